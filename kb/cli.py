@@ -1,0 +1,59 @@
+"""The `kb` command: a thin layer over the library. Each command group lives in
+``kb/commands/<name>.py`` and registers itself on the one typer app; heavy imports happen inside
+the commands so that ``kb --help`` stays fast."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from kb.errors import KBError
+from kb.settings import apply_offline_defaults
+
+apply_offline_defaults()
+
+app = typer.Typer(
+    name="kb",
+    help="Knowledge-base assistant: ingest documents, ask grounded questions, serve, evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_all() -> None:
+    from kb.commands import ask, evaluate, ingest, jobs, serve
+
+    for mod in (ingest, ask, serve, evaluate, jobs):
+        mod.register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: KBError becomes a one-line message and its exit code, never a traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except KBError as err:
+        typer.echo(f"error: {err.one_line()}", err=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as ex:  # raised by commands for explicit exit codes
+        sys.exit(ex.exit_code)
+    except Exception as ex:  # click usage errors arrive here in standalone_mode=False
+        import click
+
+        if isinstance(ex, click.exceptions.ClickException):
+            ex.show()
+            sys.exit(ex.exit_code)
+        if isinstance(ex, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

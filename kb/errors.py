@@ -1,0 +1,155 @@
+"""One error hierarchy rooted at :class:`KBError`.
+
+Each error says what went wrong *and what to do next*, in one line. The CLI maps them to exit
+codes and one-line messages, the HTTP API to status codes and a JSON body. This module is a
+leaf: any package may import it. A traceback reaching a user is a bug.
+"""
+
+from __future__ import annotations
+
+
+class KBError(Exception):
+    """Base class. ``str(err)`` is the one-line message (problem; what to do)."""
+
+    exit_code: int = 1
+    http_status: int = 500
+    code: str = "error"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.message = message.strip()
+        self.hint = hint.strip() if hint else None
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        text = self.message if not self.hint else f"{self.message}; {self.hint}"
+        return " ".join(text.split())
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"error": self.code, "message": self.one_line()}
+        return out
+
+
+class ConfigError(KBError):
+    code = "config"
+    http_status = 500
+
+
+class MissingDependencyError(ConfigError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+    code = "missing_dependency"
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"{package} is not installed",
+            f"install it with `pip install 'kb-assistant[{extra}]'` (or run `make install`)",
+        )
+
+
+class NotFoundError(KBError):
+    code = "not_found"
+    http_status = 404
+
+
+class KnowledgeBaseNotFound(NotFoundError):
+    def __init__(self, name: str, home: object) -> None:
+        super().__init__(
+            f"knowledge base {name!r} has no published index under {home}",
+            f"run `kb ingest PATH --kb {name}` first, or set KB_HOME",
+        )
+
+
+class EmbedderMismatchError(ConfigError):
+    code = "embedder_mismatch"
+    http_status = 409
+
+    def __init__(self, built_with: str, configured: str, kb: str = "") -> None:
+        kb_arg = f" --kb {kb}" if kb else ""
+        super().__init__(
+            f"index was built with {built_with} but KB_EMBEDDER is {configured}",
+            f"run `kb reindex{kb_arg} --embedder {configured}` or set KB_EMBEDDER={built_with}",
+        )
+
+
+class IndexCorruptError(KBError):
+    code = "index_corrupt"
+    http_status = 500
+
+
+class InputError(KBError):
+    """Bad user input (a file, a question, a request field)."""
+
+    code = "bad_input"
+    exit_code = 2
+    http_status = 422
+
+
+class FileTooLargeError(InputError):
+    code = "too_large"
+    http_status = 413
+
+
+class UnsupportedFormatError(InputError):
+    code = "unsupported_format"
+    http_status = 415
+
+
+class CorruptFileError(InputError):
+    code = "corrupt_file"
+
+
+class EncodingError(InputError):
+    code = "bad_encoding"
+
+
+class MissingColumnsError(InputError):
+    code = "missing_columns"
+
+
+class QuestionTooLongError(InputError):
+    code = "question_too_long"
+    http_status = 413
+
+
+class LockedError(KBError):
+    code = "locked"
+    http_status = 409
+
+
+class BackendUnavailableError(KBError):
+    """A model server (LLM, reranker) cannot be reached or failed after retries."""
+
+    code = "backend_unavailable"
+    http_status = 503
+
+
+class AuthError(KBError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class ForbiddenError(KBError):
+    code = "forbidden"
+    http_status = 403
+
+
+class RateLimitError(KBError):
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__("too many requests", f"retry after {retry_after_s} s")
+
+
+class BusyError(KBError):
+    code = "busy"
+    http_status = 503
+
+    def __init__(self, message: str = "all answer slots are busy", retry_after_s: int = 2) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message, f"retry after {retry_after_s} s")
+
+
+class DatasetError(InputError):
+    code = "bad_dataset"

@@ -1,0 +1,94 @@
+"""One settings class, env prefix ``KB_``, read through :func:`get_settings`.
+
+This module is a leaf: any package may import it. Library code takes explicit arguments and
+never reads the environment itself; only the shell (``kb/``) calls :func:`get_settings` and
+passes values down.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Offline by default: nothing in this project may download a model or data at run time, and the
+# document parser must not send telemetry. setdefault() so that a user can still override them.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "DO_NOT_TRACK": "true",
+    "SCARF_NO_ANALYTICS": "true",
+    "UNSTRUCTURED_DISABLE_NOTICE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def apply_offline_defaults() -> None:
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+apply_offline_defaults()
+
+DEFAULT_EMBEDDER = "sentence-transformers:all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KB_", env_file=None, extra="ignore")
+
+    # where knowledge bases live; one directory per knowledge base
+    home: Path = Path(".kb")
+    default_kb: str = Field("default", alias="KB_NAME")
+
+    # models ("provider:model" strings resolved by a registry per role)
+    embedder: str = DEFAULT_EMBEDDER
+    reranker: str | None = None
+    llm: str = "extractive:"
+    scorer: str = "default"
+    device: str = "auto"  # auto | cpu | cuda
+    embed_batch_size: int = 64
+
+    # ingestion
+    max_file_mb: float = 50.0
+    chunk_tokens: int = 128
+    chunk_overlap: int = 16
+    keep_versions: int = 2
+
+    # vector index
+    flat_max: int = 200_000  # above this many vectors: IVF (or HNSW) instead of IndexFlatIP
+    ann: str = "ivf"  # ivf | ivfpq | hnsw
+    nprobe: int = 16
+    faiss_gpu: str = "auto"  # auto | on | off
+
+    # answering
+    handoff_threshold: float = 0.35
+    escalate_topics: list[str] = Field(default_factory=list)
+    llm_timeout_s: float = 60.0
+    llm_max_tokens: int = 512
+
+    # service
+    api_keys: str | None = None  # "name:role:sha256hex,..." (see kb/auth.py)
+    cors_origins: list[str] = Field(default_factory=list)
+    handoff_webhook: str | None = None
+    max_question_chars: int = 4000
+    max_upload_mb: float = 50.0
+    max_upload_files: int = 20
+    rate_limit_per_min: int = 120
+    generation_slots: int = 4
+    generation_queue: int = 16
+    log_text: bool = False  # log document text / personal data (off by default)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()

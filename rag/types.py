@@ -1,0 +1,72 @@
+"""Values of the query path: hits, citations and answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from indexes.types import Chunk
+
+ACTIONS = ("answer", "faq", "clarify", "handoff", "refuse")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk (or a merged passage built around it) with its fused score."""
+
+    chunk: Chunk
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)  # per retriever: dense, bm25, rerank, ...
+    text: str | None = None  # passage text when neighbours were merged; None = chunk.text
+
+    @property
+    def passage(self) -> str:
+        return self.text if self.text is not None else self.chunk.text
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    source: str  # source id (path, or path#faq_id)
+    locator: str
+    title: str
+    text: str  # the quoted passage
+    score: float
+    chunk_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "source": self.source,
+            "locator": self.locator,
+            "title": self.title,
+            "text": self.text,
+            "score": round(float(self.score), 4),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    confidence: float
+    action: str  # one of ACTIONS
+    timings_ms: dict[str, float]
+    session_id: str | None = None
+    answer_id: str = ""
+    question: str = ""
+    query: str = ""  # the stand-alone query actually retrieved with (after condensing)
+    hits: tuple[Hit, ...] = ()  # everything retrieved (for eval and agent assist), not only cited
+    unsupported: tuple[str, ...] = ()  # sentences dropped by the citation check
+    lang: str = "en"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "action": self.action,
+            "confidence": round(float(self.confidence), 4),
+            "citations": [c.to_dict() for c in self.citations],
+            "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
+            "session_id": self.session_id,
+            "answer_id": self.answer_id,
+        }
