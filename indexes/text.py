@@ -1,0 +1,238 @@
+"""Shared language tools for English and Chinese: normalisation, language detection, the BM25
+analyzer and sentence splitting. Used by ingest, rag and eval alike, so that documents and queries
+are always analysed the same way.
+
+The analyzer splits text into script runs: CJK runs go through jieba ``cut_for_search`` (jieba is
+initialised once per process, quietly), everything else through the English analyzer (lowercase,
+stop words, Snowball stemming via PyStemmer). Mixed text ("三星 Galaxy S23 的保修") therefore
+yields both jieba words and stemmed ASCII words.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["normalize_text", "detect_lang", "tokenize", "split_sentences", "is_cjk_char"]
+
+# --- character classes -------------------------------------------------------------------------
+
+_CJK_RANGES = (
+    "\u3400-\u4dbf"  # Extension A
+    "\u4e00-\u9fff"  # Unified ideographs
+    "\uf900-\ufaff"  # Compatibility ideographs
+    "\u3040-\u30ff"  # Hiragana / Katakana (treated as CJK script runs)
+)
+_CJK_CHAR = re.compile(f"[{_CJK_RANGES}]")
+_CJK_RUN = re.compile(f"[{_CJK_RANGES}]+")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+# ASCII / Latin words and numbers: "covid-19" -> "covid", "19"; "S23" -> "s23"; "3.5" -> "3.5"
+_WORD = re.compile(
+    r"[A-Za-z]+\d[A-Za-z0-9]*|\d+[A-Za-z][A-Za-z0-9]*"  # model numbers: S23, 4K, a4, 5G
+    r"|\d+(?:[.,]\d+)*|[A-Za-z\u00c0-\u024f]+(?:'[A-Za-z]+)?"
+)
+
+
+def is_cjk_char(ch: str) -> bool:
+    return bool(_CJK_CHAR.match(ch))
+
+
+# --- normalisation -----------------------------------------------------------------------------
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_HSPACE = re.compile(r"[^\S\n]+")  # any whitespace except newline
+_MANY_NL = re.compile(r"\n{3,}")
+
+
+def normalize_text(text: str) -> str:
+    """NFKC (full-width letters, digits, punctuation and the ideographic space become their
+    half-width forms), zero-width characters dropped, line endings unified, runs of horizontal
+    whitespace collapsed to one space, trailing spaces and 3+ blank lines removed, outer
+    whitespace stripped. Paragraph breaks (blank lines) are kept."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(_ZERO_WIDTH)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _HSPACE.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    text = _MANY_NL.sub("\n\n", text)
+    return text.strip()
+
+
+# --- language detection ------------------------------------------------------------------------
+
+ZH_RATIO = 0.2
+
+
+def detect_lang(text: str) -> str:
+    """``"zh"`` when CJK characters make up at least 20% of the letters (a Chinese character
+    carries about a word, so a Chinese text full of English product names is still Chinese),
+    else ``"en"`` (also for empty or letter-less text)."""
+    sample = text[:20000]
+    cjk = len(_CJK_CHAR.findall(sample))
+    if cjk == 0:
+        return "en"
+    latin = len(_LATIN_LETTER.findall(sample))
+    return "zh" if cjk / (cjk + latin) >= ZH_RATIO else "en"
+
+
+# --- the BM25 analyzer ---------------------------------------------------------------------------
+
+EN_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are aren't as at be because been before
+    being below between both but by can can't cannot could couldn't did didn't do does doesn't doing
+    don't down during each few for from further had hadn't has hasn't have haven't having he he'd
+    he'll he's her here here's hers herself him himself his how how's i i'd i'll i'm i've if in into
+    is isn't it it's its itself let's me more most mustn't my myself no nor not of off on once only
+    or other ought our ours ourselves out over own same shan't she she'd she'll she's should
+    shouldn't so some such than that that's the their theirs them themselves then there there's
+    these they they'd they'll they're they've this those through to too under until up very was
+    wasn't we we'd we'll we're we've were weren't what what's when when's where where's which while
+    who who's whom why why's with won't would wouldn't you you'd you'll you're you've your yours
+    yourself yourselves s t""".split()
+)
+
+ZH_STOPWORDS = frozenset(
+    "的 了 是 在 和 与 及 或 也 就 都 而 把 被 让 给 对 从 向 之 其 这 那 这个 那个 一个 个 吗 呢 吧 啊 呀 哦 么 "
+    "我 你 他 她 它 我们 你们 他们 请问 请 怎么 什么 如何 哪些 哪里 是否 可以 能 会 要 有 没有 不 将 并 等".split()
+)
+
+_jieba_lock = threading.Lock()
+_jieba: Any = None
+
+
+def _get_jieba() -> Any:
+    """Import and initialise jieba once per process, without its start-up chatter."""
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                logging.getLogger("jieba").setLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba = jieba
+    return _jieba
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+_stem_lock = threading.Lock()
+
+
+def _en_tokens(text: str) -> list[str]:
+    words = [w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in EN_STOPWORDS]
+    if not words:
+        return []
+    words = [w.replace("'", "") if not w[0].isdigit() else w for w in words]
+    with _stem_lock:  # PyStemmer objects are not thread-safe
+        return list(_stemmer().stemWords(words))
+
+
+def _zh_tokens(run: str) -> list[str]:
+    jieba = _get_jieba()
+    return [w for w in jieba.cut_for_search(run, HMM=True) if w.strip() and w not in ZH_STOPWORDS]
+
+
+def tokenize(text: str, lang: str | None = None) -> list[str]:
+    """The BM25 analyzer. English: lowercase, stop words removed, Snowball-stemmed; numbers kept.
+    Chinese runs: jieba ``cut_for_search`` words (stop words removed). Mixed text: each script run
+    with its analyzer, in order. ``lang`` is accepted for symmetry with callers; the analysis is
+    chosen per script run so that a query and a document are always analysed alike."""
+    del lang  # analysis is per script run (see docstring)
+    if not text:
+        return []
+    text = unicodedata.normalize("NFKC", text)
+    if not _CJK_CHAR.search(text):
+        return _en_tokens(text)
+    out: list[str] = []
+    pos = 0
+    for m in _CJK_RUN.finditer(text):
+        if m.start() > pos:
+            out.extend(_en_tokens(text[pos : m.start()]))
+        out.extend(_zh_tokens(m.group(0)))
+        pos = m.end()
+    if pos < len(text):
+        out.extend(_en_tokens(text[pos:]))
+    return out
+
+
+# --- sentence splitting ---------------------------------------------------------------------------
+
+ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st vs etc e.g i.e eg ie inc ltd co corp no nos fig figs approx
+    dept est jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun
+    u.s u.k a.m p.m ca cf al vol pp ed eds op gov min max avg ref refs tel ext""".split()
+)
+
+# a run of terminators plus closing quotes/brackets
+_TERM = re.compile(r"[.!?;。！？；…]+[\"'”’」』）)\]]*")
+_CLOSERS = "\"'”’」』）)]"
+
+
+def _is_boundary(text: str, m: re.Match[str]) -> bool:
+    punct = m.group(0).rstrip(_CLOSERS)
+    end = m.end()
+    nxt = text[end] if end < len(text) else ""
+    prev = text[m.start() - 1] if m.start() > 0 else ""
+    if any(c in "。！？；" for c in punct):
+        return True  # Chinese terminators end a sentence wherever they are
+    prev_cjk = bool(prev) and is_cjk_char(prev)
+    next_cjk = bool(nxt) and is_cjk_char(nxt)
+    if ";" in punct and not (prev_cjk or next_cjk) and not any(c in ".!?…" for c in punct):
+        return False  # an English semicolon does not end a sentence
+    if nxt and not nxt.isspace() and not next_cjk:
+        return False  # "3.5", "e.g.x", "example.com", "?!" inside a token
+    if prev_cjk:
+        return True  # "退货。" after NFKC: "退货!" / "退货?" / "退货;"
+    if punct.startswith(".") and len(punct) == 1:
+        # the word before the dot: abbreviation or initial?
+        start = m.start()
+        i = start
+        while i > 0 and not text[i - 1].isspace():
+            i -= 1
+        word = text[i:start].lower().lstrip("(\"'“‘[")
+        if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+            return False
+        if "." in word and all(len(p) <= 2 for p in word.split(".")):  # "U.S", "e.g"
+            return False
+        # next non-space char lowercase -> probably not a sentence end ("approx. five")
+        j = end
+        while j < len(text) and text[j] in " \t":
+            j += 1
+        if j < len(text) and text[j].islower():
+            return False
+    return True
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split into sentences: English ``. ! ?`` (abbreviations, initials, decimals and URLs kept
+    together), Chinese ``。！？；`` (and their half-width forms after a Chinese character), and line
+    breaks. Returns stripped, non-empty sentences with their terminators attached."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        start = 0
+        for m in _TERM.finditer(line):
+            if _is_boundary(line, m):
+                piece = line[start : m.end()].strip()
+                if piece:
+                    out.append(piece)
+                start = m.end()
+        rest = line[start:].strip()
+        if rest:
+            out.append(rest)
+    return out
