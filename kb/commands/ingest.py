@@ -1,7 +1,138 @@
-"""`kb` commands (being written)."""
+"""`kb ingest`, `kb status`, `kb delete`: documents in, and what the knowledge base holds.
+
+Exit codes: 0 full success, 3 done but some files failed, 1 fatal (a KBError, mapped by
+kb.cli.main). Progress bars only on a terminal and never with --json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+KbOpt = Annotated[str | None, typer.Option("--kb", help="Knowledge base name (default: KB_NAME or 'default').")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+EXIT_PARTIAL = 3
+
+
+def _kb(name: str | None) -> tuple[Any, Any]:
+    from indexes.kbase import KnowledgeBase
+
+    from kb.settings import get_settings
+
+    settings = get_settings()
+    kb_name = name or settings.default_kb
+    return KnowledgeBase(Path(settings.home), kb_name), settings
+
+
+def _embedder(settings: Any) -> Any:
+    from indexes.embedders import get_embedder
+
+    return get_embedder(settings.embedder, device=settings.device, batch_size=settings.embed_batch_size)
+
+
+def _print_report(report: dict[str, Any], as_json: bool, verb: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+        return
+    version = report.get("index_version") or "(none)"
+    typer.echo(
+        f"{verb} kb {report['kb']!r}: {report['added']} added, {report['updated']} updated, "
+        f"{report['unchanged']} unchanged, {report['deleted']} deleted, {len(report['failed'])} failed; "
+        f"{report['chunks']} chunks; version {version} ({report['seconds']:.1f} s)"
+    )
+    for f in report["failed"]:
+        typer.echo(f"  failed: {f['source']}: {f['error']}", err=True)
+
+
+def ingest_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders are walked recursively).")],
+    kb: KbOpt = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents of the knowledge base that are not among PATHs.")
+    ] = False,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="Access group for documents without their own (repeatable).")
+    ] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag for documents without their own (repeatable).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest files and folders (PDF, DOCX, HTML, Markdown, TXT; FAQ tables as CSV/XLSX/JSON/JSONL)."""
+    from ingest.pipeline import ingest_paths
+
+    knowledge_base, settings = _kb(kb)
+    embedder = _embedder(settings)
+    progress = not as_json and sys.stderr.isatty()
+    report = ingest_paths(
+        knowledge_base,
+        paths,
+        embedder,
+        prune=prune,
+        max_file_mb=settings.max_file_mb,
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap,
+        progress=progress,
+        default_groups=tuple(group or ()),
+        default_tags=tuple(tag or ()),
+    )
+    _print_report(report.to_dict(), as_json, "ingested into")
+    if report.failed:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def delete_cmd(
+    sources: Annotated[list[str], typer.Argument(help="Sources as `kb status` lists them, or a folder prefix 'dir/'.")],
+    kb: KbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete documents by source; their content is no longer retrievable afterwards."""
+    from ingest.pipeline import delete_sources
+
+    knowledge_base, settings = _kb(kb)
+    embedder = _embedder(settings)
+    report = delete_sources(knowledge_base, sources, embedder)
+    _print_report(report.to_dict(), as_json, "deleted from")
+    if report.failed:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def status_cmd(
+    kb: KbOpt = None,
+    sources: Annotated[bool, typer.Option("--sources", help="Also list the document sources.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the live index version, counts and embedder of a knowledge base."""
+    from kb.errors import KnowledgeBaseNotFound
+
+    knowledge_base, settings = _kb(kb)
+    if not knowledge_base.live_version():
+        raise KnowledgeBaseNotFound(knowledge_base.name, settings.home)
+    status = dict(knowledge_base.status())
+    if sources:
+        index = knowledge_base.load_live()
+        try:
+            status["sources"] = sorted(d.source for d in index.documents())
+        finally:
+            index.close()
+    if as_json:
+        typer.echo(json.dumps(status, ensure_ascii=False, default=str))
+        return
+    for key, value in status.items():
+        if isinstance(value, list | dict) and key != "sources":
+            value = json.dumps(value, ensure_ascii=False, default=str)
+        if key == "sources":
+            typer.echo("sources:")
+            for s in value:
+                typer.echo(f"  {s}")
+            continue
+        typer.echo(f"{key}: {value}")
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("ingest")(ingest_cmd)
+    app.command("status")(status_cmd)
+    app.command("delete")(delete_cmd)

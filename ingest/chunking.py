@@ -1,0 +1,352 @@
+"""Structure-aware chunking.
+
+- FAQ rows: one chunk per entry, never split ("Q: ...\\nA: ...", question/answer/faq_id set).
+- Documents: sections under a heading path; small adjacent blocks of one section merged, long ones
+  split on sentence boundaries (English and Chinese) to at most ``chunk_tokens`` tokens of the
+  embedder *including* the title/heading prefix that ``Chunk.embed_text()`` prepends, with
+  ``chunk_overlap`` tokens of sentence overlap; tables kept whole as Markdown where they fit,
+  else split by rows with the header repeated.
+- Chunk id = hash(document id, position, text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from indexes.text import split_sentences
+from indexes.types import Chunk, Document, sha256_hex
+from ingest.loaders import Element, FaqRow
+
+TokenCounter = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    chunk_tokens: int = 128
+    chunk_overlap: int = 16
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"chunker": "structure-v1", "chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap}
+
+
+def chunk_id(doc_id: str, position: int, text: str) -> str:
+    return sha256_hex(f"{doc_id}\n{position}\n{text}", 32)
+
+
+def _doc_fields(doc: Document) -> dict[str, Any]:
+    meta = doc.metadata or {}
+    return {
+        "groups": tuple(meta.get("groups", ()) or ()),
+        "tags": tuple(meta.get("tags", ()) or ()),
+        "valid_from": meta.get("valid_from"),
+        "valid_to": meta.get("valid_to"),
+        "lang": doc.lang,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# FAQ
+
+
+def chunk_faq(doc: Document, rows: Sequence[FaqRow], count_tokens: TokenCounter | None = None) -> list[Chunk]:
+    base = _doc_fields(doc)
+    title = doc.title
+    out: list[Chunk] = []
+    for pos, row in enumerate(rows):
+        text = f"Q: {row.question}\nA: {row.answer}"
+        fields = dict(base)
+        rmeta = row.metadata or {}
+        if rmeta.get("groups"):
+            fields["groups"] = tuple(rmeta["groups"])
+        tags = list(fields["tags"]) + list(rmeta.get("tags", ()) or ())
+        if rmeta.get("category"):
+            tags.append(str(rmeta["category"]))
+        fields["tags"] = tuple(dict.fromkeys(tags))
+        chunk = Chunk(
+            id=chunk_id(doc.id, pos, text),
+            doc_id=doc.id,
+            source=doc.source,
+            position=pos,
+            text=text,
+            title=title,
+            faq_id=row.faq_id,
+            question=row.question,
+            answer=row.answer,
+            kind="faq",
+            n_tokens=count_tokens(text) if count_tokens else 0,
+            **fields,
+        )
+        out.append(chunk)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# documents
+
+
+@dataclass
+class _Unit:
+    text: str
+    tokens: int
+    page: int | None
+    block: int  # index of the block it came from (units of one block join with a space)
+
+
+class _Packer:
+    """Packs sentence units of one section into chunks under a token budget, with overlap."""
+
+    def __init__(self, budget: int, overlap: int, count: TokenCounter) -> None:
+        self.budget = max(8, budget)
+        self.overlap = max(0, min(overlap, self.budget // 2))
+        self.count = count
+        self.chunks: list[tuple[str, int | None]] = []
+        self.current: list[_Unit] = []
+        self.tokens = 0
+        self.fresh = 0  # units added since the last emitted chunk (the rest is overlap)
+
+    def add(self, unit: _Unit) -> None:
+        if unit.tokens > self.budget:
+            for piece in _hard_split(unit.text, self.budget, self.count):
+                self.add(_Unit(piece, self.count(piece), unit.page, unit.block))
+            return
+        if self.current and self.tokens + unit.tokens > self.budget:
+            self._emit(keep_overlap=True)
+            # overlap units plus the new one must fit
+            while self.current and self.tokens + unit.tokens > self.budget:
+                self.tokens -= self.current.pop(0).tokens
+        self.current.append(unit)
+        self.tokens += unit.tokens
+        self.fresh += 1
+
+    def _emit(self, keep_overlap: bool) -> None:
+        if not self.current:
+            return
+        self.chunks.append((_join_units(self.current), self.current[0].page))
+        self.fresh = 0
+        if keep_overlap and self.overlap:
+            tail: list[_Unit] = []
+            n = 0
+            for u in reversed(self.current):
+                if n + u.tokens > self.overlap:
+                    break
+                tail.insert(0, u)
+                n += u.tokens
+            self.current, self.tokens = tail, n
+        else:
+            self.current, self.tokens = [], 0
+
+    def finish(self) -> list[tuple[str, int | None]]:
+        if self.current and self.fresh:
+            self._emit(keep_overlap=False)
+        self.current, self.tokens = [], 0
+        return self.chunks
+
+
+def _join_units(units: Sequence[_Unit]) -> str:
+    out = ""
+    prev_block: int | None = None
+    for u in units:
+        if not out:
+            out = u.text
+        elif u.block != prev_block:
+            out += "\n" + u.text
+        elif _cjk_boundary(out[-1], u.text[0]):
+            out += u.text
+        else:
+            out += " " + u.text
+        prev_block = u.block
+    return out
+
+
+def _cjk(ch: str) -> bool:
+    return "\u2e80" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
+
+
+def _cjk_boundary(a: str, b: str) -> bool:
+    return _cjk(a) or _cjk(b)
+
+
+def _hard_split(text: str, budget: int, count: TokenCounter) -> list[str]:
+    """A 'sentence' longer than the budget: split at clause punctuation, then words / characters."""
+    parts = [p for p in re.split(r"(?<=[,，、:：;；])\s*", text) if p]
+    if len(parts) == 1:
+        parts = text.split(" ") if " " in text.strip() else list(text)
+    pieces: list[str] = []
+    cur = ""
+    for part in parts:
+        joined = (cur + ("" if not cur or _cjk_boundary(cur[-1], part[0]) else " ") + part) if cur else part
+        if cur and count(joined) > budget:
+            pieces.append(cur)
+            cur = part
+        else:
+            cur = joined
+    if cur:
+        pieces.append(cur)
+    out: list[str] = []
+    for p in pieces:
+        if count(p) > budget and len(p) > 1:
+            half = len(p) // 2
+            out += _hard_split(p[:half], budget, count) + _hard_split(p[half:], budget, count)
+        else:
+            out.append(p)
+    return out
+
+
+def _prefix(title: str, heading_path: Sequence[str]) -> str:
+    head = [title] if title else []
+    head += [h for h in heading_path if h and h != title]
+    return " > ".join(head)
+
+
+def chunk_elements(
+    doc: Document,
+    elements: Sequence[Element],
+    count_tokens: TokenCounter,
+    chunk_tokens: int = 128,
+    chunk_overlap: int = 16,
+) -> list[Chunk]:
+    """Chunks of one document. ``count_tokens`` is the embedder's (``embedder.count_tokens``)."""
+    base = _doc_fields(doc)
+    title = doc.title
+    raw: list[tuple[str, tuple[str, ...], int | None, str]] = []  # text, heading path, page, kind
+    stack: list[tuple[int, str]] = []
+    blocks: list[Element] = []
+    prefix_cache: dict[tuple[str, ...], int] = {}
+
+    def path_now() -> tuple[str, ...]:
+        return tuple(t for _, t in stack)
+
+    def fit_path(path: tuple[str, ...]) -> tuple[tuple[str, ...], int]:
+        """Heading path and the tokens its prefix costs; long paths are shortened so that at least
+        half of the budget is left for text."""
+        if path in prefix_cache:
+            return path, prefix_cache[path]
+        p = path
+        while True:
+            pre = _prefix(title, p)
+            n = count_tokens(pre + "\n") if pre else 0
+            if n <= chunk_tokens // 2 or not p:
+                break
+            p = p[1:]
+        prefix_cache[path] = n
+        return p, n
+
+    def flush() -> None:
+        if not blocks:
+            return
+        path, pre_tokens = fit_path(path_now())
+        budget = chunk_tokens - pre_tokens - 2  # [CLS]/[SEP] style specials
+        packer = _Packer(budget, chunk_overlap, count_tokens)
+        for bi, el in enumerate(blocks):
+            text = f"- {el.text}" if el.kind == "list_item" else el.text
+            n = count_tokens(text)
+            if n <= packer.budget:
+                packer.add(_Unit(text, n, el.page, bi))
+                continue
+            for sent in split_sentences(text) or [text]:
+                sent = sent.strip()
+                if sent:
+                    packer.add(_Unit(sent, count_tokens(sent), el.page, bi))
+        for text, page in packer.finish():
+            raw.append((text, path, page, "text"))
+        blocks.clear()
+
+    def add_table(el: Element) -> None:
+        path, pre_tokens = fit_path(path_now())
+        budget = chunk_tokens - pre_tokens - 2
+        if count_tokens(el.text) <= budget:
+            raw.append((el.text, path, el.page, "table"))
+            return
+        lines = el.text.split("\n")
+        header, rows = lines[:2], lines[2:]
+        head = "\n".join(header)
+        head_n = count_tokens(head)
+        cur: list[str] = []
+        cur_n = head_n
+        for row in rows:
+            n = count_tokens(row)
+            if head_n + n > budget:  # one row alone is too big: as text
+                if cur:
+                    raw.append((head + "\n" + "\n".join(cur), path, el.page, "table"))
+                    cur, cur_n = [], head_n
+                for piece in _hard_split(row, budget, count_tokens):
+                    raw.append((piece, path, el.page, "table"))
+                continue
+            if cur and cur_n + n > budget:
+                raw.append((head + "\n" + "\n".join(cur), path, el.page, "table"))
+                cur, cur_n = [], head_n
+            cur.append(row)
+            cur_n += n
+        if cur:
+            raw.append((head + "\n" + "\n".join(cur), path, el.page, "table"))
+
+    for el in elements:
+        if el.kind == "heading":
+            flush()
+            while stack and stack[-1][0] >= el.level:
+                stack.pop()
+            stack.append((el.level, el.text))
+        elif el.kind == "table":
+            flush()
+            add_table(el)
+        else:
+            blocks.append(el)
+    flush()
+
+    out: list[Chunk] = []
+    for pos, (text, path, page, kind) in enumerate(raw):
+        chunk = Chunk(
+            id=chunk_id(doc.id, pos, text),
+            doc_id=doc.id,
+            source=doc.source,
+            position=pos,
+            text=text,
+            title=title,
+            heading_path=path,
+            page=page,
+            kind=kind,
+            **base,
+        )
+        n = count_tokens(chunk.embed_text())
+        out.append(_with_tokens(chunk, n))
+    return _enforce_limit(out, count_tokens, chunk_tokens, doc)
+
+
+def _with_tokens(chunk: Chunk, n: int) -> Chunk:
+    from dataclasses import replace
+
+    return replace(chunk, n_tokens=n)
+
+
+def _enforce_limit(chunks: list[Chunk], count: TokenCounter, limit: int, doc: Document) -> list[Chunk]:
+    """Sums of sentence counts can differ slightly from the count of the joined text: split the
+    rare chunk that ends up over the limit, and renumber."""
+    if all(c.n_tokens <= limit for c in chunks):
+        return chunks
+    from dataclasses import replace
+
+    fixed: list[Chunk] = []
+    for c in chunks:
+        if c.n_tokens <= limit:
+            fixed.append(c)
+            continue
+        overhead = c.n_tokens - count(c.text)
+        for piece in _hard_split(c.text, max(8, limit - overhead - 2), count):
+            fixed.append(replace(c, text=piece))
+    out: list[Chunk] = []
+    for pos, c in enumerate(fixed):
+        c = replace(c, position=pos, id=chunk_id(doc.id, pos, c.text))
+        out.append(replace(c, n_tokens=count(c.embed_text())))
+    return out
+
+
+def chunk_loaded(loaded: Any, count_tokens: TokenCounter, settings: ChunkSettings) -> list[Chunk]:
+    """Chunks of a :class:`~ingest.loaders.LoadedFile`."""
+    if loaded.is_faq:
+        return chunk_faq(loaded.document, loaded.faq_rows, count_tokens)
+    return chunk_elements(
+        loaded.document, loaded.elements, count_tokens, settings.chunk_tokens, settings.chunk_overlap
+    )

@@ -1,0 +1,93 @@
+"""Cleaning: Unicode and whitespace normalisation, repeated page furniture, empty elements,
+document title and language."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from indexes.text import detect_lang, normalize_text
+
+if TYPE_CHECKING:
+    from ingest.loaders import Element, FaqRow
+
+_PAGE_NUMBER = re.compile(
+    r"^\s*(?:(?:page|p\.|seite|pagina)\s*)?[-–—(\[]?\s*\d{1,4}\s*(?:(?:/|of|von|de)\s*\d{1,4})?\s*[-–—)\]]?\s*$"
+    r"|^\s*第\s*\d{1,4}\s*页(?:\s*[/，,]?\s*共\s*\d{1,4}\s*页)?\s*$"
+    r"|^\s*[ivxlc]{1,6}\s*$",
+    re.I,
+)
+_DIGITS = re.compile(r"\d+")
+
+
+def normalize_block(text: str, kind: str = "paragraph") -> str:
+    """normalize_text keeps one line; a table keeps its rows as lines."""
+    if kind == "table":
+        lines = [normalize_text(line) for line in text.splitlines()]
+        return "\n".join(line for line in lines if line)
+    return normalize_text(text)
+
+
+def is_page_number(text: str) -> bool:
+    return bool(_PAGE_NUMBER.match(text))
+
+
+def _furniture_key(text: str) -> str:
+    return _DIGITS.sub("#", " ".join(text.lower().split()))
+
+
+def clean_elements(elements: Sequence[Element]) -> list[Element]:
+    """Normalise text, drop empty elements, page-number lines and headers/footers repeated on most
+    pages of a paged document (lines equal up to their digits on >= 60% of >= 3 pages, or on
+    both pages of a 2-page document)."""
+    from ingest.loaders import Element
+
+    normed: list[Element] = []
+    for el in elements:
+        text = normalize_block(el.text, el.kind)
+        if not text or not any(ch.isalnum() for ch in text):
+            continue
+        normed.append(Element(el.kind, text, el.level, el.page))
+    pages = {el.page for el in normed if el.page is not None}
+    if len(pages) < 2:
+        return normed
+    counts: Counter[str] = Counter()
+    for key, _page in {(_furniture_key(el.text), el.page) for el in normed if el.page is not None and el.kind != "table"}:
+        counts[key] += 1
+    threshold = max(2.0, 0.6 * len(pages))
+    repeated = {k for k, n in counts.items() if n >= threshold}
+    out: list[Element] = []
+    for el in normed:
+        if el.page is not None and el.kind != "table":
+            if is_page_number(el.text) or (_furniture_key(el.text) in repeated and len(el.text) <= 200):
+                continue
+        out.append(el)
+    return out
+
+
+def document_title(meta_title: Any, elements: Sequence[Element], path: Path) -> str:
+    """Front-matter/sidecar title, else the first top-level heading, else the file name."""
+    if meta_title and str(meta_title).strip():
+        return normalize_text(str(meta_title))
+    headings = [el for el in elements[:40] if el.kind == "heading"]
+    if headings:
+        top = min(h.level for h in headings)
+        first = next(h for h in headings if h.level == top)
+        # a heading that comes after plenty of body text is a section, not the title
+        if elements.index(first) <= 3 or first.level == 1:
+            return first.text
+    return path.stem.replace("_", " ").strip() or path.name
+
+
+def document_lang(elements: Sequence[Element], faq_rows: Sequence[FaqRow]) -> str:
+    sample_parts: list[str] = []
+    size = 0
+    for text in [el.text for el in elements] + [f"{r.question} {r.answer}" for r in faq_rows]:
+        sample_parts.append(text)
+        size += len(text)
+        if size > 4000:
+            break
+    return detect_lang(" ".join(sample_parts)) if sample_parts else "en"

@@ -1,0 +1,849 @@
+"""Loaders: one per file format, each turning a file into a :class:`LoadedFile`.
+
+A document becomes structured :class:`Element` values (headings with their level, paragraphs,
+list items, tables as Markdown, with page numbers for PDF); an FAQ table (CSV, XLSX, JSON,
+JSONL) becomes :class:`FaqRow` values. Every failure is an :class:`~kb.errors.InputError`
+subclass with a one-line message that says what to do.
+
+Choices:
+- PDF: pdfminer.six layout analysis of the text layer (per page; headings from font size),
+  pypdf first to detect encryption and damage cheaply.
+- DOCX, HTML, Markdown, TXT: ``unstructured`` partitioners (telemetry and downloads off through
+  ``kb.settings``, imported before unstructured).
+- A CSV/XLSX/JSON file without recognisable question and answer columns is *not* indexed as a
+  generic table: it fails with :class:`MissingColumnsError` naming the columns found and the
+  accepted names (a mis-labelled FAQ sheet must not silently become one big table). Save a
+  generic table as Markdown to index it as a document.
+- Document id: see :func:`content_hash` / :func:`doc_id_for`.
+"""
+
+from __future__ import annotations
+
+import csv
+import html as html_lib
+import io
+import json
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
+from indexes.types import Document, sha256_hex
+from kb.errors import (
+    CorruptFileError,
+    EncodingError,
+    FileTooLargeError,
+    InputError,
+    MissingColumnsError,
+    UnsupportedFormatError,
+)
+
+# --------------------------------------------------------------------------------------------
+# values
+
+
+@dataclass(frozen=True)
+class Element:
+    """One structural piece of a document."""
+
+    kind: str  # "heading" | "paragraph" | "list_item" | "table"
+    text: str  # tables: Markdown
+    level: int = 0  # headings: 1 (top) .. 6
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class FaqRow:
+    faq_id: str
+    question: str
+    answer: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # tags, groups, category
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    document: Document
+    content_hash: str
+    elements: tuple[Element, ...] = ()
+    faq_rows: tuple[FaqRow, ...] = ()
+
+    @property
+    def is_faq(self) -> bool:
+        return self.document.kind == "faq"
+
+
+class Loader(Protocol):
+    """One file format: raw bytes (already size-checked) to elements or FAQ rows."""
+
+    def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
+        """Return (elements, faq_rows, metadata found inside the file)."""
+        ...
+
+
+class EncryptedFileError(CorruptFileError):
+    code = "encrypted_file"
+
+
+class NoTextLayerError(CorruptFileError):
+    code = "no_text"
+
+
+class EmptyFileError(InputError):
+    code = "empty_file"
+
+
+# --------------------------------------------------------------------------------------------
+# ids and hashing
+
+META_SUFFIX = ".meta.json"
+
+
+def normalized_bytes(data: bytes) -> bytes:
+    """Bytes as hashed: UTF-8 BOM dropped, CRLF/CR line ends as LF (an editor re-saving a file
+    with other line ends does not make it a new document)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\r" in data and not data.startswith((b"%PDF", b"PK")):
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return data
+
+
+def content_hash(data: bytes, sidecar: bytes | None = None, extra: str = "") -> str:
+    """Hash of the normalised bytes, plus the sidecar metadata and ingest defaults (a change of
+    access groups must re-index the document, not copy chunks carrying the old groups)."""
+    h = sha256_hex(normalized_bytes(data), 64)
+    if sidecar is not None or extra:
+        h = sha256_hex(h + "\n" + sha256_hex(sidecar or b"", 64) + "\n" + extra, 64)
+    return h[:32]
+
+
+def doc_id_for(source: str, chash: str) -> str:
+    """Document id: the content hash, salted with the source so that two identical files at two
+    paths stay two documents (a manual may repeat a section under two chapters)."""
+    return sha256_hex(f"{source}\n{chash}", 24)
+
+
+def sidecar_path(path: Path) -> Path | None:
+    for cand in (path.with_name(path.name + META_SUFFIX), path.with_name(path.stem + META_SUFFIX)):
+        if cand != path and cand.is_file():
+            return cand
+    return None
+
+
+def source_of(path: Path, root: Path) -> str:
+    try:
+        rel = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        rel = Path(path.name)
+    return rel.as_posix() if str(rel) != "." else path.name
+
+
+# --------------------------------------------------------------------------------------------
+# text decoding
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+def decode_text(data: bytes, name: str = "file") -> str:
+    """UTF-8 (with or without BOM), UTF-16/32 with BOM, GBK/GB18030 and other encodings detected
+    by charset-normalizer. Undecodable bytes raise :class:`EncodingError`."""
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(enc)
+            except UnicodeDecodeError:
+                break
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    text: str | None = None
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        if best is not None and best.encoding:
+            enc = best.encoding.lower()
+            # a CJK file misread as a single-byte code page is worse than a clear error:
+            # prefer the GB family when the bytes are valid GB18030
+            if enc in ("gb2312", "gbk", "gb18030", "big5", "utf_16", "utf_16_le", "utf_16_be",
+                       "shift_jis", "cp932", "euc_kr", "euc_jp"):
+                text = str(best)
+            else:
+                try:
+                    text = data.decode("gb18030")
+                    if not _looks_cjk(text):
+                        text = str(best)
+                except UnicodeDecodeError:
+                    text = str(best)
+    except ImportError:  # pragma: no cover - charset-normalizer is a dependency of ingest
+        pass
+    if text is None:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            text = None
+    if text is None or _control_ratio(text) > 0.05:
+        raise EncodingError(f"{name}: cannot detect the text encoding", "save it as UTF-8 and ingest it again")
+    return text
+
+
+def _looks_cjk(text: str) -> bool:
+    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f")
+    letters = sum(1 for ch in text if not ch.isspace())
+    return letters > 0 and cjk / letters > 0.3
+
+
+def _control_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    bad = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Co", "Cn") and ch not in "\n\r\t\f")
+    return bad / len(text)
+
+
+# --------------------------------------------------------------------------------------------
+# metadata
+
+_META_KEYS = ("title", "lang", "tags", "groups", "valid_from", "valid_to")
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        parts: Iterable[Any] = re.split(r"[,;|，；]", value)
+    elif isinstance(value, list | tuple | set):
+        parts = value
+    else:
+        parts = [value]
+    return tuple(dict.fromkeys(str(p).strip() for p in parts if str(p).strip()))
+
+
+def _as_date(value: Any, key: str, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise InputError(f"{name}: {key} {text!r} is not a date", "write it as YYYY-MM-DD") from None
+
+
+def clean_metadata(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Keep the known keys, typed: tags/groups as tuples, dates as ISO strings. Other keys are
+    kept as plain JSON values (strings, numbers) for display."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        k = str(key).strip().lower()
+        if k in ("tags", "groups"):
+            out[k] = _as_tuple(value)
+        elif k in ("valid_from", "valid_to"):
+            d = _as_date(value, k, name)
+            if d:
+                out[k] = d
+        elif k in ("title", "lang"):
+            if value is not None and str(value).strip():
+                out[k] = str(value).strip()
+        elif isinstance(value, str | int | float | bool):
+            out[k] = value
+    if "lang" in out:
+        out["lang"] = out["lang"].lower().split("-")[0].split("_")[0]
+    return out
+
+
+def read_sidecar(path: Path) -> tuple[dict[str, Any], bytes | None]:
+    side = sidecar_path(path)
+    if side is None:
+        return {}, None
+    raw = side.read_bytes()
+    try:
+        meta = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as ex:
+        raise InputError(f"{side.name}: invalid JSON ({ex})", "fix the sidecar metadata file") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{side.name}: must hold a JSON object", 'e.g. {"title": "...", "groups": ["staff"]}')
+    return clean_metadata(meta, side.name), raw
+
+
+_FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+
+
+def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
+    m = _FRONT.match(text)
+    if not m:
+        return {}, text
+    import yaml
+
+    try:
+        meta = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as ex:
+        line = str(ex).splitlines()[0] if str(ex) else "syntax error"
+        raise InputError(f"{name}: invalid YAML front-matter ({line})", "fix the block between the --- lines") from None
+    if not isinstance(meta, dict):
+        return {}, text
+    return clean_metadata(meta, name), text[m.end():]
+
+
+# --------------------------------------------------------------------------------------------
+# HTML tables -> Markdown
+
+
+def html_table_to_markdown(html: str) -> str:
+    rows: list[list[str]] = []
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", html, flags=re.S | re.I):
+        cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, flags=re.S | re.I)
+        rows.append([_cell(c) for c in cells])
+    return rows_to_markdown(rows)
+
+
+def _cell(fragment: str) -> str:
+    text = re.sub(r"<[^>]+>", " ", fragment)
+    text = html_lib.unescape(text)
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def rows_to_markdown(rows: Sequence[Sequence[str]]) -> str:
+    rows = [list(r) for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        return ""
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width]
+    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# unstructured-based loaders
+
+
+def _from_unstructured(elements: Iterable[Any], *, plain_text: bool = False) -> list[Element]:
+    out: list[Element] = []
+    for el in elements:
+        category = getattr(el, "category", "") or type(el).__name__
+        text = (getattr(el, "text", "") or "").strip()
+        meta = getattr(el, "metadata", None)
+        page = getattr(meta, "page_number", None) if meta is not None else None
+        if category == "Table":
+            html = getattr(meta, "text_as_html", None) if meta is not None else None
+            md = html_table_to_markdown(html) if html else ""
+            if md:
+                out.append(Element("table", md, page=page))
+            elif text:
+                out.append(Element("paragraph", text, page=page))
+            continue
+        if not text:
+            continue
+        if category == "Title":
+            depth = getattr(meta, "category_depth", None) if meta is not None else None
+            if plain_text and not _plausible_heading(text):
+                out.append(Element("paragraph", text, page=page))
+                continue
+            level = int(depth) + 1 if isinstance(depth, int) and depth >= 0 else 1
+            out.append(Element("heading", text, level=min(level, 6), page=page))
+        elif category == "ListItem":
+            out.append(Element("list_item", text, page=page))
+        elif category in ("PageBreak", "Image", "Header", "Footer", "PageNumber"):
+            continue
+        else:
+            out.append(Element("paragraph", text, page=page))
+    return out
+
+
+_SENT_END = re.compile(r"[.!?。！？；;:：,，]\s*$")
+
+
+def _plausible_heading(text: str) -> bool:
+    """unstructured's plain-text heuristics call any short line a Title; a heading in a .txt
+    file is short and does not end like a sentence."""
+    return len(text) <= 80 and not _SENT_END.search(text) and "\n" not in text
+
+
+class MarkdownLoader:
+    def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
+        text = decode_text(data, path.name)
+        meta, body = split_front_matter(text, path.name)
+        if not body.strip():
+            raise EmptyFileError(f"{path.name}: no text after the front-matter", "add content or remove the file")
+        from unstructured.partition.md import partition_md
+
+        return _from_unstructured(partition_md(text=body)), [], meta
+
+
+class HtmlLoader:
+    def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
+        text = decode_text(data, path.name)
+        from unstructured.partition.html import partition_html
+
+        meta: dict[str, Any] = {}
+        m = re.search(r"<title[^>]*>(.*?)</title>", text, flags=re.S | re.I)
+        if m and m.group(1).strip():
+            meta["title"] = " ".join(html_lib.unescape(m.group(1)).split())
+        m = re.search(r"<html[^>]*\blang=[\"']?([A-Za-z-]+)", text, flags=re.I)
+        if m:
+            meta["lang"] = m.group(1).lower().split("-")[0]
+        return _from_unstructured(partition_html(text=text)), [], meta
+
+
+class TextLoader:
+    def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
+        text = decode_text(data, path.name)
+        from unstructured.partition.text import partition_text
+
+        return _from_unstructured(partition_text(text=text), plain_text=True), [], {}
+
+
+class DocxLoader:
+    def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
+        if not data.startswith(b"PK"):
+            raise CorruptFileError(f"{path.name}: not a valid DOCX file", "re-save it from Word as .docx")
+        from unstructured.partition.docx import partition_docx
+
+        try:
+            els = partition_docx(file=io.BytesIO(data))
+        except Exception as ex:  # python-docx / zipfile raise many types for damaged files
+            raise CorruptFileError(
+                f"{path.name}: cannot read DOCX ({type(ex).__name__})", "re-save it from Word as .docx"
+            ) from None
+        meta: dict[str, Any] = {}
+        try:
+            import docx
+
+            title = docx.Document(io.BytesIO(data)).core_properties.title
+            if title and title.strip():
+                meta["title"] = title.strip()
+        except Exception:  # core properties are optional
+            pass
+        return _from_unstructured(els), [], meta
+
+
+# --------------------------------------------------------------------------------------------
+# PDF
+
+
+class PdfLoader:
+    """Text layer per page with pdfminer.six layout analysis; headings from font size."""
+
+    def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+
+        if not data.lstrip()[:5].startswith(b"%PDF"):
+            raise CorruptFileError(f"{path.name}: not a PDF file (no %PDF header)", "re-export it as PDF")
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                ok = False
+                try:
+                    ok = bool(reader.decrypt(""))
+                except Exception:
+                    ok = False
+                if not ok:
+                    raise EncryptedFileError(
+                        f"{path.name}: PDF is password-protected", "save an unencrypted copy and ingest that"
+                    )
+            n_pages = len(reader.pages)
+            info = reader.metadata
+            meta: dict[str, Any] = {}
+            if info is not None and info.title and str(info.title).strip():
+                meta["title"] = str(info.title).strip()
+        except EncryptedFileError:
+            raise
+        except (PdfReadError, ValueError, KeyError, TypeError, OSError) as ex:
+            raise CorruptFileError(f"{path.name}: damaged PDF ({type(ex).__name__})", "re-export it as PDF") from None
+        if n_pages == 0:
+            raise CorruptFileError(f"{path.name}: PDF has no pages", "re-export it as PDF")
+        try:
+            boxes = list(_pdf_boxes(data, password="" if reader.is_encrypted else None))
+        except Exception as ex:
+            name = type(ex).__name__
+            if "Password" in name or "Encrypt" in name:
+                raise EncryptedFileError(
+                    f"{path.name}: PDF is password-protected", "save an unencrypted copy and ingest that"
+                ) from None
+            raise CorruptFileError(f"{path.name}: damaged PDF ({name})", "re-export it as PDF") from None
+        if not any(b[2].strip() for b in boxes):
+            raise NoTextLayerError(
+                f"{path.name}: scanned PDF without text", "OCR it first (e.g. ocrmypdf) and ingest the result"
+            )
+        return _pdf_elements(boxes), [], meta
+
+
+def _pdf_boxes(data: bytes, password: str | None) -> Iterable[tuple[int, float, str]]:
+    """(page number, font size, text) per text box, in reading order."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LAParams, LTChar, LTTextContainer, LTTextLine
+
+    for page_no, page in enumerate(
+        extract_pages(io.BytesIO(data), password=password or "", laparams=LAParams()), start=1
+    ):
+        for box in page:
+            if not isinstance(box, LTTextContainer):
+                continue
+            # one box may mix a heading line and body lines: split it by line font size
+            current: list[str] = []
+            current_size = 0.0
+            for line in box:
+                if not isinstance(line, LTTextLine):
+                    continue
+                sizes = [round(ch.size, 1) for ch in line if isinstance(ch, LTChar)]
+                size = Counter(sizes).most_common(1)[0][0] if sizes else 0.0
+                text = line.get_text().strip()
+                if not text:
+                    continue
+                if current and abs(size - current_size) > 0.5:
+                    yield page_no, current_size, _join_lines(current)
+                    current = []
+                current.append(text)
+                current_size = size
+            if current:
+                yield page_no, current_size, _join_lines(current)
+
+
+def _join_lines(lines: list[str]) -> str:
+    out = ""
+    for line in lines:
+        if not out:
+            out = line
+        elif out.endswith("-") and line[:1].islower():
+            out = out[:-1] + line
+        elif _is_cjk(out[-1]) or _is_cjk(line[0]):
+            out += line
+        else:
+            out += " " + line
+    return out
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u2e80" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
+
+
+_BULLET = re.compile(r"^\s*(?:[-•●▪◦*·]|\(?\d{1,2}[.)]|[a-z][.)])\s+")
+
+
+def _pdf_elements(boxes: list[tuple[int, float, str]]) -> list[Element]:
+    weights: Counter[float] = Counter()
+    for _, size, text in boxes:
+        weights[size] += len(text)
+    body = weights.most_common(1)[0][0] if weights else 0.0
+    heading_sizes = sorted({s for _, s, t in boxes if s >= body * 1.15 and s > 0}, reverse=True)[:6]
+    level_of = {s: i + 1 for i, s in enumerate(heading_sizes)}
+    out: list[Element] = []
+    for page, size, text in boxes:
+        if size in level_of and len(text) <= 150:
+            out.append(Element("heading", text, level=level_of[size], page=page))
+        elif _BULLET.match(text):
+            out.append(Element("list_item", _BULLET.sub("", text, count=1), page=page))
+        else:
+            out.append(Element("paragraph", text, page=page))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# FAQ tables
+
+QUESTION_NAMES = ("question", "questions", "q", "query", "faq", "faq_question", "问题", "问", "标准问题",
+                  "常见问题", "提问", "问句")
+ANSWER_NAMES = ("answer", "answers", "a", "response", "reply", "faq_answer", "resolution", "solution",
+                "答案", "答", "回答", "回复", "解答", "标准答案")
+ID_NAMES = ("id", "faq_id", "faqid", "qid", "question_id", "编号", "序号")
+TAG_NAMES = ("tags", "tag", "标签")
+GROUP_NAMES = ("groups", "group", "access", "access_groups", "权限", "用户组")
+CATEGORY_NAMES = ("category", "categories", "topic", "section", "类别", "分类")
+
+
+def _norm_col(name: Any) -> str:
+    text = unicodedata.normalize("NFKC", str(name if name is not None else "")).strip().lower()
+    return re.sub(r"[\s\-]+", "_", text)
+
+
+def _find(cols: list[str], names: Sequence[str]) -> int | None:
+    for cand in names:
+        for i, c in enumerate(cols):
+            if c == cand:
+                return i
+    return None
+
+
+def detect_columns(header: Sequence[Any], name: str) -> dict[str, int]:
+    cols = [_norm_col(h) for h in header]
+    q = _find(cols, QUESTION_NAMES)
+    a = _find(cols, ANSWER_NAMES)
+    if q is None or a is None or q == a:
+        found = ", ".join(str(h) for h in header if str(h).strip()) or "none"
+        missing = "question" if q is None else "answer"
+        accepted = "/".join(QUESTION_NAMES[:4] + ("问题",)) if q is None else "/".join(ANSWER_NAMES[:4] + ("答案",))
+        raise MissingColumnsError(
+            f"{name}: no {missing} column (found: {found})",
+            f"name the columns question,answer (accepted {missing} names: {accepted}; optional: id, tags, groups, category)",
+        )
+    out = {"question": q, "answer": a}
+    for key, names in (("id", ID_NAMES), ("tags", TAG_NAMES), ("groups", GROUP_NAMES), ("category", CATEGORY_NAMES)):
+        i = _find(cols, names)
+        if i is not None and i not in (q, a):
+            out[key] = i
+    return out
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def rows_to_faq(header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str) -> list[FaqRow]:
+    cols = detect_columns(header, name)
+    out: list[FaqRow] = []
+    seen: Counter[str] = Counter()
+    for row in rows:
+        cells = list(row)
+
+        def get(key: str, cells: list[Any] = cells) -> str:
+            i = cols.get(key)
+            return _cell_text(cells[i]) if i is not None and i < len(cells) else ""
+
+        question, answer = get("question"), get("answer")
+        if not question or not answer:
+            continue  # blank line or a row without an answer: nothing to retrieve
+        faq_id = get("id") or sha256_hex(f"{question}\n{answer}", 12)
+        seen[faq_id] += 1
+        if seen[faq_id] > 1:
+            faq_id = f"{faq_id}-{seen[faq_id]}"
+        meta: dict[str, Any] = {}
+        if get("tags"):
+            meta["tags"] = _as_tuple(get("tags"))
+        if get("groups"):
+            meta["groups"] = _as_tuple(get("groups"))
+        if get("category"):
+            meta["category"] = get("category")
+        out.append(FaqRow(faq_id, question, answer, meta))
+    if not out:
+        raise EmptyFileError(f"{name}: no rows with both a question and an answer", "fill in the table")
+    return out
+
+
+class CsvLoader:
+    def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
+        text = decode_text(data, path.name)
+        sample = text[:8192]
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        if delimiter == "," and sample.count("\t") > sample.count(",") and "\t" in sample.split("\n", 1)[0]:
+            delimiter = "\t"
+        elif delimiter == "," and ";" in sample.split("\n", 1)[0] and "," not in sample.split("\n", 1)[0]:
+            delimiter = ";"
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        except csv.Error as ex:
+            raise CorruptFileError(f"{path.name}: malformed CSV ({ex})", "check its quoting (RFC 4180)") from None
+        rows = [r for r in rows if any(c.strip() for c in r)]
+        if not rows:
+            raise EmptyFileError(f"{path.name}: the table is empty", "add a header row question,answer and rows")
+        return [], rows_to_faq(rows[0], rows[1:], path.name), {}
+
+
+class XlsxLoader:
+    def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
+        try:
+            import openpyxl
+
+            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as ex:
+            raise CorruptFileError(
+                f"{path.name}: cannot read the workbook ({type(ex).__name__})", "re-save it from Excel as .xlsx"
+            ) from None
+        try:
+            errors: list[MissingColumnsError] = []
+            for ws in wb.worksheets:
+                rows = [list(r) for r in ws.iter_rows(values_only=True)]
+                rows = [r for r in rows if any(_cell_text(c) for c in r)]
+                if not rows:
+                    continue
+                try:
+                    return [], rows_to_faq(rows[0], rows[1:], path.name), {}
+                except MissingColumnsError as ex:
+                    errors.append(ex)
+            if errors:
+                raise errors[0]
+            raise EmptyFileError(f"{path.name}: every sheet is empty", "add a header row question,answer and rows")
+        finally:
+            wb.close()
+
+
+_JSON_LIST_KEYS = ("faqs", "faq", "items", "data", "rows", "entries", "questions", "records")
+
+
+class JsonLoader:
+    def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
+        text = decode_text(data, path.name)
+        records: list[Any]
+        if path.suffix.lower() == ".jsonl":
+            records = []
+            for n, line in enumerate(text.splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as ex:
+                    raise CorruptFileError(f"{path.name}: line {n} is not JSON ({ex.msg})", "fix that line") from None
+        else:
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as ex:
+                raise CorruptFileError(
+                    f"{path.name}: invalid JSON at line {ex.lineno} ({ex.msg})", "fix the file"
+                ) from None
+            if isinstance(obj, dict):
+                lists = [obj[k] for k in obj if _norm_col(k) in _JSON_LIST_KEYS and isinstance(obj[k], list)]
+                obj = lists[0] if lists else [obj]
+            records = obj if isinstance(obj, list) else []
+        records = [r for r in records if isinstance(r, dict)]
+        if not records:
+            raise MissingColumnsError(
+                f"{path.name}: no FAQ objects found", 'write a list of {"question": ..., "answer": ...} objects'
+            )
+        keys: list[str] = list(dict.fromkeys(k for r in records for k in r))
+        rows = [[r.get(k) for k in keys] for r in records]
+        return [], rows_to_faq(keys, rows, path.name), {}
+
+
+LOADERS: dict[str, Loader] = {
+    ".pdf": PdfLoader(),
+    ".docx": DocxLoader(),
+    ".md": MarkdownLoader(),
+    ".markdown": MarkdownLoader(),
+    ".html": HtmlLoader(),
+    ".htm": HtmlLoader(),
+    ".txt": TextLoader(),
+    ".csv": CsvLoader(),
+    ".tsv": CsvLoader(),
+    ".xlsx": XlsxLoader(),
+    ".json": JsonLoader(),
+    ".jsonl": JsonLoader(),
+}
+FAQ_SUFFIXES = frozenset({".csv", ".tsv", ".xlsx", ".json", ".jsonl"})
+
+
+def supported(path: Path) -> bool:
+    return path.suffix.lower() in LOADERS
+
+
+# --------------------------------------------------------------------------------------------
+# entry point
+
+
+def check_file(path: Path, max_file_mb: float) -> None:
+    """Cheap checks before reading: extension, existence, size (stat)."""
+    if not supported(path):
+        ext = path.suffix or "(no extension)"
+        raise UnsupportedFormatError(
+            f"{path.name}: unsupported file type {ext}",
+            "supported: " + ", ".join(sorted(LOADERS)),
+        )
+    try:
+        size = path.stat().st_size
+    except OSError as ex:
+        raise InputError(f"{path.name}: cannot read ({ex.strerror})", "check the path and permissions") from None
+    if size > max_file_mb * 1024 * 1024:
+        raise FileTooLargeError(
+            f"{path.name}: {size / 1024 / 1024:.1f} MB is over the {max_file_mb:g} MB limit",
+            "split the file or raise KB_MAX_FILE_MB",
+        )
+    if size == 0:
+        raise EmptyFileError(f"{path.name}: the file is empty", "add content or remove the file")
+
+
+def read_checked(path: Path, max_file_mb: float) -> bytes:
+    check_file(path, max_file_mb)
+    data = path.read_bytes()
+    if not data.strip():
+        raise EmptyFileError(f"{path.name}: the file is empty", "add content or remove the file")
+    return data
+
+
+def load_file(
+    path: Path,
+    root: Path,
+    max_file_mb: float,
+    *,
+    data: bytes | None = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> LoadedFile:
+    """Load one file. ``root`` gives the source path (relative to it, '/'-separated)."""
+    path = Path(path)
+    if data is None:
+        data = read_checked(path, max_file_mb)
+    side_meta, side_raw = read_sidecar(path)
+    extra = json.dumps(dict(defaults or {}), sort_keys=True, default=str) if defaults else ""
+    chash = content_hash(data, side_raw, extra)
+    source = source_of(path, root)
+    loader = LOADERS[path.suffix.lower()]
+    try:
+        elements, faq_rows, file_meta = loader.load(path, data)
+    except InputError:
+        raise
+    except Exception as ex:  # a parser bug on a strange file must not stop the run
+        raise CorruptFileError(f"{path.name}: cannot parse ({type(ex).__name__}: {str(ex)[:80]})",
+                               "check that the file opens in its usual program") from None
+    meta: dict[str, Any] = {}
+    for src in (defaults or {}, file_meta, side_meta):
+        for k, v in src.items():
+            if v not in (None, "", ()):
+                meta[k] = v
+    from ingest.cleaning import clean_elements, document_lang, document_title
+
+    kind = "faq" if path.suffix.lower() in FAQ_SUFFIXES else "document"
+    if kind == "document":
+        elements = clean_elements(elements)
+        if not elements:
+            raise EmptyFileError(f"{path.name}: no text found", "add content or remove the file")
+    title = document_title(meta.get("title"), elements, path)
+    lang = meta.get("lang") or document_lang(elements, faq_rows)
+    doc_meta = {k: v for k, v in meta.items() if k not in ("title", "lang")}
+    doc = Document(
+        id=doc_id_for(source, chash),
+        source=source,
+        title=title,
+        lang=lang,
+        kind=kind,
+        metadata=doc_meta,
+    )
+    return LoadedFile(doc, chash, tuple(elements), tuple(faq_rows))
+
+
+__all__ = [
+    "Element",
+    "FaqRow",
+    "LoadedFile",
+    "Loader",
+    "LOADERS",
+    "EncryptedFileError",
+    "NoTextLayerError",
+    "EmptyFileError",
+    "load_file",
+    "check_file",
+    "read_checked",
+    "content_hash",
+    "doc_id_for",
+    "decode_text",
+    "detect_columns",
+    "source_of",
+    "supported",
+    "META_SUFFIX",
+]
