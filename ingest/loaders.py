@@ -158,6 +158,13 @@ _BOMS = (
 def decode_text(data: bytes, name: str = "file") -> str:
     """UTF-8 (with or without BOM), UTF-16/32 with BOM, GBK/GB18030 and other encodings detected
     by charset-normalizer. Undecodable bytes raise :class:`EncodingError`."""
+    text = _decode(data)
+    if text is None or _control_ratio(text) > 0.05:
+        raise EncodingError(f"{name}: cannot detect the text encoding", "save it as UTF-8 and ingest it again")
+    return text
+
+
+def _decode(data: bytes) -> str | None:
     for bom, enc in _BOMS:
         if data.startswith(bom):
             try:
@@ -194,8 +201,6 @@ def decode_text(data: bytes, name: str = "file") -> str:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
             text = None
-    if text is None or _control_ratio(text) > 0.05:
-        raise EncodingError(f"{name}: cannot detect the text encoding", "save it as UTF-8 and ingest it again")
     return text
 
 
@@ -460,8 +465,12 @@ class PdfLoader:
             n_pages = len(reader.pages)
             info = reader.metadata
             meta: dict[str, Any] = {}
-            if info is not None and info.title and str(info.title).strip():
-                meta["title"] = str(info.title).strip()
+            pdf_title = str(info.title).strip() if info is not None and info.title else ""
+            # producers fill in junk titles ("untitled", "Microsoft Word - x.docx", a file name)
+            if pdf_title and pdf_title.lower() not in ("untitled", "title", "document") and not re.search(
+                r"\.(docx?|pdf|odt|rtf|pptx?)$|^microsoft ", pdf_title, re.I
+            ):
+                meta["title"] = pdf_title
         except EncryptedFileError:
             raise
         except (PdfReadError, ValueError, KeyError, TypeError, OSError) as ex:

@@ -1,0 +1,115 @@
+"""Structure-aware chunking: FAQ entries whole, heading paths, sentence splits (zh and en),
+token limit including the embed prefix, overlap, tables."""
+
+from __future__ import annotations
+
+import re
+
+from indexes.types import Document
+from ingest.chunking import chunk_elements, chunk_faq
+from ingest.loaders import Element, FaqRow
+
+
+def count(text: str) -> int:
+    """A deterministic stand-in for embedder.count_tokens: words, CJK characters, punctuation."""
+    return len(re.findall(r"[\u4e00-\u9fff]|[A-Za-z0-9]+|[^\sA-Za-z0-9\u4e00-\u9fff]", text))
+
+
+def doc(title: str = "Policy", lang: str = "en", **meta: object) -> Document:
+    return Document(id="d1", source="policy.md", title=title, lang=lang, metadata=meta)
+
+
+def test_faq_entries_never_split() -> None:
+    long_answer = "Returns are free. " * 200
+    rows = [FaqRow("0042", "How do returns work?", long_answer, {"tags": ("returns",)}), FaqRow("7", "Hi?", "Hello.")]
+    d = Document(id="f1", source="faq.csv", title="faq", lang="en", kind="faq", metadata={"groups": ("staff",)})
+    chunks = chunk_faq(d, rows, count)
+    assert len(chunks) == 2
+    c = chunks[0]
+    assert c.text == f"Q: How do returns work?\nA: {long_answer}"
+    assert (c.question, c.answer, c.faq_id, c.kind) == ("How do returns work?", long_answer, "0042", "faq")
+    assert c.source_id == "faq.csv#0042" and c.groups == ("staff",) and "returns" in c.tags
+    assert len({x.id for x in chunks}) == 2
+
+
+def test_heading_paths_and_merging() -> None:
+    els = [
+        Element("heading", "Refund policy", level=1),
+        Element("paragraph", "Intro."),
+        Element("heading", "Exceptions", level=2),
+        Element("paragraph", "Gift cards are final."),
+        Element("list_item", "Software."),
+        Element("heading", "Deep", level=3),
+        Element("paragraph", "Deep text."),
+        Element("heading", "Refunds", level=2),
+        Element("paragraph", "Five days."),
+    ]
+    chunks = chunk_elements(doc("Refund policy"), els, count, 64, 8)
+    paths = [c.heading_path for c in chunks]
+    assert paths == [
+        ("Refund policy",),
+        ("Refund policy", "Exceptions"),
+        ("Refund policy", "Exceptions", "Deep"),
+        ("Refund policy", "Refunds"),
+    ]
+    assert chunks[1].text == "Gift cards are final.\n- Software."  # small blocks of a section merged
+    assert chunks[1].locator == "Refund policy > Exceptions"
+    assert chunks[1].embed_text().startswith("Refund policy > Exceptions\n")
+    assert [c.position for c in chunks] == [0, 1, 2, 3]
+
+
+def test_chinese_sentences_split_and_limit_respected() -> None:
+    sentence = "退货运费由买家承担，质量问题由卖家承担。"
+    els = [Element("heading", "退换货政策", level=1), Element("paragraph", sentence * 30)]
+    chunks = chunk_elements(doc("退换货政策", lang="zh"), els, count, 60, 10)
+    assert len(chunks) > 3
+    for c in chunks:
+        assert count(c.embed_text()) <= 60
+        assert c.text.endswith("。")  # split on sentence boundaries
+        assert c.lang == "zh"
+    # overlap: each chunk after the first starts with the previous chunk's last sentence
+    assert chunks[1].text.startswith(sentence)
+
+
+def test_english_limit_with_long_title_prefix() -> None:
+    title = "Acme Returns and Refunds Policy for All Stores"
+    text = " ".join(f"Sentence number {i} explains one rule of the policy." for i in range(80))
+    els = [Element("heading", "A rather long section heading about refunds", level=2), Element("paragraph", text)]
+    chunks = chunk_elements(doc(title), els, count, 48, 8)
+    assert all(count(c.embed_text()) <= 48 for c in chunks)
+    assert all(c.n_tokens == count(c.embed_text()) for c in chunks)
+    joined = " ".join(c.text for c in chunks)
+    for i in range(80):
+        assert f"Sentence number {i} explains" in joined  # nothing lost
+
+
+def test_overlong_sentence_hard_split() -> None:
+    text = "word " * 300
+    chunks = chunk_elements(doc(), [Element("paragraph", text.strip())], count, 40, 0)
+    assert all(count(c.embed_text()) <= 40 for c in chunks)
+    assert sum(c.text.count("word") for c in chunks) == 300
+
+
+def test_table_kept_whole_or_split_with_header() -> None:
+    small = "| Product | Period |\n|---|---|\n| Laptop | 2 years |\n| Phone | 1 year |"
+    chunks = chunk_elements(doc(), [Element("heading", "Warranty", level=1), Element("table", small)], count, 64, 8)
+    assert [c.kind for c in chunks] == ["table"] and chunks[0].text == small
+    rows = "\n".join(f"| Product {i} | {i} years |" for i in range(40))
+    big = "| Product | Period |\n|---|---|\n" + rows
+    chunks = chunk_elements(doc(), [Element("table", big)], count, 64, 8)
+    assert len(chunks) > 1
+    for c in chunks:
+        assert c.kind == "table"
+        assert c.text.startswith("| Product | Period |\n|---|---|\n")
+        assert count(c.embed_text()) <= 64
+    assert sum(c.text.count("years") for c in chunks) == 40
+
+
+def test_metadata_and_stable_ids() -> None:
+    d = doc(groups=("staff",), tags=("x",), valid_from="2026-01-01")
+    els = [Element("paragraph", "One.", page=2), Element("paragraph", "Two.", page=3)]
+    a = chunk_elements(d, els, count, 64, 8)
+    b = chunk_elements(d, els, count, 64, 8)
+    assert [c.id for c in a] == [c.id for c in b]
+    assert a[0].groups == ("staff",) and a[0].tags == ("x",) and a[0].valid_from == "2026-01-01"
+    assert a[0].page == 2

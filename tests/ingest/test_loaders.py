@@ -1,0 +1,277 @@
+"""Loaders per format and the bad-input cases, on fixtures made in tmp_path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.loaders import (
+    EmptyFileError,
+    EncryptedFileError,
+    NoTextLayerError,
+    decode_text,
+    load_file,
+)
+from kb.errors import (
+    CorruptFileError,
+    EncodingError,
+    FileTooLargeError,
+    InputError,
+    MissingColumnsError,
+    UnsupportedFormatError,
+)
+
+
+def make_pdf(path: Path, pages: list[list[tuple[str, str]]], footer: str | None = None, font: str = "Helvetica") -> Path:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for n, page in enumerate(pages, start=1):
+        y = 780
+        for kind, text in page:
+            size = 18 if kind == "h1" else 14 if kind == "h2" else 10
+            c.setFont(font if kind == "p" or font != "Helvetica" else "Helvetica-Bold", size)
+            c.drawString(60, y, text)
+            y -= size + 14
+        if footer:
+            c.setFont(font, 8)
+            c.drawString(60, 40, footer)
+            c.drawString(500, 40, f"Page {n}")
+        c.showPage()
+    c.save()
+    return path
+
+
+def test_pdf_pages_headings_and_repeated_footer(tmp_path: Path) -> None:
+    pdf = make_pdf(
+        tmp_path / "returns.pdf",
+        [
+            [("h1", "Returns policy"), ("p", "You have 30 days to return an item.")],
+            [("h2", "Exceptions"), ("p", "Gift cards cannot be returned.")],
+            [("h2", "Refunds"), ("p", "Refunds take 5 to 7 business days.")],
+        ],
+        footer="Acme Inc. confidential - returns policy",
+    )
+    lf = load_file(pdf, tmp_path, 5)
+    texts = [e.text for e in lf.elements]
+    assert lf.document.source == "returns.pdf"
+    assert lf.document.title == "Returns policy"
+    assert lf.document.lang == "en"
+    assert not any("confidential" in t for t in texts)  # footer on every page dropped
+    assert not any(t.startswith("Page ") for t in texts)
+    by_text = {e.text: e for e in lf.elements}
+    assert by_text["Exceptions"].kind == "heading" and by_text["Exceptions"].page == 2
+    assert by_text["Returns policy"].level < by_text["Exceptions"].level
+    assert by_text["Refunds take 5 to 7 business days."].page == 3
+
+
+def test_chinese_pdf(tmp_path: Path) -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    try:
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    except Exception:  # pragma: no cover - reportlab without its CID font data
+        pytest.skip("no CJK font for reportlab")
+    pdf = make_pdf(tmp_path / "zh.pdf", [[("p", "退货运费由买家承担。质量问题由卖家承担。")]], font="STSong-Light")
+    lf = load_file(pdf, tmp_path, 5)
+    assert lf.document.lang == "zh"
+    assert "退货运费由买家承担" in lf.elements[0].text
+
+
+def test_corrupt_pdf(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 20)
+    with pytest.raises(CorruptFileError):
+        load_file(bad, tmp_path, 5)
+    not_pdf = tmp_path / "text.pdf"
+    not_pdf.write_text("hello, I am not a PDF")
+    with pytest.raises(CorruptFileError, match="not a PDF"):
+        load_file(not_pdf, tmp_path, 5)
+
+
+def test_encrypted_pdf(tmp_path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    plain = make_pdf(tmp_path / "plain.pdf", [[("p", "secret text")]])
+    writer = PdfWriter()
+    for page in PdfReader(str(plain)).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password="s3cret", owner_password="owner", algorithm="RC4-128")
+    enc = tmp_path / "locked.pdf"
+    with enc.open("wb") as fh:
+        writer.write(fh)
+    with pytest.raises(EncryptedFileError, match="password"):
+        load_file(enc, tmp_path, 5)
+
+
+def test_scanned_pdf_without_text(tmp_path: Path) -> None:
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(tmp_path / "scan.pdf"))
+    c.rect(50, 50, 300, 300, fill=1)  # a drawing, no text layer
+    c.showPage()
+    c.save()
+    with pytest.raises(NoTextLayerError, match="OCR"):
+        load_file(tmp_path / "scan.pdf", tmp_path, 5)
+
+
+def test_docx_headings_and_table(tmp_path: Path) -> None:
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Warranty", level=1)
+    d.add_paragraph("Every product has a warranty.")
+    d.add_heading("Periods", level=2)
+    t = d.add_table(rows=0, cols=2)
+    for row in (("Product", "Period"), ("Laptop", "2 years"), ("Phone", "1 year")):
+        cells = t.add_row().cells
+        cells[0].text, cells[1].text = row
+    d.save(str(tmp_path / "w.docx"))
+    lf = load_file(tmp_path / "w.docx", tmp_path, 5)
+    kinds = [(e.kind, e.text.split("\n")[0]) for e in lf.elements]
+    assert ("heading", "Warranty") in kinds and ("heading", "Periods") in kinds
+    table = next(e for e in lf.elements if e.kind == "table")
+    assert table.text.splitlines()[0] == "| Product | Period |"
+    assert "| Laptop | 2 years |" in table.text
+    assert lf.document.title == "Warranty"
+
+
+def test_corrupt_docx(tmp_path: Path) -> None:
+    (tmp_path / "x.docx").write_bytes(b"PK\x03\x04 broken zip")
+    with pytest.raises(CorruptFileError):
+        load_file(tmp_path / "x.docx", tmp_path, 5)
+
+
+def test_markdown_front_matter_headings_table(tmp_path: Path) -> None:
+    md = tmp_path / "sub" / "privacy.md"
+    md.parent.mkdir()
+    md.write_text(
+        "---\ntitle: Privacy\ntags: [privacy, account]\ngroups: staff\nvalid_to: 2099-12-31\n---\n"
+        "# Privacy policy\n\nWe keep data.\n\n## Retention\n\n| Data | Kept |\n|---|---|\n| Orders | 7 years |\n",
+        encoding="utf-8",
+    )
+    lf = load_file(md, tmp_path, 5)
+    assert lf.document.source == "sub/privacy.md"
+    assert lf.document.title == "Privacy"
+    assert lf.document.metadata["tags"] == ("privacy", "account")
+    assert lf.document.metadata["groups"] == ("staff",)
+    assert lf.document.metadata["valid_to"] == "2099-12-31"
+    assert [e.kind for e in lf.elements] == ["heading", "paragraph", "heading", "table"]
+    assert lf.elements[3].text == "| Data | Kept |\n|---|---|\n| Orders | 7 years |"
+
+
+def test_sidecar_metadata_and_hash(tmp_path: Path) -> None:
+    f = tmp_path / "guide.md"
+    f.write_text("# Guide\n\nInternal text.\n", encoding="utf-8")
+    before = load_file(f, tmp_path, 5)
+    (tmp_path / "guide.md.meta.json").write_text(json.dumps({"groups": ["staff"], "lang": "en"}))
+    after = load_file(f, tmp_path, 5)
+    assert after.document.metadata["groups"] == ("staff",)
+    assert after.document.id != before.document.id  # access change = re-index, not a copy
+
+
+def test_html_and_txt(tmp_path: Path) -> None:
+    (tmp_path / "p.html").write_text(
+        "<html lang='en'><head><title>Contact</title></head><body><h1>Contact us</h1><p>Call 555.</p>"
+        "<h2>Hours</h2><p>Open 9 to 5.</p></body></html>",
+        encoding="utf-8",
+    )
+    lf = load_file(tmp_path / "p.html", tmp_path, 5)
+    assert lf.document.title == "Contact"
+    assert [e.kind for e in lf.elements] == ["heading", "paragraph", "heading", "paragraph"]
+    (tmp_path / "t.txt").write_text("退货运费由买家承担。\n\n质量问题由卖家承担，请联系客服。\n", encoding="utf-8")
+    lt = load_file(tmp_path / "t.txt", tmp_path, 5)
+    assert lt.document.lang == "zh"
+    assert all(e.kind == "paragraph" for e in lt.elements)  # sentences are not headings
+
+
+def test_faq_csv_gbk_and_synonyms(tmp_path: Path) -> None:
+    rows = "问题,答案,标签\n退货运费谁承担？,非质量问题由买家承担。,退货\n多久发货？,24小时内发货。,物流\n"
+    (tmp_path / "faq.csv").write_bytes(rows.encode("gbk"))
+    lf = load_file(tmp_path / "faq.csv", tmp_path, 5)
+    assert lf.is_faq and lf.document.lang == "zh"
+    assert [r.question for r in lf.faq_rows] == ["退货运费谁承担？", "多久发货？"]
+    assert lf.faq_rows[0].metadata["tags"] == ("退货",)
+    # stable content-hash ids when there is no id column
+    again = load_file(tmp_path / "faq.csv", tmp_path, 5)
+    assert [r.faq_id for r in again.faq_rows] == [r.faq_id for r in lf.faq_rows]
+
+
+def test_faq_csv_ids_and_repeated_answer(tmp_path: Path) -> None:
+    (tmp_path / "faq.csv").write_text(
+        'ID,Question,Answer\n7,"Do you ship, abroad?","Yes, to 28 countries."\n8,Is there a minimum?,Is there a minimum?\n',
+        encoding="utf-8-sig",
+    )
+    lf = load_file(tmp_path / "faq.csv", tmp_path, 5)
+    assert [(r.faq_id, r.question) for r in lf.faq_rows] == [("7", "Do you ship, abroad?"), ("8", "Is there a minimum?")]
+    assert lf.faq_rows[1].answer == "Is there a minimum?"  # still an entry
+
+
+def test_faq_utf16(tmp_path: Path) -> None:
+    (tmp_path / "faq.csv").write_bytes("q,a\nHello?,World.\n".encode("utf-16"))
+    assert load_file(tmp_path / "faq.csv", tmp_path, 5).faq_rows[0].answer == "World."
+
+
+def test_csv_missing_columns(tmp_path: Path) -> None:
+    (tmp_path / "faq.csv").write_text("name,price\nLamp,20\n", encoding="utf-8")
+    with pytest.raises(MissingColumnsError) as info:
+        load_file(tmp_path / "faq.csv", tmp_path, 5)
+    msg = str(info.value)
+    assert "name, price" in msg and "question" in msg and "\n" not in msg
+    (tmp_path / "q.csv").write_text("question,notes\nWhy?,x\n", encoding="utf-8")
+    with pytest.raises(MissingColumnsError, match="no answer column"):
+        load_file(tmp_path / "q.csv", tmp_path, 5)
+
+
+def test_xlsx_json_jsonl(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Query", "Response", "Category"])
+    ws.append(["How do I reset my password?", "Use Forgot password.", "account"])
+    wb.save(str(tmp_path / "faq.xlsx"))
+    lx = load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    assert lx.faq_rows[0].question == "How do I reset my password?"
+    assert lx.faq_rows[0].metadata["category"] == "account"
+
+    (tmp_path / "faq.json").write_text(json.dumps({"faqs": [{"id": "a1", "q": "Hi?", "a": "Hello."}]}))
+    assert load_file(tmp_path / "faq.json", tmp_path, 5).faq_rows[0].faq_id == "a1"
+    (tmp_path / "faq.jsonl").write_text('{"问": "几点开门？", "答": "九点。"}\n\n{"问": "周末营业吗？", "答": "营业。"}\n')
+    lj = load_file(tmp_path / "faq.jsonl", tmp_path, 5)
+    assert [r.answer for r in lj.faq_rows] == ["九点。", "营业。"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error"),
+    [
+        ("empty.md", b"", EmptyFileError),
+        ("blank.txt", b"  \n\n ", EmptyFileError),
+        ("image.png", b"\x89PNG....", UnsupportedFormatError),
+        ("noext", b"text", UnsupportedFormatError),
+        ("bad.json", b"{not json", CorruptFileError),
+        ("binary.txt", bytes(range(0, 32)) * 50, EncodingError),
+    ],
+)
+def test_bad_inputs_one_line(tmp_path: Path, name: str, content: bytes, error: type[InputError]) -> None:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(error) as info:
+        load_file(tmp_path / name, tmp_path, 5)
+    assert "\n" not in str(info.value) and name in str(info.value)
+
+
+def test_oversize_checked_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 5000)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("read before the size check"))
+    with pytest.raises(FileTooLargeError, match="KB_MAX_FILE_MB"):
+        load_file(big, tmp_path, max_file_mb=0.001)
+
+
+def test_decode_text_gb18030_and_bom() -> None:
+    assert decode_text("会员积分规则说明，每消费一元获得一积分。".encode("gb18030")) == "会员积分规则说明，每消费一元获得一积分。"
+    assert decode_text("\ufeffhello".encode()) == "hello"
