@@ -1,0 +1,124 @@
+"""`kb ingest` / `kb status` / `kb delete` as a user runs them (subprocess): exit codes, JSON
+shape, and a kill -9 mid-ingest that leaves the previous version live."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from indexes.kbase import KnowledgeBase
+
+from kb.errors import LockedError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_kb(args: list[str], home: Path, embedder: str = "hashing:64") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KB_HOME": str(home), "KB_EMBEDDER": embedder, "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "kb.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def corpus(root: Path, n: int = 3) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (root / f"doc{i:04d}.md").write_text(
+            f"# Document {i}\n\nThis is document number {i}. It talks about topic{i} in detail.\n\n"
+            f"## Details\n\nMore about topic{i}: returns, shipping and warranty.\n",
+            encoding="utf-8",
+        )
+    return root
+
+
+def test_exit_codes_and_json(kb_home: Path, tmp_path: Path) -> None:
+    docs = corpus(tmp_path / "docs")
+    ok = run_kb(["ingest", str(docs), "--kb", "t", "--json"], kb_home)
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    assert report["added"] == 3 and report["failed"] == [] and report["kb"] == "t"
+    assert "\r" not in ok.stderr  # no progress bar when piped / --json
+
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    partial = run_kb(["ingest", str(docs), "--kb", "t", "--json"], kb_home)
+    assert partial.returncode == 3, partial.stderr
+    report = json.loads(partial.stdout)
+    assert report["unchanged"] == 3 and report["failed"][0]["source"] == "broken.pdf"
+
+    status = run_kb(["status", "--kb", "t", "--json"], kb_home)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)
+
+    gone = run_kb(["delete", "doc0000.md", "--kb", "t", "--json"], kb_home)
+    assert gone.returncode == 0 and json.loads(gone.stdout)["deleted"] == 1
+
+    # fatal: the index was built with another embedder -> one line, exit 1, no traceback
+    fatal = run_kb(["ingest", str(docs), "--kb", "t"], kb_home, embedder="hashing:32")
+    assert fatal.returncode == 1
+    assert fatal.stderr.startswith("error: ") and "Traceback" not in fatal.stderr
+    assert len(fatal.stderr.strip().splitlines()) == 1
+
+    missing = run_kb(["status", "--kb", "nothing-here"], kb_home)
+    assert missing.returncode != 0 and "kb ingest" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_help_works(kb_home: Path) -> None:
+    out = run_kb(["--help"], kb_home)
+    assert out.returncode == 0 and "ingest" in out.stdout and "status" in out.stdout and "delete" in out.stdout
+
+
+def test_kill_9_mid_ingest_keeps_previous_version(kb_home: Path, tmp_path: Path) -> None:
+    small = corpus(tmp_path / "v1", 2)
+    first = run_kb(["ingest", str(small), "--kb", "t", "--json"], kb_home)
+    assert first.returncode == 0, first.stderr
+    kb = KnowledgeBase(kb_home, "t")
+    v1 = kb.live_version()
+
+    big = corpus(tmp_path / "v2", 400)
+    env = {**os.environ, "KB_HOME": str(kb_home), "KB_EMBEDDER": "hashing:64"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kb.cli", "ingest", str(big), "--kb", "t", "--json"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        holding = False
+        while time.monotonic() < deadline and proc.poll() is None:  # wait until it holds the lock
+            try:
+                with kb.lock(timeout=0):
+                    pass
+            except LockedError:
+                holding = True
+                break
+            time.sleep(0.05)
+        if not holding:
+            pytest.fail("the ingest subprocess finished before it could be killed")
+        time.sleep(0.5)
+        assert proc.poll() is None, "ingest finished before the kill"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    # the previous version is still live and loadable, the lock is free again
+    kb = KnowledgeBase(kb_home, "t")
+    assert kb.live_version() == v1
+    index = kb.load_live()
+    assert {d.source for d in index.documents()} == {"doc0000.md", "doc0001.md"}
+    assert index.keyword_search("topic1", 3)
+    index.close()
+
+    again = run_kb(["ingest", str(big), "--kb", "t", "--json", "--prune"], kb_home)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["added"] == 400 and report["deleted"] == 2
+    index = KnowledgeBase(kb_home, "t").load_live()
+    assert len(index.documents()) == 400
+    index.close()

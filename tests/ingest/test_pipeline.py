@@ -1,0 +1,189 @@
+"""The incremental pipeline with the hashing embedder: added/updated/unchanged/deleted, zero
+embedder work for unchanged files, deleted content unretrievable, failures reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from indexes.kbase import KnowledgeBase
+
+from ingest.pipeline import delete_sources, ingest_paths
+
+
+def write_corpus(root: Path) -> Path:
+    docs = root / "docs"
+    (docs / "policies").mkdir(parents=True)
+    (docs / "policies" / "returns.md").write_text(
+        "# Returns\n\nYou have 30 days to return an item. The zebracorn clause applies.\n\n"
+        "## Exceptions\n\nGift cards cannot be returned.\n",
+        encoding="utf-8",
+    )
+    (docs / "policies" / "shipping.md").write_text(
+        "# Shipping\n\nStandard shipping takes 3 to 5 business days. Express is next day.\n", encoding="utf-8"
+    )
+    (docs / "zh.md").write_text("# 退换货政策\n\n非质量问题的退货运费由买家承担。质量问题由卖家承担。\n", encoding="utf-8")
+    (docs / "faq.csv").write_text(
+        "id,question,answer\n1,How long does shipping take?,Three to five days.\n"
+        "2,Can I pay with a marmotcard?,Yes we accept marmotcards.\n",
+        encoding="utf-8",
+    )
+    (docs / ".hidden.md").write_text("# hidden\n\nnever indexed\n", encoding="utf-8")
+    return docs
+
+
+def all_chunks(index):  # type: ignore[no-untyped-def]
+    return index.get_chunks(list(range(index.n_chunks)))
+
+
+def ingest(kb: KnowledgeBase, docs: Path, emb, **kw):  # type: ignore[no-untyped-def]
+    return ingest_paths(kb, [docs], emb, chunk_tokens=64, chunk_overlap=8, **kw)
+
+
+def test_first_ingest_and_unchanged_reingest_embeds_nothing(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    r1 = ingest(kb, docs, fake_embedder)
+    assert (r1.added, r1.updated, r1.unchanged, r1.deleted, r1.failed) == (4, 0, 0, 0, [])
+    assert r1.index_version == kb.live_version() and r1.published
+    index = kb.load_live()
+    sources = {d.source for d in index.documents()}
+    assert sources == {"policies/returns.md", "policies/shipping.md", "zh.md", "faq.csv"}
+    chunks = all_chunks(index)
+    assert r1.chunks == index.n_chunks == len(chunks)
+    faq = [c for c in chunks if c.faq_id]
+    assert {c.source_id for c in faq} == {"faq.csv#1", "faq.csv#2"}
+    assert all(c.heading_path for c in chunks if not c.faq_id)
+    # FAQ chunks carry a question vector
+    qv = fake_embedder.embed(["Can I pay with a marmotcard?"], kind="query")[0]
+    rows = index.vector_search(qv, 1, kind="question")
+    assert index.get_chunks([rows[0][0]])[0].faq_id == "2"
+    index.close()
+
+    calls, texts = fake_embedder.calls, fake_embedder.texts_embedded
+    r2 = ingest(kb, docs, fake_embedder)
+    assert (r2.added, r2.updated, r2.unchanged, r2.deleted) == (0, 0, 4, 0)
+    assert r2.index_version == r1.index_version and not r2.published
+    assert (fake_embedder.calls, fake_embedder.texts_embedded) == (calls, texts)
+    assert r2.to_dict().keys() == {
+        "kb", "index_version", "added", "updated", "unchanged", "deleted", "failed", "chunks", "seconds"
+    }
+    assert r2.chunks == r1.chunks
+
+
+def test_changed_document_replaces_its_chunks(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    ingest(kb, docs, fake_embedder)
+    before = fake_embedder.texts_embedded
+    f = docs / "policies" / "returns.md"
+    f.write_text(f.read_text(encoding="utf-8").replace("zebracorn", "unicornfish"), encoding="utf-8")
+    r = ingest(kb, docs, fake_embedder)
+    assert (r.added, r.updated, r.unchanged) == (0, 1, 3)
+    index = kb.load_live()
+    n_returns = len([c for c in all_chunks(index) if c.source == "policies/returns.md"])
+    # only the changed document's chunks were embedded (the unchanged section hits the cache)
+    assert 0 < fake_embedder.texts_embedded - before <= n_returns
+    texts = " ".join(c.text for c in all_chunks(index))
+    assert "zebracorn" not in texts and "unicornfish" in texts
+    assert index.keyword_search("zebracorn", 5) == []
+    hit = index.keyword_search("unicornfish", 5)
+    assert index.get_chunks([hit[0][0]])[0].source == "policies/returns.md"
+    index.close()
+
+
+def test_prune_and_delete_make_content_unretrievable(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    ingest(kb, docs, fake_embedder)
+    index = kb.load_live()
+    old = [c for c in all_chunks(index) if c.source == "policies/shipping.md"]
+    index.close()
+    (docs / "policies" / "shipping.md").unlink()
+
+    kept = ingest(kb, docs, fake_embedder)  # without --prune the document stays
+    assert kept.deleted == 0 and kept.unchanged == 3
+    r = ingest(kb, docs, fake_embedder, prune=True)
+    assert r.deleted == 1 and r.published
+    index = kb.load_live()
+    assert "policies/shipping.md" not in {d.source for d in index.documents()}
+    hits = index.keyword_search("express shipping business days", 10)
+    assert all(c.source != "policies/shipping.md" for c in index.get_chunks([i for i, _ in hits]))
+    vec = fake_embedder.embed([old[0].embed_text()])[0]
+    for row, _ in index.vector_search(vec, index.n_chunks):
+        assert index.get_chunks([row])[0].source != "policies/shipping.md"
+    index.close()
+
+    d = delete_sources(kb, ["faq.csv", "nope.md"], fake_embedder)
+    assert d.deleted == 1 and d.failed[0]["source"] == "nope.md"
+    index = kb.load_live()
+    assert index.keyword_search("marmotcard", 5) == []
+    qv = fake_embedder.embed(["Can I pay with a marmotcard?"], kind="query")[0]
+    assert all(index.get_chunks([row])[0].faq_id is None for row, _ in index.vector_search(qv, 10))
+    index.close()
+    folder = delete_sources(kb, ["policies/"], fake_embedder)
+    assert folder.deleted == 1
+
+
+def test_failed_files_reported_others_indexed(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    docs = write_corpus(tmp_path)
+    (docs / "empty.txt").write_bytes(b"")
+    (docs / "table.csv").write_text("name,price\nLamp,3\n", encoding="utf-8")
+    (docs / "photo.png").write_bytes(b"\x89PNG")
+    (docs / "big.md").write_text("# Big\n\n" + "lorem ipsum " * 2000, encoding="utf-8")
+    kb = KnowledgeBase(kb_home, "t")
+    r = ingest_paths(kb, [docs], fake_embedder, max_file_mb=0.01)
+    failed = {f["source"]: f["error"] for f in r.failed}
+    assert set(failed) == {"empty.txt", "table.csv", "photo.png", "big.md"}
+    assert all("\n" not in e for e in failed.values())
+    assert "KB_MAX_FILE_MB" in failed["big.md"] and "question" in failed["table.csv"]
+    assert r.added == 4
+
+    # a file that breaks later keeps its previous version (nothing stored is lost)
+    (docs / "zh.md").write_bytes(b"")
+    r2 = ingest_paths(kb, [docs], fake_embedder, max_file_mb=0.01, prune=True)
+    assert "zh.md" in {f["source"] for f in r2.failed} and r2.deleted == 0
+    index = kb.load_live()
+    assert "zh.md" in {d.source for d in index.documents()}
+    index.close()
+
+
+def test_access_groups_from_sidecar_change_reindexes(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    ingest(kb, docs, fake_embedder)
+    (docs / "zh.md.meta.json").write_text('{"groups": ["staff"]}', encoding="utf-8")
+    r = ingest(kb, docs, fake_embedder)
+    assert r.updated == 1
+    index = kb.load_live()
+    zh = [c for c in all_chunks(index) if c.source == "zh.md"]
+    assert zh and all(c.groups == ("staff",) for c in zh)
+    index.close()
+
+
+def test_chunk_settings_change_rechunks_without_reembedding_known_text(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    ingest(kb, docs, fake_embedder)
+    r = ingest_paths(kb, [docs], fake_embedder, chunk_tokens=200, chunk_overlap=8)
+    assert r.updated == 4 and r.published
+
+
+def test_vectors_match_chunk_text(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    ingest(kb, docs, fake_embedder)
+    index = kb.load_live()
+    chunks = all_chunks(index)
+    stored = index.vectors_of([c.id for c in chunks], "passage")
+    expected = fake_embedder.embed([c.embed_text() for c in chunks])
+    assert np.allclose(stored, expected, atol=1e-5)
+    index.close()
+
+
+def test_missing_path_is_fatal(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    from kb.errors import InputError
+
+    with pytest.raises(InputError, match="no such file"):
+        ingest_paths(KnowledgeBase(kb_home, "t"), [tmp_path / "nope"], fake_embedder)
