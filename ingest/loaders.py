@@ -379,6 +379,48 @@ def _plausible_heading(text: str) -> bool:
     return len(text) <= 80 and not _SENT_END.search(text) and "\n" not in text
 
 
+_FAST_PATCHED = False
+
+
+def _fast_unstructured() -> None:
+    """unstructured tells NarrativeText from Text (and, in plain text, Title) with a spaCy sentence
+    tokenizer: about 2/3 of its time on typical Markdown. This project maps NarrativeText and
+    Text alike to paragraphs and decides plain-text headings itself (:func:`_plausible_heading`),
+    so those two classifiers are replaced by cheap ones (pinned unstructured 0.27.x). Real
+    headings (<h1>..<h6>, Markdown '#', DOCX heading styles), list items and tables are
+    untouched. Only the ingest process imports unstructured."""
+    global _FAST_PATCHED
+    if _FAST_PATCHED:
+        return
+    try:
+        import unstructured.partition.html.parser as html_parser
+        import unstructured.partition.text as text_part
+        from unstructured.documents.elements import ListItem, Text
+    except ImportError:  # pragma: no cover - layout changed: keep the slow path
+        _FAST_PATCHED = True
+        return
+    is_bulleted = html_parser.is_bulleted_text
+
+    def derive_element_type_from_text(text: str) -> type[Text] | None:
+        if is_bulleted(text):
+            return ListItem
+        return Text if len(text) >= 2 else None
+
+    def is_possible_narrative_text(text: str, *args: Any, **kwargs: Any) -> bool:
+        return not _plausible_heading(text)
+
+    if hasattr(html_parser, "derive_element_type_from_text"):
+        html_parser.derive_element_type_from_text = derive_element_type_from_text
+    if hasattr(text_part, "is_possible_narrative_text"):
+        text_part.is_possible_narrative_text = is_possible_narrative_text
+    _FAST_PATCHED = True
+
+
+# languages=[""]: skip unstructured's per-document language detection (cleaning.document_lang
+# detects the language once, with the project's own detector)
+_NO_LANG: dict[str, Any] = {"languages": [""]}
+
+
 class MarkdownLoader:
     def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
         text = decode_text(data, path.name)
@@ -387,7 +429,8 @@ class MarkdownLoader:
             raise EmptyFileError(f"{path.name}: no text after the front-matter", "add content or remove the file")
         from unstructured.partition.md import partition_md
 
-        return _from_unstructured(partition_md(text=body)), [], meta
+        _fast_unstructured()
+        return _from_unstructured(partition_md(text=body, **_NO_LANG)), [], meta
 
 
 class HtmlLoader:
@@ -402,7 +445,8 @@ class HtmlLoader:
         m = re.search(r"<html[^>]*\blang=[\"']?([A-Za-z-]+)", text, flags=re.I)
         if m:
             meta["lang"] = m.group(1).lower().split("-")[0]
-        return _from_unstructured(partition_html(text=text)), [], meta
+        _fast_unstructured()
+        return _from_unstructured(partition_html(text=text, **_NO_LANG)), [], meta
 
 
 class TextLoader:
@@ -410,7 +454,8 @@ class TextLoader:
         text = decode_text(data, path.name)
         from unstructured.partition.text import partition_text
 
-        return _from_unstructured(partition_text(text=text), plain_text=True), [], {}
+        _fast_unstructured()
+        return _from_unstructured(partition_text(text=text, **_NO_LANG), plain_text=True), [], {}
 
 
 class DocxLoader:
@@ -420,7 +465,8 @@ class DocxLoader:
         from unstructured.partition.docx import partition_docx
 
         try:
-            els = partition_docx(file=io.BytesIO(data))
+            _fast_unstructured()
+            els = partition_docx(file=io.BytesIO(data), **_NO_LANG)
         except Exception as ex:  # python-docx / zipfile raise many types for damaged files
             raise CorruptFileError(
                 f"{path.name}: cannot read DOCX ({type(ex).__name__})", "re-save it from Word as .docx"
