@@ -173,7 +173,7 @@ def _hard_split(text: str, budget: int, count: TokenCounter) -> list[str]:
     """A 'sentence' longer than the budget: split at clause punctuation, then words / characters."""
     parts = [p for p in re.split(r"(?<=[,，、:：;；])\s*", text) if p]
     if len(parts) == 1:
-        parts = text.split(" ") if " " in text.strip() else list(text)
+        parts = [p for p in text.split(" ") if p] if " " in text.strip() else list(text)
     pieces: list[str] = []
     cur = ""
     for part in parts:

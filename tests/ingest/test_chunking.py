@@ -84,10 +84,10 @@ def test_english_limit_with_long_title_prefix() -> None:
 
 
 def test_overlong_sentence_hard_split() -> None:
-    text = "word " * 300
-    chunks = chunk_elements(doc(), [Element("paragraph", text.strip())], count, 40, 0)
-    assert all(count(c.embed_text()) <= 40 for c in chunks)
-    assert sum(c.text.count("word") for c in chunks) == 300
+    for text in ("word " * 300, "word  " * 300, "字" * 300):
+        chunks = chunk_elements(doc(), [Element("paragraph", text.strip())], count, 40, 0)
+        assert all(count(c.embed_text()) <= 40 for c in chunks)
+        assert sum(c.text.count("word") + c.text.count("字") for c in chunks) == 300
 
 
 def test_table_kept_whole_or_split_with_header() -> None:
