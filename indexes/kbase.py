@@ -1,0 +1,1020 @@
+"""A knowledge base on disk: versioned index directories, atomic publish, a process lock and an
+embedding cache.
+
+Layout (``home/<kb>/``)::
+
+    CURRENT                 the live version id (replaced atomically: temp file, fsync, os.replace, fsync dir)
+    lock                    fcntl.flock target + JSON note of the holder (pid, started, what)
+    embcache.sqlite         embedding cache: (embedder id, sha256 of embedded text) -> float32 bytes
+    tmp/<version>.<pid>/    versions being written (removed by GC once their writer is gone)
+    versions/<version>/     complete versions: manifest.json, vectors.faiss (or vectors.<i>.faiss
+                            shards), vectors.f32 (raw float32 vectors), bm25.npz, bm25.json,
+                            chunks.sqlite
+
+A version directory is renamed into ``versions/`` only when complete (every file fsync'd), and
+``CURRENT`` is swapped after that; a crash or ``kill -9`` at any point leaves the previous version
+live. Nothing is pickled: FAISS files, numpy arrays loaded with ``allow_pickle=False``, JSON and
+SQLite only, so a knowledge base directory is safe to load from a stranger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexes.keyword import BM25Index
+from indexes.store import VECTOR_KINDS, ChunkStore
+from indexes.text import tokenize
+from indexes.types import Chunk, Document, Filters
+from indexes.vector import INDEX_KINDS, FaissVectorIndex, ShardedVectorIndex, estimate_memory
+from kb.errors import (
+    ConfigError,
+    EmbedderMismatchError,
+    IndexCorruptError,
+    InputError,
+    KBError,
+    KnowledgeBaseNotFound,
+    LockedError,
+)
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CHUNKS_DB = "chunks.sqlite"
+VECTORS_RAW = "vectors.f32"
+BM25_NPZ = "bm25.npz"
+BM25_JSON = "bm25.json"
+CURRENT = "CURRENT"
+_NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+# Test hook: called with a stage name at each step of publish/finalize (see tests/indexes).
+FaultHook = Callable[[str], None]
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _atomic_write(path: Path, data: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _dir_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(os.path.join(root, f))
+    return total
+
+
+def validate_kb_name(name: str) -> str:
+    if not name or not set(name) <= _NAME_OK or name.startswith(".") or len(name) > 100:
+        raise InputError(
+            f"invalid knowledge base name {name!r}",
+            "use letters, digits, '-', '_' or '.' (not starting with '.')",
+        )
+    return name
+
+
+def canonical_embedder_id(spec: str) -> str:
+    """The id an embedder spec resolves to, without loading anything."""
+    from indexes.embedders import get_embedder
+
+    try:
+        return get_embedder(spec).id
+    except KBError:
+        return spec
+
+
+def list_kbs(home: Path) -> list[str]:
+    """Names of the knowledge bases under ``home`` (those with a directory of their own)."""
+    home = Path(home)
+    if not home.is_dir():
+        return []
+    out = []
+    for p in sorted(home.iterdir()):
+        if p.is_dir() and not p.name.startswith(".") and ((p / CURRENT).exists() or (p / "versions").is_dir()):
+            out.append(p.name)
+    return out
+
+
+# --- lock ---------------------------------------------------------------------------------------
+
+_HELD: dict[str, int] = {}  # lock path -> fd held by this process
+_HELD_LOCK = threading.Lock()
+
+
+class _KBLock:
+    def __init__(self, path: Path, kb_name: str, timeout: float, what: str) -> None:
+        self.path = path
+        self.kb_name = kb_name
+        self.timeout = timeout
+        self.what = what
+        self.fd: int | None = None
+
+    def _holder(self) -> str:
+        try:
+            note = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            note = {}
+        if not note:
+            return "another process"
+        what = f" ({note.get('what')})" if note.get("what") else ""
+        return f"pid {note.get('pid')}{what} since {note.get('started')}"
+
+    def __enter__(self) -> _KBLock:
+        key = str(self.path)
+        with _HELD_LOCK:
+            if key in _HELD:
+                raise LockedError(
+                    f"knowledge base {self.kb_name!r} is already locked by this process ({self._holder()})",
+                    "wait for the running job to finish",
+                )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + max(0.0, self.timeout)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    os.close(fd)
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = self._holder()
+                    os.close(fd)
+                    raise LockedError(
+                        f"knowledge base {self.kb_name!r} is locked by {holder}",
+                        "wait for that job to finish (the lock is freed when its process ends)",
+                    ) from None
+                time.sleep(0.05)
+        note = json.dumps({"pid": os.getpid(), "started": _now(), "what": self.what})
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, note.encode("utf-8"), 0)
+        self.fd = fd
+        with _HELD_LOCK:
+            _HELD[key] = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with _HELD_LOCK:
+            _HELD.pop(str(self.path), None)
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+# --- embedding cache ------------------------------------------------------------------------------
+
+
+class EmbeddingCache:
+    """SQLite cache of embeddings keyed by (embedder id, sha256 of the embedded text)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+        self._con: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._con is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS emb (embedder TEXT NOT NULL, h TEXT NOT NULL, dim INTEGER NOT NULL, "
+                "vec BLOB NOT NULL, PRIMARY KEY (embedder, h)) WITHOUT ROWID"
+            )
+            con.commit()
+            self._con = con
+        return self._con
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def get_many(self, embedder_id: str, texts: Sequence[str]) -> dict[int, np.ndarray]:
+        """Cached vectors by position in ``texts``; counts hits and misses."""
+        keys = [self.key(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            con = self._conn()
+            uniq = list(dict.fromkeys(keys))
+            for i in range(0, len(uniq), 900):
+                part = uniq[i : i + 900]
+                cur = con.execute(
+                    f"SELECT h, dim, vec FROM emb WHERE embedder = ? AND h IN ({', '.join('?' * len(part))})",
+                    [embedder_id, *part],
+                )
+                for h, dim, blob in cur:
+                    vec = np.frombuffer(blob, dtype=np.float32)
+                    if len(vec) == dim:
+                        found[h] = vec
+            out = {i: found[k] for i, k in enumerate(keys) if k in found}
+            self.hits += len(out)
+            self.misses += len(keys) - len(out)
+        return out
+
+    def put_many(self, embedder_id: str, texts: Sequence[str], vecs: np.ndarray) -> None:
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        if len(texts) != len(vecs):
+            raise ValueError(f"{len(texts)} texts but {len(vecs)} vectors")
+        rows = [(embedder_id, self.key(t), int(v.shape[0]), v.tobytes()) for t, v in zip(texts, vecs, strict=True)]
+        with self._lock:
+            con = self._conn()
+            con.executemany("INSERT OR REPLACE INTO emb (embedder, h, dim, vec) VALUES (?, ?, ?, ?)", rows)
+            con.commit()
+
+    def count(self, embedder_id: str | None = None) -> int:
+        with self._lock:
+            con = self._conn()
+            if embedder_id is None:
+                return int(con.execute("SELECT count(*) FROM emb").fetchone()[0])
+            return int(con.execute("SELECT count(*) FROM emb WHERE embedder = ?", (embedder_id,)).fetchone()[0])
+
+    def clear(self, embedder_id: str | None = None) -> None:
+        with self._lock:
+            con = self._conn()
+            if embedder_id is None:
+                con.execute("DELETE FROM emb")
+            else:
+                con.execute("DELETE FROM emb WHERE embedder = ?", (embedder_id,))
+            con.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+
+# --- reading a version ------------------------------------------------------------------------------
+
+
+class _FilterArrays:
+    """Per-chunk metadata as arrays, so that a filter mask costs a few vector operations."""
+
+    def __init__(self, store: ChunkStore, n: int) -> None:
+        self.n = n
+        langs: dict[str, int] = {}
+        sources: dict[str, int] = {}
+        groups: dict[str, int] = {}
+        tags: dict[str, int] = {}
+        self.lang = np.zeros(n, np.int32)
+        self.source = np.zeros(n, np.int32)
+        self.valid_from = np.full(n, -1, np.int64)  # date.toordinal(); -1 = open
+        self.valid_to = np.full(n, np.iinfo(np.int64).max, np.int64)
+        self.has_groups = np.zeros(n, bool)
+        g_rows: list[int] = []
+        g_ids: list[int] = []
+        t_rows: list[int] = []
+        t_ids: list[int] = []
+        for row, _doc, source, lang, g_json, t_json, vf, vt in store.iter_chunk_columns():
+            self.lang[row] = langs.setdefault(lang, len(langs))
+            self.source[row] = sources.setdefault(source, len(sources))
+            if vf:
+                self.valid_from[row] = _ordinal(vf)
+            if vt:
+                self.valid_to[row] = _ordinal(vt)
+            gs = json.loads(g_json)
+            if gs:
+                self.has_groups[row] = True
+                for g in gs:
+                    g_rows.append(row)
+                    g_ids.append(groups.setdefault(g, len(groups)))
+            for t in json.loads(t_json):
+                t_rows.append(row)
+                t_ids.append(tags.setdefault(t, len(tags)))
+        self.langs, self.sources, self.groups, self.tags = langs, sources, groups, tags
+        # (value id -> chunk rows) as CSR-like arrays
+        self.g_ptr, self.g_rows = _invert(g_ids, g_rows, len(groups))
+        self.t_ptr, self.t_rows = _invert(t_ids, t_rows, len(tags))
+        self.any_dates = bool((self.valid_from >= 0).any() or (self.valid_to < np.iinfo(np.int64).max).any())
+
+    def mask(self, f: Filters, today: _dt.date) -> np.ndarray | None:
+        m: np.ndarray | None = None
+
+        def both(x: np.ndarray) -> None:
+            nonlocal m
+            m = x if m is None else (m & x)
+
+        if f.groups is not None and self.has_groups.any():
+            ok = ~self.has_groups
+            for g in f.groups:
+                gid = self.groups.get(g)
+                if gid is not None:
+                    ok[self.g_rows[self.g_ptr[gid] : self.g_ptr[gid + 1]]] = True
+            both(ok)
+        if f.tags:
+            ok = np.zeros(self.n, bool)
+            for t in f.tags:
+                tid = self.tags.get(t)
+                if tid is not None:
+                    ok[self.t_rows[self.t_ptr[tid] : self.t_ptr[tid + 1]]] = True
+            both(ok)
+        if f.lang:
+            lid = self.langs.get(f.lang)
+            both(self.lang == lid if lid is not None else np.zeros(self.n, bool))
+        if f.sources:
+            ids = [self.sources[s] for s in f.sources if s in self.sources]
+            both(np.isin(self.source, np.asarray(ids, np.int32)) if ids else np.zeros(self.n, bool))
+        if self.any_dates:
+            day = (f.on_date or today).toordinal()
+            both((self.valid_from <= day) & (self.valid_to >= day))
+        return m
+
+
+def _ordinal(value: str) -> int:
+    try:
+        return _dt.date.fromisoformat(str(value)[:10]).toordinal()
+    except ValueError:
+        return -1
+
+
+def _invert(keys: list[int], rows: list[int], n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    k = np.asarray(keys, np.int64)
+    r = np.asarray(rows, np.int64)
+    order = np.argsort(k, kind="stable")
+    ptr = np.zeros(n_keys + 1, np.int64)
+    if n_keys:
+        np.cumsum(np.bincount(k, minlength=n_keys), out=ptr[1:])
+    return ptr, r[order]
+
+
+class IndexVersion:
+    """One published index version, read-only. Safe to query from many threads."""
+
+    def __init__(self, kb: KnowledgeBase, version: str, path: Path, manifest: dict[str, Any]) -> None:
+        self.kb = kb
+        self.version = version
+        self.path = path
+        self.manifest = manifest
+        self.embedder_id: str = manifest["embedder"]["id"]
+        self.dim: int = int(manifest["embedder"]["dim"])
+        self.n_chunks: int = int(manifest["counts"]["chunks"])
+        self.n_vectors: int = int(manifest["counts"]["vectors"])
+        self.store = ChunkStore.open(path / CHUNKS_DB)
+        self.vec_chunk, self.vec_kind = self.store.vector_rows()
+        if len(self.vec_chunk) != self.n_vectors:
+            raise ValueError(f"{len(self.vec_chunk)} vector rows, manifest says {self.n_vectors}")
+        raw = path / VECTORS_RAW
+        if self.n_vectors:
+            self.vectors: np.ndarray = np.memmap(raw, dtype=np.float32, mode="r", shape=(self.n_vectors, self.dim))
+        else:
+            self.vectors = np.zeros((0, self.dim), np.float32)
+        idx = manifest["index"]
+        opts = kb.index_options(for_search=True)
+        if int(idx.get("shards", 1)) > 1:
+            files = [path / f for f in idx["files"]]
+            self.index: FaissVectorIndex | ShardedVectorIndex = ShardedVectorIndex.load(
+                files, self.dim, idx["offsets"], self.vectors, **opts
+            )
+        else:
+            self.index = FaissVectorIndex.load(path / idx["files"][0], self.dim, self.vectors, **opts)
+        if self.index.ntotal != self.n_vectors:
+            raise ValueError(f"FAISS index has {self.index.ntotal} vectors, manifest says {self.n_vectors}")
+        self.bm25 = BM25Index.load(path / BM25_NPZ, path / BM25_JSON)
+        if self.bm25.n_docs != self.n_chunks:
+            raise ValueError(f"BM25 index has {self.bm25.n_docs} chunks, manifest says {self.n_chunks}")
+        self._filters = _FilterArrays(self.store, self.n_chunks)
+        self._kind_ids = {
+            kind: np.flatnonzero(self.vec_kind == code).astype(np.int64) for kind, code in VECTOR_KINDS.items()
+        }
+        self._max_per_chunk = {
+            kind: int(np.bincount(self.vec_chunk[ids], minlength=1).max()) if len(ids) else 0
+            for kind, ids in self._kind_ids.items()
+        }
+        self._mask_cache: OrderedDict[tuple[Any, ...], np.ndarray | None] = OrderedDict()
+        self._mask_lock = threading.Lock()
+
+    # -- documents and chunks ------------------------------------------------------------------
+    def documents(self) -> list[Document]:
+        return self.store.documents()
+
+    def doc_hashes(self) -> dict[str, str]:
+        return dict(self.manifest.get("documents") or self.store.doc_hashes())
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        return self.store.chunks_of(doc_id)
+
+    def get_chunks(self, rows: Sequence[int]) -> list[Chunk]:
+        return self.store.get_chunks(rows)
+
+    def chunk_by_id(self, chunk_id: str) -> Chunk | None:
+        row = self.store.row_of_id(chunk_id)
+        return None if row is None else self.store.get_chunks([row])[0]
+
+    def row_of(self, chunk_id: str) -> int | None:
+        return self.store.row_of_id(chunk_id)
+
+    def neighbours(self, row: int, before: int = 1, after: int = 1) -> list[int]:
+        """Rows of the chunks of the same document at positions row-before..row+after, in
+        position order, without ``row`` itself."""
+        return self.store.neighbours(row, before, after)
+
+    def vectors_of(self, chunk_ids: Sequence[str], kind: str = "passage") -> np.ndarray:
+        """The stored vectors of ``chunk_ids`` (first vector of that kind per chunk), in order.
+        Raises KeyError for a chunk without one."""
+        code = VECTOR_KINDS[kind]
+        rows = self.store.rows_of_ids(chunk_ids)
+        ids = self._kind_ids[kind]
+        first: dict[int, int] = {}
+        for vid, crow in zip(ids.tolist(), self.vec_chunk[ids].tolist(), strict=True):
+            first.setdefault(crow, vid)
+        out = np.empty((len(rows), self.dim), np.float32)
+        for i, (cid, r) in enumerate(zip(chunk_ids, rows, strict=True)):
+            vid = first.get(r) if r is not None else None
+            if vid is None:
+                raise KeyError(f"chunk {cid} has no {kind} vector (code {code}) in version {self.version}")
+            out[i] = self.vectors[vid]
+        return out
+
+    # -- filters -------------------------------------------------------------------------------
+    def allowed_mask(self, filters: Filters | None, today: _dt.date | None = None) -> np.ndarray | None:
+        """Boolean mask over chunk rows for ``filters`` (validity dates are always applied, as of
+        ``filters.on_date`` or today); None when every chunk is allowed."""
+        f = filters or Filters()
+        day = f.on_date or today or _dt.date.today()
+        key = (f.groups, f.tags, f.lang, f.sources, day)
+        with self._mask_lock:
+            if key in self._mask_cache:
+                self._mask_cache.move_to_end(key)
+                return self._mask_cache[key]
+        m = self._filters.mask(f, day)
+        if m is not None and m.all():
+            m = None
+        if m is not None:
+            m.setflags(write=False)
+        with self._mask_lock:
+            self._mask_cache[key] = m
+            while len(self._mask_cache) > 256:
+                self._mask_cache.popitem(last=False)
+        return m
+
+    # -- search ---------------------------------------------------------------------------------
+    def vector_search(
+        self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None, kind: str = "passage"
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (chunk row, cosine), best first; a chunk's score is the max over its vectors of
+        ``kind``. ``allowed`` (a chunk-row mask) is applied inside the FAISS search."""
+        if kind not in VECTOR_KINDS:
+            raise ValueError(f"kind must be passage or question, not {kind!r}")
+        if k <= 0:
+            return []
+        kind_ids = self._kind_ids[kind]
+        if len(kind_ids) == 0:
+            return []
+        q = np.asarray(qvec, dtype=np.float32).reshape(1, -1)
+        if allowed is not None and len(allowed) != self.n_chunks:
+            raise ValueError(f"allowed mask has {len(allowed)} rows, index has {self.n_chunks} chunks")
+        if allowed is None and len(kind_ids) == self.n_vectors:
+            ids: np.ndarray | None = None
+        else:
+            ids = kind_ids if allowed is None else kind_ids[allowed[self.vec_chunk[kind_ids]]]
+            if len(ids) == 0:
+                return []
+        fetch = k * max(1, self._max_per_chunk[kind])
+        d, i = self.index.search(q, fetch, ids)
+        best: dict[int, float] = {}
+        for score, vid in zip(d[0].tolist(), i[0].tolist(), strict=True):
+            if vid < 0:
+                continue
+            row = int(self.vec_chunk[vid])
+            if row not in best or score > best[row]:
+                best[row] = float(score)
+        ranked = sorted(best.items(), key=lambda x: (-x[1], x[0]))
+        return ranked[:k]
+
+    def keyword_search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top ``k`` (chunk row, BM25 score > 0), best first, over :func:`indexes.text.tokenize`."""
+        return self.bm25.search(tokenize(query), k, allowed)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+# --- writing a version ----------------------------------------------------------------------------
+
+
+class VersionWriter:
+    """Builds a new version in a temp directory; :meth:`KnowledgeBase.publish` makes it live."""
+
+    def __init__(self, kb: KnowledgeBase, version: str, path: Path, embedder_id: str, dim: int,
+                 settings: Mapping[str, Any]) -> None:
+        self.kb = kb
+        self.version = version
+        self.path = path
+        self.embedder_id = embedder_id
+        self.dim = int(dim)
+        self.settings = dict(settings)
+        self.store = ChunkStore.create(path / CHUNKS_DB)
+        self._raw = open(path / VECTORS_RAW, "wb")  # noqa: SIM115 - closed in finalize/discard
+        self._doc_hashes: dict[str, str] = {}
+        self._doc_ids: set[str] = set()
+        self._chunk_rows: dict[str, int] = {}
+        self._chunk_docs: set[str] = set()
+        self._n_vectors = 0
+        self._vec_counts = {"passage": 0, "question": 0}
+        self._has_passage: set[int] = set()
+        self.manifest: dict[str, Any] | None = None
+        self.closed = False
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self._chunk_rows)
+
+    def _check_open(self) -> None:
+        if self.closed or self.manifest is not None:
+            raise RuntimeError(f"version {self.version} is already finalized or discarded")
+
+    def add_documents(self, docs: Sequence[Document], hashes: Mapping[str, str]) -> None:
+        self._check_open()
+        new = [d for d in docs if d.id not in self._doc_ids]
+        self.store.add_documents(new, hashes)
+        for d in new:
+            self._doc_ids.add(d.id)
+            self._doc_hashes[d.id] = hashes.get(d.id, d.id)
+
+    def add_chunks(self, chunks: Sequence[Chunk]) -> None:
+        self._check_open()
+        fresh: list[Chunk] = []
+        seen: set[str] = set()
+        for c in chunks:
+            if c.id in self._chunk_rows or c.id in seen:
+                raise InputError(f"duplicate chunk id {c.id} (document {c.source})", "chunk ids must be unique")
+            if c.doc_id not in self._doc_ids:
+                raise InputError(f"chunk {c.id} belongs to unknown document {c.doc_id}", "add_documents first")
+            seen.add(c.id)
+            fresh.append(c)
+        first = len(self._chunk_rows)
+        self.store.add_chunks(first, fresh)
+        for i, c in enumerate(fresh):
+            self._chunk_rows[c.id] = first + i
+
+    def add_vectors(self, chunk_ids: Sequence[str], kind: str, vecs: np.ndarray) -> None:
+        self._check_open()
+        if kind not in VECTOR_KINDS:
+            raise ValueError(f"vector kind must be passage or question, not {kind!r}")
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape != (len(chunk_ids), self.dim):
+            raise ValueError(f"expected vectors of shape ({len(chunk_ids)}, {self.dim}), got {vecs.shape}")
+        if not np.isfinite(vecs).all():
+            raise ValueError("vectors contain NaN or infinity")
+        rows = []
+        for cid in chunk_ids:
+            r = self._chunk_rows.get(cid)
+            if r is None:
+                raise KeyError(f"vector for unknown chunk {cid}; add_chunks first")
+            rows.append(r)
+        self._raw.write(vecs.tobytes())
+        self.store.add_vector_rows(self._n_vectors, rows, VECTOR_KINDS[kind])
+        self._n_vectors += len(rows)
+        self._vec_counts[kind] += len(rows)
+        if kind == "passage":
+            self._has_passage.update(rows)
+
+    def copy_documents_from(self, prev: IndexVersion, doc_ids: Sequence[str]) -> int:
+        """Copy documents, their chunks and their stored vectors from ``prev`` (nothing is
+        re-embedded). Returns the number of chunks copied."""
+        self._check_open()
+        if prev.dim != self.dim or prev.embedder_id != self.embedder_id:
+            raise EmbedderMismatchError(prev.embedder_id, self.embedder_id, self.kb.name)
+        wanted = set(doc_ids)
+        docs = [d for d in prev.documents() if d.id in wanted]
+        hashes = prev.doc_hashes()
+        self.add_documents(docs, {d.id: hashes.get(d.id, d.id) for d in docs})
+        copied = 0
+        vec_chunk = prev.vec_chunk
+        for d in docs:
+            chunks = prev.chunks_of(d.id)
+            if not chunks:
+                continue
+            old_rows = np.asarray(prev.store.chunk_rows_of(d.id), np.int64)
+            self.add_chunks(chunks)
+            copied += len(chunks)
+            row_to_id = dict(zip(old_rows.tolist(), [c.id for c in chunks], strict=True))
+            vids = np.flatnonzero(np.isin(vec_chunk, old_rows))
+            for kind, code in VECTOR_KINDS.items():
+                sel = vids[prev.vec_kind[vids] == code]
+                if len(sel):
+                    self.add_vectors([row_to_id[int(r)] for r in vec_chunk[sel]], kind, np.asarray(prev.vectors[sel]))
+        return copied
+
+    def finalize(self, index_kind: str = "auto", shards: int | None = None) -> dict[str, Any]:
+        """Build the FAISS and BM25 indexes, write manifest.json; returns the manifest."""
+        self._check_open()
+        if index_kind not in INDEX_KINDS:
+            raise ConfigError(f"unknown index kind {index_kind!r}", f"use one of {', '.join(INDEX_KINDS)}")
+        missing = len(self._chunk_rows) - len(self._has_passage)
+        if missing:
+            raise InputError(f"{missing} chunks have no passage vector", "embed every chunk before finalize")
+        hook = self.kb.fault_hook
+        t0 = time.perf_counter()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+        self.store.finish()
+        self.store.close()
+        if hook:
+            hook("finalize:store")
+        n, dim = self._n_vectors, self.dim
+        vecs = (
+            np.memmap(self.path / VECTORS_RAW, dtype=np.float32, mode="r", shape=(n, dim))
+            if n
+            else np.zeros((0, dim), np.float32)
+        )
+        opts = self.kb.index_options()
+        opts["kind"] = index_kind
+        n_shards = int(shards if shards is not None else self.kb.shards)
+        probe = FaissVectorIndex(dim, **opts)
+        chosen = probe.choose_kind(n)
+        mem = estimate_memory(n, dim, chosen, nlist=opts.get("nlist"), pq_m=opts.get("pq_m"))
+        log.info("building %s index over %d vectors (~%.1f MiB)", chosen, n, mem / 2**20)
+        opts_build = dict(opts, gpu="off")  # build on CPU; GPU is a search-time copy
+        index_info: dict[str, Any]
+        if n_shards > 1:
+            sharded = ShardedVectorIndex(dim, n_shards, **opts_build).build(np.asarray(vecs))
+            files = [f"vectors.{s}.faiss" for s in range(n_shards)]
+            sharded.save([self.path / f for f in files])
+            index_info = sharded.info()
+            index_info.update(files=files, offsets=[int(x) for x in sharded.offsets])
+        else:
+            single = FaissVectorIndex(dim, **opts_build).build(np.asarray(vecs))
+            single.save(self.path / "vectors.faiss")
+            index_info = single.info()
+            index_info.update(files=["vectors.faiss"], shards=1)
+        index_info.pop("gpu", None)
+        index_info["memory_estimate_bytes"] = mem
+        if hook:
+            hook("finalize:faiss")
+        ro = ChunkStore.open(self.path / CHUNKS_DB)
+        try:
+            bm25 = BM25Index.build(
+                (tokenize(text) for _row, text in ro.iter_embed_texts()), k1=self.kb.bm25_k1, b=self.kb.bm25_b
+            )
+        finally:
+            ro.close()
+        bm25.save(self.path / BM25_NPZ, self.path / BM25_JSON)
+        if hook:
+            hook("finalize:bm25")
+        for name in os.listdir(self.path):
+            if name != MANIFEST:
+                _fsync_file(self.path / name)
+        files = {name: os.path.getsize(self.path / name) for name in sorted(os.listdir(self.path))}
+        manifest: dict[str, Any] = {
+            "format": FORMAT_VERSION,
+            "kb": self.kb.name,
+            "version": self.version,
+            "parent": self.kb.live_version(),
+            "created_at": _now(),
+            "embedder": {"id": self.embedder_id, "dim": self.dim},
+            "settings": self.settings,
+            "documents": dict(sorted(self._doc_hashes.items())),
+            "counts": {
+                "documents": len(self._doc_ids),
+                "chunks": len(self._chunk_rows),
+                "vectors": n,
+                "passage_vectors": self._vec_counts["passage"],
+                "question_vectors": self._vec_counts["question"],
+            },
+            "index": index_info,
+            "bm25": {"k1": bm25.k1, "b": bm25.b, "terms": len(bm25.vocab)},
+            "files": files,
+            "build_seconds": round(time.perf_counter() - t0, 3),
+        }
+        _atomic_write(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+        if hook:
+            hook("finalize:manifest")
+        self.manifest = manifest
+        return manifest
+
+    def _abort(self) -> None:
+        if not self.closed:
+            with contextlib.suppress(Exception):
+                self._raw.close()
+            with contextlib.suppress(Exception):
+                self.store.close()
+        self.closed = True
+
+
+# --- the knowledge base -----------------------------------------------------------------------------
+
+
+class KnowledgeBase:
+    """One knowledge base under ``home/name``. Cheap to construct; nothing is read until asked."""
+
+    fault_hook: FaultHook | None = None  # tests only: called at each publish/finalize stage
+
+    def __init__(
+        self,
+        home: Path,
+        name: str,
+        *,
+        keep_versions: int = 2,
+        flat_max: int = 200_000,
+        ann: str = "ivf",
+        nprobe: int = 16,
+        nlist: int | None = None,
+        pq_m: int | None = None,
+        hnsw_m: int = 32,
+        ef_search: int = 64,
+        shards: int = 1,
+        faiss_gpu: str = "auto",
+        bm25_k1: float = 1.2,
+        bm25_b: float = 0.75,
+    ) -> None:
+        self.home = Path(home)
+        self.name = validate_kb_name(name)
+        self.path = self.home / name
+        self.keep_versions = max(1, int(keep_versions))
+        self.flat_max = int(flat_max)
+        self.ann = ann
+        self.nprobe = int(nprobe)
+        self.nlist = nlist
+        self.pq_m = pq_m
+        self.hnsw_m = int(hnsw_m)
+        self.ef_search = int(ef_search)
+        self.shards = max(1, int(shards))
+        self.faiss_gpu = faiss_gpu
+        self.bm25_k1 = float(bm25_k1)
+        self.bm25_b = float(bm25_b)
+        self._cache: EmbeddingCache | None = None
+
+    @classmethod
+    def from_settings(cls, home: Path, name: str, settings: Any) -> KnowledgeBase:
+        """Convenience for the shell: take the index options from a kb.settings.Settings."""
+        return cls(
+            home,
+            name,
+            keep_versions=settings.keep_versions,
+            flat_max=settings.flat_max,
+            ann=settings.ann,
+            nprobe=settings.nprobe,
+            faiss_gpu=settings.faiss_gpu,
+        )
+
+    def index_options(self, for_search: bool = False) -> dict[str, Any]:
+        return {
+            "flat_max": self.flat_max,
+            "ann": self.ann,
+            "nlist": self.nlist,
+            "nprobe": self.nprobe,
+            "pq_m": self.pq_m,
+            "hnsw_m": self.hnsw_m,
+            "ef_search": self.ef_search,
+            "gpu": self.faiss_gpu if for_search else "off",
+        }
+
+    # -- paths ---------------------------------------------------------------------------------
+    @property
+    def versions_dir(self) -> Path:
+        return self.path / "versions"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.path / "tmp"
+
+    def exists(self) -> bool:
+        return self.live_version() is not None
+
+    def live_version(self) -> str | None:
+        try:
+            v = (self.path / CURRENT).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return v or None
+
+    def versions(self) -> list[str]:
+        """Complete version directories, oldest first."""
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.versions_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    # -- loading ---------------------------------------------------------------------------------
+    def load_live(self, expected_embedder: str | None = None) -> IndexVersion:
+        version = self.live_version()
+        if version is None:
+            raise KnowledgeBaseNotFound(self.name, self.home)
+        return self.load_version(version, expected_embedder)
+
+    def load_version(self, version: str, expected_embedder: str | None = None) -> IndexVersion:
+        path = self.versions_dir / version
+        fix = f"run `kb reindex --kb {self.name}` to rebuild it from the sources"
+        others = [v for v in self.versions() if v != version]
+        if others:
+            fix += f", or make version {others[-1]} live again by writing its id into {self.path / CURRENT}"
+        if not path.is_dir():
+            raise IndexCorruptError(f"live version {version} of knowledge base {self.name!r} is missing", fix)
+        try:
+            manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+            if manifest.get("format") != FORMAT_VERSION:
+                raise ValueError(f"unknown format {manifest.get('format')!r}")
+            for fname, size in manifest["files"].items():
+                actual = os.path.getsize(path / fname)
+                if actual != size:
+                    raise ValueError(f"{fname} is {actual} bytes, manifest says {size}")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"index version {version} of {self.name!r} is damaged ({exc})", fix) from exc
+        if expected_embedder is not None:
+            built = manifest["embedder"]["id"]
+            if canonical_embedder_id(expected_embedder) != built:
+                raise EmbedderMismatchError(built, expected_embedder, self.name)
+        try:
+            return IndexVersion(self, version, path, manifest)
+        except KBError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - FAISS/SQLite/numpy errors on damaged files
+            raise IndexCorruptError(
+                f"index version {version} of {self.name!r} is damaged ({type(exc).__name__}: {exc})", fix
+            ) from exc
+
+    # -- lock -----------------------------------------------------------------------------------
+    def lock(self, timeout: float = 0, what: str = "") -> contextlib.AbstractContextManager[Any]:
+        """Exclusive lock for writers (ingest, reindex, delete). Released when the block ends or
+        when the holding process dies. Raises LockedError naming the holder."""
+        return _KBLock(self.path / "lock", self.name, timeout, what or f"pid {os.getpid()}")
+
+    def holds_lock(self) -> bool:
+        with _HELD_LOCK:
+            return str(self.path / "lock") in _HELD
+
+    # -- writing ---------------------------------------------------------------------------------
+    def begin_version(self, embedder_id: str, dim: int, settings: Mapping[str, Any]) -> VersionWriter:
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        version = f"v{stamp}-{secrets.token_hex(3)}"
+        tmp = self.tmp_dir / f"{version}.{os.getpid()}"
+        tmp.mkdir(parents=True, exist_ok=False)
+        return VersionWriter(self, version, tmp, embedder_id, dim, settings)
+
+    def discard(self, writer: VersionWriter) -> None:
+        writer._abort()
+        shutil.rmtree(writer.path, ignore_errors=True)
+
+    def publish(self, writer: VersionWriter) -> str:
+        """Make ``writer``'s version live: rename its directory into versions/, swap CURRENT
+        atomically, then GC. Takes the lock unless this process already holds it."""
+        if writer.manifest is None:
+            writer.finalize()
+        ctx: contextlib.AbstractContextManager[Any] = (
+            contextlib.nullcontext() if self.holds_lock() else self.lock(timeout=30, what="publish")
+        )
+        hook = self.fault_hook
+        with ctx:
+            self.versions_dir.mkdir(parents=True, exist_ok=True)
+            dest = self.versions_dir / writer.version
+            if hook:
+                hook("publish:before_rename")
+            os.rename(writer.path, dest)
+            _fsync_dir(self.versions_dir)
+            _fsync_dir(self.tmp_dir)
+            writer.path = dest
+            writer.closed = True
+            if hook:
+                hook("publish:before_pointer")
+            _atomic_write(self.path / CURRENT, writer.version + "\n")
+            if hook:
+                hook("publish:after_pointer")
+            self.gc()
+        return writer.version
+
+    def gc(self) -> list[str]:
+        """Remove old versions (keeping the live one and the newest ``keep_versions`` in all) and
+        temp directories whose writer process is gone. Returns what was removed."""
+        removed: list[str] = []
+        live = self.live_version()
+        versions = self.versions()
+        keep = set(versions[-self.keep_versions :])
+        if live:
+            keep.add(live)
+            others = [v for v in versions if v != live]
+            keep = {live, *others[-(self.keep_versions - 1) :]} if self.keep_versions > 1 else {live}
+        for v in versions:
+            if v not in keep:
+                shutil.rmtree(self.versions_dir / v, ignore_errors=True)
+                removed.append(v)
+        if self.tmp_dir.is_dir():
+            for p in self.tmp_dir.iterdir():
+                pid_s = p.name.rsplit(".", 1)[-1]
+                pid = int(pid_s) if pid_s.isdigit() else -1
+                if pid == os.getpid() or (pid > 0 and _pid_alive(pid)):
+                    continue
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(f"tmp/{p.name}")
+        return removed
+
+    # -- misc ------------------------------------------------------------------------------------
+    @property
+    def embedding_cache(self) -> EmbeddingCache:
+        if self._cache is None:
+            self._cache = EmbeddingCache(self.path / "embcache.sqlite")
+        return self._cache
+
+    def status(self) -> dict[str, Any]:
+        live = self.live_version()
+        out: dict[str, Any] = {
+            "kb": self.name,
+            "path": str(self.path),
+            "live_version": live,
+            "documents": 0,
+            "chunks": 0,
+            "vectors": 0,
+            "embedder": None,
+            "dim": None,
+            "index_kind": None,
+            "size_bytes": _dir_size(self.path) if self.path.is_dir() else 0,
+            "versions": [],
+        }
+        for v in self.versions():
+            entry: dict[str, Any] = {"version": v, "live": v == live}
+            try:
+                m = json.loads((self.versions_dir / v / MANIFEST).read_text(encoding="utf-8"))
+                entry.update(created_at=m.get("created_at"), chunks=m["counts"]["chunks"],
+                             embedder=m["embedder"]["id"])
+                if v == live:
+                    out.update(
+                        documents=m["counts"]["documents"],
+                        chunks=m["counts"]["chunks"],
+                        vectors=m["counts"]["vectors"],
+                        embedder=m["embedder"]["id"],
+                        dim=m["embedder"]["dim"],
+                        index_kind=m["index"]["kind"],
+                        index=m["index"],
+                        created_at=m.get("created_at"),
+                        settings=m.get("settings", {}),
+                    )
+            except (OSError, ValueError, KeyError):
+                entry["damaged"] = True
+            out["versions"].append(entry)
+        return out
+
+
+@contextlib.contextmanager
+def writing(kb: KnowledgeBase, embedder_id: str, dim: int, settings: Mapping[str, Any]) -> Iterator[VersionWriter]:
+    """``with writing(kb, ...) as w: ...``: discards the temp version on any error."""
+    w = kb.begin_version(embedder_id, dim, settings)
+    try:
+        yield w
+    except BaseException:
+        kb.discard(w)
+        raise

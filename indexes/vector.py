@@ -1,0 +1,468 @@
+"""FAISS vector indexes: inner product on L2-normalised vectors (= cosine).
+
+* ``flat`` (``IndexFlatIP``, exact) up to ``flat_max`` vectors; above it the ``ann`` kind:
+  ``ivf`` (``IndexIVFFlat``, ``nlist ~ 4*sqrt(n)``, trained on a sample), ``ivfpq``
+  (``IndexIVFPQ``) or ``hnsw`` (``IndexHNSWFlat``). ``nprobe`` / ``ef_search`` are query-time
+  settings.
+* Filters are applied *inside* the FAISS search with an ID selector (``SearchParameters(sel=...)``),
+  never after a fixed top-k. When few vectors are allowed, the allowed vectors are scored exactly
+  instead (an approximate index could miss them all).
+* GPU: when faiss exposes ``StandardGpuResources`` and sees a GPU (and ``gpu`` is not "off"), the
+  index is copied with ``index_cpu_to_gpu`` for unfiltered searches; the CPU index is kept for
+  saving and for filtered searches (GPU indexes reject selectors). cuVS is never enabled.
+* :class:`ShardedVectorIndex`: vectors split over N indexes, top-k merged across shards.
+
+Saved with ``faiss.write_index`` only (no pickle).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from kb.errors import ConfigError, MissingDependencyError
+
+log = logging.getLogger(__name__)
+
+ANN_KINDS = ("ivf", "ivfpq", "hnsw")
+INDEX_KINDS = ("auto", "flat", *ANN_KINDS)
+EXACT_FALLBACK_MAX = 20_000  # at most this many allowed vectors: score them exactly
+
+
+def _faiss() -> Any:
+    try:
+        import faiss
+    except ImportError as exc:  # pragma: no cover - faiss-cpu is a core dependency
+        raise MissingDependencyError("faiss-cpu", "all") from exc
+    return faiss
+
+
+class VectorIndex(Protocol):
+    ntotal: int
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def default_nlist(n: int) -> int:
+    return max(1, min(int(4 * math.sqrt(max(n, 1))), max(1, n // 39)))
+
+
+def _pq_m(dim: int, pq_m: int | None) -> int:
+    if pq_m:
+        if dim % pq_m:
+            raise ConfigError(f"PQ sub-quantizers m={pq_m} must divide the dimension {dim}", "pick a divisor")
+        return pq_m
+    for m in (dim // 4, dim // 8, 64, 48, 32, 24, 16, 8, 4, 2, 1):
+        if m >= 1 and dim % m == 0 and m <= 64:
+            return m
+    return 1
+
+
+def estimate_memory(
+    n: int, dim: int, kind: str = "flat", *, nlist: int | None = None, pq_m: int | None = None, hnsw_m: int = 32
+) -> int:
+    """Approximate bytes of RAM the FAISS index needs for ``n`` vectors (id maps and training
+    buffers not counted). Call before building a large index."""
+    if kind == "flat":
+        return n * dim * 4
+    nl = nlist or default_nlist(n)
+    if kind == "ivf":
+        return n * dim * 4 + n * 8 + nl * dim * 4
+    if kind == "ivfpq":
+        m = _pq_m(dim, pq_m)
+        return n * m + n * 8 + nl * dim * 4 + m * 256 * (dim // m) * 4
+    if kind == "hnsw":
+        return n * dim * 4 + n * hnsw_m * 2 * 4 + n * 8
+    raise ConfigError(f"unknown index kind {kind!r}", f"use one of {', '.join(INDEX_KINDS)}")
+
+
+def gpu_available() -> bool:
+    faiss = _faiss()
+    if not hasattr(faiss, "StandardGpuResources"):
+        return False
+    try:
+        return int(faiss.get_num_gpus()) > 0
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _as_queries(q: np.ndarray, dim: int) -> np.ndarray:
+    q = np.ascontiguousarray(q, dtype=np.float32)
+    if q.ndim == 1:
+        q = q[None, :]
+    if q.shape[1] != dim:
+        raise ValueError(f"query vectors have dimension {q.shape[1]}, index has {dim}")
+    return q
+
+
+class FaissVectorIndex:
+    """One FAISS index. Build with :meth:`build`, or :meth:`load` a saved one. Ids are the row
+    numbers of the vectors given to :meth:`build` (0..n-1)."""
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        kind: str = "auto",
+        flat_max: int = 200_000,
+        ann: str = "ivf",
+        nlist: int | None = None,
+        nprobe: int = 16,
+        pq_m: int | None = None,
+        hnsw_m: int = 32,
+        ef_search: int = 64,
+        gpu: str = "auto",
+        seed: int = 1234,
+        train_size: int | None = None,
+    ) -> None:
+        if kind not in INDEX_KINDS:
+            raise ConfigError(f"unknown index kind {kind!r}", f"use one of {', '.join(INDEX_KINDS)}")
+        if ann not in ANN_KINDS:
+            raise ConfigError(f"unknown ANN kind {ann!r}", f"use one of {', '.join(ANN_KINDS)}")
+        if gpu not in ("auto", "on", "off"):
+            raise ConfigError(f"bad faiss GPU setting {gpu!r}", "use auto, on or off")
+        self.dim = int(dim)
+        self.requested_kind = kind
+        self.flat_max = int(flat_max)
+        self.ann = ann
+        self.nlist = nlist
+        self.nprobe = int(nprobe)
+        self.pq_m = pq_m
+        self.hnsw_m = int(hnsw_m)
+        self.ef_search = int(ef_search)
+        self.gpu = gpu
+        self.seed = seed
+        self.train_size = train_size
+        self.kind = "flat"
+        self.index: Any = None  # the CPU index (saved)
+        self._gpu_index: Any = None
+        self._gpu_res: Any = None
+        self._gpu_filter_ok = True
+        self._vectors: np.ndarray | None = None  # raw vectors for exact filtered scoring
+        self._lock = threading.Lock()
+
+    # -- properties ------------------------------------------------------------------------------
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal) if self.index is not None else 0
+
+    @property
+    def on_gpu(self) -> bool:
+        return self._gpu_index is not None
+
+    def info(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "ntotal": self.ntotal, "gpu": self.on_gpu}
+        if self.kind in ("ivf", "ivfpq"):
+            out.update(nlist=int(self.index.nlist), nprobe=self.nprobe)
+        if self.kind == "ivfpq":
+            out["pq_m"] = int(self.index.pq.M)
+        if self.kind == "hnsw":
+            out.update(hnsw_m=self.hnsw_m, ef_search=self.ef_search)
+        return out
+
+    def choose_kind(self, n: int) -> str:
+        if self.requested_kind != "auto":
+            return self.requested_kind
+        return "flat" if n <= self.flat_max else self.ann
+
+    # -- build -----------------------------------------------------------------------------------
+    def build(self, vecs: np.ndarray) -> FaissVectorIndex:
+        faiss = _faiss()
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape[1] != self.dim:
+            raise ValueError(f"vectors must be (n, {self.dim}), got {vecs.shape}")
+        n = len(vecs)
+        kind = self.choose_kind(n)
+        if kind != "flat" and n < 2:
+            kind = "flat"
+        metric = faiss.METRIC_INNER_PRODUCT
+        if kind == "flat":
+            index = faiss.IndexFlatIP(self.dim)
+        elif kind in ("ivf", "ivfpq"):
+            nlist = min(self.nlist or default_nlist(n), n)
+            quantizer = faiss.IndexFlatIP(self.dim)
+            if kind == "ivf":
+                index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, metric)
+            else:
+                m = _pq_m(self.dim, self.pq_m)
+                nbits = 8 if n >= 256 * 39 else max(1, min(8, int(math.log2(max(2, n // 39)))))
+                index = faiss.IndexIVFPQ(quantizer, self.dim, nlist, m, nbits, metric)
+            index.cp.seed = self.seed
+            train_n = min(n, self.train_size or max(256 * nlist, 50_000))
+            rng = np.random.default_rng(self.seed)
+            sample = vecs if train_n >= n else vecs[np.sort(rng.choice(n, train_n, replace=False))]
+            log.info("training %s (nlist=%d) on %d of %d vectors", kind, nlist, len(sample), n)
+            index.train(sample)
+            index.nprobe = self.nprobe
+        elif kind == "hnsw":
+            index = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, metric)
+            index.hnsw.efConstruction = max(40, 2 * self.hnsw_m)
+            index.hnsw.efSearch = self.ef_search
+        else:  # pragma: no cover - validated in __init__
+            raise ConfigError(f"unknown index kind {kind!r}", "")
+        if n:
+            index.add(vecs)
+        self.index = index
+        self.kind = kind
+        self._vectors = vecs
+        self._maybe_gpu()
+        return self
+
+    # -- persistence -----------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        _faiss().write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, dim: int, vectors: np.ndarray | None = None, **opts: Any) -> FaissVectorIndex:
+        faiss = _faiss()
+        self = cls(dim, **opts)
+        index = faiss.read_index(str(path))
+        if index.d != dim:
+            raise ValueError(f"{path} has dimension {index.d}, expected {dim}")
+        self.index = index
+        if isinstance(index, faiss.IndexIVFPQ):
+            self.kind = "ivfpq"
+        elif isinstance(index, faiss.IndexIVF):
+            self.kind = "ivf"
+        elif isinstance(index, faiss.IndexHNSW):
+            self.kind = "hnsw"
+        else:
+            self.kind = "flat"
+        if self.kind in ("ivf", "ivfpq"):
+            faiss.extract_index_ivf(index).nprobe = self.nprobe
+        if self.kind == "hnsw":
+            index.hnsw.efSearch = self.ef_search
+        self._vectors = vectors
+        self._maybe_gpu()
+        return self
+
+    # -- GPU -------------------------------------------------------------------------------------
+    def _maybe_gpu(self) -> None:
+        if self.gpu == "off" or self.index is None:
+            return
+        if not gpu_available():
+            if self.gpu == "on":
+                raise ConfigError(
+                    "KB_FAISS_GPU=on but faiss sees no GPU (faiss-cpu installed or no CUDA device)",
+                    "install a faiss GPU build on a CUDA machine, or set KB_FAISS_GPU=auto",
+                )
+            return
+        if self.kind == "hnsw":
+            return  # no GPU HNSW in faiss (CAGRA needs cuVS, which is never used here)
+        faiss = _faiss()
+        try:
+            res = faiss.StandardGpuResources()
+            co = faiss.GpuClonerOptions()
+            if hasattr(co, "use_cuvs"):
+                co.use_cuvs = False
+            self._gpu_index = faiss.index_cpu_to_gpu(res, 0, self.index, co)
+            self._gpu_res = res
+            if self.kind in ("ivf", "ivfpq"):
+                self._gpu_index.nprobe = self.nprobe
+            log.info("faiss %s index on GPU (%d vectors)", self.kind, self.ntotal)
+        except Exception as exc:  # noqa: BLE001 - fall back to the CPU index
+            if self.gpu == "on":
+                raise ConfigError(f"cannot move the FAISS index to the GPU: {exc}", "set KB_FAISS_GPU=auto") from exc
+            log.warning("faiss GPU index unavailable (%s); searching on CPU", exc)
+            self._gpu_index = None
+
+    # -- search ----------------------------------------------------------------------------------
+    def _params(self, sel: Any) -> Any:
+        faiss = _faiss()
+        if self.kind in ("ivf", "ivfpq"):
+            return faiss.SearchParametersIVF(sel=sel, nprobe=self.nprobe)
+        if self.kind == "hnsw":
+            return faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.ef_search, 16))
+        return faiss.SearchParameters(sel=sel)
+
+    def set_nprobe(self, nprobe: int) -> None:
+        self.nprobe = int(nprobe)
+        if self.kind in ("ivf", "ivfpq"):
+            _faiss().extract_index_ivf(self.index).nprobe = self.nprobe
+            if self._gpu_index is not None:
+                self._gpu_index.nprobe = self.nprobe
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each (nq, k); id -1 where fewer results exist. ``allowed_ids``: sorted
+        int64 ids that may be returned (None = all)."""
+        q = _as_queries(queries, self.dim)
+        nq = len(q)
+        k = int(k)
+        if k <= 0 or self.ntotal == 0:
+            return np.zeros((nq, 0), np.float32), np.zeros((nq, 0), np.int64)
+        if allowed_ids is None:
+            index = self._gpu_index if self._gpu_index is not None else self.index
+            if self._gpu_index is not None and k > 2048:
+                index = self.index  # GPU k limit
+            d, i = index.search(q, min(k, self.ntotal))
+            return _pad(d, i, k)
+        allowed_ids = np.asarray(allowed_ids, dtype=np.int64)
+        if len(allowed_ids) == 0:
+            return np.full((nq, k), -np.inf, np.float32), np.full((nq, k), -1, np.int64)
+        if (self.kind != "flat" and len(allowed_ids) <= EXACT_FALLBACK_MAX) or len(allowed_ids) <= k:
+            vecs = self._vectors_for(allowed_ids)
+            if vecs is not None:
+                return _exact(q, vecs, allowed_ids, k)
+        faiss = _faiss()
+        sel = faiss.IDSelectorBatch(allowed_ids)
+        params = self._params(sel)
+        if self._gpu_index is not None and self._gpu_filter_ok:
+            try:
+                d, i = self._gpu_index.search(q, min(k, self.ntotal), params=params)
+                return _pad(d, i, k)
+            except Exception:  # noqa: BLE001 - GPU indexes may reject selectors
+                self._gpu_filter_ok = False
+        d, i = self.index.search(q, min(k, self.ntotal), params=params)
+        return _pad(d, i, k)
+
+    def _vectors_for(self, ids: np.ndarray) -> np.ndarray | None:
+        if self._vectors is not None:
+            return np.asarray(self._vectors[ids], dtype=np.float32)
+        if self.kind == "flat":
+            return None  # the flat index with a selector is already exact
+        return None
+
+
+def _pad(d: np.ndarray, i: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    i = i.astype(np.int64, copy=False)
+    if d.shape[1] < k:
+        nq = d.shape[0]
+        d = np.concatenate([d, np.full((nq, k - d.shape[1]), -np.inf, np.float32)], axis=1)
+        i = np.concatenate([i, np.full((nq, k - i.shape[1]), -1, np.int64)], axis=1)
+    d = np.where(i < 0, -np.inf, d).astype(np.float32)
+    return d, i
+
+
+def _exact(q: np.ndarray, vecs: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    scores = q @ vecs.T  # (nq, m)
+    kk = min(k, len(ids))
+    nq = len(q)
+    out_d = np.full((nq, k), -np.inf, np.float32)
+    out_i = np.full((nq, k), -1, np.int64)
+    for r in range(nq):
+        s = scores[r]
+        top = np.argpartition(-s, kk - 1)[:kk] if kk < len(s) else np.arange(len(s))
+        order = np.lexsort((ids[top], -s[top]))
+        top = top[order]
+        out_d[r, :kk] = s[top]
+        out_i[r, :kk] = ids[top]
+    return out_d, out_i
+
+
+class ShardedVectorIndex:
+    """Vectors split into ``n_shards`` contiguous ranges, one :class:`FaissVectorIndex` each;
+    every shard is searched for the top ``k`` and the results merged. With flat shards the result
+    equals the unsharded flat index."""
+
+    def __init__(self, dim: int, n_shards: int, **opts: Any) -> None:
+        if n_shards < 1:
+            raise ConfigError(f"shard count must be >= 1, got {n_shards}", "use --shards 1 or more")
+        self.dim = dim
+        self.n_shards = int(n_shards)
+        self.opts = opts
+        self.shards: list[FaissVectorIndex] = []
+        self.offsets: np.ndarray = np.zeros(1, np.int64)
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def kind(self) -> str:
+        return self.shards[0].kind if self.shards else "flat"
+
+    def info(self) -> dict[str, Any]:
+        out = self.shards[0].info() if self.shards else {"kind": "flat"}
+        out.update(shards=self.n_shards, ntotal=self.ntotal, shard_sizes=[s.ntotal for s in self.shards])
+        return out
+
+    def build(self, vecs: np.ndarray) -> ShardedVectorIndex:
+        n = len(vecs)
+        bounds = np.linspace(0, n, self.n_shards + 1).astype(np.int64)
+        self.offsets = bounds
+        opts = dict(self.opts)
+        # each shard decides flat vs ANN on the total size, so all shards are of one kind
+        if opts.get("kind", "auto") == "auto":
+            probe = FaissVectorIndex(self.dim, **opts)
+            opts["kind"] = probe.choose_kind(n)
+        self.shards = [
+            FaissVectorIndex(self.dim, **opts).build(vecs[bounds[s] : bounds[s + 1]]) for s in range(self.n_shards)
+        ]
+        return self
+
+    def save(self, paths: Sequence[Path]) -> None:
+        for shard, p in zip(self.shards, paths, strict=True):
+            shard.save(p)
+
+    @classmethod
+    def load(
+        cls, paths: Sequence[Path], dim: int, offsets: Sequence[int], vectors: np.ndarray | None = None, **opts: Any
+    ) -> ShardedVectorIndex:
+        self = cls(dim, len(paths), **opts)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.shards = [
+            FaissVectorIndex.load(
+                p, dim, None if vectors is None else vectors[self.offsets[s] : self.offsets[s + 1]], **opts
+            )
+            for s, p in enumerate(paths)
+        ]
+        return self
+
+    def set_nprobe(self, nprobe: int) -> None:
+        for s in self.shards:
+            s.set_nprobe(nprobe)
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        q = _as_queries(queries, self.dim)
+        ds, is_ = [], []
+        for s, shard in enumerate(self.shards):
+            lo, hi = self.offsets[s], self.offsets[s + 1]
+            local = None
+            if allowed_ids is not None:
+                a = np.asarray(allowed_ids, dtype=np.int64)
+                local = a[(a >= lo) & (a < hi)] - lo
+                if len(local) == 0:
+                    continue
+            d, i = shard.search(q, k, local)
+            ds.append(d)
+            is_.append(np.where(i >= 0, i + lo, -1))
+        nq = len(q)
+        if not ds:
+            return np.full((nq, k), -np.inf, np.float32), np.full((nq, k), -1, np.int64)
+        d_all = np.concatenate(ds, axis=1)
+        i_all = np.concatenate(is_, axis=1)
+        out_d = np.full((nq, k), -np.inf, np.float32)
+        out_i = np.full((nq, k), -1, np.int64)
+        for r in range(nq):
+            valid = i_all[r] >= 0
+            d_r, i_r = d_all[r][valid], i_all[r][valid]
+            order = np.lexsort((i_r, -d_r))[:k]
+            out_d[r, : len(order)] = d_r[order]
+            out_i[r, : len(order)] = i_r[order]
+        return out_d, out_i
+
+
+def recall_vs_flat(
+    index: FaissVectorIndex | ShardedVectorIndex, vectors: np.ndarray, queries: np.ndarray, k: int = 10
+) -> float:
+    """Share of the exact (flat) top-``k`` ids that ``index`` returns, averaged over ``queries``."""
+    faiss = _faiss()
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    _, truth = flat.search(q, k)
+    _, got = index.search(q, k)
+    hits = sum(len(set(t[t >= 0]) & set(g[g >= 0])) for t, g in zip(truth, got, strict=True))
+    return hits / max(1, int((truth >= 0).sum()))
