@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexes.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder, get_embedder
+from kb.errors import ConfigError
+
+
+def test_hashing_embedder_is_deterministic_normalised_and_lexical() -> None:
+    emb = get_embedder("hashing:64")
+    assert isinstance(emb, HashingEmbedder) and isinstance(emb, Embedder)
+    assert emb.id == "hashing:64" and emb.dim == 64
+    texts = ["refund policy for returns", "returns and refunds policy", "shipping to Canada takes 5 days"]
+    a = emb.embed(texts)
+    b = get_embedder("hashing:64").embed(texts)
+    assert a.dtype == np.float32 and a.shape == (3, 64)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
+    sims = a @ a.T
+    assert sims[0, 1] > sims[0, 2] + 0.3
+    zh = emb.embed(["退货政策", "退货的政策是什么", "运费多少"])
+    assert (zh @ zh.T)[0, 1] > (zh @ zh.T)[0, 2]
+    assert emb.embed([]).shape == (0, 64)
+    assert emb.calls == 3 and emb.texts_embedded == 6
+    assert emb.count_tokens("The customers were returning orders") == 3
+
+
+def test_registry_errors_are_clear() -> None:
+    with pytest.raises(ConfigError, match="unknown embedder provider"):
+        get_embedder("nosuch:model")
+    with pytest.raises(ConfigError, match="does not exist"):
+        get_embedder("sentence-transformers:/no/such/model/dir")
+    with pytest.raises(ConfigError, match="hashing"):
+        get_embedder("hashing:abc")
+    with pytest.raises(ValueError):
+        get_embedder("hashing:64").embed(["x"], kind="weird")
+
+
+def test_minilm_aliases_resolve_to_packaged_model_without_loading() -> None:
+    a = get_embedder("sentence-transformers:all-MiniLM-L6-v2", device="cpu")
+    b = get_embedder("sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+    assert isinstance(a, SentenceTransformerEmbedder)
+    assert a.id == b.id == "sentence-transformers:all-MiniLM-L6-v2"
+    assert a._model is None  # constructor and metadata stay cheap
+    assert a.dim == 384 and a.max_tokens == 256 and a._model is None
+    assert a.count_tokens("hello world") == 2  # no [CLS]/[SEP]
+
+
+def test_other_local_path_is_passed_through(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    e = get_embedder(f"sentence-transformers:{tmp_path}")
+    assert e.id == f"sentence-transformers:{tmp_path}"
+    with pytest.raises(ConfigError, match="cannot load embedding model"):
+        e.warm_up()  # an empty folder is not a model: one clear line
+
+
+@pytest.mark.integration
+def test_real_minilm(real_embedder) -> None:  # type: ignore[no-untyped-def]
+    emb = real_embedder
+    texts = ["How do I get a refund?", "Refunds are issued within 5 business days to the original payment method.",
+             "The warranty covers manufacturing defects for two years."]
+    calls = emb.calls
+    v = emb.embed(texts, kind="passage")
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-4)
+    assert (v @ v.T)[0, 1] > (v @ v.T)[0, 2]
+    # length-sorted batching must restore the input order
+    single = np.stack([emb.embed([t])[0] for t in texts])
+    np.testing.assert_allclose(v, single, atol=1e-5)
+    assert emb.calls == calls + 4
+    # one loaded model per (spec, device) per process
+    other = get_embedder("all-MiniLM-L6-v2", device="cpu")
+    other.warm_up()
+    assert other._model is emb._model
+    long = "word " * 400
+    assert emb.count_tokens(long) == 400 > emb.max_tokens

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from indexes.text import detect_lang, normalize_text, split_sentences, tokenize
+
+
+def test_normalize_full_width_and_whitespace() -> None:
+    assert normalize_text("ＡＢＣ　１２３\u200b  hello\r\n\n\n\nworld  ") == "ABC 123 hello\n\nworld"
+    assert normalize_text("退货（７天）") == "退货(7天)"
+    assert normalize_text("") == ""
+
+
+def test_detect_lang() -> None:
+    assert detect_lang("How do I return an item?") == "en"
+    assert detect_lang("如何申请退货？") == "zh"
+    assert detect_lang("三星 Galaxy S23 手机的保修期是多久") == "zh"
+    assert detect_lang("Contact 张伟 for details about your order") == "en"
+    assert detect_lang("") == "en"
+    assert detect_lang("12345 !!!") == "en"
+
+
+def test_english_tokens_are_stemmed_without_stop_words() -> None:
+    toks = tokenize("The customers were returning their Orders quickly")
+    assert toks == ["custom", "return", "order", "quick"]
+    assert tokenize("returns") == tokenize("returned") == ["return"]
+    assert "s23" in tokenize("Galaxy S23") and "3.5" in tokenize("costs 3.5 dollars")
+
+
+def test_chinese_tokens_use_jieba_search_mode() -> None:
+    toks = tokenize("退货政策：商品在30天内可以退货")
+    assert "退货" in toks and "政策" in toks and "商品" in toks
+    assert "30" in toks
+    assert "的" not in tokenize("我的订单")
+    # cut_for_search also emits the sub-words of long words
+    assert {"保修", "保修期"} <= set(tokenize("保修期是多久"))
+
+
+def test_mixed_text_keeps_both_scripts() -> None:
+    toks = tokenize("三星 Galaxy 手机的 warranty 保修")
+    assert "galaxi" in toks and "warranti" in toks and "三星" in toks and "保修" in toks
+    assert tokenize("") == []
+
+
+def test_split_english_keeps_abbreviations_and_decimals() -> None:
+    text = "Mr. Smith paid $3.50 for it. Then he left! Did he? Yes, e.g. this one. U.S. law applies. See example.com now."
+    assert split_sentences(text) == [
+        "Mr. Smith paid $3.50 for it.",
+        "Then he left!",
+        "Did he?",
+        "Yes, e.g. this one.",
+        "U.S. law applies.",
+        "See example.com now.",
+    ]
+
+
+def test_split_chinese_sentences_and_newlines() -> None:
+    text = "退货政策如下。商品需在30天内退回！是否包括运费？不包括；但可以换货\n第二行"
+    assert split_sentences(text) == ["退货政策如下。", "商品需在30天内退回！", "是否包括运费？", "不包括；", "但可以换货", "第二行"]
+    # the same after NFKC turned the full-width marks into ASCII ones
+    assert split_sentences(normalize_text("可以退货！运费呢？不退；谢谢")) == ["可以退货!", "运费呢?", "不退;", "谢谢"]
+
+
+def test_split_mixed_and_empty() -> None:
+    assert split_sentences("") == []
+    assert split_sentences("Hello there. 你好。Bye") == ["Hello there.", "你好。", "Bye"]
