@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexes.vector import (
+    FaissVectorIndex,
+    ShardedVectorIndex,
+    estimate_memory,
+    gpu_available,
+    recall_vs_flat,
+)
+from kb.errors import ConfigError
+
+
+def _clustered(n: int, dim: int = 32, centers: int = 64, seed: int = 7, noise_seed: int | None = None) -> np.ndarray:
+    """Embedding-like data: a mixture of gaussians on the unit sphere."""
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centers, dim)).astype(np.float32)
+    if noise_seed is not None:
+        rng = np.random.default_rng(noise_seed)
+    x = c[rng.integers(0, centers, n)] + 0.35 * rng.standard_normal((n, dim)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_flat_search_is_exact() -> None:
+    v = _clustered(2000)
+    idx = FaissVectorIndex(32).build(v)
+    assert idx.kind == "flat"
+    d, i = idx.search(v[:5], 1)
+    assert list(i[:, 0]) == [0, 1, 2, 3, 4]
+    np.testing.assert_allclose(d[:, 0], 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_filter_that_excludes_the_nearest_vector(kind: str) -> None:
+    v = _clustered(3000)
+    idx = FaissVectorIndex(32, kind=kind, nprobe=8).build(v)
+    q = v[10]
+    allowed = np.setdiff1d(np.arange(len(v)), [10])
+    d, i = idx.search(q, 5, allowed)
+    assert 10 not in i[0] and (i[0] >= 0).all()
+    # the filtered answer is the true best among allowed vectors
+    scores = v[allowed] @ q
+    assert i[0][0] == allowed[np.argmax(scores)]
+    # a very selective filter still returns its vectors (never lost after a fixed top-k)
+    few = np.array([5, 2500, 2999])
+    d, i = idx.search(q, 5, few)
+    assert set(i[0][:3]) == set(few) and (i[0][3:] == -1).all()
+
+
+def test_ivf_recall_vs_flat_on_a_fixed_seed(capsys) -> None:  # type: ignore[no-untyped-def]
+    v = _clustered(20000, dim=32, centers=200, seed=3)
+    q = _clustered(200, dim=32, centers=200, seed=3, noise_seed=99)  # new points, same clusters
+    ivf = FaissVectorIndex(32, kind="ivf", nprobe=16).build(v)
+    assert ivf.kind == "ivf" and ivf.info()["nlist"] == min(int(4 * np.sqrt(20000)), 20000 // 39)
+    r16 = recall_vs_flat(ivf, v, q, k=10)
+    ivf.set_nprobe(1)
+    r1 = recall_vs_flat(ivf, v, q, k=10)
+    with capsys.disabled():
+        print(f"\nIVF recall@10 vs flat (20k x 32, nlist={ivf.info()['nlist']}): nprobe=1 {r1:.3f}, nprobe=16 {r16:.3f}")
+    assert r16 >= 0.9
+    assert r16 >= r1
+
+
+def test_auto_kind_uses_flat_max() -> None:
+    v = _clustered(1000)
+    assert FaissVectorIndex(32, flat_max=1000).build(v).kind == "flat"
+    assert FaissVectorIndex(32, flat_max=999, ann="ivf").build(v).kind == "ivf"
+    assert FaissVectorIndex(32, flat_max=999, ann="ivfpq").build(v).kind == "ivfpq"
+    with pytest.raises(ConfigError):
+        FaissVectorIndex(32, kind="lsh")
+
+
+def test_sharded_equals_flat() -> None:
+    v = _clustered(5000)
+    q = _clustered(50, seed=11)
+    flat = FaissVectorIndex(32).build(v)
+    sharded = ShardedVectorIndex(32, 4).build(v)
+    d1, i1 = flat.search(q, 10)
+    d2, i2 = sharded.search(q, 10)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_allclose(d1, d2, rtol=1e-6)
+    allowed = np.arange(0, 5000, 3)
+    d1, i1 = flat.search(q, 10, allowed)
+    d2, i2 = sharded.search(q, 10, allowed)
+    np.testing.assert_array_equal(i1, i2)
+
+
+def test_save_load_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    v = _clustered(3000)
+    for kind in ("flat", "ivf", "ivfpq", "hnsw"):
+        idx = FaissVectorIndex(32, kind=kind).build(v)
+        idx.save(tmp_path / f"{kind}.faiss")
+        back = FaissVectorIndex.load(tmp_path / f"{kind}.faiss", 32, v, nprobe=16)
+        assert back.kind == kind and back.ntotal == 3000
+        np.testing.assert_array_equal(back.search(v[:3], 5)[1], idx.search(v[:3], 5)[1])
+
+
+def test_estimate_memory() -> None:
+    assert estimate_memory(1000, 384, "flat") == 1000 * 384 * 4
+    assert estimate_memory(10**6, 384, "ivfpq") < estimate_memory(10**6, 384, "ivf") / 10
+    with pytest.raises(ConfigError):
+        estimate_memory(10, 8, "nope")
+
+
+def test_gpu_off_when_absent() -> None:
+    idx = FaissVectorIndex(32, gpu="auto").build(_clustered(100))
+    assert idx.on_gpu == gpu_available()
+    if not gpu_available():
+        with pytest.raises(ConfigError, match="no GPU"):
+            FaissVectorIndex(32, gpu="on").build(_clustered(100))
+
+
+@pytest.mark.gpu
+def test_gpu_search_matches_cpu() -> None:
+    if not gpu_available():
+        pytest.skip("faiss sees no GPU")
+    v = _clustered(50000, dim=64)
+    q = _clustered(100, dim=64, seed=5)
+    cpu = FaissVectorIndex(64, gpu="off").build(v)
+    gpu = FaissVectorIndex(64, gpu="on").build(v)
+    assert gpu.on_gpu
+    np.testing.assert_array_equal(cpu.search(q, 10)[1], gpu.search(q, 10)[1])
+    allowed = np.setdiff1d(np.arange(len(v)), cpu.search(q[:1], 1)[1][0])
+    assert gpu.search(q[:1], 5, allowed)[1][0][0] == cpu.search(q[:1], 5, allowed)[1][0][0]
+    ivf_gpu = FaissVectorIndex(64, kind="ivf", gpu="on", nprobe=16).build(v)
+    assert recall_vs_flat(ivf_gpu, v, q, 10) >= 0.9
