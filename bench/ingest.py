@@ -31,10 +31,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from indexes.kbase import KnowledgeBase  # noqa: E402
-
 import kb.settings  # noqa: E402,F401  (offline env before any model import)
 from indexes.embedders import get_embedder  # noqa: E402
+from indexes.kbase import KnowledgeBase  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"

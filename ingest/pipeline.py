@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,31 +104,84 @@ def iter_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, Path]]:
 # embedding
 
 
-def embed_cached(cache: Any, embedder: Any, texts: Sequence[str], progress: Any = None) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts`` (rows in order): unique texts looked up in the cache, the misses
-    embedded in blocks and stored. Returns (vectors, number of texts embedded)."""
-    dim = int(embedder.dim)
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    if not texts:
-        return out, 0
-    unique: dict[str, list[int]] = {}
-    for i, t in enumerate(texts):
-        unique.setdefault(t, []).append(i)
-    keys = list(unique)
-    found: dict[int, np.ndarray] = cache.get_many(embedder.id, keys) if cache is not None else {}
-    for j, vec in found.items():
-        out[unique[keys[j]]] = vec
-    missing = [keys[j] for j in range(len(keys)) if j not in found]
-    for start in range(0, len(missing), EMBED_BLOCK):
-        block = missing[start : start + EMBED_BLOCK]
-        vecs = np.asarray(embedder.embed(block, kind="passage"), dtype=np.float32)
-        for t, v in zip(block, vecs, strict=True):
-            out[unique[t]] = v
-        if cache is not None:
-            cache.put_many(embedder.id, block, vecs)
-        if progress is not None:
-            progress.update(len(block))
-    return out, len(missing)
+class StreamingEmbedder:
+    """Embeds while files are still being loaded: texts are queued as chunks appear, looked up
+    in the cache (main thread: the cache is SQLite), and the misses embedded by one worker
+    thread in blocks of ``block`` texts (torch releases the GIL, so parsing the next files
+    overlaps the model's work). At most two blocks are in flight."""
+
+    def __init__(self, cache: Any, embedder: Any, block: int = EMBED_BLOCK, background: bool = True) -> None:
+        self.cache = cache
+        self.embedder = embedder
+        self.block = block
+        self.vecs: dict[str, np.ndarray] = {}
+        self.pending: list[str] = []
+        self.requested: set[str] = set()
+        self.inflight: list[tuple[list[str], Any]] = []
+        self.embedded = 0
+        self.seconds = 0.0
+        self._pool: Any = None
+        if background:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-embed")
+
+    def want(self, texts: Iterable[str]) -> None:
+        for t in texts:
+            if t not in self.requested:
+                self.requested.add(t)
+                self.pending.append(t)
+        if len(self.pending) >= self.block:
+            self._submit()
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = np.asarray(self.embedder.embed(texts, kind="passage"), dtype=np.float32)
+        self.seconds += time.perf_counter() - t0
+        return out
+
+    def _submit(self) -> None:
+        texts, self.pending = self.pending, []
+        if not texts:
+            return
+        found = self.cache.get_many(self.embedder.id, texts) if self.cache is not None else {}
+        for j, vec in found.items():
+            self.vecs[texts[j]] = np.asarray(vec, dtype=np.float32)
+        missing = [t for j, t in enumerate(texts) if j not in found]
+        if not missing:
+            return
+        if self._pool is None:
+            self._store(missing, self._embed(missing))
+            return
+        self.inflight.append((missing, self._pool.submit(self._embed, missing)))
+        while len(self.inflight) > 2 or (self.inflight and self.inflight[0][1].done()):
+            self._collect_one()
+
+    def _collect_one(self) -> None:
+        texts, fut = self.inflight.pop(0)
+        self._store(texts, fut.result())
+
+    def _store(self, texts: list[str], vecs: np.ndarray) -> None:
+        for t, v in zip(texts, vecs, strict=True):
+            self.vecs[t] = v
+        self.embedded += len(texts)
+        if self.cache is not None:
+            self.cache.put_many(self.embedder.id, texts, vecs)
+
+    def finish(self) -> None:
+        self._submit()
+        while self.inflight:
+            self._collect_one()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def matrix(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, int(self.embedder.dim)), dtype=np.float32)
+        return np.stack([self.vecs[t] for t in texts]).astype(np.float32, copy=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,24 +216,21 @@ def _write_version(
     keep_ids: list[str],
     new_docs: list[tuple[Document, str]],
     new_chunks: list[Chunk],
-    progress: bool,
+    stream: StreamingEmbedder | None,
     report: IngestReport,
 ) -> Any:
     """Build, finalize and publish a new version; the writer is discarded on any failure."""
-    t0 = time.perf_counter()
-    passage_texts = [c.embed_text() for c in new_chunks]
     faq = [c for c in new_chunks if c.question]
-    question_texts = [c.question or "" for c in faq]
-    bar = _bar(len(set(passage_texts)) + len(set(question_texts)), "embedding", progress)
-    cache = kb.embedding_cache
-    try:
-        pvecs, n1 = embed_cached(cache, embedder, passage_texts, bar)
-        qvecs, n2 = embed_cached(cache, embedder, question_texts, bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    report.texts_embedded = n1 + n2
-    report.timings["embed"] = time.perf_counter() - t0
+    pvecs = qvecs = None
+    if new_chunks:
+        assert stream is not None
+        t0 = time.perf_counter()
+        stream.finish()
+        report.timings["embed_wait"] = time.perf_counter() - t0
+        report.timings["embed"] = stream.seconds
+        report.texts_embedded = stream.embedded
+        pvecs = stream.matrix([c.embed_text() for c in new_chunks])
+        qvecs = stream.matrix([c.question or "" for c in faq])
     t1 = time.perf_counter()
     writer = kb.begin_version(embedder.id, int(embedder.dim), settings)
     try:
@@ -237,6 +288,7 @@ def ingest_paths(
     default_groups: Sequence[str] = (),
     default_tags: Sequence[str] = (),
     lock_timeout: float = 0,
+    background_embed: bool = True,
 ) -> IngestReport:
     """Ingest files and folders into ``kb`` (a :class:`indexes.kbase.KnowledgeBase`).
 
@@ -260,7 +312,9 @@ def ingest_paths(
 
         extra = json.dumps(defaults, sort_keys=True, default=str)
 
-    with kb.lock(timeout=lock_timeout):
+    with kb.lock(timeout=lock_timeout), closing(
+        StreamingEmbedder(kb.embedding_cache, embedder, background=background_embed)
+    ) as stream:
         prev = _live(kb, embedder)
         prev_docs: dict[str, Document] = {d.source: d for d in prev.documents()} if prev is not None else {}
         reuse = prev is not None and _settings_match(prev, settings)
@@ -304,6 +358,9 @@ def ingest_paths(
                 old = prev_docs.get(source)
                 if old is not None:
                     keep_ids.append(old.id)  # nothing already stored is lost
+            else:  # outside the per-file handler: an embedder failure is fatal, not a file's fault
+                stream.want(c.embed_text() for c in chunks)
+                stream.want(c.question for c in chunks if c.question)
             finally:
                 if bar is not None:
                     bar.update(1)
@@ -326,7 +383,7 @@ def ingest_paths(
             report.chunks = int(prev.n_chunks) if prev is not None else 0
             report.seconds = time.perf_counter() - started
             return report
-        manifest = _write_version(kb, embedder, settings, prev, keep_ids, new_docs, new_chunks, progress, report)
+        manifest = _write_version(kb, embedder, settings, prev, keep_ids, new_docs, new_chunks, stream, report)
         report.published = True
         report.index_version = kb.live_version()
         kept_chunks = 0
@@ -374,7 +431,7 @@ def delete_sources(kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeo
         report.unchanged = len(keep)
         manifest_settings = prev.manifest.get("settings") if isinstance(prev.manifest, dict) else None
         settings = dict(manifest_settings) if isinstance(manifest_settings, dict) else ChunkSettings().as_dict()
-        manifest = _write_version(kb, embedder, settings, prev, keep, [], [], False, report)
+        manifest = _write_version(kb, embedder, settings, prev, keep, [], [], None, report)
         report.published = True
         report.index_version = kb.live_version()
         report.chunks = _count_chunks(manifest, sum(len(prev.chunks_of(i)) for i in keep))

@@ -21,12 +21,27 @@ EXIT_PARTIAL = 3
 
 def _kb(name: str | None) -> tuple[Any, Any]:
     from indexes.kbase import KnowledgeBase
-
     from kb.settings import get_settings
 
     settings = get_settings()
     kb_name = name or settings.default_kb
-    return KnowledgeBase(Path(settings.home), kb_name), settings
+    return KnowledgeBase.from_settings(Path(settings.home), kb_name, settings), settings
+
+
+def _quiet_parsers() -> None:
+    """Parsers log warnings about the files they read ("EOF marker not found"); the per-file
+    outcome is in the report, so keep the terminal to one line per failed file."""
+    import logging
+
+    for name in ("pypdf", "pdfminer", "unstructured", "docx", "openpyxl", "jieba"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _exit_partial() -> None:
+    # sys.exit rather than typer.Exit: kb.cli.main runs click with standalone_mode=False, where an
+    # Exit is turned into a return value and its code would be lost
+    sys.stdout.flush()
+    sys.exit(EXIT_PARTIAL)
 
 
 def _embedder(settings: Any) -> Any:
@@ -64,6 +79,7 @@ def ingest_cmd(
     """Ingest files and folders (PDF, DOCX, HTML, Markdown, TXT; FAQ tables as CSV/XLSX/JSON/JSONL)."""
     from ingest.pipeline import ingest_paths
 
+    _quiet_parsers()
     knowledge_base, settings = _kb(kb)
     embedder = _embedder(settings)
     progress = not as_json and sys.stderr.isatty()
@@ -81,7 +97,7 @@ def ingest_cmd(
     )
     _print_report(report.to_dict(), as_json, "ingested into")
     if report.failed:
-        raise typer.Exit(EXIT_PARTIAL)
+        _exit_partial()
 
 
 def delete_cmd(
@@ -97,7 +113,7 @@ def delete_cmd(
     report = delete_sources(knowledge_base, sources, embedder)
     _print_report(report.to_dict(), as_json, "deleted from")
     if report.failed:
-        raise typer.Exit(EXIT_PARTIAL)
+        _exit_partial()
 
 
 def status_cmd(

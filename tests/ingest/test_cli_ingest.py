@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from indexes.kbase import KnowledgeBase
 
+from indexes.kbase import KnowledgeBase
 from kb.errors import LockedError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,10 +26,10 @@ def run_kb(args: list[str], home: Path, embedder: str = "hashing:64") -> subproc
     )
 
 
-def corpus(root: Path, n: int = 3) -> Path:
+def corpus(root: Path, n: int = 3, prefix: str = "doc") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        (root / f"doc{i:04d}.md").write_text(
+        (root / f"{prefix}{i:04d}.md").write_text(
             f"# Document {i}\n\nThis is document number {i}. It talks about topic{i} in detail.\n\n"
             f"## Details\n\nMore about topic{i}: returns, shipping and warranty.\n",
             encoding="utf-8",
@@ -74,7 +74,7 @@ def test_help_works(kb_home: Path) -> None:
 
 
 def test_kill_9_mid_ingest_keeps_previous_version(kb_home: Path, tmp_path: Path) -> None:
-    small = corpus(tmp_path / "v1", 2)
+    small = corpus(tmp_path / "v1", 2, prefix="old")
     first = run_kb(["ingest", str(small), "--kb", "t", "--json"], kb_home)
     assert first.returncode == 0, first.stderr
     kb = KnowledgeBase(kb_home, "t")
@@ -111,7 +111,7 @@ def test_kill_9_mid_ingest_keeps_previous_version(kb_home: Path, tmp_path: Path)
     kb = KnowledgeBase(kb_home, "t")
     assert kb.live_version() == v1
     index = kb.load_live()
-    assert {d.source for d in index.documents()} == {"doc0000.md", "doc0001.md"}
+    assert {d.source for d in index.documents()} == {"old0000.md", "old0001.md"}
     assert index.keyword_search("topic1", 3)
     index.close()
 

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from indexes.kbase import KnowledgeBase
 
+from indexes.kbase import KnowledgeBase
 from ingest.pipeline import ingest_paths
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from indexes.kbase import KnowledgeBase
 
+from indexes.kbase import KnowledgeBase
 from ingest.pipeline import delete_sources, ingest_paths
 
 
