@@ -309,7 +309,8 @@ class FaissVectorIndex:
         allowed_ids = np.asarray(allowed_ids, dtype=np.int64)
         if len(allowed_ids) == 0:
             return np.full((nq, k), -np.inf, np.float32), np.full((nq, k), -1, np.int64)
-        if (self.kind != "flat" and len(allowed_ids) <= EXACT_FALLBACK_MAX) or len(allowed_ids) <= k:
+        if self.kind != "flat" and len(allowed_ids) <= EXACT_FALLBACK_MAX:
+            # an approximate index may not reach a small allowed set: score it exactly
             vecs = self._vectors_for(allowed_ids)
             if vecs is not None:
                 return _exact(q, vecs, allowed_ids, k)
@@ -328,8 +329,11 @@ class FaissVectorIndex:
     def _vectors_for(self, ids: np.ndarray) -> np.ndarray | None:
         if self._vectors is not None:
             return np.asarray(self._vectors[ids], dtype=np.float32)
-        if self.kind == "flat":
-            return None  # the flat index with a selector is already exact
+        if self.kind in ("ivf", "hnsw"):  # exact reconstruction (IVFPQ would be lossy)
+            try:
+                return np.stack([self.index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+            except RuntimeError:  # IVF without a direct map
+                return None
         return None
 
 

@@ -1,0 +1,292 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pickle
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexes.kbase import KnowledgeBase, list_kbs
+from indexes.types import Chunk, Document, Filters
+from kb.errors import EmbedderMismatchError, IndexCorruptError, KnowledgeBaseNotFound, LockedError
+
+from .conftest import build_version, corpus_docs
+
+REPO = Path(__file__).resolve().parents[2]
+INDEXES_DIR = REPO / "indexes"
+
+
+def _python(script: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_round_trip_and_searches(built_kb: KnowledgeBase, hashing) -> None:  # type: ignore[no-untyped-def]
+    docs, chunks, hashes = corpus_docs()
+    v = built_kb.load_live(hashing.id)
+    assert v.n_chunks == len(chunks) and v.embedder_id == "hashing:64" and v.dim == 64
+    assert v.doc_hashes() == hashes
+    assert [d.id for d in v.documents()] == [d.id for d in docs]
+    assert v.get_chunks(list(range(len(chunks)))) == chunks  # every field survives SQLite
+    assert v.chunk_by_id(chunks[3].id) == chunks[3] and v.chunk_by_id("nope") is None
+    assert v.chunks_of(docs[0].id) == chunks[:3]
+    assert v.neighbours(1) == [0, 2] and v.neighbours(0, before=0, after=2) == [1, 2]
+    q = hashing.embed(["full refund within 30 days"], kind="query")[0]
+    hits = v.vector_search(q, 3)
+    assert hits[0][0] == 0 and len(hits) == 3 and hits[0][1] >= hits[1][1]
+    assert {r for r, _ in v.keyword_search("refund", 5)} == {0, 1, 2}
+    assert v.keyword_search("退货", 3)[0][0] == 5
+    # FAQ question vectors are searched separately
+    qh = v.vector_search(hashing.embed(["do you ship to canada"])[0], 1, kind="question")
+    assert v.get_chunks([qh[0][0]])[0].faq_id == "0002"
+    np.testing.assert_allclose(v.vectors_of([chunks[0].id]), hashing.embed([chunks[0].embed_text()]), rtol=1e-6)
+    st = built_kb.status()
+    assert st["live_version"] == v.version and st["chunks"] == len(chunks) and st["documents"] == len(docs)
+    assert st["vectors"] == len(chunks) + 2 and st["embedder"] == "hashing:64" and st["index_kind"] == "flat"
+    assert st["size_bytes"] > 0 and list_kbs(built_kb.home) == ["acme"]
+    v.close()
+
+
+def test_vector_filter_excludes_the_nearest_chunk(built_kb: KnowledgeBase, hashing) -> None:  # type: ignore[no-untyped-def]
+    v = built_kb.load_live()
+    assert v.allowed_mask(None) is None and v.allowed_mask(Filters.of(groups=["x"])) is None  # all allowed
+    q = hashing.embed([v.get_chunks([0])[0].embed_text()])[0]
+    assert v.vector_search(q, 1)[0][0] == 0
+    allowed = np.ones(v.n_chunks, bool)
+    allowed[0] = False
+    hits = v.vector_search(q, v.n_chunks, allowed)
+    assert 0 not in [r for r, _ in hits] and len(hits) == v.n_chunks - 1
+    only = np.zeros(v.n_chunks, bool)
+    only[4] = True
+    assert [r for r, _ in v.vector_search(q, 5, only)] == [4]
+
+
+def test_allowed_mask_matches_filters_allows(kb_home: Path, hashing) -> None:  # type: ignore[no-untyped-def]
+    doc = Document(id="d", source="s.md", title="T", lang="en")
+    doc2 = Document(id="e", source="zh.md", title="Z", lang="zh")
+    specs = [
+        dict(groups=("staff",)), dict(groups=("vip", "staff")), dict(tags=("returns",)),
+        dict(tags=("returns", "eu"), valid_from="2025-01-01"), dict(valid_to="2024-06-30"), dict(lang="zh"), dict(),
+    ]
+    chunks = [Chunk(id=f"c{i}", doc_id="e" if s.get("lang") == "zh" else "d", source="zh.md" if s.get("lang") == "zh"
+                    else "s.md", position=i, text=f"text number {i}", **s) for i, s in enumerate(specs)]
+    kb = KnowledgeBase(kb_home, "f")
+    build_version(kb, hashing, [doc, doc2], chunks, {"d": "h", "e": "h2"})
+    v = kb.load_live()
+    filters = [
+        Filters.of(groups=[]), Filters.of(groups=["staff"]), Filters.of(groups=["vip"], tags=["eu"]),
+        Filters.of(tags=["returns"], on_date=dt.date(2024, 1, 1)), Filters.of(lang="zh"),
+        Filters.of(sources=["zh.md"]), Filters.of(on_date=dt.date(2024, 5, 1)), Filters.of(lang="fr"),
+        Filters.of(tags=["nosuch"]), None,
+    ]
+    today = dt.date(2026, 1, 1)
+    for f in filters:
+        mask = v.allowed_mask(f, today=today)
+        got = np.ones(len(chunks), bool) if mask is None else mask
+        expected = [(f or Filters()).allows(c, today=today) for c in chunks]
+        assert got.tolist() == expected, f
+    mask = v.allowed_mask(Filters.of(lang="zh"), today=today)
+    assert mask is not None and not mask.flags.writeable  # cached masks are shared read-only
+
+
+def test_not_found_and_embedder_mismatch(kb_home: Path, built_kb: KnowledgeBase) -> None:
+    with pytest.raises(KnowledgeBaseNotFound, match="kb ingest"):
+        KnowledgeBase(kb_home, "empty").load_live()
+    with pytest.raises(EmbedderMismatchError) as err:
+        built_kb.load_live("sentence-transformers:all-MiniLM-L6-v2")
+    assert "hashing:64" in str(err.value) and "kb reindex" in str(err.value)
+    built_kb.load_live("hashing:64").close()
+
+
+def test_damaged_version_raises_with_a_fix(built_kb: KnowledgeBase, hashing) -> None:  # type: ignore[no-untyped-def]
+    docs, chunks, hashes = corpus_docs()
+    build_version(built_kb, hashing, docs, chunks[:4], hashes)  # a second version
+    live = built_kb.live_version()
+    assert live is not None
+    path = built_kb.versions_dir / live / "bm25.npz"
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(IndexCorruptError) as err:
+        built_kb.load_live()
+    msg = str(err.value)
+    assert "damaged" in msg and "kb reindex" in msg and "CURRENT" in msg
+    (built_kb.versions_dir / live / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorruptError):
+        built_kb.load_live()
+
+
+def test_publish_gc_keeps_versions_and_copy_reuses_vectors(built_kb: KnowledgeBase, hashing) -> None:  # type: ignore[no-untyped-def]
+    docs, chunks, hashes = corpus_docs()
+    first = built_kb.live_version()
+    prev = built_kb.load_live()
+    calls = hashing.calls
+    w = built_kb.begin_version(hashing.id, hashing.dim, {})
+    n = w.copy_documents_from(prev, [docs[0].id, docs[3].id])
+    built_kb.publish(w)
+    assert hashing.calls == calls  # nothing re-embedded
+    v2 = built_kb.load_live()
+    assert n == v2.n_chunks == 3 + len([c for c in chunks if c.doc_id == docs[3].id])
+    assert v2.manifest["counts"]["question_vectors"] == 2 and v2.manifest["parent"] == first
+    np.testing.assert_array_equal(v2.vectors_of([chunks[0].id]), prev.vectors_of([chunks[0].id]))
+    build_version(built_kb, hashing, docs, chunks, hashes)
+    assert len(built_kb.versions()) == 2 and first not in built_kb.versions()  # keep_versions=2
+    assert built_kb.live_version() == built_kb.versions()[-1]
+
+
+def test_discard_leaves_nothing(built_kb: KnowledgeBase, hashing) -> None:  # type: ignore[no-untyped-def]
+    live = built_kb.live_version()
+    w = built_kb.begin_version(hashing.id, hashing.dim, {})
+    built_kb.discard(w)
+    assert not w.path.exists() and built_kb.live_version() == live
+
+
+def test_lock_contention_and_crashed_holder(kb_home: Path) -> None:
+    kb = KnowledgeBase(kb_home, "locky")
+    proc = _python(f"""
+        import time
+        from pathlib import Path
+        from indexes.kbase import KnowledgeBase
+        kb = KnowledgeBase(Path({str(kb_home)!r}), "locky")
+        with kb.lock(what="reindex job"):
+            print("locked", flush=True)
+            time.sleep(120)
+    """)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        with pytest.raises(LockedError) as err:
+            with kb.lock():
+                pass
+        assert f"pid {proc.pid}" in str(err.value) and "reindex job" in str(err.value)
+        with pytest.raises(LockedError):
+            with kb.lock(timeout=0.2):
+                pass
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    with kb.lock(timeout=5, what="after crash"):  # the kernel released the dead holder's lock
+        with pytest.raises(LockedError, match="already locked by this process"):
+            with kb.lock():
+                pass
+    with kb.lock():
+        pass
+
+
+STAGES = ["finalize:store", "finalize:faiss", "finalize:bm25", "finalize:manifest",
+          "publish:before_rename", "publish:before_pointer", "publish:after_pointer"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_kill_9_during_finalize_or_publish_keeps_a_live_version(built_kb: KnowledgeBase, stage: str) -> None:
+    before = built_kb.live_version()
+    proc = _python(f"""
+        import os, signal
+        from pathlib import Path
+        from indexes.embedders import get_embedder
+        from indexes.kbase import KnowledgeBase
+        from tests.indexes.conftest import build_version, corpus_docs
+
+        def die(at):
+            if at == {stage!r}:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        KnowledgeBase.fault_hook = staticmethod(die)
+        kb = KnowledgeBase(Path({str(built_kb.home)!r}), "acme")
+        docs, chunks, hashes = corpus_docs()
+        with kb.lock(what="ingest"):
+            build_version(kb, get_embedder("hashing:64"), docs[:1], chunks[:3], hashes)
+        print("survived")
+    """)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, err
+    kb = KnowledgeBase(built_kb.home, "acme")
+    v = kb.load_live()
+    if stage == "publish:after_pointer":
+        assert v.version != before and v.n_chunks == 3
+    else:
+        assert v.version == before and v.n_chunks == len(corpus_docs()[1])
+    assert v.keyword_search("refund", 3)
+    v.close()
+    # the next writer gets the lock and GC removes the dead writer's temp directory
+    from indexes.embedders import get_embedder
+
+    docs, chunks, hashes = corpus_docs()
+    with kb.lock(timeout=5):
+        build_version(kb, get_embedder("hashing:64"), docs, chunks, hashes)
+    assert not kb.tmp_dir.exists() or not any(kb.tmp_dir.iterdir())
+    assert kb.load_live().n_chunks == len(chunks)
+
+
+def test_embedding_cache_hits_and_misses(kb_home: Path, hashing) -> None:  # type: ignore[no-untyped-def]
+    kb = KnowledgeBase(kb_home, "cache")
+    cache = kb.embedding_cache
+    texts = ["alpha", "beta", "gamma"]
+    assert cache.get_many(hashing.id, texts) == {}
+    assert (cache.hits, cache.misses) == (0, 3)
+    vecs = hashing.embed(texts)
+    cache.put_many(hashing.id, texts[:2], vecs[:2])
+    got = cache.get_many(hashing.id, texts)
+    assert sorted(got) == [0, 1] and (cache.hits, cache.misses) == (2, 4)
+    np.testing.assert_array_equal(got[1], vecs[1])
+    assert cache.get_many("hashing:128", texts[:2]) == {}  # keyed by embedder id too
+    assert cache.count() == 2
+    # persisted across instances
+    again = KnowledgeBase(kb_home, "cache").embedding_cache.get_many(hashing.id, ["beta"])
+    np.testing.assert_array_equal(again[0], vecs[1])
+
+
+def test_package_never_uses_pickle() -> None:
+    banned = re.compile(r"import (c?pickle|joblib|dill|shelve)|from (c?pickle|joblib|dill|shelve)|pickle\.|"
+                        r"allow_pickle=True|torch\.load")
+    for path in INDEXES_DIR.glob("*.py"):
+        assert not banned.search(path.read_text(encoding="utf-8")), path
+    # every np.load call in the package says allow_pickle=False
+    for path in INDEXES_DIR.glob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "np.load(" in line:
+                assert "allow_pickle=False" in line, (path, line)
+
+
+def test_load_and_search_with_pickle_disabled(built_kb: KnowledgeBase, hashing, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def boom(*a: object, **k: object) -> None:
+        raise AssertionError("pickle used while loading a knowledge base")
+
+    monkeypatch.setattr(pickle, "load", boom)
+    monkeypatch.setattr(pickle, "loads", boom)
+    monkeypatch.setattr(pickle, "Unpickler", boom)
+    v = KnowledgeBase(built_kb.home, "acme").load_live("hashing:64")
+    assert v.vector_search(hashing.embed(["refund"])[0], 2)
+    assert v.keyword_search("warranty", 2)
+    for name in os.listdir(v.path):  # only FAISS, raw float32, npz, JSON and SQLite files
+        assert name.endswith((".faiss", ".f32", ".npz", ".json", ".sqlite")), name
+    json.loads((v.path / "manifest.json").read_text())
+
+
+def test_sharded_knowledge_base_matches_unsharded(kb_home: Path, hashing) -> None:  # type: ignore[no-untyped-def]
+    docs, chunks, hashes = corpus_docs()
+    a = KnowledgeBase(kb_home, "one")
+    b = KnowledgeBase(kb_home, "three", shards=3)
+    build_version(a, hashing, docs, chunks, hashes)
+    build_version(b, hashing, docs, chunks, hashes)
+    va, vb = a.load_live(), b.load_live()
+    assert vb.manifest["index"]["shards"] == 3
+    for q in ("refund in 30 days", "warranty defects", "ship to Canada"):
+        qv = hashing.embed([q])[0]
+        assert va.vector_search(qv, 5) == vb.vector_search(qv, 5)
+
+
+def test_ivf_knowledge_base(kb_home: Path, hashing) -> None:  # type: ignore[no-untyped-def]
+    docs, chunks, hashes = corpus_docs()
+    kb = KnowledgeBase(kb_home, "ivf", flat_max=2, nprobe=4)
+    build_version(kb, hashing, docs, chunks, hashes)
+    v = kb.load_live()
+    assert v.manifest["index"]["kind"] == "ivf" and kb.status()["index_kind"] == "ivf"
+    assert len(v.vector_search(hashing.embed(["refund"])[0], 3)) == 3
+
