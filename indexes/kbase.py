@@ -43,7 +43,7 @@ from indexes.keyword import BM25Index
 from indexes.store import VECTOR_KINDS, ChunkStore
 from indexes.text import tokenize
 from indexes.types import Chunk, Document, Filters
-from indexes.vector import INDEX_KINDS, FaissVectorIndex, ShardedVectorIndex, estimate_memory
+from indexes.vector import INDEX_KINDS, FaissVectorIndex, ShardedVectorIndex, estimate_memory, set_threads
 from kb.errors import (
     ConfigError,
     EmbedderMismatchError,
@@ -424,6 +424,7 @@ class IndexVersion:
         else:
             self.vectors = np.zeros((0, self.dim), np.float32)
         idx = manifest["index"]
+        set_threads(kb.search_threads)  # None leaves FAISS's OpenMP default
         opts = kb.index_options(for_search=True)
         if int(idx.get("shards", 1)) > 1:
             files = [path / f for f in idx["files"]]
@@ -693,17 +694,11 @@ class VersionWriter:
         log.info("building %s index over %d vectors (~%.1f MiB)", chosen, n, mem / 2**20)
         opts_build = dict(opts, gpu="off")  # build on CPU; GPU is a search-time copy
         index_info: dict[str, Any]
-        if n_shards > 1:
-            sharded = ShardedVectorIndex(dim, n_shards, **opts_build).build(np.asarray(vecs))
-            files = [f"vectors.{s}.faiss" for s in range(n_shards)]
-            sharded.save([self.path / f for f in files])
-            index_info = sharded.info()
-            index_info.update(files=files, offsets=[int(x) for x in sharded.offsets])
-        else:
-            single = FaissVectorIndex(dim, **opts_build).build(np.asarray(vecs))
-            single.save(self.path / "vectors.faiss")
-            index_info = single.info()
-            index_info.update(files=["vectors.faiss"], shards=1)
+        threads_before = set_threads(os.cpu_count() or 1)  # training/adding use every core
+        try:
+            index_info = self._build_vectors(vecs, opts_build, n_shards)
+        finally:
+            set_threads(threads_before)
         index_info.pop("gpu", None)
         index_info["memory_estimate_bytes"] = mem
         if hook:
@@ -749,6 +744,20 @@ class VersionWriter:
         self.manifest = manifest
         return manifest
 
+    def _build_vectors(self, vecs: np.ndarray, opts: dict[str, Any], n_shards: int) -> dict[str, Any]:
+        if n_shards > 1:
+            sharded = ShardedVectorIndex(self.dim, n_shards, **opts).build(np.asarray(vecs))
+            files = [f"vectors.{s}.faiss" for s in range(n_shards)]
+            sharded.save([self.path / f for f in files])
+            info = sharded.info()
+            info.update(files=files, offsets=[int(x) for x in sharded.offsets])
+            return info
+        single = FaissVectorIndex(self.dim, **opts).build(np.asarray(vecs))
+        single.save(self.path / "vectors.faiss")
+        info = single.info()
+        info.update(files=["vectors.faiss"], shards=1)
+        return info
+
     def _abort(self) -> None:
         if not self.closed:
             with contextlib.suppress(Exception):
@@ -783,6 +792,7 @@ class KnowledgeBase:
         faiss_gpu: str = "auto",
         bm25_k1: float = 1.2,
         bm25_b: float = 0.75,
+        search_threads: int | None = 1,
     ) -> None:
         self.home = Path(home)
         self.name = validate_kb_name(name)
@@ -799,6 +809,7 @@ class KnowledgeBase:
         self.faiss_gpu = faiss_gpu
         self.bm25_k1 = float(bm25_k1)
         self.bm25_b = float(bm25_b)
+        self.search_threads = search_threads
         self._cache: EmbeddingCache | None = None
 
     @classmethod

@@ -84,6 +84,16 @@ def estimate_memory(
     raise ConfigError(f"unknown index kind {kind!r}", f"use one of {', '.join(INDEX_KINDS)}")
 
 
+def set_threads(n: int | None) -> int:
+    """Set FAISS's OpenMP thread count (process-wide); returns the previous value. One thread
+    per query is fastest for single-query search on a busy machine (requests run in parallel)."""
+    faiss = _faiss()
+    prev = int(faiss.omp_get_max_threads())
+    if n is not None and n > 0:
+        faiss.omp_set_num_threads(int(n))
+    return prev
+
+
 def gpu_available() -> bool:
     faiss = _faiss()
     if not hasattr(faiss, "StandardGpuResources"):
@@ -293,8 +303,8 @@ class FaissVectorIndex:
     def search(
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids), each (nq, k); id -1 where fewer results exist. ``allowed_ids``: sorted
-        int64 ids that may be returned (None = all)."""
+        """(scores, ids), each (nq, k); id -1 where fewer results exist. ``allowed_ids``: int64
+        ids that may be returned (None = all), applied inside the FAISS search."""
         q = _as_queries(queries, self.dim)
         nq = len(q)
         k = int(k)
@@ -315,7 +325,11 @@ class FaissVectorIndex:
             if vecs is not None:
                 return _exact(q, vecs, allowed_ids, k)
         faiss = _faiss()
-        sel = faiss.IDSelectorBatch(allowed_ids)
+        # a bitmap selector costs n/8 bytes and no hashing (IDSelectorBatch builds a hash set)
+        keep = np.zeros(self.ntotal, dtype=bool)
+        keep[allowed_ids] = True
+        bitmap = np.packbits(keep, bitorder="little")
+        sel = faiss.IDSelectorBitmap(bitmap)
         params = self._params(sel)
         if self._gpu_index is not None and self._gpu_filter_ok:
             try:
