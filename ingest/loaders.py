@@ -323,13 +323,13 @@ def _cell(fragment: str) -> str:
 
 
 def rows_to_markdown(rows: Sequence[Sequence[str]]) -> str:
-    rows = [list(r) for r in rows if any(c.strip() for c in r)]
-    if not rows:
+    kept = [list(r) for r in rows if any(c.strip() for c in r)]
+    if not kept:
         return ""
-    width = max(len(r) for r in rows)
-    rows = [r + [""] * (width - len(r)) for r in rows]
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width]
-    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    width = max(len(r) for r in kept)
+    kept = [r + [""] * (width - len(r)) for r in kept]
+    lines = ["| " + " | ".join(kept[0]) + " |", "|" + "---|" * width]
+    lines += ["| " + " | ".join(r) + " |" for r in kept[1:]]
     return "\n".join(lines)
 
 
@@ -396,10 +396,10 @@ def _fast_unstructured() -> None:
         import unstructured.partition.html.parser as html_parser
         import unstructured.partition.text as text_part
         from unstructured.documents.elements import ListItem, Text
+        from unstructured.partition.text_type import is_bulleted_text as is_bulleted
     except ImportError:  # pragma: no cover - layout changed: keep the slow path
         _FAST_PATCHED = True
         return
-    is_bulleted = html_parser.is_bulleted_text
 
     def derive_element_type_from_text(text: str) -> type[Text] | None:
         if is_bulleted(text):
