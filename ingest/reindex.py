@@ -1,0 +1,872 @@
+"""Batch re-index jobs: a full rebuild of a knowledge base into a new index version.
+
+``reindex(kb, source, embedder, ...)`` re-reads the sources (a folder, a JSON manifest of files,
+or by default the sources recorded by the last job; without any, the live version's own chunks
+are re-embedded), chunks them, embeds every chunk and builds a new version beside the live one.
+The new version is published atomically only once it is complete and validated (chunk and vector
+counts equal what was produced; a sample of vector and keyword queries returns results); until
+then the live version keeps serving, and on any failure it stays live.
+
+A job lives in ``KB_HOME/<kb>/jobs/<job-id>/``::
+
+    job.json            parameters and status (running | done | failed), the holder's pid
+    checkpoint/         <batch-id>.npy (float32, allow_pickle=False) per embedded batch, and
+                        done.json: the ids of the finished batches (written atomically)
+    log.jsonl           machine-readable events (start, batch, memory, end / failure)
+    summary.json        the final :class:`ReindexReport`
+
+and ``KB_HOME/<kb>/jobs/jobs.jsonl`` gets one line at the start and one at the end of every job.
+
+Batches are formed deterministically (unique embed texts in file order, ``batch_size`` per batch;
+a batch id is its number plus a hash of its texts and the embedder id), so after ``kill -9`` a
+``resume=True`` run finds the same batches, loads the finished ones from the checkpoint and embeds
+only the rest: the result equals an uninterrupted run.
+
+Engines (``ingest/engines/``): ``local`` (a process pool parses, one thread embeds, the caller's
+thread writes; bounded queues between them so the three overlap) and ``ray`` (Ray Data
+``map_batches`` over embedder actors, one per GPU or a CPU pool). Both feed the same writer in the
+same order, so they produce the same index.
+
+Embeddings go through the knowledge base's :class:`EmbeddingCache` (embedder id + text hash):
+changing only the chunker or the index type re-embeds nothing that is unchanged; a new embedder
+re-embeds everything; ``use_cache=False`` forces re-embedding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as _dt
+import hashlib
+import json
+import logging
+import math
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexes.types import Chunk, Document
+from kb.errors import ConfigError, InputError, KBError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("local", "ray")
+INDEX_CHOICES = ("auto", "flat", "ivf", "ivfpq", "hnsw")
+DEFAULT_BATCH = 1024  # texts per embedding batch (the embedder length-sorts inside a batch)
+SOURCES_FILE = "sources.json"
+JOBS_LOG = "jobs.jsonl"
+Progress = Callable[[str], None]
+
+
+class ReindexValidationError(KBError):
+    code = "reindex_invalid"
+
+
+class NoResumableJobError(NotFoundError):
+    def __init__(self, kb: str) -> None:
+        super().__init__(f"knowledge base {kb!r} has no unfinished reindex job to resume",
+                         f"run `kb reindex --kb {kb}` without --resume (see `kb jobs --kb {kb}`)")
+
+
+# --------------------------------------------------------------------------------------------
+# small file helpers
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _atomic_save_npy(path: Path, arr: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
+    with open(tmp, "wb") as f:
+        np.save(f, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        f.flush()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# report
+
+
+@dataclass
+class ReindexReport:
+    kb: str
+    job_id: str
+    engine: str
+    embedder: str
+    source: dict[str, Any] = field(default_factory=dict)
+    status: str = "running"  # running | done | failed
+    index_version: str | None = None
+    previous_version: str | None = None
+    started_at: str = ""
+    ended_at: str | None = None
+    resumed: bool = False
+    files: int = 0
+    documents: int = 0
+    chunks: int = 0
+    vectors: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    texts: int = 0  # unique texts to embed
+    batches: int = 0
+    batches_from_checkpoint: int = 0
+    texts_embedded: int = 0  # texts the embedder was actually asked to embed in this run
+    cache_hits: int = 0
+    cache_misses: int = 0
+    index: dict[str, Any] = field(default_factory=dict)  # kind, nlist, nprobe, shards, memory
+    recall_vs_flat: float | None = None
+    validation: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    throughput_chunks_per_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "done" and not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["seconds"] = round(self.seconds, 3)
+        out["timings"] = {k: round(v, 3) for k, v in self.timings.items()}
+        out["throughput_chunks_per_s"] = round(self.throughput_chunks_per_s, 1)
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# sources
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where the documents come from: ``dir`` (a folder), ``manifest`` (a JSON list of files,
+    relative to the manifest's folder, or ``{"root": ..., "files": [...]}``) or ``live`` (the
+    live version's stored chunks, re-embedded; the chunker cannot change then)."""
+
+    kind: str
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": self.path}
+
+
+def resolve_source(kb: Any, source: str | Path | None) -> SourceSpec:
+    if source is not None:
+        p = Path(source).expanduser()
+        if p.is_dir():
+            return SourceSpec("dir", str(p.resolve()))
+        if p.is_file() and p.suffix.lower() == ".json":
+            return SourceSpec("manifest", str(p.resolve()))
+        if p.is_file():
+            raise InputError(f"{p}: --source must be a folder or a JSON manifest (a list of files)",
+                             "pass the folder the documents live in, or a .json list of their paths")
+        raise InputError(f"{p}: no such folder or manifest", "check the --source path")
+    recorded = kb.path / "jobs" / SOURCES_FILE
+    if recorded.is_file():
+        try:
+            data = json.loads(recorded.read_text(encoding="utf-8"))
+            spec = SourceSpec(str(data["kind"]), data.get("path"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{recorded} is unreadable ({exc})", "pass --source DIR") from exc
+        if spec.kind in ("dir", "manifest") and not Path(str(spec.path)).exists():
+            raise InputError(f"the recorded source {spec.path} of {kb.name!r} no longer exists",
+                             "pass --source DIR (or a JSON manifest of files)")
+        return spec
+    if kb.live_version():
+        return SourceSpec("live")
+    raise InputError(f"knowledge base {kb.name!r} has no recorded sources and no live version",
+                     f"run `kb reindex --kb {kb.name} --source DIR`")
+
+
+def list_source_files(spec: SourceSpec) -> list[tuple[Path, Path]]:
+    """(file, root) pairs, sorted and deterministic."""
+    from ingest.pipeline import iter_files
+
+    if spec.kind == "dir":
+        return list(iter_files([Path(str(spec.path))]))
+    if spec.kind == "manifest":
+        mpath = Path(str(spec.path))
+        try:
+            data = json.loads(mpath.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{mpath}: not a JSON manifest ({exc})",
+                             'write a JSON list of file paths, e.g. ["a.md", "sub/b.pdf"]') from exc
+        root = mpath.parent
+        if isinstance(data, dict):
+            root = (mpath.parent / str(data.get("root", "."))).resolve()
+            data = data.get("files")
+        if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
+            raise InputError(f"{mpath}: the manifest must be a JSON list of file paths",
+                             'e.g. ["a.md", "sub/b.pdf"] or {"root": "docs", "files": [...]}')
+        out: list[tuple[Path, Path]] = []
+        for rel in data:
+            f = (root / rel).resolve() if not Path(rel).is_absolute() else Path(rel)
+            out.append((f, root))
+        return out
+    return []
+
+
+# --------------------------------------------------------------------------------------------
+# parsing (runs in worker processes)
+
+_TOKEN_COUNTERS: dict[str, Callable[[str], int]] = {}
+
+
+def _token_counter(spec: str) -> Callable[[str], int]:
+    if spec not in _TOKEN_COUNTERS:
+        from indexes.embedders import get_embedder
+
+        _TOKEN_COUNTERS[spec] = get_embedder(spec, device="cpu").count_tokens
+    return _TOKEN_COUNTERS[spec]
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    source: str
+    document: Document | None = None
+    content_hash: str = ""
+    chunks: tuple[Chunk, ...] = ()
+    error: str | None = None
+
+
+def parse_file(
+    path: str, root: str, max_file_mb: float, chunk_tokens: int, chunk_overlap: int,
+    counter: Callable[[str], int] | str,
+) -> ParsedFile:
+    """Load and chunk one file with the ingest pipeline's own loader and chunker. Never raises
+    for a bad file: the error is returned (one bad file never stops a job)."""
+    from ingest.chunking import ChunkSettings, chunk_loaded
+    from ingest.loaders import load_file, source_of
+    from ingest.pipeline import _error_text
+
+    p, r = Path(path), Path(root)
+    source = source_of(p, r)
+    try:
+        count = _token_counter(counter) if isinstance(counter, str) else counter
+        loaded = load_file(p, r, max_file_mb)
+        chunks = chunk_loaded(loaded, count, ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap))
+        if not chunks:
+            raise InputError(f"{source}: no text to index", "add content or remove the file")
+        return ParsedFile(source, loaded.document, loaded.content_hash, tuple(chunks))
+    except Exception as ex:  # noqa: BLE001 - reported per file
+        return ParsedFile(source, error=_error_text(ex))
+
+
+def _parse_star(args: tuple[Any, ...]) -> ParsedFile:
+    return parse_file(*args)
+
+
+# --------------------------------------------------------------------------------------------
+# batches and the checkpoint
+
+
+@dataclass(frozen=True)
+class Batch:
+    index: int
+    id: str
+    texts: tuple[str, ...]
+
+
+class Batcher:
+    """Unique texts in arrival order, cut into batches of ``size``; ids are deterministic."""
+
+    def __init__(self, size: int, embedder_id: str) -> None:
+        self.size = max(1, int(size))
+        self.embedder_id = embedder_id
+        self.seen: set[str] = set()
+        self.pending: list[str] = []
+        self.count = 0
+        self.n_texts = 0
+
+    def add(self, texts: Iterable[str]) -> list[Batch]:
+        out = []
+        for t in texts:
+            if t in self.seen:
+                continue
+            self.seen.add(t)
+            self.pending.append(t)
+            self.n_texts += 1
+            if len(self.pending) >= self.size:
+                out.append(self._cut())
+        return out
+
+    def flush(self) -> list[Batch]:
+        return [self._cut()] if self.pending else []
+
+    def _cut(self) -> Batch:
+        texts, self.pending = tuple(self.pending), []
+        h = hashlib.sha256(self.embedder_id.encode("utf-8"))
+        for t in texts:
+            h.update(hashlib.sha256(t.encode("utf-8")).digest())
+        b = Batch(self.count, f"{self.count:06d}-{h.hexdigest()[:16]}", texts)
+        self.count += 1
+        return b
+
+
+class Checkpoint:
+    """Embedded batches of one job: ``<batch-id>.npy`` plus ``done.json`` (atomic)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.done_file = path / "done.json"
+        try:
+            self.done: list[str] = list(json.loads(self.done_file.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            self.done = []
+        self._done_set = set(self.done)
+
+    def has(self, batch_id: str) -> bool:
+        return batch_id in self._done_set and (self.path / f"{batch_id}.npy").is_file()
+
+    def load(self, batch_id: str) -> np.ndarray:
+        return np.load(self.path / f"{batch_id}.npy", allow_pickle=False)
+
+    def save(self, batch_id: str, vecs: np.ndarray) -> None:
+        _atomic_save_npy(self.path / f"{batch_id}.npy", vecs)
+        if batch_id not in self._done_set:
+            self.done.append(batch_id)
+            self._done_set.add(batch_id)
+        _atomic_write_text(self.done_file, json.dumps(self.done))
+
+
+class BatchEmbedder:
+    """Embeds one batch: checkpoint first, then the embedding cache, then the model (misses
+    only). Thread-safe enough for one embedding thread. ``embed_fn`` lets the Ray engine supply
+    the vectors it computed remotely."""
+
+    def __init__(self, embedder: Any, checkpoint: Checkpoint, cache: Any | None,
+                 on_batch: Callable[[Batch], None] | None = None) -> None:
+        self.embedder = embedder
+        self.checkpoint = checkpoint
+        self.cache = cache
+        self.on_batch = on_batch
+        self.from_checkpoint = 0
+        self.embedded = 0
+        self.hits = 0
+        self.misses = 0
+        self.seconds = 0.0
+
+    def lookup(self, batch: Batch) -> tuple[np.ndarray | None, list[int], dict[int, np.ndarray]]:
+        """(vectors if checkpointed, positions still to embed, cached vectors by position)."""
+        if self.checkpoint.has(batch.id):
+            vecs = self.checkpoint.load(batch.id)
+            if vecs.shape == (len(batch.texts), int(self.embedder.dim)):
+                self.from_checkpoint += 1
+                return vecs, [], {}
+        found = self.cache.get_many(self.embedder.id, batch.texts) if self.cache is not None else {}
+        self.hits += len(found)
+        missing = [i for i in range(len(batch.texts)) if i not in found]
+        self.misses += len(missing)
+        return None, missing, found
+
+    def complete(self, batch: Batch, missing: list[int], found: dict[int, np.ndarray],
+                 new_vecs: np.ndarray) -> np.ndarray:
+        dim = int(self.embedder.dim)
+        out = np.empty((len(batch.texts), dim), np.float32)
+        for i, v in found.items():
+            out[i] = v
+        if missing:
+            new_vecs = np.asarray(new_vecs, dtype=np.float32).reshape(len(missing), dim)
+            out[missing] = new_vecs
+            self.embedded += len(missing)
+            if self.cache is not None:
+                self.cache.put_many(self.embedder.id, [batch.texts[i] for i in missing], new_vecs)
+        self.checkpoint.save(batch.id, out)
+        if self.on_batch is not None:
+            self.on_batch(batch)
+        return out
+
+    def __call__(self, batch: Batch) -> np.ndarray:
+        vecs, missing, found = self.lookup(batch)
+        if vecs is not None:
+            return vecs
+        new = np.zeros((0, int(self.embedder.dim)), np.float32)
+        if missing:
+            t0 = time.perf_counter()
+            new = self.embedder.embed([batch.texts[i] for i in missing], kind="passage")
+            self.seconds += time.perf_counter() - t0
+        return self.complete(batch, missing, found, new)
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+class VersionFeeder:
+    """Adds files and vector batches to a VersionWriter, in the order given (both engines give
+    the same order, so both write the same version). All calls from one thread."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+        self.waiting: dict[str, list[tuple[str, str]]] = {}  # text -> [(chunk id, kind)]
+        self.chunks = 0
+        self.documents = 0
+        self.vectors = 0
+        self.expected_vectors = 0
+
+    def add_file(self, doc: Document, content_hash: str, chunks: Sequence[Chunk]) -> None:
+        self.writer.add_documents([doc], {doc.id: content_hash})
+        self.writer.add_chunks(list(chunks))
+        self.documents += 1
+        self.chunks += len(chunks)
+        for c in chunks:
+            self.waiting.setdefault(c.embed_text(), []).append((c.id, "passage"))
+            self.expected_vectors += 1
+            if c.question:
+                self.waiting.setdefault(c.question, []).append((c.id, "question"))
+                self.expected_vectors += 1
+
+    def add_batch(self, batch: Batch, vecs: np.ndarray) -> None:
+        by_kind: dict[str, tuple[list[str], list[int]]] = {"passage": ([], []), "question": ([], [])}
+        for i, t in enumerate(batch.texts):
+            for cid, kind in self.waiting.pop(t, ()):
+                by_kind[kind][0].append(cid)
+                by_kind[kind][1].append(i)
+        for kind, (ids, rows) in by_kind.items():
+            if ids:
+                self.writer.add_vectors(ids, kind, vecs[rows])
+                self.vectors += len(ids)
+
+
+def texts_of(chunks: Sequence[Chunk]) -> Iterator[str]:
+    for c in chunks:
+        yield c.embed_text()
+        if c.question:
+            yield c.question
+
+
+# --------------------------------------------------------------------------------------------
+# jobs on disk
+
+
+def jobs_dir(kb: Any) -> Path:
+    return Path(kb.path) / "jobs"
+
+
+def _new_job_id() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def list_jobs(kb: Any) -> list[dict[str, Any]]:
+    """Every job of ``kb``, oldest first: the summary when it ended, else job.json (a job whose
+    process is gone while marked running is reported as ``interrupted``)."""
+    root = jobs_dir(kb)
+    if not root.is_dir():
+        return []
+    out = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        job = _read_json(d / "job.json")
+        if job is None:
+            continue
+        summary = _read_json(d / "summary.json")
+        entry = dict(job)
+        if summary is not None and summary.get("job_id") == job.get("id"):
+            entry.update(summary)
+        if entry.get("status") == "running" and not _pid_alive(int(job.get("pid", -1))):
+            entry["status"] = "interrupted"
+        entry.pop("params", None)
+        entry["id"] = job.get("id")
+        entry["path"] = str(d)
+        out.append(entry)
+    return out
+
+
+def find_resumable(kb: Any) -> dict[str, Any] | None:
+    """The last job that did not finish (interrupted or failed), with its parameters."""
+    root = jobs_dir(kb)
+    if not root.is_dir():
+        return None
+    for d in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
+        job = _read_json(d / "job.json")
+        if job is None:
+            continue
+        if job.get("status") == "done":
+            return None  # the last job finished: nothing to resume
+        if job.get("status") == "running" and _pid_alive(int(job.get("pid", -1))) and job.get("pid") != os.getpid():
+            continue
+        return job
+    return None
+
+
+class _JobLog:
+    def __init__(self, kb: Any, job_id: str) -> None:
+        self.root = jobs_dir(kb)
+        self.dir = self.root / job_id
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.events = self.dir / "log.jsonl"
+
+    def event(self, name: str, **data: Any) -> None:
+        _append_jsonl(self.events, {"event": name, "at": _now(), **data})
+
+    def jobs_line(self, record: dict[str, Any]) -> None:
+        _append_jsonl(self.root / JOBS_LOG, record)
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+def validate_version(kb: Any, writer: Any, manifest: dict[str, Any], *, expected_chunks: int,
+                     expected_vectors: int, sample_queries: int = 32, nprobe: int | None = None,
+                     seed: int = 0) -> dict[str, Any]:
+    """Check a finalized (unpublished) version: counts, a sample of vector and keyword queries,
+    and for an approximate index its recall against exact search. Raises ReindexValidationError."""
+    from indexes.kbase import IndexVersion
+    from indexes.vector import recall_vs_flat
+
+    counts = manifest.get("counts", {})
+    if counts.get("chunks") != expected_chunks or counts.get("vectors") != expected_vectors:
+        raise ReindexValidationError(
+            f"new version has {counts.get('chunks')} chunks / {counts.get('vectors')} vectors, "
+            f"the job produced {expected_chunks} / {expected_vectors}",
+            "the live version was kept; run the job again (see its log.jsonl)",
+        )
+    out: dict[str, Any] = {"chunks": expected_chunks, "vectors": expected_vectors}
+    iv = IndexVersion(kb, writer.version, writer.path, manifest)
+    try:
+        if nprobe is not None and hasattr(iv.index, "set_nprobe"):
+            iv.index.set_nprobe(nprobe)
+        n = iv.n_chunks
+        if n == 0:
+            raise ReindexValidationError("the new version has no chunks", "check --source")
+        rng = np.random.default_rng(seed)
+        rows = sorted(rng.choice(n, min(n, sample_queries), replace=False).tolist())
+        chunks = iv.get_chunks(rows)
+        qv = iv.vectors_of([c.id for c in chunks], "passage")
+        empty_vec = self_hits = kw_hits = 0
+        for row, c, q in zip(rows, chunks, qv, strict=True):
+            res = iv.vector_search(q, 5)
+            if not res:
+                empty_vec += 1
+            elif any(r == row for r, _ in res):
+                self_hits += 1
+            if iv.keyword_search(c.embed_text()[:500], 5):
+                kw_hits += 1
+        out.update(sample_queries=len(rows), vector_self_hit_rate=round(self_hits / len(rows), 4),
+                   keyword_nonempty=kw_hits)
+        if empty_vec or kw_hits == 0:
+            raise ReindexValidationError(
+                f"sample queries on the new version returned nothing ({empty_vec} of {len(rows)} vector "
+                f"queries empty, {kw_hits} keyword queries with results)",
+                "the live version was kept; check the index settings (--index, --nprobe)",
+            )
+        if iv.index.kind != "flat":
+            noise = rng.normal(0, 0.05, qv.shape).astype(np.float32)
+            queries = qv + noise
+            queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+            out["recall_at_10_vs_flat"] = round(float(recall_vs_flat(iv.index, np.asarray(iv.vectors), queries, 10)), 4)
+    finally:
+        iv.close()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the job
+
+
+def _index_plan(n_vectors: int, dim: int, kb: Any, index: str, shard_size: int | None) -> dict[str, Any]:
+    from indexes.vector import FaissVectorIndex, default_nlist, estimate_memory
+
+    opts = kb.index_options()
+    opts["kind"] = index
+    kind = FaissVectorIndex(dim, **opts).choose_kind(n_vectors)
+    shards = max(1, math.ceil(n_vectors / shard_size)) if shard_size and n_vectors > shard_size else 1
+    per_shard = math.ceil(n_vectors / shards) if n_vectors else 0
+    nlist = kb.nlist or (default_nlist(per_shard) if kind in ("ivf", "ivfpq") else None)
+    mem = shards * estimate_memory(per_shard, dim, kind, nlist=nlist, pq_m=kb.pq_m, hnsw_m=kb.hnsw_m)
+    plan = {"kind": kind, "shards": shards, "memory_estimate_bytes": int(mem),
+            "flat_memory_bytes": int(estimate_memory(n_vectors, dim, "flat")),
+            "raw_vectors_bytes": int(n_vectors * dim * 4)}
+    if kind in ("ivf", "ivfpq"):
+        plan.update(nlist=nlist, nprobe=kb.nprobe)
+    return plan
+
+
+def reindex(
+    kb: Any,
+    source: str | Path | None,
+    embedder: Any,
+    *,
+    engine: str = "local",
+    workers: int = 1,
+    resume: bool = False,
+    use_cache: bool = True,
+    index: str = "auto",
+    nprobe: int | None = None,
+    flat_max: int | None = None,
+    ann: str | None = None,
+    shard_size: int | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    max_file_mb: float = 50,
+    chunk_tokens: int = 128,
+    chunk_overlap: int = 16,
+    sample_queries: int = 32,
+    ray_address: str | None = None,
+    ray_num_cpus: int | None = None,
+    embedder_spec: str | None = None,
+    device: str = "auto",
+    lock_timeout: float = 0,
+    progress: Progress | None = None,
+    on_batch: Callable[[Batch], None] | None = None,
+) -> ReindexReport:
+    """Rebuild ``kb`` (an :class:`indexes.kbase.KnowledgeBase`) from ``source`` with ``embedder``
+    into a new version, published when complete and validated. See the module docstring.
+
+    ``resume=True`` continues the last unfinished job (its checkpoint and parameters: ``source``
+    may be None). ``on_batch`` is called after each embedded batch (tests use it to slow a job
+    down). Raises KBError for fatal problems (locked, bad source, validation failed); files that
+    fail to parse go to ``report.failed`` and keep their previous chunks when the live version has
+    them."""
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown reindex engine {engine!r}", f"use one of {', '.join(ENGINES)}")
+    if index not in INDEX_CHOICES:
+        raise ConfigError(f"unknown index kind {index!r}", f"use one of {', '.join(INDEX_CHOICES)}")
+    if batch_size < 1 or workers < 0:
+        raise ConfigError("batch size must be >= 1 and workers >= 0", "fix --batch-size / --workers")
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+
+    job_id: str | None = None
+    with kb.lock(timeout=lock_timeout, what="kb reindex"):
+        prior: dict[str, Any] | None = None
+        if resume:
+            prior = find_resumable(kb)
+            if prior is None:
+                raise NoResumableJobError(kb.name)
+            job_id = str(prior["id"])
+            params = prior.get("params", {})
+            if params.get("embedder") and params["embedder"] != embedder.id:
+                raise ConfigError(
+                    f"job {job_id} was started with {params['embedder']}, not {embedder.id}",
+                    f"resume with --embedder {params['embedder']} or start a new job without --resume",
+                )
+            src = SourceSpec(**params["source"]) if source is None else resolve_source(kb, source)
+            use_cache = bool(params.get("use_cache", use_cache))
+            batch_size = int(params.get("batch_size", batch_size))
+            chunk_tokens = int(params.get("chunk_tokens", chunk_tokens))
+            chunk_overlap = int(params.get("chunk_overlap", chunk_overlap))
+        else:
+            src = resolve_source(kb, source)
+            job_id = _new_job_id()
+        jkb = copy.copy(kb)  # the job's index settings, without touching the caller's object
+        if nprobe is not None:
+            jkb.nprobe = int(nprobe)
+        if flat_max is not None:
+            jkb.flat_max = int(flat_max)
+        if ann is not None:
+            jkb.ann = ann
+        params = {
+            "source": src.to_dict(), "embedder": embedder.id, "engine": engine, "workers": workers,
+            "use_cache": use_cache, "index": index, "nprobe": jkb.nprobe, "flat_max": jkb.flat_max,
+            "ann": jkb.ann, "shard_size": shard_size, "batch_size": batch_size,
+            "chunk_tokens": chunk_tokens, "chunk_overlap": chunk_overlap,
+        }
+        jl = _JobLog(kb, job_id)
+        report = ReindexReport(kb=kb.name, job_id=job_id, engine=engine, embedder=embedder.id,
+                               source=src.to_dict(), started_at=_now(), resumed=resume,
+                               previous_version=kb.live_version())
+        job = {"id": job_id, "kb": kb.name, "status": "running", "pid": os.getpid(),
+               "started_at": (prior or {}).get("started_at", report.started_at), "params": params}
+        _atomic_write_text(jl.dir / "job.json", json.dumps(job, indent=1))
+        jl.event("resume" if resume else "start", **params)
+        jl.jobs_line({"event": "resume" if resume else "start", "job_id": job_id, "kb": kb.name,
+                      "at": report.started_at, "engine": engine, "embedder": embedder.id})
+        say(f"job {job_id}: {'resuming' if resume else 'starting'} ({engine} engine, {embedder.id})")
+        try:
+            _run_job(jkb, src, embedder, report, jl, engine=engine, workers=workers, use_cache=use_cache,
+                     index=index, shard_size=shard_size, batch_size=batch_size, max_file_mb=max_file_mb,
+                     chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, sample_queries=sample_queries,
+                     ray_address=ray_address, ray_num_cpus=ray_num_cpus,
+                     embedder_spec=embedder_spec or embedder.id, device=device, say=say, on_batch=on_batch)
+            report.status = "done"
+        except BaseException as ex:
+            report.status = "failed"
+            report.error = ex.one_line() if isinstance(ex, KBError) else f"{type(ex).__name__}: {ex}"
+            raise
+        finally:
+            report.ended_at = _now()
+            report.seconds = time.perf_counter() - started
+            if report.chunks and report.seconds > 0:
+                report.throughput_chunks_per_s = report.chunks / report.seconds
+            job["status"] = report.status
+            job["ended_at"] = report.ended_at
+            with contextlib.suppress(OSError):
+                _atomic_write_text(jl.dir / "summary.json", json.dumps(report.to_dict(), indent=1, ensure_ascii=False))
+                _atomic_write_text(jl.dir / "job.json", json.dumps(job, indent=1))
+                jl.event("end", status=report.status, error=report.error, chunks=report.chunks,
+                         vectors=report.vectors, failed=len(report.failed), seconds=round(report.seconds, 3),
+                         chunks_per_s=round(report.throughput_chunks_per_s, 1),
+                         texts_embedded=report.texts_embedded, cache_hits=report.cache_hits,
+                         batches_from_checkpoint=report.batches_from_checkpoint)
+                jl.jobs_line({"event": "end", "job_id": job_id, "kb": kb.name, "at": report.ended_at,
+                              "status": report.status, "chunks": report.chunks, "failed": len(report.failed),
+                              "seconds": round(report.seconds, 3), "error": report.error})
+            if report.status == "done":
+                shutil.rmtree(jl.dir / "checkpoint", ignore_errors=True)
+                if src.kind in ("dir", "manifest"):
+                    with contextlib.suppress(OSError):
+                        _atomic_write_text(jobs_dir(kb) / SOURCES_FILE, json.dumps(src.to_dict()))
+    return report
+
+
+def _items(kb: Any, src: SourceSpec, prev: Any) -> tuple[list[tuple[Path, Path]], list[ParsedFile]]:
+    """Files to parse, or (source ``live``) the live version's documents as parsed files."""
+    if src.kind != "live":
+        return list_source_files(src), []
+    if prev is None:
+        raise InputError(f"knowledge base {kb.name!r} has no live version to rebuild from", "pass --source DIR")
+    hashes = prev.doc_hashes()
+    return [], [ParsedFile(d.source, d, hashes.get(d.id, d.id), tuple(prev.chunks_of(d.id)))
+                for d in sorted(prev.documents(), key=lambda d: d.source)]
+
+
+def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl: _JobLog, *, engine: str,
+             workers: int, use_cache: bool, index: str, shard_size: int | None, batch_size: int,
+             max_file_mb: float, chunk_tokens: int, chunk_overlap: int, sample_queries: int,
+             ray_address: str | None, ray_num_cpus: int | None, embedder_spec: str, device: str,
+             say: Progress, on_batch: Callable[[Batch], None] | None) -> None:
+    from ingest.chunking import ChunkSettings
+
+    prev = None
+    if kb.live_version():
+        try:
+            prev = kb.load_live()
+        except KBError as ex:  # a damaged live version must not stop its own rebuild
+            jl.event("warning", message=f"live version unreadable: {ex.one_line()}")
+    prev_by_source = {d.source: d for d in prev.documents()} if prev is not None else {}
+    settings = ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap).as_dict()
+    if src.kind == "live" and prev is not None:
+        settings = dict(prev.manifest.get("settings") or settings)
+    files, ready = _items(kb, src, prev)
+    report.files = len(files) + len(ready)
+    checkpoint = Checkpoint(jl.dir / "checkpoint")
+    cache = kb.embedding_cache if use_cache else None
+    bemb = BatchEmbedder(embedder, checkpoint, cache, on_batch)
+    writer = kb.begin_version(embedder.id, int(embedder.dim), settings)
+    feeder = VersionFeeder(writer)
+    batcher = Batcher(batch_size, embedder.id)
+
+    def fallback(pf: ParsedFile) -> ParsedFile | None:
+        """A file that failed to parse keeps its previous chunks (re-embedded if need be)."""
+        report.failed.append({"source": pf.source, "error": str(pf.error)})
+        jl.event("file_failed", source=pf.source, error=pf.error)
+        old = prev_by_source.get(pf.source)
+        if old is None or prev is None:
+            return None
+        return ParsedFile(old.source, old, prev.doc_hashes().get(old.id, old.id), tuple(prev.chunks_of(old.id)))
+
+    def parsed_stream() -> Iterator[ParsedFile]:
+        yield from ready
+        args = [(str(p), str(r), max_file_mb, chunk_tokens, chunk_overlap) for p, r in files]
+        if workers <= 1 or len(files) <= 1:
+            for a in args:
+                yield parse_file(*a, embedder.count_tokens)
+            return
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = mp.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            yield from pool.map(_parse_star, [(*a, embedder_spec) for a in args],
+                                chunksize=max(1, min(16, len(args) // (workers * 4) or 1)))
+
+    try:
+        t0 = time.perf_counter()
+        if engine == "local":
+            from ingest.engines.local import run_local
+
+            run_local(parsed_stream(), fallback, batcher, bemb, feeder, say=say)
+        else:
+            from ingest.engines.ray_engine import run_ray
+
+            run_ray(parsed_stream(), fallback, batcher, bemb, feeder, spec=embedder_spec, device=device,
+                    address=ray_address, num_cpus=ray_num_cpus, workers=workers, say=say)
+        report.timings["parse_embed_write"] = time.perf_counter() - t0
+        report.timings["embed"] = bemb.seconds
+        report.texts = batcher.n_texts
+        report.batches = batcher.count
+        report.batches_from_checkpoint = bemb.from_checkpoint
+        report.texts_embedded = bemb.embedded
+        report.cache_hits, report.cache_misses = bemb.hits, bemb.misses
+        report.documents, report.chunks, report.vectors = feeder.documents, feeder.chunks, feeder.vectors
+        if feeder.waiting:
+            raise ReindexValidationError(f"{len(feeder.waiting)} texts were never embedded",
+                                         "the live version was kept; run the job again")
+        if feeder.chunks == 0:
+            raise InputError("no document could be indexed (see the failed files)",
+                             "the live version was kept; fix the sources and run again")
+        plan = _index_plan(feeder.vectors, int(embedder.dim), kb, index, shard_size)
+        say(f"building {plan['kind']} index over {feeder.vectors} vectors"
+            f"{' in ' + str(plan['shards']) + ' shards' if plan['shards'] > 1 else ''}: "
+            f"~{plan['memory_estimate_bytes'] / 2**20:.1f} MiB (flat would be {plan['flat_memory_bytes'] / 2**20:.1f} MiB)")
+        jl.event("memory_estimate", **plan)
+        t1 = time.perf_counter()
+        manifest = writer.finalize(index_kind=index, shards=plan["shards"])
+        report.timings["build_index"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        validation = validate_version(kb, writer, manifest, expected_chunks=feeder.chunks,
+                                      expected_vectors=feeder.expected_vectors, sample_queries=sample_queries,
+                                      nprobe=kb.nprobe)
+        report.timings["validate"] = time.perf_counter() - t2
+        report.validation = validation
+        report.recall_vs_flat = validation.get("recall_at_10_vs_flat")
+        idx = dict(manifest.get("index", {}))
+        idx["memory_estimate_bytes"] = plan["memory_estimate_bytes"]
+        idx["flat_memory_bytes"] = plan["flat_memory_bytes"]
+        idx["size_bytes"] = int(sum(v for k, v in manifest.get("files", {}).items() if k.endswith(".faiss")))
+        report.index = idx
+        if prev is not None:
+            prev.close()
+            prev = None
+        report.index_version = kb.publish(writer)
+        say(f"published version {report.index_version}")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            kb.discard(writer)
+        raise
+    finally:
+        if prev is not None:
+            prev.close()
