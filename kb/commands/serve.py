@@ -1,7 +1,93 @@
-"""`kb` commands (being written)."""
+"""`kb serve`: the HTTP service (API, OpenAI-compatible endpoint, web chat) on the live
+knowledge base(s); `kb keys`: make API keys for KB_API_KEYS."""
+
+from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+def configure_logging(level: str = "info") -> None:
+    import logging
+
+    from kb.app import install_log_request_ids
+
+    install_log_request_ids()
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, force=True)
+    for noisy in ("uvicorn.access", "httpx", "jieba", "sentence_transformers", "faiss"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def serve_cmd(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; non-loopback needs KB_API_KEYS.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    kb: Annotated[
+        list[str] | None,
+        typer.Option("--kb", help="Serve only this knowledge base (repeatable; default: all under KB_HOME)."),
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug | info | warning | error")] = "info",
+) -> None:
+    """Serve the question-answering API, the OpenAI-compatible endpoint and the web chat page."""
+    import uvicorn
+
+    from kb.app import create_app
+    from kb.auth import KeyStore, check_bind_host
+    from kb.settings import get_settings
+
+    settings = get_settings()
+    keys = KeyStore.parse(settings.api_keys)
+    check_bind_host(host, keys)
+    configure_logging(log_level)
+    if not keys.enabled:
+        typer.echo(
+            f"no API keys configured (KB_API_KEYS): local development mode, every caller is admin; "
+            f"listening on {host} only",
+            err=True,
+        )
+    app = create_app(settings, kbs=list(kb) if kb else None)
+    typer.echo(f"serving on http://{host}:{port}/ (API docs at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, log_level=log_level)
+
+
+keys_app = typer.Typer(
+    help="Make API keys for KB_API_KEYS (entries name:role:sha256hex[:group1|group2]).", no_args_is_help=True
+)
+
+
+@keys_app.command("new")
+def keys_new(
+    name: Annotated[str, typer.Argument(help="A label for the key (shown in logs and metrics).")],
+    role: Annotated[str, typer.Option("--role", help="reader | editor | admin")] = "reader",
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="Restrict the key to these access groups.")
+    ] = None,
+) -> None:
+    """Print a fresh key (give it to the client) and its KB_API_KEYS entry (give it to the server)."""
+    from kb.auth import ROLES, KeyStore, hash_key, new_key
+    from kb.errors import InputError
+
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r}", f"use one of {', '.join(ROLES)}")
+    key = new_key()
+    entry = f"{name}:{role}:{hash_key(key)}" + (f":{'|'.join(group)}" if group else "")
+    KeyStore.parse(entry)  # validates the name
+    typer.echo(f"key:   {key}")
+    typer.echo(f"entry: {entry}")
+
+
+@keys_app.command("hash")
+def keys_hash(key: Annotated[str, typer.Argument(help="The key to hash.")]) -> None:
+    """Print the SHA-256 of a key, for an entry name:role:<hash> in KB_API_KEYS."""
+    from kb.auth import hash_key
+
+    typer.echo(hash_key(key))
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("serve")(serve_cmd)
+    app.add_typer(keys_app, name="keys")

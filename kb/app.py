@@ -1,0 +1,751 @@
+"""The HTTP service: ``create_app(settings)`` builds the FastAPI app.
+
+Routes are thin: they check the caller (kb.auth), the limits, then call the
+:class:`kb.service.core.Service`. Every error is a JSON body ``{"error": code, "message": one
+line}`` with the status of its :class:`kb.errors.KBError`; every response carries X-Request-ID;
+every log line carries the request id; nothing of the documents or questions is logged unless
+KB_LOG_TEXT is on. OpenAPI docs at /docs.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kb.auth import Principal
+from kb.errors import AuthError, FileTooLargeError, KBError
+from kb.service import schemas as S
+from kb.service.core import Runtime, Service, TooManyFilesError, safe_filename
+
+log = logging.getLogger("kb.app")
+STATIC = Path(__file__).parent / "static"
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("kb_request_id", default="-")
+
+_factory_lock = threading.Lock()
+_factory_installed = False
+
+
+def install_log_request_ids() -> None:
+    """Give every log record a ``request_id`` attribute (``-`` outside a request), so a format
+    with ``%(request_id)s`` works for every logger, ours and the libraries'."""
+    global _factory_installed
+    with _factory_lock:
+        if _factory_installed:
+            return
+        old = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = old(*args, **kwargs)
+            record.request_id = request_id_var.get()
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _factory_installed = True
+
+
+# --- errors -----------------------------------------------------------------------------------------
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "bad_input",
+    429: "rate_limited",
+}
+
+
+def error_response(status: int, body: dict[str, str], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def kb_error_response(err: KBError) -> JSONResponse:
+    headers = {}
+    retry = getattr(err, "retry_after_s", None)
+    if retry is not None:
+        headers["Retry-After"] = str(int(retry))
+    if isinstance(err, AuthError):
+        headers["WWW-Authenticate"] = "Bearer"
+    return error_response(err.http_status, err.to_dict(), headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for e in exc.errors()[:3]:
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body",)) or "body"
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts) + "; fix the request (schema at /docs)"
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body is larger than {limit} bytes; send less (see KB_MAX_UPLOAD_MB)")
+
+
+# --- middleware ---------------------------------------------------------------------------------------
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+class RequestContext:
+    """Pure ASGI middleware: request id (header in and out, context variable for logs), body
+    size limits, one access log line and the request metrics."""
+
+    def __init__(self, app: ASGIApp, service: Service, json_limit: int, upload_limit: int) -> None:
+        self.app = app
+        self.service = service
+        self.json_limit = json_limit
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        rid = headers.get("x-request-id", "")
+        if not (0 < len(rid) <= 64 and all(c.isalnum() or c in "-_." for c in rid)):
+            rid = uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status = {"code": 500}
+        path = scope.get("path", "")
+        limit = self.upload_limit if path.startswith("/v1/documents") else self.json_limit
+
+        async def send_wrapper(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            declared = headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                err = _BodyTooLarge(limit)
+                resp = error_response(413, {"error": "too_large", "message": str(err.detail)})
+                await resp(scope, receive, send_wrapper)
+                return
+            seen = {"n": 0}
+
+            async def receive_limited() -> Any:
+                message = await receive()
+                if message.get("type") == "http.request":
+                    seen["n"] += len(message.get("body", b""))
+                    if seen["n"] > limit:
+                        raise _BodyTooLarge(limit)
+                return message
+
+            await self.app(scope, receive_limited, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            route_name = getattr(route, "path", None) or (
+                "static" if path.startswith("/static") else "unmatched"
+            )
+            m = self.service.metrics
+            m.requests.labels(
+                route=route_name, method=scope.get("method", ""), status=str(status["code"])
+            ).inc()
+            m.latency.labels(route=route_name).observe(elapsed)
+            if route_name not in ("/healthz", "/readyz", "/metrics"):
+                log.info("%s %s %d %.1f ms", scope.get("method"), route_name, status["code"], elapsed * 1000)
+            request_id_var.reset(token)
+
+
+# --- dependencies ----------------------------------------------------------------------------
+bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def caller(
+    request: Request,
+    svc: ServiceDep,
+    cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    key: Annotated[str | None, Depends(api_key_header)],
+) -> Principal:
+    presented = key or (cred.credentials if cred is not None else None)
+    client = request.client.host if request.client else "unknown"
+    try:
+        principal = svc.keys.authenticate(presented)
+    except AuthError:
+        svc.limiter.hit(f"ip:{client}")
+        raise
+    svc.limiter.hit(f"ip:{client}" if principal.anonymous else f"key:{principal.name}")
+    return principal
+
+
+def require(role: str) -> Callable[[Principal], Principal]:
+    def dep(principal: Annotated[Principal, Depends(caller)]) -> Principal:
+        principal.require(role)
+        return principal
+
+    return dep
+
+
+Reader = Annotated[Principal, Depends(require("reader"))]
+Editor = Annotated[Principal, Depends(require("editor"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+# --- the app -----------------------------------------------------------------------------------------
+
+
+def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool = True) -> FastAPI:
+    """Build the app. ``kbs`` restricts it to those knowledge bases (default: every one under
+    KB_HOME). ``warm`` loads models and indexes in a background thread at start-up; /readyz
+    answers 503 until that is done."""
+    if settings is None:
+        from kb.settings import get_settings
+
+        settings = get_settings()
+    install_log_request_ids()
+    service = Service(settings, kbs)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.jobs.start()
+        if service.notifier is not None:
+            service.notifier.start()
+        if warm:
+            threading.Thread(target=service.warm_up, name="kb-warm-up", daemon=True).start()
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="Knowledge-base assistant",
+        version="0.1.0",
+        description="Grounded answers with citations (or a hand-off to a human) over your documents. "
+        "Errors are `{error, message}`; authenticate with `Authorization: Bearer KEY` or `X-API-Key`.",
+        lifespan=lifespan,
+        responses={
+            401: {"model": S.ErrorBody, "description": "missing or invalid API key"},
+            403: {"model": S.ErrorBody, "description": "the key's role does not allow this"},
+            413: {"model": S.ErrorBody, "description": "a question, file or request is too large"},
+            422: {"model": S.ErrorBody, "description": "invalid request"},
+            429: {"model": S.ErrorBody, "description": "too many requests (see Retry-After)"},
+        },
+    )
+    app.state.service = service
+
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    json_limit = max(1 << 20, int(settings.max_question_chars) * 8 + (256 << 10))
+    upload_limit = int(settings.max_upload_mb * (1 << 20)) * max(1, int(settings.max_upload_files)) + (
+        1 << 20
+    )
+    app.add_middleware(RequestContext, service=service, json_limit=json_limit, upload_limit=upload_limit)
+
+    # -- error handlers --------------------------------------------------------------------------
+    @app.exception_handler(KBError)
+    async def _kb_error(request: Request, exc: KBError) -> JSONResponse:
+        service.metrics.errors.labels(code=exc.code).inc()
+        if exc.http_status >= 500:
+            log.warning("%s: %s", exc.code, exc.one_line())
+        return kb_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        service.metrics.errors.labels(code="bad_input").inc()
+        return error_response(422, {"error": "bad_input", "message": _validation_message(exc)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        service.metrics.errors.labels(code=code).inc()
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such route {request.url.path}; see /docs"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}; see /docs"
+        return error_response(
+            exc.status_code, {"error": code, "message": detail}, getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unknown(request: Request, exc: Exception) -> JSONResponse:
+        service.metrics.errors.labels(code="internal").inc()
+        log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+        return error_response(
+            500, {"error": "internal", "message": f"internal error; report request id {request_id_var.get()}"}
+        )
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def sse(event: str, data: dict[str, Any]) -> str:
+        return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    def answer_body(out: dict[str, Any], include_passages: bool) -> dict[str, Any]:
+        passages = out.pop("_passages", None)
+        if include_passages:
+            out["passages"] = passages
+        return out
+
+    def prepare(
+        svc: Service, principal: Principal, kb: str | None, user: S.UserInfo | None, filt: S.FilterSpec | None
+    ) -> tuple[Runtime, tuple[str, ...] | None, Any]:
+        groups = principal.effective_groups(user.groups if user else None)
+        rt = svc.runtime(kb)
+        return rt, groups, svc.filters(groups, filt)
+
+    def run_ask(
+        svc: Service,
+        principal: Principal,
+        rt: Runtime,
+        question: str,
+        session_id: str | None,
+        history: list[dict[str, str]],
+        groups: tuple[str, ...] | None,
+        filters: Any,
+    ) -> dict[str, Any]:
+        ans = svc.answer(rt, question, session_id=session_id, history=history, groups=groups, filters=filters)
+        return svc.finish(
+            rt,
+            ans.to_dict(),
+            question=question,
+            lang=getattr(ans, "lang", "en"),
+            hits=list(ans.hits),
+            session_id=session_id,
+            history=history,
+            caller=principal,
+        )
+
+    def stream_ask(
+        svc: Service,
+        principal: Principal,
+        rt: Runtime,
+        question: str,
+        session_id: str | None,
+        history: list[dict[str, str]],
+        groups: tuple[str, ...] | None,
+        filters: Any,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(kind, payload) pairs: ("token", {"text"}), then ("final", response body)."""
+        events = svc.stream(
+            rt, question, session_id=session_id, history=history, groups=groups, filters=filters
+        )
+        for ev in events:
+            kind = ev.get("type")
+            if kind == "token":
+                yield "token", {"text": ev.get("text", "")}
+            elif kind == "final":
+                answer = ev.get("answer") or {}
+                obj = ev.get("answer_obj")
+                hits = list(getattr(obj, "hits", ()) or ()) if obj is not None else []
+                lang = getattr(obj, "lang", None) or ev.get("lang") or "en"
+                out = svc.finish(
+                    rt,
+                    answer,
+                    question=question,
+                    lang=lang,
+                    hits=hits,
+                    session_id=session_id,
+                    history=history,
+                    caller=principal,
+                )
+                yield "final", out
+
+    # -- routes: answers ---------------------------------------------------------------------------
+    @app.post(
+        "/v1/ask",
+        response_model=S.AskResponse,
+        response_model_exclude_none=True,
+        tags=["answers"],
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE with stream: true"},
+            503: {"model": S.ErrorBody, "description": "all answer slots busy (see Retry-After)"},
+        },
+    )
+    def ask(body: S.AskRequest, principal: Reader, svc: ServiceDep) -> Any:
+        """Answer a question with citations, or hand off. `stream: true` sends Server-Sent Events:
+        `token` events (`{"text"}`), then one `final` event with the whole answer (citations,
+        action, confidence, timings), or an `error` event."""
+        question = svc.check_question(body.question)
+        rt, groups, filters = prepare(svc, principal, body.kb, body.user, body.filters)
+        session_id = body.session_id or svc.new_session_id()
+        given = [t.model_dump() for t in body.history] if body.history is not None else None
+        history = svc.history_for(body.session_id, given)
+        if not body.stream:
+            out = run_ask(svc, principal, rt, question, session_id, history, groups, filters)
+            return answer_body(out, body.include_passages)
+        pairs = stream_ask(svc, principal, rt, question, session_id, history, groups, filters)
+
+        def gen() -> Iterator[str]:
+            try:
+                for kind, payload in pairs:
+                    if kind == "final":
+                        payload = answer_body(payload, body.include_passages)
+                    yield sse(kind, payload)
+            except KBError as ex:
+                yield sse("error", ex.to_dict())
+            except Exception as ex:  # noqa: BLE001 - the status line is already sent
+                log.error("stream failed: %s", type(ex).__name__, exc_info=ex)
+                yield sse(
+                    "error",
+                    {
+                        "error": "internal",
+                        "message": f"internal error; report request id {request_id_var.get()}",
+                    },
+                )
+
+        return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.post("/v1/search", response_model=S.SearchResponse, tags=["answers"])
+    def search(body: S.SearchRequest, principal: Reader, svc: ServiceDep) -> Any:
+        """Retrieval only: the passages an answer would be built from, best first."""
+        query = svc.check_question(body.query, "query")
+        rt, groups, filters = prepare(svc, principal, body.kb, body.user, body.filters)
+        hits = rt.assistant.search(query, k=body.k, filters=filters, groups=groups)
+        from kb.service.core import hit_to_passage
+
+        return {"kb": rt.name, "index_version": rt.holder.version, "hits": [hit_to_passage(h) for h in hits]}
+
+    # -- routes: OpenAI-compatible -----------------------------------------------------------------
+    def chat_turns(body: S.ChatRequest, svc: Service) -> tuple[str, list[dict[str, str]]]:
+        turns: list[dict[str, str]] = []
+        for m in body.messages:
+            if m.role not in ("user", "assistant"):
+                continue  # system / tool messages do not steer the knowledge base
+            content = m.content
+            if isinstance(content, list):
+                content = " ".join(
+                    str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+                )
+            turns.append({"role": m.role, "content": content or ""})
+        if not turns or turns[-1]["role"] != "user":
+            from kb.errors import InputError
+
+            raise InputError(
+                "the last message must be a user message", "end `messages` with the user's question"
+            )
+        question = svc.check_question(turns[-1]["content"])
+        return question, turns[:-1][-20:]
+
+    def citation_models(out: dict[str, Any]) -> list[dict[str, Any]]:
+        return list(out.get("citations", []))
+
+    @app.post(
+        "/v1/chat/completions",
+        response_model=S.ChatResponse,
+        tags=["openai"],
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "JSON, or chunks with stream: true"}
+        },
+    )
+    def chat_completions(body: S.ChatRequest, principal: Reader, svc: ServiceDep) -> Any:
+        """OpenAI-compatible chat: `model` is the knowledge base; `messages` the conversation.
+        Extensions: `citations`, `kb_action`, `confidence`, `answer_id` on the response (and on the
+        last chunk when streaming); request fields `session_id` and `groups`."""
+        question, history = chat_turns(body, svc)
+        user = S.UserInfo(groups=body.groups) if body.groups is not None else None
+        rt, groups, filters = prepare(svc, principal, body.model, user, None)
+        session_id = body.session_id
+        cid = "chatcmpl-" + uuid.uuid4().hex[:24]
+        created = int(time.time())
+        if not body.stream:
+            out = run_ask(svc, principal, rt, question, session_id, history, groups, filters)
+            text = out.get("answer", "")
+            pt = sum(len(t["content"].split()) for t in history) + len(question.split())
+            ct = len(text.split())
+            return {
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": rt.name,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                ],
+                "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
+                "citations": citation_models(out),
+                "kb_action": out.get("action"),
+                "confidence": out.get("confidence", 0.0),
+                "answer_id": out["answer_id"],
+                "session_id": out.get("session_id"),
+            }
+        pairs = stream_ask(svc, principal, rt, question, session_id, history, groups, filters)
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+            obj = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": rt.name,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
+            }
+            return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+
+        def gen() -> Iterator[str]:
+            yield chunk({"role": "assistant", "content": ""})
+            try:
+                for kind, payload in pairs:
+                    if kind == "token" and payload["text"]:
+                        yield chunk({"content": payload["text"]})
+                    elif kind == "final":
+                        yield chunk(
+                            {},
+                            "stop",
+                            citations=citation_models(payload),
+                            kb_action=payload.get("action"),
+                            confidence=payload.get("confidence"),
+                            answer_id=payload["answer_id"],
+                            session_id=payload.get("session_id"),
+                        )
+            except KBError as ex:
+                yield f"data: {json.dumps({'error': ex.to_dict()})}\n\n"
+            except Exception as ex:  # noqa: BLE001
+                log.error("stream failed: %s", type(ex).__name__, exc_info=ex)
+                yield f"data: {json.dumps({'error': {'error': 'internal', 'message': 'internal error'}})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/v1/models", response_model=S.ModelList, tags=["openai"])
+    def models(principal: Reader, svc: ServiceDep) -> Any:
+        """The knowledge bases (use one as `model`)."""
+        now = int(time.time())
+        return {
+            "object": "list",
+            "data": [
+                {"id": n, "object": "model", "created": now, "owned_by": "kb-assistant"}
+                for n in svc.available_kbs()
+            ],
+        }
+
+    # -- routes: documents ---------------------------------------------------------------------------
+    @app.post("/v1/documents", response_model=S.JobOut, status_code=202, tags=["documents"])
+    def upload(
+        principal: Editor,
+        svc: ServiceDep,
+        files: Annotated[list[UploadFile], File(description="one or more documents")],
+        kb: Annotated[str | None, Form(max_length=64)] = None,
+        groups: Annotated[
+            str | None, Form(max_length=2000, description="comma-separated access groups")
+        ] = None,
+        tags: Annotated[str | None, Form(max_length=2000, description="comma-separated tags")] = None,
+    ) -> Any:
+        """Upload files (PDF, DOCX, HTML, Markdown, TXT, FAQ CSV/XLSX/JSON) and start an ingest job.
+        A file with the name of an earlier upload replaces it. Poll GET /v1/jobs/{id}."""
+        s = svc.settings
+        if len(files) > int(s.max_upload_files):
+            raise TooManyFilesError(
+                f"{len(files)} files in one upload, the limit is {s.max_upload_files}",
+                "upload them in several requests (or raise KB_MAX_UPLOAD_FILES)",
+            )
+        max_bytes = int(s.max_upload_mb * (1 << 20))
+        names: list[str] = []
+        for f in files:
+            name = safe_filename(f.filename or "")
+            size = f.size if f.size is not None else 0
+            if size > max_bytes:
+                raise FileTooLargeError(
+                    f"{name} is {size / (1 << 20):.1f} MB, the limit is {s.max_upload_mb:g} MB",
+                    "split the file (or raise KB_MAX_UPLOAD_MB)",
+                )
+            if name in names:
+                from kb.errors import InputError
+
+                raise InputError(f"{name} appears twice in this upload", "send each file once")
+            names.append(name)
+        kb_name = svc.knowledge_base(kb or svc.default_kb).name
+        folder = svc.uploads_dir(kb_name)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths: list[Path] = []
+        for f, name in zip(files, names, strict=True):
+            tmp = folder / f".upload-{uuid.uuid4().hex}"
+            with open(tmp, "wb") as out:
+                f.file.seek(0)
+                while chunk := f.file.read(1 << 20):
+                    out.write(chunk)
+            os.replace(tmp, folder / name)
+            paths.append(folder / name)
+        split = lambda v: tuple(x.strip() for x in (v or "").split(",") if x.strip())  # noqa: E731
+        job = svc.submit_ingest(kb_name, paths, split(groups), split(tags), principal.name)
+        return job.to_dict()
+
+    @app.get("/v1/jobs/{job_id}", response_model=S.JobOut, tags=["documents"])
+    def get_job(job_id: str, principal: Editor, svc: ServiceDep) -> Any:
+        """Progress of an ingest or delete job, with per-file failures."""
+        return svc.jobs.get(job_id).to_dict()
+
+    @app.get("/v1/documents", response_model=S.DocumentList, tags=["documents"])
+    def list_documents(
+        principal: Reader, svc: ServiceDep, kb: Annotated[str | None, Query(max_length=64)] = None
+    ) -> Any:
+        """Documents of the live index version (those the caller's groups may see) and the versions kept."""
+        rt = svc.runtime(kb)
+        index = rt.holder.current()
+        allowed = principal.effective_groups(None)
+        docs = []
+        for d in index.documents():
+            meta = dict(d.metadata or {})
+            dgroups = [str(g) for g in (meta.get("groups") or [])]
+            if allowed is not None and dgroups and not set(dgroups) & set(allowed):
+                continue
+            docs.append(
+                {
+                    "id": d.id,
+                    "source": d.source,
+                    "title": d.title,
+                    "lang": d.lang,
+                    "kind": d.kind,
+                    "groups": dgroups,
+                    "tags": [str(t) for t in (meta.get("tags") or [])],
+                }
+            )
+        status = rt.kb.status()
+        versions = [
+            {k: v.get(k) for k in ("version", "live", "created_at", "chunks")}
+            for v in status.get("versions", [])
+        ]
+        return {
+            "kb": rt.name,
+            "index_version": index.version,
+            "versions": versions,
+            "documents": sorted(docs, key=lambda x: x["source"]),
+        }
+
+    @app.delete("/v1/documents/{doc_id}", response_model=S.JobOut, status_code=202, tags=["documents"])
+    def delete_document(
+        doc_id: str,
+        principal: Editor,
+        svc: ServiceDep,
+        kb: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Any:
+        """Start a job that removes a document; it is gone from answers once the job succeeded."""
+        return svc.submit_delete(kb or svc.default_kb, doc_id, principal.name).to_dict()
+
+    # -- routes: feedback and agent assist -----------------------------------------------------------
+    @app.post("/v1/feedback", response_model=S.FeedbackResponse, tags=["feedback"])
+    def feedback(body: S.FeedbackRequest, principal: Reader, svc: ServiceDep) -> Any:
+        """Thumbs up or down on an answer (by its answer_id), with an optional comment."""
+        fid = svc.store.add_feedback(body.answer_id, body.rating, body.comment, principal.name)
+        svc.metrics.feedback.labels(rating=body.rating).inc()
+        return {"id": fid, "answer_id": body.answer_id, "rating": body.rating}
+
+    @app.get(
+        "/v1/feedback/export",
+        tags=["feedback"],
+        response_class=PlainTextResponse,
+        responses={
+            200: {"content": {"application/x-ndjson": {}}, "description": "one eval-set record per line"}
+        },
+    )
+    def feedback_export(
+        principal: Admin, svc: ServiceDep, rating: Annotated[str | None, Query(pattern="^(up|down)$")] = None
+    ) -> Response:
+        """Feedback as JSONL in the eval-set format of ../shared/data (id, question, answers, gold,
+        lang, answerable, history), plus `needs_review` and the `feedback` itself."""
+        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in svc.store.export(rating))
+        return Response(
+            lines,
+            media_type="application/x-ndjson",
+            headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"'},
+        )
+
+    @app.get("/v1/sessions/{session_id}", response_model=S.SessionOut, tags=["agent"])
+    def session(session_id: str, principal: Editor, svc: ServiceDep) -> Any:
+        """A customer's conversation, oldest turn first (agent assist)."""
+        return {"session_id": session_id, "turns": svc.store.history(session_id, limit=100)}
+
+    @app.post(
+        "/v1/agent/suggest",
+        response_model=S.SuggestResponse,
+        response_model_exclude_none=True,
+        tags=["agent"],
+    )
+    def agent_suggest(body: S.SuggestRequest, principal: Editor, svc: ServiceDep) -> Any:
+        """A suggested reply to the customer's last question in a session, with citations and the
+        passages behind it (not recorded in the customer's conversation)."""
+        from kb.errors import NotFoundError
+
+        turns = svc.store.history(body.session_id, limit=100)
+        users = [i for i, t in enumerate(turns) if t["role"] == "user"]
+        if not users:
+            raise NotFoundError(f"session {body.session_id!r} has no questions", "check the session id")
+        last = users[-1]
+        question = turns[last]["content"]
+        history = [{"role": t["role"], "content": t["content"]} for t in turns[:last]][-20:]
+        rt, groups, filters = prepare(svc, principal, body.kb, body.user, None)
+        ans = svc.answer(rt, question, session_id=None, history=history, groups=groups, filters=filters)
+        out = svc.finish(
+            rt,
+            ans.to_dict(),
+            question=question,
+            lang=getattr(ans, "lang", "en"),
+            hits=list(ans.hits),
+            session_id=None,
+            history=history,
+            caller=principal,
+        )
+        return {"session_id": body.session_id, "conversation": turns, "suggestion": answer_body(out, True)}
+
+    # -- routes: operations ---------------------------------------------------------------------------
+    @app.get("/healthz", response_model=S.Health, tags=["ops"])
+    def healthz() -> Any:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=S.Ready, tags=["ops"], responses={503: {"model": S.Ready}})
+    def readyz(svc: ServiceDep) -> Any:
+        """200 once the live index of every served knowledge base is loaded and the models are warm."""
+        ok, kbs, detail = svc.readiness()
+        body = {"ready": ok, "kbs": kbs, "warmed": svc.warmed, "detail": detail}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def metrics(svc: ServiceDep) -> Response:
+        """Prometheus metrics."""
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(svc.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    # -- web pages ------------------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def index_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/agent", include_in_schema=False)
+    def agent_page() -> FileResponse:
+        return FileResponse(STATIC / "agent.html")
+
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    return app

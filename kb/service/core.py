@@ -1,0 +1,401 @@
+"""The service object behind the routes: one per app. It owns the knowledge-base runtimes (an
+index holder and an assistant per knowledge base), the shared embedder, the limits, the store,
+the job worker and the hand-off notifier. Routes stay thin: they call its methods."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from indexes.types import Filters
+from kb.auth import KeyStore, Principal
+from kb.errors import InputError, KnowledgeBaseNotFound, QuestionTooLongError
+from kb.service.holder import IndexHolder
+from kb.service.jobs import Job, JobManager
+from kb.service.limits import GenerationSlots, RateLimiter
+from kb.service.metrics import Metrics
+from kb.service.store import ServiceStore
+from kb.service.webhook import HandoffNotifier
+
+log = logging.getLogger("kb.service")
+
+_SAFE_NAME = re.compile(r"[^\w.\- ()\u00C0-\uFFFF]")
+
+
+class TooManyFilesError(InputError):
+    code = "too_many_files"
+    http_status = 413
+
+
+class EmptyQuestionError(InputError):
+    code = "empty_question"
+
+
+def safe_filename(name: str) -> str:
+    base = os.path.basename((name or "").replace("\\", "/")).strip()
+    base = _SAFE_NAME.sub("_", base).lstrip(".").strip()
+    if not base:
+        raise InputError(f"upload file name {name!r} is not usable", "give the file a name such as faq.csv")
+    return base[:200]
+
+
+@dataclass
+class Runtime:
+    name: str
+    kb: Any
+    holder: IndexHolder
+    assistant: Any
+
+
+def hit_to_passage(hit: Any, cited: set[str] | None = None) -> dict[str, Any]:
+    c = hit.chunk
+    return {
+        "source": c.source_id,
+        "title": c.title,
+        "locator": c.locator,
+        "text": hit.passage,
+        "score": round(float(hit.score), 4),
+        "chunk_id": c.id,
+        "lang": c.lang,
+        "cited": bool(cited and c.source_id in cited),
+    }
+
+
+class Service:
+    def __init__(self, settings: Any, kbs: list[str] | None = None) -> None:
+        self.settings = settings
+        self.home = Path(settings.home)
+        self.kb_names = list(kbs) if kbs else None  # None = every knowledge base under home
+        self.keys = KeyStore.parse(settings.api_keys)
+        self.metrics = Metrics()
+        self.limiter = RateLimiter(int(settings.rate_limit_per_min))
+        self.slots = GenerationSlots(int(settings.generation_slots), int(settings.generation_queue))
+        self.store = ServiceStore(self.home / "feedback.sqlite")
+        self.jobs = JobManager(
+            on_finish=lambda job: self.metrics.jobs.labels(kind=job.kind, state=job.state).inc()
+        )
+        self.notifier: HandoffNotifier | None = None
+        if settings.handoff_webhook:
+            self.notifier = HandoffNotifier(
+                settings.handoff_webhook, on_outcome=lambda o: self.metrics.webhook.labels(outcome=o).inc()
+            )
+        self._runtimes: dict[str, Runtime] = {}
+        self._rt_lock = threading.Lock()
+        self._embedder: Any = None
+        self._emb_lock = threading.Lock()
+        self.warmed = False
+        self.warm_error: str | None = None
+
+    # -- parts -----------------------------------------------------------------------------------
+    @property
+    def default_kb(self) -> str:
+        if self.kb_names:
+            return self.kb_names[0]
+        return str(self.settings.default_kb)
+
+    def embedder(self) -> Any:
+        with self._emb_lock:
+            if self._embedder is None:
+                from indexes.embedders import get_embedder
+
+                s = self.settings
+                self._embedder = get_embedder(s.embedder, device=s.device, batch_size=s.embed_batch_size)
+            return self._embedder
+
+    def available_kbs(self) -> list[str]:
+        from indexes.kbase import list_kbs
+
+        names = list_kbs(self.home)
+        if self.kb_names is not None:
+            names = [n for n in self.kb_names if n in names]
+        return names
+
+    def knowledge_base(self, name: str) -> Any:
+        from indexes.kbase import KnowledgeBase, validate_kb_name
+
+        name = validate_kb_name(name)
+        if self.kb_names is not None and name not in self.kb_names:
+            raise KnowledgeBaseNotFound(name, f"{self.home} (this server serves {', '.join(self.kb_names)})")
+        return KnowledgeBase.from_settings(self.home, name, self.settings)
+
+    def runtime(self, name: str | None, create: bool = False) -> Runtime:
+        name = name or self.default_kb
+        with self._rt_lock:
+            rt = self._runtimes.get(name)
+        if rt is not None:
+            return rt
+        kb = self.knowledge_base(name)
+        if not create and kb.live_version() is None:
+            raise KnowledgeBaseNotFound(name, self.home)
+        with self._rt_lock:
+            rt = self._runtimes.get(name)
+            if rt is None:
+                holder = IndexHolder(
+                    kb, self.settings.embedder, on_swap=lambda old, new, n=name: self._swapped(n, old, new)
+                )
+                rt = Runtime(name, kb, holder, self._build_assistant(holder))
+                self._runtimes[name] = rt
+        return rt
+
+    def _swapped(self, name: str, old: str | None, new: Any) -> None:
+        self.metrics.set_index(name, old, new.version, int(new.n_chunks))
+        if old is not None:
+            self.metrics.index_swaps.labels(kb=name).inc()
+
+    def _build_assistant(self, holder: IndexHolder) -> Any:
+        from rag.assistant import Assistant
+
+        s = self.settings
+        return Assistant.from_settings(holder.current, self.embedder(), s)
+
+    def warm_up(self) -> None:
+        """Load the embedder, the live index of every served knowledge base and the answer
+        models; /readyz says 200 once this is done."""
+        try:
+            emb = self.embedder()
+            if hasattr(emb, "warm_up"):
+                emb.warm_up()
+            for name in self.available_kbs() or [self.default_kb]:
+                try:
+                    rt = self.runtime(name)
+                except KnowledgeBaseNotFound:
+                    continue
+                rt.holder.current()
+                if hasattr(rt.assistant, "warm_up"):
+                    rt.assistant.warm_up()
+            self.warmed = True
+        except Exception as ex:  # noqa: BLE001 - reported by /readyz
+            self.warm_error = f"{type(ex).__name__}: {ex}"
+            log.error("warm-up failed: %s", self.warm_error)
+
+    def readiness(self) -> tuple[bool, dict[str, str | None], str | None]:
+        kbs: dict[str, str | None] = {}
+        names = self.available_kbs()
+        for name in names:
+            with self._rt_lock:
+                rt = self._runtimes.get(name)
+            kbs[name] = rt.holder.version if rt is not None else None
+        if self.warm_error:
+            return False, kbs, self.warm_error
+        if not names:
+            return (
+                False,
+                kbs,
+                f"no published knowledge base under {self.home}; run `kb ingest` or upload documents",
+            )
+        loaded = all(v is not None for v in kbs.values())
+        ok = self.warmed and loaded
+        return ok, kbs, None if ok else "warming up"
+
+    def close(self) -> None:
+        self.jobs.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
+        for rt in list(self._runtimes.values()):
+            rt.holder.close()
+        self.store.close()
+
+    # -- queries ---------------------------------------------------------------------------------
+    def check_question(self, text: str, what: str = "question") -> str:
+        limit = int(self.settings.max_question_chars)
+        if len(text) > limit:
+            raise QuestionTooLongError(
+                f"the {what} has {len(text)} characters, the limit is {limit}",
+                "shorten it (or raise KB_MAX_QUESTION_CHARS)",
+            )
+        if not text.strip():
+            raise EmptyQuestionError(f"the {what} is empty", f"send a non-empty {what}")
+        return text
+
+    @staticmethod
+    def filters(groups: tuple[str, ...] | None, spec: Any | None) -> Filters:
+        if spec is None:
+            return Filters.of(groups=groups)
+        return Filters.of(
+            groups=groups, tags=spec.tags, lang=spec.lang, on_date=spec.on_date, sources=spec.sources
+        )
+
+    def new_session_id(self) -> str:
+        return "sess_" + uuid.uuid4().hex[:20]
+
+    def history_for(self, session_id: str | None, given: list[dict[str, str]] | None) -> list[dict[str, str]]:
+        if given is not None:
+            return given
+        if not session_id:
+            return []
+        return [
+            {"role": t["role"], "content": t["content"]} for t in self.store.history(session_id, limit=20)
+        ]
+
+    def answer(
+        self,
+        rt: Runtime,
+        question: str,
+        *,
+        session_id: str | None,
+        history: list[dict[str, str]],
+        groups: tuple[str, ...] | None,
+        filters: Filters,
+    ) -> Any:
+        with self.slots.slot():
+            self._gauges()
+            try:
+                return rt.assistant.ask(
+                    question, session_id=session_id, groups=groups, filters=filters, history=history
+                )
+            finally:
+                self._gauges()
+
+    def stream(
+        self,
+        rt: Runtime,
+        question: str,
+        *,
+        session_id: str | None,
+        history: list[dict[str, str]],
+        groups: tuple[str, ...] | None,
+        filters: Filters,
+    ) -> Iterator[dict[str, Any]]:
+        """Acquire a slot now (so that a full queue answers 503 before the stream starts) and
+        return the event iterator, which releases the slot when it ends or is closed."""
+        self.slots.acquire()
+        self._gauges()
+
+        def events() -> Iterator[dict[str, Any]]:
+            t0 = time.perf_counter()
+            first = True
+            try:
+                for ev in rt.assistant.ask_stream(
+                    question, session_id=session_id, groups=groups, filters=filters, history=history
+                ):
+                    if first and ev.get("type") == "token":
+                        first = False
+                        self.metrics.ttft.observe(time.perf_counter() - t0)
+                    yield ev
+            finally:
+                self.slots.release()
+                self._gauges()
+
+        return events()
+
+    def _gauges(self) -> None:
+        self.metrics.gen_active.set(self.slots.active)
+        self.metrics.gen_waiting.set(self.slots.waiting)
+
+    def finish(
+        self,
+        rt: Runtime,
+        answer: dict[str, Any],
+        *,
+        question: str,
+        lang: str,
+        hits: list[Any],
+        session_id: str | None,
+        history: list[dict[str, str]],
+        caller: Principal,
+    ) -> dict[str, Any]:
+        """Record an answer (store, metrics, hand-off webhook); returns the response body."""
+        out = dict(answer)
+        out["answer_id"] = out.get("answer_id") or "ans_" + uuid.uuid4().hex[:20]
+        out["session_id"] = out.get("session_id") or session_id
+        cited = {c.get("source", "") for c in out.get("citations", [])}
+        passages = [hit_to_passage(h, cited) for h in hits]
+        out["kb"] = rt.name
+        out["index_version"] = rt.holder.version
+        out["handoff"] = out.get("action") == "handoff"
+        self.metrics.actions.labels(kb=rt.name, action=str(out.get("action"))).inc()
+        self.metrics.observe_timings(out.get("timings_ms") or {})
+        self.store.record_answer(
+            answer_id=out["answer_id"],
+            kb=rt.name,
+            session_id=out["session_id"],
+            question=question,
+            answer=out,
+            lang=lang,
+            passages=passages,
+            history=history,
+            caller=caller.name,
+        )
+        if out["handoff"] and self.notifier is not None:
+            self.notifier.notify(
+                {
+                    "event": "handoff",
+                    "kb": rt.name,
+                    "session_id": out["session_id"],
+                    "answer_id": out["answer_id"],
+                    "conversation": [*history, {"role": "user", "content": question}],
+                    "passages": passages,
+                    "draft_reply": out.get("answer", ""),
+                    "confidence": out.get("confidence"),
+                    "citations": out.get("citations", []),
+                }
+            )
+        out["_passages"] = passages
+        return out
+
+    # -- documents -------------------------------------------------------------------------------
+    def uploads_dir(self, kb_name: str) -> Path:
+        return self.home / kb_name / "uploads"
+
+    def submit_ingest(
+        self, kb_name: str, paths: list[Path], groups: tuple[str, ...], tags: tuple[str, ...], owner: str
+    ) -> Job:
+        kb = self.knowledge_base(kb_name)
+        s = self.settings
+
+        def work(job: Job) -> dict[str, Any]:
+            from ingest.pipeline import ingest_paths
+
+            job.stage = "ingesting"
+            report = ingest_paths(
+                kb,
+                paths,
+                self.embedder(),
+                max_file_mb=s.max_file_mb,
+                chunk_tokens=s.chunk_tokens,
+                chunk_overlap=s.chunk_overlap,
+                default_groups=groups,
+                default_tags=tags,
+                lock_timeout=60,
+            )
+            if report.published:
+                job.stage = "switching"
+                self.runtime(kb_name, create=True).holder.refresh(wait=True)
+            return report.to_dict()
+
+        return self.jobs.submit("ingest", kb.name, [p.name for p in paths], owner, work)
+
+    def submit_delete(self, kb_name: str, doc_id: str, owner: str) -> Job:
+        from kb.errors import NotFoundError
+
+        rt = self.runtime(kb_name)
+        docs = {d.id: d for d in rt.holder.current().documents()}
+        doc = docs.get(doc_id)
+        if doc is None:
+            raise NotFoundError(
+                f"document {doc_id!r} is not in knowledge base {rt.name!r}",
+                "list them with GET /v1/documents",
+            )
+
+        def work(job: Job) -> dict[str, Any]:
+            from ingest.pipeline import delete_sources
+
+            job.stage = "deleting"
+            report = delete_sources(rt.kb, [doc.source], self.embedder(), lock_timeout=60)
+            upload = self.uploads_dir(rt.name) / doc.source
+            if report.published and upload.is_file():
+                upload.unlink()
+            if report.published:
+                job.stage = "switching"
+                rt.holder.refresh(wait=True)
+            return report.to_dict()
+
+        return self.jobs.submit("delete", rt.name, [doc.source], owner, work)

@@ -1,0 +1,117 @@
+"""Serve one index version while the next is built; swap to a newly published version without a
+restart and without failing a request.
+
+:meth:`IndexHolder.current` is what the assistant's ``index_provider`` calls on every query: it
+returns the loaded version at once, and at most every ``check_s`` seconds reads the tiny
+``CURRENT`` pointer of the knowledge base. When the pointer moved, a background thread loads the
+new version; the reference is swapped (one assignment) only once it is fully loaded, and the old
+version is closed after a grace period so that queries still running on it finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("kb.service.holder")
+
+
+class IndexHolder:
+    def __init__(
+        self,
+        kb: Any,
+        expected_embedder: str | None,
+        *,
+        check_s: float = 0.5,
+        grace_s: float = 30.0,
+        on_swap: Callable[[str | None, Any], None] | None = None,
+    ) -> None:
+        self.kb = kb
+        self.expected_embedder = expected_embedder
+        self.check_s = check_s
+        self.grace_s = grace_s
+        self.on_swap = on_swap
+        self._index: Any | None = None
+        self._checked_at = 0.0
+        self._load_lock = threading.Lock()  # one load at a time
+        self._loading: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    @property
+    def version(self) -> str | None:
+        idx = self._index
+        return idx.version if idx is not None else None
+
+    @property
+    def loaded(self) -> bool:
+        return self._index is not None
+
+    def current(self) -> Any:
+        idx = self._index
+        if idx is None:
+            return self.refresh(wait=True)
+        now = time.monotonic()
+        if now - self._checked_at >= self.check_s:
+            self._checked_at = now
+            live = self.kb.live_version()
+            if live is not None and live != idx.version:
+                self._start_background()
+        return idx
+
+    def _start_background(self) -> None:
+        t = self._loading
+        if t is not None and t.is_alive():
+            return
+        t = threading.Thread(target=self._background, name=f"kb-reload-{self.kb.name}", daemon=True)
+        self._loading = t
+        t.start()
+
+    def _background(self) -> None:
+        try:
+            self.refresh(wait=True)
+        except Exception as ex:  # noqa: BLE001 - keep serving the old version; readyz shows it
+            self.last_error = f"{type(ex).__name__}: {ex}"
+            log.warning(
+                "reloading knowledge base %s failed, still serving %s: %s", self.kb.name, self.version, ex
+            )
+
+    def refresh(self, wait: bool = True) -> Any:
+        """Load the live version if it differs from the one served; returns the served one.
+        Raises (KnowledgeBaseNotFound, EmbedderMismatchError, ...) only when nothing is loaded."""
+        if not wait:
+            self._start_background()
+            return self._index
+        with self._load_lock:
+            live = self.kb.live_version()
+            old = self._index
+            if old is not None and (live is None or live == old.version):
+                return old
+            new = self.kb.load_live(expected_embedder=self.expected_embedder)
+            self._index = new
+            self._checked_at = time.monotonic()
+            self.last_error = None
+            log.info(
+                "serving knowledge base %s version %s (%d chunks)", self.kb.name, new.version, new.n_chunks
+            )
+            if self.on_swap is not None:
+                self.on_swap(old.version if old is not None else None, new)
+            if old is not None:
+                timer = threading.Timer(self.grace_s, _close_quietly, args=(old,))
+                timer.daemon = True
+                timer.start()
+            return new
+
+    def close(self) -> None:
+        idx, self._index = self._index, None
+        if idx is not None:
+            _close_quietly(idx)
+
+
+def _close_quietly(index: Any) -> None:
+    try:
+        index.close()
+    except Exception:  # noqa: BLE001
+        pass

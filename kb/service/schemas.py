@@ -1,0 +1,267 @@
+"""Request and response models of the HTTP API (the OpenAPI schema at /docs is built from them)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# --- shared ---------------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="machine-readable code, e.g. question_too_long, rate_limited")
+    message: str = Field(description="one line: what went wrong and what to do")
+
+
+class UserInfo(BaseModel):
+    id: str | None = Field(None, max_length=200)
+    groups: list[str] | None = Field(
+        None,
+        max_length=100,
+        description="access groups; retrieval only sees documents of these groups (or none)",
+    )
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class FilterSpec(BaseModel):
+    tags: list[str] | None = Field(None, max_length=100)
+    lang: str | None = Field(None, max_length=10)
+    sources: list[str] | None = Field(None, max_length=500)
+    on_date: _dt.date | None = None
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class CitationOut(BaseModel):
+    n: int
+    source: str
+    locator: str
+    title: str
+    text: str
+    score: float
+
+
+class PassageOut(BaseModel):
+    source: str
+    title: str
+    locator: str
+    text: str
+    score: float
+    chunk_id: str
+    lang: str
+    cited: bool = False
+
+
+# --- ask -------------------------------------------------------------------------------------------
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="the user's question (length limit: KB_MAX_QUESTION_CHARS)")
+    kb: str | None = Field(None, max_length=64, description="knowledge base name (default: KB_NAME)")
+    session_id: str | None = Field(None, max_length=128, description="continues a conversation")
+    history: list[Turn] | None = Field(None, max_length=100, description="earlier turns, oldest first")
+    user: UserInfo | None = None
+    filters: FilterSpec | None = None
+    stream: bool = Field(False, description="Server-Sent Events: token events, then one final event")
+    include_passages: bool = Field(False, description="also return the retrieved passages (agent assist)")
+
+
+class AskResponse(BaseModel):
+    answer: str
+    action: Literal["answer", "faq", "clarify", "handoff", "refuse"]
+    handoff: bool = Field(description="true when a human agent should take over")
+    confidence: float
+    citations: list[CitationOut]
+    timings_ms: dict[str, float]
+    session_id: str | None
+    answer_id: str
+    kb: str
+    index_version: str | None
+    passages: list[PassageOut] | None = None
+
+
+# --- search ----------------------------------------------------------------------------------------
+
+
+class SearchRequest(BaseModel):
+    query: str
+    kb: str | None = Field(None, max_length=64)
+    k: int = Field(5, ge=1, le=50)
+    user: UserInfo | None = None
+    filters: FilterSpec | None = None
+
+
+class SearchResponse(BaseModel):
+    kb: str
+    index_version: str | None
+    hits: list[PassageOut]
+
+
+# --- OpenAI-compatible chat ------------------------------------------------------------------------
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str = Field(max_length=32)
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(max_length=64, description="knowledge base name")
+    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    stream: bool = False
+    temperature: float | None = None
+    max_tokens: int | None = None
+    user: str | None = Field(None, max_length=200)
+    session_id: str | None = Field(None, max_length=128, description="extension: continues a conversation")
+    groups: list[str] | None = Field(None, max_length=100, description="extension: the user's access groups")
+
+
+class ChatChoiceMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatChoiceMessage
+    finish_reason: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
+    citations: list[CitationOut] = Field(description="extension: the sources of the answer")
+    kb_action: str = Field(description="extension: answer | faq | clarify | handoff | refuse")
+    confidence: float
+    answer_id: str
+    session_id: str | None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "kb-assistant"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+# --- documents and jobs ----------------------------------------------------------------------------
+
+
+class JobProgress(BaseModel):
+    stage: str
+    files: int
+    done: bool
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    kb: str
+    state: Literal["queued", "running", "succeeded", "partial", "failed"]
+    progress: JobProgress
+    files: list[str]
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    report: dict[str, Any] | None
+    failed: list[dict[str, str]]
+    error: dict[str, str] | None
+
+
+class DocumentOut(BaseModel):
+    id: str
+    source: str
+    title: str
+    lang: str
+    kind: str
+    groups: list[str]
+    tags: list[str]
+
+
+class VersionOut(BaseModel):
+    version: str
+    live: bool
+    created_at: str | None = None
+    chunks: int | None = None
+
+
+class DocumentList(BaseModel):
+    kb: str
+    index_version: str | None
+    versions: list[VersionOut]
+    documents: list[DocumentOut]
+
+
+# --- feedback, sessions ----------------------------------------------------------------------------
+
+
+class FeedbackRequest(BaseModel):
+    answer_id: str = Field(max_length=128)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=4000)
+
+
+class FeedbackResponse(BaseModel):
+    id: str
+    answer_id: str
+    rating: str
+
+
+class SessionTurn(BaseModel):
+    role: str
+    content: str
+    answer_id: str | None
+    created_at: float
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    turns: list[SessionTurn]
+
+
+class SuggestRequest(BaseModel):
+    session_id: str = Field(max_length=128)
+    kb: str | None = Field(None, max_length=64)
+    user: UserInfo | None = None
+
+
+class SuggestResponse(BaseModel):
+    session_id: str
+    conversation: list[SessionTurn]
+    suggestion: AskResponse
+
+
+# --- health ------------------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    ready: bool
+    kbs: dict[str, str | None]
+    warmed: bool
+    detail: str | None = None

@@ -1,0 +1,237 @@
+"""SQLite store of the service (``KB_HOME/feedback.sqlite``): answers given (so that feedback
+can refer to one by ``answer_id``), conversation turns per session (for the agent-assist view)
+and feedback. Exports feedback as JSONL in the eval-set format of ../shared/data."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from kb.errors import NotFoundError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    answer_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    kb TEXT NOT NULL,
+    session_id TEXT,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    action TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    lang TEXT NOT NULL,
+    citations TEXT NOT NULL,
+    passages TEXT NOT NULL,
+    history TEXT NOT NULL,
+    caller TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    answer_id TEXT,
+    PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    answer_id TEXT NOT NULL REFERENCES answers(answer_id),
+    rating TEXT NOT NULL,
+    comment TEXT,
+    caller TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
+"""
+
+
+class AnswerNotFound(NotFoundError):
+    def __init__(self, answer_id: str) -> None:
+        super().__init__(f"answer {answer_id!r} is unknown", "send the answer_id returned with the answer")
+
+
+class ServiceStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(
+            str(self.path), check_same_thread=False, isolation_level=None, timeout=30
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- answers and sessions ------------------------------------------------------------------
+    def record_answer(
+        self,
+        *,
+        answer_id: str,
+        kb: str,
+        session_id: str | None,
+        question: str,
+        answer: dict[str, Any],
+        lang: str,
+        passages: list[dict[str, Any]],
+        history: list[dict[str, str]],
+        caller: str,
+    ) -> None:
+        now = time.time()
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        answer_id,
+                        now,
+                        kb,
+                        session_id,
+                        question,
+                        answer.get("answer", ""),
+                        answer.get("action", ""),
+                        float(answer.get("confidence", 0.0)),
+                        lang,
+                        json.dumps(answer.get("citations", []), ensure_ascii=False),
+                        json.dumps(passages, ensure_ascii=False),
+                        json.dumps(history, ensure_ascii=False),
+                        caller,
+                    ),
+                )
+                if session_id:
+                    row = self._conn.execute(
+                        "SELECT COALESCE(MAX(seq), -1) FROM turns WHERE session_id=?", (session_id,)
+                    ).fetchone()
+                    seq = int(row[0]) + 1
+                    self._conn.execute(
+                        "INSERT INTO turns VALUES (?,?,?,?,?,?)",
+                        (session_id, seq, now, "user", question, None),
+                    )
+                    self._conn.execute(
+                        "INSERT INTO turns VALUES (?,?,?,?,?,?)",
+                        (session_id, seq + 1, now, "assistant", answer.get("answer", ""), answer_id),
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def get_answer(self, answer_id: str) -> dict[str, Any]:
+        with self._lock:
+            cur = self._conn.execute("SELECT * FROM answers WHERE answer_id=?", (answer_id,))
+            row = cur.fetchone()
+            cols = [d[0] for d in cur.description]
+        if row is None:
+            raise AnswerNotFound(answer_id)
+        out = dict(zip(cols, row, strict=True))
+        for key in ("citations", "passages", "history"):
+            out[key] = json.loads(out[key])
+        return out
+
+    def history(self, session_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT role, content, answer_id, created_at FROM turns WHERE session_id=? ORDER BY seq DESC LIMIT ?",
+                (session_id, limit),
+            ).fetchall()
+        return [
+            {"role": r[0], "content": r[1], "answer_id": r[2], "created_at": r[3]} for r in reversed(rows)
+        ]
+
+    # -- feedback -------------------------------------------------------------------------------
+    def add_feedback(self, answer_id: str, rating: str, comment: str | None, caller: str) -> str:
+        self.get_answer(answer_id)  # 404 for an unknown answer
+        fid = "fb_" + uuid.uuid4().hex[:16]
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO feedback VALUES (?,?,?,?,?,?)",
+                (fid, time.time(), answer_id, rating, comment, caller),
+            )
+        return fid
+
+    def export(self, rating: str | None = None) -> Iterator[dict[str, Any]]:
+        """One eval-set record (../shared/data/README.md, format A) per feedback, plus a
+        ``feedback`` field. A thumbs-up on an answer becomes a test case with the answer as
+        reference and its cited sources as gold. A thumbs-down becomes an *unanswerable* case
+        (the served answer must not be given again) marked ``needs_review``: a reviewer adds the
+        right reference and gold (and sets ``answerable``) when the knowledge base holds it."""
+        sql = (
+            "SELECT f.id, f.created_at, f.rating, f.comment, a.answer_id, a.kb, a.session_id, a.question, a.answer,"
+            " a.action, a.confidence, a.lang, a.citations, a.history FROM feedback f JOIN answers a"
+            " ON a.answer_id = f.answer_id"
+        )
+        args: tuple[Any, ...] = ()
+        if rating:
+            sql += " WHERE f.rating = ?"
+            args = (rating,)
+        sql += " ORDER BY f.created_at"
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        for (
+            fid,
+            created,
+            rat,
+            comment,
+            aid,
+            kb,
+            sid,
+            question,
+            answer,
+            action,
+            conf,
+            lang,
+            cits,
+            hist,
+        ) in rows:
+            citations = json.loads(cits)
+            history = json.loads(hist)
+            gold = list(dict.fromkeys(c.get("source", "") for c in citations if c.get("source")))
+            answered = action in ("answer", "faq")
+            if rat == "up" and answered and gold:
+                rec = {"answers": [answer], "gold": gold, "answerable": True, "needs_review": False}
+            elif rat == "up":
+                rec = {"answers": [], "gold": [], "answerable": False, "needs_review": False}
+            else:
+                rec = {"answers": [], "gold": [], "answerable": False, "needs_review": True}
+            out: dict[str, Any] = {"id": f"feedback-{fid}", "question": question, **rec, "lang": lang}
+            if history:
+                out["history"] = [{"role": h["role"], "content": h["content"]} for h in history]
+            out["feedback"] = {
+                "rating": rat,
+                "comment": comment,
+                "answer_id": aid,
+                "kb": kb,
+                "session_id": sid,
+                "action": action,
+                "confidence": conf,
+                "answer": answer,
+                "citations": citations,
+                "created_at": created,
+            }
+            # key order as in questions.jsonl
+            yield {
+                k: out[k]
+                for k in (
+                    "id",
+                    "question",
+                    "answers",
+                    "gold",
+                    "lang",
+                    "answerable",
+                    "history",
+                    "needs_review",
+                    "feedback",
+                )
+                if k in out
+            }

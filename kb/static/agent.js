@@ -1,0 +1,83 @@
+// Agent assist: a customer's conversation by session id, a suggested reply with citations, and
+// the passages behind it (cited ones highlighted).
+(function () {
+  setupHeader();
+  const form = document.getElementById("load");
+  const sessionInput = document.getElementById("session");
+  const params = new URLSearchParams(location.search);
+  if (params.get("session")) sessionInput.value = params.get("session");
+
+  function renderTurns(turns) {
+    const box = document.getElementById("turns");
+    box.innerHTML = "";
+    if (!turns.length) { box.append(el("p", { class: "placeholder" }, t("noturns"))); return; }
+    for (const turn of turns) {
+      box.append(el("div", { class: "turn" }, el("div", { class: "who" }, turn.role), el("div", { class: "what" }, turn.content)));
+    }
+  }
+
+  function renderSuggestion(s) {
+    const box = document.getElementById("suggestion");
+    box.hidden = false;
+    box.textContent = "";
+    const re = /\[(\d+)\]/g;
+    let last = 0, m;
+    while ((m = re.exec(s.answer)) !== null) {
+      box.append(s.answer.slice(last, m.index));
+      const n = Number(m[1]);
+      const b = el("button", { class: "cite", type: "button" }, String(n));
+      b.addEventListener("click", () => {
+        const c = (s.citations || []).find((x) => x.n === n);
+        const target = c && [...document.querySelectorAll(".passage")].find((p) => p.dataset.source === c.source);
+        if (target) { target.scrollIntoView({ behavior: "smooth", block: "center" }); target.classList.add("cited"); }
+      });
+      box.append(b);
+      last = re.lastIndex;
+    }
+    box.append(s.answer.slice(last));
+    const meta = document.getElementById("suggestion-meta");
+    meta.innerHTML = "";
+    meta.append(el("span", { class: "badge" + (s.handoff ? " handoff" : "") }, s.handoff ? t("handoffbadge") : s.action),
+      el("span", {}, `${t("confidence")} ${Math.round((s.confidence || 0) * 100)}%`));
+    const copy = el("button", { class: "fb", type: "button" }, t("copy"));
+    copy.addEventListener("click", async () => {
+      try { await navigator.clipboard.writeText(s.answer); copy.textContent = t("copied"); } catch (e) { /* no clipboard */ }
+    });
+    meta.append(copy);
+    const list = document.getElementById("passages");
+    list.innerHTML = "";
+    const citedSources = new Set((s.citations || []).map((c) => c.source));
+    for (const p of s.passages || []) {
+      const cited = citedSources.has(p.source);
+      const head = el("div", { class: "head" }, p.title || p.source, " ",
+        el("small", {}, `${p.source}${p.locator ? " · " + p.locator : ""} · ${p.score.toFixed(2)}${cited ? " · " + t("cited") : ""}`));
+      const node = el("div", { class: "passage" + (cited ? " cited" : "") }, head, el("div", { class: "body" }, p.text));
+      node.dataset.source = p.source;
+      list.append(node);
+    }
+  }
+
+  async function load(sessionId) {
+    const headers = authHeaders();
+    const r = await fetch(`/v1/sessions/${encodeURIComponent(sessionId)}`, { headers });
+    if (!r.ok) { renderTurns([]); return; }
+    const data = await r.json();
+    renderTurns(data.turns);
+    if (!data.turns.length) return;
+    const kb = document.getElementById("kb").value || undefined;
+    const s = await fetch("/v1/agent/suggest", { method: "POST", headers, body: JSON.stringify({ session_id: sessionId, kb }) });
+    if (s.ok) renderSuggestion((await s.json()).suggestion);
+    else {
+      const box = document.getElementById("suggestion");
+      box.hidden = false;
+      box.textContent = `${t("error")}: ${(await s.json()).message}`;
+    }
+  }
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const id = sessionInput.value.trim();
+    if (id) { history.replaceState(null, "", `?session=${encodeURIComponent(id)}`); load(id); }
+  });
+  if (sessionInput.value) load(sessionInput.value.trim());
+})();

@@ -1,0 +1,168 @@
+// The customer chat: POST /v1/ask with stream: true, parse the Server-Sent Events as they arrive.
+(function () {
+  const messages = document.getElementById("messages");
+  const form = document.getElementById("composer");
+  const input = document.getElementById("question");
+  const send = document.getElementById("send");
+  let sessionId = sessionStorage.getItem("kb.session") || null;
+
+  setupHeader();
+  document.getElementById("newchat").addEventListener("click", () => {
+    sessionId = null;
+    sessionStorage.removeItem("kb.session");
+    messages.querySelectorAll(".msg").forEach((m) => m.remove());
+    document.getElementById("empty").hidden = false;
+    showSource(null);
+  });
+
+  function scroll() { messages.scrollTop = messages.scrollHeight; }
+
+  function showSource(c, button) {
+    document.querySelectorAll(".cite.active").forEach((b) => b.classList.remove("active"));
+    const body = document.getElementById("source-body");
+    const empty = document.getElementById("source-empty");
+    if (!c) { body.hidden = true; empty.hidden = false; return; }
+    if (button) button.classList.add("active");
+    document.getElementById("source-title").textContent = `[${c.n}] ${c.title || c.source}`;
+    document.getElementById("source-loc").textContent = c.locator ? `${c.source} · ${c.locator}` : c.source;
+    document.getElementById("source-text").textContent = c.text;
+    body.hidden = false; empty.hidden = true;
+    document.getElementById("source").classList.add("open");
+  }
+
+  // answer text with [n] markers turned into buttons that open the cited passage
+  function renderAnswer(container, text, citations) {
+    container.textContent = "";
+    const byN = new Map(citations.map((c) => [c.n, c]));
+    const re = /\[(\d+)\]/g;
+    let last = 0, m;
+    while ((m = re.exec(text)) !== null) {
+      container.append(text.slice(last, m.index));
+      const c = byN.get(Number(m[1]));
+      if (c) {
+        const b = el("button", { class: "cite", type: "button", title: c.source }, String(c.n));
+        b.addEventListener("click", () => showSource(c, b));
+        container.append(b);
+      } else container.append(m[0]);
+      last = re.lastIndex;
+    }
+    container.append(text.slice(last));
+  }
+
+  function feedbackBar(answerId) {
+    const bar = el("div", { class: "meta" });
+    const up = el("button", { class: "fb", type: "button", title: t("helpful"), "data-rating": "up" }, "👍");
+    const down = el("button", { class: "fb", type: "button", title: t("nothelpful"), "data-rating": "down" }, "👎");
+    const wrap = el("div", {});
+    function choose(rating, btn) {
+      up.classList.remove("chosen"); down.classList.remove("chosen"); btn.classList.add("chosen");
+      wrap.innerHTML = "";
+      const comment = el("input", { type: "text", placeholder: t("comment"), maxlength: "4000", class: "fb-comment" });
+      const submit = el("button", { type: "submit", class: "fb-send" }, t("submit"));
+      const f = el("form", { class: "fb-form" }, comment, submit);
+      f.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        submit.disabled = true;
+        const r = await fetch("/v1/feedback", { method: "POST", headers: authHeaders(),
+          body: JSON.stringify({ answer_id: answerId, rating, comment: comment.value || null }) });
+        wrap.innerHTML = "";
+        wrap.append(el("span", { class: r.ok ? "thanks" : "error" }, r.ok ? t("thanks") : t("error")));
+      });
+      wrap.append(f);
+      comment.focus();
+    }
+    up.addEventListener("click", () => choose("up", up));
+    down.addEventListener("click", () => choose("down", down));
+    bar.append(up, down);
+    return [bar, wrap];
+  }
+
+  function finish(bubble, textEl, final) {
+    bubble.classList.remove("streaming");
+    renderAnswer(textEl, final.answer, final.citations || []);
+    if (final.citations && final.citations.length) {
+      const chips = el("div", { class: "sources" });
+      for (const c of final.citations) {
+        const chip = el("button", { class: "source-chip", type: "button" }, `[${c.n}] ${c.title || c.source}`);
+        chip.addEventListener("click", () => showSource(c, null));
+        chips.append(chip);
+      }
+      bubble.append(chips);
+    }
+    if (final.handoff) {
+      bubble.classList.add("handoff");
+      bubble.append(el("div", { class: "handoff-banner", role: "status" }, "🧑‍💼 " + t("handoff")));
+    }
+    const [bar, wrap] = feedbackBar(final.answer_id);
+    const badge = el("span", { class: "badge" + (final.handoff ? " handoff" : "") },
+      final.handoff ? t("handoffbadge") : final.action);
+    bar.append(badge, el("span", {}, `${t("confidence")} ${Math.round((final.confidence || 0) * 100)}%`));
+    bubble.append(bar, wrap);
+    bubble.dataset.answerId = final.answer_id;
+    if (final.session_id) { sessionId = final.session_id; sessionStorage.setItem("kb.session", sessionId); }
+  }
+
+  // parse "event: x\ndata: {...}\n\n" blocks from a growing buffer
+  function* sseEvents(state) {
+    let i;
+    while ((i = state.buf.indexOf("\n\n")) >= 0) {
+      const block = state.buf.slice(0, i);
+      state.buf = state.buf.slice(i + 2);
+      let event = "message", data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) event = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trimStart();
+      }
+      if (data) yield [event, JSON.parse(data)];
+    }
+  }
+
+  async function ask(question) {
+    document.getElementById("empty").hidden = true;
+    messages.append(el("div", { class: "msg user" }, question));
+    const textEl = el("div", { class: "text" });
+    const bubble = el("div", { class: "msg bot streaming" }, textEl);
+    messages.append(bubble);
+    scroll();
+    const kb = document.getElementById("kb").value || undefined;
+    const body = { question, stream: true, session_id: sessionId, kb };
+    let streamed = "";
+    try {
+      const r = await fetch("/v1/ask", { method: "POST", headers: authHeaders(), body: JSON.stringify(body) });
+      if (!r.ok || !r.body) {
+        let msg = `${r.status}`;
+        try { msg = (await r.json()).message; } catch (e) { /* keep the status */ }
+        throw new Error(msg);
+      }
+      const reader = r.body.getReader();
+      const decoder = new TextDecoder();
+      const state = { buf: "" };
+      let done = false;
+      while (!done) {
+        const chunk = await reader.read();
+        done = chunk.done;
+        state.buf += decoder.decode(chunk.value || new Uint8Array(), { stream: !done });
+        for (const [event, data] of sseEvents(state)) {
+          if (event === "token") { streamed += data.text; textEl.textContent = streamed; scroll(); }
+          else if (event === "final") { finish(bubble, textEl, data); scroll(); }
+          else if (event === "error") throw new Error(data.message);
+        }
+      }
+    } catch (e) {
+      bubble.classList.remove("streaming");
+      bubble.append(el("div", { class: "error" }, `${t("error")}: ${e.message}`));
+    }
+  }
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const q = input.value.trim();
+    if (!q) return;
+    input.value = "";
+    send.disabled = true;
+    try { await ask(q); } finally { send.disabled = false; input.focus(); }
+  });
+  input.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
+  });
+})();

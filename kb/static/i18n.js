@@ -1,0 +1,98 @@
+// UI strings in English and Chinese; the browser language picks, the toggle switches.
+const STRINGS = {
+  en: {
+    title: "Help center", apikey: "API key (optional)", newchat: "New chat", agentview: "Agent view",
+    welcome: "How can we help?",
+    welcome2: "Ask a question. Every answer shows its sources; click a number to read the passage.",
+    placeholder: "Type your question…", send: "Send", sourcehint: "Click a citation to see the passage it quotes.",
+    sources: "Sources", helpful: "Helpful", nothelpful: "Not helpful", comment: "What was wrong? (optional)",
+    submit: "Send", thanks: "Thanks for your feedback!", handoff: "A support agent will take over this conversation.",
+    handoffbadge: "Hand-off", confidence: "confidence", error: "Something went wrong", thinking: "Thinking…",
+    agenttitle: "Agent assist", session: "Session id", load: "Load", conversation: "Customer conversation",
+    suggestion: "Suggested reply", passages: "Passages behind it", nosession: "Enter a customer session id.",
+    copy: "Copy reply", copied: "Copied", lang: "中文", noturns: "No conversation for this session yet.",
+    cited: "cited", chat: "Customer chat",
+  },
+  zh: {
+    title: "帮助中心", apikey: "API 密钥（可选）", newchat: "新对话", agentview: "客服视图",
+    welcome: "有什么可以帮您？", welcome2: "请输入您的问题。每个回答都附有来源，点击编号即可查看原文段落。",
+    placeholder: "请输入您的问题…", send: "发送", sourcehint: "点击引用编号查看所引用的原文。",
+    sources: "来源", helpful: "有帮助", nothelpful: "没有帮助", comment: "哪里不对？（可选）",
+    submit: "提交", thanks: "感谢您的反馈！", handoff: "人工客服将接手此对话。", handoffbadge: "转人工",
+    confidence: "置信度", error: "出错了", thinking: "思考中…", agenttitle: "客服辅助", session: "会话 ID",
+    load: "加载", conversation: "客户对话", suggestion: "建议回复", passages: "依据段落", nosession: "请输入客户会话 ID。",
+    copy: "复制回复", copied: "已复制", lang: "English", noturns: "该会话暂无对话。", cited: "已引用", chat: "客户聊天",
+  },
+};
+
+function pickLang() {
+  const saved = localStorage.getItem("kb.lang");
+  if (saved && STRINGS[saved]) return saved;
+  return (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+
+let LANG = pickLang();
+
+function t(key) { return (STRINGS[LANG] && STRINGS[LANG][key]) || STRINGS.en[key] || key; }
+
+function applyI18n() {
+  document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  document.querySelectorAll("[data-i18n-ph]").forEach((el) => { el.placeholder = t(el.dataset.i18nPh); });
+  const btn = document.getElementById("lang");
+  if (btn) btn.textContent = t("lang");
+  document.title = t(document.body.dataset.titleKey || "title");
+}
+
+function toggleLang() {
+  LANG = LANG === "zh" ? "en" : "zh";
+  localStorage.setItem("kb.lang", LANG);
+  applyI18n();
+}
+
+function authHeaders() {
+  const key = (document.getElementById("apikey") || {}).value || localStorage.getItem("kb.apikey") || "";
+  const h = { "Content-Type": "application/json" };
+  if (key) h["Authorization"] = "Bearer " + key;
+  return h;
+}
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+async function loadKbs(select) {
+  try {
+    const r = await fetch("/v1/models", { headers: authHeaders() });
+    if (!r.ok) return;
+    const data = await r.json();
+    const current = localStorage.getItem("kb.kb");
+    select.innerHTML = "";
+    for (const m of data.data) select.append(el("option", { value: m.id }, m.id));
+    if (current && [...select.options].some((o) => o.value === current)) select.value = current;
+    select.hidden = data.data.length <= 1;
+  } catch (e) { /* the page still works with the default knowledge base */ }
+}
+
+function setupHeader() {
+  const key = document.getElementById("apikey");
+  if (key) {
+    key.value = localStorage.getItem("kb.apikey") || "";
+    key.addEventListener("change", () => localStorage.setItem("kb.apikey", key.value));
+  }
+  const lang = document.getElementById("lang");
+  if (lang) lang.addEventListener("click", toggleLang);
+  const kb = document.getElementById("kb");
+  if (kb) {
+    kb.addEventListener("change", () => localStorage.setItem("kb.kb", kb.value));
+    loadKbs(kb);
+  }
+  applyI18n();
+}
