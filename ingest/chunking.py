@@ -295,6 +295,10 @@ def chunk_elements(
         else:
             blocks.append(el)
     flush()
+    if not raw:  # headings only (e.g. a section stub of a manual): its headings are its text
+        heads = [el.text for el in elements if el.kind == "heading"]
+        if heads:
+            raw.append(("\n".join(dict.fromkeys(heads)), (), elements[0].page, "text"))
 
     out: list[Chunk] = []
     for pos, (text, path, page, kind) in enumerate(raw):

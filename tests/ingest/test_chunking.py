@@ -113,3 +113,8 @@ def test_metadata_and_stable_ids() -> None:
     assert [c.id for c in a] == [c.id for c in b]
     assert a[0].groups == ("staff",) and a[0].tags == ("x",) and a[0].valid_from == "2026-01-01"
     assert a[0].page == 2
+
+
+def test_heading_only_document_still_has_a_chunk() -> None:
+    chunks = chunk_elements(doc("Connecting with HDMI"), [Element("heading", "Connecting with HDMI", level=1)], count, 64, 8)
+    assert [c.text for c in chunks] == ["Connecting with HDMI"]

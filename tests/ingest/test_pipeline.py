@@ -187,3 +187,17 @@ def test_missing_path_is_fatal(kb_home: Path, tmp_path: Path, fake_embedder) -> 
 
     with pytest.raises(InputError, match="no such file"):
         ingest_paths(KnowledgeBase(kb_home, "t"), [tmp_path / "nope"], fake_embedder)
+
+
+def test_default_groups_apply_where_documents_have_none(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    docs = write_corpus(tmp_path)
+    (docs / "zh.md.meta.json").write_text('{"groups": ["managers"]}', encoding="utf-8")
+    kb = KnowledgeBase(kb_home, "t")
+    ingest(kb, docs, fake_embedder, default_groups=("staff",))
+    index = kb.load_live()
+    groups = {c.source: c.groups for c in all_chunks(index)}
+    assert groups["zh.md"] == ("managers",) and groups["policies/returns.md"] == ("staff",)
+    assert groups["faq.csv"] == ("staff",)
+    index.close()
+    # the same files without the default are a change (access must not keep the old groups)
+    assert ingest(kb, docs, fake_embedder).updated == 4
