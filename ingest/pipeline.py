@@ -32,7 +32,7 @@ from ingest.loaders import (
     read_sidecar,
     source_of,
 )
-from kb.errors import InputError, KBError
+from kb.errors import InputError, KBError, NotFoundError
 
 EMBED_BLOCK = 1024  # texts per embedder call (the embedder batches and length-sorts inside)
 
@@ -86,7 +86,7 @@ def _hidden(path: Path, root: Path) -> bool:
 
 def iter_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, Path]]:
     """(file, root) pairs: folders recursively (hidden files and sidecars skipped, sorted), a
-    single file with its folder as root. A missing path raises InputError."""
+    single file with its folder as root. A missing path raises NotFoundError (fatal: exit 1)."""
     for p in paths:
         path = Path(p)
         if path.is_dir():
@@ -97,7 +97,7 @@ def iter_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, Path]]:
         elif path.is_file():
             yield path, path.parent
         else:
-            raise InputError(f"{path}: no such file or folder", "check the path")
+            raise NotFoundError(f"{path}: no such file or folder", "check the path")
 
 
 # --------------------------------------------------------------------------------------------

@@ -61,7 +61,9 @@ def _print_report(report: dict[str, Any], as_json: bool, verb: str) -> None:
         f"{report['chunks']} chunks; version {version} ({report['seconds']:.1f} s)"
     )
     for f in report["failed"]:
-        typer.echo(f"  failed: {f['source']}: {f['error']}", err=True)
+        name = f["source"].rsplit("/", 1)[-1]
+        error = f["error"][len(name) + 2 :] if f["error"].startswith(f"{name}: ") else f["error"]
+        typer.echo(f"  failed: {f['source']}: {error}", err=True)
 
 
 def ingest_cmd(

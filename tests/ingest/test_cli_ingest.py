@@ -64,6 +64,9 @@ def test_exit_codes_and_json(kb_home: Path, tmp_path: Path) -> None:
     assert fatal.stderr.startswith("error: ") and "Traceback" not in fatal.stderr
     assert len(fatal.stderr.strip().splitlines()) == 1
 
+    nopath = run_kb(["ingest", str(tmp_path / "no-such-folder"), "--kb", "t"], kb_home)
+    assert nopath.returncode == 1 and "no such file" in nopath.stderr
+
     missing = run_kb(["status", "--kb", "nothing-here"], kb_home)
     assert missing.returncode != 0 and "kb ingest" in missing.stderr and "Traceback" not in missing.stderr
 

@@ -183,9 +183,9 @@ def test_vectors_match_chunk_text(kb_home: Path, tmp_path: Path, fake_embedder) 
 
 
 def test_missing_path_is_fatal(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
-    from kb.errors import InputError
+    from kb.errors import NotFoundError
 
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(NotFoundError, match="no such file"):
         ingest_paths(KnowledgeBase(kb_home, "t"), [tmp_path / "nope"], fake_embedder)
 
 
