@@ -479,7 +479,7 @@ def jobs_dir(kb: Any) -> Path:
 
 
 def _new_job_id() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f") + "-" + secrets.token_hex(3)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -1,0 +1,356 @@
+"""Reindex jobs with the hashing embedder: atomic full rebuild, validation, kill -9 and --resume,
+lock contention, embedding-cache hits, IVF recall vs flat, sharding, `kb reindex` / `kb jobs`."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from indexes.embedders import get_embedder
+from indexes.kbase import KnowledgeBase
+from ingest.pipeline import ingest_paths
+from ingest.reindex import list_jobs, reindex
+from kb.errors import InputError, LockedError
+
+REPO = Path(__file__).resolve().parents[2]
+
+WORDS = (
+    "refund shipping parcel invoice warranty battery charger laptop screen return exchange voucher "
+    "courier delivery address account password privacy loyalty points member discount coupon order "
+    "tracking customs duty insurance repair replacement receipt store online payment card bank "
+    "transfer subscription cancel renew upgrade downgrade plan support ticket agent hours weekend"
+).split()
+
+
+def write_corpus(root: Path, n_files: int = 6, paras: int = 4, seed: int = 7) -> Path:
+    """Markdown files with distinct, deterministic text plus one FAQ table."""
+    rng = random.Random(seed)
+    docs = root / "corpus"
+    docs.mkdir(parents=True, exist_ok=True)
+    for f in range(n_files):
+        parts = [f"# Topic {f} {rng.choice(WORDS)}\n"]
+        for p in range(paras):
+            sent = " ".join(rng.choice(WORDS) for _ in range(rng.randint(12, 30)))
+            parts.append(f"## Section {p}\n\n{sent.capitalize()} item{f}x{p}.\n")
+        (docs / f"doc{f:03d}.md").write_text("\n".join(parts), encoding="utf-8")
+    (docs / "faq.csv").write_text(
+        "id,question,answer\n1,How long does shipping take?,Three to five days.\n"
+        "2,Can I pay with a marmotcard?,Yes we accept marmotcards.\n",
+        encoding="utf-8",
+    )
+    return docs
+
+
+def snapshot(index: Any) -> dict[str, Any]:
+    """Chunk ids (row order), their passage vectors and a few vector and keyword search results."""
+    chunks = index.get_chunks(list(range(index.n_chunks)))
+    ids = [c.id for c in chunks]
+    vecs = index.vectors_of(ids, "passage")
+    rng = np.random.default_rng(0)
+    nq = min(8, len(vecs))
+    queries = vecs[rng.choice(len(vecs), nq, replace=False)] + rng.normal(0, 0.1, (nq, vecs.shape[1]))
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    results = [[ids[r] for r, _ in index.vector_search(q, 5)] for q in queries]
+    kw = [[ids[r] for r, _ in index.keyword_search(w, 5)] for w in ("refund", "shipping parcel", "marmotcard")]
+    return {"ids": ids, "vecs": vecs, "results": results, "keyword": kw, "n_vectors": index.n_vectors}
+
+
+def assert_same_index(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a["ids"] == b["ids"]
+    assert a["n_vectors"] == b["n_vectors"]
+    np.testing.assert_allclose(a["vecs"], b["vecs"], atol=1e-5)
+    assert a["results"] == b["results"]
+    assert a["keyword"] == b["keyword"]
+
+
+def live_snapshot(kb: KnowledgeBase) -> dict[str, Any]:
+    index = kb.load_live()
+    try:
+        return snapshot(index)
+    finally:
+        index.close()
+
+
+def all_texts(kb: KnowledgeBase) -> set[str]:
+    index = kb.load_live()
+    try:
+        chunks = index.get_chunks(list(range(index.n_chunks)))
+    finally:
+        index.close()
+    return {c.embed_text() for c in chunks} | {c.question for c in chunks if c.question}
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def test_rebuild_equals_ingest_and_live_serves_until_published(kb_home: Path, tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    ingest_paths(kb, [docs], get_embedder("hashing:64"), chunk_tokens=48, chunk_overlap=8)
+    before = kb.live_version()
+    seen_live: list[str | None] = []
+    emb = get_embedder("hashing:64")
+    r = reindex(kb, docs, emb, batch_size=8, chunk_tokens=48, chunk_overlap=8, use_cache=False,
+                on_batch=lambda b: seen_live.append(kb.live_version()))
+    assert r.status == "done" and r.ok and r.index_version == kb.live_version() != before
+    assert seen_live and set(seen_live) == {before}  # the old version served during the job
+    assert r.batches == len(seen_live) > 1 and r.texts_embedded == r.texts
+    assert r.validation["vector_self_hit_rate"] == 1.0 and r.validation["keyword_nonempty"] > 0
+    # same chunker + embedder: the rebuilt version equals the incrementally ingested one
+    old = kb.load_version(before)
+    try:
+        assert_same_index(snapshot(old), live_snapshot(kb))
+    finally:
+        old.close()
+    summary = json.loads((kb.path / "jobs" / r.job_id / "summary.json").read_text())
+    assert summary["status"] == "done" and summary["chunks"] == r.chunks
+    events = [json.loads(x)["event"] for x in (kb.path / "jobs" / r.job_id / "log.jsonl").read_text().splitlines()]
+    assert events[0] == "start" and "memory_estimate" in events and events[-1] == "end"
+    assert not (kb.path / "jobs" / r.job_id / "checkpoint").exists()  # removed once done
+
+
+def test_failed_validation_keeps_live_version(kb_home: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    emb = get_embedder("hashing:64")
+    reindex(kb, docs, emb)
+    live = kb.live_version()
+    import ingest.reindex as rx
+
+    orig = rx.VersionFeeder.add_batch
+
+    def lossy(self, batch, vecs):  # type: ignore[no-untyped-def]
+        # simulate a writer that drops one vector: counts no longer match what was produced
+        if batch.index == 0:
+            self.expected_vectors += 1
+        return orig(self, batch, vecs)
+
+    monkeypatch.setattr(rx.VersionFeeder, "add_batch", lossy)
+    with pytest.raises(rx.ReindexValidationError, match="the live version was kept"):
+        reindex(kb, docs, emb)
+    assert kb.live_version() == live
+    assert not any((kb.path / "tmp").iterdir())
+    jobs = list_jobs(kb)
+    assert jobs[-1]["status"] == "failed" and "live version was kept" in jobs[-1]["error"]
+
+
+def test_cache_hits_chunker_change_embedder_change_and_no_cache(kb_home: Path, tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    e1 = get_embedder("hashing:64")
+    r1 = reindex(kb, docs, e1, chunk_tokens=48, chunk_overlap=8)
+    first = all_texts(kb)
+    assert r1.texts_embedded == len(first) == r1.cache_misses and r1.cache_hits == 0
+    # index type only: nothing embedded at all
+    e2 = get_embedder("hashing:64")
+    r2 = reindex(kb, None, e2, index="hnsw", chunk_tokens=48, chunk_overlap=8)
+    assert e2.texts_embedded == r2.texts_embedded == 0 and r2.cache_hits == len(first)
+    assert r2.index["kind"] == "hnsw"
+    # chunker change: only texts never seen before are embedded
+    e3 = get_embedder("hashing:64")
+    r3 = reindex(kb, None, e3, chunk_tokens=24, chunk_overlap=4)
+    second = all_texts(kb)
+    assert second != first
+    assert e3.texts_embedded == r3.texts_embedded == len(second - first)
+    assert r3.cache_hits == len(second & first)
+    # embedder change: everything re-embedded (the cache key holds the embedder id)
+    e4 = get_embedder("hashing:96")
+    r4 = reindex(kb, None, e4, chunk_tokens=24, chunk_overlap=4)
+    assert e4.texts_embedded == len(second) and r4.cache_hits == 0
+    assert kb.load_live(expected_embedder="hashing:96").dim == 96
+    # --no-cache: everything re-embedded although all is cached
+    e5 = get_embedder("hashing:96")
+    r5 = reindex(kb, None, e5, use_cache=False, chunk_tokens=24, chunk_overlap=4)
+    assert e5.texts_embedded == len(second) and r5.cache_hits == 0
+
+
+def test_live_source_reembeds_stored_chunks_with_new_embedder(kb_home: Path, tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    ingest_paths(kb, [docs], get_embedder("hashing:64"), chunk_tokens=48, chunk_overlap=8)
+    before = live_snapshot(kb)
+    r = reindex(kb, None, get_embedder("hashing:128"))  # no recorded source: the live chunks
+    assert r.source["kind"] == "live" and r.ok
+    after = live_snapshot(kb)
+    assert after["ids"] == before["ids"] and after["vecs"].shape[1] == 128
+
+
+def test_ivf_recall_vs_flat_nprobe_and_shards(kb_home: Path, tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path, n_files=30, paras=8, seed=3)
+    emb = get_embedder("hashing:64")
+    flat = KnowledgeBase(kb_home, "flat")
+    rf = reindex(flat, docs, emb, chunk_tokens=24, chunk_overlap=0)
+    assert rf.index["kind"] == "flat" and rf.recall_vs_flat is None
+    n = rf.vectors
+    assert n > 150
+    ivf = KnowledgeBase(kb_home, "ivf", nlist=8)
+    r = reindex(ivf, docs, emb, chunk_tokens=24, chunk_overlap=0, flat_max=50, nprobe=8, sample_queries=64)
+    assert r.index["kind"] == "ivf" and r.index["nprobe"] == 8 and r.index["nlist"] == 8
+    assert r.recall_vs_flat == 1.0  # nprobe = nlist: exhaustive
+    r1 = reindex(ivf, docs, emb, chunk_tokens=24, chunk_overlap=0, flat_max=50, nprobe=1, sample_queries=64)
+    assert r1.recall_vs_flat is not None and 0.2 < r1.recall_vs_flat < 1.0  # fixed seed: an approximate index
+    assert r.index["memory_estimate_bytes"] > 0 and r.index["size_bytes"] > 0
+    # shards: the merged results equal the single flat index
+    sh = KnowledgeBase(kb_home, "sharded")
+    rs = reindex(sh, docs, emb, chunk_tokens=24, chunk_overlap=0, shard_size=64)
+    assert rs.index["shards"] == -(-n // 64) > 1
+    assert_same_index(live_snapshot(flat), live_snapshot(sh))
+
+
+def test_bad_source_and_partial_failure(kb_home: Path, tmp_path: Path) -> None:
+    kb = KnowledgeBase(kb_home, "t")
+    emb = get_embedder("hashing:64")
+    with pytest.raises(InputError, match="--source"):
+        reindex(kb, None, emb)
+    with pytest.raises(InputError, match="no such folder"):
+        reindex(kb, tmp_path / "nope", emb)
+    docs = write_corpus(tmp_path, n_files=3)
+    r = reindex(kb, docs, emb)
+    (docs / "doc001.md").write_bytes(b"\xff\xfe\x00\xd8" * 10 + b"\x00\x01\x02" * 50)  # undecodable now
+    r2 = reindex(kb, None, emb)
+    assert [f["source"] for f in r2.failed] == ["doc001.md"]
+    assert r2.status == "done" and not r2.ok
+    index = kb.load_live()
+    try:  # nothing already stored is lost: the failed file keeps its previous chunks
+        assert {d.source for d in index.documents()} == {"doc000.md", "doc001.md", "doc002.md", "faq.csv"}
+        assert index.n_chunks == r.chunks
+    finally:
+        index.close()
+    # manifest source: a JSON list of files relative to the manifest's folder
+    man = docs / "files.json"
+    man.write_text(json.dumps(["doc000.md", "faq.csv"]))
+    r3 = reindex(kb, man, emb)
+    assert r3.source["kind"] == "manifest" and r3.documents == 2 and r3.ok
+
+
+# --------------------------------------------------------------------------------------------
+# processes: lock contention, kill -9 and --resume, the CLI
+
+
+def _env(kb_home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(KB_HOME=str(kb_home), KB_EMBEDDER="hashing:64", PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
+    return env
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from indexes.kbase import KnowledgeBase
+kb = KnowledgeBase(Path(sys.argv[1]), "t")
+with kb.lock(what="kb reindex job test-holder"):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_second_job_refused_naming_holder_and_crashed_holder_frees_lock(kb_home: Path, tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path, n_files=2)
+    kb = KnowledgeBase(kb_home, "t")
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(kb_home)], stdout=subprocess.PIPE,
+                            env=_env(kb_home), text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        with pytest.raises(LockedError) as ei:
+            reindex(kb, docs, get_embedder("hashing:64"))
+        msg = str(ei.value)
+        assert f"pid {proc.pid}" in msg and "test-holder" in msg
+        cli = subprocess.run([sys.executable, "-m", "kb.cli", "reindex", "--kb", "t", "--source", str(docs)],
+                             env=_env(kb_home), capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 1 and f"is locked by pid {proc.pid}" in cli.stderr
+        assert "Traceback" not in cli.stderr
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    r = reindex(kb, docs, get_embedder("hashing:64"))  # the kernel freed the dead holder's lock
+    assert r.ok and kb.live_version() == r.index_version
+
+
+SLOW_JOB = """
+import sys, time
+from pathlib import Path
+from indexes.embedders import get_embedder
+from indexes.kbase import KnowledgeBase
+from ingest.reindex import reindex
+kb = KnowledgeBase(Path(sys.argv[1]), "t")
+reindex(kb, sys.argv[2], get_embedder("hashing:64"), batch_size=4, use_cache=False, workers=1,
+        on_batch=lambda b: time.sleep(0.4))
+"""
+
+
+def test_kill9_then_resume_equals_uninterrupted_run(kb_home: Path, tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path, n_files=6)
+    # the reference: an uninterrupted run on another knowledge base
+    ref = KnowledgeBase(kb_home, "ref")
+    r_ref = reindex(ref, docs, get_embedder("hashing:64"), batch_size=4, use_cache=False)
+    assert r_ref.batches >= 6
+    kb = KnowledgeBase(kb_home, "t")
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_JOB, str(kb_home), str(docs)], env=_env(kb_home))
+    done_files: list[Path] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done_files = list((kb.path / "jobs").glob("*/checkpoint/done.json")) if (kb.path / "jobs").exists() else []
+        if done_files:
+            try:
+                if len(json.loads(done_files[0].read_text())) >= 2:
+                    break
+            except ValueError:
+                pass  # never happens (atomic writes); keep polling
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the job finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert kb.live_version() is None  # nothing was published
+    done = json.loads(done_files[0].read_text())
+    assert 2 <= len(done) < r_ref.batches
+    jobs = list_jobs(kb)
+    assert jobs[-1]["status"] == "interrupted"
+    # --resume through the CLI: the lock is free, finished batches are not embedded again
+    cli = subprocess.run([sys.executable, "-m", "kb.cli", "reindex", "--kb", "t", "--resume", "--json"],
+                         env=_env(kb_home), capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    out = json.loads(cli.stdout)
+    assert out["resumed"] and out["job_id"] == jobs[-1]["id"]
+    assert out["batches_from_checkpoint"] >= len(done)
+    ckpt_texts = 4 * out["batches_from_checkpoint"]  # every batch but the last holds 4 texts
+    assert out["texts_embedded"] == r_ref.texts - ckpt_texts and out["cache_hits"] == 0
+    assert_same_index(live_snapshot(ref), live_snapshot(kb))
+    assert list_jobs(kb)[-1]["status"] == "done"
+    # nothing left to resume
+    cli2 = subprocess.run([sys.executable, "-m", "kb.cli", "reindex", "--kb", "t", "--resume"],
+                          env=_env(kb_home), capture_output=True, text=True, timeout=120)
+    assert cli2.returncode == 1
+    assert "no unfinished reindex job" in cli2.stderr
+
+
+def test_cli_reindex_exit_3_and_jobs_listing(kb_home: Path, tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path, n_files=2)
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a pdf")
+    env = _env(kb_home)
+    cli = subprocess.run([sys.executable, "-m", "kb.cli", "reindex", "--kb", "c", "--source", str(docs),
+                          "--workers", "2", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 3, cli.stderr
+    out = json.loads(cli.stdout)
+    assert [f["source"] for f in out["failed"]] == ["broken.pdf"] and out["documents"] == 3
+    jobs = subprocess.run([sys.executable, "-m", "kb.cli", "jobs", "--kb", "c", "--json"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    listed = json.loads(jobs.stdout)["jobs"]
+    assert [j["id"] for j in listed] == [out["job_id"]] and listed[0]["status"] == "done"
+    assert listed[0]["failed"][0]["source"] == "broken.pdf" and listed[0]["throughput_chunks_per_s"] > 0
+    lines = [json.loads(x) for x in (kb_home / "c" / "jobs" / "jobs.jsonl").read_text().splitlines()]
+    assert [x["event"] for x in lines] == ["start", "end"] and lines[1]["failed"] == 1
+    text = subprocess.run([sys.executable, "-m", "kb.cli", "jobs", "--kb", "c"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert out["job_id"] in text.stdout and "done" in text.stdout
