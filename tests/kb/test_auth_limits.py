@@ -1,0 +1,120 @@
+"""API keys, roles, groups, bind check, rate limiter and generation slots (no server)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from kb.auth import KeyStore, Principal, check_bind_host, hash_key, presented_key
+from kb.errors import AuthError, BusyError, ConfigError, ForbiddenError, RateLimitError
+from kb.service.limits import GenerationSlots, RateLimiter
+
+
+def test_key_entries_are_hashed_and_checked() -> None:
+    store = KeyStore.parse(f"alice:reader:{hash_key('s3cret')}, bob:editor:{hash_key('other')}:sales|support")
+    assert store.authenticate("s3cret") == Principal("alice", "reader")
+    bob = store.authenticate("other")
+    assert bob.role == "editor" and bob.groups == ("sales", "support")
+    with pytest.raises(AuthError):
+        store.authenticate("wrong")
+    with pytest.raises(AuthError):
+        store.authenticate(None)
+    assert "s3cret" not in repr(store.entries)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["alice:reader", "alice:boss:" + "0" * 64, "alice:reader:notahash", "a b:reader:" + "0" * 64,
+     f"x:reader:{'0' * 64},x:admin:{'1' * 64}"],
+)
+def test_bad_key_entries_say_how_to_fix(spec: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        KeyStore.parse(spec)
+    assert ";" in err.value.one_line()  # problem; what to do
+
+
+def test_roles_are_ordered() -> None:
+    reader, editor, admin = Principal("r", "reader"), Principal("e", "editor"), Principal("a", "admin")
+    editor.require("reader")
+    admin.require("editor")
+    with pytest.raises(ForbiddenError):
+        reader.require("editor")
+    with pytest.raises(ForbiddenError):
+        editor.require("admin")
+
+
+def test_groups_are_bounded_by_the_key() -> None:
+    restricted = Principal("k", "reader", groups=("sales",))
+    assert restricted.effective_groups(None) == ("sales",)
+    assert restricted.effective_groups(["sales", "finance"]) == ("sales",)
+    assert restricted.effective_groups(["finance"]) == ()
+    free_reader = Principal("k", "reader")
+    assert free_reader.effective_groups(None) == ()  # only documents without groups
+    assert free_reader.effective_groups(["support"]) == ("support",)
+    assert Principal("a", "admin").effective_groups(None) is None
+
+
+def test_presented_key_headers() -> None:
+    assert presented_key("Bearer abc", None) == "abc"
+    assert presented_key("bearer  abc ", None) == "abc"
+    assert presented_key("Basic abc", None) is None
+    assert presented_key(None, "xyz") == "xyz"
+
+
+def test_no_keys_means_loopback_only() -> None:
+    empty = KeyStore.parse("")
+    assert empty.authenticate(None).role == "admin"
+    check_bind_host("127.0.0.1", empty)
+    check_bind_host("::1", empty)
+    with pytest.raises(ConfigError) as err:
+        check_bind_host("0.0.0.0", empty)
+    assert "KB_API_KEYS" in str(err.value)
+    check_bind_host("0.0.0.0", KeyStore.parse(f"a:admin:{hash_key('k')}"))
+
+
+def test_token_bucket_refills() -> None:
+    rl = RateLimiter(per_min=60, burst=3)
+    for _ in range(3):
+        rl.hit("a", now=100.0)
+    with pytest.raises(RateLimitError) as err:
+        rl.hit("a", now=100.0)
+    assert err.value.retry_after_s >= 1 and err.value.http_status == 429
+    rl.hit("b", now=100.0)  # another caller has its own bucket
+    rl.hit("a", now=101.1)  # one token a second
+
+
+def test_generation_slots_queue_then_busy() -> None:
+    slots = GenerationSlots(slots=1, queue=1, wait_s=5)
+    slots.acquire()
+    got: list[str] = []
+
+    def waiter() -> None:
+        slots.acquire()
+        got.append("ok")
+        slots.release()
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    deadline = time.monotonic() + 5
+    while slots.waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert slots.waiting == 1
+    with pytest.raises(BusyError) as err:  # the queue is full
+        slots.acquire()
+    assert err.value.http_status == 503 and err.value.retry_after_s > 0
+    slots.release()
+    t.join(5)
+    assert got == ["ok"] and slots.active == 0
+
+
+def test_generation_slot_wait_times_out() -> None:
+    slots = GenerationSlots(slots=1, queue=4, wait_s=0.05)
+    slots.acquire()
+    with pytest.raises(BusyError):
+        slots.acquire()
+    slots.release()
+    with slots.slot():
+        assert slots.active == 1
+    assert slots.active == 0

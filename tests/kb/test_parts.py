@@ -1,0 +1,159 @@
+"""Service parts without the HTTP layer: index holder swaps, jobs, store export, webhook."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kb.service.holder import IndexHolder
+from kb.service.jobs import JobManager, JobNotFound
+from kb.service.store import AnswerNotFound, ServiceStore
+from kb.service.webhook import HandoffNotifier
+from tests.kb.conftest import build_kb, write_docs
+
+
+def _wait(pred: Any, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_holder_keeps_serving_then_swaps(tmp_path: Path, fake_embedder: Any) -> None:
+    from indexes.kbase import KnowledgeBase
+    from ingest.pipeline import ingest_paths
+
+    home = tmp_path / "home"
+    docs = write_docs(tmp_path / "docs")
+    build_kb(home, docs, fake_embedder)
+    kb = KnowledgeBase(home, "acme")
+    swaps: list[tuple[str | None, str]] = []
+    holder = IndexHolder(kb, "hashing:64", check_s=0.0, grace_s=0.2, on_swap=lambda old, new: swaps.append((old, new.version)))
+    first = holder.current()
+    assert holder.version == first.version and swaps == [(None, first.version)]
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "new.md").write_text("# New\n\nPelicans deliver parcels on Sundays.\n", encoding="utf-8")
+    report = ingest_paths(KnowledgeBase(home, "acme"), [extra / "new.md"], fake_embedder)
+    assert report.published
+    # the first call after the publish still answers with the old version (no waiting) ...
+    assert holder.current() is first
+    # ... and the new one is swapped in by the background load
+    assert _wait(lambda: holder.current().version == kb.live_version())
+    assert swaps[-1] == (first.version, kb.live_version())
+    assert any(d.source == "new.md" for d in holder.current().documents())
+    holder.close()
+
+
+def test_jobs_report_states(tmp_path: Path) -> None:
+    from kb.errors import LockedError
+
+    finished: list[str] = []
+    jm = JobManager(on_finish=lambda j: finished.append(j.state))
+    ok = jm.submit("ingest", "acme", ["a.md"], "t", lambda job: {"failed": []})
+    part = jm.submit("ingest", "acme", ["a.md", "b.pdf"], "t", lambda job: {"failed": [{"source": "b.pdf", "error": "x"}]})
+    bad = jm.submit("delete", "acme", ["a.md"], "t", lambda job: (_ for _ in ()).throw(LockedError("kb is locked")))
+    crash = jm.submit("delete", "acme", ["a.md"], "t", lambda job: 1 / 0)
+    assert _wait(lambda: len(finished) == 4)
+    assert jm.get(ok.id).state == "succeeded"
+    assert jm.get(part.id).to_dict()["failed"] == [{"source": "b.pdf", "error": "x"}]
+    assert jm.get(bad.id).state == "failed" and jm.get(bad.id).error["error"] == "locked"
+    assert jm.get(crash.id).error == {"error": "internal", "message": "ZeroDivisionError; see the server log"}
+    with pytest.raises(JobNotFound):
+        jm.get("job_nope")
+    jm.stop()
+
+
+def _answer(text: str, action: str, sources: list[str]) -> dict[str, Any]:
+    return {"answer": text, "action": action, "confidence": 0.8,
+            "citations": [{"n": i + 1, "source": s, "locator": "", "title": s, "text": "t", "score": 1.0}
+                          for i, s in enumerate(sources)]}
+
+
+def test_feedback_export_in_eval_format(tmp_path: Path) -> None:
+    store = ServiceStore(tmp_path / "feedback.sqlite")
+    store.record_answer(answer_id="a1", kb="acme", session_id="s1", question="How long do refunds take?",
+                        answer=_answer("5 business days [1]", "answer", ["returns.md"]), lang="en", passages=[],
+                        history=[], caller="t")
+    store.record_answer(answer_id="a2", kb="acme", session_id="s1", question="And abroad?",
+                        answer=_answer("Canada [1]", "answer", ["shipping.md"]), lang="en", passages=[],
+                        history=[{"role": "user", "content": "How long do refunds take?"},
+                                 {"role": "assistant", "content": "5 business days [1]"}], caller="t")
+    store.add_feedback("a1", "up", None, "t")
+    store.add_feedback("a2", "down", "wrong country", "t")
+    with pytest.raises(AnswerNotFound):
+        store.add_feedback("nope", "up", None, "t")
+    rows = list(store.export())
+    assert [r["question"] for r in rows] == ["How long do refunds take?", "And abroad?"]
+    up, down = rows
+    assert up["answers"] == ["5 business days [1]"] and up["gold"] == ["returns.md"] and up["answerable"] is True
+    assert down["answerable"] is False and down["gold"] == [] and down["needs_review"] is True
+    assert down["history"][0] == {"role": "user", "content": "How long do refunds take?"}
+    assert down["feedback"]["comment"] == "wrong country"
+    for r in rows:  # the keys eval/datasets.py reads
+        assert {"id", "question", "answers", "gold", "lang", "answerable"} <= set(r)
+        assert bool(r["gold"]) == r["answerable"]
+    assert [r["id"] for r in store.export("down")] == [down["id"]]
+    turns = store.history("s1")
+    assert [t["role"] for t in turns] == ["user", "assistant", "user", "assistant"]
+    store.close()
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    bodies: list[dict[str, Any]] = []
+    fail_first = 0
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if type(self).fail_first > 0:
+            type(self).fail_first -= 1
+            self.send_response(500)
+            self.end_headers()
+            return
+        type(self).bodies.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture()
+def receiver() -> Any:
+    _Receiver.bodies = []
+    _Receiver.fail_first = 0
+    srv = HTTPServer(("127.0.0.1", 0), _Receiver)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+
+
+def test_webhook_retries_then_delivers(receiver: Any) -> None:
+    _Receiver.fail_first = 2
+    outcomes: list[str] = []
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    n = HandoffNotifier(url, backoff_s=0.01, retries=3, on_outcome=outcomes.append)
+    assert n.notify({"event": "handoff", "conversation": [{"role": "user", "content": "hi"}]})
+    assert _wait(lambda: outcomes == ["delivered"])
+    assert _Receiver.bodies == [{"event": "handoff", "conversation": [{"role": "user", "content": "hi"}]}]
+    n.stop()
+
+
+def test_webhook_gives_up_without_blocking(receiver: Any) -> None:
+    _Receiver.fail_first = 100
+    outcomes: list[str] = []
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    n = HandoffNotifier(url, backoff_s=0.3, retries=2, on_outcome=outcomes.append)
+    assert n.notify({"event": "handoff"})
+    assert outcomes == []  # notify() only queues; delivery and retries happen in the background
+    assert _wait(lambda: outcomes == ["failed"])
+    n.stop()
