@@ -210,11 +210,14 @@ def _looks_cjk(text: str) -> bool:
     return letters > 0 and cjk / letters > 0.3
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd\ue000-\uf8ff]")
+
+
 def _control_ratio(text: str) -> float:
+    """Share of control / private-use / replacement characters: high for binary data."""
     if not text:
         return 0.0
-    bad = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Co", "Cn") and ch not in "\n\r\t\f")
-    return bad / len(text)
+    return len(_CONTROL.findall(text)) / len(text)
 
 
 # --------------------------------------------------------------------------------------------
