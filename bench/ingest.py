@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 import kb.settings  # noqa: E402,F401  (offline env before any model import)
 from indexes.embedders import get_embedder  # noqa: E402
 from indexes.kbase import KnowledgeBase  # noqa: E402
-from ingest.pipeline import ingest_paths  # noqa: E402
+from ingest.pipeline import EMBED_BLOCK, ingest_paths  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 
@@ -70,8 +70,8 @@ def bench_set(name: str, limit: int | None, embedder, chunk_tokens: int, overlap
     index.close()
     calls0 = embedder.calls
     t1 = time.perf_counter()
-    for start in range(0, len(texts), 1024):  # the pipeline's block size
-        embedder.embed(texts[start : start + 1024], kind="passage")
+    for start in range(0, len(texts), EMBED_BLOCK):  # the pipeline's block size
+        embedder.embed(texts[start : start + EMBED_BLOCK], kind="passage")
     t_raw = time.perf_counter() - t1
     assert embedder.calls > calls0
 

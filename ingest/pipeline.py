@@ -34,7 +34,7 @@ from ingest.loaders import (
 )
 from kb.errors import InputError, KBError, NotFoundError
 
-EMBED_BLOCK = 1024  # texts per embedder call (the embedder batches and length-sorts inside)
+EMBED_BLOCK = 256  # texts per embedder call (the embedder batches and length-sorts inside); small enough that embedding starts while files still load
 
 
 @dataclass
