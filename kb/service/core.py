@@ -10,8 +10,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +46,28 @@ def safe_filename(name: str) -> str:
     return base[:200]
 
 
-@dataclass
 class Runtime:
-    name: str
-    kb: Any
-    holder: IndexHolder
-    assistant: Any
+    """One served knowledge base: its index holder and (built on first use) its assistant."""
+
+    def __init__(self, name: str, kb: Any, holder: IndexHolder, build: Callable[[IndexHolder], Any]) -> None:
+        self.name = name
+        self.kb = kb
+        self.holder = holder
+        self._build = build
+        self._assistant: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def assistant(self) -> Any:
+        if self._assistant is None:
+            with self._lock:
+                if self._assistant is None:
+                    self._assistant = self._build(self.holder)
+        return self._assistant
+
+    @assistant.setter
+    def assistant(self, value: Any) -> None:
+        self._assistant = value
 
 
 def hit_to_passage(hit: Any, cited: set[str] | None = None) -> dict[str, Any]:
@@ -141,7 +156,7 @@ class Service:
                 holder = IndexHolder(
                     kb, self.settings.embedder, on_swap=lambda old, new, n=name: self._swapped(n, old, new)
                 )
-                rt = Runtime(name, kb, holder, self._build_assistant(holder))
+                rt = Runtime(name, kb, holder, self._build_assistant)
                 self._runtimes[name] = rt
         return rt
 

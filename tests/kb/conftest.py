@@ -16,6 +16,7 @@ import pytest
 
 from kb.settings import Settings
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 KB = "acme"
 SECRET = "ZEBRA-4471"  # only in the sales-group document
 

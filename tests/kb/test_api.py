@@ -1,0 +1,416 @@
+"""The HTTP API through the FastAPI TestClient on a small knowledge base (hashing embedder,
+extractive answers): answers, streaming, errors and limits, keys and roles, group isolation,
+documents, feedback, hand-off webhook, logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kb.auth import hash_key
+from tests.kb.conftest import KB, NEW_DOC, SECRET, make_client, make_settings
+from tests.kb.test_parts import _Receiver, _wait, receiver  # noqa: F401 - fixture
+
+ACTIONS = {"answer", "faq", "clarify", "handoff", "refuse"}
+
+
+def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
+    events = []
+    for block in text.split("\n\n"):
+        event, data = "message", ""
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data += line[5:].strip()
+        if data:
+            events.append((event, json.loads(data)))
+    return events
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+# --- answers ------------------------------------------------------------------------------------------
+
+
+def test_ready_after_warm_up_and_metrics(client: Any) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["ready"] is False
+    client.app.state.service.warm_up()
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json()["kbs"][KB]
+    client.post("/v1/ask", json={"question": "How long do refunds take?"})
+    text = client.get("/metrics").text
+    for name in ("kb_requests_total", "kb_request_seconds_bucket", "kb_stage_seconds_bucket", "kb_answers_total",
+                 "kb_index_version_info", "kb_errors_total"):
+        assert name in text
+    assert f'kb_index_version_info{{kb="{KB}"' in text
+
+
+def test_ask_returns_a_cited_answer(client: Any) -> None:
+    r = client.post("/v1/ask", json={"question": "How many days do I have to return an unused item?"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["action"] in ACTIONS and body["answer_id"] and body["session_id"]
+    assert body["kb"] == KB and body["index_version"]
+    assert "30 days" in body["answer"]
+    assert any(c["source"] == "returns.md" for c in body["citations"])
+    assert set(body["citations"][0]) == {"n", "source", "locator", "title", "text", "score"}
+    assert len(r.headers["x-request-id"]) >= 8
+
+
+def test_request_id_is_echoed(client: Any) -> None:
+    r = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    r = client.get("/healthz", headers={"X-Request-ID": "bad id\twith junk"})
+    assert r.headers["x-request-id"] != "bad id\twith junk"
+
+
+def test_ask_streams_server_sent_events(client: Any) -> None:
+    with client.stream("POST", "/v1/ask", json={"question": "How long does standard shipping take?", "stream": True}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        text = "".join(r.iter_text())
+    events = parse_sse(text)
+    kinds = [k for k, _ in events]
+    assert kinds[-1] == "final" and kinds.count("final") == 1 and "token" in kinds
+    final = events[-1][1]
+    streamed = "".join(d["text"] for k, d in events if k == "token")
+    assert streamed.strip() and final["answer_id"] and final["action"] in ACTIONS
+    assert {"citations", "confidence", "timings_ms", "handoff"} <= set(final)
+    assert any(c["source"] == "shipping.md" for c in final["citations"])
+
+
+def test_conversation_by_session_and_agent_assist(client: Any) -> None:
+    first = client.post("/v1/ask", json={"question": "How long do refunds take?"}).json()
+    sid = first["session_id"]
+    client.post("/v1/ask", json={"question": "What about express shipping?", "session_id": sid})
+    turns = client.get(f"/v1/sessions/{sid}").json()["turns"]
+    assert [t["role"] for t in turns] == ["user", "assistant", "user", "assistant"]
+    r = client.post("/v1/agent/suggest", json={"session_id": sid})
+    assert r.status_code == 200, r.text
+    sug = r.json()["suggestion"]
+    assert sug["passages"] and all({"source", "text", "score", "cited"} <= set(p) for p in sug["passages"])
+    assert len(client.get(f"/v1/sessions/{sid}").json()["turns"]) == 4  # a suggestion is not a customer turn
+
+
+def test_search_returns_passages(client: Any) -> None:
+    r = client.post("/v1/search", json={"query": "warranty kettle defects", "k": 3})
+    assert r.status_code == 200, r.text
+    hits = r.json()["hits"]
+    assert 0 < len(hits) <= 3 and hits[0]["source"] == "warranty.md"
+
+
+def test_chat_completions_json(client: Any) -> None:
+    r = client.post("/v1/chat/completions", json={
+        "model": KB,
+        "messages": [{"role": "system", "content": "Be brief."},
+                     {"role": "user", "content": "Do you ship to Canada?"}],
+    })
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "chat.completion" and body["model"] == KB
+    assert body["choices"][0]["message"]["role"] == "assistant"
+    assert "Canada" in body["choices"][0]["message"]["content"]
+    assert any(c["source"] == "shipping.md" for c in body["citations"])
+    models = client.get("/v1/models").json()
+    assert [m["id"] for m in models["data"]] == [KB]
+
+
+def test_chat_needs_a_last_user_message(client: Any) -> None:
+    r = client.post("/v1/chat/completions", json={"model": KB, "messages": [{"role": "assistant", "content": "hi"}]})
+    assert r.status_code == 422 and r.json()["error"] == "bad_input"
+    r = client.post("/v1/chat/completions", json={"model": "nope", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 404 and "kb ingest" in r.json()["message"]
+
+
+# --- errors and limits ----------------------------------------------------------------------------------
+
+
+def test_a_100kb_question_is_413_json(client: Any) -> None:
+    for path, field in (("/v1/ask", "question"), ("/v1/search", "query")):
+        r = client.post(path, json={field: "why " * 25_000})
+        assert r.status_code == 413, r.text
+        assert r.json()["error"] == "question_too_long" and "KB_MAX_QUESTION_CHARS" in r.json()["message"]
+    r = client.post("/v1/chat/completions", json={"model": KB, "messages": [{"role": "user", "content": "x" * 100_000}]})
+    assert r.status_code == 413
+
+
+def test_errors_are_one_line_json(client: Any) -> None:
+    cases = [
+        client.post("/v1/ask", json={"question": "   "}),
+        client.post("/v1/ask", json={"question": 5}),
+        client.post("/v1/ask", content=b"{not json", headers={"content-type": "application/json"}),
+        client.post("/v1/ask", json={"question": "hi", "kb": "../etc"}),
+        client.post("/v1/ask", json={"question": "hi", "kb": "missing"}),
+        client.post("/v1/feedback", json={"answer_id": "nope", "rating": "up"}),
+        client.post("/v1/feedback", json={"answer_id": "nope", "rating": "meh"}),
+        client.get("/v1/jobs/job_nope"),
+        client.get("/nowhere"),
+        client.delete("/v1/ask"),
+    ]
+    for r in cases:
+        assert 400 <= r.status_code < 500, (r.status_code, r.text)
+        body = r.json()
+        assert set(body) == {"error", "message"} and "\n" not in body["message"], body
+        assert "Traceback" not in r.text
+
+
+def test_unknown_errors_are_500_without_traceback(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    svc = client.app.state.service
+    rt = svc.runtime(None)
+
+    def boom(*a: Any, **k: Any) -> Any:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr(rt.assistant, "search", boom)
+    r = client.post("/v1/search", json={"query": "refund"})
+    assert r.status_code == 500
+    assert r.json()["error"] == "internal" and "secret internals" not in r.text and "Traceback" not in r.text
+    assert r.headers["x-request-id"] in r.json()["message"]
+
+
+def test_rate_limit_429_with_retry_after(hashing_home: Path) -> None:
+    with make_client(make_settings(hashing_home, "hashing:64", rate_limit_per_min=3)) as c:
+        codes = [c.post("/v1/search", json={"query": "refund"}).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        r = c.post("/v1/search", json={"query": "refund"})
+        assert r.json()["error"] == "rate_limited" and int(r.headers["retry-after"]) >= 1
+        assert c.get("/healthz").status_code == 200  # health checks are not limited
+
+
+def test_busy_generation_slots_503(hashing_home: Path) -> None:
+    with make_client(make_settings(hashing_home, "hashing:64", generation_slots=1, generation_queue=0)) as c:
+        slots = c.app.state.service.slots
+        slots.acquire()  # an answer in progress
+        try:
+            r = c.post("/v1/ask", json={"question": "How long do refunds take?"})
+            assert r.status_code == 503 and r.json()["error"] == "busy" and r.headers["retry-after"]
+            r = c.post("/v1/ask", json={"question": "How long do refunds take?", "stream": True})
+            assert r.status_code == 503
+            assert c.post("/v1/search", json={"query": "refund"}).status_code == 200  # retrieval needs no slot
+        finally:
+            slots.release()
+        assert c.post("/v1/ask", json={"question": "How long do refunds take?"}).status_code == 200
+
+
+def test_cors_off_by_default_and_configurable(client: Any, hashing_home: Path) -> None:
+    pre = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
+    r = client.options("/v1/ask", headers=pre)
+    assert "access-control-allow-origin" not in r.headers
+    with make_client(make_settings(hashing_home, "hashing:64", cors_origins=["https://shop.example"])) as c:
+        r = c.options("/v1/ask", headers=pre)
+        assert r.headers["access-control-allow-origin"] == "https://shop.example"
+
+
+# --- keys, roles, groups ------------------------------------------------------------------------------
+
+KEYS = {"r": "reader-key", "e": "editor-key", "a": "admin-key", "s": "sales-key"}
+
+
+@pytest.fixture()
+def keyed(hashing_home: Path) -> Iterator[Any]:
+    spec = ",".join([
+        f"rita:reader:{hash_key(KEYS['r'])}", f"ed:editor:{hash_key(KEYS['e'])}",
+        f"ada:admin:{hash_key(KEYS['a'])}", f"sam:reader:{hash_key(KEYS['s'])}:sales",
+    ])
+    with make_client(make_settings(hashing_home, "hashing:64", api_keys=spec)) as c:
+        yield c
+
+
+def _h(who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[who]}"}
+
+
+def test_roles(keyed: Any) -> None:
+    q = {"question": "How long do refunds take?"}
+    assert keyed.post("/v1/ask", json=q).status_code == 401
+    assert keyed.post("/v1/ask", json=q, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ans = keyed.post("/v1/ask", json=q, headers=_h("r"))
+    assert ans.status_code == 200
+    assert keyed.post("/v1/ask", json=q, headers={"X-API-Key": KEYS["r"]}).status_code == 200
+    fb = {"answer_id": ans.json()["answer_id"], "rating": "up"}
+    assert keyed.post("/v1/feedback", json=fb, headers=_h("r")).status_code == 200
+    files = {"files": ("x.md", b"# X\n\nSome text.\n", "text/markdown")}
+    r = keyed.post("/v1/documents", files=files, headers=_h("r"))
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    assert keyed.delete("/v1/documents/abc", headers=_h("r")).status_code == 403
+    assert keyed.get("/v1/feedback/export", headers=_h("e")).status_code == 403
+    export = keyed.get("/v1/feedback/export", headers=_h("a"))
+    assert export.status_code == 200 and json.loads(export.text.splitlines()[-1])["answers"]
+    assert keyed.get("/v1/jobs/job_x", headers=_h("e")).status_code == 404
+    assert keyed.get("/healthz").status_code == 200 and keyed.get("/").status_code == 200
+
+
+SECRET_Q = "What is the enterprise discount code for bulk kettle orders?"
+
+
+def _all_text(c: Any, headers: dict[str, str], groups: list[str] | None) -> str:
+    user = {"groups": groups} if groups is not None else None
+    parts = []
+    r = c.post("/v1/ask", json={"question": SECRET_Q, "user": user, "include_passages": True}, headers=headers)
+    parts.append(r.text)
+    sid = r.json()["session_id"]
+    r = c.post("/v1/ask", json={"question": SECRET_Q, "user": user, "stream": True}, headers=headers)
+    parts.append(r.text)
+    parts.append(c.post("/v1/search", json={"query": SECRET_Q, "k": 50, "user": user}, headers=headers).text)
+    chat: dict[str, Any] = {"model": KB, "messages": [{"role": "user", "content": SECRET_Q}]}
+    if groups is not None:
+        chat["groups"] = groups
+    parts.append(c.post("/v1/chat/completions", json=chat, headers=headers).text)
+    parts.append(c.post("/v1/chat/completions", json={**chat, "stream": True}, headers=headers).text)
+    parts.append(c.get("/v1/documents", headers=headers).text)
+    if c.get("/v1/sessions/x", headers=headers).status_code == 200:
+        parts.append(c.post("/v1/agent/suggest", json={"session_id": sid, "user": user}, headers=headers).text)
+    return "\n".join(parts)
+
+
+def test_groups_never_leak(keyed: Any) -> None:
+    # a reader naming no groups, a reader naming another group, a key restricted to sales asking for more
+    assert SECRET not in _all_text(keyed, _h("r"), None)
+    assert SECRET not in _all_text(keyed, _h("r"), ["support"])
+    assert SECRET not in _all_text(keyed, _h("e"), ["support"])
+    assert "sales-playbook.md" not in _all_text(keyed, _h("r"), [])
+    # the same questions do find it for the group that may see it (the test can fail)
+    assert SECRET in _all_text(keyed, _h("r"), ["sales"])
+    assert SECRET in _all_text(keyed, _h("s"), None)
+    assert SECRET in _all_text(keyed, _h("s"), ["sales", "finance"])
+
+
+def test_restricted_key_cannot_widen_groups(keyed: Any) -> None:
+    sam = _h("s")
+    r = keyed.post("/v1/search", json={"query": "return refund 30 days", "user": {"groups": ["other"]}}, headers=sam)
+    assert all(h["source"] != "sales-playbook.md" for h in r.json()["hits"])
+
+
+# --- documents ------------------------------------------------------------------------------------------
+
+
+def _job(c: Any, job_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+
+    def done() -> bool:
+        state.update(c.get(f"/v1/jobs/{job_id}", headers=headers or {}).json())
+        return state["state"] in ("succeeded", "partial", "failed")
+
+    assert _wait(done, 120), state
+    return state
+
+
+def test_upload_job_ask_delete(tmp_path: Path, fake_embedder: Any) -> None:
+    from tests.kb.conftest import build_kb, write_docs
+
+    home = tmp_path / "home"
+    build_kb(home, write_docs(tmp_path / "docs"), fake_embedder)
+    with make_client(make_settings(home, "hashing:64")) as c:
+        q = {"query": "lost gift card replacement receipt", "k": 3}
+        assert all("ORCA-9921" not in h["text"] for h in c.post("/v1/search", json=q).json()["hits"])
+        name, text = NEW_DOC
+        r = c.post("/v1/documents", files=[("files", (name, text.encode(), "text/markdown")),
+                                           ("files", ("broken.pdf", b"%PDF-1.4 not really", "application/pdf"))])
+        assert r.status_code == 202, r.text
+        job = _job(c, r.json()["id"])
+        assert job["state"] == "partial" and job["report"]["added"] == 1
+        assert [f["source"] for f in job["failed"]] == ["broken.pdf"]
+        assert (home / KB / "uploads" / name).is_file()
+        hits = c.post("/v1/search", json=q).json()["hits"]
+        assert hits[0]["source"] == name and "ORCA-9921" in hits[0]["text"]
+        ans = c.post("/v1/ask", json={"question": "How can I replace a lost gift card?"}).json()
+        assert any(cit["source"] == name for cit in ans["citations"])
+        docs = c.get("/v1/documents").json()
+        doc = next(d for d in docs["documents"] if d["source"] == name)
+        assert docs["index_version"] == job["report"]["index_version"] and docs["versions"]
+        r = c.delete(f"/v1/documents/{doc['id']}")
+        assert r.status_code == 202
+        job = _job(c, r.json()["id"])
+        assert job["state"] == "succeeded" and job["report"]["deleted"] == 1
+        hits = c.post("/v1/search", json={**q, "k": 50}).json()["hits"]
+        assert all(h["source"] != name and "ORCA-9921" not in h["text"] for h in hits)
+        assert not (home / KB / "uploads" / name).exists()
+        assert c.delete(f"/v1/documents/{doc['id']}").status_code == 404
+
+
+def test_upload_limits(hashing_home: Path) -> None:
+    with make_client(make_settings(hashing_home, "hashing:64", max_upload_files=2, max_upload_mb=0.01)) as c:
+        three = [("files", (f"f{i}.md", b"# F\n\ntext\n", "text/markdown")) for i in range(3)]
+        r = c.post("/v1/documents", files=three)
+        assert r.status_code == 413 and r.json()["error"] == "too_many_files"
+        big = [("files", ("big.md", b"# Big\n\n" + b"word " * 5000, "text/markdown"))]
+        r = c.post("/v1/documents", files=big)
+        assert r.status_code == 413 and r.json()["error"] in ("too_large",)
+        r = c.post("/v1/documents", files=[("files", ("..", b"x", "text/plain"))])
+        assert r.status_code == 422
+        r = c.post("/v1/documents", data={"kb": KB})
+        assert r.status_code == 422
+
+
+# --- feedback -------------------------------------------------------------------------------------------
+
+
+def test_feedback_export_jsonl(client: Any) -> None:
+    a = client.post("/v1/ask", json={"question": "Is the warranty two years?"}).json()
+    r = client.post("/v1/feedback", json={"answer_id": a["answer_id"], "rating": "down", "comment": "too vague"})
+    assert r.status_code == 200 and r.json()["rating"] == "down"
+    lines = client.get("/v1/feedback/export?rating=down").text.splitlines()
+    rec = [json.loads(x) for x in lines if a["answer_id"] in x][0]
+    assert rec["question"] == "Is the warranty two years?" and rec["lang"] == "en"
+    assert rec["feedback"]["comment"] == "too vague" and rec["feedback"]["answer"] == a["answer"]
+    assert client.get("/v1/feedback/export?rating=meh").status_code == 422
+
+
+# --- hand-off webhook -------------------------------------------------------------------------------------
+
+
+def test_handoff_posts_to_the_webhook(hashing_home: Path, receiver: Any) -> None:  # noqa: F811
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    with make_client(make_settings(hashing_home, "hashing:64", handoff_webhook=url, handoff_threshold=1.01)) as c:
+        r = c.post("/v1/ask", json={"question": "My kettle started smoking, what now?", "session_id": "sess-h1"})
+        body = r.json()
+        assert r.status_code == 200 and body["action"] == "handoff" and body["handoff"] is True
+        assert _wait(lambda: len(_Receiver.bodies) == 1)
+    hook = _Receiver.bodies[0]
+    assert hook["event"] == "handoff" and hook["session_id"] == "sess-h1" and hook["answer_id"] == body["answer_id"]
+    assert hook["conversation"][-1] == {"role": "user", "content": "My kettle started smoking, what now?"}
+    assert "draft_reply" in hook and isinstance(hook["passages"], list)
+
+
+# --- logs -------------------------------------------------------------------------------------------------
+
+
+def test_logs_carry_request_ids_and_no_text(client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    question = "Whatabout my unusual-question-marker parcel to Mexico?"
+    r = client.post("/v1/ask", json={"question": question}, headers={"X-Request-ID": "rid-log-1"})
+    assert r.status_code == 200
+    ours = [rec for rec in caplog.records if getattr(rec, "request_id", "-") == "rid-log-1"]
+    assert ours, "no log line carries the request id"
+    for rec in caplog.records:
+        msg = rec.getMessage()
+        assert "unusual-question-marker" not in msg
+        assert "Customs duties are paid" not in msg
+
+
+def test_concurrent_requests_share_the_service(client: Any) -> None:
+    errors: list[int] = []
+
+    def worker() -> None:
+        for _ in range(3):
+            r = client.post("/v1/ask", json={"question": "How long does express shipping take?"})
+            if r.status_code != 200:
+                errors.append(r.status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
