@@ -651,13 +651,15 @@ def reindex(
     lock_timeout: float = 0,
     progress: Progress | None = None,
     on_batch: Callable[[Batch], None] | None = None,
+    documents: Iterable[ParsedFile] | None = None,
 ) -> ReindexReport:
     """Rebuild ``kb`` (an :class:`indexes.kbase.KnowledgeBase`) from ``source`` with ``embedder``
     into a new version, published when complete and validated. See the module docstring.
 
     ``resume=True`` continues the last unfinished job (its checkpoint and parameters: ``source``
     may be None). ``on_batch`` is called after each embedded batch (tests use it to slow a job
-    down). Raises KBError for fatal problems (locked, bad source, validation failed); files that
+    down). ``documents``: already parsed files (e.g. a synthetic corpus in bench/reindex.py)
+    instead of ``source``; they are streamed, never held in memory at once. Raises KBError for fatal problems (locked, bad source, validation failed); files that
     fail to parse go to ``report.failed`` and keep their previous chunks when the live version has
     them."""
     if engine not in ENGINES:
@@ -688,6 +690,9 @@ def reindex(
             batch_size = int(params.get("batch_size", batch_size))
             chunk_tokens = int(params.get("chunk_tokens", chunk_tokens))
             chunk_overlap = int(params.get("chunk_overlap", chunk_overlap))
+        elif documents is not None:
+            src = SourceSpec("documents")
+            job_id = _new_job_id()
         else:
             src = resolve_source(kb, source)
             job_id = _new_job_id()
@@ -716,7 +721,7 @@ def reindex(
                       "at": report.started_at, "engine": engine, "embedder": embedder.id})
         say(f"job {job_id}: {'resuming' if resume else 'starting'} ({engine} engine, {embedder.id})")
         try:
-            _run_job(jkb, src, embedder, report, jl, engine=engine, workers=workers, use_cache=use_cache,
+            _run_job(jkb, src, embedder, report, jl, documents=documents, engine=engine, workers=workers, use_cache=use_cache,
                      index=index, shard_size=shard_size, batch_size=batch_size, max_file_mb=max_file_mb,
                      chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, sample_queries=sample_queries,
                      ray_address=ray_address, ray_num_cpus=ray_num_cpus,
@@ -763,7 +768,8 @@ def _items(kb: Any, src: SourceSpec, prev: Any) -> tuple[list[tuple[Path, Path]]
                 for d in sorted(prev.documents(), key=lambda d: d.source)]
 
 
-def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl: _JobLog, *, engine: str,
+def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl: _JobLog, *,
+             documents: Iterable[ParsedFile] | None, engine: str,
              workers: int, use_cache: bool, index: str, shard_size: int | None, batch_size: int,
              max_file_mb: float, chunk_tokens: int, chunk_overlap: int, sample_queries: int,
              ray_address: str | None, ray_num_cpus: int | None, embedder_spec: str, device: str,
@@ -780,8 +786,8 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
     settings = ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap).as_dict()
     if src.kind == "live" and prev is not None:
         settings = dict(prev.manifest.get("settings") or settings)
-    files, ready = _items(kb, src, prev)
-    report.files = len(files) + len(ready)
+    files, ready_list = _items(kb, src, prev) if documents is None else ([], [])
+    ready: Iterable[ParsedFile] = ready_list if documents is None else documents
     checkpoint = Checkpoint(jl.dir / "checkpoint")
     cache = kb.embedding_cache if use_cache else None
     bemb = BatchEmbedder(embedder, checkpoint, cache, on_batch)
@@ -832,6 +838,7 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
         report.texts_embedded = bemb.embedded
         report.cache_hits, report.cache_misses = bemb.hits, bemb.misses
         report.documents, report.chunks, report.vectors = feeder.documents, feeder.chunks, feeder.vectors
+        report.files = len(files) + len(ready_list) if documents is None else feeder.documents + len(report.failed)
         if feeder.waiting:
             raise ReindexValidationError(f"{len(feeder.waiting)} texts were never embedded",
                                          "the live version was kept; run the job again")
