@@ -132,6 +132,7 @@ class FaissVectorIndex:
         gpu: str = "auto",
         seed: int = 1234,
         train_size: int | None = None,
+        exact_max: int = EXACT_FALLBACK_MAX,
     ) -> None:
         if kind not in INDEX_KINDS:
             raise ConfigError(f"unknown index kind {kind!r}", f"use one of {', '.join(INDEX_KINDS)}")
@@ -151,6 +152,7 @@ class FaissVectorIndex:
         self.gpu = gpu
         self.seed = seed
         self.train_size = train_size
+        self.exact_max = int(exact_max)
         self.kind = "flat"
         self.index: Any = None  # the CPU index (saved)
         self._gpu_index: Any = None
@@ -319,7 +321,7 @@ class FaissVectorIndex:
         allowed_ids = np.asarray(allowed_ids, dtype=np.int64)
         if len(allowed_ids) == 0:
             return np.full((nq, k), -np.inf, np.float32), np.full((nq, k), -1, np.int64)
-        if self.kind != "flat" and len(allowed_ids) <= EXACT_FALLBACK_MAX:
+        if self.kind != "flat" and len(allowed_ids) <= self.exact_max:
             # an approximate index may not reach a small allowed set: score it exactly
             vecs = self._vectors_for(allowed_ids)
             if vecs is not None:
@@ -331,14 +333,24 @@ class FaissVectorIndex:
         bitmap = np.packbits(keep, bitorder="little")
         sel = faiss.IDSelectorBitmap(bitmap)
         params = self._params(sel)
+        d = i = None
         if self._gpu_index is not None and self._gpu_filter_ok:
             try:
                 d, i = self._gpu_index.search(q, min(k, self.ntotal), params=params)
-                return _pad(d, i, k)
             except Exception:  # noqa: BLE001 - GPU indexes may reject selectors
                 self._gpu_filter_ok = False
-        d, i = self.index.search(q, min(k, self.ntotal), params=params)
-        return _pad(d, i, k)
+                d = i = None
+        if d is None or i is None:
+            d, i = self.index.search(q, min(k, self.ntotal), params=params)
+        d, i = _pad(d, i, k)
+        if self.kind != "flat":
+            # an ANN index can come back short when the allowed set is sparse: score it exactly
+            want = min(k, len(allowed_ids))
+            if ((i >= 0).sum(axis=1) < want).any():
+                vecs = self._vectors_for(allowed_ids)
+                if vecs is not None:
+                    return _exact(q, vecs, allowed_ids, k)
+        return d, i
 
     def _vectors_for(self, ids: np.ndarray) -> np.ndarray | None:
         if self._vectors is not None:

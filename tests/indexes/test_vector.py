@@ -126,3 +126,22 @@ def test_gpu_search_matches_cpu() -> None:
     assert gpu.search(q[:1], 5, allowed)[1][0][0] == cpu.search(q[:1], 5, allowed)[1][0][0]
     ivf_gpu = FaissVectorIndex(64, kind="ivf", gpu="on", nprobe=16).build(v)
     assert recall_vs_flat(ivf_gpu, v, q, 10) >= 0.9
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_ann_with_a_large_sparse_filter_still_returns_k(kind: str) -> None:
+    # 64 tight clusters; the allowed vectors (more than the exact-scoring threshold) all lie in
+    # clusters far from the query, which an IVF probe of one list or an HNSW walk never reaches
+    rng = np.random.default_rng(1)
+    centers = rng.standard_normal((64, 16)).astype(np.float32) * 3
+    labels = rng.integers(0, 64, 9_000)
+    v = centers[labels] + 0.05 * rng.standard_normal((9_000, 16)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    idx = FaissVectorIndex(16, kind=kind, nprobe=1, ef_search=16, exact_max=1000).build(v)
+    q = v[np.flatnonzero(labels == 0)[0]]
+    far = np.argsort(centers @ centers[0])[:30]  # the 30 clusters least like the query's
+    allowed = np.flatnonzero(np.isin(labels, far))[:2_100]
+    assert len(allowed) > idx.exact_max
+    d, i = idx.search(q, 10, allowed)
+    exact = allowed[np.argsort(-(v[allowed] @ q), kind="stable")[:10]]
+    assert set(i[0]) == set(exact)
