@@ -1,0 +1,402 @@
+"""The assistant: question in, checked answer (or an honest refusal / hand-off) out.
+
+Pipeline per question: hand-off request or always-escalate topic? -> condense the conversation
+into a stand-alone query -> hybrid retrieval under the user's filters -> relevance gate (refuse)
+-> FAQ direct answer -> clarify when the top passages tie across topics -> compose (extractive
+or an LLM) -> citation check -> confidence -> hand-off below the threshold.
+
+Calibration (dev data, ../shared/data; rerun ``python bench/query.py --calibrate`` to redo it):
+``refuse_threshold`` on mtrag-un's answerable vs unanswerable questions, ``faq_threshold`` on
+covid-faq (the cosine between the query and the matched curated question at which the top
+FAQ entry is the right one with >= 95% precision).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from indexes.text import detect_lang, tokenize
+from indexes.types import Filters
+from kb.errors import InputError, QuestionTooLongError
+from rag.citations import check_answer
+from rag.compose import ExtractiveComposer, build_messages
+from rag.conversation import ConversationStore, condense_offline, condense_with_llm
+from rag.llm import LLM, get_llm
+from rag.retrieval import HybridRetriever, Reranker
+from rag.types import Answer, Citation, Hit
+
+Message = dict[str, str]
+
+HANDOFF_RE = re.compile(
+    r"\b(talk|speak|chat|connect|transfer|put|get)\b[^.?!]{0,25}\b(human|person|agent|representative|someone|"
+    r"operator|staff|people|real)\b|\b(human|live|real)\s+(agent|person|support|representative|operator)\b|"
+    r"\bcustomer\s+service\s+(agent|representative)\b|\boperator\b"
+    r"|转人工|人工客服|人工服务|真人|接人工|找人工|要人工|联系客服|客服人员",
+    re.I,
+)
+
+# Instruction-like text inside a passage is data, never an instruction: such sentences are
+# removed from what a backend sees and from what the extractive composer may quote.
+INJECTION_RE = re.compile(
+    r"(ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(instruction|rule|prompt|direction)s?\b|"
+    r"\byou are now\b|\bsystem prompt\b|\bnew instructions?\s*:|\bact as\b[^.!?\n]{0,30}\b(assistant|ai|model)\b|"
+    r"(忽略|无视|忘记|忽视)[^。！？\n]{0,20}(指令|指示|规则|提示)|你现在是|系统提示",
+    re.I,
+)
+
+MESSAGES = {
+    "refuse": {
+        "en": "I couldn't find anything about this in the knowledge base, so I can't answer it reliably. "
+        "Would you like me to connect you with a human agent?",
+        "zh": "抱歉，知识库中没有找到与您的问题相关的内容，我无法可靠地回答。需要为您转接人工客服吗？",
+    },
+    "handoff_request": {
+        "en": "Sure - I'm connecting you with a human agent now.",
+        "zh": "好的，正在为您转接人工客服。",
+    },
+    "handoff_topic": {
+        "en": "This topic needs a human agent, so I'm connecting you with one now.",
+        "zh": "该问题需要人工客服处理，正在为您转接人工客服。",
+    },
+    "handoff_low": {
+        "en": "I'm not confident I can answer this correctly from the knowledge base. "
+        "I'm connecting you with a human agent.",
+        "zh": "我无法根据知识库可靠地回答这个问题，正在为您转接人工客服。",
+    },
+    "clarify": {
+        "en": "Do you mean {a} or {b}?",
+        "zh": "请问您指的是“{a}”还是“{b}”？",
+    },
+}
+
+
+def _msg(key: str, lang: str, **kw: str) -> str:
+    table = MESSAGES[key]
+    return table["zh" if lang == "zh" else "en"].format(**kw)
+
+
+def redact_injections(text: str) -> str:
+    """Drop instruction-like sentences (prompt injections) from a passage."""
+    from indexes.text import split_sentences
+
+    if not INJECTION_RE.search(text):
+        return text
+    keep = [s for s in split_sentences(text) if not INJECTION_RE.search(s)]
+    return " ".join(keep)
+
+
+class Assistant:
+    """See the module docstring. ``index_provider()`` returns the live :class:`IndexVersion`
+    (the service swaps versions under it); everything else is explicit configuration."""
+
+    def __init__(
+        self,
+        index_provider: Callable[[], Any],
+        embedder: Any,
+        llm_spec: str | LLM = "extractive:",
+        scorer: Any = None,
+        conversation_store: ConversationStore | None = None,
+        *,
+        reranker: Reranker | None = None,
+        k: int = 5,
+        handoff_threshold: float = 0.35,
+        escalate_topics: Sequence[str] = (),
+        refuse_threshold: float = 0.42,
+        faq_threshold: float = 0.80,
+        faq_lexical_threshold: float = 0.75,
+        support_threshold: float = 0.5,
+        clarify_margin: float = 0.015,
+        max_question_chars: int = 4000,
+        llm_max_tokens: int = 512,
+        llm_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.index_provider = index_provider
+        self.embedder = embedder
+        self.llm: LLM = get_llm(llm_spec, **(llm_kwargs or {})) if isinstance(llm_spec, str) else llm_spec
+        if scorer is None:
+            from rag.support import get_scorer
+
+            scorer = get_scorer("default", embedder)
+        self.scorer = scorer
+        self.store = conversation_store
+        self.reranker = reranker
+        self.k = k
+        self.handoff_threshold = handoff_threshold
+        self.escalate_topics = tuple(t.strip().lower() for t in escalate_topics if t.strip())
+        self.refuse_threshold = refuse_threshold
+        self.faq_threshold = faq_threshold
+        self.faq_lexical_threshold = faq_lexical_threshold
+        self.support_threshold = support_threshold
+        self.clarify_margin = clarify_margin
+        self.max_question_chars = max_question_chars
+        self.llm_max_tokens = llm_max_tokens
+        self.composer = ExtractiveComposer(embedder)
+        self._retrievers: dict[int, tuple[Any, HybridRetriever]] = {}
+        self._lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def retriever(self) -> HybridRetriever:
+        index = self.index_provider()
+        with self._lock:
+            got = self._retrievers.get(id(index))
+            if got is None or got[0] is not index:
+                self._retrievers = {id(index): (index, HybridRetriever(index, self.embedder, self.reranker))}
+                got = self._retrievers[id(index)]
+            return got[1]
+
+    @staticmethod
+    def _filters(filters: Filters | None, groups: Sequence[str] | None) -> Filters | None:
+        if groups is None:
+            return filters
+        return replace(filters or Filters(), groups=tuple(groups))
+
+    def _validate(self, question: str) -> str:
+        q = (question or "").strip()
+        if not q:
+            raise InputError("the question is empty", "type a question")
+        if len(q) > self.max_question_chars:
+            raise QuestionTooLongError(
+                f"the question has {len(q)} characters, more than the limit of {self.max_question_chars}",
+                "shorten it",
+            )
+        return q
+
+    def _idf(self, index: Any) -> Callable[[str], float] | None:
+        bm25 = getattr(index, "bm25", None)
+        if bm25 is None or not hasattr(bm25, "vocab"):
+            return None
+        import math
+
+        n = max(1, int(bm25.n_docs))
+
+        def idf(term: str) -> float:
+            tid = bm25.vocab.get(term)
+            if tid is None:
+                return 0.0  # unknown to the corpus: no help for retrieval
+            df = int(bm25.indptr[tid + 1] - bm25.indptr[tid])
+            return math.log1p((n - df + 0.5) / (df + 0.5))
+
+        return idf
+
+    def condense(self, question: str, history: Sequence[Message], index: Any = None) -> str:
+        if not history:
+            return question
+        if not self.llm.extractive:
+            try:
+                return condense_with_llm(question, history, self.llm, detect_lang(question))
+            except Exception:  # noqa: BLE001 - condensing is best effort; the offline rule still works
+                pass
+        return condense_offline(question, history, self._idf(index) if index is not None else None)
+
+    # -- public API ------------------------------------------------------------------------------
+    def search(
+        self, query: str, k: int = 5, filters: Filters | None = None, groups: Sequence[str] | None = None
+    ) -> list[Hit]:
+        q = self._validate(query)
+        return self.retriever().retrieve(q, k=k, filters=self._filters(filters, groups))
+
+    def ask(
+        self,
+        question: str,
+        *,
+        session_id: str | None = None,
+        groups: Sequence[str] | None = None,
+        filters: Filters | None = None,
+        history: Sequence[Message] | None = None,
+    ) -> Answer:
+        final: Answer | None = None
+        for ev in self._run(question, session_id, groups, filters, history, stream=False):
+            if ev["type"] == "final_obj":
+                final = ev["answer"]
+        assert final is not None
+        return final
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        session_id: str | None = None,
+        groups: Sequence[str] | None = None,
+        filters: Filters | None = None,
+        history: Sequence[Message] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        for ev in self._run(question, session_id, groups, filters, history, stream=True):
+            if ev["type"] == "final_obj":
+                yield {"type": "final", "answer": ev["answer"].to_dict()}
+            else:
+                yield ev
+
+    # -- the pipeline ----------------------------------------------------------------------------
+    def _run(
+        self,
+        question: str,
+        session_id: str | None,
+        groups: Sequence[str] | None,
+        filters: Filters | None,
+        history: Sequence[Message] | None,
+        *,
+        stream: bool,
+    ) -> Iterator[dict[str, Any]]:
+        t0 = time.perf_counter()
+        q = self._validate(question)
+        lang = detect_lang(q)
+        timings: dict[str, float] = {}
+        answer_id = uuid.uuid4().hex
+        hist: list[Message] = list(history) if history is not None else []
+        if history is None and session_id and self.store is not None:
+            hist = self.store.history(session_id)
+
+        def finish(text: str, action: str, confidence: float, cites: Sequence[Citation] = (),
+                   hits: Sequence[Hit] = (), query: str = q, unsupported: Sequence[str] = ()) -> Answer:
+            timings["total"] = (time.perf_counter() - t0) * 1000
+            for key in ("retrieve", "rerank", "compose", "check"):
+                timings.setdefault(key, 0.0)
+            ans = Answer(
+                text=text, citations=tuple(cites), confidence=float(max(0.0, min(1.0, confidence))),
+                action=action, timings_ms=dict(timings), session_id=session_id, answer_id=answer_id,
+                question=q, query=query, hits=tuple(hits), unsupported=tuple(unsupported), lang=lang,
+            )
+            if session_id and self.store is not None:
+                self.store.append(session_id, "user", q)
+                self.store.append(session_id, "assistant", text, answer_id)
+            return ans
+
+        # 1. the user asks for a person, or the topic always goes to one
+        if HANDOFF_RE.search(q):
+            yield {"type": "final_obj", "answer": finish(_msg("handoff_request", lang), "handoff", 0.0)}
+            return
+        low = q.lower()
+        if any(t in low for t in self.escalate_topics):
+            yield {"type": "final_obj", "answer": finish(_msg("handoff_topic", lang), "handoff", 0.0)}
+            return
+
+        # 2. condense, retrieve
+        index = self.index_provider()
+        tc = time.perf_counter()
+        query = self.condense(q, hist, index)
+        timings["condense"] = (time.perf_counter() - tc) * 1000
+        retriever = self.retriever()
+        hits = retriever.retrieve(query, k=self.k, filters=self._filters(filters, groups), lang=lang)
+        timings.update(retriever.last_timings)
+        hits = [replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in hits]
+        rel = self.relevance(hits, lang, retriever)
+        if not hits or rel < self.refuse_threshold:
+            yield {"type": "final_obj", "answer": finish(_msg("refuse", lang), "refuse", rel * 0.5, hits=hits, query=query)}
+            return
+
+        # 3. FAQ direct answer
+        faq = self._faq_match(query if hist else q, hits, retriever)
+        if faq is not None:
+            h = faq
+            cite = self._citation(1, h)
+            text = (h.chunk.answer or h.chunk.text).strip()
+            sep = "" if lang == "zh" else " "
+            conf = max(rel, h.scores.get("qdense", 0.0), h.scores.get("faq_lex", 0.0))
+            yield from self._emit(f"{text}{sep}[1]", stream)
+            yield {"type": "final_obj", "answer": finish(f"{text}{sep}[1]", "faq", conf, [cite], hits, query)}
+            return
+
+        # 4. clarify when the top passages tie across different topics
+        clar = self._clarify(q, hits, hist)
+        if clar is not None:
+            text, cites = clar
+            yield from self._emit(text, stream)
+            yield {"type": "final_obj", "answer": finish(text, "clarify", rel * 0.6, cites, hits, query)}
+            return
+
+        # 5. compose
+        tc = time.perf_counter()
+        if self.llm.extractive:
+            raw = self.composer.compose(q if not hist else query, hits, lang).text
+        else:
+            msgs = build_messages(q, hits, lang, hist[-6:])
+            if stream:
+                pieces: list[str] = []
+                for piece in self.llm.stream(msgs, max_tokens=self.llm_max_tokens):
+                    pieces.append(piece)
+                    yield {"type": "token", "text": piece}
+                raw = "".join(pieces)
+            else:
+                raw = self.llm.generate(msgs, max_tokens=self.llm_max_tokens)
+        timings["compose"] = (time.perf_counter() - tc) * 1000
+
+        # 6. check citations
+        tc = time.perf_counter()
+        checked = check_answer(
+            raw, [h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang
+        )
+        timings["check"] = (time.perf_counter() - tc) * 1000
+        cites = [self._citation(i + 1, hits[old - 1]) for i, old in enumerate(checked.used)]
+        support = checked.support if checked.text else 0.0
+        confidence = 0.5 * rel + 0.5 * support
+        if not checked.text or confidence < self.handoff_threshold:
+            yield {"type": "final_obj", "answer": finish(
+                _msg("handoff_low", lang), "handoff", confidence, (), hits, query, checked.dropped)}
+            return
+        if self.llm.extractive:
+            yield from self._emit(checked.text, stream)
+        yield {"type": "final_obj", "answer": finish(
+            checked.text, "answer", confidence, cites, hits, query, checked.dropped)}
+
+    @staticmethod
+    def _emit(text: str, stream: bool) -> Iterator[dict[str, Any]]:
+        if stream:
+            for piece in re.findall(r"\S+\s*", text) if " " in text else [text]:
+                yield {"type": "token", "text": piece}
+
+    @staticmethod
+    def _citation(n: int, hit: Hit) -> Citation:
+        return Citation(
+            n=n, source=hit.chunk.source_id, locator=hit.chunk.locator, title=hit.chunk.title,
+            text=hit.passage, score=hit.score, chunk_id=hit.chunk.id,
+        )
+
+    def relevance(self, hits: Sequence[Hit], lang: str, retriever: HybridRetriever) -> float:
+        """How relevant the best passage is, in [0, 1], comparable across queries: the embedder's
+        cosine (where it reads the language) blended with the share of the query's terms that
+        the passage contains."""
+        if not hits:
+            return 0.0
+        top = hits[:3]
+        cap = retriever.last_debug.capability if retriever.last_debug else 0.0
+        dense = max(max(h.scores.get("dense", 0.0), h.scores.get("qdense", 0.0)) for h in top)
+        cover = max(h.scores.get("coverage", 0.0) for h in top)
+        if "rerank" in hits[0].scores:
+            return float(hits[0].scores["rerank"])
+        return float(cap * (0.6 * dense + 0.4 * cover) + (1.0 - cap) * cover)
+
+    def _faq_match(self, query: str, hits: Sequence[Hit], retriever: HybridRetriever) -> Hit | None:
+        top = hits[0]
+        if top.chunk.kind != "faq" or not top.chunk.answer or top.chunk.answer.strip() == (top.chunk.question or "").strip():
+            return None
+        cap = retriever.last_debug.capability if retriever.last_debug else 0.0
+        if cap >= 0.5:
+            return top if top.scores.get("qdense", 0.0) >= self.faq_threshold else None
+        a, b = set(tokenize(query)), set(tokenize(top.chunk.question or ""))
+        lex = len(a & b) / len(a | b) if a and b else 0.0
+        if lex >= self.faq_lexical_threshold:
+            return replace(top, scores={**top.scores, "faq_lex": lex})
+        return None
+
+    def _clarify(self, q: str, hits: Sequence[Hit], hist: Sequence[Message]) -> tuple[str, list[Citation]] | None:
+        if len(hits) < 2 or hist:
+            return None
+        a, b = hits[0], hits[1]
+        if a.score - b.score > self.clarify_margin or a.chunk.doc_id == b.chunk.doc_id:
+            return None
+        if not a.chunk.title or not b.chunk.title or a.chunk.title == b.chunk.title:
+            return None
+        ta, tb = set(tokenize(a.passage)), set(tokenize(b.passage))
+        if ta and tb and len(ta & tb) / len(ta | tb) > 0.25:
+            return None  # the two passages say much the same: no real ambiguity
+        if len(set(tokenize(q))) > 4:
+            return None  # a specific question is not ambiguous between topics
+        lang = detect_lang(q)
+        text = _msg("clarify", lang, a=a.chunk.title, b=b.chunk.title)
+        return text, [self._citation(1, a), self._citation(2, b)]

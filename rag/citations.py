@@ -1,0 +1,152 @@
+"""Citation markers and the citation check.
+
+One regular expression (:data:`CITATION_RE`) parses ``[n]`` markers, including ``[1, 2]``,
+``[1,2]``, ``[1][2]`` and full-width ``［1］`` / ``【1】``. :func:`check_answer` splits an answer
+into sentences (English and Chinese), scores each sentence against the passages it cites with a
+support scorer, drops (or marks) unsupported sentences, removes citations to passages that were
+never retrieved, and renumbers the remaining citations 1..m in order of first use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from indexes.text import split_sentences
+
+CITATION_RE = re.compile(r"\s*[\[［【]\s*(\d{1,3}(?:\s*[,，、;]\s*\d{1,3})*)\s*[\]］】]")
+_NUM = re.compile(r"\d+")
+
+
+def parse_markers(text: str) -> list[int]:
+    """The cited numbers in order of appearance (``[1, 2][3]`` -> [1, 2, 3])."""
+    return [int(n) for m in CITATION_RE.finditer(text) for n in _NUM.findall(m.group(1))]
+
+
+def strip_markers(text: str) -> str:
+    return CITATION_RE.sub("", text).strip()
+
+
+def _attach_markers(sentences: list[str]) -> list[str]:
+    """A marker split off at the start of the next sentence (``... done. [1] Next``) belongs to the
+    sentence before it."""
+    out: list[str] = []
+    for s in sentences:
+        m = re.match(r"^(?:\s*[\[［【]\s*\d{1,3}(?:\s*[,，、;]\s*\d{1,3})*\s*[\]］】])+", s)
+        if m and out:
+            out[-1] = out[-1] + m.group(0).strip()
+            s = s[m.end() :].strip()
+        if s:
+            out.append(s)
+    return out
+
+
+def split_answer(text: str) -> list[str]:
+    """Answer sentences with their markers kept on them."""
+    sentences: list[str] = []
+    for para in re.split(r"\n\s*\n|\n(?=\s*[-*•]|\s*\d+[.)])", text):
+        para = para.strip()
+        if para:
+            sentences.extend(s.strip() for s in split_sentences(para) if s.strip())
+    return _attach_markers(sentences)
+
+
+@dataclass(frozen=True)
+class CheckedSentence:
+    text: str  # without markers
+    cited: tuple[int, ...]  # original passage numbers (valid ones only)
+    support: float
+    supported: bool
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    text: str  # the checked answer, renumbered
+    used: tuple[int, ...]  # original passage numbers in their new order: used[i] is new number i+1
+    sentences: tuple[CheckedSentence, ...]
+    dropped: tuple[str, ...]  # unsupported sentences (without markers)
+    bogus: tuple[int, ...]  # cited numbers that match no retrieved passage
+    support: float  # mean support of the kept sentences (0 when none)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _render(body: str, nums: Sequence[int], lang: str) -> str:
+    body = body.rstrip()
+    if not nums:
+        return body
+    marks = "".join(f"[{n}]" for n in nums)
+    # put the marker before the final punctuation mark (Chinese: 。 English: .)
+    m = re.search(r"([.!?。！？；;]+)$", body)
+    if m:
+        return f"{body[: m.start()]} {marks}{m.group(1)}" if lang != "zh" else f"{body[: m.start()]}{marks}{m.group(1)}"
+    return f"{body} {marks}" if lang != "zh" else f"{body}{marks}"
+
+
+def check_answer(
+    answer: str,
+    passages: Sequence[str],
+    scorer: Any,
+    *,
+    threshold: float = 0.5,
+    mode: str = "drop",
+    require_citation: bool = True,
+    lang: str = "en",
+) -> CheckResult:
+    """Verify every sentence of ``answer`` against the passages (1-based) it cites.
+
+    ``mode="drop"`` removes unsupported sentences; ``mode="mark"`` keeps them with a trailing
+    ``[unsupported]``. A sentence that cites nothing is scored against all passages when
+    ``require_citation`` is False, and counts as unsupported otherwise. Citations to numbers
+    outside 1..len(passages) are removed (``bogus``).
+    """
+    n_pass = len(passages)
+    checked: list[CheckedSentence] = []
+    bogus: list[int] = []
+    for sent in split_answer(answer):
+        nums = parse_markers(sent)
+        body = strip_markers(sent)
+        if not re.search(r"\w", body):
+            continue
+        valid = tuple(dict.fromkeys(n for n in nums if 1 <= n <= n_pass))
+        bogus.extend(n for n in nums if not 1 <= n <= n_pass)
+        if valid:
+            support = float(scorer.score(body, [passages[n - 1] for n in valid]))
+            # keep only the citations that support the sentence on their own, when some do
+            if len(valid) > 1:
+                alone = [n for n in valid if float(scorer.score(body, [passages[n - 1]])) >= threshold]
+                if alone:
+                    valid = tuple(alone)
+        elif not require_citation and passages:
+            support = float(scorer.score(body, list(passages)))
+        else:
+            support = 0.0
+        checked.append(CheckedSentence(body, valid, support, support >= threshold))
+
+    used: list[int] = []
+    for cs in checked:
+        if cs.supported:
+            for n in cs.cited:
+                if n not in used:
+                    used.append(n)
+    renum = {old: i + 1 for i, old in enumerate(used)}
+    out_parts: list[str] = []
+    dropped: list[str] = []
+    for cs in checked:
+        if cs.supported:
+            out_parts.append(_render(cs.text, [renum[n] for n in cs.cited], lang))
+        else:
+            dropped.append(cs.text)
+            if mode == "mark":
+                out_parts.append(_render(cs.text, [], lang) + " [unsupported]")
+    kept = [cs.support for cs in checked if cs.supported]
+    sep = "" if lang == "zh" else " "
+    return CheckResult(
+        text=sep.join(out_parts).strip(),
+        used=tuple(used),
+        sentences=tuple(checked),
+        dropped=tuple(dropped),
+        bogus=tuple(dict.fromkeys(bogus)),
+        support=sum(kept) / len(kept) if kept else 0.0,
+    )

@@ -1,0 +1,176 @@
+"""Answer composition: the extractive composer (no model beyond the embedder) and the prompt
+builder for LLM backends (Jinja2 templates from ``prompts/``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from indexes.text import split_sentences, tokenize
+from rag.retrieval import dense_capability
+from rag.types import Hit
+
+
+@dataclass(frozen=True)
+class Composed:
+    text: str  # with [n] markers; n = 1-based position in the hits given
+    sentences: tuple[tuple[int, str, float], ...]  # (passage number, sentence, relevance)
+
+
+def _clean_sentence(s: str) -> str:
+    s = re.sub(r"^\s*(?:Q|A|问|答)\s*[:：]\s*", "", s.strip())
+    s = re.sub(r"^#+\s*", "", s)
+    return s.strip()
+
+
+class ExtractiveComposer:
+    """Selects and orders the sentences of the retrieved passages that answer the question.
+
+    Relevance of a sentence = ``w_dense`` x cosine(query, sentence) (when the embedder reads the
+    language) + ``w_lex`` x share of the question's terms in the sentence, plus a little of its
+    passage's retrieval score; sentences are picked by maximal marginal relevance (``mmr``
+    trades relevance against redundancy with the sentences already picked) and printed in
+    passage order, each with the [n] of its passage.
+    """
+
+    def __init__(
+        self,
+        embedder: Any,
+        *,
+        max_sentences: int = 3,
+        max_passages: int = 4,
+        mmr: float = 0.7,
+        min_relevance: float = 0.15,
+        w_dense: float = 0.6,
+        w_lex: float = 0.4,
+        max_chars: int = 900,
+    ) -> None:
+        self.embedder = embedder
+        self.max_sentences = max_sentences
+        self.max_passages = max_passages
+        self.mmr = mmr
+        self.min_relevance = min_relevance
+        self.w_dense = w_dense
+        self.w_lex = w_lex
+        self.max_chars = max_chars
+
+    def compose(self, question: str, hits: Sequence[Hit], lang: str = "en") -> Composed:
+        cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
+        for n, hit in enumerate(hits[: self.max_passages], start=1):
+            for pos, sent in enumerate(split_sentences(hit.passage)):
+                s = _clean_sentence(sent)
+                if len(re.findall(r"\w", s)) >= 3:
+                    cands.append((n, pos, s))
+        if not cands:
+            return Composed("", ())
+        q_terms = set(tokenize(question))
+        lex = np.array(
+            [len(q_terms & set(tokenize(s))) / len(q_terms) if q_terms else 0.0 for _, _, s in cands], dtype=np.float64
+        )
+        cap = dense_capability(self.embedder, question, lang)
+        texts = [s for _, _, s in cands]
+        if cap > 0.0:
+            vecs = np.asarray(self.embedder.embed([question, *texts], kind="passage"), dtype=np.float64)
+            qv, sv = vecs[0], vecs[1:]
+            dense = np.clip(sv @ qv, 0.0, 1.0)
+            w_d, w_l = self.w_dense * cap, self.w_lex
+        else:
+            sv = None
+            dense = np.zeros(len(cands))
+            w_d, w_l = 0.0, 1.0
+        prior = np.array([hits[n - 1].score for n, _, _ in cands], dtype=np.float64)
+        rel = (w_d * dense + w_l * lex) / (w_d + w_l) + 0.1 * prior
+        picked: list[int] = []
+        total = 0
+        while len(picked) < self.max_sentences:
+            best, best_val = -1, -1e9
+            for i in range(len(cands)):
+                if i in picked or rel[i] < self.min_relevance:
+                    continue
+                if picked:
+                    if sv is not None:
+                        red = max(float(sv[i] @ sv[j]) for j in picked)
+                    else:
+                        ti = set(tokenize(texts[i]))
+                        red = max(
+                            len(ti & set(tokenize(texts[j]))) / max(1, len(ti | set(tokenize(texts[j]))))
+                            for j in picked
+                        )
+                else:
+                    red = 0.0
+                val = self.mmr * rel[i] - (1 - self.mmr) * red
+                if val > best_val:
+                    best, best_val = i, val
+            if best < 0:
+                break
+            if picked and total + len(texts[best]) > self.max_chars:
+                break
+            # a follow-up sentence must stay reasonably close to the best one
+            if picked and rel[best] < 0.6 * rel[picked[0]]:
+                break
+            picked.append(best)
+            total += len(texts[best])
+        picked.sort(key=lambda i: (cands[i][0], cands[i][1]))
+        sep = "" if lang == "zh" else " "
+        parts = []
+        for i in picked:
+            n, _, s = cands[i]
+            m = re.search(r"([.!?。！？；;]+)$", s)
+            if m:
+                joiner = "" if lang == "zh" else " "
+                parts.append(f"{s[: m.start()]}{joiner}[{n}]{m.group(1)}")
+            else:
+                parts.append(f"{s} [{n}]" if lang != "zh" else f"{s}[{n}]")
+        return Composed(
+            sep.join(parts), tuple((cands[i][0], cands[i][2], float(rel[i])) for i in picked)
+        )
+
+
+# --- prompts for LLM backends --------------------------------------------------------------------
+
+
+def _env() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("prompts", "."),
+        autoescape=False,
+        keep_trailing_newline=False,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+_ENV: Any = None
+
+
+def render(template: str, **kw: Any) -> str:
+    global _ENV
+    if _ENV is None:
+        _ENV = _env()
+    return str(_ENV.get_template(template).render(**kw)).strip()
+
+
+def _neutralise(text: str) -> str:
+    """Passage text cannot close its own block or open a fake one."""
+    return re.sub(r"</?\s*(passage|question|passages)\b[^>]*>", "", text, flags=re.I)
+
+
+def build_messages(question: str, hits: Sequence[Hit], lang: str, history: Sequence[dict[str, str]] = ()) -> list[dict[str, str]]:
+    """System + user messages for an LLM backend: passages in delimited blocks, numbered [n]."""
+    lang = "zh" if lang == "zh" else "en"
+    passages = [
+        {"n": i, "source": h.chunk.source_id, "title": h.chunk.title, "text": _neutralise(h.passage)}
+        for i, h in enumerate(hits, start=1)
+    ]
+    system = render(f"system.{lang}.j2")
+    user = render(f"answer.{lang}.j2", question=_neutralise(question), passages=passages, history=list(history))
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def condense_messages(question: str, history: Sequence[dict[str, str]], lang: str) -> list[dict[str, str]]:
+    lang = "zh" if lang == "zh" else "en"
+    return [{"role": "user", "content": render(f"condense.{lang}.j2", question=question, history=list(history))}]

@@ -1,0 +1,116 @@
+"""Conversation state (SQLite, outside index versions) and follow-up condensing."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from indexes.text import detect_lang, tokenize
+
+Message = dict[str, str]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    answer_id TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS turns_session ON turns(session_id, id);
+"""
+
+
+class ConversationStore:
+    """Session history in one SQLite file (``KB_HOME/<kb>/conversations.sqlite``)."""
+
+    def __init__(self, path: Path, max_turns: int = 20) -> None:
+        self.path = Path(path)
+        self.max_turns = max_turns
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=10)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            self._local.conn = conn
+        return conn
+
+    def history(self, session_id: str, limit: int | None = None) -> list[Message]:
+        n = limit or self.max_turns
+        rows = self._conn().execute(
+            "SELECT role, content FROM turns WHERE session_id=? ORDER BY id DESC LIMIT ?", (session_id, n)
+        ).fetchall()
+        return [{"role": r, "content": c} for r, c in reversed(rows)]
+
+    def append(self, session_id: str, role: str, content: str, answer_id: str = "") -> None:
+        conn = self._conn()
+        with conn:
+            conn.execute(
+                "INSERT INTO turns(session_id, role, content, answer_id, created) VALUES (?,?,?,?,?)",
+                (session_id, role, content, answer_id, time.time()),
+            )
+
+    def clear(self, session_id: str) -> None:
+        conn = self._conn()
+        with conn:
+            conn.execute("DELETE FROM turns WHERE session_id=?", (session_id,))
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+_FOLLOWUP_EN = re.compile(
+    r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there|one|ones|same|also|else|other|more)\b",
+    re.I,
+)
+
+
+def condense_offline(
+    question: str,
+    history: Sequence[Message],
+    idf: Callable[[str], float] | None = None,
+    max_terms: int = 6,
+) -> str:
+    """A stand-alone query without a model: the question plus the previous user turn (the largest
+    single gain on follow-ups, ../shared/notes/baselines-dev.md); for Chinese, the question plus
+    the rarest terms of earlier user turns (whole turns drown a short Chinese follow-up).
+    ``idf(term)`` ranks terms by rarity when given (the index's BM25 statistics)."""
+    users = [m["content"] for m in history if m.get("role") == "user" and m.get("content", "").strip()]
+    if not users:
+        return question
+    lang = detect_lang(question)
+    if lang != "zh":
+        return f"{question} {users[-1]}"
+    q_terms = set(tokenize(question))
+    seen: dict[str, float] = {}
+    for turn_i, turn in enumerate(reversed(users[-3:])):
+        for t in tokenize(turn):
+            if t in q_terms or len(t) < 2:
+                continue
+            rarity = idf(t) if idf is not None else float(len(t))
+            score = rarity / (1 + 0.5 * turn_i)  # the previous turn counts most
+            seen[t] = max(seen.get(t, 0.0), score)
+    extra = sorted(seen, key=lambda t: -seen[t])[:max_terms]
+    return question + (" " + " ".join(extra) if extra else "")
+
+
+def condense_with_llm(question: str, history: Sequence[Message], llm: Any, lang: str) -> str:
+    """Ask the LLM backend for a stand-alone question; falls back to the question on an empty reply."""
+    from rag.compose import condense_messages
+
+    out = llm.generate(condense_messages(question, history[-6:], lang), max_tokens=96).strip()
+    out = out.splitlines()[0].strip() if out else ""
+    return out if 3 <= len(out) <= 4 * max(200, len(question)) else question

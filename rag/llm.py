@@ -1,0 +1,371 @@
+"""Language-model backends behind one small protocol, chosen by ``"provider:model"`` strings.
+
+``get_llm(spec)`` resolves:
+
+- ``extractive:`` - no model: picks sentences of the passages in the prompt (the offline default;
+  the assistant uses :mod:`rag.compose` directly for it, with the embedder).
+- ``scripted:<reply>`` - a deterministic fake for tests: replies with ``<reply>`` (or a list of
+  replies / a function given to :class:`ScriptedLLM`).
+- ``openai-compatible:http://host:port/v1#model`` - any OpenAI-compatible chat endpoint (vLLM,
+  Ollama, llama.cpp server, DeepSeek, Qwen ...) via the official ``openai`` client.
+- ``openai:<model>`` - the OpenAI API (the client takes the key from ``api_key=`` or its usual
+  configuration).
+- ``transformers:/path/to/model[#file.gguf]`` - a local Hugging Face model; a GGUF file is
+  loaded through ``gguf_file=``.
+
+Every backend has ``generate(messages, **kw) -> str`` and ``stream(messages, **kw) ->
+Iterator[str]``; a server that cannot be reached raises :class:`BackendUnavailableError` with a
+message that says what to check.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from kb.errors import BackendUnavailableError, ConfigError, MissingDependencyError
+
+Message = dict[str, str]
+
+
+class LLM(Protocol):
+    id: str
+    extractive: bool
+
+    def generate(self, messages: Sequence[Message], **kw: Any) -> str: ...
+
+    def stream(self, messages: Sequence[Message], **kw: Any) -> Iterator[str]: ...
+
+
+# --- extractive ----------------------------------------------------------------------------------
+
+_PASSAGE_BLOCK = re.compile(r'<passage n="(\d+)"[^>]*>\n?(.*?)\n?</passage>', re.S)
+
+
+class ExtractiveLLM:
+    """No model: answers with the passage sentences (from the prompt's ``<passage>`` blocks) that
+    share the most terms with the question, each cited. The assistant composes extractive
+    answers with :class:`rag.compose.ExtractiveComposer` and the embedder instead; this backend
+    exists so that ``extractive:`` honours the same protocol as every other backend."""
+
+    extractive = True
+
+    def __init__(self, max_sentences: int = 3) -> None:
+        self.id = "extractive:"
+        self.max_sentences = max_sentences
+
+    def generate(self, messages: Sequence[Message], **kw: Any) -> str:
+        from indexes.text import split_sentences, tokenize
+
+        prompt = "\n".join(m.get("content", "") for m in messages if m.get("role") == "user")
+        blocks = _PASSAGE_BLOCK.findall(prompt)
+        question = _PASSAGE_BLOCK.sub(" ", prompt)
+        m = re.search(r"<question>\s*(.*?)\s*</question>", prompt, re.S)
+        if m:
+            question = m.group(1)
+        q = set(tokenize(question))
+        scored: list[tuple[float, int, str]] = []
+        for n, text in blocks:
+            for sent in split_sentences(text):
+                words = set(tokenize(sent))
+                if words and q:
+                    scored.append((len(q & words) / len(q), int(n), sent.strip()))
+        scored.sort(key=lambda x: -x[0])
+        picked = [(n, s) for score, n, s in scored[: self.max_sentences] if score > 0]
+        return " ".join(f"{s} [{n}]" for n, s in picked)
+
+    def stream(self, messages: Sequence[Message], **kw: Any) -> Iterator[str]:
+        text = self.generate(messages, **kw)
+        yield from re.findall(r"\S+\s*", text)
+
+
+# --- scripted fake -------------------------------------------------------------------------------
+
+
+class ScriptedLLM:
+    """A deterministic fake: replies with the next scripted reply (the last one repeats), or with
+    ``fn(messages)``. Records every call in ``calls`` so tests can inspect the prompts."""
+
+    extractive = False
+
+    def __init__(self, replies: Sequence[str] | str | Callable[[Sequence[Message]], str] = "") -> None:
+        self.id = "scripted:"
+        self._fn = replies if callable(replies) else None
+        self._replies = [replies] if isinstance(replies, str) else list(replies) if not callable(replies) else []
+        self._i = 0
+        self.calls: list[list[Message]] = []
+        self._lock = threading.Lock()
+
+    def generate(self, messages: Sequence[Message], **kw: Any) -> str:
+        with self._lock:
+            self.calls.append([dict(m) for m in messages])
+            if self._fn is not None:
+                return str(self._fn(messages))
+            if not self._replies:
+                return ""
+            reply = self._replies[min(self._i, len(self._replies) - 1)]
+            self._i += 1
+            return reply
+
+    def stream(self, messages: Sequence[Message], **kw: Any) -> Iterator[str]:
+        text = self.generate(messages, **kw)
+        yield from re.findall(r"\S+\s*|\s+", text)
+
+
+# --- OpenAI-compatible servers -------------------------------------------------------------------
+
+
+class OpenAICompatibleLLM:
+    """Chat completions through the official ``openai`` client (streaming, timeout, retries)."""
+
+    extractive = False
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 2,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url
+        self.id = f"openai-compatible:{base_url}#{model}" if base_url else f"openai:{model}"
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _get_client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                try:
+                    import openai
+                except ImportError as ex:
+                    raise MissingDependencyError("openai", "llm") from ex
+                kw: dict[str, Any] = {"timeout": self.timeout_s, "max_retries": self.max_retries}
+                if self.base_url:
+                    kw["base_url"] = self.base_url
+                    kw["api_key"] = self.api_key or "not-needed"
+                elif self.api_key:
+                    kw["api_key"] = self.api_key
+                try:
+                    self._client = openai.OpenAI(**kw)
+                except openai.OpenAIError as ex:
+                    raise ConfigError(f"cannot configure {self.id}: {ex}", "set the API key (KB_LLM_API_KEY)") from ex
+            return self._client
+
+    def _where(self) -> str:
+        return self.base_url or "the OpenAI API"
+
+    def _translate(self, ex: Exception) -> Exception:
+        import openai
+
+        if isinstance(ex, openai.APITimeoutError):
+            return BackendUnavailableError(
+                f"LLM server {self._where()} did not answer within {self.timeout_s:g} s",
+                "check that it is running and not overloaded, or raise KB_LLM_TIMEOUT_S",
+            )
+        if isinstance(ex, openai.APIConnectionError):
+            return BackendUnavailableError(
+                f"cannot reach LLM server {self._where()}",
+                "check that it is running and that KB_LLM names the right host, port and /v1 path",
+            )
+        if isinstance(ex, openai.AuthenticationError):
+            return ConfigError(f"LLM server {self._where()} rejected the API key", "check the key")
+        if isinstance(ex, openai.NotFoundError):
+            return ConfigError(
+                f"LLM server {self._where()} does not know model {self.model!r}",
+                "check the model name after '#' in KB_LLM",
+            )
+        if isinstance(ex, openai.APIStatusError):
+            return BackendUnavailableError(
+                f"LLM server {self._where()} failed with HTTP {ex.status_code}", "check the server's logs and retry"
+            )
+        return BackendUnavailableError(f"LLM server {self._where()} failed: {ex.__class__.__name__}", "retry later")
+
+    def _params(self, kw: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "max_tokens": int(kw.get("max_tokens", self.max_tokens)),
+            "temperature": float(kw.get("temperature", self.temperature)),
+        }
+
+    def generate(self, messages: Sequence[Message], **kw: Any) -> str:
+        import openai
+
+        client = self._get_client()
+        try:
+            resp = client.chat.completions.create(messages=list(messages), **self._params(kw))
+        except openai.OpenAIError as ex:
+            raise self._translate(ex) from ex
+        if not resp.choices:
+            return ""
+        return resp.choices[0].message.content or ""
+
+    def stream(self, messages: Sequence[Message], **kw: Any) -> Iterator[str]:
+        import openai
+
+        client = self._get_client()
+        try:
+            resp = client.chat.completions.create(messages=list(messages), stream=True, **self._params(kw))
+            for event in resp:
+                if not event.choices:
+                    continue
+                delta = event.choices[0].delta.content
+                if delta:
+                    yield delta
+        except openai.OpenAIError as ex:
+            raise self._translate(ex) from ex
+
+
+# --- local transformers models -------------------------------------------------------------------
+
+
+class TransformersLLM:
+    """A local Hugging Face causal LM (a directory, or a GGUF file via ``gguf_file``), loaded on
+    first use; streaming through ``TextIteratorStreamer``."""
+
+    extractive = False
+
+    def __init__(self, path: str, gguf_file: str | None = None, max_tokens: int = 256, device: str = "cpu") -> None:
+        self.path = path
+        self.gguf_file = gguf_file
+        self.id = f"transformers:{path}" + (f"#{gguf_file}" if gguf_file else "")
+        self.max_tokens = max_tokens
+        self.device = device
+        self._model: Any = None
+        self._tok: Any = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            try:
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+            except ImportError as ex:
+                raise MissingDependencyError("transformers", "llm") from ex
+            p = Path(self.path)
+            if not p.exists():
+                raise ConfigError(f"local model {self.path} does not exist", "set KB_LLM=transformers:/path/to/model")
+            if self.gguf_file and not (p / self.gguf_file).is_file():
+                raise ConfigError(f"GGUF file {p / self.gguf_file} does not exist", "check the name after '#'")
+            kw: dict[str, Any] = {"gguf_file": self.gguf_file} if self.gguf_file else {}
+            try:
+                self._tok = AutoTokenizer.from_pretrained(self.path, **kw)
+                self._model = AutoModelForCausalLM.from_pretrained(self.path, **kw)
+            except Exception as ex:  # noqa: BLE001 - any load failure is a configuration problem
+                raise ConfigError(
+                    f"cannot load local model {self.id}: {ex.__class__.__name__}: {str(ex)[:200]}",
+                    "check the path and that it is a causal language model",
+                ) from ex
+            self._model.eval()
+
+    def _inputs(self, messages: Sequence[Message]) -> Any:
+        tok = self._tok
+        if getattr(tok, "chat_template", None):
+            try:
+                return tok.apply_chat_template(
+                    list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
+                )
+            except Exception:  # noqa: BLE001 - templates that reject a system role: plain text below
+                pass
+        text = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\n\nassistant:"
+        return tok(text, return_tensors="pt")
+
+    def _gen_kwargs(self, messages: Sequence[Message], kw: dict[str, Any]) -> dict[str, Any]:
+        inputs = self._inputs(messages)
+        pad = self._tok.pad_token_id if self._tok.pad_token_id is not None else self._tok.eos_token_id
+        return {
+            **dict(inputs),
+            "max_new_tokens": int(kw.get("max_tokens", self.max_tokens)),
+            "do_sample": False,
+            "pad_token_id": pad,
+        }
+
+    def generate(self, messages: Sequence[Message], **kw: Any) -> str:
+        return "".join(self.stream(messages, **kw))
+
+    def stream(self, messages: Sequence[Message], **kw: Any) -> Iterator[str]:
+        self.warm_up()
+        import torch
+        from transformers import TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(self._tok, skip_prompt=True, skip_special_tokens=True)
+        gen_kw = self._gen_kwargs(messages, kw)
+        gen_kw["streamer"] = streamer
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    self._model.generate(**gen_kw)
+            except BaseException as ex:  # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(ex)
+                streamer.end()
+
+        th = threading.Thread(target=run, daemon=True)
+        th.start()
+        for piece in streamer:
+            if piece:
+                yield piece
+        th.join()
+        if errors:
+            raise BackendUnavailableError(
+                f"local model {self.id} failed while generating: {errors[0].__class__.__name__}", "check the model"
+            )
+
+
+# --- registry ------------------------------------------------------------------------------------
+
+PROVIDERS = ("extractive", "scripted", "openai-compatible", "openai", "transformers")
+
+
+def get_llm(
+    spec: str,
+    *,
+    api_key: str | None = None,
+    timeout_s: float = 60.0,
+    max_retries: int = 2,
+    max_tokens: int = 512,
+    device: str = "cpu",
+) -> LLM:
+    """Resolve a ``"provider:model"`` spec (see the module docstring)."""
+    spec = (spec or "extractive:").strip()
+    provider, sep, rest = spec.partition(":")
+    if not sep:
+        raise ConfigError(f"LLM spec {spec!r} has no provider", f"use provider:model with provider in {PROVIDERS}")
+    if provider == "extractive":
+        return ExtractiveLLM()
+    if provider == "scripted":
+        return ScriptedLLM(rest)
+    if provider == "openai-compatible":
+        url, _, model = rest.partition("#")
+        if not url.startswith(("http://", "https://")) or not model:
+            raise ConfigError(
+                f"LLM spec {spec!r} is incomplete", "use openai-compatible:http://host:port/v1#model-name"
+            )
+        return OpenAICompatibleLLM(
+            model, base_url=url, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries, max_tokens=max_tokens
+        )
+    if provider == "openai":
+        if not rest:
+            raise ConfigError("LLM spec 'openai:' names no model", "use e.g. openai:gpt-4o-mini")
+        return OpenAICompatibleLLM(
+            rest, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries, max_tokens=max_tokens
+        )
+    if provider == "transformers":
+        path, _, gguf = rest.partition("#")
+        if not path:
+            raise ConfigError("LLM spec 'transformers:' names no model", "use transformers:/path/to/model[#file.gguf]")
+        return TransformersLLM(path, gguf_file=gguf or None, max_tokens=max_tokens, device=device)
+    raise ConfigError(f"unknown LLM provider {provider!r} in {spec!r}", f"use one of {', '.join(PROVIDERS)}")

@@ -1,0 +1,413 @@
+"""Hybrid retrieval: FAISS dense + BM25, fused with weights each retriever deserves.
+
+How much each retriever counts is decided three times over:
+
+1. per language and embedder: :func:`dense_capability` measures how much of the query the
+   embedder can read (the share of its word pieces that the embedder's tokenizer maps to
+   ``[UNK]``; all-MiniLM-L6-v2 maps over half of Chinese to ``[UNK]``); when the embedder cannot
+   read the query its weight goes to ~0 and BM25 carries the query alone. Embedders without an
+   inspectable tokenizer fall back to a small language-capability table.
+2. per query, from the score distributions: every retriever's scores are min-max normalised
+   over the candidate pool and its weight is scaled by a confidence taken from the margin of its
+   top score over the rest of the pool (a flat list says the retriever does not know).
+3. FAQ entries: a blend of dense over the curated question, dense over question+answer and
+   BM25 (0.35 / 0.35 / 0.30, ../shared/notes/baselines-dev.md).
+
+Metadata filters (access groups, tags, language, validity) become one row mask
+(:meth:`IndexVersion.allowed_mask`) given to both searches, so they apply inside the search and
+never after a fixed top-k. Chunks are aggregated per source (hits map to distinct sources),
+near-duplicate passages are collapsed and adjacent retrieved chunks of one document are merged
+into one passage. An optional cross-encoder reranks the fused top of the list.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from indexes.text import detect_lang, tokenize
+from indexes.types import Chunk, Filters
+from rag.types import Hit
+
+# Languages an embedder family reads, used only when its tokenizer cannot be inspected.
+# Keys are matched as case-insensitive substrings of the embedder id; first match wins.
+LANGUAGE_TABLE: tuple[tuple[str, frozenset[str] | None], ...] = (
+    ("hashing:", None),  # None = every language (it hashes the BM25 analyzer's tokens)
+    ("multilingual", None),
+    ("bge-m3", None),
+    ("labse", None),
+    ("-zh", frozenset({"zh", "en"})),
+    ("chinese", frozenset({"zh", "en"})),
+    ("text2vec", frozenset({"zh", "en"})),
+    ("qwen", None),
+    ("minilm", frozenset({"en"})),
+    ("mpnet", frozenset({"en"})),
+    ("bge-", frozenset({"en"})),
+    ("e5-", frozenset({"en"})),
+    ("gte-", frozenset({"en"})),
+)
+
+FAQ_BLEND = (0.35, 0.35, 0.30)  # question dense, passage dense, BM25
+TEXT_BLEND = (0.0, 0.5, 0.5)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class Reranker(Protocol):
+    id: str
+
+    def score(self, query: str, passages: Sequence[str]) -> list[float]: ...
+
+
+class CrossEncoderReranker:
+    """A sentence-transformers CrossEncoder (``cross-encoder:/path/or/name``); loaded on first use."""
+
+    def __init__(self, model: str, device: str = "cpu", max_passages: int = 20) -> None:
+        self.id = f"cross-encoder:{model}"
+        self.model_name = model
+        self.device = device
+        self.max_passages = max_passages
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is None:
+                try:
+                    from sentence_transformers import CrossEncoder
+                except ImportError as ex:  # pragma: no cover - the dependency is in the base install
+                    from kb.errors import MissingDependencyError
+
+                    raise MissingDependencyError("sentence-transformers", "models") from ex
+                try:
+                    self._model = CrossEncoder(self.model_name, device=self.device)
+                except Exception as ex:  # noqa: BLE001 - any load failure is a configuration problem
+                    from kb.errors import ConfigError
+
+                    raise ConfigError(
+                        f"cannot load reranker {self.model_name!r}: {ex.__class__.__name__}",
+                        "set KB_RERANKER to a local CrossEncoder directory, or unset it",
+                    ) from ex
+
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
+        self.warm_up()
+        if not passages:
+            return []
+        raw = self._model.predict([(query, p) for p in passages], show_progress_bar=False)
+        arr = np.asarray(raw, dtype=np.float64).reshape(len(passages), -1)[:, -1]
+        if arr.min() < 0.0 or arr.max() > 1.0:  # logits -> probabilities
+            arr = 1.0 / (1.0 + np.exp(-arr))
+        return [float(x) for x in arr]
+
+
+def get_reranker(spec: str | None, device: str = "cpu") -> Reranker | None:
+    """``None``/"" /"none"/"off" -> no reranker; ``cross-encoder:<path-or-name>`` -> CrossEncoder."""
+    if not spec or spec.strip().lower() in ("none", "off", "false", "0"):
+        return None
+    provider, _, model = spec.partition(":")
+    if provider in ("cross-encoder", "sentence-transformers") and model:
+        return CrossEncoderReranker(model, device=device)
+    from kb.errors import ConfigError
+
+    raise ConfigError(f"unknown reranker {spec!r}", "use KB_RERANKER=cross-encoder:/path/to/model, or unset it")
+
+
+# --- how well the embedder reads the query ---------------------------------------------------------
+
+
+def _unk_share_from_tokenizer(embedder: Any, text: str) -> float | None:
+    """Share of the text's word pieces that the embedder's tokenizer maps to its unknown token,
+    or None when the embedder exposes no tokenizer to ask."""
+    fn = getattr(embedder, "unk_ratio", None)
+    if callable(fn):
+        return float(fn(text))
+    getter = getattr(embedder, "_fast_tokenizer", None)
+    if not callable(getter):
+        return None
+    try:
+        kind, tok = getter()
+    except Exception:  # noqa: BLE001 - no tokenizer: use the table
+        return None
+    try:
+        if kind == "fast":
+            unk = tok.token_to_id("[UNK]")
+            if unk is None:
+                unk = tok.token_to_id("<unk>")
+            if unk is None:
+                return 0.0
+            ids = tok.encode(text, add_special_tokens=False).ids
+        else:
+            unk = tok.unk_token_id
+            if unk is None:
+                return 0.0
+            ids = tok(text, add_special_tokens=False)["input_ids"]
+    except Exception:  # noqa: BLE001
+        return None
+    if not ids:
+        return 0.0
+    return float(sum(1 for i in ids if i == unk)) / len(ids)
+
+
+def table_capability(embedder_id: str, lang: str) -> float:
+    low = embedder_id.lower()
+    for key, langs in LANGUAGE_TABLE:
+        if key in low:
+            return 1.0 if langs is None or lang in langs else 0.0
+    return 1.0  # an unknown model: trust it, the per-query confidence still applies
+
+
+def dense_capability(embedder: Any, query: str, lang: str) -> float:
+    """How well ``embedder`` reads ``query``, in [0, 1]: 1 - 2 x its [UNK] share (so half the
+    pieces unknown = 0), or the language table when the tokenizer cannot be asked."""
+    unk = _unk_share_from_tokenizer(embedder, query)
+    table = table_capability(str(getattr(embedder, "id", "")), lang)
+    if unk is None:
+        return table
+    cap = float(np.clip(1.0 - 2.0 * unk, 0.0, 1.0))
+    # A tokenizer that knows every character may still know no words of the language (byte or
+    # character fallbacks): trust the table when it is more pessimistic for a non-English query.
+    if lang != "en" and table == 0.0:
+        cap = min(cap, 0.1)
+    return cap
+
+
+# --- score normalisation -------------------------------------------------------------------------
+
+
+def minmax(scores: dict[str, float]) -> dict[str, float]:
+    """Min-max normalise over the candidate pool; a single candidate (or a flat list) maps to 1."""
+    if not scores:
+        return {}
+    vals = np.fromiter(scores.values(), dtype=np.float64)
+    lo, hi = float(vals.min()), float(vals.max())
+    if hi - lo < 1e-9:
+        return dict.fromkeys(scores, 1.0)
+    return {key: (v - lo) / (hi - lo) for key, v in scores.items()}
+
+
+def margin_confidence(scores: dict[str, float], top: int = 10) -> float:
+    """How sure a retriever is of its own ranking, in [0, 1]: the gap between its top score and
+    the mean of the next ``top - 1``, on the pool's min-max scale."""
+    if len(scores) < 2:
+        return 1.0 if scores else 0.0
+    norm = sorted(minmax(scores).values(), reverse=True)
+    rest = norm[1:top]
+    return float(np.clip(norm[0] - (sum(rest) / len(rest)), 0.0, 1.0))
+
+
+def _near_dup_key(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+@dataclass(frozen=True)
+class RetrievalDebug:
+    lang: str
+    weights: dict[str, float]
+    capability: float
+
+
+class HybridRetriever:
+    """``retrieve(query, k, filters, lang) -> list[Hit]``: one hit per source, best first.
+
+    ``Hit.score`` is the fused score in [0, 1]; ``Hit.scores`` holds the evidence: ``dense``
+    (cosine), ``qdense`` (cosine to an FAQ's curated question), ``bm25`` (raw), their normalised
+    forms (``*_n``), ``coverage`` (share of the query's terms present in the passage) and
+    ``rerank`` when a reranker ran.
+    """
+
+    def __init__(
+        self,
+        index: Any,
+        embedder: Any,
+        reranker: Reranker | None = None,
+        *,
+        pool: int = 60,
+        merge_neighbours: bool = True,
+        rerank_top: int = 20,
+        confidence_gain: float = 0.5,
+        dup_jaccard: float = 0.9,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.reranker = reranker
+        self.pool = pool
+        self.merge_neighbours = merge_neighbours
+        self.rerank_top = rerank_top
+        self.confidence_gain = confidence_gain
+        self.dup_jaccard = dup_jaccard
+        self.last_debug: RetrievalDebug | None = None
+        self.last_timings: dict[str, float] = {}
+
+    # -- the pieces -------------------------------------------------------------------------------
+    def embed_query(self, query: str) -> np.ndarray:
+        return np.asarray(self.embedder.embed([query], kind="query")[0], dtype=np.float32)
+
+    def _weights(self, has_question: bool, capability: float) -> tuple[float, float, float]:
+        wq, wp, wb = FAQ_BLEND if has_question else TEXT_BLEND
+        return wq * capability, wp * capability, wb
+
+    def retrieve(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        lang: str | None = None,
+        *,
+        rerank: bool = True,
+    ) -> list[Hit]:
+        import time
+
+        t0 = time.perf_counter()
+        query = (query or "").strip()
+        if not query or self.index.n_chunks == 0:
+            self.last_timings = {"retrieve": 0.0, "rerank": 0.0}
+            return []
+        lang = lang or detect_lang(query)
+        allowed = self.index.allowed_mask(filters)
+        if allowed is not None and not allowed.any():
+            self.last_timings = {"retrieve": (time.perf_counter() - t0) * 1000, "rerank": 0.0}
+            return []
+        pool = max(self.pool, 5 * k)
+        capability = dense_capability(self.embedder, query, lang)
+
+        dense: list[tuple[int, float]] = []
+        qdense: list[tuple[int, float]] = []
+        if capability > 0.0:
+            qvec = self.embed_query(query)
+            dense = self.index.vector_search(qvec, pool, allowed, kind="passage")
+            qdense = self.index.vector_search(qvec, pool, allowed, kind="question")
+        bm25 = self.index.keyword_search(query, pool, allowed)
+
+        rows = sorted({r for r, _ in dense} | {r for r, _ in qdense} | {r for r, _ in bm25})
+        if not rows:
+            self.last_timings = {"retrieve": (time.perf_counter() - t0) * 1000, "rerank": 0.0}
+            return []
+        chunks = dict(zip(rows, self.index.get_chunks(rows), strict=True))
+
+        # document-level evidence: the best chunk score of each source, per retriever
+        def by_source(pairs: list[tuple[int, float]]) -> tuple[dict[str, float], dict[str, int]]:
+            best: dict[str, float] = {}
+            arg: dict[str, int] = {}
+            for row, s in pairs:
+                sid = chunks[row].source_id
+                if sid not in best or s > best[sid]:
+                    best[sid], arg[sid] = float(s), row
+            return best, arg
+
+        d_src, d_arg = by_source(dense)
+        q_src, q_arg = by_source(qdense)
+        b_src, b_arg = by_source(bm25)
+        d_n, q_n, b_n = minmax(d_src), minmax(q_src), minmax(b_src)
+        gain = self.confidence_gain
+        conf = {
+            "dense": (1.0 - gain) + gain * margin_confidence(d_src) if d_src else 0.0,
+            "qdense": (1.0 - gain) + gain * margin_confidence(q_src) if q_src else 0.0,
+            "bm25": (1.0 - gain) + gain * margin_confidence(b_src) if b_src else 0.0,
+        }
+        d_row, q_row = dict(dense), dict(qdense)
+        b_top = max((s for _, s in bm25), default=0.0)
+        b_row = {r: s / b_top for r, s in bm25} if b_top > 0 else {}
+        q_terms = set(tokenize(query))
+        fused: dict[str, float] = {}
+        evidence: dict[str, dict[str, float]] = {}
+        best_row: dict[str, int] = {}
+        for sid in set(d_src) | set(q_src) | set(b_src):
+            rep = b_arg.get(sid, d_arg.get(sid, q_arg.get(sid)))
+            assert rep is not None
+            chunk = chunks[rep]
+            has_q = chunk.question is not None and bool(q_src)
+            wq, wp, wb = self._weights(has_q, capability)
+            wq *= conf["qdense"]
+            wp *= conf["dense"]
+            wb *= conf["bm25"]
+            total = wq + wp + wb
+            if total <= 0:
+                continue
+            s = (wq * q_n.get(sid, 0.0) + wp * d_n.get(sid, 0.0) + wb * b_n.get(sid, 0.0)) / total
+            fused[sid] = s
+            # the chunk that carries the source: the best by dense when dense counts, else BM25
+            cands = [r for r in (d_arg.get(sid), q_arg.get(sid), b_arg.get(sid)) if r is not None]
+            best_row[sid] = max(
+                cands, key=lambda r: (wp + wq) * max(d_row.get(r, 0.0), q_row.get(r, 0.0)) + wb * b_row.get(r, 0.0)
+            )
+            evidence[sid] = {
+                "dense": d_src.get(sid, 0.0),
+                "qdense": q_src.get(sid, 0.0),
+                "bm25": b_src.get(sid, 0.0),
+                "dense_n": d_n.get(sid, 0.0),
+                "qdense_n": q_n.get(sid, 0.0),
+                "bm25_n": b_n.get(sid, 0.0),
+                "fused": s,
+            }
+        order = sorted(fused, key=lambda x: (-fused[x], x))
+        self.last_debug = RetrievalDebug(
+            lang=lang,
+            weights={"capability": capability, **conf},
+            capability=capability,
+        )
+
+        # collapse near-duplicates across sources, then build passages
+        hits: list[Hit] = []
+        kept_keys: list[tuple[str, set[str]]] = []
+        by_row_source: dict[str, set[int]] = {}
+        for row in rows:
+            by_row_source.setdefault(chunks[row].source_id, set()).add(row)
+        want = max(k, self.rerank_top if (self.reranker and rerank) else k)
+        for sid in order:
+            row = best_row[sid]
+            chunk = chunks[row]
+            text = self._passage(row, chunk, by_row_source.get(sid, set()))
+            key = _near_dup_key(text if text is not None else chunk.text)
+            words = set(key.split())
+            if any(key == kk or _jaccard(words, ww) >= self.dup_jaccard for kk, ww in kept_keys):
+                continue
+            kept_keys.append((key, words))
+            ev = dict(evidence[sid])
+            p_terms = set(tokenize(chunk.embed_text() if text is None else text + " " + chunk.title))
+            ev["coverage"] = len(q_terms & p_terms) / len(q_terms) if q_terms else 0.0
+            hits.append(Hit(chunk=chunk, score=float(fused[sid]), scores=ev, text=text))
+            if len(hits) >= want:
+                break
+        t1 = time.perf_counter()
+        if self.reranker is not None and rerank and hits:
+            hits = self._rerank(query, hits)
+        t2 = time.perf_counter()
+        self.last_timings = {"retrieve": (t1 - t0) * 1000, "rerank": (t2 - t1) * 1000}
+        return hits[:k]
+
+    def _passage(self, row: int, chunk: Chunk, retrieved_rows: set[int]) -> str | None:
+        """The chunk's text, merged with adjacent chunks of the same document that were also
+        retrieved (the answer runs across a chunk boundary). None = the chunk alone."""
+        if not self.merge_neighbours or chunk.kind == "faq" or len(retrieved_rows) < 2:
+            return None
+        neigh = [r for r in self.index.neighbours(row, 1, 1) if r in retrieved_rows]
+        if not neigh:
+            return None
+        parts = self.index.get_chunks(sorted(set(neigh) | {row}))
+        parts.sort(key=lambda c: c.position)
+        return "\n".join(p.text for p in parts)
+
+    def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
+        assert self.reranker is not None
+        top = hits[: self.rerank_top]
+        scores = self.reranker.score(query, [h.passage for h in top])
+        out: list[Hit] = []
+        for h, s in zip(top, scores, strict=True):
+            ev = dict(h.scores)
+            ev["rerank"] = float(s)
+            # keep the fused evidence in the score so that a reranker cannot promote a passage
+            # that neither retriever found relevant
+            out.append(Hit(chunk=h.chunk, score=float(0.7 * s + 0.3 * h.score), scores=ev, text=h.text))
+        out.sort(key=lambda h: -h.score)
+        return out + hits[self.rerank_top :]
