@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -314,14 +314,17 @@ def ingest_paths(
 
     with kb.lock(timeout=lock_timeout), closing(
         StreamingEmbedder(kb.embedding_cache, embedder, background=background_embed)
-    ) as stream:
+    ) as stream, ExitStack() as stack:
         prev = _live(kb, embedder)
+        if prev is not None:
+            stack.callback(prev.close)
         prev_docs: dict[str, Document] = {d.source: d for d in prev.documents()} if prev is not None else {}
         reuse = prev is not None and _settings_match(prev, settings)
 
         seen: set[str] = set()
         failed_sources: set[str] = set()
-        keep_ids: list[str] = []
+        loaded_sources: set[str] = set()
+        keep_ids: dict[str, None] = {}  # ordered set
         new_docs: list[tuple[Document, str]] = []
         new_chunks: list[Chunk] = []
         bar = _bar(len(files), "loading", progress)
@@ -339,7 +342,7 @@ def ingest_paths(
                 chash = content_hash(data, side_raw, extra)
                 old = prev_docs.get(source)
                 if reuse and old is not None and old.id == doc_id_for(source, chash):
-                    keep_ids.append(old.id)
+                    keep_ids[old.id] = None
                     report.unchanged += 1
                     continue
                 loaded = load_file(path, root, max_file_mb, data=data, defaults=defaults)
@@ -348,6 +351,7 @@ def ingest_paths(
                     raise InputError(f"{source}: no text to index", "add content or remove the file")
                 new_docs.append((loaded.document, loaded.content_hash))
                 new_chunks.extend(chunks)
+                loaded_sources.add(source)
                 if old is not None:
                     report.updated += 1
                 else:
@@ -356,8 +360,8 @@ def ingest_paths(
                 failed_sources.add(source)
                 report.failed.append({"source": source, "error": _error_text(ex)})
                 old = prev_docs.get(source)
-                if old is not None:
-                    keep_ids.append(old.id)  # nothing already stored is lost
+                if old is not None and source not in loaded_sources:
+                    keep_ids[old.id] = None  # nothing already stored is lost
             else:  # outside the per-file handler: an embedder failure is fatal, not a file's fault
                 stream.want(c.embed_text() for c in chunks)
                 stream.want(c.question for c in chunks if c.question)
@@ -374,7 +378,7 @@ def ingest_paths(
             if prune:
                 report.deleted += 1
             else:
-                keep_ids.append(doc.id)
+                keep_ids[doc.id] = None
         report.chunks_new = len(new_chunks)
 
         changed = bool(new_docs) or report.deleted > 0
@@ -383,15 +387,10 @@ def ingest_paths(
             report.chunks = int(prev.n_chunks) if prev is not None else 0
             report.seconds = time.perf_counter() - started
             return report
-        manifest = _write_version(kb, embedder, settings, prev, keep_ids, new_docs, new_chunks, stream, report)
+        manifest = _write_version(kb, embedder, settings, prev, list(keep_ids), new_docs, new_chunks, stream, report)
         report.published = True
         report.index_version = kb.live_version()
-        kept_chunks = 0
-        if prev is not None:
-            kept_chunks = sum(len(prev.chunks_of(i)) for i in keep_ids) if keep_ids else 0
-        report.chunks = _count_chunks(manifest, kept_chunks + len(new_chunks))
-        if prev is not None:
-            prev.close()
+        report.chunks = _count_chunks(manifest, len(new_chunks))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -409,8 +408,10 @@ def delete_sources(kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeo
     version."""
     started = time.perf_counter()
     report = IngestReport(kb=getattr(kb, "name", ""))
-    with kb.lock(timeout=lock_timeout):
+    with kb.lock(timeout=lock_timeout), ExitStack() as stack:
         prev = _live(kb, embedder)
+        if prev is not None:
+            stack.callback(prev.close)
         docs = prev.documents() if prev is not None else []
         hit: set[str] = set()
         for wanted in sources:
@@ -434,7 +435,6 @@ def delete_sources(kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeo
         manifest = _write_version(kb, embedder, settings, prev, keep, [], [], None, report)
         report.published = True
         report.index_version = kb.live_version()
-        report.chunks = _count_chunks(manifest, sum(len(prev.chunks_of(i)) for i in keep))
-        prev.close()
+        report.chunks = _count_chunks(manifest, 0)
     report.seconds = time.perf_counter() - started
     return report
