@@ -485,10 +485,10 @@ class IndexVersion:
             first.setdefault(crow, vid)
         out = np.empty((len(rows), self.dim), np.float32)
         for i, (cid, r) in enumerate(zip(chunk_ids, rows, strict=True)):
-            vid = first.get(r) if r is not None else None
-            if vid is None:
+            found = first.get(r) if r is not None else None
+            if found is None:
                 raise KeyError(f"chunk {cid} has no {kind} vector (code {code}) in version {self.version}")
-            out[i] = self.vectors[vid]
+            out[i] = self.vectors[found]
         return out
 
     # -- filters -------------------------------------------------------------------------------

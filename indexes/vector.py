@@ -412,7 +412,7 @@ class ShardedVectorIndex:
         return self.shards[0].kind if self.shards else "flat"
 
     def info(self) -> dict[str, Any]:
-        out = self.shards[0].info() if self.shards else {"kind": "flat"}
+        out: dict[str, Any] = self.shards[0].info() if self.shards else {"kind": "flat"}
         out.update(shards=self.n_shards, ntotal=self.ntotal, shard_sizes=[s.ntotal for s in self.shards])
         return out
 
