@@ -201,3 +201,16 @@ def test_default_groups_apply_where_documents_have_none(kb_home: Path, tmp_path:
     index.close()
     # the same files without the default are a change (access must not keep the old groups)
     assert ingest(kb, docs, fake_embedder).updated == 4
+
+
+def test_same_source_from_two_roots_is_reported(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root, text in ((a, "first copy"), (b, "second copy")):
+        root.mkdir()
+        (root / "same.md").write_text(f"# Same\n\n{text}\n", encoding="utf-8")
+    kb = KnowledgeBase(kb_home, "t")
+    r = ingest_paths(kb, [a, b], fake_embedder)
+    assert r.added == 1 and [f["source"] for f in r.failed] == ["same.md"]
+    index = kb.load_live()
+    assert len(index.documents()) == 1 and "first copy" in all_chunks(index)[0].text
+    index.close()
