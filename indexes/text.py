@@ -132,10 +132,10 @@ _stem_lock = threading.Lock()
 
 
 def _en_tokens(text: str) -> list[str]:
-    words = [w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in EN_STOPWORDS]
+    words = [w for w in _WORD.findall(text.lower()) if w not in EN_STOPWORDS]
     if not words:
         return []
-    words = [w.replace("'", "") if not w[0].isdigit() else w for w in words]
+    words = [w.replace("'", "") if "'" in w else w for w in words]
     with _stem_lock:  # PyStemmer objects are not thread-safe
         return list(_stemmer().stemWords(words))
 
