@@ -354,7 +354,8 @@ class Checkpoint:
         return batch_id in self._done_set and (self.path / f"{batch_id}.npy").is_file()
 
     def load(self, batch_id: str) -> np.ndarray:
-        return np.load(self.path / f"{batch_id}.npy", allow_pickle=False)
+        arr: np.ndarray = np.asarray(np.load(self.path / f"{batch_id}.npy", allow_pickle=False), dtype=np.float32)
+        return arr
 
     def save(self, batch_id: str, vecs: np.ndarray) -> None:
         _atomic_save_npy(self.path / f"{batch_id}.npy", vecs)

@@ -200,6 +200,9 @@ def test_ivf_recall_vs_flat_nprobe_and_shards(kb_home: Path, tmp_path: Path) -> 
     r1 = reindex(ivf, docs, emb, chunk_tokens=24, chunk_overlap=0, flat_max=50, nprobe=1, sample_queries=64)
     assert r1.recall_vs_flat is not None and 0.2 < r1.recall_vs_flat < 1.0  # fixed seed: an approximate index
     assert r.index["memory_estimate_bytes"] > 0 and r.index["size_bytes"] > 0
+    rp = reindex(ivf, docs, emb, chunk_tokens=24, chunk_overlap=0, index="ivfpq", nprobe=8)
+    assert rp.index["kind"] == "ivfpq" and rp.recall_vs_flat is not None and rp.recall_vs_flat > 0.3
+    assert rp.index["memory_estimate_bytes"] < r.index["memory_estimate_bytes"]
     # shards: the merged results equal the single flat index
     sh = KnowledgeBase(kb_home, "sharded")
     rs = reindex(sh, docs, emb, chunk_tokens=24, chunk_overlap=0, shard_size=64)
