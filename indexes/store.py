@@ -138,17 +138,18 @@ class ChunkStore:
     def __init__(self, path: Path, readonly: bool) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._conns_lock = threading.Lock()
+        # One connection shared by all threads (serialised by a lock), opened when the store is
+        # opened: it keeps working after GC removes an old version's directory from under a
+        # reader that still holds it.
+        self._lock = threading.RLock()
+        self._con: sqlite3.Connection | None = None
         self._closed = False
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
     def create(cls, path: Path) -> ChunkStore:
         store = cls(path, readonly=False)
-        con = store._conn()
-        con.executescript(SCHEMA)
+        store._conn().executescript(SCHEMA)
         return store
 
     @classmethod
@@ -160,8 +161,7 @@ class ChunkStore:
         return store
 
     def _conn(self) -> sqlite3.Connection:
-        con: sqlite3.Connection | None = getattr(self._local, "con", None)
-        if con is None:
+        if self._con is None:
             if self._closed:
                 raise RuntimeError(f"chunk store {self.path} is closed")
             if self.readonly:
@@ -170,144 +170,165 @@ class ChunkStore:
                 con = sqlite3.connect(str(self.path), check_same_thread=False)
                 con.execute("PRAGMA journal_mode=OFF")  # a new file in a temp dir: no journal needed
                 con.execute("PRAGMA synchronous=OFF")  # fsync'd as a whole before publish
-            self._local.con = con
-            with self._conns_lock:
-                self._conns.append(con)
-        return con
+            self._con = con
+        return self._con
 
     def close(self) -> None:
-        self._closed = True
-        with self._conns_lock:
-            for con in self._conns:
+        with self._lock:
+            self._closed = True
+            if self._con is not None:
                 try:
-                    con.close()
+                    self._con.close()
                 except sqlite3.Error:
                     pass
-            self._conns.clear()
-        self._local = threading.local()
+                self._con = None
 
     # -- writing -------------------------------------------------------------------------------
     def add_documents(self, docs: Iterable[Document], hashes: Mapping[str, str]) -> None:
-        con = self._conn()
-        rows = [
-            (d.id, d.source, d.title, d.lang, d.kind, _json(dict(d.metadata)), hashes.get(d.id, d.id)) for d in docs
-        ]
-        con.executemany(
-            "INSERT OR REPLACE INTO documents (id, source, title, lang, kind, metadata, content_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        con.commit()
+        with self._lock:
+            con = self._conn()
+            rows = [
+                (d.id, d.source, d.title, d.lang, d.kind, _json(dict(d.metadata)), hashes.get(d.id, d.id)) for d in docs
+            ]
+            con.executemany(
+                "INSERT OR REPLACE INTO documents (id, source, title, lang, kind, metadata, content_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            con.commit()
 
     def add_chunks(self, first_row: int, chunks: Sequence[Chunk]) -> None:
-        con = self._conn()
-        con.executemany(
-            f"INSERT INTO chunks ({_CHUNK_COLS}) VALUES ({', '.join('?' * 19)})",
-            [chunk_to_row(first_row + i, c) for i, c in enumerate(chunks)],
-        )
-        con.commit()
+        with self._lock:
+            con = self._conn()
+            con.executemany(
+                f"INSERT INTO chunks ({_CHUNK_COLS}) VALUES ({', '.join('?' * 19)})",
+                [chunk_to_row(first_row + i, c) for i, c in enumerate(chunks)],
+            )
+            con.commit()
 
     def add_vector_rows(self, first_vid: int, chunk_rows: Sequence[int], kind: int) -> None:
-        con = self._conn()
-        con.executemany(
-            "INSERT INTO vectors (vid, chunk_row, kind) VALUES (?, ?, ?)",
-            [(first_vid + i, int(r), kind) for i, r in enumerate(chunk_rows)],
-        )
-        con.commit()
+        with self._lock:
+            con = self._conn()
+            con.executemany(
+                "INSERT INTO vectors (vid, chunk_row, kind) VALUES (?, ?, ?)",
+                [(first_vid + i, int(r), kind) for i, r in enumerate(chunk_rows)],
+            )
+            con.commit()
 
     def set_meta(self, key: str, value: Any) -> None:
-        con = self._conn()
-        con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, _json(value)))
-        con.commit()
+        with self._lock:
+            con = self._conn()
+            con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, _json(value)))
+            con.commit()
 
     def finish(self) -> None:
         """Create the secondary indexes and compact; called once before the file is published."""
-        con = self._conn()
-        con.executescript(INDEXES)
-        con.commit()
+        with self._lock:
+            con = self._conn()
+            con.executescript(INDEXES)
+            con.commit()
 
     # -- reading -------------------------------------------------------------------------------
     def count(self, table: str) -> int:
-        assert table in ("documents", "chunks", "vectors")
-        return int(self._conn().execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        with self._lock:
+            assert table in ("documents", "chunks", "vectors")
+            return int(self._conn().execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
     def documents(self) -> list[Document]:
-        cur = self._conn().execute("SELECT id, source, title, lang, kind, metadata FROM documents ORDER BY row")
-        return [row_to_document(r) for r in cur]
+        with self._lock:
+            cur = self._conn().execute("SELECT id, source, title, lang, kind, metadata FROM documents ORDER BY row")
+            return [row_to_document(r) for r in cur]
 
     def doc_hashes(self) -> dict[str, str]:
-        return {r[0]: r[1] for r in self._conn().execute("SELECT id, content_hash FROM documents ORDER BY row")}
+        with self._lock:
+            return {r[0]: r[1] for r in self._conn().execute("SELECT id, content_hash FROM documents ORDER BY row")}
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
-        cur = self._conn().execute(f"SELECT {_CHUNK_COLS} FROM chunks WHERE doc_id = ? ORDER BY position", (doc_id,))
-        return [row_to_chunk(r) for r in cur]
+        with self._lock:
+            cur = self._conn().execute(f"SELECT {_CHUNK_COLS} FROM chunks WHERE doc_id = ? ORDER BY position", (doc_id,))
+            return [row_to_chunk(r) for r in cur]
 
     def chunk_rows_of(self, doc_id: str) -> list[int]:
-        cur = self._conn().execute("SELECT row FROM chunks WHERE doc_id = ? ORDER BY position", (doc_id,))
-        return [int(r[0]) for r in cur]
+        with self._lock:
+            cur = self._conn().execute("SELECT row FROM chunks WHERE doc_id = ? ORDER BY position", (doc_id,))
+            return [int(r[0]) for r in cur]
 
     def get_chunks(self, rows: Sequence[int]) -> list[Chunk]:
-        rows = [int(r) for r in rows]
-        if not rows:
-            return []
-        found: dict[int, Chunk] = {}
-        con = self._conn()
-        for i in range(0, len(rows), 900):
-            part = rows[i : i + 900]
-            cur = con.execute(
-                f"SELECT {_CHUNK_COLS} FROM chunks WHERE row IN ({', '.join('?' * len(part))})", part
-            )
-            for r in cur:
-                found[int(r[0])] = row_to_chunk(r)
-        missing = [r for r in rows if r not in found]
-        if missing:
-            raise IndexError(f"chunk rows not in this index version: {missing[:5]}")
-        return [found[r] for r in rows]
+        with self._lock:
+            rows = [int(r) for r in rows]
+            if not rows:
+                return []
+            found: dict[int, Chunk] = {}
+            con = self._conn()
+            for i in range(0, len(rows), 900):
+                part = rows[i : i + 900]
+                cur = con.execute(
+                    f"SELECT {_CHUNK_COLS} FROM chunks WHERE row IN ({', '.join('?' * len(part))})", part
+                )
+                for r in cur:
+                    found[int(r[0])] = row_to_chunk(r)
+            missing = [r for r in rows if r not in found]
+            if missing:
+                raise IndexError(f"chunk rows not in this index version: {missing[:5]}")
+            return [found[r] for r in rows]
 
     def row_of_id(self, chunk_id: str) -> int | None:
-        r = self._conn().execute("SELECT row FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
-        return int(r[0]) if r else None
+        with self._lock:
+            r = self._conn().execute("SELECT row FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+            return int(r[0]) if r else None
 
     def rows_of_ids(self, chunk_ids: Sequence[str]) -> list[int | None]:
-        out: dict[str, int] = {}
-        con = self._conn()
-        ids = list(chunk_ids)
-        for i in range(0, len(ids), 900):
-            part = ids[i : i + 900]
-            cur = con.execute(f"SELECT id, row FROM chunks WHERE id IN ({', '.join('?' * len(part))})", part)
-            out.update({r[0]: int(r[1]) for r in cur})
-        return [out.get(c) for c in ids]
+        with self._lock:
+            out: dict[str, int] = {}
+            con = self._conn()
+            ids = list(chunk_ids)
+            for i in range(0, len(ids), 900):
+                part = ids[i : i + 900]
+                cur = con.execute(f"SELECT id, row FROM chunks WHERE id IN ({', '.join('?' * len(part))})", part)
+                out.update({r[0]: int(r[1]) for r in cur})
+            return [out.get(c) for c in ids]
 
     def neighbours(self, row: int, before: int = 1, after: int = 1) -> list[int]:
-        con = self._conn()
-        r = con.execute("SELECT doc_id, position FROM chunks WHERE row = ?", (int(row),)).fetchone()
-        if r is None:
-            return []
-        cur = con.execute(
-            "SELECT row FROM chunks WHERE doc_id = ? AND position BETWEEN ? AND ? AND row != ? ORDER BY position",
-            (r[0], r[1] - before, r[1] + after, int(row)),
-        )
-        return [int(x[0]) for x in cur]
+        with self._lock:
+            con = self._conn()
+            r = con.execute("SELECT doc_id, position FROM chunks WHERE row = ?", (int(row),)).fetchone()
+            if r is None:
+                return []
+            cur = con.execute(
+                "SELECT row FROM chunks WHERE doc_id = ? AND position BETWEEN ? AND ? AND row != ? ORDER BY position",
+                (r[0], r[1] - before, r[1] + after, int(row)),
+            )
+            return [int(x[0]) for x in cur]
+
+    def _iter(self, sql: str, batch: int = 2000) -> Iterator[tuple[Any, ...]]:
+        with self._lock:
+            cur = self._conn().execute(sql)
+        while True:
+            with self._lock:
+                rows = cur.fetchmany(batch)
+            if not rows:
+                return
+            yield from rows
 
     def iter_chunk_columns(self) -> Iterator[tuple[Any, ...]]:
         """(row, doc_id, source, lang, groups json, tags json, valid_from, valid_to) in row order."""
-        yield from self._conn().execute(
-            "SELECT row, doc_id, source, lang, groups, tags, valid_from, valid_to FROM chunks ORDER BY row"
-        )
+        yield from self._iter("SELECT row, doc_id, source, lang, groups, tags, valid_from, valid_to FROM chunks ORDER BY row")
 
     def iter_embed_texts(self) -> Iterator[tuple[int, str]]:
         """(row, the text the keyword index sees) in row order."""
-        for r in self._conn().execute(f"SELECT {_CHUNK_COLS} FROM chunks ORDER BY row"):
+        for r in self._iter(f"SELECT {_CHUNK_COLS} FROM chunks ORDER BY row"):
             yield int(r[0]), row_to_chunk(r).embed_text()
 
     def vector_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """(chunk row per FAISS id, kind per FAISS id) as int64 / int8 arrays."""
-        cur = self._conn().execute("SELECT vid, chunk_row, kind FROM vectors ORDER BY vid")
-        data = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 3)
-        if len(data) and not np.array_equal(data[:, 0], np.arange(len(data))):
-            raise ValueError("vector ids are not dense")
-        return data[:, 1].copy(), data[:, 2].astype(np.int8)
+        with self._lock:
+            cur = self._conn().execute("SELECT vid, chunk_row, kind FROM vectors ORDER BY vid")
+            data = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 3)
+            if len(data) and not np.array_equal(data[:, 0], np.arange(len(data))):
+                raise ValueError("vector ids are not dense")
+            return data[:, 1].copy(), data[:, 2].astype(np.int8)
 
     def get_meta(self, key: str, default: Any = None) -> Any:
-        r = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(r[0]) if r else default
+        with self._lock:
+            r = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return json.loads(r[0]) if r else default

@@ -290,3 +290,24 @@ def test_ivf_knowledge_base(kb_home: Path, hashing) -> None:  # type: ignore[no-
     assert v.manifest["index"]["kind"] == "ivf" and kb.status()["index_kind"] == "ivf"
     assert len(v.vector_search(hashing.embed(["refund"])[0], 3)) == 3
 
+
+
+def test_an_open_version_survives_gc_and_concurrent_queries(built_kb: KnowledgeBase, hashing) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    old = built_kb.load_live()
+    docs, chunks, hashes = corpus_docs()
+    for _ in range(2):  # keep_versions=2: the old directory is removed
+        build_version(built_kb, hashing, docs, chunks[:4], hashes)
+    assert not old.path.exists()
+    queries = ["refund", "warranty water damage", "ship to Canada", "退货 运费"] * 10
+    qvecs = hashing.embed(queries)
+
+    def work(i: int) -> tuple[list[tuple[int, float]], list[tuple[int, float]], str]:
+        hits = old.vector_search(qvecs[i], 3)
+        return hits, old.keyword_search(queries[i], 3), old.get_chunks([hits[0][0]])[0].id
+
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(work, range(len(queries))))
+    assert parallel == [work(i) for i in range(len(queries))]
+    assert old.n_chunks == len(chunks)
