@@ -28,6 +28,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from indexes.text import detect_lang
 from kb.auth import Principal
 from kb.errors import AuthError, FileTooLargeError, KBError
 from kb.service import schemas as S
@@ -130,12 +131,13 @@ class RequestContext:
             rid = uuid.uuid4().hex
         token = request_id_var.set(rid)
         started = time.perf_counter()
-        status = {"code": 500}
+        status: dict[str, int] = {"code": 500}
         path = scope.get("path", "")
         limit = self.upload_limit if path.startswith("/v1/documents") else self.json_limit
 
         async def send_wrapper(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
+                status["started"] = 1
                 status["code"] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
@@ -158,7 +160,15 @@ class RequestContext:
                         raise _BodyTooLarge(limit)
                 return message
 
-            await self.app(scope, receive_limited, send_wrapper)
+            try:
+                await self.app(scope, receive_limited, send_wrapper)
+            except Exception as exc:  # noqa: BLE001 - unknown errors: logged here, 500 JSON without traceback
+                log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+                self.service.metrics.errors.labels(code="internal").inc()
+                if status.get("started"):
+                    return  # the status line is out; the client sees the stream end
+                resp = error_response(500, {"error": "internal", "message": f"internal error; report request id {rid}"})
+                await resp(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -301,14 +311,6 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             exc.status_code, {"error": code, "message": detail}, getattr(exc, "headers", None)
         )
 
-    @app.exception_handler(Exception)
-    async def _unknown(request: Request, exc: Exception) -> JSONResponse:
-        service.metrics.errors.labels(code="internal").inc()
-        log.error("unhandled %s", type(exc).__name__, exc_info=exc)
-        return error_response(
-            500, {"error": "internal", "message": f"internal error; report request id {request_id_var.get()}"}
-        )
-
     # -- helpers ---------------------------------------------------------------------------------
     def sse(event: str, data: dict[str, Any]) -> str:
         return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
@@ -358,19 +360,37 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         groups: tuple[str, ...] | None,
         filters: Any,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(kind, payload) pairs: ("token", {"text"}), then ("final", response body)."""
-        events = svc.stream(
-            rt, question, session_id=session_id, history=history, groups=groups, filters=filters
-        )
+        """(kind, payload) pairs: ("token", {"text"}), then ("final", response body). The answer
+        slot is taken now (503 before the stream starts), not when the body is first read."""
+        events = svc.stream(rt, question, session_id=session_id, history=history, groups=groups, filters=filters)
+        return _pairs(svc, principal, rt, question, session_id, history, groups, filters, events)
+
+    def _pairs(
+        svc: Service,
+        principal: Principal,
+        rt: Runtime,
+        question: str,
+        session_id: str | None,
+        history: list[dict[str, str]],
+        groups: tuple[str, ...] | None,
+        filters: Any,
+        events: Iterator[dict[str, Any]],
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         for ev in events:
             kind = ev.get("type")
             if kind == "token":
                 yield "token", {"text": ev.get("text", "")}
             elif kind == "final":
                 answer = ev.get("answer") or {}
-                obj = ev.get("answer_obj")
-                hits = list(getattr(obj, "hits", ()) or ()) if obj is not None else []
-                lang = getattr(obj, "lang", None) or ev.get("lang") or "en"
+                # the stream's final event carries the answer's JSON, not its retrieved hits: a
+                # hand-off that notifies the webhook fetches the passages it sends
+                hits: list[Any] = []
+                if answer.get("action") == "handoff" and svc.notifier is not None:
+                    try:
+                        hits = list(rt.assistant.search(question, k=5, filters=filters, groups=groups))
+                    except KBError:
+                        hits = []
+                lang = detect_lang(question)
                 out = svc.finish(
                     rt,
                     answer,
@@ -680,6 +700,11 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             media_type="application/x-ndjson",
             headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"'},
         )
+
+    @app.get("/v1/sessions", response_model=S.SessionList, tags=["agent"])
+    def sessions(principal: Editor, svc: ServiceDep, limit: Annotated[int, Query(ge=1, le=200)] = 30) -> Any:
+        """Recent customer conversations, newest first; `handoff` marks those waiting for an agent."""
+        return {"sessions": svc.store.recent_sessions(limit)}
 
     @app.get("/v1/sessions/{session_id}", response_model=S.SessionOut, tags=["agent"])
     def session(session_id: str, principal: Editor, svc: ServiceDep) -> Any:

@@ -166,10 +166,29 @@ class Service:
             self.metrics.index_swaps.labels(kb=name).inc()
 
     def _build_assistant(self, holder: IndexHolder) -> Any:
+        """An Assistant whose index is whatever the holder serves at the moment of each query.
+        No conversation store of its own: the service keeps the turns (kb.service.store) and
+        always passes the history explicitly."""
         from rag.assistant import Assistant
+        from rag.retrieval import get_reranker
+        from rag.support import get_scorer
 
         s = self.settings
-        return Assistant.from_settings(holder.current, self.embedder(), s)
+        embedder = self.embedder()
+        device = "cpu" if s.device == "auto" else s.device
+        return Assistant(
+            holder.current,
+            embedder,
+            s.llm,
+            get_scorer(s.scorer, embedder),
+            None,
+            reranker=get_reranker(s.reranker, device=device),
+            handoff_threshold=s.handoff_threshold,
+            escalate_topics=s.escalate_topics,
+            max_question_chars=s.max_question_chars,
+            llm_max_tokens=s.llm_max_tokens,
+            llm_kwargs={"timeout_s": s.llm_timeout_s, "max_tokens": s.llm_max_tokens, "device": device},
+        )
 
     def warm_up(self) -> None:
         """Load the embedder, the live index of every served knowledge base and the answer
@@ -184,8 +203,11 @@ class Service:
                 except KnowledgeBaseNotFound:
                     continue
                 rt.holder.current()
-                if hasattr(rt.assistant, "warm_up"):
-                    rt.assistant.warm_up()
+                a = rt.assistant
+                for part in (a, getattr(a, "llm", None), getattr(a, "scorer", None), getattr(a, "reranker", None)):
+                    if part is not None and hasattr(part, "warm_up"):
+                        part.warm_up()
+                a.search("warm up", k=1, groups=())  # first query loads jieba, tokenizers, FAISS params
             self.warmed = True
         except Exception as ex:  # noqa: BLE001 - reported by /readyz
             self.warm_error = f"{type(ex).__name__}: {ex}"

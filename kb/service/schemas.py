@@ -241,6 +241,18 @@ class SessionOut(BaseModel):
     turns: list[SessionTurn]
 
 
+class SessionSummary(BaseModel):
+    session_id: str
+    last_at: float
+    turns: int
+    last_action: str
+    handoff: bool
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionSummary]
+
+
 class SuggestRequest(BaseModel):
     session_id: str = Field(max_length=128)
     kb: str | None = Field(None, max_length=64)

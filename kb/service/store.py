@@ -149,6 +149,18 @@ class ServiceStore:
             {"role": r[0], "content": r[1], "answer_id": r[2], "created_at": r[3]} for r in reversed(rows)
         ]
 
+    def recent_sessions(self, limit: int = 30) -> list[dict[str, Any]]:
+        """Most recent conversations first, with whether their last answer was a hand-off."""
+        sql = (
+            "SELECT t.session_id, MAX(t.created_at), COUNT(*),"
+            " (SELECT a.action FROM answers a WHERE a.session_id = t.session_id ORDER BY a.created_at DESC LIMIT 1)"
+            " FROM turns t GROUP BY t.session_id ORDER BY MAX(t.created_at) DESC LIMIT ?"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, (limit,)).fetchall()
+        return [{"session_id": r[0], "last_at": r[1], "turns": r[2], "last_action": r[3] or "",
+                 "handoff": r[3] == "handoff"} for r in rows]
+
     # -- feedback -------------------------------------------------------------------------------
     def add_feedback(self, answer_id: str, rating: str, comment: str | None, caller: str) -> str:
         self.get_answer(answer_id)  # 404 for an unknown answer

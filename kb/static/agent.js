@@ -74,10 +74,24 @@
     }
   }
 
+  async function loadSessions() {
+    const r = await fetch("/v1/sessions?limit=20", { headers: authHeaders() });
+    if (!r.ok) return;
+    const box = document.getElementById("sessions");
+    box.innerHTML = "";
+    for (const s of (await r.json()).sessions) {
+      const item = el("div", { class: "session-item" }, el("code", {}, s.session_id),
+        el("span", { class: "badge" + (s.handoff ? " handoff" : "") }, s.handoff ? t("handoffbadge") : s.last_action));
+      item.addEventListener("click", () => { sessionInput.value = s.session_id; form.requestSubmit(); });
+      box.append(item);
+    }
+  }
+
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const id = sessionInput.value.trim();
     if (id) { history.replaceState(null, "", `?session=${encodeURIComponent(id)}`); load(id); }
   });
+  loadSessions();
   if (sessionInput.value) load(sessionInput.value.trim());
 })();

@@ -77,8 +77,13 @@ def build_kb(home: Path, docs: Path, embedder: Any, name: str = KB) -> None:
     assert report.ok, report.failed
 
 
+# the trained default support scorer when its model file is there, else the lexical one
+SCORER = "default" if (REPO_ROOT / "rag" / "models" / "support_default.json").is_file() else "lexical"
+
+
 def make_settings(home: Path, embedder: str, **kw: Any) -> Settings:
     base: dict[str, Any] = {
+        "scorer": SCORER,
         "home": home,
         "KB_NAME": KB,
         "embedder": embedder,

@@ -232,7 +232,7 @@ def _h(who: str) -> dict[str, str]:
 
 
 def test_roles(keyed: Any) -> None:
-    q = {"question": "How long do refunds take?"}
+    q = {"question": "How many days do I have to return an unused item?"}
     assert keyed.post("/v1/ask", json=q).status_code == 401
     assert keyed.post("/v1/ask", json=q, headers={"Authorization": "Bearer wrong"}).status_code == 401
     ans = keyed.post("/v1/ask", json=q, headers=_h("r"))
@@ -373,13 +373,20 @@ def test_feedback_export_jsonl(client: Any) -> None:
 def test_handoff_posts_to_the_webhook(hashing_home: Path, receiver: Any) -> None:  # noqa: F811
     url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
     with make_client(make_settings(hashing_home, "hashing:64", handoff_webhook=url, handoff_threshold=1.01)) as c:
-        r = c.post("/v1/ask", json={"question": "My kettle started smoking, what now?", "session_id": "sess-h1"})
+        question = "My kettle is smoking, I want to talk to a human agent"
+        r = c.post("/v1/ask", json={"question": question, "session_id": "sess-h1"})
         body = r.json()
         assert r.status_code == 200 and body["action"] == "handoff" and body["handoff"] is True
         assert _wait(lambda: len(_Receiver.bodies) == 1)
+        # a streamed hand-off notifies too, with the passages it retrieved
+        low = "How many days do I have to return an unused item? Let me speak to a real person."
+        r = c.post("/v1/ask", json={"question": low, "stream": True})
+        assert '"handoff": true' in r.text
+        assert _wait(lambda: len(_Receiver.bodies) == 2)
+        assert any(p["source"] == "returns.md" for p in _Receiver.bodies[1]["passages"])
     hook = _Receiver.bodies[0]
     assert hook["event"] == "handoff" and hook["session_id"] == "sess-h1" and hook["answer_id"] == body["answer_id"]
-    assert hook["conversation"][-1] == {"role": "user", "content": "My kettle started smoking, what now?"}
+    assert hook["conversation"][-1]["content"].startswith("My kettle is smoking")
     assert "draft_reply" in hook and isinstance(hook["passages"], list)
 
 
