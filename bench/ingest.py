@@ -47,7 +47,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_set(name: str, limit: int | None, embedder, chunk_tokens: int, overlap: int, work: Path) -> dict:  # type: ignore[no-untyped-def]
+def bench_set(name: str, limit: int | None, embedder, chunk_tokens: int, overlap: int, work: Path,  # type: ignore[no-untyped-def]
+              background: bool = True) -> dict:
     src = DATA / name / "docs"
     files = sorted(p for p in src.rglob("*") if p.is_file())
     if limit:
@@ -61,7 +62,8 @@ def bench_set(name: str, limit: int | None, embedder, chunk_tokens: int, overlap
     kb = KnowledgeBase(home, name)
 
     t0 = time.perf_counter()
-    full = ingest_paths(kb, [docs], embedder, max_file_mb=50, chunk_tokens=chunk_tokens, chunk_overlap=overlap)
+    full = ingest_paths(kb, [docs], embedder, max_file_mb=50, chunk_tokens=chunk_tokens, chunk_overlap=overlap,
+                        background_embed=background)
     t_full = time.perf_counter() - t0
 
     index = kb.load_live()
@@ -82,7 +84,8 @@ def bench_set(name: str, limit: int | None, embedder, chunk_tokens: int, overlap
         with p.open("a", encoding="utf-8") as fh:
             fh.write("\n\nThis paragraph was added for the incremental benchmark.\n")
     t2 = time.perf_counter()
-    inc = ingest_paths(kb, [docs], embedder, max_file_mb=50, chunk_tokens=chunk_tokens, chunk_overlap=overlap)
+    inc = ingest_paths(kb, [docs], embedder, max_file_mb=50, chunk_tokens=chunk_tokens, chunk_overlap=overlap,
+                       background_embed=background)
     t_inc = time.perf_counter() - t2
 
     version_dir = home / name
@@ -90,6 +93,7 @@ def bench_set(name: str, limit: int | None, embedder, chunk_tokens: int, overlap
     n_texts = len(texts)
     out = {
         "set": name,
+        "background_embed": background,
         "documents": full.added,
         "failed": len(full.failed),
         "chunks": full.chunks,
@@ -123,6 +127,8 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--chunk-tokens", type=int, default=128)
     ap.add_argument("--chunk-overlap", type=int, default=16)
+    ap.add_argument("--sequential-embed", action="store_true",
+                    help="embed after loading instead of in a background thread while files load")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "ingest.json")
     args = ap.parse_args()
     if not DATA.is_dir():
@@ -135,7 +141,8 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         for name in args.sets:
-            r = bench_set(name, args.limit_docs, embedder, args.chunk_tokens, args.chunk_overlap, Path(tmp))
+            r = bench_set(name, args.limit_docs, embedder, args.chunk_tokens, args.chunk_overlap, Path(tmp),
+                          background=not args.sequential_embed)
             r.pop("kb_dir")
             results.append(r)
             print(json.dumps(r, ensure_ascii=False, indent=1))
