@@ -358,9 +358,9 @@ class Assistant:
         )
 
     def relevance(self, hits: Sequence[Hit], lang: str, retriever: HybridRetriever) -> float:
-        """How relevant the best passage is, in [0, 1], comparable across queries: the embedder's
-        cosine (where it reads the language) blended with the share of the query's terms that
-        the passage contains."""
+        """How relevant the best passages are, in [0, 1], comparable across queries: the larger of
+        the embedder's cosine (scaled by how well it reads the language) and the share of the
+        query's terms that a passage contains."""
         if not hits:
             return 0.0
         top = hits[:3]
@@ -369,7 +369,7 @@ class Assistant:
         cover = max(h.scores.get("coverage", 0.0) for h in top)
         if "rerank" in hits[0].scores:
             return float(hits[0].scores["rerank"])
-        return float(cap * (0.6 * dense + 0.4 * cover) + (1.0 - cap) * cover)
+        return float(max(cap * dense, cover))
 
     def _faq_match(self, query: str, hits: Sequence[Hit], retriever: HybridRetriever) -> Hit | None:
         top = hits[0]

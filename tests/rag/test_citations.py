@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from rag.citations import CITATION_RE, check_answer, parse_markers, split_answer, strip_markers
+from rag.support import LexicalScorer
+
+PASSAGES = [
+    "Standard shipping takes 3 to 5 business days and costs 4.99 euros.",
+    "You can return any item within 30 days of delivery for a full refund.",
+    "自签收之日起七天内可以无理由退货，退款将在五个工作日内退回原支付账户。",
+]
+
+
+def test_one_regex_parses_all_marker_forms() -> None:
+    assert parse_markers("a [1] b [1, 2] c [3][4] d [5,6] e ［7］ f 【8】") == [1, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert strip_markers("Shipping is cheap [1][2].") == "Shipping is cheap."
+    assert CITATION_RE.search("no markers here, [x] or [] either") is None
+
+
+def test_split_answer_english_and_chinese_keeps_markers_on_their_sentence() -> None:
+    assert split_answer("Shipping takes 3 days. [1] Returns are free [2].") == [
+        "Shipping takes 3 days.[1]", "Returns are free [2].",
+    ]
+    assert len(split_answer("七天内可以退货[3]。退款五个工作日到账[3]。")) == 2
+
+
+def test_unsupported_sentence_is_dropped_and_bogus_citation_removed() -> None:
+    answer = (
+        "Standard shipping takes 3 to 5 business days [1]. "
+        "Our CEO personally delivers every parcel by helicopter [2]. "
+        "You can return any item within 30 days [2][7]."
+    )
+    res = check_answer(answer, PASSAGES, LexicalScorer(), threshold=0.6)
+    assert "helicopter" not in res.text
+    assert res.dropped == ("Our CEO personally delivers every parcel by helicopter.",)
+    assert 7 in res.bogus and "[7]" not in res.text
+    assert parse_markers(res.text) == [1, 2]
+    assert res.used == (1, 2)
+
+
+def test_citations_are_renumbered_to_passages_actually_used() -> None:
+    res = check_answer("You can return any item within 30 days for a full refund [2].", PASSAGES, LexicalScorer())
+    assert res.used == (2,)
+    assert parse_markers(res.text) == [1]
+
+
+def test_sentence_without_citation_is_unsupported_by_default() -> None:
+    res = check_answer("Standard shipping takes 3 to 5 business days.", PASSAGES, LexicalScorer())
+    assert res.text == "" and res.used == ()
+    loose = check_answer("Standard shipping takes 3 to 5 business days.", PASSAGES, LexicalScorer(),
+                         require_citation=False)
+    assert "shipping" in loose.text
+
+
+def test_chinese_answer_checked_and_marked_mode() -> None:
+    ans = "自签收之日起七天内可以无理由退货[3]。所有商品终身免费维修[3]。"
+    res = check_answer(ans, PASSAGES, LexicalScorer(), lang="zh", mode="mark")
+    assert "退货[1]。" in res.text
+    assert "[unsupported]" in res.text and len(res.dropped) == 1

