@@ -226,7 +226,8 @@ class SentenceTransformerEmbedder:
             if isinstance(d, int):
                 return d
             self.warm_up()
-        return int(self._model.get_sentence_embedding_dimension())
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        return int(getter())
 
     @property
     def max_tokens(self) -> int:

@@ -311,3 +311,20 @@ def test_an_open_version_survives_gc_and_concurrent_queries(built_kb: KnowledgeB
         parallel = list(pool.map(work, range(len(queries))))
     assert parallel == [work(i) for i in range(len(queries))]
     assert old.n_chunks == len(chunks)
+
+
+@pytest.mark.integration
+def test_knowledge_base_with_the_real_minilm(kb_home: Path, real_embedder) -> None:  # type: ignore[no-untyped-def]
+    emb = real_embedder
+    docs, chunks, hashes = corpus_docs()
+    kb = KnowledgeBase(kb_home, "real")
+    build_version(kb, emb, docs, chunks, hashes)
+    v = kb.load_live("sentence-transformers:all-MiniLM-L6-v2")
+    assert v.dim == 384 and v.manifest["embedder"]["id"] == "sentence-transformers:all-MiniLM-L6-v2"
+    q = emb.embed(["Can I get my money back if I send the product back?"], kind="query")[0]
+    top = v.get_chunks([r for r, _ in v.vector_search(q, 2)])
+    assert top[0].source == "policies/returns.md"
+    faq = v.vector_search(emb.embed(["Is delivery to Canada possible?"], kind="query")[0], 1, kind="question")
+    assert v.get_chunks([faq[0][0]])[0].faq_id == "0002"
+    with pytest.raises(EmbedderMismatchError):
+        kb.load_live("hashing:64")
