@@ -964,6 +964,11 @@ class KnowledgeBase:
             if v not in keep:
                 shutil.rmtree(self.versions_dir / v, ignore_errors=True)
                 removed.append(v)
+        for p in self.path.glob(f".{CURRENT}.tmp-*"):  # pointer temp files of killed publishers
+            parts = p.name.split("-")
+            if len(parts) >= 2 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+                p.unlink(missing_ok=True)
+                removed.append(p.name)
         if self.tmp_dir.is_dir():
             for p in self.tmp_dir.iterdir():
                 pid_s = p.name.rsplit(".", 1)[-1]

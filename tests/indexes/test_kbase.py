@@ -221,6 +221,7 @@ def test_kill_9_during_finalize_or_publish_keeps_a_live_version(built_kb: Knowle
     with kb.lock(timeout=5):
         build_version(kb, get_embedder("hashing:64"), docs, chunks, hashes)
     assert not kb.tmp_dir.exists() or not any(kb.tmp_dir.iterdir())
+    assert not list(kb.path.glob(".CURRENT.tmp-*"))
     assert kb.load_live().n_chunks == len(chunks)
 
 
