@@ -1,0 +1,65 @@
+"""LangChain integration: a ``BaseRetriever`` over a knowledge base, so LangChain users can plug
+the hybrid retriever (filters, fusion, FAQ blend) into their own chains.
+
+    retriever = KnowledgeBaseRetriever.from_index(index, embedder, k=5)
+    docs = retriever.invoke("How do I return an item?")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+try:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document as LCDocument
+    from langchain_core.retrievers import BaseRetriever
+except ImportError as ex:  # pragma: no cover - langchain-core is in the base install
+    from kb.errors import MissingDependencyError
+
+    raise MissingDependencyError("langchain-core", "langchain") from ex
+
+from pydantic import ConfigDict
+
+from indexes.types import Filters
+from rag.retrieval import HybridRetriever
+
+
+class KnowledgeBaseRetriever(BaseRetriever):
+    """Documents with ``metadata``: source, locator, title, score, chunk_id, lang."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index_provider: Callable[[], Any]
+    embedder: Any
+    k: int = 5
+    groups: Sequence[str] | None = None
+    filters: Filters | None = None
+    reranker: Any = None
+
+    @classmethod
+    def from_index(cls, index: Any, embedder: Any, **kw: Any) -> KnowledgeBaseRetriever:
+        return cls(index_provider=lambda: index, embedder=embedder, **kw)
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        filters = self.filters
+        if self.groups is not None:
+            from dataclasses import replace
+
+            filters = replace(filters or Filters(), groups=tuple(self.groups))
+        retriever = HybridRetriever(self.index_provider(), self.embedder, self.reranker)
+        hits = retriever.retrieve(query, k=self.k, filters=filters)
+        return [
+            LCDocument(
+                page_content=h.passage,
+                metadata={
+                    "source": h.chunk.source_id,
+                    "locator": h.chunk.locator,
+                    "title": h.chunk.title,
+                    "score": float(h.score),
+                    "chunk_id": h.chunk.id,
+                    "lang": h.chunk.lang,
+                },
+            )
+            for h in hits
+        ]

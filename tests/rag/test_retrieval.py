@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from indexes.embedders import HashingEmbedder
+from indexes.types import Filters
+from rag.retrieval import HybridRetriever, dense_capability, get_reranker, margin_confidence, minmax
+from tests.rag.conftest import SHOP, Doc, build_kb
+
+
+class EnglishOnlyEmbedder(HashingEmbedder):
+    """Hashing vectors, but a tokenizer that knows no Chinese (like all-MiniLM-L6-v2): every CJK
+    character is an unknown piece."""
+
+    def unk_ratio(self, text: str) -> float:
+        pieces = [ch for ch in text if not ch.isspace()]
+        return sum(1 for ch in pieces if "\u4e00" <= ch <= "\u9fff") / max(1, len(pieces))
+
+
+def test_dense_weight_is_zero_when_the_embedder_cannot_read_the_query() -> None:
+    emb = EnglishOnlyEmbedder(64)
+    assert dense_capability(emb, "退货的期限是多少天？", "zh") == pytest.approx(0.0)
+    assert dense_capability(emb, "How long is the return window?", "en") == pytest.approx(1.0)
+    # table fallback for embedders without a tokenizer to ask
+    class Opaque:
+        id = "sentence-transformers:all-MiniLM-L6-v2"
+
+    assert dense_capability(Opaque(), "退货", "zh") == 0.0
+    assert dense_capability(HashingEmbedder(64), "退货", "zh") == 1.0
+
+
+def test_chinese_query_with_english_embedder_is_bm25_only(kb_home: Path) -> None:
+    emb = EnglishOnlyEmbedder(64)
+    index = build_kb(kb_home, "en-only", emb, SHOP)
+    r = HybridRetriever(index, emb)
+    calls = emb.calls
+    hits = r.retrieve("无理由退货的期限是几天？", k=3)
+    assert emb.calls == calls  # the query was not even embedded
+    assert r.last_debug is not None and r.last_debug.capability == 0.0
+    assert hits[0].chunk.source == "zh/退货.md"
+    assert hits[0].scores["dense"] == 0.0
+    r.retrieve("How long does standard shipping take?", k=3)
+    assert r.last_debug.capability == 1.0 and emb.calls == calls + 1
+
+
+def test_score_normalisation_and_margin_confidence() -> None:
+    assert minmax({"a": 2.0, "b": 4.0, "c": 3.0}) == {"a": 0.0, "b": 1.0, "c": 0.5}
+    assert minmax({"a": 1.0}) == {"a": 1.0}
+    peaked = margin_confidence({"a": 10.0, "b": 1.0, "c": 1.1, "d": 0.9})
+    flat = margin_confidence({"a": 1.0, "b": 0.99, "c": 0.98, "d": 0.9})
+    assert 0.0 <= flat < peaked <= 1.0
+
+
+def test_hits_are_distinct_sources_with_faq_blend(shop_index: Any, fake_embedder: Any) -> None:
+    r = HybridRetriever(shop_index, fake_embedder)
+    hits = r.retrieve("Can I change my delivery address?", k=5)
+    ids = [h.chunk.source_id for h in hits]
+    assert len(ids) == len(set(ids))
+    assert ids[0] == "faq.csv#2"
+    assert hits[0].scores["qdense"] > 0
+    assert all(0.0 <= h.score <= 1.0 for h in hits)
+
+
+def test_filters_apply_inside_retrieval(shop_index: Any, fake_embedder: Any) -> None:
+    r = HybridRetriever(shop_index, fake_embedder)
+    q = "partner discount code resellers"
+    assert r.retrieve(q, k=1, filters=Filters(groups=("partners",)))[0].chunk.source == "internal/pricing.md"
+    hits = r.retrieve(q, k=10, filters=Filters(groups=()))
+    assert hits and all(h.chunk.source != "internal/pricing.md" for h in hits)
+    assert r.retrieve(q, k=10, filters=Filters(sources=("nothing.md",))) == []
+
+
+def test_near_duplicates_collapse_and_neighbours_merge(kb_home: Path, fake_embedder: Any) -> None:
+    text = "To pair the remote, hold the back and play buttons for three seconds until the light blinks."
+    docs = [
+        Doc("manual/ch1.md", "Remote", [text]),
+        Doc("manual/ch9.md", "Remote", [text]),  # the manual repeats the section
+        Doc("manual/tv.md", "Picture", [
+            "Picture mode changes colour and contrast settings.",
+            "Choose Movie picture mode for dark rooms; it lowers the brightness and warms the colour.",
+            "Eco mode lowers brightness to save power.",
+        ]),
+    ]
+    index = build_kb(kb_home, "dups", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder)
+    hits = r.retrieve("how do I pair the remote buttons", k=5)
+    assert [h.chunk.source for h in hits].count("manual/ch1.md") + \
+        [h.chunk.source for h in hits].count("manual/ch9.md") == 1
+    pic = r.retrieve("picture mode brightness colour", k=3)
+    tv = next(h for h in pic if h.chunk.source == "manual/tv.md")
+    assert tv.text is not None and tv.passage.count("\n") >= 1  # adjacent chunks merged
+    assert "Movie picture mode" in tv.passage
+
+
+class KeywordReranker:
+    id = "test:keyword"
+
+    def score(self, query: str, passages: list[str]) -> list[float]:
+        return [1.0 if "Express" in p else 0.0 for p in passages]
+
+
+def test_reranker_stage_reorders_and_is_off_by_default(shop_index: Any, fake_embedder: Any) -> None:
+    assert get_reranker(None) is None and get_reranker("none") is None
+    r = HybridRetriever(shop_index, fake_embedder, reranker=KeywordReranker())
+    hits = r.retrieve("shipping", k=3)
+    assert "Express" in hits[0].passage and "rerank" in hits[0].scores
+    assert np.isfinite(r.last_timings["rerank"])
