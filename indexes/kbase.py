@@ -448,6 +448,7 @@ class IndexVersion:
         }
         self._mask_cache: OrderedDict[tuple[Any, ...], np.ndarray | None] = OrderedDict()
         self._mask_lock = threading.Lock()
+        self._first_vid: dict[str, np.ndarray] = {}
 
     # -- documents and chunks ------------------------------------------------------------------
     def documents(self) -> list[Document]:
@@ -477,19 +478,25 @@ class IndexVersion:
     def vectors_of(self, chunk_ids: Sequence[str], kind: str = "passage") -> np.ndarray:
         """The stored vectors of ``chunk_ids`` (first vector of that kind per chunk), in order.
         Raises KeyError for a chunk without one."""
-        code = VECTOR_KINDS[kind]
         rows = self.store.rows_of_ids(chunk_ids)
-        ids = self._kind_ids[kind]
-        first: dict[int, int] = {}
-        for vid, crow in zip(ids.tolist(), self.vec_chunk[ids].tolist(), strict=True):
-            first.setdefault(crow, vid)
-        out = np.empty((len(rows), self.dim), np.float32)
-        for i, (cid, r) in enumerate(zip(chunk_ids, rows, strict=True)):
-            found = first.get(r) if r is not None else None
-            if found is None:
-                raise KeyError(f"chunk {cid} has no {kind} vector (code {code}) in version {self.version}")
-            out[i] = self.vectors[found]
-        return out
+        first = self._first_vector(kind)
+        vids = np.array([first[r] if r is not None else -1 for r in rows], dtype=np.int64)
+        bad = np.flatnonzero(vids < 0)
+        if len(bad):
+            raise KeyError(f"chunk {chunk_ids[int(bad[0])]} has no {kind} vector in version {self.version}")
+        return np.asarray(self.vectors[vids], dtype=np.float32).reshape(len(vids), self.dim)
+
+    def _first_vector(self, kind: str) -> np.ndarray:
+        """For each chunk row, the id of its first vector of ``kind`` (-1 if none); computed once."""
+        with self._mask_lock:
+            cached = self._first_vid.get(kind)
+            if cached is None:
+                ids = self._kind_ids[kind]  # ascending vector ids
+                rows, first_pos = np.unique(self.vec_chunk[ids], return_index=True)
+                cached = np.full(self.n_chunks, -1, np.int64)
+                cached[rows] = ids[first_pos]
+                self._first_vid[kind] = cached
+            return cached
 
     # -- filters -------------------------------------------------------------------------------
     def allowed_mask(self, filters: Filters | None, today: _dt.date | None = None) -> np.ndarray | None:
