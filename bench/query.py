@@ -1,0 +1,302 @@
+"""Query-path benchmark (figures, not pass/fail); writes bench/results/query.json.
+
+1. Retrieval quality: hit@5 / MRR@10 on every retrieval set under --data (../shared/data), side
+   by side in one run: the product (condensing + HybridRetriever), plain BM25, dense-only and a
+   fixed-RRF hybrid (k=60) over the product's chunks, and the typical LangChain pipeline
+   (RecursiveCharacterTextSplitter(1000, 200) + FAISS IndexFlatIP + the same embedder). Peers
+   use only the last user turn (as in ../shared/notes/baselines-dev.md); ours condenses.
+2. Latency: p50/p95 per stage and end to end of the extractive path on synthetic indexes of
+   10k and 100k chunks (synthetic text from a Zipf vocabulary and random unit vectors: search
+   cost does not depend on what the vectors mean; queries are embedded with the real model).
+
+    OPENBLAS_NUM_THREADS=1 python bench/query.py [--limit 40] [--home DIR] [--sizes 10000,100000]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def pin_threads() -> None:
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+def pct(xs: list[float], q: float) -> float:
+    return round(float(np.percentile(xs, q)), 2) if xs else float("nan")
+
+
+def distinct(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def rrf(lists: list[list[str]], k: int = 60) -> list[str]:
+    score: dict[str, float] = {}
+    for lst in lists:
+        for rank, sid in enumerate(lst):
+            score[sid] = score.get(sid, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(score, key=lambda s: -score[s])
+
+
+# --- the LangChain peer ------------------------------------------------------------------------
+
+
+def langchain_chunks(docs_dir: Path) -> list[tuple[str, str]]:
+    """(source id, chunk text) as TextLoader/CSVLoader + RecursiveCharacterTextSplitter(1000, 200)."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    out: list[tuple[str, str]] = []
+    for p in sorted(docs_dir.rglob("*")):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(docs_dir).as_posix()
+        if p.suffix.lower() == ".csv":
+            with p.open(encoding="utf-8", newline="") as f:
+                for row in csv.DictReader(f):
+                    text = "\n".join(f"{k}: {v}" for k, v in row.items())
+                    for piece in splitter.split_text(text):
+                        out.append((f"{rel}#{row.get('id', '')}", piece))
+        elif p.suffix.lower() in (".md", ".txt"):
+            for piece in splitter.split_text(p.read_text(encoding="utf-8", errors="replace")):
+                out.append((rel, piece))
+    return out
+
+
+class LangChainPeer:
+    def __init__(self, docs_dir: Path, embedder: Any, cache: Any) -> None:
+        import faiss
+
+        self.embedder = embedder
+        chunks = langchain_chunks(docs_dir)
+        self.sources = [s for s, _ in chunks]
+        texts = [t for _, t in chunks]
+        got = cache.get_many(embedder.id, texts)
+        missing = [i for i in range(len(texts)) if i not in got]
+        if missing:
+            vecs = embedder.embed([texts[i] for i in missing], kind="passage")
+            cache.put_many(embedder.id, [texts[i] for i in missing], vecs)
+            for j, i in enumerate(missing):
+                got[i] = vecs[j]
+        mat = np.stack([got[i] for i in range(len(texts))]).astype(np.float32) if texts else np.zeros((0, 384))
+        self.index = faiss.IndexFlatIP(mat.shape[1])
+        self.index.add(mat)
+        self.n_chunks = len(texts)
+
+    def search(self, query: str, k: int = 20) -> list[str]:
+        q = self.embedder.embed([query], kind="query").astype(np.float32)
+        _, idx = self.index.search(q, k)
+        return distinct([self.sources[i] for i in idx[0] if i >= 0])
+
+
+# --- retrieval quality -------------------------------------------------------------------------
+
+
+def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
+    from eval.datasets import find_datasets, load_dataset
+    from eval.metrics import hit_at_k, mrr_at_k
+    from indexes.kbase import KnowledgeBase
+    from ingest.pipeline import ingest_paths
+    from rag.assistant import Assistant
+    from rag.conversation import condense_offline
+    from rag.retrieval import HybridRetriever
+    from rag.support import get_scorer
+
+    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="kb-bench-"))
+    rows: list[dict[str, Any]] = []
+    for path in find_datasets(Path(args.data)):
+        ds = load_dataset(path, limit=args.limit)
+        if getattr(ds, "kind", "") != "qa":
+            continue
+        if args.sets and ds.name not in args.sets.split(","):
+            continue
+        kb = KnowledgeBase(home, ds.name)
+        t = time.perf_counter()
+        ingest_paths(kb, [ds.docs_dir], embedder)
+        ingest_s = time.perf_counter() - t
+        index = kb.load_live(expected_embedder=embedder.id)
+        ours = HybridRetriever(index, embedder)
+        asst = Assistant(lambda index=index: index, embedder, "extractive:", get_scorer("default", embedder))
+        idf = asst._idf(index)
+        t = time.perf_counter()
+        lc = LangChainPeer(ds.docs_dir, embedder, kb.embedding_cache) if not args.no_langchain else None
+        lc_build_s = time.perf_counter() - t
+        systems = ["ours", "bm25", "dense", "hybrid-rrf"] + (["langchain-naive"] if lc else [])
+        ranked: dict[str, list[list[str]]] = {s: [] for s in systems}
+        lat: dict[str, list[float]] = {s: [] for s in systems}
+        golds: list[tuple[str, ...]] = []
+        for item in ds.items:
+            if not item.answerable:
+                continue
+            golds.append(item.gold)
+            hist = [m.to_dict() for m in item.history]
+            t = time.perf_counter()
+            q = condense_offline(item.question, hist, idf) if hist else item.question
+            hits = ours.retrieve(q, k=10)
+            lat["ours"].append((time.perf_counter() - t) * 1000)
+            ranked["ours"].append([h.chunk.source_id for h in hits])
+            last = item.question
+            t = time.perf_counter()
+            b = index.keyword_search(last, 100)
+            lat["bm25"].append((time.perf_counter() - t) * 1000)
+            bl = distinct([c.source_id for c in index.get_chunks([r for r, _ in b])])
+            ranked["bm25"].append(bl)
+            t = time.perf_counter()
+            d = index.vector_search(embedder.embed([last], kind="query")[0], 100, kind="passage")
+            lat["dense"].append((time.perf_counter() - t) * 1000)
+            dl = distinct([c.source_id for c in index.get_chunks([r for r, _ in d])])
+            ranked["dense"].append(dl)
+            ranked["hybrid-rrf"].append(rrf([bl, dl]))
+            lat["hybrid-rrf"].append(lat["bm25"][-1] + lat["dense"][-1])
+            if lc is not None:
+                t = time.perf_counter()
+                ranked["langchain-naive"].append(lc.search(last, 20))
+                lat["langchain-naive"].append((time.perf_counter() - t) * 1000)
+        for s in systems:
+            hits5 = [hit_at_k(r, g, 5) for r, g in zip(ranked[s], golds, strict=True)]
+            mrr10 = [mrr_at_k(r, g, 10) for r, g in zip(ranked[s], golds, strict=True)]
+            h = [x for x in hits5 if x is not None]
+            m = [x for x in mrr10 if x is not None]
+            rows.append({
+                "set": ds.name, "system": s, "n": len(h),
+                "hit@5": round(float(np.mean(h)), 4) if h else None,
+                "mrr@10": round(float(np.mean(m)), 4) if m else None,
+                "p50_ms": pct(lat[s], 50), "p95_ms": pct(lat[s], 95),
+            })
+            print(f"{ds.name:12s} {s:16s} n={len(h):4d} hit@5={rows[-1]['hit@5']} mrr@10={rows[-1]['mrr@10']} "
+                  f"p50={rows[-1]['p50_ms']}ms p95={rows[-1]['p95_ms']}ms", flush=True)
+        rows.append({"set": ds.name, "system": "_build", "ingest_s": round(ingest_s, 1),
+                     "langchain_build_s": round(lc_build_s, 1), "chunks": index.n_chunks,
+                     "langchain_chunks": lc.n_chunks if lc else None})
+    return rows
+
+
+# --- latency at scale --------------------------------------------------------------------------
+
+
+def synthetic_index(home: Path, n: int, dim: int, embedder_id: str, seed: int = 0) -> Any:
+    from indexes.kbase import KnowledgeBase
+    from indexes.types import Chunk, Document, sha256_hex
+
+    rng = np.random.default_rng(seed)
+    words = ("return refund order ship delivery warranty account password payment card invoice price "
+             "discount remote screen picture sound channel app network update battery charge cable setting "
+             "menu power mode colour brightness volume speaker subscription plan cancel upgrade store pickup "
+             "exchange damage repair replace policy days business customer service support contact").split()
+    vocab = words + [f"term{i}" for i in range(5000)]
+    p = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
+    p /= p.sum()
+    kb = KnowledgeBase(home, f"synthetic-{n}")
+    w = kb.begin_version(embedder_id, dim, {"synthetic": True})
+    n_docs = max(1, n // 10)
+    docs = [Document(id=sha256_hex(f"d{i}"), source=f"doc{i:06d}.md", title=f"Document {i}", lang="en")
+            for i in range(n_docs)]
+    w.add_documents(docs, {d.id: d.id for d in docs})
+    batch = 10000
+    for start in range(0, n, batch):
+        chunks = []
+        for j in range(start, min(n, start + batch)):
+            sents = []
+            for _ in range(4):
+                toks = rng.choice(len(vocab), size=12, p=p)
+                sents.append(" ".join(vocab[t] for t in toks).capitalize() + ".")
+            d = docs[j % n_docs]
+            chunks.append(Chunk(id=sha256_hex(f"c{j}"), doc_id=d.id, source=d.source, position=j // n_docs,
+                                text=" ".join(sents), title=d.title))
+        w.add_chunks(chunks)
+        vecs = rng.standard_normal((len(chunks), dim)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        w.add_vectors([c.id for c in chunks], "passage", vecs)
+    w.finalize()
+    kb.publish(w)
+    return kb.load_live()
+
+
+def latency(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
+    from rag.assistant import Assistant
+    from rag.support import get_scorer
+
+    queries = ["how do I get a refund for a damaged order", "what is the warranty on the remote battery",
+               "change the picture mode brightness", "cancel my subscription plan", "delivery days for store pickup",
+               "reset network settings after an update", "payment card declined at checkout",
+               "contact customer service support", "exchange policy for sale items", "charge cable not working"]
+    out = []
+    home = Path(tempfile.mkdtemp(prefix="kb-bench-lat-"))
+    for n in [int(x) for x in args.sizes.split(",") if x]:
+        t = time.perf_counter()
+        index = synthetic_index(home, n, embedder.dim, embedder.id)
+        build_s = time.perf_counter() - t
+        asst = Assistant(lambda index=index: index, embedder, "extractive:", get_scorer("default", embedder),
+                         refuse_threshold=0.0, handoff_threshold=0.0)
+        for q in queries[:2]:
+            asst.ask(q)  # warm up
+        stages: dict[str, list[float]] = {}
+        for i in range(args.reps):
+            a = asst.ask(queries[i % len(queries)] + ("" if i < len(queries) else f" {i}"))
+            for key, v in a.timings_ms.items():
+                stages.setdefault(key, []).append(v)
+        row = {"chunks": n, "build_s": round(build_s, 1), "reps": args.reps}
+        for key, vals in stages.items():
+            row[f"{key}_p50_ms"] = pct(vals, 50)
+            row[f"{key}_p95_ms"] = pct(vals, 95)
+        out.append(row)
+        print(json.dumps(row), flush=True)
+        index.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--limit", type=int, default=None, help="questions per set (evenly spaced subsample)")
+    ap.add_argument("--sets", default="", help="comma-separated set names (default: all)")
+    ap.add_argument("--home", default="", help="KB_HOME to reuse between runs (default: a temp dir)")
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--reps", type=int, default=100)
+    ap.add_argument("--no-langchain", action="store_true")
+    ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "query.json"))
+    args = ap.parse_args()
+    pin_threads()
+    from indexes.embedders import get_embedder
+
+    embedder = get_embedder("sentence-transformers:all-MiniLM-L6-v2", device="cpu")
+    embedder.warm_up()
+    result: dict[str, Any] = {"limit": args.limit, "embedder": embedder.id, "cpus": os.cpu_count()}
+    if not args.skip_quality:
+        result["quality"] = quality(args, embedder)
+    if not args.skip_latency:
+        result["latency"] = latency(args, embedder)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

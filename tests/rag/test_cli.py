@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from kb.settings import reset_settings_cache
+from tests.rag.conftest import SHOP, build_kb
+
+
+@pytest.fixture()
+def cli_env(kb_home: Path, fake_embedder: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    build_kb(kb_home, "shop", fake_embedder, SHOP)
+    monkeypatch.setenv("KB_HOME", str(kb_home))
+    monkeypatch.setenv("KB_EMBEDDER", "hashing:64")
+    monkeypatch.setenv("KB_NAME", "shop")
+    reset_settings_cache()
+    from kb.cli import app
+
+    yield app
+    reset_settings_cache()
+
+
+def test_kb_ask_json_shape_and_session(cli_env: Any, kb_home: Path) -> None:
+    r = CliRunner().invoke(cli_env, ["ask", "How long does standard shipping take?", "--json", "--session", "s9"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert set(out) >= {"answer", "action", "confidence", "citations", "timings_ms", "session_id"}
+    assert out["action"] == "answer" and out["session_id"] == "s9"
+    c = out["citations"][0]
+    assert set(c) == {"n", "source", "locator", "title", "text", "score"} and c["source"] == "shipping.md"
+    assert (kb_home / "shop" / "conversations.sqlite").is_file()
+
+
+def test_kb_ask_terminal_prints_answer_then_sources(cli_env: Any) -> None:
+    r = CliRunner().invoke(cli_env, ["ask", "How long does standard shipping take?"])
+    assert r.exit_code == 0, r.output
+    assert r.output.index("3 to 5 business days") < r.output.index("Sources:")
+    assert "[1] shipping.md" in r.output
+
+
+def test_kb_search_json(cli_env: Any) -> None:
+    r = CliRunner().invoke(cli_env, ["search", "express shipping", "--k", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    hits = json.loads(r.output)["hits"]
+    assert len(hits) <= 2 and hits[0]["source"] == "shipping.md"
+    assert set(hits[0]) >= {"source", "locator", "text", "score"}
+
+
+def test_kb_ask_unknown_kb_is_one_line_error(cli_env: Any) -> None:
+    from kb.cli import main
+
+    with pytest.raises(SystemExit) as ex:
+        main(["ask", "hello", "--kb", "nope"])
+    assert ex.value.code != 0
