@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from indexes.keyword import BM25Index
+from indexes.keyword import BM25Builder, BM25Index
 from indexes.store import VECTOR_KINDS, ChunkStore
 from indexes.text import tokenize
 from indexes.types import Chunk, Document, Filters
@@ -585,6 +585,7 @@ class VersionWriter:
         self._n_vectors = 0
         self._vec_counts = {"passage": 0, "question": 0}
         self._has_passage: set[int] = set()
+        self._bm25 = BM25Builder()  # chunks are analysed as they arrive (overlaps with embedding)
         self.manifest: dict[str, Any] | None = None
         self.closed = False
 
@@ -619,6 +620,7 @@ class VersionWriter:
         self.store.add_chunks(first, fresh)
         for i, c in enumerate(fresh):
             self._chunk_rows[c.id] = first + i
+            self._bm25.add(tokenize(c.embed_text()))
 
     def add_vectors(self, chunk_ids: Sequence[str], kind: str, vecs: np.ndarray) -> None:
         self._check_open()
@@ -710,13 +712,9 @@ class VersionWriter:
         index_info["memory_estimate_bytes"] = mem
         if hook:
             hook("finalize:faiss")
-        ro = ChunkStore.open(self.path / CHUNKS_DB)
-        try:
-            bm25 = BM25Index.build(
-                (tokenize(text) for _row, text in ro.iter_embed_texts()), k1=self.kb.bm25_k1, b=self.kb.bm25_b
-            )
-        finally:
-            ro.close()
+        assert self._bm25.n_docs == len(self._chunk_rows)
+        bm25 = self._bm25.build(k1=self.kb.bm25_k1, b=self.kb.bm25_b)
+        self._bm25 = BM25Builder()
         bm25.save(self.path / BM25_NPZ, self.path / BM25_JSON)
         if hook:
             hook("finalize:bm25")

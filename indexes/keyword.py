@@ -52,39 +52,10 @@ class BM25Index:
     @classmethod
     def build(cls, docs: Iterable[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25Index:
         """``docs``: the token list of each chunk, in chunk-row order."""
-        if k1 < 0 or not 0 <= b <= 1:
-            raise ValueError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={k1}, b={b})")
-        vocab: dict[str, int] = {}
-        term_ids: list[np.ndarray] = []
-        doc_lens: list[int] = []
+        builder = BM25Builder()
         for toks in docs:
-            ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in toks), dtype=np.int64, count=len(toks))
-            term_ids.append(ids)
-            doc_lens.append(len(toks))
-        n_docs = len(doc_lens)
-        n_terms = len(vocab)
-        doc_len = np.asarray(doc_lens, dtype=np.float32)
-        if n_docs == 0 or n_terms == 0:
-            return cls(
-                vocab, np.zeros(n_terms + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
-                n_docs, doc_len, k1, b,
-            )
-        # (term, doc) pairs with their term frequency
-        all_terms = np.concatenate(term_ids) if term_ids else np.zeros(0, np.int64)
-        all_docs = np.repeat(np.arange(n_docs, dtype=np.int64), doc_len.astype(np.int64))
-        keys = all_terms * n_docs + all_docs
-        uniq, tf = np.unique(keys, return_counts=True)  # sorted: term-major, then doc
-        t_of = uniq // n_docs
-        d_of = (uniq % n_docs).astype(np.int32)
-        df = np.bincount(t_of, minlength=n_terms).astype(np.float64)
-        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
-        avgdl = float(doc_len.mean()) or 1.0
-        tf = tf.astype(np.float64)
-        norm = k1 * (1.0 - b + b * doc_len[d_of] / avgdl)
-        data = (idf[t_of] * tf * (k1 + 1.0) / (tf + norm)).astype(np.float32)
-        indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(t_of, minlength=n_terms), out=indptr[1:])
-        return cls(vocab, indptr, d_of, data, n_docs, doc_len, k1, b)
+            builder.add(toks)
+        return builder.build(k1=k1, b=b)
 
     # -- search --------------------------------------------------------------------------------
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
@@ -151,3 +122,50 @@ class BM25Index:
             raise ValueError("BM25 arrays do not match the vocabulary")
         vocab = {t: i for i, t in enumerate(terms)}
         return cls(vocab, indptr, indices, data, meta["n_docs"], doc_len, meta["k1"], meta["b"])
+
+
+class BM25Builder:
+    """Collects chunk token lists one at a time (e.g. while a version is being written, so the
+    analysis overlaps with embedding), then builds a :class:`BM25Index`."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._docs: list[np.ndarray] = []
+
+    @property
+    def n_docs(self) -> int:
+        return len(self._docs)
+
+    def add(self, tokens: Sequence[str]) -> None:
+        setdefault = self.vocab.setdefault
+        vocab = self.vocab
+        self._docs.append(np.array([setdefault(t, len(vocab)) for t in tokens], dtype=np.int32))
+
+    def build(self, k1: float = 1.2, b: float = 0.75) -> BM25Index:
+        if k1 < 0 or not 0 <= b <= 1:
+            raise ValueError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={k1}, b={b})")
+        vocab = self.vocab
+        n_docs = len(self._docs)
+        n_terms = len(vocab)
+        doc_len = np.fromiter((len(d) for d in self._docs), dtype=np.float32, count=n_docs)
+        if n_docs == 0 or n_terms == 0:
+            return BM25Index(
+                vocab, np.zeros(n_terms + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
+                n_docs, doc_len, k1, b,
+            )
+        # (term, doc) pairs with their term frequency, term-major then doc order
+        all_terms = np.concatenate(self._docs).astype(np.int64)
+        all_docs = np.repeat(np.arange(n_docs, dtype=np.int64), doc_len.astype(np.int64))
+        uniq, tf_counts = np.unique(all_terms * n_docs + all_docs, return_counts=True)
+        del all_terms, all_docs
+        t_of = uniq // n_docs
+        d_of = (uniq % n_docs).astype(np.int32)
+        df = np.bincount(t_of, minlength=n_terms).astype(np.float64)
+        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        avgdl = float(doc_len.mean()) or 1.0
+        tf = tf_counts.astype(np.float64)
+        norm = k1 * (1.0 - b + b * doc_len[d_of] / avgdl)
+        data = (idf[t_of] * tf * (k1 + 1.0) / (tf + norm)).astype(np.float32)
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(np.bincount(t_of, minlength=n_terms), out=indptr[1:])
+        return BM25Index(vocab, indptr, d_of, data, n_docs, doc_len, k1, b)
