@@ -185,6 +185,10 @@ class RequestContext:
             request_id_var.reset(token)
 
 
+def _as_list(groups: tuple[str, ...] | None) -> list[str] | None:
+    return list(groups) if groups is not None else None
+
+
 # --- dependencies ----------------------------------------------------------------------------
 bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
@@ -348,6 +352,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             session_id=session_id,
             history=history,
             caller=principal,
+                    groups=groups,
         )
 
     def stream_ask(
@@ -400,6 +405,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                     session_id=session_id,
                     history=history,
                     caller=principal,
+                    groups=groups,
                 )
                 yield "final", out
 
@@ -718,18 +724,29 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         tags=["agent"],
     )
     def agent_suggest(body: S.SuggestRequest, principal: Editor, svc: ServiceDep) -> Any:
-        """A suggested reply to the customer's last question in a session, with citations and the
-        passages behind it (not recorded in the customer's conversation)."""
+        """A suggested reply to the customer's question in a session (by default the last one that
+        is not just a request for a person; `turn` picks another), with citations and the passages
+        behind it. Not recorded in the customer's conversation."""
         from kb.errors import NotFoundError
+        from rag.assistant import HANDOFF_RE
 
         turns = svc.store.history(body.session_id, limit=100)
         users = [i for i, t in enumerate(turns) if t["role"] == "user"]
         if not users:
             raise NotFoundError(f"session {body.session_id!r} has no questions", "check the session id")
-        last = users[-1]
+        if body.turn is not None:
+            if body.turn not in users:
+                raise NotFoundError(f"turn {body.turn} of session {body.session_id!r} is not a customer question",
+                                    f"use one of {users}")
+            last = body.turn
+        else:
+            asks = [i for i in users if not HANDOFF_RE.search(turns[i]["content"])]
+            last = (asks or users)[-1]
         question = turns[last]["content"]
         history = [{"role": t["role"], "content": t["content"]} for t in turns[:last]][-20:]
-        rt, groups, filters = prepare(svc, principal, body.kb, body.user, None)
+        # retrieve under the customer's groups (as recorded with their answers), bounded by the agent's key
+        user = body.user or S.UserInfo(groups=_as_list(svc.store.session_groups(body.session_id)))
+        rt, groups, filters = prepare(svc, principal, body.kb, user, None)
         ans = svc.answer(rt, question, session_id=None, history=history, groups=groups, filters=filters)
         out = svc.finish(
             rt,
@@ -740,8 +757,10 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             session_id=None,
             history=history,
             caller=principal,
+                    groups=groups,
         )
-        return {"session_id": body.session_id, "conversation": turns, "suggestion": answer_body(out, True)}
+        return {"session_id": body.session_id, "turn": last, "conversation": turns,
+                "suggestion": answer_body(out, True)}
 
     # -- routes: operations ---------------------------------------------------------------------------
     @app.get("/healthz", response_model=S.Health, tags=["ops"])

@@ -338,6 +338,7 @@ class Service:
         session_id: str | None,
         history: list[dict[str, str]],
         caller: Principal,
+        groups: tuple[str, ...] | None = None,
     ) -> dict[str, Any]:
         """Record an answer (store, metrics, hand-off webhook); returns the response body."""
         out = dict(answer)
@@ -360,6 +361,7 @@ class Service:
             passages=passages,
             history=history,
             caller=caller.name,
+            groups=groups,
         )
         if out["handoff"] and self.notifier is not None:
             self.notifier.notify(

@@ -255,12 +255,14 @@ class SessionList(BaseModel):
 
 class SuggestRequest(BaseModel):
     session_id: str = Field(max_length=128)
+    turn: int | None = Field(None, ge=0, description="index of the customer turn to answer (default: the last question)")
     kb: str | None = Field(None, max_length=64)
     user: UserInfo | None = None
 
 
 class SuggestResponse(BaseModel):
     session_id: str
+    turn: int
     conversation: list[SessionTurn]
     suggestion: AskResponse
 

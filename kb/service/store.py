@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS answers (
     citations TEXT NOT NULL,
     passages TEXT NOT NULL,
     history TEXT NOT NULL,
-    caller TEXT NOT NULL
+    caller TEXT NOT NULL,
+    groups TEXT
 );
 CREATE TABLE IF NOT EXISTS turns (
     session_id TEXT NOT NULL,
@@ -86,13 +87,14 @@ class ServiceStore:
         passages: list[dict[str, Any]],
         history: list[dict[str, str]],
         caller: str,
+        groups: tuple[str, ...] | None = None,
     ) -> None:
         now = time.time()
         with self._lock:
             self._conn.execute("BEGIN")
             try:
                 self._conn.execute(
-                    "INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         answer_id,
                         now,
@@ -107,6 +109,7 @@ class ServiceStore:
                         json.dumps(passages, ensure_ascii=False),
                         json.dumps(history, ensure_ascii=False),
                         caller,
+                        json.dumps(list(groups)) if groups is not None else None,
                     ),
                 )
                 if session_id:
@@ -160,6 +163,16 @@ class ServiceStore:
             rows = self._conn.execute(sql, (limit,)).fetchall()
         return [{"session_id": r[0], "last_at": r[1], "turns": r[2], "last_action": r[3] or "",
                  "handoff": r[3] == "handoff"} for r in rows]
+
+    def session_groups(self, session_id: str) -> tuple[str, ...] | None:
+        """The access groups the customer's last answer in a session was retrieved under."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT groups FROM answers WHERE session_id=? ORDER BY created_at DESC LIMIT 1", (session_id,)
+            ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return tuple(json.loads(row[0]))
 
     # -- feedback -------------------------------------------------------------------------------
     def add_feedback(self, answer_id: str, rating: str, comment: str | None, caller: str) -> str:

@@ -7,12 +7,36 @@
   const params = new URLSearchParams(location.search);
   if (params.get("session")) sessionInput.value = params.get("session");
 
-  function renderTurns(turns) {
+  let current = null;
+
+  function renderTurns(turns, picked) {
     const box = document.getElementById("turns");
     box.innerHTML = "";
     if (!turns.length) { box.append(el("p", { class: "placeholder" }, t("noturns"))); return; }
-    for (const turn of turns) {
-      box.append(el("div", { class: "turn" }, el("div", { class: "who" }, turn.role), el("div", { class: "what" }, turn.content)));
+    turns.forEach((turn, i) => {
+      const node = el("div", { class: "turn" + (i === picked ? " picked" : "") + (turn.role === "user" ? " asks" : "") },
+        el("div", { class: "who" }, turn.role), el("div", { class: "what" }, turn.content));
+      if (turn.role === "user") {
+        node.title = t("suggestfor");
+        node.addEventListener("click", () => suggest(current, i, turns));
+      }
+      box.append(node);
+    });
+  }
+
+  async function suggest(sessionId, turn, turns) {
+    const kb = document.getElementById("kb").value || undefined;
+    const body = { session_id: sessionId, kb };
+    if (turn !== undefined) body.turn = turn;
+    const s = await fetch("/v1/agent/suggest", { method: "POST", headers: authHeaders(), body: JSON.stringify(body) });
+    if (s.ok) {
+      const data = await s.json();
+      renderTurns(turns, data.turn);
+      renderSuggestion(data.suggestion);
+    } else {
+      const box = document.getElementById("suggestion");
+      box.hidden = false;
+      box.textContent = `${t("error")}: ${(await s.json()).message}`;
     }
   }
 
@@ -62,16 +86,9 @@
     const r = await fetch(`/v1/sessions/${encodeURIComponent(sessionId)}`, { headers });
     if (!r.ok) { renderTurns([]); return; }
     const data = await r.json();
-    renderTurns(data.turns);
-    if (!data.turns.length) return;
-    const kb = document.getElementById("kb").value || undefined;
-    const s = await fetch("/v1/agent/suggest", { method: "POST", headers, body: JSON.stringify({ session_id: sessionId, kb }) });
-    if (s.ok) renderSuggestion((await s.json()).suggestion);
-    else {
-      const box = document.getElementById("suggestion");
-      box.hidden = false;
-      box.textContent = `${t("error")}: ${(await s.json()).message}`;
-    }
+    current = sessionId;
+    renderTurns(data.turns, -1);
+    if (data.turns.length) await suggest(sessionId, undefined, data.turns);
   }
 
   async function loadSessions() {

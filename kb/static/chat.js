@@ -49,10 +49,16 @@
     container.append(text.slice(last));
   }
 
+  const THUMB = '<svg width="15" height="15" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" ' +
+    'stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M7 10v11H3V10h4z"/>' +
+    '<path d="M7 10l4-8a3 3 0 0 1 3 3v4h5.5a2 2 0 0 1 2 2.3l-1.4 8A2 2 0 0 1 18.1 21H7"/></svg>';
+
   function feedbackBar(answerId) {
     const bar = el("div", { class: "meta" });
-    const up = el("button", { class: "fb", type: "button", title: t("helpful"), "data-rating": "up" }, "👍");
-    const down = el("button", { class: "fb", type: "button", title: t("nothelpful"), "data-rating": "down" }, "👎");
+    const up = el("button", { class: "fb", type: "button", title: t("helpful"), "aria-label": t("helpful"), "data-rating": "up" });
+    const down = el("button", { class: "fb", type: "button", title: t("nothelpful"), "aria-label": t("nothelpful"), "data-rating": "down" });
+    up.innerHTML = THUMB;
+    down.innerHTML = THUMB.replace("<svg ", '<svg style="transform:rotate(180deg)" ');
     const wrap = el("div", {});
     function choose(rating, btn) {
       up.classList.remove("chosen"); down.classList.remove("chosen"); btn.classList.add("chosen");
@@ -91,7 +97,7 @@
     }
     if (final.handoff) {
       bubble.classList.add("handoff");
-      bubble.append(el("div", { class: "handoff-banner", role: "status" }, "🧑‍💼 " + t("handoff")));
+      bubble.append(el("div", { class: "handoff-banner", role: "status" }, t("handoff")));
     }
     const [bar, wrap] = feedbackBar(final.answer_id);
     const badge = el("span", { class: "badge" + (final.handoff ? " handoff" : "") },

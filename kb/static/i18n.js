@@ -11,7 +11,7 @@ const STRINGS = {
     agenttitle: "Agent assist", session: "Session id", load: "Load", conversation: "Customer conversation",
     suggestion: "Suggested reply", passages: "Passages behind it", nosession: "Enter a customer session id.",
     copy: "Copy reply", copied: "Copied", lang: "中文", noturns: "No conversation for this session yet.",
-    cited: "cited", chat: "Customer chat",
+    cited: "cited", chat: "Customer chat", suggestfor: "Suggest a reply to this question",
   },
   zh: {
     title: "帮助中心", apikey: "API 密钥（可选）", newchat: "新对话", agentview: "客服视图",
@@ -21,7 +21,7 @@ const STRINGS = {
     submit: "提交", thanks: "感谢您的反馈！", handoff: "人工客服将接手此对话。", handoffbadge: "转人工",
     confidence: "置信度", error: "出错了", thinking: "思考中…", agenttitle: "客服辅助", session: "会话 ID",
     load: "加载", conversation: "客户对话", suggestion: "建议回复", passages: "依据段落", nosession: "请输入客户会话 ID。",
-    copy: "复制回复", copied: "已复制", lang: "English", noturns: "该会话暂无对话。", cited: "已引用", chat: "客户聊天",
+    copy: "复制回复", copied: "已复制", lang: "English", noturns: "该会话暂无对话。", cited: "已引用", chat: "客户聊天", suggestfor: "为此问题生成建议回复",
   },
 };
 

@@ -271,6 +271,8 @@ def _all_text(c: Any, headers: dict[str, str], groups: list[str] | None) -> str:
     parts.append(c.get("/v1/documents", headers=headers).text)
     if c.get("/v1/sessions/x", headers=headers).status_code == 200:
         parts.append(c.post("/v1/agent/suggest", json={"session_id": sid, "user": user}, headers=headers).text)
+        # without `user`, the suggestion retrieves under the groups the customer asked with
+        parts.append(c.post("/v1/agent/suggest", json={"session_id": sid}, headers=headers).text)
     return "\n".join(parts)
 
 

@@ -78,13 +78,19 @@ def test_chat_page_streams_cites_and_takes_feedback(live: LiveServer, browser: A
     box.send_keys("积分有效期是多久？")
     browser.find_element(By.ID, "send").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .meta")) >= 2)
+    # a visible hand-off state
+    box.send_keys("我要转人工")
+    browser.find_element(By.ID, "send").click()
+    banner = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".handoff-banner")))
+    assert "人工客服" in banner.text
     browser.save_screenshot(str(ARTIFACTS / "chat-zh.png"))
     session = browser.execute_script("return sessionStorage.getItem('kb.session')")
     assert session
 
     # agent assist: the same conversation, a suggested reply and its passages
     browser.get(f"{live.url}/agent?session={session}")
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".turn")) >= 4)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".turn")) >= 6)
+    assert any("handoff" in b.get_attribute("class") for b in browser.find_elements(By.CSS_SELECTOR, ".session-item .badge"))
     wait.until(EC.visibility_of_element_located((By.ID, "suggestion")))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".passage"))
     browser.save_screenshot(str(ARTIFACTS / "agent.png"))
