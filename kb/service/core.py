@@ -350,6 +350,8 @@ class Service:
         out["index_version"] = rt.holder.version
         out["handoff"] = out.get("action") == "handoff"
         self.metrics.actions.labels(kb=rt.name, action=str(out.get("action"))).inc()
+        if self.settings.log_text:  # KB_LOG_TEXT=1: questions and answers in the log (off by default)
+            log.info("question %r -> %s %r", question, out.get("action"), out.get("answer"))
         self.metrics.observe_timings(out.get("timings_ms") or {})
         self.store.record_answer(
             answer_id=out["answer_id"],
@@ -389,6 +391,8 @@ class Service:
     ) -> Job:
         kb = self.knowledge_base(kb_name)
         s = self.settings
+        # an uploaded "x.pdf.meta.json" is the sidecar of x.pdf (groups, tags, title), not a document
+        docs = [p for p in paths if not p.name.endswith(".meta.json")] or paths
 
         def work(job: Job) -> dict[str, Any]:
             from ingest.pipeline import ingest_paths
@@ -396,7 +400,7 @@ class Service:
             job.stage = "ingesting"
             report = ingest_paths(
                 kb,
-                paths,
+                docs,
                 self.embedder(),
                 max_file_mb=s.max_file_mb,
                 chunk_tokens=s.chunk_tokens,
@@ -410,7 +414,7 @@ class Service:
                 self.runtime(kb_name, create=True).holder.refresh(wait=True)
             return report.to_dict()
 
-        return self.jobs.submit("ingest", kb.name, [p.name for p in paths], owner, work)
+        return self.jobs.submit("ingest", kb.name, [p.name for p in docs], owner, work)
 
     def submit_delete(self, kb_name: str, doc_id: str, owner: str) -> Job:
         from kb.errors import NotFoundError

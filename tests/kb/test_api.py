@@ -423,3 +423,30 @@ def test_concurrent_requests_share_the_service(client: Any) -> None:
     for t in threads:
         t.join(60)
     assert errors == []
+
+
+def test_uploads_carry_groups_by_form_field_or_sidecar(tmp_path: Path, fake_embedder: Any) -> None:
+    from tests.kb.conftest import build_kb, write_docs
+
+    home = tmp_path / "home"
+    build_kb(home, write_docs(tmp_path / "docs"), fake_embedder)
+    with make_client(make_settings(home, "hashing:64")) as c:
+        r = c.post("/v1/documents", data={"groups": "ops, finance"},
+                   files=[("files", ("payroll.md", b"# Payroll\n\nPayroll runs on the 25th via WALRUS-77.\n", "text/markdown"))])
+        assert _job(c, r.json()["id"])["state"] == "succeeded"
+        r = c.post("/v1/documents", files=[
+            ("files", ("vault.md", b"# Vault\n\nThe vault code is OTTER-55 for night staff.\n", "text/markdown")),
+            ("files", ("vault.md.meta.json", b'{"groups": ["night"]}', "application/json")),
+        ])
+        job = _job(c, r.json()["id"])
+        assert job["state"] == "succeeded" and job["files"] == ["vault.md"]
+
+        def texts(groups: list[str]) -> str:
+            body = {"query": "payroll 25th vault code night staff", "k": 50, "user": {"groups": groups}}
+            return c.post("/v1/search", json=body).text
+
+        assert "WALRUS-77" not in texts(["support"]) and "OTTER-55" not in texts(["support"])
+        assert "WALRUS-77" in texts(["finance"]) and "OTTER-55" not in texts(["finance"])
+        assert "OTTER-55" in texts(["night"])
+        docs = {d["source"]: d for d in c.get("/v1/documents").json()["documents"]}
+        assert sorted(docs["payroll.md"]["groups"]) == ["finance", "ops"] and docs["vault.md"]["groups"] == ["night"]

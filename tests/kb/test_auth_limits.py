@@ -118,3 +118,22 @@ def test_generation_slot_wait_times_out() -> None:
     with slots.slot():
         assert slots.active == 1
     assert slots.active == 0
+
+
+def test_cli_refuses_public_bind_without_keys_and_makes_keys(tmp_path: object) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kb_bin = str(Path(sys.executable).parent / "kb")
+    env = {k: v for k, v in os.environ.items() if k != "KB_API_KEYS"}
+    r = subprocess.run([kb_bin, "serve", "--host", "0.0.0.0", "--port", "1"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "KB_API_KEYS" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([kb_bin, "keys", "new", "desk", "--role", "editor", "--group", "sales"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = dict(line.split(": ", 1) for line in r.stdout.strip().splitlines())
+    entry = KeyStore.parse(lines["entry"]).authenticate(lines["key"].strip())
+    assert entry == Principal("desk", "editor", groups=("sales",))
