@@ -1,28 +1,65 @@
 """Faithfulness / support scorers: how well is a claim supported by the passages it cites?
 
-``score(claim, passages)`` returns a support probability in [0, 1]. Scorers are chosen by a
-``"provider:model"`` spec through :func:`get_scorer`. (The trained default and NLI / LLM-judge
-scorers are being added by the eval work; the lexical scorer below is the classic peer.)
+``score(claim, passages)`` returns a support score in [0, 1]; ``score >= scorer.threshold`` means
+"supported" (0.5 for every scorer here except the lexical peer, whose coverage threshold was
+chosen on the dev labels). Scorers are chosen by a spec through :func:`get_scorer`:
+
+- ``default`` - the project's trained scorer (:class:`TrainedScorer`): lexical, numeric and
+  embedding features of claim vs passages combined by a logistic regression trained on the dev
+  faithfulness labels by ``scripts/train_scorer.py`` and shipped as JSON in ``rag/models/`` (no
+  pickle, no model download; the embedding features use the embedder the knowledge base already
+  loads, and a lexical-only head is used when that embedder is not the one it was trained with).
+- ``trained:/path/model.json`` - the same with another weights file.
+- ``lexical`` - the classic peer: share of the claim's content words found in the passages.
+- ``nli:<path-or-name>`` - any sentence-transformers ``CrossEncoder`` (HHEM / MiniCheck style
+  1-logit models, or 2/3-way NLI heads whose ``id2label`` names an entailment class).
+- ``llm-judge:<llm spec>`` - an LLM answers yes/no through :func:`rag.llm.get_llm`, e.g.
+  ``llm-judge:openai-compatible:http://host:8000/v1#qwen2.5-7b``.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
+import threading
+import unicodedata
+from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
 
-from indexes.text import tokenize
+import numpy as np
+
+from indexes.text import split_sentences, tokenize
+from kb.errors import ConfigError, MissingDependencyError
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL = MODELS_DIR / "support_default.json"
+MODEL_FORMAT = "kb-support-logreg/1"
 
 
 class SupportScorer(Protocol):
     id: str
+    threshold: float  # score >= threshold means "supported"
 
     def score(self, claim: str, passages: Sequence[str]) -> float: ...
 
 
+# ----------------------------------------------------------------------------- lexical peer
+
+
 class LexicalScorer:
-    """Share of the claim's content words (stemmed; jieba words for Chinese) found in the passages."""
+    """Share of the claim's content words (stemmed; jieba words for Chinese) found in the passages.
+    ``threshold`` 0.79 is the best balanced-accuracy cut on the BEGIN dev labels."""
 
     id = "lexical"
+
+    def __init__(self, threshold: float = 0.79) -> None:
+        self.threshold = threshold
 
     def score(self, claim: str, passages: Sequence[str]) -> float:
         words = set(tokenize(claim))
@@ -34,9 +71,455 @@ class LexicalScorer:
         return len(words & ctx) / len(words)
 
 
-def get_scorer(spec: str = "default", embedder: object | None = None) -> SupportScorer:
-    if spec in ("lexical", "lexical:", "default"):
-        return LexicalScorer()
-    from kb.errors import ConfigError
+# ----------------------------------------------------------------------------- features
 
-    raise ConfigError(f"unknown faithfulness scorer {spec!r}", "use one of: default, lexical")
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
+_SURFACE = re.compile(rf"[{_CJK}]|[0-9]+(?:[.,][0-9]+)*|[^\W\d_{_CJK}]+(?:'[^\W\d_]+)?")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_CAPWORD = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+")
+FIRST_PERSON = frozenset("i me my mine myself i'm i've i'd i'll we us our ours we're we've".split())
+SECOND_PERSON = frozenset("you your yours you're you've you'd you'll".split())
+OPINION = frozenset(
+    """think thought believe feel felt guess hope love loved like liked enjoy enjoyed prefer favorite
+    favourite wish agree disagree suppose interesting amazing awesome cool great fun funny boring
+    wow lol haha yeah yes oh really maybe probably sure definitely""".split()
+)
+NEGATION_EN = frozenset("not no never none nothing nobody neither nor cannot n't without".split())
+NEGATION_ZH = ("不", "没", "无", "非", "未", "别", "勿")
+HEDGES_ZH = ("我觉得", "我认为", "我想", "我喜欢", "也许", "可能")
+
+LEXICAL_FEATURES = (
+    "coverage",  # share of content words (stemmed) found in the passages: the lexical peer
+    "coverage_min_sentence",  # the weakest sentence's coverage
+    "log_novel_content",  # log1p(number of content words not in the passages)
+    "unigram_precision",  # surface words (stop words included)
+    "bigram_precision",
+    "trigram_precision",
+    "longest_match",  # longest common run of surface words / claim length
+    "novel_numbers",  # numbers in the claim not in the passages (capped at 3)
+    "novel_capitalised",  # share of mid-sentence capitalised words not in the passages
+    "first_person",  # share of first-person words
+    "second_person",
+    "opinion",  # share of opinion / chit-chat words
+    "question",  # the claim asks a question
+    "negation_mismatch",  # the claim negates and its best-matching passage sentence does not
+    "log_claim_len",
+    "log_context_len",
+)
+EMBEDDING_FEATURES = (
+    "emb_max_sentence",  # max cosine of the claim to any passage sentence
+    "emb_min_claim_sentence",  # min over claim sentences of their best passage-sentence cosine
+    "emb_passage",  # cosine of the claim to the whole (first 2000 chars of the) passages
+)
+
+
+def surface_tokens(text: str) -> list[str]:
+    """Lower-cased words, numbers and single CJK characters (n-gram overlap, no stemming)."""
+    return [m.group(0) for m in _SURFACE.finditer(unicodedata.normalize("NFKC", text).lower())]
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def _precision(claim: Sequence[str], ctx: set[tuple[str, ...]], n: int) -> float:
+    grams = _ngrams(claim, n)
+    if not grams:
+        return 1.0
+    return sum(1 for g in grams if g in ctx) / len(grams)
+
+
+def _coverage(words: Sequence[str], ctx: set[str]) -> float:
+    s = set(words)
+    return len(s & ctx) / len(s) if s else 1.0
+
+
+def _has_negation(text: str, toks: Sequence[str]) -> bool:
+    if any(t in NEGATION_EN or t.endswith("n't") for t in toks):
+        return True
+    return any(n in text for n in NEGATION_ZH)
+
+
+def lexical_features(claim: str, passages: Sequence[str]) -> dict[str, float]:
+    claim_n = unicodedata.normalize("NFKC", claim)
+    context = "\n".join(passages)
+    context_n = unicodedata.normalize("NFKC", context)
+    ctx_words = set(tokenize(context_n))
+    words = tokenize(claim_n)
+    sents = [s for s in split_sentences(claim_n) if re.search(r"\w", s)] or [claim_n]
+    cov_sent = [_coverage(tokenize(s), ctx_words) for s in sents]
+    c_tok = surface_tokens(claim_n)
+    x_tok = surface_tokens(context_n)
+    x_tok_set = set(x_tok)
+    f: dict[str, float] = {}
+    f["coverage"] = _coverage(words, ctx_words)
+    f["coverage_min_sentence"] = min(cov_sent)
+    f["log_novel_content"] = math.log1p(len(set(words) - ctx_words))
+    f["unigram_precision"] = _precision(c_tok, {(t,) for t in x_tok_set}, 1)
+    f["bigram_precision"] = (
+        _precision(c_tok, set(_ngrams(x_tok, 2)), 2) if len(c_tok) > 1 else f["unigram_precision"]
+    )
+    f["trigram_precision"] = (
+        _precision(c_tok, set(_ngrams(x_tok, 3)), 3) if len(c_tok) > 2 else f["bigram_precision"]
+    )
+    if c_tok and x_tok:
+        sm = SequenceMatcher(None, c_tok, x_tok, autojunk=False)
+        m = sm.find_longest_match(0, len(c_tok), 0, len(x_tok))
+        f["longest_match"] = m.size / len(c_tok)
+    else:
+        f["longest_match"] = 0.0
+    ctx_numbers = set(_NUMBER.findall(context_n))
+    f["novel_numbers"] = float(min(3, sum(1 for n in set(_NUMBER.findall(claim_n)) if n not in ctx_numbers)))
+    caps = [w.lower() for w in _CAPWORD.findall(claim_n) if w.lower() not in FIRST_PERSON]
+    low_ctx = context_n.lower()
+    f["novel_capitalised"] = sum(1 for w in caps if w not in low_ctx) / len(caps) if caps else 0.0
+    n = max(1, len(c_tok))
+    zh_first = sum(claim_n.count(h) for h in HEDGES_ZH)
+    f["first_person"] = (sum(1 for t in c_tok if t in FIRST_PERSON) + zh_first) / n
+    f["second_person"] = sum(1 for t in c_tok if t in SECOND_PERSON) / n
+    f["opinion"] = sum(1 for t in c_tok if t in OPINION) / n
+    f["question"] = 1.0 if re.search(r"[?？]\s*$", claim_n.strip()) or "?" in claim_n else 0.0
+    if _has_negation(claim_n, c_tok):
+        best = max(
+            split_sentences(context_n) or [context_n],
+            key=lambda s: len(set(tokenize(s)) & set(words)),
+        )
+        f["negation_mismatch"] = 0.0 if _has_negation(best, surface_tokens(best)) else 1.0
+    else:
+        f["negation_mismatch"] = 0.0
+    f["log_claim_len"] = math.log1p(len(c_tok))
+    f["log_context_len"] = math.log1p(len(x_tok))
+    return f
+
+
+class _VectorCache:
+    """A small LRU of embedded texts, so passages cited by several sentences are embedded once."""
+
+    def __init__(self, embedder: Any, size: int = 4096) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._d: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._d))
+        if missing:
+            vecs = np.asarray(self.embedder.embed(missing, kind="passage"), dtype=np.float32)
+            with self._lock:
+                for t, v in zip(missing, vecs, strict=True):
+                    self._d[t] = v
+                while len(self._d) > self.size:
+                    self._d.popitem(last=False)
+        with self._lock:
+            out = []
+            for t in texts:
+                v = self._d.get(t)
+                if v is None:  # evicted by a concurrent caller: embed again
+                    v = np.asarray(self.embedder.embed([t], kind="passage"), dtype=np.float32)[0]
+                out.append(v)
+        return np.stack(out) if out else np.zeros((0, 1), dtype=np.float32)
+
+
+def embedding_features(claim: str, passages: Sequence[str], vectors: _VectorCache) -> dict[str, float]:
+    ctx_sents = [s for p in passages for s in split_sentences(p)] or [" ".join(passages) or " "]
+    claim_sents = [s for s in split_sentences(claim) if re.search(r"\w", s)] or [claim or " "]
+    whole = " ".join(passages)[:2000] or " "
+    vecs = vectors.get([claim, whole, *claim_sents, *ctx_sents])
+    c, w = vecs[0], vecs[1]
+    cs = vecs[2 : 2 + len(claim_sents)]
+    xs = vecs[2 + len(claim_sents) :]
+    return {
+        "emb_max_sentence": float((xs @ c).max()),
+        "emb_min_claim_sentence": float((cs @ xs.T).max(axis=1).min()),
+        "emb_passage": float(w @ c),
+    }
+
+
+def support_features(
+    claim: str, passages: Sequence[str], vectors: _VectorCache | None = None
+) -> dict[str, float]:
+    """Every feature of (claim, passages); the embedding features only when ``vectors`` is given."""
+    f = lexical_features(claim, passages)
+    if vectors is not None:
+        f.update(embedding_features(claim, passages, vectors))
+    return f
+
+
+# ----------------------------------------------------------------------------- trained scorer
+
+
+@dataclass(frozen=True)
+class LogisticHead:
+    """A standardised logistic regression over named features, loaded from JSON."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    threshold: float  # probability cut chosen by cross-validation (mapped to 0.5 by the scorer)
+    embedder: str | None  # embedder id the embedding features were computed with (None: lexical only)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> LogisticHead:
+        feats = tuple(d["features"])
+        arrays = [np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
+        if any(a.shape != (len(feats),) for a in arrays):
+            raise ValueError("mean/scale/coef must have one value per feature")
+        return LogisticHead(
+            feats,
+            arrays[0],
+            arrays[1],
+            arrays[2],
+            float(d["intercept"]),
+            float(d.get("threshold", 0.5)),
+            d.get("embedder"),
+        )
+
+    def logit(self, feats: dict[str, float]) -> float:
+        x = np.asarray([feats[name] for name in self.features], dtype=np.float64)
+        return float(((x - self.mean) / self.scale) @ self.coef + self.intercept)
+
+    def probability(self, feats: dict[str, float]) -> float:
+        return 1.0 / (1.0 + math.exp(-self.logit(feats)))
+
+    def score(self, feats: dict[str, float]) -> float:
+        """Probability shifted so that the chosen threshold maps to 0.5."""
+        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
+        z = self.logit(feats) - math.log(t / (1 - t))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+@lru_cache(maxsize=8)
+def load_model(path: str) -> dict[str, LogisticHead]:
+    """The heads of a scorer weights file (JSON; never pickle)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as ex:
+        raise ConfigError(
+            f"scorer model {p} does not exist", "run `python scripts/train_scorer.py` or fix KB_SCORER"
+        ) from ex
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as ex:
+        raise ConfigError(
+            f"scorer model {p} is not readable JSON ({ex})", "re-create it with scripts/train_scorer.py"
+        ) from ex
+    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+        raise ConfigError(
+            f"scorer model {p} is not a {MODEL_FORMAT} file", "re-create it with scripts/train_scorer.py"
+        )
+    try:
+        return {name: LogisticHead.from_dict(h) for name, h in data["heads"].items()}
+    except (KeyError, TypeError, ValueError) as ex:
+        raise ConfigError(
+            f"scorer model {p} is malformed ({ex})", "re-create it with scripts/train_scorer.py"
+        ) from ex
+
+
+class TrainedScorer:
+    """Lexical + embedding features combined by the shipped logistic regression.
+
+    The ``embedding`` head is used when ``embedder`` is the embedder it was trained with
+    (``embedder.id`` equals the head's), otherwise the ``lexical`` head (e.g. with the hashing test
+    embedder, or a different model). Scores are calibrated so that ``threshold`` = 0.5."""
+
+    threshold = 0.5
+
+    def __init__(self, model_path: Path | str = DEFAULT_MODEL, embedder: Any | None = None) -> None:
+        self.model_path = Path(model_path)
+        self.embedder = embedder
+        self.id = "default" if self.model_path == DEFAULT_MODEL else f"trained:{self.model_path}"
+        self._head: LogisticHead | None = None
+        self._vectors: _VectorCache | None = None
+
+    def warm_up(self) -> None:
+        heads = load_model(str(self.model_path))
+        emb_id = getattr(self.embedder, "id", None)
+        head = heads.get("embedding")
+        if head is not None and self.embedder is not None and head.embedder == emb_id:
+            self._vectors = _VectorCache(self.embedder)
+            self._head = head
+        elif "lexical" in heads:
+            self._head = heads["lexical"]
+        else:
+            raise ConfigError(
+                f"scorer model {self.model_path} needs embedder {head.embedder if head else '?'} (got {emb_id})",
+                "set KB_EMBEDDER to it, or use KB_SCORER=lexical",
+            )
+
+    @property
+    def head_name(self) -> str:
+        if self._head is None:
+            self.warm_up()
+        return "embedding" if self._vectors is not None else "lexical"
+
+    def features(self, claim: str, passages: Sequence[str]) -> dict[str, float]:
+        if self._head is None:
+            self.warm_up()
+        return support_features(claim, passages, self._vectors)
+
+    def score(self, claim: str, passages: Sequence[str]) -> float:
+        if not re.search(r"\w", claim):
+            return 1.0
+        if not passages or not any(p.strip() for p in passages):
+            return 0.0
+        feats = self.features(claim, passages)
+        assert self._head is not None
+        return self._head.score(feats)
+
+
+# ----------------------------------------------------------------------------- NLI cross-encoder
+
+ENTAIL_NAMES = ("entail", "support", "consistent", "faithful", "attributable", "true", "yes")
+
+
+class NLIScorer:
+    """A sentence-transformers CrossEncoder over (passage, claim) pairs; the score is the
+    probability of entailment / consistency, maxed over the passages and their concatenation.
+    1-logit models (HHEM-style) go through a sigmoid; multi-class heads through a softmax, reading
+    the entailment class from ``config.id2label`` (else the last class)."""
+
+    threshold = 0.5
+
+    def __init__(self, model: str, device: str = "cpu", max_length: int = 512) -> None:
+        if not model:
+            raise ConfigError("scorer spec 'nli:' names no model", "use nli:/path/to/cross-encoder")
+        self.model_name = model
+        self.id = f"nli:{model}"
+        self.device = device
+        self.max_length = max_length
+        self._model: Any = None
+        self._entail: int | None = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            try:
+                from sentence_transformers import CrossEncoder
+            except ImportError as ex:  # pragma: no cover - a core dependency
+                raise MissingDependencyError("sentence-transformers", "all") from ex
+            try:
+                model = CrossEncoder(self.model_name, device=self.device, max_length=self.max_length)
+            except Exception as ex:  # noqa: BLE001 - any load failure is a configuration problem
+                raise ConfigError(
+                    f"cannot load NLI cross-encoder {self.model_name!r} ({type(ex).__name__}: {ex})".splitlines()[
+                        0
+                    ],
+                    "give a local path to a sentence-transformers CrossEncoder (nothing is downloaded)",
+                ) from ex
+            labels = {int(k): str(v).lower() for k, v in (model.config.id2label or {}).items()}
+            n = int(getattr(model.config, "num_labels", 1) or 1)
+            self._entail = None
+            if n > 1:
+                hits = [i for i, name in labels.items() if any(e in name for e in ENTAIL_NAMES)]
+                self._entail = hits[0] if hits else n - 1
+            self._model = model
+
+    def score(self, claim: str, passages: Sequence[str]) -> float:
+        if not re.search(r"\w", claim):
+            return 1.0
+        passages = [p for p in passages if p.strip()]
+        if not passages:
+            return 0.0
+        self.warm_up()
+        premises = list(passages) + (["\n".join(passages)] if len(passages) > 1 else [])
+        pairs = [(p, claim) for p in premises]
+        if self._entail is None:
+            logits = np.asarray(self._model.predict(pairs, activation_fn=_identity, show_progress_bar=False))
+            probs = 1.0 / (1.0 + np.exp(-logits.reshape(-1)))
+        else:
+            logits = np.asarray(self._model.predict(pairs, activation_fn=_identity, show_progress_bar=False))
+            logits = logits.reshape(len(pairs), -1)
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            probs = (e / e.sum(axis=1, keepdims=True))[:, self._entail]
+        return float(np.clip(probs.max(), 0.0, 1.0))
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+# ----------------------------------------------------------------------------- LLM judge
+
+JUDGE_PROMPT = """You check whether a statement is fully supported by source passages.
+Answer "yes" only if every fact in the statement is stated in or directly implied by the passages;
+answer "no" if anything in it is missing from, or contradicts, the passages.
+
+<passages>
+{passages}
+</passages>
+
+<statement>{claim}</statement>
+
+Is the statement fully supported by the passages? Answer with one word: yes or no."""
+
+_YES = re.compile(r"^\W*(yes|supported|true|是|支持)\b", re.I)
+_NO = re.compile(r"^\W*(no|not|unsupported|false|否|不)\b", re.I)
+
+
+class LLMJudgeScorer:
+    """An LLM answers yes/no (temperature 0) through :func:`rag.llm.get_llm`; yes = 1, no = 0.
+    A reply that is neither counts as not supported (0.0) and is recorded in ``unparsed``."""
+
+    threshold = 0.5
+
+    def __init__(self, llm_spec: str, llm: Any | None = None, timeout_s: float = 60.0) -> None:
+        if not llm_spec and llm is None:
+            raise ConfigError(
+                "scorer spec 'llm-judge:' names no LLM", "use llm-judge:openai-compatible:URL#model"
+            )
+        self.llm_spec = llm_spec
+        self.id = f"llm-judge:{llm_spec}"
+        self.timeout_s = timeout_s
+        self._llm = llm
+        self.unparsed = 0
+
+    def _get_llm(self) -> Any:
+        if self._llm is None:
+            from rag.llm import get_llm
+
+            self._llm = get_llm(self.llm_spec, timeout_s=self.timeout_s, max_tokens=5)
+        return self._llm
+
+    def score(self, claim: str, passages: Sequence[str]) -> float:
+        if not re.search(r"\w", claim):
+            return 1.0
+        if not passages:
+            return 0.0
+        text = "\n\n".join(f"[{i + 1}] {p}" for i, p in enumerate(passages))
+        prompt = JUDGE_PROMPT.format(passages=text, claim=claim)
+        reply = self._get_llm().generate([{"role": "user", "content": prompt}], temperature=0.0, max_tokens=5)
+        reply = str(reply).strip()
+        if _YES.search(reply):
+            return 1.0
+        if not _NO.search(reply):
+            self.unparsed += 1
+        return 0.0
+
+
+# ----------------------------------------------------------------------------- registry
+
+SCORERS = ("default", "lexical", "trained:/path.json", "nli:/path/or/name", "llm-judge:<llm spec>")
+
+
+def get_scorer(spec: str = "default", embedder: object | None = None, device: str = "cpu") -> SupportScorer:
+    """Resolve a scorer spec (see the module docstring). Constructors are cheap: models load on
+    first use (or ``warm_up()``)."""
+    spec = (spec or "default").strip()
+    provider, _, rest = spec.partition(":")
+    if spec in ("default", "default:", "trained", "trained:"):
+        return TrainedScorer(DEFAULT_MODEL, embedder)
+    if spec in ("lexical", "lexical:"):
+        return LexicalScorer()
+    if provider == "trained":
+        return TrainedScorer(Path(rest), embedder)
+    if provider == "nli":
+        return NLIScorer(rest, device=device)
+    if provider == "llm-judge":
+        return LLMJudgeScorer(rest)
+    raise ConfigError(
+        f"unknown faithfulness scorer {spec!r}", f"set KB_SCORER to one of: {', '.join(SCORERS)}"
+    )

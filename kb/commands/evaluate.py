@@ -1,7 +1,323 @@
-"""`kb` commands (being written)."""
+"""`kb eval`: run evaluation sets through the product and report (JSON, HTML, CI gate, compare).
+
+The shell wires the parts the harness may not import itself: ingestion into a fresh knowledge
+base per set (``ingest.pipeline.ingest_paths``, the path a user's upload takes) and the same
+``Assistant`` the service answers with (:func:`kb.commands.ask.build_assistant`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from kb.errors import ConfigError, InputError
+
+GATE_RE = re.compile(r"^(?:(?P<set>[^:=]+):)?(?P<metric>[A-Za-z_][\w.@]*)=(?P<value>-?[0-9.]+)$")
+
+
+class GateError(InputError):
+    code = "bad_gate"
+
+
+def parse_gates(specs: list[str]) -> list[tuple[str | None, str, float]]:
+    out = []
+    for spec in specs:
+        m = GATE_RE.match(spec.strip())
+        if not m:
+            raise GateError(
+                f"--fail-under {spec!r} is not METRIC=VALUE", "write e.g. hit@5=0.8 or covid-faq:hit@5=0.8"
+            )
+        out.append((m.group("set"), m.group("metric"), float(m.group("value"))))
+    return out
+
+
+def _lookup(res: dict[str, Any], metric: str) -> float | None:
+    if "." in metric:
+        group, _, key = metric.partition(".")
+        v = res.get(group, {}).get(key)
+        return float(v) if isinstance(v, int | float) else None
+    for group in ("retrieval", "answers", "scorer"):
+        v = res.get(group, {}).get(metric)
+        if isinstance(v, int | float):
+            return float(v)
+    return None
+
+
+def check_gates(result: dict[str, Any], gates: list[tuple[str | None, str, float]]) -> list[str]:
+    """One line per failed threshold. A gate naming a metric that no evaluated set has is an
+    error (a typo must not pass silently)."""
+    failures: list[str] = []
+    for set_name, metric, threshold in gates:
+        sets = result["sets"]
+        if set_name is not None and set_name not in sets:
+            raise GateError(
+                f"--fail-under names set {set_name!r}, which was not evaluated",
+                f"evaluated sets: {', '.join(sets) or 'none'}",
+            )
+        checked = 0
+        for name, res in sets.items():
+            if set_name is not None and name != set_name:
+                continue
+            v = _lookup(res, metric)
+            if v is None:
+                continue
+            checked += 1
+            if v < threshold:
+                failures.append(f"eval gate failed: {name} {metric} = {v:.4f} < {threshold:g}")
+        if not checked:
+            raise GateError(
+                f"--fail-under metric {metric!r} was not computed for any evaluated set",
+                "use a metric name from the report, e.g. hit@5, faithfulness, scorer.balanced_accuracy",
+            )
+    return failures
+
+
+def _settings_summary(
+    settings: Any, llm: str, scorer: Any, limit: int | None, kb: str | None
+) -> dict[str, Any]:
+    return {
+        "embedder": settings.embedder,
+        "llm": llm,
+        "scorer": getattr(scorer, "id", str(settings.scorer)),
+        "reranker": settings.reranker,
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap": settings.chunk_overlap,
+        "handoff_threshold": settings.handoff_threshold,
+        "limit": limit,
+        "kb": kb or "fresh",
+    }
+
+
+def _kb_name_for(set_name: str) -> str:
+    return "eval-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", set_name).strip("-") or "set")
+
+
+def make_session_opener(
+    settings: Any, llm: str, kb: str | None, work_dir: Path | None, progress: bool, log: Callable[[str], None]
+) -> Callable[[Any], contextlib.AbstractContextManager[Any]]:
+    """``open_session(qa_set)``: a fresh knowledge base with the set's docs/ ingested through
+    the normal ingestion path (kept in ``work_dir`` when given: a re-run only re-ingests what
+    changed), or the existing ``kb``; yields ``ask(item)`` through the service's Assistant."""
+    from kb.commands.ask import build_assistant
+
+    @contextlib.contextmanager
+    def open_session(ds: Any) -> Iterator[Callable[[Any], Any]]:
+        with contextlib.ExitStack() as stack:
+            if kb is not None:
+                s = settings
+                name = kb
+            else:
+                from indexes.embedders import get_embedder
+                from indexes.kbase import KnowledgeBase
+                from ingest.pipeline import ingest_paths
+
+                home = (
+                    work_dir
+                    if work_dir is not None
+                    else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kb-eval-")))
+                )
+                home.mkdir(parents=True, exist_ok=True)
+                name = _kb_name_for(ds.name)
+                s = settings.model_copy(update={"home": home})
+                embedder = get_embedder(s.embedder, device=s.device, batch_size=s.embed_batch_size)
+                base = KnowledgeBase.from_settings(home, name, s)
+                report = ingest_paths(
+                    base,
+                    [ds.docs_dir],
+                    embedder,
+                    prune=True,
+                    max_file_mb=s.max_file_mb,
+                    chunk_tokens=s.chunk_tokens,
+                    chunk_overlap=s.chunk_overlap,
+                    progress=progress,
+                )
+                rep = report.to_dict()
+                log(
+                    f"{ds.name}: ingested {rep.get('added', 0)} new, {rep.get('updated', 0)} updated, "
+                    f"{rep.get('unchanged', 0)} unchanged documents ({rep.get('chunks')} chunks, {rep.get('seconds')} s)"
+                )
+                for f in rep.get("failed", [])[:5]:
+                    log(f"  warning: {f.get('source')}: {f.get('error')}")
+            s = s.model_copy(update={"llm": llm})
+            assistant = build_assistant(s, name)
+
+            def ask(item: Any) -> Any:
+                return assistant.ask(item.question, history=[h.to_dict() for h in item.history] or None)
+
+            yield ask
+
+    return open_session
+
+
+def eval_cmd(
+    datasets: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Set folders (questions.jsonl + docs/, or faithfulness.jsonl), or a folder of sets."
+        ),
+    ] = None,
+    kb: Annotated[
+        str | None,
+        typer.Option("--kb", help="Ask an existing knowledge base instead of ingesting docs/ fresh."),
+    ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh", help="Ingest each set's docs/ into a fresh temporary knowledge base (the default)."
+        ),
+    ] = False,
+    llm: Annotated[
+        str | None, typer.Option("--llm", help="LLM spec for answers (default: KB_LLM, e.g. extractive:).")
+    ] = None,
+    scorer_spec: Annotated[
+        str | None, typer.Option("--scorer", help="Faithfulness scorer (default: KB_SCORER).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="Evaluate an evenly spaced subsample of N records per set."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the JSON report here.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
+    fail_under: Annotated[
+        list[str] | None,
+        typer.Option("--fail-under", help="METRIC=VALUE or SET:METRIC=VALUE; exit 1 when below."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON report (without per-question records).")
+    ] = False,
+    compare: Annotated[
+        tuple[Path, Path] | None, typer.Option("--compare", help="Compare two JSON reports A B.")
+    ] = None,
+    ragas: Annotated[
+        Path | None, typer.Option("--ragas", help="Also export QA runs as RAGAS-style JSONL.")
+    ] = None,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir", help="Keep the eval knowledge bases here (re-runs re-ingest only changes)."
+        ),
+    ] = None,
+    progress: Annotated[
+        bool | None, typer.Option("--progress/--no-progress", help="Progress bars (default: on a terminal).")
+    ] = None,
+) -> None:
+    """Evaluate retrieval, answers, citations and refusals on QA sets, and the faithfulness
+    scorer on labelled sets; print a summary, write JSON / HTML, gate CI with --fail-under."""
+    from eval.report import compare_reports, render_compare_text, render_summary_text, write_html, write_ragas
+
+    def log(msg: str) -> None:
+        typer.echo(msg, err=True)
+
+    if compare is not None:
+        a, b = (_read_report(p) for p in compare)
+        cmp = compare_reports(a, b)
+        if as_json:
+            typer.echo(json.dumps(cmp, ensure_ascii=False, indent=1))
+        else:
+            typer.echo(render_compare_text(cmp, str(compare[0]), str(compare[1])))
+        if out:
+            out.write_text(json.dumps(cmp, ensure_ascii=False, indent=1), encoding="utf-8")
+        if html and a and b:
+            write_html(b, html, compare=cmp)
+        if not datasets:
+            return
+    if not datasets:
+        raise InputError(
+            "no dataset given", "pass one or more set folders, e.g. `kb eval ../shared/data/covid-faq`"
+        )
+    if kb is not None and fresh:
+        raise InputError(
+            "--kb and --fresh exclude each other",
+            "use --kb NAME to ask an existing knowledge base, or --fresh",
+        )
+    gates = parse_gates(fail_under or [])
+
+    from eval.datasets import find_datasets, load_dataset
+    from eval.harness import run_eval
+    from kb.settings import get_settings
+
+    settings = get_settings()
+    paths = [p for d in datasets for p in find_datasets(d)]
+    names = [p.name for p in paths]
+    if len(set(names)) != len(names):
+        raise InputError(
+            f"two sets share a folder name: {', '.join(sorted({n for n in names if names.count(n) > 1}))}",
+            "set names come from folder names; rename one",
+        )
+    loaded = [load_dataset(p, limit=limit) for p in paths]  # validate everything before any work
+    show = sys.stderr.isatty() if progress is None else progress
+
+    from indexes.embedders import get_embedder
+    from rag.support import LexicalScorer, get_scorer
+
+    embedder = get_embedder(settings.embedder, device=settings.device, batch_size=settings.embed_batch_size)
+    spec = scorer_spec or settings.scorer
+    scorer = get_scorer(spec, embedder)
+    llm_spec = llm or settings.llm
+    opener = None
+    if any(d.kind == "qa" for d in loaded):
+        eval_settings = settings.model_copy(update={"scorer": spec})
+        opener = make_session_opener(eval_settings, llm_spec, kb, work_dir, show, log)
+    result = run_eval(
+        loaded,
+        open_session=opener,
+        scorer=scorer,
+        peer_scorers={"lexical": LexicalScorer()},
+        embedder=embedder,
+        settings=_settings_summary(settings, llm_spec, scorer, limit, kb),
+        progress=show,
+        log=log,
+    )
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        log(f"wrote {out}")
+    if html:
+        write_html(result, html)
+        log(f"wrote {html}")
+    if ragas:
+        n = write_ragas(result, ragas)
+        log(f"wrote {n} RAGAS rows to {ragas}")
+    if as_json:
+        slim = {
+            "sets": {
+                k: {kk: vv for kk, vv in v.items() if kk != "questions"} for k, v in result["sets"].items()
+            },
+            "settings": result["settings"],
+        }
+        typer.echo(json.dumps(slim, ensure_ascii=False, indent=1))
+    else:
+        typer.echo(render_summary_text(result))
+    failures = check_gates(result, gates)
+    if failures:
+        for line in failures:
+            typer.echo(line, err=True)
+        raise typer.Exit(code=1)
+
+
+def _read_report(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as ex:
+        raise InputError(f"{path} does not exist", "pass two JSON reports written by `kb eval --out`") from ex
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as ex:
+        raise InputError(
+            f"{path} is not a JSON report ({ex})".splitlines()[0], "pass files written by `kb eval --out`"
+        ) from ex
+    if not isinstance(data, dict) or not isinstance(data.get("sets"), dict):
+        raise ConfigError(f"{path} has no 'sets'", "pass files written by `kb eval --out`")
+    return data
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("eval", help="Evaluate on QA / faithfulness sets: JSON + HTML report, CI gate, compare.")(
+        eval_cmd
+    )

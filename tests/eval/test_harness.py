@@ -1,0 +1,308 @@
+"""The harness end to end on a tiny self-made set, through `kb eval` (hashing embedder), plus the
+report, compare and CI gate; one integration run with the real embedder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.harness import check_citations
+from kb.cli import main as kb_main
+from rag.types import Answer, Citation
+
+DOCS = {
+    "returns.md": "# Returns\n\nYou can return any product within 30 days of delivery for a full refund. "
+    "Items must be unused and in their original packaging.\n",
+    "shipping.md": "# Shipping\n\nStandard shipping takes 3 to 5 business days. Express shipping takes 1 business day "
+    "and costs 15 dollars.\n",
+    "warranty/tv.md": "# TV warranty\n\nEvery television comes with a two-year warranty covering manufacturing defects. "
+    "The warranty does not cover damage caused by drops or water.\n",
+    "store.txt": "Our store in Springfield opens at 9 am and closes at 6 pm from Monday to Saturday.\n",
+}
+FAQ = (
+    'id,question,answer\n01,How do I reset my password?,"Click ""Forgot password"" on the sign-in page and follow the email link."\n'
+    "02,Do you ship abroad?,Yes. We ship to 40 countries; international delivery takes 7 to 14 days.\n"
+    "03,如何申请退款？,请在订单页面点击申请退款，三个工作日内处理。\n"
+)
+QUESTIONS = [
+    {
+        "id": "q1",
+        "question": "How many days do I have to return a product?",
+        "answers": ["30 days"],
+        "gold": ["returns.md"],
+        "lang": "en",
+        "answerable": True,
+    },
+    {
+        "id": "q2",
+        "question": "How long does express shipping take?",
+        "answers": ["1 business day"],
+        "gold": ["shipping.md"],
+        "lang": "en",
+        "answerable": True,
+    },
+    {
+        "id": "q3",
+        "question": "Does the TV warranty cover water damage?",
+        "answers": ["No"],
+        "gold": ["warranty/tv.md"],
+        "lang": "en",
+        "answerable": True,
+    },
+    {
+        "id": "q4",
+        "question": "What about on Saturday?",
+        "answers": [],
+        "gold": ["store.txt"],
+        "lang": "en",
+        "answerable": True,
+        "history": [
+            {"role": "user", "content": "When does the Springfield store open?"},
+            {"role": "assistant", "content": "At 9 am."},
+        ],
+    },
+    {
+        "id": "q5",
+        "question": "How do I reset my password?",
+        "answers": ["Click Forgot password on the sign-in page."],
+        "gold": ["faq.csv#01"],
+        "lang": "en",
+        "answerable": True,
+    },
+    {
+        "id": "q6",
+        "question": "怎么申请退款？",
+        "answers": ["在订单页面点击申请退款"],
+        "gold": ["faq.csv#03"],
+        "lang": "zh",
+        "answerable": True,
+    },
+    {
+        "id": "q7",
+        "question": "What is the airspeed velocity of an unladen swallow?",
+        "answers": [],
+        "gold": [],
+        "lang": "en",
+        "answerable": False,
+    },
+]
+JUDGED = [
+    ("Standard shipping takes 3 to 5 business days.", 1),
+    ("Express shipping costs 15 dollars.", 1),
+    ("You can return products within 30 days.", 1),
+    ("Express shipping is free for members in Paris.", 0),
+    ("I love shipping, it is my favourite thing!", 0),
+    ("Returns are accepted within 90 days at any Walmart store.", 0),
+]
+
+
+def make_sets(root: Path) -> tuple[Path, Path]:
+    qa = root / "tiny-qa"
+    for rel, text in DOCS.items():
+        p = qa / "docs" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    (qa / "docs" / "faq.csv").write_text(FAQ, encoding="utf-8")
+    (qa / "questions.jsonl").write_text(
+        "\n".join(json.dumps(q, ensure_ascii=False) for q in QUESTIONS), encoding="utf-8"
+    )
+    fs = root / "tiny-judged"
+    fs.mkdir()
+    ctx = [DOCS["shipping.md"] + DOCS["returns.md"]]
+    (fs / "faithfulness.jsonl").write_text(
+        "\n".join(
+            json.dumps(
+                {"id": f"f{i}", "question": "", "context": ctx, "answer": a, "label": y, "source": "tiny"}
+            )
+            for i, (a, y) in enumerate(JUDGED)
+        ),
+        encoding="utf-8",
+    )
+    return qa, fs
+
+
+@pytest.fixture()
+def hashing_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from kb.settings import reset_settings_cache
+
+    monkeypatch.setenv("KB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KB_EMBEDDER", "hashing:64")
+    monkeypatch.setenv("KB_LLM", "extractive:")
+    monkeypatch.setenv("KB_SCORER", "default")
+    reset_settings_cache()
+    yield
+    reset_settings_cache()
+
+
+def run_kb(args: list[str]) -> int:
+    try:
+        kb_main(args)
+    except SystemExit as ex:
+        return int(ex.code or 0)
+    return 0
+
+
+def test_kb_eval_end_to_end(tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    qa, fs = make_sets(tmp_path / "data")
+    out, page, ragas = tmp_path / "r.json", tmp_path / "r.html", tmp_path / "ragas.jsonl"
+    rc = run_kb(
+        [
+            "eval",
+            str(tmp_path / "data"),
+            "--out",
+            str(out),
+            "--html",
+            str(page),
+            "--ragas",
+            str(ragas),
+            "--no-progress",
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    res = json.loads(out.read_text(encoding="utf-8"))
+    assert set(res["sets"]) == {"tiny-qa", "tiny-judged"}
+    q = res["sets"]["tiny-qa"]
+    assert q["kind"] == "qa" and q["n"] == 7
+    assert set(q["retrieval"]) == {"hit@1", "hit@5", "hit@10", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
+    assert q["retrieval"]["hit@10"] >= 0.8  # 7 documents: the gold source is nearly always retrieved
+    for k in (
+        "faithfulness",
+        "fully_supported",
+        "citation_precision",
+        "citation_recall",
+        "correctness_f1",
+        "refusal_accuracy",
+        "handoff_rate",
+    ):
+        assert k in q["answers"], k
+        assert 0.0 <= q["answers"][k] <= 1.0
+    assert "scorer" not in q
+    assert "total" in q["latency_ms"] and q["latency_ms"]["total"]["p95"] >= q["latency_ms"]["total"]["p50"]
+    assert set(q["by_lang"]) == {"en", "zh"}
+    recs = {r["id"]: r for r in q["questions"]}
+    assert "hit@1" not in recs["q7"]["metrics"] and "refusal_accuracy" in recs["q7"]["metrics"]
+    assert recs["q4"]["history"][0]["content"].startswith("When does")
+    f = res["sets"]["tiny-judged"]
+    assert f["kind"] == "faithfulness" and f["n"] == 6
+    assert set(f["scorer"]) == {"balanced_accuracy", "f1_unsupported", "roc_auc", "threshold"}
+    assert "lexical" in f["scorer_peers"] and "retrieval" not in f
+    assert res["settings"]["embedder"] == "hashing:64"
+    text = page.read_text(encoding="utf-8")
+    assert (
+        text.count("data:image/png;base64,") >= 3
+        and "<details>" in text
+        and "http" not in text.split("<body>")[0]
+    )
+    rows = [json.loads(line) for line in ragas.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 7 and {"question", "answer", "contexts", "ground_truths"} <= set(rows[0])
+
+    # the gate: a threshold above the measured value fails with one line naming set, metric, value
+    capsys.readouterr()
+    rc = run_kb(["eval", str(qa), "--fail-under", "tiny-qa:hit@10=1.01", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "eval gate failed: tiny-qa hit@10 = " in err and "< 1.01" in err
+    rc = run_kb(["eval", str(fs), "--fail-under", "scorer.balanced_accuracy=0.0", "--json", "--no-progress"])
+    captured = capsys.readouterr()
+    assert rc == 0 and json.loads(captured.out)["sets"]["tiny-judged"]["kind"] == "faithfulness"
+    rc = run_kb(["eval", str(fs), "--fail-under", "hit@5=0.5", "--no-progress"])
+    assert rc == 2 and "was not computed for any evaluated set" in capsys.readouterr().err
+
+    # compare: a run against itself is not worse; a doctored run is
+    rc = run_kb(["eval", "--compare", str(out), str(out)])
+    assert rc == 0 and "nothing got significantly worse" in capsys.readouterr().out
+    worse = json.loads(out.read_text(encoding="utf-8"))
+    for rec in worse["sets"]["tiny-qa"]["questions"]:
+        if "hit@10" in rec["metrics"]:
+            rec["metrics"]["hit@10"] = 0.0
+    worse["sets"]["tiny-qa"]["retrieval"]["hit@10"] = 0.0
+    bad = tmp_path / "worse.json"
+    bad.write_text(json.dumps(worse), encoding="utf-8")
+    rc = run_kb(["eval", "--compare", str(out), str(bad)])
+    assert rc == 0 and "significantly worse (p < 0.05): tiny-qa:hit@10" in capsys.readouterr().out
+
+
+def test_bad_dataset_is_a_one_line_error(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    qa, _ = make_sets(tmp_path)
+    (qa / "questions.jsonl").write_text(json.dumps(dict(QUESTIONS[0], gold=["nope.md"])), encoding="utf-8")
+    rc = run_kb(["eval", str(qa), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "gold id 'nope.md' does not exist in docs/" in err
+    rc = run_kb(["eval", str(qa), "--fail-under", "hit5", "--no-progress"])
+    assert rc == 2 and "is not METRIC=VALUE" in capsys.readouterr().err
+
+
+class _Lexical:
+    id = "lex"
+    threshold = 0.5
+
+    def score(self, claim: str, passages: list[str]) -> float:
+        words = set(claim.lower().rstrip(".").split())
+        ctx = set(" ".join(passages).lower().replace(".", " ").split())
+        return len(words & ctx) / len(words)
+
+
+def _cite(n: int, text: str) -> Citation:
+    return Citation(n=n, source=f"s{n}", locator="", title="", text=text, score=1.0)
+
+
+def test_citation_precision_and_recall_hand_computed() -> None:
+    # sentence 1 cites [1][2]: [1] supports it alone, [2] is irrelevant -> 1 of 2 precise
+    # sentence 2 cites [2] which supports it; sentence 3 cites nothing -> recall 2/3
+    answer = Answer(
+        text="red apples grow. [1][2] blue sky above. [2] green grass grows.",
+        citations=(_cite(1, "red apples grow here"), _cite(2, "a blue sky above us")),
+        confidence=1.0,
+        action="answer",
+        timings_ms={},
+    )
+    r = check_citations(answer, _Lexical())
+    assert [s["cited"] for s in r["sentences"]] == [[1, 2], [2], []]
+    assert r["citation_recall"] == pytest.approx(2 / 3)
+    assert r["citation_precision"] == pytest.approx(2 / 3)  # 2 precise of 3 citations
+    # faithfulness judges against all cited passages: "green grass grows" is in neither
+    assert r["faithfulness"] == pytest.approx(2 / 3) and r["fully_supported"] == 0.0
+
+
+def test_citation_needed_jointly_counts_as_precise() -> None:
+    answer = Answer(
+        text="red blue. [1][2]",
+        citations=(_cite(1, "red"), _cite(2, "blue")),
+        confidence=1.0,
+        action="answer",
+        timings_ms={},
+    )
+    # each passage covers half of the sentence: below 0.9 alone, enough together
+    strict = _Lexical()
+    strict.threshold = 0.9
+    r = check_citations(answer, strict)
+    assert r["citation_recall"] == 1.0 and r["citation_precision"] == 1.0
+
+
+@pytest.mark.integration
+def test_kb_eval_with_the_real_embedder(
+    tmp_path: Path, real_embedder: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kb.settings import reset_settings_cache
+
+    monkeypatch.setenv("KB_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KB_EMBEDDER", raising=False)
+    monkeypatch.setenv("KB_SCORER", "default")
+    reset_settings_cache()
+    try:
+        make_sets(tmp_path / "data")
+        out = tmp_path / "r.json"
+        rc = run_kb(["eval", str(tmp_path / "data"), "--out", str(out), "--no-progress"])
+        assert rc == 0, capsys.readouterr().err
+        res = json.loads(out.read_text(encoding="utf-8"))
+        q = res["sets"]["tiny-qa"]
+        assert q["retrieval"]["hit@5"] >= 0.8
+        assert q["answers"]["faithfulness"] >= 0.5
+        f = res["sets"]["tiny-judged"]
+        assert f["scorer_detail"]["id"] == "default"
+        assert f["scorer"]["roc_auc"] >= 0.75
+    finally:
+        reset_settings_cache()

@@ -1,0 +1,149 @@
+"""Faithfulness scorers: the shipped JSON model loads and scores, features, the registry, the NLI
+cross-encoder wiring (a tiny CrossEncoder built in the test) and the LLM judge (scripted LLM)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.errors import ConfigError
+from rag.support import (
+    DEFAULT_MODEL,
+    EMBEDDING_FEATURES,
+    LEXICAL_FEATURES,
+    LexicalScorer,
+    LLMJudgeScorer,
+    NLIScorer,
+    TrainedScorer,
+    get_scorer,
+    lexical_features,
+    load_model,
+)
+
+CTX = ["Express shipping takes 1 business day and costs 15 dollars. Standard shipping is free."]
+
+
+def test_shipped_model_is_json_and_loads() -> None:
+    data = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
+    assert data["format"] == "kb-support-logreg/1"
+    heads = load_model(str(DEFAULT_MODEL))
+    assert set(heads) == {"embedding", "lexical"}
+    assert heads["lexical"].features == LEXICAL_FEATURES
+    assert heads["embedding"].features == LEXICAL_FEATURES + EMBEDDING_FEATURES
+    assert heads["embedding"].embedder == "sentence-transformers:all-MiniLM-L6-v2"
+    cv = data["cross_validation"]["embedding"]
+    assert cv["balanced_accuracy"] > cv["lexical_peer_balanced_accuracy"]
+
+
+def test_default_scorer_separates_supported_from_invented(fake_embedder: object) -> None:
+    s = get_scorer("default", fake_embedder)
+    assert isinstance(s, TrainedScorer) and s.threshold == 0.5
+    assert s.head_name == "lexical"  # hashing embedder: not the one the embedding head was trained with
+    good = s.score("Express shipping takes 1 business day.", CTX)
+    bad = s.score("Express shipping takes 3 weeks and is free in Paris, I think.", CTX)
+    assert 0.0 <= bad < 0.5 <= good <= 1.0
+    assert s.score("...", CTX) == 1.0 and s.score("Anything.", []) == 0.0
+
+
+@pytest.mark.integration
+def test_default_scorer_uses_the_embedding_head_with_minilm(real_embedder: object) -> None:
+    s = get_scorer("default", real_embedder)
+    assert s.head_name == "embedding"  # type: ignore[attr-defined]
+    assert s.score("Express shipping takes one business day.", CTX) > s.score(
+        "Shipping to Mars takes a year.", CTX
+    )
+
+
+def test_features() -> None:
+    f = lexical_features("Express shipping costs 20 dollars in Paris.", CTX)
+    assert set(f) == set(LEXICAL_FEATURES)
+    assert f["novel_numbers"] == 1.0  # 20 is not in the context (15 is)
+    assert f["novel_capitalised"] == 1.0  # Paris
+    assert 0 < f["coverage"] < 1
+    f2 = lexical_features("Express shipping takes 1 business day.", CTX)
+    assert f2["coverage"] == 1.0 and f2["trigram_precision"] == 1.0 and f2["novel_numbers"] == 0.0
+    neg = lexical_features("Standard shipping is not free.", CTX)
+    assert neg["negation_mismatch"] == 1.0
+    zh = lexical_features("退货需要三十天。", ["退货需要三十天内申请。"])
+    assert zh["coverage"] == 1.0 and zh["bigram_precision"] == 1.0
+
+
+def test_model_file_errors(tmp_path: Path, fake_embedder: object) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        get_scorer(f"trained:{tmp_path / 'none.json'}", fake_embedder).score("a b", ["a b"])
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "other"}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not a kb-support-logreg/1 file"):
+        get_scorer(f"trained:{bad}", fake_embedder).score("a b", ["a b"])
+    only_emb = tmp_path / "emb.json"
+    data = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
+    del data["heads"]["lexical"]
+    only_emb.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match="needs embedder sentence-transformers:all-MiniLM-L6-v2"):
+        get_scorer(f"trained:{only_emb}", fake_embedder).score("a b", ["a b"])
+
+
+def test_registry() -> None:
+    assert isinstance(get_scorer("lexical"), LexicalScorer)
+    assert get_scorer("lexical").threshold == pytest.approx(0.79)
+    assert isinstance(get_scorer("nli:/some/path"), NLIScorer)
+    assert isinstance(get_scorer("llm-judge:scripted:yes"), LLMJudgeScorer)
+    with pytest.raises(ConfigError, match="unknown faithfulness scorer"):
+        get_scorer("magic")
+    with pytest.raises(ConfigError, match="names no model"):
+        get_scorer("nli:")
+
+
+def test_llm_judge_with_a_scripted_llm() -> None:
+    from rag.llm import ScriptedLLM
+
+    llm = ScriptedLLM(["Yes.", "no", "maybe"])
+    judge = LLMJudgeScorer("scripted:", llm=llm)
+    assert judge.score("Express shipping costs 15 dollars.", CTX) == 1.0
+    assert judge.score("Express shipping is free.", CTX) == 0.0
+    assert judge.score("Something.", CTX) == 0.0 and judge.unparsed == 1
+    prompt = llm.calls[0][0]["content"]
+    assert "Express shipping costs 15 dollars." in prompt and CTX[0] in prompt
+    assert get_scorer("llm-judge:scripted:yes").score("x y", ["x y"]) == 1.0
+
+
+def _tiny_cross_encoder(path: Path, num_labels: int, bias: list[float]) -> None:
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "shipping", "free", "is", "express", "the"]
+    (path / "vocab.txt").parent.mkdir(parents=True, exist_ok=True)
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tok = BertTokenizer(str(path / "vocab.txt"))
+    labels = {1: {0: "LABEL_0"}, 3: {0: "contradiction", 1: "entailment", 2: "neutral"}}[num_labels]
+    cfg = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=64,
+        num_labels=num_labels,
+        id2label=labels,
+        label2id={v: k for k, v in labels.items()},
+    )
+    model = BertForSequenceClassification(cfg)
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor(bias))
+    model.save_pretrained(str(path))
+    tok.save_pretrained(str(path))
+
+
+def test_nli_scorer_wiring_with_a_tiny_cross_encoder(tmp_path: Path) -> None:
+    three = tmp_path / "nli3"
+    _tiny_cross_encoder(three, 3, [0.0, 8.0, 0.0])  # always "entailment"
+    s = get_scorer(f"nli:{three}")
+    assert s.score("express shipping is free", ["shipping is free", "the express"]) > 0.99
+    one = tmp_path / "hhem"
+    _tiny_cross_encoder(one, 1, [-8.0])  # HHEM-style single logit: never consistent
+    assert get_scorer(f"nli:{one}").score("express shipping is free", ["shipping is free"]) < 0.01
+    with pytest.raises(ConfigError, match="cannot load NLI cross-encoder"):
+        get_scorer(f"nli:{tmp_path / 'missing'}").score("a", ["b"])
