@@ -10,8 +10,22 @@ from typing import Any
 
 import pytest
 
+from indexes.embedders import HashingEmbedder
 from indexes.kbase import KnowledgeBase
 from indexes.types import Chunk, Document, sha256_hex
+
+
+class EnglishOnlyEmbedder(HashingEmbedder):
+    """Hashing vectors, but a tokenizer that knows no Chinese (like all-MiniLM-L6-v2): every CJK
+    character is an unknown piece, so the dense retriever gets no weight on Chinese queries."""
+
+    def unk_ratio(self, text: str) -> float:
+        pieces = [ch for ch in text if not ch.isspace()]
+        return sum(1 for ch in pieces if "\u4e00" <= ch <= "\u9fff") / max(1, len(pieces))
+
+
+# refusal threshold for the hashing embedder (its cosines run lower than a trained model's)
+HASHING_REFUSE = 0.3
 
 
 @dataclass

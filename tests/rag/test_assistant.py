@@ -13,11 +13,14 @@ from rag.citations import parse_markers
 from rag.conversation import ConversationStore, condense_offline
 from rag.llm import ScriptedLLM
 from rag.support import LexicalScorer
-from tests.rag.conftest import SHOP, Doc, build_kb
+from tests.rag.conftest import HASHING_REFUSE, SHOP, Doc, EnglishOnlyEmbedder, build_kb
 
 
 def make(index: Any, embedder: Any, llm: Any = "extractive:", **kw: Any) -> Assistant:
-    return Assistant(lambda: index, embedder, llm, LexicalScorer(), **kw)
+    # the index is built with hashing:64; EnglishOnlyEmbedder gives the same vectors but, like
+    # MiniLM, cannot read Chinese
+    kw.setdefault("refuse_threshold", HASHING_REFUSE)
+    return Assistant(lambda: index, EnglishOnlyEmbedder(embedder.dim), llm, LexicalScorer(), **kw)
 
 
 def test_answer_cites_the_right_source(shop_index: Any, fake_embedder: Any) -> None:

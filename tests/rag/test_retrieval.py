@@ -9,16 +9,7 @@ import pytest
 from indexes.embedders import HashingEmbedder
 from indexes.types import Filters
 from rag.retrieval import HybridRetriever, dense_capability, get_reranker, margin_confidence, minmax
-from tests.rag.conftest import SHOP, Doc, build_kb
-
-
-class EnglishOnlyEmbedder(HashingEmbedder):
-    """Hashing vectors, but a tokenizer that knows no Chinese (like all-MiniLM-L6-v2): every CJK
-    character is an unknown piece."""
-
-    def unk_ratio(self, text: str) -> float:
-        pieces = [ch for ch in text if not ch.isspace()]
-        return sum(1 for ch in pieces if "\u4e00" <= ch <= "\u9fff") / max(1, len(pieces))
+from tests.rag.conftest import SHOP, Doc, EnglishOnlyEmbedder, build_kb
 
 
 def test_dense_weight_is_zero_when_the_embedder_cannot_read_the_query() -> None:
@@ -109,3 +100,9 @@ def test_reranker_stage_reorders_and_is_off_by_default(shop_index: Any, fake_emb
     hits = r.retrieve("shipping", k=3)
     assert "Express" in hits[0].passage and "rerank" in hits[0].scores
     assert np.isfinite(r.last_timings["rerank"])
+
+
+@pytest.mark.integration
+def test_minilm_cannot_read_chinese_so_dense_weight_is_zero(real_embedder: Any) -> None:
+    assert dense_capability(real_embedder, "研究生招生报名时间是什么时候？", "zh") < 0.05
+    assert dense_capability(real_embedder, "How do I pair the remote control?", "en") > 0.95
