@@ -672,11 +672,13 @@ def reindex(
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
 
-    job_id: str | None = None
-    with kb.lock(timeout=lock_timeout, what="kb reindex"):
+    # the job id goes into the lock note, so that a refused second job names the holder's job
+    hint = find_resumable(kb) if resume else None
+    job_id: str = str(hint["id"]) if hint is not None else _new_job_id()
+    with kb.lock(timeout=lock_timeout, what=f"kb reindex job {job_id}"):
         prior: dict[str, Any] | None = None
         if resume:
-            prior = find_resumable(kb)
+            prior = find_resumable(kb)  # again, under the lock
             if prior is None:
                 raise NoResumableJobError(kb.name)
             job_id = str(prior["id"])
@@ -693,10 +695,8 @@ def reindex(
             chunk_overlap = int(params.get("chunk_overlap", chunk_overlap))
         elif documents is not None:
             src = SourceSpec("documents")
-            job_id = _new_job_id()
         else:
             src = resolve_source(kb, source)
-            job_id = _new_job_id()
         jkb = copy.copy(kb)  # the job's index settings, without touching the caller's object
         if nprobe is not None:
             jkb.nprobe = int(nprobe)
