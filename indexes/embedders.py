@@ -257,6 +257,13 @@ class SentenceTransformerEmbedder:
         except ImportError as exc:
             raise MissingDependencyError("sentence-transformers", "all") from exc
         try:
+            # no "Loading weights" progress bars on a user's terminal or in --json output
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except Exception:  # noqa: BLE001 - cosmetic only
+            pass
+        try:
             model = SentenceTransformer(self._target, device=device, local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - any loading failure becomes one clear line
             raise ConfigError(

@@ -35,7 +35,10 @@ _register_all()
 def main(argv: list[str] | None = None) -> None:
     """Entry point: KBError becomes a one-line message and its exit code, never a traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        # standalone_mode=False hands typer.Exit's code back as the return value
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except KBError as err:
         typer.echo(f"error: {err.one_line()}", err=True)
         sys.exit(err.exit_code)
