@@ -48,7 +48,7 @@ def render_summary_text(result: dict[str, Any]) -> str:
             )
         cv = res.get("scorer_detail", {}).get("cross_validated")
         if cv:
-            head = cv.get("embedding") or {}
+            head = cv.get("embedding") or cv.get("lexical") or {}
             lines.append(
                 f"  {'cv':10s} trained on this set; {cv.get('folds')}-fold CV balanced accuracy "
                 f"{_fmt(head.get('balanced_accuracy'))} vs lexical peer {_fmt(head.get('lexical_peer_balanced_accuracy'))}"

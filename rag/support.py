@@ -109,7 +109,6 @@ LEXICAL_FEATURES = (
 EMBEDDING_FEATURES = (
     "emb_max_sentence",  # max cosine of the claim to any passage sentence
     "emb_min_claim_sentence",  # min over claim sentences of their best passage-sentence cosine
-    "emb_passage",  # cosine of the claim to the whole (first 2000 chars of the) passages
 )
 
 
@@ -222,17 +221,16 @@ class _VectorCache:
 
 
 def embedding_features(claim: str, passages: Sequence[str], vectors: _VectorCache) -> dict[str, float]:
+    """Sentence-level only: whole passages are long, and embedding them costs ~20x a sentence."""
     ctx_sents = [s for p in passages for s in split_sentences(p)] or [" ".join(passages) or " "]
     claim_sents = [s for s in split_sentences(claim) if re.search(r"\w", s)] or [claim or " "]
-    whole = " ".join(passages)[:2000] or " "
-    vecs = vectors.get([claim, whole, *claim_sents, *ctx_sents])
-    c, w = vecs[0], vecs[1]
-    cs = vecs[2 : 2 + len(claim_sents)]
-    xs = vecs[2 + len(claim_sents) :]
+    vecs = vectors.get([claim, *claim_sents, *ctx_sents])
+    c = vecs[0]
+    cs = vecs[1 : 1 + len(claim_sents)]
+    xs = vecs[1 + len(claim_sents) :]
     return {
         "emb_max_sentence": float((xs @ c).max()),
         "emb_min_claim_sentence": float((cs @ xs.T).max(axis=1).min()),
-        "emb_passage": float(w @ c),
     }
 
 

@@ -300,7 +300,7 @@ def eval_cmd(
     if failures:
         for line in failures:
             typer.echo(line, err=True)
-        raise typer.Exit(code=1)
+        sys.exit(1)  # typer.Exit codes are lost under kb.cli's standalone_mode=False
 
 
 def _read_report(path: Path) -> dict[str, Any]:

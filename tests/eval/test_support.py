@@ -29,28 +29,57 @@ def test_shipped_model_is_json_and_loads() -> None:
     data = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
     assert data["format"] == "kb-support-logreg/1"
     heads = load_model(str(DEFAULT_MODEL))
-    assert set(heads) == {"embedding", "lexical"}
     assert heads["lexical"].features == LEXICAL_FEATURES
-    assert heads["embedding"].features == LEXICAL_FEATURES + EMBEDDING_FEATURES
-    assert heads["embedding"].embedder == "sentence-transformers:all-MiniLM-L6-v2"
-    cv = data["cross_validation"]["embedding"]
-    assert cv["balanced_accuracy"] > cv["lexical_peer_balanced_accuracy"]
+    cv = data["cross_validation"]["lexical"]
+    # measured on labels the model was not trained on: beats the lexical peer
+    assert cv["balanced_accuracy"] > cv["lexical_peer_balanced_accuracy"] + 0.02
 
 
 def test_default_scorer_separates_supported_from_invented(fake_embedder: object) -> None:
     s = get_scorer("default", fake_embedder)
     assert isinstance(s, TrainedScorer) and s.threshold == 0.5
-    assert s.head_name == "lexical"  # hashing embedder: not the one the embedding head was trained with
+    assert s.head_name == "lexical"
     good = s.score("Express shipping takes 1 business day.", CTX)
     bad = s.score("Express shipping takes 3 weeks and is free in Paris, I think.", CTX)
     assert 0.0 <= bad < 0.5 <= good <= 1.0
     assert s.score("...", CTX) == 1.0 and s.score("Anything.", []) == 0.0
 
 
-@pytest.mark.integration
-def test_default_scorer_uses_the_embedding_head_with_minilm(real_embedder: object) -> None:
-    s = get_scorer("default", real_embedder)
+def _embedding_model(path: Path, embedder_id: str) -> Path:
+    """The shipped lexical head plus an embedding head that only looks at emb_max_sentence."""
+    data = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
+    feats = list(LEXICAL_FEATURES + EMBEDDING_FEATURES)
+    coef = [0.0] * len(feats)
+    coef[feats.index("emb_max_sentence")] = 5.0
+    data["heads"]["embedding"] = {
+        "features": feats,
+        "mean": [0.5] * len(feats),
+        "scale": [1.0] * len(feats),
+        "coef": coef,
+        "intercept": 0.0,
+        "threshold": 0.5,
+        "embedder": embedder_id,
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_embedding_head_is_used_with_its_embedder_only(tmp_path: Path, fake_embedder: object) -> None:
+    from indexes.embedders import get_embedder
+
+    model = _embedding_model(tmp_path / "m.json", "hashing:64")
+    s = get_scorer(f"trained:{model}", fake_embedder)
     assert s.head_name == "embedding"  # type: ignore[attr-defined]
+    same = s.score("Express shipping takes 1 business day and costs 15 dollars.", CTX)
+    other = s.score("Penguins live in Antarctica.", CTX)
+    assert same > 0.5 > other
+    s2 = get_scorer(f"trained:{model}", get_embedder("hashing:128"))
+    assert s2.head_name == "lexical"  # type: ignore[attr-defined]
+
+
+@pytest.mark.integration
+def test_default_scorer_with_minilm(real_embedder: object) -> None:
+    s = get_scorer("default", real_embedder)
     assert s.score("Express shipping takes one business day.", CTX) > s.score(
         "Shipping to Mars takes a year.", CTX
     )
@@ -77,8 +106,8 @@ def test_model_file_errors(tmp_path: Path, fake_embedder: object) -> None:
     bad.write_text('{"format": "other"}', encoding="utf-8")
     with pytest.raises(ConfigError, match="is not a kb-support-logreg/1 file"):
         get_scorer(f"trained:{bad}", fake_embedder).score("a b", ["a b"])
-    only_emb = tmp_path / "emb.json"
-    data = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
+    only_emb = _embedding_model(tmp_path / "emb.json", "sentence-transformers:all-MiniLM-L6-v2")
+    data = json.loads(only_emb.read_text(encoding="utf-8"))
     del data["heads"]["lexical"]
     only_emb.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ConfigError, match="needs embedder sentence-transformers:all-MiniLM-L6-v2"):
