@@ -501,7 +501,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         Extensions: `citations`, `kb_action`, `confidence`, `answer_id` on the response (and on the
         last chunk when streaming); request fields `session_id` and `groups`."""
         question, history = chat_turns(body, svc)
-        user = S.UserInfo(groups=body.groups) if body.groups is not None else None
+        user = S.UserInfo(id=None, groups=body.groups) if body.groups is not None else None
         rt, groups, filters = prepare(svc, principal, body.model, user, None)
         session_id = body.session_id
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
@@ -745,7 +745,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         question = turns[last]["content"]
         history = [{"role": t["role"], "content": t["content"]} for t in turns[:last]][-20:]
         # retrieve under the customer's groups (as recorded with their answers), bounded by the agent's key
-        user = body.user or S.UserInfo(groups=_as_list(svc.store.session_groups(body.session_id)))
+        user = body.user or S.UserInfo(id=None, groups=_as_list(svc.store.session_groups(body.session_id)))
         rt, groups, filters = prepare(svc, principal, body.kb, user, None)
         ans = svc.answer(rt, question, session_id=None, history=history, groups=groups, filters=filters)
         out = svc.finish(

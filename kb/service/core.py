@@ -4,6 +4,7 @@ the job worker and the hand-off notifier. Routes stay thin: they call its method
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -153,9 +154,7 @@ class Service:
         with self._rt_lock:
             rt = self._runtimes.get(name)
             if rt is None:
-                holder = IndexHolder(
-                    kb, self.settings.embedder, on_swap=lambda old, new, n=name: self._swapped(n, old, new)
-                )
+                holder = IndexHolder(kb, self.settings.embedder, on_swap=functools.partial(self._swapped, name))
                 rt = Runtime(name, kb, holder, self._build_assistant)
                 self._runtimes[name] = rt
         return rt
