@@ -113,6 +113,22 @@ class LangChainPeer:
         return distinct([self.sources[i] for i in idx[0] if i >= 0])
 
 
+def faq_threshold(pairs: list[tuple[float, bool]], precision: float = 0.95) -> dict[str, Any]:
+    """The lowest cosine(query, curated question) at which the top FAQ entry is right for at
+    least ``precision`` of the questions above it (how KB's faq_threshold is calibrated)."""
+    pairs = sorted(pairs, key=lambda x: -x[0])
+    best = None
+    right = 0
+    for i, (score, ok) in enumerate(pairs, start=1):
+        right += ok
+        if right / i >= precision:
+            best = (score, i)
+    if best is None:
+        return {"threshold": None, "n": len(pairs)}
+    return {"threshold": round(best[0], 4), "covered": round(best[1] / len(pairs), 4), "n": len(pairs),
+            "top1_accuracy": round(sum(ok for _, ok in pairs) / len(pairs), 4)}
+
+
 # --- retrieval quality -------------------------------------------------------------------------
 
 
@@ -149,6 +165,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         ranked: dict[str, list[list[str]]] = {s: [] for s in systems}
         lat: dict[str, list[float]] = {s: [] for s in systems}
         golds: list[tuple[str, ...]] = []
+        faq_cal: list[tuple[float, bool]] = []
         for item in ds.items:
             if not item.answerable:
                 continue
@@ -159,6 +176,8 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
             hits = ours.retrieve(q, k=10)
             lat["ours"].append((time.perf_counter() - t) * 1000)
             ranked["ours"].append([h.chunk.source_id for h in hits])
+            if hits and hits[0].chunk.kind == "faq":
+                faq_cal.append((hits[0].scores.get("qdense", 0.0), hits[0].chunk.source_id in item.gold))
             last = item.question
             t = time.perf_counter()
             b = index.keyword_search(last, 100)
@@ -189,6 +208,9 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
             })
             print(f"{ds.name:12s} {s:16s} n={len(h):4d} hit@5={rows[-1]['hit@5']} mrr@10={rows[-1]['mrr@10']} "
                   f"p50={rows[-1]['p50_ms']}ms p95={rows[-1]['p95_ms']}ms", flush=True)
+        if faq_cal:
+            rows.append({"set": ds.name, "system": "_faq_calibration", **faq_threshold(faq_cal)})
+            print(ds.name, "faq calibration", rows[-1], flush=True)
         rows.append({"set": ds.name, "system": "_build", "ingest_s": round(ingest_s, 1),
                      "langchain_build_s": round(lc_build_s, 1), "chunks": index.n_chunks,
                      "langchain_chunks": lc.n_chunks if lc else None})
