@@ -190,7 +190,7 @@ def ttft(url: str, questions: list[str], n: int) -> list[dict[str, Any]]:
                 elif line.startswith("data: ") and event == "final":
                     action = json.loads(line[6:]).get("action", "")
         total = time.perf_counter() - t0
-        out.append({"question": q, "action": action, "total_ms": round(total * 1000, 1),
+        out.append({"question": q, "action": action, "streamed": first is not None, "total_ms": round(total * 1000, 1),
                     "ttft_ms": round((first if first is not None else total) * 1000, 1)})
     return out
 
@@ -238,7 +238,9 @@ def main() -> None:
                     runs = ttft(server.url, TTFT_QUESTIONS, args.ttft_questions)
                     out["ttft"] = {"llm": "transformers:gemma-3-270m-q4_k_m.gguf", "data": "examples/acme",
                                    "ready_s": round(ready, 1), "runs": runs,
-                                   "median_ttft_ms": statistics.median(r["ttft_ms"] for r in runs)}
+                                   # refusals answer without the LLM: only streamed runs count
+                                   "median_ttft_ms": statistics.median([r["ttft_ms"] for r in runs if r["streamed"]]
+                                                                       or [float("nan")])}
                     print(f"gemma-3-270m (transformers, CPU): time to first token median "
                           f"{out['ttft']['median_ttft_ms']} ms over {len(runs)} questions", flush=True)
                 finally:
