@@ -56,3 +56,13 @@ def test_kb_ask_unknown_kb_is_one_line_error(cli_env: Any) -> None:
     with pytest.raises(SystemExit) as ex:
         main(["ask", "hello", "--kb", "nope"])
     assert ex.value.code != 0
+
+
+def test_kb_ask_streams_with_an_llm_backend(cli_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_LLM", "scripted:Standard shipping takes 3 to 5 business days [1]. Parcels fly [4].")
+    reset_settings_cache()
+    r = CliRunner().invoke(cli_env, ["ask", "How long does standard shipping take?"])
+    assert r.exit_code == 0, r.output
+    draft, checked = r.output.split("Checked answer:")
+    assert "Parcels fly" in draft and "Parcels fly" not in checked
+    assert "3 to 5 business days [1]." in checked and "[1] shipping.md" in checked
