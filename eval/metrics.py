@@ -41,6 +41,10 @@ def distinct_sources(ranked: Iterable[RankedItem]) -> list[tuple[str, float | No
     return out
 
 
+def _same_score(a: float | None, b: float) -> bool:
+    return a is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def _tie_groups(ranked: Sequence[RankedItem]) -> list[tuple[int, int, int]]:
     """(start, size, relevant-count placeholder) groups of equal score in rank order."""
     items = distinct_sources(ranked)
@@ -49,17 +53,7 @@ def _tie_groups(ranked: Sequence[RankedItem]) -> list[tuple[int, int, int]]:
     while i < len(items):
         j = i + 1
         s = items[i][1]
-        while (
-            s is not None
-            and j < len(items)
-            and items[j][1] is not None
-            and math.isclose(
-                items[j][1],
-                s,
-                rel_tol=1e-9,
-                abs_tol=1e-12,  # type: ignore[arg-type]
-            )
-        ):
+        while s is not None and j < len(items) and _same_score(items[j][1], s):
             j += 1
         groups.append((i, j - i, 0))
         i = j
