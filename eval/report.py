@@ -293,7 +293,7 @@ def _plots(result: dict[str, Any]) -> list[str]:
                 [c[1] - v if c else 0 for v, c in zip(vals, cis, strict=True)],
             ]
             ax.bar(xs, vals, width, label=name, yerr=err, capsize=2)
-        ax.set_xticks([j + width * (len(qa) - 1) / 2 for j in range(len(present))], present)
+        ax.set_xticks([j + width * (len(qa) - 1) / 2 for j in range(len(present))], present, rotation=20)
         ax.set_ylim(0, 1.05)
         ax.set_title(f"{group} (bars: 95% bootstrap CI)")
         ax.legend(fontsize=8, ncol=min(4, len(qa)))
