@@ -48,6 +48,7 @@ class ExtractiveComposer:
         w_dense: float = 0.6,
         w_lex: float = 0.4,
         max_chars: int = 900,
+        max_embed: int = 10,
     ) -> None:
         self.embedder = embedder
         self.max_sentences = max_sentences
@@ -57,6 +58,7 @@ class ExtractiveComposer:
         self.w_dense = w_dense
         self.w_lex = w_lex
         self.max_chars = max_chars
+        self.max_embed = max_embed
 
     def compose(self, question: str, hits: Sequence[Hit], lang: str = "en") -> Composed:
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
@@ -68,6 +70,14 @@ class ExtractiveComposer:
         if not cands:
             return Composed("", ())
         q_terms = set(tokenize(question))
+        if len(cands) > self.max_embed:
+            # only the lexically most promising sentences are embedded (embedding is the cost)
+            pre = [
+                (len(q_terms & set(tokenize(s))) + 0.5 * hits[n - 1].score - 0.01 * pos, i)
+                for i, (n, pos, s) in enumerate(cands)
+            ]
+            keep = sorted(i for _, i in sorted(pre, reverse=True)[: self.max_embed])
+            cands = [cands[i] for i in keep]
         lex = np.array(
             [len(q_terms & set(tokenize(s))) / len(q_terms) if q_terms else 0.0 for _, _, s in cands], dtype=np.float64
         )
