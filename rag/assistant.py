@@ -113,7 +113,8 @@ class Assistant:
         refuse_threshold: float = 0.47,
         faq_threshold: float = 0.90,
         faq_lexical_threshold: float = 0.75,
-        support_threshold: float = 0.5,
+        support_threshold: float | None = None,
+        hits_k: int = 10,
         clarify_margin: float = 0.015,
         max_question_chars: int = 4000,
         llm_max_tokens: int = 512,
@@ -135,7 +136,11 @@ class Assistant:
         self.refuse_threshold = refuse_threshold
         self.faq_threshold = faq_threshold
         self.faq_lexical_threshold = faq_lexical_threshold
-        self.support_threshold = support_threshold
+        # a scorer calibrated on its own scale carries its threshold (lexical 0.79, default 0.5)
+        self.support_threshold = (
+            support_threshold if support_threshold is not None else float(getattr(scorer, "threshold", 0.5))
+        )
+        self.hits_k = max(hits_k, k)  # sources kept on Answer.hits (eval's @10 metrics, agent assist)
         self.clarify_margin = clarify_margin
         self.max_question_chars = max_question_chars
         self.llm_max_tokens = llm_max_tokens
@@ -252,6 +257,7 @@ class Assistant:
         timings: dict[str, float] = {}
         answer_id = uuid.uuid4().hex
         hist: list[Message] = list(history) if history is not None else []
+        retrieved: list[Hit] = []  # everything retrieved (up to hits_k), set once retrieval ran
         if history is None and session_id and self.store is not None:
             hist = self.store.history(session_id)
 
@@ -263,7 +269,7 @@ class Assistant:
             ans = Answer(
                 text=text, citations=tuple(cites), confidence=float(max(0.0, min(1.0, confidence))),
                 action=action, timings_ms=dict(timings), session_id=session_id, answer_id=answer_id,
-                question=q, query=query, hits=tuple(hits), unsupported=tuple(unsupported), lang=lang,
+                question=q, query=query, hits=tuple(retrieved or hits), unsupported=tuple(unsupported), lang=lang,
             )
             if session_id and self.store is not None:
                 self.store.append(session_id, "user", q)
@@ -285,9 +291,12 @@ class Assistant:
         query = self.condense(q, hist, index)
         timings["condense"] = (time.perf_counter() - tc) * 1000
         retriever = self.retriever()
-        hits = retriever.retrieve(query, k=self.k, filters=self._filters(filters, groups), lang=lang)
+        found = retriever.retrieve(query, k=self.hits_k, filters=self._filters(filters, groups), lang=lang)
         timings.update(retriever.last_timings)
-        hits = [replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in hits]
+        retrieved[:] = [
+            replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in found
+        ]
+        hits = retrieved[: self.k]  # the passages the answer may use and cite
         rel = self.relevance(hits, lang, retriever)
         if not hits or rel < self.refuse_threshold:
             yield {"type": "final_obj", "answer": finish(_msg("refuse", lang), "refuse", rel * 0.5, hits=hits, query=query)}
