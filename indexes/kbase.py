@@ -435,6 +435,10 @@ class IndexVersion:
             self.index = FaissVectorIndex.load(path / idx["files"][0], self.dim, self.vectors, **opts)
         if self.index.ntotal != self.n_vectors:
             raise ValueError(f"FAISS index has {self.index.ntotal} vectors, manifest says {self.n_vectors}")
+        if "nprobe" in idx and hasattr(self.index, "set_nprobe"):
+            # the nprobe a build (e.g. `kb reindex --nprobe`) validated its recall with is a floor
+            # for search; KB_NPROBE can raise it, not silently lower recall below what was reported
+            self.index.set_nprobe(max(int(idx["nprobe"]), int(getattr(kb, "nprobe", 0) or 0)))
         self.bm25 = BM25Index.load(path / BM25_NPZ, path / BM25_JSON)
         if self.bm25.n_docs != self.n_chunks:
             raise ValueError(f"BM25 index has {self.bm25.n_docs} chunks, manifest says {self.n_chunks}")
