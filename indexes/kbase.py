@@ -101,7 +101,8 @@ def _atomic_write(path: Path, data: str) -> None:
     _fsync_dir(path.parent)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (a lock or job holder that was killed is not)."""
     if pid <= 0:
         return False
     try:
@@ -975,14 +976,14 @@ class KnowledgeBase:
                 removed.append(v)
         for p in self.path.glob(f".{CURRENT}.tmp-*"):  # pointer temp files of killed publishers
             parts = p.name.split("-")
-            if len(parts) >= 2 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+            if len(parts) >= 2 and parts[1].isdigit() and not pid_alive(int(parts[1])):
                 p.unlink(missing_ok=True)
                 removed.append(p.name)
         if self.tmp_dir.is_dir():
             for p in self.tmp_dir.iterdir():
                 pid_s = p.name.rsplit(".", 1)[-1]
                 pid = int(pid_s) if pid_s.isdigit() else -1
-                if pid == os.getpid() or (pid > 0 and _pid_alive(pid)):
+                if pid == os.getpid() or (pid > 0 and pid_alive(pid)):
                     continue
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(f"tmp/{p.name}")

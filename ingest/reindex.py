@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from indexes.kbase import pid_alive
 from indexes.types import Chunk, Document
 from kb.errors import ConfigError, InputError, KBError, NotFoundError
 
@@ -105,18 +106,6 @@ def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         f.flush()
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -506,7 +495,7 @@ def list_jobs(kb: Any) -> list[dict[str, Any]]:
         entry = dict(job)
         if summary is not None and summary.get("job_id") == job.get("id"):
             entry.update(summary)
-        if entry.get("status") == "running" and not _pid_alive(int(job.get("pid", -1))):
+        if entry.get("status") == "running" and not pid_alive(int(job.get("pid", -1))):
             entry["status"] = "interrupted"
         entry.pop("params", None)
         entry["id"] = job.get("id")
@@ -526,7 +515,7 @@ def find_resumable(kb: Any) -> dict[str, Any] | None:
             continue
         if job.get("status") == "done":
             return None  # the last job finished: nothing to resume
-        if job.get("status") == "running" and _pid_alive(int(job.get("pid", -1))) and job.get("pid") != os.getpid():
+        if job.get("status") == "running" and pid_alive(int(job.get("pid", -1))) and job.get("pid") != os.getpid():
             continue
         return job
     return None
