@@ -4,6 +4,8 @@ builder for LLM backends (Jinja2 templates from ``prompts/``)."""
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +51,7 @@ class ExtractiveComposer:
         w_lex: float = 0.4,
         max_chars: int = 900,
         max_embed: int = 10,
+        cache_size: int = 20_000,  # sentence vectors kept (float32: ~30 MB with a 384-d embedder)
     ) -> None:
         self.embedder = embedder
         self.max_sentences = max_sentences
@@ -59,6 +62,33 @@ class ExtractiveComposer:
         self.w_lex = w_lex
         self.max_chars = max_chars
         self.max_embed = max_embed
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> float32 vector
+        self._cache_lock = threading.Lock()
+
+    def _embed_cached(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of ``texts``; sentences of stored passages recur across questions, so their
+        vectors are kept in a bounded LRU (exact: the same text gives the same vector)."""
+        cache = self._cache
+        with self._cache_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        if missing:
+            new = np.asarray(self.embedder.embed(missing, kind="passage"), dtype=np.float32)
+            with self._cache_lock:
+                for t, v in zip(missing, new, strict=True):
+                    cache[t] = v
+                while len(cache) > self.cache_size:
+                    cache.popitem(last=False)
+        with self._cache_lock:
+            out = []
+            for t in texts:
+                v = cache.get(t)
+                if v is None:  # evicted by a concurrent request in between: embed it alone
+                    v = np.asarray(self.embedder.embed([t], kind="passage"), dtype=np.float32)[0]
+                else:
+                    cache.move_to_end(t)
+                out.append(v)
+        return np.vstack(out).astype(np.float64)
 
     def compose(self, question: str, hits: Sequence[Hit], lang: str = "en") -> Composed:
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
@@ -84,7 +114,7 @@ class ExtractiveComposer:
         cap = dense_capability(self.embedder, question, lang)
         texts = [s for _, _, s in cands]
         if cap > 0.0:
-            vecs = np.asarray(self.embedder.embed([question, *texts], kind="passage"), dtype=np.float64)
+            vecs = self._embed_cached([question, *texts])
             qv, sv = vecs[0], vecs[1:]
             dense = np.clip(sv @ qv, 0.0, 1.0)
             w_d, w_l = self.w_dense * cap, self.w_lex
