@@ -91,7 +91,8 @@ def _fsync_file(path: Path) -> None:
         os.fsync(f.fileno())
 
 
-def _atomic_write(path: Path, data: str) -> None:
+def atomic_write_text(path: Path, data: str) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new file, never half of one."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(data)
@@ -748,7 +749,7 @@ class VersionWriter:
             "files": files,
             "build_seconds": round(time.perf_counter() - t0, 3),
         }
-        _atomic_write(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+        atomic_write_text(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
         if hook:
             hook("finalize:manifest")
         self.manifest = manifest
@@ -953,7 +954,7 @@ class KnowledgeBase:
             writer.closed = True
             if hook:
                 hook("publish:before_pointer")
-            _atomic_write(self.path / CURRENT, writer.version + "\n")
+            atomic_write_text(self.path / CURRENT, writer.version + "\n")
             if hook:
                 hook("publish:after_pointer")
             self.gc()

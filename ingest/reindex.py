@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from indexes.kbase import pid_alive
+from indexes.kbase import atomic_write_text, pid_alive
 from indexes.types import Chunk, Document
 from kb.errors import ConfigError, InputError, KBError, NotFoundError
 
@@ -82,15 +82,6 @@ class NoResumableJobError(NotFoundError):
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _atomic_save_npy(path: Path, arr: np.ndarray) -> None:
@@ -351,7 +342,7 @@ class Checkpoint:
         if batch_id not in self._done_set:
             self.done.append(batch_id)
             self._done_set.add(batch_id)
-        _atomic_write_text(self.done_file, json.dumps(self.done))
+        atomic_write_text(self.done_file, json.dumps(self.done))
 
 
 class BatchEmbedder:
@@ -705,7 +696,7 @@ def reindex(
                                previous_version=kb.live_version())
         job = {"id": job_id, "kb": kb.name, "status": "running", "pid": os.getpid(),
                "started_at": (prior or {}).get("started_at", report.started_at), "params": params}
-        _atomic_write_text(jl.dir / "job.json", json.dumps(job, indent=1))
+        atomic_write_text(jl.dir / "job.json", json.dumps(job, indent=1))
         jl.event("resume" if resume else "start", **params)
         jl.jobs_line({"event": "resume" if resume else "start", "job_id": job_id, "kb": kb.name,
                       "at": report.started_at, "engine": engine, "embedder": embedder.id})
@@ -729,8 +720,8 @@ def reindex(
             job["status"] = report.status
             job["ended_at"] = report.ended_at
             with contextlib.suppress(OSError):
-                _atomic_write_text(jl.dir / "summary.json", json.dumps(report.to_dict(), indent=1, ensure_ascii=False))
-                _atomic_write_text(jl.dir / "job.json", json.dumps(job, indent=1))
+                atomic_write_text(jl.dir / "summary.json", json.dumps(report.to_dict(), indent=1, ensure_ascii=False))
+                atomic_write_text(jl.dir / "job.json", json.dumps(job, indent=1))
                 jl.event("end", status=report.status, error=report.error, chunks=report.chunks,
                          vectors=report.vectors, failed=len(report.failed), seconds=round(report.seconds, 3),
                          chunks_per_s=round(report.throughput_chunks_per_s, 1),
@@ -743,7 +734,7 @@ def reindex(
                 shutil.rmtree(jl.dir / "checkpoint", ignore_errors=True)
                 if src.kind in ("dir", "manifest"):
                     with contextlib.suppress(OSError):
-                        _atomic_write_text(jobs_dir(kb) / SOURCES_FILE, json.dumps(src.to_dict()))
+                        atomic_write_text(jobs_dir(kb) / SOURCES_FILE, json.dumps(src.to_dict()))
     return report
 
 
