@@ -352,7 +352,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             session_id=session_id,
             history=history,
             caller=principal,
-                    groups=groups,
+            groups=groups,
         )
 
     def stream_ask(
@@ -387,20 +387,19 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                 yield "token", {"text": ev.get("text", "")}
             elif kind == "final":
                 answer = ev.get("answer") or {}
-                # the stream's final event carries the answer's JSON, not its retrieved hits: a
-                # hand-off that notifies the webhook fetches the passages it sends
-                hits: list[Any] = []
-                if answer.get("action") == "handoff" and svc.notifier is not None:
+                obj = ev.get("answer_obj")  # the Answer: its retrieved hits go to the hand-off webhook
+                hits: list[Any] = list(getattr(obj, "hits", ()))
+                if not hits and answer.get("action") == "handoff" and svc.notifier is not None:
+                    # a hand-off asked for before retrieval ran: fetch passages for the agent
                     try:
                         hits = list(rt.assistant.search(question, k=5, filters=filters, groups=groups))
                     except KBError:
                         hits = []
-                lang = detect_lang(question)
                 out = svc.finish(
                     rt,
                     answer,
                     question=question,
-                    lang=lang,
+                    lang=getattr(obj, "lang", None) or detect_lang(question),
                     hits=hits,
                     session_id=session_id,
                     history=history,
@@ -747,18 +746,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         # retrieve under the customer's groups (as recorded with their answers), bounded by the agent's key
         user = body.user or S.UserInfo(id=None, groups=_as_list(svc.store.session_groups(body.session_id)))
         rt, groups, filters = prepare(svc, principal, body.kb, user, None)
-        ans = svc.answer(rt, question, session_id=None, history=history, groups=groups, filters=filters)
-        out = svc.finish(
-            rt,
-            ans.to_dict(),
-            question=question,
-            lang=getattr(ans, "lang", "en"),
-            hits=list(ans.hits),
-            session_id=None,
-            history=history,
-            caller=principal,
-                    groups=groups,
-        )
+        out = run_ask(svc, principal, rt, question, None, history, groups, filters)
         return {"session_id": body.session_id, "turn": last, "conversation": turns,
                 "suggestion": answer_body(out, True)}
 

@@ -236,7 +236,8 @@ class Assistant:
     ) -> Iterator[dict[str, Any]]:
         for ev in self._run(question, session_id, groups, filters, history, stream=True):
             if ev["type"] == "final_obj":
-                yield {"type": "final", "answer": ev["answer"].to_dict()}
+                # the JSON for the wire, plus the Answer itself (hits, language) for the caller
+                yield {"type": "final", "answer": ev["answer"].to_dict(), "answer_obj": ev["answer"]}
             else:
                 yield ev
 
