@@ -83,7 +83,8 @@ def test_kill_9_mid_ingest_keeps_previous_version(kb_home: Path, tmp_path: Path)
     kb = KnowledgeBase(kb_home, "t")
     v1 = kb.live_version()
 
-    big = corpus(tmp_path / "v2", 400)
+    n_big = 2000  # large enough that the kill lands mid-run even on a fast, idle machine
+    big = corpus(tmp_path / "v2", n_big)
     env = {**os.environ, "KB_HOME": str(kb_home), "KB_EMBEDDER": "hashing:64"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "kb.cli", "ingest", str(big), "--kb", "t", "--json"],
@@ -121,7 +122,7 @@ def test_kill_9_mid_ingest_keeps_previous_version(kb_home: Path, tmp_path: Path)
     again = run_kb(["ingest", str(big), "--kb", "t", "--json", "--prune"], kb_home)
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
-    assert report["added"] == 400 and report["deleted"] == 2
+    assert report["added"] == n_big and report["deleted"] == 2
     index = KnowledgeBase(kb_home, "t").load_live()
-    assert len(index.documents()) == 400
+    assert len(index.documents()) == n_big
     index.close()
