@@ -364,14 +364,30 @@ class HybridRetriever:
         for row in rows:
             by_row_source.setdefault(chunks[row].source_id, set()).add(row)
         want = max(k, self.rerank_top if (self.reranker and rerank) else k)
+        def row_strength(r: int, wpq: float, wb: float) -> float:
+            return wpq * max(d_row.get(r, 0.0), q_row.get(r, 0.0)) + wb * b_row.get(r, 0.0)
+
         for sid in order:
-            row = best_row[sid]
-            chunk = chunks[row]
-            text = self._passage(row, chunk, by_row_source.get(sid, set()))
-            key = _near_dup_key(text if text is not None else chunk.text)
-            words = set(key.split())
-            if any(key == kk or _jaccard(words, ww) >= self.dup_jaccard for kk, ww in kept_keys):
+            # A document whose best chunk repeats one already kept (manuals repeat paragraphs
+            # across sections) is still a distinct source: it is shown by its best retrieved
+            # chunk that is not a near-duplicate, and dropped only when it has none.
+            retrieved = by_row_source.get(sid, set())
+            wq_, wp_, wb_ = self._weights(chunks[best_row[sid]].question is not None and bool(q_src), capability)
+            cands = [best_row[sid]] + sorted(
+                retrieved - {best_row[sid]}, key=lambda r: -row_strength(r, wq_ + wp_, wb_)
+            )
+            picked: tuple[int, str | None, str, set[str]] | None = None
+            for row in cands:
+                text = self._passage(row, chunks[row], retrieved)
+                key = _near_dup_key(text if text is not None else chunks[row].text)
+                words = set(key.split())
+                if not any(key == kk or _jaccard(words, ww) >= self.dup_jaccard for kk, ww in kept_keys):
+                    picked = (row, text, key, words)
+                    break
+            if picked is None:
                 continue
+            row, text, key, words = picked
+            chunk = chunks[row]
             kept_keys.append((key, words))
             ev = dict(evidence[sid])
             p_terms = set(tokenize(chunk.embed_text() if text is None else text + " " + chunk.title))
