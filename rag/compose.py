@@ -95,7 +95,9 @@ class ExtractiveComposer:
         for n, hit in enumerate(hits[: self.max_passages], start=1):
             for pos, sent in enumerate(split_sentences(hit.passage)):
                 s = _clean_sentence(sent)
-                if len(re.findall(r"\w", s)) >= 3:
+                # a question in a passage (an FAQ entry's own question, a heading) answers nothing,
+                # however close it is to the user's question
+                if len(re.findall(r"\w", s)) >= 3 and not s.rstrip().endswith(("?", "？")):
                     cands.append((n, pos, s))
         if not cands:
             return Composed("", ())
@@ -114,8 +116,9 @@ class ExtractiveComposer:
         cap = dense_capability(self.embedder, question, lang)
         texts = [s for _, _, s in cands]
         if cap > 0.0:
-            vecs = self._embed_cached([question, *texts])
-            qv, sv = vecs[0], vecs[1:]
+            # the question as a query (asymmetric models such as E5 embed queries differently)
+            qv = np.asarray(self.embedder.embed([question], kind="query"), dtype=np.float64)[0]
+            sv = self._embed_cached(texts)
             dense = np.clip(sv @ qv, 0.0, 1.0)
             w_d, w_l = self.w_dense * cap, self.w_lex
         else:
