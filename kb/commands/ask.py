@@ -48,6 +48,8 @@ def build_assistant(settings: Any, kb_name: str | None = None) -> Any:
         ConversationStore(Path(settings.home) / name / "conversations.sqlite"),
         reranker=get_reranker(settings.reranker, device=device),
         handoff_threshold=settings.handoff_threshold,
+        refuse_threshold=settings.refuse_threshold,
+        faq_threshold=settings.faq_threshold,
         escalate_topics=settings.escalate_topics,
         max_question_chars=settings.max_question_chars,
         llm_max_tokens=settings.llm_max_tokens,

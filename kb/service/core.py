@@ -183,6 +183,8 @@ class Service:
             None,
             reranker=get_reranker(s.reranker, device=device),
             handoff_threshold=s.handoff_threshold,
+            refuse_threshold=s.refuse_threshold,
+            faq_threshold=s.faq_threshold,
             escalate_topics=s.escalate_topics,
             max_question_chars=s.max_question_chars,
             llm_max_tokens=s.llm_max_tokens,

