@@ -142,8 +142,13 @@ def check_answer(
                 out_parts.append(_render(cs.text, [], lang) + " [unsupported]")
     kept = [cs.support for cs in checked if cs.supported]
     sep = "" if lang == "zh" else " "
+    # a sentence without terminal punctuation (a table row, a heading) ends with a line break, so
+    # that it and the next one stay two sentences for whoever reads or re-checks the answer
+    text = "".join(
+        part + (sep if re.search(r"[.!?。！？；;]$", strip_markers(part).rstrip()) else "\n") for part in out_parts
+    )
     return CheckResult(
-        text=sep.join(out_parts).strip(),
+        text=text.strip(),
         used=tuple(used),
         sentences=tuple(checked),
         dropped=tuple(dropped),

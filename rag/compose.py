@@ -159,18 +159,18 @@ class ExtractiveComposer:
             total += len(texts[best])
         picked.sort(key=lambda i: (cands[i][0], cands[i][1]))
         sep = "" if lang == "zh" else " "
-        parts = []
+        out = ""
         for i in picked:
             n, _, s = cands[i]
             m = re.search(r"([.!?。！？；;]+)$", s)
             if m:
                 joiner = "" if lang == "zh" else " "
-                parts.append(f"{s[: m.start()]}{joiner}[{n}]{m.group(1)}")
+                out += f"{s[: m.start()]}{joiner}[{n}]{m.group(1)}{sep}"
             else:
-                parts.append(f"{s} [{n}]" if lang != "zh" else f"{s}[{n}]")
-        return Composed(
-            sep.join(parts), tuple((cands[i][0], cands[i][2], float(rel[i])) for i in picked)
-        )
+                # no terminal punctuation (a table row, a heading): a line break ends it, so that
+                # the citation check does not read it and the next sentence as one claim
+                out += (f"{s} [{n}]" if lang != "zh" else f"{s}[{n}]") + "\n"
+        return Composed(out.strip(), tuple((cands[i][0], cands[i][2], float(rel[i])) for i in picked))
 
 
 # --- prompts for LLM backends --------------------------------------------------------------------

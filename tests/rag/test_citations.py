@@ -56,3 +56,29 @@ def test_chinese_answer_checked_and_marked_mode() -> None:
     res = check_answer(ans, PASSAGES, LexicalScorer(), lang="zh", mode="mark")
     assert "退货[1]。" in res.text
     assert "[unsupported]" in res.text and len(res.dropped) == 1
+
+
+def test_unpunctuated_sentences_stay_apart_through_compose_and_check() -> None:
+    """A table row has no full stop: composing and checking must not glue it to the next sentence
+    (the glued 'sentence' cited one passage but carried text of another, and was dropped)."""
+    from indexes.embedders import get_embedder
+    from indexes.types import Chunk
+    from rag.compose import ExtractiveComposer
+    from rag.types import Hit
+
+    rows = [
+        "2020年云南省录取分数线 法学 680 674 金融学类 678 675",
+        "2021年云南省录取分数线 法学 681 679 金融学类 674 669",
+    ]
+    hits = [
+        Hit(chunk=Chunk(id=f"c{i}", doc_id=f"d{i}", source=f"p{i}.md", position=0, text=t, title="录取分数线",
+                        lang="zh"), score=0.9 - 0.1 * i)
+        for i, t in enumerate(rows)
+    ]
+    composed = ExtractiveComposer(get_embedder("hashing:64")).compose("云南省法学录取分数线", hits, lang="zh")
+    assert composed.text.count("\n") == 1 and "[1]\n" in composed.text
+    checked = check_answer(composed.text, rows, LexicalScorer(), threshold=0.5, lang="zh")
+    assert not checked.dropped and len(checked.sentences) == 2
+    assert checked.text.split("\n") == [rows[0] + "[1]", rows[1] + "[2]"]
+    # re-checking the final text (as the eval harness does) reads the same two sentences
+    assert len(check_answer(checked.text, rows, LexicalScorer(), threshold=0.5, lang="zh").sentences) == 2
