@@ -40,3 +40,31 @@ def test_cache_is_bounded() -> None:
     composer = ExtractiveComposer(get_embedder("hashing:64"), cache_size=3)
     composer.compose("returns", [_hit(1, "One sentence here. Two sentences here. Three here. Four here.")])
     assert len(composer._cache) <= 3
+
+
+def test_a_slow_embedder_gets_fewer_sentences_embedded_per_answer() -> None:
+    """The composer keeps sentence embedding within its time budget: once it has measured a slow
+    embedder, it embeds only the lexically best few candidate sentences."""
+    import time
+
+    class Slow:
+        def __init__(self) -> None:
+            self.inner = get_embedder("hashing:64")
+            self.id, self.dim = "slow:64", 64
+            self.texts = 0
+
+        def embed(self, texts, kind="passage"):  # type: ignore[no-untyped-def]
+            time.sleep(0.02 * len(texts))
+            self.texts += len(texts)
+            return self.inner.embed(texts, kind)
+
+    emb = Slow()
+    composer = ExtractiveComposer(emb, max_embed=10, min_embed=3, embed_budget_ms=60.0)
+    many = " ".join(f"Returns rule number {i} applies to order type {i}." for i in range(12))
+    composer.compose("Which returns rule applies?", [_hit(1, many)])
+    assert emb.texts == 1 + 10  # the question, then max_embed sentences before any measurement
+    other = " ".join(f"Shipping rule number {i} covers parcel size {i}." for i in range(12))
+    before = emb.texts
+    out = composer.compose("Which shipping rule covers parcels?", [_hit(2, other)])
+    assert emb.texts - before == 1 + 3  # ~20 ms a sentence: the 60 ms budget allows 3
+    assert out.text  # still an answer
