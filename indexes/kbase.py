@@ -455,6 +455,7 @@ class IndexVersion:
         self._mask_cache: OrderedDict[tuple[Any, ...], np.ndarray | None] = OrderedDict()
         self._mask_lock = threading.Lock()
         self._first_vid: dict[str, np.ndarray] = {}
+        self._row_sources: tuple[np.ndarray, list[str], np.ndarray] | None = None
 
     # -- documents and chunks ------------------------------------------------------------------
     def documents(self) -> list[Document]:
@@ -503,6 +504,31 @@ class IndexVersion:
                 cached[rows] = ids[first_pos]
                 self._first_vid[kind] = cached
             return cached
+
+    def row_sources(self) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """For every chunk row: its source id as a code into the returned list, and whether it
+        has a curated question (FAQ). Read once per version, so that fusing a query's candidate
+        pool needs no chunk objects (building ~100 of them was a third of a retrieval's time)."""
+        with self._mask_lock:
+            cached = self._row_sources
+        if cached is not None:
+            return cached
+        codes = np.zeros(self.n_chunks, dtype=np.int32)
+        has_q = np.zeros(self.n_chunks, dtype=bool)
+        names: list[str] = []
+        seen: dict[str, int] = {}
+        for row, source, faq_id, q in self.store.source_rows():
+            sid = f"{source}#{faq_id}" if faq_id is not None else source
+            code = seen.get(sid)
+            if code is None:
+                code = seen[sid] = len(names)
+                names.append(sid)
+            codes[row] = code
+            has_q[row] = bool(q)
+        out = (codes, names, has_q)
+        with self._mask_lock:
+            self._row_sources = out
+        return out
 
     # -- filters -------------------------------------------------------------------------------
     def allowed_mask(self, filters: Filters | None, today: _dt.date | None = None) -> np.ndarray | None:

@@ -253,6 +253,12 @@ class ChunkStore:
             cur = self._conn().execute("SELECT row FROM chunks WHERE doc_id = ? ORDER BY position", (doc_id,))
             return [int(r[0]) for r in cur]
 
+    def source_rows(self) -> list[tuple[int, str, str | None, bool]]:
+        """(row, source, faq_id, has a question) for every chunk, in row order."""
+        with self._lock:
+            cur = self._conn().execute("SELECT row, source, faq_id, question IS NOT NULL FROM chunks ORDER BY row")
+            return [(int(r[0]), r[1], r[2], bool(r[3])) for r in cur]
+
     def get_chunks(self, rows: Sequence[int]) -> list[Chunk]:
         with self._lock:
             rows = [int(r) for r in rows]

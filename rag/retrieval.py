@@ -26,6 +26,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -200,6 +201,12 @@ def margin_confidence(scores: dict[str, float], top: int = 10) -> float:
     return float(np.clip(norm[0] - (sum(rest) / len(rest)), 0.0, 1.0))
 
 
+@lru_cache(maxsize=20_000)
+def _term_set(text: str) -> frozenset[str]:
+    """The analysed terms of a passage; passages recur across queries, analysing them does not."""
+    return frozenset(tokenize(text))
+
+
 def _near_dup_key(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
@@ -208,6 +215,36 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+class _ChunkMap:
+    """The chunks of a candidate pool, built only when a row is looked at: fusion needs just each
+    row's source id and whether it is an FAQ entry (from :meth:`IndexVersion.row_sources`); chunk
+    objects are fetched for the rows that become hits. An index without ``row_sources`` (a test
+    double) gets every pool chunk fetched up front."""
+
+    def __init__(self, index: Any, rows: Sequence[int]) -> None:
+        self.index = index
+        self._chunks: dict[int, Chunk] = {}
+        getter = getattr(index, "row_sources", None)
+        if callable(getter):
+            codes, names, has_q = getter()
+            self.source_of = lambda row: names[codes[row]]
+            self.has_question = lambda row: bool(has_q[row])
+        else:
+            self.prefetch(rows)
+            self.source_of = lambda row: self._chunks[row].source_id
+            self.has_question = lambda row: self._chunks[row].question is not None
+
+    def prefetch(self, rows: Any) -> None:
+        need = [r for r in dict.fromkeys(rows) if r not in self._chunks]
+        if need:
+            self._chunks.update(zip(need, self.index.get_chunks(need), strict=True))
+
+    def __getitem__(self, row: int) -> Chunk:
+        if row not in self._chunks:
+            self.prefetch([row])
+        return self._chunks[row]
 
 
 @dataclass(frozen=True)
@@ -293,14 +330,15 @@ class HybridRetriever:
         if not rows:
             self.last_timings = {"retrieve": (time.perf_counter() - t0) * 1000, "rerank": 0.0}
             return []
-        chunks = dict(zip(rows, self.index.get_chunks(rows), strict=True))
+        chunks = _ChunkMap(self.index, rows)
+        source_of, has_question = chunks.source_of, chunks.has_question
 
         # document-level evidence: the best chunk score of each source, per retriever
         def by_source(pairs: list[tuple[int, float]]) -> tuple[dict[str, float], dict[str, int]]:
             best: dict[str, float] = {}
             arg: dict[str, int] = {}
             for row, s in pairs:
-                sid = chunks[row].source_id
+                sid = source_of(row)
                 if sid not in best or s > best[sid]:
                     best[sid], arg[sid] = float(s), row
             return best, arg
@@ -325,8 +363,7 @@ class HybridRetriever:
         for sid in set(d_src) | set(q_src) | set(b_src):
             rep = b_arg.get(sid, d_arg.get(sid, q_arg.get(sid)))
             assert rep is not None
-            chunk = chunks[rep]
-            has_q = chunk.question is not None and bool(q_src)
+            has_q = has_question(rep) and bool(q_src)
             wq, wp, wb = self._weights(has_q, capability)
             wq *= conf["qdense"]
             wp *= conf["dense"]
@@ -362,8 +399,9 @@ class HybridRetriever:
         kept_keys: list[tuple[str, set[str]]] = []
         by_row_source: dict[str, set[int]] = {}
         for row in rows:
-            by_row_source.setdefault(chunks[row].source_id, set()).add(row)
+            by_row_source.setdefault(source_of(row), set()).add(row)
         want = max(k, self.rerank_top if (self.reranker and rerank) else k)
+        chunks.prefetch(best_row[sid] for sid in order[: 2 * want])
         def row_strength(r: int, wpq: float, wb: float) -> float:
             return wpq * max(d_row.get(r, 0.0), q_row.get(r, 0.0)) + wb * b_row.get(r, 0.0)
 
@@ -372,7 +410,7 @@ class HybridRetriever:
             # across sections) is still a distinct source: it is shown by its best retrieved
             # chunk that is not a near-duplicate, and dropped only when it has none.
             retrieved = by_row_source.get(sid, set())
-            wq_, wp_, wb_ = self._weights(chunks[best_row[sid]].question is not None and bool(q_src), capability)
+            wq_, wp_, wb_ = self._weights(has_question(best_row[sid]) and bool(q_src), capability)
             cands = [best_row[sid]] + sorted(
                 retrieved - {best_row[sid]}, key=lambda r: -row_strength(r, wq_ + wp_, wb_)
             )
@@ -390,7 +428,7 @@ class HybridRetriever:
             chunk = chunks[row]
             kept_keys.append((key, words))
             ev = dict(evidence[sid])
-            p_terms = set(tokenize(chunk.embed_text() if text is None else text + " " + chunk.title))
+            p_terms = _term_set(chunk.embed_text() if text is None else text + " " + chunk.title)
             ev["coverage"] = len(q_terms & p_terms) / len(q_terms) if q_terms else 0.0
             hits.append(Hit(chunk=chunk, score=float(fused[sid]), scores=ev, text=text))
             if len(hits) >= want:

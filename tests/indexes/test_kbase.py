@@ -48,6 +48,11 @@ def test_round_trip_and_searches(built_kb: KnowledgeBase, hashing) -> None:  # t
     # FAQ question vectors are searched separately
     qh = v.vector_search(hashing.embed(["do you ship to canada"])[0], 1, kind="question")
     assert v.get_chunks([qh[0][0]])[0].faq_id == "0002"
+    # the per-row source ids and FAQ flags retrieval fuses with, without building chunk objects
+    codes, names, has_q = v.row_sources()
+    assert [names[c] for c in codes] == [c.source_id for c in chunks]
+    assert has_q.tolist() == [c.question is not None for c in chunks] and has_q.any()
+    assert v.row_sources()[0] is codes  # read once per version
     np.testing.assert_allclose(v.vectors_of([chunks[0].id]), hashing.embed([chunks[0].embed_text()]), rtol=1e-6)
     st = built_kb.status()
     assert st["live_version"] == v.version and st["chunks"] == len(chunks) and st["documents"] == len(docs)
