@@ -72,16 +72,28 @@ class CheckResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _render(body: str, nums: Sequence[int], lang: str) -> str:
+_TERMINAL = re.compile(r"([.!?。！？；;]+)$")
+
+
+def render_sentence(body: str, nums: Sequence[int], lang: str) -> str:
+    """``body`` with its ``[n]`` markers, put before the final punctuation mark (Chinese: 。
+    English: .), or at the end when there is none."""
     body = body.rstrip()
     if not nums:
         return body
     marks = "".join(f"[{n}]" for n in nums)
-    # put the marker before the final punctuation mark (Chinese: 。 English: .)
-    m = re.search(r"([.!?。！？；;]+)$", body)
+    m = _TERMINAL.search(body)
     if m:
         return f"{body[: m.start()]} {marks}{m.group(1)}" if lang != "zh" else f"{body[: m.start()]}{marks}{m.group(1)}"
     return f"{body} {marks}" if lang != "zh" else f"{body}{marks}"
+
+
+def join_sentences(parts: Sequence[str], lang: str) -> str:
+    """Rendered sentences as one answer: a space between English sentences, nothing between
+    Chinese ones, and a line break after a sentence without terminal punctuation (a table row, a
+    heading), so that it and the next one stay two sentences for whoever reads or re-checks it."""
+    sep = "" if lang == "zh" else " "
+    return "".join(part + (sep if _TERMINAL.search(strip_markers(part).rstrip()) else "\n") for part in parts).strip()
 
 
 def check_answer(
@@ -135,20 +147,14 @@ def check_answer(
     dropped: list[str] = []
     for cs in checked:
         if cs.supported:
-            out_parts.append(_render(cs.text, [renum[n] for n in cs.cited], lang))
+            out_parts.append(render_sentence(cs.text, [renum[n] for n in cs.cited], lang))
         else:
             dropped.append(cs.text)
             if mode == "mark":
-                out_parts.append(_render(cs.text, [], lang) + " [unsupported]")
+                out_parts.append(render_sentence(cs.text, [], lang) + " [unsupported]")
     kept = [cs.support for cs in checked if cs.supported]
-    sep = "" if lang == "zh" else " "
-    # a sentence without terminal punctuation (a table row, a heading) ends with a line break, so
-    # that it and the next one stay two sentences for whoever reads or re-checks the answer
-    text = "".join(
-        part + (sep if re.search(r"[.!?。！？；;]$", strip_markers(part).rstrip()) else "\n") for part in out_parts
-    )
     return CheckResult(
-        text=text.strip(),
+        text=join_sentences(out_parts, lang),
         used=tuple(used),
         sentences=tuple(checked),
         dropped=tuple(dropped),

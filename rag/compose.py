@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from indexes.text import split_sentences, tokenize
+from rag.citations import join_sentences, render_sentence
 from rag.retrieval import dense_capability
 from rag.types import Hit
 
@@ -176,19 +177,8 @@ class ExtractiveComposer:
             picked.append(best)
             total += len(texts[best])
         picked.sort(key=lambda i: (cands[i][0], cands[i][1]))
-        sep = "" if lang == "zh" else " "
-        out = ""
-        for i in picked:
-            n, _, s = cands[i]
-            m = re.search(r"([.!?。！？；;]+)$", s)
-            if m:
-                joiner = "" if lang == "zh" else " "
-                out += f"{s[: m.start()]}{joiner}[{n}]{m.group(1)}{sep}"
-            else:
-                # no terminal punctuation (a table row, a heading): a line break ends it, so that
-                # the citation check does not read it and the next sentence as one claim
-                out += (f"{s} [{n}]" if lang != "zh" else f"{s}[{n}]") + "\n"
-        return Composed(out.strip(), tuple((cands[i][0], cands[i][2], float(rel[i])) for i in picked))
+        text = join_sentences([render_sentence(cands[i][2], [cands[i][0]], lang) for i in picked], lang)
+        return Composed(text, tuple((cands[i][0], cands[i][2], float(rel[i])) for i in picked))
 
 
 # --- prompts for LLM backends --------------------------------------------------------------------
