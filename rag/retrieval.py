@@ -360,6 +360,12 @@ class HybridRetriever:
         fused: dict[str, float] = {}
         evidence: dict[str, dict[str, float]] = {}
         best_row: dict[str, int] = {}
+        row_weights: dict[str, tuple[float, float]] = {}  # source -> (dense weight, BM25 weight)
+
+        def row_strength(r: int, w_dense: float, w_bm25: float) -> float:
+            """How strongly one chunk row carries its source, under the source's fused weights."""
+            return w_dense * max(d_row.get(r, 0.0), q_row.get(r, 0.0)) + w_bm25 * b_row.get(r, 0.0)
+
         for sid in set(d_src) | set(q_src) | set(b_src):
             rep = b_arg.get(sid, d_arg.get(sid, q_arg.get(sid)))
             assert rep is not None
@@ -375,9 +381,8 @@ class HybridRetriever:
             fused[sid] = s
             # the chunk that carries the source: the best by dense when dense counts, else BM25
             cands = [r for r in (d_arg.get(sid), q_arg.get(sid), b_arg.get(sid)) if r is not None]
-            best_row[sid] = max(
-                cands, key=lambda r: (wp + wq) * max(d_row.get(r, 0.0), q_row.get(r, 0.0)) + wb * b_row.get(r, 0.0)
-            )
+            row_weights[sid] = (wp + wq, wb)
+            best_row[sid] = max(cands, key=lambda r: row_strength(r, *row_weights[sid]))
             evidence[sid] = {
                 "dense": d_src.get(sid, 0.0),
                 "qdense": q_src.get(sid, 0.0),
@@ -402,17 +407,13 @@ class HybridRetriever:
             by_row_source.setdefault(source_of(row), set()).add(row)
         want = max(k, self.rerank_top if (self.reranker and rerank) else k)
         chunks.prefetch(best_row[sid] for sid in order[: 2 * want])
-        def row_strength(r: int, wpq: float, wb: float) -> float:
-            return wpq * max(d_row.get(r, 0.0), q_row.get(r, 0.0)) + wb * b_row.get(r, 0.0)
-
         for sid in order:
             # A document whose best chunk repeats one already kept (manuals repeat paragraphs
             # across sections) is still a distinct source: it is shown by its best retrieved
             # chunk that is not a near-duplicate, and dropped only when it has none.
             retrieved = by_row_source.get(sid, set())
-            wq_, wp_, wb_ = self._weights(has_question(best_row[sid]) and bool(q_src), capability)
             cands = [best_row[sid]] + sorted(
-                retrieved - {best_row[sid]}, key=lambda r: -row_strength(r, wq_ + wp_, wb_)
+                retrieved - {best_row[sid]}, key=lambda r: -row_strength(r, *row_weights[sid])
             )
             picked: tuple[int, str | None, str, set[str]] | None = None
             for row in cands:
