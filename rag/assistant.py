@@ -107,6 +107,11 @@ CALIBRATION: dict[str, dict[str, float]] = {
 DEFAULT_CALIBRATION = CALIBRATION["sentence-transformers:all-MiniLM-L6-v2"]
 
 
+def _above(x: float, threshold: float, at: float) -> float:
+    """``x`` >= ``threshold`` mapped linearly onto [``at``, 1]: the threshold to ``at``, 1 to 1."""
+    return at + (1.0 - at) * (x - threshold) / max(1e-6, 1.0 - threshold)
+
+
 def calibrated_thresholds(embedder_id: str) -> dict[str, float]:
     """The refuse and FAQ thresholds measured for ``embedder_id`` (MiniLM's for an unknown one)."""
     return dict(CALIBRATION.get(embedder_id, DEFAULT_CALIBRATION))
@@ -332,8 +337,8 @@ class Assistant:
             text = (h.chunk.answer or h.chunk.text).strip()
             sep = "" if lang == "zh" else " "
             q_sim = h.scores.get("qdense", 0.0)
-            q_conf = 0.75 + 0.25 * (q_sim - self.faq_threshold) / max(1e-6, 1.0 - self.faq_threshold)
-            conf = min(1.0, max(rel, q_conf if q_sim >= self.faq_threshold else 0.0, h.scores.get("faq_lex", 0.0)))
+            q_conf = _above(q_sim, self.faq_threshold, 0.75) if q_sim >= self.faq_threshold else 0.0
+            conf = min(1.0, max(rel, q_conf, h.scores.get("faq_lex", 0.0)))
             yield from self._emit(f"{text}{sep}[1]", stream)
             yield {"type": "final_obj", "answer": finish(f"{text}{sep}[1]", "faq", conf, [cite], hits, query)}
             return
@@ -399,7 +404,7 @@ class Assistant:
         multilingual-e5-small rarely goes below 0.7, MiniLM rarely above 0.7)."""
         t = min(max(self.refuse_threshold, 1e-6), 1.0 - 1e-6)
         rel = min(max(rel, 0.0), 1.0)
-        return 0.5 * rel / t if rel < t else 0.5 + 0.5 * (rel - t) / (1.0 - t)
+        return 0.5 * rel / t if rel < t else _above(rel, t, 0.5)
 
     def relevance(self, hits: Sequence[Hit], lang: str, retriever: HybridRetriever) -> float:
         """How relevant the best passages are, in [0, 1], comparable across queries: the embedder's
