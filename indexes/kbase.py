@@ -41,7 +41,7 @@ import numpy as np
 
 from indexes.keyword import BM25Builder, BM25Index
 from indexes.store import VECTOR_KINDS, ChunkStore
-from indexes.text import tokenize
+from indexes.text import phrase_terms, tokenize
 from indexes.types import Chunk, Document, Filters
 from indexes.vector import INDEX_KINDS, FaissVectorIndex, ShardedVectorIndex, estimate_memory, set_threads
 from kb.errors import (
@@ -587,8 +587,9 @@ class IndexVersion:
         return ranked[:k]
 
     def keyword_search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Top ``k`` (chunk row, BM25 score > 0), best first, over :func:`indexes.text.tokenize`."""
-        return self.bm25.search(tokenize(query), k, allowed)
+        """Top ``k`` (chunk row, BM25 score > 0), best first, over :func:`indexes.text.tokenize`
+        terms and :func:`indexes.text.phrase_terms` phrases."""
+        return self.bm25.search(tokenize(query), k, allowed, phrases=phrase_terms(query))
 
     def close(self) -> None:
         self.store.close()
@@ -652,7 +653,8 @@ class VersionWriter:
         self.store.add_chunks(first, fresh)
         for i, c in enumerate(fresh):
             self._chunk_rows[c.id] = first + i
-            self._bm25.add(tokenize(c.embed_text()))
+            text = c.embed_text()
+            self._bm25.add(tokenize(text), phrase_terms(text))
 
     def add_vectors(self, chunk_ids: Sequence[str], kind: str, vecs: np.ndarray) -> None:
         self._check_open()
@@ -771,7 +773,7 @@ class VersionWriter:
                 "question_vectors": self._vec_counts["question"],
             },
             "index": index_info,
-            "bm25": {"k1": bm25.k1, "b": bm25.b, "terms": len(bm25.vocab)},
+            "bm25": {"k1": bm25.k1, "b": bm25.b, "terms": len(bm25.vocab), "phrases": len(bm25.phrase_keys)},
             "files": files,
             "build_seconds": round(time.perf_counter() - t0, 3),
         }

@@ -8,10 +8,17 @@ vocabulary and parameters). Nothing is pickled.
 Scoring: Lucene/BM25 ``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``,
 ``w = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))``; a query scores each distinct
 query term once.
+
+Phrase terms (:func:`indexes.text.phrase_terms`, adjacent term pairs within a clause) are scored
+the same way, with the chunk's term count as its length, and weighted by ``phrase_weight`` (baked
+into the stored weights). Their vocabulary can be millions of pairs, so it is stored as sorted
+64-bit BLAKE2b keys in ``bm25.npz`` rather than as strings. Format 1 indexes (no phrases) still
+load and search on single terms alone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -20,11 +27,72 @@ from typing import Protocol
 
 import numpy as np
 
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
+PHRASE_WEIGHT = 0.5  # a phrase match counts half as much as a single term of the same rarity
+
+
+def phrase_key(phrase: str) -> int:
+    """The stored key of a phrase term: the first 8 bytes of its BLAKE2b digest, as int64."""
+    return int.from_bytes(hashlib.blake2b(phrase.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+def _phrase_keys(phrases: Iterable[str]) -> np.ndarray:
+    return np.fromiter((phrase_key(p) for p in phrases), dtype=np.int64)
 
 
 class KeywordIndex(Protocol):
-    def search(self, tokens: Sequence[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]: ...
+    def search(
+        self, tokens: Sequence[str], k: int, allowed: np.ndarray | None = None, phrases: Sequence[str] = ()
+    ) -> list[tuple[int, float]]: ...
+
+
+class _Postings:
+    """Term-major CSR of precomputed BM25 weights: row ``t`` holds (chunk, weight) of term ``t``."""
+
+    __slots__ = ("indptr", "indices", "data")
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray) -> None:
+        if len(indices) != len(data) or (len(indptr) and int(indptr[-1]) != len(data)):
+            raise ValueError("BM25 postings arrays do not match")
+        self.indptr, self.indices, self.data = indptr, indices, data
+
+    @classmethod
+    def empty(cls, n_terms: int) -> _Postings:
+        return cls(np.zeros(n_terms + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
+
+    def add_rows(self, out: np.ndarray, term_ids: Iterable[int]) -> None:
+        for tid in term_ids:
+            lo, hi = self.indptr[tid], self.indptr[tid + 1]
+            out[self.indices[lo:hi]] += self.data[lo:hi]
+
+
+def _weigh(
+    docs: list[np.ndarray], n_terms: int, doc_len: np.ndarray, k1: float, b: float, scale: float = 1.0
+) -> _Postings:
+    """BM25 weights of every (term, chunk) pair; ``doc_len`` is each chunk's length in terms."""
+    n_docs = len(docs)
+    if n_docs == 0 or n_terms == 0:
+        return _Postings.empty(n_terms)
+    counts = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n_docs)
+    if not counts.any():
+        return _Postings.empty(n_terms)
+    # (term, doc) pairs with their term frequency, term-major then doc order
+    all_terms = np.concatenate(docs).astype(np.int64)
+    all_docs = np.repeat(np.arange(n_docs, dtype=np.int64), counts)
+    uniq, tf_counts = np.unique(all_terms * n_docs + all_docs, return_counts=True)
+    del all_terms, all_docs
+    t_of = uniq // n_docs
+    d_of = (uniq % n_docs).astype(np.int32)
+    df = np.bincount(t_of, minlength=n_terms).astype(np.float64)
+    idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+    avgdl = float(doc_len.mean()) or 1.0
+    tf = tf_counts.astype(np.float64)
+    norm = k1 * (1.0 - b + b * doc_len[d_of] / avgdl)
+    data = (scale * idf[t_of] * tf * (k1 + 1.0) / (tf + norm)).astype(np.float32)
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(np.bincount(t_of, minlength=n_terms), out=indptr[1:])
+    return _Postings(indptr, d_of, data)
 
 
 class BM25Index:
@@ -38,43 +106,80 @@ class BM25Index:
         doc_len: np.ndarray,
         k1: float,
         b: float,
+        *,
+        phrase_keys: np.ndarray | None = None,
+        phrases: _Postings | None = None,
+        phrase_weight: float = 0.0,
     ) -> None:
         self.vocab = vocab
-        self.indptr = indptr
-        self.indices = indices
-        self.data = data
+        self.terms = _Postings(indptr, indices, data)
         self.n_docs = int(n_docs)
         self.doc_len = doc_len
         self.k1 = float(k1)
         self.b = float(b)
+        # sorted int64 keys of the phrase terms, aligned with the rows of ``phrases``
+        self.phrase_keys = np.zeros(0, np.int64) if phrase_keys is None else phrase_keys
+        self.phrases = phrases or _Postings.empty(0)
+        self.phrase_weight = float(phrase_weight) if len(self.phrase_keys) else 0.0
+        if len(self.phrases.indptr) != len(self.phrase_keys) + 1:
+            raise ValueError("BM25 phrase arrays do not match their keys")
+
+    @property
+    def has_phrases(self) -> bool:
+        return len(self.phrase_keys) > 0
+
+    def doc_freq(self, term: str) -> int:
+        """How many chunks contain ``term`` (0 when the corpus does not know it)."""
+        tid = self.vocab.get(term)
+        return 0 if tid is None else int(self.terms.indptr[tid + 1] - self.terms.indptr[tid])
 
     # -- build ---------------------------------------------------------------------------------
     @classmethod
-    def build(cls, docs: Iterable[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25Index:
-        """``docs``: the token list of each chunk, in chunk-row order."""
-        builder = BM25Builder()
-        for toks in docs:
-            builder.add(toks)
+    def build(
+        cls,
+        docs: Iterable[Sequence[str]],
+        k1: float = 1.2,
+        b: float = 0.75,
+        phrases: Iterable[Sequence[str]] | None = None,
+        phrase_weight: float = PHRASE_WEIGHT,
+    ) -> BM25Index:
+        """``docs``: the token list of each chunk, in chunk-row order; ``phrases``: each chunk's
+        phrase terms (:func:`indexes.text.phrase_terms`), or None for single terms only."""
+        builder = BM25Builder(phrase_weight=phrase_weight)
+        if phrases is None:
+            for toks in docs:
+                builder.add(toks)
+        else:
+            for toks, ph in zip(docs, phrases, strict=True):
+                builder.add(toks, ph)
         return builder.build(k1=k1, b=b)
 
     # -- search --------------------------------------------------------------------------------
-    def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """Dense BM25 score of every chunk (float32, length n_docs)."""
+    def _phrase_rows(self, phrases: Sequence[str]) -> list[int]:
+        if not self.has_phrases or not phrases:
+            return []
+        keys = np.unique(_phrase_keys(set(phrases)))
+        pos = np.searchsorted(self.phrase_keys, keys)
+        pos = np.minimum(pos, len(self.phrase_keys) - 1)
+        return [int(p) for p in pos[self.phrase_keys[pos] == keys]]
+
+    def scores(self, tokens: Sequence[str], phrases: Sequence[str] = ()) -> np.ndarray:
+        """Dense BM25 score of every chunk (float32, length n_docs): each distinct query term
+        once, plus each distinct query phrase the index knows (weighted by ``phrase_weight``)."""
         out = np.zeros(self.n_docs, dtype=np.float32)
-        for t in set(tokens):
-            tid = self.vocab.get(t)
-            if tid is None:
-                continue
-            lo, hi = self.indptr[tid], self.indptr[tid + 1]
-            out[self.indices[lo:hi]] += self.data[lo:hi]
+        vocab = self.vocab
+        self.terms.add_rows(out, (vocab[t] for t in set(tokens) if t in vocab))
+        self.phrases.add_rows(out, self._phrase_rows(phrases))
         return out
 
-    def search(self, tokens: Sequence[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def search(
+        self, tokens: Sequence[str], k: int, allowed: np.ndarray | None = None, phrases: Sequence[str] = ()
+    ) -> list[tuple[int, float]]:
         """Top ``k`` (chunk row, score) with score > 0, best first; ``allowed``: boolean mask over
         chunk rows (False rows are never returned)."""
         if k <= 0 or self.n_docs == 0:
             return []
-        s = self.scores(tokens)
+        s = self.scores(tokens, phrases)
         if allowed is not None:
             if len(allowed) != self.n_docs:
                 raise ValueError(f"allowed mask has {len(allowed)} rows, index has {self.n_docs}")
@@ -93,17 +198,28 @@ class BM25Index:
         with open(npz_path, "wb") as f:
             np.savez(
                 f,
-                indptr=self.indptr,
-                indices=self.indices,
-                data=self.data,
+                indptr=self.terms.indptr,
+                indices=self.terms.indices,
+                data=self.terms.data,
                 doc_len=self.doc_len,
+                phrase_keys=self.phrase_keys,
+                phrase_indptr=self.phrases.indptr,
+                phrase_indices=self.phrases.indices,
+                phrase_data=self.phrases.data,
             )
             f.flush()
             os.fsync(f.fileno())
         terms = [""] * len(self.vocab)
         for t, i in self.vocab.items():
             terms[i] = t
-        meta = {"format": FORMAT, "k1": self.k1, "b": self.b, "n_docs": self.n_docs, "terms": terms}
+        meta = {
+            "format": FORMAT,
+            "k1": self.k1,
+            "b": self.b,
+            "n_docs": self.n_docs,
+            "phrase_weight": self.phrase_weight,
+            "terms": terms,
+        }
         with open(json_path, "w", encoding="utf-8") as f:
             json.dump(meta, f, ensure_ascii=False)
             f.flush()
@@ -113,59 +229,70 @@ class BM25Index:
     def load(cls, npz_path: Path, json_path: Path) -> BM25Index:
         with open(json_path, encoding="utf-8") as f:
             meta = json.load(f)
-        if meta.get("format") != FORMAT:
+        if meta.get("format") not in READABLE_FORMATS:
             raise ValueError(f"unknown BM25 index format {meta.get('format')!r}")
         with np.load(npz_path, allow_pickle=False) as z:
             indptr, indices, data, doc_len = z["indptr"], z["indices"], z["data"], z["doc_len"]
+            phrase_keys = phrases = None
+            if "phrase_keys" in z.files:
+                phrase_keys = z["phrase_keys"]
+                phrases = _Postings(z["phrase_indptr"], z["phrase_indices"], z["phrase_data"])
         terms: list[str] = meta["terms"]
         if len(indptr) != len(terms) + 1 or len(doc_len) != meta["n_docs"] or len(indices) != len(data):
             raise ValueError("BM25 arrays do not match the vocabulary")
         vocab = {t: i for i, t in enumerate(terms)}
-        return cls(vocab, indptr, indices, data, meta["n_docs"], doc_len, meta["k1"], meta["b"])
+        return cls(
+            vocab, indptr, indices, data, meta["n_docs"], doc_len, meta["k1"], meta["b"],
+            phrase_keys=phrase_keys, phrases=phrases, phrase_weight=float(meta.get("phrase_weight", 0.0)),
+        )
 
 
 class BM25Builder:
     """Collects chunk token lists one at a time (e.g. while a version is being written, so the
     analysis overlaps with embedding), then builds a :class:`BM25Index`."""
 
-    def __init__(self) -> None:
+    def __init__(self, phrase_weight: float = PHRASE_WEIGHT) -> None:
         self.vocab: dict[str, int] = {}
+        self.phrase_vocab: dict[str, int] = {}
+        self.phrase_weight = float(phrase_weight)
         self._docs: list[np.ndarray] = []
+        self._phrase_docs: list[np.ndarray] = []
 
     @property
     def n_docs(self) -> int:
         return len(self._docs)
 
-    def add(self, tokens: Sequence[str]) -> None:
-        setdefault = self.vocab.setdefault
-        vocab = self.vocab
-        self._docs.append(np.array([setdefault(t, len(vocab)) for t in tokens], dtype=np.int32))
+    @staticmethod
+    def _ids(vocab: dict[str, int], items: Sequence[str]) -> np.ndarray:
+        setdefault = vocab.setdefault
+        return np.array([setdefault(t, len(vocab)) for t in items], dtype=np.int32)
+
+    def add(self, tokens: Sequence[str], phrases: Sequence[str] = ()) -> None:
+        self._docs.append(self._ids(self.vocab, tokens))
+        self._phrase_docs.append(self._ids(self.phrase_vocab, phrases))
 
     def build(self, k1: float = 1.2, b: float = 0.75) -> BM25Index:
         if k1 < 0 or not 0 <= b <= 1:
             raise ValueError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={k1}, b={b})")
-        vocab = self.vocab
         n_docs = len(self._docs)
-        n_terms = len(vocab)
         doc_len = np.fromiter((len(d) for d in self._docs), dtype=np.float32, count=n_docs)
-        if n_docs == 0 or n_terms == 0:
-            return BM25Index(
-                vocab, np.zeros(n_terms + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
-                n_docs, doc_len, k1, b,
-            )
-        # (term, doc) pairs with their term frequency, term-major then doc order
-        all_terms = np.concatenate(self._docs).astype(np.int64)
-        all_docs = np.repeat(np.arange(n_docs, dtype=np.int64), doc_len.astype(np.int64))
-        uniq, tf_counts = np.unique(all_terms * n_docs + all_docs, return_counts=True)
-        del all_terms, all_docs
-        t_of = uniq // n_docs
-        d_of = (uniq % n_docs).astype(np.int32)
-        df = np.bincount(t_of, minlength=n_terms).astype(np.float64)
-        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
-        avgdl = float(doc_len.mean()) or 1.0
-        tf = tf_counts.astype(np.float64)
-        norm = k1 * (1.0 - b + b * doc_len[d_of] / avgdl)
-        data = (idf[t_of] * tf * (k1 + 1.0) / (tf + norm)).astype(np.float32)
-        indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(t_of, minlength=n_terms), out=indptr[1:])
-        return BM25Index(vocab, indptr, d_of, data, n_docs, doc_len, k1, b)
+        terms = _weigh(self._docs, len(self.vocab), doc_len, k1, b)
+        phrase_keys, phrases = None, None
+        if self.phrase_vocab and self.phrase_weight > 0:
+            # phrase rows reordered by key, so that a query finds them with a binary search
+            keys = _phrase_keys(self.phrase_vocab)  # dict order = phrase id order
+            order = np.argsort(keys, kind="stable")
+            if len(np.unique(keys)) != len(keys):  # a 64-bit collision: merge by re-mapping ids
+                keys, remap = np.unique(keys, return_inverse=True)
+                docs = [remap[d].astype(np.int32) for d in self._phrase_docs]
+            else:
+                rank = np.empty_like(order)
+                rank[order] = np.arange(len(order))
+                keys = keys[order]
+                docs = [rank[d].astype(np.int32) for d in self._phrase_docs]
+            phrase_keys = keys
+            phrases = _weigh(docs, len(keys), doc_len, k1, b, scale=self.phrase_weight)
+        return BM25Index(
+            self.vocab, terms.indptr, terms.indices, terms.data, n_docs, doc_len, k1, b,
+            phrase_keys=phrase_keys, phrases=phrases, phrase_weight=self.phrase_weight,
+        )

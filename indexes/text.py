@@ -17,7 +17,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["normalize_text", "detect_lang", "tokenize", "split_sentences", "is_cjk_char"]
+__all__ = ["normalize_text", "detect_lang", "tokenize", "phrase_terms", "split_sentences", "is_cjk_char"]
 
 # --- character classes -------------------------------------------------------------------------
 
@@ -165,6 +165,27 @@ def tokenize(text: str, lang: str | None = None) -> list[str]:
         pos = m.end()
     if pos < len(text):
         out.extend(_en_tokens(text[pos:]))
+    return out
+
+
+# Clause boundaries for phrase terms: a phrase never spans punctuation or a line break.
+_CLAUSE = re.compile(r"[\n\r.!?;:,()\[\]{}\"“”‘’<>|/。！？；：，、（）【】《》「」『』…]+")
+PHRASE_SEP = "\x1f"  # joins the two terms of a phrase; never part of a term
+
+
+def phrase_terms(text: str) -> list[str]:
+    """Adjacent term pairs within a clause, as ``"a\x1fb"`` (after the analyzer has dropped stop
+    words, so "signal strength information" yields ``signal+strength``, ``strength+inform``).
+    Indexed beside :func:`tokenize`'s terms, they reward passages that keep the query's words
+    together (the ordered-window feature of Metzler and Croft's sequential dependence model):
+    a manual section *about* "signal information" beats one that mentions "signal" and
+    "information" in different paragraphs."""
+    if not text:
+        return []
+    out: list[str] = []
+    for clause in _CLAUSE.split(unicodedata.normalize("NFKC", text)):
+        terms = tokenize(clause)
+        out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(terms, terms[1:], strict=False))
     return out
 
 

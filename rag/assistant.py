@@ -208,10 +208,9 @@ class Assistant:
         n = max(1, int(bm25.n_docs))
 
         def idf(term: str) -> float:
-            tid = bm25.vocab.get(term)
-            if tid is None:
+            if term not in bm25.vocab:
                 return 0.0  # unknown to the corpus: no help for retrieval
-            df = int(bm25.indptr[tid + 1] - bm25.indptr[tid])
+            df = bm25.doc_freq(term)
             return math.log1p((n - df + 0.5) / (df + 0.5))
 
         return idf

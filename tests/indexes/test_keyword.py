@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from indexes.keyword import BM25Index
-from indexes.text import tokenize
+from indexes.keyword import PHRASE_WEIGHT, BM25Index
+from indexes.text import phrase_terms, tokenize
 
 DOCS = [
     "You can return most items within 30 days for a full refund.",
@@ -75,3 +75,66 @@ def test_bm25_save_load_round_trip(tmp_path) -> None:  # type: ignore[no-untyped
 def test_empty_index() -> None:
     idx = BM25Index.build([])
     assert idx.search(["x"], 3) == []
+
+
+PHRASE_DOCS = [
+    "Signal information shows the strength of the broadcast.",  # the phrase, kept together
+    "Information about accessories. The signal cable is sold separately.",  # both words, apart
+    "Picture settings and sound settings.",
+]
+
+
+def _phrase_index(docs: list[str] = PHRASE_DOCS, **kw: float) -> BM25Index:
+    return BM25Index.build([tokenize(d) for d in docs], phrases=[phrase_terms(d) for d in docs], **kw)
+
+
+def test_phrase_terms_reward_words_kept_together() -> None:
+    q = "Where do I find signal information?"
+    single = BM25Index.build([tokenize(d) for d in PHRASE_DOCS])
+    with_phrases = _phrase_index()
+    # single terms alone barely separate the two documents; the phrase puts doc 0 clearly first
+    s0, s1 = single.scores(tokenize(q))[:2]
+    p0, p1 = with_phrases.scores(tokenize(q), phrase_terms(q))[:2]
+    assert p0 - p1 > (s0 - s1) + 0.3
+    # the phrase adds exactly its weighted BM25 score; unigram scores are unchanged
+    assert with_phrases.scores(tokenize(q))[0] == pytest.approx(s0, rel=1e-6)
+    assert with_phrases.search(tokenize(q), 3, phrases=phrase_terms(q))[0][0] == 0
+    # no phrase weight: the same index scores as single terms only
+    flat = _phrase_index(phrase_weight=0.0)
+    assert not flat.has_phrases
+    assert np.allclose(flat.scores(tokenize(q), phrase_terms(q)), single.scores(tokenize(q)))
+    assert PHRASE_WEIGHT > 0 and with_phrases.has_phrases
+    # an unknown phrase, or none, changes nothing
+    assert np.allclose(with_phrases.scores(["signal"], ["nosuch\x1fpair"]), with_phrases.scores(["signal"]))
+
+
+def test_phrase_index_round_trip_and_format_1(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    idx = _phrase_index()
+    idx.save(tmp_path / "bm25.npz", tmp_path / "bm25.json")
+    back = BM25Index.load(tmp_path / "bm25.npz", tmp_path / "bm25.json")
+    assert back.has_phrases and back.phrase_weight == PHRASE_WEIGHT
+    for q in ("signal information", "sound settings", "strength of the broadcast"):
+        assert back.search(tokenize(q), 3, phrases=phrase_terms(q)) == idx.search(tokenize(q), 3, phrases=phrase_terms(q))
+    # an index written before phrase terms existed (format 1: no phrase arrays) still loads and
+    # searches on single terms
+    import json
+
+    old = BM25Index.build([tokenize(d) for d in PHRASE_DOCS])
+    np.savez(tmp_path / "old.npz", indptr=old.terms.indptr, indices=old.terms.indices, data=old.terms.data,
+             doc_len=old.doc_len)
+    terms = sorted(old.vocab, key=old.vocab.__getitem__)
+    meta = {"format": 1, "k1": 1.2, "b": 0.75, "n_docs": len(PHRASE_DOCS), "terms": terms}
+    (tmp_path / "old.json").write_text(json.dumps(meta), encoding="utf-8")
+    legacy = BM25Index.load(tmp_path / "old.npz", tmp_path / "old.json")
+    assert not legacy.has_phrases
+    q = "signal information"
+    assert legacy.search(tokenize(q), 3, phrases=phrase_terms(q)) == old.search(tokenize(q), 3)
+    meta["format"] = 99
+    (tmp_path / "old.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ValueError, match="format"):
+        BM25Index.load(tmp_path / "old.npz", tmp_path / "old.json")
+
+
+def test_doc_freq() -> None:
+    idx = _index()
+    assert idx.doc_freq("refund") == 3 and idx.doc_freq("nosuchterm") == 0

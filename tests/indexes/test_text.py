@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from indexes.text import detect_lang, normalize_text, split_sentences, tokenize
+from indexes.text import PHRASE_SEP, detect_lang, normalize_text, phrase_terms, split_sentences, tokenize
 
 
 def test_normalize_full_width_and_whitespace() -> None:
@@ -32,6 +32,19 @@ def test_chinese_tokens_use_jieba_search_mode() -> None:
     assert "的" not in tokenize("我的订单")
     # cut_for_search also emits the sub-words of long words
     assert {"保修", "保修期"} <= set(tokenize("保修期是多久"))
+
+
+def test_phrase_terms_pair_adjacent_terms_within_a_clause() -> None:
+    pairs = [tuple(p.split(PHRASE_SEP)) for p in phrase_terms("Where do I find signal information?")]
+    assert pairs == [("find", "signal"), ("signal", "inform")]  # stop words dropped, stemmed
+    # never across punctuation or a line break
+    assert phrase_terms("signal, information") == phrase_terms("signal\ninformation") == []
+    assert phrase_terms("Signal. Information strength") == [f"inform{PHRASE_SEP}strength"]
+    # Chinese clauses pair jieba's search-mode words; a full-width comma is a boundary too
+    zh = phrase_terms("退货政策，商品签收")
+    assert f"退货{PHRASE_SEP}政策" in zh and f"商品{PHRASE_SEP}签收" in zh
+    assert not any(p.startswith(f"政策{PHRASE_SEP}") for p in zh)
+    assert phrase_terms("") == phrase_terms("refund") == []
 
 
 def test_mixed_text_keeps_both_scripts() -> None:
