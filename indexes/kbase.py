@@ -445,6 +445,12 @@ class IndexVersion:
         self.bm25 = BM25Index.load(path / BM25_NPZ, path / BM25_JSON)
         if self.bm25.n_docs != self.n_chunks:
             raise ValueError(f"BM25 index has {self.bm25.n_docs} chunks, manifest says {self.n_chunks}")
+        if self.n_chunks and not self.bm25.has_phrases:
+            log.info(
+                "knowledge base %s version %s has a keyword index without phrase terms; "
+                "`kb reindex --kb %s` rebuilds it (from the stored chunks, no re-embedding)",
+                kb.name, version, kb.name,
+            )
         self._filters = _FilterArrays(self.store, self.n_chunks)
         self._kind_ids = {
             kind: np.flatnonzero(self.vec_kind == code).astype(np.int64) for kind, code in VECTOR_KINDS.items()
@@ -626,6 +632,25 @@ class IndexVersion:
         """Top ``k`` (chunk row, BM25 score > 0), best first, over :func:`indexes.text.tokenize`
         terms and :func:`indexes.text.phrase_terms` phrases."""
         return self.bm25.search(tokenize(query), k, allowed, phrases=phrase_terms(query))
+
+    def keyword_scores(self, query: str, rows: Sequence[int]) -> np.ndarray:
+        """BM25 scores of ``query`` for the chunks at ``rows`` (0 where a chunk lacks every term),
+        so that a chunk the vector search found is scored by BM25 too, not counted as absent."""
+        return self.bm25.scores_of(tokenize(query), rows, phrases=phrase_terms(query))
+
+    def passage_similarity(self, qvec: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """Inner product of ``qvec`` with the passage vector of each chunk at ``rows``, from the
+        stored vectors (exact, whatever the ANN index); NaN for a chunk without one, or for
+        every chunk when the raw vectors were not kept."""
+        out = np.full(len(rows), np.nan, dtype=np.float32)
+        if not len(rows) or len(self.vectors) == 0:
+            return out
+        vids = self._first_vector("passage")[np.asarray(rows, dtype=np.int64)]
+        ok = vids >= 0
+        if ok.any():
+            vecs = np.asarray(self.vectors[vids[ok]], dtype=np.float32).reshape(-1, self.dim)
+            out[ok] = vecs @ np.asarray(qvec, dtype=np.float32).reshape(-1)
+        return out
 
     def close(self) -> None:
         self.store.close()

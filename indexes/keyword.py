@@ -66,6 +66,18 @@ class _Postings:
             lo, hi = self.indptr[tid], self.indptr[tid + 1]
             out[self.indices[lo:hi]] += self.data[lo:hi]
 
+    def add_at(self, out: np.ndarray, term_ids: Iterable[int], docs: np.ndarray) -> None:
+        """``out[i] +=`` the weight of each term in chunk ``docs[i]`` (``docs`` sorted ascending;
+        a term's postings are in chunk order, so each lookup is a binary search)."""
+        for tid in term_ids:
+            lo, hi = int(self.indptr[tid]), int(self.indptr[tid + 1])
+            if hi == lo:
+                continue
+            post = self.indices[lo:hi]
+            pos = np.minimum(np.searchsorted(post, docs), hi - lo - 1)
+            hit = post[pos] == docs
+            out[hit] += self.data[lo:hi][pos[hit]]
+
 
 def _weigh(
     docs: list[np.ndarray], n_terms: int, doc_len: np.ndarray, k1: float, b: float, scale: float = 1.0
@@ -170,6 +182,22 @@ class BM25Index:
         vocab = self.vocab
         self.terms.add_rows(out, (vocab[t] for t in set(tokens) if t in vocab))
         self.phrases.add_rows(out, self._phrase_rows(phrases))
+        return out
+
+    def scores_of(self, tokens: Sequence[str], rows: Sequence[int], phrases: Sequence[str] = ()) -> np.ndarray:
+        """The BM25 scores of the chunks at ``rows`` only (float32, in the order given): the same
+        values as ``scores(...)[rows]`` without scoring the whole index."""
+        docs = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(docs, kind="stable")
+        out = np.zeros(len(docs), dtype=np.float32)
+        if len(docs) == 0:
+            return out
+        sorted_docs = docs[order]
+        acc = np.zeros(len(docs), dtype=np.float32)
+        vocab = self.vocab
+        self.terms.add_at(acc, (vocab[t] for t in set(tokens) if t in vocab), sorted_docs)
+        self.phrases.add_at(acc, self._phrase_rows(phrases), sorted_docs)
+        out[order] = acc
         return out
 
     def search(

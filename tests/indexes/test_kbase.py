@@ -53,6 +53,13 @@ def test_round_trip_and_searches(built_kb: KnowledgeBase, hashing) -> None:  # t
     assert [names[c] for c in codes] == [c.source_id for c in chunks]
     assert has_q.tolist() == [c.question is not None for c in chunks] and has_q.any()
     assert v.row_sources()[0] is codes  # read once per version
+    # scoring chosen rows: BM25 as the keyword search scores them, cosine from the stored vectors
+    kw = dict(v.keyword_search("refund within 30 days", 10))
+    np.testing.assert_allclose(v.keyword_scores("refund within 30 days", [2, 0, 4]),
+                               [kw.get(2, 0.0), kw.get(0, 0.0), kw.get(4, 0.0)], rtol=1e-6)
+    sims = v.passage_similarity(q, [1, 0])
+    np.testing.assert_allclose(sims, hashing.embed([chunks[1].embed_text(), chunks[0].embed_text()]) @ q, rtol=1e-5)
+    assert v.passage_similarity(q, []).shape == (0,)
     np.testing.assert_allclose(v.vectors_of([chunks[0].id]), hashing.embed([chunks[0].embed_text()]), rtol=1e-6)
     st = built_kb.status()
     assert st["live_version"] == v.version and st["chunks"] == len(chunks) and st["documents"] == len(docs)

@@ -138,3 +138,13 @@ def test_phrase_index_round_trip_and_format_1(tmp_path) -> None:  # type: ignore
 def test_doc_freq() -> None:
     idx = _index()
     assert idx.doc_freq("refund") == 3 and idx.doc_freq("nosuchterm") == 0
+
+
+def test_scores_of_rows_match_the_full_scores() -> None:
+    idx = _phrase_index(PHRASE_DOCS + DOCS)
+    for q in ("signal information", "refund within 30 days", "退货", "nothing matches"):
+        full = idx.scores(tokenize(q), phrase_terms(q))
+        for rows in ([0], [3, 1, 6], [6, 0, 6, 2], list(range(idx.n_docs))[::-1], []):
+            got = idx.scores_of(tokenize(q), rows, phrase_terms(q))
+            assert got.dtype == np.float32 and len(got) == len(rows)
+            np.testing.assert_allclose(got, full[rows], rtol=1e-6)

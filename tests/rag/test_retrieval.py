@@ -132,3 +132,42 @@ def test_query_embedding_overlaps_bm25_and_its_errors_surface(shop_index: Any, f
     assert rec.threads and all(t.startswith("kb-query-embed") for t in rec.threads)
     with pytest.raises(RuntimeError, match="embedder crashed"):
         HybridRetriever(shop_index, _ThreadRecordingEmbedder(fake_embedder, fail=True)).retrieve("refund policy")
+
+
+class _ScoringIndex:
+    """Only what HybridRetriever._complete asks of an index: per-row cosine and BM25."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, list[int]]] = []
+
+    def passage_similarity(self, qvec: np.ndarray, rows: list[int]) -> np.ndarray:
+        self.asked.append(("cos", list(rows)))
+        return np.array([np.nan if r == 9 else 0.1 * r for r in rows], dtype=np.float32)
+
+    def keyword_scores(self, query: str, rows: list[int]) -> np.ndarray:
+        self.asked.append(("bm25", list(rows)))
+        return np.array([0.0 if r == 4 else float(r) for r in rows], dtype=np.float32)
+
+
+def test_every_candidate_is_scored_by_both_retrievers(fake_embedder: Any) -> None:
+    idx = _ScoringIndex()
+    r = HybridRetriever(idx, fake_embedder)
+    dense = [(1, 0.9), (2, 0.8), (4, 0.7)]
+    bm25 = [(2, 5.0), (3, 4.0), (9, 3.0)]
+    d, b = r._complete("q", np.zeros(4, np.float32), dense, bm25)
+    # BM25-only rows 3 and 9 get their cosine (9 has no passage vector: left out), and
+    # dense-only rows 1 and 4 their BM25 score (4 contains no query term: left out)
+    assert dict(d) == pytest.approx({1: 0.9, 2: 0.8, 4: 0.7, 3: 0.3})
+    assert dict(b) == {2: 5.0, 3: 4.0, 9: 3.0, 1: 1.0}
+    assert idx.asked == [("cos", [3, 9]), ("bm25", [1, 4])]
+    # an index that cannot score given rows keeps the two top lists
+    assert HybridRetriever(object(), fake_embedder)._complete("q", np.zeros(4), dense, bm25) == (dense, bm25)
+
+
+def test_text_blend_leans_on_keywords_in_english_and_is_even_in_chinese(fake_embedder: Any) -> None:
+    r = HybridRetriever(None, fake_embedder)
+    wq, wp, wb = r._weights(False, 1.0, "en")
+    assert wq == 0.0 and wb > wp
+    assert r._weights(False, 1.0, "zh") == (0.0, 0.5, 0.5)
+    assert r._weights(False, 0.0, "zh") == (0.0, 0.0, 0.5)  # an embedder that cannot read it
+    assert r._weights(True, 1.0, "en") == r._weights(True, 1.0, "zh")  # FAQ entries: one blend
