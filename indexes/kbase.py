@@ -34,6 +34,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -405,6 +406,12 @@ def _invert(keys: list[int], rows: list[int], n_keys: int) -> tuple[np.ndarray, 
     return ptr, r[order]
 
 
+@lru_cache(maxsize=256)
+def _analyze_query(query: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A query's BM25 terms and phrase terms; one retrieval asks for them more than once."""
+    return tuple(tokenize(query)), tuple(phrase_terms(query))
+
+
 class IndexVersion:
     """One published index version, read-only. Safe to query from many threads."""
 
@@ -631,12 +638,14 @@ class IndexVersion:
     def keyword_search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top ``k`` (chunk row, BM25 score > 0), best first, over :func:`indexes.text.tokenize`
         terms and :func:`indexes.text.phrase_terms` phrases."""
-        return self.bm25.search(tokenize(query), k, allowed, phrases=phrase_terms(query))
+        terms, phrases = _analyze_query(query)
+        return self.bm25.search(terms, k, allowed, phrases=phrases)
 
     def keyword_scores(self, query: str, rows: Sequence[int]) -> np.ndarray:
         """BM25 scores of ``query`` for the chunks at ``rows`` (0 where a chunk lacks every term),
         so that a chunk the vector search found is scored by BM25 too, not counted as absent."""
-        return self.bm25.scores_of(tokenize(query), rows, phrases=phrase_terms(query))
+        terms, phrases = _analyze_query(query)
+        return self.bm25.scores_of(terms, rows, phrases=phrases)
 
     def passage_similarity(self, qvec: np.ndarray, rows: Sequence[int]) -> np.ndarray:
         """Inner product of ``qvec`` with the passage vector of each chunk at ``rows``, from the

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +33,7 @@ READABLE_FORMATS = (1, 2)
 PHRASE_WEIGHT = 0.5  # a phrase match counts half as much as a single term of the same rarity
 
 
+@lru_cache(maxsize=65_536)
 def phrase_key(phrase: str) -> int:
     """The stored key of a phrase term: the first 8 bytes of its BLAKE2b digest, as int64."""
     return int.from_bytes(hashlib.blake2b(phrase.encode("utf-8"), digest_size=8).digest(), "little", signed=True)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -211,19 +210,6 @@ def margin_confidence(scores: dict[str, float], top: int = 10) -> float:
     return float(np.clip(norm[0] - (sum(rest) / len(rest)), 0.0, 1.0))
 
 
-_EMBED_POOL: ThreadPoolExecutor | None = None
-_EMBED_POOL_LOCK = threading.Lock()
-
-
-def _embed_pool() -> ThreadPoolExecutor:
-    """Threads that embed queries while the caller runs BM25 (the embedders release the GIL)."""
-    global _EMBED_POOL
-    with _EMBED_POOL_LOCK:
-        if _EMBED_POOL is None:
-            _EMBED_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-query-embed")
-        return _EMBED_POOL
-
-
 @lru_cache(maxsize=20_000)
 def _term_set(text: str) -> frozenset[str]:
     """The analysed terms of a passage; passages recur across queries, analysing them does not."""
@@ -343,16 +329,11 @@ class HybridRetriever:
 
         dense: list[tuple[int, float]] = []
         qdense: list[tuple[int, float]] = []
-        # the query embedding (almost all of retrieval's time) runs in a worker while this
-        # thread does the keyword side
-        pending: Future[np.ndarray] | None = None
-        if capability > 0.0:
-            pending = _embed_pool().submit(self.embed_query, query)
-        try:
-            bm25 = self.index.keyword_search(query, pool, allowed)
-            q_terms = set(tokenize(query))
-        finally:
-            qvec = pending.result() if pending is not None else None
+        # (Embedding the query in a worker thread while BM25 ran here was tried: the engine's
+        # OpenMP threads then contend with this one and the median rose by 4 ms on 2 cores.)
+        qvec = self.embed_query(query) if capability > 0.0 else None
+        bm25 = self.index.keyword_search(query, pool, allowed)
+        q_terms = set(tokenize(query))
         if qvec is not None:
             dense = self.index.vector_search(qvec, pool, allowed, kind="passage")
             qdense = self.index.vector_search(qvec, pool, allowed, kind="question")

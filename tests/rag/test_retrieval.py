@@ -108,32 +108,6 @@ def test_minilm_cannot_read_chinese_so_dense_weight_is_zero(real_embedder: Any) 
     assert dense_capability(real_embedder, "How do I pair the remote control?", "en") > 0.95
 
 
-class _ThreadRecordingEmbedder:
-    """Wraps an embedder; records which thread embedded each query, and can fail on demand."""
-
-    def __init__(self, inner: Any, fail: bool = False) -> None:
-        self.inner, self.fail, self.threads = inner, fail, []
-        self.id, self.dim = inner.id, inner.dim
-
-    def embed(self, texts: Any, kind: str = "passage") -> np.ndarray:
-        import threading
-
-        self.threads.append(threading.current_thread().name)
-        if self.fail:
-            raise RuntimeError("embedder crashed")
-        return self.inner.embed(texts, kind=kind)
-
-
-def test_query_embedding_overlaps_bm25_and_its_errors_surface(shop_index: Any, fake_embedder: Any) -> None:
-    rec = _ThreadRecordingEmbedder(fake_embedder)
-    plain = HybridRetriever(shop_index, fake_embedder).retrieve("refund policy", k=5)
-    overlapped = HybridRetriever(shop_index, rec).retrieve("refund policy", k=5)
-    assert [h.chunk.id for h in overlapped] == [h.chunk.id for h in plain]
-    assert rec.threads and all(t.startswith("kb-query-embed") for t in rec.threads)
-    with pytest.raises(RuntimeError, match="embedder crashed"):
-        HybridRetriever(shop_index, _ThreadRecordingEmbedder(fake_embedder, fail=True)).retrieve("refund policy")
-
-
 class _ScoringIndex:
     """Only what HybridRetriever._complete asks of an index: per-row cosine and BM25."""
 
