@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from indexes.keyword import BM25Builder, BM25Index
+from indexes.lru import BatchLRU
 from indexes.store import VECTOR_KINDS, ChunkStore
 from indexes.text import phrase_terms, tokenize
 from indexes.types import Chunk, Document, Filters
@@ -469,9 +470,12 @@ class IndexVersion:
         self._mask_cache: OrderedDict[tuple[Any, ...], np.ndarray | None] = OrderedDict()
         self._mask_lock = threading.Lock()
         self._first_vid: dict[str, np.ndarray] = {}
-        self._cache_lock = threading.Lock()
-        self._chunk_cache: OrderedDict[int, Chunk] = OrderedDict()
-        self._neighbour_cache: OrderedDict[tuple[int, int, int], tuple[int, ...]] = OrderedDict()
+        self._chunk_cache: BatchLRU[int, Chunk] = BatchLRU(
+            lambda rows: self.store.get_chunks(rows), CHUNK_CACHE_SIZE
+        )
+        self._neighbour_cache: BatchLRU[tuple[int, int, int], tuple[int, ...]] = BatchLRU(
+            lambda keys: [tuple(self.store.neighbours(*key)) for key in keys], CHUNK_CACHE_SIZE
+        )
         self._row_sources: tuple[np.ndarray, list[str], np.ndarray] | None = None
 
     # -- documents and chunks ------------------------------------------------------------------
@@ -488,27 +492,7 @@ class IndexVersion:
         """The chunks at ``rows``, in order. A version never changes, so the chunks that queries
         keep returning (the popular FAQ entries and sections) are served from a bounded LRU cache
         instead of SQLite and JSON decoding."""
-        rows = [int(r) for r in rows]
-        cache = self._chunk_cache
-        with self._cache_lock:
-            missing = [r for r in dict.fromkeys(rows) if r not in cache]
-        if missing:
-            fetched = dict(zip(missing, self.store.get_chunks(missing), strict=True))
-        else:
-            fetched = {}
-        with self._cache_lock:
-            out = []
-            for r in rows:
-                c = fetched.get(r)
-                if c is None:
-                    c = cache[r]
-                    cache.move_to_end(r)
-                out.append(c)
-            for r, c in fetched.items():
-                cache[r] = c
-            while len(cache) > CHUNK_CACHE_SIZE:
-                cache.popitem(last=False)
-        return out
+        return self._chunk_cache.get_many([int(r) for r in rows])
 
     def chunk_by_id(self, chunk_id: str) -> Chunk | None:
         row = self.store.row_of_id(chunk_id)
@@ -520,16 +504,7 @@ class IndexVersion:
     def neighbours(self, row: int, before: int = 1, after: int = 1) -> list[int]:
         """Rows of the chunks of the same document at positions row-before..row+after, in
         position order, without ``row`` itself."""
-        key = (int(row), int(before), int(after))
-        with self._cache_lock:
-            got = self._neighbour_cache.get(key)
-        if got is None:
-            got = tuple(self.store.neighbours(row, before, after))
-            with self._cache_lock:
-                self._neighbour_cache[key] = got
-                while len(self._neighbour_cache) > CHUNK_CACHE_SIZE:
-                    self._neighbour_cache.popitem(last=False)
-        return list(got)
+        return list(self._neighbour_cache.get((int(row), int(before), int(after))))
 
     def vectors_of(self, chunk_ids: Sequence[str], kind: str = "passage") -> np.ndarray:
         """The stored vectors of ``chunk_ids`` (first vector of that kind per chunk), in order.

@@ -4,15 +4,14 @@ builder for LLM backends (Jinja2 templates from ``prompts/``)."""
 from __future__ import annotations
 
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from indexes.lru import BatchLRU
 from indexes.text import split_sentences, tokenize
 from rag.citations import join_sentences, render_sentence
 from rag.retrieval import dense_capability
@@ -75,36 +74,21 @@ class ExtractiveComposer:
         self.embed_budget_ms = embed_budget_ms
         self._ms_per_text: float | None = None
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> float32 vector
-        self._cache_lock = threading.Lock()
+        self._cache: BatchLRU[str, np.ndarray] = BatchLRU(self._embed_timed, cache_size)  # float32 vectors
+
+    def _embed_timed(self, texts: list[str]) -> np.ndarray:
+        """Embed ``texts`` and fold the measured cost per text into :attr:`_ms_per_text`."""
+        t0 = time.perf_counter()
+        new = np.asarray(self.embedder.embed(texts, kind="passage"), dtype=np.float32)
+        per = (time.perf_counter() - t0) * 1000 / len(texts)
+        prev = self._ms_per_text
+        self._ms_per_text = per if prev is None else 0.8 * prev + 0.2 * per
+        return new
 
     def _embed_cached(self, texts: list[str]) -> np.ndarray:
         """Embeddings of ``texts``; sentences of stored passages recur across questions, so their
         vectors are kept in a bounded LRU (exact: the same text gives the same vector)."""
-        cache = self._cache
-        with self._cache_lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in cache))
-        if missing:
-            t0 = time.perf_counter()
-            new = np.asarray(self.embedder.embed(missing, kind="passage"), dtype=np.float32)
-            per = (time.perf_counter() - t0) * 1000 / len(missing)
-            prev = self._ms_per_text
-            self._ms_per_text = per if prev is None else 0.8 * prev + 0.2 * per
-            with self._cache_lock:
-                for t, v in zip(missing, new, strict=True):
-                    cache[t] = v
-                while len(cache) > self.cache_size:
-                    cache.popitem(last=False)
-        with self._cache_lock:
-            out = []
-            for t in texts:
-                v = cache.get(t)
-                if v is None:  # evicted by a concurrent request in between: embed it alone
-                    v = np.asarray(self.embedder.embed([t], kind="passage"), dtype=np.float32)[0]
-                else:
-                    cache.move_to_end(t)
-                out.append(v)
-        return np.vstack(out).astype(np.float64)
+        return np.vstack(self._cache.get_many(texts)).astype(np.float64)
 
     def compose(self, question: str, hits: Sequence[Hit], lang: str = "en") -> Composed:
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)

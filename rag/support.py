@@ -24,7 +24,6 @@ import math
 import re
 import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -34,6 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from indexes.lru import BatchLRU
 from indexes.text import split_sentences, tokenize
 from kb.errors import ConfigError, MissingDependencyError
 
@@ -197,26 +197,12 @@ class _VectorCache:
     def __init__(self, embedder: Any, size: int = 4096) -> None:
         self.embedder = embedder
         self.size = size
-        self._d: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lru: BatchLRU[str, np.ndarray] = BatchLRU(
+            lambda texts: np.asarray(self.embedder.embed(texts, kind="passage"), dtype=np.float32), size
+        )
 
     def get(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._d))
-        if missing:
-            vecs = np.asarray(self.embedder.embed(missing, kind="passage"), dtype=np.float32)
-            with self._lock:
-                for t, v in zip(missing, vecs, strict=True):
-                    self._d[t] = v
-                while len(self._d) > self.size:
-                    self._d.popitem(last=False)
-        with self._lock:
-            out = []
-            for t in texts:
-                v = self._d.get(t)
-                if v is None:  # evicted by a concurrent caller: embed again
-                    v = np.asarray(self.embedder.embed([t], kind="passage"), dtype=np.float32)[0]
-                out.append(v)
+        out = self._lru.get_many(list(texts))
         return np.stack(out) if out else np.zeros((0, 1), dtype=np.float32)
 
 

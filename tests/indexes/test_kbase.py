@@ -72,8 +72,8 @@ def test_chunk_cache_serves_repeats_without_sqlite(built_kb: KnowledgeBase, hash
     import indexes.kbase as kbase_mod
 
     _, chunks, _ = corpus_docs()
-    v = built_kb.load_live(hashing.id)
     monkeypatch.setattr(kbase_mod, "CHUNK_CACHE_SIZE", 3)
+    v = built_kb.load_live(hashing.id)
     fetched: list[list[int]] = []
     real = v.store.get_chunks
     monkeypatch.setattr(v.store, "get_chunks", lambda rows: fetched.append(list(rows)) or real(rows))
@@ -81,7 +81,7 @@ def test_chunk_cache_serves_repeats_without_sqlite(built_kb: KnowledgeBase, hash
     assert fetched == [[2, 0]]  # each missing row fetched once, order and repeats kept
     assert v.get_chunks([0, 2]) == [chunks[0], chunks[2]] and len(fetched) == 1  # all cached
     assert v.get_chunks([1, 3, 0]) == [chunks[1], chunks[3], chunks[0]] and fetched[-1] == [1, 3]
-    assert sorted(v._chunk_cache) == [0, 1, 3]  # bounded: the least recently used row (2) evicted
+    assert sorted(v._chunk_cache.keys()) == [0, 1, 3]  # bounded: the least recently used row (2) evicted
     assert v.get_chunks([2])[0] == chunks[2] and fetched[-1] == [2]
     assert v.neighbours(1) == v.neighbours(1) == [0, 2]
     v.close()
