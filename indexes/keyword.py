@@ -169,6 +169,10 @@ class BM25Index:
         return builder.build(k1=k1, b=b)
 
     # -- search --------------------------------------------------------------------------------
+    def _term_rows(self, tokens: Sequence[str]) -> list[int]:
+        vocab = self.vocab
+        return [vocab[t] for t in set(tokens) if t in vocab]
+
     def _phrase_rows(self, phrases: Sequence[str]) -> list[int]:
         if not self.has_phrases or not phrases:
             return []
@@ -181,8 +185,7 @@ class BM25Index:
         """Dense BM25 score of every chunk (float32, length n_docs): each distinct query term
         once, plus each distinct query phrase the index knows (weighted by ``phrase_weight``)."""
         out = np.zeros(self.n_docs, dtype=np.float32)
-        vocab = self.vocab
-        self.terms.add_rows(out, (vocab[t] for t in set(tokens) if t in vocab))
+        self.terms.add_rows(out, self._term_rows(tokens))
         self.phrases.add_rows(out, self._phrase_rows(phrases))
         return out
 
@@ -191,14 +194,11 @@ class BM25Index:
         values as ``scores(...)[rows]`` without scoring the whole index."""
         docs = np.asarray(rows, dtype=np.int64)
         order = np.argsort(docs, kind="stable")
-        out = np.zeros(len(docs), dtype=np.float32)
-        if len(docs) == 0:
-            return out
-        sorted_docs = docs[order]
-        acc = np.zeros(len(docs), dtype=np.float32)
-        vocab = self.vocab
-        self.terms.add_at(acc, (vocab[t] for t in set(tokens) if t in vocab), sorted_docs)
-        self.phrases.add_at(acc, self._phrase_rows(phrases), sorted_docs)
+        acc = np.zeros(len(docs), dtype=np.float32)  # in sorted-row order
+        if len(docs):
+            self.terms.add_at(acc, self._term_rows(tokens), docs[order])
+            self.phrases.add_at(acc, self._phrase_rows(phrases), docs[order])
+        out = np.empty_like(acc)
         out[order] = acc
         return out
 

@@ -333,7 +333,7 @@ class HybridRetriever:
         # OpenMP threads then contend with this one and the median rose by 4 ms on 2 cores.)
         qvec = self.embed_query(query) if capability > 0.0 else None
         bm25 = self.index.keyword_search(query, pool, allowed)
-        q_terms = set(tokenize(query))
+        q_terms = _term_set(query)
         if qvec is not None:
             dense = self.index.vector_search(qvec, pool, allowed, kind="passage")
             qdense = self.index.vector_search(qvec, pool, allowed, kind="question")
