@@ -88,12 +88,23 @@ def langchain_chunks(docs_dir: Path) -> list[tuple[str, str]]:
 
 
 class LangChainPeer:
-    def __init__(self, docs_dir: Path, embedder: Any, cache: Any) -> None:
-        import faiss
+    """The typical LangChain pipeline, with LangChain's own classes: the chunks above as
+    ``Document``s, ``langchain_community.vectorstores.FAISS`` (its default flat L2 index) over the
+    same embedder behind LangChain's ``Embeddings`` interface, and ``similarity_search(k=20)``.
+    Passage vectors come from the shared embedding cache so that building the peer is cheap."""
 
-        self.embedder = embedder
+    def __init__(self, docs_dir: Path, embedder: Any, cache: Any) -> None:
+        from langchain_community.vectorstores import FAISS
+        from langchain_core.embeddings import Embeddings
+
+        class SameEmbedder(Embeddings):
+            def embed_documents(self, texts: list[str]) -> list[list[float]]:
+                return embedder.embed(texts, kind="passage").tolist()
+
+            def embed_query(self, text: str) -> list[float]:
+                return embedder.embed([text], kind="query")[0].tolist()
+
         chunks = langchain_chunks(docs_dir)
-        self.sources = [s for s, _ in chunks]
         texts = [t for _, t in chunks]
         got = cache.get_many(embedder.id, texts)
         missing = [i for i in range(len(texts)) if i not in got]
@@ -102,15 +113,18 @@ class LangChainPeer:
             cache.put_many(embedder.id, [texts[i] for i in missing], vecs)
             for j, i in enumerate(missing):
                 got[i] = vecs[j]
-        mat = np.stack([got[i] for i in range(len(texts))]).astype(np.float32) if texts else np.zeros((0, 384))
-        self.index = faiss.IndexFlatIP(mat.shape[1])
-        self.index.add(mat)
         self.n_chunks = len(texts)
+        self.store = None if not texts else FAISS.from_embeddings(
+            [(texts[i], np.asarray(got[i], dtype=np.float32).tolist()) for i in range(len(texts))],
+            SameEmbedder(),
+            metadatas=[{"source": src} for src, _ in chunks],
+        )
 
     def search(self, query: str, k: int = 20) -> list[str]:
-        q = self.embedder.embed([query], kind="query").astype(np.float32)
-        _, idx = self.index.search(q, k)
-        return distinct([self.sources[i] for i in idx[0] if i >= 0])
+        if self.store is None:
+            return []
+        docs = self.store.similarity_search(query, k=k)
+        return distinct([d.metadata["source"] for d in docs])
 
 
 def faq_threshold(pairs: list[tuple[float, bool]], precision: float = 0.95) -> dict[str, Any]:
@@ -171,7 +185,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
             hist = [m.to_dict() for m in item.history]
             t = time.perf_counter()
             q = asst.condense(item.question, hist, index) if hist else item.question
-            hits = ours.retrieve(q, k=10)
+            hits = asst.retrieve_turn(item.question, q, ours, k=10)
             lat["ours"].append((time.perf_counter() - t) * 1000)
             ranked["ours"].append([h.chunk.source_id for h in hits])
             if hits and hits[0].chunk.kind == "faq":

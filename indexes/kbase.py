@@ -622,6 +622,12 @@ class IndexVersion:
         terms, phrases = _analyze_query(query)
         return self.bm25.scores_of(terms, rows, phrases=phrases)
 
+    def keyword_coverage(self, query: str, groups: Sequence[Sequence[int]]) -> list[float]:
+        """For each group of chunk rows (one passage), the share of the query's distinct terms
+        that the passage holds (title and headings included, as indexed)."""
+        terms, _ = _analyze_query(query)
+        return self.bm25.coverage(terms, groups)
+
     def passage_similarity(self, qvec: np.ndarray, rows: Sequence[int]) -> np.ndarray:
         """Inner product of ``qvec`` with the passage vector of each chunk at ``rows``, from the
         stored vectors (exact, whatever the ANN index); NaN for a chunk without one, or for

@@ -68,17 +68,35 @@ class _Postings:
             lo, hi = self.indptr[tid], self.indptr[tid + 1]
             out[self.indices[lo:hi]] += self.data[lo:hi]
 
+    def _find(self, tid: int, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where term ``tid`` meets chunks ``docs`` (sorted ascending; a term's postings are in
+        chunk order, so this is one binary search): (which docs hold it, their posting offsets),
+        or None when the term has no postings."""
+        lo, hi = int(self.indptr[tid]), int(self.indptr[tid + 1])
+        if hi == lo:
+            return None
+        post = self.indices[lo:hi]
+        pos = np.minimum(np.searchsorted(post, docs), hi - lo - 1)
+        hit = post[pos] == docs
+        return hit, lo + pos[hit]
+
     def add_at(self, out: np.ndarray, term_ids: Iterable[int], docs: np.ndarray) -> None:
-        """``out[i] +=`` the weight of each term in chunk ``docs[i]`` (``docs`` sorted ascending;
-        a term's postings are in chunk order, so each lookup is a binary search)."""
+        """``out[i] +=`` the weight of each term in chunk ``docs[i]`` (``docs`` sorted ascending)."""
         for tid in term_ids:
-            lo, hi = int(self.indptr[tid]), int(self.indptr[tid + 1])
-            if hi == lo:
-                continue
-            post = self.indices[lo:hi]
-            pos = np.minimum(np.searchsorted(post, docs), hi - lo - 1)
-            hit = post[pos] == docs
-            out[hit] += self.data[lo:hi][pos[hit]]
+            found = self._find(tid, docs)
+            if found is not None:
+                hit, at = found
+                out[hit] += self.data[at]
+
+    def present(self, term_ids: Sequence[int], docs: np.ndarray) -> np.ndarray:
+        """Boolean (len(docs), len(term_ids)): whether chunk ``docs[i]`` (sorted ascending) holds
+        term ``term_ids[j]``."""
+        out = np.zeros((len(docs), len(term_ids)), dtype=bool)
+        for j, tid in enumerate(term_ids):
+            found = self._find(tid, docs)
+            if found is not None:
+                out[:, j] = found[0]
+        return out
 
 
 def _weigh(
@@ -200,6 +218,25 @@ class BM25Index:
             self.phrases.add_at(acc, self._phrase_rows(phrases), docs[order])
         out = np.empty_like(acc)
         out[order] = acc
+        return out
+
+    def coverage(self, tokens: Sequence[str], groups: Sequence[Sequence[int]]) -> list[float]:
+        """For each group of chunk rows (a passage, possibly merged from several chunks), the share
+        of the distinct query ``tokens`` that at least one of its chunks holds. Read from the
+        postings, so a passage's text is never analysed again at query time (jieba on ten
+        passages was most of a Chinese query's retrieval time)."""
+        distinct = set(tokens)
+        if not distinct:
+            return [0.0] * len(groups)
+        term_ids = self._term_rows(tokens)
+        rows = np.unique(np.fromiter((r for g in groups for r in g), dtype=np.int64))
+        if not term_ids or not len(rows):
+            return [0.0] * len(groups)
+        held = self.terms.present(term_ids, rows)
+        out = []
+        for g in groups:
+            idx = np.searchsorted(rows, np.asarray(list(g), dtype=np.int64))
+            out.append(float(held[idx].any(axis=0).sum()) / len(distinct) if len(idx) else 0.0)
         return out
 
     def search(

@@ -107,6 +107,11 @@ CALIBRATION: dict[str, dict[str, float]] = {
 }
 DEFAULT_CALIBRATION = CALIBRATION["sentence-transformers:all-MiniLM-L6-v2"]
 
+# A follow-up is retrieved as condensed (weight 1) and as asked (this weight), fused: follow-up
+# hit@5 with multilingual-e5-small, condensed alone / fused at 0.3 / 0.5 / 1: mtrag-un 0.957 /
+# 0.968 / 0.979 / 0.968, domainrag 0.583 / 0.750 / 0.750 / 0.667.
+FOLLOWUP_QUESTION_WEIGHT = 0.5
+
 
 def _above(x: float, threshold: float, at: float) -> float:
     """``x`` >= ``threshold`` mapped linearly onto [``at``, 1]: the threshold to ``at``, 1 to 1."""
@@ -143,6 +148,7 @@ class Assistant:
         max_question_chars: int = 4000,
         llm_max_tokens: int = 512,
         llm_kwargs: dict[str, Any] | None = None,
+        followup_question_weight: float = FOLLOWUP_QUESTION_WEIGHT,
     ) -> None:
         self.index_provider = index_provider
         self.embedder = embedder
@@ -167,6 +173,7 @@ class Assistant:
         )
         self.hits_k = max(hits_k, k)  # sources kept on Answer.hits (eval's @10 metrics, agent assist)
         self.clarify_margin = clarify_margin
+        self.followup_question_weight = float(followup_question_weight)
         self.max_question_chars = max_question_chars
         self.llm_max_tokens = llm_max_tokens
         self.composer = ExtractiveComposer(embedder)
@@ -226,6 +233,27 @@ class Assistant:
                 pass
         reads = dense_capability(self.embedder, question, detect_lang(question)) >= 0.5
         return condense_offline(question, history, self._idf(index) if index is not None else None, dense_reads=reads)
+
+    def retrieve_turn(
+        self,
+        question: str,
+        query: str,
+        retriever: HybridRetriever | None = None,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        lang: str | None = None,
+    ) -> list[Hit]:
+        """The passages for one turn: ``query`` is the turn condensed with its history
+        (:meth:`condense`). A follow-up is retrieved both as condensed and as asked, fused with
+        weight ``followup_question_weight`` for the question alone (:meth:`HybridRetriever.retrieve_many`)."""
+        retriever = retriever or self.retriever()
+        k = k or self.hits_k
+        if query.strip() == question.strip() or self.followup_question_weight <= 0:
+            return retriever.retrieve(query, k=k, filters=filters, lang=lang)
+        return retriever.retrieve_many(
+            [(query, 1.0), (question, self.followup_question_weight)], k=k, filters=filters, lang=lang
+        )
 
     # -- public API ------------------------------------------------------------------------------
     def search(
@@ -317,7 +345,7 @@ class Assistant:
         query = self.condense(q, hist, index)
         timings["condense"] = (time.perf_counter() - tc) * 1000
         retriever = self.retriever()
-        found = retriever.retrieve(query, k=self.hits_k, filters=self._filters(filters, groups), lang=lang)
+        found = self.retrieve_turn(q, query, retriever, k=self.hits_k, filters=self._filters(filters, groups), lang=lang)
         timings.update(retriever.last_timings)
         retrieved[:] = [
             replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in found

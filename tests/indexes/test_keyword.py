@@ -148,3 +148,18 @@ def test_scores_of_rows_match_the_full_scores() -> None:
             got = idx.scores_of(tokenize(q), rows, phrase_terms(q))
             assert got.dtype == np.float32 and len(got) == len(rows)
             np.testing.assert_allclose(got, full[rows], rtol=1e-6)
+
+
+def test_coverage_is_the_share_of_query_terms_a_passage_holds() -> None:
+    docs = PHRASE_DOCS + DOCS
+    idx = _phrase_index(docs)
+    terms = [set(tokenize(d)) for d in docs]
+    for q in ("signal information", "refund within 30 days of delivery", "退货 的 期限", "nothing matches", ""):
+        qt = set(tokenize(q))
+        groups = [[0], [3, 1], [6, 0, 2], list(range(idx.n_docs)), []]
+        got = idx.coverage(tokenize(q), groups)
+        want = [len(qt & set().union(*(terms[r] for r in g))) / len(qt) if qt and g else 0.0 for g in groups]
+        assert got == pytest.approx(want)
+        # a term the corpus never saw still counts in the denominator
+        if qt:
+            assert idx.coverage(tokenize(q) + ["zzzunseen"], [list(range(idx.n_docs))])[0] < 1.0

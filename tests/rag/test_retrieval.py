@@ -145,3 +145,65 @@ def test_text_blend_leans_on_keywords_in_english_and_is_even_in_chinese(fake_emb
     assert r._weights(False, 1.0, "zh") == (0.0, 0.5, 0.5)
     assert r._weights(False, 0.0, "zh") == (0.0, 0.0, 0.5)  # an embedder that cannot read it
     assert r._weights(True, 1.0, "en") == r._weights(True, 1.0, "zh")  # FAQ entries: one blend
+
+
+class _CountingEmbedder(HashingEmbedder):
+    def __init__(self, dim: int = 64) -> None:
+        super().__init__(dim)
+        self.batches: list[list[str]] = []
+
+    def embed(self, texts: Any, kind: str = "passage") -> np.ndarray:
+        if kind == "query":
+            self.batches.append(list(texts))
+        return super().embed(texts, kind=kind)
+
+
+def test_retrieve_many_fuses_phrasings_and_embeds_them_in_one_batch(kb_home: Path) -> None:
+    emb = _CountingEmbedder(64)
+    index = build_kb(kb_home, "shop-many", emb, SHOP)
+    r = HybridRetriever(index, emb)
+    condensed = "How much does express shipping cost? Do you ship to Switzerland?"
+    question = "Do you ship to Switzerland?"
+    a = {h.chunk.source_id: h for h in r.retrieve(condensed, k=5)}
+    b = {h.chunk.source_id: h for h in r.retrieve(question, k=5)}
+    emb.batches.clear()
+    fused = r.retrieve_many([(condensed, 1.0), (question, 0.5)], k=5)
+    assert emb.batches == [[condensed, question]]  # one engine call for both phrasings
+    ids = [h.chunk.source_id for h in fused]
+    assert len(ids) == len(set(ids)) and len(ids) <= 5
+    for h in fused:
+        sid = h.chunk.source_id
+        want = (1.0 * (a[sid].score if sid in a else 0.0) + 0.5 * (b[sid].score if sid in b else 0.0)) / 1.5
+        assert h.score == pytest.approx(want)
+        # the evidence is the main phrasing's wherever it returned the source
+        assert h.scores == (a[sid].scores if sid in a else b[sid].scores)
+    assert [h.score for h in fused] == sorted((h.score for h in fused), reverse=True)
+    # what is asked now leads: the FAQ entry on Switzerland beats the earlier turn's topic
+    assert ids[0] == "faq.csv#3"
+    # one phrasing (or one with weight) is plain retrieval
+    assert [h.chunk.source_id for h in r.retrieve_many([(question, 1.0), (condensed, 0.0)], k=5)] == list(b)
+    assert r.retrieve_many([], k=5) == []
+
+
+def test_a_follow_up_is_retrieved_as_condensed_and_as_asked(shop_index: Any, fake_embedder: Any) -> None:
+    from rag.assistant import Assistant
+
+    calls: list[Any] = []
+
+    class Spy(HybridRetriever):
+        def retrieve_many(self, queries: Any, *a: Any, **kw: Any) -> Any:
+            calls.append(list(queries))
+            return super().retrieve_many(queries, *a, **kw)
+
+    asst = Assistant(lambda: shop_index, fake_embedder, "extractive:")
+    spy = Spy(shop_index, fake_embedder)
+    hits = asst.retrieve_turn("and to Switzerland?", "and to Switzerland? Do you ship to Austria?", spy, k=3)
+    assert calls == [[("and to Switzerland? Do you ship to Austria?", 1.0), ("and to Switzerland?", 0.5)]]
+    assert hits and len(hits) <= 3
+    # a first turn is one retrieval
+    calls.clear()
+    asst.retrieve_turn("Do you ship to Switzerland?", "Do you ship to Switzerland?", spy, k=3)
+    assert calls == []
+    off = Assistant(lambda: shop_index, fake_embedder, "extractive:", followup_question_weight=0.0)
+    off.retrieve_turn("and to Switzerland?", "and to Switzerland? Do you ship to Austria?", spy, k=3)
+    assert calls == []
