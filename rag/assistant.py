@@ -351,7 +351,9 @@ class Assistant:
             replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in found
         ]
         hits = retrieved[: self.k]  # the passages the answer may use and cite
-        raw_rel = self.relevance(hits, lang, retriever)
+        # whether the knowledge base covers the need is judged on the need as condensed (the
+        # refuse threshold was calibrated so); the question alone only helps rank what is found
+        raw_rel = self.relevance(retriever.last_primary or hits, lang, retriever)
         rel = self.scaled_relevance(raw_rel)
         if not hits or raw_rel < self.refuse_threshold:
             yield {"type": "final_obj", "answer": finish(_msg("refuse", lang), "refuse", rel * 0.5, hits=hits, query=query)}

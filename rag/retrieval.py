@@ -309,8 +309,37 @@ class HybridRetriever:
         self.rerank_top = rerank_top
         self.confidence_gain = confidence_gain
         self.dup_jaccard = dup_jaccard
-        self.last_debug: RetrievalDebug | None = None
-        self.last_timings: dict[str, float] = {}
+        # what the last call on this thread did: one retriever serves every request thread
+        self._state = threading.local()
+
+    @property
+    def last_debug(self) -> RetrievalDebug | None:
+        """The fusion weights of this thread's last retrieval."""
+        return getattr(self._state, "debug", None)
+
+    @last_debug.setter
+    def last_debug(self, value: RetrievalDebug | None) -> None:
+        self._state.debug = value
+
+    @property
+    def last_timings(self) -> dict[str, float]:
+        """Stage timings (ms) of this thread's last retrieval."""
+        return getattr(self._state, "timings", {})
+
+    @last_timings.setter
+    def last_timings(self, value: dict[str, float]) -> None:
+        self._state.timings = value
+
+    @property
+    def last_primary(self) -> list[Hit] | None:
+        """After :meth:`retrieve_many` on this thread: the hits of its first (main) phrasing
+        alone, by which the caller judges whether the knowledge base covers the need at all;
+        None after a plain :meth:`retrieve`."""
+        return getattr(self._state, "primary", None)
+
+    @last_primary.setter
+    def last_primary(self, value: list[Hit] | None) -> None:
+        self._state.primary = value
 
     # -- the pieces -------------------------------------------------------------------------------
     def embed_query(self, query: str) -> np.ndarray:
@@ -335,6 +364,7 @@ class HybridRetriever:
         import time
 
         t0 = time.perf_counter()
+        self.last_primary = None
         query = (query or "").strip()
         if not query or self.index.n_chunks == 0:
             self.last_timings = {"retrieve": 0.0, "rerank": 0.0}
@@ -489,7 +519,8 @@ class HybridRetriever:
         hit@5: mtrag-un 0.957 -> 0.979, domainrag 0.583 -> 0.750 with weights 1 / 0.5).
 
         Each hit keeps the evidence (``scores``, passage) of the first phrasing that returned its
-        source; the phrasings are embedded in one batch. Timings add up over the phrasings."""
+        source; the phrasings are embedded in one batch. Timings add up over the phrasings;
+        :attr:`last_primary` keeps the first phrasing's own hits."""
         queries = [(q.strip(), float(w)) for q, w in queries if (q or "").strip() and w > 0]
         if len(queries) <= 1:
             return self.retrieve(queries[0][0] if queries else "", k, filters, lang, rerank=rerank)
@@ -503,16 +534,20 @@ class HybridRetriever:
         first: dict[str, Hit] = {}
         timings = {"retrieve": 0.0, "rerank": 0.0}
         debug: RetrievalDebug | None = None
+        primary: list[Hit] | None = None
         for (q, w), vec in zip(queries, vecs, strict=True):
-            for h in self.retrieve(q, k, filters, lang, rerank=rerank, qvec=vec):
+            got = self.retrieve(q, k, filters, lang, rerank=rerank, qvec=vec)
+            for h in got:
                 sid = h.chunk.source_id
                 score[sid] = score.get(sid, 0.0) + w * h.score / total_w
                 first.setdefault(sid, h)
             for key, ms in self.last_timings.items():
                 timings[key] = timings.get(key, 0.0) + ms
-            debug = debug or self.last_debug
+            if primary is None:
+                primary, debug = got, self.last_debug
         self.last_timings = timings
         self.last_debug = debug  # the first (main) phrasing's weights
+        self.last_primary = primary
         order = sorted(score, key=lambda sid: (-score[sid], sid))[:k]
         return [replace(first[sid], score=score[sid]) for sid in order]
 

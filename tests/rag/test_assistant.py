@@ -181,3 +181,23 @@ def test_thresholds_are_calibrated_per_embedder_and_confidence_shares_one_scale(
     assert b.scaled_relevance(0.0) == 0.0 and b.scaled_relevance(0.4) == pytest.approx(0.25)
     xs = [b.scaled_relevance(x / 20) for x in range(21)]
     assert xs == sorted(xs)
+
+
+def test_a_follow_up_is_judged_relevant_on_its_condensed_form(shop_index: Any, fake_embedder: Any) -> None:
+    asst = make(shop_index, fake_embedder)
+    judged: list[list[str]] = []
+    real = asst.relevance
+
+    def spy(hits: Any, lang: str, retriever: Any) -> float:
+        judged.append([h.chunk.id for h in hits])
+        return real(hits, lang, retriever)
+
+    asst.relevance = spy  # type: ignore[method-assign]
+    hist = [{"role": "user", "content": "How much does express shipping cost?"},
+            {"role": "assistant", "content": "12 euros [1]."}]
+    a = asst.ask("and do you ship to Switzerland?", history=hist)
+    condensed = asst.retriever().retrieve(a.query, k=asst.hits_k)
+    assert judged == [[h.chunk.id for h in condensed]]  # the main phrasing's hits, not the fused list
+    judged.clear()
+    asst.ask("Do you ship to Switzerland?")
+    assert judged and judged[0] == [h.chunk.id for h in asst.retriever().retrieve("Do you ship to Switzerland?", k=asst.hits_k)][: len(judged[0])]

@@ -207,3 +207,24 @@ def test_a_follow_up_is_retrieved_as_condensed_and_as_asked(shop_index: Any, fak
     off = Assistant(lambda: shop_index, fake_embedder, "extractive:", followup_question_weight=0.0)
     off.retrieve_turn("and to Switzerland?", "and to Switzerland? Do you ship to Austria?", spy, k=3)
     assert calls == []
+
+
+def test_last_call_state_is_per_thread_and_keeps_the_main_phrasing(shop_index: Any, fake_embedder: Any) -> None:
+    import threading
+
+    r = HybridRetriever(shop_index, fake_embedder)
+    main = "Do you ship to Switzerland? How much does express shipping cost?"
+    fused = r.retrieve_many([(main, 1.0), ("Do you ship to Switzerland?", 0.5)], k=4)
+    primary = r.last_primary
+    assert primary is not None and [h.chunk.id for h in primary] == [h.chunk.id for h in r.retrieve(main, k=4)]
+    assert r.last_primary is None  # a plain retrieval has no phrasings
+    assert fused and r.last_timings["retrieve"] > 0
+    seen: dict[str, Any] = {}
+
+    def other() -> None:
+        seen["debug"], seen["timings"], seen["primary"] = r.last_debug, r.last_timings, r.last_primary
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert seen == {"debug": None, "timings": {}, "primary": None}  # another request sees nothing of this one
