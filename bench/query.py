@@ -94,8 +94,13 @@ class LangChainPeer:
     Passage vectors come from the shared embedding cache so that building the peer is cheap."""
 
     def __init__(self, docs_dir: Path, embedder: Any, cache: Any) -> None:
-        from langchain_community.vectorstores import FAISS
+        import warnings
+
         from langchain_core.embeddings import Embeddings
+
+        with warnings.catch_warnings():  # "langchain-community is being sunset": still the typical pipeline
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from langchain_community.vectorstores import FAISS
 
         class SameEmbedder(Embeddings):
             def embed_documents(self, texts: list[str]) -> list[list[float]]:

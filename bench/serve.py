@@ -1,12 +1,12 @@
 """Service load benchmark (figures, not pass/fail).
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/serve.py [--set covid-faq] [--users 1 8 32]
-        [--seconds 15] [--ttft-questions 3] [--no-ttft]
+        [--seconds 15] [--ttft-questions 3] [--no-ttft] [--embedder SPEC]
 
 Builds a knowledge base from ../shared/data/<set>/docs (or the bundled examples/acme when the data
-is absent) with the packaged MiniLM, starts `kb serve` in a subprocess on a free loopback port
-(extractive answers, rate limit off) and runs a bounded asyncio/httpx load test against POST
-/v1/ask at each concurrency level for ``--seconds``: requests/s, p50/p95/p99 latency, errors
+is absent) with the configured embedder (``--embedder``, else KB_EMBEDDER or the project default),
+starts `kb serve` in a subprocess on a free loopback port (extractive answers, rate limit off)
+and runs a bounded asyncio/httpx load test against POST /v1/ask at each concurrency level for ``--seconds``: requests/s, p50/p95/p99 latency, errors
 (target: zero errors, p95 < 300 ms at 8 users). Then, with the transformers backend on the
 packaged gemma-3-270m GGUF, the time to the first streamed token of /v1/ask (stream: true).
 Writes bench/results/serve.json.
@@ -38,7 +38,7 @@ import kb.settings  # noqa: E402,F401  (offline env before any model import)
 
 DATA = REPO.parent / "shared" / "data"
 KB_NAME = "bench"
-EMBEDDER = "sentence-transformers:all-MiniLM-L6-v2"
+EMBEDDER = ""  # set in main(): --embedder, else KB_EMBEDDER or the project default
 FALLBACK_QUESTIONS = [
     "How long do I have to return an item?", "How much does shipping cost?", "What does the warranty cover?",
     "How do loyalty points work?", "How do I contact support?", "Can I return a gift?",
@@ -203,7 +203,12 @@ def main() -> None:
     ap.add_argument("--ttft-questions", type=int, default=3)
     ap.add_argument("--no-ttft", action="store_true")
     ap.add_argument("--no-load", action="store_true", help="only the time-to-first-token runs")
+    ap.add_argument("--embedder", default="", help="embedder spec (default: KB_EMBEDDER or the project default)")
     args = ap.parse_args()
+    global EMBEDDER
+    from kb.settings import get_settings
+
+    EMBEDDER = args.embedder or get_settings().embedder
 
     out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                            "embedder": EMBEDDER, "levels": [], "ttft": None}
