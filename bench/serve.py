@@ -6,9 +6,10 @@
 Builds a knowledge base from ../shared/data/<set>/docs (or the bundled examples/acme when the data
 is absent) with the configured embedder (``--embedder``, else KB_EMBEDDER or the project default),
 starts `kb serve` in a subprocess on a free loopback port (extractive answers, rate limit off)
-and runs a bounded asyncio/httpx load test against POST /v1/ask at each concurrency level for ``--seconds``: requests/s, p50/p95/p99 latency, errors
-(target: zero errors, p95 < 300 ms at 8 users). Then, with the transformers backend on the
-packaged gemma-3-270m GGUF, the time to the first streamed token of /v1/ask (stream: true).
+and runs a bounded asyncio/httpx load test against POST /v1/ask at each concurrency level for
+``--seconds``: requests/s, p50/p95/p99 latency, errors (target: zero errors, p95 < 300 ms at
+8 users). Then, with the transformers backend on the packaged gemma-3-270m GGUF, the time to the
+first streamed token of /v1/ask (stream: true).
 Writes bench/results/serve.json.
 """
 
