@@ -3,8 +3,10 @@
 1. Retrieval quality: hit@5 / MRR@10 on every retrieval set under --data (../shared/data), side
    by side in one run: the product (condensing + HybridRetriever), plain BM25, dense-only and a
    fixed-RRF hybrid (k=60) over the product's chunks, and the typical LangChain pipeline
-   (RecursiveCharacterTextSplitter(1000, 200) + FAISS IndexFlatIP + the same embedder). Peers
-   use only the last user turn (as in ../shared/notes/baselines-dev.md); ours condenses.
+   (RecursiveCharacterTextSplitter(1000, 200) + langchain_community's FAISS vector store +
+   similarity_search(k=20), over the same embedder). Peers use only the last user turn (as in
+   ../shared/notes/baselines-dev.md); ours condenses and retrieves a follow-up as condensed and
+   as asked (Assistant.retrieve_turn), so on multi-turn sets it embeds more text per query.
 2. Latency: p50/p95 per stage and end to end of the extractive path on synthetic indexes of
    10k and 100k chunks (synthetic text from a Zipf vocabulary and random unit vectors: search
    cost does not depend on what the vectors mean; queries are embedded with the real model).
