@@ -6,7 +6,8 @@
    (RecursiveCharacterTextSplitter(1000, 200) + langchain_community's FAISS vector store +
    similarity_search(k=20), over the same embedder). Peers use only the last user turn (as in
    ../shared/notes/baselines-dev.md); ours condenses and retrieves a follow-up as condensed and
-   as asked (Assistant.retrieve_turn), so on multi-turn sets it embeds more text per query.
+   as asked (Assistant.retrieve_turn), so on multi-turn sets it embeds more text per query. Its
+   query-vector cache is emptied before every question: each is measured cold.
 2. Latency: p50/p95 per stage and end to end of the extractive path on synthetic indexes of
    10k and 100k chunks (synthetic text from a Zipf vocabulary and random unit vectors: search
    cost does not depend on what the vectors mean; queries are embedded with the real model).
@@ -190,6 +191,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 continue
             golds.append(item.gold)
             hist = [m.to_dict() for m in item.history]
+            ours.forget_queries()  # every question cold: no cached vector of a repeated question
             t = time.perf_counter()
             q = asst.condense(item.question, hist, index) if hist else item.question
             hits = asst.retrieve_turn(item.question, q, ours, k=10)

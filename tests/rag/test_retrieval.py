@@ -164,11 +164,11 @@ def test_retrieve_many_fuses_phrasings_and_embeds_them_in_one_batch(kb_home: Pat
     r = HybridRetriever(index, emb)
     condensed = "How much does express shipping cost? Do you ship to Switzerland?"
     question = "Do you ship to Switzerland?"
-    a = {h.chunk.source_id: h for h in r.retrieve(condensed, k=5)}
-    b = {h.chunk.source_id: h for h in r.retrieve(question, k=5)}
-    emb.batches.clear()
     fused = r.retrieve_many([(condensed, 1.0), (question, 0.5)], k=5)
     assert emb.batches == [[condensed, question]]  # one engine call for both phrasings
+    a = {h.chunk.source_id: h for h in r.retrieve(condensed, k=5)}
+    b = {h.chunk.source_id: h for h in r.retrieve(question, k=5)}
+    assert emb.batches == [[condensed, question]]  # their vectors were cached
     ids = [h.chunk.source_id for h in fused]
     assert len(ids) == len(set(ids)) and len(ids) <= 5
     for h in fused:
@@ -197,15 +197,16 @@ def test_a_follow_up_is_retrieved_as_condensed_and_as_asked(shop_index: Any, fak
 
     asst = Assistant(lambda: shop_index, fake_embedder, "extractive:")
     spy = Spy(shop_index, fake_embedder)
-    hits = asst.retrieve_turn("and to Switzerland?", "and to Switzerland? Do you ship to Austria?", spy, k=3)
-    assert calls == [[("and to Switzerland? Do you ship to Austria?", 1.0), ("and to Switzerland?", 0.5)]]
+    q, query = "and to Switzerland?", "and to Switzerland? Do you ship to Austria?"
+    hits = asst.retrieve_turn(q, query, spy, k=3)
+    assert calls == [[(query, 1.0), (q, 0.5)]]
     assert hits and len(hits) <= 3
     # a first turn is one retrieval
     calls.clear()
     asst.retrieve_turn("Do you ship to Switzerland?", "Do you ship to Switzerland?", spy, k=3)
     assert calls == []
     off = Assistant(lambda: shop_index, fake_embedder, "extractive:", followup_question_weight=0.0)
-    off.retrieve_turn("and to Switzerland?", "and to Switzerland? Do you ship to Austria?", spy, k=3)
+    off.retrieve_turn(q, query, spy, k=3)
     assert calls == []
 
 
@@ -228,3 +229,18 @@ def test_last_call_state_is_per_thread_and_keeps_the_main_phrasing(shop_index: A
     t.start()
     t.join()
     assert seen == {"debug": None, "timings": {}, "primary": None}  # another request sees nothing of this one
+
+
+def test_query_vectors_are_cached_and_can_be_dropped(kb_home: Path) -> None:
+    emb = _CountingEmbedder(64)
+    index = build_kb(kb_home, "shop-qcache", emb, SHOP)
+    r = HybridRetriever(index, emb)
+    question = "Do you ship to Switzerland?"
+    first = r.retrieve(question, k=3)
+    again = r.retrieve(question, k=3)  # a customer asking the same thing
+    assert emb.batches == [[question]]
+    assert [h.chunk.id for h in again] == [h.chunk.id for h in first]
+    assert [h.scores for h in again] == [h.scores for h in first]
+    r.forget_queries()
+    r.retrieve(question, k=3)
+    assert emb.batches == [[question], [question]]
