@@ -24,6 +24,21 @@ class Composed:
     sentences: tuple[tuple[int, str, float], ...]  # (passage number, sentence, relevance)
 
 
+# A sentence about the document itself ("This policy explains how long you have to return an
+# item", "本政策说明了退货流程") echoes the question's words but answers nothing.
+_META = re.compile(
+    r"^(?:(?:this|the|our)\s+(?:document|policy|page|section|guide|article|faq|manual|chapter|notice|"
+    r"statement|agreement|terms)|it)\s+(?:explains?|describes?|outlines?|sets?\s+out|summari[sz]es?|"
+    r"tells?\s+you)\b"
+    r"|^本(?:政策|文档|文件|页面|指南|手册|章节|节|条款|说明|协议)(?:主要|将)?(?:说明|介绍|描述|概述|解释)",
+    re.IGNORECASE,
+)
+
+
+def _is_meta(sentence: str) -> bool:
+    return bool(_META.match(sentence.strip()))
+
+
 def _clean_sentence(s: str) -> str:
     s = re.sub(r"^\s*(?:Q|A|问|答)\s*[:：]\s*", "", s.strip())
     s = re.sub(r"^#+\s*", "", s)
@@ -95,9 +110,9 @@ class ExtractiveComposer:
         for n, hit in enumerate(hits[: self.max_passages], start=1):
             for pos, sent in enumerate(split_sentences(hit.passage)):
                 s = _clean_sentence(sent)
-                # a question in a passage (an FAQ entry's own question, a heading) answers nothing,
-                # however close it is to the user's question
-                if len(re.findall(r"\w", s)) >= 3 and not s.rstrip().endswith(("?", "？")):
+                # a question in a passage (an FAQ entry's own question, a heading) or a sentence
+                # about the document itself answers nothing, however close it is to the question
+                if len(re.findall(r"\w", s)) >= 3 and not s.rstrip().endswith(("?", "？")) and not _is_meta(s):
                     cands.append((n, pos, s))
         if not cands:
             return Composed("", ())

@@ -68,3 +68,17 @@ def test_a_slow_embedder_gets_fewer_sentences_embedded_per_answer() -> None:
     out = composer.compose("Which shipping rule covers parcels?", [_hit(2, other)])
     assert emb.texts - before == 1 + 3  # ~20 ms a sentence: the 60 ms budget allows 3
     assert out.text  # still an answer
+
+
+def test_sentences_about_the_document_itself_are_not_answers() -> None:
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, "This policy explains how long you have to return an item and how refunds are paid. "
+                    "You have 30 days from delivery to return an item."),
+            _hit(2, "本政策说明了退货的期限和退款方式。自签收之日起三十天内可以退货。")]
+    en = composer.compose("How long do I have to return an item?", hits)
+    assert "30 days from delivery" in en.text and "This policy explains" not in en.text
+    zh = composer.compose("退货的期限是多久？", hits[1:], lang="zh")
+    assert "三十天内可以退货" in zh.text and "本政策说明" not in zh.text
+    # a sentence that merely starts like one still counts
+    plain = composer.compose("What does the policy cover?", [_hit(1, "The policy covers damage in transit.")])
+    assert "covers damage in transit" in plain.text
