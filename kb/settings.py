@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     refuse_threshold: float | None = None
     faq_threshold: float | None = None
     escalate_topics: list[str] = Field(default_factory=list)
+    # a follow-up is also retrieved as asked, at this weight beside its condensed form (0 = off:
+    # one retrieval, one embedding, for latency)
+    followup_question_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     llm_timeout_s: float = 60.0
     llm_max_tokens: int = 512
 
@@ -95,7 +98,23 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()  # type: ignore[call-arg]  # values come from the environment
+    """The settings from the environment; a bad value is a one-line ConfigError naming its
+    variable (never a pydantic traceback)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()  # type: ignore[call-arg]  # values come from the environment
+    except ValidationError as ex:
+        from kb.errors import ConfigError
+
+        err = ex.errors()[0]
+        field = str(err["loc"][0]) if err.get("loc") else "?"
+        info = Settings.model_fields.get(field)
+        var = info.alias if info is not None and info.alias else f"KB_{field.upper()}"
+        raise ConfigError(
+            f"invalid setting {var}={err.get('input')!r}: {err.get('msg', 'invalid value')}",
+            f"fix or unset {var}",
+        ) from None
 
 
 def reset_settings_cache() -> None:

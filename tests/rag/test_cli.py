@@ -66,3 +66,28 @@ def test_kb_ask_streams_with_an_llm_backend(cli_env: Any, monkeypatch: pytest.Mo
     draft, checked = r.output.split("Checked answer:")
     assert "Parcels fly" in draft and "Parcels fly" not in checked
     assert "3 to 5 business days [1]." in checked and "[1] shipping.md" in checked
+
+
+@pytest.mark.parametrize(("var", "value"), [("KB_HANDOFF_THRESHOLD", "abc"), ("KB_FOLLOWUP_QUESTION_WEIGHT", "2")])
+def test_a_bad_setting_is_a_one_line_error_naming_its_variable(
+    cli_env: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], var: str, value: str
+) -> None:
+    from kb.cli import main
+
+    monkeypatch.setenv(var, value)
+    reset_settings_cache()
+    with pytest.raises(SystemExit) as ex:
+        main(["ask", "How long does standard shipping take?"])
+    assert ex.value.code != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: invalid setting ")
+    assert f"{var}={value!r}" in err and f"fix or unset {var}" in err
+
+
+def test_followups_can_be_retrieved_once_for_latency(cli_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb.commands.ask import build_assistant
+    from kb.settings import get_settings
+
+    monkeypatch.setenv("KB_FOLLOWUP_QUESTION_WEIGHT", "0")
+    reset_settings_cache()
+    assert build_assistant(get_settings(), "shop").followup_question_weight == 0.0
