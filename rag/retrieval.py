@@ -348,7 +348,9 @@ class HybridRetriever:
 
     # -- the pieces -------------------------------------------------------------------------------
     def _embed_queries(self, texts: list[str]) -> list[np.ndarray]:
-        return list(np.asarray(self.embedder.embed(texts, kind="query"), dtype=np.float32))
+        vecs = np.array(self.embedder.embed(texts, kind="query"), dtype=np.float32)  # a copy we own
+        vecs.flags.writeable = False  # shared through the cache: nobody may change them in place
+        return list(vecs)
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query's vector (cached: :data:`QUERY_CACHE_SIZE` recent queries)."""
