@@ -29,7 +29,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -461,6 +461,7 @@ class HybridRetriever:
             fused[sid] = (wq * q_n.get(sid, 0.0) + wp * d_n.get(sid, 0.0) + wb * b_n.get(sid, 0.0)) / total
             row_weights[sid] = (wp + wq, wb)
 
+        @cache  # asked for the top sources twice: to prefetch their chunks, then to show them
         def best_row(sid: str) -> int:
             """The chunk that carries the source: the strongest of its best rows per retriever."""
             cands = [r for r in (d_arg.get(sid), q_arg.get(sid), b_arg.get(sid)) if r is not None]
