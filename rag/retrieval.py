@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -277,6 +277,31 @@ class _ChunkMap:
         return self._chunks[row]
 
 
+T = TypeVar("T")
+
+
+class _PerThread(Generic[T]):
+    """An attribute whose value is kept per thread, in the instance's ``_state``
+    (a ``threading.local``); a thread that never set it reads ``default()``."""
+
+    def __init__(self, default: Callable[[], T]) -> None:
+        self.default = default
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> T:
+        try:
+            value: T = getattr(obj._state, self.name)
+        except AttributeError:
+            return self.default()
+        return value
+
+    def __set__(self, obj: Any, value: T) -> None:
+        setattr(obj._state, self.name, value)
+
+
 @dataclass(frozen=True)
 class RetrievalDebug:
     lang: str
@@ -313,38 +338,16 @@ class HybridRetriever:
         self.rerank_top = rerank_top
         self.confidence_gain = confidence_gain
         self.dup_jaccard = dup_jaccard
-        # what the last call on this thread did: one retriever serves every request thread
-        self._state = threading.local()
+        self._state = threading.local()  # behind last_debug, last_timings, last_primary
         self._qvecs: BatchLRU[str, np.ndarray] = BatchLRU(self._embed_queries, QUERY_CACHE_SIZE)
 
-    @property
-    def last_debug(self) -> RetrievalDebug | None:
-        """The fusion weights of this thread's last retrieval."""
-        return getattr(self._state, "debug", None)
-
-    @last_debug.setter
-    def last_debug(self, value: RetrievalDebug | None) -> None:
-        self._state.debug = value
-
-    @property
-    def last_timings(self) -> dict[str, float]:
-        """Stage timings (ms) of this thread's last retrieval."""
-        return getattr(self._state, "timings", {})
-
-    @last_timings.setter
-    def last_timings(self, value: dict[str, float]) -> None:
-        self._state.timings = value
-
-    @property
-    def last_primary(self) -> list[Hit] | None:
-        """After :meth:`retrieve_many` on this thread: the hits of its first (main) phrasing
-        alone, by which the caller judges whether the knowledge base covers the need at all;
-        None after a plain :meth:`retrieve`."""
-        return getattr(self._state, "primary", None)
-
-    @last_primary.setter
-    def last_primary(self, value: list[Hit] | None) -> None:
-        self._state.primary = value
+    # what this thread's last call did (one retriever serves every request thread): the fusion
+    # weights, the stage timings (ms), and after :meth:`retrieve_many` the hits of its first (main)
+    # phrasing alone, by which the caller judges whether the knowledge base covers the need
+    # (None after a plain :meth:`retrieve`)
+    last_debug: _PerThread[RetrievalDebug | None] = _PerThread(lambda: None)
+    last_timings: _PerThread[dict[str, float]] = _PerThread(dict)
+    last_primary: _PerThread[list[Hit] | None] = _PerThread(lambda: None)
 
     # -- the pieces -------------------------------------------------------------------------------
     def _embed_queries(self, texts: list[str]) -> list[np.ndarray]:
