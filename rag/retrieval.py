@@ -16,6 +16,10 @@ How much each retriever counts is decided three times over:
 3. FAQ entries: a blend of dense over the curated question, dense over question+answer and
    BM25 (0.35 / 0.35 / 0.30, ../shared/notes/baselines-dev.md).
 
+A year the question names ("2020年…报名时间") is a soft constraint: when some top sources mention
+it, the others are scaled down (:data:`YEAR_MISMATCH_FACTOR`), since yearly notices repeat one
+text with new dates.
+
 Metadata filters (access groups, tags, language, validity) become one row mask
 (:meth:`IndexVersion.allowed_mask`) given to both searches, so they apply inside the search and
 never after a fixed top-k. Chunks are aggregated per source (hits map to distinct sources),
@@ -67,6 +71,19 @@ TEXT_BLEND = {"en": (0.0, 0.4, 0.6), "zh": (0.0, 0.5, 0.5)}
 DEFAULT_TEXT_BLEND = (0.0, 0.5, 0.5)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+# A year named in the question ("2020年…报名时间", "the 2019 filing deadline") is a constraint: a
+# knowledge base of yearly notices holds the same text for many years. When some of the top
+# sources mention a year the question names, every source that does not is scaled down by this
+# factor (the passages of one notice differ in little but their dates).
+YEAR_MISMATCH_FACTOR = 0.8
+_YEAR = re.compile(r"(?<![\d.])(1[89]\d\d|20\d\d)(?![\d.])")
+
+
+def query_years(query: str) -> frozenset[str]:
+    """The calendar years (1800-2099) a query names."""
+    return frozenset(_YEAR.findall(query))
+
 
 # Query vectors kept per retriever: customers ask the same questions over and over.
 QUERY_CACHE_SIZE = 1024
@@ -245,6 +262,33 @@ def _near_duplicate(sig: tuple[str, frozenset[str]], kept: Sequence[tuple[str, f
         if min(n, m) >= limit * max(n, m) and _jaccard(words, k_words) >= limit:
             return True
     return False
+
+
+def _prefer_years(
+    years: frozenset[str],
+    order: list[str],
+    fused: dict[str, float],
+    chunks: _ChunkMap,
+    rows_of: dict[str, set[int]],
+    window: int,
+) -> list[str]:
+    """Rank sources that mention a year the query names above those that do not: when one of
+    the top ``window`` sources mentions one (in a retrieved chunk or its title), every other
+    source's fused score is scaled by :data:`YEAR_MISMATCH_FACTOR` (in place) and the order is
+    rebuilt. A question whose year no top source mentions keeps its ranking and its scores."""
+    top = order[:window]
+    chunks.prefetch(r for sid in top for r in sorted(rows_of.get(sid, ())))
+
+    def mentions(sid: str) -> bool:
+        return any(y in chunks[r].title or y in chunks[r].text for r in rows_of.get(sid, ()) for y in years)
+
+    matched = {sid for sid in top if mentions(sid)}
+    if not matched or len(matched) == len(order):
+        return order
+    for sid in order:
+        if sid not in matched:
+            fused[sid] *= YEAR_MISMATCH_FACTOR
+    return sorted(order, key=lambda x: (-fused[x], x))
 
 
 class _ChunkMap:
@@ -482,6 +526,13 @@ class HybridRetriever:
             }
 
         order = sorted(fused, key=lambda x: (-fused[x], x))
+        by_row_source: dict[str, set[int]] = {}
+        for row in rows:
+            by_row_source.setdefault(source_of(row), set()).add(row)
+        want = max(k, self.rerank_top if (self.reranker and rerank) else k)
+        years = query_years(query)
+        if years:
+            order = _prefer_years(years, order, fused, chunks, by_row_source, 2 * want)
         self.last_debug = RetrievalDebug(
             lang=lang,
             weights={"capability": capability, **conf},
@@ -491,10 +542,6 @@ class HybridRetriever:
         # collapse near-duplicates across sources, then build passages
         found: list[tuple[Hit, list[int]]] = []  # each hit with the chunk rows of its passage
         kept_keys: list[tuple[str, frozenset[str]]] = []
-        by_row_source: dict[str, set[int]] = {}
-        for row in rows:
-            by_row_source.setdefault(source_of(row), set()).add(row)
-        want = max(k, self.rerank_top if (self.reranker and rerank) else k)
         chunks.prefetch(best_row(sid) for sid in order[: 2 * want])
         for sid in order:
             # A document whose best chunk repeats one already kept (manuals repeat paragraphs

@@ -244,3 +244,72 @@ def test_query_vectors_are_cached_and_can_be_dropped(kb_home: Path) -> None:
     r.forget_queries()
     r.retrieve(question, k=3)
     assert emb.batches == [[question], [question]]
+
+
+def test_a_year_in_the_question_ranks_that_years_notice_first(
+    kb_home: Path, fake_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # yearly notices that differ in little but their dates: the year the question names decides
+    notice = "Online registration for the recommended-student programme closes on {d}; results follow a week later."
+    zh = "外语类保送生网上报名：即日起至{d}11:00，初审结果查询在报名截止一周后。"
+    docs = [
+        Doc("notice-2021.md", "Admissions notice", [notice.format(d="21 December 2021")]),
+        Doc("notice-2019.md", "Admissions notice", [notice.format(d="19 December 2019")]),
+        Doc("notice-2020.md", "Admissions notice", [notice.format(d="20 December 2020")]),
+        Doc("zh-2021.md", "外语类保送生招生简章", [zh.format(d="2021年12月21日")]),
+        Doc("zh-2019.md", "外语类保送生招生简章", [zh.format(d="2019年12月19日")]),
+        Doc("zh-2020.md", "外语类保送生招生简章", [zh.format(d="2020年12月20日")]),
+    ]
+    index = build_kb(kb_home, "yearly", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder)
+    for year in ("2019", "2020", "2021"):
+        hits = r.retrieve(f"When does online registration close in {year}?", k=3)
+        assert hits[0].chunk.source == f"notice-{year}.md"
+        assert hits[0].score > hits[1].score  # the others were scaled down, not only reordered
+        hits = r.retrieve(f"{year}年 外语类保送生网上报名的时间到几月几号？", k=3)
+        assert hits[0].chunk.source == f"zh-{year}.md"
+    # a year that no passage mentions changes neither the order nor the scores
+    q = "When does online registration close in 1999?"
+    on = r.retrieve(q, k=3)
+    monkeypatch.setattr("rag.retrieval.YEAR_MISMATCH_FACTOR", 1.0)
+    off = r.retrieve(q, k=3)
+    assert [(h.chunk.source, h.score) for h in on] == [(h.chunk.source, h.score) for h in off]
+
+
+def test_sources_not_mentioning_the_questions_year_are_scaled_down() -> None:
+    from types import SimpleNamespace
+
+    from rag.retrieval import YEAR_MISMATCH_FACTOR, _prefer_years
+
+    texts = {
+        1: ("2021 admissions notice", "Registration closes on 2 January 2021."),
+        2: ("Admissions notice", "Registration closes on 21 December 2020."),  # the year in the text
+        3: ("2020 admissions notice", "Registration closes soon."),  # the year in the title
+        4: ("Admissions notice", "Registration closes on 19 December."),
+    }
+
+    class Chunks:
+        def prefetch(self, rows: Any) -> None:
+            list(rows)
+
+        def __getitem__(self, row: int) -> Any:
+            title, text = texts[row]
+            return SimpleNamespace(title=title, text=text)
+
+    rows_of = {"a": {1}, "b": {2}, "c": {3}, "d": {4}}
+    fused = {"a": 1.0, "d": 0.95, "b": 0.9, "c": 0.7}
+    order = _prefer_years(frozenset({"2020"}), ["a", "d", "b", "c"], fused, Chunks(), rows_of, window=4)
+    assert order == ["b", "a", "d", "c"]
+    assert fused == {"a": YEAR_MISMATCH_FACTOR, "d": 0.95 * YEAR_MISMATCH_FACTOR, "b": 0.9, "c": 0.7}
+    # no top source mentions the year: order and scores stay
+    fused = {"a": 1.0, "d": 0.95, "b": 0.9, "c": 0.7}
+    assert _prefer_years(frozenset({"1999"}), ["a", "d", "b", "c"], fused, Chunks(), rows_of, 4) == ["a", "d", "b", "c"]
+    assert fused == {"a": 1.0, "d": 0.95, "b": 0.9, "c": 0.7}
+
+
+def test_query_years_reads_calendar_years_only() -> None:
+    from rag.retrieval import query_years
+
+    assert query_years("2023年 中国人民大学的校长是谁？") == {"2023"}
+    assert query_years("the 2019 and 2020 filing deadlines") == {"2019", "2020"}
+    assert query_years("call 020-12345 or order 12023, version 2.2020, 3000 items") == frozenset()
