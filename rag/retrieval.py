@@ -268,21 +268,14 @@ def _prefer_years(
     years: frozenset[str],
     order: list[str],
     fused: dict[str, float],
-    chunks: _ChunkMap,
-    rows_of: dict[str, set[int]],
+    mentioning: Callable[[list[str]], set[str]],
     window: int,
 ) -> list[str]:
-    """Rank sources that mention a year the query names above those that do not: when one of
-    the top ``window`` sources mentions one (in a retrieved chunk or its title), every other
+    """Rank sources that mention a year the query names above those that do not: when some of
+    the top ``window`` sources mention one (``mentioning(sources)`` says which), every other
     source's fused score is scaled by :data:`YEAR_MISMATCH_FACTOR` (in place) and the order is
     rebuilt. A question whose year no top source mentions keeps its ranking and its scores."""
-    top = order[:window]
-    chunks.prefetch(r for sid in top for r in sorted(rows_of.get(sid, ())))
-
-    def mentions(sid: str) -> bool:
-        return any(y in chunks[r].title or y in chunks[r].text for r in rows_of.get(sid, ()) for y in years)
-
-    matched = {sid for sid in top if mentions(sid)}
+    matched = mentioning(order[:window])
     if not matched or len(matched) == len(order):
         return order
     for sid in order:
@@ -532,7 +525,19 @@ class HybridRetriever:
         want = max(k, self.rerank_top if (self.reranker and rerank) else k)
         years = query_years(query)
         if years:
-            order = _prefer_years(years, order, fused, chunks, by_row_source, 2 * want)
+
+            def mentioning(sids: list[str]) -> set[str]:
+                groups = [sorted(by_row_source.get(sid, ())) for sid in sids]
+                cover_of = getattr(self.index, "keyword_coverage", None)
+                if callable(cover_of):  # read from the postings (title included, as indexed)
+                    return {sid for sid, c in zip(sids, cover_of(" ".join(sorted(years)), groups), strict=True) if c > 0}
+                chunks.prefetch(r for g in groups for r in g)
+                return {
+                    sid for sid, g in zip(sids, groups, strict=True)
+                    if any(y in chunks[r].title or y in chunks[r].text for r in g for y in years)
+                }
+
+            order = _prefer_years(years, order, fused, mentioning, 2 * want)
         self.last_debug = RetrievalDebug(
             lang=lang,
             weights={"capability": capability, **conf},

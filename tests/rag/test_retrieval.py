@@ -277,34 +277,25 @@ def test_a_year_in_the_question_ranks_that_years_notice_first(
 
 
 def test_sources_not_mentioning_the_questions_year_are_scaled_down() -> None:
-    from types import SimpleNamespace
-
     from rag.retrieval import YEAR_MISMATCH_FACTOR, _prefer_years
 
-    texts = {
-        1: ("2021 admissions notice", "Registration closes on 2 January 2021."),
-        2: ("Admissions notice", "Registration closes on 21 December 2020."),  # the year in the text
-        3: ("2020 admissions notice", "Registration closes soon."),  # the year in the title
-        4: ("Admissions notice", "Registration closes on 19 December."),
-    }
+    mentions = {"a": False, "b": True, "c": True, "d": False}  # which sources name 2020
 
-    class Chunks:
-        def prefetch(self, rows: Any) -> None:
-            list(rows)
+    def mentioning(sids: list[str]) -> set[str]:
+        return {sid for sid in sids if mentions[sid]}
 
-        def __getitem__(self, row: int) -> Any:
-            title, text = texts[row]
-            return SimpleNamespace(title=title, text=text)
-
-    rows_of = {"a": {1}, "b": {2}, "c": {3}, "d": {4}}
     fused = {"a": 1.0, "d": 0.95, "b": 0.9, "c": 0.7}
-    order = _prefer_years(frozenset({"2020"}), ["a", "d", "b", "c"], fused, Chunks(), rows_of, window=4)
+    order = _prefer_years(frozenset({"2020"}), ["a", "d", "b", "c"], fused, mentioning, window=4)
     assert order == ["b", "a", "d", "c"]
     assert fused == {"a": YEAR_MISMATCH_FACTOR, "d": 0.95 * YEAR_MISMATCH_FACTOR, "b": 0.9, "c": 0.7}
     # no top source mentions the year: order and scores stay
     fused = {"a": 1.0, "d": 0.95, "b": 0.9, "c": 0.7}
-    assert _prefer_years(frozenset({"1999"}), ["a", "d", "b", "c"], fused, Chunks(), rows_of, 4) == ["a", "d", "b", "c"]
+    assert _prefer_years(frozenset({"1999"}), ["a", "d", "b", "c"], fused, lambda s: set(), 4) == ["a", "d", "b", "c"]
     assert fused == {"a": 1.0, "d": 0.95, "b": 0.9, "c": 0.7}
+    # only the top window is looked at
+    seen: list[list[str]] = []
+    _prefer_years(frozenset({"2020"}), ["a", "d", "b", "c"], dict(fused), lambda s: seen.append(s) or set(), 2)
+    assert seen == [["a", "d"]]
 
 
 def test_query_years_reads_calendar_years_only() -> None:
