@@ -49,8 +49,9 @@ def pin_threads() -> None:
         pass
 
 
-def pct(xs: list[float], q: float) -> float:
-    return round(float(np.percentile(xs, q)), 2) if xs else float("nan")
+def pct(xs: list[float], q: float) -> float | None:
+    """The ``q``-th percentile, rounded; None (JSON null) for no samples (a set without follow-ups)."""
+    return round(float(np.percentile(xs, q)), 2) if xs else None
 
 
 def distinct(ids: list[str]) -> list[str]:
@@ -185,12 +186,14 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         ranked: dict[str, list[list[str]]] = {s: [] for s in systems}
         lat: dict[str, list[float]] = {s: [] for s in systems}
         golds: list[tuple[str, ...]] = []
+        follow: list[bool] = []  # whether the question is a follow-up (has history)
         faq_cal: list[tuple[float, bool]] = []
         for item in ds.items:
             if not item.answerable:
                 continue
             golds.append(item.gold)
             hist = [m.to_dict() for m in item.history]
+            follow.append(bool(hist))
             ours.forget_queries()  # every question cold: no cached vector of a repeated question
             t = time.perf_counter()
             q = asst.condense(item.question, hist, index) if hist else item.question
@@ -226,9 +229,15 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 "hit@5": round(float(np.mean(h)), 4) if h else None,
                 "mrr@10": round(float(np.mean(m)), 4) if m else None,
                 "p50_ms": pct(lat[s], 50), "p95_ms": pct(lat[s], 95),
+                # first turns and follow-ups apart: we condense a follow-up with the previous turn and
+                # embed it twice (as condensed and as asked); the naive peers embed the last turn alone
+                "p50_first_turn_ms": pct([x for x, f in zip(lat[s], follow, strict=True) if not f], 50),
+                "p50_followup_ms": pct([x for x, f in zip(lat[s], follow, strict=True) if f], 50),
             })
             print(f"{ds.name:12s} {s:16s} n={len(h):4d} hit@5={rows[-1]['hit@5']} mrr@10={rows[-1]['mrr@10']} "
-                  f"p50={rows[-1]['p50_ms']}ms p95={rows[-1]['p95_ms']}ms", flush=True)
+                  f"p50={rows[-1]['p50_ms']}ms p95={rows[-1]['p95_ms']}ms "
+                  f"(first turns {rows[-1]['p50_first_turn_ms']}ms, follow-ups {rows[-1]['p50_followup_ms']}ms)",
+                  flush=True)
         if faq_cal:
             rows.append({"set": ds.name, "system": "_faq_calibration", **faq_threshold(faq_cal)})
             print(ds.name, "faq calibration", rows[-1], flush=True)
