@@ -198,7 +198,7 @@ class _VectorCache:
         self.embedder = embedder
         self.size = size
         self._lru: BatchLRU[str, np.ndarray] = BatchLRU(
-            lambda texts: np.asarray(self.embedder.embed(texts, kind="passage"), dtype=np.float32), size
+            lambda texts: list(np.asarray(self.embedder.embed(texts, kind="passage"), dtype=np.float32)), size
         )
 
     def get(self, texts: Sequence[str]) -> np.ndarray:

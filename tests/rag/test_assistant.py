@@ -201,3 +201,26 @@ def test_a_follow_up_is_judged_relevant_on_its_condensed_form(shop_index: Any, f
     judged.clear()
     asst.ask("Do you ship to Switzerland?")
     assert judged and judged[0] == [h.chunk.id for h in asst.retriever().retrieve("Do you ship to Switzerland?", k=asst.hits_k)][: len(judged[0])]
+
+
+def test_an_answer_embeds_the_question_once(shop_index: Any, fake_embedder: Any) -> None:
+    # the composer scores sentences against the query vector the retriever already computed
+    asst = make(shop_index, fake_embedder)
+    emb = asst.embedder
+    kinds: list[str] = []
+    real = emb.embed
+
+    def spy(texts: Any, kind: str = "passage") -> Any:
+        kinds.append(kind)
+        return real(texts, kind=kind)
+
+    emb.embed = spy  # type: ignore[method-assign]
+    a = asst.ask("How long does standard shipping take?")
+    assert a.action == "answer" and "3 to 5 business days" in a.text
+    assert kinds.count("query") == 1
+    # a follow-up: its two phrasings in one batch, and nothing more for the composer
+    kinds.clear()
+    hist = [{"role": "user", "content": "How much does express shipping cost?"},
+            {"role": "assistant", "content": "12 euros [1]."}]
+    a = asst.ask("and how long does it take?", history=hist)
+    assert a.action in ("answer", "clarify") and kinds.count("query") == 1
