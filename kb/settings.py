@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     # a follow-up is also retrieved as asked, at this weight beside its condensed form (0 = off:
     # one retrieval, one embedding, for latency)
     followup_question_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    # query vectors kept per knowledge base: a repeated question skips the embedder (0 = off)
+    query_cache_size: int = Field(default=1024, ge=0)
     llm_timeout_s: float = 60.0
     llm_max_tokens: int = 512
 

@@ -31,7 +31,7 @@ from rag.citations import check_answer
 from rag.compose import ExtractiveComposer, build_messages
 from rag.conversation import ConversationStore, condense_offline, condense_with_llm
 from rag.llm import LLM, get_llm
-from rag.retrieval import HybridRetriever, Reranker, dense_capability
+from rag.retrieval import QUERY_CACHE_SIZE, HybridRetriever, Reranker, dense_capability
 from rag.types import Answer, Citation, Hit
 
 Message = dict[str, str]
@@ -149,6 +149,7 @@ class Assistant:
         llm_max_tokens: int = 512,
         llm_kwargs: dict[str, Any] | None = None,
         followup_question_weight: float = FOLLOWUP_QUESTION_WEIGHT,
+        query_cache_size: int = QUERY_CACHE_SIZE,
     ) -> None:
         self.index_provider = index_provider
         self.embedder = embedder
@@ -174,6 +175,7 @@ class Assistant:
         self.hits_k = max(hits_k, k)  # sources kept on Answer.hits (eval's @10 metrics, agent assist)
         self.clarify_margin = clarify_margin
         self.followup_question_weight = float(followup_question_weight)
+        self.query_cache_size = int(query_cache_size)
         self.max_question_chars = max_question_chars
         self.llm_max_tokens = llm_max_tokens
         self.composer = ExtractiveComposer(embedder)
@@ -186,7 +188,8 @@ class Assistant:
         with self._lock:
             got = self._retrievers.get(id(index))
             if got is None or got[0] is not index:
-                self._retrievers = {id(index): (index, HybridRetriever(index, self.embedder, self.reranker))}
+                r = HybridRetriever(index, self.embedder, self.reranker, query_cache_size=self.query_cache_size)
+                self._retrievers = {id(index): (index, r)}
                 got = self._retrievers[id(index)]
             return got[1]
 

@@ -366,6 +366,7 @@ class HybridRetriever:
         rerank_top: int = 20,
         confidence_gain: float = 0.5,
         dup_jaccard: float = 0.9,
+        query_cache_size: int = QUERY_CACHE_SIZE,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -376,7 +377,7 @@ class HybridRetriever:
         self.confidence_gain = confidence_gain
         self.dup_jaccard = dup_jaccard
         self._state = threading.local()  # behind last_debug, last_timings, last_primary
-        self._qvecs: BatchLRU[str, np.ndarray] = BatchLRU(self._embed_queries, QUERY_CACHE_SIZE)
+        self._qvecs: BatchLRU[str, np.ndarray] = BatchLRU(self._embed_queries, query_cache_size)
 
     # what this thread's last call did (one retriever serves every request thread): the fusion
     # weights, the stage timings (ms), and after :meth:`retrieve_many` the hits of its first (main)
@@ -385,6 +386,9 @@ class HybridRetriever:
     last_debug: _PerThread[RetrievalDebug | None] = _PerThread(lambda: None)
     last_timings: _PerThread[dict[str, float]] = _PerThread(dict)
     last_primary: _PerThread[list[Hit] | None] = _PerThread(lambda: None)
+    # the query vectors of this thread's last call, whatever the cache keeps: the composer of the
+    # same request reuses them (the cache may be off, or evict them under load)
+    last_vectors: _PerThread[dict[str, np.ndarray]] = _PerThread(dict)
 
     # -- the pieces -------------------------------------------------------------------------------
     def _embed_queries(self, texts: list[str]) -> list[np.ndarray]:
@@ -393,16 +397,24 @@ class HybridRetriever:
         return list(vecs)
 
     def embed_query(self, query: str) -> np.ndarray:
-        """The query's vector (cached: :data:`QUERY_CACHE_SIZE` recent queries)."""
-        return self._qvecs.get_many([query])[0]
+        """The query's vector (cached: the ``query_cache_size`` most recent queries; a query of
+        this thread's last call is never embedded again)."""
+        return self.embed_queries([query])[0]
 
     def embed_queries(self, texts: Sequence[str]) -> list[np.ndarray]:
         """The vectors of ``texts``; the ones not cached are embedded in one batch."""
-        return self._qvecs.get_many(list(texts))
+        last = self.last_vectors
+        todo = [t for t in texts if t not in last]
+        got = dict(zip(todo, self._qvecs.get_many(todo), strict=True)) if todo else {}
+        out = [last[t] if t in last else got[t] for t in texts]
+        if todo:
+            self.last_vectors = dict(zip(texts, out, strict=True))
+        return out
 
     def forget_queries(self) -> None:
         """Drop the cached query vectors (benchmarks measure every query cold)."""
         self._qvecs.clear()
+        self.last_vectors = {}
 
     def _weights(self, has_question: bool, capability: float, lang: str) -> tuple[float, float, float]:
         wq, wp, wb = FAQ_BLEND if has_question else TEXT_BLEND.get(lang, DEFAULT_TEXT_BLEND)

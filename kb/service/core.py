@@ -186,6 +186,8 @@ class Service:
             refuse_threshold=s.refuse_threshold,
             faq_threshold=s.faq_threshold,
             escalate_topics=s.escalate_topics,
+            followup_question_weight=s.followup_question_weight,
+            query_cache_size=s.query_cache_size,
             max_question_chars=s.max_question_chars,
             llm_max_tokens=s.llm_max_tokens,
             llm_kwargs={"timeout_s": s.llm_timeout_s, "max_tokens": s.llm_max_tokens, "device": device},

@@ -157,3 +157,19 @@ def test_webhook_gives_up_without_blocking(receiver: Any) -> None:
     assert outcomes == []  # notify() only queues; delivery and retries happen in the background
     assert _wait(lambda: outcomes == ["failed"])
     n.stop()
+
+
+def test_the_services_assistant_follows_the_answering_settings(hashing_home: Path) -> None:
+    # every answering setting reaches the service, not only `kb ask` (the follow-up weight did not)
+    from kb.service.core import Service
+    from tests.kb.conftest import KB, make_settings
+
+    svc = Service(make_settings(hashing_home, "hashing:64", followup_question_weight=0.0, query_cache_size=0))
+    asst = svc.runtime(KB).assistant
+    assert asst.followup_question_weight == 0.0 and asst.query_cache_size == 0
+    r = asst.retriever()
+    r.retrieve("How long is the return window?", k=3)
+    assert len(r._qvecs) == 0  # nothing kept: every question is embedded
+    on = Service(make_settings(hashing_home, "hashing:64")).runtime(KB).assistant.retriever()
+    on.retrieve("How long is the return window?", k=3)
+    assert len(on._qvecs) == 1

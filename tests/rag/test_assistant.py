@@ -224,3 +224,13 @@ def test_an_answer_embeds_the_question_once(shop_index: Any, fake_embedder: Any)
             {"role": "assistant", "content": "12 euros [1]."}]
     a = asst.ask("and how long does it take?", history=hist)
     assert a.action in ("answer", "clarify") and kinds.count("query") == 1
+
+
+def test_an_answer_embeds_the_question_once_even_without_the_query_cache(shop_index: Any, fake_embedder: Any) -> None:
+    asst = make(shop_index, fake_embedder, query_cache_size=0)
+    calls = asst.embedder.calls
+    a = asst.ask("How long does standard shipping take?")
+    assert a.action == "answer"
+    # one query embedding for retrieval and composition, plus the composer's sentences (one batch)
+    assert asst.embedder.calls - calls <= 2
+    assert len(asst.retriever()._qvecs) == 0

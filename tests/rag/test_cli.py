@@ -68,7 +68,10 @@ def test_kb_ask_streams_with_an_llm_backend(cli_env: Any, monkeypatch: pytest.Mo
     assert "3 to 5 business days [1]." in checked and "[1] shipping.md" in checked
 
 
-@pytest.mark.parametrize(("var", "value"), [("KB_HANDOFF_THRESHOLD", "abc"), ("KB_FOLLOWUP_QUESTION_WEIGHT", "2")])
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("KB_HANDOFF_THRESHOLD", "abc"), ("KB_FOLLOWUP_QUESTION_WEIGHT", "2"), ("KB_QUERY_CACHE_SIZE", "-1")],
+)
 def test_a_bad_setting_is_a_one_line_error_naming_its_variable(
     cli_env: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], var: str, value: str
 ) -> None:
@@ -89,5 +92,7 @@ def test_followups_can_be_retrieved_once_for_latency(cli_env: Any, monkeypatch: 
     from kb.settings import get_settings
 
     monkeypatch.setenv("KB_FOLLOWUP_QUESTION_WEIGHT", "0")
+    monkeypatch.setenv("KB_QUERY_CACHE_SIZE", "0")
     reset_settings_cache()
-    assert build_assistant(get_settings(), "shop").followup_question_weight == 0.0
+    asst = build_assistant(get_settings(), "shop")
+    assert asst.followup_question_weight == 0.0 and asst.query_cache_size == 0
