@@ -376,7 +376,7 @@ class HybridRetriever:
         self.rerank_top = rerank_top
         self.confidence_gain = confidence_gain
         self.dup_jaccard = dup_jaccard
-        self._state = threading.local()  # behind last_debug, last_timings, last_primary
+        self._state = threading.local()  # behind the last_* attributes below
         self._qvecs: BatchLRU[str, np.ndarray] = BatchLRU(self._embed_queries, query_cache_size)
 
     # what this thread's last call did (one retriever serves every request thread): the fusion
@@ -537,19 +537,9 @@ class HybridRetriever:
         want = max(k, self.rerank_top if (self.reranker and rerank) else k)
         years = query_years(query)
         if years:
-
-            def mentioning(sids: list[str]) -> set[str]:
-                groups = [sorted(by_row_source.get(sid, ())) for sid in sids]
-                cover_of = getattr(self.index, "keyword_coverage", None)
-                if callable(cover_of):  # read from the postings (title included, as indexed)
-                    return {sid for sid, c in zip(sids, cover_of(" ".join(sorted(years)), groups), strict=True) if c > 0}
-                chunks.prefetch(r for g in groups for r in g)
-                return {
-                    sid for sid, g in zip(sids, groups, strict=True)
-                    if any(y in chunks[r].title or y in chunks[r].text for r in g for y in years)
-                }
-
-            order = _prefer_years(years, order, fused, mentioning, 2 * want)
+            order = _prefer_years(
+                years, order, fused, lambda sids: self._mentioning(years, sids, by_row_source, chunks), 2 * want
+            )
         self.last_debug = RetrievalDebug(
             lang=lang,
             weights={"capability": capability, **conf},
@@ -668,6 +658,24 @@ class HybridRetriever:
             kw = bm25_of(query, only_d)
             bm25 = bm25 + [(r, float(s)) for r, s in zip(only_d, kw.tolist(), strict=True) if s > 0]
         return dense, bm25
+
+    def _mentioning(
+        self, years: frozenset[str], sids: list[str], rows_of: dict[str, set[int]], chunks: _ChunkMap
+    ) -> set[str]:
+        """The sources among ``sids`` whose retrieved chunks mention one of ``years``: read from
+        the keyword postings (title included, as indexed); indexes without them (test doubles)
+        have their chunk texts scanned."""
+        groups = [sorted(rows_of.get(sid, ())) for sid in sids]
+        cover_of = getattr(self.index, "keyword_coverage", None)
+        if callable(cover_of):
+            held = cover_of(" ".join(sorted(years)), groups)
+            return {sid for sid, c in zip(sids, held, strict=True) if c > 0}
+        chunks.prefetch(r for g in groups for r in g)
+        return {
+            sid
+            for sid, g in zip(sids, groups, strict=True)
+            if any(y in chunks[r].title or y in chunks[r].text for r in g for y in years)
+        }
 
     def _passage(self, row: int, chunk: Chunk, retrieved_rows: set[int]) -> tuple[str | None, list[int]]:
         """The chunk's text, merged with adjacent chunks of the same document that were also

@@ -268,6 +268,19 @@ def test_a_year_in_the_question_ranks_that_years_notice_first(
         assert hits[0].score > hits[1].score  # the others were scaled down, not only reordered
         hits = r.retrieve(f"{year}年 外语类保送生网上报名的时间到几月几号？", k=3)
         assert hits[0].chunk.source == f"zh-{year}.md"
+    # an index without keyword postings to ask (a test double, a custom store) has the chunk texts read
+    class WithoutCoverage:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "keyword_coverage":
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    plain = HybridRetriever(WithoutCoverage(index), fake_embedder)
+    assert plain.retrieve("2020年 外语类保送生网上报名的时间到几月几号？", k=3)[0].chunk.source == "zh-2020.md"
+    assert plain.retrieve("When does online registration close in 2019?", k=3)[0].chunk.source == "notice-2019.md"
     # a year that no passage mentions changes neither the order nor the scores
     q = "When does online registration close in 1999?"
     on = r.retrieve(q, k=3)
