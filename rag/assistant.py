@@ -387,10 +387,8 @@ class Assistant:
         # 5. compose
         tc = time.perf_counter()
         if self.llm.extractive:
-            asked = (q if not hist else query).strip()
-            # the retriever embedded this very text (its main phrasing): reuse its cached vector
-            qvec = retriever.embed_query(asked) if dense_capability(self.embedder, asked, lang) > 0.0 else None
-            raw = self.composer.compose(asked, hits, lang, qvec=qvec).text
+            # the retriever embedded this very text (its main phrasing): its vector is reused
+            raw = self.composer.compose((q if not hist else query).strip(), hits, lang, retriever.embed_query).text
         else:
             msgs = build_messages(q, hits, lang, hist[-6:])
             if stream:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,10 +106,15 @@ class ExtractiveComposer:
         return np.vstack(self._cache.get_many(texts)).astype(np.float64)
 
     def compose(
-        self, question: str, hits: Sequence[Hit], lang: str = "en", qvec: np.ndarray | None = None
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        lang: str = "en",
+        embed_query: Callable[[str], np.ndarray] | None = None,
     ) -> Composed:
-        """``qvec``: the question's query embedding when the caller has it (the retriever has
-        just embedded the same text: a second embedding was ~15-25 ms of every answer)."""
+        """``embed_query``: where to get the question's query vector, asked only when the
+        embedder reads the question (the retriever's, which has just embedded the same text: a
+        second embedding was ~15-25 ms of every answer); default: the embedder."""
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
         for n, hit in enumerate(hits[: self.max_passages], start=1):
             for pos, sent in enumerate(split_sentences(hit.passage)):
@@ -139,8 +144,7 @@ class ExtractiveComposer:
         texts = [s for _, _, s in cands]
         if cap > 0.0:
             # the question as a query (asymmetric models such as E5 embed queries differently)
-            if qvec is None:
-                qvec = self.embedder.embed([question], kind="query")[0]
+            qvec = embed_query(question) if embed_query else self.embedder.embed([question], kind="query")[0]
             qv = np.asarray(qvec, dtype=np.float64).reshape(-1)
             sv = self._embed_cached(texts)
             dense = np.clip(sv @ qv, 0.0, 1.0)
