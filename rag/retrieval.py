@@ -662,20 +662,16 @@ class HybridRetriever:
     def _mentioning(
         self, years: frozenset[str], sids: list[str], rows_of: dict[str, set[int]], chunks: _ChunkMap
     ) -> set[str]:
-        """The sources among ``sids`` whose retrieved chunks mention one of ``years``: read from
-        the keyword postings (title included, as indexed); indexes without them (test doubles)
-        have their chunk texts scanned."""
+        """The sources among ``sids`` whose retrieved chunks (titles included) mention one of
+        ``years``."""
         groups = [sorted(rows_of.get(sid, ())) for sid in sids]
-        cover_of = getattr(self.index, "keyword_coverage", None)
-        if callable(cover_of):
-            held = cover_of(" ".join(sorted(years)), groups)
-            return {sid for sid, c in zip(sids, held, strict=True) if c > 0}
-        chunks.prefetch(r for g in groups for r in g)
-        return {
-            sid
-            for sid, g in zip(sids, groups, strict=True)
-            if any(y in chunks[r].title or y in chunks[r].text for r in g for y in years)
-        }
+
+        def text_of(i: int) -> str:
+            chunks.prefetch(groups[i])
+            return " ".join(f"{chunks[r].title} {chunks[r].text}" for r in groups[i])
+
+        held = self._keyword_coverage(" ".join(sorted(years)), groups, text_of)
+        return {sid for sid, c in zip(sids, held, strict=True) if c > 0}
 
     def _passage(self, row: int, chunk: Chunk, retrieved_rows: set[int]) -> tuple[str | None, list[int]]:
         """The chunk's text, merged with adjacent chunks of the same document that were also
@@ -692,21 +688,30 @@ class HybridRetriever:
         return "\n".join(p.text for p in parts), rows
 
     def _coverage(self, query: str, hits: list[tuple[Hit, list[int]]]) -> list[Hit]:
-        """Each hit with ``coverage``: the share of the query's terms its passage holds, read from
-        the keyword index's postings (indexes without them, test doubles, analyse the text)."""
-        cover_of = getattr(self.index, "keyword_coverage", None)
-        if callable(cover_of):
-            cover = cover_of(query, [rows for _, rows in hits])
-        else:
-            q_terms = _term_set(query)
-            cover = [
-                len(q_terms & _term_set(h.chunk.embed_text() if h.text is None else h.text + " " + h.chunk.title))
-                / len(q_terms) if q_terms else 0.0
-                for h, _ in hits
-            ]
+        """Each hit with ``coverage``: the share of the query's terms its passage holds."""
+
+        def text_of(i: int) -> str:
+            h = hits[i][0]
+            return h.chunk.embed_text() if h.text is None else h.text + " " + h.chunk.title
+
+        cover = self._keyword_coverage(query, [rows for _, rows in hits], text_of)
         for (h, _), c in zip(hits, cover, strict=True):
             h.scores["coverage"] = float(c)
         return [h for h, _ in hits]
+
+    def _keyword_coverage(
+        self, query: str, groups: list[list[int]], text_of: Callable[[int], str]
+    ) -> list[float]:
+        """For each group of chunk rows, the share of the query's terms it holds: read from the
+        keyword index's postings (title included, as indexed); an index without them (a test
+        double) has ``text_of(i)``, group ``i``'s text, analysed instead."""
+        cover_of = getattr(self.index, "keyword_coverage", None)
+        if callable(cover_of):
+            return list(cover_of(query, groups))
+        q_terms = _term_set(query)
+        if not q_terms:
+            return [0.0] * len(groups)
+        return [len(q_terms & _term_set(text_of(i))) / len(q_terms) for i in range(len(groups))]
 
     def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         assert self.reranker is not None
