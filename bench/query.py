@@ -7,7 +7,9 @@
    similarity_search(k=20), over the same embedder). Peers use only the last user turn (as in
    ../shared/notes/baselines-dev.md); ours condenses and retrieves a follow-up as condensed and
    as asked (Assistant.retrieve_turn), so on multi-turn sets it embeds more text per query. Its
-   query-vector cache is emptied before every question: each is measured cold.
+   query-vector cache is emptied before every question: each is measured cold. Every system
+   embeds with the same engine, so besides its p50 each row gives its p50 after the query
+   embedding (what the pipeline adds to it), and first turns and follow-ups apart.
 2. Latency: p50/p95 per stage and end to end of the extractive path on synthetic indexes of
    10k and 100k chunks (synthetic text from a Zipf vocabulary and random unit vectors: search
    cost does not depend on what the vectors mean; queries are embedded with the real model).
@@ -52,6 +54,38 @@ def pin_threads() -> None:
 def pct(xs: list[float], q: float) -> float | None:
     """The ``q``-th percentile, rounded; None (JSON null) for no samples (a set without follow-ups)."""
     return round(float(np.percentile(xs, q)), 2) if xs else None
+
+
+class QueryEmbedClock:
+    """The embedder, with the time spent embedding queries clocked (``lap()`` returns it since the
+    last lap). Every system here embeds its queries with the same engine, so a system's retrieval
+    time minus its lap is what its pipeline adds to the embedding: the part a design can change."""
+
+    def __init__(self, embedder: Any) -> None:
+        self._inner = embedder
+        self._ms = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def embed(self, texts: Any, kind: str = "passage") -> Any:
+        if kind != "query":
+            return self._inner.embed(texts, kind=kind)
+        t = time.perf_counter()
+        try:
+            return self._inner.embed(texts, kind=kind)
+        finally:
+            self._ms += (time.perf_counter() - t) * 1000
+
+    def lap(self) -> float:
+        ms, self._ms = self._ms, 0.0
+        return ms
+
+
+def mean_of(xs: list[float | None]) -> float | None:
+    """The mean of the defined values, rounded; None when there are none."""
+    got = [x for x in xs if x is not None]
+    return round(float(np.mean(got)), 4) if got else None
 
 
 def distinct(ids: list[str]) -> list[str]:
@@ -177,14 +211,16 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         ingest_paths(kb, [ds.docs_dir], embedder)
         ingest_s = time.perf_counter() - t
         index = kb.load_live(expected_embedder=embedder.id)
-        ours = HybridRetriever(index, embedder)
-        asst = Assistant(lambda index=index: index, embedder, "extractive:", get_scorer("default", embedder))
+        clock = QueryEmbedClock(embedder)
+        ours = HybridRetriever(index, clock)
+        asst = Assistant(lambda index=index: index, clock, "extractive:", get_scorer("default", embedder))
         t = time.perf_counter()
-        lc = LangChainPeer(ds.docs_dir, embedder, kb.embedding_cache) if not args.no_langchain else None
+        lc = LangChainPeer(ds.docs_dir, clock, kb.embedding_cache) if not args.no_langchain else None
         lc_build_s = time.perf_counter() - t
         systems = ["ours", "bm25", "dense", "hybrid-rrf"] + (["langchain-naive"] if lc else [])
         ranked: dict[str, list[list[str]]] = {s: [] for s in systems}
         lat: dict[str, list[float]] = {s: [] for s in systems}
+        embed_ms: dict[str, list[float]] = {s: [] for s in systems}  # of lat: embedding the query
         golds: list[tuple[str, ...]] = []
         follow: list[bool] = []  # whether the question is a follow-up (has history)
         faq_cal: list[tuple[float, bool]] = []
@@ -195,10 +231,12 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
             hist = [m.to_dict() for m in item.history]
             follow.append(bool(hist))
             ours.forget_queries()  # every question cold: no cached vector of a repeated question
+            clock.lap()
             t = time.perf_counter()
             q = asst.condense(item.question, hist, index) if hist else item.question
             hits = asst.retrieve_turn(item.question, q, ours, k=10)
             lat["ours"].append((time.perf_counter() - t) * 1000)
+            embed_ms["ours"].append(clock.lap())
             ranked["ours"].append([h.chunk.source_id for h in hits])
             if hits and hits[0].chunk.kind == "faq":
                 faq_cal.append((hits[0].scores.get("qdense", 0.0), hits[0].chunk.source_id in item.gold))
@@ -206,19 +244,23 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
             t = time.perf_counter()
             b = index.keyword_search(last, 100)
             lat["bm25"].append((time.perf_counter() - t) * 1000)
+            embed_ms["bm25"].append(0.0)
             bl = distinct([c.source_id for c in index.get_chunks([r for r, _ in b])])
             ranked["bm25"].append(bl)
             t = time.perf_counter()
-            d = index.vector_search(embedder.embed([last], kind="query")[0], 100, kind="passage")
+            d = index.vector_search(clock.embed([last], kind="query")[0], 100, kind="passage")
             lat["dense"].append((time.perf_counter() - t) * 1000)
+            embed_ms["dense"].append(clock.lap())
             dl = distinct([c.source_id for c in index.get_chunks([r for r, _ in d])])
             ranked["dense"].append(dl)
             ranked["hybrid-rrf"].append(rrf([bl, dl]))
             lat["hybrid-rrf"].append(lat["bm25"][-1] + lat["dense"][-1])
+            embed_ms["hybrid-rrf"].append(embed_ms["dense"][-1])
             if lc is not None:
                 t = time.perf_counter()
                 ranked["langchain-naive"].append(lc.search(last, 20))
                 lat["langchain-naive"].append((time.perf_counter() - t) * 1000)
+                embed_ms["langchain-naive"].append(clock.lap())
         for s in systems:
             hits5 = [hit_at_k(r, g, 5) for r, g in zip(ranked[s], golds, strict=True)]
             mrr10 = [mrr_at_k(r, g, 10) for r, g in zip(ranked[s], golds, strict=True)]
@@ -233,10 +275,20 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 # embed it twice (as condensed and as asked); the naive peers embed the last turn alone
                 "p50_first_turn_ms": pct([x for x, f in zip(lat[s], follow, strict=True) if not f], 50),
                 "p50_followup_ms": pct([x for x, f in zip(lat[s], follow, strict=True) if f], 50),
+                # what the system adds to its query embedding (the same engine for all of them)
+                "p50_after_embed_first_turn_ms": pct(
+                    [x - e for x, e, f in zip(lat[s], embed_ms[s], follow, strict=True) if not f], 50),
+                "p50_after_embed_followup_ms": pct(
+                    [x - e for x, e, f in zip(lat[s], embed_ms[s], follow, strict=True) if f], 50),
+                "hit@5_first_turn": mean_of([x for x, f in zip(hits5, follow, strict=True) if not f]),
+                "hit@5_followup": mean_of([x for x, f in zip(hits5, follow, strict=True) if f]),
             })
             print(f"{ds.name:12s} {s:16s} n={len(h):4d} hit@5={rows[-1]['hit@5']} mrr@10={rows[-1]['mrr@10']} "
                   f"p50={rows[-1]['p50_ms']}ms p95={rows[-1]['p95_ms']}ms "
-                  f"(first turns {rows[-1]['p50_first_turn_ms']}ms, follow-ups {rows[-1]['p50_followup_ms']}ms)",
+                  f"(first turns {rows[-1]['p50_first_turn_ms']}ms, {rows[-1]['p50_after_embed_first_turn_ms']}ms "
+                  f"after the embedding, hit@5 {rows[-1]['hit@5_first_turn']}; follow-ups "
+                  f"{rows[-1]['p50_followup_ms']}ms, {rows[-1]['p50_after_embed_followup_ms']}ms after the "
+                  f"embedding, hit@5 {rows[-1]['hit@5_followup']})",
                   flush=True)
         if faq_cal:
             rows.append({"set": ds.name, "system": "_faq_calibration", **faq_threshold(faq_cal)})
