@@ -30,6 +30,7 @@ import json  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -49,6 +50,11 @@ def pin_threads() -> None:
         torch.set_num_threads(1)
     except ImportError:
         pass
+
+
+def provider(index: Any) -> Callable[[], Any]:
+    """An Assistant's ``index_provider`` that always returns ``index``."""
+    return lambda: index
 
 
 def pct(xs: list[float], q: float) -> float | None:
@@ -190,7 +196,7 @@ def faq_threshold(pairs: list[tuple[float, bool]], precision: float = 0.95) -> d
 
 
 def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
-    from eval.datasets import find_datasets, load_dataset
+    from eval.datasets import QASet, find_datasets, load_dataset
     from eval.metrics import hit_at_k, mrr_at_k
     from indexes.kbase import KnowledgeBase
     from ingest.pipeline import ingest_paths
@@ -202,7 +208,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for path in find_datasets(Path(args.data)):
         ds = load_dataset(path, limit=args.limit)
-        if getattr(ds, "kind", "") != "qa":
+        if not isinstance(ds, QASet):
             continue
         if args.sets and ds.name not in args.sets.split(","):
             continue
@@ -213,7 +219,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         index = kb.load_live(expected_embedder=embedder.id)
         clock = QueryEmbedClock(embedder)
         ours = HybridRetriever(index, clock)
-        asst = Assistant(lambda index=index: index, clock, "extractive:", get_scorer("default", embedder))
+        asst = Assistant(provider(index), clock, "extractive:", get_scorer("default", embedder))
         t = time.perf_counter()
         lc = LangChainPeer(ds.docs_dir, clock, kb.embedding_cache) if not args.no_langchain else None
         lc_build_s = time.perf_counter() - t
@@ -354,7 +360,7 @@ def latency(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         t = time.perf_counter()
         index = synthetic_index(home, n, embedder.dim, embedder.id)
         build_s = time.perf_counter() - t
-        asst = Assistant(lambda index=index: index, embedder, "extractive:", get_scorer("default", embedder),
+        asst = Assistant(provider(index), embedder, "extractive:", get_scorer("default", embedder),
                          refuse_threshold=0.0, handoff_threshold=0.0)
         for q in queries[:2]:
             asst.ask(q)  # warm up
