@@ -225,18 +225,22 @@ def main() -> None:
             # keeps query vectors would answer most of them without the embedder: "levels" is with
             # that cache off (every question embedded, the figure to compare), "levels_cached" with
             # the default cache, as a service answering recurring questions runs.
-            for key, cache in (("levels", "0"), ("levels_cached", "")):
-                env = {"KB_QUERY_CACHE_SIZE": cache} if cache else {}
+            out["ready_s"] = {}  # per server: each start is its own figure
+            servers: tuple[tuple[str, str, dict[str, str]], ...] = (
+                ("levels", "off", {"KB_QUERY_CACHE_SIZE": "0"}),
+                ("levels_cached", "on", {}),
+            )
+            for key, cache, env in servers:
                 server = Server(home, "extractive:", Path(tmp) / f"serve-{key}.log", **env)
-                label = "query cache off" if cache else "query cache on "
                 try:
-                    out["ready_s"] = round(server.wait_ready(), 1)
+                    out["ready_s"][key] = round(server.wait_ready(), 1)
                     out[key] = []
                     for users in args.users:
                         res = asyncio.run(load(server.url, questions, users, args.seconds))
-                        res["query_cache"] = "off" if cache else "on"
-                        print(f"extractive, {label}, {users:>2} users: {res['rps']:.1f} req/s, p50 {res['p50_ms']} ms, "
-                              f"p95 {res['p95_ms']} ms, p99 {res['p99_ms']} ms, errors {res['error_count']}", flush=True)
+                        res["query_cache"] = cache
+                        print(f"extractive, query cache {cache:3s}, {users:>2} users: {res['rps']:.1f} req/s, "
+                              f"p50 {res['p50_ms']} ms, p95 {res['p95_ms']} ms, p99 {res['p99_ms']} ms, "
+                              f"errors {res['error_count']}", flush=True)
                         out[key].append(res)
                 finally:
                     server.stop()
