@@ -31,7 +31,7 @@ from rag.citations import check_answer
 from rag.compose import ExtractiveComposer, build_messages
 from rag.conversation import ConversationStore, condense_offline, condense_with_llm
 from rag.llm import LLM, get_llm
-from rag.retrieval import QUERY_CACHE_SIZE, HybridRetriever, Reranker, dense_capability
+from rag.retrieval import QUERY_CACHE_SIZE, HybridRetriever, Reranker, dense_capability, is_comparison
 from rag.types import Answer, Citation, Hit
 
 Message = dict[str, str]
@@ -482,6 +482,8 @@ class Assistant:
             return None  # the two passages say much the same: no real ambiguity
         if len(set(tokenize(q))) > 4:
             return None  # a specific question is not ambiguous between topics
+        if is_comparison(q):
+            return None  # "A vs B" wants both: asking which one it means would be no answer
         lang = detect_lang(q)
         text = _msg("clarify", lang, a=a.chunk.title, b=b.chunk.title)
         return text, [self._citation(1, a), self._citation(2, b)]

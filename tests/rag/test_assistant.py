@@ -234,3 +234,26 @@ def test_an_answer_embeds_the_question_once_even_without_the_query_cache(shop_in
     # one query embedding for retrieval and composition, plus the composer's sentences (one batch)
     assert asst.embedder.calls - calls <= 2
     assert len(asst.retriever()._qvecs) == 0
+
+
+def test_clarify_asks_between_two_topics_but_not_when_the_question_compares_them(
+    shop_index: Any, fake_embedder: Any
+) -> None:
+    from indexes.types import Chunk
+    from rag.types import Hit
+
+    def hit(doc: str, title: str, text: str, score: float) -> Hit:
+        return Hit(chunk=Chunk(id=doc, doc_id=doc, source=f"{doc}.md", position=0, text=text, title=title), score=score)
+
+    game = hit("game", "Game Mode", "Game Mode lowers input lag for consoles connected over HDMI.", 0.91)
+    movie = hit("movie", "Movie Mode", "Movie Mode uses warm colours and dims the room lighting sensor.", 0.90)
+    asst = make(shop_index, fake_embedder)
+    got = asst._clarify("picture mode?", [game, movie], [])
+    assert got is not None
+    text, cites = got
+    assert text == "Do you mean Game Mode or Movie Mode?" and [c.n for c in cites] == [1, 2]
+    # a comparison wants both; a follow-up, a clear winner or a specific question is not ambiguous
+    assert asst._clarify("Game Mode vs Movie Mode", [game, movie], []) is None
+    assert asst._clarify("picture mode?", [game, movie], [{"role": "user", "content": "hi"}]) is None
+    assert asst._clarify("picture mode?", [game, hit("movie", "Movie Mode", movie.chunk.text, 0.5)], []) is None
+    assert asst._clarify("which picture mode lowers lag for consoles?", [game, movie], []) is None

@@ -317,3 +317,73 @@ def test_query_years_reads_calendar_years_only() -> None:
     assert query_years("2023年 中国人民大学的校长是谁？") == {"2023"}
     assert query_years("the 2019 and 2020 filing deadlines") == {"2019", "2020"}
     assert query_years("call 020-12345 or order 12023, version 2.2020, 3000 items") == frozenset()
+
+
+def test_comparing_questions_and_the_titles_they_name() -> None:
+    from rag.retrieval import is_comparison, named_titles
+
+    assert is_comparison("数学与应用数学专业与数据计算及应用专业之间有哪些主要的差异？")
+    assert is_comparison("What is the difference between Game Mode and Movie Mode?")
+    assert is_comparison("Game Mode vs Movie Mode")
+    assert not is_comparison("How do I turn on Game Mode?")
+    assert not is_comparison("数学与应用数学专业的培养目标是什么？")
+    titles = ["数学", "数学与应用数学", "数据计算及应用", "数学学院", "Game Mode", "Movie Mode", "Mode", "TV"]
+    # a title inside a longer named one is left out; Chinese titles match as substrings
+    assert named_titles("数学与应用数学专业与数据计算及应用专业有何异同？", titles) == {"数学与应用数学", "数据计算及应用"}
+    # other scripts match whole words, case-insensitively; titles under four letters never
+    assert named_titles("how does game mode differ from movie mode on my TV?", titles) == {"game mode", "movie mode"}
+    assert named_titles("Is the Gamemode faster?", ["Game Mode", "Gamemodes"]) == set()
+
+
+def test_sources_a_comparing_question_does_not_name_are_scaled_down() -> None:
+    from rag.retrieval import COMPARISON_OTHER_FACTOR, _prefer_named
+
+    title = {"school": "Mathematics school", "a": "Game Mode", "b": "Movie Mode", "c": "Sound"}
+    q = "What is the difference between Game Mode and Movie Mode?"
+    fused = {"school": 1.0, "c": 0.9, "a": 0.85, "b": 0.8}
+    order = _prefer_named(q, ["school", "c", "a", "b"], fused, title.__getitem__, window=4)
+    assert order == ["a", "b", "school", "c"]
+    assert fused == {"school": COMPARISON_OTHER_FACTOR, "c": 0.9 * COMPARISON_OTHER_FACTOR, "a": 0.85, "b": 0.8}
+    # a question that compares nothing, or names fewer than two top sources, keeps order and scores
+    for other in ("How do I turn on Game Mode and Movie Mode?", "How does Game Mode differ from the rest?"):
+        fused = {"school": 1.0, "c": 0.9, "a": 0.85, "b": 0.8}
+        assert _prefer_named(other, ["school", "c", "a", "b"], fused, title.__getitem__, 4) == ["school", "c", "a", "b"]
+        assert fused == {"school": 1.0, "c": 0.9, "a": 0.85, "b": 0.8}
+    # only the top window's titles are read
+    seen: list[str] = []
+    _prefer_named(q, ["school", "c", "a", "b"], dict(fused), lambda s: seen.append(s) or title[s], window=2)
+    assert seen == ["school", "c"]
+
+
+def test_a_comparing_question_ranks_the_documents_it_names_first(
+    kb_home: Path, fake_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a school's page shares most of the words of a question that compares two of its majors
+    docs = [
+        Doc("school.md", "数学学院", [
+            "数学学院设有数学与应用数学专业和数据计算及应用专业，两个专业的共同之处见各专业页面。"
+        ], lang="zh"),
+        Doc("math.md", "数学与应用数学", [
+            "数学与应用数学专业侧重基础数学研究，与数据计算及应用专业的共同之处是扎实的数学基础。"
+        ], lang="zh"),
+        Doc("data.md", "数据计算及应用", [
+            "数据计算及应用专业侧重数据挖掘与分析，与数学与应用数学专业的主要差异在于人文社科交叉。"
+        ], lang="zh"),
+        Doc("news.md", "学院新闻", ["数学学院举办本科招生宣讲会，介绍学院的专业设置。"], lang="zh"),
+        Doc("library.md", "图书馆", ["图书馆开放时间为每天八点至二十二点。"], lang="zh"),
+    ]
+    index = build_kb(kb_home, "majors", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder)
+    q = "数学与应用数学专业与数据计算及应用专业之间有哪些主要的差异及共同之处？"
+    monkeypatch.setattr("rag.retrieval.COMPARISON_OTHER_FACTOR", 1.0)
+    assert r.retrieve(q, k=4)[0].chunk.source == "school.md"  # what plain fusion ranks first
+    monkeypatch.undo()
+    hits = r.retrieve(q, k=4)
+    assert {h.chunk.source for h in hits[:2]} == {"math.md", "data.md"}
+    assert all(0.0 <= h.score <= 1.0 for h in hits)
+    # asking about one of them (or naming both without comparing them) is left as fusion ranks it
+    for other in ("数学与应用数学专业的培养目标是什么？", "数学与应用数学专业和数据计算及应用专业在哪个学院？"):
+        on = [(h.chunk.source, h.score) for h in r.retrieve(other, k=4)]
+        monkeypatch.setattr("rag.retrieval.COMPARISON_OTHER_FACTOR", 1.0)
+        assert [(h.chunk.source, h.score) for h in r.retrieve(other, k=4)] == on
+        monkeypatch.undo()
