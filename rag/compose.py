@@ -14,7 +14,7 @@ import numpy as np
 from indexes.lru import BatchLRU
 from indexes.text import split_sentences, tokenize
 from rag.citations import join_sentences, render_sentence
-from rag.retrieval import dense_capability
+from rag.retrieval import dense_capability, is_comparison, named_titles
 from rag.types import Hit
 
 
@@ -37,6 +37,15 @@ _META = re.compile(
 
 def _is_meta(sentence: str) -> bool:
     return bool(_META.match(sentence.strip()))
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def _wording(sentence: str) -> str:
+    """A sentence's words alone (case, spacing and punctuation dropped): two sentences with the
+    same wording say the same thing, wherever they stand."""
+    return _NOT_WORD.sub("", sentence.lower())
 
 
 def _clean_sentence(s: str) -> str:
@@ -115,14 +124,31 @@ class ExtractiveComposer:
         """``embed_query``: where to get the question's query vector, asked only when the
         embedder reads the question (the retriever's, which has just embedded the same text: a
         second embedding was ~15-25 ms of every answer); default: the embedder."""
+        # a question comparing things that passages are titled by is answered from each of them:
+        # the best passage of every named title takes part, even below the first max_passages
+        titles = [(h.chunk.title or "").strip().lower() for h in hits]
+        named = named_titles(question, titles) if is_comparison(question) else set()
+        if len(named) < 2:
+            named = set()
+        use = list(range(min(len(hits), self.max_passages)))
+        for t in named:
+            if all(titles[i] != t for i in use):
+                use.append(titles.index(t))
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
-        for n, hit in enumerate(hits[: self.max_passages], start=1):
+        seen: set[str] = set()
+        for n in sorted(u + 1 for u in use):
+            hit = hits[n - 1]
             for pos, sent in enumerate(split_sentences(hit.passage)):
                 s = _clean_sentence(sent)
                 # a question in a passage (an FAQ entry's own question, a heading) or a sentence
                 # about the document itself answers nothing, however close it is to the question
                 if len(re.findall(r"\w", s)) >= 3 and not s.rstrip().endswith(("?", "？")) and not _is_meta(s):
-                    cands.append((n, pos, s))
+                    # a sentence repeated within a passage or across mirrored pages is said once,
+                    # cited to the first passage that holds it
+                    key = _wording(s)
+                    if key not in seen:
+                        seen.add(key)
+                        cands.append((n, pos, s))
         if not cands:
             return Composed("", ())
         q_terms = set(tokenize(question))
@@ -130,12 +156,18 @@ class ExtractiveComposer:
         if self._ms_per_text is not None and self._ms_per_text > 0:
             limit = int(np.clip(self.embed_budget_ms // self._ms_per_text, self.min_embed, self.max_embed))
         if len(cands) > limit:
-            # only the lexically most promising sentences are embedded (embedding is the cost)
+            # only the lexically most promising sentences are embedded (embedding is the cost),
+            # the best of each named passage among them
             pre = [
                 (len(q_terms & set(tokenize(s))) + 0.5 * hits[n - 1].score - 0.01 * pos, i)
                 for i, (n, pos, s) in enumerate(cands)
             ]
-            keep = sorted(i for _, i in sorted(pre, reverse=True)[:limit])
+            ranked = [i for _, i in sorted(pre, reverse=True)]
+            must: set[int] = set()
+            for t in named:
+                own = [i for i in ranked if titles[cands[i][0] - 1] == t]
+                must.update(own[:1])
+            keep = sorted(must | set([i for i in ranked if i not in must][: max(0, limit - len(must))]))
             cands = [cands[i] for i in keep]
         lex = np.array(
             [len(q_terms & set(tokenize(s))) / len(q_terms) if q_terms else 0.0 for _, _, s in cands], dtype=np.float64
@@ -157,6 +189,13 @@ class ExtractiveComposer:
         rel = (w_d * dense + w_l * lex) / (w_d + w_l) + 0.1 * prior
         picked: list[int] = []
         total = 0
+        for t in sorted(named, key=titles.index):
+            # the most relevant sentence of each named passage first (the best passage first)
+            own = [i for i in range(len(cands)) if titles[cands[i][0] - 1] == t and rel[i] >= self.min_relevance]
+            if own and len(picked) < self.max_sentences:
+                best = max(own, key=lambda i: rel[i])
+                picked.append(best)
+                total += len(texts[best])
         while len(picked) < self.max_sentences:
             best, best_val = -1, -1e9
             for i in range(len(cands)):

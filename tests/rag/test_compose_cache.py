@@ -82,3 +82,38 @@ def test_sentences_about_the_document_itself_are_not_answers() -> None:
     # a sentence that merely starts like one still counts
     plain = composer.compose("What does the policy cover?", [_hit(1, "The policy covers damage in transit.")])
     assert "covers damage in transit" in plain.text
+
+
+def test_a_sentence_repeated_in_passages_is_said_once() -> None:
+    # crawled pages repeat sentences, within a passage and across mirrored copies
+    same = "The school offers two majors, Mathematics and Data Computing."
+    hits = [_hit(1, f"{same} {same} Mathematics trains researchers."), _hit(2, f"{same.upper()}  Data Computing.")]
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("Which majors does the school offer?", hits)
+    said = [s for n, s, _ in out.sentences]
+    assert len(said) == len({s.lower() for s in said})
+    assert sum(s.lower() == same.lower() for s in said) == 1
+    assert out.text.count("two majors") + out.text.count("TWO MAJORS") == 1
+
+
+def test_a_comparing_question_is_answered_from_each_document_it_names() -> None:
+    def hit(n: int, title: str, text: str, score: float) -> Hit:
+        chunk = Chunk(id=f"c{n}", doc_id=f"d{n}", source=f"doc{n}.md", position=0, text=text, title=title)
+        return Hit(chunk=chunk, score=score)
+
+    hits = [
+        hit(1, "Picture settings", "Game Mode and Movie Mode are picture modes. Game Mode and Movie Mode differ "
+            "in lag. Picture settings hold both Game Mode and Movie Mode.", 0.9),
+        hit(2, "Picture settings", "Game Mode and Movie Mode can be switched in Picture settings.", 0.85),
+        hit(3, "Sound", "Sound modes change the equaliser.", 0.8),
+        hit(4, "Remote", "The remote switches inputs.", 0.75),
+        hit(5, "Movie Mode", "Movie Mode uses warm colours for films.", 0.7),
+        hit(6, "Game Mode", "Game Mode lowers input lag for consoles.", 0.65),
+    ]
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    out = composer.compose("What is the difference between Game Mode and Movie Mode?", hits)
+    cited = {n for n, _, _ in out.sentences}
+    assert {5, 6} <= cited  # both named documents answer, though below the first four passages
+    assert "[5]" in out.text and "[6]" in out.text
+    # asking about one of them reads the first four passages only, as before
+    one = composer.compose("How does Game Mode work?", hits)
+    assert {n for n, _, _ in one.sentences} <= {1, 2, 3, 4}
