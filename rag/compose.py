@@ -14,7 +14,7 @@ import numpy as np
 from indexes.lru import BatchLRU
 from indexes.text import split_sentences, tokenize
 from rag.citations import join_sentences, render_sentence
-from rag.retrieval import dense_capability, is_comparison, named_titles
+from rag.retrieval import comparison_cues, dense_capability, is_comparison, named_titles
 from rag.types import Hit
 
 
@@ -151,7 +151,8 @@ class ExtractiveComposer:
                         cands.append((n, pos, s))
         if not cands:
             return Composed("", ())
-        q_terms = set(tokenize(question))
+        # what the question is about: the words by which it compares are not
+        q_terms = set(tokenize(question)) - set(tokenize(" ".join(comparison_cues(question))))
         limit = self.max_embed
         if self._ms_per_text is not None and self._ms_per_text > 0:
             limit = int(np.clip(self.embed_budget_ms // self._ms_per_text, self.min_embed, self.max_embed))

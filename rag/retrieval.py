@@ -109,6 +109,12 @@ def is_comparison(query: str) -> bool:
     return _COMPARISON.search(query) is not None
 
 
+def comparison_cues(query: str) -> list[str]:
+    """The words by which a question compares ("difference", "区别"): they say how to answer,
+    not what about ("may differ depending on the model" answers no comparison)."""
+    return [m.group(0) for m in _COMPARISON.finditer(query)]
+
+
 def named_titles(query: str, titles: Iterable[str]) -> set[str]:
     """The titles (lower-cased) that a query names: as a substring of at least two characters
     when the title is Chinese or Japanese, as whole words of at least four letters otherwise;

@@ -117,3 +117,13 @@ def test_a_comparing_question_is_answered_from_each_document_it_names() -> None:
     # asking about one of them reads the first four passages only, as before
     one = composer.compose("How does Game Mode work?", hits)
     assert {n for n, _, _ in one.sentences} <= {1, 2, 3, 4}
+
+
+def test_the_words_a_question_compares_by_do_not_pick_its_sentences() -> None:
+    # manuals say "may differ depending on the model" everywhere: that answers no comparison
+    hits = [_hit(1, "Features may differ depending on the model. Game Mode lowers input lag for consoles."),
+            _hit(2, "Menus may differ by region. Movie Mode uses warm colours for films.")]
+    composer = ExtractiveComposer(get_embedder("hashing:64"), max_sentences=2)
+    out = composer.compose("What is the difference between Game Mode and Movie Mode, how do they differ?", hits)
+    assert "input lag" in out.text and "warm colours" in out.text
+    assert "may differ" not in out.text

@@ -320,13 +320,15 @@ def test_query_years_reads_calendar_years_only() -> None:
 
 
 def test_comparing_questions_and_the_titles_they_name() -> None:
-    from rag.retrieval import is_comparison, named_titles
+    from rag.retrieval import comparison_cues, is_comparison, named_titles
 
     assert is_comparison("数学与应用数学专业与数据计算及应用专业之间有哪些主要的差异？")
     assert is_comparison("What is the difference between Game Mode and Movie Mode?")
     assert is_comparison("Game Mode vs Movie Mode")
     assert not is_comparison("How do I turn on Game Mode?")
     assert not is_comparison("数学与应用数学专业的培养目标是什么？")
+    assert comparison_cues("两个专业有哪些差异及共同之处？") == ["差异", "共同"]
+    assert comparison_cues("How do Game Mode and Movie Mode differ, and which is similar to Vivid?") == ["differ", "similar"]
     titles = ["数学", "数学与应用数学", "数据计算及应用", "数学学院", "Game Mode", "Movie Mode", "Mode", "TV"]
     # a title inside a longer named one is left out; Chinese titles match as substrings
     assert named_titles("数学与应用数学专业与数据计算及应用专业有何异同？", titles) == {"数学与应用数学", "数据计算及应用"}
