@@ -14,7 +14,7 @@ import numpy as np
 from indexes.lru import BatchLRU
 from indexes.text import split_sentences, tokenize
 from rag.citations import join_sentences, render_sentence
-from rag.retrieval import comparison_cues, dense_capability, is_comparison, named_titles
+from rag.retrieval import compared_titles, comparison_cues, dense_capability
 from rag.types import Hit
 
 
@@ -127,9 +127,7 @@ class ExtractiveComposer:
         # a question comparing things that passages are titled by is answered from each of them:
         # the best passage of every named title takes part, even below the first max_passages
         titles = [(h.chunk.title or "").strip().lower() for h in hits]
-        named = named_titles(question, titles) if is_comparison(question) else set()
-        if len(named) < 2:
-            named = set()
+        named = compared_titles(question, titles)
         use = list(range(min(len(hits), self.max_passages)))
         for t in named:
             if all(titles[i] != t for i in use):

@@ -130,6 +130,15 @@ def named_titles(query: str, titles: Iterable[str]) -> set[str]:
     return {t for t in found if not any(t != u and t in u for u in found)}
 
 
+def compared_titles(query: str, titles: Iterable[str]) -> set[str]:
+    """The titles a comparing question names (:func:`named_titles`) when it names two or more of
+    them; empty otherwise (one named thing is not compared with anything)."""
+    if not is_comparison(query):
+        return set()
+    named = named_titles(query, titles)
+    return named if len(named) >= 2 else set()
+
+
 # Query vectors kept per retriever: customers ask the same questions over and over.
 QUERY_CACHE_SIZE = 1024
 
@@ -323,10 +332,7 @@ def _prefer_years(
     matched = mentioning(order[:window])
     if not matched or len(matched) == len(order):
         return order
-    for sid in order:
-        if sid not in matched:
-            fused[sid] *= YEAR_MISMATCH_FACTOR
-    return sorted(order, key=lambda x: (-fused[x], x))
+    return _scale_others(order, fused, matched, YEAR_MISMATCH_FACTOR)
 
 
 def _prefer_named(
@@ -343,12 +349,18 @@ def _prefer_named(
     if not is_comparison(query):
         return order
     top = {sid: title_of(sid).strip().lower() for sid in order[:window]}
-    named = named_titles(query, top.values())
-    if len(named) < 2:
+    named = compared_titles(query, top.values())
+    if not named:
         return order
+    return _scale_others(order, fused, {sid for sid, t in top.items() if t in named}, COMPARISON_OTHER_FACTOR)
+
+
+def _scale_others(order: list[str], fused: dict[str, float], keep: set[str], factor: float) -> list[str]:
+    """Scale the fused score of every source in ``order`` but those in ``keep`` by ``factor`` (in
+    place) and return the order rebuilt (score, then source id)."""
     for sid in order:
-        if top.get(sid) not in named:
-            fused[sid] *= COMPARISON_OTHER_FACTOR
+        if sid not in keep:
+            fused[sid] *= factor
     return sorted(order, key=lambda x: (-fused[x], x))
 
 
