@@ -30,9 +30,9 @@ import json  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, TypeVar  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -92,6 +92,15 @@ def mean_of(xs: list[float | None]) -> float | None:
     """The mean of the defined values, rounded; None when there are none."""
     got = [x for x in xs if x is not None]
     return round(float(np.mean(got)), 4) if got else None
+
+
+T = TypeVar("T")
+
+
+def by_turn(xs: Sequence[T], follow: Sequence[bool]) -> tuple[list[T], list[T]]:
+    """``xs`` split into (first turns, follow-ups) by ``follow``, each question's flag."""
+    first = [x for x, f in zip(xs, follow, strict=True) if not f]
+    return first, [x for x, f in zip(xs, follow, strict=True) if f]
 
 
 def distinct(ids: list[str]) -> list[str]:
@@ -270,6 +279,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         for s in systems:
             hits5 = [hit_at_k(r, g, 5) for r, g in zip(ranked[s], golds, strict=True)]
             mrr10 = [mrr_at_k(r, g, 10) for r, g in zip(ranked[s], golds, strict=True)]
+            after = [x - e for x, e in zip(lat[s], embed_ms[s], strict=True)]
             h = [x for x in hits5 if x is not None]
             m = [x for x in mrr10 if x is not None]
             rows.append({
@@ -279,15 +289,13 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 "p50_ms": pct(lat[s], 50), "p95_ms": pct(lat[s], 95),
                 # first turns and follow-ups apart: we condense a follow-up with the previous turn and
                 # embed it twice (as condensed and as asked); the naive peers embed the last turn alone
-                "p50_first_turn_ms": pct([x for x, f in zip(lat[s], follow, strict=True) if not f], 50),
-                "p50_followup_ms": pct([x for x, f in zip(lat[s], follow, strict=True) if f], 50),
+                "p50_first_turn_ms": pct(by_turn(lat[s], follow)[0], 50),
+                "p50_followup_ms": pct(by_turn(lat[s], follow)[1], 50),
                 # what the system adds to its query embedding (the same engine for all of them)
-                "p50_after_embed_first_turn_ms": pct(
-                    [x - e for x, e, f in zip(lat[s], embed_ms[s], follow, strict=True) if not f], 50),
-                "p50_after_embed_followup_ms": pct(
-                    [x - e for x, e, f in zip(lat[s], embed_ms[s], follow, strict=True) if f], 50),
-                "hit@5_first_turn": mean_of([x for x, f in zip(hits5, follow, strict=True) if not f]),
-                "hit@5_followup": mean_of([x for x, f in zip(hits5, follow, strict=True) if f]),
+                "p50_after_embed_first_turn_ms": pct(by_turn(after, follow)[0], 50),
+                "p50_after_embed_followup_ms": pct(by_turn(after, follow)[1], 50),
+                "hit@5_first_turn": mean_of(by_turn(hits5, follow)[0]),
+                "hit@5_followup": mean_of(by_turn(hits5, follow)[1]),
             })
             print(f"{ds.name:12s} {s:16s} n={len(h):4d} hit@5={rows[-1]['hit@5']} mrr@10={rows[-1]['mrr@10']} "
                   f"p50={rows[-1]['p50_ms']}ms p95={rows[-1]['p95_ms']}ms "
