@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +97,25 @@ class Settings(BaseSettings):
     generation_slots: int = 4
     generation_queue: int = 16
     log_text: bool = False  # log document text / personal data (off by default)
+
+    def answering(self, llm_device: str | None = None) -> dict[str, Any]:
+        """The answering settings as keyword arguments of ``rag.assistant.Assistant``: one list for
+        ``kb ask`` and the service alike (the service once missed the follow-up weight).
+        ``llm_device``: passed on to a local LLM backend when given."""
+        llm_kwargs: dict[str, Any] = {"timeout_s": self.llm_timeout_s, "max_tokens": self.llm_max_tokens}
+        if llm_device is not None:
+            llm_kwargs["device"] = llm_device
+        return {
+            "handoff_threshold": self.handoff_threshold,
+            "refuse_threshold": self.refuse_threshold,
+            "faq_threshold": self.faq_threshold,
+            "escalate_topics": self.escalate_topics,
+            "followup_question_weight": self.followup_question_weight,
+            "query_cache_size": self.query_cache_size,
+            "max_question_chars": self.max_question_chars,
+            "llm_max_tokens": self.llm_max_tokens,
+            "llm_kwargs": llm_kwargs,
+        }
 
 
 @lru_cache(maxsize=1)

@@ -47,15 +47,7 @@ def build_assistant(settings: Any, kb_name: str | None = None) -> Any:
         get_scorer(settings.scorer, embedder),
         ConversationStore(Path(settings.home) / name / "conversations.sqlite"),
         reranker=get_reranker(settings.reranker, device=device),
-        handoff_threshold=settings.handoff_threshold,
-        refuse_threshold=settings.refuse_threshold,
-        faq_threshold=settings.faq_threshold,
-        escalate_topics=settings.escalate_topics,
-        followup_question_weight=settings.followup_question_weight,
-        query_cache_size=settings.query_cache_size,
-        max_question_chars=settings.max_question_chars,
-        llm_max_tokens=settings.llm_max_tokens,
-        llm_kwargs={"timeout_s": settings.llm_timeout_s, "max_tokens": settings.llm_max_tokens},
+        **settings.answering(),
     )
 
 

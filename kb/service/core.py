@@ -182,15 +182,7 @@ class Service:
             get_scorer(s.scorer, embedder),
             None,
             reranker=get_reranker(s.reranker, device=device),
-            handoff_threshold=s.handoff_threshold,
-            refuse_threshold=s.refuse_threshold,
-            faq_threshold=s.faq_threshold,
-            escalate_topics=s.escalate_topics,
-            followup_question_weight=s.followup_question_weight,
-            query_cache_size=s.query_cache_size,
-            max_question_chars=s.max_question_chars,
-            llm_max_tokens=s.llm_max_tokens,
-            llm_kwargs={"timeout_s": s.llm_timeout_s, "max_tokens": s.llm_max_tokens, "device": device},
+            **s.answering(llm_device=device),
         )
 
     def warm_up(self) -> None:
