@@ -288,7 +288,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 "mrr@10": round(float(np.mean(m)), 4) if m else None,
                 "p50_ms": pct(lat[s], 50), "p95_ms": pct(lat[s], 95),
                 # first turns and follow-ups apart: we condense a follow-up with the previous turn and
-                # embed it twice (as condensed and as asked); the naive peers embed the last turn alone
+                # embed that (longer) text; the naive peers embed the last turn alone
                 "p50_first_turn_ms": pct(by_turn(lat[s], follow)[0], 50),
                 "p50_followup_ms": pct(by_turn(lat[s], follow)[1], 50),
                 # what the system adds to its query embedding (the same engine for all of them)

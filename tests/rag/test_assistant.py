@@ -218,7 +218,7 @@ def test_an_answer_embeds_the_question_once(shop_index: Any, fake_embedder: Any)
     a = asst.ask("How long does standard shipping take?")
     assert a.action == "answer" and "3 to 5 business days" in a.text
     assert kinds.count("query") == 1
-    # a follow-up: its two phrasings in one batch, and nothing more for the composer
+    # a follow-up: one embedding (the condensed text) for both phrasings, nothing more for the composer
     kinds.clear()
     hist = [{"role": "user", "content": "How much does express shipping cost?"},
             {"role": "assistant", "content": "12 euros [1]."}]
