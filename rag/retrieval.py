@@ -509,9 +509,11 @@ class HybridRetriever:
         *,
         rerank: bool = True,
         qvec: np.ndarray | None = None,
+        _vector_memo: dict[str, list[tuple[int, float]]] | None = None,
     ) -> list[Hit]:
         """One hit per source, best first. ``qvec``: the query's embedding when the caller has it
-        (:meth:`retrieve_many` passes its main phrasing's vector to every phrasing)."""
+        (:meth:`retrieve_many` passes its main phrasing's vector to every phrasing, and one
+        ``_vector_memo`` so that the vector searches, the same for each, run once)."""
         t0 = time.perf_counter()
         self.last_primary = None
         query = (query or "").strip()
@@ -536,8 +538,11 @@ class HybridRetriever:
             qvec = self.embed_query(query)
         bm25 = self.index.keyword_search(query, pool, allowed)
         if qvec is not None:
-            dense = self.index.vector_search(qvec, pool, allowed, kind="passage")
-            qdense = self.index.vector_search(qvec, pool, allowed, kind="question")
+            memo = {} if _vector_memo is None else _vector_memo
+            for kind in ("passage", "question"):
+                if kind not in memo:
+                    memo[kind] = self.index.vector_search(qvec, pool, allowed, kind=kind)
+            dense, qdense = memo["passage"], memo["question"]
             dense, bm25 = self._complete(query, qvec, dense, bm25)
 
         rows = sorted({r for r, _ in dense} | {r for r, _ in qdense} | {r for r, _ in bm25})
@@ -704,8 +709,9 @@ class HybridRetriever:
         timings = {"retrieve": (time.perf_counter() - t0) * 1000, "rerank": 0.0}
         debug: RetrievalDebug | None = None
         primary: list[Hit] | None = None
+        memo: dict[str, list[tuple[int, float]]] = {}  # one vector, one filter: search it once
         for text, w in items:
-            got = self.retrieve(text, k, filters, lang, rerank=rerank, qvec=main_vec)
+            got = self.retrieve(text, k, filters, lang, rerank=rerank, qvec=main_vec, _vector_memo=memo)
             for h in got:
                 sid = h.chunk.source_id
                 score[sid] = score.get(sid, 0.0) + w * h.score / total_w

@@ -188,6 +188,34 @@ def test_retrieve_many_fuses_phrasings_and_embeds_only_the_main_one(kb_home: Pat
     assert r.retrieve_many([], k=5) == []
 
 
+def test_retrieve_many_searches_the_shared_vector_once(shop_index: Any, fake_embedder: Any) -> None:
+    searched: list[str] = []
+    real = shop_index.vector_search
+
+    def spy(qvec: Any, k: int, allowed: Any = None, kind: str = "passage") -> Any:
+        searched.append(kind)
+        return real(qvec, k, allowed, kind=kind)
+
+    r = HybridRetriever(shop_index, fake_embedder)
+    main, question = "Do you ship to Switzerland? How much does express shipping cost?", "Do you ship to Switzerland?"
+    shop_index.vector_search = spy
+    try:
+        fused = r.retrieve_many([(main, 1.0), (question, 0.5)], k=4)
+        assert sorted(searched) == ["passage", "question"]  # not once per phrasing
+        searched.clear()
+        again = [h.chunk.source_id for h in r.retrieve_many([(main, 1.0), (question, 0.5)], k=4)]
+    finally:
+        del shop_index.vector_search
+    assert again == [h.chunk.source_id for h in fused]
+    # the same as each phrasing retrieved on its own with the main vector, fused
+    vec = r.embed_query(main)
+    a = {h.chunk.source_id: h.score for h in r.retrieve(main, k=4)}
+    b = {h.chunk.source_id: h.score for h in r.retrieve(question, k=4, qvec=vec)}
+    for h in fused:
+        sid = h.chunk.source_id
+        assert h.score == pytest.approx((a.get(sid, 0.0) + 0.5 * b.get(sid, 0.0)) / 1.5)
+
+
 def test_a_follow_up_is_retrieved_as_condensed_and_as_asked(shop_index: Any, fake_embedder: Any) -> None:
     from rag.assistant import Assistant
 
