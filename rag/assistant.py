@@ -388,8 +388,9 @@ class Assistant:
         # 5. compose
         tc = time.perf_counter()
         if self.llm.extractive:
-            # the retriever embedded this very text (its main phrasing): its vector is reused
-            raw = self.composer.compose((q if not hist else query).strip(), hits, lang, retriever.embed_query).text
+            # the retriever embedded the turn as condensed (its main phrasing): that vector is
+            # reused, and the question's own words say what is asked now
+            raw = self.composer.compose(q, hits, lang, retriever.embed_query, query=query).text
         else:
             msgs = build_messages(q, hits, lang, hist[-6:])
             if stream:

@@ -48,6 +48,11 @@ def _wording(sentence: str) -> str:
     return _NOT_WORD.sub("", sentence.lower())
 
 
+def _topic_terms(text: str) -> set[str]:
+    """The terms of ``text`` that say what it is about: not the words it compares by."""
+    return set(tokenize(text)) - set(tokenize(" ".join(comparison_cues(text))))
+
+
 def _clean_sentence(s: str) -> str:
     s = re.sub(r"^\s*(?:Q|A|问|答)\s*[:：]\s*", "", s.strip())
     s = re.sub(r"^#+\s*", "", s)
@@ -120,14 +125,22 @@ class ExtractiveComposer:
         hits: Sequence[Hit],
         lang: str = "en",
         embed_query: Callable[[str], np.ndarray] | None = None,
+        *,
+        query: str | None = None,
     ) -> Composed:
-        """``embed_query``: where to get the question's query vector, asked only when the
-        embedder reads the question (the retriever's, which has just embedded the same text: a
-        second embedding was ~15-25 ms of every answer); default: the embedder."""
+        """``embed_query``: where to get the query vector, asked only when the embedder reads the
+        query (the retriever's, which has just embedded the same text: a second embedding was
+        ~15-25 ms of every answer); default: the embedder. ``query``: a follow-up's stand-alone
+        form (the question with the turn it follows, as retrieved); its vector scores sentences by
+        meaning, while the words of ``question``, what is asked now, score them lexically, so
+        that "and how long does it take?" after "How much is express shipping?" is answered
+        with how long, not again with how much. Where no sentence holds a word of the question
+        ("why?"), the words of ``query`` do. Default: ``question``."""
+        query = (query or question).strip()
         # a question comparing things that passages are titled by is answered from each of them:
         # the best passage of every named title takes part, even below the first max_passages
         titles = [(h.chunk.title or "").strip().lower() for h in hits]
-        named = compared_titles(question, titles)
+        named = compared_titles(query, titles)
         use = list(range(min(len(hits), self.max_passages)))
         for t in named:
             if all(titles[i] != t for i in use):
@@ -149,8 +162,13 @@ class ExtractiveComposer:
                         cands.append((n, pos, s))
         if not cands:
             return Composed("", ())
-        # what the question is about: the words by which it compares are not
-        q_terms = set(tokenize(question)) - set(tokenize(" ".join(comparison_cues(question))))
+        # what the question is about: the words by which it compares are not. A follow-up is about
+        # its own words where the passages hold them, else ("why?", or "and to Switzerland?" where
+        # no sentence names Switzerland) about its stand-alone form
+        words = [set(tokenize(s)) for _, _, s in cands]
+        q_terms = _topic_terms(question)
+        if query != question and not any(q_terms & w for w in words):
+            q_terms = _topic_terms(query)
         limit = self.max_embed
         if self._ms_per_text is not None and self._ms_per_text > 0:
             limit = int(np.clip(self.embed_budget_ms // self._ms_per_text, self.min_embed, self.max_embed))
@@ -158,8 +176,8 @@ class ExtractiveComposer:
             # only the lexically most promising sentences are embedded (embedding is the cost),
             # the best of each named passage among them
             pre = [
-                (len(q_terms & set(tokenize(s))) + 0.5 * hits[n - 1].score - 0.01 * pos, i)
-                for i, (n, pos, s) in enumerate(cands)
+                (len(q_terms & words[i]) + 0.5 * hits[n - 1].score - 0.01 * pos, i)
+                for i, (n, pos, _) in enumerate(cands)
             ]
             ranked = [i for _, i in sorted(pre, reverse=True)]
             must: set[int] = set()
@@ -167,15 +185,13 @@ class ExtractiveComposer:
                 own = [i for i in ranked if titles[cands[i][0] - 1] == t]
                 must.update(own[:1])
             keep = sorted(must | set([i for i in ranked if i not in must][: max(0, limit - len(must))]))
-            cands = [cands[i] for i in keep]
-        lex = np.array(
-            [len(q_terms & set(tokenize(s))) / len(q_terms) if q_terms else 0.0 for _, _, s in cands], dtype=np.float64
-        )
-        cap = dense_capability(self.embedder, question, lang)
+            cands, words = [cands[i] for i in keep], [words[i] for i in keep]
+        lex = np.array([len(q_terms & w) / len(q_terms) if q_terms else 0.0 for w in words], dtype=np.float64)
+        cap = dense_capability(self.embedder, query, lang)
         texts = [s for _, _, s in cands]
         if cap > 0.0:
             # the question as a query (asymmetric models such as E5 embed queries differently)
-            qvec = embed_query(question) if embed_query else self.embedder.embed([question], kind="query")[0]
+            qvec = embed_query(query) if embed_query else self.embedder.embed([query], kind="query")[0]
             qv = np.asarray(qvec, dtype=np.float64).reshape(-1)
             sv = self._embed_cached(texts)
             dense = np.clip(sv @ qv, 0.0, 1.0)
@@ -204,11 +220,7 @@ class ExtractiveComposer:
                     if sv is not None:
                         red = max(float(sv[i] @ sv[j]) for j in picked)
                     else:
-                        ti = set(tokenize(texts[i]))
-                        red = max(
-                            len(ti & set(tokenize(texts[j]))) / max(1, len(ti | set(tokenize(texts[j]))))
-                            for j in picked
-                        )
+                        red = max(len(words[i] & words[j]) / max(1, len(words[i] | words[j])) for j in picked)
                 else:
                     red = 0.0
                 val = self.mmr * rel[i] - (1 - self.mmr) * red

@@ -127,3 +127,24 @@ def test_the_words_a_question_compares_by_do_not_pick_its_sentences() -> None:
     out = composer.compose("What is the difference between Game Mode and Movie Mode, how do they differ?", hits)
     assert "input lag" in out.text and "warm colours" in out.text
     assert "may differ" not in out.text
+
+
+def test_a_follow_up_is_answered_with_what_it_asks_now() -> None:
+    # the condensed query carries the earlier turn ("how much"); its words must not choose the
+    # sentences of the answer to "and how long does it take?"
+    hits = [
+        _hit(1, "Express shipping costs 12.95 euros. Express shipping is free for members."),
+        _hit(2, "Express shipping takes one business day. Standard shipping takes three to five days."),
+    ]
+    composer = ExtractiveComposer(get_embedder("hashing:64"), max_sentences=2)
+    question = "and how long does it take?"
+    query = f"{question} How much does express shipping cost?"
+    out = composer.compose(question, hits, query=query)
+    assert "one business day" in out.text and "12.95" not in out.text
+    # asked on its own, the stand-alone text is still about the price
+    assert "12.95" in composer.compose(query, hits).text
+    # a follow-up without a word of its own, or whose words no sentence holds, is about its
+    # stand-alone form (by words alone here, where nothing else would pick a sentence)
+    lexical = ExtractiveComposer(get_embedder("hashing:64"), max_sentences=2, w_dense=0.0)
+    for q in ("why?", "and to Switzerland?"):
+        assert "12.95" in lexical.compose(q, hits, query=f"{q} How much does express shipping cost?").text
