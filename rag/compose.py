@@ -53,6 +53,56 @@ def _topic_terms(text: str) -> set[str]:
     return set(tokenize(text)) - set(tokenize(" ".join(comparison_cues(text))))
 
 
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str, str]]:
+    """``text`` with each Markdown table written as one line per data row, every cell after its
+    column's header ("Data: Order history; How long we keep it: 7 years."), and for each such
+    line the row's own cells. A row alone, or the header row, is no answer to read out
+    ("| Order history | 7 years |": 7 years of what?); but the headers, in every row, say
+    nothing about which row answers, so a row is matched to a question by its cells."""
+    lines = text.split("\n")
+    out: list[str] = []
+    cells_of: dict[str, str] = {}
+    i = 0
+    colon, sep, end = ("：", "，", "。") if lang == "zh" else (": ", "; ", ".")
+    while i < len(lines):
+        if not _TABLE_ROW.match(lines[i]):
+            out.append(lines[i])
+            i += 1
+            continue
+        block = []
+        while i < len(lines) and (_TABLE_ROW.match(lines[i]) or _TABLE_RULE.match(lines[i])):
+            block.append(lines[i])
+            i += 1
+        header: list[str] = []
+        for j, row in enumerate(block):
+            if _TABLE_RULE.match(row):
+                continue
+            if j + 1 < len(block) and _TABLE_RULE.match(block[j + 1]):
+                # a header row; a table split across chunks repeats it where they are merged again
+                header = _cells(row)
+                continue
+            cells = _cells(row)
+            parts = [
+                f"{header[col]}{colon}{c}" if col < len(header) and header[col] else c
+                for col, c in enumerate(cells)
+                if c
+            ]
+            if parts:
+                line = sep.join(parts)
+                line = line if line.endswith((".", "。", "!", "！", "?", "？")) else line + end
+                out.append(line)
+                cells_of[line] = " ".join(c for c in cells if c)
+    return "\n".join(out), cells_of
+
+
 def _clean_sentence(s: str) -> str:
     s = re.sub(r"^\s*(?:Q|A|问|答)\s*[:：]\s*", "", s.strip())
     s = re.sub(r"^#+\s*", "", s)
@@ -146,10 +196,12 @@ class ExtractiveComposer:
             if all(titles[i] != t for i in use):
                 use.append(titles.index(t))
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
+        lexical: list[str] = []  # what each is matched to the question's words by (a table row: its cells)
         seen: set[str] = set()
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
-            for pos, sent in enumerate(split_sentences(hit.passage)):
+            text, cells_of = table_rows_as_sentences(hit.passage, lang)
+            for pos, sent in enumerate(split_sentences(text)):
                 s = _clean_sentence(sent)
                 # a question in a passage (an FAQ entry's own question, a heading) or a sentence
                 # about the document itself answers nothing, however close it is to the question
@@ -160,12 +212,13 @@ class ExtractiveComposer:
                     if key not in seen:
                         seen.add(key)
                         cands.append((n, pos, s))
+                        lexical.append(cells_of.get(sent.strip(), s))
         if not cands:
             return Composed("", ())
         # what the question is about: the words by which it compares are not. A follow-up is about
         # its own words where the passages hold them, else ("why?", or "and to Switzerland?" where
         # no sentence names Switzerland) about its stand-alone form
-        words = [set(tokenize(s)) for _, _, s in cands]
+        words = [set(tokenize(x)) for x in lexical]
         q_terms = _topic_terms(question)
         if query != question and not any(q_terms & w for w in words):
             q_terms = _topic_terms(query)

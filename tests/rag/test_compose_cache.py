@@ -148,3 +148,38 @@ def test_a_follow_up_is_answered_with_what_it_asks_now() -> None:
     lexical = ExtractiveComposer(get_embedder("hashing:64"), max_sentences=2, w_dense=0.0)
     for q in ("why?", "and to Switzerland?"):
         assert "12.95" in lexical.compose(q, hits, query=f"{q} How much does express shipping cost?").text
+
+
+def test_table_rows_are_read_out_with_their_headers() -> None:
+    from rag.compose import table_rows_as_sentences
+
+    table = (
+        "Personal data we collect:\n"
+        "| Data | How long we keep it |\n|---|---|\n| Order history | 7 years |\n"
+        # a table split across two chunks repeats its header where the passage merges them
+        "| Data | How long we keep it |\n| :-- | --: |\n| Customer service chats | 2 years |\n"
+        "We answer within 30 days."
+    )
+    text, cells = table_rows_as_sentences(table)
+    assert text.split("\n") == [
+        "Personal data we collect:",
+        "Data: Order history; How long we keep it: 7 years.",
+        "Data: Customer service chats; How long we keep it: 2 years.",
+        "We answer within 30 days.",
+    ]
+    assert cells["Data: Customer service chats; How long we keep it: 2 years."] == "Customer service chats 2 years"
+    # no header: the cells alone; Chinese punctuation in Chinese
+    assert table_rows_as_sentences("| a | b |\n| c | d. |")[0] == "a; b.\nc; d."
+    assert table_rows_as_sentences("| 项目 | 期限 |\n|---|---|\n| 退货 | 30天 |", "zh")[0] == "项目：退货，期限：30天。"
+    # an answer quotes the row the question names, with its headers, and never the header row
+    composer = ExtractiveComposer(get_embedder("hashing:64"), max_sentences=1)
+    out = composer.compose("How long do you keep customer service chats?", [_hit(1, table)])
+    assert out.text.startswith("Data: Customer service chats; How long we keep it: 2 years")
+    assert "|" not in out.text
+    # the headers, in every row, do not make every row an answer: rows are matched by their cells
+    rows = "| Data | How long we keep it |\n|---|---|\n" + "".join(
+        f"| {d} | {t} |\n" for d, t in [("Order history", "7 years"), ("Browsing data", "13 months"),
+                                       ("Customer service chats", "2 years"), ("Name and address", "while open")]
+    )
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("How long do you keep customer service chats?", [_hit(1, rows)])
+    assert out.text.count("Data:") == 1 and "Customer service chats" in out.text
