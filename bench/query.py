@@ -6,7 +6,8 @@
    (RecursiveCharacterTextSplitter(1000, 200) + langchain_community's FAISS vector store +
    similarity_search(k=20), over the same embedder). Peers use only the last user turn (as in
    ../shared/notes/baselines-dev.md); ours condenses and retrieves a follow-up as condensed and
-   as asked (Assistant.retrieve_turn), so on multi-turn sets it embeds more text per query. Its
+   as asked (Assistant.retrieve_turn), so on multi-turn sets it embeds more text per query;
+   langchain-condensed is the LangChain pipeline searched with that same condensed text. Its
    query-vector cache is emptied before every question: each is measured cold. Every system
    embeds with the same engine, so besides its p50 each row gives its p50 after the query
    embedding (what the pipeline adds to it), and first turns and follow-ups apart.
@@ -232,7 +233,10 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         t = time.perf_counter()
         lc = LangChainPeer(ds.docs_dir, clock, kb.embedding_cache) if not args.no_langchain else None
         lc_build_s = time.perf_counter() - t
-        systems = ["ours", "bm25", "dense", "hybrid-rrf"] + (["langchain-naive"] if lc else [])
+        # langchain-condensed: the same LangChain pipeline searched with our condensed query (the
+        # question plus the previous user turn) instead of the last turn: what condensing costs
+        # and buys any pipeline, apart from what our retriever adds
+        systems = ["ours", "bm25", "dense", "hybrid-rrf"] + (["langchain-naive", "langchain-condensed"] if lc else [])
         ranked: dict[str, list[list[str]]] = {s: [] for s in systems}
         lat: dict[str, list[float]] = {s: [] for s in systems}
         embed_ms: dict[str, list[float]] = {s: [] for s in systems}  # of lat: embedding the query
@@ -276,6 +280,11 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 ranked["langchain-naive"].append(lc.search(last, 20))
                 lat["langchain-naive"].append((time.perf_counter() - t) * 1000)
                 embed_ms["langchain-naive"].append(clock.lap())
+                t = time.perf_counter()
+                cond = asst.condense(item.question, hist, index) if hist else item.question
+                ranked["langchain-condensed"].append(lc.search(cond, 20))
+                lat["langchain-condensed"].append((time.perf_counter() - t) * 1000)
+                embed_ms["langchain-condensed"].append(clock.lap())
         for s in systems:
             hits5 = [hit_at_k(r, g, 5) for r, g in zip(ranked[s], golds, strict=True)]
             mrr10 = [mrr_at_k(r, g, 10) for r, g in zip(ranked[s], golds, strict=True)]
