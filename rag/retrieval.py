@@ -709,7 +709,8 @@ class HybridRetriever:
         timings = {"retrieve": (time.perf_counter() - t0) * 1000, "rerank": 0.0}
         debug: RetrievalDebug | None = None
         primary: list[Hit] | None = None
-        memo: dict[str, list[tuple[int, float]]] = {}  # one vector, one filter: search it once
+        # one vector, one filter: its searches run once (without a main vector, none is shared)
+        memo: dict[str, list[tuple[int, float]]] | None = {} if main_vec is not None else None
         for text, w in items:
             got = self.retrieve(text, k, filters, lang, rerank=rerank, qvec=main_vec, _vector_memo=memo)
             for h in got:
