@@ -65,8 +65,9 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     """``text`` with each Markdown table written as one line per data row, every cell after its
     column's header ("Data: Order history; How long we keep it: 7 years."), and for each such
     line the row's own cells. A row alone, or the header row, is no answer to read out
-    ("| Order history | 7 years |": 7 years of what?); but the headers, in every row, say
-    nothing about which row answers, so a row is matched to a question by its cells."""
+    ("| Order history | 7 years |": 7 years of what?). The headers, in every row, say which
+    column a question asks for ("phone hours") but not which row, so they count half when a row
+    is matched to the question's words."""
     lines = text.split("\n")
     out: list[str] = []
     cells_of: dict[str, str] = {}
@@ -218,10 +219,17 @@ class ExtractiveComposer:
         # what the question is about: the words by which it compares are not. A follow-up is about
         # its own words where the passages hold them, else ("why?", or "and to Switzerland?" where
         # no sentence names Switzerland) about its stand-alone form
-        words = [set(tokenize(x)) for x in lexical]
+        words = [set(tokenize(s)) for _, _, s in cands]
+        # a table row's own cells tell it from the other rows; its headers, shared by every row,
+        # count half
+        shared = [w - set(tokenize(x)) for w, x in zip(words, lexical, strict=True)]
         q_terms = _topic_terms(question)
         if query != question and not any(q_terms & w for w in words):
             q_terms = _topic_terms(query)
+
+        def matched(i: int) -> float:
+            return len(q_terms & words[i]) - 0.5 * len(q_terms & shared[i])
+
         limit = self.max_embed
         if self._ms_per_text is not None and self._ms_per_text > 0:
             limit = int(np.clip(self.embed_budget_ms // self._ms_per_text, self.min_embed, self.max_embed))
@@ -229,7 +237,7 @@ class ExtractiveComposer:
             # only the lexically most promising sentences are embedded (embedding is the cost),
             # the best of each named passage among them
             pre = [
-                (len(q_terms & words[i]) + 0.5 * hits[n - 1].score - 0.01 * pos, i)
+                (matched(i) + 0.5 * hits[n - 1].score - 0.01 * pos, i)
                 for i, (n, pos, _) in enumerate(cands)
             ]
             ranked = [i for _, i in sorted(pre, reverse=True)]
@@ -238,8 +246,10 @@ class ExtractiveComposer:
                 own = [i for i in ranked if titles[cands[i][0] - 1] == t]
                 must.update(own[:1])
             keep = sorted(must | set([i for i in ranked if i not in must][: max(0, limit - len(must))]))
-            cands, words = [cands[i] for i in keep], [words[i] for i in keep]
-        lex = np.array([len(q_terms & w) / len(q_terms) if q_terms else 0.0 for w in words], dtype=np.float64)
+        else:
+            keep = list(range(len(cands)))
+        lex = np.array([matched(i) / len(q_terms) if q_terms else 0.0 for i in keep], dtype=np.float64)
+        cands, words = [cands[i] for i in keep], [words[i] for i in keep]
         cap = dense_capability(self.embedder, query, lang)
         texts = [s for _, _, s in cands]
         if cap > 0.0:

@@ -183,3 +183,18 @@ def test_table_rows_are_read_out_with_their_headers() -> None:
     )
     out = ExtractiveComposer(get_embedder("hashing:64")).compose("How long do you keep customer service chats?", [_hit(1, rows)])
     assert out.text.count("Data:") == 1 and "Customer service chats" in out.text
+
+
+def test_a_question_naming_a_column_finds_the_row() -> None:
+    # headers count half (every row has them), not nothing: "hours" names the column asked for
+    contact = (
+        "Our customer service team helps you with orders and returns.\n"
+        "| Channel | Hours | Contact |\n|---|---|---|\n"
+        "| Phone | Monday to Friday, 8:00 to 20:00 | 1-800-555-0199 |\n"
+        "| E-mail | Answered within 1 business day | support@acme.example |"
+    )
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)  # by words alone
+    out = composer.compose("What are your customer service phone hours?", [_hit(1, contact)])
+    # the intro shares "customer service"; the phone row, with its "Hours" header, is close behind
+    assert "Channel: Phone; Hours: Monday to Friday, 8:00 to 20:00; Contact: 1-800-555-0199 [1]." in out.text
+    assert "E-mail" not in out.text
