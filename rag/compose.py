@@ -104,6 +104,63 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     return "\n".join(out), cells_of
 
 
+_BULLET = re.compile(r"^\s*(?:[-*•·▪●]|\d{1,2}[.)])\s+(\S.*?)\s*$")
+_LIST_SENTENCE_MAX = 400  # characters: a longer list is read item by item, each after its lead-in
+
+
+def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str, str]]:
+    """``text`` with each bulleted or numbered list made readable, and for each line written the
+    words it is matched to a question by. A lead-in ("Some items cannot be returned:") quoted
+    alone answers nothing, and an item alone ("- Items marked as Final Sale") lacks what it is
+    an item of. So a list after a lead-in becomes one sentence, "Some items cannot be returned:
+    Gift cards; Personalised products; Final Sale items.", or, when that is over
+    ``_LIST_SENTENCE_MAX`` characters, one sentence per item after the lead-in, matched by the
+    item's words (the lead-in, in every one, counting half); a list without one loses its bullets."""
+    lines = text.split("\n")
+    out: list[str] = []
+    own: dict[str, str] = {}
+    sep, end = ("，", "。") if lang == "zh" else ("; ", ".")
+    i = 0
+    while i < len(lines):
+        if not _BULLET.match(lines[i]):
+            out.append(lines[i])
+            i += 1
+            continue
+        items = []
+        while i < len(lines) and (m := _BULLET.match(lines[i])):
+            item = m.group(1).rstrip(" .;,。；，")
+            if item:
+                items.append(item)
+            i += 1
+        lead = ""
+        if out and out[-1].rstrip().endswith((":", "：")):
+            pieces = split_sentences(out.pop())
+            lead = pieces[-1].strip()
+            if len(pieces) > 1:
+                out.append(" ".join(pieces[:-1]))
+        if not items:
+            out.extend([lead] if lead else [])
+            continue
+        space = "" if lang == "zh" or not lead else " "
+        whole = f"{lead}{space}{sep.join(items)}{end}"
+        if lead and len(whole) <= _LIST_SENTENCE_MAX:
+            out.append(whole)
+            continue
+        for item in items:
+            line = f"{lead}{space}{item}{end}"
+            out.append(line)
+            own[line] = item
+    return "\n".join(out), own
+
+
+def _readable(passage: str, lang: str) -> tuple[str, dict[str, str]]:
+    """A passage's tables and lists written as sentences (:func:`table_rows_as_sentences`,
+    :func:`list_items_as_sentences`), with the words each such sentence is matched by."""
+    text, own = table_rows_as_sentences(passage, lang)
+    text, own_items = list_items_as_sentences(text, lang)
+    return text, {**own, **own_items}
+
+
 def _clean_sentence(s: str) -> str:
     s = re.sub(r"^\s*(?:Q|A|问|答)\s*[:：]\s*", "", s.strip())
     s = re.sub(r"^#+\s*", "", s)
@@ -197,11 +254,12 @@ class ExtractiveComposer:
             if all(titles[i] != t for i in use):
                 use.append(titles.index(t))
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
-        lexical: list[str] = []  # what each is matched to the question's words by (a table row: its cells)
+        # the words that tell each from its neighbours (a table row: its cells; an item: its own)
+        lexical: list[str] = []
         seen: set[str] = set()
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
-            text, cells_of = table_rows_as_sentences(hit.passage, lang)
+            text, own_words = _readable(hit.passage, lang)
             for pos, sent in enumerate(split_sentences(text)):
                 s = _clean_sentence(sent)
                 # a question in a passage (an FAQ entry's own question, a heading) or a sentence
@@ -213,15 +271,15 @@ class ExtractiveComposer:
                     if key not in seen:
                         seen.add(key)
                         cands.append((n, pos, s))
-                        lexical.append(cells_of.get(sent.strip(), s))
+                        lexical.append(own_words.get(sent.strip(), s))
         if not cands:
             return Composed("", ())
         # what the question is about: the words by which it compares are not. A follow-up is about
         # its own words where the passages hold them, else ("why?", or "and to Switzerland?" where
         # no sentence names Switzerland) about its stand-alone form
         words = [set(tokenize(s)) for _, _, s in cands]
-        # a table row's own cells tell it from the other rows; its headers, shared by every row,
-        # count half
+        # a table row's headers, or a list item's lead-in, are shared by its neighbours: they say
+        # which column or list a question asks about, not which row or item, so they count half
         shared = [w - set(tokenize(x)) for w, x in zip(words, lexical, strict=True)]
         q_terms = _topic_terms(question)
         if query != question and not any(q_terms & w for w in words):

@@ -198,3 +198,35 @@ def test_a_question_naming_a_column_finds_the_row() -> None:
     # the intro shares "customer service"; the phone row, with its "Hours" header, is close behind
     assert "Channel: Phone; Hours: Monday to Friday, 8:00 to 20:00; Contact: 1-800-555-0199 [1]." in out.text
     assert "E-mail" not in out.text
+
+
+def test_list_items_are_read_out_with_their_lead_in() -> None:
+    from rag.compose import list_items_as_sentences
+
+    policy = (
+        "Returns are free. Some items cannot be returned:\n"
+        "- Gift cards and downloadable software.\n- Personalised products;\n* Items marked as Final Sale\n"
+        "Start a return in your account."
+    )
+    text, own = list_items_as_sentences(policy)
+    # the lead-in leaves the sentence before it in place and takes the list as one sentence
+    assert text.split("\n") == [
+        "Returns are free.",
+        "Some items cannot be returned: Gift cards and downloadable software; Personalised products; "
+        "Items marked as Final Sale.",
+        "Start a return in your account.",
+    ]
+    assert own == {}  # the whole sentence is matched by all its words
+    # a list too long for one sentence: each item after the lead-in, matched by the item's words
+    steps = "To reset your password:\n" + "\n".join(f"{i}. Step {i} " + "x" * 60 for i in range(1, 8))
+    text, own = list_items_as_sentences(steps)
+    lines = text.split("\n")
+    assert len(lines) == 7 and all(line.startswith("To reset your password: Step ") for line in lines)
+    assert own[lines[0]] == "Step 1 " + "x" * 60
+    # no lead-in: the bullets go; Chinese punctuation in Chinese
+    assert list_items_as_sentences("- Gift cards\n- Final Sale items.")[0] == "Gift cards.\nFinal Sale items."
+    assert list_items_as_sentences("不能退货的商品：\n- 礼品卡\n- 定制商品", "zh")[0] == "不能退货的商品：礼品卡，定制商品。"
+    # an answer never quotes the lead-in alone
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    out = composer.compose("Which items cannot be returned?", [_hit(1, policy)])
+    assert "cannot be returned: Gift cards" in out.text and "returned: [1]" not in out.text
