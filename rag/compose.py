@@ -3,9 +3,10 @@ builder for LLM backends (Jinja2 templates from ``prompts/``)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,12 @@ def _topic_terms(text: str) -> set[str]:
     return set(tokenize(text)) - set(tokenize(" ".join(comparison_cues(text))))
 
 
+def _runs(lines: list[str], member: Callable[[str], bool]) -> Iterator[tuple[bool, list[str]]]:
+    """``lines`` in runs of consecutive lines for which ``member`` holds, or does not."""
+    for key, run in itertools.groupby(lines, key=member):
+        yield key, list(run)
+
+
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
@@ -68,20 +75,13 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     ("| Order history | 7 years |": 7 years of what?). The headers, in every row, say which
     column a question asks for ("phone hours") but not which row, so they count half when a row
     is matched to the question's words."""
-    lines = text.split("\n")
     out: list[str] = []
     cells_of: dict[str, str] = {}
-    i = 0
     colon, sep, end = ("：", "，", "。") if lang == "zh" else (": ", "; ", ".")
-    while i < len(lines):
-        if not _TABLE_ROW.match(lines[i]):
-            out.append(lines[i])
-            i += 1
+    for in_table, block in _runs(text.split("\n"), lambda line: bool(_TABLE_ROW.match(line) or _TABLE_RULE.match(line))):
+        if not in_table:
+            out.extend(block)
             continue
-        block = []
-        while i < len(lines) and (_TABLE_ROW.match(lines[i]) or _TABLE_RULE.match(lines[i])):
-            block.append(lines[i])
-            i += 1
         header: list[str] = []
         for j, row in enumerate(block):
             if _TABLE_RULE.match(row):
@@ -116,22 +116,15 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     Gift cards; Personalised products; Final Sale items.", or, when that is over
     ``_LIST_SENTENCE_MAX`` characters, one sentence per item after the lead-in, matched by the
     item's words (the lead-in, in every one, counting half); a list without one loses its bullets."""
-    lines = text.split("\n")
     out: list[str] = []
     own: dict[str, str] = {}
     sep, end = ("，", "。") if lang == "zh" else ("; ", ".")
-    i = 0
-    while i < len(lines):
-        if not _BULLET.match(lines[i]):
-            out.append(lines[i])
-            i += 1
+    for in_list, block in _runs(text.split("\n"), lambda line: bool(_BULLET.match(line))):
+        if not in_list:
+            out.extend(block)
             continue
-        items = []
-        while i < len(lines) and (m := _BULLET.match(lines[i])):
-            item = m.group(1).rstrip(" .;,。；，")
-            if item:
-                items.append(item)
-            i += 1
+        items = [m.group(1).rstrip(" .;,。；，") for line in block if (m := _BULLET.match(line))]
+        items = [item for item in items if item]
         lead = ""
         if out and out[-1].rstrip().endswith((":", "：")):
             pieces = split_sentences(out.pop())
