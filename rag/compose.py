@@ -247,8 +247,9 @@ class ExtractiveComposer:
             if all(titles[i] != t for i in use):
                 use.append(titles.index(t))
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
-        # the words that tell each from its neighbours (a table row: its cells; an item: its own)
-        lexical: list[str] = []
+        # the words that tell each from its neighbours (a table row: its cells; an item: its own),
+        # None for a plain sentence (all its words)
+        lexical: list[str | None] = []
         seen: set[str] = set()
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
@@ -264,7 +265,7 @@ class ExtractiveComposer:
                     if key not in seen:
                         seen.add(key)
                         cands.append((n, pos, s))
-                        lexical.append(own_words.get(sent.strip(), s))
+                        lexical.append(own_words.get(sent.strip()))
         if not cands:
             return Composed("", ())
         # what the question is about: the words by which it compares are not. A follow-up is about
@@ -273,7 +274,7 @@ class ExtractiveComposer:
         words = [set(tokenize(s)) for _, _, s in cands]
         # a table row's headers, or a list item's lead-in, are shared by its neighbours: they say
         # which column or list a question asks about, not which row or item, so they count half
-        shared = [w - set(tokenize(x)) for w, x in zip(words, lexical, strict=True)]
+        shared = [w - set(tokenize(x)) if x is not None else set() for w, x in zip(words, lexical, strict=True)]
         q_terms = _topic_terms(question)
         if query != question and not any(q_terms & w for w in words):
             q_terms = _topic_terms(query)
