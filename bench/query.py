@@ -281,8 +281,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 lat["langchain-naive"].append((time.perf_counter() - t) * 1000)
                 embed_ms["langchain-naive"].append(clock.lap())
                 t = time.perf_counter()
-                cond = asst.condense(item.question, hist, index) if hist else item.question
-                ranked["langchain-condensed"].append(lc.search(cond, 20))
+                ranked["langchain-condensed"].append(lc.search(q, 20))  # our condensed text
                 lat["langchain-condensed"].append((time.perf_counter() - t) * 1000)
                 embed_ms["langchain-condensed"].append(clock.lap())
         for s in systems:
