@@ -9,9 +9,9 @@ from rag.compose import ExtractiveComposer
 from rag.types import Hit
 
 
-def _hit(n: int, text: str) -> Hit:
-    chunk = Chunk(id=f"c{n}", doc_id=f"d{n}", source=f"doc{n}.md", position=0, text=text, title=f"Doc {n}")
-    return Hit(chunk=chunk, score=1.0 - 0.1 * n)
+def _hit(n: int, text: str, title: str | None = None, score: float | None = None) -> Hit:
+    chunk = Chunk(id=f"c{n}", doc_id=f"d{n}", source=f"doc{n}.md", position=0, text=text, title=title or f"Doc {n}")
+    return Hit(chunk=chunk, score=1.0 - 0.1 * n if score is None else score)
 
 
 def test_second_compose_embeds_only_new_texts_and_gives_the_same_answer() -> None:
@@ -96,18 +96,14 @@ def test_a_sentence_repeated_in_passages_is_said_once() -> None:
 
 
 def test_a_comparing_question_is_answered_from_each_document_it_names() -> None:
-    def hit(n: int, title: str, text: str, score: float) -> Hit:
-        chunk = Chunk(id=f"c{n}", doc_id=f"d{n}", source=f"doc{n}.md", position=0, text=text, title=title)
-        return Hit(chunk=chunk, score=score)
-
     hits = [
-        hit(1, "Picture settings", "Game Mode and Movie Mode are picture modes. Game Mode and Movie Mode differ "
-            "in lag. Picture settings hold both Game Mode and Movie Mode.", 0.9),
-        hit(2, "Picture settings", "Game Mode and Movie Mode can be switched in Picture settings.", 0.85),
-        hit(3, "Sound", "Sound modes change the equaliser.", 0.8),
-        hit(4, "Remote", "The remote switches inputs.", 0.75),
-        hit(5, "Movie Mode", "Movie Mode uses warm colours for films.", 0.7),
-        hit(6, "Game Mode", "Game Mode lowers input lag for consoles.", 0.65),
+        _hit(1, "Game Mode and Movie Mode are picture modes. Game Mode and Movie Mode differ in lag. "
+             "Picture settings hold both Game Mode and Movie Mode.", "Picture settings", 0.9),
+        _hit(2, "Game Mode and Movie Mode can be switched in Picture settings.", "Picture settings", 0.85),
+        _hit(3, "Sound modes change the equaliser.", "Sound", 0.8),
+        _hit(4, "The remote switches inputs.", "Remote", 0.75),
+        _hit(5, "Movie Mode uses warm colours for films.", "Movie Mode", 0.7),
+        _hit(6, "Game Mode lowers input lag for consoles.", "Game Mode", 0.65),
     ]
     composer = ExtractiveComposer(get_embedder("hashing:64"))
     out = composer.compose("What is the difference between Game Mode and Movie Mode?", hits)
