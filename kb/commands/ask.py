@@ -15,6 +15,19 @@ import typer
 
 KbOpt = Annotated[str | None, typer.Option("--kb", help="Knowledge base name (default: KB_NAME or 'default').")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+GroupOpt = Annotated[
+    list[str] | None,
+    typer.Option("--group", help="Ask as a user in this access group (repeatable): see what they would see."),
+]
+PublicOpt = Annotated[
+    bool, typer.Option("--public", help="Ask as a user in no group: documents without access groups only.")
+]
+TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="Only documents with this tag (repeatable).")]
+LangOpt = Annotated[str | None, typer.Option("--lang", help="Only documents in this language (en, zh, ...).")]
+SourceOpt = Annotated[list[str] | None, typer.Option("--source", help="Only this document source (repeatable).")]
+DateOpt = Annotated[
+    str | None, typer.Option("--on-date", help="Documents valid on this day, YYYY-MM-DD (default: today).")
+]
 
 
 def build_assistant(settings: Any, kb_name: str | None = None) -> Any:
@@ -51,6 +64,49 @@ def build_assistant(settings: Any, kb_name: str | None = None) -> Any:
     )
 
 
+def cli_filters(
+    groups: list[str] | None,
+    public: bool,
+    tags: list[str] | None,
+    lang: str | None,
+    sources: list[str] | None,
+    on_date: str | None,
+) -> Any:
+    """The retrieval filters the options ask for; None when they ask for none. Without
+    ``--group`` or ``--public`` the command sees every document, as the knowledge base's operator
+    (access groups restrict what users of the HTTP service see)."""
+    import datetime as _dt
+
+    from indexes.types import Filters
+    from kb.errors import InputError
+
+    def names(xs: list[str] | None) -> list[str] | None:
+        kept = [x.strip() for x in xs or () if x.strip()]
+        return kept or None
+
+    if public and groups:
+        raise InputError("--public and --group contradict each other", "give one of them")
+    named = names(groups)
+    if groups and not named:
+        raise InputError("--group needs a group name", "e.g. --group staff, or --public for users in no group")
+    day = None
+    if on_date is not None:
+        try:
+            day = _dt.date.fromisoformat(on_date.strip())
+        except ValueError:
+            raise InputError(f"--on-date {on_date!r} is not a date", "write it as YYYY-MM-DD") from None
+    lang = (lang or "").strip().lower() or None
+    if not (named or public or tags or lang or sources or day):
+        return None
+    return Filters.of(
+        groups=named if named else (() if public else None),
+        tags=names(tags),
+        lang=lang,
+        on_date=day,
+        sources=names(sources),
+    )
+
+
 def _print_sources(citations: list[dict[str, Any]]) -> None:
     if not citations:
         return
@@ -65,19 +121,26 @@ def ask_cmd(
     kb: KbOpt = None,
     session: Annotated[str | None, typer.Option("--session", help="Session id: keeps the conversation.")] = None,
     as_json: JsonOpt = False,
+    group: GroupOpt = None,
+    public: PublicOpt = False,
+    tag: TagOpt = None,
+    lang: LangOpt = None,
+    source: SourceOpt = None,
+    on_date: DateOpt = None,
 ) -> None:
     """Ask a question; prints the answer with its sources (streams with an LLM backend)."""
     from kb.settings import get_settings
 
+    filters = cli_filters(group, public, tag, lang, source, on_date)
     settings = get_settings()
     assistant = build_assistant(settings, kb)
     if as_json:
-        ans = assistant.ask(question, session_id=session)
+        ans = assistant.ask(question, session_id=session, filters=filters)
         typer.echo(json.dumps(ans.to_dict(), ensure_ascii=False))
         return
     final: dict[str, Any] = {}
     streamed = False
-    for ev in assistant.ask_stream(question, session_id=session):
+    for ev in assistant.ask_stream(question, session_id=session, filters=filters):
         if ev["type"] == "token" and not assistant.llm.extractive:
             sys.stdout.write(ev["text"])
             sys.stdout.flush()
@@ -97,13 +160,20 @@ def search_cmd(
     kb: KbOpt = None,
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="How many sources to return.")] = 5,
     as_json: JsonOpt = False,
+    group: GroupOpt = None,
+    public: PublicOpt = False,
+    tag: TagOpt = None,
+    lang: LangOpt = None,
+    source: SourceOpt = None,
+    on_date: DateOpt = None,
 ) -> None:
     """Search the knowledge base (hybrid retrieval); prints source, locator, text and score."""
     from kb.settings import get_settings
 
+    filters = cli_filters(group, public, tag, lang, source, on_date)
     settings = get_settings()
     assistant = build_assistant(settings, kb)
-    hits = assistant.search(query, k=k)
+    hits = assistant.search(query, k=k, filters=filters)
     rows = [
         {"source": h.chunk.source_id, "locator": h.chunk.locator, "title": h.chunk.title,
          "text": h.passage, "score": round(float(h.score), 4)}

@@ -96,3 +96,48 @@ def test_followups_can_be_retrieved_once_for_latency(cli_env: Any, monkeypatch: 
     reset_settings_cache()
     asst = build_assistant(get_settings(), "shop")
     assert asst.followup_question_weight == 0.0 and asst.query_cache_size == 0
+
+
+def test_kb_ask_as_a_user_never_sees_other_groups_documents(cli_env: Any) -> None:
+    q = "What is the secret partner discount code?"
+    # the operator (no --group) sees everything, the partners' page included
+    r = CliRunner().invoke(cli_env, ["search", q, "--json"])
+    assert r.exit_code == 0, r.output
+    assert "internal/pricing.md" in [h["source"] for h in json.loads(r.output)["hits"]]
+    for who in (["--public"], ["--group", "staff"]):
+        for cmd in (["search", q, "--json"], ["ask", q, "--json"]):
+            r = CliRunner().invoke(cli_env, [*cmd, *who])
+            assert r.exit_code == 0, r.output
+            assert "ZEBRA" not in r.output and "internal/pricing.md" not in r.output
+    r = CliRunner().invoke(cli_env, ["search", q, "--json", "--group", "partners"])
+    assert json.loads(r.output)["hits"][0]["source"] == "internal/pricing.md"
+
+
+def test_kb_search_filters_by_tag_language_and_source(cli_env: Any) -> None:
+    r = CliRunner().invoke(cli_env, ["search", "退货", "--json", "--lang", "zh"])
+    assert r.exit_code == 0, r.output
+    assert {h["source"] for h in json.loads(r.output)["hits"]} == {"zh/退货.md"}
+    r = CliRunner().invoke(cli_env, ["search", "shipping", "--json", "--source", "returns.md"])
+    assert {h["source"] for h in json.loads(r.output)["hits"]} <= {"returns.md"}
+    r = CliRunner().invoke(cli_env, ["search", "shipping", "--json", "--tag", "no-such-tag"])
+    assert json.loads(r.output)["hits"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--public", "--group", "staff"], "--public and --group contradict each other"),
+        (["--group", " "], "--group needs a group name"),
+        (["--on-date", "31/12/2026"], "--on-date '31/12/2026' is not a date; write it as YYYY-MM-DD"),
+    ],
+)
+def test_kb_ask_bad_filter_options_are_one_line_errors(
+    cli_env: Any, capsys: pytest.CaptureFixture[str], args: list[str], says: str
+) -> None:
+    from kb.cli import main
+
+    with pytest.raises(SystemExit) as ex:
+        main(["ask", "How long does standard shipping take?", *args])
+    assert ex.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err
