@@ -257,3 +257,25 @@ def test_clarify_asks_between_two_topics_but_not_when_the_question_compares_them
     assert asst._clarify("picture mode?", [game, movie], [{"role": "user", "content": "hi"}]) is None
     assert asst._clarify("picture mode?", [game, hit("movie", "Movie Mode", movie.chunk.text, 0.5)], []) is None
     assert asst._clarify("which picture mode lowers lag for consoles?", [game, movie], []) is None
+
+
+def test_a_question_whose_every_term_a_passage_holds_is_answered_below_the_cosine_threshold(
+    shop_index: Any, fake_embedder: Any
+) -> None:
+    # a threshold no cosine reaches: the embedder alone would refuse everything
+    asst = make(shop_index, fake_embedder, refuse_threshold=0.999)
+    a = asst.ask("Does the blender warranty cover motor failure?")
+    assert a.action == "answer", (a.action, a.text)
+    assert a.citations[0].source == "warranty.md" and "two year warranty" in a.text
+    assert a.confidence < 0.75  # answered on the words alone: said with less confidence
+    # one term no passage holds with the others, or a single term, is not enough
+    assert asst.ask("Does the blender warranty cover lightning strikes?").action == "refuse"
+    assert asst.ask("Blender?").action == "refuse"
+
+
+def test_names_every_term_defers_to_a_reranker(shop_index: Any, fake_embedder: Any) -> None:
+    asst = make(shop_index, fake_embedder)
+    hits = asst.search("blender warranty motor failure", k=3)
+    assert Assistant.names_every_term("blender warranty motor failure", hits)
+    reranked = [type(h)(chunk=h.chunk, score=h.score, scores={**h.scores, "rerank": 0.1}, text=h.text) for h in hits]
+    assert not Assistant.names_every_term("blender warranty motor failure", reranked)
