@@ -542,35 +542,69 @@ class PdfLoader:
         return _pdf_elements(boxes), [], meta
 
 
+_BULLET_GLYPHS = frozenset("-•●▪◦*·–")
+
+
 def _pdf_boxes(data: bytes, password: str | None) -> Iterable[tuple[int, float, str]]:
-    """(page number, font size, text) per text box, in reading order."""
+    """(page number, font size, text) per text block, in reading order. A list item starts a
+    block of its own, with its bullet even where the PDF draws the bullet as a separate glyph
+    (layout analysis then puts it in another box, or after its text)."""
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTChar, LTTextContainer, LTTextLine
 
     for page_no, page in enumerate(
         extract_pages(io.BytesIO(data), password=password or "", laparams=LAParams()), start=1
     ):
-        for box in page:
-            if not isinstance(box, LTTextContainer):
-                continue
-            # one box may mix a heading line and body lines: split it by line font size
+        boxes = [
+            [line for line in box if isinstance(line, LTTextLine) and line.get_text().strip()]
+            for box in page
+            if isinstance(box, LTTextContainer)
+        ]
+        bullets, bulleted = _drawn_bullets([line for box in boxes for line in box])
+        for box in boxes:
+            # one box may mix a heading line and body lines, or several list items: split it by
+            # line font size and at each bullet
             current: list[str] = []
             current_size = 0.0
             for line in box:
-                if not isinstance(line, LTTextLine):
-                    continue
+                text = line.get_text().strip()
+                if id(line) in bullets:
+                    continue  # a bullet drawn apart: it was given to the line it marks
+                if id(line) in bulleted:
+                    text = "- " + text
                 sizes = [round(ch.size, 1) for ch in line if isinstance(ch, LTChar)]
                 size = Counter(sizes).most_common(1)[0][0] if sizes else 0.0
-                text = line.get_text().strip()
-                if not text:
-                    continue
-                if current and abs(size - current_size) > 0.5:
+                if current and (abs(size - current_size) > 0.5 or _BULLET.match(text)):
                     yield page_no, current_size, _join_lines(current)
                     current = []
                 current.append(text)
                 current_size = size
             if current:
                 yield page_no, current_size, _join_lines(current)
+
+
+def _drawn_bullets(lines: list[Any]) -> tuple[set[int], set[int]]:
+    """Bullet glyphs drawn as text lines of their own, and the lines they mark (ids of both):
+    the nearest line starting just right of the glyph (within 40 pt) on the same baseline. A
+    glyph that marks no line ("-" in an empty table cell) stays text."""
+    used: set[int] = set()
+    marked: set[int] = set()
+    for b in lines:
+        if b.get_text().strip() not in _BULLET_GLYPHS:
+            continue
+        mid = (b.y0 + b.y1) / 2
+        best, gap = None, 40.0
+        for line in lines:
+            if line is b or line.get_text().strip() in _BULLET_GLYPHS:
+                continue
+            half = max(line.y1 - line.y0, b.y1 - b.y0) / 2
+            d = line.x0 - b.x1
+            if abs((line.y0 + line.y1) / 2 - mid) <= half and 0 <= d < gap:
+                best, gap = line, d
+        if best is not None:
+            used.add(id(b))
+            marked.add(id(best))
+    return used, marked
 
 
 def _join_lines(lines: list[str]) -> str:

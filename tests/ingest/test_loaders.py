@@ -68,6 +68,32 @@ def test_pdf_pages_headings_and_repeated_footer(tmp_path: Path) -> None:
     assert by_text["Refunds take 5 to 7 business days."].page == 3
 
 
+def test_pdf_list_items_keep_bullets_drawn_apart_from_their_text(tmp_path: Path) -> None:
+    # reportlab's ListFlowable, like word processors, draws each bullet as a glyph of its own:
+    # layout analysis then puts it in another box than its item, or after it
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import ListFlowable, ListItem, Paragraph, SimpleDocTemplate
+
+    styles = getSampleStyleSheet()
+    items = ["Gift cards and downloadable software.", "Personalised or engraved products.",
+             "Perishable goods such as food and flowers.", "Items marked as Final Sale on the product page."]
+    story = [
+        Paragraph("Items that cannot be returned", styles["Heading2"]),
+        ListFlowable([ListItem(Paragraph(t, styles["BodyText"])) for t in items], bulletType="bullet", start="-"),
+        Paragraph("Start a return in your account. A table cell may hold a lone dash:", styles["BodyText"]),
+        Paragraph("-", styles["BodyText"]),
+    ]
+    pdf = tmp_path / "returns.pdf"
+    SimpleDocTemplate(str(pdf)).build(story)
+    els = load_file(pdf, tmp_path, 5).elements
+    listed = [e.text for e in els if e.kind == "list_item"]
+    assert listed == items  # one element per item, in order, none merged with the next
+    # a dash that marks no line stays text (cleaning drops it later, as any text without a word)
+    from ingest.loaders import _pdf_boxes
+
+    assert [t for _, _, t in _pdf_boxes(pdf.read_bytes(), None)][-1] == "-"
+
+
 def test_chinese_pdf(tmp_path: Path) -> None:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
