@@ -15,7 +15,7 @@ import numpy as np
 from indexes.lru import BatchLRU
 from indexes.text import split_sentences, tokenize
 from rag.citations import join_sentences, render_sentence
-from rag.retrieval import compared_titles, comparison_cues, dense_capability
+from rag.retrieval import HEADING_MARK, LIST_ITEM, compared_titles, comparison_cues, dense_capability
 from rag.types import Hit
 
 
@@ -104,7 +104,17 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     return "\n".join(out), cells_of
 
 
-_BULLET = re.compile(r"^\s*(?:[-*•·▪●]|\d{1,2}[.)])\s+(\S.*?)\s*$")
+_BULLET = LIST_ITEM
+# a heading's section number ("3.", "2.1", "IV.") does not belong in a sentence
+_SECTION_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)*|[IVXivx]+)[.)]?\s+(?=\S)")
+
+
+def _heading_text(line: str) -> str | None:
+    """The heading a passage line carries (:data:`HEADING_MARK`), section number dropped; None
+    for any other line."""
+    if not line.startswith(HEADING_MARK):
+        return None
+    return _SECTION_NUMBER.sub("", line[len(HEADING_MARK) :]).strip()
 _LIST_SENTENCE_MAX = 400  # characters: a longer list is read item by item, each after its lead-in
 
 
@@ -126,7 +136,12 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
         items = [m.group(1).rstrip(" .;,。；，") for line in block if (m := _BULLET.match(line))]
         items = [item for item in items if item]
         lead = ""
-        if out and out[-1].rstrip().endswith((":", "：")):
+        heading = _heading_text(out[-1]) if out else None
+        if heading:
+            # a list that opens a section is a list of what its heading names
+            out.pop()
+            lead = heading.rstrip(":：") + ("：" if lang == "zh" else ":")
+        elif out and out[-1].rstrip().endswith((":", "：")):
             pieces = split_sentences(out.pop())
             lead = pieces[-1].strip()
             if len(pieces) > 1:
@@ -151,6 +166,8 @@ def _readable(passage: str, lang: str) -> tuple[str, dict[str, str]]:
     :func:`list_items_as_sentences`), with the words each such sentence is matched by."""
     text, own = table_rows_as_sentences(passage, lang)
     text, own_items = list_items_as_sentences(text, lang)
+    # a heading says where a passage goes on, not what it says: never a sentence of an answer
+    text = "\n".join(line for line in text.split("\n") if _heading_text(line) is None)
     return text, {**own, **own_items}
 
 

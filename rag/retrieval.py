@@ -143,6 +143,18 @@ def compared_titles(query: str, titles: Iterable[str]) -> set[str]:
 QUERY_CACHE_SIZE = 1024
 
 
+# A list item's line: a bullet or a number, then the item.
+LIST_ITEM = re.compile(r"^\s*(?:[-*•·▪●]|\d{1,2}[.)])\s+(\S.*?)\s*$")
+# How a passage writes a section heading that stands before one of its parts (a line of its own).
+HEADING_MARK = "## "
+
+
+def section_heading(chunk: Chunk) -> str:
+    """The heading of the section ``chunk`` is in; "" when it has none below the title."""
+    head = chunk.heading_path[-1].strip() if chunk.heading_path else ""
+    return "" if head == (chunk.title or "").strip() else head
+
+
 class Reranker(Protocol):
     id: str
 
@@ -768,16 +780,30 @@ class HybridRetriever:
     def _passage(self, row: int, chunk: Chunk, retrieved_rows: set[int]) -> tuple[str | None, list[int]]:
         """The chunk's text, merged with adjacent chunks of the same document that were also
         retrieved (the answer runs across a chunk boundary), and the rows it is made of.
-        None = the chunk alone."""
-        if not self.merge_neighbours or chunk.kind == "faq" or len(retrieved_rows) < 2:
-            return None, [row]
-        neigh = [r for r in self.index.neighbours(row, 1, 1) if r in retrieved_rows]
+        None = the chunk alone. Where a part starts a section after another part, its heading
+        stands before it (a :data:`HEADING_MARK` line), as it does before a chunk that opens with
+        a list: "Items that cannot be returned" is what the list's items are items of."""
+        neigh: list[int] = []
+        if self.merge_neighbours and chunk.kind != "faq" and len(retrieved_rows) >= 2:
+            neigh = [r for r in self.index.neighbours(row, 1, 1) if r in retrieved_rows]
         if not neigh:
+            head = section_heading(chunk)
+            if head and LIST_ITEM.match(chunk.text.split("\n", 1)[0]):
+                return f"{HEADING_MARK}{head}\n{chunk.text}", [row]
             return None, [row]
         rows = sorted(set(neigh) | {row})
         parts = self.index.get_chunks(rows)
         parts.sort(key=lambda c: c.position)
-        return "\n".join(p.text for p in parts), rows
+        lines: list[str] = []
+        for i, part in enumerate(parts):
+            head = section_heading(part)
+            opens = part.heading_path != parts[i - 1].heading_path if i else bool(
+                LIST_ITEM.match(part.text.split("\n", 1)[0])
+            )
+            if head and opens:
+                lines.append(HEADING_MARK + head)
+            lines.append(part.text)
+        return "\n".join(lines), rows
 
     def _coverage(self, query: str, hits: list[tuple[Hit, list[int]]]) -> list[Hit]:
         """Each hit with ``coverage``: the share of the query's terms its passage holds."""

@@ -17,7 +17,9 @@ class Hit:
     chunk: Chunk
     score: float
     scores: dict[str, float] = field(default_factory=dict)  # per retriever: dense, bm25, rerank, ...
-    text: str | None = None  # passage text when neighbours were merged; None = chunk.text
+    # passage text when neighbours were merged, or a heading stands before the chunk (a line
+    # "## heading", rag.retrieval.HEADING_MARK); None = chunk.text
+    text: str | None = None
 
     @property
     def passage(self) -> str:

@@ -42,7 +42,7 @@ class CitationOut(BaseModel):
     source: str
     locator: str
     title: str
-    text: str
+    text: str = Field(description='the cited passage; a line "## heading" is the heading of the section that follows')
     score: float
 
 

@@ -75,7 +75,7 @@
       const cited = citedSources.has(p.source);
       const head = el("div", { class: "head" }, p.title || p.source, " ",
         el("small", {}, `${p.source}${p.locator ? " · " + p.locator : ""} · ${p.score.toFixed(2)}${cited ? " · " + t("cited") : ""}`));
-      const node = el("div", { class: "passage" + (cited ? " cited" : "") }, head, el("div", { class: "body" }, p.text));
+      const node = el("div", { class: "passage" + (cited ? " cited" : "") }, head, el("div", { class: "body" }, ...passageNodes(p.text)));
       node.dataset.source = p.source;
       list.append(node);
     }

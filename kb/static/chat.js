@@ -25,7 +25,7 @@
     if (button) button.classList.add("active");
     document.getElementById("source-title").textContent = `[${c.n}] ${c.title || c.source}`;
     document.getElementById("source-loc").textContent = c.locator ? `${c.source} · ${c.locator}` : c.source;
-    document.getElementById("source-text").textContent = c.text;
+    document.getElementById("source-text").replaceChildren(...passageNodes(c.text));
     body.hidden = false; empty.hidden = true;
     document.getElementById("source").classList.add("open");
   }

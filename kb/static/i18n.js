@@ -68,6 +68,17 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// A passage's text as nodes: a section heading the retriever wrote before a part ("## 3. Items
+// that cannot be returned") shows as a bold line, not as its marker; all text stays text.
+function passageNodes(text) {
+  const out = [];
+  String(text || "").split("\n").forEach((line, i) => {
+    if (i) out.push(document.createTextNode("\n"));
+    out.push(line.startsWith("## ") ? el("strong", { class: "ph" }, line.slice(3)) : document.createTextNode(line));
+  });
+  return out;
+}
+
 async function loadKbs(select) {
   try {
     const r = await fetch("/v1/models", { headers: authHeaders() });

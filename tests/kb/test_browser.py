@@ -96,3 +96,16 @@ def test_chat_page_streams_cites_and_takes_feedback(live: LiveServer, browser: A
     browser.save_screenshot(str(ARTIFACTS / "agent.png"))
     for name in ("chat-en.png", "chat-zh.png", "agent.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+def test_passage_headings_show_as_bold_lines_and_text_stays_text(live: LiveServer, browser: Any) -> None:
+    browser.get(live.url + "/")
+    html = browser.execute_script(
+        "const d = document.createElement('div');"
+        "d.replaceChildren(...passageNodes(arguments[0])); return d.innerHTML;",
+        "Items must be unused.\n## 3. Items that cannot be returned\n- Gift cards <img src=x onerror=alert(1)>",
+    )
+    assert html == (
+        'Items must be unused.\n<strong class="ph">3. Items that cannot be returned</strong>\n'
+        "- Gift cards &lt;img src=x onerror=alert(1)&gt;"
+    )

@@ -36,6 +36,7 @@ class Doc:
     lang: str = "en"
     groups: tuple[str, ...] = ()
     faq: Sequence[tuple[str, str, str]] = field(default_factory=list)  # (faq_id, question, answer)
+    headings: Sequence[tuple[str, ...]] = ()  # each chunk's heading path, when given
 
 
 def build_kb(home: Path, name: str, embedder: Any, docs: Sequence[Doc]) -> Any:
@@ -50,7 +51,8 @@ def build_kb(home: Path, name: str, embedder: Any, docs: Sequence[Doc]) -> Any:
                                   metadata={"groups": list(d.groups)}))
         for pos, text in enumerate(d.texts):
             chunks.append(Chunk(id=sha256_hex(f"{doc_id}|{pos}|{text}"), doc_id=doc_id, source=d.source,
-                                position=pos, text=text, title=d.title, lang=d.lang, groups=d.groups))
+                                position=pos, text=text, title=d.title, lang=d.lang, groups=d.groups,
+                                heading_path=tuple(d.headings[pos]) if d.headings else ()))
         for pos, (fid, q, a) in enumerate(d.faq):
             c = Chunk(id=sha256_hex(f"{doc_id}|faq|{fid}"), doc_id=doc_id, source=d.source, position=pos,
                       text=f"Q: {q}\nA: {a}", title=d.title, faq_id=fid, question=q, answer=a, lang=d.lang,

@@ -226,3 +226,21 @@ def test_list_items_are_read_out_with_their_lead_in() -> None:
     composer = ExtractiveComposer(get_embedder("hashing:64"))
     out = composer.compose("Which items cannot be returned?", [_hit(1, policy)])
     assert "cannot be returned: Gift cards" in out.text and "returned: [1]" not in out.text
+
+
+def test_a_list_that_opens_a_section_is_read_after_its_heading() -> None:
+    from rag.compose import list_items_as_sentences
+
+    # the retriever writes a section's heading before a part that opens with a list (HEADING_MARK)
+    passage = (
+        "We may refuse a return for items that show signs of use.\n"
+        "## 3. Items that cannot be returned\n- Gift cards.\n- Items marked as Final Sale\n"
+        "## 4. How to start a return\nLog in to your account."
+    )
+    text, _ = list_items_as_sentences(passage)
+    assert "Items that cannot be returned: Gift cards; Items marked as Final Sale." in text.split("\n")
+    assert list_items_as_sentences("## 退货例外\n- 礼品卡\n- 定制商品", "zh")[0] == "退货例外：礼品卡，定制商品。"
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("Which items cannot be returned?", [_hit(1, passage)])
+    assert "Items that cannot be returned: Gift cards; Items marked as Final Sale [1]." in out.text
+    # a heading is never a sentence of an answer, nor is its section number
+    assert "How to start a return" not in out.text and "##" not in out.text and "3." not in out.text

@@ -420,3 +420,31 @@ def test_a_comparing_question_ranks_the_documents_it_names_first(
         monkeypatch.setattr("rag.retrieval.COMPARISON_OTHER_FACTOR", 1.0)
         assert [(h.chunk.source, h.score) for h in r.retrieve(other, k=4)] == on
         monkeypatch.undo()
+
+
+def test_a_merged_passage_keeps_the_headings_of_the_sections_it_spans(kb_home: Path, fake_embedder: Any) -> None:
+    title = "Returns policy"
+    docs = [Doc("returns.pdf", title, [
+        "Items must be unused and in their original packaging.",
+        "- Gift cards and downloadable software.\n- Items marked as Final Sale.",
+        "Open Orders in your account and choose Return item.",
+    ], headings=[(title, "2. Condition"), (title, "3. Items that cannot be returned"), (title, "4. How to return")])]
+    index = build_kb(kb_home, "heads", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder)
+    merged = r.retrieve("items returned unused packaging gift cards final sale return orders", k=1)[0]
+    assert merged.text is not None
+    # each part that opens a section after another part stands under its heading; the first
+    # part's section is the passage's own (the locator names it)
+    assert merged.passage.split("\n")[:3] == [
+        "Items must be unused and in their original packaging.",
+        "## 3. Items that cannot be returned",
+        "- Gift cards and downloadable software.",
+    ]
+    assert "## 4. How to return\nOpen Orders" in merged.passage
+    # a chunk alone that opens with a list stands under its heading too; other chunks do not
+    alone = HybridRetriever(index, fake_embedder, merge_neighbours=False)  # one hit per source
+    listed = alone.retrieve("gift cards downloadable software final sale", k=1)[0]
+    assert listed.chunk.position == 1
+    assert listed.passage.startswith("## 3. Items that cannot be returned\n- Gift cards")
+    plain = alone.retrieve("unused original packaging", k=1)[0]
+    assert plain.chunk.position == 0 and plain.text is None and plain.passage.startswith("Items must be unused")
