@@ -226,8 +226,8 @@ def _is_boundary(text: str, m: re.Match[str]) -> bool:
         word = text[i:start].lower().lstrip("(\"'“‘[")
         if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
             return False
-        if "." in word and all(len(p) <= 2 for p in word.split(".")):  # "U.S", "e.g"
-            return False
+        if "." in word and all(len(p) <= 2 and p.isalpha() for p in word.split(".")):  # "U.S", "e.g"
+            return False  # (not "4.95": a price or a decimal number ends its sentence like any word)
         # next non-space char lowercase -> probably not a sentence end ("approx. five")
         j = end
         while j < len(text) and text[j] in " \t":

@@ -63,6 +63,10 @@ def test_split_english_keeps_abbreviations_and_decimals() -> None:
         "U.S. law applies.",
         "See example.com now.",
     ]
+    # a sentence that ends with a price or a decimal ends there
+    assert split_sentences("Below $50 it costs $4.95. Express costs $12.95. Version 2.1. Done.") == [
+        "Below $50 it costs $4.95.", "Express costs $12.95.", "Version 2.1.", "Done.",
+    ]
 
 
 def test_split_chinese_sentences_and_newlines() -> None:
