@@ -49,9 +49,16 @@ def _wording(sentence: str) -> str:
     return _NOT_WORD.sub("", sentence.lower())
 
 
+# "how long", "how much": what kind of answer is wanted (a duration, an amount), not what about
+# ("as long as the account is open" does not answer "how long is the warranty?")
+_ANSWER_KIND = re.compile(r"\bhow\s+(long|much|many|often|far|old|soon|big|large|late|early)\b", re.IGNORECASE)
+
+
 def _topic_terms(text: str) -> set[str]:
-    """The terms of ``text`` that say what it is about: not the words it compares by."""
-    return set(tokenize(text)) - set(tokenize(" ".join(comparison_cues(text))))
+    """The terms of ``text`` that say what it is about: not the words it compares by, nor the
+    word that says what kind of answer it wants."""
+    cues = comparison_cues(text) + [m.group(1) for m in _ANSWER_KIND.finditer(text)]
+    return set(tokenize(text)) - set(tokenize(" ".join(cues)))
 
 
 def _runs(lines: list[str], member: Callable[[str], bool]) -> Iterator[tuple[bool, list[str]]]:
