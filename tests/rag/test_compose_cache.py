@@ -244,3 +244,11 @@ def test_a_list_that_opens_a_section_is_read_after_its_heading() -> None:
     assert "Items that cannot be returned: Gift cards; Items marked as Final Sale [1]." in out.text
     # a heading is never a sentence of an answer, nor is its section number
     assert "How to start a return" not in out.text and "##" not in out.text and "3." not in out.text
+
+
+def test_how_long_asks_for_a_duration_not_for_the_word_long() -> None:
+    privacy = "Your phone number is kept as long as the account is open."
+    warranty = "Phones carry a one year warranty."
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1)  # by words alone
+    out = composer.compose("How long is the warranty on phones?", [_hit(1, privacy), _hit(2, warranty)])
+    assert out.text == "Phones carry a one year warranty [2]."
