@@ -43,7 +43,7 @@ import numpy as np
 from indexes.keyword import BM25Builder, BM25Index
 from indexes.lru import BatchLRU
 from indexes.store import VECTOR_KINDS, ChunkStore
-from indexes.text import phrase_terms, tokenize
+from indexes.text import phrase_terms, query_topic, tokenize
 from indexes.types import Chunk, Document, Filters
 from indexes.vector import INDEX_KINDS, FaissVectorIndex, ShardedVectorIndex, estimate_memory, set_threads
 from kb.errors import (
@@ -409,8 +409,10 @@ def _invert(keys: list[int], rows: list[int], n_keys: int) -> tuple[np.ndarray, 
 
 @lru_cache(maxsize=256)
 def _analyze_query(query: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A query's BM25 terms and phrase terms; one retrieval asks for them more than once."""
-    return tuple(tokenize(query)), tuple(phrase_terms(query))
+    """A query's BM25 terms and phrase terms (of its topic: not "long" in "how long", which says
+    what kind of answer it wants); one retrieval asks for them more than once."""
+    topic = query_topic(query)
+    return tuple(tokenize(topic)), tuple(phrase_terms(topic))
 
 
 class IndexVersion:

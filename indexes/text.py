@@ -173,6 +173,22 @@ _CLAUSE = re.compile(r"[\n\r.!?;:,()\[\]{}\"“”‘’<>|/。！？；：，�
 PHRASE_SEP = "\x1f"  # joins the two terms of a phrase; never part of a term
 
 
+# "how long", "how much": the word after "how" says what kind of answer a question wants (a
+# duration, an amount), not what it is about ("as long as the account is open" does not answer
+# "how long is the warranty?")
+_ANSWER_KIND = re.compile(r"\bhow\s+(long|much|many|often|far|old|soon|big|large|late|early)\b", re.IGNORECASE)
+
+
+def answer_kind_words(query: str) -> list[str]:
+    """The words of ``query`` that say what kind of answer it wants ("long" in "how long")."""
+    return [m.group(1) for m in _ANSWER_KIND.finditer(query)]
+
+
+def query_topic(query: str) -> str:
+    """``query`` without the words that say what kind of answer it wants: what to search by."""
+    return _ANSWER_KIND.sub("how", query)
+
+
 def phrase_terms(text: str) -> list[str]:
     """Adjacent term pairs within a clause, as ``"a\x1fb"`` (after the analyzer has dropped stop
     words, so "signal strength information" yields ``signal+strength``, ``strength+inform``).

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from indexes.text import detect_lang, tokenize
+from indexes.text import detect_lang, query_topic, tokenize
 from indexes.types import Filters
 from kb.errors import InputError, QuestionTooLongError
 from rag.citations import check_answer
@@ -470,7 +470,7 @@ class Assistant:
         answerable questions refused on emanual-qa from 8.5% to 3.5% and on mtrag-un from 11.8%
         to 10.8%, and no unanswerable question of mtrag-un names all its terms (the most any
         passage held of one: 71% by idf). A reranker's judgement is not overruled."""
-        if not hits or "rerank" in hits[0].scores or len(set(tokenize(query))) < 2:
+        if not hits or "rerank" in hits[0].scores or len(set(tokenize(query_topic(query)))) < 2:
             return False
         return any(h.scores.get("coverage", 0.0) >= 1.0 for h in hits[:top])
 

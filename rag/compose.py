@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from indexes.lru import BatchLRU
-from indexes.text import split_sentences, tokenize
+from indexes.text import answer_kind_words, split_sentences, tokenize
 from rag.citations import join_sentences, render_sentence
 from rag.retrieval import HEADING_MARK, LIST_ITEM, compared_titles, comparison_cues, dense_capability
 from rag.types import Hit
@@ -49,15 +49,10 @@ def _wording(sentence: str) -> str:
     return _NOT_WORD.sub("", sentence.lower())
 
 
-# "how long", "how much": what kind of answer is wanted (a duration, an amount), not what about
-# ("as long as the account is open" does not answer "how long is the warranty?")
-_ANSWER_KIND = re.compile(r"\bhow\s+(long|much|many|often|far|old|soon|big|large|late|early)\b", re.IGNORECASE)
-
-
 def _topic_terms(text: str) -> set[str]:
     """The terms of ``text`` that say what it is about: not the words it compares by, nor the
     word that says what kind of answer it wants."""
-    cues = comparison_cues(text) + [m.group(1) for m in _ANSWER_KIND.finditer(text)]
+    cues = comparison_cues(text) + answer_kind_words(text)
     return set(tokenize(text)) - set(tokenize(" ".join(cues)))
 
 

@@ -79,3 +79,11 @@ def test_split_chinese_sentences_and_newlines() -> None:
 def test_split_mixed_and_empty() -> None:
     assert split_sentences("") == []
     assert split_sentences("Hello there. 你好。Bye") == ["Hello there.", "你好。", "Bye"]
+
+
+def test_how_long_is_what_kind_of_answer_not_what_about() -> None:
+    from indexes.text import answer_kind_words, query_topic
+
+    assert answer_kind_words("How long is the warranty? And how MUCH is it?") == ["long", "MUCH"]
+    assert tokenize(query_topic("How long is the warranty on phones?")) == tokenize("warranty phones")
+    assert query_topic("Is the cable long enough?") == "Is the cable long enough?"

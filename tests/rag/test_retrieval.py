@@ -448,3 +448,14 @@ def test_a_merged_passage_keeps_the_headings_of_the_sections_it_spans(kb_home: P
     assert listed.passage.startswith("## 3. Items that cannot be returned\n- Gift cards")
     plain = alone.retrieve("unused original packaging", k=1)[0]
     assert plain.chunk.position == 0 and plain.text is None and plain.passage.startswith("Items must be unused")
+
+
+def test_keyword_search_is_by_what_a_question_is_about_not_how_long(kb_home: Path, fake_embedder: Any) -> None:
+    docs = [
+        Doc("privacy.md", "Privacy", ["We keep your phone number as long as the account is open, and no longer."]),
+        Doc("warranty.md", "Warranty", ["Phones carry a one year warranty."]),
+    ]
+    index = build_kb(kb_home, "kind", fake_embedder, docs)
+    top = index.keyword_search("How long is the warranty on phones?", 2)
+    assert [index.get_chunks([r])[0].source for r, _ in top][0] == "warranty.md"
+    assert index.keyword_coverage("How long is the warranty on phones?", [[r] for r, _ in top])[0] == 1.0
