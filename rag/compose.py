@@ -163,14 +163,19 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     return "\n".join(out), own
 
 
+# an FAQ entry's question line, up to its answer when that is on the same line
+_FAQ_QUESTION = re.compile(r"^\s*(?:Q|问|问题)\s*[:：].*?(?=(?:\bA|答|答案)\s*[:：]|$)")
+
+
 def _readable(passage: str, lang: str) -> tuple[str, dict[str, str]]:
     """A passage's tables and lists written as sentences (:func:`table_rows_as_sentences`,
     :func:`list_items_as_sentences`), with the words each such sentence is matched by."""
     text, own = table_rows_as_sentences(passage, lang)
     text, own_items = list_items_as_sentences(text, lang)
-    # a heading says where a passage goes on, not what it says: never a sentence of an answer
-    text = "\n".join(line for line in text.split("\n") if _heading_text(line) is None)
-    return text, {**own, **own_items}
+    # a heading says where a passage goes on, not what it says, and an FAQ entry's question ("Q: My
+    # parcel is late. What should I do?") is what was asked: neither is a sentence of an answer
+    lines = [_FAQ_QUESTION.sub("", line) for line in text.split("\n") if _heading_text(line) is None]
+    return "\n".join(line for line in lines if line.strip()), {**own, **own_items}
 
 
 def _clean_sentence(s: str) -> str:

@@ -252,3 +252,9 @@ def test_how_long_asks_for_a_duration_not_for_the_word_long() -> None:
     composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1)  # by words alone
     out = composer.compose("How long is the warranty on phones?", [_hit(1, privacy), _hit(2, warranty)])
     assert out.text == "Phones carry a one year warranty [2]."
+
+
+def test_an_faq_entrys_question_is_never_quoted_as_an_answer() -> None:
+    faq = _hit(1, "Q: My parcel is late. What should I do?\nA: Report a late parcel with its order number.")
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("My parcel is late, can I get a refund?", [faq])
+    assert out.text == "Report a late parcel with its order number [1]."
