@@ -786,24 +786,22 @@ class HybridRetriever:
         neigh: list[int] = []
         if self.merge_neighbours and chunk.kind != "faq" and len(retrieved_rows) >= 2:
             neigh = [r for r in self.index.neighbours(row, 1, 1) if r in retrieved_rows]
-        if not neigh:
-            head = section_heading(chunk)
-            if head and LIST_ITEM.match(chunk.text.split("\n", 1)[0]):
-                return f"{HEADING_MARK}{head}\n{chunk.text}", [row]
-            return None, [row]
-        rows = sorted(set(neigh) | {row})
-        parts = self.index.get_chunks(rows)
-        parts.sort(key=lambda c: c.position)
+        rows, parts = [row], [chunk]
+        if neigh:
+            rows = sorted(set(neigh) | {row})
+            parts = sorted(self.index.get_chunks(rows), key=lambda c: c.position)
         lines: list[str] = []
         for i, part in enumerate(parts):
             head = section_heading(part)
-            opens = part.heading_path != parts[i - 1].heading_path if i else bool(
-                LIST_ITEM.match(part.text.split("\n", 1)[0])
-            )
+            if i:
+                opens = part.heading_path != parts[i - 1].heading_path
+            else:
+                opens = bool(LIST_ITEM.match(part.text.split("\n", 1)[0]))
             if head and opens:
                 lines.append(HEADING_MARK + head)
             lines.append(part.text)
-        return "\n".join(lines), rows
+        text = "\n".join(lines)
+        return (None if text == chunk.text else text), rows
 
     def _coverage(self, query: str, hits: list[tuple[Hit, list[int]]]) -> list[Hit]:
         """Each hit with ``coverage``: the share of the query's terms its passage holds."""
