@@ -106,7 +106,6 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     return "\n".join(out), cells_of
 
 
-_BULLET = LIST_ITEM
 # a heading's section number ("3.", "2.1", "IV.") does not belong in a sentence
 _SECTION_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)*|[IVXivx]+)[.)]?\s+(?=\S)")
 
@@ -117,6 +116,8 @@ def _heading_text(line: str) -> str | None:
     if not line.startswith(HEADING_MARK):
         return None
     return _SECTION_NUMBER.sub("", line[len(HEADING_MARK) :]).strip()
+
+
 _LIST_SENTENCE_MAX = 400  # characters: a longer list is read item by item, each after its lead-in
 
 
@@ -131,11 +132,11 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     out: list[str] = []
     own: dict[str, str] = {}
     sep, end = ("，", "。") if lang == "zh" else ("; ", ".")
-    for in_list, block in _runs(text.split("\n"), lambda line: bool(_BULLET.match(line))):
+    for in_list, block in _runs(text.split("\n"), lambda line: bool(LIST_ITEM.match(line))):
         if not in_list:
             out.extend(block)
             continue
-        items = [m.group(1).rstrip(" .;,。；，") for line in block if (m := _BULLET.match(line))]
+        items = [m.group(1).rstrip(" .;,。；，") for line in block if (m := LIST_ITEM.match(line))]
         items = [item for item in items if item]
         lead = ""
         heading = _heading_text(out[-1]) if out else None
