@@ -288,6 +288,9 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
             hits5 = [hit_at_k(r, g, 5) for r, g in zip(ranked[s], golds, strict=True)]
             mrr10 = [mrr_at_k(r, g, 10) for r, g in zip(ranked[s], golds, strict=True)]
             after = [x - e for x, e in zip(lat[s], embed_ms[s], strict=True)]
+            lat_first, lat_follow = by_turn(lat[s], follow)
+            after_first, after_follow = by_turn(after, follow)
+            hits5_first, hits5_follow = by_turn(hits5, follow)
             h = [x for x in hits5 if x is not None]
             m = [x for x in mrr10 if x is not None]
             rows.append({
@@ -297,13 +300,13 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 "p50_ms": pct(lat[s], 50), "p95_ms": pct(lat[s], 95),
                 # first turns and follow-ups apart: we condense a follow-up with the previous turn and
                 # embed that (longer) text; the naive peers embed the last turn alone
-                "p50_first_turn_ms": pct(by_turn(lat[s], follow)[0], 50),
-                "p50_followup_ms": pct(by_turn(lat[s], follow)[1], 50),
+                "p50_first_turn_ms": pct(lat_first, 50),
+                "p50_followup_ms": pct(lat_follow, 50),
                 # what the system adds to its query embedding (the same engine for all of them)
-                "p50_after_embed_first_turn_ms": pct(by_turn(after, follow)[0], 50),
-                "p50_after_embed_followup_ms": pct(by_turn(after, follow)[1], 50),
-                "hit@5_first_turn": mean_of(by_turn(hits5, follow)[0]),
-                "hit@5_followup": mean_of(by_turn(hits5, follow)[1]),
+                "p50_after_embed_first_turn_ms": pct(after_first, 50),
+                "p50_after_embed_followup_ms": pct(after_follow, 50),
+                "hit@5_first_turn": mean_of(hits5_first),
+                "hit@5_followup": mean_of(hits5_follow),
             })
             print(f"{ds.name:12s} {s:16s} n={len(h):4d} hit@5={rows[-1]['hit@5']} mrr@10={rows[-1]['mrr@10']} "
                   f"p50={rows[-1]['p50_ms']}ms p95={rows[-1]['p95_ms']}ms "
