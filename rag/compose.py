@@ -49,6 +49,73 @@ def _wording(sentence: str) -> str:
     return _NOT_WORD.sub("", sentence.lower())
 
 
+_PIECE_MIN = 16  # characters of wording: a shorter sentence ("Yes.") is not a piece of another
+_SHINGLE = 5  # characters per shingle: short enough for Chinese words, long enough to be specific
+_NUMBER = re.compile(r"\d+")
+
+
+@dataclass(frozen=True)
+class _Said:
+    """What a candidate sentence says, for telling repeats apart (:func:`distinct_sentences`)."""
+
+    key: str  # its wording (:func:`_wording`)
+    shingles: frozenset[str]
+    numbers: frozenset[str]
+
+    @classmethod
+    def of(cls, key: str) -> _Said:
+        n = _SHINGLE
+        sh = frozenset(key[i : i + n] for i in range(max(1, len(key) - n + 1)))
+        return cls(key, sh, frozenset(_NUMBER.findall(key)))
+
+    def piece_of(self, other: _Said) -> bool:
+        """The same sentence cut short: this wording lies whole inside the other's."""
+        return len(self.key) >= _PIECE_MIN and self.key in other.key
+
+    def repeats(self, other: _Said, share: float) -> bool:
+        """Says nothing the other does not: a piece of it, or at least ``share`` of its shingles in
+        the other's and no number the other lacks (a sentence that differs by a number, "within 5
+        days" / "within 7 days", says something else)."""
+        if self.piece_of(other):
+            return True
+        inside = len(self.shingles & other.shingles) / len(self.shingles)
+        return len(self.key) >= _PIECE_MIN and inside >= share and self.numbers <= other.numbers
+
+
+def distinct_sentences(
+    order: Sequence[int],
+    keys: Sequence[str],
+    limit: int,
+    *,
+    pinned: frozenset[int] = frozenset(),
+    share: float = 0.8,
+    whole: float = 1.5,
+) -> list[int]:
+    """Up to ``limit`` of the sentences ``order`` ranks, best first, none repeating a better one.
+    Mirrored pages and overlapping windows of one page hold the same sentence cut at different
+    places ("...英语能力普遍较" and "...英语能力普遍较高。"), and a manual says one thing in many
+    places with a word changed. A sentence that repeats a kept one (:meth:`_Said.repeats`, on the
+    wordings ``keys``), or that a kept one repeats, is left out, except where the kept one is a
+    piece of it (:meth:`_Said.piece_of`) at most ``whole`` times shorter: it is that sentence
+    whole and takes the kept one's place (unless that one is ``pinned``)."""
+    kept: list[int] = []
+    said: dict[int, _Said] = {}
+    for i in order:
+        if len(kept) >= limit:
+            break
+        si = said.setdefault(i, _Said.of(keys[i]))
+        for slot, j in enumerate(kept):
+            sj = said[j]
+            if sj.piece_of(si) and j not in pinned and len(si.key) <= whole * len(sj.key):
+                kept[slot] = i
+                break
+            if si.repeats(sj, share) or sj.repeats(si, share):
+                break
+        else:
+            kept.append(i)
+    return kept
+
+
 def _topic_terms(text: str) -> set[str]:
     """The terms of ``text`` that say what it is about: not the words it compares by, nor the
     word that says what kind of answer it wants."""
@@ -80,7 +147,9 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     out: list[str] = []
     cells_of: dict[str, str] = {}
     colon, sep, end = ("：", "，", "。") if lang == "zh" else (": ", "; ", ".")
-    for in_table, block in _runs(text.split("\n"), lambda line: bool(_TABLE_ROW.match(line) or _TABLE_RULE.match(line))):
+    for in_table, block in _runs(
+        text.split("\n"), lambda line: bool(_TABLE_ROW.match(line) or _TABLE_RULE.match(line))
+    ):
         if not in_table:
             out.extend(block)
             continue
@@ -272,6 +341,7 @@ class ExtractiveComposer:
             if all(titles[i] != t for i in use):
                 use.append(titles.index(t))
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
+        keys: list[str] = []  # their wording
         # the words that tell each from its neighbours (a table row: its cells; an item: its own),
         # None for a plain sentence (all its words)
         lexical: list[str | None] = []
@@ -283,12 +353,17 @@ class ExtractiveComposer:
                 s = _clean_sentence(sent)
                 # a question in a passage (an FAQ entry's own question, a heading) or a sentence
                 # about the document itself answers nothing, however close it is to the question
-                if len(re.findall(r"\w", s)) >= 3 and not s.rstrip().endswith(("?", "？")) and not _is_meta(s):
+                if (
+                    len(re.findall(r"\w", s)) >= 3
+                    and not s.rstrip().endswith(("?", "？"))
+                    and not _is_meta(s)
+                ):
                     # a sentence repeated within a passage or across mirrored pages is said once,
                     # cited to the first passage that holds it
                     key = _wording(s)
                     if key not in seen:
                         seen.add(key)
+                        keys.append(key)
                         cands.append((n, pos, s))
                         lexical.append(own_words.get(sent.strip()))
         if not cands:
@@ -299,7 +374,9 @@ class ExtractiveComposer:
         words = [set(tokenize(s)) for _, _, s in cands]
         # a table row's headers, or a list item's lead-in, are shared by its neighbours: they say
         # which column or list a question asks about, not which row or item, so they count half
-        shared = [w - set(tokenize(x)) if x is not None else set() for w, x in zip(words, lexical, strict=True)]
+        shared = [
+            w - set(tokenize(x)) if x is not None else set() for w, x in zip(words, lexical, strict=True)
+        ]
         q_terms = _topic_terms(question)
         if query != question and not any(q_terms & w for w in words):
             q_terms = _topic_terms(query)
@@ -310,21 +387,15 @@ class ExtractiveComposer:
         limit = self.max_embed
         if self._ms_per_text is not None and self._ms_per_text > 0:
             limit = int(np.clip(self.embed_budget_ms // self._ms_per_text, self.min_embed, self.max_embed))
-        if len(cands) > limit:
-            # only the lexically most promising sentences are embedded (embedding is the cost),
-            # the best of each named passage among them
-            pre = [
-                (matched(i) + 0.5 * hits[n - 1].score - 0.01 * pos, i)
-                for i, (n, pos, _) in enumerate(cands)
-            ]
-            ranked = [i for _, i in sorted(pre, reverse=True)]
-            must: set[int] = set()
-            for t in named:
-                own = [i for i in ranked if titles[cands[i][0] - 1] == t]
-                must.update(own[:1])
-            keep = sorted(must | set([i for i in ranked if i not in must][: max(0, limit - len(must))]))
-        else:
-            keep = list(range(len(cands)))
+        # only the lexically most promising sentences are embedded (embedding is the cost), the
+        # best of each named passage among them, and none that repeats a better one
+        pre = [(matched(i) + 0.5 * hits[n - 1].score - 0.01 * pos, i) for i, (n, pos, _) in enumerate(cands)]
+        ranked = [i for _, i in sorted(pre, reverse=True)]
+        must: list[int] = []
+        for t in named:
+            must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
+        order = must + [i for i in ranked if i not in must]
+        keep = sorted(distinct_sentences(order, keys, max(limit, len(must)), pinned=frozenset(must)))
         lex = np.array([matched(i) / len(q_terms) if q_terms else 0.0 for i in keep], dtype=np.float64)
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
         cap = dense_capability(self.embedder, query, lang)
@@ -346,7 +417,9 @@ class ExtractiveComposer:
         total = 0
         for t in sorted(named, key=titles.index):
             # the most relevant sentence of each named passage first (the best passage first)
-            own = [i for i in range(len(cands)) if titles[cands[i][0] - 1] == t and rel[i] >= self.min_relevance]
+            own = [
+                i for i in range(len(cands)) if titles[cands[i][0] - 1] == t and rel[i] >= self.min_relevance
+            ]
             if own and len(picked) < self.max_sentences:
                 best = max(own, key=lambda i: rel[i])
                 picked.append(best)
@@ -409,7 +482,9 @@ def _neutralise(text: str) -> str:
     return re.sub(r"</?\s*(passage|question|passages)\b[^>]*>", "", text, flags=re.I)
 
 
-def build_messages(question: str, hits: Sequence[Hit], lang: str, history: Sequence[dict[str, str]] = ()) -> list[dict[str, str]]:
+def build_messages(
+    question: str, hits: Sequence[Hit], lang: str, history: Sequence[dict[str, str]] = ()
+) -> list[dict[str, str]]:
     """System + user messages for an LLM backend: passages in delimited blocks, numbered [n]."""
     lang = "zh" if lang == "zh" else "en"
     passages = [
@@ -417,10 +492,14 @@ def build_messages(question: str, hits: Sequence[Hit], lang: str, history: Seque
         for i, h in enumerate(hits, start=1)
     ]
     system = render(f"system.{lang}.j2")
-    user = render(f"answer.{lang}.j2", question=_neutralise(question), passages=passages, history=list(history))
+    user = render(
+        f"answer.{lang}.j2", question=_neutralise(question), passages=passages, history=list(history)
+    )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def condense_messages(question: str, history: Sequence[dict[str, str]], lang: str) -> list[dict[str, str]]:
     lang = "zh" if lang == "zh" else "en"
-    return [{"role": "user", "content": render(f"condense.{lang}.j2", question=question, history=list(history))}]
+    return [
+        {"role": "user", "content": render(f"condense.{lang}.j2", question=question, history=list(history))}
+    ]

@@ -258,3 +258,37 @@ def test_an_faq_entrys_question_is_never_quoted_as_an_answer() -> None:
     faq = _hit(1, "Q: My parcel is late. What should I do?\nA: Report a late parcel with its order number.")
     out = ExtractiveComposer(get_embedder("hashing:64")).compose("My parcel is late, can I get a refund?", [faq])
     assert out.text == "Report a late parcel with its order number [1]."
+
+
+def test_a_sentence_cut_short_in_one_passage_is_quoted_whole_from_another() -> None:
+    """Mirrored pages and overlapping windows cut one sentence at different places: the answer
+    says it once, whole, cited to the passage that holds it whole."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [
+        _hit(1, "英语属于基础课程，主要在大一、大二开设。从教学效果来看，中法学院学生的英语能力普遍较"),
+        _hit(2, "从教学效果来看，中法学院学生的英语能力普遍较高。毕业前申请国外高校的学生均取得了优异的成绩。"),
+    ]
+    out = composer.compose("中法学院学生的英语能力怎么样？", hits, lang="zh")
+    quoted = [s for _, s, _ in out.sentences]
+    assert "从教学效果来看，中法学院学生的英语能力普遍较高。" in quoted
+    assert not any(s.endswith("普遍较") for s in quoted)
+    assert (2, "从教学效果来看，中法学院学生的英语能力普遍较高。") in [(n, s) for n, s, _ in out.sentences]
+
+
+def test_distinct_sentences_keeps_what_differs_by_a_number_and_drops_repeats() -> None:
+    from rag.compose import _wording, distinct_sentences
+
+    texts = [
+        "Refunds for unopened items are paid within 5 working days of receipt.",  # 0
+        "Refunds for unopened items are paid within 7 working days of receipt.",  # 1: another number
+        "for unopened items are paid within 5 working days",  # 2: a piece of 0
+        "You can view the model number, the software version and the call center number.",  # 3
+        "You can view the model number, the software version, the call center number and more.",  # 4
+        "Yes.",  # 5: too short to be a piece of anything
+    ]
+    keys = [_wording(t) for t in texts]
+    assert distinct_sentences(range(6), keys, 10) == [0, 1, 3, 5]
+    # the piece ranked first gives way to the whole sentence, unless it is pinned
+    assert distinct_sentences([2, 0], keys, 10) == [0]
+    assert distinct_sentences([2, 0], keys, 10, pinned=frozenset({2})) == [2]
+    assert distinct_sentences(range(6), keys, 2) == [0, 1]
