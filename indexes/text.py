@@ -179,9 +179,63 @@ PHRASE_SEP = "\x1f"  # joins the two terms of a phrase; never part of a term
 _ANSWER_KIND = re.compile(r"\bhow\s+(long|much|many|often|far|old|soon|big|large|late|early)\b", re.IGNORECASE)
 
 
+# the same in Chinese: 多久 / 多长时间 (a duration), 多少 / 几名 (an amount), 哪一年 / 什么时候 (a time)
+_ANSWER_KIND_ZH = re.compile(
+    r"多长时间|多长|多久|多少[个名位次年天种项所家门人元钱]?|几[个名位次年天种项所家门人岁]|"
+    r"哪一年|哪年|哪一天|哪天|什么时候|什么时间|何时|多大|多高|多远|多重"
+)
+
+
 def answer_kind_words(query: str) -> list[str]:
-    """The words of ``query`` that say what kind of answer it wants ("long" in "how long")."""
-    return [m.group(1) for m in _ANSWER_KIND.finditer(query)]
+    """The words of ``query`` that say what kind of answer it wants ("long" in "how long", "多久")."""
+    return [m.group(1) for m in _ANSWER_KIND.finditer(query)] + _ANSWER_KIND_ZH.findall(query)
+
+
+# What kind of answer a question wants, and whether a sentence holds one (a "how long" question
+# is answered by "within 14 days", not by "Refunds go to the original card").
+_KIND_OF_WORD = {
+    **dict.fromkeys(("long", "soon", "late", "early", "多久", "多长时间", "多长"), "duration"),
+    **dict.fromkeys(("哪一年", "哪年", "哪一天", "哪天", "什么时候", "什么时间", "何时"), "time"),
+}
+_WHEN = re.compile(r"^\W*when\b|\bwhen\s+(?:is|are|do|does|did|will|can|should|would|must)\b", re.IGNORECASE)
+_NUMBER_WORD = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|half|a few|several|once|twice)\b|[一二两三四五六七八九十百千万亿半]",
+    re.IGNORECASE,
+)
+_DURATION = re.compile(
+    r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|a|an|few|"
+    r"several)\b)[\s-]*(?:\w+[\s-]+)?(?:second|minute|hour|day|night|week|fortnight|month|quarter|year)s?\b"
+    r"|\b(?:immediately|instantly|overnight|same[\s-]day|next[\s-]day)\b"
+    r"|[\d一二两三四五六七八九十百千半几数]+\s*(?:个)?(?:秒|分钟|小时|天|日|周|星期|个月|月|季度|年|工作日)|当天|次日|立即|即时",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(?:1[89]|20)\d\d\b|\b(?:january|february|march|april|may|june|july|august|september|october|"
+    r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"|\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[周星期][一二三四五六日天]",
+    re.IGNORECASE,
+)
+
+
+def answer_kind(query: str) -> str | None:
+    """The kind of answer ``query`` wants: "duration" (how long, 多久), "time" (when, 哪一年: a
+    date or a duration), "number" (how much / many / often / far, 多少, 几名), or None."""
+    for word in answer_kind_words(query):
+        return _KIND_OF_WORD.get(word.lower(), "number")
+    return "time" if _WHEN.search(query) else None
+
+
+def holds_answer_kind(kind: str | None, sentence: str) -> bool:
+    """Whether ``sentence`` holds an answer of that kind (:func:`answer_kind`): a duration, a date
+    or duration, or a number."""
+    if kind == "duration":
+        return bool(_DURATION.search(sentence))
+    if kind == "time":
+        return bool(_DATE.search(sentence) or _DURATION.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER_WORD.search(sentence))
+    return False
 
 
 def query_topic(query: str) -> str:

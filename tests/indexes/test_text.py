@@ -87,3 +87,29 @@ def test_how_long_is_what_kind_of_answer_not_what_about() -> None:
     assert answer_kind_words("How long is the warranty? And how MUCH is it?") == ["long", "MUCH"]
     assert tokenize(query_topic("How long is the warranty on phones?")) == tokenize("warranty phones")
     assert query_topic("Is the cable long enough?") == "Is the cable long enough?"
+
+
+def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
+    from indexes.text import answer_kind, answer_kind_words, holds_answer_kind
+
+    assert answer_kind_words("退货需要多长时间退款？") == ["多长时间"]
+    assert answer_kind_words("有几名学生上榜？") == ["几名"]
+    assert answer_kind("How long is the warranty?") == "duration"
+    assert answer_kind("退款需要多久？") == "duration"
+    assert answer_kind("How many users can I add?") == "number"
+    assert answer_kind("外语类专业的学费是多少？") == "number"
+    assert answer_kind("When will I get my refund?") == "time"
+    assert answer_kind("古典学实验班创办于哪一年？") == "time"
+    assert answer_kind("What is the warranty?") is None
+    assert answer_kind("Can I return it when it is opened?") is None  # "when" as a condition
+
+    assert holds_answer_kind("duration", "Refunds are paid within 5 to 7 business days.")
+    assert holds_answer_kind("duration", "It takes a few weeks.")
+    assert holds_answer_kind("duration", "检验通过后，退款将在 5 至 7 个工作日内原路退回。")
+    assert not holds_answer_kind("duration", "Refunds go to the original payment method.")
+    assert not holds_answer_kind("duration", "Version 5 of the app is out.")
+    assert holds_answer_kind("time", "The college was founded in 2010.")
+    assert holds_answer_kind("time", "人大文学院于2010年创办了古典学实验班。")
+    assert holds_answer_kind("number", "外语类专业每学年6000元。")
+    assert holds_answer_kind("number", "Up to three users share one plan.")
+    assert not holds_answer_kind(None, "It takes 5 days.")

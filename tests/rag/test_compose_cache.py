@@ -292,3 +292,22 @@ def test_distinct_sentences_keeps_what_differs_by_a_number_and_drops_repeats() -
     assert distinct_sentences([2, 0], keys, 10) == [0]
     assert distinct_sentences([2, 0], keys, 10, pinned=frozenset({2})) == [2]
     assert distinct_sentences(range(6), keys, 2) == [0, 1]
+
+
+def test_a_how_long_question_is_answered_with_the_duration() -> None:
+    """Of two sentences that share the question's words, the one that says how long answers
+    "how long" (and "多久")."""
+    policy = _hit(
+        1,
+        "Refunds are issued to the original payment method. Refunds are issued within 5 to 7 business days.",
+    )
+    zh = _hit(1, "退款将原路退回到支付账户。退款将在 5 至 7 个工作日内原路退回。")
+    for question, hit, want in [
+        ("How long until refunds are issued?", policy, "Refunds are issued within 5 to 7 business days."),
+        ("退款需要多久？", zh, "退款将在 5 至 7 个工作日内原路退回。"),
+    ]:
+        lang = "zh" if want.endswith("。") else "en"
+        by_words = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1)
+        assert [s for _, s, _ in by_words.compose(question, [hit], lang=lang).sentences] == [want]
+        blind = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1, kind_bonus=0.0)
+        assert [s for _, s, _ in blind.compose(question, [hit], lang=lang).sentences] != [want]
