@@ -210,9 +210,16 @@ _DURATION = re.compile(
     r"|[\d一二两三四五六七八九十百千半几数]+\s*(?:个)?(?:秒|分钟|小时|天|日|周|星期|个月|月|季度|年|工作日)|当天|次日|立即|即时",
     re.IGNORECASE,
 )
+_MONTH = (
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)"
+)
+# a year, a month with a day or after a preposition ("31 January", "until May"; never the verb
+# "may"), a weekday, or a Chinese date (2010年, 9月, 15日)
 _DATE = re.compile(
-    r"\b(?:1[89]|20)\d\d\b|\b(?:january|february|march|april|may|june|july|august|september|october|"
-    r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    rf"\b(?:1[89]|20)\d\d\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b|\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
+    rf"|\b(?:in|until|till|by|before|after|from|since|through|on)\s+(?:early\s+|mid-?|late\s+)?{_MONTH}\b"
+    r"|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend)s?\b"
     r"|\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[周星期][一二三四五六日天]",
     re.IGNORECASE,
 )
@@ -227,12 +234,11 @@ def answer_kind(query: str) -> str | None:
 
 
 def holds_answer_kind(kind: str | None, sentence: str) -> bool:
-    """Whether ``sentence`` holds an answer of that kind (:func:`answer_kind`): a duration, a date
-    or duration, or a number."""
-    if kind == "duration":
-        return bool(_DURATION.search(sentence))
-    if kind == "time":
-        return bool(_DATE.search(sentence) or _DURATION.search(sentence))
+    """Whether ``sentence`` holds an answer of that kind (:func:`answer_kind`): a duration or a
+    date for "duration" and "time", a number for "number"."""
+    if kind in ("duration", "time"):
+        # a deadline answers "how long" too ("can be returned until 31 January")
+        return bool(_DURATION.search(sentence) or _DATE.search(sentence))
     if kind == "number":
         return bool(_NUMBER_WORD.search(sentence))
     return False

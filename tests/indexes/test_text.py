@@ -108,6 +108,8 @@ def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     assert holds_answer_kind("duration", "检验通过后，退款将在 5 至 7 个工作日内原路退回。")
     assert not holds_answer_kind("duration", "Refunds go to the original payment method.")
     assert not holds_answer_kind("duration", "Version 5 of the app is out.")
+    assert not holds_answer_kind("time", "We may refuse a return.")  # the verb, not the month
+    assert holds_answer_kind("duration", "Items bought in December can be returned until 31 January.")
     assert holds_answer_kind("time", "The college was founded in 2010.")
     assert holds_answer_kind("time", "人大文学院于2010年创办了古典学实验班。")
     assert holds_answer_kind("number", "外语类专业每学年6000元。")
