@@ -258,13 +258,23 @@ class ExtractiveComposer:
     """Selects and orders the sentences of the retrieved passages that answer the question.
 
     Relevance of a sentence = ``w_dense`` x cosine(query, sentence) (when the embedder reads the
-    language) + ``w_lex`` x share of the question's terms in the sentence, plus a little of its
+    language) + ``w_lex`` x share of the question's terms in the sentence, plus ``w_prior`` x its
     passage's retrieval score; sentences are picked by maximal marginal relevance (``mmr``
     trades relevance against redundancy with the sentences already picked) and printed in
     passage order, each with the [n] of its passage. A sentence that holds the kind of answer the
     question asks for (:func:`indexes.text.answer_kind`: a duration for "how long" or "多久", a
     number for "how many" or "多少") gains ``kind_bonus`` (and half a matched question term in
     the choice of the sentences to embed).
+
+    Only the few most promising sentences are embedded (``embed_budget_ms``), chosen by their
+    share of the question's terms plus ``w_rank`` x their passage's retrieval score: retrieval
+    weighed every signal (the passage's meaning, its keywords, an FAQ entry's curated question),
+    while one sentence's words are thin evidence ("Yes. There have been cases in the U.S." answers
+    "Are there infected people in the US?" without either word). Taking the best passages'
+    sentences first, instead of the sentences with the most question words wherever they stand,
+    answered from the best passage rather than a collage: dev token F1 (w_rank / w_prior 0.5 with
+    term counts / 0.1 against 4 / 0.3) covid-faq 0.477 / 0.605, emanual-qa 0.423 / 0.457,
+    domainrag 0.129 / 0.141, mtrag-un 0.311 / 0.313.
     """
 
     def __init__(
@@ -276,6 +286,8 @@ class ExtractiveComposer:
         mmr: float = 0.7,
         min_relevance: float = 0.15,
         kind_bonus: float = 0.1,
+        w_rank: float = 4.0,
+        w_prior: float = 0.3,
         w_dense: float = 0.6,
         w_lex: float = 0.4,
         max_chars: int = 900,
@@ -290,6 +302,8 @@ class ExtractiveComposer:
         self.mmr = mmr
         self.min_relevance = min_relevance
         self.kind_bonus = kind_bonus
+        self.w_rank = w_rank
+        self.w_prior = w_prior
         self.w_dense = w_dense
         self.w_lex = w_lex
         self.max_chars = max_chars
@@ -392,14 +406,15 @@ class ExtractiveComposer:
         limit = self.max_embed
         if self._ms_per_text is not None and self._ms_per_text > 0:
             limit = int(np.clip(self.embed_budget_ms // self._ms_per_text, self.min_embed, self.max_embed))
-        # only the lexically most promising sentences are embedded (embedding is the cost), the
-        # best of each named passage among them, and none that repeats a better one
-        # a sentence holding the kind of answer asked for (a duration for "how long", a number for
-        # "多少") is preferred to one that only shares the question's words
+        # only the most promising sentences are embedded (embedding is the cost): those of the best
+        # passages first, then those with the question's words (a sentence holding the kind of
+        # answer asked for, a duration for "how long", a number for "多少", counts half a word
+        # more); the best of each named passage among them, and none that repeats a better one
         kind = answer_kind(question)
         fits = [holds_answer_kind(kind, s) for _, _, s in cands]
+        n_terms = max(1, len(q_terms))
         pre = [
-            (matched(i) + 0.5 * hits[n - 1].score - 0.01 * pos + 0.5 * fits[i], i)
+            ((matched(i) + 0.5 * fits[i]) / n_terms + self.w_rank * hits[n - 1].score - 0.01 * pos, i)
             for i, (n, pos, _) in enumerate(cands)
         ]
         ranked = [i for _, i in sorted(pre, reverse=True)]
@@ -425,7 +440,7 @@ class ExtractiveComposer:
             dense = np.zeros(len(cands))
             w_d, w_l = 0.0, 1.0
         prior = np.array([hits[n - 1].score for n, _, _ in cands], dtype=np.float64)
-        rel = (w_d * dense + w_l * lex) / (w_d + w_l) + 0.1 * prior + self.kind_bonus * fit
+        rel = (w_d * dense + w_l * lex) / (w_d + w_l) + self.w_prior * prior + self.kind_bonus * fit
         picked: list[int] = []
         total = 0
         for t in sorted(named, key=titles.index):

@@ -311,3 +311,20 @@ def test_a_how_long_question_is_answered_with_the_duration() -> None:
         assert [s for _, s, _ in by_words.compose(question, [hit], lang=lang).sentences] == [want]
         blind = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1, kind_bonus=0.0)
         assert [s for _, s, _ in blind.compose(question, [hit], lang=lang).sentences] != [want]
+
+
+def test_the_answer_comes_from_the_best_passage_not_from_wherever_the_question_words_are() -> None:
+    """Retrieval ranked the FAQ entry first on everything it weighs (its curated question among
+    them); its answer shares no word with the question, while a lower passage repeats them. The
+    answer is the entry's, not a collage of the sentences with the most question words."""
+    entry = _hit(1, "Q: Has anyone in the United States gotten infected?\nA: Yes. There have been cases in the U.S. "
+                    "related to travel and through close contact.", score=1.0)
+    other = _hit(2, "Some viruses infect people and animals. Rarely, viruses that infect animals infect people.",
+                 score=0.55)
+    composer = ExtractiveComposer(get_embedder("hashing:64"), max_embed=3, min_embed=3)
+    out = composer.compose("Are there infected people in the US?", [entry, other])
+    cases = "There have been cases in the U.S. related to travel and through close contact."
+    assert (1, cases) in [(n, s) for n, s, _ in out.sentences]
+    # sentences chosen by their question words first never even weigh it
+    by_words = ExtractiveComposer(get_embedder("hashing:64"), max_embed=3, min_embed=3, w_rank=0.5, w_prior=0.1)
+    assert cases not in [s for _, s, _ in by_words.compose("Are there infected people in the US?", [entry, other]).sentences]
