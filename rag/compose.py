@@ -147,9 +147,7 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     out: list[str] = []
     cells_of: dict[str, str] = {}
     colon, sep, end = ("：", "，", "。") if lang == "zh" else (": ", "; ", ".")
-    for in_table, block in _runs(
-        text.split("\n"), lambda line: bool(_TABLE_ROW.match(line) or _TABLE_RULE.match(line))
-    ):
+    for in_table, block in _runs(text.split("\n"), lambda line: bool(_TABLE_ROW.match(line) or _TABLE_RULE.match(line))):
         if not in_table:
             out.extend(block)
             continue
@@ -372,11 +370,7 @@ class ExtractiveComposer:
                 s = _clean_sentence(sent)
                 # a question in a passage (an FAQ entry's own question, a heading) or a sentence
                 # about the document itself answers nothing, however close it is to the question
-                if (
-                    len(re.findall(r"\w", s)) >= 3
-                    and not s.rstrip().endswith(("?", "？"))
-                    and not _is_meta(s)
-                ):
+                if len(re.findall(r"\w", s)) >= 3 and not s.rstrip().endswith(("?", "？")) and not _is_meta(s):
                     # a sentence repeated within a passage or across mirrored pages is said once,
                     # cited to the first passage that holds it
                     key = _wording(s)
@@ -393,9 +387,7 @@ class ExtractiveComposer:
         words = [set(tokenize(s)) for _, _, s in cands]
         # a table row's headers, or a list item's lead-in, are shared by its neighbours: they say
         # which column or list a question asks about, not which row or item, so they count half
-        shared = [
-            w - set(tokenize(x)) if x is not None else set() for w, x in zip(words, lexical, strict=True)
-        ]
+        shared = [w - set(tokenize(x)) if x is not None else set() for w, x in zip(words, lexical, strict=True)]
         q_terms = _topic_terms(question)
         if query != question and not any(q_terms & w for w in words):
             q_terms = _topic_terms(query)
@@ -445,9 +437,7 @@ class ExtractiveComposer:
         total = 0
         for t in sorted(named, key=titles.index):
             # the most relevant sentence of each named passage first (the best passage first)
-            own = [
-                i for i in range(len(cands)) if titles[cands[i][0] - 1] == t and rel[i] >= self.min_relevance
-            ]
+            own = [i for i in range(len(cands)) if titles[cands[i][0] - 1] == t and rel[i] >= self.min_relevance]
             if own and len(picked) < self.max_sentences:
                 best = max(own, key=lambda i: rel[i])
                 picked.append(best)
@@ -510,9 +500,7 @@ def _neutralise(text: str) -> str:
     return re.sub(r"</?\s*(passage|question|passages)\b[^>]*>", "", text, flags=re.I)
 
 
-def build_messages(
-    question: str, hits: Sequence[Hit], lang: str, history: Sequence[dict[str, str]] = ()
-) -> list[dict[str, str]]:
+def build_messages(question: str, hits: Sequence[Hit], lang: str, history: Sequence[dict[str, str]] = ()) -> list[dict[str, str]]:
     """System + user messages for an LLM backend: passages in delimited blocks, numbered [n]."""
     lang = "zh" if lang == "zh" else "en"
     passages = [
@@ -520,14 +508,10 @@ def build_messages(
         for i, h in enumerate(hits, start=1)
     ]
     system = render(f"system.{lang}.j2")
-    user = render(
-        f"answer.{lang}.j2", question=_neutralise(question), passages=passages, history=list(history)
-    )
+    user = render(f"answer.{lang}.j2", question=_neutralise(question), passages=passages, history=list(history))
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def condense_messages(question: str, history: Sequence[dict[str, str]], lang: str) -> list[dict[str, str]]:
     lang = "zh" if lang == "zh" else "en"
-    return [
-        {"role": "user", "content": render(f"condense.{lang}.j2", question=question, history=list(history))}
-    ]
+    return [{"role": "user", "content": render(f"condense.{lang}.j2", question=question, history=list(history))}]
