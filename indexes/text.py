@@ -198,14 +198,15 @@ _KIND_OF_WORD = {
     **dict.fromkeys(("哪一年", "哪年", "哪一天", "哪天", "什么时候", "什么时间", "何时"), "time"),
 }
 _WHEN = re.compile(r"^\W*when\b|\bwhen\s+(?:is|are|do|does|did|will|can|should|would|must)\b", re.IGNORECASE)
+_SPELLED = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
 _NUMBER_WORD = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"hundred|thousand|million|half|a few|several|once|twice)\b|[一二两三四五六七八九十百千万亿半]",
+    rf"\d|\b(?:{_SPELLED}|forty|fifty|hundred|thousand|million|half|a few|several|once|twice)\b"
+    r"|[一二两三四五六七八九十百千万亿半]",
     re.IGNORECASE,
 )
 _DURATION = re.compile(
-    r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|a|an|few|"
-    r"several)\b)[\s-]*(?:\w+[\s-]+)?(?:second|minute|hour|day|night|week|fortnight|month|quarter|year)s?\b"
+    rf"(?:\d|\b(?:{_SPELLED}|a|an|few|several)\b)[\s-]*(?:\w+[\s-]+)?"
+    r"(?:second|minute|hour|day|night|week|fortnight|month|quarter|year)s?\b"
     r"|\b(?:immediately|instantly|overnight|same[\s-]day|next[\s-]day)\b"
     r"|[\d一二两三四五六七八九十百千半几数]+\s*(?:个)?(?:秒|分钟|小时|天|日|周|星期|个月|月|季度|年|工作日)|当天|次日|立即|即时",
     re.IGNORECASE,
@@ -228,8 +229,9 @@ _DATE = re.compile(
 def answer_kind(query: str) -> str | None:
     """The kind of answer ``query`` wants: "duration" (how long, 多久), "time" (when, 哪一年: a
     date or a duration), "number" (how much / many / often / far, 多少, 几名), or None."""
-    for word in answer_kind_words(query):
-        return _KIND_OF_WORD.get(word.lower(), "number")
+    words = answer_kind_words(query)
+    if words:
+        return _KIND_OF_WORD.get(words[0].lower(), "number")
     return "time" if _WHEN.search(query) else None
 
 

@@ -64,8 +64,7 @@ class _Said:
 
     @classmethod
     def of(cls, key: str) -> _Said:
-        n = _SHINGLE
-        sh = frozenset(key[i : i + n] for i in range(max(1, len(key) - n + 1)))
+        sh = frozenset(key[i : i + _SHINGLE] for i in range(max(1, len(key) - _SHINGLE + 1)))
         return cls(key, sh, frozenset(_NUMBER.findall(key)))
 
     def piece_of(self, other: _Said) -> bool:
@@ -76,10 +75,11 @@ class _Said:
         """Says nothing the other does not: a piece of it, or at least ``share`` of its shingles in
         the other's and no number the other lacks (a sentence that differs by a number, "within 5
         days" / "within 7 days", says something else)."""
-        if self.piece_of(other):
+        if self.piece_of(other):  # even one cut inside a number
             return True
-        inside = len(self.shingles & other.shingles) / len(self.shingles)
-        return len(self.key) >= _PIECE_MIN and inside >= share and self.numbers <= other.numbers
+        if len(self.key) < _PIECE_MIN or not self.numbers <= other.numbers:
+            return False
+        return len(self.shingles & other.shingles) / len(self.shingles) >= share
 
 
 def distinct_sentences(
@@ -404,7 +404,7 @@ class ExtractiveComposer:
         # more); the best of each named passage among them, and none that repeats a better one
         kind = answer_kind(question)
         fits = [holds_answer_kind(kind, s) for _, _, s in cands]
-        n_terms = max(1, len(q_terms))
+        n_terms = max(1, len(q_terms))  # no terms: nothing matched, every share 0
         pre = [
             ((matched(i) + 0.5 * fits[i]) / n_terms + self.w_rank * hits[n - 1].score - 0.01 * pos, i)
             for i, (n, pos, _) in enumerate(cands)
@@ -416,7 +416,7 @@ class ExtractiveComposer:
         order = must + [i for i in ranked if i not in must]
         keep = sorted(distinct_sentences(order, keys, max(limit, len(must)), pinned=frozenset(must)))
         fit = np.array([fits[i] for i in keep], dtype=np.float64)
-        lex = np.array([matched(i) / len(q_terms) if q_terms else 0.0 for i in keep], dtype=np.float64)
+        lex = np.array([matched(i) / n_terms for i in keep], dtype=np.float64)
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
         cap = dense_capability(self.embedder, query, lang)
         texts = [s for _, _, s in cands]
