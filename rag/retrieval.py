@@ -276,23 +276,28 @@ def dense_capability(embedder: Any, query: str, lang: str) -> float:
 # --- score normalisation -------------------------------------------------------------------------
 
 
-def minmax(scores: dict[str, float]) -> dict[str, float]:
-    """Min-max normalise over the candidate pool; a single candidate (or a flat list) maps to 1."""
+def minmax(scores: dict[str, float], floor: float | None = None) -> dict[str, float]:
+    """Min-max normalise over the candidate pool; a single candidate (or a flat list) maps to 1.
+    ``floor``: a score that every candidate left out of ``scores`` has (BM25's 0, when its list
+    holds every chunk with a query term), taken as the minimum when it is lower: two candidates
+    at 5.93 and 5.83 are a tie, not 1 and 0."""
     if not scores:
         return {}
     vals = np.fromiter(scores.values(), dtype=np.float64)
     lo, hi = float(vals.min()), float(vals.max())
+    if floor is not None:
+        lo = min(lo, floor)
     if hi - lo < 1e-9:
         return dict.fromkeys(scores, 1.0)
     return {key: (v - lo) / (hi - lo) for key, v in scores.items()}
 
 
-def margin_confidence(scores: dict[str, float], top: int = 10) -> float:
+def margin_confidence(scores: dict[str, float], top: int = 10, floor: float | None = None) -> float:
     """How sure a retriever is of its own ranking, in [0, 1]: the gap between its top score and
-    the mean of the next ``top - 1``, on the pool's min-max scale."""
+    the mean of the next ``top - 1``, on the pool's min-max scale (:func:`minmax`, ``floor``)."""
     if len(scores) < 2:
         return 1.0 if scores else 0.0
-    norm = sorted(minmax(scores).values(), reverse=True)
+    norm = sorted(minmax(scores, floor).values(), reverse=True)
     rest = norm[1:top]
     return float(np.clip(norm[0] - (sum(rest) / len(rest)), 0.0, 1.0))
 
@@ -549,6 +554,10 @@ class HybridRetriever:
         elif qvec is None:
             qvec = self.embed_query(query)
         bm25 = self.index.keyword_search(query, pool, allowed)
+        # a list shorter than the pool holds every chunk with a query term: all others score 0, and
+        # its lowest score is no floor (a Chinese question in a mostly English knowledge base
+        # matches two documents: min-max would make their near-tie 1 against 0)
+        b_floor = 0.0 if len(bm25) < pool else None
         if qvec is not None:
             memo = {} if _vector_memo is None else _vector_memo
             for kind in ("passage", "question"):
@@ -577,12 +586,12 @@ class HybridRetriever:
         d_src, d_arg = by_source(dense)
         q_src, q_arg = by_source(qdense)
         b_src, b_arg = by_source(bm25)
-        d_n, q_n, b_n = minmax(d_src), minmax(q_src), minmax(b_src)
+        d_n, q_n, b_n = minmax(d_src), minmax(q_src), minmax(b_src, b_floor)
         gain = self.confidence_gain
         conf = {
             "dense": (1.0 - gain) + gain * margin_confidence(d_src) if d_src else 0.0,
             "qdense": (1.0 - gain) + gain * margin_confidence(q_src) if q_src else 0.0,
-            "bm25": (1.0 - gain) + gain * margin_confidence(b_src) if b_src else 0.0,
+            "bm25": (1.0 - gain) + gain * margin_confidence(b_src, floor=b_floor) if b_src else 0.0,
         }
         d_row, q_row = dict(dense), dict(qdense)
         b_top = max((s for _, s in bm25), default=0.0)

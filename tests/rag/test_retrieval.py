@@ -46,6 +46,29 @@ def test_score_normalisation_and_margin_confidence() -> None:
     assert 0.0 <= flat < peaked <= 1.0
 
 
+def test_a_keyword_list_holding_every_match_is_normalised_from_zero(kb_home: Path, fake_embedder: Any) -> None:
+    """A Chinese question in a mostly English knowledge base matches two documents by keywords,
+    almost equally. Min-max over those two alone made their near-tie 1 against 0, so the one the
+    embedder ranked first lost to the other; every other chunk scores 0, and that is the floor."""
+    assert minmax({"a": 5.93, "b": 5.83}) == {"a": 1.0, "b": 0.0}
+    assert minmax({"a": 5.93, "b": 5.83}, floor=0.0) == pytest.approx({"a": 1.0, "b": 5.83 / 5.93})
+    assert minmax({"a": 3.0, "b": 4.0}, floor=5.0) == {"a": 0.0, "b": 1.0}  # a floor above the pool is none
+    assert margin_confidence({"a": 5.93, "b": 5.83}, floor=0.0) < 0.05 < margin_confidence({"a": 5.93, "b": 5.83})
+    english = [Doc(f"en/{i}.md", f"Topic {i}", [f"Topic {i} covers shipping, returns and payment option {i}."])
+               for i in range(8)]
+    docs = english + [
+        Doc("zh/积分.md", "会员积分", ["退货后，该商品获得的积分将被扣回；如积分已使用，将从退款金额中扣除相应金额。"], lang="zh"),
+        Doc("zh/退款.md", "退款时效", ["仓库收到退货后两个工作日内完成检验，检验通过后退款在五至七个工作日内退回。"], lang="zh"),
+    ]
+    r = HybridRetriever(build_kb(kb_home, "mixed", fake_embedder, docs), fake_embedder)
+    hits = r.retrieve("退货需要多长时间退款？", k=5)
+    by_source = {h.chunk.source: h.scores for h in hits}
+    assert set(by_source) >= {"zh/积分.md", "zh/退款.md"}
+    bm25 = [by_source[s]["bm25"] for s in ("zh/积分.md", "zh/退款.md")]
+    assert min(bm25) > 0.5 * max(bm25)  # both hold the question's words
+    assert min(by_source[s]["bm25_n"] for s in ("zh/积分.md", "zh/退款.md")) == pytest.approx(min(bm25) / max(bm25))
+
+
 def test_hits_are_distinct_sources_with_faq_blend(shop_index: Any, fake_embedder: Any) -> None:
     r = HybridRetriever(shop_index, fake_embedder)
     hits = r.retrieve("Can I change my delivery address?", k=5)
