@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 
 from indexes.lru import BatchLRU
-from indexes.text import answer_kind, answer_kind_words, holds_answer_kind, split_sentences, tokenize
+from indexes.text import (
+    answer_kind,
+    answer_kind_words,
+    holds_answer_kind,
+    is_cjk_char,
+    split_sentences,
+    tokenize,
+)
 from rag.citations import join_sentences, render_sentence
 from rag.retrieval import HEADING_MARK, LIST_ITEM, compared_titles, comparison_cues, dense_capability
 from rag.types import Hit
@@ -231,6 +238,96 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     return "\n".join(out), own
 
 
+# the end of a sentence: a full stop, question or exclamation mark (closing quotes or brackets after)
+_ENDS_SENTENCE = re.compile(r"[.!?。！？…][\"'”’」』）)\]]*\s*$")
+_ITEM_MAX = 200  # characters: a longer line without a full stop is a paragraph, not a list item
+
+
+def _bare_item(line: str) -> bool:
+    """Whether ``line`` reads as a list item that lost its bullet: short, ending no sentence, and
+    neither a heading, a bulleted item, a table row nor a lead-in of its own."""
+    s = line.strip()
+    return (
+        0 < len(s) <= _ITEM_MAX
+        and not s.startswith(HEADING_MARK.strip())
+        and not LIST_ITEM.match(s)
+        and not _TABLE_ROW.match(s)
+        and not s.endswith((":", "："))
+        and not _ENDS_SENTENCE.search(s)
+    )
+
+
+def bulleted_bare_lists(text: str) -> str:
+    """``text`` with the lists whose bullets were lost given bullets again: after a lead-in (a line
+    ending with a colon), the lines that end no sentence are its items ("taking these actions:\n\n
+    Cover your cough\nAvoid people who are sick\nYou can find more at CDC." has two: a
+    spreadsheet cell, a pasted page or a plain-text file keeps a list as bare lines). Blank lines
+    between a lead-in and its list, bulleted or not, go."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        if not line.rstrip().endswith((":", "：")):
+            continue
+        j = i
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        if j < len(lines) and LIST_ITEM.match(lines[j]):
+            i = j  # a bulleted list after a blank line still follows its lead-in
+            continue
+        items = list(itertools.takewhile(_bare_item, lines[j:]))
+        if items:
+            out.extend(f"- {item.strip()}" for item in items)
+            i = j + len(items)
+    return "\n".join(out)
+
+
+# a line that stops at a comma goes on in the next one (a page's layout broke the sentence there)
+_BROKEN_AT = re.compile(r"[,，、]\s*$")
+
+
+def joined_broken_lines(text: str) -> str:
+    """``text`` with each line that stops at a comma ("Usage Mode is set to Retail Mode ,") joined
+    to the next, which goes on with the sentence ("the TV's settings are reset every 5 minutes."),
+    unless that is a list item, a table row or a heading: split apart, neither half is a sentence."""
+    lines = text.split("\n")
+    out: list[str] = []
+    for line in lines:
+        prev = out[-1] if out else ""
+        if (
+            _BROKEN_AT.search(prev)
+            and line.strip()
+            and not line.startswith(HEADING_MARK)
+            and not LIST_ITEM.match(line)
+            and not _TABLE_ROW.match(line)
+        ):
+            glue = "" if is_cjk_char(prev.rstrip()[-1]) or prev.rstrip()[-1] in "，、" else " "
+            out[-1] = prev.rstrip() + glue + line.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+# a sentence cut short: it stops at a comma, or at an English word no sentence ends with (Chinese
+# has no such telling characters: 向, 与 and 的 end 方向, 参与 and 目的)
+_CUT_AT = re.compile(r"[,，、]\s*$|\b(?:the|a|an|of|to|and|or|for|with|that|which)\s*$", re.IGNORECASE)
+_CLOSERS = "\"'”’」』）)] "
+
+
+def _is_question(sentence: str) -> bool:
+    """A question, its closing quotes or brackets aside ("规模有多大？\"")."""
+    return sentence.rstrip(_CLOSERS).endswith(("?", "？"))
+
+
+def _cut_short(sentence: str) -> bool:
+    """A piece of a sentence that a line break or a cut page left without its end ("...and the",
+    "...press the button on the remote,", "招生办法如下:一、"): quoted, it says nothing whole."""
+    return not _ENDS_SENTENCE.search(sentence) and bool(_CUT_AT.search(sentence))
+
+
 # an FAQ entry's question line, up to its answer when that is on the same line
 _FAQ_QUESTION = re.compile(r"^\s*(?:Q|问|问题)\s*[:：].*?(?=(?:\bA|答|答案)\s*[:：]|$)")
 
@@ -239,7 +336,7 @@ def _readable(passage: str, lang: str) -> tuple[str, dict[str, str]]:
     """A passage's tables and lists written as sentences (:func:`table_rows_as_sentences`,
     :func:`list_items_as_sentences`), with the words each such sentence is matched by."""
     text, own = table_rows_as_sentences(passage, lang)
-    text, own_items = list_items_as_sentences(text, lang)
+    text, own_items = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(text)), lang)
     # a heading says where a passage goes on, not what it says, and an FAQ entry's question ("Q: My
     # parcel is late. What should I do?") is what was asked: neither is a sentence of an answer
     lines = [_FAQ_QUESTION.sub("", line) for line in text.split("\n") if _heading_text(line) is None]
@@ -368,9 +465,10 @@ class ExtractiveComposer:
             text, own_words = _readable(hit.passage, lang)
             for pos, sent in enumerate(split_sentences(text)):
                 s = _clean_sentence(sent)
-                # a question in a passage (an FAQ entry's own question, a heading) or a sentence
-                # about the document itself answers nothing, however close it is to the question
-                if len(re.findall(r"\w", s)) >= 3 and not s.rstrip().endswith(("?", "？")) and not _is_meta(s):
+                # a question in a passage (an FAQ entry's own question, a heading), a sentence about
+                # the document itself, or a piece of a sentence that a line break or a cut page left
+                # without its end answers nothing, however close it is to the question
+                if len(re.findall(r"\w", s)) >= 3 and not _is_question(s) and not _is_meta(s) and not _cut_short(s):
                     # a sentence repeated within a passage or across mirrored pages is said once,
                     # cited to the first passage that holds it
                     key = _wording(s)
@@ -417,6 +515,7 @@ class ExtractiveComposer:
         keep = sorted(distinct_sentences(order, keys, max(limit, len(must)), pinned=frozenset(must)))
         fit = np.array([fits[i] for i in keep], dtype=np.float64)
         lex = np.array([matched(i) / n_terms for i in keep], dtype=np.float64)
+        every = {(n, pos): sent for n, pos, sent in cands}  # each sentence that may be quoted, by its place
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
         cap = dense_capability(self.embedder, query, lang)
         texts = [s for _, _, s in cands]
@@ -466,9 +565,62 @@ class ExtractiveComposer:
                 break
             picked.append(best)
             total += len(texts[best])
-        picked.sort(key=lambda i: (cands[i][0], cands[i][1]))
-        text = join_sentences([render_sentence(cands[i][2], [cands[i][0]], lang) for i in picked], lang)
-        return Composed(text, tuple((cands[i][0], cands[i][2], float(rel[i])) for i in picked))
+        said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)
+        # a sentence that leans on the one before it ("It extends the warranty", "但是在此基础上")
+        # is said after that one where there is room: alone, nobody knows what "it" is
+        places = {(n, pos) for n, pos, _, _ in said}
+        for n, pos, sent, r in list(said):
+            before = every.get((n, pos - 1))
+            if before is None or (n, pos - 1) in places or not leans_on_previous(sent):
+                continue
+            if total + len(before) <= self.max_chars:
+                said.append((n, pos - 1, before, r))
+                places.add((n, pos - 1))
+                total += len(before)
+        order = reading_order([(n, pos) for n, pos, _, _ in said], [r for *_, r in said], [leans_on_previous(x[2]) for x in said])
+        said = [said[k] for k in order]
+        text = join_sentences([render_sentence(sent, [n], lang) for n, _, sent, _ in said], lang)
+        return Composed(text, tuple((n, sent, r) for n, _, sent, r in said))
+
+
+# words by which a sentence leans on the one before it: it says nothing alone ("It", "However", "但是")
+_LEANS = re.compile(
+    r"^(?:(?:it|its|this|that|these|those|they|their|them|he|she|his|her|such|however|but|also|and|or|"
+    r"so|therefore|thus|hence|otherwise|then|instead|still|yet|likewise|similarly|furthermore|moreover|"
+    r"additionally|in\s+addition|as\s+a\s+result|for\s+this\s+reason|for\s+example)\b"
+    r"|(?:但是?|然而|不过|而且?|并且|此外|另外|同时|因此|所以|因而|于是|这|那|该|其(?!他|它)|它|他们|她们|此|也|还|则|即))",
+    re.IGNORECASE,
+)
+
+
+def leans_on_previous(sentence: str) -> bool:
+    """Whether ``sentence`` opens by pointing back at the one before it ("It takes 5 days.",
+    "However, ...", "但是在这些传统学科的基础上, ...")."""
+    return bool(_LEANS.match(sentence.lstrip(" \"'“‘(（")))
+
+
+def reading_order(
+    spots: Sequence[tuple[int, int]], rel: Sequence[float], leans: Sequence[bool] | None = None
+) -> list[int]:
+    """The order in which to say the chosen sentences, given each one's (passage number, position
+    in it), relevance and whether it leans on what precedes it (:func:`leans_on_previous`):
+    consecutive sentences of one passage as they are written (the second may build on the first:
+    "Yes. There have been cases in the U.S."), and so one that leans on an earlier chosen one of
+    its passage, and such runs best first, by the most relevant sentence each holds, so that the
+    answer comes first ("How do I reset my password?" is not answered with how to create an
+    account, then "Choose Forgot password")."""
+    runs: list[list[int]] = []
+    last_run: dict[int, list[int]] = {}  # passage number -> its run that ends latest
+    for i in sorted(range(len(spots)), key=lambda i: spots[i]):
+        n, pos = spots[i]
+        prev = last_run.get(n)
+        if prev is not None and (spots[prev[-1]][1] + 1 == pos or (leans is not None and leans[i])):
+            prev.append(i)
+        else:
+            runs.append([i])
+            last_run[n] = runs[-1]
+    runs.sort(key=lambda run: -max(rel[i] for i in run))  # stable: passage order among equals
+    return [i for run in runs for i in run]
 
 
 # --- prompts for LLM backends --------------------------------------------------------------------

@@ -328,3 +328,61 @@ def test_the_answer_comes_from_the_best_passage_not_from_wherever_the_question_w
     # sentences chosen by their question words first never even weigh it
     by_words = ExtractiveComposer(get_embedder("hashing:64"), max_embed=3, min_embed=3, w_rank=0.5, w_prior=0.1)
     assert cases not in [s for _, s, _ in by_words.compose("Are there infected people in the US?", [entry, other]).sentences]
+
+
+def test_a_list_that_lost_its_bullets_is_read_with_its_lead_in() -> None:
+    """A spreadsheet cell or a pasted page keeps a list as bare lines after its lead-in; quoted
+    alone, "taking these actions:" answers nothing."""
+    from rag.compose import bulleted_bare_lists
+
+    cell = (
+        "A: Pregnant women should do what everyone does. You can help stop the spread by taking these actions:\n\n"
+        "Cover your cough (using your elbow is a good technique)\nAvoid people who are sick\n"
+        "You can find more information at the CDC."
+    )
+    assert bulleted_bare_lists(cell).split("\n")[1:] == [
+        "- Cover your cough (using your elbow is a good technique)",
+        "- Avoid people who are sick",
+        "You can find more information at the CDC.",  # a sentence, not an item
+    ]
+    # a bulleted list after a blank line still follows its lead-in; a colon at a heading's end is none
+    assert bulleted_bare_lists("Bring:\n\n- a receipt\n- the box") == "Bring:\n- a receipt\n- the box"
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("How can I help stop the spread?", [_hit(1, cell)])
+    assert "taking these actions: Cover your cough (using your elbow is a good technique); Avoid people who are sick" in out.text
+    assert "actions: [1]" not in out.text
+
+
+def test_a_sentence_broken_over_lines_is_read_whole_and_a_piece_of_one_never() -> None:
+    from rag.compose import joined_broken_lines
+
+    manual = "When Usage Mode is set to Retail Mode ,\nthe TV's settings are reset every 5 minutes.\n- Eco mode"
+    assert joined_broken_lines(manual) == (
+        "When Usage Mode is set to Retail Mode , the TV's settings are reset every 5 minutes.\n- Eco mode"
+    )
+    assert joined_broken_lines("招生专业包括社会学、\n社会工作。") == "招生专业包括社会学、社会工作。"
+    # a page cut mid-sentence, and the next entry's question in quotes, are no sentences of an answer
+    page = _hit(1, "国家专项计划定向招收贫困地区学生。\n4、招生的规模有多大？\"圆梦计划\"招多少人？\n考生须按要求填写志愿，")
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("国家专项计划招收哪些学生？", [page], lang="zh")
+    assert [s for _, s, _ in out.sentences] == ["国家专项计划定向招收贫困地区学生。"]
+    cut = _hit(1, "Refunds are paid to the original card. To speed it up, press the button on the")
+    said = [s for _, s, _ in ExtractiveComposer(get_embedder("hashing:64")).compose("How are refunds paid?", [cut]).sentences]
+    assert said == ["Refunds are paid to the original card."]
+
+
+def test_the_answer_is_said_first_and_a_sentence_never_before_the_one_it_leans_on() -> None:
+    from rag.compose import leans_on_previous, reading_order
+
+    # runs of consecutive sentences of a passage read as written, the run with the best sentence first
+    assert reading_order([(1, 0), (1, 1), (1, 3)], [1.0, 1.02, 1.03]) == [2, 0, 1]
+    assert reading_order([(1, 0), (2, 0)], [0.5, 0.9]) == [1, 0]
+    # "But ..." stays after the sentence of its passage it leans on, however relevant it is
+    assert reading_order([(1, 0), (1, 2), (2, 0)], [0.5, 0.9, 0.7], [False, True, False]) == [0, 1, 2]
+    assert [leans_on_previous(s) for s in ("It takes 5 days.", "Items ship daily.", "但是在此基础上，", "其他问题请来电。")] == [
+        True, False, True, False,
+    ]
+    account = _hit(1, "You need an e-mail address and a password of ten characters to create an account. "
+                      "You can change your password and e-mail address under Settings. Mail us about anything else. "
+                      "To reset your password, choose Forgot password on the login page.")
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)  # by words alone
+    out = composer.compose("How do I reset my password?", [account])
+    assert [s.split()[:2] for _, s, _ in out.sentences] == [["To", "reset"], ["You", "need"], ["You", "can"]]
