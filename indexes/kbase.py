@@ -556,6 +556,12 @@ class IndexVersion:
             self._row_sources = out
         return out
 
+    def row_langs(self) -> tuple[np.ndarray, list[str]]:
+        """For every chunk row its language, as a code into the returned list of languages."""
+        f = self._filters
+        names = sorted(f.langs, key=f.langs.__getitem__)
+        return f.lang, names
+
     # -- filters -------------------------------------------------------------------------------
     def allowed_mask(self, filters: Filters | None, today: _dt.date | None = None) -> np.ndarray | None:
         """Boolean mask over chunk rows for ``filters`` (validity dates are always applied, as of

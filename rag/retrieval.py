@@ -276,6 +276,12 @@ def dense_capability(embedder: Any, query: str, lang: str) -> float:
 # --- score normalisation -------------------------------------------------------------------------
 
 
+def _cjk(lang: str | None) -> bool:
+    """Whether ``lang`` is written in CJK characters, which the keyword analyzer cuts apart from
+    any other script: a question in one is blind to documents in the other."""
+    return (lang or "").split("-")[0].lower() in ("zh", "ja", "ko")
+
+
 def minmax(scores: dict[str, float], floor: float | None = None) -> dict[str, float]:
     """Min-max normalise over the candidate pool; a single candidate (or a flat list) maps to 1.
     ``floor``: a score that every candidate left out of ``scores`` has (BM25's 0, when its list
@@ -391,14 +397,18 @@ class _ChunkMap:
         self.index = index
         self._chunks: dict[int, Chunk] = {}
         getter = getattr(index, "row_sources", None)
-        if callable(getter):
+        langs = getattr(index, "row_langs", None)
+        if callable(getter) and callable(langs):
             codes, names, has_q = getter()
+            lang_codes, lang_names = langs()
             self.source_of = lambda row: names[codes[row]]
             self.has_question = lambda row: bool(has_q[row])
+            self.lang_of = lambda row: lang_names[lang_codes[row]]
         else:
             self.prefetch(rows)
             self.source_of = lambda row: self._chunks[row].source_id
             self.has_question = lambda row: self._chunks[row].question is not None
+            self.lang_of = lambda row: self._chunks[row].lang
 
     def prefetch(self, rows: Any) -> None:
         need = [r for r in dict.fromkeys(rows) if r not in self._chunks]
@@ -571,7 +581,7 @@ class HybridRetriever:
             self.last_timings = {"retrieve": (time.perf_counter() - t0) * 1000, "rerank": 0.0}
             return []
         chunks = _ChunkMap(self.index, rows)
-        source_of, has_question = chunks.source_of, chunks.has_question
+        source_of, has_question, lang_of = chunks.source_of, chunks.has_question, chunks.lang_of
 
         # document-level evidence: the best chunk score of each source, per retriever
         def by_source(pairs: list[tuple[int, float]]) -> tuple[dict[str, float], dict[str, int]]:
@@ -611,6 +621,11 @@ class HybridRetriever:
             wq *= conf["qdense"]
             wp *= conf["dense"]
             wb *= conf["bm25"]
+            if sid not in b_src and _cjk(lang_of(rep)) != _cjk(lang):
+                # written in another script than the question, the source is out of the keyword
+                # search's sight: its missing BM25 score says nothing against it ("Do points
+                # expire?" and the Chinese points rules are for the embedder alone to match)
+                wb = 0.0
             total = wq + wp + wb
             if total <= 0:
                 continue

@@ -69,6 +69,38 @@ def test_a_keyword_list_holding_every_match_is_normalised_from_zero(kb_home: Pat
     assert min(by_source[s]["bm25_n"] for s in ("zh/积分.md", "zh/退款.md")) == pytest.approx(min(bm25) / max(bm25))
 
 
+class _ConceptEmbedder(HashingEmbedder):
+    """A cross-lingual embedder in miniature: a text's vector is the concepts it names, in either
+    language (points / 积分, parcel / 包裹), so that an English question meets a Chinese rule."""
+
+    CONCEPTS = (("point", "积分", "expire", "过期"), ("parcel", "包裹", "collect", "领取"))
+
+    def embed(self, texts: Any, kind: str = "passage") -> np.ndarray:
+        out = np.full((len(texts), self.dim), 0.05, dtype=np.float32)
+        for i, t in enumerate(texts):
+            for c, words in enumerate(self.CONCEPTS):
+                out[i, c] += sum(t.lower().count(w) for w in words)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_a_missing_keyword_score_does_not_count_against_a_document_in_another_script(kb_home: Path) -> None:
+    """The keyword search cannot see a Chinese document from an English question; that it found
+    none of the question's words there says nothing against it (as an embedder that cannot read
+    a language gets no weight), so the embedder alone ranks it."""
+    emb = _ConceptEmbedder(16)
+    docs = [
+        Doc("en/parcels.md", "Parcels", ["Collect your parcel at a parcel point near you within 7 days."]),
+        Doc("zh/积分.md", "会员积分", ["积分自到账之日起24个月内有效，过期自动清零。"], lang="zh"),
+    ]
+    r = HybridRetriever(build_kb(kb_home, "bilingual", emb, docs), emb)
+    hits = r.retrieve("Do points expire?", k=2)
+    assert [h.chunk.source for h in hits] == ["zh/积分.md", "en/parcels.md"]
+    assert hits[0].scores["bm25"] == 0.0 and hits[1].scores["bm25"] > 0.0  # "point" of "parcel point"
+    assert hits[0].score == pytest.approx(hits[0].scores["dense_n"])
+    # the same the other way: a Chinese question, an English document
+    assert r.retrieve("包裹在哪里领取？", k=2)[0].chunk.source == "en/parcels.md"
+
+
 def test_hits_are_distinct_sources_with_faq_blend(shop_index: Any, fake_embedder: Any) -> None:
     r = HybridRetriever(shop_index, fake_embedder)
     hits = r.retrieve("Can I change my delivery address?", k=5)
