@@ -332,6 +332,11 @@ def _cut_short(sentence: str) -> bool:
 _FAQ_QUESTION = re.compile(r"^\s*(?:Q|问|问题)\s*[:：].*?(?=(?:\bA|答|答案)\s*[:：]|$)")
 
 
+# where a heading stood: no sentence, but it takes a position, so that the sentences on either side
+# of a section boundary are not consecutive (:func:`reading_order`)
+SECTION_BREAK = "¶"
+
+
 def _readable(passage: str, lang: str) -> tuple[str, dict[str, str]]:
     """A passage's tables and lists written as sentences (:func:`table_rows_as_sentences`,
     :func:`list_items_as_sentences`), with the words each such sentence is matched by."""
@@ -339,7 +344,7 @@ def _readable(passage: str, lang: str) -> tuple[str, dict[str, str]]:
     text, own_items = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(text)), lang)
     # a heading says where a passage goes on, not what it says, and an FAQ entry's question ("Q: My
     # parcel is late. What should I do?") is what was asked: neither is a sentence of an answer
-    lines = [_FAQ_QUESTION.sub("", line) for line in text.split("\n") if _heading_text(line) is None]
+    lines = [SECTION_BREAK if _heading_text(line) is not None else _FAQ_QUESTION.sub("", line) for line in text.split("\n")]
     return "\n".join(line for line in lines if line.strip()), {**own, **own_items}
 
 

@@ -375,6 +375,12 @@ def test_the_answer_is_said_first_and_a_sentence_never_before_the_one_it_leans_o
     # runs of consecutive sentences of a passage read as written, the run with the best sentence first
     assert reading_order([(1, 0), (1, 1), (1, 3)], [1.0, 1.02, 1.03]) == [2, 0, 1]
     assert reading_order([(1, 0), (2, 0)], [0.5, 0.9]) == [1, 0]
+    # sentences on either side of a heading are not consecutive: a section boundary ends a run
+    from indexes.text import split_sentences
+    from rag.compose import SECTION_BREAK, _readable
+
+    sections = _readable("Refunds exclude shipping.\n## Refund times\nRefunds arrive within 5 days.", "en")[0]
+    assert split_sentences(sections) == ["Refunds exclude shipping.", SECTION_BREAK, "Refunds arrive within 5 days."]
     # "But ..." stays after the sentence of its passage it leans on, however relevant it is
     assert reading_order([(1, 0), (1, 2), (2, 0)], [0.5, 0.9, 0.7], [False, True, False]) == [0, 1, 2]
     assert [leans_on_previous(s) for s in ("It takes 5 days.", "Items ship daily.", "但是在此基础上，", "其他问题请来电。")] == [
