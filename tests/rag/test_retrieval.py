@@ -101,6 +101,28 @@ def test_a_missing_keyword_score_does_not_count_against_a_document_in_another_sc
     assert r.retrieve("包裹在哪里领取？", k=2)[0].chunk.source == "en/parcels.md"
 
 
+def test_a_copy_of_a_source_shown_is_left_out_but_an_overlapping_window_is_not(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    """A manual that prints a section twice: the copy adds nothing, and its slot goes to the next
+    source. A page window that shares one chunk with a shown one still holds chunks of its own."""
+    pair = "Press and hold the Bixby button to talk to Bixby, then release it to hear the answer."
+    wake = "Say Hi Bixby to wake Bixby up without pressing the Bixby button at all."
+    own = "Bixby voice answers can be turned off under Settings, General, Bixby voice."
+    docs = [
+        Doc("manual/ch02.md", "Using Bixby", [pair, wake]),
+        Doc("manual/ch14.md", "Using Bixby", [pair, wake]),  # printed twice
+        Doc("web/bixby-2.md", "Using Bixby", [pair, own]),  # another window of the page
+        Doc("manual/ch03.md", "Remote", ["The Bixby button on the remote also starts the voice guide."]),
+    ]
+    r = HybridRetriever(build_kb(kb_home, "copies", fake_embedder, docs), fake_embedder, merge_neighbours=False)
+    sources = [h.chunk.source for h in r.retrieve("How do I use the Bixby button to talk to Bixby?", k=4)]
+    assert sum(s in ("manual/ch02.md", "manual/ch14.md") for s in sources) == 1
+    assert "web/bixby-2.md" in sources and "manual/ch03.md" in sources
+    shown = [h.text or h.chunk.text for h in r.retrieve("How do I use the Bixby button to talk to Bixby?", k=4)]
+    assert len(shown) == len(set(shown)) and own in shown  # the window by what it holds of its own
+
+
 def test_hits_are_distinct_sources_with_faq_blend(shop_index: Any, fake_embedder: Any) -> None:
     r = HybridRetriever(shop_index, fake_embedder)
     hits = r.retrieve("Can I change my delivery address?", k=5)
