@@ -246,8 +246,15 @@ def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     return False
 
 
+# "how long does a refund take?": the verb belongs to the question's frame, as "long" does; as a
+# search term it found "Standard shipping takes 3 to 5 days" (a sentence answering "how long" may
+# still say "takes": the composer counts it)
+_FRAME_TAKE = re.compile(r"\bhow\s+long\b[^.?!;,]*?\b(takes?|taken|taking|took)\b", re.IGNORECASE)
+
+
 def query_topic(query: str) -> str:
     """``query`` without the words that say what kind of answer it wants: what to search by."""
+    query = _FRAME_TAKE.sub(lambda m: m.group(0)[: m.start(1) - m.start()], query)
     return _ANSWER_KIND.sub("how", query)
 
 

@@ -87,6 +87,11 @@ def test_how_long_is_what_kind_of_answer_not_what_about() -> None:
     assert answer_kind_words("How long is the warranty? And how MUCH is it?") == ["long", "MUCH"]
     assert tokenize(query_topic("How long is the warranty on phones?")) == tokenize("warranty phones")
     assert query_topic("Is the cable long enough?") == "Is the cable long enough?"
+    # the "take" of "how long does it take" is the frame too, for the search; elsewhere it is a
+    # word like any other
+    assert tokenize(query_topic("How long does a refund take?")) == tokenize("refund")
+    assert query_topic("How long is shipping? Does it take customs?") == "how is shipping? Does it take customs?"
+    assert query_topic("What does it take to apply?") == "What does it take to apply?"
 
 
 def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:

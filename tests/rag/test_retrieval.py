@@ -536,3 +536,9 @@ def test_keyword_search_is_by_what_a_question_is_about_not_how_long(kb_home: Pat
     top = index.keyword_search("How long is the warranty on phones?", 2)
     assert [index.get_chunks([r])[0].source for r, _ in top][0] == "warranty.md"
     assert index.keyword_coverage("How long is the warranty on phones?", [[r] for r, _ in top])[0] == 1.0
+    shop = build_kb(kb_home, "take", fake_embedder, [
+        Doc("faq.md", "Shipping", ["How long does standard shipping take? Standard shipping takes 3 to 5 days."]),
+        Doc("refunds.md", "Refunds", ["Refunds are issued within 5 to 7 business days."]),
+    ])
+    top = shop.keyword_search("How long does a refund take?", 2)
+    assert [shop.get_chunks([r])[0].source for r, _ in top] == ["refunds.md"]  # not "takes"
