@@ -344,7 +344,9 @@ def _readable(passage: str, lang: str) -> tuple[str, dict[str, str]]:
     text, own_items = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(text)), lang)
     # a heading says where a passage goes on, not what it says, and an FAQ entry's question ("Q: My
     # parcel is late. What should I do?") is what was asked: neither is a sentence of an answer
-    lines = [SECTION_BREAK if _heading_text(line) is not None else _FAQ_QUESTION.sub("", line) for line in text.split("\n")]
+    lines = [
+        SECTION_BREAK if _heading_text(line) is not None else _FAQ_QUESTION.sub("", line) for line in text.split("\n")
+    ]
     return "\n".join(line for line in lines if line.strip()), {**own, **own_items}
 
 
@@ -582,7 +584,9 @@ class ExtractiveComposer:
                 said.append((n, pos - 1, before, r))
                 places.add((n, pos - 1))
                 total += len(before)
-        order = reading_order([(n, pos) for n, pos, _, _ in said], [r for *_, r in said], [leans_on_previous(x[2]) for x in said])
+        order = reading_order(
+            [(n, pos) for n, pos, _, _ in said], [r for *_, r in said], [leans_on_previous(x[2]) for x in said]
+        )
         said = [said[k] for k in order]
         text = join_sentences([render_sentence(sent, [n], lang) for n, _, sent, _ in said], lang)
         return Composed(text, tuple((n, sent, r) for n, _, sent, r in said))
@@ -593,7 +597,8 @@ _LEANS = re.compile(
     r"^(?:(?:it|its|this|that|these|those|they|their|them|he|she|his|her|such|however|but|also|and|or|"
     r"so|therefore|thus|hence|otherwise|then|instead|still|yet|likewise|similarly|furthermore|moreover|"
     r"additionally|in\s+addition|as\s+a\s+result|for\s+this\s+reason|for\s+example)\b"
-    r"|(?:但是?|然而|不过|而且?|并且|此外|另外|同时|因此|所以|因而|于是|这|那|该|其(?!他|它)|它|他们|她们|此|也|还|则|即))",
+    r"|(?:但是?|然而|不过|而且?|并且|此外|另外|同时|因此|所以|因而|于是|这|那|该|其(?!他|它)|它|他们|她们|此|也|还|则"
+    r"|即))",
     re.IGNORECASE,
 )
 
