@@ -352,6 +352,7 @@ class _FilterArrays:
                 t_rows.append(row)
                 t_ids.append(tags.setdefault(t, len(tags)))
         self.langs, self.sources, self.groups, self.tags = langs, sources, groups, tags
+        self.lang_names = sorted(langs, key=langs.__getitem__)  # by code
         # (value id -> chunk rows) as CSR-like arrays
         self.g_ptr, self.g_rows = _invert(g_ids, g_rows, len(groups))
         self.t_ptr, self.t_rows = _invert(t_ids, t_rows, len(tags))
@@ -559,8 +560,7 @@ class IndexVersion:
     def row_langs(self) -> tuple[np.ndarray, list[str]]:
         """For every chunk row its language, as a code into the returned list of languages."""
         f = self._filters
-        names = sorted(f.langs, key=f.langs.__getitem__)
-        return f.lang, names
+        return f.lang, f.lang_names
 
     # -- filters -------------------------------------------------------------------------------
     def allowed_mask(self, filters: Filters | None, today: _dt.date | None = None) -> np.ndarray | None:

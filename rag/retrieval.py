@@ -401,14 +401,15 @@ class _ChunkMap:
         if callable(getter) and callable(langs):
             codes, names, has_q = getter()
             lang_codes, lang_names = langs()
+            cjk = [_cjk(name) for name in lang_names]
             self.source_of = lambda row: names[codes[row]]
             self.has_question = lambda row: bool(has_q[row])
-            self.lang_of = lambda row: lang_names[lang_codes[row]]
+            self.in_cjk = lambda row: cjk[lang_codes[row]]
         else:
             self.prefetch(rows)
             self.source_of = lambda row: self._chunks[row].source_id
             self.has_question = lambda row: self._chunks[row].question is not None
-            self.lang_of = lambda row: self._chunks[row].lang
+            self.in_cjk = lambda row: _cjk(self._chunks[row].lang)
 
     def prefetch(self, rows: Any) -> None:
         need = [r for r in dict.fromkeys(rows) if r not in self._chunks]
@@ -581,7 +582,8 @@ class HybridRetriever:
             self.last_timings = {"retrieve": (time.perf_counter() - t0) * 1000, "rerank": 0.0}
             return []
         chunks = _ChunkMap(self.index, rows)
-        source_of, has_question, lang_of = chunks.source_of, chunks.has_question, chunks.lang_of
+        source_of, has_question, in_cjk = chunks.source_of, chunks.has_question, chunks.in_cjk
+        query_cjk = _cjk(lang)
 
         # document-level evidence: the best chunk score of each source, per retriever
         def by_source(pairs: list[tuple[int, float]]) -> tuple[dict[str, float], dict[str, int]]:
@@ -621,7 +623,7 @@ class HybridRetriever:
             wq *= conf["qdense"]
             wp *= conf["dense"]
             wb *= conf["bm25"]
-            if sid not in b_src and _cjk(lang_of(rep)) != _cjk(lang):
+            if sid not in b_src and in_cjk(rep) != query_cjk:
                 # written in another script than the question, the source is out of the keyword
                 # search's sight: its missing BM25 score says nothing against it ("Do points
                 # expire?" and the Chinese points rules are for the embedder alone to match)
