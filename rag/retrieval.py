@@ -389,9 +389,10 @@ def _scale_others(order: list[str], fused: dict[str, float], keep: set[str], fac
 
 class _ChunkMap:
     """The chunks of a candidate pool, built only when a row is looked at: fusion needs just each
-    row's source id and whether it is an FAQ entry (from :meth:`IndexVersion.row_sources`); chunk
-    objects are fetched for the rows that become hits. An index without ``row_sources`` (a test
-    double) gets every pool chunk fetched up front."""
+    row's source id, whether it is an FAQ entry (from :meth:`IndexVersion.row_sources`) and whether
+    its language is written in CJK (:meth:`IndexVersion.row_langs`); chunk objects are fetched for
+    the rows that become hits. An index without those (a test double) gets every pool chunk
+    fetched up front."""
 
     def __init__(self, index: Any, rows: Sequence[int]) -> None:
         self.index = index
