@@ -282,13 +282,14 @@ ABBREVIATIONS = frozenset(
     u.s u.k a.m p.m ca cf al vol pp ed eds op gov min max avg ref refs tel ext""".split()
 )
 
+# the closing quotes and brackets that may follow a sentence's end ("...有多大？\"")
+CLOSERS = "\"'”’」』）)]"
 # a run of terminators plus closing quotes/brackets
-_TERM = re.compile(r"[.!?;。！？；…]+[\"'”’」』）)\]]*")
-_CLOSERS = "\"'”’」』）)]"
+_TERM = re.compile(rf"[.!?;。！？；…]+[{re.escape(CLOSERS)}]*")
 
 
 def _is_boundary(text: str, m: re.Match[str]) -> bool:
-    punct = m.group(0).rstrip(_CLOSERS)
+    punct = m.group(0).rstrip(CLOSERS)
     end = m.end()
     nxt = text[end] if end < len(text) else ""
     prev = text[m.start() - 1] if m.start() > 0 else ""

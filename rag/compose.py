@@ -13,14 +13,7 @@ from typing import Any
 import numpy as np
 
 from indexes.lru import BatchLRU
-from indexes.text import (
-    answer_kind,
-    answer_kind_words,
-    holds_answer_kind,
-    is_cjk_char,
-    split_sentences,
-    tokenize,
-)
+from indexes.text import CLOSERS, answer_kind, answer_kind_words, holds_answer_kind, split_sentences, tokenize
 from rag.citations import join_sentences, render_sentence
 from rag.retrieval import HEADING_MARK, LIST_ITEM, compared_titles, comparison_cues, dense_capability
 from rag.types import Hit
@@ -239,7 +232,7 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
 
 
 # the end of a sentence: a full stop, question or exclamation mark (closing quotes or brackets after)
-_ENDS_SENTENCE = re.compile(r"[.!?。！？…][\"'”’」』）)\]]*\s*$")
+_ENDS_SENTENCE = re.compile(rf"[.!?。！？…][{re.escape(CLOSERS)}]*\s*$")
 _ITEM_MAX = 200  # characters: a longer line without a full stop is a paragraph, not a list item
 
 
@@ -304,7 +297,7 @@ def joined_broken_lines(text: str) -> str:
             and not LIST_ITEM.match(line)
             and not _TABLE_ROW.match(line)
         ):
-            glue = "" if is_cjk_char(prev.rstrip()[-1]) or prev.rstrip()[-1] in "，、" else " "
+            glue = "" if prev.rstrip()[-1] in "，、" else " "  # Chinese commas take no space after
             out[-1] = prev.rstrip() + glue + line.strip()
         else:
             out.append(line)
@@ -313,13 +306,12 @@ def joined_broken_lines(text: str) -> str:
 
 # a sentence cut short: it stops at a comma, or at an English word no sentence ends with (Chinese
 # has no such telling characters: 向, 与 and 的 end 方向, 参与 and 目的)
-_CUT_AT = re.compile(r"[,，、]\s*$|\b(?:the|a|an|of|to|and|or|for|with|that|which)\s*$", re.IGNORECASE)
-_CLOSERS = "\"'”’」』）)] "
+_CUT_AT = re.compile(rf"{_BROKEN_AT.pattern}|\b(?:the|a|an|of|to|and|or|for|with|that|which)\s*$", re.IGNORECASE)
 
 
 def _is_question(sentence: str) -> bool:
     """A question, its closing quotes or brackets aside ("规模有多大？\"")."""
-    return sentence.rstrip(_CLOSERS).endswith(("?", "？"))
+    return sentence.rstrip(CLOSERS + " ").endswith(("?", "？"))
 
 
 def _cut_short(sentence: str) -> bool:
