@@ -64,6 +64,16 @@ def normalize_text(text: str) -> str:
     return text.strip()
 
 
+def same_words(a: str, b: str) -> bool:
+    """Whether two texts say the same words, case, width, spacing and punctuation aside (an FAQ
+    row whose "answer" repeats its question)."""
+
+    def key(t: str) -> str:
+        return "".join(ch for ch in unicodedata.normalize("NFKC", t).casefold() if ch.isalnum())
+
+    return key(a) == key(b)
+
+
 # --- language detection ------------------------------------------------------------------------
 
 ZH_RATIO = 0.2

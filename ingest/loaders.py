@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
+from indexes.text import same_words
 from indexes.types import Document, sha256_hex
 from kb.errors import (
     CorruptFileError,
@@ -71,6 +72,9 @@ class LoadedFile:
     content_hash: str
     elements: tuple[Element, ...] = ()
     faq_rows: tuple[FaqRow, ...] = ()
+    # what was left out of a file that still loaded, one line each ("2 FAQ rows without an answer
+    # were skipped ..."): the ingest report lists them, so that a gap in a table is not silent
+    warnings: tuple[str, ...] = ()
 
     @property
     def is_faq(self) -> bool:
@@ -81,8 +85,14 @@ class Loader(Protocol):
     """One file format: raw bytes (already size-checked) to elements or FAQ rows."""
 
     def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
-        """Return (elements, faq_rows, metadata found inside the file)."""
+        """Return (elements, faq_rows, metadata found inside the file). A loader that leaves
+        something out of a file it could read says so under :data:`WARNINGS_KEY` of the metadata."""
         ...
+
+
+# metadata key a loader reports what it left out under (a list of one-line messages); it becomes
+# LoadedFile.warnings and never reaches the document's metadata
+WARNINGS_KEY = "_warnings"
 
 
 class EncryptedFileError(CorruptFileError):
@@ -700,10 +710,26 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def rows_to_faq(header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str) -> list[FaqRow]:
+def _label(row_id: str, question: str) -> str:
+    return repr(row_id or (question if len(question) <= 40 else question[:39] + "…"))
+
+
+def _rows_note(name: str, labels: list[str], what: str, then: str) -> str:
+    n = len(labels)
+    shown = ", ".join(labels[:3]) + (f" and {n - 3} more" if n > 3 else "")
+    return f"{name}: {n} row{'s' if n > 1 else ''} {what} ({shown}); {then}"
+
+
+def rows_to_faq(header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str) -> tuple[list[FaqRow], list[str]]:
+    """The FAQ entries of a table, and a warning line for each kind of row that cannot be answered
+    from: a question without an answer is left out (nothing to retrieve it for); one whose
+    "answer" repeats the question (a bank of questions only) is kept, to be found by its
+    question, but the assistant never quotes it as the answer."""
     cols = detect_columns(header, name)
     out: list[FaqRow] = []
     seen: Counter[str] = Counter()
+    unanswered: list[str] = []
+    echoed: list[str] = []
     for row in rows:
         cells = list(row)
 
@@ -712,8 +738,13 @@ def rows_to_faq(header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str)
             return _cell_text(cells[i]) if i is not None and i < len(cells) else ""
 
         question, answer = get("question"), get("answer")
-        if not question or not answer:
-            continue  # blank line or a row without an answer: nothing to retrieve
+        if not question:
+            continue  # a blank line, or a note under the table: nothing to retrieve
+        if not answer:
+            unanswered.append(_label(get("id"), question))
+            continue
+        if same_words(question, answer):
+            echoed.append(_label(get("id"), question))
         faq_id = get("id") or sha256_hex(f"{question}\n{answer}", 12)
         seen[faq_id] += 1
         if seen[faq_id] > 1:
@@ -728,7 +759,15 @@ def rows_to_faq(header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str)
         out.append(FaqRow(faq_id, question, answer, meta))
     if not out:
         raise EmptyFileError(f"{name}: no rows with both a question and an answer", "fill in the table")
-    return out
+    warnings = []
+    if unanswered:
+        warnings.append(_rows_note(name, unanswered, "without an answer skipped", "fill in the answers and ingest again"))
+    if echoed:
+        warnings.append(_rows_note(
+            name, echoed, "whose answer repeats the question kept",
+            "they are found by their question but never quoted as the answer; write the answers to have them quoted",
+        ))
+    return out, warnings
 
 
 class CsvLoader:
@@ -747,7 +786,8 @@ class CsvLoader:
         rows = [r for r in rows if any(c.strip() for c in r)]
         if not rows:
             raise EmptyFileError(f"{path.name}: the table is empty", "add a header row question,answer and rows")
-        return [], rows_to_faq(rows[0], rows[1:], path.name), {}
+        faq, warnings = rows_to_faq(rows[0], rows[1:], path.name)
+        return [], faq, {WARNINGS_KEY: warnings}
 
 
 class XlsxLoader:
@@ -768,7 +808,8 @@ class XlsxLoader:
                 if not rows:
                     continue
                 try:
-                    return [], rows_to_faq(rows[0], rows[1:], path.name), {}
+                    faq, warnings = rows_to_faq(rows[0], rows[1:], path.name)
+                    return [], faq, {WARNINGS_KEY: warnings}
                 except MissingColumnsError as ex:
                     errors.append(ex)
             if errors:
@@ -812,7 +853,8 @@ class JsonLoader:
             )
         keys: list[str] = list(dict.fromkeys(k for r in records for k in r))
         rows = [[r.get(k) for k in keys] for r in records]
-        return [], rows_to_faq(keys, rows, path.name), {}
+        faq, warnings = rows_to_faq(keys, rows, path.name)
+        return [], faq, {WARNINGS_KEY: warnings}
 
 
 LOADERS: dict[str, Loader] = {
@@ -888,6 +930,7 @@ def load_file(
     loader = LOADERS[path.suffix.lower()]
     try:
         elements, faq_rows, file_meta = loader.load(path, data)
+        warnings = tuple(file_meta.pop(WARNINGS_KEY, ()) or ())
     except InputError:
         raise
     except Exception as ex:  # a parser bug on a strange file must not stop the run
@@ -916,7 +959,7 @@ def load_file(
         kind=kind,
         metadata=doc_meta,
     )
-    return LoadedFile(doc, chash, tuple(elements), tuple(faq_rows))
+    return LoadedFile(doc, chash, tuple(elements), tuple(faq_rows), warnings)
 
 
 __all__ = [

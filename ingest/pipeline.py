@@ -46,6 +46,8 @@ class IngestReport:
     unchanged: int = 0
     deleted: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    # files indexed with something left out ({"source", "warning"}: FAQ rows without an answer)
+    warnings: list[dict[str, str]] = field(default_factory=list)
     chunks: int = 0  # chunks in the resulting live index version
     seconds: float = 0.0
     # not part of the JSON shape, for tests and benchmarks
@@ -67,6 +69,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "deleted": self.deleted,
             "failed": list(self.failed),
+            "warnings": list(self.warnings),
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
         }
@@ -351,6 +354,7 @@ def ingest_paths(
                     raise InputError(f"{source}: no text to index", "add content or remove the file")
                 new_docs.append((loaded.document, loaded.content_hash))
                 new_chunks.extend(chunks)
+                report.warnings.extend({"source": source, "warning": w} for w in loaded.warnings)
                 loaded_sources.add(source)
                 if old is not None:
                     report.updated += 1

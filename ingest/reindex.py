@@ -121,6 +121,7 @@ class ReindexReport:
     chunks: int = 0
     vectors: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)  # indexed with rows left out
     texts: int = 0  # unique texts to embed
     batches: int = 0
     batches_from_checkpoint: int = 0
@@ -241,6 +242,7 @@ class ParsedFile:
     content_hash: str = ""
     chunks: tuple[Chunk, ...] = ()
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # what the loader left out (LoadedFile.warnings)
 
 
 def parse_file(
@@ -261,7 +263,7 @@ def parse_file(
         chunks = chunk_loaded(loaded, count, ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap))
         if not chunks:
             raise InputError(f"{source}: no text to index", "add content or remove the file")
-        return ParsedFile(source, loaded.document, loaded.content_hash, tuple(chunks))
+        return ParsedFile(source, loaded.document, loaded.content_hash, tuple(chunks), warnings=loaded.warnings)
     except Exception as ex:  # noqa: BLE001 - reported per file
         return ParsedFile(source, error=_error_text(ex))
 
@@ -785,6 +787,13 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
             return None
         return ParsedFile(old.source, old, prev.doc_hashes().get(old.id, old.id), tuple(prev.chunks_of(old.id)))
 
+    def noted(parsed: Iterable[ParsedFile]) -> Iterator[ParsedFile]:
+        for pf in parsed:
+            for w in pf.warnings:
+                report.warnings.append({"source": pf.source, "warning": w})
+                jl.event("file_warning", source=pf.source, warning=w)
+            yield pf
+
     def parsed_stream() -> Iterator[ParsedFile]:
         yield from ready
         args = [(str(p), str(r), max_file_mb, chunk_tokens, chunk_overlap) for p, r in files]
@@ -805,11 +814,11 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
         if engine == "local":
             from ingest.engines.local import run_local
 
-            run_local(parsed_stream(), fallback, batcher, bemb, feeder, say=say)
+            run_local(noted(parsed_stream()), fallback, batcher, bemb, feeder, say=say)
         else:
             from ingest.engines.ray_engine import run_ray
 
-            run_ray(parsed_stream(), fallback, batcher, bemb, feeder, spec=embedder_spec, device=device,
+            run_ray(noted(parsed_stream()), fallback, batcher, bemb, feeder, spec=embedder_spec, device=device,
                     address=ray_address, num_cpus=ray_num_cpus, workers=workers, say=say)
         report.timings["parse_embed_write"] = time.perf_counter() - t0
         report.timings["embed"] = bemb.seconds

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from indexes.text import detect_lang, query_topic, tokenize
+from indexes.text import detect_lang, query_topic, same_words, tokenize
 from indexes.types import Filters
 from kb.errors import InputError, QuestionTooLongError
 from rag.citations import check_answer
@@ -476,8 +476,8 @@ class Assistant:
 
     def _faq_match(self, query: str, hits: Sequence[Hit], retriever: HybridRetriever) -> Hit | None:
         top = hits[0]
-        if top.chunk.kind != "faq" or not top.chunk.answer or top.chunk.answer.strip() == (top.chunk.question or "").strip():
-            return None
+        if top.chunk.kind != "faq" or not top.chunk.answer or same_words(top.chunk.answer, top.chunk.question or ""):
+            return None  # a bank of questions only: the "answer" is the question again
         cap = retriever.last_debug.capability if retriever.last_debug else 0.0
         if cap >= 0.5:
             return top if top.scores.get("qdense", 0.0) >= self.faq_threshold else None

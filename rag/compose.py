@@ -13,7 +13,15 @@ from typing import Any
 import numpy as np
 
 from indexes.lru import BatchLRU
-from indexes.text import CLOSERS, answer_kind, answer_kind_words, holds_answer_kind, split_sentences, tokenize
+from indexes.text import (
+    CLOSERS,
+    answer_kind,
+    answer_kind_words,
+    holds_answer_kind,
+    same_words,
+    split_sentences,
+    tokenize,
+)
 from rag.citations import join_sentences, render_sentence
 from rag.retrieval import HEADING_MARK, LIST_ITEM, compared_titles, comparison_cues, dense_capability
 from rag.types import Hit
@@ -320,8 +328,25 @@ def _cut_short(sentence: str) -> bool:
     return not _ENDS_SENTENCE.search(sentence) and bool(_CUT_AT.search(sentence))
 
 
-# an FAQ entry's question line, up to its answer when that is on the same line
+# an FAQ entry's question line, up to its answer when that is on the same line, and its answer
 _FAQ_QUESTION = re.compile(r"^\s*(?:Q|问|问题)\s*[:：].*?(?=(?:\bA|答|答案)\s*[:：]|$)")
+_FAQ_ANSWER = re.compile(r"^\s*(?:A|答案|答)\s*[:：]")
+_FAQ_LABEL = re.compile(r"^\s*(?:Q|A|问题|问|答案|答)\s*[:：]\s*")
+
+
+def _answer_lines(lines: list[str]) -> list[str]:
+    """An FAQ passage's lines without its questions, nor an "answer" that only repeats the question
+    (a bank of questions only): what was asked is no sentence of an answer."""
+    out: list[str] = []
+    asked = ""
+    for line in lines:
+        q = _FAQ_QUESTION.match(line)
+        if q:
+            asked, line = _FAQ_LABEL.sub("", q.group()), line[q.end() :]
+        if asked and _FAQ_ANSWER.match(line) and same_words(_FAQ_LABEL.sub("", line), asked):
+            line = ""
+        out.append(line)
+    return out
 
 
 # where a heading stood: no sentence, but it takes a position, so that the sentences on either side
@@ -336,9 +361,7 @@ def _readable(passage: str, lang: str) -> tuple[str, dict[str, str]]:
     text, own_items = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(text)), lang)
     # a heading says where a passage goes on, not what it says, and an FAQ entry's question ("Q: My
     # parcel is late. What should I do?") is what was asked: neither is a sentence of an answer
-    lines = [
-        SECTION_BREAK if _heading_text(line) is not None else _FAQ_QUESTION.sub("", line) for line in text.split("\n")
-    ]
+    lines = _answer_lines([SECTION_BREAK if _heading_text(line) is not None else line for line in text.split("\n")])
     return "\n".join(line for line in lines if line.strip()), {**own, **own_items}
 
 

@@ -60,10 +60,12 @@ def _print_report(report: dict[str, Any], as_json: bool, verb: str) -> None:
         f"{report['unchanged']} unchanged, {report['deleted']} deleted, {len(report['failed'])} failed; "
         f"{report['chunks']} chunks; version {version} ({report['seconds']:.1f} s)"
     )
-    for f in report["failed"]:
-        name = f["source"].rsplit("/", 1)[-1]
-        error = f["error"][len(name) + 2 :] if f["error"].startswith(f"{name}: ") else f["error"]
-        typer.echo(f"  failed: {f['source']}: {error}", err=True)
+    for key, field, label in (("failed", "error", "failed"), ("warnings", "warning", "warning")):
+        for item in report.get(key, ()):
+            # the message names the file first; the line names its source already
+            name = item["source"].rsplit("/", 1)[-1]
+            text = item[field][len(name) + 2 :] if item[field].startswith(f"{name}: ") else item[field]
+            typer.echo(f"  {label}: {item['source']}: {text}", err=True)
 
 
 def ingest_cmd(

@@ -100,6 +100,8 @@ def reindex_cmd(
         )
         for f in data["failed"]:
             typer.echo(f"  failed: {f['source']}: {f['error']}", err=True)
+        for w in data.get("warnings", ()):
+            typer.echo(f"  warning: {w['source']}: {w['warning']}", err=True)
     if report.failed:
         sys.stdout.flush()
         sys.exit(EXIT_PARTIAL)

@@ -227,14 +227,28 @@ def test_faq_csv_gbk_and_synonyms(tmp_path: Path) -> None:
     assert [r.faq_id for r in again.faq_rows] == [r.faq_id for r in lf.faq_rows]
 
 
-def test_faq_csv_ids_and_repeated_answer(tmp_path: Path) -> None:
+def test_faq_rows_without_an_answer_are_left_out_and_named(tmp_path: Path) -> None:
     (tmp_path / "faq.csv").write_text(
-        'ID,Question,Answer\n7,"Do you ship, abroad?","Yes, to 28 countries."\n8,Is there a minimum?,Is there a minimum?\n',
+        'ID,Question,Answer\n7,"Do you ship, abroad?","Yes, to 28 countries."\n8,Is there a minimum?,"is there a  minimum"\n'
+        "9,Do you sell gift cards?,\n,,\n",
         encoding="utf-8-sig",
     )
     lf = load_file(tmp_path / "faq.csv", tmp_path, 5)
+    # a row whose answer repeats the question is still an entry (banks of questions only exist:
+    # the row is found by its question); a row without an answer has nothing to give
     assert [(r.faq_id, r.question) for r in lf.faq_rows] == [("7", "Do you ship, abroad?"), ("8", "Is there a minimum?")]
-    assert lf.faq_rows[1].answer == "Is there a minimum?"  # still an entry
+    assert lf.faq_rows[1].answer == "is there a  minimum"
+    assert lf.warnings == (
+        "faq.csv: 1 row without an answer skipped ('9'); fill in the answers and ingest again",
+        "faq.csv: 1 row whose answer repeats the question kept ('8'); they are found by their question but never "
+        "quoted as the answer; write the answers to have them quoted",
+    )
+    assert "_warnings" not in lf.document.metadata
+    (tmp_path / "faq.json").write_text(json.dumps([{"q": "Hi?", "a": "Hello."}, {"q": "Open on Sundays?", "a": ""}]))
+    lj = load_file(tmp_path / "faq.json", tmp_path, 5)
+    assert len(lj.faq_rows) == 1 and "'Open on Sundays?'" in lj.warnings[0]
+    (tmp_path / "full.csv").write_text("q,a\nHello?,World.\n", encoding="utf-8")
+    assert load_file(tmp_path / "full.csv", tmp_path, 5).warnings == ()
 
 
 def test_faq_utf16(tmp_path: Path) -> None:

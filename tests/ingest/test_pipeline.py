@@ -67,7 +67,7 @@ def test_first_ingest_and_unchanged_reingest_embeds_nothing(kb_home: Path, tmp_p
     assert r2.index_version == r1.index_version and not r2.published
     assert (fake_embedder.calls, fake_embedder.texts_embedded) == (calls, texts)
     assert r2.to_dict().keys() == {
-        "kb", "index_version", "added", "updated", "unchanged", "deleted", "failed", "chunks", "seconds"
+        "kb", "index_version", "added", "updated", "unchanged", "deleted", "failed", "warnings", "chunks", "seconds"
     }
     assert r2.chunks == r1.chunks
 
@@ -147,6 +147,35 @@ def test_failed_files_reported_others_indexed(kb_home: Path, tmp_path: Path, fak
     index = kb.load_live()
     assert "zh.md" in {d.source for d in index.documents()}
     index.close()
+
+
+def test_faq_rows_left_out_are_reported_and_the_rest_indexed(
+    kb_home: Path, tmp_path: Path, fake_embedder, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+) -> None:
+    from kb.commands.ingest import _print_report
+
+    docs = write_corpus(tmp_path)
+    (docs / "faq.csv").write_text(
+        "id,question,answer\n1,How long does shipping take?,Three to five days.\n"
+        "2,Is there a minimum order value?,Is there a minimum order value?\n3,Do you sell gift cards?,\n",
+        encoding="utf-8",
+    )
+    kb = KnowledgeBase(kb_home, "t")
+    r = ingest(kb, docs, fake_embedder)
+    assert r.ok and r.added == 4
+    assert [w["source"] for w in r.warnings] == ["faq.csv", "faq.csv"]
+    assert "1 row without an answer skipped ('3')" in r.warnings[0]["warning"]
+    assert "1 row whose answer repeats the question kept ('2')" in r.warnings[1]["warning"]
+    assert r.to_dict()["warnings"] == r.warnings
+    index = kb.load_live()
+    try:
+        questions = {c.question for c in all_chunks(index) if c.question}
+        assert questions == {"How long does shipping take?", "Is there a minimum order value?"}
+    finally:
+        index.close()
+    _print_report(r.to_dict(), False, "ingested into")
+    err = capsys.readouterr().err
+    assert err.startswith("  warning: faq.csv: 1 row without an answer skipped ('3'); fill in"), err
 
 
 def test_access_groups_from_sidecar_change_reindexes(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]

@@ -233,7 +233,12 @@ def test_bad_source_and_partial_failure(kb_home: Path, tmp_path: Path) -> None:
     man = docs / "files.json"
     man.write_text(json.dumps(["doc000.md", "faq.csv"]))
     r3 = reindex(kb, man, emb)
-    assert r3.source["kind"] == "manifest" and r3.documents == 2 and r3.ok
+    assert r3.source["kind"] == "manifest" and r3.documents == 2 and r3.ok and r3.warnings == []
+    # a table row without an answer is left out, and the job says so
+    with (docs / "faq.csv").open("a", encoding="utf-8") as f:
+        f.write("99,Do you sell gift cards?,\n")
+    r4 = reindex(kb, man, emb)
+    assert r4.ok and [w["source"] for w in r4.warnings] == ["faq.csv"] and "'99'" in r4.warnings[0]["warning"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -76,6 +76,18 @@ def test_faq_direct_answer_is_verbatim(shop_index: Any, fake_embedder: Any) -> N
     assert a.citations[0].source == "faq.csv#1" and a.citations[0].locator == "FAQ 1"
 
 
+def test_an_faq_row_whose_answer_repeats_its_question_is_never_quoted(kb_home: Path, fake_embedder: Any) -> None:
+    # a bank of questions only: the row is found by its question, but its "answer" is no answer
+    docs = [*SHOP[:3], Doc("faq.csv", "FAQ", [], faq=[
+        ("1", "How do I reset my password?", "Click 'Forgot password' on the sign-in page and follow the email link."),
+        ("9", "Is there a minimum order value?", "is there a  minimum order value"),
+    ])]
+    index = build_kb(kb_home, "echo", fake_embedder, docs)
+    a = make(index, fake_embedder).ask("Is there a minimum order value?")
+    assert a.action != "faq" and "minimum order value" not in a.text.lower()
+    assert make(index, fake_embedder).ask("How do I reset my password?").action == "faq"
+
+
 def test_groups_never_leak_another_groups_text(shop_index: Any, fake_embedder: Any) -> None:
     asst = make(shop_index, fake_embedder)
     q = "What is the secret partner discount code?"
