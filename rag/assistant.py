@@ -488,6 +488,12 @@ class Assistant:
         return None
 
     def _clarify(self, q: str, hits: Sequence[Hit], hist: Sequence[Message]) -> tuple[str, list[Citation]] | None:
+        """One short question back ("Do you mean A or B?") when the two best passages tie, are of
+        different documents and titles, say different things, and a short first question names
+        neither better by its title. (Without the title test emanual-qa asked back 8 of 201
+        questions, "How to create and manage my Samsung account?" among them, with "Creating and
+        managing your Samsung account" the first choice; with it 1, "How do I do Reset?", and
+        answer F1 0.457 -> 0.467.)"""
         if len(hits) < 2 or hist:
             return None
         a, b = hits[0], hits[1]
@@ -502,6 +508,11 @@ class Assistant:
             return None  # a specific question is not ambiguous between topics
         if is_comparison(q):
             return None  # "A vs B" wants both: asking which one it means would be no answer
+        topic = set(tokenize(query_topic(q)))
+        if len(topic & set(tokenize(a.chunk.title))) != len(topic & set(tokenize(b.chunk.title))):
+            # the question names one of them by its title ("How can I manage my recording list?":
+            # "Managing the schedule recording list" or "Smart Hub"): no choice to ask about
+            return None
         lang = detect_lang(q)
         text = _msg("clarify", lang, a=a.chunk.title, b=b.chunk.title)
         return text, [self._citation(1, a), self._citation(2, b)]

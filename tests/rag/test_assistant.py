@@ -269,6 +269,9 @@ def test_clarify_asks_between_two_topics_but_not_when_the_question_compares_them
     assert asst._clarify("picture mode?", [game, movie], [{"role": "user", "content": "hi"}]) is None
     assert asst._clarify("picture mode?", [game, hit("movie", "Movie Mode", movie.chunk.text, 0.5)], []) is None
     assert asst._clarify("which picture mode lowers lag for consoles?", [game, movie], []) is None
+    # nor is a question that names one of them by its title
+    assert asst._clarify("what does game mode do?", [game, movie], []) is None
+    assert asst._clarify("what does movie mode do?", [game, movie], []) is None
 
 
 def test_a_question_whose_every_term_a_passage_holds_is_answered_below_the_cosine_threshold(
