@@ -72,8 +72,8 @@ class LoadedFile:
     content_hash: str
     elements: tuple[Element, ...] = ()
     faq_rows: tuple[FaqRow, ...] = ()
-    # what was left out of a file that still loaded, one line each ("2 FAQ rows without an answer
-    # were skipped ..."): the ingest report lists them, so that a gap in a table is not silent
+    # what of a file that loaded cannot be answered from, one line each ("faq.csv: 2 rows without
+    # an answer skipped ('S16', 'S17'); ..."): the ingest report lists them, so a gap is not silent
     warnings: tuple[str, ...] = ()
 
     @property
