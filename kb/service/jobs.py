@@ -37,6 +37,7 @@ class Job:
     finished_at: float | None = None
     report: dict[str, Any] | None = None
     failed: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)  # files indexed with rows left out
     error: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,6 +54,7 @@ class Job:
             "finished_at": self.finished_at,
             "report": self.report,
             "failed": list(self.failed),
+            "warnings": list(self.warnings),
             "error": self.error,
         }
 
@@ -122,6 +124,7 @@ class JobManager:
                 report = work(job)
                 job.report = report
                 job.failed = list(report.get("failed") or [])
+                job.warnings = list(report.get("warnings") or [])
                 job.state = "partial" if job.failed else "succeeded"
             except KBError as ex:
                 job.state = "failed"

@@ -187,6 +187,7 @@ class JobOut(BaseModel):
     finished_at: float | None
     report: dict[str, Any] | None
     failed: list[dict[str, str]]
+    warnings: list[dict[str, str]]  # files indexed with something left out (FAQ rows without an answer)
     error: dict[str, str] | None
 
 

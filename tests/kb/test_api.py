@@ -317,12 +317,16 @@ def test_upload_job_ask_delete(tmp_path: Path, fake_embedder: Any) -> None:
         q = {"query": "lost gift card replacement receipt", "k": 3}
         assert all("ORCA-9921" not in h["text"] for h in c.post("/v1/search", json=q).json()["hits"])
         name, text = NEW_DOC
+        faq = b"question,answer\nDo you gift-wrap?,\"Yes, for 3 euros.\"\nDo you sell vouchers?,\n"
         r = c.post("/v1/documents", files=[("files", (name, text.encode(), "text/markdown")),
-                                           ("files", ("broken.pdf", b"%PDF-1.4 not really", "application/pdf"))])
+                                           ("files", ("broken.pdf", b"%PDF-1.4 not really", "application/pdf")),
+                                           ("files", ("wrap.csv", faq, "text/csv"))])
         assert r.status_code == 202, r.text
         job = _job(c, r.json()["id"])
-        assert job["state"] == "partial" and job["report"]["added"] == 1
+        assert job["state"] == "partial" and job["report"]["added"] == 2
         assert [f["source"] for f in job["failed"]] == ["broken.pdf"]
+        # a row without an answer is left out, and the job says which
+        assert [w["source"] for w in job["warnings"]] == ["wrap.csv"] and "'Do you sell vouchers?'" in job["warnings"][0]["warning"]
         assert (home / KB / "uploads" / name).is_file()
         hits = c.post("/v1/search", json=q).json()["hits"]
         assert hits[0]["source"] == name and "ORCA-9921" in hits[0]["text"]
