@@ -69,6 +69,10 @@ MESSAGES = {
         "en": "This topic needs a human agent, so I'm connecting you with one now.",
         "zh": "该问题需要人工客服处理，正在为您转接人工客服。",
     },
+    "faq_unanswered": {
+        "en": "The FAQ has this question (\"{q}\") but no answer to it yet. I'm connecting you with a human agent.",
+        "zh": "常见问题中有这个问题（“{q}”），但还没有答案。正在为您转接人工客服。",
+    },
     "handoff_low": {
         "en": "I'm not confident I can answer this correctly from the knowledge base. "
         "I'm connecting you with a human agent.",
@@ -368,6 +372,13 @@ class Assistant:
 
         # 3. FAQ direct answer
         faq = self._faq_match(query if hist else q, hits, retriever)
+        if faq is not None and same_words(faq.chunk.answer or "", faq.chunk.question or ""):
+            # a bank of questions only: the entry asked is there, its answer is not, and a person
+            # is told which entry it is (never the question back as if it were the answer)
+            text = _msg("faq_unanswered", lang, q=(faq.chunk.question or "").strip())
+            yield from self._emit(text, stream)
+            yield {"type": "final_obj", "answer": finish(text, "handoff", rel * 0.5, (), hits, query)}
+            return
         if faq is not None:
             h = faq
             cite = self._citation(1, h)
@@ -476,8 +487,8 @@ class Assistant:
 
     def _faq_match(self, query: str, hits: Sequence[Hit], retriever: HybridRetriever) -> Hit | None:
         top = hits[0]
-        if top.chunk.kind != "faq" or not top.chunk.answer or same_words(top.chunk.answer, top.chunk.question or ""):
-            return None  # a bank of questions only: the "answer" is the question again
+        if top.chunk.kind != "faq" or not top.chunk.answer:
+            return None
         cap = retriever.last_debug.capability if retriever.last_debug else 0.0
         if cap >= 0.5:
             return top if top.scores.get("qdense", 0.0) >= self.faq_threshold else None
