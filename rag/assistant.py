@@ -404,7 +404,9 @@ class Assistant:
         if self.llm.extractive:
             # the retriever embedded the turn as condensed (its main phrasing): that vector is
             # reused, and the question's own words say what is asked now
-            raw = self.composer.compose(q, hits, lang, retriever.embed_query, query=query).text
+            raw = self.composer.compose(
+                q, hits, lang, retriever.embed_query, query=query, term_weight=self._idf(index)
+            ).text
         else:
             msgs = build_messages(q, hits, lang, hist[-6:])
             if stream:

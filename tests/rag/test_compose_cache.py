@@ -392,3 +392,19 @@ def test_the_answer_is_said_first_and_a_sentence_never_before_the_one_it_leans_o
     composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)  # by words alone
     out = composer.compose("How do I reset my password?", [account])
     assert [s.split()[:2] for _, s, _ in out.sentences] == [["To", "reset"], ["You", "need"], ["You", "can"]]
+
+
+def test_a_rare_question_word_counts_more_than_a_common_one() -> None:
+    # "pay" is in many passages of a shop's knowledge base, "PayPal" in one: a sentence that only
+    # says "pay" shares a common word with the question, not what it asks
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [
+        _hit(1, "Acme Plus members never pay return shipping. Returns are free for faulty items.", "Returns", 0.9),
+        _hit(2, "We accept Visa, Mastercard and PayPal.", "Payment", 0.85),
+    ]
+    idf = {"pay": 0.3, "paypal": 4.0}
+    weighted = composer.compose("Can I pay with PayPal?", hits, "en", term_weight=lambda t: idf.get(t, 0.0))
+    assert weighted.text == "We accept Visa, Mastercard and PayPal [2]."
+    # counted alike, the two words would quote the return-shipping sentence first
+    plain = composer.compose("Can I pay with PayPal?", hits, "en")
+    assert plain.text.startswith("Acme Plus members never pay return shipping [1].")
