@@ -620,8 +620,14 @@ class ExtractiveComposer:
                 said.append((n, pos - 1, before, r))
                 places.add((n, pos - 1))
                 total += len(before)
+        # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
+        # first by the run that says it, however many of its words an earlier run shares
+        says_kind = [holds_answer_kind(kind, sent) for _, _, sent, _ in said]
+        lead = 1.0 if any(says_kind) else 0.0
         order = reading_order(
-            [(n, pos) for n, pos, _, _ in said], [r for *_, r in said], [leans_on_previous(x[2]) for x in said]
+            [(n, pos) for n, pos, _, _ in said],
+            [r + lead * k for (*_, r), k in zip(said, says_kind, strict=True)],
+            [leans_on_previous(x[2]) for x in said],
         )
         said = [said[k] for k in order]
         text = join_sentences([render_sentence(sent, [n], lang) for n, _, sent, _ in said], lang)

@@ -408,3 +408,15 @@ def test_a_rare_question_word_counts_more_than_a_common_one() -> None:
     # counted alike, the two words would quote the return-shipping sentence first
     plain = composer.compose("Can I pay with PayPal?", hits, "en")
     assert plain.text.startswith("Acme Plus members never pay return shipping [1].")
+
+
+def test_the_sentence_that_says_the_kind_of_answer_asked_for_comes_first() -> None:
+    # "how long" wants a duration: the run that gives one opens the answer, even where another
+    # sentence shares more of the question's words
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    passage = (
+        "申请退货退款需要在订单页面提交，退货运费由买家承担。\n\n## 检验\n\n"
+        "仓库收到退货后 2 个工作日内完成检验。检验通过后，款项将在 5 至 7 个工作日内原路退回。"
+    )
+    out = composer.compose("退货需要多长时间退款？", [_hit(1, passage, "退款时效", 0.9)], "zh")
+    assert out.text.startswith("仓库收到退货后 2 个工作日内完成检验[1]。"), out.text
