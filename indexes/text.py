@@ -64,14 +64,19 @@ def normalize_text(text: str) -> str:
     return text.strip()
 
 
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def wording(text: str) -> str:
+    """A text's words alone (case, spacing and punctuation dropped): two sentences with the same
+    wording say the same thing, wherever they stand."""
+    return _NOT_WORD.sub("", text.lower())
+
+
 def same_words(a: str, b: str) -> bool:
-    """Whether two texts say the same words, case, width, spacing and punctuation aside (an FAQ
-    row whose "answer" repeats its question)."""
-
-    def key(t: str) -> str:
-        return "".join(ch for ch in unicodedata.normalize("NFKC", t).casefold() if ch.isalnum())
-
-    return key(a) == key(b)
+    """Whether two texts have the same :func:`wording`, full-width forms aside (an FAQ row whose
+    "answer" repeats its question)."""
+    return wording(unicodedata.normalize("NFKC", a)) == wording(unicodedata.normalize("NFKC", b))
 
 
 # --- language detection ------------------------------------------------------------------------

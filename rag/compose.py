@@ -21,6 +21,7 @@ from indexes.text import (
     same_words,
     split_sentences,
     tokenize,
+    wording,
 )
 from rag.citations import join_sentences, render_sentence
 from rag.retrieval import HEADING_MARK, LIST_ITEM, compared_titles, comparison_cues, dense_capability
@@ -48,15 +49,6 @@ def _is_meta(sentence: str) -> bool:
     return bool(_META.match(sentence.strip()))
 
 
-_NOT_WORD = re.compile(r"[\W_]+")
-
-
-def _wording(sentence: str) -> str:
-    """A sentence's words alone (case, spacing and punctuation dropped): two sentences with the
-    same wording say the same thing, wherever they stand."""
-    return _NOT_WORD.sub("", sentence.lower())
-
-
 _PIECE_MIN = 16  # characters of wording: a shorter sentence ("Yes.") is not a piece of another
 _SHINGLE = 5  # characters per shingle: short enough for Chinese words, long enough to be specific
 _NUMBER = re.compile(r"\d+")
@@ -66,7 +58,7 @@ _NUMBER = re.compile(r"\d+")
 class _Said:
     """What a candidate sentence says, for telling repeats apart (:func:`distinct_sentences`)."""
 
-    key: str  # its wording (:func:`_wording`)
+    key: str  # its wording (:func:`indexes.text.wording`)
     shingles: frozenset[str]
     numbers: frozenset[str]
 
@@ -344,10 +336,10 @@ def _cut_short(sentence: str) -> bool:
     return not _ENDS_SENTENCE.search(sentence) and bool(_CUT_AT.search(sentence))
 
 
-# an FAQ entry's question line, up to its answer when that is on the same line, and its answer
-_FAQ_QUESTION = re.compile(r"^\s*(?:Q|问|问题)\s*[:：].*?(?=(?:\bA|答|答案)\s*[:：]|$)")
+# an FAQ entry's question line, up to its answer when that is on the same line (group 1: the
+# question), and its answer line
+_FAQ_QUESTION = re.compile(r"^\s*(?:Q|问|问题)\s*[:：](.*?)(?=(?:\bA|答|答案)\s*[:：]|$)")
 _FAQ_ANSWER = re.compile(r"^\s*(?:A|答案|答)\s*[:：]")
-_FAQ_LABEL = re.compile(r"^\s*(?:Q|A|问题|问|答案|答)\s*[:：]\s*")
 
 
 def _answer_lines(lines: list[str]) -> list[str]:
@@ -358,8 +350,9 @@ def _answer_lines(lines: list[str]) -> list[str]:
     for line in lines:
         q = _FAQ_QUESTION.match(line)
         if q:
-            asked, line = _FAQ_LABEL.sub("", q.group()), line[q.end() :]
-        if asked and _FAQ_ANSWER.match(line) and same_words(_FAQ_LABEL.sub("", line), asked):
+            asked, line = q.group(1), line[q.end() :]
+        a = _FAQ_ANSWER.match(line)
+        if asked and a and same_words(line[a.end() :], asked):
             line = ""
         out.append(line)
     return out
@@ -394,12 +387,13 @@ class ExtractiveComposer:
     language) + ``w_lex`` x share of the question's terms in the sentence (each term weighed by
     its rarity in the knowledge base when the caller gives ``term_weight``, the index's idf: a
     sentence that only shares "pay" with "Can I pay with PayPal?" shares little; answer F1 on the
-    dev sets +0.003, -0.001, +0.002, +0.004), plus ``w_prior`` x its passage's retrieval score; sentences are picked by maximal marginal relevance (``mmr``
-    trades relevance against redundancy with the sentences already picked) and printed in
-    passage order, each with the [n] of its passage. A sentence that holds the kind of answer the
-    question asks for (:func:`indexes.text.answer_kind`: a duration for "how long" or "多久", a
-    number for "how many" or "多少") gains ``kind_bonus`` (and half a matched question term in
-    the choice of the sentences to embed).
+    dev sets +0.003, -0.001, +0.002, +0.004), plus ``w_prior`` x its passage's retrieval score;
+    sentences are picked by maximal marginal relevance (``mmr`` trades relevance against
+    redundancy with the sentences already picked) and printed in passage order, each with the
+    [n] of its passage. A sentence that holds the kind of answer the question asks for
+    (:func:`indexes.text.answer_kind`: a duration for "how long" or "多久", a number for "how
+    many" or "多少") gains ``kind_bonus`` (and half a matched question term in the choice of the
+    sentences to embed).
 
     Only the few most promising sentences are embedded (``embed_budget_ms``), chosen by their
     share of the question's terms plus ``w_rank`` x their passage's retrieval score: retrieval
@@ -512,7 +506,7 @@ class ExtractiveComposer:
                 if len(re.findall(r"\w", s)) >= 3 and not _is_question(s) and not _is_meta(s) and not _cut_short(s):
                     # a sentence repeated within a passage or across mirrored pages is said once,
                     # cited to the first passage that holds it
-                    key = _wording(s)
+                    key = wording(s)
                     if key not in seen:
                         seen.add(key)
                         keys.append(key)
@@ -609,25 +603,28 @@ class ExtractiveComposer:
             picked.append(best)
             total += len(texts[best])
         said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)
+        leaning = [leans_on_previous(cands[i][2]) for i in picked]
+        says_kind = [bool(fit[i]) for i in picked]
         # a sentence that leans on the one before it ("It extends the warranty", "但是在此基础上")
         # is said after that one where there is room: alone, nobody knows what "it" is
         places = {(n, pos) for n, pos, _, _ in said}
-        for n, pos, sent, r in list(said):
+        for (n, pos, _, r), leans in list(zip(said, leaning, strict=True)):
             before = every.get((n, pos - 1))
-            if before is None or (n, pos - 1) in places or not leans_on_previous(sent):
+            if before is None or (n, pos - 1) in places or not leans:
                 continue
             if total + len(before) <= self.max_chars:
                 said.append((n, pos - 1, before, r))
+                leaning.append(leans_on_previous(before))
+                says_kind.append(holds_answer_kind(kind, before))
                 places.add((n, pos - 1))
                 total += len(before)
         # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
         # first by the run that says it, however many of its words an earlier run shares
-        says_kind = [holds_answer_kind(kind, sent) for _, _, sent, _ in said]
         lead = 1.0 if any(says_kind) else 0.0
         order = reading_order(
             [(n, pos) for n, pos, _, _ in said],
             [r + lead * k for (*_, r), k in zip(said, says_kind, strict=True)],
-            [leans_on_previous(x[2]) for x in said],
+            leaning,
         )
         said = [said[k] for k in order]
         text = join_sentences([render_sentence(sent, [n], lang) for n, _, sent, _ in said], lang)

@@ -276,7 +276,8 @@ def test_a_sentence_cut_short_in_one_passage_is_quoted_whole_from_another() -> N
 
 
 def test_distinct_sentences_keeps_what_differs_by_a_number_and_drops_repeats() -> None:
-    from rag.compose import _wording, distinct_sentences
+    from indexes.text import wording
+    from rag.compose import distinct_sentences
 
     texts = [
         "Refunds for unopened items are paid within 5 working days of receipt.",  # 0
@@ -286,7 +287,7 @@ def test_distinct_sentences_keeps_what_differs_by_a_number_and_drops_repeats() -
         "You can view the model number, the software version, the call center number and more.",  # 4
         "Yes.",  # 5: too short to be a piece of anything
     ]
-    keys = [_wording(t) for t in texts]
+    keys = [wording(t) for t in texts]
     assert distinct_sentences(range(6), keys, 10) == [0, 1, 3, 5]
     # the piece ranked first gives way to the whole sentence, unless it is pinned
     assert distinct_sentences([2, 0], keys, 10) == [0]
