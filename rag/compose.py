@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -395,7 +394,7 @@ class ExtractiveComposer:
     many" or "多少") gains ``kind_bonus`` (and half a matched question term in the choice of the
     sentences to embed).
 
-    Only the few most promising sentences are embedded (``embed_budget_ms``), chosen by their
+    Only the few most promising sentences are embedded (``embed_sentences``), chosen by their
     share of the question's terms plus ``w_rank`` x their passage's retrieval score: retrieval
     weighed every signal (the passage's meaning, its keywords, an FAQ entry's curated question),
     while one sentence's words are thin evidence ("Yes. There have been cases in the U.S." answers
@@ -404,6 +403,17 @@ class ExtractiveComposer:
     answered from the best passage rather than a collage: dev token F1 (w_rank / w_prior 0.5 with
     term counts / 0.1 against 4 / 0.3) covid-faq 0.477 / 0.605, emanual-qa 0.423 / 0.457,
     domainrag 0.129 / 0.141, mtrag-un 0.311 / 0.313.
+
+    How many are embedded is a fixed number, as many as an answer has sentences, so that one
+    question gets one answer whatever the machine's speed or load and whichever questions came
+    before it. (It used to be as many as fitted in 60 ms at the embedder's measured cost: 3 or 4
+    with multilingual-e5-small on the 2-core machine, flipping with the load, and 10 for the
+    first question of a process and for MiniLM.) Embedding more candidates lets a sentence of a
+    lower passage win on its cosine alone, which answers worse: dev token F1 with 3 / 4 / 6
+    candidates, covid-faq 0.612 / 0.582 / 0.560, emanual-qa 0.467 / 0.458 / 0.449, mtrag-un
+    0.316 / 0.306 / 0.303, domainrag 0.144 / 0.144 / 0.142; covid-faq with MiniLM 0.607 with 3
+    against 0.570 with 10. None at all (words and passage scores alone) loses more where the
+    wording differs: 0.544, 0.434, 0.306, 0.169.
     """
 
     def __init__(
@@ -420,9 +430,7 @@ class ExtractiveComposer:
         w_dense: float = 0.6,
         w_lex: float = 0.4,
         max_chars: int = 900,
-        max_embed: int = 10,
-        min_embed: int = 3,
-        embed_budget_ms: float = 60.0,
+        embed_sentences: int = 3,
         cache_size: int = 20_000,  # sentence vectors kept (float32: ~30 MB with a 384-d embedder)
     ) -> None:
         self.embedder = embedder
@@ -436,26 +444,12 @@ class ExtractiveComposer:
         self.w_dense = w_dense
         self.w_lex = w_lex
         self.max_chars = max_chars
-        self.max_embed = max_embed
-        # Sentences embedded per answer: as many as fit in ``embed_budget_ms`` at the embedder's
-        # measured cost per sentence, between ``min_embed`` and ``max_embed`` (MiniLM in torch
-        # batches ~3 ms a sentence: all 10; the 4-bit multilingual-e5-small engine ~15 ms: 4).
-        # On emanual-qa (60 questions) 4 instead of 10 took the answer p95 from 266 to 157 ms for
-        # a token F1 of 0.404 instead of 0.424.
-        self.min_embed = min_embed
-        self.embed_budget_ms = embed_budget_ms
-        self._ms_per_text: float | None = None
+        self.embed_sentences = max(1, int(embed_sentences))
         self.cache_size = cache_size
-        self._cache: BatchLRU[str, np.ndarray] = BatchLRU(self._embed_timed, cache_size)  # float32 vectors
+        self._cache: BatchLRU[str, np.ndarray] = BatchLRU(self._embed, cache_size)  # float32 vectors
 
-    def _embed_timed(self, texts: list[str]) -> list[np.ndarray]:
-        """Embed ``texts`` and fold the measured cost per text into :attr:`_ms_per_text`."""
-        t0 = time.perf_counter()
-        new = np.asarray(self.embedder.embed(texts, kind="passage"), dtype=np.float32)
-        per = (time.perf_counter() - t0) * 1000 / len(texts)
-        prev = self._ms_per_text
-        self._ms_per_text = per if prev is None else 0.8 * prev + 0.2 * per
-        return list(new)
+    def _embed(self, texts: list[str]) -> list[np.ndarray]:
+        return list(np.asarray(self.embedder.embed(texts, kind="passage"), dtype=np.float32))
 
     def _embed_cached(self, texts: list[str]) -> np.ndarray:
         """Embeddings of ``texts``; sentences of stored passages recur across questions, so their
@@ -530,9 +524,6 @@ class ExtractiveComposer:
         def matched(i: int) -> float:
             return sum(weight[t] for t in q_terms & words[i]) - 0.5 * sum(weight[t] for t in q_terms & shared[i])
 
-        limit = self.max_embed
-        if self._ms_per_text is not None and self._ms_per_text > 0:
-            limit = int(np.clip(self.embed_budget_ms // self._ms_per_text, self.min_embed, self.max_embed))
         # only the most promising sentences are embedded (embedding is the cost): those of the best
         # passages first, then those with the question's words (a sentence holding the kind of
         # answer asked for, a duration for "how long", a number for "多少", counts half a word
@@ -549,7 +540,7 @@ class ExtractiveComposer:
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
         order = must + [i for i in ranked if i not in must]
-        keep = sorted(distinct_sentences(order, keys, max(limit, len(must)), pinned=frozenset(must)))
+        keep = sorted(distinct_sentences(order, keys, max(self.embed_sentences, len(must)), pinned=frozenset(must)))
         fit = np.array([fits[i] for i in keep], dtype=np.float64)
         lex = np.array([matched(i) / n_terms for i in keep], dtype=np.float64)
         every = {(n, pos): sent for n, pos, sent in cands}  # each sentence that may be quoted, by its place
