@@ -96,7 +96,9 @@ def distinct_sentences(
     places with a word changed. A sentence that repeats a kept one (:meth:`_Said.repeats`, on the
     wordings ``keys``), or that a kept one repeats, is left out, except where the kept one is a
     piece of it (:meth:`_Said.piece_of`) at most ``whole`` times shorter: it is that sentence
-    whole and takes the kept one's place (unless that one is ``pinned``)."""
+    whole and takes the kept one's place (unless that one is ``pinned``). Two ``pinned`` sentences
+    are both kept: each speaks for its own document, as the sentences of two compared majors do
+    when they differ only by the major's name."""
     kept: list[int] = []
     said: dict[int, _Said] = {}
     for i in order:
@@ -104,6 +106,8 @@ def distinct_sentences(
             break
         si = said.setdefault(i, _Said.of(keys[i]))
         for slot, j in enumerate(kept):
+            if i in pinned and j in pinned:
+                continue
             sj = said[j]
             if sj.piece_of(si) and j not in pinned and len(si.key) <= whole * len(sj.key):
                 kept[slot] = i

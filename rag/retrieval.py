@@ -124,28 +124,30 @@ def comparison_cues(query: str) -> list[str]:
     return [m.group(0) for m in _COMPARISON.finditer(query)]
 
 
-def named_titles(query: str, titles: Iterable[str]) -> set[str]:
-    """The titles (lower-cased) that a query names: as a substring of at least two characters
-    when the title is Chinese or Japanese, as whole words of at least four letters otherwise;
-    a title inside a longer one the query also names is left out ("数学" in "数学与应用数学")."""
+def named_titles(query: str, titles: Iterable[str]) -> list[str]:
+    """The titles (lower-cased) that a query names, in the order of ``titles`` (best passage first:
+    a set's order would change with the process's hash seed, and with it which of two mirrored
+    sentences an answer quotes): as a substring of at least two characters when the title is
+    Chinese or Japanese, as whole words of at least four letters otherwise; a title inside a
+    longer one the query also names is left out ("数学" in "数学与应用数学")."""
     q = query.lower()
-    found = set()
-    for title in {t.strip().lower() for t in titles if t and t.strip()}:
+    found: list[str] = []
+    for title in dict.fromkeys(t.strip().lower() for t in titles if t and t.strip()):
         if any(is_cjk_char(c) for c in title):
             if len(title) >= 2 and title in q:
-                found.add(title)
+                found.append(title)
         elif len(title) >= 4 and re.search(rf"(?<!\w){re.escape(title)}(?!\w)", q):
-            found.add(title)
-    return {t for t in found if not any(t != u and t in u for u in found)}
+            found.append(title)
+    return [t for t in found if not any(t != u and t in u for u in found)]
 
 
-def compared_titles(query: str, titles: Iterable[str]) -> set[str]:
+def compared_titles(query: str, titles: Iterable[str]) -> list[str]:
     """The titles a comparing question names (:func:`named_titles`) when it names two or more of
     them; empty otherwise (one named thing is not compared with anything)."""
     if not is_comparison(query):
-        return set()
+        return []
     named = named_titles(query, titles)
-    return named if len(named) >= 2 else set()
+    return named if len(named) >= 2 else []
 
 
 # Query vectors kept per retriever: customers ask the same questions over and over.
