@@ -189,7 +189,8 @@ class BM25Index:
     # -- search --------------------------------------------------------------------------------
     def _term_rows(self, tokens: Sequence[str]) -> list[int]:
         vocab = self.vocab
-        return [vocab[t] for t in set(tokens) if t in vocab]
+        # in term-id order: scores are float sums, and a set's order changes with the hash seed
+        return sorted({vocab[t] for t in tokens if t in vocab})
 
     def _phrase_rows(self, phrases: Sequence[str]) -> list[int]:
         if not self.has_phrases or not phrases:
