@@ -4,6 +4,7 @@ builder for LLM backends (Jinja2 templates from ``prompts/``)."""
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -136,9 +137,10 @@ def _term_weights(terms: set[str], weight: Callable[[str], float] | None) -> dic
     known = [w for w in raw.values() if w > 0]
     if not known:
         return dict.fromkeys(terms, 1.0)
-    mean = sum(known) / len(known)
+    # math.fsum: exact, so the same whatever order the set gives (it changes with the hash seed)
+    mean = math.fsum(known) / len(known)
     raw = {t: (w if w > 0 else mean) for t, w in raw.items()}
-    scale = len(terms) / sum(raw.values())
+    scale = len(terms) / math.fsum(raw.values())
     return {t: w * scale for t, w in raw.items()}
 
 
@@ -526,7 +528,7 @@ class ExtractiveComposer:
         weight = _term_weights(q_terms, term_weight)
 
         def matched(i: int) -> float:
-            return sum(weight[t] for t in q_terms & words[i]) - 0.5 * sum(weight[t] for t in q_terms & shared[i])
+            return math.fsum(weight[t] for t in q_terms & words[i]) - 0.5 * math.fsum(weight[t] for t in q_terms & shared[i])
 
         # only the most promising sentences are embedded (embedding is the cost): those of the best
         # passages first, then those with the question's words (a sentence holding the kind of
