@@ -341,10 +341,11 @@ def _cut_short(sentence: str) -> bool:
     return not _ENDS_SENTENCE.search(sentence) and bool(_CUT_AT.search(sentence))
 
 
-# an FAQ entry's question line, up to its answer when that is on the same line (group 1: the
-# question), and its answer line
-_FAQ_QUESTION = re.compile(r"^\s*(?:Q|问|问题)\s*[:：](.*?)(?=(?:\bA|答|答案)\s*[:：]|$)")
-_FAQ_ANSWER = re.compile(r"^\s*(?:A|答案|答)\s*[:：]")
+# the labels of an FAQ entry's question and answer (never quoted), an entry's question line, up to
+# its answer when that is on the same line (group 1: the question), and its answer line
+_Q_LABEL, _A_LABEL = r"(?:Q|问题|问)\s*[:：]", r"(?:A|答案|答)\s*[:：]"
+_FAQ_QUESTION = re.compile(rf"^\s*{_Q_LABEL}(.*?)(?=(?:\bA|答案|答)\s*[:：]|$)")
+_FAQ_ANSWER = re.compile(rf"^\s*{_A_LABEL}")
 
 
 def _answer_lines(lines: list[str]) -> list[str]:
@@ -380,7 +381,7 @@ def _readable(passage: str, lang: str) -> tuple[str, dict[str, str]]:
 
 
 def _clean_sentence(s: str) -> str:
-    s = re.sub(r"^\s*(?:Q|A|问|答)\s*[:：]\s*", "", s.strip())
+    s = re.sub(rf"^\s*(?:{_Q_LABEL}|{_A_LABEL})\s*", "", s.strip())
     s = re.sub(r"^#+\s*", "", s)
     return s.strip()
 

@@ -427,3 +427,13 @@ def test_the_sentence_that_says_the_kind_of_answer_asked_for_comes_first() -> No
     )
     out = composer.compose("退货需要多长时间退款？", [_hit(1, passage, "退款时效", 0.9)], "zh")
     assert out.text.startswith("仓库收到退货后 2 个工作日内完成检验[1]。"), out.text
+
+
+def test_the_labels_of_a_written_out_faq_are_not_quoted() -> None:
+    """A Markdown page that writes its FAQ as "问题：…" / "答案：…" lines is answered with the answer,
+    without its label, and never with the question line."""
+    page = _hit(1, "问题：退货需要多长时间退款？\n答案：仓库收到退货后，退款将在 5 至 7 个工作日内原路退回。", "退货")
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("退款多久到账？", [page], lang="zh")
+    said = [s for _, s, _ in out.sentences]
+    assert any("5 至 7 个工作日" in s for s in said)
+    assert not any(s.startswith(("答案", "问题")) or "多长时间退款" in s for s in said)
