@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-KbOpt = Annotated[str | None, typer.Option("--kb", help="Knowledge base name (default: KB_NAME or 'default').")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+from kb.commands.common import JsonOpt, KbOpt
+
 GroupOpt = Annotated[
     list[str] | None,
     typer.Option("--group", help="Ask as a user in this access group (repeatable): see what they would see."),

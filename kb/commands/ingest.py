@@ -13,19 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-KbOpt = Annotated[str | None, typer.Option("--kb", help="Knowledge base name (default: KB_NAME or 'default').")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
-
-EXIT_PARTIAL = 3
-
-
-def _kb(name: str | None) -> tuple[Any, Any]:
-    from indexes.kbase import KnowledgeBase
-    from kb.settings import get_settings
-
-    settings = get_settings()
-    kb_name = name or settings.default_kb
-    return KnowledgeBase.from_settings(Path(settings.home), kb_name, settings), settings
+from kb.commands.common import JsonOpt, KbOpt, exit_partial, open_kb, print_problems
 
 
 def _quiet_parsers() -> None:
@@ -35,13 +23,6 @@ def _quiet_parsers() -> None:
 
     for name in ("pypdf", "pdfminer", "unstructured", "docx", "openpyxl", "jieba"):
         logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def _exit_partial() -> None:
-    # sys.exit rather than typer.Exit: kb.cli.main runs click with standalone_mode=False, where an
-    # Exit is turned into a return value and its code would be lost
-    sys.stdout.flush()
-    sys.exit(EXIT_PARTIAL)
 
 
 def _embedder(settings: Any) -> Any:
@@ -60,12 +41,7 @@ def _print_report(report: dict[str, Any], as_json: bool, verb: str) -> None:
         f"{report['unchanged']} unchanged, {report['deleted']} deleted, {len(report['failed'])} failed; "
         f"{report['chunks']} chunks; version {version} ({report['seconds']:.1f} s)"
     )
-    for key, field, label in (("failed", "error", "failed"), ("warnings", "warning", "warning")):
-        for item in report.get(key, ()):
-            # the message names the file first; the line names its source already
-            name = item["source"].rsplit("/", 1)[-1]
-            text = item[field][len(name) + 2 :] if item[field].startswith(f"{name}: ") else item[field]
-            typer.echo(f"  {label}: {item['source']}: {text}", err=True)
+    print_problems(report)
 
 
 def ingest_cmd(
@@ -84,7 +60,7 @@ def ingest_cmd(
     from ingest.pipeline import ingest_paths
 
     _quiet_parsers()
-    knowledge_base, settings = _kb(kb)
+    knowledge_base, settings = open_kb(kb)
     embedder = _embedder(settings)
     progress = not as_json and sys.stderr.isatty()
     report = ingest_paths(
@@ -101,7 +77,7 @@ def ingest_cmd(
     )
     _print_report(report.to_dict(), as_json, "ingested into")
     if report.failed:
-        _exit_partial()
+        exit_partial()
 
 
 def delete_cmd(
@@ -112,12 +88,12 @@ def delete_cmd(
     """Delete documents by source; their content is no longer retrievable afterwards."""
     from ingest.pipeline import delete_sources
 
-    knowledge_base, settings = _kb(kb)
+    knowledge_base, settings = open_kb(kb)
     embedder = _embedder(settings)
     report = delete_sources(knowledge_base, sources, embedder)
     _print_report(report.to_dict(), as_json, "deleted from")
     if report.failed:
-        _exit_partial()
+        exit_partial()
 
 
 def status_cmd(
@@ -128,7 +104,7 @@ def status_cmd(
     """Show the live index version, counts and embedder of a knowledge base."""
     from kb.errors import KnowledgeBaseNotFound
 
-    knowledge_base, settings = _kb(kb)
+    knowledge_base, settings = open_kb(kb)
     if not knowledge_base.live_version():
         raise KnowledgeBaseNotFound(knowledge_base.name, settings.home)
     status = dict(knowledge_base.status())

@@ -8,24 +8,12 @@ failed - the live version keeps serving).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-KbOpt = Annotated[str | None, typer.Option("--kb", help="Knowledge base name (default: KB_NAME or 'default').")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
-
-EXIT_PARTIAL = 3
-
-
-def _kb(name: str | None) -> tuple[Any, Any]:
-    from indexes.kbase import KnowledgeBase
-    from kb.settings import get_settings
-
-    settings = get_settings()
-    return KnowledgeBase.from_settings(Path(settings.home), name or settings.default_kb, settings), settings
+from kb.commands.common import JsonOpt, KbOpt, exit_partial, open_kb, print_problems
 
 
 def reindex_cmd(
@@ -61,7 +49,7 @@ def reindex_cmd(
 
     if engine not in ("local", "ray"):
         raise ConfigError(f"unknown engine {engine!r}", "use --engine local or --engine ray")
-    knowledge_base, settings = _kb(kb)
+    knowledge_base, settings = open_kb(kb)
     spec = embedder or settings.embedder
     if resume and embedder is None:
         job = find_resumable(knowledge_base)
@@ -98,20 +86,16 @@ def reindex_cmd(
             f"index {idx.get('kind')} x{idx.get('shards', 1)}{recall}; version {data['index_version']} "
             f"({data['seconds']:.1f} s, {data['throughput_chunks_per_s']:.0f} chunks/s)"
         )
-        for f in data["failed"]:
-            typer.echo(f"  failed: {f['source']}: {f['error']}", err=True)
-        for w in data.get("warnings", ()):
-            typer.echo(f"  warning: {w['source']}: {w['warning']}", err=True)
+        print_problems(data)
     if report.failed:
-        sys.stdout.flush()
-        sys.exit(EXIT_PARTIAL)
+        exit_partial()
 
 
 def jobs_cmd(kb: KbOpt = None, as_json: JsonOpt = False) -> None:
     """List the reindex jobs of a knowledge base (status, counts, throughput, failures)."""
     from ingest.reindex import list_jobs
 
-    knowledge_base, _settings = _kb(kb)
+    knowledge_base, _settings = open_kb(kb)
     jobs = list_jobs(knowledge_base)
     if as_json:
         typer.echo(json.dumps({"kb": knowledge_base.name, "jobs": jobs}, ensure_ascii=False, default=str))

@@ -126,3 +126,21 @@ def test_kill_9_mid_ingest_keeps_previous_version(kb_home: Path, tmp_path: Path)
     index = KnowledgeBase(kb_home, "t").load_live()
     assert len(index.documents()) == n_big
     index.close()
+
+
+def test_reindex_names_failed_files_and_warnings_as_ingest_does(kb_home: Path, tmp_path: Path) -> None:
+    """`kb reindex` prints one line per failed file and per warning, in the words `kb ingest` uses,
+    and exits 3 when a file failed."""
+    docs = corpus(tmp_path / "docs")
+    (docs / "faq.csv").write_text(
+        "id,question,answer\n1,How long does shipping take?,Three days.\n2,Do you sell gift cards?,\n", encoding="utf-8"
+    )
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    ingest = run_kb(["ingest", str(docs), "--kb", "t"], kb_home)
+    rebuild = run_kb(["reindex", "--kb", "t", "--source", str(docs)], kb_home)
+    for run in (ingest, rebuild):
+        assert run.returncode == 3, run.stderr
+        lines = [ln for ln in run.stderr.splitlines() if ln.startswith("  ")]
+        assert any(ln.startswith("  failed: broken.pdf: ") for ln in lines), run.stderr
+        assert "  warning: faq.csv: 1 row without an answer skipped ('2'); fill in" in "\n".join(lines), run.stderr
+        assert not any(ln.startswith("  warning: faq.csv: faq.csv:") for ln in lines)

@@ -1,0 +1,44 @@
+"""What the `kb` commands share: their --kb and --json options, opening the knowledge base they
+name, the exit code of a partial success, and the lines that report a job's failed files and
+warnings."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+KbOpt = Annotated[str | None, typer.Option("--kb", help="Knowledge base name (default: KB_NAME or 'default').")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+# done, but some files failed (they kept their previous chunks where the live version had them)
+EXIT_PARTIAL = 3
+
+
+def open_kb(name: str | None) -> tuple[Any, Any]:
+    """The knowledge base ``name`` (default: the settings' default) and the settings."""
+    from indexes.kbase import KnowledgeBase
+    from kb.settings import get_settings
+
+    settings = get_settings()
+    return KnowledgeBase.from_settings(Path(settings.home), name or settings.default_kb, settings), settings
+
+
+def exit_partial() -> None:
+    # sys.exit rather than typer.Exit: kb.cli.main runs click with standalone_mode=False, where an
+    # Exit is turned into a return value and its code would be lost
+    sys.stdout.flush()
+    sys.exit(EXIT_PARTIAL)
+
+
+def print_problems(report: dict[str, Any]) -> None:
+    """One line on stderr for each failed file (``failed``: {source, error}) and each warning
+    (``warnings``: {source, warning}) of an ingest or reindex report."""
+    for key, field, label in (("failed", "error", "failed"), ("warnings", "warning", "warning")):
+        for item in report.get(key, ()):
+            # the message names the file first; the line names its source already
+            name = item["source"].rsplit("/", 1)[-1]
+            text = item[field][len(name) + 2 :] if item[field].startswith(f"{name}: ") else item[field]
+            typer.echo(f"  {label}: {item['source']}: {text}", err=True)
