@@ -437,3 +437,14 @@ def test_the_labels_of_a_written_out_faq_are_not_quoted() -> None:
     said = [s for _, s, _ in out.sentences]
     assert any("5 至 7 个工作日" in s for s in said)
     assert not any(s.startswith(("答案", "问题")) or "多长时间退款" in s for s in said)
+
+
+def test_a_sentence_that_leans_on_the_one_before_counts_its_words() -> None:
+    """"It adds ... a $49 service fee" is about the plan the sentence before it names: asked what
+    the plan costs, the answer holds the fee although that sentence never names the plan."""
+    plan = _hit(1, "Acme Care+ is an optional protection plan bought within 30 days of delivery. "
+                   "It adds two accidental damage claims per year with a $49 service fee each. "
+                   "Acme repairs most products within 10 business days. "
+                   "Acme arranges free pick-up for products over 10 kg.")
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("What does Acme Care+ cost?", [plan])
+    assert any("$49 service fee" in s for _, s, _ in out.sentences), out.text
