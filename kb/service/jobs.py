@@ -36,9 +36,17 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     report: dict[str, Any] | None = None
-    failed: list[dict[str, str]] = field(default_factory=list)
-    warnings: list[dict[str, str]] = field(default_factory=list)  # files indexed with rows left out
     error: dict[str, str] | None = None
+
+    @property
+    def failed(self) -> list[dict[str, str]]:
+        """The report's files that failed ({source, error})."""
+        return list((self.report or {}).get("failed") or [])
+
+    @property
+    def warnings(self) -> list[dict[str, str]]:
+        """The report's files indexed with something left out ({source, warning})."""
+        return list((self.report or {}).get("warnings") or [])
 
     def to_dict(self) -> dict[str, Any]:
         done = self.state in ("succeeded", "partial", "failed")
@@ -53,8 +61,8 @@ class Job:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "report": self.report,
-            "failed": list(self.failed),
-            "warnings": list(self.warnings),
+            "failed": self.failed,
+            "warnings": self.warnings,
             "error": self.error,
         }
 
@@ -123,8 +131,6 @@ class JobManager:
             try:
                 report = work(job)
                 job.report = report
-                job.failed = list(report.get("failed") or [])
-                job.warnings = list(report.get("warnings") or [])
                 job.state = "partial" if job.failed else "succeeded"
             except KBError as ex:
                 job.state = "failed"
