@@ -526,11 +526,12 @@ class ExtractiveComposer:
         # fee", after "Acme Care+ is an optional protection plan") is about what that one names:
         # its words count too, at half weight as shared words do (dev token F1 covid-faq 0.612 ->
         # 0.615, emanual-qa 0.467 -> 0.472, mtrag-un and domainrag as before)
-        at = {(n, pos): i for i, (n, pos, _) in enumerate(cands)}
+        place = {(n, pos): i for i, (n, pos, _) in enumerate(cands)}  # each candidate by its place
+        leans = [leans_on_previous(s) for _, _, s in cands]
         plain = list(words)
-        for i, (n, pos, sent) in enumerate(cands):
-            j = at.get((n, pos - 1))
-            if j is not None and leans_on_previous(sent):
+        for i, (n, pos, _) in enumerate(cands):
+            j = place.get((n, pos - 1))
+            if j is not None and leans[i]:
                 borrowed = plain[j] - plain[i]
                 words[i] = plain[i] | borrowed
                 shared[i] = shared[i] | borrowed
@@ -562,7 +563,7 @@ class ExtractiveComposer:
         keep = sorted(distinct_sentences(order, keys, max(self.embed_sentences, len(must)), pinned=frozenset(must)))
         fit = np.array([fits[i] for i in keep], dtype=np.float64)
         lex = np.array([matched(i) / n_terms for i in keep], dtype=np.float64)
-        every = {(n, pos): sent for n, pos, sent in cands}  # each sentence that may be quoted, by its place
+        every = cands  # each sentence that may be quoted (``place`` finds one by its place)
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
         cap = dense_capability(self.embedder, query, lang)
         texts = [s for _, _, s in cands]
@@ -613,19 +614,20 @@ class ExtractiveComposer:
             picked.append(best)
             total += len(texts[best])
         said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)
-        leaning = [leans_on_previous(cands[i][2]) for i in picked]
-        says_kind = [bool(fit[i]) for i in picked]
+        leaning = [leans[keep[i]] for i in picked]
+        says_kind = [fits[keep[i]] for i in picked]
         # a sentence that leans on the one before it ("It extends the warranty", "但是在此基础上")
         # is said after that one where there is room: alone, nobody knows what "it" is
         places = {(n, pos) for n, pos, _, _ in said}
-        for (n, pos, _, r), leans in list(zip(said, leaning, strict=True)):
-            before = every.get((n, pos - 1))
-            if before is None or (n, pos - 1) in places or not leans:
+        for (n, pos, _, r), lean in list(zip(said, leaning, strict=True)):
+            j = place.get((n, pos - 1))
+            if j is None or (n, pos - 1) in places or not lean:
                 continue
+            before = every[j][2]
             if total + len(before) <= self.max_chars:
                 said.append((n, pos - 1, before, r))
-                leaning.append(leans_on_previous(before))
-                says_kind.append(holds_answer_kind(kind, before))
+                leaning.append(leans[j])
+                says_kind.append(fits[j])
                 places.add((n, pos - 1))
                 total += len(before)
         # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
