@@ -330,6 +330,32 @@ def joined_broken_lines(text: str) -> str:
 _CUT_AT = re.compile(rf"{_BROKEN_AT.pattern}|\b(?:the|a|an|of|to|and|or|for|with|that|which)\s*$", re.IGNORECASE)
 
 
+_OPENS, _CLOSES = "([{（【《“‘「『", ")]}）】》”’」』"
+
+
+def _unclosed_from(sentence: str) -> int | None:
+    """Where the outermost bracket or quote that ``sentence`` leaves open begins, or None: a
+    passage that ends inside one was cut there ("...信息管理与信息系统(政务", "...2020年1月7日 (三")."""
+    stack: list[int] = []
+    for i, ch in enumerate(sentence):
+        if ch in _OPENS:
+            stack.append(i)
+        elif ch in _CLOSES and stack and _OPENS[_CLOSES.index(ch)] == sentence[stack[-1]]:
+            stack.pop()
+    return stack[0] if stack else None
+
+
+def _until_cut(sentence: str) -> str:
+    """The last sentence of a passage, or the part of it before a bracket the passage's end cut
+    open, marked as cut ("新闻学专业计划招生30人…"); empty when that part says too little to quote
+    (fewer than 8 letters)."""
+    at = _unclosed_from(sentence)
+    if at is None:
+        return sentence
+    head = sentence[:at].rstrip(" ,，、;；:：")
+    return head + "…" if len(re.findall(r"\w", head)) >= 8 else ""
+
+
 def _is_question(sentence: str) -> bool:
     """A question, its closing quotes or brackets aside ("规模有多大？\"")."""
     return sentence.rstrip(CLOSERS + " ").endswith(("?", "？"))
@@ -499,8 +525,11 @@ class ExtractiveComposer:
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             text, own_words = _readable(hit.passage, lang)
-            for pos, sent in enumerate(split_sentences(text)):
+            sents = split_sentences(text)
+            for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
+                if pos == len(sents) - 1:
+                    s = _until_cut(s)
                 # a question in a passage (an FAQ entry's own question, a heading), a sentence about
                 # the document itself, or a piece of a sentence that a line break or a cut page left
                 # without its end answers nothing, however close it is to the question

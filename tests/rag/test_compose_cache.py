@@ -281,6 +281,27 @@ def test_a_sentence_cut_short_in_one_passage_is_quoted_whole_from_another() -> N
     assert (2, "从教学效果来看，中法学院学生的英语能力普遍较高。") in [(n, s) for n, s, _ in out.sentences]
 
 
+def test_a_passage_that_ends_inside_a_bracket_is_quoted_up_to_the_bracket() -> None:
+    """A page cut off inside a bracket or a title mark leaves its last sentence open: the answer
+    quotes what comes before the open bracket, marked as cut, or nothing of that sentence when too
+    little comes before it; a closed bracket leaves a sentence alone."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    cut = _hit(1, "我校2016年国防生招生专业为新闻学和信息管理(政务信息管理)。新闻学专业计划招生30人，信息管理与信息系统(政务")
+    out = composer.compose("新闻学专业计划招生多少人？", [cut], lang="zh")
+    quoted = [s for _, s, _ in out.sentences]
+    assert "新闻学专业计划招生30人，信息管理与信息系统…" in quoted
+    assert not any("(政务" in s and "政务信息管理)" not in s for s in quoted)
+    assert "我校2016年国防生招生专业为新闻学和信息管理(政务信息管理)。" in quoted
+
+    title_cut = _hit(1, "报名时须提交以下材料。(二)报名材料 1.《中国人民大学2020年保送生申请表")
+    out = composer.compose("报名材料有哪些？", [title_cut], lang="zh")
+    assert [s for _, s, _ in out.sentences] == ["报名时须提交以下材料。"]
+
+    english = _hit(1, "Press Home to open the menu. Then choose Settings (the gear icon")
+    out = composer.compose("How do I open Settings?", [english])
+    assert "Then choose Settings…" in [s for _, s, _ in out.sentences]
+
+
 def test_distinct_sentences_keeps_what_differs_by_a_number_and_drops_repeats() -> None:
     from indexes.text import wording
     from rag.compose import distinct_sentences
