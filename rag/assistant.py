@@ -501,14 +501,14 @@ class Assistant:
         return None
 
     def _clarify(
-        self, q: str, hits: Sequence[Hit], hist: Sequence[Message], lang: str | None = None
+        self, q: str, hits: Sequence[Hit], hist: Sequence[Message], lang: str
     ) -> tuple[str, list[Citation]] | None:
         """One short question back ("Do you mean A or B?") when the two best passages tie, are of
         different documents and titles, say different things, and a short first question names
         neither better by its title. (Without the title test emanual-qa asked back 8 of 201
         questions, "How to create and manage my Samsung account?" among them, with "Creating and
         managing your Samsung account" the first choice; with it 1, "How do I do Reset?", and
-        answer F1 0.457 -> 0.467.) ``lang``: the question's language, when the caller knows it."""
+        answer F1 0.457 -> 0.467.) ``lang``: the question's language (the turn's, detected once)."""
         if len(hits) < 2 or hist:
             return None
         a, b = hits[0], hits[1]
@@ -528,5 +528,5 @@ class Assistant:
             # the question names one of them by its title ("How can I manage my recording list?":
             # "Managing the schedule recording list" or "Smart Hub"): no choice to ask about
             return None
-        text = _msg("clarify", lang or detect_lang(q), a=a.chunk.title, b=b.chunk.title)
+        text = _msg("clarify", lang, a=a.chunk.title, b=b.chunk.title)
         return text, [self._citation(1, a), self._citation(2, b)]

@@ -265,18 +265,18 @@ def test_clarify_asks_between_two_topics_but_not_when_the_question_compares_them
     game = hit("game", "Game Mode", "Game Mode lowers input lag for consoles connected over HDMI.", 0.91)
     movie = hit("movie", "Movie Mode", "Movie Mode uses warm colours and dims the room lighting sensor.", 0.90)
     asst = make(shop_index, fake_embedder)
-    got = asst._clarify("picture mode?", [game, movie], [])
+    got = asst._clarify("picture mode?", [game, movie], [], "en")
     assert got is not None
     text, cites = got
     assert text == "Do you mean Game Mode or Movie Mode?" and [c.n for c in cites] == [1, 2]
     # a comparison wants both; a follow-up, a clear winner or a specific question is not ambiguous
-    assert asst._clarify("Game Mode vs Movie Mode", [game, movie], []) is None
-    assert asst._clarify("picture mode?", [game, movie], [{"role": "user", "content": "hi"}]) is None
-    assert asst._clarify("picture mode?", [game, hit("movie", "Movie Mode", movie.chunk.text, 0.5)], []) is None
-    assert asst._clarify("which picture mode lowers lag for consoles?", [game, movie], []) is None
+    assert asst._clarify("Game Mode vs Movie Mode", [game, movie], [], "en") is None
+    assert asst._clarify("picture mode?", [game, movie], [{"role": "user", "content": "hi"}], "en") is None
+    assert asst._clarify("picture mode?", [game, hit("movie", "Movie Mode", movie.chunk.text, 0.5)], [], "en") is None
+    assert asst._clarify("which picture mode lowers lag for consoles?", [game, movie], [], "en") is None
     # nor is a question that names one of them by its title
-    assert asst._clarify("what does game mode do?", [game, movie], []) is None
-    assert asst._clarify("what does movie mode do?", [game, movie], []) is None
+    assert asst._clarify("what does game mode do?", [game, movie], [], "en") is None
+    assert asst._clarify("what does movie mode do?", [game, movie], [], "en") is None
 
 
 def test_a_question_whose_every_term_a_passage_holds_is_answered_below_the_cosine_threshold(
