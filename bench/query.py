@@ -227,6 +227,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         ingest_paths(kb, [ds.docs_dir], embedder)
         ingest_s = time.perf_counter() - t
         index = kb.load_live(expected_embedder=embedder.id)
+        index.warm_up()  # as the service readies a version before serving it
         clock = QueryEmbedClock(embedder)
         ours = HybridRetriever(index, clock)
         asst = Assistant(provider(index), clock, "extractive:", get_scorer("default", embedder))
@@ -362,7 +363,9 @@ def synthetic_index(home: Path, n: int, dim: int, embedder_id: str, seed: int = 
         w.add_vectors([c.id for c in chunks], "passage", vecs)
     w.finalize()
     kb.publish(w)
-    return kb.load_live()
+    index = kb.load_live()
+    index.warm_up()  # as the service readies a version before serving it (10k chunks: preloaded)
+    return index
 
 
 def latency(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:

@@ -294,6 +294,12 @@ class ChunkStore:
                 out.update({r[0]: int(r[1]) for r in cur})
             return [out.get(c) for c in ids]
 
+    def positions(self) -> list[tuple[int, str, int]]:
+        """(row, doc_id, position) for every chunk, in row order."""
+        with self._lock:
+            cur = self._conn().execute("SELECT row, doc_id, position FROM chunks ORDER BY row")
+            return [(int(r[0]), r[1], int(r[2])) for r in cur]
+
     def neighbours(self, row: int, before: int = 1, after: int = 1) -> list[int]:
         with self._lock:
             con = self._conn()

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     ann: str = "ivf"  # ivf | ivfpq | hnsw
     nprobe: int = 16
     faiss_gpu: str = "auto"  # auto | on | off
+    # a served knowledge base of at most this many chunks keeps them all decoded in memory (~1.5 KB
+    # each), so that queries read no SQLite; larger ones keep the most recent 4,096 (0 = never)
+    preload_chunks: int = Field(default=20_000, ge=0)
 
     # answering
     handoff_threshold: float = 0.35

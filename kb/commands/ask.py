@@ -30,9 +30,11 @@ DateOpt = Annotated[
 ]
 
 
-def build_assistant(settings: Any, kb_name: str | None = None) -> Any:
+def build_assistant(settings: Any, kb_name: str | None = None, *, warm: bool = False) -> Any:
     """An Assistant over the live version of ``kb_name`` with the configured embedder, LLM,
-    reranker, support scorer and conversation store (``KB_HOME/<kb>/conversations.sqlite``)."""
+    reranker, support scorer and conversation store (``KB_HOME/<kb>/conversations.sqlite``).
+    ``warm``: make the version ready to serve as the service does (:meth:`IndexVersion.warm_up`),
+    worth it for many questions, not for one."""
     from indexes.embedders import get_embedder
     from indexes.kbase import KnowledgeBase
     from kb.errors import KnowledgeBaseNotFound
@@ -47,6 +49,8 @@ def build_assistant(settings: Any, kb_name: str | None = None) -> Any:
         raise KnowledgeBaseNotFound(name, settings.home)
     embedder = get_embedder(settings.embedder, device=settings.device, batch_size=settings.embed_batch_size)
     index = kb.load_live(expected_embedder=embedder.id)
+    if warm:
+        index.warm_up()
     current = {"index": index}
 
     def provider() -> Any:

@@ -147,7 +147,7 @@ def make_session_opener(
                 for f in rep.get("failed", [])[:5]:
                     log(f"  warning: {f.get('source')}: {f.get('error')}")
             s = s.model_copy(update={"llm": llm})
-            assistant = build_assistant(s, name)
+            assistant = build_assistant(s, name, warm=True)  # answering as the service does
 
             def ask(item: Any) -> Any:
                 return assistant.ask(item.question, history=[h.to_dict() for h in item.history] or None)

@@ -90,6 +90,7 @@ class IndexHolder:
             if old is not None and (live is None or live == old.version):
                 return old
             new = self.kb.load_live(expected_embedder=self.expected_embedder)
+            new.warm_up()  # before it is served: no query pays for reading what every query needs
             self._index = new
             self._checked_at = time.monotonic()
             self.last_error = None

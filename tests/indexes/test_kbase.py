@@ -87,6 +87,33 @@ def test_chunk_cache_serves_repeats_without_sqlite(built_kb: KnowledgeBase, hash
     v.close()
 
 
+def test_warm_up_preloads_every_chunk_and_finds_neighbours_without_sqlite(built_kb: KnowledgeBase, hashing, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _, chunks, _ = corpus_docs()
+    v = built_kb.load_live(hashing.id)
+    n = v.n_chunks
+    expected = {(r, b, a): v.store.neighbours(r, b, a) for r in range(n) for b in range(3) for a in range(3)}
+    assert v.warm_up(max_chunks=n - 1) is False and v._all_chunks is None  # too many: the LRU serves
+    assert v.warm_up() is True  # the knowledge base's limit (20,000 by default)
+
+    def no_sqlite(*args: object) -> None:
+        raise AssertionError("a warmed version read SQLite")
+
+    monkeypatch.setattr(v.store, "get_chunks", no_sqlite)
+    monkeypatch.setattr(v.store, "neighbours", no_sqlite)
+    assert v.get_chunks(list(range(n))) == chunks and v.get_chunks([3, 0, 3]) == [chunks[3], chunks[0], chunks[3]]
+    # the same neighbours as the store's query, found in memory, for any window
+    assert {key: v.neighbours(*key) for key in expected} == expected
+    assert v.neighbours(n) == [] and v.neighbours(-1) == []
+    with pytest.raises(IndexError, match="not in this index version"):
+        v.get_chunks([n])  # never a silent wrap-around of a bad row
+    with pytest.raises(IndexError):
+        v.get_chunks([-1])
+    v.close()
+    off = KnowledgeBase(built_kb.home, built_kb.name, preload_chunks=0).load_live(hashing.id)
+    assert off.warm_up() is False and off.get_chunks([1]) == [chunks[1]]  # KB_PRELOAD_CHUNKS=0: never
+    off.close()
+
+
 def test_vector_filter_excludes_the_nearest_chunk(built_kb: KnowledgeBase, hashing) -> None:  # type: ignore[no-untyped-def]
     v = built_kb.load_live()
     assert v.allowed_mask(None) is None and v.allowed_mask(Filters.of(groups=["x"])) is None  # all allowed

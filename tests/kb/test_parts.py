@@ -39,6 +39,7 @@ def test_holder_keeps_serving_then_swaps(tmp_path: Path, fake_embedder: Any) -> 
     holder = IndexHolder(kb, "hashing:64", check_s=0.0, grace_s=0.2, on_swap=lambda old, new: swaps.append((old, new.version)))
     first = holder.current()
     assert holder.version == first.version and swaps == [(None, first.version)]
+    assert first._all_chunks is not None  # warmed before it was served: its chunks in memory
     extra = tmp_path / "more"
     extra.mkdir()
     (extra / "new.md").write_text("# New\n\nPelicans deliver parcels on Sundays.\n", encoding="utf-8")
@@ -49,6 +50,7 @@ def test_holder_keeps_serving_then_swaps(tmp_path: Path, fake_embedder: Any) -> 
     # ... and the new one is swapped in by the background load
     assert _wait(lambda: holder.current().version == kb.live_version())
     assert swaps[-1] == (first.version, kb.live_version())
+    assert holder.current()._all_chunks is not None  # the new version too, before the swap
     assert any(d.source == "new.md" for d in holder.current().documents())
     holder.close()
 
