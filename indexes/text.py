@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -119,6 +120,17 @@ ZH_STOPWORDS = frozenset(
 
 _jieba_lock = threading.Lock()
 _jieba: Any = None
+
+
+def load_analyzer(langs: Iterable[str]) -> bool:
+    """Load now what analysing text in ``langs`` will need, rather than on the first such text:
+    jieba's dictionary for Chinese (also Japanese or Korean) script, ~0.6 s and ~70 MB, which a
+    served knowledge base's first Chinese question would otherwise wait for. Returns whether
+    anything needed loading."""
+    if not any((lang or "").split("-")[0].lower() in ("zh", "ja", "ko") for lang in langs):
+        return False
+    _get_jieba()
+    return True
 
 
 def _get_jieba() -> Any:

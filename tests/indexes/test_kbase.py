@@ -88,12 +88,17 @@ def test_chunk_cache_serves_repeats_without_sqlite(built_kb: KnowledgeBase, hash
 
 
 def test_warm_up_preloads_every_chunk_and_finds_neighbours_without_sqlite(built_kb: KnowledgeBase, hashing, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import indexes.text as text_mod
+
     _, chunks, _ = corpus_docs()
     v = built_kb.load_live(hashing.id)
     n = v.n_chunks
+    loads: list[int] = []
+    monkeypatch.setattr(text_mod, "_get_jieba", lambda: loads.append(1))
     expected = {(r, b, a): v.store.neighbours(r, b, a) for r in range(n) for b in range(3) for a in range(3)}
     assert v.warm_up(max_chunks=n - 1) is False and v._all_chunks is None  # too many: the LRU serves
     assert v.warm_up() is True  # the knowledge base's limit (20,000 by default)
+    assert loads  # it holds Chinese: jieba is loaded now, not on the first Chinese question
 
     def no_sqlite(*args: object) -> None:
         raise AssertionError("a warmed version read SQLite")

@@ -120,3 +120,12 @@ def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     assert holds_answer_kind("number", "外语类专业每学年6000元。")
     assert holds_answer_kind("number", "Up to three users share one plan.")
     assert not holds_answer_kind(None, "It takes 5 days.")
+
+
+def test_load_analyzer_loads_jieba_only_for_cjk_languages(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from indexes import text
+
+    loads: list[int] = []
+    monkeypatch.setattr(text, "_get_jieba", lambda: loads.append(1))
+    assert text.load_analyzer(["en", "de"]) is False and text.load_analyzer([]) is False and not loads
+    assert text.load_analyzer(["en", "zh"]) is True and text.load_analyzer(["zh-CN"]) is True and len(loads) == 2
