@@ -300,18 +300,6 @@ class ChunkStore:
             cur = self._conn().execute("SELECT row, doc_id, position FROM chunks ORDER BY row")
             return [(int(r[0]), r[1], int(r[2])) for r in cur]
 
-    def neighbours(self, row: int, before: int = 1, after: int = 1) -> list[int]:
-        with self._lock:
-            con = self._conn()
-            r = con.execute("SELECT doc_id, position FROM chunks WHERE row = ?", (int(row),)).fetchone()
-            if r is None:
-                return []
-            cur = con.execute(
-                "SELECT row FROM chunks WHERE doc_id = ? AND position BETWEEN ? AND ? AND row != ? ORDER BY position",
-                (r[0], r[1] - before, r[1] + after, int(row)),
-            )
-            return [int(x[0]) for x in cur]
-
     def _iter(self, sql: str, batch: int = 2000) -> Iterator[tuple[Any, ...]]:
         with self._lock:
             cur = self._conn().execute(sql)

@@ -95,7 +95,14 @@ def test_warm_up_preloads_every_chunk_and_finds_neighbours_without_sqlite(built_
     n = v.n_chunks
     loads: list[int] = []
     monkeypatch.setattr(text_mod, "_get_jieba", lambda: loads.append(1))
-    expected = {(r, b, a): v.store.neighbours(r, b, a) for r in range(n) for b in range(3) for a in range(3)}
+    # a chunk's neighbours by their definition: same document, position within the window, in order
+    expected = {
+        (r, b, a): [j for j in sorted(range(n), key=lambda j: chunks[j].position)
+                    if j != r and chunks[j].doc_id == chunks[r].doc_id
+                    and chunks[r].position - b <= chunks[j].position <= chunks[r].position + a]
+        for r in range(n) for b in range(3) for a in range(3)
+    }
+    assert any(len(x) >= 2 for x in expected.values())  # the corpus has documents of several chunks
     assert v.warm_up(max_chunks=n - 1) is False and v._all_chunks is None  # too many: the LRU serves
     assert v.warm_up() is True  # the knowledge base's limit (20,000 by default)
     assert loads  # it holds Chinese: jieba is loaded now, not on the first Chinese question
@@ -104,9 +111,9 @@ def test_warm_up_preloads_every_chunk_and_finds_neighbours_without_sqlite(built_
         raise AssertionError("a warmed version read SQLite")
 
     monkeypatch.setattr(v.store, "get_chunks", no_sqlite)
-    monkeypatch.setattr(v.store, "neighbours", no_sqlite)
+    monkeypatch.setattr(v.store, "positions", no_sqlite)  # read once, by warm_up
     assert v.get_chunks(list(range(n))) == chunks and v.get_chunks([3, 0, 3]) == [chunks[3], chunks[0], chunks[3]]
-    # the same neighbours as the store's query, found in memory, for any window
+    # found in memory, for any window
     assert {key: v.neighbours(*key) for key in expected} == expected
     assert v.neighbours(n) == [] and v.neighbours(-1) == []
     with pytest.raises(IndexError, match="not in this index version"):
