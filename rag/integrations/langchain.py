@@ -1,6 +1,8 @@
 """LangChain integration: a ``BaseRetriever`` over a knowledge base, so LangChain users can plug
 the hybrid retriever (filters, fusion, FAQ blend) into their own chains.
 
+    index = KnowledgeBase(home, "acme").load_live()
+    index.warm_up()  # for many queries: its chunks in memory, as the service keeps them
     retriever = KnowledgeBaseRetriever.from_index(index, embedder, k=5)
     docs = retriever.invoke("How do I return an item?")
 """
