@@ -244,6 +244,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         golds: list[tuple[str, ...]] = []
         follow: list[bool] = []  # whether the question is a follow-up (has history)
         faq_cal: list[tuple[float, bool]] = []
+        stages: dict[str, list[float]] = {}  # ours, first turns: where the retrieval's time goes
         for item in ds.items:
             if not item.answerable:
                 continue
@@ -258,6 +259,9 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
             lat["ours"].append((time.perf_counter() - t) * 1000)
             embed_ms["ours"].append(clock.lap())
             ranked["ours"].append([h.chunk.source_id for h in hits])
+            if not hist and ours.last_debug is not None:
+                for stage, ms in ours.last_debug.stages_ms.items():
+                    stages.setdefault(stage, []).append(ms)
             if hits and hits[0].chunk.kind == "faq":
                 faq_cal.append((hits[0].scores.get("qdense", 0.0), hits[0].chunk.source_id in item.gold))
             last = item.question
@@ -316,6 +320,12 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                   f"{rows[-1]['p50_followup_ms']}ms, {rows[-1]['p50_after_embed_followup_ms']}ms after the "
                   f"embedding, hit@5 {rows[-1]['hit@5_followup']})",
                   flush=True)
+        if stages:
+            rows.append({"set": ds.name, "system": "_ours_stages_first_turn",
+                         **{f"{k}_p50_ms": pct(v, 50) for k, v in stages.items()},
+                         **{f"{k}_p95_ms": pct(v, 95) for k, v in stages.items()}})
+            print(ds.name, "ours, first turns, p50 ms per stage:",
+                  ", ".join(f"{k} {pct(v, 50)}" for k, v in stages.items()), flush=True)
         if faq_cal:
             rows.append({"set": ds.name, "system": "_faq_calibration", **faq_threshold(faq_cal)})
             print(ds.name, "faq calibration", rows[-1], flush=True)

@@ -35,7 +35,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -464,6 +464,10 @@ class RetrievalDebug:
     lang: str
     weights: dict[str, float]
     capability: float
+    # where the retrieval's time went, ms: embed (the query vector), keyword (BM25 search),
+    # vector (the vector searches and scoring every candidate by both retrievers), fuse,
+    # passages (near-duplicate collapse, passage merging, coverage); the bench reports them
+    stages_ms: dict[str, float] = field(default_factory=dict)
 
 
 class HybridRetriever:
@@ -570,13 +574,16 @@ class HybridRetriever:
 
         dense: list[tuple[int, float]] = []
         qdense: list[tuple[int, float]] = []
+        stage_t = [time.perf_counter()]  # the end of each stage (RetrievalDebug.stages_ms)
         # (Embedding the query in a worker thread while BM25 ran here was tried: the engine's
         # OpenMP threads then contend with this one and the median rose by 4 ms on 2 cores.)
         if capability <= 0.0:
             qvec = None
         elif qvec is None:
             qvec = self.embed_query(query)
+        stage_t.append(time.perf_counter())
         bm25 = self.index.keyword_search(query, pool, allowed)
+        stage_t.append(time.perf_counter())
         # a list shorter than the pool holds every chunk with a query term: all others score 0, and
         # its lowest score is no floor (a Chinese question in a mostly English knowledge base
         # matches two documents: min-max would make their near-tie 1 against 0)
@@ -588,6 +595,7 @@ class HybridRetriever:
                     memo[kind] = self.index.vector_search(qvec, pool, allowed, kind=kind)
             dense, qdense = memo["passage"], memo["question"]
             dense, bm25 = self._complete(query, qvec, dense, bm25)
+        stage_t.append(time.perf_counter())
 
         rows = sorted({r for r, _ in dense} | {r for r, _ in qdense} | {r for r, _ in bm25})
         if not rows:
@@ -673,11 +681,7 @@ class HybridRetriever:
             order = _prefer_years(
                 years, order, fused, lambda sids: self._mentioning(years, sids, by_row_source, chunks), 2 * want
             )
-        self.last_debug = RetrievalDebug(
-            lang=lang,
-            weights={"capability": capability, **conf},
-            capability=capability,
-        )
+        stage_t.append(time.perf_counter())
 
         # collapse near-duplicates across sources, then build passages
         found: list[tuple[Hit, list[int]]] = []  # each hit with the chunk rows of its passage
@@ -714,6 +718,14 @@ class HybridRetriever:
                 break
         hits = self._coverage(query, found)
         t1 = time.perf_counter()
+        stage_t.append(t1)
+        stages = ("embed", "keyword", "vector", "fuse", "passages")
+        self.last_debug = RetrievalDebug(
+            lang=lang,
+            weights={"capability": capability, **conf},
+            capability=capability,
+            stages_ms={n: (b - a) * 1000 for n, a, b in zip(stages, stage_t[:-1], stage_t[1:], strict=True)},
+        )
         if self.reranker is not None and rerank and hits:
             hits = self._rerank(query, hits)
         t2 = time.perf_counter()

@@ -36,6 +36,10 @@ def test_chinese_query_with_english_embedder_is_bm25_only(kb_home: Path) -> None
     assert hits[0].scores["dense"] == 0.0
     r.retrieve("How long does standard shipping take?", k=3)
     assert r.last_debug.capability == 1.0 and emb.calls == calls + 1
+    # where the time went, stage by stage (bench/query.py reports them)
+    stages = r.last_debug.stages_ms
+    assert list(stages) == ["embed", "keyword", "vector", "fuse", "passages"]
+    assert all(ms >= 0.0 for ms in stages.values()) and sum(stages.values()) <= r.last_timings["retrieve"]
 
 
 def test_score_normalisation_and_margin_confidence() -> None:
