@@ -10,7 +10,8 @@
    langchain-condensed is the LangChain pipeline searched with that same condensed text. Its
    query-vector cache is emptied before every question: each is measured cold. Every system
    embeds with the same engine, so besides its p50 each row gives its p50 after the query
-   embedding (what the pipeline adds to it), and first turns and follow-ups apart.
+   embedding (what the pipeline adds to it), and first turns and follow-ups apart; ours also
+   gives, on first turns, each retrieval stage's p50/p95 (RetrievalDebug.stages_ms).
 2. Latency: p50/p95 per stage and end to end of the extractive path on synthetic indexes of
    10k and 100k chunks (synthetic text from a Zipf vocabulary and random unit vectors: search
    cost does not depend on what the vectors mean; queries are embedded with the real model).
