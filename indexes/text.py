@@ -122,12 +122,18 @@ _jieba_lock = threading.Lock()
 _jieba: Any = None
 
 
+def is_cjk_lang(lang: str | None) -> bool:
+    """Whether ``lang`` (``"zh"``, ``"zh-CN"``, ``"ja"``...) is written in CJK characters, which the
+    analyzer cuts with jieba and apart from any other script."""
+    return (lang or "").split("-")[0].lower() in ("zh", "ja", "ko")
+
+
 def load_analyzer(langs: Iterable[str]) -> bool:
     """Load now what analysing text in ``langs`` will need, rather than on the first such text:
     jieba's dictionary for Chinese (also Japanese or Korean) script, ~0.6 s and ~70 MB, which a
     served knowledge base's first Chinese question would otherwise wait for. Returns whether
     anything needed loading."""
-    if not any((lang or "").split("-")[0].lower() in ("zh", "ja", "ko") for lang in langs):
+    if not any(is_cjk_lang(lang) for lang in langs):
         return False
     _get_jieba()
     return True

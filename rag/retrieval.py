@@ -42,7 +42,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import numpy as np
 
 from indexes.lru import BatchLRU
-from indexes.text import detect_lang, is_cjk_char, tokenize
+from indexes.text import detect_lang, is_cjk_char, is_cjk_lang, tokenize
 from indexes.types import Chunk, Filters
 from rag.types import Hit
 
@@ -287,12 +287,6 @@ def dense_capability(embedder: Any, query: str, lang: str) -> float:
 # --- score normalisation -------------------------------------------------------------------------
 
 
-def _cjk(lang: str | None) -> bool:
-    """Whether ``lang`` is written in CJK characters, which the keyword analyzer cuts apart from
-    any other script: a question in one is blind to documents in the other."""
-    return (lang or "").split("-")[0].lower() in ("zh", "ja", "ko")
-
-
 def minmax(scores: dict[str, float], floor: float | None = None) -> dict[str, float]:
     """Min-max normalise over the candidate pool; a single candidate (or a flat list) maps to 1.
     ``floor``: a score that every candidate left out of ``scores`` has (BM25's 0, when its list
@@ -413,7 +407,7 @@ class _ChunkMap:
         if callable(getter) and callable(langs):
             codes, names, has_q = getter()
             lang_codes, lang_names = langs()
-            cjk = [_cjk(name) for name in lang_names]
+            cjk = [is_cjk_lang(name) for name in lang_names]
             self.source_of = lambda row: names[codes[row]]
             self.has_question = lambda row: bool(has_q[row])
             self.in_cjk = lambda row: cjk[lang_codes[row]]
@@ -421,7 +415,7 @@ class _ChunkMap:
             self.prefetch(rows)
             self.source_of = lambda row: self._chunks[row].source_id
             self.has_question = lambda row: self._chunks[row].question is not None
-            self.in_cjk = lambda row: _cjk(self._chunks[row].lang)
+            self.in_cjk = lambda row: is_cjk_lang(self._chunks[row].lang)
 
     def prefetch(self, rows: Any) -> None:
         need = [r for r in dict.fromkeys(rows) if r not in self._chunks]
@@ -603,7 +597,7 @@ class HybridRetriever:
             return []
         chunks = _ChunkMap(self.index, rows)
         source_of, has_question, in_cjk = chunks.source_of, chunks.has_question, chunks.in_cjk
-        query_cjk = _cjk(lang)
+        query_cjk = is_cjk_lang(lang)
 
         # document-level evidence: the best chunk score of each source, per retriever
         def by_source(pairs: list[tuple[int, float]]) -> tuple[dict[str, float], dict[str, int]]:
