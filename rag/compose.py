@@ -330,7 +330,7 @@ def joined_broken_lines(text: str) -> str:
 _CUT_AT = re.compile(rf"{_BROKEN_AT.pattern}|\b(?:the|a|an|of|to|and|or|for|with|that|which)\s*$", re.IGNORECASE)
 
 
-_OPENS, _CLOSES = "([{（【《“‘「『", ")]}）】》”’」』"
+_OPENER_OF = dict(zip(")]}）】》”’」』", "([{（【《“‘「『", strict=True))  # closing mark -> its opening mark
 
 
 def _unclosed_from(sentence: str) -> int | None:
@@ -338,9 +338,9 @@ def _unclosed_from(sentence: str) -> int | None:
     passage that ends inside one was cut there ("...信息管理与信息系统(政务", "...2020年1月7日 (三")."""
     stack: list[int] = []
     for i, ch in enumerate(sentence):
-        if ch in _OPENS:
+        if ch in _OPENER_OF.values():
             stack.append(i)
-        elif ch in _CLOSES and stack and _OPENS[_CLOSES.index(ch)] == sentence[stack[-1]]:
+        elif stack and _OPENER_OF.get(ch) == sentence[stack[-1]]:
             stack.pop()
     return stack[0] if stack else None
 
