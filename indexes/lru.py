@@ -28,6 +28,11 @@ class BatchLRU(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._d)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether ``key`` is cached (it does not count as a use)."""
+        with self._lock:
+            return key in self._d
+
     def keys(self) -> list[K]:
         """The cached keys, least recently used first."""
         with self._lock:

@@ -31,10 +31,12 @@ into one passage. An optional cross-encoder reranks the fused top of the list.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from typing import Any, Generic, Protocol, TypeVar
@@ -392,6 +394,21 @@ def _scale_others(order: list[str], fused: dict[str, float], keep: set[str], fac
     return sorted(order, key=lambda x: (-fused[x], x))
 
 
+_KEYWORD_POOL: ThreadPoolExecutor | None = None
+_KEYWORD_POOL_LOCK = threading.Lock()
+
+
+def _keyword_pool() -> ThreadPoolExecutor:
+    """The worker threads that run keyword searches while the query is being embedded (created
+    on first use; shared by every retriever of the process)."""
+    global _KEYWORD_POOL
+    with _KEYWORD_POOL_LOCK:
+        if _KEYWORD_POOL is None:
+            workers = max(2, min(4, os.cpu_count() or 2))
+            _KEYWORD_POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kb-keyword")
+        return _KEYWORD_POOL
+
+
 class _ChunkMap:
     """The chunks of a candidate pool, built only when a row is looked at: fusion needs just each
     row's source id, whether it is an FAQ entry (from :meth:`IndexVersion.row_sources`) and whether
@@ -458,7 +475,8 @@ class RetrievalDebug:
     lang: str
     weights: dict[str, float]
     capability: float
-    # where the retrieval's time went, ms: embed (the query vector), keyword (BM25 search),
+    # where the retrieval's time went, ms: embed (the query vector), keyword (BM25 search; when it
+    # ran on a worker during the embedding, what was left of it after the embedding),
     # vector (the vector searches and scoring every candidate by both retrievers), fuse,
     # passages (near-duplicate collapse, passage merging, coverage); the bench reports them
     stages_ms: dict[str, float] = field(default_factory=dict)
@@ -529,6 +547,43 @@ class HybridRetriever:
             self.last_vectors = dict(zip(texts, out, strict=True))
         return out
 
+    def _is_embedded(self, text: str) -> bool:
+        return text in self.last_vectors or text in self._qvecs
+
+    def _search_ahead(
+        self, queries: Iterable[str], pool: int, allowed: np.ndarray | None
+    ) -> dict[str, Future[list[tuple[int, float]]]]:
+        """Start the keyword search of each of ``queries`` on a worker thread, to run while this
+        thread embeds the query: the engine releases the GIL while it computes, and the search
+        (0.3-0.9 ms after an embedding on the dev sets) then costs the request nothing on a
+        machine with a core to spare. :meth:`_keyword` collects the results. The embedding stays
+        on the request's thread: run on a worker, with this thread searching, its engine's
+        threads contended with this one and the median rose by 4 ms on 2 cores."""
+        return {q: _keyword_pool().submit(self.index.keyword_search, q, pool, allowed) for q in dict.fromkeys(queries)}
+
+    def _keyword(
+        self,
+        query: str,
+        pool: int,
+        allowed: np.ndarray | None,
+        ahead: dict[str, Future[list[tuple[int, float]]]] | None,
+    ) -> list[tuple[int, float]]:
+        """The keyword search's top ``pool`` for ``query``: the one :meth:`_search_ahead` started,
+        or run here when there is none, or when no worker has started it yet (all busy)."""
+        started = ahead.get(query) if ahead else None
+        if started is None or started.cancel():
+            return self.index.keyword_search(query, pool, allowed)
+        return started.result()
+
+    def _embed_alongside(self, text: str, ahead: dict[str, Future[list[tuple[int, float]]]] | None) -> np.ndarray:
+        """``text``'s query vector; the searches in ``ahead`` are cancelled if embedding fails."""
+        try:
+            return self.embed_query(text)
+        except BaseException:
+            for f in (ahead or {}).values():
+                f.cancel()
+            raise
+
     def forget_queries(self) -> None:
         """Drop the cached query vectors (benchmarks measure every query cold)."""
         self._qvecs.clear()
@@ -548,10 +603,13 @@ class HybridRetriever:
         rerank: bool = True,
         qvec: np.ndarray | None = None,
         _vector_memo: dict[str, list[tuple[int, float]]] | None = None,
+        _keyword_ahead: dict[str, Future[list[tuple[int, float]]]] | None = None,
     ) -> list[Hit]:
         """One hit per source, best first. ``qvec``: the query's embedding when the caller has it
-        (:meth:`retrieve_many` passes its main phrasing's vector to every phrasing, and one
-        ``_vector_memo`` so that the vector searches, the same for each, run once)."""
+        (:meth:`retrieve_many` passes its main phrasing's vector to every phrasing, one
+        ``_vector_memo`` so that the vector searches, the same for each, run once, and the keyword
+        searches it started while embedding, by query text, for the same ``k`` and ``filters``).
+        A query that must be embedded has its keyword search run alongside the embedding."""
         t0 = time.perf_counter()
         self.last_primary = None
         query = (query or "").strip()
@@ -569,14 +627,15 @@ class HybridRetriever:
         dense: list[tuple[int, float]] = []
         qdense: list[tuple[int, float]] = []
         stage_t = [time.perf_counter()]  # the end of each stage (RetrievalDebug.stages_ms)
-        # (Embedding the query in a worker thread while BM25 ran here was tried: the engine's
-        # OpenMP threads then contend with this one and the median rose by 4 ms on 2 cores.)
+        ahead = _keyword_ahead
         if capability <= 0.0:
             qvec = None
         elif qvec is None:
-            qvec = self.embed_query(query)
+            if ahead is None and not self._is_embedded(query):
+                ahead = self._search_ahead([query], pool, allowed)
+            qvec = self._embed_alongside(query, ahead)
         stage_t.append(time.perf_counter())
-        bm25 = self.index.keyword_search(query, pool, allowed)
+        bm25 = self._keyword(query, pool, allowed, ahead)
         stage_t.append(time.perf_counter())
         # a list shorter than the pool holds every chunk with a query term: all others score 0, and
         # its lowest score is no floor (a Chinese question in a mostly English knowledge base
@@ -764,8 +823,13 @@ class HybridRetriever:
             return self.retrieve(items[0][0] if items else "", k, filters, lang, rerank=rerank)
         lang = lang or detect_lang(items[0][0])
         main_vec: np.ndarray | None = None
+        ahead: dict[str, Future[list[tuple[int, float]]]] | None = None
         if self.index.n_chunks and dense_capability(self.embedder, items[0][0], lang) > 0.0:
-            main_vec = self.embed_query(items[0][0])
+            if not self._is_embedded(items[0][0]):
+                # every phrasing's keyword search runs while the main one is embedded (the pool
+                # and mask are the ones retrieve() uses: same k, same filters)
+                ahead = self._search_ahead([q for q, _ in items], max(self.pool, 5 * k), self.index.allowed_mask(filters))
+            main_vec = self._embed_alongside(items[0][0], ahead)
         total_w = sum(w for _, w in items)
         score: dict[str, float] = {}
         first: dict[str, Hit] = {}
@@ -775,7 +839,9 @@ class HybridRetriever:
         # one vector, one filter: its searches run once (without a main vector, none is shared)
         memo: dict[str, list[tuple[int, float]]] | None = {} if main_vec is not None else None
         for text, w in items:
-            got = self.retrieve(text, k, filters, lang, rerank=rerank, qvec=main_vec, _vector_memo=memo)
+            got = self.retrieve(
+                text, k, filters, lang, rerank=rerank, qvec=main_vec, _vector_memo=memo, _keyword_ahead=ahead
+            )
             for h in got:
                 sid = h.chunk.source_id
                 score[sid] = score.get(sid, 0.0) + w * h.score / total_w

@@ -14,6 +14,7 @@ def test_missing_keys_are_fetched_once_in_one_batch_and_bounded() -> None:
     assert lru.get(1) == "v1" and len(calls) == 1  # a hit, now most recent
     assert lru.get(3) == "v3" and calls[-1] == [3]
     assert lru.keys() == [1, 3] and len(lru) == 2  # 2 was least recently used
+    assert 1 in lru and 2 not in lru and lru.keys() == [1, 3]  # asking is not a use
     lru.clear()
     assert len(lru) == 0
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,108 @@ def test_retrieve_many_searches_the_shared_vector_once(shop_index: Any, fake_emb
     for h in fused:
         sid = h.chunk.source_id
         assert h.score == pytest.approx((a.get(sid, 0.0) + 0.5 * b.get(sid, 0.0)) / 1.5)
+
+
+class _EmbedsAfterTheSearch(HashingEmbedder):
+    """Embeds a query only once a keyword search has begun (or 10 s have passed): a retriever that
+    searched after embedding, rather than alongside, would have it record False."""
+
+    def __init__(self, searched: threading.Event, fail: bool = False) -> None:
+        super().__init__(64)
+        self.searched = searched
+        self.fail = fail
+        self.saw_search: list[bool] = []
+
+    def embed(self, texts: Any, kind: str = "passage") -> np.ndarray:
+        if kind == "query":
+            self.saw_search.append(self.searched.wait(10))
+            if self.fail:
+                raise RuntimeError("embedding engine crashed")
+        return super().embed(texts, kind=kind)
+
+
+def _spy_keyword_search(index: Any, searched: threading.Event, threads: dict[str, str]) -> None:
+    """Make ``index.keyword_search`` record the thread each query was searched on (the spy is an
+    instance attribute: ``del index.keyword_search`` restores the method)."""
+    real = index.keyword_search
+
+    def spy(query: str, k: int, allowed: Any = None) -> Any:
+        threads[query] = threading.current_thread().name
+        searched.set()
+        return real(query, k, allowed)
+
+    index.keyword_search = spy
+
+
+def test_the_keyword_search_runs_while_the_query_is_embedded(shop_index: Any, fake_embedder: Any) -> None:
+    searched, threads = threading.Event(), dict[str, str]()
+    emb = _EmbedsAfterTheSearch(searched)
+    r = HybridRetriever(shop_index, emb)
+    q = "How much does express shipping cost?"
+    _spy_keyword_search(shop_index, searched, threads)
+    try:
+        hits = r.retrieve(q, k=4)
+        assert emb.saw_search == [True]  # the search had begun while the query was being embedded
+        assert threads[q].startswith("kb-keyword")
+        # the vector is cached now: nothing to wait for, so the search runs on the request's thread
+        searched.clear()
+        again = r.retrieve(q, k=4)
+        assert emb.saw_search == [True] and threads[q] == threading.current_thread().name
+        # a follow-up: every phrasing is searched while the main one is embedded, which happens once
+        searched.clear()
+        main, asked = "Do you ship to Switzerland? How much does express shipping cost?", "Do you ship to Switzerland?"
+        fused = r.retrieve_many([(main, 1.0), (asked, 0.5)], k=4)
+        assert emb.saw_search == [True, True]
+        assert threads[main].startswith("kb-keyword") and threads[asked].startswith("kb-keyword")
+    finally:
+        del shop_index.keyword_search
+    # the same hits as searching after the embedding (the retriever the other tests use)
+    plain = HybridRetriever(shop_index, fake_embedder)
+    assert [(h.chunk.id, h.score, h.scores) for h in hits] == [(h.chunk.id, h.score, h.scores) for h in again]
+    assert [(h.chunk.id, h.score) for h in hits] == [(h.chunk.id, h.score) for h in plain.retrieve(q, k=4)]
+    assert [(h.chunk.id, h.score) for h in fused] == [
+        (h.chunk.id, h.score) for h in plain.retrieve_many([(main, 1.0), (asked, 0.5)], k=4)
+    ]
+
+
+def test_a_failed_embedding_fails_the_retrieval_and_the_next_one_works(shop_index: Any, fake_embedder: Any) -> None:
+    searched, threads = threading.Event(), dict[str, str]()
+    emb = _EmbedsAfterTheSearch(searched, fail=True)
+    r = HybridRetriever(shop_index, emb)
+    _spy_keyword_search(shop_index, searched, threads)
+    try:
+        with pytest.raises(RuntimeError, match="engine crashed"):
+            r.retrieve("How much does express shipping cost?", k=4)
+        with pytest.raises(RuntimeError, match="engine crashed"):
+            r.retrieve_many([("Do you ship to Switzerland? And express?", 1.0), ("And express?", 0.5)], k=4)
+    finally:
+        del shop_index.keyword_search
+    emb.fail = False
+    assert [h.chunk.id for h in r.retrieve("How much does express shipping cost?", k=4)] == [
+        h.chunk.id for h in HybridRetriever(shop_index, fake_embedder).retrieve("How much does express shipping cost?", k=4)
+    ]
+
+
+def test_the_keyword_search_runs_on_the_request_thread_when_every_worker_is_busy(shop_index: Any) -> None:
+    from rag.retrieval import _keyword_pool
+
+    pool, release = _keyword_pool(), threading.Event()
+    busy = [pool.submit(release.wait, 10) for _ in range(pool._max_workers)]
+    searched, threads = threading.Event(), dict[str, str]()
+    emb = _EmbedsAfterTheSearch(searched)
+    emb.searched = threading.Event()  # nothing will start the search: do not wait for it
+    emb.searched.set()
+    r = HybridRetriever(shop_index, emb)
+    q = "How much does express shipping cost?"
+    _spy_keyword_search(shop_index, searched, threads)
+    try:
+        hits = r.retrieve(q, k=4)
+    finally:
+        del shop_index.keyword_search
+        release.set()
+        for f in busy:
+            f.result(timeout=10)
+    assert hits and threads[q] == threading.current_thread().name  # not left waiting behind the workers
 
 
 def test_a_follow_up_is_retrieved_as_condensed_and_as_asked(shop_index: Any, fake_embedder: Any) -> None:
