@@ -686,6 +686,15 @@ class IndexVersion:
         terms, phrases = _analyze_query(query)
         return self.bm25.search(terms, k, allowed, phrases=phrases)
 
+    def keyword_search_all(
+        self, query: str, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[list[tuple[int, float]], np.ndarray]:
+        """:meth:`keyword_search`'s top ``k``, and every chunk row's BM25 score (0 for rows
+        ``allowed`` excludes), from the same pass: what :meth:`keyword_scores` would give for any
+        rows, without searching the postings again."""
+        terms, phrases = _analyze_query(query)
+        return self.bm25.search_all(terms, k, allowed, phrases=phrases)
+
     def keyword_scores(self, query: str, rows: Sequence[int]) -> np.ndarray:
         """BM25 scores of ``query`` for the chunks at ``rows`` (0 where a chunk lacks every term),
         so that a chunk the vector search found is scored by BM25 too, not counted as absent."""

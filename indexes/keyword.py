@@ -245,21 +245,29 @@ class BM25Index:
     ) -> list[tuple[int, float]]:
         """Top ``k`` (chunk row, score) with score > 0, best first; ``allowed``: boolean mask over
         chunk rows (False rows are never returned)."""
-        if k <= 0 or self.n_docs == 0:
-            return []
+        return self.search_all(tokens, k, allowed, phrases)[0]
+
+    def search_all(
+        self, tokens: Sequence[str], k: int, allowed: np.ndarray | None = None, phrases: Sequence[str] = ()
+    ) -> tuple[list[tuple[int, float]], np.ndarray]:
+        """:meth:`search`'s top ``k``, and the score of every chunk it ranked them among (float32,
+        length n_docs, 0 for rows ``allowed`` excludes): the values :meth:`scores_of` gives, for
+        a caller that wants more than the top without a second pass over the postings."""
+        if allowed is not None and len(allowed) != self.n_docs:
+            raise ValueError(f"allowed mask has {len(allowed)} rows, index has {self.n_docs}")
         s = self.scores(tokens, phrases)
+        if k <= 0 or self.n_docs == 0:
+            return [], s
         if allowed is not None:
-            if len(allowed) != self.n_docs:
-                raise ValueError(f"allowed mask has {len(allowed)} rows, index has {self.n_docs}")
             s[~allowed] = 0.0
         cand = np.flatnonzero(s > 0)
         if len(cand) == 0:
-            return []
+            return [], s
         if len(cand) > k:
             part = np.argpartition(-s[cand], k - 1)[:k]
             cand = cand[part]
         order = np.lexsort((cand, -s[cand]))  # score desc, then row asc (deterministic)
-        return [(int(cand[i]), float(s[cand[i]])) for i in order]
+        return [(int(cand[i]), float(s[cand[i]])) for i in order], s
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, npz_path: Path, json_path: Path) -> None:

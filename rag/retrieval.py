@@ -394,6 +394,9 @@ def _scale_others(order: list[str], fused: dict[str, float], keep: set[str], fac
     return sorted(order, key=lambda x: (-fused[x], x))
 
 
+# a keyword search's top (chunk row, BM25 score) list, and every chunk's score when the index
+# gives them (HybridRetriever._keyword_search)
+_Keyword = tuple[list[tuple[int, float]], np.ndarray | None]
 _KEYWORD_POOL: ThreadPoolExecutor | None = None
 _KEYWORD_POOL_LOCK = threading.Lock()
 
@@ -552,30 +555,36 @@ class HybridRetriever:
 
     def _search_ahead(
         self, queries: Iterable[str], pool: int, allowed: np.ndarray | None
-    ) -> dict[str, Future[list[tuple[int, float]]]]:
+    ) -> dict[str, Future[_Keyword]]:
         """Start the keyword search of each of ``queries`` on a worker thread, to run while this
         thread embeds the query: the engine releases the GIL while it computes, and the search
         (0.3-0.9 ms after an embedding on the dev sets) then costs the request nothing on a
         machine with a core to spare. :meth:`_keyword` collects the results. The embedding stays
         on the request's thread: run on a worker, with this thread searching, its engine's
         threads contended with this one and the median rose by 4 ms on 2 cores."""
-        return {q: _keyword_pool().submit(self.index.keyword_search, q, pool, allowed) for q in dict.fromkeys(queries)}
+        return {q: _keyword_pool().submit(self._keyword_search, q, pool, allowed) for q in dict.fromkeys(queries)}
+
+    def _keyword_search(self, query: str, pool: int, allowed: np.ndarray | None) -> _Keyword:
+        """The keyword search's top ``pool``, and every chunk's BM25 score when the index gives
+        them from the same pass (None otherwise): :meth:`_complete` reads the BM25 score of what
+        the vector search found from them."""
+        search_all = getattr(self.index, "keyword_search_all", None)
+        if callable(search_all):
+            top, every = search_all(query, pool, allowed)
+            return top, every
+        return self.index.keyword_search(query, pool, allowed), None
 
     def _keyword(
-        self,
-        query: str,
-        pool: int,
-        allowed: np.ndarray | None,
-        ahead: dict[str, Future[list[tuple[int, float]]]] | None,
-    ) -> list[tuple[int, float]]:
-        """The keyword search's top ``pool`` for ``query``: the one :meth:`_search_ahead` started,
-        or run here when there is none, or when no worker has started it yet (all busy)."""
+        self, query: str, pool: int, allowed: np.ndarray | None, ahead: dict[str, Future[_Keyword]] | None
+    ) -> _Keyword:
+        """:meth:`_keyword_search` for ``query``: the one :meth:`_search_ahead` started, or run here
+        when there is none, or when no worker has started it yet (all busy)."""
         started = ahead.get(query) if ahead else None
         if started is None or started.cancel():
-            return self.index.keyword_search(query, pool, allowed)
+            return self._keyword_search(query, pool, allowed)
         return started.result()
 
-    def _embed_alongside(self, text: str, ahead: dict[str, Future[list[tuple[int, float]]]] | None) -> np.ndarray:
+    def _embed_alongside(self, text: str, ahead: dict[str, Future[_Keyword]] | None) -> np.ndarray:
         """``text``'s query vector; the searches in ``ahead`` are cancelled if embedding fails."""
         try:
             return self.embed_query(text)
@@ -603,7 +612,7 @@ class HybridRetriever:
         rerank: bool = True,
         qvec: np.ndarray | None = None,
         _vector_memo: dict[str, list[tuple[int, float]]] | None = None,
-        _keyword_ahead: dict[str, Future[list[tuple[int, float]]]] | None = None,
+        _keyword_ahead: dict[str, Future[_Keyword]] | None = None,
     ) -> list[Hit]:
         """One hit per source, best first. ``qvec``: the query's embedding when the caller has it
         (:meth:`retrieve_many` passes its main phrasing's vector to every phrasing, one
@@ -635,7 +644,7 @@ class HybridRetriever:
                 ahead = self._search_ahead([query], pool, allowed)
             qvec = self._embed_alongside(query, ahead)
         stage_t.append(time.perf_counter())
-        bm25 = self._keyword(query, pool, allowed, ahead)
+        bm25, bm25_every = self._keyword(query, pool, allowed, ahead)
         stage_t.append(time.perf_counter())
         # a list shorter than the pool holds every chunk with a query term: all others score 0, and
         # its lowest score is no floor (a Chinese question in a mostly English knowledge base
@@ -647,7 +656,7 @@ class HybridRetriever:
                 if kind not in memo:
                     memo[kind] = self.index.vector_search(qvec, pool, allowed, kind=kind)
             dense, qdense = memo["passage"], memo["question"]
-            dense, bm25 = self._complete(query, qvec, dense, bm25)
+            dense, bm25 = self._complete(query, qvec, dense, bm25, bm25_every)
         stage_t.append(time.perf_counter())
 
         rows = sorted({r for r, _ in dense} | {r for r, _ in qdense} | {r for r, _ in bm25})
@@ -823,7 +832,7 @@ class HybridRetriever:
             return self.retrieve(items[0][0] if items else "", k, filters, lang, rerank=rerank)
         lang = lang or detect_lang(items[0][0])
         main_vec: np.ndarray | None = None
-        ahead: dict[str, Future[list[tuple[int, float]]]] | None = None
+        ahead: dict[str, Future[_Keyword]] | None = None
         if self.index.n_chunks and dense_capability(self.embedder, items[0][0], lang) > 0.0:
             if not self._is_embedded(items[0][0]):
                 # every phrasing's keyword search runs while the main one is embedded (the pool
@@ -857,15 +866,26 @@ class HybridRetriever:
         return [replace(first[sid], score=score[sid]) for sid in order]
 
     def _complete(
-        self, query: str, qvec: np.ndarray, dense: list[tuple[int, float]], bm25: list[tuple[int, float]]
+        self,
+        query: str,
+        qvec: np.ndarray,
+        dense: list[tuple[int, float]],
+        bm25: list[tuple[int, float]],
+        bm25_every: np.ndarray | None = None,
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
         """Score every candidate by both retrievers: a chunk that only BM25 found gets its real
-        cosine, one that only the vector search found its real BM25 score. Counting a chunk
-        absent from one retriever's top ``pool`` as 0 there sank passages that BM25 ranked 2nd
-        and the embedder 86th below ones both ranked 10th. Indexes that cannot score given rows
-        (test doubles) keep the two top lists as they are."""
+        cosine, one that only the vector search found its real BM25 score (read from
+        ``bm25_every``, every chunk's, when the keyword search gave it). Counting a chunk absent
+        from one retriever's top ``pool`` as 0 there sank passages that BM25 ranked 2nd and the
+        embedder 86th below ones both ranked 10th. Indexes that cannot score given rows (test
+        doubles) keep the two top lists as they are."""
         cos_of = getattr(self.index, "passage_similarity", None)
         bm25_of = getattr(self.index, "keyword_scores", None)
+        if bm25_every is not None:
+
+            def bm25_of(_query: str, rows: Sequence[int]) -> np.ndarray:
+                return bm25_every[np.asarray(rows, dtype=np.int64)]
+
         if not callable(cos_of) or not callable(bm25_of):
             return dense, bm25
         d_rows = {r for r, _ in dense}

@@ -317,16 +317,16 @@ class _EmbedsAfterTheSearch(HashingEmbedder):
 
 
 def _spy_keyword_search(index: Any, searched: threading.Event, threads: dict[str, str]) -> None:
-    """Make ``index.keyword_search`` record the thread each query was searched on (the spy is an
-    instance attribute: ``del index.keyword_search`` restores the method)."""
-    real = index.keyword_search
+    """Make ``index.keyword_search_all`` record the thread each query was searched on (the spy is
+    an instance attribute: ``del index.keyword_search_all`` restores the method)."""
+    real = index.keyword_search_all
 
     def spy(query: str, k: int, allowed: Any = None) -> Any:
         threads[query] = threading.current_thread().name
         searched.set()
         return real(query, k, allowed)
 
-    index.keyword_search = spy
+    index.keyword_search_all = spy
 
 
 def test_the_keyword_search_runs_while_the_query_is_embedded(shop_index: Any, fake_embedder: Any) -> None:
@@ -350,7 +350,7 @@ def test_the_keyword_search_runs_while_the_query_is_embedded(shop_index: Any, fa
         assert emb.saw_search == [True, True]
         assert threads[main].startswith("kb-keyword") and threads[asked].startswith("kb-keyword")
     finally:
-        del shop_index.keyword_search
+        del shop_index.keyword_search_all
     # the same hits as searching after the embedding (the retriever the other tests use)
     plain = HybridRetriever(shop_index, fake_embedder)
     assert [(h.chunk.id, h.score, h.scores) for h in hits] == [(h.chunk.id, h.score, h.scores) for h in again]
@@ -371,7 +371,7 @@ def test_a_failed_embedding_fails_the_retrieval_and_the_next_one_works(shop_inde
         with pytest.raises(RuntimeError, match="engine crashed"):
             r.retrieve_many([("Do you ship to Switzerland? And express?", 1.0), ("And express?", 0.5)], k=4)
     finally:
-        del shop_index.keyword_search
+        del shop_index.keyword_search_all
     emb.fail = False
     assert [h.chunk.id for h in r.retrieve("How much does express shipping cost?", k=4)] == [
         h.chunk.id for h in HybridRetriever(shop_index, fake_embedder).retrieve("How much does express shipping cost?", k=4)
@@ -393,7 +393,7 @@ def test_the_keyword_search_runs_on_the_request_thread_when_every_worker_is_busy
     try:
         hits = r.retrieve(q, k=4)
     finally:
-        del shop_index.keyword_search
+        del shop_index.keyword_search_all
         release.set()
         for f in busy:
             f.result(timeout=10)
