@@ -550,6 +550,11 @@ class HybridRetriever:
             self.last_vectors = dict(zip(texts, out, strict=True))
         return out
 
+    def _pool_for(self, k: int) -> int:
+        """How many candidates each retriever returns for ``k`` hits (the keyword searches
+        :meth:`retrieve_many` starts ahead must be the ones :meth:`retrieve` would run)."""
+        return max(self.pool, 5 * k)
+
     def _is_embedded(self, text: str) -> bool:
         return text in self.last_vectors or text in self._qvecs
 
@@ -570,8 +575,7 @@ class HybridRetriever:
         the vector search found from them."""
         search_all = getattr(self.index, "keyword_search_all", None)
         if callable(search_all):
-            top, every = search_all(query, pool, allowed)
-            return top, every
+            return search_all(query, pool, allowed)
         return self.index.keyword_search(query, pool, allowed), None
 
     def _keyword(
@@ -630,7 +634,7 @@ class HybridRetriever:
         if allowed is not None and not allowed.any():
             self.last_timings = {"retrieve": (time.perf_counter() - t0) * 1000, "rerank": 0.0}
             return []
-        pool = max(self.pool, 5 * k)
+        pool = self._pool_for(k)
         capability = dense_capability(self.embedder, query, lang)
 
         dense: list[tuple[int, float]] = []
@@ -835,9 +839,9 @@ class HybridRetriever:
         ahead: dict[str, Future[_Keyword]] | None = None
         if self.index.n_chunks and dense_capability(self.embedder, items[0][0], lang) > 0.0:
             if not self._is_embedded(items[0][0]):
-                # every phrasing's keyword search runs while the main one is embedded (the pool
-                # and mask are the ones retrieve() uses: same k, same filters)
-                ahead = self._search_ahead([q for q, _ in items], max(self.pool, 5 * k), self.index.allowed_mask(filters))
+                # every phrasing's keyword search runs while the main one is embedded, with the
+                # pool and mask retrieve() uses (same k, same filters)
+                ahead = self._search_ahead([q for q, _ in items], self._pool_for(k), self.index.allowed_mask(filters))
             main_vec = self._embed_alongside(items[0][0], ahead)
         total_w = sum(w for _, w in items)
         score: dict[str, float] = {}
