@@ -9,7 +9,9 @@ the hybrid retriever (filters, fusion, FAQ blend) into their own chains.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 try:
@@ -21,14 +23,18 @@ except ImportError as ex:  # pragma: no cover - langchain-core is in the base in
 
     raise MissingDependencyError("langchain-core", "langchain") from ex
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
 from indexes.types import Filters
 from rag.retrieval import HybridRetriever
 
 
 class KnowledgeBaseRetriever(BaseRetriever):
-    """Documents with ``metadata``: source, locator, title, score, chunk_id, lang."""
+    """Documents with ``metadata``: source, locator, title, score, chunk_id, lang.
+
+    One :class:`HybridRetriever` serves every query while ``index_provider`` returns the same
+    index version (its query-vector cache included: a repeated query is not embedded again); a
+    new version (after a re-index) gets a new one."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -38,19 +44,27 @@ class KnowledgeBaseRetriever(BaseRetriever):
     groups: Sequence[str] | None = None
     filters: Filters | None = None
     reranker: Any = None
+    _retriever: HybridRetriever | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @classmethod
     def from_index(cls, index: Any, embedder: Any, **kw: Any) -> KnowledgeBaseRetriever:
         return cls(index_provider=lambda: index, embedder=embedder, **kw)
 
+    def retriever(self) -> HybridRetriever:
+        """The hybrid retriever over the index version ``index_provider`` returns now."""
+        index = self.index_provider()
+        with self._lock:
+            current = self._retriever
+            if current is None or current.index is not index:
+                current = self._retriever = HybridRetriever(index, self.embedder, self.reranker)
+        return current
+
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         filters = self.filters
         if self.groups is not None:
-            from dataclasses import replace
-
             filters = replace(filters or Filters(), groups=tuple(self.groups))
-        retriever = HybridRetriever(self.index_provider(), self.embedder, self.reranker)
-        hits = retriever.retrieve(query, k=self.k, filters=filters)
+        hits = self.retriever().retrieve(query, k=self.k, filters=filters)
         return [
             LCDocument(
                 page_content=h.passage,

@@ -26,3 +26,44 @@ def test_langchain_retriever_respects_groups(shop_index: Any, fake_embedder: Any
     assert all("ZEBRA" not in d.page_content for d in public)
     partner = KnowledgeBaseRetriever.from_index(shop_index, fake_embedder, k=10, groups=["partners"]).invoke(q)
     assert partner[0].metadata["source"] == "internal/pricing.md"
+
+
+def test_langchain_retriever_keeps_one_hybrid_retriever_per_index_version(
+    shop_index: Any, fake_embedder: Any
+) -> None:
+    """A repeated query is served from the retriever's query-vector cache, not embedded again,
+    and a new index version from the provider gets a retriever of its own."""
+    calls: list[list[str]] = []
+
+    class Counting:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def embed(self, texts: Any, kind: str = "passage") -> Any:
+            calls.append(list(texts))
+            return self.inner.embed(texts, kind=kind)
+
+    current = {"index": shop_index}
+    r = KnowledgeBaseRetriever(index_provider=lambda: current["index"], embedder=Counting(fake_embedder), k=3)
+    q = "How long does standard shipping take?"
+    first = r.invoke(q)
+    again = r.invoke(q)
+    assert [d.page_content for d in again] == [d.page_content for d in first]
+    assert calls == [[q]]
+    hybrid = r.retriever()
+    assert hybrid.index is shop_index and r.retriever() is hybrid
+
+    class NewVersion:  # what the provider returns after a re-index: another index object
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    current["index"] = NewVersion(shop_index)
+    assert r.retriever() is not hybrid and r.retriever().index is current["index"]
+    assert [d.page_content for d in r.invoke(q)] == [d.page_content for d in first]
+    assert calls == [[q], [q]]
