@@ -55,16 +55,12 @@ from kb.errors import (
     KnowledgeBaseNotFound,
     LockedError,
 )
+from kb.settings import Settings
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 CHUNK_CACHE_SIZE = 4096  # chunks kept decoded per open version, the most recently used (unless preloaded)
-# A version of at most this many chunks, warmed up to be served, keeps every chunk decoded in
-# memory (about 1.5 KB each: 30 MB at the limit), as LangChain's in-memory docstore does: showing
-# a query's passages then reads no SQLite (bench/query.py, mtrag-un: 3.06 -> 2.41 ms after the
-# query embedding on first turns)
-PRELOAD_MAX_CHUNKS = 20_000
 MANIFEST = "manifest.json"
 CHUNKS_DB = "chunks.sqlite"
 VECTORS_RAW = "vectors.f32"
@@ -939,6 +935,12 @@ class VersionWriter:
 # --- the knowledge base -----------------------------------------------------------------------------
 
 
+def _setting(name: str) -> Any:
+    """The default of a :class:`kb.settings.Settings` field: a :class:`KnowledgeBase` made in code
+    and one the service makes from its settings share their index options' defaults."""
+    return Settings.model_fields[name].default
+
+
 class KnowledgeBase:
     """One knowledge base under ``home/name``. Cheap to construct; nothing is read until asked."""
 
@@ -949,20 +951,20 @@ class KnowledgeBase:
         home: Path,
         name: str,
         *,
-        keep_versions: int = 2,
-        flat_max: int = 200_000,
-        ann: str = "ivf",
-        nprobe: int = 16,
+        keep_versions: int = _setting("keep_versions"),
+        flat_max: int = _setting("flat_max"),
+        ann: str = _setting("ann"),
+        nprobe: int = _setting("nprobe"),
         nlist: int | None = None,
         pq_m: int | None = None,
         hnsw_m: int = 32,
         ef_search: int = 64,
         shards: int = 1,
-        faiss_gpu: str = "auto",
+        faiss_gpu: str = _setting("faiss_gpu"),
         bm25_k1: float = 1.2,
         bm25_b: float = 0.75,
         search_threads: int | None = 1,
-        preload_chunks: int = PRELOAD_MAX_CHUNKS,
+        preload_chunks: int = _setting("preload_chunks"),
     ) -> None:
         self.home = Path(home)
         self.name = validate_kb_name(name)
@@ -980,7 +982,11 @@ class KnowledgeBase:
         self.bm25_k1 = float(bm25_k1)
         self.bm25_b = float(bm25_b)
         self.search_threads = search_threads
-        self.preload_chunks = max(0, int(preload_chunks))  # IndexVersion.warm_up
+        # a version of at most this many chunks, warmed up to be served, keeps every chunk decoded
+        # in memory (about 1.5 KB each: 30 MB at the default 20,000), as LangChain's in-memory
+        # docstore does: showing a query's passages then reads no SQLite (bench/query.py,
+        # mtrag-un: 3.06 -> 2.41 ms after the query embedding on first turns); IndexVersion.warm_up
+        self.preload_chunks = max(0, int(preload_chunks))
         self._cache: EmbeddingCache | None = None
 
     @classmethod

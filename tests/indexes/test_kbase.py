@@ -77,6 +77,21 @@ def test_round_trip_and_searches(built_kb: KnowledgeBase, hashing) -> None:  # t
     v.close()
 
 
+def test_a_knowledge_base_made_in_code_has_the_settings_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index options of ``KnowledgeBase(home, name)`` are those the service gets from default
+    settings: one default each, not a copy in the settings and another in the constructor."""
+    from kb.settings import Settings
+
+    for key in list(os.environ):
+        if key.startswith("KB_"):
+            monkeypatch.delenv(key)
+    in_code = KnowledgeBase(tmp_path, "a")
+    served = KnowledgeBase.from_settings(tmp_path, "a", Settings())
+    assert in_code.index_options() == served.index_options()
+    assert (in_code.keep_versions, in_code.preload_chunks) == (served.keep_versions, served.preload_chunks)
+    assert in_code.preload_chunks == 20_000 and in_code.flat_max == 200_000
+
+
 def test_chunk_cache_serves_repeats_without_sqlite(built_kb: KnowledgeBase, hashing, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import indexes.kbase as kbase_mod
 
