@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +173,7 @@ def test_near_duplicates_collapse_and_neighbours_merge(kb_home: Path, fake_embed
 class KeywordReranker:
     id = "test:keyword"
 
-    def score(self, query: str, passages: list[str]) -> list[float]:
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
         return [1.0 if "Express" in p else 0.0 for p in passages]
 
 
@@ -522,7 +523,12 @@ def test_sources_not_mentioning_the_questions_year_are_scaled_down() -> None:
     assert fused == {"a": 1.0, "d": 0.95, "b": 0.9, "c": 0.7}
     # only the top window is looked at
     seen: list[list[str]] = []
-    _prefer_years(frozenset({"2020"}), ["a", "d", "b", "c"], dict(fused), lambda s: seen.append(s) or set(), 2)
+
+    def recorded(sids: list[str]) -> set[str]:
+        seen.append(sids)
+        return set()
+
+    _prefer_years(frozenset({"2020"}), ["a", "d", "b", "c"], dict(fused), recorded, 2)
     assert seen == [["a", "d"]]
 
 
@@ -570,7 +576,12 @@ def test_sources_a_comparing_question_does_not_name_are_scaled_down() -> None:
         assert fused == {"school": 1.0, "c": 0.9, "a": 0.85, "b": 0.8}
     # only the top window's titles are read
     seen: list[str] = []
-    _prefer_named(q, ["school", "c", "a", "b"], dict(fused), lambda s: seen.append(s) or title[s], window=2)
+
+    def title_of(sid: str) -> str:
+        seen.append(sid)
+        return title[sid]
+
+    _prefer_named(q, ["school", "c", "a", "b"], dict(fused), title_of, window=2)
     assert seen == ["school", "c"]
 
 
