@@ -479,7 +479,7 @@ class IndexVersion:
         )
         self._all_chunks: list[Chunk] | None = None  # every chunk, once warm_up() preloaded them
         self._positions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._row_sources: tuple[np.ndarray, list[str], np.ndarray] | None = None
+        self._row_sources: tuple[list[str], list[bool]] | None = None
 
     def warm_up(self, max_chunks: int | None = None) -> bool:
         """Make the version ready to serve queries at full speed: read what every query needs once
@@ -590,27 +590,24 @@ class IndexVersion:
                 self._first_vid[kind] = cached
             return cached
 
-    def row_sources(self) -> tuple[np.ndarray, list[str], np.ndarray]:
-        """For every chunk row: its source id as a code into the returned list, and whether it
+    def row_sources(self) -> tuple[list[str], list[bool]]:
+        """For every chunk row: its source id (an FAQ entry's is ``source#faq_id``) and whether it
         has a curated question (FAQ). Read once per version, so that fusing a query's candidate
-        pool needs no chunk objects (building ~100 of them was a third of a retrieval's time)."""
+        pool needs no chunk objects (building ~100 of them was a third of a retrieval's time).
+        Python lists, not arrays: fusion looks up a few hundred single rows per query, and
+        indexing a numpy array by one row costs more than the lookup."""
         with self._mask_lock:
             cached = self._row_sources
         if cached is not None:
             return cached
-        codes = np.zeros(self.n_chunks, dtype=np.int32)
-        has_q = np.zeros(self.n_chunks, dtype=bool)
-        names: list[str] = []
-        seen: dict[str, int] = {}
+        sids: list[str] = [""] * self.n_chunks
+        has_q = [False] * self.n_chunks
+        seen: dict[str, str] = {}  # one string per source, shared by its rows
         for row, source, faq_id, q in self.store.source_rows():
             sid = f"{source}#{faq_id}" if faq_id is not None else source
-            code = seen.get(sid)
-            if code is None:
-                code = seen[sid] = len(names)
-                names.append(sid)
-            codes[row] = code
+            sids[row] = seen.setdefault(sid, sid)
             has_q[row] = bool(q)
-        out = (codes, names, has_q)
+        out = (sids, has_q)
         with self._mask_lock:
             self._row_sources = out
         return out
@@ -666,13 +663,11 @@ class IndexVersion:
                 return []
         fetch = k * max(1, self._max_per_chunk[kind])
         d, i = self.index.search(q, fetch, ids)
+        found = i[0] >= 0
         best: dict[int, float] = {}
-        for score, vid in zip(d[0].tolist(), i[0].tolist(), strict=True):
-            if vid < 0:
-                continue
-            row = int(self.vec_chunk[vid])
+        for row, score in zip(self.vec_chunk[i[0][found]].tolist(), d[0][found].tolist(), strict=True):
             if row not in best or score > best[row]:
-                best[row] = float(score)
+                best[row] = score
         ranked = sorted(best.items(), key=lambda x: (-x[1], x[0]))
         return ranked[:k]
 

@@ -233,11 +233,13 @@ class BM25Index:
         rows = np.unique(np.fromiter((r for g in groups for r in g), dtype=np.int64))
         if not term_ids or not len(rows):
             return [0.0] * len(groups)
-        held = self.terms.present(term_ids, rows)
+        # per row, the query terms it holds; a passage is a few rows, so its share is counted in
+        # Python (per-group numpy calls cost more than the counting)
+        held = dict(zip(rows.tolist(), self.terms.present(term_ids, rows).tolist(), strict=True))
         out = []
         for g in groups:
-            idx = np.searchsorted(rows, np.asarray(list(g), dtype=np.int64))
-            out.append(float(held[idx].any(axis=0).sum()) / len(distinct) if len(idx) else 0.0)
+            parts = [held[int(r)] for r in g]
+            out.append(sum(map(any, zip(*parts, strict=True))) / len(distinct) if parts else 0.0)
         return out
 
     def search(

@@ -308,11 +308,16 @@ def minmax(scores: dict[str, float], floor: float | None = None) -> dict[str, fl
 def margin_confidence(scores: dict[str, float], top: int = 10, floor: float | None = None) -> float:
     """How sure a retriever is of its own ranking, in [0, 1]: the gap between its top score and
     the mean of the next ``top - 1``, on the pool's min-max scale (:func:`minmax`, ``floor``)."""
-    if len(scores) < 2:
-        return 1.0 if scores else 0.0
-    norm = sorted(minmax(scores, floor).values(), reverse=True)
+    return margin_of(minmax(scores, floor).values(), top)
+
+
+def margin_of(normalised: Iterable[float], top: int = 10) -> float:
+    """:func:`margin_confidence` from scores already min-max normalised."""
+    norm = sorted(normalised, reverse=True)
+    if len(norm) < 2:
+        return 1.0 if norm else 0.0
     rest = norm[1:top]
-    return float(np.clip(norm[0] - (sum(rest) / len(rest)), 0.0, 1.0))
+    return min(1.0, max(0.0, norm[0] - (sum(rest) / len(rest))))
 
 
 @lru_cache(maxsize=20_000)
@@ -331,7 +336,8 @@ def _dup_signature(text: str) -> tuple[str, frozenset[str]]:
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)  # the union's size, without building it
 
 
 def _near_duplicate(sig: tuple[str, frozenset[str]], kept: Sequence[tuple[str, frozenset[str]]], limit: float) -> bool:
@@ -425,11 +431,11 @@ class _ChunkMap:
         getter = getattr(index, "row_sources", None)
         langs = getattr(index, "row_langs", None)
         if callable(getter) and callable(langs):
-            codes, names, has_q = getter()
+            sids, has_q = getter()
             lang_codes, lang_names = langs()
             cjk = [is_cjk_lang(name) for name in lang_names]
-            self.source_of = lambda row: names[codes[row]]
-            self.has_question = lambda row: bool(has_q[row])
+            self.source_of = sids.__getitem__
+            self.has_question = has_q.__getitem__
             self.in_cjk = lambda row: cjk[lang_codes[row]]
         else:
             self.prefetch(rows)
@@ -687,9 +693,9 @@ class HybridRetriever:
         d_n, q_n, b_n = minmax(d_src), minmax(q_src), minmax(b_src, b_floor)
         gain = self.confidence_gain
         conf = {
-            "dense": (1.0 - gain) + gain * margin_confidence(d_src) if d_src else 0.0,
-            "qdense": (1.0 - gain) + gain * margin_confidence(q_src) if q_src else 0.0,
-            "bm25": (1.0 - gain) + gain * margin_confidence(b_src, floor=b_floor) if b_src else 0.0,
+            "dense": (1.0 - gain) + gain * margin_of(d_n.values()) if d_src else 0.0,
+            "qdense": (1.0 - gain) + gain * margin_of(q_n.values()) if q_src else 0.0,
+            "bm25": (1.0 - gain) + gain * margin_of(b_n.values()) if b_src else 0.0,
         }
         d_row, q_row = dict(dense), dict(qdense)
         b_top = max((s for _, s in bm25), default=0.0)
@@ -703,8 +709,9 @@ class HybridRetriever:
 
         weights_for = {has_q: self._weights(has_q, capability, lang) for has_q in (False, True)}
         for sid in set(d_src) | set(q_src) | set(b_src):
-            rep = b_arg.get(sid, d_arg.get(sid, q_arg.get(sid)))
-            assert rep is not None
+            rep = b_arg.get(sid)
+            if rep is None:
+                rep = d_arg[sid] if sid in d_arg else q_arg[sid]
             wq, wp, wb = weights_for[has_question(rep) and bool(q_src)]
             wq *= conf["qdense"]
             wp *= conf["dense"]
