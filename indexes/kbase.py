@@ -956,6 +956,7 @@ class KnowledgeBase:
         ef_search: int = 64,
         shards: int = 1,
         faiss_gpu: str = _setting("faiss_gpu"),
+        flat_scan: str = _setting("flat_scan"),
         bm25_k1: float = 1.2,
         bm25_b: float = 0.75,
         search_threads: int | None = 1,
@@ -974,6 +975,7 @@ class KnowledgeBase:
         self.ef_search = int(ef_search)
         self.shards = max(1, int(shards))
         self.faiss_gpu = faiss_gpu
+        self.flat_scan = flat_scan
         self.bm25_k1 = float(bm25_k1)
         self.bm25_b = float(bm25_b)
         self.search_threads = search_threads
@@ -995,6 +997,7 @@ class KnowledgeBase:
             ann=settings.ann,
             nprobe=settings.nprobe,
             faiss_gpu=settings.faiss_gpu,
+            flat_scan=settings.flat_scan,
             preload_chunks=settings.preload_chunks,
         )
 
@@ -1008,6 +1011,7 @@ class KnowledgeBase:
             "hnsw_m": self.hnsw_m,
             "ef_search": self.ef_search,
             "gpu": self.faiss_gpu if for_search else "off",
+            "flat_scan": self.flat_scan,
         }
 
     # -- paths ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     ann: str = "ivf"  # ivf | ivfpq | hnsw
     nprobe: int = 16
     faiss_gpu: str = "auto"  # auto | on | off
+    # how a flat index is scanned on the CPU: fp16 codes re-scored exactly (half the memory read per
+    # query), fp32, or auto = fp16 from 4,096 vectors on (indexes/vector.py)
+    flat_scan: Literal["auto", "fp16", "fp32"] = "auto"
     # a served knowledge base of at most this many chunks keeps them all decoded in memory (~1.5 KB
     # each), so that queries read no SQLite; larger ones keep the most recent 4,096 (0 = never)
     preload_chunks: int = Field(default=20_000, ge=0)

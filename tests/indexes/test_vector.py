@@ -145,3 +145,75 @@ def test_ann_with_a_large_sparse_filter_still_returns_k(kind: str) -> None:
     d, i = idx.search(q, 10, allowed)
     exact = allowed[np.argsort(-(v[allowed] @ q), kind="stable")[:10]]
     assert set(i[0]) == set(exact)
+
+
+def _loaded(tmp_path, v: np.ndarray, **opts):  # type: ignore[no-untyped-def]
+    """A flat index over ``v`` saved and loaded for search, as a served version loads it."""
+    FaissVectorIndex(v.shape[1]).build(v).save(tmp_path / "flat.faiss")
+    return FaissVectorIndex.load(tmp_path / "flat.faiss", v.shape[1], v, **opts)
+
+
+def _exact_top(v: np.ndarray, q: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    ids = np.arange(len(v)) if allowed is None else np.asarray(allowed)
+    s = v[ids] @ q
+    return ids[np.lexsort((ids, -s))[:k]]
+
+
+def test_a_flat_index_scanning_fp16_codes_returns_the_exact_top_k(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    v = _clustered(6000)
+    q = _clustered(40, seed=11)
+    fp32 = FaissVectorIndex(32).build(v)
+    fp16 = _loaded(tmp_path, v, flat_scan="auto")  # auto: fp16 from FP16_SCAN_MIN vectors on
+    assert fp16.info()["scan"] == "fp16" and fp32.info()["scan"] == "fp32"
+    for k in (1, 10, 100):
+        d16, i16 = fp16.search(q, k)
+        for r in range(len(q)):
+            np.testing.assert_array_equal(i16[r], _exact_top(v, q[r], k))
+        np.testing.assert_allclose(d16, fp32.search(q, k)[0], rtol=1e-5)
+    allowed = np.arange(0, 6000, 7)
+    _, i16 = fp16.search(q, 10, allowed)
+    for r in range(len(q)):
+        np.testing.assert_array_equal(i16[r], _exact_top(v, q[r], 10, allowed))
+    # fewer allowed vectors than asked for: all of them, then the -1 / -inf padding
+    d, i = fp16.search(q[:1], 5, np.array([3, 4000]))
+    assert sorted(i[0][:2]) == [3, 4000] and (i[0][2:] == -1).all() and np.isneginf(d[0][2:]).all()
+    with pytest.raises(ValueError, match="fp16"):
+        fp16.save(tmp_path / "again.faiss")  # the file on disk stays the fp32 index build() made
+
+
+def test_the_fp16_scan_fetches_more_until_no_vector_left_out_could_beat_the_kth(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # 5,000 vectors whose scores differ by less than fp16 can tell apart: the scan ranks them
+    # arbitrarily, so the re-scored top k is certain only once (nearly) every vector was fetched
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal(32).astype(np.float32)
+    v = base + 1e-6 * rng.standard_normal((5000, 32)).astype(np.float32)
+    v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+    idx = _loaded(tmp_path, v, flat_scan="fp16")
+    scans = []
+    inner = idx.index
+
+    class Counting:
+        ntotal = inner.ntotal
+
+        def search(self, *a, **kw):  # type: ignore[no-untyped-def]
+            scans.append(a[1])
+            return inner.search(*a, **kw)
+
+    idx.index = Counting()
+    q = base / np.linalg.norm(base)
+    _, i = idx.search(q, 10)
+    np.testing.assert_array_equal(i[0], _exact_top(v, q, 10))
+    assert len(scans) > 1 and scans[-1] > scans[0]  # fetched more than once
+
+
+def test_the_fp32_scan_stays_where_fp16_cannot_help_or_hold_the_vectors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    small = _clustered(1000)
+    assert _loaded(tmp_path, small, flat_scan="auto").info()["scan"] == "fp32"  # fits in cache
+    assert _loaded(tmp_path, small, flat_scan="fp16").info()["scan"] == "fp16"
+    assert _loaded(tmp_path, _clustered(6000), flat_scan="fp32").info()["scan"] == "fp32"
+    huge = _clustered(5000) * 1e5  # past fp16's range
+    idx = _loaded(tmp_path, huge, flat_scan="fp16")
+    assert idx.info()["scan"] == "fp32"
+    assert idx.search(huge[7], 1)[1][0][0] == 7
+    with pytest.raises(ConfigError, match="flat scan"):
+        FaissVectorIndex(32, flat_scan="int8")

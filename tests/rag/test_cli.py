@@ -70,7 +70,12 @@ def test_kb_ask_streams_with_an_llm_backend(cli_env: Any, monkeypatch: pytest.Mo
 
 @pytest.mark.parametrize(
     ("var", "value"),
-    [("KB_HANDOFF_THRESHOLD", "abc"), ("KB_FOLLOWUP_QUESTION_WEIGHT", "2"), ("KB_QUERY_CACHE_SIZE", "-1")],
+    [
+        ("KB_HANDOFF_THRESHOLD", "abc"),
+        ("KB_FOLLOWUP_QUESTION_WEIGHT", "2"),
+        ("KB_QUERY_CACHE_SIZE", "-1"),
+        ("KB_FLAT_SCAN", "int8"),
+    ],
 )
 def test_a_bad_setting_is_a_one_line_error_naming_its_variable(
     cli_env: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], var: str, value: str
