@@ -73,3 +73,32 @@ def test_mean_of_and_pct_skip_missing_groups(bench):
     assert bench.mean_of([None]) is None and bench.mean_of([]) is None
     assert bench.pct([], 50) is None
     assert bench.pct([1.0, 3.0], 50) == 2.0
+
+
+def test_the_langchain_peer_caches_each_batch_so_an_interrupted_build_resumes(
+    bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indexes.kbase import EmbeddingCache
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(5):
+        (docs / f"p{i}.md").write_text(f"Page {i} says how refunds work, part {i}.", encoding="utf-8")
+    monkeypatch.setattr(bench, "PEER_EMBED_BATCH", 2)
+    seen: list[int] = []
+
+    class FailsOnThirdBatch(HashingEmbedder):
+        def embed(self, texts, kind="passage"):
+            if kind == "passage":
+                seen.append(len(texts))
+                if len(seen) == 3:
+                    raise RuntimeError("interrupted")
+            return super().embed(texts, kind=kind)
+
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        bench.LangChainPeer(docs, FailsOnThirdBatch(dim=16), cache)
+    assert seen == [2, 2, 1]
+    peer = bench.LangChainPeer(docs, FailsOnThirdBatch(dim=16), cache)  # embeds the last chunk only
+    assert seen == [2, 2, 1, 1] and peer.n_chunks == 5
+    assert peer.search("Page 3 says how refunds work, part 3.", k=5)[0] == "p3.md"
