@@ -496,6 +496,10 @@ class ShardedVectorIndex:
     def kind(self) -> str:
         return self.shards[0].kind if self.shards else "flat"
 
+    @property
+    def on_gpu(self) -> bool:
+        return bool(self.shards) and all(s.on_gpu for s in self.shards)
+
     def info(self) -> dict[str, Any]:
         out: dict[str, Any] = self.shards[0].info() if self.shards else {"kind": "flat"}
         out.update(shards=self.n_shards, ntotal=self.ntotal, shard_sizes=[s.ntotal for s in self.shards])

@@ -77,6 +77,7 @@ def test_sharded_equals_flat() -> None:
     q = _clustered(50, seed=11)
     flat = FaissVectorIndex(32).build(v)
     sharded = ShardedVectorIndex(32, 4).build(v)
+    assert sharded.on_gpu == flat.on_gpu  # the same interface as one index (IndexVersion.index is either)
     d1, i1 = flat.search(q, 10)
     d2, i2 = sharded.search(q, 10)
     np.testing.assert_array_equal(i1, i2)
