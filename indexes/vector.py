@@ -46,7 +46,7 @@ FLAT_SCANS = ("auto", "fp16", "fp32")
 # (one thread, caches flushed; bench/index_search.py)
 FP16_SCAN_MIN = 4096
 FP16_UNIT_ROUNDOFF = 2.0**-11  # |x - fp16(x)| <= 2^-11 |x| for x in fp16's normal range
-FP16_MAX_ABS = 60_000.0  # fp16 holds up to 65,504: vectors with larger components keep the fp32 scan
+FP16_MAX_ABS = 60_000.0  # fp16 holds up to 65,504: vectors with a larger norm keep the fp32 scan
 
 
 def _faiss() -> Any:
@@ -299,10 +299,12 @@ class FaissVectorIndex:
         max_norm = 0.0
         for start in range(0, len(vecs), 65_536):  # in blocks: a memmap is never copied whole
             block = np.ascontiguousarray(vecs[start : start + 65_536], dtype=np.float32)
-            if not np.isfinite(block).all() or float(np.abs(block).max(initial=0.0)) > FP16_MAX_ABS:
+            # a norm within fp16's range bounds every component; NaN or inf shows in the norm too
+            norm = float(np.sqrt(np.einsum("ij,ij->i", block, block)).max(initial=0.0))
+            if not norm <= FP16_MAX_ABS:
                 log.warning("vectors out of fp16's range: scanning fp32")
                 return
-            max_norm = max(max_norm, float(np.sqrt(np.einsum("ij,ij->i", block, block)).max(initial=0.0)))
+            max_norm = max(max_norm, norm)
             codes.add(block)
         self.index = codes
         # |q.x - q.fp16(x)| <= 2^-11 |q| |x|, plus each sum's float32 rounding (d ulps at most,
