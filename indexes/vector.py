@@ -308,8 +308,9 @@ class FaissVectorIndex:
             codes.add(block)
         self.index = codes
         # |q.x - q.fp16(x)| <= 2^-11 |q| |x|, plus each sum's float32 rounding (d ulps at most,
-        # for the scan and for the re-scoring), doubled for margin
-        self._fp16_bound = 2.0 * (FP16_UNIT_ROUNDOFF + self.dim * 2.0**-23) * max_norm + 1e-6
+        # for the scan and for the re-scoring), doubled for margin; components too small for
+        # fp16's normal range are off by at most 2^-25 each: sqrt(d) 2^-25 |q| in all
+        self._fp16_bound = 2.0 * (FP16_UNIT_ROUNDOFF + self.dim * 2.0**-23) * max_norm + math.sqrt(self.dim) * 2.0**-24
 
     # -- GPU -------------------------------------------------------------------------------------
     def _maybe_gpu(self) -> None:
