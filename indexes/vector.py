@@ -296,16 +296,16 @@ class FaissVectorIndex:
             return
         faiss = _faiss()
         codes = faiss.IndexScalarQuantizer(self.dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-        max_norm = 0.0
-        for start in range(0, len(vecs), 65_536):  # in blocks: a memmap is never copied whole
-            block = np.ascontiguousarray(vecs[start : start + 65_536], dtype=np.float32)
-            # a norm within fp16's range bounds every component; NaN or inf shows in the norm too
-            norm = float(np.sqrt(np.einsum("ij,ij->i", block, block)).max(initial=0.0))
-            if not norm <= FP16_MAX_ABS:
-                log.warning("vectors out of fp16's range: scanning fp32")
-                return
-            max_norm = max(max_norm, norm)
-            codes.add(block)
+        # encoded from the vectors FAISS read (a view, no copy), not from the memory-mapped raw
+        # file: reading all of that would leave its pages in the process's memory
+        xb = faiss.rev_swig_ptr(self.index.get_xb(), self.ntotal * self.dim).reshape(self.ntotal, self.dim)
+        # a norm within fp16's range bounds every component; NaN or inf shows in the norm too
+        max_norm = float(np.sqrt(np.einsum("ij,ij->i", xb, xb)).max(initial=0.0))
+        if not max_norm <= FP16_MAX_ABS:
+            log.warning("vectors out of fp16's range: scanning fp32")
+            return
+        codes.add(xb)  # at once: the codes are allocated once, at their size
+        del xb  # a view of the fp32 index, released next
         self.index = codes
         # |q.x - q.fp16(x)| <= 2^-11 |q| |x|, plus each sum's float32 rounding (d ulps at most,
         # for the scan and for the re-scoring), doubled for margin; components too small for
