@@ -44,7 +44,7 @@ serve: install
 
 lint:
 	$(VENV)/bin/ruff check kb indexes ingest rag eval bench tests scripts
-	$(VENV)/bin/mypy kb indexes ingest rag eval
+	$(VENV)/bin/mypy kb indexes ingest rag eval tests
 
 clean:
 	rm -rf $(VENV) .kb test-artifacts bench/results .pytest_cache

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
 
     # where knowledge bases live; one directory per knowledge base
     home: Path = Path(".kb")
-    default_kb: str = Field("default", alias="KB_NAME")
+    default_kb: str = Field(default="default", alias="KB_NAME")
 
     # models ("provider:model" strings resolved by a registry per role)
     embedder: str = DEFAULT_EMBEDDER
@@ -131,7 +131,7 @@ def get_settings() -> Settings:
     from pydantic import ValidationError
 
     try:
-        return Settings()  # type: ignore[call-arg]  # values come from the environment
+        return Settings()  # values come from the environment
     except ValidationError as ex:
         from kb.errors import ConfigError
 

@@ -10,10 +10,14 @@ import ipaddress
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from kb.settings import apply_offline_defaults
+
+if TYPE_CHECKING:
+    import _socket  # socket.socket.connect and connect_ex are typed on its base, _socket.socket
 
 apply_offline_defaults()
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -42,13 +46,13 @@ _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 
 
-def _guarded_connect(self: socket.socket, address: object) -> None:
+def _guarded_connect(self: _socket.socket, address: object) -> None:
     if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
         raise RuntimeError(f"network access in tests is forbidden: {address!r}")
     return _real_connect(self, address)  # type: ignore[arg-type]
 
 
-def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+def _guarded_connect_ex(self: _socket.socket, address: object) -> int:
     if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
         raise RuntimeError(f"network access in tests is forbidden: {address!r}")
     return _real_connect_ex(self, address)  # type: ignore[arg-type]

@@ -154,8 +154,7 @@ def _tiny_cross_encoder(path: Path, num_labels: int, bias: list[float]) -> None:
         num_attention_heads=2,
         intermediate_size=16,
         max_position_embeddings=64,
-        num_labels=num_labels,
-        id2label=labels,
+        id2label=labels,  # num_labels is len(id2label) (not a config field in transformers 5)
         label2id={v: k for k, v in labels.items()},
     )
     model = BertForSequenceClassification(cfg)

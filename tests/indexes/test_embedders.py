@@ -70,6 +70,7 @@ def test_real_minilm(real_embedder) -> None:  # type: ignore[no-untyped-def]
     assert emb.calls == calls + 4
     # one loaded model per (spec, device) per process
     other = get_embedder("all-MiniLM-L6-v2", device="cpu")
+    assert isinstance(other, SentenceTransformerEmbedder)
     other.warm_up()
     assert other._model is emb._model
     long = "word " * 400

@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -100,7 +102,12 @@ def test_chunk_cache_serves_repeats_without_sqlite(built_kb: KnowledgeBase, hash
     v = built_kb.load_live(hashing.id)
     fetched: list[list[int]] = []
     real = v.store.get_chunks
-    monkeypatch.setattr(v.store, "get_chunks", lambda rows: fetched.append(list(rows)) or real(rows))
+
+    def get_chunks(rows: Sequence[int]) -> list[Chunk]:
+        fetched.append(list(rows))
+        return real(rows)
+
+    monkeypatch.setattr(v.store, "get_chunks", get_chunks)
     assert v.get_chunks([2, 0, 2]) == [chunks[2], chunks[0], chunks[2]]
     assert fetched == [[2, 0]]  # each missing row fetched once, order and repeats kept
     assert v.get_chunks([0, 2]) == [chunks[0], chunks[2]] and len(fetched) == 1  # all cached
@@ -167,7 +174,7 @@ def test_vector_filter_excludes_the_nearest_chunk(built_kb: KnowledgeBase, hashi
 def test_allowed_mask_matches_filters_allows(kb_home: Path, hashing) -> None:  # type: ignore[no-untyped-def]
     doc = Document(id="d", source="s.md", title="T", lang="en")
     doc2 = Document(id="e", source="zh.md", title="Z", lang="zh")
-    specs = [
+    specs: list[dict[str, Any]] = [
         dict(groups=("staff",)), dict(groups=("vip", "staff")), dict(tags=("returns",)),
         dict(tags=("returns", "eu"), valid_from="2025-01-01"), dict(valid_to="2024-06-30"), dict(lang="zh"), dict(),
     ]

@@ -17,8 +17,8 @@ DOCS = [
 ]
 
 
-def _index(**kw: float) -> BM25Index:
-    return BM25Index.build([tokenize(d) for d in DOCS], **kw)
+def _index(k1: float = 1.2, b: float = 0.75) -> BM25Index:
+    return BM25Index.build([tokenize(d) for d in DOCS], k1=k1, b=b)
 
 
 def test_bm25_matches_the_formula() -> None:

@@ -9,7 +9,12 @@ from indexes.lru import BatchLRU
 
 def test_missing_keys_are_fetched_once_in_one_batch_and_bounded() -> None:
     calls: list[list[int]] = []
-    lru: BatchLRU[int, str] = BatchLRU(lambda ks: calls.append(list(ks)) or [f"v{k}" for k in ks], size=2)
+
+    def fetch(ks: list[int]) -> list[str]:
+        calls.append(list(ks))
+        return [f"v{k}" for k in ks]
+
+    lru: BatchLRU[int, str] = BatchLRU(fetch, size=2)
     assert lru.get_many([1, 2, 1]) == ["v1", "v2", "v1"] and calls == [[1, 2]]
     assert lru.get(1) == "v1" and len(calls) == 1  # a hit, now most recent
     assert lru.get(3) == "v3" and calls[-1] == [3]
@@ -21,7 +26,12 @@ def test_missing_keys_are_fetched_once_in_one_batch_and_bounded() -> None:
 
 def test_size_zero_fetches_every_time_but_never_twice_per_call() -> None:
     calls: list[list[int]] = []
-    lru: BatchLRU[int, int] = BatchLRU(lambda ks: calls.append(list(ks)) or [k * 10 for k in ks], size=0)
+
+    def fetch(ks: list[int]) -> list[int]:
+        calls.append(list(ks))
+        return [k * 10 for k in ks]
+
+    lru: BatchLRU[int, int] = BatchLRU(fetch, size=0)
     assert lru.get_many([4, 5, 4]) == [40, 50, 40] and calls == [[4, 5]]
     assert lru.get_many([4]) == [40] and calls[-1] == [4] and len(lru) == 0
 
@@ -44,5 +54,6 @@ def test_a_key_evicted_by_another_caller_is_fetched_again() -> None:
 
 
 def test_fetch_must_return_one_value_per_key() -> None:
+    lru: BatchLRU[int, int] = BatchLRU(lambda ks: [1], size=4)
     with pytest.raises(ValueError, match="2 keys"):
-        BatchLRU(lambda ks: [1], size=4).get_many([1, 2])
+        lru.get_many([1, 2])

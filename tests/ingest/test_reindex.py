@@ -98,6 +98,7 @@ def test_rebuild_equals_ingest_and_live_serves_until_published(kb_home: Path, tm
     kb = KnowledgeBase(kb_home, "t")
     ingest_paths(kb, [docs], get_embedder("hashing:64"), chunk_tokens=48, chunk_overlap=8)
     before = kb.live_version()
+    assert before is not None
     seen_live: list[str | None] = []
     emb = get_embedder("hashing:64")
     r = reindex(kb, docs, emb, batch_size=8, chunk_tokens=48, chunk_overlap=8, use_cache=False,

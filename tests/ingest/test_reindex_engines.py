@@ -47,8 +47,10 @@ def test_ray_engine_builds_the_same_index_as_local(kb_home: Path, tmp_path: Path
     assert emb.texts_embedded == 0  # the driver's embedder did no work: the Ray actors did
     assert_same_index(live_snapshot(loc), live_snapshot(ray_kb))
     # the vector files are identical too (same order of chunks and vectors)
-    a = np.fromfile(loc.versions_dir / loc.live_version() / "vectors.f32", np.float32)
-    b = np.fromfile(ray_kb.versions_dir / ray_kb.live_version() / "vectors.f32", np.float32)
+    loc_live, ray_live = loc.live_version(), ray_kb.live_version()
+    assert loc_live is not None and ray_live is not None
+    a = np.fromfile(loc.versions_dir / loc_live / "vectors.f32", np.float32)
+    b = np.fromfile(ray_kb.versions_dir / ray_live / "vectors.f32", np.float32)
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 

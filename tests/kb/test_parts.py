@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kb.service.holder import IndexHolder
-from kb.service.jobs import JobManager, JobNotFound
+from kb.service.jobs import Job, JobManager, JobNotFound
 from kb.service.store import AnswerNotFound, ServiceStore
 from kb.service.webhook import HandoffNotifier
 from tests.kb.conftest import build_kb, write_docs
@@ -63,11 +63,16 @@ def test_jobs_report_states(tmp_path: Path) -> None:
     ok = jm.submit("ingest", "acme", ["a.md"], "t", lambda job: {"failed": []})
     part = jm.submit("ingest", "acme", ["a.md", "b.pdf"], "t", lambda job: {"failed": [{"source": "b.pdf", "error": "x"}]})
     bad = jm.submit("delete", "acme", ["a.md"], "t", lambda job: (_ for _ in ()).throw(LockedError("kb is locked")))
-    crash = jm.submit("delete", "acme", ["a.md"], "t", lambda job: 1 / 0)
+
+    def crash_work(job: Job) -> dict[str, Any]:
+        return {"result": 1 / 0}
+
+    crash = jm.submit("delete", "acme", ["a.md"], "t", crash_work)
     assert _wait(lambda: len(finished) == 4)
     assert jm.get(ok.id).state == "succeeded"
     assert jm.get(part.id).to_dict()["failed"] == [{"source": "b.pdf", "error": "x"}]
-    assert jm.get(bad.id).state == "failed" and jm.get(bad.id).error["error"] == "locked"
+    bad_job = jm.get(bad.id)
+    assert bad_job.state == "failed" and bad_job.error is not None and bad_job.error["error"] == "locked"
     assert jm.get(crash.id).error == {"error": "internal", "message": "ZeroDivisionError; see the server log"}
     with pytest.raises(JobNotFound):
         jm.get("job_nope")
