@@ -45,6 +45,10 @@ FLAT_SCANS = ("auto", "fp16", "fp32")
 # saves; above it a query reads them from memory: 6,900 vectors 0.51 -> 0.34 ms, 100,000 7.2 -> 3.2 ms
 # (one thread, caches flushed; bench/index_search.py)
 FP16_SCAN_MIN = 4096
+# a flat fp32 index of at most this many vectors gives every vector's score in one pass
+# (:meth:`FaissVectorIndex.score_all`): a caller ranking several subsets of them (the vector kinds)
+# reads one array instead of searching once per subset with an ID selector
+SCORE_ALL_MAX = FP16_SCAN_MIN
 FP16_UNIT_ROUNDOFF = 2.0**-11  # |x - fp16(x)| <= 2^-11 |x| for x in fp16's normal range
 FP16_MAX_ABS = 60_000.0  # fp16 holds up to 65,504: vectors with a larger norm keep the fp32 scan
 
@@ -63,6 +67,8 @@ class VectorIndex(Protocol):
     def search(
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def score_all(self, query: np.ndarray) -> np.ndarray | None: ...
 
 
 def default_nlist(n: int) -> int:
@@ -180,6 +186,7 @@ class FaissVectorIndex:
         # set when ``index`` holds fp16 codes (loaded for search): how far a fetched vector's fp16
         # score may be from its exact one, per unit of query norm (:meth:`_rescored`)
         self._fp16_bound: float | None = None
+        self._all_ids: np.ndarray | None = None  # (1, ntotal) int64 ids, for score_all
         self._lock = threading.Lock()
 
     # -- properties ------------------------------------------------------------------------------
@@ -412,6 +419,26 @@ class FaissVectorIndex:
                     return _exact(q, vecs, allowed_ids, k)
         return d, i
 
+    def score_all(self, query: np.ndarray) -> np.ndarray | None:
+        """Every vector's score for one query, in id order: the scores :meth:`search` gives,
+        bit for bit (FAISS's own kernel), for a flat fp32 index on the CPU of at most
+        :data:`SCORE_ALL_MAX` vectors; None for any other index (the caller searches)."""
+        n = self.ntotal
+        if self.kind != "flat" or self._gpu_index is not None or self._fp16_bound is not None:
+            return None
+        if not 0 < n <= SCORE_ALL_MAX:
+            return None
+        faiss = _faiss()
+        q = _as_queries(query, self.dim)
+        if len(q) != 1:
+            raise ValueError(f"score_all takes one query, got {len(q)}")
+        ids = self._all_ids
+        if ids is None or ids.shape[1] != n:
+            ids = self._all_ids = np.arange(n, dtype=np.int64).reshape(1, n)
+        out = np.empty((1, n), dtype=np.float32)
+        self.index.compute_distance_subset(1, faiss.swig_ptr(q), n, faiss.swig_ptr(out), faiss.swig_ptr(ids))
+        return out[0]
+
     def _rescored(self, q: np.ndarray, k: int, params: Any, n_allowed: int) -> tuple[np.ndarray, np.ndarray]:
         """The exact top ``k`` of a search over fp16 codes: the scan fetches more than ``k``, the
         fetched vectors are re-scored from the raw vectors, and the scan fetches more whenever a
@@ -543,6 +570,10 @@ class ShardedVectorIndex:
     def set_nprobe(self, nprobe: int) -> None:
         for s in self.shards:
             s.set_nprobe(nprobe)
+
+    def score_all(self, query: np.ndarray) -> np.ndarray | None:
+        """None: a sharded index is a large one, searched shard by shard."""
+        return None
 
     def search(
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None

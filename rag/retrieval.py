@@ -403,6 +403,9 @@ def _scale_others(order: list[str], fused: dict[str, float], keep: set[str], fac
 # a keyword search's top (chunk row, BM25 score) list, and every chunk's score when the index
 # gives them (HybridRetriever._keyword_search)
 _Keyword = tuple[list[tuple[int, float]], np.ndarray | None]
+# the passage and question vector searches' top lists, and every chunk's passage cosine when the
+# index gives them from the same pass (IndexVersion.vector_search_all)
+_Vector = tuple[tuple[list[tuple[int, float]], list[tuple[int, float]]], np.ndarray | None]
 _KEYWORD_POOL: ThreadPoolExecutor | None = None
 _KEYWORD_POOL_LOCK = threading.Lock()
 
@@ -621,7 +624,7 @@ class HybridRetriever:
         *,
         rerank: bool = True,
         qvec: np.ndarray | None = None,
-        _vector_memo: dict[str, list[tuple[int, float]]] | None = None,
+        _vector_memo: dict[str, _Vector] | None = None,
         _keyword_ahead: dict[str, Future[_Keyword]] | None = None,
     ) -> list[Hit]:
         """One hit per source, best first. ``qvec``: the query's embedding when the caller has it
@@ -662,11 +665,11 @@ class HybridRetriever:
         b_floor = 0.0 if len(bm25) < pool else None
         if qvec is not None:
             memo = {} if _vector_memo is None else _vector_memo
-            for kind in ("passage", "question"):
-                if kind not in memo:
-                    memo[kind] = self.index.vector_search(qvec, pool, allowed, kind=kind)
-            dense, qdense = memo["passage"], memo["question"]
-            dense, bm25 = self._complete(query, qvec, dense, bm25, bm25_every)
+            if "searched" not in memo:
+                tops, every = self.index.vector_search_all(qvec, pool, allowed, ("passage", "question"))
+                memo["searched"] = ((tops["passage"], tops["question"]), every)
+            (dense, qdense), cos_every = memo["searched"]
+            dense, bm25 = self._complete(query, qvec, dense, bm25, bm25_every, cos_every)
         stage_t.append(time.perf_counter())
 
         rows = sorted({r for r, _ in dense} | {r for r, _ in qdense} | {r for r, _ in bm25})
@@ -857,7 +860,7 @@ class HybridRetriever:
         debug: RetrievalDebug | None = None
         primary: list[Hit] | None = None
         # one vector, one filter: its searches run once (without a main vector, none is shared)
-        memo: dict[str, list[tuple[int, float]]] | None = {} if main_vec is not None else None
+        memo: dict[str, _Vector] | None = {} if main_vec is not None else None
         for text, w in items:
             got = self.retrieve(
                 text, k, filters, lang, rerank=rerank, qvec=main_vec, _vector_memo=memo, _keyword_ahead=ahead
@@ -883,15 +886,21 @@ class HybridRetriever:
         dense: list[tuple[int, float]],
         bm25: list[tuple[int, float]],
         bm25_every: np.ndarray | None = None,
+        cos_every: np.ndarray | None = None,
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
         """Score every candidate by both retrievers: a chunk that only BM25 found gets its real
         cosine, one that only the vector search found its real BM25 score (read from
-        ``bm25_every``, every chunk's, when the keyword search gave it). Counting a chunk absent
-        from one retriever's top ``pool`` as 0 there sank passages that BM25 ranked 2nd and the
-        embedder 86th below ones both ranked 10th. Indexes that cannot score given rows (test
-        doubles) keep the two top lists as they are."""
+        ``cos_every`` and ``bm25_every``, every chunk's, when the searches gave them). Counting a
+        chunk absent from one retriever's top ``pool`` as 0 there sank passages that BM25 ranked
+        2nd and the embedder 86th below ones both ranked 10th. Indexes that cannot score given
+        rows (test doubles) keep the two top lists as they are."""
         cos_of = getattr(self.index, "passage_similarity", None)
         bm25_of = getattr(self.index, "keyword_scores", None)
+        if cos_every is not None:
+
+            def cos_of(_qvec: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+                return cos_every[np.asarray(rows, dtype=np.int64)]
+
         if bm25_every is not None:
 
             def bm25_of(_query: str, rows: Sequence[int]) -> np.ndarray:

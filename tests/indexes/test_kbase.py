@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -169,6 +170,58 @@ def test_vector_filter_excludes_the_nearest_chunk(built_kb: KnowledgeBase, hashi
     only = np.zeros(v.n_chunks, bool)
     only[4] = True
     assert [r for r, _ in v.vector_search(q, 5, only)] == [4]
+
+
+def test_vector_search_all_ranks_each_kind_from_one_pass_as_its_search_does(built_kb: KnowledgeBase, hashing) -> None:  # type: ignore[no-untyped-def]
+    v = built_kb.load_live()
+    rows = list(range(v.n_chunks))
+    searched: list[int] = []
+    inner = v.index.search
+
+    def spy(*a: Any, **kw: Any) -> Any:
+        searched.append(1)
+        return inner(*a, **kw)
+
+    v.index.search = spy  # type: ignore[method-assign]
+    for text in ("full refund within 30 days", "do you ship to canada", "退货"):
+        q = hashing.embed([text], kind="query")[0]
+        for allowed in (None, np.array([r % 2 == 0 for r in rows]), np.array([r == 4 for r in rows])):
+            for k in (1, 3, 20):
+                searched.clear()
+                tops, every = v.vector_search_all(q, k, allowed)
+                assert every is not None and every.shape == (v.n_chunks,) and not searched
+                for kind in ("passage", "question"):
+                    assert tops[kind] == v.vector_search(q, k, allowed, kind=kind)
+                assert searched  # vector_search searched; vector_search_all did not
+        # every chunk's passage cosine, as passage_similarity scores it (up to rounding)
+        _, every = v.vector_search_all(q, 3)
+        assert every is not None
+        np.testing.assert_allclose(every, v.passage_similarity(q, rows), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="kind"):
+        v.vector_search_all(q, 3, None, ("answer",))
+
+
+def test_vector_search_all_gives_a_tie_at_the_cut_to_the_lower_row(kb_home: Path, hashing) -> None:  # type: ignore[no-untyped-def]
+    docs, chunks, hashes = corpus_docs()
+    twin = dataclasses.replace(chunks[4], id="twin", position=9)  # the same text: the same vector
+    kb = KnowledgeBase(kb_home, "twins")
+    build_version(kb, hashing, docs, [*chunks, twin], hashes)
+    v = kb.load_live()
+    q = hashing.embed([twin.embed_text()], kind="query")[0]
+    tops, _ = v.vector_search_all(q, 1)
+    assert tops["passage"][0][0] == 4  # not the twin's row, 9
+    both, _ = v.vector_search_all(q, 2)
+    assert [r for r, _ in both["passage"]] == [4, len(chunks)] and both["passage"][0][1] == both["passage"][1][1]
+
+
+def test_a_large_or_approximate_index_searches_each_kind(kb_home: Path, hashing) -> None:  # type: ignore[no-untyped-def]
+    docs, chunks, hashes = corpus_docs()
+    for kb in (KnowledgeBase(kb_home, "ivf", flat_max=2, nprobe=4), KnowledgeBase(kb_home, "sharded", shards=3)):
+        build_version(kb, hashing, docs, chunks, hashes)
+        v = kb.load_live()
+        q = hashing.embed(["refund"], kind="query")[0]
+        tops, every = v.vector_search_all(q, 3)
+        assert every is None and tops == {kind: v.vector_search(q, 3, kind=kind) for kind in ("passage", "question")}
 
 
 def test_allowed_mask_matches_filters_allows(kb_home: Path, hashing) -> None:  # type: ignore[no-untyped-def]

@@ -218,3 +218,22 @@ def test_the_fp32_scan_stays_where_fp16_cannot_help_or_hold_the_vectors(tmp_path
     assert idx.search(huge[7], 1)[1][0][0] == 7
     with pytest.raises(ConfigError, match="flat scan"):
         FaissVectorIndex(32, flat_scan="int8")
+
+
+def test_score_all_gives_a_small_flat_index_s_search_scores_bit_for_bit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    v = _clustered(1500)
+    q = _clustered(5, seed=11)
+    idx = _loaded(tmp_path, v, flat_scan="auto")
+    for r in range(len(q)):
+        every = idx.score_all(q[r])
+        assert every is not None and every.shape == (1500,) and every.dtype == np.float32
+        d, i = idx.search(q[r], 1500)
+        assert every[i[0]].tolist() == d[0].tolist()  # the same kernel, not numpy's rounding
+    with pytest.raises(ValueError, match="one query"):
+        idx.score_all(q[:2])
+    # every other index is searched: fp16 codes, an approximate index, too many vectors
+    assert _loaded(tmp_path, v, flat_scan="fp16").score_all(q[0]) is None
+    assert FaissVectorIndex(32, kind="ivf", nlist=8).build(v).score_all(q[0]) is None
+    assert ShardedVectorIndex(32, 2).build(v).score_all(q[0]) is None
+    assert FaissVectorIndex(32).build(np.zeros((0, 32), np.float32)).score_all(q[0]) is None
+    assert _loaded(tmp_path, _clustered(5000), flat_scan="fp32").score_all(q[0]) is None  # > SCORE_ALL_MAX

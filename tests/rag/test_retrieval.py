@@ -217,6 +217,12 @@ def test_every_candidate_is_scored_by_both_retrievers(fake_embedder: Any) -> Non
     assert dict(d) == pytest.approx({1: 0.9, 2: 0.8, 4: 0.7, 3: 0.3})
     assert dict(b) == {2: 5.0, 3: 4.0, 9: 3.0, 1: 1.0}
     assert idx.asked == [("cos", [3, 9]), ("bm25", [1, 4])]
+    # every chunk's scores, when the searches gave them, are read, not asked for
+    idx.asked.clear()
+    cos_every = np.array([np.nan if r == 9 else 0.1 * r for r in range(10)], dtype=np.float32)
+    bm25_every = np.array([0.0 if r == 4 else float(r) for r in range(10)], dtype=np.float32)
+    assert r._complete("q", np.zeros(4, np.float32), dense, bm25, bm25_every, cos_every) == (d, b)
+    assert idx.asked == []
     # an index that cannot score given rows keeps the two top lists
     assert HybridRetriever(object(), fake_embedder)._complete("q", np.zeros(4), dense, bm25) == (dense, bm25)
 
@@ -272,23 +278,23 @@ def test_retrieve_many_fuses_phrasings_and_embeds_only_the_main_one(kb_home: Pat
 
 
 def test_retrieve_many_searches_the_shared_vector_once(shop_index: Any, fake_embedder: Any) -> None:
-    searched: list[str] = []
-    real = shop_index.vector_search
+    searched: list[tuple[str, ...]] = []
+    real = shop_index.vector_search_all
 
-    def spy(qvec: Any, k: int, allowed: Any = None, kind: str = "passage") -> Any:
-        searched.append(kind)
-        return real(qvec, k, allowed, kind=kind)
+    def spy(qvec: Any, k: int, allowed: Any = None, kinds: tuple[str, ...] = ("passage", "question")) -> Any:
+        searched.append(tuple(kinds))
+        return real(qvec, k, allowed, kinds)
 
     r = HybridRetriever(shop_index, fake_embedder)
     main, question = "Do you ship to Switzerland? How much does express shipping cost?", "Do you ship to Switzerland?"
-    shop_index.vector_search = spy
+    shop_index.vector_search_all = spy
     try:
         fused = r.retrieve_many([(main, 1.0), (question, 0.5)], k=4)
-        assert sorted(searched) == ["passage", "question"]  # not once per phrasing
+        assert searched == [("passage", "question")]  # both kinds in one pass, not once per phrasing
         searched.clear()
         again = [h.chunk.source_id for h in r.retrieve_many([(main, 1.0), (question, 0.5)], k=4)]
     finally:
-        del shop_index.vector_search
+        del shop_index.vector_search_all
     assert again == [h.chunk.source_id for h in fused]
     # the same as each phrasing retrieved on its own with the main vector, fused
     vec = r.embed_query(main)
