@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from indexes.keyword import BM25Builder, BM25Index
+from indexes.keyword import BM25Builder, BM25Index, HeldTerms
 from indexes.lru import BatchLRU
 from indexes.store import VECTOR_KINDS, ChunkStore
 from indexes.text import load_analyzer, phrase_terms, query_topic, tokenize
@@ -720,13 +720,16 @@ class IndexVersion:
         return self.bm25.search(terms, k, allowed, phrases=phrases)
 
     def keyword_search_all(
-        self, query: str, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[list[tuple[int, float]], np.ndarray]:
+        self, query: str, k: int, allowed: np.ndarray | None = None, *, held: bool = False
+    ) -> tuple[list[tuple[int, float]], np.ndarray, HeldTerms | None]:
         """:meth:`keyword_search`'s top ``k``, and every chunk row's BM25 score (0 for rows
         ``allowed`` excludes), from the same pass: what :meth:`keyword_scores` would give for any
-        rows, without searching the postings again."""
+        rows, without searching the postings again. With ``held``, also which query terms every
+        chunk holds (:class:`~indexes.keyword.HeldTerms`, whose ``coverage`` is
+        :meth:`keyword_coverage`'s; None when not asked for or too many terms)."""
         terms, phrases = _analyze_query(query)
-        return self.bm25.search_all(terms, k, allowed, phrases=phrases)
+        top, every = self.bm25.search_all(terms, k, allowed, phrases=phrases)
+        return top, every, self.bm25.held(terms) if held else None
 
     def keyword_scores(self, query: str, rows: Sequence[int]) -> np.ndarray:
         """BM25 scores of ``query`` for the chunks at ``rows`` (0 where a chunk lacks every term),

@@ -99,6 +99,35 @@ class _Postings:
         return out
 
 
+class HeldTerms:
+    """Which of a query's distinct terms each chunk holds: bit ``j`` of ``masks[row]`` for the
+    ``j``-th term the index knows (term-id order), from one pass over those terms' postings. What
+    :meth:`BM25Index.coverage` reads for a few rows, for every row at once: a keyword search run
+    while the query is being embedded leaves the coverage of the passages it shows a lookup."""
+
+    __slots__ = ("masks", "n_distinct")
+
+    MAX_TERMS = 63  # bits of an int64 that stay positive
+
+    def __init__(self, masks: np.ndarray, n_distinct: int) -> None:
+        self.masks, self.n_distinct = masks, int(n_distinct)
+
+    def coverage(self, groups: Sequence[Sequence[int]]) -> list[float]:
+        """:meth:`BM25Index.coverage` of the same query: for each group of chunk rows, the share
+        of the query's distinct terms that at least one of them holds."""
+        if not self.n_distinct:
+            return [0.0] * len(groups)
+        rows = sorted({int(r) for g in groups for r in g})
+        held = dict(zip(rows, self.masks[rows].tolist(), strict=True))
+        out = []
+        for g in groups:
+            mask = 0
+            for r in g:
+                mask |= held[int(r)]
+            out.append(mask.bit_count() / self.n_distinct)
+        return out
+
+
 def _weigh(
     docs: list[np.ndarray], n_terms: int, doc_len: np.ndarray, k1: float, b: float, scale: float = 1.0
 ) -> _Postings:
@@ -241,6 +270,19 @@ class BM25Index:
             parts = [held[int(r)] for r in g]
             out.append(sum(map(any, zip(*parts, strict=True))) / len(distinct) if parts else 0.0)
         return out
+
+    def held(self, tokens: Sequence[str]) -> HeldTerms | None:
+        """For every chunk, which of the distinct query ``tokens`` it holds (:class:`HeldTerms`);
+        None when the index knows more than :attr:`HeldTerms.MAX_TERMS` of them (a pasted
+        document, not a question: :meth:`coverage` counts those)."""
+        term_ids = self._term_rows(tokens)
+        if len(term_ids) > HeldTerms.MAX_TERMS:
+            return None
+        masks = np.zeros(self.n_docs, dtype=np.int64)
+        indptr, indices = self.terms.indptr, self.terms.indices
+        for j, tid in enumerate(term_ids):
+            masks[indices[indptr[tid] : indptr[tid + 1]]] |= np.int64(1 << j)
+        return HeldTerms(masks, len(set(tokens)))
 
     def search(
         self, tokens: Sequence[str], k: int, allowed: np.ndarray | None = None, phrases: Sequence[str] = ()

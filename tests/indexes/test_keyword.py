@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from indexes.keyword import PHRASE_WEIGHT, BM25Index
+from indexes.keyword import PHRASE_WEIGHT, BM25Index, HeldTerms
 from indexes.text import phrase_terms, tokenize
 
 DOCS = [
@@ -163,3 +163,21 @@ def test_coverage_is_the_share_of_query_terms_a_passage_holds() -> None:
         # a term the corpus never saw still counts in the denominator
         if qt:
             assert idx.coverage(tokenize(q) + ["zzzunseen"], [list(range(idx.n_docs))])[0] < 1.0
+
+
+def test_held_terms_give_every_row_s_coverage_from_one_pass() -> None:
+    docs = PHRASE_DOCS + DOCS
+    idx = _phrase_index(docs)
+    groups = [[0], [3, 1], [6, 0, 2], list(range(idx.n_docs)), []]
+    for q in ("signal information", "refund within 30 days of delivery", "退货 的 期限", "nothing matches", ""):
+        toks = tokenize(q)
+        for extra in ([], ["zzzunseen"]):  # an unseen term counts in the denominator
+            held = idx.held(toks + extra)
+            assert held is not None and held.masks.shape == (idx.n_docs,)
+            assert held.coverage(groups) == idx.coverage(toks + extra, groups)  # the same floats
+    # a pasted document: more known terms than an int64 has bits is left to coverage()
+    many = [f"w{i}" for i in range(HeldTerms.MAX_TERMS + 1)]
+    wide = BM25Index.build([many, many[:10]])
+    assert wide.held(many) is None
+    held = wide.held(many[:-1])  # 63 terms: every bit of a positive int64
+    assert held is not None and held.coverage([[0], [1]]) == wide.coverage(many[:-1], [[0], [1]]) == [1.0, 10 / 63]
