@@ -621,6 +621,8 @@ class IndexVersion:
     def allowed_mask(self, filters: Filters | None, today: _dt.date | None = None) -> np.ndarray | None:
         """Boolean mask over chunk rows for ``filters`` (validity dates are always applied, as of
         ``filters.on_date`` or today); None when every chunk is allowed."""
+        if filters is None and not self._filters.any_dates:
+            return None  # no filter, no validity dates: the question most queries ask, answered first
         f = filters or Filters()
         day = f.on_date or today or _dt.date.today()
         key = (f.groups, f.tags, f.lang, f.sources, day)
