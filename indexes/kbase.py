@@ -739,6 +739,12 @@ class IndexVersion:
         terms, phrases = _analyze_query(query)
         return self.bm25.scores_of(terms, rows, phrases=phrases)
 
+    def keyword_held(self, query: str) -> HeldTerms | None:
+        """Which of ``query``'s terms every chunk holds (:class:`~indexes.keyword.HeldTerms`, whose
+        ``coverage`` is :meth:`keyword_coverage`'s); None when it has too many terms."""
+        terms, _ = _analyze_query(query)
+        return self.bm25.held(terms)
+
     def keyword_coverage(self, query: str, groups: Sequence[Sequence[int]]) -> list[float]:
         """For each group of chunk rows (one passage), the share of the query's distinct terms
         that the passage holds (title and headings included, as indexed)."""

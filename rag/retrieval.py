@@ -116,6 +116,11 @@ _COMPARISON = re.compile(
 )
 
 
+def _years_text(years: frozenset[str]) -> str:
+    """The text whose terms are ``years``, as the year preference looks them up."""
+    return " ".join(sorted(years))
+
+
 def is_comparison(query: str) -> bool:
     """Whether a question compares or contrasts things (or asks about each of them)."""
     return _COMPARISON.search(query) is not None
@@ -401,9 +406,10 @@ def _scale_others(order: list[str], fused: dict[str, float], keep: set[str], fac
     return sorted(order, key=lambda x: (-fused[x], x))
 
 
-# a keyword search's top (chunk row, BM25 score) list, and every chunk's score and the query
-# terms every chunk holds when the index gives them (HybridRetriever._keyword_search)
-_Keyword = tuple[list[tuple[int, float]], np.ndarray | None, HeldTerms | None]
+# a keyword search's top (chunk row, BM25 score) list, every chunk's score when the index gives
+# them, and, by text, the terms every chunk holds of the texts read ahead (the query, and the
+# years it names) (HybridRetriever._keyword_search)
+_Keyword = tuple[list[tuple[int, float]], np.ndarray | None, dict[str, HeldTerms]]
 # the passage and question vector searches' top lists, and every chunk's passage cosine when the
 # index gives them from the same pass (IndexVersion.vector_search_all)
 _Vector = tuple[tuple[list[tuple[int, float]], list[tuple[int, float]]], np.ndarray | None]
@@ -577,9 +583,10 @@ class HybridRetriever:
         machine with a core to spare. :meth:`_keyword` collects the results. The embedding stays
         on the request's thread: run on a worker, with this thread searching, its engine's
         threads contended with this one and the median rose by 4 ms on 2 cores.
-        Run there, it also reads which query terms every chunk holds, so that the coverage of
-        the passages shown is a lookup after the embedding (0.13 ms on covid-faq), not another
-        pass over the postings."""
+        Run there, it also reads which query terms every chunk holds, and which of the years the
+        query names, so that the coverage of the passages shown and the year preference are
+        lookups after the embedding (0.13 ms on covid-faq; 0.16 ms more on the half of
+        domainrag's questions that name a year), not more passes over the postings."""
         return {
             q: _keyword_pool().submit(self._keyword_search, q, pool, allowed, held=True) for q in dict.fromkeys(queries)
         }
@@ -587,12 +594,19 @@ class HybridRetriever:
     def _keyword_search(self, query: str, pool: int, allowed: np.ndarray | None, *, held: bool = False) -> _Keyword:
         """The keyword search's top ``pool``, and every chunk's BM25 score when the index gives
         them from the same pass (None otherwise): :meth:`_complete` reads the BM25 score of what
-        the vector search found from them. ``held``: also which query terms every chunk holds
-        (:meth:`_coverage` reads them)."""
+        the vector search found from them. ``held``: also which terms every chunk holds of the
+        query (:meth:`_coverage` reads them) and of the years it names (:meth:`_mentioning`)."""
         search_all = getattr(self.index, "keyword_search_all", None)
-        if callable(search_all):
-            return search_all(query, pool, allowed, held=held)
-        return self.index.keyword_search(query, pool, allowed), None, None
+        if not callable(search_all):
+            return self.index.keyword_search(query, pool, allowed), None, {}
+        top, every, of_query = search_all(query, pool, allowed, held=held)
+        read = {query: of_query} if of_query is not None else {}
+        years = query_years(query) if held else frozenset()
+        if years and callable(getattr(self.index, "keyword_held", None)):
+            of_years = self.index.keyword_held(_years_text(years))
+            if of_years is not None:
+                read[_years_text(years)] = of_years
+        return top, every, read
 
     def _keyword(
         self, query: str, pool: int, allowed: np.ndarray | None, ahead: dict[str, Future[_Keyword]] | None
@@ -762,7 +776,11 @@ class HybridRetriever:
         years = query_years(query)
         if years:
             order = _prefer_years(
-                years, order, fused, lambda sids: self._mentioning(years, sids, by_row_source, chunks), 2 * want
+                years,
+                order,
+                fused,
+                lambda sids: self._mentioning(years, sids, by_row_source, chunks, held.get(_years_text(years))),
+                2 * want,
             )
         stage_t.append(time.perf_counter())
 
@@ -799,7 +817,7 @@ class HybridRetriever:
             found.append((Hit(chunk=chunks[row], score=float(fused[sid]), scores=evidence(sid), text=text), p_rows))
             if len(found) >= want:
                 break
-        hits = self._coverage(query, found, held)
+        hits = self._coverage(query, found, held.get(query))
         t1 = time.perf_counter()
         stage_t.append(t1)
         stages = ("embed", "keyword", "vector", "fuse", "passages")
@@ -938,18 +956,26 @@ class HybridRetriever:
         return all(_near_duplicate(_dup_signature(chunks[r].text), kept, self.dup_jaccard) for r in rows)
 
     def _mentioning(
-        self, years: frozenset[str], sids: list[str], rows_of: dict[str, set[int]], chunks: _ChunkMap
+        self,
+        years: frozenset[str],
+        sids: list[str],
+        rows_of: dict[str, set[int]],
+        chunks: _ChunkMap,
+        held: HeldTerms | None = None,
     ) -> set[str]:
         """The sources among ``sids`` whose retrieved chunks (titles included) mention one of
-        ``years``."""
+        ``years`` (read from ``held`` when the keyword search gave it)."""
         groups = [sorted(rows_of.get(sid, ())) for sid in sids]
 
         def text_of(i: int) -> str:
             chunks.prefetch(groups[i])
             return " ".join(f"{chunks[r].title} {chunks[r].text}" for r in groups[i])
 
-        held = self._keyword_coverage(" ".join(sorted(years)), groups, text_of)
-        return {sid for sid, c in zip(sids, held, strict=True) if c > 0}
+        if held is not None:
+            cover = held.coverage(groups)
+        else:
+            cover = self._keyword_coverage(_years_text(years), groups, text_of)
+        return {sid for sid, c in zip(sids, cover, strict=True) if c > 0}
 
     def _passage(self, row: int, chunk: Chunk, retrieved_rows: set[int]) -> tuple[str | None, list[int]]:
         """The chunk's text, merged with adjacent chunks of the same document that were also

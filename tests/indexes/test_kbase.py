@@ -74,6 +74,8 @@ def test_round_trip_and_searches(built_kb: KnowledgeBase, hashing) -> None:  # t
     for query in ("refund within 30 days", "退货 refund", "warranty water damage drops", "zzz"):
         _, _, held = v.keyword_search_all(query, 10, held=True)
         assert held is not None and held.coverage(groups) == v.keyword_coverage(query, groups)
+        alone = v.keyword_held(query)
+        assert alone is not None and alone.masks.tolist() == held.masks.tolist()
     sims = v.passage_similarity(q, [1, 0])
     np.testing.assert_allclose(sims, hashing.embed([chunks[1].embed_text(), chunks[0].embed_text()]) @ q, rtol=1e-5)
     assert v.passage_similarity(q, []).shape == (0,)

@@ -490,13 +490,20 @@ def test_a_year_in_the_question_ranks_that_years_notice_first(
         assert hits[0].score > hits[1].score  # the others were scaled down, not only reordered
         hits = r.retrieve(f"{year}年 外语类保送生网上报名的时间到几月几号？", k=3)
         assert hits[0].chunk.source == f"zh-{year}.md"
+        # the years' terms read during the embedding, or from the postings once the vector is
+        # cached (the search then runs on this thread): the same hits, scores and evidence
+        for q in (f"When does online registration close in {year}?", f"{year}年 外语类保送生网上报名的时间到几月几号？"):
+            fresh = HybridRetriever(index, fake_embedder)
+            ahead = fresh.retrieve(q, k=3)
+            inline = fresh.retrieve(q, k=3)
+            assert [(h.chunk.id, h.score, h.scores) for h in ahead] == [(h.chunk.id, h.score, h.scores) for h in inline]
     # an index without keyword postings to ask (a test double, a custom store) has the chunk texts read
     class WithoutCoverage:
         def __init__(self, inner: Any) -> None:
             self._inner = inner
 
         def __getattr__(self, name: str) -> Any:
-            if name == "keyword_coverage":
+            if name in ("keyword_coverage", "keyword_held", "keyword_search_all"):
                 raise AttributeError(name)
             return getattr(self._inner, name)
 
