@@ -722,16 +722,13 @@ class IndexVersion:
         return self.bm25.search(terms, k, allowed, phrases=phrases)
 
     def keyword_search_all(
-        self, query: str, k: int, allowed: np.ndarray | None = None, *, held: bool = False
-    ) -> tuple[list[tuple[int, float]], np.ndarray, HeldTerms | None]:
+        self, query: str, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[list[tuple[int, float]], np.ndarray]:
         """:meth:`keyword_search`'s top ``k``, and every chunk row's BM25 score (0 for rows
         ``allowed`` excludes), from the same pass: what :meth:`keyword_scores` would give for any
-        rows, without searching the postings again. With ``held``, also which query terms every
-        chunk holds (:class:`~indexes.keyword.HeldTerms`, whose ``coverage`` is
-        :meth:`keyword_coverage`'s; None when not asked for or too many terms)."""
+        rows, without searching the postings again."""
         terms, phrases = _analyze_query(query)
-        top, every = self.bm25.search_all(terms, k, allowed, phrases=phrases)
-        return top, every, self.bm25.held(terms) if held else None
+        return self.bm25.search_all(terms, k, allowed, phrases=phrases)
 
     def keyword_scores(self, query: str, rows: Sequence[int]) -> np.ndarray:
         """BM25 scores of ``query`` for the chunks at ``rows`` (0 where a chunk lacks every term),
@@ -741,7 +738,8 @@ class IndexVersion:
 
     def keyword_held(self, query: str) -> HeldTerms | None:
         """Which of ``query``'s terms every chunk holds (:class:`~indexes.keyword.HeldTerms`, whose
-        ``coverage`` is :meth:`keyword_coverage`'s); None when it has too many terms."""
+        ``coverage`` is :meth:`keyword_coverage`'s), in one pass over their postings, for a caller
+        that reads it ahead of the passages it will ask about; None when it has too many terms."""
         terms, _ = _analyze_query(query)
         return self.bm25.held(terms)
 

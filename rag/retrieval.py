@@ -599,13 +599,15 @@ class HybridRetriever:
         search_all = getattr(self.index, "keyword_search_all", None)
         if not callable(search_all):
             return self.index.keyword_search(query, pool, allowed), None, {}
-        top, every, of_query = search_all(query, pool, allowed, held=held)
-        read = {query: of_query} if of_query is not None else {}
-        years = query_years(query) if held else frozenset()
-        if years and callable(getattr(self.index, "keyword_held", None)):
-            of_years = self.index.keyword_held(_years_text(years))
-            if of_years is not None:
-                read[_years_text(years)] = of_years
+        top, every = search_all(query, pool, allowed)
+        read: dict[str, HeldTerms] = {}
+        held_of = getattr(self.index, "keyword_held", None)
+        if held and callable(held_of):
+            years = query_years(query)
+            for text in (query, _years_text(years)) if years else (query,):
+                got = held_of(text)
+                if got is not None:
+                    read[text] = got
         return top, every, read
 
     def _keyword(
@@ -971,10 +973,7 @@ class HybridRetriever:
             chunks.prefetch(groups[i])
             return " ".join(f"{chunks[r].title} {chunks[r].text}" for r in groups[i])
 
-        if held is not None:
-            cover = held.coverage(groups)
-        else:
-            cover = self._keyword_coverage(_years_text(years), groups, text_of)
+        cover = self._keyword_coverage(_years_text(years), groups, text_of, held)
         return {sid for sid, c in zip(sids, cover, strict=True) if c > 0}
 
     def _passage(self, row: int, chunk: Chunk, retrieved_rows: set[int]) -> tuple[str | None, list[int]]:
@@ -1011,18 +1010,20 @@ class HybridRetriever:
             h = hits[i][0]
             return h.chunk.embed_text() if h.text is None else h.text + " " + h.chunk.title
 
-        groups = [rows for _, rows in hits]
-        cover = held.coverage(groups) if held is not None else self._keyword_coverage(query, groups, text_of)
+        cover = self._keyword_coverage(query, [rows for _, rows in hits], text_of, held)
         for (h, _), c in zip(hits, cover, strict=True):
             h.scores["coverage"] = float(c)
         return [h for h, _ in hits]
 
     def _keyword_coverage(
-        self, query: str, groups: list[list[int]], text_of: Callable[[int], str]
+        self, query: str, groups: list[list[int]], text_of: Callable[[int], str], held: HeldTerms | None = None
     ) -> list[float]:
-        """For each group of chunk rows, the share of the query's terms it holds: read from the
-        keyword index's postings (title included, as indexed); an index without them (a test
-        double) has ``text_of(i)``, group ``i``'s text, analysed instead."""
+        """For each group of chunk rows, the share of the query's terms it holds: looked up in
+        ``held`` (the query's terms per chunk, read while the query was embedded) when given,
+        else read from the keyword index's postings (title included, as indexed); an index
+        without them (a test double) has ``text_of(i)``, group ``i``'s text, analysed instead."""
+        if held is not None:
+            return held.coverage(groups)
         cover_of = getattr(self.index, "keyword_coverage", None)
         if callable(cover_of):
             return list(cover_of(query, groups))

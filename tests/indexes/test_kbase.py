@@ -62,20 +62,18 @@ def test_round_trip_and_searches(built_kb: KnowledgeBase, hashing) -> None:  # t
                                [kw.get(2, 0.0), kw.get(0, 0.0), kw.get(4, 0.0)], rtol=1e-6)
     # the search with every row's score from the same pass: the same top, the same values as
     # scoring the rows one asks for (bit for bit), 0 where a filter excludes a row
-    top, every, held = v.keyword_search_all("refund within 30 days", 10)
-    assert top == v.keyword_search("refund within 30 days", 10) and every.shape == (v.n_chunks,) and held is None
+    top, every = v.keyword_search_all("refund within 30 days", 10)
+    assert top == v.keyword_search("refund within 30 days", 10) and every.shape == (v.n_chunks,)
     rows = list(range(v.n_chunks))
     assert every.tolist() == v.keyword_scores("refund within 30 days", rows).tolist()
     mask = np.array([r != top[0][0] for r in rows])
-    top_m, every_m, _ = v.keyword_search_all("refund within 30 days", 10, mask)
+    top_m, every_m = v.keyword_search_all("refund within 30 days", 10, mask)
     assert top_m == v.keyword_search("refund within 30 days", 10, mask) and every_m[top[0][0]] == 0.0
-    # with held: which query terms every chunk holds, whose coverage is keyword_coverage's
+    # which query terms every chunk holds, whose coverage is keyword_coverage's
     groups = [[0], [0, 1], [2, 1, 0], [5], [], [7, 8]]
     for query in ("refund within 30 days", "退货 refund", "warranty water damage drops", "zzz"):
-        _, _, held = v.keyword_search_all(query, 10, held=True)
+        held = v.keyword_held(query)
         assert held is not None and held.coverage(groups) == v.keyword_coverage(query, groups)
-        alone = v.keyword_held(query)
-        assert alone is not None and alone.masks.tolist() == held.masks.tolist()
     sims = v.passage_similarity(q, [1, 0])
     np.testing.assert_allclose(sims, hashing.embed([chunks[1].embed_text(), chunks[0].embed_text()]) @ q, rtol=1e-5)
     assert v.passage_similarity(q, []).shape == (0,)

@@ -328,10 +328,10 @@ def _spy_keyword_search(index: Any, searched: threading.Event, threads: dict[str
     an instance attribute: ``del index.keyword_search_all`` restores the method)."""
     real = index.keyword_search_all
 
-    def spy(query: str, k: int, allowed: Any = None, **kw: Any) -> Any:
+    def spy(query: str, k: int, allowed: Any = None) -> Any:
         threads[query] = threading.current_thread().name
         searched.set()
-        return real(query, k, allowed, **kw)
+        return real(query, k, allowed)
 
     index.keyword_search_all = spy
 
