@@ -647,16 +647,13 @@ class IndexVersion:
     ) -> list[tuple[int, float]]:
         """Top ``k`` (chunk row, cosine), best first; a chunk's score is the max over its vectors of
         ``kind``. ``allowed`` (a chunk-row mask) is applied inside the FAISS search."""
-        if kind not in VECTOR_KINDS:
-            raise ValueError(f"kind must be passage or question, not {kind!r}")
+        self._check_search((kind,), allowed)
         if k <= 0:
             return []
         kind_ids = self._kind_ids[kind]
         if len(kind_ids) == 0:
             return []
         q = np.asarray(qvec, dtype=np.float32).reshape(1, -1)
-        if allowed is not None and len(allowed) != self.n_chunks:
-            raise ValueError(f"allowed mask has {len(allowed)} rows, index has {self.n_chunks} chunks")
         if allowed is None and len(kind_ids) == self.n_vectors:
             ids: np.ndarray | None = None
         else:
@@ -667,6 +664,13 @@ class IndexVersion:
         d, i = self.index.search(q, fetch, ids)
         found = i[0] >= 0
         return self._best_rows(i[0][found], d[0][found], k)
+
+    def _check_search(self, kinds: Sequence[str], allowed: np.ndarray | None) -> None:
+        for kind in kinds:
+            if kind not in VECTOR_KINDS:
+                raise ValueError(f"kind must be passage or question, not {kind!r}")
+        if allowed is not None and len(allowed) != self.n_chunks:
+            raise ValueError(f"allowed mask has {len(allowed)} rows, index has {self.n_chunks} chunks")
 
     def _best_rows(self, vids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The top ``k`` (chunk row, score) of the vectors ``vids`` scored ``scores``: a chunk
@@ -689,11 +693,7 @@ class IndexVersion:
         candidates took 0.47 ms after a query's embedding (0.23 ms this way). A tie at the cut
         (duplicate vectors: a manual printing a section twice) goes to the lower row, as in the
         fp16 scan and across shards; FAISS's own search keeps either."""
-        for kind in kinds:
-            if kind not in VECTOR_KINDS:
-                raise ValueError(f"kind must be passage or question, not {kind!r}")
-        if allowed is not None and len(allowed) != self.n_chunks:
-            raise ValueError(f"allowed mask has {len(allowed)} rows, index has {self.n_chunks} chunks")
+        self._check_search(kinds, allowed)
         every = self.index.score_all(qvec) if k > 0 and self.n_vectors else None
         if every is None:
             return {kind: self.vector_search(qvec, k, allowed, kind=kind) for kind in kinds}, None
