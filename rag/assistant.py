@@ -19,7 +19,6 @@ table gets the MiniLM values unless ``KB_REFUSE_THRESHOLD`` / ``KB_FAQ_THRESHOLD
 from __future__ import annotations
 
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +32,15 @@ from rag.citations import check_answer
 from rag.compose import ExtractiveComposer, build_messages
 from rag.conversation import ConversationStore, condense_offline, condense_with_llm
 from rag.llm import LLM, get_llm
-from rag.retrieval import QUERY_CACHE_SIZE, HybridRetriever, Reranker, dense_capability, is_comparison
+from rag.retrieval import (
+    QUERY_CACHE_SIZE,
+    HybridRetriever,
+    Reranker,
+    RetrieverPerVersion,
+    dense_capability,
+    is_comparison,
+    user_filters,
+)
 from rag.types import Answer, Citation, Hit
 
 Message = dict[str, str]
@@ -186,25 +193,14 @@ class Assistant:
         self.max_question_chars = max_question_chars
         self.llm_max_tokens = llm_max_tokens
         self.composer = ExtractiveComposer(embedder)
-        self._retrievers: dict[int, tuple[Any, HybridRetriever]] = {}
-        self._lock = threading.Lock()
+        self._retrievers = RetrieverPerVersion()
 
     # -- plumbing ---------------------------------------------------------------------------------
     def retriever(self) -> HybridRetriever:
-        index = self.index_provider()
-        with self._lock:
-            got = self._retrievers.get(id(index))
-            if got is None or got[0] is not index:
-                r = HybridRetriever(index, self.embedder, self.reranker, query_cache_size=self.query_cache_size)
-                self._retrievers = {id(index): (index, r)}
-                got = self._retrievers[id(index)]
-            return got[1]
-
-    @staticmethod
-    def _filters(filters: Filters | None, groups: Sequence[str] | None) -> Filters | None:
-        if groups is None:
-            return filters
-        return replace(filters or Filters(), groups=tuple(groups))
+        return self._retrievers.get(
+            self.index_provider(),
+            lambda index: HybridRetriever(index, self.embedder, self.reranker, query_cache_size=self.query_cache_size),
+        )
 
     def _validate(self, question: str) -> str:
         q = (question or "").strip()
@@ -270,7 +266,7 @@ class Assistant:
         self, query: str, k: int = 5, filters: Filters | None = None, groups: Sequence[str] | None = None
     ) -> list[Hit]:
         q = self._validate(query)
-        return self.retriever().retrieve(q, k=k, filters=self._filters(filters, groups))
+        return self.retriever().retrieve(q, k=k, filters=user_filters(filters, groups))
 
     def ask(
         self,
@@ -355,7 +351,7 @@ class Assistant:
         query = self.condense(q, hist, index)
         timings["condense"] = (time.perf_counter() - tc) * 1000
         retriever = self.retriever()
-        found = self.retrieve_turn(q, query, retriever, k=self.hits_k, filters=self._filters(filters, groups), lang=lang)
+        found = self.retrieve_turn(q, query, retriever, k=self.hits_k, filters=user_filters(filters, groups), lang=lang)
         timings.update(retriever.last_timings)
         retrieved[:] = [
             replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in found

@@ -501,6 +501,29 @@ class RetrievalDebug:
     stages_ms: dict[str, float] = field(default_factory=dict)
 
 
+def user_filters(filters: Filters | None, groups: Sequence[str] | None) -> Filters | None:
+    """``filters`` restricted to what a user of ``groups`` may see (None: no user restriction)."""
+    if groups is None:
+        return filters
+    return replace(filters or Filters(), groups=tuple(groups))
+
+
+class RetrieverPerVersion:
+    """The :class:`HybridRetriever` of the index version a caller serves now: kept while the
+    version stays the same (its query-vector cache with it), made anew for another one."""
+
+    def __init__(self) -> None:
+        self._current: HybridRetriever | None = None
+        self._lock = threading.Lock()
+
+    def get(self, index: Any, make: Callable[[Any], HybridRetriever]) -> HybridRetriever:
+        """The retriever over ``index``; ``make(index)`` builds it when the version changed."""
+        with self._lock:
+            if self._current is None or self._current.index is not index:
+                self._current = make(index)
+            return self._current
+
+
 class HybridRetriever:
     """``retrieve(query, k, filters, lang) -> list[Hit]``: one hit per source, best first.
 

@@ -9,9 +9,7 @@ the hybrid retriever (filters, fusion, FAQ blend) into their own chains.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 try:
@@ -26,7 +24,7 @@ except ImportError as ex:  # pragma: no cover - langchain-core is in the base in
 from pydantic import ConfigDict, PrivateAttr
 
 from indexes.types import Filters
-from rag.retrieval import HybridRetriever
+from rag.retrieval import HybridRetriever, RetrieverPerVersion, user_filters
 
 
 class KnowledgeBaseRetriever(BaseRetriever):
@@ -44,8 +42,7 @@ class KnowledgeBaseRetriever(BaseRetriever):
     groups: Sequence[str] | None = None
     filters: Filters | None = None
     reranker: Any = None
-    _retriever: HybridRetriever | None = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _retrievers: RetrieverPerVersion = PrivateAttr(default_factory=RetrieverPerVersion)
 
     @classmethod
     def from_index(cls, index: Any, embedder: Any, **kw: Any) -> KnowledgeBaseRetriever:
@@ -53,18 +50,10 @@ class KnowledgeBaseRetriever(BaseRetriever):
 
     def retriever(self) -> HybridRetriever:
         """The hybrid retriever over the index version ``index_provider`` returns now."""
-        index = self.index_provider()
-        with self._lock:
-            current = self._retriever
-            if current is None or current.index is not index:
-                current = self._retriever = HybridRetriever(index, self.embedder, self.reranker)
-        return current
+        return self._retrievers.get(self.index_provider(), lambda index: HybridRetriever(index, self.embedder, self.reranker))
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
-        filters = self.filters
-        if self.groups is not None:
-            filters = replace(filters or Filters(), groups=tuple(self.groups))
-        hits = self.retriever().retrieve(query, k=self.k, filters=filters)
+        hits = self.retriever().retrieve(query, k=self.k, filters=user_filters(self.filters, self.groups))
         return [
             LCDocument(
                 page_content=h.passage,
