@@ -229,8 +229,8 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
         lead = ""
         heading = _heading_text(out[-1]) if out else None
         if heading:
-            # a list that opens a section is a list of what its heading names
-            out.pop()
+            # a list that opens a section is a list of what its heading names; the heading line
+            # stays, where the section starts (:func:`_readable` makes it a section break)
             lead = heading.rstrip(":：") + ("：" if lang == "zh" else ":")
         elif out and out[-1].rstrip().endswith((":", "：")):
             pieces = split_sentences(out.pop())

@@ -245,11 +245,28 @@ def test_a_list_that_opens_a_section_is_read_after_its_heading() -> None:
     )
     text, _ = list_items_as_sentences(passage)
     assert "Items that cannot be returned: Gift cards; Items marked as Final Sale." in text.split("\n")
-    assert list_items_as_sentences("## 退货例外\n- 礼品卡\n- 定制商品", "zh")[0] == "退货例外：礼品卡，定制商品。"
+    # the heading line stays where the section starts: the sentence before it is of another section
+    assert list_items_as_sentences("## 退货例外\n- 礼品卡\n- 定制商品", "zh")[0] == "## 退货例外\n退货例外：礼品卡，定制商品。"
     out = ExtractiveComposer(get_embedder("hashing:64")).compose("Which items cannot be returned?", [_hit(1, passage)])
     assert "Items that cannot be returned: Gift cards; Items marked as Final Sale [1]." in out.text
     # a heading is never a sentence of an answer, nor is its section number
     assert "How to start a return" not in out.text and "##" not in out.text and "3." not in out.text
+
+
+def test_a_list_that_opens_a_section_is_said_first_when_it_answers() -> None:
+    # the end of the section before it is quoted too (it shares "return" and "card" with the
+    # question), but it is no part of the list's run: the list, which names gift cards, opens the
+    # answer (the two used to read as one run, in the passage's order)
+    passage = (
+        "Items must be unused and in their original packaging. "
+        "We may refuse a return of a card that shows signs of use.\n"
+        "## 3. Items that cannot be returned\n- Gift cards and downloadable software.\n- Items marked as Final Sale"
+    )
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)  # by words alone
+    out = composer.compose("Can I return a gift card?", [_hit(1, passage)])
+    said = [s for _, s, _ in out.sentences]
+    assert said[0].startswith("Items that cannot be returned: Gift cards"), said
+    assert any(s.startswith("We may refuse a return") for s in said[1:]), said
 
 
 def test_how_long_asks_for_a_duration_not_for_the_word_long() -> None:
