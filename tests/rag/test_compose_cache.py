@@ -486,3 +486,29 @@ def test_a_sentence_that_leans_on_the_one_before_counts_its_words() -> None:
                    "Acme arranges free pick-up for products over 10 kg.")
     out = ExtractiveComposer(get_embedder("hashing:64")).compose("What does Acme Care+ cost?", [plan])
     assert any("$49 service fee" in s for _, s, _ in out.sentences), out.text
+
+
+def test_a_merged_passage_is_read_from_the_section_of_its_own_chunk() -> None:
+    from dataclasses import replace
+
+    # the retriever merged the account section's end (a retrieved neighbour) before the chunk it
+    # matched, the "Forgotten password" section; every sentence names the password, one the reset
+    before = (
+        "You need an e-mail address and a password of ten characters to create an account. "
+        "You can change your password under Settings."
+    )
+    own = 'Choose "Forgot password" on the login page. We send a reset link that is valid for 30 minutes.'
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)  # by words alone
+    idf = {"reset": 2.0, "password": 1.0}.get
+
+    def said(passage: str) -> list[str]:
+        hit = replace(_hit(1, own), text=passage)
+        out = composer.compose("How do I reset my password?", [hit], term_weight=lambda t: idf(t, 0.0))
+        return [s for _, s, _ in out.sentences]
+
+    # its section's sentences are read first, from the section's start: the reset steps in order
+    # (the account sentences used to win the ties, being earlier in the passage)
+    got = said(f"{before}\n## Forgotten password\n{own}")
+    assert got[:2] == ['Choose "Forgot password" on the login page.', "We send a reset link that is valid for 30 minutes."]
+    # a passage without headings is one section, read from its start as before
+    assert said(f"{before}\n{own}")[0] == "We send a reset link that is valid for 30 minutes."
