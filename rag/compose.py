@@ -708,7 +708,7 @@ class ExtractiveComposer:
 # words by which a sentence leans on the one before it: it says nothing alone ("It", "However", "但是")
 _LEANS = re.compile(
     r"^(?:(?:it|its|this|that|these|those|they|their|them|he|she|his|her|such|however|but|also|and|or|"
-    r"so|therefore|thus|hence|otherwise|then|instead|still|yet|likewise|similarly|furthermore|moreover|"
+    r"so|therefore|thus|hence|otherwise|elsewhere|then|instead|still|yet|likewise|similarly|furthermore|moreover|"
     r"additionally|in\s+addition|as\s+a\s+result|for\s+this\s+reason|for\s+example)\b"
     r"|(?:但是?|然而|不过|而且?|并且|此外|另外|同时|因此|所以|因而|于是|这|那|该|其(?!他|它)|它|他们|她们|此|也|还|则"
     r"|即))",

@@ -431,6 +431,9 @@ def test_the_answer_is_said_first_and_a_sentence_never_before_the_one_it_leans_o
     assert [leans_on_previous(s) for s in ("It takes 5 days.", "Items ship daily.", "但是在此基础上，", "其他问题请来电。")] == [
         True, False, True, False,
     ]
+    # "Elsewhere" is elsewhere than what the sentence before it named ("Express delivery arrives the
+    # next business day in all major cities. Elsewhere it takes 1 to 2 business days.")
+    assert leans_on_previous("Elsewhere it takes 1 to 2 business days.")
     account = _hit(1, "You need an e-mail address and a password of ten characters to create an account. "
                       "You can change your password and e-mail address under Settings. Mail us about anything else. "
                       "To reset your password, choose Forgot password on the login page.")
