@@ -17,6 +17,7 @@ from indexes.text import (
     CLOSERS,
     answer_kind,
     answer_kind_words,
+    detect_lang,
     holds_answer_kind,
     same_words,
     split_sentences,
@@ -644,6 +645,12 @@ class ExtractiveComposer:
         rel = (w_d * dense + w_l * lex) / (w_d + w_l) + self.w_prior * prior + self.kind_bonus * fit
         picked: list[int] = []
         total = 0
+        # an answer is said in one language, that of its most relevant sentence: a bilingual
+        # knowledge base says many things twice ("Acme Plus members never pay return shipping",
+        # "Acme Plus 会员的退货期限延长至 60 天"), and an English question is not answered half in
+        # Chinese; a question only the other language's documents answer gets their sentences. A
+        # sentence without letters (a table's numbers) is in no language.
+        said_in = [detect_lang(t) if _LETTER.search(t) else None for t in texts]
         for t in sorted(named, key=titles.index):
             # the most relevant sentence of each named passage first (the best passage first)
             own = [i for i in range(len(cands)) if titles[cands[i][0] - 1] == t and rel[i] >= self.min_relevance]
@@ -653,8 +660,10 @@ class ExtractiveComposer:
                 total += len(texts[best])
         while len(picked) < self.max_sentences:
             best, best_val = -1, -1e9
+            answer_in = next((said_in[j] for j in picked if said_in[j] is not None), None)
             for i in range(len(cands)):
-                if i in picked or rel[i] < self.min_relevance:
+                other_language = said_in[i] is not None and answer_in is not None and said_in[i] != answer_in
+                if i in picked or rel[i] < self.min_relevance or other_language:
                     continue
                 if picked:
                     if sv is not None:
@@ -704,6 +713,8 @@ class ExtractiveComposer:
         text = join_sentences([render_sentence(sent, [n], lang) for n, _, sent, _ in said], lang)
         return Composed(text, tuple((n, sent, r) for n, _, sent, r in said))
 
+
+_LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (Latin, CJK, ...)
 
 # words by which a sentence leans on the one before it: it says nothing alone ("It", "However", "但是")
 _LEANS = re.compile(

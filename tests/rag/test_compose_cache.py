@@ -515,3 +515,17 @@ def test_a_merged_passage_is_read_from_the_section_of_its_own_chunk() -> None:
     assert got[:2] == ['Choose "Forgot password" on the login page.', "We send a reset link that is valid for 30 minutes."]
     # a passage without headings is one section, read from its start as before
     assert said(f"{before}\n{own}")[0] == "We send a reset link that is valid for 30 minutes."
+
+
+def test_an_answer_is_said_in_one_language() -> None:
+    # a bilingual knowledge base says many things twice; both sentences name Acme Plus as well
+    english = _hit(1, "Acme Plus members never pay return shipping.", "Returns", 0.9)
+    chinese = _hit(2, "Acme Plus 会员的退货期限延长至 60 天。", "退换货政策", 0.9)
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)  # by words alone
+    out = composer.compose("What is Acme Plus?", [english, chinese])
+    assert [s for _, s, _ in out.sentences] == ["Acme Plus members never pay return shipping."]
+    # in the language of its most relevant sentence, whichever that is
+    out = composer.compose("What is Acme Plus?", [chinese, english])
+    assert [s for _, s, _ in out.sentences] == ["Acme Plus 会员的退货期限延长至 60 天。"]
+    # a question only the other language's documents answer still gets their sentences
+    assert composer.compose("Acme Plus?", [chinese]).text.startswith("Acme Plus 会员的退货期限延长至 60 天")
