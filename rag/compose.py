@@ -50,6 +50,21 @@ def _is_meta(sentence: str) -> bool:
     return bool(_META.match(sentence.strip()))
 
 
+# a bare reply ("Yes.", "No.", "是的。"): it answers the question its FAQ entry asked, not the one asked
+# now ("Do you deliver on Sundays?" was answered "... for express orders. Yes.", the "Yes" of "Do you
+# offer express delivery?")
+_BARE_REPLY = re.compile(
+    r"^\s*(?:(?:yes|no|yeah|yep|nope|sure|correct|incorrect|certainly|absolutely|of\s+course|not\s+at\s+all)"
+    r"(?:\s*,?\s*(?:it|you|we|they|there)\s+(?:is|are|does|do|did|can|may|will)(?:\s*not|n't|'t)?)?"
+    r"|是的?|不是|对|不对|可以|不可以|能|不能|会|不会|有|没有)\s*[.!。！]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _is_bare_reply(sentence: str) -> bool:
+    return bool(_BARE_REPLY.match(sentence))
+
+
 _PIECE_MIN = 16  # characters of wording: a shorter sentence ("Yes.") is not a piece of another
 _SHINGLE = 5  # characters per shingle: short enough for Chinese words, long enough to be specific
 _NUMBER = re.compile(r"\d+")
@@ -564,9 +579,11 @@ class ExtractiveComposer:
                 if pos == len(sents) - 1:
                     s = _until_cut(s)
                 # a question in a passage (an FAQ entry's own question, a heading), a sentence about
-                # the document itself, or a piece of a sentence that a line break or a cut page left
-                # without its end answers nothing, however close it is to the question
-                if len(re.findall(r"\w", s)) >= 3 and not _is_question(s) and not _is_meta(s) and not _cut_short(s):
+                # the document itself, a bare "Yes." (to its entry's question), or a piece of a
+                # sentence that a line break or a cut page left without its end answers nothing,
+                # however close it is to the question
+                quotable = not (_is_question(s) or _is_meta(s) or _is_bare_reply(s) or _cut_short(s))
+                if len(re.findall(r"\w", s)) >= 3 and quotable:
                     # a sentence repeated within a passage or across mirrored pages is said once,
                     # cited to the first passage that holds it
                     key = wording(s)

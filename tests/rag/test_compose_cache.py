@@ -529,3 +529,21 @@ def test_an_answer_is_said_in_one_language() -> None:
     assert [s for _, s, _ in out.sentences] == ["Acme Plus 会员的退货期限延长至 60 天。"]
     # a question only the other language's documents answer still gets their sentences
     assert composer.compose("Acme Plus?", [chinese]).text.startswith("Acme Plus 会员的退货期限延长至 60 天")
+
+
+def test_a_bare_yes_is_never_quoted() -> None:
+    # "Yes." answers the question of the FAQ entry it is in, not the one asked now: the demo said
+    # "Do you deliver on Sundays?" "... for express orders. Yes [2]." (multilingual-e5-small puts a
+    # bare "Yes" close to any yes/no question)
+    sunday = _hit(1, "Standard parcels are delivered Monday to Saturday. Sunday delivery is available for express orders.")
+    express = _hit(2, "Q: Do you offer express delivery?\nA: Yes. Express delivery arrives the next business day.")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    out = composer.compose("Do you deliver on Sundays?", [sunday, express])
+    assert out.sentences and "Yes" not in out.text
+    # with nothing else to say, there is no answer rather than a "Yes" to another question
+    assert composer.compose("Do you deliver on Sundays?", [_hit(1, "Q: Do you offer express delivery?\nA: Yes.")]).text == ""
+    from rag.compose import _is_bare_reply
+
+    assert [_is_bare_reply(s) for s in ("Yes.", "No, you can't.", "是的。", "Yes, express delivery is available.")] == [
+        True, True, True, False,
+    ]
