@@ -30,7 +30,7 @@ from indexes.types import Filters
 from kb.errors import InputError, QuestionTooLongError
 from rag.citations import check_answer
 from rag.compose import ExtractiveComposer, build_messages
-from rag.conversation import ConversationStore, condense_offline, condense_with_llm
+from rag.conversation import ConversationStore, condense_offline, condense_with_llm, small_talk
 from rag.llm import LLM, get_llm
 from rag.retrieval import (
     QUERY_CACHE_SIZE,
@@ -88,6 +88,19 @@ MESSAGES = {
     "clarify": {
         "en": "Do you mean {a} or {b}?",
         "zh": "请问您指的是“{a}”还是“{b}”？",
+    },
+    # small talk (rag.conversation.small_talk): answered without looking anything up
+    "greeting": {
+        "en": "Hello! What can I help you with?",
+        "zh": "您好！请问有什么可以帮您？",
+    },
+    "thanks": {
+        "en": "You're welcome! Is there anything else I can help you with?",
+        "zh": "不客气！还有什么可以帮您的吗？",
+    },
+    "bye": {
+        "en": "Goodbye! If you have another question, just ask.",
+        "zh": "再见！如有其他问题，欢迎随时咨询。",
     },
 }
 
@@ -335,6 +348,13 @@ class Assistant:
                 self.store.append(session_id, "user", q)
                 self.store.append(session_id, "assistant", text, answer_id)
             return ans
+
+        # 0. a greeting, thanks or goodbye is answered in kind, and asks what the user needs (the
+        # knowledge base has no answer to "Hi", and "I couldn't find anything" is not one)
+        said = small_talk(q)
+        if said:
+            yield {"type": "final_obj", "answer": finish(_msg(said, lang), "clarify", 1.0)}
+            return
 
         # 1. the user asks for a person, or the topic always goes to one
         if HANDOFF_RE.search(q):

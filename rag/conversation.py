@@ -72,6 +72,26 @@ class ConversationStore:
             self._local.conn = None
 
 
+# a whole message that is only a greeting, thanks or goodbye: no need to look anything up, and no
+# context for the next question ("Thanks!" then "and for express?" follows the turn before the thanks)
+_SMALL_TALK = re.compile(
+    r"^\W*(?:"
+    r"(?P<greeting>(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening))(?:\s+there)?"
+    r"|你好|您好|嗨|哈喽|早上好|下午好|晚上好)"
+    r"|(?P<thanks>(?:thanks|thank\s+you|thx|many\s+thanks)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?|谢谢(?:你|您)?|多谢|感谢|谢了)"
+    r"|(?P<bye>bye|goodbye|bye\s+bye|see\s+you|再见|拜拜)"
+    r")\W*$",
+    re.IGNORECASE,
+)
+
+
+def small_talk(text: str) -> str | None:
+    """``"greeting"``, ``"thanks"`` or ``"bye"`` when ``text`` is only that ("Hi!", "Thank you so
+    much", "谢谢！"), else None ("Hi, how do I return an item?" is a question)."""
+    m = _SMALL_TALK.match(text or "")
+    return m.lastgroup if m else None
+
+
 _FOLLOWUP_EN = re.compile(
     r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there|one|ones|same|also|else|other|more)\b",
     re.I,
@@ -93,7 +113,11 @@ def condense_offline(
     drowns a short Chinese follow-up in BM25, while a dense encoder reads the whole turn better
     (domainrag follow-ups with multilingual-e5-small: hit@5 0.67 with the turn, 0.42 with terms).
     ``idf(term)`` ranks terms by rarity when given (the index's BM25 statistics)."""
-    users = [m["content"] for m in history if m.get("role") == "user" and m.get("content", "").strip()]
+    users = [
+        m["content"]
+        for m in history
+        if m.get("role") == "user" and m.get("content", "").strip() and not small_talk(m["content"])
+    ]
     if not users:
         return question
     lang = detect_lang(question)

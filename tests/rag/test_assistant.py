@@ -299,3 +299,30 @@ def test_names_every_term_defers_to_a_reranker(shop_index: Any, fake_embedder: A
     assert Assistant.names_every_term("blender warranty motor failure", hits)
     reranked = [type(h)(chunk=h.chunk, score=h.score, scores={**h.scores, "rerank": 0.1}, text=h.text) for h in hits]
     assert not Assistant.names_every_term("blender warranty motor failure", reranked)
+
+
+@pytest.mark.parametrize(("message", "reply"), [
+    ("Hi!", "What can I help you with?"),
+    ("Thank you so much.", "You're welcome!"),
+    ("你好", "请问有什么可以帮您"),
+    ("谢谢！", "不客气"),
+    ("Bye", "Goodbye!"),
+])
+def test_small_talk_is_answered_in_kind_without_a_lookup(shop_index: Any, fake_embedder: Any, message: str,
+                                                         reply: str) -> None:
+    # "Hi" used to get "I couldn't find anything about this in the knowledge base"
+    a = make(shop_index, fake_embedder).ask(message)
+    assert a.action == "clarify" and reply in a.text and not a.citations and not a.hits
+    # a greeting with a question in it is a question
+    b = make(shop_index, fake_embedder).ask("Hi, how long does standard shipping take?")
+    assert b.action == "answer" and "3 to 5 business days" in b.text
+
+
+def test_small_talk_is_no_context_for_the_next_question() -> None:
+    hist = [
+        {"role": "user", "content": "Express shipping?"},
+        {"role": "assistant", "content": "It costs $12.95."},
+        {"role": "user", "content": "Thanks!"},
+        {"role": "assistant", "content": "You're welcome! Is there anything else I can help you with?"},
+    ]
+    assert condense_offline("And how long does it take?", hist) == "And how long does it take? Express shipping?"
