@@ -413,6 +413,12 @@ _Keyword = tuple[list[tuple[int, float]], np.ndarray | None, dict[str, HeldTerms
 # the passage and question vector searches' top lists, and every chunk's passage cosine when the
 # index gives them from the same pass (IndexVersion.vector_search_all)
 _Vector = tuple[tuple[list[tuple[int, float]], list[tuple[int, float]]], np.ndarray | None]
+def _read_rows(every: np.ndarray) -> Callable[[Any, Sequence[int]], np.ndarray]:
+    """A scorer of given chunk rows (``passage_similarity(qvec, rows)``, ``keyword_scores(query,
+    rows)``) that reads them from ``every`` chunk's score, computed by the search already."""
+    return lambda _query, rows: every[np.asarray(rows, dtype=np.int64)]
+
+
 _KEYWORD_POOL: ThreadPoolExecutor | None = None
 _KEYWORD_POOL_LOCK = threading.Lock()
 
@@ -944,18 +950,8 @@ class HybridRetriever:
         chunk absent from one retriever's top ``pool`` as 0 there sank passages that BM25 ranked
         2nd and the embedder 86th below ones both ranked 10th. Indexes that cannot score given
         rows (test doubles) keep the two top lists as they are."""
-        cos_of = getattr(self.index, "passage_similarity", None)
-        bm25_of = getattr(self.index, "keyword_scores", None)
-        if cos_every is not None:
-
-            def cos_of(_qvec: np.ndarray, rows: Sequence[int]) -> np.ndarray:
-                return cos_every[np.asarray(rows, dtype=np.int64)]
-
-        if bm25_every is not None:
-
-            def bm25_of(_query: str, rows: Sequence[int]) -> np.ndarray:
-                return bm25_every[np.asarray(rows, dtype=np.int64)]
-
+        cos_of = _read_rows(cos_every) if cos_every is not None else getattr(self.index, "passage_similarity", None)
+        bm25_of = _read_rows(bm25_every) if bm25_every is not None else getattr(self.index, "keyword_scores", None)
         if not callable(cos_of) or not callable(bm25_of):
             return dense, bm25
         d_rows = {r for r, _ in dense}
