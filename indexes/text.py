@@ -47,16 +47,44 @@ def is_cjk_char(ch: str) -> bool:
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _HSPACE = re.compile(r"[^\S\n]+")  # any whitespace except newline
 _MANY_NL = re.compile(r"\n{3,}")
+# the full-width punctuation of Chinese, Japanese and Korean text (，；：！？（）～ and the rest of the
+# block's marks) and the ellipsis: NFKC would make them ASCII, "积分,过期" for "积分，过期"
+_WIDE_MARK = re.compile(r"[\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff5e\u2025\u2026]+")
+
+
+def _nfkc_keeping_marks(text: str) -> str:
+    """NFKC, except for :data:`_WIDE_MARK` characters in a line that holds CJK text, which stay
+    as written (in a line without any, "ｈｔｔｐ：／／" is a URL typed full-width)."""
+    if not _WIDE_MARK.search(text):
+        return unicodedata.normalize("NFKC", text)
+    lines = []
+    for line in text.split("\n"):
+        if not _CJK_CHAR.search(line):
+            lines.append(unicodedata.normalize("NFKC", line))
+            continue
+        out: list[str] = []
+        pos = 0
+        for m in _WIDE_MARK.finditer(line):
+            out.append(unicodedata.normalize("NFKC", line[pos : m.start()]))
+            out.append(m.group(0))
+            pos = m.end()
+        out.append(unicodedata.normalize("NFKC", line[pos:]))
+        lines.append("".join(out))
+    return "\n".join(lines)
 
 
 def normalize_text(text: str) -> str:
-    """NFKC (full-width letters, digits, punctuation and the ideographic space become their
-    half-width forms), zero-width characters dropped, line endings unified, runs of horizontal
-    whitespace collapsed to one space, trailing spaces and 3+ blank lines removed, outer
-    whitespace stripped. Paragraph breaks (blank lines) are kept."""
+    """NFKC (full-width letters and digits, compatibility forms and the ideographic space become
+    their plain forms), except that the full-width punctuation of a line of Chinese stays as written:
+    what is stored is what answers quote and citations show, and a Chinese reader expects "，" and
+    "（", not "," and "(". Zero-width characters dropped, line endings unified, runs of horizontal
+    whitespace collapsed to one space, trailing spaces and 3+ blank lines removed, outer whitespace
+    stripped. Paragraph breaks (blank lines) are kept. Whatever reads words out of the text (the
+    keyword analyzer, the support scorer, the answer metrics) applies NFKC itself, and the
+    embedders' tokenizers normalise too, so the marks change no score."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text)
+    text = _nfkc_keeping_marks(text)
     text = text.translate(_ZERO_WIDTH)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _HSPACE.sub(" ", text)

@@ -5,7 +5,10 @@ from indexes.text import PHRASE_SEP, detect_lang, normalize_text, phrase_terms, 
 
 def test_normalize_full_width_and_whitespace() -> None:
     assert normalize_text("ＡＢＣ　１２３\u200b  hello\r\n\n\n\nworld  ") == "ABC 123 hello\n\nworld"
-    assert normalize_text("退货（７天）") == "退货(7天)"
+    # Chinese punctuation stays as written (answers quote it); full-width digits become ASCII
+    assert normalize_text("退货（７天），运费；好吗？……") == "退货（7天），运费；好吗？……"
+    # ... in a line of Chinese: elsewhere they are ASCII
+    assert normalize_text("见ｈｔｔｐ：／／ａｃｍｅ。\nｈｔｔｐ：／／ａｃｍｅ") == "见http：／／acme。\nhttp://acme"
     assert normalize_text("") == ""
 
 
@@ -72,8 +75,9 @@ def test_split_english_keeps_abbreviations_and_decimals() -> None:
 def test_split_chinese_sentences_and_newlines() -> None:
     text = "退货政策如下。商品需在30天内退回！是否包括运费？不包括；但可以换货\n第二行"
     assert split_sentences(text) == ["退货政策如下。", "商品需在30天内退回！", "是否包括运费？", "不包括；", "但可以换货", "第二行"]
-    # the same after NFKC turned the full-width marks into ASCII ones
-    assert split_sentences(normalize_text("可以退货！运费呢？不退；谢谢")) == ["可以退货!", "运费呢?", "不退;", "谢谢"]
+    # the same with the marks as NFKC writes them (a query, an older index)
+    assert split_sentences("可以退货!运费呢?不退;谢谢") == ["可以退货!", "运费呢?", "不退;", "谢谢"]
+    assert split_sentences(normalize_text("可以退货！运费呢？不退；谢谢")) == ["可以退货！", "运费呢？", "不退；", "谢谢"]
 
 
 def test_split_mixed_and_empty() -> None:
