@@ -423,6 +423,15 @@ _KEYWORD_POOL: ThreadPoolExecutor | None = None
 _KEYWORD_POOL_LOCK = threading.Lock()
 
 
+_TABLE_HEAD = re.compile(r"\A\s*\|.*\|[ \t]*\n[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*(?=\n|\Z)")
+
+
+def _table_header(text: str) -> str:
+    """The header row and rule line a chunk opens with when it opens with a Markdown table, else ""."""
+    m = _TABLE_HEAD.match(text)
+    return m.group(0) if m else ""
+
+
 def _keyword_pool() -> ThreadPoolExecutor:
     """The worker threads that run keyword searches while the query is being embedded (created
     on first use; shared by every retriever of the process)."""
@@ -1011,13 +1020,19 @@ class HybridRetriever:
         lines: list[str] = []
         for i, part in enumerate(parts):
             head = section_heading(part)
+            body = part.text
             if i:
                 opens = part.heading_path != parts[i - 1].heading_path
+                # a table split across chunks repeats its header in each: said once where they join
+                header = _table_header(body)
+                prev = parts[i - 1].text
+                if header and not opens and header in prev and prev.rstrip().endswith("|"):
+                    body = body[len(header) :].lstrip("\n")
             else:
                 opens = bool(LIST_ITEM.match(part.text.split("\n", 1)[0]))
             if head and opens:
                 lines.append(HEADING_MARK + head)
-            lines.append(part.text)
+            lines.append(body)
         text = "\n".join(lines)
         return (None if text == chunk.text else text), rows
 

@@ -675,3 +675,18 @@ def test_keyword_search_is_by_what_a_question_is_about_not_how_long(kb_home: Pat
     ])
     top = shop.keyword_search("How long does a refund take?", 2)
     assert [shop.get_chunks([r])[0].source for r, _ in top] == ["refunds.md"]  # not "takes"
+
+
+def test_a_table_split_across_chunks_says_its_header_once_where_they_merge(kb_home: Path, fake_embedder: Any) -> None:
+    title = "Privacy policy"
+    head = "| Data | Why we use it | How long we keep it |\n|---|---|---|"
+    docs = [Doc("privacy.md", title, [
+        f"We collect only what we need.\n{head}\n| Order history | Returns and tax records | 7 years |",
+        f"{head}\n| Customer service chats | Answering your questions | 2 years |",
+    ], headings=[(title, "Personal data"), (title, "Personal data")])]
+    index = build_kb(kb_home, "table", fake_embedder, docs)
+    hit = HybridRetriever(index, fake_embedder).retrieve("how long do you keep order history and chats", k=1)[0]
+    assert hit.passage == (
+        f"We collect only what we need.\n{head}\n| Order history | Returns and tax records | 7 years |\n"
+        "| Customer service chats | Answering your questions | 2 years |"
+    )
