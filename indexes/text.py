@@ -42,6 +42,11 @@ def is_cjk_char(ch: str) -> bool:
     return bool(_CJK_CHAR.match(ch))
 
 
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a CJK character."""
+    return bool(_CJK_CHAR.search(text))
+
+
 # --- normalisation -----------------------------------------------------------------------------
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)

@@ -140,6 +140,11 @@ DEFAULT_CALIBRATION = CALIBRATION["sentence-transformers:all-MiniLM-L6-v2"]
 FOLLOWUP_QUESTION_WEIGHT = 0.5
 
 
+def _redacted(hits: Sequence[Hit]) -> list[Hit]:
+    """``hits`` with the instructions a passage holds replaced (:func:`redact_injections`)."""
+    return [replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in hits]
+
+
 def _above(x: float, threshold: float, at: float) -> float:
     """``x`` >= ``threshold`` mapped linearly onto [``at``, 1]: the threshold to ``at``, 1 to 1."""
     return at + (1.0 - at) * (x - threshold) / max(1e-6, 1.0 - threshold)
@@ -373,9 +378,7 @@ class Assistant:
         retriever = self.retriever()
         found = self.retrieve_turn(q, query, retriever, k=self.hits_k, filters=user_filters(filters, groups), lang=lang)
         timings.update(retriever.last_timings)
-        retrieved[:] = [
-            replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in found
-        ]
+        retrieved[:] = _redacted(found)
         hits = retrieved[: self.k]  # the passages the answer may use and cite
         # whether the knowledge base covers the need is judged on the need as condensed (the
         # refuse threshold was calibrated so); the question alone only helps rank what is found
@@ -415,8 +418,10 @@ class Assistant:
             yield {"type": "final_obj", "answer": finish(text, "clarify", rel * 0.6, cites, hits, query)}
             return
 
-        # 5. compose
+        # 5. compose, from the passages with the answer of the kind asked for where their source
+        # has one elsewhere ("how long": a duration)
         tc = time.perf_counter()
+        hits = _redacted(retriever.answer_excerpts(q, hits, query))
         if self.llm.extractive:
             # the retriever embedded the turn as condensed (its main phrasing): that vector is
             # reused, and the question's own words say what is asked now

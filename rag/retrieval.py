@@ -35,6 +35,7 @@ import os
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -45,7 +46,17 @@ import numpy as np
 
 from indexes.keyword import HeldTerms
 from indexes.lru import BatchLRU
-from indexes.text import detect_lang, is_cjk_char, is_cjk_lang, tokenize
+from indexes.text import (
+    answer_kind,
+    detect_lang,
+    has_cjk,
+    holds_answer_kind,
+    is_cjk_char,
+    is_cjk_lang,
+    query_topic,
+    split_sentences,
+    tokenize,
+)
 from indexes.types import Chunk, Filters
 from rag.types import Hit
 
@@ -166,6 +177,11 @@ QUERY_CACHE_SIZE = 1024
 LIST_ITEM = re.compile(r"^\s*(?:[-*•·▪●]|\d{1,2}[.)])\s+(\S.*?)\s*$")
 # How a passage writes a section heading that stands before one of its parts (a line of its own).
 HEADING_MARK = "## "
+
+# How many of the first passages answer a "how long" / "when" / "how many" question with the kind
+# of answer it asks for where their source has one (:meth:`HybridRetriever.answer_excerpts`):
+# the answer is composed from the first few.
+KIND_EXCERPT_TOP = 5
 
 
 def section_heading(chunk: Chunk) -> str:
@@ -430,6 +446,24 @@ def _table_header(text: str) -> str:
     """The header row and rule line a chunk opens with when it opens with a Markdown table, else ""."""
     m = _TABLE_HEAD.match(text)
     return m.group(0) if m else ""
+
+
+def _answers_kind(kind: str | None, topic: frozenset[str], text: str) -> bool:
+    """Whether a sentence of ``text`` gives an answer of ``kind`` (:func:`holds_answer_kind`) and
+    names one of the question's ``topic`` terms (analysed terms; in a sentence with Chinese, found
+    as they are written, which spares running jieba on each sentence)."""
+    if not holds_answer_kind(kind, text):
+        return False
+    for sent in split_sentences(text):
+        if not holds_answer_kind(kind, sent):
+            continue
+        if has_cjk(sent):
+            low = unicodedata.normalize("NFKC", sent).lower()
+            if any(t in low for t in topic):
+                return True
+        elif not topic.isdisjoint(tokenize(sent)):
+            return True
+    return False
 
 
 def _keyword_pool() -> ThreadPoolExecutor:
@@ -854,7 +888,10 @@ class HybridRetriever:
             row, text, p_rows, sig = picked
             kept_keys.append(sig)
             kept_rows.extend(retrieved)
-            found.append((Hit(chunk=chunks[row], score=float(fused[sid]), scores=evidence(sid), text=text), p_rows))
+            others = tuple(r for r in cands if r not in p_rows)
+            hit = Hit(chunk=chunks[row], score=float(fused[sid]), scores=evidence(sid), text=text, rows=tuple(p_rows),
+                      others=others)
+            found.append((hit, p_rows))
             if len(found) >= want:
                 break
         hits = self._coverage(query, found, held.get(query))
@@ -1036,6 +1073,50 @@ class HybridRetriever:
         text = "\n".join(lines)
         return (None if text == chunk.text else text), rows
 
+    def answer_excerpts(self, question: str, hits: Sequence[Hit], query: str | None = None) -> list[Hit]:
+        """``hits`` with, for each of the first :data:`KIND_EXCERPT_TOP` whose passage gives no
+        answer of the kind the question asks for (:func:`answer_kind`: a duration for "how long",
+        a number for "多少") about one of its terms, the first of its source's other retrieved
+        chunks (``Hit.others``, strongest first) that has one, added as a section of its own in
+        document order. The passage that matches "How long does a repair take?" best is the
+        warranty's "What the warranty covers" ("Repair or replacement of a defective product...");
+        its answer, "Most repairs are completed within 10 business days", is two sections further
+        on. One excerpt at most: the passage stays about its best chunk. Run when an answer is
+        composed (the ranking, and so every retrieval metric, is the same without it). ``query``:
+        the turn as condensed, whose terms count when the question's own do not ("how long does
+        it take?")."""
+        kind = answer_kind(question)
+        if kind is None:
+            return list(hits)
+        topic = frozenset(tokenize(query_topic(question)))
+        if not topic and query:
+            topic = frozenset(tokenize(query_topic(query)))
+        if not topic:
+            return list(hits)
+        out = list(hits)
+        for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
+            if not h.others or not h.rows or _answers_kind(kind, topic, h.passage):
+                continue
+            extras = self.index.get_chunks(list(h.others))
+            extra = next((c for c in extras if _answers_kind(kind, topic, c.text)), None)
+            if extra is None:
+                continue
+            row = h.others[extras.index(extra)]
+            own = sorted(self.index.get_chunks(list(h.rows)), key=lambda c: c.position)
+            after = extra.position > own[-1].position
+            beside = own[-1] if after else own[0]
+            head = section_heading(extra)
+            part = f"{HEADING_MARK}{head}\n{extra.text}" if head and extra.heading_path != beside.heading_path else extra.text
+            if after:
+                text, rows = f"{h.passage}\n{part}", (*h.rows, row)
+            else:
+                first = section_heading(own[0])
+                # the passage's own section keeps its heading once another one stands before it
+                opening = f"{HEADING_MARK}{first}\n" if first and not h.passage.startswith(HEADING_MARK) else ""
+                text, rows = f"{part}\n{opening}{h.passage}", (row, *h.rows)
+            out[i] = replace(h, text=text, rows=rows, others=tuple(r for r in h.others if r != row))
+        return out
+
     def _coverage(self, query: str, hits: list[tuple[Hit, list[int]]], held: HeldTerms | None = None) -> list[Hit]:
         """Each hit with ``coverage``: the share of the query's terms its passage holds (read
         from ``held`` when the keyword search gave it)."""
@@ -1076,6 +1157,6 @@ class HybridRetriever:
             ev["rerank"] = float(s)
             # keep the fused evidence in the score so that a reranker cannot promote a passage
             # that neither retriever found relevant
-            out.append(Hit(chunk=h.chunk, score=float(0.7 * s + 0.3 * h.score), scores=ev, text=h.text))
+            out.append(replace(h, score=float(0.7 * s + 0.3 * h.score), scores=ev))
         out.sort(key=lambda h: -h.score)
         return out + hits[self.rerank_top :]

@@ -20,6 +20,11 @@ class Hit:
     # passage text when neighbours were merged, or a heading stands before the chunk (a line
     # "## heading", rag.retrieval.HEADING_MARK); None = chunk.text
     text: str | None = None
+    # the chunk rows (in the retriever's index version) the passage is made of, and the source's
+    # other retrieved chunks, strongest first: what an answer may read besides the passage
+    # (HybridRetriever.answer_excerpts); empty where the retriever did not say
+    rows: tuple[int, ...] = ()
+    others: tuple[int, ...] = ()
 
     @property
     def passage(self) -> str:

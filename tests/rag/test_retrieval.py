@@ -182,6 +182,7 @@ def test_reranker_stage_reorders_and_is_off_by_default(shop_index: Any, fake_emb
     r = HybridRetriever(shop_index, fake_embedder, reranker=KeywordReranker())
     hits = r.retrieve("shipping", k=3)
     assert "Express" in hits[0].passage and "rerank" in hits[0].scores
+    assert hits[0].rows  # what the passage is made of survives the reranking (answer_excerpts reads it)
     assert np.isfinite(r.last_timings["rerank"])
 
 
@@ -675,6 +676,52 @@ def test_keyword_search_is_by_what_a_question_is_about_not_how_long(kb_home: Pat
     ])
     top = shop.keyword_search("How long does a refund take?", 2)
     assert [shop.get_chunks([r])[0].source for r, _ in top] == ["refunds.md"]  # not "takes"
+
+
+def test_a_how_long_question_gets_the_sources_duration_as_an_excerpt(kb_home: Path, fake_embedder: Any) -> None:
+    title = "Warranty policy"
+    docs = [Doc("warranty.docx", title, [
+        "Repair or replacement of a defective product, including parts and labour. If a repair is not "
+        "possible, Acme replaces the product or refunds the purchase price.",
+        "Accidental damage such as drops and liquid damage is not covered.",
+        "Open a claim under Orders > Get help. Most repairs are completed within 10 business days.",
+        "Acme Care+ is bought within 30 days of delivery and adds two accidental damage claims per year.",
+    ], headings=[(title, "What the warranty covers"), (title, "What it does not cover"),
+                 (title, "How to make a claim"), (title, "Acme Care+")])]
+    index = build_kb(kb_home, "excerpt", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder, merge_neighbours=False)
+    q = "How long does a repair take?"
+    found = r.retrieve(q, k=1)
+    assert found[0].chunk.position == 0 and found[0].passage == docs[0].texts[0]  # retrieval: as it was
+    hit = r.answer_excerpts(q, found)[0]
+    assert hit.chunk.position == 0  # the passage is still about the chunk that matches best ...
+    # ... with the source's duration about a repair after it, under its heading (not Acme Care+'s
+    # "within 30 days": no repair in it)
+    assert hit.passage.split("\n") == [docs[0].texts[0], "## How to make a claim", docs[0].texts[2]]
+    assert len(hit.rows) == 2 and hit.rows[0] == found[0].rows[0] and hit.rows[1] not in hit.others
+    # a question that asks for no duration, or whose passage holds one, gets the passage alone
+    q = "What does a repair include?"
+    assert r.answer_excerpts(q, r.retrieve(q, k=1))[0].passage == docs[0].texts[0]
+    q = "How long after delivery can Acme Care+ be bought?"
+    covered = r.answer_excerpts(q, r.retrieve(q, k=1))[0]
+    assert covered.chunk.position == 3 and covered.passage == docs[0].texts[3]
+    # a follow-up without words of its own is about the turn as condensed
+    q = "How long does it take?"
+    assert "10 business days" in r.answer_excerpts(q, found, "How long does a repair take? repair")[0].passage
+    assert r.answer_excerpts(q, found)[0].passage == docs[0].texts[0]
+    # an excerpt from earlier in the document stands before the passage, which keeps its heading
+    first = build_kb(kb_home, "earlier", fake_embedder, [Doc("repairs.md", title, [
+        "Most repairs are completed within 10 business days.",
+        "Shipping labels are printed at the post office.",
+        "Repair of a defective product covers parts and labour.",
+    ], headings=[(title, "Turnaround"), (title, "Labels"), (title, "Coverage")])])
+    r = HybridRetriever(first, fake_embedder, merge_neighbours=False)
+    q = "How long does the repair of a defective product take?"
+    hit = r.answer_excerpts(q, r.retrieve(q, k=1))[0]
+    assert hit.chunk.position == 2
+    assert hit.passage.split("\n") == [
+        "## Turnaround", "Most repairs are completed within 10 business days.",
+        "## Coverage", "Repair of a defective product covers parts and labour."]
 
 
 def test_a_table_split_across_chunks_says_its_header_once_where_they_merge(kb_home: Path, fake_embedder: Any) -> None:
