@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+from indexes.types import CONTINUES
+
 __all__ = ["normalize_text", "detect_lang", "tokenize", "phrase_terms", "split_sentences", "is_cjk_char"]
 
 # --- character classes -------------------------------------------------------------------------
@@ -400,6 +402,8 @@ def split_sentences(text: str) -> list[str]:
             continue
         start = 0
         for m in _TERM.finditer(line):
+            if m.start() == 0 and line.startswith(CONTINUES) and m.end() == len(CONTINUES):
+                continue  # a chunk's mark that it starts inside a sentence stays with that sentence
             if _is_boundary(line, m):
                 piece = line[start : m.end()].strip()
                 if piece:

@@ -27,6 +27,12 @@ class Document:
     metadata: Mapping[str, Any] = field(default_factory=dict)  # tags, groups, valid_from, valid_to, ...
 
 
+# The first characters of a chunk that starts in the middle of a sentence (the chunker split a
+# sentence longer than its budget): shown as the cut it is, never quoted as a sentence of its own,
+# and left out of what is embedded and indexed.
+CONTINUES = "\u2026"
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A retrievable unit. ``id`` = hash of (document id, position, text).
@@ -72,11 +78,13 @@ class Chunk:
 
     def embed_text(self) -> str:
         """Text given to the embedder and the keyword index for the passage vector:
-        the title and heading path are prepended (small chunks lose without them)."""
+        the title and heading path are prepended (small chunks lose without them); the
+        :data:`CONTINUES` mark is not (what is embedded is what the text says)."""
         head = [self.title] if self.title else []
         head += [h for h in self.heading_path if h and h != self.title]
         prefix = " > ".join(head)
-        return f"{prefix}\n{self.text}" if prefix else self.text
+        text = self.text[len(CONTINUES) :] if self.text.startswith(CONTINUES) else self.text
+        return f"{prefix}\n{text}" if prefix else text
 
 
 @dataclass(frozen=True)

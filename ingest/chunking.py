@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexes.text import split_sentences
-from indexes.types import Chunk, Document, sha256_hex
+from indexes.types import CONTINUES, Chunk, Document, sha256_hex
 from ingest.loaders import Element, FaqRow
 
 TokenCounter = Callable[[str], int]
@@ -29,7 +29,9 @@ class ChunkSettings:
     chunk_overlap: int = 16
 
     def as_dict(self) -> dict[str, Any]:
-        return {"chunker": "structure-v1", "chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap}
+        # v2: Chinese punctuation kept as written, and the CONTINUES mark (a knowledge base built
+        # with v1 is chunked again on its next ingest; cached embeddings are reused)
+        return {"chunker": "structure-v2", "chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap}
 
 
 def chunk_id(doc_id: str, position: int, text: str) -> str:
@@ -93,6 +95,7 @@ class _Unit:
     tokens: int
     page: int | None
     block: int  # index of the block it came from (units of one block join with a space)
+    cont: bool = False  # a piece of a sentence after its first piece (the sentence was split)
 
 
 class _Packer:
@@ -109,8 +112,8 @@ class _Packer:
 
     def add(self, unit: _Unit) -> None:
         if unit.tokens > self.budget:
-            for piece in _hard_split(unit.text, self.budget, self.count):
-                self.add(_Unit(piece, self.count(piece), unit.page, unit.block))
+            for i, piece in enumerate(_hard_split(unit.text, self.budget, self.count)):
+                self.add(_Unit(piece, self.count(piece), unit.page, unit.block, cont=unit.cont or i > 0))
             return
         if self.current and self.tokens + unit.tokens > self.budget:
             self._emit(keep_overlap=True)
@@ -124,7 +127,9 @@ class _Packer:
     def _emit(self, keep_overlap: bool) -> None:
         if not self.current:
             return
-        self.chunks.append((_join_units(self.current), self.current[0].page))
+        # a chunk that opens with a sentence's later piece says so (:data:`CONTINUES`)
+        mark = CONTINUES if self.current[0].cont else ""
+        self.chunks.append((mark + _join_units(self.current), self.current[0].page))
         self.fresh = 0
         if keep_overlap and self.overlap:
             tail: list[_Unit] = []
@@ -338,8 +343,8 @@ def _enforce_limit(chunks: list[Chunk], count: TokenCounter, limit: int, doc: Do
             fixed.append(c)
             continue
         overhead = c.n_tokens - count(c.text)
-        for piece in _hard_split(c.text, max(8, limit - overhead - 2), count):
-            fixed.append(replace(c, text=piece))
+        for i, piece in enumerate(_hard_split(c.text, max(8, limit - overhead - 2), count)):
+            fixed.append(replace(c, text=CONTINUES + piece if i and not piece.startswith(CONTINUES) else piece))
     out: list[Chunk] = []
     for pos, c in enumerate(fixed):
         c = replace(c, position=pos, id=chunk_id(doc.id, pos, c.text))

@@ -24,6 +24,7 @@ from indexes.text import (
     tokenize,
     wording,
 )
+from indexes.types import CONTINUES
 from rag.citations import join_sentences, render_sentence
 from rag.retrieval import HEADING_MARK, LIST_ITEM, compared_titles, comparison_cues, dense_capability
 from rag.types import Hit
@@ -651,7 +652,9 @@ class ExtractiveComposer:
             # the question as a query (asymmetric models such as E5 embed queries differently)
             qvec = embed_query(query) if embed_query else self.embedder.embed([query], kind="query")[0]
             qv = np.asarray(qvec, dtype=np.float64).reshape(-1)
-            sv = self._embed_cached(texts)
+            # a piece of a sentence is shown with its mark (:data:`~indexes.types.CONTINUES`) and
+            # read without it
+            sv = self._embed_cached([t.removeprefix(CONTINUES) for t in texts])
             dense = np.clip(sv @ qv, 0.0, 1.0)
             w_d, w_l = self.w_dense * cap, self.w_lex
         else:
@@ -747,7 +750,7 @@ _LEANS = re.compile(
 def leans_on_previous(sentence: str) -> bool:
     """Whether ``sentence`` opens by pointing back at the one before it ("It takes 5 days.",
     "However, ...", "但是在这些传统学科的基础上, ...")."""
-    return bool(_LEANS.match(sentence.lstrip(" \"'“‘(（")))
+    return bool(_LEANS.match(sentence.lstrip(" \"'“‘(（" + CONTINUES)))
 
 
 def reading_order(

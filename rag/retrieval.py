@@ -57,7 +57,7 @@ from indexes.text import (
     split_sentences,
     tokenize,
 )
-from indexes.types import Chunk, Filters
+from indexes.types import CONTINUES, Chunk, Filters
 from rag.types import Hit
 
 # Languages an embedder family reads, used only when its tokenizer cannot be inspected.
@@ -1065,6 +1065,8 @@ class HybridRetriever:
                 prev = parts[i - 1].text
                 if header and not opens and header in prev and prev.rstrip().endswith("|"):
                     body = body[len(header) :].lstrip("\n")
+                if body.startswith(CONTINUES) and part.position == parts[i - 1].position + 1:
+                    body = body[len(CONTINUES) :]  # the sentence it continues stands just before it
             else:
                 opens = bool(LIST_ITEM.match(part.text.split("\n", 1)[0]))
             if head and opens:
@@ -1106,7 +1108,10 @@ class HybridRetriever:
             after = extra.position > own[-1].position
             beside = own[-1] if after else own[0]
             head = section_heading(extra)
-            part = f"{HEADING_MARK}{head}\n{extra.text}" if head and extra.heading_path != beside.heading_path else extra.text
+            body = extra.text
+            if after and body.startswith(CONTINUES) and extra.position == own[-1].position + 1:
+                body = body[len(CONTINUES) :]  # the sentence it continues stands just before it
+            part = f"{HEADING_MARK}{head}\n{body}" if head and extra.heading_path != beside.heading_path else body
             if after:
                 text, rows = f"{h.passage}\n{part}", (*h.rows, row)
             else:

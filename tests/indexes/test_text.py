@@ -133,3 +133,12 @@ def test_load_analyzer_loads_jieba_only_for_cjk_languages(monkeypatch) -> None: 
     monkeypatch.setattr(text, "_get_jieba", lambda: loads.append(1))
     assert text.load_analyzer(["en", "de"]) is False and text.load_analyzer([]) is False and not loads
     assert text.load_analyzer(["en", "zh"]) is True and text.load_analyzer(["zh-CN"]) is True and len(loads) == 2
+
+
+def test_a_chunks_continues_mark_stays_with_the_piece_it_opens() -> None:
+    from indexes.types import CONTINUES
+
+    assert split_sentences(f"{CONTINUES}们捐助眼镜。这次又捐助设备。") == [f"{CONTINUES}们捐助眼镜。", "这次又捐助设备。"]
+    assert split_sentences(f"{CONTINUES}and games. Open Smart Hub.") == [f"{CONTINUES}and games.", "Open Smart Hub."]
+    # other marks that open a line are no sentence's start
+    assert split_sentences("……等等。好") == ["……", "等等。", "好"]

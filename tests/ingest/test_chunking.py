@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from indexes.types import Document
+from indexes.types import CONTINUES, Document
 from ingest.chunking import chunk_elements, chunk_faq
 from ingest.loaders import Element, FaqRow
 
@@ -88,6 +88,24 @@ def test_overlong_sentence_hard_split() -> None:
         chunks = chunk_elements(doc(), [Element("paragraph", text.strip())], count, 40, 0)
         assert all(count(c.embed_text()) <= 40 for c in chunks)
         assert sum(c.text.count("word") + c.text.count("字") for c in chunks) == 300
+        # each chunk after the first starts inside the sentence, and says so; what is embedded
+        # and indexed does not
+        assert not chunks[0].text.startswith(CONTINUES)
+        assert len(chunks) > 1 and all(c.text.startswith(CONTINUES) for c in chunks[1:])
+        assert not any(c.embed_text().split("\n")[-1].startswith(CONTINUES) for c in chunks)
+
+
+def test_a_chunk_starts_with_the_continues_mark_only_inside_a_split_sentence() -> None:
+    long = "Acme " + "really " * 60 + "likes returns."
+    els = [Element("paragraph", "Returns are free. Exchanges are free too."), Element("paragraph", long),
+           Element("paragraph", "Refunds take five days.")]
+    chunks = chunk_elements(doc(), els, count, 40, 0)
+    starts = [c.text.startswith(CONTINUES) for c in chunks]
+    # whole sentences open the first chunk and the long sentence's first; its later pieces are
+    # marked, also the one the next paragraph joins
+    opening = next(i for i, c in enumerate(chunks) if "Acme really" in c.text)
+    assert starts[: opening + 1] == [False] * (opening + 1) and all(starts[opening + 1 :])
+    assert chunks[-1].text.endswith("likes returns.\nRefunds take five days.")
 
 
 def test_table_kept_whole_or_split_with_header() -> None:

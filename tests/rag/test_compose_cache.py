@@ -319,6 +319,22 @@ def test_a_passage_that_ends_inside_a_bracket_is_quoted_up_to_the_bracket() -> N
     assert "Then choose Settings…" in [s for _, s, _ in out.sentences]
 
 
+def test_a_passage_that_starts_inside_a_sentence_quotes_that_piece_as_the_cut_it_is() -> None:
+    """A chunk the chunker started inside a sentence (:data:`CONTINUES`) opens with a piece of it:
+    quoted, it keeps the mark, so that "们捐助眼镜和书包文具。" does not read as a whole sentence;
+    the mark is not read (the piece matches as its words do)."""
+    from indexes.types import CONTINUES
+
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    cut = _hit(1, f"{CONTINUES}们捐助眼镜和书包文具。这次，学校又为孩子们捐助一套多媒体教学设备。")
+    quoted = [s for _, s, _ in composer.compose("捐助眼镜和书包文具", [cut], lang="zh").sentences]
+    assert quoted[0] == f"{CONTINUES}们捐助眼镜和书包文具。"
+    english = _hit(1, f"{CONTINUES}and games by installing the app. Open Smart Hub to install apps.")
+    out = composer.compose("games installing app", [english])
+    assert [s for _, s, _ in out.sentences][0] == f"{CONTINUES}and games by installing the app."
+    assert out.text.startswith(f"{CONTINUES}and games by installing the app [1].")
+
+
 def test_distinct_sentences_keeps_what_differs_by_a_number_and_drops_repeats() -> None:
     from indexes.text import wording
     from rag.compose import distinct_sentences

@@ -737,3 +737,21 @@ def test_a_table_split_across_chunks_says_its_header_once_where_they_merge(kb_ho
         f"We collect only what we need.\n{head}\n| Order history | Returns and tax records | 7 years |\n"
         "| Customer service chats | Answering your questions | 2 years |"
     )
+
+
+def test_a_chunk_that_continues_a_sentence_loses_its_mark_where_merged_after_it(kb_home: Path,
+                                                                               fake_embedder: Any) -> None:
+    from indexes.types import CONTINUES
+
+    docs = [Doc("gifts.md", "Gifts", [
+        "Every spring the school gives the children of the mountain villages glasses and",
+        f"{CONTINUES}school bags, and this year a set of teaching equipment for their classrooms.",
+    ])]
+    index = build_kb(kb_home, "cont", fake_embedder, docs)
+    merged = HybridRetriever(index, fake_embedder).retrieve("school children glasses bags teaching equipment", k=1)[0]
+    assert merged.passage == (  # the mark is gone where the sentence's start stands before it
+        "Every spring the school gives the children of the mountain villages glasses and\n"
+        "school bags, and this year a set of teaching equipment for their classrooms."
+    )
+    alone = HybridRetriever(index, fake_embedder, merge_neighbours=False).retrieve("teaching equipment", k=1)[0]
+    assert alone.chunk.position == 1 and alone.passage.startswith(CONTINUES)  # the cut is shown as one
