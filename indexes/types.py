@@ -83,7 +83,7 @@ class Chunk:
         head = [self.title] if self.title else []
         head += [h for h in self.heading_path if h and h != self.title]
         prefix = " > ".join(head)
-        text = self.text[len(CONTINUES) :] if self.text.startswith(CONTINUES) else self.text
+        text = self.text.removeprefix(CONTINUES)
         return f"{prefix}\n{text}" if prefix else text
 
 

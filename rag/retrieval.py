@@ -51,7 +51,6 @@ from indexes.text import (
     detect_lang,
     has_cjk,
     holds_answer_kind,
-    is_cjk_char,
     is_cjk_lang,
     query_topic,
     split_sentences,
@@ -152,7 +151,7 @@ def named_titles(query: str, titles: Iterable[str]) -> list[str]:
     q = query.lower()
     found: list[str] = []
     for title in dict.fromkeys(t.strip().lower() for t in titles if t and t.strip()):
-        if any(is_cjk_char(c) for c in title):
+        if has_cjk(title):
             if len(title) >= 2 and title in q:
                 found.append(title)
         elif len(title) >= 4 and re.search(rf"(?<!\w){re.escape(title)}(?!\w)", q):
@@ -429,6 +428,8 @@ _Keyword = tuple[list[tuple[int, float]], np.ndarray | None, dict[str, HeldTerms
 # the passage and question vector searches' top lists, and every chunk's passage cosine when the
 # index gives them from the same pass (IndexVersion.vector_search_all)
 _Vector = tuple[tuple[list[tuple[int, float]], list[tuple[int, float]]], np.ndarray | None]
+
+
 def _read_rows(every: np.ndarray) -> Callable[[Any, Sequence[int]], np.ndarray]:
     """A scorer of given chunk rows (``passage_similarity(qvec, rows)``, ``keyword_scores(query,
     rows)``) that reads them from ``every`` chunk's score, computed by the search already."""
@@ -446,6 +447,13 @@ def _table_header(text: str) -> str:
     """The header row and rule line a chunk opens with when it opens with a Markdown table, else ""."""
     m = _TABLE_HEAD.match(text)
     return m.group(0) if m else ""
+
+
+def _continuing(text: str, chunk: Chunk, before: Chunk) -> str:
+    """``text`` (``chunk``'s) without the :data:`~indexes.types.CONTINUES` mark where it stands
+    right after ``before``, the chunk just before it in its document: the sentence it continues
+    is there."""
+    return text.removeprefix(CONTINUES) if chunk.position == before.position + 1 else text
 
 
 def _answers_kind(kind: str | None, topic: frozenset[str], text: str) -> bool:
@@ -1065,8 +1073,7 @@ class HybridRetriever:
                 prev = parts[i - 1].text
                 if header and not opens and header in prev and prev.rstrip().endswith("|"):
                     body = body[len(header) :].lstrip("\n")
-                if body.startswith(CONTINUES) and part.position == parts[i - 1].position + 1:
-                    body = body[len(CONTINUES) :]  # the sentence it continues stands just before it
+                body = _continuing(body, part, parts[i - 1])
             else:
                 opens = bool(LIST_ITEM.match(part.text.split("\n", 1)[0]))
             if head and opens:
@@ -1108,9 +1115,7 @@ class HybridRetriever:
             after = extra.position > own[-1].position
             beside = own[-1] if after else own[0]
             head = section_heading(extra)
-            body = extra.text
-            if after and body.startswith(CONTINUES) and extra.position == own[-1].position + 1:
-                body = body[len(CONTINUES) :]  # the sentence it continues stands just before it
+            body = _continuing(extra.text, extra, own[-1]) if after else extra.text
             part = f"{HEADING_MARK}{head}\n{body}" if head and extra.heading_path != beside.heading_path else body
             if after:
                 text, rows = f"{h.passage}\n{part}", (*h.rows, row)
