@@ -683,7 +683,12 @@ class IndexVersion:
         return ranked[:k]
 
     def vector_search_all(
-        self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None, kinds: Sequence[str] = ("passage", "question")
+        self,
+        qvec: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        kinds: Sequence[str] = ("passage", "question"),
+        shift: tuple[np.ndarray, float] | None = None,
     ) -> tuple[dict[str, list[tuple[int, float]]], np.ndarray | None]:
         """:meth:`vector_search` for each of ``kinds``, and every chunk row's passage score
         (:meth:`passage_similarity` of every row; None when the index does not score every
@@ -692,11 +697,29 @@ class IndexVersion:
         on a 426-vector FAQ bank the two ID-selector searches and the scoring of BM25's other
         candidates took 0.47 ms after a query's embedding (0.23 ms this way). A tie at the cut
         (duplicate vectors: a manual printing a section twice) goes to the lower row, as in the
-        fp16 scan and across shards; FAISS's own search keeps either."""
+        fp16 scan and across shards; FAISS's own search keeps either.
+
+        ``shift``: (a chunk-row mask, an amount >= 0) added to the score of every vector of those
+        rows before the cut, in what is returned too: the rows are ranked as if they scored that
+        much more. An index that does not score every vector at once searches those rows and the
+        others apart (the top ``k`` of the shifted whole is within the two tops)."""
         self._check_search(kinds, allowed)
+        if shift is not None and (len(shift[0]) != self.n_chunks or shift[1] < 0):
+            raise ValueError("shift must be a chunk-row mask and an amount >= 0")
         every = self.index.score_all(qvec) if k > 0 and self.n_vectors else None
         if every is None:
-            return {kind: self.vector_search(qvec, k, allowed, kind=kind) for kind in kinds}, None
+            if shift is None or not shift[0].any():
+                return {kind: self.vector_search(qvec, k, allowed, kind=kind) for kind in kinds}, None
+            rows, amount = shift
+            base = np.ones(self.n_chunks, dtype=bool) if allowed is None else allowed
+            out_apart: dict[str, list[tuple[int, float]]] = {}
+            for kind in kinds:
+                rest = self.vector_search(qvec, k, base & ~rows, kind=kind)
+                moved = [(r, s + amount) for r, s in self.vector_search(qvec, k, base & rows, kind=kind)]
+                out_apart[kind] = sorted(rest + moved, key=lambda x: (-x[1], x[0]))[:k]
+            return out_apart, None
+        if shift is not None and shift[1] > 0:
+            every[shift[0][self.vec_chunk]] += shift[1]
         out: dict[str, list[tuple[int, float]]] = {}
         for kind in kinds:
             ids = self._kind_ids[kind]

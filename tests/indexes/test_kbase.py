@@ -229,6 +229,35 @@ def test_a_large_or_approximate_index_searches_each_kind(kb_home: Path, hashing)
         assert every is None and tops == {kind: v.vector_search(q, 3, kind=kind) for kind in ("passage", "question")}
 
 
+def test_a_shift_ranks_its_rows_as_if_they_scored_more_on_a_flat_and_a_sharded_index(kb_home: Path, hashing) -> None:  # type: ignore[no-untyped-def]
+    """vector_search_all's ``shift``: the rows of a mask gain an amount before the cut. A flat index
+    adds it to every score of its one pass; one that cannot score everything at once searches the
+    shifted rows and the others apart, with the same result."""
+    docs, chunks, hashes = corpus_docs()
+    flat, sharded = KnowledgeBase(kb_home, "flat"), KnowledgeBase(kb_home, "sharded", shards=3)
+    for kb in (flat, sharded):
+        build_version(kb, hashing, docs, chunks, hashes)
+    vf, vs = flat.load_live(), sharded.load_live()
+    rows = np.arange(vf.n_chunks)
+    for text in ("full refund within 30 days", "do you ship to canada"):
+        q = hashing.embed([text], kind="query")[0]
+        plain = dict(vf.vector_search(q, vf.n_chunks))
+        for moved in (rows % 2 == 1, rows == 4):
+            for amount in (0.0, 0.05, 1.0):
+                for allowed in (None, rows != 3):
+                    want = sorted(((r, s + amount * moved[r]) for r, s in plain.items()
+                                   if allowed is None or allowed[r]), key=lambda x: (-x[1], x[0]))[:3]
+                    tops, every = vf.vector_search_all(q, 3, allowed, ("passage",), shift=(moved, amount))
+                    assert [r for r, _ in tops["passage"]] == [r for r, _ in want]
+                    assert [s for _, s in tops["passage"]] == pytest.approx([s for _, s in want], abs=1e-5)
+                    assert every is not None
+                    np.testing.assert_allclose(every, vf.passage_similarity(q, rows.tolist()) + amount * moved, atol=1e-5)
+                    apart, none = vs.vector_search_all(q, 3, allowed, ("passage",), shift=(moved, amount))
+                    assert none is None and [r for r, _ in apart["passage"]] == [r for r, _ in want]
+    with pytest.raises(ValueError, match="shift"):
+        vf.vector_search_all(q, 3, None, ("passage",), shift=(rows == 4, -0.1))
+
+
 def test_allowed_mask_matches_filters_allows(kb_home: Path, hashing) -> None:  # type: ignore[no-untyped-def]
     doc = Document(id="d", source="s.md", title="T", lang="en")
     doc2 = Document(id="e", source="zh.md", title="Z", lang="zh")
