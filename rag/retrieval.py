@@ -31,6 +31,7 @@ into one passage. An optional cross-encoder reranks the fused top of the list.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -96,6 +97,16 @@ TEXT_BLEND = {"en": (0.0, 0.4, 0.6), "zh": (0.0, 0.5, 0.5)}
 DEFAULT_TEXT_BLEND = (0.0, 0.5, 0.5)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+# A multilingual embedder scores any passage in the question's own script higher than one in
+# another, whatever it says: with multilingual-e5-small a Chinese question's median cosine to the
+# demo's Chinese chunks is 0.08-0.11 above its median to the English ones, so "保修期多长？" ranked
+# the Chinese points rules (0.865) above the English warranty periods (0.794). In a knowledge base
+# that holds both scripts, the other script's passages are scored as if they gained the difference
+# of the two medians (:meth:`HybridRetriever._script_shift`; never less), estimated per query from
+# up to SCRIPT_SAMPLE chunks of each script; with fewer than SCRIPT_MIN_ROWS in either, none.
+SCRIPT_SAMPLE = 256
+SCRIPT_MIN_ROWS = 8
 
 # A year named in the question ("2020年…报名时间", "the 2019 filing deadline") is a constraint: a
 # knowledge base of yearly notices holds the same text for many years. When some of the top
@@ -425,9 +436,11 @@ def _scale_others(order: list[str], fused: dict[str, float], keep: set[str], fac
 # them, and, by text, the terms every chunk holds of the texts read ahead (the query, and the
 # years it names) (HybridRetriever._keyword_search)
 _Keyword = tuple[list[tuple[int, float]], np.ndarray | None, dict[str, HeldTerms]]
-# the passage and question vector searches' top lists, and every chunk's passage cosine when the
-# index gives them from the same pass (IndexVersion.vector_search_all)
-_Vector = tuple[tuple[list[tuple[int, float]], list[tuple[int, float]]], np.ndarray | None]
+# the passage and question vector searches' top lists, every chunk's passage cosine when the
+# index gives them from the same pass (IndexVersion.vector_search_all), and the rows of the other
+# script than the query's with what their cosines gained (HybridRetriever._script_shift)
+_Shift = tuple[np.ndarray, float]
+_Vector = tuple[tuple[list[tuple[int, float]], list[tuple[int, float]]], np.ndarray | None, _Shift | None]
 
 
 def _read_rows(every: np.ndarray) -> Callable[[Any, Sequence[int]], np.ndarray]:
@@ -441,6 +454,26 @@ _KEYWORD_POOL_LOCK = threading.Lock()
 
 
 _TABLE_HEAD = re.compile(r"\A\s*\|.*\|[ \t]*\n[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*(?=\n|\Z)")
+
+
+def _shifted(
+    score: Callable[[Any, Sequence[int]], np.ndarray], rows: np.ndarray, amount: float
+) -> Callable[[Any, Sequence[int]], np.ndarray]:
+    """``score(query, rows)`` with ``amount`` added for the rows in the mask ``rows``."""
+
+    def shifted(query: Any, at: Sequence[int]) -> np.ndarray:
+        got = np.array(score(query, at), dtype=np.float32)
+        got[rows[np.asarray(at, dtype=np.int64)]] += amount
+        return got
+
+    return shifted
+
+
+def _even_sample(rows: np.ndarray, n: int = SCRIPT_SAMPLE) -> np.ndarray:
+    """Up to ``n`` of ``rows``, evenly spaced (all of them when there are no more)."""
+    if len(rows) <= n:
+        return rows
+    return rows[np.linspace(0, len(rows) - 1, n).round().astype(np.int64)]
 
 
 def _table_header(text: str) -> str:
@@ -587,7 +620,10 @@ class HybridRetriever:
     ``Hit.score`` is the fused score in [0, 1]; ``Hit.scores`` holds the evidence: ``dense``
     (cosine), ``qdense`` (cosine to an FAQ's curated question), ``bm25`` (raw), their normalised
     forms (``*_n``), ``coverage`` (share of the query's terms present in the passage) and
-    ``rerank`` when a reranker ran.
+    ``rerank`` when a reranker ran. In a knowledge base of both scripts, the other script's
+    cosines are ranked and normalised with the shift that :data:`SCRIPT_SAMPLE`'s note describes;
+    ``dense`` and ``qdense`` stay the plain cosines, the scale the refusal and FAQ thresholds are
+    calibrated on.
     """
 
     def __init__(
@@ -612,6 +648,8 @@ class HybridRetriever:
         self.confidence_gain = confidence_gain
         self.dup_jaccard = dup_jaccard
         self._state = threading.local()  # behind the last_* attributes below
+        self._scripts: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None  # _script_rows
+        self._scripts_read = False
         self._qvecs: BatchLRU[str, np.ndarray] = BatchLRU(self._embed_queries, query_cache_size)
 
     # what this thread's last call did (one retriever serves every request thread): the fusion
@@ -714,6 +752,44 @@ class HybridRetriever:
         self._qvecs.clear()
         self.last_vectors = {}
 
+    def _script_rows(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+        """Which chunk rows are written in CJK, and an even sample of up to SCRIPT_SAMPLE rows of
+        each script (non-CJK, CJK); None when the index does not say, or holds one script only."""
+        if not self._scripts_read:
+            langs = getattr(self.index, "row_langs", None)
+            got = None
+            if callable(langs) and callable(getattr(self.index, "passage_similarity", None)):
+                codes, names = langs()
+                cjk = np.array([is_cjk_lang(n) for n in names], dtype=bool)[np.asarray(codes)]
+                if min(int(cjk.sum()), int((~cjk).sum())) >= SCRIPT_MIN_ROWS:
+                    got = (cjk, (_even_sample(np.flatnonzero(~cjk)), _even_sample(np.flatnonzero(cjk))))
+            self._scripts, self._scripts_read = got, True
+        return self._scripts
+
+    def _script_shift(self, qvec: np.ndarray, query_cjk: bool, allowed: np.ndarray | None) -> _Shift | None:
+        """(the rows in the other script than the query's, what their cosines gain): the median
+        cosine of the query's own script's chunks less that of the other's (see SCRIPT_SAMPLE), or
+        None when it is not positive, or either script has too few chunks the query may see."""
+        scripts = self._script_rows()
+        if scripts is None:
+            return None
+        cjk, samples = scripts
+        medians = []
+        for in_cjk, sample in ((query_cjk, samples[query_cjk]), (not query_cjk, samples[not query_cjk])):
+            if allowed is not None:
+                sample = sample[allowed[sample]]
+                if len(sample) < SCRIPT_MIN_ROWS:  # a filter that leaves few of the sample: sample what it leaves
+                    sample = _even_sample(np.flatnonzero(allowed & (cjk == in_cjk)))
+            cos = self.index.passage_similarity(qvec, sample)
+            cos = cos[~np.isnan(cos)]
+            if len(cos) < SCRIPT_MIN_ROWS:
+                return None
+            medians.append(float(np.median(cos)))
+        gain = medians[0] - medians[1]
+        if gain <= 0:
+            return None
+        return (~cjk if query_cjk else cjk), gain
+
     def _weights(self, has_question: bool, capability: float, lang: str) -> tuple[float, float, float]:
         wq, wp, wb = FAQ_BLEND if has_question else TEXT_BLEND.get(lang, DEFAULT_TEXT_BLEND)
         return wq * capability, wp * capability, wb
@@ -751,6 +827,7 @@ class HybridRetriever:
 
         dense: list[tuple[int, float]] = []
         qdense: list[tuple[int, float]] = []
+        shift: _Shift | None = None
         stage_t = [time.perf_counter()]  # the end of each stage (RetrievalDebug.stages_ms)
         ahead = _keyword_ahead
         if capability <= 0.0:
@@ -769,10 +846,15 @@ class HybridRetriever:
         if qvec is not None:
             memo = {} if _vector_memo is None else _vector_memo
             if "searched" not in memo:
-                tops, every = self.index.vector_search_all(qvec, pool, allowed, ("passage", "question"))
-                memo["searched"] = ((tops["passage"], tops["question"]), every)
-            (dense, qdense), cos_every = memo["searched"]
-            dense, bm25 = self._complete(query, qvec, dense, bm25, bm25_every, cos_every)
+                shift = self._script_shift(qvec, is_cjk_lang(lang), allowed)
+                kinds = ("passage", "question")
+                if shift is None:
+                    tops, every = self.index.vector_search_all(qvec, pool, allowed, kinds)
+                else:
+                    tops, every = self.index.vector_search_all(qvec, pool, allowed, kinds, shift=shift)
+                memo["searched"] = ((tops["passage"], tops["question"]), every, shift)
+            (dense, qdense), cos_every, shift = memo["searched"]
+            dense, bm25 = self._complete(query, qvec, dense, bm25, bm25_every, cos_every, shift)
         stage_t.append(time.perf_counter())
 
         rows = sorted({r for r, _ in dense} | {r for r, _ in qdense} | {r for r, _ in bm25})
@@ -814,6 +896,8 @@ class HybridRetriever:
             return w_dense * max(d_row.get(r, 0.0), q_row.get(r, 0.0)) + w_bm25 * b_row.get(r, 0.0)
 
         weights_for = {has_q: self._weights(has_q, capability, lang) for has_q in (False, True)}
+        unseen: list[tuple[str, float, float, float]] = []  # sources out of the keyword search's sight
+        own_script_b: list[float] = []  # the normalised BM25 of the sources in the question's script
         for sid in set(d_src) | set(q_src) | set(b_src):
             rep = b_arg.get(sid)
             if rep is None:
@@ -822,16 +906,24 @@ class HybridRetriever:
             wq *= conf["qdense"]
             wp *= conf["dense"]
             wb *= conf["bm25"]
-            if sid not in b_src and in_cjk(rep) != query_cjk:
-                # written in another script than the question, the source is out of the keyword
-                # search's sight: its missing BM25 score says nothing against it ("Do points
-                # expire?" and the Chinese points rules are for the embedder alone to match)
-                wb = 0.0
-            total = wq + wp + wb
-            if total <= 0:
+            if wq + wp + wb <= 0:
                 continue
-            fused[sid] = (wq * q_n.get(sid, 0.0) + wp * d_n.get(sid, 0.0) + wb * b_n.get(sid, 0.0)) / total
             row_weights[sid] = (wp + wq, wb)
+            if sid not in b_src and in_cjk(rep) != query_cjk:
+                unseen.append((sid, wq, wp, wb))
+                continue
+            own_script_b.append(b_n.get(sid, 0.0))
+            fused[sid] = (wq * q_n.get(sid, 0.0) + wp * d_n.get(sid, 0.0) + wb * b_n.get(sid, 0.0)) / (wq + wp + wb)
+        # A source written in another script than the question is out of the keyword search's
+        # sight: its missing BM25 score says nothing against it, nor for it. It is taken to match
+        # the question's words as well as the sources of the question's script do on average
+        # (counted as 0 it could never rank for its meaning, "保修期多长？" for the English warranty
+        # periods; left out of its fusion it won on its cosine alone, where the question's own
+        # script's sources were also judged by their words: "退款多久到账" by the English refund
+        # section over the Chinese one that BM25 and the embedder both found)
+        typical_b = math.fsum(own_script_b) / len(own_script_b) if unseen and own_script_b else 0.0  # any order
+        for sid, wq, wp, wb in unseen:
+            fused[sid] = (wq * q_n.get(sid, 0.0) + wp * d_n.get(sid, 0.0) + wb * typical_b) / (wq + wp + wb)
 
         @cache  # asked for the top sources twice: to prefetch their chunks, then to show them
         def best_row(sid: str) -> int:
@@ -839,10 +931,16 @@ class HybridRetriever:
             cands = [r for r in (d_arg.get(sid), q_arg.get(sid), b_arg.get(sid)) if r is not None]
             return max(cands, key=lambda r: row_strength(r, *row_weights[sid]))
 
+        def cosine(best: dict[str, float], arg: dict[str, int], sid: str) -> float:
+            """The source's best cosine, without what the other script's rows gained for ranking."""
+            if sid not in best:
+                return 0.0
+            return best[sid] - (shift[1] if shift is not None and shift[0][arg[sid]] else 0.0)
+
         def evidence(sid: str) -> dict[str, float]:
             return {
-                "dense": d_src.get(sid, 0.0),
-                "qdense": q_src.get(sid, 0.0),
+                "dense": cosine(d_src, d_arg, sid),
+                "qdense": cosine(q_src, q_arg, sid),
                 "bm25": b_src.get(sid, 0.0),
                 "dense_n": d_n.get(sid, 0.0),
                 "qdense_n": q_n.get(sid, 0.0),
@@ -908,7 +1006,7 @@ class HybridRetriever:
         stages = ("embed", "keyword", "vector", "fuse", "passages")
         self.last_debug = RetrievalDebug(
             lang=lang,
-            weights={"capability": capability, **conf},
+            weights={"capability": capability, **conf, "script_shift": shift[1] if shift is not None else 0.0},
             capability=capability,
             stages_ms={n: (b - a) * 1000 for n, a, b in zip(stages, stage_t[:-1], stage_t[1:], strict=True)},
         )
@@ -997,14 +1095,18 @@ class HybridRetriever:
         bm25: list[tuple[int, float]],
         bm25_every: np.ndarray | None = None,
         cos_every: np.ndarray | None = None,
+        shift: _Shift | None = None,
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
         """Score every candidate by both retrievers: a chunk that only BM25 found gets its real
         cosine, one that only the vector search found its real BM25 score (read from
         ``cos_every`` and ``bm25_every``, every chunk's, when the searches gave them). Counting a
         chunk absent from one retriever's top ``pool`` as 0 there sank passages that BM25 ranked
         2nd and the embedder 86th below ones both ranked 10th. Indexes that cannot score given
-        rows (test doubles) keep the two top lists as they are."""
+        rows (test doubles) keep the two top lists as they are. ``shift``: rows whose cosine counts
+        more by an amount (``cos_every`` has it added already)."""
         cos_of = _read_rows(cos_every) if cos_every is not None else getattr(self.index, "passage_similarity", None)
+        if cos_every is None and shift is not None and callable(cos_of):
+            cos_of = _shifted(cos_of, *shift)
         bm25_of = _read_rows(bm25_every) if bm25_every is not None else getattr(self.index, "keyword_scores", None)
         if not callable(cos_of) or not callable(bm25_of):
             return dense, bm25

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from indexes.embedders import HashingEmbedder
+from indexes.text import has_cjk
 from indexes.types import Filters
 from rag.retrieval import HybridRetriever, dense_capability, get_reranker, margin_confidence, minmax
 from tests.rag.conftest import SHOP, Doc, EnglishOnlyEmbedder, build_kb
@@ -79,7 +80,7 @@ class _ConceptEmbedder(HashingEmbedder):
     """A cross-lingual embedder in miniature: a text's vector is the concepts it names, in either
     language (points / 积分, parcel / 包裹), so that an English question meets a Chinese rule."""
 
-    CONCEPTS = (("point", "积分", "expire", "过期"), ("parcel", "包裹", "collect", "领取"))
+    CONCEPTS: tuple[tuple[str, ...], ...] = (("point", "积分", "expire", "过期"), ("parcel", "包裹", "collect", "领取"))
 
     def embed(self, texts: Any, kind: str = "passage") -> np.ndarray:
         out = np.full((len(texts), self.dim), 0.05, dtype=np.float32)
@@ -102,9 +103,56 @@ def test_a_missing_keyword_score_does_not_count_against_a_document_in_another_sc
     hits = r.retrieve("Do points expire?", k=2)
     assert [h.chunk.source for h in hits] == ["zh/积分.md", "en/parcels.md"]
     assert hits[0].scores["bm25"] == 0.0 and hits[1].scores["bm25"] > 0.0  # "point" of "parcel point"
-    assert hits[0].score == pytest.approx(hits[0].scores["dense_n"])
+    # its keyword score counts as that of the average source in the question's script (here the
+    # one, its normalised BM25 1.0), not as 0 against it
+    assert hits[0].scores["dense_n"] == 1.0 and hits[0].score == pytest.approx(1.0)
     # the same the other way: a Chinese question, an English document
     assert r.retrieve("包裹在哪里领取？", k=2)[0].chunk.source == "en/parcels.md"
+
+
+class _SameScriptEmbedder(_ConceptEmbedder):
+    """:class:`_ConceptEmbedder` with a multilingual model's bias: every text also points along its
+    script's own axis, so that any Chinese text is closer to a Chinese question than an English
+    text on the question's topic is (multilingual-e5-small: "保修期多长？" is nearer the Chinese
+    points rules, 0.865, than the English warranty periods, 0.794)."""
+
+    CONCEPTS: tuple[tuple[str, ...], ...] = (("warranty", "保修"), ("parcel", "包裹"))
+
+    def embed(self, texts: Any, kind: str = "passage") -> np.ndarray:
+        out = np.full((len(texts), self.dim), 0.05, dtype=np.float32)
+        for i, t in enumerate(texts):
+            for c, words in enumerate(self.CONCEPTS):
+                out[i, c] += sum(t.lower().count(w) for w in words)
+            out[i, 2 + int(has_cjk(t))] += 1.5  # the script's axis
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_a_passage_in_another_script_is_ranked_without_the_embedders_bias_for_the_questions_own(
+    kb_home: Path,
+) -> None:
+    """In a knowledge base of both scripts, the other script's passages are ranked as if they gained
+    the difference between the query's median cosine to its own script's chunks and to theirs; the
+    hits still report the plain cosine, on which the refusal and FAQ thresholds are calibrated."""
+    emb = _SameScriptEmbedder(16)
+    docs = [Doc("en/warranty.md", "Warranty", ["The warranty lasts two years from the delivery date."])]
+    docs += [Doc(f"en/{i}.md", f"Topic {i}", [f"Opening hours of shop number {i} on weekdays."]) for i in range(8)]
+    docs += [Doc(f"zh/{i}.md", f"门店 {i}", [f"第{i}号门店工作日的营业时间。"], lang="zh") for i in range(8)]
+    r = HybridRetriever(build_kb(kb_home, "scripts", emb, docs), emb)
+    q = "保修期多长？"
+    qv = emb.embed([q], kind="query")[0]
+    index = r.index
+    sources, _ = index.row_sources()
+    raw = {sources[row]: float(c) for row, c in enumerate(index.passage_similarity(qv, range(index.n_chunks)))}
+    assert raw["en/warranty.md"] < min(raw[f"zh/{i}.md"] for i in range(8))  # the bias, as given
+    hits = r.retrieve(q, k=3)
+    assert hits[0].chunk.source == "en/warranty.md"
+    shift = r.last_debug.weights["script_shift"] if r.last_debug else 0.0
+    assert shift == pytest.approx(np.median([raw[f"zh/{i}.md"] for i in range(8)])
+                                  - np.median([raw[d.source] for d in docs if d.source.startswith("en/")]), abs=1e-5)
+    assert hits[0].scores["dense"] == pytest.approx(raw["en/warranty.md"], abs=1e-5)  # the plain cosine
+    # a filter that leaves too few chunks of one script: no shift, the question's script first
+    few = r.retrieve(q, k=3, filters=Filters(sources=("en/warranty.md", "zh/0.md", "zh/1.md")))
+    assert few[0].chunk.source.startswith("zh/") and r.last_debug and r.last_debug.weights["script_shift"] == 0.0
 
 
 def test_a_copy_of_a_source_shown_is_left_out_but_an_overlapping_window_is_not(
