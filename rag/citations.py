@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexes.text import split_sentences
+from indexes.text import detect_lang, split_sentences
 
 CITATION_RE = re.compile(r"\s*[\[［【]\s*(\d{1,3}(?:\s*[,，、;]\s*\d{1,3})*)\s*[\]］】]")
 _NUM = re.compile(r"\d+")
@@ -73,27 +73,43 @@ class CheckResult:
 
 
 _TERMINAL = re.compile(r"([.!?。！？；;]+)$")
+LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (Latin, CJK, ...)
+
+
+def _set_as(body: str, lang: str) -> str:
+    """The language a sentence is set in: its own (:func:`~indexes.text.detect_lang`), or, for one
+    without letters (a table's numbers), the answer's ``lang``."""
+    return detect_lang(body) if LETTER.search(body) else lang
 
 
 def render_sentence(body: str, nums: Sequence[int], lang: str) -> str:
-    """``body`` with its ``[n]`` markers, put before the final punctuation mark (Chinese: 。
-    English: .), or at the end when there is none."""
+    """``body`` with its ``[n]`` markers, put before the final punctuation mark, or at the end
+    when there is none: right after a Chinese sentence ("承担[1]。"), after a space in any other
+    ("a refund [1]."). A sentence is set in its own language, whatever the question's: an English
+    passage quoted to a Chinese question keeps its spacing; ``lang`` (the answer's) sets a
+    sentence without letters."""
     body = body.rstrip()
     if not nums:
         return body
     marks = "".join(f"[{n}]" for n in nums)
+    gap = "" if _set_as(body, lang) == "zh" else " "
     m = _TERMINAL.search(body)
     if m:
-        return f"{body[: m.start()]} {marks}{m.group(1)}" if lang != "zh" else f"{body[: m.start()]}{marks}{m.group(1)}"
-    return f"{body} {marks}" if lang != "zh" else f"{body}{marks}"
+        return f"{body[: m.start()]}{gap}{marks}{m.group(1)}"
+    return f"{body}{gap}{marks}"
 
 
 def join_sentences(parts: Sequence[str], lang: str) -> str:
-    """Rendered sentences as one answer: a space between English sentences, nothing between
-    Chinese ones, and a line break after a sentence without terminal punctuation (a table row, a
-    heading), so that it and the next one stay two sentences for whoever reads or re-checks it."""
-    sep = "" if lang == "zh" else " "
-    return "".join(part + (sep if _TERMINAL.search(strip_markers(part).rstrip()) else "\n") for part in parts).strip()
+    """Rendered sentences as one answer: nothing after a Chinese sentence, a space after any
+    other (each in its own language, as :func:`render_sentence` sets it), and a line break after
+    a sentence without terminal punctuation (a table row, a heading), so that it and the next one
+    stay two sentences for whoever reads or re-checks it."""
+    out = []
+    for part in parts:
+        body = strip_markers(part).rstrip()
+        sep = "" if _set_as(body, lang) == "zh" else " "
+        out.append(part + (sep if _TERMINAL.search(body) else "\n"))
+    return "".join(out).strip()
 
 
 def check_answer(

@@ -19,13 +19,14 @@ from indexes.text import (
     answer_kind_words,
     detect_lang,
     holds_answer_kind,
+    is_cjk_lang,
     same_words,
     split_sentences,
     tokenize,
     wording,
 )
 from indexes.types import CONTINUES
-from rag.citations import join_sentences, render_sentence
+from rag.citations import LETTER, join_sentences, render_sentence
 from rag.retrieval import HEADING_MARK, LIST_ITEM, compared_titles, comparison_cues, dense_capability
 from rag.types import Hit
 
@@ -572,9 +573,11 @@ class ExtractiveComposer:
         away: list[float] = []
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
-            text, own_words = _readable(hit.passage, lang)
+            # a passage's tables and lists are read out in its own language, whatever the question's
+            written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
+            text, own_words = _readable(hit.passage, written_in)
             sents = split_sentences(text)
-            start = _section_start(sents, _own_start(hit, lang))
+            start = _section_start(sents, _own_start(hit, written_in))
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
                 if pos == len(sents) - 1:
@@ -670,7 +673,7 @@ class ExtractiveComposer:
         # "Acme Plus 会员的退货期限延长至 60 天"), and an English question is not answered half in
         # Chinese; a question only the other language's documents answer gets their sentences. A
         # sentence without letters (a table's numbers) is in no language.
-        said_in = [detect_lang(t) if _LETTER.search(t) else None for t in texts]
+        said_in = [detect_lang(t) if LETTER.search(t) else None for t in texts]
         for t in sorted(named, key=titles.index):
             # the most relevant sentence of each named passage first (the best passage first)
             own = [i for i in range(len(cands)) if titles[cands[i][0] - 1] == t and rel[i] >= self.min_relevance]
@@ -733,8 +736,6 @@ class ExtractiveComposer:
         text = join_sentences([render_sentence(sent, [n], lang) for n, _, sent, _ in said], lang)
         return Composed(text, tuple((n, sent, r) for n, _, sent, r in said))
 
-
-_LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (Latin, CJK, ...)
 
 # words by which a sentence leans on the one before it: it says nothing alone ("It", "However", "但是")
 _LEANS = re.compile(

@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from rag.citations import CITATION_RE, check_answer, parse_markers, split_answer, strip_markers
+from rag.citations import (
+    CITATION_RE,
+    check_answer,
+    join_sentences,
+    parse_markers,
+    render_sentence,
+    split_answer,
+    strip_markers,
+)
 from rag.support import LexicalScorer
 
 PASSAGES = [
@@ -82,3 +90,29 @@ def test_unpunctuated_sentences_stay_apart_through_compose_and_check() -> None:
     assert checked.text.split("\n") == [rows[0] + "[1]", rows[1] + "[2]"]
     # re-checking the final text (as the eval harness does) reads the same two sentences
     assert len(check_answer(checked.text, rows, LexicalScorer(), threshold=0.5, lang="zh").sentences) == 2
+
+
+def test_each_sentence_is_set_as_its_own_language_is_whatever_the_questions() -> None:
+    """An English passage quoted to a Chinese question keeps its spaces ("within 30 days [1]. We
+    ...", not "within 30 days[1].We ..."), its table rows their English colons, and a Chinese one
+    after it follows without a space; the checked answer is set the same way."""
+    from indexes.embedders import get_embedder
+    from indexes.types import Chunk
+    from rag.compose import ExtractiveComposer
+    from rag.types import Hit
+
+    table = "| Product category | Warranty period |\n|---|---|\n| Phones | 1 year |\n| Laptops | 2 years |"
+    hit = Hit(chunk=Chunk(id="w", doc_id="w", source="warranty.docx", position=0, text=table,
+                          title="Warranty periods", lang="en"), score=0.9)
+    composed = ExtractiveComposer(get_embedder("hashing:64")).compose("手机保修期 phones warranty", [hit], lang="zh")
+    assert "Product category: Phones; Warranty period: 1 year [1]." in composed.text
+    assert "：" not in composed.text and "。" not in composed.text
+    answer = "You can return any item within 30 days [2]. 退款将在五个工作日内退回原支付账户[3]。Returns are free [2]."
+    checked = check_answer(answer, PASSAGES, LexicalScorer(), threshold=0.3, lang="zh")
+    assert checked.text == "You can return any item within 30 days [1]. 退款将在五个工作日内退回原支付账户[2]。Returns are free [1]."
+    # Chinese set with ASCII marks is still Chinese; a row of numbers alone is set as the answer is
+    assert render_sentence("比如“文学”和“语言”;", [1], "en") == "比如“文学”和“语言”[1];"
+    assert render_sentence("632 654 654", [1], "zh") == "632 654 654[1]"
+    assert render_sentence("632 654 654", [1], "en") == "632 654 654 [1]"
+    assert join_sentences(["文学[1];", "人们常说[2]。", "Returns are free [1].", "也可以[1]。"], "en") == (
+        "文学[1];人们常说[2]。Returns are free [1]. 也可以[1]。")
