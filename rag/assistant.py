@@ -48,8 +48,10 @@ Message = dict[str, str]
 HANDOFF_RE = re.compile(
     r"\b(talk|speak|chat|connect|transfer|put|get)\b[^.?!]{0,25}\b(human|person|agent|representative|someone|"
     r"operator|staff|people|real)\b|\b(human|live|real)\s+(agent|person|support|representative|operator)\b|"
-    r"\bcustomer\s+service\s+(agent|representative)\b|\boperator\b"
-    r"|转人工|人工客服|人工服务|真人|接人工|找人工|要人工|联系客服|客服人员",
+    r"\bcustomer\s+service\s+(agent|representative)\b|\boperator\b|"
+    # a manager or supervisor, asked for ("get the password manager to work" asks for none)
+    r"\b(talk|speak|chat)\b[^.?!]{0,25}\b(manager|supervisor)\b|\b(get|want|need)\s+(me\s+)?(a|your|the)\s+(manager|supervisor)\b"
+    r"|转人工|人工客服|人工服务|真人|接人工|找人工|要人工|联系客服|客服人员|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)",
     re.I,
 )
 

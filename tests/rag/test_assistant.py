@@ -8,7 +8,7 @@ import pytest
 
 from indexes.types import Filters
 from kb.errors import InputError
-from rag.assistant import Assistant
+from rag.assistant import HANDOFF_RE, Assistant
 from rag.citations import parse_markers
 from rag.conversation import ConversationStore, condense_offline
 from rag.llm import ScriptedLLM
@@ -56,10 +56,18 @@ def test_chinese_question_gets_a_chinese_answer(shop_index: Any, fake_embedder: 
 
 
 @pytest.mark.parametrize("question", ["I want to talk to a human", "can I speak with a real person please",
-                                      "转人工", "我要人工客服"])
+                                      "I want to speak to a manager", "Let me talk to your supervisor",
+                                      "Get me a manager now",
+                                      "转人工", "我要人工客服", "叫你们经理来", "我要找你们的负责人"])
 def test_handoff_on_request(shop_index: Any, fake_embedder: Any, question: str) -> None:
     a = make(shop_index, fake_embedder).ask(question)
     assert a.action == "handoff"
+
+
+@pytest.mark.parametrize("question", ["How do I get the password manager to work?", "What does the task manager show?",
+                                      "我想查询经理人计划"])
+def test_a_manager_named_but_not_asked_for_is_no_handoff_request(question: str) -> None:
+    assert HANDOFF_RE.search(question) is None
 
 
 def test_always_escalate_topic_and_low_confidence_handoff(shop_index: Any, fake_embedder: Any) -> None:
