@@ -73,13 +73,13 @@ class CheckResult:
 
 
 _TERMINAL = re.compile(r"([.!?。！？；;]+)$")
-LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (Latin, CJK, ...)
+_LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (Latin, CJK, ...)
 
 
-def _set_as(body: str, lang: str) -> str:
-    """The language a sentence is set in: its own (:func:`~indexes.text.detect_lang`), or, for one
-    without letters (a table's numbers), the answer's ``lang``."""
-    return detect_lang(body) if LETTER.search(body) else lang
+def sentence_lang(body: str, default: str | None) -> str | None:
+    """The language a sentence is written in (:func:`~indexes.text.detect_lang`), or ``default``
+    for one without letters (a table's numbers), which is in no language of its own."""
+    return detect_lang(body) if _LETTER.search(body) else default
 
 
 def render_sentence(body: str, nums: Sequence[int], lang: str) -> str:
@@ -92,7 +92,7 @@ def render_sentence(body: str, nums: Sequence[int], lang: str) -> str:
     if not nums:
         return body
     marks = "".join(f"[{n}]" for n in nums)
-    gap = "" if _set_as(body, lang) == "zh" else " "
+    gap = "" if sentence_lang(body, lang) == "zh" else " "
     m = _TERMINAL.search(body)
     if m:
         return f"{body[: m.start()]}{gap}{marks}{m.group(1)}"
@@ -107,7 +107,7 @@ def join_sentences(parts: Sequence[str], lang: str) -> str:
     out = []
     for part in parts:
         body = strip_markers(part).rstrip()
-        sep = "" if _set_as(body, lang) == "zh" else " "
+        sep = "" if sentence_lang(body, lang) == "zh" else " "
         out.append(part + (sep if _TERMINAL.search(body) else "\n"))
     return "".join(out).strip()
 

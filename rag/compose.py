@@ -17,7 +17,6 @@ from indexes.text import (
     CLOSERS,
     answer_kind,
     answer_kind_words,
-    detect_lang,
     holds_answer_kind,
     is_cjk_lang,
     same_words,
@@ -26,7 +25,7 @@ from indexes.text import (
     wording,
 )
 from indexes.types import CONTINUES
-from rag.citations import LETTER, join_sentences, render_sentence
+from rag.citations import join_sentences, render_sentence, sentence_lang
 from rag.retrieval import HEADING_MARK, LIST_ITEM, compared_titles, comparison_cues, dense_capability
 from rag.types import Hit
 
@@ -673,7 +672,7 @@ class ExtractiveComposer:
         # "Acme Plus 会员的退货期限延长至 60 天"), and an English question is not answered half in
         # Chinese; a question only the other language's documents answer gets their sentences. A
         # sentence without letters (a table's numbers) is in no language.
-        said_in = [detect_lang(t) if LETTER.search(t) else None for t in texts]
+        said_in = [sentence_lang(t, None) for t in texts]
         for t in sorted(named, key=titles.index):
             # the most relevant sentence of each named passage first (the best passage first)
             own = [i for i in range(len(cands)) if titles[cands[i][0] - 1] == t and rel[i] >= self.min_relevance]

@@ -40,7 +40,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
@@ -648,8 +648,6 @@ class HybridRetriever:
         self.confidence_gain = confidence_gain
         self.dup_jaccard = dup_jaccard
         self._state = threading.local()  # behind the last_* attributes below
-        self._scripts: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None  # _script_rows
-        self._scripts_read = False
         self._qvecs: BatchLRU[str, np.ndarray] = BatchLRU(self._embed_queries, query_cache_size)
 
     # what this thread's last call did (one retriever serves every request thread): the fusion
@@ -752,30 +750,30 @@ class HybridRetriever:
         self._qvecs.clear()
         self.last_vectors = {}
 
+    @cached_property
     def _script_rows(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
         """Which chunk rows are written in CJK, and an even sample of up to SCRIPT_SAMPLE rows of
         each script (non-CJK, CJK); None when the index does not say, or holds one script only."""
-        if not self._scripts_read:
-            langs = getattr(self.index, "row_langs", None)
-            got = None
-            if callable(langs) and callable(getattr(self.index, "passage_similarity", None)):
-                codes, names = langs()
-                cjk = np.array([is_cjk_lang(n) for n in names], dtype=bool)[np.asarray(codes)]
-                if min(int(cjk.sum()), int((~cjk).sum())) >= SCRIPT_MIN_ROWS:
-                    got = (cjk, (_even_sample(np.flatnonzero(~cjk)), _even_sample(np.flatnonzero(cjk))))
-            self._scripts, self._scripts_read = got, True
-        return self._scripts
+        langs = getattr(self.index, "row_langs", None)
+        if not callable(langs) or not callable(getattr(self.index, "passage_similarity", None)):
+            return None
+        codes, names = langs()
+        cjk = np.array([is_cjk_lang(n) for n in names], dtype=bool)[np.asarray(codes)]
+        if min(int(cjk.sum()), int((~cjk).sum())) < SCRIPT_MIN_ROWS:
+            return None
+        return cjk, (_even_sample(np.flatnonzero(~cjk)), _even_sample(np.flatnonzero(cjk)))
 
     def _script_shift(self, qvec: np.ndarray, query_cjk: bool, allowed: np.ndarray | None) -> _Shift | None:
         """(the rows in the other script than the query's, what their cosines gain): the median
         cosine of the query's own script's chunks less that of the other's (see SCRIPT_SAMPLE), or
         None when it is not positive, or either script has too few chunks the query may see."""
-        scripts = self._script_rows()
+        scripts = self._script_rows
         if scripts is None:
             return None
         cjk, samples = scripts
         medians = []
-        for in_cjk, sample in ((query_cjk, samples[query_cjk]), (not query_cjk, samples[not query_cjk])):
+        for in_cjk in (query_cjk, not query_cjk):
+            sample = samples[in_cjk]
             if allowed is not None:
                 sample = sample[allowed[sample]]
                 if len(sample) < SCRIPT_MIN_ROWS:  # a filter that leaves few of the sample: sample what it leaves
@@ -847,11 +845,7 @@ class HybridRetriever:
             memo = {} if _vector_memo is None else _vector_memo
             if "searched" not in memo:
                 shift = self._script_shift(qvec, is_cjk_lang(lang), allowed)
-                kinds = ("passage", "question")
-                if shift is None:
-                    tops, every = self.index.vector_search_all(qvec, pool, allowed, kinds)
-                else:
-                    tops, every = self.index.vector_search_all(qvec, pool, allowed, kinds, shift=shift)
+                tops, every = self.index.vector_search_all(qvec, pool, allowed, ("passage", "question"), shift=shift)
                 memo["searched"] = ((tops["passage"], tops["question"]), every, shift)
             (dense, qdense), cos_every, shift = memo["searched"]
             dense, bm25 = self._complete(query, qvec, dense, bm25, bm25_every, cos_every, shift)

@@ -330,9 +330,10 @@ def test_retrieve_many_searches_the_shared_vector_once(shop_index: Any, fake_emb
     searched: list[tuple[str, ...]] = []
     real = shop_index.vector_search_all
 
-    def spy(qvec: Any, k: int, allowed: Any = None, kinds: tuple[str, ...] = ("passage", "question")) -> Any:
+    def spy(qvec: Any, k: int, allowed: Any = None, kinds: tuple[str, ...] = ("passage", "question"),
+            shift: Any = None) -> Any:
         searched.append(tuple(kinds))
-        return real(qvec, k, allowed, kinds)
+        return real(qvec, k, allowed, kinds, shift)
 
     r = HybridRetriever(shop_index, fake_embedder)
     main, question = "Do you ship to Switzerland? How much does express shipping cost?", "Do you ship to Switzerland?"
