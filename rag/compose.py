@@ -26,7 +26,14 @@ from indexes.text import (
 )
 from indexes.types import CONTINUES
 from rag.citations import join_sentences, render_sentence, sentence_lang
-from rag.retrieval import HEADING_MARK, LIST_ITEM, compared_titles, comparison_cues, dense_capability
+from rag.retrieval import (
+    HEADING_MARK,
+    LIST_ITEM,
+    compared_titles,
+    comparison_cues,
+    dense_capability,
+    section_heading,
+)
 from rag.types import Hit
 
 
@@ -412,15 +419,30 @@ def _answer_lines(lines: list[str]) -> list[str]:
 SECTION_BREAK = "¶"
 
 
-def _readable(passage: str, lang: str) -> tuple[str, dict[str, str]]:
+def _readable(passage: str, lang: str) -> tuple[str, dict[str, str], list[str]]:
     """A passage's tables and lists written as sentences (:func:`table_rows_as_sentences`,
-    :func:`list_items_as_sentences`), with the words each such sentence is matched by."""
+    :func:`list_items_as_sentences`), with the words each such sentence is matched by, and the
+    headings of the sections it goes on to, one for each :data:`SECTION_BREAK` in order."""
     text, own = table_rows_as_sentences(passage, lang)
     text, own_items = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(text)), lang)
     # a heading says where a passage goes on, not what it says, and an FAQ entry's question ("Q: My
     # parcel is late. What should I do?") is what was asked: neither is a sentence of an answer
-    lines = _answer_lines([SECTION_BREAK if _heading_text(line) is not None else line for line in text.split("\n")])
-    return "\n".join(line for line in lines if line.strip()), {**own, **own_items}
+    raw = text.split("\n")
+    heads = [_heading_text(line) for line in raw]
+    lines = _answer_lines([SECTION_BREAK if h is not None else line for h, line in zip(heads, raw, strict=True)])
+    return "\n".join(line for line in lines if line.strip()), {**own, **own_items}, [h for h in heads if h is not None]
+
+
+def _sections_of(sents: list[str], headings: list[str], first: str) -> list[str]:
+    """The heading of the section each of ``sents`` is in: ``first`` until the first
+    :data:`SECTION_BREAK`, then ``headings`` in turn ("" where unknown)."""
+    out: list[str] = []
+    current, rest = first, iter(headings)
+    for sent in sents:
+        if sent.strip() == SECTION_BREAK:
+            current = next(rest, "")
+        out.append(current)
+    return out
 
 
 def _own_start(hit: Hit, lang: str) -> int:
@@ -570,13 +592,18 @@ class ExtractiveComposer:
         # how far each sentence is from the start of the section its hit's own chunk is in: a tie
         # is read from there (:func:`_section_start`)
         away: list[float] = []
+        # the heading of the section each sentence is in ("" where the passage does not say)
+        section: list[str] = []
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
-            text, own_words = _readable(hit.passage, written_in)
+            text, own_words, headings = _readable(hit.passage, written_in)
             sents = split_sentences(text)
             start = _section_start(sents, _own_start(hit, written_in))
+            # the hit's own chunk is in the section its heading path ends with: the first one when
+            # no other section's heading stands before it
+            heads = _sections_of(sents, headings, section_heading(hit.chunk) if start == 0 else "")
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
                 if pos == len(sents) - 1:
@@ -596,6 +623,7 @@ class ExtractiveComposer:
                         cands.append((n, pos, s))
                         lexical.append(own_words.get(sent.strip()))
                         away.append(pos - start if pos >= start else start - pos + 0.5)
+                        section.append(heads[pos])
         if not cands:
             return Composed("", ())
         # what the question is about: the words by which it compares are not. A follow-up is about
@@ -623,6 +651,19 @@ class ExtractiveComposer:
             q_terms = _topic_terms(query)
 
         weight = _term_weights(q_terms, term_weight)
+        # a sentence is about what its section's heading names: under "退货条件", "商品须未经使用，包装…齐全"
+        # is a condition of a return, which "退货需要什么条件" asks for, though no sentence there says
+        # 条件. The question's terms that a heading names and none of its section's sentences says
+        # count, half, for each of them (as a list's lead-in does for its items); a term the
+        # section's text says already is matched where it is said
+        said_in_section: dict[tuple[int, str], set[str]] = {}
+        for (n, _, _), h, w in zip(cands, section, plain, strict=True):
+            said_in_section.setdefault((n, h), set()).update(w)
+        for i, ((n, _, _), h) in enumerate(zip(cands, section, strict=True)):
+            if h:
+                borrowed = (q_terms & set(tokenize(h))) - said_in_section[(n, h)]
+                words[i] = words[i] | borrowed
+                shared[i] = shared[i] | borrowed
 
         def matched(i: int) -> float:
             return math.fsum(weight[t] for t in q_terms & words[i]) - 0.5 * math.fsum(weight[t] for t in q_terms & shared[i])

@@ -563,3 +563,32 @@ def test_a_bare_yes_is_never_quoted() -> None:
     assert [_is_bare_reply(s) for s in ("Yes.", "No, you can't.", "是的。", "Yes, express delivery is available.")] == [
         True, True, True, False,
     ]
+
+
+def test_a_sentence_counts_the_question_terms_of_its_section_heading_that_the_section_never_says() -> None:
+    """"商品须未经使用…齐全" is a condition of a return because it stands under "退货条件", though no
+    sentence of the section says 条件: asked "退货需要什么条件？", the answer is that section's,
+    not the return period's sentences, which say 退货 more often."""
+    from dataclasses import replace
+
+    period = "自签收之日起 30 天内，可申请无理由退货。退货期限以物流签收日期为准，而不是下单日期。"
+    terms = "商品须未经使用，包装、配件、说明书和赠品齐全。服装类商品须保留吊牌。"
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)  # by words alone
+    idf = {"条件": 3.0, "退货": 0.5, "需要": 1.0}.get
+
+    def said(hits: list[Hit]) -> list[str]:
+        out = composer.compose("退货需要什么条件？", hits, "zh", term_weight=lambda t: idf(t, 0.0))
+        return [s for _, s, _ in out.sentences]
+
+    def chunk_in(n: int, text: str, heading: str) -> Hit:
+        hit = _hit(n, text, "退换货政策", 0.9)
+        return replace(hit, chunk=replace(hit.chunk, lang="zh", heading_path=("退换货政策", heading)))
+
+    # the conditions merged after the return period (both sections retrieved): the heading stands
+    # between them in the passage
+    merged = replace(chunk_in(1, terms, "退货条件"), text=f"{period}\n## 退货条件\n{terms}")
+    assert said([merged])[:2] == ["商品须未经使用，包装、配件、说明书和赠品齐全。", "服装类商品须保留吊牌。"]
+    # a chunk alone is in the section its heading path ends with
+    assert said([chunk_in(1, period, "退货期限"), chunk_in(2, terms, "退货条件")])[0] == "商品须未经使用，包装、配件、说明书和赠品齐全。"
+    # without the heading, the period's sentences win on 退货
+    assert said([_hit(1, f"{period}\n{terms}", "退换货政策", 0.9)])[0] != "商品须未经使用，包装、配件、说明书和赠品齐全。"
