@@ -284,7 +284,11 @@ class Batch:
 
 
 class Batcher:
-    """Unique texts in arrival order, cut into batches of ``size``; ids are deterministic."""
+    """Texts in arrival order, cut into batches of ``size``, each text once per batch; ids are
+    deterministic. A text that comes again after its batch was cut goes into a later batch again
+    (an embedding cache hit): the chunks that repeat it may reach the writer after that batch was
+    written, and a text left out would leave them without a vector (a mirrored page of domainrag
+    or mtrag-un failed the job with "texts were never embedded")."""
 
     def __init__(self, size: int, embedder_id: str) -> None:
         self.size = max(1, int(size))
@@ -311,6 +315,7 @@ class Batcher:
 
     def _cut(self) -> Batch:
         texts, self.pending = tuple(self.pending), []
+        self.seen.clear()
         h = hashlib.sha256(self.embedder_id.encode("utf-8"))
         for t in texts:
             h.update(hashlib.sha256(t.encode("utf-8")).digest())

@@ -120,6 +120,30 @@ def test_rebuild_equals_ingest_and_live_serves_until_published(kb_home: Path, tm
     assert not (kb.path / "jobs" / r.job_id / "checkpoint").exists()  # removed once done
 
 
+def test_a_page_mirrored_after_its_batch_was_written_still_gets_its_vectors(kb_home: Path, tmp_path: Path) -> None:
+    """A document that repeats an earlier one (a mirrored page) reaches the writer after the batch
+    with the earlier copy's texts was written: its chunks get the same vectors, and the job
+    publishes (it used to fail with "texts were never embedded" on domainrag and mtrag-un)."""
+    docs = write_corpus(tmp_path, n_files=8)
+    (docs / "mirror.md").write_text((docs / "doc000.md").read_text(encoding="utf-8"), encoding="utf-8")
+    kb = KnowledgeBase(kb_home, "t")
+    r = reindex(kb, docs, get_embedder("hashing:64"), batch_size=1, chunk_tokens=48, chunk_overlap=8, workers=1)
+    assert r.status == "done" and r.ok, r
+    index = kb.load_live()
+    try:
+        chunks = index.get_chunks(list(range(index.n_chunks)))
+        by_doc: dict[str, list[Any]] = {}
+        for c in chunks:
+            by_doc.setdefault(c.source, []).append(c)
+        original, mirror = by_doc["doc000.md"], by_doc["mirror.md"]
+        assert [c.text for c in original] == [c.text for c in mirror]
+        np.testing.assert_array_equal(index.vectors_of([c.id for c in mirror], "passage"),
+                                      index.vectors_of([c.id for c in original], "passage"))
+        assert index.n_vectors == len(chunks) + sum(1 for c in chunks if c.question)
+    finally:
+        index.close()
+
+
 def test_failed_validation_keeps_live_version(kb_home: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     docs = write_corpus(tmp_path)
     kb = KnowledgeBase(kb_home, "t")
