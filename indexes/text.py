@@ -153,6 +153,18 @@ ZH_STOPWORDS = frozenset(
     "我 你 他 她 它 我们 你们 他们 请问 请 怎么 什么 如何 哪些 哪里 是否 可以 能 会 要 有 没有 不 将 并 等".split()
 )
 
+# Words that negate what follows. The analyzer drops them (a frequent word says little alone), but a
+# phrase term keeps their place: "What does the warranty not cover?" is about the section "What the
+# warranty does not cover", and "warranty covers" is not, though both are warranti, cover.
+EN_NEGATIONS = frozenset(
+    """not no nor cannot can't don't doesn't didn't isn't aren't wasn't weren't won't wouldn't
+    shouldn't couldn't mustn't hasn't haven't hadn't shan't""".split()
+)
+ZH_NEGATIONS = frozenset("不 没 没有 未 无 非 别 勿 毋 不能 不可 不得 不会 不要 不用 无法 无需 禁止".split())
+NEGATION = "¬"  # a negation's place among phrase terms; never a term of its own
+# where one of them may stand (a cheap test before analysing a clause again)
+_MAY_NEGATE = re.compile(r"(?i)\b(?:not?|nor|cannot)\b|n't\b|[不没未无非别勿毋禁]")
+
 _jieba_lock = threading.Lock()
 _jieba: Any = None
 
@@ -199,18 +211,32 @@ def _stemmer() -> Any:
 _stem_lock = threading.Lock()
 
 
-def _en_tokens(text: str) -> list[str]:
-    words = [w for w in _WORD.findall(text.lower()) if w not in EN_STOPWORDS]
+def _marked(words: Iterable[str], stop: frozenset[str], negations: frozenset[str] | None) -> list[str]:
+    """``words`` without stop words; with ``negations``, each run of them as one :data:`NEGATION`."""
+    out: list[str] = []
+    for w in words:
+        if negations is not None and w in negations:
+            if not out or out[-1] != NEGATION:
+                out.append(NEGATION)
+        elif w not in stop:
+            out.append(w)
+    return out
+
+
+def _en_tokens(text: str, negations: bool = False) -> list[str]:
+    words = _marked(_WORD.findall(text.lower()), EN_STOPWORDS, EN_NEGATIONS if negations else None)
     if not words:
         return []
     words = [w.replace("'", "") if "'" in w else w for w in words]
     with _stem_lock:  # PyStemmer objects are not thread-safe
-        return list(_stemmer().stemWords(words))
+        stemmed = list(_stemmer().stemWords(words))
+    return [NEGATION if w == NEGATION else t for w, t in zip(words, stemmed, strict=True)]
 
 
-def _zh_tokens(run: str) -> list[str]:
+def _zh_tokens(run: str, negations: bool = False) -> list[str]:
     jieba = _get_jieba()
-    return [w for w in jieba.cut_for_search(run, HMM=True) if w.strip() and w not in ZH_STOPWORDS]
+    words = (w for w in jieba.cut_for_search(run, HMM=True) if w.strip())
+    return _marked(words, ZH_STOPWORDS, ZH_NEGATIONS if negations else None)
 
 
 def tokenize(text: str, lang: str | None = None) -> list[str]:
@@ -219,20 +245,34 @@ def tokenize(text: str, lang: str | None = None) -> list[str]:
     with its analyzer, in order. ``lang`` is accepted for symmetry with callers; the analysis is
     chosen per script run so that a query and a document are always analysed alike."""
     del lang  # analysis is per script run (see docstring)
+    return _analyse(text, negations=False)
+
+
+# an apostrophe as typeset between two letters ("doesn’t", "user’s", as phones type them) is the
+# apostrophe of a word ("doesn't"), not a closing quote that ends a clause
+_TYPESET_APOSTROPHE = re.compile(r"(?<=[A-Za-z])\u2019(?=[A-Za-z])")
+
+
+def _normalized(text: str) -> str:
+    return _TYPESET_APOSTROPHE.sub("'", unicodedata.normalize("NFKC", text))
+
+
+def _analyse(text: str, negations: bool) -> list[str]:
+    """:func:`tokenize`; with ``negations``, each run of negating words kept as :data:`NEGATION`."""
     if not text:
         return []
-    text = unicodedata.normalize("NFKC", text)
+    text = _normalized(text)
     if not _CJK_CHAR.search(text):
-        return _en_tokens(text)
+        return _en_tokens(text, negations)
     out: list[str] = []
     pos = 0
     for m in _CJK_RUN.finditer(text):
         if m.start() > pos:
-            out.extend(_en_tokens(text[pos : m.start()]))
-        out.extend(_zh_tokens(m.group(0)))
+            out.extend(_en_tokens(text[pos : m.start()], negations))
+        out.extend(_zh_tokens(m.group(0), negations))
         pos = m.end()
     if pos < len(text):
-        out.extend(_en_tokens(text[pos:]))
+        out.extend(_en_tokens(text[pos:], negations))
     return out
 
 
@@ -332,13 +372,23 @@ def phrase_terms(text: str) -> list[str]:
     Indexed beside :func:`tokenize`'s terms, they reward passages that keep the query's words
     together (the ordered-window feature of Metzler and Croft's sequential dependence model):
     a manual section *about* "signal information" beats one that mentions "signal" and
-    "information" in different paragraphs."""
+    "information" in different paragraphs.
+
+    A negation adds the pairs it stands in (:data:`NEGATION`): "the warranty does not cover" gives
+    ``warranti+cover`` as "the warranty covers" does, and ``warranti+¬``, ``¬+cover`` besides, which
+    "What does the warranty not cover?" shares with it alone. The pairs of the words around it stay,
+    so a text without negations is analysed as before, and a question that puts its negation
+    elsewhere than the answer does ("Why doesn't the TV turn on?", "the TV doesn't turn on")
+    still matches it as well as before."""
     if not text:
         return []
     out: list[str] = []
-    for clause in _CLAUSE.split(unicodedata.normalize("NFKC", text)):
-        terms = tokenize(clause)
+    for clause in _CLAUSE.split(_normalized(text)):
+        terms = _analyse(clause, negations=False)
         out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(terms, terms[1:], strict=False))
+        if _MAY_NEGATE.search(clause):
+            marked = _analyse(clause, negations=True)
+            out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(marked, marked[1:], strict=False) if NEGATION in (a, b))
     return out
 
 

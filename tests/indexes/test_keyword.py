@@ -181,3 +181,18 @@ def test_held_terms_give_every_row_s_coverage_from_one_pass() -> None:
     assert wide.held(many) is None
     held = wide.held(many[:-1])  # 63 terms: every bit of a positive int64
     assert held is not None and held.coverage([[0], [1]]) == wide.coverage(many[:-1], [[0], [1]]) == [1.0, 10 / 63]
+
+
+def test_a_negated_question_ranks_the_negated_section_first() -> None:
+    """"What does the warranty not cover?" is answered by the section that says what the warranty
+    does not cover, although the one that says what it covers repeats its words more often."""
+    docs = [
+        "What the warranty covers. The warranty covers repairs and the warranty covers parts.",
+        "What the warranty does not cover: accidental damage and normal wear.",
+    ]
+    idx = _phrase_index(docs)
+    q = "What does the warranty not cover?"
+    assert idx.search(tokenize(q), 2, phrases=phrase_terms(q))[0][0] == 1
+    # asked what it covers, the section that says so stays first
+    q = "What does the warranty cover?"
+    assert idx.search(tokenize(q), 2, phrases=phrase_terms(q))[0][0] == 0

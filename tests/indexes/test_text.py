@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from indexes.text import PHRASE_SEP, detect_lang, normalize_text, phrase_terms, split_sentences, tokenize
+from indexes.text import (
+    NEGATION,
+    PHRASE_SEP,
+    detect_lang,
+    normalize_text,
+    phrase_terms,
+    split_sentences,
+    tokenize,
+)
 
 
 def test_normalize_full_width_and_whitespace() -> None:
@@ -142,3 +150,32 @@ def test_a_chunks_continues_mark_stays_with_the_piece_it_opens() -> None:
     assert split_sentences(f"{CONTINUES}and games. Open Smart Hub.") == [f"{CONTINUES}and games.", "Open Smart Hub."]
     # other marks that open a line are no sentence's start
     assert split_sentences("……等等。好") == ["……", "等等。", "好"]
+
+
+def test_a_negation_adds_the_phrase_pairs_it_stands_in() -> None:
+    """"does not cover" keeps warranti+cover, as "covers" gives it, and adds the pairs of the
+    negation's place, which "What does the warranty not cover?" shares with it alone; text without
+    a negation gives the pairs it always gave."""
+    neg = NEGATION
+
+    def pairs(text: str) -> set[tuple[str, ...]]:
+        return {tuple(p.split(PHRASE_SEP)) for p in phrase_terms(text)}
+
+    assert pairs("What the warranty does not cover") == {("warranti", "cover"), ("warranti", neg), (neg, "cover")}
+    assert pairs("What does the warranty not cover?") == pairs("What the warranty does not cover")
+    assert pairs("The warranty covers defects") == {("warranti", "cover"), ("cover", "defect")}
+    # a question that puts its negation before the subject still has the pair of the words around it
+    assert ("tv", "turn") in pairs("Why won't my TV turn on?") & pairs("The TV won't turn on")
+    # Chinese negations too; a negating word that is a term stays in the pairs of its neighbours
+    zh = pairs("哪些商品不能退")
+    assert {("商品", "不能"), ("不能", "退"), ("商品", neg), (neg, "退")} <= zh
+    assert neg not in tokenize("What the warranty does not cover 不能退")  # never a term of its own
+
+
+def test_an_apostrophe_as_typeset_is_the_word_s_own() -> None:
+    """"doesn’t" as phones and word processors type it is "doesn't": a stop word and a negation,
+    not the term "doesn" and a clause break."""
+    assert tokenize("Why doesn’t the TV turn on?") == tokenize("Why doesn't the TV turn on?") == ["tv", "turn"]
+    assert phrase_terms("The TV won’t turn on") == phrase_terms("The TV won't turn on")
+    assert tokenize("the user’s choice") == tokenize("the user's choice")
+    assert tokenize("‘quoted’ word") == ["quot", "word"]  # quotes around words stay quotes
