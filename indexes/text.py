@@ -157,13 +157,13 @@ ZH_STOPWORDS = frozenset(
 # phrase term keeps their place: "What does the warranty not cover?" is about the section "What the
 # warranty does not cover", and "warranty covers" is not, though both are warranti, cover.
 EN_NEGATIONS = frozenset(
-    """not no nor cannot can't don't doesn't didn't isn't aren't wasn't weren't won't wouldn't
-    shouldn't couldn't mustn't hasn't haven't hadn't shan't""".split()
+    """not no nor never cannot can't don't doesn't didn't isn't aren't wasn't weren't won't
+    wouldn't shouldn't couldn't mustn't hasn't haven't hadn't shan't""".split()
 )
-ZH_NEGATIONS = frozenset("不 没 没有 未 无 非 别 勿 毋 不能 不可 不得 不会 不要 不用 无法 无需 禁止".split())
+ZH_NEGATIONS = frozenset("不 没 没有 未 无 非 别 勿 毋 从未 从没 从不 不能 不可 不得 不会 不要 不用 无法 无需 禁止".split())
 NEGATION = "¬"  # a negation's place among phrase terms; never a term of its own
 # where one of them may stand (a cheap test before analysing a clause again)
-_MAY_NEGATE = re.compile(r"(?i)\b(?:not?|nor|cannot)\b|n't\b|[不没未无非别勿毋禁]")
+_MAY_NEGATE = re.compile(r"(?i)\b(?:not?|nor|never|cannot)\b|n't\b|[不没未无非别勿毋禁]")
 
 _jieba_lock = threading.Lock()
 _jieba: Any = None

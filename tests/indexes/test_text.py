@@ -166,6 +166,9 @@ def test_a_negation_adds_the_phrase_pairs_it_stands_in() -> None:
     assert pairs("The warranty covers defects") == {("warranti", "cover"), ("cover", "defect")}
     # a question that puts its negation before the subject still has the pair of the words around it
     assert ("tv", "turn") in pairs("Why won't my TV turn on?") & pairs("The TV won't turn on")
+    # "never arrived" is "has not arrived" at the negation's place ("never" stays a term of its own)
+    assert (NEGATION, "arriv") in pairs("My order never arrived") & pairs("If your parcel has not arrived")
+    assert "never" in tokenize("My order never arrived")
     # Chinese negations too; a negating word that is a term stays in the pairs of its neighbours
     zh = pairs("哪些商品不能退")
     assert {("商品", "不能"), ("不能", "退"), ("商品", neg), (neg, "退")} <= zh
