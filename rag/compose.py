@@ -773,6 +773,9 @@ class ExtractiveComposer:
             leaning,
         )
         said = [said[k] for k in order]
+        if said:
+            n, pos, last, r = said[-1]
+            said[-1] = (n, pos, _ended(last), r)
         text = join_sentences([render_sentence(sent, [n], lang) for n, _, sent, _ in said], lang)
         return Composed(text, tuple((n, sent, r) for n, _, sent, r in said))
 
@@ -786,6 +789,18 @@ _LEANS = re.compile(
     r"|即))",
     re.IGNORECASE,
 )
+
+
+def _ended(sentence: str) -> str:
+    """The last sentence of an answer, ended: a clause that stops at a semicolon ("退货后，该商品获得
+    的积分将被扣回；", a sentence of its own to :func:`~indexes.text.split_sentences`) ends with a
+    full stop, not as if the answer broke off."""
+    body = sentence.rstrip()
+    if body.endswith("；"):
+        return body[:-1] + "。"
+    if body.endswith(";"):
+        return body[:-1] + "."
+    return sentence
 
 
 def leans_on_previous(sentence: str) -> bool:

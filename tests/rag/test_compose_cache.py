@@ -592,3 +592,15 @@ def test_a_sentence_counts_the_question_terms_of_its_section_heading_that_the_se
     assert said([chunk_in(1, period, "退货期限"), chunk_in(2, terms, "退货条件")])[0] == "商品须未经使用，包装、配件、说明书和赠品齐全。"
     # without the heading, the period's sentences win on 退货
     assert said([_hit(1, f"{period}\n{terms}", "退换货政策", 0.9)])[0] != "商品须未经使用，包装、配件、说明书和赠品齐全。"
+
+
+def test_an_answer_that_ends_on_a_clause_cut_at_a_semicolon_ends_with_a_full_stop() -> None:
+    """"积分将被扣回；" is a sentence to the splitter, but an answer that ends on it reads as broken
+    off: the last sentence ends with a full stop. One in the middle keeps its semicolon."""
+    passage = "退货后，该商品获得的积分将被扣回；如积分已使用，将从退款金额中扣除相应金额。账户注销后，剩余积分同时作废。"
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1)
+    out = composer.compose("退货后积分会被扣回吗？", [_hit(1, passage, "会员积分规则")], "zh")
+    assert out.text == "退货后，该商品获得的积分将被扣回[1]。", out.text
+    both = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=2, mmr=1.0)
+    out = both.compose("退货后积分会被扣回，已使用的积分从退款金额中扣除吗？", [_hit(1, passage, "会员积分规则")], "zh")
+    assert out.text.startswith("退货后，该商品获得的积分将被扣回[1]；如积分已使用"), out.text
