@@ -659,9 +659,10 @@ class ExtractiveComposer:
         said_in_section: dict[tuple[int, str], set[str]] = {}
         for (n, _, _), h, w in zip(cands, section, plain, strict=True):
             said_in_section.setdefault((n, h), set()).update(w)
+        named_by = {h: q_terms & set(tokenize(h)) for h in set(section) if h}  # each heading analysed once
         for i, ((n, _, _), h) in enumerate(zip(cands, section, strict=True)):
             if h:
-                borrowed = (q_terms & set(tokenize(h))) - said_in_section[(n, h)]
+                borrowed = named_by[h] - said_in_section[(n, h)]
                 words[i] = words[i] | borrowed
                 shared[i] = shared[i] | borrowed
 
