@@ -94,7 +94,8 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for e in exc.errors()[:3]:
         loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body",)) or "body"
-        parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's prefix to a validator's words
+        parts.append(f"{loc}: {msg}")
     return "; ".join(parts) + "; fix the request (schema at /docs)"
 
 
@@ -311,6 +312,10 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             detail = f"no such route {request.url.path}; see /docs"
         elif exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}; see /docs"
+        elif exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's words for a body it could not decode (bytes that are not UTF-8, a broken
+            # form): they do not say what to do
+            detail = "the request body could not be read; send JSON (or the form) encoded as UTF-8"
         return error_response(
             exc.status_code, {"error": code, "message": detail}, getattr(exc, "headers", None)
         )

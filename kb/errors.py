@@ -106,6 +106,39 @@ class MissingColumnsError(InputError):
     code = "missing_columns"
 
 
+def require_text(text: str, what: str, *, decoded: bool = True) -> str:
+    """``text`` unchanged when it is Unicode text that can be stored and embedded; otherwise an
+    :class:`InputError` naming the first character that is not: a byte that was not UTF-8 (Python
+    keeps a terminal's or file name's undecodable byte as a lone surrogate, U+DC80-U+DCFF) or a
+    lone surrogate sent as a JSON escape ("\\ud800"). ``decoded=False``: the text came as
+    characters (a JSON string), so any surrogate is one, not a byte that was not UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        if decoded and 0xDC80 <= code <= 0xDCFF:
+            bad = f"the byte 0x{code - 0xDC00:02X}, which is not UTF-8,"
+        else:
+            bad = f"a lone surrogate (U+{code:04X}), which is not a character,"
+        hint = "send it as UTF-8 text (set the terminal or the client to UTF-8)"
+        gbk = read_gb18030(text.encode("utf-8", "surrogateescape")) if decoded else None
+        if gbk is not None:  # a Chinese terminal or file in GBK, the most common other encoding
+            hint = f"it reads as GBK/GB18030 text ({gbk[:40]!r}): set the terminal or the client to UTF-8"
+        raise InputError(f"the {what} holds {bad} at character {exc.start + 1}", hint) from None
+    return text
+
+
+def read_gb18030(raw: bytes) -> str | None:
+    """``raw`` read as GB18030 (GBK's superset, what Chinese Windows writes) when it all decodes
+    so and gives Chinese; else None. Text that is not UTF-8 is most often this: an error's hint,
+    a file's source id and an upload's name read it."""
+    try:
+        got = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
+    return got if any("\u4e00" <= ch <= "\u9fff" for ch in got) else None
+
+
 class QuestionTooLongError(InputError):
     code = "question_too_long"
     http_status = 413

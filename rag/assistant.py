@@ -27,7 +27,7 @@ from typing import Any
 
 from indexes.text import detect_lang, query_topic, same_words, tokenize
 from indexes.types import Filters
-from kb.errors import InputError, QuestionTooLongError
+from kb.errors import InputError, QuestionTooLongError, require_text
 from rag.citations import check_answer
 from rag.compose import ExtractiveComposer, build_messages
 from rag.conversation import ConversationStore, condense_offline, condense_with_llm, small_talk
@@ -223,7 +223,7 @@ class Assistant:
         )
 
     def _validate(self, question: str) -> str:
-        q = (question or "").strip()
+        q = require_text((question or "").strip(), "question")
         if not q:
             raise InputError("the question is empty", "type a question")
         if len(q) > self.max_question_chars:
@@ -333,6 +333,10 @@ class Assistant:
     ) -> Iterator[dict[str, Any]]:
         t0 = time.perf_counter()
         q = self._validate(question)
+        if session_id:
+            require_text(session_id, "session id")
+        for turn in history or ():
+            require_text(str(turn.get("content") or ""), "conversation history")
         lang = detect_lang(q)
         timings: dict[str, float] = {}
         answer_id = uuid.uuid4().hex

@@ -17,7 +17,7 @@ from typing import Any
 
 from indexes.types import Filters
 from kb.auth import KeyStore, Principal
-from kb.errors import InputError, KnowledgeBaseNotFound, QuestionTooLongError
+from kb.errors import InputError, KnowledgeBaseNotFound, QuestionTooLongError, read_gb18030
 from kb.service.holder import IndexHolder
 from kb.service.jobs import Job, JobManager
 from kb.service.limits import GenerationSlots, RateLimiter
@@ -39,8 +39,21 @@ class EmptyQuestionError(InputError):
     code = "empty_question"
 
 
+def _gbk_name(name: str) -> str:
+    """An upload's file name as its sender wrote it. The multipart parser reads a name that is
+    not UTF-8 as Latin-1: a GBK client's "常见问题.txt" arrives as "³£¼ûÎÊÌâ.txt". Such a name
+    is read as GB18030 when its bytes decode so and give Chinese; any other name is kept."""
+    try:
+        raw = name.encode("latin-1")
+    except UnicodeEncodeError:
+        return name  # it holds characters Latin-1 has not: it was decoded as UTF-8
+    if raw.isascii():
+        return name
+    return read_gb18030(raw) or name
+
+
 def safe_filename(name: str) -> str:
-    base = os.path.basename((name or "").replace("\\", "/")).strip()
+    base = os.path.basename(_gbk_name(name or "").replace("\\", "/")).strip()
     base = _SAFE_NAME.sub("_", base).lstrip(".").strip()
     if not base:
         raise InputError(f"upload file name {name!r} is not usable", "give the file a name such as faq.csv")

@@ -5,9 +5,50 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kb.errors import InputError, require_text
 
 # --- shared ---------------------------------------------------------------------------------------
+
+
+def _texts(value: Any) -> Any:
+    """``value`` unchanged; every string in it (in lists and dicts too) checked by :func:`require_text`."""
+    if isinstance(value, str):
+        require_text(value, "text", decoded=False)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _texts(k)
+            _texts(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _texts(v)
+    return value
+
+
+class RequestModel(BaseModel):
+    """A request body. JSON may escape a lone surrogate ("\\ud800"), which is no character: it
+    cannot be stored or embedded, so any string holding one is refused with a 422 naming its
+    field, not a 500 from deep in the query path."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _unicode_string(cls, value: Any) -> Any:
+        # before pydantic's own parsing: a constrained string (max_length) refuses a surrogate
+        # with "unable to parse raw data as a unicode string", which says neither where nor what to do
+        return _unicode_only(value) if isinstance(value, str) else value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _unicode_strings(cls, value: Any) -> Any:
+        return _unicode_only(value)
+
+
+def _unicode_only(value: Any) -> Any:
+    try:
+        return _texts(value)
+    except InputError as exc:
+        raise ValueError(exc.message.replace("the text holds ", "holds ", 1) + "; send UTF-8 text") from None
 
 
 class ErrorBody(BaseModel):
@@ -15,7 +56,7 @@ class ErrorBody(BaseModel):
     message: str = Field(description="one line: what went wrong and what to do")
 
 
-class UserInfo(BaseModel):
+class UserInfo(RequestModel):
     id: str | None = Field(None, max_length=200)
     groups: list[str] | None = Field(
         None,
@@ -25,14 +66,14 @@ class UserInfo(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
-class FilterSpec(BaseModel):
+class FilterSpec(RequestModel):
     tags: list[str] | None = Field(None, max_length=100)
     lang: str | None = Field(None, max_length=10)
     sources: list[str] | None = Field(None, max_length=500)
     on_date: _dt.date | None = None
 
 
-class Turn(BaseModel):
+class Turn(RequestModel):
     role: Literal["user", "assistant"]
     content: str
 
@@ -60,7 +101,7 @@ class PassageOut(BaseModel):
 # --- ask -------------------------------------------------------------------------------------------
 
 
-class AskRequest(BaseModel):
+class AskRequest(RequestModel):
     question: str = Field(description="the user's question (length limit: KB_MAX_QUESTION_CHARS)")
     kb: str | None = Field(None, max_length=64, description="knowledge base name (default: KB_NAME)")
     session_id: str | None = Field(None, max_length=128, description="continues a conversation")
@@ -88,7 +129,7 @@ class AskResponse(BaseModel):
 # --- search ----------------------------------------------------------------------------------------
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(RequestModel):
     query: str
     kb: str | None = Field(None, max_length=64)
     k: int = Field(5, ge=1, le=50)
@@ -105,13 +146,13 @@ class SearchResponse(BaseModel):
 # --- OpenAI-compatible chat ------------------------------------------------------------------------
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(RequestModel):
     model_config = ConfigDict(extra="allow")
     role: str = Field(max_length=32)
     content: str | list[dict[str, Any]] | None = None
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(RequestModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(max_length=64, description="knowledge base name")
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
@@ -218,7 +259,7 @@ class DocumentList(BaseModel):
 # --- feedback, sessions ----------------------------------------------------------------------------
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(RequestModel):
     answer_id: str = Field(max_length=128)
     rating: Literal["up", "down"]
     comment: str | None = Field(None, max_length=4000)
@@ -254,7 +295,7 @@ class SessionList(BaseModel):
     sessions: list[SessionSummary]
 
 
-class SuggestRequest(BaseModel):
+class SuggestRequest(RequestModel):
     session_id: str = Field(max_length=128)
     turn: int | None = Field(None, ge=0, description="index of the customer turn to answer (default: the last question)")
     kb: str | None = Field(None, max_length=64)

@@ -165,6 +165,32 @@ def test_errors_are_one_line_json(client: Any) -> None:
         assert "Traceback" not in r.text
 
 
+def test_text_that_is_not_unicode_is_refused_by_field_not_a_500(client: Any) -> None:
+    # JSON may escape a lone surrogate, which no text can hold: it reached the embedder and the
+    # conversation store and came back as a 500
+    bad = "refund \ud800 time"  # json.dumps writes it as the escape a client sends
+    cases = [
+        ("/v1/ask", {"question": bad}, "question"),
+        ("/v1/ask", {"question": "refund", "history": [{"role": "user", "content": bad}]}, "history.0.content"),
+        ("/v1/ask", {"question": "refund", "filters": {"tags": [bad]}}, "filters.tags"),
+        ("/v1/search", {"query": bad}, "query"),
+        ("/v1/chat/completions", {"model": KB, "messages": [{"role": "user", "content": bad}]}, "messages.0.content"),
+        ("/v1/chat/completions", {"model": KB, "messages": [{"role": "user", "content": [{"type": "text", "text": bad}]}]},
+         "messages.0.content"),
+        ("/v1/feedback", {"answer_id": "a", "rating": "up", "comment": bad}, "comment"),
+    ]
+    for path, body, field in cases:
+        r = client.post(path, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
+        assert r.status_code == 422, (path, r.text)
+        got = r.json()
+        assert got["error"] == "bad_input" and got["message"].startswith(f"{field}: holds a lone surrogate (U+D800)"), got
+    # bytes that are not UTF-8 at all: one line that says how to send the body
+    r = client.post("/v1/ask", content=b'{"question": "refund \xe9\x80 time"}', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "UTF-8" in r.json()["message"], r.text
+    # the service still answers
+    assert client.post("/v1/ask", json={"question": "How long does standard shipping take?"}).status_code == 200
+
+
 def test_unknown_errors_are_500_without_traceback(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     svc = client.app.state.service
     rt = svc.runtime(None)

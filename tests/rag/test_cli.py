@@ -146,3 +146,25 @@ def test_kb_ask_bad_filter_options_are_one_line_errors(
     assert ex.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and says in err
+
+
+def test_text_from_a_terminal_that_is_not_utf8_is_a_one_line_error(
+    cli_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Python keeps each byte of an argument that is not UTF-8 as a lone surrogate: it reached the
+    # embedder and SQLite and came out as a traceback
+    from kb.cli import main
+
+    gbk = "退款多久到账".encode("gb18030").decode("utf-8", "surrogateescape")  # typed in a GBK terminal
+    latin = b"r\xe9sum\xe9".decode("utf-8", "surrogateescape")
+    cases = [
+        (["ask", gbk], "the question holds the byte 0xCD, which is not UTF-8, at character 1", "退款多久到账"),
+        (["ask", "How long does shipping take?", "--session", latin], "the session id holds the byte 0xE9", "UTF-8"),
+        (["search", latin], "the question holds the byte 0xE9", "set the terminal or the client to UTF-8"),
+    ]
+    for args, says, hint in cases:
+        with pytest.raises(SystemExit) as ex:
+            main(args)
+        assert ex.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and says in err and hint in err, err
