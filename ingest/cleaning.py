@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexes.text import detect_lang, normalize_text
+from kb.errors import read_gb18030
 
 if TYPE_CHECKING:
     from ingest.loaders import Element, FaqRow
@@ -79,7 +80,7 @@ def document_title(meta_title: Any, elements: Sequence[Element], path: Path) -> 
         # a heading that comes after plenty of body text is a section, not the title
         if elements.index(first) <= 3 or first.level == 1:
             return first.text
-    return path.stem.replace("_", " ").strip() or path.name
+    return readable_name(path.stem).replace("_", " ").strip() or readable_name(path.name)
 
 
 def document_lang(elements: Sequence[Element], faq_rows: Sequence[FaqRow]) -> str:
@@ -91,3 +92,15 @@ def document_lang(elements: Sequence[Element], faq_rows: Sequence[FaqRow]) -> st
         if size > 4000:
             break
     return detect_lang(" ".join(sample_parts)) if sample_parts else "en"
+
+
+def readable_name(name: str) -> str:
+    """A file name as text: itself when it is valid Unicode, else its bytes (Python keeps an
+    undecodable byte as a lone surrogate) read as GB18030 when they give Chinese, else as UTF-8
+    with ``\\xNN`` escapes."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogateescape")
+    return read_gb18030(raw) or raw.decode("utf-8", "backslashreplace")

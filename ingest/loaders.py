@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
 from indexes.text import same_words
 from indexes.types import Document, sha256_hex
+from ingest.cleaning import readable_name
 from kb.errors import (
     CorruptFileError,
     EncodingError,
@@ -146,11 +147,17 @@ def sidecar_path(path: Path) -> Path | None:
 
 
 def source_of(path: Path, root: Path) -> str:
+    """The document's source id: its path under ``root``, as Unicode text. A name that is not UTF-8
+    (a Windows zip unpacked here keeps GBK names) is read as GB18030 when it decodes so, else with
+    its undecodable bytes written ``\\xNN``: an id must be storable text, and the same file must
+    give the same id on every run (``--prune`` and ``kb delete`` find documents by it)."""
     try:
         rel = path.resolve().relative_to(root.resolve())
     except ValueError:
         rel = Path(path.name)
-    return rel.as_posix() if str(rel) != "." else path.name
+    parts = rel.parts if str(rel) != "." else (path.name,)
+    return "/".join(readable_name(p) for p in parts)
+
 
 
 # --------------------------------------------------------------------------------------------

@@ -243,3 +243,29 @@ def test_same_source_from_two_roots_is_reported(kb_home: Path, tmp_path: Path, f
     index = kb.load_live()
     assert len(index.documents()) == 1 and "first copy" in all_chunks(index)[0].text
     index.close()
+
+
+def test_file_names_that_are_not_utf8_get_readable_source_ids(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    # a zip made on a Chinese Windows machine unpacks with GBK file names; Python keeps their bytes
+    # as lone surrogates, which no SQLite text or embedding takes: the ingest stopped with a traceback
+    import os
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    raw = os.fsencode(docs)
+    with open(raw + b"/" + "常见问题.txt".encode("gbk"), "w", encoding="utf-8") as f:
+        f.write("退款一般 5 到 7 个工作日到账。\n")
+    with open(raw + b"/" + b"r\xe9sum\xe9.csv", "w", encoding="utf-8") as f:  # Latin-1, and no GB18030 either
+        f.write("question,answer\nWhat is a zebracorn?,A striped unicorn.\n")
+    kb = KnowledgeBase(kb_home, "t")
+    r = ingest(kb, docs, fake_embedder)
+    assert r.failed == [] and r.added == 2
+    index = kb.load_live()
+    assert {d.source for d in index.documents()} == {"常见问题.txt", "r\\xe9sum\\xe9.csv"}
+    titles = {c.title for c in all_chunks(index)}
+    assert "常见问题" in titles and "r\\xe9sum\\xe9" in titles
+    index.close()
+    # the same ids on the next run, so nothing is re-added, and a user deletes by the id shown
+    again = ingest(kb, docs, fake_embedder, prune=True)
+    assert again.unchanged == 2 and again.added == again.deleted == 0
+    assert delete_sources(kb, ["常见问题.txt"], fake_embedder).deleted == 1

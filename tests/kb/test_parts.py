@@ -180,3 +180,14 @@ def test_the_services_assistant_follows_the_answering_settings(hashing_home: Pat
     on = Service(make_settings(hashing_home, "hashing:64")).runtime(KB).assistant.retriever()
     on.retrieve("How long is the return window?", k=3)
     assert len(on._qvecs) == 1
+
+
+def test_an_upload_name_from_a_gbk_client_is_read_as_chinese() -> None:
+    # the multipart parser reads a file name that is not UTF-8 as Latin-1: "常见问题.txt" sent in
+    # GBK was stored, and cited, as "³_¼ûÎÊÌâ.txt"
+    from kb.service.core import safe_filename
+
+    assert safe_filename("常见问题.txt".encode("gbk").decode("latin-1")) == "常见问题.txt"
+    for name in ("常见问题.txt", "résumé.txt", "Café Menü.pdf", "faq.csv"):  # names sent in UTF-8 are kept
+        assert safe_filename(name) == name
+    assert safe_filename("../../etc/passwd") == "passwd"
