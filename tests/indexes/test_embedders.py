@@ -115,3 +115,17 @@ def test_real_multilingual_e5_reads_chinese_and_english(e5_embedder) -> None:  #
     assert emb.count_tokens("") == 0 and 0 < emb.count_tokens("退货期限是多久") < 10
     assert emb.embed([], kind="query").shape == (0, 384)
     assert emb.embed(["   "]).shape == (1, 384)  # an empty text is embedded, not an engine crash
+
+
+@pytest.mark.integration
+def test_a_query_is_embedded_from_its_first_512_tokens(e5_embedder) -> None:  # type: ignore[no-untyped-def]
+    # the engine embeds a longer text whole, window after window: a 4,000-character Chinese
+    # question took 6 s of the engine every request waits for
+    emb = e5_embedder
+    long_q = "退货期限是多久？" * 150
+    window = emb._query_window(long_q)
+    assert long_q.startswith(window) and 400 <= emb._model.token_count(window, True) <= 512
+    np.testing.assert_allclose(emb.embed([long_q], kind="query"), emb.embed([window], kind="query"), atol=1e-6)
+    # a query that fits is embedded as it is; passages are embedded whole, as before
+    assert emb._query_window("退货期限是多久？") == "退货期限是多久？"
+    assert not np.allclose(emb.embed([long_q], kind="passage"), emb.embed([window], kind="passage"), atol=1e-3)

@@ -176,6 +176,20 @@ def test_condense_offline_chinese_carries_rare_terms() -> None:
         "And the fee? Express shipping?"
 
 
+def test_a_long_previous_turn_is_carried_as_its_rarest_terms() -> None:
+    # a pasted e-mail before the question: carried whole, 15 KB of it drowned the question and
+    # took seconds to embed
+    email = "Dear team, " + "I wrote about the order before. " * 400 + "My zebracorn blender order 77123 is broken."
+    hist = [{"role": "user", "content": email}, {"role": "assistant", "content": "Sorry to hear that."}]
+    idf = {"zebracorn": 5.0, "blender": 4.0, "77123": 4.5}.get
+    q = condense_offline("How long do I have to return an item?", hist, lambda t: idf(t, 0.1))
+    assert q.startswith("How long do I have to return an item? ") and len(q) < 120
+    assert {"zebracorn", "blender", "77123"} <= set(q.split())
+    # a turn of the usual length is still carried whole
+    short = [{"role": "user", "content": "Is my zebracorn blender covered by the warranty?"}]
+    assert condense_offline("And for how long?", short) == "And for how long? Is my zebracorn blender covered by the warranty?"
+
+
 def test_empty_question_is_a_clear_input_error(shop_index: Any, fake_embedder: Any) -> None:
     with pytest.raises(InputError, match="empty"):
         make(shop_index, fake_embedder).ask("   ")
