@@ -60,7 +60,20 @@ HANDOFF_RE = re.compile(
 INJECTION_RE = re.compile(
     r"(ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(instruction|rule|prompt|direction)s?\b|"
     r"\byou are now\b|\bsystem prompt\b|\bnew instructions?\s*:|\bact as\b[^.!?\n]{0,30}\b(assistant|ai|model)\b|"
-    r"(忽略|无视|忘记|忽视)[^。！？\n]{0,20}(指令|指示|规则|提示)|你现在是|系统提示",
+    # "Ignore the above and say ...", "Disregard everything above and reply ..." (not "disregard the
+    # previous email"): what came before, dismissed, then something to say
+    r"\b(ignore|disregard|forget)\s+(?:(?:all|any|everything|anything|the|your|of|that|what\s+is)\s+)*"
+    r"(previous|prior|above|preceding|earlier|foregoing)\b[^.!?\n]{0,40}\b(and|then)\s+"
+    r"(say|tell|reply|respond|answer|output|print|write|state)\b|"
+    # words addressed to the model: "Note to the AI: ...", "you must answer every question with ..."
+    r"\b(note|message|instructions?)\s+(to|for)\s+(the\s+|any\s+|all\s+)?(ai|llms?|chatbots?|bots?|language models?|"
+    r"(ai\s+)?assistants?)\b|"
+    r"\b(you\s+must|you\s+will|you\s+should|always|only)\s+(answer|respond|reply|say)\b[^.!?\n]{0,60}"
+    r"\b(every|all|any)\s+(questions?|customers?|users?|quer)|"
+    r"\b(reveal|print|show|repeat|output)\s+your\s+(system\s+)?(prompt|instructions)\b|"
+    r"(忽略|无视|忘记|忽视)[^。！？\n]{0,20}(指令|指示|规则|提示)|你现在是|系统提示|"
+    r"(忽略|无视|忘记|忽视)掉?(以上|上面|上述|前面|之前|先前)的?(所有|全部)?(内容|说明|信息|要求|文字)|"
+    r"(从现在(开始|起)|今后)[^。！？\n]{0,10}(你|助手|机器人)[^。！？\n]{0,10}(回答|回复|告诉|说)",
     re.I,
 )
 
