@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from indexes.text import detect_lang, query_topic, same_words, tokenize
+from indexes.text import NEGATION, PHRASE_SEP, detect_lang, phrase_terms, query_topic, same_words, tokenize
 from indexes.types import Filters
 from kb.errors import InputError, QuestionTooLongError, require_text
 from rag.citations import check_answer
@@ -522,10 +522,21 @@ class Assistant:
         mode?") gets low cosines from multilingual-e5-small. On the dev sets it takes the
         answerable questions refused on emanual-qa from 8.5% to 3.5% and on mtrag-un from 11.8%
         to 10.8%, and no unanswerable question of mtrag-un names all its terms (the most any
-        passage held of one: 71% by idf). A reranker's judgement is not overruled."""
-        if not hits or "rerank" in hits[0].scores or len(set(tokenize(query_topic(query)))) < 2:
+        passage held of one: 71% by idf). A term the question negates counts as one more, which a
+        passage names only by negating it too. A reranker's judgement is not overruled."""
+        if not hits or "rerank" in hits[0].scores:
             return False
-        return any(h.scores.get("coverage", 0.0) >= 1.0 for h in hits[:top])
+        topic = query_topic(query)
+        # a term the question negates ("What can't be returned?") is a term of its own: the
+        # passage must say it negated too ("Items that cannot be returned")
+        negated = {p for p in phrase_terms(topic) if NEGATION in p.split(PHRASE_SEP)}
+        if len(set(tokenize(topic))) + len(negated) < 2:
+            return False
+        return any(
+            h.scores.get("coverage", 0.0) >= 1.0
+            and (not negated or negated <= set(phrase_terms(" ".join((*h.chunk.heading_path, h.passage)))))
+            for h in hits[:top]
+        )
 
     def _faq_match(self, query: str, hits: Sequence[Hit], retriever: HybridRetriever) -> Hit | None:
         top = hits[0]

@@ -349,6 +349,17 @@ def test_a_question_whose_every_term_a_passage_holds_is_answered_below_the_cosin
     assert asst.ask("Blender?").action == "refuse"
 
 
+def test_a_negated_term_counts_as_a_term_a_passage_must_negate_too(shop_index: Any, fake_embedder: Any) -> None:
+    # "What can't be returned?" has one term, which a single word would match; negated, it is
+    # two, and "Sale items cannot be returned" names both: it was refused where the cosine was low
+    asst = make(shop_index, fake_embedder, refuse_threshold=0.999)
+    a = asst.ask("What can't be returned?")
+    assert a.action == "answer" and "Sale items cannot be returned" in a.text, (a.action, a.text)
+    assert asst.ask("What can be returned?").action == "refuse"  # one term alone is still not enough
+    # the passages say "refund", never negated
+    assert asst.ask("What isn't refunded?").action == "refuse"
+
+
 def test_names_every_term_defers_to_a_reranker(shop_index: Any, fake_embedder: Any) -> None:
     asst = make(shop_index, fake_embedder)
     hits = asst.search("blender warranty motor failure", k=3)
