@@ -49,7 +49,13 @@ _META = re.compile(
     r"^(?:(?:this|the|our)\s+(?:document|policy|page|section|guide|article|faq|manual|chapter|notice|"
     r"statement|agreement|terms)|it)\s+(?:explains?|describes?|outlines?|sets?\s+out|summari[sz]es?|"
     r"tells?\s+you)\b"
-    r"|^本(?:政策|文档|文件|页面|指南|手册|章节|节|条款|说明|协议)(?:主要|将)?(?:说明|介绍|描述|概述|解释)",
+    r"|^本(?:政策|文档|文件|页面|指南|手册|章节|节|条款|说明|协议)(?:主要|将)?(?:说明|介绍|描述|概述|解释)"
+    # who the document is for, or whether it may be passed on: a note on the document, no answer
+    # ("Internal document for Acme customer service staff", quoted to "怎么取消订单")
+    r"|^(?:an?\s+)?(?:internal|confidential)\s+(?:document|guide|memo|note|material)s?(?:\s+for\b|\W*$)"
+    r"|^for\s+internal\s+use\b|^(?:strictly\s+)?confidential\W*$"
+    r"|^do\s+not\s+(?:share|distribute|forward)\s+(?:this|it\b|with\s+customers|outside)"
+    r"|^(?:内部(?:文件|资料|文档)|仅供内部|请勿外传|机密文件)",
     re.IGNORECASE,
 )
 

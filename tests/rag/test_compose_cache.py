@@ -90,6 +90,20 @@ def test_sentences_about_the_document_itself_are_not_answers() -> None:
     assert "covers damage in transit" in plain.text
 
 
+def test_notes_on_who_a_document_is_for_are_not_answers() -> None:
+    # "Internal document for Acme customer service staff." was quoted to "怎么取消订单"
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, "Internal document for Acme customer service staff. Do not share with customers. "
+                    "Cancel an order under Orders > Cancel until it has shipped.")]
+    out = composer.compose("How do I cancel an order for customer service?", hits)
+    assert "Orders > Cancel" in out.text and "Internal document" not in out.text and "Do not share" not in out.text
+    zh = composer.compose("怎么取消订单", [_hit(1, "内部文件，请勿外传。在“我的订单”中可以取消尚未发货的订单。")], lang="zh")
+    assert "取消尚未发货的订单" in zh.text and "内部文件" not in zh.text
+    # advice in the same words is an answer
+    plain = composer.compose("Can I share my password?", [_hit(1, "Do not share your password with anyone.")])
+    assert "Do not share your password" in plain.text
+
+
 def test_a_sentence_repeated_in_passages_is_said_once() -> None:
     # crawled pages repeat sentences, within a passage and across mirrored copies
     same = "The school offers two majors, Mathematics and Data Computing."
