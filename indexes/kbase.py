@@ -777,14 +777,27 @@ class IndexVersion:
         stored vectors (exact, whatever the ANN index); NaN for a chunk without one, or for
         every chunk when the raw vectors were not kept."""
         out = np.full(len(rows), np.nan, dtype=np.float32)
-        if not len(rows) or len(self.vectors) == 0:
-            return out
-        vids = self._first_vector("passage")[np.asarray(rows, dtype=np.int64)]
-        ok = vids >= 0
-        if ok.any():
-            vecs = np.asarray(self.vectors[vids[ok]], dtype=np.float32).reshape(-1, self.dim)
+        ok, vecs = self._passage_vectors(rows)
+        if len(vecs):
             out[ok] = vecs @ np.asarray(qvec, dtype=np.float32).reshape(-1)
         return out
+
+    def passage_vectors(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The chunk rows among ``rows`` that have a passage vector (in their order), and a copy
+        of those vectors, one row each: a caller that scores the same rows for every query keeps
+        them, instead of gathering them from the stored vectors each time."""
+        ok, vecs = self._passage_vectors(rows)
+        return np.asarray(rows, dtype=np.int64).reshape(-1)[ok], np.ascontiguousarray(vecs)
+
+    def _passage_vectors(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(which of ``rows`` have a passage vector, as a mask; their vectors, float32)."""
+        if not len(rows) or len(self.vectors) == 0:
+            return np.zeros(len(rows), dtype=bool), np.zeros((0, self.dim), dtype=np.float32)
+        vids = self._first_vector("passage")[np.asarray(rows, dtype=np.int64)]
+        ok = vids >= 0
+        if not ok.any():
+            return ok, np.zeros((0, self.dim), dtype=np.float32)
+        return ok, np.asarray(self.vectors[vids[ok]], dtype=np.float32).reshape(-1, self.dim)
 
     def close(self) -> None:
         self.store.close()

@@ -763,6 +763,16 @@ class HybridRetriever:
             return None
         return cjk, (_even_sample(np.flatnonzero(~cjk)), _even_sample(np.flatnonzero(cjk)))
 
+    @cached_property
+    def _script_vectors(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """For each script's sample (non-CJK, CJK): its rows that have a passage vector, and those
+        vectors, kept: gathered from the stored vectors for every query, they cost 0.44 ms of each
+        Chinese question on domainrag (6,907 chunks, 20 of them English), after the embedding."""
+        scripts = self._script_rows
+        assert scripts is not None
+        non_cjk, cjk = scripts[1]
+        return self.index.passage_vectors(non_cjk), self.index.passage_vectors(cjk)
+
     def _script_shift(self, qvec: np.ndarray, query_cjk: bool, allowed: np.ndarray | None) -> _Shift | None:
         """(the rows in the other script than the query's, what their cosines gain): the median
         cosine of the query's own script's chunks less that of the other's (see SCRIPT_SAMPLE), or
@@ -771,15 +781,17 @@ class HybridRetriever:
         if scripts is None:
             return None
         cjk, samples = scripts
+        q = np.asarray(qvec, dtype=np.float32).reshape(-1)
         medians = []
         for in_cjk in (query_cjk, not query_cjk):
             sample = samples[in_cjk]
-            if allowed is not None:
-                sample = sample[allowed[sample]]
-                if len(sample) < SCRIPT_MIN_ROWS:  # a filter that leaves few of the sample: sample what it leaves
-                    sample = _even_sample(np.flatnonzero(allowed & (cjk == in_cjk)))
-            cos = self.index.passage_similarity(qvec, sample)
-            cos = cos[~np.isnan(cos)]
+            with_vector, vecs = self._script_vectors[in_cjk]
+            if allowed is not None and int(allowed[sample].sum()) < SCRIPT_MIN_ROWS:
+                # a filter that leaves few of the sample: sample what it leaves
+                cos = self.index.passage_similarity(qvec, _even_sample(np.flatnonzero(allowed & (cjk == in_cjk))))
+                cos = cos[~np.isnan(cos)]
+            else:
+                cos = (vecs if allowed is None else vecs[allowed[with_vector]]) @ q
             if len(cos) < SCRIPT_MIN_ROWS:
                 return None
             medians.append(float(np.median(cos)))

@@ -150,6 +150,12 @@ def test_a_passage_in_another_script_is_ranked_without_the_embedders_bias_for_th
     assert shift == pytest.approx(np.median([raw[f"zh/{i}.md"] for i in range(8)])
                                   - np.median([raw[d.source] for d in docs if d.source.startswith("en/")]), abs=1e-5)
     assert hits[0].scores["dense"] == pytest.approx(raw["en/warranty.md"], abs=1e-5)  # the plain cosine
+    # a filter that leaves enough of both: the medians of what it leaves (the kept sample vectors, filtered)
+    kept = [d.source for d in docs if d.source != "en/0.md"]
+    r.retrieve(q, k=3, filters=Filters(sources=tuple(kept)))
+    shift = r.last_debug.weights["script_shift"] if r.last_debug else 0.0
+    assert shift == pytest.approx(np.median([raw[s] for s in kept if s.startswith("zh/")])
+                                  - np.median([raw[s] for s in kept if s.startswith("en/")]), abs=1e-5)
     # a filter that leaves too few chunks of one script: no shift, the question's script first
     few = r.retrieve(q, k=3, filters=Filters(sources=("en/warranty.md", "zh/0.md", "zh/1.md")))
     assert few[0].chunk.source.startswith("zh/") and r.last_debug and r.last_debug.weights["script_shift"] == 0.0
