@@ -25,7 +25,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from indexes.text import NEGATION, PHRASE_SEP, detect_lang, phrase_terms, query_topic, same_words, tokenize
+from indexes.text import (
+    NEGATION,
+    PHRASE_SEP,
+    detect_lang,
+    is_cjk_lang,
+    phrase_terms,
+    query_topic,
+    same_words,
+    tokenize,
+)
 from indexes.types import Filters
 from kb.errors import InputError, QuestionTooLongError, require_text
 from rag.citations import check_answer
@@ -158,6 +167,11 @@ FOLLOWUP_QUESTION_WEIGHT = 0.5
 def _redacted(hits: Sequence[Hit]) -> list[Hit]:
     """``hits`` with the instructions a passage holds replaced (:func:`redact_injections`)."""
     return [replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in hits]
+
+
+def _unseen_by_keywords(hit: Hit, lang: str) -> bool:
+    """Whether ``hit`` is in another script than a question in ``lang`` and without a keyword score."""
+    return is_cjk_lang(hit.chunk.lang) != is_cjk_lang(lang) and hit.scores.get("bm25", 0.0) <= 0.0
 
 
 def _above(x: float, threshold: float, at: float) -> float:
@@ -566,6 +580,11 @@ class Assistant:
         if a.score - b.score > self.clarify_margin or a.chunk.doc_id == b.chunk.doc_id:
             return None
         if not a.chunk.title or not b.chunk.title or a.chunk.title == b.chunk.title:
+            return None
+        if _unseen_by_keywords(a, lang) != _unseen_by_keywords(b, lang):
+            # one of them ties by an estimate: written in the other script, the keyword search could
+            # not see it and its fusion took the typical keyword score ("会员能延长退货期吗" was asked
+            # back "退换货政策" or "Acme Warranty Policy"): no ambiguity the evidence shows
             return None
         ta, tb = set(tokenize(a.passage)), set(tokenize(b.passage))
         if ta and tb and len(ta & tb) / len(ta | tb) > 0.25:

@@ -335,6 +335,28 @@ def test_clarify_asks_between_two_topics_but_not_when_the_question_compares_them
     assert asst._clarify("what does movie mode do?", [game, movie], [], "en") is None
 
 
+def test_no_clarify_between_a_passage_the_keywords_found_and_one_they_could_not_see(
+    shop_index: Any, fake_embedder: Any
+) -> None:
+    # a passage in the other script has no keyword score: its fusion took the typical one, an
+    # estimate, and "会员能延长退货期吗" was asked back "退换货政策" or "Acme Warranty Policy"
+    from indexes.types import Chunk
+    from rag.types import Hit
+
+    def hit(doc: str, title: str, text: str, lang: str, bm25: float, score: float) -> Hit:
+        chunk = Chunk(id=doc, doc_id=doc, source=f"{doc}.md", position=0, text=text, title=title, lang=lang)
+        return Hit(chunk=chunk, score=score, scores={"bm25": bm25})
+
+    returns = hit("returns", "退换货政策", "Acme Plus 会员的退货期限延长至 60 天。", "zh", 8.4, 0.963)
+    warranty = hit("warranty", "Acme Warranty Policy", "The warranty starts on the delivery date.", "en", 0.0, 0.955)
+    asst = make(shop_index, fake_embedder)
+    assert asst._clarify("退货期多久？", [returns, warranty], [], "zh") is None
+    assert asst._clarify("退货期多久？", [warranty, returns], [], "zh") is None
+    # two passages of the question's script, both found by their words, still tie
+    points = hit("points", "会员积分规则", "积分在订单签收 30 天后到账。", "zh", 7.9, 0.955)
+    assert asst._clarify("多久？", [returns, points], [], "zh") is not None
+
+
 def test_a_question_whose_every_term_a_passage_holds_is_answered_below_the_cosine_threshold(
     shop_index: Any, fake_embedder: Any
 ) -> None:
