@@ -40,7 +40,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cache, cached_property, lru_cache
+from functools import cache, cached_property, lru_cache, partial
 from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
@@ -505,6 +505,16 @@ def _answers_kind(kind: str | None, topic: frozenset[str], text: str) -> bool:
         elif not topic.isdisjoint(tokenize(sent)):
             return True
     return False
+
+
+def _names_any(terms: frozenset[str], text: str) -> bool:
+    """Whether ``text`` names one of ``terms`` (analysed terms; in text with Chinese, found as they
+    are written, as :func:`_answers_kind` finds them)."""
+    if has_cjk(text):
+        low = unicodedata.normalize("NFKC", text).lower()
+        if any(t in low for t in terms):
+            return True
+    return not terms.isdisjoint(tokenize(text))
 
 
 def _keyword_pool() -> ThreadPoolExecutor:
@@ -1201,21 +1211,33 @@ class HybridRetriever:
         on. One excerpt at most: the passage stays about its best chunk. Run when an answer is
         composed (the ranking, and so every retrieval metric, is the same without it). ``query``:
         the turn as condensed, whose terms count when the question's own do not ("how long does
-        it take?")."""
+        it take?").
+
+        A follow-up that asks for no kind of answer gets, the same way, the first other chunk that
+        names one of its own terms where its passage names none: the passage was found with the
+        turn it follows, whose words can pull it to another section ("会过期吗？" after
+        "积分怎么获得？" was answered how points are earned). mtrag-un: one answer changes
+        ("What about unbinding?" now opens with the unbind command; token F1 0.3166 -> 0.3169);
+        domainrag: none."""
         kind = answer_kind(question)
-        if kind is None:
-            return list(hits)
-        topic = frozenset(tokenize(query_topic(question)))
-        if not topic and query:
-            topic = frozenset(tokenize(query_topic(query)))
-        if not topic:
+        asked = frozenset(tokenize(query_topic(question)))
+        topic = asked or (frozenset(tokenize(query_topic(query))) if query else frozenset())
+        wants: Callable[[str], bool]
+        if kind is not None and topic:
+            wants = partial(_answers_kind, kind, topic)
+        elif asked and query and query.strip() != question.strip():
+            # a follow-up's passage was found with the turn it follows, whose words may have pulled
+            # it to another section ("会过期吗？" after "积分怎么获得？": how points are earned): the
+            # section that names what is asked now is read too
+            wants = partial(_names_any, asked)
+        else:
             return list(hits)
         out = list(hits)
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
-            if not h.others or not h.rows or _answers_kind(kind, topic, h.passage):
+            if not h.others or not h.rows or wants(h.passage):
                 continue
             extras = self.index.get_chunks(list(h.others))
-            extra = next((c for c in extras if _answers_kind(kind, topic, c.text)), None)
+            extra = next((c for c in extras if wants(c.text)), None)
             if extra is None:
                 continue
             row = h.others[extras.index(extra)]

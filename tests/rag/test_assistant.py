@@ -417,6 +417,25 @@ def test_small_talk_is_no_context_for_the_next_question() -> None:
     assert condense_offline("And how long does it take?", hist) == "And how long does it take? Express shipping?"
 
 
+def test_a_follow_up_is_answered_from_the_section_that_names_what_it_asks(kb_home: Path, fake_embedder: Any) -> None:
+    # "会过期吗？" after "积分怎么获得？" was found with the earlier turn's words, and answered how
+    # points are earned: the section that says 过期 was never read
+    title = "会员积分规则"
+    index = build_kb(kb_home, "points", fake_embedder, [Doc("points.md", title, [
+        "每消费 1 美元获得 1 积分；Acme Plus 会员获得双倍积分。商品评价审核通过后，每条评价奖励 20 积分。",
+        "100 积分可抵扣 1 美元，单笔订单最多抵扣订单金额的 20%。",
+        "积分自到账之日起 24 个月内有效，过期自动清零。",
+    ], lang="zh", headings=[(title, "如何获得积分"), (title, "如何使用积分"), (title, "积分有效期")])])
+    hist = [{"role": "user", "content": "积分怎么获得？"}, {"role": "assistant", "content": "每消费 1 美元获得 1 积分。"}]
+    a = make(index, fake_embedder, refuse_threshold=0.0).ask("会过期吗？", history=hist)
+    assert a.action == "answer", a.text
+    assert "过期自动清零" in a.text, a.text
+    assert "过期" not in a.hits[0].passage  # retrieved as before: the section is read when composing
+    # a first turn is answered from its passage as it was found
+    first = make(index, fake_embedder, refuse_threshold=0.0).ask("积分怎么获得？")
+    assert "每消费 1 美元获得 1 积分" in first.text
+
+
 def test_a_how_long_question_is_answered_from_the_sources_duration(kb_home: Path, fake_embedder: Any) -> None:
     # the passage that matches best says what a repair is; how long one takes is in another section
     title = "Warranty policy"
