@@ -360,8 +360,20 @@ def holds_answer_kind(kind: str | None, sentence: str) -> bool:
 _FRAME_TAKE = re.compile(r"\bhow\s+long\b[^.?!;,]*?\b(takes?|taken|taking|took)\b", re.IGNORECASE)
 
 
+# the words a request opens with, which say that the user wants something, not what about: "I want
+# to close my account" is about closing an account ("want" matched "If you want a different size")
+_REQUEST_FRAME = re.compile(
+    r"^\s*(?:please\s+)?(?:i\s*'?d\s+like\s+to|i\s+(?:would\s+like|want|need|wish)\s+to|i\s*'?m\s+trying\s+to|"
+    r"i\s+am\s+trying\s+to|(?:can|could)\s+you\s+(?:please\s+)?help\s+me(?:\s+to)?|help\s+me(?:\s+to)?)\s+"
+    r"|^\s*(?:请问|我想要|我想|我要|我需要|麻烦您|麻烦你|帮我)",
+    re.IGNORECASE,
+)
+
+
 def query_topic(query: str) -> str:
-    """``query`` without the words that say what kind of answer it wants: what to search by."""
+    """``query`` without the words that say what kind of answer it wants, or that it is a request
+    ("I want to", "我想"): what to search by."""
+    query = _REQUEST_FRAME.sub("", query, count=1) or query
     query = _FRAME_TAKE.sub(lambda m: m.group(0)[: m.start(1) - m.start()], query)
     return _ANSWER_KIND.sub("how", query)
 

@@ -106,6 +106,20 @@ def test_how_long_is_what_kind_of_answer_not_what_about() -> None:
     assert query_topic("What does it take to apply?") == "What does it take to apply?"
 
 
+def test_the_words_a_request_opens_with_are_not_what_it_is_about() -> None:
+    # "I want to close my account" matched "If you want a different size", and its coverage of
+    # "want" fell short, so the account-closing section could not vouch for it
+    from indexes.text import query_topic
+
+    assert tokenize(query_topic("I want to close my account")) == tokenize("close account")
+    assert tokenize(query_topic("I'd like to return an item")) == tokenize("return item")
+    assert tokenize(query_topic("Could you please help me reset my password?")) == tokenize("reset password")
+    assert query_topic("我想退货") == "退货" and query_topic("请问积分会过期吗") == "积分会过期吗"
+    # only where a request opens; and a bare frame is kept
+    assert query_topic("Can I return what I want to?") == "Can I return what I want to?"
+    assert query_topic("I want to") == "I want to"
+
+
 def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     from indexes.text import answer_kind, answer_kind_words, holds_answer_kind
 

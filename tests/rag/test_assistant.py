@@ -382,6 +382,13 @@ def test_a_negated_term_counts_as_a_term_a_passage_must_negate_too(shop_index: A
     assert asst.ask("What isn't refunded?").action == "refuse"
 
 
+def test_a_request_is_answered_by_what_it_asks_for(shop_index: Any, fake_embedder: Any) -> None:
+    # "I want ..." holds no topic word: with "want" counted, no passage named every term
+    asst = make(shop_index, fake_embedder, refuse_threshold=0.999)
+    a = asst.ask("I want to return an item for a refund")
+    assert a.action == "answer" and a.citations[0].source == "returns.md", (a.action, a.text)
+
+
 def test_names_every_term_defers_to_a_reranker(shop_index: Any, fake_embedder: Any) -> None:
     asst = make(shop_index, fake_embedder)
     hits = asst.search("blender warranty motor failure", k=3)
