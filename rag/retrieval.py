@@ -103,10 +103,17 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # demo's Chinese chunks is 0.08-0.11 above its median to the English ones, so "保修期多长？" ranked
 # the Chinese points rules (0.865) above the English warranty periods (0.794). In a knowledge base
 # that holds both scripts, the other script's passages are scored as if they gained the difference
-# of the two medians (:meth:`HybridRetriever._script_shift`; never less), estimated per query from
-# up to SCRIPT_SAMPLE chunks of each script; with fewer than SCRIPT_MIN_ROWS in either, none.
+# between the two scripts' cosines (:meth:`HybridRetriever._script_shift`; never less), estimated
+# per query from up to SCRIPT_SAMPLE chunks of each script; with fewer than SCRIPT_MIN_ROWS in
+# either, none. The difference is the smallest of the two scripts' quantiles' (SCRIPT_QUANTILES):
+# the bias moves every cosine, while a script whose few chunks are all on the question's topic has
+# its middle lifted by that too. The demo's 11 Chinese chunks are all on returns and points: for
+# "如何退货" the medians differ by 0.111, the 10th percentiles by 0.083, and with 0.111 every English
+# FAQ entry outranked the Chinese return rules (cosine 0.913 against the entries' 0.830), and the
+# question was refused. domainrag (6,887 Chinese chunks, 20 English): the same retrieval.
 SCRIPT_SAMPLE = 256
 SCRIPT_MIN_ROWS = 8
+SCRIPT_QUANTILES = (10, 25, 50)
 
 # A year named in the question ("2020年…报名时间", "the 2019 filing deadline") is a constraint: a
 # knowledge base of yearly notices holds the same text for many years. When some of the top
@@ -784,15 +791,16 @@ class HybridRetriever:
         return self.index.passage_vectors(non_cjk), self.index.passage_vectors(cjk)
 
     def _script_shift(self, qvec: np.ndarray, query_cjk: bool, allowed: np.ndarray | None) -> _Shift | None:
-        """(the rows in the other script than the query's, what their cosines gain): the median
-        cosine of the query's own script's chunks less that of the other's (see SCRIPT_SAMPLE), or
-        None when it is not positive, or either script has too few chunks the query may see."""
+        """(the rows in the other script than the query's, what their cosines gain): the cosines
+        of the query's own script's chunks less those of the other's, the smallest difference of
+        their SCRIPT_QUANTILES (see SCRIPT_SAMPLE), or None when it is not positive, or either
+        script has too few chunks the query may see."""
         scripts = self._script_rows
         if scripts is None:
             return None
         cjk, samples = scripts
         q = np.asarray(qvec, dtype=np.float32).reshape(-1)
-        medians = []
+        medians: list[np.ndarray] = []
         for in_cjk in (query_cjk, not query_cjk):
             sample = samples[in_cjk]
             with_vector, vecs = self._script_vectors[in_cjk]
@@ -804,8 +812,8 @@ class HybridRetriever:
                 cos = (vecs if allowed is None else vecs[allowed[with_vector]]) @ q
             if len(cos) < SCRIPT_MIN_ROWS:
                 return None
-            medians.append(float(np.median(cos)))
-        gain = medians[0] - medians[1]
+            medians.append(np.percentile(cos, SCRIPT_QUANTILES))
+        gain = float(np.min(medians[0] - medians[1]))
         if gain <= 0:
             return None
         return (~cjk if query_cjk else cjk), gain
