@@ -354,6 +354,25 @@ def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     return False
 
 
+# "How do I return an item?", "如何退货": the question asks for a procedure, which a section headed
+# as one gives ("4. How to start a return", "如何申请退货"); "How long …" asks for a duration instead
+_HOW_TO_QUESTION = re.compile(r"^\W*how\s+(?:do|can|should|could|would|to)\b|怎么|怎样|如何", re.IGNORECASE)
+_HOW_TO_HEADING = re.compile(
+    r"^\W*(?:\d+[.)]?\s*)?(?:how\s+(?:to|do\s+i|can\s+i)\b|steps?\s+(?:to|for)\b)|^\W*(?:\d+[.)、]?\s*)?(?:如何|怎么|怎样)",
+    re.IGNORECASE,
+)
+
+
+def asks_how_to(query: str) -> bool:
+    """Whether ``query`` asks how to do something (and for no other kind of answer)."""
+    return bool(_HOW_TO_QUESTION.search(query)) and answer_kind(query) is None
+
+
+def is_how_to_heading(heading: str) -> bool:
+    """Whether a section ``heading`` says the section tells how to do something."""
+    return bool(_HOW_TO_HEADING.search(heading or ""))
+
+
 # "how long does a refund take?": the verb belongs to the question's frame, as "long" does; as a
 # search term it found "Standard shipping takes 3 to 5 days" (a sentence answering "how long" may
 # still say "takes": the composer counts it)

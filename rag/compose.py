@@ -17,8 +17,10 @@ from indexes.text import (
     CLOSERS,
     answer_kind,
     answer_kind_words,
+    asks_how_to,
     holds_answer_kind,
     is_cjk_lang,
+    is_how_to_heading,
     same_words,
     split_sentences,
     tokenize,
@@ -680,7 +682,12 @@ class ExtractiveComposer:
         # answer asked for, a duration for "how long", a number for "多少", counts half a word
         # more); the best of each named passage among them, and none that repeats a better one
         kind = answer_kind(question)
-        fits = [holds_answer_kind(kind, s) for _, _, s in cands]
+        if kind is None and asks_how_to(question):
+            # a how-to question is answered by a section that tells how ("4. How to start a
+            # return"), not by the one that shares most of its words ("Condition of returned items")
+            fits = [is_how_to_heading(h) for h in section]
+        else:
+            fits = [holds_answer_kind(kind, s) for _, _, s in cands]
         n_terms = max(1, len(q_terms))  # no terms: nothing matched, every share 0
         pre = [
             ((matched(i) + 0.5 * fits[i]) / n_terms + self.w_rank * hits[n - 1].score - 0.01 * away[i], i)

@@ -49,10 +49,12 @@ from indexes.keyword import HeldTerms
 from indexes.lru import BatchLRU
 from indexes.text import (
     answer_kind,
+    asks_how_to,
     detect_lang,
     has_cjk,
     holds_answer_kind,
     is_cjk_lang,
+    is_how_to_heading,
     query_topic,
     split_sentences,
     tokenize,
@@ -522,6 +524,13 @@ def _names_any(terms: frozenset[str], text: str) -> bool:
         if any(t in low for t in terms):
             return True
     return not terms.isdisjoint(tokenize(text))
+
+
+def _tells_how(topic: frozenset[str], text: str) -> bool:
+    """Whether ``text`` (a section: its heading line, then its text) is headed as telling how to do
+    something (:func:`indexes.text.is_how_to_heading`) and names one of ``topic``."""
+    first, _, body = text.partition("\n")
+    return is_how_to_heading(first.removeprefix(HEADING_MARK)) and _names_any(topic, f"{first} {body}")
 
 
 def _keyword_pool() -> ThreadPoolExecutor:
@@ -1231,8 +1240,13 @@ class HybridRetriever:
         asked = frozenset(tokenize(query_topic(question)))
         topic = asked or (frozenset(tokenize(query_topic(query))) if query else frozenset())
         wants: Callable[[str], bool]
+        how_to = kind is None and asks_how_to(question) and bool(topic)
         if kind is not None and topic:
             wants = partial(_answers_kind, kind, topic)
+        elif how_to:
+            # a section that tells how, about one of the question's terms ("4. How to start a
+            # return" for "How do I return an item?")
+            wants = partial(_tells_how, topic)
         elif asked and query and query.strip() != question.strip():
             # a follow-up's passage was found with the turn it follows, whose words may have pulled
             # it to another section ("会过期吗？" after "积分怎么获得？": how points are earned): the
@@ -1241,11 +1255,16 @@ class HybridRetriever:
         else:
             return list(hits)
         out = list(hits)
+        def has(c: Chunk) -> bool:
+            return wants(f"{HEADING_MARK}{section_heading(c)}\n{c.text}") if how_to else wants(c.text)
+
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
-            if not h.others or not h.rows or wants(h.passage):
+            if not h.others or not h.rows:
+                continue
+            if any(has(c) for c in self.index.get_chunks(list(h.rows))) if how_to else wants(h.passage):
                 continue
             extras = self.index.get_chunks(list(h.others))
-            extra = next((c for c in extras if wants(c.text)), None)
+            extra = next((c for c in extras if has(c)), None)
             if extra is None:
                 continue
             row = h.others[extras.index(extra)]

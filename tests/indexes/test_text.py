@@ -120,6 +120,19 @@ def test_the_words_a_request_opens_with_are_not_what_it_is_about() -> None:
     assert query_topic("I want to") == "I want to"
 
 
+def test_a_how_to_question_and_a_section_headed_as_telling_how() -> None:
+    from indexes.text import asks_how_to, is_how_to_heading
+
+    for q in ("How do I return an item?", "how to reset my password", "如何退货", "怎么申请退货？"):
+        assert asks_how_to(q), q
+    for q in ("How long does a refund take?", "How much is express shipping?", "What is Acme Care+?", "退款多久到账"):
+        assert not asks_how_to(q), q  # another kind of answer, or none
+    for h in ("4. How to start a return", "How to make a warranty claim", "Steps to reset the TV", "如何申请退货"):
+        assert is_how_to_heading(h), h
+    for h in ("2. Condition of returned items", "Returns", "How long it takes", ""):
+        assert not is_how_to_heading(h), h
+
+
 def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     from indexes.text import answer_kind, answer_kind_words, holds_answer_kind
 

@@ -443,6 +443,23 @@ def test_a_follow_up_is_answered_from_the_section_that_names_what_it_asks(kb_hom
     assert "每消费 1 美元获得 1 积分" in first.text
 
 
+def test_a_how_to_question_is_answered_from_the_section_that_tells_how(kb_home: Path, fake_embedder: Any) -> None:
+    # "How do I return an item?" was answered with the conditions and the items that cannot be
+    # returned: that section shares more of its words than "4. How to start a return"
+    title = "Returns policy"
+    index = build_kb(kb_home, "howto", fake_embedder, [Doc("returns.pdf", title, [
+        "Returned items must be unused. An item returned with signs of use may be refused. Return items in their box.",
+        "Log in to your account, open Orders, choose the item and select Return item.",
+        "Refunds are paid within 5 business days.",
+    ], headings=[(title, "2. Condition of returned items"), (title, "4. How to start a return"), (title, "6. Refunds")])])
+    a = make(index, fake_embedder, refuse_threshold=0.0).ask("How do I return an item?")
+    assert a.action == "answer", a.text
+    assert a.text.startswith("Log in to your account, open Orders, choose the item and select Return item [1]."), a.text
+    # a question that asks no how is answered as before
+    b = make(index, fake_embedder, refuse_threshold=0.0).ask("Which returned items are refused?")
+    assert "Log in to your account" not in b.text
+
+
 def test_a_how_long_question_is_answered_from_the_sources_duration(kb_home: Path, fake_embedder: Any) -> None:
     # the passage that matches best says what a repair is; how long one takes is in another section
     title = "Warranty policy"
