@@ -526,11 +526,11 @@ def _names_any(terms: frozenset[str], text: str) -> bool:
     return not terms.isdisjoint(tokenize(text))
 
 
-def _tells_how(topic: frozenset[str], text: str) -> bool:
-    """Whether ``text`` (a section: its heading line, then its text) is headed as telling how to do
-    something (:func:`indexes.text.is_how_to_heading`) and names one of ``topic``."""
-    first, _, body = text.partition("\n")
-    return is_how_to_heading(first.removeprefix(HEADING_MARK)) and _names_any(topic, f"{first} {body}")
+def _tells_how(topic: frozenset[str], chunk: Chunk) -> bool:
+    """Whether ``chunk``'s section is headed as telling how to do something
+    (:func:`indexes.text.is_how_to_heading`) and the heading or the chunk names one of ``topic``."""
+    head = section_heading(chunk)
+    return is_how_to_heading(head) and _names_any(topic, f"{head} {chunk.text}")
 
 
 def _keyword_pool() -> ThreadPoolExecutor:
@@ -1245,8 +1245,8 @@ class HybridRetriever:
             wants = partial(_answers_kind, kind, topic)
         elif how_to:
             # a section that tells how, about one of the question's terms ("4. How to start a
-            # return" for "How do I return an item?")
-            wants = partial(_tells_how, topic)
+            # return" for "How do I return an item?"): read from each chunk's heading (gives)
+            pass
         elif asked and query and query.strip() != question.strip():
             # a follow-up's passage was found with the turn it follows, whose words may have pulled
             # it to another section ("会过期吗？" after "积分怎么获得？": how points are earned): the
@@ -1254,21 +1254,23 @@ class HybridRetriever:
             wants = partial(_names_any, asked)
         else:
             return list(hits)
-        out = list(hits)
-        def has(c: Chunk) -> bool:
-            return wants(f"{HEADING_MARK}{section_heading(c)}\n{c.text}") if how_to else wants(c.text)
 
+        def gives(c: Chunk) -> bool:
+            return _tells_how(topic, c) if how_to else wants(c.text)
+
+        out = list(hits)
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
             if not h.others or not h.rows:
                 continue
-            if any(has(c) for c in self.index.get_chunks(list(h.rows))) if how_to else wants(h.passage):
+            own = self.index.get_chunks(list(h.rows)) if how_to else []  # read once, kept for below
+            if any(map(gives, own)) if how_to else wants(h.passage):
                 continue
             extras = self.index.get_chunks(list(h.others))
-            extra = next((c for c in extras if has(c)), None)
+            extra = next((c for c in extras if gives(c)), None)
             if extra is None:
                 continue
             row = h.others[extras.index(extra)]
-            own = sorted(self.index.get_chunks(list(h.rows)), key=lambda c: c.position)
+            own = sorted(own or self.index.get_chunks(list(h.rows)), key=lambda c: c.position)
             after = extra.position > own[-1].position
             beside = own[-1] if after else own[0]
             head = section_heading(extra)
