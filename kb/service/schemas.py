@@ -41,7 +41,8 @@ class RequestModel(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _unicode_strings(cls, value: Any) -> Any:
-        return _unicode_only(value)
+        # the strings inside lists and dicts; a string field was checked before parsing
+        return value if isinstance(value, str) else _unicode_only(value)
 
 
 def _unicode_only(value: Any) -> Any:
