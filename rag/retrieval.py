@@ -809,7 +809,7 @@ class HybridRetriever:
             return None
         cjk, samples = scripts
         q = np.asarray(qvec, dtype=np.float32).reshape(-1)
-        medians: list[np.ndarray] = []
+        levels: list[np.ndarray] = []  # each script's cosines at SCRIPT_QUANTILES, the query's own first
         for in_cjk in (query_cjk, not query_cjk):
             sample = samples[in_cjk]
             with_vector, vecs = self._script_vectors[in_cjk]
@@ -821,8 +821,8 @@ class HybridRetriever:
                 cos = (vecs if allowed is None else vecs[allowed[with_vector]]) @ q
             if len(cos) < SCRIPT_MIN_ROWS:
                 return None
-            medians.append(np.percentile(cos, SCRIPT_QUANTILES))
-        gain = float(np.min(medians[0] - medians[1]))
+            levels.append(np.percentile(cos, SCRIPT_QUANTILES))
+        gain = float(np.min(levels[0] - levels[1]))
         if gain <= 0:
             return None
         return (~cjk if query_cjk else cjk), gain
