@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+_LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+# language names people write instead of a code, in English and Chinese
+_LANG_NAMES = {
+    "english": "en", "chinese": "zh", "mandarin": "zh", "japanese": "ja", "korean": "ko",
+    "英文": "en", "英语": "en", "中文": "zh", "汉语": "zh", "简体中文": "zh", "繁體中文": "zh", "繁体中文": "zh", "日文": "ja", "日语": "ja", "韩文": "ko", "韩语": "ko",
+}  # fmt: skip
+
+
+def lang_code(value: str) -> str:
+    """The language ``value`` names, as documents and chunks store it: the primary subtag of a
+    language tag, in lower case ("zh-CN", "ZH_cn" -> "zh"), or the code of a language name
+    ("English" -> "en", "中文" -> "zh"). ValueError, saying what to write, for anything else
+    ("klingon"): a filter on it would match nothing and look like a knowledge base without the
+    answer."""
+    text = value.strip()
+    named = _LANG_NAMES.get(text.lower())
+    if named:
+        return named
+    if not _LANG_TAG.fullmatch(text):
+        raise ValueError(f"{value!r} is not a language code; write an ISO 639-1 code such as en or zh")
+    return re.split(r"[-_]", text, maxsplit=1)[0].lower()
 
 
 def sha256_hex(data: bytes | str, n: int = 32) -> str:
@@ -93,7 +116,8 @@ class Filters:
 
     ``groups``: the asking user's access groups; a chunk is visible when it has no groups or
     shares one with the user. ``None`` means "no user restriction" (admin / CLI).
-    ``tags``: keep chunks carrying any of these tags. ``lang``: keep one language.
+    ``tags``: keep chunks carrying any of these tags. ``lang``: keep one language (read by
+    :func:`lang_code`: "en-US" keeps English).
     ``on_date``: keep chunks valid on that day (default: today) - always applied.
     ``sources``: keep these document sources only.
     """
@@ -103,6 +127,10 @@ class Filters:
     lang: str | None = None
     on_date: date | None = None
     sources: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.lang is not None:  # stored as documents store it: "EN", "en-US" find English chunks
+            object.__setattr__(self, "lang", lang_code(self.lang))
 
     @staticmethod
     def of(
@@ -115,7 +143,7 @@ class Filters:
         return Filters(
             groups=tuple(groups) if groups is not None else None,
             tags=tuple(tags) if tags else None,
-            lang=lang,
+            lang=lang if lang and lang.strip() else None,
             on_date=on_date,
             sources=tuple(sources) if sources else None,
         )

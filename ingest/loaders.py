@@ -19,6 +19,7 @@ Choices:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html as html_lib
 import io
@@ -34,7 +35,7 @@ from typing import Any, Protocol
 
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
 from indexes.text import same_words
-from indexes.types import Document, sha256_hex
+from indexes.types import Document, lang_code, sha256_hex
 from ingest.cleaning import readable_name
 from kb.errors import (
     CorruptFileError,
@@ -287,7 +288,10 @@ def clean_metadata(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
         elif isinstance(value, str | int | float | bool):
             out[k] = value
     if "lang" in out:
-        out["lang"] = out["lang"].lower().split("-")[0].split("_")[0]
+        try:
+            out["lang"] = lang_code(out["lang"])
+        except ValueError as exc:
+            raise InputError(f"{name}: lang {exc}", "or leave lang out to have it detected") from None
     return out
 
 
@@ -462,9 +466,10 @@ class HtmlLoader:
         m = re.search(r"<title[^>]*>(.*?)</title>", text, flags=re.S | re.I)
         if m and m.group(1).strip():
             meta["title"] = " ".join(html_lib.unescape(m.group(1)).split())
-        m = re.search(r"<html[^>]*\blang=[\"']?([A-Za-z-]+)", text, flags=re.I)
+        m = re.search(r"<html[^>]*\blang=[\"']?([A-Za-z_-]+)", text, flags=re.I)
         if m:
-            meta["lang"] = m.group(1).lower().split("-")[0]
+            with contextlib.suppress(ValueError):  # a page's own tag may be junk: detected then
+                meta["lang"] = lang_code(m.group(1))
         _fast_unstructured()
         return _from_unstructured(partition_html(text=text, **_NO_LANG)), [], meta
 

@@ -81,7 +81,7 @@ def cli_filters(
     (access groups restrict what users of the HTTP service see)."""
     import datetime as _dt
 
-    from indexes.types import Filters
+    from indexes.types import Filters, lang_code
     from kb.errors import InputError
 
     def names(xs: list[str] | None) -> list[str] | None:
@@ -99,7 +99,13 @@ def cli_filters(
             day = _dt.date.fromisoformat(on_date.strip())
         except ValueError:
             raise InputError(f"--on-date {on_date!r} is not a date", "write it as YYYY-MM-DD") from None
-    lang = (lang or "").strip().lower() or None
+    if lang is not None and lang.strip():
+        try:
+            lang = lang_code(lang)
+        except ValueError as exc:
+            raise InputError(f"--lang {exc}") from None
+    else:
+        lang = None
     if not (named or public or tags or lang or sources or day):
         return None
     return Filters.of(

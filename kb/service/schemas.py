@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from indexes.types import lang_code
 from kb.errors import InputError, require_text
 
 # --- shared ---------------------------------------------------------------------------------------
@@ -69,9 +70,14 @@ class UserInfo(RequestModel):
 
 class FilterSpec(RequestModel):
     tags: list[str] | None = Field(None, max_length=100)
-    lang: str | None = Field(None, max_length=10)
+    lang: str | None = Field(None, max_length=16, description='a language code ("en", "zh", "zh-CN")')
     sources: list[str] | None = Field(None, max_length=500)
     on_date: _dt.date | None = None
+
+    @field_validator("lang")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return lang_code(value) if value and value.strip() else None
 
 
 class Turn(RequestModel):

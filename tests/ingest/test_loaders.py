@@ -200,6 +200,27 @@ def test_sidecar_metadata_and_hash(tmp_path: Path) -> None:
     assert after.document.id != before.document.id  # access change = re-index, not a copy
 
 
+def test_a_documents_language_is_read_as_a_code(tmp_path: Path) -> None:
+    # stored as the filters read it: "en-GB" or "English" in front-matter is English ("en"), a
+    # page tagged "zh_CN" Chinese; a value that names no language is a one-line error (it
+    # would make the document invisible to a language filter), a page's junk tag is ignored
+    md = tmp_path / "a.md"
+    for given, stored in (("en-GB", "en"), ("English", "en"), ("中文", "zh"), ("ZH", "zh")):
+        md.write_text(f"---\nlang: {given}\n---\n# Hours\n\nOpen 9 to 5.\n", encoding="utf-8")
+        assert load_file(md, tmp_path, 5).document.lang == stored, given
+    md.write_text("---\nlang: Klingon\n---\n# Hours\n\nOpen 9 to 5.\n", encoding="utf-8")
+    with pytest.raises(InputError) as ex:
+        load_file(md, tmp_path, 5)
+    assert str(ex.value) == (
+        "a.md: lang 'Klingon' is not a language code; write an ISO 639-1 code such as en or zh;"
+        " or leave lang out to have it detected"
+    )
+    page = tmp_path / "p.html"
+    for tag, stored in (("zh_CN", "zh"), ("x1", "en")):  # the second detected from the text
+        page.write_text(f"<html lang='{tag}'><body><h1>Hours</h1><p>Open 9 to 5.</p></body></html>", encoding="utf-8")
+        assert load_file(page, tmp_path, 5).document.lang == stored, tag
+
+
 def test_html_and_txt(tmp_path: Path) -> None:
     (tmp_path / "p.html").write_text(
         "<html lang='en'><head><title>Contact</title></head><body><h1>Contact us</h1><p>Call 555.</p>"

@@ -191,6 +191,26 @@ def test_text_that_is_not_unicode_is_refused_by_field_not_a_500(client: Any) -> 
     assert client.post("/v1/ask", json={"question": "How long does standard shipping take?"}).status_code == 200
 
 
+def test_language_filter_reads_language_tags_and_refuses_what_is_none(client: Any) -> None:
+    # a filter compared its value as given: "zh-CN" or "ZH" matched no chunk (stored "zh") and
+    # "klingon" none either, each answered as if the knowledge base knew nothing
+    def sources(lang: str) -> set[str]:
+        r = client.post("/v1/search", json={"query": "积分", "k": 10, "filters": {"lang": lang}})
+        assert r.status_code == 200, r.text
+        return {h["source"] for h in r.json()["hits"]}
+
+    assert sources("zh") == {"loyalty.zh.md"}
+    assert sources("zh-CN") == sources("ZH") == sources("Chinese") == {"loyalty.zh.md"}
+    assert "loyalty.zh.md" not in sources("en-US")
+    for bad in ("klingon", "en US", "e"):
+        r = client.post("/v1/ask", json={"question": "积分怎么用", "filters": {"lang": bad}})
+        assert r.status_code == 422, r.text
+        assert r.json()["message"] == (
+            f"filters.lang: {bad!r} is not a language code; write an ISO 639-1 code such as en or zh;"
+            " fix the request (schema at /docs)"
+        ), r.json()
+
+
 def test_unknown_errors_are_500_without_traceback(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     svc = client.app.state.service
     rt = svc.runtime(None)

@@ -122,6 +122,8 @@ def test_kb_search_filters_by_tag_language_and_source(cli_env: Any) -> None:
     r = CliRunner().invoke(cli_env, ["search", "退货", "--json", "--lang", "zh"])
     assert r.exit_code == 0, r.output
     assert {h["source"] for h in json.loads(r.output)["hits"]} == {"zh/退货.md"}
+    r = CliRunner().invoke(cli_env, ["search", "退货", "--json", "--lang", "zh-CN"])  # a tag: its language
+    assert {h["source"] for h in json.loads(r.output)["hits"]} == {"zh/退货.md"}
     r = CliRunner().invoke(cli_env, ["search", "shipping", "--json", "--source", "returns.md"])
     assert {h["source"] for h in json.loads(r.output)["hits"]} <= {"returns.md"}
     r = CliRunner().invoke(cli_env, ["search", "shipping", "--json", "--tag", "no-such-tag"])
@@ -134,6 +136,7 @@ def test_kb_search_filters_by_tag_language_and_source(cli_env: Any) -> None:
         (["--public", "--group", "staff"], "--public and --group contradict each other"),
         (["--group", " "], "--group needs a group name"),
         (["--on-date", "31/12/2026"], "--on-date '31/12/2026' is not a date; write it as YYYY-MM-DD"),
+        (["--lang", "klingon"], "--lang 'klingon' is not a language code; write an ISO 639-1 code such as en or zh"),
     ],
 )
 def test_kb_ask_bad_filter_options_are_one_line_errors(
