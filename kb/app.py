@@ -10,6 +10,8 @@ KB_LOG_TEXT is on. OpenAPI docs at /docs.
 from __future__ import annotations
 
 import contextvars
+import difflib
+import functools
 import json
 import logging
 import os
@@ -90,11 +92,22 @@ def kb_error_response(err: KBError) -> JSONResponse:
     return error_response(err.http_status, err.to_dict(), headers)
 
 
+@functools.cache
+def _request_fields() -> list[str]:
+    """Every field name of the request bodies, to name the one a misspelt field meant."""
+    names = {f for m in vars(S).values() if isinstance(m, type) and issubclass(m, S.RequestModel)
+             for f in m.model_fields}
+    return sorted(names)
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for e in exc.errors()[:3]:
         loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body",)) or "body"
         msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's prefix to a validator's words
+        if e.get("type") == "extra_forbidden":
+            near = difflib.get_close_matches(str(e["loc"][-1]), _request_fields(), n=1)
+            msg = "is not a field of this request" + (f" (did you mean {near[0]}?)" if near else "")
         parts.append(f"{loc}: {msg}")
     return "; ".join(parts) + "; fix the request (schema at /docs)"
 

@@ -30,7 +30,12 @@ def _texts(value: Any) -> Any:
 class RequestModel(BaseModel):
     """A request body. JSON may escape a lone surrogate ("\\ud800"), which is no character: it
     cannot be stored or embedded, so any string holding one is refused with a 422 naming its
-    field, not a 500 from deep in the query path."""
+    field, not a 500 from deep in the query path. A field it does not have is refused too: a
+    misspelt "filter" or "group" would otherwise be dropped and the question answered without
+    the restriction its sender meant (the OpenAI-compatible chat request allows other fields, as
+    its clients send them)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -74,6 +79,13 @@ class FilterSpec(RequestModel):
     sources: list[str] | None = Field(None, max_length=500)
     on_date: _dt.date | None = None
 
+    @field_validator("tags", "sources")
+    @classmethod
+    def _names(cls, value: list[str] | None) -> list[str] | None:
+        # blank names are no names (as on the command line): a tag "" kept every chunk out
+        kept = [v.strip() for v in value or () if v.strip()]
+        return kept or None
+
     @field_validator("lang")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
@@ -81,6 +93,8 @@ class FilterSpec(RequestModel):
 
 
 class Turn(RequestModel):
+    # the turns of GET /v1/sessions/{id} carry answer_id and created_at too: sent back as history, as they are
+    model_config = ConfigDict(extra="ignore")
     role: Literal["user", "assistant"]
     content: str
 

@@ -211,6 +211,29 @@ def test_language_filter_reads_language_tags_and_refuses_what_is_none(client: An
         ), r.json()
 
 
+def test_a_misspelt_field_is_refused_not_ignored(client: Any) -> None:
+    # an unknown field was dropped: "filter" or "group" answered from every document, without the
+    # restriction its sender meant; blank tag names kept every chunk out
+    cases = [
+        ("/v1/ask", {"question": "refund", "filter": {"tags": ["x"]}}, "filter: is not a field of this request (did you mean filters?)"),
+        ("/v1/ask", {"question": "refund", "filters": {"tag": ["x"]}}, "filters.tag: is not a field of this request (did you mean tags?)"),
+        ("/v1/ask", {"question": "refund", "user": {"group": ["sales"]}}, "user.group: is not a field of this request (did you mean groups?)"),
+        ("/v1/search", {"query": "refund", "zzz": 1}, "zzz: is not a field of this request;"),
+    ]
+    for path, body, says in cases:
+        r = client.post(path, json=body)
+        assert r.status_code == 422 and r.json()["message"].startswith(says), r.text
+    # a session's turns sent back as history keep their extra keys; OpenAI clients send their own fields
+    turn = {"role": "user", "content": "How long do refunds take?", "answer_id": "a1", "created_at": 1.0}
+    assert client.post("/v1/ask", json={"question": "and shipping?", "history": [turn]}).status_code == 200
+    chat = {"model": KB, "messages": [{"role": "user", "content": "refund", "name": "x"}], "top_p": 1, "seed": 3}
+    assert client.post("/v1/chat/completions", json=chat).status_code == 200
+    q = "How long does standard shipping take?"
+    plain = client.post("/v1/search", json={"query": q}).json()["hits"]
+    blank = client.post("/v1/search", json={"query": q, "filters": {"tags": ["", " "], "sources": [" "]}}).json()["hits"]
+    assert plain and blank == plain
+
+
 def test_unknown_errors_are_500_without_traceback(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     svc = client.app.state.service
     rt = svc.runtime(None)
