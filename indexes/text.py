@@ -368,6 +368,16 @@ def asks_how_to(query: str) -> bool:
     return bool(_HOW_TO_QUESTION.search(query)) and answer_kind(query) is None
 
 
+def named_terms(terms: frozenset[str] | set[str], text: str) -> frozenset[str]:
+    """Which of ``terms`` (analysed, :func:`tokenize`) ``text`` names: among its own terms, or, in
+    text with Chinese, as they are written ("用" in "如何使用积分", which jieba cuts as 使用)."""
+    got = frozenset(terms).intersection(tokenize(text))
+    if len(got) < len(terms) and has_cjk(text):
+        low = unicodedata.normalize("NFKC", text).lower()
+        got |= {t for t in terms - got if t in low}
+    return got
+
+
 def is_how_to_heading(heading: str) -> bool:
     """Whether a section ``heading`` says the section tells how to do something."""
     return bool(_HOW_TO_HEADING.search(heading or ""))

@@ -21,6 +21,7 @@ from indexes.text import (
     holds_answer_kind,
     is_cjk_lang,
     is_how_to_heading,
+    named_terms,
     same_words,
     split_sentences,
     tokenize,
@@ -684,8 +685,12 @@ class ExtractiveComposer:
         kind = answer_kind(question)
         if kind is None and asks_how_to(question):
             # a how-to question is answered by a section that tells how ("4. How to start a
-            # return"), not by the one that shares most of its words ("Condition of returned items")
-            fits = [is_how_to_heading(h) for h in section]
+            # return"), not by the one that shares most of its words ("Condition of returned items");
+            # of several, by those whose heading names most of what is asked ("积分怎么用": "如何使用积分",
+            # not "如何获得积分")
+            how = {h: len(named_terms(q_terms, h)) for h in set(section) if is_how_to_heading(h)}
+            most = max(how.values(), default=0)
+            fits = [h in how and how[h] == most for h in section]
         else:
             fits = [holds_answer_kind(kind, s) for _, _, s in cands]
         n_terms = max(1, len(q_terms))  # no terms: nothing matched, every share 0

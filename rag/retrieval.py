@@ -55,6 +55,7 @@ from indexes.text import (
     holds_answer_kind,
     is_cjk_lang,
     is_how_to_heading,
+    named_terms,
     query_topic,
     split_sentences,
     tokenize,
@@ -517,20 +518,21 @@ def _answers_kind(kind: str | None, topic: frozenset[str], text: str) -> bool:
 
 
 def _names_any(terms: frozenset[str], text: str) -> bool:
-    """Whether ``text`` names one of ``terms`` (analysed terms; in text with Chinese, found as they
-    are written, as :func:`_answers_kind` finds them)."""
-    if has_cjk(text):
-        low = unicodedata.normalize("NFKC", text).lower()
-        if any(t in low for t in terms):
-            return True
-    return not terms.isdisjoint(tokenize(text))
+    """Whether ``text`` names one of ``terms`` (:func:`indexes.text.named_terms`)."""
+    return bool(named_terms(terms, text))
 
 
-def _tells_how(topic: frozenset[str], chunk: Chunk) -> bool:
-    """Whether ``chunk``'s section is headed as telling how to do something
-    (:func:`indexes.text.is_how_to_heading`) and the heading or the chunk names one of ``topic``."""
+def _tells_how(topic: frozenset[str], chunk: Chunk) -> tuple[int, bool]:
+    """How closely ``chunk``'s section tells how to do what is asked: how many of the question's
+    ``topic`` terms its heading names, and whether its heading or text names one; (0, False) when
+    the heading does not say it tells how (:func:`indexes.text.is_how_to_heading`). "积分怎么用" is
+    told by "如何使用积分" (points, use), not by "如何获得积分" (points). The text's count does not
+    rank them: a passing word ("后" in "30 天后") made the earning rules tell "账户注销后积分怎么办"."""
     head = section_heading(chunk)
-    return is_how_to_heading(head) and _names_any(topic, f"{head} {chunk.text}")
+    if not is_how_to_heading(head):
+        return 0, False
+    in_head = len(named_terms(topic, head))
+    return in_head, in_head > 0 or _names_any(topic, chunk.text)
 
 
 def _keyword_pool() -> ThreadPoolExecutor:
@@ -1255,18 +1257,21 @@ class HybridRetriever:
         else:
             return list(hits)
 
-        def gives(c: Chunk) -> bool:
-            return _tells_how(topic, c) if how_to else wants(c.text)
-
         out = list(hits)
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
             if not h.others or not h.rows:
                 continue
             own = self.index.get_chunks(list(h.rows)) if how_to else []  # read once, kept for below
-            if any(map(gives, own)) if how_to else wants(h.passage):
+            if not how_to and wants(h.passage):
                 continue
             extras = self.index.get_chunks(list(h.others))
-            extra = next((c for c in extras if gives(c)), None)
+            if how_to:
+                # the section that tells how closest to what is asked, when the passage has none as close
+                told = max((_tells_how(topic, c) for c in own), default=(0, False))
+                best = max(extras, key=partial(_tells_how, topic))  # the first of equals: the strongest
+                extra = best if _tells_how(topic, best) > told else None
+            else:
+                extra = next((c for c in extras if wants(c.text)), None)
             if extra is None:
                 continue
             row = h.others[extras.index(extra)]

@@ -133,6 +133,17 @@ def test_a_how_to_question_and_a_section_headed_as_telling_how() -> None:
         assert not is_how_to_heading(h), h
 
 
+def test_the_terms_a_text_names_as_analysed_or_as_written_in_chinese() -> None:
+    from indexes.text import named_terms, tokenize
+
+    use = frozenset(tokenize("积分怎么用"))  # 积分, 用
+    assert named_terms(use, "如何使用积分") == use  # jieba cuts 使用: 用 is found as written
+    assert named_terms(use, "如何获得积分") == {"积分"}
+    asked = frozenset(tokenize("How do I return an item?"))
+    assert named_terms(asked, "4. How to start a return") == {"return"}  # analysed: "returns" would be too
+    assert named_terms(asked, "Items that cannot be returned") == asked
+
+
 def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     from indexes.text import answer_kind, answer_kind_words, holds_answer_kind
 

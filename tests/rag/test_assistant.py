@@ -460,6 +460,24 @@ def test_a_how_to_question_is_answered_from_the_section_that_tells_how(kb_home: 
     assert "Log in to your account" not in b.text
 
 
+def test_a_how_to_question_is_answered_from_the_section_that_tells_how_to_do_what_it_asks(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "积分怎么用" (how are points used) was answered how points are earned: both sections are
+    # headed as telling how ("如何获得积分", "如何使用积分") and name points; only one names using them
+    title = "会员积分规则"
+    index = build_kb(kb_home, "points", fake_embedder, [Doc("points.md", title, [
+        "每消费 1 美元获得 1 积分；Acme Plus 会员获得双倍积分。积分在订单签收 30 天后到账。",
+        "100 积分可抵扣 1 美元，单笔订单最多抵扣订单金额的 20%。",
+        "积分自到账之日起 24 个月内有效，过期自动清零。账户注销后，剩余积分同时作废。",
+        "退货后，该商品获得的积分将被扣回；如积分已使用，将从退款金额中扣除相应金额。",
+    ], lang="zh", headings=[(title, "如何获得积分"), (title, "如何使用积分"), (title, "积分有效期"), (title, "退货对积分的影响")])])
+    ask = make(index, fake_embedder, refuse_threshold=0.0).ask
+    assert ask("积分怎么用").text.startswith("100 积分可抵扣 1 美元"), ask("积分怎么用").text
+    assert ask("积分怎么获得？").text.startswith("每消费 1 美元获得 1 积分")
+    assert ask("账户注销后积分怎么办？").text.startswith("账户注销后，剩余积分同时作废")
+
+
 def test_a_how_long_question_is_answered_from_the_sources_duration(kb_home: Path, fake_embedder: Any) -> None:
     # the passage that matches best says what a repair is; how long one takes is in another section
     title = "Warranty policy"
