@@ -43,7 +43,7 @@ import numpy as np
 from indexes.keyword import BM25Builder, BM25Index, HeldTerms
 from indexes.lru import BatchLRU
 from indexes.store import VECTOR_KINDS, ChunkStore
-from indexes.text import load_analyzer, phrase_terms, query_topic, tokenize
+from indexes.text import is_cjk_lang, load_analyzer, phrase_terms, query_topic, tokenize, traditional_share
 from indexes.types import Chunk, Document, Filters
 from indexes.vector import INDEX_KINDS, FaissVectorIndex, ShardedVectorIndex, estimate_memory, set_threads
 from kb.errors import (
@@ -409,12 +409,20 @@ def _invert(keys: list[int], rows: list[int], n_keys: int) -> tuple[np.ndarray, 
     return ptr, r[order]
 
 
+# how this version of the code analyses chunks for the keyword index (BM25Index.analyzer): Traditional
+# Chinese read as Simplified. An index without it (built before) is searched with queries analysed
+# as its chunks were, until the next ingest or `kb reindex` rebuilds it.
+ANALYZER = "t2s"
+TRADITIONAL_SHARE = 0.15
+
+
 @lru_cache(maxsize=256)
-def _analyze_query(query: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _analyze_query(query: str, fold: bool = True) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A query's BM25 terms and phrase terms (of its topic: not "long" in "how long", which says
-    what kind of answer it wants); one retrieval asks for them more than once."""
+    what kind of answer it wants); one retrieval asks for them more than once. ``fold``: as the
+    index's chunks were analysed (:func:`indexes.text.tokenize`)."""
     topic = query_topic(query)
-    return tuple(tokenize(topic)), tuple(phrase_terms(topic))
+    return tuple(tokenize(topic, fold=fold)), tuple(phrase_terms(topic, fold=fold))
 
 
 class IndexVersion:
@@ -461,6 +469,14 @@ class IndexVersion:
             log.info(
                 "knowledge base %s version %s has a keyword index without phrase terms; "
                 "`kb reindex --kb %s` rebuilds it (from the stored chunks, no re-embedding)",
+                kb.name, version, kb.name,
+            )
+        self._folds = self.bm25.analyzer == ANALYZER
+        self._traditional: bool | None = None  # writes_traditional(), once asked
+        if self.n_chunks and not self._folds:
+            log.info(
+                "knowledge base %s version %s has a keyword index that reads Traditional and Simplified Chinese "
+                "apart; `kb reindex --kb %s` rebuilds it (from the stored chunks, no re-embedding)",
                 kb.name, version, kb.name,
             )
         self._filters = _FilterArrays(self.store, self.n_chunks)
@@ -617,6 +633,22 @@ class IndexVersion:
         f = self._filters
         return f.lang, f.lang_names
 
+    def writes_traditional(self) -> bool:
+        """Whether the version's Chinese is written in Traditional characters: at least
+        TRADITIONAL_SHARE of the CJK characters of an even sample of up to 256 of its chunks in a
+        CJK language are Traditional forms (Simplified text: about 0.001; Traditional: 0.3-0.5).
+        Worked out once per version."""
+        with self._mask_lock:
+            if self._traditional is None:
+                codes, names = self.row_langs()
+                cjk = [i for i, name in enumerate(names) if is_cjk_lang(name)]
+                rows = np.flatnonzero(np.isin(codes, cjk)) if cjk else np.zeros(0, np.int64)
+                if len(rows) > 256:
+                    rows = rows[np.linspace(0, len(rows) - 1, 256).astype(np.int64)]
+                text = "".join(c.text for c in self.get_chunks(rows.tolist())) if len(rows) else ""
+                self._traditional = traditional_share(text) >= TRADITIONAL_SHARE
+            return self._traditional
+
     # -- filters -------------------------------------------------------------------------------
     def allowed_mask(self, filters: Filters | None, today: _dt.date | None = None) -> np.ndarray | None:
         """Boolean mask over chunk rows for ``filters`` (validity dates are always applied, as of
@@ -741,7 +773,7 @@ class IndexVersion:
     def keyword_search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top ``k`` (chunk row, BM25 score > 0), best first, over :func:`indexes.text.tokenize`
         terms and :func:`indexes.text.phrase_terms` phrases."""
-        terms, phrases = _analyze_query(query)
+        terms, phrases = _analyze_query(query, self._folds)
         return self.bm25.search(terms, k, allowed, phrases=phrases)
 
     def keyword_search_all(
@@ -750,26 +782,26 @@ class IndexVersion:
         """:meth:`keyword_search`'s top ``k``, and every chunk row's BM25 score (0 for rows
         ``allowed`` excludes), from the same pass: what :meth:`keyword_scores` would give for any
         rows, without searching the postings again."""
-        terms, phrases = _analyze_query(query)
+        terms, phrases = _analyze_query(query, self._folds)
         return self.bm25.search_all(terms, k, allowed, phrases=phrases)
 
     def keyword_scores(self, query: str, rows: Sequence[int]) -> np.ndarray:
         """BM25 scores of ``query`` for the chunks at ``rows`` (0 where a chunk lacks every term),
         so that a chunk the vector search found is scored by BM25 too, not counted as absent."""
-        terms, phrases = _analyze_query(query)
+        terms, phrases = _analyze_query(query, self._folds)
         return self.bm25.scores_of(terms, rows, phrases=phrases)
 
     def keyword_held(self, query: str) -> HeldTerms | None:
         """Which of ``query``'s terms every chunk holds (:class:`~indexes.keyword.HeldTerms`, whose
         ``coverage`` is :meth:`keyword_coverage`'s), in one pass over their postings, for a caller
         that reads it ahead of the passages it will ask about; None when it has too many terms."""
-        terms, _ = _analyze_query(query)
+        terms, _ = _analyze_query(query, self._folds)
         return self.bm25.held(terms)
 
     def keyword_coverage(self, query: str, groups: Sequence[Sequence[int]]) -> list[float]:
         """For each group of chunk rows (one passage), the share of the query's distinct terms
         that the passage holds (title and headings included, as indexed)."""
-        terms, _ = _analyze_query(query)
+        terms, _ = _analyze_query(query, self._folds)
         return self.bm25.coverage(terms, groups)
 
     def passage_similarity(self, qvec: np.ndarray, rows: Sequence[int]) -> np.ndarray:
@@ -956,6 +988,7 @@ class VersionWriter:
             hook("finalize:faiss")
         assert self._bm25.n_docs == len(self._chunk_rows)
         bm25 = self._bm25.build(k1=self.kb.bm25_k1, b=self.kb.bm25_b)
+        bm25.analyzer = ANALYZER
         self._bm25 = BM25Builder()
         bm25.save(self.path / BM25_NPZ, self.path / BM25_JSON)
         if hook:

@@ -171,8 +171,12 @@ class BM25Index:
         phrase_keys: np.ndarray | None = None,
         phrases: _Postings | None = None,
         phrase_weight: float = 0.0,
+        analyzer: str = "",
     ) -> None:
         self.vocab = vocab
+        # how the chunks were analysed, beyond :func:`indexes.text.tokenize`'s first version: "t2s"
+        # (Traditional Chinese read as Simplified); a query is analysed the same way
+        self.analyzer = analyzer
         self.terms = _Postings(indptr, indices, data)
         self.n_docs = int(n_docs)
         self.doc_len = doc_len
@@ -338,6 +342,7 @@ class BM25Index:
             "b": self.b,
             "n_docs": self.n_docs,
             "phrase_weight": self.phrase_weight,
+            "analyzer": self.analyzer,
             "terms": terms,
         }
         with open(json_path, "w", encoding="utf-8") as f:
@@ -364,6 +369,7 @@ class BM25Index:
         return cls(
             vocab, indptr, indices, data, meta["n_docs"], doc_len, meta["k1"], meta["b"],
             phrase_keys=phrase_keys, phrases=phrases, phrase_weight=float(meta.get("phrase_weight", 0.0)),
+            analyzer=str(meta.get("analyzer", "")),
         )
 
 

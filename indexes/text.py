@@ -10,17 +10,21 @@ yields both jieba words and stemmed ASCII words.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from indexes.types import CONTINUES
 
-__all__ = ["normalize_text", "detect_lang", "tokenize", "phrase_terms", "split_sentences", "is_cjk_char"]
+__all__ = [
+    "normalize_text", "detect_lang", "tokenize", "phrase_terms", "split_sentences", "is_cjk_char", "to_simplified",
+]
 
 # --- character classes -------------------------------------------------------------------------
 
@@ -47,6 +51,33 @@ def is_cjk_char(ch: str) -> bool:
 def has_cjk(text: str) -> bool:
     """Whether ``text`` holds a CJK character."""
     return bool(_CJK_CHAR.search(text))
+
+
+# --- Traditional and Simplified Chinese ----------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> dict[int, str]:
+    path = Path(__file__).with_name("data") / "t2s.json"  # made by scripts/make_t2s.py
+    return {ord(t): s for t, s in json.loads(path.read_text(encoding="utf-8")).items()}
+
+
+def to_simplified(text: str) -> str:
+    """``text`` with its Traditional Chinese characters written in their Simplified form ("退貨" ->
+    "退货"), one character for one (positions hold); characters that Simplified text also writes
+    (著, 乾) stay. The analyzer reads text so, and the rules that read a question's words too, so a
+    question in either script finds passages in either."""
+    return text.translate(_t2s())
+
+
+def traditional_share(text: str) -> float:
+    """The share of ``text``'s CJK characters that are Traditional forms :func:`to_simplified`
+    changes: about 0.001 in Simplified text, a fifth or more in Traditional text."""
+    cjk = _CJK_CHAR.findall(text)
+    if not cjk:
+        return 0.0
+    table = _t2s()
+    return sum(ord(c) in table for c in cjk) / len(cjk)
 
 
 # --- normalisation -----------------------------------------------------------------------------
@@ -239,13 +270,15 @@ def _zh_tokens(run: str, negations: bool = False) -> list[str]:
     return _marked(words, ZH_STOPWORDS, ZH_NEGATIONS if negations else None)
 
 
-def tokenize(text: str, lang: str | None = None) -> list[str]:
+def tokenize(text: str, lang: str | None = None, *, fold: bool = True) -> list[str]:
     """The BM25 analyzer. English: lowercase, stop words removed, Snowball-stemmed; numbers kept.
-    Chinese runs: jieba ``cut_for_search`` words (stop words removed). Mixed text: each script run
-    with its analyzer, in order. ``lang`` is accepted for symmetry with callers; the analysis is
-    chosen per script run so that a query and a document are always analysed alike."""
+    Chinese runs: read in Simplified script (:func:`to_simplified`), then jieba ``cut_for_search``
+    words (stop words removed). Mixed text: each script run with its analyzer, in order. ``lang``
+    is accepted for symmetry with callers; the analysis is chosen per script run so that a query
+    and a document are always analysed alike. ``fold=False``: Traditional characters kept, as
+    keyword indexes built before the folding analysed their chunks."""
     del lang  # analysis is per script run (see docstring)
-    return _analyse(text, negations=False)
+    return _analyse(text, negations=False, fold=fold)
 
 
 # an apostrophe as typeset between two letters ("doesn’t", "user’s", as phones type them) is the
@@ -253,15 +286,16 @@ def tokenize(text: str, lang: str | None = None) -> list[str]:
 _TYPESET_APOSTROPHE = re.compile(r"(?<=[A-Za-z])\u2019(?=[A-Za-z])")
 
 
-def _normalized(text: str) -> str:
-    return _TYPESET_APOSTROPHE.sub("'", unicodedata.normalize("NFKC", text))
+def _normalized(text: str, fold: bool = True) -> str:
+    text = _TYPESET_APOSTROPHE.sub("'", unicodedata.normalize("NFKC", text))
+    return to_simplified(text) if fold else text
 
 
-def _analyse(text: str, negations: bool) -> list[str]:
+def _analyse(text: str, negations: bool, fold: bool = True) -> list[str]:
     """:func:`tokenize`; with ``negations``, each run of negating words kept as :data:`NEGATION`."""
     if not text:
         return []
-    text = _normalized(text)
+    text = _normalized(text, fold)
     if not _CJK_CHAR.search(text):
         return _en_tokens(text, negations)
     out: list[str] = []
@@ -296,7 +330,7 @@ _ANSWER_KIND_ZH = re.compile(
 
 def answer_kind_words(query: str) -> list[str]:
     """The words of ``query`` that say what kind of answer it wants ("long" in "how long", "多久")."""
-    return [m.group(1) for m in _ANSWER_KIND.finditer(query)] + _ANSWER_KIND_ZH.findall(query)
+    return [m.group(1) for m in _ANSWER_KIND.finditer(query)] + _ANSWER_KIND_ZH.findall(to_simplified(query))
 
 
 # What kind of answer a question wants, and whether a sentence holds one (a "how long" question
@@ -348,6 +382,7 @@ def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     date for "duration" and "time", a number for "number"."""
     if kind in ("duration", "time"):
         # a deadline answers "how long" too ("can be returned until 31 January")
+        sentence = to_simplified(sentence)  # "30 個月" is "30 个月"
         return bool(_DURATION.search(sentence) or _DATE.search(sentence))
     if kind == "number":
         return bool(_NUMBER_WORD.search(sentence))
@@ -365,7 +400,7 @@ _HOW_TO_HEADING = re.compile(
 
 def asks_how_to(query: str) -> bool:
     """Whether ``query`` asks how to do something (and for no other kind of answer)."""
-    return bool(_HOW_TO_QUESTION.search(query)) and answer_kind(query) is None
+    return bool(_HOW_TO_QUESTION.search(to_simplified(query))) and answer_kind(query) is None
 
 
 def named_terms(terms: frozenset[str] | set[str], text: str) -> frozenset[str]:
@@ -373,14 +408,14 @@ def named_terms(terms: frozenset[str] | set[str], text: str) -> frozenset[str]:
     text with Chinese, as they are written ("用" in "如何使用积分", which jieba cuts as 使用)."""
     got = frozenset(terms).intersection(tokenize(text))
     if len(got) < len(terms) and has_cjk(text):
-        low = unicodedata.normalize("NFKC", text).lower()
+        low = to_simplified(unicodedata.normalize("NFKC", text).lower())
         got |= {t for t in terms - got if t in low}
     return got
 
 
 def is_how_to_heading(heading: str) -> bool:
     """Whether a section ``heading`` says the section tells how to do something."""
-    return bool(_HOW_TO_HEADING.search(heading or ""))
+    return bool(_HOW_TO_HEADING.search(to_simplified(heading or "")))
 
 
 # "how long does a refund take?": the verb belongs to the question's frame, as "long" does; as a
@@ -401,13 +436,15 @@ _REQUEST_FRAME = re.compile(
 
 def query_topic(query: str) -> str:
     """``query`` without the words that say what kind of answer it wants, or that it is a request
-    ("I want to", "我想"): what to search by."""
-    query = _REQUEST_FRAME.sub("", query, count=1) or query
+    ("I want to", "我想", "請問"): what to search by (in the script it is written in)."""
+    frame = _REQUEST_FRAME.match(to_simplified(query))  # one character for one: its end is the same in query
+    if frame and frame.end() < len(query):
+        query = query[frame.end() :]
     query = _FRAME_TAKE.sub(lambda m: m.group(0)[: m.start(1) - m.start()], query)
     return _ANSWER_KIND.sub("how", query)
 
 
-def phrase_terms(text: str) -> list[str]:
+def phrase_terms(text: str, *, fold: bool = True) -> list[str]:
     """Adjacent term pairs within a clause, as ``"a\x1fb"`` (after the analyzer has dropped stop
     words, so "signal strength information" yields ``signal+strength``, ``strength+inform``).
     Indexed beside :func:`tokenize`'s terms, they reward passages that keep the query's words
@@ -420,15 +457,15 @@ def phrase_terms(text: str) -> list[str]:
     "What does the warranty not cover?" shares with it alone. The pairs of the words around it stay,
     so a text without negations is analysed as before, and a question that puts its negation
     elsewhere than the answer does ("Why doesn't the TV turn on?", "the TV doesn't turn on")
-    still matches it as well as before."""
+    still matches it as well as before. ``fold``: as :func:`tokenize`'s."""
     if not text:
         return []
     out: list[str] = []
-    for clause in _CLAUSE.split(_normalized(text)):
-        terms = _analyse(clause, negations=False)
+    for clause in _CLAUSE.split(_normalized(text, fold)):
+        terms = _analyse(clause, negations=False, fold=fold)
         out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(terms, terms[1:], strict=False))
         if _MAY_NEGATE.search(clause):
-            marked = _analyse(clause, negations=True)
+            marked = _analyse(clause, negations=True, fold=fold)
             out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(marked, marked[1:], strict=False) if NEGATION in (a, b))
     return out
 

@@ -33,6 +33,7 @@ from indexes.text import (
     phrase_terms,
     query_topic,
     same_words,
+    to_simplified,
     tokenize,
 )
 from indexes.types import Filters
@@ -224,7 +225,7 @@ class Assistant:
         self.reranker = reranker
         self.k = k
         self.handoff_threshold = handoff_threshold
-        self.escalate_topics = tuple(t.strip().lower() for t in escalate_topics if t.strip())
+        self.escalate_topics = tuple(to_simplified(t.strip().lower()) for t in escalate_topics if t.strip())
         cal = calibrated_thresholds(str(getattr(embedder, "id", "")))
         self.refuse_threshold = cal["refuse"] if refuse_threshold is None else float(refuse_threshold)
         self.faq_threshold = cal["faq"] if faq_threshold is None else float(faq_threshold)
@@ -395,10 +396,10 @@ class Assistant:
             return
 
         # 1. the user asks for a person, or the topic always goes to one
-        if HANDOFF_RE.search(q):
+        if HANDOFF_RE.search(to_simplified(q)):  # "轉人工" too
             yield {"type": "final_obj", "answer": finish(_msg("handoff_request", lang), "handoff", 0.0)}
             return
-        low = q.lower()
+        low = to_simplified(q.lower())
         if any(t in low for t in self.escalate_topics):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_topic", lang), "handoff", 0.0)}
             return

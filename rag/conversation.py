@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from indexes.text import detect_lang, tokenize
+from indexes.text import detect_lang, to_simplified, tokenize
 
 Message = dict[str, str]
 
@@ -88,7 +88,7 @@ _SMALL_TALK = re.compile(
 def small_talk(text: str) -> str | None:
     """``"greeting"``, ``"thanks"`` or ``"bye"`` when ``text`` is only that ("Hi!", "Thank you so
     much", "谢谢！"), else None ("Hi, how do I return an item?" is a question)."""
-    m = _SMALL_TALK.match(text or "")
+    m = _SMALL_TALK.match(to_simplified(text or ""))  # "謝謝" too
     return m.lastgroup if m else None
 
 

@@ -58,6 +58,7 @@ from indexes.text import (
     named_terms,
     query_topic,
     split_sentences,
+    to_simplified,
     tokenize,
 )
 from indexes.types import CONTINUES, Chunk, Filters
@@ -154,13 +155,13 @@ def _years_text(years: frozenset[str]) -> str:
 
 def is_comparison(query: str) -> bool:
     """Whether a question compares or contrasts things (or asks about each of them)."""
-    return _COMPARISON.search(query) is not None
+    return _COMPARISON.search(to_simplified(query)) is not None
 
 
 def comparison_cues(query: str) -> list[str]:
     """The words by which a question compares ("difference", "区别"): they say how to answer,
     not what about ("may differ depending on the model" answers no comparison)."""
-    return [m.group(0) for m in _COMPARISON.finditer(query)]
+    return [m.group(0) for m in _COMPARISON.finditer(to_simplified(query))]
 
 
 def named_titles(query: str, titles: Iterable[str]) -> list[str]:
@@ -509,7 +510,7 @@ def _answers_kind(kind: str | None, topic: frozenset[str], text: str) -> bool:
         if not holds_answer_kind(kind, sent):
             continue
         if has_cjk(sent):
-            low = unicodedata.normalize("NFKC", sent).lower()
+            low = to_simplified(unicodedata.normalize("NFKC", sent).lower())
             if any(t in low for t in topic):
                 return True
         elif not topic.isdisjoint(tokenize(sent)):
@@ -689,8 +690,20 @@ class HybridRetriever:
     # same request reuses them (the cache may be off, or evict them under load)
     last_vectors: _PerThread[dict[str, np.ndarray]] = _PerThread(dict)
 
+    @cached_property
+    def _traditional(self) -> bool:
+        """Whether the knowledge base writes its Chinese in Traditional characters (then queries are
+        embedded as they are written; else in Simplified)."""
+        writes = getattr(self.index, "writes_traditional", None)
+        return bool(writes()) if callable(writes) else False
+
     # -- the pieces -------------------------------------------------------------------------------
     def _embed_queries(self, texts: list[str]) -> list[np.ndarray]:
+        if not self._traditional:
+            # a question in Traditional characters, read in the Simplified the documents are written
+            # in: the embedder scores a script it was not asked in lower ("積分怎麼用" 0.828 against
+            # "积分怎么用" 0.893 to the demo's points rules, under the refusal threshold)
+            texts = [to_simplified(t) for t in texts]
         vecs = np.array(self.embedder.embed(texts, kind="query"), dtype=np.float32)  # a copy we own
         vecs.flags.writeable = False  # shared through the cache: nobody may change them in place
         return list(vecs)

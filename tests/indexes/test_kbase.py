@@ -517,3 +517,34 @@ def test_knowledge_base_with_the_real_minilm(kb_home: Path, real_embedder) -> No
     assert v.get_chunks([faq[0][0]])[0].faq_id == "0002"
     with pytest.raises(EmbedderMismatchError):
         kb.load_live("hashing:64")
+
+
+def test_a_keyword_index_built_before_the_script_folding_is_searched_as_it_was_built(
+    kb_home: Path, hashing: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an index whose chunks were analysed without reading Traditional Chinese as Simplified keeps its
+    # Traditional terms: a query folded to Simplified would miss them until `kb reindex`
+    import indexes.kbase as kbase
+    from indexes.text import phrase_terms, tokenize
+
+    text = "退貨須在簽收後 30 天內申請。"
+    doc = Document(id="d1", source="returns.md", title="退貨", lang="zh")
+    chunk = Chunk(id="c1", doc_id="d1", source="returns.md", position=0, text=text, title="退貨", lang="zh")
+
+    def build(name: str) -> KnowledgeBase:
+        kb = KnowledgeBase(kb_home, name)
+        build_version(kb, hashing, [doc], [chunk], {"d1": "h1"})
+        return kb
+
+    now = build("now").load_live()
+    with monkeypatch.context() as m:  # the analysis before the folding
+        m.setattr(kbase, "tokenize", lambda t, *a, **k: tokenize(t, fold=False))
+        m.setattr(kbase, "phrase_terms", lambda t, *a, **k: phrase_terms(t, fold=False))
+        m.setattr(kbase, "ANALYZER", "")
+        old = build("before")
+    before = old.load_live()
+    assert now.bm25.analyzer == "t2s" and before.bm25.analyzer == ""
+    for index in (now, before):
+        assert index.keyword_search("退貨申請", 1), index.bm25.analyzer  # as the chunk is written
+    assert now.keyword_search("退货申请", 1)  # and, once folded, in the other script
+    assert not before.keyword_search("退货申请", 1)

@@ -144,6 +144,30 @@ def test_the_terms_a_text_names_as_analysed_or_as_written_in_chinese() -> None:
     assert named_terms(asked, "Items that cannot be returned") == asked
 
 
+def test_traditional_chinese_is_read_as_simplified() -> None:
+    from indexes.text import (
+        answer_kind,
+        asks_how_to,
+        phrase_terms,
+        query_topic,
+        to_simplified,
+        traditional_share,
+    )
+
+    assert to_simplified("如何申請退貨？積分怎麼用") == "如何申请退货？积分怎么用"
+    assert to_simplified("著名的乾隆") == "著名的乾隆"  # characters Simplified text writes too stay
+    assert to_simplified("Return 3 items") == "Return 3 items"
+    # jieba cut the Traditional text badly ("問退", "貨要"); read as Simplified it matches it
+    assert tokenize("請問退貨要多長時間？") == tokenize("请问退货要多长时间？")
+    assert phrase_terms("退貨運費誰負擔") == phrase_terms("退货运费谁负担")
+    assert tokenize("退貨", fold=False) == ["退貨"]  # as indexes built before analysed their chunks
+    assert traditional_share("退換貨政策：自簽收之日起 30 天內可申請退貨") > 0.3
+    assert traditional_share("退换货政策：自签收之日起 30 天内可申请退货") == 0.0
+    # the rules that read a question's words read it in either script
+    assert answer_kind("退貨要多長時間？") == "duration" and asks_how_to("積分怎麼用")
+    assert query_topic("請問退貨運費") == "退貨運費"  # cut where the Simplified frame ends, as written
+
+
 def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     from indexes.text import answer_kind, answer_kind_words, holds_answer_kind
 

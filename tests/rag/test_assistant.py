@@ -478,6 +478,52 @@ def test_a_how_to_question_is_answered_from_the_section_that_tells_how_to_do_wha
     assert ask("账户注销后积分怎么办？").text.startswith("账户注销后，剩余积分同时作废")
 
 
+def test_a_question_in_traditional_chinese_is_answered_from_simplified_documents(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "積分怎麼用" was cut by jieba into words no Simplified passage holds, and its rules (how to,
+    # hand-off, thanks) were written in Simplified characters
+    title = "会员积分规则"
+    index = build_kb(kb_home, "points", fake_embedder, [Doc("points.md", title, [
+        "每消费 1 美元获得 1 积分；Acme Plus 会员获得双倍积分。积分在订单签收 30 天后到账。",
+        "100 积分可抵扣 1 美元，单笔订单最多抵扣订单金额的 20%。",
+        "积分自到账之日起 24 个月内有效，过期自动清零。",
+    ], lang="zh", headings=[(title, "如何获得积分"), (title, "如何使用积分"), (title, "积分有效期")])])
+    assert not index.writes_traditional()
+    ask = make(index, fake_embedder, refuse_threshold=0.0).ask
+    for traditional, simplified in (("積分怎麼用", "积分怎么用"), ("積分多久過期？", "积分多久过期？")):
+        got, want = ask(traditional), ask(simplified)
+        assert got.action == want.action == "answer" and got.text == want.text, (got.text, want.text)
+    assert ask("積分有效期多長？").text.startswith("积分自到账之日起 24 个月内有效")
+    assert ask("我要轉人工").action == "handoff"
+    assert ask("謝謝！").action == "clarify"
+
+
+def test_queries_are_embedded_in_the_script_the_knowledge_base_writes(kb_home: Path, fake_embedder: Any) -> None:
+    from rag.retrieval import HybridRetriever
+
+    class Recording:  # the hashing embedder (it reads Chinese), and what it was asked to embed
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(fake_embedder, name)
+
+        def embed(self, texts: Any, kind: str = "passage") -> Any:
+            self.seen.extend(texts)
+            return fake_embedder.embed(texts, kind)
+
+    simplified = build_kb(kb_home, "s", fake_embedder, [Doc("s.md", "积分", ["积分自到账之日起 24 个月内有效。"], lang="zh")])
+    traditional = build_kb(kb_home, "t", fake_embedder, [Doc("t.md", "積分", ["積分自到賬之日起 24 個月內有效。"], lang="zh")])
+    assert traditional.writes_traditional() and not simplified.writes_traditional()
+    for index, embedded in ((simplified, "积分会过期吗"), (traditional, "積分會過期嗎")):
+        emb = Recording()
+        HybridRetriever(index, emb).retrieve("積分會過期嗎", k=1)
+        assert emb.seen == [embedded]
+    # either script finds either by its words
+    assert HybridRetriever(traditional, fake_embedder).index.keyword_search("积分会过期吗", 1)
+
+
 def test_a_how_long_question_is_answered_from_the_sources_duration(kb_home: Path, fake_embedder: Any) -> None:
     # the passage that matches best says what a repair is; how long one takes is in another section
     title = "Warranty policy"
