@@ -43,7 +43,7 @@ import numpy as np
 from indexes.keyword import BM25Builder, BM25Index, HeldTerms
 from indexes.lru import BatchLRU
 from indexes.store import VECTOR_KINDS, ChunkStore
-from indexes.text import is_cjk_lang, load_analyzer, phrase_terms, query_topic, tokenize, traditional_share
+from indexes.text import is_cjk_lang, load_analyzer, phrase_terms, query_topic, tokenize, writes_traditional
 from indexes.types import Chunk, Document, Filters
 from indexes.vector import INDEX_KINDS, FaissVectorIndex, ShardedVectorIndex, estimate_memory, set_threads
 from kb.errors import (
@@ -413,7 +413,6 @@ def _invert(keys: list[int], rows: list[int], n_keys: int) -> tuple[np.ndarray, 
 # Chinese read as Simplified. An index without it (built before) is searched with queries analysed
 # as its chunks were, until the next ingest or `kb reindex` rebuilds it.
 ANALYZER = "t2s"
-TRADITIONAL_SHARE = 0.15
 
 
 @lru_cache(maxsize=256)
@@ -634,10 +633,9 @@ class IndexVersion:
         return f.lang, f.lang_names
 
     def writes_traditional(self) -> bool:
-        """Whether the version's Chinese is written in Traditional characters: at least
-        TRADITIONAL_SHARE of the CJK characters of an even sample of up to 256 of its chunks in a
-        CJK language are Traditional forms (Simplified text: about 0.001; Traditional: 0.3-0.5).
-        Worked out once per version."""
+        """Whether the version's Chinese is written in Traditional characters: the CJK characters of
+        an even sample of up to 256 of its chunks in a CJK language, by
+        :func:`indexes.text.writes_traditional`. Worked out once per version."""
         with self._mask_lock:
             if self._traditional is None:
                 codes, names = self.row_langs()
@@ -646,7 +644,7 @@ class IndexVersion:
                 if len(rows) > 256:
                     rows = rows[np.linspace(0, len(rows) - 1, 256).astype(np.int64)]
                 text = "".join(c.text for c in self.get_chunks(rows.tolist())) if len(rows) else ""
-                self._traditional = traditional_share(text) >= TRADITIONAL_SHARE
+                self._traditional = writes_traditional(text)
             return self._traditional
 
     # -- filters -------------------------------------------------------------------------------

@@ -70,6 +70,15 @@ def to_simplified(text: str) -> str:
     return text.translate(_t2s())
 
 
+# the share of Traditional forms (traditional_share) from which a text is taken to be written in Traditional
+TRADITIONAL_SHARE = 0.15
+
+
+def writes_traditional(text: str) -> bool:
+    """Whether ``text``'s Chinese is written in Traditional characters."""
+    return traditional_share(text) >= TRADITIONAL_SHARE
+
+
 def traditional_share(text: str) -> float:
     """The share of ``text``'s CJK characters that are Traditional forms :func:`to_simplified`
     changes: about 0.001 in Simplified text, a fifth or more in Traditional text."""

@@ -35,6 +35,7 @@ from indexes.text import (
     same_words,
     to_simplified,
     tokenize,
+    writes_traditional,
 )
 from indexes.types import Filters
 from kb.errors import InputError, QuestionTooLongError, require_text
@@ -92,47 +93,63 @@ MESSAGES = {
         "en": "I couldn't find anything about this in the knowledge base, so I can't answer it reliably. "
         "Would you like me to connect you with a human agent?",
         "zh": "抱歉，知识库中没有找到与您的问题相关的内容，我无法可靠地回答。需要为您转接人工客服吗？",
+        "zh-Hant": "抱歉，知識庫中沒有找到與您的問題相關的內容，我無法可靠地回答。需要為您轉接人工客服嗎？",
     },
     "handoff_request": {
         "en": "Sure - I'm connecting you with a human agent now.",
         "zh": "好的，正在为您转接人工客服。",
+        "zh-Hant": "好的，正在為您轉接人工客服。",
     },
     "handoff_topic": {
         "en": "This topic needs a human agent, so I'm connecting you with one now.",
         "zh": "该问题需要人工客服处理，正在为您转接人工客服。",
+        "zh-Hant": "該問題需要人工客服處理，正在為您轉接人工客服。",
     },
     "faq_unanswered": {
         "en": "The FAQ has this question (\"{q}\") but no answer to it yet. I'm connecting you with a human agent.",
         "zh": "常见问题中有这个问题（“{q}”），但还没有答案。正在为您转接人工客服。",
+        "zh-Hant": "常見問題中有這個問題（「{q}」），但還沒有答案。正在為您轉接人工客服。",
     },
     "handoff_low": {
         "en": "I'm not confident I can answer this correctly from the knowledge base. "
         "I'm connecting you with a human agent.",
         "zh": "我无法根据知识库可靠地回答这个问题，正在为您转接人工客服。",
+        "zh-Hant": "我無法根據知識庫可靠地回答這個問題，正在為您轉接人工客服。",
     },
     "clarify": {
         "en": "Do you mean {a} or {b}?",
         "zh": "请问您指的是“{a}”还是“{b}”？",
+        "zh-Hant": "請問您指的是「{a}」還是「{b}」？",
     },
     # small talk (rag.conversation.small_talk): answered without looking anything up
     "greeting": {
         "en": "Hello! What can I help you with?",
         "zh": "您好！请问有什么可以帮您？",
+        "zh-Hant": "您好！請問有什麼可以幫您？",
     },
     "thanks": {
         "en": "You're welcome! Is there anything else I can help you with?",
         "zh": "不客气！还有什么可以帮您的吗？",
+        "zh-Hant": "不客氣！還有什麼可以幫您的嗎？",
     },
     "bye": {
         "en": "Goodbye! If you have another question, just ask.",
         "zh": "再见！如有其他问题，欢迎随时咨询。",
+        "zh-Hant": "再見！如有其他問題，歡迎隨時諮詢。",
     },
 }
 
 
 def _msg(key: str, lang: str, **kw: str) -> str:
+    """A canned reply in ``lang`` ("zh-Hant": a question in Traditional characters, :func:`reply_lang`)."""
     table = MESSAGES[key]
-    return table["zh" if lang == "zh" else "en"].format(**kw)
+    return (table.get(lang) or table["zh" if is_cjk_lang(lang) else "en"]).format(**kw)
+
+
+def reply_lang(question: str, lang: str) -> str:
+    """The language of a canned reply to ``question`` (of ``lang``): "zh-Hant" for Chinese written
+    in Traditional characters ("積分怎麼用"), so that "抱歉，知識庫中沒有…" answers it."""
+    return "zh-Hant" if lang == "zh" and writes_traditional(question) else lang
 
 
 def redact_injections(text: str) -> str:
@@ -366,6 +383,7 @@ class Assistant:
         for turn in history or ():
             require_text(str(turn.get("content") or ""), "conversation history")
         lang = detect_lang(q)
+        say = reply_lang(q, lang)  # the canned replies' language
         timings: dict[str, float] = {}
         answer_id = uuid.uuid4().hex
         hist: list[Message] = list(history) if history is not None else []
@@ -392,16 +410,16 @@ class Assistant:
         # knowledge base has no answer to "Hi", and "I couldn't find anything" is not one)
         said = small_talk(q)
         if said:
-            yield {"type": "final_obj", "answer": finish(_msg(said, lang), "clarify", 1.0)}
+            yield {"type": "final_obj", "answer": finish(_msg(said, say), "clarify", 1.0)}
             return
 
         # 1. the user asks for a person, or the topic always goes to one
         if HANDOFF_RE.search(to_simplified(q)):  # "轉人工" too
-            yield {"type": "final_obj", "answer": finish(_msg("handoff_request", lang), "handoff", 0.0)}
+            yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0)}
             return
         low = to_simplified(q.lower())
         if any(t in low for t in self.escalate_topics):
-            yield {"type": "final_obj", "answer": finish(_msg("handoff_topic", lang), "handoff", 0.0)}
+            yield {"type": "final_obj", "answer": finish(_msg("handoff_topic", say), "handoff", 0.0)}
             return
 
         # 2. condense, retrieve
@@ -420,7 +438,7 @@ class Assistant:
         raw_rel = self.relevance(primary, lang, retriever)
         rel = self.scaled_relevance(raw_rel)
         if not hits or (raw_rel < self.refuse_threshold and not self.names_every_term(query, primary)):
-            yield {"type": "final_obj", "answer": finish(_msg("refuse", lang), "refuse", rel * 0.5, hits=hits, query=query)}
+            yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits, query=query)}
             return
 
         # 3. FAQ direct answer
@@ -428,7 +446,7 @@ class Assistant:
         if faq is not None and same_words(faq.chunk.answer or "", faq.chunk.question or ""):
             # a bank of questions only: the entry asked is there, its answer is not, and a person
             # is told which entry it is (never the question back as if it were the answer)
-            text = _msg("faq_unanswered", lang, q=(faq.chunk.question or "").strip())
+            text = _msg("faq_unanswered", say, q=(faq.chunk.question or "").strip())
             yield from self._emit(text, stream)
             yield {"type": "final_obj", "answer": finish(text, "handoff", rel * 0.5, (), hits, query)}
             return
@@ -485,7 +503,7 @@ class Assistant:
         confidence = 0.5 * rel + 0.5 * support
         if not checked.text or confidence < self.handoff_threshold:
             yield {"type": "final_obj", "answer": finish(
-                _msg("handoff_low", lang), "handoff", confidence, (), hits, query, checked.dropped)}
+                _msg("handoff_low", say), "handoff", confidence, (), hits, query, checked.dropped)}
             return
         if self.llm.extractive:
             yield from self._emit(checked.text, stream)
@@ -599,5 +617,5 @@ class Assistant:
             # the question names one of them by its title ("How can I manage my recording list?":
             # "Managing the schedule recording list" or "Smart Hub"): no choice to ask about
             return None
-        text = _msg("clarify", lang, a=a.chunk.title, b=b.chunk.title)
+        text = _msg("clarify", reply_lang(q, lang), a=a.chunk.title, b=b.chunk.title)
         return text, [self._citation(1, a), self._citation(2, b)]

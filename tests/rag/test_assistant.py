@@ -495,8 +495,12 @@ def test_a_question_in_traditional_chinese_is_answered_from_simplified_documents
         got, want = ask(traditional), ask(simplified)
         assert got.action == want.action == "answer" and got.text == want.text, (got.text, want.text)
     assert ask("積分有效期多長？").text.startswith("积分自到账之日起 24 个月内有效")
-    assert ask("我要轉人工").action == "handoff"
-    assert ask("謝謝！").action == "clarify"
+    # and the canned replies are written as the question is
+    assert (ask("我要轉人工").action, ask("我要轉人工").text) == ("handoff", "好的，正在為您轉接人工客服。")
+    assert (ask("謝謝！").action, ask("謝謝！").text) == ("clarify", "不客氣！還有什麼可以幫您的嗎？")
+    assert ask("谢谢！").text == "不客气！还有什么可以帮您的吗？"
+    off = make(index, fake_embedder).ask("今天天氣怎麼樣？")
+    assert off.action == "refuse" and off.text.startswith("抱歉，知識庫中沒有找到"), off.text
 
 
 def test_queries_are_embedded_in_the_script_the_knowledge_base_writes(kb_home: Path, fake_embedder: Any) -> None:
