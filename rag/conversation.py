@@ -120,15 +120,19 @@ def condense_offline(
     A previous turn of more than :data:`LONG_TURN_CHARS` (a pasted e-mail or order list) is
     carried as terms too: whole, 15 KB of it drowned the question ("How long do I have to return
     an item?" was refused) and took 4 s to embed.
-    ``idf(term)`` ranks terms by rarity when given (the index's BM25 statistics)."""
+    ``idf(term)`` ranks terms by rarity when given (the index's BM25 statistics).
+    Only earlier turns in the question's language are carried: a customer who turns from English
+    to Chinese asks something new, and "How long do I have to return an item?" joined to
+    "积分有效期是多久？" made the points rules hold too few of the query's words to be answered."""
+    lang = detect_lang(question)
     users = [
         m["content"]
         for m in history
         if m.get("role") == "user" and m.get("content", "").strip() and not small_talk(m["content"])
+        and detect_lang(m["content"]) == lang
     ]
     if not users:
         return question
-    lang = detect_lang(question)
     if (lang != "zh" or dense_reads) and len(users[-1]) <= LONG_TURN_CHARS:
         return f"{question} {users[-1]}"
     q_terms = set(tokenize(question))

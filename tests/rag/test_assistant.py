@@ -210,6 +210,17 @@ def test_condense_offline_chinese_carries_rare_terms() -> None:
         "And the fee? Express shipping?"
 
 
+def test_a_turn_in_another_language_is_not_carried_into_the_question() -> None:
+    # "How long do I have to return an item?" joined to "积分有效期是多久？" made the points rules
+    # hold too few of the query's words, and it was refused
+    hist = [{"role": "user", "content": "How long do I have to return an item?"}, {"role": "assistant", "content": "30 days."}]
+    assert condense_offline("积分有效期是多久？", hist) == "积分有效期是多久？"
+    assert condense_offline("积分有效期是多久？", hist, dense_reads=False) == "积分有效期是多久？"
+    hist += [{"role": "user", "content": "积分怎么用？"}, {"role": "assistant", "content": "100 积分抵扣 1 美元。"}]
+    assert condense_offline("会过期吗？", hist) == "会过期吗？ 积分怎么用？"  # the last turn in its language
+    assert condense_offline("And exchanges?", hist) == "And exchanges? How long do I have to return an item?"
+
+
 def test_a_long_previous_turn_is_carried_as_its_rarest_terms() -> None:
     # a pasted e-mail before the question: carried whole, 15 KB of it drowned the question and
     # took seconds to embed
