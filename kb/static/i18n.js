@@ -1,4 +1,4 @@
-// UI strings in English and Chinese; the browser language picks, the toggle switches.
+// UI strings in English and Chinese (Simplified and Traditional); the browser language picks, the button switches.
 const STRINGS = {
   en: {
     title: "Help center", apikey: "API key (optional)", newchat: "New chat", agentview: "Agent view",
@@ -21,14 +21,29 @@ const STRINGS = {
     submit: "提交", thanks: "感谢您的反馈！", handoff: "人工客服将接手此对话。", handoffbadge: "转人工",
     confidence: "置信度", error: "出错了", thinking: "思考中…", agenttitle: "客服辅助", session: "会话 ID",
     load: "加载", conversation: "客户对话", suggestion: "建议回复", passages: "依据段落", nosession: "请输入客户会话 ID。",
-    copy: "复制回复", copied: "已复制", lang: "English", noturns: "该会话暂无对话。", cited: "已引用", chat: "客户聊天", suggestfor: "为此问题生成建议回复",
+    copy: "复制回复", copied: "已复制", lang: "繁體中文", noturns: "该会话暂无对话。", cited: "已引用", chat: "客户聊天", suggestfor: "为此问题生成建议回复",
+  },
+  "zh-Hant": {
+    title: "幫助中心", apikey: "API 金鑰（選填）", newchat: "新對話", agentview: "客服視圖",
+    welcome: "有什麼可以幫您？", welcome2: "請輸入您的問題。每個回答都附有來源，點擊編號即可查看原文段落。",
+    placeholder: "請輸入您的問題…", send: "發送", sourcehint: "點擊引用編號查看所引用的原文。",
+    sources: "來源", helpful: "有幫助", nothelpful: "沒有幫助", comment: "哪裡不對？（選填）",
+    submit: "提交", thanks: "感謝您的回饋！", handoff: "人工客服將接手此對話。", handoffbadge: "轉人工",
+    confidence: "信心度", error: "出錯了", thinking: "思考中…", agenttitle: "客服輔助", session: "會話 ID",
+    load: "載入", conversation: "客戶對話", suggestion: "建議回覆", passages: "依據段落", nosession: "請輸入客戶會話 ID。",
+    copy: "複製回覆", copied: "已複製", lang: "English", noturns: "該會話暫無對話。", cited: "已引用", chat: "客戶聊天", suggestfor: "為此問題產生建議回覆",
   },
 };
+// the order the language button goes through; each language's "lang" string names the next one
+const ORDER = ["en", "zh", "zh-Hant"];
+const HTML_LANG = { en: "en", zh: "zh-CN", "zh-Hant": "zh-Hant" };
 
 function pickLang() {
   const saved = localStorage.getItem("kb.lang");
   if (saved && STRINGS[saved]) return saved;
-  return (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+  const nav = (navigator.language || "en").toLowerCase();
+  if (/^zh-(tw|hk|mo|hant)/.test(nav)) return "zh-Hant";  // Taiwan, Hong Kong, Macau: Traditional characters
+  return nav.startsWith("zh") ? "zh" : "en";
 }
 
 let LANG = pickLang();
@@ -36,7 +51,7 @@ let LANG = pickLang();
 function t(key) { return (STRINGS[LANG] && STRINGS[LANG][key]) || STRINGS.en[key] || key; }
 
 function applyI18n() {
-  document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
+  document.documentElement.lang = HTML_LANG[LANG] || "en";
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   document.querySelectorAll("[data-i18n-ph]").forEach((el) => { el.placeholder = t(el.dataset.i18nPh); });
   const btn = document.getElementById("lang");
@@ -45,7 +60,7 @@ function applyI18n() {
 }
 
 function toggleLang() {
-  LANG = LANG === "zh" ? "en" : "zh";
+  LANG = ORDER[(ORDER.indexOf(LANG) + 1) % ORDER.length];
   localStorage.setItem("kb.lang", LANG);
   applyI18n();
 }

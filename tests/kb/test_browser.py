@@ -78,12 +78,27 @@ def test_chat_page_streams_cites_and_takes_feedback(live: LiveServer, browser: A
     box.send_keys("积分有效期是多久？")
     browser.find_element(By.ID, "send").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .meta")) >= 2)
+    # answered from the Chinese points rules by their words (MiniLM reads no Chinese), though the
+    # conversation began in English
+    assert "积分有效期为两年" in browser.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming)")[-1].text
+    # Traditional characters: the UI, and the same answer to the question written in them
+    browser.find_element(By.ID, "lang").click()
+    assert browser.find_element(By.ID, "send").text == "發送"
+    assert browser.execute_script("return document.documentElement.lang") == "zh-Hant"
+    done = len(browser.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .meta"))
+    box.send_keys("積分有效期是多久？")
+    browser.find_element(By.ID, "send").click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .meta")) > done)
+    reply = browser.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming)")[-1].text
+    assert "积分有效期为两年" in reply and "信心度" in reply, reply
     # a visible hand-off state
     box.send_keys("我要转人工")
     browser.find_element(By.ID, "send").click()
     banner = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".handoff-banner")))
     assert "人工客服" in banner.text
     browser.save_screenshot(str(ARTIFACTS / "chat-zh.png"))
+    browser.find_element(By.ID, "lang").click()  # and round to English
+    assert browser.find_element(By.ID, "send").text == "Send"
     session = browser.execute_script("return sessionStorage.getItem('kb.session')")
     assert session
 
