@@ -435,15 +435,25 @@ def test_small_talk_is_no_context_for_the_next_question() -> None:
     assert condense_offline("And how long does it take?", hist) == "And how long does it take? Express shipping?"
 
 
+POINTS_TITLE = "会员积分规则"
+POINTS = {  # the demo's points rules, one section each
+    "如何获得积分": "每消费 1 美元获得 1 积分；Acme Plus 会员获得双倍积分。积分在订单签收 30 天后到账。",
+    "如何使用积分": "100 积分可抵扣 1 美元，单笔订单最多抵扣订单金额的 20%。",
+    "积分有效期": "积分自到账之日起 24 个月内有效，过期自动清零。账户注销后，剩余积分同时作废。",
+    "退货对积分的影响": "退货后，该商品获得的积分将被扣回；如积分已使用，将从退款金额中扣除相应金额。",
+}
+
+
+def points_index(kb_home: Path, embedder: Any) -> Any:
+    return build_kb(kb_home, "points", embedder, [Doc(
+        "points.md", POINTS_TITLE, list(POINTS.values()), lang="zh", headings=[(POINTS_TITLE, h) for h in POINTS]
+    )])
+
+
 def test_a_follow_up_is_answered_from_the_section_that_names_what_it_asks(kb_home: Path, fake_embedder: Any) -> None:
     # "会过期吗？" after "积分怎么获得？" was found with the earlier turn's words, and answered how
     # points are earned: the section that says 过期 was never read
-    title = "会员积分规则"
-    index = build_kb(kb_home, "points", fake_embedder, [Doc("points.md", title, [
-        "每消费 1 美元获得 1 积分；Acme Plus 会员获得双倍积分。商品评价审核通过后，每条评价奖励 20 积分。",
-        "100 积分可抵扣 1 美元，单笔订单最多抵扣订单金额的 20%。",
-        "积分自到账之日起 24 个月内有效，过期自动清零。",
-    ], lang="zh", headings=[(title, "如何获得积分"), (title, "如何使用积分"), (title, "积分有效期")])])
+    index = points_index(kb_home, fake_embedder)
     hist = [{"role": "user", "content": "积分怎么获得？"}, {"role": "assistant", "content": "每消费 1 美元获得 1 积分。"}]
     a = make(index, fake_embedder, refuse_threshold=0.0).ask("会过期吗？", history=hist)
     assert a.action == "answer", a.text
@@ -476,14 +486,7 @@ def test_a_how_to_question_is_answered_from_the_section_that_tells_how_to_do_wha
 ) -> None:
     # "积分怎么用" (how are points used) was answered how points are earned: both sections are
     # headed as telling how ("如何获得积分", "如何使用积分") and name points; only one names using them
-    title = "会员积分规则"
-    index = build_kb(kb_home, "points", fake_embedder, [Doc("points.md", title, [
-        "每消费 1 美元获得 1 积分；Acme Plus 会员获得双倍积分。积分在订单签收 30 天后到账。",
-        "100 积分可抵扣 1 美元，单笔订单最多抵扣订单金额的 20%。",
-        "积分自到账之日起 24 个月内有效，过期自动清零。账户注销后，剩余积分同时作废。",
-        "退货后，该商品获得的积分将被扣回；如积分已使用，将从退款金额中扣除相应金额。",
-    ], lang="zh", headings=[(title, "如何获得积分"), (title, "如何使用积分"), (title, "积分有效期"), (title, "退货对积分的影响")])])
-    ask = make(index, fake_embedder, refuse_threshold=0.0).ask
+    ask = make(points_index(kb_home, fake_embedder), fake_embedder, refuse_threshold=0.0).ask
     assert ask("积分怎么用").text.startswith("100 积分可抵扣 1 美元"), ask("积分怎么用").text
     assert ask("积分怎么获得？").text.startswith("每消费 1 美元获得 1 积分")
     assert ask("账户注销后积分怎么办？").text.startswith("账户注销后，剩余积分同时作废")
@@ -494,12 +497,7 @@ def test_a_question_in_traditional_chinese_is_answered_from_simplified_documents
 ) -> None:
     # "積分怎麼用" was cut by jieba into words no Simplified passage holds, and its rules (how to,
     # hand-off, thanks) were written in Simplified characters
-    title = "会员积分规则"
-    index = build_kb(kb_home, "points", fake_embedder, [Doc("points.md", title, [
-        "每消费 1 美元获得 1 积分；Acme Plus 会员获得双倍积分。积分在订单签收 30 天后到账。",
-        "100 积分可抵扣 1 美元，单笔订单最多抵扣订单金额的 20%。",
-        "积分自到账之日起 24 个月内有效，过期自动清零。",
-    ], lang="zh", headings=[(title, "如何获得积分"), (title, "如何使用积分"), (title, "积分有效期")])])
+    index = points_index(kb_home, fake_embedder)
     assert not index.writes_traditional()
     ask = make(index, fake_embedder, refuse_threshold=0.0).ask
     for traditional, simplified in (("積分怎麼用", "积分怎么用"), ("積分多久過期？", "积分多久过期？")):
