@@ -510,6 +510,13 @@ def test_a_question_in_traditional_chinese_is_answered_from_simplified_documents
     assert ask("谢谢！").text == "不客气！还有什么可以帮您的吗？"
     off = make(index, fake_embedder).ask("今天天氣怎麼樣？")
     assert off.action == "refuse" and off.text.startswith("抱歉，知識庫中沒有找到"), off.text
+    # a model is asked the question as written, told to answer in its script, and its Traditional
+    # answer is checked against the Simplified passage it cites
+    llm = ScriptedLLM("積分自到賬之日起 24 個月內有效，過期自動清零 [1]。")
+    got = make(index, fake_embedder, llm, refuse_threshold=0.0).ask("積分有效期多長？")
+    system, user = llm.calls[0][0]["content"], llm.calls[0][1]["content"]
+    assert "繁体字就用繁体字回答" in system and "<question>\n積分有效期多長？\n</question>" in user
+    assert got.action == "answer" and got.text.startswith("積分自到賬之日起 24 個月內有效"), got.text
 
 
 def test_queries_are_embedded_in_the_script_the_knowledge_base_writes(kb_home: Path, fake_embedder: Any) -> None:
