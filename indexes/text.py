@@ -417,11 +417,14 @@ def asks_how_to(query: str) -> bool:
 def named_terms(terms: frozenset[str] | set[str], text: str) -> frozenset[str]:
     """Which of ``terms`` (analysed, :func:`tokenize`) ``text`` names: among its own terms, or, in
     text with Chinese, as they are written ("用" in "如何使用积分", which jieba cuts as 使用)."""
-    got = frozenset(terms).intersection(tokenize(text))
-    if len(got) < len(terms) and has_cjk(text):
+    terms = frozenset(terms)
+    got: frozenset[str] = frozenset()
+    if has_cjk(text):
         low = to_simplified(unicodedata.normalize("NFKC", text).lower())
-        got |= {t for t in terms - got if t in low}
-    return got
+        got = frozenset(t for t in terms if t in low)
+        if len(got) == len(terms):
+            return got  # all found as written: no need to run jieba on the text
+    return got | terms.intersection(tokenize(text))
 
 
 def is_how_to_heading(heading: str) -> bool:

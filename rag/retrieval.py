@@ -519,8 +519,13 @@ def _answers_kind(kind: str | None, topic: frozenset[str], text: str) -> bool:
 
 
 def _names_any(terms: frozenset[str], text: str) -> bool:
-    """Whether ``text`` names one of ``terms`` (:func:`indexes.text.named_terms`)."""
-    return bool(named_terms(terms, text))
+    """Whether ``text`` names one of ``terms`` (as :func:`indexes.text.named_terms` finds them; a
+    term found as written spares running jieba on the text)."""
+    if has_cjk(text):
+        low = to_simplified(unicodedata.normalize("NFKC", text).lower())
+        if any(t in low for t in terms):
+            return True
+    return not terms.isdisjoint(tokenize(text))
 
 
 def _tells_how(topic: frozenset[str], chunk: Chunk) -> tuple[int, bool]:
