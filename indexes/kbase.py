@@ -635,17 +635,17 @@ class IndexVersion:
     def writes_traditional(self) -> bool:
         """Whether the version's Chinese is written in Traditional characters: the CJK characters of
         an even sample of up to 256 of its chunks in a CJK language, by
-        :func:`indexes.text.writes_traditional`. Worked out once per version."""
-        with self._mask_lock:
-            if self._traditional is None:
-                codes, names = self.row_langs()
-                cjk = [i for i, name in enumerate(names) if is_cjk_lang(name)]
-                rows = np.flatnonzero(np.isin(codes, cjk)) if cjk else np.zeros(0, np.int64)
-                if len(rows) > 256:
-                    rows = rows[np.linspace(0, len(rows) - 1, 256).astype(np.int64)]
-                text = "".join(c.text for c in self.get_chunks(rows.tolist())) if len(rows) else ""
-                self._traditional = writes_traditional(text)
-            return self._traditional
+        :func:`indexes.text.writes_traditional`. Worked out once per version (two threads that
+        ask at once may both work it out, alike)."""
+        if self._traditional is None:
+            codes, names = self.row_langs()
+            cjk = [i for i, name in enumerate(names) if is_cjk_lang(name)]
+            rows = np.flatnonzero(np.isin(codes, cjk)) if cjk else np.zeros(0, np.int64)
+            if len(rows) > 256:
+                rows = rows[np.linspace(0, len(rows) - 1, 256).astype(np.int64)]
+            text = "".join(c.text for c in self.get_chunks(rows.tolist())) if len(rows) else ""
+            self._traditional = writes_traditional(text)
+        return self._traditional
 
     # -- filters -------------------------------------------------------------------------------
     def allowed_mask(self, filters: Filters | None, today: _dt.date | None = None) -> np.ndarray | None:

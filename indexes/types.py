@@ -28,7 +28,8 @@ def lang_code(value: str) -> str:
     if named:
         return named
     if not _LANG_TAG.fullmatch(text):
-        raise ValueError(f"{value!r} is not a language code; write an ISO 639-1 code such as en or zh")
+        shown = value if len(value) <= 24 else value[:21] + "..."  # one short line, whatever was given
+        raise ValueError(f"{shown!r} is not a language code; write an ISO 639-1 code such as en or zh")
     return re.split(r"[-_]", text, maxsplit=1)[0].lower()
 
 

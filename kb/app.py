@@ -106,7 +106,8 @@ def _validation_message(exc: RequestValidationError) -> str:
         loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body",)) or "body"
         msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's prefix to a validator's words
         if str(e.get("type", "")).startswith("date_"):  # "Datetimes provided to dates should have zero time"
-            msg = f"{e.get('input')!r} is not a date; write it as YYYY-MM-DD"
+            given = repr(e.get("input"))
+            msg = f"{given if len(given) <= 40 else given[:37] + '...'} is not a date; write it as YYYY-MM-DD"
         if e.get("type") == "extra_forbidden":
             near = difflib.get_close_matches(str(e["loc"][-1]), _request_fields(), n=1)
             msg = "is not a field of this request" + (f" (did you mean {near[0]}?)" if near else "")

@@ -226,6 +226,8 @@ def test_a_misspelt_field_or_a_bad_date_is_refused_in_plain_words(client: Any) -
     for day in ("31/12/2026", "2026-02-30", 5):  # pydantic said "invalid character in year", or spoke of datetimes
         r = client.post("/v1/ask", json={"question": "refund", "filters": {"on_date": day}})
         assert r.json()["message"] == f"filters.on_date: {day!r} is not a date; write it as YYYY-MM-DD; fix the request (schema at /docs)"
+    r = client.post("/v1/ask", json={"question": "refund", "filters": {"on_date": "9" * 100_000}})
+    assert r.status_code == 422 and len(r.json()["message"]) < 200, r.text[:300]  # one short line, not the input
     # a session's turns sent back as history keep their extra keys; OpenAI clients send their own fields
     turn = {"role": "user", "content": "How long do refunds take?", "answer_id": "a1", "created_at": 1.0}
     assert client.post("/v1/ask", json={"question": "and shipping?", "history": [turn]}).status_code == 200
