@@ -56,10 +56,14 @@ def has_cjk(text: str) -> bool:
 # --- Traditional and Simplified Chinese ----------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
+def _table(name: str) -> dict[int, str]:
+    path = Path(__file__).with_name("data") / name  # made by scripts/make_t2s.py
+    return {ord(a): b for a, b in json.loads(path.read_text(encoding="utf-8")).items()}
+
+
 def _t2s() -> dict[int, str]:
-    path = Path(__file__).with_name("data") / "t2s.json"  # made by scripts/make_t2s.py
-    return {ord(t): s for t, s in json.loads(path.read_text(encoding="utf-8")).items()}
+    return _table("t2s.json")
 
 
 def to_simplified(text: str) -> str:
@@ -68,6 +72,13 @@ def to_simplified(text: str) -> str:
     (著, 乾) stay. The analyzer reads text so, and the rules that read a question's words too, so a
     question in either script finds passages in either."""
     return text.translate(_t2s())
+
+
+def to_traditional(text: str) -> str:
+    """``text`` with the Simplified characters that have one Traditional form only written in it
+    ("积分" -> "積分"; 发, 發 or 髮, stays), one character for one: how a Simplified question is
+    embedded for a knowledge base written in Traditional characters."""
+    return text.translate(_table("s2t.json"))
 
 
 # the share of Traditional forms (traditional_share) from which a text is taken to be written in

@@ -1,5 +1,8 @@
 """Write ``indexes/data/t2s.json``: the Traditional Chinese characters the analyzer reads as their
-Simplified form (so that "退貨" matches "退货", "積分" matches "积分"), one character for one.
+Simplified form (so that "退貨" matches "退货", "積分" matches "积分"), one character for one; and
+``indexes/data/s2t.json``, the way back for those characters that have one Traditional form
+only (a Simplified question is embedded in Traditional for a knowledge base written in it; 发,
+which is 發 or 髮, stays as it is).
 
     .venv/bin/pip install hanziconv==0.3.2   # the character table (Apache-2.0); not needed at run time
     .venv/bin/python scripts/make_t2s.py
@@ -18,7 +21,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "indexes" / "data" / "t2s.json"
+DATA = Path(__file__).resolve().parent.parent / "indexes" / "data"
 IN_USE = 0.05  # a Traditional character this frequent, relative to its Simplified one, is kept as it is
 
 
@@ -34,10 +37,17 @@ def main() -> None:
                 freq[ch] += int(count)
     pairs = [(t, s) for t, s in zip(charmap.traditional_charmap, charmap.simplified_charmap, strict=True) if t != s]
     table = {t: s for t, s in pairs if freq[t] == 0 or freq[t] < IN_USE * freq[s]}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(dict(sorted(table.items())), ensure_ascii=False, indent=0)
-    OUT.write_text(text + "\n", encoding="utf-8")
-    print(f"{len(table)} of {len(pairs)} pairs -> {OUT}")
+    forms: dict[str, set[str]] = {}
+    for t, s in pairs:
+        forms.setdefault(s, set()).add(t)
+    # the way back where it is one way only: 发 is 發 or 髮, 台 is 臺, 颱 or 檯, and a wrong guess
+    # (hanziconv's 台 -> 颱) would be worse than the Simplified character left as it is
+    back = {s: next(iter(ts)) for s, ts in forms.items() if len(ts) == 1 and table.get(next(iter(ts))) == s}
+    DATA.mkdir(parents=True, exist_ok=True)
+    for name, got in (("t2s.json", table), ("s2t.json", back)):
+        text = json.dumps(dict(sorted(got.items())), ensure_ascii=False, indent=0)
+        (DATA / name).write_text(text + "\n", encoding="utf-8")
+        print(f"{len(got)} of {len(pairs)} pairs -> {DATA / name}")
 
 
 if __name__ == "__main__":

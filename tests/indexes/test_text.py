@@ -151,12 +151,15 @@ def test_traditional_chinese_is_read_as_simplified() -> None:
         phrase_terms,
         query_topic,
         to_simplified,
+        to_traditional,
         traditional_share,
     )
 
     assert to_simplified("如何申請退貨？積分怎麼用") == "如何申请退货？积分怎么用"
     assert to_simplified("著名的乾隆") == "著名的乾隆"  # characters Simplified text writes too stay
     assert to_simplified("Return 3 items") == "Return 3 items"
+    assert to_traditional("积分会过期吗") == "積分會過期嗎"
+    assert to_traditional("头发") == "頭发"  # 发 is 發 or 髮: left as it is
     # jieba cut the Traditional text badly ("問退", "貨要"); read as Simplified it matches it
     assert tokenize("請問退貨要多長時間？") == tokenize("请问退货要多长时间？")
     assert phrase_terms("退貨運費誰負擔") == phrase_terms("退货运费谁负担")
