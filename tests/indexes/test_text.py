@@ -171,6 +171,17 @@ def test_traditional_chinese_is_read_as_simplified() -> None:
     assert query_topic("請問退貨運費") == "退貨運費"  # cut where the Simplified frame ends, as written
 
 
+def test_a_chinese_questions_answer_kind_words_are_not_its_topic() -> None:
+    from indexes.text import query_topic
+
+    # as "long" leaves "how long": "积分有效期是多久？" could never be wholly named by "积分有效期为两年"
+    assert tokenize(query_topic("积分有效期是多久？")) == tokenize("积分有效期")
+    assert "多少" not in tokenize(query_topic("人大国学馆占地面积多少平方米？"))
+    assert "哪一年" not in tokenize(query_topic("古典学实验班创办于哪一年？"))
+    assert query_topic("有很多长期合同吗") == "有很多长期合同吗"  # 多长 inside 很多/长期 asks nothing
+    assert tokenize(query_topic("積分有效期是多久？")) == tokenize("积分有效期")  # either script
+
+
 def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     from indexes.text import answer_kind, answer_kind_words, holds_answer_kind
 
