@@ -39,6 +39,11 @@ class Doc:
     headings: Sequence[tuple[str, ...]] = ()  # each chunk's heading path, when given
 
 
+def sectioned(source: str, title: str, sections: Sequence[tuple[str, str]], lang: str = "en") -> Doc:
+    """A document of one chunk per section, ``(heading, text)`` pairs, each under the title."""
+    return Doc(source, title, [text for _, text in sections], lang=lang, headings=[(title, h) for h, _ in sections])
+
+
 def build_kb(home: Path, name: str, embedder: Any, docs: Sequence[Doc]) -> Any:
     """Write one published version holding ``docs``; returns the live IndexVersion."""
     kb = KnowledgeBase(home, name)
