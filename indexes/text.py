@@ -425,13 +425,29 @@ def asks_how_to(query: str) -> bool:
     return bool(_HOW_TO_QUESTION.search(to_simplified(query))) and answer_kind(query) is None
 
 
+def as_written(text: str) -> str:
+    """``text`` as analysed terms are looked for in it as they are written (in text with Chinese,
+    which spares running jieba on it): NFKC, lower case, Simplified."""
+    return to_simplified(unicodedata.normalize("NFKC", text).lower())
+
+
+def names_any(terms: frozenset[str] | set[str], text: str) -> bool:
+    """Whether ``text`` names one of ``terms`` (as :func:`named_terms` finds them; one found as
+    written spares running jieba on the text)."""
+    if has_cjk(text):
+        low = as_written(text)
+        if any(t in low for t in terms):
+            return True
+    return not frozenset(terms).isdisjoint(tokenize(text))
+
+
 def named_terms(terms: frozenset[str] | set[str], text: str) -> frozenset[str]:
     """Which of ``terms`` (analysed, :func:`tokenize`) ``text`` names: among its own terms, or, in
     text with Chinese, as they are written ("用" in "如何使用积分", which jieba cuts as 使用)."""
     terms = frozenset(terms)
     got: frozenset[str] = frozenset()
     if has_cjk(text):
-        low = to_simplified(unicodedata.normalize("NFKC", text).lower())
+        low = as_written(text)
         got = frozenset(t for t in terms if t in low)
         if len(got) == len(terms):
             return got  # all found as written: no need to run jieba on the text

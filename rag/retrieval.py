@@ -36,7 +36,6 @@ import os
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -49,6 +48,7 @@ from indexes.keyword import HeldTerms
 from indexes.lru import BatchLRU
 from indexes.text import (
     answer_kind,
+    as_written,
     asks_how_to,
     detect_lang,
     has_cjk,
@@ -56,6 +56,7 @@ from indexes.text import (
     is_cjk_lang,
     is_how_to_heading,
     named_terms,
+    names_any,
     query_topic,
     split_sentences,
     to_simplified,
@@ -512,22 +513,12 @@ def _answers_kind(kind: str | None, topic: frozenset[str], text: str) -> bool:
         if not holds_answer_kind(kind, sent):
             continue
         if has_cjk(sent):
-            low = to_simplified(unicodedata.normalize("NFKC", sent).lower())
+            low = as_written(sent)
             if any(t in low for t in topic):
                 return True
         elif not topic.isdisjoint(tokenize(sent)):
             return True
     return False
-
-
-def _names_any(terms: frozenset[str], text: str) -> bool:
-    """Whether ``text`` names one of ``terms`` (as :func:`indexes.text.named_terms` finds them; a
-    term found as written spares running jieba on the text)."""
-    if has_cjk(text):
-        low = to_simplified(unicodedata.normalize("NFKC", text).lower())
-        if any(t in low for t in terms):
-            return True
-    return not terms.isdisjoint(tokenize(text))
 
 
 def _tells_how(topic: frozenset[str], chunk: Chunk) -> tuple[int, bool]:
@@ -540,7 +531,7 @@ def _tells_how(topic: frozenset[str], chunk: Chunk) -> tuple[int, bool]:
     if not is_how_to_heading(head):
         return 0, False
     in_head = len(named_terms(topic, head))
-    return in_head, in_head > 0 or _names_any(topic, chunk.text)
+    return in_head, in_head > 0 or names_any(topic, chunk.text)
 
 
 def _keyword_pool() -> ThreadPoolExecutor:
@@ -1276,7 +1267,7 @@ class HybridRetriever:
             # a follow-up's passage was found with the turn it follows, whose words may have pulled
             # it to another section ("会过期吗？" after "积分怎么获得？": how points are earned): the
             # section that names what is asked now is read too
-            wants = partial(_names_any, asked)
+            wants = partial(names_any, asked)
         else:
             return list(hits)
 
@@ -1291,8 +1282,8 @@ class HybridRetriever:
             if how_to:
                 # the section that tells how closest to what is asked, when the passage has none as close
                 told = max((_tells_how(topic, c) for c in own), default=(0, False))
-                best = max(extras, key=partial(_tells_how, topic))  # the first of equals: the strongest
-                extra = best if _tells_how(topic, best) > told else None
+                tells, best = max(((_tells_how(topic, c), c) for c in extras), key=lambda x: x[0])  # first of equals
+                extra = best if tells > told else None
             else:
                 extra = next((c for c in extras if wants(c.text)), None)
             if extra is None:
