@@ -111,6 +111,12 @@ class Chunk:
         return f"{prefix}\n{text}" if prefix else text
 
 
+def _names(values: Iterable[str] | None) -> tuple[str, ...] | None:
+    """Tag or source names, blank ones left out (a tag "" would keep every chunk out); None for none."""
+    kept = tuple(v.strip() for v in values or () if v.strip())
+    return kept or None
+
+
 @dataclass(frozen=True)
 class Filters:
     """Metadata filters applied *inside* retrieval (never after a fixed top-k).
@@ -143,10 +149,10 @@ class Filters:
     ) -> Filters:
         return Filters(
             groups=tuple(groups) if groups is not None else None,
-            tags=tuple(tags) if tags else None,
+            tags=_names(tags),
             lang=lang if lang and lang.strip() else None,
             on_date=on_date,
-            sources=tuple(sources) if sources else None,
+            sources=_names(sources),
         )
 
     def allows(self, chunk: Chunk, today: date | None = None) -> bool:

@@ -84,13 +84,9 @@ def cli_filters(
     from indexes.types import Filters, lang_code
     from kb.errors import InputError
 
-    def names(xs: list[str] | None) -> list[str] | None:
-        kept = [x.strip() for x in xs or () if x.strip()]
-        return kept or None
-
     if public and groups:
         raise InputError("--public and --group contradict each other", "give one of them")
-    named = names(groups)
+    named = [g.strip() for g in groups or () if g.strip()]
     if groups and not named:
         raise InputError("--group needs a group name", "e.g. --group staff, or --public for users in no group")
     day = None
@@ -106,15 +102,11 @@ def cli_filters(
             raise InputError(f"--lang {exc}") from None
     else:
         lang = None
-    if not (named or public or tags or lang or sources or day):
-        return None
-    return Filters.of(
-        groups=named if named else (() if public else None),
-        tags=names(tags),
-        lang=lang,
-        on_date=day,
-        sources=names(sources),
+    # blank tag and source names are left out by Filters.of, as for a request to the service
+    chosen = Filters.of(
+        groups=named if named else (() if public else None), tags=tags, lang=lang, on_date=day, sources=sources
     )
+    return None if chosen == Filters() else chosen
 
 
 def _print_sources(citations: list[dict[str, Any]]) -> None:

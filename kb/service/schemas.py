@@ -79,13 +79,6 @@ class FilterSpec(RequestModel):
     sources: list[str] | None = Field(None, max_length=500)
     on_date: _dt.date | None = None
 
-    @field_validator("tags", "sources")
-    @classmethod
-    def _names(cls, value: list[str] | None) -> list[str] | None:
-        # blank names are no names (as on the command line): a tag "" kept every chunk out
-        kept = [v.strip() for v in value or () if v.strip()]
-        return kept or None
-
     @field_validator("lang")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
