@@ -47,15 +47,29 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except typer.Exit as ex:  # raised by commands for explicit exit codes
         sys.exit(ex.exit_code)
-    except Exception as ex:  # click usage errors arrive here in standalone_mode=False
-        import click
-
-        if isinstance(ex, click.exceptions.ClickException):
-            ex.show()
+    except Exception as ex:  # usage errors ("No such option") arrive here in standalone_mode=False
+        if isinstance(ex, _usage_errors()):
+            ex.show()  # the usage line and the one-line error, as click prints them
             sys.exit(ex.exit_code)
-        if isinstance(ex, click.exceptions.Abort):
+        if isinstance(ex, _aborts()):
             sys.exit(1)
         raise
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's usage errors: typer 0.12-0.2x raises click's own, later typers those of the click
+    they vendor (``typer._click``), whose public base is ``typer.TyperException``: a typer
+    upgrade turned "No such command" into a traceback when only click's were caught."""
+    import click
+
+    vendored = getattr(typer, "TyperException", None)  # absent before typer vendored click
+    return (click.exceptions.ClickException,) + ((vendored,) if vendored else ())
+
+
+def _aborts() -> tuple[type[BaseException], ...]:
+    import click
+
+    return (click.exceptions.Abort, typer.Abort)
 
 
 if __name__ == "__main__":

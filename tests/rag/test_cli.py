@@ -69,6 +69,23 @@ def test_kb_ask_streams_with_an_llm_backend(cli_env: Any, monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize(
+    "argv",
+    [["docs"], ["ask"], ["ask", "hello", "--nope"], ["ask", "hello", "--kb"], ["search", "x", "--k", "many"]],
+)
+def test_a_usage_error_is_click_s_message_and_exit_2_not_a_traceback(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kb.cli import main
+
+    with pytest.raises(SystemExit) as ex:
+        main(argv)
+    assert ex.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("Error: ")
+
+
+@pytest.mark.parametrize(
     ("var", "value"),
     [
         ("KB_HANDOFF_THRESHOLD", "abc"),
