@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 def configure_logging(level: str = "info") -> None:
@@ -25,23 +26,27 @@ def serve_cmd(
     host: Annotated[
         str, typer.Option("--host", help="Address to bind; non-loopback needs KB_API_KEYS.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
     kb: Annotated[
         list[str] | None,
         typer.Option("--kb", help="Serve only this knowledge base (repeatable; default: all under KB_HOME)."),
     ] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="debug | info | warning | error")] = "info",
+    log_level: Annotated[str, typer.Option("--log-level", help="debug | info | warning | error | critical")] = "info",
 ) -> None:
     """Serve the question-answering API, the OpenAI-compatible endpoint and the web chat page."""
     import uvicorn
 
     from kb.app import create_app
     from kb.auth import KeyStore, check_bind_host
+    from kb.errors import InputError
     from kb.settings import get_settings
 
+    if log_level.strip().lower() not in LOG_LEVELS:
+        raise InputError(f"--log-level {log_level!r} is not a log level", f"use one of {', '.join(LOG_LEVELS)}")
     settings = get_settings()
     keys = KeyStore.parse(settings.api_keys)
     check_bind_host(host, keys)
+    log_level = log_level.strip().lower()
     configure_logging(log_level)
     if not keys.enabled:
         typer.echo(

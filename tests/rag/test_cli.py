@@ -70,7 +70,14 @@ def test_kb_ask_streams_with_an_llm_backend(cli_env: Any, monkeypatch: pytest.Mo
 
 @pytest.mark.parametrize(
     "argv",
-    [["docs"], ["ask"], ["ask", "hello", "--nope"], ["ask", "hello", "--kb"], ["search", "x", "--k", "many"]],
+    [
+        ["docs"],
+        ["ask"],
+        ["ask", "hello", "--nope"],
+        ["ask", "hello", "--kb"],
+        ["search", "x", "--k", "many"],
+        ["serve", "--port", "99999"],
+    ],
 )
 def test_a_usage_error_is_click_s_message_and_exit_2_not_a_traceback(
     argv: list[str], capsys: pytest.CaptureFixture[str]
@@ -83,6 +90,17 @@ def test_a_usage_error_is_click_s_message_and_exit_2_not_a_traceback(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("Error: ")
+
+
+def test_kb_serve_refuses_an_unknown_log_level_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from kb.cli import main
+
+    with pytest.raises(SystemExit) as ex:
+        main(["serve", "--log-level", "loud"])
+    assert ex.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --log-level 'loud' is not a log level; use one of debug, info, warning, error, critical"
+    )
 
 
 @pytest.mark.parametrize(
