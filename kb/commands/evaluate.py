@@ -262,6 +262,9 @@ def eval_cmd(
     spec = scorer_spec or settings.scorer
     scorer = get_scorer(spec, embedder)
     llm_spec = llm or settings.llm
+    from rag.llm import get_llm
+
+    get_llm(llm_spec)  # a bad spec fails here, not after every set's documents are ingested
     opener = None
     if any(d.kind == "qa" for d in loaded):
         eval_settings = settings.model_copy(update={"scorer": spec})

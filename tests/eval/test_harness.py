@@ -235,6 +235,20 @@ def test_bad_dataset_is_a_one_line_error(
     assert rc == 2 and "is not METRIC=VALUE" in capsys.readouterr().err
 
 
+def test_a_bad_llm_spec_fails_before_any_set_is_ingested(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    qa, _ = make_sets(tmp_path / "data")
+    work = tmp_path / "work"
+    rc = run_kb(["eval", str(qa), "--llm", "nope:x", "--work-dir", str(work), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and err.splitlines() == [
+        "error: unknown LLM provider 'nope' in 'nope:x'; "
+        "use one of extractive, scripted, openai-compatible, openai, transformers"
+    ]
+    assert not work.exists()  # nothing ingested
+
+
 class _Lexical:
     id = "lex"
     threshold = 0.5
