@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import difflib
 import errno
 import fcntl
 import hashlib
@@ -367,12 +368,7 @@ class _FilterArrays:
             m = x if m is None else (m & x)
 
         if f.groups is not None and self.has_groups.any():
-            ok = ~self.has_groups
-            for g in f.groups:
-                gid = self.groups.get(g)
-                if gid is not None:
-                    ok[self.g_rows[self.g_ptr[gid] : self.g_ptr[gid + 1]]] = True
-            both(ok)
+            both(self._visible(f.groups))
         if f.tags:
             ok = np.zeros(self.n, bool)
             for t in f.tags:
@@ -390,6 +386,54 @@ class _FilterArrays:
             day = (f.on_date or today).toordinal()
             both((self.valid_from <= day) & (self.valid_to >= day))
         return m
+
+    def _visible(self, groups: Sequence[str]) -> np.ndarray:
+        """The rows a user of ``groups`` may see: those in no group, or in one of theirs."""
+        ok = ~self.has_groups
+        for g in groups:
+            gid = self.groups.get(g)
+            if gid is not None:
+                ok[self.g_rows[self.g_ptr[gid] : self.g_ptr[gid + 1]]] = True
+        return ok
+
+    def check_names(self, f: Filters) -> None:
+        """Refuse a tag or source filter none of whose names the asking user's documents carry.
+
+        Such a filter keeps nothing, and every question was refused as if the knowledge base knew
+        nothing of it: a misspelt tag looked like a knowledge base without answers. A filter
+        that names some known names as well is left alone (a front end may send one list of tags
+        to several knowledge bases). Names carried only by documents outside the user's groups
+        count as unknown, and the suggestions come from what the user may see, so the error
+        discloses nothing the user's own search would not."""
+        visible = self._visible(f.groups) if f.groups is not None and self.has_groups.any() else None
+        for field, names in (("tag", f.tags), ("source", f.sources)):
+            if not names:
+                continue
+            seen = self._visible_names(field, visible)
+            if any(n in seen for n in names):
+                continue
+            near = sorted({m for n in names for m in difflib.get_close_matches(n, seen, n=2, cutoff=0.75)})
+            said = ", ".join(repr(n) for n in names)
+            guess = f" (did you mean {' or '.join(repr(m) for m in near)}?)" if near else ""
+            hint = "write tags as the documents carry them" if field == "tag" else (
+                "write sources as `kb status --sources` or GET /v1/documents lists them"
+            )
+            raise InputError(
+                f"no document has the {field} {said}{guess}" if len(names) == 1
+                else f"no document has any of the {field}s {said}{guess}",
+                f"{hint}, or leave the {field} filter out",
+            )
+
+    def _visible_names(self, field: str, visible: np.ndarray | None) -> list[str]:
+        if field == "tag":
+            names, ptr, rows = self.tags, self.t_ptr, self.t_rows
+            if visible is None:
+                return list(names)
+            return [t for t, i in names.items() if visible[rows[ptr[i] : ptr[i + 1]]].any()]
+        if visible is None:
+            return list(self.sources)
+        shown = set(np.unique(self.source[visible]).tolist())
+        return [s for s, i in self.sources.items() if i in shown]
 
 
 def _ordinal(value: str) -> int:
@@ -660,6 +704,7 @@ class IndexVersion:
             if key in self._mask_cache:
                 self._mask_cache.move_to_end(key)
                 return self._mask_cache[key]
+        self._filters.check_names(f)
         m = self._filters.mask(f, day)
         if m is not None and m.all():
             m = None

@@ -351,7 +351,11 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     ) -> tuple[Runtime, tuple[str, ...] | None, Any]:
         groups = principal.effective_groups(user.groups if user else None)
         rt = svc.runtime(kb)
-        return rt, groups, svc.filters(groups, filt)
+        filters = svc.filters(groups, filt)
+        if filters.tags or filters.sources:
+            # names no document carries are a 422 here, before a stream's status line is sent
+            rt.holder.current().allowed_mask(filters)
+        return rt, groups, filters
 
     def run_ask(
         svc: Service,

@@ -19,7 +19,7 @@ import pytest
 
 from indexes.kbase import KnowledgeBase, list_kbs
 from indexes.types import Chunk, Document, Filters
-from kb.errors import EmbedderMismatchError, IndexCorruptError, KnowledgeBaseNotFound, LockedError
+from kb.errors import EmbedderMismatchError, IndexCorruptError, InputError, KnowledgeBaseNotFound, LockedError
 
 from .conftest import build_version, corpus_docs
 
@@ -274,7 +274,7 @@ def test_allowed_mask_matches_filters_allows(kb_home: Path, hashing) -> None:  #
         Filters.of(groups=[]), Filters.of(groups=["staff"]), Filters.of(groups=["vip"], tags=["eu"]),
         Filters.of(tags=["returns"], on_date=dt.date(2024, 1, 1)), Filters.of(lang="zh"),
         Filters.of(sources=["zh.md"]), Filters.of(on_date=dt.date(2024, 5, 1)), Filters.of(lang="fr"),
-        Filters.of(tags=["nosuch"]), None,
+        Filters.of(tags=["nosuch", "eu"]), None,
     ]
     today = dt.date(2026, 1, 1)
     for f in filters:
@@ -284,6 +284,40 @@ def test_allowed_mask_matches_filters_allows(kb_home: Path, hashing) -> None:  #
         assert got.tolist() == expected, f
     mask = v.allowed_mask(Filters.of(lang="zh"), today=today)
     assert mask is not None and not mask.flags.writeable  # cached masks are shared read-only
+
+
+def test_a_filter_naming_only_unknown_tags_or_sources_is_refused_with_suggestions(
+    kb_home: Path, hashing  # type: ignore[no-untyped-def]
+) -> None:
+    doc = Document(id="d", source="returns.md", title="T", lang="en")
+    hidden = Document(id="h", source="internal/escalation.md", title="H", lang="en")
+    chunks = [
+        Chunk(id="c0", doc_id="d", source="returns.md", position=0, text="returns within 30 days", tags=("returns",)),
+        Chunk(id="c1", doc_id="h", source="internal/escalation.md", position=0, text="escalate to tier 2",
+              groups=("staff",), tags=("escalation",)),
+    ]
+    kb = KnowledgeBase(kb_home, "names")
+    build_version(kb, hashing, [doc, hidden], chunks, {"d": "h1", "h": "h2"})
+    v = kb.load_live()
+    with pytest.raises(InputError) as err:
+        v.allowed_mask(Filters.of(tags=["retruns"]))
+    assert str(err.value) == (
+        "no document has the tag 'retruns' (did you mean 'returns'?); "
+        "write tags as the documents carry them, or leave the tag filter out"
+    )
+    with pytest.raises(InputError, match=r"no document has any of the sources 'a\.md', 'returns'"):
+        v.allowed_mask(Filters.of(sources=["a.md", "returns"]))
+    # a name on documents outside the user's groups is unknown to that user, and never suggested
+    with pytest.raises(InputError, match=r"^no document has the tag 'escalation'; write tags"):
+        v.allowed_mask(Filters.of(groups=[], tags=["escalation"]))
+    with pytest.raises(InputError, match=r"^no document has the source 'internal/escalation\.md'; write sources"):
+        v.allowed_mask(Filters.of(groups=["vip"], sources=["internal/escalation.md"]))
+    with pytest.raises(InputError, match=r"^no document has the tag 'escalatoin'; write tags"):
+        v.allowed_mask(Filters.of(groups=[], tags=["escalatoin"]))  # no suggestion of a hidden tag
+    # staff may see it; a list with one known name is left alone
+    assert v.allowed_mask(Filters.of(groups=["staff"], tags=["escalation"])).tolist() == [False, True]
+    assert v.allowed_mask(Filters.of(tags=["nosuch", "returns"])).tolist() == [True, False]
+    v.close()
 
 
 def test_not_found_and_embedder_mismatch(kb_home: Path, built_kb: KnowledgeBase) -> None:

@@ -161,7 +161,7 @@ def test_kb_search_filters_by_tag_language_and_source(cli_env: Any) -> None:
     assert {h["source"] for h in json.loads(r.output)["hits"]} == {"zh/退货.md"}
     r = CliRunner().invoke(cli_env, ["search", "shipping", "--json", "--source", "returns.md"])
     assert {h["source"] for h in json.loads(r.output)["hits"]} <= {"returns.md"}
-    r = CliRunner().invoke(cli_env, ["search", "shipping", "--json", "--tag", "no-such-tag"])
+    r = CliRunner().invoke(cli_env, ["search", "shipping", "--json", "--lang", "fr"])
     assert json.loads(r.output)["hits"] == []
 
 
@@ -172,6 +172,8 @@ def test_kb_search_filters_by_tag_language_and_source(cli_env: Any) -> None:
         (["--group", " "], "--group needs a group name"),
         (["--on-date", "31/12/2026"], "--on-date '31/12/2026' is not a date; write it as YYYY-MM-DD"),
         (["--lang", "klingon"], "--lang 'klingon' is not a language code; write an ISO 639-1 code such as en or zh"),
+        (["--tag", "no-such-tag"], "no document has the tag 'no-such-tag'; write tags as the documents carry them"),
+        (["--source", "shiping.md"], "no document has the source 'shiping.md' (did you mean 'shipping.md'?)"),
     ],
 )
 def test_kb_ask_bad_filter_options_are_one_line_errors(

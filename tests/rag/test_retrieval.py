@@ -11,6 +11,7 @@ import pytest
 from indexes.embedders import HashingEmbedder
 from indexes.text import has_cjk
 from indexes.types import Filters
+from kb.errors import InputError
 from rag.retrieval import HybridRetriever, dense_capability, get_reranker, margin_confidence, minmax
 from tests.rag.conftest import SHOP, Doc, EnglishOnlyEmbedder, build_kb
 
@@ -225,7 +226,9 @@ def test_filters_apply_inside_retrieval(shop_index: Any, fake_embedder: Any) -> 
     assert r.retrieve(q, k=1, filters=Filters(groups=("partners",)))[0].chunk.source == "internal/pricing.md"
     hits = r.retrieve(q, k=10, filters=Filters(groups=()))
     assert hits and all(h.chunk.source != "internal/pricing.md" for h in hits)
-    assert r.retrieve(q, k=10, filters=Filters(sources=("nothing.md",))) == []
+    assert r.retrieve(q, k=10, filters=Filters(lang="fr")) == []  # a filter that keeps nothing: no hits
+    with pytest.raises(InputError, match="no document has the source 'nothing.md'"):  # a name nothing carries
+        r.retrieve(q, k=10, filters=Filters(sources=("nothing.md",)))
 
 
 def test_near_duplicates_collapse_and_neighbours_merge(kb_home: Path, fake_embedder: Any) -> None:
