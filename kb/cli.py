@@ -5,6 +5,7 @@ the commands so that ``kb --help`` stays fast."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -49,8 +50,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ex.exit_code)
     except Exception as ex:  # usage errors ("No such option") arrive here in standalone_mode=False
         if isinstance(ex, _usage_errors()):
-            ex.show()  # the usage line and the one-line error, as click prints them
-            sys.exit(ex.exit_code)
+            usage: Any = ex
+            usage.show()  # the usage line and the one-line error, as click prints them
+            sys.exit(usage.exit_code)
         if isinstance(ex, _aborts()):
             sys.exit(1)
         raise
