@@ -436,6 +436,13 @@ class _FilterArrays:
         return [s for s, i in self.sources.items() if i in shown]
 
 
+def even_sample(rows: np.ndarray, n: int) -> np.ndarray:
+    """Up to ``n`` of ``rows``, evenly spaced (all of them when there are no more)."""
+    if len(rows) <= n:
+        return rows
+    return rows[np.linspace(0, len(rows) - 1, n).round().astype(np.int64)]
+
+
 def _ordinal(value: str) -> int:
     try:
         return _dt.date.fromisoformat(str(value)[:10]).toordinal()
@@ -516,13 +523,14 @@ class IndexVersion:
             )
         self._folds = self.bm25.analyzer == ANALYZER
         self._traditional: bool | None = None  # writes_traditional(), once asked
-        if self.n_chunks and not self._folds:
+        self._cjk_rows: np.ndarray | None = None
+        self._filters = _FilterArrays(self.store, self.n_chunks)
+        if not self._folds and any(is_cjk_lang(n) for n in self._filters.lang_names):
             log.info(
                 "knowledge base %s version %s has a keyword index that reads Traditional and Simplified Chinese "
                 "apart; `kb reindex --kb %s` rebuilds it (from the stored chunks, no re-embedding)",
                 kb.name, version, kb.name,
             )
-        self._filters = _FilterArrays(self.store, self.n_chunks)
         self._kind_ids = {
             kind: np.flatnonzero(self.vec_kind == code).astype(np.int64) for kind, code in VECTOR_KINDS.items()
         }
@@ -676,17 +684,22 @@ class IndexVersion:
         f = self._filters
         return f.lang, f.lang_names
 
+    def cjk_rows(self) -> np.ndarray:
+        """Which chunk rows are in a language written in CJK characters (read-only)."""
+        if self._cjk_rows is None:
+            codes, names = self.row_langs()
+            mask = np.array([is_cjk_lang(n) for n in names], dtype=bool)[codes] if names else np.zeros(0, bool)
+            mask.setflags(write=False)
+            self._cjk_rows = mask
+        return self._cjk_rows
+
     def writes_traditional(self) -> bool:
         """Whether the version's Chinese is written in Traditional characters: the CJK characters of
         an even sample of up to 256 of its chunks in a CJK language, by
         :func:`indexes.text.writes_traditional`. Worked out once per version (two threads that
         ask at once may both work it out, alike)."""
         if self._traditional is None:
-            codes, names = self.row_langs()
-            cjk = [i for i, name in enumerate(names) if is_cjk_lang(name)]
-            rows = np.flatnonzero(np.isin(codes, cjk)) if cjk else np.zeros(0, np.int64)
-            if len(rows) > 256:
-                rows = rows[np.linspace(0, len(rows) - 1, 256).astype(np.int64)]
+            rows = even_sample(np.flatnonzero(self.cjk_rows()), 256)
             text = "".join(c.text for c in self.get_chunks(rows.tolist())) if len(rows) else ""
             self._traditional = writes_traditional(text)
         return self._traditional

@@ -44,6 +44,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
+from indexes.kbase import even_sample
 from indexes.keyword import HeldTerms
 from indexes.lru import BatchLRU
 from indexes.text import (
@@ -483,13 +484,6 @@ def _shifted(
     return shifted
 
 
-def _even_sample(rows: np.ndarray, n: int = SCRIPT_SAMPLE) -> np.ndarray:
-    """Up to ``n`` of ``rows``, evenly spaced (all of them when there are no more)."""
-    if len(rows) <= n:
-        return rows
-    return rows[np.linspace(0, len(rows) - 1, n).round().astype(np.int64)]
-
-
 def _table_header(text: str) -> str:
     """The header row and rule line a chunk opens with when it opens with a Markdown table, else ""."""
     m = _TABLE_HEAD.match(text)
@@ -796,14 +790,13 @@ class HybridRetriever:
     def _script_rows(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
         """Which chunk rows are written in CJK, and an even sample of up to SCRIPT_SAMPLE rows of
         each script (non-CJK, CJK); None when the index does not say, or holds one script only."""
-        langs = getattr(self.index, "row_langs", None)
-        if not callable(langs) or not callable(getattr(self.index, "passage_similarity", None)):
+        cjk_rows = getattr(self.index, "cjk_rows", None)
+        if not callable(cjk_rows) or not callable(getattr(self.index, "passage_similarity", None)):
             return None
-        codes, names = langs()
-        cjk = np.array([is_cjk_lang(n) for n in names], dtype=bool)[np.asarray(codes)]
+        cjk = cjk_rows()
         if min(int(cjk.sum()), int((~cjk).sum())) < SCRIPT_MIN_ROWS:
             return None
-        return cjk, (_even_sample(np.flatnonzero(~cjk)), _even_sample(np.flatnonzero(cjk)))
+        return cjk, (even_sample(np.flatnonzero(~cjk), SCRIPT_SAMPLE), even_sample(np.flatnonzero(cjk), SCRIPT_SAMPLE))
 
     @cached_property
     def _script_vectors(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -831,7 +824,8 @@ class HybridRetriever:
             with_vector, vecs = self._script_vectors[in_cjk]
             if allowed is not None and int(allowed[sample].sum()) < SCRIPT_MIN_ROWS:
                 # a filter that leaves few of the sample: sample what it leaves
-                cos = self.index.passage_similarity(qvec, _even_sample(np.flatnonzero(allowed & (cjk == in_cjk))))
+                left = even_sample(np.flatnonzero(allowed & (cjk == in_cjk)), SCRIPT_SAMPLE)
+                cos = self.index.passage_similarity(qvec, left)
                 cos = cos[~np.isnan(cos)]
             else:
                 cos = (vecs if allowed is None else vecs[allowed[with_vector]]) @ q
