@@ -59,19 +59,24 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
-    """Click's usage errors: typer 0.12-0.2x raises click's own, later typers those of the click
-    they vendor (``typer._click``), whose public base is ``typer.TyperException``: a typer
-    upgrade turned "No such command" into a traceback when only click's were caught."""
-    import click
-
-    vendored = getattr(typer, "TyperException", None)  # absent before typer vendored click
-    return (click.exceptions.ClickException,) + ((vendored,) if vendored else ())
+    """Click's usage errors: typer before 0.2x raises click's own, later typers those of the click
+    they vendor (``typer._click``, whose public base is ``typer.TyperException``) and no longer
+    depend on click: a typer upgrade turned "No such command" into a traceback when only click's
+    were caught."""
+    vendored = getattr(typer, "TyperException", None)
+    return tuple(c for c in (_click_exception("ClickException"), vendored) if c is not None)
 
 
 def _aborts() -> tuple[type[BaseException], ...]:
-    import click
+    return tuple(c for c in (_click_exception("Abort"), typer.Abort) if c is not None)
 
-    return (click.exceptions.Abort, typer.Abort)
+
+def _click_exception(name: str) -> Any:
+    try:
+        import click
+    except ImportError:  # a typer that vendors click, without click installed
+        return None
+    return getattr(click.exceptions, name, None)
 
 
 if __name__ == "__main__":
