@@ -74,9 +74,13 @@ class UserInfo(RequestModel):
 
 
 class FilterSpec(RequestModel):
-    tags: list[str] | None = Field(None, max_length=100)
+    tags: list[str] | None = Field(
+        None, max_length=100, description="documents with any of these tags (422 when no document carries one)"
+    )
     lang: str | None = Field(None, max_length=16, description='a language code ("en", "zh", "zh-CN")')
-    sources: list[str] | None = Field(None, max_length=500)
+    sources: list[str] | None = Field(
+        None, max_length=500, description="these document sources, as GET /v1/documents lists them (422 when none exists)"
+    )
     on_date: _dt.date | None = None
 
     @field_validator("lang")
