@@ -95,7 +95,11 @@ def jobs_cmd(kb: KbOpt = None, as_json: JsonOpt = False) -> None:
     """List the reindex jobs of a knowledge base (status, counts, throughput, failures)."""
     from ingest.reindex import list_jobs
 
-    knowledge_base, _settings = open_kb(kb)
+    knowledge_base, settings = open_kb(kb)
+    if not knowledge_base.path.is_dir():  # a misspelt name had "no reindex jobs", as if it existed
+        from kb.errors import KnowledgeBaseNotFound
+
+        raise KnowledgeBaseNotFound(knowledge_base.name, settings.home)
     jobs = list_jobs(knowledge_base)
     if as_json:
         typer.echo(json.dumps({"kb": knowledge_base.name, "jobs": jobs}, ensure_ascii=False, default=str))

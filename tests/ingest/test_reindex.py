@@ -387,3 +387,6 @@ def test_cli_reindex_exit_3_and_jobs_listing(kb_home: Path, tmp_path: Path) -> N
     text = subprocess.run([sys.executable, "-m", "kb.cli", "jobs", "--kb", "c"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert out["job_id"] in text.stdout and "done" in text.stdout
+    typo = subprocess.run([sys.executable, "-m", "kb.cli", "jobs", "--kb", "cc"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert typo.returncode == 1 and typo.stderr.startswith("error: knowledge base 'cc' has no published index")
