@@ -78,8 +78,13 @@ def keys_new(
 
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}", f"use one of {', '.join(ROLES)}")
+    for g in group or ():
+        if not g.strip():  # an empty $GROUP made a key that sees only documents in no group
+            raise InputError("--group needs a group name", "e.g. --group staff, or leave --group out for every group")
+        if any(c in g for c in ":|,"):  # would break the entry into other fields
+            raise InputError(f"--group {g!r} holds ':', '|' or ','", "name the group without them")
     key = new_key()
-    entry = f"{name}:{role}:{hash_key(key)}" + (f":{'|'.join(group)}" if group else "")
+    entry = f"{name}:{role}:{hash_key(key)}" + (f":{'|'.join(g.strip() for g in group)}" if group else "")
     KeyStore.parse(entry)  # validates the name
     typer.echo(f"key:   {key}")
     typer.echo(f"entry: {entry}")

@@ -137,3 +137,20 @@ def test_cli_refuses_public_bind_without_keys_and_makes_keys(tmp_path: object) -
     lines = dict(line.split(": ", 1) for line in r.stdout.strip().splitlines())
     entry = KeyStore.parse(lines["entry"]).authenticate(lines["key"].strip())
     assert entry == Principal("desk", "editor", groups=("sales",))
+
+
+@pytest.mark.parametrize(
+    ("group", "says"),
+    [("", "error: --group needs a group name"), ("a|b", "error: --group 'a|b' holds ':', '|' or ','")],
+)
+def test_kb_keys_new_refuses_a_blank_group_or_one_that_breaks_the_entry(
+    group: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an empty $GROUP made a key restricted to documents in no group; "a|b" two groups
+    from kb.cli import main
+
+    with pytest.raises(SystemExit) as ex:
+        main(["keys", "new", "desk", "--group", "sales", "--group", group])
+    assert ex.value.code == 2
+    out = capsys.readouterr()
+    assert out.err.startswith(says) and len(out.err.strip().splitlines()) == 1 and "entry:" not in out.out
