@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kb.errors import ConfigError, InputError
+from kb.errors import InputError
 
 GATE_RE = re.compile(r"^(?:(?P<set>[^:=]+):)?(?P<metric>[A-Za-z_][\w.@]*)=(?P<value>-?[0-9.]+)$")
 
@@ -316,7 +316,7 @@ def _read_report(path: Path) -> dict[str, Any]:
             f"{path} is not a JSON report ({ex})".splitlines()[0], "pass files written by `kb eval --out`"
         ) from ex
     if not isinstance(data, dict) or not isinstance(data.get("sets"), dict):
-        raise ConfigError(f"{path} has no 'sets'", "pass files written by `kb eval --out`")
+        raise InputError(f"{path} is not a report of `kb eval` (no 'sets')", "pass files written by `kb eval --out`")
     return data
 
 

@@ -320,3 +320,14 @@ def test_kb_eval_with_the_real_embedder(
         assert f["scorer"]["roc_auc"] >= 0.75
     finally:
         reset_settings_cache()
+
+
+def test_kb_eval_compare_refuses_what_is_not_a_report_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "r.json"
+    for text, says in (("[]", "is not a report of `kb eval` (no 'sets')"), ("{bad", "is not a JSON report")):
+        report.write_text(text, encoding="utf-8")
+        assert run_kb(["eval", "--compare", str(report), str(report)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert says in err and len(err.splitlines()) == 1
