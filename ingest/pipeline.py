@@ -305,10 +305,13 @@ def ingest_paths(
     csettings = ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
     settings = csettings.as_dict()
     defaults: dict[str, Any] = {}
-    if default_groups:
-        defaults["groups"] = tuple(default_groups)
-    if default_tags:
-        defaults["tags"] = tuple(default_tags)
+    for key, given in (("groups", default_groups), ("tags", default_tags)):
+        names = tuple(n.strip() for n in given)
+        if not all(names):
+            # a group "" hid the documents from every user; dropped, it would publish them to all
+            raise InputError(f"a default {key[:-1]} name is blank", f"name each of the {key}, or give none")
+        if names:
+            defaults[key] = names
     extra = ""
     if defaults:
         import json

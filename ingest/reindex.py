@@ -662,6 +662,8 @@ def reindex(
     # the job id goes into the lock note, so that a refused second job names the holder's job
     hint = find_resumable(kb) if resume else None
     job_id: str = str(hint["id"]) if hint is not None else _new_job_id()
+    if not resume and documents is None and not Path(kb.path).is_dir():
+        resolve_source(kb, source)  # a knowledge base never built, without a source: fail before the lock makes its folder
     with kb.lock(timeout=lock_timeout, what=f"kb reindex job {job_id}"):
         prior: dict[str, Any] | None = None
         if resume:

@@ -93,10 +93,11 @@ def reindex_cmd(
 
 def jobs_cmd(kb: KbOpt = None, as_json: JsonOpt = False) -> None:
     """List the reindex jobs of a knowledge base (status, counts, throughput, failures)."""
-    from ingest.reindex import list_jobs
+    from ingest.reindex import jobs_dir, list_jobs
 
     knowledge_base, settings = open_kb(kb)
-    if not knowledge_base.path.is_dir():  # a misspelt name had "no reindex jobs", as if it existed
+    if not jobs_dir(knowledge_base).is_dir() and not knowledge_base.exists():
+        # a misspelt name had "no reindex jobs", as if it existed
         from kb.errors import KnowledgeBaseNotFound
 
         raise KnowledgeBaseNotFound(knowledge_base.name, settings.home)

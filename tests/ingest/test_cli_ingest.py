@@ -144,3 +144,42 @@ def test_reindex_names_failed_files_and_warnings_as_ingest_does(kb_home: Path, t
         assert any(ln.startswith("  failed: broken.pdf: ") for ln in lines), run.stderr
         assert "  warning: faq.csv: 1 row without an answer skipped ('2'); fill in" in "\n".join(lines), run.stderr
         assert not any(ln.startswith("  warning: faq.csv: faq.csv:") for ln in lines)
+
+
+def test_blank_group_or_tag_and_a_never_built_knowledge_base_are_refused_without_a_trace(
+    kb_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--group "$GROUP"` with GROUP unset stored a group "" that hid the documents from every user
+    from indexes.embedders import HashingEmbedder
+    from ingest.pipeline import ingest_paths
+    from kb.cli import main
+    from kb.errors import InputError
+    from kb.settings import reset_settings_cache
+
+    docs = corpus(tmp_path / "docs", 1)
+    monkeypatch.setenv("KB_HOME", str(kb_home))
+    monkeypatch.setenv("KB_EMBEDDER", "hashing:64")
+    reset_settings_cache()
+
+    def refused(args: list[str], code: int) -> str:
+        with pytest.raises(SystemExit) as ex:
+            main(args)
+        assert ex.value.code == code
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        return err
+
+    assert refused(["ingest", str(docs), "--kb", "t", "--group", ""], 2) == (
+        "error: --group needs a group name; e.g. --group staff, or leave --group out"
+    )
+    assert refused(["ingest", str(docs), "--kb", "t", "--group", "staff", "--tag", " "], 2).startswith(
+        "error: --tag needs a tag name"
+    )
+    assert not (kb_home / "t").exists()
+    with pytest.raises(InputError, match="a default group name is blank"):
+        ingest_paths(KnowledgeBase(kb_home, "t"), [docs], HashingEmbedder(64), default_groups=("staff", " "))
+    # a knowledge base never built: reindex without a source, and its jobs, are errors; no folder is left
+    assert "has no recorded sources and no live version" in refused(["reindex", "--kb", "never"], 2)
+    assert "has no published index" in refused(["jobs", "--kb", "never"], 1)
+    assert not (kb_home / "never").exists()
+    reset_settings_cache()
