@@ -484,6 +484,22 @@ def _shifted(
     return shifted
 
 
+def _percentiles(values: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """``np.percentile(values, qs)`` (its default linear interpolation, in float64), bit for bit:
+    numpy's took 0.25 ms a call right after a query's embedding (0.06 ms warm), for 256 values;
+    a sort and a few lookups take a tenth of that."""
+    x = np.sort(values)
+    top = len(x) - 1
+    out = []
+    for q in qs:
+        pos = q / 100 * top
+        lo = int(pos)
+        a, b = float(x[lo]), float(x[min(lo + 1, top)])
+        t = pos - lo
+        out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)  # numpy's _lerp
+    return np.array(out)
+
+
 def _table_header(text: str) -> str:
     """The header row and rule line a chunk opens with when it opens with a Markdown table, else ""."""
     m = _TABLE_HEAD.match(text)
@@ -831,7 +847,7 @@ class HybridRetriever:
                 cos = (vecs if allowed is None else vecs[allowed[with_vector]]) @ q
             if len(cos) < SCRIPT_MIN_ROWS:
                 return None
-            levels.append(np.percentile(cos, SCRIPT_QUANTILES))
+            levels.append(_percentiles(cos, SCRIPT_QUANTILES))
         gain = float(np.min(levels[0] - levels[1]))
         if gain <= 0:
             return None

@@ -839,3 +839,16 @@ def test_a_chunk_that_continues_a_sentence_loses_its_mark_where_merged_after_it(
     )
     alone = HybridRetriever(index, fake_embedder, merge_neighbours=False).retrieve("teaching equipment", k=1)[0]
     assert alone.chunk.position == 1 and alone.passage.startswith(CONTINUES)  # the cut is shown as one
+
+
+def test_script_shift_percentiles_are_numpys_bit_for_bit() -> None:
+    from rag.retrieval import SCRIPT_QUANTILES, _percentiles
+
+    rng = np.random.default_rng(7)
+    for n in [*range(1, 40), 255, 256, 257]:
+        for _ in range(20):
+            cos = rng.normal(0.8, 0.05, n).astype(np.float32)
+            for qs in (SCRIPT_QUANTILES, (0, 100), (33.3, 66.7)):
+                want = np.percentile(cos, qs)
+                got = _percentiles(cos, qs)
+                assert got.dtype == want.dtype and np.array_equal(got, want), (n, qs, got - want)
