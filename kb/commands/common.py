@@ -1,10 +1,11 @@
 """What the `kb` commands share: their --kb and --json options, opening the knowledge base they
-name, the exit code of a partial success, and the lines that report a job's failed files and
-warnings."""
+name, the exit code of a partial success, the lines that report a job's failed files and
+warnings, and the refusal of a blank name."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +25,16 @@ def open_kb(name: str | None) -> tuple[Any, Any]:
 
     settings = get_settings()
     return KnowledgeBase.from_settings(Path(settings.home), name or settings.default_kb, settings), settings
+
+
+def refuse_blank(option: str, values: Sequence[str] | None, example: str, otherwise: str) -> None:
+    """An error when one of a repeatable option's values is blank: ``--group "$GROUP"`` with GROUP
+    unset. (``kb ingest`` stored a group "" that hid the documents from every user; left out, it
+    would have given documents meant for one group to everyone.)"""
+    if any(not v.strip() for v in values or ()):
+        from kb.errors import InputError
+
+        raise InputError(f"{option} needs a {option.removeprefix('--')} name", f"e.g. {option} {example}, or {otherwise}")
 
 
 def exit_partial() -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kb.commands.common import JsonOpt, KbOpt, exit_partial, open_kb, print_problems
+from kb.commands.common import JsonOpt, KbOpt, exit_partial, open_kb, print_problems, refuse_blank
 
 
 def _quiet_parsers() -> None:
@@ -58,14 +58,9 @@ def ingest_cmd(
 ) -> None:
     """Ingest files and folders (PDF, DOCX, HTML, Markdown, TXT; FAQ tables as CSV/XLSX/JSON/JSONL)."""
     from ingest.pipeline import ingest_paths
-    from kb.errors import InputError
 
-    for option, names, example in (("--group", group, "staff"), ("--tag", tag, "returns")):
-        if any(not n.strip() for n in names or ()):
-            # an empty $GROUP stored a group "" that hid the documents from every user; left out,
-            # it would have given documents meant for one group to everyone
-            what = option.removeprefix("--")
-            raise InputError(f"{option} needs a {what} name", f"e.g. {option} {example}, or leave {option} out")
+    refuse_blank("--group", group, "staff", "leave --group out")
+    refuse_blank("--tag", tag, "returns", "leave --tag out")
     _quiet_parsers()
     knowledge_base, settings = open_kb(kb)
     embedder = _embedder(settings)

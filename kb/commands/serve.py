@@ -74,13 +74,13 @@ def keys_new(
 ) -> None:
     """Print a fresh key (give it to the client) and its KB_API_KEYS entry (give it to the server)."""
     from kb.auth import ROLES, KeyStore, hash_key, new_key
+    from kb.commands.common import refuse_blank
     from kb.errors import InputError
 
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}", f"use one of {', '.join(ROLES)}")
+    refuse_blank("--group", group, "staff", "leave --group out for every group")  # else a key for no group
     for g in group or ():
-        if not g.strip():  # an empty $GROUP made a key that sees only documents in no group
-            raise InputError("--group needs a group name", "e.g. --group staff, or leave --group out for every group")
         if any(c in g for c in ":|,"):  # would break the entry into other fields
             raise InputError(f"--group {g!r} holds ':', '|' or ','", "name the group without them")
     key = new_key()
