@@ -202,6 +202,22 @@ class RequestContext:
             request_id_var.reset(token)
 
 
+class ClosingStream(StreamingResponse):
+    """Server-Sent Events whose source is closed however the response ends: sent whole, failed,
+    or cut short by a client that hung up. Starlette stops reading a generator when the client
+    goes, but leaves it to the garbage collector, and the answer slot it holds with it."""
+
+    def __init__(self, content: Iterator[str], close: Callable[[], None]) -> None:
+        super().__init__(content, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        self._close = close
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._close()
+
+
 def _as_list(groups: tuple[str, ...] | None) -> list[str] | None:
     return list(groups) if groups is not None else None
 
@@ -389,11 +405,12 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         history: list[dict[str, str]],
         groups: tuple[str, ...] | None,
         filters: Any,
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(kind, payload) pairs: ("token", {"text"}), then ("final", response body). The answer
-        slot is taken now (503 before the stream starts), not when the body is first read."""
+    ) -> tuple[Iterator[tuple[str, dict[str, Any]]], Callable[[], None]]:
+        """(kind, payload) pairs: ("token", {"text"}), then ("final", response body), and what
+        closes them. The answer slot is taken now (503 before the stream starts), not when the
+        body is first read; the closer gives it back, read or not (:class:`ClosingStream`)."""
         events = svc.stream(rt, question, session_id=session_id, history=history, groups=groups, filters=filters)
-        return _pairs(svc, principal, rt, question, session_id, history, groups, filters, events)
+        return _pairs(svc, principal, rt, question, session_id, history, groups, filters, events), events.close
 
     def _pairs(
         svc: Service,
@@ -456,7 +473,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         if not body.stream:
             out = run_ask(svc, principal, rt, question, session_id, history, groups, filters)
             return answer_body(out, body.include_passages)
-        pairs = stream_ask(svc, principal, rt, question, session_id, history, groups, filters)
+        pairs, close = stream_ask(svc, principal, rt, question, session_id, history, groups, filters)
 
         def gen() -> Iterator[str]:
             try:
@@ -476,7 +493,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                     },
                 )
 
-        return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return ClosingStream(gen(), close)
 
     @app.post("/v1/search", response_model=S.SearchResponse, tags=["answers"])
     def search(body: S.SearchRequest, principal: Reader, svc: ServiceDep) -> Any:
@@ -550,7 +567,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                 "answer_id": out["answer_id"],
                 "session_id": out.get("session_id"),
             }
-        pairs = stream_ask(svc, principal, rt, question, session_id, history, groups, filters)
+        pairs, close = stream_ask(svc, principal, rt, question, session_id, history, groups, filters)
 
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
             obj = {
@@ -586,7 +603,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                 yield f"data: {json.dumps({'error': {'error': 'internal', 'message': 'internal error'}})}\n\n"
             yield "data: [DONE]\n\n"
 
-        return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return ClosingStream(gen(), close)
 
     @app.get("/v1/models", response_model=S.ModelList, tags=["openai"])
     def models(principal: Reader, svc: ServiceDep) -> Any:

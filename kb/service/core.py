@@ -98,6 +98,42 @@ def hit_to_passage(hit: Any, cited: set[str] | None = None) -> dict[str, Any]:
     }
 
 
+
+class SlotStream(Iterator[dict[str, Any]]):
+    """A stream of answer events that holds an answer slot until it ends, fails or is closed.
+
+    A generator's own ``finally`` would not do: a generator that was never started runs no code
+    when it is closed, and one a server stops reading (the client hung up) is only closed when
+    it is garbage collected, which a reference cycle can put off for minutes, with the slot taken
+    all that time. The server closes this explicitly however the response ends."""
+
+    def __init__(self, events: Iterator[dict[str, Any]], release: Callable[[], None]) -> None:
+        self._events = events
+        self._release: Callable[[], None] | None = release
+        self._lock = threading.Lock()
+
+    def __next__(self) -> dict[str, Any]:
+        try:
+            return next(self._events)
+        except BaseException:  # StopIteration included: the stream is over either way
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop the stream and give its slot back; idempotent, safe from any thread."""
+        with self._lock:
+            release, self._release = self._release, None
+        if release is None:
+            return
+        try:
+            close = getattr(self._events, "close", None)
+            if close is not None:
+                close()
+        except ValueError:
+            pass  # being read on another thread right now: its slot is given back all the same
+        finally:
+            release()
+
 class Service:
     def __init__(self, settings: Any, kbs: list[str] | None = None) -> None:
         self.settings = settings
@@ -308,28 +344,28 @@ class Service:
         history: list[dict[str, str]],
         groups: tuple[str, ...] | None,
         filters: Filters,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> SlotStream:
         """Acquire a slot now (so that a full queue answers 503 before the stream starts) and
-        return the event iterator, which releases the slot when it ends or is closed."""
+        return the events, which release the slot when they end or are closed, read or not."""
         self.slots.acquire()
         self._gauges()
 
         def events() -> Iterator[dict[str, Any]]:
             t0 = time.perf_counter()
             first = True
-            try:
-                for ev in rt.assistant.ask_stream(
-                    question, session_id=session_id, groups=groups, filters=filters, history=history
-                ):
-                    if first and ev.get("type") == "token":
-                        first = False
-                        self.metrics.ttft.observe(time.perf_counter() - t0)
-                    yield ev
-            finally:
-                self.slots.release()
-                self._gauges()
+            for ev in rt.assistant.ask_stream(
+                question, session_id=session_id, groups=groups, filters=filters, history=history
+            ):
+                if first and ev.get("type") == "token":
+                    first = False
+                    self.metrics.ttft.observe(time.perf_counter() - t0)
+                yield ev
 
-        return events()
+        def release() -> None:
+            self.slots.release()
+            self._gauges()
+
+        return SlotStream(events(), release)
 
     def _gauges(self) -> None:
         self.metrics.gen_active.set(self.slots.active)

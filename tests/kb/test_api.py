@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -290,6 +291,45 @@ def test_busy_generation_slots_503(hashing_home: Path) -> None:
         finally:
             slots.release()
         assert c.post("/v1/ask", json={"question": "How long do refunds take?"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/ask", {"question": "How long do refunds take?", "stream": True}),
+        ("/v1/chat/completions", {"model": KB, "stream": True,
+                                  "messages": [{"role": "user", "content": "How long do refunds take?"}]}),
+    ],
+)
+def test_a_stream_whose_client_hangs_up_gives_its_answer_slot_back(hashing_home: Path, path: str, body: Any) -> None:
+    """A real server with one answer slot and no queue: a client that reads the status line of a
+    stream and hangs up must not leave the slot taken (every later question a 503)."""
+    import socket
+
+    import httpx
+
+    from kb.app import create_app
+    from tests.kb.conftest import LiveServer
+
+    app = create_app(make_settings(hashing_home, "hashing:64", generation_slots=1, generation_queue=0))
+    server = LiveServer(app).start()
+    try:
+        data = dump(body).encode()
+        slots = app.state.service.slots
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+                s.sendall(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                          b"\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+                assert s.recv(12).startswith(b"HTTP/1.1 200")
+            # the server learns of the hang-up when it next writes: give it a moment
+            deadline = time.monotonic() + 10
+            while slots.active and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert slots.active == 0
+        r = httpx.post(server.url + "/v1/ask", json={"question": "How long do refunds take?"}, timeout=30)
+        assert r.status_code == 200
+    finally:
+        server.stop()
 
 
 def test_cors_off_by_default_and_configurable(client: Any, hashing_home: Path) -> None:
