@@ -292,12 +292,16 @@ def ingest_paths(
     default_tags: Sequence[str] = (),
     lock_timeout: float = 0,
     background_embed: bool = True,
+    only_groups: Sequence[str] | None = None,
 ) -> IngestReport:
     """Ingest files and folders into ``kb`` (a :class:`indexes.kbase.KnowledgeBase`).
 
     ``default_groups`` / ``default_tags`` apply to documents whose own metadata has none (e.g. an
-    upload for one team). Raises KBError only for fatal problems (locked, embedder mismatch,
-    a path that does not exist); per-file problems go to ``report.failed``.
+    upload for one team). ``only_groups`` (an upload by a key restricted to those access groups)
+    fails a file whose document would not be restricted to them, by its front-matter or sidecar,
+    or that would replace a document that is not. Raises KBError only for fatal problems
+    (locked, embedder mismatch, a path that does not exist); per-file problems go to
+    ``report.failed``.
     """
     started = time.perf_counter()
     report = IngestReport(kb=getattr(kb, "name", ""))
@@ -351,7 +355,11 @@ def ingest_paths(
                     keep_ids[old.id] = None
                     report.unchanged += 1
                     continue
+                if only_groups is not None and old is not None:
+                    _check_within(source, "replaces a document", old, only_groups)
                 loaded = load_file(path, root, max_file_mb, data=data, defaults=defaults)
+                if only_groups is not None:
+                    _check_within(source, "would be", loaded.document, only_groups)
                 chunks = chunk_loaded(loaded, embedder.count_tokens, csettings)
                 if not chunks:
                     raise InputError(f"{source}: no text to index", "add content or remove the file")
@@ -400,6 +408,16 @@ def ingest_paths(
         report.chunks = _count_chunks(manifest, len(new_chunks))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_within(source: str, what: str, doc: Document, only: Sequence[str]) -> None:
+    groups = [str(g) for g in (doc.metadata or {}).get("groups") or ()]
+    if not groups or not set(groups) <= set(only):
+        whose = "everyone's (no access groups)" if not groups else "of groups " + ", ".join(groups)
+        raise InputError(
+            f"{source}: {what} {whose}; this upload may only publish to {', '.join(only)}",
+            "leave groups out of its front-matter or sidecar, or have an editor without a group restriction upload it",
+        )
 
 
 def _match(source: str, wanted: str) -> bool:

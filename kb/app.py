@@ -14,9 +14,10 @@ import difflib
 import functools
 import json
 import logging
-import os
+import shutil
 import threading
 import time
+import typing
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
@@ -28,13 +29,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexes.text import detect_lang
 from kb.auth import Principal
-from kb.errors import AuthError, FileTooLargeError, KBError
+from kb.errors import AuthError, FileTooLargeError, ForbiddenError, InputError, KBError, NotFoundError
 from kb.service import schemas as S
-from kb.service.core import Runtime, Service, TooManyFilesError, safe_filename
+from kb.service.core import (
+    Runtime,
+    Service,
+    TooManyFilesError,
+    doc_groups,
+    gbk_reading,
+    may_read,
+    safe_filename,
+)
 
 log = logging.getLogger("kb.app")
 STATIC = Path(__file__).parent / "static"
@@ -100,24 +110,61 @@ def _request_fields() -> list[str]:
     return sorted(names)
 
 
-def _validation_message(exc: RequestValidationError) -> str:
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The request model an annotation holds (``UserInfo | None``, ``list[Turn]``), if one."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if (found := _model_in(arg)) is not None:
+            return found
+    return None
+
+
+def _fields_at(request: Request | None, path: tuple[Any, ...]) -> list[str]:
+    """The fields a misspelt field at ``path`` (its location in the body) could have meant: those
+    of the route's own request model there, else those of any request."""
+    body = getattr((request.scope.get("route") if request is not None else None), "body_field", None)
+    model = _model_in(body.field_info.annotation) if body is not None else None
+    for part in path:
+        if model is None:
+            break
+        if not isinstance(part, int):
+            field = model.model_fields.get(str(part))
+            model = _model_in(field.annotation) if field is not None else None
+    return sorted(model.model_fields) if model is not None else _request_fields()
+
+
+def _validation_message(exc: RequestValidationError, request: Request | None = None) -> str:
     parts = []
     for e in exc.errors()[:3]:
-        loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body",)) or "body"
+        where = tuple(x for x in e.get("loc", ()) if x != "body")
+        loc = ".".join(str(x) for x in where) or "body"
         msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's prefix to a validator's words
-        if str(e.get("type", "")).startswith("date_"):  # "Datetimes provided to dates should have zero time"
+        kind = str(e.get("type", ""))
+        if kind.startswith("date_"):  # "Datetimes provided to dates should have zero time"
             given = repr(e.get("input"))
             msg = f"{given if len(given) <= 40 else given[:37] + '...'} is not a date; write it as YYYY-MM-DD"
-        if e.get("type") == "extra_forbidden":
-            near = difflib.get_close_matches(str(e["loc"][-1]), _request_fields(), n=1)
+        elif kind == "extra_forbidden":
+            typed = str(where[-1])
+            fields = [f for f in _fields_at(request, where[:-1]) if f != typed]
+            near = difflib.get_close_matches(typed, fields, n=1)
             msg = "is not a field of this request" + (f" (did you mean {near[0]}?)" if near else "")
+        elif kind == "json_invalid":  # loc ("body", offset): say so, not "16: JSON decode error"
+            why = str((e.get("ctx") or {}).get("error") or "invalid")
+            return f"the body is not valid JSON ({why} at character {where[0] if where else '?'}); send one JSON object"
+        elif not where and kind in ("model_attributes_type", "dict_type"):
+            sent_as = request.headers.get("content-type", "") if request is not None else ""
+            if request is not None and "json" not in sent_as:
+                return (f"the body was not sent as JSON (Content-Type: {sent_as or 'none'}); send a JSON "
+                        "object with the header Content-Type: application/json")
+            msg = "is not a JSON object; send one, e.g. {\"question\": \"...\"}"
         parts.append(f"{loc}: {msg}")
     return "; ".join(parts) + "; fix the request (schema at /docs)"
 
 
 class _BodyTooLarge(StarletteHTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body is larger than {limit} bytes; send less (see KB_MAX_UPLOAD_MB)")
+    def __init__(self, limit: int, setting: str) -> None:
+        super().__init__(413, f"request body is larger than {limit} bytes; send less (or raise {setting})")
 
 
 # --- middleware ---------------------------------------------------------------------------------------
@@ -150,7 +197,10 @@ class RequestContext:
         started = time.perf_counter()
         status: dict[str, int] = {"code": 500}
         path = scope.get("path", "")
-        limit = self.upload_limit if path.startswith("/v1/documents") else self.json_limit
+        upload = path.startswith("/v1/documents")
+        limit = self.upload_limit if upload else self.json_limit
+        # a JSON body's limit follows the longest question allowed
+        setting = "KB_MAX_UPLOAD_MB" if upload else "KB_MAX_QUESTION_CHARS"
 
         async def send_wrapper(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -163,7 +213,7 @@ class RequestContext:
         try:
             declared = headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > limit:
-                err = _BodyTooLarge(limit)
+                err = _BodyTooLarge(limit, setting)
                 resp = error_response(413, {"error": "too_large", "message": str(err.detail)})
                 await resp(scope, receive, send_wrapper)
                 return
@@ -174,7 +224,7 @@ class RequestContext:
                 if message.get("type") == "http.request":
                     seen["n"] += len(message.get("body", b""))
                     if seen["n"] > limit:
-                        raise _BodyTooLarge(limit)
+                        raise _BodyTooLarge(limit, setting)
                 return message
 
             try:
@@ -200,6 +250,24 @@ class RequestContext:
             if route_name not in ("/healthz", "/readyz", "/metrics"):
                 log.info("%s %s %d %.1f ms", scope.get("method"), route_name, status["code"], elapsed * 1000)
             request_id_var.reset(token)
+
+
+def form_names(field: str, value: str | None) -> tuple[str, ...]:
+    """A comma-separated form field's names (``groups=staff,sales``). A blank one is refused, not
+    dropped (``groups= , ``, or a variable left unset, would publish to everyone), and so is text
+    that is not UTF-8, which the multipart parser reads as Latin-1 ("Ô±¹¤" for GBK's 员工)."""
+    if value is None:
+        return ()
+    gbk = gbk_reading(value)
+    if gbk is not None:
+        raise InputError(f"{field} is not UTF-8 (as GBK it reads {gbk!r})", f"send the {field} field as UTF-8")
+    names = tuple(n.strip() for n in value.split(","))
+    if not all(names):
+        raise InputError(
+            f"{field} holds a blank name ({value[:80]!r})",
+            f"send comma-separated names, e.g. {field}=staff,sales, or leave the field out",
+        )
+    return names
 
 
 class ClosingStream(StreamingResponse):
@@ -333,7 +401,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         service.metrics.errors.labels(code="bad_input").inc()
-        return error_response(422, {"error": "bad_input", "message": _validation_message(exc)})
+        return error_response(422, {"error": "bad_input", "message": _validation_message(exc, request)})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -361,6 +429,14 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         if include_passages:
             out["passages"] = passages
         return out
+
+    def session_turns(svc: Service, principal: Principal, session_id: str) -> list[dict[str, Any]]:
+        """An agent's view of a session: its last 100 turns the key's access groups may read; 404
+        when there are none (an unknown session, or one of other groups)."""
+        turns = svc.store.history(session_id, limit=100, viewer=principal.groups)
+        if not turns:
+            raise NotFoundError(f"session {session_id!r} is unknown", "list the sessions with GET /v1/sessions")
+        return turns
 
     def prepare(
         svc: Service, principal: Principal, kb: str | None, user: S.UserInfo | None, filt: S.FilterSpec | None
@@ -467,9 +543,10 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         action, confidence, timings), or an `error` event."""
         question = svc.check_question(body.question)
         rt, groups, filters = prepare(svc, principal, body.kb, body.user, body.filters)
+        svc.check_session(body.session_id, principal)
         session_id = body.session_id or svc.new_session_id()
         given = [t.model_dump() for t in body.history] if body.history is not None else None
-        history = svc.history_for(body.session_id, given)
+        history = svc.history_for(body.session_id, given, groups)
         if not body.stream:
             out = run_ask(svc, principal, rt, question, session_id, history, groups, filters)
             return answer_body(out, body.include_passages)
@@ -508,18 +585,18 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     # -- routes: OpenAI-compatible -----------------------------------------------------------------
     def chat_turns(body: S.ChatRequest, svc: Service) -> tuple[str, list[dict[str, str]]]:
         turns: list[dict[str, str]] = []
-        for m in body.messages:
+        for i, m in enumerate(body.messages):
             if m.role not in ("user", "assistant"):
                 continue  # system / tool messages do not steer the knowledge base
             content = m.content
             if isinstance(content, list):
-                content = " ".join(
-                    str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-                )
+                texts = [p.get("text") for p in content if p.get("type") == "text"]
+                if any(not isinstance(t, str) for t in texts):
+                    raise InputError(f"messages.{i}.content has a text part whose text is not a string",
+                                     'send text parts as {"type": "text", "text": "..."}')
+                content = " ".join(str(t) for t in texts)
             turns.append({"role": m.role, "content": content or ""})
         if not turns or turns[-1]["role"] != "user":
-            from kb.errors import InputError
-
             raise InputError(
                 "the last message must be a user message", "end `messages` with the user's question"
             )
@@ -544,6 +621,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         question, history = chat_turns(body, svc)
         user = S.UserInfo(id=None, groups=body.groups) if body.groups is not None else None
         rt, groups, filters = prepare(svc, principal, body.model, user, None)
+        svc.check_session(body.session_id, principal)
         session_id = body.session_id
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
@@ -648,24 +726,33 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                     "split the file (or raise KB_MAX_UPLOAD_MB)",
                 )
             if name in names:
-                from kb.errors import InputError
-
                 raise InputError(f"{name} appears twice in this upload", "send each file once")
             names.append(name)
+        group_names, tag_names = form_names("groups", groups), form_names("tags", tags)
+        if principal.groups is not None:
+            outside = [g for g in group_names if g not in principal.groups]
+            if outside:
+                raise ForbiddenError(
+                    f"key {principal.name!r} may not publish to {', '.join(outside)}",
+                    f"name groups among {', '.join(principal.groups)}, or leave groups out",
+                )
+            # a restricted key's upload is for its own groups, never for everyone
+            group_names = group_names or principal.groups
         kb_name = svc.knowledge_base(kb or svc.default_kb).name
-        folder = svc.uploads_dir(kb_name)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = svc.staging_dir(kb_name)
         paths: list[Path] = []
-        for f, name in zip(files, names, strict=True):
-            tmp = folder / f".upload-{uuid.uuid4().hex}"
-            with open(tmp, "wb") as out:
-                f.file.seek(0)
-                while chunk := f.file.read(1 << 20):
-                    out.write(chunk)
-            os.replace(tmp, folder / name)
-            paths.append(folder / name)
-        split = lambda v: tuple(x.strip() for x in (v or "").split(",") if x.strip())  # noqa: E731
-        job = svc.submit_ingest(kb_name, paths, split(groups), split(tags), principal.name)
+        try:
+            for f, name in zip(files, names, strict=True):
+                with open(folder / name, "wb") as out:
+                    f.file.seek(0)
+                    while chunk := f.file.read(1 << 20):
+                        out.write(chunk)
+                paths.append(folder / name)
+            paths = svc.with_documents_of(kb_name, paths)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        job = svc.submit_ingest(kb_name, paths, group_names, tag_names, principal)
         return job.to_dict()
 
     @app.get("/v1/jobs/{job_id}", response_model=S.JobOut, tags=["documents"])
@@ -677,16 +764,18 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     def list_documents(
         principal: Reader, svc: ServiceDep, kb: Annotated[str | None, Query(max_length=64)] = None
     ) -> Any:
-        """Documents of the live index version (those the caller's groups may see) and the versions kept."""
+        """Documents of the live index version and the versions kept: those the caller retrieves, or
+        for an editor those its key may manage (all of them for a key without a group restriction)."""
         rt = svc.runtime(kb)
         index = rt.holder.current()
-        allowed = principal.effective_groups(None)
+        # an editor manages every document its key's groups allow; a reader sees what it retrieves
+        allowed = principal.groups if principal.allows("editor") else principal.effective_groups(None)
         docs = []
         for d in index.documents():
-            meta = dict(d.metadata or {})
-            dgroups = [str(g) for g in (meta.get("groups") or [])]
-            if allowed is not None and dgroups and not set(dgroups) & set(allowed):
+            if not may_read(d, allowed):
                 continue
+            meta = dict(d.metadata or {})
+            dgroups = list(doc_groups(d))
             docs.append(
                 {
                     "id": d.id,
@@ -718,7 +807,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         kb: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Any:
         """Start a job that removes a document; it is gone from answers once the job succeeded."""
-        return svc.submit_delete(kb or svc.default_kb, doc_id, principal.name).to_dict()
+        return svc.submit_delete(kb or svc.default_kb, doc_id, principal).to_dict()
 
     # -- routes: feedback and agent assist -----------------------------------------------------------
     @app.post("/v1/feedback", response_model=S.FeedbackResponse, tags=["feedback"])
@@ -751,12 +840,13 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     @app.get("/v1/sessions", response_model=S.SessionList, tags=["agent"])
     def sessions(principal: Editor, svc: ServiceDep, limit: Annotated[int, Query(ge=1, le=200)] = 30) -> Any:
         """Recent customer conversations, newest first; `handoff` marks those waiting for an agent."""
-        return {"sessions": svc.store.recent_sessions(limit)}
+        return {"sessions": svc.store.recent_sessions(limit, viewer=principal.groups)}
 
     @app.get("/v1/sessions/{session_id}", response_model=S.SessionOut, tags=["agent"])
     def session(session_id: str, principal: Editor, svc: ServiceDep) -> Any:
-        """A customer's conversation, oldest turn first (agent assist)."""
-        return {"session_id": session_id, "turns": svc.store.history(session_id, limit=100)}
+        """A customer's conversation, oldest turn first (agent assist): the turns answered under
+        access groups the key may read."""
+        return {"session_id": session_id, "turns": session_turns(svc, principal, session_id)}
 
     @app.post(
         "/v1/agent/suggest",
@@ -768,13 +858,10 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         """A suggested reply to the customer's question in a session (by default the last one that
         is not just a request for a person; `turn` picks another), with citations and the passages
         behind it. Not recorded in the customer's conversation."""
-        from kb.errors import NotFoundError
         from rag.assistant import HANDOFF_RE
 
-        turns = svc.store.history(body.session_id, limit=100)
+        turns = session_turns(svc, principal, body.session_id)
         users = [i for i, t in enumerate(turns) if t["role"] == "user"]
-        if not users:
-            raise NotFoundError(f"session {body.session_id!r} has no questions", "check the session id")
         if body.turn is not None:
             if body.turn not in users:
                 raise NotFoundError(f"turn {body.turn} of session {body.session_id!r} is not a customer question",

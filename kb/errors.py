@@ -7,6 +7,8 @@ leaf: any package may import it. A traceback reaching a user is a bug.
 
 from __future__ import annotations
 
+import unicodedata
+
 
 class KBError(Exception):
     """Base class. ``str(err)`` is the one-line message (problem; what to do)."""
@@ -104,6 +106,15 @@ class EncodingError(InputError):
 
 class MissingColumnsError(InputError):
     code = "missing_columns"
+
+
+def blank(text: str) -> bool:
+    """Whether ``text`` has nothing to read: only spaces, control characters (NUL, escapes) and
+    invisible format characters (a zero-width space, a byte-order mark)."""
+    return all(unicodedata.category(ch) in _UNREAD for ch in text)
+
+
+_UNREAD = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 
 
 def require_text(text: str, what: str, *, decoded: bool = True) -> str:

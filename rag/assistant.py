@@ -38,7 +38,7 @@ from indexes.text import (
     writes_traditional,
 )
 from indexes.types import Filters
-from kb.errors import InputError, QuestionTooLongError, require_text
+from kb.errors import InputError, QuestionTooLongError, blank, require_text
 from rag.citations import check_answer
 from rag.compose import ExtractiveComposer, build_messages
 from rag.conversation import ConversationStore, condense_offline, condense_with_llm, small_talk
@@ -269,7 +269,7 @@ class Assistant:
 
     def _validate(self, question: str) -> str:
         q = require_text((question or "").strip(), "question")
-        if not q:
+        if blank(q):
             raise InputError("the question is empty", "type a question")
         if len(q) > self.max_question_chars:
             raise QuestionTooLongError(

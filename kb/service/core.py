@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -17,7 +18,14 @@ from typing import Any
 
 from indexes.types import Filters
 from kb.auth import KeyStore, Principal
-from kb.errors import InputError, KnowledgeBaseNotFound, QuestionTooLongError, read_gb18030
+from kb.errors import (
+    ForbiddenError,
+    InputError,
+    KnowledgeBaseNotFound,
+    QuestionTooLongError,
+    blank,
+    read_gb18030,
+)
 from kb.service.holder import IndexHolder
 from kb.service.jobs import Job, JobManager
 from kb.service.limits import GenerationSlots, RateLimiter
@@ -30,6 +38,10 @@ log = logging.getLogger("kb.service")
 _SAFE_NAME = re.compile(r"[^\w.\- ()\u00C0-\uFFFF]")
 
 
+# the folder of kb/uploads/ where an upload waits for its job (hidden: never ingested as a document)
+STAGING = ".staging"
+
+
 class TooManyFilesError(InputError):
     code = "too_many_files"
     http_status = 413
@@ -39,17 +51,24 @@ class EmptyQuestionError(InputError):
     code = "empty_question"
 
 
-def _gbk_name(name: str) -> str:
-    """An upload's file name as its sender wrote it. The multipart parser reads a name that is
-    not UTF-8 as Latin-1: a GBK client's "常见问题.txt" arrives as "³£¼ûÎÊÌâ.txt". Such a name
-    is read as GB18030 when its bytes decode so and give Chinese; any other name is kept."""
+def gbk_reading(text: str) -> str | None:
+    """What ``text`` reads as when it is GBK bytes that a parser read as Latin-1, as the multipart
+    parser reads a name or field that is not UTF-8 (a GBK client's "常见问题.txt" arrives as
+    "³£¼ûÎÊÌâ.txt"); None for any other text. Its bytes must read as GB18030 and give Chinese,
+    with the non-ASCII bytes in pairs, as GBK writes Chinese: "équipe", sent as UTF-8 and read so,
+    holds one lone byte, and stays as it is."""
     try:
-        raw = name.encode("latin-1")
+        raw = text.encode("latin-1")
     except UnicodeEncodeError:
-        return name  # it holds characters Latin-1 has not: it was decoded as UTF-8
-    if raw.isascii():
-        return name
-    return read_gb18030(raw) or name
+        return None  # it holds characters Latin-1 has not: it was decoded as UTF-8
+    if raw.isascii() or any(len(run) % 2 for run in re.findall(rb"[\x80-\xff]+", raw)):
+        return None
+    return read_gb18030(raw)
+
+
+def _gbk_name(name: str) -> str:
+    """An upload's file name as its sender wrote it (:func:`gbk_reading`)."""
+    return gbk_reading(name) or name
 
 
 def safe_filename(name: str) -> str:
@@ -57,7 +76,10 @@ def safe_filename(name: str) -> str:
     base = _SAFE_NAME.sub("_", base).lstrip(".").strip()
     if not base:
         raise InputError(f"upload file name {name!r} is not usable", "give the file a name such as faq.csv")
-    return base[:200]
+    if len(base) > 200:  # cut the name, not its type: "aaa…a.txt" stays a .txt
+        stem, ext = os.path.splitext(base)
+        base = stem[: 200 - len(ext[:16])] + ext[:16]
+    return base
 
 
 class Runtime:
@@ -97,6 +119,32 @@ def hit_to_passage(hit: Any, cited: set[str] | None = None) -> dict[str, Any]:
         "cited": bool(cited and c.source_id in cited),
     }
 
+
+
+def doc_groups(doc: Any) -> tuple[str, ...]:
+    """A document's access groups (empty: public)."""
+    return tuple(str(g) for g in ((doc.metadata or {}).get("groups") or ()))
+
+
+def may_read(doc: Any, groups: tuple[str, ...] | None) -> bool:
+    """Whether a reader of the access groups ``groups`` (None: every group) retrieves ``doc``:
+    a public document, or one of theirs."""
+    dg = doc_groups(doc)
+    return groups is None or not dg or bool(set(dg) & set(groups))
+
+
+def check_may_change(doc: Any, caller: Principal) -> None:
+    """A key restricted to some access groups replaces or deletes only documents restricted to
+    them: not a public one (every customer reads it), nor one another group shares."""
+    if caller.groups is None:
+        return
+    dg = doc_groups(doc)
+    if not dg or not set(dg) <= set(caller.groups):
+        whose = "everyone's" if not dg else "of groups " + ", ".join(dg)
+        raise ForbiddenError(
+            f"{doc.source} is {whose}; key {caller.name!r} may only change documents of {', '.join(caller.groups)}",
+            "ask an editor whose key has no group restriction",
+        )
 
 
 class SlotStream(Iterator[dict[str, Any]]):
@@ -292,7 +340,7 @@ class Service:
                 f"the {what} has {len(text)} characters, the limit is {limit}",
                 "shorten it (or raise KB_MAX_QUESTION_CHARS)",
             )
-        if not text.strip():
+        if blank(text):  # spaces, NULs, zero-width spaces: nothing to answer
             raise EmptyQuestionError(f"the {what} is empty", f"send a non-empty {what}")
         return text
 
@@ -307,13 +355,30 @@ class Service:
     def new_session_id(self) -> str:
         return "sess_" + uuid.uuid4().hex[:20]
 
-    def history_for(self, session_id: str | None, given: list[dict[str, str]] | None) -> list[dict[str, str]]:
+    def check_session(self, session_id: str | None, caller: Principal) -> None:
+        """A conversation is continued only with the API key that started it: another key's
+        questions would read its history (and an LLM would be sent it) and be added to it."""
+        if not session_id:
+            return
+        owner = self.store.session_owner(session_id)
+        if owner is not None and owner != caller.name:
+            raise ForbiddenError(
+                f"session {session_id!r} was started with another API key",
+                "omit session_id to start a new conversation, or continue it with the key that started it",
+            )
+
+    def history_for(
+        self, session_id: str | None, given: list[dict[str, str]] | None, groups: tuple[str, ...] | None
+    ) -> list[dict[str, str]]:
+        """The conversation so far: as the request gives it, else the session's last turns that
+        were answered under access groups the request's own ``groups`` cover."""
         if given is not None:
             return given
         if not session_id:
             return []
         return [
-            {"role": t["role"], "content": t["content"]} for t in self.store.history(session_id, limit=20)
+            {"role": t["role"], "content": t["content"]}
+            for t in self.store.history(session_id, limit=20, viewer=groups)
         ]
 
     def answer(
@@ -430,47 +495,107 @@ class Service:
     def uploads_dir(self, kb_name: str) -> Path:
         return self.home / kb_name / "uploads"
 
+    def staging_dir(self, kb_name: str) -> Path:
+        """A new folder for one upload's files until its job has read them: only the files it
+        published replace the kept copies in :meth:`uploads_dir` (a corrupt re-upload leaves the
+        good copy, and a refused file is not kept). Folders a killed server left are removed."""
+        root = self.uploads_dir(kb_name) / STAGING
+        if root.is_dir():
+            for old in root.iterdir():
+                try:
+                    if time.time() - old.stat().st_mtime > 86_400:
+                        shutil.rmtree(old, ignore_errors=True)
+                except OSError:
+                    pass
+        folder = root / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        return folder
+
+    def with_documents_of(self, kb_name: str, staged: list[Path]) -> list[Path]:
+        """``staged`` with, for each sidecar uploaded without its document, a copy of that
+        document as uploaded before, so that it is read again with the new metadata."""
+        from ingest.loaders import META_SUFFIX
+
+        kept = self.uploads_dir(kb_name)
+        names = {p.name for p in staged}
+        out = list(staged)
+        for side in (p for p in staged if p.name.endswith(META_SUFFIX)):
+            base = side.name[: -len(META_SUFFIX)]
+            if any(n != side.name and (n == base or Path(n).stem == base) for n in names):
+                continue
+            earlier = sorted(
+                p for p in (kept.iterdir() if kept.is_dir() else ())
+                if p.is_file() and not p.name.endswith(META_SUFFIX) and (p.name == base or p.stem == base)
+            )
+            if not earlier:
+                raise InputError(
+                    f"{side.name} is the metadata of {base}, which is neither in this upload nor uploaded before",
+                    f"upload {base} with it",
+                )
+            for doc in earlier:
+                shutil.copy2(doc, side.parent / doc.name)
+                out.append(side.parent / doc.name)
+                names.add(doc.name)
+        return out
+
     def submit_ingest(
-        self, kb_name: str, paths: list[Path], groups: tuple[str, ...], tags: tuple[str, ...], owner: str
+        self, kb_name: str, paths: list[Path], groups: tuple[str, ...], tags: tuple[str, ...], caller: Principal
     ) -> Job:
+        """Ingest staged files (:meth:`staging_dir`), then keep those it published."""
         kb = self.knowledge_base(kb_name)
         s = self.settings
         # an uploaded "x.pdf.meta.json" is the sidecar of x.pdf (groups, tags, title), not a document
-        docs = [p for p in paths if not p.name.endswith(".meta.json")] or paths
+        docs = [p for p in paths if not p.name.endswith(".meta.json")]
+        kept = self.uploads_dir(kb_name)
 
         def work(job: Job) -> dict[str, Any]:
             from ingest.pipeline import ingest_paths
 
-            job.stage = "ingesting"
-            report = ingest_paths(
-                kb,
-                docs,
-                self.embedder(),
-                max_file_mb=s.max_file_mb,
-                chunk_tokens=s.chunk_tokens,
-                chunk_overlap=s.chunk_overlap,
-                default_groups=groups,
-                default_tags=tags,
-                lock_timeout=60,
-            )
-            if report.published:
-                job.stage = "switching"
-                self.runtime(kb_name, create=True).holder.refresh(wait=True)
-            return report.to_dict()
+            try:
+                job.stage = "ingesting"
+                report = ingest_paths(
+                    kb,
+                    docs,
+                    self.embedder(),
+                    max_file_mb=s.max_file_mb,
+                    chunk_tokens=s.chunk_tokens,
+                    chunk_overlap=s.chunk_overlap,
+                    default_groups=groups,
+                    default_tags=tags,
+                    lock_timeout=60,
+                    only_groups=caller.groups,
+                )
+                failed = {f["source"] for f in report.failed}
+                for doc in docs:
+                    if doc.name in failed:
+                        continue
+                    for side in (doc.with_name(doc.name + ".meta.json"), doc.with_name(doc.stem + ".meta.json")):
+                        if side in paths:
+                            os.replace(side, kept / side.name)
+                    os.replace(doc, kept / doc.name)
+                if report.published:
+                    job.stage = "switching"
+                    self.runtime(kb_name, create=True).holder.refresh(wait=True)
+                return report.to_dict()
+            finally:
+                for folder in {p.parent for p in paths}:
+                    shutil.rmtree(folder, ignore_errors=True)
 
-        return self.jobs.submit("ingest", kb.name, [p.name for p in docs], owner, work)
+        return self.jobs.submit("ingest", kb.name, [p.name for p in docs], caller.name, work)
 
-    def submit_delete(self, kb_name: str, doc_id: str, owner: str) -> Job:
+    def submit_delete(self, kb_name: str, doc_id: str, caller: Principal) -> Job:
         from kb.errors import NotFoundError
 
         rt = self.runtime(kb_name)
         docs = {d.id: d for d in rt.holder.current().documents()}
         doc = docs.get(doc_id)
-        if doc is None:
+        if doc is None or not may_read(doc, caller.groups):
             raise NotFoundError(
                 f"document {doc_id!r} is not in knowledge base {rt.name!r}",
                 "list them with GET /v1/documents",
             )
+        check_may_change(doc, caller)
+        owner = caller.name
 
         def work(job: Job) -> dict[str, Any]:
             from ingest.pipeline import delete_sources

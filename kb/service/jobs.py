@@ -131,7 +131,13 @@ class JobManager:
             try:
                 report = work(job)
                 job.report = report
-                job.state = "partial" if job.failed else "succeeded"
+                # every file refused: nothing of it was published
+                all_failed = job.files and len({f.get("source") for f in job.failed}) >= len(job.files)
+                job.state = "failed" if all_failed else "partial" if job.failed else "succeeded"
+                if all_failed:
+                    first = job.failed[0].get("error", "")
+                    more = f" (and {len(job.failed) - 1} more; see failed)" if len(job.failed) > 1 else ""
+                    job.error = {"error": "nothing_published", "message": f"{first}{more}"}
             except KBError as ex:
                 job.state = "failed"
                 job.error = ex.to_dict()

@@ -89,11 +89,14 @@ class FilterSpec(RequestModel):
         return lang_code(value) if value and value.strip() else None
 
 
+# the longest earlier turn a request may send (an LLM's long answer fits; a pasted book does not)
+TURN_CHARS = 20_000
+
 class Turn(RequestModel):
     # the turns of GET /v1/sessions/{id} carry answer_id and created_at too: sent back as history, as they are
     model_config = ConfigDict(extra="ignore")
     role: Literal["user", "assistant"]
-    content: str
+    content: str = Field(max_length=TURN_CHARS)
 
 
 class CitationOut(BaseModel):
@@ -166,7 +169,8 @@ class SearchResponse(BaseModel):
 
 class ChatMessage(RequestModel):
     model_config = ConfigDict(extra="allow")
-    role: str = Field(max_length=32)
+    # OpenAI's roles: a misspelt one ("usr") would drop the message it is the role of, unsaid
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None
 
 
@@ -177,6 +181,7 @@ class ChatRequest(RequestModel):
     stream: bool = False
     temperature: float | None = None
     max_tokens: int | None = None
+    n: int | None = Field(None, ge=1, le=1, description="choices: one (the knowledge base's answer)")
     user: str | None = Field(None, max_length=200)
     session_id: str | None = Field(None, max_length=128, description="extension: continues a conversation")
     groups: list[str] | None = Field(None, max_length=100, description="extension: the user's access groups")

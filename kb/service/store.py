@@ -53,6 +53,25 @@ CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
 """
 
 
+# how many of the latest sessions a reader of some access groups only has searched for theirs
+_SESSIONS_SCANNED = 10_000
+
+
+def _groups(stored: str | None) -> tuple[str, ...] | None:
+    """An answer's access groups as stored (JSON list; NULL: retrieved without a restriction)."""
+    return None if stored is None else tuple(json.loads(stored))
+
+
+def visible(answered_under: tuple[str, ...] | None, viewer: tuple[str, ...] | None) -> bool:
+    """Whether a conversation turn answered under the access groups ``answered_under`` may be
+    shown to a reader of the groups ``viewer``. An answer retrieved under some groups may quote
+    any of their documents, so its reader must be in all of them; one retrieved without a
+    restriction (``None``), only to a reader without one."""
+    if viewer is None:
+        return True
+    return answered_under is not None and set(answered_under) <= set(viewer)
+
+
 class AnswerNotFound(NotFoundError):
     def __init__(self, answer_id: str) -> None:
         super().__init__(f"answer {answer_id!r} is unknown", "send the answer_id returned with the answer")
@@ -142,27 +161,68 @@ class ServiceStore:
             out[key] = json.loads(out[key])
         return out
 
-    def history(self, session_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    def history(
+        self, session_id: str, limit: int = 50, viewer: tuple[str, ...] | None = None
+    ) -> list[dict[str, Any]]:
+        """The last ``limit`` turns of a session, oldest first, less those a reader of the access
+        groups ``viewer`` may not see (:func:`visible`; ``None``: a reader of every group)."""
+        # a question and its answer are recorded together, the question at an even seq and its
+        # answer at the next: both belong to that answer, its caller and its access groups
+        sql = (
+            "SELECT t.role, t.content, t.answer_id, t.created_at, a.groups FROM turns t"
+            " LEFT JOIN turns p ON p.session_id = t.session_id AND p.seq = t.seq - t.seq % 2 + 1"
+            " LEFT JOIN answers a ON a.answer_id = p.answer_id"
+            " WHERE t.session_id=? ORDER BY t.seq DESC LIMIT ?"
+        )
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT role, content, answer_id, created_at FROM turns WHERE session_id=? ORDER BY seq DESC LIMIT ?",
-                (session_id, limit),
-            ).fetchall()
+            rows = self._conn.execute(sql, (session_id, limit)).fetchall()
         return [
-            {"role": r[0], "content": r[1], "answer_id": r[2], "created_at": r[3]} for r in reversed(rows)
+            {"role": r[0], "content": r[1], "answer_id": r[2], "created_at": r[3]}
+            for r in reversed(rows)
+            if visible(_groups(r[4]), viewer)
         ]
 
-    def recent_sessions(self, limit: int = 30) -> list[dict[str, Any]]:
-        """Most recent conversations first, with whether their last answer was a hand-off."""
+    def session_owner(self, session_id: str) -> str | None:
+        """The caller (API key name) whose question started a session; None for a new session."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT caller FROM answers WHERE session_id=? ORDER BY created_at LIMIT 1", (session_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def recent_sessions(self, limit: int = 30, viewer: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """Most recent conversations first, with whether their last answer was a hand-off. For a
+        reader of the access groups ``viewer`` (``None``: every group), each conversation as far
+        as it may see it (:func:`visible`), out of the latest ``_SESSIONS_SCANNED``."""
         sql = (
             "SELECT t.session_id, MAX(t.created_at), COUNT(*),"
             " (SELECT a.action FROM answers a WHERE a.session_id = t.session_id ORDER BY a.created_at DESC LIMIT 1)"
-            " FROM turns t GROUP BY t.session_id ORDER BY MAX(t.created_at) DESC LIMIT ?"
+            " FROM turns t GROUP BY t.session_id ORDER BY MAX(t.created_at) DESC LIMIT ? OFFSET ?"
         )
-        with self._lock:
-            rows = self._conn.execute(sql, (limit,)).fetchall()
+        out: list[tuple[Any, ...]] = []
+        page = limit if viewer is None else 200
+        for offset in range(0, _SESSIONS_SCANNED, page):
+            with self._lock:
+                rows = self._conn.execute(sql, (page, offset)).fetchall()
+                answered = [] if viewer is None or not rows else self._conn.execute(
+                    f"SELECT session_id, created_at, action, groups FROM answers"
+                    f" WHERE session_id IN ({','.join('?' * len(rows))}) ORDER BY created_at",
+                    [r[0] for r in rows],
+                ).fetchall()
+            if viewer is None:
+                out.extend(rows)
+            else:
+                # from its answers the viewer may see: two turns each, the last one's time and action
+                seen: dict[str, list[Any]] = {}
+                for sid, at, action, groups in answered:
+                    if visible(_groups(groups), viewer):
+                        acc = seen.setdefault(sid, [sid, at, 0, action])
+                        acc[1], acc[2], acc[3] = at, acc[2] + 2, action
+                out.extend(tuple(seen[r[0]]) for r in rows if r[0] in seen)
+            if len(out) >= limit or len(rows) < page:
+                break
         return [{"session_id": r[0], "last_at": r[1], "turns": r[2], "last_action": r[3] or "",
-                 "handoff": r[3] == "handoff"} for r in rows]
+                 "handoff": r[3] == "handoff"} for r in out[:limit]]
 
     def session_groups(self, session_id: str) -> tuple[str, ...] | None:
         """The access groups the customer's last answer in a session was retrieved under."""
@@ -170,9 +230,7 @@ class ServiceStore:
             row = self._conn.execute(
                 "SELECT groups FROM answers WHERE session_id=? ORDER BY created_at DESC LIMIT 1", (session_id,)
             ).fetchone()
-        if row is None or row[0] is None:
-            return None
-        return tuple(json.loads(row[0]))
+        return None if row is None else _groups(row[0])
 
     # -- feedback -------------------------------------------------------------------------------
     def add_feedback(self, answer_id: str, rating: str, comment: str | None, caller: str) -> str:

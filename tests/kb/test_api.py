@@ -146,6 +146,46 @@ def test_a_100kb_question_is_413_json(client: Any) -> None:
     assert r.status_code == 413
 
 
+@pytest.mark.parametrize("question", ["\x00\x00", "\u200b\u200b", "\ufeff ", "\x1b\x7f\t", "\u3000"])
+def test_a_question_of_nothing_readable_is_empty(client: Any, question: str) -> None:
+    # NULs, zero-width spaces, a BOM, DEL and escapes: answered and stored as a "refuse" before
+    for path, body in (("/v1/ask", {"question": question}),
+                       ("/v1/chat/completions", {"model": KB, "messages": [{"role": "user", "content": question}]})):
+        r = client.post(path, json=body)
+        assert r.status_code == 422 and r.json()["error"] == "empty_question", r.text
+
+
+def test_chat_messages_it_would_misread_are_refused(client: Any) -> None:
+    ask = {"role": "user", "content": "How long do refunds take?"}
+    cases: list[tuple[list[Any], dict[str, Any], str]] = [
+        ([ask, {"role": "usr", "content": "And for gift cards?"}], {}, "messages.1.role"),
+        ([{"role": "USER", "content": "How long do refunds take?"}], {}, "messages.0.role"),
+        ([{"role": "user", "content": [{"type": "text", "text": None}]}], {}, "messages.0.content"),
+        ([ask], {"n": 2}, "n"),
+        ([ask], {"n": 0}, "n"),
+    ]
+    for messages, extra, field in cases:
+        r = client.post("/v1/chat/completions", json={"model": KB, "messages": messages, **extra})
+        assert r.status_code == 422 and field in r.json()["message"], (messages, r.text)
+    r = client.post("/v1/chat/completions", json={"model": KB, "messages": [ask], "n": 1})
+    assert r.status_code == 200
+    r = client.post("/v1/ask", json={"question": "refunds?", "history": [{"role": "user", "content": "x" * 20_001}]})
+    assert r.status_code == 422 and "history.0.content" in r.json()["message"]
+
+
+def test_a_malformed_body_is_told_what_is_wrong_with_it(client: Any) -> None:
+    r = client.post("/v1/search", json={"question": "refund"})  # /v1/ask's field, not /v1/search's
+    assert "question: is not a field of this request;" in r.json()["message"]
+    r = client.post("/v1/ask", json={"question": "refund", "user": {"grups": ["x"]}})
+    assert "user.grups: is not a field of this request (did you mean groups?)" in r.json()["message"]
+    r = client.post("/v1/ask", content=b'{"question": "hi"}', headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 422 and "Content-Type: application/json" in r.json()["message"]
+    r = client.post("/v1/ask", content=b'{"question": "hi"', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["message"].startswith("the body is not valid JSON (")
+    r = client.post("/v1/ask", content=b"x" * (3 << 20), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "KB_MAX_QUESTION_CHARS" in r.json()["message"]
+
+
 def test_errors_are_one_line_json(client: Any) -> None:
     cases = [
         client.post("/v1/ask", json={"question": "   "}),
@@ -343,16 +383,18 @@ def test_cors_off_by_default_and_configurable(client: Any, hashing_home: Path) -
 
 # --- keys, roles, groups ------------------------------------------------------------------------------
 
-KEYS = {"r": "reader-key", "e": "editor-key", "a": "admin-key", "s": "sales-key"}
+KEYS = {"r": "reader-key", "e": "editor-key", "a": "admin-key", "s": "sales-key",
+        "se": "sales-editor-key", "ue": "support-editor-key"}
+KEY_SPEC = ",".join([
+    f"rita:reader:{hash_key(KEYS['r'])}", f"ed:editor:{hash_key(KEYS['e'])}",
+    f"ada:admin:{hash_key(KEYS['a'])}", f"sam:reader:{hash_key(KEYS['s'])}:sales",
+    f"sue:editor:{hash_key(KEYS['se'])}:sales", f"uma:editor:{hash_key(KEYS['ue'])}:support",
+])
 
 
 @pytest.fixture()
 def keyed(hashing_home: Path) -> Iterator[Any]:
-    spec = ",".join([
-        f"rita:reader:{hash_key(KEYS['r'])}", f"ed:editor:{hash_key(KEYS['e'])}",
-        f"ada:admin:{hash_key(KEYS['a'])}", f"sam:reader:{hash_key(KEYS['s'])}:sales",
-    ])
-    with make_client(make_settings(hashing_home, "hashing:64", api_keys=spec)) as c:
+    with make_client(make_settings(hashing_home, "hashing:64", api_keys=KEY_SPEC)) as c:
         yield c
 
 
@@ -398,7 +440,7 @@ def _all_text(c: Any, headers: dict[str, str], groups: list[str] | None) -> str:
     parts.append(c.post("/v1/chat/completions", json=chat, headers=headers).text)
     parts.append(c.post("/v1/chat/completions", json={**chat, "stream": True}, headers=headers).text)
     parts.append(c.get("/v1/documents", headers=headers).text)
-    if c.get("/v1/sessions/x", headers=headers).status_code == 200:
+    if c.get("/v1/sessions", headers=headers).status_code == 200:
         parts.append(c.post("/v1/agent/suggest", json={"session_id": sid, "user": user}, headers=headers).text)
         # without `user`, the suggestion retrieves under the groups the customer asked with
         parts.append(c.post("/v1/agent/suggest", json={"session_id": sid}, headers=headers).text)
@@ -421,6 +463,54 @@ def test_restricted_key_cannot_widen_groups(keyed: Any) -> None:
     sam = _h("s")
     r = keyed.post("/v1/search", json={"query": "return refund 30 days", "user": {"groups": ["other"]}}, headers=sam)
     assert all(h["source"] != "sales-playbook.md" for h in r.json()["hits"])
+
+
+def test_a_session_is_continued_only_with_the_key_that_started_it(keyed: Any) -> None:
+    first = keyed.post("/v1/ask", json={"question": SECRET_Q, "session_id": "sess-rita-1"}, headers=_h("r"))
+    assert first.status_code == 200
+    follow = {"question": "And for small orders?", "session_id": "sess-rita-1"}
+    r = keyed.post("/v1/ask", json=follow, headers=_h("s"))
+    assert r.status_code == 403 and r.json()["error"] == "forbidden" and "another API key" in r.json()["message"]
+    chat = {"model": KB, "session_id": "sess-rita-1", "messages": [{"role": "user", "content": "And for small orders?"}]}
+    assert keyed.post("/v1/chat/completions", json=chat, headers=_h("s")).status_code == 403
+    assert keyed.post("/v1/ask", json={**follow, "stream": True}, headers=_h("s")).status_code == 403
+    turns = keyed.get("/v1/sessions/sess-rita-1", headers=_h("a")).json()["turns"]
+    assert len(turns) == 2  # nothing of the other key's was added to it
+    assert keyed.post("/v1/ask", json=follow, headers=_h("r")).status_code == 200
+
+
+def test_turns_answered_for_other_groups_stay_hidden(keyed: Any) -> None:
+    sales = {"question": SECRET_Q, "session_id": "sess-sales-1", "user": {"groups": ["sales"]}}
+    r = keyed.post("/v1/ask", json=sales, headers=_h("r"))
+    assert SECRET in r.text  # the test can fail: the sales turn does hold the secret
+    # the same key, for a customer of no group: the sales turn is not its history
+    r = keyed.post("/v1/ask", json={"question": "And for small orders?", "session_id": "sess-sales-1"},
+                   headers=_h("r"))
+    assert r.status_code == 200
+    store = keyed.app.state.service.store
+    assert store.get_answer(r.json()["answer_id"])["history"] == []
+    # an agent of another group sees the public turns only: listed, read, or suggested from
+    uma = _h("ue")
+    listed = {x["session_id"]: x for x in keyed.get("/v1/sessions", headers=uma).json()["sessions"]}
+    assert listed["sess-sales-1"]["turns"] == 2
+    r = keyed.get("/v1/sessions/sess-sales-1", headers=uma)
+    assert SECRET not in r.text and [t["content"] for t in r.json()["turns"]][0] == "And for small orders?"
+    r = keyed.post("/v1/agent/suggest", json={"session_id": "sess-sales-1", "turn": 0}, headers=uma)
+    assert r.status_code == 200 and SECRET not in r.text and SECRET_Q not in r.text
+    # a session of sales turns only is unknown to it
+    keyed.post("/v1/ask", json={**sales, "session_id": "sess-sales-2"}, headers=_h("r"))
+    for r in (keyed.get("/v1/sessions/sess-sales-2", headers=uma),
+              keyed.post("/v1/agent/suggest", json={"session_id": "sess-sales-2"}, headers=uma)):
+        assert r.status_code == 404 and SECRET not in r.text
+    assert "sess-sales-2" not in [x["session_id"] for x in keyed.get("/v1/sessions", headers=uma).json()["sessions"]]
+    # a sales agent reads the whole of it, an agent with an unrestricted key too
+    for who in ("se", "e"):
+        r = keyed.get("/v1/sessions/sess-sales-1", headers=_h(who))
+        assert SECRET in r.text and len(r.json()["turns"]) == 4
+    listed = {x["session_id"]: x for x in keyed.get("/v1/sessions", headers=_h("se")).json()["sessions"]}
+    assert listed["sess-sales-1"]["turns"] == 4 and "sess-sales-2" in listed
+    r = keyed.get("/v1/sessions/no-such-session", headers=_h("a"))
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
 
 
 # --- documents ------------------------------------------------------------------------------------------
@@ -583,3 +673,94 @@ def test_uploads_carry_groups_by_form_field_or_sidecar(tmp_path: Path, fake_embe
         assert "OTTER-55" in texts(["night"])
         docs = {d["source"]: d for d in c.get("/v1/documents").json()["documents"]}
         assert sorted(docs["payroll.md"]["groups"]) == ["finance", "ops"] and docs["vault.md"]["groups"] == ["night"]
+
+
+# --- uploads by keys restricted to groups, and what an upload keeps ---------------------------------
+
+
+@pytest.fixture()
+def own_home(tmp_path: Path, fake_embedder: Any) -> Path:
+    from tests.kb.conftest import build_kb, write_docs
+
+    home = tmp_path / "home"
+    build_kb(home, write_docs(tmp_path / "docs"), fake_embedder)
+    return home
+
+
+def _upload(c: Any, files: list[tuple[str, bytes]], who: str | None = None, **form: Any) -> Any:
+    parts = [("files", (name, data, "application/octet-stream")) for name, data in files]
+    return c.post("/v1/documents", files=parts, data=form, headers=_h(who) if who else {})
+
+
+def test_a_restricted_editor_publishes_and_changes_only_its_own_groups_documents(own_home: Path) -> None:
+    with make_client(make_settings(own_home, "hashing:64", api_keys=KEY_SPEC)) as c:
+        docs = {d["source"]: d for d in c.get("/v1/documents", headers=_h("e")).json()["documents"]}
+        assert "sales-playbook.md" in docs  # an unrestricted editor manages every document
+        # no groups named: the upload is for the key's own groups, not for everyone
+        r = _upload(c, [("deal.md", b"# Deal desk\n\nThe deal desk approves discounts above 20 percent.\n")], "se")
+        job = _job(c, r.json()["id"], _h("se"))
+        assert job["state"] == "succeeded", job
+        mine = {d["source"]: d for d in c.get("/v1/documents", headers=_h("se")).json()["documents"]}
+        assert mine["deal.md"]["groups"] == ["sales"]
+        public = c.post("/v1/search", json={"query": "deal desk approves discounts", "k": 10}, headers=_h("r")).json()
+        assert "deal.md" not in [h["source"] for h in public["hits"]]
+        # a group the key is not in
+        r = _upload(c, [("x.md", b"# X\n\nText.\n")], "se", groups="sales,execs")
+        assert r.status_code == 403 and "execs" in r.json()["message"]
+        # front-matter that widens the groups, and a re-upload over a public document: both refused
+        widened = b"---\ngroups: [execs]\n---\n# Bonus\n\nThe bonus pool is large.\n"
+        r = _upload(c, [("bonus.md", widened), ("returns.md", b"# Returns\n\nNo returns.\n")], "se")
+        job = _job(c, r.json()["id"], _h("se"))
+        assert job["state"] == "failed", job
+        errors = {f["source"]: f["error"] for f in job["failed"]}
+        assert "execs" in errors["bonus.md"] and "everyone" in errors["returns.md"]
+        assert "30 days" in c.post("/v1/search", json={"query": "return unused item", "k": 3}, headers=_h("r")).text
+        # deleting: a public document is refused, one the key cannot see is unknown, its own goes
+        uma_docs = c.get("/v1/documents", headers=_h("ue")).json()["documents"]
+        assert "sales-playbook.md" not in [d["source"] for d in uma_docs]
+        r = c.delete(f"/v1/documents/{docs['returns.md']['id']}", headers=_h("se"))
+        assert r.status_code == 403 and r.json()["error"] == "forbidden"
+        assert c.delete(f"/v1/documents/{docs['sales-playbook.md']['id']}", headers=_h("ue")).status_code == 404
+        r = c.delete(f"/v1/documents/{mine['deal.md']['id']}", headers=_h("se"))
+        assert r.status_code == 202 and _job(c, r.json()["id"], _h("se"))["state"] == "succeeded"
+        r = c.delete(f"/v1/documents/{docs['sales-playbook.md']['id']}", headers=_h("e"))
+        assert r.status_code == 202 and _job(c, r.json()["id"], _h("e"))["state"] == "succeeded"
+
+
+def test_upload_form_names_blank_or_not_utf8_are_refused(own_home: Path) -> None:
+    with make_client(make_settings(own_home, "hashing:64")) as c:
+        note = [("note.txt", b"The staff wifi password is PURPLE-OTTER-42.\n")]
+        r = _upload(c, note, groups=" , ")
+        assert r.status_code == 422 and "blank" in r.json()["message"]
+        r = _upload(c, note, tags="a,,b")
+        assert r.status_code == 422 and "tags" in r.json()["message"]
+        r = _upload(c, note, groups="员工".encode("gbk"))
+        assert r.status_code == 422 and "员工" in r.json()["message"] and "as UTF-8" in r.json()["message"]
+        assert "PURPLE-OTTER" not in c.post("/v1/search", json={"query": "staff wifi password"}).text
+        r = _upload(c, note, groups="équipe,员工")  # UTF-8, Latin-1 letters included: taken as sent
+        assert r.status_code == 202 and _job(c, r.json()["id"])["state"] == "succeeded"
+        docs = {d["source"]: d for d in c.get("/v1/documents").json()["documents"]}
+        assert docs["note.txt"]["groups"] == ["équipe", "员工"]
+
+
+def test_a_refused_re_upload_keeps_the_stored_copy(own_home: Path) -> None:
+    good = b"Opening hours: 9 to 5 on weekdays.\n"
+    with make_client(make_settings(own_home, "hashing:64")) as c:
+        uploads = own_home / KB / "uploads"
+        r = _upload(c, [("hours.txt", good)])
+        assert _job(c, r.json()["id"])["state"] == "succeeded"
+        for bad in (b"", b"\x00\xff" * 500):
+            r = _upload(c, [("hours.txt", bad), ("virus.exe", b"MZ\x90\x00")])
+            job = _job(c, r.json()["id"])
+            assert job["state"] == "failed" and job["error"]["error"] == "nothing_published", job
+            assert (uploads / "hours.txt").read_bytes() == good
+            assert not (uploads / "virus.exe").exists()
+            assert "9 to 5" in c.post("/v1/search", json={"query": "opening hours weekdays", "k": 3}).text
+        assert not any((uploads / ".staging").iterdir())
+        # a sidecar on its own: the document uploaded before is read again with it
+        r = _upload(c, [("hours.txt.meta.json", b'{"tags": ["hours"]}')])
+        assert _job(c, r.json()["id"])["state"] == "succeeded"
+        docs = {d["source"]: d for d in c.get("/v1/documents").json()["documents"]}
+        assert docs["hours.txt"]["tags"] == ["hours"] and (uploads / "hours.txt.meta.json").is_file()
+        r = _upload(c, [("nothing.pdf.meta.json", b'{"tags": ["x"]}')])
+        assert r.status_code == 422 and "upload nothing.pdf with it" in r.json()["message"]

@@ -188,6 +188,8 @@ def test_an_upload_name_from_a_gbk_client_is_read_as_chinese() -> None:
     from kb.service.core import safe_filename
 
     assert safe_filename("常见问题.txt".encode("gbk").decode("latin-1")) == "常见问题.txt"
-    for name in ("常见问题.txt", "résumé.txt", "Café Menü.pdf", "faq.csv"):  # names sent in UTF-8 are kept
-        assert safe_filename(name) == name
+    for name in ("常见问题.txt", "résumé.txt", "Café Menü.pdf", "faq.csv", "équipe.md", "Ñoño.txt"):
+        assert safe_filename(name) == name  # names sent in UTF-8 are kept
+    long = safe_filename("a" * 300 + ".txt")  # cut to 200 characters, its type kept
+    assert len(long) == 200 and long.endswith("a.txt")
     assert safe_filename("../../etc/passwd") == "passwd"

@@ -238,6 +238,8 @@ def test_a_long_previous_turn_is_carried_as_its_rarest_terms() -> None:
 def test_empty_question_is_a_clear_input_error(shop_index: Any, fake_embedder: Any) -> None:
     with pytest.raises(InputError, match="empty"):
         make(shop_index, fake_embedder).ask("   ")
+    with pytest.raises(InputError, match="empty"):
+        make(shop_index, fake_embedder).ask("\u200b\x00\ufeff")
 
 
 def test_index_provider_swaps_versions_live(kb_home: Path, fake_embedder: Any) -> None:
