@@ -149,6 +149,8 @@ def _validation_message(exc: RequestValidationError, request: Request | None = N
             fields = [f for f in _fields_at(request, where[:-1]) if f != typed]
             near = difflib.get_close_matches(typed, fields, n=1)
             msg = "is not a field of this request" + (f" (did you mean {near[0]}?)" if near else "")
+        elif where[:1] == ("files",) and "UploadFile" in msg:  # a form field where a file belongs
+            msg = "is not a file; send each file with its name (curl -F files=@faq.csv, not -F files=text)"
         elif kind == "json_invalid":  # loc ("body", offset): say so, not "16: JSON decode error"
             why = str((e.get("ctx") or {}).get("error") or "invalid")
             return f"the body is not valid JSON ({why} at character {where[0] if where else '?'}); send one JSON object"
@@ -160,6 +162,18 @@ def _validation_message(exc: RequestValidationError, request: Request | None = N
             msg = "is not a JSON object; send one, e.g. {\"question\": \"...\"}"
         parts.append(f"{loc}: {msg}")
     return "; ".join(parts) + "; fix the request (schema at /docs)"
+
+
+def _unreadable_body(request: Request, detail: str, cause: BaseException | None) -> str:
+    """What to do about a body the framework could not parse (a 400): its own words, "There was
+    an error parsing the body" or "Invalid multipart data.", do not say."""
+    if isinstance(cause, RecursionError):
+        return "the JSON body is nested too deeply to read; send a plain JSON object"
+    if request.url.path.startswith("/v1/documents"):
+        why = detail.rstrip(".") if detail != "There was an error parsing the body" else "unreadable"
+        return (f"the upload could not be read as a multipart form ({why}); send the files as form "
+                "fields named files, e.g. curl -F files=@faq.csv")
+    return "the request body could not be read; send JSON encoded as UTF-8"
 
 
 class _BodyTooLarge(StarletteHTTPException):
@@ -412,10 +426,8 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             detail = f"no such route {request.url.path}; see /docs"
         elif exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}; see /docs"
-        elif exc.status_code == 400 and detail == "There was an error parsing the body":
-            # FastAPI's words for a body it could not decode (bytes that are not UTF-8, a broken
-            # form): they do not say what to do
-            detail = "the request body could not be read; send JSON (or the form) encoded as UTF-8"
+        elif exc.status_code == 400:
+            detail = _unreadable_body(request, detail, exc.__cause__)
         return error_response(
             exc.status_code, {"error": code, "message": detail}, getattr(exc, "headers", None)
         )
@@ -880,12 +892,14 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                 "suggestion": answer_body(out, True)}
 
     # -- routes: operations ---------------------------------------------------------------------------
-    @app.get("/healthz", response_model=S.Health, tags=["ops"])
+    # HEAD too: load balancers probe with it
+    @app.api_route("/healthz", methods=["GET", "HEAD"], response_model=S.Health, tags=["ops"])
     def healthz() -> Any:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", response_model=S.Ready, tags=["ops"], responses={503: {"model": S.Ready}})
+    @app.api_route("/readyz", methods=["GET", "HEAD"], response_model=S.Ready, tags=["ops"],
+                   responses={503: {"model": S.Ready}})
     def readyz(svc: ServiceDep) -> Any:
         """200 once the live index of every served knowledge base is loaded and the models are warm."""
         ok, kbs, detail = svc.readiness()

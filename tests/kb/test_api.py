@@ -186,6 +186,20 @@ def test_a_malformed_body_is_told_what_is_wrong_with_it(client: Any) -> None:
     assert r.status_code == 413 and "KB_MAX_QUESTION_CHARS" in r.json()["message"]
 
 
+def test_an_unreadable_body_or_upload_says_what_to_send(client: Any) -> None:
+    deep = b'{"question": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = client.post("/v1/ask", content=deep, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "nested too deeply" in r.json()["message"], r.text
+    garbage = {"content-type": "multipart/form-data; boundary=xyz"}
+    for headers in (garbage, {"content-type": "multipart/form-data"}):
+        r = client.post("/v1/documents", content=b"--xyz\r\nnot a part", headers=headers)
+        assert r.status_code in (400, 422) and "curl -F files=@" in r.json()["message"], r.text
+    r = client.post("/v1/documents", data={"files": "just text"})
+    assert r.status_code == 422 and "files.0: is not a file" in r.json()["message"], r.text
+    r = client.post("/v1/documents", files=[("files", ("", b"x", "text/plain"))])
+    assert r.status_code == 422 and "curl -F files=@" in r.json()["message"], r.text
+
+
 def test_errors_are_one_line_json(client: Any) -> None:
     cases = [
         client.post("/v1/ask", json={"question": "   "}),
@@ -420,6 +434,7 @@ def test_roles(keyed: Any) -> None:
     assert export.status_code == 200 and json.loads(export.text.splitlines()[-1])["answers"]
     assert keyed.get("/v1/jobs/job_x", headers=_h("e")).status_code == 404
     assert keyed.get("/healthz").status_code == 200 and keyed.get("/").status_code == 200
+    assert keyed.head("/healthz").status_code == 200 and keyed.head("/readyz").status_code in (200, 503)
 
 
 SECRET_Q = "What is the enterprise discount code for bulk kettle orders?"
