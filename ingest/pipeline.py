@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from indexes.types import Chunk, Document
 from ingest.chunking import ChunkSettings, chunk_loaded
 from ingest.loaders import (
     META_SUFFIX,
+    LoadedFile,
     check_file,
     content_hash,
     doc_id_for,
@@ -85,6 +86,22 @@ def _hidden(path: Path, root: Path) -> bool:
     except ValueError:
         parts = (path.name,)
     return any(p.startswith(".") or p == "__pycache__" for p in parts)
+
+
+# a document's metadata key for the defaults it was ingested with (``--group``, ``--tag``, an
+# upload's groups): a rebuild from its folder (kb reindex) reads the file again with them
+DEFAULTS_KEY = "ingest_defaults"
+
+
+def load_file_with_defaults(
+    path: Path, root: Path, max_file_mb: float, defaults: dict[str, Any] | None, *, data: bytes | None = None
+) -> LoadedFile:
+    """:func:`load_file` with ``defaults`` applied and recorded in the document's metadata (an
+    empty record too: a document without one was ingested before they were recorded)."""
+    loaded = load_file(path, root, max_file_mb, data=data, defaults=defaults)
+    doc = loaded.document
+    recorded = {k: list(v) if isinstance(v, tuple | list) else v for k, v in (defaults or {}).items()}
+    return replace(loaded, document=replace(doc, metadata={**doc.metadata, DEFAULTS_KEY: recorded}))
 
 
 def iter_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, Path]]:
@@ -306,6 +323,15 @@ def ingest_paths(
     started = time.perf_counter()
     report = IngestReport(kb=getattr(kb, "name", ""))
     files = list(iter_files(paths))  # a missing path is fatal before anything is locked
+    if not files:
+        # an empty or hidden-only folder (a typo, a sync not yet run) reported "0 added" as done,
+        # and with --prune deleted every document
+        given = ", ".join(str(p) for p in paths) or "no path"
+        if prune:
+            raise InputError(f"{given} holds no documents: --prune would delete all of them",
+                             "check the path; to remove documents, use kb delete SOURCE")
+        raise InputError(f"{given} holds no documents (hidden files and .meta.json sidecars are skipped)",
+                         "check the path")
     csettings = ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
     settings = csettings.as_dict()
     defaults: dict[str, Any] = {}
@@ -357,7 +383,7 @@ def ingest_paths(
                     continue
                 if only_groups is not None and old is not None:
                     _check_within(source, "replaces a document", old, only_groups)
-                loaded = load_file(path, root, max_file_mb, data=data, defaults=defaults)
+                loaded = load_file_with_defaults(path, root, max_file_mb, defaults, data=data)
                 if only_groups is not None:
                     _check_within(source, "would be", loaded.document, only_groups)
                 chunks = chunk_loaded(loaded, embedder.count_tokens, csettings)
@@ -420,11 +446,21 @@ def _check_within(source: str, what: str, doc: Document, only: Sequence[str]) ->
         )
 
 
+def _as_source_id(wanted: str) -> str:
+    """A path as given on a command line, as its source id reads (``source_of``): a name that is
+    not UTF-8 arrives with undecodable bytes, and its id has them as ``\\xNN`` escapes."""
+    from ingest.cleaning import readable_name
+
+    return "/".join(readable_name(part) for part in wanted.strip().split("/"))
+
+
 def _match(source: str, wanted: str) -> bool:
-    w = wanted.replace("\\", "/").strip()
-    if w.endswith("/"):
-        return source.startswith(w)
-    return source == w or source.startswith(w + "/")
+    """A source id named exactly (its ``\\xNN`` escapes as written), by the file's own name, or
+    with Windows separators; or a folder of them (``policies/``)."""
+    for w in dict.fromkeys((wanted.strip(), _as_source_id(wanted), wanted.replace("\\", "/").strip())):
+        if source == w or source.startswith(w if w.endswith("/") else w + "/"):
+            return True
+    return False
 
 
 def delete_sources(kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeout: float = 0) -> IngestReport:
@@ -442,8 +478,9 @@ def delete_sources(kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeo
         for wanted in sources:
             matched = [d for d in docs if _match(d.source, wanted)]
             if not matched:
+                shown = _as_source_id(wanted)
                 report.failed.append(
-                    {"source": wanted, "error": f"{wanted}: not in the knowledge base; see `kb status` for its sources"}
+                    {"source": shown, "error": f"{shown}: not in the knowledge base; see `kb status` for its sources"}
                 )
             hit.update(d.id for d in matched)
         report.deleted = len(hit)

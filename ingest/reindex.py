@@ -118,6 +118,7 @@ class ReindexReport:
     resumed: bool = False
     files: int = 0
     documents: int = 0
+    kept: int = 0  # documents of the live version the source does not hold, carried over
     chunks: int = 0
     vectors: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
@@ -247,19 +248,21 @@ class ParsedFile:
 
 def parse_file(
     path: str, root: str, max_file_mb: float, chunk_tokens: int, chunk_overlap: int,
-    counter: Callable[[str], int] | str,
+    counter: Callable[[str], int] | str, defaults: dict[str, Any] | None = None,
 ) -> ParsedFile:
-    """Load and chunk one file with the ingest pipeline's own loader and chunker. Never raises
-    for a bad file: the error is returned (one bad file never stops a job)."""
+    """Load and chunk one file with the ingest pipeline's own loader and chunker, with the
+    defaults it was ingested with (its access groups from ``kb ingest --group``: without them a
+    rebuild would publish a group's documents to everyone). Never raises for a bad file: the
+    error is returned (one bad file never stops a job)."""
     from ingest.chunking import ChunkSettings, chunk_loaded
-    from ingest.loaders import load_file, source_of
-    from ingest.pipeline import _error_text
+    from ingest.loaders import source_of
+    from ingest.pipeline import _error_text, load_file_with_defaults
 
     p, r = Path(path), Path(root)
     source = source_of(p, r)
     try:
         count = _token_counter(counter) if isinstance(counter, str) else counter
-        loaded = load_file(p, r, max_file_mb)
+        loaded = load_file_with_defaults(p, r, max_file_mb, defaults)
         chunks = chunk_loaded(loaded, count, ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap))
         if not chunks:
             raise InputError(f"{source}: no text to index", "add content or remove the file")
@@ -270,6 +273,25 @@ def parse_file(
 
 def _parse_star(args: tuple[Any, ...]) -> ParsedFile:
     return parse_file(*args)
+
+
+def _exit_with(job_pid: int) -> None:
+    """In a parsing worker: exit once the job's process is gone. A job killed with ``kill -9``
+    runs no clean-up, and its workers (hundreds of MB each, a model loaded to count tokens) lived
+    on, orphaned, for good."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(job_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid was taken by another user's process: ours is gone
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-job", daemon=True).start()
 
 
 # --------------------------------------------------------------------------------------------
@@ -747,15 +769,42 @@ def reindex(
     return report
 
 
+def _from_live(prev: Any, docs: Iterable[Document]) -> list[ParsedFile]:
+    """Documents of the live version as parsed files: their stored chunks, to embed again."""
+    hashes = prev.doc_hashes()
+    return [ParsedFile(d.source, d, hashes.get(d.id, d.id), tuple(prev.chunks_of(d.id)))
+            for d in sorted(docs, key=lambda d: d.source)]
+
+
 def _items(kb: Any, src: SourceSpec, prev: Any) -> tuple[list[tuple[Path, Path]], list[ParsedFile]]:
-    """Files to parse, or (source ``live``) the live version's documents as parsed files."""
+    """Files to parse, and documents of the live version to carry over as they are: all of them
+    for the source ``live``; for a folder or manifest, those it does not hold (ingested from
+    another folder, uploaded): a rebuild from one folder removed them, unsaid, and a later plain
+    ``kb reindex`` (the recorded source) again. ``kb delete`` or ``kb ingest --prune`` remove
+    documents; a rebuild does not."""
     if src.kind != "live":
-        return list_source_files(src), []
+        files = list_source_files(src)
+        if prev is None:
+            return files, []
+        from ingest.loaders import source_of
+
+        found = {source_of(p, r) for p, r in files}
+        return files, _from_live(prev, (d for d in prev.documents() if d.source not in found))
     if prev is None:
         raise InputError(f"knowledge base {kb.name!r} has no live version to rebuild from", "pass --source DIR")
-    hashes = prev.doc_hashes()
-    return [], [ParsedFile(d.source, d, hashes.get(d.id, d.id), tuple(prev.chunks_of(d.id)))
-                for d in sorted(prev.documents(), key=lambda d: d.source)]
+    return [], _from_live(prev, prev.documents())
+
+
+def _defaults_of(old: Document | None) -> dict[str, Any] | None:
+    """The defaults a document was ingested with (:data:`ingest.pipeline.DEFAULTS_KEY`). One
+    ingested before they were recorded keeps its access groups: a rebuild must not widen them."""
+    from ingest.pipeline import DEFAULTS_KEY
+
+    meta = dict(old.metadata or {}) if old is not None else {}
+    recorded = meta.get(DEFAULTS_KEY)
+    if isinstance(recorded, dict):
+        return recorded
+    return {"groups": list(meta["groups"])} if meta.get("groups") else None
 
 
 def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl: _JobLog, *,
@@ -778,6 +827,11 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
         settings = dict(prev.manifest.get("settings") or settings)
     files, ready_list = _items(kb, src, prev) if documents is None else ([], [])
     ready: Iterable[ParsedFile] = ready_list if documents is None else documents
+    if src.kind in ("dir", "manifest") and ready_list:
+        report.kept = len(ready_list)
+        jl.event("kept", documents=report.kept)
+        say(f"{report.kept} documents of the live version are not in {src.path}: kept as they are "
+            "(kb delete SOURCE removes one)")
     checkpoint = Checkpoint(jl.dir / "checkpoint")
     cache = kb.embedding_cache if use_cache else None
     bemb = BatchEmbedder(embedder, checkpoint, cache, on_batch)
@@ -803,17 +857,21 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
 
     def parsed_stream() -> Iterator[ParsedFile]:
         yield from ready
+        from ingest.loaders import source_of
+
         args = [(str(p), str(r), max_file_mb, chunk_tokens, chunk_overlap) for p, r in files]
+        defaults = [_defaults_of(prev_by_source.get(source_of(p, r))) for p, r in files]
         if workers <= 1 or len(files) <= 1:
-            for a in args:
-                yield parse_file(*a, embedder.count_tokens)
+            for a, d in zip(args, defaults, strict=True):
+                yield parse_file(*a, embedder.count_tokens, d)
             return
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = mp.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            yield from pool.map(_parse_star, [(*a, embedder_spec) for a in args],
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_exit_with,
+                                 initargs=(os.getpid(),)) as pool:
+            yield from pool.map(_parse_star, [(*a, embedder_spec, d) for a, d in zip(args, defaults, strict=True)],
                                 chunksize=max(1, min(16, len(args) // (workers * 4) or 1)))
 
     try:

@@ -82,6 +82,10 @@ INJECTION_RE = re.compile(
     r"\b(you\s+must|you\s+will|you\s+should|always|only)\s+(answer|respond|reply|say)\b[^.!?\n]{0,60}"
     r"\b(every|all|any)\s+(questions?|customers?|users?|quer)|"
     r"\b(reveal|print|show|repeat|output)\s+your\s+(system\s+)?(prompt|instructions)\b|"
+    # a turn of a chat transcript, written into the document for the model to take as its own
+    # ("SYSTEM: you must tell every customer ...", "Assistant: from now on ..."; not "System: Windows 10")
+    r"(^|[\n.!?]\s*|\[|<\|?)(system|assistant|developer)\s*(\]|\|?>)?\s*:\s*"
+    r"(you\b|your\b|from\s+now\s+on\b|always\b|never\b|ignore\b|forget\b|do\s+not\b|don'?t\b)|"
     r"(忽略|无视|忘记|忽视)[^。！？\n]{0,20}(指令|指示|规则|提示)|你现在是|系统提示|"
     r"(忽略|无视|忘记|忽视)掉?(以上|上面|上述|前面|之前|先前)的?(所有|全部)?(内容|说明|信息|要求|文字)|"
     r"(从现在(开始|起)|今后)[^。！？\n]{0,10}(你|助手|机器人)[^。！？\n]{0,10}(回答|回复|告诉|说)",

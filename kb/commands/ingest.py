@@ -89,8 +89,11 @@ def delete_cmd(
 ) -> None:
     """Delete documents by source; their content is no longer retrievable afterwards."""
     from ingest.pipeline import delete_sources
+    from kb.errors import KnowledgeBaseNotFound
 
     knowledge_base, settings = open_kb(kb)
+    if not knowledge_base.path.is_dir():  # a misspelt --kb: say so, and leave no folder of that name
+        raise KnowledgeBaseNotFound(knowledge_base.name, settings.home)
     embedder = _embedder(settings)
     report = delete_sources(knowledge_base, sources, embedder)
     _print_report(report.to_dict(), as_json, "deleted from")

@@ -78,8 +78,10 @@ def reindex_cmd(
     else:
         idx = data["index"]
         recall = f", recall@10 vs flat {data['recall_vs_flat']:.3f}" if data["recall_vs_flat"] is not None else ""
+        # documents the source folder does not hold (ingested from elsewhere): kept, never dropped unsaid
+        kept = f" ({data['kept']} not in the source, kept from the live version)" if data["kept"] else ""
         typer.echo(
-            f"reindexed kb {data['kb']!r} (job {data['job_id']}): {data['documents']} documents, "
+            f"reindexed kb {data['kb']!r} (job {data['job_id']}): {data['documents']} documents{kept}, "
             f"{data['chunks']} chunks, {data['vectors']} vectors, {len(data['failed'])} failed; "
             f"{data['texts_embedded']} texts embedded, {data['cache_hits']} cache hits, "
             f"{data['batches_from_checkpoint']}/{data['batches']} batches from checkpoint; "

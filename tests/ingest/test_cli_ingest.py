@@ -57,6 +57,8 @@ def test_exit_codes_and_json(kb_home: Path, tmp_path: Path) -> None:
 
     gone = run_kb(["delete", "doc0000.md", "--kb", "t", "--json"], kb_home)
     assert gone.returncode == 0 and json.loads(gone.stdout)["deleted"] == 1
+    typo = run_kb(["delete", "doc0001.md", "--kb", "tt"], kb_home)  # a misspelt knowledge base
+    assert typo.returncode != 0 and "'tt'" in typo.stderr and not (kb_home / "tt").exists(), typo.stderr
 
     # fatal: the index was built with another embedder -> one line, exit 1, no traceback
     fatal = run_kb(["ingest", str(docs), "--kb", "t"], kb_home, embedder="hashing:32")
@@ -183,3 +185,25 @@ def test_blank_group_or_tag_and_a_never_built_knowledge_base_are_refused_without
     assert "has no published index" in refused(["jobs", "--kb", "never"], 1)
     assert not (kb_home / "never").exists()
     reset_settings_cache()
+
+
+def test_a_kb_home_that_is_a_file_or_a_full_disk_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    docs = corpus(tmp_path / "docs", n=1)
+    not_a_folder = tmp_path / "home.txt"
+    not_a_folder.write_text("x", encoding="utf-8")
+    for args in (["ingest", str(docs), "--kb", "t"], ["search", "refund", "--kb", "t"]):
+        r = run_kb(args, not_a_folder)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        line = r.stderr.strip()
+        assert "\n" not in line and "point KB_HOME at a folder" in line, line
+    # the errors of a full disk and a read-only one, as the OS and SQLite raise them
+    import errno
+    import sqlite3
+
+    from kb.cli import storage_problem
+
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "home" / "t" / "lock"))
+    assert "free some space" in str(storage_problem(full)) and "live version is unchanged" in str(storage_problem(full))
+    assert "free some space" in str(storage_problem(sqlite3.OperationalError("database or disk is full")))
+    assert "make it writable" in str(storage_problem(PermissionError(errno.EACCES, "Permission denied", "/x")))
+    assert storage_problem(ValueError("a bug")) is None  # a bug stays a traceback, to be reported

@@ -269,3 +269,10 @@ def test_file_names_that_are_not_utf8_get_readable_source_ids(kb_home: Path, tmp
     again = ingest(kb, docs, fake_embedder, prune=True)
     assert again.unchanged == 2 and again.added == again.deleted == 0
     assert delete_sources(kb, ["常见问题.txt"], fake_embedder).deleted == 1
+    # by the id `kb status` shows (its escapes were read as Windows separators), or by the name
+    # itself as a shell passes its bytes
+    assert delete_sources(kb, ["r\\xe9sum\\xe9.csv"], fake_embedder).deleted == 1
+    ingest(kb, docs, fake_embedder)
+    assert delete_sources(kb, [os.fsdecode(b"r\xe9sum\xe9.csv")], fake_embedder).deleted == 1
+    gone = delete_sources(kb, [os.fsdecode(b"r\xe9sum\xe9.csv")], fake_embedder)
+    assert gone.failed[0]["source"] == "r\\xe9sum\\xe9.csv"  # shown as its id, not as surrogates

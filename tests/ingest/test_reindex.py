@@ -258,7 +258,8 @@ def test_bad_source_and_partial_failure(kb_home: Path, tmp_path: Path) -> None:
     man = docs / "files.json"
     man.write_text(json.dumps(["doc000.md", "faq.csv"]))
     r3 = reindex(kb, man, emb)
-    assert r3.source["kind"] == "manifest" and r3.documents == 2 and r3.ok and r3.warnings == []
+    # (the two documents it does not list are kept from the live version, not dropped)
+    assert r3.source["kind"] == "manifest" and r3.documents == 4 and r3.kept == 2 and r3.ok and r3.warnings == []
     # a table row without an answer is left out, and the job says so
     with (docs / "faq.csv").open("a", encoding="utf-8") as f:
         f.write("99,Do you sell gift cards?,\n")
@@ -390,3 +391,88 @@ def test_cli_reindex_exit_3_and_jobs_listing(kb_home: Path, tmp_path: Path) -> N
     typo = subprocess.run([sys.executable, "-m", "kb.cli", "jobs", "--kb", "cc"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert typo.returncode == 1 and typo.stderr.startswith("error: knowledge base 'cc' has no published index")
+
+
+def _groups_by_source(kb: KnowledgeBase) -> dict[str, list[str]]:
+    live = kb.load_live()
+    try:
+        return {d.source: list((d.metadata or {}).get("groups") or []) for d in live.documents()}
+    finally:
+        live.close()
+
+
+def test_a_rebuild_from_one_folder_keeps_the_others_documents_and_their_groups(tmp_path: Path) -> None:
+    # a knowledge base fed from two folders, one of them for staff only: a rebuild from the public
+    # folder dropped the staff documents unsaid (and every later plain reindex, from the recorded
+    # folder, again), and one from the staff folder published them to everyone
+    public = write_corpus(tmp_path / "public", n_files=3)
+    staff = tmp_path / "staff"
+    staff.mkdir()
+    (staff / "escalation.md").write_text("# Escalation\n\nCall the fraud desk on extension 4471.\n", encoding="utf-8")
+    kb = KnowledgeBase(tmp_path / "home", "t")
+    emb = get_embedder("hashing:64")
+    ingest_paths(kb, [public], emb)
+    ingest_paths(kb, [staff], emb, default_groups=("staff",))
+    before = _groups_by_source(kb)
+    n = len(before)
+    assert before["escalation.md"] == ["staff"] and not any(g for s, g in before.items() if s != "escalation.md")
+
+    r = reindex(kb, public, emb)
+    assert r.kept == 1 and r.documents == n
+    assert _groups_by_source(kb) == before
+    r = reindex(kb, None, emb)  # the recorded source, the public folder, again
+    assert r.kept == 1 and _groups_by_source(kb) == before
+
+    r = reindex(kb, staff, emb)
+    assert r.kept == n - 1 and _groups_by_source(kb) == before
+    # the rebuilt documents are those an incremental ingest finds unchanged
+    assert ingest_paths(kb, [staff], emb, default_groups=("staff",)).unchanged == 1
+
+
+def test_prune_with_a_folder_of_no_documents_is_refused(tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path / "docs", n_files=2)
+    kb = KnowledgeBase(tmp_path / "home", "t")
+    emb = get_embedder("hashing:64")
+    ingest_paths(kb, [docs], emb)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / ".hidden.md").write_text("# Hidden\n\nnot a document\n", encoding="utf-8")
+    with pytest.raises(InputError, match="--prune would delete all of them"):
+        ingest_paths(kb, [empty], emb, prune=True)
+    assert len(_groups_by_source(kb)) == 3  # two files and the corpus's faq.csv
+
+
+def _children(pid: int) -> set[int]:
+    """The live processes whose parent is ``pid`` (Linux /proc)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.add(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_kill9_of_a_job_with_parsing_workers_leaves_none_behind(kb_home: Path, tmp_path: Path) -> None:
+    # the forkserver's workers (hundreds of MB each) lived on, orphaned, after the job was killed
+    docs = write_corpus(tmp_path, n_files=40)
+    job = SLOW_JOB.replace("workers=1", "workers=2")
+    proc = subprocess.Popen([sys.executable, "-c", job, str(kb_home), str(docs)], env=_env(kb_home))
+    workers: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = {w for c in _children(proc.pid) for w in _children(c)}  # the forkserver's children
+        if len(workers) >= 2:
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None and len(workers) >= 2, "no parsing workers seen before the job ended"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.2)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in Path(f"/proc/{w}/stat").read_text()]
+    assert not alive, f"parsing workers {alive} outlived the killed job"
