@@ -326,11 +326,11 @@ def ingest_paths(
     if not files:
         # an empty or hidden-only folder (a typo, a sync not yet run) reported "0 added" as done,
         # and with --prune deleted every document
-        given = ", ".join(str(p) for p in paths) or "no path"
+        named = ", ".join(str(p) for p in paths) or "no path"
         if prune:
-            raise InputError(f"{given} holds no documents: --prune would delete all of them",
+            raise InputError(f"{named} holds no documents: --prune would delete all of them",
                              "check the path; to remove documents, use kb delete SOURCE")
-        raise InputError(f"{given} holds no documents (hidden files and .meta.json sidecars are skipped)",
+        raise InputError(f"{named} holds no documents (hidden files and .meta.json sidecars are skipped)",
                          "check the path")
     csettings = ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
     settings = csettings.as_dict()
