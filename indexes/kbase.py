@@ -181,7 +181,8 @@ class _KBLock:
             note = {}
         if not note:
             return "another process"
-        what = f" ({note.get('what')})" if note.get("what") else ""
+        # a plain lock's "what" is its pid ("pid 123 (pid 123)" said it twice)
+        what = f" ({note.get('what')})" if note.get("what") and note.get("what") != f"pid {note.get('pid')}" else ""
         return f"pid {note.get('pid')}{what} since {note.get('started')}"
 
     def __enter__(self) -> _KBLock:

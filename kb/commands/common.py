@@ -49,7 +49,10 @@ def print_problems(report: dict[str, Any]) -> None:
     (``warnings``: {source, warning}) of an ingest or reindex report."""
     for key, field, label in (("failed", "error", "failed"), ("warnings", "warning", "warning")):
         for item in report.get(key, ()):
-            # the message names the file first; the line names its source already
-            name = item["source"].rsplit("/", 1)[-1]
-            text = item[field][len(name) + 2 :] if item[field].startswith(f"{name}: ") else item[field]
+            # the message names the file (or the folder) first; the line names its source already
+            text = item[field]
+            for name in (item["source"], item["source"].rstrip("/").rsplit("/", 1)[-1]):
+                if text.startswith(f"{name}: "):
+                    text = text[len(name) + 2 :]
+                    break
             typer.echo(f"  {label}: {item['source']}: {text}", err=True)

@@ -207,3 +207,14 @@ def test_a_kb_home_that_is_a_file_or_a_full_disk_is_one_line_not_a_traceback(tmp
     assert "free some space" in str(storage_problem(sqlite3.OperationalError("database or disk is full")))
     assert "make it writable" in str(storage_problem(PermissionError(errno.EACCES, "Permission denied", "/x")))
     assert storage_problem(ValueError("a bug")) is None  # a bug stays a traceback, to be reported
+
+
+def test_a_problem_line_names_its_source_once(capsys: pytest.CaptureFixture[str]) -> None:
+    from kb.commands.common import print_problems
+
+    print_problems({"failed": [{"source": "policies/", "error": "policies/: not in the knowledge base"},
+                               {"source": "a/b.pdf", "error": "b.pdf: damaged PDF (PdfStreamError)"}]})
+    assert capsys.readouterr().err.splitlines() == [
+        "  failed: policies/: not in the knowledge base",  # was "policies/: policies/: ..."
+        "  failed: a/b.pdf: damaged PDF (PdfStreamError)",
+    ]
