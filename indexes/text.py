@@ -23,7 +23,8 @@ from typing import Any
 from indexes.types import CONTINUES
 
 __all__ = [
-    "normalize_text", "detect_lang", "tokenize", "phrase_terms", "split_sentences", "is_cjk_char", "to_simplified",
+    "normalize_text", "without_controls", "detect_lang", "tokenize", "phrase_terms", "split_sentences", "is_cjk_char",
+    "to_simplified",
 ]
 
 # --- character classes -------------------------------------------------------------------------
@@ -107,6 +108,9 @@ def traditional_share(text: str) -> float:
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _HSPACE = re.compile(r"[^\S\n]+")  # any whitespace except newline
 _MANY_NL = re.compile(r"\n{3,}")
+# control characters but tab and newline: C0 (NUL, ESC, backspace, ...), DEL and C1 (U+0080-U+009F,
+# which some terminals also read as escapes); CR is made a newline before
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]+")
 # the full-width punctuation of Chinese, Japanese and Korean text (，；：！？（）～ and the rest of the
 # block's marks) and the ellipsis: NFKC would make them ASCII, "积分,过期" for "积分，过期"
 _WIDE_MARK = re.compile(r"[\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff5e\u2025\u2026]+")
@@ -133,20 +137,41 @@ def _nfkc_keeping_marks(text: str) -> str:
     return "\n".join(lines)
 
 
+def without_controls(text: str) -> str:
+    """``text`` with CRLF and CR line ends as LF and every other control character but tab and
+    newline dropped; a run of them between two characters that are not spaces becomes a space
+    ("a\\x00b" is "a b": words stay apart). Stored text is printed as is by ``kb ask`` and shown by
+    the web page: an ESC from a file must not reach a terminal as an escape sequence, nor a NUL a
+    client."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROLS.sub(_control_run, text)
+
+
+def _control_run(m: re.Match[str]) -> str:
+    # no lookaround in the pattern: a leading [ \t]* would rescan a long run of spaces from each
+    # of its positions (quadratic on a hostile file)
+    text, start, end = m.string, m.start(), m.end()
+    if start == 0 or end == len(text) or text[start - 1] in " \t\n" or text[end] in " \t\n":
+        return ""
+    return " "
+
+
 def normalize_text(text: str) -> str:
     """NFKC (full-width letters and digits, compatibility forms and the ideographic space become
     their plain forms), except that the full-width punctuation of a line of Chinese stays as written:
     what is stored is what answers quote and citations show, and a Chinese reader expects "，" and
-    "（", not "," and "(". Zero-width characters dropped, line endings unified, runs of horizontal
-    whitespace collapsed to one space, trailing spaces and 3+ blank lines removed, outer whitespace
-    stripped. Paragraph breaks (blank lines) are kept. Whatever reads words out of the text (the
-    keyword analyzer, the support scorer, the answer metrics) applies NFKC itself, and the
-    embedders' tokenizers normalise too, so the marks change no score."""
+    "（", not "," and "(". Zero-width characters dropped, line endings unified, other control
+    characters made spaces (:func:`without_controls`), runs of horizontal whitespace collapsed to one
+    space, trailing spaces and 3+ blank lines removed, outer whitespace stripped. Paragraph breaks
+    (blank lines) are kept. Whatever reads words out of the text (the keyword analyzer, the support
+    scorer, the answer metrics) applies NFKC itself, and the embedders' tokenizers normalise too, so
+    the marks change no score."""
     if not text:
         return ""
     text = _nfkc_keeping_marks(text)
     text = text.translate(_ZERO_WIDTH)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = without_controls(text)
     text = _HSPACE.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
     text = _MANY_NL.sub("\n\n", text)

@@ -69,8 +69,18 @@ def clean_elements(elements: Sequence[Element]) -> list[Element]:
     return out
 
 
+# the longest title kept: every chunk of a document carries its title, so a title of megabytes (a
+# PDF's or DOCX's own title field, a heading without line breaks) would be stored once per chunk
+TITLE_MAX = 500
+
+
 def document_title(meta_title: Any, elements: Sequence[Element], path: Path) -> str:
-    """Front-matter/sidecar title, else the first top-level heading, else the file name."""
+    """Front-matter/sidecar title, else the first top-level heading, else the file name; cut at
+    :data:`TITLE_MAX` characters."""
+    return _cut(_title(meta_title, elements, path), TITLE_MAX)
+
+
+def _title(meta_title: Any, elements: Sequence[Element], path: Path) -> str:
     if meta_title and str(meta_title).strip():
         return normalize_text(str(meta_title))
     headings = [el for el in elements[:40] if el.kind == "heading"]
@@ -81,6 +91,10 @@ def document_title(meta_title: Any, elements: Sequence[Element], path: Path) -> 
         if elements.index(first) <= 3 or first.level == 1:
             return first.text
     return readable_name(path.stem).replace("_", " ").strip() or readable_name(path.name)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def document_lang(elements: Sequence[Element], faq_rows: Sequence[FaqRow]) -> str:
@@ -97,10 +111,22 @@ def document_lang(elements: Sequence[Element], faq_rows: Sequence[FaqRow]) -> st
 def readable_name(name: str) -> str:
     """A file name as text: itself when it is valid Unicode, else its bytes (Python keeps an
     undecodable byte as a lone surrogate) read as GB18030 when they give Chinese, else as UTF-8
-    with ``\\xNN`` escapes."""
+    with ``\\xNN`` escapes. Control characters are written as escapes too (``\\x0a``, ``\\x1b``;
+    C1 ones ``\\u0085``, apart from an undecodable byte's ``\\x85``): a source id is printed on one
+    line by ``kb ingest`` and ``kb ask``, and a newline or an escape sequence in a file name must not
+    forge a line or drive the terminal. The same name gives the same text on every run."""
     try:
         name.encode("utf-8")
-        return name
+        text = name
     except UnicodeEncodeError:
         raw = name.encode("utf-8", "surrogateescape")
-    return read_gb18030(raw) or raw.decode("utf-8", "backslashreplace")
+        text = read_gb18030(raw) or raw.decode("utf-8", "backslashreplace")
+    return _NAME_CONTROL.sub(_escape_control, text)
+
+
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape_control(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import html as html_lib
 import io
 import json
@@ -34,9 +35,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
-from indexes.text import same_words
+from indexes.text import same_words, without_controls
 from indexes.types import Document, lang_code, sha256_hex
-from ingest.cleaning import readable_name
+from ingest.cleaning import TITLE_MAX, readable_name
 from kb.errors import (
     CorruptFileError,
     EncodingError,
@@ -243,17 +244,52 @@ def _control_ratio(text: str) -> float:
 
 _META_KEYS = ("title", "lang", "tags", "groups", "valid_from", "valid_to")
 
+# generous bounds on a document's tags and groups: every chunk of the document carries them, so a
+# list of a million names, or one name of megabytes, would be stored (and filtered on) per chunk
+MAX_NAMES = 200
+MAX_NAME_CHARS = 200
 
-def _as_tuple(value: Any) -> tuple[str, ...]:
+
+def _as_tuple(value: Any, key: str = "tags", name: str = "file") -> tuple[str, ...]:
+    """Tags or groups as names: a list, or one string split at , ; | (blank pieces between names
+    are separators: "staff, sales,"). A blank entry is refused, not dropped: a document whose only
+    group was " " would be published to everyone. A name is a short scalar: a list or mapping
+    inside the list, more than :data:`MAX_NAMES` names or a name over :data:`MAX_NAME_CHARS`
+    characters is refused (``name`` and ``key`` say where, in the one-line error)."""
     if value is None or value == "":
         return ()
     if isinstance(value, str):
-        parts: Iterable[Any] = re.split(r"[,;|，；]", value)
+        pieces = re.split(r"[,;|，；]", without_controls(value))
+        parts: list[Any] = [p for p in pieces if p.strip()] or [""]
     elif isinstance(value, list | tuple | set):
-        parts = value
+        parts = list(value)
     else:
         parts = [value]
-    return tuple(dict.fromkeys(str(p).strip() for p in parts if str(p).strip()))
+    names: dict[str, None] = {}
+    for part in parts:
+        if isinstance(part, Mapping | list | tuple | set):
+            raise InputError(
+                f"{name}: {key} holds a {'mapping' if isinstance(part, Mapping) else 'list'} where a name should be",
+                f"write {key} as a flat list of names, e.g. {key}: [staff, sales]",
+            )
+        text = without_controls("" if part is None else str(part)).strip()
+        if not text:
+            hint = "write the name or remove the empty entry"
+            if key == "groups":
+                hint += " (a blank group would publish the document to everyone)"
+            raise InputError(f"{name}: {key} holds a blank name", hint)
+        if len(text) > MAX_NAME_CHARS:
+            raise InputError(
+                f"{name}: a name in {key} is {len(text)} characters long, over the {MAX_NAME_CHARS} limit",
+                f"{key} are short names; put longer text in the document",
+            )
+        names[text] = None
+    if len(names) > MAX_NAMES:
+        raise InputError(
+            f"{name}: {key} holds {len(names)} names, over the limit of {MAX_NAMES}",
+            f"keep the {key} that filter documents; put the rest in the text",
+        )
+    return tuple(names)
 
 
 def _as_date(value: Any, key: str, name: str) -> str | None:
@@ -271,28 +307,54 @@ def _as_date(value: Any, key: str, name: str) -> str | None:
 
 
 def clean_metadata(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """Keep the known keys, typed: tags/groups as tuples, dates as ISO strings. Other keys are
-    kept as plain JSON values (strings, numbers) for display."""
+    """Keep the known keys, typed: tags/groups as tuples (:func:`_as_tuple`), dates as ISO
+    strings, title and lang as one line of text (a title of at most :data:`TITLE_MAX` characters).
+    Other keys are kept as plain JSON values (strings, numbers) for display. Text loses its
+    control characters (:func:`without_controls`): it is printed as is."""
     out: dict[str, Any] = {}
     for key, value in raw.items():
         k = str(key).strip().lower()
         if k in ("tags", "groups"):
-            out[k] = _as_tuple(value)
+            out[k] = _as_tuple(value, k, name)
         elif k in ("valid_from", "valid_to"):
             d = _as_date(value, k, name)
             if d:
                 out[k] = d
         elif k in ("title", "lang"):
-            if value is not None and str(value).strip():
-                out[k] = str(value).strip()
-        elif isinstance(value, str | int | float | bool):
+            if isinstance(value, Mapping | list | tuple | set):
+                raise InputError(
+                    f"{name}: {k} must be one line of text, not a list or mapping", f"write it as {k}: ..."
+                )
+            text = without_controls(str(value)).strip() if value is not None else ""
+            if k == "title" and len(text) > TITLE_MAX:
+                raise InputError(
+                    f"{name}: title is {len(text)} characters long, over the {TITLE_MAX} limit",
+                    "shorten it; put longer text in the document",
+                )
+            if text:
+                out[k] = text
+        elif isinstance(value, str):
+            out[k] = without_controls(value)
+        elif isinstance(value, int | float | bool):
             out[k] = value
     if "lang" in out:
         try:
             out["lang"] = lang_code(out["lang"])
         except ValueError as exc:
             raise InputError(f"{name}: lang {exc}", "or leave lang out to have it detected") from None
+    check_validity(out, name)
     return out
+
+
+def check_validity(meta: Mapping[str, Any], name: str) -> None:
+    """Refuse valid_to before valid_from: such a document is valid on no day, so it could never
+    be retrieved, and nothing would say why (the same day for both is one day: both inclusive)."""
+    start, end = meta.get("valid_from"), meta.get("valid_to")
+    if start and end and str(end)[:10] < str(start)[:10]:
+        raise InputError(
+            f"{name}: valid_to {end} is before valid_from {start}, so the document is valid on no day",
+            "correct the dates (both are inclusive) or leave one out",
+        )
 
 
 def read_sidecar(path: Path) -> tuple[dict[str, Any], bytes | None]:
@@ -300,31 +362,70 @@ def read_sidecar(path: Path) -> tuple[dict[str, Any], bytes | None]:
     if side is None:
         return {}, None
     raw = side.read_bytes()
+    name = readable_name(side.name)
     try:
         meta = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as ex:
-        raise InputError(f"{side.name}: invalid JSON ({ex})", "fix the sidecar metadata file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as ex:
+        raise InputError(f"{name}: invalid JSON ({ex})", "fix the sidecar metadata file") from None
     if not isinstance(meta, dict):
-        raise InputError(f"{side.name}: must hold a JSON object", 'e.g. {"title": "...", "groups": ["staff"]}')
-    return clean_metadata(meta, side.name), raw
+        raise InputError(f"{name}: must hold a JSON object", 'e.g. {"title": "...", "groups": ["staff"]}')
+    return clean_metadata(meta, name), raw
 
 
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 
 
+class _AliasFound(Exception):
+    def __init__(self, anchor: str) -> None:
+        super().__init__(anchor)
+        self.anchor = anchor
+
+
+@functools.cache
+def _front_matter_loader() -> Any:
+    """yaml.SafeLoader refusing aliases (``*name``). Each alias is the whole node it names again:
+    eight levels of nine make a 460-byte block 43 million strings ("billion laughs"), gigabytes of
+    memory and an index of hundreds of megabytes. Front-matter is a few key: value lines, which never
+    need one; an anchor alone (``&name``) is harmless and allowed."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise _AliasFound(str(self.peek_event().anchor))
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
+
+
 def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
+    """The YAML front-matter between leading --- lines, as metadata, and the body after it. A
+    list there is refused rather than indexed as body text: it was meant as metadata, and groups
+    written in it would be lost silently. Plain text between two rules is the body."""
     m = _FRONT.match(text)
     if not m:
         return {}, text
     import yaml
 
     try:
-        meta = yaml.safe_load(m.group(1)) or {}
+        meta = yaml.load(m.group(1), Loader=_front_matter_loader()) or {}  # a SafeLoader
+    except _AliasFound as ex:
+        raise InputError(
+            f"{name}: the front-matter uses YAML aliases (*{ex.anchor})", "write the values out in full"
+        ) from None
+    except RecursionError:
+        raise InputError(f"{name}: the front-matter is nested too deeply", "write it as key: value lines") from None
     except yaml.YAMLError as ex:
         line = str(ex).splitlines()[0] if str(ex) else "syntax error"
         raise InputError(f"{name}: invalid YAML front-matter ({line})", "fix the block between the --- lines") from None
-    if not isinstance(meta, dict):
+    if isinstance(meta, str | int | float):  # "---\nSome text\n---": two Markdown rules, not metadata
         return {}, text
+    if not isinstance(meta, dict):
+        raise InputError(
+            f"{name}: front-matter must be key: value lines, not a YAML {type(meta).__name__}",
+            "write e.g. title: ... and groups: [staff] between the --- lines; if the first --- is a "
+            "Markdown rule, put a blank line before it",
+        )
     return clean_metadata(meta, name), text[m.end():]
 
 
@@ -492,6 +593,8 @@ class DocxLoader:
         try:
             _fast_unstructured()
             els = partition_docx(file=io.BytesIO(data), **_NO_LANG)
+        except MemoryError:
+            raise _out_of_memory(path.name) from None
         except Exception as ex:  # python-docx / zipfile raise many types for damaged files
             raise CorruptFileError(
                 f"{path.name}: cannot read DOCX ({type(ex).__name__})", "re-save it from Word as .docx"
@@ -715,11 +818,13 @@ def detect_columns(header: Sequence[Any], name: str) -> dict[str, int]:
 
 
 def _cell_text(value: Any) -> str:
+    """A table cell as text, without control characters (:func:`without_controls`, as documents'
+    text through normalize_text): an answer is printed as stored."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return without_controls(str(value)).strip()
 
 
 def _label(row_id: str, question: str) -> str:
@@ -762,10 +867,11 @@ def rows_to_faq(header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str)
         if seen[faq_id] > 1:
             faq_id = f"{faq_id}-{seen[faq_id]}"
         meta: dict[str, Any] = {}
+        where = f"{name} row {_label(get('id'), question)}"
         if get("tags"):
-            meta["tags"] = _as_tuple(get("tags"))
+            meta["tags"] = _as_tuple(get("tags"), "tags", where)
         if get("groups"):
-            meta["groups"] = _as_tuple(get("groups"))
+            meta["groups"] = _as_tuple(get("groups"), "groups", where)
         if get("category"):
             meta["category"] = get("category")
         out.append(FaqRow(faq_id, question, answer, meta))
@@ -808,6 +914,8 @@ class XlsxLoader:
             import openpyxl
 
             wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except MemoryError:
+            raise _out_of_memory(path.name) from None
         except Exception as ex:
             raise CorruptFileError(
                 f"{path.name}: cannot read the workbook ({type(ex).__name__})", "re-save it from Excel as .xlsx"
@@ -896,31 +1004,80 @@ def supported(path: Path) -> bool:
 
 def check_file(path: Path, max_file_mb: float) -> None:
     """Cheap checks before reading: extension, existence, size (stat)."""
+    name = readable_name(path.name)
     if not supported(path):
-        ext = path.suffix or "(no extension)"
+        ext = readable_name(path.suffix) or "(no extension)"
         raise UnsupportedFormatError(
-            f"{path.name}: unsupported file type {ext}",
+            f"{name}: unsupported file type {ext}",
             "supported: " + ", ".join(sorted(LOADERS)),
         )
     try:
         size = path.stat().st_size
     except OSError as ex:
-        raise InputError(f"{path.name}: cannot read ({ex.strerror})", "check the path and permissions") from None
+        raise InputError(f"{name}: cannot read ({ex.strerror})", "check the path and permissions") from None
     if size > max_file_mb * 1024 * 1024:
         raise FileTooLargeError(
-            f"{path.name}: {size / 1024 / 1024:.1f} MB is over the {max_file_mb:g} MB limit",
+            f"{name}: {size / 1024 / 1024:.1f} MB is over the {max_file_mb:g} MB limit",
             "split the file or raise KB_MAX_FILE_MB",
         )
     if size == 0:
-        raise EmptyFileError(f"{path.name}: the file is empty", "add content or remove the file")
+        raise EmptyFileError(f"{name}: the file is empty", "add content or remove the file")
 
 
 def read_checked(path: Path, max_file_mb: float) -> bytes:
     check_file(path, max_file_mb)
     data = path.read_bytes()
     if not data.strip():
-        raise EmptyFileError(f"{path.name}: the file is empty", "add content or remove the file")
+        raise EmptyFileError(f"{readable_name(path.name)}: the file is empty", "add content or remove the file")
     return data
+
+
+ZIP_SUFFIXES = frozenset({".docx", ".xlsx"})
+# a zip member that expands more than this many times, to more than ZIP_BOMB_MIN_MB, is a zip bomb:
+# XML compresses 5 to 20 times, and images and fonts not at all
+ZIP_BOMB_RATIO = 200
+ZIP_BOMB_MIN_MB = 10
+
+
+def unzipped_limit_mb(max_file_mb: float) -> float:
+    """The most a DOCX/XLSX may expand to: 20 times the file size limit, at least 200 MB."""
+    return max(20 * max_file_mb, 200.0)
+
+
+def check_zip(data: bytes, name: str, max_file_mb: float) -> None:
+    """Refuse an office file (a zip) that would expand past :func:`unzipped_limit_mb`, or one of
+    whose parts expands absurdly (:data:`ZIP_BOMB_RATIO`), from its central directory alone, before
+    any parser inflates it: the per-file size limit bounds the compressed bytes only, and a 342 KB
+    DOCX can hold a 300 MB document.xml. The sizes the directory declares bound what is inflated
+    (Python's zipfile stops a member at its declared size). A file that is not a readable zip is
+    left to its loader, which says it is damaged."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        return
+    mb = 1024 * 1024
+    limit = unzipped_limit_mb(max_file_mb)
+    total = sum(i.file_size for i in infos)
+    if total > limit * mb:
+        raise FileTooLargeError(
+            f"{name}: expands to {total / mb:,.0f} MB when unzipped, over the {limit:g} MB limit",
+            "split the document or raise KB_MAX_FILE_MB",
+        )
+    for info in infos:
+        if info.file_size > ZIP_BOMB_MIN_MB * mb and info.file_size > ZIP_BOMB_RATIO * max(info.compress_size, 1):
+            ratio = info.file_size / max(info.compress_size, 1)
+            raise FileTooLargeError(
+                f"{name}: its part {readable_name(info.filename)[:80]} expands {ratio:,.0f} times, to "
+                f"{info.file_size / mb:,.0f} MB, which no real document does",
+                "re-save it from Word or Excel; if it is genuine, split the document",
+            )
+
+
+def _out_of_memory(name: str) -> FileTooLargeError:
+    return FileTooLargeError(f"{name}: ran out of memory reading it", "split it into smaller files")
 
 
 def load_file(
@@ -939,20 +1096,30 @@ def load_file(
     extra = json.dumps(dict(defaults or {}), sort_keys=True, default=str) if defaults else ""
     chash = content_hash(data, side_raw, extra)
     source = source_of(path, root)
-    loader = LOADERS[path.suffix.lower()]
+    name = readable_name(path.name)
+    suffix = path.suffix.lower()
+    loader = LOADERS[suffix]
+    if suffix in ZIP_SUFFIXES:
+        check_zip(data, name, max_file_mb)
+    # loaders read ``data`` and take the path for its name (in their messages) and suffix only:
+    # they get the name as printable text, without the control characters a name may hold
+    named = path if name == path.name else path.with_name(name)
     try:
-        elements, faq_rows, file_meta = loader.load(path, data)
+        elements, faq_rows, file_meta = loader.load(named, data)
         warnings = tuple(file_meta.pop(WARNINGS_KEY, ()) or ())
     except InputError:
         raise
+    except MemoryError:
+        raise _out_of_memory(name) from None
     except Exception as ex:  # a parser bug on a strange file must not stop the run
-        raise CorruptFileError(f"{path.name}: cannot parse ({type(ex).__name__}: {str(ex)[:80]})",
+        raise CorruptFileError(f"{name}: cannot parse ({type(ex).__name__}: {str(ex)[:80]})",
                                "check that the file opens in its usual program") from None
     meta: dict[str, Any] = {}
     for src in (defaults or {}, file_meta, side_meta):
         for k, v in src.items():
             if v not in (None, "", ()):
                 meta[k] = v
+    check_validity(meta, name)  # the dates may come from two places: front-matter and sidecar
     from ingest.cleaning import clean_elements, document_lang, document_title
 
     kind = "faq" if path.suffix.lower() in FAQ_SUFFIXES else "document"
