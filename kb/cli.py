@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from kb.errors import KBError
+from kb.errors import KBError, storage_problem
 from kb.settings import apply_offline_defaults
 
 apply_offline_defaults()
@@ -60,30 +60,6 @@ def main(argv: list[str] | None = None) -> None:
             raise
         typer.echo(f"error: {problem}", err=True)
         sys.exit(1)
-
-
-def storage_problem(ex: BaseException) -> str | None:
-    """The one line for a failure of the disk under KB_HOME (full, read-only, a file where a
-    folder belongs), which reaches here as an OSError or SQLite's error; None for anything else.
-    What was already published stays live: a version is switched to only once written whole."""
-    import errno
-    import sqlite3
-
-    unchanged = "the live version is unchanged"
-    if isinstance(ex, sqlite3.OperationalError) and "full" in str(ex):
-        return f"the disk is full ({ex}); free some space and run it again ({unchanged})"
-    if isinstance(ex, sqlite3.OperationalError) and "readonly" in str(ex).replace(" ", ""):
-        return f"a database under KB_HOME is read-only ({ex}); make KB_HOME writable ({unchanged})"
-    if not isinstance(ex, OSError) or ex.errno is None:
-        return None
-    where = ex.filename or "KB_HOME"
-    if ex.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"no space left on the disk of {where}; free some space and run it again ({unchanged})"
-    if ex.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
-        return f"{where}: {ex.strerror}; point KB_HOME at a folder (it holds the knowledge bases)"
-    if ex.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"{where}: {ex.strerror}; make it writable, or point KB_HOME at a folder you can write"
-    return None
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

@@ -197,3 +197,27 @@ class BusyError(KBError):
 
 class DatasetError(InputError):
     code = "bad_dataset"
+
+
+def storage_problem(ex: BaseException) -> str | None:
+    """The one line for a failure of the disk under KB_HOME (full, read-only, a file where a
+    folder belongs), which reaches here as an OSError or SQLite's error; None for anything else.
+    What was already published stays live: a version is switched to only once written whole."""
+    import errno
+    import sqlite3
+
+    unchanged = "the live version is unchanged"
+    if isinstance(ex, sqlite3.OperationalError) and "full" in str(ex):
+        return f"the disk is full ({ex}); free some space and run it again ({unchanged})"
+    if isinstance(ex, sqlite3.OperationalError) and "readonly" in str(ex).replace(" ", ""):
+        return f"a database under KB_HOME is read-only ({ex}); make KB_HOME writable ({unchanged})"
+    if not isinstance(ex, OSError) or ex.errno is None:
+        return None
+    where = ex.filename or "KB_HOME"
+    if ex.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the disk of {where}; free some space and run it again ({unchanged})"
+    if ex.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return f"{where}: {ex.strerror}; point KB_HOME at a folder (it holds the knowledge bases)"
+    if ex.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{where}: {ex.strerror}; make it writable, or point KB_HOME at a folder you can write"
+    return None

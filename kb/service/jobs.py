@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.errors import KBError, NotFoundError
+from kb.errors import KBError, NotFoundError, storage_problem
 
 log = logging.getLogger("kb.service.jobs")
 
@@ -144,7 +144,12 @@ class JobManager:
             except Exception as ex:  # noqa: BLE001 - a job failure must not kill the worker
                 log.exception("job %s failed", job.id)
                 job.state = "failed"
-                job.error = {"error": "internal", "message": f"{type(ex).__name__}; see the server log"}
+                problem = storage_problem(ex)  # a full or read-only disk: say so, not "internal"
+                job.error = (
+                    {"error": "storage", "message": problem}
+                    if problem is not None
+                    else {"error": "internal", "message": f"{type(ex).__name__}; see the server log"}
+                )
             finally:
                 job.finished_at = time.time()
                 job.stage = "done"

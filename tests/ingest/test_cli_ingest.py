@@ -200,7 +200,7 @@ def test_a_kb_home_that_is_a_file_or_a_full_disk_is_one_line_not_a_traceback(tmp
     import errno
     import sqlite3
 
-    from kb.cli import storage_problem
+    from kb.errors import storage_problem
 
     full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "home" / "t" / "lock"))
     assert "free some space" in str(storage_problem(full)) and "live version is unchanged" in str(storage_problem(full))

@@ -68,7 +68,20 @@ def test_jobs_report_states(tmp_path: Path) -> None:
         return {"result": 1 / 0}
 
     crash = jm.submit("delete", "acme", ["a.md"], "t", crash_work)
-    assert _wait(lambda: len(finished) == 4)
+
+    def disk_full(job: Job) -> dict[str, Any]:
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device", "/kb/acme/versions/v9/chunks.sqlite")
+
+    full = jm.submit("ingest", "acme", ["a.md"], "t", disk_full)
+    refused = jm.submit("ingest", "acme", ["a.md"], "t", lambda job: {"failed": [{"source": "a.md", "error": "empty"}]})
+    assert _wait(lambda: len(finished) == 6)
+    full_job = jm.get(full.id)
+    assert full_job.state == "failed" and full_job.error is not None and full_job.error["error"] == "storage"
+    assert "free some space" in full_job.error["message"]
+    refused_job = jm.get(refused.id)  # every file refused: nothing published is a failure, not "partial"
+    assert refused_job.state == "failed" and refused_job.error == {"error": "nothing_published", "message": "empty"}
     assert jm.get(ok.id).state == "succeeded"
     assert jm.get(part.id).to_dict()["failed"] == [{"source": "b.pdf", "error": "x"}]
     bad_job = jm.get(bad.id)
