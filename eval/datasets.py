@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.errors import DatasetError
+from kb.errors import DatasetError, InputError, blank, require_text
 
 QUESTIONS_FILE = "questions.jsonl"
 FAITHFULNESS_FILE = "faithfulness.jsonl"
@@ -167,8 +167,12 @@ class _Record:
             raise self.fail(
                 f"field {name!r} must be a string, got {_type_name(v)}", f"write {name!r} as a JSON string"
             )
-        if nonempty and not v.strip():
+        if nonempty and blank(v):  # spaces, NULs, zero-width spaces: nothing to ask
             raise self.fail(f"field {name!r} is empty", f"give {name!r} a value")
+        try:
+            require_text(v, f"field {name!r}", decoded=False)
+        except InputError as ex:  # a lone surrogate ("\ud800"), which no text can hold
+            raise self.fail(ex.message, "write it as UTF-8 text") from None
         return v
 
     def strings(self, name: str, required: bool = True) -> tuple[str, ...]:

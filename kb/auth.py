@@ -126,10 +126,20 @@ class KeyStore:
                     f"KB_API_KEYS: key name {name!r} appears twice", "give every key its own name"
                 )
             seen.add(name)
+            twin = next((e.name for e in entries if e.digest == digest), None)
+            if twin is not None:  # one key, two roles: lookup took the last, a reader could be admin
+                raise ConfigError(
+                    f"KB_API_KEYS: keys {twin!r} and {name!r} have the same hash, so the same key",
+                    "give each name its own key: `kb keys new NAME --role ROLE`",
+                )
             groups = None
             if len(parts) == 4:
                 groups = tuple(g.strip() for g in parts[3].split("|") if g.strip())
             entries.append(KeyEntry(name, role, digest, groups))
+        if spec is not None and spec.strip() and not entries:
+            # ",,," would start local development mode, where every caller is admin
+            raise ConfigError("KB_API_KEYS is set but holds no key",
+                              "add keys (`kb keys new NAME --role reader`), or unset it for local development")
         return cls(entries)
 
     @property

@@ -132,7 +132,10 @@ def require_text(text: str, what: str, *, decoded: bool = True) -> str:
         else:
             bad = f"a lone surrogate (U+{code:04X}), which is not a character,"
         hint = "send it as UTF-8 text (set the terminal or the client to UTF-8)"
-        gbk = read_gb18030(text.encode("utf-8", "surrogateescape")) if decoded else None
+        try:  # only bytes kept as U+DC80-U+DCFF come back; a lone U+D800 from JSON does not
+            gbk = read_gb18030(text.encode("utf-8", "surrogateescape")) if decoded else None
+        except UnicodeEncodeError:
+            gbk = None
         if gbk is not None:  # a Chinese terminal or file in GBK, the most common other encoding
             hint = f"it reads as GBK/GB18030 text ({gbk[:40]!r}): set the terminal or the client to UTF-8"
         raise InputError(f"the {what} holds {bad} at character {exc.start + 1}", hint) from None

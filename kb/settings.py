@@ -8,11 +8,12 @@ passes values down.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Offline by default: nothing in this project may download a model or data at run time, and the
@@ -56,20 +57,21 @@ class Settings(BaseSettings):
     reranker: str | None = None
     llm: str = "extractive:"
     scorer: str = "default"
-    device: str = "auto"  # auto | cpu | cuda
-    embed_batch_size: int = 64
+    # auto | cpu | cuda, or cuda:N
+    device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    embed_batch_size: int = Field(default=64, ge=1)
 
     # ingestion
-    max_file_mb: float = 50.0
-    chunk_tokens: int = 128
-    chunk_overlap: int = 16
-    keep_versions: int = 2
+    max_file_mb: float = Field(default=50.0, gt=0, allow_inf_nan=False)
+    chunk_tokens: int = Field(default=128, ge=16)
+    chunk_overlap: int = Field(default=16, ge=0)
+    keep_versions: int = Field(default=2, ge=1)
 
     # vector index
-    flat_max: int = 200_000  # above this many vectors: IVF (or HNSW) instead of IndexFlatIP
+    flat_max: int = Field(default=200_000, ge=1)  # above this many vectors: IVF (or HNSW) instead of IndexFlatIP
     ann: str = "ivf"  # ivf | ivfpq | hnsw
-    nprobe: int = 16
-    faiss_gpu: str = "auto"  # auto | on | off
+    nprobe: int = Field(default=16, ge=1)
+    faiss_gpu: Literal["auto", "on", "off"] = "auto"
     # how a flat index is scanned on the CPU: fp16 codes re-scored exactly (half the memory read per
     # query), fp32, or auto = fp16 from 4,096 vectors on (indexes/vector.py)
     flat_scan: Literal["auto", "fp16", "fp32"] = "auto"
@@ -78,31 +80,55 @@ class Settings(BaseSettings):
     preload_chunks: int = Field(default=20_000, ge=0)
 
     # answering
-    handoff_threshold: float = 0.35
+    # confidences are in [0, 1]: a threshold outside it hands off, or never refuses, every question
+    handoff_threshold: float = Field(default=0.35, ge=0.0, le=1.0, allow_inf_nan=False)
     # None = the value calibrated for the embedder (rag.assistant.CALIBRATION); set them for a model
     # that is not in that table
-    refuse_threshold: float | None = None
-    faq_threshold: float | None = None
+    refuse_threshold: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    faq_threshold: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
     escalate_topics: list[str] = Field(default_factory=list)
     # a follow-up is also retrieved as asked, at this weight beside its condensed form (0 = off:
     # one retrieval, one embedding, for latency)
     followup_question_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     # query vectors kept per knowledge base: a repeated question skips the embedder (0 = off)
     query_cache_size: int = Field(default=1024, ge=0)
-    llm_timeout_s: float = 60.0
-    llm_max_tokens: int = 512
+    llm_timeout_s: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    llm_max_tokens: int = Field(default=512, ge=1)
 
     # service
     api_keys: str | None = None  # "name:role:sha256hex,..." (see kb/auth.py)
     cors_origins: list[str] = Field(default_factory=list)
     handoff_webhook: str | None = None
-    max_question_chars: int = 4000
-    max_upload_mb: float = 50.0
-    max_upload_files: int = 20
-    rate_limit_per_min: int = 120
-    generation_slots: int = 4
-    generation_queue: int = 16
+    max_question_chars: int = Field(default=4000, ge=100)
+    max_upload_mb: float = Field(default=50.0, gt=0, allow_inf_nan=False)
+    max_upload_files: int = Field(default=20, ge=1)
+    rate_limit_per_min: int = 120  # <= 0: no limit
+    generation_slots: int = Field(default=4, ge=1)
+    generation_queue: int = Field(default=16, ge=0)
     log_text: bool = False  # log document text / personal data (off by default)
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home(cls, v: Any) -> Any:
+        # "KB_HOME=" put knowledge bases in the current folder, and "~/kb" in a folder named "~"
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("must name a folder, e.g. KB_HOME=/srv/kb")
+        return Path(v).expanduser() if isinstance(v, str | Path) else v
+
+    @field_validator("handoff_webhook")
+    @classmethod
+    def _webhook(cls, v: str | None) -> str | None:
+        # checked now: a bad address lost every hand-off notice, at run time, in the log only
+        if v is not None and not re.match(r"^https?://[^\s/]+", v.strip()):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.strip() if v is not None else None
+
+    @model_validator(mode="after")
+    def _overlap(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(f"KB_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than KB_CHUNK_TOKENS "
+                             f"({self.chunk_tokens})")
+        return self
 
     def answering(self, llm_device: str | None = None) -> dict[str, Any]:
         """The answering settings as keyword arguments of ``rag.assistant.Assistant``: one list for
@@ -129,20 +155,26 @@ def get_settings() -> Settings:
     """The settings from the environment; a bad value is a one-line ConfigError naming its
     variable (never a pydantic traceback)."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from kb.errors import ConfigError
 
     try:
         return Settings()  # values come from the environment
+    except SettingsError as ex:  # a list setting that is not JSON ("KB_CORS_ORIGINS=https://a.com")
+        named = re.search(r'field "(\w+)"', str(ex))
+        var = f"KB_{named.group(1).upper()}" if named else "a KB_ list setting"
+        raise ConfigError(f"invalid setting {var}: not a JSON list",
+                          f'write it as a JSON list, e.g. {var}=\'["first", "second"]\', or unset it') from None
     except ValidationError as ex:
-        from kb.errors import ConfigError
-
         err = ex.errors()[0]
-        field = str(err["loc"][0]) if err.get("loc") else "?"
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if not err.get("loc"):  # a check of two settings together: its message names them
+            raise ConfigError(f"invalid settings: {msg}", "fix or unset them") from None
+        field = str(err["loc"][0])
         info = Settings.model_fields.get(field)
         var = info.alias if info is not None and info.alias else f"KB_{field.upper()}"
-        raise ConfigError(
-            f"invalid setting {var}={err.get('input')!r}: {err.get('msg', 'invalid value')}",
-            f"fix or unset {var}",
-        ) from None
+        raise ConfigError(f"invalid setting {var}={err.get('input')!r}: {msg}", f"fix or unset {var}") from None
 
 
 def reset_settings_cache() -> None:

@@ -20,6 +20,7 @@ message that says what to check.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -154,13 +155,15 @@ class OpenAICompatibleLLM:
                 kw: dict[str, Any] = {"timeout": self.timeout_s, "max_retries": self.max_retries}
                 if self.base_url:
                     kw["base_url"] = self.base_url
-                    kw["api_key"] = self.api_key or "not-needed"
+                    # a hosted compatible server (DeepSeek, Qwen) needs the key: the client's own variable
+                    kw["api_key"] = self.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
                 elif self.api_key:
                     kw["api_key"] = self.api_key
                 try:
                     self._client = openai.OpenAI(**kw)
                 except openai.OpenAIError as ex:
-                    raise ConfigError(f"cannot configure {self.id}: {ex}", "set the API key (KB_LLM_API_KEY)") from ex
+                    raise ConfigError(f"cannot configure {self.id}: {ex}",
+                                      "set the API key in OPENAI_API_KEY (the openai client reads it)") from ex
             return self._client
 
     def _where(self) -> str:

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property, lru_cache, partial
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
@@ -266,10 +267,15 @@ def get_reranker(spec: str | None, device: str = "cpu") -> Reranker | None:
     """``None``/"" /"none"/"off" -> no reranker; ``cross-encoder:<path-or-name>`` -> CrossEncoder."""
     if not spec or spec.strip().lower() in ("none", "off", "false", "0"):
         return None
+    from kb.errors import ConfigError
+
     provider, _, model = spec.partition(":")
     if provider in ("cross-encoder", "sentence-transformers") and model:
+        # a local path that is not there fails now, not on the first question (the model loads then)
+        if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
+            raise ConfigError(f"reranker model {model!r} does not exist",
+                              "set KB_RERANKER=cross-encoder:/path/to/a/CrossEncoder/folder, or unset it")
         return CrossEncoderReranker(model, device=device)
-    from kb.errors import ConfigError
 
     raise ConfigError(f"unknown reranker {spec!r}", "use KB_RERANKER=cross-encoder:/path/to/model, or unset it")
 

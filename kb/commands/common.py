@@ -56,3 +56,16 @@ def print_problems(report: dict[str, Any]) -> None:
                     text = text[len(name) + 2 :]
                     break
             typer.echo(f"  {label}: {item['source']}: {text}", err=True)
+
+
+def check_model_specs(settings: Any) -> None:
+    """The embedder, LLM and reranker specs, read (not loaded) before a long job or a server
+    starts: `kb serve` with KB_LLM=nope: answered /healthz "ok" and every question with the error,
+    and `kb eval` found a missing reranker only after ingesting every set."""
+    from indexes.embedders import get_embedder
+    from rag.llm import get_llm
+    from rag.retrieval import get_reranker
+
+    get_embedder(settings.embedder, device=settings.device, batch_size=settings.embed_batch_size)
+    get_llm(settings.llm)
+    get_reranker(settings.reranker)

@@ -35,8 +35,33 @@ def parse_gates(specs: list[str]) -> list[tuple[str | None, str, float]]:
             raise GateError(
                 f"--fail-under {spec!r} is not METRIC=VALUE", "write e.g. hit@5=0.8 or covid-faq:hit@5=0.8"
             )
-        out.append((m.group("set"), m.group("metric"), float(m.group("value"))))
+        try:
+            value = float(m.group("value"))
+        except ValueError:  # "1.2.3" passes the pattern
+            value = float("nan")
+        if value != value:
+            raise GateError(f"--fail-under {spec!r}: {m.group('value')} is not a number", "write e.g. hit@5=0.8")
+        # a rate is in [0, 1]: a gate of 2 always fails and one of -1 never does
+        if not 0.0 <= value <= 1.0 and "." not in m.group("metric"):
+            raise GateError(f"--fail-under {spec!r}: {m.group('value')} is not a rate between 0 and 1",
+                            "write e.g. hit@5=0.8")
+        out.append((m.group("set"), m.group("metric"), value))
     return out
+
+
+def check_outputs(*paths: Path | None) -> None:
+    """Fail before an eval of minutes or hours, not after it, on a report path that cannot be
+    written: a folder given as the file, or a file where its folder belongs."""
+    for path in paths:
+        if path is None:
+            continue
+        if path.is_dir():
+            raise InputError(f"{path} is a folder", "give a file name for the report, e.g. report.json")
+        parent = path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as ex:
+            raise InputError(f"cannot make the folder of {path} ({ex.strerror})", "give a path in a folder you can write") from None
 
 
 def _lookup(res: dict[str, Any], metric: str) -> float | None:
@@ -216,6 +241,7 @@ def eval_cmd(
     def log(msg: str) -> None:
         typer.echo(msg, err=True)
 
+    check_outputs(out, html, ragas)
     if compare is not None:
         a, b = (_read_report(p) for p in compare)
         cmp = compare_reports(a, b)
@@ -253,6 +279,18 @@ def eval_cmd(
             "set names come from folder names; rename one",
         )
     loaded = [load_dataset(p, limit=limit) for p in paths]  # validate everything before any work
+    for set_name, _, _ in gates:
+        if set_name is not None and set_name not in names:
+            raise GateError(f"--fail-under names set {set_name!r}, which is not evaluated",
+                            f"evaluated sets: {', '.join(names)}")
+    for d in loaded:  # a question the assistant refuses would stop the run after the ingest
+        for item in getattr(d, "items", ()):
+            if d.kind == "qa" and len(item.question) > settings.max_question_chars:
+                raise InputError(
+                    f"{d.name}: question {item.id!r} has {len(item.question):,} characters, more than "
+                    f"KB_MAX_QUESTION_CHARS ({settings.max_question_chars:,})",
+                    "shorten it, or raise KB_MAX_QUESTION_CHARS",
+                )
     show = sys.stderr.isatty() if progress is None else progress
 
     from indexes.embedders import get_embedder
@@ -263,8 +301,10 @@ def eval_cmd(
     scorer = get_scorer(spec, embedder)
     llm_spec = llm or settings.llm
     from rag.llm import get_llm
+    from rag.retrieval import get_reranker
 
     get_llm(llm_spec)  # a bad spec fails here, not after every set's documents are ingested
+    get_reranker(settings.reranker)
     opener = None
     if any(d.kind == "qa" for d in loaded):
         eval_settings = settings.model_copy(update={"scorer": spec})

@@ -38,6 +38,7 @@ def serve_cmd(
 
     from kb.app import create_app
     from kb.auth import KeyStore, check_bind_host
+    from kb.commands.common import check_model_specs
     from kb.errors import InputError
     from kb.settings import get_settings
 
@@ -46,6 +47,7 @@ def serve_cmd(
     settings = get_settings()
     keys = KeyStore.parse(settings.api_keys)
     check_bind_host(host, keys)
+    check_model_specs(settings)
     log_level = log_level.strip().lower()
     configure_logging(log_level)
     if not keys.enabled:

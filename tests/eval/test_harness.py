@@ -200,9 +200,11 @@ def test_kb_eval_end_to_end(tmp_path: Path, hashing_env: None, capsys: pytest.Ca
 
     # the gate: a threshold above the measured value fails with one line naming set, metric, value
     capsys.readouterr()
-    rc = run_kb(["eval", str(qa), "--fail-under", "tiny-qa:hit@10=1.01", "--no-progress"])
+    rates = {**q["retrieval"], **{k: v for k, v in q["answers"].items() if isinstance(v, float)}}
+    below = next(k for k, v in rates.items() if 0.0 < v < 1.0)  # a rate a gate of 1 fails on
+    rc = run_kb(["eval", str(qa), "--fail-under", f"tiny-qa:{below}=1", "--no-progress"])
     err = capsys.readouterr().err
-    assert rc == 1 and "eval gate failed: tiny-qa hit@10 = " in err and "< 1.01" in err
+    assert rc == 1 and f"eval gate failed: tiny-qa {below} = " in err and "< 1" in err
     rc = run_kb(["eval", str(fs), "--fail-under", "scorer.balanced_accuracy=0.0", "--json", "--no-progress"])
     captured = capsys.readouterr()
     assert rc == 0 and json.loads(captured.out)["sets"]["tiny-judged"]["kind"] == "faithfulness"
@@ -233,6 +235,23 @@ def test_bad_dataset_is_a_one_line_error(
     assert rc == 2 and err.count("\n") == 0 and "gold id 'nope.md' does not exist in docs/" in err
     rc = run_kb(["eval", str(qa), "--fail-under", "hit5", "--no-progress"])
     assert rc == 2 and "is not METRIC=VALUE" in capsys.readouterr().err
+    # refused before any work: a value that is no number or no rate, a set not evaluated, a
+    # report path that is a folder, a question the assistant would refuse after the ingest
+    (qa / "questions.jsonl").write_text(json.dumps(QUESTIONS[0]), encoding="utf-8")
+    for gate, says in (("hit@5=1.2.3", "is not a number"), ("hit@5=2", "is not a rate between 0 and 1"),
+                       ("other:hit@5=0.5", "which is not evaluated")):
+        rc = run_kb(["eval", str(qa), "--fail-under", gate, "--no-progress"])
+        assert rc == 2 and says in capsys.readouterr().err, gate
+    rc = run_kb(["eval", str(qa), "--out", str(tmp_path), "--no-progress"])
+    assert rc == 2 and "is a folder" in capsys.readouterr().err
+    (qa / "questions.jsonl").write_text(json.dumps(dict(QUESTIONS[0], question="why " * 2000)), encoding="utf-8")
+    rc = run_kb(["eval", str(qa), "--no-progress"])
+    assert rc == 2 and "KB_MAX_QUESTION_CHARS" in capsys.readouterr().err
+    for question in ("\u200b\u0000", "\ud800 refund?"):  # nothing to read; no text at all
+        (qa / "questions.jsonl").write_text(json.dumps(dict(QUESTIONS[0], question=question)), encoding="utf-8")
+        rc = run_kb(["eval", str(qa), "--no-progress"])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and "questions.jsonl" in err and err.count("\n") == 0, err
 
 
 def test_a_bad_llm_spec_fails_before_any_set_is_ingested(

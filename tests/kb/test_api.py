@@ -612,7 +612,7 @@ def test_feedback_export_jsonl(client: Any) -> None:
 
 def test_handoff_posts_to_the_webhook(hashing_home: Path, receiver: Any) -> None:  # noqa: F811
     url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
-    with make_client(make_settings(hashing_home, "hashing:64", handoff_webhook=url, handoff_threshold=1.01)) as c:
+    with make_client(make_settings(hashing_home, "hashing:64", handoff_webhook=url, handoff_threshold=1.0)) as c:
         question = "My kettle is smoking, I want to talk to a human agent"
         r = c.post("/v1/ask", json={"question": question, "session_id": "sess-h1"})
         body = r.json()

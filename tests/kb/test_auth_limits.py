@@ -27,7 +27,11 @@ def test_key_entries_are_hashed_and_checked() -> None:
 @pytest.mark.parametrize(
     "spec",
     ["alice:reader", "alice:boss:" + "0" * 64, "alice:reader:notahash", "a b:reader:" + "0" * 64,
-     f"x:reader:{'0' * 64},x:admin:{'1' * 64}"],
+     f"x:reader:{'0' * 64},x:admin:{'1' * 64}",
+     # one key under two names and roles: a reader's key authenticated as the admin
+     f"alice:reader:{'0' * 64},bob:admin:{'0' * 64}",
+     # set, but no key in it: local development mode, every caller an admin
+     ",,,"],
 )
 def test_bad_key_entries_say_how_to_fix(spec: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -154,3 +158,25 @@ def test_kb_keys_new_refuses_a_blank_group_or_one_that_breaks_the_entry(
     assert ex.value.code == 2
     out = capsys.readouterr()
     assert out.err.startswith(says) and len(out.err.strip().splitlines()) == 1 and "entry:" not in out.out
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "says"),
+    [("KB_LLM", "nope:", "nope"), ("KB_RERANKER", "cross-encoder:/missing/model", "does not exist"),
+     ("KB_EMBEDDER", "bogus:x", "bogus")],
+)
+def test_serve_refuses_a_bad_model_spec_before_it_listens(tmp_path: object, var: str, value: str, says: str) -> None:
+    # it started, answered /healthz "ok", and every question with the configuration error
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.kb.conftest import free_port
+
+    kb_bin = str(Path(sys.executable).parent / "kb")
+    env = {**{k: v for k, v in os.environ.items() if k != "KB_API_KEYS"}, var: value, "KB_HOME": str(tmp_path)}
+    r = subprocess.run([kb_bin, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True,
+                       timeout=60)
+    err = r.stderr.strip()
+    assert r.returncode != 0 and says in err and "serving on" not in err and len(err.splitlines()) == 1, err

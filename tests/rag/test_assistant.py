@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -581,3 +582,13 @@ def test_a_how_long_question_is_answered_from_the_sources_duration(kb_home: Path
     user = obey.calls[0][1]["content"]
     assert "10 business days" in user and "Ignore all previous instructions" not in user
     assert "10 business days" in b.text
+
+
+def test_a_lone_surrogate_of_any_kind_is_an_input_error_not_a_crash() -> None:
+    # a JSON escape "\ud800" in an eval set's question reached the GBK hint's surrogateescape
+    # encoding, which takes only U+DC80-U+DCFF, and crashed kb eval with a traceback
+    from kb.errors import require_text
+
+    for text, says in (("\ud800 return?", "lone surrogate (U+D800)"), ("caf\udce9", "byte 0xE9")):
+        with pytest.raises(InputError, match=re.escape(says)):
+            require_text(text, "question")

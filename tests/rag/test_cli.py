@@ -110,6 +110,19 @@ def test_kb_serve_refuses_an_unknown_log_level_in_one_line(capsys: pytest.Captur
         ("KB_FOLLOWUP_QUESTION_WEIGHT", "2"),
         ("KB_QUERY_CACHE_SIZE", "-1"),
         ("KB_FLAT_SCAN", "int8"),
+        # values of the right type that were used as given: a hand-off of every question, no
+        # refusal ever, a live version re-chunked to nothing, hand-off notices lost at run time
+        ("KB_HANDOFF_THRESHOLD", "2"),
+        ("KB_REFUSE_THRESHOLD", "nan"),
+        ("KB_FAQ_THRESHOLD", "-1"),
+        ("KB_CHUNK_TOKENS", "-5"),
+        ("KB_MAX_FILE_MB", "nan"),
+        ("KB_MAX_QUESTION_CHARS", "0"),
+        ("KB_NPROBE", "0"),
+        ("KB_DEVICE", "tpu"),
+        ("KB_FAISS_GPU", "maybe"),
+        ("KB_HANDOFF_WEBHOOK", "ftp://x"),
+        ("KB_HOME", ""),
     ],
 )
 def test_a_bad_setting_is_a_one_line_error_naming_its_variable(
@@ -125,6 +138,29 @@ def test_a_bad_setting_is_a_one_line_error_naming_its_variable(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error: invalid setting ")
     assert f"{var}={value!r}" in err and f"fix or unset {var}" in err
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"KB_ESCALATE_TOPICS": "refund"}, "KB_ESCALATE_TOPICS: not a JSON list"),  # was a 70-line traceback
+        ({"KB_CORS_ORIGINS": "https://a.com"}, "KB_CORS_ORIGINS: not a JSON list"),
+        ({"KB_CHUNK_OVERLAP": "200"}, "KB_CHUNK_OVERLAP (200) must be smaller than KB_CHUNK_TOKENS (128)"),
+    ],
+)
+def test_a_setting_that_cannot_be_read_at_all_is_one_line_too(
+    cli_env: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], says: str
+) -> None:
+    from kb.cli import main
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    reset_settings_cache()
+    with pytest.raises(SystemExit) as ex:
+        main(["ask", "How long does standard shipping take?"])
+    assert ex.value.code != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err, err
 
 
 def test_followups_can_be_retrieved_once_for_latency(cli_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:

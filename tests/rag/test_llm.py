@@ -131,3 +131,14 @@ def test_transformers_gguf_backend_conforms(tmp_path_factory: pytest.TempPathFac
     path = gemma.assemble(d / gemma.MODEL_NAME)
     llm = get_llm(f"transformers:{path.parent}#{path.name}", max_tokens=8)
     _conformance(llm)
+
+
+def test_a_compatible_server_gets_the_key_from_openai_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a hosted OpenAI-compatible server (DeepSeek, Qwen) needs a key: "not-needed" was always sent
+    from rag.llm import get_llm
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    llm = get_llm("openai-compatible:http://127.0.0.1:9/v1#m")
+    assert llm._get_client().api_key == "sk-from-env"  # type: ignore[attr-defined]
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert get_llm("openai-compatible:http://127.0.0.1:9/v1#m")._get_client().api_key == "not-needed"  # type: ignore[attr-defined]
