@@ -92,6 +92,22 @@ INJECTION_RE = re.compile(
     re.I,
 )
 
+# the longest session id, as the HTTP service takes it (kb.service.schemas)
+SESSION_ID_MAX = 128
+
+
+def check_session_id(session_id: str) -> None:
+    """A session id is a short, printable name: the CLI stored a 10 KB id, a blank one and one
+    holding a newline, which the service refuses."""
+    require_text(session_id, "session id")
+    if blank(session_id) or len(session_id) > SESSION_ID_MAX or any(not ch.isprintable() for ch in session_id):
+        raise InputError(
+            f"session id {session_id[:40]!r}{'...' if len(session_id) > 40 else ''} is not a name of at most "
+            f"{SESSION_ID_MAX} printable characters",
+            "use a short id such as the one a previous answer returned",
+        )
+
+
 MESSAGES = {
     "refuse": {
         "en": "I couldn't find anything about this in the knowledge base, so I can't answer it reliably. "
@@ -383,7 +399,7 @@ class Assistant:
         t0 = time.perf_counter()
         q = self._validate(question)
         if session_id:
-            require_text(session_id, "session id")
+            check_session_id(session_id)
         for turn in history or ():
             require_text(str(turn.get("content") or ""), "conversation history")
         lang = detect_lang(q)

@@ -592,3 +592,10 @@ def test_a_lone_surrogate_of_any_kind_is_an_input_error_not_a_crash() -> None:
     for text, says in (("\ud800 return?", "lone surrogate (U+D800)"), ("caf\udce9", "byte 0xE9")):
         with pytest.raises(InputError, match=re.escape(says)):
             require_text(text, "question")
+
+
+@pytest.mark.parametrize("sid", ["x" * 10_000, "   ", "a\nb", "tab\there"])
+def test_a_session_id_is_a_short_printable_name(shop_index: Any, fake_embedder: Any, sid: str) -> None:
+    # kb ask --session stored a 10 KB id, a blank one and one holding a newline
+    with pytest.raises(InputError, match="session id"):
+        make(shop_index, fake_embedder).ask("How long does shipping take?", session_id=sid)
