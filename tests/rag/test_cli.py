@@ -103,6 +103,21 @@ def test_kb_serve_refuses_an_unknown_log_level_in_one_line(capsys: pytest.Captur
     )
 
 
+def _ask_with(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str]) -> str:
+    """What `kb ask` prints on stderr with ``env`` set, after checking it failed in one line."""
+    from kb.cli import main
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    reset_settings_cache()
+    with pytest.raises(SystemExit) as ex:
+        main(["ask", "How long does standard shipping take?"])
+    assert ex.value.code != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
 @pytest.mark.parametrize(
     ("var", "value"),
     [
@@ -128,15 +143,8 @@ def test_kb_serve_refuses_an_unknown_log_level_in_one_line(capsys: pytest.Captur
 def test_a_bad_setting_is_a_one_line_error_naming_its_variable(
     cli_env: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], var: str, value: str
 ) -> None:
-    from kb.cli import main
-
-    monkeypatch.setenv(var, value)
-    reset_settings_cache()
-    with pytest.raises(SystemExit) as ex:
-        main(["ask", "How long does standard shipping take?"])
-    assert ex.value.code != 0
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("error: invalid setting ")
+    err = _ask_with(monkeypatch, capsys, {var: value})
+    assert err.startswith("error: invalid setting ")
     assert f"{var}={value!r}" in err and f"fix or unset {var}" in err
 
 
@@ -151,16 +159,7 @@ def test_a_bad_setting_is_a_one_line_error_naming_its_variable(
 def test_a_setting_that_cannot_be_read_at_all_is_one_line_too(
     cli_env: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], says: str
 ) -> None:
-    from kb.cli import main
-
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    reset_settings_cache()
-    with pytest.raises(SystemExit) as ex:
-        main(["ask", "How long does standard shipping take?"])
-    assert ex.value.code != 0
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and says in err, err
+    assert says in _ask_with(monkeypatch, capsys, env)
 
 
 def test_followups_can_be_retrieved_once_for_latency(cli_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
