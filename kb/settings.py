@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     reranker: str | None = None
     llm: str = "extractive:"
     scorer: str = "default"
-    # auto | cpu | cuda, or cuda:N
-    device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    # auto | cpu | cuda, cuda:N | mps (Apple silicon, through sentence-transformers)
+    device: str = Field(default="auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
     embed_batch_size: int = Field(default=64, ge=1)
 
     # ingestion
