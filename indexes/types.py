@@ -50,6 +50,11 @@ class Document:
     kind: str = "document"  # "document" | "faq"
     metadata: Mapping[str, Any] = field(default_factory=dict)  # tags, groups, valid_from, valid_to, ...
 
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The access groups that may retrieve the document (empty: everyone)."""
+        return tuple(str(g) for g in (self.metadata or {}).get("groups") or ())
+
 
 # The first characters of a chunk that starts in the middle of a sentence (the chunker split a
 # sentence longer than its budget): shown as the cut it is, never quoted as a sentence of its own,

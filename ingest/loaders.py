@@ -141,8 +141,14 @@ def doc_id_for(source: str, chash: str) -> str:
     return sha256_hex(f"{source}\n{chash}", 24)
 
 
+def sidecar_names(path: Path) -> tuple[str, str]:
+    """The names a document's sidecar may have, in the order they are looked for:
+    ``x.pdf.meta.json``, then ``x.meta.json``."""
+    return path.name + META_SUFFIX, path.stem + META_SUFFIX
+
+
 def sidecar_path(path: Path) -> Path | None:
-    for cand in (path.with_name(path.name + META_SUFFIX), path.with_name(path.stem + META_SUFFIX)):
+    for cand in (path.with_name(n) for n in sidecar_names(path)):
         if cand != path and cand.is_file():
             return cand
     return None

@@ -437,9 +437,8 @@ def ingest_paths(
 
 
 def _check_within(source: str, what: str, doc: Document, only: Sequence[str]) -> None:
-    groups = [str(g) for g in (doc.metadata or {}).get("groups") or ()]
-    if not groups or not set(groups) <= set(only):
-        whose = "everyone's (no access groups)" if not groups else "of groups " + ", ".join(groups)
+    if not doc.groups or not set(doc.groups) <= set(only):
+        whose = "everyone's (no access groups)" if not doc.groups else "of groups " + ", ".join(doc.groups)
         raise InputError(
             f"{source}: {what} {whose}; this upload may only publish to {', '.join(only)}",
             "leave groups out of its front-matter or sidecar, or have an editor without a group restriction upload it",

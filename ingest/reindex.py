@@ -800,11 +800,12 @@ def _defaults_of(old: Document | None) -> dict[str, Any] | None:
     ingested before they were recorded keeps its access groups: a rebuild must not widen them."""
     from ingest.pipeline import DEFAULTS_KEY
 
-    meta = dict(old.metadata or {}) if old is not None else {}
-    recorded = meta.get(DEFAULTS_KEY)
+    if old is None:
+        return None
+    recorded = (old.metadata or {}).get(DEFAULTS_KEY)
     if isinstance(recorded, dict):
         return recorded
-    return {"groups": list(meta["groups"])} if meta.get("groups") else None
+    return {"groups": list(old.groups)} if old.groups else None
 
 
 def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl: _JobLog, *,

@@ -40,7 +40,6 @@ from kb.service.core import (
     Runtime,
     Service,
     TooManyFilesError,
-    doc_groups,
     gbk_reading,
     may_read,
     safe_filename,
@@ -787,7 +786,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             if not may_read(d, allowed):
                 continue
             meta = dict(d.metadata or {})
-            dgroups = list(doc_groups(d))
+            dgroups = list(d.groups)
             docs.append(
                 {
                     "id": d.id,

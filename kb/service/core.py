@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from indexes.types import Filters
+from indexes.types import Document, Filters
 from kb.auth import KeyStore, Principal
 from kb.errors import (
     ForbiddenError,
@@ -66,13 +66,9 @@ def gbk_reading(text: str) -> str | None:
     return read_gb18030(raw)
 
 
-def _gbk_name(name: str) -> str:
-    """An upload's file name as its sender wrote it (:func:`gbk_reading`)."""
-    return gbk_reading(name) or name
-
-
 def safe_filename(name: str) -> str:
-    base = os.path.basename(_gbk_name(name or "").replace("\\", "/")).strip()
+    # the name as its sender wrote it (:func:`gbk_reading`)
+    base = os.path.basename((gbk_reading(name or "") or name or "").replace("\\", "/")).strip()
     base = _SAFE_NAME.sub("_", base).lstrip(".").strip()
     if not base:
         raise InputError(f"upload file name {name!r} is not usable", "give the file a name such as faq.csv")
@@ -120,25 +116,18 @@ def hit_to_passage(hit: Any, cited: set[str] | None = None) -> dict[str, Any]:
     }
 
 
-
-def doc_groups(doc: Any) -> tuple[str, ...]:
-    """A document's access groups (empty: public)."""
-    return tuple(str(g) for g in ((doc.metadata or {}).get("groups") or ()))
-
-
-def may_read(doc: Any, groups: tuple[str, ...] | None) -> bool:
+def may_read(doc: Document, groups: tuple[str, ...] | None) -> bool:
     """Whether a reader of the access groups ``groups`` (None: every group) retrieves ``doc``:
     a public document, or one of theirs."""
-    dg = doc_groups(doc)
-    return groups is None or not dg or bool(set(dg) & set(groups))
+    return groups is None or not doc.groups or bool(set(doc.groups) & set(groups))
 
 
-def check_may_change(doc: Any, caller: Principal) -> None:
+def check_may_change(doc: Document, caller: Principal) -> None:
     """A key restricted to some access groups replaces or deletes only documents restricted to
     them: not a public one (every customer reads it), nor one another group shares."""
     if caller.groups is None:
         return
-    dg = doc_groups(doc)
+    dg = doc.groups
     if not dg or not set(dg) <= set(caller.groups):
         whose = "everyone's" if not dg else "of groups " + ", ".join(dg)
         raise ForbiddenError(
@@ -181,6 +170,7 @@ class SlotStream(Iterator[dict[str, Any]]):
             pass  # being read on another thread right now: its slot is given back all the same
         finally:
             release()
+
 
 class Service:
     def __init__(self, settings: Any, kbs: list[str] | None = None) -> None:
@@ -514,20 +504,19 @@ class Service:
     def with_documents_of(self, kb_name: str, staged: list[Path]) -> list[Path]:
         """``staged`` with, for each sidecar uploaded without its document, a copy of that
         document as uploaded before, so that it is read again with the new metadata."""
-        from ingest.loaders import META_SUFFIX
+        from ingest.loaders import META_SUFFIX, sidecar_names
 
         kept = self.uploads_dir(kb_name)
-        names = {p.name for p in staged}
         out = list(staged)
         for side in (p for p in staged if p.name.endswith(META_SUFFIX)):
-            base = side.name[: -len(META_SUFFIX)]
-            if any(n != side.name and (n == base or Path(n).stem == base) for n in names):
+            if any(p != side and side.name in sidecar_names(p) for p in out):
                 continue
             earlier = sorted(
                 p for p in (kept.iterdir() if kept.is_dir() else ())
-                if p.is_file() and not p.name.endswith(META_SUFFIX) and (p.name == base or p.stem == base)
+                if p.is_file() and not p.name.endswith(META_SUFFIX) and side.name in sidecar_names(p)
             )
             if not earlier:
+                base = side.name[: -len(META_SUFFIX)]
                 raise InputError(
                     f"{side.name} is the metadata of {base}, which is neither in this upload nor uploaded before",
                     f"upload {base} with it",
@@ -535,7 +524,6 @@ class Service:
             for doc in earlier:
                 shutil.copy2(doc, side.parent / doc.name)
                 out.append(side.parent / doc.name)
-                names.add(doc.name)
         return out
 
     def submit_ingest(
@@ -544,8 +532,10 @@ class Service:
         """Ingest staged files (:meth:`staging_dir`), then keep those it published."""
         kb = self.knowledge_base(kb_name)
         s = self.settings
+        from ingest.loaders import META_SUFFIX, sidecar_path
+
         # an uploaded "x.pdf.meta.json" is the sidecar of x.pdf (groups, tags, title), not a document
-        docs = [p for p in paths if not p.name.endswith(".meta.json")]
+        docs = [p for p in paths if not p.name.endswith(META_SUFFIX)]
         kept = self.uploads_dir(kb_name)
 
         def work(job: Job) -> dict[str, Any]:
@@ -569,9 +559,9 @@ class Service:
                 for doc in docs:
                     if doc.name in failed:
                         continue
-                    for side in (doc.with_name(doc.name + ".meta.json"), doc.with_name(doc.stem + ".meta.json")):
-                        if side in paths:
-                            os.replace(side, kept / side.name)
+                    side = sidecar_path(doc)  # the one it was read with (a sidecar of two goes once)
+                    if side is not None:
+                        os.replace(side, kept / side.name)
                     os.replace(doc, kept / doc.name)
                 if report.published:
                     job.stage = "switching"
