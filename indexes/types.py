@@ -6,8 +6,10 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+
+from kb.errors import InputError
 
 _LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 # language names people write instead of a code, in English and Chinese
@@ -116,10 +118,38 @@ class Chunk:
         return f"{prefix}\n{text}" if prefix else text
 
 
-def _names(values: Iterable[str] | None) -> tuple[str, ...] | None:
+def name_list(values: Any, what: str) -> tuple[str, ...] | None:
+    """``values`` as a tuple of names: one string is one name ("staff", not "s", "t", "a", ...);
+    InputError for anything but strings."""
+    if values is None:
+        return None
+    if isinstance(values, str):
+        return (values,)
+    if isinstance(values, bytes | Mapping) or not isinstance(values, Iterable):
+        raise InputError(f"filter {what} must be a list of names, not {type(values).__name__}", f"write {what}=['name']")
+    out = tuple(values)
+    for v in out:
+        if not isinstance(v, str):
+            raise InputError(f"filter {what} holds {v!r}, not a name", f"write {what}=['name', ...]")
+    return out
+
+
+def _names(values: Iterable[str] | None, what: str) -> tuple[str, ...] | None:
     """Tag or source names, blank ones left out (a tag "" would keep every chunk out); None for none."""
-    kept = tuple(v.strip() for v in values or () if v.strip())
+    kept = tuple(v.strip() for v in name_list(values, what) or () if v.strip())
     return kept or None
+
+
+def _day(value: Any) -> date | None:
+    """A filter's day: a date, or its ISO text ("2026-01-31")."""
+    if value is None or isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise InputError(f"filter on_date {value!r} is not a date", "give a datetime.date or write it as YYYY-MM-DD")
 
 
 @dataclass(frozen=True)
@@ -141,8 +171,17 @@ class Filters:
     sources: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "groups", name_list(self.groups, "groups"))  # () is a user of no group
+        for name in ("tags", "sources"):
+            object.__setattr__(self, name, name_list(getattr(self, name), name))
+        object.__setattr__(self, "on_date", _day(self.on_date))
         if self.lang is not None:  # stored as documents store it: "EN", "en-US" find English chunks
-            object.__setattr__(self, "lang", lang_code(self.lang))
+            if not isinstance(self.lang, str):
+                raise InputError(f"filter lang must be a language code, not {type(self.lang).__name__}", "write lang='en'")
+            try:
+                object.__setattr__(self, "lang", lang_code(self.lang))
+            except ValueError as exc:
+                raise InputError(str(exc).split("; ", 1)[0], "write an ISO 639-1 code such as en or zh") from None
 
     @staticmethod
     def of(
@@ -153,11 +192,11 @@ class Filters:
         sources: Iterable[str] | None = None,
     ) -> Filters:
         return Filters(
-            groups=tuple(groups) if groups is not None else None,
-            tags=_names(tags),
-            lang=lang if lang and lang.strip() else None,
+            groups=name_list(groups, "groups"),
+            tags=_names(tags, "tags"),
+            lang=lang if lang is None or not isinstance(lang, str) or lang.strip() else None,
             on_date=on_date,
-            sources=_names(sources),
+            sources=_names(sources, "sources"),
         )
 
     def allows(self, chunk: Chunk, today: date | None = None) -> bool:

@@ -65,8 +65,14 @@ class EmbedderMismatchError(ConfigError):
     code = "embedder_mismatch"
     http_status = 409
 
-    def __init__(self, built_with: str, configured: str, kb: str = "") -> None:
+    def __init__(self, built_with: str, configured: str, kb: str = "", *, given: bool = False) -> None:
         kb_arg = f" --kb {kb}" if kb else ""
+        if given:  # a library caller's embedder object, not the setting
+            super().__init__(
+                f"index was built with {built_with} but the embedder given is {configured}",
+                f"pass get_embedder({built_with!r}), or run `kb reindex{kb_arg} --embedder {configured}`",
+            )
+            return
         super().__init__(
             f"index was built with {built_with} but KB_EMBEDDER is {configured}",
             f"run `kb reindex{kb_arg} --embedder {configured}` or set KB_EMBEDDER={built_with}",
@@ -115,6 +121,22 @@ def blank(text: str) -> bool:
 
 
 _UNREAD = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def question_text(value: object, what: str = "question", limit: int | None = None) -> str:
+    """``value`` stripped, when it is a question retrieval can use: :class:`InputError` for what is
+    not text (a number, bytes), not Unicode (:func:`require_text`) or :func:`blank`;
+    :class:`QuestionTooLongError` past ``limit`` characters. None reads as empty."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InputError(f"the {what} must be text (str), not {type(value).__name__}", f"pass the {what} as a string")
+    q = require_text(value.strip(), what)
+    if blank(q):
+        raise InputError(f"the {what} is empty", f"type a {what}")
+    if limit is not None and len(q) > limit:
+        raise QuestionTooLongError(f"the {what} has {len(q)} characters, more than the limit of {limit}", "shorten it")
+    return q
 
 
 def require_text(text: str, what: str, *, decoded: bool = True) -> str:
@@ -178,6 +200,12 @@ class AuthError(KBError):
 class ForbiddenError(KBError):
     code = "forbidden"
     http_status = 403
+
+
+class SessionOwnerError(ForbiddenError):
+    """A session continued with another API key than the one that started it."""
+
+    code = "session_forbidden"
 
 
 class RateLimitError(KBError):

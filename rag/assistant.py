@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -38,7 +38,7 @@ from indexes.text import (
     writes_traditional,
 )
 from indexes.types import Filters
-from kb.errors import InputError, QuestionTooLongError, blank, require_text
+from kb.errors import InputError, blank, question_text, require_text
 from rag.citations import check_answer
 from rag.compose import ExtractiveComposer, build_messages
 from rag.conversation import ConversationStore, condense_offline, condense_with_llm, small_talk
@@ -48,6 +48,7 @@ from rag.retrieval import (
     HybridRetriever,
     Reranker,
     RetrieverPerVersion,
+    check_k,
     dense_capability,
     is_comparison,
     user_filters,
@@ -92,6 +93,22 @@ INJECTION_RE = re.compile(
     re.I,
 )
 
+def check_history(history: Sequence[Message] | None) -> None:
+    """A caller's conversation so far: turns of {"role": "user" | "assistant", "content": text}."""
+    if history is None:
+        return
+    if isinstance(history, str | bytes | Mapping) or not isinstance(history, Sequence):
+        raise InputError(f"history must be a list of turns, not {type(history).__name__}",
+                         'pass [{"role": "user", "content": "..."}, ...]')
+    for turn in history:
+        if not isinstance(turn, Mapping) or turn.get("role") not in ("user", "assistant") or not isinstance(
+            turn.get("content"), str
+        ):
+            raise InputError(f"history turn {str(turn)[:60]!r} is not a turn",
+                             'write each as {"role": "user" or "assistant", "content": "..."}')
+        require_text(turn["content"], "conversation history")
+
+
 # the longest session id, as the HTTP service takes it (kb.service.schemas)
 SESSION_ID_MAX = 128
 
@@ -99,6 +116,8 @@ SESSION_ID_MAX = 128
 def check_session_id(session_id: str) -> None:
     """A session id is a short, printable name: the CLI stored a 10 KB id, a blank one and one
     holding a newline, which the service refuses."""
+    if not isinstance(session_id, str):
+        raise InputError(f"a session id is text (str), not {type(session_id).__name__}", "pass it as a string")
     require_text(session_id, "session id")
     if blank(session_id) or len(session_id) > SESSION_ID_MAX or any(not ch.isprintable() for ch in session_id):
         raise InputError(
@@ -288,15 +307,7 @@ class Assistant:
         )
 
     def _validate(self, question: str) -> str:
-        q = require_text((question or "").strip(), "question")
-        if blank(q):
-            raise InputError("the question is empty", "type a question")
-        if len(q) > self.max_question_chars:
-            raise QuestionTooLongError(
-                f"the question has {len(q)} characters, more than the limit of {self.max_question_chars}",
-                "shorten it",
-            )
-        return q
+        return question_text(question, "question", self.max_question_chars)
 
     def _idf(self, index: Any) -> Callable[[str], float] | None:
         bm25 = getattr(index, "bm25", None)
@@ -351,7 +362,7 @@ class Assistant:
         self, query: str, k: int = 5, filters: Filters | None = None, groups: Sequence[str] | None = None
     ) -> list[Hit]:
         q = self._validate(query)
-        return self.retriever().retrieve(q, k=k, filters=user_filters(filters, groups))
+        return self.retriever().retrieve(q, k=check_k(k), filters=user_filters(filters, groups))
 
     def ask(
         self,
@@ -400,8 +411,7 @@ class Assistant:
         q = self._validate(question)
         if session_id:
             check_session_id(session_id)
-        for turn in history or ():
-            require_text(str(turn.get("content") or ""), "conversation history")
+        check_history(history)
         lang = detect_lang(q)
         say = reply_lang(q, lang)  # the canned replies' language
         timings: dict[str, float] = {}

@@ -66,7 +66,8 @@ from indexes.text import (
     tokenize,
     writes_traditional,
 )
-from indexes.types import CONTINUES, Chunk, Filters
+from indexes.types import CONTINUES, Chunk, Filters, name_list
+from kb.errors import EmbedderMismatchError, InputError
 from rag.types import Hit
 
 # Languages an embedder family reads, used only when its tokenizer cannot be inspected.
@@ -634,11 +635,22 @@ class RetrievalDebug:
     stages_ms: dict[str, float] = field(default_factory=dict)
 
 
+def check_k(k: Any) -> int:
+    """A caller's number of hits: a whole number of at least 1 (0 gave nothing, silently)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InputError(f"k must be a whole number of at least 1, not {k!r}", "ask for k=1 or more hits")
+    return k
+
+
 def user_filters(filters: Filters | None, groups: Sequence[str] | None) -> Filters | None:
     """``filters`` restricted to what a user of ``groups`` may see (None: no user restriction)."""
+    if filters is not None and not isinstance(filters, Filters):
+        raise InputError(
+            f"filters must be a Filters, not {type(filters).__name__}", "build them with Filters.of(tags=[...], ...)"
+        )
     if groups is None:
         return filters
-    return replace(filters or Filters(), groups=tuple(groups))
+    return replace(filters or Filters(), groups=name_list(groups, "groups"))  # "staff" is one group
 
 
 class RetrieverPerVersion:
@@ -682,6 +694,10 @@ class HybridRetriever:
         dup_jaccard: float = 0.9,
         query_cache_size: int = QUERY_CACHE_SIZE,
     ) -> None:
+        built, given = getattr(index, "embedder_id", None), getattr(embedder, "id", None)
+        if isinstance(built, str) and isinstance(given, str) and built != given:
+            # the query vectors would be compared with another model's: ranked, but by nothing
+            raise EmbedderMismatchError(built, given, getattr(getattr(index, "kb", None), "name", ""), given=True)
         self.index = index
         self.embedder = embedder
         self.reranker = reranker

@@ -21,10 +21,13 @@ except ImportError as ex:  # pragma: no cover - langchain-core is in the base in
 
     raise MissingDependencyError("langchain-core", "langchain") from ex
 
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from indexes.types import Filters
+from kb.errors import InputError, question_text
 from rag.retrieval import HybridRetriever, RetrieverPerVersion, user_filters
+
+FILTER_NAMES = ("groups", "tags", "lang", "on_date", "sources")
 
 
 class KnowledgeBaseRetriever(BaseRetriever):
@@ -38,14 +41,36 @@ class KnowledgeBaseRetriever(BaseRetriever):
 
     index_provider: Callable[[], Any]
     embedder: Any
-    k: int = 5
+    k: int = Field(default=5, ge=1)
     groups: Sequence[str] | None = None
     filters: Filters | None = None
     reranker: Any = None
     _retrievers: RetrieverPerVersion = PrivateAttr(default_factory=RetrieverPerVersion)
 
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filters(cls, value: Any) -> Any:
+        """A dict is read by :meth:`Filters.of`, and a key it does not know is an error, not a
+        filter silently left out ({"tag": [...]} for {"tags": [...]})."""
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(FILTER_NAMES))
+            if unknown:
+                raise ValueError(f"unknown filter {', '.join(map(repr, unknown))}; the filters are {', '.join(FILTER_NAMES)}")
+            return Filters.of(**value)
+        return value
+
+    @field_validator("embedder")
+    @classmethod
+    def _embedder(cls, value: Any) -> Any:
+        if not callable(getattr(value, "embed", None)):
+            raise ValueError(f"embedder must be an embedder (indexes.embedders.get_embedder(...)), not {value!r}")
+        return value
+
     @classmethod
     def from_index(cls, index: Any, embedder: Any, **kw: Any) -> KnowledgeBaseRetriever:
+        if not hasattr(index, "n_chunks"):
+            raise InputError(f"from_index needs a loaded index, not {type(index).__name__}",
+                             "pass KnowledgeBase(home, name).load_live()")
         return cls(index_provider=lambda: index, embedder=embedder, **kw)
 
     def retriever(self) -> HybridRetriever:
@@ -53,6 +78,7 @@ class KnowledgeBaseRetriever(BaseRetriever):
         return self._retrievers.get(self.index_provider(), lambda index: HybridRetriever(index, self.embedder, self.reranker))
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        query = question_text(query, "query")
         hits = self.retriever().retrieve(query, k=self.k, filters=user_filters(self.filters, self.groups))
         return [
             LCDocument(
