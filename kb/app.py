@@ -188,9 +188,29 @@ ASGIApp = Callable[
 ]
 
 
+# On every response: no MIME sniffing (an uploaded document served back is never run as a
+# script), no framing by other sites (the chat page's buttons under another page's), no referrer.
+SAFETY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+# The web pages run only their own scripts and styles from /static and talk only to this service:
+# text of a document that got into the page as markup could run nothing. /docs is left out: its
+# Swagger UI comes from a CDN.
+PAGES = frozenset({"/", "/agent"})
+PAGE_HEADERS = (
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+)
+
+
 class RequestContext:
-    """Pure ASGI middleware: request id (header in and out, context variable for logs), body
-    size limits, one access log line and the request metrics."""
+    """Pure ASGI middleware: request id (header in and out, context variable for logs), the
+    security headers, body size limits, one access log line and the request metrics."""
 
     def __init__(self, app: ASGIApp, service: Service, json_limit: int, upload_limit: int) -> None:
         self.app = app
@@ -220,7 +240,8 @@ class RequestContext:
                 status["started"] = 1
                 status["code"] = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                page = PAGE_HEADERS if path in PAGES else ()
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode()), *SAFETY_HEADERS, *page]
             await send(message)
 
         try:
@@ -913,11 +934,11 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         return Response(svc.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     # -- web pages ------------------------------------------------------------------------------------
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index_page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    @app.get("/agent", include_in_schema=False)
+    @app.api_route("/agent", methods=["GET", "HEAD"], include_in_schema=False)
     def agent_page() -> FileResponse:
         return FileResponse(STATIC / "agent.html")
 

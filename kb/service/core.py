@@ -23,6 +23,7 @@ from kb.errors import (
     InputError,
     KnowledgeBaseNotFound,
     QuestionTooLongError,
+    SessionOwnerError,
     blank,
     read_gb18030,
 )
@@ -352,7 +353,7 @@ class Service:
             return
         owner = self.store.session_owner(session_id)
         if owner is not None and owner != caller.name:
-            raise ForbiddenError(
+            raise SessionOwnerError(
                 f"session {session_id!r} was started with another API key",
                 "omit session_id to start a new conversation, or continue it with the key that started it",
             )

@@ -28,16 +28,28 @@
     const kb = document.getElementById("kb").value || undefined;
     const body = { session_id: sessionId, kb };
     if (turn !== undefined) body.turn = turn;
-    const s = await fetch("/v1/agent/suggest", { method: "POST", headers: authHeaders(), body: JSON.stringify(body) });
-    if (s.ok) {
-      const data = await s.json();
-      renderTurns(turns, data.turn);
-      renderSuggestion(data.suggestion);
-    } else {
-      const box = document.getElementById("suggestion");
-      box.hidden = false;
-      box.textContent = `${t("error")}: ${(await s.json()).message}`;
-    }
+    let message;
+    try {
+      const s = await fetch("/v1/agent/suggest", { method: "POST", headers: authHeaders(), body: JSON.stringify(body) });
+      if (s.ok) {
+        const data = await s.json();
+        renderTurns(turns, data.turn);
+        renderSuggestion(data.suggestion);
+        return;
+      }
+      message = (await failure(s)).message;
+    } catch (e) { message = e.message; }
+    const box = document.getElementById("suggestion");
+    box.hidden = false;
+    box.textContent = `${t("error")}: ${message}`;
+    document.getElementById("suggestion-meta").innerHTML = "";
+    document.getElementById("passages").innerHTML = "";
+  }
+
+  // what the service said when it refused (no key, a reader's key, a session of other groups)
+  async function refused(r) {
+    const why = await failure(r);
+    return r.status === 401 ? `${t("nokey")} (${why.message})` : why.message;
   }
 
   function renderSuggestion(s) {
@@ -61,7 +73,7 @@
     box.append(s.answer.slice(last));
     const meta = document.getElementById("suggestion-meta");
     meta.innerHTML = "";
-    meta.append(el("span", { class: "badge" + (s.handoff ? " handoff" : "") }, s.handoff ? t("handoffbadge") : s.action),
+    meta.append(el("span", { class: "badge" + (s.handoff ? " handoff" : "") }, s.handoff ? t("handoffbadge") : actionName(s.action)),
       el("span", {}, `${t("confidence")} ${Math.round((s.confidence || 0) * 100)}%`));
     const copy = el("button", { class: "fb", type: "button" }, t("copy"));
     copy.addEventListener("click", async () => {
@@ -81,10 +93,18 @@
     }
   }
 
+  function showError(box, message) {
+    box.innerHTML = "";
+    box.append(errorNode(message));
+  }
+
   async function load(sessionId) {
-    const headers = authHeaders();
-    const r = await fetch(`/v1/sessions/${encodeURIComponent(sessionId)}`, { headers });
-    if (!r.ok) { renderTurns([]); return; }
+    const box = document.getElementById("turns");
+    let r;
+    try { r = await fetch(`/v1/sessions/${encodeURIComponent(sessionId)}`, { headers: authHeaders() }); }
+    catch (e) { showError(box, e.message); return; }
+    if (r.status === 404) { renderTurns([]); return; }
+    if (!r.ok) { showError(box, await refused(r)); return; }
     const data = await r.json();
     current = sessionId;
     renderTurns(data.turns, -1);
@@ -92,13 +112,15 @@
   }
 
   async function loadSessions() {
-    const r = await fetch("/v1/sessions?limit=20", { headers: authHeaders() });
-    if (!r.ok) return;
     const box = document.getElementById("sessions");
+    let r;
+    try { r = await fetch("/v1/sessions?limit=20", { headers: authHeaders() }); }
+    catch (e) { showError(box, e.message); return; }
+    if (!r.ok) { showError(box, await refused(r)); return; }
     box.innerHTML = "";
     for (const s of (await r.json()).sessions) {
       const item = el("div", { class: "session-item" }, el("code", {}, s.session_id),
-        el("span", { class: "badge" + (s.handoff ? " handoff" : "") }, s.handoff ? t("handoffbadge") : s.last_action));
+        el("span", { class: "badge" + (s.handoff ? " handoff" : "") }, s.handoff ? t("handoffbadge") : actionName(s.last_action)));
       item.addEventListener("click", () => { sessionInput.value = s.session_id; form.requestSubmit(); });
       box.append(item);
     }
@@ -108,6 +130,10 @@
     ev.preventDefault();
     const id = sessionInput.value.trim();
     if (id) { history.replaceState(null, "", `?session=${encodeURIComponent(id)}`); load(id); }
+  });
+  document.addEventListener("kb-key", () => {  // another key: what it may see
+    loadSessions();
+    if (sessionInput.value.trim()) load(sessionInput.value.trim());
   });
   loadSessions();
   if (sessionInput.value) load(sessionInput.value.trim());

@@ -5,15 +5,39 @@
   const input = document.getElementById("question");
   const send = document.getElementById("send");
   let sessionId = sessionStorage.getItem("kb.session") || null;
+  // this tab's conversation ({question, final} per answered turn), kept so that a reload shows the
+  // conversation the server goes on with
+  let turns = readTurns();
+  let inflight = null;  // the AbortController of the question being answered
+  let chat = 0;  // which conversation is on screen: a reply to an earlier one ("New chat") is dropped
 
-  setupHeader();
-  document.getElementById("newchat").addEventListener("click", () => {
+  function readTurns() {
+    try {
+      const v = JSON.parse(sessionStorage.getItem("kb.turns") || "[]");
+      return Array.isArray(v) ? v : [];
+    } catch (e) { return []; }
+  }
+
+  function keepTurns() {
+    try { sessionStorage.setItem("kb.turns", JSON.stringify(turns.slice(-KEPT_TURNS))); }
+    catch (e) { /* storage full: a reload shows fewer turns */ }
+  }
+
+  function newChat() {
+    chat += 1;
+    if (inflight) inflight.abort();
     sessionId = null;
+    turns = [];
     sessionStorage.removeItem("kb.session");
+    sessionStorage.removeItem("kb.turns");
     messages.querySelectorAll(".msg").forEach((m) => m.remove());
     document.getElementById("empty").hidden = false;
     showSource(null);
-  });
+  }
+
+  const KEPT_TURNS = 50;
+  setupHeader();
+  document.getElementById("newchat").addEventListener("click", newChat);
 
   function scroll() { messages.scrollTop = messages.scrollHeight; }
 
@@ -58,7 +82,8 @@
     const up = el("button", { class: "fb", type: "button", title: t("helpful"), "aria-label": t("helpful"), "data-rating": "up" });
     const down = el("button", { class: "fb", type: "button", title: t("nothelpful"), "aria-label": t("nothelpful"), "data-rating": "down" });
     up.innerHTML = THUMB;
-    down.innerHTML = THUMB.replace("<svg ", '<svg style="transform:rotate(180deg)" ');
+    down.innerHTML = THUMB;
+    down.classList.add("down");
     const wrap = el("div", {});
     function choose(rating, btn) {
       up.classList.remove("chosen"); down.classList.remove("chosen"); btn.classList.add("chosen");
@@ -69,10 +94,19 @@
       f.addEventListener("submit", async (ev) => {
         ev.preventDefault();
         submit.disabled = true;
-        const r = await fetch("/v1/feedback", { method: "POST", headers: authHeaders(),
-          body: JSON.stringify({ answer_id: answerId, rating, comment: comment.value || null }) });
+        let shown;
+        try {
+          const r = await fetch("/v1/feedback", { method: "POST", headers: authHeaders(),
+            body: JSON.stringify({ answer_id: answerId, rating, comment: comment.value || null }) });
+          shown = r.ok ? el("span", { class: "thanks" }, t("thanks")) : errorNode((await failure(r)).message);
+        } catch (e) {
+          submit.disabled = false;  // the form stays, to send again
+          wrap.querySelectorAll(".error").forEach((x) => x.remove());
+          wrap.append(errorNode(e.message));
+          return;
+        }
         wrap.innerHTML = "";
-        wrap.append(el("span", { class: r.ok ? "thanks" : "error" }, r.ok ? t("thanks") : t("error")));
+        wrap.append(shown);
       });
       wrap.append(f);
       comment.focus();
@@ -85,6 +119,7 @@
 
   function finish(bubble, textEl, final) {
     bubble.classList.remove("streaming");
+    bubble.querySelectorAll(".error").forEach((x) => x.remove());
     renderAnswer(textEl, final.answer, final.citations || []);
     if (final.citations && final.citations.length) {
       const chips = el("div", { class: "sources" });
@@ -101,11 +136,10 @@
     }
     const [bar, wrap] = feedbackBar(final.answer_id);
     const badge = el("span", { class: "badge" + (final.handoff ? " handoff" : "") },
-      final.handoff ? t("handoffbadge") : final.action);
+      final.handoff ? t("handoffbadge") : actionName(final.action));
     bar.append(badge, el("span", {}, `${t("confidence")} ${Math.round((final.confidence || 0) * 100)}%`));
     bubble.append(bar, wrap);
     bubble.dataset.answerId = final.answer_id;
-    if (final.session_id) { sessionId = final.session_id; sessionStorage.setItem("kb.session", sessionId); }
   }
 
   // parse "event: x\ndata: {...}\n\n" blocks from a growing buffer
@@ -123,50 +157,94 @@
     }
   }
 
-  async function ask(question) {
+  function bubbles(question) {
     document.getElementById("empty").hidden = true;
     messages.append(el("div", { class: "msg user" }, question));
     const textEl = el("div", { class: "text" });
     const bubble = el("div", { class: "msg bot streaming" }, textEl);
     messages.append(bubble);
+    return [bubble, textEl];
+  }
+
+  async function ask(question, mine, signal) {
+    const [bubble, textEl] = bubbles(question);
     scroll();
     const kb = document.getElementById("kb").value || undefined;
-    const body = { question, stream: true, session_id: sessionId, kb };
-    let streamed = "";
+    const sent = sessionId;
+    const body = { question, stream: true, session_id: sent, kb };
+    let final = null;
     try {
-      const r = await fetch("/v1/ask", { method: "POST", headers: authHeaders(), body: JSON.stringify(body) });
+      const r = await fetch("/v1/ask", { method: "POST", headers: authHeaders(), body: JSON.stringify(body), signal });
       if (!r.ok || !r.body) {
-        let msg = `${r.status}`;
-        try { msg = (await r.json()).message; } catch (e) { /* keep the status */ }
-        throw new Error(msg);
+        const why = await failure(r);
+        if (sent && r.status === 403 && why.code === "session_forbidden") {
+          forgetSession();  // another key's conversation: the next question starts a new one
+          throw new Error(t("sessionlost"));
+        }
+        const message = why.code === "question_too_long" ? `${t("toolong")} (${why.message})` : why.message;
+        throw Object.assign(new Error(message), { unsent: r.status === 413 || r.status === 422 });
       }
       const reader = r.body.getReader();
       const decoder = new TextDecoder();
       const state = { buf: "" };
-      let done = false;
+      let streamed = "", done = false;
       while (!done) {
         const chunk = await reader.read();
         done = chunk.done;
         state.buf += decoder.decode(chunk.value || new Uint8Array(), { stream: !done });
         for (const [event, data] of sseEvents(state)) {
+          if (mine !== chat) return;  // "New chat" was pressed meanwhile
           if (event === "token") { streamed += data.text; textEl.textContent = streamed; scroll(); }
-          else if (event === "final") { finish(bubble, textEl, data); scroll(); }
+          else if (event === "final") { final = data; finish(bubble, textEl, data); scroll(); }
           else if (event === "error") throw new Error(data.message);
         }
       }
+      // a stream that ends without its final event was cut (a proxy, the network): what came
+      // was never checked against its sources
+      if (!final) throw new Error(t("cutoff"));
     } catch (e) {
+      if (mine !== chat) return;
       bubble.classList.remove("streaming");
-      bubble.append(el("div", { class: "error" }, `${t("error")}: ${e.message}`));
+      if (!final) textEl.textContent = "";  // streamed text not yet checked is not left standing
+      bubble.append(errorNode(e.name === "AbortError" ? t("cutoff") : e.message));
+      if (e.unsent) input.value = input.value || question;  // too long or refused: to edit and send again
+      return;
     }
+    if (mine !== chat) return;
+    if (final.session_id) { sessionId = final.session_id; sessionStorage.setItem("kb.session", sessionId); }
+    turns.push({ question, final });
+    keepTurns();
   }
+
+  function forgetSession() {
+    sessionId = null;
+    turns = [];
+    sessionStorage.removeItem("kb.session");
+    sessionStorage.removeItem("kb.turns");
+  }
+
+  // the conversation of this tab again, after a reload
+  for (const turn of turns) {
+    if (!turn || typeof turn.question !== "string" || !turn.final) continue;
+    const [bubble, textEl] = bubbles(turn.question);
+    finish(bubble, textEl, turn.final);
+  }
+  scroll();
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    if (inflight) return;  // one question at a time: Enter while an answer streams sends nothing
     const q = input.value.trim();
     if (!q) return;
     input.value = "";
     send.disabled = true;
-    try { await ask(q); } finally { send.disabled = false; input.focus(); }
+    const controller = new AbortController();
+    inflight = controller;
+    try { await ask(q, chat, controller.signal); } finally {
+      if (inflight === controller) inflight = null;
+      send.disabled = false;
+      input.focus();
+    }
   });
   input.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }

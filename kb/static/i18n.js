@@ -12,6 +12,10 @@ const STRINGS = {
     suggestion: "Suggested reply", passages: "Passages behind it", nosession: "Enter a customer session id.",
     copy: "Copy reply", copied: "Copied", lang: "中文", noturns: "No conversation for this session yet.",
     cited: "cited", chat: "Customer chat", suggestfor: "Suggest a reply to this question",
+    act_faq: "FAQ", act_answer: "answer", act_clarify: "clarifying question", act_refuse: "not found",
+    act_handoff: "Hand-off", cutoff: "the answer was cut off before it was checked; please ask again",
+    sessionlost: "this conversation was started with another API key, so a new one has begun; please ask again",
+    toolong: "the question is too long; please shorten it", nokey: "this page needs an API key: enter it above",
   },
   zh: {
     title: "帮助中心", apikey: "API 密钥（可选）", newchat: "新对话", agentview: "客服视图",
@@ -22,6 +26,9 @@ const STRINGS = {
     confidence: "置信度", error: "出错了", thinking: "思考中…", agenttitle: "客服辅助", session: "会话 ID",
     load: "加载", conversation: "客户对话", suggestion: "建议回复", passages: "依据段落", nosession: "请输入客户会话 ID。",
     copy: "复制回复", copied: "已复制", lang: "繁體中文", noturns: "该会话暂无对话。", cited: "已引用", chat: "客户聊天", suggestfor: "为此问题生成建议回复",
+    act_faq: "常见问题", act_answer: "回答", act_clarify: "澄清问题", act_refuse: "未找到答案", act_handoff: "转人工",
+    cutoff: "回答在核对完成前中断，请重新提问", sessionlost: "此对话由另一个 API 密钥发起，已为您开始新对话，请重新提问",
+    toolong: "问题过长，请缩短后再发送", nokey: "此页面需要 API 密钥，请在上方输入",
   },
   "zh-Hant": {
     title: "幫助中心", apikey: "API 金鑰（選填）", newchat: "新對話", agentview: "客服視圖",
@@ -32,6 +39,9 @@ const STRINGS = {
     confidence: "信心度", error: "出錯了", thinking: "思考中…", agenttitle: "客服輔助", session: "會話 ID",
     load: "載入", conversation: "客戶對話", suggestion: "建議回覆", passages: "依據段落", nosession: "請輸入客戶會話 ID。",
     copy: "複製回覆", copied: "已複製", lang: "English", noturns: "該會話暫無對話。", cited: "已引用", chat: "客戶聊天", suggestfor: "為此問題產生建議回覆",
+    act_faq: "常見問題", act_answer: "回答", act_clarify: "澄清問題", act_refuse: "未找到答案", act_handoff: "轉人工",
+    cutoff: "回答在核對完成前中斷，請重新提問", sessionlost: "此對話由另一個 API 金鑰發起，已為您開始新對話，請重新提問",
+    toolong: "問題過長，請縮短後再發送", nokey: "此頁面需要 API 金鑰，請在上方輸入",
   },
 };
 // the order the language button goes through; each language's "lang" string names the next one
@@ -65,8 +75,27 @@ function toggleLang() {
   applyI18n();
 }
 
+// an action's name in the UI language ("refuse" -> "not found"); an unknown one as it came
+function actionName(action) { return STRINGS.en["act_" + action] ? t("act_" + action) : String(action || ""); }
+
+// an error response's code and message: its JSON body's, or its status when the body is not the
+// service's JSON (a proxy's HTML error page)
+async function failure(r) {
+  try {
+    const b = await r.json();
+    if (b && typeof b.message === "string") return { code: String(b.error || ""), message: b.message };
+  } catch (e) { /* not JSON */ }
+  return { code: "", message: `HTTP ${r.status}${r.statusText ? " " + r.statusText : ""}` };
+}
+
+function errorNode(message) { return el("div", { class: "error", role: "alert" }, `${t("error")}: ${message}`); }
+
+// The API key lives in this tab's sessionStorage, not localStorage: it is gone when the tab
+// closes, and a script of another page of this origin in another tab cannot read it.
+function apiKey() { return (document.getElementById("apikey") || {}).value || sessionStorage.getItem("kb.apikey") || ""; }
+
 function authHeaders() {
-  const key = (document.getElementById("apikey") || {}).value || localStorage.getItem("kb.apikey") || "";
+  const key = apiKey();
   const h = { "Content-Type": "application/json" };
   if (key) h["Authorization"] = "Bearer " + key;
   return h;
@@ -97,7 +126,7 @@ function passageNodes(text) {
 async function loadKbs(select) {
   try {
     const r = await fetch("/v1/models", { headers: authHeaders() });
-    if (!r.ok) return;
+    if (!r.ok) { select.innerHTML = ""; select.hidden = true; return; }  // no key yet: loaded again when one is entered
     const data = await r.json();
     const current = localStorage.getItem("kb.kb");
     select.innerHTML = "";
@@ -109,13 +138,20 @@ async function loadKbs(select) {
 
 function setupHeader() {
   const key = document.getElementById("apikey");
+  const kb = document.getElementById("kb");
   if (key) {
-    key.value = localStorage.getItem("kb.apikey") || "";
-    key.addEventListener("change", () => localStorage.setItem("kb.apikey", key.value));
+    const saved = localStorage.getItem("kb.apikey");  // where earlier versions of this page kept it
+    if (saved && !sessionStorage.getItem("kb.apikey")) sessionStorage.setItem("kb.apikey", saved);
+    localStorage.removeItem("kb.apikey");
+    key.value = sessionStorage.getItem("kb.apikey") || "";
+    key.addEventListener("change", () => {
+      if (key.value) sessionStorage.setItem("kb.apikey", key.value); else sessionStorage.removeItem("kb.apikey");
+      if (kb) loadKbs(kb);  // the knowledge bases this key may use
+      document.dispatchEvent(new Event("kb-key"));
+    });
   }
   const lang = document.getElementById("lang");
   if (lang) lang.addEventListener("click", toggleLang);
-  const kb = document.getElementById("kb");
   if (kb) {
     kb.addEventListener("change", () => localStorage.setItem("kb.kb", kb.value));
     loadKbs(kb);

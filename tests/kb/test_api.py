@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +41,24 @@ def dump(obj: Any) -> str:
 
 
 # --- answers ------------------------------------------------------------------------------------------
+
+
+def test_pages_and_answers_carry_the_security_headers(client: Any) -> None:
+    """No sniffing, no framing by another site; the pages run only their own scripts and styles."""
+    for path in ("/", "/agent", "/static/chat.js", "/healthz"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY", path
+        assert r.headers["referrer-policy"] == "no-referrer", path
+    for page in ("/", "/agent"):
+        csp = client.get(page).headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+        assert client.head(page).status_code == 200
+        # nothing inline the policy would block
+        html = client.get(page).text
+        assert "style=" not in html and "<script>" not in html and not re.search(r"\son[a-z]+\s*=", html)
+    assert "content-security-policy" not in client.get("/healthz").headers
+    assert client.post("/v1/ask", json={"question": "x" * 10}).headers["x-frame-options"] == "DENY"
 
 
 def test_ready_after_warm_up_and_metrics(client: Any) -> None:
@@ -485,7 +504,7 @@ def test_a_session_is_continued_only_with_the_key_that_started_it(keyed: Any) ->
     assert first.status_code == 200
     follow = {"question": "And for small orders?", "session_id": "sess-rita-1"}
     r = keyed.post("/v1/ask", json=follow, headers=_h("s"))
-    assert r.status_code == 403 and r.json()["error"] == "forbidden" and "another API key" in r.json()["message"]
+    assert r.status_code == 403 and r.json()["error"] == "session_forbidden" and "another API key" in r.json()["message"]
     chat = {"model": KB, "session_id": "sess-rita-1", "messages": [{"role": "user", "content": "And for small orders?"}]}
     assert keyed.post("/v1/chat/completions", json=chat, headers=_h("s")).status_code == 403
     assert keyed.post("/v1/ask", json={**follow, "stream": True}, headers=_h("s")).status_code == 403

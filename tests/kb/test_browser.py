@@ -124,3 +124,180 @@ def test_passage_headings_show_as_bold_lines_and_text_stays_text(live: LiveServe
         'Items must be unused.\n<strong class="ph">3. Items that cannot be returned</strong>\n'
         "- Gift cards &lt;img src=x onerror=alert(1)&gt;"
     )
+
+
+# --- what the page does when the answer does not come as it should -----------------------------------
+# Each test replaces window.fetch in the page (the page's scripts call it by name), so that a cut
+# stream, a slow answer or a refusal can be served exactly; the rest of the page runs as shipped.
+
+SLOW_FETCH = """
+window.__asks = 0;
+const realFetch = window.fetch;
+window.fetch = async (url, opts) => {
+  if (String(url).endsWith('/v1/ask')) { window.__asks += 1; await new Promise((r) => setTimeout(r, 1500)); }
+  return realFetch(url, opts);
+};
+"""
+
+
+def _fresh_page(live: LiveServer, browser: Any, before_scripts: str = "") -> Any:
+    """The chat page with empty storage; ``before_scripts`` runs before the page's own scripts."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(live.url + "/healthz")
+    browser.execute_script("localStorage.clear(); sessionStorage.clear();")
+    added = None
+    if before_scripts:
+        added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": before_scripts})
+    try:
+        browser.get(live.url + "/")
+    finally:
+        if added:
+            browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]})
+    return WebDriverWait(browser, 60)
+
+
+def _ask(browser: Any, question: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = browser.find_element(By.ID, "question")
+    box.send_keys(question)
+    box.send_keys(Keys.ENTER)
+
+
+def test_a_stream_cut_before_its_final_event_is_an_error_and_its_unchecked_text_goes(
+    live: LiveServer, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait = _fresh_page(live, browser, """
+window.fetch = async () => new Response(new ReadableStream({ start(c) {
+  c.enqueue(new TextEncoder().encode('event: token\\ndata: {"text": "Shipping is free forever"}\\n\\n'));
+  c.close();
+} }), { status: 200, headers: { 'Content-Type': 'text/event-stream' } });
+""")
+    _ask(browser, "How long does shipping take?")
+    err = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))[0]
+    assert "cut off" in err.text
+    bot = browser.find_element(By.CSS_SELECTOR, ".msg.bot")
+    assert "streaming" not in bot.get_attribute("class")
+    assert "free forever" not in bot.text
+    assert browser.find_element(By.ID, "send").is_enabled()
+
+
+def test_one_question_at_a_time_and_new_chat_drops_the_reply_in_flight(live: LiveServer, browser: Any) -> None:
+    import time
+
+    from selenium.webdriver.common.by import By
+
+    wait = _fresh_page(live, browser, SLOW_FETCH)
+    _ask(browser, "How many days do I have to return an unused item?")
+    _ask(browser, "Do gift cards expire?")  # Enter again while the first is answered: not sent
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .meta"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".msg.user")) == 1
+    assert browser.execute_script("return window.__asks") == 1
+    first = browser.execute_script("return sessionStorage.getItem('kb.session')")
+    assert first
+
+    _ask(browser, "Do gift cards expire?")
+    browser.find_element(By.ID, "newchat").click()  # while that answer is on its way
+    time.sleep(3)
+    assert browser.find_elements(By.CSS_SELECTOR, ".msg") == []
+    assert browser.execute_script("return sessionStorage.getItem('kb.session')") is None
+    _ask(browser, "How many days do I have to return an unused item?")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .meta"))
+    assert browser.execute_script("return sessionStorage.getItem('kb.session')") not in (None, first)
+
+
+def test_a_reload_shows_the_conversation_it_goes_on_with(live: LiveServer, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait = _fresh_page(live, browser)
+    _ask(browser, "How many days do I have to return an unused item?")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .cite"))
+    session = browser.execute_script("return sessionStorage.getItem('kb.session')")
+    browser.refresh()
+    bot = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .cite"))
+    assert "30 days" in browser.find_element(By.CSS_SELECTOR, ".msg.bot .text").text and bot
+    assert browser.find_element(By.CSS_SELECTOR, ".msg.user").text.startswith("How many days")
+    assert browser.find_element(By.ID, "empty").get_attribute("hidden") is not None
+    assert browser.execute_script("return sessionStorage.getItem('kb.session')") == session
+    assert browser.switch_to.active_element.get_attribute("id") == "question"  # ready to type
+    badge = browser.find_element(By.CSS_SELECTOR, ".msg.bot .badge").text
+    browser.find_element(By.ID, "lang").click()
+    assert browser.find_element(By.CSS_SELECTOR, ".msg.bot .badge").text == badge  # drawn when answered
+    browser.refresh()  # drawn again in Chinese
+    assert browser.find_element(By.CSS_SELECTOR, ".msg.bot .badge").text in ("回答", "常见问题")
+    browser.execute_script("localStorage.clear()")
+
+
+def test_another_keys_session_starts_a_new_conversation(live: LiveServer, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait = _fresh_page(live, browser, """
+sessionStorage.setItem('kb.session', 'sess_of_someone_else');
+window.fetch = async () => new Response(JSON.stringify({ error: 'session_forbidden',
+  message: "session 'sess_of_someone_else' was started with another API key" }),
+  { status: 403, headers: { 'Content-Type': 'application/json' } });
+""")
+    _ask(browser, "Do gift cards expire?")
+    err = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))[0]
+    assert "a new one has begun" in err.text
+    assert browser.execute_script("return sessionStorage.getItem('kb.session')") is None
+
+
+def test_a_question_refused_as_too_long_comes_back_to_the_box(live: LiveServer, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait = _fresh_page(live, browser)
+    long = "Why was my refund late? " * 800  # 19,200 characters: more than the service's limit
+    browser.execute_script("document.getElementById('question').value = arguments[0]", long)
+    browser.find_element(By.ID, "send").click()
+    err = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))[0]
+    assert "too long" in err.text and "characters" in err.text
+    assert browser.find_element(By.ID, "question").get_attribute("value") == long.strip()
+
+
+def test_feedback_that_cannot_be_sent_can_be_sent_again(live: LiveServer, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+
+    wait = _fresh_page(live, browser, """
+const realFetch = window.fetch;
+window.__failFeedback = true;
+window.fetch = (url, opts) => (String(url).endsWith('/v1/feedback') && window.__failFeedback)
+  ? Promise.reject(new TypeError('Failed to fetch')) : realFetch(url, opts);
+""")
+    _ask(browser, "How many days do I have to return an unused item?")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .meta"))
+    browser.find_element(By.CSS_SELECTOR, '.fb[data-rating="up"]').click()
+    send = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, ".fb-send")))
+    send.click()
+    err = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))[0]
+    assert "Failed to fetch" in err.text and send.is_enabled()
+    browser.execute_script("window.__failFeedback = false")
+    send.click()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".thanks")))
+
+
+def test_the_agent_page_says_when_it_needs_a_key(live: LiveServer, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(live.url + "/healthz")
+    browser.execute_script("localStorage.clear(); sessionStorage.clear();")
+    added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+window.fetch = async () => new Response(JSON.stringify({ error: 'unauthorized',
+  message: 'missing API key; send Authorization: Bearer KEY' }), { status: 401,
+  headers: { 'Content-Type': 'application/json' } });
+"""})
+    try:
+        browser.get(live.url + "/agent?session=sess_x")
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]})
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    turns = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#turns .error"))[0]
+    assert "needs an API key" in turns.text and "missing API key" in turns.text
+    assert "needs an API key" in browser.find_element(By.CSS_SELECTOR, "#sessions .error").text
