@@ -105,7 +105,12 @@ def traditional_share(text: str) -> float:
 
 # --- normalisation -----------------------------------------------------------------------------
 
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# zero-width characters, and the bidi embeddings, overrides and isolates (U+202A-U+202E,
+# U+2066-U+2069): invisible, and an override shows the text after it reversed ("\u202eevil" as
+# "live"), in a citation as in a terminal
+_ZERO_WIDTH = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), None
+)
 _HSPACE = re.compile(r"[^\S\n]+")  # any whitespace except newline
 _MANY_NL = re.compile(r"\n{3,}")
 # control characters but tab and newline: C0 (NUL, ESC, backspace, ...), DEL and C1 (U+0080-U+009F,
@@ -161,10 +166,10 @@ def normalize_text(text: str) -> str:
     """NFKC (full-width letters and digits, compatibility forms and the ideographic space become
     their plain forms), except that the full-width punctuation of a line of Chinese stays as written:
     what is stored is what answers quote and citations show, and a Chinese reader expects "，" and
-    "（", not "," and "(". Zero-width characters dropped, line endings unified, other control
-    characters made spaces (:func:`without_controls`), runs of horizontal whitespace collapsed to one
-    space, trailing spaces and 3+ blank lines removed, outer whitespace stripped. Paragraph breaks
-    (blank lines) are kept. Whatever reads words out of the text (the keyword analyzer, the support
+    "（", not "," and "(". Zero-width characters and bidi overrides dropped, line endings unified,
+    other control characters made spaces (:func:`without_controls`), runs of horizontal whitespace
+    collapsed to one space, trailing spaces and 3+ blank lines removed, outer whitespace stripped.
+    Paragraph breaks (blank lines) are kept. Whatever reads words out of the text (the keyword analyzer, the support
     scorer, the answer metrics) applies NFKC itself, and the embedders' tokenizers normalise too, so
     the marks change no score."""
     if not text:

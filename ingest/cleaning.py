@@ -112,9 +112,11 @@ def readable_name(name: str) -> str:
     """A file name as text: itself when it is valid Unicode, else its bytes (Python keeps an
     undecodable byte as a lone surrogate) read as GB18030 when they give Chinese, else as UTF-8
     with ``\\xNN`` escapes. Control characters are written as escapes too (``\\x0a``, ``\\x1b``;
-    C1 ones ``\\u0085``, apart from an undecodable byte's ``\\x85``): a source id is printed on one
-    line by ``kb ingest`` and ``kb ask``, and a newline or an escape sequence in a file name must not
-    forge a line or drive the terminal. The same name gives the same text on every run."""
+    C1 ones ``\\u0085``, apart from an undecodable byte's ``\\x85``), and so are the invisible
+    characters that change how a name shows (a right-to-left override ``\\u202e``, a zero-width
+    space): a source id is printed on one line by ``kb ingest`` and ``kb ask``, and a newline or an
+    escape sequence in a file name must not forge a line or drive the terminal, nor an override
+    make "evil" read "live". The same name gives the same text on every run."""
     try:
         name.encode("utf-8")
         text = name
@@ -124,7 +126,9 @@ def readable_name(name: str) -> str:
     return _NAME_CONTROL.sub(_escape_control, text)
 
 
-_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# and the invisible characters that change what a name shows: bidi marks, embeddings, overrides
+# and isolates ("report-\u202efdp.exe" shows as "report-exe.pdf"), zero-width spaces
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def _escape_control(m: re.Match[str]) -> str:

@@ -204,6 +204,18 @@ def test_control_characters_in_a_file_name_are_escaped_in_its_source_id(tmp_path
     assert "\x1b" not in lf.document.title and "\n" not in lf.document.title
 
 
+def test_bidi_overrides_are_dropped_from_text_and_escaped_in_names(tmp_path: Path) -> None:
+    """A right-to-left override shows what follows it reversed: "\u202eevil" reads "live" in a
+    citation, and "report-\u202efdp.md" as "report-dm.pdf"."""
+    assert normalize_text("Call \u202e0010-555\u202c now \u2067x\u2069") == "Call 0010-555 now x"
+    path = tmp_path / "rtl-\u202eevil\u202c\u200b.md"
+    path.write_text("# \u202eRTL override title\n\n" + BODY, encoding="utf-8")
+    assert source_of(path, tmp_path) == "rtl-\\u202eevil\\u202c\\u200b.md"
+    lf = load_file(path, tmp_path, 5)
+    assert lf.document.title == "RTL override title"
+    assert not any("\u202e" in e.text for e in lf.elements)
+
+
 def test_control_characters_in_a_file_name_stay_out_of_the_report(kb_home: Path, tmp_path: Path,
                                                                   fake_embedder) -> None:  # type: ignore[no-untyped-def]
     docs = tmp_path / "docs"
