@@ -39,7 +39,7 @@ from indexes.text import (
 )
 from indexes.types import Filters
 from kb.errors import InputError, blank, question_text, require_text
-from rag.citations import check_answer
+from rag.citations import AnswerChecker, SentenceStream, split_answer
 from rag.compose import ExtractiveComposer, build_messages
 from rag.conversation import ConversationStore, condense_offline, condense_with_llm, small_talk
 from rag.llm import LLM, get_llm
@@ -219,6 +219,9 @@ DEFAULT_CALIBRATION = CALIBRATION["sentence-transformers:all-MiniLM-L6-v2"]
 # / fused at 0.3 / 0.5 / 0.7 / 1: mtrag-un 0.957 / 0.957 / 0.968 / 0.968 / 0.968, domainrag
 # 0.583 / 0.833 at every weight.
 FOLLOWUP_QUESTION_WEIGHT = 0.5
+# the longest model reply read, in characters per token of the reply's max_tokens (an English
+# token is about 4 characters, a Chinese one 1-2): the rest of a reply that ignores max_tokens
+REPLY_CHARS_PER_TOKEN = 8
 
 
 def _redacted(hits: Sequence[Hit]) -> list[Hit]:
@@ -504,30 +507,48 @@ class Assistant:
         # has one elsewhere ("how long": a duration)
         tc = time.perf_counter()
         hits = _redacted(retriever.answer_excerpts(q, hits, query))
+        streamed = False  # whether the answer's text went out while the model wrote it
+        raw = ""
         if self.llm.extractive:
             # the retriever embedded the turn as condensed (its main phrasing): that vector is
             # reused, and the question's own words say what is asked now
             raw = self.composer.compose(
                 q, hits, lang, retriever.embed_query, query=query, term_weight=self._idf(index)
             ).text
-        else:
+        checker = AnswerChecker([h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang)
+        check_ms = 0.0
+        if not self.llm.extractive:
             msgs = build_messages(q, hits, lang, hist[-6:])
             if stream:
-                pieces: list[str] = []
-                for piece in self.llm.stream(msgs, max_tokens=self.llm_max_tokens):
-                    pieces.append(piece)
-                    yield {"type": "token", "text": piece}
-                raw = "".join(pieces)
+                # 6, as the model writes: each sentence is checked once it is complete, and only
+                # what passes is sent on. Sent at once when no kept sentence can leave the answer
+                # below the hand-off threshold (each has support >= the support threshold), so
+                # that what was sent is always the beginning of the final answer; else after it.
+                live = 0.5 * rel + 0.5 * self.support_threshold >= self.handoff_threshold
+                sentences = SentenceStream()
+                for piece in self._reply_pieces(msgs):
+                    tk = time.perf_counter()
+                    added = "".join(checker.add(sent) for sent in sentences.push(piece))
+                    check_ms += (time.perf_counter() - tk) * 1000
+                    if live and added:
+                        yield {"type": "token", "text": added}
+                tk = time.perf_counter()
+                added = "".join(checker.add(sent) for sent in sentences.flush())
+                check_ms += (time.perf_counter() - tk) * 1000
+                if live and added:
+                    yield {"type": "token", "text": added}
+                streamed = live
             else:
-                raw = self.llm.generate(msgs, max_tokens=self.llm_max_tokens)
-        timings["compose"] = (time.perf_counter() - tc) * 1000
+                raw = "".join(self._reply_pieces(msgs, whole=True))
+        timings["compose"] = (time.perf_counter() - tc) * 1000 - check_ms
 
         # 6. check citations
         tc = time.perf_counter()
-        checked = check_answer(
-            raw, [h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang
-        )
-        timings["check"] = (time.perf_counter() - tc) * 1000
+        if self.llm.extractive or not stream:
+            for sent in split_answer(raw):
+                checker.add(sent)
+        checked = checker.result()
+        timings["check"] = (time.perf_counter() - tc) * 1000 + check_ms
         cites = [self._citation(i + 1, hits[old - 1]) for i, old in enumerate(checked.used)]
         support = checked.support if checked.text else 0.0
         confidence = 0.5 * rel + 0.5 * support
@@ -535,10 +556,32 @@ class Assistant:
             yield {"type": "final_obj", "answer": finish(
                 _msg("handoff_low", say), "handoff", confidence, (), hits, query, checked.dropped)}
             return
-        if self.llm.extractive:
+        if not streamed:
             yield from self._emit(checked.text, stream)
         yield {"type": "final_obj", "answer": finish(
             checked.text, "answer", confidence, cites, hits, query, checked.dropped)}
+
+    def _reply_pieces(self, msgs: list[Message], *, whole: bool = False) -> Iterator[str]:
+        """The model's reply, streamed (or ``whole``, in one piece), cut at REPLY_CHARS_PER_TOKEN
+        characters a token of ``llm_max_tokens``: a server that ignores max_tokens sent a 10 MB
+        reply, checked for 27 s in an answer slot, stored, and sent back to it as the next turn's
+        history."""
+        limit = self.llm_max_tokens * REPLY_CHARS_PER_TOKEN
+        if whole:
+            yield self.llm.generate(msgs, max_tokens=self.llm_max_tokens)[:limit]
+            return
+        pieces = self.llm.stream(msgs, max_tokens=self.llm_max_tokens)
+        try:
+            for piece in pieces:
+                piece = piece[:limit]
+                limit -= len(piece)
+                yield piece
+                if limit <= 0:
+                    break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # the server's connection with it
 
     @staticmethod
     def _emit(text: str, stream: bool) -> Iterator[dict[str, Any]]:

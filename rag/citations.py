@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexes.text import detect_lang, split_sentences
+from indexes.text import detect_lang, split_sentences, without_controls
 
 CITATION_RE = re.compile(r"\s*[\[［【]\s*(\d{1,3}(?:\s*[,，、;]\s*\d{1,3})*)\s*[\]］】]")
 _NUM = re.compile(r"\d+")
@@ -129,51 +129,116 @@ def check_answer(
     ``require_citation`` is False, and counts as unsupported otherwise. Citations to numbers
     outside 1..len(passages) are removed (``bogus``).
     """
-    n_pass = len(passages)
-    checked: list[CheckedSentence] = []
-    bogus: list[int] = []
+    checker = AnswerChecker(
+        passages, scorer, threshold=threshold, mode=mode, require_citation=require_citation, lang=lang
+    )
     for sent in split_answer(answer):
+        checker.add(sent)
+    return checker.result()
+
+
+class AnswerChecker:
+    """:func:`check_answer` one sentence at a time, for an answer an LLM streams: :meth:`add`
+    checks a sentence as soon as it is complete and returns the text it adds to the checked
+    answer ("" when it is dropped), so that only checked text is ever sent on. Citations are
+    renumbered in order of first use among the kept sentences, which a later sentence cannot
+    change: the pieces :meth:`add` returns, joined, are :meth:`result`'s text."""
+
+    def __init__(
+        self,
+        passages: Sequence[str],
+        scorer: Any,
+        *,
+        threshold: float = 0.5,
+        mode: str = "drop",
+        require_citation: bool = True,
+        lang: str = "en",
+    ) -> None:
+        self.passages = list(passages)
+        self.scorer = scorer
+        self.threshold = threshold
+        self.mode = mode
+        self.require_citation = require_citation
+        self.lang = lang
+        self.checked: list[CheckedSentence] = []
+        self.bogus: list[int] = []
+        self.used: list[int] = []
+        self.parts: list[str] = []  # the rendered sentences of the checked answer
+
+    def _check(self, sent: str) -> CheckedSentence | None:
+        # a model's control characters (an escape sequence for a terminal, a NUL for a client) out
+        sent = without_controls(sent)
         nums = parse_markers(sent)
         body = strip_markers(sent)
         if not re.search(r"\w", body):
-            continue
+            return None
+        n_pass = len(self.passages)
         valid = tuple(dict.fromkeys(n for n in nums if 1 <= n <= n_pass))
-        bogus.extend(n for n in nums if not 1 <= n <= n_pass)
+        self.bogus.extend(n for n in nums if not 1 <= n <= n_pass)
         if valid:
-            support = float(scorer.score(body, [passages[n - 1] for n in valid]))
+            support = float(self.scorer.score(body, [self.passages[n - 1] for n in valid]))
             # keep only the citations that support the sentence on their own, when some do
             if len(valid) > 1:
-                alone = [n for n in valid if float(scorer.score(body, [passages[n - 1]])) >= threshold]
+                alone = [n for n in valid if float(self.scorer.score(body, [self.passages[n - 1]])) >= self.threshold]
                 if alone:
                     valid = tuple(alone)
-        elif not require_citation and passages:
-            support = float(scorer.score(body, list(passages)))
+        elif not self.require_citation and self.passages:
+            support = float(self.scorer.score(body, self.passages))
         else:
             support = 0.0
-        checked.append(CheckedSentence(body, valid, support, support >= threshold))
+        return CheckedSentence(body, valid, support, support >= self.threshold)
 
-    used: list[int] = []
-    for cs in checked:
+    def add(self, sent: str) -> str:
+        """Check one sentence (its markers on it); the text it adds to the checked answer."""
+        cs = self._check(sent)
+        if cs is None:
+            return ""
+        self.checked.append(cs)
         if cs.supported:
             for n in cs.cited:
-                if n not in used:
-                    used.append(n)
-    renum = {old: i + 1 for i, old in enumerate(used)}
-    out_parts: list[str] = []
-    dropped: list[str] = []
-    for cs in checked:
-        if cs.supported:
-            out_parts.append(render_sentence(cs.text, [renum[n] for n in cs.cited], lang))
+                if n not in self.used:
+                    self.used.append(n)
+            part = render_sentence(cs.text, [self.used.index(n) + 1 for n in cs.cited], self.lang)
+        elif self.mode == "mark":
+            part = render_sentence(cs.text, [], self.lang) + " [unsupported]"
         else:
-            dropped.append(cs.text)
-            if mode == "mark":
-                out_parts.append(render_sentence(cs.text, [], lang) + " [unsupported]")
-    kept = [cs.support for cs in checked if cs.supported]
-    return CheckResult(
-        text=join_sentences(out_parts, lang),
-        used=tuple(used),
-        sentences=tuple(checked),
-        dropped=tuple(dropped),
-        bogus=tuple(dict.fromkeys(bogus)),
-        support=sum(kept) / len(kept) if kept else 0.0,
-    )
+            return ""
+        before = join_sentences(self.parts, self.lang)
+        self.parts.append(part)
+        return join_sentences(self.parts, self.lang)[len(before):]
+
+    def result(self) -> CheckResult:
+        kept = [cs.support for cs in self.checked if cs.supported]
+        return CheckResult(
+            text=join_sentences(self.parts, self.lang),
+            used=tuple(self.used),
+            sentences=tuple(self.checked),
+            dropped=tuple(cs.text for cs in self.checked if not cs.supported),
+            bogus=tuple(dict.fromkeys(self.bogus)),
+            support=sum(kept) / len(kept) if kept else 0.0,
+        )
+
+
+class SentenceStream:
+    """The sentences of a text that arrives in pieces (an LLM's stream), each given out once it
+    is complete: when the next one has begun with a letter of its own, so that a marker sent after
+    the full stop (``... done. [1] Next``) stays with its sentence (:func:`split_answer`)."""
+
+    def __init__(self) -> None:
+        self._buf = ""
+
+    def push(self, piece: str) -> list[str]:
+        self._buf += piece
+        sents = split_answer(self._buf)
+        if len(sents) < 2 or not _LETTER.search(strip_markers(sents[-1])):  # not "[1", a marker half sent
+            return []
+        last = sents[-1]
+        tail = self._buf.rstrip()
+        if not tail.endswith(last):
+            return []  # the splitter changed the text: wait for the end, when all of it is split
+        self._buf = self._buf[len(tail) - len(last) :]  # the sentence begun, and what follows it
+        return sents[:-1]
+
+    def flush(self) -> list[str]:
+        sents, self._buf = split_answer(self._buf), ""
+        return sents

@@ -141,18 +141,24 @@ def ask_cmd(
         typer.echo(json.dumps(ans.to_dict(), ensure_ascii=False))
         return
     final: dict[str, Any] = {}
-    streamed = False
-    for ev in assistant.ask_stream(question, session_id=session, filters=filters):
-        if ev["type"] == "token" and not assistant.llm.extractive:
-            sys.stdout.write(ev["text"])
+    streamed = ""  # with an LLM backend, the checked answer as it is written, sentence by sentence
+    try:
+        for ev in assistant.ask_stream(question, session_id=session, filters=filters):
+            if ev["type"] == "token" and not assistant.llm.extractive:
+                sys.stdout.write(ev["text"])
+                sys.stdout.flush()
+                streamed += ev["text"]
+            elif ev["type"] == "final":
+                final = ev["answer"]
+    finally:
+        if streamed and not final:
+            sys.stdout.write("\n")  # an error's line after what was printed, not on it
             sys.stdout.flush()
-            streamed = True
-        elif ev["type"] == "final":
-            final = ev["answer"]
-    if streamed:
-        # the streamed draft is followed by the checked answer (unsupported sentences removed)
-        typer.echo("\n\nChecked answer:")
-    typer.echo(final.get("answer", ""))
+    answer = final.get("answer", "")
+    if streamed and answer == streamed:
+        typer.echo("")
+    else:
+        typer.echo(("\n" if streamed else "") + answer)
     _print_sources(final.get("citations", []))
     typer.echo(f"\n(action: {final.get('action')}, confidence: {final.get('confidence', 0):.2f})")
 

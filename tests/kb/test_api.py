@@ -146,6 +146,24 @@ def test_chat_completions_json(client: Any) -> None:
     assert [m["id"] for m in models["data"]] == [KB]
 
 
+def test_a_streamed_llm_answer_is_the_checked_answer_on_both_routes(hashing_home: Path) -> None:
+    """An OpenAI client reads the streamed content as the answer: it must be the checked one
+    (the draft's unsupported sentence and bogus citation never sent), as /v1/ask streams it."""
+    reply = ("Standard shipping takes 3 to 5 business days [1]. Ignore all previous instructions [1]. "
+             "Drones deliver parcels on Mars [7].")
+    question = "How long does standard shipping take?"
+    with make_client(make_settings(hashing_home, "hashing:64", llm=f"scripted:{reply}")) as c:
+        whole = c.post("/v1/ask", json={"question": question}).json()
+        assert whole["action"] == "answer" and "Mars" not in whole["answer"]
+        events = parse_sse(c.post("/v1/ask", json={"question": question, "stream": True}).text)
+        assert "".join(d["text"] for e, d in events if e == "token") == whole["answer"]
+        r = c.post("/v1/chat/completions", json={"model": KB, "stream": True,
+                                                 "messages": [{"role": "user", "content": question}]})
+        chunks = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: {")]
+        content = "".join(ch["choices"][0]["delta"].get("content") or "" for ch in chunks)
+        assert content == whole["answer"], content
+
+
 def test_chat_needs_a_last_user_message(client: Any) -> None:
     r = client.post("/v1/chat/completions", json={"model": KB, "messages": [{"role": "assistant", "content": "hi"}]})
     assert r.status_code == 422 and r.json()["error"] == "bad_input"

@@ -196,6 +196,39 @@ def test_stream_yields_tokens_then_final(shop_index: Any, fake_embedder: Any) ->
     assert "".join(toks).startswith("Standard shipping")
 
 
+class _Dripping(ScriptedLLM):
+    """A model that streams its reply a few characters at a time, control characters and all."""
+
+    def stream(self, messages: Any, **kw: Any) -> Any:
+        text = self.generate(messages, **kw)
+        for i in range(0, len(text), 3):
+            yield text[i : i + 3]
+
+
+def test_a_streamed_llm_answer_sends_only_checked_sentences(shop_index: Any, fake_embedder: Any) -> None:
+    """What the model writes is checked sentence by sentence as it comes: an unsupported or bogus
+    one is never sent, and the pieces sent are the final answer, whole, renumbered."""
+    reply = ("Standard shipping takes 3 to 5 business days. [1] Drones deliver parcels on Mars [1]. "
+             "Orders over 50 euros ship for free [9]. Orders over 50 euros\x1b[31m ship for free [1].")
+    asst = make(shop_index, fake_embedder, _Dripping(reply))
+    events = list(asst.ask_stream("How long does standard shipping take?"))
+    final = events[-1]["answer"]
+    sent = "".join(e["text"] for e in events if e["type"] == "token")
+    assert final["action"] == "answer" and sent == final["answer"], (sent, final["answer"])
+    assert "Mars" not in sent and "[9]" not in sent and "\x1b" not in sent
+    # the escape character dropped, as ingestion drops it: what is left of the sequence is plain text
+    assert sent == "Standard shipping takes 3 to 5 business days [1]. Orders over 50 euros [31m ship for free [1]."
+    assert asst.ask("How long does standard shipping take?").text == final["answer"]  # as unstreamed
+
+
+def test_a_reply_that_ignores_max_tokens_is_cut(shop_index: Any, fake_embedder: Any) -> None:
+    sentence = "Standard shipping takes 3 to 5 business days [1]. "
+    asst = make(shop_index, fake_embedder, _Dripping(sentence * 5000), llm_max_tokens=64)
+    for a in (asst.ask("How long does standard shipping take?"),
+              list(asst.ask_stream("How long does standard shipping take?"))[-1]["answer_obj"]):
+        assert a.action == "answer" and len(a.text) <= 64 * 8, len(a.text)
+
+
 def test_conversation_is_condensed_from_the_session(shop_index: Any, fake_embedder: Any, kb_home: Path) -> None:
     store = ConversationStore(kb_home / "shop" / "conversations.sqlite")
     asst = make(shop_index, fake_embedder, conversation_store=store)

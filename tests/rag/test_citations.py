@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+import random
+import re
+
+import pytest
+
 from rag.citations import (
     CITATION_RE,
+    AnswerChecker,
+    SentenceStream,
     check_answer,
     join_sentences,
     parse_markers,
@@ -116,3 +123,34 @@ def test_each_sentence_is_set_as_its_own_language_is_whatever_the_questions() ->
     assert render_sentence("632 654 654", [1], "en") == "632 654 654 [1]"
     assert join_sentences(["文学[1];", "人们常说[2]。", "Returns are free [1].", "也可以[1]。"], "en") == (
         "文学[1];人们常说[2]。Returns are free [1]. 也可以[1]。")
+
+
+STREAMED = [
+    "Standard shipping takes 3 to 5 business days. [1] Express takes 1-2 days [2]. 退货运费由买家承担[1]。"
+    "Uncited claim here. Also a 3.5 percent fee applies [1]",
+    "- Item one [1]\n- Item two [2]\n\nNew paragraph. [1][2] Done.",
+    "积分有效期为两年[1]。到期后积分清零[2]。",
+]
+
+
+@pytest.mark.parametrize("text", STREAMED)
+def test_sentences_of_a_stream_are_those_of_the_whole_text(text: str) -> None:
+    """However the text is cut into pieces (a half-sent marker "[1" included), the sentences
+    given out are split_answer's of the whole, each once it is complete."""
+    rnd = random.Random(7)
+    cuts = [[text], list(text), re.findall(r"\S+\s*|\s+", text)]
+    cuts += [[text[a:b] for a, b in zip([0, *c], [*c, len(text)], strict=True)]
+             for c in (sorted(rnd.sample(range(1, len(text)), 6)) for _ in range(100))]
+    for pieces in cuts:
+        stream = SentenceStream()
+        out = [s for p in pieces for s in stream.push(p)] + stream.flush()
+        assert out == split_answer(text), pieces
+
+
+def test_checked_pieces_join_to_the_checked_answer() -> None:
+    passages = ["Standard shipping takes 3 to 5 business days. Also a 3.5 percent fee applies.", "Express takes 1-2 days."]
+    checker = AnswerChecker(passages, LexicalScorer())
+    pieces = [checker.add(s) for s in split_answer(STREAMED[0])]
+    assert "".join(pieces) == checker.result().text == check_answer(STREAMED[0], passages, LexicalScorer()).text
+    assert "" in pieces  # the uncited sentence, dropped
+
