@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -152,7 +153,9 @@ class OpenAICompatibleLLM:
                     import openai
                 except ImportError as ex:
                     raise MissingDependencyError("openai", "llm") from ex
-                kw: dict[str, Any] = {"timeout": self.timeout_s, "max_retries": self.max_retries}
+                # retries are made here, within one deadline (:meth:`_create`): the client's own
+                # would each get the whole timeout (3 tries of KB_LLM_TIMEOUT_S=3 took 12 s)
+                kw: dict[str, Any] = {"timeout": self.timeout_s, "max_retries": 0}
                 if self.base_url:
                     kw["base_url"] = self.base_url
                     # a hosted compatible server (DeepSeek, Qwen) needs the key: the client's own variable
@@ -173,10 +176,7 @@ class OpenAICompatibleLLM:
         import openai
 
         if isinstance(ex, openai.APITimeoutError):
-            return BackendUnavailableError(
-                f"LLM server {self._where()} did not answer within {self.timeout_s:g} s",
-                "check that it is running and not overloaded, or raise KB_LLM_TIMEOUT_S",
-            )
+            return self._timed_out()
         if isinstance(ex, openai.APIConnectionError):
             return BackendUnavailableError(
                 f"cannot reach LLM server {self._where()}",
@@ -202,32 +202,111 @@ class OpenAICompatibleLLM:
             "temperature": float(kw.get("temperature", self.temperature)),
         }
 
-    def generate(self, messages: Sequence[Message], **kw: Any) -> str:
+    def _timed_out(self) -> BackendUnavailableError:
+        return BackendUnavailableError(
+            f"LLM server {self._where()} did not answer within {self.timeout_s:g} s",
+            "check that it is running and not overloaded, or raise KB_LLM_TIMEOUT_S",
+        )
+
+    def _malformed(self, ex: BaseException | None = None) -> BackendUnavailableError:
+        why = f" ({ex.__class__.__name__})" if ex is not None else ""
+        return BackendUnavailableError(
+            f"LLM server {self._where()} sent a reply that is not an OpenAI chat completion{why}",
+            "check that KB_LLM names an OpenAI-compatible /v1 endpoint",
+        )
+
+    def _create(self, deadline: float, messages: Sequence[Message], **params: Any) -> Any:
+        """``chat.completions.create`` within ``deadline`` (time.monotonic()): a refused
+        connection, HTTP 429 or a 5xx is tried again, up to ``max_retries`` times, while time
+        is left; a timeout is not (it spent the time)."""
         import openai
 
         client = self._get_client()
-        try:
-            resp = client.chat.completions.create(messages=list(messages), **self._params(kw))
-        except openai.OpenAIError as ex:
-            raise self._translate(ex) from ex
-        if not resp.choices:
+        attempt = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._timed_out()
+            try:
+                return client.with_options(timeout=left, max_retries=0).chat.completions.create(
+                    messages=list(messages), **params
+                )
+            except openai.OpenAIError as ex:
+                wait = min(0.5 * 2**attempt, 4.0)
+                again = isinstance(ex, openai.APIConnectionError | openai.RateLimitError | openai.InternalServerError)
+                if isinstance(ex, openai.APITimeoutError) or not again or attempt >= self.max_retries:
+                    raise self._translate(ex) from ex
+                if deadline - time.monotonic() <= wait:
+                    raise self._translate(ex) from ex
+                attempt += 1
+                time.sleep(wait)
+            except (ValueError, TypeError, AttributeError, KeyError) as ex:  # a body the client cannot read
+                raise self._malformed(ex) from ex
+
+    def generate(self, messages: Sequence[Message], **kw: Any) -> str:
+        resp = self._create(time.monotonic() + self.timeout_s, messages, **self._params(kw))
+        choices = getattr(resp, "choices", None)
+        if not isinstance(choices, list):
+            raise self._malformed()  # an HTML page, a JSON object of another API
+        if not choices:
             return ""
-        return resp.choices[0].message.content or ""
+        return _text_of(getattr(choices[0], "message", None), self._malformed)
 
     def stream(self, messages: Sequence[Message], **kw: Any) -> Iterator[str]:
+        """The reply as it comes, all of it within ``timeout_s``: a server that sends a token
+        every few seconds, or stops half-way, is cut at the deadline (a watchdog closes the
+        connection), not after a read timeout per token."""
+        import httpx
         import openai
 
-        client = self._get_client()
+        deadline = time.monotonic() + self.timeout_s
+        resp = self._create(deadline, messages, stream=True, **self._params(kw))
+        if not hasattr(resp, "close") or not hasattr(resp, "__iter__"):
+            raise self._malformed()
+        fired = threading.Event()
+
+        def cut() -> None:
+            fired.set()
+            resp.close()
+
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            resp = client.chat.completions.create(messages=list(messages), stream=True, **self._params(kw))
             for event in resp:
-                if not event.choices:
-                    continue
-                delta = event.choices[0].delta.content
-                if delta:
-                    yield delta
-        except openai.OpenAIError as ex:
-            raise self._translate(ex) from ex
+                choices = getattr(event, "choices", None)
+                if not isinstance(choices, list):
+                    raise self._malformed()
+                if choices:
+                    delta = _text_of(getattr(choices[0], "delta", None), self._malformed)
+                    if delta:
+                        yield delta
+                if fired.is_set():
+                    break
+            if fired.is_set():
+                raise self._timed_out()
+        except (openai.OpenAIError, httpx.HTTPError) as ex:
+            if fired.is_set():
+                raise self._timed_out() from ex
+            raise (self._translate(ex) if isinstance(ex, openai.OpenAIError) else self._malformed(ex)) from ex
+        except (ValueError, TypeError, AttributeError, KeyError) as ex:  # an event that is not JSON
+            raise self._malformed(ex) from ex
+        finally:
+            watchdog.cancel()
+            resp.close()
+
+
+def _text_of(message: Any, malformed: Callable[[], Exception]) -> str:
+    """A chat message's (or stream delta's) text: its content string, or the text of its parts
+    when a server sends a list of them; "" for none."""
+    if message is None:
+        raise malformed()
+    content = getattr(message, "content", None)
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list):
+        return "".join(p.get("text") or "" for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    raise malformed()
 
 
 # --- local transformers models -------------------------------------------------------------------
@@ -239,15 +318,29 @@ class TransformersLLM:
 
     extractive = False
 
-    def __init__(self, path: str, gguf_file: str | None = None, max_tokens: int = 256, device: str = "cpu") -> None:
+    def __init__(
+        self, path: str, gguf_file: str | None = None, max_tokens: int = 256, device: str = "cpu",
+        timeout_s: float = 60.0,
+    ) -> None:
+        if gguf_file is None and path.lower().endswith(".gguf"):  # transformers:/models/x.gguf
+            path, gguf_file = str(Path(path).parent), Path(path).name
         self.path = path
         self.gguf_file = gguf_file
+        self.timeout_s = timeout_s
         self.id = f"transformers:{path}" + (f"#{gguf_file}" if gguf_file else "")
         self.max_tokens = max_tokens
         self.device = device
         self._model: Any = None
         self._tok: Any = None
         self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """The model's files are there (nothing loaded): `kb serve` checks before it listens."""
+        p = Path(self.path)
+        if not p.exists():
+            raise ConfigError(f"local model {self.path} does not exist", "set KB_LLM=transformers:/path/to/model")
+        if self.gguf_file and not (p / self.gguf_file).is_file():
+            raise ConfigError(f"GGUF file {p / self.gguf_file} does not exist", "check the name after '#'")
 
     def warm_up(self) -> None:
         with self._lock:
@@ -257,11 +350,7 @@ class TransformersLLM:
                 from transformers import AutoModelForCausalLM, AutoTokenizer
             except ImportError as ex:
                 raise MissingDependencyError("transformers", "llm") from ex
-            p = Path(self.path)
-            if not p.exists():
-                raise ConfigError(f"local model {self.path} does not exist", "set KB_LLM=transformers:/path/to/model")
-            if self.gguf_file and not (p / self.gguf_file).is_file():
-                raise ConfigError(f"GGUF file {p / self.gguf_file} does not exist", "check the name after '#'")
+            self.check()
             kw: dict[str, Any] = {"gguf_file": self.gguf_file} if self.gguf_file else {}
             try:
                 self._tok = AutoTokenizer.from_pretrained(self.path, **kw)
@@ -291,6 +380,7 @@ class TransformersLLM:
         return {
             **dict(inputs),
             "max_new_tokens": int(kw.get("max_tokens", self.max_tokens)),
+            "max_time": self.timeout_s,  # the reply so far when time is up, checked as any other
             "do_sample": False,
             "pad_token_id": pad,
         }
@@ -330,6 +420,19 @@ class TransformersLLM:
 
 # --- registry ------------------------------------------------------------------------------------
 
+
+def _check_url(url: str, spec: str) -> None:
+    """A server URL that names a host and, if any, a port: "http://[::1/v1" failed on every question."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        ok = bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"LLM spec {spec!r} has no valid server URL", "use openai-compatible:http://host:port/v1#model-name")
+
 PROVIDERS = ("extractive", "scripted", "openai-compatible", "openai", "transformers")
 
 
@@ -357,6 +460,7 @@ def get_llm(
             raise ConfigError(
                 f"LLM spec {spec!r} is incomplete", "use openai-compatible:http://host:port/v1#model-name"
             )
+        _check_url(url, spec)
         return OpenAICompatibleLLM(
             model, base_url=url, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries, max_tokens=max_tokens
         )
@@ -370,5 +474,5 @@ def get_llm(
         path, _, gguf = rest.partition("#")
         if not path:
             raise ConfigError("LLM spec 'transformers:' names no model", "use transformers:/path/to/model[#file.gguf]")
-        return TransformersLLM(path, gguf_file=gguf or None, max_tokens=max_tokens, device=device)
+        return TransformersLLM(path, gguf_file=gguf or None, max_tokens=max_tokens, device=device, timeout_s=timeout_s)
     raise ConfigError(f"unknown LLM provider {provider!r} in {spec!r}", f"use one of {', '.join(PROVIDERS)}")

@@ -67,5 +67,8 @@ def check_model_specs(settings: Any) -> None:
     from rag.retrieval import get_reranker
 
     get_embedder(settings.embedder, device=settings.device, batch_size=settings.embed_batch_size)
-    get_llm(settings.llm)
+    llm = get_llm(settings.llm)
+    check = getattr(llm, "check", None)
+    if callable(check):
+        check()  # a local model's files: a missing one answered every question with a 500
     get_reranker(settings.reranker)

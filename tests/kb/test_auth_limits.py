@@ -163,7 +163,8 @@ def test_kb_keys_new_refuses_a_blank_group_or_one_that_breaks_the_entry(
 @pytest.mark.parametrize(
     ("var", "value", "says"),
     [("KB_LLM", "nope:", "nope"), ("KB_RERANKER", "cross-encoder:/missing/model", "does not exist"),
-     ("KB_EMBEDDER", "bogus:x", "bogus")],
+     ("KB_EMBEDDER", "bogus:x", "bogus"), ("KB_LLM", "transformers:/missing/model.gguf", "does not exist"),
+     ("KB_LLM", "openai-compatible:http://[::1/v1#m", "no valid server URL")],
 )
 def test_serve_refuses_a_bad_model_spec_before_it_listens(tmp_path: object, var: str, value: str, says: str) -> None:
     # it started, answered /healthz "ok", and every question with the configuration error

@@ -142,3 +142,126 @@ def test_a_compatible_server_gets_the_key_from_openai_api_key(monkeypatch: pytes
     assert llm._get_client().api_key == "sk-from-env"  # type: ignore[attr-defined]
     monkeypatch.delenv("OPENAI_API_KEY")
     assert get_llm("openai-compatible:http://127.0.0.1:9/v1#m")._get_client().api_key == "not-needed"  # type: ignore[attr-defined]
+
+
+# --- a server that misbehaves: the model name says how ------------------------------------------------
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint gone wrong, as the model name asks: an HTML page, a choice
+    without a message, content as a list of parts, a stream of garbage, a token every 0.4 s,
+    silence after the first token, HTTP 503 (always, or once)."""
+
+    calls: dict[str, int] = {}
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+    def _send(self, status: int, ctype: str, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _chunk(self, text: str) -> None:
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                 "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.flush()
+
+    def do_POST(self) -> None:  # noqa: N802
+        import time
+
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        mode = body["model"]
+        n = _Hostile.calls[mode] = _Hostile.calls.get(mode, 0) + 1
+        done = {"id": "c", "object": "chat.completion", "created": 0, "model": mode,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}]}
+        if mode == "html":
+            self._send(200, "text/html", b"<html><body>Welcome to nginx</body></html>")
+        elif mode == "nomessage":
+            self._send(200, "application/json", json.dumps({"choices": [{"index": 0}]}).encode())
+        elif mode == "parts":
+            done["choices"][0]["message"]["content"] = [{"type": "text", "text": REPLY}]  # type: ignore[index]
+            self._send(200, "application/json", json.dumps(done).encode())
+        elif mode == "flaky" and n == 1 or mode == "down":
+            self._send(503, "application/json", b'{"error": {"message": "overloaded"}}')
+        elif mode == "flaky":
+            self._send(200, "application/json", json.dumps(done).encode())
+        elif mode == "slow":
+            time.sleep(3)
+            self._send(200, "application/json", json.dumps(done).encode())
+        else:  # the streaming modes
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            if mode == "garbage":
+                self.wfile.write(b"data: {broken json\n\n")
+            elif mode == "drip":
+                for _ in range(20):
+                    self._chunk("word ")
+                    time.sleep(0.4)
+            elif mode == "stall":
+                self._chunk("Shipping ")
+                time.sleep(5)
+            self.wfile.write(b"data: [DONE]\n\n")
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[str]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    srv.daemon_threads = True
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    srv.shutdown()
+
+
+@pytest.mark.parametrize("mode", ["html", "nomessage"])
+def test_a_reply_that_is_not_a_chat_completion_is_one_clear_error(hostile: str, mode: str) -> None:
+    llm = get_llm(f"openai-compatible:{hostile}#{mode}", timeout_s=5)
+    with pytest.raises(BackendUnavailableError, match="sent a reply that is not an OpenAI chat completion"):
+        llm.generate(MESSAGES)
+
+
+def test_a_stream_of_garbage_is_one_clear_error(hostile: str) -> None:
+    llm = get_llm(f"openai-compatible:{hostile}#garbage", timeout_s=5)
+    with pytest.raises(BackendUnavailableError, match="not an OpenAI chat completion"):
+        list(llm.stream(MESSAGES))
+
+
+def test_content_sent_as_parts_is_read(hostile: str) -> None:
+    assert get_llm(f"openai-compatible:{hostile}#parts", timeout_s=5).generate(MESSAGES) == REPLY
+
+
+def test_a_503_is_tried_again_within_the_deadline(hostile: str) -> None:
+    assert get_llm(f"openai-compatible:{hostile}#flaky", timeout_s=10).generate(MESSAGES) == REPLY
+    with pytest.raises(BackendUnavailableError, match="failed with HTTP 503"):
+        get_llm(f"openai-compatible:{hostile}#down", timeout_s=10, max_retries=2).generate(MESSAGES)
+    assert _Hostile.calls["down"] == 3
+
+
+@pytest.mark.parametrize(("mode", "stream"), [("slow", False), ("drip", True), ("stall", True)])
+def test_the_timeout_is_one_deadline_for_the_whole_reply(hostile: str, mode: str, stream: bool) -> None:
+    """Not a timeout per try (the client's retries made 3 s take 12 s), nor per streamed token
+    (a token every 0.4 s never timed out)."""
+    import time
+
+    llm = get_llm(f"openai-compatible:{hostile}#{mode}", timeout_s=1.5, max_retries=2)
+    t = time.monotonic()
+    with pytest.raises(BackendUnavailableError, match="did not answer within 1.5 s"):
+        list(llm.stream(MESSAGES)) if stream else llm.generate(MESSAGES)
+    assert time.monotonic() - t < 2.5
+
+
+def test_a_server_url_that_cannot_work_is_refused_at_once() -> None:
+    with pytest.raises(ConfigError, match="has no valid server URL"):
+        get_llm("openai-compatible:http://[::1/v1#m")
+
+
+def test_a_gguf_file_path_is_read_as_its_folder_and_file(tmp_path: Any) -> None:
+    llm = get_llm(f"transformers:{tmp_path}/gemma.gguf")
+    assert (llm.path, llm.gguf_file) == (str(tmp_path), "gemma.gguf")  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="gemma.gguf does not exist"):
+        llm.generate(MESSAGES)
