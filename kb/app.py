@@ -34,7 +34,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexes.text import detect_lang
 from kb.auth import Principal
-from kb.errors import AuthError, FileTooLargeError, ForbiddenError, InputError, KBError, NotFoundError
+from kb.errors import (
+    AuthError,
+    BackendUnavailableError,
+    BusyError,
+    FileTooLargeError,
+    ForbiddenError,
+    InputError,
+    KBError,
+    NotFoundError,
+)
 from kb.service import schemas as S
 from kb.service.core import (
     Runtime,
@@ -89,6 +98,43 @@ _HTTP_CODES = {
 
 def error_response(status: int, body: dict[str, str], headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+class ServerFault(KBError):
+    """What a caller is told of a fault of the service's own set-up or of a backend it depends
+    on (see :func:`public_error`)."""
+
+    http_status = 503
+
+    def __init__(self, code: str, message: str, hint: str, retry_after_s: int | None = None) -> None:
+        self.code = code
+        self.retry_after_s = retry_after_s
+        super().__init__(message, hint)
+
+
+def public_error(err: KBError) -> KBError:
+    """``err`` as a caller of the service sees it. A fault that is not the caller's (an LLM server
+    down, a model path or key set wrong, a damaged index) names an LLM server's address, a
+    model's path and "check the key": for the operator, who finds it in the log under the
+    request id, not for a customer's screen. The caller is told, in words an application can
+    show, that the service cannot answer now, with a 503 to retry; the error code stays."""
+    if err.http_status < 500 or isinstance(err, BusyError | ServerFault):
+        return err
+    rid = request_id_var.get()
+    if isinstance(err, BackendUnavailableError):
+        return ServerFault(err.code, "the answering model is not available right now",
+                           f"try again in a moment, or ask for a human agent (request id {rid})", retry_after_s=5)
+    return ServerFault(err.code, "the assistant is not set up to answer right now",
+                       f"try again later, or ask for a human agent; the operator finds request id {rid} in the log")
+
+
+def log_error(service: Service, err: KBError) -> KBError:
+    """Count ``err``, log it in full when it is the service's fault, and return what the caller
+    is told (:func:`public_error`): one place for JSON errors and errors inside a stream."""
+    service.metrics.errors.labels(code=err.code).inc()
+    if err.http_status >= 500:
+        log.warning("%s: %s", err.code, err.one_line())
+    return public_error(err)
 
 
 def kb_error_response(err: KBError) -> JSONResponse:
@@ -314,8 +360,23 @@ class ClosingStream(StreamingResponse):
         self._close = close
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        import anyio
+
+        async def watch() -> None:
+            # the answer slot back as soon as the client hangs up: Starlette notices only at the
+            # stream's next send, and the thread reading the stream may be blocked in a model
+            # server's stalled reply until its deadline
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            self._close()
+
         try:
-            await super().__call__(scope, receive, send)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch)
+                try:
+                    await super().__call__(scope, receive, send)
+                finally:
+                    tg.cancel_scope.cancel()
         finally:
             self._close()
 
@@ -427,10 +488,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     # -- error handlers --------------------------------------------------------------------------
     @app.exception_handler(KBError)
     async def _kb_error(request: Request, exc: KBError) -> JSONResponse:
-        service.metrics.errors.labels(code=exc.code).inc()
-        if exc.http_status >= 500:
-            log.warning("%s: %s", exc.code, exc.one_line())
-        return kb_error_response(exc)
+        return kb_error_response(log_error(service, exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -591,7 +649,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                         payload = answer_body(payload, body.include_passages)
                     yield sse(kind, payload)
             except KBError as ex:
-                yield sse("error", ex.to_dict())
+                yield sse("error", log_error(svc, ex).to_dict())
             except Exception as ex:  # noqa: BLE001 - the status line is already sent
                 log.error("stream failed: %s", type(ex).__name__, exc_info=ex)
                 yield sse(
@@ -707,7 +765,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                             session_id=payload.get("session_id"),
                         )
             except KBError as ex:
-                yield f"data: {json.dumps({'error': ex.to_dict()})}\n\n"
+                yield f"data: {json.dumps({'error': log_error(svc, ex).to_dict()})}\n\n"
             except Exception as ex:  # noqa: BLE001
                 log.error("stream failed: %s", type(ex).__name__, exc_info=ex)
                 yield f"data: {json.dumps({'error': {'error': 'internal', 'message': 'internal error'}})}\n\n"

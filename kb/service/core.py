@@ -382,14 +382,14 @@ class Service:
         groups: tuple[str, ...] | None,
         filters: Filters,
     ) -> Any:
-        with self.slots.slot():
-            self._gauges()
-            try:
+        try:
+            with self.slots.slot():
+                self._gauges()
                 return rt.assistant.ask(
                     question, session_id=session_id, groups=groups, filters=filters, history=history
                 )
-            finally:
-                self._gauges()
+        finally:
+            self._gauges()  # after the slot is given back: the gauge read one too many at rest
 
     def stream(
         self,

@@ -423,6 +423,67 @@ def test_a_stream_whose_client_hangs_up_gives_its_answer_slot_back(hashing_home:
         server.stop()
 
 
+def test_a_hang_up_frees_the_slot_while_the_model_server_stalls(hashing_home: Path) -> None:
+    """The thread reading the stream sits in the stalled model server's reply (5 s here): the
+    slot comes back when the client hangs up, not when that read returns."""
+    import socket
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from kb.app import create_app
+    from tests.kb.conftest import LiveServer
+    from tests.rag.test_llm import _Hostile
+
+    fake = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    fake.daemon_threads = True
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    llm = f"openai-compatible:http://127.0.0.1:{fake.server_address[1]}/v1#stall"
+    app = create_app(make_settings(hashing_home, "hashing:64", llm=llm, llm_timeout_s=30,
+                                   generation_slots=1, generation_queue=0))
+    server = LiveServer(app).start()
+    try:
+        data = dump({"question": "How long does standard shipping take?", "stream": True}).encode()
+        slots = app.state.service.slots
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                      b"\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+            assert s.recv(12).startswith(b"HTTP/1.1 200")
+            time.sleep(0.5)  # the model has sent its first token and stalls
+            assert slots.active == 1
+        t = time.monotonic()
+        while slots.active and time.monotonic() - t < 10:
+            time.sleep(0.05)
+        assert slots.active == 0 and time.monotonic() - t < 2, time.monotonic() - t
+    finally:
+        server.stop()
+        fake.shutdown()
+
+
+def test_a_model_server_down_is_told_to_the_caller_without_its_address(
+    hashing_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its address and "check the key" are for the operator's log; the caller gets a 503 to
+    retry, the request id to quote, and the same error code, in JSON as in a stream."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there
+    llm = f"openai-compatible:http://127.0.0.1:{port}/v1#m"
+    q = {"question": "How long does standard shipping take?"}
+    with make_client(make_settings(hashing_home, "hashing:64", llm=llm, llm_timeout_s=2)) as c, caplog.at_level("WARNING"):
+        r = c.post("/v1/ask", json=q)
+        assert r.status_code == 503 and r.json()["error"] == "backend_unavailable" and r.headers["retry-after"]
+        msg = r.json()["message"]
+        assert str(port) not in msg and r.headers["x-request-id"] in msg and "try again" in msg
+        events = parse_sse(c.post("/v1/ask", json={**q, "stream": True}).text)
+        assert events[-1][0] == "error" and events[-1][1]["error"] == "backend_unavailable"
+        assert str(port) not in events[-1][1]["message"]
+    logged = [rec.getMessage() for rec in caplog.records if "cannot reach LLM server" in rec.getMessage()]
+    assert len(logged) == 2 and str(port) in logged[0]  # both, the streamed one too, in full
+
+
 def test_cors_off_by_default_and_configurable(client: Any, hashing_home: Path) -> None:
     pre = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
     r = client.options("/v1/ask", headers=pre)
