@@ -37,7 +37,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -234,8 +234,35 @@ class _KBLock:
 # --- embedding cache ------------------------------------------------------------------------------
 
 
+_T = TypeVar("_T")
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _parent_of_damaged(path: Path) -> str | None:
+    """The parent a damaged version's manifest names, when that much of it reads: the versions
+    its live one was built from stay first to fall back on."""
+    try:
+        m = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        parent = m.get("parent") if isinstance(m, dict) else None
+        return parent if isinstance(parent, str) else None
+    except (OSError, ValueError):
+        return None
+
+
 class EmbeddingCache:
-    """SQLite cache of embeddings keyed by (embedder id, sha256 of the embedded text)."""
+    """SQLite cache of embeddings keyed by (embedder id, sha256 of the embedded text).
+
+    Only a cache: a damaged file (not a database, malformed) is set aside and a new one begun, with
+    a warning, and a write that fails for want of space drops the write-ahead log, which would
+    otherwise keep the disk full for every ingest after it (the cached vectors it held are lost,
+    and are embedded again when needed)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -248,15 +275,50 @@ class EmbeddingCache:
         if self._con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS emb (embedder TEXT NOT NULL, h TEXT NOT NULL, dim INTEGER NOT NULL, "
-                "vec BLOB NOT NULL, PRIMARY KEY (embedder, h)) WITHOUT ROWID"
-            )
-            con.commit()
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("PRAGMA synchronous=NORMAL")
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS emb (embedder TEXT NOT NULL, h TEXT NOT NULL, dim INTEGER NOT NULL, "
+                    "vec BLOB NOT NULL, PRIMARY KEY (embedder, h)) WITHOUT ROWID"
+                )
+                con.commit()
+            except BaseException:
+                con.close()
+                raise
             self._con = con
         return self._con
+
+    def _run(self, op: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``op(connection)`` under the lock, through the damage and full-disk handling above."""
+        with self._lock:
+            try:
+                return op(self._conn())
+            except sqlite3.DatabaseError as exc:
+                code = getattr(exc, "sqlite_errorcode", None)
+                if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                    self._start_over(f"it is damaged ({exc})")
+                    return op(self._conn())
+                if code == sqlite3.SQLITE_FULL:
+                    self._close()
+                    for extra in ("-wal", "-shm"):
+                        Path(f"{self.path}{extra}").unlink(missing_ok=True)
+                raise
+
+    def _close(self) -> None:
+        if self._con is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._con.close()
+            self._con = None
+
+    def _start_over(self, why: str) -> None:
+        self._close()
+        aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+        log.warning("embedding cache %s set aside as %s and begun anew: %s", self.path, aside.name, why)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.path, aside)
+        for extra in ("-wal", "-shm"):
+            Path(f"{self.path}{extra}").unlink(missing_ok=True)
 
     @staticmethod
     def key(text: str) -> str:
@@ -265,9 +327,9 @@ class EmbeddingCache:
     def get_many(self, embedder_id: str, texts: Sequence[str]) -> dict[int, np.ndarray]:
         """Cached vectors by position in ``texts``; counts hits and misses."""
         keys = [self.key(t) for t in texts]
-        found: dict[str, np.ndarray] = {}
-        with self._lock:
-            con = self._conn()
+
+        def read(con: sqlite3.Connection) -> dict[str, np.ndarray]:
+            found: dict[str, np.ndarray] = {}
             uniq = list(dict.fromkeys(keys))
             for i in range(0, len(uniq), 900):
                 part = uniq[i : i + 900]
@@ -279,7 +341,11 @@ class EmbeddingCache:
                     vec = np.frombuffer(blob, dtype=np.float32)
                     if len(vec) == dim:
                         found[h] = vec
-            out = {i: found[k] for i, k in enumerate(keys) if k in found}
+            return found
+
+        found = self._run(read)
+        out = {i: found[k] for i, k in enumerate(keys) if k in found}
+        with self._lock:
             self.hits += len(out)
             self.misses += len(keys) - len(out)
         return out
@@ -289,32 +355,34 @@ class EmbeddingCache:
         if len(texts) != len(vecs):
             raise ValueError(f"{len(texts)} texts but {len(vecs)} vectors")
         rows = [(embedder_id, self.key(t), int(v.shape[0]), v.tobytes()) for t, v in zip(texts, vecs, strict=True)]
-        with self._lock:
-            con = self._conn()
+
+        def write(con: sqlite3.Connection) -> None:
             con.executemany("INSERT OR REPLACE INTO emb (embedder, h, dim, vec) VALUES (?, ?, ?, ?)", rows)
             con.commit()
 
+        self._run(write)
+
     def count(self, embedder_id: str | None = None) -> int:
-        with self._lock:
-            con = self._conn()
+        def read(con: sqlite3.Connection) -> int:
             if embedder_id is None:
                 return int(con.execute("SELECT count(*) FROM emb").fetchone()[0])
             return int(con.execute("SELECT count(*) FROM emb WHERE embedder = ?", (embedder_id,)).fetchone()[0])
 
+        return self._run(read)
+
     def clear(self, embedder_id: str | None = None) -> None:
-        with self._lock:
-            con = self._conn()
+        def write(con: sqlite3.Connection) -> None:
             if embedder_id is None:
                 con.execute("DELETE FROM emb")
             else:
                 con.execute("DELETE FROM emb WHERE embedder = ?", (embedder_id,))
             con.commit()
 
+        self._run(write)
+
     def close(self) -> None:
         with self._lock:
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+            self._close()
 
 
 # --- reading a version ------------------------------------------------------------------------------
@@ -1054,6 +1122,7 @@ class VersionWriter:
             if name != MANIFEST:
                 _fsync_file(self.path / name)
         files = {name: os.path.getsize(self.path / name) for name in sorted(os.listdir(self.path))}
+        digests = {name: _sha256_file(self.path / name) for name in files}
         manifest: dict[str, Any] = {
             "format": FORMAT_VERSION,
             "kb": self.kb.name,
@@ -1073,6 +1142,7 @@ class VersionWriter:
             "index": index_info,
             "bm25": {"k1": bm25.k1, "b": bm25.b, "terms": len(bm25.vocab), "phrases": len(bm25.phrase_keys)},
             "files": files,
+            "sha256": digests,
             "build_seconds": round(time.perf_counter() - t0, 3),
         }
         atomic_write_text(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
@@ -1204,11 +1274,52 @@ class KnowledgeBase:
         return self.live_version() is not None
 
     def live_version(self) -> str | None:
+        """The live version's id; None for a knowledge base never published. A pointer file that
+        is there but blank (a disk that lost its last write) is damage, not "no knowledge base":
+        taken for one, `kb ingest` built a new index of one folder over the others."""
         try:
             v = (self.path / CURRENT).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
-        return v or None
+        if not v:
+            intact = self.fallbacks()
+            raise IndexCorruptError(
+                f"the live-version pointer {self.path / CURRENT} of knowledge base {self.name!r} is empty",
+                f"write the id of version {intact[0]} into it" if intact
+                else f"run `kb reindex --kb {self.name} --source DIR` to rebuild it",
+            )
+        return v
+
+    def _manifest(self, version: str) -> dict[str, Any] | None:
+        """A version's manifest when it reads and its files have the sizes it records (nothing
+        hashed: cheap enough for every version at every GC); None for a damaged one."""
+        path = self.versions_dir / version
+        try:
+            m = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+            if not isinstance(m, dict) or m.get("format") != FORMAT_VERSION:
+                return None
+            for fname, size in m["files"].items():
+                if os.path.getsize(path / fname) != size:
+                    return None
+            return m
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def fallbacks(self, live: str | None = None) -> list[str]:
+        """The intact versions other than ``live``, in the order to fall back on them: those it
+        was built from (its parent, the parent's parent: each was live before it), then the rest,
+        newest first. A version published but never made live (its publisher killed before the
+        pointer moved) is not among its ancestors, so it comes after them."""
+        versions = self.versions()
+        manifests = {v: self._manifest(v) for v in versions}
+        chain: list[str] = []
+        v = live
+        while v is not None and v not in chain:
+            chain.append(v)
+            m = manifests.get(v)
+            v = m.get("parent") if m else _parent_of_damaged(self.versions_dir / v)
+        ordered = [*chain[1:], *reversed(versions)]
+        return [v for v in dict.fromkeys(ordered) if v != live and manifests.get(v) is not None]
 
     def versions(self) -> list[str]:
         """Complete version directories, oldest first."""
@@ -1225,10 +1336,10 @@ class KnowledgeBase:
 
     def load_version(self, version: str, expected_embedder: str | None = None) -> IndexVersion:
         path = self.versions_dir / version
-        fix = f"run `kb reindex --kb {self.name}` to rebuild it from the sources"
-        others = [v for v in self.versions() if v != version]
-        if others:
-            fix += f", or make version {others[-1]} live again by writing its id into {self.path / CURRENT}"
+        fix = f"run `kb reindex --kb {self.name} --source DIR` to rebuild it from its files"
+        intact = self.fallbacks(version)
+        if intact:
+            fix += f", or make version {intact[0]} live again by writing its id into {self.path / CURRENT}"
         if not path.is_dir():
             raise IndexCorruptError(f"live version {version} of knowledge base {self.name!r} is missing", fix)
         try:
@@ -1239,6 +1350,12 @@ class KnowledgeBase:
                 actual = os.path.getsize(path / fname)
                 if actual != size:
                     raise ValueError(f"{fname} is {actual} bytes, manifest says {size}")
+            # bytes changed in place (a flipped block of vectors ranked one document first for
+            # every question, and was copied into every later version): versions written
+            # before the manifest kept digests are read as they are
+            for fname, digest in (manifest.get("sha256") or {}).items():
+                if _sha256_file(path / fname) != digest:
+                    raise ValueError(f"{fname} does not match its checksum")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(f"index version {version} of {self.name!r} is damaged ({exc})", fix) from exc
         if expected_embedder is not None:
@@ -1266,6 +1383,7 @@ class KnowledgeBase:
 
     # -- writing ---------------------------------------------------------------------------------
     def begin_version(self, embedder_id: str, dim: int, settings: Mapping[str, Any]) -> VersionWriter:
+        self._clean_tmp()
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         version = f"v{stamp}-{secrets.token_hex(3)}"
         tmp = self.tmp_dir / f"{version}.{os.getpid()}"
@@ -1308,13 +1426,11 @@ class KnowledgeBase:
         temp directories whose writer process is gone. Returns what was removed."""
         removed: list[str] = []
         live = self.live_version()
-        versions = self.versions()
-        keep = set(versions[-self.keep_versions :])
-        if live:
-            keep.add(live)
-            others = [v for v in versions if v != live]
-            keep = {live, *others[-(self.keep_versions - 1) :]} if self.keep_versions > 1 else {live}
-        for v in versions:
+        # the live one, then the intact versions to fall back on (:meth:`fallbacks`): a damaged
+        # version, or one never made live, went first, not the intact one the live was built from
+        keep = {live} if live else set()
+        keep.update(self.fallbacks(live)[: self.keep_versions - len(keep)])
+        for v in self.versions():
             if v not in keep:
                 shutil.rmtree(self.versions_dir / v, ignore_errors=True)
                 removed.append(v)
@@ -1323,6 +1439,13 @@ class KnowledgeBase:
             if len(parts) >= 2 and parts[1].isdigit() and not pid_alive(int(parts[1])):
                 p.unlink(missing_ok=True)
                 removed.append(p.name)
+        return removed + self._clean_tmp()
+
+    def _clean_tmp(self) -> list[str]:
+        """Remove the temp versions of writers that died (kill -9): done when a version is begun,
+        not only after one is published, since on a nearly full disk they stopped every writer
+        that came after them."""
+        removed: list[str] = []
         if self.tmp_dir.is_dir():
             for p in self.tmp_dir.iterdir():
                 pid_s = p.name.rsplit(".", 1)[-1]
@@ -1375,7 +1498,15 @@ class KnowledgeBase:
                     )
             except (OSError, ValueError, KeyError):
                 entry["damaged"] = True
+            if self._manifest(v) is None:
+                entry["damaged"] = True
             out["versions"].append(entry)
+        if live and not any(e["version"] == live and not e.get("damaged") for e in out["versions"]):
+            intact = self.fallbacks(live)
+            out["problem"] = (
+                f"live version {live} is missing or damaged; `kb reindex --kb {self.name} --source DIR` rebuilds it"
+                + (f", or write {intact[0]} into {self.path / CURRENT} to make that version live again" if intact else "")
+            )
         return out
 
 

@@ -45,7 +45,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -524,6 +524,18 @@ def list_jobs(kb: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _drop_checkpoints(root: Path) -> None:
+    """Remove the checkpoints of every job that is not running now."""
+    for d in root.iterdir() if root.is_dir() else ():
+        if not (d / "checkpoint").is_dir():
+            continue
+        job = _read_json(d / "job.json") or {}
+        pid = int(job.get("pid", -1)) if str(job.get("pid", "")).lstrip("-").isdigit() else -1
+        if job.get("status") == "running" and pid != os.getpid() and pid_alive(pid):
+            continue
+        shutil.rmtree(d / "checkpoint", ignore_errors=True)
+
+
 def find_resumable(kb: Any) -> dict[str, Any] | None:
     """The last job that did not finish (interrupted or failed), with its parameters."""
     root = jobs_dir(kb)
@@ -762,7 +774,9 @@ def reindex(
                               "status": report.status, "chunks": report.chunks, "failed": len(report.failed),
                               "seconds": round(report.seconds, 3), "error": report.error})
             if report.status == "done":
-                shutil.rmtree(jl.dir / "checkpoint", ignore_errors=True)
+                # this job's checkpoint, and those of jobs it supersedes: once a job has finished,
+                # none before it is resumed (find_resumable), and a killed one's 19 MB stayed
+                _drop_checkpoints(jobs_dir(kb))
                 if src.kind in ("dir", "manifest"):
                     with contextlib.suppress(OSError):
                         atomic_write_text(jobs_dir(kb) / SOURCES_FILE, json.dumps(src.to_dict()))
@@ -808,6 +822,52 @@ def _defaults_of(old: Document | None) -> dict[str, Any] | None:
     return {"groups": list(old.groups)} if old.groups else None
 
 
+def _known_files(files: list[tuple[Path, Path]], known: Mapping[str, Document], report: ReindexReport,
+                 jl: _JobLog) -> list[tuple[Path, Path]]:
+    """The files whose ingest the intact version records; the others fail: how they were ingested
+    (for whom: their groups) went with the damaged version, and read as public they widened it."""
+    from ingest.loaders import source_of
+
+    kept = []
+    for path, root in files:
+        source = source_of(path, root)
+        if source in known:
+            kept.append((path, root))
+            continue
+        error = ("not rebuilt: the damaged live version held how it was ingested (its groups); "
+                 "ingest it again with them: kb ingest FILE --group NAME")
+        report.failed.append({"source": source, "error": error})
+        jl.event("file_failed", source=source, error=error)
+    return kept
+
+
+def _intact_record(kb: Any, live: str, src: SourceSpec, why: KBError, jl: _JobLog, say: Progress) -> Any:
+    """When the live version is damaged: the newest intact version (:meth:`KnowledgeBase.fallbacks`),
+    loaded for its record of how each file was ingested. Read without it, a file ingested with
+    ``--group staff`` came back public. Its documents are not carried over (it may be older than
+    the live one, and hold documents deleted since): the rebuild holds the folder's files alone.
+    No intact version: refused, as the groups are not known."""
+    if src.kind == "live":
+        raise InputError(f"live version {live} of knowledge base {kb.name!r} is damaged ({why.message})",
+                         "rebuild it from its files with `kb reindex --source DIR`")
+    for version in kb.fallbacks(live):
+        try:
+            older = kb.load_version(version)
+        except KBError:
+            continue
+        message = (f"live version {live} is damaged ({why.message}): the files of {src.path} are read with the "
+                   f"groups and tags version {version} records for them; documents that are not in the folder "
+                   "are not kept")
+        jl.event("warning", message=message)
+        say(message)
+        return older
+    raise InputError(
+        f"live version {live} of knowledge base {kb.name!r} is damaged and no intact version records the groups "
+        "its documents were ingested with",
+        f"ingest the files again with their groups: `kb ingest DIR --kb {kb.name} --group NAME --prune`",
+    )
+
+
 def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl: _JobLog, *,
              documents: Iterable[ParsedFile] | None, engine: str,
              workers: int, use_cache: bool, index: str, shard_size: int | None, batch_size: int,
@@ -817,16 +877,22 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
     from ingest.chunking import ChunkSettings
 
     prev = None
-    if kb.live_version():
+    recorded = None  # the version whose record says how each file was ingested (its groups)
+    live = kb.live_version()
+    if live:
         try:
-            prev = kb.load_live()
+            prev = recorded = kb.load_live()
         except KBError as ex:  # a damaged live version must not stop its own rebuild
-            jl.event("warning", message=f"live version unreadable: {ex.one_line()}")
-    prev_by_source = {d.source: d for d in prev.documents()} if prev is not None else {}
+            recorded = _intact_record(kb, live, src, ex, jl, say)
+    prev_by_source = {d.source: d for d in recorded.documents()} if recorded is not None else {}
+    if recorded is not None and recorded is not prev:
+        recorded.close()  # its record is read: the documents' metadata, in prev_by_source
     settings = ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap).as_dict()
     if src.kind == "live" and prev is not None:
         settings = dict(prev.manifest.get("settings") or settings)
     files, ready_list = _items(kb, src, prev) if documents is None else ([], [])
+    if recorded is not None and recorded is not prev:
+        files = _known_files(files, prev_by_source, report, jl)
     ready: Iterable[ParsedFile] = ready_list if documents is None else documents
     if src.kind in ("dir", "manifest") and ready_list:
         report.kept = len(ready_list)
