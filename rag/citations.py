@@ -1,7 +1,8 @@
 """Citation markers and the citation check.
 
 One regular expression (:data:`CITATION_RE`) parses ``[n]`` markers, including ``[1, 2]``,
-``[1,2]``, ``[1][2]`` and full-width ``［1］`` / ``【1】``. :func:`check_answer` splits an answer
+``[1,2]``, ``[1][2]``, full-width ``［1］`` / ``【1】``, ranges ``[1-3]`` and the forms models write
+besides (``[^1]``, ``[source 1]``, ``[来源1]``). :func:`check_answer` splits an answer
 into sentences (English and Chinese), scores each sentence against the passages it cites with a
 support scorer, drops (or marks) unsupported sentences, removes citations to passages that were
 never retrieved, and renumbers the remaining citations 1..m in order of first use.
@@ -16,13 +17,28 @@ from typing import Any
 
 from indexes.text import detect_lang, split_sentences, without_controls
 
-CITATION_RE = re.compile(r"\s*[\[［【]\s*(\d{1,3}(?:\s*[,，、;]\s*\d{1,3})*)\s*[\]］】]")
+# one cited passage as models write it: "2", "^2" (a footnote), "source 2", "passage 2", "来源2",
+# or a range "1-3"
+_REF = r"(?:\^|(?:source|passage|doc(?:ument)?|ref(?:erence)?|来源|段落|文档)\s*)?\d{1,4}(?:\s*[-–~]\s*\d{1,4})?"
+_MARKS = rf"[\[［【]\s*{_REF}(?:\s*[,，、;]\s*{_REF})*\s*[\]］】]"
+CITATION_RE = re.compile(rf"\s*[\[［【]\s*({_REF}(?:\s*[,，、;]\s*{_REF})*)\s*[\]］】]", re.I)
+_LEADING_MARKS = re.compile(rf"^(?:\s*{_MARKS})+", re.I)
 _NUM = re.compile(r"\d+")
+_LONGEST_RANGE = 10  # "[1-3]" cites three passages; "[1-2024]" is no range of passages
 
 
 def parse_markers(text: str) -> list[int]:
-    """The cited numbers in order of appearance (``[1, 2][3]`` -> [1, 2, 3])."""
-    return [int(n) for m in CITATION_RE.finditer(text) for n in _NUM.findall(m.group(1))]
+    """The cited numbers in order of appearance (``[1, 2][3]`` -> [1, 2, 3], ``[1-3]`` -> [1, 2, 3],
+    ``[source 4]`` -> [4])."""
+    out: list[int] = []
+    for m in CITATION_RE.finditer(text):
+        for part in re.split(r"\s*[,，、;]\s*", m.group(1)):
+            nums = [int(n) for n in _NUM.findall(part)]
+            if len(nums) == 2 and nums[0] <= nums[1] < nums[0] + _LONGEST_RANGE:
+                out.extend(range(nums[0], nums[1] + 1))
+            else:
+                out.extend(nums)
+    return out
 
 
 def strip_markers(text: str) -> str:
@@ -34,7 +50,7 @@ def _attach_markers(sentences: list[str]) -> list[str]:
     sentence before it."""
     out: list[str] = []
     for s in sentences:
-        m = re.match(r"^(?:\s*[\[［【]\s*\d{1,3}(?:\s*[,，、;]\s*\d{1,3})*\s*[\]］】])+", s)
+        m = _LEADING_MARKS.match(s)
         if m and out:
             out[-1] = out[-1] + m.group(0).strip()
             s = s[m.end() :].strip()
@@ -137,6 +153,12 @@ def check_answer(
     return checker.result()
 
 
+# how much a cited passage must add to a sentence's support to keep its citation when it does not
+# support the sentence on its own (the default scorer: 0.07 for a second claim from a second
+# passage, nothing for a passage that repeats the first)
+CITE_GAIN = 0.03
+
+
 class AnswerChecker:
     """:func:`check_answer` one sentence at a time, for an answer an LLM streams: :meth:`add`
     checks a sentence as soon as it is complete and returns the text it adds to the checked
@@ -177,16 +199,27 @@ class AnswerChecker:
         self.bogus.extend(n for n in nums if not 1 <= n <= n_pass)
         if valid:
             support = float(self.scorer.score(body, [self.passages[n - 1] for n in valid]))
-            # keep only the citations that support the sentence on their own, when some do
             if len(valid) > 1:
-                alone = [n for n in valid if float(self.scorer.score(body, [self.passages[n - 1]])) >= self.threshold]
-                if alone:
-                    valid = tuple(alone)
+                valid = self._needed(body, valid, support)
         elif not self.require_citation and self.passages:
             support = float(self.scorer.score(body, self.passages))
         else:
             support = 0.0
         return CheckedSentence(body, valid, support, support >= self.threshold)
+
+    def _needed(self, body: str, cited: tuple[int, ...], together: float) -> tuple[int, ...]:
+        """Of the passages a sentence cites, those it needs: each that supports it on its own,
+        and each without which its support falls by CITE_GAIN (a sentence of two claims, one from
+        each passage: "express takes 1-2 days [1] and refunds take 5 days [2]" kept only [1], which
+        supports the sentence on its own score). All of them when none is needed on that count."""
+        def alone(n: int) -> float:
+            return float(self.scorer.score(body, [self.passages[n - 1]]))
+
+        def without(n: int) -> float:
+            return float(self.scorer.score(body, [self.passages[m - 1] for m in cited if m != n]))
+
+        needed = tuple(n for n in cited if alone(n) >= self.threshold or together - without(n) >= CITE_GAIN)
+        return needed or cited
 
     def add(self, sent: str) -> str:
         """Check one sentence (its markers on it); the text it adds to the checked answer."""

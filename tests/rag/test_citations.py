@@ -154,3 +154,33 @@ def test_checked_pieces_join_to_the_checked_answer() -> None:
     assert "".join(pieces) == checker.result().text == check_answer(STREAMED[0], passages, LexicalScorer()).text
     assert "" in pieces  # the uncited sentence, dropped
 
+
+
+@pytest.mark.parametrize(("text", "nums"), [
+    ("Refunds take 5 days [1-3].", [1, 2, 3]),
+    ("Refunds take 5 days [^2].", [2]),
+    ("Refunds take 5 days [Source 4][passage 1].", [4, 1]),
+    ("退款五个工作日到账【来源2】。", [2]),
+    ("Refunds take 5 days [1000] [1].", [1000, 1]),
+    ("Version [2.5] of the app.", []),
+    ("Between [1-2024] and now.", [1, 2024]),
+])
+def test_the_markers_models_write_are_read(text: str, nums: list[int]) -> None:
+    assert parse_markers(text) == nums
+
+
+def test_other_marker_forms_never_reach_the_answer() -> None:
+    r = check_answer("Standard shipping takes 3 to 5 business days [1000] [source 1].", PASSAGES, LexicalScorer())
+    assert r.text == "Standard shipping takes 3 to 5 business days [1]." and r.bogus == (1000,)
+
+
+def test_a_sentence_of_two_claims_keeps_both_citations() -> None:
+    """Each passage holds one of its claims: the second citation was dropped because the first
+    passage supported the sentence on its own score, so the refund claim was cited to shipping."""
+    passages = ["Express shipping takes 1 to 2 business days and costs 15 dollars.",
+                "Refunds take 5 business days to reach your account after we receive the item."]
+    two = "Express shipping takes 1 to 2 business days and refunds take 5 business days [1][2]."
+    assert check_answer(two, passages, LexicalScorer()).text == two
+    # a passage that adds nothing to what the first supports is still not cited
+    one = check_answer("Express shipping takes 1 to 2 business days [1, 2].", passages, LexicalScorer())
+    assert one.text == "Express shipping takes 1 to 2 business days [1]."
