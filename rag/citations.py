@@ -128,26 +128,10 @@ def join_sentences(parts: Sequence[str], lang: str) -> str:
     return "".join(out).strip()
 
 
-def check_answer(
-    answer: str,
-    passages: Sequence[str],
-    scorer: Any,
-    *,
-    threshold: float = 0.5,
-    mode: str = "drop",
-    require_citation: bool = True,
-    lang: str = "en",
-) -> CheckResult:
-    """Verify every sentence of ``answer`` against the passages (1-based) it cites.
-
-    ``mode="drop"`` removes unsupported sentences; ``mode="mark"`` keeps them with a trailing
-    ``[unsupported]``. A sentence that cites nothing is scored against all passages when
-    ``require_citation`` is False, and counts as unsupported otherwise. Citations to numbers
-    outside 1..len(passages) are removed (``bogus``).
-    """
-    checker = AnswerChecker(
-        passages, scorer, threshold=threshold, mode=mode, require_citation=require_citation, lang=lang
-    )
+def check_answer(answer: str, passages: Sequence[str], scorer: Any, **options: Any) -> CheckResult:
+    """Verify every sentence of ``answer`` against the passages (1-based) it cites; ``options``
+    are :class:`AnswerChecker`'s (threshold, mode, require_citation, lang)."""
+    checker = AnswerChecker(passages, scorer, **options)
     for sent in split_answer(answer):
         checker.add(sent)
     return checker.result()
@@ -164,7 +148,12 @@ class AnswerChecker:
     checks a sentence as soon as it is complete and returns the text it adds to the checked
     answer ("" when it is dropped), so that only checked text is ever sent on. Citations are
     renumbered in order of first use among the kept sentences, which a later sentence cannot
-    change: the pieces :meth:`add` returns, joined, are :meth:`result`'s text."""
+    change: the pieces :meth:`add` returns, joined, are :meth:`result`'s text.
+
+    ``mode="drop"`` removes unsupported sentences; ``mode="mark"`` keeps them with a trailing
+    ``[unsupported]``. A sentence that cites nothing is scored against all passages when
+    ``require_citation`` is False, and counts as unsupported otherwise. Citations to numbers
+    outside 1..len(passages) are removed (``bogus``)."""
 
     def __init__(
         self,
