@@ -31,9 +31,14 @@ from ingest.loaders import (
     doc_id_for,
     load_file,
     read_sidecar,
+    sidecar_path,
     source_of,
 )
 from kb.errors import InputError, KBError, NotFoundError
+
+# The folder of a knowledge base where the service keeps each uploaded file it published (and the
+# sidecar it was read with): a sidecar uploaded alone later reads its document again from there.
+UPLOADS = "uploads"
 
 EMBED_BLOCK = 256  # texts per embedder call (the embedder batches and length-sorts inside); small enough that embedding starts while files still load
 
@@ -275,6 +280,39 @@ def _write_version(
     return manifest
 
 
+def forget_uploads(kb: Any, sources: Iterable[str], report: IngestReport) -> None:
+    """Remove the kept upload (:data:`UPLOADS`) of each deleted source, with its kept sidecar
+    unless an upload still kept reads that sidecar too. A copy left there came back: a sidecar
+    uploaded alone re-reads it, and the deleted document was published again. Called once the
+    deletion is published; a copy that cannot be removed is a warning, not a failed delete."""
+    folder = Path(kb.path) / UPLOADS
+    wanted = set(sources)
+    if not wanted or not folder.is_dir():
+        return
+    try:  # by source id, as the upload's job read it: a name with a bidi override has an escaped id
+        docs = {
+            p: source_of(p, folder) for p in folder.iterdir() if p.is_file() and not p.name.endswith(META_SUFFIX)
+        }
+    except OSError as ex:
+        warning = f"the kept uploads could not be read ({ex.strerror})"
+        report.warnings.append({"source": str(folder), "warning": warning})
+        return
+    still_read = {sidecar_path(p) for p, source in docs.items() if source not in wanted}
+    gone: dict[Path, str] = {}
+    for doc, source in docs.items():
+        if source in wanted:
+            gone[doc] = source
+            side = sidecar_path(doc)
+            if side is not None and side not in still_read:
+                gone[side] = source
+    for path, source in gone.items():
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as ex:
+            warning = f"{source}: its kept upload {path} could not be removed ({ex.strerror})"
+            report.warnings.append({"source": source, "warning": warning})
+
+
 def _live(kb: Any, embedder: Any) -> Any:
     return kb.load_live(expected_embedder=embedder.id) if kb.live_version() else None
 
@@ -413,11 +451,13 @@ def ingest_paths(
             bar.close()
         report.timings["load_chunk"] = time.perf_counter() - t_load
 
+        pruned: list[str] = []
         for source, doc in prev_docs.items():
             if source in seen:
                 continue
             if prune:
                 report.deleted += 1
+                pruned.append(source)
             else:
                 keep_ids[doc.id] = None
         report.chunks_new = len(new_chunks)
@@ -432,6 +472,7 @@ def ingest_paths(
         report.published = True
         report.index_version = kb.live_version()
         report.chunks = _count_chunks(manifest, len(new_chunks))
+        forget_uploads(kb, pruned, report)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -465,7 +506,7 @@ def _match(source: str, wanted: str) -> bool:
 def delete_sources(kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeout: float = 0) -> IngestReport:
     """Remove documents by source (exact, or a folder prefix such as ``policies/``). Unknown
     sources are reported in ``failed``; the deleted content is gone from every index of the new
-    version."""
+    version, and the service's kept copy of it too (:func:`forget_uploads`)."""
     started = time.perf_counter()
     report = IngestReport(kb=getattr(kb, "name", ""))
     with kb.lock(timeout=lock_timeout), ExitStack() as stack:
@@ -497,5 +538,6 @@ def delete_sources(kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeo
         report.published = True
         report.index_version = kb.live_version()
         report.chunks = _count_chunks(manifest, 0)
+        forget_uploads(kb, [d.source for d in docs if d.id in hit], report)
     report.seconds = time.perf_counter() - started
     return report

@@ -43,6 +43,8 @@ from kb.errors import (
     InputError,
     KBError,
     NotFoundError,
+    StorageError,
+    storage_problem,
 )
 from kb.service import schemas as S
 from kb.service.core import (
@@ -118,8 +120,8 @@ def public_error(err: KBError) -> KBError:
     model's path and "check the key": for the operator, who finds it in the log under the
     request id, not for a customer's screen. The caller is told, in words an application can
     show, that the service cannot answer now, with a 503 to retry; the error code stays."""
-    if err.http_status < 500 or isinstance(err, BusyError | ServerFault):
-        return err
+    if err.http_status < 500 or isinstance(err, BusyError | ServerFault | StorageError):
+        return err  # a full or read-only disk: said in words for whoever must free space
     rid = request_id_var.get()
     if isinstance(err, BackendUnavailableError):
         return ServerFault(err.code, "the answering model is not available right now",
@@ -443,6 +445,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.clean_staging()  # uploads whose jobs an earlier server process never ran
         service.jobs.start()
         if service.notifier is not None:
             service.notifier.start()
@@ -829,9 +832,10 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             # a restricted key's upload is for its own groups, never for everyone
             group_names = group_names or principal.groups
         kb_name = svc.knowledge_base(kb or svc.default_kb).name
-        folder = svc.staging_dir(kb_name)
+        folder: Path | None = None
         paths: list[Path] = []
         try:
+            folder = svc.staging_dir(kb_name)
             for f, name in zip(files, names, strict=True):
                 with open(folder / name, "wb") as out:
                     f.file.seek(0)
@@ -839,8 +843,12 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                         out.write(chunk)
                 paths.append(folder / name)
             paths = svc.with_documents_of(kb_name, paths)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+        except BaseException as ex:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            problem = storage_problem(ex)  # a full or read-only disk: said so, not "internal"
+            if problem is not None:
+                raise StorageError(problem) from ex
             raise
         job = svc.submit_ingest(kb_name, paths, group_names, tag_names, principal)
         return job.to_dict()
@@ -848,7 +856,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     @app.get("/v1/jobs/{job_id}", response_model=S.JobOut, tags=["documents"])
     def get_job(job_id: str, principal: Editor, svc: ServiceDep) -> Any:
         """Progress of an ingest or delete job, with per-file failures."""
-        return svc.jobs.get(job_id).to_dict()
+        return svc.job(job_id).to_dict()
 
     @app.get("/v1/documents", response_model=S.DocumentList, tags=["documents"])
     def list_documents(
@@ -903,7 +911,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     @app.post("/v1/feedback", response_model=S.FeedbackResponse, tags=["feedback"])
     def feedback(body: S.FeedbackRequest, principal: Reader, svc: ServiceDep) -> Any:
         """Thumbs up or down on an answer (by its answer_id), with an optional comment."""
-        fid = svc.store.add_feedback(body.answer_id, body.rating, body.comment, principal.name)
+        fid = svc.add_feedback(body.answer_id, body.rating, body.comment, principal)
         svc.metrics.feedback.labels(rating=body.rating).inc()
         return {"id": fid, "answer_id": body.answer_id, "rating": body.rating}
 

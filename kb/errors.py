@@ -7,6 +7,7 @@ leaf: any package may import it. A traceback reaching a user is a bug.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 
@@ -230,13 +231,44 @@ class DatasetError(InputError):
     code = "bad_dataset"
 
 
+class StorageError(KBError):
+    """A request had to write under KB_HOME and the disk refused: full, or read-only. The message
+    is :func:`storage_problem`'s line (or one for a customer's eyes); 507 says the server could not
+    store what was sent, not that the request was wrong."""
+
+    code = "storage"
+    http_status = 507
+
+
+# What C++ libraries (FAISS) put in the text of the RuntimeError they raise for a failed write:
+# C's strerror() of the errno, which the exception no longer carries.
+_STRERRORS = {
+    "No space left on device": "ENOSPC",
+    "Disk quota exceeded": "EDQUOT",
+    "Read-only file system": "EROFS",
+}
+# FAISS names the file: "write error in /kb/v/vectors.faiss: 2482 != 10219 (No space ...)",
+# "could not open /kb/v/vectors.faiss for writing: Read-only file system"
+_FILE_IN_TEXT = re.compile(r"(?:write error in|could not open) (.+?)(?:: \d+ != \d+ \(| for writing: )")
+
+
 def storage_problem(ex: BaseException) -> str | None:
     """The one line for a failure of the disk under KB_HOME (full, read-only, a file where a
-    folder belongs), which reaches here as an OSError or SQLite's error; None for anything else.
+    folder belongs), which reaches here as an OSError, SQLite's error, or a library's RuntimeError
+    whose text ends in the system's words for it (FAISS writing an index); None for anything else.
     What was already published stays live: a version is switched to only once written whole."""
     import errno
+    import os
     import sqlite3
 
+    if isinstance(ex, RuntimeError):
+        text = str(ex)
+        found = next((name for words, name in _STRERRORS.items() if words in text), None)
+        if found is None:
+            return None
+        code = getattr(errno, found, errno.ENOSPC)  # no EDQUOT on Windows: a full disk all the same
+        named = _FILE_IN_TEXT.search(text)
+        ex = OSError(code, os.strerror(code), named.group(1) if named else None)
     unchanged = "the live version is unchanged"
     if isinstance(ex, sqlite3.OperationalError) and "full" in str(ex):
         return f"the disk is full ({ex}); free some space and run it again ({unchanged})"

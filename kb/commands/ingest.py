@@ -87,7 +87,8 @@ def delete_cmd(
     kb: KbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete documents by source; their content is no longer retrievable afterwards."""
+    """Delete documents by source; their content is no longer retrievable afterwards, and the
+    server's kept copy of an uploaded one is removed too."""
     from ingest.pipeline import delete_sources
     from kb.errors import KnowledgeBaseNotFound
 

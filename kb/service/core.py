@@ -9,26 +9,33 @@ import logging
 import os
 import re
 import shutil
+import socket
+import sqlite3
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from indexes.kbase import pid_alive
 from indexes.types import Document, Filters
 from kb.auth import KeyStore, Principal
 from kb.errors import (
     ForbiddenError,
     InputError,
     KnowledgeBaseNotFound,
+    NotFoundError,
     QuestionTooLongError,
     SessionOwnerError,
+    StorageError,
     blank,
     read_gb18030,
+    storage_problem,
 )
 from kb.service.holder import IndexHolder
-from kb.service.jobs import Job, JobManager
+from kb.service.jobs import Job, JobManager, JobNotFound
 from kb.service.limits import GenerationSlots, RateLimiter
 from kb.service.metrics import Metrics
 from kb.service.store import ServiceStore
@@ -41,6 +48,30 @@ _SAFE_NAME = re.compile(r"[^\w.\- ()\u00C0-\uFFFF]")
 
 # the folder of kb/uploads/ where an upload waits for its job (hidden: never ingested as a document)
 STAGING = ".staging"
+# A staging folder is named "p<pid>-<host>-<uuid>" after the server process that made it, so that
+# one whose process is gone (killed with its jobs queued) can be told from one still in use.
+_STAGED_BY = re.compile(r"^p(\d+)-(.*)-[0-9a-f]{32}$")
+_STALE_S = 86_400  # a staging folder this old is left over, whoever made it
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40] or "host"
+
+
+def stale_staging(folder: Path, *, starting: bool) -> bool:
+    """Whether no live server process can be using the staging folder ``folder``: its process
+    (:data:`_STAGED_BY`) has ended, or it is this process's pid at start-up (a container's server
+    is pid 1 at every start), or it is over a day old. A folder of another machine or container
+    sharing KB_HOME, whose processes cannot be seen from here, goes by its age only."""
+    made = _STAGED_BY.match(folder.name)
+    if made is not None and made.group(2) == _host():
+        pid = int(made.group(1))
+        if pid == os.getpid():
+            if starting:
+                return True
+        elif not pid_alive(pid):
+            return True
+    return time.time() - folder.stat().st_mtime > _STALE_S
 
 
 class TooManyFilesError(InputError):
@@ -50,6 +81,26 @@ class TooManyFilesError(InputError):
 
 class EmptyQuestionError(InputError):
     code = "empty_question"
+
+
+class AnswerNotRecorded(NotFoundError):
+    def __init__(self, answer_id: str) -> None:
+        super().__init__(
+            f"answer {answer_id!r} was given but not recorded (the service could not write its database then)",
+            "feedback on it cannot be kept; rate a later answer",
+        )
+
+
+class UnknownJob(NotFoundError):
+    """An unknown job id. Not "finished jobs are kept in memory only" alone: a job of an earlier
+    server process may never have run, and the caller is told where to look instead."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"job {job_id!r} is unknown: finished jobs are kept in memory only, and the jobs of an "
+            "earlier server process are lost when it stops",
+            "list the documents with GET /v1/documents to see what was ingested",
+        )
 
 
 def gbk_reading(text: str) -> str | None:
@@ -197,6 +248,9 @@ class Service:
         self._emb_lock = threading.Lock()
         self.warmed = False
         self.warm_error: str | None = None
+        # answers given that the store could not record (the last 1000): feedback on one is told so
+        self._unrecorded: OrderedDict[str, None] = OrderedDict()
+        self._unrecorded_lock = threading.Lock()
 
     # -- parts -----------------------------------------------------------------------------------
     @property
@@ -453,18 +507,27 @@ class Service:
         if self.settings.log_text:  # KB_LOG_TEXT=1: questions and answers in the log (off by default)
             log.info("question %r -> %s %r", question, out.get("action"), out.get("answer"))
         self.metrics.observe_timings(out.get("timings_ms") or {})
-        self.store.record_answer(
-            answer_id=out["answer_id"],
-            kb=rt.name,
-            session_id=out["session_id"],
-            question=question,
-            answer=out,
-            lang=lang,
-            passages=passages,
-            history=history,
-            caller=caller.name,
-            groups=groups,
-        )
+        try:
+            self.store.record_answer(
+                answer_id=out["answer_id"],
+                kb=rt.name,
+                session_id=out["session_id"],
+                question=question,
+                answer=out,
+                lang=lang,
+                passages=passages,
+                history=history,
+                caller=caller.name,
+                groups=groups,
+            )
+        except (sqlite3.Error, OSError) as ex:
+            # the customer gets the answer all the same; unrecorded, its answer_id takes no
+            # feedback and its session_id carries no history of this turn
+            self.storage_fault(f"answer {out['answer_id']} was given but not recorded", ex)
+            with self._unrecorded_lock:
+                self._unrecorded[out["answer_id"]] = None
+                while len(self._unrecorded) > 1000:
+                    self._unrecorded.popitem(last=False)
         if out["handoff"] and self.notifier is not None:
             self.notifier.notify(
                 {
@@ -482,50 +545,110 @@ class Service:
         out["_passages"] = passages
         return out
 
+    def storage_fault(self, what: str, ex: BaseException) -> None:
+        """Log one line for a write to the service's store that failed, and count it."""
+        self.metrics.errors.labels(code="storage").inc()
+        log.warning("%s: %s", what, storage_problem(ex) or f"{type(ex).__name__}: {ex}")
+
+    def add_feedback(self, answer_id: str, rating: str, comment: str | None, caller: Principal) -> str:
+        with self._unrecorded_lock:
+            unrecorded = answer_id in self._unrecorded
+        if unrecorded:
+            raise AnswerNotRecorded(answer_id)
+        try:
+            return self.store.add_feedback(answer_id, rating, comment, caller.name)
+        except (sqlite3.Error, OSError) as ex:
+            self.storage_fault(f"feedback on answer {answer_id} was not recorded", ex)
+            raise StorageError(
+                "the feedback could not be saved: the service cannot write its database right now",
+                "try again later",
+            ) from ex
+
+    def job(self, job_id: str) -> Job:
+        try:
+            return self.jobs.get(job_id)
+        except JobNotFound:
+            raise UnknownJob(job_id) from None
+
     # -- documents -------------------------------------------------------------------------------
     def uploads_dir(self, kb_name: str) -> Path:
-        return self.home / kb_name / "uploads"
+        from ingest.pipeline import UPLOADS
+
+        return self.home / kb_name / UPLOADS
 
     def staging_dir(self, kb_name: str) -> Path:
         """A new folder for one upload's files until its job has read them: only the files it
         published replace the kept copies in :meth:`uploads_dir` (a corrupt re-upload leaves the
         good copy, and a refused file is not kept). Folders a killed server left are removed."""
         root = self.uploads_dir(kb_name) / STAGING
-        if root.is_dir():
-            for old in root.iterdir():
-                try:
-                    if time.time() - old.stat().st_mtime > 86_400:
-                        shutil.rmtree(old, ignore_errors=True)
-                except OSError:
-                    pass
-        folder = root / uuid.uuid4().hex
+        self._sweep_staging(root, starting=False)
+        folder = root / f"p{os.getpid()}-{_host()}-{uuid.uuid4().hex}"
         folder.mkdir(parents=True)
         return folder
 
+    def clean_staging(self) -> None:
+        """At start-up: remove the staging folders of every knowledge base that no live server
+        process uses: those of uploads whose jobs a stopped or killed server never ran."""
+        from ingest.pipeline import UPLOADS
+
+        try:
+            roots = list(self.home.glob(f"*/{UPLOADS}/{STAGING}"))
+        except OSError:  # an unreadable KB_HOME: the server says so when it is used, not here
+            return
+        for root in roots:
+            self._sweep_staging(root, starting=True)
+
+    @staticmethod
+    def _sweep_staging(root: Path, *, starting: bool) -> None:
+        try:
+            folders = list(root.iterdir()) if root.is_dir() else []
+        except OSError:
+            return
+        for old in folders:
+            try:
+                if stale_staging(old, starting=starting):
+                    shutil.rmtree(old, ignore_errors=True)
+            except OSError:
+                pass
+
     def with_documents_of(self, kb_name: str, staged: list[Path]) -> list[Path]:
         """``staged`` with, for each sidecar uploaded without its document, a copy of that
-        document as uploaded before, so that it is read again with the new metadata."""
-        from ingest.loaders import META_SUFFIX, sidecar_names
+        document as uploaded before, so that it is read again with the new metadata. Only a
+        copy whose document is in the live index: one deleted stays deleted, even where its copy
+        was left behind (a delete that raced an upload of it)."""
+        from ingest.loaders import META_SUFFIX, sidecar_names, source_of
 
         kept = self.uploads_dir(kb_name)
         out = list(staged)
+        live: set[str] | None = None
         for side in (p for p in staged if p.name.endswith(META_SUFFIX)):
             if any(p != side and side.name in sidecar_names(p) for p in out):
                 continue
+            if live is None:
+                live = self._live_sources(kb_name)
             earlier = sorted(
                 p for p in (kept.iterdir() if kept.is_dir() else ())
                 if p.is_file() and not p.name.endswith(META_SUFFIX) and side.name in sidecar_names(p)
+                and source_of(p, kept) in live
             )
             if not earlier:
                 base = side.name[: -len(META_SUFFIX)]
                 raise InputError(
-                    f"{side.name} is the metadata of {base}, which is neither in this upload nor uploaded before",
+                    f"{side.name} is the metadata of {base}, which is neither in this upload"
+                    f" nor in knowledge base {kb_name!r}",
                     f"upload {base} with it",
                 )
             for doc in earlier:
                 shutil.copy2(doc, side.parent / doc.name)
                 out.append(side.parent / doc.name)
         return out
+
+    def _live_sources(self, kb_name: str) -> set[str]:
+        """The sources of the documents of the live index version as published now (a CLI's
+        delete included, which the served version may not show yet)."""
+        if self.knowledge_base(kb_name).live_version() is None:
+            return set()
+        return {d.source for d in self.runtime(kb_name).holder.refresh(wait=True).documents()}
 
     def submit_ingest(
         self, kb_name: str, paths: list[Path], groups: tuple[str, ...], tags: tuple[str, ...], caller: Principal
@@ -575,8 +698,6 @@ class Service:
         return self.jobs.submit("ingest", kb.name, [p.name for p in docs], caller.name, work)
 
     def submit_delete(self, kb_name: str, doc_id: str, caller: Principal) -> Job:
-        from kb.errors import NotFoundError
-
         rt = self.runtime(kb_name)
         docs = {d.id: d for d in rt.holder.current().documents()}
         doc = docs.get(doc_id)
@@ -592,10 +713,8 @@ class Service:
             from ingest.pipeline import delete_sources
 
             job.stage = "deleting"
+            # its kept upload goes with it (ingest.pipeline.forget_uploads), as with `kb delete`
             report = delete_sources(rt.kb, [doc.source], self.embedder(), lock_timeout=60)
-            upload = self.uploads_dir(rt.name) / doc.source
-            if report.published and upload.is_file():
-                upload.unlink()
             if report.published:
                 job.stage = "switching"
                 rt.holder.refresh(wait=True)

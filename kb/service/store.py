@@ -146,8 +146,19 @@ class ServiceStore:
                     )
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already: on a full disk it rolls the whole
+        transaction back itself, and a ROLLBACK then fails with "no transaction is active", an
+        error that would replace the one that says what is wrong ("database or disk is full")."""
+        if not self._conn.in_transaction:
+            return
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the error that made us roll back is the one to report
 
     def get_answer(self, answer_id: str) -> dict[str, Any]:
         with self._lock:
