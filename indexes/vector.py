@@ -18,7 +18,7 @@
   could beat the k-th: the top k is the exact one, not an approximation (:meth:`FaissVectorIndex._rescored`).
   The file on disk stays an ``IndexFlatIP``.
 
-Saved with ``faiss.write_index`` only (no pickle).
+Saved with ``faiss.write_index`` only (no pickle), through a Python file.
 """
 
 from __future__ import annotations
@@ -262,7 +262,16 @@ class FaissVectorIndex:
     def save(self, path: Path) -> None:
         if self._fp16_bound is not None:
             raise ValueError("this index was loaded for search with fp16 codes; save the one build() made")
-        _faiss().write_index(self.index, str(path))
+        faiss = _faiss()
+        # through Python's file, not FAISS's own: FAISS reports a failed final flush (a full disk)
+        # only on stderr and returns, leaving a truncated file; Python's write and close raise
+        # OSError (ENOSPC), which the caller reports as a full disk. The bytes are the same.
+        with open(path, "wb") as f:
+            writer = faiss.PyCallbackIOWriter(f.write)
+            try:
+                faiss.write_index(self.index, writer)
+            finally:
+                del writer
 
     @classmethod
     def load(cls, path: Path, dim: int, vectors: np.ndarray | None = None, **opts: Any) -> FaissVectorIndex:

@@ -237,3 +237,23 @@ def test_score_all_gives_a_small_flat_index_s_search_scores_bit_for_bit(tmp_path
     assert ShardedVectorIndex(32, 2).build(v).score_all(q[0]) is None
     assert FaissVectorIndex(32).build(np.zeros((0, 32), np.float32)).score_all(q[0]) is None
     assert _loaded(tmp_path, _clustered(5000), flat_scan="fp32").score_all(q[0]) is None  # > SCORE_ALL_MAX
+
+
+def test_a_full_disk_while_saving_is_an_oserror_not_a_truncated_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """FAISS's own writer reported a failed final flush only on stderr, and returned."""
+    import errno
+    import os
+
+    import numpy as np
+
+    from indexes.vector import FaissVectorIndex
+
+    idx = FaissVectorIndex(8)
+    idx.build(np.random.default_rng(0).random((200, 8), dtype=np.float32))
+    idx.save(tmp_path / "v.faiss")
+    again = FaissVectorIndex.load(tmp_path / "v.faiss", 8)
+    assert again.index.ntotal == 200
+    if os.path.exists("/dev/full"):
+        with pytest.raises(OSError) as err:
+            idx.save("/dev/full")  # type: ignore[arg-type]
+        assert err.value.errno == errno.ENOSPC
