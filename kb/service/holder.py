@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kb.errors import KBError
+
 log = logging.getLogger("kb.service.holder")
 
 
@@ -56,7 +58,11 @@ class IndexHolder:
         now = time.monotonic()
         if now - self._checked_at >= self.check_s:
             self._checked_at = now
-            live = self.kb.live_version()
+            try:
+                live = self.kb.live_version()
+            except KBError as ex:  # a damaged pointer: the version loaded is still whole; serve it
+                self.last_error = ex.one_line()
+                return idx
             if live is not None and live != idx.version:
                 self._start_background()
         return idx
@@ -85,8 +91,13 @@ class IndexHolder:
             self._start_background()
             return self._index
         with self._load_lock:
-            live = self.kb.live_version()
             old = self._index
+            try:
+                live = self.kb.live_version()
+            except KBError:
+                if old is None:
+                    raise
+                return old  # a damaged pointer: keep serving what is loaded
             if old is not None and (live is None or live == old.version):
                 return old
             new = self.kb.load_live(expected_embedder=self.expected_embedder)

@@ -55,6 +55,22 @@ def test_holder_keeps_serving_then_swaps(tmp_path: Path, fake_embedder: Any) -> 
     holder.close()
 
 
+def test_holder_keeps_serving_when_the_pointer_is_damaged(tmp_path: Path, fake_embedder: Any) -> None:
+    """An empty pointer file is damage (kb ingest must not build over it), but the version the
+    service has loaded is whole: questions keep their answers."""
+    from indexes.kbase import CURRENT, KnowledgeBase
+
+    home = tmp_path / "home"
+    build_kb(home, write_docs(tmp_path / "docs"), fake_embedder)
+    kb = KnowledgeBase(home, "acme")
+    holder = IndexHolder(kb, "hashing:64", check_s=0.0)
+    first = holder.current()
+    (kb.path / CURRENT).write_text("", encoding="utf-8")
+    assert holder.current() is first and holder.refresh() is first
+    assert holder.last_error and "is empty" in holder.last_error
+    holder.close()
+
+
 def test_jobs_report_states(tmp_path: Path) -> None:
     from kb.errors import LockedError
 
