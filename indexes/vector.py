@@ -266,12 +266,17 @@ class FaissVectorIndex:
         # through Python's file, not FAISS's own: FAISS reports a failed final flush (a full disk)
         # only on stderr and returns, leaving a truncated file; Python's write and close raise
         # OSError (ENOSPC), which the caller reports as a full disk. The bytes are the same.
-        with open(path, "wb") as f:
-            writer = faiss.PyCallbackIOWriter(f.write)
-            try:
-                faiss.write_index(self.index, writer)
-            finally:
-                del writer
+        try:
+            with open(path, "wb") as f:
+                writer = faiss.PyCallbackIOWriter(f.write)
+                try:
+                    faiss.write_index(self.index, writer)
+                finally:
+                    del writer
+        except OSError as ex:
+            if ex.filename is not None:
+                raise
+            raise OSError(ex.errno, ex.strerror, str(path)) from ex  # the file's name, for the message
 
     @classmethod
     def load(cls, path: Path, dim: int, vectors: np.ndarray | None = None, **opts: Any) -> FaissVectorIndex:

@@ -171,8 +171,8 @@ def test_kb_delete_on_a_full_disk_is_one_line(
     from kb.cli import main
     from kb.settings import reset_settings_cache
 
-    def full(index: Any, path: str) -> None:
-        raise RuntimeError(FAISS_FULL.format(path=path))
+    def full(index: Any, writer: Any) -> None:  # the disk fills while the index is written
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setenv("KB_HOME", str(home))
     monkeypatch.setenv("KB_EMBEDDER", "hashing:64")
@@ -191,8 +191,8 @@ def test_kb_delete_on_a_full_disk_is_one_line(
 def test_a_delete_job_on_a_full_disk_says_so(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import faiss
 
-    def full(index: Any, path: str) -> None:
-        raise RuntimeError(FAISS_FULL.format(path=path))
+    def full(index: Any, writer: Any) -> None:  # the disk fills while the index is written
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     with make_client(make_settings(home, "hashing:64")) as c:
         doc = next(d for d in c.get("/v1/documents").json()["documents"] if d["source"] == "warranty.md")
