@@ -245,11 +245,29 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _read_manifest(version_dir: Path) -> Any:
+    return json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
+
+
+def _verify_files(version_dir: Path, manifest: Any) -> None:
+    """ValueError saying why ``manifest`` does not describe the version's files: not a manifest of
+    this format, or a file of another size than it records (nothing hashed: cheap enough for
+    every version at every GC; :meth:`KnowledgeBase.load_version` checks the digests too)."""
+    if not isinstance(manifest, dict):
+        raise ValueError("the manifest is not a JSON object")
+    if manifest.get("format") != FORMAT_VERSION:
+        raise ValueError(f"unknown format {manifest.get('format')!r}")
+    for fname, size in manifest["files"].items():
+        actual = os.path.getsize(version_dir / fname)
+        if actual != size:
+            raise ValueError(f"{fname} is {actual} bytes, manifest says {size}")
+
+
 def _parent_of_damaged(path: Path) -> str | None:
     """The parent a damaged version's manifest names, when that much of it reads: the versions
     its live one was built from stay first to fall back on."""
     try:
-        m = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        m = _read_manifest(path)
         parent = m.get("parent") if isinstance(m, dict) else None
         return parent if isinstance(parent, str) else None
     except (OSError, ValueError):
@@ -1291,17 +1309,13 @@ class KnowledgeBase:
         return v
 
     def _manifest(self, version: str) -> dict[str, Any] | None:
-        """A version's manifest when it reads and its files have the sizes it records (nothing
-        hashed: cheap enough for every version at every GC); None for a damaged one."""
+        """A version's manifest when it reads and its files have the sizes it records
+        (:func:`_verify_files`); None for a damaged one."""
         path = self.versions_dir / version
         try:
-            m = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-            if not isinstance(m, dict) or m.get("format") != FORMAT_VERSION:
-                return None
-            for fname, size in m["files"].items():
-                if os.path.getsize(path / fname) != size:
-                    return None
-            return m
+            m = _read_manifest(path)
+            _verify_files(path, m)
+            return m  # type: ignore[no-any-return]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -1336,20 +1350,19 @@ class KnowledgeBase:
 
     def load_version(self, version: str, expected_embedder: str | None = None) -> IndexVersion:
         path = self.versions_dir / version
-        fix = f"run `kb reindex --kb {self.name} --source DIR` to rebuild it from its files"
-        intact = self.fallbacks(version)
-        if intact:
-            fix += f", or make version {intact[0]} live again by writing its id into {self.path / CURRENT}"
+
+        def fix() -> str:  # said only when loading fails: it reads every other version's manifest
+            out = f"run `kb reindex --kb {self.name} --source DIR` to rebuild it from its files"
+            intact = self.fallbacks(version)
+            if intact:
+                out += f", or make version {intact[0]} live again by writing its id into {self.path / CURRENT}"
+            return out
+
         if not path.is_dir():
-            raise IndexCorruptError(f"live version {version} of knowledge base {self.name!r} is missing", fix)
+            raise IndexCorruptError(f"live version {version} of knowledge base {self.name!r} is missing", fix())
         try:
-            manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-            if manifest.get("format") != FORMAT_VERSION:
-                raise ValueError(f"unknown format {manifest.get('format')!r}")
-            for fname, size in manifest["files"].items():
-                actual = os.path.getsize(path / fname)
-                if actual != size:
-                    raise ValueError(f"{fname} is {actual} bytes, manifest says {size}")
+            manifest = _read_manifest(path)
+            _verify_files(path, manifest)
             # bytes changed in place (a flipped block of vectors ranked one document first for
             # every question, and was copied into every later version): versions written
             # before the manifest kept digests are read as they are
@@ -1357,7 +1370,7 @@ class KnowledgeBase:
                 if _sha256_file(path / fname) != digest:
                     raise ValueError(f"{fname} does not match its checksum")
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexCorruptError(f"index version {version} of {self.name!r} is damaged ({exc})", fix) from exc
+            raise IndexCorruptError(f"index version {version} of {self.name!r} is damaged ({exc})", fix()) from exc
         if expected_embedder is not None:
             built = manifest["embedder"]["id"]
             if canonical_embedder_id(expected_embedder) != built:
@@ -1368,7 +1381,7 @@ class KnowledgeBase:
             raise
         except Exception as exc:  # noqa: BLE001 - FAISS/SQLite/numpy errors on damaged files
             raise IndexCorruptError(
-                f"index version {version} of {self.name!r} is damaged ({type(exc).__name__}: {exc})", fix
+                f"index version {version} of {self.name!r} is damaged ({type(exc).__name__}: {exc})", fix()
             ) from exc
 
     # -- lock -----------------------------------------------------------------------------------
@@ -1480,8 +1493,9 @@ class KnowledgeBase:
         }
         for v in self.versions():
             entry: dict[str, Any] = {"version": v, "live": v == live}
+            m = None
             try:
-                m = json.loads((self.versions_dir / v / MANIFEST).read_text(encoding="utf-8"))
+                m = _read_manifest(self.versions_dir / v)
                 entry.update(created_at=m.get("created_at"), chunks=m["counts"]["chunks"],
                              embedder=m["embedder"]["id"])
                 if v == live:
@@ -1498,7 +1512,9 @@ class KnowledgeBase:
                     )
             except (OSError, ValueError, KeyError):
                 entry["damaged"] = True
-            if self._manifest(v) is None:
+            try:  # its counts shown all the same, from the manifest it has
+                _verify_files(self.versions_dir / v, m)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 entry["damaged"] = True
             out["versions"].append(entry)
         if live and not any(e["version"] == live and not e.get("damaged") for e in out["versions"]):
