@@ -194,7 +194,7 @@ class Filters:
         return Filters(
             groups=name_list(groups, "groups"),
             tags=_names(tags, "tags"),
-            lang=lang if lang is None or not isinstance(lang, str) or lang.strip() else None,
+            lang=None if isinstance(lang, str) and not lang.strip() else lang,  # "" is no filter
             on_date=on_date,
             sources=_names(sources, "sources"),
         )

@@ -67,7 +67,7 @@ from indexes.text import (
     writes_traditional,
 )
 from indexes.types import CONTINUES, Chunk, Filters, name_list
-from kb.errors import EmbedderMismatchError, InputError
+from kb.errors import ConfigError, EmbedderMismatchError, InputError
 from rag.types import Hit
 
 # Languages an embedder family reads, used only when its tokenizer cannot be inspected.
@@ -268,8 +268,6 @@ def get_reranker(spec: str | None, device: str = "cpu") -> Reranker | None:
     """``None``/"" /"none"/"off" -> no reranker; ``cross-encoder:<path-or-name>`` -> CrossEncoder."""
     if not spec or spec.strip().lower() in ("none", "off", "false", "0"):
         return None
-    from kb.errors import ConfigError
-
     provider, _, model = spec.partition(":")
     if provider in ("cross-encoder", "sentence-transformers") and model:
         # a local path that is not there fails now, not on the first question (the model loads then)

@@ -300,11 +300,11 @@ def eval_cmd(
     spec = scorer_spec or settings.scorer
     scorer = get_scorer(spec, embedder)
     llm_spec = llm or settings.llm
-    from rag.llm import get_llm
-    from rag.retrieval import get_reranker
+    from kb.commands.common import check_model_specs
 
-    get_llm(llm_spec)  # a bad spec fails here, not after every set's documents are ingested
-    get_reranker(settings.reranker)
+    # a bad LLM or reranker spec, or a local model's missing files, fail here, not after every
+    # set's documents are ingested
+    check_model_specs(settings.model_copy(update={"llm": llm_spec}))
     opener = None
     if any(d.kind == "qa" for d in loaded):
         eval_settings = settings.model_copy(update={"scorer": spec})

@@ -21,13 +21,15 @@ except ImportError as ex:  # pragma: no cover - langchain-core is in the base in
 
     raise MissingDependencyError("langchain-core", "langchain") from ex
 
+from dataclasses import fields
+
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from indexes.types import Filters
 from kb.errors import InputError, question_text
 from rag.retrieval import HybridRetriever, RetrieverPerVersion, user_filters
 
-FILTER_NAMES = ("groups", "tags", "lang", "on_date", "sources")
+FILTER_NAMES = tuple(f.name for f in fields(Filters))
 
 
 class KnowledgeBaseRetriever(BaseRetriever):
