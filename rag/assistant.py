@@ -525,18 +525,12 @@ class Assistant:
                 # below the hand-off threshold (each has support >= the support threshold), so
                 # that what was sent is always the beginning of the final answer; else after it.
                 live = 0.5 * rel + 0.5 * self.support_threshold >= self.handoff_threshold
-                sentences = SentenceStream()
-                for piece in self._reply_pieces(msgs):
+                for sentences in SentenceStream().of(self._reply_pieces(msgs)):
                     tk = time.perf_counter()
-                    added = "".join(checker.add(sent) for sent in sentences.push(piece))
+                    added = "".join(checker.add(sent) for sent in sentences)
                     check_ms += (time.perf_counter() - tk) * 1000
                     if live and added:
                         yield {"type": "token", "text": added}
-                tk = time.perf_counter()
-                added = "".join(checker.add(sent) for sent in sentences.flush())
-                check_ms += (time.perf_counter() - tk) * 1000
-                if live and added:
-                    yield {"type": "token", "text": added}
                 streamed = live
             else:
                 raw = "".join(self._reply_pieces(msgs, whole=True))

@@ -11,7 +11,7 @@ never retrieved, and renumbers the remaining citations 1..m in order of first us
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -264,3 +264,9 @@ class SentenceStream:
     def flush(self) -> list[str]:
         sents, self._buf = split_answer(self._buf), ""
         return sents
+
+    def of(self, pieces: Iterable[str]) -> Iterator[list[str]]:
+        """The sentences completed by each of ``pieces`` (:meth:`push`), then the rest (:meth:`flush`)."""
+        for piece in pieces:
+            yield self.push(piece)
+        yield self.flush()

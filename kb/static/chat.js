@@ -26,10 +26,7 @@
   function newChat() {
     chat += 1;
     if (inflight) inflight.abort();
-    sessionId = null;
-    turns = [];
-    sessionStorage.removeItem("kb.session");
-    sessionStorage.removeItem("kb.turns");
+    forgetSession();
     messages.querySelectorAll(".msg").forEach((m) => m.remove());
     document.getElementById("empty").hidden = false;
     showSource(null);
