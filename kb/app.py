@@ -9,11 +9,14 @@ KB_LOG_TEXT is on. OpenAPI docs at /docs.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import difflib
 import functools
+import hashlib
 import json
 import logging
+import re
 import shutil
 import threading
 import time
@@ -21,12 +24,20 @@ import typing
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -244,8 +255,8 @@ SAFETY_HEADERS = (
     (b"referrer-policy", b"no-referrer"),
 )
 # The web pages run only their own scripts and styles from /static and talk only to this service:
-# text of a document that got into the page as markup could run nothing. /docs is left out: its
-# Swagger UI comes from a CDN.
+# text of a document that got into the page as markup could run nothing. The API docs pages get
+# their own (docs_policy).
 PAGES = frozenset({"/", "/agent"})
 PAGE_HEADERS = (
     (
@@ -458,6 +469,8 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
 
     app = FastAPI(
         title="Knowledge-base assistant",
+        docs_url=None,  # add_api_docs: served without a CDN
+        redoc_url=None,
         version="0.1.0",
         description="Grounded answers with citations (or a hand-off to a human) over your documents. "
         "Errors are `{error, message}`; authenticate with `Authorization: Bearer KEY` or `X-API-Key`.",
@@ -978,14 +991,16 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                 "suggestion": answer_body(out, True)}
 
     # -- routes: operations ---------------------------------------------------------------------------
-    # HEAD too: load balancers probe with it
-    @app.api_route("/healthz", methods=["GET", "HEAD"], response_model=S.Health, tags=["ops"])
+    # HEAD too: load balancers probe with it (a route of its own, out of the schema: one route
+    # for both gave GET and HEAD one operation id, which client generators refuse)
+    @app.get("/healthz", response_model=S.Health, tags=["ops"])
+    @app.head("/healthz", include_in_schema=False)
     def healthz() -> Any:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.api_route("/readyz", methods=["GET", "HEAD"], response_model=S.Ready, tags=["ops"],
-                   responses={503: {"model": S.Ready}})
+    @app.get("/readyz", response_model=S.Ready, tags=["ops"], responses={503: {"model": S.Ready}})
+    @app.head("/readyz", include_in_schema=False)
     def readyz(svc: ServiceDep) -> Any:
         """200 once the live index of every served knowledge base is loaded and the models are warm."""
         ok, kbs, detail = svc.readiness()
@@ -1008,5 +1023,71 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     def agent_page() -> FileResponse:
         return FileResponse(STATIC / "agent.html")
 
+    add_api_docs(app)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
+
+
+# -- API docs, served from this process ----------------------------------------------------------------
+# FastAPI's own /docs and /redoc load Swagger UI and ReDoc from a CDN: blank pages on a server
+# without internet, and third-party script on the API's origin elsewhere. The same files, shipped
+# in the fastapi-offline wheel, are served from /docs-assets instead.
+DOCS_ASSETS = "/docs-assets"
+DOCS_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def docs_policy(html: bytes) -> bytes:
+    """The content security policy of an API docs page: its own inline scripts (by their hashes)
+    and the files under /docs-assets; data from this service only. Swagger UI sets inline styles."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() + "'"
+        for m in _INLINE_SCRIPT.finditer(html)
+    )
+    return (
+        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ).encode()
+
+
+def add_api_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI), its OAuth2 redirect page and /redoc, without a CDN."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+
+    try:
+        assets = resources.files("fastapi_offline") / "static"
+    except ModuleNotFoundError:
+        log.warning("fastapi-offline is not installed: no /docs or /redoc (make install adds it)")
+        return
+    openapi = app.openapi_url or "/openapi.json"
+
+    def page(html: HTMLResponse) -> HTMLResponse:
+        html.headers["content-security-policy"] = docs_policy(bytes(html.body)).decode()
+        return html
+
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
+    def swagger_page(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return page(get_swagger_ui_html(
+            openapi_url=root + openapi, title=f"{app.title} - API",
+            oauth2_redirect_url=root + "/docs/oauth2-redirect",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+        ))
+
+    @app.api_route("/docs/oauth2-redirect", methods=["GET", "HEAD"], include_in_schema=False)
+    def swagger_redirect() -> HTMLResponse:
+        return page(get_swagger_ui_oauth2_redirect_html())
+
+    @app.api_route("/redoc", methods=["GET", "HEAD"], include_in_schema=False)
+    def redoc_page(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return page(get_redoc_html(
+            openapi_url=root + openapi, title=f"{app.title} - API reference",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png", with_google_fonts=False,
+        ))
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")

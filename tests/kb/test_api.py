@@ -4,6 +4,8 @@ documents, feedback, hand-off webhook, logs."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import re
@@ -58,6 +60,30 @@ def test_pages_and_answers_carry_the_security_headers(client: Any) -> None:
         html = client.get(page).text
         assert "style=" not in html and "<script>" not in html and not re.search(r"\son[a-z]+\s*=", html)
     assert "content-security-policy" not in client.get("/healthz").headers
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc", "/docs/oauth2-redirect"])
+def test_api_docs_pages_load_nothing_from_another_site(client: Any, page: str) -> None:
+    """FastAPI's own /docs and /redoc load Swagger UI and ReDoc from a CDN: a blank page offline."""
+    r = client.get(page)
+    assert r.status_code == 200 and client.head(page).status_code == 200
+    assert not re.search(r"(src|href)=[\"'](https?:)?//", r.text), r.text
+    assert "cdn." not in r.text and "fonts.googleapis" not in r.text
+    for asset in re.findall(r"(?:src|href)=[\"'](/[^\"']+)", r.text):
+        assert client.get(asset).status_code == 200, asset
+    # the page's own inline script runs (by its hash), nothing else
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "connect-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    for script in re.findall(r"<script>(.*?)</script>", r.text, re.DOTALL):
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_openapi_operation_ids_are_unique(client: Any) -> None:
+    # GET and HEAD on one route gave both the same id: client generators refuse such a schema
+    ops = [op["operationId"] for item in client.get("/openapi.json").json()["paths"].values() for op in item.values()]
+    assert len(ops) == len(set(ops)), sorted(o for o in ops if ops.count(o) > 1)
     assert client.post("/v1/ask", json={"question": "x" * 10}).headers["x-frame-options"] == "DENY"
 
 

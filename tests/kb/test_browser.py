@@ -301,3 +301,34 @@ window.fetch = async () => new Response(JSON.stringify({ error: 'unauthorized',
     turns = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#turns .error"))[0]
     assert "needs an API key" in turns.text and "missing API key" in turns.text
     assert "needs an API key" in browser.find_element(By.CSS_SELECTOR, "#sessions .error").text
+
+
+@pytest.mark.parametrize(("page", "rendered"), [
+    ("/docs", ".opblock-summary-path"),  # Swagger UI: one row per operation
+    ("/redoc", "[data-section-id^='tag/']"),  # ReDoc: a section per tag
+])
+def test_the_api_docs_render_offline_under_their_policy(live: LiveServer, browser: Any, page: str,
+                                                        rendered: str) -> None:
+    # FastAPI's own pages load Swagger UI and ReDoc from a CDN: blank on a server without internet
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+window.__blocked = [];
+document.addEventListener('securitypolicyviolation', e => window.__blocked.push(e.violatedDirective + ' ' + e.blockedURI));
+"""})
+    try:
+        browser.get(live.url + page)
+        found = WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, rendered))
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]})
+    assert any("/v1/ask" in (el.text or el.get_attribute("textContent") or "") for el in found) or len(found) >= 3
+    # nothing the page needs is refused. ReDoc's sidebar asks for its maker's logo from their
+    # CDN, which the policy refuses (the image then hides itself); nothing else leaves the origin
+    logo = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+    blocked = browser.execute_script("return window.__blocked")
+    assert all(b == f"img-src {logo}" for b in blocked), blocked
+    others = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name).filter(u => !u.startsWith(location.origin))")
+    assert set(others) <= {logo} and (logo not in others or blocked), others
+    browser.save_screenshot(str(ARTIFACTS / f"api{page.replace('/', '-')}.png"))
