@@ -456,7 +456,9 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service.clean_staging()  # uploads whose jobs an earlier server process never ran
+        # the jobs an earlier server process took and did not end run again; the staged files
+        # of any other upload it left are removed
+        service.clean_staging(spare=service.resume_jobs())
         service.jobs.start()
         if service.notifier is not None:
             service.notifier.start()

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from kb.auth import KeyStore, Principal
 from kb.errors import (
     ForbiddenError,
     InputError,
+    KBError,
     KnowledgeBaseNotFound,
     NotFoundError,
     QuestionTooLongError,
@@ -74,6 +75,27 @@ def stale_staging(folder: Path, *, starting: bool) -> bool:
     return time.time() - folder.stat().st_mtime > _STALE_S
 
 
+def runner_name() -> str:
+    """This server process, as the job store and the staging folders name it."""
+    return f"p{os.getpid()}-{_host()}"
+
+
+_RUNNER = re.compile(r"^p(\d+)-(.*)$")
+JOB_RETENTION_S = 30 * 86_400  # an ended job is kept this long in the store
+
+
+def runner_gone(runner: str, created_at: float) -> bool:
+    """At start-up: whether the process ``runner`` (:func:`runner_name`) that took a job can no
+    longer run it, by the rules of :func:`stale_staging`: its pid has ended on this machine, or is
+    this process's own (an earlier life of it); a job of another machine sharing KB_HOME is taken
+    over only once a day old."""
+    made = _RUNNER.match(runner)
+    if made is not None and made.group(2) == _host():
+        pid = int(made.group(1))
+        return pid == os.getpid() or not pid_alive(pid)
+    return time.time() - created_at > _STALE_S
+
+
 class TooManyFilesError(InputError):
     code = "too_many_files"
     http_status = 413
@@ -92,13 +114,12 @@ class AnswerNotRecorded(NotFoundError):
 
 
 class UnknownJob(NotFoundError):
-    """An unknown job id. Not "finished jobs are kept in memory only" alone: a job of an earlier
-    server process may never have run, and the caller is told where to look instead."""
+    """An unknown job id: never taken, or ended longer ago than the store keeps jobs; the caller
+    is told where to look instead."""
 
     def __init__(self, job_id: str) -> None:
         super().__init__(
-            f"job {job_id!r} is unknown: finished jobs are kept in memory only, and the jobs of an "
-            "earlier server process are lost when it stops",
+            f"job {job_id!r} is unknown: jobs are kept for {JOB_RETENTION_S // 86_400} days after they end",
             "list the documents with GET /v1/documents to see what was ingested",
         )
 
@@ -235,7 +256,9 @@ class Service:
         self.slots = GenerationSlots(int(settings.generation_slots), int(settings.generation_queue))
         self.store = ServiceStore(self.home / "feedback.sqlite")
         self.jobs = JobManager(
-            on_finish=lambda job: self.metrics.jobs.labels(kind=job.kind, state=job.state).inc()
+            on_finish=lambda job: self.metrics.jobs.labels(kind=job.kind, state=job.state).inc(),
+            store=self.store,
+            runner=runner_name(),
         )
         self.notifier: HandoffNotifier | None = None
         if settings.handoff_webhook:
@@ -586,9 +609,9 @@ class Service:
         folder.mkdir(parents=True)
         return folder
 
-    def clean_staging(self) -> None:
+    def clean_staging(self, spare: Collection[Path] = ()) -> None:
         """At start-up: remove the staging folders of every knowledge base that no live server
-        process uses: those of uploads whose jobs a stopped or killed server never ran."""
+        process uses, but those of the jobs taken up (``spare``, from :meth:`resume_jobs`)."""
         from ingest.pipeline import UPLOADS
 
         try:
@@ -596,17 +619,17 @@ class Service:
         except OSError:  # an unreadable KB_HOME: the server says so when it is used, not here
             return
         for root in roots:
-            self._sweep_staging(root, starting=True)
+            self._sweep_staging(root, starting=True, spare=spare)
 
     @staticmethod
-    def _sweep_staging(root: Path, *, starting: bool) -> None:
+    def _sweep_staging(root: Path, *, starting: bool, spare: Collection[Path] = ()) -> None:
         try:
             folders = list(root.iterdir()) if root.is_dir() else []
         except OSError:
             return
         for old in folders:
             try:
-                if stale_staging(old, starting=starting):
+                if old not in spare and stale_staging(old, starting=starting):
                     shutil.rmtree(old, ignore_errors=True)
             except OSError:
                 pass
@@ -655,10 +678,24 @@ class Service:
     ) -> Job:
         """Ingest staged files (:meth:`staging_dir`), then keep those it published."""
         kb = self.knowledge_base(kb_name)
-        s = self.settings
-        from ingest.loaders import META_SUFFIX, sidecar_path
+        from ingest.loaders import META_SUFFIX
 
         # an uploaded "x.pdf.meta.json" is the sidecar of x.pdf (groups, tags, title), not a document
+        docs = [p for p in paths if not p.name.endswith(META_SUFFIX)]
+        spec = {
+            "staged": [str(p) for p in paths], "groups": list(groups), "tags": list(tags),
+            "caller": {"name": caller.name, "role": caller.role,
+                       "groups": None if caller.groups is None else list(caller.groups)},
+        }
+        work = self._ingest_work(kb.name, paths, groups, tags, caller)
+        return self.jobs.submit("ingest", kb.name, [p.name for p in docs], caller.name, work, spec)
+
+    def _ingest_work(
+        self, kb_name: str, paths: list[Path], groups: tuple[str, ...], tags: tuple[str, ...], caller: Principal
+    ) -> Callable[[Job], dict[str, Any]]:
+        from ingest.loaders import META_SUFFIX, sidecar_path
+
+        s = self.settings
         docs = [p for p in paths if not p.name.endswith(META_SUFFIX)]
         kept = self.uploads_dir(kb_name)
 
@@ -668,7 +705,7 @@ class Service:
             try:
                 job.stage = "ingesting"
                 report = ingest_paths(
-                    kb,
+                    self.knowledge_base(kb_name),
                     docs,
                     self.embedder(),
                     max_file_mb=s.max_file_mb,
@@ -695,7 +732,7 @@ class Service:
                 for folder in {p.parent for p in paths}:
                     shutil.rmtree(folder, ignore_errors=True)
 
-        return self.jobs.submit("ingest", kb.name, [p.name for p in docs], caller.name, work)
+        return work
 
     def submit_delete(self, kb_name: str, doc_id: str, caller: Principal) -> Job:
         rt = self.runtime(kb_name)
@@ -707,17 +744,91 @@ class Service:
                 "list them with GET /v1/documents",
             )
         check_may_change(doc, caller)
-        owner = caller.name
+        work = self._delete_work(rt.name, doc.source, again=False)
+        return self.jobs.submit("delete", rt.name, [doc.source], caller.name, work, {"source": doc.source})
 
+    def _delete_work(self, kb_name: str, source: str, *, again: bool) -> Callable[[Job], dict[str, Any]]:
         def work(job: Job) -> dict[str, Any]:
             from ingest.pipeline import delete_sources
 
+            rt = self.runtime(kb_name)
             job.stage = "deleting"
             # its kept upload goes with it (ingest.pipeline.forget_uploads), as with `kb delete`
-            report = delete_sources(rt.kb, [doc.source], self.embedder(), lock_timeout=60)
+            report = delete_sources(rt.kb, [source], self.embedder(), lock_timeout=60)
             if report.published:
                 job.stage = "switching"
                 rt.holder.refresh(wait=True)
-            return report.to_dict()
+            out = report.to_dict()
+            if again and not report.deleted:
+                # taken up after a restart: the process before published the delete, then stopped
+                out["failed"] = []
+            return out
 
-        return self.jobs.submit("delete", rt.name, [doc.source], owner, work)
+        return work
+
+    # -- jobs an earlier server process left ------------------------------------------------------
+    def resume_jobs(self) -> set[Path]:
+        """At start-up, before :meth:`clean_staging`: take up the jobs that a server process which
+        stopped or was killed had taken and not ended (:func:`runner_gone`), with the files it had
+        staged. A job that cannot run again (its files or its knowledge base are gone) ends as
+        failed, saying so. Returns the staging folders the clean-up must spare: those of the jobs
+        taken up (now this process's), and of those left to a server of their knowledge base."""
+        spared: set[Path] = set()
+        try:
+            self.store.prune_jobs(time.time() - JOB_RETENTION_S)
+            left = self.store.unfinished_jobs()
+        except (sqlite3.Error, OSError) as ex:
+            log.warning("the jobs of earlier server processes could not be read (%s); none taken up", ex)
+            return spared
+        me = self.jobs.runner
+        for runner, rec in left:
+            if not runner_gone(runner, float(rec.get("created_at", 0))):
+                continue
+            if self.kb_names is not None and rec.get("kb") not in self.kb_names:
+                # left to a server of its knowledge base, with its files
+                spared |= {Path(p).parent for p in (rec.get("spec") or {}).get("staged") or ()}
+                continue
+            try:
+                job = Job.from_record(rec)
+                if not self.store.claim_job(job.id, runner, me):
+                    continue  # another process starting with this one took it
+            except (sqlite3.Error, KeyError, TypeError, ValueError) as ex:
+                log.warning("job %s of %s could not be taken up (%s)", rec.get("id"), runner, ex)
+                continue
+            try:
+                work, folders = self._work_again(job)
+            except (KBError, OSError, KeyError, TypeError, ValueError) as ex:
+                why = str(ex) if isinstance(ex, KBError) else f"{type(ex).__name__}: {ex}"
+                self.jobs.end(job, {
+                    "error": "interrupted",
+                    "message": f"the server stopped before this job ended, and it cannot run again: {why}",
+                })
+                log.warning("job %s of %s ended: %s", job.id, runner, why)
+                continue
+            spared |= folders
+            self.jobs.resume(job, work)
+            log.info("job %s (%s) taken up from %s, which stopped before it ended", job.id, job.kind, runner)
+        return spared
+
+    def _work_again(self, job: Job) -> tuple[Callable[[Job], dict[str, Any]], set[Path]]:
+        spec = job.spec
+        if job.kind == "delete":
+            self.knowledge_base(job.kb)
+            return self._delete_work(job.kb, str(spec["source"]), again=True), set()
+        staged = [Path(p) for p in spec["staged"]]
+        moved: dict[Path, Path] = {}
+        for folder in dict.fromkeys(p.parent for p in staged):
+            if not folder.is_dir():
+                raise InputError(f"its uploaded files are gone from {folder}", "upload them again")
+            # renamed as this process's, so that no clean-up of a dead process's folders takes it
+            mine = folder.parent / f"{runner_name()}-{uuid.uuid4().hex}"
+            os.rename(folder, mine)
+            moved[folder] = mine
+        paths = [moved[p.parent] / p.name for p in staged]
+        spec["staged"] = [str(p) for p in paths]
+        c = spec["caller"]
+        caller = Principal(name=c["name"], role=c["role"], groups=None if c["groups"] is None else tuple(c["groups"]))
+        work = self._ingest_work(
+            self.knowledge_base(job.kb).name, paths, tuple(spec["groups"]), tuple(spec["tags"]), caller
+        )
+        return work, set(moved.values())

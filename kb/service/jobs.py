@@ -3,13 +3,19 @@
 A job is queued -> running -> succeeded | partial (some files failed) | failed (nothing
 published). ``progress`` names the stage; ``failed`` lists per-file errors. A job reports
 ``succeeded`` only after the service serves the new index version (``after_publish`` returns),
-so an answer asked after that sees the change. Jobs live in memory (the last ``keep`` of them).
+so an answer asked after that sees the change.
+
+With a store (the service's SQLite database) every job is recorded when it is taken and as it
+runs, with what it needs to run again (``spec``): a job of a server process that stopped or was
+killed before it ended is taken up by the next one (``Service.resume_jobs``), and any process
+sharing the store answers for any job. The last ``keep`` jobs are also kept in memory.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 import uuid
@@ -18,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.errors import KBError, NotFoundError, storage_problem
+from kb.errors import KBError, NotFoundError, StorageError, storage_problem
 
 log = logging.getLogger("kb.service.jobs")
 
@@ -37,6 +43,7 @@ class Job:
     finished_at: float | None = None
     report: dict[str, Any] | None = None
     error: dict[str, str] | None = None
+    spec: dict[str, Any] = field(default_factory=dict)  # what the service needs to run it again
 
     @property
     def failed(self) -> list[dict[str, str]]:
@@ -66,12 +73,24 @@ class Job:
             "error": self.error,
         }
 
+    def record(self) -> dict[str, Any]:
+        """What the store keeps: :meth:`to_dict`, its owner and its ``spec``."""
+        return {**self.to_dict(), "owner": self.owner, "spec": self.spec}
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Job:
+        return cls(
+            id=rec["id"], kind=rec["kind"], kb=rec["kb"], files=list(rec.get("files") or []),
+            owner=rec.get("owner", ""), state=rec["state"], stage=(rec.get("progress") or {}).get("stage", ""),
+            created_at=float(rec["created_at"]), started_at=rec.get("started_at"),
+            finished_at=rec.get("finished_at"), report=rec.get("report"), error=rec.get("error"),
+            spec=dict(rec.get("spec") or {}),
+        )
+
 
 class JobNotFound(NotFoundError):
     def __init__(self, job_id: str) -> None:
-        super().__init__(
-            f"job {job_id!r} is unknown (finished jobs are kept in memory only)", "check the job id"
-        )
+        super().__init__(f"job {job_id!r} is unknown", "check the job id")
 
 
 class JobManager:
@@ -80,9 +99,13 @@ class JobManager:
         *,
         on_finish: Callable[[Job], None] | None = None,
         keep: int = 500,
+        store: Any = None,
+        runner: str = "",
     ) -> None:
         self.on_finish = on_finish
         self.keep = keep
+        self.store = store  # kb.service.store.ServiceStore, or None: jobs in memory only
+        self.runner = runner  # this process, as the store names it
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._queue: queue.Queue[tuple[Job, Callable[[Job], dict[str, Any]]] | None] = queue.Queue()
         self._lock = threading.Lock()
@@ -99,23 +122,75 @@ class JobManager:
             self._thread.join(timeout)
 
     def submit(
-        self, kind: str, kb: str, files: list[str], owner: str, work: Callable[[Job], dict[str, Any]]
+        self,
+        kind: str,
+        kb: str,
+        files: list[str],
+        owner: str,
+        work: Callable[[Job], dict[str, Any]],
+        spec: dict[str, Any] | None = None,
     ) -> Job:
-        job = Job(id="job_" + uuid.uuid4().hex[:16], kind=kind, kb=kb, files=files, owner=owner)
-        with self._lock:
-            self._jobs[job.id] = job
-            while len(self._jobs) > self.keep:
-                self._jobs.popitem(last=False)
-        self.start()
-        self._queue.put((job, work))
+        """Queue ``work``. With a store, the job is recorded first: one that could not be is not
+        taken (StorageError), since a restart would lose it."""
+        job = Job(id="job_" + uuid.uuid4().hex[:16], kind=kind, kb=kb, files=files, owner=owner, spec=dict(spec or {}))
+        try:
+            self._save(job, strict=True)
+        except (sqlite3.Error, OSError) as ex:
+            raise StorageError(
+                storage_problem(ex) or f"the job could not be recorded ({ex})", "try again later"
+            ) from ex
+        self._enqueue(job, work)
         return job
+
+    def resume(self, job: Job, work: Callable[[Job], dict[str, Any]]) -> None:
+        """Queue again a recorded job that an earlier process did not end."""
+        job.state = job.stage = "queued"
+        job.started_at = None
+        self._save(job)
+        self._enqueue(job, work)
+
+    def end(self, job: Job, error: dict[str, str]) -> None:
+        """End a recorded job as failed without running it (what it needed is gone)."""
+        job.state, job.stage, job.error, job.finished_at = "failed", "done", error, time.time()
+        self._save(job)
+        self._remember(job)
 
     def get(self, job_id: str) -> Job:
         with self._lock:
             job = self._jobs.get(job_id)
+        if job is None and self.store is not None:
+            try:
+                rec = self.store.load_job(job_id)
+            except sqlite3.Error as ex:
+                raise StorageError(
+                    f"the job could not be read: {ex}", "try again later"
+                ) from ex
+            job = None if rec is None else Job.from_record(rec)
         if job is None:
             raise JobNotFound(job_id)
         return job
+
+    def _remember(self, job: Job) -> None:
+        with self._lock:
+            self._jobs[job.id] = job
+            while len(self._jobs) > self.keep:
+                self._jobs.popitem(last=False)
+
+    def _enqueue(self, job: Job, work: Callable[[Job], dict[str, Any]]) -> None:
+        self._remember(job)
+        self.start()
+        self._queue.put((job, work))
+
+    def _save(self, job: Job, *, strict: bool = False) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.save_job(job.record(), self.runner)
+        except (sqlite3.Error, OSError) as ex:
+            if strict:
+                raise
+            # the job goes on; another process, or this one after a restart, sees it as it was
+            log.warning("job %s: its state could not be recorded (%s)", job.id, ex)
 
     def pending(self) -> int:
         return self._queue.qsize()
@@ -128,6 +203,7 @@ class JobManager:
             job, work = item
             job.state = job.stage = "running"
             job.started_at = time.time()
+            self._save(job)
             try:
                 report = work(job)
                 job.report = report
@@ -153,6 +229,7 @@ class JobManager:
             finally:
                 job.finished_at = time.time()
                 job.stage = "done"
+                self._save(job)
                 log.info("job %s (%s, %d files) %s", job.id, job.kind, len(job.files), job.state)
                 if self.on_finish is not None:
                     try:

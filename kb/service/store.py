@@ -1,6 +1,6 @@
 """SQLite store of the service (``KB_HOME/feedback.sqlite``): answers given (so that feedback
-can refer to one by ``answer_id``), conversation turns per session (for the agent-assist view)
-and feedback. Exports feedback as JSONL in the eval-set format of ../shared/data."""
+can refer to one by ``answer_id``), conversation turns per session (for the agent-assist view),
+feedback, and the document jobs (so that a job outlives the server process that took it). Exports feedback as JSONL in the eval-set format of ../shared/data."""
 
 from __future__ import annotations
 
@@ -50,7 +50,18 @@ CREATE TABLE IF NOT EXISTS feedback (
     caller TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    runner TEXT NOT NULL,
+    state TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 """
+
+# the states of a job that has not ended (kb.service.jobs)
+UNFINISHED = ("queued", "running")
 
 
 # how many of the latest sessions a reader of some access groups only has searched for theirs
@@ -242,6 +253,51 @@ class ServiceStore:
                 "SELECT groups FROM answers WHERE session_id=? ORDER BY created_at DESC LIMIT 1", (session_id,)
             ).fetchone()
         return None if row is None else _groups(row[0])
+
+    # -- document jobs --------------------------------------------------------------------------
+    def save_job(self, record: dict[str, Any], runner: str) -> None:
+        """Write a job's record (``Job.record()``) as run by ``runner``, the server process that
+        runs it (``p<pid>-<host>``)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?)",
+                (record["id"], float(record["created_at"]), runner, record["state"],
+                 json.dumps(record, ensure_ascii=False)),
+            )
+
+    def load_job(self, job_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute("SELECT record FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def unfinished_jobs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(runner, record) of every job not ended, oldest first."""
+        marks = ",".join("?" * len(UNFINISHED))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT runner, record FROM jobs WHERE state IN ({marks}) ORDER BY created_at", UNFINISHED
+            ).fetchall()
+        return [(r[0], dict(json.loads(r[1]))) for r in rows]
+
+    def claim_job(self, job_id: str, runner: str, by: str) -> bool:
+        """Make ``by`` the runner of an unfinished job that ``runner`` ran; False when another
+        process claimed it first, or it ended."""
+        marks = ",".join("?" * len(UNFINISHED))
+        with self._lock:
+            cur = self._conn.execute(
+                f"UPDATE jobs SET runner=? WHERE id=? AND runner=? AND state IN ({marks})",
+                (by, job_id, runner, *UNFINISHED),
+            )
+        return cur.rowcount == 1
+
+    def prune_jobs(self, before: float) -> int:
+        """Forget the ended jobs created before ``before`` (epoch seconds)."""
+        marks = ",".join("?" * len(UNFINISHED))
+        with self._lock:
+            cur = self._conn.execute(
+                f"DELETE FROM jobs WHERE created_at < ? AND state NOT IN ({marks})", (before, *UNFINISHED)
+            )
+        return cur.rowcount
 
     # -- feedback -------------------------------------------------------------------------------
     def add_feedback(self, answer_id: str, rating: str, comment: str | None, caller: str) -> str:
