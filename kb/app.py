@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import shutil
+import sqlite3
 import threading
 import time
 import typing
@@ -507,6 +508,18 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     @app.exception_handler(KBError)
     async def _kb_error(request: Request, exc: KBError) -> JSONResponse:
         return kb_error_response(log_error(service, exc))
+
+    @app.exception_handler(sqlite3.Error)
+    async def _store_error(request: Request, exc: sqlite3.Error) -> JSONResponse:
+        # a read of the service's database that failed (its writes are handled where they are
+        # made): the operator finds the cause in the log under the request id
+        log.warning("the service database could not be read: %s: %s", type(exc).__name__, exc)
+        problem = storage_problem(exc)
+        err: KBError = StorageError(problem, "try again later") if problem else ServerFault(
+            "storage", "the service cannot read its database right now",
+            f"try again in a moment, or ask for a human agent (request id {request_id_var.get()})", retry_after_s=30,
+        )
+        return kb_error_response(log_error(service, err))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from indexes.text import detect_lang, to_simplified, tokenize
+from kb.stores import open_store
 
 Message = dict[str, str]
 
@@ -38,10 +39,8 @@ class ConversationStore:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+            # a damaged file is set aside, not lost, and begun anew (kb.stores)
+            conn = open_store(self.path, _SCHEMA, what="conversation database", timeout=10)
             self._local.conn = conn
         return conn
 

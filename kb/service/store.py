@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import NotFoundError
+from kb.stores import open_store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -91,13 +92,10 @@ class AnswerNotFound(NotFoundError):
 class ServiceStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            str(self.path), check_same_thread=False, isolation_level=None, timeout=30
+        # a damaged file is set aside, not lost, and the service goes on answering (kb.stores)
+        self._conn = open_store(
+            self.path, _SCHEMA, what="service database", check_same_thread=False, isolation_level=None, timeout=30
         )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
     def close(self) -> None:
