@@ -824,7 +824,11 @@ class Service:
             mine = folder.parent / f"{runner_name()}-{uuid.uuid4().hex}"
             os.rename(folder, mine)
             moved[folder] = mine
-        paths = [moved[p.parent] / p.name for p in staged]
+        # a file missing from its folder was kept already: the process before published it and
+        # was killed while it moved the job's files out of staging
+        paths = [q for q in (moved[p.parent] / p.name for p in staged) if q.exists()]
+        if not paths:
+            raise InputError("its uploaded files are gone", "upload them again")
         spec["staged"] = [str(p) for p in paths]
         c = spec["caller"]
         caller = Principal(name=c["name"], role=c["role"], groups=None if c["groups"] is None else tuple(c["groups"]))

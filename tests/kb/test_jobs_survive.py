@@ -111,6 +111,24 @@ def test_an_upload_a_killed_server_was_ingesting_is_ingested_by_the_next(home: P
     assert (home / KB / "uploads" / "late.md").is_file()  # kept, as an upload is
 
 
+def test_a_job_killed_while_it_kept_its_files_goes_on_with_the_rest(home: Path) -> None:
+    from kb.service.core import _host
+
+    staged = _staged(home, f"p{DEAD_PID}-{_host()}", {
+        "one.md": "# One\n\nThe first of two parcels.\n", "two.md": "# Two\n\nThe second of two parcels.\n",
+    })
+    kept = home / KB / "uploads"
+    Path(staged[0]).replace(kept / "one.md")  # published and kept before the kill
+    job_id = _left_by_a_killed_server(
+        home, "ingest", {"staged": staged, "groups": [], "tags": [], "caller": _caller()}, ["one.md", "two.md"]
+    )
+    with make_client(make_settings(home, "hashing:64")) as c:
+        job = _wait(c, job_id)
+        assert job["state"] == "succeeded" and not job["failed"], job
+        assert "two.md" in _sources(c)
+    assert (kept / "one.md").is_file() and (kept / "two.md").is_file()
+
+
 def test_a_queued_upload_of_a_stopped_server_runs_with_its_sidecar(home: Path) -> None:
     from kb.service.core import _host
 
