@@ -37,7 +37,7 @@ from indexes.text import (
     tokenize,
     writes_traditional,
 )
-from indexes.types import Filters
+from indexes.types import Chunk, Filters
 from kb.errors import InputError, blank, question_text, require_text
 from rag.citations import AnswerChecker, SentenceStream, split_answer
 from rag.compose import ExtractiveComposer, build_messages
@@ -63,8 +63,25 @@ HANDOFF_RE = re.compile(
     r"\bcustomer\s+service\s+(agent|representative)\b|\boperator\b|"
     # a manager or supervisor, asked for ("get the password manager to work" asks for none)
     r"\b(talk|speak|chat)\b[^.?!]{0,25}\b(manager|supervisor)\b|\b(get|want|need)\s+(me\s+)?(a|your|the)\s+(manager|supervisor)\b"
-    r"|转人工|人工客服|人工服务|真人|接人工|找人工|要人工|联系客服|客服人员|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)",
+    r"|转人工|人工客服|人工服务|真人|接人工|找人工|要人工|联系客服|客服人员|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)"
+    # to be put through to the service desk itself ("How do I contact customer service?" asks for
+    # its address, and is answered from the knowledge base)
+    r"|\b(talk|speak|chat|connect|transfer|put)\b[^.?!]{0,25}\bcustomer\s+(service|support|care)\b"
+    # a whole message that only names a person to talk to: "agent", "human please", "人工", "客服"
+    r"|^\W*(an?\s+)?(human|agent|live\s+agent|representative|rep|real\s+person|person|customer\s+(service|support|care))"
+    r"(\s+(please|pls|now))?\W*$|^\W*(人工|客服|人工客服|真人客服)(服务)?(吧|呢|啊|谢谢)?\W*$",
     re.I,
+)
+
+# "yes" to the offer of a person that ends a refusal (MESSAGES["refuse"]): the user accepts it
+ACCEPT_RE = re.compile(
+    r"^\W*(?:(?:yes|yeah|yep|yup|sure|ok|okay|alright|please|please\s+do|go\s+ahead|do\s+it|that\s+would\s+be\s+"
+    r"(?:great|good|nice)|y)(?:[\s,]+(?:please|thanks|thank\s+you|do|sure|go\s+ahead))*"
+    r"|是|是的|好|好的|好啊|好吧|可以|行|需要|要|嗯|嗯嗯|对|对的|麻烦了|麻烦你了|麻烦您了|转吧|请转接|请帮我转接|转接吧)\W*$",
+    re.I,
+)
+DECLINE_RE = re.compile(
+    r"^\W*(?:no|nope|nah|no\s+thanks?|no\s+thank\s+you|not\s+now|不|不用|不用了|不需要|不要|不了|算了|暂时不用)\W*$", re.I
 )
 
 # Instruction-like text inside a passage is data, never an instruction: such sentences are
@@ -160,6 +177,11 @@ MESSAGES = {
         "zh": "请问您指的是“{a}”还是“{b}”？",
         "zh-Hant": "請問您指的是「{a}」還是「{b}」？",
     },
+    "offer_declined": {
+        "en": "All right. Is there anything else I can help you with?",
+        "zh": "好的。还有什么可以帮您的吗？",
+        "zh-Hant": "好的。還有什麼可以幫您的嗎？",
+    },
     # small talk (rag.conversation.small_talk): answered without looking anything up
     "greeting": {
         "en": "Hello! What can I help you with?",
@@ -171,6 +193,16 @@ MESSAGES = {
         "zh": "不客气！还有什么可以帮您的吗？",
         "zh-Hant": "不客氣！還有什麼可以幫您的嗎？",
     },
+    "help": {
+        "en": "Of course. What do you need help with?",
+        "zh": "好的，请问您需要什么帮助？",
+        "zh-Hant": "好的，請問您需要什麼幫助？",
+    },
+    "ack": {
+        "en": "Is there anything else I can help you with?",
+        "zh": "还有什么可以帮您的吗？",
+        "zh-Hant": "還有什麼可以幫您的嗎？",
+    },
     "bye": {
         "en": "Goodbye! If you have another question, just ask.",
         "zh": "再见！如有其他问题，欢迎随时咨询。",
@@ -179,10 +211,29 @@ MESSAGES = {
 }
 
 
+def offered_person(reply: str) -> bool:
+    """Whether ``reply`` (an earlier assistant turn) is the refusal that offers a person."""
+    return reply.strip() in _OFFERS
+
+
+def topic_pattern(topics: Sequence[str]) -> re.Pattern[str] | None:
+    """One pattern for the always-escalate ``topics``: a topic in Latin letters as a word of its
+    own (with an -s, -es, -ed or -ing: "lawsuits"; "sue" is not in "issue"), one in Chinese
+    anywhere ("投诉" in "我要投诉")."""
+    parts = [
+        re.escape(t) if re.search(r"[\u3400-\u9fff]", t) else rf"(?<!\w){re.escape(t)}(?:s|es|ed|d|ing)?(?!\w)"
+        for t in topics
+    ]
+    return re.compile("|".join(parts), re.I) if parts else None
+
+
 def _msg(key: str, lang: str, **kw: str) -> str:
     """A canned reply in ``lang`` ("zh-Hant": a question in Traditional characters, :func:`reply_lang`)."""
     table = MESSAGES[key]
     return (table.get(lang) or table["zh" if is_cjk_lang(lang) else "en"]).format(**kw)
+
+
+_OFFERS = frozenset(MESSAGES["refuse"].values())
 
 
 def reply_lang(question: str, lang: str) -> str:
@@ -232,6 +283,12 @@ def _redacted(hits: Sequence[Hit]) -> list[Hit]:
 def _unseen_by_keywords(hit: Hit, lang: str) -> bool:
     """Whether ``hit`` is in another script than a question in ``lang`` and without a keyword score."""
     return is_cjk_lang(hit.chunk.lang) != is_cjk_lang(lang) and hit.scores.get("bm25", 0.0) <= 0.0
+
+
+def section_names(chunk: Chunk) -> str:
+    """The words that name the section ``chunk`` is in: its document's title, the headings above
+    it and, for an FAQ entry, its curated question."""
+    return " ".join((chunk.title, *chunk.heading_path, chunk.question or ""))
 
 
 def _above(x: float, threshold: float, at: float) -> float:
@@ -285,6 +342,7 @@ class Assistant:
         self.k = k
         self.handoff_threshold = handoff_threshold
         self.escalate_topics = tuple(to_simplified(t.strip().lower()) for t in escalate_topics if t.strip())
+        self._escalate = topic_pattern(self.escalate_topics)
         cal = calibrated_thresholds(str(getattr(embedder, "id", "")))
         self.refuse_threshold = cal["refuse"] if refuse_threshold is None else float(refuse_threshold)
         self.faq_threshold = cal["faq"] if faq_threshold is None else float(faq_threshold)
@@ -439,7 +497,16 @@ class Assistant:
                 self.store.append(session_id, "assistant", text, answer_id)
             return ans
 
-        # 0. a greeting, thanks or goodbye is answered in kind, and asks what the user needs (the
+        # 0. the answer to the offer of a person that ended the last reply ("yes", "好的")
+        if hist and hist[-1].get("role") == "assistant" and offered_person(hist[-1].get("content", "")):
+            if ACCEPT_RE.match(to_simplified(q)):
+                yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0)}
+                return
+            if DECLINE_RE.match(to_simplified(q)):
+                yield {"type": "final_obj", "answer": finish(_msg("offer_declined", say), "clarify", 1.0)}
+                return
+
+        # a greeting, thanks or goodbye is answered in kind, and asks what the user needs (the
         # knowledge base has no answer to "Hi", and "I couldn't find anything" is not one)
         said = small_talk(q)
         if said:
@@ -450,8 +517,7 @@ class Assistant:
         if HANDOFF_RE.search(to_simplified(q)):  # "轉人工" too
             yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0)}
             return
-        low = to_simplified(q.lower())
-        if any(t in low for t in self.escalate_topics):
+        if self._escalate is not None and self._escalate.search(to_simplified(q)):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_topic", say), "handoff", 0.0)}
             return
 
@@ -616,7 +682,8 @@ class Assistant:
 
     @staticmethod
     def names_every_term(query: str, hits: Sequence[Hit], top: int = 3) -> bool:
-        """Whether one of the ``top`` passages holds every term of ``query`` (two at least), so
+        """Whether one of the ``top`` passages holds every term of ``query`` (two at least, or one
+        that names its section), so
         that the knowledge base covers it even where the embedder's cosine is low: a short
         question on a product's own terms ("How do I configure Local Dimming?", "What is sound
         mode?") gets low cosines from multilingual-e5-small. On the dev sets it takes the
@@ -630,8 +697,17 @@ class Assistant:
         # a term the question negates ("What can't be returned?") is a term of its own: the
         # passage must say it negated too ("Items that cannot be returned")
         negated = {p for p in phrase_terms(topic) if NEGATION in p.split(PHRASE_SEP)}
-        if len(set(tokenize(topic))) + len(negated) < 2:
-            return False
+        terms = set(tokenize(topic))
+        if len(terms) + len(negated) < 2:
+            # one word ("returns", "password", "退款") is common in a support chat, and its cosine
+            # is no guide (multilingual-e5-small gives "pizza" 0.80 and "return" 0.86 on a shop's
+            # policies). It is covered when it names a section of a top passage: its title, a
+            # heading above it, or its FAQ entry's question ("Exchanges", "Forgotten password"),
+            # not merely a word somewhere in its text ("Blender?" against "Every blender has ...")
+            return len(terms) == 1 and any(
+                h.scores.get("coverage", 0.0) >= 1.0 and terms <= set(tokenize(section_names(h.chunk)))
+                for h in hits[:top]
+            )
         return any(
             h.scores.get("coverage", 0.0) >= 1.0
             and (not negated or negated <= set(phrase_terms(" ".join((*h.chunk.heading_path, h.passage)))))

@@ -77,7 +77,11 @@ _SMALL_TALK = re.compile(
     r"^\W*(?:"
     r"(?P<greeting>(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening))(?:\s+there)?"
     r"|你好|您好|嗨|哈喽|早上好|下午好|晚上好)"
-    r"|(?P<thanks>(?:thanks|thank\s+you|thx|many\s+thanks)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?|谢谢(?:你|您)?|多谢|感谢|谢了)"
+    r"|(?P<thanks>(?:thanks|thank\s+you|thx|many\s+thanks)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?"
+    r"(?:\W+(?:that\s+(?:helped|helps|was\s+helpful)|that'?s\s+(?:helpful|great)|great|perfect))?"
+    r"|谢谢(?:你|您)?|多谢|感谢|谢了)"
+    r"|(?P<help>help|help\s+me|help\s+please|i\s+need\s+help|can\s+you\s+help(?:\s+me)?|帮助|帮帮我|帮我|求助)"
+    r"|(?P<ack>ok|okay|got\s+it|i\s+see|understood|alright|明白了|知道了|了解|懂了)"
     r"|(?P<bye>bye|goodbye|bye\s+bye|see\s+you|再见|拜拜)"
     r")\W*$",
     re.IGNORECASE,
@@ -85,8 +89,9 @@ _SMALL_TALK = re.compile(
 
 
 def small_talk(text: str) -> str | None:
-    """``"greeting"``, ``"thanks"`` or ``"bye"`` when ``text`` is only that ("Hi!", "Thank you so
-    much", "谢谢！"), else None ("Hi, how do I return an item?" is a question)."""
+    """``"greeting"``, ``"thanks"``, ``"help"``, ``"ack"`` or ``"bye"`` when ``text`` is only that
+    ("Hi!", "Thank you so much", "help", "OK", "谢谢！"), else None ("Hi, how do I return an item?"
+    is a question)."""
     m = _SMALL_TALK.match(to_simplified(text or ""))  # "謝謝" too
     return m.lastgroup if m else None
 

@@ -71,6 +71,62 @@ def test_a_manager_named_but_not_asked_for_is_no_handoff_request(question: str) 
     assert HANDOFF_RE.search(question) is None
 
 
+@pytest.mark.parametrize("question", ["agent", "Human please", "a real person!", "representative", "人工", "客服",
+                                      "connect me to customer service", "Can I talk to customer support?"])
+def test_a_message_that_only_names_a_person_is_a_handoff_request(question: str) -> None:
+    assert HANDOFF_RE.search(question), question
+
+
+@pytest.mark.parametrize("question", ["How do I contact customer service?", "What are the customer service hours?",
+                                      "Is the agent fee refundable?", "客服电话是多少"])
+def test_asking_about_the_service_desk_is_no_handoff_request(question: str) -> None:
+    assert HANDOFF_RE.search(question) is None, question
+
+
+@pytest.mark.parametrize(("first", "reply", "action"), [
+    ("Do you sell refurbished phones?", "yes", "handoff"),
+    ("Do you sell refurbished phones?", "Yes please", "handoff"),
+    ("Do you sell refurbished phones?", "ok", "handoff"),
+    ("你们卖二手手机吗？", "好的", "handoff"),
+    ("你們賣二手手機嗎？", "需要", "handoff"),
+    ("Do you sell refurbished phones?", "no thanks", "clarify"),
+    ("你们卖二手手机吗？", "不用了", "clarify"),
+])
+def test_the_reply_to_the_offer_of_a_person_is_taken_as_such(shop_index: Any, fake_embedder: Any, first: str,
+                                                              reply: str, action: str) -> None:
+    # "Would you like me to connect you with a human agent?" then "yes" got the same refusal again
+    asst = make(shop_index, fake_embedder)
+    refused = asst.ask(first)
+    assert refused.action == "refuse"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": refused.text}]
+    a = asst.ask(reply, history=history)
+    assert a.action == action, (a.action, a.text)
+    if action == "handoff":
+        assert a.text in ("Sure - I'm connecting you with a human agent now.", "好的，正在为您转接人工客服。",
+                          "好的，正在為您轉接人工客服。")
+    # the same word after an answer is no acceptance of anything
+    answered = asst.ask("How long does standard shipping take?")
+    after = [{"role": "user", "content": "How long does standard shipping take?"},
+             {"role": "assistant", "content": answered.text}]
+    assert asst.ask(reply, history=after).action != "handoff"
+
+
+@pytest.mark.parametrize(("topics", "question", "escalated"), [
+    (["sue"], "I have an issue with my order", False),
+    (["sue"], "I will sue you", True),
+    (["lawsuit"], "There will be lawsuits", True),
+    (["fire"], "My charger caught fire", True),
+    (["fire"], "Does the firewall block it?", False),
+    (["投诉"], "我要投诉你们", True),
+    (["safety recall"], "Is my blender part of the safety recall?", True),
+])
+def test_escalate_topics_are_words_not_parts_of_words(shop_index: Any, fake_embedder: Any, topics: list[str],
+                                                      question: str, escalated: bool) -> None:
+    a = make(shop_index, fake_embedder, escalate_topics=topics).ask(question)
+    topic_reply = "needs a human agent" in a.text or "该问题需要人工客服处理" in a.text
+    assert (a.action == "handoff" and topic_reply) == escalated, a
+
+
 def test_always_escalate_topic_and_low_confidence_handoff(shop_index: Any, fake_embedder: Any) -> None:
     a = make(shop_index, fake_embedder, escalate_topics=["lawsuit"]).ask("I will file a lawsuit about shipping")
     assert a.action == "handoff"
@@ -430,9 +486,33 @@ def test_a_negated_term_counts_as_a_term_a_passage_must_negate_too(shop_index: A
     asst = make(shop_index, fake_embedder, refuse_threshold=0.999)
     a = asst.ask("What can't be returned?")
     assert a.action == "answer" and "Sale items cannot be returned" in a.text, (a.action, a.text)
-    assert asst.ask("What can be returned?").action == "refuse"  # one term alone is still not enough
+    # one term alone is enough only as a section's name: "Returns policy" (see below)
+    assert asst.ask("What can be returned?").action == "answer"
     # the passages say "refund", never negated
     assert asst.ask("What isn't refunded?").action == "refuse"
+
+
+@pytest.mark.parametrize("word", ["Returns", "warranty?", "退货", "password", "Switzerland"])
+def test_one_word_that_names_a_section_is_answered_below_the_cosine_threshold(
+    shop_index: Any, fake_embedder: Any, word: str
+) -> None:
+    # a support chat's commonest question is one word; multilingual-e5-small's cosine for one
+    # word says little ("pizza" scored 0.80, "return" 0.86 on a shop's policies), so "returns"
+    # was refused while the knowledge base had a whole returns policy. A title ("Returns policy",
+    # "退货政策"), a heading or an FAQ entry's question ("Do you ship to Switzerland?") names it.
+    asst = make(shop_index, fake_embedder, refuse_threshold=0.999)
+    a = asst.ask(word)
+    assert a.action in ("answer", "faq"), (word, a.action, a.text)
+
+
+@pytest.mark.parametrize("word", ["Blender?", "pizza", "euros", "packaging"])
+def test_one_word_only_in_a_passages_text_is_still_refused_below_the_cosine_threshold(
+    shop_index: Any, fake_embedder: Any, word: str
+) -> None:
+    # "Every blender has ...", "Orders over 50 euros ...": a word in the text, not a section's
+    # name, is not enough
+    asst = make(shop_index, fake_embedder, refuse_threshold=0.999)
+    assert asst.ask(word).action == "refuse", word
 
 
 def test_a_request_is_answered_by_what_it_asks_for(shop_index: Any, fake_embedder: Any) -> None:
@@ -452,6 +532,10 @@ def test_names_every_term_defers_to_a_reranker(shop_index: Any, fake_embedder: A
 
 @pytest.mark.parametrize(("message", "reply"), [
     ("Hi!", "What can I help you with?"),
+    ("help", "What do you need help with?"),
+    ("帮帮我", "请问您需要什么帮助"),
+    ("OK", "Is there anything else I can help you with?"),
+    ("Thanks, that helped!", "You're welcome!"),
     ("Thank you so much.", "You're welcome!"),
     ("你好", "请问有什么可以帮您"),
     ("谢谢！", "不客气"),
