@@ -76,7 +76,8 @@ HANDOFF_RE = re.compile(
 # "yes" to the offer of a person that ends a refusal (MESSAGES["refuse"]): the user accepts it
 ACCEPT_RE = re.compile(
     r"^\W*(?:(?:yes|yeah|yep|yup|sure|ok|okay|alright|please|please\s+do|go\s+ahead|do\s+it|that\s+would\s+be\s+"
-    r"(?:great|good|nice)|y)(?:[\s,]+(?:please|thanks|thank\s+you|do|sure|go\s+ahead))*"
+    r"(?:great|good|nice)|y)(?:[\s,]+(?:please|thanks|thank\s+you|do|sure|go\s+ahead|(?:connect|transfer|put)\s+me"
+    r"(?:\s+(?:through|now|with\s+(?:one|them|someone)))?))*"
     r"|是|是的|好|好的|好啊|好吧|可以|行|需要|要|嗯|嗯嗯|对|对的|麻烦了|麻烦你了|麻烦您了|转吧|请转接|请帮我转接|转接吧)\W*$",
     re.I,
 )

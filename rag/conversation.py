@@ -71,29 +71,47 @@ class ConversationStore:
             self._local.conn = None
 
 
-# a whole message that is only a greeting, thanks or goodbye: no need to look anything up, and no
-# context for the next question ("Thanks!" then "and for express?" follows the turn before the thanks)
-_SMALL_TALK = re.compile(
-    r"^\W*(?:"
-    r"(?P<greeting>(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening))(?:\s+there)?"
-    r"|你好|您好|嗨|哈喽|早上好|下午好|晚上好)"
-    r"|(?P<thanks>(?:thanks|thank\s+you|thx|many\s+thanks)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?"
-    r"(?:\W+(?:that\s+(?:helped|helps|was\s+helpful)|that'?s\s+(?:helpful|great)|great|perfect))?"
-    r"|谢谢(?:你|您)?|多谢|感谢|谢了)"
-    r"|(?P<help>help|help\s+me|help\s+please|i\s+need\s+help|can\s+you\s+help(?:\s+me)?|帮助|帮帮我|帮我|求助)"
-    r"|(?P<ack>ok|okay|got\s+it|i\s+see|understood|alright|明白了|知道了|了解|懂了)"
-    r"|(?P<bye>bye|goodbye|bye\s+bye|see\s+you|再见|拜拜)"
-    r")\W*$",
-    re.IGNORECASE,
+# the pieces of a message that is only small talk: a greeting, thanks, a request for help, an
+# acknowledgement or a goodbye, alone or together ("OK, thanks!", "明白了，谢谢", "Hi, I have a
+# question"). No need to look anything up, and no context for the next question ("Thanks!" then
+# "and for express?" follows the turn before the thanks)
+_TALK = {
+    "greeting": r"(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening))(?:\s+there)?|你好|您好|嗨|哈喽|早上好|下午好|晚上好|在吗|在不在",
+    "thanks": r"(?:thanks|thank\s+you|thx|many\s+thanks|cheers)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?"
+    r"|that\s+(?:helped|helps|was\s+helpful)|that'?s\s+(?:helpful|great)|谢谢(?:你|您)?[啦了呀]?|多谢|感谢|谢了|辛苦了",
+    "help": r"help\s+me|help\s+please|help|i\s+need\s+help|can\s+you\s+help(?:\s+me)?|帮助|帮帮我|帮我|求助",
+    "ack": r"ok|okay|got\s+it|i\s+see|understood|alright|great|perfect|cool|awesome|nice"
+    r"|明白了?|知道了|了解|懂了|好的|好吧|好|嗯+|收到",
+    "bye": r"bye|goodbye|bye\s+bye|see\s+you|再见|拜拜",
+    # no kind of its own: "Hi, I have a question" is a greeting
+    "": r"please|pls|i\s+have\s+a\s+question|(?:a\s+)?quick\s+question|我想问一下|我想咨询一下|请问一下|问一下",
+}
+# a piece in Latin letters ends a word: "hit" is no "hi", and "okay" is not "ok" + "ay"
+_TALK_PIECE = re.compile(
+    "|".join(f"(?P<{k or 'filler'}>(?:{v})(?![A-Za-z]))" for k, v in _TALK.items()), re.IGNORECASE
 )
+_TALK_GAP = re.compile(r"[\s,.!?;:~\-，。！？；：、…]*")
+# which reply a message of several kinds gets ("OK, thanks, bye" says goodbye)
+_TALK_ORDER = ("bye", "thanks", "greeting", "help", "ack")
 
 
 def small_talk(text: str) -> str | None:
-    """``"greeting"``, ``"thanks"``, ``"help"``, ``"ack"`` or ``"bye"`` when ``text`` is only that
-    ("Hi!", "Thank you so much", "help", "OK", "谢谢！"), else None ("Hi, how do I return an item?"
-    is a question)."""
-    m = _SMALL_TALK.match(to_simplified(text or ""))  # "謝謝" too
-    return m.lastgroup if m else None
+    """``"greeting"``, ``"thanks"``, ``"help"``, ``"ack"`` or ``"bye"`` when ``text`` is only
+    small talk ("Hi!", "Thank you so much", "help", "OK, thanks", "明白了，谢谢"), else None ("Hi,
+    how do I return an item?" is a question)."""
+    folded = to_simplified(text or "").strip()
+    if not folded or len(folded) > 80:
+        return None
+    kinds: set[str] = set()
+    pos = _TALK_GAP.match(folded, 0).end()  # type: ignore[union-attr]
+    while pos < len(folded):
+        m = _TALK_PIECE.match(folded, pos)
+        if m is None:
+            return None
+        kinds.add(m.lastgroup or "")
+        pos = _TALK_GAP.match(folded, m.end()).end()  # type: ignore[union-attr]
+    kinds.discard("filler")
+    return next((k for k in _TALK_ORDER if k in kinds), None)
 
 
 _FOLLOWUP_EN = re.compile(

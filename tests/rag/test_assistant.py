@@ -87,6 +87,7 @@ def test_asking_about_the_service_desk_is_no_handoff_request(question: str) -> N
     ("Do you sell refurbished phones?", "yes", "handoff"),
     ("Do you sell refurbished phones?", "Yes please", "handoff"),
     ("Do you sell refurbished phones?", "ok", "handoff"),
+    ("Do you sell refurbished phones?", "yes please connect me", "handoff"),
     ("你们卖二手手机吗？", "好的", "handoff"),
     ("你們賣二手手機嗎？", "需要", "handoff"),
     ("Do you sell refurbished phones?", "no thanks", "clarify"),
@@ -536,6 +537,12 @@ def test_names_every_term_defers_to_a_reranker(shop_index: Any, fake_embedder: A
     ("帮帮我", "请问您需要什么帮助"),
     ("OK", "Is there anything else I can help you with?"),
     ("Thanks, that helped!", "You're welcome!"),
+    ("great, thanks!", "You're welcome!"),
+    ("明白了，谢谢", "不客气"),
+    ("好的谢谢", "不客气"),
+    ("Hi, I have a question", "What can I help you with?"),
+    ("你好，我想问一下", "请问有什么可以帮您"),
+    ("OK thanks, bye", "Goodbye!"),
     ("Thank you so much.", "You're welcome!"),
     ("你好", "请问有什么可以帮您"),
     ("谢谢！", "不客气"),
@@ -549,6 +556,14 @@ def test_small_talk_is_answered_in_kind_without_a_lookup(shop_index: Any, fake_e
     # a greeting with a question in it is a question
     b = make(shop_index, fake_embedder).ask("Hi, how long does standard shipping take?")
     assert b.action == "answer" and "3 to 5 business days" in b.text
+
+
+@pytest.mark.parametrize("message", ["hit", "history", "helpful", "好评", "Thanks for the info about returns",
+                                     "ok so how long is shipping", "请问退货要多久", "Hi, how do I return an item?"])
+def test_a_question_among_small_talk_words_is_a_question(message: str) -> None:
+    from rag.conversation import small_talk
+
+    assert small_talk(message) is None, message
 
 
 def test_small_talk_is_no_context_for_the_next_question() -> None:
