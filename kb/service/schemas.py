@@ -177,7 +177,9 @@ class ChatMessage(RequestModel):
 class ChatRequest(RequestModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(max_length=64, description="knowledge base name")
-    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    # a chat client sends the whole conversation every turn: a long one is read for its last 20
+    # turns (the 1 MB body limit bounds the rest), not refused after 100 exchanges
+    messages: list[ChatMessage] = Field(min_length=1, max_length=5000)
     stream: bool = False
     temperature: float | None = None
     max_tokens: int | None = None

@@ -190,6 +190,15 @@ def test_a_streamed_llm_answer_is_the_checked_answer_on_both_routes(hashing_home
         assert content == whole["answer"], content
 
 
+def test_a_long_chat_is_read_for_its_last_turns_not_refused(client: Any) -> None:
+    # a chat client sends the whole conversation every turn: 300 messages got a 422
+    old = [{"role": r, "content": f"turn {i}: do you sell blenders?"} for i in range(150) for r in ("user", "assistant")]
+    r = client.post("/v1/chat/completions", json={
+        "model": KB, "messages": [*old, {"role": "user", "content": "Do you ship to Canada?"}]})
+    assert r.status_code == 200, r.text
+    assert "Canada" in r.json()["choices"][0]["message"]["content"]
+
+
 def test_chat_needs_a_last_user_message(client: Any) -> None:
     r = client.post("/v1/chat/completions", json={"model": KB, "messages": [{"role": "assistant", "content": "hi"}]})
     assert r.status_code == 422 and r.json()["error"] == "bad_input"
