@@ -537,7 +537,7 @@ class Assistant:
         primary = retriever.last_primary or hits
         raw_rel = self.relevance(primary, lang, retriever)
         rel = self.scaled_relevance(raw_rel)
-        if not hits or (raw_rel < self.refuse_threshold and not self.names_every_term(query, primary)):
+        if not hits or (raw_rel < self.refuse_threshold and not self._named(q, query, primary, retriever)):
             yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits, query=query)}
             return
 
@@ -714,6 +714,18 @@ class Assistant:
             and (not negated or negated <= set(phrase_terms(" ".join((*h.chunk.heading_path, h.passage)))))
             for h in hits[:top]
         )
+
+    def _named(self, question: str, query: str, primary: Sequence[Hit], retriever: HybridRetriever) -> bool:
+        """Whether a top passage names every term of the need as condensed, or of a follow-up's
+        question as asked among its own hits: a customer who turns to a new topic ("What are your
+        phone opening hours?" after a gift-card question) asks something whole, which the
+        previous turn's words, joined to it, kept from being named. On mtrag-un's follow-ups the
+        question as asked takes one answerable question ("Probate?") from the refused, and no
+        unanswerable one."""
+        if self.names_every_term(query, primary):
+            return True
+        phrasings = retriever.last_phrasings
+        return len(phrasings) > 1 and query.strip() != question.strip() and self.names_every_term(question, phrasings[1])
 
     def _faq_match(self, query: str, hits: Sequence[Hit], retriever: HybridRetriever) -> Hit | None:
         top = hits[0]

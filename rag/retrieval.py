@@ -714,6 +714,8 @@ class HybridRetriever:
     last_debug: _PerThread[RetrievalDebug | None] = _PerThread(lambda: None)
     last_timings: _PerThread[dict[str, float]] = _PerThread(dict)
     last_primary: _PerThread[list[Hit] | None] = _PerThread(lambda: None)
+    # after retrieve_many, each phrasing's own hits, in the order given (empty after retrieve)
+    last_phrasings: _PerThread[list[list[Hit]]] = _PerThread(list)
     # the query vectors of this thread's last call, whatever the cache keeps: the composer of the
     # same request reuses them (the cache may be off, or evict them under load)
     last_vectors: _PerThread[dict[str, np.ndarray]] = _PerThread(dict)
@@ -896,6 +898,7 @@ class HybridRetriever:
         A query that must be embedded has its keyword search run alongside the embedding."""
         t0 = time.perf_counter()
         self.last_primary = None
+        self.last_phrasings = []
         query = (query or "").strip()
         if not query or self.index.n_chunks == 0:
             self.last_timings = {"retrieve": 0.0, "rerank": 0.0}
@@ -1148,6 +1151,7 @@ class HybridRetriever:
         primary: list[Hit] | None = None
         # one vector, one filter: its searches run once (without a main vector, none is shared)
         memo: dict[str, _Vector] | None = {} if main_vec is not None else None
+        phrasings: list[list[Hit]] = []
         for text, w in items:
             got = self.retrieve(
                 text, k, filters, lang, rerank=rerank, qvec=main_vec, _vector_memo=memo, _keyword_ahead=ahead
@@ -1160,9 +1164,11 @@ class HybridRetriever:
                 timings[key] = timings.get(key, 0.0) + ms
             if primary is None:
                 primary, debug = got, self.last_debug
+            phrasings.append(got)
         self.last_timings = timings
         self.last_debug = debug  # the first (main) phrasing's weights
         self.last_primary = primary
+        self.last_phrasings = phrasings
         order = sorted(score, key=lambda sid: (-score[sid], sid))[:k]
         return [replace(first[sid], score=score[sid]) for sid in order]
 

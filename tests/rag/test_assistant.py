@@ -516,6 +516,18 @@ def test_one_word_only_in_a_passages_text_is_still_refused_below_the_cosine_thre
     assert asst.ask(word).action == "refuse", word
 
 
+def test_a_new_topic_after_another_is_judged_on_its_own_words(shop_index: Any, fake_embedder: Any) -> None:
+    # the previous turn's words, joined to a whole new question, kept any passage from naming
+    # every term of the need: it was refused where the cosine was low
+    asst = make(shop_index, fake_embedder, refuse_threshold=0.999)
+    history = [{"role": "user", "content": "Can I pay with a partner discount code?"},
+               {"role": "assistant", "content": "I couldn't find that."}]
+    a = asst.ask("How long does standard shipping take?", history=history)
+    assert a.action == "answer" and "3 to 5 business days" in a.text, (a.action, a.text)
+    # a follow-up whose own words no passage names is still refused
+    assert asst.ask("Does it cover lightning strikes?", history=history).action == "refuse"
+
+
 def test_a_request_is_answered_by_what_it_asks_for(shop_index: Any, fake_embedder: Any) -> None:
     # "I want ..." holds no topic word: with "want" counted, no passage named every term
     asst = make(shop_index, fake_embedder, refuse_threshold=0.999)
