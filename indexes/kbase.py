@@ -913,10 +913,20 @@ class IndexVersion:
         passage[first < 0] = np.nan
         return out, passage
 
+    def _analyze(self, query: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """:func:`_analyze_query` as this version's chunks were analysed, with a word the corpus
+        does not know read as the one it is a typo of (:meth:`BM25Index.correct`)."""
+        terms, phrases = _analyze_query(query, self._folds)
+        return self.bm25.correct(terms), phrases
+
+    def correct_terms(self, terms: tuple[str, ...]) -> tuple[str, ...]:
+        """Query ``terms`` with each word the corpus does not know read as the one it is a typo of."""
+        return self.bm25.correct(terms)
+
     def keyword_search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top ``k`` (chunk row, BM25 score > 0), best first, over :func:`indexes.text.tokenize`
         terms and :func:`indexes.text.phrase_terms` phrases."""
-        terms, phrases = _analyze_query(query, self._folds)
+        terms, phrases = self._analyze(query)
         return self.bm25.search(terms, k, allowed, phrases=phrases)
 
     def keyword_search_all(
@@ -925,26 +935,26 @@ class IndexVersion:
         """:meth:`keyword_search`'s top ``k``, and every chunk row's BM25 score (0 for rows
         ``allowed`` excludes), from the same pass: what :meth:`keyword_scores` would give for any
         rows, without searching the postings again."""
-        terms, phrases = _analyze_query(query, self._folds)
+        terms, phrases = self._analyze(query)
         return self.bm25.search_all(terms, k, allowed, phrases=phrases)
 
     def keyword_scores(self, query: str, rows: Sequence[int]) -> np.ndarray:
         """BM25 scores of ``query`` for the chunks at ``rows`` (0 where a chunk lacks every term),
         so that a chunk the vector search found is scored by BM25 too, not counted as absent."""
-        terms, phrases = _analyze_query(query, self._folds)
+        terms, phrases = self._analyze(query)
         return self.bm25.scores_of(terms, rows, phrases=phrases)
 
     def keyword_held(self, query: str) -> HeldTerms | None:
         """Which of ``query``'s terms every chunk holds (:class:`~indexes.keyword.HeldTerms`, whose
         ``coverage`` is :meth:`keyword_coverage`'s), in one pass over their postings, for a caller
         that reads it ahead of the passages it will ask about; None when it has too many terms."""
-        terms, _ = _analyze_query(query, self._folds)
+        terms, _ = self._analyze(query)
         return self.bm25.held(terms)
 
     def keyword_coverage(self, query: str, groups: Sequence[Sequence[int]]) -> list[float]:
         """For each group of chunk rows (one passage), the share of the query's distinct terms
         that the passage holds (title and headings included, as indexed)."""
-        terms, _ = _analyze_query(query, self._folds)
+        terms, _ = self._analyze(query)
         return self.bm25.coverage(terms, groups)
 
     def passage_similarity(self, qvec: np.ndarray, rows: Sequence[int]) -> np.ndarray:

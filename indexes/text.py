@@ -294,6 +294,12 @@ def _stemmer() -> Any:
 _stem_lock = threading.Lock()
 
 
+def stem_words(words: Iterable[str]) -> list[str]:
+    """English ``words`` (lowercase) Snowball-stemmed, as :func:`tokenize` stems them."""
+    with _stem_lock:  # PyStemmer objects are not thread-safe
+        return list(_stemmer().stemWords(list(words)))
+
+
 def _marked(words: Iterable[str], stop: frozenset[str], negations: frozenset[str] | None) -> list[str]:
     """``words`` without stop words; with ``negations``, each run of them as one :data:`NEGATION`."""
     out: list[str] = []

@@ -41,7 +41,7 @@ from indexes.types import Chunk, Filters
 from kb.errors import InputError, blank, question_text, require_text
 from rag.citations import AnswerChecker, SentenceStream, split_answer
 from rag.compose import ExtractiveComposer, build_messages
-from rag.conversation import ConversationStore, condense_offline, condense_with_llm, small_talk
+from rag.conversation import ConversationStore, condense_offline, condense_with_llm, small_talk, stands_alone
 from rag.llm import LLM, get_llm
 from rag.retrieval import (
     QUERY_CACHE_SIZE,
@@ -537,7 +537,7 @@ class Assistant:
         primary = retriever.last_primary or hits
         raw_rel = self.relevance(primary, lang, retriever)
         rel = self.scaled_relevance(raw_rel)
-        if not hits or (raw_rel < self.refuse_threshold and not self._named(q, query, primary, retriever)):
+        if not hits or (raw_rel < self.refuse_threshold and not self._named(q, query, primary, retriever, index)):
             yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits, query=query)}
             return
 
@@ -682,7 +682,9 @@ class Assistant:
         return float(cap * dense + (1.0 - cap) * cover)
 
     @staticmethod
-    def names_every_term(query: str, hits: Sequence[Hit], top: int = 3) -> bool:
+    def names_every_term(
+        query: str, hits: Sequence[Hit], top: int = 3, correct: Callable[[tuple[str, ...]], Sequence[str]] | None = None
+    ) -> bool:
         """Whether one of the ``top`` passages holds every term of ``query`` (two at least, or one
         that names its section), so
         that the knowledge base covers it even where the embedder's cosine is low: a short
@@ -691,14 +693,16 @@ class Assistant:
         answerable questions refused on emanual-qa from 8.5% to 3.5% and on mtrag-un from 11.8%
         to 10.8%, and no unanswerable question of mtrag-un names all its terms (the most any
         passage held of one: 71% by idf). A term the question negates counts as one more, which a
-        passage names only by negating it too. A reranker's judgement is not overruled."""
+        passage names only by negating it too. A reranker's judgement is not overruled.
+        ``correct``: the index's reading of a word it does not know as the one it is a typo of
+        (the passages' coverage counts that word)."""
         if not hits or "rerank" in hits[0].scores:
             return False
         topic = query_topic(query)
         # a term the question negates ("What can't be returned?") is a term of its own: the
         # passage must say it negated too ("Items that cannot be returned")
         negated = {p for p in phrase_terms(topic) if NEGATION in p.split(PHRASE_SEP)}
-        terms = set(tokenize(topic))
+        terms = set(tokenize(topic)) if correct is None else set(correct(tuple(tokenize(topic))))
         if len(terms) + len(negated) < 2:
             # one word ("returns", "password", "退款") is common in a support chat, and its cosine
             # is no guide (multilingual-e5-small gives "pizza" 0.80 and "return" 0.86 on a shop's
@@ -715,17 +719,25 @@ class Assistant:
             for h in hits[:top]
         )
 
-    def _named(self, question: str, query: str, primary: Sequence[Hit], retriever: HybridRetriever) -> bool:
+    def _named(
+        self, question: str, query: str, primary: Sequence[Hit], retriever: HybridRetriever, index: Any
+    ) -> bool:
         """Whether a top passage names every term of the need as condensed, or of a follow-up's
         question as asked among its own hits: a customer who turns to a new topic ("What are your
         phone opening hours?" after a gift-card question) asks something whole, which the
         previous turn's words, joined to it, kept from being named. On mtrag-un's follow-ups the
         question as asked takes one answerable question ("Probate?") from the refused, and no
-        unanswerable one."""
-        if self.names_every_term(query, primary):
+        unanswerable one; a question that leans on the turn before by its words ("How many
+        languages do they provide assistance in?") is not one (:func:`stands_alone`): without that
+        test one unanswerable question of mtrag-un was answered."""
+        correct = getattr(index, "correct_terms", None)
+        if self.names_every_term(query, primary, correct=correct):
             return True
         phrasings = retriever.last_phrasings
-        return len(phrasings) > 1 and query.strip() != question.strip() and self.names_every_term(question, phrasings[1])
+        return (
+            len(phrasings) > 1 and query.strip() != question.strip() and stands_alone(question)
+            and self.names_every_term(question, phrasings[1], correct=correct)
+        )
 
     def _faq_match(self, query: str, hits: Sequence[Hit], retriever: HybridRetriever) -> Hit | None:
         top = hits[0]

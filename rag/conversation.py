@@ -114,10 +114,21 @@ def small_talk(text: str) -> str | None:
     return next((k for k in _TALK_ORDER if k in kinds), None)
 
 
+# words by which a question leans on the turn before it: a pronoun or "the same", "what about
+# ...", "and ..."; in Chinese 它, 这个, a closing 呢, an opening 那 or 还
 _FOLLOWUP_EN = re.compile(
-    r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there|one|ones|same|also|else|other|more)\b",
+    r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|him|there|one|ones|same|also|else|other|"
+    r"more|former|latter|either|neither|both|such|too|instead)\b|^\W*(and|but|so|or|what\s+about|how\s+about|"
+    r"what\s+if)\b",
     re.I,
 )
+_FOLLOWUP_ZH = re.compile(r"它|他们|她们|这个|那个|这些|那些|这种|那种|这样|那样|该|此|其|上述|刚才|前面|同样|呢\W*$|^\W*[那还也]")
+
+
+def stands_alone(question: str) -> bool:
+    """Whether ``question`` leans on no earlier turn by its words (:data:`_FOLLOWUP_EN`): "Do you
+    ship to Canada?" stands alone, "How many languages do they provide assistance in?" does not."""
+    return not _FOLLOWUP_EN.search(question) and not _FOLLOWUP_ZH.search(to_simplified(question))
 
 
 # A previous turn longer than this is carried as its rarest terms, not whole (the longest user

@@ -196,3 +196,31 @@ def test_a_negated_question_ranks_the_negated_section_first() -> None:
     # asked what it covers, the section that says so stays first
     q = "What does the warranty cover?"
     assert idx.search(tokenize(q), 2, phrases=phrase_terms(q))[0][0] == 0
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("retrun", "return"), ("warrenty", "warranty"), ("refnud", "refund"), ("manufacturng", "manufacturing"),
+    ("defectss", "defects"), ("originl", "original"),
+])
+def test_a_word_the_corpus_does_not_know_is_read_as_the_one_it_is_a_typo_of(typed: str, meant: str) -> None:
+    idx = _index()
+    assert idx.correct(tuple(tokenize(typed))) == tuple(tokenize(meant))
+    assert idx.search(idx.correct(tuple(tokenize(f"{typed} policy"))), 3)  # found by it
+
+
+@pytest.mark.parametrize("word", [
+    "costs",  # known: left as it is
+    "cost",  # too short to guess: "mask" is one edit from "task"
+    "bicycle",  # nothing one edit from it
+    "签收后",  # not in Latin letters
+    "drefund",  # a typo rarely starts a word: "border" is no "order"
+])
+def test_a_word_known_short_or_far_is_left_as_it_is(word: str) -> None:
+    idx = _index()
+    toks = tuple(tokenize(word))
+    assert idx.correct(toks) == toks
+
+
+def test_of_two_words_one_edit_away_the_commoner_is_taken() -> None:
+    idx = BM25Index.build([tokenize(d) for d in ("banter", "banner", "banner", "other")])
+    assert idx.correct(tuple(tokenize("banher"))) == ("banner",)  # one edit from both; "banner" is in two chunks

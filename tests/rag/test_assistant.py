@@ -516,6 +516,17 @@ def test_one_word_only_in_a_passages_text_is_still_refused_below_the_cosine_thre
     assert asst.ask(word).action == "refuse", word
 
 
+@pytest.mark.parametrize(("question", "source"), [
+    ("Can I retrun sale items?", "returns.md"), ("warrenty", "warranty.md"), ("Are refnuds paid to the original payment method?", "returns.md"),
+])
+def test_a_typo_in_the_word_that_matters_is_read_as_the_word(shop_index: Any, fake_embedder: Any, question: str,
+                                                             source: str) -> None:
+    # "retrun" matched nothing, so no passage named every term and the question was refused
+    asst = make(shop_index, fake_embedder, refuse_threshold=0.999)
+    a = asst.ask(question)
+    assert a.action == "answer" and a.citations[0].source == source, (question, a.action, a.text)
+
+
 def test_a_new_topic_after_another_is_judged_on_its_own_words(shop_index: Any, fake_embedder: Any) -> None:
     # the previous turn's words, joined to a whole new question, kept any passage from naming
     # every term of the need: it was refused where the cosine was low
@@ -524,8 +535,11 @@ def test_a_new_topic_after_another_is_judged_on_its_own_words(shop_index: Any, f
                {"role": "assistant", "content": "I couldn't find that."}]
     a = asst.ask("How long does standard shipping take?", history=history)
     assert a.action == "answer" and "3 to 5 business days" in a.text, (a.action, a.text)
-    # a follow-up whose own words no passage names is still refused
+    # a follow-up whose own words no passage names is still refused, and so is one that leans on
+    # the turn before by its words, though a passage names them
     assert asst.ask("Does it cover lightning strikes?", history=history).action == "refuse"
+    assert asst.ask("How long does standard shipping take for them?", history=history).action == "refuse"
+    assert asst.ask("How long does standard shipping take for them?").action == "answer"
 
 
 def test_a_request_is_answered_by_what_it_asks_for(shop_index: Any, fake_embedder: Any) -> None:
