@@ -743,6 +743,9 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         user = S.UserInfo(id=None, groups=body.groups) if body.groups is not None else None
         rt, groups, filters = prepare(svc, principal, body.model, user, None)
         svc.check_session(body.session_id, principal)
+        if body.session_id and not history:
+            # the latest message alone, with a session: the conversation is the session's
+            history = svc.history_for(body.session_id, None, groups)
         session_id = body.session_id
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())

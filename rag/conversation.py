@@ -154,16 +154,22 @@ def condense_offline(
     carried as terms too: whole, 15 KB of it drowned the question ("How long do I have to return
     an item?" was refused) and took 4 s to embed.
     ``idf(term)`` ranks terms by rarity when given (the index's BM25 statistics).
-    Only earlier turns in the question's language are carried: a customer who turns from English
-    to Chinese asks something new, and "How long do I have to return an item?" joined to
-    "积分有效期是多久？" made the points rules hold too few of the query's words to be answered."""
+    Only earlier turns in the question's language are carried, unless there are none and the
+    question leans on the turn before by its words (:func:`stands_alone`): a customer who turns from English to Chinese
+    asks something new, and "How long do I have to return an item?" joined to "积分有效期是多久？"
+    made the points rules hold too few of the query's words to be answered; "那会员呢？" ("and for
+    members?") after it asks about returns all the same."""
     lang = detect_lang(question)
-    users = [
+    said = [
         m["content"]
         for m in history
         if m.get("role") == "user" and m.get("content", "").strip() and not small_talk(m["content"])
-        and detect_lang(m["content"]) == lang
     ]
+    users = [t for t in said if detect_lang(t) == lang]
+    if not users and not stands_alone(question):
+        # a question that leans on the turn before by its words ("那会员呢？" after "How long do I
+        # have to return an item?"), when none was asked in its language, carries the last one
+        users = said
     if not users:
         return question
     if (lang != "zh" or dense_reads) and len(users[-1]) <= LONG_TURN_CHARS:

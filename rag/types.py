@@ -76,4 +76,5 @@ class Answer:
             "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
             "session_id": self.session_id,
             "answer_id": self.answer_id,
+            "query": self.query,  # what was searched: a follow-up condensed with its history
         }

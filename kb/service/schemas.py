@@ -144,6 +144,7 @@ class AskResponse(BaseModel):
     answer_id: str
     kb: str
     index_version: str | None
+    query: str = Field("", description="what was searched: the question, a follow-up condensed with its history")
     passages: list[PassageOut] | None = None
 
 

@@ -190,6 +190,19 @@ def test_a_streamed_llm_answer_is_the_checked_answer_on_both_routes(hashing_home
         assert content == whole["answer"], content
 
 
+def test_a_follow_up_says_what_it_searched_and_chat_reads_the_session(client: Any) -> None:
+    first = client.post("/v1/ask", json={"question": "How long does standard shipping take?"}).json()
+    assert first["query"] == "How long does standard shipping take?"
+    sid = first["session_id"]
+    # the OpenAI route with the latest message and a session: the conversation is the session's
+    chat = client.post("/v1/chat/completions", json={
+        "model": KB, "session_id": sid, "messages": [{"role": "user", "content": "And express?"}]})
+    assert chat.status_code == 200, chat.text
+    assert "express" in chat.json()["choices"][0]["message"]["content"].lower(), chat.json()
+    follow = client.post("/v1/ask", json={"question": "What does that cost?", "session_id": sid}).json()
+    assert follow["query"] == "What does that cost? And express?"  # the turn before it is the chat's
+
+
 def test_a_long_chat_is_read_for_its_last_turns_not_refused(client: Any) -> None:
     # a chat client sends the whole conversation every turn: 300 messages got a 422
     old = [{"role": r, "content": f"turn {i}: do you sell blenders?"} for i in range(150) for r in ("user", "assistant")]

@@ -318,6 +318,17 @@ def test_a_turn_in_another_language_is_not_carried_into_the_question() -> None:
     assert condense_offline("And exchanges?", hist) == "And exchanges? How long do I have to return an item?"
 
 
+def test_a_follow_up_in_another_language_carries_the_turn_it_leans_on() -> None:
+    # "那会员呢？" ("and for members?") after an English returns question was searched alone, and
+    # answered with the loyalty points rules
+    hist = [{"role": "user", "content": "How long do I have to return an item?"}, {"role": "assistant", "content": "30 days."}]
+    assert condense_offline("那会员呢？", hist) == "那会员呢？ How long do I have to return an item?"
+    assert condense_offline("What about for Plus members?", [{"role": "user", "content": "退货期限是多久？"}]) == \
+        "What about for Plus members? 退货期限是多久？"
+    # a whole new question in another language is still asked alone
+    assert condense_offline("会员积分多久过期？", hist) == "会员积分多久过期？"
+
+
 def test_a_long_previous_turn_is_carried_as_its_rarest_terms() -> None:
     # a pasted e-mail before the question: carried whole, 15 KB of it drowned the question and
     # took seconds to embed

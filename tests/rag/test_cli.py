@@ -33,6 +33,9 @@ def test_kb_ask_json_shape_and_session(cli_env: Any, kb_home: Path) -> None:
     c = out["citations"][0]
     assert set(c) == {"n", "source", "locator", "title", "text", "score"} and c["source"] == "shipping.md"
     assert (kb_home / "shop" / "conversations.sqlite").is_file()
+    # a follow-up says what it searched: the question condensed with the session's last one
+    r = CliRunner().invoke(cli_env, ["ask", "And express?", "--json", "--session", "s9"])
+    assert json.loads(r.output)["query"] == "And express? How long does standard shipping take?"
 
 
 def test_kb_ask_terminal_prints_answer_then_sources(cli_env: Any) -> None:
