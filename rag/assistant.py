@@ -212,6 +212,54 @@ MESSAGES = {
 }
 
 
+def _template_re(key: str) -> re.Pattern[str]:
+    """The canned reply ``key`` in any of its languages, its ``{a}`` and ``{b}`` as groups."""
+    alts = [
+        re.escape(t).replace(re.escape("{a}"), f"(?P<a{i}>.+?)").replace(re.escape("{b}"), f"(?P<b{i}>.+?)")
+        for i, t in enumerate(MESSAGES[key].values())
+    ]
+    return re.compile("|".join(f"(?:{a})" for a in alts), re.DOTALL)
+
+
+_FIRST_RE = re.compile(r"^\W*(?:(?:the\s+)?(?:first|1st|former)(?:\s+one)?|1|a|第一个?|前者|前一个|上一个)\W*$", re.I)
+_SECOND_RE = re.compile(r"^\W*(?:(?:the\s+)?(?:second|2nd|latter|last)(?:\s+one)?|2|b|第二个?|后者|后一个|下一个)\W*$", re.I)
+
+
+def clarified(reply: str, history: Sequence[Message]) -> tuple[str, str] | None:
+    """When the last reply asked "Do you mean A or B?" (MESSAGES["clarify"]) and ``reply`` picks
+    one ("the first one", "2", "后者", or words of one title and not of the other: "returns"):
+    the question asked then with the title chosen (and the reply's own words, when it has some
+    beyond the choice), and that title; else None."""
+    if len(history) < 2 or history[-1].get("role") != "assistant" or history[-2].get("role") != "user":
+        return None
+    m = _CLARIFY_RE.fullmatch(history[-1].get("content", "").strip())
+    if m is None:
+        return None
+    got = {k[0]: v for k, v in m.groupdict().items() if v is not None}
+    a, b = got["a"], got["b"]
+    asked = history[-2].get("content", "").strip()
+    said = to_simplified(reply).strip()
+    if _FIRST_RE.match(said):
+        return f"{asked} {a}", a
+    if _SECOND_RE.match(said):
+        return f"{asked} {b}", b
+    words = set(tokenize(said))
+    in_a, in_b = len(words & set(tokenize(a))), len(words & set(tokenize(b)))
+    if in_a == in_b:
+        return None
+    pick = a if in_a > in_b else b
+    return f"{asked} {reply.strip()} {pick}", pick
+
+
+def _titled(scope: Filters | None, index: Any, title: str) -> Filters | None:
+    """``scope`` kept to the documents titled ``title`` (the option a clarifying question's reply
+    chose), unless it names sources already or no document has that title."""
+    if scope is not None and scope.sources:
+        return scope
+    sources = tuple(sorted({d.source for d in index.documents() if d.title == title})) if hasattr(index, "documents") else ()
+    return replace(scope or Filters(), sources=sources) if sources else scope
+
+
 def offered_person(reply: str) -> bool:
     """Whether ``reply`` (an earlier assistant turn) is the refusal that offers a person."""
     return reply.strip() in _OFFERS
@@ -235,6 +283,7 @@ def _msg(key: str, lang: str, **kw: str) -> str:
 
 
 _OFFERS = frozenset(MESSAGES["refuse"].values())
+_CLARIFY_RE = _template_re("clarify")
 
 
 def reply_lang(question: str, lang: str) -> str:
@@ -525,10 +574,17 @@ class Assistant:
         # 2. condense, retrieve
         index = self.index_provider()
         tc = time.perf_counter()
-        query = self.condense(q, hist, index)
+        # a reply to "Do you mean A or B?" ("the first one", "退货"): the question it answers,
+        # with the option chosen, asked anew (and not asked back again)
+        chosen, title = clarified(q, hist) or (None, None)
+        asked = chosen or q  # the words the passages and sentences are chosen by
+        query = chosen or self.condense(q, hist, index)
+        scope = user_filters(filters, groups)
+        if title is not None:
+            scope = _titled(scope, index, title)
         timings["condense"] = (time.perf_counter() - tc) * 1000
         retriever = self.retriever()
-        found = self.retrieve_turn(q, query, retriever, k=self.hits_k, filters=user_filters(filters, groups), lang=lang)
+        found = self.retrieve_turn(asked, query, retriever, k=self.hits_k, filters=scope, lang=lang)
         timings.update(retriever.last_timings)
         retrieved[:] = _redacted(found)
         hits = retrieved[: self.k]  # the passages the answer may use and cite
@@ -537,12 +593,12 @@ class Assistant:
         primary = retriever.last_primary or hits
         raw_rel = self.relevance(primary, lang, retriever)
         rel = self.scaled_relevance(raw_rel)
-        if not hits or (raw_rel < self.refuse_threshold and not self._named(q, query, primary, retriever, index)):
+        if not hits or (raw_rel < self.refuse_threshold and not self._named(asked, query, primary, retriever, index)):
             yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits, query=query)}
             return
 
         # 3. FAQ direct answer
-        faq = self._faq_match(query if hist else q, hits, retriever)
+        faq = self._faq_match(query if hist else asked, hits, retriever)
         if faq is not None and same_words(faq.chunk.answer or "", faq.chunk.question or ""):
             # a bank of questions only: the entry asked is there, its answer is not, and a person
             # is told which entry it is (never the question back as if it were the answer)
@@ -563,7 +619,7 @@ class Assistant:
             return
 
         # 4. clarify when the top passages tie across different topics
-        clar = self._clarify(q, hits, hist, lang)
+        clar = None if chosen else self._clarify(q, hits, hist, lang)
         if clar is not None:
             text, cites = clar
             yield from self._emit(text, stream)
@@ -573,19 +629,19 @@ class Assistant:
         # 5. compose, from the passages with the answer of the kind asked for where their source
         # has one elsewhere ("how long": a duration)
         tc = time.perf_counter()
-        hits = _redacted(retriever.answer_excerpts(q, hits, query))
+        hits = _redacted(retriever.answer_excerpts(asked, hits, query))
         streamed = False  # whether the answer's text went out while the model wrote it
         raw = ""
         if self.llm.extractive:
             # the retriever embedded the turn as condensed (its main phrasing): that vector is
             # reused, and the question's own words say what is asked now
             raw = self.composer.compose(
-                q, hits, lang, retriever.embed_query, query=query, term_weight=self._idf(index)
+                asked, hits, lang, retriever.embed_query, query=query, term_weight=self._idf(index)
             ).text
         checker = AnswerChecker([h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang)
         check_ms = 0.0
         if not self.llm.extractive:
-            msgs = build_messages(q, hits, lang, hist[-6:])
+            msgs = build_messages(asked, hits, lang, [] if chosen else hist[-6:])
             if stream:
                 # 6, as the model writes: each sentence is checked once it is complete, and only
                 # what passes is sent on. Sent at once when no kept sentence can leave the answer

@@ -538,6 +538,33 @@ def test_a_typo_in_the_word_that_matters_is_read_as_the_word(shop_index: Any, fa
     assert a.action == "answer" and a.citations[0].source == source, (question, a.action, a.text)
 
 
+@pytest.mark.parametrize(("reply", "source"), [
+    ("the second one", "shipping.md"), ("1", "returns.md"), ("shipping", "shipping.md"), ("后者", "shipping.md"),
+])
+def test_a_reply_to_a_clarifying_question_answers_the_question_it_asked(shop_index: Any, fake_embedder: Any,
+                                                                       reply: str, source: str) -> None:
+    # "the first one" after "Do you mean A or B?" was searched as it stands, and refused
+    asst = make(shop_index, fake_embedder)
+    history = [{"role": "user", "content": "How long does it take?"},
+               {"role": "assistant", "content": "Do you mean Returns policy or Shipping?"}]
+    a = asst.ask(reply, history=history)
+    assert a.action == "answer" and a.citations[0].source == source, (reply, a.action, a.text)
+    assert a.query.startswith("How long does it take?")
+
+
+def test_a_reply_that_picks_no_option_is_a_question_of_its_own() -> None:
+    from rag.assistant import clarified
+
+    history = [{"role": "user", "content": "warranty refund"},
+               {"role": "assistant", "content": "Do you mean Acme Returns and Refunds Policy or Acme Warranty Policy?"}]
+    assert clarified("Policy", history) is None  # in both titles
+    assert clarified("How long is shipping?", history) is None
+    assert clarified("the first one", history[:1]) is None  # nothing was asked back
+    assert clarified("第二个", [{"role": "user", "content": "多久？"},
+                             {"role": "assistant", "content": "请问您指的是“退货政策”还是“会员积分规则”？"}]) == \
+        ("多久？ 会员积分规则", "会员积分规则")
+
+
 def test_a_new_topic_after_another_is_judged_on_its_own_words(shop_index: Any, fake_embedder: Any) -> None:
     # the previous turn's words, joined to a whole new question, kept any passage from naming
     # every term of the need: it was refused where the cosine was low
