@@ -75,24 +75,31 @@ def stale_staging(folder: Path, *, starting: bool) -> bool:
     return time.time() - folder.stat().st_mtime > _STALE_S
 
 
+# this process's life: a process that has the pid of an earlier one (a container's server is pid 1
+# at every start) is another runner
+_LIFE = uuid.uuid4().hex[:8]
+
+
 def runner_name() -> str:
-    """This server process, as the job store and the staging folders name it."""
-    return f"p{os.getpid()}-{_host()}"
+    """This server process, as the job store names it: ``p<pid>-<host>-<life>``."""
+    return f"p{os.getpid()}-{_host()}-{_LIFE}"
 
 
-_RUNNER = re.compile(r"^p(\d+)-(.*)$")
+_RUNNER = re.compile(r"^p(\d+)-(.*)-([0-9a-f]{8})$")
 JOB_RETENTION_S = 30 * 86_400  # an ended job is kept this long in the store
 
 
 def runner_gone(runner: str, created_at: float) -> bool:
-    """At start-up: whether the process ``runner`` (:func:`runner_name`) that took a job can no
-    longer run it, by the rules of :func:`stale_staging`: its pid has ended on this machine, or is
-    this process's own (an earlier life of it); a job of another machine sharing KB_HOME is taken
-    over only once a day old."""
+    """Whether the process ``runner`` (:func:`runner_name`) that took a job can no longer run it:
+    on this machine, its pid has ended, or is this process's pid in an earlier life; a job of
+    another machine sharing KB_HOME, whose processes cannot be seen from here, is taken over
+    only once a day old (as :func:`stale_staging` goes by a folder's age)."""
     made = _RUNNER.match(runner)
     if made is not None and made.group(2) == _host():
         pid = int(made.group(1))
-        return pid == os.getpid() or not pid_alive(pid)
+        if pid == os.getpid():
+            return made.group(3) != _LIFE
+        return not pid_alive(pid)
     return time.time() - created_at > _STALE_S
 
 
@@ -821,7 +828,7 @@ class Service:
             if not folder.is_dir():
                 raise InputError(f"its uploaded files are gone from {folder}", "upload them again")
             # renamed as this process's, so that no clean-up of a dead process's folders takes it
-            mine = folder.parent / f"{runner_name()}-{uuid.uuid4().hex}"
+            mine = folder.parent / f"p{os.getpid()}-{_host()}-{uuid.uuid4().hex}"  # as staging_dir names it
             os.rename(folder, mine)
             moved[folder] = mine
         # a file missing from its folder was kept already: the process before published it and

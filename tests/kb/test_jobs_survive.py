@@ -59,7 +59,7 @@ def _left_by_a_killed_server(home: Path, kind: str, spec: dict[str, Any], files:
     }
     store = ServiceStore(home / "feedback.sqlite")
     try:
-        store.save_job(record, runner or f"p{DEAD_PID}-{_host()}")
+        store.save_job(record, runner or f"p{DEAD_PID}-{_host()}-0badc0de")
     finally:
         store.close()
     return job_id
@@ -165,8 +165,8 @@ def test_a_job_whose_files_are_gone_ends_as_failed_saying_why(home: Path) -> Non
 def test_a_job_of_a_server_still_running_is_left_to_it(home: Path) -> None:
     from kb.service.core import _host
 
-    runner = f"p{os.getppid()}-{_host()}"  # another worker of the same machine, alive
-    staged = _staged(home, runner, {"theirs.md": "# Theirs\n\nStill being read by the other worker.\n"})
+    runner = f"p{os.getppid()}-{_host()}-12345678"  # another worker of the same machine, alive
+    staged = _staged(home, f"p{os.getppid()}-{_host()}", {"theirs.md": "# Theirs\n\nStill being read by the other worker.\n"})
     job_id = _left_by_a_killed_server(
         home, "ingest", {"staged": staged, "groups": [], "tags": [], "caller": _caller()}, ["theirs.md"],
         runner=runner,
@@ -178,6 +178,19 @@ def test_a_job_of_a_server_still_running_is_left_to_it(home: Path) -> None:
         assert c.get(f"/v1/jobs/{job_id}").json()["state"] == "running"
         assert "theirs.md" not in _sources(c)
     assert Path(staged[0]).is_file()
+
+
+def test_a_job_of_this_pid_is_taken_up_only_from_an_earlier_life(home: Path) -> None:
+    # a container's server is pid 1 at every start: the same pid in an earlier life is gone,
+    # while another server object of this very process is not
+    from kb.service.core import _host, runner_name
+
+    earlier = _left_by_a_killed_server(home, "delete", {"source": "faq.csv#1"}, ["faq.csv#1"],
+                                       runner=f"p{os.getpid()}-{_host()}-0badc0de")
+    now = _left_by_a_killed_server(home, "delete", {"source": "faq.csv#2"}, ["faq.csv#2"], runner=runner_name())
+    with make_client(make_settings(home, "hashing:64")) as c:
+        assert _wait(c, earlier)["state"] in ("succeeded", "failed")
+        assert c.get(f"/v1/jobs/{now}").json()["state"] == "running"
 
 
 def test_a_job_of_a_knowledge_base_this_server_does_not_serve_is_left_to_one_that_does(home: Path) -> None:
