@@ -252,11 +252,16 @@ def clarified(reply: str, history: Sequence[Message]) -> tuple[str, str] | None:
 
 
 def _titled(scope: Filters | None, index: Any, title: str) -> Filters | None:
-    """``scope`` kept to the documents titled ``title`` (the option a clarifying question's reply
-    chose), unless it names sources already or no document has that title."""
-    if scope is not None and scope.sources:
+    """``scope`` kept to the documents titled ``title`` that its groups may read (the option a
+    clarifying question's reply chose: a history sent by a client may name any title), unless it
+    names sources already or no such document is there."""
+    if (scope is not None and scope.sources) or not hasattr(index, "documents"):
         return scope
-    sources = tuple(sorted({d.source for d in index.documents() if d.title == title})) if hasattr(index, "documents") else ()
+    groups = scope.groups if scope is not None else None
+    sources = tuple(sorted({
+        d.source for d in index.documents()
+        if d.title == title and (groups is None or not d.groups or set(d.groups) & set(groups))
+    }))
     return replace(scope or Filters(), sources=sources) if sources else scope
 
 
