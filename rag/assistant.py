@@ -178,6 +178,11 @@ MESSAGES = {
         "zh": "请问您指的是“{a}”还是“{b}”？",
         "zh-Hant": "請問您指的是「{a}」還是「{b}」？",
     },
+    "more_detail": {
+        "en": "Could you tell me a little more about what you would like to know?",
+        "zh": "能再具体说说您想了解什么吗？",
+        "zh-Hant": "能再具體說說您想了解什麼嗎？",
+    },
     "offer_declined": {
         "en": "All right. Is there anything else I can help you with?",
         "zh": "好的。还有什么可以帮您的吗？",
@@ -263,6 +268,22 @@ def _titled(scope: Filters | None, index: Any, title: str) -> Filters | None:
         if d.title == title and (groups is None or not d.groups or set(d.groups) & set(groups))
     }))
     return replace(scope or Filters(), sources=sources) if sources else scope
+
+
+def too_vague(question: str, index: Any) -> bool:
+    """Whether ``question`` says too little to be answered or refused: no word but those of the
+    kind of answer it wants ("多久", "how much?"), or one word the knowledge base holds without a
+    section of that name ("fee", "price"). A word it does not hold ("Mongolia") is refused."""
+    topic = query_topic(question)
+    terms = tokenize(topic)
+    if len(set(terms)) > 1 or any(NEGATION in p.split(PHRASE_SEP) for p in phrase_terms(topic)):
+        return False  # "What isn't refunded?" says what it wants
+    if not terms:
+        return True
+    correct = getattr(index, "correct_terms", None)
+    term = (correct(tuple(terms)) if correct is not None else tuple(terms))[0]
+    doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
+    return doc_freq is not None and doc_freq(term) > 0
 
 
 def offered_person(reply: str) -> bool:
@@ -599,6 +620,11 @@ class Assistant:
         raw_rel = self.relevance(primary, lang, retriever)
         rel = self.scaled_relevance(raw_rel)
         if not hits or (raw_rel < self.refuse_threshold and not self._named(asked, query, primary, retriever, index)):
+            if not hist and too_vague(q, index):
+                # "fee", "多久", "price": words the knowledge base uses, but no need it can tell
+                yield {"type": "final_obj", "answer": finish(_msg("more_detail", say), "clarify", rel * 0.5,
+                                                             hits=hits, query=query)}
+                return
             yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits, query=query)}
             return
 

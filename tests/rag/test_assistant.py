@@ -489,7 +489,7 @@ def test_a_question_whose_every_term_a_passage_holds_is_answered_below_the_cosin
     assert a.confidence < 0.75  # answered on the words alone: said with less confidence
     # one term no passage holds with the others, or a single term, is not enough
     assert asst.ask("Does the blender warranty cover lightning strikes?").action == "refuse"
-    assert asst.ask("Blender?").action == "refuse"
+    assert asst.ask("Blender?").action == "clarify"  # asked for more: see below
 
 
 def test_a_negated_term_counts_as_a_term_a_passage_must_negate_too(shop_index: Any, fake_embedder: Any) -> None:
@@ -518,13 +518,14 @@ def test_one_word_that_names_a_section_is_answered_below_the_cosine_threshold(
 
 
 @pytest.mark.parametrize("word", ["Blender?", "pizza", "euros", "packaging"])
-def test_one_word_only_in_a_passages_text_is_still_refused_below_the_cosine_threshold(
+def test_one_word_only_in_a_passages_text_is_not_answered_below_the_cosine_threshold(
     shop_index: Any, fake_embedder: Any, word: str
 ) -> None:
     # "Every blender has ...", "Orders over 50 euros ...": a word in the text, not a section's
-    # name, is not enough
+    # name, is not enough to answer; the user is asked for more (a word the knowledge base does
+    # not hold, "pizza", is refused)
     asst = make(shop_index, fake_embedder, refuse_threshold=0.999)
-    assert asst.ask(word).action == "refuse", word
+    assert asst.ask(word).action == ("refuse" if word == "pizza" else "clarify"), word
 
 
 @pytest.mark.parametrize(("question", "source"), [
@@ -550,6 +551,21 @@ def test_a_reply_to_a_clarifying_question_answers_the_question_it_asked(shop_ind
     a = asst.ask(reply, history=history)
     assert a.action == "answer" and a.citations[0].source == source, (reply, a.action, a.text)
     assert a.query.startswith("How long does it take?")
+
+
+@pytest.mark.parametrize(("question", "action"), [
+    ("euros", "clarify"), ("多久？", "clarify"), ("?", "clarify"), ("how long?", "clarify"),
+    ("Mongolia", "refuse"), ("pizza", "refuse"),
+])
+def test_a_question_too_vague_to_answer_is_asked_for_more(shop_index: Any, fake_embedder: Any, question: str,
+                                                          action: str) -> None:
+    # "fee", "多久" got "I couldn't find anything about this": the knowledge base has fees and
+    # durations, the question says which of them too little. A word it has not ("Mongolia") is
+    # still refused
+    a = make(shop_index, fake_embedder, refuse_threshold=0.999).ask(question)
+    assert a.action == action, (question, a.action, a.text)
+    if action == "clarify":
+        assert a.text in ("Could you tell me a little more about what you would like to know?", "能再具体说说您想了解什么吗？")
 
 
 def test_a_forged_clarifying_question_reaches_no_document_of_another_group(shop_index: Any,
