@@ -1051,7 +1051,6 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
 # without internet, and third-party script on the API's origin elsewhere. The same files, shipped
 # in the fastapi-offline wheel, are served from /docs-assets instead.
 DOCS_ASSETS = "/docs-assets"
-DOCS_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 

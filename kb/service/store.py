@@ -61,8 +61,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 """
 
-# the states of a job that has not ended (kb.service.jobs)
+# the states of a job that has not ended (kb.service.jobs), and their placeholders in a query
 UNFINISHED = ("queued", "running")
+_UNFINISHED_MARKS = ",".join("?" * len(UNFINISHED))
 
 
 # how many of the latest sessions a reader of some access groups only has searched for theirs
@@ -255,7 +256,7 @@ class ServiceStore:
     # -- document jobs --------------------------------------------------------------------------
     def save_job(self, record: dict[str, Any], runner: str) -> None:
         """Write a job's record (``Job.record()``) as run by ``runner``, the server process that
-        runs it (``p<pid>-<host>``)."""
+        runs it (``kb.service.core.runner_name``)."""
         with self._lock:
             self._conn.execute(
                 "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?)",
@@ -270,30 +271,27 @@ class ServiceStore:
 
     def unfinished_jobs(self) -> list[tuple[str, dict[str, Any]]]:
         """(runner, record) of every job not ended, oldest first."""
-        marks = ",".join("?" * len(UNFINISHED))
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT runner, record FROM jobs WHERE state IN ({marks}) ORDER BY created_at", UNFINISHED
+                f"SELECT runner, record FROM jobs WHERE state IN ({_UNFINISHED_MARKS}) ORDER BY created_at", UNFINISHED
             ).fetchall()
         return [(r[0], dict(json.loads(r[1]))) for r in rows]
 
     def claim_job(self, job_id: str, runner: str, by: str) -> bool:
         """Make ``by`` the runner of an unfinished job that ``runner`` ran; False when another
         process claimed it first, or it ended."""
-        marks = ",".join("?" * len(UNFINISHED))
         with self._lock:
             cur = self._conn.execute(
-                f"UPDATE jobs SET runner=? WHERE id=? AND runner=? AND state IN ({marks})",
+                f"UPDATE jobs SET runner=? WHERE id=? AND runner=? AND state IN ({_UNFINISHED_MARKS})",
                 (by, job_id, runner, *UNFINISHED),
             )
         return cur.rowcount == 1
 
     def prune_jobs(self, before: float) -> int:
         """Forget the ended jobs created before ``before`` (epoch seconds)."""
-        marks = ",".join("?" * len(UNFINISHED))
         with self._lock:
             cur = self._conn.execute(
-                f"DELETE FROM jobs WHERE created_at < ? AND state NOT IN ({marks})", (before, *UNFINISHED)
+                f"DELETE FROM jobs WHERE created_at < ? AND state NOT IN ({_UNFINISHED_MARKS})", (before, *UNFINISHED)
             )
         return cur.rowcount
 
