@@ -59,19 +59,25 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40] or "host"
 
 
+def _process_gone(pid: int, host: str, this_process: bool) -> bool | None:
+    """Whether the server process ``pid`` of machine ``host`` has ended: True, False, or None
+    when it cannot be told from here (another machine or container sharing KB_HOME).
+    ``this_process``: whether a process of this pid is this very one, not an earlier life of it
+    (a container's server is pid 1 at every start)."""
+    if host != _host():
+        return None
+    if pid == os.getpid():
+        return not this_process
+    return not pid_alive(pid)
+
+
 def stale_staging(folder: Path, *, starting: bool) -> bool:
     """Whether no live server process can be using the staging folder ``folder``: its process
-    (:data:`_STAGED_BY`) has ended, or it is this process's pid at start-up (a container's server
-    is pid 1 at every start), or it is over a day old. A folder of another machine or container
-    sharing KB_HOME, whose processes cannot be seen from here, goes by its age only."""
+    (:data:`_STAGED_BY`) has ended, or it is this process's pid at start-up, or it is over a day
+    old (a folder of another machine goes by its age only)."""
     made = _STAGED_BY.match(folder.name)
-    if made is not None and made.group(2) == _host():
-        pid = int(made.group(1))
-        if pid == os.getpid():
-            if starting:
-                return True
-        elif not pid_alive(pid):
-            return True
+    if made is not None and _process_gone(int(made.group(1)), made.group(2), this_process=not starting):
+        return True
     return time.time() - folder.stat().st_mtime > _STALE_S
 
 
@@ -90,17 +96,12 @@ JOB_RETENTION_S = 30 * 86_400  # an ended job is kept this long in the store
 
 
 def runner_gone(runner: str, created_at: float) -> bool:
-    """Whether the process ``runner`` (:func:`runner_name`) that took a job can no longer run it:
-    on this machine, its pid has ended, or is this process's pid in an earlier life; a job of
-    another machine sharing KB_HOME, whose processes cannot be seen from here, is taken over
-    only once a day old (as :func:`stale_staging` goes by a folder's age)."""
+    """Whether the process ``runner`` (:func:`runner_name`) that took a job can no longer run it
+    (:func:`_process_gone`; this pid in another life is an earlier process); a job of another
+    machine is taken over only once a day old, as :func:`stale_staging` goes by a folder's age."""
     made = _RUNNER.match(runner)
-    if made is not None and made.group(2) == _host():
-        pid = int(made.group(1))
-        if pid == os.getpid():
-            return made.group(3) != _LIFE
-        return not pid_alive(pid)
-    return time.time() - created_at > _STALE_S
+    gone = None if made is None else _process_gone(int(made.group(1)), made.group(2), made.group(3) == _LIFE)
+    return gone if gone is not None else time.time() - created_at > _STALE_S
 
 
 class TooManyFilesError(InputError):
