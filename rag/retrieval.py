@@ -708,17 +708,21 @@ class HybridRetriever:
         self._qvecs: BatchLRU[str, np.ndarray] = BatchLRU(self._embed_queries, query_cache_size)
 
     # what this thread's last call did (one retriever serves every request thread): the fusion
-    # weights, the stage timings (ms), and after :meth:`retrieve_many` the hits of its first (main)
-    # phrasing alone, by which the caller judges whether the knowledge base covers the need
-    # (None after a plain :meth:`retrieve`)
+    # weights, the stage timings (ms), and after :meth:`retrieve_many` each phrasing's own hits,
+    # in the order given (empty after a plain :meth:`retrieve`)
     last_debug: _PerThread[RetrievalDebug | None] = _PerThread(lambda: None)
     last_timings: _PerThread[dict[str, float]] = _PerThread(dict)
-    last_primary: _PerThread[list[Hit] | None] = _PerThread(lambda: None)
-    # after retrieve_many, each phrasing's own hits, in the order given (empty after retrieve)
     last_phrasings: _PerThread[list[list[Hit]]] = _PerThread(list)
     # the query vectors of this thread's last call, whatever the cache keeps: the composer of the
     # same request reuses them (the cache may be off, or evict them under load)
     last_vectors: _PerThread[dict[str, np.ndarray]] = _PerThread(dict)
+
+    @property
+    def last_primary(self) -> list[Hit] | None:
+        """After :meth:`retrieve_many`, the hits of its first (main) phrasing alone, by which the
+        caller judges whether the knowledge base covers the need; None after :meth:`retrieve`."""
+        phrasings = self.last_phrasings
+        return phrasings[0] if phrasings else None
 
     @cached_property
     def _traditional(self) -> bool:
@@ -897,7 +901,6 @@ class HybridRetriever:
         searches it started while embedding, by query text, for the same ``k`` and ``filters``).
         A query that must be embedded has its keyword search run alongside the embedding."""
         t0 = time.perf_counter()
-        self.last_primary = None
         self.last_phrasings = []
         query = (query or "").strip()
         if not query or self.index.n_chunks == 0:
@@ -1148,7 +1151,6 @@ class HybridRetriever:
         first: dict[str, Hit] = {}
         timings = {"retrieve": (time.perf_counter() - t0) * 1000, "rerank": 0.0}
         debug: RetrievalDebug | None = None
-        primary: list[Hit] | None = None
         # one vector, one filter: its searches run once (without a main vector, none is shared)
         memo: dict[str, _Vector] | None = {} if main_vec is not None else None
         phrasings: list[list[Hit]] = []
@@ -1162,12 +1164,11 @@ class HybridRetriever:
                 first.setdefault(sid, h)
             for key, ms in self.last_timings.items():
                 timings[key] = timings.get(key, 0.0) + ms
-            if primary is None:
-                primary, debug = got, self.last_debug
+            if not phrasings:
+                debug = self.last_debug
             phrasings.append(got)
         self.last_timings = timings
         self.last_debug = debug  # the first (main) phrasing's weights
-        self.last_primary = primary
         self.last_phrasings = phrasings
         order = sorted(score, key=lambda sid: (-score[sid], sid))[:k]
         return [replace(first[sid], score=score[sid]) for sid in order]
