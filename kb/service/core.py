@@ -104,6 +104,14 @@ def runner_gone(runner: str, created_at: float) -> bool:
     return gone if gone is not None else time.time() - created_at > _STALE_S
 
 
+def _documents_of(paths: list[Path]) -> list[Path]:
+    """The documents among an upload's files: an "x.pdf.meta.json" is the sidecar of x.pdf
+    (groups, tags, title), not a document."""
+    from ingest.loaders import META_SUFFIX
+
+    return [p for p in paths if not p.name.endswith(META_SUFFIX)]
+
+
 class TooManyFilesError(InputError):
     code = "too_many_files"
     http_status = 413
@@ -684,27 +692,28 @@ class Service:
     def submit_ingest(
         self, kb_name: str, paths: list[Path], groups: tuple[str, ...], tags: tuple[str, ...], caller: Principal
     ) -> Job:
-        """Ingest staged files (:meth:`staging_dir`), then keep those it published."""
+        """Ingest staged files (:meth:`staging_dir`), then keep those it published. The job runs
+        from its recorded ``spec``, as it runs again after a restart (:meth:`resume_jobs`)."""
         kb = self.knowledge_base(kb_name)
-        from ingest.loaders import META_SUFFIX
-
-        # an uploaded "x.pdf.meta.json" is the sidecar of x.pdf (groups, tags, title), not a document
-        docs = [p for p in paths if not p.name.endswith(META_SUFFIX)]
         spec = {
             "staged": [str(p) for p in paths], "groups": list(groups), "tags": list(tags),
             "caller": {"name": caller.name, "role": caller.role,
                        "groups": None if caller.groups is None else list(caller.groups)},
         }
-        work = self._ingest_work(kb.name, paths, groups, tags, caller)
-        return self.jobs.submit("ingest", kb.name, [p.name for p in docs], caller.name, work, spec)
+        names = [p.name for p in _documents_of(paths)]
+        return self.jobs.submit("ingest", kb.name, names, caller.name, self._ingest_work(kb.name, spec), spec)
 
-    def _ingest_work(
-        self, kb_name: str, paths: list[Path], groups: tuple[str, ...], tags: tuple[str, ...], caller: Principal
-    ) -> Callable[[Job], dict[str, Any]]:
-        from ingest.loaders import META_SUFFIX, sidecar_path
+    def _ingest_work(self, kb_name: str, spec: dict[str, Any]) -> Callable[[Job], dict[str, Any]]:
+        """The work of an ingest job's ``spec``: its staged files, the groups and tags of the
+        upload, and its caller's groups (the documents it may replace)."""
+        from ingest.loaders import sidecar_path
 
         s = self.settings
-        docs = [p for p in paths if not p.name.endswith(META_SUFFIX)]
+        paths = [Path(p) for p in spec["staged"]]
+        docs = _documents_of(paths)
+        groups, tags = tuple(spec["groups"]), tuple(spec["tags"])
+        only = spec["caller"]["groups"]
+        only_groups = None if only is None else tuple(only)
         kept = self.uploads_dir(kb_name)
 
         def work(job: Job) -> dict[str, Any]:
@@ -722,7 +731,7 @@ class Service:
                     default_groups=groups,
                     default_tags=tags,
                     lock_timeout=60,
-                    only_groups=caller.groups,
+                    only_groups=only_groups,
                 )
                 failed = {f["source"] for f in report.failed}
                 for doc in docs:
@@ -838,9 +847,4 @@ class Service:
         if not paths:
             raise InputError("its uploaded files are gone", "upload them again")
         spec["staged"] = [str(p) for p in paths]
-        c = spec["caller"]
-        caller = Principal(name=c["name"], role=c["role"], groups=None if c["groups"] is None else tuple(c["groups"]))
-        work = self._ingest_work(
-            self.knowledge_base(job.kb).name, paths, tuple(spec["groups"]), tuple(spec["tags"]), caller
-        )
-        return work, set(moved.values())
+        return self._ingest_work(self.knowledge_base(job.kb).name, spec), set(moved.values())
