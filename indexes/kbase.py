@@ -57,6 +57,7 @@ from kb.errors import (
     LockedError,
 )
 from kb.settings import Settings
+from kb.stores import is_damaged
 
 log = logging.getLogger(__name__)
 
@@ -313,11 +314,10 @@ class EmbeddingCache:
             try:
                 return op(self._conn())
             except sqlite3.DatabaseError as exc:
-                code = getattr(exc, "sqlite_errorcode", None)
-                if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                if is_damaged(exc):
                     self._start_over(f"it is damaged ({exc})")
                     return op(self._conn())
-                if code == sqlite3.SQLITE_FULL:
+                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
                     self._close()
                     for extra in ("-wal", "-shm"):
                         Path(f"{self.path}{extra}").unlink(missing_ok=True)
