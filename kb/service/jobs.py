@@ -159,12 +159,8 @@ class JobManager:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None and self.store is not None:
-            try:
-                rec = self.store.load_job(job_id)
-            except sqlite3.Error as ex:
-                raise StorageError(
-                    f"the job could not be read: {ex}", "try again later"
-                ) from ex
+            # a failed read is the service's: a 503 in words (kb.app), not a 507 for a write
+            rec = self.store.load_job(job_id)
             job = None if rec is None else Job.from_record(rec)
         if job is None:
             raise JobNotFound(job_id)

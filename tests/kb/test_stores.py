@@ -73,7 +73,7 @@ def test_a_conversation_database_damaged_under_the_cli_is_set_aside(home: Path) 
     assert list((home / KB).glob("conversations.sqlite.damaged-*"))
 
 
-@pytest.mark.parametrize("route", ["ask", "sessions", "feedback_export"])
+@pytest.mark.parametrize("route", ["ask", "sessions", "feedback_export", "job"])
 def test_a_read_of_the_service_database_that_fails_is_a_503_in_words(home: Path, route: str) -> None:
     with make_client(make_settings(home, "hashing:64")) as c:
         store = c.app.state.service.store
@@ -81,12 +81,14 @@ def test_a_read_of_the_service_database_that_fails_is_a_503_in_words(home: Path,
         def broken(*_: Any, **__: Any) -> Any:
             raise sqlite3.DatabaseError("database disk image is malformed")
 
-        for name in ("history", "session_owner", "recent_sessions", "export"):
+        for name in ("history", "session_owner", "recent_sessions", "export", "load_job"):
             setattr(store, name, broken)
         if route == "ask":
             r = c.post("/v1/ask", json={"question": "How long does standard shipping take?", "session_id": "s-1"})
         elif route == "sessions":
             r = c.get("/v1/sessions")
+        elif route == "job":  # one this process does not hold: read from the database
+            r = c.get("/v1/jobs/0123456789abcdef0123456789abcdef")
         else:
             r = c.get("/v1/feedback/export")
         assert r.status_code == 503, r.text
