@@ -789,7 +789,7 @@ class Service:
         stopped or was killed had taken and not ended (:func:`runner_gone`), with the files it had
         staged. A job that cannot run again (its files or its knowledge base are gone) ends as
         failed, saying so. Returns the staging folders the clean-up must spare: those of the jobs
-        taken up (now this process's), and of those left to a server of their knowledge base."""
+        taken up (now this process's), and of every other job not ended."""
         spared: set[Path] = set()
         try:
             self.store.prune_jobs(time.time() - JOB_RETENTION_S)
@@ -799,12 +799,14 @@ class Service:
             return spared
         me = self.jobs.runner
         for runner, rec in left:
+            # the files of every job not ended stay: its own server's, one left to a server of its
+            # knowledge base, or one that another server starting with this one claims first, and
+            # has not yet moved under its own name when this one clears the folders of the dead
+            spared |= {Path(p).parent for p in (rec.get("spec") or {}).get("staged") or ()}
             if not runner_gone(runner, float(rec.get("created_at", 0))):
                 continue
             if self.kb_names is not None and rec.get("kb") not in self.kb_names:
-                # left to a server of its knowledge base, with its files
-                spared |= {Path(p).parent for p in (rec.get("spec") or {}).get("staged") or ()}
-                continue
+                continue  # left to a server of its knowledge base, with its files
             try:
                 job = Job.from_record(rec)
                 if not self.store.claim_job(job.id, runner, me):

@@ -212,6 +212,22 @@ def test_a_job_of_a_knowledge_base_this_server_does_not_serve_is_left_to_one_tha
         assert _wait(c, job_id)["state"] == "succeeded"
 
 
+def test_a_job_another_starting_server_claims_first_keeps_its_files(home: Path, monkeypatch: Any) -> None:
+    # two servers start at once: the other one claims the dead runner's job first and has not yet
+    # moved its folder under its own name when this one clears the folders of dead processes
+    from kb.service.core import _host
+    from kb.service.store import ServiceStore
+
+    staged = _staged(home, f"p{DEAD_PID}-{_host()}", {"race.md": "# Race\n\nClaimed by the other server.\n"})
+    job_id = _left_by_a_killed_server(
+        home, "ingest", {"staged": staged, "groups": [], "tags": [], "caller": _caller()}, ["race.md"]
+    )
+    monkeypatch.setattr(ServiceStore, "claim_job", lambda *_a, **_k: False)  # the other server won
+    with make_client(make_settings(home, "hashing:64")) as c:
+        assert c.get(f"/v1/jobs/{job_id}").json()["state"] == "running"
+    assert Path(staged[0]).is_file()
+
+
 def test_a_delete_a_killed_server_was_running_is_carried_out(home: Path) -> None:
     settings = make_settings(home, "hashing:64")
     with make_client(settings) as c:
