@@ -162,6 +162,12 @@ def _weigh(
 # Shorter words have too many neighbours at one edit: at five letters (as stemmed) the dev sets'
 # questions read "sewers" as "severe", "chilled" as "child", "shall" as "small".
 TYPO_MIN_LEN = 6
+# ... and at most this long, and this many of them in one query: each costs the stemming of every
+# word one edit from it (54 x its length + 25), and a question of one 4,000-letter "word" took 28 s
+# (a word of 25 letters or more is a pasted code or a string of keys, not a misspelt word;
+# "internationalization" has 20)
+TYPO_MAX_LEN = 24
+TYPO_MAX_WORDS = 5
 _LATIN_WORD = re.compile(r"[a-z]+")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -222,17 +228,22 @@ class BM25Index:
         "manufactur") and that begins with the same letter, the most frequent where several are;
         a word with none stays as it is (it matches nothing). On the dev sets' questions: 9 read
         so, "sheduled", "serached", "acoount", "transmittet" and "neighbours" among them, and one
-        misread ("decendants" as "depend"). Only an unknown word costs anything: a few hundred stemmings."""
+        misread ("decendants" as "depend"). Only an unknown word costs anything: a few hundred
+        stemmings, for the first TYPO_MAX_WORDS of TYPO_MAX_LEN letters or fewer."""
+        from indexes.text import stem_words
+
+        read: dict[str, str] = {}  # each unknown word read once
         out = list(tokens)
         for i, t in enumerate(out):
-            if t in self.vocab or len(t) < TYPO_MIN_LEN or not _LATIN_WORD.fullmatch(t):
+            if t in self.vocab or not TYPO_MIN_LEN <= len(t) <= TYPO_MAX_LEN or not _LATIN_WORD.fullmatch(t):
                 continue
-            from indexes.text import stem_words
-
-            # the first letter as typed: a typo rarely starts a word ("border" is not "order")
-            found = {w for w in stem_words(sorted(one_edit_words(t))) if w in self.vocab and w[:1] == t[:1]}
-            if found:
-                out[i] = max(sorted(found), key=self.doc_freq)
+            if t not in read:
+                if len(read) == TYPO_MAX_WORDS:
+                    continue
+                # the first letter as typed: a typo rarely starts a word ("border" is not "order")
+                found = {w for w in stem_words(sorted(one_edit_words(t))) if w in self.vocab and w[:1] == t[:1]}
+                read[t] = max(sorted(found), key=self.doc_freq) if found else t
+            out[i] = read[t]
         return tuple(out)
 
     def doc_freq(self, term: str) -> int:

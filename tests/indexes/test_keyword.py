@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from indexes.keyword import PHRASE_WEIGHT, BM25Index, HeldTerms
+from indexes.keyword import PHRASE_WEIGHT, TYPO_MAX_WORDS, BM25Index, HeldTerms
 from indexes.text import phrase_terms, tokenize
 
 DOCS = [
@@ -224,3 +224,21 @@ def test_a_word_known_short_or_far_is_left_as_it_is(word: str) -> None:
 def test_of_two_words_one_edit_away_the_commoner_is_taken() -> None:
     idx = BM25Index.build([tokenize(d) for d in ("banter", "banner", "banner", "other")])
     assert idx.correct(tuple(tokenize("banher"))) == ("banner",)  # one edit from both; "banner" is in two chunks
+
+
+def test_typo_reading_is_bounded_by_a_words_length_and_a_querys_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    # each unknown word costs the stemming of every word one edit from it: a question of one
+    # 4,000-letter "word" took 28 s
+    import indexes.text
+
+    idx = _index()
+    stemmed: list[int] = []
+    real = indexes.text.stem_words
+    monkeypatch.setattr(indexes.text, "stem_words", lambda words: stemmed.append(len(words)) or real(words))
+    long = ("r" + "x" * 3999,)
+    assert idx.correct(long) == long and not stemmed
+    typed = tuple(tokenize("retrun " * 3 + "warrenty refnud originl manufacturng defectss"))
+    read = idx.correct(typed)
+    # each word once; the first five unknown words are read, the sixth is not
+    assert len(stemmed) == TYPO_MAX_WORDS
+    assert read == tuple(tokenize("return " * 3 + "warranty refund original manufacturing defectss"))
