@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -234,7 +235,12 @@ def test_typo_reading_is_bounded_by_a_words_length_and_a_querys_count(monkeypatc
     idx = _index()
     stemmed: list[int] = []
     real = indexes.text.stem_words
-    monkeypatch.setattr(indexes.text, "stem_words", lambda words: stemmed.append(len(words)) or real(words))
+
+    def counted(words: Any) -> Any:
+        stemmed.append(len(words))
+        return real(words)
+
+    monkeypatch.setattr(indexes.text, "stem_words", counted)
     long = ("r" + "x" * 3999,)
     assert idx.correct(long) == long and not stemmed
     typed = tuple(tokenize("retrun " * 3 + "warrenty refnud originl manufacturng defectss"))
