@@ -109,7 +109,10 @@ def read_text_utf8(path: Path) -> str:
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line; bad JSON names its line."""
     text = read_text_utf8(path)
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # lines end at "\n" (and "\r\n") only: JSON strings may hold U+2028, U+2029 and U+0085
+    # unescaped, which str.splitlines would cut a record at
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
@@ -324,7 +327,7 @@ def load_qa_set(path: Path, limit: int | None = None) -> QASet:
     if not items:
         raise DatasetError(f"{qfile} holds no questions", "add one JSON object per line")
     picked = [items[i] for i in _subsample(len(items), limit)]
-    return QASet(path.name, path, docs, tuple(picked), sources, n_total=len(items))
+    return QASet(path.resolve().name, path, docs, tuple(picked), sources, n_total=len(items))
 
 
 def load_faithfulness_set(path: Path, limit: int | None = None) -> FaithfulnessSet:
@@ -359,7 +362,7 @@ def load_faithfulness_set(path: Path, limit: int | None = None) -> FaithfulnessS
     if not items:
         raise DatasetError(f"{ffile} holds no records", "add one JSON object per line")
     picked = [items[i] for i in _subsample(len(items), limit)]
-    return FaithfulnessSet(path.name, path, tuple(picked), n_total=len(items))
+    return FaithfulnessSet(path.resolve().name, path, tuple(picked), n_total=len(items))
 
 
 def dataset_kind(path: Path) -> str:

@@ -217,10 +217,14 @@ def balanced_accuracy(labels: Sequence[int], preds: Sequence[int]) -> float:
     return float(np.mean(recalls)) if recalls else 0.0
 
 
-def f1_for_class(labels: Sequence[int], preds: Sequence[int], positive: int = 0) -> float:
-    """F1 of one class (default 0 = unsupported, the class a faithfulness check must catch)."""
+def f1_for_class(labels: Sequence[int], preds: Sequence[int], positive: int = 0) -> float | None:
+    """F1 of one class (default 0 = unsupported, the class a faithfulness check must catch); None
+    when no label is of that class (there is nothing to catch: 0.0 would read as a scorer that
+    catches nothing)."""
     y = np.asarray(labels, dtype=int) == positive
     p = np.asarray(preds, dtype=int) == positive
+    if not y.any():
+        return None
     tp = int((y & p).sum())
     if tp == 0:
         return 0.0
@@ -286,17 +290,16 @@ def best_threshold(
 @dataclass(frozen=True)
 class ScorerQuality:
     balanced_accuracy: float
-    f1_unsupported: float
+    f1_unsupported: float | None  # None when no label is 0
     roc_auc: float | None
     threshold: float
     n: int
 
     def to_dict(self) -> dict[str, float]:
-        out = {
-            "balanced_accuracy": round(self.balanced_accuracy, 4),
-            "f1_unsupported": round(self.f1_unsupported, 4),
-            "threshold": round(self.threshold, 4),
-        }
+        out = {"balanced_accuracy": round(self.balanced_accuracy, 4)}
+        if self.f1_unsupported is not None:
+            out["f1_unsupported"] = round(self.f1_unsupported, 4)
+        out["threshold"] = round(self.threshold, 4)
         if self.roc_auc is not None:
             out["roc_auc"] = round(self.roc_auc, 4)
         return out

@@ -86,11 +86,11 @@ def cross_validate(
     return {
         "balanced_accuracy": float(np.mean(model_ba)),
         "balanced_accuracy_std": float(np.std(model_ba)),
-        "f1_unsupported": float(np.mean(model_f1)),
+        "f1_unsupported": float(np.mean([v for v in model_f1 if v is not None])),
         "roc_auc_oof": roc_auc(y.tolist(), oof.tolist()),
         "lexical_peer_balanced_accuracy": float(np.mean(peer_ba)),
         "lexical_peer_balanced_accuracy_std": float(np.std(peer_ba)),
-        "lexical_peer_f1_unsupported": float(np.mean(peer_f1)),
+        "lexical_peer_f1_unsupported": float(np.mean([v for v in peer_f1 if v is not None])),
         "lexical_peer_roc_auc": roc_auc(y.tolist(), peer.tolist()),
         "oof": oof,
     }

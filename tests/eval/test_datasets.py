@@ -142,6 +142,25 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     assert ds.items[0].id == "q1"
 
 
+def test_line_separators_inside_json_strings_are_text(tmp_path: Path) -> None:
+    # U+2028, U+2029 and U+0085 may stand unescaped in a JSON string; a record is not cut at them
+    question = "How long is the warranty?\u2028In years\u2029please\u0085thanks"
+    raw = (json.dumps(dict(Q_OK, question=question), ensure_ascii=False) + "\r\n").encode("utf-8")
+    ds = load_dataset(_qa_set(tmp_path, raw=raw))
+    assert [i.question for i in ds.items] == [question]
+
+
+def test_a_set_named_by_a_relative_path_keeps_its_folder_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = _qa_set(tmp_path)
+    monkeypatch.chdir(d)
+    assert load_dataset(Path(".")).name == "myset"
+    monkeypatch.chdir(d / "docs")
+    assert load_dataset(Path("..")).name == "myset"
+    f = _faith_set(tmp_path / "f", [F_OK])
+    monkeypatch.chdir(f)
+    assert load_dataset(Path(".")).name == f.name
+
+
 def test_faq_csv_not_utf8(tmp_path: Path) -> None:
     d = _qa_set(tmp_path)
     (d / "docs" / "faq.csv").write_bytes("id,question,answer\n1,退货吗,可以\n".encode("gbk"))

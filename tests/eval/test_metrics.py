@@ -132,7 +132,9 @@ def test_classifier_metrics() -> None:
     labels, preds = [1, 1, 0, 0, 0], [1, 0, 0, 0, 1]
     assert balanced_accuracy(labels, preds) == pytest.approx((1 / 2 + 2 / 3) / 2)
     assert f1_for_class(labels, preds, positive=0) == pytest.approx(2 / 3)
-    assert f1_for_class([1, 1], [1, 1], positive=0) == 0.0
+    # no unsupported label: nothing to catch, no F1 (0.0 would read as a scorer that catches nothing)
+    assert f1_for_class([1, 1], [1, 1], positive=0) is None
+    assert f1_for_class([1, 0], [1, 1], positive=0) == 0.0
     assert roc_auc([1, 1, 0, 0], [0.9, 0.5, 0.5, 0.1]) == pytest.approx(0.875)
     assert roc_auc([1, 1], [0.2, 0.3]) is None
 
@@ -147,6 +149,11 @@ def test_best_threshold_and_quality() -> None:
     assert q.roc_auc == pytest.approx(5 / 6)
     fixed = scorer_quality([0, 1], [0.3, 0.6], threshold=0.7)
     assert fixed.balanced_accuracy == 0.5 and fixed.f1_unsupported == pytest.approx(2 / 3)
+    # a set whose answers are all supported has no unsupported answer to catch: no F1, no AUC,
+    # rather than an F1 of 0.000 that reads as a scorer that misses them all
+    none = scorer_quality([1, 1, 1], [0.9, 0.8, 0.4], threshold=0.5)
+    assert none.f1_unsupported is None and none.roc_auc is None
+    assert set(none.to_dict()) == {"balanced_accuracy", "threshold"}
 
 
 def test_bootstrap_ci() -> None:
