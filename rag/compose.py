@@ -783,6 +783,20 @@ class ExtractiveComposer:
                 says_kind.append(fits[j])
                 places.add((n, pos - 1))
                 total += len(before)
+        # a lead-in ("Periods by product category:", "To use the Bixby function, you must:") says
+        # nothing without what it introduces: the next sentence of its passage is said after it
+        # where there is room (and, below, one without it is left out)
+        for n, pos, sent, r in list(said):
+            j = place.get((n, pos + 1))
+            if j is None or (n, pos + 1) in places or not _leads_in(sent):
+                continue
+            after = every[j][2]
+            if total + len(after) <= self.max_chars:
+                said.append((n, pos + 1, after, r))
+                leaning.append(leans[j])
+                says_kind.append(fits[j])
+                places.add((n, pos + 1))
+                total += len(after)
         # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
         # first by the run that says it, however many of its words an earlier run shares
         lead = 1.0 if any(says_kind) else 0.0
@@ -792,6 +806,13 @@ class ExtractiveComposer:
             leaning,
         )
         said = [said[k] for k in order]
+        # a lead-in that the next sentence of its passage does not follow in the answer (no room,
+        # or nothing quotable follows it) is left out ("The warranty starts on the delivery date
+        # [1]. Periods by product category: [1]")
+        said = [
+            s for j, s in enumerate(said)
+            if not _leads_in(s[2]) or (j + 1 < len(said) and said[j + 1][:2] == (s[0], s[1] + 1))
+        ] or said
         if said:
             n, pos, last, r = said[-1]
             said[-1] = (n, pos, _ended(last), r)
@@ -808,6 +829,16 @@ _LEANS = re.compile(
     r"|即))",
     re.IGNORECASE,
 )
+
+
+# the most words a lead-in has: a longer sentence that ends with a colon says something itself (a
+# table's rows before a page's "分享到：")
+LEAD_IN_MAX_WORDS = 30
+
+
+def _leads_in(sentence: str) -> bool:
+    """Whether ``sentence`` introduces what follows it: a short one that ends with a colon."""
+    return sentence.rstrip(CLOSERS + " ").endswith((":", "：")) and len(tokenize(sentence)) <= LEAD_IN_MAX_WORDS
 
 
 def _ended(sentence: str) -> str:

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cache, cached_property, lru_cache, partial
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -1283,46 +1283,74 @@ class HybridRetriever:
         the turn as condensed, whose terms count when the question's own do not ("how long does
         it take?").
 
-        A follow-up that asks for no kind of answer gets, the same way, the first other chunk that
-        names one of its own terms where its passage names none: the passage was found with the
-        turn it follows, whose words can pull it to another section ("会过期吗？" after
-        "积分怎么获得？" was answered how points are earned). mtrag-un: one answer changes
-        ("What about unbinding?" now opens with the unbind command; token F1 0.3166 -> 0.3169);
-        domainrag: none."""
+        A follow-up's passage was found with the turn it follows, whose words can pull it to another
+        section ("会过期吗？" after "积分怎么获得？" was answered how points are earned). So:
+
+        - one that asks for no kind of answer gets, the same way, the other chunk that names most
+          of its own terms (its section's heading included), where that is more than its passage
+          names ("What about unbinding?": the unbind command; "Does it cover water damage?" after
+          "What is the warranty period?": the exclusions, where the periods' section only says
+          the warranty "covers defects");
+        - one whose passage gives the kind of answer, but in a section whose heading names none of
+          its terms, gets the first other chunk with one under a heading that does ("How long does
+          a refund take?" after "How do I return an item?": "6. Refunds", where the return
+          window's "30 days ... to return an item for a refund" is a duration that names a
+          refund)."""
         kind = answer_kind(question)
         asked = frozenset(tokenize(query_topic(question)))
         topic = asked or (frozenset(tokenize(query_topic(query))) if query else frozenset())
-        wants: Callable[[str], bool]
         how_to = kind is None and asks_how_to(question) and bool(topic)
-        if kind is not None and topic:
-            wants = partial(_answers_kind, kind, topic)
-        elif how_to:
-            # a section that tells how, about one of the question's terms ("4. How to start a
-            # return" for "How do I return an item?"): read from each chunk's heading (gives)
-            pass
-        elif asked and query and query.strip() != question.strip():
-            # a follow-up's passage was found with the turn it follows, whose words may have pulled
-            # it to another section ("会过期吗？" after "积分怎么获得？": how points are earned): the
-            # section that names what is asked now is read too
-            wants = partial(names_any, asked)
-        else:
+        # a follow-up's passage was found with the turn it follows, whose words may have pulled it
+        # to another section ("会过期吗？" after "积分怎么获得？": how points are earned)
+        follows = bool(asked) and bool(query) and (query or "").strip() != question.strip()
+        if not (kind is not None and topic or how_to or follows):
             return list(hits)
+
+        def titled(chunks: Sequence[Chunk]) -> bool:
+            """Whether the heading of one of ``chunks``' sections names what is asked now."""
+            return any(named_terms(asked, section_heading(c)) for c in chunks)
 
         out = list(hits)
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
             if not h.others or not h.rows:
                 continue
-            own = self.index.get_chunks(list(h.rows)) if how_to else []  # read once, kept for below
-            if not how_to and wants(h.passage):
-                continue
-            extras = self.index.get_chunks(list(h.others))
-            if how_to:
-                # the section that tells how closest to what is asked, when the passage has none as close
+            own: list[Chunk] = []  # the passage's own chunks, read when needed
+            extra: Chunk | None = None
+            if kind is not None and topic:
+                answered = _answers_kind(kind, topic, h.passage)
+                if answered:
+                    # a follow-up's passage may give the kind of answer for the turn it follows
+                    # ("You have 30 days ... to return an item for a refund" for "How long does a
+                    # refund take?" after "How do I return an item?"): the section titled by what is
+                    # asked now ("6. Refunds") is read too, where the passage's own is not
+                    own = self.index.get_chunks(list(h.rows)) if follows else []
+                    if not follows or titled(own):
+                        continue
+                extras = self.index.get_chunks(list(h.others))
+                extra = next((c for c in extras if _answers_kind(kind, topic, c.text) and (not answered or titled([c]))), None)
+            elif how_to:
+                # a section that tells how, about one of the question's terms ("4. How to start a
+                # return" for "How do I return an item?"), closest to what is asked, when the
+                # passage has none as close (read from each chunk's heading)
+                own = self.index.get_chunks(list(h.rows))
+                extras = self.index.get_chunks(list(h.others))
                 told = max((_tells_how(topic, c) for c in own), default=(0, False))
                 tells, best = max(((_tells_how(topic, c), c) for c in extras), key=lambda x: x[0])  # first of equals
                 extra = best if tells > told else None
             else:
-                extra = next((c for c in extras if wants(c.text)), None)
+                # the section that names more of what is asked now is read too ("Does it cover water
+                # damage?" after "What is the warranty period?": the periods' section says the
+                # warranty "covers defects", the exclusions' section names the damage): the chunk
+                # that names most of the question's terms, heading included, more than the passage
+                # does (the strongest of equals)
+                named = len(named_terms(asked, h.passage))
+                if named == len(asked):
+                    continue
+                extras = self.index.get_chunks(list(h.others))
+                most, best = max(
+                    ((len(named_terms(asked, f"{section_heading(c)}\n{c.text}")), c) for c in extras), key=lambda x: x[0]
+                )
+                extra = best if most > named else None
             if extra is None:
                 continue
             row = h.others[extras.index(extra)]

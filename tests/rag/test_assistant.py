@@ -695,6 +695,57 @@ def test_a_follow_up_is_answered_from_the_section_that_names_what_it_asks(kb_hom
     assert "每消费 1 美元获得 1 积分" in first.text
 
 
+WARRANTY_TITLE = "Acme Warranty Policy"
+WARRANTY = [  # the demo's warranty, one section each
+    ("Warranty periods", "The warranty covers defects in materials and workmanship under normal use. "
+     "The warranty starts on the delivery date. Periods by product category:\n"
+     "| Product category | Warranty period |\n|---|---|\n| Laptops | 2 years |\n| Phones | 1 year |"),
+    ("What the warranty covers", "Repair or replacement of a defective product, including parts and labour. If a "
+     "repair is not possible, Acme replaces the product with an equivalent model or refunds the purchase price."),
+    ("What the warranty does not cover", "- Accidental damage such as drops, cracked screens and liquid damage.\n"
+     "- Normal wear and tear and cosmetic scratches."),
+    ("How to make a warranty claim", "Open a warranty claim in your Acme account under Orders > Get help."),
+]
+
+
+def warranty_index(kb_home: Path, embedder: Any) -> Any:
+    return build_kb(kb_home, "warranty", embedder, [sectioned("warranty.md", WARRANTY_TITLE, WARRANTY)])
+
+
+def test_a_follow_up_reads_the_section_that_names_more_of_what_it_asks(kb_home: Path, fake_embedder: Any) -> None:
+    # "Does it cover water damage?" after "What is the warranty period?" was found with the
+    # earlier turn's words, in the periods' section, which names "covers" too: it was answered
+    # that the warranty covers defects. The exclusions' section names the damage
+    a = _follow_up(warranty_index(kb_home, fake_embedder), fake_embedder,
+                   ("What is the warranty period?", "Laptops: 2 years."), "Does it cover water damage?")
+    assert "liquid damage" in a.text, a.text
+    assert "damage" not in a.hits[0].passage  # retrieved as before: the section is read when composing
+
+
+def _follow_up(index: Any, embedder: Any, turn: tuple[str, str], question: str) -> Any:
+    """The answer to ``question`` asked after ``turn`` (a question and its answer)."""
+    hist = [{"role": "user", "content": turn[0]}, {"role": "assistant", "content": turn[1]}]
+    a = make(index, embedder, refuse_threshold=0.0).ask(question, history=hist)
+    assert a.action == "answer", a.text
+    return a
+
+
+def test_a_lead_in_is_not_quoted_without_what_it_introduces(kb_home: Path, fake_embedder: Any) -> None:
+    index = warranty_index(kb_home, fake_embedder)
+    asst = make(index, fake_embedder, refuse_threshold=0.0)
+    # the table it introduces follows it
+    periods = asst.ask("What is the warranty period?")
+    assert "Periods by product category:" in periods.text and "2 years" in periods.text, periods.text
+    # "Which products have a warranty?" was answered "Periods by product category: [1]" followed by
+    # what the warranty covers: a lead-in without its table. It is followed by what it introduces
+    which = asst.ask("Which products have a warranty?")
+    assert which.action == "answer", which.text
+    lines = which.text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("Periods by product category:"):
+            assert i + 1 < len(lines) and lines[i + 1].startswith("Product category: Laptops"), which.text
+
+
 def test_a_how_to_question_is_answered_from_the_section_that_tells_how(kb_home: Path, fake_embedder: Any) -> None:
     # "How do I return an item?" was answered with the conditions and the items that cannot be
     # returned: that section shares more of its words than "4. How to start a return"
@@ -710,6 +761,23 @@ def test_a_how_to_question_is_answered_from_the_section_that_tells_how(kb_home: 
     # a question that asks no how is answered as before
     b = make(index, fake_embedder, refuse_threshold=0.0).ask("Which returned items are refused?")
     assert "Log in to your account" not in b.text
+
+
+def test_a_follow_up_that_asks_how_long_reads_the_section_titled_by_it(kb_home: Path, fake_embedder: Any) -> None:
+    # "How long does a refund take?" after "How do I return an item?" was found in the return
+    # window's section, whose "30 days ... to return an item for a refund" is a duration that
+    # names a refund: it was answered with the return window alone
+    index = build_kb(kb_home, "refunds", fake_embedder, [sectioned("returns.pdf", "Returns policy", [
+        ("1. Return window", "You have 30 days from the date of delivery to return an item for a refund. "
+         "Plus members can return an item within 60 days."),
+        ("2. Condition of returned items", "Returned items must be unused and complete, in their original box."),
+        ("4. How to start a return", "Log in to your account, open Orders, choose the item and select Return item."),
+        ("6. Refunds", "Once your parcel arrives we inspect it. Refunds are issued within 5 to 7 business days."),
+    ])])
+    turn = ("How do I return an item?", "Log in to your account, open Orders, choose the item and select Return item.")
+    a = _follow_up(index, fake_embedder, turn, "How long does a refund take?")
+    assert "5 to 7 business days" in a.text, a.text
+    assert "5 to 7" not in a.hits[0].passage  # retrieved as before: the section is read when composing
 
 
 def test_a_how_to_question_is_answered_from_the_section_that_tells_how_to_do_what_it_asks(

@@ -618,3 +618,24 @@ def test_an_answer_that_ends_on_a_clause_cut_at_a_semicolon_ends_with_a_full_sto
     both = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=2, mmr=1.0)
     out = both.compose("退货后积分会被扣回，已使用的积分从退款金额中扣除吗？", [_hit(1, passage, "会员积分规则")], "zh")
     assert out.text.startswith("退货后，该商品获得的积分将被扣回[1]；如积分已使用"), out.text
+
+
+def test_a_lead_in_is_said_with_what_it_introduces_or_not_at_all() -> None:
+    lead = "To use the voice assistant, you must:"
+    after = "Agree to the Terms of Use and sign in to your account."
+    hits = [_hit(1, f"{lead}\n{after} The voice assistant answers in the language of the menu."),
+            _hit(2, "The voice assistant needs a microphone on the remote.")]
+    question = "What must I do to use the voice assistant?"
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose(question, hits)
+    said = [s for _, s, _ in out.sentences]
+    assert lead in said and said[said.index(lead) + 1].startswith("Agree to the Terms"), out.text
+    # no room for what follows it: the lead-in is left out, not quoted alone
+    tight = ExtractiveComposer(get_embedder("hashing:64"), max_chars=len(lead) + 60)
+    out = tight.compose(question, hits)
+    assert out.sentences and lead not in out.text, out.text
+    # a long sentence that ends with a colon (a table's rows before a page's "分享到：") says
+    # something itself: it is quoted though nothing follows it
+    rows = " ".join(f"{i} 第{i}中学" for i in range(1, 40)) + " 分享到："
+    hits = [_hit(1, rows), _hit(2, "名单按音序排列。第3中学的名单每年更新。")]
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("名单里的第3中学是哪所？", hits, lang="zh")
+    assert "1 第1中学" in out.text, out.text
