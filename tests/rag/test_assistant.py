@@ -159,6 +159,26 @@ def test_an_faq_row_whose_answer_repeats_its_question_is_never_quoted(kb_home: P
     assert b.action != "faq" and "minimum order value" not in b.text.lower()
 
 
+def test_a_question_a_bank_has_no_answer_to_is_not_answered_from_the_rows_after_it(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "change the address for delivery" found "Can I change my delivery address?" (its answer
+    # repeats it) best, below the FAQ match, and was answered from the next row: "Go to Orders,
+    # pick the order and press Cancel", with confidence 0.87 from the row that says nothing
+    docs = [Doc("faq.csv", "FAQ", [], faq=[
+        ("1", "How do I cancel, or pause, my order?", "Go to Orders, pick the order and press Cancel."),
+        ("3", "Can I change my delivery address?", "Can I change my delivery address?"),
+        ("4", "Do you offer student discounts?", "Yes, students get 10% off with a valid student ID."),
+    ])]
+    asst = make(build_kb(kb_home, "bank", fake_embedder, docs), fake_embedder)
+    for question in ("change the address for delivery", "change the delivery address of my order"):
+        a = asst.ask(question)
+        assert a.action == "handoff" and "Cancel" not in a.text and not a.citations, (question, a.text)
+        assert a.text.startswith('The FAQ has this question ("Can I change my delivery address?")'), a.text
+    # a question the rows after it answer is answered as before
+    assert "press Cancel" in asst.ask("how can I cancel or pause my order").text
+
+
 def test_groups_never_leak_another_groups_text(shop_index: Any, fake_embedder: Any) -> None:
     asst = make(shop_index, fake_embedder)
     q = "What is the secret partner discount code?"
