@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from eval.harness import check_citations
+from eval.datasets import QAItem
+from eval.harness import check_citations, score_question
+from indexes.embedders import get_embedder
 from kb.cli import main as kb_main
 from rag.types import Answer, Citation
 
@@ -313,6 +315,25 @@ def test_citation_needed_jointly_counts_as_precise() -> None:
     strict.threshold = 0.9
     r = check_citations(answer, strict)
     assert r["citation_recall"] == 1.0 and r["citation_precision"] == 1.0
+
+
+def test_a_question_not_answered_scores_no_correctness() -> None:
+    # "I cannot answer this reliably, handing you to a human agent" shares words with many references
+    # ("You can answer..."): a refusal, hand-off or clarifying question to an answerable question
+    # answers nothing and is not scored on its canned text
+    item = QAItem("q1", "Can I answer the survey for my agent?", ("Yes, you can answer it for your agent.",),
+                  ("doc.md",), "en", True)
+    emb = get_embedder("hashing:64")
+    canned = "I cannot answer this reliably from the knowledge base; I am handing you to a human agent."
+    for action in ("refuse", "handoff", "clarify"):
+        ans = Answer(text=canned, citations=(), confidence=0.1, action=action, timings_ms={})
+        m = score_question(item, ans, _Lexical(), emb, 1.0)["metrics"]
+        assert m["correctness_f1"] == 0.0 and m["correctness_similarity"] == 0.0, (action, m)
+        assert m["answer_rate"] == 0.0
+    said = Answer(text="Yes, you can answer it for your agent [1].", citations=(_cite(1, "you can answer it"),),
+                  confidence=0.9, action="answer", timings_ms={})
+    m = score_question(item, said, _Lexical(), emb, 1.0)["metrics"]
+    assert m["correctness_f1"] == 1.0 and m["correctness_similarity"] > 0.9
 
 
 @pytest.mark.integration
