@@ -769,34 +769,31 @@ class ExtractiveComposer:
         said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)
         leaning = [leans[keep[i]] for i in picked]
         says_kind = [fits[keep[i]] for i in picked]
+        places = {(n, pos) for n, pos, _, _ in said}
+
+        def say_too(n: int, at: int, r: float) -> int:
+            """Says the sentence of passage ``n`` at ``at`` too, where it may be quoted, is not said
+            yet and there is room; the characters it adds."""
+            j = place.get((n, at))
+            if j is None or (n, at) in places or total + len(every[j][2]) > self.max_chars:
+                return 0
+            said.append((n, at, every[j][2], r))
+            leaning.append(leans[j])
+            says_kind.append(fits[j])
+            places.add((n, at))
+            return len(every[j][2])
+
         # a sentence that leans on the one before it ("It extends the warranty", "但是在此基础上")
         # is said after that one where there is room: alone, nobody knows what "it" is
-        places = {(n, pos) for n, pos, _, _ in said}
         for (n, pos, _, r), lean in list(zip(said, leaning, strict=True)):
-            j = place.get((n, pos - 1))
-            if j is None or (n, pos - 1) in places or not lean:
-                continue
-            before = every[j][2]
-            if total + len(before) <= self.max_chars:
-                said.append((n, pos - 1, before, r))
-                leaning.append(leans[j])
-                says_kind.append(fits[j])
-                places.add((n, pos - 1))
-                total += len(before)
+            if lean:
+                total += say_too(n, pos - 1, r)
         # a lead-in ("Periods by product category:", "To use the Bixby function, you must:") says
         # nothing without what it introduces: the next sentence of its passage is said after it
         # where there is room (and, below, one without it is left out)
         for n, pos, sent, r in list(said):
-            j = place.get((n, pos + 1))
-            if j is None or (n, pos + 1) in places or not _leads_in(sent):
-                continue
-            after = every[j][2]
-            if total + len(after) <= self.max_chars:
-                said.append((n, pos + 1, after, r))
-                leaning.append(leans[j])
-                says_kind.append(fits[j])
-                places.add((n, pos + 1))
-                total += len(after)
+            if _leads_in(sent):
+                total += say_too(n, pos + 1, r)
         # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
         # first by the run that says it, however many of its words an earlier run shares
         lead = 1.0 if any(says_kind) else 0.0
