@@ -351,7 +351,6 @@ FOLLOWUP_QUESTION_WEIGHT = 0.5
 REPLY_CHARS_PER_TOKEN = 8
 
 
-
 def _question_only(hit: Hit) -> bool:
     """Whether ``hit`` is an FAQ row whose "answer" repeats its question (a bank of questions
     only): it is found by its question and says nothing to answer with."""
@@ -638,14 +637,7 @@ class Assistant:
 
         # 3. FAQ direct answer
         faq = self._faq_match(query if hist else asked, hits, retriever)
-        if faq is not None and _question_only(faq):
-            # a bank of questions only: the entry asked is there, its answer is not, and a person
-            # is told which entry it is (never the question back as if it were the answer)
-            text = _msg("faq_unanswered", say, q=(faq.chunk.question or "").strip())
-            yield from self._emit(text, stream)
-            yield {"type": "final_obj", "answer": finish(text, "handoff", rel * 0.5, (), hits, query)}
-            return
-        if faq is not None:
+        if faq is not None and not _question_only(faq):
             h = faq
             cite = self._citation(1, h)
             text = (h.chunk.answer or h.chunk.text).strip()
@@ -656,26 +648,14 @@ class Assistant:
             yield from self._emit(f"{text}{sep}[1]", stream)
             yield {"type": "final_obj", "answer": finish(f"{text}{sep}[1]", "faq", conf, [cite], hits, query)}
             return
-
-        # a bank's question without an answer that is found best, though not asked closely enough
-        # to be the FAQ match ("change the address for delivery", for "Can I change my delivery
-        # address?" whose answer repeats it), is no passage to answer from: the rows found after
-        # it were ("Go to Orders, pick the order and press Cancel", confidence 0.87 from the row
-        # that says nothing). Whether the knowledge base covers the need is judged again on the
-        # passages that say something, which must also name as much of it as the entry does
-        # ("the delivery address of my order": the cancelling row names the order only); where
-        # they do not, the entry is named and a person takes over
-        if _question_only(primary[0]):
-            answering = [h for h in primary if not _question_only(h)]
-            covered = max((h.scores.get("coverage", 0.0) for h in answering[:3]), default=0.0)
-            if covered < primary[0].scores.get("coverage", 0.0) or (
-                self.relevance(answering, lang, retriever) < self.refuse_threshold
-                and not self._named(asked, query, answering, retriever, index)
-            ):
-                text = _msg("faq_unanswered", say, q=(primary[0].chunk.question or "").strip())
-                yield from self._emit(text, stream)
-                yield {"type": "final_obj", "answer": finish(text, "handoff", rel * 0.5, (), hits, query)}
-                return
+        # a bank of questions only: the entry asked is there, its answer is not, and a person is
+        # told which entry it is (never the question back as if it were the answer)
+        unanswered = faq if faq is not None else self._unanswered_best(asked, query, primary, lang, retriever, index)
+        if unanswered is not None:
+            text = _msg("faq_unanswered", say, q=(unanswered.chunk.question or "").strip())
+            yield from self._emit(text, stream)
+            yield {"type": "final_obj", "answer": finish(text, "handoff", rel * 0.5, (), hits, query)}
+            return
 
         # 4. clarify when the top passages tie across different topics
         clar = None if chosen else self._clarify(q, hits, hist, lang)
@@ -853,6 +833,29 @@ class Assistant:
             len(phrasings) > 1 and query.strip() != question.strip() and stands_alone(question)
             and self.names_every_term(question, phrasings[1], correct=correct)
         )
+
+    def _unanswered_best(
+        self, question: str, query: str, primary: Sequence[Hit], lang: str, retriever: HybridRetriever, index: Any
+    ) -> Hit | None:
+        """The bank's question without an answer that was found best, though not asked closely
+        enough to be the FAQ match, where the passages that say something do not cover the need.
+
+        Such an entry ("Can I change my delivery address?", whose answer repeats it, for "change
+        the address for delivery") is no passage to answer from: the rows found after it were
+        ("Go to Orders, pick the order and press Cancel", confidence 0.87 from the row that says
+        nothing). Whether the knowledge base covers the need is judged again on the passages that
+        say something, which must also name as much of it as the entry does ("the delivery
+        address of my order": the cancelling row names the order only)."""
+        if not _question_only(primary[0]):
+            return None
+        answering = [h for h in primary if not _question_only(h)]
+        covered = max((h.scores.get("coverage", 0.0) for h in answering[:3]), default=0.0)
+        if covered < primary[0].scores.get("coverage", 0.0) or (
+            self.relevance(answering, lang, retriever) < self.refuse_threshold
+            and not self._named(question, query, answering, retriever, index)
+        ):
+            return primary[0]
+        return None
 
     def _faq_match(self, query: str, hits: Sequence[Hit], retriever: HybridRetriever) -> Hit | None:
         top = hits[0]
