@@ -184,16 +184,17 @@ def score_question(
             if check.get(k) is not None:
                 m[k] = check[k]
     text = strip_markers(answer.text)
-    if item.answerable and item.answers and not answered:
-        # a refusal, hand-off or clarifying question answers nothing: its canned text ("I cannot
-        # answer this reliably...") shares words with many references and is not scored on them
-        m["correctness_f1"] = 0.0
-        m["correctness_similarity"] = 0.0
-    elif item.answerable and item.answers:
-        m["correctness_f1"] = best_token_f1(text, item.answers)
-        sim = _cos_max(embedder, text, item.answers)
-        if sim is not None:
-            m["correctness_similarity"] = sim
+    if item.answerable and item.answers:
+        if not answered:
+            # a refusal, hand-off or clarifying question answers nothing: its canned text ("I cannot
+            # answer this reliably...") shares words with many references and is not scored on them
+            m["correctness_f1"] = 0.0
+            m["correctness_similarity"] = 0.0
+        else:
+            m["correctness_f1"] = best_token_f1(text, item.answers)
+            sim = _cos_max(embedder, text, item.answers)
+            if sim is not None:
+                m["correctness_similarity"] = sim
     refused = answer.action in REFUSAL_ACTIONS
     if not item.answerable:
         m["refusal_accuracy"] = float(refused)

@@ -1302,7 +1302,7 @@ class HybridRetriever:
         how_to = kind is None and asks_how_to(question) and bool(topic)
         # a follow-up's passage was found with the turn it follows, whose words may have pulled it
         # to another section ("会过期吗？" after "积分怎么获得？": how points are earned)
-        follows = bool(asked) and bool(query) and (query or "").strip() != question.strip()
+        follows = bool(asked and query and query.strip() != question.strip())
         if not (kind is not None and topic or how_to or follows):
             return list(hits)
 
