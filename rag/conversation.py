@@ -80,8 +80,9 @@ _TALK = {
     "thanks": r"(?:thanks|thank\s+you|thx|many\s+thanks|cheers)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?"
     r"|that\s+(?:helped|helps|was\s+helpful)|that'?s\s+(?:helpful|great)|谢谢(?:你|您)?[啦了呀]?|多谢|感谢|谢了|辛苦了",
     "help": r"help\s+me|help\s+please|help|i\s+need\s+help|can\s+you\s+help(?:\s+me)?|帮助|帮帮我|帮我|求助",
-    "ack": r"ok|okay|got\s+it|i\s+see|understood|alright|great|perfect|cool|awesome|nice"
-    r"|明白了?|知道了|了解|懂了|好的|好吧|好|嗯+|收到",
+    "ack": r"(?:(?:that|it)(?:'s|\s+is|\s+was)\s+|sounds\s+)?(?:ok|okay|fine|good|great|perfect|cool|awesome|nice|interesting)"
+    r"|got\s+it|i\s+see|understood|i\s+understand|(?:that\s+)?makes\s+sense|alright|no\s+problem|wow"
+    r"|明白了?|知道了|了解|懂了|好的|好吧|好|嗯+|收到|原来如此|有意思|没问题",
     "bye": r"bye|goodbye|bye\s+bye|see\s+you|再见|拜拜",
     # no kind of its own: "Hi, I have a question" is a greeting
     "": r"please|pls|i\s+have\s+a\s+question|(?:a\s+)?quick\s+question|我想问一下|我想咨询一下|请问一下|问一下",
@@ -131,9 +132,26 @@ def stands_alone(question: str) -> bool:
     return not _FOLLOWUP_EN.search(question) and not _FOLLOWUP_ZH.search(to_simplified(question))
 
 
+# the pronouns by which an earlier turn leaves its topic to the one before it; narrower than
+# :data:`_FOLLOWUP_EN`, whose "that", "there", "also" or "more" mostly do not refer back in a
+# turn that is carried ("I heard that I can change Cloud Shell's location", "Are there many teams
+# in the Midwest?")
+_REFERS_BACK_EN = re.compile(r"\b(it|its|they|them|their|theirs|he|she|his|her|him|this|these|those)\b", re.I)
+
+
+def refers_back(turn: str) -> bool:
+    """Whether an earlier user turn names its topic only by a pronoun ("How does the state pay
+    for it?"), so that the turn before it must be carried too (:func:`condense_offline`)."""
+    return bool(_REFERS_BACK_EN.search(turn) or _FOLLOWUP_ZH.search(to_simplified(turn)))
+
+
 # A previous turn longer than this is carried as its rarest terms, not whole (the longest user
 # turn in the dev sets' histories has 187 characters)
 LONG_TURN_CHARS = 300
+
+# How many turns before the previous one a follow-up may carry, each because the turn after it
+# leans on it (:func:`condense_offline`)
+LEAN_BACK_TURNS = 2
 
 
 def condense_offline(
@@ -173,7 +191,18 @@ def condense_offline(
     if not users:
         return question
     if (lang != "zh" or dense_reads) and len(users[-1]) <= LONG_TURN_CHARS:
-        return f"{question} {users[-1]}"
+        carried = [users[-1]]
+        # a carried turn that leans on the one before it ("How does the state pay for it?" after
+        # "What does it cover?" after "What is MediCal?") does not name its topic: the turn it
+        # leans on is carried too, newest first
+        while (
+            len(carried) <= LEAN_BACK_TURNS
+            and len(carried) < len(users)
+            and refers_back(carried[-1])
+            and len(users[-len(carried) - 1]) <= LONG_TURN_CHARS
+        ):
+            carried.append(users[-len(carried) - 1])
+        return " ".join((question, *carried))
     q_terms = set(tokenize(question))
     seen: dict[str, float] = {}
     for turn_i, turn in enumerate(reversed(users[-3:])):

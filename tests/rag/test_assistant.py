@@ -659,6 +659,12 @@ def test_names_every_term_defers_to_a_reranker(shop_index: Any, fake_embedder: A
     ("你好", "请问有什么可以帮您"),
     ("谢谢！", "不客气"),
     ("Bye", "Goodbye!"),
+    # acknowledgements that mtrag-un's users type between questions; carried as the previous
+    # turn, "That is fine!" stood in for the question it acknowledged
+    ("That is fine!", "Is there anything else I can help you with?"),
+    ("Interesting.", "Is there anything else I can help you with?"),
+    ("Sounds good", "Is there anything else I can help you with?"),
+    ("原来如此", "还有什么可以帮您的吗"),
 ])
 def test_small_talk_is_answered_in_kind_without_a_lookup(shop_index: Any, fake_embedder: Any, message: str,
                                                          reply: str) -> None:
@@ -671,11 +677,42 @@ def test_small_talk_is_answered_in_kind_without_a_lookup(shop_index: Any, fake_e
 
 
 @pytest.mark.parametrize("message", ["hit", "history", "helpful", "好评", "Thanks for the info about returns",
-                                     "ok so how long is shipping", "请问退货要多久", "Hi, how do I return an item?"])
+                                     "ok so how long is shipping", "请问退货要多久", "Hi, how do I return an item?",
+                                     "fine, what about shipping?", "Not good", "That is fine, but can I return it?"])
 def test_a_question_among_small_talk_words_is_a_question(message: str) -> None:
     from rag.conversation import small_talk
 
     assert small_talk(message) is None, message
+
+
+def test_a_carried_turn_that_leans_on_an_earlier_one_brings_that_turn_too() -> None:
+    # "What is the process for applying for it?" after "How does the state pay for it?": the
+    # previous turn does not say what "it" is; the turns it leans on do (mtrag-un: the gold
+    # passage rose from 9th to 1st)
+    hist = [
+        {"role": "user", "content": "What is MediCal?"},
+        {"role": "assistant", "content": "California's Medicaid program."},
+        {"role": "user", "content": "What does it cover?"},
+        {"role": "assistant", "content": "Doctor visits and hospital care."},
+        {"role": "user", "content": "How does the state pay for it?"},
+        {"role": "assistant", "content": "With federal funds."},
+    ]
+    assert condense_offline("What is the process for applying for it?", hist) == (
+        "What is the process for applying for it? How does the state pay for it? What does it cover? What is MediCal?"
+    )
+    # a previous turn that names its topic is carried alone, as before
+    assert condense_offline("And the deadline?", hist[:2]) == "And the deadline? What is MediCal?"
+    named = [*hist[:2], {"role": "user", "content": "Who can apply for MediCal?"}, {"role": "assistant", "content": "Residents."}]
+    assert condense_offline("How long does it take?", named) == "How long does it take? Who can apply for MediCal?"
+    # at most two turns before the previous one, and never a long one
+    chain = [{"role": "user", "content": t} for t in ("Topic zero?", "What about it?", "Is this late?", "Or these?")]
+    assert condense_offline("So?", chain) == "So? Or these? Is this late? What about it?"
+    # "that" and "there" seldom refer back in a turn that names its topic
+    shell = [{"role": "user", "content": t} for t in (
+        "Cloud Shell workspace delete", "I heard that I can change Cloud Shell to a different location")]
+    assert condense_offline("Is it free?", shell) == "Is it free? I heard that I can change Cloud Shell to a different location"
+    pasted = [{"role": "user", "content": "order " * 100}, {"role": "user", "content": "Is it late?"}]
+    assert condense_offline("Why?", pasted) == "Why? Is it late?"
 
 
 def test_small_talk_is_no_context_for_the_next_question() -> None:
@@ -685,6 +722,8 @@ def test_small_talk_is_no_context_for_the_next_question() -> None:
         {"role": "user", "content": "Thanks!"},
         {"role": "assistant", "content": "You're welcome! Is there anything else I can help you with?"},
     ]
+    assert condense_offline("And how long does it take?", hist) == "And how long does it take? Express shipping?"
+    hist[2] = {"role": "user", "content": "That is fine!"}
     assert condense_offline("And how long does it take?", hist) == "And how long does it take? Express shipping?"
 
 
