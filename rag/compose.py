@@ -470,7 +470,8 @@ def _section_start(sents: list[str], own: int) -> int:
     """The position of the first sentence of the section that holds position ``own``: after the
     last :data:`SECTION_BREAK` before it, or 0. Among sentences that match a question as well,
     those of that section are read first, from its start (a section says its point first), then
-    those of the sections after it, then those before it: a passage merged around a chunk may
+    those of the sections after it, and those of a section before it from that section's start
+    (compose's ``away``): a passage merged around a chunk may
     run into another section, and "How do I reset my password?" is answered from the "Forgotten
     password" section, not from the account-creation sentences merged before it. A passage
     without headings reads from its start, as it always did (reading from the matched chunk
@@ -613,6 +614,11 @@ class ExtractiveComposer:
             # the hit's own chunk is in the section its heading path ends with: the first one when
             # no other section's heading stands before it
             heads = _sections_of(sents, headings, section_heading(hit.chunk) if start == 0 else "")
+            # where the section of each sentence starts: one before the hit's own section is read
+            # from its start too ("Log in to your account" is the first step of "How to start a
+            # return", not the sentence farthest from the section matched)
+            begins = list(itertools.accumulate(
+                (pos + 1 if sent.strip() == SECTION_BREAK else 0 for pos, sent in enumerate(sents)), max))
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
                 if pos == len(sents) - 1:
@@ -631,7 +637,7 @@ class ExtractiveComposer:
                         keys.append(key)
                         cands.append((n, pos, s))
                         lexical.append(own_words.get(sent.strip()))
-                        away.append(pos - start if pos >= start else start - pos + 0.5)
+                        away.append(pos - start if pos >= start else pos - begins[pos] + 1.5)
                         section.append(heads[pos])
         if not cands:
             return Composed("", ())

@@ -1251,6 +1251,11 @@ class HybridRetriever:
             rows = sorted(set(neigh) | {row})
             parts = sorted(self.index.get_chunks(rows), key=lambda c: c.position)
         lines: list[str] = []
+        # a first part in another section than the chunk's own (whose section the locator names)
+        # stands under its heading too: "Log in to your Acme account, open Orders..." merged
+        # before the chunk under "## 5. Return shipping costs" is how to start a return, which
+        # "How do I return something?" asks
+        elsewhere = parts[0].heading_path != chunk.heading_path
         for i, part in enumerate(parts):
             head = section_heading(part)
             body = part.text
@@ -1263,7 +1268,7 @@ class HybridRetriever:
                     body = body[len(header) :].lstrip("\n")
                 body = _continuing(body, part, parts[i - 1])
             else:
-                opens = bool(LIST_ITEM.match(part.text.split("\n", 1)[0]))
+                opens = elsewhere or bool(LIST_ITEM.match(part.text.split("\n", 1)[0]))
             if head and opens:
                 lines.append(HEADING_MARK + head)
             lines.append(body)

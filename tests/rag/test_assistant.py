@@ -822,6 +822,26 @@ def test_a_how_to_question_is_answered_from_the_section_that_tells_how(kb_home: 
     assert "Log in to your account" not in b.text
 
 
+def test_a_how_to_section_merged_before_the_matched_one_is_read_from_its_first_step(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "How do I return something?" matched the return shipping costs best, merged after the steps
+    # of "4. How to start a return", whose heading the passage did not carry: it was answered with
+    # the shipping fees; then, with the heading, from the steps nearest the matched section
+    # ("Print the label", the first step "Log in" left out)
+    index = build_kb(kb_home, "steps", fake_embedder, [sectioned("returns.pdf", "Returns policy", [
+        ("4. How to start a return", "Log in to your account, open Orders, choose the item and select Return item. "
+         "Print the prepaid label and drop the parcel at a parcel point. Guest customers start a return with their "
+         "order number. You can also return online orders to any shop."),
+        ("5. Return shipping costs", "Returns of faulty items are free: we pay the return shipping. For other returns, "
+         "a return shipping fee of $6.95 is deducted. Plus members never pay return shipping."),
+    ])])
+    a = make(index, fake_embedder, refuse_threshold=0.0).ask("How do I return something?")
+    assert a.action == "answer" and a.hits[0].chunk.position == 1, (a.text, a.hits[0].chunk.position)
+    assert a.hits[0].passage.startswith("## 4. How to start a return\nLog in"), a.hits[0].passage
+    assert "Log in to your account" in a.text and "$6.95" not in a.text, a.text
+
+
 def test_a_follow_up_that_asks_how_long_reads_the_section_titled_by_it(kb_home: Path, fake_embedder: Any) -> None:
     # "How long does a refund take?" after "How do I return an item?" was found in the return
     # window's section, whose "30 days ... to return an item for a refund" is a duration that

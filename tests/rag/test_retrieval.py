@@ -728,14 +728,21 @@ def test_a_merged_passage_keeps_the_headings_of_the_sections_it_spans(kb_home: P
     r = HybridRetriever(index, fake_embedder)
     merged = r.retrieve("items returned unused packaging gift cards final sale return orders", k=1)[0]
     assert merged.text is not None
-    # each part that opens a section after another part stands under its heading; the first
-    # part's section is the passage's own (the locator names it)
-    assert merged.passage.split("\n")[:3] == [
+    # each part that opens a section after another part stands under its heading, and so does a
+    # first part in another section than the hit's own chunk (whose section the locator names):
+    # "How do I return something?" is answered by the steps merged before the return shipping costs
+    assert merged.chunk.position == 1
+    assert merged.passage.split("\n")[:4] == [
+        "## 2. Condition",
         "Items must be unused and in their original packaging.",
         "## 3. Items that cannot be returned",
         "- Gift cards and downloadable software.",
     ]
     assert "## 4. How to return\nOpen Orders" in merged.passage
+    # a passage that starts with the hit's own chunk does not repeat its section's heading
+    first = r.retrieve("items unused original packaging gift cards", k=1)[0]
+    assert first.chunk.position == 0 and first.text is not None
+    assert first.passage.startswith("Items must be unused")
     # a chunk alone that opens with a list stands under its heading too; other chunks do not
     alone = HybridRetriever(index, fake_embedder, merge_neighbours=False)  # one hit per source
     listed = alone.retrieve("gift cards downloadable software final sale", k=1)[0]
