@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,6 +284,10 @@ def load_qa_set(path: Path, limit: int | None = None) -> QASet:
     if not sources:
         raise DatasetError(f"{docs} holds no documents", "add the corpus files under docs/")
     faq_tables = {s.split("#", 1)[0] for s in sources if "#" in s}
+    # a file name written on one system in decomposed Unicode ("cafe" + U+0301, as macOS writes it)
+    # and its gold id in composed form (or the other way round) name the same document: the gold
+    # id is read as the name on disk, which is what the retriever returns
+    by_nfc = {unicodedata.normalize("NFC", s): s for s in sources}
     items: list[QAItem] = []
     seen: dict[str, int] = {}
     for lineno, obj in iter_jsonl(qfile):
@@ -313,6 +318,7 @@ def load_qa_set(path: Path, limit: int | None = None) -> QASet:
             raise rec.fail(
                 "'gold' must be empty when answerable is false", "empty gold, or set answerable to true"
             )
+        gold = tuple(g if g in sources else by_nfc.get(unicodedata.normalize("NFC", g), g) for g in gold)
         for g in gold:
             if g in sources:
                 continue

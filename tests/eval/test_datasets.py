@@ -161,6 +161,26 @@ def test_a_set_named_by_a_relative_path_keeps_its_folder_name(tmp_path: Path, mo
     assert load_dataset(Path(".")).name == f.name
 
 
+def test_a_gold_id_in_another_unicode_form_names_the_file_on_disk(tmp_path: Path) -> None:
+    # a file saved on macOS is named in decomposed form ("cafe" + U+0301), its gold id typed in
+    # composed form: the set was refused ("gold id 'café.md' does not exist in docs/")
+    import unicodedata
+
+    d = _qa_set(tmp_path)
+    on_disk = unicodedata.normalize("NFD", "café.md")
+    (d / "docs" / on_disk).write_text("# Café\nOpen daily.\n", encoding="utf-8")
+    typed = unicodedata.normalize("NFC", "café.md")
+    assert typed != on_disk
+    (d / "questions.jsonl").write_text(json.dumps(dict(Q_OK, gold=[typed, "policies/warranty.md"])) + "\n",
+                                       encoding="utf-8")
+    ds = load_dataset(d)
+    assert isinstance(ds, QASet)
+    # scored against what the retriever returns: the name on disk
+    assert ds.items[0].gold == (on_disk, "policies/warranty.md")
+    (d / "questions.jsonl").write_text(json.dumps(dict(Q_OK, gold=["cafe.md"])) + "\n", encoding="utf-8")
+    assert "gold id 'cafe.md' does not exist in docs/" in _err(d)
+
+
 def test_faq_csv_not_utf8(tmp_path: Path) -> None:
     d = _qa_set(tmp_path)
     (d / "docs" / "faq.csv").write_bytes("id,question,answer\n1,退货吗,可以\n".encode("gbk"))
