@@ -163,7 +163,9 @@ def condense_offline(
     dense_reads: bool = True,
 ) -> str:
     """A stand-alone query without a model: the question plus the previous user turn (the largest
-    single gain on follow-ups, ../shared/notes/baselines-dev.md). When the embedder cannot read
+    single gain on follow-ups, ../shared/notes/baselines-dev.md), and, where that turn names its
+    topic only by a pronoun (:func:`refers_back`), the turns it leans on, at most
+    :data:`LEAN_BACK_TURNS` more. When the embedder cannot read
     the question's language (``dense_reads=False``: BM25 carries the query alone) and it is
     Chinese, the question plus the rarest terms of earlier user turns instead: a whole turn
     drowns a short Chinese follow-up in BM25, while a dense encoder reads the whole turn better

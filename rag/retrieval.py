@@ -1241,8 +1241,9 @@ class HybridRetriever:
         """The chunk's text, merged with adjacent chunks of the same document that were also
         retrieved (the answer runs across a chunk boundary), and the rows it is made of.
         None = the chunk alone. Where a part starts a section after another part, its heading
-        stands before it (a :data:`HEADING_MARK` line), as it does before a chunk that opens with
-        a list: "Items that cannot be returned" is what the list's items are items of."""
+        stands before it (a :data:`HEADING_MARK` line), as it does before a first part in another
+        section than the chunk's own and before a chunk that opens with a list: "Items that
+        cannot be returned" is what the list's items are items of."""
         neigh: list[int] = []
         if self.merge_neighbours and chunk.kind != "faq" and len(retrieved_rows) >= 2:
             neigh = [r for r in self.index.neighbours(row, 1, 1) if r in retrieved_rows]
