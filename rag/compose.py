@@ -15,6 +15,8 @@ import numpy as np
 from indexes.lru import BatchLRU
 from indexes.text import (
     CLOSERS,
+    NEGATION,
+    PHRASE_SEP,
     answer_kind,
     answer_kind_words,
     asks_how_to,
@@ -22,6 +24,8 @@ from indexes.text import (
     is_cjk_lang,
     is_how_to_heading,
     named_terms,
+    phrase_terms,
+    query_topic,
     same_words,
     split_sentences,
     tokenize,
@@ -470,8 +474,8 @@ def _section_start(sents: list[str], own: int) -> int:
     """The position of the first sentence of the section that holds position ``own``: after the
     last :data:`SECTION_BREAK` before it, or 0. Among sentences that match a question as well,
     those of that section are read first, from its start (a section says its point first), then
-    those of the sections after it, and those of a section before it from that section's start
-    (compose's ``away``): a passage merged around a chunk may
+    those of the sections after it, then those before it (a section before it that tells how
+    from its first step): a passage merged around a chunk may
     run into another section, and "How do I reset my password?" is answered from the "Forgotten
     password" section, not from the account-creation sentences merged before it. A passage
     without headings reads from its start, as it always did (reading from the matched chunk
@@ -481,6 +485,25 @@ def _section_start(sents: list[str], own: int) -> int:
         if sents[i].strip() == SECTION_BREAK:
             return i + 1
     return 0
+
+
+def negated_terms(text: str) -> set[str]:
+    """The terms ``text`` negates: each that follows a negation ("cover" in "What does the
+    warranty not cover?", 包括 in "保修不包括哪些情况")."""
+    pairs = [p.split(PHRASE_SEP) for p in phrase_terms(query_topic(text))]
+    return {pair[1] for pair in pairs if len(pair) == 2 and pair[0] == NEGATION and pair[1] != NEGATION}
+
+
+def heading_lends(q_terms: set[str], negated: set[str], heading: str) -> set[str]:
+    """The question's terms a section ``heading`` names, which its sentences are about. A term the
+    question negates (``negated``) is lent only by a heading that negates it too: under "What the
+    warranty covers", "Repair of a defective product" says the opposite of what "What does the
+    warranty not cover?" asks, and was quoted to it once that heading stood over the part of a
+    passage merged before the matched section."""
+    terms = q_terms & set(tokenize(heading))
+    if negated & terms:
+        terms -= negated - negated_terms(heading)
+    return terms
 
 
 def _clean_sentence(s: str) -> str:
@@ -604,6 +627,8 @@ class ExtractiveComposer:
         away: list[float] = []
         # the heading of the section each sentence is in ("" where the passage does not say)
         section: list[str] = []
+        # for a sentence in a section before the hit's own: how far it is from that section's start
+        step: list[float | None] = []
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             # a passage's tables and lists are read out in its own language, whatever the question's
@@ -614,9 +639,7 @@ class ExtractiveComposer:
             # the hit's own chunk is in the section its heading path ends with: the first one when
             # no other section's heading stands before it
             heads = _sections_of(sents, headings, section_heading(hit.chunk) if start == 0 else "")
-            # where the section of each sentence starts: one before the hit's own section is read
-            # from its start too ("Log in to your account" is the first step of "How to start a
-            # return", not the sentence farthest from the section matched)
+            # where the section of each sentence starts (after the last heading before it)
             begins = list(itertools.accumulate(
                 (pos + 1 if sent.strip() == SECTION_BREAK else 0 for pos, sent in enumerate(sents)), max))
             for pos, sent in enumerate(sents):
@@ -637,8 +660,9 @@ class ExtractiveComposer:
                         keys.append(key)
                         cands.append((n, pos, s))
                         lexical.append(own_words.get(sent.strip()))
-                        away.append(pos - start if pos >= start else pos - begins[pos] + 1.5)
+                        away.append(pos - start if pos >= start else start - pos + 0.5)
                         section.append(heads[pos])
+                        step.append(pos - begins[pos] + 1.5 if pos < start else None)
         if not cands:
             return Composed("", ())
         # what the question is about: the words by which it compares are not. A follow-up is about
@@ -674,7 +698,8 @@ class ExtractiveComposer:
         said_in_section: dict[tuple[int, str], set[str]] = {}
         for (n, _, _), h, w in zip(cands, section, plain, strict=True):
             said_in_section.setdefault((n, h), set()).update(w)
-        named_by = {h: q_terms & set(tokenize(h)) for h in set(section) if h}  # each heading analysed once
+        negated = negated_terms(question)
+        named_by = {h: heading_lends(q_terms, negated, h) for h in set(section) if h}  # each analysed once
         for i, ((n, _, _), h) in enumerate(zip(cands, section, strict=True)):
             if h:
                 borrowed = named_by[h] - said_in_section[(n, h)]
@@ -689,7 +714,8 @@ class ExtractiveComposer:
         # answer asked for, a duration for "how long", a number for "多少", counts half a word
         # more); the best of each named passage among them, and none that repeats a better one
         kind = answer_kind(question)
-        if kind is None and asks_how_to(question):
+        how_to = kind is None and asks_how_to(question)
+        if how_to:
             # a how-to question is answered by a section that tells how ("4. How to start a
             # return"), not by the one that shares most of its words ("Condition of returned items");
             # of several, by those whose heading names most of what is asked ("积分怎么用": "如何使用积分",
@@ -700,8 +726,11 @@ class ExtractiveComposer:
         else:
             fits = [holds_answer_kind(kind, s) for _, _, s in cands]
         n_terms = max(1, len(q_terms))  # no terms: nothing matched, every share 0
+        # the steps of a section that tells how, before the hit's own section, are read from the
+        # first ("Log in to your account", not the step nearest the section matched)
+        far = [s_ if how_to and fits[i] and s_ is not None else away[i] for i, s_ in enumerate(step)]
         pre = [
-            ((matched(i) + 0.5 * fits[i]) / n_terms + self.w_rank * hits[n - 1].score - 0.01 * away[i], i)
+            ((matched(i) + 0.5 * fits[i]) / n_terms + self.w_rank * hits[n - 1].score - 0.01 * far[i], i)
             for i, (n, _, _) in enumerate(cands)
         ]
         ranked = [i for _, i in sorted(pre, reverse=True)]

@@ -184,3 +184,21 @@ def test_a_sentence_of_two_claims_keeps_both_citations() -> None:
     # a passage that adds nothing to what the first supports is still not cited
     one = check_answer("Express shipping takes 1 to 2 business days [1, 2].", passages, LexicalScorer())
     assert one.text == "Express shipping takes 1 to 2 business days [1]."
+
+
+
+def test_a_heading_does_not_lend_a_term_the_question_negates() -> None:
+    # "What does the warranty not cover?" was answered with "Repair or replacement of a defective
+    # product" on the demo: the heading "What the warranty covers" lent its sentences "cover"
+    from indexes.text import tokenize
+    from rag.compose import heading_lends, negated_terms
+
+    q = "What does the warranty not cover?"
+    q_terms, negated = set(tokenize(q)), negated_terms(q)
+    assert negated == set(tokenize("cover"))
+    assert heading_lends(q_terms, negated, "What the warranty covers") == set(tokenize("warranty"))
+    assert heading_lends(q_terms, negated, "What the warranty does not cover") == q_terms
+    plain = "What does the warranty cover?"
+    assert negated_terms(plain) == set()
+    assert heading_lends(set(tokenize(plain)), set(), "What the warranty covers") == set(tokenize(plain))
+    assert negated_terms("保修不包括哪些情况？") and negated_terms("保修包括哪些情况？") == set()
