@@ -639,9 +639,6 @@ class ExtractiveComposer:
             # the hit's own chunk is in the section its heading path ends with: the first one when
             # no other section's heading stands before it
             heads = _sections_of(sents, headings, section_heading(hit.chunk) if start == 0 else "")
-            # where the section of each sentence starts (after the last heading before it)
-            begins = list(itertools.accumulate(
-                (pos + 1 if sent.strip() == SECTION_BREAK else 0 for pos, sent in enumerate(sents)), max))
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
                 if pos == len(sents) - 1:
@@ -662,7 +659,7 @@ class ExtractiveComposer:
                         lexical.append(own_words.get(sent.strip()))
                         away.append(pos - start if pos >= start else start - pos + 0.5)
                         section.append(heads[pos])
-                        step.append(pos - begins[pos] + 1.5 if pos < start else None)
+                        step.append(pos - _section_start(sents, pos) + 1.5 if pos < start else None)
         if not cands:
             return Composed("", ())
         # what the question is about: the words by which it compares are not. A follow-up is about

@@ -197,13 +197,10 @@ def condense_offline(
         # a carried turn that leans on the one before it ("How does the state pay for it?" after
         # "What does it cover?" after "What is MediCal?") does not name its topic: the turn it
         # leans on is carried too, newest first
-        while (
-            len(carried) <= LEAN_BACK_TURNS
-            and len(carried) < len(users)
-            and refers_back(carried[-1])
-            and len(users[-len(carried) - 1]) <= LONG_TURN_CHARS
-        ):
-            carried.append(users[-len(carried) - 1])
+        for earlier in reversed(users[-1 - LEAN_BACK_TURNS : -1]):
+            if not refers_back(carried[-1]) or len(earlier) > LONG_TURN_CHARS:
+                break
+            carried.append(earlier)
         return " ".join((question, *carried))
     q_terms = set(tokenize(question))
     seen: dict[str, float] = {}
