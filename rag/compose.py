@@ -382,13 +382,21 @@ def _unclosed_from(sentence: str) -> int | None:
     return stack[0] if stack else None
 
 
-def _until_cut(sentence: str) -> str:
+# the last clause of a Chinese sentence that breaks off: a word, not a stop, after its last comma
+_BREAKS_OFF_ZH = re.compile(r"[，,][^，,。！？!?；;：:…]*\w$")
+
+
+def _until_cut(sentence: str, lang: str = "en") -> str:
     """The last sentence of a passage, or the part of it before a bracket the passage's end cut
     open, marked as cut ("新闻学专业计划招生30人…"); empty when that part says too little to quote
-    (fewer than 8 letters)."""
+    (fewer than 8 letters). A Chinese sentence of clauses that stops on a word, without a full
+    stop, was cut there too (a crawled page's fixed-length window: "从教学效果来看，中法学院学生的英语
+    能力普遍较"): it is marked so, not quoted as if it were whole. A short line without a comma may
+    be a title, and an English one a menu path ("Settings Support Software Update"): left as
+    they are."""
     at = _unclosed_from(sentence)
     if at is None:
-        return sentence
+        return sentence + CONTINUES if lang == "zh" and _BREAKS_OFF_ZH.search(sentence) else sentence
     head = sentence[:at].rstrip(" ,，、;；:：")
     return head + "…" if len(re.findall(r"\w", head)) >= 8 else ""
 
@@ -642,7 +650,8 @@ class ExtractiveComposer:
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
                 if pos == len(sents) - 1:
-                    s = _until_cut(s)
+                    # an FAQ entry's answer is whole, with or without its full stop
+                    s = _until_cut(s, written_in if hit.chunk.kind != "faq" else "en")
                 # a question in a passage (an FAQ entry's own question, a heading), a sentence about
                 # the document itself, a bare "Yes." (to its entry's question), or a piece of a
                 # sentence that a line break or a cut page left without its end answers nothing,

@@ -333,6 +333,33 @@ def test_a_passage_that_ends_inside_a_bracket_is_quoted_up_to_the_bracket() -> N
     assert "Then choose Settings…" in [s for _, s, _ in out.sentences]
 
 
+def test_a_chinese_passage_that_breaks_off_on_a_word_quotes_its_last_clause_as_cut() -> None:
+    """A crawled page cut at a fixed length stops on a word ("…英语能力普遍较"): its last sentence of
+    clauses is quoted with the cut mark, not as if it were whole. A title line without a comma, and
+    an FAQ answer written without its full stop, are whole and quoted as they are."""
+    from dataclasses import replace
+
+    from indexes.types import CONTINUES
+
+    def _zh(hit: Hit) -> Hit:
+        return replace(hit, chunk=replace(hit.chunk, lang="zh"))
+
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    cut = _hit(1, "英语属于基础课程，主要在大一开设。从教学效果来看，中法学院学生的英语能力普遍较")
+    quoted = [s for _, s, _ in composer.compose("中法学院学生的英语能力", [_zh(cut)], lang="zh").sentences]
+    assert f"从教学效果来看，中法学院学生的英语能力普遍较{CONTINUES}" in quoted
+    assert "从教学效果来看，中法学院学生的英语能力普遍较" not in quoted
+
+    title = _hit(1, "学院的招生简章已经发布。2023年本科招生专业目录")
+    quoted = [s for _, s, _ in composer.compose("2023年本科招生专业目录", [_zh(title)], lang="zh").sentences]
+    assert "2023年本科招生专业目录" in quoted
+
+    entry = Chunk(id="f1", doc_id="faq", source="faq.csv#1", position=0, kind="faq", lang="zh", title="如何退货",
+                  text="问：如何退货？\n答：登录账户，在我的订单中申请退货")
+    out = composer.compose("如何退货", [Hit(chunk=entry, score=0.9)], lang="zh")
+    assert [s for _, s, _ in out.sentences] == ["登录账户，在我的订单中申请退货"]
+
+
 def test_a_passage_that_starts_inside_a_sentence_quotes_that_piece_as_the_cut_it_is() -> None:
     """A chunk the chunker started inside a sentence (:data:`CONTINUES`) opens with a piece of it:
     quoted, it keeps the mark, so that "们捐助眼镜和书包文具。" does not read as a whole sentence;
