@@ -514,10 +514,17 @@ def heading_lends(q_terms: set[str], negated: set[str], heading: str) -> set[str
     return terms
 
 
+# marks no sentence starts with: one that does is the later piece of a sentence a page cut
+_OPENS_MIDWAY = re.compile(r"^[，、,;；]+\s*")
+
+
 def _clean_sentence(s: str) -> str:
+    """``s`` without an FAQ label or a heading's marks; a piece that opens with a comma (a crawled
+    page that starts inside a sentence: "，打造培养高水平…") opens with the cut mark instead."""
     s = re.sub(rf"^\s*(?:{_Q_LABEL}|{_A_LABEL})\s*", "", s.strip())
-    s = re.sub(r"^#+\s*", "", s)
-    return s.strip()
+    s = re.sub(r"^#+\s*", "", s).strip()
+    midway = _OPENS_MIDWAY.match(s)
+    return CONTINUES + s[midway.end() :] if midway and midway.end() < len(s) else s
 
 
 class ExtractiveComposer:

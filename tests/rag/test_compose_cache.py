@@ -374,6 +374,10 @@ def test_a_passage_that_starts_inside_a_sentence_quotes_that_piece_as_the_cut_it
     out = composer.compose("games installing app", [english])
     assert [s for _, s, _ in out.sentences][0] == f"{CONTINUES}and games by installing the app."
     assert out.text.startswith(f"{CONTINUES}and games by installing the app [1].")
+    # a crawled page that starts inside a sentence opens with its comma: the piece shows the mark
+    page = _hit(1, "，打造培养高水平能源经济学人才的教育基地。学院设有能源经济专业。")
+    quoted = [s for _, s, _ in composer.compose("能源经济学人才的教育基地", [page], lang="zh").sentences]
+    assert quoted[0] == f"{CONTINUES}打造培养高水平能源经济学人才的教育基地。"
 
 
 def test_distinct_sentences_keeps_what_differs_by_a_number_and_drops_repeats() -> None:
