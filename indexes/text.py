@@ -502,22 +502,28 @@ _FRAME_TAKE = re.compile(r"\bhow\s+long\b[^.?!;,]*?\b(takes?|taken|taking|took)\
 
 
 # the words a request opens with, which say that the user wants something, not what about: "I want
-# to close my account" is about closing an account ("want" matched "If you want a different size")
+# to close my account" is about closing an account, and "I want a refund" about a refund ("want"
+# matched "If you want a different size")
 _REQUEST_FRAME = re.compile(
-    r"^\s*(?:please\s+)?(?:i\s*'?d\s+like\s+to|i\s+(?:would\s+like|want|need|wish)\s+to|i\s*'?m\s+trying\s+to|"
+    r"^\s*(?:please\s+)?(?:i\s*'?d\s+like(?:\s+to)?|i\s+(?:would\s+like|want|need|wish)\s+to|"
+    r"i\s+(?:would\s+like|want|need)(?=\s+(?:a|an|my|the|some|your|our|more)\b)|i\s*'?m\s+trying\s+to|"
     r"i\s+am\s+trying\s+to|(?:can|could)\s+you\s+(?:please\s+)?help\s+me(?:\s+to)?|help\s+me(?:\s+to)?)\s+"
     r"|^\s*(?:请问|我想要|我想|我要|我需要|麻烦您|麻烦你|帮我)",
     re.IGNORECASE,
 )
 
 
+def without_request(query: str) -> str:
+    """``query`` without the words that open it as a request ("I want to", "I need a", "我想",
+    "請問"), unless nothing else is left."""
+    frame = _REQUEST_FRAME.match(to_simplified(query))  # one character for one: its end is the same in query
+    return query[frame.end() :] if frame and frame.end() < len(query) else query
+
+
 def query_topic(query: str) -> str:
     """``query`` without the words that say what kind of answer it wants, or that it is a request
-    ("I want to", "我想", "請問"): what to search by (in the script it is written in)."""
-    frame = _REQUEST_FRAME.match(to_simplified(query))  # one character for one: its end is the same in query
-    if frame and frame.end() < len(query):
-        query = query[frame.end() :]
-    query = _FRAME_TAKE.sub(lambda m: m.group(0)[: m.start(1) - m.start()], query)
+    (:func:`without_request`): what to search by (in the script it is written in)."""
+    query = _FRAME_TAKE.sub(lambda m: m.group(0)[: m.start(1) - m.start()], without_request(query))
     return _without_kind_words_zh(_ANSWER_KIND.sub("how", query))
 
 

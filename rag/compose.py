@@ -29,6 +29,7 @@ from indexes.text import (
     same_words,
     split_sentences,
     tokenize,
+    without_request,
     wording,
 )
 from indexes.types import CONTINUES
@@ -158,10 +159,11 @@ def distinct_sentences(
 
 
 def _topic_terms(text: str) -> set[str]:
-    """The terms of ``text`` that say what it is about: not the words it compares by, nor the
-    word that says what kind of answer it wants."""
+    """The terms of ``text`` that say what it is about: not the words it compares by, the word
+    that says what kind of answer it wants, nor those that say it is a request ("I want a refund"
+    is answered with how refunds are paid, not with "If you want a different size")."""
     cues = comparison_cues(text) + answer_kind_words(text)
-    return set(tokenize(text)) - set(tokenize(" ".join(cues)))
+    return set(tokenize(without_request(text))) - set(tokenize(" ".join(cues)))
 
 
 def _term_weights(terms: set[str], weight: Callable[[str], float] | None) -> dict[str, float]:

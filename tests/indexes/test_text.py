@@ -115,6 +115,11 @@ def test_the_words_a_request_opens_with_are_not_what_it_is_about() -> None:
     assert tokenize(query_topic("I'd like to return an item")) == tokenize("return item")
     assert tokenize(query_topic("Could you please help me reset my password?")) == tokenize("reset password")
     assert query_topic("我想退货") == "退货" and query_topic("请问积分会过期吗") == "积分会过期吗"
+    # a request for a thing is about the thing
+    assert tokenize(query_topic("I want a refund")) == tokenize("refund")
+    assert tokenize(query_topic("I need a new password")) == tokenize("new password")
+    assert tokenize(query_topic("I'd like my money back")) == tokenize("money back")
+    assert query_topic("I want it") == "I want it"
     # only where a request opens; and a bare frame is kept
     assert query_topic("Can I return what I want to?") == "Can I return what I want to?"
     assert query_topic("I want to") == "I want to"

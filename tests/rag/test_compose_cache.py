@@ -333,6 +333,16 @@ def test_a_passage_that_ends_inside_a_bracket_is_quoted_up_to_the_bracket() -> N
     assert "Then choose Settings…" in [s for _, s, _ in out.sentences]
 
 
+def test_a_request_is_answered_by_what_it_asks_for_not_by_its_request_words() -> None:
+    """ "I want a refund" asks about refunds: "If you want a different size" shares only its
+    "want", which says that something is asked for, not what."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1)
+    policy = _hit(1, "If you want a different size, start a return and place a new order. "
+                     "Refunds are paid to the original payment method within 5 days.")
+    out = composer.compose("I want a refund", [policy])
+    assert out.text.startswith("Refunds are paid"), out.text
+
+
 def test_a_chinese_passage_that_breaks_off_on_a_word_quotes_its_last_clause_as_cut() -> None:
     """A crawled page cut at a fixed length stops on a word ("…英语能力普遍较"): its last sentence of
     clauses is quoted with the cut mark, not as if it were whole. A title line without a comma, and
