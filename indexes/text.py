@@ -435,6 +435,34 @@ def answer_kind(query: str) -> str | None:
     return "time" if _WHEN.search(query) else None
 
 
+# a follow-up that only names another subject ("And for Acme Plus members?", "What about phones?",
+# "会员呢？"): it asks again what the turn it follows asked, about that subject
+_ONLY_NAMES_EN = re.compile(
+    r"^\W*(?:(?:and|or|but)\s+)?(?:(?:what|how)\s+about|and|or)\b"
+    r"(?!.*\b(?:how|what|when|where|why|who|whom|whose|which|can|could|do|does|did|is|are|was|were|will|"
+    r"would|should|shall|may|might|must|has|have|had)\b)[^?？]*[?？]?\s*$",
+    re.IGNORECASE,
+)
+_ONLY_NAMES_ZH = re.compile(r"^(?!.*(?:什么|怎么|怎样|如何|为何|为什么|多|哪|几|谁|吗|是否|能否|可否))[^？?。]{1,24}呢\s*[？?]?\s*$")
+
+
+def only_names_subject(question: str) -> bool:
+    """Whether ``question`` only names another subject than the turn it follows, asking nothing of
+    its own ("And for Acme Plus members?", "What about phones?", "那会员呢？")."""
+    return bool(_ONLY_NAMES_EN.match(question.strip()) or _ONLY_NAMES_ZH.match(to_simplified(question.strip())))
+
+
+def asked_kind(question: str, query: str | None = None) -> str | None:
+    """The kind of answer ``question`` wants (:func:`answer_kind`); for a follow-up that only names
+    another subject, that of ``query``, the turn as condensed with the one it follows: "And for
+    Acme Plus members?" after "How long do I have to return an item?" asks how long, and is
+    answered with the members' 60 days, not with what else is said of members."""
+    kind = answer_kind(question)
+    if kind is None and query and query.strip() != question.strip() and only_names_subject(question):
+        return answer_kind(query)
+    return kind
+
+
 def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     """Whether ``sentence`` holds an answer of that kind (:func:`answer_kind`): a duration or a
     date for "duration" and "time", a number for "number"."""

@@ -17,8 +17,8 @@ from indexes.text import (
     CLOSERS,
     NEGATION,
     PHRASE_SEP,
-    answer_kind,
     answer_kind_words,
+    asked_kind,
     asks_how_to,
     holds_answer_kind,
     is_cjk_lang,
@@ -442,10 +442,11 @@ def _answer_lines(lines: list[str]) -> list[str]:
 SECTION_BREAK = "¶"
 
 
-def _readable(passage: str, lang: str) -> tuple[str, dict[str, str], list[str]]:
+def _readable(passage: str, lang: str) -> tuple[str, dict[str, str], list[str], frozenset[str]]:
     """A passage's tables and lists written as sentences (:func:`table_rows_as_sentences`,
-    :func:`list_items_as_sentences`), with the words each such sentence is matched by, and the
-    headings of the sections it goes on to, one for each :data:`SECTION_BREAK` in order."""
+    :func:`list_items_as_sentences`), with the words each such sentence is matched by, the
+    headings of the sections it goes on to, one for each :data:`SECTION_BREAK` in order, and the
+    sentences that are a table's rows."""
     text, own = table_rows_as_sentences(passage, lang)
     text, own_items = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(text)), lang)
     # a heading says where a passage goes on, not what it says, and an FAQ entry's question ("Q: My
@@ -453,7 +454,8 @@ def _readable(passage: str, lang: str) -> tuple[str, dict[str, str], list[str]]:
     raw = text.split("\n")
     heads = [_heading_text(line) for line in raw]
     lines = _answer_lines([SECTION_BREAK if h is not None else line for h, line in zip(heads, raw, strict=True)])
-    return "\n".join(line for line in lines if line.strip()), {**own, **own_items}, [h for h in heads if h is not None]
+    readable = "\n".join(line for line in lines if line.strip())
+    return readable, {**own, **own_items}, [h for h in heads if h is not None], frozenset(own)
 
 
 def _sections_of(sents: list[str], headings: list[str], first: str) -> list[str]:
@@ -638,6 +640,7 @@ class ExtractiveComposer:
         # the words that tell each from its neighbours (a table row: its cells; an item: its own),
         # None for a plain sentence (all its words)
         lexical: list[str | None] = []
+        row: list[bool] = []  # whether each is a table's row
         seen: set[str] = set()
         # how far each sentence is from the start of the section its hit's own chunk is in: a tie
         # is read from there (:func:`_section_start`)
@@ -650,7 +653,7 @@ class ExtractiveComposer:
             hit = hits[n - 1]
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
-            text, own_words, headings = _readable(hit.passage, written_in)
+            text, own_words, headings, row_lines = _readable(hit.passage, written_in)
             sents = split_sentences(text)
             start = _section_start(sents, _own_start(hit, written_in))
             # the hit's own chunk is in the section its heading path ends with: the first one when
@@ -675,6 +678,7 @@ class ExtractiveComposer:
                         keys.append(key)
                         cands.append((n, pos, s))
                         lexical.append(own_words.get(sent.strip()))
+                        row.append(sent.strip() in row_lines)
                         away.append(pos - start if pos >= start else start - pos + 0.5)
                         section.append(heads[pos])
                         step.append(pos - _section_start(sents, pos) + 1.5 if pos < start else None)
@@ -728,7 +732,7 @@ class ExtractiveComposer:
         # passages first, then those with the question's words (a sentence holding the kind of
         # answer asked for, a duration for "how long", a number for "多少", counts half a word
         # more); the best of each named passage among them, and none that repeats a better one
-        kind = answer_kind(question)
+        kind = asked_kind(question, query)
         how_to = kind is None and asks_how_to(question)
         if how_to:
             # a how-to question is answered by a section that tells how ("4. How to start a
@@ -819,6 +823,7 @@ class ExtractiveComposer:
         said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)
         leaning = [leans[keep[i]] for i in picked]
         says_kind = [fits[keep[i]] for i in picked]
+        rows: list[frozenset[str] | None] = [frozenset(q_terms & plain[keep[i]]) if row[keep[i]] else None for i in picked]
         places = {(n, pos) for n, pos, _, _ in said}
 
         def say_too(n: int, at: int, r: float) -> int:
@@ -830,6 +835,7 @@ class ExtractiveComposer:
             said.append((n, at, every[j][2], r))
             leaning.append(leans[j])
             says_kind.append(fits[j])
+            rows.append(frozenset(q_terms & plain[j]) if row[j] else None)
             places.add((n, at))
             return len(every[j][2])
 
@@ -851,6 +857,7 @@ class ExtractiveComposer:
             [(n, pos) for n, pos, _, _ in said],
             [r + lead * k for (*_, r), k in zip(said, says_kind, strict=True)],
             leaning,
+            rows,
         )
         said = [said[k] for k in order]
         # a lead-in that the next sentence of its passage does not follow in the answer (no room,
@@ -907,7 +914,10 @@ def leans_on_previous(sentence: str) -> bool:
 
 
 def reading_order(
-    spots: Sequence[tuple[int, int]], rel: Sequence[float], leans: Sequence[bool] | None = None
+    spots: Sequence[tuple[int, int]],
+    rel: Sequence[float],
+    leans: Sequence[bool] | None = None,
+    rows: Sequence[frozenset[str] | None] | None = None,
 ) -> list[int]:
     """The order in which to say the chosen sentences, given each one's (passage number, position
     in it), relevance and whether it leans on what precedes it (:func:`leans_on_previous`):
@@ -915,7 +925,12 @@ def reading_order(
     "Yes. There have been cases in the U.S."), and so one that leans on an earlier chosen one of
     its passage, and such runs best first, by the most relevant sentence each holds, so that the
     answer comes first ("How do I reset my password?" is not answered with how to create an
-    account, then "Choose Forgot password")."""
+    account, then "Choose Forgot password"). ``rows``: for a table's row
+    (:func:`table_rows_as_sentences`), the question's terms it holds, else None. No row builds on
+    the one above it: of consecutive rows, those that name more of what the question asks than
+    all of them do (their column headers say which column is asked for, not which row) are said
+    first ("And on a phone?": the phones' row before the laptops' above it), the others in the
+    table's order ("What data do you keep?")."""
     runs: list[list[int]] = []
     last_run: dict[int, list[int]] = {}  # passage number -> its run that ends latest
     for i in sorted(range(len(spots)), key=lambda i: spots[i]):
@@ -926,6 +941,19 @@ def reading_order(
         else:
             runs.append([i])
             last_run[n] = runs[-1]
+    if rows is not None:
+        for run in runs:
+            j = 0
+            while j < len(run):
+                k = j
+                while k < len(run) and rows[run[k]] is not None:
+                    k += 1
+                if k - j > 1:
+                    block = [rows[i] or frozenset() for i in run[j:k]]
+                    every = frozenset.intersection(*block)
+                    names = {i: len(t - every) for i, t in zip(run[j:k], block, strict=True)}
+                    run[j:k] = sorted(run[j:k], key=lambda i: -names[i])  # stable: the table's order
+                j = k + 1
     runs.sort(key=lambda run: -max(rel[i] for i in run))  # stable: passage order among equals
     return [i for run in runs for i in run]
 

@@ -49,8 +49,8 @@ from indexes.kbase import even_sample
 from indexes.keyword import HeldTerms
 from indexes.lru import BatchLRU
 from indexes.text import (
-    answer_kind,
     as_written,
+    asked_kind,
     asks_how_to,
     detect_lang,
     has_cjk,
@@ -1302,7 +1302,7 @@ class HybridRetriever:
           a refund take?" after "How do I return an item?": "6. Refunds", where the return
           window's "30 days ... to return an item for a refund" is a duration that names a
           refund)."""
-        kind = answer_kind(question)
+        kind = asked_kind(question, query)
         asked = frozenset(tokenize(query_topic(question)))
         topic = asked or (frozenset(tokenize(query_topic(query))) if query else frozenset())
         how_to = kind is None and asks_how_to(question) and bool(topic)

@@ -125,6 +125,22 @@ def test_the_words_a_request_opens_with_are_not_what_it_is_about() -> None:
     assert query_topic("I want to") == "I want to"
 
 
+def test_a_follow_up_that_only_names_another_subject_inherits_what_kind_of_answer_is_asked() -> None:
+    from indexes.text import asked_kind, only_names_subject
+
+    for q in ("And for Acme Plus members?", "What about phones?", "How about Canada?", "and to Switzerland?",
+              "会员呢？", "那手机呢"):
+        assert only_names_subject(q), q
+    for q in ("And how long does it take?", "And is it free?", "But why?", "会员怎么办呢？", "多久呢？",
+              "Do you ship to Canada?"):
+        assert not only_names_subject(q), q
+    assert asked_kind("And for members?", "And for members? How long do I have to return an item?") == "duration"
+    assert asked_kind("那会员呢？", "那会员呢？ 退货期限是多久？") == "duration"
+    # a question of its own keeps its kind, or none
+    assert asked_kind("Do you ship to Canada?", "Do you ship to Canada? How long does shipping take?") is None
+    assert asked_kind("And for members?") is None
+
+
 def test_a_how_to_question_and_a_section_headed_as_telling_how() -> None:
     from indexes.text import asks_how_to, is_how_to_heading
 

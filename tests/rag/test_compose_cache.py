@@ -485,6 +485,38 @@ def test_a_sentence_broken_over_lines_is_read_whole_and_a_piece_of_one_never() -
     assert said == ["Refunds are paid to the original card."]
 
 
+def test_a_tables_rows_are_said_by_the_row_asked_about_else_in_the_tables_order() -> None:
+    from rag.compose import reading_order
+
+    phone, laptop = frozenset({"phone", "warranti"}), frozenset({"warranti"})
+    # a lead-in, then three rows: the one that names what only it names comes first after the lead-in
+    spots = [(1, 0), (1, 1), (1, 2), (1, 3)]
+    rows = [None, laptop, phone, laptop]
+    assert reading_order(spots, [0.5, 0.6, 0.6, 0.5], None, rows) == [0, 2, 1, 3]
+    # rows that all name the same terms (the column headers) keep the table's order
+    same = frozenset({"data", "keep"})
+    assert reading_order(spots[1:], [0.5, 0.9, 0.7], None, [same, same, same]) == [0, 1, 2]
+    # a sentence that is no row still reads as written
+    assert reading_order(spots, [0.5, 0.6, 0.9, 0.5]) == [0, 1, 2, 3]
+
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=3)
+    table = _hit(1, "Periods by product category:\n| Product category | Warranty period |\n|---|---|\n"
+                    "| Laptops | 2 years |\n| Phones | 1 year |\n| Kitchen appliances | 3 years |")
+    out = composer.compose("And on a phone?", [table], query="And on a phone? How long is the warranty on a laptop?")
+    assert out.text.startswith("Product category: Phones; Warranty period: 1 year"), out.text
+
+
+def test_a_follow_up_that_only_names_another_subject_asks_what_the_turn_before_asked() -> None:
+    """ "And for members?" after "How long do I have to return an item?" asks how long: it is
+    answered with the members' return window, not with what else is said of members."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1)
+    policy = _hit(1, "You have 30 days to return an item. Members never pay return shipping. "
+                     "Members have an extended return window of 60 days.")
+    question = "And for members?"
+    out = composer.compose(question, [policy], query=f"{question} How long do I have to return an item?")
+    assert out.text.startswith("Members have an extended return window of 60 days"), out.text
+
+
 def test_the_answer_is_said_first_and_a_sentence_never_before_the_one_it_leans_on() -> None:
     from rag.compose import leans_on_previous, reading_order
 
