@@ -87,6 +87,25 @@ def _is_bare_reply(sentence: str) -> bool:
     return bool(_BARE_REPLY.match(sentence))
 
 
+# the reply a sentence opens with ("Yes, choose Click & Collect at checkout", "可以，…")
+_REPLY_OPENING = re.compile(
+    r"^\s*(?:(?:yes|no|yeah|yep|nope|sure|certainly|absolutely|of\s+course)\s*,\s*"
+    r"|(?:是的|可以|不可以|不能|不会|没有|对)\s*[，,]\s*)(?=\w)",
+    re.IGNORECASE,
+)
+
+
+def _without_reply(sentence: str) -> str:
+    """``sentence`` without the reply it opens with: "Yes, choose Click & Collect at checkout"
+    answered "Can I pick up my order in a shop?", and quoted to "Can I bring my dog into the
+    shop?" its "Yes" told the customer what the knowledge base never said."""
+    m = _REPLY_OPENING.match(sentence)
+    if m is None:
+        return sentence
+    rest = sentence[m.end() :]
+    return rest[:1].upper() + rest[1:]
+
+
 _PIECE_MIN = 16  # characters of wording: a shorter sentence ("Yes.") is not a piece of another
 _SHINGLE = 5  # characters per shingle: short enough for Chinese words, long enough to be specific
 _NUMBER = re.compile(r"\d+")
@@ -649,8 +668,13 @@ class ExtractiveComposer:
         section: list[str] = []
         # for a sentence in a section before the hit's own: how far it is from that section's start
         step: list[float | None] = []
+        # a reply ("Yes, ...") answers the question its FAQ entry asked: it is kept where that
+        # entry names all that is asked now, and left out elsewhere (:func:`_without_reply`)
+        asked = frozenset(tokenize(query_topic(question)))
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
+            entry = hit.chunk.question if hit.chunk.kind == "faq" else None
+            replies_here = bool(asked and entry and named_terms(asked, entry) == asked)
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
             text, own_words, headings, row_lines = _readable(hit.passage, written_in)
@@ -661,6 +685,8 @@ class ExtractiveComposer:
             heads = _sections_of(sents, headings, section_heading(hit.chunk) if start == 0 else "")
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
+                if not replies_here:
+                    s = _without_reply(s)
                 if pos == len(sents) - 1:
                     # an FAQ entry's answer is whole, with or without its full stop
                     s = _until_cut(s, written_in if hit.chunk.kind != "faq" else "en")

@@ -485,6 +485,20 @@ def test_a_sentence_broken_over_lines_is_read_whole_and_a_piece_of_one_never() -
     assert said == ["Refunds are paid to the original card."]
 
 
+def test_a_reply_is_quoted_only_to_the_question_its_entry_asked() -> None:
+    """ "Yes, choose Click & Collect" answered "Can I pick up my order in a shop?": quoted to "Can I
+    bring my dog into the shop?" its "Yes" would say what the knowledge base never said."""
+    entry = Chunk(id="f1", doc_id="faq", source="faq.csv#S10", position=0, kind="faq",
+                  title="faq", question="Can I pick up my order in a shop?",
+                  text="Q: Can I pick up my order in a shop?\nA: Yes, choose Click & Collect at checkout.")
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    hit = Hit(chunk=entry, score=0.9)
+    assert composer.compose("Can I bring my dog into the shop?", [hit]).text.startswith("Choose Click & Collect")
+    assert composer.compose("Can I pick up my order in the shop?", [hit]).text.startswith("Yes, choose Click")
+    zh = _hit(1, "可以，登录账户后在订单页面修改收货地址。")
+    assert composer.compose("可以带宠物进店吗？", [zh], lang="zh").text.startswith("登录账户后")
+
+
 def test_a_tables_rows_are_said_by_the_row_asked_about_else_in_the_tables_order() -> None:
     from rag.compose import reading_order
 
