@@ -426,12 +426,43 @@ _DATE = re.compile(
 )
 
 
+# a question about a price: "how much" with a word of money ("How much does express shipping
+# cost?", "How much is delivery for a fridge?"), or a word of price alone ("What does Acme Care+
+# cost?", "Is there a fee for returns?", "运费多少钱")
+_HOW_MUCH_MONEY = re.compile(
+    r"\bhow\s+much\b.*\b(?:cost|costs|price|prices|priced|fee|fees|charge|charged|charges|pay|paid|"
+    r"spend|money|expensive)\b|\bhow\s+much\s+(?:is|are|was|were|will|would)\b",
+    re.IGNORECASE,
+)
+_PRICE_WORD = re.compile(r"\b(?:cost|costs|price|prices|priced|fee|fees)\b|多少钱|价格|价钱|费用|收费|运费|手续费", re.IGNORECASE)
+# ... that asks the price itself, not who pays it or how to avoid it ("Who pays the return fee?",
+# "退货运费谁承担？")
+_ASKS_PRICE = re.compile(
+    r"^(?!\W*(?:who|whom|whose|where|why|which|how|when)\b)(?!.*(?:谁|哪|为什么|怎么|如何)).*"
+    r"(?:\b(?:cost|costs|price|prices|priced|fee|fees)\b|多少钱|价格|价钱)",
+    re.IGNORECASE | re.DOTALL,
+)
+# an amount of money: a currency and a number, a percentage (of a price), or free of charge
+_MONEY = re.compile(
+    r"[$€£¥￥]\s?\d|\d(?:[\d,.]*\d)?\s?(?:dollars?|euros?|pounds?|cents?|usd|eur|gbp|cny|rmb|yuan|元|美元|欧元|英镑|块)\b"
+    r"|\d(?:[.,]\d+)?\s?%|\bfree\b|\bno\s+(?:charge|cost|fee)\b|免费|不收费|\d\s?(?:元|美元|欧元|英镑|块)",
+    re.IGNORECASE,
+)
+
+
 def answer_kind(query: str) -> str | None:
     """The kind of answer ``query`` wants: "duration" (how long, 多久), "time" (when, 哪一年: a
-    date or a duration), "number" (how much / many / often / far, 多少, 几名), or None."""
+    date or a duration), "money" (a price: how much it costs, 多少钱), "number" (how much / many
+    / often / far, 多少, 几名), or None."""
     words = answer_kind_words(query)
+    folded = to_simplified(query)
     if words:
-        return _KIND_OF_WORD.get(words[0].lower(), "number")
+        kind = _KIND_OF_WORD.get(words[0].lower(), "number")
+        if kind == "number" and (_HOW_MUCH_MONEY.search(query) or _PRICE_WORD.search(folded)):
+            return "money"
+        return kind
+    if _ASKS_PRICE.search(folded):
+        return "money"
     return "time" if _WHEN.search(query) else None
 
 
@@ -465,13 +496,16 @@ def asked_kind(question: str, query: str | None = None) -> str | None:
 
 def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     """Whether ``sentence`` holds an answer of that kind (:func:`answer_kind`): a duration or a
-    date for "duration" and "time", a number for "number"."""
+    date for "duration" and "time", an amount of money (or "free") for "money", a number for
+    "number"."""
     if kind in ("duration", "time"):
         # a deadline answers "how long" too ("can be returned until 31 January")
         sentence = to_simplified(sentence)  # "30 個月" is "30 个月"
         return bool(_DURATION.search(sentence) or _DATE.search(sentence))
     if kind == "number":
         return bool(_NUMBER_WORD.search(sentence))
+    if kind == "money":
+        return bool(_MONEY.search(to_simplified(sentence)))
     return False
 
 

@@ -231,6 +231,25 @@ def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     assert not holds_answer_kind(None, "It takes 5 days.")
 
 
+def test_a_question_about_a_price_wants_an_amount_of_money() -> None:
+    from indexes.text import answer_kind, holds_answer_kind
+
+    for q in ("How much is delivery for a fridge?", "How much does express shipping cost?", "What does Acme Care+ cost?",
+              "Is there a fee for returns?", "运费多少钱？", "价格是多少"):
+        assert answer_kind(q) == "money", q
+    # an amount that is no price, or a question about who pays or how, is not
+    assert answer_kind("How much data can I store?") == "number"
+    assert answer_kind("Who pays the return fee?") is None and answer_kind("退货运费谁承担？") is None
+    assert answer_kind("When is the fee charged?") == "time"
+    assert answer_kind("What payment methods do you accept?") is None
+    assert holds_answer_kind("money", "Large appliances are delivered for $29.")
+    assert holds_answer_kind("money", "Click & Collect is free.")
+    assert holds_answer_kind("money", "退款时将扣除 6.95 美元的退货运费。")
+    assert holds_answer_kind("money", "A restocking fee of 15% is deducted.")
+    assert not holds_answer_kind("money", "Express delivery arrives the next day when you order before 14:00.")
+    assert not holds_answer_kind("money", "Delivery takes 1 to 2 business days.")
+
+
 def test_load_analyzer_loads_jieba_only_for_cjk_languages(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from indexes import text
 

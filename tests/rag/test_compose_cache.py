@@ -587,6 +587,16 @@ def test_the_sentence_that_says_the_kind_of_answer_asked_for_comes_first() -> No
     assert out.text.startswith("仓库收到退货后 2 个工作日内完成检验[1]。"), out.text
 
 
+def test_a_price_question_is_answered_with_a_price_not_with_another_number() -> None:
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1)
+    hits = [
+        _hit(1, "Express delivery arrives the next business day when you order before 14:00.", score=0.9),
+        _hit(2, "Delivery of large appliances is by a two-person team, for $29.", score=0.9),
+    ]
+    out = composer.compose("How much is delivery for a fridge?", hits)
+    assert out.text.startswith("Delivery of large appliances"), out.text
+
+
 def test_the_labels_of_a_written_out_faq_are_not_quoted() -> None:
     """A Markdown page that writes its FAQ as "问题：…" / "答案：…" lines is answered with the answer,
     without its label, and never with the question line."""
