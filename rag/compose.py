@@ -685,7 +685,7 @@ class ExtractiveComposer:
             heads = _sections_of(sents, headings, section_heading(hit.chunk) if start == 0 else "")
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
-                if not replies_here:
+                if not replies_here and not _is_bare_reply(s):  # "Yes, it is." stays whole, and unquoted
                     s = _without_reply(s)
                 if pos == len(sents) - 1:
                     # an FAQ entry's answer is whole, with or without its full stop

@@ -495,6 +495,10 @@ def test_a_reply_is_quoted_only_to_the_question_its_entry_asked() -> None:
     hit = Hit(chunk=entry, score=0.9)
     assert composer.compose("Can I bring my dog into the shop?", [hit]).text.startswith("Choose Click & Collect")
     assert composer.compose("Can I pick up my order in the shop?", [hit]).text.startswith("Yes, choose Click")
+    # a bare reply with its verb is no sentence, with or without its "Yes"
+    bare = _hit(1, "Is express delivery available on Sundays? Yes, it is. Sunday orders ship on Monday.")
+    said = [s for _, s, _ in ExtractiveComposer(get_embedder("hashing:64")).compose("Is it?", [bare]).sentences]
+    assert not any(s.lower().startswith(("it is", "yes")) for s in said), said
     zh = _hit(1, "可以，登录账户后在订单页面修改收货地址。")
     assert composer.compose("可以带宠物进店吗？", [zh], lang="zh").text.startswith("登录账户后")
 
