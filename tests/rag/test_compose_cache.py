@@ -601,6 +601,22 @@ def test_a_price_question_is_answered_with_a_price_not_with_another_number() -> 
     assert out.text.startswith("Delivery of large appliances"), out.text
 
 
+def test_what_to_do_about_something_is_no_how_to_question() -> None:
+    """ "退货的话积分怎么办？" asks what happens to points on a return, as "What should I do?" asks no
+    procedure: it is answered from the section about returns and points, not from "如何使用积分"."""
+    from dataclasses import replace
+
+    from indexes.text import asks_how_to
+
+    assert asks_how_to("积分怎么用？") and asks_how_to("退货怎样操作") and asks_how_to("如何退货")
+    assert not asks_how_to("退货的话积分怎么办？") and not asks_how_to("这个商品怎么样")
+    page = _hit(1, "## 如何使用积分\n100 积分可抵扣 1 美元，最多抵扣订单金额的 20%。\n"
+                   "## 退货对积分的影响\n退货后，该商品获得的积分将被扣回。", "积分规则", 0.9)
+    page = replace(page, chunk=replace(page.chunk, lang="zh"))
+    out = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0).compose("退货的话积分怎么办？", [page], lang="zh")
+    assert out.text.startswith("退货后，该商品获得的积分将被扣回"), out.text
+
+
 def test_the_labels_of_a_written_out_faq_are_not_quoted() -> None:
     """A Markdown page that writes its FAQ as "问题：…" / "答案：…" lines is answered with the answer,
     without its label, and never with the question line."""
