@@ -429,23 +429,25 @@ _DATE = re.compile(
 # a question about a price: "how much" with a word of money ("How much does express shipping
 # cost?", "How much is delivery for a fridge?"), or a word of price alone ("What does Acme Care+
 # cost?", "Is there a fee for returns?", "运费多少钱")
+_PRICE_EN = r"cost|costs|price|prices|priced|fee|fees"
 _HOW_MUCH_MONEY = re.compile(
-    r"\bhow\s+much\b.*\b(?:cost|costs|price|prices|priced|fee|fees|charge|charged|charges|pay|paid|"
-    r"spend|money|expensive)\b|\bhow\s+much\s+(?:is|are|was|were|will|would)\b",
+    rf"\bhow\s+much\b.*\b(?:{_PRICE_EN}|charge|charged|charges|pay|paid|spend|money|expensive)\b"
+    r"|\bhow\s+much\s+(?:is|are|was|were|will|would)\b",
     re.IGNORECASE,
 )
-_PRICE_WORD = re.compile(r"\b(?:cost|costs|price|prices|priced|fee|fees)\b|多少钱|价格|价钱|费用|收费|运费|手续费", re.IGNORECASE)
+_PRICE_WORD = re.compile(rf"\b(?:{_PRICE_EN})\b|多少钱|价格|价钱|费用|收费|运费|手续费", re.IGNORECASE)
 # ... that asks the price itself, not who pays it or how to avoid it ("Who pays the return fee?",
 # "退货运费谁承担？")
 _ASKS_PRICE = re.compile(
     r"^(?!\W*(?:who|whom|whose|where|why|which|how|when)\b)(?!.*(?:谁|哪|为什么|怎么|如何)).*"
-    r"(?:\b(?:cost|costs|price|prices|priced|fee|fees)\b|多少钱|价格|价钱)",
+    rf"(?:\b(?:{_PRICE_EN})\b|多少钱|价格|价钱)",
     re.IGNORECASE | re.DOTALL,
 )
-# an amount of money: a currency and a number, a percentage (of a price), or free of charge
+# an amount of money: a currency and a number (a Chinese unit needs no word boundary after it:
+# "6.95 美元的"), a percentage (of a price), or free of charge
 _MONEY = re.compile(
-    r"[$€£¥￥]\s?\d|\d(?:[\d,.]*\d)?\s?(?:dollars?|euros?|pounds?|cents?|usd|eur|gbp|cny|rmb|yuan|元|美元|欧元|英镑|块)\b"
-    r"|\d(?:[.,]\d+)?\s?%|\bfree\b|\bno\s+(?:charge|cost|fee)\b|免费|不收费|\d\s?(?:元|美元|欧元|英镑|块)",
+    r"[$€£¥￥]\s?\d|\d(?:[\d,.]*\d)?\s?(?:(?:dollars?|euros?|pounds?|cents?|usd|eur|gbp|cny|rmb|yuan)\b|元|美元|欧元|英镑|块)"
+    r"|\d(?:[.,]\d+)?\s?%|\bfree\b|\bno\s+(?:charge|cost|fee)\b|免费|不收费",
     re.IGNORECASE,
 )
 

@@ -8,7 +8,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -202,9 +202,12 @@ def _term_weights(terms: set[str], weight: Callable[[str], float] | None) -> dic
     return {t: w * scale for t, w in raw.items()}
 
 
-def _runs(lines: list[str], member: Callable[[str], bool]) -> Iterator[tuple[bool, list[str]]]:
-    """``lines`` in runs of consecutive lines for which ``member`` holds, or does not."""
-    for key, run in itertools.groupby(lines, key=member):
+_T = TypeVar("_T")
+
+
+def _runs(items: Sequence[_T], member: Callable[[_T], bool]) -> Iterator[tuple[bool, list[_T]]]:
+    """``items`` in runs of consecutive items for which ``member`` holds, or does not."""
+    for key, run in itertools.groupby(items, key=member):
         yield key, list(run)
 
 
@@ -407,17 +410,17 @@ def _unclosed_from(sentence: str) -> int | None:
 _BREAKS_OFF_ZH = re.compile(r"[，,][^，,。！？!?；;：:…]*\w$")
 
 
-def _until_cut(sentence: str, lang: str = "en") -> str:
+def _until_cut(sentence: str, chinese_page: bool = False) -> str:
     """The last sentence of a passage, or the part of it before a bracket the passage's end cut
     open, marked as cut ("新闻学专业计划招生30人…"); empty when that part says too little to quote
-    (fewer than 8 letters). A Chinese sentence of clauses that stops on a word, without a full
-    stop, was cut there too (a crawled page's fixed-length window: "从教学效果来看，中法学院学生的英语
-    能力普遍较"): it is marked so, not quoted as if it were whole. A short line without a comma may
-    be a title, and an English one a menu path ("Settings Support Software Update"): left as
-    they are."""
+    (fewer than 8 letters). On a Chinese page (``chinese_page``), a sentence of clauses that
+    stops on a word, without a full stop, was cut there too (a crawled page's fixed-length window:
+    "从教学效果来看，中法学院学生的英语能力普遍较"): it is marked so, not quoted as if it were whole.
+    A short line without a comma may be a title, and an English one a menu path ("Settings
+    Support Software Update"): left as they are."""
     at = _unclosed_from(sentence)
     if at is None:
-        return sentence + CONTINUES if lang == "zh" and _BREAKS_OFF_ZH.search(sentence) else sentence
+        return sentence + CONTINUES if chinese_page and _BREAKS_OFF_ZH.search(sentence) else sentence
     head = sentence[:at].rstrip(" ,，、;；:：")
     return head + "…" if len(re.findall(r"\w", head)) >= 8 else ""
 
@@ -689,7 +692,7 @@ class ExtractiveComposer:
                     s = _without_reply(s)
                 if pos == len(sents) - 1:
                     # an FAQ entry's answer is whole, with or without its full stop
-                    s = _until_cut(s, written_in if hit.chunk.kind != "faq" else "en")
+                    s = _until_cut(s, chinese_page=written_in == "zh" and hit.chunk.kind != "faq")
                 # a question in a passage (an FAQ entry's own question, a heading), a sentence about
                 # the document itself, a bare "Yes." (to its entry's question), or a piece of a
                 # sentence that a line break or a cut page left without its end answers nothing,
@@ -849,7 +852,12 @@ class ExtractiveComposer:
         said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)
         leaning = [leans[keep[i]] for i in picked]
         says_kind = [fits[keep[i]] for i in picked]
-        rows: list[frozenset[str] | None] = [frozenset(q_terms & plain[keep[i]]) if row[keep[i]] else None for i in picked]
+
+        def row_terms(j: int) -> frozenset[str] | None:
+            """The question's terms that candidate ``j`` holds, if it is a table's row."""
+            return frozenset(q_terms & plain[j]) if row[j] else None
+
+        rows = [row_terms(keep[i]) for i in picked]
         places = {(n, pos) for n, pos, _, _ in said}
 
         def say_too(n: int, at: int, r: float) -> int:
@@ -861,7 +869,7 @@ class ExtractiveComposer:
             said.append((n, at, every[j][2], r))
             leaning.append(leans[j])
             says_kind.append(fits[j])
-            rows.append(frozenset(q_terms & plain[j]) if row[j] else None)
+            rows.append(row_terms(j))
             places.add((n, at))
             return len(every[j][2])
 
@@ -969,17 +977,14 @@ def reading_order(
             last_run[n] = runs[-1]
     if rows is not None:
         for run in runs:
-            j = 0
-            while j < len(run):
-                k = j
-                while k < len(run) and rows[run[k]] is not None:
-                    k += 1
-                if k - j > 1:
-                    block = [rows[i] or frozenset() for i in run[j:k]]
-                    every = frozenset.intersection(*block)
-                    names = {i: len(t - every) for i, t in zip(run[j:k], block, strict=True)}
-                    run[j:k] = sorted(run[j:k], key=lambda i: -names[i])  # stable: the table's order
-                j = k + 1
+            ordered: list[int] = []
+            for in_table, part in _runs(run, lambda i: rows[i] is not None):
+                if in_table:
+                    terms = {i: rows[i] or frozenset() for i in part}
+                    every = frozenset.intersection(*terms.values())
+                    part.sort(key=lambda i: -len(terms[i] - every))  # stable: the table's order
+                ordered.extend(part)
+            run[:] = ordered
     runs.sort(key=lambda run: -max(rel[i] for i in run))  # stable: passage order among equals
     return [i for run in runs for i in run]
 
