@@ -756,3 +756,23 @@ def test_a_lead_in_is_said_with_what_it_introduces_or_not_at_all() -> None:
     hits = [_hit(1, rows), _hit(2, "名单按音序排列。第3中学的名单每年更新。")]
     out = ExtractiveComposer(get_embedder("hashing:64")).compose("名单里的第3中学是哪所？", hits, lang="zh")
     assert "1 第1中学" in out.text, out.text
+
+
+def test_a_passage_that_retrieval_put_clearly_first_answers_alone() -> None:
+    """Retrieval is sure of the payment entry (it leads the next by more than ``lead_margin``):
+    the returns entry's sentences about paying are about another question, and do not fill up
+    the answer. With the two entries close, the answer may draw on both, as before."""
+    pay = _hit(1, "Q: Which payment methods do you accept?\nA: We accept Visa, Mastercard, PayPal and Acme gift cards.",
+               score=1.0)
+    text = "Q: Who pays for return shipping?\nA: Acme pays the return shipping for faulty items. " \
+           "Acme Plus members never pay return shipping."
+    returns = _hit(2, text, score=0.7)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    sure = composer.compose("Can I pay with PayPal?", [pay, returns])
+    assert [n for n, _, _ in sure.sentences] == [1]
+    assert "[2]" not in sure.text
+    close = composer.compose("Can I pay with PayPal?", [pay, _hit(2, text, score=0.95)])
+    assert 2 in {n for n, _, _ in close.sentences}
+    # the margin is the composer's to set: at 0.5 the first case reads both entries again
+    wide = ExtractiveComposer(get_embedder("hashing:64"), lead_margin=0.5)
+    assert 2 in {n for n, _, _ in wide.compose("Can I pay with PayPal?", [pay, returns]).sentences}
