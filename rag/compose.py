@@ -68,8 +68,22 @@ _META = re.compile(
 )
 
 
+# a note on the document's pictures, wherever a heading run into the sentence puts it ("Universal
+# Guide The image on your TV may differ from the image above depending on the model…", in 17
+# emanual-qa sections and 6 of its answers): it says nothing about what was asked
+_FIGURE_NOTE = re.compile(
+    r"\b(?:the\s+)?(?:image|picture|illustration|screen\s*shot|figure)s?\b[^.]{0,40}?\bmay\s+differ\s+from\s+"
+    r"(?:the\s+|those\s+)?(?:image|picture|illustration|screen\s*shot|figure|one)s?\s+(?:above|below|shown)\b"
+    r"|\b(?:images?|pictures?|illustrations?|screen\s*shots?|figures?)\s+(?:are|is)\s+for\s+illustrat\w*(?:\s+purposes?)?"
+    r"\s+only\b"
+    r"|(?:图片|图示|示意图|截图)(?:仅供参考|仅作示意|以实物为准)",
+    re.IGNORECASE,
+)
+
+
 def _is_meta(sentence: str) -> bool:
-    return bool(_META.match(sentence.strip()))
+    s = sentence.strip()
+    return bool(_META.match(s) or _FIGURE_NOTE.search(s))
 
 
 # a bare reply ("Yes.", "No.", "是的。"): it answers the question its FAQ entry asked, not the one asked

@@ -90,6 +90,22 @@ def test_sentences_about_the_document_itself_are_not_answers() -> None:
     assert "covers damage in transit" in plain.text
 
 
+def test_notes_on_a_documents_pictures_are_not_answers() -> None:
+    # "Universal Guide The image on your TV may differ from the image above depending on the model
+    # and geographical area" opened the answer to "What is Universal Guide?" (a heading run in)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, "Universal Guide The image on your TV may differ from the image above depending on the model. "
+                    "Universal Guide is an app that gathers TV shows, movies and music in one place.")]
+    out = composer.compose("What is Universal Guide?", hits)
+    assert "gathers TV shows" in out.text and "may differ" not in out.text
+    zh = composer.compose("这款冰箱有几个门？", [_hit(1, "图片仅供参考，请以实物为准。这款冰箱有四个门。")], lang="zh")
+    assert "四个门" in zh.text and "仅供参考" not in zh.text
+    # a difference the question asks about is an answer
+    plain = composer.compose("Do web pages look the same as on a PC?",
+                             [_hit(1, "The web pages may differ from those on a PC.")])
+    assert "may differ from those on a PC" in plain.text
+
+
 def test_notes_on_who_a_document_is_for_are_not_answers() -> None:
     # "Internal document for Acme customer service staff." was quoted to "怎么取消订单"
     composer = ExtractiveComposer(get_embedder("hashing:64"))
