@@ -94,3 +94,43 @@ def test_default_multilingual_embedder_retrieves_chinese_densely(kb_home: Path, 
     assert ans.action in ("answer", "faq") and ans.citations[0].source == "returns-policy.zh.md"
     assert asst.ask("火星上的天气怎么样？").action == "refuse"
     index.close()
+
+
+# a Chinese shop's FAQ sheet, as a customer uploads one: one short answer per entry
+_ZH_FAQ = """id,question,answer
+1,如何修改登录密码？,登录后进入“账户设置-安全中心”，点击“修改密码”，输入原密码和新密码即可完成修改。
+2,忘记密码怎么办？,在登录页点击“忘记密码”，通过绑定的手机号接收验证码后即可重置密码。
+3,下单后多久发货？,现货商品一般在付款后48小时内发货，预售商品以商品页标注的发货时间为准。
+4,支持哪些支付方式？,支持支付宝、微信支付、银联卡和信用卡分期付款。
+5,退货的运费由谁承担？,商品质量问题导致的退货由我们承担运费；非质量问题的退货运费由买家承担。
+6,商品保修期是多久？,大家电保修期为3年，小家电和数码产品为1年，具体以保修卡为准。
+7,优惠券为什么不能使用？,请检查优惠券是否在有效期内、订单金额是否达到使用门槛，以及商品是否在适用范围内。
+8,可以货到付款吗？,部分地区支持货到付款，订单金额不超过5000元，下单时可选择“货到付款”。
+9,积分会过期吗？,积分有效期为获得之日起12个月，过期自动清零。
+10,配送范围包括哪些地区？,目前支持中国大陆地区配送，港澳台及海外地区暂不支持配送。
+"""
+
+
+def test_a_chinese_faq_sheet_answers_paraphrases_from_the_right_entry(kb_home: Path, tmp_path: Path, e5_embedder) -> None:  # type: ignore[no-untyped-def]
+    """Paraphrased Chinese questions are answered from their entry with the default embedder, and
+    an answer that retrieval is sure of keeps to that entry: "能用微信付钱吗？" used to go on with
+    cash on delivery and the coupon rules, the entries after it."""
+    from rag.assistant import Assistant
+
+    docs = tmp_path / "faq"
+    docs.mkdir()
+    (docs / "faq.csv").write_text(_ZH_FAQ, encoding="utf-8")
+    kb = KnowledgeBase(kb_home, "zh-faq")
+    r = ingest_paths(kb, [docs], e5_embedder)
+    assert r.failed == [] and r.added == 1
+    index = kb.load_live(expected_embedder=e5_embedder.id)
+    asst = Assistant(lambda: index, e5_embedder, "extractive:")
+    for question, entry in [("密码怎么改？", "1"), ("付款以后什么时候能发货？", "3"), ("能用微信付钱吗？", "4"),
+                            ("退货要我自己付邮费吗？", "5"), ("冰箱保修几年？", "6"), ("优惠券用不了是什么原因？", "7")]:
+        ans = asst.ask(question)
+        assert ans.action in ("answer", "faq"), (question, ans.action)
+        assert ans.citations[0].source == f"faq.csv#{entry}", (question, [c.source for c in ans.citations])
+    pay = asst.ask("能用微信付钱吗？")
+    assert [c.source for c in pay.citations] == ["faq.csv#4"] and "货到付款" not in pay.text
+    assert asst.ask("火星上的天气怎么样？").action == "refuse"
+    index.close()
