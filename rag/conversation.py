@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from indexes.text import detect_lang, to_simplified, tokenize
+from indexes.text import detect_lang, only_names_subject, to_simplified, tokenize
 from kb.stores import open_store
 
 Message = dict[str, str]
@@ -141,8 +141,10 @@ _REFERS_BACK_EN = re.compile(r"\b(it|its|they|them|their|theirs|he|she|his|her|h
 
 def refers_back(turn: str) -> bool:
     """Whether an earlier user turn names its topic only by a pronoun ("How does the state pay
-    for it?"), so that the turn before it must be carried too (:func:`condense_offline`)."""
-    return bool(_REFERS_BACK_EN.search(turn) or _FOLLOWUP_ZH.search(to_simplified(turn)))
+    for it?"), or names only another subject ("What about Canada?" after "Do you ship
+    internationally?", :func:`~indexes.text.only_names_subject`), so that the turn before it must
+    be carried too (:func:`condense_offline`)."""
+    return bool(_REFERS_BACK_EN.search(turn) or _FOLLOWUP_ZH.search(to_simplified(turn)) or only_names_subject(turn))
 
 
 # A previous turn longer than this is carried as its rarest terms, not whole (the longest user

@@ -713,6 +713,15 @@ def test_a_carried_turn_that_leans_on_an_earlier_one_brings_that_turn_too() -> N
     assert condense_offline("Is it free?", shell) == "Is it free? I heard that I can change Cloud Shell to a different location"
     pasted = [{"role": "user", "content": "order " * 100}, {"role": "user", "content": "Is it late?"}]
     assert condense_offline("Why?", pasted) == "Why? Is it late?"
+    # a turn that only names another subject leans on the one before it as a pronoun does: "How
+    # long does that take?" after "What about Canada?" asked about international delivery (the
+    # demo answered with standard shipping's 3 to 5 days)
+    ship = [{"role": "user", "content": t} for t in ("Do you ship internationally?", "What about Canada?")]
+    assert condense_offline("How long does that take?", ship) == (
+        "How long does that take? What about Canada? Do you ship internationally?"
+    )
+    zh = [{"role": "user", "content": t} for t in ("退货期限是多久？", "那会员呢？")]
+    assert condense_offline("怎么申请？", zh) == "怎么申请？ 那会员呢？ 退货期限是多久？"
 
 
 def test_small_talk_is_no_context_for_the_next_question() -> None:
