@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -267,6 +268,15 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
                 out.append(line)
                 cells_of[line] = " ".join(c for c in cells if c)
     return "\n".join(out), cells_of
+
+
+def _row_own_terms(line: str, cells: str) -> set[str]:
+    """The terms of a table row's cells (:func:`table_rows_as_sentences`) that its headers do not
+    name: a term said more often in the row's line than in its cells is a header's too ("Data:
+    Browsing data in the app")."""
+    header = Counter(tokenize(line))
+    header.subtract(tokenize(cells))
+    return {t for t in tokenize(cells) if header[t] <= 0}
 
 
 # a heading's section number ("3.", "2.1", "IV.") does not belong in a sentence
@@ -816,6 +826,15 @@ class ExtractiveComposer:
         fit = np.array([fits[i] for i in keep], dtype=np.float64)
         lex = np.array([matched(i) / n_terms for i in keep], dtype=np.float64)
         every = cands  # each sentence that may be quoted (``place`` finds one by its place)
+        # a table's row that names none of the question's own terms is about another entry of the
+        # table than the one asked for, where a row that names one is among the candidates ("What
+        # is the warranty on a phone?": the Phones row, not the Laptops row after it). A term its
+        # headers name too says which column is asked for, not which row ("data" in "What data do
+        # you keep about me?" and in the cell "Browsing data in the app", under the header "Data")
+        names_asked = [bool(row[j] and q_terms & _row_own_terms(every[j][2], lexical[j] or "")) for j in range(len(every))]
+        other_rows = (
+            {j for j in range(len(every)) if row[j] and not names_asked[j]} if any(names_asked[j] for j in keep) else set()
+        )
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
         cap = dense_capability(self.embedder, query, lang)
         texts = [s for _, _, s in cands]
@@ -859,6 +878,8 @@ class ExtractiveComposer:
                 other_language = said_in[i] is not None and answer_in is not None and said_in[i] != answer_in
                 if i in picked or rel[i] < self.min_relevance or other_language or (alone and cands[i][0] != 1):
                     continue
+                if keep[i] in other_rows:
+                    continue
                 if picked:
                     if sv is not None:
                         red = max(float(sv[i] @ sv[j]) for j in picked)
@@ -893,7 +914,7 @@ class ExtractiveComposer:
             """Says the sentence of passage ``n`` at ``at`` too, where it may be quoted, is not said
             yet and there is room; the characters it adds."""
             j = place.get((n, at))
-            if j is None or (n, at) in places or total + len(every[j][2]) > self.max_chars:
+            if j is None or j in other_rows or (n, at) in places or total + len(every[j][2]) > self.max_chars:
                 return 0
             said.append((n, at, every[j][2], r))
             leaning.append(leans[j])

@@ -792,3 +792,19 @@ def test_a_passage_that_retrieval_put_clearly_first_answers_alone() -> None:
     # the margin is the composer's to set: at 0.5 the first case reads both entries again
     wide = ExtractiveComposer(get_embedder("hashing:64"), lead_margin=0.5)
     assert 2 in {n for n, _, _ in wide.compose("Can I pay with PayPal?", [pay, returns]).sentences}
+
+
+def test_a_row_about_another_entry_of_the_table_is_not_said() -> None:
+    """"What is the warranty on a phone?" was answered with the Phones row, then the Laptops row
+    after it: a row that names none of the question's own terms is about another entry, where a
+    row that names one is there. A question that names only what the headers name ("What data
+    do you keep?") is answered by every row, as before, though one cell says "data" too."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=3)
+    table = _hit(1, "Periods by product category:\n| Product category | Warranty period |\n|---|---|\n"
+                    "| Laptops | 2 years |\n| Phones | 1 year |\n| Kitchen appliances | 3 years |")
+    out = composer.compose("What is the warranty period on a phone?", [table])
+    assert "Phones" in out.text and "Laptops" not in out.text and "Kitchen" not in out.text, out.text
+    data = _hit(1, "| Data | How long we keep it |\n|---|---|\n| Order history | 7 years |\n"
+                   "| Browsing data in the app | 13 months |")
+    kept = composer.compose("What data do you keep?", [data])
+    assert "Order history" in kept.text and "Browsing data" in kept.text, kept.text
