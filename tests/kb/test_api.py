@@ -200,7 +200,9 @@ def test_a_follow_up_says_what_it_searched_and_chat_reads_the_session(client: An
     assert chat.status_code == 200, chat.text
     assert "express" in chat.json()["choices"][0]["message"]["content"].lower(), chat.json()
     follow = client.post("/v1/ask", json={"question": "What does that cost?", "session_id": sid}).json()
-    assert follow["query"] == "What does that cost? And express?"  # the turn before it is the chat's
+    # the turn before it is the chat's; it only names another subject, so the one it leans on
+    # comes too (rag.conversation.refers_back)
+    assert follow["query"] == "What does that cost? And express? How long does standard shipping take?"
 
 
 def test_a_long_chat_is_read_for_its_last_turns_not_refused(client: Any) -> None:
