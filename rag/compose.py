@@ -274,9 +274,10 @@ def _row_own_terms(line: str, cells: str) -> set[str]:
     """The terms of a table row's cells (:func:`table_rows_as_sentences`) that its headers do not
     name: a term said more often in the row's line than in its cells is a header's too ("Data:
     Browsing data in the app")."""
+    own = tokenize(cells)
     header = Counter(tokenize(line))
-    header.subtract(tokenize(cells))
-    return {t for t in tokenize(cells) if header[t] <= 0}
+    header.subtract(own)
+    return {t for t in own if header[t] <= 0}
 
 
 # a heading's section number ("3.", "2.1", "IV.") does not belong in a sentence
