@@ -979,3 +979,20 @@ def test_a_session_id_is_a_short_printable_name(shop_index: Any, fake_embedder: 
     # kb ask --session stored a 10 KB id, a blank one and one holding a newline
     with pytest.raises(InputError, match="session id"):
         make(shop_index, fake_embedder).ask("How long does shipping take?", session_id=sid)
+
+
+def test_words_the_question_keeps_together_must_stand_together_in_a_passage(kb_home: Path, fake_embedder: Any) -> None:
+    # below the refuse threshold a question is still answered when a top passage names every one
+    # of its words; asked of another domain's knowledge base, "How do I do factory reset?" was
+    # answered from a passage on resetting a verification method that named a factory elsewhere
+    index = build_kb(kb_home, "apart", fake_embedder, [sectioned("accounts.md", "Accounts", [
+        ("Verification", "To reset a verification method, open Security and choose Reset. "
+                         "Our factory in Ohio makes the security keys."),
+        ("Devices", "To restore the keyboard to its factory reset state, hold Esc for ten seconds."),
+    ])])
+    asst = make(index, fake_embedder, refuse_threshold=0.999)
+    a = asst.ask("How do I do factory reset?")
+    assert a.action == "answer" and "hold Esc" in a.text, (a.action, a.text)
+    # the same words only apart: nothing in the knowledge base names the thing asked about
+    assert asst.ask("How do I do ohio reset?").action == "refuse"
+    assert asst.ask("How do I reset a verification method?").action == "answer"
