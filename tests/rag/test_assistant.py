@@ -397,6 +397,22 @@ def test_thresholds_are_calibrated_per_embedder_and_confidence_shares_one_scale(
     assert xs == sorted(xs)
 
 
+def test_a_language_the_embedder_scores_higher_has_its_own_refuse_threshold(
+    shop_index: Any, fake_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag import assistant as mod
+
+    monkeypatch.setitem(mod.CALIBRATION, fake_embedder.id, {"refuse": 0.0, "refuse_zh": 0.999, "faq": 0.999})
+    a = Assistant(lambda: shop_index, fake_embedder, "extractive:")
+    assert (a.refuse_at("en"), a.refuse_at("zh"), a.refuse_at(None)) == (0.0, 0.999, 0.0)
+    assert a.scaled_relevance(0.999, "zh") == pytest.approx(0.5)
+    assert a.ask("退货政策是什么？").action == "refuse"
+    assert a.ask("What is the return policy?").action == "answer"
+    # a configured threshold holds for every language
+    b = Assistant(lambda: shop_index, fake_embedder, "extractive:", refuse_threshold=0.0)
+    assert b.refuse_at("zh") == 0.0 and b.ask("退货政策是什么？").action == "answer"
+
+
 def test_a_follow_up_is_judged_relevant_on_its_condensed_form(shop_index: Any, fake_embedder: Any) -> None:
     asst = make(shop_index, fake_embedder)
     judged: list[list[str]] = []
