@@ -1015,3 +1015,28 @@ def test_words_the_question_keeps_together_must_stand_in_one_sentence_of_a_passa
     assert asst.ask("How do I reset a verification method?").action == "answer"
     made = asst.ask("Does the factory make keys?")
     assert made.action == "answer" and "Ohio" in made.text, (made.action, made.text)
+
+
+def test_a_follow_up_that_names_its_topic_by_a_pronoun_is_answered_from_that_topic(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "How much does it cost?" after "Can I extend the warranty?" was answered with the shipping
+    # prices: its own words ("cost") and the price it asks for are in them, though retrieval put
+    # the warranty extension clearly first
+    index = build_kb(kb_home, "pronoun", fake_embedder, [
+        sectioned("warranty.md", "Warranty", [
+            ("Extended warranty", "Acme Care+ extends the warranty of a product by two years. "
+                                  "Each claim under Acme Care+ has a $49 service fee."),
+            ("Claims", "Open a warranty claim in your account under Orders."),
+        ]),
+        Doc("shipping.csv", "Shipping FAQ", ["Q: How much does shipping cost?\nA: Shipping costs $4.95. Express "
+                                             "shipping costs $12.95."],
+            faq=[("S1", "How much does shipping cost?", "Shipping costs $4.95. Express shipping costs $12.95.")]),
+    ])
+    asst = make(index, fake_embedder, refuse_threshold=0.0)
+    history = [{"role": "user", "content": "Can I extend the warranty?"},
+               {"role": "assistant", "content": "Acme Care+ extends the warranty of a product by two years [1]."}]
+    a = asst.ask("How much does it cost?", history=history)
+    assert a.action == "answer" and "$49" in a.text and "$4.95" not in a.text, (a.action, a.text)
+    # asked first, the same words are answered from what they name
+    assert "$4.95" in asst.ask("How much does shipping cost?").text
