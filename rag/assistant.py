@@ -33,7 +33,6 @@ from indexes.text import (
     phrase_terms,
     query_topic,
     same_words,
-    split_sentences,
     to_simplified,
     tokenize,
     writes_traditional,
@@ -41,7 +40,7 @@ from indexes.text import (
 from indexes.types import Chunk, Filters
 from kb.errors import InputError, blank, question_text, require_text
 from rag.citations import AnswerChecker, SentenceStream, split_answer
-from rag.compose import ExtractiveComposer, build_messages
+from rag.compose import ExtractiveComposer, build_messages, passage_sentences
 from rag.conversation import ConversationStore, condense_offline, condense_with_llm, small_talk, stands_alone
 from rag.llm import LLM, get_llm
 from rag.retrieval import (
@@ -378,8 +377,10 @@ def _unseen_by_keywords(hit: Hit, lang: str) -> bool:
 
 
 def _keeps_together(hit: Hit, pairs: Sequence[tuple[str, ...]]) -> bool:
-    """Whether one sentence of ``hit``'s passage, or its headings, holds both terms of one of ``pairs``."""
-    units = [" ".join(hit.chunk.heading_path), *split_sentences(hit.passage)]
+    """Whether one sentence of ``hit``'s passage (a table's row with its headers:
+    :func:`passage_sentences`), or its headings, holds both terms of one of ``pairs``."""
+    lang = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
+    units = [" ".join(hit.chunk.heading_path), *passage_sentences(hit.passage, lang)]
     for unit in units:
         terms = set(tokenize(unit))
         if any(len(p) == 2 and p[0] in terms and p[1] in terms for p in pairs):

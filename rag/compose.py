@@ -490,6 +490,15 @@ def _answer_lines(lines: list[str]) -> list[str]:
 SECTION_BREAK = "¶"
 
 
+def passage_sentences(passage: str, lang: str = "en") -> list[str]:
+    """``passage``'s sentences as an answer reads them: a table's row with its column headers
+    ("Product category: Phones; Warranty period: 1 year."), a list's item with its lead-in; its
+    headings stay, each a sentence of its own. ``lang``: the passage's language."""
+    text, _ = table_rows_as_sentences(passage, lang)
+    text, _ = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(text)), lang)
+    return split_sentences(text)
+
+
 def _readable(passage: str, lang: str) -> tuple[str, dict[str, str], list[str], frozenset[str]]:
     """A passage's tables and lists written as sentences (:func:`table_rows_as_sentences`,
     :func:`list_items_as_sentences`), with the words each such sentence is matched by, the

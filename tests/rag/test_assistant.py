@@ -1005,6 +1005,7 @@ def test_words_the_question_keeps_together_must_stand_in_one_sentence_of_a_passa
         ("Verification", "To reset a verification method, open Security and choose Reset. "
                          "Our factory in Ohio makes the security keys."),
         ("Devices", "To restore the keyboard to its factory reset state, hold Esc for ten seconds."),
+        ("Periods", "| Product | Warranty period |\n|---|---|\n| Keyboards | 2 years |\n| Headphones | 1 year |"),
     ])])
     asst = make(index, fake_embedder, refuse_threshold=0.999)
     a = asst.ask("How do I do factory reset?")
@@ -1015,6 +1016,9 @@ def test_words_the_question_keeps_together_must_stand_in_one_sentence_of_a_passa
     assert asst.ask("How do I reset a verification method?").action == "answer"
     made = asst.ask("Does the factory make keys?")
     assert made.action == "answer" and "Ohio" in made.text, (made.action, made.text)
+    # a table's row says its cells under its column's header, as an answer reads it out
+    headphones = asst.ask("Do headphones have a warranty?")
+    assert headphones.action == "answer" and "1 year" in headphones.text, (headphones.action, headphones.text)
 
 
 def test_a_follow_up_that_names_its_topic_by_a_pronoun_is_answered_from_that_topic(
