@@ -834,7 +834,9 @@ class Assistant:
         # a term the question negates ("What can't be returned?") is a term of its own: the
         # passage must say it negated too ("Items that cannot be returned")
         negated = {p for p in phrase_terms(topic) if NEGATION in p.split(PHRASE_SEP)}
-        terms = set(tokenize(topic)) if correct is None else set(correct(tuple(tokenize(topic))))
+        words = tuple(tokenize(topic))
+        read = dict(zip(words, correct(words), strict=True)) if correct is not None else {}
+        terms = {read.get(w, w) for w in words}
         if len(terms) + len(negated) < 2:
             # one word ("returns", "password", "退款") is common in a support chat, and its cosine
             # is no guide (multilingual-e5-small gives "pizza" 0.80 and "return" 0.86 on a shop's
@@ -849,7 +851,7 @@ class Assistant:
         # thing, which a passage names by keeping two of them in one sentence too: every word of
         # "How do I do factory reset?" is in a passage on resetting a verification method, and
         # every word of "What is Universal Guide?" in a city's "universal message" and its guides
-        pairs = [tuple(p.split(PHRASE_SEP)) for p in phrase_terms(topic) if p not in negated]
+        pairs = [tuple(read.get(w, w) for w in p.split(PHRASE_SEP)) for p in phrase_terms(topic) if p not in negated]
         return any(
             h.scores.get("coverage", 0.0) >= 1.0
             and (not negated or negated <= set(phrase_terms(" ".join((*h.chunk.heading_path, h.passage)))))

@@ -887,6 +887,7 @@ class ExtractiveComposer:
                 picked.append(best)
                 total += len(texts[best])
         # the passage that retrieval put clearly first answers alone, when its sentence is the best
+        # or the question names its topic by a pronoun that the condensed form resolved
         leads = not named and (len(hits) < 2 or hits[0].score - hits[1].score >= self.lead_margin)
         on_topic = (
             leads and query != question and refers_back(question)

@@ -1044,3 +1044,13 @@ def test_a_follow_up_that_names_its_topic_by_a_pronoun_is_answered_from_that_top
     assert a.action == "answer" and "$49" in a.text and "$4.95" not in a.text, (a.action, a.text)
     # asked first, the same words are answered from what they name
     assert "$4.95" in asst.ask("How much does shipping cost?").text
+
+
+def test_a_typo_in_words_kept_together_is_read_as_the_word(kb_home: Path, fake_embedder: Any) -> None:
+    # "factroy reset" keeps "factory" and "reset" together only once the typo is read as the word
+    index = build_kb(kb_home, "typo", fake_embedder, [sectioned("devices.md", "Devices", [
+        ("Keyboards", "To restore the keyboard to its factory reset state, hold Esc for ten seconds."),
+        ("Mice", "Mice pair over Bluetooth."),
+    ])])
+    a = make(index, fake_embedder, refuse_threshold=0.999).ask("How do I do a factroy reset?")
+    assert a.action == "answer" and "hold Esc" in a.text, (a.action, a.text)
