@@ -851,7 +851,10 @@ class Assistant:
         # thing, which a passage names by keeping two of them in one sentence too: every word of
         # "How do I do factory reset?" is in a passage on resetting a verification method, and
         # every word of "What is Universal Guide?" in a city's "universal message" and its guides
-        pairs = [tuple(read.get(w, w) for w in p.split(PHRASE_SEP)) for p in phrase_terms(topic) if p not in negated]
+        # (as typed: a word the knowledge base lacks is read as the one it is a typo of, and in
+        # another domain's knowledge base "factory reset" was read as "factor reset", "caption" as
+        # "capital"; where a typo is in the words kept together, another pair or the cosine vouches)
+        pairs = [tuple(p.split(PHRASE_SEP)) for p in phrase_terms(topic) if p not in negated]
         return any(
             h.scores.get("coverage", 0.0) >= 1.0
             and (not negated or negated <= set(phrase_terms(" ".join((*h.chunk.heading_path, h.passage)))))

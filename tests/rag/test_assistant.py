@@ -1046,11 +1046,17 @@ def test_a_follow_up_that_names_its_topic_by_a_pronoun_is_answered_from_that_top
     assert "$4.95" in asst.ask("How much does shipping cost?").text
 
 
-def test_a_typo_in_words_kept_together_is_read_as_the_word(kb_home: Path, fake_embedder: Any) -> None:
-    # "factroy reset" keeps "factory" and "reset" together only once the typo is read as the word
-    index = build_kb(kb_home, "typo", fake_embedder, [sectioned("devices.md", "Devices", [
-        ("Keyboards", "To restore the keyboard to its factory reset state, hold Esc for ten seconds."),
+def test_a_word_the_knowledge_base_lacks_is_not_kept_together_as_the_word_it_resembles(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # a word the knowledge base lacks is read as the one it is a typo of, for coverage: asked of
+    # another domain's knowledge base, "factory reset" was read as "factor reset" and "caption" as
+    # "capital". Two words kept together are matched as typed
+    index = build_kb(kb_home, "typo", fake_embedder, [sectioned("scaling.md", "Scaling", [
+        ("Resize", "The reset button restores the scale factor of two."),
         ("Mice", "Mice pair over Bluetooth."),
     ])])
-    a = make(index, fake_embedder, refuse_threshold=0.999).ask("How do I do a factroy reset?")
-    assert a.action == "answer" and "hold Esc" in a.text, (a.action, a.text)
+    asst = make(index, fake_embedder, refuse_threshold=0.999)
+    assert index.correct_terms(("factori", "reset")) == ("factor", "reset")
+    assert asst.ask("How do I do factory reset?").action == "refuse"
+    assert asst.ask("How do I reset the scale factor?").action == "answer"
