@@ -822,10 +822,10 @@ class Assistant:
         domain's knowledge base, 4 of emanual-qa's 201 questions were answered from mtrag-un's
         passages that hold every word of them; 3 are no longer, while all 11 of emanual-qa's and
         mtrag-un's own questions answered so still are ("What data do you keep about me?": "Data:
-        ...; How long we keep it: ..."). Adjacent in the passage too (a phrase) was stricter than
-        that: it refused "How can I change the source?" and that one. A term the
-        question negates counts as one more, which a passage names only by negating it too. A
-        reranker's judgement is not overruled.
+        ...; How long we keep it: ..."). Requiring them side by side in the passage too (a phrase)
+        also refused that question and "How can I change the source?". A term the question negates
+        counts as one more, which a passage names only by negating it too. A reranker's judgement
+        is not overruled.
         ``correct``: the index's reading of a word it does not know as the one it is a typo of
         (the passages' coverage counts that word)."""
         if not hits or "rerank" in hits[0].scores:
@@ -834,9 +834,7 @@ class Assistant:
         # a term the question negates ("What can't be returned?") is a term of its own: the
         # passage must say it negated too ("Items that cannot be returned")
         negated = {p for p in phrase_terms(topic) if NEGATION in p.split(PHRASE_SEP)}
-        words = tuple(tokenize(topic))
-        read = dict(zip(words, correct(words), strict=True)) if correct is not None else {}
-        terms = {read.get(w, w) for w in words}
+        terms = set(tokenize(topic)) if correct is None else set(correct(tuple(tokenize(topic))))
         if len(terms) + len(negated) < 2:
             # one word ("returns", "password", "退款") is common in a support chat, and its cosine
             # is no guide (multilingual-e5-small gives "pizza" 0.80 and "return" 0.86 on a shop's
