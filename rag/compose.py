@@ -490,22 +490,27 @@ def _answer_lines(lines: list[str]) -> list[str]:
 SECTION_BREAK = "¶"
 
 
+def _rows_and_items(passage: str, lang: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """``passage`` with its tables' rows and its lists' items written as sentences
+    (:func:`table_rows_as_sentences`, :func:`list_items_as_sentences`), and each one's own words,
+    the rows' and the items'."""
+    text, rows = table_rows_as_sentences(passage, lang)
+    text, items = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(text)), lang)
+    return text, rows, items
+
+
 def passage_sentences(passage: str, lang: str = "en") -> list[str]:
     """``passage``'s sentences as an answer reads them: a table's row with its column headers
     ("Product category: Phones; Warranty period: 1 year."), a list's item with its lead-in; its
     headings stay, each a sentence of its own. ``lang``: the passage's language."""
-    text, _ = table_rows_as_sentences(passage, lang)
-    text, _ = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(text)), lang)
-    return split_sentences(text)
+    return split_sentences(_rows_and_items(passage, lang)[0])
 
 
 def _readable(passage: str, lang: str) -> tuple[str, dict[str, str], list[str], frozenset[str]]:
-    """A passage's tables and lists written as sentences (:func:`table_rows_as_sentences`,
-    :func:`list_items_as_sentences`), with the words each such sentence is matched by, the
-    headings of the sections it goes on to, one for each :data:`SECTION_BREAK` in order, and the
-    sentences that are a table's rows."""
-    text, own = table_rows_as_sentences(passage, lang)
-    text, own_items = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(text)), lang)
+    """A passage's tables and lists written as sentences (:func:`_rows_and_items`), with the words
+    each such sentence is matched by, the headings of the sections it goes on to, one for each
+    :data:`SECTION_BREAK` in order, and the sentences that are a table's rows."""
+    text, own, own_items = _rows_and_items(passage, lang)
     # a heading says where a passage goes on, not what it says, and an FAQ entry's question ("Q: My
     # parcel is late. What should I do?") is what was asked: neither is a sentence of an answer
     raw = text.split("\n")
