@@ -383,7 +383,7 @@ def _keeps_together(hit: Hit, pairs: Sequence[tuple[str, ...]]) -> bool:
     units = [" ".join(hit.chunk.heading_path), *passage_sentences(hit.passage, lang)]
     for unit in units:
         terms = set(tokenize(unit))
-        if any(len(p) == 2 and p[0] in terms and p[1] in terms for p in pairs):
+        if any(a in terms and b in terms for a, b in pairs):
             return True
     return False
 
