@@ -44,7 +44,15 @@ import numpy as np
 from indexes.keyword import BM25Builder, BM25Index, HeldTerms
 from indexes.lru import BatchLRU
 from indexes.store import VECTOR_KINDS, ChunkStore
-from indexes.text import is_cjk_lang, load_analyzer, phrase_terms, query_topic, tokenize, writes_traditional
+from indexes.text import (
+    char_terms,
+    is_cjk_lang,
+    load_analyzer,
+    phrase_terms,
+    query_topic,
+    tokenize,
+    writes_traditional,
+)
 from indexes.types import Chunk, Document, Filters
 from indexes.vector import INDEX_KINDS, FaissVectorIndex, ShardedVectorIndex, estimate_memory, set_threads
 from kb.errors import (
@@ -547,19 +555,27 @@ def _invert(keys: list[int], rows: list[int], n_keys: int) -> tuple[np.ndarray, 
     return ptr, r[order]
 
 
-# how this version of the code analyses chunks for the keyword index (BM25Index.analyzer): Traditional
-# Chinese read as Simplified. An index without it (built before) is searched with queries analysed
-# as its chunks were, until the next ingest or `kb reindex` rebuilds it.
-ANALYZER = "t2s"
+# how this version of the code analyses chunks for the keyword index (BM25Index.analyzer), as
+# "+"-joined flags: "t2s", Traditional Chinese read as Simplified; "chars", each Chinese character a
+# feature beside the phrase terms (:func:`indexes.text.char_terms`). An index built before either is
+# searched with queries analysed as its chunks were, until the next ingest or `kb reindex` rebuilds it.
+ANALYZER = "t2s+chars"
 
 
 @lru_cache(maxsize=256)
-def _analyze_query(query: str, fold: bool = True) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _analyze_query(query: str, fold: bool = True, chars: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A query's BM25 terms and phrase terms (of its topic: not "long" in "how long", which says
-    what kind of answer it wants); one retrieval asks for them more than once. ``fold``: as the
-    index's chunks were analysed (:func:`indexes.text.tokenize`)."""
+    what kind of answer it wants); one retrieval asks for them more than once. ``fold``, ``chars``:
+    as the index's chunks were analysed (:func:`indexes.text.tokenize`, :func:`keyword_features`)."""
     topic = query_topic(query)
-    return tuple(tokenize(topic, fold=fold)), tuple(phrase_terms(topic, fold=fold))
+    return tuple(tokenize(topic, fold=fold)), tuple(keyword_features(topic, fold=fold, chars=chars))
+
+
+def keyword_features(text: str, *, fold: bool = True, chars: bool = True) -> list[str]:
+    """What the keyword index keeps of ``text`` beside its terms: its phrase terms and, with
+    ``chars``, its Chinese characters (scored as phrase terms are)."""
+    out = phrase_terms(text, fold=fold)
+    return out + char_terms(text, fold=fold) if chars else out
 
 
 class IndexVersion:
@@ -608,16 +624,27 @@ class IndexVersion:
                 "`kb reindex --kb %s` rebuilds it (from the stored chunks, no re-embedding)",
                 kb.name, version, kb.name,
             )
-        self._folds = self.bm25.analyzer == ANALYZER
+        flags = set(self.bm25.analyzer.split("+"))
+        self._folds = "t2s" in flags
+        self._chars = "chars" in flags
         self._traditional: bool | None = None  # writes_traditional(), once asked
         self._cjk_rows: np.ndarray | None = None
         self._filters = _FilterArrays(self.store, self.n_chunks)
-        if not self._folds and any(is_cjk_lang(n) for n in self._filters.lang_names):
-            log.info(
-                "knowledge base %s version %s has a keyword index that reads Traditional and Simplified Chinese "
-                "apart; `kb reindex --kb %s` rebuilds it (from the stored chunks, no re-embedding)",
-                kb.name, version, kb.name,
-            )
+        if any(is_cjk_lang(n) for n in self._filters.lang_names):
+            older = [
+                what
+                for what, has in (
+                    ("reads Traditional and Simplified Chinese apart", self._folds),
+                    ("matches Chinese by jieba's words only, not by their characters", self._chars),
+                )
+                if not has
+            ]
+            if older:
+                log.info(
+                    "knowledge base %s version %s has a keyword index that %s; "
+                    "`kb reindex --kb %s` rebuilds it (from the stored chunks, no re-embedding)",
+                    kb.name, version, " and ".join(older), kb.name,
+                )
         self._kind_ids = {
             kind: np.flatnonzero(self.vec_kind == code).astype(np.int64) for kind, code in VECTOR_KINDS.items()
         }
@@ -916,7 +943,7 @@ class IndexVersion:
     def _analyze(self, query: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """:func:`_analyze_query` as this version's chunks were analysed, with a word the corpus
         does not know read as the one it is a typo of (:meth:`BM25Index.correct`)."""
-        terms, phrases = _analyze_query(query, self._folds)
+        terms, phrases = _analyze_query(query, self._folds, self._chars)
         return self.bm25.correct(terms), phrases
 
     def correct_terms(self, terms: tuple[str, ...]) -> tuple[str, ...]:
@@ -1047,7 +1074,7 @@ class VersionWriter:
         for i, c in enumerate(fresh):
             self._chunk_rows[c.id] = first + i
             text = c.embed_text()
-            self._bm25.add(tokenize(text), phrase_terms(text))
+            self._bm25.add(tokenize(text), keyword_features(text))
 
     def add_vectors(self, chunk_ids: Sequence[str], kind: str, vecs: np.ndarray) -> None:
         self._check_open()

@@ -24,7 +24,7 @@ from indexes.types import CONTINUES
 
 __all__ = [
     "normalize_text", "without_controls", "detect_lang", "tokenize", "phrase_terms", "split_sentences", "is_cjk_char",
-    "to_simplified",
+    "to_simplified", "char_terms",
 ]
 
 # --- character classes -------------------------------------------------------------------------
@@ -633,6 +633,29 @@ def phrase_terms(text: str, *, fold: bool = True) -> list[str]:
             marked = _analyse(clause, negations=True, fold=fold)
             out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(marked, marked[1:], strict=False) if NEGATION in (a, b))
     return out
+
+
+# Each Chinese character is also a keyword feature of its own (:func:`char_terms`), beside jieba's
+# words: a customer's wording is cut otherwise than the page's ("要交年费吗" is one unknown word to
+# jieba, 交年费; "能刷" and "张卡" too), and a one-character word ("退" in "什么商品不能退") never
+# matches the longer words a page writes (退货, 退款). Characters that only build the sentence add
+# nothing and are left out.
+CHAR_MARK = "\x1e"  # begins every character feature; never part of a term or a phrase
+_FUNCTION_CHARS = frozenset("的了是在和与及或也就都而把被让给对从向之其这那个吗呢吧啊呀哦么我你他她它们请问怎什如何哪些里否可以能会要有没不将并等")
+
+
+def char_terms(text: str, *, fold: bool = True) -> list[str]:
+    """The Chinese (and Japanese kana) characters of ``text`` as keyword features, in order, each
+    prefixed with :data:`CHAR_MARK`; characters that only build a sentence (的, 吗, 怎, 么...) are
+    left out. ``fold``: as :func:`tokenize`'s (Traditional read as Simplified)."""
+    if not text:
+        return []
+    return [
+        CHAR_MARK + ch
+        for m in _CJK_RUN.finditer(_normalized(text, fold))
+        for ch in m.group(0)
+        if ch not in _FUNCTION_CHARS
+    ]
 
 
 # --- sentence splitting ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from indexes.kbase import KnowledgeBase, list_kbs
+from indexes.kbase import IndexVersion, KnowledgeBase, list_kbs
 from indexes.types import Chunk, Document, Filters
 from kb.errors import EmbedderMismatchError, IndexCorruptError, InputError, KnowledgeBaseNotFound, LockedError
 
@@ -577,7 +577,7 @@ def test_a_keyword_index_built_before_the_script_folding_is_searched_as_it_was_b
     now = build("now").load_live()
     with monkeypatch.context() as m:  # the analysis before the folding
         m.setattr(kbase, "tokenize", lambda t, *a, **k: tokenize(t, fold=False))
-        m.setattr(kbase, "phrase_terms", lambda t, *a, **k: phrase_terms(t, fold=False))
+        m.setattr(kbase, "keyword_features", lambda t, *a, **k: phrase_terms(t, fold=False))
         m.setattr(kbase, "ANALYZER", "")
         old = build("before")
         old_english = build("before-en", (english,))
@@ -586,8 +586,49 @@ def test_a_keyword_index_built_before_the_script_folding_is_searched_as_it_was_b
         old_english.load_live().close()  # folding changes nothing in English: no reindex hint
     hints = [r.getMessage() for r in caplog.records if "reads Traditional and Simplified" in r.getMessage()]
     assert len(hints) == 1 and hints[0].startswith("knowledge base before version "), hints
-    assert now.bm25.analyzer == "t2s" and before.bm25.analyzer == ""
+    assert now.bm25.analyzer == "t2s+chars" and before.bm25.analyzer == ""
     for index in (now, before):
         assert index.keyword_search("退貨申請", 1), index.bm25.analyzer  # as the chunk is written
     assert now.keyword_search("退货申请", 1)  # and, once folded, in the other script
     assert not before.keyword_search("退货申请", 1)
+
+
+def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_otherwise(
+    kb_home: Path, hashing: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # jieba cuts a customer's wording otherwise than the page's: "要交年费吗" is one unknown word to it
+    # (交年费), which no chunk holds, and "不能退" keeps 退 alone, which a page writing 退货 never
+    # matches. Each character is a keyword feature too, so both find their chunk; an index built
+    # before the character features is searched as it was built, with a hint to rebuild it.
+    import indexes.kbase as kbase
+    from indexes.text import tokenize
+
+    fee = Chunk(id="c1", doc_id="d1", source="card.md", position=0, text="普卡首年免年费，刷卡满6次免次年年费。",
+                title="信用卡年费怎么收", lang="zh")
+    items = Chunk(id="c2", doc_id="d2", source="returns.md", position=0,
+                  text="礼品卡、定制商品和生鲜食品不支持无理由退货。", title="不可退货的商品", lang="zh")
+    other = Chunk(id="c3", doc_id="d3", source="points.md", position=0, text="积分有效期为12个月。", title="积分", lang="zh")
+    chunks = (fee, items, other)
+
+    def build(name: str) -> IndexVersion:
+        kb = KnowledgeBase(kb_home, name)
+        docs = [Document(id=c.doc_id, source=c.source, title=c.title, lang=c.lang) for c in chunks]
+        build_version(kb, hashing, docs, list(chunks), {c.doc_id: "h" for c in chunks})
+        return kb.load_live()
+
+    assert "年费" not in tokenize("要交年费吗") and "退" in tokenize("什么商品不能退")  # the cuts this is about
+    now = build("now")
+    assert now.bm25.analyzer == "t2s+chars"
+    assert [r for r, _ in now.keyword_search("要交年费吗", 1)] == [0]
+    assert [r for r, _ in now.keyword_search("什么商品不能退", 1)] == [1]
+    assert [r for r, _ in now.keyword_search("積分有效期", 1)] == [2]  # Traditional characters read as Simplified
+    # coverage still counts the question's words, not its characters: nothing the page holds as a word
+    assert now.keyword_coverage("要交年费吗", [[0]]) == [0.0]
+    with monkeypatch.context() as m:  # the analysis before the character features
+        m.setattr(kbase, "keyword_features", lambda t, *a, **k: kbase.phrase_terms(t))
+        m.setattr(kbase, "ANALYZER", "t2s")
+        with caplog.at_level("INFO", logger="indexes.kbase"):
+            before = build("before")
+    assert not before.keyword_search("要交年费吗", 1)
+    hints = [r.getMessage() for r in caplog.records if "not by their characters" in r.getMessage()]
+    assert len(hints) == 1 and "kb reindex --kb before" in hints[0], hints

@@ -192,6 +192,17 @@ def test_traditional_chinese_is_read_as_simplified() -> None:
     assert query_topic("請問退貨運費") == "退貨運費"  # cut where the Simplified frame ends, as written
 
 
+def test_each_chinese_character_is_a_keyword_feature_apart_from_the_words() -> None:
+    from indexes.text import CHAR_MARK, char_terms, phrase_terms
+
+    assert char_terms("要交年费吗？") == [CHAR_MARK + c for c in "交年费"]  # 要, 吗 only build the sentence
+    assert char_terms("積分 Points 3 个") == [CHAR_MARK + c for c in "积分"]  # read as Simplified; no Latin
+    assert char_terms("Returns within 30 days") == [] and char_terms("") == []
+    assert char_terms("退貨", fold=False) == [CHAR_MARK + c for c in "退貨"]
+    # never a word, a phrase term or a stop word: a one-character word (退) stays a term of its own
+    assert not set(char_terms("什么商品不能退")) & set(tokenize("什么商品不能退") + phrase_terms("什么商品不能退"))
+
+
 def test_a_chinese_questions_answer_kind_words_are_not_its_topic() -> None:
     from indexes.text import query_topic
 

@@ -765,11 +765,23 @@ def points_index(kb_home: Path, embedder: Any) -> Any:
     return build_kb(kb_home, "points", embedder, [sectioned("points.md", POINTS_TITLE, list(POINTS.items()), "zh")])
 
 
-def test_a_follow_up_is_answered_from_the_section_that_names_what_it_asks(kb_home: Path, fake_embedder: Any) -> None:
+def test_a_follow_up_is_answered_from_the_section_that_names_what_it_asks(
+    kb_home: Path, fake_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # "会过期吗？" after "积分怎么获得？" was found with the earlier turn's words, and answered how
-    # points are earned: the section that says 过期 was never read
-    index = points_index(kb_home, fake_embedder)
+    # points are earned: the section that says 过期 was never read. The keyword search now matches
+    # Chinese by its characters too (indexes.text.char_terms) and finds that section itself; in an
+    # index built without them it still finds the earning section, and the composer reads the other
+    import indexes.kbase as kbase
+
     hist = [{"role": "user", "content": "积分怎么获得？"}, {"role": "assistant", "content": "每消费 1 美元获得 1 积分。"}]
+    found = make(points_index(kb_home, fake_embedder), fake_embedder, refuse_threshold=0.0).ask("会过期吗？", history=hist)
+    assert "过期" in found.hits[0].passage and "过期自动清零" in found.text, found.text
+    with monkeypatch.context() as m:
+        m.setattr(kbase, "keyword_features", lambda t, *a, **k: kbase.phrase_terms(t))
+        m.setattr(kbase, "ANALYZER", "t2s")
+        doc = sectioned("points.md", POINTS_TITLE, list(POINTS.items()), "zh")
+        index = build_kb(kb_home, "points-words-only", fake_embedder, [doc])
     a = make(index, fake_embedder, refuse_threshold=0.0).ask("会过期吗？", history=hist)
     assert a.action == "answer", a.text
     assert "过期自动清零" in a.text, a.text
