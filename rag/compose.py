@@ -22,6 +22,7 @@ from indexes.text import (
     asked_kind,
     asks_how_to,
     holds_answer_kind,
+    is_cjk_char,
     is_cjk_lang,
     is_how_to_heading,
     named_terms,
@@ -795,6 +796,13 @@ class ExtractiveComposer:
         q_terms = _topic_terms(question)
         if query != question and not any(q_terms & w for w in words):
             q_terms = _topic_terms(query)
+        # a one-character Chinese word of the question (退 in "什么商品不能退") is said, half, by the
+        # longer words that begin with it (退货, 退款), which jieba never cuts into it
+        singles = {t for t in q_terms if len(t) == 1 and is_cjk_char(t)}
+        if singles:
+            for i in range(len(cands)):
+                held = {t for t in singles - words[i] if any(len(w) > 1 and w[0] == t for w in plain[i])}
+                words[i], shared[i] = words[i] | held, shared[i] | held
 
         weight = _term_weights(q_terms, term_weight)
         # a sentence is about what its section's heading names: under "退货条件", "商品须未经使用，包装…齐全"

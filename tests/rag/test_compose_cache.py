@@ -741,6 +741,23 @@ def test_a_sentence_counts_the_question_terms_of_its_section_heading_that_the_se
     assert said([_hit(1, f"{period}\n{terms}", "退换货政策", 0.9)])[0] != "商品须未经使用，包装、配件、说明书和赠品齐全。"
 
 
+def test_a_one_character_chinese_word_is_said_by_the_words_that_begin_with_it() -> None:
+    """jieba keeps 退 in "什么商品不能退？" as a word of its own, and cuts no page's 退货 into it: the
+    sentence that names the goods that cannot be returned ("…不支持无理由退货") matched only 商品, as
+    each sentence before it did, and the answer's three sentences were those. 退货 begins with 退,
+    so it says 退, half."""
+    from dataclasses import replace
+
+    rules = "商品须未经使用，包装、配件齐全。商品签收后请当面检查。仓库收到商品后完成检验。以下商品不支持无理由退货：礼品卡和生鲜食品。"
+    hit = _hit(1, rules, "退换货政策", 0.9)
+    hit = replace(hit, chunk=replace(hit.chunk, lang="zh"))
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)  # by words alone
+
+    said = [s for _, s, _ in composer.compose("什么商品不能退？", [hit], "zh").sentences]
+    assert said[0] == "以下商品不支持无理由退货：礼品卡和生鲜食品。", said
+    assert "仓库收到商品后完成检验。" not in said
+
+
 def test_an_answer_that_ends_on_a_clause_cut_at_a_semicolon_ends_with_a_full_stop() -> None:
     """"积分将被扣回；" is a sentence to the splitter, but an answer that ends on it reads as broken
     off: the last sentence ends with a full stop. One in the middle keeps its semicolon."""
