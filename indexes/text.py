@@ -5,7 +5,9 @@ are always analysed the same way.
 The analyzer splits text into script runs: CJK runs go through jieba ``cut_for_search`` (jieba is
 initialised once per process, quietly), everything else through the English analyzer (lowercase,
 stop words, Snowball stemming via PyStemmer). Mixed text ("三星 Galaxy S23 的保修") therefore
-yields both jieba words and stemmed ASCII words.
+yields both jieba words and stemmed ASCII words. Beside those terms the keyword index keeps features
+that are never terms: :func:`phrase_terms` (adjacent pairs) and :func:`char_terms` (each Chinese
+character).
 """
 
 from __future__ import annotations
