@@ -643,7 +643,8 @@ def phrase_terms(text: str, *, fold: bool = True) -> list[str]:
 # matches the longer words a page writes (退货, 退款). Characters that only build the sentence add
 # nothing and are left out.
 CHAR_MARK = "\x1e"  # begins every character feature; never part of a term or a phrase
-_FUNCTION_CHARS = frozenset("的了是在和与及或也就都而把被让给对从向之其这那个吗呢吧啊呀哦么我你他她它们请问怎什如何哪些里否可以能会要有没不将并等")
+# the characters of the stop words (的, 吗, 怎 and 么 of 怎么...), less 一, a numeral (一年, 一次)
+_FUNCTION_CHARS = frozenset("".join(ZH_STOPWORDS)) - {"一"}
 
 
 def char_terms(text: str, *, fold: bool = True) -> list[str]:
