@@ -558,7 +558,8 @@ def _invert(keys: list[int], rows: list[int], n_keys: int) -> tuple[np.ndarray, 
 # how this version of the code analyses chunks for the keyword index (BM25Index.analyzer), as
 # "+"-joined flags: "t2s", Traditional Chinese read as Simplified; "chars", each Chinese character a
 # feature beside the phrase terms (:func:`indexes.text.char_terms`). An index built before either is
-# searched with queries analysed as its chunks were, until the next ingest or `kb reindex` rebuilds it.
+# searched with queries analysed as its chunks were, until the next ingest (one that changes no
+# document too: IndexVersion.keyword_index_behind) or `kb reindex` rebuilds it.
 ANALYZER = "t2s+chars"
 
 
@@ -618,33 +619,19 @@ class IndexVersion:
         self.bm25 = BM25Index.load(path / BM25_NPZ, path / BM25_JSON)
         if self.bm25.n_docs != self.n_chunks:
             raise ValueError(f"BM25 index has {self.bm25.n_docs} chunks, manifest says {self.n_chunks}")
-        if self.n_chunks and not self.bm25.has_phrases:
-            log.info(
-                "knowledge base %s version %s has a keyword index without phrase terms; "
-                "`kb reindex --kb %s` rebuilds it (from the stored chunks, no re-embedding)",
-                kb.name, version, kb.name,
-            )
         flags = set(self.bm25.analyzer.split("+"))
         self._folds = "t2s" in flags
         self._chars = "chars" in flags
         self._traditional: bool | None = None  # writes_traditional(), once asked
         self._cjk_rows: np.ndarray | None = None
         self._filters = _FilterArrays(self.store, self.n_chunks)
-        if any(is_cjk_lang(n) for n in self._filters.lang_names):
-            older = [
-                what
-                for what, has in (
-                    ("reads Traditional and Simplified Chinese apart", self._folds),
-                    ("matches Chinese by jieba's words only, not by their characters", self._chars),
-                )
-                if not has
-            ]
-            if older:
-                log.info(
-                    "knowledge base %s version %s has a keyword index that %s; "
-                    "`kb reindex --kb %s` rebuilds it (from the stored chunks, no re-embedding)",
-                    kb.name, version, " and ".join(older), kb.name,
-                )
+        behind = self.keyword_index_behind()
+        if behind:
+            log.info(
+                "knowledge base %s version %s has a keyword index that %s; the next `kb ingest`, "
+                "or `kb reindex --kb %s`, rebuilds it (from the stored chunks, no re-embedding)",
+                kb.name, version, " and ".join(behind), kb.name,
+            )
         self._kind_ids = {
             kind: np.flatnonzero(self.vec_kind == code).astype(np.int64) for kind, code in VECTOR_KINDS.items()
         }
@@ -661,6 +648,20 @@ class IndexVersion:
         self._all_chunks: list[Chunk] | None = None  # every chunk, once warm_up() preloaded them
         self._positions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._row_sources: tuple[list[str], list[bool]] | None = None
+
+    def keyword_index_behind(self) -> list[str]:
+        """What the version's keyword index lacks that this code's analyser gives (empty when it is
+        current): an index built by older code is searched as it was built, and the next ingest
+        publishes a version with it rebuilt even when no document changed."""
+        behind = []
+        if self.n_chunks and not self.bm25.has_phrases:
+            behind.append("has no phrase terms")
+        if any(is_cjk_lang(n) for n in self._filters.lang_names):
+            if not self._folds:
+                behind.append("reads Traditional and Simplified Chinese apart")
+            if not self._chars:
+                behind.append("matches Chinese by jieba's words only, not by their characters")
+        return behind
 
     def warm_up(self, max_chunks: int | None = None) -> bool:
         """Make the version ready to serve queries at full speed: read what every query needs once

@@ -6,12 +6,14 @@ defaults) matches the live version is copied (chunks and vectors reused, not eve
 changed files are re-chunked, their old chunks dropped; new files added; with ``prune=True``
 every live document that is not among the files of this run is removed. Embeddings go through
 the knowledge base's :class:`EmbeddingCache` (embedder id + text), so identical text is never
-embedded twice. Nothing is published when nothing changed. A failing file is reported in
+embedded twice. Nothing is published when nothing changed, unless the live keyword index was built
+by older code (it is rebuilt from the stored chunks). A failing file is reported in
 ``failed`` and never stops the others; a file that fails to load keeps its previous version.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing
@@ -35,6 +37,8 @@ from ingest.loaders import (
     source_of,
 )
 from kb.errors import InputError, KBError, NotFoundError
+
+log = logging.getLogger(__name__)
 
 # The folder of a knowledge base where the service keeps each uploaded file it published (and the
 # sidecar it was read with): a sidecar uploaded alone later reads its document again from there.
@@ -463,11 +467,17 @@ def ingest_paths(
         report.chunks_new = len(new_chunks)
 
         changed = bool(new_docs) or report.deleted > 0
-        if not changed:
+        # a keyword index built by older code is rebuilt (from the stored chunks, nothing
+        # re-embedded) by the next ingest, even one that changes no document: `kb ingest` is how a
+        # knowledge base takes up what a new version of the code indexes
+        behind = prev.keyword_index_behind() if prev is not None and reuse and keep_ids else []
+        if not changed and not behind:
             report.index_version = prev.version if prev is not None else None
             report.chunks = int(prev.n_chunks) if prev is not None else 0
             report.seconds = time.perf_counter() - started
             return report
+        if behind:
+            log.info("%s: the keyword index is rebuilt: it %s", kb.name, " and ".join(behind))
         manifest = _write_version(kb, embedder, settings, prev, list(keep_ids), new_docs, new_chunks, stream, report)
         report.published = True
         report.index_version = kb.live_version()

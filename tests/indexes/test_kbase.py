@@ -632,6 +632,8 @@ def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_other
     assert not before.keyword_search("要交年费吗", 1)
     hints = [r.getMessage() for r in caplog.records if "not by their characters" in r.getMessage()]
     assert len(hints) == 1 and "kb reindex --kb before" in hints[0], hints
+    assert before.keyword_index_behind() == ["matches Chinese by jieba's words only, not by their characters"]
+    assert now.keyword_index_behind() == []
     # the next version analyses every chunk again, those it copies from the older one too
     kb = KnowledgeBase(kb_home, "before")
     w = kb.begin_version(hashing.id, hashing.dim, {"chunk_tokens": 128})
@@ -640,3 +642,4 @@ def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_other
     kb.publish(w)
     after = kb.load_live()
     assert after.bm25.analyzer == "t2s+chars" and [r for r, _ in after.keyword_search("要交年费吗", 1)] == [0]
+    assert after.keyword_index_behind() == []

@@ -72,6 +72,39 @@ def test_first_ingest_and_unchanged_reingest_embeds_nothing(kb_home: Path, tmp_p
     assert r2.chunks == r1.chunks
 
 
+def test_an_unchanged_ingest_rebuilds_a_keyword_index_built_by_older_code(
+    kb_home: Path, tmp_path: Path, fake_embedder, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    # A knowledge base built before Chinese was matched by its characters keeps being searched as it
+    # was built; `kb ingest` of the same files (what an eval work dir or a nightly job runs) publishes
+    # a version with the keyword index rebuilt from the stored chunks, re-embedding nothing, once.
+    import indexes.kbase as kbase
+
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    with monkeypatch.context() as m:  # the analysis before the character features
+        m.setattr(kbase, "keyword_features", lambda t, *a, **k: kbase.phrase_terms(t))
+        m.setattr(kbase, "ANALYZER", "t2s")
+        r1 = ingest(kb, docs, fake_embedder)
+    old = kb.load_live()
+    assert old.keyword_index_behind() == ["matches Chinese by jieba's words only, not by their characters"]
+    assert not old.keyword_search("买方担责吗", 3)  # its words (买方, 担责) are none of the page's
+    old.close()
+
+    calls, texts = fake_embedder.calls, fake_embedder.texts_embedded
+    r2 = ingest(kb, docs, fake_embedder)
+    assert (r2.added, r2.updated, r2.unchanged, r2.deleted, r2.failed) == (0, 0, 4, 0, [])
+    assert r2.published and r2.index_version != r1.index_version == kb.load_live().manifest["parent"]
+    assert (fake_embedder.calls, fake_embedder.texts_embedded) == (calls, texts) and r2.chunks == r1.chunks
+    new = kb.load_live()
+    assert new.bm25.analyzer == kbase.ANALYZER and new.keyword_index_behind() == []
+    hit = new.keyword_search("买方担责吗", 3)  # 买 of 买家, 担 of 承担
+    assert hit and new.get_chunks([hit[0][0]])[0].source == "zh.md"
+    new.close()
+    r3 = ingest(kb, docs, fake_embedder)  # now current: nothing to publish
+    assert not r3.published and r3.index_version == r2.index_version
+
+
 def test_changed_document_replaces_its_chunks(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     docs = write_corpus(tmp_path)
     kb = KnowledgeBase(kb_home, "t")
