@@ -62,6 +62,8 @@ class IngestReport:
     seconds: float = 0.0
     # not part of the JSON shape, for tests and benchmarks
     published: bool = False
+    # what the live keyword index lacked when this run rebuilt it (keyword_index_behind), else empty
+    keyword_rebuilt: list[str] = field(default_factory=list)
     chunks_new: int = 0
     texts_embedded: int = 0
     timings: dict[str, float] = field(default_factory=dict)
@@ -478,6 +480,7 @@ def ingest_paths(
             return report
         if behind:
             log.info("%s: the keyword index is rebuilt: it %s", kb.name, " and ".join(behind))
+            report.keyword_rebuilt = behind
         manifest = _write_version(kb, embedder, settings, prev, list(keep_ids), new_docs, new_chunks, stream, report)
         report.published = True
         report.index_version = kb.live_version()

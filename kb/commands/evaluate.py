@@ -168,6 +168,7 @@ def make_session_opener(
                 log(
                     f"{ds.name}: ingested {rep.get('added', 0)} new, {rep.get('updated', 0)} updated, "
                     f"{rep.get('unchanged', 0)} unchanged documents ({rep.get('chunks')} chunks, {rep.get('seconds')} s)"
+                    + ("; keyword index rebuilt: it " + " and ".join(report.keyword_rebuilt) if report.keyword_rebuilt else "")
                 )
                 for f in rep.get("failed", [])[:5]:
                     log(f"  warning: {f.get('source')}: {f.get('error')}")

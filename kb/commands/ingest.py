@@ -78,6 +78,8 @@ def ingest_cmd(
         default_tags=tuple(tag or ()),
     )
     _print_report(report.to_dict(), as_json, "ingested into")
+    if report.keyword_rebuilt and not as_json:
+        typer.echo("  keyword index rebuilt from the stored chunks: it " + " and ".join(report.keyword_rebuilt))
     if report.failed:
         exit_partial()
 

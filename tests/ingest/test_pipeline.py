@@ -95,6 +95,7 @@ def test_an_unchanged_ingest_rebuilds_a_keyword_index_built_by_older_code(
     r2 = ingest(kb, docs, fake_embedder)
     assert (r2.added, r2.updated, r2.unchanged, r2.deleted, r2.failed) == (0, 0, 4, 0, [])
     assert r2.published and r2.index_version != r1.index_version == kb.load_live().manifest["parent"]
+    assert r2.keyword_rebuilt == ["matches Chinese by jieba's words only, not by their characters"]
     assert (fake_embedder.calls, fake_embedder.texts_embedded) == (calls, texts) and r2.chunks == r1.chunks
     new = kb.load_live()
     assert new.bm25.analyzer == kbase.ANALYZER and new.keyword_index_behind() == []
@@ -102,7 +103,7 @@ def test_an_unchanged_ingest_rebuilds_a_keyword_index_built_by_older_code(
     assert hit and new.get_chunks([hit[0][0]])[0].source == "zh.md"
     new.close()
     r3 = ingest(kb, docs, fake_embedder)  # now current: nothing to publish
-    assert not r3.published and r3.index_version == r2.index_version
+    assert not r3.published and r3.index_version == r2.index_version and not r3.keyword_rebuilt
 
 
 def test_changed_document_replaces_its_chunks(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
