@@ -8,6 +8,7 @@ base per set (``ingest.pipeline.ingest_paths``, the path a user's upload takes) 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import sys
@@ -18,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kb.errors import InputError
+from kb.errors import EmbedderMismatchError, InputError
 
 GATE_RE = re.compile(r"^(?:(?P<set>[^:=]+):)?(?P<metric>[A-Za-z_][\w.@]*)=(?P<value>-?[0-9.]+)$")
 
@@ -121,8 +122,19 @@ def _settings_summary(
     }
 
 
-def _kb_name_for(set_name: str) -> str:
-    return "eval-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", set_name).strip("-") or "set")
+def _kb_name_for(set_name: str, embedder_id: str | None = None) -> str:
+    """The work dir's knowledge base for a set ("eval-covid-faq"); with ``embedder_id``, the one for
+    that embedder beside it ("eval-covid-faq--sentence-transformers-all-MiniLM-L6-v2-724e3824": its
+    provider and model name, and a hash of its id)."""
+    def slug(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")
+
+    name = "eval-" + (slug(set_name)[:50] or "set")
+    if embedder_id is None:
+        return name
+    provider, _, model = embedder_id.partition(":")
+    tail = slug(f"{provider}-{model.rstrip('/').rsplit('/', 1)[-1]}")[:40]
+    return f"{name}--{tail}-{hashlib.sha1(embedder_id.encode()).hexdigest()[:8]}"
 
 
 def make_session_opener(
@@ -153,17 +165,26 @@ def make_session_opener(
                 name = _kb_name_for(ds.name)
                 s = settings.model_copy(update={"home": home})
                 embedder = get_embedder(s.embedder, device=s.device, batch_size=s.embed_batch_size)
-                base = KnowledgeBase.from_settings(home, name, s)
-                report = ingest_paths(
-                    base,
-                    [ds.docs_dir],
-                    embedder,
-                    prune=True,
-                    max_file_mb=s.max_file_mb,
-                    chunk_tokens=s.chunk_tokens,
-                    chunk_overlap=s.chunk_overlap,
-                    progress=progress,
-                )
+
+                def ingest_into(kb_name: str) -> Any:
+                    return ingest_paths(
+                        KnowledgeBase.from_settings(home, kb_name, s),
+                        [ds.docs_dir],
+                        embedder,
+                        prune=True,
+                        max_file_mb=s.max_file_mb,
+                        chunk_tokens=s.chunk_tokens,
+                        chunk_overlap=s.chunk_overlap,
+                        progress=progress,
+                    )
+
+                try:
+                    report = ingest_into(name)
+                except EmbedderMismatchError:
+                    # the work dir keeps this set's knowledge base of another embedder (a run with
+                    # KB_EMBEDDER set, then one without): each embedder gets its own, both kept
+                    name = _kb_name_for(ds.name, embedder.id)
+                    report = ingest_into(name)
                 rep = report.to_dict()
                 log(
                     f"{ds.name}: ingested {rep.get('added', 0)} new, {rep.get('updated', 0)} updated, "

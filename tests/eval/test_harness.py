@@ -11,6 +11,7 @@ import pytest
 from eval.datasets import QAItem
 from eval.harness import check_citations, score_question
 from indexes.embedders import get_embedder
+from indexes.kbase import KnowledgeBase
 from kb.cli import main as kb_main
 from rag.types import Answer, Citation
 
@@ -225,6 +226,29 @@ def test_kb_eval_end_to_end(tmp_path: Path, hashing_env: None, capsys: pytest.Ca
     bad.write_text(json.dumps(worse), encoding="utf-8")
     rc = run_kb(["eval", "--compare", str(out), str(bad)])
     assert rc == 0 and "significantly worse (p < 0.05): tiny-qa:hit@10" in capsys.readouterr().out
+
+
+def test_a_work_dir_keeps_a_knowledge_base_per_embedder(
+    tmp_path: Path, hashing_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `kb eval --work-dir` with KB_EMBEDDER set, then without: the second run found the first's index
+    # ("index was built with ... run `kb reindex --kb eval-x`", a command for a KB_HOME it is not)
+    from kb.settings import reset_settings_cache
+
+    qa, _ = make_sets(tmp_path / "data")
+    work = tmp_path / "work"
+    args = ["eval", str(qa), "--work-dir", str(work), "--no-progress", "--out", str(tmp_path / "r.json")]
+    assert run_kb(args) == 0, capsys.readouterr().err
+    monkeypatch.setenv("KB_EMBEDDER", "hashing:32")
+    reset_settings_cache()
+    assert run_kb(args) == 0, capsys.readouterr().err
+    kbs = sorted(p.name for p in work.iterdir())
+    assert kbs[0] == "eval-tiny-qa" and len(kbs) == 2 and kbs[1].startswith("eval-tiny-qa--hashing-32-"), kbs
+    assert KnowledgeBase(work, kbs[1]).load_live().embedder_id == "hashing:32"
+    capsys.readouterr()
+    assert run_kb(args) == 0  # again: its own knowledge base, nothing ingested anew
+    assert "ingested 0 new, 0 updated, 5 unchanged" in capsys.readouterr().err
+    assert sorted(p.name for p in work.iterdir()) == kbs
 
 
 def test_bad_dataset_is_a_one_line_error(
