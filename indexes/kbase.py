@@ -650,7 +650,7 @@ class IndexVersion:
         self._row_sources: tuple[list[str], list[bool]] | None = None
 
     def keyword_index_behind(self) -> list[str]:
-        """What the version's keyword index lacks that this code's analyser gives (empty when it is
+        """What the version's keyword index lacks that this code's analyzer gives (empty when it is
         current): an index built by older code is searched as it was built, and the next ingest
         publishes a version with it rebuilt even when no document changed."""
         behind = []
