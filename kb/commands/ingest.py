@@ -116,10 +116,17 @@ def status_cmd(
     if not knowledge_base.live_version():
         raise KnowledgeBaseNotFound(knowledge_base.name, settings.home)
     status = dict(knowledge_base.status())
-    if sources:
+    if "problem" not in status or sources:  # a damaged live version: --sources says so, as loading it fails
         index = knowledge_base.load_live()
         try:
-            status["sources"] = sorted(d.source for d in index.documents())
+            behind = index.keyword_index_behind()
+            status["keyword_index"] = (
+                f"built by older code: it {' and '.join(behind)}; the next `kb ingest` (even of unchanged "
+                f"files) or `kb reindex --kb {knowledge_base.name}` rebuilds it from the stored chunks"
+                if behind else "current"
+            )
+            if sources:
+                status["sources"] = sorted(d.source for d in index.documents())
         finally:
             index.close()
     if as_json:

@@ -53,7 +53,7 @@ def test_exit_codes_and_json(kb_home: Path, tmp_path: Path) -> None:
 
     status = run_kb(["status", "--kb", "t", "--json"], kb_home)
     assert status.returncode == 0, status.stderr
-    assert json.loads(status.stdout)
+    assert json.loads(status.stdout)["keyword_index"] == "current"
 
     gone = run_kb(["delete", "doc0000.md", "--kb", "t", "--json"], kb_home)
     assert gone.returncode == 0 and json.loads(gone.stdout)["deleted"] == 1

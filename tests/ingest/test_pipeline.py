@@ -3,6 +3,8 @@ embedder work for unchanged files, deleted content unretrievable, failures repor
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +74,27 @@ def test_first_ingest_and_unchanged_reingest_embeds_nothing(kb_home: Path, tmp_p
     assert r2.chunks == r1.chunks
 
 
+def _status(home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """What `kb status --json` says of the keyword index of knowledge base "t" under ``home``."""
+    import json
+
+    from kb.cli import main as kb_main
+    from kb.settings import reset_settings_cache
+
+    monkeypatch.setenv("KB_HOME", str(home))
+    monkeypatch.setenv("KB_EMBEDDER", "hashing:64")
+    reset_settings_cache()
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            kb_main(["status", "--kb", "t", "--json"])
+    except SystemExit as ex:
+        assert not ex.code, out.getvalue()
+    finally:
+        reset_settings_cache()
+    return str(json.loads(out.getvalue())["keyword_index"])
+
+
 def test_an_unchanged_ingest_rebuilds_a_keyword_index_built_by_older_code(
     kb_home: Path, tmp_path: Path, fake_embedder, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
 ) -> None:
@@ -90,6 +113,7 @@ def test_an_unchanged_ingest_rebuilds_a_keyword_index_built_by_older_code(
     assert old.keyword_index_behind() == ["matches Chinese by jieba's words only, not by their characters"]
     assert not old.keyword_search("买方担责吗", 3)  # its words (买方, 担责) are none of the page's
     old.close()
+    assert "built by older code: it matches Chinese by jieba's words only" in _status(kb_home, monkeypatch)
 
     calls, texts = fake_embedder.calls, fake_embedder.texts_embedded
     r2 = ingest(kb, docs, fake_embedder)
@@ -102,6 +126,7 @@ def test_an_unchanged_ingest_rebuilds_a_keyword_index_built_by_older_code(
     hit = new.keyword_search("买方担责吗", 3)  # 买 of 买家, 担 of 承担
     assert hit and new.get_chunks([hit[0][0]])[0].source == "zh.md"
     new.close()
+    assert _status(kb_home, monkeypatch) == "current"
     r3 = ingest(kb, docs, fake_embedder)  # now current: nothing to publish
     assert not r3.published and r3.index_version == r2.index_version and not r3.keyword_rebuilt
 
