@@ -39,7 +39,7 @@ from indexes.text import (
 )
 from indexes.types import Chunk, Filters
 from kb.errors import InputError, blank, question_text, require_text
-from rag.citations import AnswerChecker, SentenceStream, split_answer
+from rag.citations import AnswerChecker, SentenceStream, mark_sentences, split_answer
 from rag.compose import ExtractiveComposer, build_messages, passage_sentences
 from rag.conversation import ConversationStore, condense_offline, condense_with_llm, small_talk, stands_alone
 from rag.llm import LLM, get_llm
@@ -455,6 +455,10 @@ class Assistant:
             if refuse_threshold is None else {}
         )
         self.faq_threshold = cal["faq"] if faq_threshold is None else float(faq_threshold)
+        self.faq_by_lang = (
+            {k.removeprefix("faq_"): v for k, v in cal.items() if k.startswith("faq_")}
+            if faq_threshold is None else {}
+        )
         self.faq_lexical_threshold = faq_lexical_threshold
         # a scorer calibrated on its own scale carries its threshold (lexical 0.79, default 0.5)
         self.support_threshold = (
@@ -662,17 +666,16 @@ class Assistant:
             return
 
         # 3. FAQ direct answer
-        faq = self._faq_match(query if hist else asked, hits, retriever)
+        faq = self._faq_match(query if hist else asked, hits, retriever, lang)
         if faq is not None and not _question_only(faq):
             h = faq
             cite = self._citation(1, h)
-            text = (h.chunk.answer or h.chunk.text).strip()
-            sep = "" if lang == "zh" else " "
-            q_sim = h.scores.get("qdense", 0.0)
-            q_conf = _above(q_sim, self.faq_threshold, 0.75) if q_sim >= self.faq_threshold else 0.0
+            text = mark_sentences((h.chunk.answer or h.chunk.text).strip(), [1], lang)
+            q_sim, at = h.scores.get("qdense", 0.0), self.faq_at(lang)
+            q_conf = _above(q_sim, at, 0.75) if q_sim >= at else 0.0
             conf = min(1.0, max(rel, q_conf, h.scores.get("faq_lex", 0.0)))
-            yield from self._emit(f"{text}{sep}[1]", stream)
-            yield {"type": "final_obj", "answer": finish(f"{text}{sep}[1]", "faq", conf, [cite], hits, query)}
+            yield from self._emit(text, stream)
+            yield {"type": "final_obj", "answer": finish(text, "faq", conf, [cite], hits, query)}
             return
         # a bank of questions only: the entry asked is there, its answer is not, and a person is
         # told which entry it is (never the question back as if it were the answer)
@@ -781,6 +784,11 @@ class Assistant:
     def refuse_at(self, lang: str | None) -> float:
         """The relevance under which a question in ``lang`` is refused."""
         return self.refuse_by_lang.get(lang or "", self.refuse_threshold)
+
+    def faq_at(self, lang: str | None) -> float:
+        """The cosine to a curated question from which a question in ``lang`` gets its entry's
+        answer as written."""
+        return self.faq_by_lang.get(lang or "", self.faq_threshold)
 
     def scaled_relevance(self, rel: float, lang: str | None = None) -> float:
         """The relevance on a scale shared by every embedder: piecewise linear, with the embedder's
@@ -902,13 +910,13 @@ class Assistant:
             return primary[0]
         return None
 
-    def _faq_match(self, query: str, hits: Sequence[Hit], retriever: HybridRetriever) -> Hit | None:
+    def _faq_match(self, query: str, hits: Sequence[Hit], retriever: HybridRetriever, lang: str | None) -> Hit | None:
         top = hits[0]
         if top.chunk.kind != "faq" or not top.chunk.answer:
             return None
         cap = retriever.last_debug.capability if retriever.last_debug else 0.0
         if cap >= 0.5:
-            return top if top.scores.get("qdense", 0.0) >= self.faq_threshold else None
+            return top if top.scores.get("qdense", 0.0) >= self.faq_at(lang) else None
         a, b = set(tokenize(query)), set(tokenize(top.chunk.question or ""))
         lex = len(a & b) / len(a | b) if a and b else 0.0
         if lex >= self.faq_lexical_threshold:

@@ -115,6 +115,23 @@ def render_sentence(body: str, nums: Sequence[int], lang: str) -> str:
     return f"{body}{gap}{marks}"
 
 
+def mark_sentences(text: str, nums: Sequence[int], lang: str) -> str:
+    """``text`` as written, its line breaks and paragraphs kept, with ``nums`` as markers on every
+    sentence (:func:`render_sentence`): a quoted FAQ answer names its source on each sentence, as
+    a composed answer does, so that each is checked against it (one marker at the end left the
+    sentences before it uncited: "境外消费双倍积分；" of "刷卡怎么算积分？")."""
+    out: list[str] = []
+    pos = 0
+    for sent in split_sentences(text):
+        at = text.find(sent, pos)
+        if at < 0:  # not as written (never seen): the whole cited once, at the end
+            return render_sentence(text.strip(), nums, lang)
+        out += [text[pos:at], render_sentence(sent, nums, lang)]
+        pos = at + len(sent)
+    out.append(text[pos:])
+    return "".join(out).strip()
+
+
 def join_sentences(parts: Sequence[str], lang: str) -> str:
     """Rendered sentences as one answer: nothing after a Chinese sentence, a space after any
     other (each in its own language, as :func:`render_sentence` sets it), and a line break after

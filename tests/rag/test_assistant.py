@@ -10,7 +10,7 @@ import pytest
 from indexes.types import Filters
 from kb.errors import InputError
 from rag.assistant import HANDOFF_RE, Assistant
-from rag.citations import parse_markers
+from rag.citations import parse_markers, strip_markers
 from rag.conversation import ConversationStore, condense_offline
 from rag.llm import ScriptedLLM
 from rag.support import LexicalScorer
@@ -138,7 +138,8 @@ def test_always_escalate_topic_and_low_confidence_handoff(shop_index: Any, fake_
 def test_faq_direct_answer_is_verbatim(shop_index: Any, fake_embedder: Any) -> None:
     a = make(shop_index, fake_embedder).ask("How do I reset my password?")
     assert a.action == "faq"
-    assert a.text.startswith("Click 'Forgot password' on the sign-in page and follow the email link.")
+    assert a.text == "Click 'Forgot password' on the sign-in page and follow the email link [1]."
+    assert strip_markers(a.text) == "Click 'Forgot password' on the sign-in page and follow the email link."
     assert a.citations[0].source == "faq.csv#1" and a.citations[0].locator == "FAQ 1"
 
 

@@ -11,6 +11,7 @@ from rag.citations import (
     SentenceStream,
     check_answer,
     join_sentences,
+    mark_sentences,
     parse_markers,
     render_sentence,
     split_answer,
@@ -124,6 +125,21 @@ def test_each_sentence_is_set_as_its_own_language_is_whatever_the_questions() ->
     assert join_sentences(["文学[1];", "人们常说[2]。", "Returns are free [1].", "也可以[1]。"], "en") == (
         "文学[1];人们常说[2]。Returns are free [1]. 也可以[1]。")
 
+
+
+def test_a_quoted_faq_answer_cites_every_sentence_and_keeps_its_layout() -> None:
+    # one marker at the end of a quoted FAQ answer left the sentences before it uncited (the check
+    # scored "境外消费双倍积分；" as citing nothing)
+    zh = "每消费1元累积1分，境外消费双倍积分；房产、汽车类消费不累积积分。"
+    assert mark_sentences(zh, [1], "zh") == "每消费1元累积1分，境外消费双倍积分[1]；房产、汽车类消费不累积积分[1]。"
+    en = "Wash your hands often. Stay home if sick.\n\n- masks\n- distance"
+    marked = mark_sentences(en, [1], "en")
+    assert marked == "Wash your hands often [1]. Stay home if sick [1].\n\n- masks [1]\n- distance [1]"
+    assert all(parse_markers(s) == [1] for s in split_answer(marked)) and len(split_answer(marked)) == 4
+    assert strip_markers(marked) == en
+    assert mark_sentences("Call 95588", [1], "en") == "Call 95588 [1]"
+    checked = check_answer(mark_sentences(zh, [1], "zh"), [zh], LexicalScorer(), threshold=0.3, lang="zh")
+    assert [s.cited for s in checked.sentences] == [(1,), (1,)] and not checked.dropped
 
 STREAMED = [
     "Standard shipping takes 3 to 5 business days. [1] Express takes 1-2 days [2]. 退货运费由买家承担[1]。"
