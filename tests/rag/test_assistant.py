@@ -414,6 +414,35 @@ def test_a_language_the_embedder_scores_higher_has_its_own_refuse_threshold(
     assert b.refuse_at("zh") == 0.0 and b.ask("退货政策是什么？").action == "answer"
 
 
+def test_a_language_the_embedder_scores_higher_has_its_own_faq_threshold(
+    kb_home: Path, fake_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # multilingual-e5-small's English FAQ threshold (0.955) gave no Chinese paraphrase a direct
+    # answer: a Chinese question is held to "faq_zh", unless a threshold is configured
+    from rag import assistant as mod
+
+    answer = "在登录页点击“忘记密码”，按邮件提示操作。重置链接24小时内有效。"
+    docs = [*SHOP[:3], Doc("faq.csv", "FAQ", [], faq=[
+        ("1", "如何修改登录密码？", answer),
+        ("2", "How do I reset my password?", "Click 'Forgot password' on the sign-in page and follow the email link."),
+    ])]
+    index = build_kb(kb_home, "zhfaq", fake_embedder, docs)
+    zh, en = "登录密码怎么修改？", "How can I reset my password?"
+    top = {q: Assistant(lambda: index, fake_embedder, "extractive:").retriever().retrieve(q, k=1)[0] for q in (zh, en)}
+    sims = {q: h.scores["qdense"] for q, h in top.items()}
+    assert top[zh].chunk.faq_id == "1" and top[en].chunk.faq_id == "2" and max(sims.values()) < 0.99, sims
+    monkeypatch.setitem(mod.CALIBRATION, fake_embedder.id, {"refuse": 0.0, "faq": 0.99, "faq_zh": min(sims.values())})
+    a = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer())
+    assert (a.faq_at("zh"), a.faq_at("en"), a.faq_at(None)) == (min(sims.values()), 0.99, 0.99)
+    got = a.ask(zh)
+    assert got.action == "faq" and got.citations[0].source == "faq.csv#1"
+    assert got.text == "在登录页点击“忘记密码”，按邮件提示操作[1]。重置链接24小时内有效[1]。"  # each sentence cited
+    assert a.ask(en).action != "faq"
+    # a configured threshold holds for every language
+    b = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), faq_threshold=0.99)
+    assert b.faq_at("zh") == 0.99 and b.ask(zh).action != "faq"
+
+
 def test_a_follow_up_is_judged_relevant_on_its_condensed_form(shop_index: Any, fake_embedder: Any) -> None:
     asst = make(shop_index, fake_embedder)
     judged: list[list[str]] = []
