@@ -661,6 +661,10 @@ class IndexVersion:
                 behind.append("reads Traditional and Simplified Chinese apart")
             if not self._chars:
                 behind.append("matches Chinese by jieba's words only, not by their characters")
+        if not behind and self.n_chunks and not self.bm25.analyzer:
+            # built before the analysis was recorded (2026-12-02), perhaps before negations kept
+            # their place in the phrase terms (2026-12-01): "can't be returned" matched as "returned"
+            behind.append("predates 2026-12-02 and may leave negations out of its phrase terms")
         return behind
 
     def warm_up(self, max_chunks: int | None = None) -> bool:
