@@ -130,6 +130,16 @@ class Settings(BaseSettings):
                              f"({self.chunk_tokens})")
         return self
 
+    def ingesting(self) -> dict[str, Any]:
+        """The ingestion settings as keyword arguments of ``ingest.pipeline.ingest_paths`` and
+        ``ingest.reindex.reindex``: one list for `kb ingest`, `kb reindex`, `kb eval` and the
+        service's uploads alike."""
+        return {
+            "max_file_mb": self.max_file_mb,
+            "chunk_tokens": self.chunk_tokens,
+            "chunk_overlap": self.chunk_overlap,
+        }
+
     def answering(self, llm_device: str | None = None) -> dict[str, Any]:
         """The answering settings as keyword arguments of ``rag.assistant.Assistant``: one list for
         ``kb ask`` and the service alike (the service once missed the follow-up weight).

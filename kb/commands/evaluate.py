@@ -172,9 +172,7 @@ def make_session_opener(
                         [ds.docs_dir],
                         embedder,
                         prune=True,
-                        max_file_mb=s.max_file_mb,
-                        chunk_tokens=s.chunk_tokens,
-                        chunk_overlap=s.chunk_overlap,
+                        **s.ingesting(),
                         progress=progress,
                     )
 

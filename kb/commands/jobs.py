@@ -69,8 +69,7 @@ def reindex_cmd(
     report = reindex(
         knowledge_base, source, emb, engine=engine, workers=workers, resume=resume, use_cache=not no_cache,
         index=index, nprobe=nprobe, flat_max=flat_max, shard_size=shard_size, batch_size=batch_size,
-        max_file_mb=settings.max_file_mb, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
-        ray_address=ray_address, embedder_spec=spec, device=settings.device, progress=say,
+        **settings.ingesting(), ray_address=ray_address, embedder_spec=spec, device=settings.device, progress=say,
     )
     data = report.to_dict()
     if as_json:

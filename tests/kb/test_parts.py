@@ -211,6 +211,20 @@ def test_the_services_assistant_follows_the_answering_settings(hashing_home: Pat
     assert len(on._qvecs) == 1
 
 
+def test_the_ingestion_settings_are_keyword_arguments_of_ingest_and_reindex(hashing_home: Path) -> None:
+    # `kb ingest`, `kb reindex`, `kb eval` and the service's uploads pass Settings.ingesting() on
+    import inspect
+
+    from ingest.pipeline import ingest_paths
+    from ingest.reindex import reindex
+    from tests.kb.conftest import make_settings
+
+    opts = make_settings(hashing_home, "hashing:64", chunk_tokens=96, chunk_overlap=8, max_file_mb=5).ingesting()
+    assert opts == {"max_file_mb": 5, "chunk_tokens": 96, "chunk_overlap": 8}
+    for fn in (ingest_paths, reindex):
+        assert set(opts) <= set(inspect.signature(fn).parameters), fn.__name__
+
+
 def test_an_upload_name_from_a_gbk_client_is_read_as_chinese() -> None:
     # the multipart parser reads a file name that is not UTF-8 as Latin-1: "常见问题.txt" sent in
     # GBK was stored, and cited, as "³_¼ûÎÊÌâ.txt"
