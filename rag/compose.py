@@ -970,6 +970,19 @@ class ExtractiveComposer:
         for n, pos, sent, r in list(said):
             if _leads_in(sent):
                 total += say_too(n, pos + 1, r)
+        # a table's row said where the question names none of its table's rows ("How long is the
+        # warranty?", "How long do you keep my data?", "... on a washing machine?" where no row
+        # names one) is one entry of several the question asks about alike: said alone it answers
+        # as if the first row were the whole answer ("Laptops and tablets: 2 years"). The table's
+        # other rows are said with it, in the table's order, where all of them fit
+        for n, pos, _, r in list(said):
+            run = _table_run(place, row, n, pos)
+            if not run or any(names_asked[j] for j in run.values()):
+                continue
+            rest = [p for p in run if (n, p) not in places]
+            if rest and total + sum(len(every[run[p]][2]) + 1 for p in rest) <= self.max_chars:
+                for p in rest:
+                    total += say_too(n, p, r)
         # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
         # first by the run that says it, however many of its words an earlier run shares
         lead = 1.0 if any(says_kind) else 0.0
@@ -1008,6 +1021,24 @@ _LEANS = re.compile(
 # the most words a lead-in has: a longer sentence that ends with a colon says something itself (a
 # table's rows before a page's "分享到：")
 LEAD_IN_MAX_WORDS = 30
+
+
+def _table_run(place: dict[tuple[int, int], int], row: Sequence[bool], n: int, pos: int) -> dict[int, int]:
+    """The rows of the table that the sentence of passage ``n`` at ``pos`` is a row of: each
+    row's position -> its candidate number, in the table's order ({} where it is no row). The
+    rows are the run of consecutive candidates of that passage that are rows."""
+    j = place.get((n, pos))
+    if j is None or not row[j]:
+        return {}
+    first = pos
+    while (k := place.get((n, first - 1))) is not None and row[k]:
+        first -= 1
+    run: dict[int, int] = {}
+    p = first
+    while (k := place.get((n, p))) is not None and row[k]:
+        run[p] = k
+        p += 1
+    return run
 
 
 def _leads_in(sentence: str) -> bool:
