@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -281,11 +282,20 @@ def too_vague(question: str, index: Any) -> bool:
     if len(set(terms)) > 1 or any(NEGATION in p.split(PHRASE_SEP) for p in phrase_terms(topic)):
         return False  # "What isn't refunded?" says what it wants
     if not terms:
-        return True
+        # a question in letters the keyword analysis does not read (Korean, Arabic, Cyrillic:
+        # "반품할 수 있나요?") says no less than any other: it was asked for more detail, which it
+        # cannot give in words the knowledge base reads, and is refused with the offer of a person
+        return not _unread_letters(question)
     correct = getattr(index, "correct_terms", None)
     term = (correct(tuple(terms)) if correct is not None else tuple(terms))[0]
     doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
     return doc_freq is not None and doc_freq(term) > 0
+
+
+def _unread_letters(text: str) -> bool:
+    """Whether ``text`` holds letters of a script other than Latin and Chinese, which
+    :func:`~indexes.text.tokenize` reads no word of."""
+    return any(ch.isalpha() and not unicodedata.name(ch, "").startswith(("LATIN", "CJK")) for ch in text)
 
 
 def offered_person(reply: str) -> bool:
