@@ -445,6 +445,19 @@ _ASKS_PRICE = re.compile(
     rf"(?:\b(?:{_PRICE_EN})\b|多少钱|价格|价钱)",
     re.IGNORECASE | re.DOTALL,
 )
+# ... that asks for a way to reach someone: a phone number or an e-mail address ("What's your phone
+# number?", "客服电话号码"). A sentence that gives one answers it, where one that only names it
+# ("Data: Name, address, phone number; Why we use it: Delivering orders") does not
+_ASKS_CONTACT = re.compile(
+    r"\b(?:phone|telephone|hotline|helpline|fax|contact)\s+(?:number|no)\b|\be-?mail\s+address\b"
+    r"|电话号码|联系电话|客服电话|热线电话|邮箱地址|电子邮箱",
+    re.IGNORECASE,
+)
+# a phone number (seven digits or more, "1-800-555-0199", "+86 10 8888 6666"; a service number of
+# five or six after a word that says to call it, "拨打95588", "hotline 95588") or an e-mail address
+_PHONE = re.compile(r"\+?\d[\d ()./-]{5,}\d")
+_SERVICE_NUMBER = re.compile(r"(?:拨打|致电|热线|电话|\bcall|\bphone|\btel|\bhotline)[:：\s]*\d{5,6}(?!\d)", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # an amount of money: a currency and a number (a Chinese unit needs no word boundary after it:
 # "6.95 美元的"), a percentage (of a price), or free of charge
 _MONEY = re.compile(
@@ -457,7 +470,7 @@ _MONEY = re.compile(
 def answer_kind(query: str) -> str | None:
     """The kind of answer ``query`` wants: "duration" (how long, 多久), "time" (when, 哪一年: a
     date or a duration), "money" (a price: how much it costs, 多少钱), "number" (how much / many
-    / often / far, 多少, 几名), or None."""
+    / often / far, 多少, 几名), "contact" (a phone number or e-mail address), or None."""
     words = answer_kind_words(query)
     folded = to_simplified(query)
     if words:
@@ -467,6 +480,8 @@ def answer_kind(query: str) -> str | None:
         return kind
     if _ASKS_PRICE.search(folded):
         return "money"
+    if _ASKS_CONTACT.search(folded):
+        return "contact"
     return "time" if _WHEN.search(query) else None
 
 
@@ -501,7 +516,7 @@ def asked_kind(question: str, query: str | None = None) -> str | None:
 def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     """Whether ``sentence`` holds an answer of that kind (:func:`answer_kind`): a duration or a
     date for "duration" and "time", an amount of money (or "free") for "money", a number for
-    "number"."""
+    "number", a phone number or e-mail address for "contact"."""
     if kind in ("duration", "time"):
         # a deadline answers "how long" too ("can be returned until 31 January")
         sentence = to_simplified(sentence)  # "30 個月" is "30 个月"
@@ -510,6 +525,10 @@ def holds_answer_kind(kind: str | None, sentence: str) -> bool:
         return bool(_NUMBER_WORD.search(sentence))
     if kind == "money":
         return bool(_MONEY.search(to_simplified(sentence)))
+    if kind == "contact":
+        return bool(_EMAIL.search(sentence) or _SERVICE_NUMBER.search(sentence)) or any(
+            sum(c.isdigit() for c in m.group()) >= 7 for m in _PHONE.finditer(sentence)
+        )
     return False
 
 

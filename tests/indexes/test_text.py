@@ -242,6 +242,25 @@ def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     assert not holds_answer_kind(None, "It takes 5 days.")
 
 
+def test_a_question_asking_for_a_phone_number_or_e_mail_address_wants_one() -> None:
+    from indexes.text import answer_kind, holds_answer_kind
+
+    for q in ("What is your customer service phone number?", "What's the hotline number?",
+              "What is your e-mail address?", "客服电话号码是什么？", "你们的邮箱地址是什么"):
+        assert answer_kind(q) == "contact", q
+    # naming a phone is not asking for its number; "how many" still asks for a number
+    assert answer_kind("Can I pay by phone?") is None and answer_kind("Is my phone covered?") is None
+    assert answer_kind("How many phone numbers can I add?") == "number"
+    assert holds_answer_kind("contact", "Phone: Monday to Friday, 8:00 to 20:00; Contact: 1-800-555-0199.")
+    assert holds_answer_kind("contact", "Write to privacy@acme.example. We answer within 30 days.")
+    assert holds_answer_kind("contact", "请拨打 +86 10 8888 6666。")
+    # naming a phone number is not giving one, nor is a time, a price or a short number
+    assert not holds_answer_kind("contact", "Data: Name, address, phone number; Why we use it: Delivering orders.")
+    assert not holds_answer_kind("contact", "Open 8:00 to 20:00; express shipping costs $12.95.")
+    assert holds_answer_kind("contact", "请立即致电95588冻结卡片。") and holds_answer_kind("contact", "Call 95588.")
+    assert not holds_answer_kind("contact", "年费 10000 元。")
+
+
 def test_a_question_about_a_price_wants_an_amount_of_money() -> None:
     from indexes.text import answer_kind, holds_answer_kind
 

@@ -847,3 +847,14 @@ def test_a_row_of_a_table_whose_rows_the_question_does_not_name_is_said_with_the
     small = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=3, max_chars=150)
     out = small.compose("How long is the warranty period?", [_hit(1, table)])
     assert "Batteries" not in out.text and "Laptops" in out.text, out.text
+
+
+def test_a_question_asking_for_a_phone_number_is_answered_first_by_a_sentence_that_gives_one() -> None:
+    """"What is your phone number?" opened with the privacy table's row that
+    names "phone number" among the data kept: the contact row that gives the number comes first."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    privacy = _hit(1, "| Data | Why we use it |\n|---|---|\n| Name, address, phone number | Delivering orders |",
+                   score=1.0)
+    contact = _hit(2, "| Channel | Contact |\n|---|---|\n| Phone | 1-800-555-0199 |", score=0.9)
+    out = composer.compose("What is your phone number?", [privacy, contact])
+    assert out.text.startswith("Channel: Phone; Contact: 1-800-555-0199"), out.text
