@@ -980,7 +980,12 @@ class ExtractiveComposer:
             if not run or any(names_asked[j] for j in run.values()):
                 continue
             rest = [p for p in run if (n, p) not in places]
-            if rest and total + sum(len(every[run[p]][2]) + 1 for p in rest) <= self.max_chars:
+            # with its lead-in ("Periods by product category:"), which says what the rows are
+            first = min(run)
+            lead_in = place.get((n, first - 1))
+            if lead_in is not None and (n, first - 1) not in places and _leads_in(every[lead_in][2]):
+                rest.insert(0, first - 1)
+            if rest and total + sum(len(every[place[(n, p)]][2]) + 1 for p in rest) <= self.max_chars:
                 for p in rest:
                     total += say_too(n, p, r)
         # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
