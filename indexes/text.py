@@ -341,6 +341,15 @@ def tokenize(text: str, lang: str | None = None, *, fold: bool = True) -> list[s
     return _analyse(text, negations=False, fold=fold)
 
 
+def unread_letters(text: str) -> bool:
+    """Whether ``text`` holds letters that :func:`tokenize` reads no word of: letters of a script
+    other than Latin and Chinese or Japanese (Korean, Arabic, Cyrillic), as the analyzer sees
+    them after its normalisation."""
+    return any(
+        ch.isalpha() and not (_LATIN_LETTER.match(ch) or _CJK_CHAR.match(ch)) for ch in _normalized(text)
+    )
+
+
 # an apostrophe as typeset between two letters ("doesn’t", "user’s", as phones type them) is the
 # apostrophe of a word ("doesn't"), not a closing quote that ends a clause
 _TYPESET_APOSTROPHE = re.compile(r"(?<=[A-Za-z])\u2019(?=[A-Za-z])")

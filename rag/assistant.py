@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -38,6 +37,7 @@ from indexes.text import (
     same_words,
     to_simplified,
     tokenize,
+    unread_letters,
     writes_traditional,
 )
 from indexes.types import Chunk, Filters
@@ -285,17 +285,11 @@ def too_vague(question: str, index: Any) -> bool:
         # a question in letters the keyword analysis does not read (Korean, Arabic, Cyrillic:
         # "반품할 수 있나요?") says no less than any other: it was asked for more detail, which it
         # cannot give in words the knowledge base reads, and is refused with the offer of a person
-        return not _unread_letters(question)
+        return not unread_letters(question)
     correct = getattr(index, "correct_terms", None)
     term = (correct(tuple(terms)) if correct is not None else tuple(terms))[0]
     doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
     return doc_freq is not None and doc_freq(term) > 0
-
-
-def _unread_letters(text: str) -> bool:
-    """Whether ``text`` holds letters of a script other than Latin and Chinese, which
-    :func:`~indexes.text.tokenize` reads no word of."""
-    return any(ch.isalpha() and not unicodedata.name(ch, "").startswith(("LATIN", "CJK")) for ch in text)
 
 
 def offered_person(reply: str) -> bool:

@@ -328,3 +328,13 @@ def test_an_apostrophe_as_typeset_is_the_word_s_own() -> None:
     assert phrase_terms("The TV won’t turn on") == phrase_terms("The TV won't turn on")
     assert tokenize("the user’s choice") == tokenize("the user's choice")
     assert tokenize("‘quoted’ word") == ["quot", "word"]  # quotes around words stay quotes
+
+
+def test_letters_the_analyzer_reads_no_word_of_are_told_apart() -> None:
+    from indexes.text import tokenize, unread_letters
+
+    for q in ("반품할 수 있나요?", "Можно ли вернуть товар?", "هل يمكنني إرجاع المنتج؟"):
+        assert unread_letters(q) and not tokenize(q), q
+    # Latin (accents too), Chinese and Japanese kana are read; digits, marks and emoji are no letters
+    for q in ("Réclamation", "退货", "へんぴん", "ＡＢＣ", "???", "😀 123"):
+        assert not unread_letters(q), q
