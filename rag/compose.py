@@ -388,6 +388,27 @@ def bulleted_bare_lists(text: str) -> str:
 
 
 # a line that stops at a comma goes on in the next one (a page's layout broke the sentence there)
+# a sentence that says the answer asked for is not known ("The duration of infectiousness is not yet
+# known", "具体时间尚不确定") answers a kind question as well as a figure does
+_NOT_KNOWN = re.compile(
+    r"\b(?:not\s+(?:yet\s+)?(?:known|clear|certain|determined)|unknown|unclear|uncertain|undetermined)\b"
+    r"|尚不清楚|尚不明确|尚未确定|尚不确定|不确定|未知",
+    re.IGNORECASE,
+)
+
+
+def _kind_answered(picked: list[int], places: Sequence[tuple[int, int]], fits: Sequence[bool], texts: Sequence[str]) -> list[int]:
+    """``picked`` (sentences, best first, at ``places``: passage number and position) less those
+    that do not answer a kind question ("多少", "how long", "哪一年"), where one of them does
+    (``fits``): a sentence is kept when it holds the kind of answer asked for, stands next to one
+    that does in its passage (the other clause of "白金卡年费为每年2000元", the sentence that explains
+    it), or says the answer is not known (and so does one next to it). "付款以后什么时候能发货？" was
+    answered with its 48 hours, then with cash on delivery and cancelling an order."""
+    answers = [f or bool(_NOT_KNOWN.search(texts[i])) for i, f in zip(picked, fits, strict=True)]
+    near = {(n, pos + d) for (n, pos), a in zip(places, answers, strict=True) if a for d in (-1, 1)}
+    return [i for i, p, a in zip(picked, places, answers, strict=True) if a or p in near]
+
+
 _BROKEN_AT = re.compile(r"[,，、]\s*$")
 
 
@@ -935,6 +956,11 @@ class ExtractiveComposer:
                 break
             picked.append(best)
             total += len(texts[best])
+        # (a question that asks two things, "How long does it take, and how much does it cost?", is
+        # answered by sentences of either kind)
+        if kind is not None and len(answer_kind_words(question)) <= 1 and any(fits[keep[i]] for i in picked):
+            picked = _kind_answered(picked, [cands[i][:2] for i in picked], [fits[keep[i]] for i in picked], texts)
+            total = sum(len(texts[i]) for i in picked)
         said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)
         leaning = [leans[keep[i]] for i in picked]
         says_kind = [fits[keep[i]] for i in picked]

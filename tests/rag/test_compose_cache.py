@@ -859,3 +859,30 @@ def test_a_question_asking_for_a_phone_number_is_answered_first_by_a_sentence_th
     contact = _hit(2, "| Channel | Contact |\n|---|---|\n| Phone | 1-800-555-0199 |", score=0.9)
     out = composer.compose("What is your phone number?", [privacy, contact])
     assert out.text.startswith("Channel: Phone; Contact: 1-800-555-0199"), out.text
+
+
+def test_a_kind_question_answered_by_one_sentence_gets_no_unrelated_filler() -> None:
+    """Once a sentence gives the kind of answer asked for ("多久": a duration), sentences that give
+    none, and stand apart from it, are left out: "多久能退款？" was answered with its 5 to 7 working
+    days, then with who pays the return shipping."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    hits = [
+        _hit(1, "检验通过后，退款将在 5 至 7 个工作日内原路退回。", "退款", 0.9),
+        _hit(2, "非质量问题的退货，运费由买家承担，退款时将扣除退货运费。", "退货运费", 0.85),
+    ]
+    without_kind = composer.compose("能退款吗？", hits, "zh")  # no kind asked: both passages may speak
+    assert "[2]" in without_kind.text, without_kind.text
+    out = composer.compose("多久能退款？", hits, "zh")
+    assert out.text == "检验通过后，退款将在 5 至 7 个工作日内原路退回[1]。", out.text
+
+
+def test_a_sentence_that_says_the_answer_is_not_known_stays() -> None:
+    """"The duration ... is not yet known" answers "How long ...?" too, and is not left out as
+    holding no duration."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    hits = [
+        _hit(1, "The incubation period of the virus may range from 2 to 14 days.", "Incubation", 0.9),
+        _hit(2, "The duration of the infectious period of the virus is not yet known.", "Infectious period", 0.88),
+    ]
+    out = composer.compose("How long is the infectious period of the virus?", hits)
+    assert "not yet known [2]" in out.text and "2 to 14 days [1]" in out.text, out.text
