@@ -242,6 +242,21 @@ def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     assert not holds_answer_kind(None, "It takes 5 days.")
 
 
+def test_a_question_asking_for_a_date_or_a_time_of_day_wants_one() -> None:
+    from indexes.text import answer_kind, holds_answer_kind, query_topic
+
+    for q in ("2023年外语类保送生网上报名的时间到几月几号？", "我的账单几号出？", "报名截止时间是？", "報名截止時間是？",
+              "What time do you open on Saturday?", "Which year was the school founded?",
+              "What is the deadline for returns?"):
+        assert answer_kind(q) == "time", q
+    assert answer_kind("出账日期能不能改？") is None  # naming a date is not asking for one
+    # they stay words to search by, as they did before they asked for a kind of answer
+    assert query_topic("我的账单几号出？") == "我的账单几号出？" and "截止" in tokenize(query_topic("报名截止时间是？"))
+    assert holds_answer_kind("time", "We open at 9:00 on Saturdays.") and holds_answer_kind("time", "营业时间为早上9点")
+    assert holds_answer_kind("time", "Stores close at 8 pm.")
+    assert not holds_answer_kind("duration", "Stores close at 8 pm.")  # a time of day is no duration
+
+
 def test_a_question_asking_for_a_phone_number_or_e_mail_address_wants_one() -> None:
     from indexes.text import answer_kind, holds_answer_kind
 
