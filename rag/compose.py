@@ -387,7 +387,6 @@ def bulleted_bare_lists(text: str) -> str:
     return "\n".join(out)
 
 
-# a line that stops at a comma goes on in the next one (a page's layout broke the sentence there)
 # a sentence that says the answer asked for is not known ("The duration of infectiousness is not yet
 # known", "具体时间尚不确定") answers a kind question as well as a figure does
 _NOT_KNOWN = re.compile(
@@ -409,6 +408,7 @@ def _kind_answered(picked: list[int], places: Sequence[tuple[int, int]], fits: S
     return [i for i, p, a in zip(picked, places, answers, strict=True) if a or p in near]
 
 
+# a line that stops at a comma goes on in the next one (a page's layout broke the sentence there)
 _BROKEN_AT = re.compile(r"[,，、]\s*$")
 
 
@@ -956,8 +956,9 @@ class ExtractiveComposer:
                 break
             picked.append(best)
             total += len(texts[best])
-        # (a question that asks two things, "How long does it take, and how much does it cost?", is
-        # answered by sentences of either kind)
+        # a question that asks for a kind of answer, which a chosen sentence gives, gets no unrelated
+        # filler (a question that asks two things, "How long does it take, and how much does it
+        # cost?", is answered by sentences of either kind)
         if kind is not None and len(answer_kind_words(question)) <= 1 and any(fits[keep[i]] for i in picked):
             picked = _kind_answered(picked, [cands[i][:2] for i in picked], [fits[keep[i]] for i in picked], texts)
             total = sum(len(texts[i]) for i in picked)
