@@ -503,6 +503,13 @@ def answer_kind(query: str) -> str | None:
     return "time" if _WHEN.search(folded) else None
 
 
+def asks_several_kinds(query: str) -> bool:
+    """Whether ``query`` asks for more than one kind of answer ("How long does it take, and how much
+    does it cost?", "What time do you open, and how much is parking?")."""
+    folded = to_simplified(query)
+    return len(answer_kind_words(query)) + bool(_ASKS_CONTACT.search(folded)) + bool(_WHEN.search(folded)) > 1
+
+
 # a follow-up that only names another subject ("And for Acme Plus members?", "What about phones?",
 # "会员呢？"): it asks again what the turn it follows asked, about that subject
 _ONLY_NAMES_EN = re.compile(

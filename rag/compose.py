@@ -21,6 +21,7 @@ from indexes.text import (
     answer_kind_words,
     asked_kind,
     asks_how_to,
+    asks_several_kinds,
     holds_answer_kind,
     is_cjk_char,
     is_cjk_lang,
@@ -959,7 +960,7 @@ class ExtractiveComposer:
         # a question that asks for a kind of answer, which a chosen sentence gives, gets no unrelated
         # filler (a question that asks two things, "How long does it take, and how much does it
         # cost?", is answered by sentences of either kind)
-        if kind is not None and len(answer_kind_words(question)) <= 1 and any(fits[keep[i]] for i in picked):
+        if kind is not None and not asks_several_kinds(question) and any(fits[keep[i]] for i in picked):
             picked = _kind_answered(picked, [cands[i][:2] for i in picked], [fits[keep[i]] for i in picked], texts)
             total = sum(len(texts[i]) for i in picked)
         said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)

@@ -257,6 +257,15 @@ def test_a_question_asking_for_a_date_or_a_time_of_day_wants_one() -> None:
     assert not holds_answer_kind("duration", "Stores close at 8 pm.")  # a time of day is no duration
 
 
+def test_a_question_may_ask_for_several_kinds_of_answer() -> None:
+    from indexes.text import asks_several_kinds
+
+    assert asks_several_kinds("How long does it take, and how much does it cost?")
+    assert asks_several_kinds("What time do you open, and how much is parking?")
+    assert asks_several_kinds("报名截止时间是几号？需要交多少钱？")
+    assert not asks_several_kinds("How long does it take?") and not asks_several_kinds("我的账单几号出？")
+
+
 def test_a_question_asking_for_a_phone_number_or_e_mail_address_wants_one() -> None:
     from indexes.text import answer_kind, holds_answer_kind
 
