@@ -397,15 +397,24 @@ _NOT_KNOWN = re.compile(
 )
 
 
-def _kind_answered(picked: list[int], places: Sequence[tuple[int, int]], fits: Sequence[bool], texts: Sequence[str]) -> list[int]:
+def _kind_answered(
+    picked: list[int],
+    places: Sequence[tuple[int, int]],
+    fits: Sequence[bool],
+    texts: Sequence[str],
+    lead_in: Callable[[int, int], bool] = lambda n, pos: False,
+) -> list[int]:
     """``picked`` (sentences, best first, at ``places``: passage number and position) less those
     that do not answer a kind question ("多少", "how long", "哪一年"), where one of them does
     (``fits``): a sentence is kept when it holds the kind of answer asked for, stands next to one
     that does in its passage (the other clause of "白金卡年费为每年2000元", the sentence that explains
-    it), or says the answer is not known (and so does one next to it). "付款以后什么时候能发货？" was
-    answered with its 48 hours, then with cash on delivery and cancelling an order."""
+    it; across a lead-in, ``lead_in(n, pos)``: "The warranty starts on the delivery date." before
+    "Periods by product category:" and its table), or says the answer is not known (and so does
+    one next to it). "付款以后什么时候能发货？" was answered with its 48 hours, then with cash on
+    delivery and cancelling an order."""
     answers = [f or bool(_NOT_KNOWN.search(texts[i])) for i, f in zip(picked, fits, strict=True)]
     near = {(n, pos + d) for (n, pos), a in zip(places, answers, strict=True) if a for d in (-1, 1)}
+    near |= {(n, pos - 1) for n, pos in list(near) if lead_in(n, pos)}
     return [i for i, p, a in zip(picked, places, answers, strict=True) if a or p in near]
 
 
@@ -961,7 +970,10 @@ class ExtractiveComposer:
         # filler (a question that asks two things, "How long does it take, and how much does it
         # cost?", is answered by sentences of either kind)
         if kind is not None and not asks_several_kinds(question) and any(fits[keep[i]] for i in picked):
-            picked = _kind_answered(picked, [cands[i][:2] for i in picked], [fits[keep[i]] for i in picked], texts)
+            picked = _kind_answered(
+                picked, [cands[i][:2] for i in picked], [fits[keep[i]] for i in picked], texts,
+                lambda n, pos: (n, pos) in place and _leads_in(every[place[(n, pos)]][2]),
+            )
             total = sum(len(texts[i]) for i in picked)
         said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)
         leaning = [leans[keep[i]] for i in picked]

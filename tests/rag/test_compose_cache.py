@@ -886,3 +886,15 @@ def test_a_sentence_that_says_the_answer_is_not_known_stays() -> None:
     ]
     out = composer.compose("How long is the infectious period of the virus?", hits)
     assert "not yet known [2]" in out.text and "2 to 14 days [1]" in out.text, out.text
+
+
+def test_a_sentence_before_a_lead_in_to_the_answer_stays() -> None:
+    """A lead-in and the rows it introduces are one unit: the sentence before "Periods by product
+    category:" stands next to the answer, and stays ("The warranty starts on the delivery date")."""
+    from rag.compose import _kind_answered
+
+    texts = ["The warranty starts on the delivery date.", "Periods by product category:", "Phones: 1 year."]
+    places = [(1, 3), (1, 5)]
+    lead_in = lambda n, pos: (n, pos) == (1, 4)  # noqa: E731
+    assert _kind_answered([0, 2], places, [False, True], texts, lead_in) == [0, 2]
+    assert _kind_answered([0, 2], places, [False, True], texts) == [2]  # no lead-in between: apart
