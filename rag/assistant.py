@@ -819,7 +819,13 @@ class Assistant:
         0.82 at 0.47, vs 0.76 for max(cosine, coverage))."""
         if not hits:
             return 0.0
-        top = hits[:3]
+        top = list(hits[:3])
+        if any(is_cjk_lang(h.chunk.lang) != is_cjk_lang(lang) for h in top):
+            # passages in the other script were ranked by an estimate of the embedder's bias for
+            # the question's own (HybridRetriever._script_shift), and their plain cosines are low:
+            # a passage in the question's script further down, among those the answer may use,
+            # is judged too
+            top += [h for h in hits[3 : self.k] if is_cjk_lang(h.chunk.lang) == is_cjk_lang(lang)]
         cap = retriever.last_debug.capability if retriever.last_debug else 0.0
         dense = max(max(h.scores.get("dense", 0.0), h.scores.get("qdense", 0.0)) for h in top)
         cover = max(h.scores.get("coverage", 0.0) for h in top)

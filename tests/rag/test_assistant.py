@@ -1104,3 +1104,30 @@ def test_a_word_the_knowledge_base_lacks_is_not_kept_together_as_the_word_it_res
     assert index.correct_terms(("factori", "reset")) == ("factor", "reset")
     assert asst.ask("How do I do factory reset?").action == "refuse"
     assert asst.ask("How do I reset the scale factor?").action == "answer"
+
+
+def test_relevance_reads_a_passage_in_the_questions_script_below_those_in_the_other(
+    shop_index: Any, fake_embedder: Any
+) -> None:
+    """"退货要多久能拿到钱？" ranked English passages first (by an estimate of the embedder's bias for
+    Chinese), whose plain cosines are low, and the Chinese refunds section (0.910) fourth: it was
+    refused. A passage in the question's script among those the answer may use is judged too,
+    when passages in the other script are among the first three; otherwise the first three alone."""
+    from types import SimpleNamespace
+
+    from indexes.types import Chunk
+    from rag.types import Hit
+
+    def hit(source: str, lang: str, cosine: float) -> Hit:
+        chunk = Chunk(id=source, doc_id=source, source=source, position=0, text=source, lang=lang)
+        return Hit(chunk, 1.0, {"dense": cosine})
+
+    a = Assistant(lambda: shop_index, fake_embedder, "extractive:")
+    r: Any = SimpleNamespace(last_debug=SimpleNamespace(capability=1.0))
+    english = [hit(f"en{i}", "en", 0.833 - 0.01 * i) for i in range(3)]
+    assert a.relevance([*english, hit("zh", "zh", 0.910)], "zh", r) == pytest.approx(0.910)
+    assert a.relevance([*english, hit("zh", "zh", 0.910)], "en", r) == pytest.approx(0.833)  # its own script first
+    chinese = [hit(f"zh{i}", "zh", 0.85) for i in range(3)]
+    assert a.relevance([*chinese, hit("zh3", "zh", 0.910)], "zh", r) == pytest.approx(0.85)  # one script: the top three
+    assert a.relevance([*english, *chinese], "zh", r) == pytest.approx(0.85)
+    assert a.relevance([*english, *chinese, hit("zh-late", "zh", 0.95)], "zh", r) == pytest.approx(0.85)  # past k
