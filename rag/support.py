@@ -85,7 +85,12 @@ OPINION = frozenset(
     wow lol haha yeah yes oh really maybe probably sure definitely""".split()
 )
 NEGATION_EN = frozenset("not no never none nothing nobody neither nor cannot n't without".split())
-NEGATION_ZH = ("不", "没", "无", "非", "未", "别", "勿")
+# a Chinese negation, and not the same character inside a word that negates nothing: 特别 and 区别
+# (special, difference), 非常 (very), 无论 (whatever), 未来 (future), 不同 and 不少 (different, many)
+NEGATION_ZH = re.compile(
+    r"不(?![同少久断仅但过管论然及])|没|无(?!论)|非(?![常洲])|未(?!来)|勿"
+    r"|(?<![特区类级分识个性告差鉴辨派])别(?![人的处墅称具])"
+)
 HEDGES_ZH = ("我觉得", "我认为", "我想", "我喜欢", "也许", "可能")
 
 LEXICAL_FEATURES = (
@@ -136,7 +141,13 @@ def _coverage(words: Sequence[str], ctx: set[str]) -> float:
 def _has_negation(text: str, toks: Sequence[str]) -> bool:
     if any(t in NEGATION_EN or t.endswith("n't") for t in toks):
         return True
-    return any(n in text for n in NEGATION_ZH)
+    return NEGATION_ZH.search(text) is not None
+
+
+def _quoted(claim: str, context: str) -> bool:
+    """Whether ``claim`` stands in ``context`` word for word, white space aside."""
+    bare = re.sub(r"\s+", "", claim)
+    return bool(bare) and bare in re.sub(r"\s+", "", context)
 
 
 def lexical_features(claim: str, passages: Sequence[str]) -> dict[str, float]:
@@ -178,7 +189,9 @@ def lexical_features(claim: str, passages: Sequence[str]) -> dict[str, float]:
     f["second_person"] = sum(1 for t in c_tok if t in SECOND_PERSON) / n
     f["opinion"] = sum(1 for t in c_tok if t in OPINION) / n
     f["question"] = 1.0 if re.search(r"[?？]\s*$", claim_n.strip()) or "?" in claim_n else 0.0
-    if _has_negation(claim_n, c_tok):
+    if _has_negation(claim_n, c_tok) and not _quoted(claim_n, context_n):
+        # (a claim the passages hold word for word keeps whatever negation they have, though it
+        # spans lines that no one of their sentences holds whole)
         best = max(
             split_sentences(context_n) or [context_n],
             key=lambda s: len(set(tokenize(s)) & set(words)),

@@ -175,3 +175,20 @@ def test_nli_scorer_wiring_with_a_tiny_cross_encoder(tmp_path: Path) -> None:
     assert get_scorer(f"nli:{one}").score("express shipping is free", ["shipping is free"]) < 0.01
     with pytest.raises(ConfigError, match="cannot load NLI cross-encoder"):
         get_scorer(f"nli:{tmp_path / 'missing'}").score("a", ["b"])
+
+
+def test_negation_is_read_as_words_and_a_word_for_word_quote_keeps_the_passages() -> None:
+    # 特别 (special), 区别 (difference), 非常 (very), 未来 (future), 不同 (different) negate nothing
+    pairs = [("特别招生计划的报名时间与去年相同。", "专项招生计划的报名时间与去年相同"), ("两者的区别非常小。", "两者的差异很小"),
+             ("未来三年内有效。", "此后三年内有效"), ("不同专业的要求不同。", "各专业的要求各异")]
+    for claim, context in pairs:
+        assert lexical_features(claim, [context])["negation_mismatch"] == 0.0, claim
+    said = "所有专业都接受申请。"
+    for negated in ("别担心，所有专业都不接受申请。", "所有专业都没有接受申请。", "所有专业都未接受申请。"):
+        assert lexical_features(negated, [said])["negation_mismatch"] == 1.0, negated
+    # a page read as one sentence whose lines the passage keeps apart: the claim stands in it word for
+    # word, so the negation is the passage's own ("高考特别" on a menu line; "不" of a list item)
+    page = ["名单 序号 1 第一中学 2 第二中学 分享到：\n优势专业 高考特别 圆梦计划 不限地区"]
+    claim = "名单 序号 1 第一中学 2 第二中学 分享到：优势专业 高考特别 圆梦计划 不限地区"
+    assert lexical_features(claim, page)["negation_mismatch"] == 0.0
+    assert lexical_features("Standard shipping is not free.", CTX)["negation_mismatch"] == 1.0
