@@ -340,10 +340,8 @@ def dense_capability(embedder: Any, query: str, lang: str) -> float:
 
 # --- score normalisation -------------------------------------------------------------------------
 
-K = TypeVar("K")  # what a score belongs to: a source id, a chunk row
 
-
-def minmax(scores: dict[K, float], floor: float | None = None) -> dict[K, float]:
+def minmax(scores: dict[str, float], floor: float | None = None) -> dict[str, float]:
     """Min-max normalise over the candidate pool; a single candidate (or a flat list) maps to 1.
     ``floor``: a score that every candidate left out of ``scores`` has (BM25's 0, when its list
     holds every chunk with a query term), taken as the minimum when it is lower: two candidates
@@ -972,11 +970,7 @@ class HybridRetriever:
             "qdense": (1.0 - gain) + gain * margin_of(q_n.values()) if q_src else 0.0,
             "bm25": (1.0 - gain) + gain * margin_of(b_n.values()) if b_src else 0.0,
         }
-        # a row's cosine on the pool's min-max scale, as the sources' are: raw, a 0.04 lead in
-        # cosine weighed less than a 7% lead in BM25 ("What is the deadline for returns?" was
-        # shown the return-shipping section of the returns policy, BM25's best by 2.39 to 2.23,
-        # over the return window, the best cosine by 0.872 to 0.831)
-        d_row, q_row = minmax(dict(dense)), minmax(dict(qdense))
+        d_row, q_row = dict(dense), dict(qdense)
         b_top = max((s for _, s in bm25), default=0.0)
         b_row = {r: s / b_top for r, s in bm25} if b_top > 0 else {}
         fused: dict[str, float] = {}

@@ -13,7 +13,7 @@ from indexes.text import has_cjk
 from indexes.types import Filters
 from kb.errors import InputError
 from rag.retrieval import HybridRetriever, dense_capability, get_reranker, margin_confidence, minmax
-from tests.rag.conftest import SHOP, Doc, EnglishOnlyEmbedder, build_kb, sectioned
+from tests.rag.conftest import SHOP, Doc, EnglishOnlyEmbedder, build_kb
 
 
 def test_dense_weight_is_zero_when_the_embedder_cannot_read_the_query() -> None:
@@ -859,49 +859,3 @@ def test_script_shift_percentiles_are_numpys_bit_for_bit() -> None:
                 want = np.percentile(cos, qs)
                 got = _percentiles(cos, qs)
                 assert got.dtype == want.dtype and np.array_equal(got, want), (n, qs, got - want)
-
-
-class _CosineTableEmbedder(HashingEmbedder):
-    """Exact cosines to one query: a passage holding a key of ``table`` lies at that cosine to the
-    query (which points along the first axis), each on an axis of its own."""
-
-    def __init__(self, table: dict[str, float], query: str) -> None:
-        super().__init__(max(16, len(table) + 2))
-        self.table, self.query = table, query
-
-    def embed(self, texts: Any, kind: str = "passage") -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            if t == self.query:
-                out[i, 0] = 1.0
-                continue
-            keys = [j for j, key in enumerate(self.table) if key in t]
-            j = keys[0] if keys else len(self.table)
-            cos = self.table[list(self.table)[j]] if keys else 0.79
-            out[i, 0], out[i, j + 1] = cos, float(np.sqrt(1.0 - cos * cos))
-        return out
-
-
-def test_a_sources_passage_is_its_row_best_by_both_retrievers_on_the_pools_scale(kb_home: Path) -> None:
-    """A source is shown by the chunk that carries it best. Raw cosines sit within a few hundredths
-    of each other, so weighed raw against BM25 relative to its best, the return window (the best
-    cosine by 0.04, BM25 7% under the best) lost to the return-shipping section (BM25's best, a
-    cosine like the pool's least): the cosines are put on the pool's scale first, as the sources'."""
-    q = "What is the deadline for returns?"
-    window = "Returns: you have 30 days from delivery for returns of an item."
-    shipping = "Returns of faulty items are free; for other returns a return fee is deducted from returns."
-    table = {"30 days": 0.872, "faulty": 0.812, "unrelated": 0.80}  # any other text: 0.79
-    emb = _CosineTableEmbedder(table, q)
-    docs = [
-        sectioned("policy.md", "Policy", [("Return window", window), ("Condition", "Items must be unused."),
-                                          ("Return shipping", shipping)]),
-        *[Doc(f"other/{i}.md", f"Other {i}", [f"An unrelated page {i} about returns of gifts."]) for i in range(6)],
-    ]
-    r = HybridRetriever(build_kb(kb_home, "rows", emb, docs), emb)
-    index = r.index
-    by_text = {index.get_chunks([row])[0].text: row for row in range(index.n_chunks)}
-    bm25 = dict(index.keyword_search(q, 20))
-    assert bm25[by_text[shipping]] > bm25[by_text[window]] > 0.9 * bm25[by_text[shipping]]
-    hits = r.retrieve(q, k=3)
-    assert hits[0].chunk.source == "policy.md"
-    assert hits[0].chunk.text == window, hits[0].passage
