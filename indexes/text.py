@@ -465,11 +465,19 @@ _ASKS_PRICE = re.compile(
 )
 # ... that asks for a way to reach someone: a phone number or an e-mail address ("What's your phone
 # number?", "客服电话号码"). A sentence that gives one answers it, where one that only names it
-# ("Data: Name, address, phone number; Why we use it: Delivering orders") does not
+# ("Data: Name, address, phone number; Why we use it: Delivering orders") does not. A question why,
+# how, or whether something may be done names one without asking for it ("How do I update my
+# phone number?", "Why do you keep my phone number?", "怎么修改联系电话？")
 _ASKS_CONTACT = re.compile(
-    r"\b(?:phone|telephone|hotline|helpline|fax|contact)\s+(?:number|no)\b|\be-?mail\s+address\b"
-    r"|电话号码|联系电话|客服电话|热线电话|邮箱地址|电子邮箱",
-    re.IGNORECASE,
+    r"^(?!\W*(?:why|how|can|could|should|do|does|did|is|are|will|would|may|must)\b)"
+    r"(?!.*(?:为什么|怎么|如何|能不能|可不可以|可以|能否|是否)).*"
+    r"(?:\b(?:phone|telephone|hotline|helpline|fax|contact)\s+(?:number|no)\b|\be-?mail\s+address\b"
+    r"|电话号码|联系电话|客服电话|热线电话|邮箱地址|电子邮箱)"
+    # ... or how to reach someone at all ("How can I contact customer service?", "How do I reach
+    # you?"): the ways to, a phone number or an e-mail address, answer it
+    r"|^\W*how\s+(?:can|do|could|should|may)\s+(?:i|we)\s+(?:contact|reach|call|e-?mail|get\s+in\s+touch\s+with)\b"
+    r"|^\W*how\s+to\s+(?:contact|reach|get\s+in\s+touch\s+with)\b",
+    re.IGNORECASE | re.DOTALL,
 )
 # a phone number (seven digits or more, "1-800-555-0199", "+86 10 8888 6666"; a service number of
 # five or six after a word that says to call it, "拨打95588", "hotline 95588") or an e-mail address

@@ -275,6 +275,13 @@ def test_a_question_asking_for_a_phone_number_or_e_mail_address_wants_one() -> N
     # naming a phone is not asking for its number; "how many" still asks for a number
     assert answer_kind("Can I pay by phone?") is None and answer_kind("Is my phone covered?") is None
     assert answer_kind("How many phone numbers can I add?") == "number"
+    # asking how to reach someone asks for the ways to
+    for q in ("How can I contact customer service?", "How do I reach you?", "How to contact support?"):
+        assert answer_kind(q) == "contact", q
+    # asking why, how, or whether something may be done with one does not
+    for q in ("Why do you keep my phone number?", "How do I update my phone number?",
+              "Can I change my e-mail address?", "怎么修改联系电话？", "可以更换绑定的电子邮箱吗？"):
+        assert answer_kind(q) is None, q
     assert holds_answer_kind("contact", "Phone: Monday to Friday, 8:00 to 20:00; Contact: 1-800-555-0199.")
     assert holds_answer_kind("contact", "Write to privacy@acme.example. We answer within 30 days.")
     assert holds_answer_kind("contact", "请拨打 +86 10 8888 6666。")
