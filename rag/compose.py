@@ -625,6 +625,16 @@ def _clean_sentence(s: str) -> str:
     return CONTINUES + s[midway.end() :] if midway and midway.end() < len(s) else s
 
 
+# The kinds of answer that open the answer wherever a sentence gives one (:meth:`ExtractiveComposer.
+# compose`): a question for a phone number or an e-mail address is not answered by a sentence that
+# only names one. "What is your phone number?" was answered with the privacy table's row "Data:
+# Name, address, phone number; Why we use it: Delivering orders" (more of its words, a better-ranked
+# passage), not the contact table's phone row. The other kinds only weigh (``kind_bonus``): opening
+# every kind question so changed 7 dev answers, all for the worse ("How long is someone
+# infectious?" opened with the incubation period).
+ANSWERED_FIRST = frozenset({"contact"})
+
+
 class ExtractiveComposer:
     """Selects and orders the sentences of the retrieved passages that answer the question.
 
@@ -883,6 +893,10 @@ class ExtractiveComposer:
         must: list[int] = []
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
+        if kind in ANSWERED_FIRST and not any(fits[i] for i in ranked[: self.embed_sentences]):
+            # none of the likeliest sentences gives the phone number or address asked for: the
+            # likeliest that gives one is weighed too (:data:`ANSWERED_FIRST`)
+            must.extend([i for i in ranked if fits[i] and i not in must][:1])
         order = must + [i for i in ranked if i not in must]
         keep = sorted(distinct_sentences(order, keys, max(self.embed_sentences, len(must)), pinned=frozenset(must)))
         fit = np.array([fits[i] for i in keep], dtype=np.float64)
@@ -917,6 +931,12 @@ class ExtractiveComposer:
         rel = (w_d * dense + w_l * lex) / (w_d + w_l) + self.w_prior * prior + self.kind_bonus * fit
         picked: list[int] = []
         total = 0
+        # a sentence that gives a kind in ANSWERED_FIRST, names a word of the question and is
+        # relevant enough opens the answer
+        giving = (
+            {i for i in range(len(cands)) if fit[i] and lex[i] > 0 and rel[i] >= self.min_relevance}
+            if kind in ANSWERED_FIRST and self.kind_bonus > 0 else set()
+        )
         # an answer is said in one language, that of its most relevant sentence: a bilingual
         # knowledge base says many things twice ("Acme Plus members never pay return shipping",
         # "Acme Plus 会员的退货期限延长至 60 天"), and an English question is not answered half in
@@ -945,7 +965,7 @@ class ExtractiveComposer:
                 other_language = said_in[i] is not None and answer_in is not None and said_in[i] != answer_in
                 if i in picked or rel[i] < self.min_relevance or other_language or (alone and cands[i][0] != 1):
                     continue
-                if keep[i] in other_rows:
+                if keep[i] in other_rows or (giving and not picked and i not in giving):
                     continue
                 if picked:
                     if sv is not None:

@@ -898,3 +898,21 @@ def test_a_sentence_before_a_lead_in_to_the_answer_stays() -> None:
     lead_in = lambda n, pos: (n, pos) == (1, 4)  # noqa: E731
     assert _kind_answered([0, 2], places, [False, True], texts, lead_in) == [0, 2]
     assert _kind_answered([0, 2], places, [False, True], texts) == [2]  # no lead-in between: apart
+
+
+def test_a_phone_number_question_opens_with_a_sentence_that_gives_one() -> None:
+    """"What is your phone number?" was answered with the privacy table's row that names phone
+    numbers (more of the question's words, a better-ranked passage, and no number), not with the
+    contact table's phone row, which the passage ranking left out of the sentences weighed."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    hits = [
+        _hit(1, "Data: Name, address, phone number; Why we use it: Delivering orders.", "Personal data", 0.95),
+        _hit(2, "Our parcels are tracked by the carrier.", "Tracking", 0.62),
+        _hit(3, "Channel: Phone; Hours: Monday to Friday; Contact: 1-800-555-0199.", "Opening hours", 0.57),
+    ]
+    out = composer.compose("What is your phone number?", hits)
+    assert out.text == "Channel: Phone; Hours: Monday to Friday; Contact: 1-800-555-0199 [3].", out.text
+    # a question that names a phone number without asking for one is answered by the row that
+    # shares its words
+    for question in ("Why do you keep my phone number?", "How do I update my phone number?"):
+        assert composer.compose(question, hits).text.startswith("Data: Name"), question
