@@ -870,6 +870,9 @@ class ExtractiveComposer:
         # answer asked for, a duration for "how long", a number for "多少", counts half a word
         # more); the best of each named passage among them, and none that repeats a better one
         kind = asked_kind(question, query)
+        # the answer opens with a sentence that gives the kind asked for (:data:`ANSWERED_FIRST`;
+        # a kind_bonus of 0 weighs no kind at all)
+        answer_first = kind in ANSWERED_FIRST and self.kind_bonus > 0
         how_to = kind is None and asks_how_to(question)
         if how_to:
             # a how-to question is answered by a section that tells how ("4. How to start a
@@ -893,7 +896,7 @@ class ExtractiveComposer:
         must: list[int] = []
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
-        if kind in ANSWERED_FIRST and not any(fits[i] for i in ranked[: self.embed_sentences]):
+        if answer_first and not any(fits[i] for i in ranked[: self.embed_sentences]):
             # none of the likeliest sentences gives the phone number or address asked for: the
             # likeliest that gives one is weighed too (:data:`ANSWERED_FIRST`)
             must.extend([i for i in ranked if fits[i] and i not in must][:1])
@@ -935,7 +938,7 @@ class ExtractiveComposer:
         # relevant enough opens the answer
         giving = (
             {i for i in range(len(cands)) if fit[i] and lex[i] > 0 and rel[i] >= self.min_relevance}
-            if kind in ANSWERED_FIRST and self.kind_bonus > 0 else set()
+            if answer_first else set()
         )
         # an answer is said in one language, that of its most relevant sentence: a bilingual
         # knowledge base says many things twice ("Acme Plus members never pay return shipping",
