@@ -384,9 +384,14 @@ def _redacted(hits: Sequence[Hit]) -> list[Hit]:
     return [replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in hits]
 
 
+def _other_script(hit: Hit, lang: str) -> bool:
+    """Whether ``hit`` is written in another script than a question in ``lang``."""
+    return is_cjk_lang(hit.chunk.lang) != is_cjk_lang(lang)
+
+
 def _unseen_by_keywords(hit: Hit, lang: str) -> bool:
     """Whether ``hit`` is in another script than a question in ``lang`` and without a keyword score."""
-    return is_cjk_lang(hit.chunk.lang) != is_cjk_lang(lang) and hit.scores.get("bm25", 0.0) <= 0.0
+    return _other_script(hit, lang) and hit.scores.get("bm25", 0.0) <= 0.0
 
 
 def _keeps_together(hit: Hit, pairs: Sequence[tuple[str, ...]]) -> bool:
@@ -820,12 +825,12 @@ class Assistant:
         if not hits:
             return 0.0
         top = list(hits[:3])
-        if any(is_cjk_lang(h.chunk.lang) != is_cjk_lang(lang) for h in top):
+        if any(_other_script(h, lang) for h in top):
             # passages in the other script were ranked by an estimate of the embedder's bias for
             # the question's own (HybridRetriever._script_shift), and their plain cosines are low:
             # a passage in the question's script further down, among those the answer may use,
             # is judged too
-            top += [h for h in hits[3 : self.k] if is_cjk_lang(h.chunk.lang) == is_cjk_lang(lang)]
+            top += [h for h in hits[3 : self.k] if not _other_script(h, lang)]
         cap = retriever.last_debug.capability if retriever.last_debug else 0.0
         dense = max(max(h.scores.get("dense", 0.0), h.scores.get("qdense", 0.0)) for h in top)
         cover = max(h.scores.get("coverage", 0.0) for h in top)
