@@ -44,7 +44,14 @@ from indexes.types import Chunk, Filters
 from kb.errors import InputError, blank, question_text, require_text
 from rag.citations import AnswerChecker, SentenceStream, mark_sentences, split_answer
 from rag.compose import ExtractiveComposer, build_messages, passage_sentences
-from rag.conversation import ConversationStore, condense_offline, condense_with_llm, small_talk, stands_alone
+from rag.conversation import (
+    ConversationStore,
+    condense_offline,
+    condense_with_llm,
+    small_talk,
+    stands_alone,
+    takes_topic_from_before,
+)
 from rag.llm import LLM, get_llm
 from rag.retrieval import (
     QUERY_CACHE_SIZE,
@@ -652,6 +659,11 @@ class Assistant:
             yield {"type": "final_obj", "answer": finish(_msg("handoff_topic", say), "handoff", 0.0)}
             return
 
+        # a question about "it" right after "I couldn't find anything about this" is about that too
+        if self._asks_after_refusal(q, hist):
+            yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", 0.0)}
+            return
+
         # 2. condense, retrieve
         index = self.index_provider()
         tc = time.perf_counter()
@@ -763,6 +775,18 @@ class Assistant:
             yield from self._emit(checked.text, stream)
         yield {"type": "final_obj", "answer": finish(
             checked.text, "answer", confidence, cites, hits, query, checked.dropped)}
+
+    @staticmethod
+    def _asks_after_refusal(question: str, history: Sequence[Message]) -> bool:
+        """Whether ``question`` asks more about what the turn before found nothing on: the last
+        reply refused (:func:`offered_person`), and the question takes its topic from that turn
+        (:func:`takes_topic_from_before`: "How much does that cost?", "这个要钱吗？"). Retrieved with
+        the refused turn carried, "How much does that cost?" after "What is the warranty on a
+        cruise ship?" was answered with the shipping prices. A question that names another subject
+        ("What about returns?") or says more ("Does it cost more for express?") is asked as any
+        follow-up is."""
+        last = history[-1] if history else {}
+        return last.get("role") == "assistant" and offered_person(last.get("content", "")) and takes_topic_from_before(question)
 
     def _reply_pieces(self, msgs: list[Message], *, whole: bool = False) -> Iterator[str]:
         """The model's reply, streamed (or ``whole``, in one piece), cut at REPLY_CHARS_PER_TOKEN

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from indexes.text import detect_lang, only_names_subject, to_simplified, tokenize
+from indexes.text import detect_lang, only_names_subject, query_topic, to_simplified, tokenize
 from kb.stores import open_store
 
 Message = dict[str, str]
@@ -130,6 +130,19 @@ def stands_alone(question: str) -> bool:
     """Whether ``question`` leans on no earlier turn by its words (:data:`_FOLLOWUP_EN`): "Do you
     ship to Canada?" stands alone, "How many languages do they provide assistance in?" does not."""
     return not _FOLLOWUP_EN.search(question) and not _FOLLOWUP_ZH.search(to_simplified(question))
+
+
+def takes_topic_from_before(question: str) -> bool:
+    """Whether ``question`` names what it asks about only by leaning on the turn before: it does
+    by its words (:func:`stands_alone`), and names at most one thing of its own ("How much does
+    that cost?", "How do I cancel it?", "这个要钱吗？"); a question that names another subject
+    ("What about returns?", :func:`~indexes.text.only_names_subject`), or more than one thing
+    ("Does it cost more for express shipping?"), says what it is about."""
+    if stands_alone(question) or only_names_subject(question):
+        return False
+    terms = set(tokenize(query_topic(question)))
+    # a Chinese word is indexed with the words within it too ("保修期": 保修): one thing
+    return len({t for t in terms if not any(t != u and t in u for u in terms)}) <= 1
 
 
 # the pronouns by which an earlier turn leaves its topic to the one before it; narrower than

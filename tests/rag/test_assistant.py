@@ -7,11 +7,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from indexes.text import detect_lang
 from indexes.types import Filters
 from kb.errors import InputError
-from rag.assistant import HANDOFF_RE, Assistant
+from rag.assistant import HANDOFF_RE, Assistant, offered_person
 from rag.citations import parse_markers, strip_markers
-from rag.conversation import ConversationStore, condense_offline
+from rag.conversation import ConversationStore, condense_offline, takes_topic_from_before
 from rag.llm import ScriptedLLM
 from rag.support import LexicalScorer
 from tests.rag.conftest import HASHING_REFUSE, SHOP, Doc, EnglishOnlyEmbedder, build_kb, sectioned
@@ -110,6 +111,34 @@ def test_the_reply_to_the_offer_of_a_person_is_taken_as_such(shop_index: Any, fa
     after = [{"role": "user", "content": "How long does standard shipping take?"},
              {"role": "assistant", "content": answered.text}]
     assert asst.ask(reply, history=after).action != "handoff"
+
+
+@pytest.mark.parametrize(("first", "then", "action"), [
+    ("Do you sell blender jars separately?", "How long does it take?", "refuse"),
+    ("What is the warranty on a cruise ship?", "那个要多久？", "refuse"),
+    ("你们卖二手手机吗？", "这个要钱吗？", "refuse"),
+    # another subject, or more than "it" and one word: asked as any follow-up is
+    ("Do you sell refurbished phones?", "What about express shipping?", "answer"),
+    ("Do you sell refurbished phones?", "Does it cost more for express shipping?", "answer"),
+])
+def test_a_question_about_it_after_a_refusal_is_refused_too(shop_index: Any, fake_embedder: Any, first: str,
+                                                             then: str, action: str) -> None:
+    # "How much does that cost?", after "What is the warranty on a cruise ship?" was refused, was
+    # answered with the shipping prices: retrieved with the refused turn carried, "cost" found them
+    # (here "How long does it take?" found the blender warranty's two years)
+    asst = make(shop_index, fake_embedder)
+    refused = asst.ask(first)
+    assert refused.action == "refuse"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": refused.text}]
+    a = asst.ask(then, history=history)
+    assert a.action == action, (a.action, a.text)
+    if action == "refuse":  # in the language it was asked in
+        assert offered_person(a.text) and not a.citations and a.lang == detect_lang(then)
+    # after an answer, the same question is about what was answered
+    answered = asst.ask("How long is the blender warranty?")
+    after = [{"role": "user", "content": "How long is the blender warranty?"},
+             {"role": "assistant", "content": answered.text}]
+    assert not offered_person(asst.ask(then, history=after).text)
 
 
 @pytest.mark.parametrize(("topics", "question", "escalated"), [
@@ -316,6 +345,19 @@ def test_conversation_is_condensed_from_the_session(shop_index: Any, fake_embedd
     assert a.hits[0].chunk.source == "shipping.md"
     assert [m["role"] for m in store.history("s1")] == ["user", "assistant", "user", "assistant"]
     assert store.history("other") == []
+
+
+@pytest.mark.parametrize(("question", "takes"), [
+    ("How much does it cost?", True), ("How much does that cost?", True), ("How do I cancel it?", True),
+    ("How long does that take?", True), ("这个要钱吗？", True), ("它的保修期多长？", True),
+    ("Does it cost more for express shipping?", False),  # names express shipping too
+    ("What about returns?", False), ("那会员呢？", False),  # another subject
+    ("How much does shipping cost?", False), ("why?", False),  # leans on nothing by its words
+])
+def test_a_question_takes_its_topic_from_the_turn_before_when_it_names_no_more_than_one_thing(
+    question: str, takes: bool
+) -> None:
+    assert takes_topic_from_before(question) is takes
 
 
 def test_condense_offline_chinese_carries_rare_terms() -> None:
