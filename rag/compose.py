@@ -37,7 +37,7 @@ from indexes.text import (
 )
 from indexes.types import CONTINUES
 from rag.citations import join_sentences, render_sentence, sentence_lang
-from rag.conversation import refers_back
+from rag.conversation import refers_back, takes_topic_from_before
 from rag.retrieval import (
     HEADING_MARK,
     LIST_ITEM,
@@ -201,6 +201,20 @@ def _topic_terms(text: str) -> set[str]:
     is answered with how refunds are paid, not with "If you want a different size")."""
     cues = comparison_cues(text) + answer_kind_words(text)
     return set(tokenize(without_request(text))) - set(tokenize(" ".join(cues)))
+
+
+def _naming_topic(
+    use: list[int], hits: Sequence[Hit], topic: set[str], weight: Callable[[str], float] | None
+) -> list[int]:
+    """The passages of ``use`` that name the ``topic`` (terms weighed by rarity) about as well as
+    the one that names it best: a follow-up that takes its topic from the turn before ("How much
+    does it cost?" after "What is the warranty on a laptop?") asks about that, and its own words
+    ("cost") chose the shipping prices from the passage next to the warranty's. All of them where
+    none names it."""
+    w = _term_weights(topic, weight)
+    named = [math.fsum(w[t] for t in topic & set(tokenize(f"{hits[i].chunk.title} {hits[i].passage}"))) for i in use]
+    best = max(named, default=0.0)
+    return [i for i, x in zip(use, named, strict=True) if x >= 0.5 * best] if best > 0 else use
 
 
 def _term_weights(terms: set[str], weight: Callable[[str], float] | None) -> dict[str, float]:
@@ -758,6 +772,11 @@ class ExtractiveComposer:
         for t in named:
             if all(titles[i] != t for i in use):
                 use.append(titles.index(t))
+        # a follow-up that takes its topic from the turn before is answered from the passages that
+        # name that topic, by its own words ("cost"), whether or not they say them
+        topic_before = query != question and takes_topic_from_before(question)
+        if topic_before:
+            use = _naming_topic(use, hits, _topic_terms(query) - _topic_terms(question), term_weight)
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
         keys: list[str] = []  # their wording
         # the words that tell each from its neighbours (a table row: its cells; an item: its own),
@@ -835,7 +854,9 @@ class ExtractiveComposer:
                 words[i] = plain[i] | borrowed
                 shared[i] = shared[i] | borrowed
         q_terms = _topic_terms(question)
-        if query != question and not any(q_terms & w for w in words):
+        # (a follow-up whose topic chose the passages is matched by its own word alone, "cost" by
+        # none where a sentence says "fee", not again by the words of its topic)
+        if query != question and not (topic_before and q_terms) and not any(q_terms & w for w in words):
             q_terms = _topic_terms(query)
         # a one-character Chinese word of the question (退 in "什么商品不能退") is said, half, by the
         # longer words that begin with it (退货, 退款), which jieba never cuts into it

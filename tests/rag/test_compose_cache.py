@@ -916,3 +916,22 @@ def test_a_phone_number_question_opens_with_a_sentence_that_gives_one() -> None:
     # shares its words
     for question in ("Why do you keep my phone number?", "How do I update my phone number?"):
         assert composer.compose(question, hits).text.startswith("Data: Name"), question
+
+
+def test_a_follow_up_about_it_is_answered_from_the_passages_that_name_what_it_is() -> None:
+    # "How much does it cost?" after "What is the warranty on a laptop?" was answered with the
+    # shipping prices: retrieval put the warranty first, the shipping FAQ not far behind, and the
+    # question's own word and the price it asks for are in the shipping entry
+    hits = [
+        _hit(1, "Every product sold by Acme comes with the manufacturer warranty at no extra cost. "
+                "Laptops have a warranty of two years.", title="Warranty", score=0.94),
+        _hit(2, "Standard shipping is free on orders over $50. Below $50 it costs $4.95.", title="Shipping", score=0.80),
+    ]
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    for question in ("How much does it cost?", "How much does that cost?"):
+        got = composer.compose(question, hits, query=f"{question} What is the warranty on a laptop?").text
+        assert "no extra cost" in got and "$4.95" not in got, (question, got)
+    # asked first, or naming its own topic, the same words are answered from what they name
+    assert "$4.95" in composer.compose("How much does shipping cost?", hits).text
+    named = composer.compose("Does it cost more for shipping?", hits, query="Does it cost more for shipping? What is the warranty?")
+    assert "$4.95" in named.text, named.text
