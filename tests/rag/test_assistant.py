@@ -60,7 +60,8 @@ def test_chinese_question_gets_a_chinese_answer(shop_index: Any, fake_embedder: 
 @pytest.mark.parametrize("question", ["I want to talk to a human", "can I speak with a real person please",
                                       "I want to speak to a manager", "Let me talk to your supervisor",
                                       "Get me a manager now",
-                                      "转人工", "我要人工客服", "叫你们经理来", "我要找你们的负责人"])
+                                      "转人工", "我要人工客服", "叫你们经理来", "我要找你们的负责人", "帮我联系客服",
+                                      "我要联系客服"])
 def test_handoff_on_request(shop_index: Any, fake_embedder: Any, question: str) -> None:
     a = make(shop_index, fake_embedder).ask(question)
     assert a.action == "handoff"
@@ -79,7 +80,8 @@ def test_a_message_that_only_names_a_person_is_a_handoff_request(question: str) 
 
 
 @pytest.mark.parametrize("question", ["How do I contact customer service?", "What are the customer service hours?",
-                                      "Is the agent fee refundable?", "客服电话是多少"])
+                                      "Is the agent fee refundable?", "客服电话是多少", "怎么联系客服？", "如何联系客服",
+                                      "联系客服的方式有哪些？"])
 def test_asking_about_the_service_desk_is_no_handoff_request(question: str) -> None:
     assert HANDOFF_RE.search(question) is None, question
 
