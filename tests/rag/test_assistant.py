@@ -86,6 +86,13 @@ def test_asking_about_the_service_desk_is_no_handoff_request(question: str) -> N
     assert HANDOFF_RE.search(question) is None, question
 
 
+def _asked(asst: Assistant, question: str, action: str) -> list[dict[str, str]]:
+    """The history of one turn: ``question`` and the assistant's reply, which must be ``action``."""
+    reply = asst.ask(question)
+    assert reply.action == action, (question, reply.action, reply.text)
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": reply.text}]
+
+
 @pytest.mark.parametrize(("first", "reply", "action"), [
     ("Do you sell refurbished phones?", "yes", "handoff"),
     ("Do you sell refurbished phones?", "Yes please", "handoff"),
@@ -100,19 +107,13 @@ def test_the_reply_to_the_offer_of_a_person_is_taken_as_such(shop_index: Any, fa
                                                               reply: str, action: str) -> None:
     # "Would you like me to connect you with a human agent?" then "yes" got the same refusal again
     asst = make(shop_index, fake_embedder)
-    refused = asst.ask(first)
-    assert refused.action == "refuse"
-    history = [{"role": "user", "content": first}, {"role": "assistant", "content": refused.text}]
-    a = asst.ask(reply, history=history)
+    a = asst.ask(reply, history=_asked(asst, first, "refuse"))
     assert a.action == action, (a.action, a.text)
     if action == "handoff":
         assert a.text in ("Sure - I'm connecting you with a human agent now.", "好的，正在为您转接人工客服。",
                           "好的，正在為您轉接人工客服。")
     # the same word after an answer is no acceptance of anything
-    answered = asst.ask("How long does standard shipping take?")
-    after = [{"role": "user", "content": "How long does standard shipping take?"},
-             {"role": "assistant", "content": answered.text}]
-    assert asst.ask(reply, history=after).action != "handoff"
+    assert asst.ask(reply, history=_asked(asst, "How long does standard shipping take?", "answer")).action != "handoff"
 
 
 @pytest.mark.parametrize(("first", "then", "action"), [
@@ -129,18 +130,12 @@ def test_a_question_about_it_after_a_refusal_is_refused_too(shop_index: Any, fak
     # answered with the shipping prices: retrieved with the refused turn carried, "cost" found them
     # (here "How long does it take?" found the blender warranty's two years)
     asst = make(shop_index, fake_embedder)
-    refused = asst.ask(first)
-    assert refused.action == "refuse"
-    history = [{"role": "user", "content": first}, {"role": "assistant", "content": refused.text}]
-    a = asst.ask(then, history=history)
+    a = asst.ask(then, history=_asked(asst, first, "refuse"))
     assert a.action == action, (a.action, a.text)
     if action == "refuse":  # in the language it was asked in
         assert offered_person(a.text) and not a.citations and a.lang == detect_lang(then)
     # after an answer, the same question is about what was answered
-    answered = asst.ask("How long is the blender warranty?")
-    after = [{"role": "user", "content": "How long is the blender warranty?"},
-             {"role": "assistant", "content": answered.text}]
-    assert not offered_person(asst.ask(then, history=after).text)
+    assert not offered_person(asst.ask(then, history=_asked(asst, "How long is the blender warranty?", "answer")).text)
 
 
 @pytest.mark.parametrize(("topics", "question", "escalated"), [
