@@ -206,15 +206,18 @@ def _topic_terms(text: str) -> set[str]:
 def _naming_topic(
     use: list[int], hits: Sequence[Hit], topic: set[str], weight: Callable[[str], float] | None
 ) -> list[int]:
-    """The passages of ``use`` that name the ``topic`` (terms weighed by rarity) about as well as
-    the one that names it best: a follow-up that takes its topic from the turn before ("How much
-    does it cost?" after "What is the warranty on a laptop?") asks about that, and its own words
-    ("cost") chose the shipping prices from the passage next to the warranty's. All of them where
-    none names it."""
+    """The passages of ``use`` that name the ``topic`` (terms weighed by rarity) at least half as
+    well as the first one, which retrieval put first for the turn as condensed: a follow-up that
+    takes its topic from the turn before ("How much does it cost?" after "What is the warranty on
+    a laptop?") asks about that, and its own words ("cost") chose the shipping prices from the
+    passage next to the warranty's. Measured against the first passage, not the one that names the
+    topic best: "Can I cancel it?" after "I ordered a kitchen appliance" is answered from the
+    cancelling entry that retrieval put first, which names an order, not from the warranty table's
+    kitchen appliances row. All of them where the first names none of it."""
     w = _term_weights(topic, weight)
     named = [math.fsum(w[t] for t in topic & set(tokenize(f"{hits[i].chunk.title} {hits[i].passage}"))) for i in use]
-    best = max(named, default=0.0)
-    return [i for i, x in zip(use, named, strict=True) if x >= 0.5 * best] if best > 0 else use
+    first = named[0] if named else 0.0
+    return [i for i, x in zip(use, named, strict=True) if x >= 0.5 * first] if first > 0 else use
 
 
 def _term_weights(terms: set[str], weight: Callable[[str], float] | None) -> dict[str, float]:

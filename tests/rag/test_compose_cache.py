@@ -935,3 +935,14 @@ def test_a_follow_up_about_it_is_answered_from_the_passages_that_name_what_it_is
     assert "$4.95" in composer.compose("How much does shipping cost?", hits).text
     named = composer.compose("Does it cost more for shipping?", hits, query="Does it cost more for shipping? What is the warranty?")
     assert "$4.95" in named.text, named.text
+    # what retrieval put first is the measure: the cancelling entry names an order, the warranty
+    # table the kitchen appliance, a rarer word of the turn before, and "Can I cancel it?" was
+    # answered with the table's row
+    hits = [
+        _hit(1, "You can cancel an order free of charge until it has shipped.", title="Cancelling", score=0.9),
+        _hit(2, "Kitchen appliances have a warranty of three years.", title="Warranty", score=0.8),
+    ]
+    rare = {"kitchen": 3.0, "applianc": 3.0, "order": 0.5}
+    got = composer.compose("Can I cancel it?", hits, query="Can I cancel it? I ordered a kitchen appliance",
+                           term_weight=lambda t: rare.get(t, 1.0)).text
+    assert got.startswith("You can cancel an order"), got
