@@ -46,6 +46,7 @@ from rag.citations import AnswerChecker, SentenceStream, mark_sentences, split_a
 from rag.compose import ExtractiveComposer, build_messages, passage_sentences
 from rag.conversation import (
     ConversationStore,
+    asks_something,
     condense_offline,
     condense_with_llm,
     small_talk,
@@ -787,7 +788,12 @@ class Assistant:
         ("What about returns?") or says more ("Does it cost more for express?") is asked as any
         follow-up is."""
         last = history[-1] if history else {}
-        return last.get("role") == "assistant" and offered_person(last.get("content", "")) and takes_topic_from_before(question)
+        if last.get("role") != "assistant" or not offered_person(last.get("content", "")):
+            return False
+        # what was refused asked something: a statement ("I ordered a kitchen appliance"), refused
+        # for want of an answer, gives the question after it ("Can I cancel it?") its context
+        asked = next((m.get("content", "") for m in reversed(history[:-1]) if m.get("role") == "user"), "")
+        return asks_something(asked) and takes_topic_from_before(question)
 
     def _reply_pieces(self, msgs: list[Message], *, whole: bool = False) -> Iterator[str]:
         """The model's reply, streamed (or ``whole``, in one piece), cut at REPLY_CHARS_PER_TOKEN

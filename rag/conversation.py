@@ -10,7 +10,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from indexes.text import detect_lang, only_names_subject, query_topic, to_simplified, tokenize
+from indexes.text import (
+    detect_lang,
+    only_names_subject,
+    query_topic,
+    to_simplified,
+    tokenize,
+    without_request,
+)
 from kb.stores import open_store
 
 Message = dict[str, str]
@@ -130,6 +137,27 @@ def stands_alone(question: str) -> bool:
     """Whether ``question`` leans on no earlier turn by its words (:data:`_FOLLOWUP_EN`): "Do you
     ship to Canada?" stands alone, "How many languages do they provide assistance in?" does not."""
     return not _FOLLOWUP_EN.search(question) and not _FOLLOWUP_ZH.search(to_simplified(question))
+
+
+# how a turn that asks something opens or ends: a question mark, an English question word or
+# auxiliary, a Chinese question word or particle
+_ASKS_EN = re.compile(
+    r"^\W*(what|how|why|when|where|which|who|whom|whose|can|could|do|does|did|is|are|was|were|will|would|"
+    r"should|shall|may|might|have|has|am)\b",
+    re.I,
+)
+_ASKS_ZH = re.compile(r"吗|呢|什么|怎么|怎样|如何|为什么|为何|多少|多久|多长|哪|几|是否|能否|可否|有没有|能不能|可不可以|是不是")
+
+
+def asks_something(turn: str) -> bool:
+    """Whether a user's ``turn`` asks something: a question ("Do you sell refurbished phones?",
+    "what is the warranty on a cruise ship", "保修多久") or a request ("I want to return my boat",
+    :func:`~indexes.text.without_request`), not only a statement of what happened ("I bought a
+    laptop last week", "我买了一台电脑"), which gives the next question its context."""
+    text = to_simplified(turn).strip()
+    if text.rstrip("\"'”’」』)）] ").endswith(("?", "？")) or _ASKS_EN.match(text) or _ASKS_ZH.search(text):
+        return True
+    return without_request(turn) != turn
 
 
 def takes_topic_from_before(question: str) -> bool:

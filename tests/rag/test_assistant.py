@@ -12,7 +12,7 @@ from indexes.types import Filters
 from kb.errors import InputError
 from rag.assistant import HANDOFF_RE, Assistant, offered_person
 from rag.citations import parse_markers, strip_markers
-from rag.conversation import ConversationStore, condense_offline, takes_topic_from_before
+from rag.conversation import ConversationStore, asks_something, condense_offline, takes_topic_from_before
 from rag.llm import ScriptedLLM
 from rag.support import LexicalScorer
 from tests.rag.conftest import HASHING_REFUSE, SHOP, Doc, EnglishOnlyEmbedder, build_kb, sectioned
@@ -123,6 +123,8 @@ def test_the_reply_to_the_offer_of_a_person_is_taken_as_such(shop_index: Any, fa
     # another subject, or more than "it" and one word: asked as any follow-up is
     ("Do you sell refurbished phones?", "What about express shipping?", "answer"),
     ("Do you sell refurbished phones?", "Does it cost more for express shipping?", "answer"),
+    # a statement, refused for want of an answer, gives the question after it its context
+    ("I got a blender as a gift", "Can I return it?", "answer"),
 ])
 def test_a_question_about_it_after_a_refusal_is_refused_too(shop_index: Any, fake_embedder: Any, first: str,
                                                              then: str, action: str) -> None:
@@ -355,6 +357,15 @@ def test_a_question_takes_its_topic_from_the_turn_before_when_it_names_no_more_t
     question: str, takes: bool
 ) -> None:
     assert takes_topic_from_before(question) is takes
+
+
+@pytest.mark.parametrize(("turn", "asks"), [
+    ("Do you sell refurbished phones?", True), ("what is the warranty on a cruise ship", True), ("Fees ?", True),
+    ("保修多久", True), ("你们卖二手手机吗", True), ("I want to return my boat", True),
+    ("I bought a laptop last week", False), ("My order arrived damaged", False), ("我买了一台电脑", False),
+])
+def test_a_turn_asks_something_when_it_is_a_question_or_a_request(turn: str, asks: bool) -> None:
+    assert asks_something(turn) is asks
 
 
 def test_condense_offline_chinese_carries_rare_terms() -> None:
