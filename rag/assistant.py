@@ -97,6 +97,16 @@ DECLINE_RE = re.compile(
     r"^\W*(?:no|nope|nah|no\s+thanks?|no\s+thank\s+you|not\s+now|不|不用|不用了|不需要|不要|不了|算了|暂时不用)\W*$", re.I
 )
 
+# a question how to reach the service desk itself ("How do I contact customer service?", "怎么联系
+# 客服？", "客服电话是多少"): answered from the knowledge base where it says, else handed to a person
+SERVICE_DESK_RE = re.compile(
+    r"\b(contact|reach|call|phone|e-?mail|write\s+to|get\s+(hold\s+of|in\s+touch\s+with))\b[^.?!]{0,30}"
+    r"\b(customer\s+(service|support|care)|support(\s+team)?|help\s*desk|service\s+desk|you)\b"
+    r"|\bcustomer\s+(service|support|care)('s)?\s+(number|phone|e-?mail|address|hours|contact)"
+    r"|联系客服|联系你们|客服的?(电话|热线|邮箱|联系方式|工作时间)",
+    re.I,
+)
+
 # Instruction-like text inside a passage is data, never an instruction: such sentences are
 # removed from what a backend sees and from what the extractive composer may quote.
 INJECTION_RE = re.compile(
@@ -689,6 +699,12 @@ class Assistant:
         raw_rel = self.relevance(primary, lang, retriever)
         rel = self.scaled_relevance(raw_rel, lang)
         if not hits or (raw_rel < self.refuse_at(lang) and not self._named(asked, query, primary, retriever, index)):
+            if SERVICE_DESK_RE.search(to_simplified(q)):
+                # how to reach a person, which the knowledge base does not say: the offer that ends
+                # a refusal is what it asks for, so it is made good at once
+                yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0,
+                                                             hits=hits, query=query)}
+                return
             if not hist and too_vague(q, index):
                 # "fee", "多久", "price": words the knowledge base uses, but no need it can tell
                 yield {"type": "final_obj", "answer": finish(_msg("more_detail", say), "clarify", rel * 0.5,

@@ -93,6 +93,24 @@ def _asked(asst: Assistant, question: str, action: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": question}, {"role": "assistant", "content": reply.text}]
 
 
+def test_how_to_reach_the_service_desk_is_answered_where_the_knowledge_base_says_else_handed_off(
+    kb_home: Path, fake_embedder: Any, shop_index: Any
+) -> None:
+    # "How do I contact customer service?" asks for no person, but where nothing says how, the
+    # refusal's offer of one is what it asks for: it is made good at once
+    asst = make(shop_index, fake_embedder)
+    for question in ("How do I contact customer service?", "怎么联系客服？", "客服电话是多少"):
+        a = asst.ask(question)
+        assert a.action == "handoff" and a.text in ("Sure - I'm connecting you with a human agent now.",
+                                                    "好的，正在为您转接人工客服。"), (question, a.action, a.text)
+    assert asst.ask("What is your phone number?").action == "refuse"  # whose number, it does not say
+    contact = Doc("contact.md", "Contact customer service",
+                  ["Contact customer service by phone at 1-800-555-0199, Monday to Friday from 8:00 to 20:00."])
+    with_contact = make(build_kb(kb_home, "contact", fake_embedder, [*SHOP, contact]), fake_embedder)
+    a = with_contact.ask("How do I contact customer service?")
+    assert a.action == "answer" and "1-800-555-0199" in a.text, (a.action, a.text)
+
+
 @pytest.mark.parametrize(("first", "reply", "action"), [
     ("Do you sell refurbished phones?", "yes", "handoff"),
     ("Do you sell refurbished phones?", "Yes please", "handoff"),
