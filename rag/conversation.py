@@ -146,7 +146,10 @@ _ASKS_EN = re.compile(
     r"should|shall|may|might|have|has|am)\b",
     re.I,
 )
-_ASKS_ZH = re.compile(r"吗|呢|什么|怎么|怎样|如何|为什么|为何|多少|多久|多长|哪|几|是否|能否|可否|有没有|能不能|可不可以|是不是")
+# (几 asks "how many", not in "几天前买的", a few days ago)
+_ASKS_ZH = re.compile(
+    r"吗|呢|什么|怎么|怎样|如何|为什么|为何|多少|多久|多长|哪|几(?![^，。！？,.!?]{0,3}前)|是否|能否|可否|有没有|能不能|可不可以|是不是"
+)
 
 
 def asks_something(turn: str) -> bool:
