@@ -139,11 +139,14 @@ def stands_alone(question: str) -> bool:
     return not _FOLLOWUP_EN.search(question) and not _FOLLOWUP_ZH.search(to_simplified(question))
 
 
-# how a turn that asks something opens or ends: a question mark, an English question word or
-# auxiliary, a Chinese question word or particle
+# how a turn that asks something ends, or one of its sentences opens: a question mark, an English
+# question word, auxiliary or request verb ("Tell me about ..."), a Chinese question word or particle.
+# A bare topic ("Tax rate for LLC") is read as no question: after its refusal, a question about "it"
+# is asked as any follow-up is, as it was before that rule
 _ASKS_EN = re.compile(
-    r"^\W*(what|how|why|when|where|which|who|whom|whose|can|could|do|does|did|is|are|was|were|will|would|"
-    r"should|shall|may|might|have|has|am)\b",
+    r"(?:^|[.!?;]\s+)\W*(what|how|why|when|where|which|who|whom|whose|can|could|do|does|did|is|are|was|were|"
+    r"will|would|should|shall|may|might|have|has|am|isn't|aren't|doesn't|don't|didn't|can't|won't|wouldn't|"
+    r"shouldn't|tell|give|show|explain|describe|list|summari[sz]e|please)\b",
     re.I,
 )
 # (几 asks "how many", not in "几天前买的", a few days ago)
@@ -158,7 +161,7 @@ def asks_something(turn: str) -> bool:
     :func:`~indexes.text.without_request`), not only a statement of what happened ("I bought a
     laptop last week", "我买了一台电脑"), which gives the next question its context."""
     text = to_simplified(turn).strip()
-    if text.rstrip("\"'”’」』)）] ").endswith(("?", "？")) or _ASKS_EN.match(text) or _ASKS_ZH.search(text):
+    if text.rstrip("\"'”’」』)）] ").endswith(("?", "？")) or _ASKS_EN.search(text) or _ASKS_ZH.search(text):
         return True
     return without_request(turn) != turn
 

@@ -381,7 +381,8 @@ def test_a_question_takes_its_topic_from_the_turn_before_when_it_names_no_more_t
     ("Do you sell refurbished phones?", True), ("what is the warranty on a cruise ship", True), ("Fees ?", True),
     ("保修多久", True), ("你们卖二手手机吗", True), ("I want to return my boat", True),
     ("I bought a laptop last week", False), ("My order arrived damaged", False), ("我买了一台电脑", False),
-    ("我几天前买了耳机", False), ("买了几件？", True),
+    ("我几天前买了耳机", False), ("买了几件？", True), ("Yes. Can you tell me about Bank of America.", True),
+    ("tell me about Gillette Stadium", True), ("Isn't there a giant sequoia, very famous I believe...", True),
 ])
 def test_a_turn_asks_something_when_it_is_a_question_or_a_request(turn: str, asks: bool) -> None:
     assert asks_something(turn) is asks
