@@ -56,6 +56,13 @@ def has_cjk(text: str) -> bool:
     return bool(_CJK_CHAR.search(text))
 
 
+def outermost(strings: Iterable[str]) -> list[str]:
+    """``strings`` without those inside a longer one of them, in their order: "数学" in "数学与应用
+    数学", the sub-word 保修 that the analyzer indexes within 保修期."""
+    found = list(strings)
+    return [t for t in found if not any(t != u and t in u for u in found)]
+
+
 # --- Traditional and Simplified Chinese ----------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from indexes.text import (
     detect_lang,
     only_names_subject,
+    outermost,
     query_topic,
     to_simplified,
     tokenize,
@@ -174,9 +175,8 @@ def takes_topic_from_before(question: str) -> bool:
     ("Does it cost more for express shipping?"), says what it is about."""
     if stands_alone(question) or only_names_subject(question):
         return False
-    terms = set(tokenize(query_topic(question)))
     # a Chinese word is indexed with the words within it too ("保修期": 保修): one thing
-    return len({t for t in terms if not any(t != u and t in u for u in terms)}) <= 1
+    return len(outermost(set(tokenize(query_topic(question))))) <= 1
 
 
 # the pronouns by which an earlier turn leaves its topic to the one before it; narrower than

@@ -59,6 +59,7 @@ from indexes.text import (
     is_how_to_heading,
     named_terms,
     names_any,
+    outermost,
     query_topic,
     split_sentences,
     to_simplified,
@@ -184,7 +185,7 @@ def named_titles(query: str, titles: Iterable[str]) -> list[str]:
                 found.append(title)
         elif len(title) >= 4 and re.search(rf"(?<!\w){re.escape(title)}(?!\w)", q):
             found.append(title)
-    return [t for t in found if not any(t != u and t in u for u in found)]
+    return outermost(found)
 
 
 def compared_titles(query: str, titles: Iterable[str]) -> list[str]:
