@@ -647,12 +647,16 @@ class Assistant:
                 self.store.append(session_id, "assistant", text, answer_id)
             return ans
 
+        folded = to_simplified(q)  # what the patterns below read: "轉人工" is "转人工"
+        # whether the last reply was a refusal, which ends with the offer of a person
+        after_refusal = bool(hist) and hist[-1].get("role") == "assistant" and offered_person(hist[-1].get("content", ""))
+
         # 0. the answer to the offer of a person that ended the last reply ("yes", "好的")
-        if hist and hist[-1].get("role") == "assistant" and offered_person(hist[-1].get("content", "")):
-            if ACCEPT_RE.match(to_simplified(q)):
+        if after_refusal:
+            if ACCEPT_RE.match(folded):
                 yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0)}
                 return
-            if DECLINE_RE.match(to_simplified(q)):
+            if DECLINE_RE.match(folded):
                 yield {"type": "final_obj", "answer": finish(_msg("offer_declined", say), "clarify", 1.0)}
                 return
 
@@ -664,15 +668,15 @@ class Assistant:
             return
 
         # 1. the user asks for a person, or the topic always goes to one
-        if HANDOFF_RE.search(to_simplified(q)):  # "轉人工" too
+        if HANDOFF_RE.search(folded):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0)}
             return
-        if self._escalate is not None and self._escalate.search(to_simplified(q)):
+        if self._escalate is not None and self._escalate.search(folded):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_topic", say), "handoff", 0.0)}
             return
 
         # a question about "it" right after "I couldn't find anything about this" is about that too
-        if self._asks_after_refusal(q, hist):
+        if after_refusal and self._asks_after_refusal(q, hist):
             yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", 0.0)}
             return
 
@@ -699,7 +703,7 @@ class Assistant:
         raw_rel = self.relevance(primary, lang, retriever)
         rel = self.scaled_relevance(raw_rel, lang)
         if not hits or (raw_rel < self.refuse_at(lang) and not self._named(asked, query, primary, retriever, index)):
-            if SERVICE_DESK_RE.search(to_simplified(q)):
+            if SERVICE_DESK_RE.search(folded):
                 # how to reach a person, which the knowledge base does not say: the offer that ends
                 # a refusal is what it asks for, so it is made good at once
                 yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0,
@@ -796,16 +800,13 @@ class Assistant:
 
     @staticmethod
     def _asks_after_refusal(question: str, history: Sequence[Message]) -> bool:
-        """Whether ``question`` asks more about what the turn before found nothing on: the last
-        reply refused (:func:`offered_person`), and the question takes its topic from that turn
+        """Whether ``question``, asked after a refusal (the last reply of ``history``), asks more
+        about what that turn found nothing on: the question takes its topic from it
         (:func:`takes_topic_from_before`: "How much does that cost?", "这个要钱吗？"). Retrieved with
         the refused turn carried, "How much does that cost?" after "What is the warranty on a
         cruise ship?" was answered with the shipping prices. A question that names another subject
         ("What about returns?") or says more ("Does it cost more for express?") is asked as any
         follow-up is."""
-        last = history[-1] if history else {}
-        if last.get("role") != "assistant" or not offered_person(last.get("content", "")):
-            return False
         # what was refused asked something: a statement ("I ordered a kitchen appliance"), refused
         # for want of an answer, gives the question after it ("Can I cancel it?") its context
         asked = next((m.get("content", "") for m in reversed(history[:-1]) if m.get("role") == "user"), "")
