@@ -777,9 +777,10 @@ class ExtractiveComposer:
                 use.append(titles.index(t))
         # a follow-up that takes its topic from the turn before is answered from the passages that
         # name that topic, by its own words ("cost"), whether or not they say them
+        q_terms = _topic_terms(question)
         topic_before = query != question and takes_topic_from_before(question)
         if topic_before:
-            use = _naming_topic(use, hits, _topic_terms(query) - _topic_terms(question), term_weight)
+            use = _naming_topic(use, hits, _topic_terms(query) - q_terms, term_weight)
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
         keys: list[str] = []  # their wording
         # the words that tell each from its neighbours (a table row: its cells; an item: its own),
@@ -856,7 +857,6 @@ class ExtractiveComposer:
                 borrowed = plain[j] - plain[i]
                 words[i] = plain[i] | borrowed
                 shared[i] = shared[i] | borrowed
-        q_terms = _topic_terms(question)
         # (a follow-up whose topic chose the passages is matched by its own word alone, "cost" by
         # none where a sentence says "fee", not again by the words of its topic)
         if query != question and not (topic_before and q_terms) and not any(q_terms & w for w in words):
