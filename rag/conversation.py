@@ -20,6 +20,7 @@ from indexes.text import (
     without_request,
 )
 from kb.stores import open_store
+from rag.citations import CITATION_RE, split_answer
 
 Message = dict[str, str]
 
@@ -241,6 +242,12 @@ def condense_offline(
         users = said
     if not users:
         return question
+    # a question that names nothing ("How long do I have?", "要多久？") after a follow-up, which
+    # may not name its topic either ("What do I need to send?"), is about what the last answer
+    # said: its first sentence is carried after the turn it answered. After a first turn, which
+    # had to say what it was about, that turn is enough, and carrying its answer carries any
+    # sentence that answer was wrong to lead with
+    answered = last_answer(question, history) if len(said) > 1 and not tokenize(query_topic(question)) else ""
     if (lang != "zh" or dense_reads) and len(users[-1]) <= LONG_TURN_CHARS:
         carried = [users[-1]]
         # a carried turn that leans on the one before it ("How does the state pay for it?" after
@@ -250,10 +257,10 @@ def condense_offline(
             if not refers_back(carried[-1]) or len(earlier) > LONG_TURN_CHARS:
                 break
             carried.append(earlier)
-        return " ".join((question, *carried))
+        return " ".join(t for t in (question, *carried, answered) if t)
     q_terms = set(tokenize(question))
     seen: dict[str, float] = {}
-    for turn_i, turn in enumerate(reversed(users[-3:])):
+    for turn_i, turn in enumerate(reversed([*users[-3:], answered] if answered else users[-3:])):
         for t in tokenize(turn):
             if t in q_terms or len(t) < 2:
                 continue
@@ -262,6 +269,24 @@ def condense_offline(
             seen[t] = max(seen.get(t, 0.0), score)
     extra = sorted(seen, key=lambda t: -seen[t])[:max_terms]
     return question + (" " + " ".join(extra) if extra else "")
+
+
+def last_answer(question: str, history: Sequence[Message]) -> str:
+    """The first sentence of the last reply in ``history``, without its [n] markers, when that
+    reply answered from the knowledge base (it cites passages; a refusal, a clarifying question or
+    small talk does not) in ``question``'s language; "" otherwise. "How long do I have?" after
+    "What do I need to send?" after "My order arrived damaged" asks about what that answer said
+    ("Contact customer service within 48 hours of delivery with photos of the item ..."), which
+    neither user turn names: joined to the turn before alone, it was answered with how long a
+    password-reset link is valid."""
+    if not history or history[-1].get("role") != "assistant":
+        return ""
+    reply = history[-1].get("content", "")
+    if not CITATION_RE.search(reply) or detect_lang(reply) != detect_lang(question):
+        return ""
+    first = next(iter(split_answer(reply)), "")
+    text = CITATION_RE.sub("", first).strip()
+    return text if len(text) <= LONG_TURN_CHARS else ""
 
 
 def condense_with_llm(question: str, history: Sequence[Message], llm: Any, lang: str) -> str:

@@ -420,6 +420,39 @@ def test_a_follow_up_in_another_language_carries_the_turn_it_leans_on() -> None:
     assert condense_offline("会员积分多久过期？", hist) == "会员积分多久过期？"
 
 
+def test_a_question_naming_nothing_after_a_follow_up_carries_the_last_answer() -> None:
+    # "How long do I have?" joined to "What do I need to send?" alone named no topic, and was
+    # answered with how long a password-reset link is valid
+    hist = [
+        {"role": "user", "content": "My order arrived damaged"},
+        {"role": "assistant", "content": "Contact customer service within 48 hours of delivery [1]. We send a replacement [1]."},
+        {"role": "user", "content": "What do I need to send?"},
+        {"role": "assistant", "content": "Photos of the item and the packaging [1]. Within 48 hours [2]."},
+    ]
+    assert condense_offline("How long do I have?", hist) == \
+        "How long do I have? What do I need to send? Photos of the item and the packaging."
+    assert condense_offline("要多久？", [
+        {"role": "user", "content": "我想退货"}, {"role": "assistant", "content": "30 天内可以退货[1]。"},
+        {"role": "user", "content": "运费谁出？"}, {"role": "assistant", "content": "质量问题由 Acme 承担[1]。其余买家承担[1]。"},
+    ]) == "要多久？ 运费谁出？ 质量问题由 Acme 承担。"
+    # a question that names its topic carries the turn alone
+    assert condense_offline("How long do I have to return it?", hist) == \
+        "How long do I have to return it? What do I need to send?"
+    # after a first turn, which says what it is about, its answer is not carried: a wrong lead
+    # sentence ("Open a warranty claim ...") took "How long?" after "Can I get a refund?" with it
+    first = [{"role": "user", "content": "Can I get a refund?"},
+             {"role": "assistant", "content": "Open a warranty claim [1]. Refunds take 5 to 7 days [2]."}]
+    assert condense_offline("How long?", first) == "How long? Can I get a refund?"
+    # a reply that cites nothing (a refusal, a clarifying question, small talk, or an answer from a
+    # history the client wrote) is not knowledge-base text, and is not carried
+    for reply in ("I couldn't find anything about this in the knowledge base.", "Do you mean Returns or Shipping?"):
+        said = [*hist[:3], {"role": "assistant", "content": reply}]
+        assert condense_offline("How long do I have?", said) == "How long do I have? What do I need to send?"
+    # nor one in another language than the question's
+    other = [*hist[:3], {"role": "assistant", "content": "请提供商品和包装的照片[1]。"}]
+    assert condense_offline("How long do I have?", other) == "How long do I have? What do I need to send?"
+
+
 def test_a_long_previous_turn_is_carried_as_its_rarest_terms() -> None:
     # a pasted e-mail before the question: carried whole, 15 KB of it drowned the question and
     # took seconds to embed
