@@ -18,6 +18,7 @@ from indexes.text import (
     CLOSERS,
     NEGATION,
     PHRASE_SEP,
+    answer_kind,
     answer_kind_words,
     asked_kind,
     asks_how_to,
@@ -908,6 +909,13 @@ class ExtractiveComposer:
             fits = [h in how and how[h] == most for h in section]
         else:
             fits = [holds_answer_kind(kind, s) for _, _, s in cands]
+            if kind is not None and answer_kind(question) is None:
+                # the kind is the turn before's ("积分多久过期？"), and the question only names
+                # another subject ("注销账户后呢？"): a sentence gives it only where it says about
+                # that subject about as much as any sentence does. "积分在订单签收 30 天后到账", a
+                # duration sharing only "后", opened the answer and left out "账户注销后，剩余积分同时作废"
+                named_most = max((matched(i) for i in range(len(cands))), default=0.0)
+                fits = [f and matched(i) >= 0.5 * named_most for i, f in enumerate(fits)]
         n_terms = max(1, len(q_terms))  # no terms: nothing matched, every share 0
         # the steps of a section that tells how, before the hit's own section, are read from the
         # first ("Log in to your account", not the step nearest the section matched)

@@ -94,6 +94,20 @@ def test_default_multilingual_embedder_retrieves_chinese_densely(kb_home: Path, 
     ans = asst.ask("退货的运费由谁来付？")
     assert ans.action in ("answer", "faq") and ans.citations[0].source == "returns-policy.zh.md"
     assert asst.ask("火星上的天气怎么样？").action == "refuse"
+    # a conversation: each reply joins the history as the service stores it, [n] markers and all
+    hist: list[dict[str, str]] = []
+    for question in ("My order arrived damaged", "What do I need to send?", "How long do I have?"):
+        ans = asst.ask(question, history=hist)
+        hist += [{"role": "user", "content": question}, {"role": "assistant", "content": ans.text}]
+    # "How long do I have?" is about the damaged order (it was answered with the reset link's 30 minutes)
+    assert ans.action == "answer" and "48 hours" in ans.text.split(". ")[0], ans.text
+    hist = []
+    for question in ("积分多久过期？", "注销账户后呢？"):
+        ans = asst.ask(question, history=hist)
+        hist += [{"role": "user", "content": question}, {"role": "assistant", "content": ans.text}]
+    # "and after closing the account?" is answered by what happens to points then, not by when
+    # points arrive (a duration that shares only "后" with it)
+    assert ans.text.startswith("账户注销后，剩余积分同时作废"), ans.text
     index.close()
 
 

@@ -551,6 +551,33 @@ def test_a_follow_up_that_only_names_another_subject_asks_what_the_turn_before_a
     assert out.text.startswith("Members have an extended return window of 60 days"), out.text
 
 
+def test_the_kind_the_turn_before_asked_for_is_given_only_about_the_subject_named_now() -> None:
+    """ "注销账户后呢？" (and after closing the account?) after "积分多久过期？" (when do points
+    expire?) is answered by what is said of closing the account, which gives no duration, not by
+    another sentence's duration that shares only "后" with it, though the embedder puts that one
+    closer to the turn as condensed (as multilingual-e5-small did)."""
+    import numpy as np
+
+    class Leaning:
+        id = "fake:leaning"
+        dim = 2
+
+        def embed(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+            return np.array([[0.96, 0.28] if "注销" in t and kind == "passage" else [1.0, 0.0] for t in texts], dtype=np.float32)
+
+    composer = ExtractiveComposer(Leaning())
+    rules = _hit(1, "## 如何获得积分\n积分在订单签收 30 天后到账。\n## 积分有效期\n账户注销后，剩余积分同时作废。")
+    question = "注销账户后呢？"
+    out = composer.compose(question, [rules], "zh", query=f"{question} 积分多久过期？")
+    assert out.text.startswith("账户注销后，剩余积分同时作废"), out.text
+    # a sentence that names the subject and gives the kind still opens the answer
+    policy = _hit(1, "You have 30 days to return an item. Members never pay return shipping. "
+                     "Members have an extended return window of 60 days.")
+    one = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1)
+    out = one.compose("And for members?", [policy], query="And for members? How long do I have to return an item?")
+    assert out.text.startswith("Members have an extended return window of 60 days"), out.text
+
+
 def test_the_answer_is_said_first_and_a_sentence_never_before_the_one_it_leans_on() -> None:
     from rag.compose import leans_on_previous, reading_order
 
