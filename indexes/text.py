@@ -647,6 +647,45 @@ def without_request(query: str) -> str:
     return query[frame.end() :] if frame and frame.end() < len(query) else query
 
 
+# the story around a need ("Hi, I bought a phone last month and the screen cracked", "我上个月买的
+# 手机屏幕碎了"): a greeting it opens with, how the user came by the thing (bought, ordered,
+# received) and, told with that, when. No passage about cracked screens names them. Without a
+# "bought", a time is part of what is asked ("What happened last year?", "去年的学费是多少？")
+_GREETING_OPEN = re.compile(r"^\W*(?:hi|hello|hey)\b|^\W*(?:你好|您好)", re.IGNORECASE)
+_CAME_BY = re.compile(
+    r"\b(?:i|we)\s+(?:just\s+|recently\s+)?(?:bought|purchased|ordered|received|got)\b"
+    r"|(?:刚刚?)?(?:买|购买|收到)(?:的|了)",
+    re.IGNORECASE,
+)
+_STORY_WHEN = re.compile(
+    r"\b(?:last|past)\s+(?:week|month|year|night|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"|\b(?:yesterday|recently|the\s+other\s+day)\b"
+    r"|\b(?:\d+|an?|one|two|three|four|five|six|(?:a\s+)?few|(?:a\s+)?couple\s+of)\s+(?:days?|weeks?|months?|years?)\s+ago\b"
+    r"|上个?月|上个?(?:星期|礼拜)|上周|去年|昨天|前天|前几天|几天前|\d+天前|最近|刚才",
+    re.IGNORECASE,
+)
+
+
+def without_story(text: str) -> str:
+    """``text`` without the story around its need: its opening greeting, and the words that tell
+    how and when the user came by what it is about ("Hi, I bought ... last month", "上个月买的";
+    :data:`_CAME_BY`, :data:`_STORY_WHEN`), unless nothing else is left. What stood on either side of
+    them is no phrase ("a phone [last month] and the screen cracked": no "phone screen")."""
+    folded = to_simplified(text)  # one character for one: the matches' places are the same in text
+    spans = [m.span() for m in _GREETING_OPEN.finditer(folded)]
+    if _CAME_BY.search(folded):
+        spans += [m.span() for p in (_CAME_BY, _STORY_WHEN) for m in p.finditer(folded)]
+    if not spans:
+        return text
+    pieces, pos = [], 0
+    for a, b in sorted(spans):
+        if a >= pos:
+            pieces.append(text[pos:a])
+            pos = b
+    rest = ", ".join(pieces) + ", " + text[pos:]
+    return rest if rest.strip(" ,") else text
+
+
 def query_topic(query: str) -> str:
     """``query`` without the words that say what kind of answer it wants, or that it is a request
     (:func:`without_request`): what to search by (in the script it is written in)."""

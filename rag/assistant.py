@@ -32,12 +32,14 @@ from indexes.text import (
     PHRASE_SEP,
     detect_lang,
     is_cjk_lang,
+    named_terms,
     phrase_terms,
     query_topic,
     same_words,
     to_simplified,
     tokenize,
     unread_letters,
+    without_story,
     writes_traditional,
 )
 from indexes.types import Chunk, Filters
@@ -910,21 +912,29 @@ class Assistant:
         (the passages' coverage counts that word)."""
         if not hits or "rerank" in hits[0].scores:
             return False
-        topic = query_topic(query)
+        # "Hi, I bought a phone last month and the screen cracked" needs what is said of cracked
+        # screens: when and how the phone was bought is the story around it (:func:`without_story`)
+        need = without_story(query)
+        topic = query_topic(need)
         # a term the question negates ("What can't be returned?") is a term of its own: the
         # passage must say it negated too ("Items that cannot be returned")
         negated = {p for p in phrase_terms(topic) if NEGATION in p.split(PHRASE_SEP)}
         terms = set(tokenize(topic)) if correct is None else set(correct(tuple(tokenize(topic))))
+
+        def covers(h: Hit) -> bool:
+            # retrieval's coverage counts every term of the query; without its story, the terms
+            # left are looked for in the passage, its title and headings
+            if need == query:
+                return h.scores.get("coverage", 0.0) >= 1.0
+            return named_terms(frozenset(terms), " ".join((h.chunk.title, *h.chunk.heading_path, h.passage))) == terms
+
         if len(terms) + len(negated) < 2:
             # one word ("returns", "password", "退款") is common in a support chat, and its cosine
             # is no guide (multilingual-e5-small gives "pizza" 0.80 and "return" 0.86 on a shop's
             # policies). It is covered when it names a section of a top passage: its title, a
             # heading above it, or its FAQ entry's question ("Exchanges", "Forgotten password"),
             # not merely a word somewhere in its text ("Blender?" against "Every blender has ...")
-            return len(terms) == 1 and any(
-                h.scores.get("coverage", 0.0) >= 1.0 and terms <= set(tokenize(section_names(h.chunk)))
-                for h in hits[:top]
-            )
+            return len(terms) == 1 and any(covers(h) and terms <= set(tokenize(section_names(h.chunk))) for h in hits[:top])
         # words that stand together in the question ("factory reset", "Universal Guide") name one
         # thing, which a passage names by keeping two of them in one sentence too: every word of
         # "How do I do factory reset?" is in a passage on resetting a verification method, and
@@ -934,7 +944,7 @@ class Assistant:
         # "capital"; where a typo is in the words kept together, another pair or the cosine vouches)
         pairs = [tuple(p.split(PHRASE_SEP)) for p in phrase_terms(topic) if p not in negated]
         return any(
-            h.scores.get("coverage", 0.0) >= 1.0
+            covers(h)
             and (not negated or negated <= set(phrase_terms(" ".join((*h.chunk.heading_path, h.passage)))))
             for h in hits[:top]
         ) and (not pairs or any(_keeps_together(h, pairs) for h in hits[:top]))

@@ -6,8 +6,10 @@ from indexes.text import (
     detect_lang,
     normalize_text,
     phrase_terms,
+    query_topic,
     split_sentences,
     tokenize,
+    without_story,
 )
 
 
@@ -369,3 +371,22 @@ def test_letters_the_analyzer_reads_no_word_of_are_told_apart() -> None:
     # Latin (accents too), Chinese and Japanese kana are read; digits, marks and emoji are no letters
     for q in ("Réclamation", "退货", "へんぴん", "ＡＢＣ", "???", "😀 123"):
         assert not unread_letters(q), q
+
+
+def test_the_story_around_a_need_is_not_the_need() -> None:
+    def need(text: str) -> list[str]:
+        return tokenize(query_topic(without_story(text)))
+
+    assert need("Hi, I bought a phone last month and the screen cracked") == ["phone", "screen", "crack"]
+    assert need("I ordered a blender 3 days ago and it does not work") == ["blender", "work"]
+    assert need("我上个月买的手机屏幕碎了") == ["手机", "屏幕", "碎"]
+    # what stood on either side of the story is no phrase: no "phone screen"
+    assert phrase_terms(query_topic(without_story("I bought a phone last month and the screen cracked"))) == [
+        f"screen{PHRASE_SEP}crack"
+    ]
+    # without a purchase, a time is part of what is asked
+    assert need("What happened last year?") == ["happen", "last", "year"]
+    assert without_story("去年的学费是多少？") == "去年的学费是多少？"
+    # a text that is only story, or tells none, stays as it is
+    for text in ("Hello", "I bought", "Which hi-fi speakers?", "How do I return an item?"):
+        assert without_story(text) == text
