@@ -808,6 +808,23 @@ def _is_boundary(text: str, m: re.Match[str]) -> bool:
     return True
 
 
+# words by which a sentence leans on the one before it: it says nothing alone ("It", "However", "但是")
+_LEANS = re.compile(
+    r"^(?:(?:it|its|this|that|these|those|they|their|them|he|she|his|her|such|however|but|also|and|or|"
+    r"so|therefore|thus|hence|otherwise|elsewhere|then|instead|still|yet|likewise|similarly|furthermore|moreover|"
+    r"additionally|in\s+addition|as\s+a\s+result|for\s+this\s+reason|for\s+example)\b"
+    r"|(?:但是?|然而|不过|而且?|并且|此外|另外|同时|因此|所以|因而|于是|这|那|该|其(?!他|它)|它|他们|她们|此|也|还|则"
+    r"|即))",
+    re.IGNORECASE,
+)
+
+
+def leans_on_previous(sentence: str) -> bool:
+    """Whether ``sentence`` opens by pointing back at the one before it ("It takes 5 days.",
+    "However, ...", "但是在这些传统学科的基础上, ...")."""
+    return bool(_LEANS.match(sentence.lstrip(" \"'“‘(（" + CONTINUES)))
+
+
 def split_sentences(text: str) -> list[str]:
     """Split into sentences: English ``. ! ?`` (abbreviations, initials, decimals and URLs kept
     together), Chinese ``。！？；`` (and their half-width forms after a Chinese character), and line

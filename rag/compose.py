@@ -27,6 +27,7 @@ from indexes.text import (
     is_cjk_char,
     is_cjk_lang,
     is_how_to_heading,
+    leans_on_previous,
     named_terms,
     phrase_terms,
     query_topic,
@@ -1107,17 +1108,6 @@ class ExtractiveComposer:
         return Composed(text, tuple((n, sent, r) for n, _, sent, r in said))
 
 
-# words by which a sentence leans on the one before it: it says nothing alone ("It", "However", "但是")
-_LEANS = re.compile(
-    r"^(?:(?:it|its|this|that|these|those|they|their|them|he|she|his|her|such|however|but|also|and|or|"
-    r"so|therefore|thus|hence|otherwise|elsewhere|then|instead|still|yet|likewise|similarly|furthermore|moreover|"
-    r"additionally|in\s+addition|as\s+a\s+result|for\s+this\s+reason|for\s+example)\b"
-    r"|(?:但是?|然而|不过|而且?|并且|此外|另外|同时|因此|所以|因而|于是|这|那|该|其(?!他|它)|它|他们|她们|此|也|还|则"
-    r"|即))",
-    re.IGNORECASE,
-)
-
-
 # the most words a lead-in has: a longer sentence that ends with a colon says something itself (a
 # table's rows before a page's "分享到：")
 LEAD_IN_MAX_WORDS = 30
@@ -1156,12 +1146,6 @@ def _ended(sentence: str) -> str:
     if body.endswith(";"):
         return body[:-1] + "."
     return sentence
-
-
-def leans_on_previous(sentence: str) -> bool:
-    """Whether ``sentence`` opens by pointing back at the one before it ("It takes 5 days.",
-    "However, ...", "但是在这些传统学科的基础上, ...")."""
-    return bool(_LEANS.match(sentence.lstrip(" \"'“‘(（" + CONTINUES)))
 
 
 def reading_order(

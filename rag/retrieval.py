@@ -57,6 +57,7 @@ from indexes.text import (
     holds_answer_kind,
     is_cjk_lang,
     is_how_to_heading,
+    leans_on_previous,
     named_terms,
     names_any,
     outermost,
@@ -522,18 +523,24 @@ def _continuing(text: str, chunk: Chunk, before: Chunk) -> str:
 def _answers_kind(kind: str | None, topic: frozenset[str], text: str) -> bool:
     """Whether a sentence of ``text`` gives an answer of ``kind`` (:func:`holds_answer_kind`) and
     names one of the question's ``topic`` terms (analysed terms; in a sentence with Chinese, found
-    as they are written, which spares running jieba on each sentence)."""
+    as they are written, which spares running jieba on each sentence), or leans on the sentence
+    before it (:func:`leans_on_previous`), which names one: "Acme Care+ is an optional protection
+    plan ... It ... adds two accidental damage claims per year with a $49 service fee each" tells
+    what Acme Care+ costs."""
     if not holds_answer_kind(kind, text):
         return False
-    for sent in split_sentences(text):
-        if not holds_answer_kind(kind, sent):
-            continue
+
+    def names(sent: str) -> bool:
         if has_cjk(sent):
             low = as_written(sent)
-            if any(t in low for t in topic):
-                return True
-        elif not topic.isdisjoint(tokenize(sent)):
+            return any(t in low for t in topic)
+        return not topic.isdisjoint(tokenize(sent))
+
+    before = ""  # the sentence before, when the one after it leans on it
+    for sent in split_sentences(text):
+        if holds_answer_kind(kind, sent) and (names(sent) or (before and leans_on_previous(sent) and names(before))):
             return True
+        before = sent
     return False
 
 

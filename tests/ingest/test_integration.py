@@ -112,6 +112,14 @@ def test_default_multilingual_embedder_retrieves_chinese_densely(kb_home: Path, 
     # "and after closing the account?" is answered by what happens to points then, not by when
     # points arrive (a duration that shares only "后" with it)
     assert ans.text.startswith("账户注销后，剩余积分同时作废"), ans.text
+    # what Acme Care+ costs is said by a sentence that names it only as "It" ("It ... adds two
+    # accidental damage claims per year with a $49 service fee each"), in a section the carried
+    # turns did not find
+    hist = []
+    for question in ("Is a cracked screen covered?", "What about with Acme Care+?", "How much does Care+ cost?"):
+        ans = asst.ask(question, history=hist)
+        hist += [{"role": "user", "content": question}, {"role": "assistant", "content": ans.text}]
+    assert "$49 service fee" in ans.text, ans.text
     index.close()
 
 

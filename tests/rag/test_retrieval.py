@@ -815,6 +815,20 @@ def test_a_how_long_question_gets_the_sources_duration_as_an_excerpt(kb_home: Pa
         "## Coverage", "Repair of a defective product covers parts and labour."]
 
 
+def test_a_sentence_that_leans_on_one_naming_the_topic_answers_about_it() -> None:
+    """ "It ... adds two claims per year with a $49 service fee each" tells what Acme Care+ costs
+    when the sentence before it names Acme Care+; a figure in a sentence that names neither
+    itself nor through the one before it answers nothing about it."""
+    from rag.retrieval import _answers_kind
+
+    care = frozenset({"care", "cost"})
+    plan = "Acme Care+ is an optional protection plan. It adds two claims per year with a $49 service fee each."
+    assert _answers_kind("money", care, plan)
+    assert not _answers_kind("money", care, "Shipping is slow. It is $4.95.")  # leans on what names neither
+    assert not _answers_kind("money", care, "Acme Care+ is optional. Express shipping is $12.95.")  # leans on nothing
+    assert _answers_kind("duration", frozenset({"积分"}), "积分在签收后到账。其有效期为 24 个月。")
+
+
 def test_a_table_split_across_chunks_says_its_header_once_where_they_merge(kb_home: Path, fake_embedder: Any) -> None:
     title = "Privacy policy"
     head = "| Data | Why we use it | How long we keep it |\n|---|---|---|"
