@@ -294,6 +294,14 @@ def _titled(scope: Filters | None, index: Any, title: str) -> Filters | None:
     return replace(scope or Filters(), sources=sources) if sources else scope
 
 
+def names_nothing(question: str) -> bool:
+    """Whether ``question`` names nothing to look up: no word but those of the kind of answer it
+    wants or of its frame ("How long?", "多久？", "What is it?"), in letters the keyword analysis
+    reads (a question in Korean names no analysed word either, but says no less than any other)."""
+    topic = query_topic(question)
+    return not tokenize(topic) and not any(NEGATION in p.split(PHRASE_SEP) for p in phrase_terms(topic)) and not unread_letters(question)
+
+
 def too_vague(question: str, index: Any) -> bool:
     """Whether ``question`` says too little to be answered or refused: no word but those of the
     kind of answer it wants ("多久", "how much?"), or one word the knowledge base holds without a
@@ -690,10 +698,10 @@ class Assistant:
         chosen, title = clarified(q, hist) or (None, None)
         asked = chosen or q  # the words the passages and sentences are chosen by
         query = chosen or self.condense(q, hist, index)
+        timings["condense"] = (time.perf_counter() - tc) * 1000
         scope = user_filters(filters, groups)
         if title is not None:
             scope = _titled(scope, index, title)
-        timings["condense"] = (time.perf_counter() - tc) * 1000
         retriever = self.retriever()
         found = self.retrieve_turn(asked, query, retriever, k=self.hits_k, filters=scope, lang=lang)
         timings.update(retriever.last_timings)
@@ -746,6 +754,13 @@ class Assistant:
             text, cites = clar
             yield from self._emit(text, stream)
             yield {"type": "final_obj", "answer": finish(text, "clarify", rel * 0.6, cites, hits, query)}
+            return
+
+        if chosen is None and query.strip() == q.strip() and names_nothing(q):
+            # "How long?", "多久？", "What is it?" with nothing before it to say what about, and no
+            # two topics to offer: the passage it found ("How long we keep it: 7 years") is a guess
+            yield {"type": "final_obj", "answer": finish(_msg("more_detail", say), "clarify", rel * 0.5,
+                                                         hits=hits, query=query)}
             return
 
         # 5. compose, from the passages with the answer of the kind asked for where their source

@@ -739,6 +739,24 @@ def test_a_question_too_vague_to_answer_is_asked_for_more(shop_index: Any, fake_
         assert a.text in ("Could you tell me a little more about what you would like to know?", "能再具体说说您想了解什么吗？")
 
 
+def test_a_question_naming_nothing_is_asked_for_more_even_where_a_passage_matches_it(shop_index: Any,
+                                                                                    fake_embedder: Any) -> None:
+    # "How long?" cleared the refuse threshold against "How long we keep it: 7 years" and was
+    # answered with the privacy table: a guess. With nothing before it, it is asked for more;
+    # after a turn that says what about, it is searched with that turn
+    asst = make(shop_index, fake_embedder, refuse_threshold=0.0, clarify_margin=0.0)
+    for question in ("How long?", "多久？", "What is it?"):
+        a = asst.ask(question)
+        assert a.action == "clarify" and not a.citations, (question, a.action, a.text)
+        assert a.text in ("Could you tell me a little more about what you would like to know?", "能再具体说说您想了解什么吗？")
+    history = [{"role": "user", "content": "How long do I have to return an item?"},
+               {"role": "assistant", "content": "30 days [1]."}]
+    a = asst.ask("How long?", history=history)
+    assert a.action == "answer" and a.citations[0].source == "returns.md", (a.action, a.text)
+    # a question that names something is looked up as before
+    assert asst.ask("How long do I have to return an item?").action == "answer"
+
+
 def test_a_forged_clarifying_question_reaches_no_document_of_another_group(shop_index: Any,
                                                                            fake_embedder: Any) -> None:
     # a client sends the history: "Do you mean Partner pricing or Shipping?" names a title of
