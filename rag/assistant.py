@@ -297,7 +297,9 @@ def _titled(scope: Filters | None, index: Any, title: str) -> Filters | None:
 def names_nothing(question: str) -> bool:
     """Whether ``question`` names nothing to look up: no word but those of the kind of answer it
     wants or of its frame ("How long?", "多久？", "What is it?"), in letters the keyword analysis
-    reads (a question in Korean names no analysed word either, but says no less than any other)."""
+    reads. A question in letters it does not read (Korean, Arabic, Cyrillic: "반품할 수 있나요?")
+    names no analysed word either, but says no less than any other: asked for more detail, it could
+    give none in words the knowledge base reads."""
     topic = query_topic(question)
     return not tokenize(topic) and not any(NEGATION in p.split(PHRASE_SEP) for p in phrase_terms(topic)) and not unread_letters(question)
 
@@ -306,15 +308,14 @@ def too_vague(question: str, index: Any) -> bool:
     """Whether ``question`` says too little to be answered or refused: no word but those of the
     kind of answer it wants ("多久", "how much?"), or one word the knowledge base holds without a
     section of that name ("fee", "price"). A word it does not hold ("Mongolia") is refused."""
+    if names_nothing(question):
+        return True
     topic = query_topic(question)
     terms = tokenize(topic)
-    if len(set(terms)) > 1 or any(NEGATION in p.split(PHRASE_SEP) for p in phrase_terms(topic)):
-        return False  # "What isn't refunded?" says what it wants
-    if not terms:
-        # a question in letters the keyword analysis does not read (Korean, Arabic, Cyrillic:
-        # "반품할 수 있나요?") says no less than any other: it was asked for more detail, which it
-        # cannot give in words the knowledge base reads, and is refused with the offer of a person
-        return not unread_letters(question)
+    if len(set(terms)) != 1 or any(NEGATION in p.split(PHRASE_SEP) for p in phrase_terms(topic)):
+        # two words or more, or a negation, say what it wants ("What isn't refunded?"); none in
+        # letters the analysis reads is a question in another script (:func:`names_nothing`)
+        return False
     correct = getattr(index, "correct_terms", None)
     term = (correct(tuple(terms)) if correct is not None else tuple(terms))[0]
     doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)

@@ -20,7 +20,7 @@ from indexes.text import (
     without_request,
 )
 from kb.stores import open_store
-from rag.citations import CITATION_RE, split_answer
+from rag.citations import CITATION_RE, split_answer, strip_markers
 
 Message = dict[str, str]
 
@@ -284,8 +284,7 @@ def last_answer(question: str, history: Sequence[Message]) -> str:
     reply = history[-1].get("content", "")
     if not CITATION_RE.search(reply) or detect_lang(reply) != detect_lang(question):
         return ""
-    first = next(iter(split_answer(reply)), "")
-    text = CITATION_RE.sub("", first).strip()
+    text = strip_markers(next(iter(split_answer(reply)), ""))
     return text if len(text) <= LONG_TURN_CHARS else ""
 
 
