@@ -518,6 +518,16 @@ def answer_kind(query: str) -> str | None:
     return "time" if _WHEN.search(folded) else None
 
 
+def price_words(text: str) -> list[str]:
+    """The words by which ``text`` asks for a price, where it does ("cost" in "How much does
+    shipping cost?", "多少钱"): what it asks for, not what it is about, once a later turn asks
+    another thing of the same topic ("and how long does it take?")."""
+    folded = to_simplified(text)
+    asks = _HOW_MUCH_MONEY.search(text) or _ASKS_PRICE.search(folded) or "多少" in folded
+    # a fee named by what it is for (运费, shipping fee; 手续费, handling fee) names a topic too
+    return [w for w in _PRICE_WORD.findall(folded) if w not in ("运费", "手续费")] if asks else []
+
+
 def asks_several_kinds(query: str) -> bool:
     """Whether ``query`` asks for more than one kind of answer ("How long does it take, and how much
     does it cost?", "What time do you open, and how much is parking?")."""

@@ -30,6 +30,7 @@ from indexes.text import (
     leans_on_previous,
     named_terms,
     phrase_terms,
+    price_words,
     query_topic,
     same_words,
     split_sentences,
@@ -781,8 +782,14 @@ class ExtractiveComposer:
         # name that topic, by its own words ("cost"), whether or not they say them
         q_terms = _topic_terms(question)
         topic_before = query != question and takes_topic_from_before(question)
+        carried: set[str] = set()  # the topic it takes from there
         if topic_before:
-            use = _naming_topic(use, hits, _topic_terms(query) - q_terms, term_weight)
+            carried = _topic_terms(query) - q_terms
+            if answer_kind(question) not in (None, "money"):
+                # the price the turn before asked ("How much does shipping cost?") is not what a
+                # question of another kind asks about ("and how long does it take?"): shipping is
+                carried -= set(tokenize(" ".join(price_words(query))))
+            use = _naming_topic(use, hits, carried, term_weight)
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
         keys: list[str] = []  # their wording
         # the words that tell each from its neighbours (a table row: its cells; an item: its own),

@@ -390,3 +390,15 @@ def test_the_story_around_a_need_is_not_the_need() -> None:
     # a text that is only story, or tells none, stays as it is
     for text in ("Hello", "I bought", "Which hi-fi speakers?", "How do I return an item?"):
         assert without_story(text) == text
+
+
+def test_price_words_are_the_words_a_question_asks_a_price_by() -> None:
+    from indexes.text import price_words
+
+    assert price_words("How much does shipping cost?") == ["cost"]
+    assert price_words("and how long does it take? How much does shipping cost?") == ["cost"]
+    assert price_words("这个多少钱？") == ["多少钱"]
+    assert price_words("运费多少钱？") == ["多少钱"]  # a shipping fee is what it is about too
+    # a price named, not asked for: who pays it, or how long something with a fee takes
+    assert price_words("Who pays the return fee?") == []
+    assert price_words("How long does a refund take?") == []

@@ -903,6 +903,24 @@ def test_a_kind_question_answered_by_one_sentence_gets_no_unrelated_filler() -> 
     assert out.text == "检验通过后，退款将在 5 至 7 个工作日内原路退回[1]。", out.text
 
 
+def test_a_follow_up_of_another_kind_keeps_the_topic_not_the_price_asked_before() -> None:
+    """ "and how long does it take?" after "How much does shipping cost?" asks how long shipping
+    takes: "cost", what the turn before asked, chose the prices again (they name shipping and
+    the rarer cost; the delivery times name shipping only)."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    hits = [
+        _hit(1, "Q: How much does shipping cost?\nA: Standard shipping costs $4.95. Express shipping costs $12.95.",
+             "Shipping costs", 0.95),
+        _hit(2, "Q: How long does standard shipping take?\nA: Standard shipping takes 3 to 5 business days.",
+             "Shipping times", 0.87),
+    ]
+    question = "and how long does it take?"
+    idf = {"cost": 3.0, "shipping": 1.0}  # shipping is in many entries of a shop's FAQ, cost in few
+    out = composer.compose(question, hits, query=f"{question} How much does shipping cost?",
+                           term_weight=lambda t: idf.get(t, 2.0))
+    assert out.text.startswith("Standard shipping takes 3 to 5 business days [2]"), out.text
+
+
 def test_a_sentence_that_says_the_answer_is_not_known_stays() -> None:
     """"The duration ... is not yet known" answers "How long ...?" too, and is not left out as
     holding no duration."""
