@@ -1033,8 +1033,32 @@ class ExtractiveComposer:
         # filler (a question that asks two things, "How long does it take, and how much does it
         # cost?", is answered by sentences of either kind)
         if kind is not None and not asks_several_kinds(question) and any(fits[keep[i]] for i in picked):
+            # of the chosen sentences that give the kind, one that names less than half of what the
+            # best-named one names is about something else ("How long is the reset link valid?":
+            # "valid for 30 minutes", not "Your order history is kept for 7 years")
+            # A run of such sentences in one passage ("Standard shipping is free on orders over
+            # $50. Below $50 it costs $4.95. Express shipping costs $12.95") is one answer
+            # A follow-up that takes its topic from the turn before ("How long does it take?"
+            # after "How do I download my data?") is about that topic too
+            about = q_terms | carried
+            about_w = _term_weights(about, term_weight)
+
+            def names(i: int) -> float:
+                said, half = about & words[i], about & shared[keep[i]]
+                return math.fsum(about_w[t] for t in said) - 0.5 * math.fsum(about_w[t] for t in half)
+
+            named_best = max(names(i) for i in picked if fits[keep[i]])
+            gives = [fits[keep[i]] and names(i) >= 0.5 * named_best for i in picked]
+            at = {cands[i][:2]: k for k, i in enumerate(picked)}
+            grew = True
+            while grew:
+                grew = False
+                for k, i in enumerate(picked):
+                    n, pos = cands[i][:2]
+                    if fits[keep[i]] and not gives[k] and any(gives[at[(n, pos + d)]] for d in (-1, 1) if (n, pos + d) in at):
+                        gives[k] = grew = True
             picked = _kind_answered(
-                picked, [cands[i][:2] for i in picked], [fits[keep[i]] for i in picked], texts,
+                picked, [cands[i][:2] for i in picked], gives, texts,
                 lambda n, pos: (n, pos) in place and _leads_in(every[place[(n, pos)]][2]),
             )
             total = sum(len(texts[i]) for i in picked)

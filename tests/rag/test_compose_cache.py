@@ -903,6 +903,32 @@ def test_a_kind_question_answered_by_one_sentence_gets_no_unrelated_filler() -> 
     assert out.text == "检验通过后，退款将在 5 至 7 个工作日内原路退回[1]。", out.text
 
 
+def test_a_sentence_that_gives_the_kind_about_something_else_is_left_out() -> None:
+    """Of the sentences that give the kind asked for (a duration), one that names less than half
+    of what the best-named one names is about something else: "How long is the reset link valid?"
+    was answered with its 30 minutes, then with how long order history is kept (the embedder
+    put every sentence of the passage about as close to the question: ``Flat`` here). A run of
+    such sentences in one passage is one answer and stays whole."""
+    import numpy as np
+
+    class Flat:
+        id = "fake:flat"
+        dim = 2
+
+        def embed(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+            return np.array([[1.0, 0.0] for _ in texts], dtype=np.float32)
+
+    composer = ExtractiveComposer(Flat())
+    account = _hit(1, "We send a reset link that is valid for 30 minutes. Write to us if you lost access. "
+                      "Your order history is kept for 7 years because tax law requires it.", "Account", 0.9)
+    out = composer.compose("How long is the reset link valid?", [account])
+    assert "30 minutes [1]" in out.text and "7 years" not in out.text, out.text
+    prices = _hit(1, "Standard shipping is free on orders over $50. Below $50 it costs $4.95. "
+                     "Express shipping costs $12.95, and is free for members.", "Shipping", 0.9)
+    out = composer.compose("How much does express shipping cost?", [prices])
+    assert out.text.startswith("Standard shipping is free on orders over $50 [1]. Below $50"), out.text
+
+
 def test_a_follow_up_of_another_kind_keeps_the_topic_not_the_price_asked_before() -> None:
     """ "and how long does it take?" after "How much does shipping cost?" asks how long shipping
     takes: "cost", what the turn before asked, chose the prices again (they name shipping and
