@@ -29,6 +29,7 @@ from indexes.text import (
     is_how_to_heading,
     leans_on_previous,
     named_terms,
+    only_names_subject,
     phrase_terms,
     price_words,
     query_topic,
@@ -1029,6 +1030,13 @@ class ExtractiveComposer:
                 break
             picked.append(best)
             total += len(texts[best])
+        # a follow-up that only names another subject ("评价呢？" after "怎么获得积分？", "And for
+        # members?") is answered by what is said of that subject, where a chosen sentence says it:
+        # the others answered the turn before ("每消费 1 美元获得 1 积分")
+        subject = _topic_terms(question) if query != question and only_names_subject(question) else set()
+        if subject and any(subject & words[i] for i in picked):
+            picked = [i for i in picked if subject & words[i]]
+            total = sum(len(texts[i]) for i in picked)
         # a question that asks for a kind of answer, which a chosen sentence gives, gets no unrelated
         # filler (a question that asks two things, "How long does it take, and how much does it
         # cost?", is answered by sentences of either kind)

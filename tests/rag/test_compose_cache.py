@@ -929,6 +929,29 @@ def test_a_sentence_that_gives_the_kind_about_something_else_is_left_out() -> No
     assert out.text.startswith("Standard shipping is free on orders over $50 [1]. Below $50"), out.text
 
 
+def test_a_follow_up_that_only_names_another_subject_is_answered_by_what_is_said_of_it() -> None:
+    """ "评价呢？" (and reviews?) after "怎么获得积分？" (how do I earn points?) was answered with
+    every way of earning points again, the one about reviews last: the sentences that name the
+    subject asked about now answer it, where one does (the embedder put the three alike)."""
+    import numpy as np
+
+    class Flat:
+        id = "fake:flat"
+        dim = 2
+
+        def embed(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+            return np.array([[1.0, 0.0] for _ in texts], dtype=np.float32)
+
+    composer = ExtractiveComposer(Flat())
+    rules = _hit(1, "## 如何获得积分\n每消费 1 美元获得 1 积分；会员获得双倍积分。商品评价审核通过后，每条评价奖励 20 积分。", "积分")
+    question = "评价呢？"
+    out = composer.compose(question, [rules], "zh", query=f"{question} 怎么获得积分？")
+    assert out.text == "商品评价审核通过后，每条评价奖励 20 积分[1]。", out.text
+    # where no sentence names it, the answer is what is said of the topic before
+    out = composer.compose("那退货呢？", [rules], "zh", query="那退货呢？ 怎么获得积分？")
+    assert out.text.startswith("每消费 1 美元获得 1 积分"), out.text
+
+
 def test_a_follow_up_of_another_kind_keeps_the_topic_not_the_price_asked_before() -> None:
     """ "and how long does it take?" after "How much does shipping cost?" asks how long shipping
     takes: "cost", what the turn before asked, chose the prices again (they name shipping and
