@@ -418,6 +418,22 @@ _NOT_KNOWN = re.compile(
 )
 
 
+def _with_runs(places: Sequence[tuple[int, int]], strong: Sequence[bool], may: Sequence[bool]) -> list[bool]:
+    """``strong`` (one flag per sentence at ``places``: passage number and position) with each
+    sentence that ``may`` be kept and stands next to a kept one in its passage kept too, run by
+    run: "Standard shipping is free on orders over $50. Below $50 it costs $4.95." stays before
+    "Express shipping costs $12.95" as one answer."""
+    kept = list(strong)
+    at = {p: k for k, p in enumerate(places)}
+    grew = True
+    while grew:
+        grew = False
+        for k, (n, pos) in enumerate(places):
+            if may[k] and not kept[k] and any(kept[at[(n, pos + d)]] for d in (-1, 1) if (n, pos + d) in at):
+                kept[k] = grew = True
+    return kept
+
+
 def _kind_answered(
     picked: list[int],
     places: Sequence[tuple[int, int]],
@@ -1056,15 +1072,11 @@ class ExtractiveComposer:
                 return math.fsum(about_w[t] for t in said) - 0.5 * math.fsum(about_w[t] for t in half)
 
             named_best = max(names(i) for i in picked if fits[keep[i]])
-            gives = [fits[keep[i]] and names(i) >= 0.5 * named_best for i in picked]
-            at = {cands[i][:2]: k for k, i in enumerate(picked)}
-            grew = True
-            while grew:
-                grew = False
-                for k, i in enumerate(picked):
-                    n, pos = cands[i][:2]
-                    if fits[keep[i]] and not gives[k] and any(gives[at[(n, pos + d)]] for d in (-1, 1) if (n, pos + d) in at):
-                        gives[k] = grew = True
+            gives = _with_runs(
+                [cands[i][:2] for i in picked],
+                [fits[keep[i]] and names(i) >= 0.5 * named_best for i in picked],
+                [fits[keep[i]] for i in picked],
+            )
             picked = _kind_answered(
                 picked, [cands[i][:2] for i in picked], gives, texts,
                 lambda n, pos: (n, pos) in place and _leads_in(every[place[(n, pos)]][2]),
