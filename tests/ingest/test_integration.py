@@ -120,6 +120,21 @@ def test_default_multilingual_embedder_retrieves_chinese_densely(kb_home: Path, 
         ans = asst.ask(question, history=hist)
         hist += [{"role": "user", "content": question}, {"role": "assistant", "content": ans.text}]
     assert "$49 service fee" in ans.text, ans.text
+    # a follow-up of another kind keeps the topic, not the price asked before; one that only names
+    # another subject is answered by what is said of it
+    for turns, opens in (
+        (("How much does shipping cost?", "and how long does it take?"), "Standard shipping takes 3 to 5 business days"),
+        (("怎么获得积分？", "评价呢？"), "商品评价审核通过后，每条评价奖励 20 积分"),
+    ):
+        hist = []
+        for question in turns:
+            ans = asst.ask(question, history=hist)
+            hist += [{"role": "user", "content": question}, {"role": "assistant", "content": ans.text}]
+        assert ans.text.startswith(opens), ans.text
+    assert "每消费" not in ans.text, ans.text
+    # a duration about something else does not follow the one asked for
+    reset = asst.ask("How long is the reset link valid?")
+    assert "30 minutes" in reset.text and "7 years" not in reset.text, reset.text
     index.close()
 
 
