@@ -528,6 +528,31 @@ def price_words(text: str) -> list[str]:
     return [w for w in _PRICE_WORD.findall(folded) if w not in ("运费", "手续费")] if asks else []
 
 
+# where a question asks a second thing: "..., and how long will the refund take?", "... and do
+# they pay return shipping?", or a second question after the first's question mark ("退货运费谁出？
+# 多久退款？")
+_SECOND_ASK = re.compile(
+    r",?\s+and\s+(?=(?:what|how|when|where|why|which|who|whom|can|could|do|does|did|is|are|was|were|will|"
+    r"would|should|may|must|have|has)\b)|(?<=[?？])\s*(?=\S)",
+    re.IGNORECASE,
+)
+
+
+def split_asks(question: str) -> list[str]:
+    """The questions ``question`` asks, where it asks more than one ("Can I return an item and how
+    long will the refund take?": "Can I return an item", "how long will the refund take?"); a part
+    that names no term of its own ("..., and why?") stays with the one before it. ``[question]``
+    otherwise."""
+    parts: list[str] = []
+    for piece in _SECOND_ASK.split(question.strip()):
+        piece = piece.strip()
+        if parts and not tokenize(query_topic(piece)):
+            parts[-1] = f"{parts[-1]} {piece}"
+        elif piece:
+            parts.append(piece)
+    return parts if len(parts) > 1 else [question]
+
+
 def asks_several_kinds(query: str) -> bool:
     """Whether ``query`` asks for more than one kind of answer ("How long does it take, and how much
     does it cost?", "What time do you open, and how much is parking?")."""

@@ -34,6 +34,7 @@ from indexes.text import (
     price_words,
     query_topic,
     same_words,
+    split_asks,
     split_sentences,
     tokenize,
     without_request,
@@ -957,6 +958,24 @@ class ExtractiveComposer:
             # none of the likeliest sentences gives the phone number or address asked for: the
             # likeliest that gives one is weighed too (:data:`ANSWERED_FIRST`)
             must.extend([i for i in ranked if fits[i] and i not in must][:1])
+        # a question that asks two things ("Can I return an item and how long will the refund
+        # take?") is answered on each: the sentence that names most of each part (and gives the
+        # kind of answer it asks for) is weighed, and said, with the others
+        parts = split_asks(question) if not named else [question]
+        per_part: list[int] = []
+        for part in parts if len(parts) > 1 else ():
+            p_terms, p_kind = _topic_terms(part), answer_kind(part)
+            p_weight = _term_weights(p_terms, term_weight)
+
+            says_part = [
+                math.fsum(p_weight[t] for t in p_terms & words[i])
+                + (0.5 if p_kind is not None and holds_answer_kind(p_kind, sent) else 0.0)
+                for i, (_, _, sent) in enumerate(cands)
+            ]
+            best_part = max(ranked, key=says_part.__getitem__) if p_terms else -1  # the likeliest of equals
+            if best_part >= 0 and says_part[best_part] > 0.5 and best_part not in per_part:
+                per_part.append(best_part)
+        must.extend(i for i in per_part if i not in must)
         order = must + [i for i in ranked if i not in must]
         keep = sorted(distinct_sentences(order, keys, max(self.embed_sentences, len(must)), pinned=frozenset(must)))
         fit = np.array([fits[i] for i in keep], dtype=np.float64)
@@ -1010,6 +1029,11 @@ class ExtractiveComposer:
                 best = max(own, key=lambda i: rel[i])
                 picked.append(best)
                 total += len(texts[best])
+        for j in per_part:
+            i = keep.index(j) if j in keep else -1
+            if i >= 0 and i not in picked and rel[i] >= self.min_relevance and len(picked) < self.max_sentences:
+                picked.append(i)
+                total += len(texts[i])
         # the passage that retrieval put clearly first answers alone, when its sentence is the best
         # or the question names its topic by a pronoun that the condensed form resolved
         leads = not named and (len(hits) < 2 or hits[0].score - hits[1].score >= self.lead_margin)
@@ -1056,7 +1080,7 @@ class ExtractiveComposer:
         # a question that asks for a kind of answer, which a chosen sentence gives, gets no unrelated
         # filler (a question that asks two things, "How long does it take, and how much does it
         # cost?", is answered by sentences of either kind)
-        if kind is not None and not asks_several_kinds(question) and any(fits[keep[i]] for i in picked):
+        if kind is not None and len(parts) == 1 and not asks_several_kinds(question) and any(fits[keep[i]] for i in picked):
             # of the chosen sentences that give the kind, one that names less than half of what the
             # best-named one names is about something else ("How long is the reset link valid?":
             # "valid for 30 minutes", not "Your order history is kept for 7 years")

@@ -62,6 +62,7 @@ from indexes.text import (
     names_any,
     outermost,
     query_topic,
+    split_asks,
     split_sentences,
     to_simplified,
     to_traditional,
@@ -1310,6 +1311,15 @@ class HybridRetriever:
           a refund take?" after "How do I return an item?": "6. Refunds", where the return
           window's "30 days ... to return an item for a refund" is a duration that names a
           refund)."""
+        parts = split_asks(question)
+        if len(parts) > 1:
+            # a question that asks two things ("Can I return an item and how long will the refund
+            # take?") is read as each of them asked after the whole: a passage found for the whole
+            # may answer one part, and its source's other section the other
+            out = list(hits)
+            for part in parts:
+                out = self.answer_excerpts(part, out, query or question)
+            return out
         kind = asked_kind(question, query)
         asked = frozenset(tokenize(query_topic(question)))
         topic = asked or (frozenset(tokenize(query_topic(query))) if query else frozenset())

@@ -402,3 +402,15 @@ def test_price_words_are_the_words_a_question_asks_a_price_by() -> None:
     # a price named, not asked for: who pays it, or how long something with a fee takes
     assert price_words("Who pays the return fee?") == []
     assert price_words("How long does a refund take?") == []
+
+
+def test_split_asks_finds_the_questions_a_question_asks() -> None:
+    from indexes.text import split_asks
+
+    assert split_asks("Can I return an item and how long will the refund take?") == [
+        "Can I return an item", "how long will the refund take?",
+    ]
+    assert split_asks("退货运费谁出？多久退款？") == ["退货运费谁出？", "多久退款？"]
+    # "and" between two things asked about, or before a part that names nothing, is one question
+    for one in ("Do cats and dogs get it?", "Salt and pepper?", "What is it, and why?", "How long?"):
+        assert split_asks(one) == [one]

@@ -132,6 +132,11 @@ def test_default_multilingual_embedder_retrieves_chinese_densely(kb_home: Path, 
             hist += [{"role": "user", "content": question}, {"role": "assistant", "content": ans.text}]
         assert ans.text.startswith(opens), ans.text
     assert "每消费" not in ans.text, ans.text
+    # a question that asks two things is answered on both, from two sections of one policy
+    both = asst.ask("What is the return window for Plus members and do they pay return shipping?")
+    assert "60 days" in both.text and "never pay return shipping" in both.text, both.text
+    both = asst.ask("退货运费谁出？多久退款？")
+    assert "5 至 7 个工作日" in both.text and "运费由 Acme 承担" in both.text, both.text
     # a duration about something else does not follow the one asked for
     reset = asst.ask("How long is the reset link valid?")
     assert "30 minutes" in reset.text and "7 years" not in reset.text, reset.text

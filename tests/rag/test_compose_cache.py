@@ -929,6 +929,21 @@ def test_a_sentence_that_gives_the_kind_about_something_else_is_left_out() -> No
     assert out.text.startswith("Standard shipping is free on orders over $50 [1]. Below $50"), out.text
 
 
+def test_a_question_that_asks_two_things_is_answered_on_both() -> None:
+    """ "Can I return an item and how long does the refund take?" was answered with the returns
+    passage alone, whose sentences share most of its words: the sentence that says most of each
+    part (and gives the kind of answer that part asks for) is said too."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    hits = [
+        _hit(1, "You can return an item within 30 days of delivery. Return an item in its original packaging. "
+                "Start a return of an item in your account under Orders.", "Returns", 0.9),
+        _hit(2, "Refunds take 5 to 7 business days after inspection.", "Refunds", 0.7),
+    ]
+    out = composer.compose("Can I return an item and how long does the refund take?", hits)
+    assert out.text.startswith("You can return an item within 30 days of delivery [1]."), out.text
+    assert "Refunds take 5 to 7 business days after inspection [2]" in out.text, out.text
+
+
 def test_a_follow_up_that_only_names_another_subject_is_answered_by_what_is_said_of_it() -> None:
     """ "评价呢？" (and reviews?) after "怎么获得积分？" (how do I earn points?) was answered with
     every way of earning points again, the one about reviews last: the sentences that name the
