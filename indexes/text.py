@@ -528,6 +528,9 @@ def price_words(text: str) -> list[str]:
     return [w for w in _PRICE_WORD.findall(folded) if w not in ("运费", "手续费")] if asks else []
 
 
+# the most questions one question is read as asking (:func:`split_asks`)
+MAX_ASKS = 3
+
 # where a question asks a second thing: "..., and how long will the refund take?", "... and do
 # they pay return shipping?", or a second question after the first's question mark ("退货运费谁出？
 # 多久退款？")
@@ -550,7 +553,9 @@ def split_asks(question: str) -> list[str]:
             parts[-1] = f"{parts[-1]} {piece}"
         elif piece:
             parts.append(piece)
-    return parts if len(parts) > 1 else [question]
+    # a pasted list of questions is not one question asking several things: an answer of a few
+    # sentences could not answer each, and each part costs a pass over the passages
+    return parts if 1 < len(parts) <= MAX_ASKS else [question]
 
 
 def asks_several_kinds(query: str) -> bool:

@@ -414,3 +414,5 @@ def test_split_asks_finds_the_questions_a_question_asks() -> None:
     # "and" between two things asked about, or before a part that names nothing, is one question
     for one in ("Do cats and dogs get it?", "Salt and pepper?", "What is it, and why?", "How long?"):
         assert split_asks(one) == [one]
+    # a pasted list of questions is read whole
+    assert split_asks("Can I return it? " * 40) == ["Can I return it? " * 40]
