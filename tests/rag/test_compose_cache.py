@@ -3,6 +3,8 @@ and the composed answer is the same as without the cache."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from indexes.embedders import get_embedder
 from indexes.types import Chunk
 from rag.compose import ExtractiveComposer
@@ -903,22 +905,24 @@ def test_a_kind_question_answered_by_one_sentence_gets_no_unrelated_filler() -> 
     assert out.text == "检验通过后，退款将在 5 至 7 个工作日内原路退回[1]。", out.text
 
 
+class _Flat:
+    """An embedder that puts every text at the same point: sentences are told apart by their
+    words alone, and each is as close to the question as the others."""
+
+    id = "fake:flat"
+    dim = 2
+
+    def embed(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+        return np.array([[1.0, 0.0] for _ in texts], dtype=np.float32)
+
+
 def test_a_sentence_that_gives_the_kind_about_something_else_is_left_out() -> None:
     """Of the sentences that give the kind asked for (a duration), one that names less than half
     of what the best-named one names is about something else: "How long is the reset link valid?"
     was answered with its 30 minutes, then with how long order history is kept (the embedder
-    put every sentence of the passage about as close to the question: ``Flat`` here). A run of
+    put every sentence of the passage about as close to the question: ``_Flat`` here). A run of
     such sentences in one passage is one answer and stays whole."""
-    import numpy as np
-
-    class Flat:
-        id = "fake:flat"
-        dim = 2
-
-        def embed(self, texts: list[str], kind: str = "passage") -> np.ndarray:
-            return np.array([[1.0, 0.0] for _ in texts], dtype=np.float32)
-
-    composer = ExtractiveComposer(Flat())
+    composer = ExtractiveComposer(_Flat())
     account = _hit(1, "We send a reset link that is valid for 30 minutes. Write to us if you lost access. "
                       "Your order history is kept for 7 years because tax law requires it.", "Account", 0.9)
     out = composer.compose("How long is the reset link valid?", [account])
@@ -948,16 +952,7 @@ def test_a_follow_up_that_only_names_another_subject_is_answered_by_what_is_said
     """ "评价呢？" (and reviews?) after "怎么获得积分？" (how do I earn points?) was answered with
     every way of earning points again, the one about reviews last: the sentences that name the
     subject asked about now answer it, where one does (the embedder put the three alike)."""
-    import numpy as np
-
-    class Flat:
-        id = "fake:flat"
-        dim = 2
-
-        def embed(self, texts: list[str], kind: str = "passage") -> np.ndarray:
-            return np.array([[1.0, 0.0] for _ in texts], dtype=np.float32)
-
-    composer = ExtractiveComposer(Flat())
+    composer = ExtractiveComposer(_Flat())
     rules = _hit(1, "## 如何获得积分\n每消费 1 美元获得 1 积分；会员获得双倍积分。商品评价审核通过后，每条评价奖励 20 积分。", "积分")
     question = "评价呢？"
     out = composer.compose(question, [rules], "zh", query=f"{question} 怎么获得积分？")
