@@ -419,6 +419,13 @@ _NOT_KNOWN = re.compile(
 )
 
 
+def _named_share(terms: set[str], weight: dict[str, float], said: set[str], shared: set[str]) -> float:
+    """How much of ``terms`` (each of ``weight``) a sentence names: the terms among its words
+    ``said``, less half of those that are words it shares with its neighbours (``shared``: a table
+    row's headers, a list's lead-in), which say which column or list is meant, not which entry."""
+    return math.fsum(weight[t] for t in terms & said) - 0.5 * math.fsum(weight[t] for t in terms & shared)
+
+
 def _with_runs(places: Sequence[tuple[int, int]], strong: Sequence[bool], may: Sequence[bool]) -> list[bool]:
     """``strong`` (one flag per sentence at ``places``: passage number and position) with each
     sentence that ``may`` be kept and stands next to a kept one in its passage kept too, run by
@@ -800,10 +807,11 @@ class ExtractiveComposer:
         # name that topic, by its own words ("cost"), whether or not they say them
         q_terms = _topic_terms(question)
         topic_before = query != question and takes_topic_from_before(question)
+        own_kind = answer_kind(question)  # None where it borrows the turn before's (asked_kind)
         carried: set[str] = set()  # the topic it takes from there
         if topic_before:
             carried = _topic_terms(query) - q_terms
-            if answer_kind(question) not in (None, "money"):
+            if own_kind not in (None, "money"):
                 # the price the turn before asked ("How much does shipping cost?") is not what a
                 # question of another kind asks about ("and how long does it take?"): shipping is
                 carried -= set(tokenize(" ".join(price_words(query))))
@@ -914,7 +922,7 @@ class ExtractiveComposer:
                 shared[i] = shared[i] | borrowed
 
         def matched(i: int) -> float:
-            return math.fsum(weight[t] for t in q_terms & words[i]) - 0.5 * math.fsum(weight[t] for t in q_terms & shared[i])
+            return _named_share(q_terms, weight, words[i], shared[i])
 
         # only the most promising sentences are embedded (embedding is the cost): those of the best
         # passages first, then those with the question's words (a sentence holding the kind of
@@ -935,7 +943,7 @@ class ExtractiveComposer:
             fits = [h in how and how[h] == most for h in section]
         else:
             fits = [holds_answer_kind(kind, s) for _, _, s in cands]
-            if kind is not None and answer_kind(question) is None:
+            if kind is not None and own_kind is None:
                 # the kind is the turn before's ("积分多久过期？"), and the question only names
                 # another subject ("注销账户后呢？"): a sentence gives it only where it says about
                 # that subject about as much as any sentence does. "积分在订单签收 30 天后到账", a
@@ -1083,17 +1091,16 @@ class ExtractiveComposer:
         if kind is not None and len(parts) == 1 and not asks_several_kinds(question) and any(fits[keep[i]] for i in picked):
             # of the chosen sentences that give the kind, one that names less than half of what the
             # best-named one names is about something else ("How long is the reset link valid?":
-            # "valid for 30 minutes", not "Your order history is kept for 7 years")
-            # A run of such sentences in one passage ("Standard shipping is free on orders over
-            # $50. Below $50 it costs $4.95. Express shipping costs $12.95") is one answer
-            # A follow-up that takes its topic from the turn before ("How long does it take?"
-            # after "How do I download my data?") is about that topic too
+            # "valid for 30 minutes", not "Your order history is kept for 7 years"); a run of such
+            # sentences in one passage ("Standard shipping is free on orders over $50. Below $50 it
+            # costs $4.95. Express shipping costs $12.95") is one answer. A follow-up that takes its
+            # topic from the turn before ("How long does it take?" after "How do I download my
+            # data?") is about that topic too
             about = q_terms | carried
             about_w = _term_weights(about, term_weight)
 
             def names(i: int) -> float:
-                said, half = about & words[i], about & shared[keep[i]]
-                return math.fsum(about_w[t] for t in said) - 0.5 * math.fsum(about_w[t] for t in half)
+                return _named_share(about, about_w, words[i], shared[keep[i]])
 
             named_best = max(names(i) for i in picked if fits[keep[i]])
             gives = _with_runs(
