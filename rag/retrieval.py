@@ -61,6 +61,7 @@ from indexes.text import (
     named_terms,
     names_any,
     outermost,
+    price_words,
     query_topic,
     split_asks,
     split_sentences,
@@ -1321,7 +1322,10 @@ class HybridRetriever:
                 out = self.answer_excerpts(part, out, query or question)
             return out
         kind = asked_kind(question, query)
-        asked = frozenset(tokenize(query_topic(question)))
+        # the words that ask for a price ("cost" in "How much does that cost?") say what kind of
+        # answer is wanted, as "long" does in "how long": what it is the price of is the topic,
+        # from the turn as condensed where the question names nothing else
+        asked = frozenset(tokenize(query_topic(question))) - frozenset(tokenize(" ".join(price_words(question))))
         topic = asked or (frozenset(tokenize(query_topic(query))) if query else frozenset())
         how_to = kind is None and asks_how_to(question) and bool(topic)
         # a follow-up's passage was found with the turn it follows, whose words may have pulled it
@@ -1351,7 +1355,12 @@ class HybridRetriever:
                     if not follows or titled(own):
                         continue
                 extras = self.index.get_chunks(list(h.others))
-                extra = next((c for c in extras if _answers_kind(kind, topic, c.text) and (not answered or titled([c]))), None)
+                # of the other chunks that give the kind, the first under a heading that names what
+                # is asked ("6. Refunds" for "how long will the refund take?", over "1. Return
+                # window", whose "30 days ... to return an item for a refund" is the stronger
+                # chunk); any that gives it where the passage gives none
+                fits = [c for c in extras if _answers_kind(kind, topic, c.text)]
+                extra = next((c for c in fits if titled([c])), None if answered else next(iter(fits), None))
             elif how_to:
                 # a section that tells how, about one of the question's terms ("4. How to start a
                 # return" for "How do I return an item?"), closest to what is asked, when the

@@ -137,6 +137,15 @@ def test_default_multilingual_embedder_retrieves_chinese_densely(kb_home: Path, 
     assert "60 days" in both.text and "never pay return shipping" in both.text, both.text
     both = asst.ask("退货运费谁出？多久退款？")
     assert "5 至 7 个工作日" in both.text and "运费由 Acme 承担" in both.text, both.text
+    # ... where the return window, a duration that names a refund, answers neither the second part
+    both = asst.ask("Can I return an item and how long will the refund take?")
+    assert "30 days" in both.text and "5 to 7 business days" in both.text, both.text
+    # the price of what the turns before name: extending the headphones' warranty
+    hist = []
+    for question in ("How long is the warranty on my headphones?", "Can I extend it?", "How much does that cost?"):
+        ans = asst.ask(question, history=hist)
+        hist += [{"role": "user", "content": question}, {"role": "assistant", "content": ans.text}]
+    assert "$49 service fee" in ans.text, ans.text
     # a duration about something else does not follow the one asked for
     reset = asst.ask("How long is the reset link valid?")
     assert "30 minutes" in reset.text and "7 years" not in reset.text, reset.text

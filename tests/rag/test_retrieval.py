@@ -815,6 +815,55 @@ def test_a_how_long_question_gets_the_sources_duration_as_an_excerpt(kb_home: Pa
         "## Coverage", "Repair of a defective product covers parts and labour."]
 
 
+def test_the_excerpt_of_the_kind_asked_comes_from_the_section_titled_by_what_is_asked(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    """ "how long will the refund take?" got the return window ("30 days ... to return an item for
+    a refund", a duration that names a refund) as its excerpt, the chunk its source ranked above
+    the refunds section: of the chunks that give the kind, one under a heading that names what is
+    asked is taken first."""
+    from dataclasses import replace
+
+    title = "Returns policy"
+    docs = [Doc("returns.pdf", title, [
+        "You have 30 days from delivery to return an item for a refund.",
+        "Refunds are issued within 5 to 7 business days after inspection.",
+        "If an item arrives damaged, we send a replacement or a full refund.",
+    ], headings=[(title, "1. Return window"), (title, "6. Refunds"), (title, "8. Damaged items")])]
+    index = build_kb(kb_home, "titled", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder, merge_neighbours=False)
+    hit = r.retrieve("damaged replacement full refund", k=1)[0]
+    assert hit.chunk.position == 2
+    row_at = {c.position: row for row, c in zip(hit.others, index.get_chunks(list(hit.others)), strict=True)}
+    hit = replace(hit, others=(row_at[0], row_at[1]))  # the return window first, as its source ranked it
+    got = r.answer_excerpts("how long will the refund take?", [hit])[0]
+    assert got.passage.split("\n") == ["## 6. Refunds", docs[0].texts[1], "## 8. Damaged items", docs[0].texts[2]]
+    # with no titled chunk that gives it, the first that gives it is still read
+    untitled = replace(hit, others=(row_at[0],))
+    assert "30 days" in r.answer_excerpts("how long will the refund take?", [untitled])[0].passage
+
+
+def test_a_price_asked_of_what_the_turns_before_name_gets_an_excerpt_that_gives_one(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    """ "How much does that cost?" after "Can I extend it?" after "How long is the warranty on my
+    headphones?" found the warranty periods, which give no price, and took no excerpt: "cost" was
+    read as what it is about, and the plan that extends the warranty says "$49 service fee". The
+    words that ask for a price say what kind of answer is wanted; the topic is the turns'."""
+    title = "Warranty policy"
+    docs = [Doc("warranty.docx", title, [
+        "Headphones carry a one year warranty, and laptops two years.",
+        "Acme Care+ is an optional plan. It extends the warranty and adds two claims a year with a $49 fee each.",
+    ], headings=[(title, "Warranty periods"), (title, "Acme Care+")])]
+    index = build_kb(kb_home, "price", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder, merge_neighbours=False)
+    query = "How much does that cost? Can I extend it? How long is the warranty on my headphones?"
+    hit = r.retrieve("warranty on my headphones", k=1)[0]
+    assert hit.chunk.position == 0 and hit.others
+    got = r.answer_excerpts("How much does that cost?", [hit], query)[0]
+    assert got.passage.split("\n") == [docs[0].texts[0], "## Acme Care+", docs[0].texts[1]]
+
+
 def test_a_sentence_that_leans_on_one_naming_the_topic_answers_about_it() -> None:
     """ "It ... adds two claims per year with a $49 service fee each" tells what Acme Care+ costs
     when the sentence before it names Acme Care+; a figure in a sentence that names neither
