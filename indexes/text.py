@@ -667,6 +667,17 @@ def is_how_to_heading(heading: str) -> bool:
 # still say "takes": the composer counts it)
 _FRAME_TAKE = re.compile(r"\bhow\s+long\b[^.?!;,]*?\b(takes?|taken|taking|took)\b", re.IGNORECASE)
 
+# "will" as the question's auxiliary ("how long will the refund take?", "When will my order
+# arrive?", "Will it fit?"), after a question word or a pronoun or opening the question, says when,
+# not what about: as a term it matched "We will send a replacement or a full refund" over "Refunds
+# are issued ... within 5 to 7 business days". A will that is written ("Can I change my will?")
+# stays a term
+_AUX_WILL = re.compile(
+    r"(?:\b(?:how(?:\s+(?:long|much|many|often|soon))?|what|when|where|which|who|why|i|you|we|they|it|he|she)\s+|^\W*)"
+    r"(will|shall)\b",
+    re.IGNORECASE,
+)
+
 
 # the words a request opens with, which say that the user wants something, not what about: "I want
 # to close my account" is about closing an account, and "I want a refund" about a refund ("want"
@@ -726,10 +737,17 @@ def without_story(text: str) -> str:
     return rest if rest.strip(" ,") else text
 
 
+def without_auxiliary(query: str) -> str:
+    """``query`` without the "will" or "shall" that only makes it a question or future
+    (:data:`_AUX_WILL`): "how long will the refund take?" is about the refund."""
+    return _AUX_WILL.sub(lambda m: m.group(0)[: m.start(1) - m.start()], query)
+
+
 def query_topic(query: str) -> str:
     """``query`` without the words that say what kind of answer it wants, or that it is a request
     (:func:`without_request`): what to search by (in the script it is written in)."""
     query = _FRAME_TAKE.sub(lambda m: m.group(0)[: m.start(1) - m.start()], without_request(query))
+    query = without_auxiliary(query)
     return _without_kind_words_zh(_ANSWER_KIND.sub("how", query))
 
 

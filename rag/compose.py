@@ -37,6 +37,7 @@ from indexes.text import (
     split_asks,
     split_sentences,
     tokenize,
+    without_auxiliary,
     without_request,
     wording,
 )
@@ -205,7 +206,7 @@ def _topic_terms(text: str) -> set[str]:
     that says what kind of answer it wants, nor those that say it is a request ("I want a refund"
     is answered with how refunds are paid, not with "If you want a different size")."""
     cues = comparison_cues(text) + answer_kind_words(text)
-    return set(tokenize(without_request(text))) - set(tokenize(" ".join(cues)))
+    return set(tokenize(without_auxiliary(without_request(text)))) - set(tokenize(" ".join(cues)))
 
 
 def _naming_topic(
@@ -980,7 +981,10 @@ class ExtractiveComposer:
                 + (0.5 if p_kind is not None and holds_answer_kind(p_kind, sent) else 0.0)
                 for i, (_, _, sent) in enumerate(cands)
             ]
-            best_part = max(ranked, key=says_part.__getitem__) if p_terms else -1  # the likeliest of equals
+            # the likeliest of equals, one that no part before has taken first: "You have 30 days
+            # ... to return an item for a refund" answers "Can I return an item" and names a
+            # refund as "Refunds are issued ... within 5 to 7 business days" does
+            best_part = max(ranked, key=lambda i: (says_part[i], i not in per_part)) if p_terms else -1
             if best_part >= 0 and says_part[best_part] > 0.5 and best_part not in per_part:
                 per_part.append(best_part)
         must.extend(i for i in per_part if i not in must)

@@ -404,6 +404,17 @@ def test_price_words_are_the_words_a_question_asks_a_price_by() -> None:
     assert price_words("How long does a refund take?") == []
 
 
+def test_a_question_is_about_its_topic_not_its_auxiliary_will() -> None:
+    from indexes.text import query_topic, without_auxiliary
+
+    assert tokenize(query_topic("how long will the refund take?")) == ["refund"]
+    assert "will" not in tokenize(query_topic("When will my order arrive?"))
+    assert "will" not in tokenize(query_topic("Will it fit in my car?"))
+    # a will that is written stays what is asked about
+    assert "will" in tokenize(query_topic("Can I change my will?"))
+    assert tokenize(without_auxiliary("What will my will cover?")) == ["will", "cover"]
+
+
 def test_split_asks_finds_the_questions_a_question_asks() -> None:
     from indexes.text import split_asks
 

@@ -948,6 +948,19 @@ def test_a_question_that_asks_two_things_is_answered_on_both() -> None:
     assert "Refunds take 5 to 7 business days after inspection [2]" in out.text, out.text
 
 
+def test_each_part_of_a_two_part_question_gets_a_sentence_of_its_own() -> None:
+    """ "You have 30 days ... to return an item for a refund" says most of "Can I return an item"
+    and names the refund and a duration as "Refunds are issued within 5 to 7 business days" does:
+    the second part gets the best sentence that the first has not taken."""
+    composer = ExtractiveComposer(_Flat())
+    returns = _hit(1, "You have 30 days from delivery to return an item for a refund. Members can return an item "
+                      "within 60 days. An item bought in December can be returned until 31 January. Refunds are "
+                      "issued within 5 to 7 business days after inspection.", "Returns", 0.9)
+    out = composer.compose("Can I return an item and how long will the refund take?", [returns])
+    assert out.text.startswith("You have 30 days from delivery to return an item for a refund [1]."), out.text
+    assert "5 to 7 business days" in out.text, out.text
+
+
 def test_a_follow_up_that_only_names_another_subject_is_answered_by_what_is_said_of_it() -> None:
     """ "评价呢？" (and reviews?) after "怎么获得积分？" (how do I earn points?) was answered with
     every way of earning points again, the one about reviews last: the sentences that name the
