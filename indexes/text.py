@@ -321,8 +321,20 @@ def _marked(words: Iterable[str], stop: frozenset[str], negations: frozenset[str
     return out
 
 
-def _en_tokens(text: str, negations: bool = False) -> list[str]:
-    words = _marked(_WORD.findall(text.lower()), EN_STOPWORDS, EN_NEGATIONS if negations else None)
+# a word written with hyphens ("e-mail", "pick-up", "Wi-Fi") is the word written closed ("email",
+# "pickup", "wifi"): :func:`tokenize` keeps its parts and adds the closed form, so that either
+# spelling finds the other ("how to contact support by email" named every word of "e-mail
+# support@acme.example" but one). Letters only: "covid-19" and "1-800-555" stay their parts
+_HYPHENATED = re.compile(r"(?<![\w\-\u2010\u2011])[a-z]+(?:[\-\u2010\u2011][a-z]+)+(?![\w\-\u2010\u2011])")
+_HYPHEN = re.compile(r"[\-\u2010\u2011]")
+
+
+def _en_tokens(text: str, negations: bool = False, joins: bool = False) -> list[str]:
+    low = text.lower()
+    words = _marked(_WORD.findall(low), EN_STOPWORDS, EN_NEGATIONS if negations else None)
+    if joins and ("-" in low or "\u2010" in low or "\u2011" in low):
+        closed = (_HYPHEN.sub("", m.group(0)) for m in _HYPHENATED.finditer(low))
+        words += [w for w in closed if w not in EN_STOPWORDS]
     if not words:
         return []
     words = [w.replace("'", "") if "'" in w else w for w in words]
@@ -337,15 +349,17 @@ def _zh_tokens(run: str, negations: bool = False) -> list[str]:
     return _marked(words, ZH_STOPWORDS, ZH_NEGATIONS if negations else None)
 
 
-def tokenize(text: str, lang: str | None = None, *, fold: bool = True) -> list[str]:
+def tokenize(text: str, lang: str | None = None, *, fold: bool = True, joins: bool = True) -> list[str]:
     """The BM25 analyzer. English: lowercase, stop words removed, Snowball-stemmed; numbers kept.
     Chinese runs: read in Simplified script (:func:`to_simplified`), then jieba ``cut_for_search``
     words (stop words removed). Mixed text: each script run with its analyzer, in order. ``lang``
     is accepted for symmetry with callers; the analysis is chosen per script run so that a query
     and a document are always analysed alike. ``fold=False``: Traditional characters kept, as
-    keyword indexes built before the folding analysed their chunks."""
+    keyword indexes built before the folding analysed their chunks. A hyphenated word adds its
+    closed form ("e-mail": e, mail, email); ``joins=False``: its parts only, as keyword indexes
+    built before 2026-12-04 analysed their chunks."""
     del lang  # analysis is per script run (see docstring)
-    return _analyse(text, negations=False, fold=fold)
+    return _analyse(text, negations=False, fold=fold, joins=joins)
 
 
 def unread_letters(text: str) -> bool:
@@ -367,22 +381,23 @@ def _normalized(text: str, fold: bool = True) -> str:
     return to_simplified(text) if fold else text
 
 
-def _analyse(text: str, negations: bool, fold: bool = True) -> list[str]:
-    """:func:`tokenize`; with ``negations``, each run of negating words kept as :data:`NEGATION`."""
+def _analyse(text: str, negations: bool, fold: bool = True, joins: bool = False) -> list[str]:
+    """:func:`tokenize`; with ``negations``, each run of negating words kept as :data:`NEGATION`;
+    ``joins``: each hyphenated word's closed form added (:data:`_HYPHENATED`)."""
     if not text:
         return []
     text = _normalized(text, fold)
     if not _CJK_CHAR.search(text):
-        return _en_tokens(text, negations)
+        return _en_tokens(text, negations, joins)
     out: list[str] = []
     pos = 0
     for m in _CJK_RUN.finditer(text):
         if m.start() > pos:
-            out.extend(_en_tokens(text[pos : m.start()], negations))
+            out.extend(_en_tokens(text[pos : m.start()], negations, joins))
         out.extend(_zh_tokens(m.group(0), negations))
         pos = m.end()
     if pos < len(text):
-        out.extend(_en_tokens(text[pos:], negations))
+        out.extend(_en_tokens(text[pos:], negations, joins))
     return out
 
 

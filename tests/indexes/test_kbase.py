@@ -586,11 +586,48 @@ def test_a_keyword_index_built_before_the_script_folding_is_searched_as_it_was_b
         old_english.load_live().close()  # folding changes nothing in English: no reindex hint
     hints = [r.getMessage() for r in caplog.records if "reads Traditional and Simplified" in r.getMessage()]
     assert len(hints) == 1 and hints[0].startswith("knowledge base before version "), hints
-    assert now.bm25.analyzer == "t2s+chars" and before.bm25.analyzer == ""
+    assert now.bm25.analyzer == kbase.ANALYZER and before.bm25.analyzer == ""
     for index in (now, before):
         assert index.keyword_search("退貨申請", 1), index.bm25.analyzer  # as the chunk is written
     assert now.keyword_search("退货申请", 1)  # and, once folded, in the other script
     assert not before.keyword_search("退货申请", 1)
+
+
+def test_a_hyphenated_word_and_the_word_written_closed_find_each_other(
+    kb_home: Path, hashing: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "how to contact support by email" held every word of "e-mail support@acme.example" but
+    # "email", and was refused; an index built before the closed forms is searched as it was built
+    import indexes.kbase as kbase
+    from indexes.text import tokenize
+
+    chunks = (
+        Chunk(id="c1", doc_id="d1", source="contact.md", position=0, text="Write to us by e-mail.", title="Contact", lang="en"),
+        Chunk(id="c2", doc_id="d2", source="repairs.md", position=0, text="Acme arranges free pick-up of repairs.",
+              title="Repairs", lang="en"),
+        Chunk(id="c3", doc_id="d3", source="other.md", position=0, text="Mail and parcels.", title="Other", lang="en"),
+    )
+
+    def build(name: str) -> IndexVersion:
+        kb = KnowledgeBase(kb_home, name)
+        docs = [Document(id=c.doc_id, source=c.source, title=c.title, lang=c.lang) for c in chunks]
+        build_version(kb, hashing, docs, list(chunks), {c.doc_id: "h" for c in chunks})
+        return kb.load_live()
+
+    assert tokenize("e-mail") == ["e", "mail", "email"] and tokenize("e-mail", joins=False) == ["e", "mail"]
+    assert tokenize("covid-19") == ["covid", "19"]  # letters only
+    now = build("now")
+    assert [r for r, _ in now.keyword_search("email", 1)] == [0]
+    assert [r for r, _ in now.keyword_search("pickup", 1)] == [1]
+    # a question that hyphenates the word finds it by its parts, as before
+    assert [r for r, _ in now.keyword_search("e-mail", 1)] == [0]
+    assert now.keyword_index_behind() == []
+    with monkeypatch.context() as m:  # the analysis before the closed forms
+        m.setattr(kbase, "tokenize", lambda t, *a, **k: tokenize(t, fold=k.get("fold", True), joins=False))
+        m.setattr(kbase, "ANALYZER", "t2s+chars")
+        before = build("before")
+    assert not before.keyword_search("email", 1)
+    assert before.keyword_index_behind() == ["reads a hyphenated word (e-mail) apart from the word written closed (email)"]
 
 
 def test_an_english_keyword_index_is_behind_only_when_built_before_its_analysis_was_recorded(
@@ -611,7 +648,8 @@ def test_an_english_keyword_index_is_behind_only_when_built_before_its_analysis_
         build_version(kb, hashing, [doc], [chunk], {"d1": "h"})
         behind[analyzer] = kb.load_live().keyword_index_behind()
     assert behind == {"": ["predates 2026-12-02 and may leave negations out of its phrase terms"],
-                      "t2s": [], "t2s+chars": []}
+                      "t2s": ["reads a hyphenated word (e-mail) apart from the word written closed (email)"],
+                      kbase.ANALYZER: []}
 
 
 def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_otherwise(
@@ -639,7 +677,7 @@ def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_other
 
     assert "年费" not in tokenize("要交年费吗") and "退" in tokenize("什么商品不能退")  # the cuts this is about
     now = build("now")
-    assert now.bm25.analyzer == "t2s+chars"
+    assert now.bm25.analyzer == kbase.ANALYZER
     assert [r for r, _ in now.keyword_search("要交年费吗", 1)] == [0]
     assert [r for r, _ in now.keyword_search("什么商品不能退", 1)] == [1]
     assert [r for r, _ in now.keyword_search("積分有效期", 1)] == [2]  # Traditional characters read as Simplified
@@ -653,7 +691,10 @@ def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_other
     assert not before.keyword_search("要交年费吗", 1)
     hints = [r.getMessage() for r in caplog.records if "not by their characters" in r.getMessage()]
     assert len(hints) == 1 and "kb reindex --kb before" in hints[0], hints
-    assert before.keyword_index_behind() == ["matches Chinese by jieba's words only, not by their characters"]
+    assert before.keyword_index_behind() == [
+        "matches Chinese by jieba's words only, not by their characters",
+        "reads a hyphenated word (e-mail) apart from the word written closed (email)",
+    ]
     assert now.keyword_index_behind() == []
     # the next version analyses every chunk again, those it copies from the older one too
     kb = KnowledgeBase(kb_home, "before")
@@ -662,5 +703,5 @@ def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_other
     w.finalize()
     kb.publish(w)
     after = kb.load_live()
-    assert after.bm25.analyzer == "t2s+chars" and [r for r, _ in after.keyword_search("要交年费吗", 1)] == [0]
+    assert after.bm25.analyzer == kbase.ANALYZER and [r for r, _ in after.keyword_search("要交年费吗", 1)] == [0]
     assert after.keyword_index_behind() == []
