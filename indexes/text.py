@@ -449,7 +449,7 @@ _NUMBER_WORD = re.compile(
 _DURATION = re.compile(
     rf"(?:\d|\b(?:{_SPELLED}|a|an|few|several)\b)[\s-]*(?:\w+[\s-]+)?"
     r"(?:second|minute|hour|day|night|week|fortnight|month|quarter|year)s?\b"
-    r"|\b(?:immediately|instantly|overnight|same[\s-]day|next[\s-]day)\b"
+    r"|\b(?:immediately|instantly|overnight|(?:same|next)(?:[\s-](?:business|working))?[\s-]day)\b"
     r"|[\d一二两三四五六七八九十百千半几数]+\s*(?:个)?(?:秒|分钟|小时|天|日|周|星期|个月|月|季度|年|工作日)|当天|次日|立即|即时",
     re.IGNORECASE,
 )

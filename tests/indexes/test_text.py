@@ -232,6 +232,9 @@ def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
 
     assert holds_answer_kind("duration", "Refunds are paid within 5 to 7 business days.")
     assert holds_answer_kind("duration", "It takes a few weeks.")
+    # "the next business day" answers "how long for delivery" as "the next day" does
+    assert holds_answer_kind("duration", "Express delivery arrives the next business day.")
+    assert holds_answer_kind("duration", "Orders leave our warehouse the same working day.")
     assert holds_answer_kind("duration", "检验通过后，退款将在 5 至 7 个工作日内原路退回。")
     assert not holds_answer_kind("duration", "Refunds go to the original payment method.")
     assert not holds_answer_kind("duration", "Version 5 of the app is out.")
