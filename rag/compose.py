@@ -1063,6 +1063,12 @@ class ExtractiveComposer:
                     continue
                 if keep[i] in other_rows or (giving and not picked and i not in giving):
                     continue
+                if picked and lex[i] == 0 and _leads_in(texts[i]):
+                    # a lead-in that shares no word of the question, after the answer has begun,
+                    # brings its whole list or table and says nothing asked: "Can I extend it?"
+                    # after the headphones' warranty went on from Acme Care+ to "Periods by
+                    # product category:" and every row of the periods table
+                    continue
                 if picked:
                     if sv is not None:
                         red = max(float(sv[i] @ sv[j]) for j in picked)

@@ -961,6 +961,20 @@ def test_each_part_of_a_two_part_question_gets_a_sentence_of_its_own() -> None:
     assert "5 to 7 business days" in out.text, out.text
 
 
+def test_a_lead_in_that_shares_no_word_of_the_question_does_not_bring_its_table() -> None:
+    """ "Can I extend it?" after the headphones' warranty went on from Acme Care+ to "Periods by
+    product category:" and every row of the periods table: a lead-in picked after the answer has
+    begun, sharing no word of the question, says nothing asked and brings its whole list."""
+    composer = ExtractiveComposer(_Flat())
+    text = ("Acme Care+ extends the warranty and adds two claims a year with a $49 fee each.\n"
+            "The warranty starts on the delivery date. Periods by product category:\n"
+            "| Product | Period |\n|---|---|\n| Phones | 1 year |\n| Laptops | 2 years |\n| Headphones | 1 year |")
+    out = composer.compose("Can I extend it?", [_hit(1, text, "Warranty", 0.9)],
+                           query="Can I extend it? How long is the warranty on my headphones?")
+    assert out.text.startswith("Acme Care+ extends the warranty"), out.text
+    assert "Periods by product category" not in out.text and "Phones" not in out.text, out.text
+
+
 def test_a_follow_up_that_only_names_another_subject_is_answered_by_what_is_said_of_it() -> None:
     """ "评价呢？" (and reviews?) after "怎么获得积分？" (how do I earn points?) was answered with
     every way of earning points again, the one about reviews last: the sentences that name the
