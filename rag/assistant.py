@@ -414,6 +414,30 @@ def _redacted(hits: Sequence[Hit]) -> list[Hit]:
     return [replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in hits]
 
 
+_SPACES = re.compile(r"\s+")
+
+
+def _quoted_chunk(hit: Hit, quoted: Sequence[str], index: Any) -> Chunk:
+    """The chunk of ``hit``'s passage that holds the first of the ``quoted`` sentences (an answer's
+    sentences that cite it), whose place the citation names: a passage merged from several
+    sections is cited where the answer quotes it, not where the retriever matched it ("You have
+    30 days ... to return an item" is in "1. Return window", though the passage was found by
+    "2. Condition of returned items"). The matched chunk where none holds it as written (a table
+    row read as a sentence, a model's own wording) or the passage is one chunk."""
+    get_chunks = getattr(index, "get_chunks", None)
+    if len(hit.rows) < 2 or not quoted or get_chunks is None:
+        return hit.chunk
+    chunks = get_chunks(list(hit.rows))
+    for sent in quoted:
+        key = _SPACES.sub(" ", sent).strip().rstrip(".。!！?？;；:：")[:80]
+        if len(key) < 8:
+            continue
+        found = next((c for c in chunks if key in _SPACES.sub(" ", c.text)), None)
+        if found is not None:
+            return found
+    return hit.chunk
+
+
 def _other_script(hit: Hit, lang: str) -> bool:
     """Whether ``hit`` is written in another script than a question in ``lang``."""
     return is_cjk_lang(hit.chunk.lang) != is_cjk_lang(lang)
@@ -804,7 +828,11 @@ class Assistant:
                 checker.add(sent)
         checked = checker.result()
         timings["check"] = (time.perf_counter() - tc) * 1000 + check_ms
-        cites = [self._citation(i + 1, hits[old - 1]) for i, old in enumerate(checked.used)]
+        cites = [
+            self._citation(i + 1, hits[old - 1],
+                           _quoted_chunk(hits[old - 1], [x.text for x in checked.sentences if old in x.cited], index))
+            for i, old in enumerate(checked.used)
+        ]
         support = checked.support if checked.text else 0.0
         confidence = 0.5 * rel + 0.5 * support
         if not checked.text or confidence < self.handoff_threshold:
@@ -859,10 +887,13 @@ class Assistant:
                 yield {"type": "token", "text": piece}
 
     @staticmethod
-    def _citation(n: int, hit: Hit) -> Citation:
+    def _citation(n: int, hit: Hit, quoted: Chunk | None = None) -> Citation:
+        """Citation ``n`` of ``hit``'s passage; its place (locator, chunk id) is that of the chunk
+        the answer ``quoted`` where known (:func:`_quoted_chunk`), else the matched chunk's."""
+        at = quoted or hit.chunk
         return Citation(
-            n=n, source=hit.chunk.source_id, locator=hit.chunk.locator, title=hit.chunk.title,
-            text=hit.passage, score=hit.score, chunk_id=hit.chunk.id,
+            n=n, source=hit.chunk.source_id, locator=at.locator, title=hit.chunk.title,
+            text=hit.passage, score=hit.score, chunk_id=at.id,
         )
 
     def refuse_at(self, lang: str | None) -> float:

@@ -1252,3 +1252,34 @@ def test_relevance_reads_a_passage_in_the_questions_script_below_those_in_the_ot
     assert a.relevance([*chinese, hit("zh3", "zh", 0.910)], "zh", r) == pytest.approx(0.85)  # one script: the top three
     assert a.relevance([*english, *chinese], "zh", r) == pytest.approx(0.85)
     assert a.relevance([*english, *chinese, hit("zh-late", "zh", 0.95)], "zh", r) == pytest.approx(0.85)  # past k
+
+
+def test_a_citation_names_the_section_the_answer_quotes_not_the_one_matched() -> None:
+    """A passage merged from two sections was cited by the section the retriever matched: "You have
+    30 days ... to return an item" was cited as "2. Condition of returned items". The citation now
+    names the chunk that holds the first sentence quoted from it, and keeps the matched one's where
+    none holds it as written."""
+    from indexes.types import Chunk
+    from rag.assistant import _quoted_chunk
+    from rag.types import Hit
+
+    title = "Returns policy"
+    window = Chunk(id="c0", doc_id="d", source="returns.pdf", position=0, title=title, page=1,
+                   heading_path=(title, "1. Return window"),
+                   text="You have 30 days from delivery to return an item\nfor a refund.")
+    condition = Chunk(id="c1", doc_id="d", source="returns.pdf", position=1, title=title, page=1,
+                      heading_path=(title, "2. Condition of returned items"), text="Items must be unused.")
+
+    class Index:
+        def get_chunks(self, rows: list[int]) -> list[Chunk]:
+            return [(window, condition)[r] for r in rows]
+
+    hit = Hit(chunk=condition, score=0.9, text=f"{window.text}\n{condition.text}", rows=(0, 1))
+    quoted = ["You have 30 days from delivery to return an item for a refund."]
+    assert _quoted_chunk(hit, quoted, Index()) is window
+    cite = Assistant._citation(1, hit, _quoted_chunk(hit, quoted, Index()))
+    assert cite.locator == "p. 1, Returns policy > 1. Return window" and cite.chunk_id == "c0"
+    assert cite.source == "returns.pdf" and cite.text == hit.passage
+    # a sentence no chunk holds as written (a model's own words), or a passage of one chunk
+    assert _quoted_chunk(hit, ["Returns are accepted for a month."], Index()) is condition
+    assert _quoted_chunk(Hit(chunk=condition, score=0.9, rows=(1,)), quoted, Index()) is condition
