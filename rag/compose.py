@@ -201,6 +201,10 @@ def distinct_sentences(
     return kept
 
 
+# where a sentence says to go: a menu path ("Account > Settings > Close account", "我的 > 设置")
+_MENU_PATH = re.compile(r"(?:[A-Z]|[\u4e00-\u9fff])[\w+&' -]{0,30}\s(?:>|›|→)\s(?:[A-Z]|[\u4e00-\u9fff])")
+
+
 def _topic_terms(text: str) -> set[str]:
     """The terms of ``text`` that say what it is about: not the words it compares by, the word
     that says what kind of answer it wants, nor those that say it is a request ("I want a refund"
@@ -942,6 +946,10 @@ class ExtractiveComposer:
             how = {h: len(named_terms(q_terms, h)) for h in set(section) if is_how_to_heading(h)}
             most = max(how.values(), default=0)
             fits = [h in how and how[h] == most for h in section]
+            if not how:
+                # no section is headed as telling how: a sentence that says where to do it (a menu
+                # path, "Account > Settings > Close account") tells it, about what is asked
+                fits = [bool(_MENU_PATH.search(t)) and matched(i) > 0 for i, (_, _, t) in enumerate(cands)]
         else:
             fits = [holds_answer_kind(kind, s) for _, _, s in cands]
             if kind is not None and own_kind is None:

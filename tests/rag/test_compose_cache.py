@@ -975,6 +975,38 @@ def test_a_lead_in_that_shares_no_word_of_the_question_does_not_bring_its_table(
     assert "Periods by product category" not in out.text and "Phones" not in out.text, out.text
 
 
+class _Cosines:
+    """An embedder that puts the query at (1, 0) and a sentence at the cosine given for the first
+    of ``cosines``' words it holds (0.1 for none)."""
+
+    id = "fake:cosines"
+    dim = 2
+
+    def __init__(self, cosines: dict[str, float]) -> None:
+        self.cosines = cosines
+
+    def embed(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+        def at(text: str) -> list[float]:
+            c = 1.0 if kind == "query" else next((c for w, c in self.cosines.items() if w in text), 0.1)
+            return [c, (1.0 - c * c) ** 0.5]
+
+        return np.array([at(t) for t in texts], dtype=np.float32)
+
+
+def test_a_how_to_question_opens_with_the_sentence_that_says_where_to_do_it() -> None:
+    """ "How do I delete my account?" opened with "everything else is deleted within 30 days", which
+    shares the rarer word and which the embedder put closer, before "You can close your account
+    under Account > Settings > Close account": where no section is headed as telling how, a
+    sentence that names a menu path tells it."""
+    composer = ExtractiveComposer(_Cosines({"deleted": 0.9, "close your": 0.8}))
+    account = _hit(1, "## Closing your account\nYou can close your account under Account > Settings > Close "
+                      "account. Open orders and returns must be completed first.\nYour order history is kept "
+                      "for 7 years because tax law requires it; everything else is deleted within 30 days.",
+                   "Account", 0.9)
+    out = composer.compose("How do I delete my account?", [account])
+    assert out.text.startswith("You can close your account under Account > Settings > Close account [1]."), out.text
+
+
 def test_a_follow_up_that_only_names_another_subject_is_answered_by_what_is_said_of_it() -> None:
     """ "评价呢？" (and reviews?) after "怎么获得积分？" (how do I earn points?) was answered with
     every way of earning points again, the one about reviews last: the sentences that name the
