@@ -356,8 +356,9 @@ def tokenize(text: str, lang: str | None = None, *, fold: bool = True, joins: bo
     is accepted for symmetry with callers; the analysis is chosen per script run so that a query
     and a document are always analysed alike. ``fold=False``: Traditional characters kept, as
     keyword indexes built before the folding analysed their chunks. A hyphenated word adds its
-    closed form ("e-mail": e, mail, email); ``joins=False``: its parts only, as keyword indexes
-    built before 2026-12-04 analysed their chunks."""
+    closed form ("e-mail": e, mail, email); ``joins=False``: its parts only, as the keyword search
+    reads a question's words (``kbase._analyze_query``) and as keyword indexes built before
+    2026-12-04 analysed their chunks."""
     del lang  # analysis is per script run (see docstring)
     return _analyse(text, negations=False, fold=fold, joins=joins)
 
