@@ -544,6 +544,11 @@ def price_words(text: str) -> list[str]:
     return [w for w in _PRICE_WORD.findall(folded) if w not in ("运费", "手续费")] if asks else []
 
 
+def price_terms(text: str) -> frozenset[str]:
+    """:func:`price_words` as analysed terms (:func:`tokenize`), to take out of a topic."""
+    return frozenset(tokenize(" ".join(price_words(text))))
+
+
 # the most questions one question is read as asking (:func:`split_asks`)
 MAX_ASKS = 3
 
@@ -753,16 +758,21 @@ def without_story(text: str) -> str:
     return rest if rest.strip(" ,") else text
 
 
+def _before_word(m: re.Match[str]) -> str:
+    """A match of :data:`_FRAME_TAKE` or :data:`_AUX_WILL` without the word it ends with (group 1)."""
+    return m.group(0)[: m.start(1) - m.start()]
+
+
 def without_auxiliary(query: str) -> str:
     """``query`` without the "will" or "shall" that only makes it a question or future
     (:data:`_AUX_WILL`): "how long will the refund take?" is about the refund."""
-    return _AUX_WILL.sub(lambda m: m.group(0)[: m.start(1) - m.start()], query)
+    return _AUX_WILL.sub(_before_word, query)
 
 
 def query_topic(query: str) -> str:
     """``query`` without the words that say what kind of answer it wants, or that it is a request
     (:func:`without_request`): what to search by (in the script it is written in)."""
-    query = _FRAME_TAKE.sub(lambda m: m.group(0)[: m.start(1) - m.start()], without_request(query))
+    query = _FRAME_TAKE.sub(_before_word, without_request(query))
     query = without_auxiliary(query)
     return _without_kind_words_zh(_ANSWER_KIND.sub("how", query))
 

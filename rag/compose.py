@@ -31,7 +31,7 @@ from indexes.text import (
     named_terms,
     only_names_subject,
     phrase_terms,
-    price_words,
+    price_terms,
     query_topic,
     same_words,
     split_asks,
@@ -819,7 +819,7 @@ class ExtractiveComposer:
             if own_kind not in (None, "money"):
                 # the price the turn before asked ("How much does shipping cost?") is not what a
                 # question of another kind asks about ("and how long does it take?"): shipping is
-                carried -= set(tokenize(" ".join(price_words(query))))
+                carried -= price_terms(query)
             use = _naming_topic(use, hits, carried, term_weight)
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
         keys: list[str] = []  # their wording

@@ -61,7 +61,7 @@ from indexes.text import (
     named_terms,
     names_any,
     outermost,
-    price_words,
+    price_terms,
     query_topic,
     split_asks,
     split_sentences,
@@ -1325,7 +1325,7 @@ class HybridRetriever:
         # the words that ask for a price ("cost" in "How much does that cost?") say what kind of
         # answer is wanted, as "long" does in "how long": what it is the price of is the topic,
         # from the turn as condensed where the question names nothing else
-        asked = frozenset(tokenize(query_topic(question))) - frozenset(tokenize(" ".join(price_words(question))))
+        asked = frozenset(tokenize(query_topic(question))) - price_terms(question)
         topic = asked or (frozenset(tokenize(query_topic(query))) if query else frozenset())
         how_to = kind is None and asks_how_to(question) and bool(topic)
         # a follow-up's passage was found with the turn it follows, whose words may have pulled it
