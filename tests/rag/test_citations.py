@@ -91,7 +91,9 @@ def test_unpunctuated_sentences_stay_apart_through_compose_and_check() -> None:
                         lang="zh"), score=0.9 - 0.1 * i)
         for i, t in enumerate(rows)
     ]
-    composed = ExtractiveComposer(get_embedder("hashing:64")).compose("云南省法学录取分数线", hits, lang="zh")
+    # both passages read (a Chinese answer otherwise keeps to the best one: ``lead_margin_cjk``)
+    composer = ExtractiveComposer(get_embedder("hashing:64"), lead_margin_cjk=0.2)
+    composed = composer.compose("云南省法学录取分数线", hits, lang="zh")
     assert composed.text.count("\n") == 1 and "[1]\n" in composed.text
     checked = check_answer(composed.text, rows, LexicalScorer(), threshold=0.5, lang="zh")
     assert not checked.dropped and len(checked.sentences) == 2

@@ -840,6 +840,28 @@ def test_a_passage_that_retrieval_put_clearly_first_answers_alone() -> None:
     assert 2 in {n for n, _, _ in wide.compose("Can I pay with PayPal?", [pay, returns]).sentences}
 
 
+def test_a_chinese_question_keeps_to_the_best_passage_however_close_the_next() -> None:
+    """The embedder scores a Chinese question about the same against every sentence of the same
+    domain, so the sentences of the next FAQ entry are not told apart from the answer: where the
+    best sentence is the best passage's, the answer keeps to it even when the next passage is
+    close behind. An English question keeps the margin (the second passage is often the right
+    one), and the Chinese margin is the composer's to set."""
+    raise_ = _hit(1, "Q: 信用卡额度可以提高吗？\nA: 持卡满6个月的客户可在手机银行“额度管理”中申请提额。", score=0.97)
+    temp = _hit(2, "Q: 如何申请临时额度？\nA: 在手机银行“额度管理-临时额度”中申请，临时额度有效期一般为30天。",
+                score=0.95)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    out = composer.compose("我想申请提高额度", [raise_, temp], lang="zh")
+    assert [n for n, _, _ in out.sentences] == [1], out.text
+    assert "[2]" not in out.text
+    pay = _hit(1, "Q: Which payment methods do you accept?\nA: We accept Visa, Mastercard, PayPal and gift cards.",
+               score=1.0)
+    returns = _hit(2, "Q: Who pays for return shipping?\nA: Acme pays the return shipping for faulty items. "
+                      "Members never pay return shipping.", score=0.95)
+    assert 2 in {n for n, _, _ in composer.compose("Can I pay with PayPal?", [pay, returns]).sentences}
+    wide = ExtractiveComposer(get_embedder("hashing:64"), lead_margin_cjk=0.2)
+    assert 2 in {n for n, _, _ in wide.compose("我想申请提高额度", [raise_, temp], lang="zh").sentences}
+
+
 def test_a_row_about_another_entry_of_the_table_is_not_said() -> None:
     """"What is the warranty on a phone?" was answered with the Phones row, then the Laptops row
     after it: a row that names none of the question's own terms is about another entry, where a
@@ -893,8 +915,9 @@ def test_a_question_asking_for_a_phone_number_is_answered_first_by_a_sentence_th
 def test_a_kind_question_answered_by_one_sentence_gets_no_unrelated_filler() -> None:
     """Once a sentence gives the kind of answer asked for ("多久": a duration), sentences that give
     none, and stand apart from it, are left out: "多久能退款？" was answered with its 5 to 7 working
-    days, then with who pays the return shipping."""
-    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    days, then with who pays the return shipping. (Both passages may be read: the margin of an
+    English question, as a Chinese answer otherwise keeps to the best passage.)"""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, lead_margin_cjk=0.2)
     hits = [
         _hit(1, "检验通过后，退款将在 5 至 7 个工作日内原路退回。", "退款", 0.9),
         _hit(2, "非质量问题的退货，运费由买家承担，退款时将扣除退货运费。", "退货运费", 0.85),
