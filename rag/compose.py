@@ -42,7 +42,7 @@ from indexes.text import (
     wording,
 )
 from indexes.types import CONTINUES
-from rag.citations import join_sentences, render_sentence, sentence_lang
+from rag.citations import join_sentences, mark_sentences, render_sentence, sentence_lang
 from rag.conversation import refers_back, takes_topic_from_before
 from rag.retrieval import (
     HEADING_MARK,
@@ -1115,7 +1115,8 @@ class ExtractiveComposer:
         # members?") is answered by what is said of that subject, where a chosen sentence says it:
         # the others answered the turn before ("每消费 1 美元获得 1 积分")
         subject = _topic_terms(question) if query != question and only_names_subject(question) else set()
-        if subject and any(subject & words[i] for i in picked):
+        narrowed = bool(subject and any(subject & words[i] for i in picked))
+        if narrowed:
             picked = [i for i in picked if subject & words[i]]
             total = sum(len(texts[i]) for i in picked)
         # a question that asks for a kind of answer, which a chosen sentence gives, gets no unrelated
@@ -1216,11 +1217,41 @@ class ExtractiveComposer:
             s for j, s in enumerate(said)
             if not _leads_in(s[2]) or (j + 1 < len(said) and said[j + 1][:2] == (s[0], s[1] + 1))
         ] or said
+        whole = None if narrowed else self._whole_entry(hits, said)
+        if whole is not None:
+            n, answer = whole
+            r = max(r for *_, r in said)
+            return Composed(mark_sentences(answer, [n], lang), tuple((n, sent, r) for sent in split_sentences(answer)))
         if said:
             n, pos, last, r = said[-1]
             said[-1] = (n, pos, _ended(last), r)
         text = join_sentences([render_sentence(sent, [n], lang) for n, _, sent, _ in said], lang)
         return Composed(text, tuple((n, sent, r) for n, _, sent, r in said))
+
+    def _whole_entry(self, hits: Sequence[Hit], said: Sequence[tuple[int, int, str, float]]) -> tuple[int, str] | None:
+        """(its passage number, its answer as written) where every sentence ``said`` is of one
+        curated FAQ entry, whose answer fits ``max_chars`` and stands in its passage as written
+        (no instruction redacted from it), and which quotes each of those sentences as written
+        (a reply's "Yes" left out for another question than the entry's is not said back); else
+        None. A curated answer is written to be said whole: three of its sentences, picked and
+        ordered by relevance, left out what qualifies them ("A diagnosis with coronavirus 229E
+        ... is not the same as a COVID-19 diagnosis", without "Patients with COVID-19 will be
+        evaluated ..."). On covid-faq token F1 went from 0.639 to 0.683: 61 answers changed, 52
+        better, 4 worse (each of those 4 from another entry than the labelled one); no other dev
+        set's answer changed but one of the Chinese shop FAQ's (0.877 -> 0.879)."""
+        numbers = {n for n, *_ in said}
+        if len(numbers) != 1:
+            return None
+        n = numbers.pop()
+        chunk = hits[n - 1].chunk
+        answer = (chunk.answer or "").strip()
+        if (
+            chunk.kind != "faq" or not answer or len(answer) > self.max_chars
+            or same_words(answer, chunk.question or "") or answer not in hits[n - 1].passage
+            or not all(sent in answer for _, _, sent, _ in said)
+        ):
+            return None
+        return n, answer
 
 
 # the most words a lead-in has: a longer sentence that ends with a colon says something itself (a

@@ -521,6 +521,44 @@ def test_a_reply_is_quoted_only_to_the_question_its_entry_asked() -> None:
     assert composer.compose("可以带宠物进店吗？", [zh], lang="zh").text.startswith("登录账户后")
 
 
+def test_a_curated_answer_the_answer_keeps_to_is_said_whole() -> None:
+    """An answer from one curated FAQ entry says the entry's answer as written, in its order, not
+    the three sentences most like the question (which left out what qualifies them). Not where
+    the answer draws on other passages too, where the entry is longer than an answer may be, where
+    a reply's "Yes" was left out for another question, or where an instruction was redacted
+    from the passage."""
+    answer = ("Most orders arrive in 3 to 5 business days. Orders placed after 2 pm ship the next day. "
+              "Remote areas can take 2 days longer. Track your parcel in the app. Holidays add a day.")
+
+    def entry(text: str = answer, score: float = 0.95, passage: str | None = None) -> Hit:
+        chunk = Chunk(id="f1", doc_id="faq", source="faq.csv#1", position=0, kind="faq", title="faq",
+                      question="How long does delivery take?", answer=text, text=f"Q: How long does delivery take?\nA: {text}")
+        return Hit(chunk=chunk, score=score, text=passage)
+
+    composer = ExtractiveComposer(get_embedder("hashing:64"), max_sentences=2)
+    out = composer.compose("How long does delivery take?", [entry()])
+    assert out.text.startswith("Most orders arrive in 3 to 5 business days [1]. Orders placed after 2 pm"), out.text
+    assert out.text.endswith("Holidays add a day [1]."), out.text
+    assert [s for _, s, _ in out.sentences][-1] == "Holidays add a day."
+    # longer than an answer may be: the sentences chosen, as before
+    short = ExtractiveComposer(get_embedder("hashing:64"), max_sentences=2, max_chars=len(answer) - 1)
+    assert "Holidays add a day" not in short.compose("How long does delivery take?", [entry()]).text
+    # instructions redacted from the passage: its answer as written is not said
+    redacted = entry(passage="Q: How long does delivery take?\nA: Most orders arrive in 3 to 5 business days. [removed]")
+    assert "Holidays" not in composer.compose("How long does delivery take?", [redacted]).text
+    # a reply said for another question than the entry's keeps its "Yes" out
+    yes = entry("Yes, choose Click & Collect at checkout. Collect it within 7 days.")
+    assert composer.compose("Can I bring my dog into the shop?", [yes]).text.startswith("Choose Click & Collect")
+    # an answer drawing on another passage too is composed as before
+    other = _hit(2, "Express delivery takes 1 business day and costs $12.95.", score=0.94)
+    mixed = composer.compose("How long does express delivery take?", [entry(), other])
+    assert "[2]" in mixed.text and "Holidays add a day" not in mixed.text, mixed.text
+    # a follow-up that names another subject is answered by what the entry says of it alone
+    fees = entry("Standard shipping costs $4.95. Members ship free.")
+    members = composer.compose("And for members?", [fees], query="How much is shipping? And for members?")
+    assert members.text == "Members ship free [1].", members.text
+
+
 def test_a_tables_rows_are_said_by_the_row_asked_about_else_in_the_tables_order() -> None:
     from rag.compose import reading_order
 
