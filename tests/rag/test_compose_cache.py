@@ -553,10 +553,32 @@ def test_a_curated_answer_the_answer_keeps_to_is_said_whole() -> None:
     other = _hit(2, "Express delivery takes 1 business day and costs $12.95.", score=0.94)
     mixed = composer.compose("How long does express delivery take?", [entry(), other])
     assert "[2]" in mixed.text and "Holidays add a day" not in mixed.text, mixed.text
+    # a list, read as one sentence of items, is found in the entry that writes one item a line
+    listed = entry("To avoid delays:\n\nCheck your address\nKeep your phone on\nYou can track the parcel in the app.")
+    out = composer.compose("How can I avoid delays?", [listed])
+    assert out.text.startswith("To avoid delays: [1]\n\nCheck your address [1]\nKeep your phone on [1]"), out.text
     # a follow-up that names another subject is answered by what the entry says of it alone
     fees = entry("Standard shipping costs $4.95. Members ship free.")
     members = composer.compose("And for members?", [fees], query="How much is shipping? And for members?")
     assert members.text == "Members ship free [1].", members.text
+
+
+def test_a_how_to_question_answered_from_a_how_to_section_keeps_to_it() -> None:
+    """"How do I claim warranty?" went on from "How to make a warranty claim" to what Acme Care+
+    costs, the section merged after it in the passage: once a sentence of a section headed as
+    telling how is chosen, the other sections' sentences are not said. Without such a heading
+    (the steps found by a menu path) the section's other sentences may still be said."""
+    passage = ("## How to make a warranty claim\nOpen a warranty claim in your account under Orders > Get help.\n\n"
+               "## Acme Care+\nAcme Care+ is an optional protection plan. It adds two claims per year with a $49 fee.")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hit = Hit(chunk=Chunk(id="c1", doc_id="d1", source="warranty.md", position=0, text=passage, title="Warranty"),
+              score=0.9, text=passage)
+    out = composer.compose("How do I make a warranty claim?", [hit])
+    assert out.text == "Open a warranty claim in your account under Orders > Get help [1].", out.text
+    plain = passage.replace("## How to make a warranty claim", "## Warranty claims")
+    hit = Hit(chunk=Chunk(id="c1", doc_id="d1", source="warranty.md", position=0, text=plain, title="Warranty"),
+              score=0.9, text=plain)
+    assert "Acme Care+" in composer.compose("How do I make a warranty claim?", [hit]).text
 
 
 def test_a_tables_rows_are_said_by_the_row_asked_about_else_in_the_tables_order() -> None:
