@@ -958,7 +958,9 @@ class ExtractiveComposer:
             # return"), not by the one that shares most of its words ("Condition of returned items");
             # of several, by those whose heading names most of what is asked ("积分怎么用": "如何使用积分",
             # not "如何获得积分")
-            how = {h: len(named_terms(q_terms, h)) for h in set(section) if is_how_to_heading(h)}
+            # (one that names nothing asked tells how to do something else: "怎么注销账户？" was
+            # answered how points are used, under "如何使用积分")
+            how = {h: n for h in set(section) if is_how_to_heading(h) and (n := len(named_terms(q_terms, h))) > 0}
             most = max(how.values(), default=0)
             fits = [h in how and how[h] == most for h in section]
             if not how:

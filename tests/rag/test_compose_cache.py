@@ -575,6 +575,14 @@ def test_a_how_to_question_answered_from_a_how_to_section_keeps_to_it() -> None:
               score=0.9, text=passage)
     out = composer.compose("How do I make a warranty claim?", [hit])
     assert out.text == "Open a warranty claim in your account under Orders > Get help [1].", out.text
+    # a section headed as telling how to do something else does not hold the answer: "怎么注销账户？"
+    # was answered how points are used
+    # (here no sentence shares a word with the question, and the embedder puts them all alike)
+    points = "## 积分有效期\n账户注销后，剩余积分同时作废。\n\n## 如何使用积分\n100 积分可抵扣 1 美元。"
+    hit = Hit(chunk=Chunk(id="c2", doc_id="d2", source="points.md", position=0, text=points, title="积分", lang="zh"),
+              score=0.9, text=points)
+    out = ExtractiveComposer(_Flat(), max_sentences=1).compose("怎样关闭我的会员？", [hit], lang="zh")
+    assert out.text.startswith("账户注销后，剩余积分同时作废"), out.text
     plain = passage.replace("## How to make a warranty claim", "## Warranty claims")
     hit = Hit(chunk=Chunk(id="c1", doc_id="d1", source="warranty.md", position=0, text=plain, title="Warranty"),
               score=0.9, text=plain)
