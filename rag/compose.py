@@ -1156,6 +1156,14 @@ class ExtractiveComposer:
             # claim" to what Acme Care+ costs, the section merged after it
             picked = [i for i in picked if fits[keep[i]]]
             total = sum(len(texts[i]) for i in picked)
+        if is_cjk_lang(lang) and picked and not (named or subject) and len(parts) == 1 and len({cands[i][0] for i in picked}) == 1:
+            # a Chinese answer from one passage keeps to its first sentence's section, for the reason
+            # it keeps to one passage (``lead_margin_cjk``): "哪些商品不能退？" went on from the goods
+            # that cannot be returned to who pays return shipping, the section merged after it,
+            # by the words 商品 and 退货 alone
+            head = section[keep[picked[0]]]
+            picked = [i for i in picked if section[keep[i]] == head]
+            total = sum(len(texts[i]) for i in picked)
         said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)
         leaning = [leans[keep[i]] for i in picked]
         says_kind = [fits[keep[i]] for i in picked]

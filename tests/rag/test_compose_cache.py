@@ -930,6 +930,24 @@ def test_a_chinese_question_keeps_to_the_best_passage_however_close_the_next() -
     assert 2 in {n for n, _, _ in wide.compose("我想申请提高额度", [raise_, temp], lang="zh").sentences}
 
 
+def test_a_chinese_answer_from_one_passage_keeps_to_its_first_sentences_section() -> None:
+    """"哪些商品不能退？" went on from the goods that cannot be returned to who pays the return
+    shipping, the section merged after it in the passage, by the words it shares; an English
+    answer may still read on into the next section."""
+    zh = ("## 退货条件\n以下商品不支持无理由退货：礼品卡、定制商品。\n\n"
+          "## 退货运费谁承担？\n非质量问题的退货，运费由买家承担。商品质量问题的退货，运费由 Acme 承担。")
+    hit = Hit(chunk=Chunk(id="c1", doc_id="d1", source="returns.zh.md", position=0, text=zh, title="退换货政策",
+                          lang="zh"), score=0.9, text=zh)
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("哪些商品不能退货？", [hit], lang="zh")
+    assert out.text.startswith("以下商品不支持无理由退货") and "运费" not in out.text, out.text
+    wide = ExtractiveComposer(get_embedder("hashing:64"))
+    en = ("## Conditions\nGift cards and custom goods cannot be returned.\n\n"
+          "## Return shipping\nFor goods returned by choice the buyer pays return shipping.")
+    hit = Hit(chunk=Chunk(id="c2", doc_id="d2", source="returns.md", position=0, text=en, title="Returns"),
+              score=0.9, text=en)
+    assert "buyer pays" in wide.compose("Which goods cannot be returned?", [hit]).text
+
+
 def test_a_row_about_another_entry_of_the_table_is_not_said() -> None:
     """"What is the warranty on a phone?" was answered with the Phones row, then the Laptops row
     after it: a row that names none of the question's own terms is about another entry, where a
