@@ -562,15 +562,41 @@ _SECOND_ASK = re.compile(
 )
 
 
+# a Chinese clause that asks something: a question word, or a question's closing particle
+_ZH_ASKS = re.compile(
+    r"什么|怎么|怎样|如何|多久|多长|多少|为什么|哪|谁|是否|能否|可否|有没有|是不是|能不能|可不可以|要不要|吗|呢"
+)
+
+
+def _chinese_asks(piece: str) -> list[str]:
+    """``piece`` cut where a Chinese clause that asks follows a comma, after clauses that asked
+    already ("积分怎么获得，多久过期？": "积分怎么获得", "多久过期？"); a clause that asks nothing sets
+    the scene for the one after it ("如果不喜欢，可以退吗？", "我的卡丢了，怎么办？" are one question)."""
+    parts: list[str] = []
+    asked = False  # whether the part being read asks something yet
+    for clause in piece.split("，"):
+        asks = bool(_ZH_ASKS.search(to_simplified(clause)))
+        if parts and not (asks and asked):
+            parts[-1] = f"{parts[-1]}，{clause}"
+            asked = asked or asks
+        else:
+            parts.append(clause)
+            asked = asks
+    return parts
+
+
 def split_asks(question: str) -> list[str]:
     """The questions ``question`` asks, where it asks more than one ("Can I return an item and how
-    long will the refund take?": "Can I return an item", "how long will the refund take?"); a part
-    that names no term of its own ("..., and why?") stays with the one before it. ``[question]``
-    otherwise."""
+    long will the refund take?": "Can I return an item", "how long will the refund take?"; "退货要
+    多久，运费谁出？": "退货要多久", "运费谁出？"); a part that names no term of its own ("..., and
+    why?", "能用多久？") stays with the one before it. ``[question]`` otherwise."""
     parts: list[str] = []
-    for piece in _SECOND_ASK.split(question.strip()):
+    pieces = _SECOND_ASK.split(question.strip())
+    for piece in (p for whole in pieces for p in (_chinese_asks(whole) if "，" in whole else [whole])):
         piece = piece.strip()
-        if parts and not tokenize(query_topic(piece)):
+        # (a Chinese part whose own words are single characters, a verb such as 用 in "临额怎么
+        # 申请，能用多久？", asks about the part before's subject)
+        if parts and all(len(t) == 1 and is_cjk_char(t) for t in tokenize(query_topic(piece))):
             parts[-1] = f"{parts[-1]} {piece}"
         elif piece:
             parts.append(piece)

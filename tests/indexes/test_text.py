@@ -425,6 +425,14 @@ def test_split_asks_finds_the_questions_a_question_asks() -> None:
         "Can I return an item", "how long will the refund take?",
     ]
     assert split_asks("退货运费谁出？多久退款？") == ["退货运费谁出？", "多久退款？"]
+    # in Chinese, a clause that asks after a comma, where the clauses before it asked already
+    assert split_asks("积分怎么获得，多久过期？") == ["积分怎么获得", "多久过期？"]
+    assert split_asks("我买的衣服不合适，能退吗，运费谁出？") == ["我买的衣服不合适，能退吗", "运费谁出？"]
+    assert split_asks("退貨要多久，運費誰出？") == ["退貨要多久", "運費誰出？"]
+    # a clause that asks nothing sets the scene; one whose own words are single characters (a verb)
+    # asks about the subject before it
+    for one in ("如果不喜欢，可以退吗？", "我的卡丢了，怎么办？", "请问，退货要多久？", "临额怎么申请，能用多久？"):
+        assert split_asks(one) == [one]
     # "and" between two things asked about, or before a part that names nothing, is one question
     for one in ("Do cats and dogs get it?", "Salt and pepper?", "What is it, and why?", "How long?"):
         assert split_asks(one) == [one]
