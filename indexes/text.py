@@ -585,6 +585,14 @@ def _chinese_asks(piece: str) -> list[str]:
     return parts
 
 
+def _asks_another_kind(part: str, before: str) -> bool:
+    """Whether ``part`` asks for a kind of answer (:func:`answer_kind`) that ``before`` does not:
+    "how long does it take?" after "How much is express shipping" asks about the same thing, for
+    another answer."""
+    kind = answer_kind(part)
+    return kind is not None and kind != answer_kind(before)
+
+
 def split_asks(question: str) -> list[str]:
     """The questions ``question`` asks, where it asks more than one ("Can I return an item and how
     long will the refund take?": "Can I return an item", "how long will the refund take?"; "退货要
@@ -594,9 +602,15 @@ def split_asks(question: str) -> list[str]:
     pieces = _SECOND_ASK.split(question.strip())
     for piece in (p for whole in pieces for p in (_chinese_asks(whole) if "，" in whole else [whole])):
         piece = piece.strip()
-        # (a Chinese part whose own words are single characters, a verb such as 用 in "临额怎么
-        # 申请，能用多久？", asks about the part before's subject)
-        if parts and all(len(t) == 1 and is_cjk_char(t) for t in tokenize(query_topic(piece))):
+        # a part that names nothing stays with the part before, unless it asks that part's subject
+        # for another kind of answer ("How much is express shipping and how long does it take?");
+        # so does a Chinese part whose own words are single characters, a verb such as 用 in "临额
+        # 怎么申请，能用多久？", on the part before's subject
+        terms = tokenize(query_topic(piece))
+        if parts and (
+            (not terms and not _asks_another_kind(piece, parts[-1]))
+            or (terms and all(len(t) == 1 and is_cjk_char(t) for t in terms))
+        ):
             parts[-1] = f"{parts[-1]} {piece}"
         elif piece:
             parts.append(piece)

@@ -997,13 +997,20 @@ class ExtractiveComposer:
         # kind of answer it asks for) is weighed, and said, with the others
         parts = split_asks(question) if not named else [question]
         per_part: list[int] = []
+        before: set[str] = set()  # the terms of the part before
         for part in parts if len(parts) > 1 else ():
-            p_terms, p_kind = _topic_terms(part), answer_kind(part)
+            # a part that names nothing asks the part before's subject for another kind of answer
+            # ("How much is express shipping and how long does it take?"): only a sentence that
+            # gives that kind answers it
+            named_here = _topic_terms(part) if tokenize(query_topic(part)) else set()
+            p_terms, p_kind = named_here or before, answer_kind(part)
+            before = p_terms
             p_weight = _term_weights(p_terms, term_weight)
 
             says_part = [
-                math.fsum(p_weight[t] for t in p_terms & words[i])
-                + (0.5 if p_kind is not None and holds_answer_kind(p_kind, sent) else 0.0)
+                (math.fsum(p_weight[t] for t in p_terms & words[i]) + 0.5)
+                if p_kind is not None and holds_answer_kind(p_kind, sent)
+                else (math.fsum(p_weight[t] for t in p_terms & words[i]) if named_here else 0.0)
                 for i, (_, _, sent) in enumerate(cands)
             ]
             # the likeliest of equals, one that no part before has taken first: "You have 30 days

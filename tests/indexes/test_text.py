@@ -433,6 +433,10 @@ def test_split_asks_finds_the_questions_a_question_asks() -> None:
     # asks about the subject before it
     for one in ("如果不喜欢，可以退吗？", "我的卡丢了，怎么办？", "请问，退货要多久？", "临额怎么申请，能用多久？"):
         assert split_asks(one) == [one]
+    # a part that names nothing but asks the same subject for another kind of answer is its own
+    assert split_asks("How much is express shipping and how long does it take?") == [
+        "How much is express shipping", "how long does it take?",
+    ]
     # "and" between two things asked about, or before a part that names nothing, is one question
     for one in ("Do cats and dogs get it?", "Salt and pepper?", "What is it, and why?", "How long?"):
         assert split_asks(one) == [one]

@@ -948,6 +948,18 @@ def test_a_chinese_answer_from_one_passage_keeps_to_its_first_sentences_section(
     assert "buyer pays" in wide.compose("Which goods cannot be returned?", [hit]).text
 
 
+def test_a_part_that_names_nothing_asks_the_part_before_for_another_kind_of_answer() -> None:
+    """"How much is express shipping and how long does it take?" was read as one question and
+    answered with the prices alone: "how long does it take?" asks how long express shipping takes."""
+    prices = _hit(1, "Q: How much does shipping cost?\nA: Standard shipping costs $4.95. Express shipping costs "
+                     "$12.95. Members ship free. Orders over $50 ship free. Gift wrap costs $3.", score=0.95)
+    times = _hit(2, "Q: Do you offer express delivery?\nA: Express shipping arrives the next business day. "
+                    "It is available in all major cities.", score=0.80)
+    composer = ExtractiveComposer(_Flat())
+    out = composer.compose("How much is express shipping and how long does it take?", [prices, times])
+    assert "$12.95" in out.text and "next business day" in out.text, out.text
+
+
 def test_a_row_about_another_entry_of_the_table_is_not_said() -> None:
     """"What is the warranty on a phone?" was answered with the Phones row, then the Laptops row
     after it: a row that names none of the question's own terms is about another entry, where a
