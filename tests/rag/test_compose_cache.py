@@ -553,6 +553,11 @@ def test_a_curated_answer_the_answer_keeps_to_is_said_whole() -> None:
     other = _hit(2, "Express delivery takes 1 business day and costs $12.95.", score=0.94)
     mixed = composer.compose("How long does express delivery take?", [entry(), other])
     assert "[2]" in mixed.text and "Holidays add a day" not in mixed.text, mixed.text
+    # a bare reply is said back only to the entry's own question
+    replied = entry("Yes. Most orders arrive in 3 to 5 business days. Remote areas can take 2 days longer.")
+    assert composer.compose("How long does delivery take?", [replied]).text.startswith("Yes [1]. Most orders")
+    asked_else = composer.compose("When will my parcel arrive?", [replied]).text
+    assert "Most orders arrive" in asked_else and "Yes" not in asked_else, asked_else
     # a list, read as one sentence of items, is found in the entry that writes one item a line
     listed = entry("To avoid delays:\n\nCheck your address\nKeep your phone on\nYou can track the parcel in the app.")
     out = composer.compose("How can I avoid delays?", [listed])
