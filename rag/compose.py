@@ -1263,10 +1263,12 @@ class ExtractiveComposer:
         else None. A reply ("Yes.", "Yes, choose ...") left out for another question than the
         entry's (``replies``: whether each passage's may be quoted) is not said back: "and how
         long does it take?" after express shipping's price was told "Yes. Express delivery arrives
-        the next business day", the "Yes" of "Do you offer express delivery?". A curated answer is written to be said whole: three of its sentences, picked and
-        ordered by relevance, left out what qualifies them ("A diagnosis with coronavirus 229E
-        ... is not the same as a COVID-19 diagnosis", without "Patients with COVID-19 will be
-        evaluated ..."). On covid-faq token F1 went from 0.639 to 0.683: 58 answers changed, 50
+        the next business day", the "Yes" of "Do you offer express delivery?".
+
+        A curated answer is written to be said whole: three of its sentences, picked and ordered
+        by relevance, left out what qualifies them ("A diagnosis with coronavirus 229E ... is not
+        the same as a COVID-19 diagnosis", without "Patients with COVID-19 will be evaluated
+        ..."). On covid-faq token F1 went from 0.639 to 0.683: 58 answers changed, 50
         better, 4 worse (each of those 4 from another entry than the labelled one); no other dev
         set's answer changed but one of the Chinese shop FAQ's (0.877 -> 0.879)."""
         numbers = {n for n, *_ in said}
