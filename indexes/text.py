@@ -600,7 +600,7 @@ def split_asks(question: str) -> list[str]:
     why?", "能用多久？") stays with the one before it. ``[question]`` otherwise."""
     parts: list[str] = []
     pieces = _SECOND_ASK.split(question.strip())
-    for piece in (p for whole in pieces for p in (_chinese_asks(whole) if "，" in whole else [whole])):
+    for piece in (p for whole in pieces for p in _chinese_asks(whole)):
         piece = piece.strip()
         # a part that names nothing stays with the part before, unless it asks that part's subject
         # for another kind of answer ("How much is express shipping and how long does it take?");

@@ -1009,11 +1009,10 @@ class ExtractiveComposer:
             before = p_terms
             p_weight = _term_weights(p_terms, term_weight)
 
+            p_gives = [p_kind is not None and holds_answer_kind(p_kind, sent) for _, _, sent in cands]
             says_part = [
-                (math.fsum(p_weight[t] for t in p_terms & words[i]) + 0.5)
-                if p_kind is not None and holds_answer_kind(p_kind, sent)
-                else (math.fsum(p_weight[t] for t in p_terms & words[i]) if named_here else 0.0)
-                for i, (_, _, sent) in enumerate(cands)
+                (math.fsum(p_weight[t] for t in p_terms & words[i]) + (0.5 if g else 0.0)) if g or named_here else 0.0
+                for i, g in enumerate(p_gives)
             ]
             # the likeliest of equals, one that no part before has taken first: "You have 30 days
             # ... to return an item for a refund" answers "Can I return an item" and names a
@@ -1130,7 +1129,6 @@ class ExtractiveComposer:
         narrowed = bool(subject and any(subject & words[i] for i in picked))
         if narrowed:
             picked = [i for i in picked if subject & words[i]]
-            total = sum(len(texts[i]) for i in picked)
         # a question that asks for a kind of answer, which a chosen sentence gives, gets no unrelated
         # filler (a question that asks two things, "How long does it take, and how much does it
         # cost?", is answered by sentences of either kind)
@@ -1158,13 +1156,11 @@ class ExtractiveComposer:
                 picked, [cands[i][:2] for i in picked], gives, texts,
                 lambda n, pos: (n, pos) in place and _leads_in(every[place[(n, pos)]][2]),
             )
-            total = sum(len(texts[i]) for i in picked)
         if how_to and how and any(fits[keep[i]] for i in picked):
             # a how-to question answered from a section headed as telling how gets no sentences of
             # other sections: "How do I claim warranty?" went on from "How to make a warranty
             # claim" to what Acme Care+ costs, the section merged after it
             picked = [i for i in picked if fits[keep[i]]]
-            total = sum(len(texts[i]) for i in picked)
         if is_cjk_lang(lang) and picked and not (named or subject) and len(parts) == 1 and len({cands[i][0] for i in picked}) == 1:
             # a Chinese answer from one passage keeps to its first sentence's section, for the reason
             # it keeps to one passage (``lead_margin_cjk``): "哪些商品不能退？" went on from the goods
@@ -1172,7 +1168,7 @@ class ExtractiveComposer:
             # by the words 商品 and 退货 alone
             head = section[keep[picked[0]]]
             picked = [i for i in picked if section[keep[i]] == head]
-            total = sum(len(texts[i]) for i in picked)
+        total = sum(len(texts[i]) for i in picked)  # what the filters above left
         said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)
         leaning = [leans[keep[i]] for i in picked]
         says_kind = [fits[keep[i]] for i in picked]
