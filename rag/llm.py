@@ -272,8 +272,10 @@ class OpenAICompatibleLLM:
         watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
         watchdog.daemon = True
         watchdog.start()
+        events = 0
         try:
             for event in resp:
+                events += 1
                 choices = getattr(event, "choices", None)
                 if not isinstance(choices, list):
                     raise self._malformed()
@@ -285,6 +287,11 @@ class OpenAICompatibleLLM:
                     break
             if fired.is_set():
                 raise self._timed_out()
+            if not events:
+                # a body without one server-sent event (an error page sent with status 200, a
+                # proxy's JSON): no reply at all, which read as an empty one handed the user off
+                # as "not confident" instead of naming the server's fault
+                raise self._malformed()
         except (openai.OpenAIError, httpx.HTTPError) as ex:
             if fired.is_set():
                 raise self._timed_out() from ex

@@ -231,6 +231,16 @@ def test_a_stream_of_garbage_is_one_clear_error(hostile: str) -> None:
         list(llm.stream(MESSAGES))
 
 
+@pytest.mark.parametrize("mode", ["html", "nomessage"])
+def test_a_streamed_request_answered_without_events_is_one_clear_error(hostile: str, mode: str) -> None:
+    """An error page (or a proxy's JSON) sent with status 200 to a streamed request holds no
+    server-sent event: it read as an empty reply, and the user was handed off as "not confident"
+    while the same fault without streaming named the server."""
+    llm = get_llm(f"openai-compatible:{hostile}#{mode}", timeout_s=5)
+    with pytest.raises(BackendUnavailableError, match="not an OpenAI chat completion"):
+        list(llm.stream(MESSAGES))
+
+
 def test_content_sent_as_parts_is_read(hostile: str) -> None:
     assert get_llm(f"openai-compatible:{hostile}#parts", timeout_s=5).generate(MESSAGES) == REPLY
 
