@@ -910,8 +910,40 @@ class CsvLoader:
         rows = [r for r in rows if any(c.strip() for c in r)]
         if not rows:
             raise EmptyFileError(f"{path.name}: the table is empty", "add a header row question,answer and rows")
-        faq, warnings = rows_to_faq(rows[0], rows[1:], path.name)
-        return [], faq, {WARNINGS_KEY: warnings}
+        body, note = _overfull_rows(rows[0], rows[1:], path.name, delimiter)
+        faq, warnings = rows_to_faq(rows[0], body, path.name)
+        return [], faq, {WARNINGS_KEY: warnings + ([note] if note else [])}
+
+
+def _overfull_rows(
+    header: list[str], rows: list[list[str]], name: str, delimiter: str
+) -> tuple[list[list[str]], str | None]:
+    """The rows of a delimited table, with the fields a row has beyond the header's read back into
+    its answer where the answer is the last column (an answer with an unquoted comma: "Yes, gift
+    wrap costs 3 dollars." was stored as "Yes"), and a warning naming those rows; None when none.
+    Where another column comes last, the extra fields are left out, and the warning says so."""
+    width = len(header)
+    while width and not header[width - 1].strip():
+        width -= 1  # "question,answer," has two columns
+    over = [i for i, r in enumerate(rows) if any(c.strip() for c in r[width:])]
+    if not over:
+        return rows, None
+    cols = detect_columns(header, name)  # the missing-columns error comes first, as without this
+    last = cols["answer"] == width - 1
+    fixed = list(rows)
+    labels = []
+    for i in over:
+        r = rows[i]
+        if last:
+            fixed[i] = [*r[: width - 1], delimiter.join(r[width - 1 :]).rstrip(delimiter + " ")]
+        q = cols["question"]
+        row_id = r[cols["id"]].strip() if "id" in cols and cols["id"] < len(r) else ""
+        labels.append(_label(row_id, r[q].strip() if q < len(r) else ""))
+    then = (
+        "their extra fields were read as part of the answer; put each field that holds the delimiter in double quotes"
+        if last else "their extra fields were left out; put each field that holds the delimiter in double quotes"
+    )
+    return fixed, _rows_note(name, labels, f"with more fields than the header ({width})", then)
 
 
 class XlsxLoader:

@@ -272,6 +272,30 @@ def test_faq_rows_without_an_answer_are_left_out_and_named(tmp_path: Path) -> No
     assert load_file(tmp_path / "full.csv", tmp_path, 5).warnings == ()
 
 
+def test_a_csv_row_with_more_fields_than_the_header_is_read_whole_and_named(tmp_path: Path) -> None:
+    """An answer with an unquoted comma ("Yes, gift wrap costs 3 dollars.") was stored as "Yes",
+    without a word: an answer in the last column takes the fields beyond the header back."""
+    (tmp_path / "faq.csv").write_text(
+        "id,question,answer\n1,Is there a gift wrap service?,Yes, gift wrap costs 3 dollars, paid at checkout.\n"
+        '2,Do you ship abroad?,"Yes, to Canada."\n3,Open on Sundays?,No.,,\n',
+        encoding="utf-8",
+    )
+    lf = load_file(tmp_path / "faq.csv", tmp_path, 5)
+    assert [r.answer for r in lf.faq_rows] == ["Yes, gift wrap costs 3 dollars, paid at checkout.", "Yes, to Canada.", "No."]
+    assert lf.warnings == (
+        "faq.csv: 1 row with more fields than the header (3) ('1'); their extra fields were read as part of the "
+        "answer; put each field that holds the delimiter in double quotes",
+    )
+    # the answer before another column: the extra fields cannot be placed, and are named
+    (tmp_path / "b.csv").write_text("question;answer;tags\nOpen late?;Until 8 pm;hours;extra\n", encoding="utf-8")
+    lb = load_file(tmp_path / "b.csv", tmp_path, 5)
+    assert lb.faq_rows[0].answer == "Until 8 pm" and lb.faq_rows[0].metadata["tags"] == ("hours",)
+    assert lb.warnings == (
+        "b.csv: 1 row with more fields than the header (3) ('Open late?'); their extra fields were left out; put "
+        "each field that holds the delimiter in double quotes",
+    )
+
+
 def test_faq_utf16(tmp_path: Path) -> None:
     (tmp_path / "faq.csv").write_bytes("q,a\nHello?,World.\n".encode("utf-16"))
     assert load_file(tmp_path / "faq.csv", tmp_path, 5).faq_rows[0].answer == "World."
