@@ -33,6 +33,7 @@ from indexes.text import (
     detect_lang,
     is_cjk_lang,
     named_terms,
+    only_names_subject,
     phrase_terms,
     query_topic,
     same_words,
@@ -402,6 +403,18 @@ FOLLOWUP_QUESTION_WEIGHT = 0.5
 REPLY_CHARS_PER_TOKEN = 8
 
 
+def _exact_entry(asked: str, hits: Sequence[Hit]) -> Hit | None:
+    """The curated entry among the top hits whose question ``asked`` repeats word for word (case,
+    spacing, punctuation, full-width forms and Traditional script aside), if one has an answer."""
+    said = to_simplified(asked)
+    if not said.strip():
+        return None
+    for h in hits[:3]:
+        if h.chunk.kind == "faq" and h.chunk.answer and same_words(said, to_simplified(h.chunk.question or "")):
+            return h
+    return None
+
+
 def _question_only(hit: Hit) -> bool:
     """Whether ``hit`` is an FAQ row whose "answer" repeats its question (a bank of questions
     only): it is found by its question and says nothing to answer with."""
@@ -664,8 +677,10 @@ class Assistant:
         answer_id = uuid.uuid4().hex
         hist: list[Message] = list(history) if history is not None else []
         retrieved: list[Hit] = []  # everything retrieved (up to hits_k), set once retrieval ran
+        # the access groups the turn is asked under: it reads, and is recorded for, those only
+        viewer = (user_filters(filters, groups) or Filters()).groups
         if history is None and session_id and self.store is not None:
-            hist = self.store.history(session_id)
+            hist = self.store.history(session_id, viewer=viewer)
 
         def finish(text: str, action: str, confidence: float, cites: Sequence[Citation] = (),
                    hits: Sequence[Hit] = (), query: str = q, unsupported: Sequence[str] = ()) -> Answer:
@@ -678,8 +693,8 @@ class Assistant:
                 question=q, query=query, hits=tuple(retrieved or hits), unsupported=tuple(unsupported), lang=lang,
             )
             if session_id and self.store is not None:
-                self.store.append(session_id, "user", q)
-                self.store.append(session_id, "assistant", text, answer_id)
+                self.store.append(session_id, "user", q, groups=viewer)
+                self.store.append(session_id, "assistant", text, answer_id, groups=viewer)
             return ans
 
         folded = to_simplified(q)  # what the patterns below read: "轉人工" is "转人工"
@@ -736,8 +751,21 @@ class Assistant:
         # refuse threshold was calibrated so); the question alone only helps rank what is found
         primary = retriever.last_primary or hits
         raw_rel = self.relevance(primary, lang, retriever)
+        refused = not hits or (
+            raw_rel < self.refuse_at(lang)
+            and not self._named(asked, query, primary, retriever, index)
+            and _exact_entry(asked, hits) is None
+        )
+        if not refused and self._turns_to_unknown(asked, query, retriever):
+            # joined to the turn before, the question was judged by that turn's topic: it is
+            # judged by its own meaning instead, as a first question is (one more embedding)
+            alone = retriever.retrieve(asked, k=self.hits_k, filters=scope, lang=lang)
+            timings["retrieve"] = timings.get("retrieve", 0.0) + retriever.last_timings.get("retrieve", 0.0)
+            own = self.relevance(alone, lang, retriever)
+            if own < self.refuse_at(lang):
+                refused, raw_rel = True, own
         rel = self.scaled_relevance(raw_rel, lang)
-        if not hits or (raw_rel < self.refuse_at(lang) and not self._named(asked, query, primary, retriever, index)):
+        if refused:
             if SERVICE_DESK_RE.search(folded):
                 # how to reach a person, which the knowledge base does not say: the offer that ends
                 # a refusal is what it asks for, so it is made good at once
@@ -753,14 +781,21 @@ class Assistant:
             return
 
         # 3. FAQ direct answer
-        faq = self._faq_match(query if hist else asked, hits, retriever, lang)
+        faq = self._faq_match(query if hist else asked, hits, retriever, lang, asked)
+        if faq is not None and query.strip() != asked.strip() and only_names_subject(asked):
+            # "那退款呢？" after "退货期限是多久？" asks the same of another subject: the entry
+            # the turns matched together answers it only where it names that subject (it quoted
+            # the return window again); else the answer is composed from what is said of it
+            subject = set(tokenize(query_topic(asked)))
+            if named_terms(frozenset(subject), f"{faq.chunk.question or ''} {faq.chunk.answer or faq.chunk.text}") != subject:
+                faq = None
         if faq is not None and not _question_only(faq):
             h = faq
             cite = self._citation(1, h)
             text = mark_sentences((h.chunk.answer or h.chunk.text).strip(), [1], lang)
             q_sim, at = h.scores.get("qdense", 0.0), self.faq_at(lang)
             q_conf = _above(q_sim, at, 0.75) if q_sim >= at else 0.0
-            conf = min(1.0, max(rel, q_conf, h.scores.get("faq_lex", 0.0)))
+            conf = min(1.0, max(rel, q_conf, h.scores.get("faq_lex", 0.0), h.scores.get("faq_exact", 0.0)))
             yield from self._emit(text, stream)
             yield {"type": "final_obj", "answer": finish(text, "faq", conf, [cite], hits, query)}
             return
@@ -1016,6 +1051,23 @@ class Assistant:
             and self.names_every_term(question, phrasings[1], correct=correct)
         )
 
+    @staticmethod
+    def _turns_to_unknown(question: str, query: str, retriever: HybridRetriever) -> bool:
+        """Whether a follow-up turns to a topic of which the knowledge base holds no word: it
+        leans on no earlier turn by its words (:func:`stands_alone`), names something, and none of
+        the passages its own words found (the question-alone phrasing of
+        :meth:`HybridRetriever.retrieve_many`) holds any of its terms. Joined to the turn before,
+        "Who won the football world cup in 2018?" after a question on returns was answered with
+        the return window, and "今天天气怎么样？" with the curated answer on returns: that turn's
+        words carried the cosine over the refuse threshold. No follow-up of mtrag-un or domainrag
+        is one (the least covered held a sixth of its terms)."""
+        phrasings = retriever.last_phrasings
+        if len(phrasings) < 2 or query.strip() == question.strip() or not stands_alone(question):
+            return False
+        if not tokenize(query_topic(question)):
+            return False  # "Why?" names nothing: it asks about the turn before
+        return not any(h.scores.get("coverage", 0.0) > 0.0 for h in phrasings[1])
+
     def _unanswered_best(
         self, question: str, query: str, primary: Sequence[Hit], lang: str, retriever: HybridRetriever, index: Any
     ) -> Hit | None:
@@ -1039,7 +1091,18 @@ class Assistant:
             return primary[0]
         return None
 
-    def _faq_match(self, query: str, hits: Sequence[Hit], retriever: HybridRetriever, lang: str | None) -> Hit | None:
+    def _faq_match(
+        self, query: str, hits: Sequence[Hit], retriever: HybridRetriever, lang: str | None, asked: str = ""
+    ) -> Hit | None:
+        """The curated entry a question matches closely enough to be answered with as written:
+        one whose question ``asked`` repeats word for word (case, spacing, punctuation, full-width
+        forms and Traditional script aside) among the top hits, else the top hit by its cosine
+        to the curated question (or, where the embedder does not read the language, by shared
+        words). multilingual-e5-small gives "Do you offer gift cards?" 0.951 against the same
+        curated question, under the FAQ threshold of 0.955."""
+        exact = _exact_entry(asked, hits)
+        if exact is not None:
+            return replace(exact, scores={**exact.scores, "faq_exact": 1.0})
         top = hits[0]
         if top.chunk.kind != "faq" or not top.chunk.answer:
             return None

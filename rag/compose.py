@@ -230,6 +230,16 @@ def _naming_topic(
     return [i for i, x in zip(use, named, strict=True) if x >= 0.5 * first] if first > 0 else use
 
 
+def _naming_subject(use: list[int], hits: Sequence[Hit], subject: set[str]) -> list[int]:
+    """The passages of ``use`` that name most of the ``subject`` a follow-up turns to, where one
+    names any of it. The first passage is retrieval's choice for the turns together, and an FAQ
+    bank answers each subject in an entry of its own: "那退款呢？" after "退货期限是多久？" was
+    told the return window again from the first entry, while the refunds entry stood third."""
+    named = [len(named_terms(subject, f"{hits[i].chunk.title} {hits[i].passage}")) for i in use]
+    most = max(named, default=0)
+    return [i for i, x in zip(use, named, strict=True) if x == most] if most > 0 else use
+
+
 def _term_weights(terms: set[str], weight: Callable[[str], float] | None) -> dict[str, float]:
     """Each term's weight in a sentence's share of the question's terms: its rarity in the
     knowledge base (``weight``, the index's idf; a term it does not know counts as the average
@@ -835,6 +845,11 @@ class ExtractiveComposer:
                 # question of another kind asks about ("and how long does it take?"): shipping is
                 carried -= price_terms(query)
             use = _naming_topic(use, hits, carried, term_weight)
+        # a follow-up that only names another subject ("那退款呢？" after "退货期限是多久？", "And for
+        # members?") asks the same of that subject
+        subject = q_terms if query != question and only_names_subject(question) else set()
+        if subject:
+            use = _naming_subject(use, hits, subject)
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
         keys: list[str] = []  # their wording
         # the words that tell each from its neighbours (a table row: its cells; an item: its own),
@@ -1125,7 +1140,6 @@ class ExtractiveComposer:
         # a follow-up that only names another subject ("评价呢？" after "怎么获得积分？", "And for
         # members?") is answered by what is said of that subject, where a chosen sentence says it:
         # the others answered the turn before ("每消费 1 美元获得 1 积分")
-        subject = _topic_terms(question) if query != question and only_names_subject(question) else set()
         narrowed = bool(subject and any(subject & words[i] for i in picked))
         if narrowed:
             picked = [i for i in picked if subject & words[i]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
@@ -31,10 +32,21 @@ CREATE TABLE IF NOT EXISTS turns (
     role TEXT NOT NULL,
     content TEXT NOT NULL,
     answer_id TEXT NOT NULL DEFAULT '',
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    groups TEXT
 );
 CREATE INDEX IF NOT EXISTS turns_session ON turns(session_id, id);
 """
+
+
+def visible(answered_under: Sequence[str] | None, viewer: Sequence[str] | None) -> bool:
+    """Whether a conversation turn answered under the access groups ``answered_under`` may be
+    shown to a reader of the groups ``viewer``. An answer retrieved under some groups may quote
+    any of their documents, so its reader must be in all of them; one retrieved without a
+    restriction (``None``), only to a reader without one."""
+    if viewer is None:
+        return True
+    return answered_under is not None and set(answered_under) <= set(viewer)
 
 
 class ConversationStore:
@@ -50,22 +62,37 @@ class ConversationStore:
         if conn is None:
             # a damaged file is set aside, not lost, and begun anew (kb.stores)
             conn = open_store(self.path, _SCHEMA, what="conversation database", timeout=10)
+            if "groups" not in {r[1] for r in conn.execute("PRAGMA table_info(turns)")}:
+                with conn:  # a file from before turns kept their access groups: theirs are unknown
+                    conn.execute("ALTER TABLE turns ADD COLUMN groups TEXT")
             self._local.conn = conn
         return conn
 
-    def history(self, session_id: str, limit: int | None = None) -> list[Message]:
+    def history(self, session_id: str, limit: int | None = None, viewer: Sequence[str] | None = None) -> list[Message]:
+        """The last ``limit`` turns of a session, oldest first, less those a reader of the access
+        groups ``viewer`` may not see (:func:`visible`; ``None``: a reader of every group): a
+        session asked as staff and then by a user in no group carried the staff answer into the
+        condensed query (and to an LLM's condensing prompt)."""
         n = limit or self.max_turns
         rows = self._conn().execute(
-            "SELECT role, content FROM turns WHERE session_id=? ORDER BY id DESC LIMIT ?", (session_id, n)
+            "SELECT role, content, groups FROM turns WHERE session_id=? ORDER BY id DESC LIMIT ?", (session_id, n)
         ).fetchall()
-        return [{"role": r, "content": c} for r, c in reversed(rows)]
+        return [
+            {"role": r, "content": c}
+            for r, c, g in reversed(rows)
+            if visible(None if g is None else tuple(json.loads(g)), viewer)
+        ]
 
-    def append(self, session_id: str, role: str, content: str, answer_id: str = "") -> None:
+    def append(
+        self, session_id: str, role: str, content: str, answer_id: str = "", groups: Sequence[str] | None = None
+    ) -> None:
+        """Record a turn; ``groups``: the access groups it was asked or answered under (``None``:
+        without a restriction)."""
         conn = self._conn()
         with conn:
             conn.execute(
-                "INSERT INTO turns(session_id, role, content, answer_id, created) VALUES (?,?,?,?,?)",
-                (session_id, role, content, answer_id, time.time()),
+                "INSERT INTO turns(session_id, role, content, answer_id, created, groups) VALUES (?,?,?,?,?,?)",
+                (session_id, role, content, answer_id, time.time(), None if groups is None else json.dumps(list(groups))),
             )
 
     def clear(self, session_id: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from kb.errors import NotFoundError
 from kb.stores import open_store
+from rag.conversation import visible
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -73,16 +74,6 @@ _SESSIONS_SCANNED = 10_000
 def _groups(stored: str | None) -> tuple[str, ...] | None:
     """An answer's access groups as stored (JSON list; NULL: retrieved without a restriction)."""
     return None if stored is None else tuple(json.loads(stored))
-
-
-def visible(answered_under: tuple[str, ...] | None, viewer: tuple[str, ...] | None) -> bool:
-    """Whether a conversation turn answered under the access groups ``answered_under`` may be
-    shown to a reader of the groups ``viewer``. An answer retrieved under some groups may quote
-    any of their documents, so its reader must be in all of them; one retrieved without a
-    restriction (``None``), only to a reader without one."""
-    if viewer is None:
-        return True
-    return answered_under is not None and set(answered_under) <= set(viewer)
 
 
 class AnswerNotFound(NotFoundError):

@@ -364,6 +364,41 @@ def test_conversation_is_condensed_from_the_session(shop_index: Any, fake_embedd
     assert store.history("other") == []
 
 
+def test_a_session_reads_only_the_turns_its_user_may_see(shop_index: Any, fake_embedder: Any, kb_home: Path) -> None:
+    """Asked as a partner, then in no group (``kb ask --group partners``, then ``--public``, in
+    one session), the partner's answer was carried into the condensed query, and into an LLM's
+    condensing prompt: the service read a session's turns so, the command did not."""
+    store = ConversationStore(kb_home / "shop" / "conversations.sqlite")
+    asst = make(shop_index, fake_embedder, conversation_store=store)
+    staff = asst.ask("What is the secret partner code?", session_id="s1", groups=["partners"])
+    assert "ZEBRA-7731" in staff.text
+    public = asst.ask("What was the code again?", session_id="s1", filters=Filters.of(groups=[]))
+    assert "ZEBRA" not in public.query and "partner" not in public.query.lower(), public.query
+    assert "ZEBRA" not in public.text
+    # a partner reads every turn of theirs and the public's; the operator (no restriction) every turn
+    assert len(store.history("s1", viewer=("partners",))) == 4
+    assert len(store.history("s1")) == 4
+    assert [m["content"] for m in store.history("s1", viewer=())] == ["What was the code again?", public.text]
+
+
+def test_a_conversation_file_from_before_groups_were_kept_is_read_as_unrestricted(kb_home: Path) -> None:
+    import sqlite3
+
+    path = kb_home / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE turns (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, role TEXT NOT NULL,"
+            " content TEXT NOT NULL, answer_id TEXT NOT NULL DEFAULT '', created REAL NOT NULL);"
+            " INSERT INTO turns(session_id, role, content, created) VALUES ('s', 'user', 'old question', 0);"
+        )
+    conn.close()
+    store = ConversationStore(path)
+    assert store.history("s") == [{"role": "user", "content": "old question"}]
+    assert store.history("s", viewer=()) == []  # its groups are unknown: not shown to a restricted user
+    store.append("s", "user", "new question", groups=())
+    assert [m["content"] for m in store.history("s", viewer=())] == ["new question"]
+
+
 @pytest.mark.parametrize(("question", "takes"), [
     ("How much does it cost?", True), ("How much does that cost?", True), ("How do I cancel it?", True),
     ("How long does that take?", True), ("这个要钱吗？", True), ("它的保修期多长？", True),
@@ -1283,3 +1318,68 @@ def test_a_citation_names_the_section_the_answer_quotes_not_the_one_matched() ->
     # a sentence no chunk holds as written (a model's own words), or a passage of one chunk
     assert _quoted_chunk(hit, ["Returns are accepted for a month."], Index()) is condition
     assert _quoted_chunk(Hit(chunk=condition, score=0.9, rows=(1,)), quoted, Index()) is condition
+
+
+@pytest.mark.parametrize("question", ["Who won the football world cup in 2018?", "What is the capital of France?"])
+def test_a_follow_up_on_a_topic_the_knowledge_base_holds_no_word_of_is_judged_by_itself(
+    shop_index: Any, fake_embedder: Any, question: str
+) -> None:
+    """Joined to the turn before, the question was judged by that turn's topic and answered with
+    the shipping times; asked first, it is refused. A new topic of the knowledge base's is answered
+    as before, and one whose words it holds keeps the turn's context."""
+    asst = make(shop_index, fake_embedder)
+    hist = [{"role": "user", "content": "How long does standard shipping take?"},
+            {"role": "assistant", "content": "Standard shipping takes 3 to 5 business days [1]."}]
+    assert asst.ask(question).action == "refuse"
+    a = asst.ask(question, history=hist)
+    assert a.action == "refuse", (a.action, a.text)
+    assert question in a.query and "shipping" in a.query  # still condensed, so the hits show the context
+    b = asst.ask("Can I return an item for a refund?", history=hist)
+    assert b.action == "answer" and b.citations[0].source == "returns.md", (b.action, b.text)
+
+
+def test_a_chinese_follow_up_on_a_topic_the_knowledge_base_holds_no_word_of_is_judged_by_itself(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    index = build_kb(kb_home, "zhfaq", fake_embedder, ZH_FAQ)
+    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=HASHING_REFUSE)
+    hist = [{"role": "user", "content": "退货期限是多久？"}, {"role": "assistant", "content": "收到商品后30天内可以申请退货[1]。"}]
+    assert asst.ask("退货期限是多久？").action == "faq"
+    a = asst.ask("今天天气怎么样？", history=hist)
+    assert a.action == "refuse" and "知识库" in a.text, (a.action, a.text)
+
+
+ZH_FAQ = [Doc("faq.csv", "FAQ", [], lang="zh", faq=[
+    ("1", "退货期限是多久？", "收到商品后30天内可以申请退货。"),
+    ("2", "退款多久到账？", "退款会在收到退货后5到7个工作日内退回原支付方式。"),
+    ("3", "可以修改收货地址吗？", "订单发货前可以在“我的订单”页面修改收货地址。"),
+])]
+
+
+@pytest.mark.parametrize("follow_up", ["那退款呢？", "退款呢？"])
+def test_a_follow_up_naming_another_subject_is_not_told_the_entry_before_again(
+    kb_home: Path, fake_embedder: Any, follow_up: str
+) -> None:
+    """"那退款呢？" after "退货期限是多久？" matched the return-window entry with the turn it
+    follows, and was told the return window again, as a curated answer."""
+    index = build_kb(kb_home, "zhfaq", fake_embedder, ZH_FAQ)
+    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=HASHING_REFUSE)
+    hist = [{"role": "user", "content": "退货期限是多久？"}, {"role": "assistant", "content": "收到商品后30天内可以申请退货[1]。"}]
+    a = asst.ask(follow_up, history=hist)
+    assert a.action in ("answer", "faq"), (a.action, a.text)
+    assert "5到7个工作日" in a.text and "30天" not in a.text, a.text
+    assert [c.source for c in a.citations] == ["faq.csv#2"]
+
+
+@pytest.mark.parametrize("question", ["Do you ship to Switzerland?", "do you ship to switzerland", "DO YOU SHIP TO SWITZERLAND ?!"])
+def test_a_question_that_repeats_a_curated_one_gets_its_entry_as_written(
+    shop_index: Any, fake_embedder: Any, question: str
+) -> None:
+    """multilingual-e5-small gives a question 0.951 against the same curated question, under the
+    FAQ threshold: it was composed, not answered with the entry."""
+    asst = make(shop_index, fake_embedder, faq_threshold=1.01, refuse_threshold=1.01)
+    a = asst.ask(question)
+    assert a.action == "faq" and a.text.startswith("Yes, we ship to Switzerland"), (a.action, a.text)
+    assert a.confidence == 1.0
+    # a question that only shares its words is left to the thresholds
+    assert asst.ask("Do you ship to Switzerland quickly?").action != "faq"
