@@ -7,8 +7,11 @@
   jobs, agent assist) or ``admin`` (everything: feedback export, metrics of all keys),
 - ``sha256hex``: the SHA-256 of the key, hex (the key itself is never stored),
 - optional groups: the access groups this key may act for; a request's ``user.groups`` is
-  intersected with them (and defaults to them). Without it the caller's ``user.groups`` is used
-  as given; a reader that names no groups sees only documents without groups.
+  intersected with them (and defaults to them); an empty field (``name:reader:hash:``) restricts
+  the key to documents without groups. Without the field the caller's ``user.groups`` is used as
+  given (a backend that signs its users in, never a key a browser holds); a reader that names no
+  groups sees only documents without groups. ``kb keys new`` makes reader keys with the empty
+  field unless ``--group`` or ``--any-group`` is given.
 
 Produce an entry with ``kb keys new NAME --role reader`` (prints a fresh key and its entry) or
 hash a key you chose with ``kb keys hash KEY``. Clients send the key as

@@ -73,20 +73,40 @@ def keys_new(
     group: Annotated[
         list[str] | None, typer.Option("--group", help="Restrict the key to these access groups.")
     ] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="Restrict the key to documents without access groups.")
+    ] = False,
+    any_group: Annotated[
+        bool,
+        typer.Option(
+            "--any-group",
+            help="Let the caller name its users' groups (user.groups): for a backend that signs its users in, "
+            "never for a key a browser holds.",
+        ),
+    ] = False,
 ) -> None:
-    """Print a fresh key (give it to the client) and its KB_API_KEYS entry (give it to the server)."""
+    """Print a fresh key (give it to the client) and its KB_API_KEYS entry (give it to the server).
+    A reader key is restricted to documents without access groups unless --group or --any-group
+    says otherwise: a reader key that names no groups let whoever holds it (the web chat keeps it
+    in the browser) claim any group in user.groups and read its documents."""
     from kb.auth import ROLES, KeyStore, hash_key, new_key
     from kb.commands.common import refuse_blank
     from kb.errors import InputError
 
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}", f"use one of {', '.join(ROLES)}")
-    refuse_blank("--group", group, "staff", "leave --group out for every group")  # else a key for no group
+    if sum((bool(group), public, any_group)) > 1:
+        raise InputError("--group, --public and --any-group contradict each other", "give one of them")
+    refuse_blank("--group", group, "staff", "or --public for documents in no group")  # else a key for no group
     for g in group or ():
         if any(c in g for c in ":|,"):  # would break the entry into other fields
             raise InputError(f"--group {g!r} holds ':', '|' or ','", "name the group without them")
     key = new_key()
-    entry = f"{name}:{role}:{hash_key(key)}" + (f":{'|'.join(g.strip() for g in group)}" if group else "")
+    entry = f"{name}:{role}:{hash_key(key)}"
+    if group:
+        entry += f":{'|'.join(g.strip() for g in group)}"
+    elif public or (role == "reader" and not any_group):
+        entry += ":"  # no group: documents without access groups only, whatever user.groups says
     KeyStore.parse(entry)  # validates the name
     typer.echo(f"key:   {key}")
     typer.echo(f"entry: {entry}")

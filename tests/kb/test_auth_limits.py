@@ -144,6 +144,39 @@ def test_cli_refuses_public_bind_without_keys_and_makes_keys(tmp_path: object) -
 
 
 @pytest.mark.parametrize(
+    ("args", "groups", "claimed"),
+    [
+        ([], (), ()),  # a reader: documents without groups, whatever user.groups claims
+        (["--any-group"], None, ("staff",)),  # a backend that signs its users in names their groups
+        (["--group", "sales"], ("sales",), ()),
+        (["--role", "editor"], None, ("staff",)),
+        (["--role", "editor", "--public"], (), ()),
+    ],
+)
+def test_kb_keys_new_makes_a_reader_key_that_cannot_claim_groups_unless_asked(
+    args: list[str], groups: tuple[str, ...] | None, claimed: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reader key made as the README showed let whoever held it (the web chat keeps it in the
+    browser) send user.groups ["staff"] and read the staff documents."""
+    from kb.auth import KeyStore
+    from kb.cli import main
+
+    main(["keys", "new", "web", *args])
+    lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.strip().splitlines())
+    who = KeyStore.parse(lines["entry"]).authenticate(lines["key"].strip())
+    assert who.groups == groups
+    assert who.effective_groups(["staff"]) == claimed
+
+
+def test_kb_keys_new_refuses_contradicting_restrictions(capsys: pytest.CaptureFixture[str]) -> None:
+    from kb.cli import main
+
+    with pytest.raises(SystemExit) as ex:
+        main(["keys", "new", "web", "--public", "--any-group"])
+    assert ex.value.code == 2 and "contradict" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
     ("group", "says"),
     [("", "error: --group needs a group name"), ("a|b", "error: --group 'a|b' holds ':', '|' or ','")],
 )
