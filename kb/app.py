@@ -110,7 +110,20 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, body: dict[str, str], headers: dict[str, str] | None = None) -> JSONResponse:
+# the routes OpenAI's clients call: their errors take OpenAI's shape
+OPENAI_ROUTES = frozenset({"/v1/chat/completions", "/v1/models"})
+_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
+
+
+def error_response(
+    status: int, body: dict[str, str], headers: dict[str, str] | None = None, path: str = ""
+) -> JSONResponse:
+    """The JSON error ``{"error": code, "message": ...}``; on an OpenAI route
+    ``{"error": {"message", "type", "param", "code"}}``, the shape OpenAI's clients read the
+    message from (the official client showed "Error code: 404" and nothing more)."""
+    if path in OPENAI_ROUTES:
+        kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+        body = {"error": {"message": body.get("message", ""), "type": kind, "param": None, "code": body.get("error")}}  # type: ignore[dict-item]
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -151,14 +164,14 @@ def log_error(service: Service, err: KBError) -> KBError:
     return public_error(err)
 
 
-def kb_error_response(err: KBError) -> JSONResponse:
+def kb_error_response(err: KBError, path: str = "") -> JSONResponse:
     headers = {}
     retry = getattr(err, "retry_after_s", None)
     if retry is not None:
         headers["Retry-After"] = str(int(retry))
     if isinstance(err, AuthError):
         headers["WWW-Authenticate"] = "Bearer"
-    return error_response(err.http_status, err.to_dict(), headers)
+    return error_response(err.http_status, err.to_dict(), headers, path)
 
 
 @functools.cache
@@ -308,7 +321,7 @@ class RequestContext:
             declared = headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > limit:
                 err = _BodyTooLarge(limit, setting)
-                resp = error_response(413, {"error": "too_large", "message": str(err.detail)})
+                resp = error_response(413, {"error": "too_large", "message": str(err.detail)}, path=path)
                 await resp(scope, receive, send_wrapper)
                 return
             seen = {"n": 0}
@@ -328,7 +341,9 @@ class RequestContext:
                 self.service.metrics.errors.labels(code="internal").inc()
                 if status.get("started"):
                     return  # the status line is out; the client sees the stream end
-                resp = error_response(500, {"error": "internal", "message": f"internal error; report request id {rid}"})
+                resp = error_response(
+                    500, {"error": "internal", "message": f"internal error; report request id {rid}"}, path=path
+                )
                 await resp(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
@@ -507,7 +522,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     # -- error handlers --------------------------------------------------------------------------
     @app.exception_handler(KBError)
     async def _kb_error(request: Request, exc: KBError) -> JSONResponse:
-        return kb_error_response(log_error(service, exc))
+        return kb_error_response(log_error(service, exc), request.url.path)
 
     @app.exception_handler(sqlite3.Error)
     async def _store_error(request: Request, exc: sqlite3.Error) -> JSONResponse:
@@ -519,12 +534,14 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             "storage", "the service cannot read its database right now",
             f"try again in a moment, or ask for a human agent (request id {request_id_var.get()})", retry_after_s=30,
         )
-        return kb_error_response(log_error(service, err))
+        return kb_error_response(log_error(service, err), request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         service.metrics.errors.labels(code="bad_input").inc()
-        return error_response(422, {"error": "bad_input", "message": _validation_message(exc, request)})
+        return error_response(
+            422, {"error": "bad_input", "message": _validation_message(exc, request)}, path=request.url.path
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -538,7 +555,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         elif exc.status_code == 400:
             detail = _unreadable_body(request, detail, exc.__cause__)
         return error_response(
-            exc.status_code, {"error": code, "message": detail}, getattr(exc, "headers", None)
+            exc.status_code, {"error": code, "message": detail}, getattr(exc, "headers", None), request.url.path
         )
 
     # -- helpers ---------------------------------------------------------------------------------

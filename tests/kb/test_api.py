@@ -21,6 +21,16 @@ from kb.auth import hash_key
 from tests.kb.conftest import KB, NEW_DOC, SECRET, make_client, make_settings
 from tests.kb.test_parts import _Receiver, _wait, receiver  # noqa: F401 - fixture
 
+
+def error_of(r: Any) -> tuple[str, str]:
+    """An error response's code and message: the service's ``{"error": code, "message": ...}``,
+    or, on the routes OpenAI's clients call, ``{"error": {"message", "type", "param", "code"}}``."""
+    body = r.json()
+    if isinstance(body["error"], dict):
+        assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}, body
+        return body["error"]["code"], body["error"]["message"]
+    return body["error"], body["message"]
+
 ACTIONS = {"answer", "faq", "clarify", "handoff", "refuse"}
 
 
@@ -216,9 +226,10 @@ def test_a_long_chat_is_read_for_its_last_turns_not_refused(client: Any) -> None
 
 def test_chat_needs_a_last_user_message(client: Any) -> None:
     r = client.post("/v1/chat/completions", json={"model": KB, "messages": [{"role": "assistant", "content": "hi"}]})
-    assert r.status_code == 422 and r.json()["error"] == "bad_input"
+    assert r.status_code == 422 and error_of(r)[0] == "bad_input"
     r = client.post("/v1/chat/completions", json={"model": "nope", "messages": [{"role": "user", "content": "hi"}]})
-    assert r.status_code == 404 and "kb ingest" in r.json()["message"]
+    assert r.status_code == 404 and r.json()["error"]["type"] == "invalid_request_error"
+    assert "kb ingest" in error_of(r)[1]
 
 
 # --- errors and limits ----------------------------------------------------------------------------------
@@ -239,7 +250,7 @@ def test_a_question_of_nothing_readable_is_empty(client: Any, question: str) -> 
     for path, body in (("/v1/ask", {"question": question}),
                        ("/v1/chat/completions", {"model": KB, "messages": [{"role": "user", "content": question}]})):
         r = client.post(path, json=body)
-        assert r.status_code == 422 and r.json()["error"] == "empty_question", r.text
+        assert r.status_code == 422 and error_of(r)[0] == "empty_question", r.text
 
 
 def test_chat_messages_it_would_misread_are_refused(client: Any) -> None:
@@ -253,7 +264,7 @@ def test_chat_messages_it_would_misread_are_refused(client: Any) -> None:
     ]
     for messages, extra, field in cases:
         r = client.post("/v1/chat/completions", json={"model": KB, "messages": messages, **extra})
-        assert r.status_code == 422 and field in r.json()["message"], (messages, r.text)
+        assert r.status_code == 422 and field in error_of(r)[1], (messages, r.text)
     r = client.post("/v1/chat/completions", json={"model": KB, "messages": [ask], "n": 1})
     assert r.status_code == 200
     r = client.post("/v1/ask", json={"question": "refunds?", "history": [{"role": "user", "content": "x" * 20_001}]})
@@ -324,8 +335,8 @@ def test_text_that_is_not_unicode_is_refused_by_field_not_a_500(client: Any) -> 
     for path, body, field in cases:
         r = client.post(path, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
         assert r.status_code == 422, (path, r.text)
-        got = r.json()
-        assert got["error"] == "bad_input" and got["message"].startswith(f"{field}: holds a lone surrogate (U+D800)"), got
+        code, message = error_of(r)
+        assert code == "bad_input" and message.startswith(f"{field}: holds a lone surrogate (U+D800)"), r.text
     # bytes that are not UTF-8 at all: one line that says how to send the body
     r = client.post("/v1/ask", content=b'{"question": "refund \xe9\x80 time"}', headers={"content-type": "application/json"})
     assert r.status_code == 400 and "UTF-8" in r.json()["message"], r.text
@@ -927,3 +938,18 @@ def test_a_refused_re_upload_keeps_the_stored_copy(own_home: Path) -> None:
         assert docs["hours.txt"]["tags"] == ["hours"] and (uploads / "hours.txt.meta.json").is_file()
         r = _upload(c, [("nothing.pdf.meta.json", b'{"tags": ["x"]}')])
         assert r.status_code == 422 and "upload nothing.pdf with it" in r.json()["message"]
+
+
+def test_the_official_openai_client_reads_the_reason_of_an_error(client: Any) -> None:
+    """It read {"error": "not_found", "message": ...} as "Error code: 404" and nothing more."""
+    import openai
+
+    oa = openai.OpenAI(base_url="http://testserver/v1", api_key="none", http_client=client, max_retries=0)
+    with pytest.raises(openai.NotFoundError) as ex:
+        oa.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
+    assert "kb ingest" in ex.value.message and ex.value.code == "not_found"
+    with pytest.raises(openai.UnprocessableEntityError) as bad:
+        oa.chat.completions.create(model=KB, messages=[{"role": "assistant", "content": "hi"}])
+    assert "the last message must be a user message" in bad.value.message
+    # the service's own routes keep their shape
+    assert client.post("/v1/ask", json={"question": "hi", "kb": "nope"}).json()["error"] == "not_found"
