@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 
 class KBError(Exception):
@@ -60,6 +61,15 @@ class KnowledgeBaseNotFound(NotFoundError):
             f"knowledge base {name!r} has no published index under {home}",
             f"run `kb ingest PATH --kb {name}` first, or set KB_HOME",
         )
+
+
+class KnowledgeBaseNotServed(NotFoundError):
+    """A request for a knowledge base the service does not answer from: said without the server's
+    paths or the operator's commands, which are no business of a caller."""
+
+    def __init__(self, name: str, served: Sequence[str]) -> None:
+        offer = f"ask one of: {', '.join(served)}" if served else "ask the operator which knowledge bases are served"
+        super().__init__(f"knowledge base {name!r} is not served here", offer)
 
 
 class EmbedderMismatchError(ConfigError):

@@ -27,6 +27,7 @@ from kb.errors import (
     InputError,
     KBError,
     KnowledgeBaseNotFound,
+    KnowledgeBaseNotServed,
     NotFoundError,
     QuestionTooLongError,
     SessionOwnerError,
@@ -320,7 +321,7 @@ class Service:
 
         name = validate_kb_name(name)
         if self.kb_names is not None and name not in self.kb_names:
-            raise KnowledgeBaseNotFound(name, f"{self.home} (this server serves {', '.join(self.kb_names)})")
+            raise KnowledgeBaseNotServed(name, self.available_kbs())
         return KnowledgeBase.from_settings(self.home, name, self.settings)
 
     def runtime(self, name: str | None, create: bool = False) -> Runtime:
@@ -331,7 +332,9 @@ class Service:
             return rt
         kb = self.knowledge_base(name)
         if not create and kb.live_version() is None:
-            raise KnowledgeBaseNotFound(name, self.home)
+            # the caller is told which are served; the operator reads where it was looked for
+            log.info("knowledge base %r asked for has no published index under %s", name, self.home)
+            raise KnowledgeBaseNotServed(name, self.available_kbs())
         with self._rt_lock:
             rt = self._runtimes.get(name)
             if rt is None:
@@ -376,7 +379,7 @@ class Service:
             for name in self.available_kbs() or [self.default_kb]:
                 try:
                     rt = self.runtime(name)
-                except KnowledgeBaseNotFound:
+                except (KnowledgeBaseNotFound, KnowledgeBaseNotServed):
                     continue
                 rt.holder.current()
                 a = rt.assistant
