@@ -684,7 +684,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         svc.check_session(body.session_id, principal)
         session_id = body.session_id or svc.new_session_id()
         given = [t.model_dump() for t in body.history] if body.history is not None else None
-        history = svc.history_for(body.session_id, given, groups)
+        history = svc.history_for(body.session_id, given, groups, rt.name)
         if not body.stream:
             out = run_ask(svc, principal, rt, question, session_id, history, groups, filters)
             return answer_body(out, body.include_passages)
@@ -762,7 +762,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         svc.check_session(body.session_id, principal)
         if body.session_id and not history:
             # the latest message alone, with a session: the conversation is the session's
-            history = svc.history_for(body.session_id, None, groups)
+            history = svc.history_for(body.session_id, None, groups, rt.name)
         session_id = body.session_id
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
@@ -992,7 +992,8 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     def session(session_id: str, principal: Editor, svc: ServiceDep) -> Any:
         """A customer's conversation, oldest turn first (agent assist): the turns answered under
         access groups the key may read."""
-        return {"session_id": session_id, "turns": session_turns(svc, principal, session_id)}
+        turns = session_turns(svc, principal, session_id)
+        return {"session_id": session_id, "kb": svc.store.session_kb(session_id), "turns": turns}
 
     @app.post(
         "/v1/agent/suggest",
@@ -1020,7 +1021,9 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         history = [{"role": t["role"], "content": t["content"]} for t in turns[:last]][-20:]
         # retrieve under the customer's groups (as recorded with their answers), bounded by the agent's key
         user = body.user or S.UserInfo(id=None, groups=_as_list(svc.store.session_groups(body.session_id)))
-        rt, groups, filters = prepare(svc, principal, body.kb, user, None)
+        # from the knowledge base the customer was answered from, unless the agent names another
+        # (the service's default answered a Chinese customer from the English knowledge base)
+        rt, groups, filters = prepare(svc, principal, body.kb or svc.store.session_kb(body.session_id), user, None)
         out = run_ask(svc, principal, rt, question, None, history, groups, filters)
         return {"session_id": body.session_id, "turn": last, "conversation": turns,
                 "suggestion": answer_body(out, True)}

@@ -455,17 +455,19 @@ class Service:
             )
 
     def history_for(
-        self, session_id: str | None, given: list[dict[str, str]] | None, groups: tuple[str, ...] | None
+        self, session_id: str | None, given: list[dict[str, str]] | None, groups: tuple[str, ...] | None,
+        kb: str | None = None,
     ) -> list[dict[str, str]]:
         """The conversation so far: as the request gives it, else the session's last turns that
-        were answered under access groups the request's own ``groups`` cover."""
+        were answered under access groups the request's own ``groups`` cover, from the knowledge
+        base ``kb`` (any, when None)."""
         if given is not None:
             return given
         if not session_id:
             return []
         return [
             {"role": t["role"], "content": t["content"]}
-            for t in self.store.history(session_id, limit=20, viewer=groups)
+            for t in self.store.history(session_id, limit=20, viewer=groups, kb=kb)
         ]
 
     def answer(

@@ -306,6 +306,7 @@ class SessionTurn(BaseModel):
 
 class SessionOut(BaseModel):
     session_id: str
+    kb: str | None = Field(None, description="the knowledge base its last answer came from")
     turns: list[SessionTurn]
 
 

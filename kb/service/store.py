@@ -174,14 +174,17 @@ class ServiceStore:
         return out
 
     def history(
-        self, session_id: str, limit: int = 50, viewer: tuple[str, ...] | None = None
+        self, session_id: str, limit: int = 50, viewer: tuple[str, ...] | None = None, kb: str | None = None
     ) -> list[dict[str, Any]]:
         """The last ``limit`` turns of a session, oldest first, less those a reader of the access
-        groups ``viewer`` may not see (:func:`visible`; ``None``: a reader of every group)."""
+        groups ``viewer`` may not see (:func:`visible`; ``None``: a reader of every group), and,
+        given ``kb``, less those answered from another knowledge base (a session continued on
+        another one is about something else: its English turns were joined to a Chinese
+        knowledge base's question)."""
         # a question and its answer are recorded together, the question at an even seq and its
         # answer at the next: both belong to that answer, its caller and its access groups
         sql = (
-            "SELECT t.role, t.content, t.answer_id, t.created_at, a.groups FROM turns t"
+            "SELECT t.role, t.content, t.answer_id, t.created_at, a.groups, a.kb FROM turns t"
             " LEFT JOIN turns p ON p.session_id = t.session_id AND p.seq = t.seq - t.seq % 2 + 1"
             " LEFT JOIN answers a ON a.answer_id = p.answer_id"
             " WHERE t.session_id=? ORDER BY t.seq DESC LIMIT ?"
@@ -191,8 +194,16 @@ class ServiceStore:
         return [
             {"role": r[0], "content": r[1], "answer_id": r[2], "created_at": r[3]}
             for r in reversed(rows)
-            if visible(_groups(r[4]), viewer)
+            if visible(_groups(r[4]), viewer) and (kb is None or r[5] == kb)
         ]
+
+    def session_kb(self, session_id: str) -> str | None:
+        """The knowledge base the last answer in a session came from; None for an unknown session."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT kb FROM answers WHERE session_id=? ORDER BY created_at DESC LIMIT 1", (session_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def session_owner(self, session_id: str) -> str | None:
         """The caller (API key name) whose question started a session; None for a new session."""

@@ -107,6 +107,9 @@
     if (!r.ok) { showError(box, await refused(r)); return; }
     const data = await r.json();
     current = sessionId;
+    // suggest from the knowledge base the customer was answered from (the agent may pick another)
+    const kbSelect = document.getElementById("kb");
+    if (data.kb && [...kbSelect.options].some((o) => o.value === data.kb)) kbSelect.value = data.kb;
     renderTurns(data.turns, -1);
     if (data.turns.length) await suggest(sessionId, undefined, data.turns);
   }

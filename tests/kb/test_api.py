@@ -953,3 +953,30 @@ def test_the_official_openai_client_reads_the_reason_of_an_error(client: Any) ->
     assert "the last message must be a user message" in bad.value.message
     # the service's own routes keep their shape
     assert client.post("/v1/ask", json={"question": "hi", "kb": "nope"}).json()["error"] == "not_found"
+
+
+def test_a_session_keeps_to_its_knowledge_base(tmp_path: Path) -> None:
+    """The agent's suggestion came from the service's default knowledge base, not the one the
+    customer was answered from; and a session continued on another knowledge base joined its
+    turns there to the question."""
+    from indexes.embedders import get_embedder
+    from tests.kb.conftest import build_kb, write_docs
+
+    home = tmp_path / "home"
+    docs = write_docs(tmp_path / "docs")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "garden.md").write_text("# Garden\n\nThe garden centre opens at 8 am every day.\n", encoding="utf-8")
+    emb = get_embedder("hashing:64")
+    build_kb(home, docs, emb)
+    build_kb(home, other, emb, name="garden")
+    with make_client(make_settings(home, "hashing:64")) as c:
+        first = c.post("/v1/ask", json={"question": "When does the garden centre open?", "kb": "garden"}).json()
+        sid = first["session_id"]
+        assert first["kb"] == "garden" and "8 am" in first["answer"], first
+        assert c.get(f"/v1/sessions/{sid}").json()["kb"] == "garden"
+        sug = c.post("/v1/agent/suggest", json={"session_id": sid}).json()["suggestion"]
+        assert sug["kb"] == "garden" and "8 am" in sug["answer"], sug
+        # continued on the default knowledge base: a new conversation there
+        again = c.post("/v1/ask", json={"question": "How long do refunds take?", "session_id": sid}).json()
+        assert again["query"] == "How long do refunds take?", again["query"]
