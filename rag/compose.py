@@ -43,7 +43,7 @@ from indexes.text import (
 )
 from indexes.types import CONTINUES
 from rag.citations import join_sentences, mark_sentences, render_sentence, sentence_lang
-from rag.conversation import refers_back, takes_topic_from_before
+from rag.conversation import refers_back, stands_alone, takes_topic_from_before
 from rag.retrieval import (
     HEADING_MARK,
     LIST_ITEM,
@@ -238,6 +238,13 @@ def _naming_subject(use: list[int], hits: Sequence[Hit], subject: set[str]) -> l
     named = [len(named_terms(subject, f"{hits[i].chunk.title} {hits[i].passage}")) for i in use]
     most = max(named, default=0)
     return [i for i, x in zip(use, named, strict=True) if x == most] if most > 0 else use
+
+
+def _naming_own(use: list[int], hits: Sequence[Hit], terms: set[str]) -> list[int]:
+    """The passages of ``use`` that name one of the question's own ``terms`` at least; all of them
+    where none does."""
+    named = [bool(named_terms(terms, f"{hits[i].chunk.title} {hits[i].passage}")) for i in use]
+    return [i for i, x in zip(use, named, strict=True) if x] if any(named) else use
 
 
 def _term_weights(terms: set[str], weight: Callable[[str], float] | None) -> dict[str, float]:
@@ -850,6 +857,11 @@ class ExtractiveComposer:
         subject = q_terms if query != question and only_names_subject(question) else set()
         if subject:
             use = _naming_subject(use, hits, subject)
+        elif query != question and not topic_before and stands_alone(question) and q_terms:
+            # a follow-up that names its own topic and leans on no earlier turn by its words ("What
+            # is the loyalty bonus?" after a question on payment methods) is answered from the
+            # passages that name it; the turn before only helped retrieval
+            use = _naming_own(use, hits, q_terms)
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
         keys: list[str] = []  # their wording
         # the words that tell each from its neighbours (a table row: its cells; an item: its own),

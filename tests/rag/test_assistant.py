@@ -1383,3 +1383,19 @@ def test_a_question_that_repeats_a_curated_one_gets_its_entry_as_written(
     assert a.confidence == 1.0
     # a question that only shares its words is left to the thresholds
     assert asst.ask("Do you ship to Switzerland quickly?").action != "faq"
+
+
+@pytest.mark.parametrize(("question", "source"), [("Can I reset my password by email?", "faq.csv#1"),
+                                                  ("Are refunds paid to my card?", "returns.md")])
+def test_a_follow_up_on_its_own_topic_is_not_padded_with_the_turn_before(
+    shop_index: Any, fake_embedder: Any, question: str, source: str
+) -> None:
+    """Asked after a question on the blender's warranty, "Can I reset my password by email?" was
+    answered with the password entry and then the warranty, which the turn before had brought
+    into retrieval."""
+    asst = make(shop_index, fake_embedder)
+    hist = [{"role": "user", "content": "What does the blender warranty cover?"},
+            {"role": "assistant", "content": "Every blender has a two year warranty covering motor failure [1]."}]
+    a = asst.ask(question, history=hist)
+    assert a.action == "answer" and "warranty" in a.query.lower(), (a.action, a.query)  # retrieved with the turn before
+    assert [c.source for c in a.citations] == [source] and "warranty" not in a.text, a.text
