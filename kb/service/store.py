@@ -197,20 +197,22 @@ class ServiceStore:
             if visible(_groups(r[4]), viewer) and (kb is None or r[5] == kb)
         ]
 
+    def _answered(self, session_id: str, column: str, last: bool) -> tuple[Any] | None:
+        """``column`` of the first (or ``last``) answer in a session; None for an unknown session."""
+        order = "DESC" if last else "ASC"
+        with self._lock:
+            return self._conn.execute(  # type: ignore[no-any-return]
+                f"SELECT {column} FROM answers WHERE session_id=? ORDER BY created_at {order} LIMIT 1", (session_id,)
+            ).fetchone()
+
     def session_kb(self, session_id: str) -> str | None:
         """The knowledge base the last answer in a session came from; None for an unknown session."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT kb FROM answers WHERE session_id=? ORDER BY created_at DESC LIMIT 1", (session_id,)
-            ).fetchone()
+        row = self._answered(session_id, "kb", last=True)
         return None if row is None else str(row[0])
 
     def session_owner(self, session_id: str) -> str | None:
         """The caller (API key name) whose question started a session; None for a new session."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT caller FROM answers WHERE session_id=? ORDER BY created_at LIMIT 1", (session_id,)
-            ).fetchone()
+        row = self._answered(session_id, "caller", last=False)
         return None if row is None else str(row[0])
 
     def recent_sessions(self, limit: int = 30, viewer: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
@@ -249,10 +251,7 @@ class ServiceStore:
 
     def session_groups(self, session_id: str) -> tuple[str, ...] | None:
         """The access groups the customer's last answer in a session was retrieved under."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT groups FROM answers WHERE session_id=? ORDER BY created_at DESC LIMIT 1", (session_id,)
-            ).fetchone()
+        row = self._answered(session_id, "groups", last=True)
         return None if row is None else _groups(row[0])
 
     # -- document jobs --------------------------------------------------------------------------
