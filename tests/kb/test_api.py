@@ -980,3 +980,11 @@ def test_a_session_keeps_to_its_knowledge_base(tmp_path: Path) -> None:
         # continued on the default knowledge base: a new conversation there
         again = c.post("/v1/ask", json={"question": "How long do refunds take?", "session_id": sid}).json()
         assert again["query"] == "How long do refunds take?", again["query"]
+
+
+def test_the_pages_name_an_icon_the_service_serves(client: Any) -> None:
+    # every page load asked for /favicon.ico and logged a 404 in the browser's console
+    for page in ("/", "/agent"):
+        assert '<link rel="icon" href="/static/favicon.svg"' in client.get(page).text
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
