@@ -14,6 +14,7 @@ by older code (it is rebuilt from the stored chunks). A failing file is reported
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing
@@ -91,12 +92,18 @@ class IngestReport:
 # walking
 
 
+# files an operating system or an office suite leaves beside documents: a Word or Excel lock file
+# (~$faq.xlsx, while the file is open), Windows' thumbnails and folder settings. They failed every
+# ingest of a folder with a file open in Word (exit 3 for cron and CI)
+_SYSTEM_FILES = re.compile(r"^(~\$.*|thumbs\.db|desktop\.ini|ehthumbs\.db)$", re.IGNORECASE)
+
+
 def _hidden(path: Path, root: Path) -> bool:
     try:
         parts = path.relative_to(root).parts
     except ValueError:
         parts = (path.name,)
-    return any(p.startswith(".") or p == "__pycache__" for p in parts)
+    return any(p.startswith(".") or p == "__pycache__" for p in parts) or bool(_SYSTEM_FILES.match(path.name))
 
 
 # a document's metadata key for the defaults it was ingested with (``--group``, ``--tag``, an
@@ -457,6 +464,16 @@ def ingest_paths(
             bar.close()
         report.timings["load_chunk"] = time.perf_counter() - t_load
 
+        if prune and prev_docs and not loaded_sources and not report.unchanged:
+            # no file of PATHS could be read (only unsupported or damaged ones): as for an empty
+            # folder, a prune would delete every document; none is, and nothing is published
+            first = report.failed[0] if report.failed else {"source": "", "error": "nothing to read"}
+            more = f" and {len(report.failed) - 1} more" if len(report.failed) > 1 else ""
+            raise InputError(
+                f"no file of {', '.join(str(p) for p in paths)} could be read ({first['source']}: "
+                f"{first['error']}{more}): --prune would delete every document ({len(prev_docs)})",
+                "fix the files, or remove documents with kb delete SOURCE",
+            )
         pruned: list[str] = []
         for source, doc in prev_docs.items():
             if source in seen:

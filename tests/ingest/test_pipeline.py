@@ -152,6 +152,32 @@ def test_changed_document_replaces_its_chunks(kb_home: Path, tmp_path: Path, fak
     index.close()
 
 
+def test_prune_deletes_nothing_when_no_file_could_be_read(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    """A folder of unsupported or damaged files only: its prune deleted every document and
+    published an empty knowledge base (an empty folder was already refused)."""
+    from kb.errors import InputError
+
+    kb = KnowledgeBase(kb_home, "t")
+    ingest(kb, write_corpus(tmp_path / "good"), fake_embedder)
+    before = kb.live_version()
+    odd = tmp_path / "odd" / "sub"
+    odd.mkdir(parents=True)
+    (odd / "notes.xyz").write_text("hi")
+    (odd / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    with pytest.raises(InputError, match=r"could be read \(sub/.*and 1 more\): --prune would delete every document"):
+        ingest_paths(kb, [tmp_path / "odd"], fake_embedder, prune=True)
+    assert kb.live_version() == before
+
+
+def test_office_lock_and_system_files_are_not_documents(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    # a folder with a file open in Word holds ~$name.docx: every ingest of it "failed" (exit 3)
+    docs = write_corpus(tmp_path)
+    for name in ("~$returns.docx", "~$faq.xlsx", "Thumbs.db", "desktop.ini"):
+        (docs / name).write_bytes(b"\x00lock")
+    r = ingest(KnowledgeBase(kb_home, "t"), docs, fake_embedder)
+    assert not r.failed and r.added == 4
+
+
 def test_prune_and_delete_make_content_unretrievable(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     docs = write_corpus(tmp_path)
     kb = KnowledgeBase(kb_home, "t")
