@@ -161,9 +161,12 @@ class SourceSpec:
 
     kind: str
     path: str | None = None
+    # read from the last job's record, not given (--source): a rebuild of what the knowledge
+    # base holds, so a file of that folder it does not hold (removed with kb delete) stays out
+    recorded: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "path": self.path}
+        return {"kind": self.kind, "path": self.path, "recorded": self.recorded}
 
 
 def resolve_source(kb: Any, source: str | Path | None) -> SourceSpec:
@@ -181,7 +184,7 @@ def resolve_source(kb: Any, source: str | Path | None) -> SourceSpec:
     if recorded.is_file():
         try:
             data = json.loads(recorded.read_text(encoding="utf-8"))
-            spec = SourceSpec(str(data["kind"]), data.get("path"))
+            spec = SourceSpec(str(data["kind"]), data.get("path"), recorded=True)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{recorded} is unreadable ({exc})", "pass --source DIR") from exc
         if spec.kind in ("dir", "manifest") and not Path(str(spec.path)).exists():
@@ -790,23 +793,33 @@ def _from_live(prev: Any, docs: Iterable[Document]) -> list[ParsedFile]:
             for d in sorted(docs, key=lambda d: d.source)]
 
 
-def _items(kb: Any, src: SourceSpec, prev: Any) -> tuple[list[tuple[Path, Path]], list[ParsedFile]]:
+def _items(kb: Any, src: SourceSpec, prev: Any) -> tuple[list[tuple[Path, Path]], list[ParsedFile], int]:
     """Files to parse, and documents of the live version to carry over as they are: all of them
     for the source ``live``; for a folder or manifest, those it does not hold (ingested from
     another folder, uploaded): a rebuild from one folder removed them, unsaid, and a later plain
     ``kb reindex`` (the recorded source) again. ``kb delete`` or ``kb ingest --prune`` remove
-    documents; a rebuild does not."""
+    documents; a rebuild does not. And how many files of a recorded folder the knowledge base does
+    not hold, left out."""
     if src.kind != "live":
         files = list_source_files(src)
         if prev is None:
-            return files, []
+            return files, [], 0
         from ingest.loaders import source_of
 
+        if src.recorded:
+            # the recorded folder still holds the files removed with kb delete: a plain kb reindex
+            # brought them back into answers. Only what the knowledge base holds is rebuilt
+            held = {d.source for d in prev.documents()}
+            every = len(files)
+            files = [(p, r) for p, r in files if source_of(p, r) in held]
+            left_out = every - len(files)
+        else:
+            left_out = 0
         found = {source_of(p, r) for p, r in files}
-        return files, _from_live(prev, (d for d in prev.documents() if d.source not in found))
+        return files, _from_live(prev, (d for d in prev.documents() if d.source not in found)), left_out
     if prev is None:
         raise InputError(f"knowledge base {kb.name!r} has no live version to rebuild from", "pass --source DIR")
-    return [], _from_live(prev, prev.documents())
+    return [], _from_live(prev, prev.documents()), 0
 
 
 def _defaults_of(old: Document | None) -> dict[str, Any] | None:
@@ -890,7 +903,11 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
     settings = ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap).as_dict()
     if src.kind == "live" and prev is not None:
         settings = dict(prev.manifest.get("settings") or settings)
-    files, ready_list = _items(kb, src, prev) if documents is None else ([], [])
+    files, ready_list, left_out = _items(kb, src, prev) if documents is None else ([], [], 0)
+    if left_out:
+        jl.event("left_out", files=left_out)
+        say(f"{left_out} files of {src.path} are not in the knowledge base (removed with kb delete, or never "
+            "ingested): left out; kb ingest adds them, or --source rebuilds from the folder as it is")
     if recorded is not None and recorded is not prev:
         files = _known_files(files, prev_by_source, report, jl)
     ready: Iterable[ParsedFile] = ready_list if documents is None else documents

@@ -429,6 +429,27 @@ def test_a_rebuild_from_one_folder_keeps_the_others_documents_and_their_groups(t
     assert ingest_paths(kb, [staff], emb, default_groups=("staff",)).unchanged == 1
 
 
+def test_a_plain_reindex_does_not_bring_back_a_deleted_document(tmp_path: Path) -> None:
+    """The recorded folder still held the file removed with kb delete: a plain kb reindex read it
+    again, and the warranty was answered from it once more."""
+    from ingest.pipeline import delete_sources
+
+    docs = write_corpus(tmp_path, n_files=3)
+    kb = KnowledgeBase(tmp_path / "home", "t")
+    emb = get_embedder("hashing:64")
+    ingest_paths(kb, [docs], emb)
+    reindex(kb, docs, emb)  # records the folder
+    delete_sources(kb, ["doc001.md"], emb)
+    said: list[str] = []
+    r = reindex(kb, None, emb, progress=said.append)
+    assert r.status == "done" and "doc001.md" not in _groups_by_source(kb)
+    assert any("1 files of" in line and "left out" in line for line in said), said
+    assert not any("item1x" in t for t in all_texts(kb))
+    # given as --source, the folder is rebuilt as it is
+    reindex(kb, docs, emb)
+    assert "doc001.md" in _groups_by_source(kb)
+
+
 def test_prune_with_a_folder_of_no_documents_is_refused(tmp_path: Path) -> None:
     docs = write_corpus(tmp_path / "docs", n_files=2)
     kb = KnowledgeBase(tmp_path / "home", "t")
