@@ -29,7 +29,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -959,20 +959,38 @@ class XlsxLoader:
                 f"{path.name}: cannot read the workbook ({type(ex).__name__})", "re-save it from Excel as .xlsx"
             ) from None
         try:
+            # every sheet that is an FAQ table is read (only the first was: "Billing" after
+            # "General" was left out unsaid); one that is not is named in a warning
             errors: list[MissingColumnsError] = []
+            faq: list[FaqRow] = []
+            warnings: list[str] = []
+            skipped: list[str] = []
+            ids: Counter[str] = Counter()
             for ws in wb.worksheets:
                 rows = [list(r) for r in ws.iter_rows(values_only=True)]
                 rows = [r for r in rows if any(_cell_text(c) for c in r)]
                 if not rows:
                     continue
                 try:
-                    faq, warnings = rows_to_faq(rows[0], rows[1:], path.name)
-                    return [], faq, {WARNINGS_KEY: warnings}
-                except MissingColumnsError as ex:
-                    errors.append(ex)
-            if errors:
-                raise errors[0]
-            raise EmptyFileError(f"{path.name}: every sheet is empty", "add a header row question,answer and rows")
+                    got, said = rows_to_faq(rows[0], rows[1:], path.name)
+                except (MissingColumnsError, EmptyFileError) as ex:
+                    if isinstance(ex, MissingColumnsError):
+                        errors.append(ex)
+                    skipped.append(repr(ws.title))
+                    continue
+                for row in got:  # an id a sheet before used ("1" on every sheet) is made unique
+                    ids[row.faq_id] += 1
+                    faq.append(row if ids[row.faq_id] == 1 else replace(row, faq_id=f"{row.faq_id}-{ids[row.faq_id]}"))
+                warnings.extend(said)
+            if not faq:
+                if errors:
+                    raise errors[0]
+                raise EmptyFileError(f"{path.name}: no sheet has rows with both a question and an answer",
+                                     "add a header row question,answer and rows")
+            if skipped:
+                warnings.append(f"{path.name}: sheet{'s' if len(skipped) > 1 else ''} {', '.join(skipped)} "
+                                "left out: no question and answer columns with rows under them")
+            return [], faq, {WARNINGS_KEY: warnings}
         finally:
             wb.close()
 

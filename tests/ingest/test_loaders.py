@@ -296,6 +296,35 @@ def test_a_csv_row_with_more_fields_than_the_header_is_read_whole_and_named(tmp_
     )
 
 
+def test_every_faq_sheet_of_a_workbook_is_read(tmp_path: Path) -> None:
+    """Only the first sheet was read: a workbook's "Billing" sheet after "General" was left out
+    without a word, and "When am I billed?" answered with the refunds text."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    general = wb.active
+    general.title = "General"
+    general.append(["id", "question", "answer"])
+    general.append([1, "How long do refunds take?", "Five business days."])
+    notes = wb.create_sheet("Notes")
+    notes.append(["Owner", "Last review"])
+    notes.append(["Ana", "2026-11"])
+    billing = wb.create_sheet("Billing")
+    billing.append(["ID", "Question", "Answer"])
+    billing.append([1, "When am I billed?", "Subscriptions are billed on the first day of each month."])
+    wb.save(str(tmp_path / "faq.xlsx"))
+    lf = load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    assert [(r.faq_id, r.question) for r in lf.faq_rows] == [("1", "How long do refunds take?"), ("1-2", "When am I billed?")]
+    assert lf.warnings == ("faq.xlsx: sheet 'Notes' left out: no question and answer columns with rows under them",)
+    # a workbook with no FAQ sheet at all is the missing-columns error it was
+    only = openpyxl.Workbook()
+    only.active.append(["Owner", "Last review"])
+    only.active.append(["Ana", "2026-11"])
+    only.save(str(tmp_path / "notes.xlsx"))
+    with pytest.raises(MissingColumnsError, match="no question column"):
+        load_file(tmp_path / "notes.xlsx", tmp_path, 5)
+
+
 def test_faq_utf16(tmp_path: Path) -> None:
     (tmp_path / "faq.csv").write_bytes("q,a\nHello?,World.\n".encode("utf-16"))
     assert load_file(tmp_path / "faq.csv", tmp_path, 5).faq_rows[0].answer == "World."
