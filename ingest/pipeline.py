@@ -361,13 +361,16 @@ def ingest_paths(
     lock_timeout: float = 0,
     background_embed: bool = True,
     only_groups: Sequence[str] | None = None,
+    widen: bool = False,
 ) -> IngestReport:
     """Ingest files and folders into ``kb`` (a :class:`indexes.kbase.KnowledgeBase`).
 
     ``default_groups`` / ``default_tags`` apply to documents whose own metadata has none (e.g. an
     upload for one team). ``only_groups`` (an upload by a key restricted to those access groups)
     fails a file whose document would not be restricted to them, by its front-matter or sidecar,
-    or that would replace a document that is not. Raises KBError only for fatal problems
+    or that would replace a document that is not. A document ingested for access groups by
+    default (``--group``) and given again without them, nor groups of its own, fails rather than
+    turn public, unless ``widen`` (``--public``). Raises KBError only for fatal problems
     (locked, embedder mismatch, a path that does not exist); per-file problems go to
     ``report.failed``.
     """
@@ -435,6 +438,8 @@ def ingest_paths(
                 if only_groups is not None and old is not None:
                     _check_within(source, "replaces a document", old, only_groups)
                 loaded = load_file_with_defaults(path, root, max_file_mb, defaults, data=data)
+                if old is not None and not widen:
+                    _check_not_widened(source, old, loaded.document)
                 if only_groups is not None:
                     _check_within(source, "would be", loaded.document, only_groups)
                 chunks = chunk_loaded(loaded, embedder.count_tokens, csettings)
@@ -505,6 +510,19 @@ def ingest_paths(
         forget_uploads(kb, pruned, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_not_widened(source: str, old: Document, new: Document) -> None:
+    """A document ingested with ``--group`` and given again without it turned public without a
+    word (a staff-only escalation guide answered users in no group): it fails, and keeps its
+    version, unless its own metadata now names groups or the ingest says ``--public``."""
+    was = ((old.metadata or {}).get(DEFAULTS_KEY) or {}).get("groups") or ()
+    if was and old.groups and not new.groups:
+        named = " ".join(f"--group {g}" for g in was)
+        raise InputError(
+            f"{source}: was ingested for access groups {', '.join(was)}; ingested without them it would be public",
+            f"give {named} again, or --public to publish it to everyone",
+        )
 
 
 def _check_within(source: str, what: str, doc: Document, only: Sequence[str]) -> None:

@@ -54,11 +54,18 @@ def ingest_cmd(
         list[str] | None, typer.Option("--group", help="Access group for documents without their own (repeatable).")
     ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag for documents without their own (repeatable).")] = None,
+    public: Annotated[
+        bool,
+        typer.Option("--public", help="Publish to everyone documents that were ingested with --group before."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest files and folders (PDF, DOCX, HTML, Markdown, TXT; FAQ tables as CSV/XLSX/JSON/JSONL)."""
     from ingest.pipeline import ingest_paths
+    from kb.errors import InputError
 
+    if public and group:
+        raise InputError("--public and --group contradict each other", "give one of them")
     refuse_blank("--group", group, "staff", "leave --group out")
     refuse_blank("--tag", tag, "returns", "leave --tag out")
     _quiet_parsers()
@@ -74,6 +81,7 @@ def ingest_cmd(
         progress=progress,
         default_groups=tuple(group or ()),
         default_tags=tuple(tag or ()),
+        widen=public,
     )
     _print_report(report.to_dict(), as_json, "ingested into")
     if report.keyword_rebuilt and not as_json:

@@ -169,6 +169,32 @@ def test_prune_deletes_nothing_when_no_file_could_be_read(kb_home: Path, tmp_pat
     assert kb.live_version() == before
 
 
+def test_a_document_ingested_for_groups_does_not_turn_public_unasked(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    """Ingested with --group staff, then again without it: the staff document answered users in
+    no group, without a word."""
+    staff = tmp_path / "staff"
+    staff.mkdir()
+    (staff / "escalation.md").write_text("# Escalation\n\nThe ostrich desk supervisor approves refunds.\n")
+    kb = KnowledgeBase(kb_home, "t")
+    ingest_paths(kb, [staff], fake_embedder, default_groups=("staff",))
+    (staff / "escalation.md").write_text("# Escalation\n\nThe ostrich desk supervisor approves all refunds.\n")
+    r = ingest_paths(kb, [staff], fake_embedder)
+    assert r.updated == 0 and [f["source"] for f in r.failed] == ["escalation.md"]
+    assert r.failed[0]["error"] == (
+        "escalation.md: was ingested for access groups staff; ingested without them it would be public; "
+        "give --group staff again, or --public to publish it to everyone"
+    )
+    index = kb.load_live()
+    assert [d.groups for d in index.documents()] == [("staff",)]
+    index.close()
+    # given again, or widened on purpose, or given groups of its own
+    assert ingest_paths(kb, [staff], fake_embedder, default_groups=("staff",)).updated == 1
+    assert ingest_paths(kb, [staff], fake_embedder, widen=True).updated == 1
+    index = kb.load_live()
+    assert [d.groups for d in index.documents()] == [()]
+    index.close()
+
+
 def test_office_lock_and_system_files_are_not_documents(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     # a folder with a file open in Word holds ~$name.docx: every ingest of it "failed" (exit 3)
     docs = write_corpus(tmp_path)
@@ -313,8 +339,11 @@ def test_default_groups_apply_where_documents_have_none(kb_home: Path, tmp_path:
     assert groups["zh.md"] == ("managers",) and groups["policies/returns.md"] == ("staff",)
     assert groups["faq.csv"] == ("staff",)
     index.close()
-    # the same files without the default are a change (access must not keep the old groups)
-    assert ingest(kb, docs, fake_embedder).updated == 4
+    # the same files without the default would be public: refused, unless asked for (--public);
+    # zh.md keeps the groups its sidecar names
+    r = ingest(kb, docs, fake_embedder)
+    assert r.updated == 1 and sorted(f["source"] for f in r.failed) == ["faq.csv", "policies/returns.md", "policies/shipping.md"]
+    assert ingest(kb, docs, fake_embedder, widen=True).updated == 3
 
 
 def test_same_source_from_two_roots_is_reported(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
