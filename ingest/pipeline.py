@@ -568,7 +568,7 @@ def delete_sources(kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeo
             if not matched:
                 shown = _as_source_id(wanted)
                 report.failed.append(
-                    {"source": shown, "error": f"{shown}: not in the knowledge base; see `kb status` for its sources"}
+                    {"source": shown, "error": f"{shown}: not in the knowledge base; `kb status --sources` lists them"}
                 )
             hit.update(d.id for d in matched)
         report.deleted = len(hit)

@@ -982,7 +982,8 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
             raise ReindexValidationError(f"{len(feeder.waiting)} texts were never embedded",
                                          "the live version was kept; run the job again")
         if feeder.chunks == 0:
-            raise InputError("no document could be indexed (see the failed files)",
+            what = f"see the {len(report.failed)} failed files" if report.failed else "the source holds no documents"
+            raise InputError(f"no document could be indexed ({what})",
                              "the live version was kept; fix the sources and run again")
         plan = _index_plan(feeder.vectors, int(embedder.dim), kb, index, shard_size)
         say(f"building {plan['kind']} index over {feeder.vectors} vectors"

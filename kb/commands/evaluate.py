@@ -264,6 +264,14 @@ def eval_cmd(
     check_outputs(out, html, ragas)
     if compare is not None:
         a, b = (_read_report(p) for p in compare)
+        shared = set(a.get("sets") or {}) & set(b.get("sets") or {})
+        if not shared:
+            # nothing compared reported "nothing got significantly worse", and a CI gate passed
+            raise InputError(
+                f"{compare[0]} and {compare[1]} share no evaluation set "
+                f"({', '.join(sorted(a.get('sets') or {})) or 'none'} against {', '.join(sorted(b.get('sets') or {})) or 'none'})",
+                "compare two reports of the same sets",
+            )
         cmp = compare_reports(a, b)
         if as_json:
             typer.echo(json.dumps(cmp, ensure_ascii=False, indent=1))

@@ -395,3 +395,13 @@ def test_kb_eval_compare_refuses_what_is_not_a_report_with_exit_2(
         assert run_kb(["eval", "--compare", str(report), str(report)]) == 2
         err = capsys.readouterr().err.strip()
         assert says in err and len(err.splitlines()) == 1
+
+
+def test_kb_eval_compare_refuses_two_reports_of_no_common_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # nothing compared said "nothing got significantly worse" and exited 0: a CI gate passed
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text('{"sets": {"covid-faq": {"retrieval": {"hit@5": 0.9}}}}', encoding="utf-8")
+    b.write_text('{"sets": {"mtrag-un": {"retrieval": {"hit@5": 0.9}}}}', encoding="utf-8")
+    assert run_kb(["eval", "--compare", str(a), str(b)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "share no evaluation set (covid-faq against mtrag-un)" in err and len(err.splitlines()) == 1
