@@ -362,6 +362,7 @@ def ingest_paths(
     background_embed: bool = True,
     only_groups: Sequence[str] | None = None,
     widen: bool = False,
+    record_origin: bool = True,
 ) -> IngestReport:
     """Ingest files and folders into ``kb`` (a :class:`indexes.kbase.KnowledgeBase`).
 
@@ -370,7 +371,9 @@ def ingest_paths(
     fails a file whose document would not be restricted to them, by its front-matter or sidecar,
     or that would replace a document that is not. A document ingested for access groups by
     default (``--group``) and given again without them, nor groups of its own, fails rather than
-    turn public, unless ``widen`` (``--public``). Raises KBError only for fatal problems
+    turn public, unless ``widen`` (``--public``). ``record_origin``: keep the folder each document
+    was read from, and warn when a document of that name from another folder is replaced (not
+    for uploads, read from a staging folder). Raises KBError only for fatal problems
     (locked, embedder mismatch, a path that does not exist); per-file problems go to
     ``report.failed``.
     """
@@ -440,6 +443,8 @@ def ingest_paths(
                 loaded = load_file_with_defaults(path, root, max_file_mb, defaults, data=data)
                 if old is not None and not widen:
                     _check_not_widened(source, old, loaded.document)
+                if record_origin:
+                    loaded = _with_origin(loaded, root, old, report)
                 if only_groups is not None:
                     _check_within(source, "would be", loaded.document, only_groups)
                 chunks = chunk_loaded(loaded, embedder.count_tokens, csettings)
@@ -510,6 +515,25 @@ def ingest_paths(
         forget_uploads(kb, pruned, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+# a document's metadata key for the folder it was read from (``kb ingest PATH``)
+ORIGIN_KEY = "ingested_from"
+
+
+def _with_origin(loaded: LoadedFile, root: Path, old: Document | None, report: IngestReport) -> LoadedFile:
+    """``loaded`` with the folder it was read from recorded; a warning when it replaces a
+    document of the same name read from another folder: ``kb ingest ./policies`` then
+    ``kb ingest ./internal``, both holding faq.csv, replaced the first FAQ with the second unsaid."""
+    doc = loaded.document
+    here = str(root.resolve())
+    was = (old.metadata or {}).get(ORIGIN_KEY) if old is not None else None
+    if isinstance(was, str) and was != here:
+        report.warnings.append({"source": doc.source, "warning": (
+            f"{doc.source}: replaces the document of that name read from {was} (now from {here}); "
+            "give folders that hold files of the same name knowledge bases of their own, or rename one"
+        )})
+    return replace(loaded, document=replace(doc, metadata={**doc.metadata, ORIGIN_KEY: here}))
 
 
 def _check_not_widened(source: str, old: Document, new: Document) -> None:

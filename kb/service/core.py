@@ -735,6 +735,7 @@ class Service:
                     default_tags=tags,
                     lock_timeout=60,
                     only_groups=only_groups,
+                    record_origin=False,  # read from a staging folder of its own each time
                 )
                 failed = {f["source"] for f in report.failed}
                 for doc in docs:

@@ -359,6 +359,22 @@ def test_same_source_from_two_roots_is_reported(kb_home: Path, tmp_path: Path, f
     index.close()
 
 
+def test_a_document_replaced_from_another_folder_is_named(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    # `kb ingest ./a` then `kb ingest ./b`, both holding hours.md: the second replaced the first unsaid
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root, text in ((a, "Store A opens at 7 am."), (b, "Store B opens at 9 am.")):
+        root.mkdir()
+        (root / "hours.md").write_text(f"# Hours\n\n{text}\n", encoding="utf-8")
+    kb = KnowledgeBase(kb_home, "t")
+    assert not ingest_paths(kb, [a], fake_embedder).warnings
+    (a / "hours.md").write_text("# Hours\n\nStore A opens at 8 am.\n", encoding="utf-8")
+    assert not ingest_paths(kb, [a], fake_embedder).warnings  # the same folder, changed: no warning
+    r = ingest_paths(kb, [b], fake_embedder)
+    assert r.updated == 1 and r.warnings == [{"source": "hours.md", "warning": (
+        f"hours.md: replaces the document of that name read from {a.resolve()} (now from {b.resolve()}); "
+        "give folders that hold files of the same name knowledge bases of their own, or rename one")}]
+
+
 def test_file_names_that_are_not_utf8_get_readable_source_ids(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     # a zip made on a Chinese Windows machine unpacks with GBK file names; Python keeps their bytes
     # as lone surrogates, which no SQLite text or embedding takes: the ingest stopped with a traceback
