@@ -395,12 +395,20 @@ class Service:
     def readiness(self) -> tuple[bool, dict[str, str | None], str | None]:
         kbs: dict[str, str | None] = {}
         names = self.available_kbs()
+        stale: list[str] = []
         for name in names:
             with self._rt_lock:
                 rt = self._runtimes.get(name)
             kbs[name] = rt.holder.version if rt is not None else None
+            if rt is not None and rt.holder.reload_error:
+                # a version published since (a reindex with another embedder) cannot be loaded:
+                # the one served may hold documents deleted since, so the service is not ready
+                stale.append(f"{name} still serves {rt.holder.version}: its live version cannot be loaded "
+                             f"({rt.holder.reload_error})")
         if self.warm_error:
             return False, kbs, self.warm_error
+        if stale:
+            return False, kbs, "; ".join(stale)
         if not names:
             return (
                 False,

@@ -20,6 +20,9 @@ from kb.errors import KBError
 
 log = logging.getLogger("kb.service.holder")
 
+# seconds between two tries to load a live version that could not be loaded
+RETRY_S = 30.0
+
 
 class IndexHolder:
     def __init__(
@@ -41,6 +44,11 @@ class IndexHolder:
         self._load_lock = threading.Lock()  # one load at a time
         self._loading: threading.Thread | None = None
         self.last_error: str | None = None
+        # the live version that could not be loaded, why, and when it was last tried: the service
+        # is not ready while it serves an older one (readyz says so), and tries again every
+        # RETRY_S seconds, not on every check
+        self.reload_error: str | None = None
+        self._failed: tuple[str | None, float] = (None, 0.0)
 
     @property
     def version(self) -> str | None:
@@ -63,7 +71,8 @@ class IndexHolder:
             except KBError as ex:  # a damaged pointer: the version loaded is still whole; serve it
                 self.last_error = ex.one_line()
                 return idx
-            if live is not None and live != idx.version:
+            failed, at = self._failed
+            if live is not None and live != idx.version and (live != failed or now - at >= RETRY_S):
                 self._start_background()
         return idx
 
@@ -79,7 +88,11 @@ class IndexHolder:
         try:
             self.refresh(wait=True)
         except Exception as ex:  # noqa: BLE001 - keep serving the old version; readyz shows it
-            self.last_error = f"{type(ex).__name__}: {ex}"
+            self.last_error = self.reload_error = ex.one_line() if isinstance(ex, KBError) else f"{type(ex).__name__}: {ex}"
+            try:
+                self._failed = (self.kb.live_version(), time.monotonic())
+            except KBError:
+                self._failed = (None, time.monotonic())
             log.warning(
                 "reloading knowledge base %s failed, still serving %s: %s", self.kb.name, self.version, ex
             )
@@ -104,7 +117,8 @@ class IndexHolder:
             new.warm_up()  # before it is served: no query pays for reading what every query needs
             self._index = new
             self._checked_at = time.monotonic()
-            self.last_error = None
+            self.last_error = self.reload_error = None
+            self._failed = (None, 0.0)
             log.info(
                 "serving knowledge base %s version %s (%d chunks)", self.kb.name, new.version, new.n_chunks
             )

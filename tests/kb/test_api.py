@@ -988,3 +988,34 @@ def test_the_pages_name_an_icon_the_service_serves(client: Any) -> None:
         assert '<link rel="icon" href="/static/favicon.svg"' in client.get(page).text
     icon = client.get("/static/favicon.svg")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_a_live_version_the_service_cannot_load_makes_it_not_ready(tmp_path: Path) -> None:
+    """After `kb reindex --embedder X` a server embedding with another model kept answering from
+    the version it had loaded, documents deleted since included, and /readyz said ready."""
+    from indexes.embedders import get_embedder
+    from indexes.kbase import KnowledgeBase
+    from ingest.reindex import reindex
+    from tests.kb.conftest import build_kb, write_docs
+
+    home = tmp_path / "home"
+    docs = write_docs(tmp_path / "docs")
+    build_kb(home, docs, get_embedder("hashing:64"))
+    with make_client(make_settings(home, "hashing:64")) as c:
+        assert c.post("/v1/ask", json={"question": "How long does standard shipping take?"}).status_code == 200
+        svc = c.app.state.service
+        svc.warmed = True
+        assert c.get("/readyz").json()["ready"] is True
+        reindex(KnowledgeBase(home, KB), docs, get_embedder("hashing:32"))
+        holder = svc.runtime(KB).holder
+        holder.check_s = 0.0
+        holder.current()  # sees the new pointer, loads it in the background, and fails
+        deadline = time.monotonic() + 10
+        while holder.reload_error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["ready"] is False
+        assert "still serves" in r.json()["detail"] and "hashing:32" in r.json()["detail"], r.json()
+        failed_at = holder._failed[1]
+        holder.current()  # not tried again at once
+        assert holder._failed[1] == failed_at
