@@ -45,7 +45,7 @@ def reindex_cmd(
     only when complete and validated. The live version keeps serving until then."""
     from indexes.embedders import get_embedder
     from ingest.reindex import find_resumable, reindex
-    from kb.errors import ConfigError
+    from kb.errors import ConfigError, KBError
 
     if engine not in ("local", "ray"):
         raise ConfigError(f"unknown engine {engine!r}", "use --engine local or --engine ray")
@@ -88,6 +88,14 @@ def reindex_cmd(
             f"({data['seconds']:.1f} s, {data['throughput_chunks_per_s']:.0f} chunks/s)"
         )
         print_problems(data)
+    try:
+        configured = get_embedder(settings.embedder, device="cpu").id
+    except KBError:
+        configured = None  # a KB_EMBEDDER that does not resolve names no model to compare with
+    if report.status == "done" and emb.id != configured:
+        # every later kb ask, search, ingest and kb serve refused the new version until told
+        typer.echo(f"  the knowledge base is now embedded with {spec}: set KB_EMBEDDER={spec} for later "
+                   "commands, and restart kb serve with it", err=True)
     if report.failed:
         exit_partial()
 
