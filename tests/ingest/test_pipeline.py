@@ -346,11 +346,17 @@ def test_default_groups_apply_where_documents_have_none(kb_home: Path, tmp_path:
     assert ingest(kb, docs, fake_embedder, widen=True).updated == 3
 
 
-def test_same_source_from_two_roots_is_reported(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+def two_folders(tmp_path: Path, name: str, texts: tuple[str, str]) -> tuple[Path, Path]:
+    """Folders a and b, each holding a document ``name`` with its own text."""
     a, b = tmp_path / "a", tmp_path / "b"
-    for root, text in ((a, "first copy"), (b, "second copy")):
+    for root, text in zip((a, b), texts, strict=True):
         root.mkdir()
-        (root / "same.md").write_text(f"# Same\n\n{text}\n", encoding="utf-8")
+        (root / name).write_text(f"# {Path(name).stem.title()}\n\n{text}\n", encoding="utf-8")
+    return a, b
+
+
+def test_same_source_from_two_roots_is_reported(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    a, b = two_folders(tmp_path, "same.md", ("first copy", "second copy"))
     kb = KnowledgeBase(kb_home, "t")
     r = ingest_paths(kb, [a, b], fake_embedder)
     assert r.added == 1 and [f["source"] for f in r.failed] == ["same.md"]
@@ -361,10 +367,7 @@ def test_same_source_from_two_roots_is_reported(kb_home: Path, tmp_path: Path, f
 
 def test_a_document_replaced_from_another_folder_is_named(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     # `kb ingest ./a` then `kb ingest ./b`, both holding hours.md: the second replaced the first unsaid
-    a, b = tmp_path / "a", tmp_path / "b"
-    for root, text in ((a, "Store A opens at 7 am."), (b, "Store B opens at 9 am.")):
-        root.mkdir()
-        (root / "hours.md").write_text(f"# Hours\n\n{text}\n", encoding="utf-8")
+    a, b = two_folders(tmp_path, "hours.md", ("Store A opens at 7 am.", "Store B opens at 9 am."))
     kb = KnowledgeBase(kb_home, "t")
     assert not ingest_paths(kb, [a], fake_embedder).warnings
     (a / "hours.md").write_text("# Hours\n\nStore A opens at 8 am.\n", encoding="utf-8")
