@@ -178,7 +178,8 @@
           forgetSession();  // another key's conversation: the next question starts a new one
           throw new Error(t("sessionlost"));
         }
-        const message = why.code === "question_too_long" ? `${t("toolong")} (${why.message})` : why.message;
+        // the limit, without the hint meant for the operator ("or raise KB_MAX_QUESTION_CHARS")
+        const message = why.code === "question_too_long" ? `${t("toolong")} (${why.message.split(";")[0]})` : why.message;
         throw Object.assign(new Error(message), { unsent: r.status === 413 || r.status === 422 });
       }
       const reader = r.body.getReader();
