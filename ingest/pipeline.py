@@ -422,8 +422,12 @@ def ingest_paths(
         new_chunks: list[Chunk] = []
         bar = _bar(len(files), "loading", progress)
         t_load = time.perf_counter()
+        read_paths: set[Path] = set()
         for path, root in files:
             source = source_of(path, root)
+            if path.resolve() in read_paths:
+                continue  # one file named twice ("docs docs/faq.csv"): read once, not refused
+            read_paths.add(path.resolve())
             try:
                 if source in seen:
                     raise InputError(f"{source}: given twice (two roots hold the same relative path)",

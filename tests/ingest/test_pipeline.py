@@ -365,6 +365,13 @@ def test_same_source_from_two_roots_is_reported(kb_home: Path, tmp_path: Path, f
     index.close()
 
 
+def test_one_file_named_twice_is_read_once(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    # `kb ingest docs docs/faq.csv` refused faq.csv as "given twice" (exit 3)
+    docs = write_corpus(tmp_path)
+    r = ingest_paths(KnowledgeBase(kb_home, "t"), [docs, docs / "faq.csv"], fake_embedder)
+    assert not r.failed and r.added == 4
+
+
 def test_a_document_replaced_from_another_folder_is_named(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     # `kb ingest ./a` then `kb ingest ./b`, both holding hours.md: the second replaced the first unsaid
     a, b = two_folders(tmp_path, "hours.md", ("Store A opens at 7 am.", "Store B opens at 9 am."))
