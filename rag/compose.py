@@ -230,21 +230,13 @@ def _naming_topic(
     return [i for i, x in zip(use, named, strict=True) if x >= 0.5 * first] if first > 0 else use
 
 
-def _naming_subject(use: list[int], hits: Sequence[Hit], subject: set[str]) -> list[int]:
-    """The passages of ``use`` that name most of the ``subject`` a follow-up turns to, where one
-    names any of it. The first passage is retrieval's choice for the turns together, and an FAQ
-    bank answers each subject in an entry of its own: "那退款呢？" after "退货期限是多久？" was
-    told the return window again from the first entry, while the refunds entry stood third."""
-    named = [len(named_terms(subject, f"{hits[i].chunk.title} {hits[i].passage}")) for i in use]
-    most = max(named, default=0)
-    return [i for i, x in zip(use, named, strict=True) if x == most] if most > 0 else use
-
-
-def _naming_own(use: list[int], hits: Sequence[Hit], terms: set[str]) -> list[int]:
-    """The passages of ``use`` that name one of the question's own ``terms`` at least; all of them
-    where none does."""
-    named = [bool(named_terms(terms, f"{hits[i].chunk.title} {hits[i].passage}")) for i in use]
-    return [i for i, x in zip(use, named, strict=True) if x] if any(named) else use
+def _naming(use: list[int], hits: Sequence[Hit], terms: set[str], *, most: bool) -> list[int]:
+    """The passages of ``use`` that name (in their title or text) the most of ``terms`` (``most``)
+    or any of them; all of ``use`` where none names any."""
+    named = [len(named_terms(terms, f"{hits[i].chunk.title} {hits[i].passage}")) for i in use]
+    best = max(named, default=0)
+    bar = best if most else 1
+    return [i for i, x in zip(use, named, strict=True) if x >= bar] if best > 0 else use
 
 
 def _term_weights(terms: set[str], weight: Callable[[str], float] | None) -> dict[str, float]:
@@ -853,15 +845,18 @@ class ExtractiveComposer:
                 carried -= price_terms(query)
             use = _naming_topic(use, hits, carried, term_weight)
         # a follow-up that only names another subject ("那退款呢？" after "退货期限是多久？", "And for
-        # members?") asks the same of that subject
+        # members?") asks the same of that subject: the passages that name most of it answer, where one names
+        # any (retrieval put first the passage for the turns together, and an FAQ bank answers each
+        # subject in an entry of its own: "那退款呢？" was told the return window again, while the
+        # refunds entry stood third)
         subject = q_terms if query != question and only_names_subject(question) else set()
         if subject:
-            use = _naming_subject(use, hits, subject)
+            use = _naming(use, hits, subject, most=True)
         elif query != question and not topic_before and stands_alone(question) and q_terms:
             # a follow-up that names its own topic and leans on no earlier turn by its words ("What
             # is the loyalty bonus?" after a question on payment methods) is answered from the
-            # passages that name it; the turn before only helped retrieval
-            use = _naming_own(use, hits, q_terms)
+            # passages that name one of its words; the turn before only helped retrieval
+            use = _naming(use, hits, q_terms, most=False)
         cands: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
         keys: list[str] = []  # their wording
         # the words that tell each from its neighbours (a table row: its cells; an item: its own),
