@@ -26,7 +26,6 @@ from kb.errors import (
     ForbiddenError,
     InputError,
     KBError,
-    KnowledgeBaseNotFound,
     KnowledgeBaseNotServed,
     NotFoundError,
     QuestionTooLongError,
@@ -379,7 +378,7 @@ class Service:
             for name in self.available_kbs() or [self.default_kb]:
                 try:
                     rt = self.runtime(name)
-                except (KnowledgeBaseNotFound, KnowledgeBaseNotServed):
+                except KnowledgeBaseNotServed:
                     continue
                 rt.holder.current()
                 a = rt.assistant
