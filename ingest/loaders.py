@@ -939,10 +939,8 @@ def _overfull_rows(
         q = cols["question"]
         row_id = r[cols["id"]].strip() if "id" in cols and cols["id"] < len(r) else ""
         labels.append(_label(row_id, r[q].strip() if q < len(r) else ""))
-    then = (
-        "their extra fields were read as part of the answer; put each field that holds the delimiter in double quotes"
-        if last else "their extra fields were left out; put each field that holds the delimiter in double quotes"
-    )
+    went = "were read as part of the answer" if last else "were left out"
+    then = f"their extra fields {went}; put each field that holds the delimiter in double quotes"
     return fixed, _rows_note(name, labels, f"with more fields than the header ({width})", then)
 
 
