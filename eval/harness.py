@@ -61,6 +61,12 @@ ANSWER_KEYS = (
     "answer_rate",
     "false_refusal_rate",
 )
+SCORER_KEYS = ("balanced_accuracy", "f1_unsupported", "roc_auc", "threshold")
+# what each kind of set reports, by group: what a --fail-under gate can name
+METRIC_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
+    "qa": {"retrieval": RETRIEVAL_KEYS, "answers": ANSWER_KEYS},
+    "faithfulness": {"scorer": SCORER_KEYS},
+}
 # metrics where a larger value is worse (for --compare)
 LOWER_IS_BETTER = frozenset({"handoff_rate", "false_refusal_rate"})
 PASSAGE_CHARS = 600
@@ -372,7 +378,7 @@ def evaluate_faithfulness(
         "kind": "faithfulness",
         "n": len(labels),
         "scorer": {
-            k: main[k] for k in ("balanced_accuracy", "f1_unsupported", "roc_auc", "threshold") if k in main
+            k: main[k] for k in SCORER_KEYS if k in main
         },
         "scorer_detail": main,
         "scorer_peers": {n: results[n] for n in names[1:]},

@@ -50,6 +50,32 @@ def parse_gates(specs: list[str]) -> list[tuple[str | None, str, float]]:
     return out
 
 
+def check_gate_metrics(gates: list[tuple[str | None, str, float]], kinds: dict[str, str]) -> None:
+    """Fail before the run on a gate whose metric no evaluated set can report: a typo
+    ("hit@3", "faithfulnes") or a metric of the other kind of set. ``kinds`` maps set names to
+    their kind ("qa", "faithfulness")."""
+    from eval.harness import METRIC_GROUPS
+
+    def names(kind: str) -> set[str]:
+        return {n for group, keys in METRIC_GROUPS[kind].items() for key in keys for n in (key, f"{group}.{key}")}
+
+    every = set().union(*(names(kind) for kind in METRIC_GROUPS))
+    for set_name, metric, _ in gates:
+        evaluated = {kinds[set_name]} if set_name is not None else set(kinds.values())
+        if any(metric in names(kind) for kind in evaluated):
+            continue
+        if metric in every:
+            other = next(kind for kind in METRIC_GROUPS if metric in names(kind))
+            raise GateError(
+                f"--fail-under metric {metric!r} was not computed for any evaluated set",
+                f"it is reported for {other} sets only",
+            )
+        raise GateError(
+            f"--fail-under metric {metric!r} is not a metric kb eval reports",
+            "use one of: " + ", ".join(sorted({k for g in METRIC_GROUPS.values() for ks in g.values() for k in ks})),
+        )
+
+
 def check_outputs(*paths: Path | None) -> None:
     """Fail before an eval of minutes or hours, not after it, on a report path that cannot be
     written: a folder given as the file, or a file where its folder belongs."""
@@ -311,6 +337,7 @@ def eval_cmd(
         if set_name is not None and set_name not in names:
             raise GateError(f"--fail-under names set {set_name!r}, which is not evaluated",
                             f"evaluated sets: {', '.join(names)}")
+    check_gate_metrics(gates, {d.name: d.kind for d in loaded})
     for d in loaded:  # a question the assistant refuses would stop the run after the ingest
         for item in getattr(d, "items", ()):
             if d.kind == "qa" and len(item.question) > settings.max_question_chars:

@@ -265,9 +265,13 @@ def test_bad_dataset_is_a_one_line_error(
     # report path that is a folder, a question the assistant would refuse after the ingest
     (qa / "questions.jsonl").write_text(json.dumps(QUESTIONS[0]), encoding="utf-8")
     for gate, says in (("hit@5=1.2.3", "is not a number"), ("hit@5=2", "is not a rate between 0 and 1"),
-                       ("other:hit@5=0.5", "which is not evaluated")):
-        rc = run_kb(["eval", str(qa), "--fail-under", gate, "--no-progress"])
+                       ("other:hit@5=0.5", "which is not evaluated"),
+                       ("hit@3=0.5", "is not a metric kb eval reports"),
+                       ("answers.hit@5=0.5", "is not a metric kb eval reports"),
+                       ("balanced_accuracy=0.5", "is reported for faithfulness sets only")):
+        rc = run_kb(["eval", str(qa), "--fail-under", gate, "--no-progress", "--work-dir", str(tmp_path / "w")])
         assert rc == 2 and says in capsys.readouterr().err, gate
+        assert not (tmp_path / "w").exists(), gate  # nothing ingested
     rc = run_kb(["eval", str(qa), "--out", str(tmp_path), "--no-progress"])
     assert rc == 2 and "is a folder" in capsys.readouterr().err
     (qa / "questions.jsonl").write_text(json.dumps(dict(QUESTIONS[0], question="why " * 2000)), encoding="utf-8")
