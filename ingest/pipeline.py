@@ -362,7 +362,7 @@ def ingest_paths(
     background_embed: bool = True,
     only_groups: Sequence[str] | None = None,
     widen: bool = False,
-    record_origin: bool = True,
+    upload: bool = False,
 ) -> IngestReport:
     """Ingest files and folders into ``kb`` (a :class:`indexes.kbase.KnowledgeBase`).
 
@@ -371,9 +371,10 @@ def ingest_paths(
     fails a file whose document would not be restricted to them, by its front-matter or sidecar,
     or that would replace a document that is not. A document ingested for access groups by
     default (``--group``) and given again without them, nor groups of its own, fails rather than
-    turn public, unless ``widen`` (``--public``). ``record_origin``: keep the folder each document
-    was read from, and warn when a document of that name from another folder is replaced (not
-    for uploads, read from a staging folder). Raises KBError only for fatal problems
+    turn public, unless ``widen`` (``--public``). The folder each document was read from is kept,
+    with a warning when a document of that name from another folder is replaced, except for an
+    ``upload`` (files the HTTP service staged in a folder of their own; its errors name the
+    upload's form fields, not the CLI's options). Raises KBError only for fatal problems
     (locked, embedder mismatch, a path that does not exist); per-file problems go to
     ``report.failed``.
     """
@@ -446,8 +447,8 @@ def ingest_paths(
                     _check_within(source, "replaces a document", old, only_groups)
                 loaded = load_file_with_defaults(path, root, max_file_mb, defaults, data=data)
                 if old is not None and not widen:
-                    _check_not_widened(source, old, loaded.document)
-                if record_origin:
+                    _check_not_widened(source, old, loaded.document, upload)
+                if not upload:
                     loaded = _with_origin(loaded, root, old, report)
                 if only_groups is not None:
                     _check_within(source, "would be", loaded.document, only_groups)
@@ -540,16 +541,19 @@ def _with_origin(loaded: LoadedFile, root: Path, old: Document | None, report: I
     return replace(loaded, document=replace(doc, metadata={**doc.metadata, ORIGIN_KEY: here}))
 
 
-def _check_not_widened(source: str, old: Document, new: Document) -> None:
+def _check_not_widened(source: str, old: Document, new: Document, upload: bool) -> None:
     """A document ingested with ``--group`` and given again without it turned public without a
     word (a staff-only escalation guide answered users in no group): it fails, and keeps its
     version, unless its own metadata now names groups or the ingest says ``--public``."""
     was = ((old.metadata or {}).get(DEFAULTS_KEY) or {}).get("groups") or ()
     if was and old.groups and not new.groups:
-        named = " ".join(f"--group {g}" for g in was)
+        if upload:
+            again, public = f"upload it with groups={','.join(was)}", "public=true"
+        else:
+            again, public = "give " + " ".join(f"--group {g}" for g in was), "--public"
         raise InputError(
             f"{source}: was ingested for access groups {', '.join(was)}; ingested without them it would be public",
-            f"give {named} again, or --public to publish it to everyone",
+            f"{again} again, or {public} to publish it to everyone",
         )
 
 

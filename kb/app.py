@@ -847,9 +847,13 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             str | None, Form(max_length=2000, description="comma-separated access groups")
         ] = None,
         tags: Annotated[str | None, Form(max_length=2000, description="comma-separated tags")] = None,
+        public: Annotated[
+            bool, Form(description="publish to everyone a document uploaded for access groups before")
+        ] = False,
     ) -> Any:
         """Upload files (PDF, DOCX, HTML, Markdown, TXT, FAQ CSV/XLSX/JSON) and start an ingest job.
-        A file with the name of an earlier upload replaces it. Poll GET /v1/jobs/{id}."""
+        A file with the name of an earlier upload replaces it; one uploaded for access groups before
+        keeps them (send them again) unless ``public`` is true. Poll GET /v1/jobs/{id}."""
         s = svc.settings
         if len(files) > int(s.max_upload_files):
             raise TooManyFilesError(
@@ -870,6 +874,13 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                 raise InputError(f"{name} appears twice in this upload", "send each file once")
             names.append(name)
         group_names, tag_names = form_names("groups", groups), form_names("tags", tags)
+        if public and group_names:
+            raise InputError("public and groups contradict each other", "send one of them")
+        if public and principal.groups is not None:
+            raise ForbiddenError(
+                f"key {principal.name!r} may not publish to everyone",
+                f"upload for its groups ({', '.join(principal.groups)}) instead",
+            )
         if principal.groups is not None:
             outside = [g for g in group_names if g not in principal.groups]
             if outside:
@@ -898,7 +909,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             if problem is not None:
                 raise StorageError(problem) from ex
             raise
-        job = svc.submit_ingest(kb_name, paths, group_names, tag_names, principal)
+        job = svc.submit_ingest(kb_name, paths, group_names, tag_names, principal, public=public)
         return job.to_dict()
 
     @app.get("/v1/jobs/{job_id}", response_model=S.JobOut, tags=["documents"])

@@ -702,13 +702,20 @@ class Service:
         return {d.source for d in self.runtime(kb_name).holder.refresh(wait=True).documents()}
 
     def submit_ingest(
-        self, kb_name: str, paths: list[Path], groups: tuple[str, ...], tags: tuple[str, ...], caller: Principal
+        self,
+        kb_name: str,
+        paths: list[Path],
+        groups: tuple[str, ...],
+        tags: tuple[str, ...],
+        caller: Principal,
+        public: bool = False,
     ) -> Job:
         """Ingest staged files (:meth:`staging_dir`), then keep those it published. The job runs
-        from its recorded ``spec``, as it runs again after a restart (:meth:`resume_jobs`)."""
+        from its recorded ``spec``, as it runs again after a restart (:meth:`resume_jobs`).
+        ``public``: documents uploaded for access groups before may be published to everyone."""
         kb = self.knowledge_base(kb_name)
         spec = {
-            "staged": [str(p) for p in paths], "groups": list(groups), "tags": list(tags),
+            "staged": [str(p) for p in paths], "groups": list(groups), "tags": list(tags), "public": public,
             "caller": {"name": caller.name, "role": caller.role,
                        "groups": None if caller.groups is None else list(caller.groups)},
         }
@@ -726,6 +733,7 @@ class Service:
         groups, tags = tuple(spec["groups"]), tuple(spec["tags"])
         only = spec["caller"]["groups"]
         only_groups = None if only is None else tuple(only)
+        widen = bool(spec.get("public"))  # a job recorded before the field: False
         kept = self.uploads_dir(kb_name)
 
         def work(job: Job) -> dict[str, Any]:
@@ -742,7 +750,8 @@ class Service:
                     default_tags=tags,
                     lock_timeout=60,
                     only_groups=only_groups,
-                    record_origin=False,  # read from a staging folder of its own each time
+                    widen=widen,
+                    upload=True,
                 )
                 failed = {f["source"] for f in report.failed}
                 for doc in docs:

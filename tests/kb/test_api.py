@@ -1019,3 +1019,24 @@ def test_a_live_version_the_service_cannot_load_makes_it_not_ready(tmp_path: Pat
         failed_at = holder._failed[1]
         holder.current()  # not tried again at once
         assert holder._failed[1] == failed_at
+
+
+def test_a_group_upload_given_again_without_its_groups_says_how_over_http(own_home: Path) -> None:
+    # the refusal named the CLI's --group/--public, and the upload form had no way to widen
+    memo = [("memo.md", b"# Staff memo\n\nThe staff discount is 40 percent.\n")]
+    with make_client(make_settings(own_home, "hashing:64", api_keys=KEY_SPEC)) as c:
+        r = _upload(c, memo, "e", groups="staff")
+        assert _job(c, r.json()["id"], _h("e"))["state"] == "succeeded"
+        r = _upload(c, memo, "e")
+        job = _job(c, r.json()["id"], _h("e"))
+        error = job["failed"][0]["error"]
+        assert job["state"] == "failed" and "groups=staff" in error and "public=true" in error, error
+        assert "--" not in error
+        assert "40 percent" not in c.post("/v1/search", json={"query": "staff discount"}, headers=_h("r")).text
+        r = _upload(c, memo, "e", groups="staff", public="true")
+        assert r.status_code == 422 and "contradict" in r.json()["message"]
+        r = _upload(c, memo, "se", public="true")  # a key restricted to sales publishes to no one else
+        assert r.status_code == 403 and r.json()["error"] == "forbidden"
+        r = _upload(c, memo, "e", public="true")
+        assert _job(c, r.json()["id"], _h("e"))["state"] == "succeeded"
+        assert "40 percent" in c.post("/v1/search", json={"query": "staff discount"}, headers=_h("r")).text
