@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,7 +37,7 @@ from ingest.loaders import (
     sidecar_path,
     source_of,
 )
-from kb.errors import InputError, KBError, NotFoundError
+from kb.errors import CancelledError, InputError, KBError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 # sidecar it was read with): a sidecar uploaded alone later reads its document again from there.
 UPLOADS = "uploads"
 
+STOP_CHECK_TEXTS = 32  # texts embedded between two checks of a stop asked for (a cancelled job)
 EMBED_BLOCK = 256  # texts per embedder call (the embedder batches and length-sorts inside); small enough that embedding starts while files still load
 
 
@@ -148,10 +149,18 @@ class StreamingEmbedder:
     thread in blocks of ``block`` texts (torch releases the GIL, so parsing the next files
     overlaps the model's work). At most two blocks are in flight."""
 
-    def __init__(self, cache: Any, embedder: Any, block: int = EMBED_BLOCK, background: bool = True) -> None:
+    def __init__(
+        self,
+        cache: Any,
+        embedder: Any,
+        block: int = EMBED_BLOCK,
+        background: bool = True,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
         self.cache = cache
         self.embedder = embedder
         self.block = block
+        self.should_stop = should_stop
         self.vecs: dict[str, np.ndarray] = {}
         self.pending: list[str] = []
         self.requested: set[str] = set()
@@ -174,7 +183,16 @@ class StreamingEmbedder:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         t0 = time.perf_counter()
-        out = np.asarray(self.embedder.embed(texts, kind="passage"), dtype=np.float32)
+        if self.should_stop is None:
+            out = np.asarray(self.embedder.embed(texts, kind="passage"), dtype=np.float32)
+        else:
+            # a cancelled job stops within a part of a block, not after a block of minutes
+            parts = []
+            for i in range(0, len(texts), STOP_CHECK_TEXTS):
+                stop_if(self.should_stop)
+                parts.append(np.asarray(self.embedder.embed(texts[i:i + STOP_CHECK_TEXTS], kind="passage"),
+                                        dtype=np.float32))
+            out = np.concatenate(parts) if parts else np.zeros((0, int(self.embedder.dim)), dtype=np.float32)
         self.seconds += time.perf_counter() - t0
         return out
 
@@ -246,6 +264,12 @@ def _error_text(ex: BaseException) -> str:
     return f"{type(ex).__name__}: {' '.join(str(ex).split())[:200]}"
 
 
+def stop_if(should_stop: Callable[[], bool] | None) -> None:
+    """Raise :class:`CancelledError` when the caller asked the work to stop."""
+    if should_stop is not None and should_stop():
+        raise CancelledError("cancelled before it published anything", "nothing of it was stored")
+
+
 def _write_version(
     kb: Any,
     embedder: Any,
@@ -256,8 +280,10 @@ def _write_version(
     new_chunks: list[Chunk],
     stream: StreamingEmbedder | None,
     report: IngestReport,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Any:
-    """Build, finalize and publish a new version; the writer is discarded on any failure."""
+    """Build, finalize and publish a new version; the writer is discarded on any failure, and
+    on a stop asked for before it is published."""
     faq = [c for c in new_chunks if c.question]
     pvecs = qvecs = None
     if new_chunks:
@@ -282,6 +308,7 @@ def _write_version(
         if faq:
             writer.add_vectors([c.id for c in faq], "question", qvecs)
         manifest = writer.finalize()
+        stop_if(should_stop)  # the last point at which nothing is published
         kb.publish(writer)
     except BaseException:
         try:
@@ -363,6 +390,7 @@ def ingest_paths(
     only_groups: Sequence[str] | None = None,
     widen: bool = False,
     upload: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> IngestReport:
     """Ingest files and folders into ``kb`` (a :class:`indexes.kbase.KnowledgeBase`).
 
@@ -374,12 +402,15 @@ def ingest_paths(
     turn public, unless ``widen`` (``--public``). The folder each document was read from is kept,
     with a warning when a document of that name from another folder is replaced, except for an
     ``upload`` (files the HTTP service staged in a folder of their own; its errors name the
-    upload's form fields, not the CLI's options). Raises KBError only for fatal problems
+    upload's form fields, not the CLI's options). ``should_stop``, asked between files, between
+    parts of the embedding and before publishing, stops the ingest with :class:`CancelledError`
+    before anything is published (a cancelled job). Raises KBError only for fatal problems
     (locked, embedder mismatch, a path that does not exist); per-file problems go to
     ``report.failed``.
     """
     started = time.perf_counter()
     report = IngestReport(kb=getattr(kb, "name", ""))
+    stop_if(should_stop)
     files = list(iter_files(paths))  # a missing path is fatal before anything is locked
     if not files:
         # an empty or hidden-only folder (a typo, a sync not yet run) reported "0 added" as done,
@@ -407,7 +438,7 @@ def ingest_paths(
         extra = json.dumps(defaults, sort_keys=True, default=str)
 
     with kb.lock(timeout=lock_timeout), closing(
-        StreamingEmbedder(kb.embedding_cache, embedder, background=background_embed)
+        StreamingEmbedder(kb.embedding_cache, embedder, background=background_embed, should_stop=should_stop)
     ) as stream, ExitStack() as stack:
         prev = _live(kb, embedder)
         if prev is not None:
@@ -429,6 +460,7 @@ def ingest_paths(
             if path.resolve() in read_paths:
                 continue  # one file named twice ("docs docs/faq.csv"): read once, not refused
             read_paths.add(path.resolve())
+            stop_if(should_stop)
             try:
                 if source in seen:
                     raise InputError(f"{source}: given twice (two roots hold the same relative path)",
@@ -513,7 +545,9 @@ def ingest_paths(
         if behind:
             log.info("%s: the keyword index is rebuilt: it %s", kb.name, " and ".join(behind))
             report.keyword_rebuilt = behind
-        manifest = _write_version(kb, embedder, settings, prev, list(keep_ids), new_docs, new_chunks, stream, report)
+        manifest = _write_version(
+            kb, embedder, settings, prev, list(keep_ids), new_docs, new_chunks, stream, report, should_stop
+        )
         report.published = True
         report.index_version = kb.live_version()
         report.chunks = _count_chunks(manifest, len(new_chunks))

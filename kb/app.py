@@ -917,6 +917,14 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         """Progress of an ingest or delete job, with per-file failures."""
         return svc.job(job_id).to_dict()
 
+    @app.delete("/v1/jobs/{job_id}", response_model=S.JobOut, status_code=202, tags=["documents"])
+    def cancel_job(job_id: str, principal: Editor, svc: ServiceDep) -> Any:
+        """Cancel an ingest or delete job that has not ended: a queued one never runs, a running
+        ingest stops before it publishes (within seconds; what the knowledge base served before
+        stays). Poll GET /v1/jobs/{id} for state ``cancelled``. Only the key that started the job,
+        or an admin key; a job that ended, or a delete already running, is a 409."""
+        return svc.cancel_job(job_id, principal).to_dict()
+
     @app.get("/v1/documents", response_model=S.DocumentList, tags=["documents"])
     def list_documents(
         principal: Reader, svc: ServiceDep, kb: Annotated[str | None, Query(max_length=64)] = None

@@ -196,6 +196,14 @@ class LockedError(KBError):
     http_status = 409
 
 
+class CancelledError(KBError):
+    """Work stopped on request before it published anything (a job cancelled through the API);
+    also a 409 for a cancel that comes too late."""
+
+    code = "cancelled"
+    http_status = 409
+
+
 class BackendUnavailableError(KBError):
     """A model server (LLM, reranker) cannot be reached or failed after retries."""
 

@@ -621,6 +621,13 @@ class Service:
         except JobNotFound:
             raise UnknownJob(job_id) from None
 
+    def cancel_job(self, job_id: str, caller: Principal) -> Job:
+        """Cancel a job (:meth:`JobManager.cancel`) for the key that started it, or an admin."""
+        job = self.job(job_id)
+        if job.owner != caller.name and not caller.allows("admin"):
+            raise ForbiddenError(f"job {job_id} was started by another key", "cancel it with that key or an admin key")
+        return self.jobs.cancel(job_id, caller.name)
+
     # -- documents -------------------------------------------------------------------------------
     def uploads_dir(self, kb_name: str) -> Path:
         from ingest.pipeline import UPLOADS
@@ -752,6 +759,7 @@ class Service:
                     only_groups=only_groups,
                     widen=widen,
                     upload=True,
+                    should_stop=job.should_stop,
                 )
                 failed = {f["source"] for f in report.failed}
                 for doc in docs:
@@ -786,8 +794,9 @@ class Service:
 
     def _delete_work(self, kb_name: str, source: str, *, again: bool) -> Callable[[Job], dict[str, Any]]:
         def work(job: Job) -> dict[str, Any]:
-            from ingest.pipeline import delete_sources
+            from ingest.pipeline import delete_sources, stop_if
 
+            stop_if(job.should_stop)  # cancelled while it was queued
             rt = self.runtime(kb_name)
             job.stage = "deleting"
             # its kept upload goes with it (ingest.pipeline.forget_uploads), as with `kb delete`

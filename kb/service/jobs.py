@@ -1,7 +1,9 @@
 """Document jobs (ingest an upload, delete a document) run one at a time by a worker thread.
 
 A job is queued -> running -> succeeded | partial (some files failed) | failed (nothing
-published). ``progress`` names the stage; ``failed`` lists per-file errors. A job reports
+published) | cancelled (stopped on request before it published anything: :meth:`JobManager.cancel`;
+a queued job is cancelled when its turn comes, a running ingest between two parts of its work).
+``progress`` names the stage; ``failed`` lists per-file errors. A job reports
 ``succeeded`` only after the service serves the new index version (``after_publish`` returns),
 so an answer asked after that sees the change.
 
@@ -24,9 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.errors import KBError, NotFoundError, StorageError, storage_problem
+from kb.errors import CancelledError, KBError, NotFoundError, StorageError, storage_problem
 
 log = logging.getLogger("kb.service.jobs")
+
+ENDED = ("succeeded", "partial", "failed", "cancelled")
+# how often a running job reads the store for a cancel asked through another server process
+CANCEL_POLL_S = 2.0
 
 
 @dataclass
@@ -44,6 +50,20 @@ class Job:
     report: dict[str, Any] | None = None
     error: dict[str, str] | None = None
     spec: dict[str, Any] = field(default_factory=dict)  # what the service needs to run it again
+    cancel_requested: bool = False
+    # asks the store whether another process was asked to cancel it (JobManager sets it)
+    _cancel_asked: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
+    _cancel_read_at: float = field(default=0.0, repr=False, compare=False)
+
+    def should_stop(self) -> bool:
+        """Whether a cancel was asked for: the work calls it between parts of its work."""
+        if self.cancel_requested:
+            return True
+        now = time.monotonic()
+        if self._cancel_asked is not None and now - self._cancel_read_at >= CANCEL_POLL_S:
+            self._cancel_read_at = now
+            self.cancel_requested = self._cancel_asked()
+        return self.cancel_requested
 
     @property
     def failed(self) -> list[dict[str, str]]:
@@ -56,7 +76,7 @@ class Job:
         return list((self.report or {}).get("warnings") or [])
 
     def to_dict(self) -> dict[str, Any]:
-        done = self.state in ("succeeded", "partial", "failed")
+        done = self.state in ENDED
         return {
             "id": self.id,
             "kind": self.kind,
@@ -71,6 +91,7 @@ class Job:
             "failed": self.failed,
             "warnings": self.warnings,
             "error": self.error,
+            "cancel_requested": self.cancel_requested,
         }
 
     def record(self) -> dict[str, Any]:
@@ -84,7 +105,7 @@ class Job:
             owner=rec.get("owner", ""), state=rec["state"], stage=(rec.get("progress") or {}).get("stage", ""),
             created_at=float(rec["created_at"]), started_at=rec.get("started_at"),
             finished_at=rec.get("finished_at"), report=rec.get("report"), error=rec.get("error"),
-            spec=dict(rec.get("spec") or {}),
+            spec=dict(rec.get("spec") or {}), cancel_requested=bool(rec.get("cancel_requested")),
         )
 
 
@@ -166,6 +187,28 @@ class JobManager:
             raise JobNotFound(job_id)
         return job
 
+    def cancel(self, job_id: str, by: str) -> Job:
+        """Ask a job that has not ended to stop: a queued one is cancelled when its turn comes,
+        a running ingest before it publishes (its work asks :meth:`Job.should_stop`). A job run by
+        another server process sharing the store is asked through the store. A job that ended, or
+        a delete already running (it takes seconds and cannot be stopped half-way), is a 409."""
+        job = self.get(job_id)
+        if job.state in ENDED:
+            raise CancelledError(f"job {job_id} has already ended ({job.state})", "nothing to cancel")
+        if job.kind == "delete" and job.state == "running":
+            raise CancelledError(f"job {job_id} is a delete under way", "wait for it; upload the document again to undo it")
+        if not job.cancel_requested:
+            job.cancel_requested = True
+            log.info("job %s: cancel asked by %s", job.id, by)
+            if self.store is not None:
+                try:
+                    self.store.ask_cancel(job.id)
+                except (sqlite3.Error, OSError) as ex:
+                    raise StorageError(
+                        storage_problem(ex) or f"the cancel could not be recorded ({ex})", "try again later"
+                    ) from ex
+        return job
+
     def _remember(self, job: Job) -> None:
         with self._lock:
             self._jobs[job.id] = job
@@ -173,6 +216,9 @@ class JobManager:
                 self._jobs.popitem(last=False)
 
     def _enqueue(self, job: Job, work: Callable[[Job], dict[str, Any]]) -> None:
+        if self.store is not None:
+            store, job_id = self.store, job.id
+            job._cancel_asked = lambda: store.cancel_asked(job_id)
         self._remember(job)
         self.start()
         self._queue.put((job, work))
@@ -201,6 +247,7 @@ class JobManager:
             job.started_at = time.time()
             self._save(job)
             try:
+                # a job cancelled while queued stops here (its work cleans up what it staged)
                 report = work(job)
                 job.report = report
                 # every file refused: nothing of it was published
@@ -210,6 +257,9 @@ class JobManager:
                     first = job.failed[0].get("error", "")
                     more = f" (and {len(job.failed) - 1} more; see failed)" if len(job.failed) > 1 else ""
                     job.error = {"error": "nothing_published", "message": f"{first}{more}"}
+            except CancelledError as ex:
+                job.state = "cancelled"
+                job.error = ex.to_dict()
             except KBError as ex:
                 job.state = "failed"
                 job.error = ex.to_dict()

@@ -246,7 +246,7 @@ class JobOut(BaseModel):
     id: str
     kind: str
     kb: str
-    state: Literal["queued", "running", "succeeded", "partial", "failed"]
+    state: Literal["queued", "running", "succeeded", "partial", "failed", "cancelled"]
     progress: JobProgress
     files: list[str]
     created_at: float
@@ -256,6 +256,7 @@ class JobOut(BaseModel):
     failed: list[dict[str, str]]
     warnings: list[dict[str, str]]  # files indexed with something left out (FAQ rows without an answer)
     error: dict[str, str] | None
+    cancel_requested: bool = False  # DELETE /v1/jobs/{id} was asked; the state says when it stopped
 
 
 class DocumentOut(BaseModel):

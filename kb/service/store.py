@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE TABLE IF NOT EXISTS job_cancels (
+    id TEXT PRIMARY KEY,
+    asked_at REAL NOT NULL
+);
 """
 
 # the states of a job that has not ended (kb.service.jobs), and their placeholders in a query
@@ -268,7 +272,21 @@ class ServiceStore:
     def load_job(self, job_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._conn.execute("SELECT record FROM jobs WHERE id=?", (job_id,)).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        if row is None:
+            return None
+        rec = dict(json.loads(row[0]))
+        # asked of another process than the runner, which has not yet read it
+        rec["cancel_requested"] = bool(rec.get("cancel_requested")) or self.cancel_asked(job_id)
+        return rec
+
+    def ask_cancel(self, job_id: str) -> None:
+        """Record that a job is to stop (kept apart from its record, which its runner rewrites)."""
+        with self._lock:
+            self._conn.execute("INSERT OR IGNORE INTO job_cancels VALUES (?,?)", (job_id, time.time()))
+
+    def cancel_asked(self, job_id: str) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM job_cancels WHERE id=?", (job_id,)).fetchone() is not None
 
     def unfinished_jobs(self) -> list[tuple[str, dict[str, Any]]]:
         """(runner, record) of every job not ended, oldest first."""
@@ -294,6 +312,7 @@ class ServiceStore:
             cur = self._conn.execute(
                 f"DELETE FROM jobs WHERE created_at < ? AND state NOT IN ({_UNFINISHED_MARKS})", (before, *UNFINISHED)
             )
+            self._conn.execute("DELETE FROM job_cancels WHERE id NOT IN (SELECT id FROM jobs)")
         return cur.rowcount
 
     # -- feedback -------------------------------------------------------------------------------

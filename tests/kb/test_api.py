@@ -695,7 +695,7 @@ def _job(c: Any, job_id: str, headers: dict[str, str] | None = None) -> dict[str
 
     def done() -> bool:
         state.update(c.get(f"/v1/jobs/{job_id}", headers=headers or {}).json())
-        return state["state"] in ("succeeded", "partial", "failed")
+        return bool(state["progress"]["done"])
 
     assert _wait(done, 120), state
     return state
@@ -1040,3 +1040,59 @@ def test_a_group_upload_given_again_without_its_groups_says_how_over_http(own_ho
         r = _upload(c, memo, "e", public="true")
         assert _job(c, r.json()["id"], _h("e"))["state"] == "succeeded"
         assert "40 percent" in c.post("/v1/search", json={"query": "staff discount"}, headers=_h("r")).text
+
+
+def test_an_upload_is_cancelled_before_it_publishes(own_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a 50 MB upload embeds for an hour on two cores, and every job behind it (a delete) waited
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+    with make_client(make_settings(own_home, "hashing:64")) as c:
+        emb = c.app.state.service.embedder()
+        real = emb.embed
+
+        def slow(texts: list[str], kind: str = "passage", **kw: Any) -> Any:
+            if kind == "passage" and any("plum" in t.lower() for t in texts):
+                calls.append(len(texts))
+                started.set()
+                release.wait(30)
+            return real(texts, kind=kind, **kw)
+
+        monkeypatch.setattr(emb, "embed", slow)
+        plum = "# Plum club\n\n" + "\n\n".join(
+            f"## Perk {i}\n\nPlum club members get perk number {i} with code PLUM{i:03d} on every order." for i in range(120)
+        )
+        running = _upload(c, [("plum.md", plum.encode())]).json()["id"]
+        queued = _upload(c, [("pear.md", b"# Pear\n\nThe pear warranty lasts 7 years.\n")]).json()["id"]
+        assert started.wait(30)
+        for job_id in (queued, running):
+            r = c.delete(f"/v1/jobs/{job_id}")
+            assert r.status_code == 202 and r.json()["cancel_requested"] is True, r.text
+        release.set()
+        for job_id in (running, queued):
+            job = _job(c, job_id)
+            assert job["state"] == "cancelled" and job["error"]["error"] == "cancelled", job
+        assert len(calls) == 1  # stopped after the part it was embedding, not after all of them
+        assert c.delete(f"/v1/jobs/{running}").status_code == 409  # it has ended
+        hits = c.post("/v1/search", json={"query": "plum club perk pear warranty", "k": 10}).json()["hits"]
+        assert {h["source"] for h in hits}.isdisjoint({"plum.md", "pear.md"})
+        assert "30 days" in c.post("/v1/search", json={"query": "return unused item", "k": 3}).text
+        uploads = own_home / KB / "uploads"
+        assert not (uploads / "plum.md").exists() and not any((uploads / ".staging").iterdir())
+        # the queue goes on after them
+        r = _upload(c, [("pear.md", b"# Pear\n\nThe pear warranty lasts 7 years.\n")])
+        assert _job(c, r.json()["id"])["state"] == "succeeded"
+
+
+def test_only_the_key_that_started_a_job_or_an_admin_cancels_it(own_home: Path) -> None:
+    with make_client(make_settings(own_home, "hashing:64", api_keys=KEY_SPEC)) as c:
+        r = _upload(c, [("memo.md", b"# Memo\n\nA memo.\n")], "e")
+        job_id = r.json()["id"]
+        r = c.delete(f"/v1/jobs/{job_id}", headers=_h("ue"))
+        assert r.status_code == 403 and "another key" in r.json()["message"]
+        assert c.delete(f"/v1/jobs/{job_id}", headers=_h("r")).status_code == 403  # a reader
+        assert c.delete("/v1/jobs/job_nope", headers=_h("a")).status_code == 404
+        job = _job(c, job_id, _h("e"))
+        r = c.delete(f"/v1/jobs/{job_id}", headers=_h("a"))
+        assert r.status_code == 409 and f"has already ended ({job['state']})" in r.json()["message"]

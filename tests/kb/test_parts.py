@@ -236,3 +236,37 @@ def test_an_upload_name_from_a_gbk_client_is_read_as_chinese() -> None:
     long = safe_filename("a" * 300 + ".txt")  # cut to 200 characters, its type kept
     assert len(long) == 200 and long.endswith("a.txt")
     assert safe_filename("../../etc/passwd") == "passwd"
+
+
+def test_a_job_run_by_one_process_is_cancelled_through_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # two server processes share the store: a DELETE /v1/jobs/{id} may reach the one not running it
+    from ingest.pipeline import stop_if
+    from kb.errors import CancelledError
+    from kb.service import jobs as jobs_mod
+    from kb.service.store import ServiceStore
+
+    monkeypatch.setattr(jobs_mod, "CANCEL_POLL_S", 0.05)
+    stores = [ServiceStore(tmp_path / "feedback.sqlite") for _ in range(2)]
+    finished: list[str] = []
+    runner = JobManager(store=stores[0], runner="a", on_finish=lambda j: finished.append(j.state))
+    other = JobManager(store=stores[1], runner="b")
+
+    def work(job: Job) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            stop_if(job.should_stop)
+            time.sleep(0.01)
+        return {"failed": []}
+
+    job = runner.submit("ingest", "acme", ["a.md"], "t", work)
+    assert _wait(lambda: runner.get(job.id).state == "running")
+    asked = other.cancel(job.id, "t")
+    assert asked.cancel_requested and other.get(job.id).cancel_requested  # read back from the store
+    assert _wait(lambda: finished == ["cancelled"])
+    ended = other.get(job.id)
+    assert ended.state == "cancelled" and ended.error is not None and ended.error["error"] == "cancelled"
+    with pytest.raises(CancelledError, match="already ended"):
+        other.cancel(job.id, "t")
+    runner.stop()
+    for s in stores:
+        s.close()
