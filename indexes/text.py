@@ -897,6 +897,10 @@ CLOSERS = "\"'”’」』）)]"
 _TERM = re.compile(rf"[.!?;。！？；…]+[{re.escape(CLOSERS)}]*")
 
 
+# a numbered list item's mark at the start of a line, after a bullet or not ("3", "- 12", "(4")
+_LIST_NUMBER = re.compile(r"\s*(?:[-*•·▪●]\s+)?\(?\d{1,3}")
+
+
 def _is_boundary(text: str, m: re.Match[str]) -> bool:
     punct = m.group(0).rstrip(CLOSERS)
     end = m.end()
@@ -913,8 +917,10 @@ def _is_boundary(text: str, m: re.Match[str]) -> bool:
     if prev_cjk:
         return True  # "退货。" after NFKC: "退货!" / "退货?" / "退货;"
     if punct.startswith(".") and len(punct) == 1:
-        # the word before the dot: abbreviation or initial?
         start = m.start()
+        if _LIST_NUMBER.fullmatch(text, 0, start):
+            return False  # "1. Sign in ...", "- 2. Select ...": a numbered item's mark, not a sentence
+        # the word before the dot: abbreviation or initial?
         i = start
         while i > 0 and not text[i - 1].isspace():
             i -= 1

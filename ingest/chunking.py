@@ -20,6 +20,9 @@ from indexes.text import split_sentences
 from indexes.types import CONTINUES, Chunk, Document, sha256_hex
 from ingest.loaders import Element, FaqRow
 
+# a list item whose text carries its number ("1. Sign in", "2) Select")
+NUMBERED_ITEM = re.compile(r"\(?\d{1,3}[.)]\s")
+
 TokenCounter = Callable[[str], int]
 
 
@@ -246,7 +249,8 @@ def chunk_elements(
         budget = chunk_tokens - pre_tokens - 2  # [CLS]/[SEP] style specials
         packer = _Packer(budget, chunk_overlap, count_tokens)
         for bi, el in enumerate(blocks):
-            text = f"- {el.text}" if el.kind == "list_item" else el.text
+            # an item numbered in its text ("1. Sign in", a Word list typed by hand) keeps its number
+            text = f"- {el.text}" if el.kind == "list_item" and not NUMBERED_ITEM.match(el.text) else el.text
             n = count_tokens(text)
             if n <= packer.budget:
                 packer.add(_Unit(text, n, el.page, bi))

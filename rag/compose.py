@@ -331,6 +331,13 @@ def _heading_text(line: str) -> str | None:
     return _SECTION_NUMBER.sub("", line[len(HEADING_MARK) :]).strip()
 
 
+def _one_sentence(item: str, lang: str) -> str:
+    """A list item as one clause: an item of two sentences ("Print the return label. Labels expire
+    after 14 days.") split the list's sentence in two, and the items after it were never read."""
+    pieces = [p.rstrip(" .;,。；，") for p in split_sentences(item)]
+    return ("，" if lang == "zh" else " — ").join(p for p in pieces if p)
+
+
 _LIST_SENTENCE_MAX = 400  # characters: a longer list is read item by item, each after its lead-in
 
 
@@ -349,7 +356,7 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
         if not in_list:
             out.extend(block)
             continue
-        items = [m.group(1).rstrip(" .;,。；，") for line in block if (m := LIST_ITEM.match(line))]
+        items = [_one_sentence(m.group(1), lang) for line in block if (m := LIST_ITEM.match(line))]
         items = [item for item in items if item]
         lead = ""
         heading = _heading_text(out[-1]) if out else None

@@ -82,6 +82,14 @@ def test_split_english_keeps_abbreviations_and_decimals() -> None:
     ]
 
 
+def test_a_numbered_items_mark_is_no_sentence_of_its_own() -> None:
+    # a Word list typed "1. Sign in" was read out as "1 [1]. Select the product ...; 3 [1]."
+    assert split_sentences("- 1. Sign in to your account.\n2. Select the product. Then wait.\n(3. Ship it") == [
+        "- 1. Sign in to your account.", "2. Select the product.", "Then wait.", "(3. Ship it",
+    ]
+    assert split_sentences("The fee is 5. Then pay.") == ["The fee is 5.", "Then pay."]
+
+
 def test_split_chinese_sentences_and_newlines() -> None:
     text = "退货政策如下。商品需在30天内退回！是否包括运费？不包括；但可以换货\n第二行"
     assert split_sentences(text) == ["退货政策如下。", "商品需在30天内退回！", "是否包括运费？", "不包括；", "但可以换货", "第二行"]

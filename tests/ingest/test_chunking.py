@@ -58,6 +58,13 @@ def test_heading_paths_and_merging() -> None:
     assert [c.position for c in chunks] == [0, 1, 2, 3]
 
 
+def test_a_list_item_numbered_in_its_text_keeps_its_number_without_a_bullet() -> None:
+    els = [Element("heading", "How to make a claim", level=1), Element("list_item", "1. Sign in."),
+           Element("list_item", "2) Ship it."), Element("list_item", "Keep the box.")]
+    chunks = chunk_elements(doc("Warranty"), els, count, 64, 8)
+    assert chunks[0].text == "1. Sign in.\n2) Ship it.\n- Keep the box."  # not "- 1. Sign in."
+
+
 def test_chinese_sentences_split_and_limit_respected() -> None:
     sentence = "退货运费由买家承担，质量问题由卖家承担。"
     els = [Element("heading", "退换货政策", level=1), Element("paragraph", sentence * 30)]

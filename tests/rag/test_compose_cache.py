@@ -266,6 +266,22 @@ def test_list_items_are_read_out_with_their_lead_in() -> None:
     assert "cannot be returned: Gift cards" in out.text and "returned: [1]" not in out.text
 
 
+def test_a_list_item_of_two_sentences_keeps_the_items_after_it() -> None:
+    from rag.compose import list_items_as_sentences
+
+    steps = (
+        "Follow these steps:\n1. Sign in.\n2. Print the return label. Labels expire after 14 days.\n"
+        "3. Drop the package at any UPS store.\n退货步骤：\n- 打印标签。标签14天内有效\n- 寄回包裹"
+    )
+    text, _ = list_items_as_sentences(steps)
+    assert text.split("\n")[0] == (
+        "Follow these steps: Sign in; Print the return label — Labels expire after 14 days; "
+        "Drop the package at any UPS store."
+    )
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("How do I return it?", [_hit(1, steps)])
+    assert "Drop the package at any UPS store" in out.text, out.text
+
+
 def test_a_list_that_opens_a_section_is_read_after_its_heading() -> None:
     from rag.compose import list_items_as_sentences
 
