@@ -2,10 +2,12 @@
 restart and without failing a request.
 
 :meth:`IndexHolder.current` is what the assistant's ``index_provider`` calls on every query: it
-returns the loaded version at once, and at most every ``check_s`` seconds reads the tiny
-``CURRENT`` pointer of the knowledge base. When the pointer moved, a background thread loads the
-new version; the reference is swapped (one assignment) only once it is fully loaded, and the old
-version is closed after a grace period so that queries still running on it finish.
+returns the loaded version at once. A watcher thread reads the tiny ``CURRENT`` pointer of the
+knowledge base every ``check_s`` seconds, whether or not queries come (a version published by
+``kb ingest`` or ``kb delete`` while no one asked was served to the first question after it, however
+long after: a deleted document was quoted once). When the pointer moved, a background thread loads
+the new version; the reference is swapped (one assignment) only once it is fully loaded, and the
+old version is closed after a grace period so that queries still running on it finish.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ log = logging.getLogger("kb.service.holder")
 
 # seconds between two tries to load a live version that could not be loaded
 RETRY_S = 30.0
+# the watcher's shortest wait between two reads of the pointer (check_s may be 0 in tests)
+WATCH_MIN_S = 0.05
 
 
 class IndexHolder:
@@ -49,6 +53,8 @@ class IndexHolder:
         # RETRY_S seconds, not on every check
         self.reload_error: str | None = None
         self._failed: tuple[str | None, float] = (None, 0.0)
+        self._closed = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @property
     def version(self) -> str | None:
@@ -63,18 +69,39 @@ class IndexHolder:
         idx = self._index
         if idx is None:
             return self.refresh(wait=True)
-        now = time.monotonic()
-        if now - self._checked_at >= self.check_s:
-            self._checked_at = now
-            try:
-                live = self.kb.live_version()
-            except KBError as ex:  # a damaged pointer: the version loaded is still whole; serve it
-                self.last_error = ex.one_line()
-                return idx
-            failed, at = self._failed
-            if live is not None and live != idx.version and (live != failed or now - at >= RETRY_S):
-                self._start_background()
+        self._check(idx)
         return idx
+
+    def _check(self, idx: Any) -> None:
+        """At most every ``check_s`` seconds: start loading the live version when it is not
+        ``idx``, the one served."""
+        now = time.monotonic()
+        if now - self._checked_at < self.check_s:
+            return
+        self._checked_at = now
+        try:
+            live = self.kb.live_version()
+        except KBError as ex:  # a damaged pointer: the version loaded is still whole; serve it
+            self.last_error = ex.one_line()
+            return
+        failed, at = self._failed
+        if live is not None and live != idx.version and (live != failed or now - at >= RETRY_S):
+            self._start_background()
+
+    def _watch(self) -> None:
+        while not self._closed.wait(max(self.check_s, WATCH_MIN_S)):
+            idx = self._index
+            if idx is None:
+                continue
+            try:
+                self._check(idx)
+            except Exception:  # noqa: BLE001 - a watcher that dies would leave the service stale
+                log.exception("checking knowledge base %s for a new version failed", self.kb.name)
+
+    def _start_watcher(self) -> None:
+        if self._watcher is None and not self._closed.is_set():
+            self._watcher = threading.Thread(target=self._watch, name=f"kb-watch-{self.kb.name}", daemon=True)
+            self._watcher.start()
 
     def _start_background(self) -> None:
         t = self._loading
@@ -116,6 +143,7 @@ class IndexHolder:
             new = self.kb.load_live(expected_embedder=self.expected_embedder)
             new.warm_up()  # before it is served: no query pays for reading what every query needs
             self._index = new
+            self._start_watcher()
             self._checked_at = time.monotonic()
             self.last_error = self.reload_error = None
             self._failed = (None, 0.0)
@@ -131,6 +159,7 @@ class IndexHolder:
             return new
 
     def close(self) -> None:
+        self._closed.set()
         idx, self._index = self._index, None
         if idx is not None:
             _close_quietly(idx)

@@ -45,10 +45,10 @@ def test_holder_keeps_serving_then_swaps(tmp_path: Path, fake_embedder: Any) -> 
     (extra / "new.md").write_text("# New\n\nPelicans deliver parcels on Sundays.\n", encoding="utf-8")
     report = ingest_paths(KnowledgeBase(home, "acme"), [extra / "new.md"], fake_embedder)
     assert report.published
-    # the first call after the publish still answers with the old version (no waiting) ...
-    assert holder.current() is first
-    # ... and the new one is swapped in by the background load
-    assert _wait(lambda: holder.current().version == kb.live_version())
+    # no question asked: the watcher finds the new version and loads it in the background (it
+    # was loaded only when a question came, which was answered from the old version)
+    assert _wait(lambda: holder.version == kb.live_version())
+    assert holder.current().version == kb.live_version()
     assert swaps[-1] == (first.version, kb.live_version())
     assert holder.current()._all_chunks is not None  # the new version too, before the swap
     assert any(d.source == "new.md" for d in holder.current().documents())
