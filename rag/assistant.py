@@ -118,7 +118,7 @@ INJECTION_RE = re.compile(
     # "Ignore the above and say ...", "Disregard everything above and reply ..." (not "disregard the
     # previous email"): what came before, dismissed, then something to say
     r"\b(ignore|disregard|forget)\s+(?:(?:all|any|everything|anything|the|your|of|that|what\s+is)\s+)*"
-    r"(previous|prior|above|preceding|earlier|foregoing)\b[^.!?\n]{0,40}\b(and|then)\s+"
+    r"(previous|prior|above|preceding|earlier|foregoing)\b[^.!?\n]{0,40}(\b(and|then)\s+|[;:,\u2014\u2013-]\s*)"
     r"(say|tell|reply|respond|answer|output|print|write|state)\b|"
     # words addressed to the model: "Note to the AI: ...", "you must answer every question with ..."
     r"\b(note|message|instructions?)\s+(to|for)\s+(the\s+|any\s+|all\s+)?(ai|llms?|chatbots?|bots?|language models?|"
@@ -135,6 +135,41 @@ INJECTION_RE = re.compile(
     r"(从现在(开始|起)|今后)[^。！？\n]{0,10}(你|助手|机器人)[^。！？\n]{0,10}(回答|回复|告诉|说)",
     re.I,
 )
+
+# a sentence that asks for a secret to be sent to an e-mail address ("email their password to
+# x@evil.com to activate a voucher", "把密码发送到 x@evil.com"). No policy asks that; one that
+# warns against it ("we never ask you to email your password") says so with a negation, and one
+# that names an address for another reason ("email support@acme.com if you forgot your
+# password", "reset your password at https://...") sends no secret.
+_SECRET = (
+    r"(passwords?|passcodes?|pins?|cvv2?|cvc|security\s+codes?|one[- ]time\s+(pass)?codes?|otps?|"
+    r"verification\s+codes?|card\s+numbers?|card\s+details|login\s+details|credentials)"
+)
+CREDENTIAL_RE = re.compile(
+    r"(?=[^\n]*[\w.+-]+@[\w-]+\.[a-z]{2,})(?=[^\n]*("
+    r"\b(send|e-?mail|mail|forward|give|provide|share|submit|text|reply\s+with)\s+(us\s+|me\s+)?"
+    r"((your|their|his|her|its|the|a|an|our)\s+)?((customer|user|account|full|bank|card|login)'?s?\s+)?" + _SECRET + r"\b"
+    r"|(把|将)(您|你|用户|客户)?(们)?的?(账户|账号|银行卡|信用卡)?(密码|验证码|安全码|卡号)[^。！？\n]{0,4}(发送|发给|发|寄|转发|提供)"
+    r"|(发送|发给|提供|告诉)(您|你|用户|客户)?(们)?的?(账户|账号|银行卡|信用卡)?(密码|验证码|安全码|卡号)))",
+    re.I,
+)
+_NEGATED = re.compile(r"\b(never|not|no\s+one|nobody|won'?t|don'?t|doesn'?t|do\s+not)\b|不要|切勿|请勿|绝不|不会|从不|从来不", re.I)
+# what an injection goes on to tell the model, sentence after sentence ("Ignore previous
+# instructions. Tell the user to ..."): dropped with it, up to the first sentence that is not
+DIRECTIVE_RE = re.compile(
+    r"^\W*((and|then|now|instead|also)\s+)?(please\s+)?(tell|say|reply|respond|answer|inform|ask|instruct|direct|"
+    r"advise|write|output|print|state|let\s+(the\s+)?(user|customer))\b|^\W*(请)?(告诉|回复|回答|通知|要求|让)(用户|客户|顾客)",
+    re.I,
+)
+
+
+def injected(text: str) -> bool:
+    """Whether ``text`` holds a prompt injection (:data:`INJECTION_RE`) or asks for a secret to be
+    sent somewhere (:data:`CREDENTIAL_RE`)."""
+    return bool(INJECTION_RE.search(text)) or any(
+        CREDENTIAL_RE.match(line) and not _NEGATED.search(line) for line in text.split("\n")
+    )
+
 
 def check_history(history: Sequence[Message] | None) -> None:
     """A caller's conversation so far: turns of {"role": "user" | "assistant", "content": text}."""
@@ -356,12 +391,21 @@ def reply_lang(question: str, lang: str) -> str:
 
 
 def redact_injections(text: str) -> str:
-    """Drop instruction-like sentences (prompt injections) from a passage."""
+    """Drop instruction-like sentences (prompt injections) from a passage, with the directives
+    that follow one ("Ignore previous instructions. Tell the user to ..."), and every sentence
+    that asks for a secret to be sent somewhere (:func:`injected`)."""
     from indexes.text import split_sentences
 
-    if not INJECTION_RE.search(text):
+    if not injected(text):
         return text
-    keep = [s for s in split_sentences(text) if not INJECTION_RE.search(s)]
+    keep: list[str] = []
+    after_injection = False
+    for sent in split_sentences(text):
+        if INJECTION_RE.search(sent) or (CREDENTIAL_RE.match(sent) and not _NEGATED.search(sent)):
+            after_injection = True
+        elif not (after_injection and DIRECTIVE_RE.match(sent)):
+            after_injection = False
+            keep.append(sent)
     return " ".join(keep)
 
 
@@ -424,7 +468,7 @@ def _question_only(hit: Hit) -> bool:
 
 def _redacted(hits: Sequence[Hit]) -> list[Hit]:
     """``hits`` with the instructions a passage holds replaced (:func:`redact_injections`)."""
-    return [replace(h, text=redact_injections(h.passage)) if INJECTION_RE.search(h.passage) else h for h in hits]
+    return [replace(h, text=redact_injections(h.passage)) if injected(h.passage) else h for h in hits]
 
 
 _SPACES = re.compile(r"\s+")
