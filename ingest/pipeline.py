@@ -551,7 +551,13 @@ def ingest_paths(
         report.published = True
         report.index_version = kb.live_version()
         report.chunks = _count_chunks(manifest, len(new_chunks))
-        forget_uploads(kb, pruned, report)
+        # a document read from a folder replaces the server's kept upload of that name: left
+        # there, a sidecar uploaded alone re-read it and published the older text again
+        kept = (Path(kb.path) / UPLOADS).resolve()
+        replaced = [] if upload else [
+            src for p, r in files if (src := source_of(p, r)) in loaded_sources and not p.resolve().is_relative_to(kept)
+        ]
+        forget_uploads(kb, [*pruned, *replaced], report)
     report.seconds = time.perf_counter() - started
     return report
 

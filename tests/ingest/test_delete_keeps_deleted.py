@@ -105,3 +105,23 @@ def test_delete_and_prune_remove_the_kept_uploads_of_what_they_delete(tmp_path: 
     (docs / "c.md").unlink()
     report = ingest_paths(kb, [docs], fake_embedder, prune=True)
     assert report.deleted == 1 and not (uploads / "c.md").exists() and (uploads / "keep.md").exists()
+
+
+def test_a_document_replaced_from_a_folder_is_not_brought_back_by_its_uploads_sidecar(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uploaded at $7, ingested from a folder at $9, then a sidecar uploaded alone re-read the
+    # kept $7 upload and published it over the $9 one
+    uploads = home / KB / UPLOADS
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    (folder / "giftwrap.md").write_text("# Gift wrap\n\nGift wrapping costs $9.\n", encoding="utf-8")
+    with make_client(make_settings(home, "hashing:64")) as c:
+        r = _upload(c, ("giftwrap.md", b"# Gift wrap\n\nGift wrapping costs $7.\n"))
+        assert _job(c, r.json()["id"])["state"] == "succeeded" and (uploads / "giftwrap.md").is_file()
+        _cli(["ingest", str(folder), "--kb", KB], home, monkeypatch)
+        assert not (uploads / "giftwrap.md").exists()
+        r = _upload(c, ("giftwrap.md.meta.json", SIDECAR))
+        assert r.status_code == 422 and "upload giftwrap.md with it" in r.json()["message"], r.text
+        hits = c.post("/v1/search", json={"query": "gift wrapping costs", "k": 3}).text
+        assert "$9" in hits and "$7" not in hits
