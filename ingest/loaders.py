@@ -204,8 +204,17 @@ def _decode(data: bytes) -> str | None:
     try:
         from charset_normalizer import from_bytes
 
-        best = from_bytes(data).best()
+        results = from_bytes(data)
+        best = results.best()
         if best is not None and best.encoding:
+            # on short text several code pages read as well, and charset_normalizer picks any of
+            # them: French read as cp1250 became "aprčs 5 ŕ 7 jours". Windows-1252, by far the
+            # most common, wins a tie.
+            best = next(
+                (r for r in results if r.encoding == "cp1252" and r.chaos <= best.chaos + 0.005
+                 and r.coherence >= best.coherence - 0.02),
+                best,
+            )
             enc = best.encoding.lower()
             # a CJK file misread as a single-byte code page is worse than a clear error:
             # prefer the GB family when the bytes are valid GB18030

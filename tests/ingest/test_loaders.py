@@ -248,6 +248,17 @@ def test_faq_csv_gbk_and_synonyms(tmp_path: Path) -> None:
     assert [r.faq_id for r in again.faq_rows] == [r.faq_id for r in lf.faq_rows]
 
 
+@pytest.mark.parametrize(("text", "encoding"), [
+    ("Retours : le remboursement arrive après 5 à 7 jours ouvrés.\n", "cp1252"),  # was read as cp1250
+    ("question,answer\nOù est mon colis ?,En route vers Montréal, livraison à domicile.\n", "cp1252"),
+    ("Příliš žluťoučký kůň úpěl ďábelské ódy. Vrácení zboží do 14 dnů.\n", "cp1250"),
+])
+def test_a_legacy_code_page_is_read_as_written(text: str, encoding: str) -> None:
+    from ingest.loaders import _decode
+
+    assert _decode(text.encode(encoding)) == text
+
+
 def test_faq_rows_without_an_answer_are_left_out_and_named(tmp_path: Path) -> None:
     (tmp_path / "faq.csv").write_text(
         'ID,Question,Answer\n7,"Do you ship, abroad?","Yes, to 28 countries."\n8,Is there a minimum?,"is there a  minimum"\n'
