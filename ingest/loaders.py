@@ -238,6 +238,15 @@ def _decode(data: bytes) -> str | None:
     return text
 
 
+# titles that PDF producers fill in, which name no document: "untitled", "Microsoft Word - x.docx",
+# a file name, reportlab's "(anonymous)" and "untitled" in its other spellings
+_JUNK_PDF_TITLE = re.compile(
+    r"^\W*(untitled|title|document|anonymous|none|null|unknown|no title|sans titre|无标题|未命名)\W*$"
+    r"|\.(docx?|pdf|odt|rtf|pptx?|txt|html?)$|^microsoft |^untitled[\s\d-]*$",
+    re.I,
+)
+
+
 def _looks_cjk(text: str) -> bool:
     cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f")
     letters = sum(1 for ch in text if not ch.isspace())
@@ -587,7 +596,13 @@ class HtmlLoader:
             with contextlib.suppress(ValueError):  # a page's own tag may be junk: detected then
                 meta["lang"] = lang_code(m.group(1))
         _fast_unstructured()
+        # a page's footer is the site's, not the document's: "Copyright 2025 ... All rights
+        # reserved." was quoted as the end of answers from the last section
+        text = _PAGE_FOOTER.sub(" ", text)
         return _from_unstructured(partition_html(text=text, **_NO_LANG)), [], meta
+
+
+_PAGE_FOOTER = re.compile(r"<footer\b[^>]*>.*?</footer\s*>", re.S | re.I)
 
 
 class TextLoader:
@@ -656,9 +671,7 @@ class PdfLoader:
             meta: dict[str, Any] = {}
             pdf_title = str(info.title).strip() if info is not None and info.title else ""
             # producers fill in junk titles ("untitled", "Microsoft Word - x.docx", a file name)
-            if pdf_title and pdf_title.lower() not in ("untitled", "title", "document") and not re.search(
-                r"\.(docx?|pdf|odt|rtf|pptx?)$|^microsoft ", pdf_title, re.I
-            ):
+            if pdf_title and not _JUNK_PDF_TITLE.search(pdf_title):
                 meta["title"] = pdf_title
         except EncryptedFileError:
             raise

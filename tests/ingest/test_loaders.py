@@ -24,11 +24,14 @@ from kb.errors import (
 )
 
 
-def make_pdf(path: Path, pages: list[list[tuple[str, str]]], footer: str | None = None, font: str = "Helvetica") -> Path:
+def make_pdf(path: Path, pages: list[list[tuple[str, str]]], footer: str | None = None, font: str = "Helvetica",
+             title: str | None = None) -> Path:
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
     c = canvas.Canvas(str(path), pagesize=A4)
+    if title is not None:
+        c.setTitle(title)
     for n, page in enumerate(pages, start=1):
         y = 780
         for kind, text in page:
@@ -221,15 +224,25 @@ def test_a_documents_language_is_read_as_a_code(tmp_path: Path) -> None:
         assert load_file(page, tmp_path, 5).document.lang == stored, tag
 
 
+@pytest.mark.parametrize("junk", ["(anonymous)", "Untitled-3", "Microsoft Word - returns_v2.docx", "returns.pdf"])
+def test_a_pdf_title_its_producer_made_up_gives_way_to_its_heading(tmp_path: Path, junk: str) -> None:
+    pages = [[("h1", "Returns Policy for Canada"), ("p", "You have 60 days to return an item.")],
+             [("h2", "Refunds"), ("p", "Refunds take 5 to 7 business days.")]]
+    pdf = make_pdf(tmp_path / "r.pdf", pages, title=junk)
+    assert load_file(pdf, tmp_path, 5).document.title == "Returns Policy for Canada"
+
+
 def test_html_and_txt(tmp_path: Path) -> None:
     (tmp_path / "p.html").write_text(
         "<html lang='en'><head><title>Contact</title></head><body><h1>Contact us</h1><p>Call 555.</p>"
-        "<h2>Hours</h2><p>Open 9 to 5.</p></body></html>",
+        "<h2>Hours</h2><p>Open 9 to 5.</p><footer><p>Copyright 2025 Acme. All rights reserved.</p></footer>"
+        "</body></html>",
         encoding="utf-8",
     )
     lf = load_file(tmp_path / "p.html", tmp_path, 5)
     assert lf.document.title == "Contact"
     assert [e.kind for e in lf.elements] == ["heading", "paragraph", "heading", "paragraph"]
+    assert not any("Copyright" in e.text for e in lf.elements)  # the site's footer is no part of it
     (tmp_path / "t.txt").write_text("退货运费由买家承担。\n\n质量问题由卖家承担，请联系客服。\n", encoding="utf-8")
     lt = load_file(tmp_path / "t.txt", tmp_path, 5)
     assert lt.document.lang == "zh"
