@@ -479,20 +479,32 @@ def _quoted_chunk(hit: Hit, quoted: Sequence[str], index: Any) -> Chunk:
     sentences that cite it), whose place the citation names: a passage merged from several
     sections is cited where the answer quotes it, not where the retriever matched it ("You have
     30 days ... to return an item" is in "1. Return window", though the passage was found by
-    "2. Condition of returned items"). The matched chunk where none holds it as written (a table
-    row read as a sentence, a model's own wording) or the passage is one chunk."""
+    "2. Condition of returned items"). A sentence the composer wrote from a table's row or a
+    list ("Option: Express; Delivery time: 2 business days.", "Items that cannot be returned: Gift
+    cards; Final Sale items.") is held by the chunk that holds each of its cells or items. The
+    matched chunk where none holds it (a model's own wording) or the passage is one chunk."""
     get_chunks = getattr(index, "get_chunks", None)
     if len(hit.rows) < 2 or not quoted or get_chunks is None:
         return hit.chunk
     chunks = get_chunks(list(hit.rows))
+    texts = [_SPACES.sub(" ", c.text) for c in chunks]
     for sent in quoted:
         key = _SPACES.sub(" ", sent).strip().rstrip(".。!！?？;；:：")[:80]
         if len(key) < 8:
             continue
-        found = next((c for c in chunks if key in _SPACES.sub(" ", c.text)), None)
+        found = next((c for c, t in zip(chunks, texts, strict=True) if key in t), None)
+        if found is None:
+            # a row's cells, a list's items: the pieces between the separators the composer wrote
+            pieces = [p.strip() for p in _PIECES.split(key)[1:] if len(p.strip()) >= 2]
+            found = next((c for c, t in zip(chunks, texts, strict=True) if pieces and all(p in t for p in pieces)), None)
         if found is not None:
             return found
     return hit.chunk
+
+
+# what the composer writes between a table row's cells or a list's items (rag.compose), and after
+# a header or a lead-in: the pieces between them are as the chunk holds them
+_PIECES = re.compile(r"[:：;；，]\s*| — |(?<=[^\d]), ")
 
 
 def _other_script(hit: Hit, lang: str) -> bool:

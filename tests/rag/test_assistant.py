@@ -1349,6 +1349,32 @@ def test_a_citation_names_the_section_the_answer_quotes_not_the_one_matched() ->
     assert _quoted_chunk(Hit(chunk=condition, score=0.9, rows=(1,)), quoted, Index()) is condition
 
 
+def test_a_sentence_read_from_a_table_row_or_a_list_is_cited_where_its_cells_are() -> None:
+    # "Option: Express; Delivery time: 2 business days; Cost: $19.99." was cited as "Shipping to
+    # Canada", the section the passage was matched by, not the US table it was read from
+    from indexes.types import Chunk
+    from rag.assistant import _quoted_chunk
+    from rag.types import Hit
+
+    def chunk(i: int, head: str, text: str) -> Chunk:
+        return Chunk(id=f"c{i}", doc_id="d", source="shipping.html", position=i, title="Shipping",
+                     heading_path=("Shipping", head), text=text)
+
+    table = chunk(0, "Shipping options in the US", "| Option | Delivery time | Cost |\n|---|---|---|\n"
+                  "| Standard | 5 to 7 business days | $5.99 |\n| Express | 2 business days | $19.99 |")
+    items = chunk(1, "Final sale", "Some items are final sale:\n- Gift cards\n- Engraved jewellery")
+    canada = chunk(2, "Shipping to Canada", "Standard shipping to Canada takes 7 to 12 business days.")
+
+    class Index:
+        def get_chunks(self, rows: list[int]) -> list[Chunk]:
+            return [(table, items, canada)[r] for r in rows]
+
+    hit = Hit(chunk=canada, score=0.9, text="...", rows=(0, 1, 2))
+    assert _quoted_chunk(hit, ["Option: Express; Delivery time: 2 business days; Cost: $19.99."], Index()) is table
+    assert _quoted_chunk(hit, ["Some items are final sale: Gift cards; Engraved jewellery."], Index()) is items
+    assert _quoted_chunk(hit, ["Option: Express; Cost: $24.99."], Index()) is canada  # no chunk holds it
+
+
 @pytest.mark.parametrize("question", ["Who won the football world cup in 2018?", "What is the capital of France?"])
 def test_a_follow_up_on_a_topic_the_knowledge_base_holds_no_word_of_is_judged_by_itself(
     shop_index: Any, fake_embedder: Any, question: str
