@@ -37,6 +37,7 @@ from indexes.text import (
     phrase_terms,
     query_topic,
     same_words,
+    split_asks,
     to_simplified,
     tokenize,
     unread_letters,
@@ -45,7 +46,7 @@ from indexes.text import (
 )
 from indexes.types import Chunk, Filters
 from kb.errors import InputError, blank, question_text, require_text
-from rag.citations import AnswerChecker, SentenceStream, mark_sentences, split_answer
+from rag.citations import AnswerChecker, SentenceStream, mark_sentences, split_answer, strip_markers
 from rag.compose import ExtractiveComposer, build_messages, passage_sentences
 from rag.conversation import (
     ConversationStore,
@@ -507,6 +508,23 @@ def _quoted_chunk(hit: Hit, quoted: Sequence[str], index: Any) -> Chunk:
 _PIECES = re.compile(r"[:：;；，]\s*| — |(?<=[^\d]), ")
 
 
+def _repeats_an_answer(entry: Hit, asked: str, hist: Sequence[Message]) -> bool:
+    """Whether ``entry`` (a curated FAQ entry) is the one an earlier reply of the conversation
+    quoted, and the question as asked shares few words with its curated question: a follow-up
+    matched to it by the earlier turn's words, which its condensed form holds."""
+    answer = " ".join((entry.chunk.answer or "").split())
+    if not answer or not hist:
+        return False
+    quoted = any(
+        m.get("role") == "assistant" and " ".join(strip_markers(m.get("content", "")).split()) == answer
+        for m in hist
+    )
+    if not quoted:
+        return False
+    own, theirs = set(tokenize(query_topic(asked))), set(tokenize(query_topic(entry.chunk.question or "")))
+    return not own or len(own & theirs) / len(own | theirs) < 0.5
+
+
 def _other_script(hit: Hit, lang: str) -> bool:
     """Whether ``hit`` is written in another script than a question in ``lang``."""
     return is_cjk_lang(hit.chunk.lang) != is_cjk_lang(lang)
@@ -845,6 +863,14 @@ class Assistant:
             subject = set(tokenize(query_topic(asked)))
             if named_terms(frozenset(subject), f"{faq.chunk.question or ''} {faq.chunk.answer or faq.chunk.text}") != subject:
                 faq = None
+        if faq is not None and "faq_exact" not in faq.scores and _repeats_an_answer(faq, asked, hist):
+            # "发票怎么开？" after "下单后多久发货？": the turns joined hold the earlier curated
+            # question word for word, and matched its entry again; a follow-up asks something new
+            faq = None
+        if faq is not None and "faq_exact" not in faq.scores and len(split_asks(asked)) > 1:
+            # "退货运费谁出？多久退款？": one entry answers one of the asks; the composer answers
+            # each from the passages (the entries among them)
+            faq = None
         if faq is not None and not _question_only(faq):
             h = faq
             cite = self._citation(1, h)

@@ -1029,6 +1029,7 @@ class ExtractiveComposer:
         parts = split_asks(question) if not named else [question]
         per_part: list[int] = []
         before: set[str] = set()  # the terms of the part before
+        says: list[list[float]] = []  # for each part with terms, how much each sentence says of it
         for part in parts if len(parts) > 1 else ():
             # a part that names nothing asks the part before's subject for another kind of answer
             # ("How much is express shipping and how long does it take?"): only a sentence that
@@ -1036,18 +1037,23 @@ class ExtractiveComposer:
             named_here = _topic_terms(part) if tokenize(query_topic(part)) else set()
             p_terms, p_kind = named_here or before, answer_kind(part)
             before = p_terms
+            if not p_terms:
+                continue
             p_weight = _term_weights(p_terms, term_weight)
-
             p_gives = [p_kind is not None and holds_answer_kind(p_kind, sent) for _, _, sent in cands]
-            says_part = [
+            says.append([
                 (math.fsum(p_weight[t] for t in p_terms & words[i]) + (0.5 if g else 0.0)) if g or named_here else 0.0
                 for i, g in enumerate(p_gives)
-            ]
+            ])
+        # the part that one sentence says most of chooses first: "积分有什么用？积分会过期吗？" gave
+        # its first part the sentence on expiry (it names 积分 too, and ranked first), which left the
+        # second part, whose sentence it is, none
+        for says_part in sorted(says, key=lambda v: -max(v, default=0.0)):
             # the likeliest of equals, one that no part before has taken first: "You have 30 days
             # ... to return an item for a refund" answers "Can I return an item" and names a
             # refund as "Refunds are issued ... within 5 to 7 business days" does
-            best_part = max(ranked, key=lambda i: (says_part[i], i not in per_part)) if p_terms else -1
-            if best_part >= 0 and says_part[best_part] > 0.5 and best_part not in per_part:
+            best_part = max(ranked, key=lambda i: (says_part[i], i not in per_part))
+            if says_part[best_part] > 0.5 and best_part not in per_part:
                 per_part.append(best_part)
         must.extend(i for i in per_part if i not in must)
         order = must + [i for i in ranked if i not in must]

@@ -1426,6 +1426,37 @@ def test_a_follow_up_naming_another_subject_is_not_told_the_entry_before_again(
     assert [c.source for c in a.citations] == ["faq.csv#2"]
 
 
+def test_a_follow_up_is_not_given_an_entry_an_earlier_reply_quoted_unless_it_asks_it() -> None:
+    """"发票怎么开？" after "下单后多久发货？" was condensed with that question, matched its entry
+    again (cosine 0.947, over the FAQ threshold) and was told the shipping time a second time."""
+    from indexes.types import Chunk
+    from rag.assistant import _repeats_an_answer
+    from rag.types import Hit
+
+    entry = Hit(chunk=Chunk(id="c", doc_id="d", source="faq.csv", position=0, kind="faq", faq_id="5",
+                            question="下单后多久发货？", answer="现货商品一般在付款后48小时内发货。",
+                            text="Q: 下单后多久发货？\nA: 现货商品一般在付款后48小时内发货。"), score=1.0)
+    hist = [{"role": "user", "content": "下单后多久发货？"},
+            {"role": "assistant", "content": "现货商品一般在付款后48小时内发货[1]。"}]
+    assert _repeats_an_answer(entry, "发票怎么开？", hist)
+    assert not _repeats_an_answer(entry, "下单后多久能发货？", hist)  # asked again, in its own words
+    assert not _repeats_an_answer(entry, "发票怎么开？", hist[:1])  # no earlier reply quoted it
+    assert not _repeats_an_answer(entry, "发票怎么开？", [])
+
+
+def test_two_asks_in_one_message_are_both_answered_though_one_matches_an_entry(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    """"退货运费谁出？多久退款？" was answered with the return-shipping entry alone: the FAQ direct
+    answer took the top entry, and the second ask went unanswered."""
+    index = build_kb(kb_home, "zhfaq2", fake_embedder, ZH_FAQ)
+    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=HASHING_REFUSE,
+                     faq_threshold=0.0)
+    assert asst.ask("退货期限是多久？").action == "faq"  # one ask: the entry as written
+    a = asst.ask("退货期限是多久？退款多久到账？")
+    assert a.action == "answer" and "30天" in a.text and "5到7个工作日" in a.text, (a.action, a.text)
+
+
 @pytest.mark.parametrize("question", ["Do you ship to Switzerland?", "do you ship to switzerland", "DO YOU SHIP TO SWITZERLAND ?!"])
 def test_a_question_that_repeats_a_curated_one_gets_its_entry_as_written(
     shop_index: Any, fake_embedder: Any, question: str

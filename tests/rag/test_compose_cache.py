@@ -282,6 +282,16 @@ def test_a_list_item_of_two_sentences_keeps_the_items_after_it() -> None:
     assert "Drop the package at any UPS store" in out.text, out.text
 
 
+def test_each_ask_gets_a_sentence_when_the_first_ranked_one_names_both() -> None:
+    # "积分有什么用？" names 积分, as the sentence on expiry does: it took that sentence, ranked
+    # first, and "积分会过期吗？", whose sentence it is, was left with none
+    expiry, use = "积分有效期为获得之日起12个月，过期自动清零。", "积分可以在结算时抵扣现金，100积分抵扣1元。"
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    for hits in ([_hit(1, expiry), _hit(2, use)], [_hit(1, use), _hit(2, expiry)]):
+        out = composer.compose("积分有什么用？积分会过期吗？", hits, "zh")
+        assert "12个月" in out.text and "抵扣现金" in out.text, out.text
+
+
 def test_a_list_that_opens_a_section_is_read_after_its_heading() -> None:
     from rag.compose import list_items_as_sentences
 
