@@ -31,6 +31,7 @@ from indexes.text import (
     NEGATION,
     PHRASE_SEP,
     detect_lang,
+    is_cjk_char,
     is_cjk_lang,
     named_terms,
     only_names_subject,
@@ -1146,9 +1147,16 @@ class Assistant:
         phrasings = retriever.last_phrasings
         if len(phrasings) < 2 or query.strip() == question.strip() or not stands_alone(question):
             return False
-        if not tokenize(query_topic(question)):
+        terms = tokenize(query_topic(question))
+        if not terms:
             return False  # "Why?" names nothing: it asks about the turn before
-        return not any(h.scores.get("coverage", 0.0) > 0.0 for h in phrasings[1])
+        # a Chinese word of it written in a passage counts, where jieba cut the passage otherwise:
+        # "多久能寄到" names no word the index holds of "新卡会寄到账单地址" ("寄到账单地址" is one)
+        words = [t for t in terms if len(t) > 1 and all(is_cjk_char(c) for c in t)]
+        return not any(
+            h.scores.get("coverage", 0.0) > 0.0 or any(w in to_simplified(h.passage) for w in words)
+            for h in phrasings[1]
+        )
 
     def _unanswered_best(
         self, question: str, query: str, primary: Sequence[Hit], lang: str, retriever: HybridRetriever, index: Any

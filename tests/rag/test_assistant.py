@@ -1404,6 +1404,23 @@ def test_a_chinese_follow_up_on_a_topic_the_knowledge_base_holds_no_word_of_is_j
     assert a.action == "refuse" and "知识库" in a.text, (a.action, a.text)
 
 
+def test_a_chinese_follow_up_whose_word_a_passage_writes_inside_a_longer_word_is_not_a_new_topic() -> None:
+    # "多久能寄到" after a lost card's reissue: jieba cut the passage's "寄到账单地址" as one word,
+    # so its coverage was 0; judged alone (0.852 < 0.875) it was refused
+    from types import SimpleNamespace
+
+    from indexes.types import Chunk
+    from rag.types import Hit
+
+    def found(text: str) -> Any:
+        chunk = Chunk(id="c", doc_id="d", source="faq.csv", position=0, text=text, lang="zh")
+        return SimpleNamespace(last_phrasings=[[Hit(chunk=chunk, score=1.0)]] * 2)
+
+    query = "补办要多少钱 多久能寄到"
+    assert not Assistant._turns_to_unknown("多久能寄到", query, found("新卡会在7个工作日内寄到账单地址。"))
+    assert Assistant._turns_to_unknown("今天天气怎么样？", f"补办要多少钱 今天天气怎么样？", found("新卡会寄到账单地址。"))
+
+
 ZH_FAQ = [Doc("faq.csv", "FAQ", [], lang="zh", faq=[
     ("1", "退货期限是多久？", "收到商品后30天内可以申请退货。"),
     ("2", "退款多久到账？", "退款会在收到退货后5到7个工作日内退回原支付方式。"),
