@@ -1418,7 +1418,7 @@ def test_a_chinese_follow_up_whose_word_a_passage_writes_inside_a_longer_word_is
 
     query = "补办要多少钱 多久能寄到"
     assert not Assistant._turns_to_unknown("多久能寄到", query, found("新卡会在7个工作日内寄到账单地址。"))
-    assert Assistant._turns_to_unknown("今天天气怎么样？", f"补办要多少钱 今天天气怎么样？", found("新卡会寄到账单地址。"))
+    assert Assistant._turns_to_unknown("今天天气怎么样？", "补办要多少钱 今天天气怎么样？", found("新卡会寄到账单地址。"))
 
 
 ZH_FAQ = [Doc("faq.csv", "FAQ", [], lang="zh", faq=[
