@@ -259,8 +259,9 @@ def chunk_elements(
                 sent = sent.strip()
                 if sent:
                     packer.add(_Unit(sent, count_tokens(sent), el.page, bi))
+        kind = "table" if all(el.kind == "table" for el in blocks) else "text"
         for text, page in packer.finish():
-            raw.append((text, path, page, "text"))
+            raw.append((text, path, page, kind))
         blocks.clear()
 
     def add_table(el: Element) -> None:
@@ -299,8 +300,16 @@ def chunk_elements(
                 stack.pop()
             stack.append((el.level, el.text))
         elif el.kind == "table":
-            flush()
-            add_table(el)
+            _, pre_tokens = fit_path(path_now())
+            if count_tokens(el.text) <= chunk_tokens - pre_tokens - 2:
+                # a table that fits is packed with its section's text, as a paragraph is: alone,
+                # "| Standard | 5 to 7 business days |" said neither what it lists nor where, and
+                # the section's lead-in ("We offer two shipping speeds within the United States")
+                # went to another chunk
+                blocks.append(el)
+            else:
+                flush()
+                add_table(el)
         else:
             blocks.append(el)
     flush()

@@ -128,6 +128,15 @@ def test_table_kept_whole_or_split_with_header() -> None:
         assert c.text.startswith("| Product | Period |\n|---|---|\n")
         assert count(c.embed_text()) <= 64
     assert sum(c.text.count("years") for c in chunks) == 40
+    # a table that fits goes with its section's text: its lead-in says what it lists
+    els = [Element("heading", "Shipping in the United States", level=1),
+           Element("paragraph", "We offer two shipping speeds."), Element("table", small),
+           Element("paragraph", "Orders ship the same day."), Element("heading", "Canada", level=1),
+           Element("paragraph", "Shipping to Canada takes 7 days.")]
+    chunks = chunk_elements(doc(), els, count, 64, 8)
+    assert [c.text for c in chunks] == [f"We offer two shipping speeds.\n{small}\nOrders ship the same day.",
+                                        "Shipping to Canada takes 7 days."]
+    assert [c.kind for c in chunks] == ["text", "text"]
 
 
 def test_metadata_and_stable_ids() -> None:
