@@ -718,6 +718,34 @@ _HOW_TO_HEADING = re.compile(
 )
 
 
+# "Can I return a gift card?", "能退礼品卡吗": a yes-or-no question whether something may be done,
+# which an exception ("Gift cards cannot be returned") answers no, wherever the rule it excepts is
+_MAY_QUESTION = re.compile(
+    r"^\W*(?:(?:can|could|may)\s+(?:i|we|you)|am\s+i\s+allowed\s+to|is\s+it\s+possible\s+to"
+    r"|do\s+you\s+(?:accept|allow|take|let))\b|(?:能|可以|可不可以|能不能|允许)[^。？！?!]{0,12}(?:吗|么|嘛)?\s*[？?]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def asks_may(query: str) -> bool:
+    """Whether ``query`` asks whether something may be done ("Can I return a gift card?")."""
+    return bool(_MAY_QUESTION.search(to_simplified(query).strip())) and answer_kind(query) is None
+
+
+def negated_terms(text: str) -> set[str]:
+    """The terms ``text`` negates, within a clause: the term before a negation and the two after
+    it ("Gift cards cannot be returned": card, return; "特价商品不支持退货": 商品, 支持, 退货)."""
+    out: set[str] = set()
+    for clause in _CLAUSE.split(_normalized(text)):
+        if not _MAY_NEGATE.search(clause):
+            continue
+        terms = _analyse(clause, negations=True)
+        for i, t in enumerate(terms):
+            if t == NEGATION:
+                out.update(x for x in terms[max(0, i - 1) : i + 3] if x != NEGATION)
+    return out
+
+
 def asks_how_to(query: str) -> bool:
     """Whether ``query`` asks how to do something (and for no other kind of answer)."""
     return bool(_HOW_TO_QUESTION.search(to_simplified(query))) and answer_kind(query) is None

@@ -52,6 +52,7 @@ from indexes.text import (
     as_written,
     asked_kind,
     asks_how_to,
+    asks_may,
     detect_lang,
     has_cjk,
     holds_answer_kind,
@@ -60,6 +61,7 @@ from indexes.text import (
     leans_on_previous,
     named_terms,
     names_any,
+    negated_terms,
     outermost,
     price_terms,
     query_topic,
@@ -1331,7 +1333,8 @@ class HybridRetriever:
         # a follow-up's passage was found with the turn it follows, whose words may have pulled it
         # to another section ("会过期吗？" after "积分怎么获得？": how points are earned)
         follows = bool(asked and query and query.strip() != question.strip())
-        if not (kind is not None and topic or how_to or follows):
+        may = not follows and kind is None and len(asked) > 1 and asks_may(question)
+        if not (kind is not None and topic or how_to or follows or may):
             return list(hits)
 
         def titled(chunks: Sequence[Chunk]) -> bool:
@@ -1361,6 +1364,19 @@ class HybridRetriever:
                 # chunk); any that gives it where the passage gives none
                 fits = [c for c in extras if _answers_kind(kind, topic, c.text)]
                 extra = next((c for c in fits if titled([c])), None if answered else next(iter(fits), None))
+            elif may:
+                # "Can I return a gift card?": the passage found ("If you paid with a gift card,
+                # the refund is issued as a new gift card") reads as yes; the section that names
+                # what is asked with one of its terms negated ("Gift cards ... cannot be returned")
+                # says no. Read too, where the passage says nothing negated of the question's terms
+                if negated_terms(h.passage) & asked:
+                    continue
+                extras = self.index.get_chunks(list(h.others))
+                extra = next(
+                    (c for c in extras if negated_terms(c.text) & asked
+                     and named_terms(asked, f"{section_heading(c)}\n{c.text}") == asked),
+                    None,
+                )
             elif how_to:
                 # a section that tells how, about one of the question's terms ("4. How to start a
                 # return" for "How do I return an item?"), closest to what is asked, when the

@@ -815,6 +815,34 @@ def test_a_how_long_question_gets_the_sources_duration_as_an_excerpt(kb_home: Pa
         "## Coverage", "Repair of a defective product covers parts and labour."]
 
 
+def test_a_may_i_question_gets_the_sources_exception_as_an_excerpt(kb_home: Path, fake_embedder: Any) -> None:
+    # "Can I return a gift card?" was answered from the refunds section ("If you paid with a gift
+    # card, the refund is issued as a new gift card"), which reads as yes; the exception says no
+    from indexes.text import asks_may, negated_terms
+
+    assert asks_may("Can I return a gift card?") and asks_may("能退礼品卡吗？") and asks_may("Do you accept PayPal?")
+    assert not asks_may("How can I return it?") and not asks_may("Can I know how long a refund takes?")
+    assert negated_terms("Gift cards cannot be returned, sadly.") == {"card", "return"}
+    assert negated_terms("特价商品不支持退货。") == {"商品", "支持", "退货"} and not negated_terms("Returns are free.")
+    title = "Returns policy"
+    docs = [Doc("returns.md", title, [
+        "The following items are final sale and cannot be returned: gift cards, engraved jewellery.",
+        "Items must be unused and in their original packaging.",
+        "Refunds go to the original payment method. If you paid with a gift card, the refund is a new gift card "
+        "that you can return to the shop with.",
+    ], headings=[(title, "Items that cannot be returned"), (title, "Condition"), (title, "Refunds")])]
+    index = build_kb(kb_home, "may", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder, merge_neighbours=False)
+    q = "Can I return a gift card?"
+    found = [h for h in r.retrieve(q, k=1)]
+    assert found[0].chunk.position == 2, found[0].passage  # the refunds section matches best
+    hit = r.answer_excerpts(q, found)[0]
+    assert hit.passage.split("\n") == ["## Items that cannot be returned", docs[0].texts[0],
+                                        "## Refunds", docs[0].texts[2]]
+    # a passage that says the exception itself, or a question that asks how, gets no excerpt
+    assert r.answer_excerpts("How can I return a gift card?", found)[0].passage == docs[0].texts[2]
+
+
 def test_the_excerpt_of_the_kind_asked_comes_from_the_section_titled_by_what_is_asked(
     kb_home: Path, fake_embedder: Any
 ) -> None:
