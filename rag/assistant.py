@@ -165,12 +165,16 @@ DIRECTIVE_RE = re.compile(
 )
 
 
+def _asks_secret(line: str) -> bool:
+    """Whether ``line`` asks for a secret to be sent somewhere (:data:`CREDENTIAL_RE`), not warns
+    against it."""
+    return bool(CREDENTIAL_RE.match(line)) and not _NEGATED.search(line)
+
+
 def injected(text: str) -> bool:
     """Whether ``text`` holds a prompt injection (:data:`INJECTION_RE`) or asks for a secret to be
-    sent somewhere (:data:`CREDENTIAL_RE`)."""
-    return bool(INJECTION_RE.search(text)) or any(
-        CREDENTIAL_RE.match(line) and not _NEGATED.search(line) for line in text.split("\n")
-    )
+    sent somewhere (:func:`_asks_secret`)."""
+    return bool(INJECTION_RE.search(text)) or any(_asks_secret(line) for line in text.split("\n"))
 
 
 def check_history(history: Sequence[Message] | None) -> None:
@@ -403,7 +407,7 @@ def redact_injections(text: str) -> str:
     keep: list[str] = []
     after_injection = False
     for sent in split_sentences(text):
-        if INJECTION_RE.search(sent) or (CREDENTIAL_RE.match(sent) and not _NEGATED.search(sent)):
+        if INJECTION_RE.search(sent) or _asks_secret(sent):
             after_injection = True
         elif not (after_injection and DIRECTIVE_RE.match(sent)):
             after_injection = False
