@@ -1387,8 +1387,7 @@ def test_a_follow_up_on_a_topic_the_knowledge_base_holds_no_word_of_is_judged_by
     """Joined to the turn before, the question was judged by that turn's topic and answered with
     the shipping times; asked first, it is refused. A new topic of the knowledge base's is answered
     as before, and one whose words it holds keeps the turn's context."""
-    # the hashing embedder's cosine between unrelated texts is hash noise, up to about 0.3
-    asst = make(shop_index, fake_embedder, refuse_threshold=0.35)
+    asst = make(shop_index, fake_embedder)
     hist = [{"role": "user", "content": "How long does standard shipping take?"},
             {"role": "assistant", "content": "Standard shipping takes 3 to 5 business days [1]."}]
     assert asst.ask(question).action == "refuse"
