@@ -1090,12 +1090,19 @@ class Assistant:
         negated = {p for p in phrase_terms(topic) if NEGATION in p.split(PHRASE_SEP)}
         terms = set(tokenize(topic)) if correct is None else set(correct(tuple(tokenize(topic))))
 
+        lemmas: set[str] | None = None  # the terms with irregular forms read as their word, once asked
+
         def covers(h: Hit) -> bool:
             # retrieval's coverage counts every term of the query; without its story, the terms
             # left are looked for in the passage, its title and headings
-            if need == query:
-                return h.scores.get("coverage", 0.0) >= 1.0
-            return named_terms(frozenset(terms), " ".join((h.chunk.title, *h.chunk.heading_path, h.passage))) == terms
+            nonlocal lemmas
+            text = " ".join((h.chunk.title, *h.chunk.heading_path, h.passage))
+            if (h.scores.get("coverage", 0.0) >= 1.0) if need == query else named_terms(frozenset(terms), text) == terms:
+                return True
+            # an irregular form ("Who pays customs duties?": "duties are paid by the customer")
+            if lemmas is None:
+                lemmas = set(tokenize(topic, lemmas=True))
+            return lemmas <= set(tokenize(text, lemmas=True))
 
         if len(terms) + len(negated) < 2:
             # one word ("returns", "password", "退款") is common in a support chat, and its cosine

@@ -1507,3 +1507,20 @@ def test_a_follow_up_on_its_own_topic_is_not_padded_with_the_turn_before(
     a = asst.ask(question, history=hist)
     assert a.action == "answer" and "warranty" in a.query.lower(), (a.action, a.query)  # retrieved with the turn before
     assert [c.source for c in a.citations] == [source] and "warranty" not in a.text, a.text
+
+
+def test_a_question_names_every_term_of_a_passage_that_writes_its_verb_irregularly(kb_home: Path, fake_embedder: Any) -> None:
+    # "Who pays customs duties?" against "Customs duties ... are paid by the customer": the stemmer
+    # reads "paid" apart from "pay", the passage named two of three terms, and it was refused
+    from indexes.text import tokenize
+
+    assert tokenize("He paid for the children") == ["paid", "children"]  # the keyword index as before
+    assert tokenize("He paid for the children", lemmas=True) == ["pay", "child"]
+    index = build_kb(kb_home, "customs", fake_embedder, [
+        Doc("shipping.md", "Shipping", ["Customs duties and taxes are collected at delivery and are paid by the customer."]),
+        Doc("returns.md", "Returns", ["Items can be returned within 30 days."]),
+    ])
+    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
+    a = asst.ask("Who pays customs duties?")
+    assert a.action == "answer" and "paid by the customer" in a.text, (a.action, a.text)
+    assert asst.ask("Who pays import fees?").action == "refuse"  # a term no passage names
