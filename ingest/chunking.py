@@ -32,9 +32,11 @@ class ChunkSettings:
     chunk_overlap: int = 16
 
     def as_dict(self) -> dict[str, Any]:
-        # v2: Chinese punctuation kept as written, and the CONTINUES mark (a knowledge base built
-        # with v1 is chunked again on its next ingest; cached embeddings are reused)
-        return {"chunker": "structure-v2", "chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap}
+        # v2: Chinese punctuation kept as written, and the CONTINUES mark; v3: a small table packed
+        # with its section's text, a list item numbered in its text without a bullet (a knowledge
+        # base built by an earlier one is chunked again on its next ingest; cached embeddings are
+        # reused)
+        return {"chunker": "structure-v3", "chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap}
 
 
 def chunk_id(doc_id: str, position: int, text: str) -> str:
