@@ -611,7 +611,33 @@ class TextLoader:
         from unstructured.partition.text import partition_text
 
         _fast_unstructured()
-        return _from_unstructured(partition_text(text=text, **_NO_LANG), plain_text=True), [], {}
+        # a line that opens with a list's mark is an element of its own: the text partitioner
+        # ran a paragraph's lines together, and "2. Getting started\n1. Unplug the modem.\n2.
+        # Connect ..." became one item, read as "Getting started 1 — Unplug the modem — 2"
+        text = _LIST_LINE.sub(lambda m: f"\n{m.group(0)}\n", text)
+        return _numbered_headings(_from_unstructured(partition_text(text=text, **_NO_LANG), plain_text=True)), [], {}
+
+
+_LIST_LINE = re.compile(r"(?m)^[ \t]*(?:\d{1,2}[.)]|[-*•·▪●])[ \t]+\S.*$")
+_NUMBERED = re.compile(r"^\s*(\d{1,2})[.)]\s+(\S.*)$")
+
+
+def _numbered_headings(elements: list[Element]) -> list[Element]:
+    """A plain-text page's numbered section titles as headings: a numbered line that reads as a
+    heading (short, ending no sentence) before a paragraph ("4. Warranty" / "The router has ...") or
+    before a list numbered from 1 again ("2. Getting started" / "1. Unplug the modem."). As list
+    items they ran into the list before them ("... $49 for a wall mount kit; Warranty")."""
+    out = list(elements)
+    for i, el in enumerate(elements):
+        m = _NUMBERED.match(el.text) if el.kind == "list_item" else None
+        if m is None or not _plausible_heading(m.group(2)) or len(m.group(2).split()) > 8:
+            continue
+        nxt = elements[i + 1] if i + 1 < len(elements) else None
+        restarts = nxt is not None and nxt.kind == "list_item" and (n := _NUMBERED.match(nxt.text)) is not None \
+            and n.group(1) == "1" and m.group(1) != "1"
+        if nxt is not None and (nxt.kind == "paragraph" or restarts):
+            out[i] = replace(el, kind="heading", level=2)
+    return out
 
 
 class DocxLoader:

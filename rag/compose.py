@@ -332,10 +332,15 @@ def _heading_text(line: str) -> str | None:
 
 
 def _one_sentence(item: str, lang: str) -> str:
-    """A list item as one clause: an item of two sentences ("Print the return label. Labels expire
-    after 14 days.") split the list's sentence in two, and the items after it were never read."""
+    """A list item as one clause: a short item of two or three sentences ("Print the return label.
+    Labels expire after 14 days.") split the list's sentence in two, and the items after it were
+    never read. A longer item, or one with a piece of fewer than two words (a plain-text page whose
+    numbered lines ran together: "Getting started 1. Unplug the modem. 2. ..."), stays as written."""
+    whole = item.rstrip(" .;,。；，")
     pieces = [p.rstrip(" .;,。；，") for p in split_sentences(item)]
-    return ("，" if lang == "zh" else " — ").join(p for p in pieces if p)
+    if not 1 < len(pieces) <= 3 or len(whole) > _ITEM_MAX or any(len(tokenize(p)) < 2 for p in pieces):
+        return whole
+    return ("，" if lang == "zh" else " — ").join(pieces)
 
 
 _LIST_SENTENCE_MAX = 400  # characters: a longer list is read item by item, each after its lead-in
@@ -363,7 +368,9 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
         if heading:
             # a list that opens a section is a list of what its heading names; the heading line
             # stays, where the section starts (:func:`_readable` makes it a section break)
-            lead = heading.rstrip(":：") + ("：" if lang == "zh" else ":")
+            # (a heading that asks, "How do I reset my password?", leads without its question mark:
+            # a sentence with one read as a question to the support scorer, and the answer was handed off)
+            lead = heading.rstrip(":：?？ ") + ("：" if lang == "zh" else ":")
         elif out and out[-1].rstrip().endswith((":", "：")):
             pieces = split_sentences(out.pop())
             lead = pieces[-1].strip()

@@ -224,6 +224,25 @@ def test_a_documents_language_is_read_as_a_code(tmp_path: Path) -> None:
         assert load_file(page, tmp_path, 5).document.lang == stored, tag
 
 
+def test_a_plain_text_pages_numbered_sections_and_lists_are_read_apart(tmp_path: Path) -> None:
+    # the text partitioner ran each paragraph's lines together: "2. Getting started 1. Unplug the
+    # modem. 2. Connect ..." was one list item, and "4. Warranty" an item of the price list
+    (tmp_path / "guide.txt").write_text(
+        "Setting up your router\n\n1. Introduction\nThis guide explains the set-up.\n\n2. Getting started\n"
+        "1. Unplug the modem.\n2. Connect the router. The cable is in the box.\n\n3. Prices\nParts:\n"
+        "1. $5 for a cable\n2. $15 for an adapter\n\n4. Warranty\nThe router has a 2-year warranty.\n",
+        encoding="utf-8",
+    )
+    els = [(e.kind, e.text) for e in load_file(tmp_path / "guide.txt", tmp_path, 5).elements]
+    assert els == [
+        ("heading", "Setting up your router"), ("heading", "1. Introduction"),
+        ("paragraph", "This guide explains the set-up."), ("heading", "2. Getting started"),
+        ("list_item", "1. Unplug the modem."), ("list_item", "2. Connect the router. The cable is in the box."),
+        ("heading", "3. Prices"), ("paragraph", "Parts:"), ("list_item", "1. $5 for a cable"),
+        ("list_item", "2. $15 for an adapter"), ("heading", "4. Warranty"), ("paragraph", "The router has a 2-year warranty."),
+    ]
+
+
 @pytest.mark.parametrize("junk", ["(anonymous)", "Untitled-3", "Microsoft Word - returns_v2.docx", "returns.pdf"])
 def test_a_pdf_title_its_producer_made_up_gives_way_to_its_heading(tmp_path: Path, junk: str) -> None:
     pages = [[("h1", "Returns Policy for Canada"), ("p", "You have 60 days to return an item.")],

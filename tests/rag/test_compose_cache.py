@@ -280,6 +280,13 @@ def test_a_list_item_of_two_sentences_keeps_the_items_after_it() -> None:
     )
     out = ExtractiveComposer(get_embedder("hashing:64")).compose("How do I return it?", [_hit(1, steps)])
     assert "Drop the package at any UPS store" in out.text, out.text
+    # a long item, or one with a piece of one word, stays as written (a plain-text page's numbered
+    # lines run together); a heading that asks leads without its question mark, which read as a
+    # question to the support scorer and handed the answer off
+    long = "Parts: 2. Getting started 1. Unplug the modem. 2. Connect it"
+    assert list_items_as_sentences(f"Steps:\n- {long}\n- Wait.")[0] == f"Steps: {long}; Wait."
+    text, _ = list_items_as_sentences("## How do I reset my password?\n- Open the login page.\n- Choose Forgot password.")
+    assert text.split("\n")[1] == "How do I reset my password: Open the login page; Choose Forgot password."
 
 
 def test_each_ask_gets_a_sentence_when_the_first_ranked_one_names_both() -> None:
