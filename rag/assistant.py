@@ -30,6 +30,7 @@ from typing import Any
 from indexes.text import (
     NEGATION,
     PHRASE_SEP,
+    answer_kind,
     detect_lang,
     is_cjk_char,
     is_cjk_lang,
@@ -553,6 +554,30 @@ def _quoted_chunk(hit: Hit, quoted: Sequence[str], index: Any) -> Chunk:
 _PIECES = re.compile(r"[:：;；，]\s*| — |(?<=[^\d]), ")
 
 
+# a word that asks ("Saturday?" after "Do you deliver on weekends?" only narrows that ask)
+_QUESTION_WORD = re.compile(
+    r"^\W*(what|how|who|whom|whose|where|when|why|which|can|could|do|does|did|is|are|was|were|will|would|should|may)\b"
+    r"|吗|什么|怎么|如何|哪|谁|多少|几|为什么|为何|是否|能否|可否|有没有|是不是|呢",
+    re.I,
+)
+
+
+def asks_several(question: str) -> bool:
+    """Whether ``question`` asks two things or more (:func:`split_asks`), each a question of its own:
+    not thanks or urgency after one ("下单后多久发货？谢谢！", "在线等！", "Thanks in advance!"), words
+    that narrow it or say what happened ("Do you deliver on weekends? Saturday?", "我昨天下的单？多久
+    发货？"), the question again ("怎么办?怎么办?") or a narrower form of it (its terms and more)."""
+    asks: set[frozenset[str]] = set()
+    for part in split_asks(question):
+        terms = frozenset(tokenize(query_topic(part)))
+        if not terms or small_talk(part) is not None or not asks_something(part):
+            continue
+        if answer_kind(part) is None and not _QUESTION_WORD.search(to_simplified(part)):
+            continue  # "Saturday?", "我昨天下的单？": no word of it asks
+        asks.add(terms)
+    return len([t for t in asks if not any(t < other for other in asks)]) > 1
+
+
 def _repeats_an_answer(entry: Hit, asked: str, hist: Sequence[Message]) -> bool:
     """Whether ``entry`` (a curated FAQ entry) is the one an earlier reply of the conversation
     quoted, and the question as asked shares few words with its curated question: a follow-up
@@ -912,7 +937,7 @@ class Assistant:
             # "发票怎么开？" after "下单后多久发货？": the turns joined hold the earlier curated
             # question word for word, and matched its entry again; a follow-up asks something new
             faq = None
-        if faq is not None and "faq_exact" not in faq.scores and len(split_asks(asked)) > 1:
+        if faq is not None and "faq_exact" not in faq.scores and asks_several(asked):
             # "退货运费谁出？多久退款？": one entry answers one of the asks; the composer answers
             # each from the passages (the entries among them)
             faq = None

@@ -1557,3 +1557,17 @@ def test_a_question_names_every_term_of_a_passage_that_writes_its_verb_irregular
     a = asst.ask("Who pays customs duties?")
     assert a.action == "answer" and "paid by the customer" in a.text, (a.action, a.text)
     assert asst.ask("Who pays import fees?").action == "refuse"  # a term no passage names
+
+
+@pytest.mark.parametrize(("question", "several"), [
+    ("退货运费谁出？多久退款？", True), ("积分有什么用？积分会过期吗？", True),
+    ("Can I return an item and how long will the refund take?", True),
+    ("收到的商品有破损怎么办？在线等！", False), ("下单后多久发货？谢谢！", False), ("退款多久到账？急！！", False),
+    ("How long does standard shipping take? Thanks in advance!", False), ("忘记密码怎么办?怎么办?", False),
+    ("Do you deliver on weekends? Saturday?", False), ("我昨天下的单？多久发货？", False),
+])
+def test_thanks_urgency_or_a_narrowing_word_after_a_question_is_no_second_ask(question: str, several: bool) -> None:
+    # counted as a second ask, they took a question's curated answer away and padded it
+    from rag.assistant import asks_several
+
+    assert asks_several(question) is several
