@@ -197,8 +197,7 @@ class LockedError(KBError):
 
 
 class CancelledError(KBError):
-    """Work stopped on request before it published anything (a job cancelled through the API);
-    also a 409 for a cancel that comes too late."""
+    """Work stopped on request before it published anything (a job cancelled through the API)."""
 
     code = "cancelled"
     http_status = 409

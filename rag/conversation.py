@@ -113,7 +113,8 @@ class ConversationStore:
 # "and for express?" follows the turn before the thanks)
 _TALK = {
     "greeting": r"(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening))(?:\s+there)?|你好|您好|嗨|哈喽|早上好|下午好|晚上好|在吗|在不在"
-    r"|喂|(?:请问)?有人(?:在)?吗|有没有人|客服在吗|anyone\s+there|is\s+anyone\s+there|are\s+you\s+there",
+    r"|喂|(?:请问)?有人(?:在|在线)?(?:吗|没|不)|有没有人[啊呀吗]?|客服在吗"
+    r"|(?:is\s+)?(?:anyone|anybody|someone|somebody)\s+(?:there|here|around)|(?:are\s+)?you\s+there",
     "thanks": r"(?:thanks|thank\s+you|thx|many\s+thanks|cheers)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?"
     r"|that\s+(?:helped|helps|was\s+helpful)|that'?s\s+(?:helpful|great)|谢谢(?:你|您)?[啦了呀]?|多谢|感谢|谢了|辛苦了",
     "help": r"help\s+me|help\s+please|help|i\s+need\s+help|can\s+you\s+help(?:\s+me)?|帮助|帮帮我|帮我|求助",

@@ -109,6 +109,13 @@ class Job:
         )
 
 
+class JobEndedError(KBError):
+    """A cancel that comes too late: the job ended, or is a delete under way (409)."""
+
+    code = "job_ended"
+    http_status = 409
+
+
 class JobNotFound(NotFoundError):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job {job_id!r} is unknown", "check the job id")
@@ -167,6 +174,9 @@ class JobManager:
         """Queue again a recorded job that an earlier process did not end."""
         job.state = job.stage = "queued"
         job.started_at = None
+        if self.store is not None and not job.cancel_requested:
+            # a cancel asked before the restart: said at once, not only when its turn comes
+            job.cancel_requested = self.store.cancel_asked(job.id)
         self._save(job)
         self._enqueue(job, work)
 
@@ -194,9 +204,9 @@ class JobManager:
         a delete already running (it takes seconds and cannot be stopped half-way), is a 409."""
         job = self.get(job_id)
         if job.state in ENDED:
-            raise CancelledError(f"job {job_id} has already ended ({job.state})", "nothing to cancel")
+            raise JobEndedError(f"job {job_id} has already ended ({job.state})", "nothing to cancel")
         if job.kind == "delete" and job.state == "running":
-            raise CancelledError(f"job {job_id} is a delete under way", "wait for it; upload the document again to undo it")
+            raise JobEndedError(f"job {job_id} is a delete under way", "wait for it; upload the document again to undo it")
         if not job.cancel_requested:
             job.cancel_requested = True
             log.info("job %s: cancel asked by %s", job.id, by)

@@ -1096,3 +1096,4 @@ def test_only_the_key_that_started_a_job_or_an_admin_cancels_it(own_home: Path) 
         job = _job(c, job_id, _h("e"))
         r = c.delete(f"/v1/jobs/{job_id}", headers=_h("a"))
         assert r.status_code == 409 and f"has already ended ({job['state']})" in r.json()["message"]
+        assert r.json()["error"] == "job_ended"  # not "cancelled": it was not

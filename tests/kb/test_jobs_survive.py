@@ -33,7 +33,7 @@ def _wait(c: Any, job_id: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         job = c.get(f"/v1/jobs/{job_id}").json()
-        if job.get("state") in ("succeeded", "partial", "failed") or time.monotonic() > deadline:
+        if job.get("progress", {}).get("done") or time.monotonic() > deadline:
             return dict(job)
         time.sleep(0.05)
 
@@ -109,6 +109,27 @@ def test_an_upload_a_killed_server_was_ingesting_is_ingested_by_the_next(home: P
     staging = home / KB / "uploads" / ".staging"
     assert not any(staging.iterdir())  # taken over, then removed once read
     assert (home / KB / "uploads" / "late.md").is_file()  # kept, as an upload is
+
+
+def test_an_upload_cancelled_before_its_server_was_killed_is_cancelled_by_the_next(home: Path) -> None:
+    from kb.service.core import _host
+    from kb.service.store import ServiceStore
+
+    staged = _staged(home, f"p{DEAD_PID}-{_host()}", {"late.md": "# Late arrival\n\nParcels take nine days.\n"})
+    job_id = _left_by_a_killed_server(
+        home, "ingest", {"staged": staged, "groups": [], "tags": [], "caller": _caller()}, ["late.md"], state="queued"
+    )
+    store = ServiceStore(home / "feedback.sqlite")
+    try:
+        store.ask_cancel(job_id)
+    finally:
+        store.close()
+    with make_client(make_settings(home, "hashing:64")) as c:
+        assert c.get(f"/v1/jobs/{job_id}").json()["cancel_requested"] is True  # said at once, not at its turn
+        job = _wait(c, job_id)
+        assert job["state"] == "cancelled" and job["error"]["error"] == "cancelled", job
+        assert "late.md" not in _sources(c)
+    assert not any((home / KB / "uploads" / ".staging").iterdir())
 
 
 def test_a_job_killed_while_it_kept_its_files_goes_on_with_the_rest(home: Path) -> None:

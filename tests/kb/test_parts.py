@@ -241,8 +241,8 @@ def test_an_upload_name_from_a_gbk_client_is_read_as_chinese() -> None:
 def test_a_job_run_by_one_process_is_cancelled_through_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # two server processes share the store: a DELETE /v1/jobs/{id} may reach the one not running it
     from ingest.pipeline import stop_if
-    from kb.errors import CancelledError
     from kb.service import jobs as jobs_mod
+    from kb.service.jobs import JobEndedError
     from kb.service.store import ServiceStore
 
     monkeypatch.setattr(jobs_mod, "CANCEL_POLL_S", 0.05)
@@ -265,7 +265,7 @@ def test_a_job_run_by_one_process_is_cancelled_through_another(tmp_path: Path, m
     assert _wait(lambda: finished == ["cancelled"])
     ended = other.get(job.id)
     assert ended.state == "cancelled" and ended.error is not None and ended.error["error"] == "cancelled"
-    with pytest.raises(CancelledError, match="already ended"):
+    with pytest.raises(JobEndedError, match="already ended"):
         other.cancel(job.id, "t")
     runner.stop()
     for s in stores:

@@ -935,6 +935,10 @@ def test_names_every_term_defers_to_a_reranker(shop_index: Any, fake_embedder: A
     ("喂，有人吗", "请问有什么可以帮您"),
     ("请问有人在吗？", "请问有什么可以帮您"),
     ("Hello, anyone there?", "What can I help you with?"),
+    ("Is someone there?", "What can I help you with?"),
+    ("you there?", "What can I help you with?"),
+    ("有人在线吗", "请问有什么可以帮您"),
+    ("有没有人啊", "请问有什么可以帮您"),
 ])
 def test_small_talk_is_answered_in_kind_without_a_lookup(shop_index: Any, fake_embedder: Any, message: str,
                                                          reply: str) -> None:
@@ -949,7 +953,8 @@ def test_small_talk_is_answered_in_kind_without_a_lookup(shop_index: Any, fake_e
 @pytest.mark.parametrize("message", ["hit", "history", "helpful", "好评", "Thanks for the info about returns",
                                      "ok so how long is shipping", "请问退货要多久", "Hi, how do I return an item?",
                                      "fine, what about shipping?", "Not good", "That is fine, but can I return it?",
-                                     "有人冒用我的卡怎么办", "喂养宠物的用品能退吗"])
+                                     "有人冒用我的卡怎么办", "喂养宠物的用品能退吗",
+                                     "Is anyone there to help me return an item?"])
 def test_a_question_among_small_talk_words_is_a_question(message: str) -> None:
     from rag.conversation import small_talk
 
