@@ -62,7 +62,10 @@ class Job:
         now = time.monotonic()
         if self._cancel_asked is not None and now - self._cancel_read_at >= CANCEL_POLL_S:
             self._cancel_read_at = now
-            self.cancel_requested = self._cancel_asked()
+            try:
+                self.cancel_requested = self._cancel_asked()
+            except (sqlite3.Error, OSError) as ex:  # a store that cannot be read stops no job
+                log.warning("job %s: whether it was cancelled could not be read (%s)", self.id, ex)
         return self.cancel_requested
 
     @property
