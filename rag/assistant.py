@@ -895,10 +895,11 @@ class Assistant:
         # refuse threshold was calibrated so); the question alone only helps rank what is found
         primary = retriever.last_primary or hits
         raw_rel = self.relevance(primary, lang, retriever)
+        exact = _exact_entry(asked, hits)  # a curated question asked word for word: never refused
         refused = not hits or (
             raw_rel < self.refuse_at(lang)
             and not self._named(asked, query, primary, retriever, index)
-            and _exact_entry(asked, hits) is None
+            and exact is None
         )
         if not refused and self._turns_to_unknown(asked, query, retriever):
             # joined to the turn before, the question was judged by that turn's topic: it is
@@ -925,7 +926,7 @@ class Assistant:
             return
 
         # 3. FAQ direct answer
-        faq = self._faq_match(query if hist else asked, hits, retriever, lang, asked)
+        faq = self._faq_match(query if hist else asked, hits, retriever, lang, exact)
         if faq is not None and query.strip() != asked.strip() and only_names_subject(asked):
             # "那退款呢？" after "退货期限是多久？" asks the same of another subject: the entry
             # the turns matched together answers it only where it names that subject (it quoted
@@ -1258,15 +1259,13 @@ class Assistant:
         return None
 
     def _faq_match(
-        self, query: str, hits: Sequence[Hit], retriever: HybridRetriever, lang: str | None, asked: str = ""
+        self, query: str, hits: Sequence[Hit], retriever: HybridRetriever, lang: str | None, exact: Hit | None = None
     ) -> Hit | None:
         """The curated entry a question matches closely enough to be answered with as written:
-        one whose question ``asked`` repeats word for word (case, spacing, punctuation, full-width
-        forms and Traditional script aside) among the top hits, else the top hit by its cosine
-        to the curated question (or, where the embedder does not read the language, by shared
-        words). multilingual-e5-small gives "Do you offer gift cards?" 0.951 against the same
+        ``exact``, the one whose question the question repeats word for word (:func:`_exact_entry`),
+        else the top hit by its cosine to the curated question (or, where the embedder does not
+        read the language, by shared words). multilingual-e5-small gives "Do you offer gift cards?" 0.951 against the same
         curated question, under the FAQ threshold of 0.955."""
-        exact = _exact_entry(asked, hits)
         if exact is not None:
             return replace(exact, scores={**exact.scores, "faq_exact": 1.0})
         top = hits[0]
