@@ -1230,10 +1230,14 @@ class Assistant:
         # a Chinese word of it written in a passage counts, where jieba cut the passage otherwise:
         # "多久能寄到" names no word the index holds of "新卡会寄到账单地址" ("寄到账单地址" is one)
         words = [t for t in terms if len(t) > 1 and all(is_cjk_char(c) for c in t)]
-        return not any(
-            h.scores.get("coverage", 0.0) > 0.0 or any(w in to_simplified(h.passage) for w in words)
-            for h in phrasings[1]
-        )
+
+        def holds(h: Hit) -> bool:
+            if h.scores.get("coverage", 0.0) > 0.0:
+                return True
+            text = to_simplified(h.passage) if words else ""  # once a passage, not once a word
+            return any(w in text for w in words)
+
+        return not any(holds(h) for h in phrasings[1])
 
     def _unanswered_best(
         self, question: str, query: str, primary: Sequence[Hit], lang: str, retriever: HybridRetriever, index: Any
