@@ -455,11 +455,15 @@ def ingest_paths(
         bar = _bar(len(files), "loading", progress)
         t_load = time.perf_counter()
         read_paths: set[Path] = set()
+        # the documents read from a folder, which replace the server's kept uploads of their names
+        kept = (Path(kb.path) / UPLOADS).resolve()
+        from_folder: list[str] = []
         for path, root in files:
             source = source_of(path, root)
-            if path.resolve() in read_paths:
+            resolved = path.resolve()
+            if resolved in read_paths:
                 continue  # one file named twice ("docs docs/faq.csv"): read once, not refused
-            read_paths.add(path.resolve())
+            read_paths.add(resolved)
             stop_if(should_stop)
             try:
                 if source in seen:
@@ -491,6 +495,8 @@ def ingest_paths(
                 new_chunks.extend(chunks)
                 report.warnings.extend({"source": source, "warning": w} for w in loaded.warnings)
                 loaded_sources.add(source)
+                if not upload and not resolved.is_relative_to(kept):
+                    from_folder.append(source)
                 if old is not None:
                     report.updated += 1
                 else:
@@ -553,11 +559,7 @@ def ingest_paths(
         report.chunks = _count_chunks(manifest, len(new_chunks))
         # a document read from a folder replaces the server's kept upload of that name: left
         # there, a sidecar uploaded alone re-read it and published the older text again
-        kept = (Path(kb.path) / UPLOADS).resolve()
-        replaced = [] if upload else [
-            src for p, r in files if (src := source_of(p, r)) in loaded_sources and not p.resolve().is_relative_to(kept)
-        ]
-        forget_uploads(kb, [*pruned, *replaced], report)
+        forget_uploads(kb, [*pruned, *from_folder], report)
     report.seconds = time.perf_counter() - started
     return report
 
