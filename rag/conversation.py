@@ -39,6 +39,16 @@ CREATE INDEX IF NOT EXISTS turns_session ON turns(session_id, id);
 """
 
 
+def stored_groups(groups: Sequence[str] | None) -> str | None:
+    """Access groups as a store keeps them: a JSON list, or NULL for no restriction."""
+    return None if groups is None else json.dumps(list(groups))
+
+
+def read_groups(stored: str | None) -> tuple[str, ...] | None:
+    """:func:`stored_groups` read back."""
+    return None if stored is None else tuple(json.loads(stored))
+
+
 def visible(answered_under: Sequence[str] | None, viewer: Sequence[str] | None) -> bool:
     """Whether a conversation turn answered under the access groups ``answered_under`` may be
     shown to a reader of the groups ``viewer``. An answer retrieved under some groups may quote
@@ -80,7 +90,7 @@ class ConversationStore:
         return [
             {"role": r, "content": c}
             for r, c, g in reversed(rows)
-            if visible(None if g is None else tuple(json.loads(g)), viewer)
+            if visible(read_groups(g), viewer)
         ]
 
     def append(
@@ -92,7 +102,7 @@ class ConversationStore:
         with conn:
             conn.execute(
                 "INSERT INTO turns(session_id, role, content, answer_id, created, groups) VALUES (?,?,?,?,?,?)",
-                (session_id, role, content, answer_id, time.time(), None if groups is None else json.dumps(list(groups))),
+                (session_id, role, content, answer_id, time.time(), stored_groups(groups)),
             )
 
     def clear(self, session_id: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from kb.errors import NotFoundError
 from kb.stores import open_store
-from rag.conversation import visible
+from rag.conversation import read_groups, stored_groups, visible
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -75,11 +75,6 @@ _UNFINISHED_MARKS = ",".join("?" * len(UNFINISHED))
 _SESSIONS_SCANNED = 10_000
 
 
-def _groups(stored: str | None) -> tuple[str, ...] | None:
-    """An answer's access groups as stored (JSON list; NULL: retrieved without a restriction)."""
-    return None if stored is None else tuple(json.loads(stored))
-
-
 class AnswerNotFound(NotFoundError):
     def __init__(self, answer_id: str) -> None:
         super().__init__(f"answer {answer_id!r} is unknown", "send the answer_id returned with the answer")
@@ -133,7 +128,7 @@ class ServiceStore:
                         json.dumps(passages, ensure_ascii=False),
                         json.dumps(history, ensure_ascii=False),
                         caller,
-                        json.dumps(list(groups)) if groups is not None else None,
+                        stored_groups(groups),
                     ),
                 )
                 if session_id:
@@ -198,7 +193,7 @@ class ServiceStore:
         return [
             {"role": r[0], "content": r[1], "answer_id": r[2], "created_at": r[3]}
             for r in reversed(rows)
-            if visible(_groups(r[4]), viewer) and (kb is None or r[5] == kb)
+            if visible(read_groups(r[4]), viewer) and (kb is None or r[5] == kb)
         ]
 
     def _answered(self, session_id: str, column: str, last: bool) -> tuple[Any] | None:
@@ -244,7 +239,7 @@ class ServiceStore:
                 # from its answers the viewer may see: two turns each, the last one's time and action
                 seen: dict[str, list[Any]] = {}
                 for sid, at, action, groups in answered:
-                    if visible(_groups(groups), viewer):
+                    if visible(read_groups(groups), viewer):
                         acc = seen.setdefault(sid, [sid, at, 0, action])
                         acc[1], acc[2], acc[3] = at, acc[2] + 2, action
                 out.extend(tuple(seen[r[0]]) for r in rows if r[0] in seen)
@@ -256,7 +251,7 @@ class ServiceStore:
     def session_groups(self, session_id: str) -> tuple[str, ...] | None:
         """The access groups the customer's last answer in a session was retrieved under."""
         row = self._answered(session_id, "groups", last=True)
-        return None if row is None else _groups(row[0])
+        return None if row is None else read_groups(row[0])
 
     # -- document jobs --------------------------------------------------------------------------
     def save_job(self, record: dict[str, Any], runner: str) -> None:
