@@ -2,7 +2,7 @@
 restart and without failing a request.
 
 :meth:`IndexHolder.current` is what the assistant's ``index_provider`` calls on every query: it
-returns the loaded version at once. A watcher thread reads the tiny ``CURRENT`` pointer of the
+returns the loaded version at once, and reads nothing. A watcher thread reads the tiny ``CURRENT`` pointer of the
 knowledge base every ``check_s`` seconds, whether or not queries come (a version published by
 ``kb ingest`` or ``kb delete`` while no one asked was served to the first question after it, however
 long after: a deleted document was quoted once). When the pointer moved, a background thread loads
@@ -69,8 +69,7 @@ class IndexHolder:
         idx = self._index
         if idx is None:
             return self.refresh(wait=True)
-        self._check(idx)
-        return idx
+        return idx  # the watcher reads the pointer: no question pays for it
 
     def _check(self, idx: Any) -> None:
         """At most every ``check_s`` seconds: start loading the live version when it is not

@@ -67,7 +67,7 @@ def test_holder_keeps_serving_when_the_pointer_is_damaged(tmp_path: Path, fake_e
     first = holder.current()
     (kb.path / CURRENT).write_text("", encoding="utf-8")
     assert holder.current() is first and holder.refresh() is first
-    assert holder.last_error and "is empty" in holder.last_error
+    assert _wait(lambda: bool(holder.last_error and "is empty" in holder.last_error))  # the watcher's reading
     holder.close()
 
 
