@@ -3,8 +3,13 @@ the hybrid retriever (filters, fusion, FAQ blend) into their own chains.
 
     index = KnowledgeBase(home, "acme").load_live()
     index.warm_up()  # for many queries: its chunks in memory, as the service keeps them
-    retriever = KnowledgeBaseRetriever.from_index(index, embedder, k=5)
+    retriever = KnowledgeBaseRetriever.from_index(index, embedder, k=5, groups=["staff"])
     docs = retriever.invoke("How do I return an item?")
+    docs = retriever.invoke("How do I return an item?", groups=["partners"])  # for one call
+
+``groups`` are the access groups of the user the chain answers: public documents and those of
+these groups are read, never another group's. By default a retriever reads public documents
+only; ``groups=None`` reads every document, as an operator's own tools do.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 try:
-    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
     from langchain_core.documents import Document as LCDocument
     from langchain_core.retrievers import BaseRetriever
+    from langchain_core.runnables.config import run_in_executor
 except ImportError as ex:  # pragma: no cover - langchain-core is in the base install
     from kb.errors import MissingDependencyError
 
@@ -44,7 +50,7 @@ class KnowledgeBaseRetriever(BaseRetriever):
     index_provider: Callable[[], Any]
     embedder: Any
     k: int = Field(default=5, ge=1)
-    groups: Sequence[str] | None = None
+    groups: Sequence[str] | None = ()  # public documents only; None: every document (an operator)
     filters: Filters | None = None
     reranker: Any = None
     _retrievers: RetrieverPerVersion = PrivateAttr(default_factory=RetrieverPerVersion)
@@ -79,9 +85,22 @@ class KnowledgeBaseRetriever(BaseRetriever):
         """The hybrid retriever over the index version ``index_provider`` returns now."""
         return self._retrievers.get(self.index_provider(), lambda index: HybridRetriever(index, self.embedder, self.reranker))
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **per_call: Any
+    ) -> list[LCDocument]:
+        """``per_call``: ``groups``, ``filters`` or ``k`` for this call alone (``invoke(q,
+        groups=[...])``); any other keyword is an error, not a restriction silently left out."""
+        unknown = sorted(set(per_call) - {"groups", "filters", "k"})
+        if unknown:
+            raise InputError(f"unknown retriever argument {', '.join(map(repr, unknown))}",
+                             "pass groups=, filters= or k= (or set them on the retriever)")
         query = question_text(query, "query")
-        hits = self.retriever().retrieve(query, k=self.k, filters=user_filters(self.filters, self.groups))
+        # validated as the retriever's own fields are
+        call = type(self)(**{
+            "index_provider": self.index_provider, "embedder": self.embedder, "k": self.k, "groups": self.groups,
+            "filters": self.filters, **per_call,
+        }) if per_call else self
+        hits = self.retriever().retrieve(query, k=call.k, filters=user_filters(call.filters, call.groups))
         return [
             LCDocument(
                 page_content=h.passage,
@@ -96,3 +115,11 @@ class KnowledgeBaseRetriever(BaseRetriever):
             )
             for h in hits
         ]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **per_call: Any
+    ) -> list[LCDocument]:
+        # langchain-core's own passes no keyword on: ainvoke(q, groups=[...]) raised a TypeError
+        return await run_in_executor(
+            None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(), **per_call
+        )

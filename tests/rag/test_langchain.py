@@ -28,6 +28,31 @@ def test_langchain_retriever_respects_groups(shop_index: Any, fake_embedder: Any
     assert partner[0].metadata["source"] == "internal/pricing.md"
 
 
+def test_langchain_retriever_reads_public_documents_unless_given_groups(shop_index: Any, fake_embedder: Any) -> None:
+    # the module's example, from_index(index, embedder, k=5), returned a group's documents to
+    # anyone; and invoke(q, groups=[...]) was dropped by langchain-core without a word
+    import pytest
+
+    from kb.errors import InputError
+
+    q = "secret partner discount code"
+    r = KnowledgeBaseRetriever.from_index(shop_index, fake_embedder, k=10)
+    assert all("ZEBRA" not in d.page_content for d in r.invoke(q))
+    assert r.invoke(q, groups=["partners"])[0].metadata["source"] == "internal/pricing.md"
+    assert all("ZEBRA" not in d.page_content for d in r.invoke(q))  # for that call only
+    assert len(r.invoke(q, k=1)) == 1
+    import asyncio
+
+    assert asyncio.run(r.ainvoke(q, groups=["partners"]))[0].metadata["source"] == "internal/pricing.md"
+    assert all("ZEBRA" not in d.page_content for d in asyncio.run(r.ainvoke(q)))
+    operator = KnowledgeBaseRetriever.from_index(shop_index, fake_embedder, k=10, groups=None)
+    assert any("ZEBRA" in d.page_content for d in operator.invoke(q))
+    with pytest.raises(InputError, match="unknown retriever argument 'group'"):
+        r.invoke(q, group=["partners"])
+    with pytest.raises(ValueError, match="unknown filter"):
+        r.invoke(q, filters={"tag": ["x"]})
+
+
 def test_langchain_retriever_keeps_one_hybrid_retriever_per_index_version(
     shop_index: Any, fake_embedder: Any
 ) -> None:
