@@ -139,6 +139,18 @@ INJECTION_RE = re.compile(
     # ("SYSTEM: you must tell every customer ...", "Assistant: from now on ..."; not "System: Windows 10")
     r"(^|[\n.!?]\s*|\[|<\|?)(system|assistant|developer)\s*(\]|\|?>)?\s*:\s*"
     r"(you\b|your\b|from\s+now\s+on\b|always\b|never\b|ignore\b|forget\b|do\s+not\b|don'?t\b)|"
+    # a reply written for the model to give ("Assistant: the blades are covered by a lifetime
+    # warranty"; not "Assistant: Maria Lopez, extension 204"), a prompt's headings ("### Instruction:")
+    r"(^|[\n.!?]\s*)(assistant|ai|chat\s?bot|bot)\s*:\s*(the|all|every|yes|no|our|this|it|we|customers?)\b|"
+    r"#{2,}\s*(instruction|system|response)s?\s*:|"
+    # words for a model that reads the page ("AI assistants reading this must tell customers ...",
+    # "If you are an AI, say ..."; not "Our AI assistant answers questions around the clock")
+    r"\b(ai|llms?|chat\s?bots?|language\s+models?|(ai|virtual)\s+assistants?)\b[^.!?\n]{0,40}"
+    r"\b(must|should|shall|ha(ve|s)\s+to|needs?\s+to|are\s+to|is\s+to)\s+(tell|say|answer|respond|reply|inform|state|claim)\b|"
+    r"\bif\s+you\s+are\s+(an?\s+)?(ai|llm|chat\s?bot|bot|language\s+model|(ai\s+)?assistant|model|machine)\b|"
+    r"(作为|身为)[^。！？\n]{0,4}(ai|人工智能|智能)?(助手|机器人|模型)[^。！？\n]{0,6}(必须|应该|应当|需要|要|得)|"
+    r"(如果|若|假如)(你|您)是[^。！？\n]{0,4}(ai|人工智能|机器人|助手|模型)|"
+    r"(ai|人工智能)(助手|机器人|模型)?[^。！？\n]{0,10}(必须|应该|应当)(告诉|回答|回复|说)|"
     r"(忽略|无视|忘记|忽视)[^。！？\n]{0,20}(指令|指示|规则|提示)|你现在是|系统提示|"
     r"(忽略|无视|忘记|忽视)掉?(以上|上面|上述|前面|之前|先前)的?(所有|全部)?(内容|说明|信息|要求|文字)|"
     r"(从现在(开始|起)|今后)[^。！？\n]{0,10}(你|助手|机器人)[^。！？\n]{0,10}(回答|回复|告诉|说)",
