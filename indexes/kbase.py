@@ -45,6 +45,7 @@ from indexes.keyword import BM25Builder, BM25Index, HeldTerms
 from indexes.lru import BatchLRU
 from indexes.store import VECTOR_KINDS, ChunkStore
 from indexes.text import (
+    QUESTION_FORM,
     char_terms,
     is_cjk_lang,
     load_analyzer,
@@ -638,6 +639,19 @@ class IndexVersion:
                 "or `kb reindex --kb %s`, rebuilds it (from the stored chunks, no re-embedding)",
                 kb.name, version, " and ".join(behind), kb.name,
             )
+        stored = manifest.get("settings")
+        settings: dict[str, Any] = stored if isinstance(stored, dict) else {}
+        # whether a query is embedded as its curated questions were (indexes.text.bare_question):
+        # a version with none, or with them embedded in this code's form, reads the bare question
+        self.bare_questions = (
+            settings.get("question_form") == QUESTION_FORM or not np.any(self.vec_kind == VECTOR_KINDS["question"])
+        )
+        if not self.bare_questions:
+            log.info(
+                "knowledge base %s version %s embedded its curated questions with their closing marks: "
+                "questions are embedded so too (about 1 ms slower); the next `kb ingest`, or `kb reindex "
+                "--kb %s`, embeds them again without", kb.name, version, kb.name,
+            )
         self._kind_ids = {
             kind: np.flatnonzero(self.vec_kind == code).astype(np.int64) for kind, code in VECTOR_KINDS.items()
         }
@@ -1111,9 +1125,13 @@ class VersionWriter:
         if kind == "passage":
             self._has_passage.update(rows)
 
-    def copy_documents_from(self, prev: IndexVersion, doc_ids: Sequence[str]) -> int:
+    def copy_documents_from(
+        self, prev: IndexVersion, doc_ids: Sequence[str], questions: Callable[[list[str]], np.ndarray] | None = None
+    ) -> int:
         """Copy documents, their chunks and their stored vectors from ``prev`` (nothing is
-        re-embedded). Returns the number of chunks copied."""
+        re-embedded), except, given ``questions`` (curated questions -> their vectors), the
+        question vectors, embedded again from the chunks' questions (a version that embedded them
+        in an earlier form: :data:`indexes.text.QUESTION_FORM`). Returns the number of chunks copied."""
         self._check_open()
         if prev.dim != self.dim or prev.embedder_id != self.embedder_id:
             raise EmbedderMismatchError(prev.embedder_id, self.embedder_id, self.kb.name)
@@ -1134,7 +1152,11 @@ class VersionWriter:
             vids = np.flatnonzero(np.isin(vec_chunk, old_rows))
             for kind, code in VECTOR_KINDS.items():
                 sel = vids[prev.vec_kind[vids] == code]
-                if len(sel):
+                if kind == "question" and questions is not None:
+                    asked = [c for c in chunks if c.question]
+                    if asked:
+                        self.add_vectors([c.id for c in asked], kind, questions([c.question or "" for c in asked]))
+                elif len(sel):
                     self.add_vectors([row_to_id[int(r)] for r in vec_chunk[sel]], kind, np.asarray(prev.vectors[sel]))
         return copied
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from indexes.text import split_sentences
+from indexes.text import QUESTION_FORM, split_sentences
 from indexes.types import CONTINUES, Chunk, Document, sha256_hex
 from ingest.loaders import Element, FaqRow
 
@@ -35,8 +35,14 @@ class ChunkSettings:
         # v2: Chinese punctuation kept as written, and the CONTINUES mark; v3: a small table packed
         # with its section's text, a list item numbered in its text without a bullet (a knowledge
         # base built by an earlier one is chunked again on its next ingest; cached embeddings are
-        # reused)
-        return {"chunker": "structure-v3", "chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap}
+        # reused). "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM;
+        # a knowledge base embedded in an earlier form is embedded again on its next ingest)
+        return {
+            "chunker": "structure-v3",
+            "chunk_tokens": self.chunk_tokens,
+            "chunk_overlap": self.chunk_overlap,
+            "question_form": QUESTION_FORM,
+        }
 
 
 def chunk_id(doc_id: str, position: int, text: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from indexes.text import QUESTION_FORM, bare_question
 from indexes.types import Chunk, Document
 from ingest.chunking import ChunkSettings, chunk_loaded
 from ingest.loaders import (
@@ -294,12 +295,18 @@ def _write_version(
         report.timings["embed"] = stream.seconds
         report.texts_embedded = stream.embedded
         pvecs = stream.matrix([c.embed_text() for c in new_chunks])
-        qvecs = stream.matrix([c.question or "" for c in faq])
+        qvecs = stream.matrix([bare_question(c.question or "") for c in faq])
     t1 = time.perf_counter()
     writer = kb.begin_version(embedder.id, int(embedder.dim), settings)
     try:
         if prev is not None and keep_ids:
-            writer.copy_documents_from(prev, keep_ids)
+            # curated questions a version embedded in an earlier form are embedded again, as the
+            # new version's settings say they are
+            again = None
+            if not getattr(prev, "bare_questions", True) and settings.get("question_form") == QUESTION_FORM:
+                def again(texts: list[str]) -> np.ndarray:
+                    return embedder.embed([bare_question(t) for t in texts], kind="passage")
+            writer.copy_documents_from(prev, keep_ids, questions=again)
         if new_docs:
             writer.add_documents([d for d, _ in new_docs], {d.id: h for d, h in new_docs})
         if new_chunks:
@@ -509,7 +516,7 @@ def ingest_paths(
                     keep_ids[old.id] = None  # nothing already stored is lost
             else:  # outside the per-file handler: an embedder failure is fatal, not a file's fault
                 stream.want(c.embed_text() for c in chunks)
-                stream.want(c.question for c in chunks if c.question)
+                stream.want(bare_question(c.question) for c in chunks if c.question)
             finally:
                 if bar is not None:
                     bar.update(1)

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from indexes.kbase import atomic_write_text, pid_alive
+from indexes.text import QUESTION_FORM, bare_question
 from indexes.types import Chunk, Document
 from kb.errors import ConfigError, InputError, KBError, NotFoundError
 
@@ -461,7 +462,7 @@ class VersionFeeder:
             self.waiting.setdefault(c.embed_text(), []).append((c.id, "passage"))
             self.expected_vectors += 1
             if c.question:
-                self.waiting.setdefault(c.question, []).append((c.id, "question"))
+                self.waiting.setdefault(bare_question(c.question), []).append((c.id, "question"))
                 self.expected_vectors += 1
 
     def add_batch(self, batch: Batch, vecs: np.ndarray) -> None:
@@ -480,7 +481,7 @@ def texts_of(chunks: Sequence[Chunk]) -> Iterator[str]:
     for c in chunks:
         yield c.embed_text()
         if c.question:
-            yield c.question
+            yield bare_question(c.question)
 
 
 # --------------------------------------------------------------------------------------------
@@ -903,6 +904,7 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
     settings = ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap).as_dict()
     if src.kind == "live" and prev is not None:
         settings = dict(prev.manifest.get("settings") or settings)
+        settings["question_form"] = QUESTION_FORM  # the form the feeder embeds curated questions in
     files, ready_list, left_out = _items(kb, src, prev) if documents is None else ([], [], 0)
     if left_out:
         jl.event("left_out", files=left_out)

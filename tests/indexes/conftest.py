@@ -9,6 +9,7 @@ import pytest
 
 from indexes.embedders import Embedder, get_embedder
 from indexes.kbase import KnowledgeBase
+from indexes.text import QUESTION_FORM, bare_question
 from indexes.types import Chunk, Document, sha256_hex
 
 CORPUS: list[tuple[str, str, str, list[str]]] = [
@@ -56,13 +57,13 @@ def corpus_docs() -> tuple[list[Document], list[Chunk], dict[str, str]]:
 
 def build_version(kb: KnowledgeBase, emb: Embedder, docs: Sequence[Document], chunks: Sequence[Chunk],
                   hashes: dict[str, str], index_kind: str = "auto", shards: int | None = None) -> str:
-    w = kb.begin_version(emb.id, emb.dim, {"chunk_tokens": 128, "chunk_overlap": 16})
+    w = kb.begin_version(emb.id, emb.dim, {"chunk_tokens": 128, "chunk_overlap": 16, "question_form": QUESTION_FORM})
     w.add_documents(list(docs), hashes)
     w.add_chunks(list(chunks))
     w.add_vectors([c.id for c in chunks], "passage", emb.embed([c.embed_text() for c in chunks]))
     faq = [c for c in chunks if c.question]
     if faq:
-        w.add_vectors([c.id for c in faq], "question", emb.embed([c.question or "" for c in faq]))
+        w.add_vectors([c.id for c in faq], "question", emb.embed([bare_question(c.question or "") for c in faq]))
     w.finalize(index_kind=index_kind, shards=shards)
     return kb.publish(w)
 

@@ -450,3 +450,17 @@ def test_split_asks_finds_the_questions_a_question_asks() -> None:
         assert split_asks(one) == [one]
     # a pasted list of questions is read whole
     assert split_asks("Can I return it? " * 40) == ["Can I return it? " * 40]
+
+
+def test_a_question_is_embedded_without_the_marks_that_close_its_sentences() -> None:
+    from indexes.text import bare_question
+
+    assert bare_question("What is a new coronavirus?") == "What is a new coronavirus"
+    assert bare_question("中法学院用哪三个语言进行教学？") == "中法学院用哪三个语言进行教学？"  # Chinese keeps them
+    # a follow-up joined to the turn before loses both; marks inside a word or number stay
+    assert bare_question("And for Europe? How long does roaming take?") == "And for Europe How long does roaming take"
+    assert bare_question("Is version 2.5 out?!") == "Is version 2.5 out"
+    assert bare_question("Is it free in the U.S. too...") == "Is it free in the U.S. too"
+    assert bare_question("Can I pay with Alipay (支付宝)?") == "Can I pay with Alipay (支付宝)?"
+    assert bare_question("  Hi!  ") == "Hi"
+    assert bare_question("?") == "?" and bare_question("") == ""  # nothing left: as it was

@@ -89,7 +89,7 @@ def test_default_multilingual_embedder_retrieves_chinese_densely(kb_home: Path, 
     assert ret.last_debug is not None and ret.last_debug.capability == 1.0
     assert hits[0].chunk.source == "returns-policy.zh.md" and hits[0].scores["dense"] > 0.8
     asst = Assistant(lambda: index, e5_embedder, "extractive:")
-    assert asst.refuse_threshold == 0.86 and asst.faq_threshold == 0.955  # calibrated for this embedder
+    assert asst.refuse_threshold == 0.856 and asst.faq_threshold == 0.925  # calibrated for this embedder
     assert (asst.refuse_at("zh"), asst.faq_at("zh")) == (0.875, 0.925)  # its Chinese scale
     ans = asst.ask("退货的运费由谁来付？")
     assert ans.action in ("answer", "faq") and ans.citations[0].source == "returns-policy.zh.md"

