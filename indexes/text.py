@@ -773,6 +773,66 @@ def negated_terms(text: str) -> set[str]:
     return out
 
 
+def negated_predicates(text: str) -> set[str]:
+    """The term right after each negation of ``text``, within a clause: what it says is not so
+    ("Gift cards cannot be returned": return; "does not cover accidental damage": cover;
+    "不支持退货": 支持). Narrower than :func:`negated_terms`, whose term before a negation is
+    its subject ("card"), which a sentence saying something else of it also names."""
+    out: set[str] = set()
+    for clause in _CLAUSE.split(_NOT_A_DENIAL.sub(" ", _normalized(text))):
+        if not _MAY_NEGATE.search(clause):
+            continue
+        terms = _analyse(clause, negations=True)
+        out.update(t for neg, t in zip(terms, terms[1:], strict=False) if neg == NEGATION and t != NEGATION)
+    return out
+
+
+# a negation that denies nothing: "not all items qualify" says that some do, "no later than" is a
+# deadline, "不仅" is "not only"
+_NOT_A_DENIAL = re.compile(
+    r"(?i)\b(?:not|no)\s+(?:all|every|only|just|later|earlier|more|less|longer|sooner|necessarily)\b"
+    r"|不仅|不只|不但|不光|无论|不管|不论"
+)
+
+
+# words that ask the opposite of each other ("How do I turn roaming on?" is not "How do I turn
+# roaming off?"), and in Chinese the same words before "内", "前" or "后" ("犹豫期内退保" is not
+# "犹豫期后退保")
+_EN_OPPOSITES = (
+    ("on", "off"), ("enable", "disable"), ("activate", "deactivate"), ("start", "stop"), ("add", "remove"),
+    ("increase", "decrease"), ("upgrade", "downgrade"), ("before", "after"), ("subscribe", "unsubscribe"),
+    ("lock", "unlock"), ("connect", "disconnect"), ("install", "uninstall"), ("include", "exclude"),
+    ("open", "close"), ("join", "leave"), ("import", "export"), ("inbound", "outbound"), ("domestic", "international"),
+)
+_ZH_OPPOSITES = (
+    ("开通", "关闭"), ("开启", "关闭"), ("打开", "关闭"), ("开通", "取消"), ("绑定", "解绑"), ("加入", "退出"),
+    ("升级", "降级"), ("增加", "减少"), ("添加", "删除"), ("上调", "下调"), ("国内", "国外"), ("境内", "境外"),
+)
+_EN_FORM = {w: re.compile(rf"\b{w}(?:s|es|d|ed|ing)?\b") for pair in _EN_OPPOSITES for w in pair}
+_ZH_SIDE = re.compile(r"([\u4e00-\u9fff]{2})(内|前|后)")
+
+
+def asks_the_opposite(a: str, b: str) -> bool:
+    """Whether ``a`` says one of two opposite words (:data:`_EN_OPPOSITES`, :data:`_ZH_OPPOSITES`)
+    and ``b`` the other, each without the other's ("How do I turn on roaming?", "How do I turn
+    roaming off?"), or in Chinese the same two characters before "内", "前" or "后" ("犹豫期后
+    退保会有损失吗", "犹豫期内退保")."""
+    x, y = as_written(a), as_written(b)
+    for one, other in _EN_OPPOSITES:
+        p, q = _EN_FORM[one], _EN_FORM[other]
+        if (p.search(x) and not q.search(x) and q.search(y) and not p.search(y)) or (
+            q.search(x) and not p.search(x) and p.search(y) and not q.search(y)
+        ):
+            return True
+    for one, other in _ZH_OPPOSITES:
+        if (one in x and other not in x and other in y and one not in y) or (
+            other in x and one not in x and one in y and other not in y
+        ):
+            return True
+    sides_x = {m.group(1): m.group(2) for m in _ZH_SIDE.finditer(x)}
+    return any(sides_x.get(m.group(1), m.group(2)) != m.group(2) for m in _ZH_SIDE.finditer(y))
+
+
 def asks_how_to(query: str) -> bool:
     """Whether ``query`` asks how to do something (and for no other kind of answer)."""
     return bool(_HOW_TO_QUESTION.search(to_simplified(query))) and answer_kind(query) is None

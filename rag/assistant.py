@@ -31,6 +31,7 @@ from indexes.text import (
     NEGATION,
     PHRASE_SEP,
     answer_kind,
+    asks_the_opposite,
     detect_lang,
     is_cjk_char,
     is_cjk_lang,
@@ -1323,6 +1324,10 @@ class Assistant:
             return replace(exact, scores={**exact.scores, "faq_exact": 1.0})
         top = hits[0]
         if top.chunk.kind != "faq" or not top.chunk.answer:
+            return None
+        if asks_the_opposite(query, top.chunk.question or ""):
+            # "How do I turn on roaming?" matched "How do I turn roaming off?", and "犹豫期后退保会
+            # 有损失吗？" the entry on surrendering within the cooling-off period: nearly the same words
             return None
         cap = retriever.last_debug.capability if retriever.last_debug else 0.0
         if cap >= 0.5:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexes.text import detect_lang, split_sentences, without_controls
+from rag.support import contradiction
 
 # one cited passage as models write it: "2", "^2" (a footnote), "source 2", "passage 2", "来源2",
 # or a range "1-3"
@@ -207,11 +208,16 @@ class AnswerChecker:
             support = float(self.scorer.score(body, [self.passages[n - 1] for n in valid]))
             if len(valid) > 1:
                 valid = self._needed(body, valid, support)
+            read = [self.passages[n - 1] for n in valid]
         elif not self.require_citation and self.passages:
             support = float(self.scorer.score(body, self.passages))
+            read = self.passages
         else:
-            support = 0.0
-        return CheckedSentence(body, valid, support, support >= self.threshold)
+            support, read = 0.0, []
+        # a changed number or a dropped "not" keeps nearly every word of the passage, and every
+        # scorer's support with it: "Gift cards can be returned [1]" of "cannot be returned" 0.97
+        supported = support >= self.threshold and contradiction(body, read) is None
+        return CheckedSentence(body, valid, support, supported)
 
     def _needed(self, body: str, cited: tuple[int, ...], together: float) -> tuple[int, ...]:
         """Of the passages a sentence cites, those it needs: each that supports it on its own,

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexes.lru import BatchLRU
-from indexes.text import split_sentences, tokenize
+from indexes.text import negated_predicates, split_sentences, tokenize
 from kb.errors import ConfigError, MissingDependencyError
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -202,6 +202,91 @@ def lexical_features(claim: str, passages: Sequence[str]) -> dict[str, float]:
     f["log_claim_len"] = math.log1p(len(c_tok))
     f["log_context_len"] = math.log1p(len(x_tok))
     return f
+
+
+# ----------------------------------------------------------------------------- contradictions
+
+_DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+# the number of a list item or a step ("1. Sign in", "Step 2: ...", "第3步"), which a model numbers
+# its own way
+_LIST_NUMBER = re.compile(r"(?i)^\s*(?:(?:step|item)\s*)?\(?\d{1,2}[.):、：](?:\s|$)|^\s*(?:step\s*)?第?\d{1,2}步")
+_EN_NUMBERS = {
+    w: i for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+     "hundred": 100, "thousand": 1000, "dozen": 12, "first": 1, "second": 2, "third": 3, "fourth": 4,
+     "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "once": 1, "twice": 2,
+     "single": 1, "double": 2, "half": 0.5}
+_EN_NUMBER = re.compile(r"(?i)\b(" + "|".join(_EN_NUMBERS) + r")(?:[\s-]+(one|two|three|four|five|six|seven|eight|nine))?\b")
+_ZH_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
+_ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+_ZH_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
+
+
+def _value(x: float) -> str:
+    return f"{x:.6f}".rstrip("0").rstrip(".")
+
+
+def _zh_value(run: str) -> float:
+    """A Chinese numeral's value ("三十" 30, "十五" 15, "一百二十" 120; "二〇二六" 2026)."""
+    if not any(ch in _ZH_UNITS for ch in run):
+        return float("".join(str(_ZH_DIGITS[ch]) for ch in run))
+    total = section = 0
+    digit = None
+    for ch in run:
+        if ch in _ZH_DIGITS:
+            digit = _ZH_DIGITS[ch]
+        elif ch == "万":
+            total += (section + (digit or 0)) * 10000
+            section, digit = 0, None
+        else:
+            section += (1 if digit is None else digit) * _ZH_UNITS[ch]
+            digit = None
+    return float(total + section + (digit or 0))
+
+
+def written_numbers(text: str, words: bool = True) -> set[str]:
+    """The numbers ``text`` gives: in digits ("1,299.00" is 1299, "09" 9), and, with ``words``, in
+    English words ("thirty", "twenty-four") and Chinese numerals ("三十"). Zero is no number here
+    (the "00" of "9:00")."""
+    text = unicodedata.normalize("NFKC", text)
+    out = {_value(float(m.group(0).replace(",", ""))) for m in _DIGITS.finditer(text)}
+    if words:
+        for m in _EN_NUMBER.finditer(text):
+            base = _EN_NUMBERS[m.group(1).lower()]
+            out.add(_value(base + (_EN_NUMBERS[m.group(2).lower()] if m.group(2) else 0)))
+            out.add(_value(base))
+        out.update(_value(_zh_value(m.group(0))) for m in _ZH_NUMBER.finditer(text))
+    out.discard("0")
+    return out
+
+
+def contradiction(claim: str, passages: Sequence[str]) -> str | None:
+    """Why ``claim`` says what its passages do not, in the two ways a learned support score misses
+    (it reads how much of the claim the passages hold, and a changed number or a dropped "not"
+    keeps almost all of it): a number in digits the passages give in no form ("90 days" of a
+    passage that says 30), or a term the claim's best-matching passage sentence negates and the
+    claim does not, or the other way round ("Gift cards can be returned" of "Gift cards cannot be
+    returned"; "does not cover accidental damage" said to cover it). None when neither; a claim
+    the passages hold word for word (each of its parts joined by " — ") never contradicts them."""
+    context = "\n".join(passages)
+    if all(_quoted(part, context) for part in claim.split(" — ")):
+        return None
+    new = written_numbers(_LIST_NUMBER.sub("", claim), words=False) - written_numbers(context)
+    if new:
+        return f"gives {', '.join(sorted(new))}, which the passages do not"
+    words = set(tokenize(claim))
+    sentences = [s for p in passages for s in split_sentences(p)]
+    if not words or not sentences:
+        return None
+    best = max(sentences, key=lambda s: len(words & set(tokenize(s))))
+    denied, claim_denies = negated_predicates(best), negated_predicates(claim)
+    flipped = (denied & words - claim_denies) | (claim_denies & set(tokenize(best)) - denied)
+    if flipped:
+        return f"says the opposite of its passage on {', '.join(sorted(flipped))}"
+    return None
 
 
 class _VectorCache:

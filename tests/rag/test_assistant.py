@@ -404,7 +404,7 @@ def test_a_streamed_llm_answer_sends_only_checked_sentences(shop_index: Any, fak
     """What the model writes is checked sentence by sentence as it comes: an unsupported or bogus
     one is never sent, and the pieces sent are the final answer, whole, renumbered."""
     reply = ("Standard shipping takes 3 to 5 business days. [1] Drones deliver parcels on Mars [1]. "
-             "Orders over 50 euros ship for free [9]. Orders over 50 euros\x1b[31m ship for free [1].")
+             "Orders over 50 euros ship for free [9]. Orders over 50 euros\x1b[m ship for free [1].")
     asst = make(shop_index, fake_embedder, _Dripping(reply))
     events = list(asst.ask_stream("How long does standard shipping take?"))
     final = events[-1]["answer"]
@@ -412,7 +412,8 @@ def test_a_streamed_llm_answer_sends_only_checked_sentences(shop_index: Any, fak
     assert final["action"] == "answer" and sent == final["answer"], (sent, final["answer"])
     assert "Mars" not in sent and "[9]" not in sent and "\x1b" not in sent
     # the escape character dropped, as ingestion drops it: what is left of the sequence is plain text
-    assert sent == "Standard shipping takes 3 to 5 business days [1]. Orders over 50 euros [31m ship for free [1]."
+    # (a sequence that leaves a number, "[31m", leaves a number the passage does not give: dropped)
+    assert sent == "Standard shipping takes 3 to 5 business days [1]. Orders over 50 euros [m ship for free [1]."
     assert asst.ask("How long does standard shipping take?").text == final["answer"]  # as unstreamed
 
 
@@ -644,6 +645,22 @@ def test_a_language_the_embedder_scores_higher_has_its_own_refuse_threshold(
     # a configured threshold holds for every language
     b = Assistant(lambda: shop_index, fake_embedder, "extractive:", refuse_threshold=0.0)
     assert b.refuse_at("zh") == 0.0 and b.ask("退货政策是什么？").action == "answer"
+
+
+def test_an_entry_that_asks_the_opposite_is_no_direct_answer(kb_home: Path, fake_embedder: Any) -> None:
+    # "How do I turn on roaming?" was told "Turn roaming off in the app, or text ROAM OFF", and "犹豫期后
+    # 退保会有损失吗？" the full refund of surrendering within the cooling-off period, as written
+    docs = [*SHOP[:2], Doc("faq.csv", "FAQ", [], faq=[
+        ("1", "How do I turn roaming off?", "Turn roaming off in the MyTel app under Settings > Roaming."),
+        ("2", "犹豫期内退保怎么退？", "犹豫期内退保，扣除 10 元工本费后退还全部保费。"),
+    ])]
+    index = build_kb(kb_home, "opposite", fake_embedder, docs)
+    a = make(index, fake_embedder, faq_threshold=0.3)
+    assert a.ask("How can I turn roaming off?").action == "faq"
+    assert a.ask("犹豫期内怎么退保？").action == "faq"
+    for question in ("How can I turn roaming on?", "犹豫期后怎么退保？"):
+        got = a.ask(question)
+        assert got.action != "faq", (question, got.text)
 
 
 def test_a_language_the_embedder_scores_higher_has_its_own_faq_threshold(

@@ -53,6 +53,37 @@ def test_unsupported_sentence_is_dropped_and_bogus_citation_removed() -> None:
     assert res.used == (1, 2)
 
 
+def test_a_changed_number_or_a_dropped_negation_is_unsupported_whatever_the_score() -> None:
+    # the default scorer gave each of these 0.71-0.98: nearly every word of each is in its passage
+    passages = [
+        "You can return most items within 30 days of delivery. Gift cards are final sale and cannot be "
+        "returned. Electronics carry a 12-month limited warranty, which does not cover accidental damage.",
+        "自签收之日起七天内可以无理由退货，退款将在五个工作日内退回原支付账户。",
+    ]
+
+    class Agrees:
+        id, threshold = "agrees", 0.5
+
+        def score(self, claim: str, passages: list[str]) -> float:
+            return 0.97
+
+    answer = (
+        "You can return most items within 90 days of delivery [1]. Gift cards can be returned [1]. "
+        "The warranty covers accidental damage [1]. You cannot return most items within 30 days [1]. "
+        "Electronics carry a 24-month warranty [1]. 签收后30天内可以无理由退货[2]。"
+        # the same facts as written, in other words, in words for digits, and as a numbered step
+        "Gift cards cannot be returned [1]. You have thirty days to return most items [1]. "
+        "Step 1: return most items within 30 days of delivery [1]. 签收7天内可以退货[2]。"
+    )
+    res = check_answer(answer, passages, Agrees())
+    assert res.dropped == (
+        "You can return most items within 90 days of delivery.", "Gift cards can be returned.",
+        "The warranty covers accidental damage.", "You cannot return most items within 30 days.",
+        "Electronics carry a 24-month warranty.", "签收后30天内可以无理由退货。",
+    )
+    assert "thirty days" in res.text and "签收7天内" in res.text and "cannot be returned" in res.text
+
+
 def test_citations_are_renumbered_to_passages_actually_used() -> None:
     res = check_answer("You can return any item within 30 days for a full refund [2].", PASSAGES, LexicalScorer())
     assert res.used == (2,)
