@@ -76,10 +76,15 @@ from rag.types import Answer, Citation, Hit
 
 Message = dict[str, str]
 
+# (a person asked for, not named: "How do I port my number from another operator?", "Can I get a
+# discount for 4 people?" and "Can I transfer my line to someone else?" ask for none)
+_PERSON = r"(human|person|agent|representative|someone|somebody|operator|staff|real\s+person|live\s+agent)"
 HANDOFF_RE = re.compile(
-    r"\b(talk|speak|chat|connect|transfer|put|get)\b[^.?!]{0,25}\b(human|person|agent|representative|someone|"
-    r"operator|staff|people|real)\b|\b(human|live|real)\s+(agent|person|support|representative|operator)\b|"
-    r"\bcustomer\s+service\s+(agent|representative)\b|\boperator\b|"
+    r"\b(talk|speak|chat)\s+(to|with)\b[^.?!]{0,25}\b" + _PERSON + r"\b|"
+    r"\b(connect|transfer|put)\s+me\b[^.?!]{0,25}\b" + _PERSON + r"\b|"
+    r"\bget\s+(me\s+)?(an?|some)\s+(real\s+|live\s+)?(human|person|agent|representative|operator)\b|"
+    r"\b(human|live|real)\s+(agent|person|support|representative|operator)\b|"
+    r"\bcustomer\s+service\s+(agent|representative)\b|"
     # a manager or supervisor, asked for ("get the password manager to work" asks for none)
     r"\b(talk|speak|chat)\b[^.?!]{0,25}\b(manager|supervisor)\b|\b(get|want|need)\s+(me\s+)?(a|your|the)\s+(manager|supervisor)\b"
     r"|转人工|人工客服|人工服务|真人|接人工|找人工|要人工|客服人员|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)"
@@ -88,7 +93,7 @@ HANDOFF_RE = re.compile(
     r"|(?<![么何样])联系客服(?!的?(方式|电话|渠道|邮箱|热线|时间))"
     r"|\b(talk|speak|chat|connect|transfer|put)\b[^.?!]{0,25}\bcustomer\s+(service|support|care)\b"
     # a whole message that only names a person to talk to: "agent", "human please", "人工", "客服"
-    r"|^\W*(an?\s+)?(human|agent|live\s+agent|representative|rep|real\s+person|person|customer\s+(service|support|care))"
+    r"|^\W*(an?\s+)?(human|agent|live\s+agent|representative|rep|real\s+person|person|operator|customer\s+(service|support|care))"
     r"(\s+(please|pls|now))?\W*$|^\W*(人工|客服|人工客服|真人客服)(服务)?(吧|呢|啊|谢谢)?\W*$",
     re.I,
 )

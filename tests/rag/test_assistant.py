@@ -59,7 +59,9 @@ def test_chinese_question_gets_a_chinese_answer(shop_index: Any, fake_embedder: 
 
 @pytest.mark.parametrize("question", ["I want to talk to a human", "can I speak with a real person please",
                                       "I want to speak to a manager", "Let me talk to your supervisor",
-                                      "Get me a manager now",
+                                      "Get me a manager now", "Can I talk to someone?", "Transfer me to an operator",
+                                      "put me through to a live agent", "Can I get a real person on the line?",
+                                      "operator please",
                                       "转人工", "我要人工客服", "叫你们经理来", "我要找你们的负责人", "帮我联系客服",
                                       "我要联系客服"])
 def test_handoff_on_request(shop_index: Any, fake_embedder: Any, question: str) -> None:
@@ -70,6 +72,14 @@ def test_handoff_on_request(shop_index: Any, fake_embedder: Any, question: str) 
 @pytest.mark.parametrize("question", ["How do I get the password manager to work?", "What does the task manager show?",
                                       "我想查询经理人计划"])
 def test_a_manager_named_but_not_asked_for_is_no_handoff_request(question: str) -> None:
+    assert HANDOFF_RE.search(question) is None
+
+
+@pytest.mark.parametrize("question", ["How do I port my number from another operator?",
+                                      "I'm with another operator, can I bring my number?",
+                                      "Can I get a discount for 4 people on one account?",
+                                      "Can I transfer my line to someone else?", "Do your staff speak French?"])
+def test_a_person_named_but_not_asked_for_is_no_handoff_request(question: str) -> None:
     assert HANDOFF_RE.search(question) is None
 
 
