@@ -1359,6 +1359,10 @@ class Assistant:
             return None
         if not a.chunk.title or not b.chunk.title or a.chunk.title == b.chunk.title:
             return None
+        if a.chunk.kind == "faq" or b.chunk.kind == "faq":
+            # a curated entry answers a question, and its "title" is its bank's file name: "等待期
+            # 多久？" was asked back whether it meant the policy's terms or "faq"
+            return None
         if _unseen_by_keywords(a, lang) != _unseen_by_keywords(b, lang):
             # one of them ties by an estimate: written in the other script, the keyword search could
             # not see it and its fusion took the typical keyword score ("会员能延长退货期吗" was asked

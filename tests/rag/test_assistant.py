@@ -779,6 +779,13 @@ def test_clarify_asks_between_two_topics_but_not_when_the_question_compares_them
     # nor is a question that names one of them by its title
     assert asst._clarify("what does game mode do?", [game, movie], [], "en") is None
     assert asst._clarify("what does movie mode do?", [game, movie], [], "en") is None
+    # a curated entry answers a question, and its title is its bank's file name: "等待期多久？" was
+    # asked back whether it meant the policy's terms or "faq"
+    entry = Hit(chunk=Chunk(id="f", doc_id="faq", source="faq.csv", position=0, text="等待期为 30 天。", title="faq",
+                            kind="faq", question="等待期是多久？", answer="等待期为 30 天。", faq_id="3"), score=0.905)
+    terms = hit("terms", "医疗保险条款", "本合同的等待期为签收保单之日起三十日。", 0.91)
+    assert asst._clarify("等待期多久？", [terms, entry], [], "zh") is None
+    assert asst._clarify("等待期多久？", [entry, terms], [], "zh") is None
 
 
 def test_no_clarify_between_a_passage_the_keywords_found_and_one_they_could_not_see(
