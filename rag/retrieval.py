@@ -525,6 +525,31 @@ def _continuing(text: str, chunk: Chunk, before: Chunk) -> str:
     return text.removeprefix(CONTINUES) if chunk.position == before.position + 1 else text
 
 
+# the most of a chunk's start that can repeat the end of the chunk before it: the chunker's
+# sentence overlap (16 tokens by default; a token is at least one character)
+OVERLAP_CHARS = 600
+_CUT = re.compile(r"\s+|(?<=[。！？；])")
+_SENTENCE_END = re.compile(r"[.!?;:。！？；：]$")
+
+
+def _without_overlap(text: str, before: str) -> str:
+    """``text`` without what it repeats of the end of ``before``, the chunk just before it in its
+    document: the sentences the chunker carries over into the next chunk (ingest.chunking's
+    overlap), which a merged passage said twice ("战争、军事冲突、暴乱或武装叛乱" twice in an
+    answer; "3. Scan the QR code" twice in a citation). What repeats is whole sentences or
+    lines: it starts where one of ``before`` does and ends where one of ``text`` does."""
+    head = text[: min(len(text), len(before), OVERLAP_CHARS) + 1]
+    end = before.rstrip()
+    for m in reversed(list(_CUT.finditer(head))):
+        said = text[: m.start()].rstrip()
+        if not said or not (_SENTENCE_END.search(said) or "\n" in m.group(0)) or not end.endswith(said):
+            continue
+        ahead = end[: len(end) - len(said)]
+        if not ahead.strip() or ahead.endswith("\n") or _SENTENCE_END.search(ahead.rstrip()):
+            return text[m.end() :]
+    return text
+
+
 def _answers_kind(kind: str | None, topic: frozenset[str], text: str) -> bool:
     """Whether a sentence of ``text`` gives an answer of ``kind`` (:func:`holds_answer_kind`) and
     names one of the question's ``topic`` terms (analysed terms; in a sentence with Chinese, found
@@ -1285,6 +1310,8 @@ class HybridRetriever:
                 if header and not opens and header in prev and prev.rstrip().endswith("|"):
                     body = body[len(header) :].lstrip("\n")
                 body = _continuing(body, part, parts[i - 1])
+                if part.position == parts[i - 1].position + 1:
+                    body = _without_overlap(body, prev)
             else:
                 opens = elsewhere or bool(LIST_ITEM.match(part.text.split("\n", 1)[0]))
             if head and opens:

@@ -921,6 +921,31 @@ def test_a_table_split_across_chunks_says_its_header_once_where_they_merge(kb_ho
     )
 
 
+def test_a_merged_passage_says_the_sentences_chunks_overlap_on_once(kb_home: Path, fake_embedder: Any) -> None:
+    # the chunker carries a chunk's last sentences into the next one; merged, they were said twice
+    # ("战争、军事冲突、暴乱或武装叛乱" twice in an answer)
+    docs = [
+        Doc("exclusions.md", "免责条款", [
+            "以下情形不予赔付：酒后驾驶。战争、军事冲突、暴乱或武装叛乱。",
+            "战争、军事冲突、暴乱或武装叛乱。核爆炸、核辐射或核污染。",
+        ]),
+        Doc("esim.md", "Switch to eSIM", [
+            "2. Open the MyTel app.\n3. Scan the QR code.", "3. Scan the QR code.\n4. Restart the phone.",
+        ]),
+    ]
+    index = build_kb(kb_home, "overlap", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder)
+    zh = r.retrieve("酒后驾驶 战争 暴乱 核爆炸 不予赔付", k=1)[0]
+    assert zh.passage == "以下情形不予赔付：酒后驾驶。战争、军事冲突、暴乱或武装叛乱。\n核爆炸、核辐射或核污染。"
+    en = r.retrieve("open the MyTel app scan the QR code restart the phone", k=1)[0]
+    assert en.passage == "2. Open the MyTel app.\n3. Scan the QR code.\n4. Restart the phone."
+    # a sentence that only ends as the one before did is no repeat
+    from rag.retrieval import _without_overlap
+
+    assert _without_overlap("free. Returns take 5 days.", "Shipping is free.") == "free. Returns take 5 days."
+    assert _without_overlap("Returns are free.", "Shipping is free.") == "Returns are free."
+
+
 def test_a_chunk_that_continues_a_sentence_loses_its_mark_where_merged_after_it(kb_home: Path,
                                                                                fake_embedder: Any) -> None:
     from indexes.types import CONTINUES
