@@ -243,6 +243,12 @@ class OpenAICompatibleLLM:
             except (ValueError, TypeError, AttributeError, KeyError) as ex:  # a body the client cannot read
                 raise self._malformed(ex) from ex
 
+    def _cut_off(self) -> BackendUnavailableError:
+        return BackendUnavailableError(
+            f"LLM server {self._where()} closed the reply before it was finished",
+            "check the server's logs (or a proxy's time limit) and retry",
+        )
+
     def generate(self, messages: Sequence[Message], **kw: Any) -> str:
         resp = self._create(time.monotonic() + self.timeout_s, messages, **self._params(kw))
         choices = getattr(resp, "choices", None)
@@ -250,7 +256,10 @@ class OpenAICompatibleLLM:
             raise self._malformed()  # an HTML page, a JSON object of another API
         if not choices:
             return ""
-        return _text_of(getattr(choices[0], "message", None), self._malformed)
+        text = _text_of(getattr(choices[0], "message", None), self._malformed)
+        if getattr(choices[0], "finish_reason", None) == "length":
+            return text[: _finished(text)]  # cut at max_tokens: the sentence it was writing is not an answer
+        return text
 
     def stream(self, messages: Sequence[Message], **kw: Any) -> Iterator[str]:
         """The reply as it comes, all of it within ``timeout_s``: a server that sends a token
@@ -273,6 +282,8 @@ class OpenAICompatibleLLM:
         watchdog.daemon = True
         watchdog.start()
         events = 0
+        finish: str | None = None
+        pending = ""  # the sentence being written: given out once it is complete
         try:
             for event in resp:
                 events += 1
@@ -280,9 +291,13 @@ class OpenAICompatibleLLM:
                 if not isinstance(choices, list):
                     raise self._malformed()
                 if choices:
-                    delta = _text_of(getattr(choices[0], "delta", None), self._malformed)
-                    if delta:
-                        yield delta
+                    pending += _text_of(getattr(choices[0], "delta", None), self._malformed)
+                    finish = getattr(choices[0], "finish_reason", None) or finish
+                    # a "sentence" longer than _HOLD_CHARS (no full stop at all) goes out as it is
+                    done = len(pending) if len(pending) > _HOLD_CHARS else _finished(pending, more=True)
+                    if done:
+                        yield pending[:done]
+                        pending = pending[done:]
                 if fired.is_set():
                     break
             if fired.is_set():
@@ -292,6 +307,17 @@ class OpenAICompatibleLLM:
                 # proxy's JSON): no reply at all, which read as an empty one handed the user off
                 # as "not confident" instead of naming the server's fault
                 raise self._malformed()
+            if finish is None:
+                # the connection closed without the last event (a crash, a proxy's time limit):
+                # what came is the beginning of a reply, and read as a whole one it said "Return
+                # shipping is free [1]." where the reply went on "but only for Plus members"
+                raise self._cut_off()
+            # cut at max_tokens ("length"): the sentence it was writing is left out, not given
+            # half-said as a complete one
+            if finish == "length":
+                pending = pending[: _finished(pending)]
+            if pending:
+                yield pending
         except (openai.OpenAIError, httpx.HTTPError) as ex:
             if fired.is_set():
                 raise self._timed_out() from ex
@@ -301,6 +327,27 @@ class OpenAICompatibleLLM:
         finally:
             watchdog.cancel()
             resp.close()
+
+
+# the most of a reply held back while the sentence it is writing is not complete
+_HOLD_CHARS = 1000
+# the end of a sentence, with the quotes or brackets that close it and the citation markers after it
+_SENTENCE_END = re.compile(
+    r"(?:[.!?\u2026](?=[\s\"'\u201d\u2019)\[]|$)|[\u3002\uff01\uff1f])"
+    r"[\"'\u201d\u2019)\uff09\u300d\u300f]*(?:\s*\[\d+\])*"
+)
+
+
+def _finished(text: str, *, more: bool = False) -> int:
+    """Where the complete sentences of ``text`` end (0: none is). ``more``: more text may follow,
+    so a sentence end counts only once something other than a citation marker follows it (a
+    marker sent after the full stop, ``done. [1]``, belongs to the sentence before)."""
+    end = 0
+    for m in _SENTENCE_END.finditer(text):
+        rest = text[m.end() :].lstrip()
+        if not more or (rest and not rest.startswith("[")):
+            end = m.end()
+    return end
 
 
 def _text_of(message: Any, malformed: Callable[[], Exception]) -> str:

@@ -45,6 +45,9 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
                          "choices": [{"index": 0, "delta": {"content": (" " if i else "") + piece},
                                       "finish_reason": None}]}
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            last = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
             self.wfile.write(b"data: [DONE]\n\n")
             return
         out = {"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
@@ -170,11 +173,22 @@ class _Hostile(BaseHTTPRequestHandler):
         self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
         self.wfile.flush()
 
+    def _end(self, reason: str) -> None:
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                 "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}
+        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+
     def do_POST(self) -> None:  # noqa: N802
         import time
 
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         mode = body["model"]
+        if mode in ("cut", "length") and not body.get("stream"):
+            done = {"id": "c", "object": "chat.completion", "created": 0, "model": mode,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": CUT_REPLY},
+                                 "finish_reason": "length"}]}
+            self._send(200, "application/json", json.dumps(done).encode())
+            return
         n = _Hostile.calls[mode] = _Hostile.calls.get(mode, 0) + 1
         done = {"id": "c", "object": "chat.completion", "created": 0, "model": mode,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}]}
@@ -205,7 +219,16 @@ class _Hostile(BaseHTTPRequestHandler):
             elif mode == "stall":
                 self._chunk("Shipping ")
                 time.sleep(5)
+            elif mode in ("cut", "length"):
+                for word in CUT_REPLY.split(" "):
+                    self._chunk(word + " ")
+                if mode == "cut":
+                    return  # the connection closes: no finish_reason, no [DONE]
+                self._end("length")
             self.wfile.write(b"data: [DONE]\n\n")
+
+
+CUT_REPLY = "Return shipping is free [1]. But only for Plus members; other customers"
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +298,17 @@ def test_a_gguf_file_path_is_read_as_its_folder_and_file(tmp_path: Any) -> None:
     assert (llm.path, llm.gguf_file) == (str(tmp_path), "gemma.gguf")  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="gemma.gguf does not exist"):
         llm.generate(MESSAGES)
+
+
+def test_a_stream_that_closes_before_its_end_is_one_clear_error_not_an_answer(hostile: str) -> None:
+    """The connection closed with no finish_reason (and no [DONE]): the first sentence, read as
+    the whole reply, said "Return shipping is free [1]." where the reply went on to qualify it."""
+    llm = get_llm(f"openai-compatible:{hostile}#cut", timeout_s=5)
+    with pytest.raises(BackendUnavailableError, match="closed the reply before it was finished"):
+        list(llm.stream(MESSAGES))
+
+
+def test_a_reply_cut_at_max_tokens_leaves_out_the_sentence_it_was_writing(hostile: str) -> None:
+    llm = get_llm(f"openai-compatible:{hostile}#length", timeout_s=5)
+    assert "".join(llm.stream(MESSAGES)) == "Return shipping is free [1]."
+    assert llm.generate(MESSAGES) == "Return shipping is free [1]."
