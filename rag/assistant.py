@@ -49,7 +49,7 @@ from indexes.text import (
     writes_traditional,
 )
 from indexes.types import Chunk, Filters
-from kb.errors import InputError, blank, question_text, require_text
+from kb.errors import BackendUnavailableError, InputError, blank, question_text, require_text
 from rag.citations import AnswerChecker, SentenceStream, mark_sentences, split_answer, strip_markers
 from rag.compose import ExtractiveComposer, build_messages, passage_sentences
 from rag.conversation import (
@@ -775,15 +775,38 @@ class Assistant:
         return idf
 
     def condense(self, question: str, history: Sequence[Message], index: Any = None) -> str:
+        return self._condensed(question, history, index)[0]
+
+    def _condensed(
+        self, question: str, history: Sequence[Message], index: Any = None, deadline: float | None = None
+    ) -> tuple[str, BackendUnavailableError | None]:
+        """The question condensed with its history (:meth:`condense`), and the model's failure
+        when condensing through it failed so (timed out, unreachable): the offline rule condenses
+        instead, and the question fails at once where it needs the model again, not after a
+        second wait of the whole timeout."""
         if not history:
-            return question
+            return question, None
+        failed = None
         if not self.llm.extractive:
             try:
-                return condense_with_llm(question, history, self.llm, detect_lang(question))
+                kw = {} if deadline is None else {"deadline": deadline}
+                return condense_with_llm(question, history, self.llm, detect_lang(question), **kw), None
+            except BackendUnavailableError as ex:
+                failed = ex
             except Exception:  # noqa: BLE001 - condensing is best effort; the offline rule still works
                 pass
         reads = dense_capability(self.embedder, question, detect_lang(question)) >= 0.5
-        return condense_offline(question, history, self._idf(index) if index is not None else None, dense_reads=reads)
+        idf = self._idf(index) if index is not None else None
+        return condense_offline(question, history, idf, dense_reads=reads), failed
+
+    def _llm_deadline(self, spent: float = 0.0) -> float | None:
+        """When the model must have answered (time.monotonic()): its timeout is one budget per
+        question, shared by condensing and composing (less the ``spent`` seconds); None for a
+        backend without a timeout."""
+        timeout = getattr(self.llm, "timeout_s", None)
+        if self.llm.extractive or not isinstance(timeout, int | float):
+            return None
+        return time.monotonic() + max(0.0, float(timeout) - spent)
 
     def retrieve_turn(
         self,
@@ -927,7 +950,8 @@ class Assistant:
         # with the option chosen, asked anew (and not asked back again)
         chosen, title = clarified(q, hist) or (None, None)
         asked = chosen or q  # the words the passages and sentences are chosen by
-        query = chosen or self.condense(q, hist, index)
+        query, llm_down = (chosen, None) if chosen else self._condensed(q, hist, index, self._llm_deadline())
+        llm_spent = time.perf_counter() - tc if hist and not chosen else 0.0  # of the model's budget
         timings["condense"] = (time.perf_counter() - tc) * 1000
         scope = user_filters(filters, groups)
         if title is not None:
@@ -1037,6 +1061,9 @@ class Assistant:
         checker = AnswerChecker([h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang)
         check_ms = 0.0
         if not self.llm.extractive:
+            if llm_down is not None:
+                raise llm_down  # condensing found the model down, or spent its time: no second wait
+            deadline = self._llm_deadline(llm_spent)
             msgs = build_messages(asked, hits, lang, [] if chosen else hist[-6:])
             if stream:
                 # 6, as the model writes: each sentence is checked once it is complete, and only
@@ -1044,7 +1071,7 @@ class Assistant:
                 # below the hand-off threshold (each has support >= the support threshold), so
                 # that what was sent is always the beginning of the final answer; else after it.
                 live = 0.5 * rel + 0.5 * self.support_threshold >= self.handoff_threshold
-                for sentences in SentenceStream().of(self._reply_pieces(msgs)):
+                for sentences in SentenceStream().of(self._reply_pieces(msgs, deadline=deadline)):
                     tk = time.perf_counter()
                     added = "".join(checker.add(sent) for sent in sentences)
                     check_ms += (time.perf_counter() - tk) * 1000
@@ -1052,7 +1079,7 @@ class Assistant:
                         yield {"type": "token", "text": added}
                 streamed = live
             else:
-                raw = "".join(self._reply_pieces(msgs, whole=True))
+                raw = "".join(self._reply_pieces(msgs, whole=True, deadline=deadline))
         timings["compose"] = (time.perf_counter() - tc) * 1000 - check_ms
 
         # 6. check citations
@@ -1092,16 +1119,21 @@ class Assistant:
         asked = next((m.get("content", "") for m in reversed(history[:-1]) if m.get("role") == "user"), "")
         return asks_something(asked) and takes_topic_from_before(question)
 
-    def _reply_pieces(self, msgs: list[Message], *, whole: bool = False) -> Iterator[str]:
+    def _reply_pieces(
+        self, msgs: list[Message], *, whole: bool = False, deadline: float | None = None
+    ) -> Iterator[str]:
         """The model's reply, streamed (or ``whole``, in one piece), cut at REPLY_CHARS_PER_TOKEN
         characters a token of ``llm_max_tokens``: a server that ignores max_tokens sent a 10 MB
         reply, checked for 27 s in an answer slot, stored, and sent back to it as the next turn's
-        history."""
+        history. ``deadline``: when the model must have answered (:meth:`_llm_deadline`)."""
         limit = self.llm_max_tokens * REPLY_CHARS_PER_TOKEN
+        kw: dict[str, Any] = {"max_tokens": self.llm_max_tokens}
+        if deadline is not None:
+            kw["deadline"] = deadline
         if whole:
-            yield self.llm.generate(msgs, max_tokens=self.llm_max_tokens)[:limit]
+            yield self.llm.generate(msgs, **kw)[:limit]
             return
-        pieces = self.llm.stream(msgs, max_tokens=self.llm_max_tokens)
+        pieces = self.llm.stream(msgs, **kw)
         try:
             for piece in pieces:
                 piece = piece[:limit]

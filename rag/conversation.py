@@ -327,10 +327,11 @@ def last_answer(question: str, history: Sequence[Message]) -> str:
     return text if len(text) <= LONG_TURN_CHARS else ""
 
 
-def condense_with_llm(question: str, history: Sequence[Message], llm: Any, lang: str) -> str:
-    """Ask the LLM backend for a stand-alone question; falls back to the question on an empty reply."""
+def condense_with_llm(question: str, history: Sequence[Message], llm: Any, lang: str, **kw: Any) -> str:
+    """Ask the LLM backend for a stand-alone question; falls back to the question on an empty
+    reply. ``kw`` goes to ``llm.generate`` (``deadline``)."""
     from rag.compose import condense_messages
 
-    out = llm.generate(condense_messages(question, history[-6:], lang), max_tokens=96).strip()
+    out = llm.generate(condense_messages(question, history[-6:], lang), max_tokens=96, **kw).strip()
     out = out.splitlines()[0].strip() if out else ""
     return out if 3 <= len(out) <= 4 * max(200, len(question)) else question

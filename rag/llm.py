@@ -249,8 +249,15 @@ class OpenAICompatibleLLM:
             "check the server's logs (or a proxy's time limit) and retry",
         )
 
+    def _deadline(self, kw: dict[str, Any]) -> float:
+        """``kw["deadline"]`` (time.monotonic()) where the caller gives one (the question's budget,
+        shared by its calls), else ``timeout_s`` from now."""
+        own = time.monotonic() + self.timeout_s
+        given = kw.get("deadline")
+        return own if given is None else min(own, float(given))
+
     def generate(self, messages: Sequence[Message], **kw: Any) -> str:
-        resp = self._create(time.monotonic() + self.timeout_s, messages, **self._params(kw))
+        resp = self._create(self._deadline(kw), messages, **self._params(kw))
         choices = getattr(resp, "choices", None)
         if not isinstance(choices, list):
             raise self._malformed()  # an HTML page, a JSON object of another API
@@ -268,7 +275,7 @@ class OpenAICompatibleLLM:
         import httpx
         import openai
 
-        deadline = time.monotonic() + self.timeout_s
+        deadline = self._deadline(kw)
         resp = self._create(deadline, messages, stream=True, **self._params(kw))
         if not hasattr(resp, "close") or not hasattr(resp, "__iter__"):
             raise self._malformed()
@@ -434,7 +441,9 @@ class TransformersLLM:
         return {
             **dict(inputs),
             "max_new_tokens": int(kw.get("max_tokens", self.max_tokens)),
-            "max_time": self.timeout_s,  # the reply so far when time is up, checked as any other
+            # the reply so far when time is up (the question's budget where given), checked as any other
+            "max_time": self.timeout_s if kw.get("deadline") is None
+            else max(0.05, min(self.timeout_s, float(kw["deadline"]) - time.monotonic())),
             "do_sample": False,
             "pad_token_id": pad,
         }

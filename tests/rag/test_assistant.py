@@ -9,7 +9,7 @@ import pytest
 
 from indexes.text import detect_lang
 from indexes.types import Filters
-from kb.errors import InputError
+from kb.errors import BackendUnavailableError, InputError
 from rag.assistant import HANDOFF_RE, Assistant, offered_person
 from rag.citations import parse_markers, strip_markers
 from rag.conversation import ConversationStore, asks_something, condense_offline, takes_topic_from_before
@@ -433,6 +433,67 @@ def test_a_reply_that_ignores_max_tokens_is_cut(shop_index: Any, fake_embedder: 
     for a in (asst.ask("How long does standard shipping take?"),
               list(asst.ask_stream("How long does standard shipping take?"))[-1]["answer_obj"]):
         assert a.action == "answer" and len(a.text) <= 64 * 8, len(a.text)
+
+
+class _DownForCondensing(ScriptedLLM):
+    """A model server that times out on the condensing request (one user message) and would
+    answer the composing one; ``timeout_s`` as the openai backend has it."""
+
+    timeout_s = 30.0
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.deadlines: list[float | None] = []
+
+    def generate(self, messages: Any, **kw: Any) -> str:
+        import time
+
+        self.deadlines.append(kw.get("deadline"))
+        if len(messages) == 1:
+            time.sleep(0.2)
+            raise BackendUnavailableError("LLM server x did not answer within 30 s", "raise KB_LLM_TIMEOUT_S")
+        return super().generate(messages, **kw)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_model_that_failed_to_condense_is_not_waited_for_again(shop_index: Any, fake_embedder: Any,
+                                                                 stream: bool) -> None:
+    """KB_LLM_TIMEOUT_S=3 took 7.5 s on a follow-up: condensing timed out (swallowed), and
+    composing waited the whole timeout again. The question's answer needs the model: it fails at
+    once, with the model's error."""
+    llm = _DownForCondensing("Express shipping takes 1 to 2 business days [1].")
+    history = [{"role": "user", "content": "How much does express shipping cost?"},
+               {"role": "assistant", "content": "Express shipping costs 12 euros [1]."}]
+    asst = make(shop_index, fake_embedder, llm)
+    with pytest.raises(BackendUnavailableError, match="did not answer"):
+        if stream:
+            list(asst.ask_stream("and how fast is it?", history=history))
+        else:
+            asst.ask("and how fast is it?", history=history)
+    assert len(llm.deadlines) == 1  # the condensing request only
+
+
+def test_condensing_and_composing_share_one_budget_of_the_models_timeout(shop_index: Any, fake_embedder: Any) -> None:
+    import time
+
+    class Slow(ScriptedLLM):
+        timeout_s = 30.0
+
+        def __init__(self) -> None:
+            super().__init__(["How fast is express shipping?", "Express shipping takes 1 to 2 business days [1]."])
+            self.left: list[float] = []
+
+        def generate(self, messages: Any, **kw: Any) -> str:
+            self.left.append(kw["deadline"] - time.monotonic())
+            time.sleep(0.3 if len(messages) == 1 else 0)
+            return super().generate(messages, **kw)
+
+    llm = Slow()
+    history = [{"role": "user", "content": "How much does express shipping cost?"},
+               {"role": "assistant", "content": "Express shipping costs 12 euros [1]."}]
+    make(shop_index, fake_embedder, llm).ask("and how fast is it?", history=history)
+    condense_left, compose_left = llm.left
+    assert condense_left <= 30.0 and compose_left <= 30.0 - 0.3, llm.left
 
 
 def test_conversation_is_condensed_from_the_session(shop_index: Any, fake_embedder: Any, kb_home: Path) -> None:
