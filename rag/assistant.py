@@ -783,14 +783,17 @@ class Assistant:
         """The question condensed with its history (:meth:`condense`), and the model's failure
         when condensing through it failed so (timed out, unreachable): the offline rule condenses
         instead, and the question fails at once where it needs the model again, not after a
-        second wait of the whole timeout."""
+        second wait of the whole timeout. A rewrite by the model that is no question to search
+        for (:func:`rag.conversation.usable_rewrite`) is condensed offline too."""
         if not history:
             return question, None
         failed = None
         if not self.llm.extractive:
             try:
                 kw = {} if deadline is None else {"deadline": deadline}
-                return condense_with_llm(question, history, self.llm, detect_lang(question), **kw), None
+                rewritten = condense_with_llm(question, history, self.llm, detect_lang(question), **kw)
+                if rewritten is not None:
+                    return rewritten, None
             except BackendUnavailableError as ex:
                 failed = ex
             except Exception:  # noqa: BLE001 - condensing is best effort; the offline rule still works

@@ -327,11 +327,35 @@ def last_answer(question: str, history: Sequence[Message]) -> str:
     return text if len(text) <= LONG_TURN_CHARS else ""
 
 
-def condense_with_llm(question: str, history: Sequence[Message], llm: Any, lang: str, **kw: Any) -> str:
-    """Ask the LLM backend for a stand-alone question; falls back to the question on an empty
-    reply. ``kw`` goes to ``llm.generate`` (``deadline``)."""
+# a model's reply that declines or apologises instead of rewriting the question
+_DECLINES = re.compile(
+    r"(?i)\b(?:sorry|apologi[sz]e|unfortunately|as an ai\b|i (?:cannot|can't|can not|am unable|'m unable|am not able)"
+    r"|unable to (?:help|assist|answer|comply))|抱歉|对不起|很遗憾|(?:无法|不能)(?:回答|帮助|帮忙|提供|协助)"
+)
+
+
+def usable_rewrite(rewrite: str, question: str, history: Sequence[Message]) -> bool:
+    """Whether a model's stand-alone form of ``question`` can be searched for: not empty, not
+    far longer than a question, not a refusal or an apology (that the question does not make
+    itself), and sharing a content word with the question or the conversation. "Sorry, I cannot
+    help with that." was searched for, and the question refused."""
+    if len(rewrite) < 3 or len(rewrite) > max(200, 3 * len(question)):
+        return False
+    if _DECLINES.search(to_simplified(rewrite)) and not _DECLINES.search(to_simplified(question)):
+        return False
+    said = set(tokenize(question)).union(*(tokenize(m.get("content", "")) for m in history))
+    return bool(said.intersection(tokenize(rewrite)))
+
+
+def condense_with_llm(
+    question: str, history: Sequence[Message], llm: Any, lang: str, **kw: Any
+) -> str | None:
+    """Ask the LLM backend for a stand-alone question; None when its reply is not one
+    (:func:`usable_rewrite`), for the caller to condense offline. ``kw`` goes to
+    ``llm.generate`` (``deadline``)."""
     from rag.compose import condense_messages
 
-    out = llm.generate(condense_messages(question, history[-6:], lang), max_tokens=96, **kw).strip()
+    history = history[-6:]
+    out = llm.generate(condense_messages(question, history, lang), max_tokens=96, **kw).strip()
     out = out.splitlines()[0].strip() if out else ""
-    return out if 3 <= len(out) <= 4 * max(200, len(question)) else question
+    return out if usable_rewrite(out, question, history) else None

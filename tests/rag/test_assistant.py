@@ -496,6 +496,32 @@ def test_condensing_and_composing_share_one_budget_of_the_models_timeout(shop_in
     assert condense_left <= 30.0 and compose_left <= 30.0 - 0.3, llm.left
 
 
+@pytest.mark.parametrize("rewrite", ["Sorry, I cannot help with that.", "", "抱歉，我无法回答这个问题。",
+                                     "Blue whales are the largest animals.", "How fast is express shipping? " * 20])
+def test_a_rewrite_of_the_follow_up_that_is_no_question_is_condensed_offline(
+    shop_index: Any, fake_embedder: Any, rewrite: str
+) -> None:
+    """The model's rewrite "Sorry, I cannot help with that." was searched for, and the question
+    refused; as is any reply that is empty, far too long or shares no word with the conversation."""
+    llm = ScriptedLLM(lambda msgs: rewrite if len(msgs) == 1 else "Express shipping delivers the next business day [1].")
+    history = [{"role": "user", "content": "How much does express shipping cost?"},
+               {"role": "assistant", "content": "Express shipping costs 12 euros [1]."}]
+    a = make(shop_index, fake_embedder, llm).ask("and how fast is it?", history=history)
+    assert a.query == make(shop_index, fake_embedder).condense("and how fast is it?", history, shop_index), a.query
+    assert a.action == "answer" and "next business day" in a.text, a
+
+
+def test_a_usable_rewrite_of_the_follow_up_is_searched_for() -> None:
+    from rag.conversation import condense_with_llm, usable_rewrite
+
+    history = [{"role": "user", "content": "How much does express shipping cost?"}]
+    llm = ScriptedLLM("How fast is express shipping?\nIt is the same question.")
+    assert condense_with_llm("and how fast is it?", history, llm, "en") == "How fast is express shipping?"
+    # an apology the question makes itself is no refusal
+    assert usable_rewrite("Sorry, I can't log in to my account: how do I reset my password?",
+                          "sorry, I can't log in, what now?", [])
+
+
 def test_conversation_is_condensed_from_the_session(shop_index: Any, fake_embedder: Any, kb_home: Path) -> None:
     store = ConversationStore(kb_home / "shop" / "conversations.sqlite")
     asst = make(shop_index, fake_embedder, conversation_store=store)
