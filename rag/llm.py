@@ -185,9 +185,17 @@ class OpenAICompatibleLLM:
         if isinstance(ex, openai.AuthenticationError):
             return ConfigError(f"LLM server {self._where()} rejected the API key", "check the key")
         if isinstance(ex, openai.NotFoundError):
+            if not self.base_url:
+                return ConfigError(
+                    f"the OpenAI API does not know model {self.model!r}", "check the model name in KB_LLM"
+                )
+            # vLLM, Ollama, llama.cpp answer 404 for a path they do not serve as for a model they
+            # do not know: a base URL without /v1 was reported as an unknown model
             return ConfigError(
-                f"LLM server {self._where()} does not know model {self.model!r}",
-                "check the model name after '#' in KB_LLM",
+                f"LLM server {self.base_url} answered 404 (not found): either it does not know model "
+                f"{self.model!r} or the URL's path is not its API path",
+                "check the model name after '#' in KB_LLM, and the path before it (most servers "
+                "want http://host:port/v1)",
             )
         if isinstance(ex, openai.APIStatusError):
             return BackendUnavailableError(

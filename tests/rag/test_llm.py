@@ -32,7 +32,7 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _FakeOpenAI.seen.append(body)
-        if not self.path.endswith("/chat/completions"):
+        if self.path != "/v1/chat/completions":
             self.send_response(404)
             self.end_headers()
             return
@@ -99,6 +99,15 @@ def test_openai_compatible_backend_conforms(fake_server: str) -> None:
     assert _conformance(llm) == REPLY
     assert "".join(llm.stream(MESSAGES)) == REPLY
     assert _FakeOpenAI.seen[-1]["model"] == "tiny-model" and _FakeOpenAI.seen[-1]["stream"] is True
+
+
+def test_a_404_names_both_the_model_and_the_path_as_its_possible_cause(fake_server: str) -> None:
+    """A base URL without /v1 was reported as "does not know model 'tiny-model'" only."""
+    llm = get_llm(f"openai-compatible:{fake_server.removesuffix('/v1')}#tiny-model", timeout_s=5, max_retries=0)
+    with pytest.raises(ConfigError) as ex:
+        llm.generate(MESSAGES)
+    line = ex.value.one_line()
+    assert "model 'tiny-model'" in line and "path" in line and "/v1" in line, line
 
 
 def test_unreachable_server_raises_backend_unavailable() -> None:
