@@ -33,8 +33,22 @@ def _register_all() -> None:
 _register_all()
 
 
+def _safe_output() -> None:
+    """stdout and stderr write what their encoding cannot as backslash escapes: on a terminal that
+    is not UTF-8 (PYTHONIOENCODING=latin-1, a cp1252 console) a Chinese answer was a
+    UnicodeEncodeError traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (OSError, ValueError):  # a stream that cannot change now: left as it is
+                pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: KBError becomes a one-line message and its exit code, never a traceback."""
+    _safe_output()
     try:
         rc = app(args=argv, standalone_mode=False)
         # standalone_mode=False hands typer.Exit's code back as the return value

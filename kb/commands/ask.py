@@ -6,14 +6,13 @@ service can use it too.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from kb.commands.common import JsonOpt, KbOpt
+from kb.commands.common import JsonOpt, KbOpt, json_text
 
 GroupOpt = Annotated[
     list[str] | None,
@@ -138,7 +137,7 @@ def ask_cmd(
     assistant = build_assistant(settings, kb)
     if as_json:
         ans = assistant.ask(question, session_id=session, filters=filters)
-        typer.echo(json.dumps(ans.to_dict(), ensure_ascii=False))
+        typer.echo(json_text(ans.to_dict()))
         return
     final: dict[str, Any] = {}
     streamed = ""  # with an LLM backend, the checked answer as it is written, sentence by sentence
@@ -188,7 +187,7 @@ def search_cmd(
         for h in hits
     ]
     if as_json:
-        typer.echo(json.dumps({"query": query, "hits": rows}, ensure_ascii=False))
+        typer.echo(json_text({"query": query, "hits": rows}))
         return
     if not rows:
         typer.echo("no matching passages")

@@ -4,6 +4,7 @@ warnings, and the refusal of a blank name."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,18 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object ins
 
 # done, but some files failed (they kept their previous chunks where the live version had them)
 EXIT_PARTIAL = 3
+
+
+def json_text(obj: Any, **kw: Any) -> str:
+    """``obj`` as JSON to print: its text as it is where stdout can write it, else (a terminal
+    that is not UTF-8) as \\u escapes, which stay valid JSON where the writer's backslash escapes
+    would not."""
+    text = json.dumps(obj, ensure_ascii=False, **kw)
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):  # LookupError: an encoding Python does not know
+        return json.dumps(obj, ensure_ascii=True, **kw)
+    return text
 
 
 def open_kb(name: str | None) -> tuple[Any, Any]:

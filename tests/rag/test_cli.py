@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,30 @@ def test_kb_ask_streams_with_an_llm_backend(cli_env: Any, monkeypatch: pytest.Mo
     # only checked sentences are printed, as they are written, and once
     assert "Parcels fly" not in r.output
     assert r.output.count("3 to 5 business days [1].") == 1 and "[1] shipping.md" in r.output
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_kb_ask_prints_on_a_terminal_that_is_not_utf8(
+    cli_env: Any, monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    """PYTHONIOENCODING=latin-1 (or a cp1252 console): a Chinese answer was a UnicodeEncodeError
+    traceback, plain and --json."""
+    import io
+    import sys
+
+    from kb.cli import main
+
+    for argv in (["ask", "退货需要什么条件？"], ["ask", "退货需要什么条件？", "--json"]):
+        out = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
+        monkeypatch.setattr(sys, "stdout", out)
+        monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(io.BytesIO(), encoding=encoding))
+        main(argv)
+        out.flush()
+        printed = out.buffer.getvalue().decode(encoding)  # type: ignore[attr-defined]
+        if "--json" in argv:  # valid JSON, the Chinese answer as \u escapes
+            assert re.search("[\u4e00-\u9fff]", json.loads(printed)["answer"]) and printed.isascii()
+        else:  # the Chinese answer as backslash escapes, then the rest
+            assert re.search(r"\\u[4-9][0-9a-f]{3}", printed) and "(action: " in printed, printed
 
 
 @pytest.mark.parametrize(
