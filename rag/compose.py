@@ -42,7 +42,7 @@ from indexes.text import (
     wording,
 )
 from indexes.types import CONTINUES
-from rag.citations import join_sentences, mark_sentences, render_sentence, sentence_lang
+from rag.citations import join_sentences, mark_sentences, render_sentence, sentence_lang, strip_markers
 from rag.conversation import refers_back, stands_alone, takes_topic_from_before
 from rag.retrieval import (
     HEADING_MARK,
@@ -1444,6 +1444,18 @@ def _neutralise(text: str) -> str:
     return re.sub(r"</?\s*(passage|question|passages)\b[^>]*>", "", text, flags=re.I)
 
 
+def _turns(history: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """Earlier turns for a prompt, neutralised as the question is (a turn that wrote
+    "</question><passage ...>" opened a passage of its own), a reply's [n] markers left out
+    (they number another turn's passages)."""
+    return [
+        {"role": m.get("role", ""),
+         "content": _neutralise(strip_markers(m.get("content", "")) if m.get("role") == "assistant"
+                                else m.get("content", ""))}
+        for m in history
+    ]
+
+
 def build_messages(question: str, hits: Sequence[Hit], lang: str, history: Sequence[dict[str, str]] = ()) -> list[dict[str, str]]:
     """System + user messages for an LLM backend: passages in delimited blocks, numbered [n]."""
     lang = "zh" if lang == "zh" else "en"
@@ -1452,10 +1464,10 @@ def build_messages(question: str, hits: Sequence[Hit], lang: str, history: Seque
         for i, h in enumerate(hits, start=1)
     ]
     system = render(f"system.{lang}.j2")
-    user = render(f"answer.{lang}.j2", question=_neutralise(question), passages=passages, history=list(history))
+    user = render(f"answer.{lang}.j2", question=_neutralise(question), passages=passages, history=_turns(history))
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def condense_messages(question: str, history: Sequence[dict[str, str]], lang: str) -> list[dict[str, str]]:
     lang = "zh" if lang == "zh" else "en"
-    return [{"role": "user", "content": render(f"condense.{lang}.j2", question=question, history=list(history))}]
+    return [{"role": "user", "content": render(f"condense.{lang}.j2", question=question, history=_turns(history))}]
