@@ -423,13 +423,29 @@ class TransformersLLM:
             kw: dict[str, Any] = {"gguf_file": self.gguf_file} if self.gguf_file else {}
             try:
                 self._tok = AutoTokenizer.from_pretrained(self.path, **kw)
-                self._model = AutoModelForCausalLM.from_pretrained(self.path, **kw)
+                model: Any = AutoModelForCausalLM.from_pretrained(self.path, **kw)
             except Exception as ex:  # noqa: BLE001 - any load failure is a configuration problem
                 raise ConfigError(
                     f"cannot load local model {self.id}: {ex.__class__.__name__}: {str(ex)[:200]}",
                     "check the path and that it is a causal language model",
                 ) from ex
+            if self.device != "cpu":  # KB_DEVICE=cuda generated on the CPU: the device was kept, never used
+                try:
+                    model = model.to(self.device)
+                except Exception as ex:  # noqa: BLE001 - no such device, or a torch built without it
+                    raise ConfigError(
+                        f"cannot put local model {self.id} on device {self.device!r}: {str(ex)[:200]}",
+                        "set KB_DEVICE=cpu, or install a torch build for that device",
+                    ) from ex
+            self._model = model
             self._model.eval()
+
+    def _gemma_turns(self) -> bool:
+        """Whether the model is a Gemma one without a chat template (the GGUF files of
+        gemma-3-270m carry none): its prompt is written in Gemma's turns, which it was trained
+        on, not as "system: ... user: ..." text, which it echoed back, rules and all."""
+        model_type = getattr(getattr(self._model, "config", None), "model_type", None)
+        return not getattr(self._tok, "chat_template", None) and model_type in GEMMA_MODEL_TYPES
 
     def _inputs(self, messages: Sequence[Message]) -> Any:
         tok = self._tok
@@ -440,14 +456,23 @@ class TransformersLLM:
                 )
             except Exception:  # noqa: BLE001 - templates that reject a system role: plain text below
                 pass
+        if self._gemma_turns():
+            return tok(gemma_prompt(messages), return_tensors="pt")
         text = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\n\nassistant:"
         return tok(text, return_tensors="pt")
 
     def _gen_kwargs(self, messages: Sequence[Message], kw: dict[str, Any]) -> dict[str, Any]:
-        inputs = self._inputs(messages)
+        inputs = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in dict(self._inputs(messages)).items()}
         pad = self._tok.pad_token_id if self._tok.pad_token_id is not None else self._tok.eos_token_id
+        stop: dict[str, Any] = {}
+        if self._gemma_turns():
+            # the model ends its turn with <end_of_turn>: it stops there, not at the end of the file
+            end = self._tok.convert_tokens_to_ids("<end_of_turn>")
+            if isinstance(end, int) and end != getattr(self._tok, "unk_token_id", None):
+                stop["eos_token_id"] = [t for t in (self._tok.eos_token_id, end) if t is not None]
         return {
-            **dict(inputs),
+            **inputs,
+            **stop,
             "max_new_tokens": int(kw.get("max_tokens", self.max_tokens)),
             # the reply so far when time is up (the question's budget where given), checked as any other
             "max_time": self.timeout_s if kw.get("deadline") is None
@@ -487,6 +512,29 @@ class TransformersLLM:
             raise BackendUnavailableError(
                 f"local model {self.id} failed while generating: {errors[0].__class__.__name__}", "check the model"
             )
+
+
+# the model types of Gemma models (config.json's model_type), written in Gemma's turns
+GEMMA_MODEL_TYPES = frozenset({"gemma", "gemma2", "gemma3", "gemma3_text"})
+
+
+def gemma_prompt(messages: Sequence[Message]) -> str:
+    """``messages`` in Gemma's turn format (its chat template, for a tokenizer that lacks it):
+    user and model turns, the system text at the head of the first user turn (Gemma has no
+    system role), ending where the model's turn begins. The tokenizer adds <bos>."""
+    system = "\n\n".join(m["content"] for m in messages if m.get("role") == "system")
+    turns = []
+    for m in messages:
+        if m.get("role") == "system":
+            continue
+        role = "model" if m.get("role") == "assistant" else "user"
+        text = m["content"]
+        if system and role == "user":
+            text, system = f"{system}\n\n{text}", ""
+        turns.append(f"<start_of_turn>{role}\n{text}<end_of_turn>\n")
+    if system:  # a system text and no user turn
+        turns.insert(0, f"<start_of_turn>user\n{system}<end_of_turn>\n")
+    return "".join(turns) + "<start_of_turn>model\n"
 
 
 # --- registry ------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def build_assistant(settings: Any, kb_name: str | None = None, *, warm: bool = F
         get_scorer(settings.scorer, embedder),
         ConversationStore(Path(settings.home) / name / "conversations.sqlite"),
         reranker=get_reranker(settings.reranker, device=device),
-        **settings.answering(),
+        **settings.answering(llm_device=device),
     )
 
 

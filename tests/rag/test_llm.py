@@ -321,3 +321,101 @@ def test_a_reply_cut_at_max_tokens_leaves_out_the_sentence_it_was_writing(hostil
     llm = get_llm(f"openai-compatible:{hostile}#length", timeout_s=5)
     assert "".join(llm.stream(MESSAGES)) == "Return shipping is free [1]."
     assert llm.generate(MESSAGES) == "Return shipping is free [1]."
+
+
+# --- a local model, faked: the device it runs on and the prompt it is given ----------------------------
+
+
+class _FakeTensor:
+    def __init__(self) -> None:
+        self.on = "cpu"
+
+    def to(self, device: str) -> _FakeTensor:
+        self.on = device
+        return self
+
+
+class _FakeTokenizer:
+    """A tokenizer without a chat template, as gemma-3-270m's GGUF file gives."""
+
+    chat_template = None
+    pad_token_id = None
+    eos_token_id = 1
+    unk_token_id = 3
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def __call__(self, text: str, return_tensors: str | None = None) -> dict[str, _FakeTensor]:
+        self.texts.append(text)
+        return {"input_ids": _FakeTensor(), "attention_mask": _FakeTensor()}
+
+    def convert_tokens_to_ids(self, token: str) -> int:
+        return {"<end_of_turn>": 106}.get(token, self.unk_token_id)
+
+
+class _FakeModel:
+    def __init__(self, model_type: str = "gemma3_text") -> None:
+        from types import SimpleNamespace
+
+        self.config = SimpleNamespace(model_type=model_type)
+        self.on = "cpu"
+
+    def to(self, device: str) -> _FakeModel:
+        self.on = device
+        return self
+
+    def eval(self) -> _FakeModel:
+        return self
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_a_local_model_and_its_inputs_go_to_the_device_asked_for(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, device: str
+) -> None:
+    """KB_DEVICE=cuda was kept by the transformers backend and never used: it generated on the CPU."""
+    transformers = pytest.importorskip("transformers")
+    model = _FakeModel()
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: _FakeTokenizer())
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: model)
+    llm: Any = get_llm(f"transformers:{tmp_path}", device=device)
+    llm.warm_up()
+    inputs = llm._gen_kwargs(MESSAGES, {})
+    assert model.on == device and inputs["input_ids"].on == device and inputs["attention_mask"].on == device
+
+
+def test_kb_ask_gives_the_local_model_the_configured_device(
+    kb_home: Any, fake_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kb.commands.ask import build_assistant
+    from kb.settings import get_settings, reset_settings_cache
+    from tests.rag.conftest import SHOP, build_kb
+
+    build_kb(kb_home, "shop", fake_embedder, SHOP)
+    for k, v in {"KB_HOME": str(kb_home), "KB_EMBEDDER": "hashing:64", "KB_DEVICE": "cuda",
+                 "KB_LLM": f"transformers:{kb_home}"}.items():
+        monkeypatch.setenv(k, v)
+    reset_settings_cache()
+    try:
+        assert build_assistant(get_settings(), "shop").llm.device == "cuda"
+    finally:
+        reset_settings_cache()
+
+
+def test_a_gemma_model_without_a_chat_template_is_prompted_in_gemma_turns() -> None:
+    """gemma-3-270m's GGUF tokenizer has no chat template: the "system: ... user: ... assistant:"
+    text it was given instead, it echoed back, rules and all."""
+    from rag.llm import TransformersLLM
+
+    llm = TransformersLLM("/models/gemma")
+    llm._tok, llm._model = _FakeTokenizer(), _FakeModel("gemma3_text")
+    kw = llm._gen_kwargs(MESSAGES, {})
+    assert llm._tok.texts[-1] == (
+        f"<start_of_turn>user\n{MESSAGES[0]['content']}\n\n{MESSAGES[1]['content']}<end_of_turn>\n"
+        "<start_of_turn>model\n"
+    )
+    assert kw["eos_token_id"] == [1, 106]  # it stops at the end of its turn
+    # another model without a template keeps the plain text
+    llm._tok, llm._model = _FakeTokenizer(), _FakeModel("llama")
+    kw = llm._gen_kwargs(MESSAGES, {})
+    assert llm._tok.texts[-1].startswith("system: Answer from the passages.") and "eos_token_id" not in kw
