@@ -197,9 +197,19 @@ class OpenAICompatibleLLM:
                 "check the model name after '#' in KB_LLM, and the path before it (most servers "
                 "want http://host:port/v1)",
             )
+        if isinstance(ex, openai.RateLimitError):
+            return BackendUnavailableError(
+                f"LLM server {self._where()} is rate-limiting requests (HTTP 429)",
+                "retry later, or lower the request rate (e.g. fewer KB_GENERATION_SLOTS) or raise the server's limit",
+            )
         if isinstance(ex, openai.APIStatusError):
             return BackendUnavailableError(
                 f"LLM server {self._where()} failed with HTTP {ex.status_code}", "check the server's logs and retry"
+            )
+        said = " ".join(str(getattr(ex, "message", "") or "").split())[:200]
+        if isinstance(ex, openai.APIError) and said:  # an error event in a stream: the server's own words
+            return BackendUnavailableError(
+                f"LLM server {self._where()} reported an error: {said}", "check the server's logs and retry"
             )
         return BackendUnavailableError(f"LLM server {self._where()} failed: {ex.__class__.__name__}", "retry later")
 
@@ -406,10 +416,14 @@ class TransformersLLM:
     def check(self) -> None:
         """The model's files are there (nothing loaded): `kb serve` checks before it listens."""
         p = Path(self.path)
+        if self.gguf_file and not (p / self.gguf_file).is_file():
+            # the file, not its folder: "transformers:/models/x.gguf" was told "/models does not exist"
+            raise ConfigError(
+                f"GGUF file {p / self.gguf_file} does not exist",
+                "set KB_LLM=transformers:/path/to/model.gguf (or /path/to/folder#file.gguf)",
+            )
         if not p.exists():
             raise ConfigError(f"local model {self.path} does not exist", "set KB_LLM=transformers:/path/to/model")
-        if self.gguf_file and not (p / self.gguf_file).is_file():
-            raise ConfigError(f"GGUF file {p / self.gguf_file} does not exist", "check the name after '#'")
 
     def warm_up(self) -> None:
         with self._lock:
@@ -567,9 +581,18 @@ def get_llm(
     """Resolve a ``"provider:model"`` spec (see the module docstring)."""
     spec = (spec or "extractive:").strip()
     provider, sep, rest = spec.partition(":")
-    if not sep:
-        raise ConfigError(f"LLM spec {spec!r} has no provider", f"use provider:model with provider in {PROVIDERS}")
+    if not sep and spec != "extractive":
+        what = "names a provider but no model" if spec in PROVIDERS else "is not provider:model"
+        raise ConfigError(
+            f"LLM spec {spec!r} {what}",
+            "write provider:model, e.g. openai-compatible:http://host:8000/v1#model, openai:gpt-4o-mini, "
+            "transformers:/path/to/model or extractive:",
+        )
     if provider == "extractive":
+        if rest.strip():  # "extractive:foo" was taken for "extractive:", the model name ignored
+            raise ConfigError(
+                f"LLM spec {spec!r} names a model, but extractive takes none", "write extractive: (or leave KB_LLM unset)"
+            )
         return ExtractiveLLM()
     if provider == "scripted":
         return ScriptedLLM(rest)

@@ -208,6 +208,8 @@ class _Hostile(BaseHTTPRequestHandler):
         elif mode == "parts":
             done["choices"][0]["message"]["content"] = [{"type": "text", "text": REPLY}]  # type: ignore[index]
             self._send(200, "application/json", json.dumps(done).encode())
+        elif mode == "busy":
+            self._send(429, "application/json", b'{"error": {"message": "slow down"}}')
         elif mode == "flaky" and n == 1 or mode == "down":
             self._send(503, "application/json", b'{"error": {"message": "overloaded"}}')
         elif mode == "flaky":
@@ -228,6 +230,10 @@ class _Hostile(BaseHTTPRequestHandler):
             elif mode == "stall":
                 self._chunk("Shipping ")
                 time.sleep(5)
+            elif mode == "streamerror":
+                self._chunk("Shipping ")
+                self.wfile.write(b'data: {"error": {"message": "model overloaded, try again", "type": "server_error"}}\n\n')
+                return
             elif mode in ("cut", "length"):
                 for word in CUT_REPLY.split(" "):
                     self._chunk(word + " ")
@@ -419,3 +425,35 @@ def test_a_gemma_model_without_a_chat_template_is_prompted_in_gemma_turns() -> N
     llm._tok, llm._model = _FakeTokenizer(), _FakeModel("llama")
     kw = llm._gen_kwargs(MESSAGES, {})
     assert llm._tok.texts[-1].startswith("system: Answer from the passages.") and "eos_token_id" not in kw
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("openai-compatible", "'openai-compatible' names a provider but no model; write provider:model, "
+                              "e.g. openai-compatible:http://host:8000/v1#model"),
+        ("gpt4", "'gpt4' is not provider:model; write provider:model"),
+        ("extractive:foo", "'extractive:foo' names a model, but extractive takes none; write extractive:"),
+    ],
+)
+def test_a_spec_that_is_not_provider_model_says_how_to_write_one(spec: str, says: str) -> None:
+    with pytest.raises(ConfigError) as ex:
+        get_llm(spec)
+    assert says in ex.value.one_line()
+
+
+def test_extractive_is_taken_with_or_without_its_colon() -> None:
+    assert get_llm("extractive").extractive and get_llm("extractive:").extractive
+
+
+def test_a_missing_gguf_file_is_named_not_its_folder(tmp_path: Any) -> None:
+    llm = get_llm(f"transformers:{tmp_path}/none/model.gguf")
+    with pytest.raises(ConfigError, match=r"GGUF file .*none/model\.gguf does not exist"):
+        llm.generate(MESSAGES)
+
+
+def test_rate_limiting_and_a_streamed_error_are_told_as_the_server_said(hostile: str) -> None:
+    with pytest.raises(BackendUnavailableError, match=r"is rate-limiting requests \(HTTP 429\); retry later"):
+        get_llm(f"openai-compatible:{hostile}#busy", timeout_s=5, max_retries=0).generate(MESSAGES)
+    with pytest.raises(BackendUnavailableError, match="reported an error: model overloaded, try again"):
+        list(get_llm(f"openai-compatible:{hostile}#streamerror", timeout_s=5).stream(MESSAGES))
