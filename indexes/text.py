@@ -12,6 +12,7 @@ character).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -230,6 +231,54 @@ def bare_question(text: str) -> str:
         return text
     bare = _CLOSING_MARKS.sub("", text).strip()
     return bare or text
+
+
+# --- Markdown tables ---------------------------------------------------------------------------
+
+TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def table_cells(row: str) -> list[str]:
+    """The cells of a Markdown table row, stripped."""
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str, str]]:
+    """``text`` with each Markdown table written as one line per data row, every cell after its
+    column's header ("Data: Order history; How long we keep it: 7 years."), and for each such
+    line the row's own cells. A row alone, or the header row, is no answer to read out
+    ("| Order history | 7 years |": 7 years of what?). The headers, in every row, say which
+    column a question asks for ("phone hours") but not which row, so they count half when a row
+    is matched to the question's words."""
+    out: list[str] = []
+    cells_of: dict[str, str] = {}
+    colon, sep, end = ("：", "，", "。") if lang == "zh" else (": ", "; ", ".")
+    for in_table, run in itertools.groupby(text.split("\n"), lambda line: bool(TABLE_ROW.match(line) or TABLE_RULE.match(line))):
+        block = list(run)
+        if not in_table:
+            out.extend(block)
+            continue
+        header: list[str] = []
+        for j, row in enumerate(block):
+            if TABLE_RULE.match(row):
+                continue
+            if j + 1 < len(block) and TABLE_RULE.match(block[j + 1]):
+                # a header row; a table split across chunks repeats it where they are merged again
+                header = table_cells(row)
+                continue
+            cells = table_cells(row)
+            parts = [
+                f"{header[col]}{colon}{c}" if col < len(header) and header[col] else c
+                for col, c in enumerate(cells)
+                if c
+            ]
+            if parts:
+                line = sep.join(parts)
+                line = line if line.endswith((".", "。", "!", "！", "?", "？")) else line + end
+                out.append(line)
+                cells_of[line] = " ".join(c for c in cells if c)
+    return "\n".join(out), cells_of
 
 
 # --- language detection ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from indexes.text import (
     CLOSERS,
     NEGATION,
     PHRASE_SEP,
+    TABLE_ROW,
     answer_kind,
     answer_kind_words,
     asked_kind,
@@ -36,6 +37,7 @@ from indexes.text import (
     same_words,
     split_asks,
     split_sentences,
+    table_rows_as_sentences,
     tokenize,
     without_auxiliary,
     without_request,
@@ -265,48 +267,13 @@ def _runs(items: Sequence[_T], member: Callable[[_T], bool]) -> Iterator[tuple[b
         yield key, list(run)
 
 
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
-
-
-def _cells(row: str) -> list[str]:
-    return [c.strip() for c in row.strip().strip("|").split("|")]
-
-
-def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str, str]]:
-    """``text`` with each Markdown table written as one line per data row, every cell after its
-    column's header ("Data: Order history; How long we keep it: 7 years."), and for each such
-    line the row's own cells. A row alone, or the header row, is no answer to read out
-    ("| Order history | 7 years |": 7 years of what?). The headers, in every row, say which
-    column a question asks for ("phone hours") but not which row, so they count half when a row
-    is matched to the question's words."""
-    out: list[str] = []
-    cells_of: dict[str, str] = {}
-    colon, sep, end = ("：", "，", "。") if lang == "zh" else (": ", "; ", ".")
-    for in_table, block in _runs(text.split("\n"), lambda line: bool(_TABLE_ROW.match(line) or _TABLE_RULE.match(line))):
-        if not in_table:
-            out.extend(block)
-            continue
-        header: list[str] = []
-        for j, row in enumerate(block):
-            if _TABLE_RULE.match(row):
-                continue
-            if j + 1 < len(block) and _TABLE_RULE.match(block[j + 1]):
-                # a header row; a table split across chunks repeats it where they are merged again
-                header = _cells(row)
-                continue
-            cells = _cells(row)
-            parts = [
-                f"{header[col]}{colon}{c}" if col < len(header) and header[col] else c
-                for col, c in enumerate(cells)
-                if c
-            ]
-            if parts:
-                line = sep.join(parts)
-                line = line if line.endswith((".", "。", "!", "！", "?", "？")) else line + end
-                out.append(line)
-                cells_of[line] = " ".join(c for c in cells if c)
-    return "\n".join(out), cells_of
+def _names_row(q_terms: frozenset[str] | set[str], line: str) -> bool:
+    """Whether ``q_terms`` hold every term of the first cell of a table row read as a sentence
+    ("Plan: Plus; Price per month: $30; ..." is named by "How much is the Plus plan?")."""
+    first = line.split(";", 1)[0]
+    label = first.split(":", 1)[1] if ":" in first else first
+    terms = set(tokenize(label))
+    return bool(terms) and terms <= q_terms
 
 
 def _row_own_terms(line: str, cells: str) -> set[str]:
@@ -404,7 +371,7 @@ def _bare_item(line: str) -> bool:
         0 < len(s) <= _ITEM_MAX
         and not s.startswith(HEADING_MARK.strip())
         and not LIST_ITEM.match(s)
-        and not _TABLE_ROW.match(s)
+        and not TABLE_ROW.match(s)
         and not s.endswith((":", "："))
         and not _ENDS_SENTENCE.search(s)
     )
@@ -508,7 +475,7 @@ def joined_broken_lines(text: str) -> str:
             and line.strip()
             and not line.startswith(HEADING_MARK)
             and not LIST_ITEM.match(line)
-            and not _TABLE_ROW.match(line)
+            and not TABLE_ROW.match(line)
         ):
             glue = "" if prev.rstrip()[-1] in "，、" else " "  # Chinese commas take no space after
             out[-1] = prev.rstrip() + glue + line.strip()
@@ -1026,6 +993,10 @@ class ExtractiveComposer:
         must: list[int] = []
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
+        # a table's row that the question names by its first cell ("Plus" in "How much is the Plus
+        # plan?") is weighed: a sentence naming the same words in passing ("Add up to 4 extra lines
+        # to a Plus or Max plan ... 20% off") ranked above the row, and the price was never said
+        must.extend([i for i in ranked if row[i] and i not in must and _names_row(q_terms, cands[i][2])][:2])
         if answer_first and not any(fits[i] for i in ranked[: self.embed_sentences]):
             # none of the likeliest sentences gives the phone number or address asked for: the
             # likeliest that gives one is weighed too (:data:`ANSWERED_FIRST`)
@@ -1129,6 +1100,16 @@ class ExtractiveComposer:
             leads and query != question and refers_back(question)
             and any(cands[i][0] == 1 and rel[i] >= self.min_relevance for i in range(len(cands)))
         )
+        # the row the question names by its first cell, where it gives the kind of answer asked
+        # (any, for a question that asks none), is said: a row, all cells and few words of the
+        # question, scores low against it ("Plan: Plus; Price per month: $30; Data: 25 GB; ...")
+        named_row = next((
+            i for i in sorted(range(len(cands)), key=lambda i: -rel[i])
+            if row[keep[i]] and i not in picked and (fit[i] or kind is None) and _names_row(q_terms, texts[i])
+        ), None)
+        if named_row is not None and len(picked) < self.max_sentences and not giving:
+            picked.append(named_row)
+            total += len(texts[named_row])
         while len(picked) < self.max_sentences:
             best, best_val = -1, -1e9
             answer_in = next((said_in[j] for j in picked if said_in[j] is not None), None)

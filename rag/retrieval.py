@@ -49,6 +49,8 @@ from indexes.kbase import even_sample
 from indexes.keyword import HeldTerms
 from indexes.lru import BatchLRU
 from indexes.text import (
+    TABLE_ROW,
+    TABLE_RULE,
     as_written,
     asked_kind,
     asks_how_to,
@@ -68,6 +70,7 @@ from indexes.text import (
     query_topic,
     split_asks,
     split_sentences,
+    table_cells,
     to_simplified,
     to_traditional,
     tokenize,
@@ -510,6 +513,17 @@ def _percentiles(values: np.ndarray, qs: Sequence[float]) -> np.ndarray:
         t = pos - lo
         out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)  # numpy's _lerp
     return np.array(out)
+
+
+def _row_labels(text: str) -> list[str]:
+    """The first cell of each row of the Markdown tables in ``text``, header rows aside."""
+    lines = text.split("\n")
+    return [
+        table_cells(line)[0]
+        for j, line in enumerate(lines)
+        if TABLE_ROW.match(line) and not TABLE_RULE.match(line)
+        and not (j + 1 < len(lines) and TABLE_RULE.match(lines[j + 1]))  # a header
+    ]
 
 
 def _table_header(text: str) -> str:
@@ -1346,6 +1360,7 @@ class HybridRetriever:
           a refund take?" after "How do I return an item?": "6. Refunds", where the return
           window's "30 days ... to return an item for a refund" is a duration that names a
           refund)."""
+        hits = self._named_rows(question, hits)
         parts = split_asks(question)
         if len(parts) > 1:
             # a question that asks two things ("Can I return an item and how long will the refund
@@ -1432,23 +1447,51 @@ class HybridRetriever:
                     ((len(named_terms(asked, f"{section_heading(c)}\n{c.text}")), c) for c in extras), key=lambda x: x[0]
                 )
                 extra = best if most > named else None
-            if extra is None:
+            if extra is not None:
+                out[i] = self._with_excerpt(h, extra, h.others[extras.index(extra)], own)
+        return out
+
+    def _with_excerpt(self, h: Hit, extra: Chunk, row: int, own: Sequence[Chunk] = ()) -> Hit:
+        """``h`` with ``extra`` (its source's chunk at ``row``) added to its passage as a section
+        of its own, before or after the passage's chunks (``own``, read when not given) as in the
+        document."""
+        own = sorted(own or self.index.get_chunks(list(h.rows)), key=lambda c: c.position)
+        after = extra.position > own[-1].position
+        beside = own[-1] if after else own[0]
+        head = section_heading(extra)
+        body = _continuing(extra.text, extra, own[-1]) if after else extra.text
+        part = f"{HEADING_MARK}{head}\n{body}" if head and extra.heading_path != beside.heading_path else body
+        if after:
+            text, rows = f"{h.passage}\n{part}", (*h.rows, row)
+        else:
+            first = section_heading(own[0])
+            # the passage's own section keeps its heading once another one stands before it
+            opening = f"{HEADING_MARK}{first}\n" if first and not h.passage.startswith(HEADING_MARK) else ""
+            text, rows = f"{part}\n{opening}{h.passage}", (row, *h.rows)
+        return replace(h, text=text, rows=rows, others=tuple(r for r in h.others if r != row))
+
+    def _named_rows(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
+        """``hits`` with, for each of the first :data:`KIND_EXCERPT_TOP`, the first of its source's
+        other retrieved chunks that holds a table row the question names by its first cell ("Plus"
+        in "How much is the Plus plan?") where the passage holds no such row. A table split across
+        chunks had its other rows left out: the plans' passage, found by "Plus or Max plan" in the
+        family discount's section, held the Max row only, and "How much is the Plus plan?" was
+        answered with the discount."""
+        terms = frozenset(tokenize(question))
+        if not terms:
+            return list(hits)
+
+        def named(text: str) -> set[str]:
+            return {label for label in _row_labels(text) if (t := set(tokenize(label))) and t <= terms}
+
+        out = list(hits)
+        for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
+            if not h.others or not h.rows or named(h.passage):
                 continue
-            row = h.others[extras.index(extra)]
-            own = sorted(own or self.index.get_chunks(list(h.rows)), key=lambda c: c.position)
-            after = extra.position > own[-1].position
-            beside = own[-1] if after else own[0]
-            head = section_heading(extra)
-            body = _continuing(extra.text, extra, own[-1]) if after else extra.text
-            part = f"{HEADING_MARK}{head}\n{body}" if head and extra.heading_path != beside.heading_path else body
-            if after:
-                text, rows = f"{h.passage}\n{part}", (*h.rows, row)
-            else:
-                first = section_heading(own[0])
-                # the passage's own section keeps its heading once another one stands before it
-                opening = f"{HEADING_MARK}{first}\n" if first and not h.passage.startswith(HEADING_MARK) else ""
-                text, rows = f"{part}\n{opening}{h.passage}", (row, *h.rows)
-            out[i] = replace(h, text=text, rows=rows, others=tuple(r for r in h.others if r != row))
+            extras = self.index.get_chunks(list(h.others))
+            extra = next((c for c in extras if "|" in c.text and named(c.text)), None)
+            if extra is not None:
+                out[i] = self._with_excerpt(h, extra, h.others[extras.index(extra)])
         return out
 
     def _coverage(self, query: str, hits: list[tuple[Hit, list[int]]], held: HeldTerms | None = None) -> list[Hit]:

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexes.lru import BatchLRU
-from indexes.text import negated_predicates, split_sentences, tokenize
+from indexes.text import negated_predicates, split_sentences, table_rows_as_sentences, tokenize
 from kb.errors import ConfigError, MissingDependencyError
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -278,7 +278,9 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     if new:
         return f"gives {', '.join(sorted(new))}, which the passages do not"
     words = set(tokenize(claim))
-    sentences = [s for p in passages for s in split_sentences(p)]
+    # a table's row as the composer reads it, header and cells ("Plan: Lite; ...; Contract: No
+    # contract"), whose "No" its header line alone does not say
+    sentences = [s for p in passages for s in split_sentences(table_rows_as_sentences(p)[0])]
     if not words or not sentences:
         return None
     best = max(sentences, key=lambda s: len(words & set(tokenize(s))))

@@ -82,6 +82,10 @@ def test_a_changed_number_or_a_dropped_negation_is_unsupported_whatever_the_scor
         "Electronics carry a 24-month warranty.", "签收后30天内可以无理由退货。",
     )
     assert "thirty days" in res.text and "签收7天内" in res.text and "cannot be returned" in res.text
+    # a table's row, read as the composer reads it, says what its row says: its "No" is its own
+    table = "| Plan | Price | 5G | Contract |\n|---|---|---|---|\n| Lite | $15 | No | No contract |\n| Plus | $30 | Yes | 12 months |"
+    row = "Plan: Lite; Price: $15; 5G: No; Contract: No contract [1]. Plan: Plus; Price: $30; Contract: No contract [1]."
+    assert check_answer(row, [table], Agrees()).dropped == ("Plan: Plus; Price: $30; Contract: No contract.",)
 
 
 def test_citations_are_renumbered_to_passages_actually_used() -> None:

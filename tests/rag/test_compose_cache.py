@@ -185,7 +185,7 @@ def test_a_follow_up_is_answered_with_what_it_asks_now() -> None:
 
 
 def test_table_rows_are_read_out_with_their_headers() -> None:
-    from rag.compose import table_rows_as_sentences
+    from indexes.text import table_rows_as_sentences
 
     table = (
         "Personal data we collect:\n"

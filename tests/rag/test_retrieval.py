@@ -921,6 +921,28 @@ def test_a_table_split_across_chunks_says_its_header_once_where_they_merge(kb_ho
     )
 
 
+def test_a_table_row_the_question_names_is_read_from_another_chunk_of_its_source(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # a table split across chunks: the plans' passage, found by "Plus or Max plan" in the family
+    # discount's section, held the Max row only, and "How much is the Plus plan?" got the discount
+    head = "| Plan | Price per month | Data |\n|---|---|---|"
+    title = "Mobile Plans and Pricing"
+    docs = [Doc("plans.md", title, [
+        "All prices are per month and include VAT.",
+        f"{head}\n| Lite | $15 | 5 GB |\n| Plus | $30 | 25 GB |",
+        f"{head}\n| Max | $50 | Unlimited |",
+        "Add up to 4 extra lines to a Plus or Max plan with the family discount and each extra line gets 20% off.",
+    ], headings=[(title,), (title, "Monthly plans"), (title, "Monthly plans"), (title, "Family discount")])]
+    index = build_kb(kb_home, "plans", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder)
+    q = "How much is the Plus plan with the family discount for extra lines?"
+    hit = r.retrieve(q, k=1)[0]
+    assert hit.chunk.position == 3 and "| Plus |" not in hit.passage  # found by the discount's words
+    read = r.answer_excerpts(q, [hit])[0]
+    assert "| Plus | $30 | 25 GB |" in read.passage and "20% off" in read.passage
+
+
 def test_a_merged_passage_says_the_sentences_chunks_overlap_on_once(kb_home: Path, fake_embedder: Any) -> None:
     # the chunker carries a chunk's last sentences into the next one; merged, they were said twice
     # ("战争、军事冲突、暴乱或武装叛乱" twice in an answer)
