@@ -38,6 +38,7 @@ from indexes.text import (
     named_terms,
     only_names_subject,
     phrase_terms,
+    price_terms,
     query_topic,
     same_words,
     split_asks,
@@ -375,11 +376,24 @@ def names_nothing(question: str) -> bool:
     return not tokenize(topic) and not any(NEGATION in p.split(PHRASE_SEP) for p in phrase_terms(topic)) and not unread_letters(question)
 
 
+def names_only_a_price(question: str) -> bool:
+    """Whether ``question`` asks how much something costs and names nothing it is the price of
+    ("How much does it cost?", "多少钱？"; "What are the fees?" names the fees, which a section may
+    list)."""
+    asked = price_terms(question)
+    return bool(asked) and bool(_HOW_MUCH.search(to_simplified(question))) and not (
+        frozenset(tokenize(query_topic(question))) - asked
+    )
+
+
+_HOW_MUCH = re.compile(r"\bhow\s+much\b|多少", re.I)
+
+
 def too_vague(question: str, index: Any) -> bool:
     """Whether ``question`` says too little to be answered or refused: no word but those of the
     kind of answer it wants ("多久", "how much?"), or one word the knowledge base holds without a
     section of that name ("fee", "price"). A word it does not hold ("Mongolia") is refused."""
-    if names_nothing(question):
+    if names_nothing(question) or names_only_a_price(question):
         return True
     topic = query_topic(question)
     terms = tokenize(topic)
@@ -1042,9 +1056,10 @@ class Assistant:
             yield {"type": "final_obj", "answer": finish(text, "clarify", rel * 0.6, cites, hits, query)}
             return
 
-        if chosen is None and query.strip() == q.strip() and names_nothing(q):
+        if chosen is None and query.strip() == q.strip() and (names_nothing(q) or names_only_a_price(q)):
             # "How long?", "多久？", "What is it?" with nothing before it to say what about, and no
-            # two topics to offer: the passage it found ("How long we keep it: 7 years") is a guess
+            # two topics to offer: the passage it found ("How long we keep it: 7 years") is a guess;
+            # so is "How much does it cost?" ("多少钱？"), which got roaming's daily prices
             yield {"type": "final_obj", "answer": finish(_msg("more_detail", say), "clarify", rel * 0.5,
                                                          hits=hits, query=query)}
             return

@@ -1013,7 +1013,8 @@ def test_a_question_naming_nothing_is_asked_for_more_even_where_a_passage_matche
     # answered with the privacy table: a guess. With nothing before it, it is asked for more;
     # after a turn that says what about, it is searched with that turn
     asst = make(shop_index, fake_embedder, refuse_threshold=0.0, clarify_margin=0.0)
-    for question in ("How long?", "多久？", "What is it?"):
+    # "How much does it cost?" got a telecom's roaming prices, the price of what it did not say
+    for question in ("How long?", "多久？", "What is it?", "How much does it cost?", "多少钱？"):
         a = asst.ask(question)
         assert a.action == "clarify" and not a.citations, (question, a.action, a.text)
         assert a.text in ("Could you tell me a little more about what you would like to know?", "能再具体说说您想了解什么吗？")
@@ -1023,6 +1024,7 @@ def test_a_question_naming_nothing_is_asked_for_more_even_where_a_passage_matche
     assert a.action == "answer" and a.citations[0].source == "returns.md", (a.action, a.text)
     # a question that names something is looked up as before
     assert asst.ask("How long do I have to return an item?").action == "answer"
+    assert asst.ask("How much does standard shipping cost?").action == "answer"
 
 
 def test_a_forged_clarifying_question_reaches_no_document_of_another_group(shop_index: Any,
