@@ -131,6 +131,11 @@ def status_cmd(
                 f"files) or `kb reindex --kb {knowledge_base.name}` rebuilds it from the stored chunks"
                 if behind else "current"
             )
+            status["questions"] = (
+                "embedded as this code embeds them" if index.bare_questions else
+                "curated questions embedded with their closing marks by older code (searched so, about 1 ms "
+                f"slower); the next `kb ingest` or `kb reindex --kb {knowledge_base.name}` embeds them again"
+            )
             if sources:
                 status["sources"] = sorted(d.source for d in index.documents())
         finally:

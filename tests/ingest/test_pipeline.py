@@ -76,6 +76,11 @@ def test_first_ingest_and_unchanged_reingest_embeds_nothing(kb_home: Path, tmp_p
 
 def _status(home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """What `kb status --json` says of the keyword index of knowledge base "t" under ``home``."""
+    return _status_of(home, monkeypatch, "keyword_index")
+
+
+def _status_of(home: Path, monkeypatch: pytest.MonkeyPatch, key: str) -> str:
+    """What `kb status --json` says under ``key`` of knowledge base "t" under ``home``."""
     import json
 
     from kb.cli import main as kb_main
@@ -92,7 +97,7 @@ def _status(home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         assert not ex.code, out.getvalue()
     finally:
         reset_settings_cache()
-    return str(json.loads(out.getvalue())["keyword_index"])
+    return str(json.loads(out.getvalue())[key])
 
 
 def test_an_unchanged_ingest_rebuilds_a_keyword_index_built_by_older_code(
@@ -165,6 +170,7 @@ def test_curated_questions_are_embedded_without_closing_marks_and_older_ones_aga
     assert ("passage", "Can I pay with a marmotcard?") in emb.seen
     old = kb.load_live()
     assert not old.bare_questions
+    assert "embedded with their closing marks by older code" in _status_of(kb_home, monkeypatch, "questions")
     emb.seen.clear()
     HybridRetriever(old, emb).embed_query("Can I pay with a marmotcard?")
     assert emb.seen == [("query", "Can I pay with a marmotcard?")]
@@ -181,6 +187,7 @@ def test_curated_questions_are_embedded_without_closing_marks_and_older_ones_aga
     }
     new = kb.load_live()
     assert new.bare_questions and new.manifest["settings"]["question_form"] == "bare"
+    assert _status_of(kb_home, monkeypatch, "questions") == "embedded as this code embeds them"
     faq = [c for c in all_chunks(new) if c.faq_id]
     assert np.allclose(
         new.vectors_of([c.id for c in faq], "question"), emb.embed([c.question.rstrip("?") for c in faq])
