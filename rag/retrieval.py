@@ -1364,7 +1364,6 @@ class HybridRetriever:
           a refund take?" after "How do I return an item?": "6. Refunds", where the return
           window's "30 days ... to return an item for a refund" is a duration that names a
           refund)."""
-        hits = self._named_rows(question, hits)
         parts = split_asks(question)
         if len(parts) > 1:
             # a question that asks two things ("Can I return an item and how long will the refund
@@ -1374,6 +1373,7 @@ class HybridRetriever:
             for part in parts:
                 out = self.answer_excerpts(part, out, query or question)
             return out
+        hits = self._named_rows(question, hits)
         kind = asked_kind(question, query)
         # the words that ask for a price ("cost" in "How much does that cost?") say what kind of
         # answer is wanted, as "long" does in "how long": what it is the price of is the topic,
