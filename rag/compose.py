@@ -30,6 +30,7 @@ from indexes.text import (
     is_how_to_heading,
     leans_on_previous,
     named_terms,
+    names_row,
     only_names_subject,
     phrase_terms,
     price_terms,
@@ -265,15 +266,6 @@ def _runs(items: Sequence[_T], member: Callable[[_T], bool]) -> Iterator[tuple[b
     """``items`` in runs of consecutive items for which ``member`` holds, or does not."""
     for key, run in itertools.groupby(items, key=member):
         yield key, list(run)
-
-
-def _names_row(q_terms: frozenset[str] | set[str], line: str) -> bool:
-    """Whether ``q_terms`` hold every term of the first cell of a table row read as a sentence
-    ("Plan: Plus; Price per month: $30; ..." is named by "How much is the Plus plan?")."""
-    first = line.split(";", 1)[0]
-    label = first.split(":", 1)[1] if ":" in first else first
-    terms = set(tokenize(label))
-    return bool(terms) and terms <= q_terms
 
 
 def _row_own_terms(line: str, cells: str) -> set[str]:
@@ -991,12 +983,13 @@ class ExtractiveComposer:
         ]
         ranked = [i for _, i in sorted(pre, reverse=True)]
         must: list[int] = []
+        row_topic = frozenset(q_terms) - price_terms(question)  # what a row named must be about
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
         # a table's row that the question names by its first cell ("Plus" in "How much is the Plus
         # plan?") is weighed: a sentence naming the same words in passing ("Add up to 4 extra lines
         # to a Plus or Max plan ... 20% off") ranked above the row, and the price was never said
-        must.extend([i for i in ranked if row[i] and i not in must and _names_row(q_terms, cands[i][2])][:2])
+        must.extend([i for i in ranked if row[i] and i not in must and names_row(row_topic, cands[i][2])][:2])
         if answer_first and not any(fits[i] for i in ranked[: self.embed_sentences]):
             # none of the likeliest sentences gives the phone number or address asked for: the
             # likeliest that gives one is weighed too (:data:`ANSWERED_FIRST`)
@@ -1105,7 +1098,7 @@ class ExtractiveComposer:
         # question, scores low against it ("Plan: Plus; Price per month: $30; Data: 25 GB; ...")
         named_row = next((
             i for i in sorted(range(len(cands)), key=lambda i: -rel[i])
-            if row[keep[i]] and i not in picked and (fit[i] or kind is None) and _names_row(q_terms, texts[i])
+            if row[keep[i]] and i not in picked and (fit[i] or kind is None) and names_row(row_topic, texts[i])
         ), None)
         if named_row is not None and len(picked) < self.max_sentences and not giving:
             picked.append(named_row)

@@ -49,8 +49,6 @@ from indexes.kbase import even_sample
 from indexes.keyword import HeldTerms
 from indexes.lru import BatchLRU
 from indexes.text import (
-    TABLE_ROW,
-    TABLE_RULE,
     as_written,
     asked_kind,
     asks_how_to,
@@ -64,13 +62,14 @@ from indexes.text import (
     leans_on_previous,
     named_terms,
     names_any,
+    names_row,
     negated_terms,
     outermost,
     price_terms,
     query_topic,
     split_asks,
     split_sentences,
-    table_cells,
+    table_rows_as_sentences,
     to_simplified,
     to_traditional,
     tokenize,
@@ -515,17 +514,6 @@ def _percentiles(values: np.ndarray, qs: Sequence[float]) -> np.ndarray:
     return np.array(out)
 
 
-def _row_labels(text: str) -> list[str]:
-    """The first cell of each row of the Markdown tables in ``text``, header rows aside."""
-    lines = text.split("\n")
-    return [
-        table_cells(line)[0]
-        for j, line in enumerate(lines)
-        if TABLE_ROW.match(line) and not TABLE_RULE.match(line)
-        and not (j + 1 < len(lines) and TABLE_RULE.match(lines[j + 1]))  # a header
-    ]
-
-
 def _table_header(text: str) -> str:
     """The header row and rule line a chunk opens with when it opens with a Markdown table, else ""."""
     m = _TABLE_HEAD.match(text)
@@ -555,7 +543,8 @@ def _without_overlap(text: str, before: str) -> str:
     end = before.rstrip()
     # what repeats starts with the text's start, and stands in the end of ``before``: one search
     # spares the rest for almost every pair of chunks, which repeat nothing
-    if end.find(text[:16], max(0, len(end) - OVERLAP_CHARS)) < 0:
+    first = _CUT.search(text, 1)  # the first word or sentence: a short step ("Press OK.") repeats whole
+    if end.find(text[: min(16, first.start() if first else len(text))], max(0, len(end) - OVERLAP_CHARS)) < 0:
         return text
     head = text[: min(len(text), len(before), OVERLAP_CHARS) + 1]
     for m in reversed(list(_CUT.finditer(head))):
@@ -1481,19 +1470,19 @@ class HybridRetriever:
         chunks had its other rows left out: the plans' passage, found by "Plus or Max plan" in the
         family discount's section, held the Max row only, and "How much is the Plus plan?" was
         answered with the discount."""
-        terms = frozenset(tokenize(question))
-        if not terms:
+        topic = frozenset(tokenize(query_topic(question))) - price_terms(question)
+        if not topic:
             return list(hits)
 
-        def named(text: str) -> set[str]:
-            return {label for label in _row_labels(text) if (t := set(tokenize(label))) and t <= terms}
+        def named(text: str) -> bool:
+            return "|" in text and any(names_row(topic, line) for line in table_rows_as_sentences(text)[1])
 
         out = list(hits)
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
             if not h.others or not h.rows or named(h.passage):
                 continue
             extras = self.index.get_chunks(list(h.others))
-            extra = next((c for c in extras if "|" in c.text and named(c.text)), None)
+            extra = next((c for c in extras if named(c.text)), None)
             if extra is not None:
                 out[i] = self._with_excerpt(h, extra, h.others[extras.index(extra)])
         return out

@@ -932,15 +932,19 @@ def test_a_table_row_the_question_names_is_read_from_another_chunk_of_its_source
         "All prices are per month and include VAT.",
         f"{head}\n| Lite | $15 | 5 GB |\n| Plus | $30 | 25 GB |",
         f"{head}\n| Max | $50 | Unlimited |",
-        "Add up to 4 extra lines to a Plus or Max plan with the family discount and each extra line gets 20% off.",
+        "Add up to 4 extra lines to a Plus or Max plan with the family discount and each extra line gets 20% off "
+        "the monthly price of the plan.",
     ], headings=[(title,), (title, "Monthly plans"), (title, "Monthly plans"), (title, "Family discount")])]
     index = build_kb(kb_home, "plans", fake_embedder, docs)
     r = HybridRetriever(index, fake_embedder)
-    q = "How much is the Plus plan with the family discount for extra lines?"
+    q = "What is the monthly price of the Plus plan?"
     hit = r.retrieve(q, k=1)[0]
     assert hit.chunk.position == 3 and "| Plus |" not in hit.passage  # found by the discount's words
     read = r.answer_excerpts(q, [hit])[0]
     assert "| Plus | $30 | 25 GB |" in read.passage and "20% off" in read.passage
+    # a row is named by its first cell and what else the question asks about: "Plus" in "How long is
+    # the Care Plus warranty?" names no row of the plans' table
+    assert r.answer_excerpts("How long is the Care Plus warranty on the plan?", [hit])[0].passage == hit.passage
 
 
 def test_a_merged_passage_says_the_sentences_chunks_overlap_on_once(kb_home: Path, fake_embedder: Any) -> None:
@@ -966,6 +970,8 @@ def test_a_merged_passage_says_the_sentences_chunks_overlap_on_once(kb_home: Pat
 
     assert _without_overlap("free. Returns take 5 days.", "Shipping is free.") == "free. Returns take 5 days."
     assert _without_overlap("Returns are free.", "Shipping is free.") == "Returns are free."
+    assert _without_overlap("Press OK. Connect the cable.", "Wait for the light. Press OK.") == "Connect the cable."
+    assert _without_overlap("不含人为损坏。核爆炸。", "以下不赔：战争。不含人为损坏。") == "核爆炸。"
 
 
 def test_a_chunk_that_continues_a_sentence_loses_its_mark_where_merged_after_it(kb_home: Path,
