@@ -844,15 +844,20 @@ def negated_predicates(text: str) -> set[str]:
     for clause in _CLAUSE.split(_NOT_A_DENIAL.sub(" ", _normalized(text))):
         if not _MAY_NEGATE.search(clause):
             continue
-        terms = _analyse(clause, negations=True)
+        terms = [t for t in _analyse(clause, negations=True) if t not in _NOT_PREDICATES]
         out.update(t for neg, t in zip(terms, terms[1:], strict=False) if neg == NEGATION and t != NEGATION)
     return out
+
+
+# what stands between a negation and what it denies: "no longer ships", "not yet available",
+# "never ever", "not even"
+_NOT_PREDICATES = frozenset(("longer", "yet", "ever", "even", "alway", "realli", "actual"))
 
 
 # a negation that denies nothing: "not all items qualify" says that some do, "no later than" is a
 # deadline, "不仅" is "not only"
 _NOT_A_DENIAL = re.compile(
-    r"(?i)\b(?:not|no)\s+(?:all|every|only|just|later|earlier|more|less|longer|sooner|necessarily)\b"
+    r"(?i)\b(?:not|no)\s+(?:all|every|only|just|later|earlier|more|less|sooner|necessarily)\b"
     r"|不仅|不只|不但|不光|无论|不管|不论"
 )
 
@@ -864,13 +869,19 @@ _EN_OPPOSITES = (
     ("on", "off"), ("enable", "disable"), ("activate", "deactivate"), ("start", "stop"), ("add", "remove"),
     ("increase", "decrease"), ("upgrade", "downgrade"), ("before", "after"), ("subscribe", "unsubscribe"),
     ("lock", "unlock"), ("connect", "disconnect"), ("install", "uninstall"), ("include", "exclude"),
-    ("open", "close"), ("join", "leave"), ("import", "export"), ("inbound", "outbound"), ("domestic", "international"),
+    ("join", "leave"), ("import", "export"), ("inbound", "outbound"), ("domestic", "international"),
 )
 _ZH_OPPOSITES = (
     ("开通", "关闭"), ("开启", "关闭"), ("打开", "关闭"), ("开通", "取消"), ("绑定", "解绑"), ("加入", "退出"),
     ("升级", "降级"), ("增加", "减少"), ("添加", "删除"), ("上调", "下调"), ("国内", "国外"), ("境内", "境外"),
 )
 _EN_FORM = {w: re.compile(rf"\b{w}(?:s|es|d|ed|ing)?\b") for pair in _EN_OPPOSITES for w in pair}
+# the same words in another sense: a time ("How long before I get my refund?" asks what "How long
+# after a return do I get my refund?" does) and a reduction ("money off", "20% off")
+_NOT_OPPOSED = re.compile(
+    r"\b(?:long|soon|shortly|right|just|days?|weeks?|hours?|months?|years?)\s+(?:before|after)\b"
+    r"|(?:\b(?:money|discount|percent)|%|\$\s*[\d.]+)\s*off\b"
+)
 _ZH_SIDE = re.compile(r"([\u4e00-\u9fff]{2})(内|前|后)")
 
 
@@ -880,6 +891,7 @@ def asks_the_opposite(a: str, b: str) -> bool:
     roaming off?"), or in Chinese the same two characters before "内", "前" or "后" ("犹豫期后
     退保会有损失吗", "犹豫期内退保")."""
     x, y = as_written(a), as_written(b)
+    x, y = _NOT_OPPOSED.sub(" ", x), _NOT_OPPOSED.sub(" ", y)
     for one, other in _EN_OPPOSITES:
         p, q = _EN_FORM[one], _EN_FORM[other]
         if (p.search(x) and not q.search(x) and q.search(y) and not p.search(y)) or (

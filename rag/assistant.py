@@ -84,6 +84,16 @@ HANDOFF_RE = re.compile(
     r"\b(talk|speak|chat)\s+(to|with)\b[^.?!]{0,25}\b" + _PERSON + r"\b|"
     r"\b(connect|transfer|put)\s+me\b[^.?!]{0,25}\b" + _PERSON + r"\b|"
     r"\bget\s+(me\s+)?(an?|some)\s+(real\s+|live\s+)?(human|person|agent|representative|operator)\b|"
+    # "I need a human", "I want a representative", "give me a person", "can someone call me?", "Is
+    # there anyone I can talk to?", "escalate this to a human", "I don't want a bot"
+    r"\b(i|we)\s+(want|need|would\s+like|'d\s+like)\s+(an?|some)\s+(real\s+|live\s+)?(human|person|agent|"
+    r"representative|operator)\b(?!\s+to\s+(sign|pick|collect|receive|accept|be\s+(home|present|there)))|\bgive\s+me\s+(an?|some)\s+(real\s+|live\s+)?(human|person|agent|representative)\b|"
+    r"\bcan\s+(someone|somebody|a\s+person|an\s+agent)\s+(call|phone|ring|contact)\s+me\b|"
+    r"\bis\s+there\s+(anyone|anybody|someone|somebody|an?\s+(human|person|real\s+person|agent))\s+i\s+can\s+"
+    r"(talk|speak|chat)\b|\bescalate\b[^.?!]{0,20}\b(human|person|agent|someone|somebody)\b|"
+    r"\b(don'?t|do\s+not)\s+want\s+(a|to\s+talk\s+to\s+a)\s+(bot|robot|machine)\b|"
+    r"\b(connect|transfer|put)\s+me\b[^.?!]{0,20}\bsupport\b|\bchat\s+with\s+(support|an?\s+agent|a\s+human)\b|"
+    r"找客服|转接客服|转客服|(让|叫|请)客服[^。！？]{0,6}(打电话|回电|联系我)|"
     r"\b(human|live|real)\s+(agent|person|support|representative|operator)\b|"
     r"\bcustomer\s+service\s+(agent|representative)\b|"
     # a manager or supervisor, asked for ("get the password manager to work" asks for none)
@@ -1063,6 +1073,15 @@ class Assistant:
             yield {"type": "final_obj", "answer": finish(_msg("more_detail", say), "clarify", rel * 0.5,
                                                          hits=hits, query=query)}
             return
+
+        # a curated entry that asks the opposite ("How do I turn roaming off?" for "How do I turn on
+        # roaming?", no direct answer above) is no passage to compose from either: its answer was
+        # quoted as the composed one ("... switch the toggle to Off")
+        kept = [h for h in hits if h.chunk.kind != "faq" or not asks_the_opposite(asked, h.chunk.question or "")]
+        if not kept:
+            yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits, query=query)}
+            return
+        hits = kept
 
         # 5. compose, from the passages with the answer of the kind asked for where their source
         # has one elsewhere ("how long": a duration)

@@ -220,6 +220,9 @@ _EN_NUMBERS = {
      "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "once": 1, "twice": 2,
      "single": 1, "double": 2, "half": 0.5}
 _EN_NUMBER = re.compile(r"(?i)\b(" + "|".join(_EN_NUMBERS) + r")(?:[\s-]+(one|two|three|four|five|six|seven|eight|nine))?\b")
+_PM = re.compile(r"(?i)\b(\d{1,2})(?::\d{2})?\s*(?:pm|p\.m\.)")
+_CLOCK_24 = re.compile(r"\b(\d{1,2}):\d{2}\b")
+_DECIMAL_COMMA = re.compile(r"(?<![\d,])\d+,\d{1,2}(?![\d,])")
 _ZH_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 _ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _ZH_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
@@ -254,6 +257,10 @@ def written_numbers(text: str, words: bool = True) -> set[str]:
     text = unicodedata.normalize("NFKC", text)
     out = {_value(float(m.group(0).replace(",", ""))) for m in _DIGITS.finditer(text)}
     if words:
+        # a time in the other clock ("5pm" is 17:00, "17:00" is 5pm) and a decimal comma ("4,99 €")
+        out.update(_value(float(m.group(1)) + 12) for m in _PM.finditer(text) if int(m.group(1)) < 12)
+        out.update(_value(float(m.group(1)) - 12) for m in _CLOCK_24.finditer(text) if 12 < int(m.group(1)) < 24)
+        out.update(_value(float(m.group(0).replace(",", "."))) for m in _DECIMAL_COMMA.finditer(text))
         for m in _EN_NUMBER.finditer(text):
             base = _EN_NUMBERS[m.group(1).lower()]
             out.add(_value(base + (_EN_NUMBERS[m.group(2).lower()] if m.group(2) else 0)))
@@ -261,6 +268,33 @@ def written_numbers(text: str, words: bool = True) -> set[str]:
         out.update(_value(_zh_value(m.group(0))) for m in _ZH_NUMBER.finditer(text))
     out.discard("0")
     return out
+
+
+_NEGATIVE_PREFIX = re.compile(r"(?i)\bnon-?([a-z]{3,})")
+
+
+def _denied(text: str) -> set[str]:
+    """What ``text`` denies (:func:`negated_predicates`), with what a "non-" word denies
+    ("non-refundable": refund)."""
+    return negated_predicates(text) | {t for m in _NEGATIVE_PREFIX.finditer(text) for t in tokenize(m.group(1))}
+
+
+def _negates(text: str) -> bool:
+    """Whether ``text`` denies anything: a negation, or a "non-" word."""
+    return _has_negation(text, surface_tokens(text)) or bool(_NEGATIVE_PREFIX.search(text))
+
+
+def _said_so(claim: str, context: str) -> bool:
+    """Whether ``context`` holds ``claim`` word for word (white space aside), and not right after a
+    negation ("支持退货" in "不支持退货")."""
+    bare = re.sub(r"\s+", "", claim)
+    flat = re.sub(r"\s+", "", context)
+    at = flat.find(bare) if bare else -1
+    while at >= 0:
+        if not (at and flat[at - 1] in "不没未无非别勿"):
+            return True
+        at = flat.find(bare, at + 1)
+    return False
 
 
 def contradiction(claim: str, passages: Sequence[str]) -> str | None:
@@ -272,7 +306,7 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     returned"; "does not cover accidental damage" said to cover it). None when neither; a claim
     the passages hold word for word (each of its parts joined by " — ") never contradicts them."""
     context = "\n".join(passages)
-    if all(_quoted(part, context) for part in claim.split(" — ")):
+    if all(_said_so(part, context) for part in claim.split(" — ")):
         return None
     new = written_numbers(_LIST_NUMBER.sub("", claim), words=False) - written_numbers(context)
     if new:
@@ -284,7 +318,11 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     if not words or not sentences:
         return None
     best = max(sentences, key=lambda s: len(words & set(tokenize(s))))
-    denied, claim_denies = negated_predicates(best), negated_predicates(claim)
+    if _negates(claim) == _negates(best):
+        # both deny something, or neither: said the other way round ("No receipt is needed", "You
+        # do not need a receipt"; a table's "Contract: No" for "has no contract"), not the opposite
+        return None
+    denied, claim_denies = _denied(best), _denied(claim)
     flipped = (denied & words - claim_denies) | (claim_denies & set(tokenize(best)) - denied)
     if flipped:
         return f"says the opposite of its passage on {', '.join(sorted(flipped))}"

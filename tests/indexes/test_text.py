@@ -464,3 +464,15 @@ def test_a_question_is_embedded_without_the_marks_that_close_its_sentences() -> 
     assert bare_question("Can I pay with Alipay (支付宝)?") == "Can I pay with Alipay (支付宝)?"
     assert bare_question("  Hi!  ") == "Hi"
     assert bare_question("?") == "?" and bare_question("") == ""  # nothing left: as it was
+
+
+def test_words_that_ask_the_opposite_and_the_same_words_in_another_sense() -> None:
+    from indexes.text import asks_the_opposite
+
+    assert asks_the_opposite("How do I turn on roaming?", "How do I turn roaming off?")
+    assert asks_the_opposite("Can I cancel my order before it ships?", "Can I cancel my order after it ships?")
+    assert asks_the_opposite("犹豫期后退保会有损失吗？", "犹豫期内退保怎么退？")
+    # a time, a reduction: the same question
+    assert not asks_the_opposite("How long before I get my refund?", "How long after a return do I get my refund?")
+    assert not asks_the_opposite("Is there money off my first order?", "Is there a discount on my first order?")
+    assert not asks_the_opposite("How do I turn roaming off?", "How can I turn roaming off?")

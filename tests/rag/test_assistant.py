@@ -61,7 +61,10 @@ def test_chinese_question_gets_a_chinese_answer(shop_index: Any, fake_embedder: 
                                       "I want to speak to a manager", "Let me talk to your supervisor",
                                       "Get me a manager now", "Can I talk to someone?", "Transfer me to an operator",
                                       "put me through to a live agent", "Can I get a real person on the line?",
-                                      "operator please",
+                                      "operator please", "I need a human", "I want a representative",
+                                      "can someone call me?", "Is there anyone I can speak to?",
+                                      "Can you escalate this to a human?", "I don't want a bot, I want a person",
+                                      "connect me with support", "找客服", "请帮我转接客服", "能不能让客服给我打电话",
                                       "转人工", "我要人工客服", "叫你们经理来", "我要找你们的负责人", "帮我联系客服",
                                       "我要联系客服"])
 def test_handoff_on_request(shop_index: Any, fake_embedder: Any, question: str) -> None:
@@ -78,7 +81,8 @@ def test_a_manager_named_but_not_asked_for_is_no_handoff_request(question: str) 
 @pytest.mark.parametrize("question", ["How do I port my number from another operator?",
                                       "I'm with another operator, can I bring my number?",
                                       "Can I get a discount for 4 people on one account?",
-                                      "Can I transfer my line to someone else?", "Do your staff speak French?"])
+                                      "Can I transfer my line to someone else?", "Do your staff speak French?",
+                                      "Do I need a person to sign for the delivery?", "We need an invoice"])
 def test_a_person_named_but_not_asked_for_is_no_handoff_request(question: str) -> None:
     assert HANDOFF_RE.search(question) is None
 
@@ -776,6 +780,8 @@ def test_an_entry_that_asks_the_opposite_is_no_direct_answer(kb_home: Path, fake
     for question in ("How can I turn roaming on?", "犹豫期后怎么退保？"):
         got = a.ask(question)
         assert got.action != "faq", (question, got.text)
+        # nor is its answer quoted as a composed one
+        assert "Roaming." not in got.text and "全部保费" not in got.text, (question, got.text)
 
 
 def test_a_language_the_embedder_scores_higher_has_its_own_faq_threshold(

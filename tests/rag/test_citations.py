@@ -255,3 +255,23 @@ def test_a_heading_does_not_lend_a_term_the_question_negates() -> None:
     assert negated_terms(plain) == set()
     assert heading_lends(set(tokenize(plain)), set(), "What the warranty covers") == set(tokenize(plain))
     assert negated_terms("保修不包括哪些情况？") and negated_terms("保修包括哪些情况？") == set()
+
+
+@pytest.mark.parametrize(("claim", "passage", "contradicts"), [
+    # said the opposite way
+    ("We ship to Russia.", "We no longer ship to Russia.", True),
+    ("Gift cards are refundable.", "Gift cards are non-refundable.", True),
+    ("支持退货。", "本商品不支持退货。", True),
+    ("We close at 6pm.", "We are open 9:00-17:00.", True),
+    # said another way: both sides deny, the other clock, a decimal comma, a table's "No"
+    ("Gift cards are non-refundable.", "Gift cards cannot be refunded.", False),
+    ("No receipt is needed.", "You do not need a receipt.", False),
+    ("International shipping is not available.", "We do not ship internationally.", False),
+    ("We are open from 9:00 to 17:00.", "We are open 9am-5pm.", False),
+    ("It costs €4.99.", "Prix : 4,99 €.", False),
+    ("The Lite plan has no contract.", "| Plan | Contract |\n|---|---|\n| Lite | No |", False),
+])
+def test_what_contradicts_a_passage_and_what_says_it_another_way(claim: str, passage: str, contradicts: bool) -> None:
+    from rag.support import contradiction
+
+    assert (contradiction(claim, [passage]) is not None) == contradicts, contradiction(claim, [passage])
