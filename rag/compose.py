@@ -836,6 +836,7 @@ class ExtractiveComposer:
         # None for a plain sentence (all its words)
         lexical: list[str | None] = []
         row: list[bool] = []  # whether each is a table's row
+        numbered: list[bool] = []  # whether each is a numbered list's step
         seen: set[str] = set()
         # how far each sentence is from the start of the section its hit's own chunk is in: a tie
         # is read from there (:func:`_section_start`)
@@ -856,6 +857,7 @@ class ExtractiveComposer:
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
             text, own_words, headings, row_lines = _readable(hit.passage, written_in)
+            steps_here = _numbered_steps(hit.passage)
             sents = split_sentences(text)
             start = _section_start(sents, _own_start(hit, written_in))
             # the hit's own chunk is in the section its heading path ends with: the first one when
@@ -883,6 +885,7 @@ class ExtractiveComposer:
                         cands.append((n, pos, s))
                         lexical.append(own_words.get(sent.strip()))
                         row.append(sent.strip() in row_lines)
+                        numbered.append(bool(steps_here) and key[:_STEP_KEY] in steps_here)
                         away.append(pos - start if pos >= start else start - pos + 0.5)
                         section.append(heads[pos])
                         step.append(pos - _section_start(sents, pos) + 1.5 if pos < start else None)
@@ -1213,6 +1216,14 @@ class ExtractiveComposer:
         for (n, pos, _, r), lean in list(zip(said, leaning, strict=True)):
             if lean:
                 total += say_too(n, pos - 1, r)
+        # a sentence followed by its exception ("Your phone number stays the same when you switch
+        # to an eSIM." then "The only exception is prepaid Lite lines: ... a new number is issued")
+        # is said with it where there is room: without it, the answer says always where the
+        # document says except
+        for n, pos, _, r in list(said):
+            after = place.get((n, pos + 1))
+            if after is not None and _EXCEPTION.match(every[after][2]):
+                total += say_too(n, pos + 1, r)
         # a lead-in ("Periods by product category:", "To use the Bixby function, you must:") says
         # nothing without what it introduces: the next sentence of its passage is said after it
         # where there is room (and, below, one without it is left out)
@@ -1225,7 +1236,7 @@ class ExtractiveComposer:
         # as if the first row were the whole answer ("Laptops and tablets: 2 years"). The table's
         # other rows are said with it, in the table's order, where all of them fit
         for n, pos, _, r in list(said):
-            run = _table_run(place, row, n, pos)
+            run = _run_of(place, row, n, pos)
             if not run or any(names_asked[j] for j in run.values()):
                 continue
             rest = [p for p in run if (n, p) not in places]
@@ -1237,6 +1248,14 @@ class ExtractiveComposer:
             if rest and total + sum(len(every[place[(n, p)]][2]) + 1 for p in rest) <= self.max_chars:
                 for p in rest:
                     total += say_too(n, p, r)
+        # a how-to question answered by a numbered list's step is told every step of that list, in
+        # order, where they fit: "How do I switch to eSIM?" said steps 1 and 2 of 5
+        if how_to:
+            for n, pos, _, r in list(said):
+                rest = [p for p in _run_of(place, numbered, n, pos) if (n, p) not in places]
+                if rest and total + sum(len(every[place[(n, p)]][2]) + 1 for p in rest) <= self.max_chars:
+                    for p in rest:
+                        total += say_too(n, p, r)
         # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
         # first by the run that says it, however many of its words an earlier run shares
         lead = 1.0 if any(says_kind) else 0.0
@@ -1312,22 +1331,41 @@ _SQUEEZE = re.compile(r"[\s;；.。]+")
 LEAD_IN_MAX_WORDS = 30
 
 
-def _table_run(place: dict[tuple[int, int], int], row: Sequence[bool], n: int, pos: int) -> dict[int, int]:
-    """The rows of the table that the sentence of passage ``n`` at ``pos`` is a row of: each
-    row's position -> its candidate number, in the table's order ({} where it is no row). The
-    rows are the run of consecutive candidates of that passage that are rows."""
+def _run_of(place: dict[tuple[int, int], int], member: Sequence[bool], n: int, pos: int) -> dict[int, int]:
+    """The run of consecutive candidates of passage ``n`` that are ``member``s (a table's rows, a
+    numbered list's steps) that the sentence at ``pos`` is one of: each one's position -> its
+    candidate number, in the passage's order ({} where it is none)."""
     j = place.get((n, pos))
-    if j is None or not row[j]:
+    if j is None or not member[j]:
         return {}
     first = pos
-    while (k := place.get((n, first - 1))) is not None and row[k]:
+    while (k := place.get((n, first - 1))) is not None and member[k]:
         first -= 1
     run: dict[int, int] = {}
     p = first
-    while (k := place.get((n, p))) is not None and row[k]:
+    while (k := place.get((n, p))) is not None and member[k]:
         run[p] = k
         p += 1
     return run
+
+
+# a sentence that makes an exception to the one before it
+_EXCEPTION = re.compile(
+    r"(?i)^\W*(?:the\s+(?:only\s+)?exceptions?\b|an\s+exception\b|except\b|exceptions?:|unless\b|this\s+does\s+not\s+apply"
+    r"|(?:but|however),?\s+(?:not|this\s+does\s+not|it\s+does\s+not|you\s+cannot|you\s+can'?t)\b"
+    r"|唯一的?例外|例外[：:是]|以下情况除外|但(?:是)?[^。！？]{0,12}(?:除外|不适用|不能|不可以|无法))"
+)
+_NUMBERED_LINE = re.compile(r"^\s*\(?\d{1,3}[.)]\s+(\S.*)$")
+# how much of a step's wording says which step a sentence is
+_STEP_KEY = 24
+
+
+def _numbered_steps(passage: str) -> frozenset[str]:
+    """The start of the wording (:func:`wording`) of each item of ``passage``'s numbered lists
+    ("1. Check that your phone supports eSIM"), by which a sentence read from one is known."""
+    return frozenset(
+        wording(m.group(1))[:_STEP_KEY] for line in passage.split("\n") if (m := _NUMBERED_LINE.match(line))
+    )
 
 
 def _leads_in(sentence: str) -> bool:

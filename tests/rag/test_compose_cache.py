@@ -627,6 +627,43 @@ def test_a_how_to_question_answered_from_a_how_to_section_keeps_to_it() -> None:
     assert "Acme Care+" in composer.compose("How do I make a warranty claim?", [hit]).text
 
 
+def test_a_how_to_question_answered_by_a_numbered_step_is_told_every_step() -> None:
+    # "How do I switch to eSIM?" said steps 1 and 2 of 5 (and the number staying the same)
+    passage = (
+        "Your phone number stays the same when you switch from a physical SIM to an eSIM.\n"
+        "1. Check that your phone supports eSIM under Settings > About > EID.\n"
+        "2. Open the MyTel app and go to Account > SIM > Switch to eSIM.\n"
+        "3. Scan the QR code shown in the app with your phone's camera.\n"
+        "4. Keep your phone connected to Wi-Fi until the eSIM profile is installed.\n"
+        "5. Restart your phone."
+    )
+    hit = Hit(chunk=Chunk(id="c1", doc_id="d1", source="sim.docx", position=0, text=passage, title="SIM"),
+              score=0.9, text=passage)
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("How do I switch to eSIM?", [hit]).text
+    steps = ["Check that your phone", "Open the MyTel app", "Scan the QR code", "Keep your phone connected",
+             "Restart your phone"]
+    assert all(s in out for s in steps), out
+    assert [out.index(s) for s in steps] == sorted(out.index(s) for s in steps), out  # in order
+    # a question that asks no how is answered as before: not every step
+    kind = ExtractiveComposer(get_embedder("hashing:64")).compose("Does my phone number stay the same?", [hit]).text
+    assert not all(s in kind for s in steps), kind
+
+
+def test_a_sentence_is_said_with_the_exception_that_follows_it() -> None:
+    # "Can I keep my number if I switch to eSIM?" was told the number stays the same, without "The
+    # only exception is prepaid Lite lines", the next sentence
+    passage = (
+        "Your phone number stays the same when you switch from a physical SIM to an eSIM. The only exception "
+        "is prepaid Lite lines: a new number is issued with the eSIM. Keep your phone on Wi-Fi during the switch. "
+        "The eSIM profile downloads in ten minutes."
+    )
+    hit = Hit(chunk=Chunk(id="c1", doc_id="d1", source="sim.docx", position=0, text=passage, title="SIM"),
+              score=0.9, text=passage)
+    out = ExtractiveComposer(get_embedder("hashing:64"), max_sentences=1).compose(
+        "Can I keep my phone number if I switch to an eSIM?", [hit]).text
+    assert out.startswith("Your phone number stays the same") and "The only exception is prepaid Lite lines" in out, out
+
+
 def test_a_tables_rows_are_said_by_the_row_asked_about_else_in_the_tables_order() -> None:
     from rag.compose import reading_order
 
