@@ -94,6 +94,9 @@ HANDOFF_RE = re.compile(
     r"\b(don'?t|do\s+not)\s+want\s+(a|to\s+talk\s+to\s+a)\s+(bot|robot|machine)\b|"
     r"\b(connect|transfer|put)\s+me\b[^.?!]{0,20}\bsupport\b|\bchat\s+with\s+(support|an?\s+agent|a\s+human)\b|"
     r"找客服|转接客服|转客服|(让|叫|请)客服[^。！？]{0,6}(打电话|回电|联系我)|"
+    # (a question about the service itself asks for no one: "Is there a live agent chat on the
+    # website?", "What are the hours of your live support?")
+    r"(?<!is there a )(?<!is there any )(?<!do you have a )(?<!do you offer )(?<!hours of )(?<!hours of your )"
     r"\b(human|live|real)\s+(agent|person|support|representative|operator)\b|"
     r"\bcustomer\s+service\s+(agent|representative)\b|"
     # a manager or supervisor, asked for ("get the password manager to work" asks for none)

@@ -82,7 +82,9 @@ def test_a_manager_named_but_not_asked_for_is_no_handoff_request(question: str) 
                                       "I'm with another operator, can I bring my number?",
                                       "Can I get a discount for 4 people on one account?",
                                       "Can I transfer my line to someone else?", "Do your staff speak French?",
-                                      "Do I need a person to sign for the delivery?", "We need an invoice"])
+                                      "Do I need a person to sign for the delivery?", "We need an invoice",
+                                      "Is there a live agent chat on the website?",
+                                      "What are the hours of your live support?"])
 def test_a_person_named_but_not_asked_for_is_no_handoff_request(question: str) -> None:
     assert HANDOFF_RE.search(question) is None
 
