@@ -1355,16 +1355,18 @@ _EXCEPTION = re.compile(
     r"|(?:but|however),?\s+(?:not|this\s+does\s+not|it\s+does\s+not|you\s+cannot|you\s+can'?t)\b"
     r"|唯一的?例外|例外[：:是]|以下情况除外|但(?:是)?[^。！？]{0,12}(?:除外|不适用|不能|不可以|无法))"
 )
-_NUMBERED_LINE = re.compile(r"^\s*\(?\d{1,3}[.)]\s+(\S.*)$")
 # how much of a step's wording says which step a sentence is
 _STEP_KEY = 24
 
 
 def _numbered_steps(passage: str) -> frozenset[str]:
     """The start of the wording (:func:`wording`) of each item of ``passage``'s numbered lists
-    ("1. Check that your phone supports eSIM"), by which a sentence read from one is known."""
+    ("1. Check that your phone supports eSIM"), by which a sentence read from one is known: the
+    list items the composer reads (:data:`LIST_ITEM`) whose mark is a number."""
     return frozenset(
-        wording(m.group(1))[:_STEP_KEY] for line in passage.split("\n") if (m := _NUMBERED_LINE.match(line))
+        wording(m.group(1))[:_STEP_KEY]
+        for line in passage.split("\n")
+        if (m := LIST_ITEM.match(line)) and line.lstrip()[:1].isdigit()
     )
 
 
