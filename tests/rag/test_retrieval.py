@@ -972,6 +972,11 @@ def test_a_merged_passage_says_the_sentences_chunks_overlap_on_once(kb_home: Pat
     assert _without_overlap("Returns are free.", "Shipping is free.") == "Returns are free."
     assert _without_overlap("Press OK. Connect the cable.", "Wait for the light. Press OK.") == "Connect the cable."
     assert _without_overlap("不含人为损坏。核爆炸。", "以下不赔：战争。不含人为损坏。") == "核爆炸。"
+    # the longest repeat is said once, where the text's first words stand more than once
+    assert _without_overlap("Press OK. Press OK again. Wait.", "Hold. Press OK. Press OK again.") == "Wait."
+    # a line repeats as a sentence does; a repeat that ends inside a word is none
+    assert _without_overlap("Step two\nStep three", "Step one\nStep two") == "Step three"
+    assert _without_overlap("Press OKAY now.", "Then: Press OK") == "Press OKAY now."
 
 
 def test_a_chunk_that_continues_a_sentence_loses_its_mark_where_merged_after_it(kb_home: Path,
