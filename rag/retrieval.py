@@ -470,6 +470,20 @@ _Keyword = tuple[list[tuple[int, float]], np.ndarray | None, dict[str, HeldTerms
 # script than the query's with what their cosines gained (HybridRetriever._script_shift)
 _Shift = tuple[np.ndarray, float]
 _Vector = tuple[tuple[list[tuple[int, float]], list[tuple[int, float]]], np.ndarray | None, _Shift | None]
+# a passage (HybridRetriever._passage: its text, None for the chunk's own, and its rows) and its
+# near-duplicate signature
+_Passage = tuple[str | None, list[int], tuple[str, frozenset[str]]]
+
+
+@dataclass
+class _Shared:
+    """What the phrasings of one need (HybridRetriever.retrieve_many) share: the vector searches
+    of their one vector (with that vector), run once, and the passages built, by (chunk row, rows
+    merged): the phrasings mostly find the same sources, and a follow-up's second phrasing built
+    them again (0.3 ms on mtrag-un's follow-ups)."""
+
+    vector: tuple[np.ndarray, _Vector] | None = None
+    passages: dict[tuple[int, tuple[int, ...]], _Passage] = field(default_factory=dict)
 
 
 def _read_rows(every: np.ndarray) -> Callable[[Any, Sequence[int]], np.ndarray]:
@@ -951,12 +965,12 @@ class HybridRetriever:
         *,
         rerank: bool = True,
         qvec: np.ndarray | None = None,
-        _vector_memo: dict[str, _Vector] | None = None,
+        _shared: _Shared | None = None,
         _keyword_ahead: dict[str, Future[_Keyword]] | None = None,
     ) -> list[Hit]:
         """One hit per source, best first. ``qvec``: the query's embedding when the caller has it
         (:meth:`retrieve_many` passes its main phrasing's vector to every phrasing, one
-        ``_vector_memo`` so that the vector searches, the same for each, run once, and the keyword
+        ``_shared`` so that the vector searches, the same for each, run once, and the keyword
         searches it started while embedding, by query text, for the same ``k`` and ``filters``).
         A query that must be embedded has its keyword search run alongside the embedding."""
         t0 = time.perf_counter()
@@ -978,6 +992,7 @@ class HybridRetriever:
         shift: _Shift | None = None
         stage_t = [time.perf_counter()]  # the end of each stage (RetrievalDebug.stages_ms)
         ahead = _keyword_ahead
+        shared = _Shared() if _shared is None else _shared
         if capability <= 0.0:
             qvec = None
         elif qvec is None:
@@ -992,12 +1007,11 @@ class HybridRetriever:
         # matches two documents: min-max would make their near-tie 1 against 0)
         b_floor = 0.0 if len(bm25) < pool else None
         if qvec is not None:
-            memo = {} if _vector_memo is None else _vector_memo
-            if "searched" not in memo:
+            if shared.vector is None or shared.vector[0] is not qvec:
                 shift = self._script_shift(qvec, is_cjk_lang(lang), allowed)
                 tops, every = self.index.vector_search_all(qvec, pool, allowed, ("passage", "question"), shift=shift)
-                memo["searched"] = ((tops["passage"], tops["question"]), every, shift)
-            (dense, qdense), cos_every, shift = memo["searched"]
+                shared.vector = (qvec, ((tops["passage"], tops["question"]), every, shift))
+            (dense, qdense), cos_every, shift = shared.vector[1]
             dense, bm25 = self._complete(query, qvec, dense, bm25, bm25_every, cos_every, shift)
         stage_t.append(time.perf_counter())
 
@@ -1126,8 +1140,12 @@ class HybridRetriever:
             cands = [top_row] + sorted(retrieved - {top_row}, key=lambda r: -row_strength(r, *row_weights[sid]))
             picked: tuple[int, str | None, list[int], tuple[str, frozenset[str]]] | None = None
             for row in cands:
-                text, p_rows = self._passage(row, chunks[row], retrieved)
-                sig = _dup_signature(text if text is not None else chunks[row].text)
+                merged = self._merged_rows(row, chunks[row], retrieved)
+                built = shared.passages.get((row, tuple(merged)))
+                if built is None:
+                    text = self._passage(row, chunks[row], merged)
+                    built = shared.passages[row, tuple(merged)] = (text, merged, _dup_signature(text or chunks[row].text))
+                text, p_rows, sig = built
                 if not _near_duplicate(sig, kept_keys, self.dup_jaccard):
                     picked = (row, text, p_rows, sig)
                     break
@@ -1210,12 +1228,12 @@ class HybridRetriever:
         first: dict[str, Hit] = {}
         timings = {"retrieve": (time.perf_counter() - t0) * 1000, "rerank": 0.0}
         debug: RetrievalDebug | None = None
-        # one vector, one filter: its searches run once (without a main vector, none is shared)
-        memo: dict[str, _Vector] | None = {} if main_vec is not None else None
+        # one vector, one filter: its searches run once
+        shared = _Shared()
         phrasings: list[list[Hit]] = []
         for text, w in items:
             got = self.retrieve(
-                text, k, filters, lang, rerank=rerank, qvec=main_vec, _vector_memo=memo, _keyword_ahead=ahead
+                text, k, filters, lang, rerank=rerank, qvec=main_vec, _shared=shared, _keyword_ahead=ahead
             )
             for h in got:
                 sid = h.chunk.source_id
@@ -1296,20 +1314,21 @@ class HybridRetriever:
         cover = self._keyword_coverage(_years_text(years), groups, text_of, held)
         return {sid for sid, c in zip(sids, cover, strict=True) if c > 0}
 
-    def _passage(self, row: int, chunk: Chunk, retrieved_rows: set[int]) -> tuple[str | None, list[int]]:
-        """The chunk's text, merged with adjacent chunks of the same document that were also
-        retrieved (the answer runs across a chunk boundary), and the rows it is made of.
-        None = the chunk alone. Where a part starts a section after another part, its heading
+    def _merged_rows(self, row: int, chunk: Chunk, retrieved_rows: set[int]) -> list[int]:
+        """The rows of the chunk's passage (:meth:`_passage`): the chunk and the chunks next to it
+        in its document that were also retrieved (the answer runs across a chunk boundary)."""
+        if not self.merge_neighbours or chunk.kind == "faq" or len(retrieved_rows) < 2:
+            return [row]
+        neigh = [r for r in self.index.neighbours(row, 1, 1) if r in retrieved_rows]
+        return sorted({*neigh, row}) if neigh else [row]
+
+    def _passage(self, row: int, chunk: Chunk, rows: list[int]) -> str | None:
+        """The chunk's text, merged with the chunks at ``rows`` (:meth:`_merged_rows`; the
+        chunk's own among them). None = the chunk alone. Where a part starts a section after another part, its heading
         stands before it (a :data:`HEADING_MARK` line), as it does before a first part in another
         section than the chunk's own and before a chunk that opens with a list: "Items that
         cannot be returned" is what the list's items are items of."""
-        neigh: list[int] = []
-        if self.merge_neighbours and chunk.kind != "faq" and len(retrieved_rows) >= 2:
-            neigh = [r for r in self.index.neighbours(row, 1, 1) if r in retrieved_rows]
-        rows, parts = [row], [chunk]
-        if neigh:
-            rows = sorted(set(neigh) | {row})
-            parts = sorted(self.index.get_chunks(rows), key=lambda c: c.position)
+        parts = [chunk] if len(rows) == 1 else sorted(self.index.get_chunks(rows), key=lambda c: c.position)
         lines: list[str] = []
         # a first part in another section than the chunk's own (whose section the locator names)
         # stands under its heading too: "Log in to your Acme account, open Orders..." merged
@@ -1335,7 +1354,7 @@ class HybridRetriever:
                 lines.append(HEADING_MARK + head)
             lines.append(body)
         text = "\n".join(lines)
-        return (None if text == chunk.text else text), rows
+        return None if text == chunk.text else text
 
     def answer_excerpts(self, question: str, hits: Sequence[Hit], query: str | None = None) -> list[Hit]:
         """``hits`` with, for each of the first :data:`KIND_EXCERPT_TOP` whose passage gives no
