@@ -541,6 +541,20 @@ def _continuing(text: str, chunk: Chunk, before: Chunk) -> str:
     return text.removeprefix(CONTINUES) if chunk.position == before.position + 1 else text
 
 
+def _joined(part: Chunk, before: Chunk) -> str:
+    """``part``'s text as it reads after ``before``, an earlier chunk of its document that a
+    passage puts before it: without the header of a table split across them (said once, and the
+    rows read on under it), and, where it stands right after ``before``, without the
+    :data:`~indexes.types.CONTINUES` mark and the sentences it repeats of it (:func:`_without_overlap`)."""
+    body = part.text
+    header = _table_header(body)
+    prev = before.text
+    if header and part.heading_path == before.heading_path and header in prev and prev.rstrip().endswith("|"):
+        body = body[len(header) :].lstrip("\n")
+    body = _continuing(body, part, before)
+    return _without_overlap(body, prev) if part.position == before.position + 1 else body
+
+
 # the most of a chunk's start that can repeat the end of the chunk before it: the chunker's
 # sentence overlap (16 tokens by default; a token is at least one character)
 OVERLAP_CHARS = 600
@@ -1340,14 +1354,7 @@ class HybridRetriever:
             body = part.text
             if i:
                 opens = part.heading_path != parts[i - 1].heading_path
-                # a table split across chunks repeats its header in each: said once where they join
-                header = _table_header(body)
-                prev = parts[i - 1].text
-                if header and not opens and header in prev and prev.rstrip().endswith("|"):
-                    body = body[len(header) :].lstrip("\n")
-                body = _continuing(body, part, parts[i - 1])
-                if part.position == parts[i - 1].position + 1:
-                    body = _without_overlap(body, prev)
+                body = _joined(part, parts[i - 1])
             else:
                 opens = elsewhere or bool(LIST_ITEM.match(part.text.split("\n", 1)[0]))
             if head and opens:
@@ -1481,7 +1488,7 @@ class HybridRetriever:
         after = extra.position > own[-1].position
         beside = own[-1] if after else own[0]
         head = section_heading(extra)
-        body = _continuing(extra.text, extra, own[-1]) if after else extra.text
+        body = _joined(extra, own[-1]) if after else extra.text
         part = f"{HEADING_MARK}{head}\n{body}" if head and extra.heading_path != beside.heading_path else body
         if after:
             text, rows = f"{h.passage}\n{part}", (*h.rows, row)

@@ -13,6 +13,7 @@ from indexes.text import bare_question, has_cjk
 from indexes.types import Filters
 from kb.errors import InputError
 from rag.retrieval import HybridRetriever, dense_capability, get_reranker, margin_confidence, minmax
+from rag.types import Hit
 from tests.rag.conftest import SHOP, Doc, EnglishOnlyEmbedder, build_kb
 
 
@@ -945,6 +946,30 @@ def test_a_table_row_the_question_names_is_read_from_another_chunk_of_its_source
     # a row is named by its first cell and what else the question asks about: "Plus" in "How long is
     # the Care Plus warranty?" names no row of the plans' table
     assert r.answer_excerpts("How long is the Care Plus warranty on the plan?", [hit])[0].passage == hit.passage
+
+
+def test_an_excerpt_right_after_a_passage_joins_it_as_a_merged_chunk_does(kb_home: Path, fake_embedder: Any) -> None:
+    # a passage of a table's first two chunks, and the row the question names in the third: the
+    # excerpt repeated the table's header and the sentence the chunker carried over
+    head = "| Plan | Price per month |\n|---|---|"
+    title = "Plans"
+    docs = [Doc("plans.md", title, [
+        "All prices include VAT.", f"{head}\n| Lite | $15 |", f"{head}\n| Plus | $30 |", f"{head}\n| Max | $50 |",
+        "Prices change on 1 May. Ask us for the new ones.", "Ask us for the new ones. Call 0800 123 456.",
+    ], headings=[(title,)] + [(title, "Monthly plans")] * 3 + [(title, "Changes")] * 2)]
+    index = build_kb(kb_home, "plans", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder)
+    rows = {c.position: row for row, c in enumerate(index.get_chunks(list(range(index.n_chunks))))}
+    chunk = index.get_chunks([rows[1]])[0]
+    text = r._passage(rows[1], chunk, [rows[1], rows[2]])
+    assert text is not None and text.count("| Plan |") == 1
+    hit = Hit(chunk=chunk, score=1.0, text=text, rows=(rows[1], rows[2]), others=(rows[3],))
+    read = r._with_excerpt(hit, index.get_chunks([rows[3]])[0], rows[3])
+    assert read.passage.count("| Plan |") == 1 and read.passage.endswith("| Plus | $30 |\n| Max | $50 |")
+    chunk = index.get_chunks([rows[4]])[0]
+    hit = Hit(chunk=chunk, score=1.0, text=None, rows=(rows[4],), others=(rows[5],))
+    read = r._with_excerpt(hit, index.get_chunks([rows[5]])[0], rows[5])
+    assert read.passage.count("Ask us for the new ones.") == 1 and read.passage.endswith("Call 0800 123 456.")
 
 
 def test_a_merged_passage_says_the_sentences_chunks_overlap_on_once(kb_home: Path, fake_embedder: Any) -> None:
