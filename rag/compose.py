@@ -1157,7 +1157,9 @@ class ExtractiveComposer:
             # sentences in one passage ("Standard shipping is free on orders over $50. Below $50 it
             # costs $4.95. Express shipping costs $12.95") is one answer. A follow-up that takes its
             # topic from the turn before ("How long does it take?" after "How do I download my
-            # data?") is about that topic too
+            # data?") is about that topic too. The row the question names by its first cell is
+            # about what is asked, though its header words count half ("Plan: Max; Price per
+            # month: $50" was left out for "included at no extra cost on Plus and Max plans")
             about = q_terms | carried
             about_w = _term_weights(about, term_weight)
 
@@ -1167,7 +1169,7 @@ class ExtractiveComposer:
             named_best = max(names(i) for i in picked if fits[keep[i]])
             gives = _with_runs(
                 [cands[i][:2] for i in picked],
-                [fits[keep[i]] and names(i) >= 0.5 * named_best for i in picked],
+                [fits[keep[i]] and (names(i) >= 0.5 * named_best or i == named_row) for i in picked],
                 [fits[keep[i]] for i in picked],
             )
             picked = _kind_answered(
@@ -1259,9 +1261,13 @@ class ExtractiveComposer:
         # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
         # first by the run that says it, however many of its words an earlier run shares
         lead = 1.0 if any(says_kind) else 0.0
+        # and the row the question names by its first cell, where it gives that kind, first of
+        # all: "How much is the Max plan?" opened with the family discount's "20% off its monthly
+        # price", which names the plan too, before the plan's row and its $50
+        named_at = cands[named_row][:2] if named_row is not None and named_row in picked and fit[named_row] else None
         order = reading_order(
             [(n, pos) for n, pos, _, _ in said],
-            [r + lead * k for (*_, r), k in zip(said, says_kind, strict=True)],
+            [r + lead * (k + ((n, pos) == named_at)) for (n, pos, _, r), k in zip(said, says_kind, strict=True)],
             leaning,
             rows,
         )

@@ -1305,3 +1305,20 @@ def test_a_follow_up_about_it_is_answered_from_the_passages_that_name_what_it_is
     got = composer.compose("Can I cancel it?", hits, query="Can I cancel it? I ordered a kitchen appliance",
                            term_weight=lambda t: rare.get(t, 1.0)).text
     assert got.startswith("You can cancel an order"), got
+
+
+def test_the_row_a_price_question_names_opens_the_answer() -> None:
+    """"How much does the Max plan cost?" was answered with roaming's "included at no extra cost
+    on Plus and Max plans", which names the plan and "cost", and the Max row was left out: its
+    header words count half, so it named less than half of what that sentence did. The row the
+    question names by its first cell is about what is asked, and it opens the answer before a
+    sentence that names the plan in passing ("20% off its monthly price")."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    plans = _hit(1, "## Monthly plans\n| Plan | Price per month | Data |\n|---|---|---|\n| Max | $50 | Unlimited |\n"
+                    "## Family discount\nAdd up to 4 extra lines to a Plus or Max plan and each extra line gets 20% "
+                    "off its monthly price.", score=0.91)
+    roaming = _hit(2, "Roaming zones: Zone 1 – Canada and Mexico: included at no extra cost on Plus and Max plans; "
+                      "Lite customers pay $5 per day.", score=0.88)
+    for question in ("How much does the Max plan cost?", "How much is the Max plan?"):
+        out = composer.compose(question, [plans, roaming])
+        assert out.text.startswith("Plan: Max; Price per month: $50"), out.text
