@@ -144,10 +144,17 @@ def _has_negation(text: str, toks: Sequence[str]) -> bool:
     return NEGATION_ZH.search(text) is not None
 
 
-def _quoted(claim: str, context: str) -> bool:
-    """Whether ``claim`` stands in ``context`` word for word, white space aside."""
+def _quoted(claim: str, context: str, *, unnegated: bool = False) -> bool:
+    """Whether ``claim`` stands in ``context`` word for word, white space aside; ``unnegated``:
+    somewhere not right after a negation ("支持退货" stands in "不支持退货" so)."""
     bare = re.sub(r"\s+", "", claim)
-    return bool(bare) and bare in re.sub(r"\s+", "", context)
+    flat = re.sub(r"\s+", "", context)
+    at = flat.find(bare) if bare else -1
+    while at >= 0:
+        if not (unnegated and at and flat[at - 1] in "不没未无非别勿"):
+            return True
+        at = flat.find(bare, at + 1)
+    return False
 
 
 def lexical_features(claim: str, passages: Sequence[str]) -> dict[str, float]:
@@ -284,19 +291,6 @@ def _negates(text: str) -> bool:
     return _has_negation(text, surface_tokens(text)) or bool(_NEGATIVE_PREFIX.search(text))
 
 
-def _said_so(claim: str, context: str) -> bool:
-    """Whether ``context`` holds ``claim`` word for word (white space aside), and not right after a
-    negation ("支持退货" in "不支持退货")."""
-    bare = re.sub(r"\s+", "", claim)
-    flat = re.sub(r"\s+", "", context)
-    at = flat.find(bare) if bare else -1
-    while at >= 0:
-        if not (at and flat[at - 1] in "不没未无非别勿"):
-            return True
-        at = flat.find(bare, at + 1)
-    return False
-
-
 def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     """Why ``claim`` says what its passages do not, in the two ways a learned support score misses
     (it reads how much of the claim the passages hold, and a changed number or a dropped "not"
@@ -306,7 +300,7 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     returned"; "does not cover accidental damage" said to cover it). None when neither; a claim
     the passages hold word for word (each of its parts joined by " — ") never contradicts them."""
     context = "\n".join(passages)
-    if all(_said_so(part, context) for part in claim.split(" — ")):
+    if all(_quoted(part, context, unnegated=True) for part in claim.split(" — ")):
         return None
     new = written_numbers(_LIST_NUMBER.sub("", claim), words=False) - written_numbers(context)
     if new:
