@@ -227,6 +227,19 @@ _EN_NUMBERS = {
      "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "once": 1, "twice": 2,
      "single": 1, "double": 2, "half": 0.5}
 _EN_NUMBER = re.compile(r"(?i)\b(" + "|".join(_EN_NUMBERS) + r")(?:[\s-]+(one|two|three|four|five|six|seven|eight|nine))?\b")
+# a number word that counts something in a claim ("thirty days", "two business days", "ten
+# percent"): checked as the claim's digits are. A bare word is not: "one" is as often a pronoun
+# ("the one you bought"), and "first"/"second" order or time things
+_COUNTED = re.compile(
+    r"(?i)\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)"
+    r"(?:[\s-]+(one|two|three|four|five|six|seven|eight|nine))?\s+"
+    r"(?:(?:business|working|calendar|full|more|extra|additional|free)\s+)?"
+    r"(?:days?|weeks?|months?|years?|hours?|minutes?|percent|per\s+cent|dollars?|euros?|pounds?|items?|times"
+    r"|lines?|devices?|people|gb)\b"
+)
+# the country code before a phone number ("+44 20 7946 0958" of "020 7946 0958"): the same number
+_COUNTRY_CODE = re.compile(r"\+\d{1,3}(?=[\s-]?\(?\d)")
 _PM = re.compile(r"(?i)\b(\d{1,2})(?::\d{2})?\s*(?:pm|p\.m\.)")
 _CLOCK_24 = re.compile(r"\b(\d{1,2}):\d{2}\b")
 _DECIMAL_COMMA = re.compile(r"(?<![\d,])\d+,\d{1,2}(?![\d,])")
@@ -294,15 +307,20 @@ def _negates(text: str) -> bool:
 def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     """Why ``claim`` says what its passages do not, in the two ways a learned support score misses
     (it reads how much of the claim the passages hold, and a changed number or a dropped "not"
-    keeps almost all of it): a number in digits the passages give in no form ("90 days" of a
-    passage that says 30), or a term the claim's best-matching passage sentence negates and the
+    keeps almost all of it): a number in digits, or a number word that counts something ("thirty
+    days"), the passages give in no form ("90 days" of a passage that says 30), or a term the claim's best-matching passage sentence negates and the
     claim does not, or the other way round ("Gift cards can be returned" of "Gift cards cannot be
     returned"; "does not cover accidental damage" said to cover it). None when neither; a claim
     the passages hold word for word (each of its parts joined by " — ") never contradicts them."""
     context = "\n".join(passages)
     if all(_quoted(part, context, unnegated=True) for part in claim.split(" — ")):
         return None
-    new = written_numbers(_LIST_NUMBER.sub("", claim), words=False) - written_numbers(context)
+    said = _COUNTRY_CODE.sub("", _LIST_NUMBER.sub("", claim))
+    counted = {
+        _value(_EN_NUMBERS[m.group(1).lower()] + (_EN_NUMBERS[m.group(2).lower()] if m.group(2) else 0))
+        for m in _COUNTED.finditer(said)
+    }
+    new = (written_numbers(said, words=False) | counted) - written_numbers(context)
     if new:
         return f"gives {', '.join(sorted(new))}, which the passages do not"
     words = set(tokenize(claim))

@@ -263,6 +263,12 @@ def test_a_heading_does_not_lend_a_term_the_question_negates() -> None:
     ("Gift cards are refundable.", "Gift cards are non-refundable.", True),
     ("支持退货。", "本商品不支持退货。", True),
     ("We close at 6pm.", "We are open 9:00-17:00.", True),
+    # a number word that counts something is a number too; "one" alone is no count
+    ("You have thirty days to return it.", "You have 14 days to return an item.", True),
+    ("You have thirty days to return it.", "You have 30 days to return an item.", False),
+    ("Pick the one you like.", "Choose a colour.", False),
+    # a phone number with its country code is the same number
+    ("Call us on +44 20 7946 0958.", "Call us on 020 7946 0958.", False),
     # said another way: both sides deny, the other clock, a decimal comma, a table's "No"
     ("Gift cards are non-refundable.", "Gift cards cannot be refunded.", False),
     ("No receipt is needed.", "You do not need a receipt.", False),
