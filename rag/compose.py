@@ -406,6 +406,10 @@ _NOT_KNOWN = re.compile(
 )
 
 
+# verbs a question asks with, not about: "How much data do I get on Plus?" asks about data and Plus
+_ASKING_VERBS = frozenset(tokenize("get have need pay include come offer"))
+
+
 def _named_share(terms: set[str], weight: dict[str, float], said: set[str], shared: set[str]) -> float:
     """How much of ``terms`` (each of ``weight``) a sentence names: the terms among its words
     ``said``, less half of those that are words it shares with its neighbours (``shared``: a table
@@ -1106,6 +1110,13 @@ class ExtractiveComposer:
         if named_row is not None and len(picked) < self.max_sentences and not giving:
             picked.append(named_row)
             total += len(texts[named_row])
+        # the row is the answer where its cells and headers hold all the question asks about ("How
+        # much is the Max plan?", "How much data do I get on Plus?"), not where the question asks
+        # about something else of that plan ("How much does roaming cost on the Max plan?", "...
+        # for seniors?")
+        answers_row = (
+            named_row if named_row in picked and row_topic - _ASKING_VERBS <= set(tokenize(texts[named_row])) else None
+        )
         while len(picked) < self.max_sentences:
             best, best_val = -1, -1e9
             answer_in = next((said_in[j] for j in picked if said_in[j] is not None), None)
@@ -1157,7 +1168,7 @@ class ExtractiveComposer:
             # sentences in one passage ("Standard shipping is free on orders over $50. Below $50 it
             # costs $4.95. Express shipping costs $12.95") is one answer. A follow-up that takes its
             # topic from the turn before ("How long does it take?" after "How do I download my
-            # data?") is about that topic too. The row the question names by its first cell is
+            # data?") is about that topic too. The row that answers the question (answers_row) is
             # about what is asked, though its header words count half ("Plan: Max; Price per
             # month: $50" was left out for "included at no extra cost on Plus and Max plans")
             about = q_terms | carried
@@ -1169,7 +1180,7 @@ class ExtractiveComposer:
             named_best = max(names(i) for i in picked if fits[keep[i]])
             gives = _with_runs(
                 [cands[i][:2] for i in picked],
-                [fits[keep[i]] and (names(i) >= 0.5 * named_best or i == named_row) for i in picked],
+                [fits[keep[i]] and (names(i) >= 0.5 * named_best or i == answers_row) for i in picked],
                 [fits[keep[i]] for i in picked],
             )
             picked = _kind_answered(
@@ -1261,10 +1272,9 @@ class ExtractiveComposer:
         # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
         # first by the run that says it, however many of its words an earlier run shares
         lead = 1.0 if any(says_kind) else 0.0
-        # and the row the question names by its first cell, where it gives that kind, first of
-        # all: "How much is the Max plan?" opened with the family discount's "20% off its monthly
+        # and the row that answers the question, where it gives that kind, first of all: "How much is the Max plan?" opened with the family discount's "20% off its monthly
         # price", which names the plan too, before the plan's row and its $50
-        named_at = cands[named_row][:2] if named_row is not None and named_row in picked and fit[named_row] else None
+        named_at = cands[answers_row][:2] if answers_row is not None and answers_row in picked and fit[answers_row] else None
         order = reading_order(
             [(n, pos) for n, pos, _, _ in said],
             [r + lead * (k + ((n, pos) == named_at)) for (n, pos, _, r), k in zip(said, says_kind, strict=True)],

@@ -1312,7 +1312,8 @@ def test_the_row_a_price_question_names_opens_the_answer() -> None:
     on Plus and Max plans", which names the plan and "cost", and the Max row was left out: its
     header words count half, so it named less than half of what that sentence did. The row the
     question names by its first cell is about what is asked, and it opens the answer before a
-    sentence that names the plan in passing ("20% off its monthly price")."""
+    sentence that names the plan in passing ("20% off its monthly price"), where its cells and
+    headers hold all the question asks about."""
     composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
     plans = _hit(1, "## Monthly plans\n| Plan | Price per month | Data |\n|---|---|---|\n| Max | $50 | Unlimited |\n"
                     "## Family discount\nAdd up to 4 extra lines to a Plus or Max plan and each extra line gets 20% "
@@ -1322,3 +1323,6 @@ def test_the_row_a_price_question_names_opens_the_answer() -> None:
     for question in ("How much does the Max plan cost?", "How much is the Max plan?"):
         out = composer.compose(question, [plans, roaming])
         assert out.text.startswith("Plan: Max; Price per month: $50"), out.text
+    # a question about something else of the plan is not answered with its monthly price first
+    out = composer.compose("How much does roaming cost on the Max plan?", [plans, roaming])
+    assert not out.text.startswith("Plan: Max"), out.text
