@@ -227,17 +227,19 @@ _EN_NUMBERS = {
      "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "once": 1, "twice": 2,
      "single": 1, "double": 2, "half": 0.5}
 _EN_NUMBER = re.compile(r"(?i)\b(" + "|".join(_EN_NUMBERS) + r")(?:[\s-]+(one|two|three|four|five|six|seven|eight|nine))?\b")
-# a number word that counts something in a claim ("thirty days", "two business days", "ten
-# percent"): checked as the claim's digits are. A bare word is not: "one" is as often a pronoun
-# ("the one you bought"), and "first"/"second" order or time things
+# a number word that counts something in a claim ("thirty days", "a two-year warranty", "ten
+# business days"): checked as the claim's digits are. A bare word is not: "one" is as often a
+# pronoun ("the one you bought"), and "first"/"second" order or time things. Nor is the end of a
+# larger number ("two hundred dollars", "a hundred and fifty dollars": _IN_LARGER)
 _COUNTED = re.compile(
     r"(?i)\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
-    r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)"
-    r"(?:[\s-]+(one|two|three|four|five|six|seven|eight|nine))?\s+"
+    r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+    r"(?:[\s-]+(one|two|three|four|five|six|seven|eight|nine))?[\s-]+"
     r"(?:(?:business|working|calendar|full|more|extra|additional|free)\s+)?"
     r"(?:days?|weeks?|months?|years?|hours?|minutes?|percent|per\s+cent|dollars?|euros?|pounds?|items?|times"
     r"|lines?|devices?|people|gb)\b"
 )
+_IN_LARGER = re.compile(r"(?i)\b(?:hundred|thousand|million)(?:[\s-]+and)?[\s-]+$")
 # the country code before a phone number ("+44 20 7946 0958" of "020 7946 0958"): the same number
 _COUNTRY_CODE = re.compile(r"\+\d{1,3}(?=[\s-]?\(?\d)")
 _PM = re.compile(r"(?i)\b(\d{1,2})(?::\d{2})?\s*(?:pm|p\.m\.)")
@@ -319,6 +321,7 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     counted = {
         _value(_EN_NUMBERS[m.group(1).lower()] + (_EN_NUMBERS[m.group(2).lower()] if m.group(2) else 0))
         for m in _COUNTED.finditer(said)
+        if not _IN_LARGER.search(said[: m.start()])
     }
     new = (written_numbers(said, words=False) | counted) - written_numbers(context)
     if new:

@@ -267,6 +267,9 @@ def test_a_heading_does_not_lend_a_term_the_question_negates() -> None:
     ("You have thirty days to return it.", "You have 14 days to return an item.", True),
     ("You have thirty days to return it.", "You have 30 days to return an item.", False),
     ("Pick the one you like.", "Choose a colour.", False),
+    ("It costs two hundred dollars.", "It costs $200.", False),
+    ("It costs a hundred and fifty dollars.", "It costs $150.", False),
+    ("It has a two-year warranty.", "It has a 1-year warranty.", True),
     # a phone number with its country code is the same number
     ("Call us on +44 20 7946 0958.", "Call us on 020 7946 0958.", False),
     # said another way: both sides deny, the other clock, a decimal comma, a table's "No"
