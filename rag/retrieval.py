@@ -1477,27 +1477,20 @@ class HybridRetriever:
                 )
                 extra = best if most > named else None
             if extra is not None:
-                out[i] = self._with_excerpt(h, extra, h.others[extras.index(extra)], own)
+                out[i] = self._with_excerpt(h, extra, h.others[extras.index(extra)])
         return out
 
-    def _with_excerpt(self, h: Hit, extra: Chunk, row: int, own: Sequence[Chunk] = ()) -> Hit:
-        """``h`` with ``extra`` (its source's chunk at ``row``) added to its passage as a section
-        of its own, before or after the passage's chunks (``own``, read when not given) as in the
-        document."""
-        own = sorted(own or self.index.get_chunks(list(h.rows)), key=lambda c: c.position)
-        after = extra.position > own[-1].position
-        beside = own[-1] if after else own[0]
-        head = section_heading(extra)
-        body = _joined(extra, own[-1]) if after else extra.text
-        part = f"{HEADING_MARK}{head}\n{body}" if head and extra.heading_path != beside.heading_path else body
-        if after:
-            text, rows = f"{h.passage}\n{part}", (*h.rows, row)
-        else:
-            first = section_heading(own[0])
-            # the passage's own section keeps its heading once another one stands before it
-            opening = f"{HEADING_MARK}{first}\n" if first and not h.passage.startswith(HEADING_MARK) else ""
-            text, rows = f"{part}\n{opening}{h.passage}", (row, *h.rows)
-        return replace(h, text=text, rows=rows, others=tuple(r for r in h.others if r != row))
+    def _with_excerpt(self, h: Hit, extra: Chunk, row: int) -> Hit:
+        """``h`` with ``extra`` (its source's chunk at ``row``) added to its passage in document
+        order, joined as :meth:`_passage` joins a passage's chunks: under its heading where its
+        section is another than the part before it's, with a split table's header and the
+        chunker's overlap said once (an excerpt right before the passage repeated the table's
+        header, where one right after it did not)."""
+        rows = [*h.rows, row]
+        position = {r: c.position for r, c in zip(rows, self.index.get_chunks(rows), strict=True)}
+        rows.sort(key=position.__getitem__)
+        text = self._passage(row, h.chunk, rows)
+        return replace(h, text=text, rows=tuple(rows), others=tuple(r for r in h.others if r != row))
 
     def _named_rows(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
         """``hits`` with, for each of the first :data:`KIND_EXCERPT_TOP`, the first of its source's

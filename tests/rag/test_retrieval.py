@@ -948,7 +948,7 @@ def test_a_table_row_the_question_names_is_read_from_another_chunk_of_its_source
     assert r.answer_excerpts("How long is the Care Plus warranty on the plan?", [hit])[0].passage == hit.passage
 
 
-def test_an_excerpt_right_after_a_passage_joins_it_as_a_merged_chunk_does(kb_home: Path, fake_embedder: Any) -> None:
+def test_an_excerpt_next_to_a_passage_joins_it_as_a_merged_chunk_does(kb_home: Path, fake_embedder: Any) -> None:
     # a passage of a table's first two chunks, and the row the question names in the third: the
     # excerpt repeated the table's header and the sentence the chunker carried over
     head = "| Plan | Price per month |\n|---|---|"
@@ -966,6 +966,11 @@ def test_an_excerpt_right_after_a_passage_joins_it_as_a_merged_chunk_does(kb_hom
     hit = Hit(chunk=chunk, score=1.0, text=text, rows=(rows[1], rows[2]), others=(rows[3],))
     read = r._with_excerpt(hit, index.get_chunks([rows[3]])[0], rows[3])
     assert read.passage.count("| Plan |") == 1 and read.passage.endswith("| Plus | $30 |\n| Max | $50 |")
+    # and right before it: the table reads on under one header
+    chunk = index.get_chunks([rows[3]])[0]
+    hit = Hit(chunk=chunk, score=1.0, text=None, rows=(rows[3],), others=(rows[2],))
+    read = r._with_excerpt(hit, index.get_chunks([rows[2]])[0], rows[2])
+    assert read.passage == f"{head}\n| Plus | $30 |\n| Max | $50 |" and read.rows == (rows[2], rows[3])
     chunk = index.get_chunks([rows[4]])[0]
     hit = Hit(chunk=chunk, score=1.0, text=None, rows=(rows[4],), others=(rows[5],))
     read = r._with_excerpt(hit, index.get_chunks([rows[5]])[0], rows[5])
