@@ -281,6 +281,9 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     return "\n".join(out), cells_of
 
 
+_FIRST_CELL_END = re.compile(r"[;；，]")
+
+
 def names_row(topic: frozenset[str] | set[str], line: str) -> bool:
     """Whether a question whose topic terms are ``topic`` (what it asks about: its price words
     left out) names the table row ``line`` (as :func:`table_rows_as_sentences` reads it): the row's
@@ -288,7 +291,7 @@ def names_row(topic: frozenset[str] | set[str], line: str) -> bool:
     "How much is the Plus plan?" and "How much data do I get on Plus?" name "Plan: Plus; Price per
     month: $30; Data: 25 GB; ..."; "How long is the Care Plus warranty?" names no row of the plans'
     table, though one is "Plus"."""
-    first = line.split(";", 1)[0].split("；", 1)[0]
+    first = _FIRST_CELL_END.split(line, 1)[0]  # a Chinese row's cells end at "，" ("卡种：白金卡，年费：2000元")
     label = first.split(":", 1)[1] if ":" in first else first.split("：", 1)[-1]
     terms = set(tokenize(label))
     return bool(terms) and terms <= topic and 2 * len(topic & set(tokenize(line))) > len(topic)

@@ -1048,6 +1048,12 @@ class ExtractiveComposer:
         other_rows = (
             {j for j in range(len(every)) if row[j] and not names_asked[j]} if any(names_asked[j] for j in keep) else set()
         )
+        # so is every other row of a table one of whose rows the question names by its first cell
+        # ("How much is the Go 20 plan?" went on with the Go 35 and Go 10 rows, which name "Go")
+        for j in keep:
+            if row[j] and names_row(row_topic, every[j][2]):
+                run = _run_of(place, row, *every[j][:2])
+                other_rows |= {k for k in run.values() if not names_row(row_topic, every[k][2])}
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
         cap = dense_capability(self.embedder, query, lang)
         texts = [s for _, _, s in cands]

@@ -3,6 +3,8 @@ and the composed answer is the same as without the cache."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from indexes.embedders import get_embedder
@@ -1326,3 +1328,22 @@ def test_the_row_a_price_question_names_opens_the_answer() -> None:
     # a question about something else of the plan is not answered with its monthly price first
     out = composer.compose("How much does roaming cost on the Max plan?", [plans, roaming])
     assert not out.text.startswith("Plan: Max"), out.text
+
+
+def test_the_row_a_question_names_is_said_without_the_rows_beside_it() -> None:
+    """"How much is the Go 20 plan?" went on with the Go 35 and Go 10 rows, which name "Go" too;
+    a Chinese row ("套餐：畅享88，月费：88元") was never named at all: its first cell ended at a
+    Chinese comma, which names_row did not read as a cell's end."""
+    from indexes.text import names_row
+
+    assert names_row(frozenset({"畅享", "88", "月费"}), "套餐：畅享88，月费：88元，流量：60GB")
+    assert not names_row(frozenset({"畅享", "88", "月费"}), "套餐：畅享58，月费：58元，流量：30GB")
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    prepaid = _hit(1, "## Prepaid plans\n| Plan | Price per 30 days | Data |\n|---|---|---|\n"
+                      "| Go 10 | $10 | 2 GB |\n| Go 20 | $20 | 8 GB |\n| Go 35 | $35 | 20 GB |")
+    out = composer.compose("How much is the Go 20 plan?", [prepaid])
+    assert out.text.startswith("Plan: Go 20; Price per 30 days: $20") and "Go 35" not in out.text, out.text
+    zh = _hit(1, "## 套餐资费\n| 套餐 | 月费 | 流量 |\n|---|---|---|\n| 畅享58 | 58元 | 30GB |\n| 畅享88 | 88元 | 60GB |")
+    zh = Hit(chunk=dataclasses.replace(zh.chunk, lang="zh"), score=zh.score)
+    out = composer.compose("畅享88月费多少？", [zh])
+    assert out.text.startswith("套餐：畅享88，月费：88元") and "畅享58" not in out.text, out.text
