@@ -579,7 +579,43 @@ class MarkdownLoader:
         from unstructured.partition.md import partition_md
 
         _fast_unstructured()
-        return _from_unstructured(partition_md(text=body, **_NO_LANG)), [], meta
+        return _numbered(_from_unstructured(partition_md(text=body, **_NO_LANG)), body), [], meta
+
+
+# an ordered list's item in Markdown ("1. Sign in to your account")
+_ORDERED_ITEM = re.compile(r"^ {0,3}(\d{1,9})[.)][ \t]+(\S.*)$", re.M)
+
+
+def _item_key(text: str) -> str:
+    """What an item's text and its Markdown source share: its letters and digits, lower-cased,
+    without link targets ("[Orders](https://...)" reads "Orders"), the first 40."""
+    return "".join(ch for ch in re.sub(r"\]\([^)]*\)", "", text).lower() if ch.isalnum())[:40]
+
+
+def _same_item(key: str, mark: str) -> bool:
+    """Whether an item read as ``key`` is the one marked ``mark`` (:func:`_item_key` of each): the
+    same, or one starts the other (a line that goes on below an item joins it)."""
+    n = min(len(key), len(mark))
+    return n >= 4 and key[:n] == mark[:n] or (bool(key) and key == mark)
+
+
+def _numbered(elements: list[Element], body: str) -> list[Element]:
+    """``elements`` with each list item that is an ordered list's item in the Markdown ``body``
+    written with its number ("1. Sign in ..."), as a plain text's numbered lines are: unstructured
+    drops the mark, and the steps of "How to start a return" were stored, cited and read as
+    bullets, so the composer could not tell them for steps to say in order."""
+    marks = [(m.group(1), _item_key(m.group(2))) for m in _ORDERED_ITEM.finditer(body)]
+    out: list[Element] = []
+    at = 0  # the marks are met in the elements' order
+    for el in elements:
+        if el.kind == "list_item" and at < len(marks):
+            key = _item_key(el.text)
+            found = next((j for j in range(at, len(marks)) if _same_item(key, marks[j][1])), None)
+            if found is not None:
+                at = found + 1
+                el = Element(el.kind, f"{marks[found][0]}. {el.text}", el.level, el.page)
+        out.append(el)
+    return out
 
 
 class HtmlLoader:

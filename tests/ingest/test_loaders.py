@@ -432,3 +432,18 @@ def test_oversize_checked_before_reading(tmp_path: Path, monkeypatch: pytest.Mon
 def test_decode_text_gb18030_and_bom() -> None:
     assert decode_text("会员积分规则说明，每消费一元获得一积分。".encode("gb18030")) == "会员积分规则说明，每消费一元获得一积分。"
     assert decode_text("\ufeffhello".encode()) == "hello"
+
+
+def test_a_markdown_ordered_lists_items_keep_their_numbers(tmp_path: Path) -> None:
+    # unstructured drops the "1." of an ordered list's item: the steps of "How to start a return"
+    # were stored, cited and read as bullets ("- Sign in ..."), and no answer said them as steps
+    md = tmp_path / "returns.md"
+    md.write_text(
+        "# Returns\n\n## How to start a return\n\n1. Sign in to your **account**.\n"
+        "2. Go to [Orders](https://shop.example/orders).\n\nThen:\n\n- Keep the receipt.\n\n"
+        "4. Drop the parcel off\n   within 7 days.\n",
+        encoding="utf-8",
+    )
+    items = [e.text for e in load_file(md, tmp_path, 5).elements if e.kind == "list_item"]
+    assert items == ["1. Sign in to your account.", "2. Go to Orders.", "Keep the receipt.",
+                     "4. Drop the parcel off within 7 days."]
