@@ -887,9 +887,14 @@ class ExtractiveComposer:
                         seen.add(key)
                         keys.append(key)
                         cands.append((n, pos, s))
-                        lexical.append(own_words.get(sent.strip()))
+                        item = own_words.get(sent.strip())
+                        lexical.append(item)
                         row.append(sent.strip() in row_lines)
-                        numbered.append(bool(steps_here) and key[:_STEP_KEY] in steps_here)
+                        # a step read with its list's lead-in ("How to start a return: Sign in ...")
+                        # is known by its own words
+                        numbered.append(bool(steps_here) and (
+                            key[:_STEP_KEY] in steps_here or (item is not None and wording(item)[:_STEP_KEY] in steps_here)
+                        ))
                         away.append(pos - start if pos >= start else start - pos + 0.5)
                         section.append(heads[pos])
                         step.append(pos - _section_start(sents, pos) + 1.5 if pos < start else None)
@@ -1267,14 +1272,17 @@ class ExtractiveComposer:
             if rest and total + sum(len(every[place[(n, p)]][2]) + 1 for p in rest) <= self.max_chars:
                 for p in rest:
                     total += say_too(n, p, r)
-        # a how-to question answered by a numbered list's step is told every step of that list, in
-        # order, where they fit: "How do I switch to eSIM?" said steps 1 and 2 of 5
+        # a how-to question answered by a numbered list's step is told the steps of that list, in
+        # order, as many as fit: "How do I switch to eSIM?" said steps 1 and 2 of 5, and a list
+        # too long for the answer's room said steps 2, 3 and 5 of 12 where it now says 1 to 7
         if how_to:
             for n, pos, _, r in list(said):
-                rest = [p for p in _run_of(place, numbered, n, pos) if (n, p) not in places]
-                if rest and total + sum(len(every[place[(n, p)]][2]) + 1 for p in rest) <= self.max_chars:
-                    for p in rest:
-                        total += say_too(n, p, r)
+                for p in _run_of(place, numbered, n, pos):
+                    if (n, p) not in places:
+                        added = say_too(n, p, r)
+                        if not added:
+                            break
+                        total += added
         # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
         # first by the run that says it, however many of its words an earlier run shares
         lead = 1.0 if any(says_kind) else 0.0
@@ -1295,6 +1303,7 @@ class ExtractiveComposer:
             s for j, s in enumerate(said)
             if not _leads_in(s[2]) or (j + 1 < len(said) and said[j + 1][:2] == (s[0], s[1] + 1))
         ] or said
+        said = _lead_said_once(said, lambda n, pos: _item_lead(every, lexical, row, place.get((n, pos))))
         whole = None if narrowed else self._whole_entry(hits, said, replies)
         if whole is not None:
             n, answer = whole
@@ -1379,6 +1388,34 @@ _EXCEPTION = re.compile(
 )
 # how much of a step's wording says which step a sentence is
 _STEP_KEY = 24
+
+
+def _item_lead(
+    every: Sequence[tuple[int, int, str]], own: Sequence[str | None], row: Sequence[bool], j: int | None
+) -> str:
+    """The lead-in that candidate ``j``, a list's item read with it ("How to start a return: Sign
+    in ..."), opens with; "" for any other sentence (a table's row reads its headers, not a lead)."""
+    if j is None or row[j] or not own[j]:
+        return ""
+    text, words = every[j][2], own[j] or ""
+    at = text.find(words)
+    lead = text[:at] if at > 0 else ""
+    return lead if lead.rstrip().endswith((":", "：")) else ""
+
+
+def _lead_said_once(
+    said: list[tuple[int, int, str, float]], lead_of: Callable[[int, int], str]
+) -> list[tuple[int, int, str, float]]:
+    """``said`` with a list's items that follow one another in the answer as in their passage said
+    under their lead-in once: the eight steps of "How do I start a return?" each opened with "How
+    to start a return:"."""
+    out = list(said)
+    for k in range(1, len(said)):
+        (pn, ppos, _, _), (n, pos, sent, r) = said[k - 1], said[k]
+        lead = lead_of(n, pos)
+        if lead and n == pn and pos == ppos + 1 and lead_of(pn, ppos) == lead:
+            out[k] = (n, pos, sent[len(lead) :].lstrip(), r)
+    return out
 
 
 def _numbered_steps(passage: str) -> frozenset[str]:

@@ -1347,3 +1347,19 @@ def test_the_row_a_question_names_is_said_without_the_rows_beside_it() -> None:
     zh = Hit(chunk=dataclasses.replace(zh.chunk, lang="zh"), score=zh.score)
     out = composer.compose("畅享88月费多少？", [zh])
     assert out.text.startswith("套餐：畅享88，月费：88元") and "畅享58" not in out.text, out.text
+
+
+def test_a_long_how_to_list_under_its_heading_is_told_in_order_under_its_lead_once() -> None:
+    """A section's numbered steps are read with its heading as their lead-in ("How to start a
+    return: Sign in ..."), and were known as steps by the whole line, lead included, so
+    "How do I start a return?" said three of twelve steps, each opening with "How to start a
+    return:". They are known by their own words, said in order as many as fit, under the lead once."""
+    steps = [f"Step {w} of the return: do the {w} thing with the parcel and the label" for w in (
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")]
+    passage = "## How to start a return\n" + "\n".join(f"{i}. {s}." for i, s in enumerate(steps, 1))
+    hit = Hit(chunk=Chunk(id="c1", doc_id="d1", source="returns.md", position=0, text=passage, title="Returns"),
+              score=0.9, text=passage)
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("How do I start a return?", [hit]).text
+    said = [s for s in steps if s in out]
+    assert said == steps[: len(said)] and len(said) >= 8, out
+    assert out.count("How to start a return") == 1 and out.startswith("How to start a return: Step one"), out
