@@ -995,7 +995,10 @@ class ExtractiveComposer:
         ]
         ranked = [i for _, i in sorted(pre, reverse=True)]
         must: list[int] = []
-        row_topic = frozenset(q_terms) - price_terms(question)  # what a row named must be about
+        # what a row named must be about, with what a follow-up takes from the turn before ("How
+        # much data does it include?" after "How much is the Plus plan?" names the Plus row)
+        leaned = _topic_terms(query) - q_terms if query != question and refers_back(question) else set()
+        row_topic = frozenset(q_terms | carried | leaned) - price_terms(question)
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
         # a table's row that the question names by its first cell ("Plus" in "How much is the Plus
@@ -1054,11 +1057,13 @@ class ExtractiveComposer:
             {j for j in range(len(every)) if row[j] and not names_asked[j]} if any(names_asked[j] for j in keep) else set()
         )
         # so is every other row of a table one of whose rows the question names by its first cell
-        # ("How much is the Go 20 plan?" went on with the Go 35 and Go 10 rows, which name "Go")
-        for j in keep:
-            if row[j] and names_row(row_topic, every[j][2]):
-                run = _run_of(place, row, *every[j][:2])
-                other_rows |= {k for k in run.values() if not names_row(row_topic, every[k][2])}
+        # ("How much is the Go 20 plan?" went on with the Go 35 and Go 10 rows, which name "Go"),
+        # wherever the table was cut: a row is of the table whose headers it reads
+        named_tables = {_row_headers(every[j][2]) for j in keep if row[j] and names_row(row_topic, every[j][2])}
+        other_rows |= {
+            k for k in range(len(every))
+            if row[k] and _row_headers(every[k][2]) in named_tables and not names_row(row_topic, every[k][2])
+        }
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
         cap = dense_capability(self.embedder, query, lang)
         texts = [s for _, _, s in cands]
@@ -1388,6 +1393,15 @@ _EXCEPTION = re.compile(
 )
 # how much of a step's wording says which step a sentence is
 _STEP_KEY = 24
+
+
+_CELL_NAME = re.compile(r"(?:^|[;；，])\s*([^:：;；，]+)[:：]")
+
+
+def _row_headers(sentence: str) -> tuple[str, ...]:
+    """The headers a table's row, as the composer reads it, names its cells by ("Plan: Max;
+    Price per month: $50" reads ("Plan", "Price per month")): the rows of one table read the same."""
+    return tuple(name.strip() for name in _CELL_NAME.findall(sentence))
 
 
 def _item_lead(

@@ -1343,6 +1343,13 @@ def test_the_row_a_question_names_is_said_without_the_rows_beside_it() -> None:
                       "| Go 10 | $10 | 2 GB |\n| Go 20 | $20 | 8 GB |\n| Go 35 | $35 | 20 GB |")
     out = composer.compose("How much is the Go 20 plan?", [prepaid])
     assert out.text.startswith("Plan: Go 20; Price per 30 days: $20") and "Go 35" not in out.text, out.text
+    # a table cut across passages is one table; a follow-up names the row the turn before named
+    first = _hit(1, "## Prepaid plans\n| Plan | Price per 30 days | Data |\n|---|---|---|\n| Go 10 | $10 | 2 GB |\n"
+                    "| Go 20 | $20 | 8 GB |")
+    second = _hit(2, "| Plan | Price per 30 days | Data |\n|---|---|---|\n| Go 35 | $35 | 20 GB |\n| Go 50 | $50 | 40 GB |")
+    out = composer.compose("How much data does it include?", [first, second],
+                           query="How much data does it include? How much is the Go 20 plan?")
+    assert out.text.startswith("Plan: Go 20") and "Go 35" not in out.text and "Go 10" not in out.text, out.text
     zh = _hit(1, "## 套餐资费\n| 套餐 | 月费 | 流量 |\n|---|---|---|\n| 畅享58 | 58元 | 30GB |\n| 畅享88 | 88元 | 60GB |")
     zh = Hit(chunk=dataclasses.replace(zh.chunk, lang="zh"), score=zh.score)
     out = composer.compose("畅享88月费多少？", [zh])
