@@ -1291,8 +1291,9 @@ class ExtractiveComposer:
         # a question that asks for a kind of answer ("退货需要多长时间退款？": a duration) is answered
         # first by the run that says it, however many of its words an earlier run shares
         lead = 1.0 if any(says_kind) else 0.0
-        # and the row that answers the question, where it gives that kind, first of all: "How much is the Max plan?" opened with the family discount's "20% off its monthly
-        # price", which names the plan too, before the plan's row and its $50
+        # and the row that answers the question, where it gives that kind, first of all: "How much
+        # is the Max plan?" opened with the family discount's "20% off its monthly price", which
+        # names the plan too, before the plan's row and its $50
         named_at = cands[answers_row][:2] if answers_row is not None and answers_row in picked and fit[answers_row] else None
         order = reading_order(
             [(n, pos) for n, pos, _, _ in said],
