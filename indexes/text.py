@@ -291,10 +291,16 @@ def names_row(topic: frozenset[str] | set[str], line: str) -> bool:
     "How much is the Plus plan?" and "How much data do I get on Plus?" name "Plan: Plus; Price per
     month: $30; Data: 25 GB; ..."; "How long is the Care Plus warranty?" names no row of the plans'
     table, though one is "Plus"."""
+    terms = row_label(line)
+    return bool(terms) and terms <= topic and 2 * len(topic & set(tokenize(line))) > len(topic)
+
+
+def row_label(line: str) -> frozenset[str]:
+    """The terms of a table row's first cell, as :func:`table_rows_as_sentences` reads the row
+    ("Plan: Max Pro; Price per month: $65": max, pro)."""
     first = _FIRST_CELL_END.split(line, 1)[0]  # a Chinese row's cells end at "，" ("卡种：白金卡，年费：2000元")
     label = first.split(":", 1)[1] if ":" in first else first.split("：", 1)[-1]
-    terms = set(tokenize(label))
-    return bool(terms) and terms <= topic and 2 * len(topic & set(tokenize(line))) > len(topic)
+    return frozenset(tokenize(label))
 
 
 # --- language detection ------------------------------------------------------------------------

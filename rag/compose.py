@@ -31,6 +31,7 @@ from indexes.text import (
     leans_on_previous,
     named_terms,
     names_row,
+    row_label,
     only_names_subject,
     phrase_terms,
     price_terms,
@@ -997,7 +998,10 @@ class ExtractiveComposer:
         must: list[int] = []
         # what a row named must be about, with what a follow-up takes from the turn before ("How
         # much data does it include?" after "How much is the Plus plan?" names the Plus row)
-        leaned = _topic_terms(query) - q_terms if query != question and refers_back(question) else set()
+        leaned = (
+            _topic_terms(query) - q_terms
+            if query != question and refers_back(question) and not only_names_subject(question) else set()
+        )
         row_topic = frozenset(q_terms | carried | leaned) - price_terms(question)
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
@@ -1059,10 +1063,15 @@ class ExtractiveComposer:
         # so is every other row of a table one of whose rows the question names by its first cell
         # ("How much is the Go 20 plan?" went on with the Go 35 and Go 10 rows, which name "Go"),
         # wherever the table was cut: a row is of the table whose headers it reads
-        named_tables = {_row_headers(every[j][2]) for j in keep if row[j] and names_row(row_topic, every[j][2])}
+        # wherever the table was cut: a row is of the table whose headers it reads. Of two rows
+        # named, the one whose label holds the other's is meant ("Max Pro", not "Max")
+        named_rows = {j for j in range(len(every)) if row[j] and names_row(row_topic, every[j][2])}
+        labels = {j: row_label(every[j][2]) for j in named_rows}
+        meant = {j for j in named_rows if not any(labels[j] < labels[k] for k in named_rows)}
+        named_tables = {_row_headers(every[j][2]) for j in meant if j in keep}
         other_rows |= {
             k for k in range(len(every))
-            if row[k] and _row_headers(every[k][2]) in named_tables and not names_row(row_topic, every[k][2])
+            if row[k] and _row_headers(every[k][2]) in named_tables and k not in meant
         }
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
         cap = dense_capability(self.embedder, query, lang)
@@ -1121,7 +1130,8 @@ class ExtractiveComposer:
         # question, scores low against it ("Plan: Plus; Price per month: $30; Data: 25 GB; ...")
         named_row = next((
             i for i in sorted(range(len(cands)), key=lambda i: -rel[i])
-            if row[keep[i]] and i not in picked and (fit[i] or kind is None) and names_row(row_topic, texts[i])
+            if row[keep[i]] and i not in picked and (fit[i] or kind is None) and keep[i] not in other_rows
+            and names_row(row_topic, texts[i])
         ), None)
         if named_row is not None and len(picked) < self.max_sentences and not giving:
             picked.append(named_row)

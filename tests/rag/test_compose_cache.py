@@ -1350,6 +1350,13 @@ def test_the_row_a_question_names_is_said_without_the_rows_beside_it() -> None:
     out = composer.compose("How much data does it include?", [first, second],
                            query="How much data does it include? How much is the Go 20 plan?")
     assert out.text.startswith("Plan: Go 20") and "Go 35" not in out.text and "Go 10" not in out.text, out.text
+    # a follow-up that names its own row leans on no other ("And Go 35?" said the Go 20 row too)
+    out = composer.compose("And Go 35?", [first, second], query="And Go 35? How much is the Go 20 plan?")
+    assert out.text.startswith("Plan: Go 35") and "Go 20" not in out.text, out.text
+    # of two rows named, the one whose label holds the other's is meant
+    pro = _hit(1, "| Plan | Price per month |\n|---|---|\n| Max | $50 |\n| Max Pro | $65 |")
+    out = composer.compose("How much is the Max Pro plan?", [pro])
+    assert out.text.startswith("Plan: Max Pro; Price per month: $65") and "$50" not in out.text, out.text
     zh = _hit(1, "## 套餐资费\n| 套餐 | 月费 | 流量 |\n|---|---|---|\n| 畅享58 | 58元 | 30GB |\n| 畅享88 | 88元 | 60GB |")
     zh = Hit(chunk=dataclasses.replace(zh.chunk, lang="zh"), score=zh.score)
     out = composer.compose("畅享88月费多少？", [zh])
