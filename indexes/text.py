@@ -805,11 +805,16 @@ def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     return False
 
 
-# "How do I return an item?", "如何退货": the question asks for a procedure, which a section headed
+# "How do I return an item?", "What are the steps to reset the TV?", "如何退货", "开发票的步骤是什么":
+# the question asks for a procedure, which a section headed
 # as one gives ("4. How to start a return", "如何申请退货"); "How long …" asks for a duration instead
 # ("怎么办", "怎么样", "怎么回事" ask what to do, how it is, what is going on: as "What should I do?"
 # does not, they ask for no procedure)
-_HOW_TO_QUESTION = re.compile(r"^\W*how\s+(?:do|can|should|could|would|to)\b|怎么(?!办|样|回事)|怎样|如何", re.IGNORECASE)
+_HOW_TO_QUESTION = re.compile(
+    r"^\W*how\s+(?:do|can|should|could|would|to)\b|^\W*what\s+(?:are\s+the\s+|is\s+the\s+)?(?:steps?|process|procedure)"
+    r"\s+(?:to|for)\b|^\W*walk\s+me\s+through\b|怎么(?!办|样|回事)|怎样|如何|步骤|流程是",
+    re.IGNORECASE,
+)
 _HOW_TO_HEADING = re.compile(
     r"^\W*(?:\d+[.)]?\s*)?(?:how\s+(?:to|do\s+i|can\s+i)\b|steps?\s+(?:to|for)\b)|^\W*(?:\d+[.)、]?\s*)?(?:如何|怎么|怎样)",
     re.IGNORECASE,

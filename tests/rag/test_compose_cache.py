@@ -800,6 +800,11 @@ def test_what_to_do_about_something_is_no_how_to_question() -> None:
 
     assert asks_how_to("积分怎么用？") and asks_how_to("退货怎样操作") and asks_how_to("如何退货")
     assert not asks_how_to("退货的话积分怎么办？") and not asks_how_to("这个商品怎么样")
+    # asking for the steps asks how ("What are the steps to set up the router?" was answered with
+    # step 6, then steps 1 and 2)
+    assert asks_how_to("What are the steps to set up the router?") and asks_how_to("开发票的步骤是什么？")
+    assert asks_how_to("What is the process for returning an item?") and asks_how_to("Walk me through a return")
+    assert not asks_how_to("What is the first step?") and not asks_how_to("How long does each step take?")
     page = _hit(1, "## 如何使用积分\n100 积分可抵扣 1 美元，最多抵扣订单金额的 20%。\n"
                    "## 退货对积分的影响\n退货后，该商品获得的积分将被扣回。", "积分规则", 0.9)
     page = replace(page, chunk=replace(page.chunk, lang="zh"))
