@@ -1449,7 +1449,7 @@ def _numbered_steps(passage: str) -> frozenset[str]:
     list items the composer reads (:data:`LIST_ITEM`) whose mark is a number."""
     return frozenset(
         wording(m.group(1))[:_STEP_KEY]
-        for line in passage.split("\n")
+        for line in joined_broken_lines(passage).split("\n")  # as it is read: "6. On your phone," goes on
         if (m := LIST_ITEM.match(line)) and line.lstrip()[:1].isdigit()
     )
 

@@ -541,6 +541,10 @@ def _continuing(text: str, chunk: Chunk, before: Chunk) -> str:
     return text.removeprefix(CONTINUES) if chunk.position == before.position + 1 else text
 
 
+# a numbered list's step, as a passage writes it ("7. Attach the label ...")
+_STEP = re.compile(r"^\s*\d{1,3}[.)]\s")
+
+
 def _joined(part: Chunk, before: Chunk) -> str:
     """``part``'s text as it reads after ``before``, an earlier chunk of its document that a
     passage puts before it: without the header of a table split across them (said once, and the
@@ -1406,6 +1410,8 @@ class HybridRetriever:
         asked = frozenset(tokenize(query_topic(question))) - price_terms(question)
         topic = asked or (frozenset(tokenize(query_topic(query))) if query else frozenset())
         how_to = kind is None and asks_how_to(question) and bool(topic)
+        if how_to:
+            hits = self._steps_continued(hits)
         # a follow-up's passage was found with the turn it follows, whose words may have pulled it
         # to another section ("会过期吗？" after "积分怎么获得？": how points are earned)
         follows = bool(asked and query and query.strip() != question.strip())
@@ -1478,6 +1484,25 @@ class HybridRetriever:
                 extra = best if most > named else None
             if extra is not None:
                 out[i] = self._with_excerpt(h, extra, h.others[extras.index(extra)])
+        return out
+
+    def _steps_continued(self, hits: Sequence[Hit]) -> list[Hit]:
+        """``hits`` with, for each of the first :data:`KIND_EXCERPT_TOP` whose passage ends with a
+        numbered step, the next chunk of its document where that goes on with the list (its first
+        line a numbered step, or the rest of the step cut), retrieved or not: "How do I set up my
+        router?" was told steps 1 to 6 of 15, where the chunk ended, with room for more."""
+        out = list(hits)
+        for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
+            # the list's last step ends the passage (on its last line, or cut before it)
+            if h.chunk.kind == "faq" or not h.rows or not any(_STEP.match(x) for x in h.passage.rstrip().split("\n")[-2:]):
+                continue
+            after = self.index.neighbours(h.rows[-1], 0, 1)
+            if not after or after[0] in h.rows:
+                continue
+            nxt = self.index.get_chunks(after[:1])[0]
+            opening = nxt.text.removeprefix(CONTINUES).lstrip().split("\n", 1)[0]
+            if nxt.heading_path == h.chunk.heading_path and (nxt.text.startswith(CONTINUES) or _STEP.match(opening)):
+                out[i] = self._with_excerpt(h, nxt, after[0])
         return out
 
     def _with_excerpt(self, h: Hit, extra: Chunk, row: int) -> Hit:

@@ -1382,3 +1382,8 @@ def test_a_long_how_to_list_under_its_heading_is_told_in_order_under_its_lead_on
     said = [s for s in steps if s in out]
     assert said == steps[: len(said)] and len(said) >= 8, out
     assert out.count("How to start a return") == 1 and out.startswith("How to start a return: Step one"), out
+    # a step cut at a comma by the chunker ("6. On your phone," then "open the Wi-Fi settings ...")
+    # is known by the whole step, as it is read
+    from rag.compose import _numbered_steps
+
+    assert _numbered_steps("6. On your phone,\nopen the Wi-Fi settings.") == frozenset({"onyourphoneopenthewifise"})

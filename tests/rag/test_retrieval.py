@@ -1038,3 +1038,26 @@ def test_script_shift_percentiles_are_numpys_bit_for_bit() -> None:
                 want = np.percentile(cos, qs)
                 got = _percentiles(cos, qs)
                 assert got.dtype == want.dtype and np.array_equal(got, want), (n, qs, got - want)
+
+
+def test_a_how_to_passage_that_ends_in_a_step_goes_on_with_the_lists_next_chunk(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "How do I set up my router?" was told steps 1 to 6 of 15: the chunk ended there, and the
+    # next one, not retrieved, held steps 7 on
+    head = ("Router", "How to set up your router")
+    docs = [Doc("router.md", "Router", [
+        "1. Unpack the router and set up the cables.\n2. Place the router in the hall.\n3. Plug in the router.",
+        "4. Open the Wi-Fi settings on your phone.\n5. Enter the password printed on the label.",
+        "The warranty lasts two years.",
+    ], headings=[head, head, ("Router", "Warranty")])]
+    index = build_kb(kb_home, "router", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder)
+    q = "How do I set up the router?"
+    rows = {c.position: row for row, c in enumerate(index.get_chunks(list(range(index.n_chunks))))}
+    hit = Hit(chunk=index.get_chunks([rows[0]])[0], score=1.0, rows=(rows[0],))  # the next chunk not retrieved
+    read = r.answer_excerpts(q, [hit])[0]
+    assert read.passage.endswith("3. Plug in the router.\n4. Open the Wi-Fi settings on your phone.\n"
+                                 "5. Enter the password printed on the label."), read.passage
+    # a question that asks no how is not told the rest of the list
+    assert r.answer_excerpts("Where do I place the router?", [hit])[0].passage == hit.passage
