@@ -292,7 +292,12 @@ def names_row(topic: frozenset[str] | set[str], line: str) -> bool:
     month: $30; Data: 25 GB; ..."; "How long is the Care Plus warranty?" names no row of the plans'
     table, though one is "Plus"."""
     terms = row_label(line)
-    return bool(terms) and terms <= topic and 2 * len(topic & set(tokenize(line))) > len(topic)
+    if not terms or not terms <= topic:
+        return False
+    # a Chinese term is held where its characters stand in the row: jieba cuts "畅享88的月费" into
+    # 月 and 费, and the row's "月费" into one word
+    words, written = set(tokenize(line)), to_simplified(line)
+    return 2 * sum(1 for t in topic if t in words or (_CJK_CHAR.search(t) and t in written)) > len(topic)
 
 
 def row_label(line: str) -> frozenset[str]:

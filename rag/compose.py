@@ -40,6 +40,7 @@ from indexes.text import (
     split_asks,
     split_sentences,
     table_rows_as_sentences,
+    to_simplified,
     tokenize,
     without_auxiliary,
     without_request,
@@ -407,6 +408,13 @@ _NOT_KNOWN = re.compile(
 )
 
 
+# a question that compares rows, or asks for other or all of them ("Which plans cost more than
+# Plus?", "other than Max Pro", "比畅享58贵的套餐有哪些？"): every row of a table may answer it
+_ASKS_ACROSS = re.compile(
+    r"\b(?:than|others?|except|besides|apart\s+from|compar\w*|versus|vs|differ\w*|all|every|each|which)\b"
+    r"|比|除了|以外|其他|其它|哪些|所有|各|区别|不同",
+    re.IGNORECASE,
+)
 # verbs a question asks with, not about: "How much data do I get on Plus?" asks about data and Plus
 _ASKING_VERBS = frozenset(tokenize("get have need pay include come offer"))
 
@@ -1064,15 +1072,21 @@ class ExtractiveComposer:
         # ("How much is the Go 20 plan?" went on with the Go 35 and Go 10 rows, which name "Go"),
         # wherever the table was cut: a row is of the table whose headers it reads
         # wherever the table was cut: a row is of the table whose headers it reads. Of two rows
-        # named, the one whose label holds the other's is meant ("Max Pro", not "Max")
+        # named, the one whose label holds the other's is meant
+        # named ("Max Pro", not "Max"). A row whose label names something asked that theirs do
+        # not is asked about too ("phones and laptops": the "Laptops and tablets" row), and a
+        # question that compares, or asks for others or all, reads every row
         named_rows = {j for j in range(len(every)) if row[j] and names_row(row_topic, every[j][2])}
         labels = {j: row_label(every[j][2]) for j in named_rows}
         meant = {j for j in named_rows if not any(labels[j] < labels[k] for k in named_rows)}
         named_tables = {_row_headers(every[j][2]) for j in meant if j in keep}
-        other_rows |= {
-            k for k in range(len(every))
-            if row[k] and _row_headers(every[k][2]) in named_tables and k not in meant
-        }
+        said_by_meant = frozenset().union(*(labels[j] for j in meant))
+        if named_tables and not _ASKS_ACROSS.search(to_simplified(question)):
+            other_rows |= {
+                k for k in range(len(every))
+                if row[k] and _row_headers(every[k][2]) in named_tables and k not in meant
+                and not (row_label(every[k][2]) & row_topic) - said_by_meant
+            }
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
         cap = dense_capability(self.embedder, query, lang)
         texts = [s for _, _, s in cands]

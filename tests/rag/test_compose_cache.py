@@ -1362,6 +1362,16 @@ def test_the_row_a_question_names_is_said_without_the_rows_beside_it() -> None:
     pro = _hit(1, "| Plan | Price per month |\n|---|---|\n| Max | $50 |\n| Max Pro | $65 |")
     out = composer.compose("How much is the Max Pro plan?", [pro])
     assert out.text.startswith("Plan: Max Pro; Price per month: $65") and "$50" not in out.text, out.text
+    # a row whose label names something else asked is asked about too, and a question that asks
+    # for others reads every row (QA: the laptops' row and the Max row were left out)
+    periods = _hit(1, "| Product category | Warranty period |\n|---|---|\n| Laptops and tablets | 2 years |\n"
+                      "| Phones | 1 year |\n| Kitchen appliances | 3 years |")
+    out = composer.compose("What is the warranty for phones and laptops?", [periods])
+    assert "Laptops and tablets" in out.text and "Phones" in out.text and "Kitchen" not in out.text, out.text
+    out = composer.compose("What plans are there other than Max Pro?", [pro])
+    assert "Plan: Max; Price per month: $50" in out.text, out.text
+    # a Chinese term is held where its characters stand ("月费" of 月 and 费)
+    assert names_row(frozenset({"畅享", "88", "月", "费"}), "套餐：畅享88，月费：88元，流量：60GB")
     zh = _hit(1, "## 套餐资费\n| 套餐 | 月费 | 流量 |\n|---|---|---|\n| 畅享58 | 58元 | 30GB |\n| 畅享88 | 88元 | 60GB |")
     zh = Hit(chunk=dataclasses.replace(zh.chunk, lang="zh"), score=zh.score)
     out = composer.compose("畅享88月费多少？", [zh])
