@@ -1507,10 +1507,10 @@ class HybridRetriever:
 
     def _with_excerpt(self, h: Hit, extra: Chunk, row: int) -> Hit:
         """``h`` with ``extra`` (its source's chunk at ``row``) added to its passage in document
-        order, joined as :meth:`_passage` joins a passage's chunks: under its heading where its
-        section is another than the part before it's, with a split table's header and the
+        order, joined as :meth:`_passage` joins a passage's chunks: under its heading where it
+        stands in another section than the part before it, with a split table's header and the
         chunker's overlap said once (an excerpt right before the passage repeated the table's
-        header, where one right after it did not)."""
+        header, where one right after it did not). ``row`` is not one of ``h.rows``."""
         rows = [*h.rows, row]
         position = {r: c.position for r, c in zip(rows, self.index.get_chunks(rows), strict=True)}
         rows.sort(key=position.__getitem__)
