@@ -1445,15 +1445,18 @@ def _item_lead(
 def _lead_said_once(
     said: list[tuple[int, int, str, float]], lead_of: Callable[[int, int], str]
 ) -> list[tuple[int, int, str, float]]:
-    """``said`` with a list's items that follow one another in the answer as in their passage said
-    under their lead-in once: the eight steps of "How do I start a return?" each opened with "How
-    to start a return:"."""
+    """``said`` with a list's items said under their lead-in once, the first time an item of that
+    list is said: the eight steps of "How do I start a return?" each opened with "How to start a
+    return:" (and "What is the last step ...?", answered with step 6, then steps 1 and 2, said it
+    twice)."""
     out = list(said)
-    for k in range(1, len(said)):
-        (pn, ppos, _, _), (n, pos, sent, r) = said[k - 1], said[k]
+    led: set[tuple[int, str]] = set()  # (passage number, lead-in) said already
+    for k, (n, pos, sent, r) in enumerate(said):
         lead = lead_of(n, pos)
-        if lead and n == pn and pos == ppos + 1 and lead_of(pn, ppos) == lead:
+        if lead and (n, lead) in led:
             out[k] = (n, pos, sent[len(lead) :].lstrip(), r)
+        elif lead:
+            led.add((n, lead))
     return out
 
 
