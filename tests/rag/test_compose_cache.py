@@ -1401,6 +1401,6 @@ def test_a_long_how_to_list_under_its_heading_is_told_in_order_under_its_lead_on
     # once for each passage's list
     from rag.compose import _lead_said_once
 
-    said = [(1, 6, "Setup: Open Wi-Fi.", 1.0), (1, 1, "Setup: Unpack it.", 0.9), (2, 1, "Setup: Plug in.", 0.8)]
-    assert [s for _, _, s, _ in _lead_said_once(said, lambda n, pos: "Setup: ")] == [
+    chosen = [(1, 6, "Setup: Open Wi-Fi.", 1.0), (1, 1, "Setup: Unpack it.", 0.9), (2, 1, "Setup: Plug in.", 0.8)]
+    assert [s for _, _, s, _ in _lead_said_once(chosen, lambda n, pos: "Setup: ")] == [
         "Setup: Open Wi-Fi.", "Unpack it.", "Setup: Plug in."]
