@@ -1011,12 +1011,14 @@ class ExtractiveComposer:
             if query != question and refers_back(question) and not only_names_subject(question) else set()
         )
         row_topic = frozenset(q_terms | carried | leaned) - price_terms(question)
+        # the candidates that are rows the question names by their first cell (names_row)
+        named_rows = {j for j, (_, _, sent) in enumerate(cands) if row[j] and names_row(row_topic, sent)}
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
         # a table's row that the question names by its first cell ("Plus" in "How much is the Plus
         # plan?") is weighed: a sentence naming the same words in passing ("Add up to 4 extra lines
         # to a Plus or Max plan ... 20% off") ranked above the row, and the price was never said
-        must.extend([i for i in ranked if row[i] and i not in must and names_row(row_topic, cands[i][2])][:2])
+        must.extend([i for i in ranked if i in named_rows and i not in must][:2])
         if answer_first and not any(fits[i] for i in ranked[: self.embed_sentences]):
             # none of the likeliest sentences gives the phone number or address asked for: the
             # likeliest that gives one is weighed too (:data:`ANSWERED_FIRST`)
@@ -1070,13 +1072,11 @@ class ExtractiveComposer:
         )
         # so is every other row of a table one of whose rows the question names by its first cell
         # ("How much is the Go 20 plan?" went on with the Go 35 and Go 10 rows, which name "Go"),
-        # wherever the table was cut: a row is of the table whose headers it reads
         # wherever the table was cut: a row is of the table whose headers it reads. Of two rows
-        # named, the one whose label holds the other's is meant
-        # named ("Max Pro", not "Max"). A row whose label names something asked that theirs do
-        # not is asked about too ("phones and laptops": the "Laptops and tablets" row), and a
-        # question that compares, or asks for others or all, reads every row
-        named_rows = {j for j in range(len(every)) if row[j] and names_row(row_topic, every[j][2])}
+        # named, the one whose label holds the other's is meant ("Max Pro", not "Max"). A row whose
+        # label names something asked that theirs do not is asked about too ("phones and laptops":
+        # the "Laptops and tablets" row), and a question that compares, or asks for others or
+        # all, reads every row
         labels = {j: row_label(every[j][2]) for j in named_rows}
         meant = {j for j in named_rows if not any(labels[j] < labels[k] for k in named_rows)}
         named_tables = {_row_headers(every[j][2]) for j in meant if j in keep}
@@ -1144,8 +1144,7 @@ class ExtractiveComposer:
         # question, scores low against it ("Plan: Plus; Price per month: $30; Data: 25 GB; ...")
         named_row = next((
             i for i in sorted(range(len(cands)), key=lambda i: -rel[i])
-            if row[keep[i]] and i not in picked and (fit[i] or kind is None) and keep[i] not in other_rows
-            and names_row(row_topic, texts[i])
+            if keep[i] in named_rows and i not in picked and (fit[i] or kind is None) and keep[i] not in other_rows
         ), None)
         if named_row is not None and len(picked) < self.max_sentences and not giving:
             picked.append(named_row)
