@@ -254,6 +254,11 @@ def _value(x: float) -> str:
     return f"{x:.6f}".rstrip("0").rstrip(".")
 
 
+def _word_value(m: re.Match[str]) -> float:
+    """The number a match of :data:`_EN_NUMBER` or :data:`_COUNTED` writes ("twenty-four": 24)."""
+    return _EN_NUMBERS[m.group(1).lower()] + (_EN_NUMBERS[m.group(2).lower()] if m.group(2) else 0)
+
+
 def _zh_value(run: str) -> float:
     """A Chinese numeral's value ("三十" 30, "十五" 15, "一百二十" 120; "二〇二六" 2026)."""
     if not any(ch in _ZH_UNITS for ch in run):
@@ -284,9 +289,8 @@ def written_numbers(text: str, words: bool = True) -> set[str]:
         out.update(_value(float(m.group(1)) - 12) for m in _CLOCK_24.finditer(text) if 12 < int(m.group(1)) < 24)
         out.update(_value(float(m.group(0).replace(",", "."))) for m in _DECIMAL_COMMA.finditer(text))
         for m in _EN_NUMBER.finditer(text):
-            base = _EN_NUMBERS[m.group(1).lower()]
-            out.add(_value(base + (_EN_NUMBERS[m.group(2).lower()] if m.group(2) else 0)))
-            out.add(_value(base))
+            out.add(_value(_word_value(m)))
+            out.add(_value(_EN_NUMBERS[m.group(1).lower()]))
         out.update(_value(_zh_value(m.group(0))) for m in _ZH_NUMBER.finditer(text))
     out.discard("0")
     return out
@@ -310,19 +314,16 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     """Why ``claim`` says what its passages do not, in the two ways a learned support score misses
     (it reads how much of the claim the passages hold, and a changed number or a dropped "not"
     keeps almost all of it): a number in digits, or a number word that counts something ("thirty
-    days"), the passages give in no form ("90 days" of a passage that says 30), or a term the claim's best-matching passage sentence negates and the
-    claim does not, or the other way round ("Gift cards can be returned" of "Gift cards cannot be
-    returned"; "does not cover accidental damage" said to cover it). None when neither; a claim
-    the passages hold word for word (each of its parts joined by " — ") never contradicts them."""
+    days"), the passages give in no form ("90 days" of a passage that says 30), or a term the
+    claim's best-matching passage sentence negates and the claim does not, or the other way round
+    ("Gift cards can be returned" of "Gift cards cannot be returned"; "does not cover accidental
+    damage" said to cover it). None when neither; a claim the passages hold word for word (each
+    of its parts joined by " — ") never contradicts them."""
     context = "\n".join(passages)
     if all(_quoted(part, context, unnegated=True) for part in claim.split(" — ")):
         return None
     said = _COUNTRY_CODE.sub("", _LIST_NUMBER.sub("", claim))
-    counted = {
-        _value(_EN_NUMBERS[m.group(1).lower()] + (_EN_NUMBERS[m.group(2).lower()] if m.group(2) else 0))
-        for m in _COUNTED.finditer(said)
-        if not _IN_LARGER.search(said[: m.start()])
-    }
+    counted = {_value(_word_value(m)) for m in _COUNTED.finditer(said) if not _IN_LARGER.search(said[: m.start()])}
     new = (written_numbers(said, words=False) | counted) - written_numbers(context)
     if new:
         return f"gives {', '.join(sorted(new))}, which the passages do not"
