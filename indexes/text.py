@@ -904,6 +904,14 @@ _NOT_OPPOSED = re.compile(
 _ZH_SIDE = re.compile(r"([\u4e00-\u9fff]{2})(内|前|后)")
 
 
+def _opposite_words_in(text: str) -> set[str]:
+    """The words of :data:`_EN_OPPOSITES` (in any of their forms) and :data:`_ZH_OPPOSITES` that
+    ``text`` says."""
+    return {w for w, form in _EN_FORM.items() if form.search(text)} | {
+        w for pair in _ZH_OPPOSITES for w in pair if w in text
+    }
+
+
 def asks_the_opposite(a: str, b: str) -> bool:
     """Whether ``a`` says one of two opposite words (:data:`_EN_OPPOSITES`, :data:`_ZH_OPPOSITES`)
     and ``b`` the other, each without the other's ("How do I turn on roaming?", "How do I turn
@@ -911,16 +919,11 @@ def asks_the_opposite(a: str, b: str) -> bool:
     退保会有损失吗", "犹豫期内退保")."""
     x, y = as_written(a), as_written(b)
     x, y = _NOT_OPPOSED.sub(" ", x), _NOT_OPPOSED.sub(" ", y)
-    for one, other in _EN_OPPOSITES:
-        p, q = _EN_FORM[one], _EN_FORM[other]
-        if (p.search(x) and not q.search(x) and q.search(y) and not p.search(y)) or (
-            q.search(x) and not p.search(x) and p.search(y) and not q.search(y)
-        ):
-            return True
-    for one, other in _ZH_OPPOSITES:
-        if (one in x and other not in x and other in y and one not in y) or (
-            other in x and one not in x and one in y and other not in y
-        ):
+    # one pair's two words, one said on each side and not the other, ask opposites
+    said_x, said_y = _opposite_words_in(x), _opposite_words_in(y)
+    for pair in (*_EN_OPPOSITES, *_ZH_OPPOSITES):
+        in_x, in_y = said_x.intersection(pair), said_y.intersection(pair)
+        if len(in_x) == 1 and len(in_y) == 1 and in_x != in_y:
             return True
     sides_x = {m.group(1): m.group(2) for m in _ZH_SIDE.finditer(x)}
     return any(sides_x.get(m.group(1), m.group(2)) != m.group(2) for m in _ZH_SIDE.finditer(y))
