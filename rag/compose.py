@@ -55,6 +55,7 @@ from rag.retrieval import (
     compared_titles,
     comparison_cues,
     dense_capability,
+    numbered_step,
     section_heading,
 )
 from rag.types import Hit
@@ -1466,7 +1467,7 @@ def _numbered_steps(passage: str) -> frozenset[str]:
     return frozenset(
         wording(m.group(1))[:_STEP_KEY]
         for line in joined_broken_lines(passage).split("\n")  # as it is read: "6. On your phone," goes on
-        if (m := LIST_ITEM.match(line)) and line.lstrip()[:1].isdigit()
+        if (m := numbered_step(line))
     )
 
 

@@ -211,6 +211,15 @@ QUERY_CACHE_SIZE = 1024
 
 # A list item's line: a bullet or a number, then the item.
 LIST_ITEM = re.compile(r"^\s*(?:[-*•·▪●]|\d{1,2}[.)])\s+(\S.*?)\s*$")
+
+
+def numbered_step(line: str) -> re.Match[str] | None:
+    """``line`` read as a numbered list's step ("7. Attach the label ..."): a :data:`LIST_ITEM`
+    whose mark is a number (the item's text is group 1); None for any other line."""
+    m = LIST_ITEM.match(line)
+    return m if m and line.lstrip()[:1].isdigit() else None
+
+
 # How a passage writes a section heading that stands before one of its parts (a line of its own).
 HEADING_MARK = "## "
 
@@ -539,10 +548,6 @@ def _continuing(text: str, chunk: Chunk, before: Chunk) -> str:
     right after ``before``, the chunk just before it in its document: the sentence it continues
     is there."""
     return text.removeprefix(CONTINUES) if chunk.position == before.position + 1 else text
-
-
-# a numbered list's step, as a passage writes it ("7. Attach the label ...")
-_STEP = re.compile(r"^\s*\d{1,3}[.)]\s")
 
 
 def _joined(part: Chunk, before: Chunk) -> str:
@@ -1494,14 +1499,14 @@ class HybridRetriever:
         out = list(hits)
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
             # the list's last step ends the passage (on its last line, or cut before it)
-            if h.chunk.kind == "faq" or not h.rows or not any(_STEP.match(x) for x in h.passage.rstrip().split("\n")[-2:]):
+            if h.chunk.kind == "faq" or not h.rows or not any(numbered_step(x) for x in h.passage.rstrip().split("\n")[-2:]):
                 continue
             after = self.index.neighbours(h.rows[-1], 0, 1)
             if not after or after[0] in h.rows:
                 continue
             nxt = self.index.get_chunks(after[:1])[0]
             opening = nxt.text.removeprefix(CONTINUES).lstrip().split("\n", 1)[0]
-            if nxt.heading_path == h.chunk.heading_path and (nxt.text.startswith(CONTINUES) or _STEP.match(opening)):
+            if nxt.heading_path == h.chunk.heading_path and (nxt.text.startswith(CONTINUES) or numbered_step(opening)):
                 out[i] = self._with_excerpt(h, nxt, after[0])
         return out
 
