@@ -56,6 +56,7 @@ from rag.retrieval import (
     comparison_cues,
     dense_capability,
     numbered_step,
+    run_in_list_lines,
     section_heading,
 )
 from rag.types import Hit
@@ -573,7 +574,7 @@ def _rows_and_items(passage: str, lang: str) -> tuple[str, dict[str, str], dict[
     (:func:`table_rows_as_sentences`, :func:`list_items_as_sentences`), and each one's own words,
     the rows' and the items'."""
     text, rows = table_rows_as_sentences(passage, lang)
-    text, items = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(text)), lang)
+    text, items = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(run_in_list_lines(text))), lang)
     return text, rows, items
 
 
@@ -1466,7 +1467,7 @@ def _numbered_steps(passage: str) -> frozenset[str]:
     list items the composer reads (:data:`LIST_ITEM`) whose mark is a number."""
     return frozenset(
         wording(m.group(1))[:_STEP_KEY]
-        for line in joined_broken_lines(passage).split("\n")  # as it is read: "6. On your phone," goes on
+        for line in joined_broken_lines(run_in_list_lines(passage)).split("\n")  # as it is read (:func:`_rows_and_items`)
         if (m := numbered_step(line))
     )
 

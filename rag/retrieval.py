@@ -209,15 +209,80 @@ def compared_titles(query: str, titles: Iterable[str]) -> list[str]:
 QUERY_CACHE_SIZE = 1024
 
 
-# A list item's line: a bullet or a number, then the item.
-LIST_ITEM = re.compile(r"^\s*(?:[-*•·▪●]|\d{1,2}[.)])\s+(\S.*?)\s*$")
+# A list item's line: a bullet or a number, then the item (group 1). Chinese text numbers its
+# items with no space after the mark: "1、", "1.登录", "（1）", "①", "一、", "（一）", "第一步：".
+_BULLETS = "-*•·▪●"
+_ZH_NUMERALS = "一二三四五六七八九十"
+LIST_ITEM = re.compile(
+    rf"^\s*(?:[{re.escape(_BULLETS)}]\s+|\d{{1,2}}[.)]\s+|\d{{1,2}}[、．]\s*|\d{{1,2}}\.(?=[\u3400-\u9fff])"
+    rf"|[（(]\d{{1,2}}[）)]\s*|[①-⑳]\s*|[{_ZH_NUMERALS}]{{1,3}}、\s*|[（(][{_ZH_NUMERALS}]{{1,3}}[）)]\s*"
+    rf"|第[{_ZH_NUMERALS}\d]{{1,3}}步[：:，,、]?\s*)(\S.*?)\s*$"
+)
 
 
 def numbered_step(line: str) -> re.Match[str] | None:
-    """``line`` read as a numbered list's step ("7. Attach the label ..."): a :data:`LIST_ITEM`
-    whose mark is a number (the item's text is group 1); None for any other line."""
+    """``line`` read as a numbered list's step ("7. Attach the label ...", "2、点击“申请退款”"): a
+    :data:`LIST_ITEM` whose mark is a number (the item's text is group 1); None for any other line."""
     m = LIST_ITEM.match(line)
-    return m if m and line.lstrip()[:1].isdigit() else None
+    return m if m and line.lstrip()[:1] not in _BULLETS else None
+
+
+# A numbered list's mark inside a line, with its number in one of the groups, one per style: "1、"
+# or "1." (before a space or a Chinese character), "(1)", "①", "一、", "（一）", "第一步". It stands
+# at the line's start or after a space or a sentence's end: "分为1、2、3级" holds no list.
+_RUN_IN_MARK = re.compile(
+    rf"(?<![^\s。；;！？!?：:])(?:(\d{{1,2}})(?:、|[.．](?=\s|[\u3400-\u9fff]))|[（(](\d{{1,2}})[）)]|([①-⑳])"
+    rf"|([{_ZH_NUMERALS}]{{1,3}})、|[（(]([{_ZH_NUMERALS}]{{1,3}})[）)]|第([{_ZH_NUMERALS}\d]{{1,3}})步)"
+)
+
+
+def _mark_value(mark: str) -> int | None:
+    """The number a list mark's numeral says: "12", "⑫", "十二" -> 12 (None for more than 99)."""
+    if mark.isdigit() and mark.isascii():
+        return int(mark)
+    if len(mark) == 1 and "①" <= mark <= "⑳":
+        return ord(mark) - ord("①") + 1
+    digits = [_ZH_NUMERALS.index(c) + 1 for c in mark]
+    if digits == [10]:
+        return 10
+    if len(digits) == 2 and digits[0] == 10:  # 十二
+        return 10 + digits[1]
+    if len(digits) == 2 and digits[1] == 10:  # 二十
+        return digits[0] * 10
+    if len(digits) == 3 and digits[1] == 10 and digits[2] < 10:  # 二十三
+        return digits[0] * 10 + digits[2]
+    return digits[0] if len(digits) == 1 else None
+
+
+def run_in_list_lines(text: str) -> str:
+    """``text`` with each numbered list that runs on in one line ("1、登录App。 2、点击“申请退款”。
+    3、…") given a line per item, as :data:`LIST_ITEM` reads lists. A Markdown paragraph joins
+    lines that no list syntax marks (Chinese "1、", "（1）", "一、"), and a pasted page or a PDF
+    joins lists too. Marks of one style counting up by one make a list: two at least, the first
+    at the line's start, after a colon, or numbered 1 ("选拔程序 1.初选 … 2.报到 …")."""
+    if not _RUN_IN_MARK.search(text):
+        return text
+    out: list[str] = []
+    for line in text.split("\n"):
+        marks = [(m.start(), m.lastindex, _mark_value(m.group(m.lastindex or 0))) for m in _RUN_IN_MARK.finditer(line)]
+        cuts: list[int] = []
+        for i, (at, style, value) in enumerate(marks):
+            if value is None or at in cuts:
+                continue
+            run = [at]
+            for at2, style2, value2 in marks[i + 1 :]:
+                if style2 == style and value2 == value + len(run):
+                    run.append(at2)
+            opens = not line[:at].strip() or line[:at].rstrip().endswith((":", "：")) or value == 1
+            if len(run) >= 2 and opens:
+                cuts.extend(run)
+        if not cuts:
+            out.append(line)
+            continue
+        cuts = sorted(set(cuts))
+        pieces = [line[: cuts[0]]] + [line[a:b] for a, b in zip(cuts, [*cuts[1:], len(line)], strict=True)]
+        out.extend(p.rstrip() for p in pieces if p.strip())
+    return "\n".join(out)
 
 
 # How a passage writes a section heading that stands before one of its parts (a line of its own).
@@ -1499,13 +1564,14 @@ class HybridRetriever:
         out = list(hits)
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
             # the list's last step ends the passage (on its last line, or cut before it)
-            if h.chunk.kind == "faq" or not h.rows or not any(numbered_step(x) for x in h.passage.rstrip().split("\n")[-2:]):
+            last = run_in_list_lines(h.passage).rstrip().split("\n")[-2:]
+            if h.chunk.kind == "faq" or not h.rows or not any(numbered_step(x) for x in last):
                 continue
             after = self.index.neighbours(h.rows[-1], 0, 1)
             if not after or after[0] in h.rows:
                 continue
             nxt = self.index.get_chunks(after[:1])[0]
-            opening = nxt.text.removeprefix(CONTINUES).lstrip().split("\n", 1)[0]
+            opening = run_in_list_lines(nxt.text.removeprefix(CONTINUES).lstrip()).split("\n", 1)[0]
             if nxt.heading_path == h.chunk.heading_path and (nxt.text.startswith(CONTINUES) or numbered_step(opening)):
                 out[i] = self._with_excerpt(h, nxt, after[0])
         return out

@@ -1404,3 +1404,17 @@ def test_a_long_how_to_list_under_its_heading_is_told_in_order_under_its_lead_on
     chosen = [(1, 6, "Setup: Open Wi-Fi.", 1.0), (1, 1, "Setup: Unpack it.", 0.9), (2, 1, "Setup: Plug in.", 0.8)]
     assert [s for _, _, s, _ in _lead_said_once(chosen, lambda n, pos: "Setup: ")] == [
         "Setup: Open Wi-Fi.", "Unpack it.", "Setup: Plug in."]
+
+
+def test_a_chinese_how_to_question_is_told_every_step_of_a_list_run_into_one_line() -> None:
+    # "怎么申请退款？" was told steps 1, 2 and 4: the Markdown paragraph held "1、… 2、… 3、… 4、…"
+    # in one line, which was no list, and step 3 (uploading the photos) fell out
+    passage = ("申请退款的步骤如下：\n1、登录App，进入“我的订单”。 2、找到要退款的订单，点击“申请退款”。 "
+               "3、选择退款原因并上传商品照片。 4、提交申请后，等待客服审核，审核结果会通过短信通知您。")
+    hit = Hit(chunk=Chunk(id="c1", doc_id="d1", source="refund.md", position=0, text=passage, title="退款指南",
+                          lang="zh"), score=0.9, text=passage)
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("怎么申请退款？", [hit], lang="zh").text
+    steps = ["登录App", "点击“申请退款”", "上传商品照片", "等待客服审核"]
+    assert all(s in out for s in steps), out
+    assert [out.index(s) for s in steps] == sorted(out.index(s) for s in steps), out
+    assert "2、" not in out and "3、" not in out, out  # the marks are not read out mid-sentence

@@ -1061,3 +1061,35 @@ def test_a_how_to_passage_that_ends_in_a_step_goes_on_with_the_lists_next_chunk(
                                  "5. Enter the password printed on the label."), read.passage
     # a question that asks no how is not told the rest of the list
     assert r.answer_excerpts("Where do I place the router?", [hit])[0].passage == hit.passage
+
+
+def test_chinese_list_marks_are_list_items_and_steps() -> None:
+    from rag.retrieval import LIST_ITEM, numbered_step
+
+    for line, item in [("1、登录App", "登录App"), ("1.登录App", "登录App"), ("（1）订单未发货前", "订单未发货前"),
+                       ("(2)点击", "点击"), ("① 点击", "点击"), ("一、进入订单", "进入订单"), ("（三）提交", "提交"),
+                       ("第一步：打开App", "打开App"), ("第2步 点击", "点击"), ("1. Open the app", "Open the app")]:
+        m = numbered_step(line)
+        assert m is not None and m.group(1) == item, line
+    assert LIST_ITEM.match("- 礼品卡") and not numbered_step("- 礼品卡")  # a bullet is no step
+    for line in ["1.5 kg of flour", "2021年起", "一些说明", "1)x"]:
+        assert LIST_ITEM.match(line) is None, line
+
+
+def test_a_numbered_list_run_into_one_line_gets_a_line_per_item() -> None:
+    """A Markdown paragraph joins "1、…" lines, which no list syntax marks; so do pasted pages."""
+    from rag.retrieval import run_in_list_lines
+
+    assert run_in_list_lines("步骤如下：\n1、登录App。 2、点击“申请退款”。 3、提交。") == (
+        "步骤如下：\n1、登录App。\n2、点击“申请退款”。\n3、提交。"
+    )
+    assert run_in_list_lines("一、进入订单。 二、申请发票。") == "一、进入订单。\n二、申请发票。"
+    assert run_in_list_lines("（1）进入详情页。 （2）修改地址。") == "（1）进入详情页。\n（2）修改地址。"
+    assert run_in_list_lines("Steps: 1. Open the app. 2. Tap Settings.") == "Steps:\n1. Open the app.\n2. Tap Settings."
+    # a list numbered from 1 after other words, as a flattened page writes one under its heading
+    assert run_in_list_lines("五、选拔程序 1.初选 材料审核。 2.报到 来校报到。") == "五、选拔程序\n1.初选 材料审核。\n2.报到 来校报到。"
+    assert run_in_list_lines("第一步：打开App 第二步：点击设置") == "第一步：打开App\n第二步：点击设置"
+    # numbers that are no list: not counting up by one from the line's start, or inside words
+    for text in ["分为1、2、3级，共有1.5万人。", "We have version 2. It works. See 3. below", "十一、附则",
+                 "（三）考生应为应届生。二、申请程序"]:
+        assert run_in_list_lines(text) == text, text
