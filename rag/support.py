@@ -248,6 +248,15 @@ _DECIMAL_COMMA = re.compile(r"(?<![\d,])\d+,\d{1,2}(?![\d,])")
 _ZH_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 _ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _ZH_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
+# a Chinese numeral that counts something in a claim ("十五天", "三个工作日", "两年", "五倍"):
+# checked as the claim's digits are. Not an ordinal ("第三步", which a model numbers its own way),
+# nor 一 before anything but a span of time: "一次性", "一个新卡", "一张" say no figure a passage must
+# give
+_ZH_UNIT = r"(?:个)?(?:工作日|自然日|天|日|周|星期|个月|月|年|小时|分钟|秒|元|块|倍|次|岁|张|%|％)"
+_ZH_COUNTED = re.compile(
+    rf"(?<![第零〇一二两三四五六七八九十百千万])([零〇一二两三四五六七八九十百千万]+)(?={_ZH_UNIT})(?!次性)"
+)
+_ZH_ONE_SPAN = re.compile(r"(?:个)?(?:工作日|天|周|星期|个月|月|年|小时|分钟)")
 
 
 def _value(x: float) -> str:
@@ -324,6 +333,10 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
         return None
     said = _COUNTRY_CODE.sub("", _LIST_NUMBER.sub("", claim))
     counted = {_value(_word_value(m)) for m in _COUNTED.finditer(said) if not _IN_LARGER.search(said[: m.start()])}
+    counted |= {
+        _value(_zh_value(m.group(1))) for m in _ZH_COUNTED.finditer(said)
+        if m.group(1) != "一" or _ZH_ONE_SPAN.match(said, m.end())
+    }
     new = (written_numbers(said, words=False) | counted) - written_numbers(context)
     if new:
         return f"gives {', '.join(sorted(new))}, which the passages do not"

@@ -270,6 +270,14 @@ def test_a_heading_does_not_lend_a_term_the_question_negates() -> None:
     ("It costs two hundred dollars.", "It costs $200.", False),
     ("It costs a hundred and fifty dollars.", "It costs $150.", False),
     ("It has a two-year warranty.", "It has a 1-year warranty.", True),
+    # so is a Chinese numeral that counts something; an ordinal, or 一 before no span of time, is not
+    ("保修期为三年。", "保修期2年。", True),
+    ("保修期为两年。", "保修期2年。", False),
+    ("审批需要二十个工作日。", "审批一般需要7-15个工作日。", True),
+    ("审批需要七到十五个工作日。", "审批一般需要7-15个工作日。", False),
+    ("一年内可以免费维修。", "保修期2年。", True),
+    ("第三步，提交申请。", "提交申请后等待审核。", False),
+    ("您可以再申请一张新卡，可以一次性结清。", "补卡费为每张10元，可提前结清。", False),
     # a phone number with its country code is the same number
     ("Call us on +44 20 7946 0958.", "Call us on 020 7946 0958.", False),
     # said another way: both sides deny, the other clock, a decimal comma, a table's "No"
