@@ -210,13 +210,19 @@ QUERY_CACHE_SIZE = 1024
 
 
 # A list item's line: a bullet or a number, then the item (group 1). Chinese text numbers its
-# items with no space after the mark: "1、", "1.登录", "（1）", "①", "一、", "（一）", "第一步：".
+# items with no space after the mark: "1、", "1.登录", "（1）", "①", "一、", "（一）", "第一步：". An
+# English "(1)" opens a clause more often than a list item, and stays a sentence.
 _BULLETS = "-*•·▪●"
 _ZH_NUMERALS = "一二三四五六七八九十"
+_HAN = r"[\u3400-\u9fff]"
+# A line marked "一、" or "（一）" that says nothing more than a few words ("（二）黄金会员", "五、附则")
+# is a section's heading in a Chinese document, not an item: an item holds a punctuation mark.
+# "第五步：" is words, and stays in its item ("门锁第五步要做什么？" names it).
+_STEP_WORD = rf"第[{_ZH_NUMERALS}\d]{{1,3}}步(?:[：:，,、]\s*|\s+)"
 LIST_ITEM = re.compile(
-    rf"^\s*(?:[{re.escape(_BULLETS)}]\s+|\d{{1,2}}[.)]\s+|\d{{1,2}}[、．]\s*|\d{{1,2}}\.(?=[\u3400-\u9fff])"
-    rf"|[（(]\d{{1,2}}[）)]\s*|[①-⑳]\s*|[{_ZH_NUMERALS}]{{1,3}}、\s*|[（(][{_ZH_NUMERALS}]{{1,3}}[）)]\s*"
-    rf"|第[{_ZH_NUMERALS}\d]{{1,3}}步[：:，,、]?\s*)(\S.*?)\s*$"
+    rf"^\s*(?:[{re.escape(_BULLETS)}]\s+|\d{{1,2}}[.)]\s+|\d{{1,2}}[、．]\s*|\d{{1,2}}[.)](?={_HAN})"
+    rf"|（\d{{1,2}}）\s*|\(\d{{1,2}}\)\s*(?={_HAN})|[①-⑳]\s*"
+    rf"|(?:[{_ZH_NUMERALS}]{{1,3}}、|[（(][{_ZH_NUMERALS}]{{1,3}}[）)])\s*(?=.*[，。；：！？、,;:!?])|(?={_STEP_WORD}))(\S.*?)\s*$"
 )
 
 
@@ -227,13 +233,16 @@ def numbered_step(line: str) -> re.Match[str] | None:
     return m if m and line.lstrip()[:1] not in _BULLETS else None
 
 
-# A numbered list's mark inside a line, with its number in one of the groups, one per style: "1、"
-# or "1." (before a space or a Chinese character), "(1)", "①", "一、", "（一）", "第一步". It stands
-# at the line's start or after a space or a sentence's end: "分为1、2、3级" holds no list.
+# A numbered list's mark inside a line, its number in the group of its style: "1、" or "1．", "1."
+# before a Chinese character, "1." before a capitalised word (group 3: the one English style),
+# "（1）", "①", "一、", "（一）", "第一步".
 _RUN_IN_MARK = re.compile(
-    rf"(?<![^\s。；;！？!?：:])(?:(\d{{1,2}})(?:、|[.．](?=\s|[\u3400-\u9fff]))|[（(](\d{{1,2}})[）)]|([①-⑳])"
-    rf"|([{_ZH_NUMERALS}]{{1,3}})、|[（(]([{_ZH_NUMERALS}]{{1,3}})[）)]|第([{_ZH_NUMERALS}\d]{{1,3}})步)"
+    rf"(\d{{1,2}})[、．]|(\d{{1,2}})\.(?=\s*{_HAN})|(\d{{1,2}})\.(?=\s+[A-Z])|（(\d{{1,2}})）|\((\d{{1,2}})\)(?=\s*{_HAN})"
+    rf"|([①-⑳])|([{_ZH_NUMERALS}]{{1,3}})、|[（(]([{_ZH_NUMERALS}]{{1,3}})[）)]|第([{_ZH_NUMERALS}\d]{{1,3}})步(?=[：:，,、\s])"
+    rf"|(\d{{1,2}})\)(?=\s*{_HAN})"
 )
+_ENGLISH_MARK = 3
+_ENDS_BEFORE_MARK = tuple(".;:!?。；：！？")
 
 
 def _mark_value(mark: str) -> int | None:
@@ -254,26 +263,48 @@ def _mark_value(mark: str) -> int | None:
     return digits[0] if len(digits) == 1 else None
 
 
+def _run_in_marks(line: str) -> list[tuple[int, int, int]]:
+    """The (place, style, number) of each list mark in ``line`` that stands where an item starts:
+    at the line's start or after a sentence's end, and a Chinese mark also after a space ("登录
+    App 2、找到订单"); not inside a sentence ("分为1、2、3级", "press 1. For support").
+    """
+    out = []
+    for m in _RUN_IN_MARK.finditer(line):
+        style = m.lastindex or 0
+        value = _mark_value(m.group(style))
+        before = line[: m.start()]
+        ended = not before.strip() or before.rstrip().endswith(_ENDS_BEFORE_MARK)
+        if value is not None and (ended or (style != _ENGLISH_MARK and before[-1:].isspace())):
+            out.append((m.start(), style, value))
+    return out
+
+
 def run_in_list_lines(text: str) -> str:
     """``text`` with each numbered list that runs on in one line ("1、登录App。 2、点击“申请退款”。
     3、…") given a line per item, as :data:`LIST_ITEM` reads lists. A Markdown paragraph joins
     lines that no list syntax marks (Chinese "1、", "（1）", "一、"), and a pasted page or a PDF
-    joins lists too. Marks of one style counting up by one make a list: two at least, the first
-    at the line's start, after a colon, or numbered 1 ("选拔程序 1.初选 … 2.报到 …")."""
+    joins lists too. Marks of one style counting up by one, each the next of its style in the
+    line, make a list: two at least, the first at the line's start or after a colon, or, in
+    Chinese, numbered 1 ("选拔程序 1.初选 … 2.报到 …"). An English list takes "1. Word" marks
+    after a sentence's end only: "For billing, press 1. For support, press 2." holds none."""
     if not _RUN_IN_MARK.search(text):
         return text
     out: list[str] = []
     for line in text.split("\n"):
-        marks = [(m.start(), m.lastindex, _mark_value(m.group(m.lastindex or 0))) for m in _RUN_IN_MARK.finditer(line)]
+        marks = _run_in_marks(line)
         cuts: list[int] = []
         for i, (at, style, value) in enumerate(marks):
-            if value is None or at in cuts:
+            if at in cuts:
                 continue
             run = [at]
             for at2, style2, value2 in marks[i + 1 :]:
-                if style2 == style and value2 == value + len(run):
-                    run.append(at2)
-            opens = not line[:at].strip() or line[:at].rstrip().endswith((":", "：")) or value == 1
+                if style2 != style:
+                    continue
+                if value2 != value + len(run):
+                    break
+                run.append(at2)
+            head = line[:at].rstrip()
+            opens = not head or head.endswith((":", "：")) or (value == 1 and style != _ENGLISH_MARK)
             if len(run) >= 2 and opens:
                 cuts.extend(run)
         if not cuts:

@@ -1067,12 +1067,16 @@ def test_chinese_list_marks_are_list_items_and_steps() -> None:
     from rag.retrieval import LIST_ITEM, numbered_step
 
     for line, item in [("1、登录App", "登录App"), ("1.登录App", "登录App"), ("（1）订单未发货前", "订单未发货前"),
-                       ("(2)点击", "点击"), ("① 点击", "点击"), ("一、进入订单", "进入订单"), ("（三）提交", "提交"),
-                       ("第一步：打开App", "打开App"), ("第2步 点击", "点击"), ("1. Open the app", "Open the app")]:
+                       ("(2)点击", "点击"), ("① 点击", "点击"), ("一、进入订单。", "进入订单。"), ("（三）提交，等待审核", "提交，等待审核"),
+                       ("第一步：打开App", "第一步：打开App"), ("第2步 点击", "第2步 点击"), ("1. Open the app", "Open the app"),
+                       ("1) 在线", "在线")]:
         m = numbered_step(line)
         assert m is not None and m.group(1) == item, line
     assert LIST_ITEM.match("- 礼品卡") and not numbered_step("- 礼品卡")  # a bullet is no step
-    for line in ["1.5 kg of flour", "2021年起", "一些说明", "1)x"]:
+    # an English "(1)" opens a clause ("(1) You may cancel within 30 days ..."): it stays a sentence
+    # and a few words after "一、" or "（二）" are a section's heading ("五、附则"), "第一步完成后" a sentence
+    for line in ["1.5 kg of flour", "2021年起", "一些说明", "1)x", "(1) You may cancel within 30 days.", "（二）黄金会员",
+                 "五、附则", "第一步完成后请等待。"]:
         assert LIST_ITEM.match(line) is None, line
 
 
@@ -1085,11 +1089,24 @@ def test_a_numbered_list_run_into_one_line_gets_a_line_per_item() -> None:
     )
     assert run_in_list_lines("一、进入订单。 二、申请发票。") == "一、进入订单。\n二、申请发票。"
     assert run_in_list_lines("（1）进入详情页。 （2）修改地址。") == "（1）进入详情页。\n（2）修改地址。"
+    assert run_in_list_lines("1、登录App 2、找到订单") == "1、登录App\n2、找到订单"  # items without full stops
+    assert run_in_list_lines("1、设置为2、3级后保存。2、重启。") == "1、设置为2、3级后保存。\n2、重启。"
     assert run_in_list_lines("Steps: 1. Open the app. 2. Tap Settings.") == "Steps:\n1. Open the app.\n2. Tap Settings."
+    assert run_in_list_lines("1. Update the firmware to version 2. 2. Restart the router.") == (
+        "1. Update the firmware to version 2.\n2. Restart the router."
+    )
     # a list numbered from 1 after other words, as a flattened page writes one under its heading
     assert run_in_list_lines("五、选拔程序 1.初选 材料审核。 2.报到 来校报到。") == "五、选拔程序\n1.初选 材料审核。\n2.报到 来校报到。"
     assert run_in_list_lines("第一步：打开App 第二步：点击设置") == "第一步：打开App\n第二步：点击设置"
-    # numbers that are no list: not counting up by one from the line's start, or inside words
-    for text in ["分为1、2、3级，共有1.5万人。", "We have version 2. It works. See 3. below", "十一、附则",
-                 "（三）考生应为应届生。二、申请程序"]:
+    # numbers that are no list: inside a sentence, not counting up by one, or not where a list starts
+    for text in ["分为1、2、3级，共有1.5万人。", "十一、附则", "（三）考生应为应届生。二、申请程序", "登录App 2、找到订单 3、点击",
+                 "We have version 2. It works. See 3. below",
+                 "For billing questions, press 1. For technical support, press 2. For returns, press 3.",
+                 "Tier 1. support answers within 24 hours. Tier 2. support answers within 4 hours.",
+                 "Between Jan. 1. and Jan. 2. our warehouse is closed.", "Our office is at Suite 1. Floor 2. 100 Harbour Street",
+                 "1. Set the timer to 2. 3. Wait until it beeps.", "Read sections 1. and 2. first.",
+                 "Subject to paragraphs (1) and (2) of the Right to cancel section, these cannot be returned:",
+                 "Step 1. Open the app. Step 2. Tap Settings.", "Discounts apply in order: 1. the annual one, then 2. the student one",
+                 "(1) You may cancel within 30 days. (2) After 30 days, you may cancel at any time.",
+                 "Call (1) 800 555 0100 or (2) 800 555 0199."]:
         assert run_in_list_lines(text) == text, text
