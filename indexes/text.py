@@ -172,6 +172,22 @@ def _control_run(m: re.Match[str]) -> str:
     return " "
 
 
+_CIRCLED = re.compile("[\u2460-\u2473]")  # ① to ⑳
+
+
+def _circled_numbers(text: str) -> str:
+    """``text`` with each circled number ("①进水或受潮") written as a list's number: "（1）" in a line of
+    Chinese, "1. " elsewhere. NFKC makes it a bare digit ("1进水或受潮"), which reads as no list and
+    says the number mid-sentence in an answer."""
+    if not _CIRCLED.search(text):
+        return text
+    def written(line: str) -> str:
+        mark = "（{}）" if _CJK_CHAR.search(line) else "{}. "
+        return _CIRCLED.sub(lambda m: mark.format(ord(m.group(0)) - 0x245F), line)
+
+    return "\n".join(written(line) for line in text.split("\n"))
+
+
 def normalize_text(text: str) -> str:
     """NFKC (full-width letters and digits, compatibility forms and the ideographic space become
     their plain forms), except that the full-width punctuation of a line of Chinese stays as written:
@@ -184,6 +200,7 @@ def normalize_text(text: str) -> str:
     the marks change no score."""
     if not text:
         return ""
+    text = _circled_numbers(text)
     text = _nfkc_keeping_marks(text)
     text = text.translate(_ZERO_WIDTH)
     text = without_controls(text)

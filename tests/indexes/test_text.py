@@ -476,3 +476,9 @@ def test_words_that_ask_the_opposite_and_the_same_words_in_another_sense() -> No
     assert not asks_the_opposite("How long before I get my refund?", "How long after a return do I get my refund?")
     assert not asks_the_opposite("Is there money off my first order?", "Is there a discount on my first order?")
     assert not asks_the_opposite("How do I turn roaming off?", "How can I turn roaming off?")
+
+
+def test_circled_numbers_are_stored_as_list_numbers() -> None:
+    # NFKC alone stored "①进水或受潮" as "1进水或受潮": no list item, and a bare "1" read out mid-answer
+    assert normalize_text("以下情况不予保修：\n①进水或受潮\n②人为损坏") == "以下情况不予保修：\n（1）进水或受潮\n（2）人为损坏"
+    assert normalize_text("① Unplug the router") == "1. Unplug the router"
