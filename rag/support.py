@@ -250,13 +250,14 @@ _ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _ZH_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
 # a Chinese numeral that counts something in a claim ("十五天", "三个工作日", "两年", "五倍"):
 # checked as the claim's digits are. Not an ordinal ("第三步", which a model numbers its own way),
-# nor 一 before anything but a span of time: "一次性", "一个新卡", "一张" say no figure a passage must
-# give
+# nor a bare 一, which says "a" as often as "one" ("一周内" of "7天内", "一张新卡", "一次性"). Two
+# digits side by side are a range ("两三天" is 2-3 days, "七八个" 7-8)
 _ZH_UNIT = r"(?:个)?(?:工作日|自然日|天|日|周|星期|个月|月|年|小时|分钟|秒|元|块|倍|次|岁|张|%|％)"
 _ZH_COUNTED = re.compile(
-    rf"(?<![第零〇一二两三四五六七八九十百千万])([零〇一二两三四五六七八九十百千万]+)(?={_ZH_UNIT})(?!次性)"
+    rf"(?<![第零〇一二两三四五六七八九十百千万])([零〇一二两三四五六七八九十百千万]+)(?={_ZH_UNIT})"
 )
-_ZH_ONE_SPAN = re.compile(r"(?:个)?(?:工作日|天|周|星期|个月|月|年|小时|分钟)")
+# a figure in digits with 万 or 亿 after it ("1万元", "2.5万")
+_DIGITS_TIMES = re.compile(r"(\d+(?:\.\d+)?)\s*([万亿])")
 
 
 def _value(x: float) -> str:
@@ -301,11 +302,14 @@ def written_numbers(text: str, words: bool = True) -> set[str]:
             out.add(_value(_word_value(m)))
             out.add(_value(_EN_NUMBERS[m.group(1).lower()]))
         out.update(_value(_zh_value(m.group(0))) for m in _ZH_NUMBER.finditer(text))
+        out.update(_value(float(m.group(1)) * (1e4 if m.group(2) == "万" else 1e8)) for m in _DIGITS_TIMES.finditer(text))
     out.discard("0")
     return out
 
 
 _NEGATIVE_PREFIX = re.compile(r"(?i)\bnon-?([a-z]{3,})")
+# where one clause of a sentence ends: a list's items read as one sentence are joined so
+_CLAUSES = re.compile(r"\s+—\s+|;\s+|；")
 
 
 def _denied(text: str) -> set[str]:
@@ -333,28 +337,40 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
         return None
     said = _COUNTRY_CODE.sub("", _LIST_NUMBER.sub("", claim))
     counted = {_value(_word_value(m)) for m in _COUNTED.finditer(said) if not _IN_LARGER.search(said[: m.start()])}
-    counted |= {
-        _value(_zh_value(m.group(1))) for m in _ZH_COUNTED.finditer(said)
-        if m.group(1) != "一" or _ZH_ONE_SPAN.match(said, m.end())
-    }
+    for m in _ZH_COUNTED.finditer(said):
+        run = m.group(1)
+        if len(run) == 2 and all(ch in _ZH_DIGITS for ch in run):
+            counted.update(_value(_ZH_DIGITS[ch]) for ch in run)
+        elif run != "一":
+            counted.add(_value(_zh_value(run)))
     new = (written_numbers(said, words=False) | counted) - written_numbers(context)
     if new:
         return f"gives {', '.join(sorted(new))}, which the passages do not"
-    words = set(tokenize(claim))
     # a table's row as the composer reads it, header and cells ("Plan: Lite; ...; Contract: No
     # contract"), whose "No" its header line alone does not say
     sentences = [s for p in passages for s in split_sentences(table_rows_as_sentences(p)[0])]
-    if not words or not sentences:
+    if not sentences:
         return None
-    best = max(sentences, key=lambda s: len(words & set(tokenize(s))))
-    if _negates(claim) == _negates(best):
-        # both deny something, or neither: said the other way round ("No receipt is needed", "You
-        # do not need a receipt"; a table's "Contract: No" for "has no contract"), not the opposite
-        return None
-    denied, claim_denies = _denied(best), _denied(claim)
-    flipped = (denied & words - claim_denies) | (claim_denies & set(tokenize(best)) - denied)
-    if flipped:
-        return f"says the opposite of its passage on {', '.join(sorted(flipped))}"
+    # each clause against the passage sentence it says most of (of equals, the one that says most of
+    # the first clause: a table's row, "Plan: Plus; ...; Contract: No contract", is held to the Plus
+    # row): a list read as one sentence ("Your right to cancel: You may cancel ... for a full
+    # refund; After 30 days ... is not refunded; ...") said "not" of its first item's sentence
+    clauses = _CLAUSES.split(claim)
+    first = set(tokenize(clauses[0]))
+    terms = [set(tokenize(s)) for s in sentences]
+    for clause in clauses:
+        words = set(tokenize(clause))
+        if not words:
+            continue
+        best = sentences[max(range(len(sentences)), key=lambda i: (len(words & terms[i]), len(first & terms[i])))]
+        if _negates(clause) == _negates(best):
+            # both deny something, or neither: said the other way round ("No receipt is needed", "You
+            # do not need a receipt"; a table's "Contract: No" for "has no contract"), not the opposite
+            continue
+        denied, claim_denies = _denied(best), _denied(clause)
+        flipped = (denied & words - claim_denies) | (claim_denies & set(tokenize(best)) - denied)
+        if flipped:
+            return f"says the opposite of its passage on {', '.join(sorted(flipped))}"
     return None
 
 

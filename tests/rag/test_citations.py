@@ -275,9 +275,18 @@ def test_a_heading_does_not_lend_a_term_the_question_negates() -> None:
     ("保修期为两年。", "保修期2年。", False),
     ("审批需要二十个工作日。", "审批一般需要7-15个工作日。", True),
     ("审批需要七到十五个工作日。", "审批一般需要7-15个工作日。", False),
-    ("一年内可以免费维修。", "保修期2年。", True),
+    ("保修期为一年。", "保修期2年。", False),  # a bare 一 says "a" as often as "one"
+    ("退款一般两三天到账。", "退款一般2-3天到账。", False),  # a range
+    ("退款一般两三天到账。", "退款一般5天到账。", True),
+    ("押金为一万元。", "押金1万元。", False),
     ("第三步，提交申请。", "提交申请后等待审核。", False),
     ("您可以再申请一张新卡，可以一次性结清。", "补卡费为每张10元，可提前结清。", False),
+    # each clause of a list read as one sentence is held to its own passage sentence
+    ("Your right to cancel: You may cancel within 30 days for a full refund; After 30 days, the current month "
+     "is not refunded.", "## Your right to cancel\n1. You may cancel within 30 days for a full refund.\n"
+     "2. After 30 days, the current month is not refunded.", False),
+    ("Cancelling: You may cancel within 30 days for a full refund; After 30 days, the current month is refunded.",
+     "1. You may cancel within 30 days for a full refund.\n2. After 30 days, the current month is not refunded.", True),
     # a phone number with its country code is the same number
     ("Call us on +44 20 7946 0958.", "Call us on 020 7946 0958.", False),
     # said another way: both sides deny, the other clock, a decimal comma, a table's "No"
