@@ -248,16 +248,90 @@ _DECIMAL_COMMA = re.compile(r"(?<![\d,])\d+,\d{1,2}(?![\d,])")
 _ZH_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 _ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _ZH_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
-# a Chinese numeral that counts something in a claim ("十五天", "三个工作日", "两年", "五倍"):
-# checked as the claim's digits are. Not an ordinal ("第三步", which a model numbers its own way),
-# nor a bare 一, which says "a" as often as "one" ("一周内" of "7天内", "一张新卡", "一次性"). Two
-# digits side by side are a range ("两三天" is 2-3 days, "七八个" 7-8)
-_ZH_UNIT = r"(?:个)?(?:工作日|自然日|天|日|周|星期|个月|月|年|小时|分钟|秒|元|块|倍|次|岁|张|%|％)"
-_ZH_COUNTED = re.compile(
-    rf"(?<![第零〇一二两三四五六七八九十百千万])([零〇一二两三四五六七八九十百千万]+)(?={_ZH_UNIT})"
+# a Chinese numeral that counts something in a claim ("十五天", "三个工作日", "两台", "五倍", "百分之
+# 三"): checked as the claim's digits are. Not an ordinal ("第三步", which a model numbers its own
+# way), nor a bare 一, which says "a" as often as "one" ("一张新卡", "一次性"), nor a rough amount
+# ("几十元", "上千元", "数百元", "二十多天"), nor a piece of a decimal ("一点五倍", "两块五") or
+# of a figure in digits ("1万元"). Two digits side by side are a range ("两三天" is 2-3 days)
+_ZH_TIME_DAYS = {"工作日": 1.0, "自然日": 1.0, "天": 1.0, "日": 1.0, "周": 7.0, "星期": 7.0, "个月": 30.0,
+                 "月": 30.0, "季度": 91.0, "年": 365.0, "小时": 1 / 24, "分钟": 1 / 1440}
+_ZH_UNIT = (
+    r"(?:个)?(?:工作日|自然日|天|日|周|星期|月|季度|年|小时|分钟|秒|元|块|倍|次|岁|张|台|期|件|名|人|位|份|笔|种|折|成|%|％)"
+    r"|个"
 )
-# a figure in digits with 万 or 亿 after it ("1万元", "2.5万")
-_DIGITS_TIMES = re.compile(r"(\d+(?:\.\d+)?)\s*([万亿])")
+_ZH_COUNTED = re.compile(
+    rf"(?<![第零〇一二两三四五六七八九十百千万点几数上近好约\d.])(?:百分之([零〇一二两三四五六七八九十]+)(?!点)"
+    rf"|([零〇一二两三四五六七八九十百千万]+)(?={_ZH_UNIT})(?!个?[多余来几])(?!块[零〇一二两三四五六七八九]))"
+)
+# a length of time, in digits or a numeral ("6个月", "半年", "一周", "两周"), in days
+_ZH_SPAN = re.compile(
+    r"(\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百半]+)\s*(?:个)?(工作日|自然日|天|日|周|星期|月|季度|年|小时|分钟)"
+)
+# a figure in digits with 千, 万 or 亿 after it ("1万元", "2.5万", "5千元")
+_DIGITS_TIMES = re.compile(r"(\d+(?:\.\d+)?)\s*([千万亿])")
+_TIMES = {"千": 1e3, "万": 1e4, "亿": 1e8}
+
+
+def _spans(text: str) -> list[float]:
+    """Every length of time ``text`` gives, in days ("半年" 182.5, "两周" 14, "24个月" 720)."""
+    out = []
+    for m in _ZH_SPAN.finditer(text):
+        amount = m.group(1)
+        if amount == "半":
+            value = 0.5
+        elif amount[0].isdigit():
+            value = float(amount)
+        elif "半" in amount or not all(ch in _ZH_DIGITS or ch in _ZH_UNITS for ch in amount):
+            continue
+        else:
+            value = _zh_value(amount)
+        out.append(_days(value, m, text))
+    return out
+
+
+def _zh_counted(claim: str, context: str) -> set[str]:
+    """The numbers the claim's Chinese numerals count (:data:`_ZH_COUNTED`), less each length of
+    time that the passages give in another unit ("六个月" of "半年", "两周" of "14天": within 3%)."""
+    spans: list[float] | None = None
+    out: set[str] = set()
+    for m in _ZH_COUNTED.finditer(claim):
+        if m.group(1):  # 百分之三
+            out.add(_value(_zh_value(m.group(1))))
+            continue
+        run = m.group(2)
+        if all(ch in _ZH_UNITS for ch in run) or run == "一":
+            continue  # "万" of "1万", or a bare 一
+        if len(run) == 2 and all(ch in _ZH_DIGITS for ch in run):
+            if claim.startswith("折", m.end()):  # "八五折" is 85折 (or 8.5折)
+                figure = 10 * _ZH_DIGITS[run[0]] + _ZH_DIGITS[run[1]]
+                if not {_value(figure), _value(figure / 10)} & written_numbers(context):
+                    out.add(_value(figure))
+                continue
+            out.update(_value(_ZH_DIGITS[ch]) for ch in run)
+            continue
+        span = _ZH_SPAN.match(claim, m.start(2))
+        if span is not None:
+            spans = _spans(context) if spans is None else spans
+            if _days(_zh_value(run), span, claim) in _Near(spans):
+                continue
+        out.add(_value(_zh_value(run)))
+    return out
+
+
+class _Near:
+    """Lengths of time in days, which hold any within 3% of one of them (a month is 30 days)."""
+
+    def __init__(self, days: list[float]) -> None:
+        self.days = days
+
+    def __contains__(self, x: float) -> bool:
+        return any(abs(x - d) <= 0.03 * d for d in self.days)
+
+
+def _days(amount: float, span: re.Match[str], text: str) -> float:
+    """``amount`` of the unit a :data:`_ZH_SPAN` match names, in days, with a 半 after it ("两年半")."""
+    unit = _ZH_TIME_DAYS["个月" if span.group(2) == "月" else span.group(2)]
+    return (amount + (0.5 if text[span.end() : span.end() + 1] == "半" else 0.0)) * unit
 
 
 def _value(x: float) -> str:
@@ -302,7 +376,7 @@ def written_numbers(text: str, words: bool = True) -> set[str]:
             out.add(_value(_word_value(m)))
             out.add(_value(_EN_NUMBERS[m.group(1).lower()]))
         out.update(_value(_zh_value(m.group(0))) for m in _ZH_NUMBER.finditer(text))
-        out.update(_value(float(m.group(1)) * (1e4 if m.group(2) == "万" else 1e8)) for m in _DIGITS_TIMES.finditer(text))
+        out.update(_value(float(m.group(1)) * _TIMES[m.group(2)]) for m in _DIGITS_TIMES.finditer(text))
     out.discard("0")
     return out
 
@@ -336,13 +410,10 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     if all(_quoted(part, context, unnegated=True) for part in claim.split(" — ")):
         return None
     said = _COUNTRY_CODE.sub("", _LIST_NUMBER.sub("", claim))
+    # a figure in digits with 万 or 千 after it is that figure ("1万元" is 10000, not 1)
+    said = _DIGITS_TIMES.sub(lambda m: _value(float(m.group(1)) * _TIMES[m.group(2)]), said)
     counted = {_value(_word_value(m)) for m in _COUNTED.finditer(said) if not _IN_LARGER.search(said[: m.start()])}
-    for m in _ZH_COUNTED.finditer(said):
-        run = m.group(1)
-        if len(run) == 2 and all(ch in _ZH_DIGITS for ch in run):
-            counted.update(_value(_ZH_DIGITS[ch]) for ch in run)
-        elif run != "一":
-            counted.add(_value(_zh_value(run)))
+    counted |= _zh_counted(said, context)
     new = (written_numbers(said, words=False) | counted) - written_numbers(context)
     if new:
         return f"gives {', '.join(sorted(new))}, which the passages do not"
@@ -360,8 +431,8 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     terms = [set(tokenize(s)) for s in sentences]
     for clause in clauses:
         words = set(tokenize(clause))
-        if not words:
-            continue
+        if not words or _quoted(clause.strip().rstrip(".。;；!！?？ "), context, unnegated=True):
+            continue  # a clause the passages hold word for word says what they say
         best = sentences[max(range(len(sentences)), key=lambda i: (len(words & terms[i]), len(first & terms[i])))]
         if _negates(clause) == _negates(best):
             # both deny something, or neither: said the other way round ("No receipt is needed", "You

@@ -279,6 +279,18 @@ def test_a_heading_does_not_lend_a_term_the_question_negates() -> None:
     ("退款一般两三天到账。", "退款一般2-3天到账。", False),  # a range
     ("退款一般两三天到账。", "退款一般5天到账。", True),
     ("押金为一万元。", "押金1万元。", False),
+    ("提现上限是1万元。", "单笔提现上限为10,000元。", False),  # a figure with 万 after it is that figure
+    # the same length of time in another unit, decimals, rough amounts and discounts are no new figure
+    ("您可以在六个月内申请换货。", "自签收之日起半年内可申请换货。", False),
+    ("签收后两周内可以换货。", "签收后14天内可以换货。", False),
+    ("积分有效期为两年半。", "积分有效期为30个月。", False),
+    ("大件商品运费为其他商品的一点五倍。", "大件商品运费为普通商品的1.5倍。", False),
+    ("维修费用可能需要几十元。", "非保修维修费用为30-80元。", False),
+    ("会员折扣为八五折。", "会员享受85折优惠。", False),
+    ("手续费为百分之三。", "提现手续费为5%。", True),
+    ("每个账号最多绑定五台设备。", "每个账号最多绑定3台设备。", True),
+    # a clause the passages hold word for word says what they say, wherever its sentence denies
+    ("企业用户可以开具专用发票；个人用户无法开具专用发票。", "企业用户可以开具专用发票，个人用户无法开具专用发票。", False),
     ("第三步，提交申请。", "提交申请后等待审核。", False),
     ("您可以再申请一张新卡，可以一次性结清。", "补卡费为每张10元，可提前结清。", False),
     # each clause of a list read as one sentence is held to its own passage sentence
