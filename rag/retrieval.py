@@ -219,10 +219,13 @@ _HAN = r"[\u3400-\u9fff]"
 # is a section's heading in a Chinese document, not an item: an item holds a punctuation mark.
 # "第五步：" is words, and stays in its item ("门锁第五步要做什么？" names it).
 _STEP_WORD = rf"第[{_ZH_NUMERALS}\d]{{1,3}}步(?:[：:，,、]\s*|\s+)"
+# "1、2号柜台" and "一、二年级" count numbers: a mark is followed by no other number
+_NO_NUMBER = rf"(?![\d{_ZH_NUMERALS}两])"
 LIST_ITEM = re.compile(
-    rf"^\s*(?:[{re.escape(_BULLETS)}]\s+|\d{{1,2}}[.)]\s+|\d{{1,2}}[、．]\s*|\d{{1,2}}[.)](?={_HAN})"
+    rf"^\s*(?:[{re.escape(_BULLETS)}]\s+|\d{{1,2}}[.)]\s+|\d{{1,2}}[、．）]{_NO_NUMBER}\s*|\d{{1,2}}[.)](?={_HAN})"
     rf"|（\d{{1,2}}）\s*|\(\d{{1,2}}\)\s*(?={_HAN})|[①-⑳]\s*"
-    rf"|(?:[{_ZH_NUMERALS}]{{1,3}}、|[（(][{_ZH_NUMERALS}]{{1,3}}[）)])\s*(?=.*[，。；：！？、,;:!?])|(?={_STEP_WORD}))(\S.*?)\s*$"
+    rf"|(?:[{_ZH_NUMERALS}]{{1,3}}、{_NO_NUMBER}|[（(][{_ZH_NUMERALS}]{{1,3}}[）)])\s*(?=.*[，。；：！？、,;:!?])|(?={_STEP_WORD}))"
+    rf"(\S.*?)\s*$"
 )
 
 
@@ -235,13 +238,16 @@ def numbered_step(line: str) -> re.Match[str] | None:
 
 # A numbered list's mark inside a line, its number in the group of its style: "1、" or "1．", "1."
 # before a Chinese character, "1." before a capitalised word (group 3: the one English style),
-# "（1）", "①", "一、", "（一）", "第一步".
+# "（1）", "(1)", "①", "一、", "（一）", "第一步", "1）".
 _RUN_IN_MARK = re.compile(
-    rf"(\d{{1,2}})[、．]|(\d{{1,2}})\.(?=\s*{_HAN})|(\d{{1,2}})\.(?=\s+[A-Z])|（(\d{{1,2}})）|\((\d{{1,2}})\)(?=\s*{_HAN})"
-    rf"|([①-⑳])|([{_ZH_NUMERALS}]{{1,3}})、|[（(]([{_ZH_NUMERALS}]{{1,3}})[）)]|第([{_ZH_NUMERALS}\d]{{1,3}})步(?=[：:，,、\s])"
-    rf"|(\d{{1,2}})\)(?=\s*{_HAN})"
+    rf"(\d{{1,2}})[、．]{_NO_NUMBER}|(\d{{1,2}})\.(?=\s*{_HAN})|(\d{{1,2}})\.(?=\s+[A-Z])|（(\d{{1,2}})）"
+    rf"|\((\d{{1,2}})\)(?=\s*{_HAN})|([①-⑳])|([{_ZH_NUMERALS}]{{1,3}})、{_NO_NUMBER}|[（(]([{_ZH_NUMERALS}]{{1,3}})[）)]"
+    rf"|第([{_ZH_NUMERALS}\d]{{1,3}})步(?=[：:，,、\s])|(\d{{1,2}})[)）](?=\s*{_HAN})"
 )
-_ENGLISH_MARK = 3
+# the styles whose mark is a number and a full stop, which a sentence also writes ("按 1. 查询余额",
+# "press 1. For support"): such a mark starts an item only at the line's start or after a
+# sentence's end, and a list of them only there
+_DOT_MARKS = frozenset((2, 3))
 _ENDS_BEFORE_MARK = tuple(".;:!?。；：！？")
 
 
@@ -274,7 +280,7 @@ def _run_in_marks(line: str) -> list[tuple[int, int, int]]:
         value = _mark_value(m.group(style))
         before = line[: m.start()]
         ended = not before.strip() or before.rstrip().endswith(_ENDS_BEFORE_MARK)
-        if value is not None and (ended or (style != _ENGLISH_MARK and before[-1:].isspace())):
+        if value is not None and (ended or (style not in _DOT_MARKS and before[-1:].isspace())):
             out.append((m.start(), style, value))
     return out
 
@@ -304,7 +310,7 @@ def run_in_list_lines(text: str) -> str:
                     break
                 run.append(at2)
             head = line[:at].rstrip()
-            opens = not head or head.endswith((":", "：")) or (value == 1 and style != _ENGLISH_MARK)
+            opens = not head or head.endswith((":", "：")) or (value == 1 and style not in _DOT_MARKS)
             if len(run) >= 2 and opens:
                 cuts.extend(run)
         if not cuts:

@@ -1076,7 +1076,7 @@ def test_chinese_list_marks_are_list_items_and_steps() -> None:
     # an English "(1)" opens a clause ("(1) You may cancel within 30 days ..."): it stays a sentence
     # and a few words after "一、" or "（二）" are a section's heading ("五、附则"), "第一步完成后" a sentence
     for line in ["1.5 kg of flour", "2021年起", "一些说明", "1)x", "(1) You may cancel within 30 days.", "（二）黄金会员",
-                 "五、附则", "第一步完成后请等待。"]:
+                 "五、附则", "第一步完成后请等待。", "1、2号柜台办理对公业务", "一、二年级学生免收午餐费，三年级收费。"]:
         assert LIST_ITEM.match(line) is None, line
 
 
@@ -1096,10 +1096,13 @@ def test_a_numbered_list_run_into_one_line_gets_a_line_per_item() -> None:
         "1. Update the firmware to version 2.\n2. Restart the router."
     )
     # a list numbered from 1 after other words, as a flattened page writes one under its heading
-    assert run_in_list_lines("五、选拔程序 1.初选 材料审核。 2.报到 来校报到。") == "五、选拔程序\n1.初选 材料审核。\n2.报到 来校报到。"
+    assert run_in_list_lines("五、选拔程序 1、初选 材料审核。 2、报到 来校报到。") == "五、选拔程序\n1、初选 材料审核。\n2、报到 来校报到。"
+    assert run_in_list_lines("不保修：1）人为损坏；2）自行拆机。") == "不保修：\n1）人为损坏；\n2）自行拆机。"
     assert run_in_list_lines("第一步：打开App 第二步：点击设置") == "第一步：打开App\n第二步：点击设置"
     # numbers that are no list: inside a sentence, not counting up by one, or not where a list starts
     for text in ["分为1、2、3级，共有1.5万人。", "十一、附则", "（三）考生应为应届生。二、申请程序", "登录App 2、找到订单 3、点击",
+                 "1、2号柜台办理对公业务，3、4号柜台办理个人业务。", "一、二年级学生免收午餐费。",
+                 "拨打客服热线后，按 1. 查询余额，按 2. 办理挂失。", "五、选拔程序 1.初选 材料审核。 2.报到 来校报到。",
                  "We have version 2. It works. See 3. below",
                  "For billing questions, press 1. For technical support, press 2. For returns, press 3.",
                  "Tier 1. support answers within 24 hours. Tier 2. support answers within 4 hours.",
