@@ -375,7 +375,10 @@ def written_numbers(text: str, words: bool = True) -> set[str]:
         for m in _EN_NUMBER.finditer(text):
             out.add(_value(_word_value(m)))
             out.add(_value(_EN_NUMBERS[m.group(1).lower()]))
-        out.update(_value(_zh_value(m.group(0))) for m in _ZH_NUMBER.finditer(text))
+        for m in _ZH_NUMBER.finditer(text):
+            out.add(_value(_zh_value(m.group(0))))
+            if len(m.group(0)) == 2 and all(ch in _ZH_DIGITS for ch in m.group(0)):
+                out.update(_value(_ZH_DIGITS[ch]) for ch in m.group(0))  # "两三天": 2-3 days
         out.update(_value(float(m.group(1)) * _TIMES[m.group(2)]) for m in _DIGITS_TIMES.finditer(text))
     out.discard("0")
     return out
@@ -384,6 +387,7 @@ def written_numbers(text: str, words: bool = True) -> set[str]:
 _NEGATIVE_PREFIX = re.compile(r"(?i)\bnon-?([a-z]{3,})")
 # where one clause of a sentence ends: a list's items read as one sentence are joined so
 _CLAUSES = re.compile(r"\s+—\s+|;\s+|；")
+_LEAD_IN = re.compile(r"(?<=[:：])\s*")
 
 
 def _denied(text: str) -> set[str]:
@@ -428,10 +432,14 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     # refund; After 30 days ... is not refunded; ...") said "not" of its first item's sentence
     clauses = _CLAUSES.split(claim)
     first = set(tokenize(clauses[0]))
+    if len(clauses) > 1 and not all(":" in c or "：" in c for c in clauses):
+        # a list's lead-in and its first item ("Refunds are available for: Unopened software") are
+        # two clauses; a table's row, each of whose cells stands after its header, is not a list
+        clauses[:1] = _LEAD_IN.split(clauses[0], maxsplit=1)
     terms = [set(tokenize(s)) for s in sentences]
     for clause in clauses:
         words = set(tokenize(clause))
-        if not words or _quoted(clause.strip().rstrip(".。;；!！?？ "), context, unnegated=True):
+        if not words or _quoted(clause.strip().rstrip(".。;；:：!！?？ "), context, unnegated=True):
             continue  # a clause the passages hold word for word says what they say
         best = sentences[max(range(len(sentences)), key=lambda i: (len(words & terms[i]), len(first & terms[i])))]
         if _negates(clause) == _negates(best):

@@ -297,6 +297,10 @@ def test_a_heading_does_not_lend_a_term_the_question_negates() -> None:
     ("Your right to cancel: You may cancel within 30 days for a full refund; After 30 days, the current month "
      "is not refunded.", "## Your right to cancel\n1. You may cancel within 30 days for a full refund.\n"
      "2. After 30 days, the current month is not refunded.", False),
+    ("Opened software is not refundable. Refunds are available for: Unopened software; Hardware within 30 days.",
+     "Opened software is not refundable.\nRefunds are available for:\n- Unopened software\n- Hardware within 30 days",
+     False),
+    ("信用卡补卡流程：在App提交补卡申请，两三天后到网点领卡。", "信用卡补卡流程：\n- 在App提交补卡申请\n- 两三天后到网点领卡", False),
     ("Cancelling: You may cancel within 30 days for a full refund; After 30 days, the current month is refunded.",
      "1. You may cancel within 30 days for a full refund.\n2. After 30 days, the current month is not refunded.", True),
     # a phone number with its country code is the same number
