@@ -172,18 +172,30 @@ def _control_run(m: re.Match[str]) -> str:
     return " "
 
 
-_CIRCLED = re.compile("[\u2460-\u2473]")  # ① to ⑳
+# circled numbers 1-20 (NFKC makes them digits), and the dingbats' 1-10 in three styles (it keeps them)
+_CIRCLED_FROM = {0x2460: 20, 0x2776: 10, 0x2780: 10, 0x278A: 10}
+_CIRCLED_VALUE = {chr(first + i): i + 1 for first, n in _CIRCLED_FROM.items() for i in range(n)}
+_CIRCLED = re.compile("[" + "".join(_CIRCLED_VALUE) + "]")
+_ITEM_START = re.compile(r"(?:^|[：:。；;!?！？])\s*$")
 
 
 def _circled_numbers(text: str) -> str:
-    """``text`` with each circled number ("①进水或受潮") written as a list's number: "（1）" in a line of
-    Chinese, "1. " elsewhere. NFKC makes it a bare digit ("1进水或受潮"), which reads as no list and
-    says the number mid-sentence in an answer."""
+    """``text`` with circled numbers that mark a list's items ("①进水或受潮", "注意：①… ②…") written as
+    a list's numbers: "（1）" in a line of Chinese, "1. " elsewhere; NFKC made them bare digits
+    ("1进水或受潮"), which read as no list, with the "1" said mid-answer. A line's circled numbers
+    are a list's marks where its first one starts an item (the line's start, or after a sentence's
+    end or a colon); in a sentence ("旋钮调到①档", "Turn the dial to ①") each is its digit."""
     if not _CIRCLED.search(text):
         return text
+
     def written(line: str) -> str:
+        first = _CIRCLED.search(line)
+        if first is None:
+            return line
+        if not _ITEM_START.search(line[: first.start()]):
+            return _CIRCLED.sub(lambda m: str(_CIRCLED_VALUE[m.group(0)]), line)
         mark = "（{}）" if _CJK_CHAR.search(line) else "{}. "
-        return _CIRCLED.sub(lambda m: mark.format(ord(m.group(0)) - 0x245F), line)
+        return _CIRCLED.sub(lambda m: mark.format(_CIRCLED_VALUE[m.group(0)]), line)
 
     return "\n".join(written(line) for line in text.split("\n"))
 

@@ -482,3 +482,7 @@ def test_circled_numbers_are_stored_as_list_numbers() -> None:
     # NFKC alone stored "①进水或受潮" as "1进水或受潮": no list item, and a bare "1" read out mid-answer
     assert normalize_text("以下情况不予保修：\n①进水或受潮\n②人为损坏") == "以下情况不予保修：\n（1）进水或受潮\n（2）人为损坏"
     assert normalize_text("① Unplug the router") == "1. Unplug the router"
+    assert normalize_text("注意：❶放入米和水 ❷按“预约”键") == "注意：（1）放入米和水 （2）按“预约”键"
+    # a circled number in a sentence is its digit, as NFKC writes it
+    assert normalize_text("旋钮调到①档为小火") == "旋钮调到1档为小火"
+    assert normalize_text("Turn the dial to ① for soft fruit") == "Turn the dial to 1 for soft fruit"
