@@ -579,7 +579,7 @@ class MarkdownLoader:
         from unstructured.partition.md import partition_md
 
         _fast_unstructured()
-        return _numbered(_from_unstructured(partition_md(text=body, **_NO_LANG)), body), [], meta
+        return _numbered(_from_unstructured(partition_md(text=body, **_NO_LANG)), _markdown_marks(body)), [], meta
 
 
 # an ordered list's item in Markdown ("1. Sign in to your account")
@@ -599,12 +599,36 @@ def _same_item(key: str, mark: str) -> bool:
     return n >= 4 and key[:n] == mark[:n] or (bool(key) and key == mark)
 
 
-def _numbered(elements: list[Element], body: str) -> list[Element]:
-    """``elements`` with each list item that is an ordered list's item in the Markdown ``body``
-    written with its number ("1. Sign in ..."), as a plain text's numbered lines are: unstructured
-    drops the mark, and the steps of "How to start a return" were stored, cited and read as
-    bullets, so the composer could not tell them for steps to say in order."""
-    marks = [(m.group(1), _item_key(m.group(2))) for m in _ORDERED_ITEM.finditer(body)]
+def _markdown_marks(body: str) -> list[tuple[str, str]]:
+    """The (number, :func:`_item_key`) of each ordered list's item in the Markdown ``body``."""
+    return [(m.group(1), _item_key(m.group(2))) for m in _ORDERED_ITEM.finditer(body)]
+
+
+_HTML_OL = re.compile(r"<ol\b([^>]*)>(.*?)</ol\s*>", re.S | re.I)
+_HTML_LI = re.compile(r"<li\b[^>]*>(.*?)(?=<li\b|</li\s*>|$)", re.S | re.I)
+_HTML_START = re.compile(r"""\bstart\s*=\s*["']?(\d{1,9})""", re.I)
+_HTML_TAG = re.compile(r"<[^>]+>")
+
+
+def _html_marks(page: str) -> list[tuple[str, str]]:
+    """The (number, :func:`_item_key`) of each item of the page's ordered lists (``<ol>``, from its
+    ``start``); a list inside another's item is read as the outer one's text."""
+    marks = []
+    for ol in _HTML_OL.finditer(page):
+        start = _HTML_START.search(ol.group(1))
+        n = int(start.group(1)) if start else 1
+        for li in _HTML_LI.finditer(ol.group(2)):
+            marks.append((str(n), _item_key(html_lib.unescape(_HTML_TAG.sub(" ", li.group(1))))))
+            n += 1
+    return marks
+
+
+def _numbered(elements: list[Element], marks: list[tuple[str, str]]) -> list[Element]:
+    """``elements`` with each list item that is an ordered list's item (``marks``: its number and
+    :func:`_item_key`, in the document's order, from the Markdown or the HTML) written with its
+    number ("1. Sign in ..."), as a plain text's numbered lines are: unstructured drops the mark,
+    and the steps of "How to start a return" were stored, cited and read as bullets, so the
+    composer could not tell them for steps to say in order (a web page's ``<ol>`` too)."""
     out: list[Element] = []
     at = 0  # the marks are met in the elements' order
     for el in elements:
@@ -635,7 +659,7 @@ class HtmlLoader:
         # a page's footer is the site's, not the document's: "Copyright 2025 ... All rights
         # reserved." was quoted as the end of answers from the last section
         text = _PAGE_FOOTER.sub(" ", text)
-        return _from_unstructured(partition_html(text=text, **_NO_LANG)), [], meta
+        return _numbered(_from_unstructured(partition_html(text=text, **_NO_LANG)), _html_marks(text)), [], meta
 
 
 _PAGE_FOOTER = re.compile(r"<footer\b[^>]*>.*?</footer\s*>", re.S | re.I)

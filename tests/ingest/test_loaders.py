@@ -268,6 +268,19 @@ def test_html_and_txt(tmp_path: Path) -> None:
     assert all(e.kind == "paragraph" for e in lt.elements)  # sentences are not headings
 
 
+def test_a_web_pages_ordered_list_keeps_its_numbers(tmp_path: Path) -> None:
+    # unstructured drops an <ol>'s numbers: the steps were stored as bullets ("- 登录App"), which the
+    # composer does not say in order as steps
+    (tmp_path / "p.html").write_text(
+        "<html><body><h2>如何挂失？</h2><p>请按以下步骤办理：</p><ol><li>登录<b>手机银行</b>App。</li>"
+        "<li>点击“卡片管理”。</li></ol><ul><li>网点也可办理</li></ul>"
+        "<ol start='3'><li>Wait for the SMS.</li></ol></body></html>",
+        encoding="utf-8",
+    )
+    items = [e.text for e in load_file(tmp_path / "p.html", tmp_path, 5).elements if e.kind == "list_item"]
+    assert items == ["1. 登录手机银行App。", "2. 点击“卡片管理”。", "网点也可办理", "3. Wait for the SMS."]
+
+
 def test_faq_csv_gbk_and_synonyms(tmp_path: Path) -> None:
     rows = "问题,答案,标签\n退货运费谁承担？,非质量问题由买家承担。,退货\n多久发货？,24小时内发货。,物流\n"
     (tmp_path / "faq.csv").write_bytes(rows.encode("gbk"))
