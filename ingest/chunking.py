@@ -186,17 +186,21 @@ def _cjk_boundary(a: str, b: str) -> bool:
 
 
 def _hard_split(text: str, budget: int, count: TokenCounter) -> list[str]:
-    """A 'sentence' longer than the budget: split at clause punctuation, then words / characters."""
-    parts = [p for p in re.split(r"(?<=[,，、:：;；])\s*", text) if p]
+    """A 'sentence' longer than the budget: split at clause punctuation, then words / characters.
+    A line break after the punctuation stays where the pieces join: "请按以下方式办理挂失：" and
+    the list item "1. 登录…" on the next line were joined into one line, which read the "1." as
+    the end of a sentence."""
+    parts = [p for p in re.split(r"(?<=[,，、:：;；])[ \t]*", text) if p.strip()]
     if len(parts) == 1:
         parts = [p for p in text.split(" ") if p] if " " in text.strip() else list(text)
     pieces: list[str] = []
     cur = ""
     for part in parts:
-        joined = (cur + ("" if not cur or _cjk_boundary(cur[-1], part[0]) else " ") + part) if cur else part
+        glue = "" if not cur or part[0].isspace() or _cjk_boundary(cur[-1], part[0]) else " "
+        joined = cur + glue + part if cur else part
         if cur and count(joined) > budget:
             pieces.append(cur)
-            cur = part
+            cur = part.lstrip()
         else:
             cur = joined
     if cur:

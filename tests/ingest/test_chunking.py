@@ -152,3 +152,14 @@ def test_metadata_and_stable_ids() -> None:
 def test_heading_only_document_still_has_a_chunk() -> None:
     chunks = chunk_elements(doc("Connecting with HDMI"), [Element("heading", "Connecting with HDMI", level=1)], count, 64, 8)
     assert [c.text for c in chunks] == ["Connecting with HDMI"]
+
+
+def test_a_hard_split_keeps_the_line_breaks_where_its_pieces_join() -> None:
+    from ingest.chunking import _hard_split
+
+    # a lead-in and a list item on the next line were joined into one line ("…办理挂失：1. 登录…")
+    text = "请按以下方式办理挂失：\n1. 登录手机银行App。\n2. 点击卡片管理，选择临时挂失。"
+    pieces = _hard_split(text, 1000, len)
+    assert pieces == [text]
+    assert _hard_split(text, 30, len) == ["请按以下方式办理挂失：", "1. 登录手机银行App。\n2. 点击卡片管理，", "选择临时挂失。"]
+    assert _hard_split(text.replace("：\n", "：\n\n"), 40, len)[0].startswith("请按以下方式办理挂失：\n\n1. 登录")
