@@ -317,9 +317,31 @@ def run_in_list_lines(text: str) -> str:
             out.append(line)
             continue
         cuts = sorted(set(cuts))
-        pieces = [line[: cuts[0]]] + [line[a:b] for a, b in zip(cuts, [*cuts[1:], len(line)], strict=True)]
-        out.extend(p.rstrip() for p in pieces if p.strip())
+        pieces = [line[: cuts[0]]] + [line[a:b].rstrip() for a, b in zip(cuts, [*cuts[1:], len(line)], strict=True)]
+        out.extend(p.rstrip() for p in [*pieces[:-1], *_last_item(pieces[1:])] if p.strip())
     return "\n".join(out)
+
+
+_SENTENCE_STOP = re.compile(r"[。！？]|[.!?](?=\s)")
+
+
+def _last_item(items: list[str]) -> list[str]:
+    """The last of a run-in list's ``items``, and what follows it in the line: where every item
+    before it is one sentence or clause, the list ends with the last one's first sentence ("3、选择
+    新地址并确认。订单发货后无法修改地址…" goes on with a note, not with the step)."""
+    def text(item: str) -> str:  # without its mark
+        m = LIST_ITEM.match(item)
+        return m.group(1) if m else item
+
+    last = items[-1]
+    if len(items) < 2 or any(_SENTENCE_STOP.search(text(item).rstrip(" 。；;.!?！？")) for item in items[:-1]):
+        return [last]
+    body = text(last)
+    stop = _SENTENCE_STOP.search(body)
+    if stop is None or not body[stop.end() :].strip():
+        return [last]
+    at = len(last) - len(body) + stop.end()
+    return [last[:at], last[at:].strip()]
 
 
 # How a passage writes a section heading that stands before one of its parts (a line of its own).

@@ -1099,6 +1099,15 @@ def test_a_numbered_list_run_into_one_line_gets_a_line_per_item() -> None:
     assert run_in_list_lines("五、选拔程序 1、初选 材料审核。 2、报到 来校报到。") == "五、选拔程序\n1、初选 材料审核。\n2、报到 来校报到。"
     assert run_in_list_lines("不保修：1）人为损坏；2）自行拆机。") == "不保修：\n1）人为损坏；\n2）自行拆机。"
     assert run_in_list_lines("第一步：打开App 第二步：点击设置") == "第一步：打开App\n第二步：点击设置"
+    # the list ends with its last item's first sentence where each item before is one: a note follows
+    assert run_in_list_lines("（1）打开详情页；（2）点击“修改地址”。发货后无法修改，请联系快递员。") == (
+        "（1）打开详情页；\n（2）点击“修改地址”。\n发货后无法修改，请联系快递员。"
+    )
+    assert run_in_list_lines("Reset: 1. Unplug it. 2. Hold the button. All settings are erased.") == (
+        "Reset:\n1. Unplug it.\n2. Hold the button.\nAll settings are erased."
+    )
+    # ... and the last item keeps its sentences where an item before it has two
+    assert run_in_list_lines("1、登录。进入订单。 2、点击申请。选择原因。") == "1、登录。进入订单。\n2、点击申请。选择原因。"
     # numbers that are no list: inside a sentence, not counting up by one, or not where a list starts
     for text in ["分为1、2、3级，共有1.5万人。", "十一、附则", "（三）考生应为应届生。二、申请程序", "登录App 2、找到订单 3、点击",
                  "1、2号柜台办理对公业务，3、4号柜台办理个人业务。", "一、二年级学生免收午餐费。",
