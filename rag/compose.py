@@ -307,19 +307,10 @@ def _one_sentence(item: str, lang: str) -> str:
 
 
 _LIST_SENTENCE_MAX = 400  # characters: a longer list is read item by item, each after its lead-in
-# characters of a Chinese list read as one sentence: a Chinese character says what two or three
-# English ones do
+# characters of a Chinese list read as one sentence (a longer one is read item by item, each after
+# its lead-in): a Chinese character says what two or three English ones do, and joined with "，",
+# which its items hold too, a list of 300 characters ran its steps into one sentence
 _LIST_SENTENCE_MAX_ZH = 150
-_ENDS_ZH_ITEM = re.compile(r"[。！？]\s*$")  # "；" ends an item of one enumeration
-
-
-def _says_sentences(block: Sequence[str], length: int) -> bool:
-    """Whether a Chinese list (its lines ``block``, ``length`` characters read as one sentence) is
-    read item by item: its items are sentences of their own (an item before the last ends with
-    "。"; one that ends with "；" is a clause of one enumeration), or it is long. Joined with "，", which its items hold too, the steps of "怎么申请退款？" ran into one
-    sentence, and "电子发票多久发到邮箱？" was told every step for the one it asks. (An English
-    list reads as one sentence up to _LIST_SENTENCE_MAX, its items joined with "; ".)"""
-    return length > _LIST_SENTENCE_MAX_ZH or any(_ENDS_ZH_ITEM.search(line) for line in block[:-1])
 
 
 def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str, str]]:
@@ -357,7 +348,7 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
             continue
         space = "" if lang == "zh" or not lead else " "
         whole = f"{lead}{space}{sep.join(items)}{end}"
-        if lead and len(whole) <= _LIST_SENTENCE_MAX and not (lang == "zh" and _says_sentences(block, len(whole))):
+        if lead and len(whole) <= (_LIST_SENTENCE_MAX_ZH if lang == "zh" else _LIST_SENTENCE_MAX):
             out.append(whole)
             continue
         for item in items:

@@ -1420,20 +1420,21 @@ def test_a_chinese_how_to_question_is_told_every_step_of_a_list_run_into_one_lin
     assert "2、" not in out and "3、" not in out, out  # the marks are not read out mid-sentence
 
 
-def test_a_chinese_list_of_sentences_is_read_item_by_item() -> None:
+def test_a_long_chinese_list_is_read_item_by_item() -> None:
     from rag.compose import list_items_as_sentences
 
-    # joined with "，", which the items hold too, the steps ran into one sentence, and a question on
-    # one step ("电子发票多久发到邮箱？") was told every step
-    steps = "如何开具发票：\n1、在订单详情页点击“申请发票”。\n2、填写抬头和税号，点击提交。\n3、电子发票将在2个工作日内发送到您的邮箱。"
+    # joined with "，", which the items hold too, a long list ran its steps into one sentence of 300
+    # characters; a short one still reads as one sentence, a "what to do" answered whole
+    step = "，请仔细核对页面上显示的订单号、金额、抬头和税号等全部信息，确认无误后再继续下一步操作"
+    steps = f"如何开具发票：\n1、在订单详情页点击“申请发票”{step}。\n2、填写抬头和税号{step}。\n3、电子发票将在2个工作日内发送到您的邮箱{step}。"
     text, own = list_items_as_sentences(steps, "zh")
-    assert text.split("\n") == [
-        "如何开具发票：在订单详情页点击“申请发票”。", "如何开具发票：填写抬头和税号，点击提交。", "如何开具发票：电子发票将在2个工作日内发送到您的邮箱。"
-    ]
+    assert len(text.split("\n")) == 3 and all(line.startswith("如何开具发票：") for line in text.split("\n"))
     out = ExtractiveComposer(get_embedder("hashing:64"), max_sentences=1).compose(
         "电子发票多久发到邮箱？", [_hit(1, steps)], "zh").text
-    assert "2个工作日" in out and "税号" not in out, out
-    # a list of things still reads as one sentence, and a section's heading ("（二）黄金会员") is no item
+    assert "2个工作日" in out and "填写抬头和税号，" not in out, out
+    short = "如何开具发票：\n1、点击“申请发票”。\n2、填写抬头和税号。"
+    assert list_items_as_sentences(short, "zh")[0] == "如何开具发票：点击“申请发票”，填写抬头和税号。"
+    # a list of things reads as one sentence, and a section's heading ("（二）黄金会员") is no item
     assert list_items_as_sentences("不能退货的商品：\n1、礼品卡\n2、定制商品", "zh")[0] == "不能退货的商品：礼品卡，定制商品。"
     policy = "（二）黄金会员\n黄金会员享受九五折优惠。"
     assert list_items_as_sentences(policy, "zh")[0] == policy
