@@ -182,20 +182,27 @@ _ITEM_START = re.compile(r"(?:^|[：:。；;!?！？])\s*$")
 def _circled_numbers(text: str) -> str:
     """``text`` with circled numbers that mark a list's items ("①进水或受潮", "注意：①… ②…") written as
     a list's numbers: "（1）" in a line of Chinese, "1. " elsewhere; NFKC made them bare digits
-    ("1进水或受潮"), which read as no list, with the "1" said mid-answer. A line's circled numbers
-    are a list's marks where its first one starts an item (the line's start, or after a sentence's
-    end or a colon); in a sentence ("旋钮调到①档", "Turn the dial to ①") each is its digit."""
+    ("1进水或受潮"), which read as no list, with the "1" said mid-answer. A list's first mark starts
+    an item (the line's start, or after a sentence's end or a colon), and each next one follows it
+    in number; any other is its digit, as in a sentence ("旋钮调到①档", "② Turn the dial to ①")."""
     if not _CIRCLED.search(text):
         return text
 
     def written(line: str) -> str:
-        first = _CIRCLED.search(line)
-        if first is None:
-            return line
-        if not _ITEM_START.search(line[: first.start()]):
-            return _CIRCLED.sub(lambda m: str(_CIRCLED_VALUE[m.group(0)]), line)
         mark = "（{}）" if _CJK_CHAR.search(line) else "{}. "
-        return _CIRCLED.sub(lambda m: mark.format(_CIRCLED_VALUE[m.group(0)]), line)
+        out, at, last = [], 0, None  # ``last``: the number of the list's last mark
+        for m in _CIRCLED.finditer(line):
+            value = _CIRCLED_VALUE[m.group(0)]
+            before = line[: m.start()]
+            starts = _ITEM_START.search(before) is not None
+            # the first mark starts an item; each next one follows it in number, after a space
+            if (last is None and starts) or (last is not None and value == last + 1 and (starts or before[-1:].isspace())):
+                out.append(line[at : m.start()] + mark.format(value))
+                last = value
+            else:
+                out.append(line[at : m.start()] + str(value))
+            at = m.end()
+        return "".join(out) + line[at:]
 
     return "\n".join(written(line) for line in text.split("\n"))
 

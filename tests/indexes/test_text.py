@@ -486,3 +486,5 @@ def test_circled_numbers_are_stored_as_list_numbers() -> None:
     # a circled number in a sentence is its digit, as NFKC writes it
     assert normalize_text("旋钮调到①档为小火") == "旋钮调到1档为小火"
     assert normalize_text("Turn the dial to ① for soft fruit") == "Turn the dial to 1 for soft fruit"
+    assert normalize_text("② Turn the dial to ① and wait") == "2. Turn the dial to 1 and wait"
+    assert normalize_text("②将旋钮调到②档") == "（2）将旋钮调到2档"
