@@ -253,8 +253,8 @@ _ZH_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
 # way), nor a bare 一, which says "a" as often as "one" ("一张新卡", "一次性"), nor a rough amount
 # ("几十元", "上千元", "数百元", "二十多天"), nor a piece of a decimal ("一点五倍", "两块五") or
 # of a figure in digits ("1万元"). Two digits side by side are a range ("两三天" is 2-3 days)
-_ZH_TIME_DAYS = {"工作日": 1.0, "自然日": 1.0, "天": 1.0, "日": 1.0, "周": 7.0, "星期": 7.0, "个月": 30.0,
-                 "月": 30.0, "季度": 91.0, "年": 365.0, "小时": 1 / 24, "分钟": 1 / 1440}
+_ZH_TIME_DAYS = {"工作日": 1.0, "自然日": 1.0, "天": 1.0, "日": 1.0, "周": 7.0, "星期": 7.0, "月": 30.0,
+                 "季度": 91.0, "年": 365.0, "小时": 1 / 24, "分钟": 1 / 1440}
 _ZH_UNIT = (
     r"(?:个)?(?:工作日|自然日|天|日|周|星期|月|季度|年|小时|分钟|秒|元|块|倍|次|岁|张|台|期|件|名|人|位|份|笔|种|折|成|%|％)"
     r"|个"
@@ -311,27 +311,17 @@ def _zh_counted(claim: str, context: str) -> set[str]:
             continue
         span = _ZH_SPAN.match(claim, m.start(2))
         if span is not None:
+            days = _days(_zh_value(run), span, claim)
             spans = _spans(context) if spans is None else spans
-            if _days(_zh_value(run), span, claim) in _Near(spans):
+            if any(abs(days - d) <= 0.03 * d for d in spans):  # a month is 30 days
                 continue
         out.add(_value(_zh_value(run)))
     return out
 
 
-class _Near:
-    """Lengths of time in days, which hold any within 3% of one of them (a month is 30 days)."""
-
-    def __init__(self, days: list[float]) -> None:
-        self.days = days
-
-    def __contains__(self, x: float) -> bool:
-        return any(abs(x - d) <= 0.03 * d for d in self.days)
-
-
 def _days(amount: float, span: re.Match[str], text: str) -> float:
     """``amount`` of the unit a :data:`_ZH_SPAN` match names, in days, with a 半 after it ("两年半")."""
-    unit = _ZH_TIME_DAYS["个月" if span.group(2) == "月" else span.group(2)]
-    return (amount + (0.5 if text[span.end() : span.end() + 1] == "半" else 0.0)) * unit
+    return (amount + (0.5 if text[span.end() : span.end() + 1] == "半" else 0.0)) * _ZH_TIME_DAYS[span.group(2)]
 
 
 def _value(x: float) -> str:
