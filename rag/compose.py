@@ -573,12 +573,19 @@ def _answer_lines(lines: list[str]) -> list[str]:
 SECTION_BREAK = "¶"
 
 
+def _lines_as_read(text: str) -> str:
+    """``text``'s lines as the composer reads its lists: a list run into one line given a line per
+    item (:func:`~rag.retrieval.run_in_list_lines`), a line broken at a comma joined to the next
+    (:func:`joined_broken_lines`). The items and the steps of a passage are read from these."""
+    return joined_broken_lines(run_in_list_lines(text))
+
+
 def _rows_and_items(passage: str, lang: str) -> tuple[str, dict[str, str], dict[str, str]]:
     """``passage`` with its tables' rows and its lists' items written as sentences
     (:func:`table_rows_as_sentences`, :func:`list_items_as_sentences`), and each one's own words,
     the rows' and the items'."""
     text, rows = table_rows_as_sentences(passage, lang)
-    text, items = list_items_as_sentences(bulleted_bare_lists(joined_broken_lines(run_in_list_lines(text))), lang)
+    text, items = list_items_as_sentences(bulleted_bare_lists(_lines_as_read(text)), lang)
     return text, rows, items
 
 
@@ -1471,7 +1478,7 @@ def _numbered_steps(passage: str) -> frozenset[str]:
     list items the composer reads (:data:`LIST_ITEM`) whose mark is a number."""
     return frozenset(
         wording(m.group(1))[:_STEP_KEY]
-        for line in joined_broken_lines(run_in_list_lines(passage)).split("\n")  # as it is read (:func:`_rows_and_items`)
+        for line in _lines_as_read(passage).split("\n")
         if (m := numbered_step(line))
     )
 
