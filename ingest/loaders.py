@@ -465,10 +465,16 @@ def html_table_to_markdown(html: str) -> str:
     return rows_to_markdown(rows)
 
 
+_HTML_TAG = re.compile(r"<[^>]+>")
+
+
+def _html_text(fragment: str) -> str:
+    """The text of an HTML fragment: its tags dropped, its entities read, its white space one space."""
+    return " ".join(html_lib.unescape(_HTML_TAG.sub(" ", fragment)).split())
+
+
 def _cell(fragment: str) -> str:
-    text = re.sub(r"<[^>]+>", " ", fragment)
-    text = html_lib.unescape(text)
-    return " ".join(text.split()).replace("|", "\\|")
+    return _html_text(fragment).replace("|", "\\|")
 
 
 def rows_to_markdown(rows: Sequence[Sequence[str]]) -> str:
@@ -607,7 +613,6 @@ def _markdown_marks(body: str) -> list[tuple[str, str]]:
 _HTML_OL = re.compile(r"<ol\b([^>]*)>(.*?)</ol\s*>", re.S | re.I)
 _HTML_LI = re.compile(r"<li\b[^>]*>(.*?)(?=<li\b|</li\s*>|$)", re.S | re.I)
 _HTML_START = re.compile(r"""\bstart\s*=\s*["']?(\d{1,9})""", re.I)
-_HTML_TAG = re.compile(r"<[^>]+>")
 
 
 def _html_marks(page: str) -> list[tuple[str, str]]:
@@ -618,7 +623,7 @@ def _html_marks(page: str) -> list[tuple[str, str]]:
         start = _HTML_START.search(ol.group(1))
         n = int(start.group(1)) if start else 1
         for li in _HTML_LI.finditer(ol.group(2)):
-            marks.append((str(n), _item_key(html_lib.unescape(_HTML_TAG.sub(" ", li.group(1))))))
+            marks.append((str(n), _item_key(_html_text(li.group(1)))))
             n += 1
     return marks
 
