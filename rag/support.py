@@ -289,9 +289,10 @@ def _spans(text: str) -> list[float]:
     return out
 
 
-def _zh_counted(claim: str, context: str) -> set[str]:
+def _zh_counted(claim: str, context: str, given: set[str]) -> set[str]:
     """The numbers the claim's Chinese numerals count (:data:`_ZH_COUNTED`), less each length of
-    time that the passages give in another unit ("六个月" of "半年", "两周" of "14天": within 3%)."""
+    time that the passages (``context``, which gives the numbers ``given``) give in another unit
+    ("六个月" of "半年", "两周" of "14天": within 3%)."""
     spans: list[float] | None = None
     out: set[str] = set()
     for m in _ZH_COUNTED.finditer(claim):
@@ -301,13 +302,14 @@ def _zh_counted(claim: str, context: str) -> set[str]:
         run = m.group(2)
         if all(ch in _ZH_UNITS for ch in run) or run == "一":
             continue  # "万" of "1万", or a bare 一
-        if len(run) == 2 and all(ch in _ZH_DIGITS for ch in run):
+        pair = _digit_pair(run)
+        if pair is not None:
             if claim.startswith("折", m.end()):  # "八五折" is 85折 (or 8.5折)
-                figure = 10 * _ZH_DIGITS[run[0]] + _ZH_DIGITS[run[1]]
-                if not {_value(figure), _value(figure / 10)} & written_numbers(context):
+                figure = 10 * pair[0] + pair[1]
+                if not {_value(figure), _value(figure / 10)} & given:
                     out.add(_value(figure))
                 continue
-            out.update(_value(_ZH_DIGITS[ch]) for ch in run)
+            out.update(_value(d) for d in pair)
             continue
         span = _ZH_SPAN.match(claim, m.start(2))
         if span is not None:
@@ -317,6 +319,19 @@ def _zh_counted(claim: str, context: str) -> set[str]:
                 continue
         out.add(_value(_zh_value(run)))
     return out
+
+
+def _digit_pair(run: str) -> tuple[int, int] | None:
+    """The two digits of a numeral of two digits side by side, a range ("两三" is 2-3); None for
+    any other numeral."""
+    if len(run) == 2 and all(ch in _ZH_DIGITS for ch in run):
+        return _ZH_DIGITS[run[0]], _ZH_DIGITS[run[1]]
+    return None
+
+
+def _times_value(m: re.Match[str]) -> str:
+    """The figure a :data:`_DIGITS_TIMES` match writes ("1万" 10000, "2.5千" 2500)."""
+    return _value(float(m.group(1)) * _TIMES[m.group(2)])
 
 
 def _days(amount: float, span: re.Match[str], text: str) -> float:
@@ -367,9 +382,8 @@ def written_numbers(text: str, words: bool = True) -> set[str]:
             out.add(_value(_EN_NUMBERS[m.group(1).lower()]))
         for m in _ZH_NUMBER.finditer(text):
             out.add(_value(_zh_value(m.group(0))))
-            if len(m.group(0)) == 2 and all(ch in _ZH_DIGITS for ch in m.group(0)):
-                out.update(_value(_ZH_DIGITS[ch]) for ch in m.group(0))  # "两三天": 2-3 days
-        out.update(_value(float(m.group(1)) * _TIMES[m.group(2)]) for m in _DIGITS_TIMES.finditer(text))
+            out.update(_value(d) for d in _digit_pair(m.group(0)) or ())  # "两三天": 2-3 days
+        out.update(_times_value(m) for m in _DIGITS_TIMES.finditer(text))
     out.discard("0")
     return out
 
@@ -405,10 +419,11 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
         return None
     said = _COUNTRY_CODE.sub("", _LIST_NUMBER.sub("", claim))
     # a figure in digits with 万 or 千 after it is that figure ("1万元" is 10000, not 1)
-    said = _DIGITS_TIMES.sub(lambda m: _value(float(m.group(1)) * _TIMES[m.group(2)]), said)
+    said = _DIGITS_TIMES.sub(_times_value, said)
     counted = {_value(_word_value(m)) for m in _COUNTED.finditer(said) if not _IN_LARGER.search(said[: m.start()])}
-    counted |= _zh_counted(said, context)
-    new = (written_numbers(said, words=False) | counted) - written_numbers(context)
+    given = written_numbers(context)
+    counted |= _zh_counted(said, context, given)
+    new = (written_numbers(said, words=False) | counted) - given
     if new:
         return f"gives {', '.join(sorted(new))}, which the passages do not"
     # a table's row as the composer reads it, header and cells ("Plan: Lite; ...; Contract: No
