@@ -102,7 +102,8 @@ HANDOFF_RE = re.compile(
     r"\bcustomer\s+service\s+(agent|representative)\b|"
     # a manager or supervisor, asked for ("get the password manager to work" asks for none)
     r"\b(talk|speak|chat)\b[^.?!]{0,25}\b(manager|supervisor)\b|\b(get|want|need)\s+(me\s+)?(a|your|the)\s+(manager|supervisor)\b"
-    r"|转人工|人工客服|人工服务|真人|接人工|找人工|要人工|客服人员|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)"
+    # ("能帮我转一下人工吗？" asks as "转人工" does)
+    r"|转(一下|下|个|到|给我)?人工|人工客服|人工服务|真人|接人工|找人工|要人工|客服人员|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)"
     # to be put through to the service desk itself ("How do I contact customer service?" asks for
     # its address, and is answered from the knowledge base, as "怎么联系客服？" and "联系客服的方式" are)
     r"|(?<![么何样])联系客服(?!的?(方式|电话|渠道|邮箱|热线|时间))"

@@ -66,7 +66,7 @@ def test_chinese_question_gets_a_chinese_answer(shop_index: Any, fake_embedder: 
                                       "Can you escalate this to a human?", "I don't want a bot, I want a person",
                                       "connect me with support", "找客服", "请帮我转接客服", "能不能让客服给我打电话",
                                       "转人工", "我要人工客服", "叫你们经理来", "我要找你们的负责人", "帮我联系客服",
-                                      "我要联系客服"])
+                                      "我要联系客服", "能帮我转一下人工吗？", "帮我转个人工"])
 def test_handoff_on_request(shop_index: Any, fake_embedder: Any, question: str) -> None:
     a = make(shop_index, fake_embedder).ask(question)
     assert a.action == "handoff"
