@@ -59,6 +59,7 @@ from rag.conversation import (
     asks_something,
     condense_offline,
     condense_with_llm,
+    points_back,
     small_talk,
     stands_alone,
     takes_topic_from_before,
@@ -717,6 +718,17 @@ class Thresholds(NamedTuple):
         )
 
 
+def _refused_question(history: Sequence[Message]) -> int | None:
+    """Where the question the last reply of ``history`` refused stands in it (that reply being a
+    refusal), when that turn asked something; None for a statement ("I ordered a kitchen
+    appliance"), refused for want of an answer, which gives the question after it ("Can I cancel
+    it?") its context."""
+    for i in range(len(history) - 2, -1, -1):
+        if history[i].get("role") == "user":
+            return i if asks_something(history[i].get("content", "")) else None
+    return None
+
+
 class Assistant:
     """See the module docstring. ``index_provider()`` returns the live :class:`IndexVersion`
     (the service swaps versions under it); everything else is explicit configuration."""
@@ -982,7 +994,8 @@ class Assistant:
         # with the option chosen, asked anew (and not asked back again)
         chosen, title = clarified(q, hist) or (None, None)
         asked = chosen or q  # the words the passages and sentences are chosen by
-        query, llm_down = (chosen, None) if chosen else self._condensed(q, hist, index, self._llm_deadline())
+        context = self._past_refusal(q, hist) if after_refusal else hist
+        query, llm_down = (chosen, None) if chosen else self._condensed(q, context, index, self._llm_deadline())
         llm_spent = time.perf_counter() - tc if hist and not chosen else 0.0  # of the model's budget
         timings["condense"] = (time.perf_counter() - tc) * 1000
         scope = user_filters(filters, groups)
@@ -1153,13 +1166,25 @@ class Assistant:
         about what that turn found nothing on: the question takes its topic from it
         (:func:`takes_topic_from_before`: "How much does that cost?", "这个要钱吗？"). Retrieved with
         the refused turn carried, "How much does that cost?" after "What is the warranty on a
-        cruise ship?" was answered with the shipping prices. A question that names another subject
-        ("What about returns?") or says more ("Does it cost more for express?") is asked as any
-        follow-up is."""
-        # what was refused asked something: a statement ("I ordered a kitchen appliance"), refused
-        # for want of an answer, gives the question after it ("Can I cancel it?") its context
-        asked = next((m.get("content", "") for m in reversed(history[:-1]) if m.get("role") == "user"), "")
-        return asks_something(asked) and takes_topic_from_before(question)
+        cruise ship?" was answered with the shipping prices. It points at it by a pronoun or
+        demonstrative (:func:`~rag.conversation.points_back`): "And how long does shipping take?"
+        takes no topic from before. A question that names another subject ("What about
+        returns?") or says more ("Does it cost more for express?") is asked as any follow-up is
+        (:meth:`_past_refusal`)."""
+        return _refused_question(history) is not None and points_back(question) and takes_topic_from_before(question)
+
+    @staticmethod
+    def _past_refusal(question: str, history: Sequence[Message]) -> Sequence[Message]:
+        """The history that ``question``, asked after a refusal (the last reply of ``history``), is
+        condensed with: without the refused question and its refusal, unless the question points
+        back to it (:func:`~rag.conversation.points_back`: "Does it cost more for express?").
+        Carried, the refused question's words sank a new one: "What about returns?" after "Who won
+        the world cup?" was searched as "What about returns? Who won the world cup?" and refused,
+        though asked alone it is answered (a QA tester's report)."""
+        at = _refused_question(history)
+        if at is None or points_back(question):
+            return history
+        return history[:at]
 
     def _reply_pieces(
         self, msgs: list[Message], *, whole: bool = False, deadline: float | None = None

@@ -219,6 +219,18 @@ def takes_topic_from_before(question: str) -> bool:
     return len(outermost(set(tokenize(query_topic(question))))) <= 1
 
 
+# the words by which a question points at a thing said before ("How much does that cost?", "这个要钱吗？"):
+# :data:`_FOLLOWUP_EN` and :data:`_FOLLOWUP_ZH` less their opening "And" / "那", "also", "more", "呢",
+# which join a question to the talk without taking its topic ("And how long does shipping take?")
+_POINTS_BACK_EN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|him|same|such)\b", re.I)
+_POINTS_BACK_ZH = re.compile(r"它|他们|她们|这个|那个|这些|那些|这种|那种|这样|那样|该|此|其|上述|刚才|前面|同样")
+
+
+def points_back(question: str) -> bool:
+    """Whether ``question`` names something said before by a pronoun or demonstrative."""
+    return bool(_POINTS_BACK_EN.search(question) or _POINTS_BACK_ZH.search(to_simplified(question)))
+
+
 # the pronouns by which an earlier turn leaves its topic to the one before it; narrower than
 # :data:`_FOLLOWUP_EN`, whose "that", "there", "also" or "more" mostly do not refer back in a
 # turn that is carried ("I heard that I can change Cloud Shell's location", "Are there many teams

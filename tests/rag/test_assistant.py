@@ -159,6 +159,8 @@ def test_the_reply_to_the_offer_of_a_person_is_taken_as_such(shop_index: Any, fa
     ("Do you sell refurbished phones?", "Does it cost more for express shipping?", "answer"),
     # a statement, refused for want of an answer, gives the question after it its context
     ("I got a blender as a gift", "Can I return it?", "answer"),
+    # "And" joins the question to the talk, it points at nothing said before
+    ("Do you sell refurbished phones?", "And how long does shipping take?", "answer"),
 ])
 def test_a_question_about_it_after_a_refusal_is_refused_too(shop_index: Any, fake_embedder: Any, first: str,
                                                              then: str, action: str) -> None:
@@ -172,6 +174,20 @@ def test_a_question_about_it_after_a_refusal_is_refused_too(shop_index: Any, fak
         assert offered_person(a.text) and not a.citations and a.lang == detect_lang(then)
     # after an answer, the same question is about what was answered
     assert not offered_person(asst.ask(then, history=_asked(asst, "How long is the blender warranty?", "answer")).text)
+
+
+@pytest.mark.parametrize("then", ["What about returns?", "How long does standard shipping take?", "那退货呢？"])
+def test_a_refused_question_is_not_carried_into_the_next_one(shop_index: Any, fake_embedder: Any, then: str) -> None:
+    # "What about returns?" after "Who won the world cup?" was searched as "What about returns? Who
+    # won the world cup?" and refused, though asked alone it is answered
+    asst = make(shop_index, fake_embedder)
+    hist = _asked(asst, "How long is the blender warranty?", "answer") + _asked(asst, "Do you sell refurbished phones?",
+                                                                                "refuse")
+    a = asst.ask(then, history=hist)
+    assert "refurbished" not in a.query.lower() and a.action == "answer", (a.query, a.action)
+    # a question that points back at the refused one keeps it
+    b = asst.ask("Does it cost more for express shipping?", history=hist)
+    assert "refurbished" in b.query.lower()
 
 
 @pytest.mark.parametrize(("topics", "question", "escalated"), [
