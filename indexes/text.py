@@ -1191,8 +1191,10 @@ def _is_boundary(text: str, m: re.Match[str]) -> bool:
         return True  # Chinese terminators end a sentence wherever they are
     prev_cjk = bool(prev) and is_cjk_char(prev)
     next_cjk = bool(nxt) and is_cjk_char(nxt)
-    if ";" in punct and not (prev_cjk or next_cjk) and not any(c in ".!?…" for c in punct):
-        return False  # an English semicolon does not end a sentence
+    if punct.endswith(";") and not (prev_cjk or next_cjk):
+        # an English semicolon does not end a sentence, nor does the mark before it: a list read as
+        # one sentence joins an item that ends "click Forgot password?" to the next with "; "
+        return False
     if nxt and not nxt.isspace() and not next_cjk:
         return False  # "3.5", "e.g.x", "example.com", "?!" inside a token
     if prev_cjk:

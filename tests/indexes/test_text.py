@@ -90,6 +90,14 @@ def test_a_numbered_items_mark_is_no_sentence_of_its_own() -> None:
     assert split_sentences("The fee is 5. Then pay.") == ["The fee is 5.", "Then pay."]
 
 
+def test_a_semicolon_after_a_mark_ends_no_sentence() -> None:
+    # a list of steps read as one sentence joins an item ending "click Forgot password?" to the
+    # next with "; ": cut there, its citation marker went before the "?" and the rest began with ";"
+    assert split_sentences("Reset: click Forgot password?; Enter your email; Done. Next!") == [
+        "Reset: click Forgot password?; Enter your email; Done.", "Next!",
+    ]
+
+
 def test_split_chinese_sentences_and_newlines() -> None:
     text = "退货政策如下。商品需在30天内退回！是否包括运费？不包括；但可以换货\n第二行"
     assert split_sentences(text) == ["退货政策如下。", "商品需在30天内退回！", "是否包括运费？", "不包括；", "但可以换货", "第二行"]
