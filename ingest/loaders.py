@@ -530,8 +530,39 @@ _SENT_END = re.compile(r"[.!?。！？；;:：,，]\s*$")
 
 def _plausible_heading(text: str) -> bool:
     """unstructured's plain-text heuristics call any short line a Title; a heading in a .txt
-    file is short and does not end like a sentence."""
-    return len(text) <= 80 and not _SENT_END.search(text) and "\n" not in text
+    file is short, does not end like a sentence and is not a "Label: value" line of the
+    document's particulars (:func:`_label_value`)."""
+    return len(text) <= 80 and not _SENT_END.search(text) and "\n" not in text and not _label_value(text)
+
+
+# "Label: value", the label a few words without digits ("Chapter 2: Billing" is a heading)
+_LABEL_VALUE = re.compile(r"^\s*([^\W\d][^:：\d]{0,29}?)\s*[:：]\s*(\S.*?)\s*$")
+# labels of a document's particulars: its date, version, author, status
+_PARTICULAR = re.compile(
+    r"(?i)\b(?:updated?|revised|revision|reviewed|modified|effective|dated?|version|author|authors|published"
+    r"|issued|valid|status|owner|ref|reference)\b|更新|修订|修改|生效|发布|日期|版本|作者|施行|实施|编号"
+)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# a value that is a date: "10 January 2025", "January 10, 2025", "March 2025", "2025-01-10", "2025年1月"
+_DATE_VALUE = re.compile(
+    rf"(?i)(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?\d{{4}}"
+    r"|\d{4}[-/.]\d{1,2}(?:[-/.]\d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?)?)[.。]?"
+)
+
+
+def _label_value(text: str) -> bool:
+    """Whether a line is one of a document's particulars written "Label: value" ("Last updated: 10
+    January 2025", "Version: 3.2", "生效日期：2025年1月1日"): its label names a date, version, author
+    or status, or its value is a date. Such a line under a policy's title was read as a heading of
+    the title's level: it took the title's place at the top of every section's path ("Last updated:
+    10 January 2025 > 5. REFUNDS") and, a heading, was in no chunk's text, so "When was the policy
+    last updated?" had nothing to be answered from. "Chapter 2: Billing" (a digit in its label) and
+    "Part one: Your account" (neither) are still headings."""
+    m = _LABEL_VALUE.match(text)
+    if m is None or len(m.group(1).split()) > 4:
+        return False
+    return bool(_PARTICULAR.search(m.group(1)) or _DATE_VALUE.fullmatch(m.group(2)))
 
 
 _FAST_PATCHED = False

@@ -243,6 +243,33 @@ def test_a_plain_text_pages_numbered_sections_and_lists_are_read_apart(tmp_path:
     ]
 
 
+@pytest.mark.parametrize("line", [
+    "Last updated: 10 January 2025", "Effective date: 2025-01-10", "Version: 3.2", "Review date: March 2025",
+    "更新日期：2025年1月10日", "版本：V2.1",
+])
+def test_a_plain_text_pages_label_value_line_is_text_not_its_heading(tmp_path: Path, line: str) -> None:
+    # "Last updated: 10 January 2025" under a policy's title was read as a heading of the title's
+    # level: it took the title's place at the top of every section's path ("Last updated: 10
+    # January 2025 > 5. REFUNDS"), and no chunk held it, so "When was it last updated?" had no answer
+    (tmp_path / "policy.txt").write_text(
+        f"CLOUDNOTE BILLING POLICY\n\n{line}\n\n1. REFUNDS\n\nMonthly plans are not refundable.\n\n"
+        "2. CONTACT\n\nEmail billing support.\n",
+        encoding="utf-8",
+    )
+    lf = load_file(tmp_path / "policy.txt", tmp_path, 5)
+    assert lf.document.title == "CLOUDNOTE BILLING POLICY"
+    assert [(e.kind, e.text) for e in lf.elements[:3]] == [
+        ("heading", "CLOUDNOTE BILLING POLICY"), ("paragraph", line), ("heading", "1. REFUNDS"),
+    ]
+
+
+@pytest.mark.parametrize("heading", ["Chapter 2: Billing", "Step 3: Connect the cable", "Part one: Your account"])
+def test_a_plain_text_heading_with_a_colon_stays_a_heading(tmp_path: Path, heading: str) -> None:
+    (tmp_path / "guide.txt").write_text(f"Router guide\n\n{heading}\n\nPlug in the router first.\n", encoding="utf-8")
+    els = [(e.kind, e.text) for e in load_file(tmp_path / "guide.txt", tmp_path, 5).elements]
+    assert ("heading", heading) in els
+
+
 @pytest.mark.parametrize("junk", ["(anonymous)", "Untitled-3", "Microsoft Word - returns_v2.docx", "returns.pdf"])
 def test_a_pdf_title_its_producer_made_up_gives_way_to_its_heading(tmp_path: Path, junk: str) -> None:
     pages = [[("h1", "Returns Policy for Canada"), ("p", "You have 60 days to return an item.")],
