@@ -64,6 +64,17 @@ class Document:
 CONTINUES = "\u2026"
 
 
+def faq_entry_id(question: str, answer: str) -> str:
+    """The id of an FAQ entry whose sheet has no id column: made from its question and answer, so
+    that it is the same on every ingest of the same entry (a second entry with the same text gets
+    "-2", and so on)."""
+    return sha256_hex(f"{question}\n{answer}", 12)
+
+
+# the longest question an FAQ entry's locator shows (:meth:`Chunk.faq_label`)
+FAQ_LABEL_QUESTION = 60
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A retrievable unit. ``id`` = hash of (document id, position, text).
@@ -97,15 +108,35 @@ class Chunk:
 
     @property
     def locator(self) -> str:
-        """Human-readable place inside the source: page, heading path or FAQ id."""
+        """Human-readable place inside the source: page, heading path or FAQ entry
+        (:meth:`faq_label`)."""
         parts: list[str] = []
         if self.faq_id is not None:
-            parts.append(f"FAQ {self.faq_id}")
+            parts.append(self.faq_label())
         if self.page is not None:
             parts.append(f"p. {self.page}")
         if self.heading_path:
             parts.append(" > ".join(self.heading_path))
         return ", ".join(parts)
+
+    def faq_label(self) -> str:
+        """An FAQ entry as an agent finds it in its sheet: "FAQ #4: How do I reset my password?".
+        The number is the sheet's own id where it has an id column ("FAQ S16: ..." for one that
+        is not a number), else the entry's number among the file's entries (its position, from 1):
+        the id made from the entry's text (:func:`faq_entry_id`), "FAQ e9339c0d4c24", named nothing
+        an agent could look up. The question is cut to :data:`FAQ_LABEL_QUESTION` characters. Only
+        what is shown, and made when read (a knowledge base built before shows it too): ``faq_id``
+        and ``source_id`` stay the keys of deletes, updates and the eval's gold ids."""
+        faq_id = self.faq_id or ""
+        made = faq_id.partition("-")[0] == faq_entry_id(self.question or "", self.answer or "")
+        name = str(self.position + 1) if made else faq_id
+        label = f"FAQ #{name}" if name.isdigit() else f"FAQ {name}"
+        question = " ".join((self.question or "").split())
+        if len(question) > FAQ_LABEL_QUESTION:
+            cut = question[: FAQ_LABEL_QUESTION - 1]
+            space = cut.rfind(" ")
+            question = (cut[:space] if space > FAQ_LABEL_QUESTION // 2 else cut).rstrip(" ,;:") + "\u2026"
+        return f"{label}: {question}" if question else label
 
     def embed_text(self) -> str:
         """Text given to the embedder and the keyword index for the passage vector:

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
 from indexes.text import same_words, without_controls
-from indexes.types import Document, lang_code, sha256_hex
+from indexes.types import Document, faq_entry_id, lang_code, sha256_hex
 from ingest.cleaning import TITLE_MAX, readable_name
 from kb.errors import (
     CorruptFileError,
@@ -1012,7 +1012,7 @@ def rows_to_faq(header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str)
             continue
         if same_words(question, answer):
             echoed.append(_label(get("id"), question))
-        faq_id = get("id") or sha256_hex(f"{question}\n{answer}", 12)
+        faq_id = get("id") or faq_entry_id(question, answer)
         seen[faq_id] += 1
         if seen[faq_id] > 1:
             faq_id = f"{faq_id}-{seen[faq_id]}"

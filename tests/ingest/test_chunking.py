@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from indexes.types import CONTINUES, Document
+from indexes.types import CONTINUES, Document, sha256_hex
 from ingest.chunking import chunk_elements, chunk_faq
-from ingest.loaders import Element, FaqRow
+from ingest.loaders import Element, FaqRow, rows_to_faq
 
 
 def count(text: str) -> int:
@@ -30,6 +30,32 @@ def test_faq_entries_never_split() -> None:
     assert (c.question, c.answer, c.faq_id, c.kind) == ("How do returns work?", long_answer, "0042", "faq")
     assert c.source_id == "faq.csv#0042" and c.groups == ("staff",) and "returns" in c.tags
     assert len({x.id for x in chunks}) == 2
+
+
+def test_an_faq_entry_is_located_by_its_number_or_id_and_its_question() -> None:
+    # "FAQ e9339c0d4c24" (the id made from the entry's text where the sheet has no id column) named
+    # nothing an agent could find in the sheet; the entry's number and question do
+    d = Document(id="f1", source="telecom_faq.csv", title="telecom faq", lang="zh", kind="faq")
+    header = ["question", "answer"]
+    long_q = "What happens to my unused mobile data at the end of the month if I change my plan halfway?"
+    rows, _ = rows_to_faq(header, [["5G畅享套餐每月多少钱？", "129元。"], ["No answer?", ""],
+                                   ["How do I reset my password?", "Use the link."], [long_q, "It rolls over."],
+                                   ["How do I reset my password?", "Use the link."]], "telecom_faq.csv")
+    chunks = chunk_faq(d, rows, count)
+    assert [c.locator for c in chunks] == [
+        "FAQ #1: 5G畅享套餐每月多少钱？",
+        "FAQ #2: How do I reset my password?",
+        "FAQ #3: What happens to my unused mobile data at the end of the…",
+        "FAQ #4: How do I reset my password?",
+    ]
+    # the ids that deletes, updates and the eval's gold ("faq.csv#1") key on are as they were
+    assert chunks[0].faq_id == sha256_hex("5G畅享套餐每月多少钱？\n129元。", 12)
+    assert chunks[3].faq_id == f"{chunks[1].faq_id}-2"
+    assert chunks[0].source_id == f"telecom_faq.csv#{chunks[0].faq_id}"
+    # a sheet's own ids name its entries
+    curated = chunk_faq(d, [FaqRow("7", "Hi?", "Hello."), FaqRow("S16", "Can I pay by card?", "Yes.")], count)
+    assert [c.locator for c in curated] == ["FAQ #7: Hi?", "FAQ S16: Can I pay by card?"]
+    assert [c.source_id for c in curated] == ["telecom_faq.csv#7", "telecom_faq.csv#S16"]
 
 
 def test_heading_paths_and_merging() -> None:

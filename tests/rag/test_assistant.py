@@ -218,7 +218,7 @@ def test_faq_direct_answer_is_verbatim(shop_index: Any, fake_embedder: Any) -> N
     assert a.action == "faq"
     assert a.text == "Click 'Forgot password' on the sign-in page and follow the email link [1]."
     assert strip_markers(a.text) == "Click 'Forgot password' on the sign-in page and follow the email link."
-    assert a.citations[0].source == "faq.csv#1" and a.citations[0].locator == "FAQ 1"
+    assert a.citations[0].source == "faq.csv#1" and a.citations[0].locator == "FAQ #1: How do I reset my password?"
 
 
 def test_an_faq_row_whose_answer_repeats_its_question_is_never_quoted(kb_home: Path, fake_embedder: Any) -> None:
