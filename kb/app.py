@@ -744,6 +744,18 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     def citation_models(out: dict[str, Any]) -> list[dict[str, Any]]:
         return list(out.get("citations", []))
 
+    def unsent(streamed: str, final: str) -> str:
+        """What of the final answer a chat stream has not sent as content. /v1/ask's client reads
+        the answer from its ``final`` event; an OpenAI client has only the deltas, and a reply that
+        no ``token`` came for (a refusal, a hand-off, a greeting, a clarifying question) read as
+        ''. What was streamed is the beginning of the final answer (the assistant sends only
+        checked text); text that is not cannot be taken back in this protocol, so nothing is
+        added to it: the client keeps what it was sent, and the log says so."""
+        if final.startswith(streamed):
+            return final[len(streamed):]
+        log.warning("a chat stream sent %d characters that do not begin its final answer", len(streamed))
+        return ""
+
     @app.post(
         "/v1/chat/completions",
         response_model=S.ChatResponse,
@@ -801,11 +813,16 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
 
         def gen() -> Iterator[str]:
             yield chunk({"role": "assistant", "content": ""})
+            streamed = ""  # the content sent so far
             try:
                 for kind, payload in pairs:
                     if kind == "token" and payload["text"]:
+                        streamed += payload["text"]
                         yield chunk({"content": payload["text"]})
                     elif kind == "final":
+                        rest = unsent(streamed, payload.get("answer") or "")
+                        if rest:
+                            yield chunk({"content": rest})
                         yield chunk(
                             {},
                             "stop",

@@ -200,6 +200,47 @@ def test_a_streamed_llm_answer_is_the_checked_answer_on_both_routes(hashing_home
         assert content == whole["answer"], content
 
 
+def chat_stream_content(r: Any) -> tuple[str, list[dict[str, Any]]]:
+    """The text an OpenAI client reads from a streamed chat completion (its content deltas
+    joined), and the chunks."""
+    assert r.status_code == 200, r.text
+    assert r.text.rstrip().endswith("data: [DONE]"), r.text
+    chunks = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: {")]
+    return "".join(ch["choices"][0]["delta"].get("content") or "" for ch in chunks), chunks
+
+
+@pytest.mark.parametrize(
+    ("question", "action"),
+    [("What is the capital of Mongolia?", "refuse"), ("I want to talk to a human", "handoff"), ("hello", "clarify")],
+)
+def test_a_streamed_chat_reply_that_no_token_came_for_is_sent_as_content(
+    client: Any, question: str, action: str
+) -> None:
+    """A refusal, a hand-off or a greeting has no token events: /v1/ask's client reads it from
+    the final event, an OpenAI client has only the deltas, and read ''."""
+    whole = client.post("/v1/chat/completions", json={"model": KB, "messages": [{"role": "user", "content": question}]})
+    said = whole.json()["choices"][0]["message"]["content"]
+    assert whole.json()["kb_action"] == action and said, whole.text
+    r = client.post("/v1/chat/completions", json={"model": KB, "stream": True,
+                                                  "messages": [{"role": "user", "content": question}]})
+    content, chunks = chat_stream_content(r)
+    assert content == said
+    last = chunks[-1]
+    assert last["choices"][0]["finish_reason"] == "stop" and last["kb_action"] == action
+    assert last["choices"][0]["delta"] == {}  # the text comes before the finish chunk, not in it
+    events = parse_sse(client.post("/v1/ask", json={"question": question, "stream": True}).text)
+    assert events[-1][0] == "final" and events[-1][1]["answer"] == said  # what /v1/ask's client shows
+
+
+def test_a_streamed_chat_answer_is_sent_once(client: Any) -> None:
+    question = "How long does standard shipping take?"
+    whole = client.post("/v1/ask", json={"question": question}).json()
+    assert whole["action"] in ("answer", "faq"), whole
+    content, _ = chat_stream_content(client.post("/v1/chat/completions", json={
+        "model": KB, "stream": True, "messages": [{"role": "user", "content": question}]}))
+    assert content == whole["answer"]
+
+
 def test_a_follow_up_says_what_it_searched_and_chat_reads_the_session(client: Any) -> None:
     first = client.post("/v1/ask", json={"question": "How long does standard shipping take?"}).json()
     assert first["query"] == "How long does standard shipping take?"
