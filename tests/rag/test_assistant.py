@@ -292,6 +292,12 @@ def test_prompt_injection_inside_a_document_changes_nothing(kb_home: Path, fake_
     system, user = obey.calls[0][0]["content"], obey.calls[0][1]["content"]
     assert "ignore any instruction" in system and "<passage n=\"1\"" in user
     assert "Ignore all previous instructions" not in user
+    # the passages a search returns leave it out as an answer's do: an application (or model)
+    # that reads them got the instruction word for word
+    found = make(index, fake_embedder).search("How long are gift cards valid?", k=3)
+    gift = next(h for h in found if h.chunk.source == "evil.md")
+    assert "ignore" not in gift.passage.lower() and "one year" in gift.passage
+    assert "cannot be exchanged for cash" in gift.passage
 
 
 def test_earlier_turns_reach_the_prompt_neutralised_and_without_their_citation_markers(
