@@ -1024,7 +1024,9 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         """Recent customer conversations, newest first; `handoff` marks those waiting for an agent."""
         return {"sessions": svc.store.recent_sessions(limit, viewer=principal.groups)}
 
-    @app.get("/v1/sessions/{session_id}", response_model=S.SessionOut, tags=["agent"])
+    # {session_id:path}: a session started before ids holding "/" were refused ("a/b") is still
+    # read, as /v1/sessions lists it (the client sends a%2Fb, which arrives decoded)
+    @app.get("/v1/sessions/{session_id:path}", response_model=S.SessionOut, tags=["agent"])
     def session(session_id: str, principal: Editor, svc: ServiceDep) -> Any:
         """A customer's conversation, oldest turn first (agent assist): the turns answered under
         access groups the key may read."""

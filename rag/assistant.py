@@ -246,17 +246,28 @@ def check_history(history: Sequence[Message] | None) -> None:
 SESSION_ID_MAX = 128
 
 
+# what a session id cannot hold: it is a part of an address (GET /v1/sessions/{id}), which "/"
+# (encoded as %2F or not) and "\" split, and which "." or ".." alone name another
+SESSION_ID_SEPARATORS = "/\\"
+
+
 def check_session_id(session_id: str) -> None:
     """A session id is a short, printable name: the CLI stored a 10 KB id, a blank one and one
-    holding a newline, which the service refuses."""
+    holding a newline, which the service refuses. It names no path: "a/b" (or "../../etc/passwd")
+    was answered and listed, and its conversation then unreachable at /v1/sessions/a%2Fb."""
     if not isinstance(session_id, str):
         raise InputError(f"a session id is text (str), not {type(session_id).__name__}", "pass it as a string")
     require_text(session_id, "session id")
+    shown = f"{session_id[:40]!r}{'...' if len(session_id) > 40 else ''}"
     if blank(session_id) or len(session_id) > SESSION_ID_MAX or any(not ch.isprintable() for ch in session_id):
         raise InputError(
-            f"session id {session_id[:40]!r}{'...' if len(session_id) > 40 else ''} is not a name of at most "
-            f"{SESSION_ID_MAX} printable characters",
+            f"session id {shown} is not a name of at most {SESSION_ID_MAX} printable characters",
             "use a short id such as the one a previous answer returned",
+        )
+    if any(ch in SESSION_ID_SEPARATORS for ch in session_id) or session_id in (".", ".."):
+        raise InputError(
+            f"session id {shown} cannot be part of an address (GET /v1/sessions/{{id}})",
+            f"use printable characters other than / and \\ (letters, digits, - _ . : @ ...), at most {SESSION_ID_MAX}",
         )
 
 

@@ -451,9 +451,14 @@ class Service:
 
     def check_session(self, session_id: str | None, caller: Principal) -> None:
         """A conversation is continued only with the API key that started it: another key's
-        questions would read its history (and an LLM would be sent it) and be added to it."""
+        questions would read its history (and an LLM would be sent it) and be added to it. The id
+        is checked here too (:func:`rag.assistant.check_session_id`), so that a stream refuses
+        one with a 422 before its status line, not in an ``error`` event after a 200."""
         if not session_id:
             return
+        from rag.assistant import check_session_id
+
+        check_session_id(session_id)
         owner = self.store.session_owner(session_id)
         if owner is not None and owner != caller.name:
             raise SessionOwnerError(

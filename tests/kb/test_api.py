@@ -159,6 +159,32 @@ def test_conversation_by_session_and_agent_assist(client: Any) -> None:
     assert len(client.get(f"/v1/sessions/{sid}").json()["turns"]) == 4  # a suggestion is not a customer turn
 
 
+def test_a_session_id_that_would_split_its_address_is_refused_and_an_old_one_is_read(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"a/b" was answered and listed by GET /v1/sessions, and GET /v1/sessions/a%2Fb was "no such
+    route": refused now (a 422 before a stream starts too), and one stored before still read."""
+    q = "How long do refunds take?"
+    for sid in ("a/b", "../../etc/passwd", "a\\b", ".."):
+        for body in ({"question": q, "session_id": sid}, {"question": q, "session_id": sid, "stream": True}):
+            r = client.post("/v1/ask", json=body)
+            assert r.status_code == 422, r.text
+            code, message = error_of(r)
+            assert code == "bad_input" and "other than / and \\" in message and "\n" not in message, message
+        r = client.post("/v1/chat/completions", json={"model": KB, "session_id": sid,
+                                                      "messages": [{"role": "user", "content": q}]})
+        assert r.status_code == 422 and "cannot be part of an address" in error_of(r)[1], r.text
+    # a session stored before the rule: listed, and read by its id sent as the agent page sends it
+    monkeypatch.setattr("rag.assistant.check_session_id", lambda sid: None)
+    assert client.post("/v1/ask", json={"question": q, "session_id": "old/one"}).status_code == 200
+    monkeypatch.undo()
+    assert "old/one" in [s["session_id"] for s in client.get("/v1/sessions").json()["sessions"]]
+    r = client.get("/v1/sessions/old%2Fone")
+    assert r.status_code == 200, r.text
+    assert r.json()["session_id"] == "old/one" and [t["role"] for t in r.json()["turns"]] == ["user", "assistant"]
+    assert client.post("/v1/agent/suggest", json={"session_id": "old/one"}).status_code == 200
+
+
 def test_search_returns_passages(client: Any) -> None:
     r = client.post("/v1/search", json={"query": "warranty kettle defects", "k": 3})
     assert r.status_code == 200, r.text

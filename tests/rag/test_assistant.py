@@ -1469,11 +1469,14 @@ def test_a_lone_surrogate_of_any_kind_is_an_input_error_not_a_crash() -> None:
             require_text(text, "question")
 
 
-@pytest.mark.parametrize("sid", ["x" * 10_000, "   ", "a\nb", "tab\there"])
+@pytest.mark.parametrize("sid", ["x" * 10_000, "   ", "a\nb", "tab\there", "a/b", "../../etc/passwd", "a\\b", ".."])
 def test_a_session_id_is_a_short_printable_name(shop_index: Any, fake_embedder: Any, sid: str) -> None:
-    # kb ask --session stored a 10 KB id, a blank one and one holding a newline
+    # kb ask --session stored a 10 KB id, a blank one and one holding a newline; the service
+    # answered "a/b", whose conversation GET /v1/sessions/a%2Fb then could not read
     with pytest.raises(InputError, match="session id"):
         make(shop_index, fake_embedder).ask("How long does shipping take?", session_id=sid)
+    for fine in ("web-3f9c.2", "user@example.com:7", "客服 42"):
+        make(shop_index, fake_embedder).ask("How long does shipping take?", session_id=fine)
 
 
 def test_words_the_question_keeps_together_must_stand_in_one_sentence_of_a_passage(kb_home: Path, fake_embedder: Any) -> None:
