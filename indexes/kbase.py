@@ -54,7 +54,7 @@ from indexes.text import (
     tokenize,
     writes_traditional,
 )
-from indexes.types import Chunk, Document, Filters
+from indexes.types import Chunk, Document, Filters, quoted_names
 from indexes.vector import INDEX_KINDS, FaissVectorIndex, ShardedVectorIndex, estimate_memory, set_threads
 from kb.errors import (
     ConfigError,
@@ -509,13 +509,13 @@ class _FilterArrays:
             if any(n in seen for n in names):
                 continue
             near = sorted({m for n in names for m in difflib.get_close_matches(n, seen, n=2, cutoff=0.75)})
-            said = ", ".join(repr(n) for n in names)
-            guess = f" (did you mean {' or '.join(repr(m) for m in near)}?)" if near else ""
+            said = quoted_names(names)
+            guess = f" (did you mean {quoted_names(near, ' or ')}?)" if near else ""
             hint = "write tags as the documents carry them" if field == "tag" else (
                 "write sources as `kb status --sources` or GET /v1/documents lists them"
             )
             raise InputError(
-                f"no document has the {field} {said}{guess}" if len(names) == 1
+                f"no document has the {field} {said}{guess}" if len(set(names)) == 1
                 else f"no document has any of the {field}s {said}{guess}",
                 f"{hint}, or leave the {field} filter out",
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -147,6 +147,16 @@ class Chunk:
         prefix = " > ".join(head)
         text = self.text.removeprefix(CONTINUES)
         return f"{prefix}\n{text}" if prefix else text
+
+
+def quoted_names(names: Sequence[str], sep: str = ", ", shown: int = 3, width: int = 40) -> str:
+    """``names`` as an error message quotes them: the first ``shown``, each cut to ``width``
+    characters, then "and N more". A message that repeated what the caller sent, whole, grew
+    with it: 100 tags of 5,000 characters made a 500 KB error."""
+    names = list(dict.fromkeys(names))
+    said = [repr(n if len(n) <= width else n[: width - 3] + "...") for n in names[:shown]]
+    rest = len(names) - len(said)
+    return sep.join(said) + (f" and {rest} more" if rest > 0 else "")
 
 
 def name_list(values: Any, what: str) -> tuple[str, ...] | None:

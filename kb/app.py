@@ -206,16 +206,21 @@ def _fields_at(request: Request | None, path: tuple[Any, ...]) -> list[str]:
     return sorted(model.model_fields) if model is not None else _request_fields()
 
 
+def _cut(text: str, width: int = 40) -> str:
+    """``text`` cut to ``width`` characters for an error message, which repeats what the caller
+    sent: a misspelt field of 100,000 characters was named whole."""
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _validation_message(exc: RequestValidationError, request: Request | None = None) -> str:
     parts = []
     for e in exc.errors()[:3]:
         where = tuple(x for x in e.get("loc", ()) if x != "body")
-        loc = ".".join(str(x) for x in where) or "body"
+        loc = ".".join(_cut(str(x)) for x in where) or "body"
         msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's prefix to a validator's words
         kind = str(e.get("type", ""))
         if kind.startswith("date_"):  # "Datetimes provided to dates should have zero time"
-            given = repr(e.get("input"))
-            msg = f"{given if len(given) <= 40 else given[:37] + '...'} is not a date; write it as YYYY-MM-DD"
+            msg = f"{_cut(repr(e.get('input')))} is not a date; write it as YYYY-MM-DD"
         elif kind == "extra_forbidden":
             typed = str(where[-1])
             fields = [f for f in _fields_at(request, where[:-1]) if f != typed]

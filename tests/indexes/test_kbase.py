@@ -314,6 +314,13 @@ def test_a_filter_naming_only_unknown_tags_or_sources_is_refused_with_suggestion
         v.allowed_mask(Filters.of(groups=["vip"], sources=["internal/escalation.md"]))
     with pytest.raises(InputError, match=r"^no document has the tag 'escalatoin'; write tags"):
         v.allowed_mask(Filters.of(groups=[], tags=["escalatoin"]))  # no suggestion of a hidden tag
+    # the names are quoted cut short: 100 tags of 5,000 characters made a 500 KB message
+    with pytest.raises(InputError) as err:
+        v.allowed_mask(Filters.of(tags=[f"{i}" + "t" * 5000 for i in range(100)]))
+    said = str(err.value)
+    assert len(said) < 300 and said.startswith("no document has any of the tags '0ttt") and " and 97 more;" in said
+    with pytest.raises(InputError, match=r"^no document has the source 'sss[s]*\.\.\.'; write sources"):
+        v.allowed_mask(Filters.of(sources=["s" * 1500] * 500))  # one name, sent 500 times
     # staff may see it; a list with one known name is left alone
     for f, keeps in ((Filters.of(groups=["staff"], tags=["escalation"]), [False, True]),
                      (Filters.of(tags=["nosuch", "returns"]), [True, False])):

@@ -495,6 +495,12 @@ def test_a_filter_naming_only_unknown_tags_or_sources_is_refused_not_answered_as
         assert r.json()["error"] == "bad_input" and r.json()["message"].startswith(f"no document has the {named}"), r.text
     r = client.post("/v1/search", json={"query": q, "filters": {"sources": ["nosuch.md"]}})
     assert r.status_code == 422 and "leave the source filter out" in r.json()["message"], r.text
+    # what the caller sent is quoted cut short: 100 tags of 5,000 characters made a 500 KB message
+    for body in ({"question": q, "filters": {"tags": [f"{i}" + "t" * 5000 for i in range(100)]}},
+                 {"question": q, "filters": {"sources": [f"{i}" + "s" * 1500 for i in range(300)]}},
+                 {"question": q, "filters": {"x" * 100_000: ["y"]}}):
+        r = client.post("/v1/ask", json=body)
+        assert r.status_code == 422 and len(r.text) < 400, r.text[:400]
 
 
 def test_unknown_errors_are_500_without_traceback(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
