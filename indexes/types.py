@@ -176,9 +176,13 @@ def name_list(values: Any, what: str) -> tuple[str, ...] | None:
 
 
 def _names(values: Iterable[str] | None, what: str) -> tuple[str, ...] | None:
-    """Tag or source names, blank ones left out (a tag "" would keep every chunk out); None for none."""
-    kept = tuple(v.strip() for v in name_list(values, what) or () if v.strip())
-    return kept or None
+    """Tag or source names, stripped; None for none. A blank one is refused, as a blank group
+    and an upload's blank tag are: dropped, ``tags: [""]`` (a variable left unset) asked for
+    every document without a word; kept, it would keep every chunk out."""
+    names = name_list(values, what) or ()
+    if any(not v.strip() for v in names):
+        raise InputError(f"filter {what} holds a blank name", f"name each of the {what}, or leave the {what} filter out")
+    return tuple(v.strip() for v in names) or None
 
 
 def _day(value: Any) -> date | None:

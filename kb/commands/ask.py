@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kb.commands.common import JsonOpt, KbOpt, json_text
+from kb.commands.common import JsonOpt, KbOpt, json_text, refuse_blank
 
 GroupOpt = Annotated[
     list[str] | None,
@@ -101,7 +101,9 @@ def cli_filters(
             raise InputError(f"--lang {exc}") from None
     else:
         lang = None
-    # blank tag and source names are left out by Filters.of, as for a request to the service
+    # a blank tag or source is refused, as a blank group is (and as the service refuses one)
+    refuse_blank("--tag", tags, "returns", "leave --tag out")
+    refuse_blank("--source", sources, "faq.csv", "leave --source out")
     chosen = Filters.of(
         groups=named if named else (() if public else None), tags=tags, lang=lang, on_date=day, sources=sources
     )

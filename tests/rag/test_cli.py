@@ -258,6 +258,9 @@ def test_kb_search_filters_by_tag_language_and_source(cli_env: Any) -> None:
     [
         (["--public", "--group", "staff"], "--public and --group contradict each other"),
         (["--group", " "], "--group needs a group name"),
+        (["--tag", ""], "--tag needs a tag name; e.g. --tag returns, or leave --tag out"),  # it was ignored
+        (["--tag", "returns", "--tag", " "], "--tag needs a tag name"),
+        (["--source", ""], "--source needs a source name"),
         (["--on-date", "31/12/2026"], "--on-date '31/12/2026' is not a date; write it as YYYY-MM-DD"),
         (["--lang", "klingon"], "--lang 'klingon' is not a language code; write an ISO 639-1 code such as en or zh"),
         (["--tag", "no-such-tag"], "no document has the tag 'no-such-tag'; write tags as the documents carry them"),

@@ -30,6 +30,8 @@ def test_one_name_is_one_name_not_its_letters() -> None:
 @pytest.mark.parametrize(("kw", "says"), [
     ({"groups": 7}, "filter groups must be a list of names, not int"),
     ({"tags": [1, 2]}, "filter tags holds 1, not a name"),
+    ({"tags": ["billing", ""]}, "filter tags holds a blank name; name each of the tags, or leave the tags filter out"),
+    ({"sources": ["  "]}, "filter sources holds a blank name"),
     ({"tags": {"a": 1}}, "filter tags must be a list of names, not dict"),
     ({"on_date": "last tuesday"}, "filter on_date 'last tuesday' is not a date"),
     ({"on_date": 20260101}, "filter on_date 20260101 is not a date"),
