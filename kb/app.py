@@ -19,6 +19,7 @@ import logging
 import re
 import shutil
 import sqlite3
+import sys
 import threading
 import time
 import typing
@@ -246,6 +247,11 @@ def _unreadable_body(request: Request, detail: str, cause: BaseException | None)
     an error parsing the body" or "Invalid multipart data.", do not say."""
     if isinstance(cause, RecursionError):
         return "the JSON body is nested too deeply to read; send a plain JSON object"
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        # Python reads no integer of more digits than this (sys.set_int_max_str_digits): valid
+        # UTF-8 JSON, which was told to send "JSON encoded as UTF-8"
+        return (f"a number in the JSON body has more than {sys.get_int_max_str_digits()} digits, too large "
+                "to read; send numbers within their fields' limits (schema at /docs)")
     if request.url.path.startswith("/v1/documents"):
         why = detail.rstrip(".") if detail != "There was an error parsing the body" else "unreadable"
         return (f"the upload could not be read as a multipart form ({why}); send the files as form "

@@ -378,6 +378,11 @@ def test_an_unreadable_body_or_upload_says_what_to_send(client: Any) -> None:
     deep = b'{"question": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     r = client.post("/v1/ask", content=deep, headers={"content-type": "application/json"})
     assert r.status_code == 400 and "nested too deeply" in r.json()["message"], r.text
+    # valid UTF-8 JSON whose number Python will not read was told to send "JSON encoded as UTF-8"
+    big = b'{"query": "refund", "k": ' + b"9" * 5000 + b"}"
+    r = client.post("/v1/search", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["message"].startswith("a number in the JSON body has more than 4300 digits"), r.text
     garbage = {"content-type": "multipart/form-data; boundary=xyz"}
     for headers in (garbage, {"content-type": "multipart/form-data"}):
         r = client.post("/v1/documents", content=b"--xyz\r\nnot a part", headers=headers)
