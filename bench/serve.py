@@ -96,7 +96,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, KB_HOME=str(home), KB_NAME=KB_NAME, KB_EMBEDDER=EMBEDDER, KB_LLM=llm,
-                   KB_DEVICE="cpu", KB_RATE_LIMIT_PER_MIN="0", KB_GENERATION_SLOTS="4", KB_GENERATION_QUEUE="64",
+                   KB_DEVICE="cpu", KB_RATE_LIMIT_PER_MIN="0", KB_GENERATION_SLOTS="4",
                    OPENBLAS_NUM_THREADS="1", **extra_env)
         kb_bin = shutil.which("kb", path=str(Path(sys.executable).parent)) or "kb"
         self.log = open(log, "w")

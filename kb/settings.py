@@ -104,7 +104,10 @@ class Settings(BaseSettings):
     max_upload_files: int = Field(default=20, ge=1)
     rate_limit_per_min: int = 120  # <= 0: no limit
     generation_slots: int = Field(default=4, ge=1)
-    generation_queue: int = Field(default=16, ge=0)
+    # requests that may wait for a slot (at most 30 s; fewer where answers are slow, see
+    # kb.service.limits.GenerationSlots): at 16, a burst of 30 quick questions had 10 refused.
+    # Each waits on one of the server's 40 worker threads: 4 + 32 leave 4 for the other routes.
+    generation_queue: int = Field(default=32, ge=0)
     log_text: bool = False  # log document text / personal data (off by default)
 
     @field_validator("home", mode="before")

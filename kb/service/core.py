@@ -513,7 +513,7 @@ class Service:
     ) -> SlotStream:
         """Acquire a slot now (so that a full queue answers 503 before the stream starts) and
         return the events, which release the slot when they end or are closed, read or not."""
-        self.slots.acquire()
+        taken = self.slots.acquire()
         self._gauges()
 
         def events() -> Iterator[dict[str, Any]]:
@@ -528,7 +528,7 @@ class Service:
                 yield ev
 
         def release() -> None:
-            self.slots.release()
+            self.slots.release(taken)
             self._gauges()
 
         return SlotStream(events(), release)

@@ -926,6 +926,23 @@ def test_concurrent_requests_share_the_service(client: Any) -> None:
     assert errors == []
 
 
+def test_a_burst_of_questions_waits_for_an_answer_slot_not_a_503(client: Any) -> None:
+    # 30 at once, each answered in milliseconds: 5 to 10 of them got "busy" with 16 allowed to wait
+    start = threading.Barrier(30)
+    codes: list[int] = []
+
+    def ask(i: int) -> None:
+        start.wait()
+        codes.append(client.post("/v1/ask", json={"question": f"How long do refunds take? #{i}"}).status_code)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert codes == [200] * 30
+
+
 def test_uploads_carry_groups_by_form_field_or_sidecar(tmp_path: Path, fake_embedder: Any) -> None:
     from tests.kb.conftest import build_kb, write_docs
 

@@ -124,6 +124,64 @@ def test_generation_slot_wait_times_out() -> None:
     assert slots.active == 0
 
 
+def test_a_burst_of_quick_answers_waits_for_the_slots_instead_of_being_refused() -> None:
+    """30 questions at once, each answered in about 15 ms: with the queue at 16, 10 got a 503,
+    though the last would have waited about 0.1 s."""
+    from kb.settings import Settings
+
+    defaults = Settings()
+    slots = GenerationSlots(defaults.generation_slots, defaults.generation_queue)
+    start = threading.Barrier(30)
+    refused: list[str] = []
+
+    def ask() -> None:
+        start.wait()
+        try:
+            with slots.slot():
+                time.sleep(0.015)
+        except BusyError as err:
+            refused.append(str(err))
+
+    threads = [threading.Thread(target=ask) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert refused == [] and slots.active == 0 and slots.waiting == 0
+    assert slots.answer_s is not None and 0.01 < slots.answer_s < 1.0  # measured
+
+
+def test_requests_wait_only_as_long_as_the_slots_serve_them_within_the_wait() -> None:
+    """Slow answers (an LLM's seconds) let fewer wait: a request whose wait would pass wait_s is
+    told at once, not after waiting it out."""
+    slots = GenerationSlots(slots=1, queue=32, wait_s=2.0)
+    assert slots.may_wait() == 32  # nothing measured yet
+    slots.release(slots.acquire() - 0.9)  # an answer of 0.9 s
+    assert slots.may_wait() == 2  # one slot serves two within 2 s
+    taken = slots.acquire()
+    got: list[str] = []
+
+    def waiter() -> None:
+        with slots.slot():
+            got.append("ok")
+
+    threads = [threading.Thread(target=waiter) for _ in range(2)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while slots.waiting < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    with pytest.raises(BusyError) as err:
+        slots.acquire()
+    assert time.monotonic() - t0 < 0.5 and "2 requests waiting fill them for about 2 s" in str(err.value)
+    slots.release(taken)
+    for t in threads:
+        t.join(5)
+    assert got == ["ok", "ok"] and slots.active == 0
+    assert slots.may_wait() > 2  # the quick answers since brought the measured time down
+
+
 def test_cli_refuses_public_bind_without_keys_and_makes_keys(tmp_path: object) -> None:
     import os
     import subprocess
