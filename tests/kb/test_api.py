@@ -279,6 +279,11 @@ def test_a_streamed_chat_reply_that_no_token_came_for_is_sent_as_content(
     assert last["choices"][0]["delta"] == {}  # the text comes before the finish chunk, not in it
     events = parse_sse(client.post("/v1/ask", json={"question": question, "stream": True}).text)
     assert events[-1][0] == "final" and events[-1][1]["answer"] == said  # what /v1/ask's client shows
+    import openai  # the official client, stream=True, read ''
+
+    oa = openai.OpenAI(base_url="http://testserver/v1", api_key="none", http_client=client, max_retries=0)
+    stream = oa.chat.completions.create(model=KB, messages=[{"role": "user", "content": question}], stream=True)
+    assert "".join(ch.choices[0].delta.content or "" for ch in stream if ch.choices) == said
 
 
 def test_a_streamed_chat_answer_is_sent_once(client: Any) -> None:
