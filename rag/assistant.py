@@ -103,8 +103,8 @@ HANDOFF_RE = re.compile(
     r"\bcustomer\s+service\s+(agent|representative)\b|"
     # a manager or supervisor, asked for ("get the password manager to work" asks for none)
     r"\b(talk|speak|chat)\b[^.?!]{0,25}\b(manager|supervisor)\b|\b(get|want|need)\s+(me\s+)?(a|your|the)\s+(manager|supervisor)\b"
-    # ("能帮我转一下人工吗？" asks as "转人工" does)
-    r"|转(一下|下|个|到|给我)?人工|人工客服|人工服务|真人|接人工|找人工|要人工|客服人员|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)"
+    # ("能帮我转一下人工吗？", "能转接一下人工吗？" and "帮我转一下客服" ask as "转人工" does)
+    r"|转接?(一下|下|个|到|给我)?(人工|客服)|人工客服|人工服务|真人|接人工|找人工|要人工|客服人员|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)"
     # to be put through to the service desk itself ("How do I contact customer service?" asks for
     # its address, and is answered from the knowledge base, as "怎么联系客服？" and "联系客服的方式" are)
     r"|(?<![么何样])联系客服(?!的?(方式|电话|渠道|邮箱|热线|时间))"
@@ -729,15 +729,24 @@ class Thresholds(NamedTuple):
         )
 
 
-def _refused_question(history: Sequence[Message]) -> int | None:
-    """Where the question the last reply of ``history`` refused stands in it (that reply being a
-    refusal), when that turn asked something; None for a statement ("I ordered a kitchen
-    appliance"), refused for want of an answer, which gives the question after it ("Can I cancel
-    it?") its context."""
-    for i in range(len(history) - 2, -1, -1):
-        if history[i].get("role") == "user":
-            return i if asks_something(history[i].get("content", "")) else None
-    return None
+def _asked_and_refused(history: Sequence[Message], at: int) -> bool:
+    """Whether the reply at ``at`` of ``history`` is a refusal (:func:`offered_person`) of a turn
+    that asked something: a statement ("I ordered a kitchen appliance"), refused for want of an
+    answer, gives the question after it ("Can I cancel it?") its context, and is no refused question."""
+    if history[at].get("role") != "assistant" or not offered_person(history[at].get("content", "")):
+        return False
+    return at > 0 and history[at - 1].get("role") == "user" and asks_something(history[at - 1].get("content", ""))
+
+
+def without_refused(history: Sequence[Message]) -> list[Message]:
+    """``history`` without its refused questions and their refusals, the history a question is
+    condensed with: carried, a refused question's words sank the next one ("What about returns?"
+    after "Who won the world cup?" was searched as "What about returns? Who won the world cup?"
+    and refused, though asked alone it is answered; so was it after "no thanks" to the offer of a
+    person). A question that takes its topic from the refused one is refused before it is
+    searched (:meth:`Assistant._asks_after_refusal`)."""
+    drop = {j for i in range(len(history)) if _asked_and_refused(history, i) for j in (i - 1, i)}
+    return [m for i, m in enumerate(history) if i not in drop]
 
 
 class Assistant:
@@ -1009,7 +1018,7 @@ class Assistant:
         # with the option chosen, asked anew (and not asked back again)
         chosen, title = clarified(q, hist) or (None, None)
         asked = chosen or q  # the words the passages and sentences are chosen by
-        context = self._past_refusal(q, hist) if after_refusal else hist
+        context = without_refused(hist)
         query, llm_down = (chosen, None) if chosen else self._condensed(q, context, index, self._llm_deadline())
         llm_spent = time.perf_counter() - tc if hist and not chosen else 0.0  # of the model's budget
         timings["condense"] = (time.perf_counter() - tc) * 1000
@@ -1184,22 +1193,9 @@ class Assistant:
         cruise ship?" was answered with the shipping prices. It points at it by a pronoun or
         demonstrative (:func:`~rag.conversation.points_back`): "And how long does shipping take?"
         takes no topic from before. A question that names another subject ("What about
-        returns?") or says more ("Does it cost more for express?") is asked as any follow-up is
-        (:meth:`_past_refusal`)."""
-        return _refused_question(history) is not None and points_back(question) and takes_topic_from_before(question)
-
-    @staticmethod
-    def _past_refusal(question: str, history: Sequence[Message]) -> Sequence[Message]:
-        """The history that ``question``, asked after a refusal (the last reply of ``history``), is
-        condensed with: without the refused question and its refusal, unless the question points
-        back to it (:func:`~rag.conversation.points_back`: "Does it cost more for express?").
-        Carried, the refused question's words sank a new one: "What about returns?" after "Who won
-        the world cup?" was searched as "What about returns? Who won the world cup?" and refused,
-        though asked alone it is answered (a QA tester's report)."""
-        at = _refused_question(history)
-        if at is None or points_back(question):
-            return history
-        return history[:at]
+        returns?") or says more ("Does it cost more for express?") is searched as asked, without
+        the refused question (:func:`without_refused`)."""
+        return _asked_and_refused(history, len(history) - 1) and points_back(question) and takes_topic_from_before(question)
 
     def _reply_pieces(
         self, msgs: list[Message], *, whole: bool = False, deadline: float | None = None

@@ -223,7 +223,8 @@ def takes_topic_from_before(question: str) -> bool:
 # :data:`_FOLLOWUP_EN` and :data:`_FOLLOWUP_ZH` less their opening "And" / "那", "also", "more", "呢",
 # which join a question to the talk without taking its topic ("And how long does shipping take?")
 _POINTS_BACK_EN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|him|same|such)\b", re.I)
-_POINTS_BACK_ZH = re.compile(r"它|他们|她们|这个|那个|这些|那些|这种|那种|这样|那样|该|此|其|上述|刚才|前面|同样")
+# (a word of its own: 该, 此 and 其 stand in 应该, 因此 and 其他 as often as alone, and 它 in 其它)
+_POINTS_BACK_ZH = re.compile(r"(?<!其)它|他们|她们|这个|那个|这些|那些|这种|那种|这样|那样|上述|刚才|前面|同样")
 
 
 def points_back(question: str) -> bool:

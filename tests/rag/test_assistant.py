@@ -66,7 +66,8 @@ def test_chinese_question_gets_a_chinese_answer(shop_index: Any, fake_embedder: 
                                       "Can you escalate this to a human?", "I don't want a bot, I want a person",
                                       "connect me with support", "找客服", "请帮我转接客服", "能不能让客服给我打电话",
                                       "转人工", "我要人工客服", "叫你们经理来", "我要找你们的负责人", "帮我联系客服",
-                                      "我要联系客服", "能帮我转一下人工吗？", "帮我转个人工"])
+                                      "我要联系客服", "能帮我转一下人工吗？", "帮我转个人工",
+                                      "能转接一下人工吗？", "能帮我转一下客服吗？"])
 def test_handoff_on_request(shop_index: Any, fake_embedder: Any, question: str) -> None:
     a = make(shop_index, fake_embedder).ask(question)
     assert a.action == "handoff"
@@ -176,18 +177,23 @@ def test_a_question_about_it_after_a_refusal_is_refused_too(shop_index: Any, fak
     assert not offered_person(asst.ask(then, history=_asked(asst, "How long is the blender warranty?", "answer")).text)
 
 
-@pytest.mark.parametrize("then", ["What about returns?", "How long does standard shipping take?", "那退货呢？"])
+@pytest.mark.parametrize("then", ["What about returns?", "How long does standard shipping take?", "那退货呢？",
+                                  "How long does it take for standard shipping to arrive?",
+                                  "Does it cost more for express shipping?", "我应该怎么申请退货？", "其他商品可以退货吗？"])
 def test_a_refused_question_is_not_carried_into_the_next_one(shop_index: Any, fake_embedder: Any, then: str) -> None:
     # "What about returns?" after "Who won the world cup?" was searched as "What about returns? Who
-    # won the world cup?" and refused, though asked alone it is answered
+    # won the world cup?" and refused, though asked alone it is answered; a filler "it", or the 该
+    # of 应该, was read as pointing back at the refused question
     asst = make(shop_index, fake_embedder)
-    hist = _asked(asst, "How long is the blender warranty?", "answer") + _asked(asst, "Do you sell refurbished phones?",
-                                                                                "refuse")
+    refused = _asked(asst, "Do you sell refurbished phones?", "refuse")
+    hist = _asked(asst, "How long is the blender warranty?", "answer") + refused
     a = asst.ask(then, history=hist)
-    assert "refurbished" not in a.query.lower() and a.action == "answer", (a.query, a.action)
-    # a question that points back at the refused one keeps it
-    b = asst.ask("Does it cost more for express shipping?", history=hist)
-    assert "refurbished" in b.query.lower()
+    assert "refurbished" not in a.query.lower() and a.action != "refuse", (a.query, a.action)
+    # nor after "no thanks" to the refusal's offer of a person
+    declined = [{"role": "user", "content": "no thanks"},
+                {"role": "assistant", "content": asst.ask("no thanks", history=refused).text}]
+    b = asst.ask(then, history=refused + declined)
+    assert "refurbished" not in b.query.lower(), b.query
 
 
 @pytest.mark.parametrize(("topics", "question", "escalated"), [
