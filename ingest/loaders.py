@@ -537,32 +537,46 @@ def _plausible_heading(text: str) -> bool:
 
 # "Label: value", the label a few words without digits ("Chapter 2: Billing" is a heading)
 _LABEL_VALUE = re.compile(r"^\s*([^\W\d][^:：\d]{0,29}?)\s*[:：]\s*(\S.*?)\s*$")
-# labels of a document's particulars: its date, version, author, status
+# the labels of a document's particulars, each the whole label: its dates, version, number, who
+# wrote it and whom it is for. A label that only holds such a word names a section ("Order status:
+# Tracking your parcel", "Quick reference: Fees", "版本说明：新功能", "Release notes: January 2025")
 _PARTICULAR = re.compile(
-    r"(?i)\b(?:updated?|revised|revision|reviewed|modified|effective|dated?|version|author|authors|published"
-    r"|issued|valid|status|owner|ref|reference)\b|更新|修订|修改|生效|发布|日期|版本|作者|施行|实施|编号"
+    r"(?i)(?:(?:last|date)\s+)?(?:updated|revised|modified|reviewed|amended|changed)(?:\s+(?:on|date))?"
+    r"|(?:effective|issue|issued|publication|published|release|revision|review|expiry|expiration|creation)\s+date"
+    r"|effective(?:\s+from)?|issued|published|date(?:\s+(?:of\s+issue|issued|published|created))?"
+    r"|version|revision|rev\.?|(?:document|doc|policy|form)\s+(?:id|no\.?|number|code|version|owner)"
+    r"|ref(?:erence)?(?:\s+(?:id|no\.?|number|code))?|(?:prepared|written|approved|issued|published|owned"
+    r"|maintained|reviewed)\s+by|authors?|owner|maintainer|applies\s+to|department|classification|status"
+    r"|(?:更新|修订|修改|发布|生效|施行|实施|印发|发文|制定)(?:日期|时间)?|日期|版本号?|(?:文件|文档)?编号|文号|作者"
+    r"|(?:发文|发布|制定|起草)(?:单位|机关|部门)|适用(?:范围|对象)|负责部门|密级"
 )
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-# a value that is a date: "10 January 2025", "January 10, 2025", "March 2025", "2025-01-10", "2025年1月"
-_DATE_VALUE = re.compile(
-    rf"(?i)(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?\d{{4}}"
+# a date: "10 January 2025", "January 10, 2025", "March 2025", "2025-01-10", "2025年1月1日"
+_DATE = (
+    rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?\d{{4}}"
     r"|\d{4}[-/.]\d{1,2}(?:[-/.]\d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
     r"|\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?)?)[.。]?"
+)
+# the same particulars without a colon: "Last updated 10 January 2025", "更新于2025年1月1日"
+_DATED = re.compile(
+    rf"(?i)^\s*(?:(?:last\s+)?(?:updated|revised|modified|reviewed)(?:\s+on)?|effective(?:\s+from)?|published"
+    rf"|(?:更新|修订|发布|生效)(?:于|日期|时间)?)\s*{_DATE}\s*$"
 )
 
 
 def _label_value(text: str) -> bool:
-    """Whether a line is one of a document's particulars written "Label: value" ("Last updated: 10
-    January 2025", "Version: 3.2", "生效日期：2025年1月1日"): its label names a date, version, author
-    or status, or its value is a date. Such a line under a policy's title was read as a heading of
-    the title's level: it took the title's place at the top of every section's path ("Last updated:
-    10 January 2025 > 5. REFUNDS") and, a heading, was in no chunk's text, so "When was the policy
-    last updated?" had nothing to be answered from. "Chapter 2: Billing" (a digit in its label) and
-    "Part one: Your account" (neither) are still headings."""
+    """Whether a line is one of a document's particulars ("Last updated: 10 January 2025",
+    "Version: 3.2", "Document ID: POL-0042", "Prepared by: Jane Smith", "生效日期：2025年1月1日",
+    "Last updated 10 January 2025"): its whole label is one of :data:`_PARTICULAR`'s. Such a line
+    under a policy's title was read as a heading of the title's level: it took the title's place at
+    the top of every section's path ("Last updated: 10 January 2025 > 5. REFUNDS") and, a heading,
+    was in no chunk's text, so "When was the policy last updated?" had nothing to be answered from.
+    "Chapter 2: Billing" (a digit in its label), "Part one: Your account" and "Refund status: How to
+    check it" (a label that only holds a particular's word) are still headings."""
+    if _DATED.match(text):
+        return True
     m = _LABEL_VALUE.match(text)
-    if m is None or len(m.group(1).split()) > 4:
-        return False
-    return bool(_PARTICULAR.search(m.group(1)) or _DATE_VALUE.fullmatch(m.group(2)))
+    return m is not None and _PARTICULAR.fullmatch(" ".join(m.group(1).split())) is not None
 
 
 _FAST_PATCHED = False

@@ -245,7 +245,8 @@ def test_a_plain_text_pages_numbered_sections_and_lists_are_read_apart(tmp_path:
 
 @pytest.mark.parametrize("line", [
     "Last updated: 10 January 2025", "Effective date: 2025-01-10", "Version: 3.2", "Review date: March 2025",
-    "更新日期：2025年1月10日", "版本：V2.1",
+    "更新日期：2025年1月10日", "版本：V2.1", "Prepared by: Jane Smith", "Document ID: POL-0042",
+    "Applies to: All customers", "发文单位：客服部", "适用范围：全部线上订单", "Last updated 10 January 2025",
 ])
 def test_a_plain_text_pages_label_value_line_is_text_not_its_heading(tmp_path: Path, line: str) -> None:
     # "Last updated: 10 January 2025" under a policy's title was read as a heading of the title's
@@ -263,7 +264,12 @@ def test_a_plain_text_pages_label_value_line_is_text_not_its_heading(tmp_path: P
     ]
 
 
-@pytest.mark.parametrize("heading", ["Chapter 2: Billing", "Step 3: Connect the cable", "Part one: Your account"])
+@pytest.mark.parametrize("heading", [
+    "Chapter 2: Billing", "Step 3: Connect the cable", "Part one: Your account",
+    # a label that holds a particular's word names a section ("status", "reference", "版本", "修订")
+    "Refund status: How to check it", "Quick reference: Fees", "Valid IDs: What to bring",
+    "Release notes: January 2025", "版本说明：新功能", "修订说明：主要变化",
+])
 def test_a_plain_text_heading_with_a_colon_stays_a_heading(tmp_path: Path, heading: str) -> None:
     (tmp_path / "guide.txt").write_text(f"Router guide\n\n{heading}\n\nPlug in the router first.\n", encoding="utf-8")
     els = [(e.kind, e.text) for e in load_file(tmp_path / "guide.txt", tmp_path, 5).elements]
