@@ -1212,13 +1212,12 @@ def _is_boundary(text: str, m: re.Match[str]) -> bool:
             return False
         if "." in word and all(len(p) <= 2 and p.isalpha() for p in word.split(".")):  # "U.S", "e.g"
             return False  # (not "4.95": a price or a decimal number ends its sentence like any word)
-        # next non-space char lowercase -> probably not a sentence end ("approx. five")
-        j = end
-        while j < len(text) and text[j] in " \t":
-            j += 1
-        if j < len(text) and text[j].islower():
-            return False
-    return True
+    # next non-space char lowercase -> probably not a sentence end ("approx. five"; a label that a
+    # mark ends: "click Forgot password? and follow the link", "press Done! and wait")
+    j = end
+    while j < len(text) and text[j] in " \t":
+        j += 1
+    return not (j < len(text) and text[j].islower())
 
 
 # words by which a sentence leans on the one before it: it says nothing alone ("It", "However", "但是")

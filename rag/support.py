@@ -76,7 +76,9 @@ class LexicalScorer:
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
 _SURFACE = re.compile(rf"[{_CJK}]|[0-9]+(?:[.,][0-9]+)*|[^\W\d_{_CJK}]+(?:'[^\W\d_]+)?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_ASKS = re.compile(r"[?？](?=\s|$|\w)")
+# a question mark that ends a sentence: at the end, before a word, or before white space and what
+# is no lower-case word ("click Forgot password? and follow the link" asks nothing)
+_ASKS = re.compile(r"[?？](?=\s*$|\w|\s+(?![a-z])\S)")
 _CAPWORD = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+")
 FIRST_PERSON = frozenset("i me my mine myself i'm i've i'd i'll we us our ours we're we've".split())
 SECOND_PERSON = frozenset("you your yours you're you've you'd you'll".split())
@@ -196,8 +198,8 @@ def lexical_features(claim: str, passages: Sequence[str]) -> dict[str, float]:
     f["first_person"] = (sum(1 for t in c_tok if t in FIRST_PERSON) + zh_first) / n
     f["second_person"] = sum(1 for t in c_tok if t in SECOND_PERSON) / n
     f["opinion"] = sum(1 for t in c_tok if t in OPINION) / n
-    # a question mark that ends a sentence; one that a label ends inside it ("click Forgot
-    # password?; Enter your email", a list of steps read as one sentence) asks nothing
+    # a question mark that ends a sentence (:data:`_ASKS`); one that a label ends inside it ("click
+    # Forgot password?; Enter your email", a list of steps read as one sentence) asks nothing
     f["question"] = 1.0 if _ASKS.search(claim_n) else 0.0
     if _has_negation(claim_n, c_tok) and not _quoted(claim_n, context_n):
         # (a claim the passages hold word for word keeps whatever negation they have, though it

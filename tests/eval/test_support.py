@@ -202,6 +202,7 @@ def test_negation_is_read_as_words_and_a_word_for_word_quote_keeps_the_passages(
     ("On the sign-in page, click Forgot password?; Enter your email address.", False),
     ('Click "Forgot password?" and enter your email.', False),
     ("点击“忘记密码？”，然后输入邮箱。", False),
+    ("On the sign-in page, click Forgot password? and follow the link.", False),
 ])
 def test_a_claim_asks_where_a_question_mark_ends_a_sentence(claim: str, asks: bool) -> None:
     # "Resetting your password: On the sign-in page, click Forgot password?; Enter your email ..."

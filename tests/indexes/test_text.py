@@ -96,6 +96,10 @@ def test_a_semicolon_after_a_mark_ends_no_sentence() -> None:
     assert split_sentences("Reset: click Forgot password?; Enter your email; Done. Next!") == [
         "Reset: click Forgot password?; Enter your email; Done.", "Next!",
     ]
+    # nor does a mark before a lower-case word: a label's ("click Forgot password? and follow ...")
+    assert split_sentences("Click Forgot password? and follow the link. Press Done! and wait. Is it free? Yes.") == [
+        "Click Forgot password? and follow the link.", "Press Done! and wait.", "Is it free?", "Yes.",
+    ]
 
 
 def test_split_chinese_sentences_and_newlines() -> None:
