@@ -120,17 +120,18 @@ class Chunk:
         return ", ".join(parts)
 
     def faq_label(self) -> str:
-        """An FAQ entry as an agent finds it in its sheet: "FAQ #4: How do I reset my password?".
-        The number is the sheet's own id where it has an id column ("FAQ S16: ..." for one that
-        is not a number), else the entry's number among the file's entries (its position, from 1):
-        the id made from the entry's text (:func:`faq_entry_id`), "FAQ e9339c0d4c24", named nothing
-        an agent could look up. The question is cut to :data:`FAQ_LABEL_QUESTION` characters. Only
-        what is shown, and made when read (a knowledge base built before shows it too): ``faq_id``
-        and ``source_id`` stay the keys of deletes, updates and the eval's gold ids."""
+        """An FAQ entry as an agent finds it in its sheet: by its question, after the sheet's own
+        id where it has an id column ("FAQ #4: How do I reset my password?", "FAQ S16: ..."). The
+        id made from an entry's text where it has none (:func:`faq_entry_id`), "FAQ e9339c0d4c24",
+        named nothing an agent could look up, and a count of the entries would not match the
+        sheet's rows (a row without an answer is skipped, and sheets of a workbook run on): such
+        an entry is named by its question alone, "FAQ: How do I reset my password?". The question
+        is cut to :data:`FAQ_LABEL_QUESTION` characters. Only what is shown, and made when read (a
+        knowledge base built before shows it too): ``faq_id`` and ``source_id`` stay the keys of
+        deletes, updates and the eval's gold ids."""
         faq_id = self.faq_id or ""
         made = faq_id.partition("-")[0] == faq_entry_id(self.question or "", self.answer or "")
-        name = str(self.position + 1) if made else faq_id
-        label = f"FAQ #{name}" if name.isdigit() else f"FAQ {name}"
+        label = "FAQ" if made else f"FAQ #{faq_id}" if faq_id.isdigit() else f"FAQ {faq_id}"
         question = " ".join((self.question or "").split())
         if len(question) > FAQ_LABEL_QUESTION:
             cut = question[: FAQ_LABEL_QUESTION - 1]
