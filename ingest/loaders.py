@@ -542,12 +542,14 @@ _LABEL_VALUE = re.compile(r"^\s*([^\W\d][^:：\d]{0,29}?)\s*[:：]\s*(\S.*?)\s*$
 # Tracking your parcel", "Quick reference: Fees", "版本说明：新功能", "Release notes: January 2025")
 _PARTICULAR = re.compile(
     r"(?i)(?:(?:last|date)\s+)?(?:updated|revised|modified|reviewed|amended|changed)(?:\s+(?:on|date))?"
+    r"|(?:last|next)\s+(?:update|review|revision)|valid\s+(?:until|from|through|to|till)|expires|expiry(?:\s+date)?"
     r"|(?:effective|issue|issued|publication|published|release|revision|review|expiry|expiration|creation)\s+date"
     r"|effective(?:\s+from)?|issued|published|date(?:\s+(?:of\s+issue|issued|published|created))?"
     r"|version|revision|rev\.?|(?:document|doc|policy|form)\s+(?:id|no\.?|number|code|version|owner)"
     r"|ref(?:erence)?(?:\s+(?:id|no\.?|number|code))?|(?:prepared|written|approved|issued|published|owned"
     r"|maintained|reviewed)\s+by|authors?|owner|maintainer|applies\s+to|department|classification|status"
     r"|(?:更新|修订|修改|发布|生效|施行|实施|印发|发文|制定)(?:日期|时间)?|日期|版本号?|(?:文件|文档)?编号|文号|作者"
+    r"|有效期(?:至|到)?|截止(?:日期|时间)"
     r"|(?:发文|发布|制定|起草)(?:单位|机关|部门)|适用(?:范围|对象)|负责部门|密级"
 )
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"

@@ -247,6 +247,8 @@ def test_a_plain_text_pages_numbered_sections_and_lists_are_read_apart(tmp_path:
     "Last updated: 10 January 2025", "Effective date: 2025-01-10", "Version: 3.2", "Review date: March 2025",
     "更新日期：2025年1月10日", "版本：V2.1", "Prepared by: Jane Smith", "Document ID: POL-0042",
     "Applies to: All customers", "发文单位：客服部", "适用范围：全部线上订单", "Last updated 10 January 2025",
+    "Last update: 10 January 2025", "Valid until: 31 December 2025", "Expires: 2025-12-31", "Next review: March 2026",
+    "有效期至：2025年12月31日",
 ])
 def test_a_plain_text_pages_label_value_line_is_text_not_its_heading(tmp_path: Path, line: str) -> None:
     # "Last updated: 10 January 2025" under a policy's title was read as a heading of the title's
