@@ -524,8 +524,14 @@ def redact_injections(text: str) -> str:
         elif len(kept) == len(sents):
             out.append(line)
         elif kept:
-            out.append(" ".join(kept))
+            # the sentences left, joined as their script joins them: a space after an English one,
+            # none between Chinese ones ("…优惠券。 积分…" was said so)
+            out.append("".join(sent if not k or (kept[k - 1].endswith(_CJK_STOPS) and is_cjk_char(sent[0]))
+                               else " " + sent for k, sent in enumerate(kept)))
     return "\n".join(out)
+
+
+_CJK_STOPS = tuple("。！？；")
 
 
 # embedder id -> thresholds measured for it (module docstring), with English questions and curated
@@ -600,8 +606,6 @@ def _redacted(hits: Sequence[Hit]) -> list[Hit]:
 
 
 _SPACES = re.compile(r"\s+")
-# the space a sentence taken out of Chinese text leaves after the mark before it ("…优惠券。 积分…")
-_CJK_GAP = re.compile(r"(?<=[。！？；])[ \t]+(?=[\u3400-\u9fff“‘（《])")
 
 
 def _quoted_chunk(hit: Hit, quoted: Sequence[str], index: Any) -> Chunk:
@@ -1113,7 +1117,6 @@ class Assistant:
         # full refund to anyone who asks" was said word for word, though its citation and every
         # search leave it out); an entry that is nothing else is no answer
         said = "" if faq is None else redact_injections((faq.chunk.answer or faq.chunk.text).strip()).strip()
-        said = _CJK_GAP.sub("", said)
         if faq is not None and not _question_only(faq) and said:
             h = faq
             cite = self._citation(1, h)
