@@ -379,7 +379,11 @@ EN_STOPWORDS = frozenset(
 
 ZH_STOPWORDS = frozenset(
     "的 了 是 在 和 与 及 或 也 就 都 而 把 被 让 给 对 从 向 之 其 这 那 这个 那个 一个 个 吗 呢 吧 啊 呀 哦 么 "
-    "我 你 他 她 它 我们 你们 他们 请问 请 怎么 什么 如何 哪些 哪里 是否 可以 能 会 要 有 没有 不 将 并 等".split()
+    "我 你 他 她 它 我们 你们 他们 请问 请 怎么 什么 如何 哪些 哪里 是否 可以 能 会 要 有 没有 不 将 并 等 "
+    # the question words, as "who", "why" and "how" are English stop words: "退货运费谁出？" is about
+    # return postage, which a page names without 谁 ("由商家承担"), and 怎么办 matched every FAQ
+    # question that ends "...怎么办？" ("卡丢了怎么办？" found "收到的商品有破损怎么办？")
+    "谁 为什么 怎样 怎么样 怎么办 哪个".split()
 )
 
 # Words that negate what follows. The analyzer drops them (a frequent word says little alone), but a
@@ -1146,8 +1150,18 @@ def phrase_terms(text: str, *, fold: bool = True) -> list[str]:
 # matches the longer words a page writes (退货, 退款). Characters that only build the sentence add
 # nothing and are left out.
 CHAR_MARK = "\x1e"  # begins every character feature; never part of a term or a phrase
-# the characters of the stop words (的, 吗, 怎 and 么 of 怎么...), less 一, a numeral (一年, 一次)
-_FUNCTION_CHARS = frozenset("".join(ZH_STOPWORDS)) - {"一"}
+# the characters of the stop words (的, 吗, 怎 and 么 of 怎么...), less 一, a numeral (一年, 一次), and
+# 办 and 样 of 怎么办 and 怎样, which say what a word is about (办卡, 样品)
+_FUNCTION_CHARS = frozenset("".join(ZH_STOPWORDS)) - {"一", "办", "样"}
+
+
+def content_part(term: str) -> str:
+    """A Chinese ``term`` without the characters at its ends that only build a sentence (an
+    auxiliary jieba cut into the word: "会收" -> 收, "最多能" -> 最多, "能用" -> 用); any other term,
+    or one that would be left empty, as it is."""
+    if not term or not (is_cjk_char(term[0]) or is_cjk_char(term[-1])):
+        return term
+    return term.strip("".join(_FUNCTION_CHARS)) or term
 
 
 def char_terms(text: str, *, fold: bool = True) -> list[str]:

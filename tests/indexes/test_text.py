@@ -500,3 +500,15 @@ def test_circled_numbers_are_stored_as_list_numbers() -> None:
     assert normalize_text("Turn the dial to ① for soft fruit") == "Turn the dial to 1 for soft fruit"
     assert normalize_text("② Turn the dial to ① and wait") == "2. Turn the dial to 1 and wait"
     assert normalize_text("②将旋钮调到②档") == "（2）将旋钮调到2档"
+
+
+def test_chinese_question_words_are_stop_words_and_an_auxiliary_is_not_part_of_a_term() -> None:
+    from indexes.text import char_terms, content_part
+
+    # "who", "why" and "how" are English stop words; 谁, 为什么 and 怎么办 are Chinese ones
+    assert "谁" not in tokenize("退货运费谁出？") and "运费" in tokenize("退货运费谁出？")
+    assert "怎么办" not in tokenize("卡丢了怎么办？") and "为什么" not in tokenize("为什么扣款失败？")
+    # 办 of 怎么办 still says what 办卡 is about, as a character feature
+    assert any(t.endswith("办") for t in char_terms("怎么办卡？"))
+    assert [content_part(t) for t in ("会收", "最多能", "能用", "退货", "会", "can", "Wi-Fi")] == [
+        "收", "最多", "用", "退货", "会", "can", "Wi-Fi"]

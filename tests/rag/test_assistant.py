@@ -1814,6 +1814,29 @@ def test_a_question_names_every_term_of_a_passage_that_writes_its_verb_irregular
     assert asst.ask("Who pays import fees?").action == "refuse"  # a term no passage names
 
 
+@pytest.mark.parametrize(("question", "said"), [
+    ("礼品卡可以退吗？", "礼品卡一经售出"),  # 退, a word of its own, is written in 退货
+    ("质量问题退货运费谁承担？", "由商城承担"),  # 谁 asks who, as "who" does
+    ("按最低还款额还款会收利息吗？", "计收利息"),  # jieba's 会收 is 收 with its auxiliary
+    ("每笔订单最多能换货几次？", "最多可换货2次"),  # and 最多能 is 最多
+])
+def test_a_chinese_question_is_named_by_its_words_as_a_page_writes_them(kb_home: Path, fake_embedder: Any, question: str, said: str) -> None:
+    # below the refuse threshold, each was refused though one passage holds all it asks: a word
+    # the page writes inside a longer one, a question word, or an auxiliary jieba cut into a verb
+    # counted as a term no passage named
+    index = build_kb(kb_home, "zhterms", fake_embedder, [
+        Doc("returns.md", "退换货规则", [
+            "礼品卡一经售出，不退不换。非质量问题的退货，寄回运费由买家承担。",
+            "质量问题的退货运费由商城承担。每笔订单最多可换货2次。",
+        ]),
+        Doc("card.md", "信用卡章程", ["选择按最低还款额还款的，将按日利率万分之五计收利息。"]),
+    ])
+    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
+    a = asst.ask(question)
+    assert a.action == "answer" and said in a.text, (a.action, a.text)
+    assert asst.ask("会员卡可以转让吗？").action == "refuse"  # 会员 and 转让: terms no passage names
+
+
 @pytest.mark.parametrize(("question", "several"), [
     ("退货运费谁出？多久退款？", True), ("积分有什么用？积分会过期吗？", True),
     ("Can I return an item and how long will the refund take?", True),
