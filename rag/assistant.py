@@ -72,6 +72,7 @@ from rag.retrieval import (
     Reranker,
     RetrieverPerVersion,
     check_k,
+    comparison_cues,
     dense_capability,
     is_comparison,
     user_filters,
@@ -1371,6 +1372,10 @@ class Assistant:
         # a word jieba cut with the verb's auxiliary ("会收" in "还款会收利息吗", "最多能" in
         # "最多能换货几次") is named by the word without it ("收取利息", "最多换货一次")
         terms = {content_part(t) for t in terms}
+        # nor is a question named by the word it compares by, which the passages that answer it
+        # never say: "What is the difference between the Essential and Ultra plans?" is answered by
+        # what each plan offers, as the composer reads it (``compose._topic_terms``)
+        terms -= set(tokenize(" ".join(comparison_cues(topic))))
 
         lemmas: set[str] | None = None  # the terms with irregular forms read as their word, once asked
 

@@ -1814,6 +1814,18 @@ def test_a_question_names_every_term_of_a_passage_that_writes_its_verb_irregular
     assert asst.ask("Who pays import fees?").action == "refuse"  # a term no passage names
 
 
+def test_a_comparing_question_is_named_without_the_word_it_compares_by(kb_home: Path, fake_embedder: Any) -> None:
+    # no page says "difference": each says what its plan is, and the question was refused
+    index = build_kb(kb_home, "plans", fake_embedder, [
+        Doc("plans.md", "Plans", ["The Basic plan costs $10 a month. The Pro plan costs $20 a month and adds phone support."]),
+        Doc("returns.md", "Returns", ["Items can be returned within 30 days."]),
+    ])
+    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
+    a = asst.ask("What is the difference between the Basic and Pro plans?")
+    assert a.action == "answer" and "$20" in a.text, (a.action, a.text)
+    assert asst.ask("What is the difference between the Basic and Enterprise plans?").action == "refuse"
+
+
 @pytest.mark.parametrize(("question", "said"), [
     ("礼品卡可以退吗？", "礼品卡一经售出"),  # 退, a word of its own, is written in 退货
     ("质量问题退货运费谁承担？", "由商城承担"),  # 谁 asks who, as "who" does
