@@ -85,9 +85,10 @@ def cli_filters(
 
     if public and groups:
         raise InputError("--public and --group contradict each other", "give one of them")
-    named = [g.strip() for g in groups or () if g.strip()]
-    if groups and not named:
-        raise InputError("--group needs a group name", "e.g. --group staff, or --public for users in no group")
+    # a blank group is refused, as ``kb ingest`` and ``kb serve`` refuse one: dropped beside another
+    # (``--group "$UNSET" --group staff``) it answered as staff alone
+    refuse_blank("--group", groups, "staff", "--public for users in no group")
+    named = [g.strip() for g in groups or ()]
     day = None
     if on_date is not None:
         try:

@@ -97,7 +97,7 @@ def keys_new(
         raise InputError(f"unknown role {role!r}", f"use one of {', '.join(ROLES)}")
     if sum((bool(group), public, any_group)) > 1:
         raise InputError("--group, --public and --any-group contradict each other", "give one of them")
-    refuse_blank("--group", group, "staff", "or --public for documents in no group")  # else a key for no group
+    refuse_blank("--group", group, "staff", "--public for documents in no group")  # else a key for no group
     for g in group or ():
         if any(c in g for c in ":|,"):  # would break the entry into other fields
             raise InputError(f"--group {g!r} holds ':', '|' or ','", "name the group without them")

@@ -258,6 +258,7 @@ def test_kb_search_filters_by_tag_language_and_source(cli_env: Any) -> None:
     [
         (["--public", "--group", "staff"], "--public and --group contradict each other"),
         (["--group", " "], "--group needs a group name"),
+        (["--group", "", "--group", "staff"], "--group needs a group name; e.g. --group staff, or --public for users"),  # it asked as staff alone
         (["--tag", ""], "--tag needs a tag name; e.g. --tag returns, or leave --tag out"),  # it was ignored
         (["--tag", "returns", "--tag", " "], "--tag needs a tag name"),
         (["--source", ""], "--source needs a source name"),
