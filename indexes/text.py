@@ -693,6 +693,26 @@ _MONEY = re.compile(
 )
 
 
+# a question whether something may be done that asks to be told something ("Can you tell me the
+# price of Plus?", "May I know the cost?", "能告诉我价格吗？"): a request for what it names
+_ASKS_TO_BE_TOLD = re.compile(
+    r"^\W*(?:can|could|may)\s+(?:i|we|you)\s+(?:please\s+)?(?:know|ask|see|check|find\s+out|look\s+up"
+    r"|(?:tell|show|give|send|quote)\s+(?:me|us))\b|\bquotes?\b|告诉|知道|查询|查看|查一下|了解|问一?下|报个?价",
+    re.IGNORECASE,
+)
+
+
+def _asks_whether_allowed(folded: str) -> bool:
+    """Whether ``folded`` (simplified) asks whether something may be done (:data:`_MAY_QUESTION`),
+    not to be told something. Such a question names a price as a part of what would be done
+    ("Can I get price protection on a sale item?", "使用优惠券的订单可以申请价格保护吗？", "Can I pay
+    the fee by card?"): it wants a yes or a no, not an amount. Read as asking for a price, it was
+    answered by the one sentence of its passage with an amount, from the section before ("开通“退货
+    无忧”服务的订单，每单可获得最高12元的运费补贴"), and never with the sentence that said no ("秒杀、
+    拼团及使用优惠券的订单不参加价格保护"), which holds none."""
+    return bool(_MAY_QUESTION.search(folded.strip())) and not _ASKS_TO_BE_TOLD.search(folded)
+
+
 def answer_kind(query: str) -> str | None:
     """The kind of answer ``query`` wants: "duration" (how long, 多久), "time" (when, 哪一年: a
     date or a duration), "money" (a price: how much it costs, 多少钱), "number" (how much / many
@@ -704,7 +724,7 @@ def answer_kind(query: str) -> str | None:
         if kind == "number" and (_HOW_MUCH_MONEY.search(query) or _PRICE_WORD.search(folded)):
             return "money"
         return kind
-    if _ASKS_PRICE.search(folded):
+    if _ASKS_PRICE.search(folded) and not _asks_whether_allowed(folded):
         return "money"
     if _ASKS_CONTACT.search(folded):
         return "contact"

@@ -318,7 +318,7 @@ def test_a_question_asking_for_a_phone_number_or_e_mail_address_wants_one() -> N
 
 
 def test_a_question_about_a_price_wants_an_amount_of_money() -> None:
-    from indexes.text import answer_kind, holds_answer_kind
+    from indexes.text import answer_kind, asks_may, holds_answer_kind
 
     for q in ("How much is delivery for a fridge?", "How much does express shipping cost?", "What does Acme Care+ cost?",
               "Is there a fee for returns?", "运费多少钱？", "价格是多少"):
@@ -328,6 +328,14 @@ def test_a_question_about_a_price_wants_an_amount_of_money() -> None:
     assert answer_kind("Who pays the return fee?") is None and answer_kind("退货运费谁承担？") is None
     assert answer_kind("When is the fee charged?") == "time"
     assert answer_kind("What payment methods do you accept?") is None
+    # a question whether something may be done names a price as part of what would be done: it
+    # wants a yes or a no (and reads as one, asks_may); asking to be told the price still asks it
+    for q in ("Can I get price protection on a sale item?", "使用优惠券的订单可以申请价格保护吗？",
+              "秒杀的订单能申请价格保护吗？", "Can I pay the fee by card?"):
+        assert answer_kind(q) is None and asks_may(q), q
+    for q in ("Can you tell me the price of the Plus plan?", "May I know the cost?", "能告诉我价格吗？",
+              "Could I get a price quote?"):
+        assert answer_kind(q) == "money", q
     assert holds_answer_kind("money", "Large appliances are delivered for $29.")
     assert holds_answer_kind("money", "Click & Collect is free.")
     assert holds_answer_kind("money", "退款时将扣除 6.95 美元的退货运费。")

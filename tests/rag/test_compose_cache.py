@@ -1438,3 +1438,31 @@ def test_a_long_chinese_list_is_read_item_by_item() -> None:
     assert list_items_as_sentences("不能退货的商品：\n1、礼品卡\n2、定制商品", "zh")[0] == "不能退货的商品：礼品卡，定制商品。"
     policy = "（二）黄金会员\n黄金会员享受九五折优惠。"
     assert list_items_as_sentences(policy, "zh")[0] == policy
+
+
+def test_a_question_whether_something_may_be_done_with_a_price_in_its_name_is_answered_yes_or_no() -> None:
+    """"使用优惠券的订单可以申请价格保护吗？" names a price (价格保护) and asks whether it may be had,
+    not for an amount: read as asking for a price, it was answered by the one sentence of its
+    merged passage with an amount, the return-shipping subsidy of the section before ("…最高12元的
+    运费补贴"), and never by the sentence that says no, which holds none. English has the same
+    shape ("Can I get price protection on a sale item?"). The real embedder put every sentence of
+    the passage about as close to the question (``_Flat`` here)."""
+    composer = ExtractiveComposer(_Flat())
+
+    def said(own: str, before: str, question: str, lang: str) -> str:
+        passage = f"{before}\n{own}"  # the section before is merged in front of the matched chunk
+        chunk = Chunk(id="c1", doc_id="d1", source="returns.md", position=0, text=own, title="Returns", lang=lang)
+        return composer.compose(question, [Hit(chunk=chunk, score=0.9, text=passage)], lang).text
+
+    zh = said("## 七、价格保护\n自签收之日起30天内，如同一商品在商城降价，可申请价格保护，差价以原支付方式退回。"
+              "秒杀、拼团及使用优惠券的订单不参加价格保护。",
+              "## 五、退货运费\n非质量问题的退货，寄回运费由买家承担。开通“退货无忧”服务的订单，每单可获得最高12元的运费补贴。",
+              "使用优惠券的订单可以申请价格保护吗？", "zh")
+    assert "使用优惠券的订单不参加价格保护[1]" in zh and "12元" not in zh, zh
+    en = said("## Price protection\nIf the price of an item drops within 30 days of delivery, you can claim price "
+              "protection and we refund the difference. Sale items are not eligible for price protection.",
+              "## Return shipping\nThe buyer pays return shipping. Orders with Returns Plus get up to $12 back on "
+              "return shipping.",
+              "Can I get price protection on a sale item?", "en")
+    # (an English answer may read on into the next section: it opens with the one asked about)
+    assert "Sale items are not eligible for price protection [1]" in en and en.startswith("If the price"), en
