@@ -895,6 +895,22 @@ _MAY_QUESTION = re.compile(
 )
 
 
+# a question answered by yes or no: one that opens with its auxiliary verb ("Do you offer ...?",
+# "Is there ...?", "Can I ...?"), or in Chinese one that ends with 吗 or asks "A not A" (能不能,
+# 有没有, 是不是)
+_YES_NO = re.compile(
+    r"^\W*(?:is|are|was|were|am|do|does|did|can|could|will|would|shall|should|may|might|must|have|has|had)\b"
+    r"|[吗么嘛][\s？?]*$|(能|可|会|是|要|需|用)不\1|有没有",
+    re.IGNORECASE,
+)
+
+
+def asks_yes_no(query: str) -> bool:
+    """Whether ``query`` is answered by yes or no: it opens with its auxiliary verb, or, in
+    Chinese, ends with 吗 or asks one thing or its negation (能不能, 有没有)."""
+    return bool(_YES_NO.search(to_simplified(query).strip()))
+
+
 def asks_may(query: str) -> bool:
     """Whether ``query`` asks whether something may be done ("Can I return a gift card?")."""
     return bool(_MAY_QUESTION.search(to_simplified(query).strip())) and answer_kind(query) is None

@@ -24,6 +24,7 @@ from indexes.text import (
     asked_kind,
     asks_how_to,
     asks_several_kinds,
+    asks_yes_no,
     holds_answer_kind,
     is_cjk_char,
     is_cjk_lang,
@@ -875,10 +876,15 @@ class ExtractiveComposer:
         # entry names all that is asked now, and left out elsewhere (:func:`_without_reply`)
         asked = frozenset(tokenize(query_topic(question)))
         replies: dict[int, bool] = {}  # whether each passage's reply may be quoted
+        yes_no = asks_yes_no(question)
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
-            replies_here = bool(asked and entry and named_terms(asked, entry) == asked)
+            # (to a question answered by yes or no, or the entry's own: "How much is a static IP
+            # address?" was told "Yes [1]." first, the reply of "Do you offer a static IP address?")
+            replies_here = bool(asked and entry and named_terms(asked, entry) == asked) and (
+                yes_no or same_words(question, entry or "")
+            )
             replies[n] = replies_here
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"

@@ -593,6 +593,13 @@ def test_a_curated_answer_the_answer_keeps_to_is_said_whole() -> None:
     assert composer.compose("How long does delivery take?", [replied]).text.startswith("Yes [1]. Most orders")
     asked_else = composer.compose("When will my parcel arrive?", [replied]).text
     assert "Most orders arrive" in asked_else and "Yes" not in asked_else, asked_else
+    # ... or to a question answered by yes or no: "How much ...?" is told the price, not "Yes"
+    offered = Hit(chunk=Chunk(
+        id="f2", doc_id="faq", source="faq.csv#2", position=0, kind="faq", title="faq", question="Do you offer a static IP address?",
+        answer="Yes. A static IP address costs $5 per month.", text="Q: Do you offer a static IP address?\nA: Yes. A static IP address costs $5 per month.",
+    ), score=0.95)
+    assert composer.compose("How much is a static IP address?", [offered]).text.startswith("A static IP address costs $5")
+    assert composer.compose("Is there a static IP address?", [offered]).text.startswith("Yes [1]. A static IP")
     # a list, read as one sentence of items, is found in the entry that writes one item a line
     listed = entry("To avoid delays:\n\nCheck your address\nKeep your phone on\nYou can track the parcel in the app.")
     out = composer.compose("How can I avoid delays?", [listed])
