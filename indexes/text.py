@@ -597,6 +597,22 @@ _ANSWER_KIND_ZH = re.compile(
 )
 
 
+# a question for the members of a class ("Which payment methods do you accept?", "What delivery
+# options are there?", "支持哪些支付方式？") names the class by a generic noun that the page which
+# lists them rarely writes ("We accept direct debit, debit card and credit card")
+_CLASS_NOUN = re.compile(
+    r"\b(?:what|which)\s+(?:[a-z-]+\s+){0,2}?(methods?|ways?|options?|types?|kinds?|sorts?|forms?|means|channels?)\b"
+    r"|(?:哪些|哪种|哪几种|什么|何种)[^，。？！,?!\s]{0,6}?(方式|方法|渠道|途径|种类|类型)",
+    re.IGNORECASE,
+)
+
+
+def class_words(query: str) -> list[str]:
+    """The generic nouns by which ``query`` asks for the members of a class ("methods" in "Which
+    payment methods do you accept?", 方式 in "支持哪些支付方式？")."""
+    return [m.group(1) or m.group(2) for m in _CLASS_NOUN.finditer(to_simplified(query))]
+
+
 def answer_kind_words(query: str) -> list[str]:
     """The words of ``query`` that say what kind of answer it wants ("long" in "how long", "多久")."""
     return [m.group(1) for m in _ANSWER_KIND.finditer(query)] + _ANSWER_KIND_ZH.findall(to_simplified(query))

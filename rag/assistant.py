@@ -33,6 +33,7 @@ from indexes.text import (
     PHRASE_SEP,
     answer_kind,
     asks_the_opposite,
+    class_words,
     content_part,
     detect_lang,
     is_cjk_char,
@@ -1372,10 +1373,13 @@ class Assistant:
         # a word jieba cut with the verb's auxiliary ("会收" in "还款会收利息吗", "最多能" in
         # "最多能换货几次") is named by the word without it ("收取利息", "最多换货一次")
         terms = {content_part(t) for t in terms}
-        # nor is a question named by the word it compares by, which the passages that answer it
-        # never say: "What is the difference between the Essential and Ultra plans?" is answered by
-        # what each plan offers, as the composer reads it (``compose._topic_terms``)
-        terms -= set(tokenize(" ".join(comparison_cues(topic))))
+        # the word a question compares by, or the generic noun it asks for the members of, is not
+        # said by the passages that answer it: "What is the difference between the Essential and
+        # Ultra plans?" is answered by what each plan offers (as the composer reads it,
+        # ``compose._topic_terms``), "Which payment methods do you accept?" by "We accept direct
+        # debit, debit card and credit card"
+        framing = set(tokenize(" ".join(comparison_cues(topic) + class_words(topic))))
+        terms -= framing
 
         lemmas: set[str] | None = None  # the terms with irregular forms read as their word, once asked
 
@@ -1407,7 +1411,11 @@ class Assistant:
         # (as typed: a word the knowledge base lacks is read as the one it is a typo of, and in
         # another domain's knowledge base "factory reset" was read as "factor reset", "caption" as
         # "capital"; where a typo is in the words kept together, another pair or the cosine vouches)
-        pairs = [tuple(p.split(PHRASE_SEP)) for p in phrase_terms(topic) if p not in negated]
+        # (a word the question compares by or asks the class of is no part of one)
+        pairs = [
+            pair for p in phrase_terms(topic)
+            if p not in negated and framing.isdisjoint(pair := tuple(p.split(PHRASE_SEP)))
+        ]
         return any(
             covers(h)
             and (not negated or negated <= set(phrase_terms(" ".join((*h.chunk.heading_path, h.passage)))))

@@ -1826,6 +1826,18 @@ def test_a_comparing_question_is_named_without_the_word_it_compares_by(kb_home: 
     assert asst.ask("What is the difference between the Basic and Enterprise plans?").action == "refuse"
 
 
+def test_a_question_for_the_members_of_a_class_is_named_without_the_class_noun(kb_home: Path, fake_embedder: Any) -> None:
+    # the page lists the payment methods without saying "methods", and the question was refused
+    index = build_kb(kb_home, "pay", fake_embedder, [
+        Doc("billing.md", "Billing", ["Payment is due 14 days after the invoice date. We accept direct debit and credit card."]),
+        Doc("returns.md", "Returns", ["Items can be returned within 30 days."]),
+    ])
+    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
+    a = asst.ask("Which payment methods do you accept?")
+    assert a.action == "answer" and "direct debit" in a.text, (a.action, a.text)
+    assert asst.ask("Which shipping methods do you offer?").action == "refuse"  # shipping, offer: named by no page
+
+
 @pytest.mark.parametrize(("question", "said"), [
     ("礼品卡可以退吗？", "礼品卡一经售出"),  # 退, a word of its own, is written in 退货
     ("质量问题退货运费谁承担？", "由商城承担"),  # 谁 asks who, as "who" does
