@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
 from indexes.text import same_words, without_controls
-from indexes.types import Document, faq_entry_id, lang_code, sha256_hex
+from indexes.types import Document, faq_entry_id, lang_code, quoted_names, sha256_hex
 from ingest.cleaning import TITLE_MAX, readable_name
 from kb.errors import (
     CorruptFileError,
@@ -1334,9 +1334,15 @@ def load_file(
             if v not in (None, "", ()):
                 meta[k] = v
     check_validity(meta, name)  # the dates may come from two places: front-matter and sidecar
-    from ingest.cleaning import clean_elements, document_lang, document_title
+    from ingest.cleaning import clean_elements, document_lang, document_title, without_injections
 
     kind = "faq" if path.suffix.lower() in FAQ_SUFFIXES else "document"
+    elements, faq_rows, injections = without_injections(elements, faq_rows)
+    if injections:
+        warnings += (
+            f"{name}: {len(injections)} instruction-like sentence(s) left out, as a prompt injection "
+            f"({quoted_names(injections, shown=1, width=60)}); if that is the document's own text, reword it",
+        )
     if kind == "document":
         elements = clean_elements(elements)
         if not elements:

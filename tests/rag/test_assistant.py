@@ -401,7 +401,7 @@ NOT_INJECTIONS = [
 
 
 def test_injection_phrasings_beyond_ignore_previous_instructions_are_redacted() -> None:
-    from rag.assistant import INJECTION_RE, redact_injections
+    from indexes.injection import INJECTION_RE, redact_injections
 
     for s in INJECTIONS:
         assert INJECTION_RE.search(s), s
@@ -413,7 +413,7 @@ def test_injection_phrasings_beyond_ignore_previous_instructions_are_redacted() 
 
 
 def test_what_an_injection_goes_on_to_say_and_requests_for_secrets_are_redacted() -> None:
-    from rag.assistant import injected, redact_injections
+    from indexes.injection import injected, redact_injections
 
     before, after = "Gift vouchers are valid for 2 years.", "Vouchers can be used online and in stores."
     for payload in (
@@ -443,7 +443,7 @@ def test_what_an_injection_goes_on_to_say_and_requests_for_secrets_are_redacted(
 def test_redaction_keeps_a_passages_lines_and_staff_rules_and_catches_more_phrasings() -> None:
     # one flagged sentence joined the whole passage into one line (headings, table rows and list
     # items ran together, and its answers were handed off); staff rules were dropped as injections
-    from rag.assistant import redact_injections
+    from indexes.injection import redact_injections
 
     passage = ("## Security\nPlease provide your PIN only at the store terminal; questions go to security@shop.example.\n"
                "## Shipping\n| Option | Time |\n|---|---|\n| Standard | 5 to 7 days |\n"
