@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import difflib
 import errno
 import fcntl
 import hashlib
@@ -54,7 +53,7 @@ from indexes.text import (
     tokenize,
     writes_traditional,
 )
-from indexes.types import Chunk, Document, Filters, quoted_names
+from indexes.types import Chunk, Document, Filters, did_you_mean, quoted_names
 from indexes.vector import INDEX_KINDS, FaissVectorIndex, ShardedVectorIndex, estimate_memory, set_threads
 from kb.errors import (
     ConfigError,
@@ -508,9 +507,8 @@ class _FilterArrays:
             seen = self._visible_names(field, visible)
             if any(n in seen for n in names):
                 continue
-            near = sorted({m for n in names for m in difflib.get_close_matches(n, seen, n=2, cutoff=0.75)})
             said = quoted_names(names)
-            guess = f" (did you mean {quoted_names(near, ' or ')}?)" if near else ""
+            guess = did_you_mean(names, seen)
             hint = "write tags as the documents carry them" if field == "tag" else (
                 "write sources as `kb status --sources` or GET /v1/documents lists them"
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -158,6 +159,15 @@ def quoted_names(names: Sequence[str], sep: str = ", ", shown: int = 3, width: i
     said = [repr(n if len(n) <= width else n[: width - 3] + "...") for n in names[:shown]]
     rest = len(names) - len(said)
     return sep.join(said) + (f" and {rest} more" if rest > 0 else "")
+
+
+def did_you_mean(names: Iterable[str], known: Iterable[str]) -> str:
+    """" (did you mean 'a' or 'b'?)" for the known names closest to ``names`` (two a name at
+    most), or "" when none is close: the suggestion a misspelt tag or source filter gets, and a
+    ``kb delete`` of a name the knowledge base does not hold."""
+    pool = list(known)
+    near = sorted({m for n in names for m in difflib.get_close_matches(n, pool, n=2, cutoff=0.75)})
+    return f" (did you mean {quoted_names(near, ' or ')}?)" if near else ""
 
 
 def name_list(values: Any, what: str) -> tuple[str, ...] | None:

@@ -14,6 +14,7 @@ by older code (it is rebuilt from the stored chunks). A failing file is reported
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from indexes.text import QUESTION_FORM, bare_question
-from indexes.types import Chunk, Document
+from indexes.types import Chunk, Document, did_you_mean, quoted_names
 from ingest.chunking import ChunkSettings, chunk_loaded
 from ingest.loaders import (
     META_SUFFIX,
@@ -68,6 +69,8 @@ class IngestReport:
     # what the live keyword index lacked when this run rebuilt it (keyword_index_behind), else empty
     keyword_rebuilt: list[str] = field(default_factory=list)
     chunks_new: int = 0
+    # of a delete's failed names, those that named two documents or more (the others named none)
+    ambiguous: int = 0
     texts_embedded: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -625,17 +628,70 @@ def _as_source_id(wanted: str) -> str:
 
 def _match(source: str, wanted: str) -> bool:
     """A source id named exactly (its ``\\xNN`` escapes as written), by the file's own name, or
-    with Windows separators; or a folder of them (``policies/``)."""
-    for w in dict.fromkeys((wanted.strip(), _as_source_id(wanted), wanted.replace("\\", "/").strip())):
-        if source == w or source.startswith(w if w.endswith("/") else w + "/"):
+    with Windows separators or a leading ``./``; or a folder of them (``policies/``)."""
+    tidy = wanted.replace("\\", "/").strip()
+    while tidy.startswith("./"):
+        tidy = tidy[2:]
+    for w in dict.fromkeys((wanted.strip(), _as_source_id(wanted), tidy, _as_source_id(tidy))):
+        if w and (source == w or source.startswith(w if w.endswith("/") else w + "/")):
             return True
     return False
 
 
-def delete_sources(kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeout: float = 0) -> IngestReport:
-    """Remove documents by source (exact, or a folder prefix such as ``policies/``). Unknown
-    sources are reported in ``failed``; the deleted content is gone from every index of the new
-    version, and the service's kept copy of it too (:func:`forget_uploads`)."""
+def _located(docs: Sequence[Document], wanted: str) -> list[Document]:
+    """The documents whose file the path ``wanted`` names on this machine, found by the folder each
+    was read from (:data:`ORIGIN_KEY`): a file ingested alone has its name as its source, one read
+    from a folder its path under that folder, so ``kb ingest csvs/bom.csv`` stores ``bom.csv`` and
+    ``kb delete csvs/bom.csv`` (or its absolute path) failed as "not in the knowledge base". A
+    folder names every document read from inside it. Documents that recorded no folder (uploads,
+    and those ingested before it was recorded) are left to :func:`_by_path_suffix`."""
+    if not wanted.strip():
+        return []  # "" would be the current folder, and every document read from it
+    here = Path(os.path.abspath(os.path.expanduser(wanted.strip())))
+    try:
+        here = here.resolve()  # as ingest resolves the paths it reads: a symlinked folder is one folder
+    except (OSError, RuntimeError):
+        pass
+    folder = wanted.rstrip().endswith(("/", "\\")) or here.is_dir()
+    out = []
+    for d in docs:
+        origin = (d.metadata or {}).get(ORIGIN_KEY)
+        if not isinstance(origin, str) or not origin:
+            continue
+        root = Path(origin)
+        if folder and root.is_relative_to(here):
+            out.append(d)
+        elif here.is_relative_to(root) and here != root:
+            rel = source_of(here, root)
+            if d.source == rel or (folder and d.source.startswith(rel + "/")):
+                out.append(d)
+    return out
+
+
+def _by_path_suffix(docs: Sequence[Document], wanted: str) -> list[Document]:
+    """Documents that recorded no folder they were read from, whose source is the end of the path
+    ``wanted`` (``bom.csv`` for ``csvs/bom.csv``, ``csvs/bom.csv`` for ``/data/csvs/bom.csv``):
+    what a file or a folder holding it, given to ``kb ingest``, would have named it."""
+    parts = [p for p in Path(os.path.normpath(wanted.strip().replace("\\", "/"))).parts if p not in ("/", "..", ".")]
+    ends = {_as_source_id("/".join(parts[i:])) for i in range(1, len(parts))}
+    return [d for d in docs if d.source in ends and not isinstance((d.metadata or {}).get(ORIGIN_KEY), str)]
+
+
+def _where(doc: Document) -> str:
+    origin = (doc.metadata or {}).get(ORIGIN_KEY)
+    return f"{doc.source!r} (read from {origin})" if isinstance(origin, str) else repr(doc.source)
+
+
+def delete_sources(
+    kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeout: float = 0, paths: bool = False
+) -> IngestReport:
+    """Remove documents by source (exact, or a folder prefix such as ``policies/``). With
+    ``paths`` (``kb delete``, run on the machine that ingested them) a name is also read as the
+    path of a file or folder as ``kb ingest`` was given it (:func:`_located`); a name that means
+    two different documents that way is refused, naming both, and nothing of it is deleted.
+    Unknown sources are reported in ``failed``, with the nearest source names; the deleted content
+    is gone from every index of the new version, and the service's kept copy of it too
+    (:func:`forget_uploads`)."""
     started = time.perf_counter()
     report = IngestReport(kb=getattr(kb, "name", ""))
     with kb.lock(timeout=lock_timeout), ExitStack() as stack:
@@ -646,12 +702,38 @@ def delete_sources(kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeo
         hit: set[str] = set()
         for wanted in sources:
             matched = [d for d in docs if _match(d.source, wanted)]
-            if not matched:
-                shown = _as_source_id(wanted)
-                report.failed.append(
-                    {"source": shown, "error": f"{shown}: not in the knowledge base; `kb status --sources` lists them"}
-                )
-            hit.update(d.id for d in matched)
+            located = _located(docs, wanted) if paths else []
+            by_suffix = paths and not matched and not located
+            if by_suffix:
+                located = _by_path_suffix(docs, wanted)
+            shown = _as_source_id(wanted)
+            both = {d.id: d for d in (*matched, *located)}
+            if matched and located and {d.id for d in matched} != {d.id for d in located}:
+                # csvs/bom.csv is the source id of one document (read from a folder above csvs)
+                # and the file of another (bom.csv, ingested alone): deleting either is a guess
+                report.failed.append({"source": shown, "error": (
+                    f"{shown}: names {len(both)} documents, {', '.join(_where(d) for d in both.values())}; "
+                    "give the absolute path of the file whose document is to go, or run kb delete "
+                    "from a folder where this path names no file, to mean the source id"
+                )})
+                report.ambiguous += 1
+                continue
+            if by_suffix and len(located) > 1:
+                # by the end of its path alone, /data/csvs/bom.csv may be bom.csv or csvs/bom.csv
+                report.failed.append({"source": shown, "error": (
+                    f"{shown}: may be any of {quoted_names([d.source for d in located])}; "
+                    "give the source as `kb status --sources` lists it"
+                )})
+                report.ambiguous += 1
+                continue
+            if not both:
+                ends = Path(wanted.strip().replace("\\", "/")).parts[-2:]
+                guess = did_you_mean(dict.fromkeys((shown, "/".join(ends), ends[-1] if ends else shown)),
+                                     [d.source for d in docs])
+                report.failed.append({"source": shown, "error": (
+                    f"{shown}: not in the knowledge base{guess}; `kb status --sources` lists them"
+                )})
+            hit.update(both)
         report.deleted = len(hit)
         if not hit or prev is None:
             report.index_version = prev.version if prev is not None else None

@@ -91,7 +91,9 @@ def ingest_cmd(
 
 
 def delete_cmd(
-    sources: Annotated[list[str], typer.Argument(help="Sources as `kb status` lists them, or a folder prefix 'dir/'.")],
+    sources: Annotated[list[str], typer.Argument(
+        help="Sources as `kb status --sources` lists them, a folder prefix 'dir/', or the paths of files or "
+        "folders as `kb ingest` was given them.")],
     kb: KbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -104,8 +106,22 @@ def delete_cmd(
     if not knowledge_base.path.is_dir():  # a misspelt --kb: say so, and leave no folder of that name
         raise KnowledgeBaseNotFound(knowledge_base.name, settings.home)
     embedder = _embedder(settings)
-    report = delete_sources(knowledge_base, sources, embedder)
-    _print_report(report.to_dict(), as_json, "deleted from")
+    report = delete_sources(knowledge_base, sources, embedder, paths=True)
+    if as_json:
+        _print_report(report.to_dict(), as_json, "deleted from")
+    else:
+        # a delete says what a delete did: its line read "0 added, 0 updated, 5 unchanged, 0
+        # deleted, 1 failed", as if files had been ingested
+        missing = len(report.failed) - report.ambiguous
+        said = [f"{report.deleted} deleted", f"{missing} not found"]
+        if report.ambiguous:
+            said.append(f"{report.ambiguous} naming two documents or more (not deleted)")
+        version = report.index_version or "(none)"
+        typer.echo(
+            f"deleted from kb {report.kb!r}: {', '.join(said)}; {report.unchanged} documents kept, "
+            f"{report.chunks} chunks; version {version} ({report.seconds:.1f} s)"
+        )
+        print_problems(report.to_dict())
     if report.failed:
         exit_partial()
 

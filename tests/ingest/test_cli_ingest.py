@@ -19,10 +19,14 @@ from kb.errors import LockedError
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_kb(args: list[str], home: Path, embedder: str = "hashing:64") -> subprocess.CompletedProcess[str]:
+def run_kb(
+    args: list[str], home: Path, embedder: str = "hashing:64", cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KB_HOME": str(home), "KB_EMBEDDER": embedder, "OPENBLAS_NUM_THREADS": "1"}
+    # run in another folder, `-m kb.cli` imports this checkout's code, not an installed copy's
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     return subprocess.run(
-        [sys.executable, "-m", "kb.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "kb.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
 
 
@@ -218,3 +222,28 @@ def test_a_problem_line_names_its_source_once(capsys: pytest.CaptureFixture[str]
         "  failed: policies/: not in the knowledge base",  # was "policies/: policies/: ..."
         "  failed: a/b.pdf: damaged PDF (PdfStreamError)",
     ]
+
+
+def test_delete_takes_a_path_as_kb_ingest_was_given_it(kb_home: Path, tmp_path: Path) -> None:
+    """`kb ingest csvs/bom.csv` stores the source bom.csv, and `kb delete csvs/bom.csv` failed as
+    "not in the knowledge base" (exit 3), as did its absolute path; only `kb delete bom.csv` worked.
+    And the delete's line read "0 added, 0 updated, 5 unchanged, 0 deleted, 1 failed"."""
+    work = tmp_path / "work"
+    docs = corpus(work / "docs")  # ingested as a folder: doc0000.md, doc0001.md, doc0002.md
+    (work / "csvs").mkdir()
+    (work / "csvs" / "bom.csv").write_text("question,answer\nDo you ship abroad?,Yes, to 30 countries.\n",
+                                          encoding="utf-8")
+    assert run_kb(["ingest", "docs", "csvs/bom.csv", "--kb", "t"], kb_home, cwd=work).returncode == 0
+    gone = run_kb(["delete", "csvs/bom.csv", str(docs / "doc0000.md"), "./docs/doc0001.md", "docs/doc0003.md",
+                   "--kb", "t"], kb_home, cwd=work)
+    assert gone.returncode == 3, gone.stderr
+    assert gone.stdout.startswith("deleted from kb 't': 3 deleted, 1 not found; 1 documents kept"), gone.stdout
+    assert "added" not in gone.stdout and "unchanged" not in gone.stdout
+    assert gone.stderr.splitlines() == [
+        "  failed: docs/doc0003.md: not in the knowledge base (did you mean 'doc0001.md' or 'doc0002.md'?); "
+        "`kb status --sources` lists them"
+    ]
+    status = run_kb(["status", "--kb", "t", "--sources", "--json"], kb_home)
+    assert json.loads(status.stdout)["sources"] == ["doc0002.md"]
+    folder = run_kb(["delete", "docs", "--kb", "t", "--json"], kb_home, cwd=work)  # the folder given to ingest
+    assert folder.returncode == 0 and json.loads(folder.stdout)["deleted"] == 1, folder.stderr

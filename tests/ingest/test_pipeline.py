@@ -483,3 +483,47 @@ def test_file_names_that_are_not_utf8_get_readable_source_ids(kb_home: Path, tmp
     assert delete_sources(kb, [os.fsdecode(b"r\xe9sum\xe9.csv")], fake_embedder).deleted == 1
     gone = delete_sources(kb, [os.fsdecode(b"r\xe9sum\xe9.csv")], fake_embedder)
     assert gone.failed[0]["source"] == "r\\xe9sum\\xe9.csv"  # shown as its id, not as surrogates
+
+
+def test_a_path_that_names_two_documents_is_refused_naming_both(
+    kb_home: Path, tmp_path: Path, fake_embedder, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """`kb delete csvs/bom.csv`, where csvs/bom.csv is the source id of one document (read from
+    the folder above csvs) and, from here, the file of another (bom.csv, ingested alone): neither
+    is deleted, and the error names both with the folders they were read from."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root in (a, b):
+        (root / "csvs").mkdir(parents=True)
+        (root / "csvs" / "bom.csv").write_text(f"question,answer\nWho wrote it?,{root.name}.\n", encoding="utf-8")
+    kb = KnowledgeBase(kb_home, "t")
+    ingest_paths(kb, [a], fake_embedder)
+    ingest_paths(kb, [b / "csvs" / "bom.csv"], fake_embedder)
+    monkeypatch.chdir(b)
+    both = delete_sources(kb, ["csvs/bom.csv"], fake_embedder, paths=True)
+    assert both.deleted == 0 and both.ambiguous == 1 and not both.published
+    error = both.failed[0]["error"]
+    assert f"'csvs/bom.csv' (read from {a.resolve()})" in error and f"'bom.csv' (read from {(b / 'csvs').resolve()})" in error
+    assert "give the absolute path" in error and "\n" not in error
+    # the service deletes by source id alone: a path on its machine means nothing to a client
+    assert delete_sources(kb, ["csvs/bom.csv"], fake_embedder).deleted == 1
+    assert delete_sources(kb, [str(b / "csvs" / "bom.csv")], fake_embedder, paths=True).deleted == 1
+
+
+def test_a_path_finds_a_document_that_recorded_no_folder_by_its_end(
+    kb_home: Path, tmp_path: Path, fake_embedder  # type: ignore[no-untyped-def]
+) -> None:
+    """An upload, or a document ingested before the folder was recorded, is found by the end of
+    the path (what a folder holding it would have named it); two such ends are refused."""
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    ingest_paths(kb, [docs], fake_embedder, upload=True)  # uploads record no folder
+    ingest_paths(kb, [docs / "policies" / "returns.md"], fake_embedder, upload=True)  # returns.md
+    got = delete_sources(kb, ["/elsewhere/policies/shipping.md", "/elsewhere/docs/policies/returns.md",
+                              "/elsewhere/docs/policies/refunds.md"], fake_embedder, paths=True)
+    assert got.deleted == 1 and got.ambiguous == 1 and len(got.failed) == 2
+    assert got.failed[0]["error"].startswith(
+        "/elsewhere/docs/policies/returns.md: may be any of 'policies/returns.md', 'returns.md'"
+    ) or got.failed[0]["error"].startswith(
+        "/elsewhere/docs/policies/returns.md: may be any of 'returns.md', 'policies/returns.md'"
+    )
+    assert "not in the knowledge base (did you mean" in got.failed[1]["error"]
