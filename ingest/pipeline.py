@@ -4,7 +4,8 @@ index version, published atomically under the knowledge base's lock.
 Incremental by content hash: a file whose hash (normalised bytes + sidecar metadata + ingest
 defaults) matches the live version is copied (chunks and vectors reused, not even parsed);
 changed files are re-chunked, their old chunks dropped; new files added; with ``prune=True``
-every live document that is not among the files of this run is removed. Embeddings go through
+(refused unless a path is a folder) every live document that is not among the files of this run is
+removed. Embeddings go through
 the knowledge base's :class:`EmbeddingCache` (embedder id + text), so identical text is never
 embedded twice. Nothing is published when nothing changed, unless the live keyword index was built
 by older code (it is rebuilt from the stored chunks). A failing file is reported in
@@ -431,6 +432,12 @@ def ingest_paths(
                              "check the path; to remove documents, use kb delete SOURCE")
         raise InputError(f"{named} holds no documents (hidden files and .meta.json sidecars are skipped)",
                          "check the path")
+    if prune and not any(Path(p).is_dir() for p in paths):
+        # prune removes the documents not in this ingest: `kb ingest ren/misc.md --prune` deleted
+        # every other document of the knowledge base and printed only "1 deleted"
+        named = ", ".join(str(p) for p in paths)
+        raise InputError(f"--prune with only files ({named}) would delete every other document",
+                         "give the folder that holds all the documents, or leave --prune out")
     csettings = ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
     settings = csettings.as_dict()
     defaults: dict[str, Any] = {}

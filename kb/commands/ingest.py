@@ -48,7 +48,9 @@ def ingest_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders are walked recursively).")],
     kb: KbOpt = None,
     prune: Annotated[
-        bool, typer.Option("--prune", help="Remove documents of the knowledge base that are not among PATHs.")
+        bool,
+        typer.Option("--prune", help="Remove documents of the knowledge base that are not among PATHs "
+                     "(at least one PATH must be a folder)."),
     ] = False,
     group: Annotated[
         list[str] | None, typer.Option("--group", help="Access group for documents without their own (repeatable).")

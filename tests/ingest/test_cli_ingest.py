@@ -247,3 +247,16 @@ def test_delete_takes_a_path_as_kb_ingest_was_given_it(kb_home: Path, tmp_path: 
     assert json.loads(status.stdout)["sources"] == ["doc0002.md"]
     folder = run_kb(["delete", "docs", "--kb", "t", "--json"], kb_home, cwd=work)  # the folder given to ingest
     assert folder.returncode == 0 and json.loads(folder.stdout)["deleted"] == 1, folder.stderr
+
+
+def test_prune_with_only_files_is_one_line_and_deletes_nothing(kb_home: Path, tmp_path: Path) -> None:
+    docs = corpus(tmp_path / "ren")
+    assert run_kb(["ingest", str(docs), "--kb", "t"], kb_home).returncode == 0
+    lone = run_kb(["ingest", str(docs / "doc0001.md"), "--kb", "t", "--prune"], kb_home)
+    assert lone.returncode == 2 and lone.stdout == "", lone.stdout
+    assert lone.stderr.strip() == (
+        f"error: --prune with only files ({docs / 'doc0001.md'}) would delete every other document; "
+        "give the folder that holds all the documents, or leave --prune out"
+    )
+    status = run_kb(["status", "--kb", "t", "--sources", "--json"], kb_home)
+    assert len(json.loads(status.stdout)["sources"]) == 3

@@ -236,6 +236,25 @@ def test_prune_deletes_nothing_when_no_file_could_be_read(kb_home: Path, tmp_pat
     assert kb.live_version() == before
 
 
+def test_prune_with_only_files_is_refused(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    """`kb ingest ren/misc.md --prune`: every document but misc.md was not in that ingest, and all
+    of them were deleted ("1 deleted"). A folder among the paths makes the prune what it means."""
+    from kb.errors import InputError
+
+    kb = KnowledgeBase(kb_home, "t")
+    docs = write_corpus(tmp_path)
+    extra = tmp_path / "extra.md"
+    extra.write_text("# Extra\n\nThe heron desk opens at nine.\n", encoding="utf-8")
+    ingest_paths(kb, [docs, extra], fake_embedder)
+    before = kb.live_version()
+    with pytest.raises(InputError, match=r"--prune with only files \(.*zh.md, .*faq.csv\) would delete every other"):
+        ingest_paths(kb, [docs / "zh.md", docs / "faq.csv"], fake_embedder, prune=True)
+    assert kb.live_version() == before
+    (docs / "faq.csv").unlink()
+    kept = ingest_paths(kb, [docs, extra], fake_embedder, prune=True)
+    assert kept.deleted == 1 and kept.unchanged == 4  # faq.csv, gone from the folder; extra.md given again
+
+
 def test_a_document_ingested_for_groups_does_not_turn_public_unasked(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     """Ingested with --group staff, then again without it: the staff document answered users in
     no group, without a word."""
