@@ -238,10 +238,16 @@ def wording(text: str) -> str:
     return _NOT_WORD.sub("", text.lower())
 
 
+def words_key(text: str) -> str:
+    """:func:`wording` with full-width forms read as their ASCII ones: texts with the same key say
+    the same words (:func:`same_words`), and a table of them finds a repeat in one look-up."""
+    return wording(unicodedata.normalize("NFKC", text))
+
+
 def same_words(a: str, b: str) -> bool:
     """Whether two texts have the same :func:`wording`, full-width forms aside (an FAQ row whose
-    "answer" repeats its question)."""
-    return wording(unicodedata.normalize("NFKC", a)) == wording(unicodedata.normalize("NFKC", b))
+    "answer" repeats its question; two rows of one FAQ table that ask the same question)."""
+    return words_key(a) == words_key(b)
 
 
 # How a question is embedded (a query, or a curated FAQ question): without the marks that close

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
-from indexes.text import same_words, without_controls
+from indexes.text import same_words, without_controls, words_key
 from indexes.types import Document, faq_entry_id, lang_code, quoted_names, sha256_hex
 from ingest.cleaning import TITLE_MAX, readable_name
 from kb.errors import (
@@ -1007,12 +1007,25 @@ def rows_to_faq(header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str)
     """The FAQ entries of a table, and a warning line for each kind of row that cannot be answered
     from: a question without an answer is left out (nothing to retrieve it for); one whose
     "answer" repeats the question (a bank of questions only) is kept, to be found by its
-    question, but the assistant never quotes it as the answer."""
+    question, but the assistant never quotes it as the answer.
+
+    A question asked again (the same words, as :func:`indexes.text.same_words` reads them) with
+    another answer is kept, and named in a warning with its rows: "Can I get a paper invoice?"
+    answered both "cost 2 euros each" and "are free of charge", and either could be quoted
+    without a word. Asked again with the same answer, the row is a copy: kept, and named in a
+    milder warning. Not skipped: it is an entry with an id of its own (its sheet's, or the made
+    one with "-2"), which feedback, citations and an evaluation set's gold may name, and a copy
+    may differ in its tags or groups."""
     cols = detect_columns(header, name)
     out: list[FaqRow] = []
     seen: Counter[str] = Counter()
     unanswered: list[str] = []
     echoed: list[str] = []
+    # per question (words_key): its first row (question, answer, label), and the labels of the
+    # rows that ask it with other answers, the first row's first
+    firsts: dict[str, tuple[str, str, str]] = {}
+    conflicts: dict[str, list[str]] = {}
+    copies: list[str] = []
     for row in rows:
         cells = list(row)
 
@@ -1028,6 +1041,14 @@ def rows_to_faq(header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str)
             continue
         if same_words(question, answer):
             echoed.append(_label(get("id"), question))
+        key, label = words_key(question), _label(get("id"), answer)
+        first = firsts.get(key)
+        if first is None:
+            firsts[key] = (question, answer, label)
+        elif same_words(first[1], answer):
+            copies.append(_label(get("id"), question))
+        else:
+            conflicts.setdefault(key, [first[2]]).append(label)
         faq_id = get("id") or faq_entry_id(question, answer)
         seen[faq_id] += 1
         if seen[faq_id] > 1:
@@ -1051,6 +1072,18 @@ def rows_to_faq(header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str)
             name, echoed, "whose answer repeats the question kept",
             "they are found by their question but never quoted as the answer; write the answers to have them quoted",
         ))
+    if conflicts:
+        # each question with the rows that answer it (by id, else by their answer's words)
+        asked = [f"{_label('', firsts[k][0])} in rows {' / '.join(labels)}" for k, labels in conflicts.items()]
+        n = len(asked)
+        shown = "; ".join(asked[:3]) + (f" and {n - 3} more" if n > 3 else "")
+        warnings.append(
+            f"{name}: {n} question{'s' if n > 1 else ''} asked again with another answer ({shown}); every "
+            "answer is kept and any may be quoted: keep the one that holds and ingest again"
+        )
+    if copies:
+        warnings.append(_rows_note(name, copies, "repeating an earlier row's question and answer kept",
+                                   "remove the copies unless their tags or groups set them apart"))
     return out, warnings
 
 

@@ -363,6 +363,43 @@ def test_faq_rows_without_an_answer_are_left_out_and_named(tmp_path: Path) -> No
     assert load_file(tmp_path / "full.csv", tmp_path, 5).warnings == ()
 
 
+def test_a_question_asked_twice_is_named_with_its_rows(tmp_path: Path) -> None:
+    """Two rows "Can I get a paper invoice?", answered "cost 2 euros each" and "are free of
+    charge", were taken without a word, and either could be quoted. Questions compare as
+    same_words reads them (case, punctuation, full-width forms aside); a row that repeats an
+    earlier one's question and answer is a copy, kept (its id may be named elsewhere) and named."""
+    (tmp_path / "dup.csv").write_text(
+        "question,answer\nCan I get a paper invoice?,Paper invoices cost 2 euros each.\n"
+        "can i get a PAPER invoice？,Paper invoices are free of charge.\n"
+        "Do you ship abroad?,Yes.\nDo you ship abroad,yes\n",
+        encoding="utf-8",
+    )
+    lf = load_file(tmp_path / "dup.csv", tmp_path, 5)
+    assert [r.answer for r in lf.faq_rows] == [
+        "Paper invoices cost 2 euros each.", "Paper invoices are free of charge.", "Yes.", "yes"
+    ]
+    assert lf.warnings == (
+        "dup.csv: 1 question asked again with another answer ('Can I get a paper invoice?' in rows "
+        "'Paper invoices cost 2 euros each.' / 'Paper invoices are free of charge.'); every answer is kept and any "
+        "may be quoted: keep the one that holds and ingest again",
+        "dup.csv: 1 row repeating an earlier row's question and answer kept ('Do you ship abroad'); remove the "
+        "copies unless their tags or groups set them apart",
+    )
+    # with ids, the rows are named by them
+    (tmp_path / "ids.csv").write_text(
+        "id,question,answer\n1,Open on Sundays?,No.\n2,Open on Sundays?,Yes from 10 to 4.\n"
+        "3,Open on Sundays?,No.\n4,Open late?,Until 8.\n5,Open late?,Until 8.\n",
+        encoding="utf-8",
+    )
+    li = load_file(tmp_path / "ids.csv", tmp_path, 5)
+    assert [r.faq_id for r in li.faq_rows] == ["1", "2", "3", "4", "5"]
+    assert li.warnings[0].startswith("ids.csv: 1 question asked again with another answer ('Open on Sundays?' "
+                                     "in rows '1' / '2'); ")
+    assert li.warnings[1].startswith("ids.csv: 2 rows repeating an earlier row's question and answer kept ('3', '5')")
+    (tmp_path / "zh.csv").write_text("问题,答案\n可以开发票吗？,可以。\n可以开发票吗,不可以。\n", encoding="utf-8")
+    assert "'可以开发票吗？' in rows '可以。' / '不可以。'" in load_file(tmp_path / "zh.csv", tmp_path, 5).warnings[0]
+
+
 def test_a_csv_row_with_more_fields_than_the_header_is_read_whole_and_named(tmp_path: Path) -> None:
     """An answer with an unquoted comma ("Yes, gift wrap costs 3 dollars.") was stored as "Yes",
     without a word: an answer in the last column takes the fields beyond the header back."""
