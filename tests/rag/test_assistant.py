@@ -1814,28 +1814,26 @@ def test_a_question_names_every_term_of_a_passage_that_writes_its_verb_irregular
     assert asst.ask("Who pays import fees?").action == "refuse"  # a term no passage names
 
 
-def test_a_comparing_question_is_named_without_the_word_it_compares_by(kb_home: Path, fake_embedder: Any) -> None:
-    # no page says "difference": each says what its plan is, and the question was refused
-    index = build_kb(kb_home, "plans", fake_embedder, [
-        Doc("plans.md", "Plans", ["The Basic plan costs $10 a month. The Pro plan costs $20 a month and adds phone support."]),
-        Doc("returns.md", "Returns", ["Items can be returned within 30 days."]),
+@pytest.mark.parametrize(("page", "question", "said", "unnamed"), [
+    # no page says "difference": each says what its plan is
+    ("The Basic plan costs $10 a month. The Pro plan costs $20 a month and adds phone support.",
+     "What is the difference between the Basic and Pro plans?", "$20",
+     "What is the difference between the Basic and Enterprise plans?"),
+    # the page lists the payment methods without saying "methods"
+    ("Payment is due 14 days after the invoice date. We accept direct debit and credit card.",
+     "Which payment methods do you accept?", "direct debit", "Which shipping methods do you offer?"),
+])
+def test_a_question_is_named_without_the_word_it_compares_by_or_the_class_it_asks_for(
+    kb_home: Path, fake_embedder: Any, page: str, question: str, said: str, unnamed: str
+) -> None:
+    # each was refused: every term was to be named, and no page writes those words
+    index = build_kb(kb_home, "frames", fake_embedder, [
+        Doc("page.md", "Plans and billing", [page]), Doc("returns.md", "Returns", ["Items can be returned within 30 days."]),
     ])
     asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
-    a = asst.ask("What is the difference between the Basic and Pro plans?")
-    assert a.action == "answer" and "$20" in a.text, (a.action, a.text)
-    assert asst.ask("What is the difference between the Basic and Enterprise plans?").action == "refuse"
-
-
-def test_a_question_for_the_members_of_a_class_is_named_without_the_class_noun(kb_home: Path, fake_embedder: Any) -> None:
-    # the page lists the payment methods without saying "methods", and the question was refused
-    index = build_kb(kb_home, "pay", fake_embedder, [
-        Doc("billing.md", "Billing", ["Payment is due 14 days after the invoice date. We accept direct debit and credit card."]),
-        Doc("returns.md", "Returns", ["Items can be returned within 30 days."]),
-    ])
-    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
-    a = asst.ask("Which payment methods do you accept?")
-    assert a.action == "answer" and "direct debit" in a.text, (a.action, a.text)
-    assert asst.ask("Which shipping methods do you offer?").action == "refuse"  # shipping, offer: named by no page
+    a = asst.ask(question)
+    assert a.action == "answer" and said in a.text, (a.action, a.text)
+    assert asst.ask(unnamed).action == "refuse"  # Enterprise; shipping, offer: named by no page
 
 
 @pytest.mark.parametrize(("question", "said"), [
