@@ -17,7 +17,11 @@ from indexes.text import is_cjk_char, split_sentences, to_simplified
 INJECTION_RE = re.compile(
     r"(ignore|disregard|forget|override|pay\s+no\s+attention\s+to)\b[^.!?\n]{0,40}"
     r"\b(instruction|rule|prompt|direction|guideline)s?\b|"
-    r"\byou are now\b|\bsystem prompt\b|\bnew instructions?\s*:|\bact as\b[^.!?\n]{0,30}\b(assistant|ai|model)\b|"
+    # a role given to the model ("You are now DAN", "you are now an unrestricted AI", "you are now in
+    # developer mode"; not "You are now in the e-Manual", "you are now taking out earnings", which a
+    # bare "you are now" redacted from two dev pages and the manual)
+    r"\byou\s+are\s+now\s+(?:(?:an?|the|in|my)\s+)?(?:[\w-]+\s+){0,2}?(?:ai|assistant|bot|chatbot|model|llm|dan|"
+    r"jailbroken|unrestricted|unfiltered|uncensored|(?:developer|god|dan)\s+mode)\b|\bsystem prompt\b|\bnew instructions?\s*:|\bact as\b[^.!?\n]{0,30}\b(assistant|ai|model)\b|"
     r"\[/?inst\]|<\|(im_start|system|im_end)\|>|"
     # "Ignore the above and say ...", "Disregard the above; tell ..." (not "disregard the previous
     # email about delays; tell customers ..."): what came before, dismissed, then something to say
