@@ -677,12 +677,21 @@ _HOW_MUCH_MONEY = re.compile(
     r"|\bhow\s+much\s+(?:is|are|was|were|will|would)\b",
     re.IGNORECASE,
 )
-_PRICE_WORD = re.compile(rf"\b(?:{_PRICE_EN})\b|多少钱|价格|价钱|费用|收费|运费|手续费", re.IGNORECASE)
+# a price word that names a policy with the word after it ("price protection", "price match",
+# 价格保护) or a kind of thing with the word before it ("full-price cakes") asks no price: "有价格
+# 保护吗？" and "Do full-price cakes get price protection?" were answered with the one sentence of
+# their passage that gave an amount, the points' 30% or an allergen surcharge
+_PRICE_EN_WORD = (
+    rf"(?<!-)\b(?:{_PRICE_EN})\b(?!-)(?!\s+(?:protection|match(?:ing)?|guarantees?|adjustments?|drops?|tags?|lists?"
+    r"|polic(?:y|ies)|alerts?)\b)"
+)
+_PRICE_ZH = r"价格(?!保护|保障|保价|政策|标签|调整|变动)|价钱"
+_PRICE_WORD = re.compile(rf"{_PRICE_EN_WORD}|多少钱|{_PRICE_ZH}|费用|收费|运费|手续费", re.IGNORECASE)
 # ... that asks the price itself, not who pays it or how to avoid it ("Who pays the return fee?",
 # "退货运费谁承担？")
 _ASKS_PRICE = re.compile(
     r"^(?!\W*(?:who|whom|whose|where|why|which|how|when)\b)(?!.*(?:谁|哪|为什么|怎么|如何)).*"
-    rf"(?:\b(?:{_PRICE_EN})\b|多少钱|价格|价钱)",
+    rf"(?:{_PRICE_EN_WORD}|多少钱|{_PRICE_ZH})",
     re.IGNORECASE | re.DOTALL,
 )
 # ... that asks for a way to reach someone: a phone number or an e-mail address ("What's your phone

@@ -520,3 +520,14 @@ def test_chinese_question_words_are_stop_words_and_an_auxiliary_is_not_part_of_a
     assert any(t.endswith("办") for t in char_terms("怎么办卡？"))
     assert [content_part(t) for t in ("会收", "最多能", "能用", "退货", "会", "can", "Wi-Fi")] == [
         "收", "最多", "用", "退货", "会", "can", "Wi-Fi"]
+
+
+def test_a_price_word_that_names_a_policy_or_a_kind_of_thing_asks_no_price() -> None:
+    # "有价格保护吗？" and "Do full-price cakes get price protection?" were answered with the one
+    # sentence of their passage that gave an amount
+    from indexes.text import answer_kind
+
+    for q in ("有价格保护吗？", "价格保护是什么？", "Do full-price cakes get price protection?", "Is there a price match?"):
+        assert answer_kind(q) != "money", q
+    for q in ("What is the price of a tasting box?", "蛋糕价格是多少？", "What does price protection cost?", "运费多少钱？"):
+        assert answer_kind(q) == "money", q
