@@ -138,6 +138,23 @@ def _without_reply(sentence: str) -> str:
     return rest[:1].upper() + rest[1:]
 
 
+def without_opening_reply(answer: str) -> str:
+    """A curated ``answer`` without the reply it opens with ("Yes. Tap Pause in the app" ->
+    "Tap Pause in the app", "可以。冷冻保存最多一个月" -> "冷冻保存最多一个月", "Yes, choose ..." ->
+    "Choose ..."), for a question its entry matched that is not answered by yes or no ("How long
+    can I pause my rental?" was told "Yes [1]. Tap Pause ..."). An answer that is only a reply
+    stays as it is."""
+    sents = split_sentences(answer)
+    if not sents:
+        return answer
+    first = sents[0]
+    at = answer.find(first)
+    if _is_bare_reply(first):
+        rest = answer[at + len(first) :].lstrip()
+        return rest or answer
+    return answer[:at] + _without_reply(first) + answer[at + len(first) :]
+
+
 _PIECE_MIN = 16  # characters of wording: a shorter sentence ("Yes.") is not a piece of another
 _SHINGLE = 5  # characters per shingle: short enough for Chinese words, long enough to be specific
 _NUMBER = re.compile(r"\d+")

@@ -257,6 +257,27 @@ def test_an_faq_entrys_answer_is_said_without_the_instructions_it_holds(kb_home:
     assert b.action == "faq" and b.text == "积分可兑换优惠券[1]。积分有效期一年[1]。", b.text
 
 
+def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_home: Path, fake_embedder: Any) -> None:
+    # "How long can I pause my rental?" was told "Yes [1]. Tap Pause ...", the reply of the entry
+    # "Can I pause my rental?"
+    docs = [*SHOP[:3], Doc("faq.csv", "FAQ", [], faq=[
+        ("1", "Can I pause my rental?", "Yes. Tap Pause in the app; the lock stays closed for up to 15 minutes."),
+        ("2", "蛋糕可以冷冻吗？", "可以。冷冻保存最多一个月。"),
+    ])]
+    asst = make(build_kb(kb_home, "faqyes", fake_embedder, docs), fake_embedder, faq_threshold=0.3)
+    own = asst.ask("Can I pause my rental?")
+    assert own.action == "faq" and own.text.startswith("Yes [1]. Tap Pause"), own.text
+    other = asst.ask("How long can I pause my rental?")
+    assert other.action == "faq" and other.text.startswith("Tap Pause in the app"), other.text
+    assert asst.ask("蛋糕可以冷冻吗？").text.startswith("可以[1]。冷冻")
+    # (composed from the entry, the composer leaves its reply out too)
+    assert asst.ask("蛋糕冷冻能放多久？").text.startswith("冷冻保存最多一个月")
+    from rag.compose import without_opening_reply
+
+    assert without_opening_reply("Yes, choose Click & Collect.") == "Choose Click & Collect."
+    assert without_opening_reply("Yes.") == "Yes."  # nothing else to say
+
+
 def test_an_faq_row_whose_answer_repeats_its_question_is_never_quoted(kb_home: Path, fake_embedder: Any) -> None:
     # a bank of questions only: the row is found by its question, but its "answer" is no answer
     docs = [*SHOP[:3], Doc("faq.csv", "FAQ", [], faq=[
