@@ -25,6 +25,7 @@ import functools
 import html as html_lib
 import io
 import json
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -789,6 +790,10 @@ class PdfLoader:
     def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError
+
+        # pypdf logs what it finds wrong ("EOF marker not found") where no logging is set up, a
+        # reindex worker's stderr: the failure is reported once, as a one-line error, below
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
 
         if not data.lstrip()[:5].startswith(b"%PDF"):
             raise CorruptFileError(f"{path.name}: not a PDF file (no %PDF header)", "re-export it as PDF")

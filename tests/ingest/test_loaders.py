@@ -116,6 +116,16 @@ def test_corrupt_pdf(tmp_path: Path) -> None:
     bad.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 20)
     with pytest.raises(CorruptFileError):
         load_file(bad, tmp_path, 5)
+    # the one-line error is all that is said: pypdf's "EOF marker not found" reached a reindex
+    # worker's stderr, where no logging is set up (as in a fresh interpreter, not under pytest)
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from ingest.loaders import load_file\n"
+            "try:\n    load_file(Path(sys.argv[1]), Path(sys.argv[1]).parent, 5)\nexcept Exception as e:\n    print(e)")
+    run = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert "damaged PDF" in run.stdout and run.stderr == "", (run.stdout, run.stderr)
     not_pdf = tmp_path / "text.pdf"
     not_pdf.write_text("hello, I am not a PDF")
     with pytest.raises(CorruptFileError, match="not a PDF"):
