@@ -936,10 +936,21 @@ _YES_NO = re.compile(
 )
 
 
+# ... unless what it asks is to be told something ("Could you tell me how long a pause lasts?",
+# "能告诉我怎么退款吗？"): a question inside a request
+_TELL_ME = re.compile(
+    r"^\W*(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:tell|show|explain\s+to|let)\s+(?:me|us)\s+"
+    r"(?:know\s+)?(?:how|what|when|where|which|who|why)\b|告诉我[^。？！?!]{0,12}(?:怎么|如何|多久|多少|什么|哪|几)",
+    re.IGNORECASE,
+)
+
+
 def asks_yes_no(query: str) -> bool:
     """Whether ``query`` is answered by yes or no: it opens with its auxiliary verb, or, in
-    Chinese, ends with 吗 or asks one thing or its negation (能不能, 有没有)."""
-    return bool(_YES_NO.search(to_simplified(query).strip()))
+    Chinese, ends with 吗 or asks one thing or its negation (能不能, 有没有); not a request to be
+    told something ("Could you tell me how long ...?")."""
+    folded = to_simplified(query).strip()
+    return bool(_YES_NO.search(folded)) and not _TELL_ME.search(folded)
 
 
 def asks_may(query: str) -> bool:

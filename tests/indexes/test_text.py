@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from indexes.text import (
     NEGATION,
     PHRASE_SEP,
@@ -531,3 +533,15 @@ def test_a_price_word_that_names_a_policy_or_a_kind_of_thing_asks_no_price() -> 
         assert answer_kind(q) != "money", q
     for q in ("What is the price of a tasting box?", "蛋糕价格是多少？", "What does price protection cost?", "运费多少钱？"):
         assert answer_kind(q) == "money", q
+
+
+@pytest.mark.parametrize(("question", "yes_no"), [
+    ("Do you offer a static IP?", True), ("Can I see my bill online?", True), ("Is there a fee for returns?", True),
+    ("有静态IP吗？", True), ("能不能开发票？", True), ("有没有静态IP", True),
+    ("How much is a static IP address?", False), ("What is a static IP?", False), ("退货运费谁出？", False),
+    ("Could you tell me how long a pause lasts?", False), ("能告诉我怎么退款吗？", False),
+])
+def test_a_question_answered_by_yes_or_no(question: str, yes_no: bool) -> None:
+    from indexes.text import asks_yes_no
+
+    assert asks_yes_no(question) is yes_no
