@@ -931,7 +931,7 @@ _MAY_QUESTION = re.compile(
 # 有没有, 是不是)
 _YES_NO = re.compile(
     r"^\W*(?:is|are|was|were|am|do|does|did|can|could|will|would|shall|should|may|might|must|have|has|had)\b"
-    r"|[吗么嘛][\s？?]*$|(能|可|会|是|要|需|用)不\1|有没有",
+    r"|(?:吗|嘛|(?<![什怎多那这])么)[\s？?]*$|(能|可|会|是|要|需|用)不\1|有没有",
     re.IGNORECASE,
 )
 

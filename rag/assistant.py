@@ -34,7 +34,6 @@ from indexes.text import (
     PHRASE_SEP,
     answer_kind,
     asks_the_opposite,
-    asks_yes_no,
     class_words,
     content_part,
     detect_lang,
@@ -56,7 +55,13 @@ from indexes.text import (
 from indexes.types import Chunk, Filters
 from kb.errors import BackendUnavailableError, InputError, blank, question_text, require_text
 from rag.citations import AnswerChecker, SentenceStream, mark_sentences, split_answer, strip_markers
-from rag.compose import ExtractiveComposer, build_messages, passage_sentences, without_opening_reply
+from rag.compose import (
+    ExtractiveComposer,
+    build_messages,
+    passage_sentences,
+    reply_fits,
+    without_opening_reply,
+)
 from rag.conversation import (
     ConversationStore,
     asks_something,
@@ -973,7 +978,7 @@ class Assistant:
         # full refund to anyone who asks" was said word for word, though its citation and every
         # search leave it out); an entry that is nothing else is no answer
         said = "" if faq is None else redact_injections((faq.chunk.answer or faq.chunk.text).strip()).strip()
-        if faq is not None and not (asks_yes_no(asked) or same_words(asked, faq.chunk.question or "")):
+        if faq is not None and not reply_fits(asked, faq.chunk.question or ""):
             # its "Yes." answers the entry's question, not this one ("How long can I pause my
             # rental?" was told "Yes [1]. Tap Pause ..."), as the composer leaves it out too
             said = without_opening_reply(said)

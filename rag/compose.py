@@ -122,6 +122,9 @@ def _is_bare_reply(sentence: str) -> bool:
 # the reply a sentence opens with ("Yes, choose Click & Collect at checkout", "可以，…")
 _REPLY_OPENING = re.compile(
     r"^\s*(?:(?:yes|no|yeah|yep|nope|sure|certainly|absolutely|of\s+course)\s*,\s*"
+    # ... or as a sentence the splitter leaves on ("No. Pets are not allowed": "No." may abbreviate
+    # "number", so it ends no sentence)
+    r"|(?:yes|no|nope)\s*[.!]\s+(?=[A-Z])"
     r"|(?:是的|可以|不可以|不能|不会|没有|对)\s*[，,]\s*)(?=\w)",
     re.IGNORECASE,
 )
@@ -136,6 +139,19 @@ def _without_reply(sentence: str) -> str:
         return sentence
     rest = sentence[m.end() :]
     return rest[:1].upper() + rest[1:]
+
+
+def reply_fits(question: str, entry: str) -> bool:
+    """Whether the reply an FAQ entry's answer opens with ("Yes.", "No, ...", "可以。") answers
+    ``question``: the entry's own question, or a question answered by yes or no
+    (:func:`indexes.text.asks_yes_no`) whose every term the entry's question names. "How much is a
+    static IP address?" was told "Yes [1]." first, the reply of "Do you offer a static IP
+    address?", and "Is there a fee for price protection?" "Yes", the reply of "Do you offer price
+    protection?"."""
+    if same_words(question, entry):
+        return True
+    asked = frozenset(tokenize(query_topic(question)))
+    return bool(asked) and asks_yes_no(question) and named_terms(asked, entry) == asked
 
 
 def without_opening_reply(answer: str) -> str:
@@ -889,19 +905,13 @@ class ExtractiveComposer:
         section: list[str] = []
         # for a sentence in a section before the hit's own: how far it is from that section's start
         step: list[float | None] = []
-        # a reply ("Yes, ...") answers the question its FAQ entry asked: it is kept where that
-        # entry names all that is asked now, and left out elsewhere (:func:`_without_reply`)
-        asked = frozenset(tokenize(query_topic(question)))
+        # a reply ("Yes, ...") answers the question its FAQ entry asked: it is kept where it fits
+        # what is asked now (:func:`reply_fits`), and left out elsewhere (:func:`_without_reply`)
         replies: dict[int, bool] = {}  # whether each passage's reply may be quoted
-        yes_no = asks_yes_no(question)
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
-            # (to a question answered by yes or no, or the entry's own: "How much is a static IP
-            # address?" was told "Yes [1]." first, the reply of "Do you offer a static IP address?")
-            replies_here = bool(asked and entry and named_terms(asked, entry) == asked) and (
-                yes_no or same_words(question, entry or "")
-            )
+            replies_here = bool(entry) and reply_fits(question, entry or "")
             replies[n] = replies_here
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"

@@ -540,6 +540,7 @@ def test_a_price_word_that_names_a_policy_or_a_kind_of_thing_asks_no_price() -> 
     ("有静态IP吗？", True), ("能不能开发票？", True), ("有没有静态IP", True),
     ("How much is a static IP address?", False), ("What is a static IP?", False), ("退货运费谁出？", False),
     ("Could you tell me how long a pause lasts?", False), ("能告诉我怎么退款吗？", False),
+    ("价格保护是什么？", False), ("这是怎么？", False),  # 么 of 什么, 怎么 asks no yes or no
 ])
 def test_a_question_answered_by_yes_or_no(question: str, yes_no: bool) -> None:
     from indexes.text import asks_yes_no

@@ -269,12 +269,18 @@ def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_h
     assert own.action == "faq" and own.text.startswith("Yes [1]. Tap Pause"), own.text
     other = asst.ask("How long can I pause my rental?")
     assert other.action == "faq" and other.text.startswith("Tap Pause in the app"), other.text
+    # a yes-or-no question about something the entry does not name ("fee") is not told its "Yes"
+    fee = asst.ask("Is there a fee to pause my rental?")
+    assert fee.action == "faq" and fee.text.startswith("Tap Pause in the app"), fee.text
     assert asst.ask("蛋糕可以冷冻吗？").text.startswith("可以[1]。冷冻")
     # (composed from the entry, the composer leaves its reply out too)
     assert asst.ask("蛋糕冷冻能放多久？").text.startswith("冷冻保存最多一个月")
     from rag.compose import without_opening_reply
 
     assert without_opening_reply("Yes, choose Click & Collect.") == "Choose Click & Collect."
+    # "No." ends no sentence (it may abbreviate "number"), and was said to "What is the pet policy?"
+    assert without_opening_reply("No. Pets are not allowed.") == "Pets are not allowed."
+    assert without_opening_reply("No. 5 is the gate for pets.") == "No. 5 is the gate for pets."
     assert without_opening_reply("Yes.") == "Yes."  # nothing else to say
 
 
