@@ -124,7 +124,7 @@ _REPLY_OPENING = re.compile(
     r"^\s*(?:(?:yes|no|yeah|yep|nope|sure|certainly|absolutely|of\s+course)\s*,\s*"
     # ... or as a sentence the splitter leaves on ("No. Pets are not allowed": "No." may abbreviate
     # "number", so it ends no sentence)
-    r"|(?:yes|no|nope)\s*[.!]\s+(?=[A-Z])"
+    r"|(?:yes|no|nope)\s*[.!]\s+(?=(?-i:[A-Z]))"
     r"|(?:是的|可以|不可以|不能|不会|没有|对)\s*[，,]\s*)(?=\w)",
     re.IGNORECASE,
 )

@@ -281,6 +281,7 @@ def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_h
     # "No." ends no sentence (it may abbreviate "number"), and was said to "What is the pet policy?"
     assert without_opening_reply("No. Pets are not allowed.") == "Pets are not allowed."
     assert without_opening_reply("No. 5 is the gate for pets.") == "No. 5 is the gate for pets."
+    assert without_opening_reply("No. of bags allowed: 2.") == "No. of bags allowed: 2."
     assert without_opening_reply("Yes.") == "Yes."  # nothing else to say
 
 
