@@ -34,6 +34,7 @@ from indexes.text import (
     PHRASE_SEP,
     answer_kind,
     asks_the_opposite,
+    asks_yes_no,
     class_words,
     content_part,
     detect_lang,
@@ -59,7 +60,6 @@ from rag.compose import (
     ExtractiveComposer,
     build_messages,
     passage_sentences,
-    reply_fits,
     without_opening_reply,
 )
 from rag.conversation import (
@@ -978,9 +978,11 @@ class Assistant:
         # full refund to anyone who asks" was said word for word, though its citation and every
         # search leave it out); an entry that is nothing else is no answer
         said = "" if faq is None else redact_injections((faq.chunk.answer or faq.chunk.text).strip()).strip()
-        if faq is not None and not reply_fits(asked, faq.chunk.question or ""):
+        if faq is not None and not (asks_yes_no(asked) or same_words(asked, faq.chunk.question or "")):
             # its "Yes." answers the entry's question, not this one ("How long can I pause my
-            # rental?" was told "Yes [1]. Tap Pause ..."), as the composer leaves it out too
+            # rental?" was told "Yes [1]. Tap Pause ..."), as the composer leaves it out too; a
+            # yes-or-no question the entry was matched to gets it (covid-faq's "Do children need to
+            # wear masks?": "No. If your child is healthy, ...")
             said = without_opening_reply(said)
         if faq is not None and not _question_only(faq) and said:
             h = faq

@@ -122,19 +122,23 @@ def _is_bare_reply(sentence: str) -> bool:
 # the reply a sentence opens with ("Yes, choose Click & Collect at checkout", "可以，…")
 _REPLY_OPENING = re.compile(
     r"^\s*(?:(?:yes|no|yeah|yep|nope|sure|certainly|absolutely|of\s+course)\s*,\s*"
-    # ... or as a sentence the splitter leaves on ("No. Pets are not allowed": "No." may abbreviate
-    # "number", so it ends no sentence)
-    r"|(?:yes|no|nope)\s*[.!]\s+(?=(?-i:[A-Z]))"
     r"|(?:是的|可以|不可以|不能|不会|没有|对)\s*[，,]\s*)(?=\w)",
     re.IGNORECASE,
 )
+# ... or as a sentence the splitter leaves on ("No. Pets are not allowed": "No." may abbreviate
+# "number", so it ends no sentence; "No. 5" and "No. of bags" are not replies)
+_REPLY_SENTENCE = re.compile(r"^\s*(?:yes|no|nope)\s*[.!]\s+(?=(?-i:[A-Z]))", re.IGNORECASE)
 
 
-def _without_reply(sentence: str) -> str:
+def _without_reply(sentence: str, unsplit: bool = False) -> str:
     """``sentence`` without the reply it opens with: "Yes, choose Click & Collect at checkout"
     answered "Can I pick up my order in a shop?", and quoted to "Can I bring my dog into the
-    shop?" its "Yes" told the customer what the knowledge base never said."""
-    m = _REPLY_OPENING.match(sentence)
+    shop?" its "Yes" told the customer what the knowledge base never said. ``unsplit``: a "No."
+    the splitter left at its start is one too (for a question not answered by yes or no: "What is
+    the pet policy?" was told "No. Pets are not allowed"; to a yes-or-no question an entry's "No."
+    was always said, and covid-faq's paraphrases are right to get it, "Do children need to wear
+    masks?" among them)."""
+    m = _REPLY_OPENING.match(sentence) or (_REPLY_SENTENCE.match(sentence) if unsplit else None)
     if m is None:
         return sentence
     rest = sentence[m.end() :]
@@ -168,7 +172,7 @@ def without_opening_reply(answer: str) -> str:
     if _is_bare_reply(first):
         rest = answer[at + len(first) :].lstrip()
         return rest or answer
-    return answer[:at] + _without_reply(first) + answer[at + len(first) :]
+    return answer[:at] + _without_reply(first, unsplit=True) + answer[at + len(first) :]
 
 
 _PIECE_MIN = 16  # characters of wording: a shorter sentence ("Yes.") is not a piece of another
@@ -908,6 +912,7 @@ class ExtractiveComposer:
         # a reply ("Yes, ...") answers the question its FAQ entry asked: it is kept where it fits
         # what is asked now (:func:`reply_fits`), and left out elsewhere (:func:`_without_reply`)
         replies: dict[int, bool] = {}  # whether each passage's reply may be quoted
+        yes_no = asks_yes_no(question)
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
@@ -925,7 +930,7 @@ class ExtractiveComposer:
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
                 if not replies_here and not _is_bare_reply(s):  # "Yes, it is." stays whole, and unquoted
-                    s = _without_reply(s)
+                    s = _without_reply(s, unsplit=not yes_no)
                 if pos == len(sents) - 1:
                     # an FAQ entry's answer is whole, with or without its full stop
                     s = _until_cut(s, chinese_page=written_in == "zh" and hit.chunk.kind != "faq")
@@ -1379,7 +1384,7 @@ class ExtractiveComposer:
             if not _leads_in(s[2]) or (j + 1 < len(said) and said[j + 1][:2] == (s[0], s[1] + 1))
         ] or said
         said = _lead_said_once(said, lambda n, pos: _item_lead(every, lexical, row, place.get((n, pos))))
-        whole = None if narrowed else self._whole_entry(hits, said, replies)
+        whole = None if narrowed else self._whole_entry(hits, said, replies, yes_no)
         if whole is not None:
             n, answer = whole
             r = max(r for *_, r in said)
@@ -1391,7 +1396,8 @@ class ExtractiveComposer:
         return Composed(text, tuple((n, sent, r) for n, _, sent, r in said))
 
     def _whole_entry(
-        self, hits: Sequence[Hit], said: Sequence[tuple[int, int, str, float]], replies: dict[int, bool]
+        self, hits: Sequence[Hit], said: Sequence[tuple[int, int, str, float]], replies: dict[int, bool],
+        yes_no: bool = True,
     ) -> tuple[int, str] | None:
         """(its passage number, its answer as written) where every sentence ``said`` is of one
         curated FAQ entry, whose answer fits ``max_chars`` and stands in its passage as written
@@ -1417,7 +1423,9 @@ class ExtractiveComposer:
             chunk.kind != "faq" or not answer or len(answer) > self.max_chars
             or same_words(answer, chunk.question or "") or answer not in hits[n - 1].passage
             or not all(_squeezed(sent) in _squeezed(answer) for _, _, sent, _ in said)
-            or (not replies.get(n) and any(_is_bare_reply(t) or _without_reply(t) != t for t in split_sentences(answer)))
+            or (not replies.get(n) and any(
+                _is_bare_reply(t) or _without_reply(t, unsplit=not yes_no) != t for t in split_sentences(answer)
+            ))
         ):
             return None
         return n, answer
