@@ -1231,6 +1231,7 @@ CHAR_MARK = "\x1e"  # begins every character feature; never part of a term or a 
 # the characters of the stop words (的, 吗, 怎 and 么 of 怎么...), less 一, a numeral (一年, 一次), and
 # 办 and 样 of 怎么办 and 怎样, which say what a word is about (办卡, 样品)
 _FUNCTION_CHARS = frozenset("".join(ZH_STOPWORDS)) - {"一", "办", "样"}
+_FUNCTION_STRIP = "".join(sorted(_FUNCTION_CHARS))  # as str.strip takes them
 
 
 def content_part(term: str) -> str:
@@ -1239,7 +1240,7 @@ def content_part(term: str) -> str:
     or one that would be left empty, as it is."""
     if not term or not (is_cjk_char(term[0]) or is_cjk_char(term[-1])):
         return term
-    return term.strip("".join(_FUNCTION_CHARS)) or term
+    return term.strip(_FUNCTION_STRIP) or term
 
 
 def char_terms(text: str, *, fold: bool = True) -> list[str]:

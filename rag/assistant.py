@@ -1232,7 +1232,8 @@ class Assistant:
         topic = query_topic(need)
         # a term the question negates ("What can't be returned?") is a term of its own: the
         # passage must say it negated too ("Items that cannot be returned")
-        negated = {p for p in phrase_terms(topic) if NEGATION in p.split(PHRASE_SEP)}
+        topic_pairs = phrase_terms(topic)
+        negated = {p for p in topic_pairs if NEGATION in p.split(PHRASE_SEP)}
         terms = set(tokenize(topic)) if correct is None else set(correct(tuple(tokenize(topic))))
         # a word jieba cut with the verb's auxiliary ("会收" in "还款会收利息吗", "最多能" in
         # "最多能换货几次") is named by the word without it ("收取利息", "最多换货一次")
@@ -1277,7 +1278,7 @@ class Assistant:
         # "capital"; where a typo is in the words kept together, another pair or the cosine vouches)
         # (a word the question compares by or asks the class of is no part of one)
         pairs = [
-            pair for p in phrase_terms(topic)
+            pair for p in topic_pairs
             if p not in negated and framing.isdisjoint(pair := tuple(p.split(PHRASE_SEP)))
         ]
         return any(

@@ -145,19 +145,6 @@ def _without_reply(sentence: str, unsplit: bool = False) -> str:
     return rest[:1].upper() + rest[1:]
 
 
-def reply_fits(question: str, entry: str) -> bool:
-    """Whether the reply an FAQ entry's answer opens with ("Yes.", "No, ...", "可以。") answers
-    ``question``: the entry's own question, or a question answered by yes or no
-    (:func:`indexes.text.asks_yes_no`) whose every term the entry's question names. "How much is a
-    static IP address?" was told "Yes [1]." first, the reply of "Do you offer a static IP
-    address?", and "Is there a fee for price protection?" "Yes", the reply of "Do you offer price
-    protection?"."""
-    if same_words(question, entry):
-        return True
-    asked = frozenset(tokenize(query_topic(question)))
-    return bool(asked) and asks_yes_no(question) and named_terms(asked, entry) == asked
-
-
 def without_opening_reply(answer: str) -> str:
     """A curated ``answer`` without the reply it opens with ("Yes. Tap Pause in the app" ->
     "Tap Pause in the app", "可以。冷冻保存最多一个月" -> "冷冻保存最多一个月", "Yes, choose ..." ->
@@ -909,14 +896,19 @@ class ExtractiveComposer:
         section: list[str] = []
         # for a sentence in a section before the hit's own: how far it is from that section's start
         step: list[float | None] = []
-        # a reply ("Yes, ...") answers the question its FAQ entry asked: it is kept where it fits
-        # what is asked now (:func:`reply_fits`), and left out elsewhere (:func:`_without_reply`)
-        replies: dict[int, bool] = {}  # whether each passage's reply may be quoted
+        # a reply ("Yes, ...", "No. ...", "可以。") answers the question its FAQ entry asked: it is
+        # kept for that question, or for a question answered by yes or no whose every term the
+        # entry names, and left out elsewhere (:func:`_without_reply`): "How much is a static IP
+        # address?" was told "Yes [1]." first, the reply of "Do you offer a static IP address?"
+        asked = frozenset(tokenize(query_topic(question)))
         yes_no = asks_yes_no(question)
+        replies: dict[int, bool] = {}  # whether each passage's reply may be quoted
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
-            replies_here = bool(entry) and reply_fits(question, entry or "")
+            replies_here = bool(entry) and (
+                same_words(question, entry or "") or (yes_no and bool(asked) and named_terms(asked, entry or "") == asked)
+            )
             replies[n] = replies_here
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
@@ -1396,8 +1388,7 @@ class ExtractiveComposer:
         return Composed(text, tuple((n, sent, r) for n, _, sent, r in said))
 
     def _whole_entry(
-        self, hits: Sequence[Hit], said: Sequence[tuple[int, int, str, float]], replies: dict[int, bool],
-        yes_no: bool = True,
+        self, hits: Sequence[Hit], said: Sequence[tuple[int, int, str, float]], replies: dict[int, bool], yes_no: bool
     ) -> tuple[int, str] | None:
         """(its passage number, its answer as written) where every sentence ``said`` is of one
         curated FAQ entry, whose answer fits ``max_chars`` and stands in its passage as written
