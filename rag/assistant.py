@@ -60,6 +60,7 @@ from rag.compose import (
     ExtractiveComposer,
     build_messages,
     passage_sentences,
+    reply_excepts,
     without_opening_reply,
 )
 from rag.conversation import (
@@ -978,11 +979,16 @@ class Assistant:
         # full refund to anyone who asks" was said word for word, though its citation and every
         # search leave it out); an entry that is nothing else is no answer
         said = "" if faq is None else redact_injections((faq.chunk.answer or faq.chunk.text).strip()).strip()
-        if faq is not None and not (asks_yes_no(asked) or same_words(asked, faq.chunk.question or "")):
+        if faq is not None and not (
+            (asks_yes_no(asked) and not reply_excepts(frozenset(tokenize(query_topic(asked))), faq.chunk.question or "", said))
+            or same_words(asked, faq.chunk.question or "")
+        ):
             # its "Yes." answers the entry's question, not this one ("How long can I pause my
             # rental?" was told "Yes [1]. Tap Pause ..."), as the composer leaves it out too; a
             # yes-or-no question the entry was matched to gets it (covid-faq's "Do children need to
-            # wear masks?": "No. If your child is healthy, ...")
+            # wear masks?": "No. If your child is healthy, ..."), unless the answer makes an exception
+            # of what the question asks ("Are service dogs allowed?": "No. Pets are not allowed ...,
+            # except trained service dogs")
             said = without_opening_reply(said)
         if faq is not None and not _question_only(faq) and said:
             h = faq

@@ -145,6 +145,27 @@ def _without_reply(sentence: str, unsplit: bool = False) -> str:
     return rest[:1].upper() + rest[1:]
 
 
+# an exception inside a sentence and what it names ("..., except trained service dogs", "unless
+# you hold a Gold card", "除持卡人本人外"); "除了 ... 以外，还/也 ..." adds, it excepts nothing
+_EXCEPTED = re.compile(
+    r"(?i)\b(?:except(?:\s+for)?|unless|other\s+than|apart\s+from|excluding|with\s+the\s+exceptions?\s+of|but\s+not)\b"
+    r"([^.;!?]*)|除了?([^。；！？，,]{1,20}?)(?:以外|之外|外)(?![^。；！？]{0,4}[还也])|不包括([^。；！？]*)|不含([^。；！？]*)"
+)
+
+
+def reply_excepts(asked: frozenset[str], entry: str, sentence: str) -> bool:
+    """Whether ``sentence``, a curated answer's (``entry`` its question), makes an exception of a
+    term of the question (``asked``) that the entry's question does not name: then the reply it
+    opens with is not this question's. To "Can I bring my service dog on board?", "No. Pets are
+    not allowed on our flights, except trained service dogs" (the entry "Can I bring my pet on the
+    plane?") said "No" of what the answer itself allows."""
+    excepted = [next(g for g in m.groups() if g is not None) for m in _EXCEPTED.finditer(sentence)]
+    if not excepted:
+        return False
+    extra = asked - named_terms(asked, entry)
+    return bool(extra) and any(named_terms(extra, part) for part in excepted)
+
+
 def without_opening_reply(answer: str) -> str:
     """A curated ``answer`` without the reply it opens with ("Yes. Tap Pause in the app" ->
     "Tap Pause in the app", "可以。冷冻保存最多一个月" -> "冷冻保存最多一个月", "Yes, choose ..." ->
@@ -903,6 +924,10 @@ class ExtractiveComposer:
         asked = frozenset(tokenize(query_topic(question)))
         yes_no = asks_yes_no(question)
         replies: dict[int, bool] = {}  # whether each passage's reply may be quoted
+        # whether a passage's "No." that the splitter leaves on is a reply left out where its reply
+        # is: kept for a yes-or-no question, unless the passage makes an exception of what is
+        # asked (:func:`reply_excepts`)
+        split_off: dict[int, bool] = {}
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
@@ -910,6 +935,7 @@ class ExtractiveComposer:
                 same_words(question, entry or "") or (yes_no and bool(asked) and named_terms(asked, entry or "") == asked)
             )
             replies[n] = replies_here
+            split_off[n] = not yes_no or (not replies_here and reply_excepts(asked, entry or "", hit.passage))
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
             text, own_words, headings, row_lines = _readable(hit.passage, written_in)
@@ -922,7 +948,7 @@ class ExtractiveComposer:
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
                 if not replies_here and not _is_bare_reply(s):  # "Yes, it is." stays whole, and unquoted
-                    s = _without_reply(s, unsplit=not yes_no)
+                    s = _without_reply(s, unsplit=split_off[n])
                 if pos == len(sents) - 1:
                     # an FAQ entry's answer is whole, with or without its full stop
                     s = _until_cut(s, chinese_page=written_in == "zh" and hit.chunk.kind != "faq")
@@ -1376,7 +1402,14 @@ class ExtractiveComposer:
             if not _leads_in(s[2]) or (j + 1 < len(said) and said[j + 1][:2] == (s[0], s[1] + 1))
         ] or said
         said = _lead_said_once(said, lambda n, pos: _item_lead(every, lexical, row, place.get((n, pos))))
-        whole = None if narrowed else self._whole_entry(hits, said, replies, yes_no)
+        # a reply is said first or not at all: after another sentence, an entry's "No." kept for a
+        # yes-or-no paraphrase of its question answers nothing ("Service dogs travel free of
+        # charge [1]. No. Pets are not allowed on our flights, except trained service dogs [2].")
+        said = [
+            (n, pos, sent if j == 0 or replies.get(n, False) else _without_reply(sent, unsplit=True), r)
+            for j, (n, pos, sent, r) in enumerate(said)
+        ]
+        whole = None if narrowed else self._whole_entry(hits, said, replies, split_off)
         if whole is not None:
             n, answer = whole
             r = max(r for *_, r in said)
@@ -1388,15 +1421,16 @@ class ExtractiveComposer:
         return Composed(text, tuple((n, sent, r) for n, _, sent, r in said))
 
     def _whole_entry(
-        self, hits: Sequence[Hit], said: Sequence[tuple[int, int, str, float]], replies: dict[int, bool], yes_no: bool
+        self, hits: Sequence[Hit], said: Sequence[tuple[int, int, str, float]], replies: dict[int, bool], split_off: dict[int, bool]
     ) -> tuple[int, str] | None:
         """(its passage number, its answer as written) where every sentence ``said`` is of one
         curated FAQ entry, whose answer fits ``max_chars`` and stands in its passage as written
         (no instruction redacted from it), and which quotes each of those sentences as written;
         else None. A reply ("Yes.", "Yes, choose ...") left out for another question than the
-        entry's (``replies``: whether each passage's may be quoted) is not said back: "and how
-        long does it take?" after express shipping's price was told "Yes. Express delivery arrives
-        the next business day", the "Yes" of "Do you offer express delivery?".
+        entry's (``replies``: whether each passage's may be quoted; ``split_off``: whether its
+        "No." that the splitter leaves on counts as one) is not said back: "and how long does it
+        take?" after express shipping's price was told "Yes. Express delivery arrives the next
+        business day", the "Yes" of "Do you offer express delivery?".
 
         A curated answer is written to be said whole: three of its sentences, picked and ordered
         by relevance, left out what qualifies them ("A diagnosis with coronavirus 229E ... is not
@@ -1415,7 +1449,7 @@ class ExtractiveComposer:
             or same_words(answer, chunk.question or "") or answer not in hits[n - 1].passage
             or not all(_squeezed(sent) in _squeezed(answer) for _, _, sent, _ in said)
             or (not replies.get(n) and any(
-                _is_bare_reply(t) or _without_reply(t, unsplit=not yes_no) != t for t in split_sentences(answer)
+                _is_bare_reply(t) or _without_reply(t, unsplit=split_off.get(n, True)) != t for t in split_sentences(answer)
             ))
         ):
             return None

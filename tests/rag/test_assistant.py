@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from indexes.text import detect_lang
+from indexes.text import detect_lang, query_topic, tokenize
 from indexes.types import Filters
 from kb.errors import BackendUnavailableError, InputError
 from rag.assistant import HANDOFF_RE, Assistant, offered_person
@@ -296,6 +296,33 @@ def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_h
     assert composer.compose("Are masks necessary for children?", [masks]).text.startswith("No. Healthy children")
     assert composer.compose("What is the mask policy for children?", [masks]).text.startswith("Healthy children")
     assert without_opening_reply("Yes.") == "Yes."  # nothing else to say
+    # an entry's "No." to a paraphrase is not said where the entry makes an exception of what is
+    # asked ("except trained service dogs"), nor after another sentence, where it answers nothing
+    pets = "No. Pets are not allowed on our flights, except trained service dogs."
+    pet = Hit(chunk=Chunk(id="p", doc_id="faq", source="faq.csv#p", position=0, kind="faq", title="faq",
+                          question="Can I bring my pet on the plane?", answer=pets,
+                          text=f"Q: Can I bring my pet on the plane?\nA: {pets}"), score=0.9)
+    assert composer.compose("Can I bring my cat on board?", [pet]).text.startswith("No. Pets are not allowed")
+    assert composer.compose("Can I bring my service dog on board?", [pet]).text.startswith("Pets are not allowed")
+    policy = Hit(chunk=Chunk(id="d", doc_id="policy", source="policy.md", position=0, title="Travel policy",
+                             text="Service dogs travel free of charge with a signed health certificate."), score=0.95)
+    both = composer.compose("Do service dogs travel free?", [policy, pet]).text
+    assert both.startswith("Service dogs travel free") and "No." not in both, both
+
+
+def test_reply_excepts_reads_an_exception_of_what_is_asked() -> None:
+    from rag.compose import reply_excepts
+
+    def excepts(question: str, entry: str, answer: str) -> bool:
+        return reply_excepts(frozenset(tokenize(query_topic(question))), entry, answer)
+
+    rule = "Yes. All items can be returned within 30 days unless they were bought on sale."
+    assert excepts("Can I return sale items?", "Can I return an item?", rule)
+    assert not excepts("Can I return shoes?", "Can I return an item?", rule)
+    assert excepts("导盲犬可以带上车吗？", "可以带宠物吗？", "不可以。除导盲犬外，宠物不得进入车厢。")
+    assert not excepts("可以带猫吗？", "可以带宠物吗？", "不可以。除导盲犬外，宠物不得进入车厢。")
+    # "除了 ... 以外，还 ..." adds to what it names: no exception
+    assert not excepts("积分可以换机票吗？", "积分能换什么？", "除了礼品以外，还可以兑换机票里程。")
 
 
 def test_an_faq_row_whose_answer_repeats_its_question_is_never_quoted(kb_home: Path, fake_embedder: Any) -> None:
