@@ -114,9 +114,10 @@ class ReindexReport:
     status: str = "running"  # running | done | failed
     index_version: str | None = None
     previous_version: str | None = None
-    started_at: str = ""
+    started_at: str = ""  # when the job began (a resumed job: its first run)
     ended_at: str | None = None
     resumed: bool = False
+    resumed_at: str | None = None  # when this run took up an interrupted job
     files: int = 0
     documents: int = 0
     kept: int = 0  # documents of the live version the source does not hold, carried over
@@ -738,15 +739,18 @@ def reindex(
             "chunk_tokens": chunk_tokens, "chunk_overlap": chunk_overlap,
         }
         jl = _JobLog(kb, job_id)
+        now = _now()
+        # a resumed job keeps the time it began (`kb jobs` showed the resume as its start)
         report = ReindexReport(kb=kb.name, job_id=job_id, engine=engine, embedder=embedder.id,
-                               source=src.to_dict(), started_at=_now(), resumed=resume,
+                               source=src.to_dict(), started_at=(prior or {}).get("started_at") or now,
+                               resumed=resume, resumed_at=now if resume else None,
                                previous_version=kb.live_version())
         job = {"id": job_id, "kb": kb.name, "status": "running", "pid": os.getpid(),
-               "started_at": (prior or {}).get("started_at", report.started_at), "params": params}
+               "started_at": report.started_at, "resumed_at": report.resumed_at, "params": params}
         atomic_write_text(jl.dir / "job.json", json.dumps(job, indent=1))
         jl.event("resume" if resume else "start", **params)
         jl.jobs_line({"event": "resume" if resume else "start", "job_id": job_id, "kb": kb.name,
-                      "at": report.started_at, "engine": engine, "embedder": embedder.id})
+                      "at": now, "engine": engine, "embedder": embedder.id})
         say(f"job {job_id}: {'resuming' if resume else 'starting'} ({engine} engine, {embedder.id})")
         try:
             _run_job(jkb, src, embedder, report, jl, documents=documents, engine=engine, workers=workers, use_cache=use_cache,

@@ -118,7 +118,8 @@ def jobs_cmd(kb: KbOpt = None, as_json: JsonOpt = False) -> None:
         typer.echo(f"no reindex jobs for kb {knowledge_base.name!r}")
         return
     for j in jobs:
-        line = (f"{j['id']}  {j.get('status', '?'):<11} started {j.get('started_at', '?')}  "
+        resumed = f" (resumed {j['resumed_at']})" if j.get("resumed_at") else ""
+        line = (f"{j['id']}  {j.get('status', '?'):<11} started {j.get('started_at', '?')}{resumed}  "
                 f"{j.get('chunks', '-')} chunks  {len(j.get('failed') or [])} failed")
         if j.get("throughput_chunks_per_s"):
             line += f"  {j['throughput_chunks_per_s']:.0f} chunks/s"

@@ -357,11 +357,16 @@ def test_kill9_then_resume_equals_uninterrupted_run(kb_home: Path, tmp_path: Pat
     assert cli.returncode == 0, cli.stderr
     out = json.loads(cli.stdout)
     assert out["resumed"] and out["job_id"] == jobs[-1]["id"]
+    # the job keeps the time it began; the resume is a time of its own (`kb jobs` showed it as the start)
+    assert out["started_at"] == jobs[-1]["started_at"] and out["resumed_at"] >= out["started_at"]
     assert out["batches_from_checkpoint"] >= len(done)
     ckpt_texts = 4 * out["batches_from_checkpoint"]  # every batch but the last holds 4 texts
     assert out["texts_embedded"] == r_ref.texts - ckpt_texts and out["cache_hits"] == 0
     assert_same_index(live_snapshot(ref), live_snapshot(kb))
     assert list_jobs(kb)[-1]["status"] == "done"
+    listed = subprocess.run([sys.executable, "-m", "kb.cli", "jobs", "--kb", "t"], env=_env(kb_home),
+                            capture_output=True, text=True, timeout=120)
+    assert f"started {out['started_at']} (resumed {out['resumed_at']})" in listed.stdout, listed.stdout
     # nothing left to resume
     cli2 = subprocess.run([sys.executable, "-m", "kb.cli", "reindex", "--kb", "t", "--resume"],
                           env=_env(kb_home), capture_output=True, text=True, timeout=120)
