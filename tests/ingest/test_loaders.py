@@ -461,6 +461,12 @@ def test_every_faq_sheet_of_a_workbook_is_read(tmp_path: Path) -> None:
     only.save(str(tmp_path / "notes.xlsx"))
     with pytest.raises(MissingColumnsError, match="no question column"):
         load_file(tmp_path / "notes.xlsx", tmp_path, 5)
+    # a question asked on two sheets with two answers is named, as it is within one table
+    billing.append([2, "How long do refunds take?", "Refunds take ten business days."])
+    wb.save(str(tmp_path / "faq.xlsx"))
+    said = load_file(tmp_path / "faq.xlsx", tmp_path, 5).warnings
+    assert any("1 question asked again with another answer ('How long do refunds take?' in rows '1' / '2')" in w
+               for w in said), said
 
 
 def test_faq_utf16(tmp_path: Path) -> None:
