@@ -1009,7 +1009,7 @@ def _rows_note(name: str, labels: list[str], what: str, then: str) -> str:
 
 
 def rows_to_faq(
-    header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str, asked: dict[str, tuple[str, str, str]] | None = None
+    header: Sequence[Any], rows: Iterable[Sequence[Any]], name: str, earlier: dict[str, tuple[str, str, str]] | None = None
 ) -> tuple[list[FaqRow], list[str]]:
     """The FAQ entries of a table, and a warning line for each kind of row that cannot be answered
     from: a question without an answer is left out (nothing to retrieve it for); one whose
@@ -1022,7 +1022,7 @@ def rows_to_faq(
     without a word. Asked again with the same answer, the row is a copy: kept, and named in a
     milder warning. Not skipped: it is an entry with an id of its own (its sheet's, or the made
     one with "-2"), which feedback, citations and an evaluation set's gold may name, and a copy
-    may differ in its tags or groups. ``asked``: the questions of the tables read before (a
+    may differ in its tags or groups. ``earlier``: the questions of the tables read before (a
     workbook's other sheets), by :func:`indexes.text.words_key`, to which this table's are added."""
     cols = detect_columns(header, name)
     out: list[FaqRow] = []
@@ -1031,7 +1031,7 @@ def rows_to_faq(
     echoed: list[str] = []
     # per question (words_key): its first row (question, answer, label), and the labels of the
     # rows that ask it with other answers, the first row's first
-    firsts: dict[str, tuple[str, str, str]] = {} if asked is None else asked
+    firsts: dict[str, tuple[str, str, str]] = {} if earlier is None else earlier
     conflicts: dict[str, list[str]] = {}
     copies: list[str] = []
     for row in rows:
@@ -1167,14 +1167,14 @@ class XlsxLoader:
             ids: Counter[str] = Counter()
             # a question asked on two sheets with two answers is one asked again ("Billing" and
             # "General" both answering "Can I get a paper invoice?")
-            asked: dict[str, tuple[str, str, str]] = {}
+            earlier: dict[str, tuple[str, str, str]] = {}
             for ws in wb.worksheets:
                 rows = [list(r) for r in ws.iter_rows(values_only=True)]
                 rows = [r for r in rows if any(_cell_text(c) for c in r)]
                 if not rows:
                     continue
                 try:
-                    got, said = rows_to_faq(rows[0], rows[1:], path.name, asked)
+                    got, said = rows_to_faq(rows[0], rows[1:], path.name, earlier)
                 except (MissingColumnsError, EmptyFileError) as ex:
                     if isinstance(ex, MissingColumnsError):
                         errors.append(ex)
