@@ -8,7 +8,9 @@ evicted by another caller between the two locked steps is simply fetched again.
 
 from __future__ import annotations
 
+import inspect
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
@@ -19,8 +21,17 @@ V = TypeVar("V")
 
 class BatchLRU(Generic[K, V]):
     def __init__(self, fetch: Callable[[list[K]], Sequence[V]], size: int) -> None:
-        """``fetch(keys)`` returns one value per key, in order; ``size``: entries kept (0: none)."""
-        self.fetch = fetch
+        """``fetch(keys)`` returns one value per key, in order; ``size``: entries kept (0: none).
+        A method of the cache's owner is held weakly: held as it is, the owner's cache held the
+        owner, a reference cycle that kept a replaced index version (and its retriever, FAISS
+        index and mapped vectors file, deleted from disk) alive until a full garbage collection,
+        which a server that publishes often may not run for hours."""
+        self._method: weakref.WeakMethod[Callable[[list[K]], Sequence[V]]] | None = None
+        self._plain: Callable[[list[K]], Sequence[V]] | None = None
+        if inspect.ismethod(fetch):
+            self._method = weakref.WeakMethod(fetch)
+        else:
+            self._plain = fetch
         self.size = max(0, int(size))
         self._d: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
@@ -41,6 +52,16 @@ class BatchLRU(Generic[K, V]):
     def clear(self) -> None:
         with self._lock:
             self._d.clear()
+
+    @property
+    def fetch(self) -> Callable[[list[K]], Sequence[V]]:
+        if self._plain is not None:
+            return self._plain
+        assert self._method is not None
+        method = self._method()
+        if method is None:
+            raise ReferenceError("the object whose method fetches for this cache is gone")
+        return method
 
     def _fetch(self, keys: list[K]) -> dict[K, V]:
         values = self.fetch(keys)

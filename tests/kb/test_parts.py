@@ -55,6 +55,43 @@ def test_holder_keeps_serving_then_swaps(tmp_path: Path, fake_embedder: Any) -> 
     holder.close()
 
 
+def test_a_replaced_version_is_freed_without_a_garbage_collection(tmp_path: Path, fake_embedder: Any) -> None:
+    """A replaced version, the retriever over it and its mapped vectors file are freed once the
+    grace period ends, by reference counting alone: the caches of the version and of its
+    retriever held their owners (a reference cycle), and a server publishing often kept every
+    replaced version's vectors file, deleted from disk, mapped (35 after 30 uploads)."""
+    import gc
+    import weakref
+
+    from indexes.kbase import VECTORS_RAW, KnowledgeBase
+    from ingest.pipeline import ingest_paths
+    from rag.assistant import Assistant
+    from rag.support import get_scorer
+
+    home = tmp_path / "home"
+    build_kb(home, write_docs(tmp_path / "docs"), fake_embedder)
+    kb = KnowledgeBase(home, "acme")
+    holder = IndexHolder(kb, "hashing:64", check_s=0.0, grace_s=0.05)
+    asst = Assistant(holder.current, fake_embedder, "extractive:", get_scorer("default", fake_embedder))
+    gc.disable()
+    try:
+        assert asst.ask("How long do refunds take?").text
+        old = weakref.ref(holder.current())
+        mapped = str(holder.current().path / VECTORS_RAW)
+        extra = tmp_path / "more"
+        extra.mkdir()
+        (extra / "new.md").write_text("# New\n\nPelicans deliver parcels on Sundays.\n", encoding="utf-8")
+        assert ingest_paths(KnowledgeBase(home, "acme"), [extra / "new.md"], fake_embedder).published
+        holder.refresh(wait=True)
+        assert asst.ask("Who delivers parcels on Sundays?").text  # the retriever over the new version
+        assert _wait(lambda: old() is None, timeout=5.0)
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            assert mapped not in maps.read()
+    finally:
+        gc.enable()
+        holder.close()
+
+
 def test_holder_keeps_serving_when_the_pointer_is_damaged(tmp_path: Path, fake_embedder: Any) -> None:
     """An empty pointer file is damage (kb ingest must not build over it), but the version the
     service has loaded is whole: questions keep their answers."""
