@@ -715,10 +715,14 @@ _ASKS_CONTACT = re.compile(
 _PHONE = re.compile(r"\+?\d[\d ()./-]{5,}\d")
 _SERVICE_NUMBER = re.compile(r"(?:拨打|致电|热线|电话|\bcall|\bphone|\btel|\bhotline)[:：\s]*\d{5,6}(?!\d)", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# an amount of money: a currency and a number (a Chinese unit needs no word boundary after it:
-# "6.95 美元的"), a percentage (of a price), or free of charge
+# an amount of money: a currency and a number, the currency's code before it too ("EUR 35", as
+# European price lists write it: "An additional checked bag costs EUR 35" gave no price, and "How
+# much is an extra checked bag?" was answered "... free of charge") (a Chinese unit needs no word
+# boundary after it: "6.95 美元的"), a percentage (of a price), or free of charge
+_CURRENCY_CODES = r"usd|eur|gbp|chf|cny|rmb|jpy|hkd|sgd|aud|cad|nzd|inr|sek|nok|dkk|pln|czk|huf|twd|krw|aed"
 _MONEY = re.compile(
-    r"[$€£¥￥]\s?\d|\d(?:[\d,.]*\d)?\s?(?:(?:dollars?|euros?|pounds?|cents?|usd|eur|gbp|cny|rmb|yuan)\b|元|美元|欧元|英镑|块)"
+    r"[$€£¥￥]\s?\d|\b(?:" + _CURRENCY_CODES + r")\s?\d"
+    r"|\d(?:[\d,.]*\d)?\s?(?:(?:dollars?|euros?|pounds?|cents?|francs?|yuan|" + _CURRENCY_CODES + r")\b|元|美元|欧元|英镑|块)"
     r"|\d(?:[.,]\d+)?\s?%|\bfree\b|\bno\s+(?:charge|cost|fee)\b|免费|不收费",
     re.IGNORECASE,
 )

@@ -340,6 +340,10 @@ def test_a_question_about_a_price_wants_an_amount_of_money() -> None:
         assert answer_kind(q) == "money", q
     assert holds_answer_kind("money", "Large appliances are delivered for $29.")
     assert holds_answer_kind("money", "Click & Collect is free.")
+    # a currency's code before the amount, as European price lists write it
+    assert holds_answer_kind("money", "An additional checked bag costs EUR 35 when added online.")
+    assert holds_answer_kind("money", "Fee: GBP 12.50") and holds_answer_kind("money", "It costs 35 CHF.")
+    assert not holds_answer_kind("money", "Flight EU 35 leaves from gate 4.")
     assert holds_answer_kind("money", "退款时将扣除 6.95 美元的退货运费。")
     assert holds_answer_kind("money", "A restocking fee of 15% is deducted.")
     assert not holds_answer_kind("money", "Express delivery arrives the next day when you order before 14:00.")
