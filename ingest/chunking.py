@@ -355,9 +355,60 @@ def _with_tokens(chunk: Chunk, n: int) -> Chunk:
     return replace(chunk, n_tokens=n)
 
 
+def _boundary_units(text: str) -> list[str]:
+    """``text`` cut before each of its lines and sentences, each piece with the line break or
+    space before it, so that the pieces joined are ``text`` again."""
+    units: list[str] = []
+    for li, line in enumerate(text.split("\n")):
+        at = 0
+        for s in split_sentences(line):
+            start = line.find(s, at)
+            if start < 0:
+                continue  # not found as written: it stays in the piece before
+            # (the line break, or the space, before a sentence starts its piece)
+            head = ("\n" if li else "") + line[:start] if at == 0 else line[at:start]
+            units.append(head + s)
+            at = start + len(s)
+        if at == 0:
+            units.append(("\n" if li else "") + line)
+        elif line[at:]:
+            units[-1] += line[at:]
+    return units
+
+
+def _boundary_split(text: str, budget: int, count: TokenCounter) -> list[str] | None:
+    """``text`` cut into the fewest pieces of at most ``budget`` tokens at its line breaks and
+    sentence ends, the pieces about as long as each other; None where one line or sentence alone
+    is over the budget. "Bags heavier than 32 kg ... must be sent as cargo." lost its last words
+    to a chunk of their own ("...as cargo."): the list was a few tokens over, and it was cut where
+    the tokens ran out."""
+    units = _boundary_units(text)
+    sizes = [count(u.strip()) for u in units]
+    if len(units) < 2 or max(sizes) > budget or "".join(units) != text:
+        return None
+    total = sum(sizes)
+    for pieces in range(max(2, -(-total // budget)), len(units) + 1):
+        # each piece ends at the cut nearest its share of the text
+        target = total / pieces
+        out: list[str] = []
+        cur, n = "", 0
+        for u, k in zip(units, sizes, strict=True):
+            if cur.strip() and (n + k > budget or n + k / 2 > target):
+                out.append(cur)
+                cur, n = u.lstrip("\n"), 0
+            else:
+                cur += u
+            n += k
+        out.append(cur)
+        if all(count(p) <= budget for p in out):
+            return [p.strip() for p in out if p.strip()]
+    return None
+
+
 def _enforce_limit(chunks: list[Chunk], count: TokenCounter, limit: int, doc: Document) -> list[Chunk]:
     """Sums of sentence counts can differ slightly from the count of the joined text: split the
-    rare chunk that ends up over the limit, and renumber."""
+    rare chunk that ends up over the limit (at its line breaks and sentence ends where they allow:
+    :func:`_boundary_split`), and renumber."""
     if all(c.n_tokens <= limit for c in chunks):
         return chunks
     from dataclasses import replace
@@ -368,7 +419,12 @@ def _enforce_limit(chunks: list[Chunk], count: TokenCounter, limit: int, doc: Do
             fixed.append(c)
             continue
         overhead = c.n_tokens - count(c.text)
-        for i, piece in enumerate(_hard_split(c.text, max(8, limit - overhead - 2), count)):
+        budget = max(8, limit - overhead - 2)
+        whole = _boundary_split(c.text, budget, count)
+        if whole is not None:
+            fixed.extend(replace(c, text=piece) for piece in whole)
+            continue
+        for i, piece in enumerate(_hard_split(c.text, budget, count)):
             fixed.append(replace(c, text=CONTINUES + piece if i and not piece.startswith(CONTINUES) else piece))
     out: list[Chunk] = []
     for pos, c in enumerate(fixed):

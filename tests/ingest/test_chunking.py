@@ -117,6 +117,27 @@ def test_english_limit_with_long_title_prefix() -> None:
         assert f"Sentence number {i} explains" in joined  # nothing lost
 
 
+def test_a_chunk_a_few_tokens_over_is_cut_between_its_lines_not_inside_one() -> None:
+    """The tokens of a chunk's joined lines can be more than their sum ("\n" between them costs a
+    token with some tokenizers): "Bags heavier than 32 kg ... must be sent as cargo." lost "as
+    cargo." to a chunk of its own, cut where the tokens ran out. Such a chunk is cut at the line
+    break nearest its middle, each piece whole."""
+
+    def count_nl(text: str) -> int:
+        return count(text) + 2 * text.count("\n")
+
+    items = ["1. An additional checked bag costs EUR 35 when added online.", "2. The same bag costs EUR 50 at the airport.",
+             "3. A bag between 23 kg and 32 kg costs EUR 70 more.", "4. Bags heavier than 32 kg must be sent as cargo."]
+    els = [Element("heading", "Fees", level=2)] + [Element("list_item", t) for t in items]
+    chunks = chunk_elements(doc(), els, count_nl, 60, 0)
+    assert [c.text for c in chunks] == ["\n".join(items[:2]), "\n".join(items[2:])]
+    assert all(c.n_tokens <= 60 and not c.text.startswith(CONTINUES) for c in chunks)
+    # one line alone over the limit is cut inside, as before, and says so
+    long = [Element("paragraph", " ".join(["word"] * 70))]
+    pieces = chunk_elements(doc(), long, count_nl, 60, 0)
+    assert len(pieces) > 1 and pieces[1].text.startswith(CONTINUES)
+
+
 def test_overlong_sentence_hard_split() -> None:
     for text in ("word " * 300, "word  " * 300, "字" * 300):
         chunks = chunk_elements(doc(), [Element("paragraph", text.strip())], count, 40, 0)
