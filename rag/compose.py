@@ -374,8 +374,17 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
         if not in_list:
             out.extend(block)
             continue
-        items = [_one_sentence(m.group(1), lang) for line in block if (m := LIST_ITEM.match(line))]
-        items = [item for item in items if item]
+        raw = [m.group(1).strip() for line in block if (m := LIST_ITEM.match(line))]
+        items = [item for item in (_one_sentence(r, lang) for r in raw) if item]
+        # Chinese items that are sentences of their own ("住院垫付：确诊需住院治疗…，可申请住院费用
+        # 垫付。") run together, joined by the "，" their clauses hold too, into one sentence that
+        # no sentence of the passage supports: "住院费用垫付怎么申请" was handed off, though its
+        # item answers it word for word. They are read one by one, each after the lead-in
+        # (short ones, "点击“申请发票”。", join as phrases do: only an item with clauses of its own runs so)
+        sentences = (
+            lang == "zh" and len(raw) > 1 and all(r.endswith(("。", "！", "？")) for r in raw)
+            and any(mark in r[:-1] for r in raw for mark in "，；：")
+        )
         lead = ""
         heading = _heading_text(out[-1]) if out else None
         if heading:
@@ -394,7 +403,7 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
             continue
         space = "" if lang == "zh" or not lead else " "
         whole = f"{lead}{space}{sep.join(items)}{end}"
-        if lead and len(whole) <= (_LIST_SENTENCE_MAX_ZH if lang == "zh" else _LIST_SENTENCE_MAX):
+        if lead and not sentences and len(whole) <= (_LIST_SENTENCE_MAX_ZH if lang == "zh" else _LIST_SENTENCE_MAX):
             out.append(whole)
             continue
         for item in items:
@@ -1139,6 +1148,15 @@ class ExtractiveComposer:
         other_rows = (
             {j for j in range(len(every)) if row[j] and not names_asked[j]} if any(names_asked[j] for j in keep) else set()
         )
+        # so is a list's item read alone (after its lead-in) that names none of them, where another
+        # item of its passage names one: "重疾绿通每年能用几次" was told the hospital-advance and the
+        # excluded-sports items too (a how-to question is told every step, each of which need not
+        # name what is done)
+        item_names = {} if how_to else {
+            j: bool(q_terms & set(tokenize(lexical[j] or ""))) for j in range(len(every)) if lexical[j] is not None and not row[j]
+        }
+        named_item_in = {every[j][0] for j in keep if item_names.get(j)}
+        other_rows |= {j for j, names in item_names.items() if not names and every[j][0] in named_item_in}
         # so is every other row of a table one of whose rows the question names by its first cell
         # ("How much is the Go 20 plan?" went on with the Go 35 and Go 10 rows, which name "Go"),
         # wherever the table was cut: a row is of the table whose headers it reads. Of two rows

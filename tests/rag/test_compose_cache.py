@@ -268,6 +268,22 @@ def test_list_items_are_read_out_with_their_lead_in() -> None:
     assert "cannot be returned: Gift cards" in out.text and "returned: [1]" not in out.text
 
 
+def test_chinese_items_that_are_sentences_are_read_one_by_one_and_the_one_asked_is_said() -> None:
+    """"住院垫付：确诊需住院治疗…结算。" and its sibling items, sentences of their own, were read
+    as one sentence joined by "，", which no sentence of the passage supports: the answer was
+    handed off. Read one by one, the item asked about is said, not its siblings."""
+    from rag.compose import list_items_as_sentences
+
+    services = ("## 七、增值服务\n1. 住院垫付：预估费用超过1万元的，可申请住院费用垫付。\n"
+                "2. 重疾绿通：确诊重大疾病后，可申请专家门诊预约，每年限用1次。\n3. 高风险运动发生的意外，不属于保障范围。")
+    lines = list_items_as_sentences(services, "zh")[0].split("\n")
+    assert lines[1:] == ["七、增值服务：住院垫付：预估费用超过1万元的，可申请住院费用垫付。",
+                         "七、增值服务：重疾绿通：确诊重大疾病后，可申请专家门诊预约，每年限用1次。",
+                         "七、增值服务：高风险运动发生的意外，不属于保障范围。"]
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("重疾绿通每年能用几次？", [_hit(1, services)], "zh")
+    assert "每年限用1次" in out.text and "住院垫付" not in out.text and "高风险" not in out.text, out.text
+
+
 def test_a_list_item_of_two_sentences_keeps_the_items_after_it() -> None:
     from rag.compose import list_items_as_sentences
 
