@@ -92,6 +92,10 @@ Message = dict[str, str]
 # (a person asked for, not named: "How do I port my number from another operator?", "Can I get a
 # discount for 4 people?" and "Can I transfer my line to someone else?" ask for none)
 _PERSON = r"(human|person|agent|representative|someone|somebody|operator|staff|real\s+person|live\s+agent)"
+# what a question asks of the service desk itself, after its name: its hours, its number, when it
+# is there ("人工客服几点上班", "人工客服的电话是多少")
+_ABOUT_THE_DESK = r"的?(几点|什么时候|哪天|时间|工作时间|服务时间|上班|下班|电话|热线|号码|在线时间|在线吗|周末|节假日)"
+
 HANDOFF_RE = re.compile(
     r"\b(talk|speak|chat)\s+(to|with)\b[^.?!]{0,25}\b" + _PERSON + r"\b|"
     r"\b(connect|transfer|put)\s+me\b[^.?!]{0,25}\b" + _PERSON + r"\b|"
@@ -114,7 +118,10 @@ HANDOFF_RE = re.compile(
     # a manager or supervisor, asked for ("get the password manager to work" asks for none)
     r"\b(talk|speak|chat)\b[^.?!]{0,25}\b(manager|supervisor)\b|\b(get|want|need)\s+(me\s+)?(a|your|the)\s+(manager|supervisor)\b"
     # ("能帮我转一下人工吗？", "能转接一下人工吗？" and "帮我转一下客服" ask as "转人工" does)
-    r"|转接?(一下|下|个|到|给我)?(人工|客服)|人工客服|人工服务|真人|接人工|找人工|要人工|客服人员|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)"
+    # (not a question about the service: "人工客服几点上班" asks its hours, which the knowledge base
+    # may say, and was handed to a person at once, before and after hours alike)
+    r"|转接?(一下|下|个|到|给我)?(人工|客服)|(人工客服|人工服务|客服人员)(?!" + _ABOUT_THE_DESK + r")|真人|接人工|找人工|要人工"
+    r"|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)"
     # to be put through to the service desk itself ("How do I contact customer service?" asks for
     # its address, and is answered from the knowledge base, as "怎么联系客服？" and "联系客服的方式" are)
     r"|(?<![么何样])联系客服(?!的?(方式|电话|渠道|邮箱|热线|时间))"
@@ -143,7 +150,7 @@ SERVICE_DESK_RE = re.compile(
     r"\b(contact|reach|call|phone|e-?mail|write\s+to|get\s+(hold\s+of|in\s+touch\s+with))\b[^.?!]{0,30}"
     r"\b(customer\s+(service|support|care)|support(\s+team)?|help\s*desk|service\s+desk|you)\b"
     r"|\bcustomer\s+(service|support|care)('s)?\s+(number|phone|e-?mail|address|hours|contact)"
-    r"|联系客服|联系你们|客服的?(电话|热线|邮箱|联系方式|工作时间)",
+    r"|联系客服|联系你们|客服的?(电话|热线|邮箱|联系方式|工作时间)|(人工客服|人工服务|客服人员)" + _ABOUT_THE_DESK,
     re.I,
 )
 

@@ -10,7 +10,7 @@ import pytest
 from indexes.text import detect_lang, query_topic, tokenize
 from indexes.types import Filters
 from kb.errors import BackendUnavailableError, InputError
-from rag.assistant import HANDOFF_RE, Assistant, offered_person
+from rag.assistant import HANDOFF_RE, SERVICE_DESK_RE, Assistant, offered_person
 from rag.citations import parse_markers, strip_markers
 from rag.conversation import ConversationStore, asks_something, condense_offline, takes_topic_from_before
 from rag.llm import ScriptedLLM
@@ -98,9 +98,11 @@ def test_a_message_that_only_names_a_person_is_a_handoff_request(question: str) 
 
 @pytest.mark.parametrize("question", ["How do I contact customer service?", "What are the customer service hours?",
                                       "Is the agent fee refundable?", "客服电话是多少", "怎么联系客服？", "如何联系客服",
-                                      "联系客服的方式有哪些？"])
+                                      "联系客服的方式有哪些？", "人工客服几点上班", "人工客服的电话是多少", "人工服务周末有吗"])
 def test_asking_about_the_service_desk_is_no_handoff_request(question: str) -> None:
     assert HANDOFF_RE.search(question) is None, question
+    if "人工" in question:  # (refused, a question about the desk is handed to it)
+        assert SERVICE_DESK_RE.search(question), question
 
 
 def _asked(asst: Assistant, question: str, action: str) -> list[dict[str, str]]:
