@@ -992,14 +992,15 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             "documents": sorted(docs, key=lambda x: x["source"]),
         }
 
-    @app.delete("/v1/documents/{doc_id}", response_model=S.JobOut, status_code=202, tags=["documents"])
+    @app.delete("/v1/documents/{doc_id:path}", response_model=S.JobOut, status_code=202, tags=["documents"])
     def delete_document(
         doc_id: str,
         principal: Editor,
         svc: ServiceDep,
         kb: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Any:
-        """Start a job that removes a document; it is gone from answers once the job succeeded."""
+        """Start a job that removes a document (by its id or its source, e.g. ``guides/setup.md``);
+        it is gone from answers once the job succeeded."""
         return svc.submit_delete(kb or svc.default_kb, doc_id, principal).to_dict()
 
     # -- routes: feedback and agent assist -----------------------------------------------------------

@@ -785,14 +785,19 @@ class Service:
         return work
 
     def submit_delete(self, kb_name: str, doc_id: str, caller: Principal) -> Job:
+        """A job deleting the document ``doc_id`` names: its id, or its source as listed and cited
+        ("churn.md": the id alone was taken, and the source every listing shows was not found)."""
         rt = self.runtime(kb_name)
-        docs = {d.id: d for d in rt.holder.current().documents()}
-        doc = docs.get(doc_id)
-        if doc is None or not may_read(doc, caller.groups):
-            raise NotFoundError(
-                f"document {doc_id!r} is not in knowledge base {rt.name!r}",
-                "list them with GET /v1/documents",
+        readable = [d for d in rt.holder.current().documents() if may_read(d, caller.groups)]
+        doc = next((d for d in readable if d.id == doc_id), None) or next((d for d in readable if d.source == doc_id), None)
+        if doc is None:
+            entry_of = doc_id.partition("#")[0]
+            hint = (
+                f"{doc_id!r} is an entry of {entry_of!r}: delete {entry_of!r}, or upload it again without that row"
+                if "#" in doc_id and any(d.source == entry_of for d in readable)
+                else "pass a document's id or source, as GET /v1/documents lists them"
             )
+            raise NotFoundError(f"document {doc_id!r} is not in knowledge base {rt.name!r}", hint)
         check_may_change(doc, caller)
         work = self._delete_work(rt.name, doc.source, again=False)
         return self.jobs.submit("delete", rt.name, [doc.source], caller.name, work, {"source": doc.source})

@@ -845,6 +845,14 @@ def test_upload_job_ask_delete(tmp_path: Path, fake_embedder: Any) -> None:
         assert all(h["source"] != name and "ORCA-9921" not in h["text"] for h in hits)
         assert not (home / KB / "uploads" / name).exists()
         assert c.delete(f"/v1/documents/{doc['id']}").status_code == 404
+        # a document is deleted by its source too, as listed and cited; a cited FAQ entry is named
+        # as an entry of its file
+        r = c.delete("/v1/documents/wrap.csv%23abc123")  # ("#" encoded, or the client drops what follows)
+        assert r.status_code == 404 and "is an entry of 'wrap.csv'" in r.text, r.text
+        r = c.delete("/v1/documents/wrap.csv")
+        assert r.status_code == 202, r.text
+        assert _job(c, r.json()["id"])["report"]["deleted"] == 1
+        assert all(d["source"] != "wrap.csv" for d in c.get("/v1/documents").json()["documents"])
 
 
 def test_upload_limits(hashing_home: Path) -> None:
