@@ -57,6 +57,7 @@ from kb.errors import (
     KBError,
     NotFoundError,
     StorageError,
+    read_gb18030,
     storage_problem,
 )
 from kb.service import schemas as S
@@ -256,6 +257,11 @@ def _unreadable_body(request: Request, detail: str, cause: BaseException | None)
         why = detail.rstrip(".") if detail != "There was an error parsing the body" else "unreadable"
         return (f"the upload could not be read as a multipart form ({why}); send the files as form "
                 "fields named files, e.g. curl -F files=@faq.csv")
+    if isinstance(cause, UnicodeDecodeError) and isinstance(cause.object, bytes):
+        # a Chinese Windows client's JSON in GBK (the README's hint for a question in it)
+        gbk = read_gb18030(cause.object)
+        said = f" (it reads as GBK/GB18030: {gbk[:40]!r})" if gbk else ""
+        return f"the request body is not UTF-8{said}; send JSON encoded as UTF-8 (set the client to UTF-8)"
     return "the request body could not be read; send JSON encoded as UTF-8"
 
 

@@ -440,6 +440,9 @@ def test_text_that_is_not_unicode_is_refused_by_field_not_a_500(client: Any) -> 
     # bytes that are not UTF-8 at all: one line that says how to send the body
     r = client.post("/v1/ask", content=b'{"question": "refund \xe9\x80 time"}', headers={"content-type": "application/json"})
     assert r.status_code == 400 and "UTF-8" in r.json()["message"], r.text
+    # a Chinese client's JSON in GBK is read back to it
+    r = client.post("/v1/ask", content='{"question": "怎么重置密码"}'.encode("gbk"), headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "GBK/GB18030" in r.json()["message"] and "怎么重置密码" in r.json()["message"], r.text
     # the service still answers
     assert client.post("/v1/ask", json={"question": "How long does standard shipping take?"}).status_code == 200
 
