@@ -4,6 +4,7 @@ the commands so that ``kb --help`` stays fast."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -46,6 +47,10 @@ def _safe_output() -> None:
                 pass
 
 
+# the exit status of an unexpected error (sysexits' EX_SOFTWARE)
+EXIT_INTERNAL = 70
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: KBError becomes a one-line message and its exit code, never a traceback."""
     _safe_output()
@@ -70,10 +75,15 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(ex, _aborts()):
             sys.exit(1)
         problem = storage_problem(ex)
-        if problem is None:
+        if problem is not None:
+            typer.echo(f"error: {problem}", err=True)
+            sys.exit(1)
+        if os.environ.get("KB_DEBUG", "").strip() not in ("", "0"):
             raise
-        typer.echo(f"error: {problem}", err=True)
-        sys.exit(1)
+        # a bug: one line that says so, not a traceback in the middle of a script's output
+        typer.echo(f"error: internal error ({type(ex).__name__}: {str(ex)[:200]}); this is a bug: run the "
+                   "command again with KB_DEBUG=1 for the traceback and report it", err=True)
+        sys.exit(EXIT_INTERNAL)
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

@@ -145,6 +145,28 @@ def test_a_usage_error_is_click_s_message_and_exit_2_not_a_traceback(
     assert err.strip().splitlines()[-1].startswith("Error: ")
 
 
+def test_an_unexpected_error_is_one_line_that_says_it_is_a_bug_unless_kb_debug_is_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug (a NameError in the query path) printed a traceback where a script reads one line."""
+    import kb.commands.ask as ask_cmd
+    from kb.cli import EXIT_INTERNAL, main
+
+    def broken(*args: object, **kw: object) -> None:
+        raise NameError("name 'reply_excepts' is not defined")
+
+    monkeypatch.setattr(ask_cmd, "build_assistant", broken)
+    monkeypatch.delenv("KB_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as ex:
+        main(["ask", "How long do refunds take?"])
+    err = capsys.readouterr().err.strip()
+    assert ex.value.code == EXIT_INTERNAL and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("error: internal error (NameError: name 'reply_excepts' is not defined); this is a bug")
+    monkeypatch.setenv("KB_DEBUG", "1")
+    with pytest.raises(NameError):
+        main(["ask", "How long do refunds take?"])
+
+
 def test_kb_serve_refuses_an_unknown_log_level_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     from kb.cli import main
 
