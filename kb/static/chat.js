@@ -130,6 +130,16 @@
     if (final.handoff) {
       bubble.classList.add("handoff");
       bubble.append(el("div", { class: "handoff-banner", role: "status" }, t("handoff")));
+    } else if (final.action === "refuse") {
+      // the refusal offers a person: one click takes the offer (typing "yes" still does)
+      const person = el("button", { class: "ask-person", type: "button" }, t("askperson"));
+      person.addEventListener("click", () => {
+        if (inflight) return;
+        person.disabled = true;
+        input.value = t("askperson");
+        form.requestSubmit();
+      });
+      bubble.append(person);
     }
     const [bar, wrap] = feedbackBar(final.answer_id);
     const badge = el("span", { class: "badge" + (final.handoff ? " handoff" : "") },
@@ -174,6 +184,12 @@
       const r = await fetch("/v1/ask", { method: "POST", headers: authHeaders(), body: JSON.stringify(body), signal });
       if (!r.ok || !r.body) {
         const why = await failure(r);
+        if (r.status === 401) {
+          // the customer is told what to do, not the header an integrator sends
+          const key = document.getElementById("apikey");
+          if (key) key.focus();
+          throw Object.assign(new Error(t("nokey")), { unsent: true });
+        }
         if (sent && r.status === 403 && why.code === "session_forbidden") {
           forgetSession();  // another key's conversation: the next question starts a new one
           throw new Error(t("sessionlost"));

@@ -16,6 +16,7 @@ const STRINGS = {
     act_handoff: "Hand-off", cutoff: "the answer was cut off before it was checked; please ask again",
     sessionlost: "this conversation was started with another API key, so a new one has begun; please ask again",
     toolong: "the question is too long; please shorten it", nokey: "this page needs an API key: enter it above",
+    apikeyreq: "API key (required)", askperson: "Talk to a person",
   },
   zh: {
     title: "帮助中心", apikey: "API 密钥（可选）", newchat: "新对话", agentview: "客服视图",
@@ -29,6 +30,7 @@ const STRINGS = {
     act_faq: "常见问题", act_answer: "回答", act_clarify: "澄清问题", act_refuse: "未找到答案", act_handoff: "转人工",
     cutoff: "回答在核对完成前中断，请重新提问", sessionlost: "此对话由另一个 API 密钥发起，已为您开始新对话，请重新提问",
     toolong: "问题过长，请缩短后再发送", nokey: "此页面需要 API 密钥，请在上方输入",
+    apikeyreq: "API 密钥（必填）", askperson: "转人工客服",
   },
   "zh-Hant": {
     title: "幫助中心", apikey: "API 金鑰（選填）", newchat: "新對話", agentview: "客服視圖",
@@ -42,6 +44,7 @@ const STRINGS = {
     act_faq: "常見問題", act_answer: "回答", act_clarify: "澄清問題", act_refuse: "未找到答案", act_handoff: "轉人工",
     cutoff: "回答在核對完成前中斷，請重新提問", sessionlost: "此對話由另一個 API 金鑰發起，已為您開始新對話，請重新提問",
     toolong: "問題過長，請縮短後再發送", nokey: "此頁面需要 API 金鑰，請在上方輸入",
+    apikeyreq: "API 金鑰（必填）", askperson: "轉人工客服",
   },
 };
 // the order the language button goes through; each language's "lang" string names the next one
@@ -126,6 +129,10 @@ function passageNodes(text) {
 async function loadKbs(select) {
   try {
     const r = await fetch("/v1/models", { headers: authHeaders() });
+    const key = document.getElementById("apikey");
+    // the service wants a key: the box says so ("optional" was said of a key every question needed)
+    if (key) key.dataset.i18nPh = r.status === 401 ? "apikeyreq" : "apikey";
+    if (key) key.placeholder = t(key.dataset.i18nPh);
     if (!r.ok) { select.innerHTML = ""; select.hidden = true; return; }  // no key yet: loaded again when one is entered
     const data = await r.json();
     const current = localStorage.getItem("kb.kb");

@@ -304,6 +304,54 @@ window.fetch = async () => new Response(JSON.stringify({ error: 'unauthorized',
     assert "needs an API key" in browser.find_element(By.CSS_SELECTOR, "#sessions .error").text
 
 
+def test_the_chat_page_says_a_key_is_needed_in_the_customers_words(live: LiveServer, browser: Any) -> None:
+    """A service that wants a key: the key box said "(optional)", and a question was told "an API
+    key is required; send it as `Authorization: Bearer KEY`", words for the integrator."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(live.url + "/healthz")
+    browser.execute_script("localStorage.clear(); sessionStorage.clear();")
+    added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+window.fetch = async () => new Response(JSON.stringify({ error: 'unauthorized',
+  message: 'an API key is required; send it as Authorization: Bearer KEY' }), { status: 401,
+  headers: { 'Content-Type': 'application/json' } });
+"""})
+    try:
+        browser.get(live.url + "/")
+        wait = WebDriverWait(browser, 30)
+        key = browser.find_element(By.ID, "apikey")
+        wait.until(lambda d: key.get_attribute("placeholder") == "API key (required)")
+        browser.find_element(By.ID, "question").send_keys("How do I return an item?")
+        browser.find_element(By.ID, "send").click()
+        error = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))[0]
+        assert "this page needs an API key: enter it above" in error.text and "Bearer" not in error.text, error.text
+        # the question comes back to the box, to send once the key is in
+        assert browser.find_element(By.ID, "question").get_attribute("value") == "How do I return an item?"
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]})
+
+
+def test_a_refusal_offers_a_person_by_a_button(live: LiveServer, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    browser.get(live.url + "/")
+    browser.execute_script("localStorage.clear(); sessionStorage.clear();")
+    browser.get(live.url + "/")
+    box = wait.until(EC.element_to_be_clickable((By.ID, "question")))
+    box.send_keys("Who won the football world cup in 2018?")
+    browser.find_element(By.ID, "send").click()
+    person = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, ".msg.bot .ask-person")))
+    assert person.text == "Talk to a person"
+    person.click()
+    banner = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".handoff-banner")))
+    assert "support agent" in banner.text
+    assert browser.find_elements(By.CSS_SELECTOR, ".msg.user")[-1].text == "Talk to a person"
+
+
 @pytest.mark.parametrize(("page", "rendered"), [
     ("/docs", ".opblock-summary-path"),  # Swagger UI: one row per operation
     ("/redoc", "[data-section-id^='tag/']"),  # ReDoc: a section per tag
