@@ -140,8 +140,17 @@ window.fetch = async (url, opts) => {
 """
 
 
-def _fresh_page(live: LiveServer, browser: Any, before_scripts: str = "") -> Any:
-    """The chat page with empty storage; ``before_scripts`` runs before the page's own scripts."""
+# every request of the page answered as by a service that wants a key it was not given
+UNAUTHORIZED = """
+window.fetch = async () => new Response(JSON.stringify({ error: 'unauthorized',
+  message: 'an API key is required; send it as Authorization: Bearer KEY' }), { status: 401,
+  headers: { 'Content-Type': 'application/json' } });
+"""
+
+
+def _fresh_page(live: LiveServer, browser: Any, before_scripts: str = "", path: str = "/") -> Any:
+    """The chat page (or the page at ``path``) with empty storage; ``before_scripts`` runs before
+    the page's own scripts."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(live.url + "/healthz")
@@ -150,7 +159,7 @@ def _fresh_page(live: LiveServer, browser: Any, before_scripts: str = "") -> Any
     if before_scripts:
         added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": before_scripts})
     try:
-        browser.get(live.url + "/")
+        browser.get(live.url + path)
     finally:
         if added:
             browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]})
@@ -285,22 +294,9 @@ window.fetch = (url, opts) => (String(url).endsWith('/v1/feedback') && window.__
 def test_the_agent_page_says_when_it_needs_a_key(live: LiveServer, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    browser.get(live.url + "/healthz")
-    browser.execute_script("localStorage.clear(); sessionStorage.clear();")
-    added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
-window.fetch = async () => new Response(JSON.stringify({ error: 'unauthorized',
-  message: 'missing API key; send Authorization: Bearer KEY' }), { status: 401,
-  headers: { 'Content-Type': 'application/json' } });
-"""})
-    try:
-        browser.get(live.url + "/agent?session=sess_x")
-    finally:
-        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]})
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    wait = WebDriverWait(browser, 30)
+    wait = _fresh_page(live, browser, UNAUTHORIZED, "/agent?session=sess_x")
     turns = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#turns .error"))[0]
-    assert "needs an API key" in turns.text and "missing API key" in turns.text
+    assert "needs an API key" in turns.text and "an API key is required" in turns.text
     assert "needs an API key" in browser.find_element(By.CSS_SELECTOR, "#sessions .error").text
 
 
@@ -308,39 +304,23 @@ def test_the_chat_page_says_a_key_is_needed_in_the_customers_words(live: LiveSer
     """A service that wants a key: the key box said "(optional)", and a question was told "an API
     key is required; send it as `Authorization: Bearer KEY`", words for the integrator."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(live.url + "/healthz")
-    browser.execute_script("localStorage.clear(); sessionStorage.clear();")
-    added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
-window.fetch = async () => new Response(JSON.stringify({ error: 'unauthorized',
-  message: 'an API key is required; send it as Authorization: Bearer KEY' }), { status: 401,
-  headers: { 'Content-Type': 'application/json' } });
-"""})
-    try:
-        browser.get(live.url + "/")
-        wait = WebDriverWait(browser, 30)
-        key = browser.find_element(By.ID, "apikey")
-        wait.until(lambda d: key.get_attribute("placeholder") == "API key (required)")
-        browser.find_element(By.ID, "question").send_keys("How do I return an item?")
-        browser.find_element(By.ID, "send").click()
-        error = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))[0]
-        assert "this page needs an API key: enter it above" in error.text and "Bearer" not in error.text, error.text
-        # the question comes back to the box, to send once the key is in
-        assert browser.find_element(By.ID, "question").get_attribute("value") == "How do I return an item?"
-    finally:
-        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]})
+    wait = _fresh_page(live, browser, UNAUTHORIZED)
+    key = browser.find_element(By.ID, "apikey")
+    wait.until(lambda d: key.get_attribute("placeholder") == "API key (required)")
+    browser.find_element(By.ID, "question").send_keys("How do I return an item?")
+    browser.find_element(By.ID, "send").click()
+    error = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))[0]
+    assert "this page needs an API key: enter it above" in error.text and "Bearer" not in error.text, error.text
+    # the question comes back to the box, to send once the key is in
+    assert browser.find_element(By.ID, "question").get_attribute("value") == "How do I return an item?"
 
 
 def test_a_refusal_offers_a_person_by_a_button(live: LiveServer, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 60)
-    browser.get(live.url + "/")
-    browser.execute_script("localStorage.clear(); sessionStorage.clear();")
-    browser.get(live.url + "/")
+    wait = _fresh_page(live, browser)
     box = wait.until(EC.element_to_be_clickable((By.ID, "question")))
     box.send_keys("Who won the football world cup in 2018?")
     browser.find_element(By.ID, "send").click()
