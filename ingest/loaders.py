@@ -960,18 +960,38 @@ def _norm_col(name: Any) -> str:
     return re.sub(r"[\s\-]+", "_", text)
 
 
-def _find(cols: list[str], names: Sequence[str]) -> int | None:
+def _find(cols: list[str], names: Sequence[str], taken: frozenset[int] = frozenset()) -> int | None:
+    """The column named one of ``names``: as a whole, else (for a column no other role names as a
+    whole, ``taken``) as one of its words, or the end of a Chinese one: "问题 Question", "Customer
+    question", "Agent answer", "客户问题" (a bilingual or descriptive header was refused, though it
+    says which column is which)."""
     for cand in names:
         for i, c in enumerate(cols):
             if c == cand:
                 return i
+    for cand in (n for n in names if len(n) > 1):
+        cjk = not cand.isascii()
+        for i, c in enumerate(cols):
+            if i in taken:
+                continue
+            words = [w for w in re.split(r"[_\W]+", c) if w]
+            if cand in words or (cjk and any(w.endswith(cand) for w in words)):
+                return i
     return None
+
+
+def _named_whole(cols: list[str]) -> frozenset[int]:
+    """The columns whose whole name is one of an FAQ table's column names ("question_id" is the
+    id, whatever words it holds)."""
+    every = {*QUESTION_NAMES, *ANSWER_NAMES, *ID_NAMES, *TAG_NAMES, *GROUP_NAMES, *CATEGORY_NAMES}
+    return frozenset(i for i, c in enumerate(cols) if c in every)
 
 
 def detect_columns(header: Sequence[Any], name: str) -> dict[str, int]:
     cols = [_norm_col(h) for h in header]
-    q = _find(cols, QUESTION_NAMES)
-    a = _find(cols, ANSWER_NAMES)
+    whole = _named_whole(cols)
+    q = _find(cols, QUESTION_NAMES, whole)
+    a = _find(cols, ANSWER_NAMES, whole | ({q} if q is not None else set()))
     if q is None or a is None or q == a:
         found = ", ".join(str(h) for h in header if str(h).strip()) or "none"
         missing = "question" if q is None else "answer"
@@ -986,6 +1006,25 @@ def detect_columns(header: Sequence[Any], name: str) -> dict[str, int]:
         if i is not None and i not in (q, a):
             out[key] = i
     return out
+
+
+# rows above a table's header that a sheet may hold: a title (often merged across the columns), a
+# date, a blank row
+HEADER_SEARCH_ROWS = 10
+
+
+def header_row(rows: Sequence[Sequence[Any]], name: str) -> int:
+    """The index of the table's header among its first :data:`HEADER_SEARCH_ROWS` rows: the first
+    that names a question and an answer column; 0 when none does (its error says what it found).
+    A workbook exported with a title row and a blank row above the header was read as having no
+    question column, and its sheet was left out."""
+    for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        try:
+            detect_columns(row, name)
+        except MissingColumnsError:
+            continue
+        return i
+    return 0
 
 
 def _cell_text(value: Any) -> str:
@@ -1111,8 +1150,9 @@ class CsvLoader:
         rows = [r for r in rows if any(c.strip() for c in r)]
         if not rows:
             raise EmptyFileError(f"{path.name}: the table is empty", "add a header row question,answer and rows")
-        body, note = _overfull_rows(rows[0], rows[1:], path.name, delimiter)
-        faq, warnings = rows_to_faq(rows[0], body, path.name)
+        head = header_row(rows, path.name)
+        body, note = _overfull_rows(rows[head], rows[head + 1 :], path.name, delimiter)
+        faq, warnings = rows_to_faq(rows[head], body, path.name)
         return [], faq, {WARNINGS_KEY: warnings + ([note] if note else [])}
 
 
@@ -1173,8 +1213,9 @@ class XlsxLoader:
                 rows = [r for r in rows if any(_cell_text(c) for c in r)]
                 if not rows:
                     continue
+                head = header_row(rows, path.name)
                 try:
-                    got, said = rows_to_faq(rows[0], rows[1:], path.name, earlier)
+                    got, said = rows_to_faq(rows[head], rows[head + 1 :], path.name, earlier)
                 except (MissingColumnsError, EmptyFileError) as ex:
                     if isinstance(ex, MissingColumnsError):
                         errors.append(ex)

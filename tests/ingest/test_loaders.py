@@ -12,6 +12,7 @@ from ingest.loaders import (
     EncryptedFileError,
     NoTextLayerError,
     decode_text,
+    detect_columns,
     load_file,
 )
 from kb.errors import (
@@ -467,6 +468,32 @@ def test_every_faq_sheet_of_a_workbook_is_read(tmp_path: Path) -> None:
     said = load_file(tmp_path / "faq.xlsx", tmp_path, 5).warnings
     assert any("1 question asked again with another answer ('How long do refunds take?' in rows '1' / '2')" in w
                for w in said), said
+
+
+def test_a_faq_table_s_header_is_found_below_a_title_and_read_from_descriptive_names(tmp_path: Path) -> None:
+    """A workbook exported with a title row (merged across the columns) and a blank row above
+    its header lost the sheet ("no question and answer columns"); a header written in two
+    languages ("问题 Question") or with a word before the name ("Customer question") was refused."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "配送 Shipping"
+    ws.append(["配送常见问题（2025版）"])
+    ws.merge_cells("A1:C1")
+    ws.append([])
+    ws.append(["编号", "问题 Question", "回答 Answer"])
+    ws.append([1, "多久发货？", "付款后48小时内发货。"])
+    wb.save(str(tmp_path / "faq.xlsx"))
+    lf = load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    assert [(r.faq_id, r.question, r.answer) for r in lf.faq_rows] == [("1", "多久发货？", "付款后48小时内发货。")]
+    assert not lf.warnings
+    (tmp_path / "agents.csv").write_text(
+        "Ticket ID,Customer question,Agent answer\nT1,Can I pay by PayPal?,Yes. PayPal is accepted.\n", encoding="utf-8")
+    rows = load_file(tmp_path / "agents.csv", tmp_path, 5).faq_rows
+    assert [(r.question, r.answer) for r in rows] == [("Can I pay by PayPal?", "Yes. PayPal is accepted.")]
+    # a column named as a whole keeps its role: "question_id" is no question
+    assert detect_columns(["question_id", "question text", "answer"], "x") == {"question": 1, "answer": 2, "id": 0}
 
 
 def test_faq_utf16(tmp_path: Path) -> None:
