@@ -575,3 +575,17 @@ def test_a_markdown_ordered_lists_items_keep_their_numbers(tmp_path: Path) -> No
     items = [e.text for e in load_file(md, tmp_path, 5).elements if e.kind == "list_item"]
     assert items == ["1. Sign in to your account.", "2. Go to Orders.", "Keep the receipt.",
                      "4. Drop the parcel off within 7 days."]
+
+
+def test_a_merged_table_cell_stands_in_every_column_and_row_it_spans() -> None:
+    """A Word table's "Same-day delivery (London only)" spanning two columns left its price under
+    the delivery time ("Delivery time: $19.99"); a cell spanning rows left the rows below short."""
+    from ingest.loaders import html_table_to_markdown
+
+    across = ("<table><tr><th>Service</th><th>Delivery time</th><th>Price</th></tr>"
+              "<tr><td colspan=\"2\">Same-day delivery (London only)</td><td>$19.99</td></tr></table>")
+    assert html_table_to_markdown(across).split("\n")[2] == (
+        "| Same-day delivery (London only) | Same-day delivery (London only) | $19.99 |")
+    down = ("<table><tr><th>Plan</th><th>Item</th><th>Price</th></tr><tr><td rowspan=2>Plus</td><td>Data</td>"
+            "<td>$5</td></tr><tr><td>Calls</td><td>$2</td></tr><tr><td>Max</td><td>Data</td><td>$9</td></tr></table>")
+    assert html_table_to_markdown(down).split("\n")[2:] == ["| Plus | Data | $5 |", "| Plus | Calls | $2 |", "| Max | Data | $9 |"]
