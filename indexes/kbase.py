@@ -660,10 +660,11 @@ class IndexVersion:
         self._mask_cache: OrderedDict[tuple[Any, ...], np.ndarray | None] = OrderedDict()
         self._mask_lock = threading.Lock()
         self._first_vid: dict[str, np.ndarray] = {}
-        # (the store's method, not a closure over the version: that made a reference cycle, which
-        # kept every replaced version, its FAISS index and its mapped vectors file, deleted from
-        # disk, until a full garbage collection; a server publishing often held dozens)
-        self._chunk_cache: BatchLRU[int, Chunk] = BatchLRU(self.store.get_chunks, CHUNK_CACHE_SIZE)
+        # (a closure over the store, not over the version: that made a reference cycle, which kept
+        # every replaced version, its FAISS index and its mapped vectors file, deleted from disk,
+        # until a full garbage collection; a server publishing often held dozens)
+        store = self.store
+        self._chunk_cache: BatchLRU[int, Chunk] = BatchLRU(lambda rows: store.get_chunks(rows), CHUNK_CACHE_SIZE)
         self._all_chunks: list[Chunk] | None = None  # every chunk, once warm_up() preloaded them
         self._positions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._row_sources: tuple[list[str], list[bool]] | None = None
