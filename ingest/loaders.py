@@ -741,10 +741,59 @@ class HtmlLoader:
         # a page's footer is the site's, not the document's: "Copyright 2025 ... All rights
         # reserved." was quoted as the end of answers from the last section
         text = _PAGE_FOOTER.sub(" ", text)
+        text = _readable_page(text)
         return _numbered(_from_unstructured(partition_html(text=text, **_NO_LANG)), _html_marks(text)), [], meta
 
 
 _PAGE_FOOTER = re.compile(r"<footer\b[^>]*>.*?</footer\s*>", re.S | re.I)
+
+
+def _readable_page(text: str) -> str:
+    """The page rewritten so that unstructured reads what a person reads on it. The page as it is
+    where it does not parse."""
+    from lxml import etree
+
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True)
+    try:
+        try:
+            root = etree.fromstring(text, parser)
+        except ValueError:  # a str with an XML encoding declaration (unstructured does the same)
+            root = etree.fromstring(text.encode("utf-8"), etree.HTMLParser(
+                remove_comments=True, remove_pis=True, encoding="utf-8"))
+    except etree.LxmlError:
+        return text
+    if root is None:
+        return text
+    _open_details(root)
+    return str(etree.tostring(root, encoding="unicode", method="html"))
+
+
+def _open_details(root: Any) -> None:
+    """A ``<details>`` accordion's ``<summary>`` as a heading one level below the page's heading
+    before it (a level further down per accordion it is in), its answer as that heading's text.
+    unstructured drops ``<details>`` whole, as boilerplate: the FAQ accordion of a help page ("Can
+    I return a personalised item?") was in no chunk."""
+    last = 1  # the level of the page's last heading before the accordion, outside any accordion
+    found: list[tuple[Any, int]] = []
+    for el in root.iter():
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if _HEADING_TAG.fullmatch(tag) and not any(a.tag == "details" for a in el.iterancestors()):
+            last = int(tag[1])
+        elif tag == "details":
+            found.append((el, last + sum(1 for a in el.iterancestors() if a.tag == "details")))
+    for details, level in found:
+        details.tag = "div"
+        summary = next((c for c in details if c.tag == "summary"), None)
+        if summary is None:
+            continue
+        if any(isinstance(d.tag, str) and _BLOCK_TAG.fullmatch(d.tag) for d in summary.iterdescendants()):
+            summary.tag = "div"  # a summary that holds its own heading or paragraphs
+        else:
+            summary.tag = f"h{min(level + 1, 6)}"
+
+
+_HEADING_TAG = re.compile(r"h[1-6]")
+_BLOCK_TAG = re.compile(r"h[1-6]|p|div|ul|ol|dl|table|section|blockquote|pre")
 
 
 class TextLoader:

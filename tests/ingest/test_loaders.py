@@ -327,6 +327,32 @@ def test_a_web_pages_ordered_list_keeps_its_numbers(tmp_path: Path) -> None:
     assert items == ["1. 登录手机银行App。", "2. 点击“卡片管理”。", "网点也可办理", "3. Wait for the SMS."]
 
 
+def _html(tmp_path: Path, body: str, title: str = "Help") -> list[tuple[str, str, int]]:
+    (tmp_path / "p.html").write_text(f"<html><head><title>{title}</title></head><body>{body}</body></html>",
+                                     encoding="utf-8")
+    return [(e.kind, e.text, e.level) for e in load_file(tmp_path / "p.html", tmp_path, 5).elements]
+
+
+def test_a_web_pages_faq_accordion_is_read_as_questions_and_answers(tmp_path: Path) -> None:
+    # unstructured drops <details> whole: "Can I return a personalised item?" was in no chunk
+    els = _html(tmp_path, "<h1>Returns</h1><p>Return most items within 30 days.</p><h2>FAQ</h2>"
+                "<details><summary>Can I return a personalised item?</summary><p>Personalised items cannot be "
+                "returned.</p></details><details open><summary>Who pays for shipping?</summary>Members ship free."
+                "<details><summary>And abroad?</summary><p>Everyone pays $15.</p></details></details>"
+                "<details><summary><h3>Is it free?</h3></summary><p>Yes.</p></details>")
+    assert els[2:] == [
+        ("heading", "FAQ", 2),
+        ("heading", "Can I return a personalised item?", 3),
+        ("paragraph", "Personalised items cannot be returned.", 0),
+        ("heading", "Who pays for shipping?", 3),
+        ("paragraph", "Members ship free.", 0),
+        ("heading", "And abroad?", 4),
+        ("paragraph", "Everyone pays $15.", 0),
+        ("heading", "Is it free?", 3),
+        ("paragraph", "Yes.", 0),
+    ]
+
+
 def test_faq_csv_gbk_and_synonyms(tmp_path: Path) -> None:
     rows = "问题,答案,标签\n退货运费谁承担？,非质量问题由买家承担。,退货\n多久发货？,24小时内发货。,物流\n"
     (tmp_path / "faq.csv").write_bytes(rows.encode("gbk"))
