@@ -765,6 +765,7 @@ def _readable_page(text: str) -> str:
     if root is None:
         return text
     _open_details(root)
+    _definitions_as_items(root)
     return str(etree.tostring(root, encoding="unicode", method="html"))
 
 
@@ -790,6 +791,60 @@ def _open_details(root: Any) -> None:
             summary.tag = "div"  # a summary that holds its own heading or paragraphs
         else:
             summary.tag = f"h{min(level + 1, 6)}"
+
+
+def _definitions_as_items(root: Any) -> None:
+    """A definition list's terms each with its definition, as one list item: "Second exchange:
+    $4.95". unstructured read a ``<dt>`` as a paragraph and its ``<dd>`` as a list item apart from
+    it ("Second exchange" / "- $4.95"): "How much is a second exchange?" found the term, not the
+    price. Terms that share a definition are read together ("Card, PayPal: 5 days")."""
+    from lxml import etree
+
+    for dl in reversed(list(root.iter("dl"))):  # the innermost first
+        for child in list(dl):  # <dl><div><dt/><dd/></div></dl>: the div's items are the list's
+            if child.tag == "div":
+                at = dl.index(child)
+                for sub in reversed(list(child)):
+                    dl.insert(at, sub)
+                dl.remove(child)
+        terms: list[str] = []
+        after_dd = False
+        for child in list(dl):
+            if child.tag == "dt":
+                if after_dd:
+                    terms, after_dd = [], False
+                term = " ".join("".join(child.itertext()).split())
+                if term:
+                    terms.append(term)
+                _drop(child)
+            elif child.tag == "dd":
+                after_dd = True
+                child.tag = "li"
+                for para in child.iter("p"):  # "<dd><p>5 days</p></dd>": the item's own text
+                    para.tail = " " + (para.tail or "")
+                etree.strip_tags(child, "p")
+                if terms:
+                    label = ", ".join(terms)
+                    child.text = f"{label}{' ' if label[-1] in ':：?？' else ': '}{child.text or ''}"
+        for term in terms if not after_dd else []:  # a term without a definition at the end
+            li = dl.makeelement("li", {})
+            li.text = term
+            dl.append(li)
+        dl.tag = "ul"
+
+
+def _drop(el: Any) -> None:
+    """Take ``el`` out of its parent, the text that follows it kept."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
 
 
 _HEADING_TAG = re.compile(r"h[1-6]")

@@ -353,6 +353,21 @@ def test_a_web_pages_faq_accordion_is_read_as_questions_and_answers(tmp_path: Pa
     ]
 
 
+def test_a_definition_lists_term_is_read_with_its_definition(tmp_path: Path) -> None:
+    # "Second exchange" / "- $4.95" apart: "How much is a second exchange?" never quoted the price
+    els = _html(tmp_path, "<h2>Exchange fees</h2><dl><dt>First exchange</dt><dd>Free</dd>"
+                "<div><dt>Second exchange</dt><dd>$4.95</dd></div><dt>Card</dt><dt>PayPal</dt><dd><p>5 days</p></dd>"
+                "<dt>Is it taxed?</dt><dd>No.</dd></dl><p>Fees are refunded on a fault.</p>")
+    assert els == [
+        ("heading", "Exchange fees", 2),
+        ("list_item", "First exchange: Free", 0),
+        ("list_item", "Second exchange: $4.95", 0),
+        ("list_item", "Card, PayPal: 5 days", 0),
+        ("list_item", "Is it taxed? No.", 0),
+        ("paragraph", "Fees are refunded on a fault.", 0),
+    ]
+
+
 def test_faq_csv_gbk_and_synonyms(tmp_path: Path) -> None:
     rows = "问题,答案,标签\n退货运费谁承担？,非质量问题由买家承担。,退货\n多久发货？,24小时内发货。,物流\n"
     (tmp_path / "faq.csv").write_bytes(rows.encode("gbk"))
