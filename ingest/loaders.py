@@ -766,6 +766,7 @@ def _readable_page(text: str) -> str:
         return text
     _open_details(root)
     _definitions_as_items(root)
+    _lines_apart(root)
     return str(etree.tostring(root, encoding="unicode", method="html"))
 
 
@@ -831,6 +832,49 @@ def _definitions_as_items(root: Any) -> None:
             li.text = term
             dl.append(li)
         dl.tag = "ul"
+
+
+# the blocks whose lines a <br> sets apart: the lines of an address, steps written in one paragraph
+_LINES_TAGS = frozenset({"p", "address"})
+_FLOW_TAGS = frozenset({"div", "body", "main", "article", "section", "aside", "header", "blockquote", "center"})
+
+
+def _lines_apart(root: Any) -> None:
+    """The lines a ``<br>`` ends, each a paragraph of its own. unstructured joined them with a
+    space: an address read "Fabrikam Returns Center 1200 Harbor Way Oakland, CA 94607", three
+    steps one sentence. A paragraph becomes one per line; the text a container (a ``<div>``) holds
+    between its ``<br>`` is set in a ``<div>`` per line. A ``<br>`` inside a list item, a table cell,
+    a heading or a phrase (``<b>a<br>b</b>``) is left as it is."""
+    for el in list(root.iter(*_LINES_TAGS, *_FLOW_TAGS)):
+        if not any(child.tag == "br" for child in el):
+            continue
+        tag = el.tag if el.tag in _LINES_TAGS else "div"
+        pieces = [el.makeelement(tag, {})]
+        pieces[0].text = el.text
+        for child in list(el):
+            if child.tag == "br":
+                pieces.append(el.makeelement(tag, {}))
+                pieces[-1].text = child.tail
+                el.remove(child)
+            else:
+                pieces[-1].append(child)  # with its tail
+        kept = [p for p in pieces if len(p) or (p.text or "").strip()]
+        if el.tag in _LINES_TAGS and el.getparent() is not None:
+            parent, at = el.getparent(), el.getparent().index(el)
+            for piece in kept:
+                for name, value in el.attrib.items():
+                    piece.set(name, value)
+            if kept:
+                kept[-1].tail = el.tail
+                parent.remove(el)
+                for piece in reversed(kept):
+                    parent.insert(at, piece)
+            else:
+                _drop(el)
+        else:
+            el.text = None
+            for piece in kept:
+                el.append(piece)
 
 
 def _drop(el: Any) -> None:

@@ -368,6 +368,22 @@ def test_a_definition_lists_term_is_read_with_its_definition(tmp_path: Path) -> 
     ]
 
 
+def test_the_lines_a_br_ends_stay_apart(tmp_path: Path) -> None:
+    # an address read "Fabrikam Returns Center 1200 Harbor Way Oakland, CA 94607", one line
+    els = _html(tmp_path, "<h2>Return address</h2><p>Fabrikam Returns Center<br>1200 Harbor Way<br/>"
+                "Oakland, CA 94607<br><br></p><div>Email us.<br>Attach a <b>photo</b>.</div>"
+                "<ul><li>Call us<br>any day</li></ul>")
+    assert els == [
+        ("heading", "Return address", 2),
+        ("paragraph", "Fabrikam Returns Center", 0),
+        ("paragraph", "1200 Harbor Way", 0),
+        ("paragraph", "Oakland, CA 94607", 0),
+        ("paragraph", "Email us.", 0),
+        ("paragraph", "Attach a photo.", 0),
+        ("list_item", "Call us any day", 0),
+    ]
+
+
 def test_faq_csv_gbk_and_synonyms(tmp_path: Path) -> None:
     rows = "问题,答案,标签\n退货运费谁承担？,非质量问题由买家承担。,退货\n多久发货？,24小时内发货。,物流\n"
     (tmp_path / "faq.csv").write_bytes(rows.encode("gbk"))
