@@ -764,10 +764,103 @@ def _readable_page(text: str) -> str:
         return text
     if root is None:
         return text
+    _without_site_furniture(root)
     _open_details(root)
     _definitions_as_items(root)
     _lines_apart(root)
     return str(etree.tostring(root, encoding="unicode", method="html"))
+
+
+# the class / id words of a site's furniture (a class's or id's words: split at "-", "_" and
+# camelCase, so "cookie-banner", "siteFooter", "top_menu" hold one, "menu-item" too, "menus" not)
+_FURNITURE_WORDS = frozenset({
+    "cookie", "cookies", "consent", "gdpr", "banner", "breadcrumb", "breadcrumbs", "sidebar", "footer",
+    "newsletter", "share", "sharing", "social", "nav", "navbar", "navigation", "topnav", "menu", "topmenu",
+    "mainmenu", "megamenu", "related",
+})
+# words that also name content ("menu-item" of a product list, "related-terms"): furniture only where
+# most of its text is links (a menu, a list of related articles)
+_LINK_WORDS = frozenset({"nav", "navbar", "navigation", "topnav", "menu", "topmenu", "mainmenu", "megamenu", "related"})
+_FURNITURE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary"})
+_MAIN_TAGS = frozenset({"main", "article"})
+
+
+def _words(el: Any) -> set[str]:
+    raw = f"{el.get('class') or ''} {el.get('id') or ''}"
+    return set(re.sub(r"([a-z])([A-Z])", r"\1 \2", raw).lower().replace("_", " ").replace("-", " ").split())
+
+
+def _text_len(el: Any) -> int:
+    return sum(len("".join(t.split())) for t in el.itertext())
+
+
+def _link_len(el: Any) -> int:
+    return sum(_text_len(a) for a in el.iter("a"))
+
+
+def _is_main(el: Any) -> bool:
+    return el.tag in _MAIN_TAGS or (el.get("role") or "").strip().lower() == "main"
+
+
+def _without_site_furniture(root: Any) -> None:
+    """The page without its site's furniture: a cookie notice, the site's menu and header, its
+    breadcrumbs, a sidebar ("Related articles"), a newsletter box, share buttons, a footer in a
+    ``<div class="site-footer">``. unstructured reads only a page's ``<main>`` where it has one and
+    drops ``<nav>``; a CMS page without ``<main>`` had all of it in its chunks, and the copyright
+    line and the cookie notice were quoted in answers. Furniture is ``<nav>``, an ``<aside>`` and a
+    ``<header>`` that holds a menu outside the page's ``<main>``/``<article>``, an ARIA role of the
+    site's (navigation; banner, contentinfo, complementary outside them) and a class or id of one of
+    :data:`_FURNITURE_WORDS` (:data:`_LINK_WORDS` where most of its text is links). An element that
+    holds a ``<main>``, an ``<article>``, an ``<h1>`` (a class-named one) or most of the page's
+    text is the page's, whatever it is called (``<div class="page with-sidebar">``). A page
+    with one ``<article>`` and no ``<main>`` is read from it, as from a ``<main>``."""
+    for junk in list(root.iter("script", "style", "noscript", "template")):  # not read by unstructured
+        _drop(junk)
+    body = root.find(".//body")
+    body = root if body is None else body
+    total = max(_text_len(body), 1)
+    dropped: list[Any] = []
+    for el in body.iterdescendants():
+        if not isinstance(el.tag, str) or any(a in dropped for a in el.iterancestors()):
+            continue
+        in_main = any(_is_main(a) for a in el.iterancestors())
+        role = (el.get("role") or "").strip().lower()
+        by_tag = (
+            el.tag == "nav"
+            or role == "navigation"
+            or (not in_main and (
+                el.tag == "aside"
+                or role in _FURNITURE_ROLES
+                or el.tag == "header" and any(
+                    d.tag == "nav" or (d.get("role") or "").lower() == "navigation"
+                    or _words(d) & _LINK_WORDS for d in el.iterdescendants() if isinstance(d.tag, str)
+                )
+            ))
+        )
+        words = _words(el)
+        named = words & _FURNITURE_WORDS
+        by_name = (
+            bool(named)
+            and (not named <= _LINK_WORDS or 2 * _link_len(el) >= _text_len(el))
+            and next(el.iter("h1"), None) is None
+        )
+        if not (by_tag or by_name) or _is_main(el) or any(_is_main(d) for d in el.iterdescendants()):
+            continue
+        if 2 * _text_len(el) > total:
+            continue
+        dropped.append(el)
+    for el in dropped:
+        _drop(el)
+    if root.find(".//main") is None and root.find(".//*[@role='main']") is None:
+        articles = [a for a in root.iter("article") if not any(b.tag == "article" for b in a.iterancestors())]
+        if len(articles) == 1 and 2 * _text_len(articles[0]) >= _text_len(body) and not [
+            h for h in root.iter("h1") if articles[0] not in h.iterancestors()
+        ]:
+            article = articles[0]
+            main = article.makeelement("main", {})
+            article.addprevious(main)
+            main.append(article)  # unstructured reads a page's <main> alone
+            main.tail, article.tail = article.tail, None
 
 
 def _open_details(root: Any) -> None:

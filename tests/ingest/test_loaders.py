@@ -384,6 +384,51 @@ def test_the_lines_a_br_ends_stay_apart(tmp_path: Path) -> None:
     ]
 
 
+def test_a_cms_page_is_read_without_its_sites_furniture(tmp_path: Path) -> None:
+    # a page without <main>: its cookie notice, menu, breadcrumbs, related articles and copyright
+    # line were chunked with it and quoted in answers
+    els = _html(tmp_path, """
+        <div id="cookie-banner" class="cookie-consent">This website uses cookies. <a href="/c">Accept</a></div>
+        <header><div class="logo">Tailspin</div><ul class="topMenu"><li><a href="/">Home</a></li></ul></header>
+        <div class="top-menu"><a href="/">Home</a> | <a href="/p">Products</a> | <a href="/s">Support</a></div>
+        <div role="navigation"><a href="/help">Help</a></div>
+        <div class="breadcrumb">Support &raquo; Warranty &raquo; Claims</div>
+        <div class="page with-sidebar"><div class="content">
+          <h1>Warranty claims</h1><p>All Tailspin headphones carry a two-year limited warranty.</p>
+          <h2>Our menu</h2><ul class="menu-items"><li>Espresso, served all day</li><li>Latte with oat milk</li></ul>
+          <div class="callout">Keep your proof of purchase. Claims without a receipt are rejected.</div>
+        </div>
+        <aside><p>Need more help? Call us.</p></aside>
+        <div class="related"><h3>Related articles</h3><ul><li><a href="/a">Pairing your headphones</a></li></ul></div>
+        <div class="share-buttons">Share this page</div><div class="newsletter">Subscribe for 10% off!</div>
+        </div>
+        <div class="site-footer">Copyright 2024 Tailspin Toys. All rights reserved.</div>""")
+    assert [text for _, text, _ in els] == [
+        "Warranty claims",
+        "All Tailspin headphones carry a two-year limited warranty.",
+        "Our menu",
+        "Espresso, served all day",
+        "Latte with oat milk",
+        "Keep your proof of purchase. Claims without a receipt are rejected.",
+    ]
+
+
+def test_a_page_with_main_keeps_all_of_its_content(tmp_path: Path) -> None:
+    # what is in the page's <main>/<article> is its own, even an <aside> or a <header> there
+    page = """<header><nav><a href="/">Home</a></nav></header><div class="breadcrumbs">Home &gt; Help</div>
+        <{tag}><header><h1>Exchanges</h1><p>Sizes and colours</p></header>
+        <p>Exchange an item within 60 days.</p>
+        <aside class="note"><b>Note:</b> Swimwear cannot be exchanged.</aside>
+        <section class="menu-item"><h2>Fees</h2><p>The second exchange costs $4.95.</p></section>
+        <div class="social-share"><a href="/fb">Facebook</a></div></{tag}>
+        <aside class="sidebar"><h3>Related</h3><a href="/r">Refunds</a></aside>"""
+    expected = ["Exchanges", "Sizes and colours", "Exchange an item within 60 days.",
+                "Note: Swimwear cannot be exchanged.", "Fees", "The second exchange costs $4.95."]
+    for tag in ("main", "article", "div role='main'"):
+        els = _html(tmp_path, page.format(tag=tag).replace("</div role='main'>", "</div>"))
+        assert [text for _, text, _ in els] == expected, tag
+
+
 def test_faq_csv_gbk_and_synonyms(tmp_path: Path) -> None:
     rows = "问题,答案,标签\n退货运费谁承担？,非质量问题由买家承担。,退货\n多久发货？,24小时内发货。,物流\n"
     (tmp_path / "faq.csv").write_bytes(rows.encode("gbk"))
