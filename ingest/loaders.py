@@ -731,8 +731,11 @@ class HtmlLoader:
 
         meta: dict[str, Any] = {}
         m = re.search(r"<title[^>]*>(.*?)</title>", text, flags=re.S | re.I)
-        if m and m.group(1).strip():
-            meta["title"] = " ".join(html_lib.unescape(m.group(1)).split())
+        title = " ".join(html_lib.unescape(m.group(1)).split()) if m else ""
+        # a page's <title> may be its editor's placeholder ("Untitled", "Document", "index"): the
+        # page's first heading names it then, as a PDF's made-up title gives way to its heading
+        if title and not _JUNK_PDF_TITLE.search(title) and not _JUNK_HTML_TITLE.fullmatch(title):
+            meta["title"] = title
         m = re.search(r"<html[^>]*\blang=[\"']?([A-Za-z_-]+)", text, flags=re.I)
         if m:
             with contextlib.suppress(ValueError):  # a page's own tag may be junk: detected then
@@ -745,6 +748,7 @@ class HtmlLoader:
         return _numbered(_from_unstructured(partition_html(text=text, **_NO_LANG)), _html_marks(text)), [], meta
 
 
+_JUNK_HTML_TITLE = re.compile(r"\W*(?:index|home ?page|new page|page|untitled (?:page|document))\W*", re.I)
 _PAGE_FOOTER = re.compile(r"<footer\b[^>]*>.*?</footer\s*>", re.S | re.I)
 
 

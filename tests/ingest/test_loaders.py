@@ -429,6 +429,16 @@ def test_a_page_with_main_keeps_all_of_its_content(tmp_path: Path) -> None:
         assert [text for _, text, _ in els] == expected, tag
 
 
+@pytest.mark.parametrize("title", ["Untitled", "Document", "index", "index.html", "Untitled page", ""])
+def test_a_web_pages_placeholder_title_gives_way_to_its_heading(tmp_path: Path, title: str) -> None:
+    # "Untitled" was cited as the page's title
+    (tmp_path / "p.html").write_text(f"<html><head><title>{title}</title></head><body><div class='content'>"
+                                     "<h1>Warranty claims</h1><p>Two years.</p></div></body></html>", encoding="utf-8")
+    assert load_file(tmp_path / "p.html", tmp_path, 5).document.title == "Warranty claims"
+    (tmp_path / "p.html").write_text("<title>Index of fees</title><h1>Fees</h1><p>None.</p>", encoding="utf-8")
+    assert load_file(tmp_path / "p.html", tmp_path, 5).document.title == "Index of fees"
+
+
 def test_faq_csv_gbk_and_synonyms(tmp_path: Path) -> None:
     rows = "问题,答案,标签\n退货运费谁承担？,非质量问题由买家承担。,退货\n多久发货？,24小时内发货。,物流\n"
     (tmp_path / "faq.csv").write_bytes(rows.encode("gbk"))
