@@ -13,6 +13,7 @@ from typing import Any
 
 from indexes.text import (
     detect_lang,
+    has_cjk,
     only_names_subject,
     outermost,
     query_topic,
@@ -213,10 +214,15 @@ def takes_topic_from_before(question: str) -> bool:
     that cost?", "How do I cancel it?", "这个要钱吗？"); a question that names another subject
     ("What about returns?", :func:`~indexes.text.only_names_subject`), or more than one thing
     ("Does it cost more for express shipping?"), says what it is about."""
-    if stands_alone(question) or only_names_subject(question):
+    if only_names_subject(question):
         return False
-    # a Chinese word is indexed with the words within it too ("保修期": 保修): one thing
-    return len(outermost(set(tokenize(query_topic(question))))) <= 1
+    # a Chinese word is indexed with the words within it too ("保修期": 保修): one thing (and
+    # 什么时候, "when", asks, as 多久 does: its 时候 is no thing named; "送到的时候坏了" keeps its 时候)
+    names_one = len(outermost(set(tokenize(query_topic(to_simplified(question).replace("什么时候", "多久")))))) <= 1
+    # a Chinese question leaves out what it asks about, where English says "it": "什么时候能收到？"
+    # after "发票怎么开？" asks when the invoice arrives, and was told when a refund does, whose
+    # sentence says 收到
+    return names_one and (not stands_alone(question) or has_cjk(question))
 
 
 # the words by which a question points at a thing said before ("How much does that cost?", "这个要钱吗？"):
@@ -309,6 +315,11 @@ def condense_offline(
             if not refers_back(carried[-1]) or len(earlier) > LONG_TURN_CHARS:
                 break
             carried.append(earlier)
+        if answered and len(outermost(set(tokenize(query_topic(" ".join(carried)))))) > 2:
+            # the turns carried name the topic themselves ("金卡会员呢？" and "运费多少钱？" before
+            # "要多久？"): the answer's sentence (a row of the fees table) only brought that answer
+            # back, where the delivery time was asked
+            answered = ""
         return " ".join(t for t in (question, *carried, answered) if t)
     q_terms = set(tokenize(question))
     seen: dict[str, float] = {}

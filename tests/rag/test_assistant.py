@@ -762,6 +762,8 @@ def test_a_conversation_file_from_before_groups_were_kept_is_read_as_unrestricte
     ("Does it cost more for express shipping?", False),  # names express shipping too
     ("What about returns?", False), ("那会员呢？", False),  # another subject
     ("How much does shipping cost?", False), ("why?", False),  # leans on nothing by its words
+    # a Chinese question leaves out what it asks about, where English says "it"
+    ("什么时候能收到？", True), ("要多久？", True), ("运费谁出？", False), ("发票什么时候能收到？", False),
 ])
 def test_a_question_takes_its_topic_from_the_turn_before_when_it_names_no_more_than_one_thing(
     question: str, takes: bool
@@ -827,6 +829,12 @@ def test_a_question_naming_nothing_after_a_follow_up_carries_the_last_answer() -
         {"role": "user", "content": "我想退货"}, {"role": "assistant", "content": "30 天内可以退货[1]。"},
         {"role": "user", "content": "运费谁出？"}, {"role": "assistant", "content": "质量问题由 Acme 承担[1]。其余买家承担[1]。"},
     ]) == "要多久？ 运费谁出？ 质量问题由 Acme 承担。"
+    # ... where the turns carried name the topic themselves, the answer only brings itself back
+    # ("要多久？" after "运费多少钱？" and "金卡会员呢？" was told the fees row again)
+    assert condense_offline("要多久？", [
+        {"role": "user", "content": "运费多少钱？"}, {"role": "assistant", "content": "满99元免运费[1]。"},
+        {"role": "user", "content": "金卡会员呢？"}, {"role": "assistant", "content": "金卡会员运费：免运费[1]。"},
+    ]) == "要多久？ 金卡会员呢？ 运费多少钱？"
     # a question that names its topic carries the turn alone
     assert condense_offline("How long do I have to return it?", hist) == \
         "How long do I have to return it? What do I need to send?"
