@@ -1130,15 +1130,18 @@ def _pdf_boxes(data: bytes, password: str | None) -> Iterable[tuple[int, float, 
             for box in page
             if isinstance(box, LTTextContainer)
         ]
-        bullets, bulleted = _drawn_bullets([line for box in boxes for line in box])
+        # a bullet glyph without a width (an unmapped one, "(cid:127)") is a line of no box of its
+        # own: layout analysis sets it apart as empty. It is looked for as a bullet, never read.
+        loose = [obj for obj in page if isinstance(obj, LTTextLine) and _is_bullet_glyph(obj.get_text().strip())]
+        bullets, bulleted = _drawn_bullets([line for box in boxes for line in box] + loose)
         for box in boxes:
             # one box may mix a heading line and body lines, or several list items: split it by
             # line font size and at each bullet
             current: list[str] = []
             current_size = 0.0
             for line in box:
-                text = line.get_text().strip()
-                if id(line) in bullets:
+                text = _without_cids(line.get_text().strip())
+                if id(line) in bullets or not text:
                     continue  # a bullet drawn apart: it was given to the line it marks
                 if id(line) in bulleted:
                     text = "- " + text
@@ -1160,12 +1163,12 @@ def _drawn_bullets(lines: list[Any]) -> tuple[set[int], set[int]]:
     used: set[int] = set()
     marked: set[int] = set()
     for b in lines:
-        if b.get_text().strip() not in _BULLET_GLYPHS:
+        if not _is_bullet_glyph(b.get_text().strip()):
             continue
         mid = (b.y0 + b.y1) / 2
         best, gap = None, 40.0
         for line in lines:
-            if line is b or line.get_text().strip() in _BULLET_GLYPHS:
+            if line is b or _is_bullet_glyph(line.get_text().strip()):
                 continue
             half = max(line.y1 - line.y0, b.y1 - b.y0) / 2
             d = line.x0 - b.x1
@@ -1175,6 +1178,26 @@ def _drawn_bullets(lines: list[Any]) -> tuple[set[int], set[int]]:
             used.add(id(b))
             marked.add(id(best))
     return used, marked
+
+
+# pdfminer's text for a glyph its font does not map to Unicode: "(cid:127)" for the bullet of a
+# standard font's list. It was indexed and quoted ("(cid:127) Alcoholic beverages, unless ...").
+_CID = re.compile(r"\(cid:\d+\)")
+_LEADING_CID = re.compile(r"^(?:\(cid:\d+\)\s*)+(?=\S)")
+
+
+def _is_bullet_glyph(text: str) -> bool:
+    return text in _BULLET_GLYPHS or _CID.fullmatch(text) is not None
+
+
+def _without_cids(text: str) -> str:
+    """A line's text without pdfminer's placeholders for unmapped glyphs: one that opens the line
+    before its text is the line's bullet ("- "), one elsewhere is dropped (a glyph of no letter
+    the reader can be given), as is a line of nothing else."""
+    if "(cid:" not in text:
+        return text
+    text = _LEADING_CID.sub("- ", text)
+    return " ".join(_CID.sub("", text).split())
 
 
 def _join_lines(lines: list[str]) -> str:

@@ -98,6 +98,37 @@ def test_pdf_list_items_keep_bullets_drawn_apart_from_their_text(tmp_path: Path)
     assert [t for _, _, t in _pdf_boxes(pdf.read_bytes(), None)][-1] == "-"
 
 
+def test_pdf_bullets_of_a_standard_font_are_list_items_not_cid_text(tmp_path: Path) -> None:
+    # Helvetica has no Unicode for its bullet: pdfminer reads "(cid:127)", which was indexed and
+    # quoted ("(cid:127) Alcoholic beverages ..."); drawn apart, it is a glyph without a width
+    from reportlab.pdfgen import canvas
+
+    pdf = tmp_path / "policy.pdf"
+    c = canvas.Canvas(str(pdf))
+    c.setFont("Helvetica", 10)
+    c.drawString(50, 760, "Expenses that are not reimbursed:")
+    for y, item in ((740, "Alcoholic beverages at a client dinner."), (725, "Traffic and parking fines.")):
+        c.drawString(55, y, "\u2022")
+        c.drawString(68, y, item)
+    c.showPage()
+    c.save()
+    els = load_file(pdf, tmp_path, 5).elements
+    assert [(e.kind, e.text) for e in els] == [
+        ("paragraph", "Expenses that are not reimbursed:"),
+        ("list_item", "Alcoholic beverages at a client dinner."), ("list_item", "Traffic and parking fines."),
+    ]
+
+
+def test_an_unmapped_glyph_opening_a_pdf_line_is_its_bullet_and_is_dropped_elsewhere() -> None:
+    from ingest.loaders import _without_cids
+
+    assert _without_cids("(cid:127) Gift cards") == "- Gift cards"
+    assert _without_cids("(cid:127)(cid:3) Gift cards") == "- Gift cards"
+    assert _without_cids("the pro(cid:12)le page (cid:3) here") == "the prole page here"
+    assert _without_cids("(cid:127)") == ""
+    assert _without_cids("Returns - 30 days") == "Returns - 30 days"
+
+
 def test_chinese_pdf(tmp_path: Path) -> None:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
