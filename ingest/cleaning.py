@@ -34,6 +34,63 @@ def normalize_block(text: str, kind: str = "paragraph") -> str:
     return normalize_text(text)
 
 
+# a word broken at a line's end: its first part (letters, not part of a longer hyphenated word
+# "a-b-"), the hyphen, then the line break and the second part, a lowercase word
+_BROKEN_WORD = re.compile(r"(?<![\w-])([A-Za-z]+)-[ \t]*\r?\n[ \t]*([a-z]+)(?=[\s.,;:!?'\"]|$)")
+_WORD = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
+# prefixes written with a hyphen before a word ("pre-approved", "non-refundable", "well-known"): a
+# break after one keeps its hyphen where what follows is a word of the document on its own. Not
+# "re", "co", "ex", "sub", "pro", "under", ...: a break after them is most often inside one word
+# ("re-turn", "ex-change", "sub-mit", "pro-vide", "under-stand"), as after "pre" in "pre-vious".
+_HYPHEN_PREFIXES = frozenset({"pre", "post", "non", "anti", "semi", "multi", "well"})
+
+
+def hyphen_words(text: str) -> frozenset[str]:
+    """The words of a document, lowercased, for :func:`rejoin_hyphenated`: its single words and its
+    hyphenated ones as written ("approved", "pre-approved"), not the parts of a word broken at a
+    line's end ("pre-\nvious" has no word "vious")."""
+    return frozenset(w.lower() for w in _WORD.findall(_BROKEN_WORD.sub(" ", text)))
+
+
+def rejoin_hyphenated(first: str, second: str, words: frozenset[str] = frozenset()) -> str:
+    """One word from ``first`` + "-" + line break + ``second`` (lowercase): a hyphen at a line's
+    end is the line's (a word broken to fit, "reim-" / "bursement") or the word's ("pre-" /
+    "approved"). The rule, in order, ``words`` being the document's own (:func:`hyphen_words`):
+
+    1. the word without the hyphen is in ``words`` (written unbroken elsewhere): no hyphen;
+    2. the hyphenated word is in ``words``: hyphen;
+    3. ``first`` is "self" ("self-service"), or "re"/"co" before the vowel it ends with
+       ("re-enter", "co-owner"): hyphen;
+    4. ``first`` is one of :data:`_HYPHEN_PREFIXES` and ``second`` is a word of ``words`` on its
+       own ("pre-" / "approved" where "approved" is; not "pre-" / "vious"): hyphen;
+    5. otherwise no hyphen, the common case of a word broken to fit ("reim-" / "bursement")."""
+    joined, hyphened = first + second, f"{first}-{second}"
+    if joined.lower() in words:
+        return joined
+    if hyphened.lower() in words:
+        return hyphened
+    head, tail = first.lower(), second.lower()
+    if head == "self" or (head in ("re", "co") and tail[:1] == head[-1]):
+        return hyphened
+    if head in _HYPHEN_PREFIXES and tail in words:
+        return hyphened
+    return joined
+
+
+def rejoin_broken_words(text: str, words: frozenset[str] | None = None) -> str:
+    """``text`` with each word broken by a hyphen at a line's end made one again, on the line of
+    its first part (:func:`rejoin_hyphenated`; ``words``: the document's, else ``text``'s): "when
+    dis-\npatch may take" read "when dis- patch may take" in a plain-text file."""
+    if "-" not in text:
+        return text
+    vocabulary = hyphen_words(text) if words is None else words
+
+    def one(m: re.Match[str]) -> str:
+        return rejoin_hyphenated(m.group(1), m.group(2), vocabulary)
+
+    return _BROKEN_WORD.sub(one, text)
+
+
 def is_page_number(text: str) -> bool:
     return bool(_PAGE_NUMBER.match(text))
 

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
 from indexes.text import same_words, without_controls, words_key
 from indexes.types import Document, faq_entry_id, lang_code, quoted_names, sha256_hex
-from ingest.cleaning import TITLE_MAX, readable_name
+from ingest.cleaning import TITLE_MAX, hyphen_words, readable_name, rejoin_broken_words, rejoin_hyphenated
 from kb.errors import (
     CorruptFileError,
     EncodingError,
@@ -998,6 +998,8 @@ class TextLoader:
         from unstructured.partition.text import partition_text
 
         _fast_unstructured()
+        # a word broken at a line's end was read as two: "when dis- patch may take"
+        text = rejoin_broken_words(text)
         # a line that opens with a list's mark is an element of its own: the text partitioner
         # ran a paragraph's lines together, and "2. Getting started\n1. Unplug the modem.\n2.
         # Connect ..." became one item, read as "Getting started 1 — Unplug the modem — 2"
@@ -1118,7 +1120,16 @@ _BULLET_GLYPHS = frozenset("-•●▪◦*·–")
 def _pdf_boxes(data: bytes, password: str | None) -> Iterable[tuple[int, float, str]]:
     """(page number, font size, text) per text block, in reading order. A list item starts a
     block of its own, with its bullet even where the PDF draws the bullet as a separate glyph
-    (layout analysis then puts it in another box, or after its text)."""
+    (layout analysis then puts it in another box, or after its text). A word broken at a line's
+    end is made one again by the document's own words (:func:`_join_lines`)."""
+    blocks = list(_pdf_blocks(data, password))
+    words = hyphen_words("\n".join(line for _, _, lines in blocks for line in lines))
+    for page_no, size, lines in blocks:
+        yield page_no, size, _join_lines(lines, words)
+
+
+def _pdf_blocks(data: bytes, password: str | None) -> Iterable[tuple[int, float, list[str]]]:
+    """(page number, font size, lines) per text block, as :func:`_pdf_boxes`."""
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTChar, LTTextContainer, LTTextLine
 
@@ -1148,12 +1159,12 @@ def _pdf_boxes(data: bytes, password: str | None) -> Iterable[tuple[int, float, 
                 sizes = [round(ch.size, 1) for ch in line if isinstance(ch, LTChar)]
                 size = Counter(sizes).most_common(1)[0][0] if sizes else 0.0
                 if current and (abs(size - current_size) > 0.5 or _BULLET.match(text)):
-                    yield page_no, current_size, _join_lines(current)
+                    yield page_no, current_size, current
                     current = []
                 current.append(text)
                 current_size = size
             if current:
-                yield page_no, current_size, _join_lines(current)
+                yield page_no, current_size, current
 
 
 def _drawn_bullets(lines: list[Any]) -> tuple[set[int], set[int]]:
@@ -1200,11 +1211,16 @@ def _without_cids(text: str) -> str:
     return " ".join(_CID.sub("", text).split())
 
 
-def _join_lines(lines: list[str]) -> str:
+def _join_lines(lines: list[str], words: frozenset[str] = frozenset()) -> str:
+    """A block's lines as one text: a word broken at a line's end is one again, with or without
+    its hyphen by :func:`~ingest.cleaning.rejoin_hyphenated` ("reim-" / "bursement", "pre-" /
+    "approved"), Chinese lines run on without a space, others with one."""
     out = ""
     for line in lines:
         if not out:
             out = line
+        elif (m := _LINE_END_PART.search(out)) and (n := _LINE_START_PART.match(line)):
+            out = out[: m.start()] + rejoin_hyphenated(m.group(1), n.group(), words) + line[n.end():]
         elif out.endswith("-") and line[:1].islower():
             out = out[:-1] + line
         elif _is_cjk(out[-1]) or _is_cjk(line[0]):
@@ -1212,6 +1228,10 @@ def _join_lines(lines: list[str]) -> str:
         else:
             out += " " + line
     return out
+
+
+_LINE_END_PART = re.compile(r"(?<![\w-])([A-Za-z]+)-$")
+_LINE_START_PART = re.compile(r"[a-z]+")
 
 
 def _is_cjk(ch: str) -> bool:

@@ -129,6 +129,57 @@ def test_an_unmapped_glyph_opening_a_pdf_line_is_its_bullet_and_is_dropped_elsew
     assert _without_cids("Returns - 30 days") == "Returns - 30 days"
 
 
+@pytest.mark.parametrize(("first", "second", "doc", "word"), [
+    ("reim", "bursement", "", "reimbursement"),  # a word broken to fit: the common case
+    ("de", "partment", "", "department"),
+    ("pre", "approved", "an approved dinner", "pre-approved"),  # a prefix before a word of the document
+    ("pre", "vious", "", "previous"),  # "vious" is no word
+    ("pre", "approved", "was preapproved", "preapproved"),  # written unbroken elsewhere
+    ("check", "in", "a check-in desk", "check-in"),  # written hyphenated elsewhere
+    ("self", "service", "", "self-service"),
+    ("re", "enter", "", "re-enter"),
+    ("re", "turn", "turn it on", "return"),  # "re" only keeps its hyphen before an "e"
+    ("non", "refundable", "", "nonrefundable"),
+])
+def test_a_word_broken_at_a_lines_end_keeps_its_hyphen_by_a_rule(first: str, second: str, doc: str, word: str) -> None:
+    from ingest.cleaning import hyphen_words, rejoin_hyphenated
+
+    assert rejoin_hyphenated(first, second, hyphen_words(doc)) == word
+
+
+def test_a_plain_text_word_broken_at_a_lines_end_is_one_word(tmp_path: Path) -> None:
+    # "when dis-\npatch may take" was read "when dis- patch may take"
+    (tmp_path / "notes.txt").write_text(
+        "Shipping notes\n\nOrders placed on weekends are dispatched on Monday, except during the peak, when dis-\n"
+        "patch may take up to four days. Upgrades that were not pre-\napproved are charged; pre-approved\n"
+        "ones are free, as are those approved before. Our pre-\nvious rates do not apply. A 10-\n20 kg parcel\n"
+        "ships by road.\n",
+        encoding="utf-8",
+    )
+    texts = [e.text for e in load_file(tmp_path / "notes.txt", tmp_path, 5).elements]
+    assert texts == ["Shipping notes", "Orders placed on weekends are dispatched on Monday, except during the peak, "
+                     "when dispatch may take up to four days. Upgrades that were not pre-approved are charged; "
+                     "pre-approved ones are free, as are those approved before. Our previous rates do not apply. A 10- 20 kg "
+                     "parcel ships by road."]
+
+
+def test_a_pdf_word_broken_at_a_lines_end_keeps_a_hyphen_the_document_writes(tmp_path: Path) -> None:
+    from reportlab.pdfgen import canvas
+
+    pdf = tmp_path / "policy.pdf"
+    c = canvas.Canvas(str(pdf))
+    c.setFont("Helvetica", 10)
+    for i, line in enumerate(["Claims for reim-", "bursement need written approval from the de-",
+                              "partment head. Upgrades that were not pre-", "approved are not paid, as our pre-",
+                              "vious rules said. Those approved by a VP are."]):
+        c.drawString(50, 760 - 13 * i, line)
+    c.showPage()
+    c.save()
+    assert [e.text for e in load_file(pdf, tmp_path, 5).elements] == [
+        "Claims for reimbursement need written approval from the department head. Upgrades that were not "
+        "pre-approved are not paid, as our previous rules said. Those approved by a VP are."]
+
+
 def test_chinese_pdf(tmp_path: Path) -> None:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
