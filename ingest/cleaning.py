@@ -34,9 +34,10 @@ def normalize_block(text: str, kind: str = "paragraph") -> str:
     return normalize_text(text)
 
 
-# a word broken at a line's end: its first part (letters, not part of a longer hyphenated word
-# "a-b-"), the hyphen, then the line break and the second part, a lowercase word
-_BROKEN_WORD = re.compile(r"(?<![\w-])([A-Za-z]+)-[ \t]*\r?\n[ \t]*([a-z]+)(?=[\s.,;:!?'\"]|$)")
+# a word broken at a line's end: its first part (letters, lowercase but for the first, not part
+# of a longer hyphenated word "a-b-"; "CC-" / "licensed" is no broken word), the hyphen, then the
+# line break and the second part, a lowercase word
+_BROKEN_WORD = re.compile(r"(?<![\w-])([A-Za-z][a-z]*)-[ \t]*\r?\n[ \t]*([a-z]+)(?=[\s.,;:!?'\"]|$)")
 _WORD = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
 # prefixes written with a hyphen before a word ("pre-approved", "non-refundable", "well-known"): a
 # break after one keeps its hyphen where what follows is a word of the document on its own. Not

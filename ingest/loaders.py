@@ -1230,7 +1230,7 @@ def _join_lines(lines: list[str], words: frozenset[str] = frozenset()) -> str:
     return out
 
 
-_LINE_END_PART = re.compile(r"(?<![\w-])([A-Za-z]+)-$")
+_LINE_END_PART = re.compile(r"(?<![\w-])([A-Za-z][a-z]*)-$")
 _LINE_START_PART = re.compile(r"[a-z]+")
 
 

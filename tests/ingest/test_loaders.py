@@ -153,14 +153,14 @@ def test_a_plain_text_word_broken_at_a_lines_end_is_one_word(tmp_path: Path) -> 
         "Shipping notes\n\nOrders placed on weekends are dispatched on Monday, except during the peak, when dis-\n"
         "patch may take up to four days. Upgrades that were not pre-\napproved are charged; pre-approved\n"
         "ones are free, as are those approved before. Our pre-\nvious rates do not apply. A 10-\n20 kg parcel\n"
-        "ships by road.\n",
+        "ships by road. Works that are CC-\nlicensed are listed.\n",
         encoding="utf-8",
     )
     texts = [e.text for e in load_file(tmp_path / "notes.txt", tmp_path, 5).elements]
     assert texts == ["Shipping notes", "Orders placed on weekends are dispatched on Monday, except during the peak, "
                      "when dispatch may take up to four days. Upgrades that were not pre-approved are charged; "
                      "pre-approved ones are free, as are those approved before. Our previous rates do not apply. A 10- 20 kg "
-                     "parcel ships by road."]
+                     "parcel ships by road. Works that are CC- licensed are listed."]
 
 
 def test_a_pdf_word_broken_at_a_lines_end_keeps_a_hyphen_the_document_writes(tmp_path: Path) -> None:
