@@ -4,6 +4,7 @@ document title and language."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -90,6 +91,80 @@ def rejoin_broken_words(text: str, words: frozenset[str] | None = None) -> str:
         return rejoin_hyphenated(m.group(1), m.group(2), vocabulary)
 
     return _BROKEN_WORD.sub(one, text)
+
+
+def is_cjk(ch: str) -> bool:
+    """A CJK ideograph or a CJK / full-width punctuation mark."""
+    return "\u2e80" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
+
+
+# a Chinese list item's mark opening a line: "1、", "（一）", "(2)", "一、", "①", "第三条"
+CJK_ITEM = re.compile(
+    r"^\s*(?:\d{1,3}\s*、|[（(][一二三四五六七八九十百\d]{1,3}[)）]|[一二三四五六七八九十百]{1,3}\s*[、.．]"
+    r"|[\u2460-\u2473\u2776-\u277f]|第[一二三四五六七八九十百\d]+[条章节款])"
+)
+# any list item's mark opening a line: those, "1." "1)" "a)" and bullets
+ITEM_START = re.compile(CJK_ITEM.pattern + r"|^\s*(?:\(?\d{1,3}[.)．]|[a-z][.)]\s|[-*•●▪◦·–]\s)")
+# a line no wrapped sentence ends with: a sentence's or a label's end
+_LINE_END = frozenset("。！？；：.!?;:…")
+# a table's row: cells apart by "|", a tab or a run of spaces
+_TABLE_ROW = re.compile(r"\||\t|\S {2,}\S")
+
+
+def runs_on(tail: str, head: str) -> str | None:
+    """How a line ending ``tail`` runs on into one beginning ``head`` where the line break only
+    wraps a sentence: "" between Chinese text ("可申请无理由退" / "货。"), " " before a lowercase
+    word, else None: after a sentence's or a label's end, before a list item's mark."""
+    if not tail or not head or tail[-1] in _LINE_END or ITEM_START.match(head):
+        return None
+    a, b = tail[-1], head[0]
+    if (is_cjk(a) and (is_cjk(b) or b.isalnum() or b in "“‘")) or (is_cjk(b) and a.isalnum()):
+        return ""
+    if b.islower() and (a.isalpha() or a in ",-"):
+        return " "
+    return None
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a fixed-width font: two for a wide (Chinese) character."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def unwrap_lines(text: str) -> str:
+    """A plain-text file's Chinese lines wrapped to a width as the sentences they break: "…可申请
+    无理由退\n货。" was two paragraphs, the first read as a heading, and quoted as "…可申请无理由退".
+    A line break between Chinese text (:func:`runs_on`: not after a sentence's or a label's end,
+    not before a list item) is dropped where the line before it is a full one, at least 30
+    columns and 3/4 of the widest line of its paragraph (the lines between blank lines), neither
+    line is a table's row, and the file is wrapped: at least half of such line breaks follow a
+    full line. A heading (a short line before its text) keeps its line, and so does each line of
+    a list of lines without a mark (one question a line, of any length)."""
+    lines = text.split("\n")
+    if len(lines) < 2:
+        return text
+    widths = [display_width(line.strip()) for line in lines]
+    widest = list(widths)
+    start = 0
+    for i in range(len(lines) + 1):
+        if i == len(lines) or not lines[i].strip():
+            top = max(widths[start:i], default=0)
+            widest[start:i] = [top] * (i - start)
+            start = i + 1
+    breaks = [
+        i for i in range(1, len(lines))
+        if runs_on(tail := lines[i - 1].strip(), head := lines[i].strip()) == ""
+        and not _TABLE_ROW.search(tail) and not _TABLE_ROW.search(head)
+    ]
+    wrapped = {i for i in breaks if widths[i - 1] >= max(30, 0.75 * widest[i - 1])}
+    if not wrapped or 2 * len(wrapped) < len(breaks):
+        return text
+    out = [lines[0]]
+    for i in range(1, len(lines)):
+        if i in wrapped:
+            out[-1] = out[-1].rstrip() + lines[i].strip()
+        else:
+            out.append(lines[i])
+    return "\n".join(out)
 
 
 def is_page_number(text: str) -> bool:

@@ -38,7 +38,17 @@ from typing import Any, Protocol
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
 from indexes.text import same_words, without_controls, words_key
 from indexes.types import Document, faq_entry_id, lang_code, quoted_names, sha256_hex
-from ingest.cleaning import TITLE_MAX, hyphen_words, readable_name, rejoin_broken_words, rejoin_hyphenated
+from ingest.cleaning import (
+    CJK_ITEM,
+    TITLE_MAX,
+    hyphen_words,
+    is_cjk,
+    readable_name,
+    rejoin_broken_words,
+    rejoin_hyphenated,
+    runs_on,
+    unwrap_lines,
+)
 from kb.errors import (
     CorruptFileError,
     EncodingError,
@@ -998,8 +1008,9 @@ class TextLoader:
         from unstructured.partition.text import partition_text
 
         _fast_unstructured()
-        # a word broken at a line's end was read as two: "when dis- patch may take"
-        text = rejoin_broken_words(text)
+        # a word broken at a line's end was read as two: "when dis- patch may take"; a Chinese
+        # sentence wrapped to a width as two paragraphs, its first line a heading
+        text = rejoin_broken_words(unwrap_lines(text))
         # a line that opens with a list's mark is an element of its own: the text partitioner
         # ran a paragraph's lines together, and "2. Getting started\n1. Unplug the modem.\n2.
         # Connect ..." became one item, read as "Getting started 1 — Unplug the modem — 2"
@@ -1145,11 +1156,12 @@ def _pdf_blocks(data: bytes, password: str | None) -> Iterable[tuple[int, float,
         # own: layout analysis sets it apart as empty. It is looked for as a bullet, never read.
         loose = [obj for obj in page if isinstance(obj, LTTextLine) and _is_bullet_glyph(obj.get_text().strip())]
         bullets, bulleted = _drawn_bullets([line for box in boxes for line in box] + loose)
+        blocks: list[_PdfBlock] = []
+        read: list[tuple[Any, float]] = []  # the page's lines read as text, with their font size
         for box in boxes:
             # one box may mix a heading line and body lines, or several list items: split it by
-            # line font size and at each bullet
-            current: list[str] = []
-            current_size = 0.0
+            # line font size and at each bullet or Chinese item mark ("1、", "（一）")
+            current: _PdfBlock | None = None
             for line in box:
                 text = _without_cids(line.get_text().strip())
                 if id(line) in bullets or not text:
@@ -1158,13 +1170,67 @@ def _pdf_blocks(data: bytes, password: str | None) -> Iterable[tuple[int, float,
                     text = "- " + text
                 sizes = [round(ch.size, 1) for ch in line if isinstance(ch, LTChar)]
                 size = Counter(sizes).most_common(1)[0][0] if sizes else 0.0
-                if current and (abs(size - current_size) > 0.5 or _BULLET.match(text)):
-                    yield page_no, current_size, current
-                    current = []
-                current.append(text)
-                current_size = size
-            if current:
-                yield page_no, current_size, current
+                read.append((line, size))
+                if current is None or abs(size - current.size) > 0.5 or _BULLET.match(text) or CJK_ITEM.match(text):
+                    current = _PdfBlock(size, [text], line, line)
+                    blocks.append(current)
+                else:
+                    current.lines.append(text)
+                    current.last = line
+        for block in _runs_joined(blocks, read):
+            yield page_no, block.size, block.lines
+
+
+@dataclass
+class _PdfBlock:
+    size: float
+    lines: list[str]
+    first: Any  # the pdfminer text lines it begins and ends with
+    last: Any
+
+
+def _runs_joined(blocks: list[_PdfBlock], read: list[tuple[Any, float]]) -> list[_PdfBlock]:
+    """A page's blocks with a sentence that runs on from one into the next made one block. Layout
+    analysis puts lines of Chinese set 1.5 apart in boxes of their own, and an item's wrapped
+    line apart from the line with its bullet: "人为损坏、进水及私自拆机" / "不在保修范围内。" were
+    two sentences, each cited. A block runs on into the next where: their font sizes are alike;
+    the next's first line is right under the last line of the other, starts at about its left
+    edge (up to an indent either way) and does not open a list item; that line reaches the right
+    edge of its column (a short line is a heading's or a sentence's end); not both lines have text
+    beside them (a table's row); and the text runs on (:func:`~ingest.cleaning.runs_on`: not after a
+    sentence's or a label's end; Chinese text, or a lowercase word)."""
+    out: list[_PdfBlock] = []
+    for block in blocks:
+        prev = out[-1] if out else None
+        if prev is not None and _runs_into(prev, block, read):
+            prev.lines.extend(block.lines)
+            prev.last = block.last
+        else:
+            out.append(block)
+    return out
+
+
+def _runs_into(a: _PdfBlock, b: _PdfBlock, read: list[tuple[Any, float]]) -> bool:
+    if abs(a.size - b.size) > 0.5 or runs_on(a.lines[-1], b.lines[0]) is None or _BULLET.match(b.lines[0]):
+        return False
+    upper, lower = a.last, b.first
+    height = upper.y1 - upper.y0
+    em = max(a.size, 1.0)
+    if not (-0.5 * height <= upper.y0 - lower.y1 <= height and -2.5 * em <= lower.x0 - upper.x0 <= 2 * em):
+        return False
+    right = max(line.x1 for line, size in read if abs(size - a.size) <= 0.5 and abs(line.x0 - upper.x0) <= 2.5 * em)
+    if upper.x1 - upper.x0 < 0.8 * (right - upper.x0):
+        return False
+    return not (_beside(upper, read) and _beside(lower, read))
+
+
+def _beside(line: Any, read: list[tuple[Any, float]]) -> bool:
+    """Whether another line of text is on ``line``'s baseline, left or right of it."""
+    mid, half = (line.y0 + line.y1) / 2, (line.y1 - line.y0) / 2
+    return any(
+        other is not line and abs((other.y0 + other.y1) / 2 - mid) <= half and (other.x1 <= line.x0 or other.x0 >= line.x1)
+        for other, _ in read
+    )
 
 
 def _drawn_bullets(lines: list[Any]) -> tuple[set[int], set[int]]:
@@ -1234,8 +1300,7 @@ _LINE_END_PART = re.compile(r"(?<![\w-])([A-Za-z][a-z]*)-$")
 _LINE_START_PART = re.compile(r"[a-z]+")
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u2e80" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
+_is_cjk = is_cjk
 
 
 _BULLET = re.compile(r"^\s*(?:[-•●▪◦*·]|\(?\d{1,2}[.)]|[a-z][.)])\s+")

@@ -194,6 +194,125 @@ def test_chinese_pdf(tmp_path: Path) -> None:
     assert "退货运费由买家承担" in lf.elements[0].text
 
 
+def _cjk_font() -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    try:
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    except Exception:  # pragma: no cover - reportlab without its CID font data
+        pytest.skip("no CJK font for reportlab")
+
+
+def test_a_chinese_pdf_sentence_wrapped_across_boxes_is_one_paragraph(tmp_path: Path) -> None:
+    # lines set 1.5 apart are each a box of their own: "人为损坏、进水及私自拆机" / "不在保修范围内。"
+    # were two sentences, each cited, and "…可申请无理由退" was quoted without its "货"
+    from reportlab.pdfgen import canvas
+
+    _cjk_font()
+    pdf = tmp_path / "zh.pdf"
+    c = canvas.Canvas(str(pdf))
+    c.setFont("STSong-Light", 14)
+    c.drawString(50, 780, "一、退货政策")
+    c.setFont("STSong-Light", 10)
+    lines = [
+        (50, "自签收之日起七天内，商品未经使用且包装完好的，可申请无理由退"), (50, "货。定制商品不适用无理由退货。"),
+        (50, "退款时效如下："),  # a label's end: the list under it keeps its lines
+        (60, "1、仓库收到退货后2个工作日内完成质检"), (60, "2、质检通过后3至5个工作日内原路退回"),
+        (50, "保修服务"),  # a heading set as body text: a short line, not wrapped
+        (50, "电子产品自购买之日起享受一年免费保修。人为损坏、进水及私自拆机"), (50, "不在保修范围内。"),
+    ]
+    for i, (x, line) in enumerate(lines):
+        c.drawString(x, 750 - 15 * i, line)
+    # a table's column: each cell has another beside it
+    for i, (kind, days) in enumerate([("退货", "七天内可申请"), ("换货", "十五天内可申请")]):
+        c.drawString(50, 600 - 15 * i, kind)
+        c.drawString(200, 600 - 15 * i, days)
+    c.showPage()
+    c.save()
+    assert [e.text for e in load_file(pdf, tmp_path, 5).elements] == [
+        "一、退货政策", "自签收之日起七天内，商品未经使用且包装完好的，可申请无理由退货。定制商品不适用无理由退货。",
+        "退款时效如下：", "1、仓库收到退货后2个工作日内完成质检", "2、质检通过后3至5个工作日内原路退回", "保修服务",
+        "电子产品自购买之日起享受一年免费保修。人为损坏、进水及私自拆机不在保修范围内。",
+        "退货", "换货", "七天内可申请", "十五天内可申请",
+    ]
+
+
+def test_a_chinese_pdf_list_in_one_box_keeps_an_item_a_line(tmp_path: Path) -> None:
+    # lines set close are one box, whose lines were run together: "1、…；2、…" was one paragraph
+    from reportlab.pdfgen import canvas
+
+    _cjk_font()
+    pdf = tmp_path / "zh.pdf"
+    c = canvas.Canvas(str(pdf))
+    c.setFont("STSong-Light", 10)
+    for i, line in enumerate(["退款规则说明如下，请仔细阅读本节的全部内容后再提交退款申", "请。退款时效：",
+                              "（一）仓库收到退货后2个工作日内完成质检；", "（二）质检通过后原路退回。"]):
+        c.drawString(50, 750 - 12 * i, line)
+    c.showPage()
+    c.save()
+    assert [e.text for e in load_file(pdf, tmp_path, 5).elements] == [
+        "退款规则说明如下，请仔细阅读本节的全部内容后再提交退款申请。退款时效：",
+        "（一）仓库收到退货后2个工作日内完成质检；", "（二）质检通过后原路退回。",
+    ]
+
+
+def test_a_pdf_bullets_wrapped_line_runs_on_from_its_bullet(tmp_path: Path) -> None:
+    # an item's second line is a box of its own, with the next item: "a signed attendee list.
+    # Traffic and parking fines ..." was one paragraph, and "not pre-" / "approved" two
+    from reportlab.pdfgen import canvas
+
+    pdf = tmp_path / "policy.pdf"
+    c = canvas.Canvas(str(pdf))
+    c.setFont("Helvetica", 10)
+    c.drawString(50, 760, "Expenses that are not reimbursed, even where approved:")
+    y = 740
+    for item in (["Alcoholic beverages, unless part of an approved client dinner with", "a signed attendee list."],
+                 ["Traffic and parking fines incurred during business travel."],
+                 ["Upgrades to seats, hotel rooms or rental cars that were not pre-", "approved by the travel desk."]):
+        c.drawString(55, y, "\u2022")
+        for line in item:
+            c.drawString(68, y, line)
+            y -= 13
+    c.showPage()
+    c.save()
+    assert [(e.kind, e.text) for e in load_file(pdf, tmp_path, 5).elements][1:] == [
+        ("list_item", "Alcoholic beverages, unless part of an approved client dinner with a signed attendee list."),
+        ("list_item", "Traffic and parking fines incurred during business travel."),
+        ("list_item", "Upgrades to seats, hotel rooms or rental cars that were not pre-approved by the travel desk."),
+    ]
+
+
+def test_a_plain_text_chinese_sentence_wrapped_to_a_width_is_one_paragraph(tmp_path: Path) -> None:
+    # "…需要额外\n两到三天…" was two paragraphs, the first read as a heading
+    (tmp_path / "notes.txt").write_text(
+        "配送说明\n\n普通快递一般在付款后三天内发出，偏远地区（新疆、西藏、青海）需要额外\n两到三天，且不支持货到付款。\n\n"
+        "退货须知\n自签收之日起七天内，商品未经使用且包装完好的，可申请无理由退\n货。退款时效如下：\n"
+        "1、仓库收到退货后2个工作日内完成质检；\n2、质检通过后，退款将在3至5个工作日内原路退回\n"
+        "（一）使用优惠券的订单，优惠券不予退还，积分按比例扣回账户\n（二）赠品须一并退回\n"
+        "商品类别    退货期限    运费承担方式与说明\n数码产品    七天无理由    买家承担\n",
+        encoding="utf-8",
+    )
+    els = [(e.kind, e.text) for e in load_file(tmp_path / "notes.txt", tmp_path, 5).elements]
+    texts = [t for _, t in els]
+    assert ("paragraph", "普通快递一般在付款后三天内发出，偏远地区（新疆、西藏、青海）需要额外两到三天，且不支持货到付款。") in els
+    assert "自签收之日起七天内，商品未经使用且包装完好的，可申请无理由退货。退款时效如下：" in " ".join(texts)
+    assert not any("退货须知自签收" in t for t in texts)  # a heading keeps its line
+    assert not any("质检；2" in t or "退回（一）" in t or "退回（二）" in t for t in texts)  # list items keep theirs
+    assert not any("说明数码" in t for t in texts)  # so do a table's rows
+
+
+def test_a_plain_text_list_of_lines_without_a_mark_keeps_its_lines(tmp_path: Path) -> None:
+    # one question a line, one of them long: no wrapped text
+    (tmp_path / "qs.txt").write_text(
+        "我想换个套餐\n我的快递三天没动了，客服说24小时回复，现在已经过了两天了，我要投诉\n我要人工客服\n"
+        "我要找客服经理\n拼团订单可以申请价格保护吗\n",
+        encoding="utf-8",
+    )
+    texts = [e.text for e in load_file(tmp_path / "qs.txt", tmp_path, 5).elements]
+    assert "我要人工客服" in texts and not any("投诉我要" in t for t in texts)
+
+
 def test_corrupt_pdf(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 20)
