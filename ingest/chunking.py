@@ -18,6 +18,7 @@ from typing import Any
 
 from indexes.text import QUESTION_FORM, split_sentences
 from indexes.types import CONTINUES, Chunk, Document, sha256_hex
+from ingest.cleaning import is_cjk
 from ingest.loaders import Element, FaqRow
 
 # a list item whose text carries its number ("1. Sign in", "2) Select")
@@ -177,12 +178,8 @@ def _join_units(units: Sequence[_Unit]) -> str:
     return out
 
 
-def _cjk(ch: str) -> bool:
-    return "\u2e80" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
-
-
 def _cjk_boundary(a: str, b: str) -> bool:
-    return _cjk(a) or _cjk(b)
+    return is_cjk(a) or is_cjk(b)
 
 
 def _hard_split(text: str, budget: int, count: TokenCounter) -> list[str]:

@@ -1289,7 +1289,7 @@ def _join_lines(lines: list[str], words: frozenset[str] = frozenset()) -> str:
             out = out[: m.start()] + rejoin_hyphenated(m.group(1), n.group(), words) + line[n.end():]
         elif out.endswith("-") and line[:1].islower():
             out = out[:-1] + line
-        elif _is_cjk(out[-1]) or _is_cjk(line[0]):
+        elif is_cjk(out[-1]) or is_cjk(line[0]):
             out += line
         else:
             out += " " + line
@@ -1299,8 +1299,6 @@ def _join_lines(lines: list[str], words: frozenset[str] = frozenset()) -> str:
 _LINE_END_PART = re.compile(r"(?<![\w-])([A-Za-z][a-z]*)-$")
 _LINE_START_PART = re.compile(r"[a-z]+")
 
-
-_is_cjk = is_cjk
 
 
 _BULLET = re.compile(r"^\s*(?:[-•●▪◦*·]|\(?\d{1,2}[.)]|[a-z][.)])\s+")
