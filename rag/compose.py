@@ -25,6 +25,7 @@ from indexes.text import (
     asks_how_to,
     asks_several_kinds,
     asks_yes_no,
+    has_cjk,
     holds_answer_kind,
     is_cjk_char,
     is_cjk_lang,
@@ -966,7 +967,10 @@ class ExtractiveComposer:
                 # sentence that a line break or a cut page left without its end answers nothing,
                 # however close it is to the question
                 quotable = not (_is_question(s) or _is_meta(s) or _is_bare_reply(s) or _cut_short(s))
-                if len(re.findall(r"\w", s)) >= 3 and quotable:
+                # (nor does a word alone on a document's line, a heading not marked as one:
+                # "Reimbursement [1]" was said as a sentence of "Are traffic fines reimbursed?")
+                lone_word = hit.chunk.kind != "faq" and not has_cjk(s) and len(s.rstrip(".!:;").split()) < 2
+                if len(re.findall(r"\w", s)) >= 3 and quotable and not lone_word:
                     # a sentence repeated within a passage or across mirrored pages is said once,
                     # cited to the first passage that holds it
                     key = wording(s)

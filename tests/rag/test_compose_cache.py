@@ -268,6 +268,14 @@ def test_list_items_are_read_out_with_their_lead_in() -> None:
     assert "cannot be returned: Gift cards" in out.text and "returned: [1]" not in out.text
 
 
+def test_a_word_alone_on_a_line_is_no_sentence_of_an_answer() -> None:
+    # a PDF's section title read as a line of text: "Reimbursement [1]" was said to "Are traffic
+    # fines reimbursed?"
+    passage = "Reimbursement\nTraffic and parking fines are not reimbursed.\nClaims are filed within 30 days."
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("Are traffic fines reimbursed?", [_hit(1, passage)])
+    assert out.text.startswith("Traffic and parking fines are not reimbursed [1].") and "Reimbursement [1]" not in out.text
+
+
 def test_chinese_items_that_are_sentences_are_read_one_by_one_and_the_one_asked_is_said() -> None:
     """"住院垫付：确诊需住院治疗…结算。" and its sibling items, sentences of their own, were read
     as one sentence joined by "，", which no sentence of the passage supports: the answer was
