@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
 from indexes.text import same_words, without_controls, words_key
@@ -1118,7 +1118,7 @@ class PdfLoader:
                     f"{path.name}: PDF is password-protected", "save an unencrypted copy and ingest that"
                 ) from None
             raise CorruptFileError(f"{path.name}: damaged PDF ({name})", "re-export it as PDF") from None
-        if not any(b[2].strip() for b in boxes):
+        if not any(b.text.strip() for b in boxes):
             raise NoTextLayerError(
                 f"{path.name}: scanned PDF without text", "OCR it first (e.g. ocrmypdf) and ingest the result"
             )
@@ -1128,19 +1128,62 @@ class PdfLoader:
 _BULLET_GLYPHS = frozenset("-•●▪◦*·–")
 
 
-def _pdf_boxes(data: bytes, password: str | None) -> Iterable[tuple[int, float, str]]:
-    """(page number, font size, text) per text block, in reading order. A list item starts a
+class _PdfBox(NamedTuple):
+    """A PDF text block: its page, font size and text; whether it is set in bold throughout; and
+    where it is one bold line, what is around it (:class:`_BoldCue`), to tell a heading set in
+    bold at the body's size from a table's header or a bold list."""
+
+    page: int
+    size: float
+    text: str
+    bold: bool = False
+    cue: _BoldCue | None = None
+
+
+@dataclass(frozen=True)
+class _BoldCue:
+    beside: bool  # another line of text on its baseline (a table's header cell, a second column)
+    below_size: float  # the line right under it, in its column
+    below_bold: bool
+    below_beside: bool
+    below_line: Any = field(default=None, compare=False)
+
+
+def _pdf_boxes(data: bytes, password: str | None) -> Iterable[_PdfBox]:
+    """Text blocks (:class:`_PdfBox`), in reading order. A list item starts a
     block of its own, with its bullet even where the PDF draws the bullet as a separate glyph
     (layout analysis then puts it in another box, or after its text). A word broken at a line's
     end is made one again by the document's own words (:func:`_join_lines`)."""
     blocks = list(_pdf_blocks(data, password))
-    words = hyphen_words("\n".join(line for _, _, lines in blocks for line in lines))
-    for page_no, size, lines in blocks:
-        yield page_no, size, _join_lines(lines, words)
+    words = hyphen_words("\n".join(line for _, block, _ in blocks for line in block.lines))
+    for page_no, block, cue in blocks:
+        yield _PdfBox(page_no, block.size, _join_lines(block.lines, words), block.bold, cue)
 
 
-def _pdf_blocks(data: bytes, password: str | None) -> Iterable[tuple[int, float, list[str]]]:
-    """(page number, font size, lines) per text block, as :func:`_pdf_boxes`."""
+# a font's name that says bold (or a weight heavier): "Helvetica-Bold", "ABCDEF+Arial,Bold",
+# "Arial-BoldMT", "Segoe UI Semibold", "Arial Black"; Chinese text is set bold in a Hei face
+_BOLD_FONT = re.compile(r"bold|black|heavy|simhei|heiti|黑体", re.IGNORECASE)
+
+
+def _is_bold_font(name: Any) -> bool:
+    if isinstance(name, bytes):  # a name in the producer's code page ("黑体" in GBK)
+        for enc in ("utf-8", "gbk"):
+            with contextlib.suppress(UnicodeDecodeError):
+                name = name.decode(enc)
+                break
+    return _BOLD_FONT.search(str(name)) is not None
+
+
+def _line_bold(line: Any) -> bool:
+    """Whether every glyph of a pdfminer text line with a letter or digit is set in a bold font."""
+    from pdfminer.layout import LTChar
+
+    fonts = [ch.fontname for ch in line if isinstance(ch, LTChar) and ch.get_text().strip()]
+    return bool(fonts) and all(_is_bold_font(f) for f in fonts)
+
+
+def _pdf_blocks(data: bytes, password: str | None) -> Iterable[tuple[int, _PdfBlock, _BoldCue | None]]:
+    """(page number, block, its cue where it is one bold line) per text block, as :func:`_pdf_boxes`."""
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTChar, LTTextContainer, LTTextLine
 
@@ -1158,6 +1201,7 @@ def _pdf_blocks(data: bytes, password: str | None) -> Iterable[tuple[int, float,
         bullets, bulleted = _drawn_bullets([line for box in boxes for line in box] + loose)
         blocks: list[_PdfBlock] = []
         read: list[tuple[Any, float]] = []  # the page's lines read as text, with their font size
+        bold: dict[int, bool] = {}  # whether each line read is bold throughout, by id
         for box in boxes:
             # one box may mix a heading line and body lines, or several list items: split it by
             # line font size and at each bullet or Chinese item mark ("1、", "（一）")
@@ -1171,14 +1215,22 @@ def _pdf_blocks(data: bytes, password: str | None) -> Iterable[tuple[int, float,
                 sizes = [round(ch.size, 1) for ch in line if isinstance(ch, LTChar)]
                 size = Counter(sizes).most_common(1)[0][0] if sizes else 0.0
                 read.append((line, size))
-                if current is None or abs(size - current.size) > 0.5 or _BULLET.match(text) or CJK_ITEM.match(text):
-                    current = _PdfBlock(size, [text], line, line)
+                bold[id(line)] = is_bold = _line_bold(line)
+                if (
+                    current is None or abs(size - current.size) > 0.5 or _BULLET.match(text) or CJK_ITEM.match(text)
+                    # a heading set in bold at the body's size, in one box with the text under it
+                    or (current.bold and not is_bold and len(current.lines) == 1 and _heading_text(current.lines[0]))
+                ):
+                    current = _PdfBlock(size, [text], line, line, is_bold)
                     blocks.append(current)
                 else:
                     current.lines.append(text)
                     current.last = line
-        for block in _runs_joined(blocks, read):
-            yield page_no, block.size, block.lines
+                    current.bold = current.bold and is_bold
+        joined = _runs_joined(blocks, read)
+        cues = {id(b): _bold_cue(b, read, bold) for b in joined if b.bold and len(b.lines) == 1}
+        for block in _under_their_headings(joined, cues):
+            yield page_no, block, cues.get(id(block))
 
 
 @dataclass
@@ -1187,6 +1239,7 @@ class _PdfBlock:
     lines: list[str]
     first: Any  # the pdfminer text lines it begins and ends with
     last: Any
+    bold: bool = False  # every line bold throughout
 
 
 def _runs_joined(blocks: list[_PdfBlock], read: list[tuple[Any, float]]) -> list[_PdfBlock]:
@@ -1205,6 +1258,7 @@ def _runs_joined(blocks: list[_PdfBlock], read: list[tuple[Any, float]]) -> list
         if prev is not None and _runs_into(prev, block, read):
             prev.lines.extend(block.lines)
             prev.last = block.last
+            prev.bold = prev.bold and block.bold
         else:
             out.append(block)
     return out
@@ -1222,6 +1276,44 @@ def _runs_into(a: _PdfBlock, b: _PdfBlock, read: list[tuple[Any, float]]) -> boo
     if upper.x1 - upper.x0 < 0.8 * (right - upper.x0):
         return False
     return not (_beside(upper, read) and _beside(lower, read))
+
+
+def _bold_cue(block: _PdfBlock, read: list[tuple[Any, float]], bold: dict[int, bool]) -> _BoldCue | None:
+    """What is around a block of one bold line: the line right under it in its column (within
+    three line heights), and whether text is beside it. None where there is no line under it, or
+    where the line right above is bold at its size too (an item of a list set in bold)."""
+    line = block.first
+    height = max(line.y1 - line.y0, 1.0)
+    below: Any = None
+    for other, size in read:
+        if other is line or other.x1 <= line.x0 or other.x0 >= line.x1:
+            continue  # not in its column
+        gap = line.y0 - other.y1
+        if -0.3 * height <= gap <= 3 * height and (below is None or other.y1 > below[0].y1):
+            below = (other, size)
+        if -0.3 * height <= other.y0 - line.y1 <= 0.8 * height and bold.get(id(other)) and abs(size - block.size) <= 0.5:
+            return None
+    if below is None:
+        return None
+    return _BoldCue(_beside(line, read), below[1], bold.get(id(below[0]), False), _beside(below[0], read), below[0])
+
+
+def _under_their_headings(blocks: list[_PdfBlock], cues: Mapping[int, _BoldCue | None]) -> list[_PdfBlock]:
+    """A page's blocks with each bold line right before the block that begins under it. Layout
+    analysis reads two columns' headings side by side before either column's text, and a heading
+    under a table after the table's first column: "2. Booking Flights" was read before "Employees
+    must submit ...", the first column's text, which was then cited under it."""
+    out = list(blocks)
+    for block in blocks:
+        cue = cues.get(id(block))
+        if cue is None:
+            continue
+        under = next((b for b in out if b.first is cue.below_line), None)
+        if under is None or under is block:
+            continue
+        out.remove(block)
+        out.insert(out.index(under), block)
+    return out
 
 
 def _beside(line: Any, read: list[tuple[Any, float]]) -> bool:
@@ -1304,17 +1396,63 @@ _LINE_START_PART = re.compile(r"[a-z]+")
 _BULLET = re.compile(r"^\s*(?:[-•●▪◦*·]|\(?\d{1,2}[.)]|[a-z][.)])\s+")
 
 
-def _pdf_elements(boxes: list[tuple[int, float, str]]) -> list[Element]:
+# a section's number opening a heading: "1." "2.1" "3)" and the Chinese marks ("一、" "第三条")
+_SECTION_NO = re.compile(CJK_ITEM.pattern + r"|^\s*\d{1,2}(?:\.\d{1,2})*[.)]?\s")
+# a line no heading ends with: a sentence's, a clause's or a label's end
+_NOT_HEADING_END = frozenset(".。!！?？;；:：,，、…")
+
+
+def _heading_text(text: str) -> bool:
+    """Whether one line's text may be a heading: short (80 characters, 12 words, 30 Chinese
+    characters at most), with a letter, not a sentence's or a label's end, not a bullet's item."""
+    text = text.strip()
+    return (
+        0 < len(text) <= 80
+        and len(text.split()) <= 12
+        and sum(1 for ch in text if is_cjk(ch)) <= 30
+        and text[-1] not in _NOT_HEADING_END
+        and re.search(r"[^\W\d_]", text) is not None
+        and not re.match(r"\s*(?:[-•●▪◦*·–]|[a-z][.)])\s", text)
+    )
+
+
+def _bold_heading(box: _PdfBox, body: float) -> bool:
+    """Whether a block is a heading set in bold at about the body's size (Word's headings in a
+    document's own font: "1. Reimbursement" in bold 11 pt over 10 pt text): one bold line, short,
+    not a sentence, at least the body's size, followed by body text in its column (or by a table's
+    bold header). A bold line with text beside it is a table's header cell unless it is numbered
+    (two columns, each under its section's number)."""
+    cue = box.cue
+    if cue is None or not box.bold or box.size < body - 0.1 or not _heading_text(box.text):
+        return False
+    if cue.beside and not _SECTION_NO.match(box.text):
+        return False
+    if cue.below_bold:
+        return cue.below_beside  # a table's header under the heading
+    return abs(cue.below_size - body) <= 0.5
+
+
+def _pdf_elements(boxes: list[_PdfBox]) -> list[Element]:
     weights: Counter[float] = Counter()
-    for _, size, text in boxes:
-        weights[size] += len(text)
+    for box in boxes:
+        weights[box.size] += len(box.text)
     body = weights.most_common(1)[0][0] if weights else 0.0
-    heading_sizes = sorted({s for _, s, t in boxes if s >= body * 1.15 and s > 0}, reverse=True)[:6]
+    bold_weight = sum(len(b.text) for b in boxes if b.bold and b.size == body)
+    heading_sizes = sorted({b.size for b in boxes if b.size >= body * 1.15 and b.size > 0}, reverse=True)[:6]
     level_of = {s: i + 1 for i, s in enumerate(heading_sizes)}
+    # headings in bold at about the body's size, where the body is not bold: the lowest levels
+    bold_heads = (
+        {i for i, b in enumerate(boxes) if b.size not in level_of and _bold_heading(b, body)}
+        if bold_weight * 2 < weights[body] else set()
+    )
+    bold_sizes = sorted({boxes[i].size for i in bold_heads}, reverse=True)
+    bold_level = {s: min(len(heading_sizes) + 1 + i, 6) for i, s in enumerate(bold_sizes)}
     out: list[Element] = []
-    for page, size, text in boxes:
+    for i, (page, size, text, _, _) in enumerate(boxes):
         if size in level_of and len(text) <= 150:
             out.append(Element("heading", text, level=level_of[size], page=page))
+        elif i in bold_heads:
+            out.append(Element("heading", text, level=bold_level[size], page=page))
         elif _BULLET.match(text):
             out.append(Element("list_item", _BULLET.sub("", text, count=1), page=page))
         else:

@@ -95,7 +95,7 @@ def test_pdf_list_items_keep_bullets_drawn_apart_from_their_text(tmp_path: Path)
     # a dash that marks no line stays text (cleaning drops it later, as any text without a word)
     from ingest.loaders import _pdf_boxes
 
-    assert [t for _, _, t in _pdf_boxes(pdf.read_bytes(), None)][-1] == "-"
+    assert [b.text for b in _pdf_boxes(pdf.read_bytes(), None)][-1] == "-"
 
 
 def test_pdf_bullets_of_a_standard_font_are_list_items_not_cid_text(tmp_path: Path) -> None:
@@ -902,3 +902,135 @@ def test_a_merged_table_cell_stands_in_every_column_and_row_it_spans() -> None:
     down = ("<table><tr><th>Plan</th><th>Item</th><th>Price</th></tr><tr><td rowspan=2>Plus</td><td>Data</td>"
             "<td>$5</td></tr><tr><td>Calls</td><td>$2</td></tr><tr><td>Max</td><td>Data</td><td>$9</td></tr></table>")
     assert html_table_to_markdown(down).split("\n")[2:] == ["| Plus | Data | $5 |", "| Plus | Calls | $2 |", "| Max | Data | $9 |"]
+
+
+def _bold_policy_pdf(path: Path) -> Path:
+    # as Word exports a policy: section headings in bold 11 pt over 10 pt text, two columns under
+    # headings side by side, a bulleted list, a table with a bold header
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path))
+    c.setFont("Helvetica-Bold", 16)
+    c.drawString(50, 780, "Travel Expense Policy")
+    c.setFont("Helvetica-Bold", 11)
+    c.drawString(50, 750, "1. Reimbursement")
+    c.drawString(310, 750, "2. Booking Flights")
+    c.setFont("Helvetica", 10)
+    for i, (left, right) in enumerate([("Employees must submit all claims", "All flights must be booked"),
+                                       ("within 30 days of returning from", "through the corporate travel"),
+                                       ("a trip.", "portal.")]):
+        c.drawString(50, 730 - 13 * i, left)
+        c.drawString(310, 730 - 13 * i, right)
+    c.setFont("Helvetica-Bold", 11)
+    c.drawString(50, 660, "3. Non-reimbursable Expenses")
+    c.setFont("Helvetica", 10)
+    for y, item in ((642, "Alcoholic beverages at a client dinner."), (629, "Traffic and parking fines.")):
+        c.drawString(55, y, "\u2022")
+        c.drawString(68, y, item)
+    c.setFont("Helvetica-Bold", 11)
+    c.drawString(50, 590, "4. Daily Allowance")
+    c.setFont("Helvetica-Bold", 10)
+    for x, cell in zip((50, 200, 320), ("Region", "Meals", "Hotel cap"), strict=True):
+        c.drawString(x, 570, cell)
+    c.setFont("Helvetica", 10)
+    for i, row in enumerate([("United States", "$75", "$250"), ("Western Europe", "EUR 70", "EUR 220")]):
+        for x, cell in zip((50, 200, 320), row, strict=True):
+            c.drawString(x, 555 - 14 * i, cell)
+    c.setFont("Helvetica-Bold", 11)
+    c.drawString(50, 500, "5. Mileage")
+    c.setFont("Helvetica", 10)
+    c.drawString(50, 484, "Use of a personal car is reimbursed at 0.67 USD per mile.")
+    c.showPage()
+    c.save()
+    return path
+
+
+def test_a_pdf_heading_set_in_bold_at_the_body_size_is_a_heading(tmp_path: Path) -> None:
+    # "1. Reimbursement" in bold 11 pt over 10 pt text was a list item, and "Traffic and parking
+    # fines" was cited without the section saying they are not reimbursed
+    els = load_file(_bold_policy_pdf(tmp_path / "policy.pdf"), tmp_path, 5).elements
+    got = [(e.kind, e.level, e.text) for e in els]
+    # each heading right before its own text, wherever layout analysis puts the columns
+    runs = [
+        [("heading", 1, "Travel Expense Policy")],
+        [("heading", 2, "1. Reimbursement"),
+         ("paragraph", 0, "Employees must submit all claims within 30 days of returning from a trip.")],
+        # was read before the first column's text
+        [("heading", 2, "2. Booking Flights"),
+         ("paragraph", 0, "All flights must be booked through the corporate travel portal.")],
+        [("heading", 2, "3. Non-reimbursable Expenses"), ("list_item", 0, "Alcoholic beverages at a client dinner."),
+         ("list_item", 0, "Traffic and parking fines.")],
+        [("heading", 2, "4. Daily Allowance"),  # over a table's bold header, whose cells stay text
+         ("paragraph", 0, "Region"), ("paragraph", 0, "United States Western Europe"), ("paragraph", 0, "Meals"),
+         ("paragraph", 0, "$75 EUR 70"), ("paragraph", 0, "Hotel cap"), ("paragraph", 0, "$250 EUR 220")],
+        # after the table, not after its first column
+        [("heading", 2, "5. Mileage"), ("paragraph", 0, "Use of a personal car is reimbursed at 0.67 USD per mile.")],
+    ]
+    assert sorted(got) == sorted(el for run in runs for el in run)
+    for run in runs:
+        start = got.index(run[0])
+        assert got[start:start + len(run)] == run
+
+
+def test_bold_text_that_is_no_heading_stays_text_in_a_pdf(tmp_path: Path) -> None:
+    from reportlab.pdfgen import canvas
+
+    pdf = tmp_path / "notes.pdf"
+    c = canvas.Canvas(str(pdf))
+    t = c.beginText(50, 780)  # bold words inside a line of a paragraph
+    t.setFont("Helvetica", 10)
+    t.textOut("Refunds are paid within ")
+    t.setFont("Helvetica-Bold", 10)
+    t.textOut("five business days")
+    t.setFont("Helvetica", 10)
+    t.textOut(" of the return.")
+    c.drawText(t)
+    c.setFont("Helvetica-Bold", 10)
+    c.drawString(50, 740, "Please note:")  # a bold lead-in on a line of its own
+    c.setFont("Helvetica", 10)
+    c.drawString(50, 726, "Gift cards cannot be returned.")
+    c.setFont("Helvetica-Bold", 10)
+    c.drawString(50, 690, "All sales of clearance items are final.")  # a bold sentence
+    c.setFont("Helvetica", 10)
+    c.drawString(50, 676, "Ask in store for details.")
+    c.setFont("Helvetica-Bold", 10)
+    for i, item in enumerate(["Gift cards", "Software", "Perishables"]):  # a list set in bold
+        c.drawString(50, 640 - 12 * i, item)
+    c.setFont("Helvetica", 10)
+    c.drawString(50, 600, "These are never refunded.")
+    c.setFont("Helvetica-Bold", 10)
+    c.drawString(50, 560, "Item")  # a table's bold header
+    c.drawString(200, 560, "Refund window")
+    c.setFont("Helvetica", 10)
+    c.drawString(50, 546, "Shoes")
+    c.drawString(200, 546, "30 days")
+    c.showPage()
+    c.save()
+    els = load_file(pdf, tmp_path, 5).elements
+    assert [e.text for e in els if e.kind == "heading"] == []
+    assert "Refunds are paid within five business days of the return." in [e.text for e in els]
+
+
+def test_a_pdf_set_in_bold_throughout_has_no_bold_headings(tmp_path: Path) -> None:
+    from reportlab.pdfgen import canvas
+
+    pdf = tmp_path / "bold.pdf"
+    c = canvas.Canvas(str(pdf))
+    c.setFont("Helvetica-Bold", 10)
+    c.drawString(50, 780, "Returns")
+    for i, line in enumerate(["You have 30 days to return an item in its original packaging", "and with its receipt."]):
+        c.drawString(50, 760 - 13 * i, line)
+    c.showPage()
+    c.save()
+    assert all(e.kind != "heading" for e in load_file(pdf, tmp_path, 5).elements)
+
+
+@pytest.mark.parametrize(("name", "bold"), [
+    ("Helvetica-Bold", True), ("ABCDEF+Arial-BoldMT", True), ("Arial,Bold", True), ("Segoe UI Semibold", True),
+    ("Arial Black", True), ("ABCDEF+SimHei", True), ("黑体", True), ("黑体".encode("gbk"), True),
+    ("Helvetica", False), ("ABCDEF+SimSun", False), ("STSong-Light", False), ("TimesNewRomanPSMT", False),
+])
+def test_a_pdf_fonts_name_says_whether_it_is_bold(name: str | bytes, bold: bool) -> None:
+    from ingest.loaders import _is_bold_font
+
+    assert _is_bold_font(name) is bold
