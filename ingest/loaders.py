@@ -1015,7 +1015,34 @@ class TextLoader:
         # ran a paragraph's lines together, and "2. Getting started\n1. Unplug the modem.\n2.
         # Connect ..." became one item, read as "Getting started 1 — Unplug the modem — 2"
         text = _LIST_LINE.sub(lambda m: f"\n{m.group(0)}\n", text)
-        return _numbered_headings(_from_unstructured(partition_text(text=text, **_NO_LANG), plain_text=True)), [], {}
+        elements = _from_unstructured(partition_text(text=text, **_NO_LANG), plain_text=True)
+        return _numbered_headings(_short_lines_as_text(elements)), [], {}
+
+
+def _short_lines_as_text(elements: list[Element]) -> list[Element]:
+    """A plain-text file's runs of short lines as its text, not as headings: the partitioner takes
+    a short line without a full stop for a title, and a heading is kept only as the name of the
+    text under it, so of an address ("门店地址：" / "上海市徐汇区" / "漕溪北路88号" / "二楼201室") or a
+    verse every line but the last was in no chunk, and "门店地址在哪里？" was told "门店地址：". In a
+    run of three headings or more the first stays one ("温馨提示" before the verse; a title and a
+    section's heading are two) and the others are lines of text; a line after a label that ends with
+    a colon is its value."""
+    out = list(elements)
+    i = 0
+    while i < len(elements):
+        if elements[i].kind != "heading":
+            i += 1
+            continue
+        j = i
+        while j < len(elements) and elements[j].kind == "heading":
+            j += 1
+        if i and elements[i - 1].text.rstrip().endswith((":", "：")):
+            first = i  # the label's value, every line of it
+        else:
+            first = i + 1 if j - i >= 3 else j
+        out[first:j] = [replace(el, kind="paragraph", level=0) for el in elements[first:j]]
+        i = j
+    return out
 
 
 _LIST_LINE = re.compile(r"(?m)^[ \t]*(?:\d{1,2}[.)]|[-*•·▪●])[ \t]+\S.*$")

@@ -490,6 +490,18 @@ def test_a_plain_text_heading_with_a_colon_stays_a_heading(tmp_path: Path, headi
     assert ("heading", heading) in els
 
 
+def test_a_plain_text_run_of_short_lines_is_text_not_a_run_of_headings(tmp_path: Path) -> None:
+    """An address or a verse, a short line each, was read as a heading a line, and a heading is
+    kept only as the name of the text under it: every line but the last was in no chunk."""
+    (tmp_path / "notes.txt").write_text(
+        "售后服务须知\n\n退款将在收到退货后三个工作日内原路退回。\n\n温馨提示\n床前明月光\n疑是地上霜\n举头望明月\n\n"
+        "门店地址：\n上海市徐汇区\n漕溪北路88号\n\n人工客服工作时间为每天上午9点至晚上9点。\n", encoding="utf-8")
+    els = [(e.kind, e.text) for e in load_file(tmp_path / "notes.txt", tmp_path, 5).elements]
+    assert ("heading", "温馨提示") in els
+    for line in ("床前明月光", "疑是地上霜", "举头望明月", "上海市徐汇区", "漕溪北路88号"):
+        assert ("paragraph", line) in els, els
+
+
 @pytest.mark.parametrize("junk", ["(anonymous)", "Untitled-3", "Microsoft Word - returns_v2.docx", "returns.pdf"])
 def test_a_pdf_title_its_producer_made_up_gives_way_to_its_heading(tmp_path: Path, junk: str) -> None:
     pages = [[("h1", "Returns Policy for Canada"), ("p", "You have 60 days to return an item.")],
