@@ -493,7 +493,14 @@ def html_table_to_markdown(html: str) -> str:
 
 
 def _span(attrs: str, name: str) -> int:
+    """The cell's ``name`` span from its attributes as written (:func:`_span_count`)."""
     m = re.search(rf"\b{name}\s*=\s*[\"']?(\d+)", attrs, flags=re.I)
+    return _span_count(m.group(1) if m else None)
+
+
+def _span_count(value: str | None) -> int:
+    """A ``colspan`` or ``rowspan`` value as the cells it spans, 1 to 100 (1 where it says none)."""
+    m = re.match(r"\s*(\d+)", value or "")
     return min(max(int(m.group(1)), 1), 100) if m else 1
 
 
@@ -782,6 +789,7 @@ def _readable_page(text: str) -> str:
     _open_details(root)
     _definitions_as_items(root)
     _lines_apart(root)
+    _spans_expanded(root)
     return str(etree.tostring(root, encoding="unicode", method="html"))
 
 
@@ -875,6 +883,54 @@ def _without_site_furniture(root: Any) -> None:
             article.addprevious(main)
             main.append(article)  # unstructured reads a page's <main> alone
             main.tail, article.tail = article.tail, None
+
+
+def _spans_expanded(root: Any) -> None:
+    """Each table's merged cells written out in every column and row they span: unstructured keeps
+    no ``colspan`` or ``rowspan`` of a page's table, and the cells after a merged one moved left
+    ("| Asia | USD 30 | USD 55 |" then "| USD 32 (Japan) | USD 60 (Japan) | |": Japan's express
+    rate was read as its standard one). :func:`html_table_to_markdown` does the same for the
+    tables unstructured writes itself (a Word table's)."""
+    for table in root.iter("table"):
+        rows = [tr for tr in table.iter("tr") if not any(a.tag == "table" for a in tr.iterancestors() if a is not table)]
+        if not any(c.get("colspan") or c.get("rowspan") for tr in rows for c in tr if c.tag in ("td", "th")):
+            continue
+        below: dict[int, tuple[Any, int]] = {}  # column -> (cell, rows left) of a cell spanning rows
+        for tr in rows:
+            cells = [c for c in tr if c.tag in ("td", "th")]
+            out: list[Any] = []
+            for cell in cells:
+                while len(out) in below:
+                    out.append(_spanned_copy(below, len(out)))
+                across, down = _span_count(cell.get("colspan")), _span_count(cell.get("rowspan"))
+                for k in range(across):
+                    copy = cell if k == 0 else _cell_copy(cell)
+                    if down > 1:
+                        below[len(out)] = (cell, down - 1)
+                    out.append(copy)
+                for name in ("colspan", "rowspan"):
+                    cell.attrib.pop(name, None)
+            while len(out) in below:
+                out.append(_spanned_copy(below, len(out)))
+            for c in cells:
+                tr.remove(c)
+            for c in out:
+                tr.append(c)
+
+
+def _cell_copy(cell: Any) -> Any:
+    """A table cell with ``cell``'s text, without its spans."""
+    copy = cell.makeelement(cell.tag, {})
+    copy.text = " ".join("".join(cell.itertext()).split())
+    return copy
+
+
+def _spanned_copy(below: dict[int, tuple[Any, int]], col: int) -> Any:
+    """A copy of the cell above spanning into column ``col`` of this row (one row fewer left)."""
+    cell, left = below.pop(col)
+    if left > 1:
+        below[col] = (cell, left - 1)
+    return _cell_copy(cell)
 
 
 def _open_details(root: Any) -> None:

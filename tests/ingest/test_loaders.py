@@ -1046,3 +1046,16 @@ def test_a_pdf_fonts_name_says_whether_it_is_bold(name: str | bytes, bold: bool)
     from ingest.loaders import _is_bold_font
 
     assert _is_bold_font(name) is bold
+
+
+def test_a_page_s_merged_table_cells_stand_in_every_column_and_row_they_span(tmp_path: Path) -> None:
+    """unstructured keeps no colspan or rowspan of a page's table: Japan's express rate moved under
+    the standard one ("| USD 32 (Japan) | USD 60 (Japan) | |")."""
+    (tmp_path / "rates.html").write_text(
+        "<html><body><main><h1>Rates</h1><table><tr><th>Zone</th><th>Standard</th><th>Express</th></tr>"
+        "<tr><td>Europe</td><td colspan=\"2\">USD 20 flat</td></tr><tr><td rowspan=\"2\">Asia</td><td>USD 30</td>"
+        "<td>USD 55</td></tr><tr><td>USD 32 (Japan)</td><td>USD 60 (Japan)</td></tr></table></main></body></html>",
+        encoding="utf-8")
+    table = next(e.text for e in load_file(tmp_path / "rates.html", tmp_path, 5).elements if e.kind == "table")
+    assert table.split("\n")[2:] == ["| Europe | USD 20 flat | USD 20 flat |", "| Asia | USD 30 | USD 55 |",
+                                      "| Asia | USD 32 (Japan) | USD 60 (Japan) |"], table
