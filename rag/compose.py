@@ -143,7 +143,18 @@ def _without_reply(sentence: str, unsplit: bool = False) -> str:
     if m is None:
         return sentence
     rest = sentence[m.end() :]
+    if _QUALIFIES.match(rest):
+        # a reply its sentence qualifies ("Yes, except on flights to the USA", "可以，但需要…") is
+        # part of it: without it, "Except on flights to the USA" answered nothing
+        return sentence
     return rest[:1].upper() + rest[1:]
+
+
+# how a sentence goes on that qualifies the reply before it
+_QUALIFIES = re.compile(
+    r"(?i)\s*(?:except|unless|but|only\s+if|provided|as\s+long\s+as|if\b|when\b|apart\s+from|other\s+than"
+    r"|除了?|但|不过|只要|如果|只有|除非)"
+)
 
 
 # an exception inside a sentence and what it names ("..., except trained service dogs", "unless
