@@ -61,8 +61,8 @@ def rejoin_hyphenated(first: str, second: str, words: frozenset[str] = frozenset
 
     1. the word without the hyphen is in ``words`` (written unbroken elsewhere): no hyphen;
     2. the hyphenated word is in ``words``: hyphen;
-    3. ``first`` is "self" ("self-service"), or "re"/"co" before the vowel it ends with
-       ("re-enter", "co-owner"): hyphen;
+    3. ``first`` is "self" ("self-service") or a lowercase "well" ("well-known"), or "re"/"co"
+       before the vowel it ends with ("re-enter", "co-owner"): hyphen;
     4. ``first`` is one of :data:`_HYPHEN_PREFIXES` and ``second`` is a word of ``words`` on its
        own ("pre-" / "approved" where "approved" is; not "pre-" / "vious"): hyphen;
     5. otherwise no hyphen, the common case of a word broken to fit ("reim-" / "bursement")."""
@@ -72,7 +72,8 @@ def rejoin_hyphenated(first: str, second: str, words: frozenset[str] = frozenset
     if hyphened.lower() in words:
         return hyphened
     head, tail = first.lower(), second.lower()
-    if head == "self" or (head in ("re", "co") and tail[:1] == head[-1]):
+    # ("well-" / "known": a lowercase "well" broken off at a line's end opens a compound, not "wellknown")
+    if head == "self" or first == "well" or (head in ("re", "co") and tail[:1] == head[-1]):
         return hyphened
     if head in _HYPHEN_PREFIXES and tail in words:
         return hyphened

@@ -137,6 +137,7 @@ def test_an_unmapped_glyph_opening_a_pdf_line_is_its_bullet_and_is_dropped_elsew
     ("pre", "approved", "was preapproved", "preapproved"),  # written unbroken elsewhere
     ("check", "in", "a check-in desk", "check-in"),  # written hyphenated elsewhere
     ("self", "service", "", "self-service"),
+    ("well", "known", "", "well-known"),  # not "wellknown"
     ("re", "enter", "", "re-enter"),
     ("re", "turn", "turn it on", "return"),  # "re" only keeps its hyphen before an "e"
     ("non", "refundable", "", "nonrefundable"),
