@@ -765,7 +765,7 @@ class HtmlLoader:
         return _numbered(_from_unstructured(partition_html(text=text, **_NO_LANG)), _html_marks(text)), [], meta
 
 
-_JUNK_HTML_TITLE = re.compile(r"\W*(?:index|home ?page|new page|page|untitled (?:page|document))\W*", re.I)
+_JUNK_HTML_TITLE = re.compile(r"\W*(?:index|home|home ?page|new page|page|untitled (?:page|document))\W*", re.I)
 _PAGE_FOOTER = re.compile(r"<footer\b[^>]*>.*?</footer\s*>", re.S | re.I)
 
 

@@ -793,7 +793,7 @@ class Service:
         if doc is None:
             entry_of = doc_id.partition("#")[0]
             hint = (
-                f"{doc_id!r} is an entry of {entry_of!r}: delete {entry_of!r}, or upload it again without that row"
+                f"an FAQ entry ({doc_id!r}) goes with its file: delete {entry_of!r}, or upload it again without that row"
                 if "#" in doc_id and any(d.source == entry_of for d in readable)
                 else "pass a document's id or source, as GET /v1/documents lists them"
             )

@@ -643,7 +643,7 @@ def test_a_page_with_main_keeps_all_of_its_content(tmp_path: Path) -> None:
         assert [text for _, text, _ in els] == expected, tag
 
 
-@pytest.mark.parametrize("title", ["Untitled", "Document", "index", "index.html", "Untitled page", ""])
+@pytest.mark.parametrize("title", ["Untitled", "Document", "index", "index.html", "Untitled page", "Home", ""])
 def test_a_web_pages_placeholder_title_gives_way_to_its_heading(tmp_path: Path, title: str) -> None:
     # "Untitled" was cited as the page's title
     (tmp_path / "p.html").write_text(f"<html><head><title>{title}</title></head><body><div class='content'>"

@@ -851,7 +851,7 @@ def test_upload_job_ask_delete(tmp_path: Path, fake_embedder: Any) -> None:
         # a document is deleted by its source too, as listed and cited; a cited FAQ entry is named
         # as an entry of its file
         r = c.delete("/v1/documents/wrap.csv%23abc123")  # ("#" encoded, or the client drops what follows)
-        assert r.status_code == 404 and "is an entry of 'wrap.csv'" in r.text, r.text
+        assert r.status_code == 404 and "goes with its file: delete 'wrap.csv'" in r.text, r.text
         r = c.delete("/v1/documents/wrap.csv")
         assert r.status_code == 202, r.text
         assert _job(c, r.json()["id"])["report"]["deleted"] == 1
