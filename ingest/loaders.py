@@ -29,11 +29,11 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
 from indexes.text import same_words, without_controls, words_key
@@ -473,23 +473,41 @@ def html_table_to_markdown(html: str) -> str:
     ``rowspan``): a Word table's "Same-day delivery (London only)" spanning two columns left its
     price under the delivery time, and "How much is same-day delivery?" was told "Delivery time:
     $19.99"."""
-    rows: list[list[str]] = []
-    below: dict[int, tuple[str, int]] = {}  # column -> (text, rows left) of a cell spanning rows
-    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", html, flags=re.S | re.I):
-        row: list[str] = []
-        for attrs, body in re.findall(r"<t[hd]([^>]*)>(.*?)</t[hd]>", tr, flags=re.S | re.I):
-            while len(row) in below:
-                row.append(_spanned(below, len(row)))
-            text = _cell(body)
-            across, down = _span(attrs, "colspan"), _span(attrs, "rowspan")
-            for _ in range(across):
-                if down > 1:
-                    below[len(row)] = (text, down - 1)
-                row.append(text)
+    rows = [
+        [(_cell(body), _span(attrs, "colspan"), _span(attrs, "rowspan"))
+         for attrs, body in re.findall(r"<t[hd]([^>]*)>(.*?)</t[hd]>", tr, flags=re.S | re.I)]
+        for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", html, flags=re.S | re.I)
+    ]
+    return rows_to_markdown(expand_spans(rows, lambda text: text))
+
+
+T = TypeVar("T")
+
+
+def expand_spans(rows: Sequence[Sequence[tuple[T, int, int]]], copy: Callable[[T], T]) -> list[list[T]]:
+    """A table's rows of (cell, columns spanned, rows spanned) as rows of cells, each merged cell in
+    every column and row it spans (``copy`` makes each repeat of it)."""
+    out: list[list[T]] = []
+    below: dict[int, tuple[T, int]] = {}  # column -> (cell, rows left) of a cell spanning rows
+
+    def from_above(row: list[T]) -> None:
         while len(row) in below:
-            row.append(_spanned(below, len(row)))
-        rows.append(row)
-    return rows_to_markdown(rows)
+            cell, left = below.pop(len(row))
+            if left > 1:
+                below[len(row)] = (cell, left - 1)
+            row.append(copy(cell))
+
+    for cells in rows:
+        row: list[T] = []
+        for cell, across, down in cells:
+            from_above(row)
+            for k in range(across):
+                if down > 1:
+                    below[len(row)] = (cell, down - 1)
+                row.append(cell if k == 0 else copy(cell))
+        from_above(row)
+        out.append(row)
+    return out
 
 
 def _span(attrs: str, name: str) -> int:
@@ -502,14 +520,6 @@ def _span_count(value: str | None) -> int:
     """A ``colspan`` or ``rowspan`` value as the cells it spans, 1 to 100 (1 where it says none)."""
     m = re.match(r"\s*(\d+)", value or "")
     return min(max(int(m.group(1)), 1), 100) if m else 1
-
-
-def _spanned(below: dict[int, tuple[str, int]], col: int) -> str:
-    """The text of the cell above spanning into column ``col`` of this row (one row fewer left)."""
-    text, left = below.pop(col)
-    if left > 1:
-        below[col] = (text, left - 1)
-    return text
 
 
 _HTML_TAG = re.compile(r"<[^>]+>")
@@ -886,35 +896,23 @@ def _without_site_furniture(root: Any) -> None:
 
 
 def _spans_expanded(root: Any) -> None:
-    """Each table's merged cells written out in every column and row they span: unstructured keeps
-    no ``colspan`` or ``rowspan`` of a page's table, and the cells after a merged one moved left
-    ("| Asia | USD 30 | USD 55 |" then "| USD 32 (Japan) | USD 60 (Japan) | |": Japan's express
-    rate was read as its standard one). :func:`html_table_to_markdown` does the same for the
-    tables unstructured writes itself (a Word table's)."""
+    """Each table's merged cells written out in every column and row they span (:func:`expand_spans`):
+    unstructured keeps no ``colspan`` or ``rowspan`` of a page's table, and the cells after a merged
+    one moved left ("| Asia | USD 30 | USD 55 |" then "| USD 32 (Japan) | USD 60 (Japan) | |":
+    Japan's express rate was read as its standard one). :func:`html_table_to_markdown` does the
+    same for the tables unstructured writes itself (a Word table's)."""
     for table in root.iter("table"):
         rows = [tr for tr in table.iter("tr") if not any(a.tag == "table" for a in tr.iterancestors() if a is not table)]
-        if not any(c.get("colspan") or c.get("rowspan") for tr in rows for c in tr if c.tag in ("td", "th")):
+        cells = [[c for c in tr if c.tag in ("td", "th")] for tr in rows]
+        if not any(c.get("colspan") or c.get("rowspan") for row in cells for c in row):
             continue
-        below: dict[int, tuple[Any, int]] = {}  # column -> (cell, rows left) of a cell spanning rows
-        for tr in rows:
-            cells = [c for c in tr if c.tag in ("td", "th")]
-            out: list[Any] = []
-            for cell in cells:
-                while len(out) in below:
-                    out.append(_spanned_copy(below, len(out)))
-                across, down = _span_count(cell.get("colspan")), _span_count(cell.get("rowspan"))
-                for k in range(across):
-                    copy = cell if k == 0 else _cell_copy(cell)
-                    if down > 1:
-                        below[len(out)] = (cell, down - 1)
-                    out.append(copy)
-                for name in ("colspan", "rowspan"):
-                    cell.attrib.pop(name, None)
-            while len(out) in below:
-                out.append(_spanned_copy(below, len(out)))
-            for c in cells:
+        spans = [[(c, _span_count(c.get("colspan")), _span_count(c.get("rowspan"))) for c in row] for row in cells]
+        for tr, old, new in zip(rows, cells, expand_spans(spans, _cell_copy), strict=True):
+            for c in old:
+                c.attrib.pop("colspan", None)
+                c.attrib.pop("rowspan", None)
                 tr.remove(c)
-            for c in out:
+            for c in new:
                 tr.append(c)
 
 
@@ -923,14 +921,6 @@ def _cell_copy(cell: Any) -> Any:
     copy = cell.makeelement(cell.tag, {})
     copy.text = " ".join("".join(cell.itertext()).split())
     return copy
-
-
-def _spanned_copy(below: dict[int, tuple[Any, int]], col: int) -> Any:
-    """A copy of the cell above spanning into column ``col`` of this row (one row fewer left)."""
-    cell, left = below.pop(col)
-    if left > 1:
-        below[col] = (cell, left - 1)
-    return _cell_copy(cell)
 
 
 def _open_details(root: Any) -> None:
