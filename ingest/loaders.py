@@ -1453,7 +1453,10 @@ def _join_lines(lines: list[str], words: frozenset[str] = frozenset()) -> str:
         elif (m := _LINE_END_PART.search(out)) and (n := _LINE_START_PART.match(line)):
             out = out[: m.start()] + rejoin_hyphenated(m.group(1), n.group(), words) + line[n.end():]
         elif out.endswith("-") and line[:1].islower():
-            out = out[:-1] + line
+            # a hyphen at a line's end that breaks no word (:data:`_LINE_END_PART`: "CC-" /
+            # "licensed", "a-b-" / "c") is the word's own: kept, as :func:`~ingest.cleaning.
+            # rejoin_broken_words` keeps it in plain text ("CClicensed" was read)
+            out += line
         elif is_cjk(out[-1]) or is_cjk(line[0]):
             out += line
         else:
@@ -1463,7 +1466,6 @@ def _join_lines(lines: list[str], words: frozenset[str] = frozenset()) -> str:
 
 _LINE_END_PART = re.compile(r"(?<![\w-])([A-Za-z][a-z]*)-$")
 _LINE_START_PART = re.compile(r"[a-z]+")
-
 
 
 _BULLET = re.compile(r"^\s*(?:[-•●▪◦*·]|\(?\d{1,2}[.)]|[a-z][.)])\s+")

@@ -164,6 +164,16 @@ def test_a_plain_text_word_broken_at_a_lines_end_is_one_word(tmp_path: Path) -> 
                      "parcel ships by road. Works that are CC- licensed are listed."]
 
 
+def test_a_pdf_lines_end_hyphen_that_breaks_no_word_is_kept() -> None:
+    # "CC-" / "licensed" is no word broken to fit (its parts are not in one case): it was read
+    # "CClicensed", though the rule leaves it be in plain text
+    from ingest.loaders import _join_lines
+
+    assert _join_lines(["Works that are CC-", "licensed are listed."]) == "Works that are CC-licensed are listed."
+    assert _join_lines(["the a-b-", "c rule"]) == "the a-b-c rule"
+    assert _join_lines(["reim-", "bursement"]) == "reimbursement"
+
+
 def test_a_pdf_word_broken_at_a_lines_end_keeps_a_hyphen_the_document_writes(tmp_path: Path) -> None:
     from reportlab.pdfgen import canvas
 
