@@ -1573,11 +1573,13 @@ def _find(cols: list[str], names: Sequence[str], taken: frozenset[int] = frozens
     return None
 
 
+_EVERY_COLUMN_NAME = frozenset({*QUESTION_NAMES, *ANSWER_NAMES, *ID_NAMES, *TAG_NAMES, *GROUP_NAMES, *CATEGORY_NAMES})
+
+
 def _named_whole(cols: list[str]) -> frozenset[int]:
     """The columns whose whole name is one of an FAQ table's column names ("question_id" is the
     id, whatever words it holds)."""
-    every = {*QUESTION_NAMES, *ANSWER_NAMES, *ID_NAMES, *TAG_NAMES, *GROUP_NAMES, *CATEGORY_NAMES}
-    return frozenset(i for i, c in enumerate(cols) if c in every)
+    return frozenset(i for i, c in enumerate(cols) if c in _EVERY_COLUMN_NAME)
 
 
 def detect_columns(header: Sequence[Any], name: str) -> dict[str, int]:

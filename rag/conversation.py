@@ -208,6 +208,12 @@ def asks_something(turn: str) -> bool:
     return without_request(turn) != turn
 
 
+def things_named(text: str) -> int:
+    """How many things ``text`` names: its topic's terms, a Chinese word with the words the analyzer
+    indexes within it counted once ("保修期" and its 保修)."""
+    return len(outermost(set(tokenize(query_topic(text)))))
+
+
 def takes_topic_from_before(question: str) -> bool:
     """Whether ``question`` names what it asks about only by leaning on the turn before: it does
     by its words (:func:`stands_alone`), and names at most one thing of its own ("How much does
@@ -218,7 +224,7 @@ def takes_topic_from_before(question: str) -> bool:
         return False
     # a Chinese word is indexed with the words within it too ("保修期": 保修): one thing (and
     # 什么时候, "when", asks, as 多久 does: its 时候 is no thing named; "送到的时候坏了" keeps its 时候)
-    names_one = len(outermost(set(tokenize(query_topic(to_simplified(question).replace("什么时候", "多久")))))) <= 1
+    names_one = things_named(to_simplified(question).replace("什么时候", "多久")) <= 1
     # a Chinese question leaves out what it asks about, where English says "it": "什么时候能收到？"
     # after "发票怎么开？" asks when the invoice arrives, and was told when a refund does, whose
     # sentence says 收到
@@ -315,7 +321,7 @@ def condense_offline(
             if not refers_back(carried[-1]) or len(earlier) > LONG_TURN_CHARS:
                 break
             carried.append(earlier)
-        if answered and len(outermost(set(tokenize(query_topic(" ".join(carried)))))) > 2:
+        if answered and things_named(" ".join(carried)) > 2:
             # the turns carried name the topic themselves ("金卡会员呢？" and "运费多少钱？" before
             # "要多久？"): the answer's sentence (a row of the fees table) only brought that answer
             # back, where the delivery time was asked
