@@ -688,10 +688,12 @@ _PRICE_EN_WORD = (
 _PRICE_ZH = r"价格(?!保护|保障|保价|政策|标签|调整|变动)|价钱"
 _PRICE_WORD = re.compile(rf"{_PRICE_EN_WORD}|多少钱|{_PRICE_ZH}|费用|收费|运费|手续费", re.IGNORECASE)
 # ... that asks the price itself, not who pays it or how to avoid it ("Who pays the return fee?",
-# "退货运费谁承担？")
+# "退货运费谁承担？"); whether a fee is charged asks it too, in Chinese as in English ("Is there a
+# fee for returns?", "携号转网要收手续费吗？", "退货收费吗？"), unlike whether the customer pays one
+# ("退货要我自己付邮费吗？" asks who pays)
 _ASKS_PRICE = re.compile(
     r"^(?!\W*(?:who|whom|whose|where|why|which|how|when)\b)(?!.*(?:谁|哪|为什么|怎么|如何)).*"
-    rf"(?:{_PRICE_EN_WORD}|多少钱|{_PRICE_ZH})",
+    rf"(?:{_PRICE_EN_WORD}|多少钱|{_PRICE_ZH}|(?:收|有)[^，。；？！?!]{{0,5}}费用?(?:吗|么|嘛)|收费(?:吗|么|嘛)|要钱(?:吗|么|嘛))",
     re.IGNORECASE | re.DOTALL,
 )
 # ... that asks for a way to reach someone: a phone number or an e-mail address ("What's your phone
@@ -723,7 +725,7 @@ _CURRENCY_CODES = r"usd|eur|gbp|chf|cny|rmb|jpy|hkd|sgd|aud|cad|nzd|inr|sek|nok|
 _MONEY = re.compile(
     r"[$€£¥￥]\s?\d|\b(?:" + _CURRENCY_CODES + r")\s?\d"
     r"|\d(?:[\d,.]*\d)?\s?(?:(?:dollars?|euros?|pounds?|cents?|francs?|yuan|" + _CURRENCY_CODES + r")\b|元|美元|欧元|英镑|块)"
-    r"|\d(?:[.,]\d+)?\s?%|\bfree\b|\bno\s+(?:charge|cost|fee)\b|免费|不收费",
+    r"|\d(?:[.,]\d+)?\s?%|\bfree\b|\bno\s+(?:charge|cost|fee)\b|免费|不收费|不收取|包邮|(?:无需|不需要?|不用)[^，。；]{0,6}费",
     re.IGNORECASE,
 )
 

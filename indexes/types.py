@@ -151,6 +151,35 @@ class Chunk:
         return f"{prefix}\n{text}" if prefix else text
 
 
+def span_locator(chunks: Sequence[Chunk]) -> str:
+    """The place of a passage made of adjacent ``chunks`` (in order): the one locator they share,
+    else the pages from first to last and every section it holds under the headings they share
+    ("Policy > Refunds; Exchanges", "p. 3-4, Manual > Setup"). A passage that a search found by
+    its second section and merged with the one before was shown with that section's name alone,
+    above text that opens with the other ("## Refunds ..." named "Exchanges")."""
+    locators = list(dict.fromkeys(c.locator for c in chunks))
+    if len(locators) <= 1:
+        return locators[0] if locators else ""
+    first = chunks[0]
+    parts: list[str] = []
+    if first.faq_id is not None:
+        parts.append(first.faq_label())
+    pages = [c.page for c in chunks if c.page is not None]
+    if pages:
+        lo, hi = min(pages), max(pages)
+        parts.append(f"p. {lo}" if lo == hi else f"pp. {lo}-{hi}")
+    paths = [c.heading_path for c in chunks]
+    shared: list[str] = []
+    for level in zip(*paths, strict=False):
+        if any(h != level[0] for h in level):
+            break
+        shared.append(level[0])
+    sections = list(dict.fromkeys(" > ".join(p[len(shared):]) for p in paths if len(p) > len(shared)))
+    if shared or sections:
+        parts.append(" > ".join([*shared, "; ".join(sections)] if sections else shared))
+    return ", ".join(parts)
+
+
 def quoted_names(names: Sequence[str], sep: str = ", ", shown: int = 3, width: int = 40) -> str:
     """``names`` as an error message quotes them: the first ``shown``, each cut to ``width``
     characters, then "and N more". A message that repeated what the caller sent, whole, grew

@@ -25,10 +25,17 @@ class Hit:
     # (HybridRetriever.answer_excerpts); empty where the retriever did not say
     rows: tuple[int, ...] = ()
     others: tuple[int, ...] = ()
+    # the place of a passage merged from chunks of several sections or pages
+    # (:func:`indexes.types.span_locator`); None = the chunk's own
+    span: str | None = None
 
     @property
     def passage(self) -> str:
         return self.text if self.text is not None else self.chunk.text
+
+    @property
+    def locator(self) -> str:
+        return self.span if self.span is not None else self.chunk.locator
 
 
 @dataclass(frozen=True)

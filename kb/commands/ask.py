@@ -185,7 +185,7 @@ def search_cmd(
     assistant = build_assistant(settings, kb)
     hits = assistant.search(query, k=k, filters=filters)
     rows = [
-        {"source": h.chunk.source_id, "locator": h.chunk.locator, "title": h.chunk.title,
+        {"source": h.chunk.source_id, "locator": h.locator, "title": h.chunk.title,
          "text": h.passage, "score": round(float(h.score), 4)}
         for h in hits
     ]

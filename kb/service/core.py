@@ -196,7 +196,7 @@ def hit_to_passage(hit: Any, cited: set[str] | None = None) -> dict[str, Any]:
     return {
         "source": c.source_id,
         "title": c.title,
-        "locator": c.locator,
+        "locator": hit.locator,
         "text": hit.passage,
         "score": round(float(hit.score), 4),
         "chunk_id": c.id,

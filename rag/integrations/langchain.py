@@ -33,6 +33,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from indexes.types import Filters
 from kb.errors import InputError, question_text
+from rag.assistant import search_results
 from rag.retrieval import HybridRetriever, RetrieverPerVersion, user_filters
 
 FILTER_NAMES = tuple(f.name for f in fields(Filters))
@@ -100,13 +101,17 @@ class KnowledgeBaseRetriever(BaseRetriever):
             "index_provider": self.index_provider, "embedder": self.embedder, "k": self.k, "groups": self.groups,
             "filters": self.filters, **per_call,
         }) if per_call else self
-        hits = self.retriever().retrieve(query, k=call.k, filters=user_filters(call.filters, call.groups))
+        retriever = self.retriever()
+        # a chain puts these passages in its prompt: an instruction a document holds is left out
+        # of them, as the assistant's own answers and searches leave it out
+        hits = search_results(retriever.retrieve(query, k=call.k, filters=user_filters(call.filters, call.groups)),
+                              retriever.index)
         return [
             LCDocument(
                 page_content=h.passage,
                 metadata={
                     "source": h.chunk.source_id,
-                    "locator": h.chunk.locator,
+                    "locator": h.locator,
                     "title": h.chunk.title,
                     "score": float(h.score),
                     "chunk_id": h.chunk.id,

@@ -251,6 +251,12 @@ def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     assert answer_kind("古典学实验班创办于哪一年？") == "time"
     assert answer_kind("What is the warranty?") is None
     assert answer_kind("Can I return it when it is opened?") is None  # "when" as a condition
+    # whether a fee is charged asks a price, in Chinese as in English; whether the customer pays one
+    # asks who pays
+    assert answer_kind("Is there a fee for returns?") == answer_kind("携号转网要收手续费吗？") == "money"
+    assert answer_kind("退货收费吗？") == "money"
+    assert answer_kind("退货要我自己付邮费吗？") is None
+    assert holds_answer_kind("money", "满99元包邮。") and holds_answer_kind("money", "办理携号转网无需支付任何费用。")
 
     assert holds_answer_kind("duration", "Refunds are paid within 5 to 7 business days.")
     assert holds_answer_kind("duration", "It takes a few weeks.")

@@ -67,7 +67,8 @@ def test_chinese_question_gets_a_chinese_answer(shop_index: Any, fake_embedder: 
                                       "connect me with support", "找客服", "请帮我转接客服", "能不能让客服给我打电话",
                                       "转人工", "我要人工客服", "叫你们经理来", "我要找你们的负责人", "帮我联系客服",
                                       "我要联系客服", "能帮我转一下人工吗？", "帮我转个人工",
-                                      "能转接一下人工吗？", "能帮我转一下客服吗？"])
+                                      "能转接一下人工吗？", "能帮我转一下客服吗？", "能不能帮我接一下客服小姐姐",
+                                      "给我接人工"])
 def test_handoff_on_request(shop_index: Any, fake_embedder: Any, question: str) -> None:
     a = make(shop_index, fake_embedder).ask(question)
     assert a.action == "handoff"
@@ -85,7 +86,7 @@ def test_a_manager_named_but_not_asked_for_is_no_handoff_request(question: str) 
                                       "Can I transfer my line to someone else?", "Do your staff speak French?",
                                       "Do I need a person to sign for the delivery?", "We need an invoice",
                                       "Is there a live agent chat on the website?",
-                                      "What are the hours of your live support?"])
+                                      "What are the hours of your live support?", "接客服电话要等多久？"])
 def test_a_person_named_but_not_asked_for_is_no_handoff_request(question: str) -> None:
     assert HANDOFF_RE.search(question) is None
 
@@ -259,6 +260,23 @@ def test_an_faq_entrys_answer_is_said_without_the_instructions_it_holds(kb_home:
     assert b.action == "faq" and b.text == "积分可兑换优惠券[1]。积分有效期一年[1]。", b.text
 
 
+def test_an_faq_entry_that_does_not_give_the_kind_of_answer_asked_is_no_direct_answer(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "携号转网要收手续费吗？" was answered as the entry on how to port a number (action faq),
+    # which names no fee; a question of the kind the entry gives still gets it as written
+    docs = [*SHOP[:3], Doc("faq.csv", "FAQ", [], faq=[
+        ("1", "如何办理携号转网？", "先到原运营商获取授权码，再凭授权码和身份证到营业厅办理转入。"),
+        ("2", "How do I port my number?", "Get a transfer code from your old operator and enter it in the app."),
+        ("3", "宽带安装要多久？", "城区一般3个工作日内完成安装。"),
+    ])]
+    asst = make(build_kb(kb_home, "faqkind", fake_embedder, docs), fake_embedder, faq_threshold=0.3)
+    assert asst.ask("如何办理携号转网？").action == "faq"
+    for question in ("携号转网要收手续费吗？", "Is there a fee to port my number?"):
+        assert asst.ask(question).action != "faq", question
+    assert asst.ask("宽带安装一般要多久？").action == "faq"
+
+
 def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_home: Path, fake_embedder: Any) -> None:
     # "How long can I pause my rental?" was told "Yes [1]. Tap Pause ...", the reply of the entry
     # "Can I pause my rental?"
@@ -410,6 +428,12 @@ def test_prompt_injection_inside_a_document_changes_nothing(kb_home: Path, fake_
     gift = next(h for h in found if h.chunk.source == "evil.md")
     assert "ignore" not in gift.passage.lower() and "one year" in gift.passage
     assert "cannot be exchanged for cash" in gift.passage
+    # and so do a LangChain chain's: it puts them in its own prompt
+    from rag.integrations.langchain import KnowledgeBaseRetriever
+
+    docs = KnowledgeBaseRetriever.from_index(index, fake_embedder, k=3).invoke("How long are gift cards valid?")
+    gift_doc = next(d for d in docs if d.metadata["source"] == "evil.md")
+    assert "ignore" not in gift_doc.page_content.lower() and "one year" in gift_doc.page_content
 
 
 def test_earlier_turns_reach_the_prompt_neutralised_and_without_their_citation_markers(
@@ -1749,6 +1773,37 @@ def test_a_citation_names_the_section_the_answer_quotes_not_the_one_matched() ->
     # a sentence no chunk holds as written (a model's own words), or a passage of one chunk
     assert _quoted_chunk(hit, ["Returns are accepted for a month."], Index()) is condition
     assert _quoted_chunk(Hit(chunk=condition, score=0.9, rows=(1,)), quoted, Index()) is condition
+
+
+def test_a_passage_merged_from_several_sections_is_placed_at_all_of_them() -> None:
+    # a search result that opened with "## Refunds" was named "Exchanges", the section it was
+    # matched by and merged with the one before
+    from indexes.types import Chunk, span_locator
+    from rag.assistant import located
+    from rag.types import Hit
+
+    title = "Returns policy"
+
+    def section(i: int, name: str, page: int | None = None) -> Chunk:
+        return Chunk(id=f"c{i}", doc_id="d", source="returns.md", position=i, title=title, page=page,
+                     heading_path=(title, name) if name else (title,), text=f"{name} text.")
+
+    intro, refunds, exchanges = section(0, ""), section(1, "Refunds"), section(2, "Exchanges")
+    assert span_locator([refunds, exchanges]) == "Returns policy > Refunds; Exchanges"
+    assert span_locator([intro, refunds]) == "Returns policy > Refunds"
+    assert span_locator([refunds, refunds]) == refunds.locator == "Returns policy > Refunds"
+    assert span_locator([section(1, "Setup", 3), section(2, "Setup", 4)]) == "pp. 3-4, Returns policy > Setup"
+    assert span_locator([section(1, "A > B", 2), section(2, "", 2)]) == "p. 2, Returns policy > A > B"
+
+    class Index:
+        def get_chunks(self, rows: list[int]) -> list[Chunk]:
+            return [(intro, refunds, exchanges)[r] for r in rows]
+
+    merged = Hit(chunk=exchanges, score=0.9, text="## Refunds\nRefunds text.\n## Exchanges\nExchanges text.", rows=(1, 2))
+    alone = Hit(chunk=exchanges, score=0.8, rows=(2,))
+    shown = located([merged, alone], Index())
+    assert [h.locator for h in shown] == ["Returns policy > Refunds; Exchanges", "Returns policy > Exchanges"]
+    assert shown[0].chunk is exchanges and shown[1] is alone
 
 
 def test_a_sentence_read_from_a_table_row_or_a_list_is_cited_where_its_cells_are() -> None:
