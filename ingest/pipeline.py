@@ -545,14 +545,27 @@ def ingest_paths(
                 "fix the files, or remove documents with kb delete SOURCE",
             )
         pruned: list[str] = []
+        spared: list[str] = []
+        roots = {str(Path(p).resolve()) for p in paths if Path(p).is_dir()}  # (a file given names no folder)
         for source, doc in prev_docs.items():
             if source in seen:
                 continue
-            if prune:
+            if prune and _read_from(doc, roots):
                 report.deleted += 1
                 pruned.append(source)
+                report.warnings.append({"source": source, "warning": (
+                    f"{source}: deleted (no longer in {(doc.metadata or {}).get(ORIGIN_KEY)})")})
             else:
                 keep_ids[doc.id] = None
+                if prune:
+                    spared.append(source)
+        if spared:
+            # --prune removes what disappeared from the folders given, not what came from elsewhere:
+            # `kb ingest docs --prune` deleted a staff folder's documents and the API's uploads
+            report.warnings.append({"source": "", "warning": (
+                f"--prune kept {len(spared)} documents not read from {', '.join(str(p) for p in paths)} "
+                f"(uploads, other folders, or ingested before folders were recorded): {quoted_names(spared)}; "
+                "remove any of them with kb delete SOURCE")})
         report.chunks_new = len(new_chunks)
 
         changed = bool(new_docs) or report.deleted > 0
@@ -585,6 +598,13 @@ def ingest_paths(
 ORIGIN_KEY = "ingested_from"
 
 
+def _read_from(doc: Document, roots: set[str]) -> bool:
+    """Whether ``doc`` was read from one of the folders ``roots`` (resolved) or a folder inside
+    one (:data:`ORIGIN_KEY`); an upload records none."""
+    origin = (doc.metadata or {}).get(ORIGIN_KEY)
+    return isinstance(origin, str) and any(origin == r or origin.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
 def _with_origin(loaded: LoadedFile, root: Path, old: Document | None, report: IngestReport) -> LoadedFile:
     """``loaded`` with the folder it was read from recorded; a warning when it replaces a
     document of the same name read from another folder: ``kb ingest ./policies`` then
@@ -601,19 +621,26 @@ def _with_origin(loaded: LoadedFile, root: Path, old: Document | None, report: I
 
 
 def _check_not_widened(source: str, old: Document, new: Document, upload: bool) -> None:
-    """A document ingested with ``--group`` and given again without it turned public without a
+    """A document restricted to access groups and given again without them turned public without a
     word (a staff-only escalation guide answered users in no group): it fails, and keeps its
-    version, unless its own metadata now names groups or the ingest says ``--public``."""
+    version, unless its own metadata now names groups or the ingest says ``--public``. Whatever
+    named the groups: ``--group`` (the ingest's defaults), or the file's front-matter or sidecar,
+    whose ``groups`` line deleted, or sidecar lost in a copy, published a staff document too."""
+    if not old.groups or new.groups:
+        return
     was = ((old.metadata or {}).get(DEFAULTS_KEY) or {}).get("groups") or ()
-    if was and old.groups and not new.groups:
-        if upload:
-            again, public = f"upload it with groups={','.join(was)}", "public=true"
-        else:
-            again, public = "give " + " ".join(f"--group {g}" for g in was), "--public"
+    public = "public=true" if upload else "--public"
+    if was:
+        again = f"upload it with groups={','.join(was)}" if upload else "give " + " ".join(f"--group {g}" for g in was)
         raise InputError(
             f"{source}: was ingested for access groups {', '.join(was)}; ingested without them it would be public",
             f"{again} again, or {public} to publish it to everyone",
         )
+    raise InputError(
+        f"{source}: its front-matter or sidecar restricted it to access groups {', '.join(old.groups)}, and no "
+        "longer does; ingested so it would be public",
+        f"put its groups back, or give {public} to publish it to everyone",
+    )
 
 
 def _check_within(source: str, what: str, doc: Document, only: Sequence[str]) -> None:
@@ -660,6 +687,10 @@ def _located(docs: Sequence[Document], wanted: str) -> list[Document]:
     except (OSError, RuntimeError):
         pass
     folder = wanted.rstrip().endswith(("/", "\\")) or here.is_dir()
+    if folder and here == Path(here.anchor):
+        # `kb delete "$DIR/"` with $DIR unset deleted every document ingested from a folder
+        raise InputError(f"{wanted.strip()} is the root of the file system: it names every document read from a folder",
+                         "name the documents, or the folder they were ingested from (kb status --sources lists them)")
     out = []
     for d in docs:
         origin = (d.metadata or {}).get(ORIGIN_KEY)

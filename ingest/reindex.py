@@ -836,7 +836,10 @@ def _defaults_of(old: Document | None) -> dict[str, Any] | None:
         return None
     recorded = (old.metadata or {}).get(DEFAULTS_KEY)
     if isinstance(recorded, dict):
-        return recorded
+        # groups its own front-matter or sidecar named are kept too, should the file no longer name
+        # them (a sidecar lost in a copy): a rebuild published such a staff document to everyone
+        # (publishing it is `kb ingest FILE --public`)
+        return {**recorded, "groups": list(old.groups)} if old.groups and not recorded.get("groups") else recorded
     return {"groups": list(old.groups)} if old.groups else None
 
 

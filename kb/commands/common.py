@@ -68,7 +68,7 @@ def print_problems(report: dict[str, Any]) -> None:
                 if text.startswith(f"{name}: "):
                     text = text[len(name) + 2 :]
                     break
-            typer.echo(f"  {label}: {item['source']}: {text}", err=True)
+            typer.echo(f"  {label}: {item['source']}: {text}" if item["source"] else f"  {label}: {text}", err=True)
 
 
 def check_model_specs(settings: Any) -> None:

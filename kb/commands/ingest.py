@@ -49,8 +49,8 @@ def ingest_cmd(
     kb: KbOpt = None,
     prune: Annotated[
         bool,
-        typer.Option("--prune", help="Remove documents of the knowledge base that are not among PATHs "
-                     "(at least one PATH must be a folder)."),
+        typer.Option("--prune", help="Remove the documents read from the folders among PATHs that are no "
+                     "longer there (uploads and other folders' documents are kept)."),
     ] = False,
     group: Annotated[
         list[str] | None, typer.Option("--group", help="Access group for documents without their own (repeatable).")

@@ -125,12 +125,14 @@ def test_kill_9_mid_ingest_keeps_previous_version(kb_home: Path, tmp_path: Path)
     assert index.keyword_search("topic1", 3)
     index.close()
 
+    # run again, it completes; --prune leaves the other folder's documents (and says so)
     again = run_kb(["ingest", str(big), "--kb", "t", "--json", "--prune"], kb_home)
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
-    assert report["added"] == n_big and report["deleted"] == 2
+    assert report["added"] == n_big and report["deleted"] == 0
+    assert report["warnings"][-1]["warning"].startswith("--prune kept 2 documents not read from")
     index = KnowledgeBase(kb_home, "t").load_live()
-    assert len(index.documents()) == n_big
+    assert len(index.documents()) == n_big + 2
     index.close()
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from indexes.kbase import KnowledgeBase
 from ingest.pipeline import delete_sources, ingest_paths
+from kb.errors import InputError
 
 
 def write_corpus(root: Path) -> Path:
@@ -255,6 +256,28 @@ def test_prune_with_only_files_is_refused(kb_home: Path, tmp_path: Path, fake_em
     assert kept.deleted == 1 and kept.unchanged == 4  # faq.csv, gone from the folder; extra.md given again
 
 
+def test_prune_deletes_only_what_disappeared_from_the_folders_given(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    """QA: `kb ingest docs --prune` deleted a staff folder's documents and the API's uploads,
+    and said only "2 deleted"."""
+    docs = write_corpus(tmp_path)
+    staff = tmp_path / "staff"
+    staff.mkdir()
+    (staff / "escalation.md").write_text("# Escalation\n\nThe ostrich desk supervisor approves refunds.\n")
+    kb = KnowledgeBase(kb_home, "t")
+    ingest_paths(kb, [docs], fake_embedder)
+    ingest_paths(kb, [staff], fake_embedder, default_groups=("staff",))
+    (docs / "faq.csv").unlink()
+    r = ingest_paths(kb, [docs], fake_embedder, prune=True)
+    assert r.deleted == 1
+    said = [w["warning"] for w in r.warnings]
+    assert said[0] == f"faq.csv: deleted (no longer in {docs.resolve()})"
+    assert said[1].startswith("--prune kept 1 documents not read from") and "'escalation.md'" in said[1]
+    index = kb.load_live()
+    assert "escalation.md" in {d.source for d in index.documents()}
+    assert "faq.csv" not in {d.source for d in index.documents()}
+    index.close()
+
+
 def test_a_document_ingested_for_groups_does_not_turn_public_unasked(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     """Ingested with --group staff, then again without it: the staff document answered users in
     no group, without a word."""
@@ -278,6 +301,41 @@ def test_a_document_ingested_for_groups_does_not_turn_public_unasked(kb_home: Pa
     assert ingest_paths(kb, [staff], fake_embedder, widen=True).updated == 1
     index = kb.load_live()
     assert [d.groups for d in index.documents()] == [()]
+    index.close()
+
+
+def test_a_document_its_own_metadata_restricted_does_not_turn_public_unasked(  # type: ignore[no-untyped-def]
+    kb_home: Path, tmp_path: Path, fake_embedder
+) -> None:
+    """QA: a staff document's front-matter lost its groups line, and a sidecar was lost in a copy;
+    each ingest (and a rebuild from the folder) published the document to everyone."""
+    from ingest.reindex import reindex
+
+    staff = tmp_path / "staff"
+    staff.mkdir()
+    front = staff / "wholesale.md"
+    front.write_text("---\ngroups: [staff]\n---\n# Wholesale\n\nPartner retailers get a 35% discount.\n")
+    side = staff / "chargebacks.txt"
+    side.write_text("Our merchant dispute reference is MD-88213.\n")
+    (staff / "chargebacks.txt.meta.json").write_text('{"groups": ["staff"]}')
+    kb = KnowledgeBase(kb_home, "t")
+    ingest_paths(kb, [staff], fake_embedder)
+    front.write_text("# Wholesale\n\nPartner retailers get a 40% discount.\n")
+    (staff / "chargebacks.txt.meta.json").unlink()
+    r = ingest_paths(kb, [staff], fake_embedder)
+    assert sorted(f["source"] for f in r.failed) == ["chargebacks.txt", "wholesale.md"]
+    assert r.failed[1]["error"] == (
+        "wholesale.md: its front-matter or sidecar restricted it to access groups staff, and no longer does; "
+        "ingested so it would be public; put its groups back, or give --public to publish it to everyone"
+    )
+    # a rebuild from the folder keeps them: it never widens what a document is for
+    reindex(kb, staff, fake_embedder)
+    index = kb.load_live()
+    assert {d.source: d.groups for d in index.documents()} == {"chargebacks.txt": ("staff",), "wholesale.md": ("staff",)}
+    index.close()
+    assert ingest_paths(kb, [staff], fake_embedder, widen=True).updated == 2
+    index = kb.load_live()
+    assert [d.groups for d in index.documents()] == [(), ()]
     index.close()
 
 
@@ -319,6 +377,11 @@ def test_prune_and_delete_make_content_unretrievable(kb_home: Path, tmp_path: Pa
     qv = fake_embedder.embed(["Can I pay with a marmotcard?"], kind="query")[0]
     assert all(index.get_chunks([row])[0].faq_id is None for row, _ in index.vector_search(qv, 10))
     index.close()
+    # "/" (a script's "$DIR/" with $DIR unset) named every document read from a folder
+    before = kb.live_version()
+    with pytest.raises(InputError, match="is the root of the file system"):
+        delete_sources(kb, ["/"], fake_embedder, paths=True)
+    assert kb.live_version() == before
     folder = delete_sources(kb, ["policies/"], fake_embedder)
     assert folder.deleted == 1
 
