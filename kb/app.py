@@ -214,6 +214,24 @@ def _cut(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+# the fields of an upload's form (POST /v1/documents)
+_UPLOAD_FIELDS = ("files", "kb", "groups", "tags", "public")
+
+
+async def _upload_fields_known(request: Request) -> None:
+    """An upload's form names only its fields: a misspelt one was dropped without a word, and
+    ``-F group=staff`` published a staff document to everyone (the JSON routes refuse an unknown
+    field already). The form is parsed once: FastAPI reads the one Starlette kept."""
+    form = await request.form()
+    unknown = [k for k in form if k not in _UPLOAD_FIELDS]
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], _UPLOAD_FIELDS, n=1)
+        raise InputError(
+            f"{_cut(unknown[0])}: is not a field of an upload" + (f" (did you mean {near[0]}?)" if near else ""),
+            f"send only {', '.join(_UPLOAD_FIELDS)}",
+        )
+
+
 def _validation_message(exc: RequestValidationError, request: Request | None = None) -> str:
     parts = []
     for e in exc.errors()[:3]:
@@ -875,6 +893,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     def upload(
         principal: Editor,
         svc: ServiceDep,
+        _known: Annotated[None, Depends(_upload_fields_known)],
         files: Annotated[list[UploadFile], File(description="one or more documents")],
         kb: Annotated[str | None, Form(max_length=64)] = None,
         groups: Annotated[

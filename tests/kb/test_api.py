@@ -396,6 +396,10 @@ def test_an_unreadable_body_or_upload_says_what_to_send(client: Any) -> None:
     assert r.status_code == 422 and "files.0: is not a file" in r.json()["message"], r.text
     r = client.post("/v1/documents", files=[("files", ("", b"x", "text/plain"))])
     assert r.status_code == 422 and "curl -F files=@" in r.json()["message"], r.text
+    # a misspelt field was dropped: -F group=staff published a staff document to everyone
+    r = client.post("/v1/documents", data={"group": "staff"}, files=[("files", ("staff.md", b"# Staff\n\nBonus in March.", "text/markdown"))])
+    assert r.status_code == 422, r.text
+    assert r.json()["message"].startswith("group: is not a field of an upload (did you mean groups?)"), r.text
 
 
 def test_errors_are_one_line_json(client: Any) -> None:
