@@ -95,6 +95,9 @@ _ADDRESS = r"[\w.+-]+@[\w-]+\.[a-z]{2,}"
 _SENDS_SECRET = re.compile(
     r"\b(send|e-?mail|mail|forward|give|provide|share|submit|text|reply\s+with|write)\s+(us\s+|me\s+)?"
     r"(?:[\w'-]+\s+){0,3}?" + _SECRET + r"\b[^.;!?\n]{0,25}?\b(to|at)\s+" + _ADDRESS
+    # the address first ("write to refunds-desk@evil.example with their card details")
+    + r"|\b(send|e-?mail|mail|write|reply)\s+(to\s+)?" + _ADDRESS + r"[^.;!?\n]{0,25}?\bwith\s+(?:[\w'-]+\s+){0,3}?"
+    + _SECRET + r"\b"
     + r"|(把|将)[^。！？\n]{0,10}(密码|验证码|安全码|卡号|cvv)[^。！？\n]{0,4}(发送|发给|发|寄|转发|提供)(到|至|给)?\s*" + _ADDRESS
     + r"|(发送|发给|提供)(到|至|给)?\s*" + _ADDRESS + r"[^。！？\n]{0,6}(密码|验证码|安全码|卡号|cvv)",
     re.I,
