@@ -559,6 +559,12 @@ def ingest_paths(
                 keep_ids[doc.id] = None
                 if prune:
                     spared.append(source)
+                elif _read_from(doc, roots):
+                    # a file renamed or moved in its folder: the old copy stayed live, unsaid, and
+                    # answers quoted both ("$14.99 [1]. $19.99 [2]")
+                    report.warnings.append({"source": source, "warning": (
+                        f"{source}: no longer in {(doc.metadata or {}).get(ORIGIN_KEY)}, and still answered from; "
+                        f"kb delete {source} (or kb ingest with --prune) removes it")})
         if spared:
             # --prune removes what disappeared from the folders given, not what came from elsewhere:
             # `kb ingest docs --prune` deleted a staff folder's documents and the API's uploads

@@ -267,6 +267,12 @@ def test_prune_deletes_only_what_disappeared_from_the_folders_given(kb_home: Pat
     ingest_paths(kb, [docs], fake_embedder)
     ingest_paths(kb, [staff], fake_embedder, default_groups=("staff",))
     (docs / "faq.csv").unlink()
+    # without --prune, what is gone from the folder is said (a renamed file's old copy answered on)
+    kept = ingest_paths(kb, [docs], fake_embedder)
+    assert kept.deleted == 0 and [w["warning"] for w in kept.warnings] == [
+        f"faq.csv: no longer in {docs.resolve()}, and still answered from; kb delete faq.csv (or kb ingest "
+        "with --prune) removes it"
+    ]
     r = ingest_paths(kb, [docs], fake_embedder, prune=True)
     assert r.deleted == 1
     said = [w["warning"] for w in r.warnings]
