@@ -430,10 +430,34 @@ def _enforce_limit(chunks: list[Chunk], count: TokenCounter, limit: int, doc: Do
     return out
 
 
-def chunk_loaded(loaded: Any, count_tokens: TokenCounter, settings: ChunkSettings) -> list[Chunk]:
-    """Chunks of a :class:`~ingest.loaders.LoadedFile`."""
+def chunk_loaded(loaded: Any, count_tokens: TokenCounter, settings: ChunkSettings) -> tuple[list[Chunk], str | None]:
+    """Chunks of a :class:`~ingest.loaders.LoadedFile`, and a warning where a document's chunks
+    repeated one another (:func:`without_repeats`; an FAQ's duplicate entries are warned of when
+    its table is read)."""
     if loaded.is_faq:
-        return chunk_faq(loaded.document, loaded.faq_rows, count_tokens)
-    return chunk_elements(
+        return chunk_faq(loaded.document, loaded.faq_rows, count_tokens), None
+    return without_repeats(chunk_elements(
         loaded.document, loaded.elements, count_tokens, settings.chunk_tokens, settings.chunk_overlap
-    )
+    ), loaded.document)
+
+
+def without_repeats(chunks: list[Chunk], doc: Document) -> tuple[list[Chunk], str | None]:
+    """``chunks`` less each that repeats an earlier one word for word under the same headings,
+    renumbered, and a warning that says how many went. A page of one word repeated (1 MB on one
+    line) made 1,731 chunks with one vector: they filled every candidate list, and the return
+    window fell out of the top 3 for "How long do I have to return an item?" (QA)."""
+    seen: set[tuple[tuple[str, ...], str]] = set()
+    kept: list[Chunk] = []
+    for c in chunks:
+        key = (c.heading_path, " ".join(c.text.split()))
+        if key not in seen:
+            seen.add(key)
+            kept.append(c)
+    if len(kept) == len(chunks):
+        return chunks, None
+    from dataclasses import replace
+
+    out = [replace(c, position=pos, id=chunk_id(doc.id, pos, c.text)) for pos, c in enumerate(kept)]
+    gone = len(chunks) - len(kept)
+    return out, (f"{doc.source}: {gone} of its {len(chunks)} chunks repeat another word for word under the same "
+                 "heading; each is indexed once")

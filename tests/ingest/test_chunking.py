@@ -211,3 +211,24 @@ def test_a_hard_split_keeps_the_line_breaks_where_its_pieces_join() -> None:
     assert pieces == [text]
     assert _hard_split(text, 30, len) == ["请按以下方式办理挂失：", "1. 登录手机银行App。\n2. 点击卡片管理，", "选择临时挂失。"]
     assert _hard_split(text.replace("：\n", "：\n\n"), 40, len)[0].startswith("请按以下方式办理挂失：\n\n1. 登录")
+
+
+def test_chunks_that_repeat_one_another_under_the_same_heading_are_indexed_once() -> None:
+    # QA: one word repeated over 1 MB made 1,731 chunks with one vector, which filled every
+    # candidate list and pushed the return window out of the answers
+    from ingest.chunking import without_repeats
+
+    d = doc()
+    els = [Element("heading", "Filler", level=1), Element("text", " ".join(["word"] * 400)),
+           Element("heading", "Returns", level=1), Element("text", "Items can be returned within 30 days.")]
+    chunks = chunk_elements(d, els, count, 40, 0)
+    kept, said = without_repeats(chunks, d)
+    filler = [c.text for c in kept if c.heading_path == ("Filler",)]
+    assert len(chunks) >= 10 and len(filler) == len(set(filler)) <= 3  # (the first and the last differ)
+    assert [c.position for c in kept] == list(range(len(kept)))
+    assert said == f"policy.md: {len(chunks) - len(kept)} of its {len(chunks)} chunks repeat another word for word under the same heading; each is indexed once"
+    # the same words under another heading are another passage
+    twice = [Element("heading", "A", level=1), Element("text", "Call us."), Element("heading", "B", level=1),
+             Element("text", "Call us.")]
+    same = chunk_elements(d, twice, count, 40, 0)
+    assert without_repeats(same, d) == (same, None)
