@@ -477,6 +477,29 @@ def _question_only(hit: Hit) -> bool:
 _KINDS_AN_ENTRY_GIVES = frozenset(("money", "duration", "number", "contact"))
 
 
+# a name, written with a capital inside a sentence ("Canada", "Apple Pay", "iPhone"), or a number
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b(?!I\b)(?:[A-Z][\w'-]*|[a-z]+[A-Z][\w'-]*|\d[\w.-]*)")
+
+
+def _names(text: str) -> set[str]:
+    return {t for m in _NAME.finditer(text.strip()) for t in tokenize(m.group())}
+
+
+def swaps_a_name(question: str, entry_question: str, index: Any) -> bool:
+    """Whether ``question`` asks a curated question of another name (or number) than the entry
+    names, one the knowledge base never uses: "Do you ship to Australia?" against the entry "Do you
+    ship to Canada?", when no passage names Australia. Every other word of the two is the same;
+    the entry answers for what it names, and the knowledge base says nothing of the other."""
+    doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
+    if doc_freq is None or not entry_question:
+        return False
+    mine, its = _names(question), _names(entry_question)
+    asked, named = mine - its, its - mine
+    if not asked or not named or any(doc_freq(t) for t in asked):
+        return False
+    return set(tokenize(question)) - asked == set(tokenize(entry_question)) - named
+
+
 def located(hits: Sequence[Hit], index: Any) -> list[Hit]:
     """``hits`` with the place of each passage merged from several chunks (:attr:`Hit.span`), as
     a search result or an answer's passages show it."""
@@ -990,6 +1013,12 @@ class Assistant:
                 yield {"type": "final_obj", "answer": finish(_msg("more_detail", say), "clarify", rel * 0.5,
                                                              hits=hits, query=query)}
                 return
+            yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits, query=query)}
+            return
+
+        if hits[0].chunk.kind == "faq" and exact is None and swaps_a_name(asked, hits[0].chunk.question or "", index):
+            # "Do you ship to Australia?" was told "We ship to Canada", the entry it matched: the
+            # question asks the entry's question of a name the knowledge base never uses
             yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits, query=query)}
             return
 

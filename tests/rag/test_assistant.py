@@ -277,6 +277,27 @@ def test_an_faq_entry_that_does_not_give_the_kind_of_answer_asked_is_no_direct_a
     assert asst.ask("宽带安装一般要多久？").action == "faq"
 
 
+def test_a_curated_question_asked_of_a_name_the_knowledge_base_never_uses_is_refused(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "Do you ship to Australia?" was told "We ship to Canada [1]", the entry it matched
+    from rag.assistant import swaps_a_name
+
+    docs = [SHOP[0], Doc("faq.csv", "FAQ", [], faq=[
+        ("1", "Do you ship to Canada?", "Yes, we ship to Canada. Canadian orders take 5 to 10 business days."),
+    ])]
+    index = build_kb(kb_home, "faqname", fake_embedder, docs)
+    asst = make(index, fake_embedder, faq_threshold=0.3)
+    assert asst.ask("Do you ship to Canada?").action == "faq"
+    assert asst.ask("Do you ship to Australia?").action == "refuse"
+    # a name the knowledge base uses elsewhere, other words, or no name in the entry: not a swap
+    assert not swaps_a_name("Do you ship to Canada?", "Do you ship to Canada?", index)
+    assert not swaps_a_name("Can I return it in Canada?", "Do you ship to Canada?", index)
+    assert not swaps_a_name("Do you ship to Australia quickly?", "Do you ship to Canada?", index)
+    assert not swaps_a_name("Do you accept Apple Pay?", "What payment methods do you accept?", index)
+    assert swaps_a_name("Do you ship to Australia?", "Do you ship to Canada?", index)
+
+
 def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_home: Path, fake_embedder: Any) -> None:
     # "How long can I pause my rental?" was told "Yes [1]. Tap Pause ...", the reply of the entry
     # "Can I pause my rental?"
