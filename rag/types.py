@@ -84,4 +84,7 @@ class Answer:
             "session_id": self.session_id,
             "answer_id": self.answer_id,
             "query": self.query,  # what was searched: a follow-up condensed with its history
+            # what the citation check dropped (a model's sentences no cited passage supports), for
+            # operators: "dropped sentences and bogus citations can't be seen anywhere" (QA)
+            "unsupported": list(self.unsupported),
         }

@@ -145,6 +145,11 @@ class AskResponse(BaseModel):
     kb: str
     index_version: str | None
     query: str = Field("", description="what was searched: the question, a follow-up condensed with its history")
+    unsupported: list[str] = Field(
+        default_factory=list,
+        description="sentences the composer (an LLM backend) wrote that the citation check dropped: no passage "
+        "they cite supports them; never part of the answer",
+    )
     passages: list[PassageOut] | None = None
 
 
