@@ -1896,15 +1896,21 @@ def supported(path: Path) -> bool:
 # entry point
 
 
-def check_file(path: Path, max_file_mb: float) -> None:
-    """Cheap checks before reading: extension, existence, size (stat)."""
-    name = readable_name(path.name)
+def check_type(path: Path) -> None:
+    """:class:`UnsupportedFormatError` for a file no loader reads (by its extension): the one
+    line an ingest reports for it, and the HTTP API refuses an upload of it with."""
     if not supported(path):
         ext = readable_name(path.suffix) or "(no extension)"
         raise UnsupportedFormatError(
-            f"{name}: unsupported file type {ext}",
+            f"{readable_name(path.name)}: unsupported file type {ext}",
             "supported: " + ", ".join(sorted(LOADERS)),
         )
+
+
+def check_file(path: Path, max_file_mb: float) -> None:
+    """Cheap checks before reading: extension, existence, size (stat)."""
+    name = readable_name(path.name)
+    check_type(path)
     try:
         size = path.stat().st_size
     except OSError as ex:
@@ -2052,6 +2058,7 @@ __all__ = [
     "EmptyFileError",
     "load_file",
     "check_file",
+    "check_type",
     "read_checked",
     "content_hash",
     "doc_id_for",

@@ -65,6 +65,7 @@ from kb.service.core import (
     Runtime,
     Service,
     TooManyFilesError,
+    check_upload_type,
     gbk_reading,
     may_read,
     safe_filename,
@@ -925,6 +926,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                 )
             if name in names:
                 raise InputError(f"{name} appears twice in this upload", "send each file once")
+            check_upload_type(name)  # refused now, not by the job once the upload was taken
             names.append(name)
         group_names, tag_names = form_names("groups", groups), form_names("tags", tags)
         if public and group_names:

@@ -31,6 +31,7 @@ from kb.errors import (
     QuestionTooLongError,
     SessionOwnerError,
     StorageError,
+    UnsupportedFormatError,
     blank,
     read_gb18030,
     storage_problem,
@@ -110,6 +111,20 @@ def _documents_of(paths: list[Path]) -> list[Path]:
     from ingest.loaders import META_SUFFIX
 
     return [p for p in paths if not p.name.endswith(META_SUFFIX)]
+
+
+def check_upload_type(name: str) -> None:
+    """An :class:`InputError` (422) for an uploaded file no loader reads ("run.exe", "README"):
+    it was taken with a 202 and its job failed later on the same line. A sidecar
+    ("x.pdf.meta.json") is metadata, read with its document, not a document of its own."""
+    from ingest.loaders import META_SUFFIX, check_type
+
+    if name.endswith(META_SUFFIX):
+        return
+    try:
+        check_type(Path(name))
+    except UnsupportedFormatError as ex:  # 415 is for the request's own type, which is a good form
+        raise InputError(ex.message, ex.hint) from None
 
 
 class TooManyFilesError(InputError):

@@ -1065,11 +1065,11 @@ def test_a_refused_re_upload_keeps_the_stored_copy(own_home: Path) -> None:
         r = _upload(c, [("hours.txt", good)])
         assert _job(c, r.json()["id"])["state"] == "succeeded"
         for bad in (b"", b"\x00\xff" * 500):
-            r = _upload(c, [("hours.txt", bad), ("virus.exe", b"MZ\x90\x00")])
+            r = _upload(c, [("hours.txt", bad), ("notes.txt", b"\x00\xff" * 500)])
             job = _job(c, r.json()["id"])
             assert job["state"] == "failed" and job["error"]["error"] == "nothing_published", job
             assert (uploads / "hours.txt").read_bytes() == good
-            assert not (uploads / "virus.exe").exists()
+            assert not (uploads / "notes.txt").exists()
             assert "9 to 5" in c.post("/v1/search", json={"query": "opening hours weekdays", "k": 3}).text
         assert not any((uploads / ".staging").iterdir())
         # a sidecar on its own: the document uploaded before is read again with it
@@ -1079,6 +1079,22 @@ def test_a_refused_re_upload_keeps_the_stored_copy(own_home: Path) -> None:
         assert docs["hours.txt"]["tags"] == ["hours"] and (uploads / "hours.txt.meta.json").is_file()
         r = _upload(c, [("nothing.pdf.meta.json", b'{"tags": ["x"]}')])
         assert r.status_code == 422 and "upload nothing.pdf with it" in r.json()["message"]
+
+
+@pytest.mark.parametrize(("name", "ext"), [("run.exe", ".exe"), ("README", "(no extension)"), ("x.PY", ".PY")])
+def test_an_upload_no_loader_reads_is_refused_at_once(client: Any, hashing_home: Path, name: str, ext: str) -> None:
+    """It was taken with a 202, and its job failed later: "unsupported file type .exe". Refused
+    now, in the loader's words, and none of the upload is staged or ingested."""
+    from ingest.loaders import LOADERS
+
+    good = ("fine.md", b"# Fine\n\nA document that would have been read.\n")
+    r = _upload(client, [good, (name, b"MZ\x90\x00")])
+    assert r.status_code == 422, r.text
+    supported = ", ".join(sorted(LOADERS))
+    assert r.json() == {"error": "bad_input", "message": f"{name}: unsupported file type {ext}; supported: {supported}"}
+    staging = hashing_home / KB / "uploads" / ".staging"
+    assert not staging.is_dir() or not any(staging.iterdir())
+    assert "fine.md" not in {d["source"] for d in client.get("/v1/documents").json()["documents"]}
 
 
 def test_the_official_openai_client_reads_the_reason_of_an_error(client: Any) -> None:
