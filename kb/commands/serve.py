@@ -3,6 +3,7 @@ knowledge base(s); `kb keys`: make API keys for KB_API_KEYS."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +21,29 @@ def configure_logging(level: str = "info") -> None:
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT, force=True)
     for noisy in ("uvicorn.access", "httpx", "jieba", "sentence_transformers", "faiss"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def check_kbs_served(home: Path, names: list[str]) -> None:
+    """A :class:`NotFoundError` for a ``--kb`` with no published knowledge base under ``home``: the
+    server started anyway, and /readyz said "no published knowledge base" to whoever looked. With
+    no ``--kb`` an empty home is served (documents can be uploaded to it)."""
+    from indexes.kbase import KnowledgeBase, list_kbs
+    from kb.errors import IndexCorruptError, NotFoundError
+
+    def published(name: str) -> bool:
+        try:
+            return KnowledgeBase(home, name).live_version() is not None
+        except IndexCorruptError:  # there, damaged: the server says so on the requests it fails
+            return True
+
+    missing = [n for n in names if not published(n)]  # a bad name is refused by its validation
+    if not missing:
+        return
+    available = [n for n in list_kbs(home) if published(n)]
+    what = f"knowledge base {missing[0]!r}" if len(missing) == 1 else f"knowledge bases {', '.join(map(repr, missing))}"
+    hint = (f"available: {', '.join(available)}" if available
+            else f"none is published there; run `kb ingest PATH --kb {missing[0]}` first, or set KB_HOME")
+    raise NotFoundError(f"{what} not found under KB_HOME ({home})", hint)
 
 
 def serve_cmd(
@@ -48,6 +72,8 @@ def serve_cmd(
     keys = KeyStore.parse(settings.api_keys)
     check_bind_host(host, keys)
     check_model_specs(settings)
+    if kb:
+        check_kbs_served(Path(settings.home), list(kb))
     log_level = log_level.strip().lower()
     configure_logging(log_level)
     if not keys.enabled:

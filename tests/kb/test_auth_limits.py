@@ -272,3 +272,47 @@ def test_serve_refuses_a_bad_model_spec_before_it_listens(tmp_path: object, var:
                        timeout=60)
     err = r.stderr.strip()
     assert r.returncode != 0 and says in err and "serving on" not in err and len(err.splitlines()) == 1, err
+
+
+def _serve_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], home: object,
+                   argv: list[str]) -> tuple[int, str]:
+    """``kb serve ARGV`` in this process, on ``home``, where it must stop before it builds the app."""
+    from pathlib import Path
+
+    import uvicorn
+
+    import kb.app
+    import kb.settings
+    from kb.cli import main
+    from tests.kb.conftest import make_settings
+
+    def started(*args: object, **kw: object) -> None:
+        raise AssertionError("it went on to start the server")
+
+    monkeypatch.setattr(kb.settings, "get_settings", lambda: make_settings(Path(str(home)), "hashing:64"))
+    monkeypatch.setattr(kb.app, "create_app", started)
+    monkeypatch.setattr(uvicorn, "run", started)
+    with pytest.raises(SystemExit) as ex:
+        main(["serve", *argv])
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "serving on" not in err, err
+    return int(ex.value.code or 0), err
+
+
+def test_serve_refuses_a_kb_that_is_not_published_and_names_those_that_are(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kb serve --kb acem` started, and /readyz said "no published knowledge base" to whoever looked."""
+    from pathlib import Path
+
+    home = Path(str(tmp_path))
+    for name in ("acme", "beta"):
+        (home / name).mkdir()
+        (home / name / "CURRENT").write_text("v1\n", encoding="utf-8")
+    (home / "draft" / "versions").mkdir(parents=True)  # never published: not offered
+    code, err = _serve_refused(monkeypatch, capsys, home, ["--kb", "acme", "--kb", "acem"])
+    assert code == 1 and err == f"error: knowledge base 'acem' not found under KB_HOME ({home}); available: acme, beta"
+    (home / "empty").mkdir()
+    code, err = _serve_refused(monkeypatch, capsys, home / "empty", ["--kb", "acme"])
+    assert code == 1 and err.endswith("none is published there; run `kb ingest PATH --kb acme` first, or set KB_HOME")
+
