@@ -3,6 +3,7 @@ knowledge base(s); `kb keys`: make API keys for KB_API_KEYS."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -46,6 +47,37 @@ def check_kbs_served(home: Path, names: list[str]) -> None:
     raise NotFoundError(f"{what} not found under KB_HOME ({home})", hint)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """A :class:`ConfigError` when ``host:port`` cannot be listened on: a port in use was found by
+    uvicorn only after the models were loaded, in five log lines ending in "[Errno 98] address
+    already in use" and exit 3. Each address ``host`` names is bound as uvicorn binds it
+    (SO_REUSEADDR, IPv6 only on an IPv6 socket), then closed; port 0 (any free port) passes."""
+    import errno
+    import socket
+
+    from kb.errors import ConfigError
+
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as ex:
+        raise ConfigError(f"cannot listen on {host} ({ex.strerror})", "give --host an address of this machine") from None
+    for family, kind, proto, _, addr in infos:
+        with socket.socket(family, kind, proto) as sock:
+            if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPV6_V6ONLY"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(addr)
+            except OSError as ex:
+                if ex.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+                    raise ConfigError(f"port {port} on {host} is in use", "pick another with --port") from None
+                raise ConfigError(
+                    f"cannot listen on port {port} on {host} ({ex.strerror})",
+                    "give --host an address of this machine, or pick another port with --port",
+                ) from None
+
+
 def serve_cmd(
     host: Annotated[
         str, typer.Option("--host", help="Address to bind; non-loopback needs KB_API_KEYS.")
@@ -74,6 +106,7 @@ def serve_cmd(
     check_model_specs(settings)
     if kb:
         check_kbs_served(Path(settings.home), list(kb))
+    check_port_free(host, port)  # before the models load, not after, in uvicorn's log lines
     log_level = log_level.strip().lower()
     configure_logging(log_level)
     if not keys.enabled:

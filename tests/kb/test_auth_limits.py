@@ -316,3 +316,26 @@ def test_serve_refuses_a_kb_that_is_not_published_and_names_those_that_are(
     code, err = _serve_refused(monkeypatch, capsys, home / "empty", ["--kb", "acme"])
     assert code == 1 and err.endswith("none is published there; run `kb ingest PATH --kb acme` first, or set KB_HOME")
 
+
+def test_serve_refuses_a_port_in_use_before_it_loads_anything(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It printed "serving on", loaded the models, then uvicorn logged "[Errno 98] address already
+    in use" among four other lines and exited 3."""
+    import socket
+
+    from kb.commands.serve import check_port_free
+    from tests.kb.conftest import free_port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, err = _serve_refused(monkeypatch, capsys, tmp_path, ["--port", str(port)])
+    assert code == 1 and err == f"error: port {port} on 127.0.0.1 is in use; pick another with --port"
+    check_port_free("127.0.0.1", 0)  # any free port
+    port = free_port()
+    check_port_free("127.0.0.1", port)
+    with socket.socket() as after:  # the check let go of the port it tried
+        after.bind(("127.0.0.1", port))
+        after.listen()
