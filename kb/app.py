@@ -118,16 +118,21 @@ OPENAI_ROUTES = frozenset({"/v1/chat/completions", "/v1/models"})
 _OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
 
 
+def openai_error(status: int, body: dict[str, str]) -> dict[str, Any]:
+    """The error ``body`` (``{"error": code, "message": ...}``) in OpenAI's shape
+    ``{"error": {"message", "type", "param", "code"}}``, which OpenAI's clients read the message,
+    type and code from: in a JSON response and in a chat stream alike."""
+    kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"message": body.get("message", ""), "type": kind, "param": None, "code": body.get("error")}}
+
+
 def error_response(
     status: int, body: dict[str, str], headers: dict[str, str] | None = None, path: str = ""
 ) -> JSONResponse:
     """The JSON error ``{"error": code, "message": ...}``; on an OpenAI route
-    ``{"error": {"message", "type", "param", "code"}}``, the shape OpenAI's clients read the
-    message from (the official client showed "Error code: 404" and nothing more)."""
-    if path in OPENAI_ROUTES:
-        kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-        body = {"error": {"message": body.get("message", ""), "type": kind, "param": None, "code": body.get("error")}}  # type: ignore[dict-item]
-    return JSONResponse(body, status_code=status, headers=headers)
+    :func:`openai_error`'s shape (the official client showed "Error code: 404" and nothing more)."""
+    content: dict[str, Any] = openai_error(status, body) if path in OPENAI_ROUTES else dict(body)
+    return JSONResponse(content, status_code=status, headers=headers)
 
 
 class ServerFault(KBError):
@@ -868,11 +873,14 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                             answer_id=payload["answer_id"],
                             session_id=payload.get("session_id"),
                         )
+            # in OpenAI's shape, as the route's JSON errors: the official client read the
+            # service's {"error": code, "message"} as an error of no code and no type
             except KBError as ex:
-                yield f"data: {json.dumps({'error': log_error(svc, ex).to_dict()})}\n\n"
+                err = log_error(svc, ex)
+                yield f"data: {json.dumps(openai_error(err.http_status, err.to_dict()))}\n\n"
             except Exception as ex:  # noqa: BLE001
                 log.error("stream failed: %s", type(ex).__name__, exc_info=ex)
-                yield f"data: {json.dumps({'error': {'error': 'internal', 'message': 'internal error'}})}\n\n"
+                yield f"data: {json.dumps(openai_error(500, {'error': 'internal', 'message': 'internal error'}))}\n\n"
             yield "data: [DONE]\n\n"
 
         return ClosingStream(gen(), close)

@@ -657,8 +657,21 @@ def test_a_model_server_down_is_told_to_the_caller_without_its_address(
         events = parse_sse(c.post("/v1/ask", json={**q, "stream": True}).text)
         assert events[-1][0] == "error" and events[-1][1]["error"] == "backend_unavailable"
         assert str(port) not in events[-1][1]["message"]
+        # a chat stream's error in OpenAI's shape, as the route's JSON errors: the official
+        # client read {"error": {"error": code, "message"}} as an error of no code and no type
+        import openai
+
+        oa = openai.OpenAI(base_url="http://testserver/v1", api_key="none", http_client=c, max_retries=0)
+        with pytest.raises(openai.APIError) as ex:
+            for _ in oa.chat.completions.create(model=KB, messages=[{"role": "user", "content": q["question"]}],
+                                                stream=True):
+                pass
+        assert ex.value.code == "backend_unavailable" and ex.value.type == "server_error"
+        assert "try again" in ex.value.message and str(port) not in ex.value.message
+        body = ex.value.body
+        assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}, body
     logged = [rec.getMessage() for rec in caplog.records if "cannot reach LLM server" in rec.getMessage()]
-    assert len(logged) == 2 and str(port) in logged[0]  # both, the streamed one too, in full
+    assert len(logged) == 3 and str(port) in logged[0]  # each, the streamed ones too, in full
 
 
 def test_cors_off_by_default_and_configurable(client: Any, hashing_home: Path) -> None:
