@@ -185,18 +185,50 @@ def quoted_names(names: Sequence[str], sep: str = ", ", shown: int = 3, width: i
     characters, then "and N more". A message that repeated what the caller sent, whole, grew
     with it: 100 tags of 5,000 characters made a 500 KB error."""
     names = list(dict.fromkeys(names))
-    said = [repr(n if len(n) <= width else n[: width - 3] + "...") for n in names[:shown]]
+    said = [_quoted(n if len(n) <= width else n[: width - 3] + "...") for n in names[:shown]]
     rest = len(names) - len(said)
     return sep.join(said) + (f" and {rest} more" if rest > 0 else "")
+
+
+def _quoted(name: str) -> str:
+    """``name`` in quotes, its backslashes as written: a source id holds a newline of its file's
+    name as ``\\x0a``, and repr() suggested 'new\\\\x0aline.md', which `kb delete` does not find."""
+    return f"'{name}'" if name.isprintable() and "'" not in name else repr(name)
 
 
 def did_you_mean(names: Iterable[str], known: Iterable[str]) -> str:
     """" (did you mean 'a' or 'b'?)" for the known names closest to ``names`` (two a name at
     most), or "" when none is close: the suggestion a misspelt tag or source filter gets, and a
-    ``kb delete`` of a name the knowledge base does not hold."""
-    pool = list(known)
-    near = sorted({m for n in names for m in difflib.get_close_matches(n, pool, n=2, cutoff=0.75)})
-    return f" (did you mean {quoted_names(near, ' or ')}?)" if near else ""
+    ``kb delete`` of a name the knowledge base does not hold. A known path is compared by its
+    end too (its file's name, its last folder and name): ``returns-polcy.pdf`` got no suggestion
+    where the knowledge base held ``docs/policies/returns-policy.pdf``, the folders diluting the
+    likeness of the whole id below the cutoff."""
+    pool = list(dict.fromkeys(known))
+    ends = {k: _path_ends(k) for k in pool}
+    near: set[str] = set()
+    for n in names:
+        matcher = difflib.SequenceMatcher()
+        matcher.set_seq2(n)
+        scored = []
+        for k in pool:
+            best = 0.0
+            for end in ends[k]:
+                matcher.set_seq1(end)
+                if matcher.real_quick_ratio() >= _NEAR and matcher.quick_ratio() >= _NEAR:
+                    best = max(best, matcher.ratio())
+            if best >= _NEAR:
+                scored.append((best, k))
+        near.update(k for _, k in sorted(scored, reverse=True)[:2])  # ties: as difflib breaks them
+    return f" (did you mean {quoted_names(sorted(near), ' or ')}?)" if near else ""
+
+
+_NEAR = 0.75  # difflib's likeness a suggestion needs
+
+
+def _path_ends(name: str) -> tuple[str, ...]:
+    """``name`` and, for a path, its ends: ``a/b/c.pdf``, ``b/c.pdf``, ``c.pdf``."""
+    parts = name.split("/")
+    return tuple(dict.fromkeys("/".join(parts[i:]) for i in range(len(parts)) if parts[i]))
 
 
 def name_list(values: Any, what: str) -> tuple[str, ...] | None:

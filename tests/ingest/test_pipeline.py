@@ -615,3 +615,34 @@ def test_a_path_finds_a_document_that_recorded_no_folder_by_its_end(
         "/elsewhere/docs/policies/returns.md: may be any of 'returns.md', 'policies/returns.md'"
     )
     assert "not in the knowledge base (did you mean" in got.failed[1]["error"]
+
+
+def test_a_misspelt_name_gets_the_nearest_sources_under_their_folders(
+    kb_home: Path, tmp_path: Path, fake_embedder, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    """`kb delete returns-polcy.pdf` got no suggestion where the document's id was under folders
+    (``docs/policies/returns-policy.md``): the whole id was too unlike the name. A source whose
+    file name holds a newline (stored as ``new\\x0aline.md``) is found by that name, and a
+    misspelling of it is told the id as it is to be typed, not repr()'s doubled backslash."""
+    top = tmp_path / "top"
+    deep = top / "docs" / "policies"
+    deep.mkdir(parents=True)
+    (deep / "returns-policy.md").write_text("# Returns\n\nYou have 30 days to return an item.\n", encoding="utf-8")
+    (deep / "new\nline.md").write_text("# Lines\n\nA file whose name holds a newline.\n", encoding="utf-8")
+    kb = KnowledgeBase(kb_home, "t")
+    ingest_paths(kb, [top], fake_embedder)
+    assert {d.source for d in kb.load_live().documents()} == {
+        "docs/policies/returns-policy.md", "docs/policies/new\\x0aline.md"}
+    monkeypatch.chdir(tmp_path)
+    got = delete_sources(kb, ["returns-polcy.md", "new\nlin.md", "docs/policies/new\\nline.md"],
+                         fake_embedder, paths=True)
+    assert got.deleted == 0 and [f["error"] for f in got.failed] == [
+        "returns-polcy.md: not in the knowledge base (did you mean 'docs/policies/returns-policy.md'?); "
+        "`kb status --sources` lists them",
+        "new\\x0alin.md: not in the knowledge base (did you mean 'docs/policies/new\\x0aline.md'?); "
+        "`kb status --sources` lists them",
+        "docs/policies/new\\nline.md: not in the knowledge base (did you mean 'docs/policies/new\\x0aline.md'?); "
+        "`kb status --sources` lists them",
+    ]
+    assert delete_sources(kb, ["docs/policies/new\nline.md"], fake_embedder, paths=True).deleted == 1
+    assert delete_sources(kb, ["docs/policies/returns-policy.md"], fake_embedder, paths=True).deleted == 1
