@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kb.commands.common import JsonOpt, KbOpt, json_text, refuse_blank
+from kb.commands.common import JsonOpt, KbOpt, json_errors, json_text, refuse_blank
 
 GroupOpt = Annotated[
     list[str] | None,
@@ -133,36 +133,37 @@ def ask_cmd(
     on_date: DateOpt = None,
 ) -> None:
     """Ask a question; prints the answer with its sources (streams with an LLM backend)."""
-    from kb.settings import get_settings
+    with json_errors(as_json):  # a script reading --json gets the error as JSON too
+        from kb.settings import get_settings
 
-    filters = cli_filters(group, public, tag, lang, source, on_date)
-    settings = get_settings()
-    assistant = build_assistant(settings, kb)
-    if as_json:
-        ans = assistant.ask(question, session_id=session, filters=filters)
-        typer.echo(json_text(ans.to_dict()))
-        return
-    final: dict[str, Any] = {}
-    streamed = ""  # with an LLM backend, the checked answer as it is written, sentence by sentence
-    try:
-        for ev in assistant.ask_stream(question, session_id=session, filters=filters):
-            if ev["type"] == "token" and not assistant.llm.extractive:
-                sys.stdout.write(ev["text"])
+        filters = cli_filters(group, public, tag, lang, source, on_date)
+        settings = get_settings()
+        assistant = build_assistant(settings, kb)
+        if as_json:
+            ans = assistant.ask(question, session_id=session, filters=filters)
+            typer.echo(json_text(ans.to_dict()))
+            return
+        final: dict[str, Any] = {}
+        streamed = ""  # with an LLM backend, the checked answer as it is written, sentence by sentence
+        try:
+            for ev in assistant.ask_stream(question, session_id=session, filters=filters):
+                if ev["type"] == "token" and not assistant.llm.extractive:
+                    sys.stdout.write(ev["text"])
+                    sys.stdout.flush()
+                    streamed += ev["text"]
+                elif ev["type"] == "final":
+                    final = ev["answer"]
+        finally:
+            if streamed and not final:
+                sys.stdout.write("\n")  # an error's line after what was printed, not on it
                 sys.stdout.flush()
-                streamed += ev["text"]
-            elif ev["type"] == "final":
-                final = ev["answer"]
-    finally:
-        if streamed and not final:
-            sys.stdout.write("\n")  # an error's line after what was printed, not on it
-            sys.stdout.flush()
-    answer = final.get("answer", "")
-    if streamed and answer == streamed:
-        typer.echo("")
-    else:
-        typer.echo(("\n" if streamed else "") + answer)
-    _print_sources(final.get("citations", []))
-    typer.echo(f"\n(action: {final.get('action')}, confidence: {final.get('confidence', 0):.2f})")
+        answer = final.get("answer", "")
+        if streamed and answer == streamed:
+            typer.echo("")
+        else:
+            typer.echo(("\n" if streamed else "") + answer)
+        _print_sources(final.get("citations", []))
+        typer.echo(f"\n(action: {final.get('action')}, confidence: {final.get('confidence', 0):.2f})")
 
 
 def search_cmd(
@@ -178,26 +179,27 @@ def search_cmd(
     on_date: DateOpt = None,
 ) -> None:
     """Search the knowledge base (hybrid retrieval); prints source, locator, text and score."""
-    from kb.settings import get_settings
+    with json_errors(as_json):
+        from kb.settings import get_settings
 
-    filters = cli_filters(group, public, tag, lang, source, on_date)
-    settings = get_settings()
-    assistant = build_assistant(settings, kb)
-    hits = assistant.search(query, k=k, filters=filters)
-    rows = [
-        {"source": h.chunk.source_id, "locator": h.locator, "title": h.chunk.title,
-         "text": h.passage, "score": round(float(h.score), 4)}
-        for h in hits
-    ]
-    if as_json:
-        typer.echo(json_text({"query": query, "hits": rows}))
-        return
-    if not rows:
-        typer.echo("no matching passages")
-    for i, r in enumerate(rows, start=1):
-        where = f" ({r['locator']})" if r["locator"] else ""
-        text = " ".join(r["text"].split())
-        typer.echo(f"{i}. {r['source']}{where}  score {r['score']:.3f}\n   {text[:300]}")
+        filters = cli_filters(group, public, tag, lang, source, on_date)
+        settings = get_settings()
+        assistant = build_assistant(settings, kb)
+        hits = assistant.search(query, k=k, filters=filters)
+        rows = [
+            {"source": h.chunk.source_id, "locator": h.locator, "title": h.chunk.title,
+             "text": h.passage, "score": round(float(h.score), 4)}
+            for h in hits
+        ]
+        if as_json:
+            typer.echo(json_text({"query": query, "hits": rows}))
+            return
+        if not rows:
+            typer.echo("no matching passages")
+        for i, r in enumerate(rows, start=1):
+            where = f" ({r['locator']})" if r["locator"] else ""
+            text = " ".join(r["text"].split())
+            typer.echo(f"{i}. {r['source']}{where}  score {r['score']:.3f}\n   {text[:300]}")
 
 
 def register(app: typer.Typer) -> None:

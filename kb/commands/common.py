@@ -1,12 +1,13 @@
 """What the `kb` commands share: their --kb and --json options, opening the knowledge base they
 name, the exit code of a partial success, the lines that report a job's failed files and
-warnings, and the refusal of a blank name."""
+warnings, the refusal of a blank name, and a --json command's error as JSON."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +30,22 @@ def json_text(obj: Any, **kw: Any) -> str:
     except (UnicodeEncodeError, LookupError):  # LookupError: an encoding Python does not know
         return json.dumps(obj, ensure_ascii=True, **kw)
     return text
+
+
+@contextmanager
+def json_errors(as_json: bool) -> Iterator[None]:
+    """With ``--json``, a KBError is also printed on stdout as one JSON object, ``{"error": code,
+    "message": ..., "hint": ...}``, and raised on: :func:`kb.cli.main` still writes its one line on
+    stderr and exits with its code. `kb ask --json` with the LLM server unreachable printed nothing
+    on stdout, and a script parsing it got no JSON to read."""
+    from kb.errors import KBError
+
+    try:
+        yield
+    except KBError as err:
+        if as_json:
+            typer.echo(json_text({"error": err.code, "message": err.message, "hint": err.hint}))
+        raise
 
 
 def open_kb(name: str | None) -> tuple[Any, Any]:

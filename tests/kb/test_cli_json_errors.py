@@ -1,0 +1,69 @@
+"""`kb ask --json` and `kb search --json` that fail: the one-line error on stderr and its exit
+code as before, and a JSON object on stdout that a script can parse (it got nothing there)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.kb.conftest import KB
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:  # bound, then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _kb(args: list[str], home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        **env: str) -> tuple[int, str, str]:
+    from kb.cli import main
+    from kb.settings import reset_settings_cache
+
+    monkeypatch.setenv("KB_HOME", str(home))
+    monkeypatch.setenv("KB_EMBEDDER", "hashing:64")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_settings_cache()
+    try:
+        with pytest.raises(SystemExit) as ex:
+            main(args)
+    finally:
+        reset_settings_cache()
+    out = capsys.readouterr()
+    return int(ex.value.code or 0), out.out, out.err
+
+
+def test_ask_json_with_the_llm_server_unreachable_prints_the_error_as_json(
+    hashing_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out, err = _kb(["ask", "How long does standard shipping take?", "--kb", KB, "--json"], hashing_home,
+                       monkeypatch, capsys, KB_LLM=f"openai-compatible:http://127.0.0.1:{_closed_port()}/v1#m",
+                       KB_LLM_TIMEOUT_S="5")
+    body = json.loads(out)
+    assert rc == 1 and err.startswith("error: cannot reach LLM server") and len(err.strip().splitlines()) == 1
+    assert set(body) == {"error", "message", "hint"} and body["message"].startswith("cannot reach LLM server")
+    assert body["hint"] and f"{body['message']}; {body['hint']}" == err.strip().removeprefix("error: ")
+
+
+@pytest.mark.parametrize("command", ["ask", "search"])
+def test_a_json_command_that_fails_before_it_asks_prints_the_error_as_json(
+    command: str, hashing_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out, err = _kb([command, "returns", "--kb", "nope", "--json"], hashing_home, monkeypatch, capsys)
+    body = json.loads(out)
+    assert rc == 1 and err.startswith("error: knowledge base 'nope' has no published index")
+    assert body["error"] == "not_found" and body["message"].startswith("knowledge base 'nope'")
+    assert body["hint"].startswith("run `kb ingest PATH --kb nope` first")
+    rc, out, err = _kb([command, "returns", "--kb", KB, "--json", "--tag", "zz"], hashing_home, monkeypatch, capsys)
+    assert rc == 2 and json.loads(out)["error"] == "bad_input" and err.startswith("error: no document has the tag 'zz'")
+
+
+def test_without_json_an_error_is_its_line_on_stderr_alone(
+    hashing_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out, err = _kb(["search", "returns", "--kb", "nope"], hashing_home, monkeypatch, capsys)
+    assert rc == 1 and out == "" and err.startswith("error: knowledge base 'nope'")
