@@ -508,11 +508,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def list_jobs(kb: Any) -> list[dict[str, Any]]:
     """Every job of ``kb``, oldest first: the summary when it ended, else job.json (a job whose
-    process is gone while marked running is reported as ``interrupted``)."""
+    process is gone while marked running is reported as ``interrupted``, and as ``superseded``,
+    with ``superseded_by``, once a later job has finished: a job killed with kill -9 was listed as
+    interrupted forever, though `kb reindex --resume` rightly found nothing to resume). Computed
+    here; the job's own files keep what it was when its process died."""
     root = jobs_dir(kb)
     if not root.is_dir():
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
         job = _read_json(d / "job.json")
         if job is None:
@@ -527,6 +530,13 @@ def list_jobs(kb: Any) -> list[dict[str, Any]]:
         entry["id"] = job.get("id")
         entry["path"] = str(d)
         out.append(entry)
+    done_after: str | None = None  # the nearest later job that finished, walking back from the newest
+    for entry in reversed(out):
+        if entry.get("status") == "done":
+            done_after = entry["id"]
+        elif entry.get("status") == "interrupted" and done_after is not None:
+            entry["status"] = "superseded"
+            entry["superseded_by"] = done_after
     return out
 
 

@@ -502,3 +502,45 @@ def test_kill9_of_a_job_with_parsing_workers_leaves_none_behind(kb_home: Path, t
         time.sleep(0.2)
     alive = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in Path(f"/proc/{w}/stat").read_text()]
     assert not alive, f"parsing workers {alive} outlived the killed job"
+
+
+def test_a_killed_job_is_superseded_once_a_later_job_finished(
+    kb_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kb jobs` listed a job killed with kill -9 as interrupted forever, after a later job of the
+    same knowledge base had finished (and `kb reindex --resume` found nothing to resume); it is
+    superseded now, its files untouched. One killed after the last finished job stays interrupted."""
+    from ingest.reindex import find_resumable, jobs_dir
+    from kb.cli import main
+    from kb.settings import reset_settings_cache
+
+    kb = KnowledgeBase(kb_home, "t")
+
+    def killed(job_id: str) -> Path:  # what a job killed with kill -9 leaves: running, its process gone
+        d = jobs_dir(kb) / job_id
+        d.mkdir(parents=True)
+        (d / "job.json").write_text(json.dumps({"id": job_id, "kb": "t", "status": "running", "pid": -1,
+                                                "started_at": "2000-01-01T00:00:00+00:00", "params": {}}))
+        return d / "job.json"
+
+    old = killed("20000101T000000000000-aaaaaa")
+    assert [j["status"] for j in list_jobs(kb)] == ["interrupted"]
+    before = old.read_text()
+    done = reindex(kb, write_corpus(tmp_path, n_files=2, paras=1), get_embedder("hashing:64"), use_cache=False)
+    killed("29991231T000000000000-bbbbbb")
+    jobs = list_jobs(kb)
+    assert [(j["id"], j["status"], j.get("superseded_by")) for j in jobs] == [
+        ("20000101T000000000000-aaaaaa", "superseded", done.job_id),
+        (done.job_id, "done", None),
+        ("29991231T000000000000-bbbbbb", "interrupted", None),
+    ]
+    assert old.read_text() == before and find_resumable(kb)["id"] == "29991231T000000000000-bbbbbb"  # type: ignore[index]
+    monkeypatch.setenv("KB_HOME", str(kb_home))
+    monkeypatch.setenv("KB_EMBEDDER", "hashing:64")
+    reset_settings_cache()
+    try:
+        main(["jobs", "--kb", "t"])
+    finally:
+        reset_settings_cache()
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("20000101T000000000000-aaaaaa  superseded ") and f"(job {done.job_id} finished after it)" in first
