@@ -1820,17 +1820,68 @@ class XlsxLoader:
                     ids[row.faq_id] += 1
                     faq.append(row if ids[row.faq_id] == 1 else replace(row, faq_id=f"{row.faq_id}-{ids[row.faq_id]}"))
                 warnings.extend(said)
+            unsaved = _unsaved_formulas(data, path.name) if not faq or warnings else None
             if not faq:
+                if unsaved:
+                    raise EmptyFileError(f"{path.name}: the {unsaved[0]} formulas without saved values", _RESAVE)
                 if errors:
                     raise errors[0]
                 raise EmptyFileError(f"{path.name}: no sheet has rows with both a question and an answer",
                                      "add a header row question,answer and rows")
+            if unsaved:
+                n = unsaved[1]
+                warnings.append(f"{path.name}: {n} row{'s' if n > 1 else ''} left out: the {unsaved[0]} formulas "
+                                f"without saved values; {_RESAVE}")
             if skipped:
                 warnings.append(f"{path.name}: sheet{'s' if len(skipped) > 1 else ''} {', '.join(skipped)} "
                                 "left out: no question and answer columns with rows under them")
             return [], faq, {WARNINGS_KEY: warnings}
         finally:
             wb.close()
+
+
+_RESAVE = "open and save the file in Excel or LibreOffice, or write the values"
+
+
+def _unsaved_formulas(data: bytes, name: str) -> tuple[str, int] | None:
+    """What of a workbook's FAQ tables is formulas without a saved value, and in how many rows:
+    ("answers are", 3), ("questions and answers are", 1); None for none. A workbook written by
+    openpyxl or pandas, never opened in Excel, holds its formulas' text but no values, so every
+    answer read as blank and the file failed as having "no sheet has rows with both a question
+    and an answer", its header row there for all to see."""
+    import openpyxl
+
+    try:
+        formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        values = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # read once already: what a second read cannot tell is left unsaid
+        return None
+    kinds: set[str] = set()
+    rows = 0
+    try:
+        for ws_f, ws_v in zip(formulas.worksheets, values.worksheets, strict=False):
+            pairs = [(list(f), list(v)) for f, v in zip(ws_f.iter_rows(values_only=True),
+                                                         ws_v.iter_rows(values_only=True), strict=False)]
+            pairs = [(f, v) for f, v in pairs if any(_cell_text(c) for c in f)]
+            if not pairs:
+                continue
+            head = header_row([f for f, _ in pairs], name)
+            try:
+                cols = detect_columns(pairs[head][0], name)
+            except MissingColumnsError:
+                continue
+            for f, v in pairs[head + 1 :]:
+                unsaved = {kind for kind in ("question", "answer") if cols[kind] < len(f)
+                           and isinstance(f[cols[kind]], str) and f[cols[kind]].startswith("=")
+                           and (cols[kind] >= len(v) or v[cols[kind]] is None)}
+                kinds |= unsaved
+                rows += bool(unsaved)
+    finally:
+        formulas.close()
+        values.close()
+    if not rows:
+        return None
+    return " and ".join(f"{k}s" for k in ("question", "answer") if k in kinds) + " are", rows
 
 
 _JSON_LIST_KEYS = ("faqs", "faq", "items", "data", "rows", "entries", "questions", "records")

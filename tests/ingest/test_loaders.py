@@ -1070,3 +1070,39 @@ def test_a_page_s_merged_table_cells_stand_in_every_column_and_row_they_span(tmp
     table = next(e.text for e in load_file(tmp_path / "rates.html", tmp_path, 5).elements if e.kind == "table")
     assert table.split("\n")[2:] == ["| Europe | USD 20 flat | USD 20 flat |", "| Asia | USD 30 | USD 55 |",
                                       "| Asia | USD 32 (Japan) | USD 60 (Japan) |"], table
+
+
+def test_an_faq_workbook_of_formulas_without_saved_values_says_so(tmp_path: Path) -> None:
+    """A workbook written by openpyxl or pandas, never opened in Excel, holds its formulas but no
+    values: its answers read as blank, and it failed as having "no sheet has rows with both a
+    question and an answer", though its header row was there. It says what the cells are now."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["question", "answer"])
+    ws.append(["How long do refunds take?", '="Five" & " business days."'])
+    ws.append(["When am I billed?", '=CONCAT("On the first day", " of each month.")'])
+    wb.save(str(tmp_path / "faq.xlsx"))
+    with pytest.raises(EmptyFileError) as ex:
+        load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    assert str(ex.value) == ("faq.xlsx: the answers are formulas without saved values; open and save the file "
+                             "in Excel or LibreOffice, or write the values")
+    ws.append(['=A2 & " (again)"', "=B2"])
+    wb.save(str(tmp_path / "faq.xlsx"))
+    with pytest.raises(EmptyFileError, match="faq.xlsx: the questions and answers are formulas without saved"):
+        load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    # beside rows of values, the rows of formulas are left out, and named as such
+    ws.append(["Do you ship to Canada?", "Yes, in 5 to 8 days."])
+    wb.save(str(tmp_path / "faq.xlsx"))
+    lf = load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    assert [r.question for r in lf.faq_rows] == ["Do you ship to Canada?"]
+    assert ("faq.xlsx: 3 rows left out: the questions and answers are formulas without saved values; open and "
+            "save the file in Excel or LibreOffice, or write the values") in lf.warnings, lf.warnings
+    # a header row and no rows is still the error it was
+    empty = openpyxl.Workbook()
+    empty.active.append(["question", "answer"])
+    empty.active.append(["A question without an answer?", None])
+    empty.save(str(tmp_path / "empty.xlsx"))
+    with pytest.raises(EmptyFileError, match="no sheet has rows with both a question and an answer"):
+        load_file(tmp_path / "empty.xlsx", tmp_path, 5)
