@@ -685,6 +685,8 @@ class MarkdownLoader:
         text = decode_text(data, path.name)
         meta, body = split_front_matter(text, path.name)
         if not body.strip():
+            if body == text:  # no front-matter: a file of blank lines was told of one it did not have
+                raise EmptyFileError(f"{path.name}: the file holds only whitespace", "add content or remove the file")
             raise EmptyFileError(f"{path.name}: no text after the front-matter", "add content or remove the file")
         from unstructured.partition.md import partition_md
 

@@ -1106,3 +1106,17 @@ def test_an_faq_workbook_of_formulas_without_saved_values_says_so(tmp_path: Path
     empty.save(str(tmp_path / "empty.xlsx"))
     with pytest.raises(EmptyFileError, match="no sheet has rows with both a question and an answer"):
         load_file(tmp_path / "empty.xlsx", tmp_path, 5)
+
+
+@pytest.mark.parametrize("data", [b"  \n\n \n", b"\xef\xbb\xbf\n", " \u00a0\u3000\n".encode()])
+def test_a_markdown_file_of_whitespace_alone_says_so_not_after_the_front_matter(data: bytes, tmp_path: Path) -> None:
+    """`kb ingest whitespace.md` (spaces and newlines, no front-matter) said "no text after the
+    front-matter"; with front-matter and nothing under it, it still says that."""
+    from ingest.loaders import LOADERS
+
+    path = tmp_path / "whitespace.md"
+    with pytest.raises(EmptyFileError) as ex:
+        LOADERS[".md"].load(path, data)
+    assert str(ex.value) == "whitespace.md: the file holds only whitespace; add content or remove the file"
+    with pytest.raises(EmptyFileError, match="whitespace.md: no text after the front-matter"):
+        LOADERS[".md"].load(path, b"---\ntitle: Returns\n---\n  \n\n")
