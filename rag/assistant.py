@@ -21,8 +21,10 @@ embedder that is not in the table gets the MiniLM values unless ``KB_REFUSE_THRE
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
@@ -479,25 +481,84 @@ _KINDS_AN_ENTRY_GIVES = frozenset(("money", "duration", "number", "contact"))
 
 # a name, written with a capital inside a sentence ("Canada", "Apple Pay", "iPhone"), or a number
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b(?!I\b)(?:[A-Z][\w'-]*|[a-z]+[A-Z][\w'-]*|\d[\w.-]*)")
+# a code of letters and digits, in any script's sentence ("E2", "KFR-50GW/N1", "空调显示E2是什么意思")
+_CODE = re.compile(
+    r"(?<![A-Za-z0-9])(?=[A-Za-z0-9./-]*\d)(?=[A-Za-z0-9./-]*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9./-]*[A-Za-z0-9])?(?![A-Za-z0-9])"
+)
 
 
 def _names(text: str) -> set[str]:
-    return {t for m in _NAME.finditer(text.strip()) for t in tokenize(m.group())}
+    """The terms of the names and codes ``text`` writes."""
+    text = text.strip()
+    return {t for rx in (_NAME, _CODE) for m in rx.finditer(text) for t in tokenize(m.group())}
 
 
-def swaps_a_name(question: str, entry_question: str, index: Any) -> bool:
-    """Whether ``question`` asks a curated question of another name (or number) than the entry
-    names, one the knowledge base never uses: "Do you ship to Australia?" against the entry "Do you
-    ship to Canada?", when no passage names Australia. Every other word of the two is the same;
-    the entry answers for what it names, and the knowledge base says nothing of the other."""
-    doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
-    if doc_freq is None or not entry_question:
-        return False
+def swapped_names(question: str, entry_question: str) -> set[str]:
+    """The names (or numbers, or codes) ``question`` asks a curated question of in place of those
+    the entry names, every other word of the two the same: "Do you ship to Australia?" against
+    "Do you ship to Canada?" ({"australia"}), "空调显示E2是什么意思？" against "空调显示E1是什么意思？"
+    ({"e2"}); empty when it is no such swap. The entry answers for what it names only."""
+    if not entry_question:
+        return set()
     mine, its = _names(question), _names(entry_question)
     asked, named = mine - its, its - mine
-    if not asked or not named or any(doc_freq(t) for t in asked):
-        return False
-    return set(tokenize(question)) - asked == set(tokenize(entry_question)) - named
+    if not asked or not named:
+        return set()
+    return asked if set(tokenize(question)) - asked == set(tokenize(entry_question)) - named else set()
+
+
+def _code_keys(code: str) -> set[str]:
+    """The ways ``code`` is asked for: its runs of letters and of digits, lower-cased, each stretch
+    of them joined ("KFR-35GW/N1": kfr35gwn1, kfr35gw, 35gw, ...), so that "kfr35gw" or "35GW"
+    name it and "E3" does not name "E30"."""
+    runs = re.findall(r"[a-z]+|\d+", code.lower())
+    return {"".join(runs[i:j]) for i in range(len(runs)) for j in range(i + 1, len(runs) + 1)}
+
+
+def _code_form(code: str) -> str:
+    return "".join(re.findall(r"[a-z]+|\d+", code.lower()))
+
+
+def _codes_in(text: str) -> set[str]:
+    return {k for m in _CODE.finditer(text) for k in _code_keys(m.group())}
+
+
+# each index version's codes (:func:`_codes_in` of every chunk), read the first time a question names one
+_KB_CODES: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+_KB_CODES_LOCK = threading.Lock()
+
+
+def _kb_codes(index: Any) -> frozenset[str] | None:
+    get_chunks, n = getattr(index, "get_chunks", None), getattr(index, "n_chunks", None)
+    if get_chunks is None or not isinstance(n, int):
+        return None
+    with _KB_CODES_LOCK:
+        got = _KB_CODES.get(index)
+        if got is None:
+            got = frozenset().union(*(_codes_in(c.text) for c in get_chunks(range(n))))
+            _KB_CODES[index] = got
+        return got
+
+
+def coded_passages(question: str, hits: Sequence[Hit], index: Any) -> list[Hit] | None:
+    """Where ``question`` names a code ("E2", "KFR-35GW/N1", "kfr35gw"): the hits whose passage
+    names every code of it that few passages name (an identifier, not a word of the domain such as
+    "COVID-19"); ``[]`` where the knowledge base names one in no passage at all. It says nothing of
+    that product or error, and what it says of another is no answer: "KFR-50GW/N1遥控器用什么电池？"
+    was told the KFR-35GW/N1's batteries, "空调显示E3是什么意思？" and "空调显示E2是什么意思？"
+    what E1 means. None where the question names no code (every hit may answer it)."""
+    codes = [m.group() for m in _CODE.finditer(question)]
+    known = _kb_codes(index) if codes else None
+    if not codes or known is None:
+        return None
+    if any(_code_form(c) not in known for c in codes):
+        return []
+    doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
+    rare_at = max(3, int(0.01 * int(getattr(index, "n_chunks", 0) or 0)))
+    rare = [c for c in codes if doc_freq is None or min((doc_freq(t) for t in tokenize(c)), default=0) <= rare_at]
+    if not rare:
+        return None
+    return [h for h in hits if all(_code_form(c) in _codes_in(h.passage) for c in rare)]
 
 
 def located(hits: Sequence[Hit], index: Any) -> list[Hit]:
@@ -1016,11 +1077,21 @@ class Assistant:
             yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits, query=query)}
             return
 
-        if hits[0].chunk.kind == "faq" and exact is None and swaps_a_name(asked, hits[0].chunk.question or "", index):
-            # "Do you ship to Australia?" was told "We ship to Canada", the entry it matched: the
-            # question asks the entry's question of a name the knowledge base never uses
-            yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits, query=query)}
-            return
+        if exact is None:
+            # a curated question asked of another name or code is no entry to answer from: "Do you
+            # ship to Australia?" was told "We ship to Canada", "空调显示E2是什么意思？" E1's meaning
+            # (as a direct answer); one the knowledge base never names, it knows nothing of
+            swaps = [swapped_names(asked, h.chunk.question or "") if h.chunk.kind == "faq" else set() for h in hits]
+            doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
+            unheard = bool(swaps[0]) and doc_freq is not None and not any(doc_freq(t) for t in swaps[0])
+            kept_hits = [h for h, swap in zip(hits, swaps, strict=True) if not swap]
+            coded = coded_passages(asked, kept_hits, index)
+            kept_hits = kept_hits if coded is None else coded
+            if unheard or not kept_hits:
+                yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits,
+                                                             query=query)}
+                return
+            hits = kept_hits
 
         # 3. FAQ direct answer
         faq = self._faq_match(query if hist else asked, hits, retriever, lang, exact)

@@ -277,25 +277,44 @@ def test_an_faq_entry_that_does_not_give_the_kind_of_answer_asked_is_no_direct_a
     assert asst.ask("宽带安装一般要多久？").action == "faq"
 
 
-def test_a_curated_question_asked_of_a_name_the_knowledge_base_never_uses_is_refused(
+def test_a_curated_question_asked_of_another_name_or_code_is_not_answered_by_the_entry(
     kb_home: Path, fake_embedder: Any
 ) -> None:
-    # "Do you ship to Australia?" was told "We ship to Canada [1]", the entry it matched
-    from rag.assistant import swaps_a_name
+    # "Do you ship to Australia?" was told "We ship to Canada [1]", the entry it matched, and
+    # "空调显示E2是什么意思？" E1's meaning as a direct answer; "KFR-50GW/N1遥控器用什么电池？" the
+    # KFR-35GW/N1's batteries
+    from rag.assistant import coded_passages, swapped_names
+    from rag.types import Hit
 
     docs = [SHOP[0], Doc("faq.csv", "FAQ", [], faq=[
         ("1", "Do you ship to Canada?", "Yes, we ship to Canada. Canadian orders take 5 to 10 business days."),
-    ])]
+        ("2", "空调显示E1是什么意思？", "E1表示室内温度传感器故障，请断电3分钟后重启。"),
+    ]), Doc("codes.md", "故障代码", ["代码E2表示室内盘管传感器故障，请联系售后。",
+                                     "KFR-35GW/N1 使用YK-35型遥控器，遥控器电池为两节7号电池。"])]
     index = build_kb(kb_home, "faqname", fake_embedder, docs)
     asst = make(index, fake_embedder, faq_threshold=0.3)
     assert asst.ask("Do you ship to Canada?").action == "faq"
     assert asst.ask("Do you ship to Australia?").action == "refuse"
-    # a name the knowledge base uses elsewhere, other words, or no name in the entry: not a swap
-    assert not swaps_a_name("Do you ship to Canada?", "Do you ship to Canada?", index)
-    assert not swaps_a_name("Can I return it in Canada?", "Do you ship to Canada?", index)
-    assert not swaps_a_name("Do you ship to Australia quickly?", "Do you ship to Canada?", index)
-    assert not swaps_a_name("Do you accept Apple Pay?", "What payment methods do you accept?", index)
-    assert swaps_a_name("Do you ship to Australia?", "Do you ship to Canada?", index)
+    assert asst.ask("空调显示E1是什么意思？").action == "faq"
+    e2 = asst.ask("空调显示E2是什么意思？")
+    assert e2.action == "answer" and "盘管" in e2.text and "E1" not in e2.text, e2.text
+    assert asst.ask("空调显示E3是什么意思？").action == "refuse"
+    assert asst.ask("KFR-50GW/N1遥控器用什么电池？").action == "refuse"
+    assert "两节7号电池" in asst.ask("KFR-35GW/N1遥控器用什么电池？").text
+    # a code as customers type it names the code as written: "kfr35gw", "35GW"; "E3" is not "E30"
+    assert "两节7号电池" in asst.ask("kfr35gw遥控器用什么电池？").text
+    hits = [Hit(chunk=c, score=1.0) for c in index.get_chunks(range(index.n_chunks))]
+    named = coded_passages("35GW用什么遥控器", hits, index)
+    assert named is not None and [h.chunk.source for h in named] == ["codes.md"]
+    assert coded_passages("KFR-50GW/N1遥控器用什么电池？", hits, index) == []
+    assert coded_passages("Do you ship to Canada?", hits, index) is None  # a name, no code
+    # the same question, other words, or no name in the entry: no swap
+    assert not swapped_names("Do you ship to Canada?", "Do you ship to Canada?")
+    assert not swapped_names("Can I return it in Canada?", "Do you ship to Canada?")
+    assert not swapped_names("Do you ship to Australia quickly?", "Do you ship to Canada?")
+    assert not swapped_names("Do you accept Apple Pay?", "What payment methods do you accept?")
+    assert swapped_names("Do you ship to Australia?", "Do you ship to Canada?") == {"australia"}
+    assert swapped_names("空调显示E2是什么意思？", "空调显示E1是什么意思？") == {"e2"}
 
 
 def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_home: Path, fake_embedder: Any) -> None:
