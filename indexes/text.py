@@ -1183,7 +1183,27 @@ def query_topic(query: str) -> str:
     (:func:`without_request`): what to search by (in the script it is written in)."""
     query = _FRAME_TAKE.sub(_before_word, without_request(query))
     query = without_auxiliary(query)
-    return _without_kind_words_zh(_ANSWER_KIND.sub("how", query))
+    return _without_kind_words_zh(_without_content_frame_zh(_ANSWER_KIND.sub("how", query)))
+
+
+# a question that asks what a text says ("第十二条是什么内容？", "第十五条讲什么", "合同规定了什么"):
+# the words ask for its content, and no passage says 内容 of itself. "第十二条是什么内容？" was
+# refused, a top passage holding every term but 内容, where "第十二条" alone was answered
+_CONTENT_FRAME_ZH = re.compile(
+    r"(?:是|有)(?:些)?什么(?:内容|规定)|(?:的|主要)?内容(?:是|有)(?:些)?什么|(?:讲|说|写|规定)(?:了|的)?(?:是)?(?:些)?(?:什么|啥)"
+)
+
+
+def _without_content_frame_zh(query: str) -> str:
+    folded = to_simplified(query)  # one character for one
+    spans = [m.span() for m in _CONTENT_FRAME_ZH.finditer(folded)]
+    if not spans or sum(b - a for a, b in spans) >= len(folded.strip()):
+        return query
+    out, pos = [], 0
+    for a, b in spans:
+        out.append(query[pos:a] + " ")
+        pos = b
+    return "".join(out) + query[pos:]
 
 
 def _without_kind_words_zh(query: str) -> str:

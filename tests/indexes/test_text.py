@@ -238,6 +238,16 @@ def test_a_chinese_questions_answer_kind_words_are_not_its_topic() -> None:
     assert tokenize(query_topic("積分有效期是多久？")) == tokenize("积分有效期")  # either script
 
 
+def test_a_chinese_question_for_what_a_text_says_searches_by_the_text_named() -> None:
+    # "第十二条是什么内容？" was refused: a top passage held every term but 内容
+    from indexes.text import query_topic, tokenize
+
+    assert tokenize(query_topic("第十二条是什么内容？")) == tokenize("第十二条")
+    assert tokenize(query_topic("第十五条讲什么")) == tokenize("第十五条")
+    assert tokenize(query_topic("合同规定了什么？")) == ["合同"]
+    assert tokenize(query_topic("什么内容")) == ["内容"]  # nothing else to search by: kept
+
+
 def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     from indexes.text import answer_kind, answer_kind_words, holds_answer_kind
 
