@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import functools
 import html as html_lib
 import io
@@ -349,6 +350,13 @@ def clean_metadata(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         k = str(key).strip().lower()
+        if k != "groups" and difflib.get_close_matches(k, ["groups"], n=1, cutoff=0.7):
+            # "group: keyholders" (or a sidecar's "gruops") was kept as a plain key, and the
+            # document published to everyone: a restriction misspelt is no restriction
+            raise InputError(
+                f"{name}: metadata key {str(key).strip()[:40]!r} is not read (did you mean groups?)",
+                "write groups: [name, ...] to restrict the document, or rename the key",
+            )
         if k in ("tags", "groups"):
             out[k] = _as_tuple(value, k, name)
         elif k in ("valid_from", "valid_to"):

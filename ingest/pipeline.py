@@ -72,6 +72,8 @@ class IngestReport:
     chunks_new: int = 0
     # of a delete's failed names, those that named two documents or more (the others named none)
     ambiguous: int = 0
+    # the sources deleted (a delete's, or --prune's): "4 deleted" was all a folder's delete said
+    deleted_sources: list[str] = field(default_factory=list)
     texts_embedded: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -87,6 +89,7 @@ class IngestReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "deleted": self.deleted,
+            "deleted_sources": list(self.deleted_sources),
             "failed": list(self.failed),
             "warnings": list(self.warnings),
             "chunks": self.chunks,
@@ -463,6 +466,8 @@ def ingest_paths(
         prev_docs: dict[str, Document] = {d.source: d for d in prev.documents()} if prev is not None else {}
         reuse = prev is not None and _settings_match(prev, settings)
 
+        # each document read from a folder, by its file: the same file given under another name
+        by_file = {str(_file_of(d)): d for d in prev_docs.values() if _file_of(d) is not None}
         seen: set[str] = set()
         failed_sources: set[str] = set()
         loaded_sources: set[str] = set()
@@ -501,6 +506,16 @@ def ingest_paths(
                 loaded = load_file_with_defaults(path, root, max_file_mb, defaults, data=data)
                 if old is not None and not widen:
                     _check_not_widened(source, old, loaded.document, upload)
+                twin = by_file.get(str(resolved)) if old is None and not upload else None
+                if twin is not None:
+                    # the same file read from a folder above the one it was ingested from is a
+                    # new source ("internal/discount.md" beside "discount.md"): a staff document
+                    # whose front-matter lost its groups was published so, unsaid
+                    if not widen:
+                        _check_not_widened(source, twin, loaded.document, upload)
+                    report.warnings.append({"source": source, "warning": (
+                        f"{source}: this file is in the knowledge base as {twin.source} too (read from "
+                        f"{(twin.metadata or {}).get(ORIGIN_KEY)}); kb delete {twin.source} removes that copy")})
                 if not upload:
                     loaded = _with_origin(loaded, root, old, report)
                 if only_groups is not None:
@@ -551,16 +566,15 @@ def ingest_paths(
         for source, doc in prev_docs.items():
             if source in seen:
                 continue
-            if prune and _read_from(doc, roots):
+            gone = _read_from(doc, roots) and not (_file_of(doc) or Path()).exists()
+            if prune and gone:
                 report.deleted += 1
                 pruned.append(source)
-                report.warnings.append({"source": source, "warning": (
-                    f"{source}: deleted (no longer in {(doc.metadata or {}).get(ORIGIN_KEY)})")})
             else:
                 keep_ids[doc.id] = None
                 if prune:
                     spared.append(source)
-                elif _read_from(doc, roots):
+                elif gone:
                     # a file renamed or moved in its folder: the old copy stayed live, unsaid, and
                     # answers quoted both ("$14.99 [1]. $19.99 [2]")
                     report.warnings.append({"source": source, "warning": (
@@ -574,6 +588,7 @@ def ingest_paths(
                 f"(uploads, other folders, or ingested before folders were recorded): {quoted_names(spared)}; "
                 "remove any of them with kb delete SOURCE")})
         report.chunks_new = len(new_chunks)
+        report.deleted_sources = list(pruned)
 
         changed = bool(new_docs) or report.deleted > 0
         # a keyword index built by older code is rebuilt (from the stored chunks, nothing
@@ -603,6 +618,12 @@ def ingest_paths(
 
 # a document's metadata key for the folder it was read from (``kb ingest PATH``)
 ORIGIN_KEY = "ingested_from"
+
+
+def _file_of(doc: Document) -> Path | None:
+    """The file ``doc`` was read from, where it recorded its folder (:data:`ORIGIN_KEY`)."""
+    origin = (doc.metadata or {}).get(ORIGIN_KEY)
+    return Path(origin) / doc.source if isinstance(origin, str) and origin else None
 
 
 def _read_from(doc: Document, roots: set[str]) -> bool:
@@ -699,17 +720,27 @@ def _located(docs: Sequence[Document], wanted: str) -> list[Document]:
         raise InputError(f"{wanted.strip()} is the root of the file system: it names every document read from a folder",
                          "name the documents, or the folder they were ingested from (kb status --sources lists them)")
     out = []
+    above: dict[str, None] = {}  # the ingested folders ``wanted`` holds, when it is none of them
     for d in docs:
         origin = (d.metadata or {}).get(ORIGIN_KEY)
         if not isinstance(origin, str) or not origin:
             continue
         root = Path(origin)
         if folder and root.is_relative_to(here):
+            if root != here:
+                above[origin] = None
             out.append(d)
         elif here.is_relative_to(root) and here != root:
             rel = source_of(here, root)
             if d.source == rel or (folder and d.source.startswith(rel + "/")):
                 out.append(d)
+    if above:
+        # `kb delete /tmp`, or `kb delete .` from a folder above the ones ingested, deleted every
+        # document read from under it: a folder is deleted by the name it was ingested by
+        raise InputError(
+            f"{wanted.strip()} is no folder that was ingested; it holds {len(above)} that were: {quoted_names(list(above))}",
+            "name the folders (or documents) to delete as they were ingested; kb status --sources lists the documents",
+        )
     return out
 
 
@@ -746,6 +777,8 @@ def delete_sources(
         docs = prev.documents() if prev is not None else []
         hit: set[str] = set()
         for wanted in sources:
+            if not wanted.strip():
+                raise InputError("a blank name names no document", "give the source of each document to delete")
             matched = [d for d in docs if _match(d.source, wanted)]
             located = _located(docs, wanted) if paths else []
             by_suffix = paths and not matched and not located
@@ -780,6 +813,7 @@ def delete_sources(
                 )})
             hit.update(both)
         report.deleted = len(hit)
+        report.deleted_sources = [d.source for d in docs if d.id in hit]
         if not hit or prev is None:
             report.index_version = prev.version if prev is not None else None
             report.chunks = int(prev.n_chunks) if prev is not None else 0

@@ -222,6 +222,7 @@ def _cut(text: str, width: int = 40) -> str:
 
 # the fields of an upload's form (POST /v1/documents)
 _UPLOAD_FIELDS = ("files", "kb", "groups", "tags", "public")
+_LIST_HINT = {"groups": ", names comma-separated: groups=staff,managers", "tags": ", names comma-separated: tags=a,b"}
 
 
 async def _upload_fields_known(request: Request) -> None:
@@ -236,6 +237,14 @@ async def _upload_fields_known(request: Request) -> None:
             f"{_cut(unknown[0])}: is not a field of an upload" + (f" (did you mean {near[0]}?)" if near else ""),
             f"send only {', '.join(_UPLOAD_FIELDS)}",
         )
+    # a field sent twice kept its last value (-F groups=staff -F groups=managers left staff out), and
+    # a JSON list was read as names with its brackets and quotes (no one could read the document)
+    for key in ("kb", "groups", "tags", "public"):
+        values = form.getlist(key)
+        if len(values) > 1:
+            raise InputError(f"{key}: sent {len(values)} times", f"send {key} once{_LIST_HINT.get(key, '')}")
+        if key in _LIST_HINT and values and isinstance(values[0], str) and values[0].lstrip().startswith("["):
+            raise InputError(f"{key}: {_cut(values[0])} is not a list of names", f"send {key} comma-separated{_LIST_HINT[key]}")
 
 
 def _validation_message(exc: RequestValidationError, request: Request | None = None) -> str:

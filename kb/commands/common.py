@@ -77,6 +77,8 @@ def exit_partial() -> None:
 def print_problems(report: dict[str, Any]) -> None:
     """One line on stderr for each failed file (``failed``: {source, error}) and each warning
     (``warnings``: {source, warning}) of an ingest or reindex report."""
+    for source in report.get("deleted_sources", ()):
+        typer.echo(f"  deleted: {source}", err=True)
     for key, field, label in (("failed", "error", "failed"), ("warnings", "warning", "warning")):
         for item in report.get(key, ()):
             # the message names the file (or the folder) first; the line names its source already

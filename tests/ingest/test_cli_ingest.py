@@ -242,8 +242,9 @@ def test_delete_takes_a_path_as_kb_ingest_was_given_it(kb_home: Path, tmp_path: 
     assert gone.stdout.startswith("deleted from kb 't': 3 deleted, 1 not found; 1 documents kept"), gone.stdout
     assert "added" not in gone.stdout and "unchanged" not in gone.stdout
     assert gone.stderr.splitlines() == [
+        "  deleted: doc0000.md", "  deleted: doc0001.md", "  deleted: bom.csv",
         "  failed: docs/doc0003.md: not in the knowledge base (did you mean 'doc0001.md' or 'doc0002.md'?); "
-        "`kb status --sources` lists them"
+        "`kb status --sources` lists them",
     ]
     status = run_kb(["status", "--kb", "t", "--sources", "--json"], kb_home)
     assert json.loads(status.stdout)["sources"] == ["doc0002.md"]

@@ -426,6 +426,21 @@ def test_sidecar_metadata_and_hash(tmp_path: Path) -> None:
     assert after.document.id != before.document.id  # access change = re-index, not a copy
 
 
+def test_a_misspelt_groups_key_is_refused_not_dropped(tmp_path: Path) -> None:
+    # QA: "group: keyholders" in front-matter, or {"gruops": [...]} in a sidecar, was kept as a
+    # plain key and the document published to everyone
+    md = tmp_path / "vault.md"
+    md.write_text("---\ngroup: keyholders\n---\n# Vault\n\nThe time lock opens at 8.\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"vault.md: metadata key 'group' is not read \(did you mean groups\?\)"):
+        load_file(md, tmp_path, 5)
+    md.write_text("# Vault\n\nThe time lock opens at 8.\n", encoding="utf-8")
+    (tmp_path / "vault.md.meta.json").write_text(json.dumps({"gruops": ["keyholders"]}))
+    with pytest.raises(InputError, match="did you mean groups"):
+        load_file(md, tmp_path, 5)
+    (tmp_path / "vault.md.meta.json").write_text(json.dumps({"Groups": ["keyholders"], "author": "Ops"}))
+    assert load_file(md, tmp_path, 5).document.metadata["groups"] == ("keyholders",)
+
+
 def test_a_documents_language_is_read_as_a_code(tmp_path: Path) -> None:
     # stored as the filters read it: "en-GB" or "English" in front-matter is English ("en"), a
     # page tagged "zh_CN" Chinese; a value that names no language is a one-line error (it

@@ -70,7 +70,8 @@ def test_first_ingest_and_unchanged_reingest_embeds_nothing(kb_home: Path, tmp_p
     assert r2.index_version == r1.index_version and not r2.published
     assert (fake_embedder.calls, fake_embedder.texts_embedded) == (calls, texts)
     assert r2.to_dict().keys() == {
-        "kb", "index_version", "added", "updated", "unchanged", "deleted", "failed", "warnings", "chunks", "seconds"
+        "kb", "index_version", "added", "updated", "unchanged", "deleted", "deleted_sources", "failed", "warnings",
+        "chunks", "seconds"
     }
     assert r2.chunks == r1.chunks
 
@@ -274,10 +275,9 @@ def test_prune_deletes_only_what_disappeared_from_the_folders_given(kb_home: Pat
         "with --prune) removes it"
     ]
     r = ingest_paths(kb, [docs], fake_embedder, prune=True)
-    assert r.deleted == 1
+    assert r.deleted == 1 and r.deleted_sources == ["faq.csv"]
     said = [w["warning"] for w in r.warnings]
-    assert said[0] == f"faq.csv: deleted (no longer in {docs.resolve()})"
-    assert said[1].startswith("--prune kept 1 documents not read from") and "'escalation.md'" in said[1]
+    assert len(said) == 1 and said[0].startswith("--prune kept 1 documents not read from") and "'escalation.md'" in said[0]
     index = kb.load_live()
     assert "escalation.md" in {d.source for d in index.documents()}
     assert "faq.csv" not in {d.source for d in index.documents()}
@@ -334,6 +334,10 @@ def test_a_document_its_own_metadata_restricted_does_not_turn_public_unasked(  #
         "wholesale.md: its front-matter or sidecar restricted it to access groups staff, and no longer does; "
         "ingested so it would be public; put its groups back, or give --public to publish it to everyone"
     )
+    # nor when the folder above is ingested, which names the same file anew ("staff/wholesale.md")
+    r = ingest_paths(kb, [tmp_path], fake_embedder)
+    assert "staff/wholesale.md" in {f["source"] for f in r.failed}
+    assert not [w for w in r.warnings if "no longer in" in w["warning"]]  # the file is still there
     # a rebuild from the folder keeps them: it never widens what a document is for
     reindex(kb, staff, fake_embedder)
     index = kb.load_live()
@@ -383,13 +387,18 @@ def test_prune_and_delete_make_content_unretrievable(kb_home: Path, tmp_path: Pa
     qv = fake_embedder.embed(["Can I pay with a marmotcard?"], kind="query")[0]
     assert all(index.get_chunks([row])[0].faq_id is None for row, _ in index.vector_search(qv, 10))
     index.close()
-    # "/" (a script's "$DIR/" with $DIR unset) named every document read from a folder
+    # "/" (a script's "$DIR/" with $DIR unset) named every document read from a folder, and so did
+    # any folder above the one ingested; a blank name, none
     before = kb.live_version()
     with pytest.raises(InputError, match="is the root of the file system"):
         delete_sources(kb, ["/"], fake_embedder, paths=True)
+    with pytest.raises(InputError, match="is no folder that was ingested; it holds 1 that were"):
+        delete_sources(kb, [str(tmp_path)], fake_embedder, paths=True)
+    with pytest.raises(InputError, match="a blank name names no document"):
+        delete_sources(kb, [" "], fake_embedder, paths=True)
     assert kb.live_version() == before
     folder = delete_sources(kb, ["policies/"], fake_embedder)
-    assert folder.deleted == 1
+    assert folder.deleted == 1 and len(folder.deleted_sources) == 1 and folder.deleted_sources[0].startswith("policies/")
 
 
 def test_failed_files_reported_others_indexed(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]

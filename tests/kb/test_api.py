@@ -400,6 +400,12 @@ def test_an_unreadable_body_or_upload_says_what_to_send(client: Any) -> None:
     r = client.post("/v1/documents", data={"group": "staff"}, files=[("files", ("staff.md", b"# Staff\n\nBonus in March.", "text/markdown"))])
     assert r.status_code == 422, r.text
     assert r.json()["message"].startswith("group: is not a field of an upload (did you mean groups?)"), r.text
+    # sent twice, the last value was kept; a JSON list was read as names with its brackets
+    f = [("files", ("staff.md", b"# Staff\n\nBonus in March.", "text/markdown"))]
+    r = client.post("/v1/documents", data={"groups": ["staff", "managers"]}, files=f)
+    assert r.status_code == 422 and r.json()["message"].startswith("groups: sent 2 times"), r.text
+    r = client.post("/v1/documents", data={"groups": '["staff","hr"]'}, files=f)
+    assert r.status_code == 422 and "is not a list of names" in r.json()["message"], r.text
 
 
 def test_errors_are_one_line_json(client: Any) -> None:
