@@ -28,29 +28,61 @@ class GateError(InputError):
     code = "bad_gate"
 
 
-def parse_gates(specs: list[str]) -> list[tuple[str | None, str, float]]:
-    out = []
+# (set or None for every set, metric, threshold, over): ``over`` is a --fail-over gate, failing
+# when the metric is above the threshold; a --fail-under one fails when it is below
+Gate = tuple[str | None, str, float, bool]
+
+
+def _option(over: bool) -> str:
+    return "--fail-over" if over else "--fail-under"
+
+
+def parse_gates(specs: list[str], over: bool = False) -> list[Gate]:
+    """The gates of ``--fail-under`` (``over``: of ``--fail-over``). A metric where lower is better
+    (false_refusal_rate, handoff_rate) is refused by --fail-under and gated by --fail-over: under
+    --fail-under, ``false_refusal_rate=0.1`` failed a run whose rate was 0 ("0.0000 < 0.1"); the
+    other metrics are refused by --fail-over."""
+    from eval.harness import LOWER_IS_BETTER
+
+    option = _option(over)
+    out: list[Gate] = []
     for spec in specs:
         m = GATE_RE.match(spec.strip())
         if not m:
             raise GateError(
-                f"--fail-under {spec!r} is not METRIC=VALUE", "write e.g. hit@5=0.8 or covid-faq:hit@5=0.8"
+                f"{option} {spec!r} is not METRIC=VALUE",
+                "write e.g. false_refusal_rate=0.1 or mtrag-un:handoff_rate=0.2" if over
+                else "write e.g. hit@5=0.8 or covid-faq:hit@5=0.8",
             )
         try:
             value = float(m.group("value"))
         except ValueError:  # "1.2.3" passes the pattern
             value = float("nan")
+        example = "false_refusal_rate=0.1" if over else "hit@5=0.8"
         if value != value:
-            raise GateError(f"--fail-under {spec!r}: {m.group('value')} is not a number", "write e.g. hit@5=0.8")
+            raise GateError(f"{option} {spec!r}: {m.group('value')} is not a number", f"write e.g. {example}")
         # a rate is in [0, 1]: a gate of 2 always fails and one of -1 never does
         if not 0.0 <= value <= 1.0 and "." not in m.group("metric"):
-            raise GateError(f"--fail-under {spec!r}: {m.group('value')} is not a rate between 0 and 1",
-                            "write e.g. hit@5=0.8")
-        out.append((m.group("set"), m.group("metric"), value))
+            raise GateError(f"{option} {spec!r}: {m.group('value')} is not a rate between 0 and 1",
+                            f"write e.g. {example}")
+        metric = m.group("metric")
+        key = metric.rpartition(".")[2]
+        if not over and key in LOWER_IS_BETTER:
+            raise GateError(
+                f"--fail-under {spec!r}: a lower {key} is better, so a floor under it fails good runs",
+                f"cap it with --fail-over {spec.strip()} (exit 1 when above)",
+            )
+        if over and key not in LOWER_IS_BETTER:
+            raise GateError(
+                f"--fail-over {spec!r}: a higher {key} is better; --fail-over caps only "
+                + " and ".join(sorted(LOWER_IS_BETTER)),
+                f"gate it with --fail-under {spec.strip()} (exit 1 when below)",
+            )
+        out.append((m.group("set"), metric, value, over))
     return out
 
 
-def check_gate_metrics(gates: list[tuple[str | None, str, float]], kinds: dict[str, str]) -> None:
+def check_gate_metrics(gates: list[Gate], kinds: dict[str, str]) -> None:
     """Fail before the run on a gate whose metric no evaluated set can report: a typo
     ("hit@3", "faithfulnes") or a metric of the other kind of set. ``kinds`` maps set names to
     their kind ("qa", "faithfulness")."""
@@ -60,18 +92,18 @@ def check_gate_metrics(gates: list[tuple[str | None, str, float]], kinds: dict[s
         return {n for group, keys in METRIC_GROUPS[kind].items() for key in keys for n in (key, f"{group}.{key}")}
 
     every = set().union(*(names(kind) for kind in METRIC_GROUPS))
-    for set_name, metric, _ in gates:
+    for set_name, metric, _, over in gates:
         evaluated = {kinds[set_name]} if set_name is not None else set(kinds.values())
         if any(metric in names(kind) for kind in evaluated):
             continue
         if metric in every:
             other = next(kind for kind in METRIC_GROUPS if metric in names(kind))
             raise GateError(
-                f"--fail-under metric {metric!r} was not computed for any evaluated set",
+                f"{_option(over)} metric {metric!r} was not computed for any evaluated set",
                 f"it is reported for {other} sets only",
             )
         raise GateError(
-            f"--fail-under metric {metric!r} is not a metric kb eval reports",
+            f"{_option(over)} metric {metric!r} is not a metric kb eval reports",
             "use one of: " + ", ".join(sorted({k for g in METRIC_GROUPS.values() for ks in g.values() for k in ks})),
         )
 
@@ -103,15 +135,15 @@ def _lookup(res: dict[str, Any], metric: str) -> float | None:
     return None
 
 
-def check_gates(result: dict[str, Any], gates: list[tuple[str | None, str, float]]) -> list[str]:
+def check_gates(result: dict[str, Any], gates: list[Gate]) -> list[str]:
     """One line per failed threshold. A gate naming a metric that no evaluated set has is an
     error (a typo must not pass silently)."""
     failures: list[str] = []
-    for set_name, metric, threshold in gates:
+    for set_name, metric, threshold, over in gates:
         sets = result["sets"]
         if set_name is not None and set_name not in sets:
             raise GateError(
-                f"--fail-under names set {set_name!r}, which was not evaluated",
+                f"{_option(over)} names set {set_name!r}, which was not evaluated",
                 f"evaluated sets: {', '.join(sets) or 'none'}",
             )
         checked = 0
@@ -122,11 +154,13 @@ def check_gates(result: dict[str, Any], gates: list[tuple[str | None, str, float
             if v is None:
                 continue
             checked += 1
-            if v < threshold:
+            if over and v > threshold:
+                failures.append(f"eval gate failed: {name} {metric} = {v:.4f} > {threshold:g}")
+            elif not over and v < threshold:
                 failures.append(f"eval gate failed: {name} {metric} = {v:.4f} < {threshold:g}")
         if not checked:
             raise GateError(
-                f"--fail-under metric {metric!r} was not computed for any evaluated set",
+                f"{_option(over)} metric {metric!r} was not computed for any evaluated set",
                 "use a metric name from the report, e.g. hit@5, faithfulness, scorer.balanced_accuracy",
             )
     return failures
@@ -261,6 +295,14 @@ def eval_cmd(
         list[str] | None,
         typer.Option("--fail-under", help="METRIC=VALUE or SET:METRIC=VALUE; exit 1 when below."),
     ] = None,
+    fail_over: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-over",
+            help="METRIC=VALUE or SET:METRIC=VALUE for a metric where lower is better "
+            "(false_refusal_rate, handoff_rate); exit 1 when above.",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the JSON report (without per-question records).")
     ] = False,
@@ -288,6 +330,7 @@ def eval_cmd(
         typer.echo(msg, err=True)
 
     check_outputs(out, html, ragas)
+    gates = parse_gates(fail_under or []) + parse_gates(fail_over or [], over=True)
     if compare is not None:
         a, b = (_read_report(p) for p in compare)
         shared = set(a.get("sets") or {}) & set(b.get("sets") or {})
@@ -318,7 +361,6 @@ def eval_cmd(
             "--kb and --fresh exclude each other",
             "use --kb NAME to ask an existing knowledge base, or --fresh",
         )
-    gates = parse_gates(fail_under or [])
 
     from eval.datasets import find_datasets, load_dataset
     from eval.harness import run_eval
@@ -333,9 +375,9 @@ def eval_cmd(
             "set names come from folder names; rename one",
         )
     loaded = [load_dataset(p, limit=limit) for p in paths]  # validate everything before any work
-    for set_name, _, _ in gates:
+    for set_name, _, _, over in gates:
         if set_name is not None and set_name not in names:
-            raise GateError(f"--fail-under names set {set_name!r}, which is not evaluated",
+            raise GateError(f"{_option(over)} names set {set_name!r}, which is not evaluated",
                             f"evaluated sets: {', '.join(names)}")
     check_gate_metrics(gates, {d.name: d.kind for d in loaded})
     for d in loaded:  # a question the assistant refuses would stop the run after the ingest

@@ -409,3 +409,35 @@ def test_kb_eval_compare_refuses_two_reports_of_no_common_set(tmp_path: Path, ca
     assert run_kb(["eval", "--compare", str(a), str(b)]) == 2
     err = capsys.readouterr().err.strip()
     assert "share no evaluation set (covid-faq against mtrag-un)" in err and len(err.splitlines()) == 1
+
+
+def test_lower_is_better_metrics_are_capped_by_fail_over(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --fail-under false_refusal_rate=0.1 failed a run whose rate was 0 ("0.0000 < 0.1")
+    from kb.commands.evaluate import GateError, check_gates, parse_gates
+
+    with pytest.raises(GateError, match=r"a lower false_refusal_rate is better.*--fail-over s:false_refusal_rate=0.1"):
+        parse_gates(["s:false_refusal_rate=0.1"])
+    with pytest.raises(GateError, match="a lower handoff_rate is better"):
+        parse_gates(["answers.handoff_rate=0.1"])
+    with pytest.raises(GateError, match=r"a higher hit@5 is better.*--fail-under hit@5=0.8"):
+        parse_gates(["hit@5=0.8"], over=True)
+    gates = parse_gates(["false_refusal_rate=0.1"], over=True) + parse_gates(["hit@5=0.8"])
+    good = {"sets": {"s": {"retrieval": {"hit@5": 0.9}, "answers": {"false_refusal_rate": 0.0}}}}
+    assert check_gates(good, gates) == []
+    bad = {"sets": {"s": {"retrieval": {"hit@5": 0.7}, "answers": {"false_refusal_rate": 0.25}}}}
+    assert check_gates(bad, gates) == [
+        "eval gate failed: s false_refusal_rate = 0.2500 > 0.1",
+        "eval gate failed: s hit@5 = 0.7000 < 0.8",
+    ]
+    qa, _ = make_sets(tmp_path / "data")
+    rc = run_kb(["eval", str(qa), "--fail-under", "false_refusal_rate=0.1", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "--fail-over false_refusal_rate=0.1" in err and err.count("\n") == 0
+    rc = run_kb(["eval", str(qa), "--fail-over", "handoff_rate=1", "--fail-over", "tiny-qa:false_refusal_rate=1",
+                 "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    rc = run_kb(["eval", str(qa), "--fail-over", "false_refusal_rate=-0", "--fail-over", "handoff_rate=0",
+                 "--fail-over", "refusal_accuracy=0.5", "--no-progress"])
+    assert rc == 2 and "--fail-over 'refusal_accuracy=0.5': a higher refusal_accuracy" in capsys.readouterr().err
