@@ -16,8 +16,8 @@ import csv
 import io
 import json
 import unicodedata
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +262,22 @@ def list_source_ids(docs_dir: Path) -> frozenset[str]:
 # ----------------------------------------------------------------------------- loading
 
 
+def match_gold(ds: QASet, sources: Iterable[str]) -> tuple[QASet, list[tuple[QAItem, str]]]:
+    """``ds`` with its gold ids read as the names ``sources`` (a knowledge base's source ids,
+    ``faq.csv#<id>`` for an FAQ row) gives them (a gold id in composed Unicode, the source in
+    decomposed), and (question, gold id) for every gold id the sources do not hold: asked of a
+    knowledge base without it, the question would read as a retrieval miss."""
+    held = frozenset(sources)
+    by_nfc = {unicodedata.normalize("NFC", s): s for s in held}
+    unknown: list[tuple[QAItem, str]] = []
+    items = []
+    for item in ds.items:
+        gold = tuple(g if g in held else by_nfc.get(unicodedata.normalize("NFC", g), g) for g in item.gold)
+        unknown.extend((item, g) for g in gold if g not in held)
+        items.append(replace(item, gold=gold))
+    return replace(ds, items=tuple(items), source_ids=held), unknown
+
+
 def _subsample(n: int, limit: int | None) -> list[int]:
     """Indices of an evenly spaced deterministic subsample (keeps the file's mix of question
     kinds, e.g. unanswerable questions at the end)."""
@@ -272,17 +288,23 @@ def _subsample(n: int, limit: int | None) -> list[int]:
     return sorted({int(i * n / limit) for i in range(limit)})
 
 
-def load_qa_set(path: Path, limit: int | None = None) -> QASet:
+def load_qa_set(path: Path, limit: int | None = None, *, with_docs: bool = True) -> QASet:
+    """``with_docs=False``: the questions of a set asked of an existing knowledge base (`kb eval
+    --kb`), which needs no docs/ (it was refused for lacking one): its gold ids are not checked
+    here but against the knowledge base's sources (:func:`unknown_gold`), and ``source_ids`` is
+    empty."""
     path = Path(path)
     qfile = path / QUESTIONS_FILE
     docs = path / DOCS_DIR
     if not qfile.is_file():
         raise DatasetError(f"{path} has no {QUESTIONS_FILE}", "a QA set needs questions.jsonl and docs/")
-    if not docs.is_dir():
-        raise DatasetError(f"{path} has no {DOCS_DIR}/ folder", "put the corpus to ingest under docs/")
-    sources = list_source_ids(docs)
-    if not sources:
-        raise DatasetError(f"{docs} holds no documents", "add the corpus files under docs/")
+    sources: frozenset[str] = frozenset()
+    if with_docs:
+        if not docs.is_dir():
+            raise DatasetError(f"{path} has no {DOCS_DIR}/ folder", "put the corpus to ingest under docs/")
+        sources = list_source_ids(docs)
+        if not sources:
+            raise DatasetError(f"{docs} holds no documents", "add the corpus files under docs/")
     faq_tables = {s.split("#", 1)[0] for s in sources if "#" in s}
     # a file name written on one system in decomposed Unicode ("cafe" + U+0301, as macOS writes it)
     # and its gold id in composed form (or the other way round) name the same document: the gold
@@ -319,7 +341,7 @@ def load_qa_set(path: Path, limit: int | None = None) -> QASet:
                 "'gold' must be empty when answerable is false", "empty gold, or set answerable to true"
             )
         gold = tuple(g if g in sources else by_nfc.get(unicodedata.normalize("NFC", g), g) for g in gold)
-        for g in gold:
+        for g in gold if with_docs else ():
             if g in sources:
                 continue
             if g in faq_tables:
@@ -393,12 +415,13 @@ def dataset_kind(path: Path) -> str:
     )
 
 
-def load_dataset(path: Path | str, limit: int | None = None) -> Dataset:
+def load_dataset(path: Path | str, limit: int | None = None, *, with_docs: bool = True) -> Dataset:
     """Load one set directory (kind detected from its files); ``limit`` keeps an evenly spaced
-    deterministic subsample of that many records."""
+    deterministic subsample of that many records; ``with_docs=False`` (a QA set asked of an
+    existing knowledge base): see :func:`load_qa_set`."""
     path = Path(path)
     if dataset_kind(path) == "qa":
-        return load_qa_set(path, limit)
+        return load_qa_set(path, limit, with_docs=with_docs)
     return load_faithfulness_set(path, limit)
 
 

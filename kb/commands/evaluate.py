@@ -197,6 +197,43 @@ def _kb_name_for(set_name: str, embedder_id: str | None = None) -> str:
     return f"{name}--{tail}-{hashlib.sha1(embedder_id.encode()).hexdigest()[:8]}"
 
 
+def match_kb_gold(loaded: list[Any], settings: Any, kb: str) -> list[Any]:
+    """The QA sets of ``loaded`` with their gold ids checked against the sources of the existing
+    knowledge base ``kb`` (`kb eval --kb`), which is what is asked: a gold source it does not hold
+    is an error naming it, with the nearest sources it does hold, before any question is asked
+    (asked, the question read as a retrieval miss)."""
+    from eval.datasets import QASet, match_gold
+    from indexes.kbase import KnowledgeBase
+    from indexes.types import did_you_mean
+    from kb.errors import KnowledgeBaseNotFound
+
+    if not any(isinstance(d, QASet) for d in loaded):
+        return loaded
+    base = KnowledgeBase.from_settings(Path(settings.home), kb, settings)
+    if not base.exists() or base.live_version() is None:
+        raise KnowledgeBaseNotFound(kb, settings.home)
+    version = base.load_live()
+    try:
+        sources = set(version.row_sources()[0])
+    finally:
+        version.close()
+    out = []
+    for ds in loaded:
+        if isinstance(ds, QASet):
+            ds, unknown = match_gold(ds, sources)
+            if unknown:
+                item, gold = unknown[0]
+                others = len({i.id for i, _ in unknown}) - 1
+                raise InputError(
+                    f"{ds.name}: gold id {gold!r} of question {item.id!r} is not a source of knowledge base "
+                    f"{kb!r}{did_you_mean([gold], sources)}"
+                    + (f" (nor a gold id of {others} more question{'s' if others > 1 else ''})" if others else ""),
+                    f"ingest that document into {kb}, or correct the gold id in questions.jsonl",
+                )
+        out.append(ds)
+    return out
+
+
 def make_session_opener(
     settings: Any, llm: str, kb: str | None, work_dir: Path | None, progress: bool, log: Callable[[str], None]
 ) -> Callable[[Any], contextlib.AbstractContextManager[Any]]:
@@ -374,7 +411,11 @@ def eval_cmd(
             f"two sets share a folder name: {', '.join(sorted({n for n in names if names.count(n) > 1}))}",
             "set names come from folder names; rename one",
         )
-    loaded = [load_dataset(p, limit=limit) for p in paths]  # validate everything before any work
+    # validate everything before any work; a set asked of an existing knowledge base needs no docs/,
+    # and its gold ids are checked against that knowledge base's sources
+    loaded = [load_dataset(p, limit=limit, with_docs=kb is None) for p in paths]
+    if kb is not None:
+        loaded = match_kb_gold(loaded, settings, kb)
     for set_name, _, _, over in gates:
         if set_name is not None and set_name not in names:
             raise GateError(f"{_option(over)} names set {set_name!r}, which is not evaluated",

@@ -13,6 +13,7 @@ from eval.datasets import (
     find_datasets,
     list_source_ids,
     load_dataset,
+    match_gold,
 )
 from kb.errors import DatasetError
 
@@ -266,3 +267,18 @@ def test_shared_dev_sets_load(shared_data: Path) -> None:
     for d in find_datasets(shared_data):
         ds = load_dataset(d)
         assert ds.items
+
+
+def test_a_set_asked_of_a_knowledge_base_needs_no_docs(tmp_path: Path) -> None:
+    # `kb eval SET --kb NAME` was refused "SET has no docs/ folder"; its gold ids are checked
+    # against the knowledge base's sources instead (kb eval's match_kb_gold)
+    d = tmp_path / "asked"
+    d.mkdir()
+    recs = [Q_OK, dict(Q_OK, id="q2", gold=["cafe\u0301.md"]), dict(Q_OK, id="q3", gold=["gone.md"])]
+    (d / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in recs), encoding="utf-8")
+    assert "has no docs/ folder" in _err(d)
+    ds = load_dataset(d, with_docs=False)
+    assert isinstance(ds, QASet) and len(ds.items) == 3 and not ds.source_ids
+    held, unknown = match_gold(ds, ["policies/warranty.md", "caf\u00e9.md", "faq.csv#0001"])
+    assert [i.gold for i in held.items[:2]] == [("policies/warranty.md",), ("caf\u00e9.md",)]  # the name it holds
+    assert [(i.id, g) for i, g in unknown] == [("q3", "gone.md")]

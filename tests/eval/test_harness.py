@@ -411,6 +411,35 @@ def test_kb_eval_compare_refuses_two_reports_of_no_common_set(tmp_path: Path, ca
     assert "share no evaluation set (covid-faq against mtrag-un)" in err and len(err.splitlines()) == 1
 
 
+def test_kb_eval_with_kb_needs_no_docs_and_checks_gold_against_its_sources(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `kb eval SET --kb NAME` was refused "SET has no docs/ folder", and a gold source the knowledge
+    # base does not hold would have read as a retrieval miss
+    qa, _ = make_sets(tmp_path / "data")
+    assert run_kb(["ingest", str(qa / "docs"), "--kb", "shop"]) == 0, capsys.readouterr().err
+    asked = tmp_path / "asked"
+    asked.mkdir()
+    (asked / "questions.jsonl").write_text((qa / "questions.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "r.json"
+    capsys.readouterr()
+    rc = run_kb(["eval", str(asked), "--kb", "shop", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    res = json.loads(out.read_text(encoding="utf-8"))
+    assert res["sets"]["asked"]["n"] == 7 and res["settings"]["kb"] == "shop"
+    assert res["sets"]["asked"]["retrieval"]["hit@10"] >= 0.8
+    wrong = [dict(QUESTIONS[0], gold=["retruns.md"]), dict(QUESTIONS[1], gold=["nowhere.md"]), QUESTIONS[2]]
+    (asked / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in wrong), encoding="utf-8")
+    rc = run_kb(["eval", str(asked), "--kb", "shop", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0, err
+    assert "gold id 'retruns.md' of question 'q1' is not a source of knowledge base 'shop'" in err
+    assert "(did you mean 'returns.md'?)" in err and "nor a gold id of 1 more question" in err
+    rc = run_kb(["eval", str(asked), "--kb", "nokb", "--no-progress"])
+    assert rc != 0 and "knowledge base 'nokb' has no published index" in capsys.readouterr().err
+
+
 def test_lower_is_better_metrics_are_capped_by_fail_over(
     tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
