@@ -32,6 +32,10 @@ def render_summary_text(result: dict[str, Any]) -> str:
     lines: list[str] = []
     for name, res in result["sets"].items():
         lines.append(f"{name} ({res['kind']}, n={res['n']})")
+        failed = res.get("ingest_failed", [])
+        if failed:
+            shown = ", ".join(f["source"] for f in failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+            lines.append(f"  ingest failed for {len(failed)} document{'s' if len(failed) > 1 else ''}: {shown}")
         for group in GROUPS:
             vals = res.get(group)
             if not vals:
@@ -469,6 +473,12 @@ def render_html(result: dict[str, Any], compare: dict[str, Any] | None = None, w
     for name, res in result["sets"].items():
         qs = res.get("questions", [])
         parts.append(f"<h2>{_e(name)}</h2>")
+        if res.get("ingest_failed"):
+            parts.append(
+                "<p class='bad'>failed to ingest (their questions were asked without them):</p><ul>"
+                + "".join(f"<li>{_e(f['source'])}: {_e(f['error'])}</li>" for f in res["ingest_failed"])
+                + "</ul>"
+            )
         if res.get("by_lang") and len(res["by_lang"]) > 1:
             parts.append(
                 "<p>by language: "

@@ -234,13 +234,46 @@ def match_kb_gold(loaded: list[Any], settings: Any, kb: str) -> list[Any]:
     return out
 
 
+def check_gold_ingested(ds: Any, failed: list[dict[str, str]]) -> None:
+    """An error when a question's gold document failed to ingest: its question would count as a
+    retrieval miss of the system, not of the data (a gold ``faq.csv#7`` fails with ``faq.csv``)."""
+    bad = {f["source"]: f["error"] for f in failed}
+    hit = [
+        (item, g if g in bad else g.partition("#")[0])
+        for item in ds.items
+        for g in item.gold
+        if g in bad or g.partition("#")[0] in bad
+    ]
+    if not hit:
+        return
+    item, source = hit[0]
+    others = len({i.id for i, _ in hit}) - 1
+    raise InputError(
+        f"{ds.name}: {source!r}, gold document of question {item.id!r}"
+        + (f" and {others} more question{'s' if others > 1 else ''}" if others else "")
+        + " failed to ingest (see the line above)",
+        "fix the document, or take its questions out of questions.jsonl",
+    )
+
+
 def make_session_opener(
-    settings: Any, llm: str, kb: str | None, work_dir: Path | None, progress: bool, log: Callable[[str], None]
+    settings: Any,
+    llm: str,
+    kb: str | None,
+    work_dir: Path | None,
+    progress: bool,
+    log: Callable[[str], None],
+    ingest_failed: dict[str, list[dict[str, str]]] | None = None,
 ) -> Callable[[Any], contextlib.AbstractContextManager[Any]]:
     """``open_session(qa_set)``: a fresh knowledge base with the set's docs/ ingested through
     the normal ingestion path (kept in ``work_dir`` when given: a re-run only re-ingests what
-    changed), or the existing ``kb``; yields ``ask(item)`` through the service's Assistant."""
+    changed), or the existing ``kb``; yields ``ask(item)`` through the service's Assistant.
+    Documents that fail to ingest are printed as `kb ingest` prints them and kept in
+    ``ingest_failed`` by set name (the report's ``ingest_failed``); a question's gold document
+    among them is an error (:func:`check_gold_ingested`). They were dropped without a word, and
+    their questions counted as misses."""
     from kb.commands.ask import build_assistant
+    from kb.commands.common import print_problems
 
     @contextlib.contextmanager
     def open_session(ds: Any) -> Iterator[Callable[[Any], Any]]:
@@ -286,8 +319,12 @@ def make_session_opener(
                     f"{rep.get('unchanged', 0)} unchanged documents ({rep.get('chunks')} chunks, {rep.get('seconds')} s)"
                     + ("; keyword index rebuilt: it " + " and ".join(report.keyword_rebuilt) if report.keyword_rebuilt else "")
                 )
-                for f in rep.get("failed", [])[:5]:
-                    log(f"  warning: {f.get('source')}: {f.get('error')}")
+                failed = [{"source": f["source"], "error": f["error"]} for f in rep.get("failed", [])]
+                if failed:
+                    print_problems({"failed": failed})
+                    if ingest_failed is not None:
+                        ingest_failed[ds.name] = failed
+                    check_gold_ingested(ds, failed)
             s = s.model_copy(update={"llm": llm})
             assistant = build_assistant(s, name, warm=True)  # answering as the service does
 
@@ -444,9 +481,10 @@ def eval_cmd(
     # set's documents are ingested
     check_model_specs(settings.model_copy(update={"llm": llm_spec}))
     opener = None
+    ingest_failed: dict[str, list[dict[str, str]]] = {}
     if any(d.kind == "qa" for d in loaded):
         eval_settings = settings.model_copy(update={"scorer": spec})
-        opener = make_session_opener(eval_settings, llm_spec, kb, work_dir, show, log)
+        opener = make_session_opener(eval_settings, llm_spec, kb, work_dir, show, log, ingest_failed)
     result = run_eval(
         loaded,
         open_session=opener,
@@ -457,6 +495,8 @@ def eval_cmd(
         progress=show,
         log=log,
     )
+    for name, failed in ingest_failed.items():
+        result["sets"][name]["ingest_failed"] = failed
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -440,6 +440,29 @@ def test_kb_eval_with_kb_needs_no_docs_and_checks_gold_against_its_sources(
     assert rc != 0 and "knowledge base 'nokb' has no published index" in capsys.readouterr().err
 
 
+def test_a_document_that_fails_to_ingest_is_printed_and_reported(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it was dropped without a word, and its questions counted as retrieval misses
+    qa, _ = make_sets(tmp_path / "data")
+    (qa / "docs" / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    out = tmp_path / "r.json"
+    rc = run_kb(["eval", str(qa), "--out", str(out), "--no-progress"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert any(ln.startswith("  failed: broken.pdf: ") for ln in captured.err.splitlines()), captured.err
+    failed = json.loads(out.read_text(encoding="utf-8"))["sets"]["tiny-qa"]["ingest_failed"]
+    assert [f["source"] for f in failed] == ["broken.pdf"] and failed[0]["error"]
+    assert "ingest failed for 1 document: broken.pdf" in captured.out
+    # a question whose gold document failed: an error, not a miss
+    asks = [*QUESTIONS, dict(QUESTIONS[0], id="q8", gold=["broken.pdf"])]
+    (qa / "questions.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in asks), encoding="utf-8")
+    rc = run_kb(["eval", str(qa), "--no-progress"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and lines[-1].startswith("error: tiny-qa: 'broken.pdf', gold document of question 'q8' failed"), lines
+    assert any(ln.startswith("  failed: broken.pdf: ") for ln in lines)
+
+
 def test_lower_is_better_metrics_are_capped_by_fail_over(
     tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
