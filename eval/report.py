@@ -81,10 +81,15 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any], n_resamples: int = 200
     """B minus A for every metric of every set in both. With per-question scores in both runs
     the difference gets a paired bootstrap CI and a sign-flip permutation p-value over the
     questions both runs share; ``worse`` lists the metrics that got significantly worse
-    (p < 0.05), ``worse_unpaired`` the ones that dropped where no test was possible."""
-    out: dict[str, Any] = {"sets": {}, "worse": [], "better": [], "worse_unpaired": []}
+    (p < 0.05), ``worse_unpaired`` the ones that dropped where no test was possible. ``paired``
+    counts each set's question ids in A, in B and in both: two runs of different questions paired
+    none, and read "nothing got significantly worse"."""
+    out: dict[str, Any] = {"sets": {}, "worse": [], "better": [], "worse_unpaired": [], "paired": {}}
     for name in sorted(set(a["sets"]) & set(b["sets"])):
         ra, rb = a["sets"][name], b["sets"][name]
+        ids_a = {q["id"] for q in ra.get("questions", []) if "id" in q}
+        ids_b = {q["id"] for q in rb.get("questions", []) if "id" in q}
+        out["paired"][name] = {"a": len(ids_a), "b": len(ids_b), "common": len(ids_a & ids_b)}
         rows = []
         for group in GROUPS:
             for metric in sorted(set(ra.get(group, {})) & set(rb.get(group, {}))):
@@ -151,10 +156,25 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any], n_resamples: int = 200
     return out
 
 
+def pairing_text(paired: dict[str, int]) -> str:
+    """"20 of 24/24 question ids in common" (A's count/B's count), with "; the sets differ" when
+    none is; "" for reports without per-question records."""
+    if not paired.get("a") and not paired.get("b"):
+        return ""
+    text = f"{paired['common']} of {paired['a']}/{paired['b']} question ids in common"
+    return text + ("; the sets differ" if not paired["common"] else "")
+
+
+def _untested(cmp: dict[str, Any]) -> list[str]:
+    """The sets whose two runs have per-question records but no question in common."""
+    return [n for n, p in cmp.get("paired", {}).items() if p["a"] and p["b"] and not p["common"]]
+
+
 def render_compare_text(cmp: dict[str, Any], name_a: str = "A", name_b: str = "B") -> str:
     lines = [f"B = {name_b} minus A = {name_a}"]
     for name, rows in cmp["sets"].items():
-        lines.append(name)
+        pairing = pairing_text(cmp.get("paired", {}).get(name, {}))
+        lines.append(f"{name} ({pairing})" if pairing else name)
         for r in rows:
             sig = ""
             if "p_value" in r:
@@ -167,8 +187,11 @@ def render_compare_text(cmp: dict[str, Any], name_a: str = "A", name_b: str = "B
                 else (" better" if f"{name}:{r['metric']}" in cmp["better"] else "")
             )
             lines.append(f"  {r['metric']:22s} {r['a']:.3f} -> {r['b']:.3f}  ({r['diff']:+.3f}){sig}{mark}")
+    untested = _untested(cmp)
     if cmp["worse"]:
         lines.append("significantly worse (p < 0.05): " + ", ".join(cmp["worse"]))
+    elif untested:
+        lines.append(f"nothing tested for significance in {', '.join(untested)}: no question in common")
     else:
         lines.append("nothing got significantly worse")
     if cmp["worse_unpaired"]:
@@ -469,6 +492,13 @@ def render_html(result: dict[str, Any], compare: dict[str, Any] | None = None, w
             "<p>Compared with a previous run: red = significantly worse (p &lt; 0.05), green = better. "
             f"Worse: {_e(', '.join(compare['worse']) or 'nothing')}.</p>"
         )
+        pairings = [
+            f"{_e(name)}: {_e(text)}"
+            for name, p in compare.get("paired", {}).items()
+            if (text := pairing_text(p))
+        ]
+        if pairings:
+            parts.append("<p>Questions paired: " + "; ".join(pairings) + ".</p>")
     parts.append("<h2>Plots</h2>" + "".join(_plots(result)))
     for name, res in result["sets"].items():
         qs = res.get("questions", [])

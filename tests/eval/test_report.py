@@ -1,0 +1,34 @@
+"""The report's pieces without a run: the order of the worst questions, the pairing a compare
+says, the warning of a faithfulness set of one label."""
+
+from __future__ import annotations
+
+from eval.report import compare_reports, render_compare_text, render_html
+
+
+def _run(ids: list[str]) -> dict[str, object]:
+    qs = [
+        {"id": i, "lang": "en", "answerable": True, "question": "Why?", "gold": ["a.md"], "action": "answer",
+         "answer": "Because.", "metrics": {"hit@10": 1.0}}
+        for i in ids
+    ]
+    return {"sets": {"s": {"kind": "qa", "n": len(ids), "retrieval": {"hit@10": 1.0}, "questions": qs}}}
+
+
+def test_compare_says_how_many_questions_it_paired() -> None:
+    # runs of different questions said "nothing got significantly worse"
+    a, b = _run([f"a{i}" for i in range(24)]), _run([f"b{i}" for i in range(9)])
+    cmp = compare_reports(a, b, n_resamples=200)
+    assert cmp["paired"] == {"s": {"a": 24, "b": 9, "common": 0}}
+    text = render_compare_text(cmp)
+    assert "s (0 of 24/9 question ids in common; the sets differ)" in text
+    assert "nothing got significantly worse" not in text
+    assert "nothing tested for significance in s: no question in common" in text
+    page = render_html(b, compare=cmp)
+    assert "s: 0 of 24/9 question ids in common; the sets differ" in page
+    same = compare_reports(a, _run([f"a{i}" for i in range(20)]), n_resamples=200)
+    text = render_compare_text(same)
+    assert "s (20 of 24/20 question ids in common)" in text and "nothing got significantly worse" in text
+    # reports without per-question records: nothing to count, nothing said
+    bare = {"sets": {"s": {"retrieval": {"hit@10": 1.0}}}}
+    assert render_compare_text(compare_reports(bare, bare)).splitlines()[1] == "s"
