@@ -383,6 +383,12 @@ def eval_cmd(
     compare: Annotated[
         tuple[Path, Path] | None, typer.Option("--compare", help="Compare two JSON reports A B.")
     ] = None,
+    fail_on_worse: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-worse", help="With --compare: exit 1 when a metric of B is significantly worse (p < 0.05)."
+        ),
+    ] = False,
     ragas: Annotated[
         Path | None, typer.Option("--ragas", help="Also export QA runs as RAGAS-style JSONL.")
     ] = None,
@@ -404,7 +410,16 @@ def eval_cmd(
         typer.echo(msg, err=True)
 
     check_outputs(out, html, ragas)
+    if compare is not None and not datasets and (fail_under or fail_over):
+        # a compare-only call ignored the gate and exited 0 whatever the reports held
+        raise GateError(
+            f"{_option(not fail_under)} gates a run of data sets, and --compare alone runs none",
+            "pass the set folders too, or use --fail-on-worse to fail when B is significantly worse",
+        )
+    if fail_on_worse and compare is None:
+        raise InputError("--fail-on-worse needs --compare A.json B.json", "name the two reports to compare")
     gates = parse_gates(fail_under or []) + parse_gates(fail_over or [], over=True)
+    worse_lines: list[str] = []
     if compare is not None:
         a, b = (_read_report(p) for p in compare)
         shared = set(a.get("sets") or {}) & set(b.get("sets") or {})
@@ -416,6 +431,16 @@ def eval_cmd(
                 "compare two reports of the same sets",
             )
         cmp = compare_reports(a, b)
+        if fail_on_worse:
+            unpaired = [n for n, p in cmp["paired"].items() if p["a"] and p["b"] and not p["common"]]
+            if unpaired:
+                # no question paired: nothing could be tested, and the gate would pass
+                p = cmp["paired"][unpaired[0]]
+                raise InputError(
+                    f"{unpaired[0]}: 0 of {p['a']}/{p['b']} question ids in common between {compare[0]} "
+                    f"and {compare[1]}: nothing to test for --fail-on-worse",
+                    "compare two runs of the same questions",
+                )
         if as_json:
             typer.echo(json.dumps(cmp, ensure_ascii=False, indent=1))
         else:
@@ -424,7 +449,13 @@ def eval_cmd(
             out.write_text(json.dumps(cmp, ensure_ascii=False, indent=1), encoding="utf-8")
         if html and a and b:
             write_html(b, html, compare=cmp)
+        if fail_on_worse and cmp["worse"]:
+            worse_lines.append(f"eval compare failed: significantly worse (p < 0.05): {', '.join(cmp['worse'])}")
         if not datasets:
+            for line in worse_lines:
+                typer.echo(line, err=True)
+            if worse_lines:
+                sys.exit(1)  # typer.Exit codes are lost under kb.cli's standalone_mode=False
             return
     if not datasets:
         raise InputError(
@@ -517,7 +548,7 @@ def eval_cmd(
         typer.echo(json.dumps(slim, ensure_ascii=False, indent=1))
     else:
         typer.echo(render_summary_text(result))
-    failures = check_gates(result, gates)
+    failures = worse_lines + check_gates(result, gates)
     if failures:
         for line in failures:
             typer.echo(line, err=True)

@@ -463,6 +463,45 @@ def test_a_document_that_fails_to_ingest_is_printed_and_reported(
     assert any(ln.startswith("  failed: broken.pdf: ") for ln in lines)
 
 
+def _report(path: Path, hits: dict[str, float]) -> Path:
+    """A report of set "s" whose questions have these hit@10 scores."""
+    qs = [{"id": i, "metrics": {"hit@10": v}} for i, v in hits.items()]
+    mean = sum(hits.values()) / len(hits)
+    path.write_text(json.dumps({"sets": {"s": {"kind": "qa", "retrieval": {"hit@10": mean}, "questions": qs}}}),
+                    encoding="utf-8")
+    return path
+
+
+def test_compare_fails_on_worse_only_when_asked_and_refuses_a_gate_without_a_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "significantly worse (p < 0.05): ..." exited 0, so no CI job could fail on it; --fail-under
+    # with only --compare was ignored
+    a = _report(tmp_path / "a.json", {f"q{i}": 1.0 for i in range(30)})
+    b = _report(tmp_path / "b.json", {f"q{i}": 0.0 for i in range(30)})
+    assert run_kb(["eval", "--compare", str(a), str(b)]) == 0
+    assert "significantly worse (p < 0.05): s:hit@10" in capsys.readouterr().out
+    assert run_kb(["eval", "--compare", str(a), str(b), "--fail-on-worse"]) == 1
+    assert "eval compare failed: significantly worse (p < 0.05): s:hit@10" in capsys.readouterr().err
+    assert run_kb(["eval", "--compare", str(a), str(a), "--fail-on-worse"]) == 0
+    assert run_kb(["eval", "--compare", str(b), str(a), "--fail-on-worse"]) == 0  # better is no failure
+    capsys.readouterr()
+    for gate in (["--fail-under", "hit@10=0.5"], ["--fail-over", "handoff_rate=0.5"]):
+        assert run_kb(["eval", "--compare", str(a), str(b), *gate]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{gate[0]} gates a run of data sets" in err and "--fail-on-worse" in err and err.count("\n") == 0
+    assert run_kb(["eval", "--fail-on-worse", str(tmp_path)]) == 2
+    assert "--fail-on-worse needs --compare" in capsys.readouterr().err
+    # two runs of different questions: said, and no test to pass
+    other = _report(tmp_path / "c.json", {f"x{i}": 1.0 for i in range(9)})
+    assert run_kb(["eval", "--compare", str(a), str(other)]) == 0
+    out = capsys.readouterr().out
+    assert "s (0 of 30/9 question ids in common; the sets differ)" in out
+    assert "nothing got significantly worse" not in out and "no question in common" in out
+    assert run_kb(["eval", "--compare", str(a), str(other), "--fail-on-worse"]) == 2
+    assert "0 of 30/9 question ids in common" in capsys.readouterr().err
+
+
 def test_lower_is_better_metrics_are_capped_by_fail_over(
     tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
