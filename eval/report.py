@@ -469,14 +469,19 @@ def _question_html(q: dict[str, Any]) -> str:
     )
 
 
-def _badness(q: dict[str, Any]) -> tuple[float, float]:
+def _badness(q: dict[str, Any]) -> tuple[int, float, float]:
+    """Sort key of the worst questions, worst first: (a correct refusal, the mean of the question's
+    scores in [0, 1], MRR). An answerable question refused scores 0 for it, an unanswerable one
+    answered 0; correct refusals come last. Correct refusals (1 of one score) came before an
+    answerable question refused (its hit@10 and faithfulness left at 1 added up to 2)."""
     m = q.get("metrics", {})
     if not q["answerable"]:
-        return (m.get("refusal_accuracy", 1.0), 1.0)
-    return (
-        m.get("hit@10", 1.0) + m.get("faithfulness", 1.0) + m.get("correctness_f1", 1.0),
-        m.get("mrr@10", 1.0),
-    )
+        right = m.get("refusal_accuracy", 1.0)
+        return (int(right == 1.0), right, 1.0)
+    scores = [m[k] for k in ("hit@10", "faithfulness", "correctness_f1") if k in m]
+    if "false_refusal_rate" in m:
+        scores.append(1.0 - m["false_refusal_rate"])
+    return (0, sum(scores) / len(scores) if scores else 1.0, m.get("mrr@10", 1.0))
 
 
 def render_html(result: dict[str, Any], compare: dict[str, Any] | None = None, worst: int = 10) -> str:

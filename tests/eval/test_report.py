@@ -3,7 +3,27 @@ says, the warning of a faithfulness set of one label."""
 
 from __future__ import annotations
 
-from eval.report import compare_reports, render_compare_text, render_html
+from eval.report import _badness, compare_reports, render_compare_text, render_html
+
+
+def test_worst_questions_put_failures_first_and_correct_refusals_last() -> None:
+    # an answerable question that was refused came sixth, after correct refusals
+    def q(qid: str, answerable: bool, **m: float) -> dict[str, object]:
+        return {"id": qid, "answerable": answerable, "metrics": m}
+
+    qs = [
+        q("right-refusal-1", False, refusal_accuracy=1.0, handoff_rate=0.0),
+        q("good", True, **{"hit@10": 1.0, "mrr@10": 1.0, "faithfulness": 1.0, "correctness_f1": 0.4,
+                           "false_refusal_rate": 0.0}),
+        q("right-refusal-2", False, refusal_accuracy=1.0, handoff_rate=1.0),
+        q("refused", True, **{"hit@10": 1.0, "mrr@10": 1.0, "correctness_f1": 0.0, "false_refusal_rate": 1.0}),
+        q("answered-unanswerable", False, refusal_accuracy=0.0),
+        q("missed", True, **{"hit@10": 0.0, "mrr@10": 0.0, "faithfulness": 1.0, "correctness_f1": 0.2,
+                             "false_refusal_rate": 0.0}),
+    ]
+    order = [x["id"] for x in sorted(qs, key=_badness)]
+    assert order[:4] == ["answered-unanswerable", "refused", "missed", "good"], order
+    assert set(order[4:]) == {"right-refusal-1", "right-refusal-2"}
 
 
 def _run(ids: list[str]) -> dict[str, object]:
