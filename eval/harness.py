@@ -384,6 +384,13 @@ def evaluate_faithfulness(
         "scorer_peers": {n: results[n] for n in names[1:]},
         "counts": {"supported": sum(labels), "unsupported": len(labels) - sum(labels)},
     }
+    if len(set(labels)) == 1:
+        # all 1 scored balanced accuracy 1.000 (the recall of the one class there is) without a word
+        only = "1 (supported)" if labels[0] else "0 (unsupported)"
+        out["warnings"] = [
+            f"every label is {only}: with one label only, balanced accuracy and ROC AUC mean nothing; "
+            "add records of the other label"
+        ]
     if model_info and ds.name in model_info.get("trained_on", []):
         out["scorer_detail"]["trained_on_this_set"] = True
         out["scorer_detail"]["cross_validated"] = model_info.get("cross_validation")
@@ -458,6 +465,8 @@ def run_eval(
         out["sets"][ds.name] = res
         if log:
             log(f"{ds.name}: {one_line_summary(res)} ({res['seconds']} s)")
+            for warning in res.get("warnings", []):
+                log(f"  warning: {ds.name}: {warning}")
     return out
 
 

@@ -32,6 +32,8 @@ def render_summary_text(result: dict[str, Any]) -> str:
     lines: list[str] = []
     for name, res in result["sets"].items():
         lines.append(f"{name} ({res['kind']}, n={res['n']})")
+        for w in res.get("warnings", []):
+            lines.append(f"  warning: {w}")
         failed = res.get("ingest_failed", [])
         if failed:
             shown = ", ".join(f["source"] for f in failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
@@ -508,6 +510,8 @@ def render_html(result: dict[str, Any], compare: dict[str, Any] | None = None, w
     for name, res in result["sets"].items():
         qs = res.get("questions", [])
         parts.append(f"<h2>{_e(name)}</h2>")
+        for w in res.get("warnings", []):
+            parts.append(f"<p class='bad'>warning: {_e(w)}</p>")
         if res.get("ingest_failed"):
             parts.append(
                 "<p class='bad'>failed to ingest (their questions were asked without them):</p><ul>"

@@ -3,7 +3,12 @@ says, the warning of a faithfulness set of one label."""
 
 from __future__ import annotations
 
-from eval.report import _badness, compare_reports, render_compare_text, render_html
+from pathlib import Path
+
+from eval.datasets import FaithfulnessSet, FaithItem
+from eval.harness import evaluate_faithfulness
+from eval.report import _badness, compare_reports, render_compare_text, render_html, render_summary_text
+from rag.support import LexicalScorer
 
 
 def test_worst_questions_put_failures_first_and_correct_refusals_last() -> None:
@@ -52,3 +57,21 @@ def test_compare_says_how_many_questions_it_paired() -> None:
     # reports without per-question records: nothing to count, nothing said
     bare = {"sets": {"s": {"retrieval": {"hit@10": 1.0}}}}
     assert render_compare_text(compare_reports(bare, bare)).splitlines()[1] == "s"
+
+
+def test_a_faithfulness_set_of_one_label_is_warned_about(tmp_path: Path) -> None:
+    # all labels 1 scored balanced accuracy 1.000 and said nothing
+    items = tuple(
+        FaithItem(f"f{i}", "", ("Express shipping costs 15 dollars.",), a, 1)
+        for i, a in enumerate(["Express shipping costs 15 dollars.", "It costs 15 dollars.", "Shipping is free."])
+    )
+    res = evaluate_faithfulness(FaithfulnessSet("ones", tmp_path, items), {"lexical": LexicalScorer()}, n_boot=20)
+    assert len(res["warnings"]) == 1
+    assert "every label is 1 (supported)" in res["warnings"][0]
+    assert "balanced accuracy and ROC AUC mean nothing" in res["warnings"][0]
+    text = render_summary_text({"sets": {"ones": res}})
+    assert "  warning: every label is 1 (supported)" in text
+    mixed = (*items, FaithItem("f9", "", ("Express shipping costs 15 dollars.",), "Penguins fly.", 0))
+    assert "warnings" not in evaluate_faithfulness(
+        FaithfulnessSet("mixed", tmp_path, mixed), {"lexical": LexicalScorer()}, n_boot=20
+    )
