@@ -291,7 +291,7 @@ def _subsample(n: int, limit: int | None) -> list[int]:
 def load_qa_set(path: Path, limit: int | None = None, *, with_docs: bool = True) -> QASet:
     """``with_docs=False``: the questions of a set asked of an existing knowledge base (`kb eval
     --kb`), which needs no docs/ (it was refused for lacking one): its gold ids are not checked
-    here but against the knowledge base's sources (:func:`unknown_gold`), and ``source_ids`` is
+    here but against the knowledge base's sources (:func:`match_gold`), and ``source_ids`` is
     empty."""
     path = Path(path)
     qfile = path / QUESTIONS_FILE
