@@ -540,25 +540,41 @@ def _kb_codes(index: Any) -> frozenset[str] | None:
         return got
 
 
-def coded_passages(question: str, hits: Sequence[Hit], index: Any) -> list[Hit] | None:
-    """Where ``question`` names a code ("E2", "KFR-35GW/N1", "kfr35gw"): the hits whose passage
-    names every code of it that few passages name (an identifier, not a word of the domain such as
-    "COVID-19"); ``[]`` where the knowledge base names one in no passage at all. It says nothing of
-    that product or error, and what it says of another is no answer: "KFR-50GW/N1遥控器用什么电池？"
-    was told the KFR-35GW/N1's batteries, "空调显示E3是什么意思？" and "空调显示E2是什么意思？"
-    what E1 means. None where the question names no code (every hit may answer it)."""
+class Codes(NamedTuple):
+    """What a question's codes say of the knowledge base (:func:`question_codes`)."""
+
+    unknown: bool  # one is named in no passage
+    rare: tuple[str, ...]  # those few passages name: identifiers (E2, KFR-35GW/N1)
+    rare_terms: frozenset[str]  # their terms
+
+
+def question_codes(question: str, index: Any) -> Codes | None:
+    """The codes (letters and digits: "E2", "KFR-35GW/N1", "kfr35gw") ``question`` names, read
+    against the knowledge base; None where it names none. A code is unknown where no passage names
+    it as written or typed otherwise (its runs of letters and digits: "kfr35gw" names KFR-35GW/N1,
+    "E3" does not name E30) and one of its terms is in no passage ("KFR-50GW/N1": 50gw; not
+    "COVID-10", a typo of a domain's words). A code is rare, an identifier, where each of its terms
+    is in at most 1% of the passages (or 3) and the passages name it as a code: "COVID-19" in a
+    COVID knowledge base is a word of the domain, "peer-t0-peer" a typo of words."""
     codes = [m.group() for m in _CODE.finditer(question)]
     known = _kb_codes(index) if codes else None
-    if not codes or known is None:
-        return None
-    if any(_code_form(c) not in known for c in codes):
-        return []
     doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
-    rare_at = max(3, int(0.01 * int(getattr(index, "n_chunks", 0) or 0)))
-    rare = [c for c in codes if doc_freq is None or min((doc_freq(t) for t in tokenize(c)), default=0) <= rare_at]
-    if not rare:
+    if not codes or known is None or doc_freq is None:
         return None
-    return [h for h in hits if all(_code_form(c) in _codes_in(h.passage) for c in rare)]
+    unknown = any(
+        _code_form(c) not in known and any(doc_freq(t) == 0 for t in tokenize(c)) for c in codes
+    )
+    rare_at = max(3, int(0.01 * int(getattr(index, "n_chunks", 0) or 0)))
+    rare = tuple(c for c in codes if _code_form(c) in known and all(doc_freq(t) <= rare_at for t in tokenize(c)))
+    return Codes(unknown, rare, frozenset(t for c in rare for t in tokenize(c)))
+
+
+def coded_passages(hits: Sequence[Hit], codes: Codes) -> list[Hit]:
+    """The hits whose passage names each rare code of the question (:func:`question_codes`): it
+    says nothing of that product or error, and what it says of another is no answer:
+    "KFR-50GW/N1遥控器用什么电池？" was told the KFR-35GW/N1's batteries, "空调显示E2是什么意思？" what
+    E1 means."""
+    return [h for h in hits if all(_code_form(c) in _codes_in(h.passage) for c in codes.rare)]
 
 
 def located(hits: Sequence[Hit], index: Any) -> list[Hit]:
@@ -1084,10 +1100,15 @@ class Assistant:
             swaps = [swapped_names(asked, h.chunk.question or "") if h.chunk.kind == "faq" else set() for h in hits]
             doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
             unheard = bool(swaps[0]) and doc_freq is not None and not any(doc_freq(t) for t in swaps[0])
-            kept_hits = [h for h, swap in zip(hits, swaps, strict=True) if not swap]
-            coded = coded_passages(asked, kept_hits, index)
-            kept_hits = kept_hits if coded is None else coded
-            if unheard or not kept_hits:
+            codes = question_codes(asked, index)
+            kept_hits = list(hits)
+            if codes is not None and codes.rare:
+                # an entry of another identifier ("E1" for "E2") is left out, and a passage that
+                # names none of them (a synonym swapped, "Corona Virus" for "COVID-19", keeps its entry)
+                kept_hits = coded_passages(
+                    [h for h, swap in zip(hits, swaps, strict=True) if not swap or not swap <= codes.rare_terms], codes
+                )
+            if unheard or not kept_hits or (codes is not None and codes.unknown):
                 yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits,
                                                              query=query)}
                 return
