@@ -283,7 +283,7 @@ def test_a_curated_question_asked_of_another_name_or_code_is_not_answered_by_the
     # "Do you ship to Australia?" was told "We ship to Canada [1]", the entry it matched, and
     # "空调显示E2是什么意思？" E1's meaning as a direct answer; "KFR-50GW/N1遥控器用什么电池？" the
     # KFR-35GW/N1's batteries
-    from rag.assistant import coded_passages, question_codes, swapped_names
+    from rag.codes import coded_passages, question_codes, swapped_names
     from rag.types import Hit
 
     docs = [SHOP[0], Doc("faq.csv", "FAQ", [], faq=[
