@@ -58,19 +58,30 @@ def _codes_in(text: str) -> set[str]:
     return {k for m in _CODE.finditer(text) for k in _code_keys(m.group())}
 
 
-# each index version's codes (:func:`_codes_in` of every chunk), read the first time a question names one
-_KB_CODES: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+def _shape(key: str) -> str:
+    """A code's shape: its digits as # ("kfr#gwn#", "e#"), which the codes of one family share."""
+    return re.sub(r"\d+", "#", key)
+
+
+class _KnownCodes(NamedTuple):
+    keys: frozenset[str]  # every way a code of the passages is asked for (:func:`_code_keys`)
+    shapes: frozenset[str]  # and their shapes
+
+
+# each index version's codes, read the first time a question names one
+_KB_CODES: weakref.WeakKeyDictionary[Any, _KnownCodes] = weakref.WeakKeyDictionary()
 _KB_CODES_LOCK = threading.Lock()
 
 
-def _kb_codes(index: Any) -> frozenset[str] | None:
+def _kb_codes(index: Any) -> _KnownCodes | None:
     get_chunks, n = getattr(index, "get_chunks", None), getattr(index, "n_chunks", None)
     if get_chunks is None or not isinstance(n, int):
         return None
     with _KB_CODES_LOCK:
         got = _KB_CODES.get(index)
         if got is None:
-            got = frozenset().union(*(_codes_in(c.text) for c in get_chunks(range(n))))
+            keys: frozenset[str] = frozenset().union(*(_codes_in(c.text) for c in get_chunks(range(n))))
+            got = _KnownCodes(keys, frozenset(_shape(k) for k in keys))
             _KB_CODES[index] = got
         return got
 
@@ -87,8 +98,10 @@ def question_codes(question: str, index: Any) -> Codes | None:
     """The codes (letters and digits: "E2", "KFR-35GW/N1", "kfr35gw") ``question`` names, read
     against the knowledge base; None where it names none. A code is unknown where no passage names
     it as written or typed otherwise (its runs of letters and digits: "kfr35gw" names KFR-35GW/N1,
-    "E3" does not name E30) and one of its terms is in no passage ("KFR-50GW/N1": 50gw; not
-    "COVID-10", a typo of a domain's words). A code is rare, an identifier, where each of its terms
+    "E3" does not name E30), one of its terms is in no passage ("KFR-50GW/N1": 50gw; not
+    "COVID-10", a typo of a domain's words), and the passages name codes of its family (its
+    shape: E1 and E2 for "E3", KFR-35GW/N1 for "KFR-50GW/N1"; not "2FA" where they say
+    "two-step verification", which was refused). A code is rare, an identifier, where each of its terms
     is in at most 1% of the passages (or 3) and the passages name it as a code: "COVID-19" in a
     COVID knowledge base is a word of the domain, "peer-t0-peer" a typo of words."""
     codes = [m.group() for m in _CODE.finditer(question)]
@@ -97,10 +110,12 @@ def question_codes(question: str, index: Any) -> Codes | None:
     if not codes or known is None or doc_freq is None:
         return None
     unknown = any(
-        _code_form(c) not in known and any(doc_freq(t) == 0 for t in tokenize(c)) for c in codes
+        _code_form(c) not in known.keys and _shape(_code_form(c)) in known.shapes
+        and any(doc_freq(t) == 0 for t in tokenize(c))
+        for c in codes
     )
     rare_at = max(3, int(0.01 * int(getattr(index, "n_chunks", 0) or 0)))
-    rare = tuple(c for c in codes if _code_form(c) in known and all(doc_freq(t) <= rare_at for t in tokenize(c)))
+    rare = tuple(c for c in codes if _code_form(c) in known.keys and all(doc_freq(t) <= rare_at for t in tokenize(c)))
     return Codes(unknown, rare, frozenset(t for c in rare for t in tokenize(c)))
 
 
