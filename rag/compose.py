@@ -1080,11 +1080,14 @@ class ExtractiveComposer:
                 fits = [bool(_MENU_PATH.search(t)) and matched(i) > 0 for i, (_, _, t) in enumerate(cands)]
         else:
             fits = [holds_answer_kind(kind, s) for _, _, s in cands]
-            if kind is not None and own_kind is None:
+            if kind is not None and (own_kind is None or kind == "time"):
                 # the kind is the turn before's ("积分多久过期？"), and the question only names
                 # another subject ("注销账户后呢？"): a sentence gives it only where it says about
                 # that subject about as much as any sentence does. "积分在订单签收 30 天后到账", a
-                # duration sharing only "后", opened the answer and left out "账户注销后，剩余积分同时作废"
+                # duration sharing only "后", opened the answer and left out "账户注销后，剩余积分同时作废".
+                # So for "when", which asks a condition as often as a time: "When can children start
+                # swimming lessons?" was told "Lane swimming runs for 45 minutes per booking slot",
+                # not "Children can start swimming lessons from age 4"
                 named_most = max((matched(i) for i in range(len(cands))), default=0.0)
                 fits = [f and matched(i) >= 0.5 * named_most for i, f in enumerate(fits)]
         n_terms = max(1, len(q_terms))  # no terms: nothing matched, every share 0

@@ -1655,6 +1655,26 @@ def test_queries_are_embedded_in_the_script_the_knowledge_base_writes(kb_home: P
     assert HybridRetriever(traditional, fake_embedder).index.keyword_search("积分会过期吗", 1)
 
 
+def test_a_when_question_is_answered_by_what_it_asks_not_by_any_time() -> None:
+    # "When can children start swimming lessons?" was told "Lane swimming runs for 45 minutes ...":
+    # a time, from the passage ranked first, about little of what was asked
+    from indexes.embedders import get_embedder
+    from indexes.types import Chunk
+    from rag.compose import ExtractiveComposer
+    from rag.types import Hit
+
+    def section(i: int, head: str, text: str) -> Chunk:
+        return Chunk(id=f"c{i}", doc_id="d", source="pool.md", position=i, title="Riverside Pool",
+                     heading_path=("Riverside Pool", head), text=text)
+
+    lane = section(0, "Lane swimming", "Lane swimming runs for 45 minutes per booking slot. Lanes are split by speed.")
+    lessons = section(1, "Swimming lessons", "Children can start swimming lessons from age 4. Lessons run on Saturdays.")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [Hit(chunk=lane, score=1.0), Hit(chunk=lessons, score=0.6)]
+    got = composer.compose("When can children start swimming lessons?", hits, "en").text
+    assert got.startswith("Children can start swimming lessons from age 4 [2]."), got
+
+
 def test_a_how_long_question_is_answered_from_the_sources_duration(kb_home: Path, fake_embedder: Any) -> None:
     # the passage that matches best says what a repair is; how long one takes is in another section
     title = "Warranty policy"
