@@ -654,9 +654,18 @@ def _check_not_widened(source: str, old: Document, new: Document, upload: bool) 
     version, unless its own metadata now names groups or the ingest says ``--public``. Whatever
     named the groups: ``--group`` (the ingest's defaults), or the file's front-matter or sidecar,
     whose ``groups`` line deleted, or sidecar lost in a copy, published a staff document too."""
+    was = ((old.metadata or {}).get(DEFAULTS_KEY) or {}).get("groups") or ()
+    given = ((new.metadata or {}).get(DEFAULTS_KEY) or {}).get("groups") or ()
+    if old.groups and not was and new.groups and set(new.groups) == set(given) != set(old.groups):
+        # its own groups gone, the ingest's --group took their place: a managers-only document
+        # became staff's, unsaid (QA)
+        raise InputError(
+            f"{source}: its front-matter or sidecar restricted it to access groups {', '.join(old.groups)}, and no "
+            f"longer does; ingested so it would be for {', '.join(new.groups)}",
+            f"put its groups back, or kb delete {source} first to ingest it for {', '.join(new.groups)}",
+        )
     if not old.groups or new.groups:
         return
-    was = ((old.metadata or {}).get(DEFAULTS_KEY) or {}).get("groups") or ()
     public = "public=true" if upload else "--public"
     if was:
         again = f"upload it with groups={','.join(was)}" if upload else "give " + " ".join(f"--group {g}" for g in was)
@@ -666,7 +675,7 @@ def _check_not_widened(source: str, old: Document, new: Document, upload: bool) 
         )
     raise InputError(
         f"{source}: its front-matter or sidecar restricted it to access groups {', '.join(old.groups)}, and no "
-        "longer does; ingested so it would be public",
+        "longer does; ingested without them it would be public",
         f"put its groups back, or give {public} to publish it to everyone",
     )
 

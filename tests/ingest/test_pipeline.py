@@ -332,8 +332,11 @@ def test_a_document_its_own_metadata_restricted_does_not_turn_public_unasked(  #
     assert sorted(f["source"] for f in r.failed) == ["chargebacks.txt", "wholesale.md"]
     assert r.failed[1]["error"] == (
         "wholesale.md: its front-matter or sidecar restricted it to access groups staff, and no longer does; "
-        "ingested so it would be public; put its groups back, or give --public to publish it to everyone"
+        "ingested without them it would be public; put its groups back, or give --public to publish it to everyone"
     )
+    # nor with another group given: it would move from staff to sales
+    moved = ingest_paths(kb, [staff], fake_embedder, default_groups=("sales",))
+    assert [f["error"].split(";")[1].strip() for f in moved.failed] == ["ingested so it would be for sales"] * 2
     # nor when the folder above is ingested, which names the same file anew ("staff/wholesale.md")
     r = ingest_paths(kb, [tmp_path], fake_embedder)
     assert "staff/wholesale.md" in {f["source"] for f in r.failed}
