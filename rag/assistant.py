@@ -1009,6 +1009,13 @@ class Assistant:
                 kept_hits = coded_passages(
                     [h for h, swap in zip(hits, swaps, strict=True) if not swap or not swap <= codes.rare_terms], codes
                 )
+                if not kept_hits and not codes.unknown:
+                    # none of the passages the question found names it, though the knowledge base
+                    # does: it is looked up by itself ("空调显示E2是什么意思？" found the E1 entry and
+                    # the other codes' rows, not the table row of E2, which "E2是什么故障" found)
+                    by_code = retriever.retrieve(" ".join(codes.rare), k=self.hits_k, filters=scope, lang=lang)
+                    timings["retrieve"] = timings.get("retrieve", 0.0) + retriever.last_timings.get("retrieve", 0.0)
+                    kept_hits = coded_passages(_redacted(by_code), codes)[: self.k]
             if unheard or not kept_hits or (codes is not None and codes.unknown):
                 yield {"type": "final_obj", "answer": finish(_msg("refuse", say), "refuse", rel * 0.5, hits=hits,
                                                              query=query)}
