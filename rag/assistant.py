@@ -998,16 +998,19 @@ class Assistant:
             # a curated question asked of another name or code is no entry to answer from: "Do you
             # ship to Australia?" was told "We ship to Canada", "空调显示E2是什么意思？" E1's meaning
             # (as a direct answer); one the knowledge base never names, it knows nothing of
-            swaps = [swapped_names(asked, h.chunk.question or "") if h.chunk.kind == "faq" else set() for h in hits]
+            def swapped(h: Hit) -> set[str]:
+                return swapped_names(asked, h.chunk.question or "") if h.chunk.kind == "faq" else set()
+
+            top_swap = swapped(hits[0])
             doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
-            unheard = bool(swaps[0]) and doc_freq is not None and not any(doc_freq(t) for t in swaps[0])
+            unheard = bool(top_swap) and doc_freq is not None and not any(doc_freq(t) for t in top_swap)
             codes = question_codes(asked, index)
             kept_hits = list(hits)
             if codes is not None and codes.rare:
                 # an entry of another identifier ("E1" for "E2") is left out, and a passage that
                 # names none of them (a synonym swapped, "Corona Virus" for "COVID-19", keeps its entry)
                 kept_hits = coded_passages(
-                    [h for h, swap in zip(hits, swaps, strict=True) if not swap or not swap <= codes.rare_terms], codes
+                    [h for h in hits if not (swap := swapped(h)) or not swap <= codes.rare_terms], codes
                 )
                 if not kept_hits and not codes.unknown:
                     # none of the passages the question found names it, though the knowledge base
