@@ -42,16 +42,20 @@ def swapped_names(question: str, entry_question: str) -> set[str]:
     return asked if set(tokenize(question)) - asked == set(tokenize(entry_question)) - named else set()
 
 
+def _runs(code: str) -> list[str]:
+    """``code``'s runs of letters and of digits, lower-cased ("KFR-35GW/N1": kfr, 35, gw, n, 1)."""
+    return re.findall(r"[a-z]+|\d+", code.lower())
+
+
 def _code_keys(code: str) -> set[str]:
-    """The ways ``code`` is asked for: its runs of letters and of digits, lower-cased, each stretch
-    of them joined ("KFR-35GW/N1": kfr35gwn1, kfr35gw, 35gw, ...), so that "kfr35gw" or "35GW"
-    name it and "E3" does not name "E30"."""
-    runs = re.findall(r"[a-z]+|\d+", code.lower())
+    """The ways ``code`` is asked for: each stretch of its runs joined ("KFR-35GW/N1": kfr35gwn1,
+    kfr35gw, 35gw, ...), so that "kfr35gw" or "35GW" name it and "E3" does not name "E30"."""
+    runs = _runs(code)
     return {"".join(runs[i:j]) for i in range(len(runs)) for j in range(i + 1, len(runs) + 1)}
 
 
 def _code_form(code: str) -> str:
-    return "".join(re.findall(r"[a-z]+|\d+", code.lower()))
+    return "".join(_runs(code))
 
 
 def _codes_in(text: str) -> set[str]:
