@@ -423,11 +423,14 @@ def _enforce_limit(chunks: list[Chunk], count: TokenCounter, limit: int, doc: Do
             continue
         for i, piece in enumerate(_hard_split(c.text, budget, count)):
             fixed.append(replace(c, text=CONTINUES + piece if i and not piece.startswith(CONTINUES) else piece))
-    out: list[Chunk] = []
-    for pos, c in enumerate(fixed):
-        c = replace(c, position=pos, id=chunk_id(doc.id, pos, c.text))
-        out.append(replace(c, n_tokens=count(c.embed_text())))
-    return out
+    return [replace(c, n_tokens=count(c.embed_text())) for c in _renumbered(fixed, doc)]
+
+
+def _renumbered(chunks: list[Chunk], doc: Document) -> list[Chunk]:
+    """``chunks`` numbered from 0 in order, each with the id of its new place."""
+    from dataclasses import replace
+
+    return [replace(c, position=pos, id=chunk_id(doc.id, pos, c.text)) for pos, c in enumerate(chunks)]
 
 
 def chunk_loaded(loaded: Any, count_tokens: TokenCounter, settings: ChunkSettings) -> tuple[list[Chunk], str | None]:
@@ -455,9 +458,6 @@ def without_repeats(chunks: list[Chunk], doc: Document) -> tuple[list[Chunk], st
             kept.append(c)
     if len(kept) == len(chunks):
         return chunks, None
-    from dataclasses import replace
-
-    out = [replace(c, position=pos, id=chunk_id(doc.id, pos, c.text)) for pos, c in enumerate(kept)]
     gone = len(chunks) - len(kept)
-    return out, (f"{doc.source}: {gone} of its {len(chunks)} chunks repeat another word for word under the same "
+    return _renumbered(kept, doc), (f"{doc.source}: {gone} of its {len(chunks)} chunks repeat another word for word under the same "
                  "heading; each is indexed once")
