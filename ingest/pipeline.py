@@ -467,7 +467,7 @@ def ingest_paths(
         reuse = prev is not None and _settings_match(prev, settings)
 
         # each document read from a folder, by its file: the same file given under another name
-        by_file = {str(_file_of(d)): d for d in prev_docs.values() if _file_of(d) is not None}
+        by_file = {str(f): d for d in prev_docs.values() if (f := _file_of(d)) is not None}
         seen: set[str] = set()
         failed_sources: set[str] = set()
         loaded_sources: set[str] = set()
@@ -515,7 +515,7 @@ def ingest_paths(
                         _check_not_widened(source, twin, loaded.document, upload)
                     report.warnings.append({"source": source, "warning": (
                         f"{source}: this file is in the knowledge base as {twin.source} too (read from "
-                        f"{(twin.metadata or {}).get(ORIGIN_KEY)}); kb delete {twin.source} removes that copy")})
+                        f"{_origin(twin)}); kb delete {twin.source} removes that copy")})
                 if not upload:
                     loaded = _with_origin(loaded, root, old, report)
                 if only_groups is not None:
@@ -578,7 +578,7 @@ def ingest_paths(
                     # a file renamed or moved in its folder: the old copy stayed live, unsaid, and
                     # answers quoted both ("$14.99 [1]. $19.99 [2]")
                     report.warnings.append({"source": source, "warning": (
-                        f"{source}: no longer in {(doc.metadata or {}).get(ORIGIN_KEY)}, and still answered from; "
+                        f"{source}: no longer in {_origin(doc)}, and still answered from; "
                         f"kb delete {source} (or kb ingest with --prune) removes it")})
         if spared:
             # --prune removes what disappeared from the folders given, not what came from elsewhere:
@@ -620,17 +620,23 @@ def ingest_paths(
 ORIGIN_KEY = "ingested_from"
 
 
-def _file_of(doc: Document) -> Path | None:
-    """The file ``doc`` was read from, where it recorded its folder (:data:`ORIGIN_KEY`)."""
+def _origin(doc: Document) -> str | None:
+    """The folder ``doc`` was read from (:data:`ORIGIN_KEY`); None for an upload, or a document
+    ingested before folders were recorded."""
     origin = (doc.metadata or {}).get(ORIGIN_KEY)
-    return Path(origin) / doc.source if isinstance(origin, str) and origin else None
+    return origin if isinstance(origin, str) else None
+
+
+def _file_of(doc: Document) -> Path | None:
+    """The file ``doc`` was read from, where it recorded its folder."""
+    origin = _origin(doc)
+    return Path(origin) / doc.source if origin else None
 
 
 def _read_from(doc: Document, roots: set[str]) -> bool:
-    """Whether ``doc`` was read from one of the folders ``roots`` (resolved) or a folder inside
-    one (:data:`ORIGIN_KEY`); an upload records none."""
-    origin = (doc.metadata or {}).get(ORIGIN_KEY)
-    return isinstance(origin, str) and any(origin == r or origin.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+    """Whether ``doc`` was read from one of the folders ``roots`` (resolved) or a folder inside one."""
+    origin = _origin(doc)
+    return origin is not None and any(origin == r or origin.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
 def _with_origin(loaded: LoadedFile, root: Path, old: Document | None, report: IngestReport) -> LoadedFile:
@@ -639,8 +645,8 @@ def _with_origin(loaded: LoadedFile, root: Path, old: Document | None, report: I
     ``kb ingest ./internal``, both holding faq.csv, replaced the first FAQ with the second unsaid."""
     doc = loaded.document
     here = str(root.resolve())
-    was = (old.metadata or {}).get(ORIGIN_KEY) if old is not None else None
-    if isinstance(was, str) and was != here:
+    was = _origin(old) if old is not None else None
+    if was is not None and was != here:
         report.warnings.append({"source": doc.source, "warning": (
             f"{doc.source}: replaces the document of that name read from {was} (now from {here}); "
             "give folders that hold files of the same name knowledge bases of their own, or rename one"
@@ -731,8 +737,8 @@ def _located(docs: Sequence[Document], wanted: str) -> list[Document]:
     out = []
     above: dict[str, None] = {}  # the ingested folders ``wanted`` holds, when it is none of them
     for d in docs:
-        origin = (d.metadata or {}).get(ORIGIN_KEY)
-        if not isinstance(origin, str) or not origin:
+        origin = _origin(d)
+        if not origin:
             continue
         root = Path(origin)
         if folder and root.is_relative_to(here):
@@ -759,12 +765,12 @@ def _by_path_suffix(docs: Sequence[Document], wanted: str) -> list[Document]:
     what a file or a folder holding it, given to ``kb ingest``, would have named it."""
     parts = [p for p in Path(os.path.normpath(wanted.strip().replace("\\", "/"))).parts if p not in ("/", "..", ".")]
     ends = {_as_source_id("/".join(parts[i:])) for i in range(1, len(parts))}
-    return [d for d in docs if d.source in ends and not isinstance((d.metadata or {}).get(ORIGIN_KEY), str)]
+    return [d for d in docs if d.source in ends and _origin(d) is None]
 
 
 def _where(doc: Document) -> str:
-    origin = (doc.metadata or {}).get(ORIGIN_KEY)
-    return f"{doc.source!r} (read from {origin})" if isinstance(origin, str) else repr(doc.source)
+    origin = _origin(doc)
+    return f"{doc.source!r} (read from {origin})" if origin is not None else repr(doc.source)
 
 
 def delete_sources(
