@@ -167,7 +167,7 @@ def pairing_text(paired: dict[str, int]) -> str:
     return text + ("; the sets differ" if not paired["common"] else "")
 
 
-def _untested(cmp: dict[str, Any]) -> list[str]:
+def untested_sets(cmp: dict[str, Any]) -> list[str]:
     """The sets whose two runs have per-question records but no question in common."""
     return [n for n, p in cmp.get("paired", {}).items() if p["a"] and p["b"] and not p["common"]]
 
@@ -189,7 +189,7 @@ def render_compare_text(cmp: dict[str, Any], name_a: str = "A", name_b: str = "B
                 else (" better" if f"{name}:{r['metric']}" in cmp["better"] else "")
             )
             lines.append(f"  {r['metric']:22s} {r['a']:.3f} -> {r['b']:.3f}  ({r['diff']:+.3f}){sig}{mark}")
-    untested = _untested(cmp)
+    untested = untested_sets(cmp)
     if cmp["worse"]:
         lines.append("significantly worse (p < 0.05): " + ", ".join(cmp["worse"]))
     elif untested:

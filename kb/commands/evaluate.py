@@ -404,7 +404,14 @@ def eval_cmd(
 ) -> None:
     """Evaluate retrieval, answers, citations and refusals on QA sets, and the faithfulness
     scorer on labelled sets; print a summary, write JSON / HTML, gate CI with --fail-under."""
-    from eval.report import compare_reports, render_compare_text, render_summary_text, write_html, write_ragas
+    from eval.report import (
+        compare_reports,
+        render_compare_text,
+        render_summary_text,
+        untested_sets,
+        write_html,
+        write_ragas,
+    )
 
     def log(msg: str) -> None:
         typer.echo(msg, err=True)
@@ -432,7 +439,7 @@ def eval_cmd(
             )
         cmp = compare_reports(a, b)
         if fail_on_worse:
-            unpaired = [n for n, p in cmp["paired"].items() if p["a"] and p["b"] and not p["common"]]
+            unpaired = untested_sets(cmp)
             if unpaired:
                 # no question paired: nothing could be tested, and the gate would pass
                 p = cmp["paired"][unpaired[0]]
