@@ -24,7 +24,7 @@ import threading
 import time
 import typing
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -220,6 +220,12 @@ def _cut(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def _nearest_field(typed: str, fields: Sequence[str]) -> str:
+    """" (did you mean groups?)" for the field ``typed`` was likely meant as, or ""."""
+    near = difflib.get_close_matches(typed, list(fields), n=1)
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
 # the fields of an upload's form (POST /v1/documents)
 _UPLOAD_FIELDS = ("files", "kb", "groups", "tags", "public")
 _LIST_HINT = {"groups": ", names comma-separated: groups=staff,managers", "tags": ", names comma-separated: tags=a,b"}
@@ -232,9 +238,8 @@ async def _upload_fields_known(request: Request) -> None:
     form = await request.form()
     unknown = [k for k in form if k not in _UPLOAD_FIELDS]
     if unknown:
-        near = difflib.get_close_matches(unknown[0], _UPLOAD_FIELDS, n=1)
         raise InputError(
-            f"{_cut(unknown[0])}: is not a field of an upload" + (f" (did you mean {near[0]}?)" if near else ""),
+            f"{_cut(unknown[0])}: is not a field of an upload" + _nearest_field(unknown[0], _UPLOAD_FIELDS),
             f"send only {', '.join(_UPLOAD_FIELDS)}",
         )
     # a field sent twice kept its last value (-F groups=staff -F groups=managers left staff out), and
@@ -259,8 +264,7 @@ def _validation_message(exc: RequestValidationError, request: Request | None = N
         elif kind == "extra_forbidden":
             typed = str(where[-1])
             fields = [f for f in _fields_at(request, where[:-1]) if f != typed]
-            near = difflib.get_close_matches(typed, fields, n=1)
-            msg = "is not a field of this request" + (f" (did you mean {near[0]}?)" if near else "")
+            msg = "is not a field of this request" + _nearest_field(typed, fields)
         elif where[:1] == ("files",) and "UploadFile" in msg:  # a form field where a file belongs
             msg = "is not a file; send each file with its name (curl -F files=@faq.csv, not -F files=text)"
         elif kind == "json_invalid":  # loc ("body", offset): say so, not "16: JSON decode error"
