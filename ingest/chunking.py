@@ -433,15 +433,16 @@ def _renumbered(chunks: list[Chunk], doc: Document) -> list[Chunk]:
     return [replace(c, position=pos, id=chunk_id(doc.id, pos, c.text)) for pos, c in enumerate(chunks)]
 
 
-def chunk_loaded(loaded: Any, count_tokens: TokenCounter, settings: ChunkSettings) -> tuple[list[Chunk], str | None]:
-    """Chunks of a :class:`~ingest.loaders.LoadedFile`, and a warning where a document's chunks
-    repeated one another (:func:`without_repeats`; an FAQ's duplicate entries are warned of when
-    its table is read)."""
+def chunk_loaded(loaded: Any, count_tokens: TokenCounter, settings: ChunkSettings) -> tuple[list[Chunk], tuple[str, ...]]:
+    """Chunks of a :class:`~ingest.loaders.LoadedFile`, and the file's warnings: its loader's, and
+    one where its chunks repeated one another (:func:`without_repeats`; an FAQ's duplicate
+    entries are warned of when its table is read)."""
     if loaded.is_faq:
-        return chunk_faq(loaded.document, loaded.faq_rows, count_tokens), None
-    return without_repeats(chunk_elements(
+        return chunk_faq(loaded.document, loaded.faq_rows, count_tokens), tuple(loaded.warnings)
+    chunks, repeated = without_repeats(chunk_elements(
         loaded.document, loaded.elements, count_tokens, settings.chunk_tokens, settings.chunk_overlap
     ), loaded.document)
+    return chunks, (*loaded.warnings, repeated) if repeated else tuple(loaded.warnings)
 
 
 def without_repeats(chunks: list[Chunk], doc: Document) -> tuple[list[Chunk], str | None]:

@@ -520,12 +520,11 @@ def ingest_paths(
                     loaded = _with_origin(loaded, root, old, report)
                 if only_groups is not None:
                     _check_within(source, "would be", loaded.document, only_groups)
-                chunks, repeated = chunk_loaded(loaded, embedder.count_tokens, csettings)
+                chunks, said = chunk_loaded(loaded, embedder.count_tokens, csettings)
                 if not chunks:
                     raise InputError(f"{source}: no text to index", "add content or remove the file")
                 new_docs.append((loaded.document, loaded.content_hash))
                 new_chunks.extend(chunks)
-                said = (*loaded.warnings, repeated) if repeated else loaded.warnings
                 report.warnings.extend({"source": source, "warning": w} for w in said)
                 loaded_sources.add(source)
                 if not upload and not resolved.is_relative_to(kept):

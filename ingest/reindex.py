@@ -268,11 +268,10 @@ def parse_file(
     try:
         count = _token_counter(counter) if isinstance(counter, str) else counter
         loaded = load_file_with_defaults(p, r, max_file_mb, defaults)
-        chunks, repeated = chunk_loaded(loaded, count, ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap))
+        chunks, said = chunk_loaded(loaded, count, ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap))
         if not chunks:
             raise InputError(f"{source}: no text to index", "add content or remove the file")
-        said = (*loaded.warnings, repeated) if repeated else loaded.warnings
-        return ParsedFile(source, loaded.document, loaded.content_hash, tuple(chunks), warnings=tuple(said))
+        return ParsedFile(source, loaded.document, loaded.content_hash, tuple(chunks), warnings=said)
     except Exception as ex:  # noqa: BLE001 - reported per file
         return ParsedFile(source, error=_error_text(ex))
 
