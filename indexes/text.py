@@ -92,6 +92,89 @@ def to_traditional(text: str) -> str:
     return text.translate(_table("s2t.json"))
 
 
+# --- Chinese numerals ------------------------------------------------------------------------------
+
+# A number that Chinese writes in numerals or in digits alike: an ordinal (第十二条, 第12条) or a
+# number before a unit (十五天 / 15天, 七天无理由 / 7天无理由, 两个工作日 / 2个工作日, 三十日内, 二百元,
+# 贰佰元). Policy clauses write the numerals and customers type digits, or the other way round, and
+# jieba cuts the two forms into no common word ("第十二条": 第十二条, 十二条, ...; "第12条": 第, 12,
+# 条). The analyzer reads such a number as digits (:func:`arabic_numerals`). Idioms and words that
+# hold a numeral but count nothing (统一, 一些, 十分, 千万不要, 唯一一个) are left as written: the
+# numeral must stand after 第 or before a unit, and one (一) only before a unit of time or money.
+_CN_DIGIT = {
+    "零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "两": 2, "兩": 2, "贰": 2, "貳": 2, "三": 3, "叁": 3, "參": 3,
+    "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6, "陸": 6, "七": 7, "柒": 7, "八": 8, "捌": 8,
+    "九": 9, "玖": 9,
+}
+_CN_POWER = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+# (a unit word that begins another word is none: 万一天气, 统一天下, 一日本)
+_TIME_OR_MONEY = (
+    "个工作日|工作日|个小时|小时|个钟头|分钟|秒钟|秒|天(?![气然空津猫使堂才线鹅地生真色下])|日(?![本常记报志语])|周|星期|个星期|个月|月|季度|年|元|块|万|亿|美元|港元|港币|欧元|英镑"
+)
+_CN_UNIT = (
+    f"{_TIME_OR_MONEY}|个|次|条|款|项|章|节|件|张|份|人|名|位|岁|倍|折|成|期|级|档|台|部|套|笔|晚|夜|间|层|号|"
+    "点钟|点|公里|千米|公斤|千克|斤|克|吨|米|厘米|毫米|升|毫升|寸|英寸"
+)
+_CN_NUMERAL = "".join(_CN_DIGIT) + "".join(_CN_POWER)
+_CN_NUMBER = re.compile(
+    rf"(?P<ord>第)(?P<n1>[{_CN_NUMERAL}]+)|(?P<n2>[{_CN_NUMERAL}]+)(?=(?:多|余)?(?P<unit>{_CN_UNIT}))"
+)
+
+
+def cn_number(numeral: str) -> int | None:
+    """The value of a Chinese numeral ("十二" 12, "二十" 20, "一百零五" 105, "两千" 2000, "贰佰" 200),
+    or of a year written digit by digit ("二〇二六" 2026); None for what is no single number ("三四",
+    three or four; "一一")."""
+    if not any(ch in _CN_POWER for ch in numeral):
+        if len(numeral) == 1:
+            return _CN_DIGIT[numeral]
+        if len(numeral) == 4:  # a year, digit by digit
+            return int("".join(str(_CN_DIGIT[ch]) for ch in numeral))
+        return None
+    total, digit, last_power = 0, None, 10_000
+    for ch in numeral:
+        if ch in _CN_DIGIT:
+            if digit is not None and _CN_DIGIT[ch] != 0 and digit != 0:
+                return None  # two digits in a row: "三四十"
+            digit = _CN_DIGIT[ch]
+        else:
+            power = _CN_POWER[ch]
+            if power >= last_power:
+                return None  # "十百": no number
+            total += (1 if digit is None else digit) * power
+            digit, last_power = None, power
+    return total + (digit or 0)
+
+
+def _arabic(m: re.Match[str]) -> str:
+    numeral = m.group("n1") or m.group("n2")
+    value = cn_number(numeral)
+    if value is None:
+        return m.group(0)
+    if m.group("ord"):
+        return f"第{value}"
+    unit = m.group("unit")
+    if value == 1 and not re.fullmatch(_TIME_OR_MONEY, unit):
+        return m.group(0)  # 一个, 一次性, 一件: a word more than a count
+    if numeral in ("千", "百", "仟", "佰") and unit in ("万", "亿"):
+        return m.group(0)  # 千万 ("by all means"), 百万 alone
+    if len(numeral) == 4 and unit != "年" and not any(ch in _CN_POWER for ch in numeral):
+        return m.group(0)  # four digits in a row are a year
+    return str(value)
+
+
+def arabic_numerals(text: str) -> str:
+    """``text`` with its Chinese numerals that count something (after 第, before a unit) written in
+    digits: "第十二条" -> "第12条", "十五天内" -> "15天内", "贰佰元" -> "200元", "二〇二六年" -> "2026年";
+    "统一", "一些", "十分" stay. The keyword analyzer reads text so (the ``nums`` analysis)."""
+    if not _CN_NUMERAL_CHAR.search(text):
+        return text
+    return _CN_NUMBER.sub(_arabic, text)
+
+
+_CN_NUMERAL_CHAR = re.compile(f"[{_CN_NUMERAL}]")
+
+
 # the share of Traditional forms (traditional_share) from which a text is taken to be written in
 # Traditional: Simplified text holds about 0.001 (a name, a quotation), Traditional 0.3-0.5, a short
 # Traditional question as little as one character in eight ("積分有效期是多久？")
@@ -529,7 +612,8 @@ def _zh_tokens(run: str, negations: bool = False) -> list[str]:
 
 
 def tokenize(
-    text: str, lang: str | None = None, *, fold: bool = True, joins: bool = True, lemmas: bool = False
+    text: str, lang: str | None = None, *, fold: bool = True, joins: bool = True, lemmas: bool = False,
+    nums: bool = True,
 ) -> list[str]:
     """The BM25 analyzer. English: lowercase, stop words removed, Snowball-stemmed; numbers kept.
     Chinese runs: read in Simplified script (:func:`to_simplified`), then jieba ``cut_for_search``
@@ -540,9 +624,11 @@ def tokenize(
     closed form ("e-mail": e, mail, email); ``joins=False``: its parts only, as the keyword search
     reads a question's words (``kbase._analyze_query``) and as keyword indexes built before
     2026-12-04 analysed their chunks. ``lemmas``: each irregular form read as its word ("paid":
-    pay, :data:`_IRREGULAR`), which the keyword index does not do."""
+    pay, :data:`_IRREGULAR`), which the keyword index does not do. Chinese numerals that count
+    something are read as digits (:func:`arabic_numerals`: 第十二条 as 第12条); ``nums=False``: as
+    written, as keyword indexes built before 2026-12-05 analysed their chunks."""
     del lang  # analysis is per script run (see docstring)
-    return _analyse(text, negations=False, fold=fold, joins=joins, lemmas=lemmas)
+    return _analyse(text, negations=False, fold=fold, joins=joins, lemmas=lemmas, nums=nums)
 
 
 def unread_letters(text: str) -> bool:
@@ -559,18 +645,22 @@ def unread_letters(text: str) -> bool:
 _TYPESET_APOSTROPHE = re.compile(r"(?<=[A-Za-z])\u2019(?=[A-Za-z])")
 
 
-def _normalized(text: str, fold: bool = True) -> str:
+def _normalized(text: str, fold: bool = True, nums: bool = True) -> str:
     text = _TYPESET_APOSTROPHE.sub("'", unicodedata.normalize("NFKC", text))
-    return to_simplified(text) if fold else text
+    if fold:
+        text = to_simplified(text)
+    return arabic_numerals(text) if nums else text
 
 
-def _analyse(text: str, negations: bool, fold: bool = True, joins: bool = False, lemmas: bool = False) -> list[str]:
+def _analyse(
+    text: str, negations: bool, fold: bool = True, joins: bool = False, lemmas: bool = False, nums: bool = True
+) -> list[str]:
     """:func:`tokenize`; with ``negations``, each run of negating words kept as :data:`NEGATION`;
     ``joins``: each hyphenated word's closed form added (:data:`_HYPHENATED`); ``lemmas``: each
-    irregular form read as its word (:data:`_IRREGULAR`)."""
+    irregular form read as its word (:data:`_IRREGULAR`); ``nums``: Chinese numerals as digits."""
     if not text:
         return []
-    text = _normalized(text, fold)
+    text = _normalized(text, fold, nums)
     if not _CJK_CHAR.search(text):
         return _en_tokens(text, negations, joins, lemmas)
     out: list[str] = []
@@ -720,11 +810,12 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # an amount of money: a currency and a number, the currency's code before it too ("EUR 35", as
 # European price lists write it: "An additional checked bag costs EUR 35" gave no price, and "How
 # much is an extra checked bag?" was answered "... free of charge") (a Chinese unit needs no word
-# boundary after it: "6.95 美元的"), a percentage (of a price), or free of charge
+# boundary after it: "6.95 美元的"; numerals too, "贰拾元"), a percentage (of a price), or free of charge
 _CURRENCY_CODES = r"usd|eur|gbp|chf|cny|rmb|jpy|hkd|sgd|aud|cad|nzd|inr|sek|nok|dkk|pln|czk|huf|twd|krw|aed"
 _MONEY = re.compile(
     r"[$€£¥￥]\s?\d|\b(?:" + _CURRENCY_CODES + r")\s?\d"
     r"|\d(?:[\d,.]*\d)?\s?(?:(?:dollars?|euros?|pounds?|cents?|francs?|yuan|" + _CURRENCY_CODES + r")\b|元|美元|欧元|英镑|块)"
+    r"|[一二两三四五六七八九十百千万壹贰叁肆伍陆柒捌玖拾佰仟]+(?:元|块钱)"
     r"|\d(?:[.,]\d+)?\s?%|\bfree\b|\bno\s+(?:charge|cost|fee)\b|免费|不收费|不收取|包邮|(?:无需|不需要?|不用)[^，。；]{0,6}费",
     re.IGNORECASE,
 )
@@ -1222,7 +1313,7 @@ def _without_kind_words_zh(query: str) -> str:
     return "".join(out) + query[pos:]
 
 
-def phrase_terms(text: str, *, fold: bool = True) -> list[str]:
+def phrase_terms(text: str, *, fold: bool = True, nums: bool = True) -> list[str]:
     """Adjacent term pairs within a clause, as ``"a\x1fb"`` (after the analyzer has dropped stop
     words, so "signal strength information" yields ``signal+strength``, ``strength+inform``).
     Indexed beside :func:`tokenize`'s terms, they reward passages that keep the query's words
@@ -1235,15 +1326,15 @@ def phrase_terms(text: str, *, fold: bool = True) -> list[str]:
     "What does the warranty not cover?" shares with it alone. The pairs of the words around it stay,
     so a text without negations is analysed as before, and a question that puts its negation
     elsewhere than the answer does ("Why doesn't the TV turn on?", "the TV doesn't turn on")
-    still matches it as well as before. ``fold``: as :func:`tokenize`'s."""
+    still matches it as well as before. ``fold``, ``nums``: as :func:`tokenize`'s."""
     if not text:
         return []
     out: list[str] = []
-    for clause in _CLAUSE.split(_normalized(text, fold)):
-        terms = _analyse(clause, negations=False, fold=fold)
+    for clause in _CLAUSE.split(_normalized(text, fold, nums)):
+        terms = _analyse(clause, negations=False, fold=fold, nums=nums)
         out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(terms, terms[1:], strict=False))
         if _MAY_NEGATE.search(clause):
-            marked = _analyse(clause, negations=True, fold=fold)
+            marked = _analyse(clause, negations=True, fold=fold, nums=nums)
             out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(marked, marked[1:], strict=False) if NEGATION in (a, b))
     return out
 
@@ -1269,15 +1360,16 @@ def content_part(term: str) -> str:
     return term.strip(_FUNCTION_STRIP) or term
 
 
-def char_terms(text: str, *, fold: bool = True) -> list[str]:
+def char_terms(text: str, *, fold: bool = True, nums: bool = True) -> list[str]:
     """The Chinese (and Japanese kana) characters of ``text`` as keyword features, in order, each
     prefixed with :data:`CHAR_MARK`; characters that only build a sentence (的, 吗, 怎, 么...) are
-    left out. ``fold``: as :func:`tokenize`'s (Traditional read as Simplified)."""
+    left out. ``fold``, ``nums``: as :func:`tokenize`'s (Traditional read as Simplified; numerals
+    that count something as digits)."""
     if not text:
         return []
     return [
         CHAR_MARK + ch
-        for m in _CJK_RUN.finditer(_normalized(text, fold))
+        for m in _CJK_RUN.finditer(_normalized(text, fold, nums))
         for ch in m.group(0)
         if ch not in _FUNCTION_CHARS
     ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import os
 import pickle
@@ -700,6 +701,7 @@ def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_other
     assert len(hints) == 1 and "kb reindex --kb before" in hints[0], hints
     assert before.keyword_index_behind() == [
         "matches Chinese by jieba's words only, not by their characters",
+        "reads Chinese numerals (第十二条, 十五天) apart from digits (第12条, 15天)",
         "reads a hyphenated word (e-mail) apart from the word written closed (email)",
     ]
     assert now.keyword_index_behind() == []
@@ -712,3 +714,44 @@ def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_other
     after = kb.load_live()
     assert after.bm25.analyzer == kbase.ANALYZER and [r for r, _ in after.keyword_search("要交年费吗", 1)] == [0]
     assert after.keyword_index_behind() == []
+
+
+def test_chinese_numerals_and_digits_find_each_other(
+    kb_home: Path, hashing: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a policy writes 第十二条 and 三十日, a customer types 第12条 and 30天 (or the other way round):
+    # jieba cuts the two forms into no common word, so the keyword index reads such numbers as digits
+    import indexes.kbase as kbase
+
+    chunks = (
+        Chunk(id="c1", doc_id="d1", source="terms.md", position=0, title="保险条款",
+              text="第十二条 被保险人应当在事故发生后三十日内提出理赔申请。", lang="zh"),
+        Chunk(id="c2", doc_id="d2", source="terms2.md", position=0, title="保险条款",
+              text="第21条 等待期为90天，等待期内发生的疾病不予赔付。", lang="zh"),
+        Chunk(id="c3", doc_id="d3", source="faq.md", position=0, title="退货",
+              text="支持7天无理由退货，补办卡片收取工本费贰拾元。", lang="zh"),
+    )
+
+    def build(name: str) -> IndexVersion:
+        kb = KnowledgeBase(kb_home, name)
+        docs = [Document(id=c.doc_id, source=c.source, title=c.title, lang=c.lang) for c in chunks]
+        build_version(kb, hashing, docs, list(chunks), {c.doc_id: "h" for c in chunks})
+        return kb.load_live()
+
+    now = build("now")
+    assert [r for r, _ in now.keyword_search("第12条说了什么", 1)] == [0]
+    assert [r for r, _ in now.keyword_search("30天内申请理赔", 1)] == [0]
+    assert [r for r, _ in now.keyword_search("第二十一条", 1)] == [1]
+    assert [r for r, _ in now.keyword_search("等待期是九十天吗", 1)] == [1]
+    assert [r for r, _ in now.keyword_search("七天无理由", 1)] == [2]
+    assert [r for r, _ in now.keyword_search("工本费20元", 1)] == [2]
+    # an index built before is searched as its chunks were analysed (numerals as written), and says so
+    with monkeypatch.context() as m:
+        m.setattr(kbase, "ANALYZER", "t2s+chars+joins")
+        m.setattr(kbase, "tokenize", functools.partial(kbase.tokenize, nums=False))
+        m.setattr(kbase, "keyword_features", functools.partial(kbase.keyword_features, nums=False))
+        before = build("before")
+    assert before.keyword_index_behind() == [
+        "reads Chinese numerals (第十二条, 十五天) apart from digits (第12条, 15天)"
+    ]
+    assert [r for r, _ in before.keyword_search("第十二条", 1)] == [0]

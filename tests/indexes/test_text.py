@@ -5,6 +5,8 @@ import pytest
 from indexes.text import (
     NEGATION,
     PHRASE_SEP,
+    arabic_numerals,
+    cn_number,
     detect_lang,
     normalize_text,
     phrase_terms,
@@ -566,3 +568,34 @@ def test_a_question_answered_by_yes_or_no(question: str, yes_no: bool) -> None:
     from indexes.text import asks_yes_no
 
     assert asks_yes_no(question) is yes_no
+
+
+@pytest.mark.parametrize(
+    ("numeral", "value"),
+    [("十", 10), ("十二", 12), ("二十", 20), ("二十一", 21), ("一百零五", 105), ("两千", 2000), ("贰佰", 200),
+     ("一百二十三", 123), ("二〇二六", 2026), ("三", 3), ("三四", None), ("十百", None), ("三四十", None)],
+)
+def test_cn_number_reads_a_chinese_numeral(numeral: str, value: int | None) -> None:
+    assert cn_number(numeral) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("第十二条规定", "第12条规定"), ("十五天内", "15天内"), ("七天无理由退货", "7天无理由退货"),
+        ("两个工作日", "2个工作日"), ("三十多天", "30多天"), ("贰佰元", "200元"), ("一个月", "1个月"),
+        ("二〇二六年三月一日", "2026年3月1日"), ("五万元", "5万元"), ("第一次", "第1次"), ("一天", "1天"),
+        # words that hold a numeral but count nothing stay as written
+        ("统一", "统一"), ("一些", "一些"), ("十分感谢", "十分感谢"), ("千万不要", "千万不要"), ("一个", "一个"),
+        ("一次性", "一次性"), ("唯一一个", "唯一一个"), ("三四天", "三四天"), ("十几天", "十几天"),
+        ("万一天气不好", "万一天气不好"), ("统一天下", "统一天下"), ("星期三", "星期三"), ("一点", "一点"),
+    ],
+)
+def test_chinese_numerals_that_count_something_are_read_as_digits(text: str, read: str) -> None:
+    assert arabic_numerals(text) == read
+
+
+def test_the_analyzer_reads_numerals_and_digits_alike() -> None:
+    assert set(tokenize("第12条")) <= set(tokenize("第十二条"))
+    assert "15" in tokenize("十五天内") and "15" in tokenize("15天内")
+    assert "十二条" in tokenize("第十二条", nums=False)  # as an index built before reads it
