@@ -210,6 +210,11 @@ class BackendUnavailableError(KBError):
     http_status = 503
 
 
+class BackendTimeoutError(BackendUnavailableError):
+    """A model server did not answer within its time budget (KB_LLM_TIMEOUT_S): the same fault to
+    a caller, told apart where an answer says why it was composed without the model."""
+
+
 class AuthError(KBError):
     code = "unauthorized"
     http_status = 401

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     query_cache_size: int = Field(default=1024, ge=0)
     llm_timeout_s: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     llm_max_tokens: int = Field(default=512, ge=1)
+    # what a question gets when the LLM server is down, fails or runs out of KB_LLM_TIMEOUT_S:
+    # "extractive" = an answer composed offline from the passages (as KB_LLM=extractive: composes
+    # it), marked as such; "error" = the error (HTTP 503), as before this setting
+    llm_fallback: Literal["extractive", "error"] = "extractive"
 
     # service
     api_keys: str | None = None  # "name:role:sha256hex,..." (see kb/auth.py)
@@ -159,6 +163,7 @@ class Settings(BaseSettings):
             "query_cache_size": self.query_cache_size,
             "max_question_chars": self.max_question_chars,
             "llm_max_tokens": self.llm_max_tokens,
+            "llm_fallback": self.llm_fallback,
             "llm_kwargs": llm_kwargs,
         }
 

@@ -20,6 +20,7 @@ embedder that is not in the table gets the MiniLM values unless ``KB_REFUSE_THRE
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -55,7 +56,15 @@ from indexes.text import (
     writes_traditional,
 )
 from indexes.types import Chunk, Filters, span_locator
-from kb.errors import BackendUnavailableError, InputError, blank, question_text, require_text
+from kb.errors import (
+    BackendTimeoutError,
+    BackendUnavailableError,
+    ConfigError,
+    InputError,
+    blank,
+    question_text,
+    require_text,
+)
 from rag.citations import AnswerChecker, SentenceStream, mark_sentences, split_answer, strip_markers
 from rag.codes import coded_passages, question_codes, swapped_names
 from rag.compose import (
@@ -90,6 +99,17 @@ from rag.retrieval import (
 from rag.types import Answer, Citation, Hit
 
 Message = dict[str, str]
+
+log = logging.getLogger("rag.assistant")
+
+# what a question gets when its LLM fails (KB_LLM_FALLBACK): an answer composed offline, or the error
+LLM_FALLBACKS = ("extractive", "error")
+
+
+def fallback_reason(err: BackendUnavailableError) -> str:
+    """Why an answer was composed without its model (Answer.fallback_reason), in words a caller may
+    be told: the error's own message names the server, which is for the operator's log only."""
+    return "llm_timeout" if isinstance(err, BackendTimeoutError) else "llm_unavailable"
 
 # (a person asked for, not named: "How do I port my number from another operator?", "Can I get a
 # discount for 4 people?" and "Can I transfer my line to someone else?" ask for none)
@@ -697,6 +717,7 @@ class Assistant:
         clarify_margin: float = 0.015,
         max_question_chars: int = 4000,
         llm_max_tokens: int = 512,
+        llm_fallback: str = "extractive",
         llm_kwargs: dict[str, Any] | None = None,
         followup_question_weight: float = FOLLOWUP_QUESTION_WEIGHT,
         query_cache_size: int = QUERY_CACHE_SIZE,
@@ -730,6 +751,12 @@ class Assistant:
         self.query_cache_size = int(query_cache_size)
         self.max_question_chars = max_question_chars
         self.llm_max_tokens = llm_max_tokens
+        if llm_fallback not in LLM_FALLBACKS:
+            raise ConfigError(f"unknown LLM fallback {llm_fallback!r}",
+                              f"use one of {', '.join(LLM_FALLBACKS)} (KB_LLM_FALLBACK)")
+        # "extractive": a model that is down, fails or runs out of time gets the question composed
+        # offline (:meth:`_run`); "error": the question fails with the model's error
+        self.llm_fallback = llm_fallback
         self.composer = ExtractiveComposer(embedder)
         self._retrievers = RetrieverPerVersion()
 
@@ -781,6 +808,9 @@ class Assistant:
                     return rewritten, None
             except BackendUnavailableError as ex:
                 failed = ex
+                if self.llm_fallback != "error":  # (with "error", the question fails with it, logged there)
+                    log.warning("LLM %s failed to condense a follow-up (%s); condensed offline, and the answer "
+                                "is composed without it", self.llm.id, ex)
             except Exception:  # noqa: BLE001 - condensing is best effort; the offline rule still works
                 pass
         reads = dense_capability(self.embedder, question, detect_lang(question)) >= 0.5
@@ -889,6 +919,9 @@ class Assistant:
         if history is None and session_id and self.store is not None:
             hist = self.store.history(session_id, viewer=viewer)
 
+        # how the answer was composed when its model failed: Answer.fallback and fallback_reason
+        fell_back: dict[str, str] = {}
+
         def finish(text: str, action: str, confidence: float, cites: Sequence[Citation] = (),
                    hits: Sequence[Hit] = (), query: str = q, unsupported: Sequence[str] = ()) -> Answer:
             timings["total"] = (time.perf_counter() - t0) * 1000
@@ -901,6 +934,7 @@ class Assistant:
                 text=text, citations=tuple(cites), confidence=float(max(0.0, min(1.0, confidence))),
                 action=action, timings_ms=dict(timings), session_id=session_id, answer_id=answer_id,
                 question=q, query=query, hits=tuple(shown), unsupported=tuple(unsupported), lang=lang,
+                fallback=fell_back.get("fallback"), fallback_reason=fell_back.get("fallback_reason"),
             )
             if session_id and self.store is not None:
                 self.store.append(session_id, "user", q, groups=viewer)
@@ -1115,42 +1149,66 @@ class Assistant:
         tc = time.perf_counter()
         hits = _redacted(retriever.answer_excerpts(asked, hits, query))
         streamed = False  # whether the answer's text went out while the model wrote it
+        sent_text = ""  # the checked text that went out so
         raw = ""
-        if self.llm.extractive:
+        checker = AnswerChecker([h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang)
+        check_ms = 0.0
+        failed: BackendUnavailableError | None = None  # the model's failure the answer is composed without
+        if not self.llm.extractive and llm_down is not None:
+            if self.llm_fallback == "error":
+                raise llm_down  # condensing found the model down, or spent its time: no second wait
+            failed = llm_down  # (logged when condensing failed)
+        elif not self.llm.extractive:
+            deadline = self._llm_deadline(llm_spent)
+            msgs = build_messages(asked, hits, lang, [] if chosen else hist[-6:])
+            live = False
+            try:
+                if stream:
+                    # 6, as the model writes: each sentence is checked once it is complete, and only
+                    # what passes is sent on. Sent at once when no kept sentence can leave the answer
+                    # below the hand-off threshold (each has support >= the support threshold), so
+                    # that what was sent is always the beginning of the final answer; else after it.
+                    live = 0.5 * rel + 0.5 * self.support_threshold >= self.handoff_threshold
+                    for sentences in SentenceStream().of(self._reply_pieces(msgs, deadline=deadline)):
+                        tk = time.perf_counter()
+                        added = "".join(checker.add(sent) for sent in sentences)
+                        check_ms += (time.perf_counter() - tk) * 1000
+                        if live and added:
+                            sent_text += added
+                            yield {"type": "token", "text": added}
+                    streamed = live
+                else:
+                    raw = "".join(self._reply_pieces(msgs, whole=True, deadline=deadline))
+            except BackendUnavailableError as ex:
+                if self.llm_fallback == "error":
+                    raise
+                failed = ex
+                # checked sentences already sent are the answer: a client shown them is not told
+                # another one (an OpenAI stream cannot take text back), and each passed the check.
+                # Those held back, and an unfinished reply, are not: its beginning, taken for the
+                # whole, said "Return shipping is free [1]." where it went on "for Plus members".
+                streamed = bool(sent_text)
+                log.warning("LLM %s failed while composing an answer (%s); answered %s", self.llm.id, ex,
+                            "with the checked sentences it had sent" if streamed else "extractively, offline")
+        if failed is not None:
+            fell_back.update(fallback="partial" if streamed else "extractive", fallback_reason=fallback_reason(failed))
+            if not streamed:
+                checker = AnswerChecker(
+                    [h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang
+                )
+        if self.llm.extractive or fell_back.get("fallback") == "extractive":
             # the retriever embedded the turn as condensed (its main phrasing): that vector is
             # reused, and the question's own words say what is asked now
             raw = self.composer.compose(
                 asked, hits, lang, retriever.embed_query, query=query, term_weight=self._idf(index)
             ).text
-        checker = AnswerChecker([h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang)
-        check_ms = 0.0
-        if not self.llm.extractive:
-            if llm_down is not None:
-                raise llm_down  # condensing found the model down, or spent its time: no second wait
-            deadline = self._llm_deadline(llm_spent)
-            msgs = build_messages(asked, hits, lang, [] if chosen else hist[-6:])
-            if stream:
-                # 6, as the model writes: each sentence is checked once it is complete, and only
-                # what passes is sent on. Sent at once when no kept sentence can leave the answer
-                # below the hand-off threshold (each has support >= the support threshold), so
-                # that what was sent is always the beginning of the final answer; else after it.
-                live = 0.5 * rel + 0.5 * self.support_threshold >= self.handoff_threshold
-                for sentences in SentenceStream().of(self._reply_pieces(msgs, deadline=deadline)):
-                    tk = time.perf_counter()
-                    added = "".join(checker.add(sent) for sent in sentences)
-                    check_ms += (time.perf_counter() - tk) * 1000
-                    if live and added:
-                        yield {"type": "token", "text": added}
-                streamed = live
-            else:
-                raw = "".join(self._reply_pieces(msgs, whole=True, deadline=deadline))
         timings["compose"] = (time.perf_counter() - tc) * 1000 - check_ms
 
         # 6. check citations
         tc = time.perf_counter()
-        if self.llm.extractive or not stream:
-            for sent in split_answer(raw):
-                checker.add(sent)
+        if self.llm.extractive or not stream or fell_back.get("fallback") == "extractive":
+            for sentence in split_answer(raw):
+                checker.add(sentence)
         checked = checker.result()
         timings["check"] = (time.perf_counter() - tc) * 1000 + check_ms
         cites = [

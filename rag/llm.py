@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from kb.errors import BackendUnavailableError, ConfigError, MissingDependencyError
+from kb.errors import BackendTimeoutError, BackendUnavailableError, ConfigError, MissingDependencyError
 
 Message = dict[str, str]
 
@@ -221,7 +221,7 @@ class OpenAICompatibleLLM:
         }
 
     def _timed_out(self) -> BackendUnavailableError:
-        return BackendUnavailableError(
+        return BackendTimeoutError(
             f"LLM server {self._where()} did not answer within {self.timeout_s:g} s",
             "check that it is running and not overloaded, or raise KB_LLM_TIMEOUT_S",
         )

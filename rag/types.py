@@ -8,6 +8,11 @@ from typing import Any
 from indexes.types import Chunk
 
 ACTIONS = ("answer", "faq", "clarify", "handoff", "refuse")
+# how an answer was composed without the LLM it was configured with (Answer.fallback): offline from
+# the passages, or from the model's checked sentences that were streamed before it failed
+FALLBACKS = ("extractive", "partial")
+# why (Answer.fallback_reason): the model server could not be reached or failed, or ran out of time
+FALLBACK_REASONS = ("llm_unavailable", "llm_timeout")
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ class Answer:
     hits: tuple[Hit, ...] = ()  # everything retrieved (for eval and agent assist), not only cited
     unsupported: tuple[str, ...] = ()  # sentences dropped by the citation check
     lang: str = "en"
+    # set when an LLM backend failed and the answer was composed without it (FALLBACKS, FALLBACK_REASONS)
+    fallback: str | None = None
+    fallback_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,4 +95,7 @@ class Answer:
             # what the citation check dropped (a model's sentences no cited passage supports), for
             # operators: "dropped sentences and bogus citations can't be seen anywhere" (QA)
             "unsupported": list(self.unsupported),
+            # null, or how the answer was composed when the LLM failed, and why: a degraded answer
+            "fallback": self.fallback,
+            "fallback_reason": self.fallback_reason,
         }

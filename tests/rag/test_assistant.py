@@ -730,12 +730,13 @@ class _DownForCondensing(ScriptedLLM):
 def test_a_model_that_failed_to_condense_is_not_waited_for_again(shop_index: Any, fake_embedder: Any,
                                                                  stream: bool) -> None:
     """KB_LLM_TIMEOUT_S=3 took 7.5 s on a follow-up: condensing timed out (swallowed), and
-    composing waited the whole timeout again. The question's answer needs the model: it fails at
-    once, with the model's error."""
+    composing waited the whole timeout again. With KB_LLM_FALLBACK=error the question's answer
+    needs the model: it fails at once, with the model's error (by default it is composed offline:
+    tests/rag/test_llm_fallback.py)."""
     llm = _DownForCondensing("Express shipping takes 1 to 2 business days [1].")
     history = [{"role": "user", "content": "How much does express shipping cost?"},
                {"role": "assistant", "content": "Express shipping costs 12 euros [1]."}]
-    asst = make(shop_index, fake_embedder, llm)
+    asst = make(shop_index, fake_embedder, llm, llm_fallback="error")
     with pytest.raises(BackendUnavailableError, match="did not answer"):
         if stream:
             list(asst.ask_stream("and how fast is it?", history=history))

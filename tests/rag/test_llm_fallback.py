@@ -1,0 +1,237 @@
+"""An LLM that is down, fails or runs out of time: the question is answered offline, as
+``extractive:`` answers it, and the answer says so (KB_LLM_FALLBACK=extractive, the default);
+``error`` keeps the error."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from kb.errors import BackendTimeoutError, BackendUnavailableError, ConfigError
+from rag.assistant import Assistant
+from rag.llm import ScriptedLLM, get_llm
+from rag.support import LexicalScorer
+from tests.rag.conftest import EnglishOnlyEmbedder
+from tests.rag.test_assistant import make
+from tests.rag.test_llm import _FakeOpenAI
+
+Q = "How long does standard shipping take?"
+REPLY = ("Standard shipping takes 3 to 5 business days [1]. Orders over 50 euros ship for free [1]. "
+         "Express shipping takes 1 to 2 business days [1].")
+ERRORS = {
+    "llm_unavailable": BackendUnavailableError("cannot reach LLM server http://10.0.0.9:8000/v1", "check it"),
+    "llm_timeout": BackendTimeoutError("LLM server http://10.0.0.9:8000/v1 did not answer within 3 s", "raise it"),
+}
+HISTORY = [{"role": "user", "content": "How much does express shipping cost?"},
+           {"role": "assistant", "content": "Express shipping costs 12 euros [1]."}]
+
+
+class _Failing(ScriptedLLM):
+    """A model server that fails with ``error`` after ``sentences`` sentences of ``reply`` were
+    streamed (0: before any), and on every non-streamed request; ``timeout_s`` as the openai
+    backend has it."""
+
+    timeout_s = 30.0
+
+    def __init__(self, error: BackendUnavailableError, reply: str = REPLY, sentences: int = 0) -> None:
+        super().__init__(reply)
+        self.error = error
+        self.sentences = sentences
+        self.requests = 0
+
+    def generate(self, messages: Any, **kw: Any) -> str:
+        self.requests += 1
+        raise self.error
+
+    def stream(self, messages: Any, **kw: Any) -> Iterator[str]:
+        self.requests += 1
+        parts = REPLY.split(". ")
+        for i in range(self.sentences):
+            yield parts[i] + ". "
+        yield "Returns are"  # the sentence it was writing when it failed
+        raise self.error
+
+
+def _offline(index: Any, embedder: Any, **kw: Any) -> Any:
+    return make(index, embedder, **kw).ask(Q)
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "rag.assistant" and r.levelno == logging.WARNING]
+
+
+@pytest.mark.parametrize("reason", sorted(ERRORS))
+def test_a_model_that_fails_gets_the_extractive_answer_marked_so(
+    shop_index: Any, fake_embedder: Any, caplog: pytest.LogCaptureFixture, reason: str
+) -> None:
+    """Case 1: the whole reply (generate) fails: unreachable, a 5xx after retries, out of time."""
+    llm = _Failing(ERRORS[reason])
+    with caplog.at_level(logging.WARNING, logger="rag.assistant"):
+        a = make(shop_index, fake_embedder, llm).ask(Q)
+    offline = _offline(shop_index, fake_embedder)
+    assert a.action == "answer" and a.text == offline.text and a.citations == offline.citations, a
+    assert a.fallback == "extractive" and a.fallback_reason == reason
+    d = a.to_dict()
+    assert d["fallback"] == "extractive" and d["fallback_reason"] == reason
+    assert "10.0.0.9" not in str(d)  # the server's address is for the log only
+    logged = _warnings(caplog)
+    assert len(logged) == 1 and "10.0.0.9" in logged[0] and "extractively" in logged[0], logged
+    assert offline.fallback is None and offline.to_dict()["fallback"] is None
+
+
+def test_a_stream_that_fails_before_any_sentence_streams_the_extractive_answer(
+    shop_index: Any, fake_embedder: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Case 2: nothing was sent: the offline answer is streamed as any answer is."""
+    with caplog.at_level(logging.WARNING, logger="rag.assistant"):
+        events = list(make(shop_index, fake_embedder, _Failing(ERRORS["llm_timeout"])).ask_stream(Q))
+    final = events[-1]["answer"]
+    sent = "".join(e["text"] for e in events if e["type"] == "token")
+    assert final["action"] == "answer" and sent == final["answer"] == _offline(shop_index, fake_embedder).text
+    assert final["fallback"] == "extractive" and final["fallback_reason"] == "llm_timeout"
+    assert events[-1]["answer_obj"].fallback == "extractive"
+    assert len(_warnings(caplog)) == 1
+
+
+def test_a_stream_cut_after_sent_sentences_keeps_them_as_the_answer(
+    shop_index: Any, fake_embedder: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Case 3, sent: the checked sentences a client was shown are the answer, whole; nothing the
+    final answer says contradicts them or adds to them (an OpenAI stream cannot take text back)."""
+    with caplog.at_level(logging.WARNING, logger="rag.assistant"):
+        events = list(make(shop_index, fake_embedder, _Failing(ERRORS["llm_timeout"], sentences=2)).ask_stream(Q))
+    final = events[-1]["answer"]
+    sent = "".join(e["text"] for e in events if e["type"] == "token")
+    assert sent and final["answer"] == sent, (sent, final["answer"])
+    assert "3 to 5 business days" in sent and "Returns" not in sent and "Express" not in sent
+    assert final["action"] == "answer" and final["citations"]
+    assert final["fallback"] == "partial" and final["fallback_reason"] == "llm_timeout"
+    logged = _warnings(caplog)
+    assert len(logged) == 1 and "checked sentences" in logged[0], logged
+
+
+def test_a_stream_cut_after_held_back_sentences_is_answered_extractively(
+    shop_index: Any, fake_embedder: Any
+) -> None:
+    """Case 3, held back: the sentences were checked but not sent (the relevance left the
+    hand-off open). An unfinished reply is no answer (it may have gone on "but only for Plus
+    members"), and nothing of it was shown: the offline answer is the answer, streamed."""
+    # thresholds that hold the model's sentences back (0.5 * rel + 0.5 * support threshold under
+    # the hand-off threshold) and pass the offline answer (its quoted sentences' support is higher)
+    base = make(shop_index, fake_embedder, support_threshold=0.0, handoff_threshold=0.0).ask(Q)
+    kw: dict[str, Any] = {"support_threshold": 0.0, "handoff_threshold": base.confidence - 0.01}
+    offline = make(shop_index, fake_embedder, **kw).ask(Q)
+    asst = make(shop_index, fake_embedder, _Failing(ERRORS["llm_unavailable"], sentences=2), **kw)
+    events = list(asst.ask_stream(Q))
+    final = events[-1]["answer"]
+    sent = "".join(e["text"] for e in events if e["type"] == "token")
+    assert final["action"] == "answer" and sent == final["answer"] == offline.text, (sent, final)
+    assert final["fallback"] == "extractive" and final["fallback_reason"] == "llm_unavailable"
+    # the thresholds do hold the model's sentences back: unbroken, its first sentence is sent
+    # only once the whole reply is in (and without them, at once)
+    for held, thresholds in ((True, kw), (False, {})):
+        model = _Ending(REPLY)
+        stream = make(shop_index, fake_embedder, model, **thresholds).ask_stream(Q)
+        first = next(e for e in stream if e["type"] == "token")
+        assert first["text"] and model.ended is held
+
+
+class _Ending(ScriptedLLM):
+    """A model that says when its stream has ended."""
+
+    ended = False
+
+    def stream(self, messages: Any, **kw: Any) -> Iterator[str]:
+        yield from super().stream(messages, **kw)
+        self.ended = True
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_follow_up_the_model_failed_to_condense_is_composed_extractively(
+    shop_index: Any, fake_embedder: Any, caplog: pytest.LogCaptureFixture, stream: bool
+) -> None:
+    """Case 4: condensing found the model down: the turn is condensed offline, composed offline,
+    and the model is not asked (nor waited for) again; one warning for the one failure."""
+    llm = _Failing(ERRORS["llm_timeout"])
+    asst = make(shop_index, fake_embedder, llm)
+    with caplog.at_level(logging.WARNING, logger="rag.assistant"):
+        if stream:
+            a = list(asst.ask_stream("and how fast is it?", history=HISTORY))[-1]["answer_obj"]
+        else:
+            a = asst.ask("and how fast is it?", history=HISTORY)
+    offline = make(shop_index, fake_embedder).ask("and how fast is it?", history=HISTORY)
+    assert a.action == "answer" and a.text == offline.text and a.query == offline.query, a
+    assert a.fallback == "extractive" and a.fallback_reason == "llm_timeout"
+    assert llm.requests == 1  # the condensing request only
+    assert len(_warnings(caplog)) == 1
+
+
+@pytest.mark.parametrize("case", ["generate", "stream", "stream-cut", "condense"])
+def test_with_fallback_error_a_model_that_fails_fails_the_question(
+    shop_index: Any, fake_embedder: Any, caplog: pytest.LogCaptureFixture, case: str
+) -> None:
+    llm = _Failing(ERRORS["llm_unavailable"], sentences=2 if case == "stream-cut" else 0)
+    asst = make(shop_index, fake_embedder, llm, llm_fallback="error")
+    with pytest.raises(BackendUnavailableError, match="cannot reach"), caplog.at_level(logging.WARNING):
+        if case == "generate":
+            asst.ask(Q)
+        elif case == "condense":
+            asst.ask("and how fast is it?", history=HISTORY)
+        else:
+            list(asst.ask_stream(Q))
+    assert not _warnings(caplog)  # the caller logs the error it gets
+
+
+def test_an_unknown_fallback_is_a_config_error(shop_index: Any, fake_embedder: Any) -> None:
+    with pytest.raises(ConfigError, match="KB_LLM_FALLBACK"):
+        make(shop_index, fake_embedder, llm_fallback="silence")
+
+
+def test_the_setting_reaches_the_assistant(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb.settings import Settings, get_settings, reset_settings_cache
+
+    assert Settings().answering()["llm_fallback"] == "extractive"
+    monkeypatch.setenv("KB_LLM_FALLBACK", "error")
+    assert Settings().answering()["llm_fallback"] == "error"
+    monkeypatch.setenv("KB_LLM_FALLBACK", "none")
+    reset_settings_cache()
+    try:
+        with pytest.raises(ConfigError, match="KB_LLM_FALLBACK"):
+            get_settings()
+    finally:
+        reset_settings_cache()
+
+
+def test_an_openai_compatible_server_that_stopped_gets_the_extractive_answer(
+    shop_index: Any, fake_embedder: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real backend against the tests' fake OpenAI server: answered by it while it runs,
+    offline once it is stopped, streamed or not."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    llm = get_llm(f"openai-compatible:http://127.0.0.1:{port}/v1#tiny-model", timeout_s=5, max_retries=1)
+    asst = Assistant(lambda: shop_index, EnglishOnlyEmbedder(fake_embedder.dim), llm, LexicalScorer(),
+                     refuse_threshold=0.3)
+    try:
+        assert asst.ask(Q).fallback is None  # the server answered
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    with socket.socket() as s:  # nothing listens there now
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+    offline = _offline(shop_index, fake_embedder)
+    with caplog.at_level(logging.WARNING, logger="rag.assistant"):
+        a = asst.ask(Q)
+        final = list(asst.ask_stream(Q))[-1]["answer"]
+    assert a.action == "answer" and a.text == offline.text and a.citations
+    assert (a.fallback, a.fallback_reason) == ("extractive", "llm_unavailable")
+    assert final["answer"] == offline.text and final["fallback"] == "extractive"
+    logged = _warnings(caplog)
+    assert len(logged) == 2 and all("cannot reach LLM server" in m for m in logged), logged
