@@ -222,6 +222,8 @@ def score_question(
         "confidence": _r(answer.confidence),
         "answer": answer.text,
         "unsupported": list(answer.unsupported),
+        # an answer composed without the LLM under test (it was down, out of time): not its quality
+        "fallback": answer.fallback,
         "sentences": check["sentences"],
         "citations": [c.to_dict() for c in answer.citations],
         "retrieved": [{"source": s, "score": _r(sc)} for s, sc in sources[:10]],
@@ -281,6 +283,9 @@ def summarise_qa(records: Sequence[dict[str, Any]], n_boot: int = 1000) -> dict[
             a: sum(1 for r in records if r["action"] == a) for a in sorted({r["action"] for r in records})
         },
     }
+    fell_back = sum(1 for r in records if r.get("fallback"))
+    if fell_back:  # an LLM's run that measured the offline composer on these questions says so
+        out["counts"]["llm_fallbacks"] = fell_back
     return out
 
 

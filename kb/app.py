@@ -820,8 +820,9 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
     )
     def chat_completions(body: S.ChatRequest, principal: Reader, svc: ServiceDep) -> Any:
         """OpenAI-compatible chat: `model` is the knowledge base; `messages` the conversation.
-        Extensions: `citations`, `kb_action`, `confidence`, `answer_id` on the response (and on the
-        last chunk when streaming); request fields `session_id` and `groups`."""
+        Extensions: `citations`, `kb_action`, `kb_fallback`, `kb_fallback_reason`, `confidence`,
+        `answer_id` on the response (and on the last chunk when streaming); request fields
+        `session_id` and `groups`."""
         question, history = chat_turns(body, svc)
         user = S.UserInfo(id=None, groups=body.groups) if body.groups is not None else None
         rt, groups, filters = prepare(svc, principal, body.model, user, None)
@@ -848,6 +849,8 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                 "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
                 "citations": citation_models(out),
                 "kb_action": out.get("action"),
+                "kb_fallback": out.get("fallback"),
+                "kb_fallback_reason": out.get("fallback_reason"),
                 "confidence": out.get("confidence", 0.0),
                 "answer_id": out["answer_id"],
                 "session_id": out.get("session_id"),
@@ -882,6 +885,8 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                             "stop",
                             citations=citation_models(payload),
                             kb_action=payload.get("action"),
+                            kb_fallback=payload.get("fallback"),
+                            kb_fallback_reason=payload.get("fallback_reason"),
                             confidence=payload.get("confidence"),
                             answer_id=payload["answer_id"],
                             session_id=payload.get("session_id"),

@@ -163,7 +163,9 @@ def ask_cmd(
         else:
             typer.echo(("\n" if streamed else "") + answer)
         _print_sources(final.get("citations", []))
-        typer.echo(f"\n(action: {final.get('action')}, confidence: {final.get('confidence', 0):.2f})")
+        # an answer composed without the model (it was down or out of time) says so
+        fell_back = f", fallback: {final['fallback']} ({final.get('fallback_reason')})" if final.get("fallback") else ""
+        typer.echo(f"\n(action: {final.get('action')}, confidence: {final.get('confidence', 0):.2f}{fell_back})")
 
 
 def search_cmd(

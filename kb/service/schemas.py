@@ -150,6 +150,14 @@ class AskResponse(BaseModel):
         description="sentences the composer (an LLM backend) wrote that the citation check dropped: no passage "
         "they cite supports them; never part of the answer",
     )
+    fallback: Literal["extractive", "partial"] | None = Field(
+        None,
+        description="set when the LLM failed (KB_LLM_FALLBACK=extractive): 'extractive' = composed offline from "
+        "the passages, 'partial' = the checked sentences the model streamed before it failed; absent otherwise",
+    )
+    fallback_reason: Literal["llm_unavailable", "llm_timeout"] | None = Field(
+        None, description="why the answer was composed without the LLM (with fallback)"
+    )
     passages: list[PassageOut] | None = None
 
 
@@ -221,6 +229,12 @@ class ChatResponse(BaseModel):
     usage: Usage
     citations: list[CitationOut] = Field(description="extension: the sources of the answer")
     kb_action: str = Field(description="extension: answer | faq | clarify | handoff | refuse")
+    kb_fallback: Literal["extractive", "partial"] | None = Field(
+        None, description="extension: how the answer was composed when the LLM failed (AskResponse.fallback)"
+    )
+    kb_fallback_reason: Literal["llm_unavailable", "llm_timeout"] | None = Field(
+        None, description="extension: why (AskResponse.fallback_reason)"
+    )
     confidence: float
     answer_id: str
     session_id: str | None

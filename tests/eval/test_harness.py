@@ -364,6 +364,25 @@ def test_a_question_not_answered_scores_no_correctness() -> None:
     assert m["correctness_f1"] == 1.0 and m["correctness_similarity"] > 0.9
 
 
+def test_answers_composed_without_the_llm_are_counted() -> None:
+    """An LLM's run whose server was down measured the offline composer on those questions: the
+    records and the counts say which and how many."""
+    from eval.harness import summarise_qa
+
+    item = QAItem("q1", "Can I answer the survey for my agent?", ("Yes, you can answer it for your agent.",),
+                  ("doc.md",), "en", True)
+    emb = get_embedder("hashing:64")
+    records = [
+        score_question(item, Answer(text="Yes, you can answer it for your agent [1].",
+                                    citations=(_cite(1, "you can answer it"),), confidence=0.9, action="answer",
+                                    timings_ms={}, fallback=fallback, fallback_reason=reason), _Lexical(), emb, 1.0)
+        for fallback, reason in ((None, None), ("extractive", "llm_timeout"))
+    ]
+    assert [r["fallback"] for r in records] == [None, "extractive"]
+    assert summarise_qa(records, n_boot=10)["counts"]["llm_fallbacks"] == 1
+    assert "llm_fallbacks" not in summarise_qa(records[:1], n_boot=10)["counts"]
+
+
 @pytest.mark.integration
 def test_kb_eval_with_the_real_embedder(
     tmp_path: Path, real_embedder: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -655,7 +655,8 @@ def test_a_model_server_down_is_told_to_the_caller_without_its_address(
     s.close()  # nothing listens there
     llm = f"openai-compatible:http://127.0.0.1:{port}/v1#m"
     q = {"question": "How long does standard shipping take?"}
-    with make_client(make_settings(hashing_home, "hashing:64", llm=llm, llm_timeout_s=2)) as c, caplog.at_level("WARNING"):
+    settings = make_settings(hashing_home, "hashing:64", llm=llm, llm_timeout_s=2, llm_fallback="error")
+    with make_client(settings) as c, caplog.at_level("WARNING"):
         r = c.post("/v1/ask", json=q)
         assert r.status_code == 503 and r.json()["error"] == "backend_unavailable" and r.headers["retry-after"]
         msg = r.json()["message"]
@@ -678,6 +679,50 @@ def test_a_model_server_down_is_told_to_the_caller_without_its_address(
         assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}, body
     logged = [rec.getMessage() for rec in caplog.records if "cannot reach LLM server" in rec.getMessage()]
     assert len(logged) == 3 and str(port) in logged[0]  # each, the streamed ones too, in full
+
+
+def test_a_model_server_down_gets_the_offline_answer_marked_in_every_shape(
+    hashing_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """KB_LLM_FALLBACK=extractive (the default): /v1/ask (JSON and SSE) and /v1/chat/completions
+    (JSON and chunks) answer, and each says the answer was composed without the model, and why,
+    without the server's address; the log has it, once a question."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there
+    llm = f"openai-compatible:http://127.0.0.1:{port}/v1#m"
+    q = {"question": "How long does standard shipping take?"}
+    chat = {"model": KB, "messages": [{"role": "user", "content": q["question"]}]}
+    with make_client(make_settings(hashing_home, "hashing:64", llm=llm, llm_timeout_s=2)) as c, caplog.at_level("WARNING"):
+        body = c.post("/v1/ask", json=q).json()
+        assert body["action"] == "answer" and body["citations"] and not body["handoff"], body
+        assert body["fallback"] == "extractive" and body["fallback_reason"] == "llm_unavailable"
+        assert str(port) not in json.dumps(body)
+        events = parse_sse(c.post("/v1/ask", json={**q, "stream": True}).text)
+        sent = "".join(e[1]["text"] for e in events if e[0] == "token")
+        assert events[-1][0] == "final" and events[-1][1]["answer"] == sent == body["answer"]
+        assert events[-1][1]["fallback"] == "extractive" and events[-1][1]["fallback_reason"] == "llm_unavailable"
+        out = c.post("/v1/chat/completions", json=chat).json()
+        assert out["choices"][0]["message"]["content"] == body["answer"]
+        assert out["kb_fallback"] == "extractive" and out["kb_fallback_reason"] == "llm_unavailable"
+        chunks = [json.loads(line[6:]) for line in c.post("/v1/chat/completions", json={**chat, "stream": True}).text
+                  .splitlines() if line.startswith("data: {")]
+        content = "".join(ch["choices"][0]["delta"].get("content") or "" for ch in chunks)
+        assert content == body["answer"] and chunks[-1]["choices"][0]["finish_reason"] == "stop"
+        assert chunks[-1]["kb_fallback"] == "extractive" and chunks[-1]["kb_fallback_reason"] == "llm_unavailable"
+    logged = [rec.getMessage() for rec in caplog.records if "cannot reach LLM server" in rec.getMessage()]
+    assert len(logged) == 4 and str(port) in logged[0], logged
+
+
+def test_an_answer_the_model_composed_has_no_fallback(client: Any) -> None:
+    body = client.post("/v1/ask", json={"question": "How long does standard shipping take?"}).json()
+    assert "fallback" not in body and "fallback_reason" not in body
+    out = client.post("/v1/chat/completions", json={"model": KB, "messages": [
+        {"role": "user", "content": "How long does standard shipping take?"}]}).json()
+    assert out["kb_fallback"] is None and out["kb_fallback_reason"] is None
 
 
 def test_cors_off_by_default_and_configurable(client: Any, hashing_home: Path) -> None:

@@ -28,13 +28,15 @@ def _kb(args: list[str], home: Path, monkeypatch: pytest.MonkeyPatch, capsys: py
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     reset_settings_cache()
+    code = 0  # a command that succeeds returns
     try:
-        with pytest.raises(SystemExit) as ex:
-            main(args)
+        main(args)
+    except SystemExit as ex:
+        code = int(ex.code or 0)
     finally:
         reset_settings_cache()
     out = capsys.readouterr()
-    return int(ex.value.code or 0), out.out, out.err
+    return code, out.out, out.err
 
 
 def test_ask_json_with_the_llm_server_unreachable_prints_the_error_as_json(
@@ -42,11 +44,26 @@ def test_ask_json_with_the_llm_server_unreachable_prints_the_error_as_json(
 ) -> None:
     rc, out, err = _kb(["ask", "How long does standard shipping take?", "--kb", KB, "--json"], hashing_home,
                        monkeypatch, capsys, KB_LLM=f"openai-compatible:http://127.0.0.1:{_closed_port()}/v1#m",
-                       KB_LLM_TIMEOUT_S="5")
+                       KB_LLM_TIMEOUT_S="5", KB_LLM_FALLBACK="error")
     body = json.loads(out)
     assert rc == 1 and err.startswith("error: cannot reach LLM server") and len(err.strip().splitlines()) == 1
     assert set(body) == {"error", "message", "hint"} and body["message"].startswith("cannot reach LLM server")
     assert body["hint"] and f"{body['message']}; {body['hint']}" == err.strip().removeprefix("error: ")
+
+
+def test_ask_with_the_llm_server_unreachable_answers_offline_and_says_so(
+    hashing_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """KB_LLM_FALLBACK=extractive (the default): the answer, composed offline, marked degraded."""
+    llm = {"KB_LLM": f"openai-compatible:http://127.0.0.1:{_closed_port()}/v1#m", "KB_LLM_TIMEOUT_S": "5"}
+    rc, out, err = _kb(["ask", "How long does standard shipping take?", "--kb", KB, "--json"], hashing_home,
+                       monkeypatch, capsys, **llm)
+    body = json.loads(out)
+    assert rc == 0 and body["action"] == "answer" and body["citations"], body
+    assert body["fallback"] == "extractive" and body["fallback_reason"] == "llm_unavailable"
+    rc, out, err = _kb(["ask", "How long does standard shipping take?", "--kb", KB], hashing_home,
+                       monkeypatch, capsys, **llm)
+    assert rc == 0 and body["answer"] in out and "fallback: extractive (llm_unavailable)" in out, out
 
 
 @pytest.mark.parametrize("command", ["ask", "search"])
