@@ -145,6 +145,10 @@
     const badge = el("span", { class: "badge" + (final.handoff ? " handoff" : "") },
       final.handoff ? t("handoffbadge") : actionName(final.action));
     bar.append(badge, el("span", {}, `${t("confidence")} ${Math.round((final.confidence || 0) * 100)}%`));
+    // an answer composed without the model (it was down, or stopped part-way) says so
+    if (final.fallback === "extractive" || final.fallback === "partial") {
+      bar.append(el("span", { class: "badge fallback", role: "note" }, t("fb_" + final.fallback)));
+    }
     bubble.append(bar, wrap);
     bubble.dataset.answerId = final.answer_id;
   }

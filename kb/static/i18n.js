@@ -17,6 +17,8 @@ const STRINGS = {
     sessionlost: "this conversation was started with another API key, so a new one has begun; please ask again",
     toolong: "the question is too long; please shorten it", nokey: "this page needs an API key: enter it above",
     apikeyreq: "API key (required)", askperson: "Talk to a person",
+    fb_extractive: "quoted from the documents: the assistant model is unavailable",
+    fb_partial: "cut short: the assistant model stopped; ask again for the rest",
   },
   zh: {
     title: "帮助中心", apikey: "API 密钥（可选）", newchat: "新对话", agentview: "客服视图",
@@ -31,6 +33,7 @@ const STRINGS = {
     cutoff: "回答在核对完成前中断，请重新提问", sessionlost: "此对话由另一个 API 密钥发起，已为您开始新对话，请重新提问",
     toolong: "问题过长，请缩短后再发送", nokey: "此页面需要 API 密钥，请在上方输入",
     apikeyreq: "API 密钥（必填）", askperson: "转人工客服",
+    fb_extractive: "直接引自文档：智能模型暂不可用", fb_partial: "回答不完整：智能模型中断，可重新提问",
   },
   "zh-Hant": {
     title: "幫助中心", apikey: "API 金鑰（選填）", newchat: "新對話", agentview: "客服視圖",
@@ -45,6 +48,7 @@ const STRINGS = {
     cutoff: "回答在核對完成前中斷，請重新提問", sessionlost: "此對話由另一個 API 金鑰發起，已為您開始新對話，請重新提問",
     toolong: "問題過長，請縮短後再發送", nokey: "此頁面需要 API 金鑰，請在上方輸入",
     apikeyreq: "API 金鑰（必填）", askperson: "轉人工客服",
+    fb_extractive: "直接引自文件：智慧模型暫不可用", fb_partial: "回答不完整：智慧模型中斷，可重新提問",
   },
 };
 // the order the language button goes through; each language's "lang" string names the next one
