@@ -3,7 +3,8 @@
 Pipeline per question: hand-off request or always-escalate topic? -> condense the conversation
 into a stand-alone query -> hybrid retrieval under the user's filters -> relevance gate (refuse)
 -> FAQ direct answer -> clarify when the top passages tie across topics -> compose (extractive
-or an LLM) -> citation check -> confidence -> hand-off below the threshold.
+or an LLM; extractive where the LLM is down or out of time, ``llm_fallback``) -> citation check ->
+confidence -> hand-off below the threshold.
 
 Calibration (dev data, ../shared/data; cosines are on each embedder's own scale, so both
 thresholds are per embedder, :data:`CALIBRATION`): ``refuse_threshold`` maximises balanced accuracy
@@ -110,6 +111,7 @@ def fallback_reason(err: BackendUnavailableError) -> str:
     """Why an answer was composed without its model (Answer.fallback_reason), in words a caller may
     be told: the error's own message names the server, which is for the operator's log only."""
     return "llm_timeout" if isinstance(err, BackendTimeoutError) else "llm_unavailable"
+
 
 # (a person asked for, not named: "How do I port my number from another operator?", "Can I get a
 # discount for 4 people?" and "Can I transfer my line to someone else?" ask for none)
@@ -1161,7 +1163,6 @@ class Assistant:
         elif not self.llm.extractive:
             deadline = self._llm_deadline(llm_spent)
             msgs = build_messages(asked, hits, lang, [] if chosen else hist[-6:])
-            live = False
             try:
                 if stream:
                     # 6, as the model writes: each sentence is checked once it is complete, and only
