@@ -96,11 +96,12 @@ def to_traditional(text: str) -> str:
 
 # A number that Chinese writes in numerals or in digits alike: an ordinal (第十二条, 第12条) or a
 # number before a unit (十五天 / 15天, 七天无理由 / 7天无理由, 两个工作日 / 2个工作日, 三十日内, 二百元,
-# 贰佰元). Policy clauses write the numerals and customers type digits, or the other way round, and
-# jieba cuts the two forms into no common word ("第十二条": 第十二条, 十二条, ...; "第12条": 第, 12,
-# 条). The analyzer reads such a number as digits (:func:`arabic_numerals`). Idioms and words that
-# hold a numeral but count nothing (统一, 一些, 十分, 千万不要, 唯一一个) are left as written: the
-# numeral must stand after 第 or before a unit, and one (一) only before a unit of time or money.
+# 贰佰元), or a percentage (百分之六十 / 60%). Policy clauses write the numerals and customers type
+# digits, or the other way round, and jieba cuts the two forms into no common word ("第十二条":
+# 第十二条, 十二条, ...; "第12条": 第, 12, 条). The analyzer reads such a number as digits
+# (:func:`arabic_numerals`). Idioms and words that hold a numeral but count nothing (统一, 一些,
+# 十分, 千万不要, 唯一一个) are left as written: the numeral must stand after 第 or before a unit,
+# and one (一) only before a unit of time or money.
 _CN_DIGIT = {
     "零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "两": 2, "兩": 2, "贰": 2, "貳": 2, "三": 3, "叁": 3, "參": 3,
     "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6, "陸": 6, "七": 7, "柒": 7, "八": 8, "捌": 8,
@@ -117,7 +118,8 @@ _CN_UNIT = (
 )
 _CN_NUMERAL = "".join(_CN_DIGIT) + "".join(_CN_POWER)
 _CN_NUMBER = re.compile(
-    rf"(?P<ord>第)(?P<n1>[{_CN_NUMERAL}]+)|(?P<n2>[{_CN_NUMERAL}]+)(?=(?:多|余)?(?P<unit>{_CN_UNIT}))"
+    rf"百分之(?P<pct>[{_CN_NUMERAL}]+|\d+(?:\.\d+)?)"
+    rf"|(?P<ord>第)(?P<n1>[{_CN_NUMERAL}]+)|(?P<n2>[{_CN_NUMERAL}]+)(?=(?:多|余)?(?P<unit>{_CN_UNIT}))"
 )
 
 
@@ -147,6 +149,10 @@ def cn_number(numeral: str) -> int | None:
 
 
 def _arabic(m: re.Match[str]) -> str:
+    pct = m.group("pct")
+    if pct is not None:  # 百分之六十: 60%
+        value = pct if pct[0].isdigit() else cn_number(pct)
+        return m.group(0) if value is None else f"{value}%"
     numeral = m.group("n1") or m.group("n2")
     value = cn_number(numeral)
     if value is None:
@@ -165,7 +171,8 @@ def _arabic(m: re.Match[str]) -> str:
 
 def arabic_numerals(text: str) -> str:
     """``text`` with its Chinese numerals that count something (after 第, before a unit) written in
-    digits: "第十二条" -> "第12条", "十五天内" -> "15天内", "贰佰元" -> "200元", "二〇二六年" -> "2026年";
+    digits: "第十二条" -> "第12条", "十五天内" -> "15天内", "贰佰元" -> "200元", "二〇二六年" -> "2026年",
+    "百分之六十" -> "60%";
     "统一", "一些", "十分" stay. The keyword analyzer reads text so (the ``nums`` analysis)."""
     if not _CN_NUMERAL_CHAR.search(text):
         return text
