@@ -42,6 +42,7 @@ from indexes.types import Document, faq_entry_id, lang_code, quoted_names, sha25
 from ingest.cleaning import (
     CJK_ITEM,
     TITLE_MAX,
+    display_width,
     hyphen_words,
     is_cjk,
     readable_name,
@@ -1071,8 +1072,41 @@ class TextLoader:
         # ran a paragraph's lines together, and "2. Getting started\n1. Unplug the modem.\n2.
         # Connect ..." became one item, read as "Getting started 1 — Unplug the modem — 2"
         text = _LIST_LINE.sub(lambda m: f"\n{m.group(0)}\n", text)
+        text = _heading_lines_apart(text)
         elements = _from_unstructured(partition_text(text=text, **_NO_LANG), plain_text=True)
         return _numbered_headings(_short_lines_as_text(elements)), [], {}
+
+
+# a line that goes on in the next: it ends with a word that joins it to what follows
+_RUNS_ON_WORD = re.compile(r"(?i)(?<![\w-])(?:a|an|the|and|or|of|to|in|on|for|with|by|at|from|as|if|that|your|our)\s*$")
+_PROSE_END = re.compile(r"[.!?。！？]['\"”’)）]*\s*$")
+
+
+def _heading_lines_apart(text: str) -> str:
+    """A plain-text file's headings written on the line just above their text, apart from it: the
+    partitioner reads the lines between blank lines as one paragraph, so "Bag drop\nIf you
+    checked in online, drop your bags ..." was one paragraph, quoted as "Bag drop If you checked
+    in online ...", and its section had no heading. A paragraph's first line is a heading where it
+    could be one (:func:`_plausible_heading`: short, not ending like a sentence), is at most half
+    as wide as the widest of the lines after it and does not run on into them (a line of a hard-
+    wrapped paragraph is as wide as the others, and one ending "... of the" goes on), and the lines
+    after it end as prose does."""
+    blocks = re.split(r"(\n[ \t]*\n)", text)
+    for i in range(0, len(blocks), 2):
+        lines = blocks[i].strip("\n").split("\n")
+        if len(lines) < 2:
+            continue
+        first, rest = lines[0].strip(), [line.strip() for line in lines[1:]]
+        if (
+            first
+            and _plausible_heading(first)
+            and not _RUNS_ON_WORD.search(first)
+            and not _LIST_LINE.match(first)
+            and 2 * display_width(first) <= max(display_width(line) for line in rest)
+            and _PROSE_END.search(rest[-1])
+        ):
+            blocks[i] = lines[0] + "\n\n" + "\n".join(lines[1:])
+    return "".join(blocks)
 
 
 def _short_lines_as_text(elements: list[Element]) -> list[Element]:

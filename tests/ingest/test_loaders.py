@@ -313,6 +313,26 @@ def test_a_plain_text_chinese_sentence_wrapped_to_a_width_is_one_paragraph(tmp_p
     assert not any("说明数码" in t for t in texts)  # so do a table's rows
 
 
+def test_a_plain_text_heading_on_the_line_above_its_text_is_a_heading(tmp_path: Path) -> None:
+    # "Bag drop\nIf you checked in online, ..." was one paragraph, quoted as "Bag drop If you ..."
+    (tmp_path / "checkin.txt").write_text(
+        "Check-in and boarding\n\n"
+        "Online check-in\nOnline check-in opens 30 hours before departure and closes 60 minutes before.\n\n"
+        "Bag drop\nIf you checked in online, drop your bags at the bag drop counter.\n\n"
+        "退票须知\n开车前8天以上退票的，不收取退票费。\n\n"
+        # a hard-wrapped paragraph: its first line is as wide as the others, or runs on into them
+        "Passengers who arrive after the counter has closed cannot be\naccepted on the flight, whatever their fare.\n\n"
+        "Refunds go to the card used for\nthe booking within 7 days.\n",
+        encoding="utf-8",
+    )
+    els = [(e.kind, e.text) for e in load_file(tmp_path / "checkin.txt", tmp_path, 5).elements]
+    for heading in ("Online check-in", "Bag drop", "退票须知"):
+        assert ("heading", heading) in els, els
+    assert ("paragraph", "If you checked in online, drop your bags at the bag drop counter.") in els
+    assert ("paragraph", "开车前8天以上退票的，不收取退票费。") in els
+    assert not any(kind == "heading" and text.startswith(("Passengers", "Refunds")) for kind, text in els), els
+
+
 def test_a_plain_text_list_of_lines_without_a_mark_keeps_its_lines(tmp_path: Path) -> None:
     # one question a line, one of them long: no wrapped text
     (tmp_path / "qs.txt").write_text(
