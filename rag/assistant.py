@@ -69,6 +69,7 @@ from kb.errors import (
 from rag.citations import AnswerChecker, SentenceStream, mark_sentences, split_answer, strip_markers
 from rag.codes import coded_passages, question_codes, swapped_names
 from rag.compose import (
+    ASKING_VERBS,
     ExtractiveComposer,
     build_messages,
     passage_sentences,
@@ -1385,6 +1386,10 @@ class Assistant:
         # ``compose._topic_terms``), "Which payment methods do you accept?" by "We accept direct
         # debit, debit card and credit card"
         framing = set(tokenize(" ".join(comparison_cues(topic) + class_words(topic))))
+        # nor is a verb it asks with, beside two words that say what about: "Do Gold members get an
+        # extra bag?" was refused, its passage saying "Gold ... members receive one extra checked bag"
+        if len(terms - framing - ASKING_VERBS) >= 2:
+            framing |= ASKING_VERBS
         terms -= framing
 
         lemmas: set[str] | None = None  # the terms with irregular forms read as their word, once asked

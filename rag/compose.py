@@ -489,7 +489,7 @@ _ASKS_ACROSS = re.compile(
     re.IGNORECASE,
 )
 # verbs a question asks with, not about: "How much data do I get on Plus?" asks about data and Plus
-_ASKING_VERBS = frozenset(tokenize("get have need pay include come offer"))
+ASKING_VERBS = frozenset(tokenize("get have need pay include come offer"))
 
 
 def _named_share(terms: set[str], weight: dict[str, float], said: set[str], shared: set[str]) -> float:
@@ -1259,7 +1259,7 @@ class ExtractiveComposer:
         # about something else of that plan ("How much does roaming cost on the Max plan?", "...
         # for seniors?")
         answers_row = (
-            named_row if named_row in picked and row_topic - _ASKING_VERBS <= set(tokenize(texts[named_row])) else None
+            named_row if named_row in picked and row_topic - ASKING_VERBS <= set(tokenize(texts[named_row])) else None
         )
         while len(picked) < self.max_sentences:
             best, best_val = -1, -1e9

@@ -2055,6 +2055,20 @@ def test_a_question_names_every_term_of_a_passage_that_writes_its_verb_irregular
     assert asst.ask("Who pays import fees?").action == "refuse"  # a term no passage names
 
 
+def test_a_question_is_named_without_the_verb_it_asks_with(kb_home: Path, fake_embedder: Any) -> None:
+    # "Do Gold members get an extra bag?" was refused: the page says members "receive" one, and
+    # "get" was a term every passage had to name. A verb it asks with alone is still a term.
+    index = build_kb(kb_home, "verbs", fake_embedder, [
+        Doc("miles.md", "Miles", ["Gold and Platinum members receive one extra checked bag of 23 kg on every flight."]),
+        Doc("returns.md", "Returns", ["Items can be returned within 30 days."]),
+    ])
+    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
+    a = asst.ask("Do Gold members get an extra bag?")
+    assert a.action == "answer" and "extra checked bag" in a.text, (a.action, a.text)
+    assert asst.ask("Do Silver members get an extra bag?").action == "refuse"  # a term no passage names
+    assert not Assistant.names_every_term("Can I get it?", asst.search("Can I get it?", k=3))
+
+
 @pytest.mark.parametrize(("page", "question", "said", "unnamed"), [
     # no page says "difference": each says what its plan is
     ("The Basic plan costs $10 a month. The Pro plan costs $20 a month and adds phone support.",
