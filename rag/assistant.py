@@ -116,12 +116,46 @@ def fallback_reason(err: BackendUnavailableError) -> str:
 
 # (a person asked for, not named: "How do I port my number from another operator?", "Can I get a
 # discount for 4 people?" and "Can I transfer my line to someone else?" ask for none)
-_PERSON = r"(human|person|agent|representative|someone|somebody|operator|staff|real\s+person|live\s+agent)"
+_PERSON = (r"(human|person|agent|representative|someone|somebody|operator|staff|employee|adjuster|advis[eo]r"
+           r"|real\s+person|live\s+agent)")
 # what a question asks of the service desk itself, after its name: its hours, its number, when it
 # is there ("人工客服几点上班", "人工客服的电话是多少")
 _ABOUT_THE_DESK = r"的?(几点|什么时候|哪天|时间|工作时间|服务时间|上班|下班|电话|热线|号码|在线时间|在线吗|周末|节假日)"
 
+# a member of staff, named in Chinese ("工作人员", "客服人员", "业务员", "真人")
+_STAFF_ZH = r"(工作人员|客服人员|客服专员|服务人员|业务员|专员|真人|人工|客服)"
+# (a question how, whether, where or what asks about them, and is answered from the knowledge base:
+# "怎么跟业务员沟通", "投诉电话是多少", "我想投诉，应该找哪个部门？"; the guard reads the sentence to its end)
+_ASKING_ZH = r"怎么|怎样|如何|是否|要不要|需不需要|用不用|哪|谁|什么|多少|多久|几点|几天|几个|如果|的话|渠道|流程|方式|途径|部门"
+_NOT_ASKING_ZH = r"(?![^。！？?!]{0,60}?(" + _ASKING_ZH + r"))"
+# ("能让我跟工作人员说吗" asks for one; "我想投诉有用吗" asks whether complaining helps)
+_NOT_ASKING_WHETHER_ZH = r"(?![^。！？?!]{0,60}?(" + _ASKING_ZH + r"|吗))"
+_NOT_ASKING_EN = (r"(?![^.?!]{0,80}?\b(how|where|which|whom|who\s+(do|should|can)|what('s|\s+(is|are|do|does|should|can))"
+                  r"|if|whether|when\s+(do|can|should))\b)")
+# an explicit complaint about the service or a member of staff, to be taken up by a person ("我要投诉
+# 你们的理赔员", "I'd like to complain about the adjuster"); asking how to complain is no complaint
+_COMPLAINT = (
+    r"(?:^|(?<=[.!?]))\s*" + _NOT_ASKING_EN + r"[^.?!]{0,60}?\b(i|we)(\s*['’]d|\s+would|\s+want|\s+wanna|\s+wish"
+    r"|\s+need|\s*['’]m\s+going|\s+am\s+going)\s+(like\s+)?(to\s+)?((file|make|lodge|submit|register|raise|put\s+in)"
+    r"\s+(a|an)\s+((official|formal)\s+)?complaint|complain)\b"
+    r"|(?:^|(?<=[.!?]))\s*" + _NOT_ASKING_EN + r"[^.?!]{0,60}?\bi\s+(have|['’]ve\s+got)\s+a\s+complaint\b"
+    r"|(?:^|(?<=[。！？?!]))" + _NOT_ASKING_WHETHER_ZH + r"[^。！？?!]{0,30}?(我|我们)(要|想|想要|需要|必须|得|要求)投诉"
+    r"|(?:^|(?<=[。！？?!]))" + _NOT_ASKING_WHETHER_ZH + r"[^。！？?!]{0,30}?(?<![么何样去向哪里])投诉(一下)?(你们|您们)"
+    r"|^\W*投诉\W*$"
+)
+# to speak with a member of staff, asked in Chinese: "能让我跟你们的工作人员直接说吗", "我要找工作人员",
+# "让业务员联系我" ("工作人员几点下班" and "怎么跟业务员沟通" ask about them)
+_STAFF_REQUEST_ZH = (
+    r"(?:^|(?<=[。！？?!，,；;]))" + _NOT_ASKING_ZH + r"[^。！？?!，,；;]{0,20}?(跟|和|与|同)(你们|您们)?的?" + _STAFF_ZH
+    + r"[^。！？?!，,；;]{0,6}?(说(?!明)|讲|谈|聊|沟通|通话|通电话|对话|交流)"
+    r"|(我要|我想|我需要|帮我|给我|请|麻烦)(找|叫|转接|接|转)(一下|下|个)?(你们|您们)?的?" + _STAFF_ZH
+    + r"(?!" + _ABOUT_THE_DESK + r")"
+    r"|^\W*(找|叫)(一下|下|个)?(你们|您们)?的?" + _STAFF_ZH + r"(?!" + _ABOUT_THE_DESK + r")"
+    r"|(让|叫|请)(你们|您们)?的?" + _STAFF_ZH + r"[^。！？?!]{0,6}(打电话|回电|联系我|给我打|跟我联系|和我联系)"
+)
+
 HANDOFF_RE = re.compile(
+    _COMPLAINT + "|" + _STAFF_REQUEST_ZH + "|"
     r"\b(talk|speak|chat)\s+(to|with)\b[^.?!]{0,25}\b" + _PERSON + r"\b|"
     r"\b(connect|transfer|put)\s+me\b[^.?!]{0,25}\b" + _PERSON + r"\b|"
     r"\bget\s+(me\s+)?(an?|some)\s+(real\s+|live\s+)?(human|person|agent|representative|operator)\b|"

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from indexes.text import detect_lang, query_topic, tokenize
+from indexes.text import detect_lang, query_topic, to_simplified, tokenize
 from indexes.types import Filters
 from kb.errors import BackendUnavailableError, InputError
 from rag.assistant import HANDOFF_RE, SERVICE_DESK_RE, Assistant, offered_person
@@ -104,6 +104,48 @@ def test_asking_about_the_service_desk_is_no_handoff_request(question: str) -> N
     assert HANDOFF_RE.search(question) is None, question
     if "人工" in question:  # (refused, a question about the desk is handed to it)
         assert SERVICE_DESK_RE.search(question), question
+
+
+@pytest.mark.parametrize("question", [
+    "能让我跟你们的工作人员直接说吗", "能讓我跟你們的工作人員直接說嗎", "我要找工作人员", "找你们的工作人员",
+    "请帮我找一下业务员", "让业务员联系我", "让工作人员给我打电话", "我想和客服人员通话", "我要跟你们工作人员谈",
+    "我想跟客服通电话", "帮我转接工作人员", "我要找真人", "I want to speak to a staff member", "Can I speak to an agent?",
+    "Can I talk to an employee?", "I want to speak to the claims adjuster",
+])
+def test_asking_to_speak_to_staff_is_a_handoff_request(question: str) -> None:
+    # "能让我跟你们的工作人员直接说吗" was answered with the direct-billing passage
+    assert HANDOFF_RE.search(to_simplified(question)), question
+
+
+@pytest.mark.parametrize("question", [
+    "我要投诉你们的理赔员，态度太差了", "我要投訴你們的理賠員", "我想投诉", "我想投诉一下你们的客服", "我们要投诉贵公司的业务员",
+    "投诉！", "I want to file a complaint", "I want to make a complaint about the service",
+    "I'd like to complain about your agent", "I’d like to complain about the adjuster", "I have a complaint about my claim",
+    "I want to lodge a formal complaint, nobody called me back.",
+])
+def test_a_complaint_is_a_handoff_request(question: str) -> None:
+    # "我要投诉你们的理赔员，态度太差了" was answered with the steps of a claim
+    assert HANDOFF_RE.search(to_simplified(question)), question
+
+
+@pytest.mark.parametrize("question", [
+    "怎么投诉？", "如何投诉", "投诉电话是多少", "投诉的流程是什么", "投诉多久有回复", "我想知道怎么投诉", "我想了解投诉渠道",
+    "我要投诉应该打什么电话", "我想投诉，应该找哪个部门？", "我想投诉有用吗", "工作人员的态度不好可以投诉吗",
+    "工作人员几点下班", "客服人员几点上班", "工作人员会上门吗", "理赔员会跟我联系吗", "怎么跟业务员沟通", "业务员的佣金怎么算",
+    "需要跟业务员说明病史吗", "业务员离职了保单怎么办", "我要投保", "How do I file a complaint?", "How can I complain?",
+    "Where can I make a complaint?", "Can I make a complaint online?", "What is the complaints procedure?",
+    "I want to make a complaint, how do I do it?", "If I want to make a complaint, where do I go?",
+    "I want to know how to complain", "What does a claims adjuster do?", "Do your staff speak French?",
+])
+def test_asking_about_complaints_or_staff_is_no_handoff_request(question: str) -> None:
+    assert HANDOFF_RE.search(to_simplified(question)) is None, question
+
+
+def test_a_complaint_is_handed_off_not_answered(shop_index: Any, fake_embedder: Any) -> None:
+    asst = make(shop_index, fake_embedder)
+    assert asst.ask("我要投诉你们的客服，态度太差了").action == "handoff"
+    assert asst.ask("I'd like to complain about the refund I was given").action == "handoff"
+    assert asst.ask("How do I return an item?").action != "handoff"
 
 
 def _asked(asst: Assistant, question: str, action: str) -> list[dict[str, str]]:
@@ -217,7 +259,7 @@ def test_a_refused_question_is_not_carried_into_the_next_one(shop_index: Any, fa
     (["lawsuit"], "There will be lawsuits", True),
     (["fire"], "My charger caught fire", True),
     (["fire"], "Does the firewall block it?", False),
-    (["投诉"], "我要投诉你们", True),
+    (["投诉"], "投诉多久有回复？", True),  # ("我要投诉你们" asks for a person itself)
     (["safety recall"], "Is my blender part of the safety recall?", True),
 ])
 def test_escalate_topics_are_words_not_parts_of_words(shop_index: Any, fake_embedder: Any, topics: list[str],
