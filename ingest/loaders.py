@@ -1074,7 +1074,7 @@ class TextLoader:
         text = _LIST_LINE.sub(lambda m: f"\n{m.group(0)}\n", text)
         text = _heading_lines_apart(text)
         elements = _from_unstructured(partition_text(text=text, **_NO_LANG), plain_text=True)
-        return _numbered_headings(_short_lines_as_text(elements)), [], {}
+        return _numbered_headings(_closing_lines_as_text(_short_lines_as_text(elements))), [], {}
 
 
 # a line that goes on in the next: it ends with a word that joins it to what follows
@@ -1133,6 +1133,62 @@ def _short_lines_as_text(elements: list[Element]) -> list[Element]:
         out[first:j] = [replace(el, kind="paragraph", level=0) for el in elements[first:j]]
         i = j
     return out
+
+
+# a letter's or notice's date under its signature, a place before it or not: "2026年1月15日", "二〇二六年
+# 一月十五日", "London, 12 March 2026"
+_ZH_NUMERAL = "〇○零一二三四五六七八九十"
+_CLOSING_DATE = re.compile(
+    rf"(?i)^\s*(?:[^\W\d][^,，\d]{{0,20}}[,，]\s*)?(?:{_DATE}"
+    rf"|[{_ZH_NUMERAL}]{{2,4}}\s*年\s*[{_ZH_NUMERAL}]{{1,2}}\s*月(?:\s*[{_ZH_NUMERAL}]{{1,3}}\s*[日号])?)\s*$"
+)
+# the words a letter or notice is closed with, before its signature: "Sincerely,", "Kind regards",
+# "此致 敬礼", "特此公告。"
+_VALEDICTION = re.compile(
+    r"(?i)^\s*(?:(?:yours\s+)?(?:sincerely|faithfully|truly|cordially|respectfully)(?:\s+yours)?"
+    r"|(?:with\s+)?(?:best|kind|warm|warmest|many)?\s*(?:regards|wishes|thanks)|thank\s+you|cheers"
+    r"|此致(?:\s*敬礼)?|敬礼|特此(?:公告|通知|说明|声明|函告|告知))[\s,，.。!！]*$"
+)
+
+
+def _closing_line(el: Element) -> bool:
+    """Whether an element is one line of what may close a document: a short line that reads as a
+    heading (a name, a company, a department), a date, a closing word ("此致" / "敬礼！") or one of the
+    document's particulars."""
+    text = el.text
+    return el.kind in ("heading", "paragraph") and "\n" not in text and len(text) <= 60 and (
+        _plausible_heading(text) or _CLOSING_DATE.match(text) is not None or _VALEDICTION.match(text) is not None
+        or _label_value(text))
+
+
+def _closing_lines_as_text(elements: list[Element]) -> list[Element]:
+    """A plain-text letter's or notice's closing lines, its signature and date ("…特此公告。" /
+    "安康人寿保险股份有限公司" / "2026年1月15日", "Sincerely," / "The Acme team"), as its text, not as a
+    heading: the partitioner takes the company's line for a title, and the last chunk, titled by it,
+    held the signature alone (under the document's title), so "2026年3月1日" found it before the
+    paragraph that says what changes then. The short lines after the last paragraph are a signature
+    where one is a date or they follow a closing word ("Sincerely,", "特此公告。"); else only the
+    headings at the very end, with nothing under them, are text. A section at the end ("Opening
+    hours" / "Mon-Fri 9:00-17:00") keeps its heading. The lines close the paragraph before them, a
+    line each: as paragraphs of their own they were packed into a chunk of next to no text but the
+    document's title, which the date in the title found first all the same."""
+    start = len(elements)
+    while start > 0 and _closing_line(elements[start - 1]):
+        start -= 1
+    if start == 0 or start == len(elements):  # no paragraph before them, or no lines after it
+        return elements
+    tail = elements[start:]
+    signed = _VALEDICTION.match(elements[start - 1].text) is not None or any(
+        _CLOSING_DATE.match(el.text) or _VALEDICTION.match(el.text) for el in tail)
+    if not signed:  # only the headings with nothing under them
+        while start < len(elements) and any(el.kind != "heading" for el in elements[start:]):
+            start += 1
+    if start == len(elements):
+        return elements
+    last = elements[start - 1]
+    if last.kind == "paragraph":  # read with it, a line each: alone they made a chunk with next to no text
+        return [*elements[: start - 1], replace(last, text="\n".join(el.text for el in elements[start - 1:]))]
+    return [*elements[:start], *(replace(el, kind="paragraph", level=0) for el in elements[start:])]
 
 
 _LIST_LINE = re.compile(r"(?m)^[ \t]*(?:\d{1,2}[.)]|[-*•·▪●])[ \t]+\S.*$")

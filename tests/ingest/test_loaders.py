@@ -548,6 +548,43 @@ def test_a_plain_text_run_of_short_lines_is_text_not_a_run_of_headings(tmp_path:
         assert ("paragraph", line) in els, els
 
 
+@pytest.mark.parametrize(("body", "closing"), [
+    ("关于2026年3月1日起调整续保费率的公告\n\n尊敬的客户：\n\n安康人寿将自2026年3月1日起调整续保费率。\n\n"
+     "如您对本次调整有疑问，请拨打客服热线400-661-8899咨询。\n\n",
+     "特此公告。\n\n安康人寿保险股份有限公司\n2026年1月15日\n"),
+    ("关于调整营业时间的通知\n\n自2月1日起，各门店营业时间调整为上午9点至晚上8点。\n\n",
+     "安康人寿保险股份有限公司\n客户服务部\n二〇二六年一月十五日\n"),
+    ("Schedule change\n\nDear customer,\n\nYour flight SK 204 now leaves at 14:05. We apologise for the change.\n\n",
+     "Skylark Airways Customer Service\n12 March 2026\n"),
+    ("Shipping update\n\nHello,\n\nOrders placed before noon now ship the same day.\n\n", "Sincerely,\nThe Acme team\n"),
+    ("Shipping update\n\nOrders placed before noon now ship the same day.\n\n", "Kind regards\nJane Smith\nHead of Customer Care\n"),
+])
+def test_a_plain_text_notices_closing_signature_is_its_text_not_a_heading(tmp_path: Path, body: str, closing: str) -> None:
+    # "…特此公告。\n\n安康人寿保险股份有限公司\n2026年1月15日": the company's line was read as a heading,
+    # and the last chunk, titled by it, held the signature alone; "2026年3月1日" found it before the
+    # paragraph that says what changes then
+    (tmp_path / "notice.txt").write_bytes((body + closing).encode("gb18030"))
+    els = load_file(tmp_path / "notice.txt", tmp_path, 5).elements
+    title = body.split("\n")[0]
+    assert [e.text for e in els if e.kind == "heading"] == [title], els
+    lines = [line for line in closing.split("\n") if line]
+    # the closing lines end the last paragraph, a line each
+    assert els[-1].kind == "paragraph" and els[-1].text.split("\n")[-len(lines):] == lines, els[-1]
+    assert not any(e.kind == "paragraph" and e.text.split("\n")[0] in lines[1:] for e in els)
+
+
+@pytest.mark.parametrize(("text", "heading"), [
+    ("Notice\n\nWe ship in 3 days.\n\nOpening hours\nMon-Fri 9:00-17:00\nSat 10:00-14:00\n", "Opening hours"),
+    ("Notice\n\nWe ship in 3 days.\n\nWarranty\n\nTwo years on all parts.\n", "Warranty"),
+    ("Changelog\n\nVersion 2.1\n2026-02-01\n\nFaster search.\n\nVersion 2.0\n2026-01-15\n\nFirst release.\n",
+     "Version 2.0"),
+])
+def test_a_plain_text_section_at_the_end_keeps_its_heading(tmp_path: Path, text: str, heading: str) -> None:
+    (tmp_path / "notes.txt").write_text(text, encoding="utf-8")
+    els = load_file(tmp_path / "notes.txt", tmp_path, 5).elements
+    assert ("heading", heading) in [(e.kind, e.text) for e in els], els
+
+
 @pytest.mark.parametrize("junk", ["(anonymous)", "Untitled-3", "Microsoft Word - returns_v2.docx", "returns.pdf"])
 def test_a_pdf_title_its_producer_made_up_gives_way_to_its_heading(tmp_path: Path, junk: str) -> None:
     pages = [[("h1", "Returns Policy for Canada"), ("p", "You have 60 days to return an item.")],
