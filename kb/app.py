@@ -1108,7 +1108,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         """A suggested reply to the customer's question in a session (by default the last one that
         is not just a request for a person; `turn` picks another), with citations and the passages
         behind it. Not recorded in the customer's conversation."""
-        from rag.assistant import HANDOFF_RE
+        from rag.assistant import asks_for_person
 
         turns = session_turns(svc, principal, body.session_id)
         users = [i for i, t in enumerate(turns) if t["role"] == "user"]
@@ -1118,7 +1118,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                                     f"use one of {users}")
             last = body.turn
         else:
-            asks = [i for i in users if not HANDOFF_RE.search(turns[i]["content"])]
+            asks = [i for i in users if not asks_for_person(turns[i]["content"])]
             last = (asks or users)[-1]
         question = turns[last]["content"]
         history = [{"role": t["role"], "content": t["content"]} for t in turns[:last]][-20:]

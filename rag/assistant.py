@@ -426,6 +426,12 @@ def too_vague(question: str, index: Any) -> bool:
     return doc_freq is not None and doc_freq(term) > 0
 
 
+def asks_for_person(message: str) -> bool:
+    """Whether ``message`` asks for a person (:data:`HANDOFF_RE`), in Simplified or Traditional
+    Chinese ("轉人工" is "转人工") or in English."""
+    return HANDOFF_RE.search(to_simplified(message)) is not None
+
+
 def offered_person(reply: str) -> bool:
     """Whether ``reply`` (an earlier assistant turn) is the refusal that offers a person."""
     return reply.strip() in _OFFERS
@@ -1000,7 +1006,7 @@ class Assistant:
             return
 
         # 1. the user asks for a person, or the topic always goes to one
-        if HANDOFF_RE.search(folded):
+        if asks_for_person(q):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0)}
             return
         if self._escalate is not None and self._escalate.search(folded):

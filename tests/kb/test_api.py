@@ -159,6 +159,15 @@ def test_conversation_by_session_and_agent_assist(client: Any) -> None:
     assert len(client.get(f"/v1/sessions/{sid}").json()["turns"]) == 4  # a suggestion is not a customer turn
 
 
+def test_agent_assist_suggests_for_the_question_before_a_request_for_a_person(client: Any) -> None:
+    # in Traditional characters too: "轉人工" was taken for the customer's question
+    sid = client.post("/v1/ask", json={"question": "How long do refunds take?"}).json()["session_id"]
+    for ask in ("轉人工", "I want to talk to a human"):
+        assert client.post("/v1/ask", json={"question": ask, "session_id": sid}).json()["action"] == "handoff"
+        r = client.post("/v1/agent/suggest", json={"session_id": sid}).json()
+        assert r["turn"] == 0, (ask, r["turn"])  # the first customer turn, not the request
+
+
 def test_a_session_id_that_would_split_its_address_is_refused_and_an_old_one_is_read(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
