@@ -1,0 +1,214 @@
+"""Quantities in text: a number with its unit ("35 kg", "35kg", "35 kilograms", "35公斤", "三十五公斤",
+"EUR 35", "35元") and the limit a sentence states with it ("over 32 kg", "up to 8 kg", "between 23 kg
+and 32 kg", "超过32公斤", "20公斤以内").
+
+The analyzer reads a number as a term of its own, whatever it counts: "Can I check in a bag that
+weighs 35 kg?" shared its 35 with "An extra checked bag costs 35 EUR", which was said before "Bags over
+32 kg are not accepted". :func:`names_quantity` tells whether a sentence says the question's
+quantity: the same number in a compatible unit (the same one, or none: a bare number may count
+anything), or a limit in its unit that speaks of it."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from indexes.text import arabic_numerals, to_simplified, tokenize
+
+# each unit's spellings -> the unit; a spelling that means two things ("pound": weight or money,
+# "in", "m" for minutes) is left out, and a number before it is bare
+_UNITS: dict[str, tuple[str, ...]] = {
+    "kg": ("kg", "kgs", "kilo", "kilos", "kilogram", "kilograms", "kilogramme", "kilogrammes", "公斤", "千克"),
+    "g": ("g", "gram", "grams", "gramme", "grammes", "克"),
+    "lb": ("lb", "lbs",),
+    "t": ("tonne", "tonnes", "ton", "tons", "吨"),
+    "mm": ("mm", "millimetre", "millimetres", "millimeter", "millimeters", "毫米"),
+    "cm": ("cm", "centimetre", "centimetres", "centimeter", "centimeters", "厘米"),
+    "m": ("metre", "metres", "meter", "meters", "米"),
+    "km": ("km", "kilometre", "kilometres", "kilometer", "kilometers", "公里", "千米"),
+    "inch": ("inch", "inches", "英寸"),
+    "ft": ("ft", "foot", "feet"),
+    "ml": ("ml", "millilitre", "millilitres", "milliliter", "milliliters", "毫升"),
+    "l": ("litre", "litres", "liter", "liters", "升"),
+    "wh": ("wh",),
+    "mah": ("mah",),
+    "gb": ("gb",),
+    "mb": ("mb",),
+    "%": ("%", "percent", "per cent", "个百分点"),
+    "eur": ("eur", "euro", "euros", "€", "欧元"),
+    "usd": ("usd", "dollar", "dollars", "$", "美元"),
+    "gbp": ("gbp", "£", "英镑"),
+    "cny": ("cny", "rmb", "yuan", "¥", "元", "块钱", "人民币"),  # (块 counts things too: 3块电池)
+    "hkd": ("hkd", "港元", "港币"),
+    "chf": ("chf", "franc", "francs"),
+    "s": ("second", "seconds", "sec", "secs", "秒", "秒钟"),
+    "min": ("minute", "minutes", "min", "mins", "分钟"),
+    "h": ("hour", "hours", "hr", "hrs", "小时", "个小时", "钟头", "个钟头"),
+    "day": ("day", "days", "business day", "business days", "working day", "working days", "天", "日", "工作日",
+            "个工作日"),
+    "week": ("week", "weeks", "周", "星期", "个星期"),
+    "month": ("month", "months", "个月"),
+    "year": ("year", "years", "年"),
+}
+_UNIT_OF = {spelling: unit for unit, spellings in _UNITS.items() for spelling in spellings}
+# what each unit measures: a question's word for a dimension ("size", 重量) is said by a quantity
+# in a unit of it ("must not exceed 158 cm" says a bag's size; "23 kg" its weight, not its size)
+_DIMENSION = {
+    **dict.fromkeys(("kg", "g", "lb", "t"), "mass"),
+    **dict.fromkeys(("mm", "cm", "m", "km", "inch", "ft"), "length"),
+}
+_DIMENSION_WORDS = {
+    "mass": "weight weights weigh weighs heavy heaviness 重量 重 体重",
+    "length": "size sizes dimension dimensions length width height tall 尺寸 大小 长度 宽度 高度",
+}
+# the terms (as :func:`tokenize` reads them) that name each dimension
+_DIMENSION_TERMS = {dim: frozenset(tokenize(words)) for dim, words in _DIMENSION_WORDS.items()}
+DIMENSION_TERMS = frozenset().union(*_DIMENSION_TERMS.values())
+
+_SPELLINGS = "|".join(re.escape(s) for s in sorted(_UNIT_OF, key=len, reverse=True))
+_NUM = r"\d+(?:[.,]\d+)*"
+# a unit after its number (a Latin one ends at a word's end; a Chinese one need not: "35公斤的"), or
+# a currency before it ("EUR 35", "€35", "$30")
+_AFTER = rf"(?P<unit>{_SPELLINGS})(?![a-z])"
+_QUANTITY = re.compile(
+    rf"(?:(?P<pre>[$€£¥]|\b(?:eur|usd|gbp|cny|rmb|hkd|chf))\s?)?(?P<num>{_NUM})(?:[ \t-]?{_AFTER})?"
+)
+# the words that make a number a limit: more than it (a lower limit), at most it (an upper one)
+_OVER_BEFORE = re.compile(
+    r"(?:\b(?:over|above|exceeding|exceeds?|beyond|more\s+than|greater\s+than|heavier\s+than|longer\s+than"
+    r"|larger\s+than|bigger\s+than|taller\s+than|in\s+excess\s+of|at\s+least|minimum(?:\s+of)?)"
+    r"|超过|超出|大于|高于|多于|至少|最少|最低)\s*$"
+)
+_UPTO_BEFORE = re.compile(
+    r"(?:\b(?:up\s+to|no\s+more\s+than|not\s+more\s+than|no\s+larger\s+than|no\s+heavier\s+than|no\s+longer\s+than"
+    r"|at\s+most|maximum(?:\s+of)?|max\.?|under|below|less\s+than|lighter\s+than|shorter\s+than|smaller\s+than"
+    r"|within|not\s+exceed|must\s+not\s+exceed|may\s+not\s+exceed|cannot\s+exceed|does\s+not\s+exceed)"
+    r"|不超过|不超出|不大于|不高于|不得超过|最多|最高|至多|少于|低于|小于)\s*$"
+)
+_OVER_AFTER = re.compile(r"^\s*(?:or\s+more\b|and\s+(?:over|above|up)\b|plus\b|\+|以上|及以上)")
+_UPTO_AFTER = re.compile(r"^\s*(?:or\s+(?:less|under|fewer|below)\b|and\s+(?:under|below)\b|max\b|以内|以下|之内|及以下)")
+# "between 23 kg and 32 kg", "23-32 kg", "23 to 32 kg", "23至32公斤", "23到32公斤": a band ("and" only
+# after "between": "35 EUR online and 60 EUR at the airport" are two prices)
+_BETWEEN = re.compile(r"^\s*(?:to|-|–|~|至|到)\s*$")
+_BETWEEN_AND = re.compile(r"^\s*and\s*$")
+_BETWEEN_BEFORE = re.compile(r"\bbetween\s*$")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number in a text: its ``term`` (as :func:`tokenize` reads it: "35", or "35kg" written
+    closed), its ``value``, its ``unit`` (None: bare, or a unit not known), and the values it
+    bounds (``low`` to ``high``, None for no bound; both the value itself for a plain number)."""
+
+    term: str
+    value: float
+    unit: str | None
+    low: float | None
+    high: float | None
+
+    def says(self, value: float, unit: str | None) -> bool:
+        """Whether this quantity says ``value`` in ``unit``: the same number in a compatible unit
+        (the same, or either bare), or a limit in the same unit that ``value`` is within or past
+        the most of ("Bags over 32 kg are not accepted" and "weighs no more than 23 kg" speak of a
+        35 kg bag; "between 23 kg and 32 kg" does not)."""
+        if unit is None or self.unit is None:
+            return self.value == value
+        if self.unit != unit:
+            return False
+        if self.low is None:  # a most: a quantity within it or past it
+            return True
+        return self.low <= value and (self.high is None or value <= self.high)
+
+
+def _normalized(text: str) -> str:
+    return arabic_numerals(to_simplified(unicodedata.normalize("NFKC", text))).lower()
+
+
+def _value(num: str) -> float:
+    return float(num.replace(",", "")) if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", num) else float(num.replace(",", "."))
+
+
+def _unit(m: re.Match[str]) -> str | None:
+    """The unit of a match of :data:`_QUANTITY`, None where it has none."""
+    word = m.group("unit") or m.group("pre")
+    return _UNIT_OF.get(re.sub(r"\s+", " ", word)) if word else None
+
+
+def _band(text: str, found: list[re.Match[str]], k: int) -> bool:
+    """Whether number ``k`` of ``found`` (in ``text``) begins a band with the next one: "23-32 kg",
+    "between 23 kg and 32 kg", both in one unit where both say one."""
+    if k + 1 >= len(found):
+        return False
+    m, nxt = found[k], found[k + 1]
+    gap = text[m.end(): nxt.start()]
+    joined = bool(_BETWEEN.match(gap) or (_BETWEEN_AND.match(gap) and _BETWEEN_BEFORE.search(text[: m.start()])))
+    a, b = _unit(m), _unit(nxt)
+    return joined and (a is None or b is None or a == b)
+
+
+def quantities(text: str) -> list[Quantity]:
+    """The numbers of ``text`` with their units and the limits they state, in order."""
+    low_text = _normalized(text)
+    found = list(_QUANTITY.finditer(low_text))
+    out: list[Quantity] = []
+    for k, m in enumerate(found):
+        unit = _unit(m)
+        value = _value(m.group("num"))
+        closed = m.group("unit") and m.end("num") == m.start("unit") and m.group("unit")[0].isascii()
+        terms = tokenize(m.group("num") + (m.group("unit") if closed else ""))
+        term = terms[0] if terms else m.group("num")
+        before, after = low_text[: m.start()], low_text[m.end():]
+        low: float | None = value
+        high: float | None = value
+        if _band(low_text, found, k):
+            nxt = found[k + 1]
+            # the first number of a band takes the band's unit where it has none of its own
+            unit = unit or _unit(nxt)
+            low, high = value, _value(nxt.group("num"))
+        elif k > 0 and _band(low_text, found, k - 1):
+            low, high = _value(found[k - 1].group("num")), value
+        elif _UPTO_BEFORE.search(before) or _UPTO_AFTER.match(after):
+            low = None
+        elif _OVER_BEFORE.search(before) or _OVER_AFTER.match(after):
+            high = None
+        out.append(Quantity(term, value, unit, low, high))
+    return out
+
+
+def asked_quantities(question: str) -> dict[str, tuple[float, str]]:
+    """The quantities of ``question`` that have a unit: each number's term -> (value, unit). A
+    bare number is left out: it is matched by the same number, whatever it counts."""
+    return {q.term: (q.value, q.unit) for q in quantities(question) if q.unit is not None}
+
+
+def unit_terms(question: str) -> dict[str, str]:
+    """The terms of ``question`` that are the unit of one of its numbers, written apart from it ->
+    that unit: "kilogram" in "a bag of 35 kilograms", said by a sentence that gives kilograms as
+    "kg" ("Bags over 32 kg are not accepted")."""
+    low_text = _normalized(question)
+    out: dict[str, str] = {}
+    for m in _QUANTITY.finditer(low_text):
+        unit = _unit(m)
+        if unit is not None:
+            word = m.group("unit") or m.group("pre")
+            if not (m.group("unit") and m.end("num") == m.start("unit") and word[0].isascii()):
+                out.update(dict.fromkeys(tokenize(word), unit))
+    return out
+
+
+def says_unit(unit: str, said: list[Quantity]) -> bool:
+    """Whether one of the quantities ``said`` is in ``unit``."""
+    return any(q.unit == unit for q in said)
+
+
+def names_quantity(value: float, unit: str, said: list[Quantity]) -> bool:
+    """Whether one of the quantities ``said`` (:func:`quantities` of a sentence) says ``value`` in
+    ``unit`` (:meth:`Quantity.says`)."""
+    return any(q.says(value, unit) for q in said)
+
+
+def dimensions_named(said: list[Quantity]) -> frozenset[str]:
+    """The terms for the dimensions that the quantities ``said`` measure ("size", "weight")."""
+    dims = {_DIMENSION[q.unit] for q in said if q.unit in _DIMENSION}
+    return frozenset().union(*(_DIMENSION_TERMS[d] for d in dims)) if dims else frozenset()
