@@ -14,6 +14,15 @@ from typing import Any, TypeVar
 import numpy as np
 
 from indexes.lru import BatchLRU
+from indexes.quantity import (
+    DIMENSION_TERMS,
+    asked_quantities,
+    dimensions_named,
+    names_quantity,
+    quantities,
+    says_unit,
+    unit_terms,
+)
 from indexes.text import (
     CLOSERS,
     NEGATION,
@@ -302,6 +311,28 @@ def _naming(use: list[int], hits: Sequence[Hit], terms: set[str], *, most: bool)
     best = max(named, default=0)
     bar = best if most else 1
     return [i for i, x in zip(use, named, strict=True) if x >= bar] if best > 0 else use
+
+
+def _with_quantities(words: list[set[str]], sentences: Sequence[str], question: str, q_terms: set[str]) -> None:
+    """``words`` (each sentence's terms) with the quantities of ``question`` (:mod:`indexes.quantity`)
+    read as said or not by each of ``sentences``: a number with a unit is one of a sentence's words
+    where the sentence says that quantity (:func:`~indexes.quantity.names_quantity`), and not
+    otherwise; its unit's word ("kilograms") is one where a quantity is in that unit ("32 kg"); a
+    term of ``q_terms`` that names a dimension ("size") is one where a quantity measures it."""
+    asked = asked_quantities(question)
+    units = {t: u for t, u in unit_terms(question).items() if t in q_terms}
+    dims = DIMENSION_TERMS & q_terms
+    if not (asked or units or dims):
+        return
+    for w, s in zip(words, sentences, strict=True):
+        said = quantities(s)
+        for term, (value, unit) in asked.items():
+            if names_quantity(value, unit, said):
+                w.add(term)
+            else:
+                w.discard(term)
+        w.update(t for t, u in units.items() if says_unit(u, said))
+        w |= dimensions_named(said) & dims
 
 
 def _term_weights(terms: set[str], weight: Callable[[str], float] | None) -> dict[str, float]:
@@ -773,7 +804,10 @@ class ExtractiveComposer:
     [n] of its passage. A sentence that holds the kind of answer the question asks for
     (:func:`indexes.text.answer_kind`: a duration for "how long" or "多久", a number for "how
     many" or "多少") gains ``kind_bonus`` (and half a matched question term in the choice of the
-    sentences to embed).
+    sentences to embed). A number of the question with a unit is one of a sentence's words only
+    where the sentence says that quantity (:func:`_with_quantities`): "35 kg" is not the 35 of
+    "costs 35 EUR" (nor "35公斤" that of "35元"), and is said by "35kg", "35 kilograms" and by a
+    limit in its unit that speaks of it ("Bags over 32 kg are not accepted", "up to 23 kg").
 
     Only the few most promising sentences are embedded (``embed_sentences``), chosen by their
     share of the question's terms plus ``w_rank`` x their passage's retrieval score: retrieval
@@ -1006,6 +1040,12 @@ class ExtractiveComposer:
         # its own words where the passages hold them, else ("why?", or "and to Switzerland?" where
         # no sentence names Switzerland) about its stand-alone form
         words = [set(tokenize(s)) for _, _, s in cands]
+        # a number of the question is said only by the same number in a compatible unit (or none),
+        # or by a limit in its unit that speaks of it: "Can I check in a bag that weighs 35 kg?"
+        # shares nothing with "An extra checked bag costs 35 EUR", and "Bags over 32 kg are not
+        # accepted" says it; a word for a dimension ("size", 重量) is said by a quantity measuring
+        # it ("must not exceed 158 cm" says a size, "Maximum weight per bag: 23 kg" none)
+        _with_quantities(words, [s for _, _, s in cands], question, q_terms)
         # a table row's headers, or a list item's lead-in, are shared by its neighbours: they say
         # which column or list a question asks about, not which row or item, so they count half
         shared = [w - set(tokenize(x)) if x is not None else set() for w, x in zip(words, lexical, strict=True)]
