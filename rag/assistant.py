@@ -662,8 +662,9 @@ def _keeps_together(hit: Hit, pairs: Sequence[tuple[str, ...]]) -> bool:
 
 def section_names(chunk: Chunk) -> str:
     """The words that name the section ``chunk`` is in: its document's title, the headings above
-    it and, for an FAQ entry, its curated question."""
-    return " ".join((chunk.title, *chunk.heading_path, chunk.question or ""))
+    it, its tags (an FAQ sheet's "pets" column said what "Can I take my dog on the plane?" is
+    about, and "pets" alone was asked to say more) and, for an FAQ entry, its curated question."""
+    return " ".join((chunk.title, *chunk.heading_path, *chunk.tags, chunk.question or ""))
 
 
 def _above(x: float, threshold: float, at: float) -> float:

@@ -3,7 +3,7 @@ hashing embedder (no model, no ingest)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ class Doc:
     groups: tuple[str, ...] = ()
     faq: Sequence[tuple[str, str, str]] = field(default_factory=list)  # (faq_id, question, answer)
     headings: Sequence[tuple[str, ...]] = ()  # each chunk's heading path, when given
+    faq_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # faq_id -> its tags
 
 
 def sectioned(source: str, title: str, sections: Sequence[tuple[str, str]], lang: str = "en") -> Doc:
@@ -63,7 +64,7 @@ def build_kb(home: Path, name: str, embedder: Any, docs: Sequence[Doc]) -> Any:
         for pos, (fid, q, a) in enumerate(d.faq):
             c = Chunk(id=sha256_hex(f"{doc_id}|faq|{fid}"), doc_id=doc_id, source=d.source, position=pos,
                       text=f"Q: {q}\nA: {a}", title=d.title, faq_id=fid, question=q, answer=a, lang=d.lang,
-                      kind="faq", groups=d.groups)
+                      kind="faq", groups=d.groups, tags=tuple(d.faq_tags.get(fid, ())))
             chunks.append(c)
             qchunks.append(c)
     w.add_documents(documents, {d.id: d.id for d in documents})

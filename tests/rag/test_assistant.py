@@ -1260,6 +1260,17 @@ def test_one_word_that_names_a_section_is_answered_below_the_cosine_threshold(
     assert a.action in ("answer", "faq"), (word, a.action, a.text)
 
 
+def test_one_word_that_tags_an_entry_is_answered_below_the_cosine_threshold(kb_home: Path, fake_embedder: Any) -> None:
+    # an FAQ sheet's tags column says what an entry is about: "pets" was asked to say more, though
+    # "Can I take my dog on the plane?" is tagged pets and its answer speaks of pets
+    docs = [*SHOP[:2], Doc("faq.csv", "FAQ", [], faq=[
+        ("1", "Can I take my dog on the plane?", "Dogs and cats up to 8 kg travel in the cabin. Larger pets travel in the hold."),
+    ], faq_tags={"1": ("pets",)})]
+    index = build_kb(kb_home, "tags", fake_embedder, docs)
+    a = make(index, fake_embedder, refuse_threshold=0.999).ask("pets")
+    assert a.action in ("answer", "faq") and "hold" in a.text, (a.action, a.text)
+
+
 @pytest.mark.parametrize("word", ["Blender?", "pizza", "euros", "packaging"])
 def test_one_word_only_in_a_passages_text_is_not_answered_below_the_cosine_threshold(
     shop_index: Any, fake_embedder: Any, word: str
