@@ -248,7 +248,15 @@ def points_back(question: str) -> bool:
 # :data:`_FOLLOWUP_EN`, whose "that", "there", "also" or "more" mostly do not refer back in a
 # turn that is carried ("I heard that I can change Cloud Shell's location", "Are there many teams
 # in the Midwest?")
-_REFERS_BACK_EN = re.compile(r"\b(it|its|they|them|their|theirs|he|she|his|her|him|this|these|those)\b", re.I)
+_REFERS_BACK_EN = re.compile(
+    r"\b(it|its|they|them|their|theirs|he|she|his|her|him|this|these|those)\b"
+    # "that" as a pronoun ("How much does that cost?", "What about that?"), not as a conjunction
+    # ("I heard that the fee went up") or a relative ("a fee that applies"): the question after
+    # "how much does that cost?" lost the topic the turn before it named
+    r"|\b(does|do|did|is|was|will|would|can|could|about|for|with|of|on|to)\s+that\b"
+    r"(?!\s+(the|a|an|i|you|we|they|it|my|your|our|their|this|these|those|is|was)\b)|\bthat\s*[?!.]*\s*$",
+    re.I,
+)
 
 
 def refers_back(turn: str) -> bool:

@@ -1477,6 +1477,12 @@ def test_a_carried_turn_that_leans_on_an_earlier_one_brings_that_turn_too() -> N
     shell = [{"role": "user", "content": t} for t in (
         "Cloud Shell workspace delete", "I heard that I can change Cloud Shell to a different location")]
     assert condense_offline("Is it free?", shell) == "Is it free? I heard that I can change Cloud Shell to a different location"
+    # ... but a "that" that stands for the topic does: "how far in advance do i need to book it?"
+    # after "how much does that cost?" after "Can my child fly alone?" was asked of the cost alone
+    child = [{"role": "user", "content": t} for t in ("Can my child fly alone?", "how much does that cost?")]
+    assert condense_offline("how far in advance do i need to book it?", child) == (
+        "how far in advance do i need to book it? how much does that cost? Can my child fly alone?"
+    )
     pasted = [{"role": "user", "content": "order " * 100}, {"role": "user", "content": "Is it late?"}]
     assert condense_offline("Why?", pasted) == "Why? Is it late?"
     # a turn that only names another subject leans on the one before it as a pronoun does: "How
