@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from kb.auth import hash_key
-from tests.kb.conftest import KB, NEW_DOC, SECRET, make_client, make_settings
+from tests.kb.conftest import KB, NEW_DOC, SECRET, free_port, make_client, make_settings
 from tests.kb.test_parts import _Receiver, _wait, receiver  # noqa: F401 - fixture
 
 
@@ -656,12 +656,7 @@ def test_a_model_server_down_is_told_to_the_caller_without_its_address(
 ) -> None:
     """Its address and "check the key" are for the operator's log; the caller gets a 503 to
     retry, the request id to quote, and the same error code, in JSON as in a stream."""
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there
+    port = free_port()  # nothing listens there
     llm = f"openai-compatible:http://127.0.0.1:{port}/v1#m"
     q = {"question": "How long does standard shipping take?"}
     settings = make_settings(hashing_home, "hashing:64", llm=llm, llm_timeout_s=2, llm_fallback="error")
@@ -696,12 +691,7 @@ def test_a_model_server_down_gets_the_offline_answer_marked_in_every_shape(
     """KB_LLM_FALLBACK=extractive (the default): /v1/ask (JSON and SSE) and /v1/chat/completions
     (JSON and chunks) answer, and each says the answer was composed without the model, and why,
     without the server's address; the log has it, once a question."""
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there
+    port = free_port()  # nothing listens there
     llm = f"openai-compatible:http://127.0.0.1:{port}/v1#m"
     q = {"question": "How long does standard shipping take?"}
     chat = {"model": KB, "messages": [{"role": "user", "content": q["question"]}]}

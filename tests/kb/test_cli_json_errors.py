@@ -4,18 +4,11 @@ code as before, and a JSON object on stdout that a script can parse (it got noth
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
 
-from tests.kb.conftest import KB
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:  # bound, then closed: nothing listens there
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.kb.conftest import KB, free_port
 
 
 def _kb(args: list[str], home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -43,7 +36,7 @@ def test_ask_json_with_the_llm_server_unreachable_prints_the_error_as_json(
     hashing_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rc, out, err = _kb(["ask", "How long does standard shipping take?", "--kb", KB, "--json"], hashing_home,
-                       monkeypatch, capsys, KB_LLM=f"openai-compatible:http://127.0.0.1:{_closed_port()}/v1#m",
+                       monkeypatch, capsys, KB_LLM=f"openai-compatible:http://127.0.0.1:{free_port()}/v1#m",
                        KB_LLM_TIMEOUT_S="5", KB_LLM_FALLBACK="error")
     body = json.loads(out)
     assert rc == 1 and err.startswith("error: cannot reach LLM server") and len(err.strip().splitlines()) == 1
@@ -55,7 +48,7 @@ def test_ask_with_the_llm_server_unreachable_answers_offline_and_says_so(
     hashing_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """KB_LLM_FALLBACK=extractive (the default): the answer, composed offline, marked degraded."""
-    llm = {"KB_LLM": f"openai-compatible:http://127.0.0.1:{_closed_port()}/v1#m", "KB_LLM_TIMEOUT_S": "5"}
+    llm = {"KB_LLM": f"openai-compatible:http://127.0.0.1:{free_port()}/v1#m", "KB_LLM_TIMEOUT_S": "5"}
     rc, out, err = _kb(["ask", "How long does standard shipping take?", "--kb", KB, "--json"], hashing_home,
                        monkeypatch, capsys, **llm)
     body = json.loads(out)

@@ -2097,6 +2097,13 @@ def test_a_follow_up_on_its_own_topic_is_not_padded_with_the_turn_before(
     assert [c.source for c in a.citations] == [source] and "warranty" not in a.text, a.text
 
 
+def _named_or_refused(kb_home: Path, fake_embedder: Any, page: Doc) -> Assistant:
+    """An assistant over ``page`` and a returns page that answers only a question a passage names
+    every term of (no cosine is over its refuse threshold)."""
+    index = build_kb(kb_home, "named", fake_embedder, [page, Doc("returns.md", "Returns", ["Items can be returned within 30 days."])])
+    return Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
+
+
 def test_a_question_names_every_term_of_a_passage_that_writes_its_verb_irregularly(kb_home: Path, fake_embedder: Any) -> None:
     # "Who pays customs duties?" against "Customs duties ... are paid by the customer": the stemmer
     # reads "paid" apart from "pay", the passage named two of three terms, and it was refused
@@ -2104,11 +2111,8 @@ def test_a_question_names_every_term_of_a_passage_that_writes_its_verb_irregular
 
     assert tokenize("He paid for the children") == ["paid", "children"]  # the keyword index as before
     assert tokenize("He paid for the children", lemmas=True) == ["pay", "child"]
-    index = build_kb(kb_home, "customs", fake_embedder, [
-        Doc("shipping.md", "Shipping", ["Customs duties and taxes are collected at delivery and are paid by the customer."]),
-        Doc("returns.md", "Returns", ["Items can be returned within 30 days."]),
-    ])
-    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
+    asst = _named_or_refused(kb_home, fake_embedder, Doc(
+        "shipping.md", "Shipping", ["Customs duties and taxes are collected at delivery and are paid by the customer."]))
     a = asst.ask("Who pays customs duties?")
     assert a.action == "answer" and "paid by the customer" in a.text, (a.action, a.text)
     assert asst.ask("Who pays import fees?").action == "refuse"  # a term no passage names
@@ -2117,11 +2121,8 @@ def test_a_question_names_every_term_of_a_passage_that_writes_its_verb_irregular
 def test_a_question_is_named_without_the_verb_it_asks_with(kb_home: Path, fake_embedder: Any) -> None:
     # "Do Gold members get an extra bag?" was refused: the page says members "receive" one, and
     # "get" was a term every passage had to name. A verb it asks with alone is still a term.
-    index = build_kb(kb_home, "verbs", fake_embedder, [
-        Doc("miles.md", "Miles", ["Gold and Platinum members receive one extra checked bag of 23 kg on every flight."]),
-        Doc("returns.md", "Returns", ["Items can be returned within 30 days."]),
-    ])
-    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
+    asst = _named_or_refused(kb_home, fake_embedder, Doc(
+        "miles.md", "Miles", ["Gold and Platinum members receive one extra checked bag of 23 kg on every flight."]))
     a = asst.ask("Do Gold members get an extra bag?")
     assert a.action == "answer" and "extra checked bag" in a.text, (a.action, a.text)
     assert asst.ask("Do Silver members get an extra bag?").action == "refuse"  # a term no passage names
