@@ -703,17 +703,37 @@ _ANSWER_KIND_ZH = re.compile(
 # a question for the members of a class ("Which payment methods do you accept?", "What delivery
 # options are there?", "支持哪些支付方式？") names the class by a generic noun that the page which
 # lists them rarely writes ("We accept direct debit, debit card and credit card")
+# So does one for what a class of things holds ("What are the benefits of Gold membership?",
+# "Which documents do I need?", "VIP有啥好处", "理赔需要哪些材料"): a list's lead-in or heading says
+# "VIP权益" or "Required documents", not 好处 or "benefits"
 _CLASS_NOUN = re.compile(
-    r"\b(?:what|which)\s+(?:[a-z-]+\s+){0,2}?(methods?|ways?|options?|types?|kinds?|sorts?|forms?|means|channels?)\b"
-    r"|(?:哪些|哪种|哪几种|什么|何种)[^，。？！,?!\s]{0,6}?(方式|方法|渠道|途径|种类|类型)",
+    r"\b(?:what|which)\s+(?:[a-z-]+\s+){0,2}?(methods?|ways?|options?|types?|kinds?|sorts?|forms?|means|channels?"
+    r"|benefits?|perks?|advantages?|privileges?|requirements?|documents?|documentation|paperwork)\b"
+    r"|(?:哪些|哪种|哪几种|什么|何种|啥)[^，。？！,?!\s]{0,6}?"
+    r"(方式|方法|渠道|途径|种类|类型|好处|权益|福利|优惠|特权|材料|资料|证件|条件|要求)",
     re.IGNORECASE,
 )
 
 
 def class_words(query: str) -> list[str]:
     """The generic nouns by which ``query`` asks for the members of a class ("methods" in "Which
-    payment methods do you accept?", 方式 in "支持哪些支付方式？")."""
+    payment methods do you accept?", 方式 in "支持哪些支付方式？", 好处 in "VIP有啥好处")."""
     return [m.group(1) or m.group(2) for m in _CLASS_NOUN.finditer(to_simplified(query))]
+
+
+# the words by which a question asks what a class holds, whatever it names the class by ("What are
+# the ...", "Which ...", "有哪些", "有什么", "有啥", "包括什么")
+_ASKS_MEMBERS = re.compile(
+    r"\b(?:what\s+are|which)\b|哪些|哪几|有什么|有啥|都有啥|包括什么|包含什么",
+    re.IGNORECASE,
+)
+
+
+def members_asked(query: str) -> list[str]:
+    """The words by which ``query`` asks for the members of a class: its generic nouns
+    (:func:`class_words`) and its cue ("which", 哪些, 有啥); [] where it asks no such thing."""
+    simple = to_simplified(query)
+    return class_words(simple) + [m.group(0) for m in _ASKS_MEMBERS.finditer(simple)]
 
 
 def answer_kind_words(query: str) -> list[str]:
