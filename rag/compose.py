@@ -40,6 +40,7 @@ from indexes.text import (
     is_cjk_lang,
     is_how_to_heading,
     leans_on_previous,
+    members_asked,
     named_terms,
     names_row,
     only_names_subject,
@@ -521,6 +522,10 @@ _ASKS_ACROSS = re.compile(
 )
 # verbs a question asks with, not about: "How much data do I get on Plus?" asks about data and Plus
 ASKING_VERBS = frozenset(tokenize("get have need pay include come offer"))
+# and those a question for the members of a class asks with ("理赔需要哪些材料", "VIP能享受哪些权益")
+_MEMBERS_VERBS = ASKING_VERBS | frozenset(tokenize("需要 要 有 享受 享有 包括 包含 提供 可以 能 there"))
+# the most items of a list said as the answer to a question for the members of a class
+_LIST_ANSWER_MAX = 8
 
 
 def _named_share(terms: set[str], weight: dict[str, float], said: set[str], shared: set[str]) -> float:
@@ -1394,6 +1399,22 @@ class ExtractiveComposer:
 
         rows = [row_terms(keep[i]) for i in picked]
         places = {(n, pos) for n, pos, _, _ in said}
+        # a question for what a class holds ("VIP有啥好处", "Which documents do I need?") is
+        # answered by the whole list whose lead-in or heading names what it asks about, where the
+        # answer has one of its items: "VIP有啥好处" was told the one benefit of four, read item by
+        # item after "VIP权益：", that names VIP again (:func:`_whole_list`)
+        listed = (
+            _whole_list(question, q_terms, picked, keep, every, lexical, row, section, place, self.max_chars)
+            if kind is None and not how_to and not (named or subject) and len(parts) == 1 else []
+        )
+        if listed:
+            r = max(r for *_, r in said)
+            said = [(n, p, every[place[(n, p)]][2], r) for n, p in listed]
+            leaning = [False] * len(said)
+            says_kind = [fits[place[(n, p)]] for n, p in listed]
+            rows = [None] * len(said)
+            places = set(listed)
+            total = sum(len(s) for _, _, s, _ in said)
 
         def say_too(n: int, at: int, r: float) -> int:
             """Says the sentence of passage ``n`` at ``at`` too, where it may be quoted, is not said
@@ -1594,6 +1615,65 @@ def _item_lead(
     at = text.find(words)
     lead = text[:at] if at > 0 else ""
     return lead if lead.rstrip().endswith((":", "：")) else ""
+
+
+def _whole_list(
+    question: str,
+    q_terms: set[str],
+    picked: Sequence[int],
+    keep: Sequence[int],
+    every: Sequence[tuple[int, int, str]],
+    own: Sequence[str | None],
+    row: Sequence[bool],
+    section: Sequence[str],
+    place: dict[tuple[int, int], int],
+    max_chars: int,
+) -> list[tuple[int, int]]:
+    """The places (passage number, position) of the items of the list that answers ``question``
+    whole, in the list's order; [] where none does. A question for what a class holds ("有哪些好处",
+    "What are the benefits of Gold membership?", "Which documents do I need?") asks for every
+    member, where a list too long to be one sentence is read item by item after its lead-in
+    (:func:`list_items_as_sentences`) and only the items that name the question's words are
+    picked. The list of an item ``picked`` (best first; each a candidate of ``keep``), else a list
+    of the passage the first picked sentence is of (``every``: all candidates, ``own``: each one's
+    own words, ``row``: whether it is a table's row, ``section``: its heading), is the answer where its lead-in or section heading names every term of the question but the
+    words it asks for members by (:func:`~indexes.text.members_asked`) and its asking verbs, and
+    names something asked (a term, or the class: "Required documents:"): no item then answers a
+    narrower ask ("VIP住院垫付需要哪些材料" names 住院垫付, which only an item names). At most
+    :data:`_LIST_ANSWER_MAX` items, from the first, as many as ``max_chars`` holds (at least one)."""
+    asks = members_asked(question)
+    if not asks:
+        return []
+    framing = set(tokenize(" ".join(asks))) | _MEMBERS_VERBS
+    rest = frozenset(q_terms - framing)
+    # the lists of the items picked first, then those of the passage the answer opens with ("VIP有
+    # 什么好处" may pick the passage's sentence on who becomes a VIP, which names VIP as the list's
+    # heading does, and no item)
+    first_passage = every[keep[picked[0]]][0] if picked else 0
+    tried = [keep[i] for i in picked] + [j for j, (n, _, _) in enumerate(every) if n == first_passage]
+    for j in tried:
+        lead = _item_lead(every, own, row, j)
+        if not lead:
+            continue
+        about = f"{lead} {section[j]}"
+        if named_terms(rest, about) != rest or not (rest or named_terms(frozenset(q_terms), about)):
+            continue
+        n, pos, _ = every[j]
+        first = pos
+        while _item_lead(every, own, row, place.get((n, first - 1))) == lead:
+            first -= 1
+        out: list[tuple[int, int]] = []
+        total = 0
+        p = first
+        while len(out) < _LIST_ANSWER_MAX and _item_lead(every, own, row, (k := place.get((n, p)))) == lead:
+            assert k is not None
+            total += len(every[k][2])
+            if out and total > max_chars:
+                break
+            out.append((n, p))
+            p += 1
+        return out if len(out) > 1 else []
+    return []
 
 
 def _lead_said_once(

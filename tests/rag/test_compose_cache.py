@@ -1497,3 +1497,56 @@ def test_a_question_whether_something_may_be_done_with_a_price_in_its_name_is_an
               "Can I get price protection on a sale item?", "en")
     # (an English answer may read on into the next section: it opens with the one asked about)
     assert "Sale items are not eligible for price protection [1]" in en and en.startswith("If the price"), en
+
+
+_VIP = (
+    "年交保费累计满¥5,000的客户，自动成为尊享VIP会员，有效期一年。年交保费累计满20000元的客户为钻石VIP。\n"
+    "## VIP权益\n"
+    "- 重疾绿色通道：确诊重大疾病后，可预约全国三甲医院专家门诊，3个工作日内安排就诊；\n"
+    "- 住院垫付：住院押金由我们先行垫付，单次最高贰万元（¥20,000）；\n"
+    "- 专属客服：VIP客户拨打热线后按“9”，由专属客服经理一对一服务；\n"
+    "- 年度体检：钻石VIP每年可享一次免费健康体检，尊享VIP每年可享体检八折优惠。"
+)
+
+_GOLD = (
+    "## Gold membership benefits\n"
+    "- Priority boarding: Gold members board in the first group on every flight we operate, before all other economy passengers.\n"
+    "- Extra baggage: one additional checked bag of up to 23 kg is included on every booking, at no extra charge.\n"
+    "- Lounge access: the member and one guest may use our partner lounges at all hubs, up to three hours before departure.\n"
+    "- Bonus miles: every flight earns fifty percent more miles than the standard rate, credited within seven days.\n"
+    "- Dedicated line: a service desk for Gold members answers the phone around the clock, every day of the year."
+)
+
+
+def test_a_question_for_what_a_class_holds_is_told_the_whole_list_in_chinese() -> None:
+    """"VIP有啥好处" was told one benefit of four: the list, too long for one sentence, is read item
+    by item after "VIP权益：", and only the item that repeats VIP was said. The question asks for
+    every member of what the heading names: all four, in order."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hit = _hit(1, _VIP)
+    hit = dataclasses.replace(hit, chunk=dataclasses.replace(hit.chunk, lang="zh"))
+    for question in ("VIP有啥好处", "VIP有哪些好处", "VIP有什么好处"):
+        out = composer.compose(question, [hit], "zh")
+        at = [out.text.find(item) for item in ("重疾绿色通道", "住院垫付", "专属客服", "年度体检")]
+        assert -1 not in at and at == sorted(at), (question, out.text)
+        assert out.text.count("VIP权益") == 1 and "自动成为" not in out.text, out.text
+
+
+def test_a_question_for_what_a_class_holds_is_told_the_whole_list_in_english() -> None:
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    for question in ("What are the benefits of Gold membership?", "Which perks does Gold membership include?"):
+        out = composer.compose(question, [_hit(1, _GOLD)])
+        at = [out.text.find(item) for item in ("Priority boarding", "Extra baggage", "Lounge access", "Bonus miles", "Dedicated line")]
+        assert -1 not in at and at == sorted(at), (question, out.text)
+
+
+def test_a_narrower_ask_of_a_list_is_not_told_the_whole_list() -> None:
+    """An item named by the question answers it ("lounge" is named by one item, not by the
+    heading), and a question that asks for no members is told what it asks."""
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    out = composer.compose("Which lounges can Gold members use?", [_hit(1, _GOLD)])
+    assert "Lounge access" in out.text and "Bonus miles" not in out.text, out.text
+    hit = _hit(1, _VIP)
+    hit = dataclasses.replace(hit, chunk=dataclasses.replace(hit.chunk, lang="zh"))
+    out = composer.compose("年度体检有哪些优惠？", [hit], "zh")
+    assert "年度体检" in out.text and "住院垫付" not in out.text, out.text
