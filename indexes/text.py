@@ -721,6 +721,27 @@ def class_words(query: str) -> list[str]:
     return [m.group(1) or m.group(2) for m in _CLASS_NOUN.finditer(to_simplified(query))]
 
 
+# the kinds of class those nouns name, each noun by its term: a list headed "VIP权益" answers
+# "VIP有啥好处" (both benefits), not "VIP有哪些条件"
+_CLASS_KINDS = {
+    term: kind
+    for kind, nouns in {
+        "benefit": "好处 权益 福利 优惠 特权 benefits perks advantages privileges",
+        "document": "材料 资料 证件 documents documentation paperwork",
+        "condition": "条件 要求 requirements",
+        "way": "方式 方法 渠道 途径 methods ways options means channels",
+        "type": "种类 类型 types kinds sorts forms",
+    }.items()
+    for term in tokenize(nouns)
+}
+
+
+def class_kind(term: str) -> str | None:
+    """The kind of class a term of :func:`class_words` names ("benefit" for 好处, 权益 and
+    "perk"), None for any other term."""
+    return _CLASS_KINDS.get(term)
+
+
 # the words by which a question asks what a class holds, whatever it names the class by ("What are
 # the ...", "Which ...", "有哪些", "有什么", "有啥", "包括什么")
 _ASKS_MEMBERS = re.compile(

@@ -34,6 +34,8 @@ from indexes.text import (
     asks_how_to,
     asks_several_kinds,
     asks_yes_no,
+    class_kind,
+    class_words,
     has_cjk,
     holds_answer_kind,
     is_cjk_char,
@@ -1639,12 +1641,15 @@ def _whole_list(
     own words, ``row``: whether it is a table's row, ``section``: its heading), is the answer where its lead-in or section heading names every term of the question but the
     words it asks for members by (:func:`~indexes.text.members_asked`) and its asking verbs, and
     names something asked (a term, or the class: "Required documents:"): no item then answers a
-    narrower ask ("VIP住院垫付需要哪些材料" names 住院垫付, which only an item names). At most
+    narrower ask ("VIP住院垫付需要哪些材料" names 住院垫付, which only an item names); nor is a list
+    whose lead-in or heading names a class of another kind than the one asked for
+    (:func:`class_kind`: "VIP权益" answers "VIP有啥好处", not "VIP有哪些条件"). At most
     :data:`_LIST_ANSWER_MAX` items, from the first, as many as ``max_chars`` holds (at least one)."""
     asks = members_asked(question)
     if not asks:
         return []
     framing = set(tokenize(" ".join(asks))) | _MEMBERS_VERBS
+    asked_kinds = {c for t in tokenize(" ".join(class_words(question))) if (c := class_kind(t))}
     rest = frozenset(q_terms - framing)
     # the lists of the items picked first, then those of the passage the answer opens with ("VIP有
     # 什么好处" may pick the passage's sentence on who becomes a VIP, which names VIP as the list's
@@ -1657,6 +1662,10 @@ def _whole_list(
             continue
         about = f"{lead} {section[j]}"
         if named_terms(rest, about) != rest or not (rest or named_terms(frozenset(q_terms), about)):
+            continue
+        # a list of another kind than the one asked for ("VIP有哪些条件", under "VIP权益") is not it
+        heads_kinds = {c for t in tokenize(about) if (c := class_kind(t))}
+        if asked_kinds and heads_kinds and not asked_kinds & heads_kinds:
             continue
         n, pos, _ = every[j]
         first = pos

@@ -1550,3 +1550,6 @@ def test_a_narrower_ask_of_a_list_is_not_told_the_whole_list() -> None:
     hit = dataclasses.replace(hit, chunk=dataclasses.replace(hit.chunk, lang="zh"))
     out = composer.compose("年度体检有哪些优惠？", [hit], "zh")
     assert "年度体检" in out.text and "住院垫付" not in out.text, out.text
+    # a list of another kind than asked for: "VIP权益" lists benefits, not the conditions asked
+    out = composer.compose("VIP有哪些条件", [hit], "zh")
+    assert not all(item in out.text for item in ("重疾绿色通道", "住院垫付", "专属客服", "年度体检")), out.text
