@@ -123,13 +123,27 @@ _PERSON = (r"(human|person|agent|representative|someone|somebody|operator|staff|
 _ABOUT_THE_DESK = r"的?(几点|什么时候|哪天|时间|工作时间|服务时间|上班|下班|电话|热线|号码|在线时间|在线吗|周末|节假日)"
 
 # a member of staff, named in Chinese ("工作人员", "客服人员", "业务员", "真人")
-_STAFF_ZH = r"(工作人员|客服人员|客服专员|服务人员|业务员|专员|真人|人工|客服)"
+_STAFF_ZH = r"(真人客服|人工客服|工作人员|客服人员|客服专员|服务人员|业务员|专员|真人|人工|客服)"
 # (a question how, whether, where or what asks about them, and is answered from the knowledge base:
 # "怎么跟业务员沟通", "投诉电话是多少", "我想投诉，应该找哪个部门？"; the guard reads the sentence to its end)
 _ASKING_ZH = r"怎么|怎样|如何|是否|要不要|需不需要|用不用|哪|谁|什么|多少|多久|几点|几天|几个|如果|的话|渠道|流程|方式|途径|部门"
 _NOT_ASKING_ZH = r"(?![^。！？?!]{0,60}?(" + _ASKING_ZH + r"))"
 # ("能让我跟工作人员说吗" asks for one; "我想投诉有用吗" asks whether complaining helps)
 _NOT_ASKING_WHETHER_ZH = r"(?![^。！？?!]{0,60}?(" + _ASKING_ZH + r"|吗))"
+# ("我需要跟业务员沟通吗" asks whether one must, "能让我跟工作人员说吗" asks for one)
+_NOT_ASKING_IF_MUST_ZH = r"(?![^。！？?!]{0,60}?(需要|必须|要|得)(跟|和|与|同)[^。！？?!]{0,30}?吗)"
+# (a complaint denied is none: "我不想投诉你们，只想问一下退保")
+_NOT_DENIED_ZH = r"(?<![不没别])(?<!不想)(?<!不要)(?<!不会)(?<!没有)(?<!不用)"
+# (nor is a way to complain asked for: "我需要投诉电话")
+_NOT_A_WAY_ZH = r"(?!电话|热线|号码|渠道|方式|流程|部门|邮箱|途径|入口)"
+# (a question whether to speak to someone, or when one can, asks for no one: "Do I need to talk to
+# an adjuster to file a claim?", "When can I speak to a staff member?"; nor is the customer's own
+# advisor one: "I'll talk to my advisor about the fee")
+_TALK_TO = (
+    r"(?:^|(?<=[.!?]))\s*(?!\W*(do|does|did|should|when|what|where|how|why|which|who|whom|is|are|was|will|would"
+    r"|shall)\b)(?![^.?!]*\b(i['’]ll|i\s+will|i['’]m\s+going\s+to)\s+(talk|speak|chat)\b)[^.?!]{0,80}?"
+    r"\b(talk|speak|chat)\s+(to|with)\b(?!\s+(my|our)\b)[^.?!]{0,25}\b" + _PERSON + r"\b"
+)
 _NOT_ASKING_EN = (r"(?![^.?!]{0,80}?\b(how|where|which|whom|who\s+(do|should|can)|what('s|\s+(is|are|do|does|should|can))"
                   r"|if|whether|when\s+(do|can|should))\b)")
 # an explicit complaint about the service or a member of staff, to be taken up by a person ("我要投诉
@@ -139,24 +153,27 @@ _COMPLAINT = (
     r"|\s+need|\s*['’]m\s+going|\s+am\s+going)\s+(like\s+)?(to\s+)?((file|make|lodge|submit|register|raise|put\s+in)"
     r"\s+(a|an)\s+((official|formal)\s+)?complaint|complain)\b"
     r"|(?:^|(?<=[.!?]))\s*" + _NOT_ASKING_EN + r"[^.?!]{0,60}?\bi\s+(have|['’]ve\s+got)\s+a\s+complaint\b"
-    r"|(?:^|(?<=[。！？?!]))" + _NOT_ASKING_WHETHER_ZH + r"[^。！？?!]{0,30}?(我|我们)(要|想|想要|需要|必须|得|要求)投诉"
-    r"|(?:^|(?<=[。！？?!]))" + _NOT_ASKING_WHETHER_ZH + r"[^。！？?!]{0,30}?(?<![么何样去向哪里])投诉(一下)?(你们|您们)"
-    r"|^\W*投诉\W*$"
+    r"|(?:^|(?<=[。！？?!]))" + _NOT_ASKING_WHETHER_ZH + r"[^。！？?!]{0,30}?(我|我们)(要|想|想要|需要|必须|得|要求)(投诉|客诉)"
+    + _NOT_A_WAY_ZH
+    + r"|(?:^|(?<=[。！？?!]))" + _NOT_ASKING_WHETHER_ZH + r"[^。！？?!]{0,30}?(?<![么何样去向哪里])" + _NOT_DENIED_ZH
+    + r"(投诉|客诉)(一下)?(你们|您们)"
+    r"|^\W*(投诉|客诉|complaint|complain)\W*$"
 )
 # to speak with a member of staff, asked in Chinese: "能让我跟你们的工作人员直接说吗", "我要找工作人员",
 # "让业务员联系我" ("工作人员几点下班" and "怎么跟业务员沟通" ask about them)
 _STAFF_REQUEST_ZH = (
-    r"(?:^|(?<=[。！？?!，,；;]))" + _NOT_ASKING_ZH + r"[^。！？?!，,；;]{0,20}?(跟|和|与|同)(你们|您们)?的?" + _STAFF_ZH
-    + r"[^。！？?!，,；;]{0,6}?(说(?!明)|讲|谈|聊|沟通|通话|通电话|对话|交流)"
+    r"(?:^|(?<=[。！？?!，,；;]))" + _NOT_ASKING_ZH + _NOT_ASKING_IF_MUST_ZH + r"[^。！？?!，,；;]{0,20}?(跟|和|与|同)(你们|您们)?的?"
+    + _STAFF_ZH + r"[^。！？?!，,；;]{0,6}?(说(?!明|过)|讲(?!过)|谈|聊|沟通|通话|通电话|对话|交流)"
     r"|(我要|我想|我需要|帮我|给我|请|麻烦)(找|叫|转接|接|转)(一下|下|个)?(你们|您们)?的?" + _STAFF_ZH
     + r"(?!" + _ABOUT_THE_DESK + r")"
-    r"|^\W*(找|叫)(一下|下|个)?(你们|您们)?的?" + _STAFF_ZH + r"(?!" + _ABOUT_THE_DESK + r")"
+    r"|^\W*" + _NOT_ASKING_ZH + r"(找|叫)(一下|下|个)?(你们|您们)?的?" + _STAFF_ZH + r"(?!" + _ABOUT_THE_DESK + r")"
     r"|(让|叫|请)(你们|您们)?的?" + _STAFF_ZH + r"[^。！？?!]{0,6}(打电话|回电|联系我|给我打|跟我联系|和我联系)"
+    r"(?![^。！？?!]{0,20}?(需要|要不要|怎么|如何|多久|吗))"
 )
 
 HANDOFF_RE = re.compile(
     _COMPLAINT + "|" + _STAFF_REQUEST_ZH + "|"
-    r"\b(talk|speak|chat)\s+(to|with)\b[^.?!]{0,25}\b" + _PERSON + r"\b|"
+    + _TALK_TO + "|"
     r"\b(connect|transfer|put)\s+me\b[^.?!]{0,25}\b" + _PERSON + r"\b|"
     r"\bget\s+(me\s+)?(an?|some)\s+(real\s+|live\s+)?(human|person|agent|representative|operator)\b|"
     # "I need a human", "I want a representative", "give me a person", "can someone call me?", "Is
@@ -168,7 +185,7 @@ HANDOFF_RE = re.compile(
     r"(talk|speak|chat)\b|\bescalate\b[^.?!]{0,20}\b(human|person|agent|someone|somebody)\b|"
     r"\b(don'?t|do\s+not)\s+want\s+(a|to\s+talk\s+to\s+a)\s+(bot|robot|machine)\b|"
     r"\b(connect|transfer|put)\s+me\b[^.?!]{0,20}\bsupport\b|\bchat\s+with\s+(support|an?\s+agent|a\s+human)\b|"
-    r"找客服|转接客服|转客服|(让|叫|请)客服[^。！？]{0,6}(打电话|回电|联系我)|"
+    r"找客服(?!的?(电话|热线|号码|邮箱))|转接客服|转客服|(让|叫|请)客服[^。！？]{0,6}(打电话|回电|联系我)|"
     # (a question about the service itself asks for no one: "Is there a live agent chat on the
     # website?", "What are the hours of your live support?")
     r"(?<!is there a )(?<!is there any )(?<!do you have a )(?<!do you offer )(?<!hours of )(?<!hours of your )"
@@ -180,7 +197,7 @@ HANDOFF_RE = re.compile(
     # (not a question about the service: "人工客服几点上班" asks its hours, which the knowledge base
     # may say, and was handed to a person at once, before and after hours alike)
     # ("能不能帮我接一下客服小姐姐" asks to be put through; "接客服电话要等多久" does not)
-    r"|转接?(一下|下|个|到|给我)?(人工|客服)|(人工客服|人工服务|客服人员)(?!" + _ABOUT_THE_DESK + r")|真人|找人工|要人工"
+    r"|转接?(一下|下|个|到|给我)?(人工|客服)|(?<![跟和与同])(人工客服|人工服务|客服人员)(?!" + _ABOUT_THE_DESK + r")|真人(?!客服" + _ABOUT_THE_DESK + r")|找人工|要人工"
     r"|接(一下|下|个)?(人工|客服)(?!电话|热线)"
     r"|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)"
     # to be put through to the service desk itself ("How do I contact customer service?" asks for

@@ -121,7 +121,7 @@ def test_asking_to_speak_to_staff_is_a_handoff_request(question: str) -> None:
     "我要投诉你们的理赔员，态度太差了", "我要投訴你們的理賠員", "我想投诉", "我想投诉一下你们的客服", "我们要投诉贵公司的业务员",
     "投诉！", "I want to file a complaint", "I want to make a complaint about the service",
     "I'd like to complain about your agent", "I’d like to complain about the adjuster", "I have a complaint about my claim",
-    "I want to lodge a formal complaint, nobody called me back.",
+    "I want to lodge a formal complaint, nobody called me back.", "我要客訴", "Complaint",
 ])
 def test_a_complaint_is_a_handoff_request(question: str) -> None:
     # "我要投诉你们的理赔员，态度太差了" was answered with the steps of a claim
@@ -136,6 +136,12 @@ def test_a_complaint_is_a_handoff_request(question: str) -> None:
     "Where can I make a complaint?", "Can I make a complaint online?", "What is the complaints procedure?",
     "I want to make a complaint, how do I do it?", "If I want to make a complaint, where do I go?",
     "I want to know how to complain", "What does a claims adjuster do?", "Do your staff speak French?",
+    # a question whether or when to speak to someone, or a complaint denied (QA, the same day)
+    "Do I need to talk to an adjuster to file a claim?", "What hours can I chat with staff?",
+    "When can I speak to a staff member?", "Should I speak to my advisor before cancelling?",
+    "I'll talk to my advisor about the fee", "我不想投诉你们，只想问一下退保", "不投诉你们了，就问一下退保",
+    "找业务员办理退保需要什么材料", "跟客服人员说过的话有录音吗", "真人客服几点上班", "真人客服电话多少", "我需要投诉电话",
+    "找工作人员办理需要带什么", "我需要跟业务员沟通吗", "我要跟业务员说清楚吗", "请业务员联系我需要预约吗", "找客服电话",
 ])
 def test_asking_about_complaints_or_staff_is_no_handoff_request(question: str) -> None:
     assert HANDOFF_RE.search(to_simplified(question)) is None, question
