@@ -1078,6 +1078,9 @@ class TextLoader:
 
 
 # a line that goes on in the next: it ends with a word that joins it to what follows
+# a greeting or a Q/A label opens a letter's or a sheet's text, it heads none ("Hi John", "Dear
+# customer", "尊敬的客户", "Q: Can I pay by invoice")
+_NO_HEADING = re.compile(r"(?i)^\s*(?:(?:hi|hello|hey|dear|greetings)\b|(?:尊敬的|亲爱的|您好|你好)|(?:q|a|question|answer|问|答)\s*[:：])")
 _RUNS_ON_WORD = re.compile(r"(?i)(?<![\w-])(?:a|an|the|and|or|of|to|in|on|for|with|by|at|from|as|if|that|your|our)\s*$")
 _PROSE_END = re.compile(r"[.!?。！？]['\"”’)）]*\s*$")
 
@@ -1101,6 +1104,8 @@ def _heading_lines_apart(text: str) -> str:
             first
             and _plausible_heading(first)
             and not _RUNS_ON_WORD.search(first)
+            and not _NO_HEADING.match(first)
+            and not rest[0][:1].islower()  # "The customer must pay\nthe delivery fee ...": one sentence
             and not _LIST_LINE.match(first)
             and 2 * display_width(first) <= max(display_width(line) for line in rest)
             and _PROSE_END.search(rest[-1])
@@ -1161,6 +1166,9 @@ def _closing_line(el: Element) -> bool:
         or _label_value(text))
 
 
+_CLOSING_LINES_MAX = 4
+
+
 def _closing_lines_as_text(elements: list[Element]) -> list[Element]:
     """A plain-text letter's or notice's closing lines, its signature and date ("…特此公告。" /
     "安康人寿保险股份有限公司" / "2026年1月15日", "Sincerely," / "The Acme team"), as its text, not as a
@@ -1173,10 +1181,16 @@ def _closing_lines_as_text(elements: list[Element]) -> list[Element]:
     line each: as paragraphs of their own they were packed into a chunk of next to no text but the
     document's title, which the date in the title found first all the same."""
     start = len(elements)
-    while start > 0 and _closing_line(elements[start - 1]):
+    # (a signature is a few lines: a name, a company, a place and a date; more short lines before a
+    # date are a document's own, "Basic plan" / "10 EUR per month" / "Premium plan" / ...)
+    while start > 0 and len(elements) - start < _CLOSING_LINES_MAX and _closing_line(elements[start - 1]):
         start -= 1
     if start == 0 or start == len(elements):  # no paragraph before them, or no lines after it
         return elements
+    if _label_value(elements[start].text) or _PARTICULAR.fullmatch(" ".join(elements[start].text.split())):
+        # a section of the document's particulars, "Effective date" / "1 March 2026": its heading
+        # stays, and what is under it is its text
+        return [*elements[: start + 1], *(replace(el, kind="paragraph", level=0) for el in elements[start + 1:])]
     tail = elements[start:]
     signed = _VALEDICTION.match(elements[start - 1].text) is not None or any(
         _CLOSING_DATE.match(el.text) or _VALEDICTION.match(el.text) for el in tail)

@@ -333,6 +333,32 @@ def test_a_plain_text_heading_on_the_line_above_its_text_is_a_heading(tmp_path: 
     assert not any(kind == "heading" and text.startswith(("Passengers", "Refunds")) for kind, text in els), els
 
 
+@pytest.mark.parametrize("text", [
+    "The customer must pay\nthe delivery fee of 5 EUR before the parcel is released by the courier company.\n",
+    "Hi John\nThanks for your order, it ships on Thursday.\n",
+    "Q: Can I pay by invoice\nA: Yes, business customers can pay by invoice within 30 days.\n",
+])
+def test_a_plain_text_line_above_its_text_that_heads_nothing_stays_text(tmp_path: Path, text: str) -> None:
+    # a sentence broken before a word in lower case, a greeting, a question's label (QA)
+    (tmp_path / "note.txt").write_text(text, encoding="utf-8")
+    els = [(e.kind, e.text) for e in load_file(tmp_path / "note.txt", tmp_path, 5).elements]
+    assert els == [("paragraph", " ".join(text.split("\n")).strip())], els
+
+
+def test_short_lines_before_a_closing_date_keep_what_they_say(tmp_path: Path) -> None:
+    # a price list's lines before the date were folded into the paragraph above as a signature,
+    # and a section of particulars at the end lost its heading
+    (tmp_path / "plans.txt").write_text(
+        "Our plans are listed below.\n\nBasic plan\n\n10 EUR per month\n\nPremium plan\n\n20 EUR per month\n\n"
+        "London, 1 March 2026\n", encoding="utf-8")
+    els = [(e.kind, e.text) for e in load_file(tmp_path / "plans.txt", tmp_path, 5).elements]
+    assert ("paragraph", "20 EUR per month") in els and ("heading", "Basic plan") in els, els
+    (tmp_path / "effective.txt").write_text(
+        "Refunds now take 5 days.\n\nEffective date\n1 March 2026\n", encoding="utf-8")
+    els = [(e.kind, e.text) for e in load_file(tmp_path / "effective.txt", tmp_path, 5).elements]
+    assert els[-2:] == [("heading", "Effective date"), ("paragraph", "1 March 2026")], els
+
+
 def test_a_plain_text_list_of_lines_without_a_mark_keeps_its_lines(tmp_path: Path) -> None:
     # one question a line, one of them long: no wrapped text
     (tmp_path / "qs.txt").write_text(
