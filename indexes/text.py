@@ -110,7 +110,7 @@ _CN_DIGIT = {
 _CN_POWER = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
 # (a unit word that begins another word is none: 万一天气, 统一天下, 一日本)
 _TIME_OR_MONEY = (
-    "个工作日|工作日|个小时|小时|个钟头|分钟|秒钟|秒|天(?![气然空津猫使堂才线鹅地生真色下])|日(?![本常记报志语])|周|星期|个星期|个月|月|季度|年|元|块|万|亿|美元|港元|港币|欧元|英镑"
+    "个工作日|工作日|个小时|小时|个钟头|分钟|秒钟|秒|天(?![气然空津猫使堂才线鹅地生真色下])|日(?![本常记报志语])|周|星期|个星期|个月|月|季度|年|元|块(?!儿)|万|亿|美元|港元|港币|欧元|英镑"
 )
 _CN_UNIT = (
     f"{_TIME_OR_MONEY}|个|次|条|款|项|章|节|件|张|份|人|名|位|岁|倍|折|成|期|级|档|台|部|套|笔|晚|夜|间|层|号|"
@@ -160,7 +160,8 @@ def _arabic(m: re.Match[str]) -> str:
     if m.group("ord"):
         return f"第{value}"
     unit = m.group("unit")
-    if value == 1 and not re.fullmatch(_TIME_OR_MONEY, unit):
+    once = unit == "次" and not m.string.startswith("性", m.end() + 1)  # 一次 ("免费退改一次"), not 一次性
+    if value == 1 and not once and not re.fullmatch(_TIME_OR_MONEY, unit):
         return m.group(0)  # 一个, 一次性, 一件: a word more than a count
     if numeral in ("千", "百", "仟", "佰") and unit in ("万", "亿"):
         return m.group(0)  # 千万 ("by all means"), 百万 alone
