@@ -102,12 +102,13 @@ def to_traditional(text: str) -> str:
 # (:func:`arabic_numerals`). Idioms and words that hold a numeral but count nothing (统一, 一些,
 # 十分, 千万不要, 唯一一个) are left as written: the numeral must stand after 第 or before a unit,
 # and one (一) only before a unit of time or money.
-_CN_DIGIT = {
+CN_DIGITS = {
     "零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "两": 2, "兩": 2, "贰": 2, "貳": 2, "三": 3, "叁": 3, "參": 3,
     "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6, "陸": 6, "七": 7, "柒": 7, "八": 8, "捌": 8,
     "九": 9, "玖": 9,
 }
-_CN_POWER = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+CN_POWERS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+CN_MYRIADS = {"万": 10_000, "萬": 10_000}
 # (a unit word that begins another word is none: 万一天气, 统一天下, 一日本)
 _TIME_OR_MONEY = (
     "个工作日|工作日|个小时|小时|个钟头|分钟|秒钟|秒|天(?![气然空津猫使堂才线鹅地生真色下])|日(?![本常记报志语])|周|星期|个星期|个月|月|季度|年|元|块(?!儿)|万|亿|美元|港元|港币|欧元|英镑"
@@ -116,36 +117,50 @@ _CN_UNIT = (
     f"{_TIME_OR_MONEY}|个|次|条|款|项|章|节|件|张|份|人|名|位|岁|倍|折|成|期|级|档|台|部|套|笔|晚|夜|间|层|号|"
     "点钟|点|公里|千米|公斤|千克|斤|克|吨|米|厘米|毫米|升|毫升|寸|英寸"
 )
-_CN_NUMERAL = "".join(_CN_DIGIT) + "".join(_CN_POWER)
+_CN_NUMERAL = "".join(CN_DIGITS) + "".join(CN_POWERS)
 _CN_NUMBER = re.compile(
     rf"百分之(?P<pct>[{_CN_NUMERAL}]+|\d+(?:\.\d+)?)"
     rf"|(?P<ord>第)(?P<n1>[{_CN_NUMERAL}]+)|(?P<n2>[{_CN_NUMERAL}]+)(?=(?:多|余)?(?P<unit>{_CN_UNIT}))"
 )
 
 
-def cn_number(numeral: str) -> int | None:
-    """The value of a Chinese numeral ("十二" 12, "二十" 20, "一百零五" 105, "两千" 2000, "贰佰" 200),
-    or of a year written digit by digit ("二〇二六" 2026); None for what is no single number ("三四",
-    three or four; "一一")."""
-    if not any(ch in _CN_POWER for ch in numeral):
-        if len(numeral) == 1:
-            return _CN_DIGIT[numeral]
-        if len(numeral) == 4:  # a year, digit by digit
-            return int("".join(str(_CN_DIGIT[ch]) for ch in numeral))
-        return None
-    total, digit, last_power = 0, None, 10_000
+def numeral_value(numeral: str) -> int:
+    """The value of a Chinese numeral as written, each character a digit, 十/百/千 or 万 ("三十" 30,
+    "一百二十" 120, "两万五千" 25000, "贰佰" 200); one without 十/百/千/万 is read digit by digit
+    ("二〇二六" 2026)."""
+    if not any(ch in CN_POWERS or ch in CN_MYRIADS for ch in numeral):
+        return int("".join(str(CN_DIGITS[ch]) for ch in numeral))
+    total = section = 0
+    digit = None
     for ch in numeral:
-        if ch in _CN_DIGIT:
-            if digit is not None and _CN_DIGIT[ch] != 0 and digit != 0:
-                return None  # two digits in a row: "三四十"
-            digit = _CN_DIGIT[ch]
+        if ch in CN_DIGITS:
+            digit = CN_DIGITS[ch]
+        elif ch in CN_MYRIADS:
+            total += (section + (digit or 0)) * CN_MYRIADS[ch]
+            section, digit = 0, None
         else:
-            power = _CN_POWER[ch]
-            if power >= last_power:
+            section += (1 if digit is None else digit) * CN_POWERS[ch]
+            digit = None
+    return total + section + (digit or 0)
+
+
+def cn_number(numeral: str) -> int | None:
+    """The value of a Chinese numeral that is one number (:func:`numeral_value`: "十二" 12, "一百零五"
+    105, "两千" 2000, a year digit by digit, "二〇二六" 2026); None for what is none ("三四", three or
+    four; "一一"; "十百")."""
+    if not any(ch in CN_POWERS for ch in numeral):
+        return numeral_value(numeral) if len(numeral) in (1, 4) else None
+    digit, last_power = None, 10_000
+    for ch in numeral:
+        if ch in CN_DIGITS:
+            if digit is not None and CN_DIGITS[ch] != 0 and digit != 0:
+                return None  # two digits in a row: "三四十"
+            digit = CN_DIGITS[ch]
+        else:
+            if CN_POWERS[ch] >= last_power:
                 return None  # "十百": no number
-            total += (1 if digit is None else digit) * power
-            digit, last_power = None, power
-    return total + (digit or 0)
+            digit, last_power = None, CN_POWERS[ch]
+    return numeral_value(numeral)
 
 
 def _arabic(m: re.Match[str]) -> str:
@@ -165,7 +180,7 @@ def _arabic(m: re.Match[str]) -> str:
         return m.group(0)  # 一个, 一次性, 一件: a word more than a count
     if numeral in ("千", "百", "仟", "佰") and unit in ("万", "亿"):
         return m.group(0)  # 千万 ("by all means"), 百万 alone
-    if len(numeral) == 4 and unit != "年" and not any(ch in _CN_POWER for ch in numeral):
+    if len(numeral) == 4 and unit != "年" and not any(ch in CN_POWERS for ch in numeral):
         return m.group(0)  # four digits in a row are a year
     return str(value)
 

@@ -34,7 +34,16 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexes.lru import BatchLRU
-from indexes.text import negated_predicates, split_sentences, table_rows_as_sentences, tokenize
+from indexes.text import (
+    CN_DIGITS,
+    CN_MYRIADS,
+    CN_POWERS,
+    negated_predicates,
+    numeral_value,
+    split_sentences,
+    table_rows_as_sentences,
+    tokenize,
+)
 from kb.errors import ConfigError, MissingDependencyError
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -250,8 +259,9 @@ _COUNTRY_CODE = re.compile(r"\+\d{1,3}(?=[\s-]?\(?\d)")
 _PM = re.compile(r"(?i)\b(\d{1,2})(?::\d{2})?\s*(?:pm|p\.m\.)")
 _CLOCK_24 = re.compile(r"\b(\d{1,2}):\d{2}\b")
 _DECIMAL_COMMA = re.compile(r"(?<![\d,])\d+,\d{1,2}(?![\d,])")
-_ZH_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
-_ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+# (the characters these read are those of the patterns below: Simplified digits, 十, 百, 千 and 万)
+_ZH_DIGITS = CN_DIGITS
+_ZH_UNITS = {**CN_POWERS, **CN_MYRIADS}
 _ZH_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
 # a Chinese numeral that counts something in a claim ("十五天", "三个工作日", "两台", "五倍", "百分之
 # 三"): checked as the claim's digits are. Not an ordinal ("第三步", which a model numbers its own
@@ -355,20 +365,7 @@ def _word_value(m: re.Match[str]) -> float:
 
 def _zh_value(run: str) -> float:
     """A Chinese numeral's value ("三十" 30, "十五" 15, "一百二十" 120; "二〇二六" 2026)."""
-    if not any(ch in _ZH_UNITS for ch in run):
-        return float("".join(str(_ZH_DIGITS[ch]) for ch in run))
-    total = section = 0
-    digit = None
-    for ch in run:
-        if ch in _ZH_DIGITS:
-            digit = _ZH_DIGITS[ch]
-        elif ch == "万":
-            total += (section + (digit or 0)) * 10000
-            section, digit = 0, None
-        else:
-            section += (1 if digit is None else digit) * _ZH_UNITS[ch]
-            digit = None
-    return float(total + section + (digit or 0))
+    return float(numeral_value(run))
 
 
 def written_numbers(text: str, words: bool = True) -> set[str]:
