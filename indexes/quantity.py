@@ -11,10 +11,9 @@ anything), or a limit in its unit that speaks of it."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
-from indexes.text import arabic_numerals, to_simplified, tokenize
+from indexes.text import arabic_numerals, as_written, tokenize
 
 # each unit's spellings -> the unit; a spelling that means two things ("pound": weight or money,
 # "in", "m" for minutes) is left out, and a number before it is bare
@@ -122,7 +121,7 @@ class Quantity:
 
 
 def _normalized(text: str) -> str:
-    return arabic_numerals(to_simplified(unicodedata.normalize("NFKC", text))).lower()
+    return arabic_numerals(as_written(text))
 
 
 def _value(num: str) -> float:
@@ -133,6 +132,13 @@ def _unit(m: re.Match[str]) -> str | None:
     """The unit of a match of :data:`_QUANTITY`, None where it has none."""
     word = m.group("unit") or m.group("pre")
     return _UNIT_OF.get(re.sub(r"\s+", " ", word)) if word else None
+
+
+def _closed(m: re.Match[str]) -> bool:
+    """Whether a match of :data:`_QUANTITY` writes its Latin unit closed up to its number ("35kg"),
+    which the analyzer reads as one term with it."""
+    unit = m.group("unit")
+    return bool(unit) and m.end("num") == m.start("unit") and unit[0].isascii()
 
 
 def _band(text: str, found: list[re.Match[str]], k: int) -> bool:
@@ -155,8 +161,7 @@ def quantities(text: str) -> list[Quantity]:
     for k, m in enumerate(found):
         unit = _unit(m)
         value = _value(m.group("num"))
-        closed = m.group("unit") and m.end("num") == m.start("unit") and m.group("unit")[0].isascii()
-        terms = tokenize(m.group("num") + (m.group("unit") if closed else ""))
+        terms = tokenize(m.group("num") + (m.group("unit") if _closed(m) else ""))
         term = terms[0] if terms else m.group("num")
         before, after = low_text[: m.start()], low_text[m.end():]
         low: float | None = value
@@ -191,9 +196,8 @@ def unit_terms(question: str) -> dict[str, str]:
     for m in _QUANTITY.finditer(low_text):
         unit = _unit(m)
         if unit is not None:
-            word = m.group("unit") or m.group("pre")
-            if not (m.group("unit") and m.end("num") == m.start("unit") and word[0].isascii()):
-                out.update(dict.fromkeys(tokenize(word), unit))
+            if not _closed(m):
+                out.update(dict.fromkeys(tokenize(m.group("unit") or m.group("pre")), unit))
     return out
 
 
