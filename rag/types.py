@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from indexes.types import Chunk
 
 ACTIONS = ("answer", "faq", "clarify", "handoff", "refuse")
 # how an answer was composed without the LLM it was configured with (Answer.fallback): offline from
 # the passages, or from the model's checked sentences that were streamed before it failed
-FALLBACKS = ("extractive", "partial")
+Fallback = Literal["extractive", "partial"]
 # why (Answer.fallback_reason): the model server could not be reached or failed, or ran out of time
-FALLBACK_REASONS = ("llm_unavailable", "llm_timeout")
+FallbackReason = Literal["llm_unavailable", "llm_timeout"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Answer:
     hits: tuple[Hit, ...] = ()  # everything retrieved (for eval and agent assist), not only cited
     unsupported: tuple[str, ...] = ()  # sentences dropped by the citation check
     lang: str = "en"
-    # set when an LLM backend failed and the answer was composed without it (FALLBACKS, FALLBACK_REASONS)
+    # set when an LLM backend failed and the answer was composed without it (Fallback, FallbackReason)
     fallback: str | None = None
     fallback_reason: str | None = None
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from indexes.types import lang_code
 from kb.errors import InputError, require_text
+from rag.types import Fallback, FallbackReason
 
 # --- shared ---------------------------------------------------------------------------------------
 
@@ -150,12 +151,12 @@ class AskResponse(BaseModel):
         description="sentences the composer (an LLM backend) wrote that the citation check dropped: no passage "
         "they cite supports them; never part of the answer",
     )
-    fallback: Literal["extractive", "partial"] | None = Field(
+    fallback: Fallback | None = Field(
         None,
         description="set when the LLM failed (KB_LLM_FALLBACK=extractive): 'extractive' = composed offline from "
         "the passages, 'partial' = the checked sentences the model streamed before it failed; absent otherwise",
     )
-    fallback_reason: Literal["llm_unavailable", "llm_timeout"] | None = Field(
+    fallback_reason: FallbackReason | None = Field(
         None, description="why the answer was composed without the LLM (with fallback)"
     )
     passages: list[PassageOut] | None = None
@@ -229,10 +230,10 @@ class ChatResponse(BaseModel):
     usage: Usage
     citations: list[CitationOut] = Field(description="extension: the sources of the answer")
     kb_action: str = Field(description="extension: answer | faq | clarify | handoff | refuse")
-    kb_fallback: Literal["extractive", "partial"] | None = Field(
+    kb_fallback: Fallback | None = Field(
         None, description="extension: how the answer was composed when the LLM failed (AskResponse.fallback)"
     )
-    kb_fallback_reason: Literal["llm_unavailable", "llm_timeout"] | None = Field(
+    kb_fallback_reason: FallbackReason | None = Field(
         None, description="extension: why (AskResponse.fallback_reason)"
     )
     confidence: float
