@@ -1655,7 +1655,7 @@ def _whole_list(
     # 什么好处" may pick the passage's sentence on who becomes a VIP, which names VIP as the list's
     # heading does, and no item)
     first_passage = every[keep[picked[0]]][0] if picked else 0
-    tried = [keep[i] for i in picked] + [j for j, (n, _, _) in enumerate(every) if n == first_passage]
+    tried = dict.fromkeys([keep[i] for i in picked] + [j for j, (n, _, _) in enumerate(every) if n == first_passage])
     for j in tried:
         lead = _item_lead(every, own, row, j)
         if not lead:
