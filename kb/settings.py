@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     query_cache_size: int = Field(default=1024, ge=0)
     llm_timeout_s: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     llm_max_tokens: int = Field(default=512, ge=1)
+    # seconds an LLM server found down (refused, overloaded, out of time) is not asked again: the
+    # questions meanwhile get KB_LLM_FALLBACK at once, not each after the retries or the timeout
+    llm_cooldown_s: float = Field(default=10.0, ge=0.0, allow_inf_nan=False)
     # what a question gets when the LLM server is down, fails or runs out of KB_LLM_TIMEOUT_S:
     # "extractive" = an answer composed offline from the passages (as KB_LLM=extractive: composes
     # it), marked as such; "error" = the error (HTTP 503), as before this setting
@@ -151,7 +154,9 @@ class Settings(BaseSettings):
         """The answering settings as keyword arguments of ``rag.assistant.Assistant``: one list for
         ``kb ask`` and the service alike (the service once missed the follow-up weight).
         ``llm_device``: passed on to a local LLM backend when given."""
-        llm_kwargs: dict[str, Any] = {"timeout_s": self.llm_timeout_s, "max_tokens": self.llm_max_tokens}
+        llm_kwargs: dict[str, Any] = {
+            "timeout_s": self.llm_timeout_s, "max_tokens": self.llm_max_tokens, "cooldown_s": self.llm_cooldown_s
+        }
         if llm_device is not None:
             llm_kwargs["device"] = llm_device
         return {

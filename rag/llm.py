@@ -121,7 +121,13 @@ class ScriptedLLM:
 
 
 class OpenAICompatibleLLM:
-    """Chat completions through the official ``openai`` client (streaming, timeout, retries)."""
+    """Chat completions through the official ``openai`` client (streaming, timeout, retries).
+
+    A server found down (refused connections, HTTP 429 or 5xx after the retries, or no answer
+    within the timeout) is not asked again for ``cooldown_s`` seconds: each call in that time
+    fails at once with the same error, so a service whose model is down answers offline
+    (KB_LLM_FALLBACK) at once instead of every question waiting out the retries, or the whole
+    timeout, first. The first call after the cooldown asks the server again; an answer ends it."""
 
     extractive = False
 
@@ -134,6 +140,7 @@ class OpenAICompatibleLLM:
         max_retries: int = 2,
         max_tokens: int = 512,
         temperature: float = 0.0,
+        cooldown_s: float = 10.0,
     ) -> None:
         self.model = model
         self.base_url = base_url
@@ -143,8 +150,10 @@ class OpenAICompatibleLLM:
         self.max_retries = max_retries
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.cooldown_s = cooldown_s
         self._client: Any = None
         self._lock = threading.Lock()
+        self._down: tuple[float, BackendUnavailableError] | None = None  # (until when, why) see the class
 
     def _get_client(self) -> Any:
         with self._lock:
@@ -239,27 +248,48 @@ class OpenAICompatibleLLM:
         is left; a timeout is not (it spent the time)."""
         import openai
 
+        self._check_cooldown()
         client = self._get_client()
         attempt = 0
         while True:
             left = deadline - time.monotonic()
-            if left <= 0:
-                raise self._timed_out()
+            if left <= 0:  # out of time before the server was asked (the question's budget), or between tries
+                raise self._went_down(self._timed_out()) if attempt else self._timed_out()
             try:
-                return client.with_options(timeout=left, max_retries=0).chat.completions.create(
+                resp = client.with_options(timeout=left, max_retries=0).chat.completions.create(
                     messages=list(messages), **params
                 )
+                self._down = None
+                return resp
             except openai.OpenAIError as ex:
                 wait = min(0.5 * 2**attempt, 4.0)
                 again = isinstance(ex, openai.APIConnectionError | openai.RateLimitError | openai.InternalServerError)
                 if isinstance(ex, openai.APITimeoutError) or not again or attempt >= self.max_retries:
-                    raise self._translate(ex) from ex
+                    err = self._translate(ex)
+                    raise (self._went_down(err) if again or isinstance(ex, openai.APITimeoutError) else err) from ex
                 if deadline - time.monotonic() <= wait:
-                    raise self._translate(ex) from ex
+                    raise self._went_down(self._translate(ex)) from ex
                 attempt += 1
                 time.sleep(wait)
             except (ValueError, TypeError, AttributeError, KeyError) as ex:  # a body the client cannot read
                 raise self._malformed(ex) from ex
+
+    def _went_down(self, err: Exception) -> Exception:
+        """``err``, remembered as the reason the server is not asked for ``cooldown_s`` seconds."""
+        if self.cooldown_s > 0 and isinstance(err, BackendUnavailableError):
+            self._down = (time.monotonic() + self.cooldown_s, err)
+        return err
+
+    def _check_cooldown(self) -> None:
+        """Raise the failure that put the server out of use, while its cooldown lasts: the same
+        class (a timeout stays a timeout to :func:`rag.assistant.fallback_reason`)."""
+        down = self._down
+        if down is None:
+            return
+        until, err = down
+        left = until - time.monotonic()
+        if left > 0:
+            raise type(err)(f"{err.message} (not asked again for {left:.0f} s)", err.hint)
 
     def _cut_off(self) -> BackendUnavailableError:
         return BackendUnavailableError(
@@ -326,7 +356,7 @@ class OpenAICompatibleLLM:
                 if fired.is_set():
                     break
             if fired.is_set():
-                raise self._timed_out()
+                raise self._went_down(self._timed_out())
             if not events:
                 # a body without one server-sent event (an error page sent with status 200, a
                 # proxy's JSON): no reply at all, which read as an empty one handed the user off
@@ -345,7 +375,7 @@ class OpenAICompatibleLLM:
                 yield pending
         except (openai.OpenAIError, httpx.HTTPError) as ex:
             if fired.is_set():
-                raise self._timed_out() from ex
+                raise self._went_down(self._timed_out()) from ex
             raise (self._translate(ex) if isinstance(ex, openai.OpenAIError) else self._malformed(ex)) from ex
         except (ValueError, TypeError, AttributeError, KeyError) as ex:  # an event that is not JSON
             raise self._malformed(ex) from ex
@@ -577,8 +607,10 @@ def get_llm(
     max_retries: int = 2,
     max_tokens: int = 512,
     device: str = "cpu",
+    cooldown_s: float = 10.0,
 ) -> LLM:
-    """Resolve a ``"provider:model"`` spec (see the module docstring)."""
+    """Resolve a ``"provider:model"`` spec (see the module docstring). ``cooldown_s``: how long a
+    server found down is not asked again (:class:`OpenAICompatibleLLM`; 0 = ask every time)."""
     spec = (spec or "extractive:").strip()
     provider, sep, rest = spec.partition(":")
     if not sep and spec != "extractive":
@@ -604,13 +636,15 @@ def get_llm(
             )
         _check_url(url, spec)
         return OpenAICompatibleLLM(
-            model, base_url=url, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries, max_tokens=max_tokens
+            model, base_url=url, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries, max_tokens=max_tokens,
+            cooldown_s=cooldown_s,
         )
     if provider == "openai":
         if not rest:
             raise ConfigError("LLM spec 'openai:' names no model", "use e.g. openai:gpt-4o-mini")
         return OpenAICompatibleLLM(
-            rest, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries, max_tokens=max_tokens
+            rest, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries, max_tokens=max_tokens,
+            cooldown_s=cooldown_s,
         )
     if provider == "transformers":
         path, _, gguf = rest.partition("#")

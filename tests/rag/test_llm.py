@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from kb.errors import BackendUnavailableError, ConfigError
-from rag.llm import ExtractiveLLM, ScriptedLLM, get_llm
+from kb.errors import BackendTimeoutError, BackendUnavailableError, ConfigError
+from rag.llm import ExtractiveLLM, OpenAICompatibleLLM, ScriptedLLM, get_llm
 
 MESSAGES = [
     {"role": "system", "content": "Answer from the passages."},
@@ -301,6 +301,56 @@ def test_the_timeout_is_one_deadline_for_the_whole_reply(hostile: str, mode: str
     with pytest.raises(BackendUnavailableError, match="did not answer within 1.5 s"):
         list(llm.stream(MESSAGES)) if stream else llm.generate(MESSAGES)
     assert time.monotonic() - t < 2.5
+
+
+def test_a_server_found_down_is_not_asked_again_until_its_cooldown_ends(hostile: str) -> None:
+    """A model server that is down cost every question the retries (or the whole timeout) before
+    its offline answer: the calls within the cooldown fail at once, with the same error."""
+    import time
+
+    llm = get_llm(f"openai-compatible:{hostile}#down", timeout_s=10, max_retries=1, cooldown_s=0.6)
+    before = _Hostile.calls.get("down", 0)
+    with pytest.raises(BackendUnavailableError, match="failed with HTTP 503"):
+        llm.generate(MESSAGES)
+    assert _Hostile.calls["down"] == before + 2  # tried, and tried again
+    t = time.monotonic()
+    with pytest.raises(BackendUnavailableError, match=r"failed with HTTP 503 \(not asked again for \d+ s\)"):
+        llm.generate(MESSAGES)
+    with pytest.raises(BackendUnavailableError, match="not asked again"):
+        list(llm.stream(MESSAGES))
+    assert time.monotonic() - t < 0.3 and _Hostile.calls["down"] == before + 2  # the server was not asked
+    time.sleep(0.6)
+    with pytest.raises(BackendUnavailableError, match="failed with HTTP 503; "):
+        llm.generate(MESSAGES)  # asked again after the cooldown
+    assert _Hostile.calls["down"] == before + 4
+
+
+def test_a_timeout_keeps_its_kind_through_the_cooldown(hostile: str) -> None:
+    import time
+
+    llm = OpenAICompatibleLLM("slow", base_url=hostile, timeout_s=0.5, max_retries=0, cooldown_s=0.5)
+    with pytest.raises(BackendTimeoutError):
+        llm.generate(MESSAGES)
+    with pytest.raises(BackendTimeoutError, match="not asked again"):  # still told as a timeout
+        llm.generate(MESSAGES)
+    time.sleep(0.5)
+    llm.model = "parts"  # the same client, its server now answering
+    assert llm.generate(MESSAGES) == REPLY
+
+
+def test_a_request_the_server_refuses_for_itself_starts_no_cooldown(hostile: str) -> None:
+    """A reply that is not a chat completion says nothing about the server being down: the next
+    question asks again (as with cooldown 0 for every failure)."""
+    llm = get_llm(f"openai-compatible:{hostile}#html", timeout_s=5, cooldown_s=30)
+    for _ in range(2):
+        with pytest.raises(BackendUnavailableError, match="not an OpenAI chat completion;"):
+            llm.generate(MESSAGES)
+    off = get_llm(f"openai-compatible:{hostile}#down", timeout_s=10, max_retries=0, cooldown_s=0)
+    before = _Hostile.calls.get("down", 0)
+    for _ in range(2):
+        with pytest.raises(BackendUnavailableError, match="HTTP 503; "):
+            off.generate(MESSAGES)
+    assert _Hostile.calls["down"] == before + 2
 
 
 def test_a_server_url_that_cannot_work_is_refused_at_once() -> None:
