@@ -575,6 +575,10 @@ class Service:
         out["index_version"] = rt.holder.version
         out["handoff"] = out.get("action") == "handoff"
         self.metrics.actions.labels(kb=rt.name, action=str(out.get("action"))).inc()
+        if out.get("fallback"):  # the model was down or out of time: an operator's alert
+            self.metrics.fallbacks.labels(
+                kb=rt.name, fallback=str(out["fallback"]), reason=str(out.get("fallback_reason"))
+            ).inc()
         if self.settings.log_text:  # KB_LOG_TEXT=1: questions and answers in the log (off by default)
             log.info("question %r -> %s %r", question, out.get("action"), out.get("answer"))
         self.metrics.observe_timings(out.get("timings_ms") or {})

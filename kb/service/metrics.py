@@ -28,6 +28,12 @@ class Metrics:
             "kb_first_token_seconds", "Time to the first streamed token", buckets=_BUCKETS, registry=r
         )
         self.actions = Counter("kb_answers_total", "Answers by action", ["kb", "action"], registry=r)
+        self.fallbacks = Counter(
+            "kb_llm_fallback_total",
+            "Answers composed without their LLM (KB_LLM_FALLBACK), by how and why",
+            ["kb", "fallback", "reason"],
+            registry=r,
+        )
         self.errors = Counter("kb_errors_total", "Error responses by error code", ["code"], registry=r)
         self.index_version = Gauge(
             "kb_index_version_info",

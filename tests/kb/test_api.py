@@ -712,6 +712,9 @@ def test_a_model_server_down_gets_the_offline_answer_marked_in_every_shape(
         content = "".join(ch["choices"][0]["delta"].get("content") or "" for ch in chunks)
         assert content == body["answer"] and chunks[-1]["choices"][0]["finish_reason"] == "stop"
         assert chunks[-1]["kb_fallback"] == "extractive" and chunks[-1]["kb_fallback_reason"] == "llm_unavailable"
+        # an operator is told too: the answers composed without their model, by how and why
+        metrics = c.get("/metrics").text
+        assert f'kb_llm_fallback_total{{fallback="extractive",kb="{KB}",reason="llm_unavailable"}} 4.0' in metrics
     logged = [rec.getMessage() for rec in caplog.records if "cannot reach LLM server" in rec.getMessage()]
     assert len(logged) == 4 and str(port) in logged[0], logged
 
