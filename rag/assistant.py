@@ -210,6 +210,54 @@ HANDOFF_RE = re.compile(
     re.I,
 )
 
+# A dispute a person must take up: a threat of legal action, of a complaint to a regulator or the
+# press, or a customer telling how angry they are. "I'm going to sue Northwind if you don't refund
+# my money", "I will report you to the FCC", "我要向卫健委投诉", "你们医院太坑了，我要曝光" were answered
+# from the nearest passage, or refused with "I couldn't find anything". A question about the
+# process is none ("How do I file a complaint with the FCC?", "怎么向消协投诉？", "起诉离婚需要什么材料"),
+# nor is a word of another sense ("如何调整曝光", "告诉你们", "Does the plan cover legal costs?").
+_REGULATOR_EN = (r"(the\s+)?(fcc|ftc|bbb|better\s+business\s+bureau|cfpb|ombudsman|regulator|attorney\s+general"
+                 r"|trading\s+standards|consumer\s+(protection|affairs|rights)(\s+\w+)?|press|media|news(papers?)?)")
+_DISPUTE_EN = (
+    r"(?:^|(?<=[.!?…]))\s*(?!\W*(can|could|do|does|did|is|are|was|were|should|would|will|may|might|what|how|where"
+    r"|when|why|which|who|whom|whether)\b)(?![^.!…]*\?)[^.?!…]{0,80}?(?:"
+    # what the customer will do: sue, take it to court, call a lawyer, report the company
+    r"\b(i|we)(\s*['’]ll|\s+will|\s+shall|\s*['’]m\s+(going\s+to|gonna)|\s+am\s+(going\s+to|gonna)|\s+are\s+going\s+to"
+    r"|\s+intend\s+to|\s+plan\s+to|\s+want\s+to|\s+have\s+to|\s+may|\s+might|\s+could)?\s+"
+    r"(sue|take\s+(you|this|it|them)\s+to\s+court|take\s+legal\s+action|file\s+a\s+(law)?suit|get\s+(a|my)\s+(lawyer|attorney|solicitor)"
+    r"|call\s+my\s+(lawyer|attorney|solicitor)|contact\s+my\s+(lawyer|attorney|solicitor)|see\s+you\s+in\s+court"
+    r"|report\s+(you|this|your\s+company|[a-z]+)\s+to\s+" + _REGULATOR_EN + r"|complain\s+to\s+" + _REGULATOR_EN
+    + r"|file\s+a\s+complaint\s+with\s+" + _REGULATOR_EN + r"|go\s+to\s+the\s+(press|media|police))\b"
+    r"|\bmy\s+(lawyer|attorney|solicitor)\s+will\b|\b(hearing|hear)\s+from\s+my\s+(lawyer|attorney|solicitor)\b"
+    r"|\b(taking|take)\s+legal\s+action\b|\bsee\s+you\s+in\s+court\b)"
+    # how angry they are, said of themselves or of the service (in a question too: "I'm furious, why
+    # was I charged twice?")
+    r"|(?:\b(i\s*['’]m|i\s+am|we\s*['’]re|we\s+are)\s+(so\s+|really\s+|absolutely\s+|beyond\s+)?(furious|livid|outraged|fuming"
+    r"|disgusted|fed\s+up|sick\s+and\s+tired)\b"
+    r"|\b(this|that|it)(\s*['’]s|\s+is)\s+(absolutely\s+|totally\s+|completely\s+|just\s+|so\s+)?(ridiculous|unacceptable"
+    r"|outrageous|disgraceful|a\s+(scam|joke|disgrace|rip-?off))\b"
+    r"|\byou(\s+people|\s+guys)?\s*(['’]re|\s+are)\s+(scammers|thieves|crooks|liars|a\s+scam|ripping\s+me\s+off)\b"
+    r"|\bworst\s+(customer\s+)?(service|company|experience)\s+(ever|i\s*['’]ve\s+ever)\b)"
+)
+# (the company or its people, named as the one the customer will take to court)
+_THEM_ZH = r"(你们|您们|贵公司|贵院|贵行|贵司|你们公司|你们医院|你们银行|你们店|这家公司|这家医院|商家|平台|医院|公司)"
+_REGULATOR_ZH = (r"(消协|消费者协会|12315|12345|工商局?|市场监管局?|市场监督管理局|卫健委|卫生局|卫生健康委员会|银保监会?"
+                 r"|金融监管(总局|局)?|保监会|证监会|通信管理局|工信部|监管部门|有关部门|媒体|电视台|记者|报社)")
+_DISPUTE_ZH = (
+    r"(?:^|(?<=[。！？?!，,；;]))" + _NOT_ASKING_WHETHER_ZH + r"[^。！？?!]{0,30}?(?:"
+    r"(?<![报转警广宣忠劝祷公通预])(起诉|告)(到法院)?" + _THEM_ZH
+    + r"|(去|到|上)法院|法庭上?见|(找|请|委托)(个)?律师|律师函|走法律程序|(通过|走)法律(途径|手段)"
+    r"|(向|到|去|找|打|给)" + _REGULATOR_ZH + r"(投诉|举报|反映|曝光|告)?"
+    r"|(我|我们)(要|会|就|一定|必须|准备|马上)(去|把你们|把这事|把这件事)?[^。！？?!，,]{0,6}?曝光(?!补偿|时间|度|值|模式|参数|量)"
+    r"|(举报|曝光)(你们|您们|贵公司|贵院|这家))"
+    # how angry the customer is, or what they call the service (in a question too: "你们太坑了吧，怎么
+    # 还不退款"; "这是骗人的吗" asks whether it is)
+    r"|(?:太坑(了|人)|坑人|(你们|您们)(是|就是|这群|这帮|这些)?骗子|骗子(公司|医院|平台|银行|商家)|(你们|您们|这|这是|纯属|就是)(是|就是|纯属)?(欺诈|诈骗|骗人|坑人|抢钱)"
+    r"|垃圾(公司|服务|医院|银行|平台|客服|商家)|气死(我)?了|太过分了|忍无可忍|欺人太甚)(?![^。！？?!，,]{0,8}?吗)"
+)
+DISPUTE_RE = re.compile(_DISPUTE_EN + "|" + _DISPUTE_ZH, re.I)
+
+
 # "yes" to the offer of a person that ends a refusal (MESSAGES["refuse"]): the user accepts it
 ACCEPT_RE = re.compile(
     r"^\W*(?:(?:yes|yeah|yep|yup|sure|ok|okay|alright|please|please\s+do|go\s+ahead|do\s+it|that\s+would\s+be\s+"
@@ -288,6 +336,11 @@ MESSAGES = {
         "en": "Sure - I'm connecting you with a human agent now.",
         "zh": "好的，正在为您转接人工客服。",
         "zh-Hant": "好的，正在為您轉接人工客服。",
+    },
+    "handoff_dispute": {
+        "en": "I'm sorry about this. I'm connecting you with a human agent who can take it up with you now.",
+        "zh": "非常抱歉给您带来不好的体验，正在为您转接人工客服处理。",
+        "zh-Hant": "非常抱歉給您帶來不好的體驗，正在為您轉接人工客服處理。",
     },
     "handoff_topic": {
         "en": "This topic needs a human agent, so I'm connecting you with one now.",
@@ -441,6 +494,13 @@ def too_vague(question: str, index: Any) -> bool:
     term = (correct(tuple(terms)) if correct is not None else tuple(terms))[0]
     doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
     return doc_freq is not None and doc_freq(term) > 0
+
+
+def is_dispute(message: str) -> bool:
+    """Whether ``message`` threatens legal action or a complaint to a regulator or the press, or says
+    how angry the customer is (:data:`DISPUTE_RE`), in Simplified or Traditional characters: a person
+    takes it up, whatever the knowledge base says."""
+    return DISPUTE_RE.search(to_simplified(message)) is not None
 
 
 def asks_for_person(message: str) -> bool:
@@ -1029,6 +1089,9 @@ class Assistant:
             return
         if self._escalate is not None and self._escalate.search(folded):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_topic", say), "handoff", 0.0)}
+            return
+        if is_dispute(q):
+            yield {"type": "final_obj", "answer": finish(_msg("handoff_dispute", say), "handoff", 0.0)}
             return
 
         # a question about "it" right after "I couldn't find anything about this" is about that too

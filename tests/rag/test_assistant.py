@@ -10,7 +10,7 @@ import pytest
 from indexes.text import detect_lang, query_topic, to_simplified, tokenize
 from indexes.types import Filters
 from kb.errors import BackendUnavailableError, InputError
-from rag.assistant import HANDOFF_RE, SERVICE_DESK_RE, Assistant, offered_person
+from rag.assistant import HANDOFF_RE, SERVICE_DESK_RE, Assistant, is_dispute, offered_person
 from rag.citations import parse_markers, strip_markers
 from rag.conversation import ConversationStore, asks_something, condense_offline, takes_topic_from_before
 from rag.llm import ScriptedLLM
@@ -151,6 +151,42 @@ def test_a_complaint_is_handed_off_not_answered(shop_index: Any, fake_embedder: 
     asst = make(shop_index, fake_embedder)
     assert asst.ask("我要投诉你们的客服，态度太差了").action == "handoff"
     assert asst.ask("I'd like to complain about the refund I was given").action == "handoff"
+    assert asst.ask("How do I return an item?").action != "handoff"
+
+
+@pytest.mark.parametrize("message", [
+    # QA 2026-12-06: answered from the nearest passage, refused, or asked back which document was meant
+    "I'm going to sue Northwind if you don't refund my money", "I will report you to the FCC and my lawyer will be in touch",
+    "This is ridiculous, you charged me twice… I'm furious!", "我要起诉你们医院", "我要向卫健委投诉", "你们医院太坑了，我要曝光",
+    "如果再不处理，我就去法院起诉你们", "I'll take you to court", "We are taking legal action against you.",
+    "You'll be hearing from my attorney.", "I will file a complaint with the BBB", "This is a scam!", "You people are scammers",
+    "worst customer service ever", "If you don't fix it I'll sue.", "I'm furious, why was I charged twice?",
+    "This is unacceptable. Where is my refund?", "我要告你们", "我会找律师", "等着收律师函吧", "我要打12315投诉你们",
+    "我要去消协投诉", "你们这是欺诈", "你们就是骗子", "我要起訴你們", "你们太坑了吧，怎么还不退款", "气死我了，快递到底什么时候到",
+])
+def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
+    assert is_dispute(message), message
+
+
+@pytest.mark.parametrize("message", [
+    "Can I sue you for a data breach?", "How do I file a complaint with the FCC?", "Does the plan cover legal costs?",
+    "Is the Unlimited plan a scam?", "How do I report a lost phone?", "What if the customer is furious?",
+    "I want to report a stolen phone to the police", "Is it ridiculous to ask for a refund after 31 days?",
+    "Do you report late payments to credit bureaus?", "We'll take it", "I will take it to the store", "If I sue you, will I win?",
+    "怎么向消协投诉？", "起诉离婚需要什么材料", "如何调整曝光", "曝光补偿怎么设置", "我要告诉你们一件事", "什么是保险欺诈",
+    "我想了解一下律师费怎么报销", "医院有律师咨询服务吗", "被骗了怎么办", "法院判决的赔偿能报销吗", "转告你们经理",
+    "这是骗局吗？", "这是骗人的吗", "我们会把账单发到网上吗", "我要起诉你们需要什么材料", "收到骗子短信怎么办", "这个套餐坑人吗",
+])
+def test_a_question_about_the_law_or_a_word_of_another_sense_is_no_dispute(message: str) -> None:
+    assert not is_dispute(message), message
+
+
+def test_a_dispute_is_handed_off_with_an_apology(shop_index: Any, fake_embedder: Any) -> None:
+    asst = make(shop_index, fake_embedder)
+    a = asst.ask("I'm going to sue you if you don't refund my money")
+    assert a.action == "handoff" and a.text.startswith("I'm sorry") and not a.citations
+    zh = asst.ask("你们太坑了，我要曝光")
+    assert zh.action == "handoff" and zh.text.startswith("非常抱歉")
     assert asst.ask("How do I return an item?").action != "handoff"
 
 
