@@ -35,12 +35,12 @@ class ChunkSettings:
     def as_dict(self) -> dict[str, Any]:
         # v2: Chinese punctuation kept as written, and the CONTINUES mark; v3: a small table packed
         # with its section's text, a list item numbered in its text without a bullet; v4: a plain-
-        # text heading on the line just above its paragraph read as a heading (a knowledge base
-        # built by an earlier one is chunked again on its next ingest; cached embeddings are
-        # reused). "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM;
+        # text heading on the line just above its paragraph read as a heading; v5: a PDF's sentence
+        # cut by a page break read as one (a knowledge base built by an earlier one is chunked again
+        # on its next ingest; cached embeddings are reused). "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM;
         # a knowledge base embedded in an earlier form is embedded again on its next ingest)
         return {
-            "chunker": "structure-v4",
+            "chunker": "structure-v5",
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap": self.chunk_overlap,
             "question_form": QUESTION_FORM,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexes.injection import injected, redact_injections
-from indexes.text import detect_lang, normalize_text, split_sentences
+from indexes.text import detect_lang, is_cjk_char, normalize_text, split_sentences
 from kb.errors import read_gb18030
 
 if TYPE_CHECKING:
@@ -223,8 +223,34 @@ def clean_elements(elements: Sequence[Element]) -> list[Element]:
         if el.page is not None and el.kind != "table":
             if is_page_number(el.text) or (_furniture_key(el.text) in repeated and len(el.text) <= 200):
                 continue
+        if out and _goes_on_over_page(out[-1], el):
+            # a sentence a page break cut, once the page's furniture is gone: "... or accessories" |
+            # "such as chargers and cases." was two sentences, each quoted alone
+            prev = out[-1]
+            glue = "" if is_cjk_char(prev.text[-1]) else " "
+            out[-1] = Element(prev.kind, prev.text + glue + el.text, prev.level, prev.page)
+            continue
         out.append(el)
     return out
+
+
+# what ends a sentence, or a block that may end where its paragraph does (a lead-in's colon, a
+# closing bracket or quote)
+_SENTENCE_END = frozenset(".!?:;)]\"'”’…。！？：；）」』】")
+
+
+def _goes_on_over_page(prev: Element, el: Element) -> bool:
+    """Whether paragraph ``el``, on the page after that of paragraph (or list item) ``prev``, goes
+    on with its sentence: ``prev`` does not end one, and ``el`` starts in lower case, or both are
+    Chinese."""
+    if prev.kind not in ("paragraph", "list_item") or el.kind != "paragraph":
+        return False
+    if prev.page is None or el.page != prev.page + 1:
+        return False
+    last, first = prev.text[-1:], el.text[:1]
+    if not last or not first or last in _SENTENCE_END:
+        return False
+    return first.islower() or (is_cjk_char(last) and is_cjk_char(first))
 
 
 # the longest title kept: every chunk of a document carries its title, so a title of megabytes (a

@@ -72,6 +72,27 @@ def test_pdf_pages_headings_and_repeated_footer(tmp_path: Path) -> None:
     assert by_text["Refunds take 5 to 7 business days."].page == 3
 
 
+def test_a_sentence_cut_by_a_page_break_is_one_paragraph_again(tmp_path: Path) -> None:
+    """QA 2026-12-06: "... or accessories" ended page 1 and "such as chargers and cases." began page 2;
+    each was quoted as a sentence ("... or accessories [1]\nsuch as chargers and cases [1].")."""
+    pdf = make_pdf(
+        tmp_path / "terms.pdf",
+        [
+            [("h1", "Device protection terms"), ("p", "You can file up to 2 claims a year."),
+             ("p", "We do not cover cosmetic damage or accessories")],
+            [("p", "such as chargers and cases."), ("p", "You can cancel at any time.")],
+            [("h2", "Refunds"), ("p", "Refunds take 5 days")],
+            [("p", "Returns are free.")],
+        ],
+        footer="Northwind Protect terms",
+    )
+    texts = [e.text for e in load_file(pdf, tmp_path, 5).elements]
+    assert "We do not cover cosmetic damage or accessories such as chargers and cases." in texts
+    assert "You can cancel at any time." in texts
+    # a paragraph that ends without its full stop, before a page that starts a new sentence, stays
+    assert "Refunds take 5 days" in texts and "Returns are free." in texts
+
+
 def test_pdf_list_items_keep_bullets_drawn_apart_from_their_text(tmp_path: Path) -> None:
     # reportlab's ListFlowable, like word processors, draws each bullet as a glyph of its own:
     # layout analysis then puts it in another box than its item, or after it
@@ -199,10 +220,13 @@ def test_chinese_pdf(tmp_path: Path) -> None:
         pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     except Exception:  # pragma: no cover - reportlab without its CID font data
         pytest.skip("no CJK font for reportlab")
-    pdf = make_pdf(tmp_path / "zh.pdf", [[("p", "退货运费由买家承担。质量问题由卖家承担。")]], font="STSong-Light")
+    pdf = make_pdf(tmp_path / "zh.pdf", [[("p", "退货运费由买家承担。质量问题由卖家承担。"), ("p", "冷链药品及拆封药品")],
+                                         [("p", "一律不予退还。")]], font="STSong-Light")
     lf = load_file(pdf, tmp_path, 5)
     assert lf.document.lang == "zh"
     assert "退货运费由买家承担" in lf.elements[0].text
+    # a sentence a page break cut is one again, without a space
+    assert "冷链药品及拆封药品一律不予退还。" in [e.text for e in lf.elements]
 
 
 def _cjk_font() -> None:
