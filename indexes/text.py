@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -628,10 +628,26 @@ def _en_tokens(text: str, negations: bool = False, joins: bool = False, lemmas: 
     return [NEGATION if w == NEGATION else t for w, t in zip(words, stemmed, strict=True)]
 
 
-def _zh_tokens(run: str, negations: bool = False) -> list[str]:
+# a demonstrative that opens a follow-up ("那肠镜要空腹吗？"): jieba's model for words it does not
+# know joins it to a word it does not know either ("那肠镜"), which then names nothing asked
+_OPENERS = frozenset("那这")
+
+
+def _zh_words(run: str) -> Iterator[str]:
     jieba = _get_jieba()
-    words = (w for w in jieba.cut_for_search(run, HMM=True) if w.strip())
-    return _marked(words, ZH_STOPWORDS, ZH_NEGATIONS if negations else None)
+    known = jieba.dt.FREQ
+    for w in jieba.cut_for_search(run, HMM=True):
+        if not w.strip():
+            continue
+        if len(w) >= 3 and w[0] in _OPENERS and w not in known:
+            yield w[0]
+            yield w[1:]
+        else:
+            yield w
+
+
+def _zh_tokens(run: str, negations: bool = False) -> list[str]:
+    return _marked(_zh_words(run), ZH_STOPWORDS, ZH_NEGATIONS if negations else None)
 
 
 def tokenize(

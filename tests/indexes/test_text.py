@@ -49,6 +49,10 @@ def test_chinese_tokens_use_jieba_search_mode() -> None:
     assert "的" not in tokenize("我的订单")
     # cut_for_search also emits the sub-words of long words
     assert {"保修", "保修期"} <= set(tokenize("保修期是多久"))
+    # a follow-up's opening demonstrative is not joined to a word jieba does not know ("那肠镜" named
+    # nothing asked in "那肠镜要空腹吗？"); a word it knows keeps it ("那天")
+    assert tokenize("那肠镜要空腹吗？") == ["肠镜", "空腹"] and tokenize("这肠镜呢") == ["肠镜"]
+    assert "那天" in tokenize("那天我去了")
 
 
 def test_phrase_terms_pair_adjacent_terms_within_a_clause() -> None:
