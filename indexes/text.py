@@ -531,8 +531,23 @@ def load_analyzer(langs: Iterable[str]) -> bool:
     return True
 
 
+# Words of customer service today that jieba's dictionary (2013) lacks: its model for unknown words
+# cut "可以用微信交吗" into 用微 / 信交, and "小程序", "公众号", "医保码" into pieces, so a question naming
+# them named nothing a passage holds (the coverage and naming checks read 0) and "可以用微信交吗？",
+# asked after "住院押金交多少？", was refused. Added to the dictionary jieba cuts with (the "words"
+# flag of the keyword analysis: an index built before keeps the plain dictionary, :func:`tokenize`).
+ZH_EXTRA_WORDS = (
+    "微信", "微信支付", "微信群", "扫码", "小程序", "公众号", "视频号", "网购", "抖音", "快手", "花呗", "借呗", "余额宝",
+    "云闪付", "网银", "手机银行", "在线支付", "刷脸", "实名认证", "解绑", "验证码", "健康码", "医保码", "电子凭证",
+    "电子发票", "人工客服", "在线客服", "包邮", "运费险", "快递员", "自提", "自提点", "光猫", "副卡", "携号转网",
+    "流量包", "肠镜", "胃肠镜", "免赔额", "等待期", "犹豫期", "宽限期", "退保", "保全", "APP",
+)
+_plain_jieba: Any = None  # a jieba tokenizer without ZH_EXTRA_WORDS (words=False)
+
+
 def _get_jieba() -> Any:
-    """Import and initialise jieba once per process, without its start-up chatter."""
+    """Import and initialise jieba once per process, without its start-up chatter, with
+    :data:`ZH_EXTRA_WORDS` in the dictionary its default tokenizer cuts with."""
     global _jieba
     if _jieba is None:
         with _jieba_lock:
@@ -542,8 +557,27 @@ def _get_jieba() -> Any:
                 jieba.setLogLevel(logging.WARNING)
                 logging.getLogger("jieba").setLevel(logging.WARNING)
                 jieba.initialize()
+                for word in ZH_EXTRA_WORDS:
+                    if not jieba.dt.FREQ.get(word):  # (a word it has keeps its frequency)
+                        jieba.add_word(word)
                 _jieba = jieba
     return _jieba
+
+
+def _jieba_cutter(words: bool) -> Any:
+    """jieba's tokenizer with :data:`ZH_EXTRA_WORDS` (``words``), or one with its plain dictionary,
+    made the first time a keyword index built before them is searched."""
+    jieba = _get_jieba()
+    if words:
+        return jieba.dt
+    global _plain_jieba
+    if _plain_jieba is None:
+        with _jieba_lock:
+            if _plain_jieba is None:
+                plain = jieba.Tokenizer()
+                plain.initialize()
+                _plain_jieba = plain
+    return _plain_jieba
 
 
 @lru_cache(maxsize=1)
@@ -633,10 +667,10 @@ def _en_tokens(text: str, negations: bool = False, joins: bool = False, lemmas: 
 _OPENERS = frozenset("那这")
 
 
-def _zh_words(run: str) -> Iterator[str]:
-    jieba = _get_jieba()
-    known = jieba.dt.FREQ
-    for w in jieba.cut_for_search(run, HMM=True):
+def _zh_words(run: str, words: bool = True) -> Iterator[str]:
+    cutter = _jieba_cutter(words)
+    known = cutter.FREQ
+    for w in cutter.cut_for_search(run, HMM=True):
         if not w.strip():
             continue
         if len(w) >= 3 and w[0] in _OPENERS and w not in known:
@@ -646,13 +680,13 @@ def _zh_words(run: str) -> Iterator[str]:
             yield w
 
 
-def _zh_tokens(run: str, negations: bool = False) -> list[str]:
-    return _marked(_zh_words(run), ZH_STOPWORDS, ZH_NEGATIONS if negations else None)
+def _zh_tokens(run: str, negations: bool = False, words: bool = True) -> list[str]:
+    return _marked(_zh_words(run, words), ZH_STOPWORDS, ZH_NEGATIONS if negations else None)
 
 
 def tokenize(
     text: str, lang: str | None = None, *, fold: bool = True, joins: bool = True, lemmas: bool = False,
-    nums: bool = True,
+    nums: bool = True, words: bool = True,
 ) -> list[str]:
     """The BM25 analyzer. English: lowercase, stop words removed, Snowball-stemmed; numbers kept.
     Chinese runs: read in Simplified script (:func:`to_simplified`), then jieba ``cut_for_search``
@@ -665,9 +699,11 @@ def tokenize(
     2026-12-04 analysed their chunks. ``lemmas``: each irregular form read as its word ("paid":
     pay, :data:`_IRREGULAR`), which the keyword index does not do. Chinese numerals that count
     something are read as digits (:func:`arabic_numerals`: 第十二条 as 第12条); ``nums=False``: as
-    written, as keyword indexes built before 2026-12-05 analysed their chunks."""
+    written, as keyword indexes built before 2026-12-05 analysed their chunks. jieba cuts with
+    :data:`ZH_EXTRA_WORDS` in its dictionary; ``words=False``: without them, as keyword indexes
+    built before 2026-12-06 analysed their chunks."""
     del lang  # analysis is per script run (see docstring)
-    return _analyse(text, negations=False, fold=fold, joins=joins, lemmas=lemmas, nums=nums)
+    return _analyse(text, negations=False, fold=fold, joins=joins, lemmas=lemmas, nums=nums, words=words)
 
 
 def unread_letters(text: str) -> bool:
@@ -692,7 +728,8 @@ def _normalized(text: str, fold: bool = True, nums: bool = True) -> str:
 
 
 def _analyse(
-    text: str, negations: bool, fold: bool = True, joins: bool = False, lemmas: bool = False, nums: bool = True
+    text: str, negations: bool, fold: bool = True, joins: bool = False, lemmas: bool = False, nums: bool = True,
+    words: bool = True,
 ) -> list[str]:
     """:func:`tokenize`; with ``negations``, each run of negating words kept as :data:`NEGATION`;
     ``joins``: each hyphenated word's closed form added (:data:`_HYPHENATED`); ``lemmas``: each
@@ -707,7 +744,7 @@ def _analyse(
     for m in _CJK_RUN.finditer(text):
         if m.start() > pos:
             out.extend(_en_tokens(text[pos : m.start()], negations, joins, lemmas))
-        out.extend(_zh_tokens(m.group(0), negations))
+        out.extend(_zh_tokens(m.group(0), negations, words))
         pos = m.end()
     if pos < len(text):
         out.extend(_en_tokens(text[pos:], negations, joins, lemmas))
@@ -1393,7 +1430,7 @@ def _without_kind_words_zh(query: str) -> str:
     return "".join(out) + query[pos:]
 
 
-def phrase_terms(text: str, *, fold: bool = True, nums: bool = True) -> list[str]:
+def phrase_terms(text: str, *, fold: bool = True, nums: bool = True, words: bool = True) -> list[str]:
     """Adjacent term pairs within a clause, as ``"a\x1fb"`` (after the analyzer has dropped stop
     words, so "signal strength information" yields ``signal+strength``, ``strength+inform``).
     Indexed beside :func:`tokenize`'s terms, they reward passages that keep the query's words
@@ -1406,15 +1443,15 @@ def phrase_terms(text: str, *, fold: bool = True, nums: bool = True) -> list[str
     "What does the warranty not cover?" shares with it alone. The pairs of the words around it stay,
     so a text without negations is analysed as before, and a question that puts its negation
     elsewhere than the answer does ("Why doesn't the TV turn on?", "the TV doesn't turn on")
-    still matches it as well as before. ``fold``, ``nums``: as :func:`tokenize`'s."""
+    still matches it as well as before. ``fold``, ``nums``, ``words``: as :func:`tokenize`'s."""
     if not text:
         return []
     out: list[str] = []
     for clause in _CLAUSE.split(_normalized(text, fold, nums)):
-        terms = _analyse(clause, negations=False, fold=fold, nums=nums)
+        terms = _analyse(clause, negations=False, fold=fold, nums=nums, words=words)
         out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(terms, terms[1:], strict=False))
         if _MAY_NEGATE.search(clause):
-            marked = _analyse(clause, negations=True, fold=fold, nums=nums)
+            marked = _analyse(clause, negations=True, fold=fold, nums=nums, words=words)
             out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(marked, marked[1:], strict=False) if NEGATION in (a, b))
     return out
 

@@ -660,6 +660,43 @@ def test_an_english_keyword_index_is_behind_only_when_built_before_its_analysis_
                       kbase.ANALYZER: []}
 
 
+def test_words_jiebas_dictionary_lacks_are_words_of_the_keyword_index(
+    kb_home: Path, hashing: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA 2026-12-06: jieba cut "可以用微信交吗" into 用微 / 信交, which no passage holds: coverage 0, and
+    the follow-up was refused. 微信 is a word now (indexes.text.ZH_EXTRA_WORDS); an index built
+    before is searched with the plain dictionary it was built with, until rebuilt."""
+    import functools
+
+    import indexes.kbase as kbase
+    from indexes.text import tokenize
+
+    deposit = Chunk(id="c1", doc_id="d1", source="deposit.md", position=0, text="住院押金5000元，可使用现金、银行卡、微信或支付宝。",
+                    title="住院押金", lang="zh")
+    other = Chunk(id="c2", doc_id="d2", source="visit.md", position=0, text="探视时间为每天15:00至20:00。", title="探视", lang="zh")
+
+    def build(name: str) -> IndexVersion:
+        kb = KnowledgeBase(kb_home, name)
+        docs = [Document(id=c.doc_id, source=c.source, title=c.title, lang=c.lang) for c in (deposit, other)]
+        build_version(kb, hashing, docs, [deposit, other], {"d1": "h", "d2": "h"})
+        return kb.load_live()
+
+    assert "微信" in tokenize("可以用微信交吗？") and "微信" not in tokenize("可以用微信交吗？", words=False)
+    now = build("now")
+    held, unheld = now.keyword_coverage("可以用微信交吗？", [[0], [1]])
+    assert held > 0 and unheld == 0  # 微信 (of 用, 微信, 交)
+    with monkeypatch.context() as m:  # the analysis before the added words
+        m.setattr(kbase, "tokenize", functools.partial(tokenize, words=False))
+        m.setattr(kbase, "keyword_features", functools.partial(kbase.keyword_features, words=False))
+        m.setattr(kbase, "ANALYZER", "t2s+chars+joins+nums")
+        before = build("before")
+    assert before.keyword_index_behind() == ["cuts words jieba's dictionary lacks (微信, 小程序) into pieces"]
+    # searched as built: the question is cut as the chunks were, and finds its chunk by its characters
+    assert [r for r, _ in before.keyword_search("可以用微信交吗？", 1)] == [0]
+    assert before.keyword_coverage("可以用微信交吗？", [[0]]) == [0.0]  # 用微, 信交: nothing it holds
+    assert now.keyword_index_behind() == []
+
+
 def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_otherwise(
     kb_home: Path, hashing: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -702,6 +739,7 @@ def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_other
     assert before.keyword_index_behind() == [
         "matches Chinese by jieba's words only, not by their characters",
         "reads Chinese numerals (第十二条, 十五天) apart from digits (第12条, 15天)",
+        "cuts words jieba's dictionary lacks (微信, 小程序) into pieces",
         "reads a hyphenated word (e-mail) apart from the word written closed (email)",
     ]
     assert now.keyword_index_behind() == []
@@ -747,7 +785,7 @@ def test_chinese_numerals_and_digits_find_each_other(
     assert [r for r, _ in now.keyword_search("工本费20元", 1)] == [2]
     # an index built before is searched as its chunks were analysed (numerals as written), and says so
     with monkeypatch.context() as m:
-        m.setattr(kbase, "ANALYZER", "t2s+chars+joins")
+        m.setattr(kbase, "ANALYZER", "t2s+chars+joins+words")
         m.setattr(kbase, "tokenize", functools.partial(kbase.tokenize, nums=False))
         m.setattr(kbase, "keyword_features", functools.partial(kbase.keyword_features, nums=False))
         before = build("before")
