@@ -339,14 +339,21 @@ def _with_quantities(words: list[set[str]], sentences: Sequence[str], question: 
 
 
 def _sections_not_asked(
-    cands: Sequence[tuple[int, int, str]], section: Sequence[str], words: Sequence[set[str]], named_by: dict[str, set[str]]
+    cands: Sequence[tuple[int, int, str]],
+    section: Sequence[str],
+    words: Sequence[set[str]],
+    named_by: dict[str, set[str]],
+    weight: dict[str, float],
 ) -> set[int]:
     """The candidates (passage number, position, sentence) in a section of their passage that the
     question does not name, where it names another by its heading (``named_by``: the question's
     terms each heading names). A heading is named only by a term that no other section of the
     passage says, in its heading or its sentences (``words``: each candidate's): "检查" in "抽血检查"
     names no section where the B超 section says "检查前1小时", nor does a question whose words every
-    section says. Sentences outside any known section are never among them."""
+    section says. The term must be the question's rarest (``weight``), what it is most about: "the
+    grocery budget for meal prep" asks about groceries as much as about the section "How To Meal
+    Plan & Prep Food" ("You can shrink your grocery bills" was left out). Sentences outside any
+    known section are never among them."""
     said: dict[int, dict[str, set[str]]] = {}  # passage -> heading -> the terms its sentences say
     for (n, _, _), h, w in zip(cands, section, words, strict=True):
         if h:
@@ -355,11 +362,13 @@ def _sections_not_asked(
     for n, secs in said.items():
         if len(secs) < 2:
             continue
-        asked = {
-            h for h in secs
-            if any(all(t not in said_o and t not in named_by.get(o, set()) for o, said_o in secs.items() if o != h)
-                   for t in named_by.get(h, set()))
+        naming = {
+            h: {t for t in named_by.get(h, set())
+                if all(t not in said_o and t not in named_by.get(o, set()) for o, said_o in secs.items() if o != h)}
+            for h in secs
         }
+        top = max(weight.values(), default=0.0)
+        asked = {h for h, ts in naming.items() if any(weight.get(t, 0.0) >= top for t in ts)}
         if asked:
             out |= {i for i, ((m, _, _), h) in enumerate(zip(cands, section, strict=True)) if m == n and h and h not in asked}
     return out
@@ -1244,7 +1253,7 @@ class ExtractiveComposer:
         # section of the passage by its heading: "抽血前可以喝水吗" was told the B超 section's "检查前1小时
         # 饮水500-800毫升" from the passage of the 抽血检查, B超 and MRI sections, and "做B超前要喝多少水"
         # the 抽血 section's "可以少量喝白开水"
-        unasked = _sections_not_asked(every, section, plain, named_by)
+        unasked = _sections_not_asked(every, section, plain, named_by, weight)
         other_rows |= unasked
         # so is a list's item read alone (after its lead-in) that names none of them, where another
         # item of its passage names one: "重疾绿通每年能用几次" was told the hospital-advance and the
