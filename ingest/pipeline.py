@@ -14,6 +14,7 @@ by older code (it is rebuilt from the stored chunks). A failing file is reported
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -47,6 +48,11 @@ log = logging.getLogger(__name__)
 # The folder of a knowledge base where the service keeps each uploaded file it published (and the
 # sidecar it was read with): a sidecar uploaded alone later reads its document again from there.
 UPLOADS = "uploads"
+# the documents `kb delete` removed (:func:`delete_sources`), by source: {"id", "at"}. The next ingest
+# of their folder leaves such a file out while it is the file that was deleted (the same document
+# id): `kb delete pelican.md`, then `kb ingest docs --prune` after editing another file, brought
+# pelican.md back unsaid. A file given by name, an upload, or a file changed since adds it again.
+DELETED = "deleted.json"
 
 STOP_CHECK_TEXTS = 32  # texts embedded between two checks of a stop asked for (a cancelled job)
 EMBED_BLOCK = 256  # texts per embedder call (the embedder batches and length-sorts inside); small enough that embedding starts while files still load
@@ -74,6 +80,9 @@ class IngestReport:
     ambiguous: int = 0
     # the sources deleted (a delete's, or --prune's): "4 deleted" was all a folder's delete said
     deleted_sources: list[str] = field(default_factory=list)
+    # files of a folder left out because `kb delete` removed their documents (:data:`DELETED`; the
+    # JSON shape names each in its warnings)
+    kept_deleted: list[str] = field(default_factory=list)
     texts_embedded: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -367,6 +376,29 @@ def forget_uploads(kb: Any, sources: Iterable[str], report: IngestReport) -> Non
             report.warnings.append({"source": source, "warning": warning})
 
 
+def _deleted_marks(kb: Any) -> dict[str, dict[str, str]]:
+    """The documents ``kb delete`` removed (:data:`DELETED`); {} when none, or unreadable (a mark
+    lost brings a deleted file back, as before marks were kept: never an error)."""
+    try:
+        data = json.loads((Path(kb.path) / DELETED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("id"), str)}
+
+
+def _write_deleted_marks(kb: Any, marks: dict[str, dict[str, str]]) -> None:
+    """Replace :data:`DELETED` atomically (called with the knowledge base's lock held)."""
+    path = Path(kb.path) / DELETED
+    if not marks:
+        path.unlink(missing_ok=True)
+        return
+    tmp = path.with_name(f".{DELETED}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(marks, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _live(kb: Any, embedder: Any) -> Any:
     return kb.load_live(expected_embedder=embedder.id) if kb.live_version() else None
 
@@ -468,6 +500,8 @@ def ingest_paths(
 
         # each document read from a folder, by its file: the same file given under another name
         by_file = {str(f): d for d in prev_docs.values() if (f := _file_of(d)) is not None}
+        marks = _deleted_marks(kb)
+        by_name = {Path(p).resolve() for p in paths if Path(p).is_file()}  # files given by name
         seen: set[str] = set()
         failed_sources: set[str] = set()
         loaded_sources: set[str] = set()
@@ -496,6 +530,13 @@ def ingest_paths(
                 data = path.read_bytes()
                 _, side_raw = read_sidecar(path)
                 chash = content_hash(data, side_raw, extra)
+                mark = marks.get(source)
+                if mark is not None and not upload and resolved not in by_name and mark["id"] == doc_id_for(source, chash):
+                    report.kept_deleted.append(source)
+                    report.warnings.append({"source": source, "warning": (
+                        f"{source}: left out, as kb delete removed it ({mark.get('at', '?')[:10]}); "
+                        f"to add it back, ingest the file by name: kb ingest {path}")})
+                    continue
                 old = prev_docs.get(source)
                 if reuse and old is not None and old.id == doc_id_for(source, chash):
                     keep_ids[old.id] = None
@@ -608,6 +649,9 @@ def ingest_paths(
         report.published = True
         report.index_version = kb.live_version()
         report.chunks = _count_chunks(manifest, len(new_chunks))
+        if marks and loaded_sources & marks.keys():
+            # added again (by name, as an upload, or changed since): a later delete marks it anew
+            _write_deleted_marks(kb, {k: v for k, v in marks.items() if k not in loaded_sources})
         # a document read from a folder replaces the server's kept upload of that name: left
         # there, a sidecar uploaded alone re-read it and published the older text again
         forget_uploads(kb, [*pruned, *from_folder], report)
@@ -842,6 +886,8 @@ def delete_sources(
         report.published = True
         report.index_version = kb.live_version()
         report.chunks = _count_chunks(manifest, 0)
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        _write_deleted_marks(kb, {**_deleted_marks(kb), **{d.source: {"id": d.id, "at": at} for d in docs if d.id in hit}})
         forget_uploads(kb, [d.source for d in docs if d.id in hit], report)
     report.seconds = time.perf_counter() - started
     return report

@@ -361,6 +361,37 @@ def test_office_lock_and_system_files_are_not_documents(kb_home: Path, tmp_path:
     assert not r.failed and r.added == 4
 
 
+def test_a_deleted_document_stays_deleted_when_its_folder_is_ingested_again(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    """QA 2026-12-06: `kb delete pelican.md`, then the routine `kb ingest docs --prune` after another
+    file was edited, brought pelican.md back unsaid ("1 added"). The folder's copy is left out, with
+    a warning, while it is the file that was deleted; given by name, or changed since, it comes back."""
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    ingest(kb, docs, fake_embedder)
+    assert delete_sources(kb, ["faq.csv"], fake_embedder).deleted == 1
+    shipping = docs / "policies" / "shipping.md"
+    shipping.write_text(shipping.read_text(encoding="utf-8") + "\nExpress costs 9 euros.\n", encoding="utf-8")
+    for prune in (True, False):
+        r = ingest(kb, docs, fake_embedder, prune=prune)
+        assert r.added == 0 and r.kept_deleted == ["faq.csv"], r.to_dict()
+        assert any("faq.csv: left out, as kb delete removed it" in w["warning"] and "kb ingest " in w["warning"]
+                   for w in r.warnings), r.warnings
+        with contextlib.closing(kb.load_live()) as index:
+            assert "faq.csv" not in {d.source for d in index.documents()} and not index.keyword_search("marmotcard", 5)
+    # given by name, it is added again, and a later ingest of the folder keeps it
+    back = ingest_paths(kb, [docs / "faq.csv"], fake_embedder, chunk_tokens=64, chunk_overlap=8)
+    assert back.added == 1 and not back.kept_deleted
+    again = ingest(kb, docs, fake_embedder)
+    assert again.unchanged == 4 and not again.kept_deleted
+    # deleted again, then changed in its folder: the new text is a document to add
+    delete_sources(kb, ["faq.csv"], fake_embedder)
+    (docs / "faq.csv").write_text("id,question,answer\n1,Can I pay with a marmotcard?,No longer.\n", encoding="utf-8")
+    changed = ingest(kb, docs, fake_embedder)
+    assert changed.added == 1 and not changed.kept_deleted
+    with contextlib.closing(kb.load_live()) as index:
+        assert index.keyword_search("marmotcard", 5)
+
+
 def test_prune_and_delete_make_content_unretrievable(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     docs = write_corpus(tmp_path)
     kb = KnowledgeBase(kb_home, "t")
@@ -579,7 +610,7 @@ def test_file_names_that_are_not_utf8_get_readable_source_ids(kb_home: Path, tmp
     # by the id `kb status` shows (its escapes were read as Windows separators), or by the name
     # itself as a shell passes its bytes
     assert delete_sources(kb, ["r\\xe9sum\\xe9.csv"], fake_embedder).deleted == 1
-    ingest(kb, docs, fake_embedder)
+    ingest_paths(kb, [Path(os.fsdecode(raw + b"/r\xe9sum\xe9.csv"))], fake_embedder)  # added again, by name
     assert delete_sources(kb, [os.fsdecode(b"r\xe9sum\xe9.csv")], fake_embedder).deleted == 1
     gone = delete_sources(kb, [os.fsdecode(b"r\xe9sum\xe9.csv")], fake_embedder)
     assert gone.failed[0]["source"] == "r\\xe9sum\\xe9.csv"  # shown as its id, not as surrogates
