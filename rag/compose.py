@@ -344,19 +344,22 @@ def _sections_not_asked(
     words: Sequence[set[str]],
     named_by: dict[str, set[str]],
     weight: dict[str, float],
+    cjk: set[int],
 ) -> set[int]:
     """The candidates (passage number, position, sentence) in a section of their passage that the
     question does not name, where it names another by its heading (``named_by``: the question's
     terms each heading names). A heading is named only by a term that no other section of the
     passage says, in its heading or its sentences (``words``: each candidate's): "检查" in "抽血检查"
     names no section where the B超 section says "检查前1小时", nor does a question whose words every
-    section says. The term must be the question's rarest (``weight``), what it is most about: "the
-    grocery budget for meal prep" asks about groceries as much as about the section "How To Meal
-    Plan & Prep Food" ("You can shrink your grocery bills" was left out). Sentences outside any
-    known section are never among them."""
+    section says. The term must be the question's rarest (``weight``), what it is most about. Only
+    Chinese passages (``cjk``, by passage number) are read so: their sections are headed by what
+    they are about (抽血检查, 腹部超声), an English page's by a topic as often ("How To Meal Plan &
+    Prep Food", whose "prep" left out "You can shrink your grocery bills" for "the grocery budget
+    for meal prep": two of the three mtrag-un answers the rule changed lost their best sentence).
+    Sentences outside any known section are never among them."""
     said: dict[int, dict[str, set[str]]] = {}  # passage -> heading -> the terms its sentences say
     for (n, _, _), h, w in zip(cands, section, words, strict=True):
-        if h:
+        if h and n in cjk:
             said.setdefault(n, {}).setdefault(h, set()).update(w)
     out: set[int] = set()
     for n, secs in said.items():
@@ -1253,7 +1256,8 @@ class ExtractiveComposer:
         # section of the passage by its heading: "抽血前可以喝水吗" was told the B超 section's "检查前1小时
         # 饮水500-800毫升" from the passage of the 抽血检查, B超 and MRI sections, and "做B超前要喝多少水"
         # the 抽血 section's "可以少量喝白开水"
-        unasked = _sections_not_asked(every, section, plain, named_by, weight)
+        chinese = {n for n in {c[0] for c in every} if is_cjk_lang(hits[n - 1].chunk.lang)}
+        unasked = _sections_not_asked(every, section, plain, named_by, weight, chinese)
         other_rows |= unasked
         # so is a list's item read alone (after its lead-in) that names none of them, where another
         # item of its passage names one: "重疾绿通每年能用几次" was told the hospital-advance and the
