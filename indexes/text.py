@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from indexes.types import CONTINUES
+from kb.errors import TERMINAL_ESCAPE
 
 __all__ = [
     "normalize_text", "without_controls", "detect_lang", "tokenize", "phrase_terms", "split_sentences", "is_cjk_char",
@@ -266,6 +267,8 @@ def without_controls(text: str) -> str:
     client."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x1b" in text:
+        text = TERMINAL_ESCAPE.sub("", text)  # a colour code is no text: "[31m" is not a word
     return _CONTROLS.sub(_control_run, text)
 
 

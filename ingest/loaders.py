@@ -197,6 +197,13 @@ def decode_text(data: bytes, name: str = "file") -> str:
     """UTF-8 (with or without BOM), UTF-16/32 with BOM, GBK/GB18030 and other encodings detected
     by charset-normalizer. Undecodable bytes raise :class:`EncodingError`."""
     text = _decode(data)
+    if text is not None and "\x00" in text and _control_ratio(text) > 0.05:
+        # stray NUL bytes in UTF-8 text (a broken export): the text is read without them, where
+        # UTF-16 without its BOM (a NUL every other byte) stays undetected. Told "save it as
+        # UTF-8", the user had a file that was UTF-8 already
+        bare = text.replace("\x00", "")
+        if len(bare) > 0.7 * len(text) and _control_ratio(bare) <= 0.05:
+            text = bare
     if text is None or _control_ratio(text) > 0.05:
         raise EncodingError(f"{name}: cannot detect the text encoding", "save it as UTF-8 and ingest it again")
     return text
@@ -1776,6 +1783,7 @@ def rows_to_faq(
     out: list[FaqRow] = []
     seen: Counter[str] = Counter()
     unanswered: list[str] = []
+    unasked: list[str] = []
     echoed: list[str] = []
     # per question (words_key): its first row (question, answer, label), and the labels of the
     # rows that ask it with other answers, the first row's first
@@ -1791,6 +1799,8 @@ def rows_to_faq(
 
         question, answer = get("question"), get("answer")
         if not question:
+            if answer:  # an answer to no question: nothing asks for it, and it was dropped unsaid
+                unasked.append(_label(get("id"), answer))
             continue  # a blank line, or a note under the table: nothing to retrieve
         if not answer:
             unanswered.append(_label(get("id"), question))
@@ -1823,6 +1833,9 @@ def rows_to_faq(
     warnings = []
     if unanswered:
         warnings.append(_rows_note(name, unanswered, "without an answer skipped", "fill in the answers and ingest again"))
+    if unasked:
+        warnings.append(_rows_note(name, unasked, "with an answer but no question skipped",
+                                   "write their questions and ingest again"))
     if echoed:
         warnings.append(_rows_note(
             name, echoed, "whose answer repeats the question kept",
@@ -1852,10 +1865,23 @@ class CsvLoader:
             delimiter = "\t"
         elif delimiter == "," and ";" in sample.split("\n", 1)[0] and "," not in sample.split("\n", 1)[0]:
             delimiter = ";"
+        # a cell as long as the file (a policy pasted into one answer): the csv module's default
+        # limit, 128 KB, refused a valid 200 KB cell as "malformed CSV"
+        csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
         try:
-            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
         except csv.Error as ex:
-            raise CorruptFileError(f"{path.name}: malformed CSV ({ex})", "check its quoting (RFC 4180)") from None
+            if "unexpected end of data" in str(ex):
+                # a quote that opens a field and never closes swallowed every row after it: read
+                # so, the table had "no rows with both a question and an answer"
+                raise CorruptFileError(
+                    f'{path.name}: a quoted field is never closed (a " opens it and no " ends it)',
+                    'close the quote, or write a quote inside a quoted field as "", and ingest again',
+                ) from None
+            try:  # a stray quote inside a field ('5" screen'): read as written
+                rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+            except csv.Error as ex2:
+                raise CorruptFileError(f"{path.name}: malformed CSV ({ex2})", "check its quoting (RFC 4180)") from None
         rows = [r for r in rows if any(c.strip() for c in r)]
         if not rows:
             raise EmptyFileError(f"{path.name}: the table is empty", "add a header row question,answer and rows")

@@ -134,6 +134,13 @@ def blank(text: str) -> bool:
 _UNREAD = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 
 
+# a terminal's escape sequence (a colour, ``ESC [ 31 m``; a title, ``ESC ] ... BEL``; a two-byte
+# one): pasted from a terminal into a question, or left in a file, it is no text. Its ESC alone
+# was dropped as a control character, and "[31m" read as a word turned "How long\x1b[31m do I
+# have to" from asked back into refused
+TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
 def question_text(value: object, what: str = "question", limit: int | None = None) -> str:
     """``value`` stripped, when it is a question retrieval can use: :class:`InputError` for what is
     not text (a number, bytes), not Unicode (:func:`require_text`) or :func:`blank`;
@@ -142,6 +149,8 @@ def question_text(value: object, what: str = "question", limit: int | None = Non
         value = ""
     if not isinstance(value, str):
         raise InputError(f"the {what} must be text (str), not {type(value).__name__}", f"pass the {what} as a string")
+    if "\x1b" in value:
+        value = TERMINAL_ESCAPE.sub("", value)
     q = require_text(value.strip(), what)
     if blank(q):
         raise InputError(f"the {what} is empty", f"type a {what}")

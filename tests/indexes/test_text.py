@@ -605,3 +605,13 @@ def test_the_analyzer_reads_numerals_and_digits_alike() -> None:
     assert set(tokenize("第12条")) <= set(tokenize("第十二条"))
     assert "15" in tokenize("十五天内") and "15" in tokenize("15天内")
     assert "十二条" in tokenize("第十二条", nums=False)  # as an index built before reads it
+
+
+def test_a_terminal_escape_sequence_is_no_text() -> None:
+    """QA 2026-12-06: "How long\x1b[31m do I have to" was refused where "How long do I have to" is
+    asked back: the ESC was dropped as a control character and "[31m" read as a word."""
+    from indexes.text import without_controls
+    from kb.errors import question_text
+
+    assert question_text("How long\x1b[31m do I have to\x1b[0m") == "How long do I have to"
+    assert without_controls("Red\x1b[31mtext\x1b[0m and \x1b]0;title\x07done") == "Redtext and done"

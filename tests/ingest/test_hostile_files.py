@@ -164,7 +164,8 @@ def test_a_markdown_rule_after_a_blank_first_line_is_body_text(tmp_path: Path) -
 
 def test_normalize_text_drops_control_characters() -> None:
     assert normalize_text(f"red{CONTROLS}alert\tnow\r\nnext\x00line") == "red alert now\nnext line"
-    assert normalize_text("\x1b[2J\x1b]0;pwned\x07Hello") == "[2J ]0;pwned Hello"
+    # a terminal's escape sequence goes whole: "[2J" was left in as a word
+    assert normalize_text("\x1b[2J\x1b]0;pwned\x07Hello") == "Hello"
 
 
 def test_control_characters_never_reach_indexed_text_or_faq_cells(tmp_path: Path) -> None:
@@ -182,8 +183,8 @@ def test_control_characters_never_reach_indexed_text_or_faq_cells(tmp_path: Path
     texts += [row.question, row.answer, str(row.metadata.get("category"))]
     for text in texts:
         assert not any(ch in text for ch in CONTROLS), repr(text)
-    assert row.question == "How do I return an item? [2J"
-    assert row.answer.endswith("Send it back ]0;pwned by post.")
+    assert row.question == "How do I return an item?"
+    assert row.answer.endswith("Send it back by post.")
 
 
 # 6. control characters in file names ------------------------------------------------------------------

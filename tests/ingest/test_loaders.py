@@ -970,6 +970,39 @@ def test_csv_missing_columns(tmp_path: Path) -> None:
         load_file(tmp_path / "q.csv", tmp_path, 5)
 
 
+def test_csv_quoting_faults_and_rows_without_a_question_are_named(tmp_path: Path) -> None:
+    """QA 2026-12-06: a quote never closed was reported as "no rows with both a question and an
+    answer", a valid 200 KB cell as "malformed CSV (field larger than field limit)", and a row with
+    an answer but no question was dropped unsaid."""
+    (tmp_path / "ragged.csv").write_text('question,answer\n"Unclosed quote, here,oops\nWhat about rain checks?,Last 30 days.\n',
+                                         encoding="utf-8")
+    with pytest.raises(CorruptFileError, match="a quoted field is never closed"):
+        load_file(tmp_path / "ragged.csv", tmp_path, 5)
+    big = "The yak fee is 5 dollars. " * 8000
+    (tmp_path / "big.csv").write_text(f'question,answer\nWhat is the yak fee?,"{big}"\nWhat is the emu fee?,2 dollars.\n',
+                                      encoding="utf-8")
+    assert [r.question for r in load_file(tmp_path / "big.csv", tmp_path, 5).faq_rows] == [
+        "What is the yak fee?", "What is the emu fee?"]
+    (tmp_path / "stray.csv").write_text('question,answer\nHow big is the 5" screen?,It is 5 inches.\n', encoding="utf-8")
+    assert load_file(tmp_path / "stray.csv", tmp_path, 5).faq_rows[0].question == 'How big is the 5" screen?'
+    (tmp_path / "orphan.csv").write_text("question,answer\nWhat voltage?,220 volts\n,An orphan answer about kiwis\n",
+                                         encoding="utf-8")
+    lf = load_file(tmp_path / "orphan.csv", tmp_path, 5)
+    assert len(lf.faq_rows) == 1
+    assert any("1 row with an answer but no question skipped ('An orphan answer about kiwis')" in w for w in lf.warnings), lf.warnings
+
+
+def test_stray_nul_bytes_in_utf8_text_are_dropped(tmp_path: Path) -> None:
+    # told "cannot detect the text encoding; save it as UTF-8" of a file that was UTF-8 already
+    (tmp_path / "nul.txt").write_bytes(b"Gift cards never expire.\x00\x00\x00 The helpline number is 555-0100.\x00")
+    text = " ".join(e.text for e in load_file(tmp_path / "nul.txt", tmp_path, 5).elements)
+    assert "Gift cards never expire." in text and "555-0100" in text and "\x00" not in text
+    # UTF-16 without its BOM (a NUL every other byte) is still no text it can read
+    (tmp_path / "u16.txt").write_bytes("Gift cards never expire.".encode("utf-16-le"))
+    with pytest.raises(EncodingError):
+        load_file(tmp_path / "u16.txt", tmp_path, 5)
+
+
 def test_xlsx_json_jsonl(tmp_path: Path) -> None:
     import openpyxl
 
