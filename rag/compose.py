@@ -338,45 +338,6 @@ def _with_quantities(words: list[set[str]], sentences: Sequence[str], question: 
         w |= dimensions_named(said) & dims
 
 
-def _sections_not_asked(
-    cands: Sequence[tuple[int, int, str]],
-    section: Sequence[str],
-    words: Sequence[set[str]],
-    named_by: dict[str, set[str]],
-    weight: dict[str, float],
-    cjk: set[int],
-) -> set[int]:
-    """The candidates (passage number, position, sentence) in a section of their passage that the
-    question does not name, where it names another by its heading (``named_by``: the question's
-    terms each heading names). A heading is named only by a term that no other section of the
-    passage says, in its heading or its sentences (``words``: each candidate's): "检查" in "抽血检查"
-    names no section where the B超 section says "检查前1小时", nor does a question whose words every
-    section says. The term must be the question's rarest (``weight``), what it is most about. Only
-    Chinese passages (``cjk``, by passage number) are read so: their sections are headed by what
-    they are about (抽血检查, 腹部超声), an English page's by a topic as often ("How To Meal Plan &
-    Prep Food", whose "prep" left out "You can shrink your grocery bills" for "the grocery budget
-    for meal prep": two of the three mtrag-un answers the rule changed lost their best sentence).
-    Sentences outside any known section are never among them."""
-    said: dict[int, dict[str, set[str]]] = {}  # passage -> heading -> the terms its sentences say
-    for (n, _, _), h, w in zip(cands, section, words, strict=True):
-        if h and n in cjk:
-            said.setdefault(n, {}).setdefault(h, set()).update(w)
-    out: set[int] = set()
-    for n, secs in said.items():
-        if len(secs) < 2:
-            continue
-        naming = {
-            h: {t for t in named_by.get(h, set())
-                if all(t not in said_o and t not in named_by.get(o, set()) for o, said_o in secs.items() if o != h)}
-            for h in secs
-        }
-        top = max(weight.values(), default=0.0)
-        asked = {h for h, ts in naming.items() if any(weight.get(t, 0.0) >= top for t in ts)}
-        if asked:
-            out |= {i for i, ((m, _, _), h) in enumerate(zip(cands, section, strict=True)) if m == n and h and h not in asked}
-    return out
-
-
 def _term_weights(terms: set[str], weight: Callable[[str], float] | None) -> dict[str, float]:
     """Each term's weight in a sentence's share of the question's terms: its rarity in the
     knowledge base (``weight``, the index's idf; a term it does not know counts as the average
@@ -1252,21 +1213,12 @@ class ExtractiveComposer:
         other_rows = (
             {j for j in range(len(every)) if row[j] and not names_asked[j]} if any(names_asked[j] for j in keep) else set()
         )
-        # so is a sentence of a section that the question does not name, where it names another
-        # section of the passage by its heading: "抽血前可以喝水吗" was told the B超 section's "检查前1小时
-        # 饮水500-800毫升" from the passage of the 抽血检查, B超 and MRI sections, and "做B超前要喝多少水"
-        # the 抽血 section's "可以少量喝白开水"
-        chinese = {n for n in {c[0] for c in every} if is_cjk_lang(hits[n - 1].chunk.lang)}
-        unasked = _sections_not_asked(every, section, plain, named_by, weight, chinese)
-        other_rows |= unasked
         # so is a list's item read alone (after its lead-in) that names none of them, where another
         # item of its passage names one: "重疾绿通每年能用几次" was told the hospital-advance and the
         # excluded-sports items too (a how-to question is told every step, each of which need not
-        # name what is done). An item of a section not asked names nothing asked ("前" in the B超
-        # section's "检查前1小时饮水" left out every item of the 抽血 section asked about)
+        # name what is done)
         item_names = {} if how_to else {
-            j: bool(q_terms & set(tokenize(lexical[j] or ""))) for j in range(len(every))
-            if lexical[j] is not None and not row[j] and j not in unasked
+            j: bool(q_terms & set(tokenize(lexical[j] or ""))) for j in range(len(every)) if lexical[j] is not None and not row[j]
         }
         named_item_in = {every[j][0] for j in keep if item_names.get(j)}
         other_rows |= {j for j, names in item_names.items() if not names and every[j][0] in named_item_in}
