@@ -539,9 +539,10 @@ def load_analyzer(langs: Iterable[str]) -> bool:
 # them named nothing a passage holds (the coverage and naming checks read 0) and "可以用微信交吗？",
 # asked after "住院押金交多少？", was refused. Added to the dictionary jieba cuts with (the "words"
 # flag of the keyword analysis: an index built before keeps the plain dictionary, :func:`tokenize`).
+# No word here may join the start of another's: "微信支付" made "微信支付宝都可以吗" 微信支付 / 宝.
 ZH_EXTRA_WORDS = (
-    "微信", "微信支付", "微信群", "扫码", "小程序", "公众号", "视频号", "网购", "抖音", "快手", "花呗", "借呗", "余额宝",
-    "云闪付", "网银", "手机银行", "在线支付", "刷脸", "实名认证", "解绑", "验证码", "健康码", "医保码", "电子凭证",
+    "微信", "扫码", "小程序", "公众号", "视频号", "网购", "抖音", "快手", "花呗", "借呗", "余额宝",
+    "云闪付", "网银", "手机银行", "刷脸", "实名认证", "解绑", "验证码", "健康码", "医保码", "电子凭证",
     "电子发票", "人工客服", "在线客服", "包邮", "运费险", "快递员", "自提", "自提点", "光猫", "携号转网", "肠镜", "胃肠镜", "免赔额", "等待期", "犹豫期", "宽限期", "退保", "保全", "APP",
 )
 _plain_jieba: Any = None  # a jieba tokenizer without ZH_EXTRA_WORDS (words=False)
