@@ -217,45 +217,70 @@ HANDOFF_RE = re.compile(
 # process is none ("How do I file a complaint with the FCC?", "怎么向消协投诉？", "起诉离婚需要什么材料"),
 # nor is a word of another sense ("如何调整曝光", "告诉你们", "Does the plan cover legal costs?").
 _REGULATOR_EN = (r"(the\s+)?(fcc|ftc|bbb|better\s+business\s+bureau|cfpb|ombudsman|regulator|attorney\s+general"
-                 r"|trading\s+standards|consumer\s+(protection|affairs|rights)(\s+\w+)?|press|media|news(papers?)?)")
-_DISPUTE_EN = (
+                 r"|trading\s+standards|consumer\s+(protection|affairs|rights)(\s+\w+)?)")
+# what the customer will do to the company. The sentence asks nothing (it opens with no question word,
+# nor "if I", and its first clause has no "?"; a later one may: "I'm going to sue you, why haven't
+# you refunded me?"), and the company is the one sued or reported ("sue my neighbour", "sue the
+# other driver" are insurance questions; "report it to the police" is how to claim)
+_YOU = r"(you|your|u|(?-i:[A-Z])[\w&'-]+)\b"
+_THREAT_EN = (
     r"(?:^|(?<=[.!?…]))\s*(?!\W*(can|could|do|does|did|is|are|was|were|should|would|will|may|might|what|how|where"
-    r"|when|why|which|who|whom|whether)\b)(?![^.!…]*\?)[^.?!…]{0,80}?(?:"
-    # what the customer will do: sue, take it to court, call a lawyer, report the company
-    r"\b(i|we)(\s*['’]ll|\s+will|\s+shall|\s*['’]m\s+(going\s+to|gonna)|\s+am\s+(going\s+to|gonna)|\s+are\s+going\s+to"
-    r"|\s+intend\s+to|\s+plan\s+to|\s+want\s+to|\s+have\s+to|\s+may|\s+might|\s+could)?\s+"
-    r"(sue|take\s+(you|this|it|them)\s+to\s+court|take\s+legal\s+action|file\s+a\s+(law)?suit|get\s+(a|my)\s+(lawyer|attorney|solicitor)"
-    r"|call\s+my\s+(lawyer|attorney|solicitor)|contact\s+my\s+(lawyer|attorney|solicitor)|see\s+you\s+in\s+court"
-    r"|report\s+(you|this|your\s+company|[a-z]+)\s+to\s+" + _REGULATOR_EN + r"|complain\s+to\s+" + _REGULATOR_EN
-    + r"|file\s+a\s+complaint\s+with\s+" + _REGULATOR_EN + r"|go\s+to\s+the\s+(press|media|police))\b"
-    r"|\bmy\s+(lawyer|attorney|solicitor)\s+will\b|\b(hearing|hear)\s+from\s+my\s+(lawyer|attorney|solicitor)\b"
-    r"|\b(taking|take)\s+legal\s+action\b|\bsee\s+you\s+in\s+court\b)"
-    # how angry they are, said of themselves or of the service (in a question too: "I'm furious, why
-    # was I charged twice?")
-    r"|(?:\b(i\s*['’]m|i\s+am|we\s*['’]re|we\s+are)\s+(so\s+|really\s+|absolutely\s+|beyond\s+)?(furious|livid|outraged|fuming"
-    r"|disgusted|fed\s+up|sick\s+and\s+tired)\b"
-    r"|\b(this|that|it)(\s*['’]s|\s+is)\s+(absolutely\s+|totally\s+|completely\s+|just\s+|so\s+)?(ridiculous|unacceptable"
-    r"|outrageous|disgraceful|a\s+(scam|joke|disgrace|rip-?off))\b"
-    r"|\byou(\s+people|\s+guys)?\s*(['’]re|\s+are)\s+(scammers|thieves|crooks|liars|a\s+scam|ripping\s+me\s+off)\b"
-    r"|\bworst\s+(customer\s+)?(service|company|experience)\s+(ever|i\s*['’]ve\s+ever)\b)"
+    r"|when|why|which|who|whom|whether|if\s+(i|we))\b)(?![^.!…,;]*\?)[^.?!…]{0,80}?(?:"
+    r"\b(i|we)(\s*['’]ll|\s+will|\s+shall|\s*['’]m\s+(going\s+to|gonna)|\s+am\s+(going\s+to|gonna)|\s*['’]re\s+going\s+to"
+    r"|\s+are\s+going\s+to|\s+intend\s+to|\s+plan\s+to|\s+want\s+to|\s+have\s+to)?(\s+be)?\s+"
+    r"(sue|suing)(\s+" + _YOU + r"|\s*(?=[.!,;]|$))"
+    + r"|\b(take|taking)\s+(you|this|it|them)\s+to\s+court\b|\bsee\s+you\s+in\s+court\s*(?=[.!,;]|$)"
+    r"|\b(call|calling|contact|contacting|ring|ringing)\s+my\s+(lawyer|attorney|solicitor)s?\b(?!\s+(after|when|once|before|if))"
+    r"|\bmy\s+(lawyer|attorney|solicitor)s?\s+(will|is\s+going\s+to)\s+(be\s+in\s+touch|contact\s+you|be\s+contacting\s+you"
+    r"|deal\s+with\s+(you|this))\b|\b(hearing|hear)\s+from\s+my\s+(lawyer|attorney|solicitor)s?\b"
+    r"|\b(taking|take)\s+legal\s+action(\s+against\s+\w+)?\s*(?=[.!,;]|$)"
+    r"|\b(report|reporting)\s+(you|this|your\s+company|(?-i:[A-Z])[\w&'-]+)\s+to\s+" + _REGULATOR_EN
+    + r"|\breport\s+you\s*(?=[.!,;]|$)"
+    + r"|\b(complain|complaining|contact|contacting)\s+(to\s+)?" + _REGULATOR_EN
+    + r"|\b(file|filing|lodge|lodging)\s+a\s+complaint\s+(with|to)\s+" + _REGULATOR_EN + r"\s*(?=[.!,;]|$|\s+(about|against)\s+(you|your|this))"
+    r"|\b(going|go|went)\s+to\s+the\s+(press|media|newspapers?|papers)\b(?!\s+(conference|office|kit|room|release|pass))"
+    r"|\btell\s+the\s+(press|media|newspapers?|papers)\b"
+    r")"
+)
+# how angry the customer is, said of themselves or of the service, as a clause of its own ("I'm so
+# angry, my order never arrived", "This is a total scam…"; in a question too: "I'm furious, why was
+# I charged twice?"). Not "furious at myself", "outraged by the news", "a joke gift", "outrageous
+# value", "ridiculous how fast the delivery was", "fed up with paper bills"
+_ANGER_EN = (
+    r"\b(i\s*['’]m|i\s+am|we\s*['’]re|we\s+are)\s+(so\s+|really\s+|very\s+|extremely\s+|absolutely\s+|beyond\s+)?(furious|livid|outraged"
+    r"|fuming|disgusted|angry)\b(?=\s*[.!,;…]|\s*$|\s+(with|at|about)\s+(you|your|this|how))"
+    r"|\b(this|that)(\s*['’]s|\s+is)\s+(absolutely\s+|totally\s+|completely\s+|just\s+|so\s+)?(ridiculous|unacceptable"
+    r"|outrageous|disgraceful|a\s+(total\s+|complete\s+|absolute\s+)?(scam|joke|disgrace|rip-?off))\s*(?=[.!,;…]|$)"
+    r"|\byou(\s+people|\s+guys)?\s*(['’]re|\s+are)\s+(scammers|thieves|crooks|liars|a\s+scam|ripping\s+(me|us)\s+off)\b"
+    r"|\bworst\s+(customer\s+)?(service|company|experience)\s+(ever|i\s*['’]ve\s+ever)\b(?!\s*\?)"
 )
 # (the company or its people, named as the one the customer will take to court)
 _THEM_ZH = r"(你们|您们|贵公司|贵院|贵行|贵司|你们公司|你们医院|你们银行|你们店|这家公司|这家医院|商家|平台|医院|公司)"
 _REGULATOR_ZH = (r"(消协|消费者协会|12315|12345|工商局?|市场监管局?|市场监督管理局|卫健委|卫生局|卫生健康委员会|银保监会?"
                  r"|金融监管(总局|局)?|保监会|证监会|通信管理局|工信部|监管部门|有关部门|媒体|电视台|记者|报社)")
+# a clause that asks nothing ("我要去法院告你们，怎么还不退款" threatens in its first clause)
+_NOT_ASKING_CLAUSE_ZH = r"(?![^。！？?!，,；;]{0,60}?(" + _ASKING_ZH + r"|吗))"
 _DISPUTE_ZH = (
-    r"(?:^|(?<=[。！？?!，,；;]))" + _NOT_ASKING_WHETHER_ZH + r"[^。！？?!]{0,30}?(?:"
+    r"(?:^|(?<=[。！？?!，,；;]))" + _NOT_ASKING_CLAUSE_ZH + r"[^。！？?!，,；;]{0,30}?(?:"
     r"(?<![报转警广宣忠劝祷公通预])(起诉|告)(到法院)?" + _THEM_ZH
-    + r"|(去|到|上)法院|法庭上?见|(找|请|委托)(个)?律师|律师函|走法律程序|(通过|走)法律(途径|手段)"
-    r"|(向|到|去|找|打|给)" + _REGULATOR_ZH + r"(投诉|举报|反映|曝光|告)?"
-    r"|(我|我们)(要|会|就|一定|必须|准备|马上)(去|把你们|把这事|把这件事)?[^。！？?!，,]{0,6}?曝光(?!补偿|时间|度|值|模式|参数|量)"
-    r"|(举报|曝光)(你们|您们|贵公司|贵院|这家))"
+    + r"|(要|会|就|一定|准备|马上)(去|到|上)法院(?=[。！!，,？?]|$)|法庭上?见"
+    # (not "我打算找律师立遗嘱", "我需要律师函模板")
+    r"|(我|我们)(会|要|就|马上|一定)(去)?(找|请)(个)?律师(?![\u4e00-\u9fff])|(等着收|准备发|给你们发|会发)律师函"
+    r"|(我|我们)(要|会|就|只能|准备|将)(走法律程序|通过法律(途径|手段)|诉诸法律)"
+    # (not "我打12345问过了", "我去工商局办营业执照", "我要向12345反映路灯坏了")
+    r"|(向|到|去|找|打|给)" + _REGULATOR_ZH + r"(投诉|举报|曝光|告)|(投诉|举报)(到|给)" + _REGULATOR_ZH
+    + r"|(打|拨打)12315|让(你们|您们)付出代价"
+    # (not "我会把照片曝光调低一点")
+    r"|(我|我们)(要|会|就|一定|准备|马上)(去)?(把你们|把这事|把这件事|向媒体)?曝光(你们|此事|这件事|这事)?(?=[。！!，,？?]|$)"
+    r"|(举报|曝光)(你们|您们|贵公司|贵院))"
     # how angry the customer is, or what they call the service (in a question too: "你们太坑了吧，怎么
-    # 还不退款"; "这是骗人的吗" asks whether it is)
-    r"|(?:太坑(了|人)|坑人|(你们|您们)(是|就是|这群|这帮|这些)?骗子|骗子(公司|医院|平台|银行|商家)|(你们|您们|这|这是|纯属|就是)(是|就是|纯属)?(欺诈|诈骗|骗人|坑人|抢钱)"
-    r"|垃圾(公司|服务|医院|银行|平台|客服|商家)|气死(我)?了|太过分了|忍无可忍|欺人太甚)(?![^。！？?!，,]{0,8}?吗)"
+    # 还不退款"; "这是骗人的吗" asks whether it is, "有人说你们是骗子" tells what others say, "这是欺诈
+    # 短信" names a text message, "太过分了吧" haggles)
+    r"|(?:太坑(了|人)|坑人|(?<![说传称])(你们|您们)(是|就是|这群|这帮|这些)?骗子|骗子(公司|医院|平台|银行|商家)"
+    r"|(你们|您们|这|这是|纯属|就是)(是|就是|纯属)?在?(欺诈|诈骗|骗人|坑人|抢钱)(消费者|顾客|客户|行为)?(?![\u4e00-\u9fff])"
+    r"|垃圾(公司|服务|医院|银行|平台|客服|商家)|气死我了|太过分了(?!吧)|忍无可忍|欺人太甚)(?![^。！？?!，,]{0,8}?吗)"
 )
-DISPUTE_RE = re.compile(_DISPUTE_EN + "|" + _DISPUTE_ZH, re.I)
+DISPUTE_RE = re.compile(_THREAT_EN + "|" + _ANGER_EN + "|" + _DISPUTE_ZH, re.I)
 
 
 # "yes" to the offer of a person that ends a refusal (MESSAGES["refuse"]): the user accepts it

@@ -163,6 +163,11 @@ def test_a_complaint_is_handed_off_not_answered(shop_index: Any, fake_embedder: 
     "worst customer service ever", "If you don't fix it I'll sue.", "I'm furious, why was I charged twice?",
     "This is unacceptable. Where is my refund?", "我要告你们", "我会找律师", "等着收律师函吧", "我要打12315投诉你们",
     "我要去消协投诉", "你们这是欺诈", "你们就是骗子", "我要起訴你們", "你们太坑了吧，怎么还不退款", "气死我了，快递到底什么时候到",
+    # a threat with a question after it, and other wordings a regression hunt found missed
+    "我要去法院告你们，怎么还不退款？", "I'm going to sue you, why haven't you refunded me?", "I'm going to the press with this story",
+    "I'm reporting you to the ombudsman", "I'm filing a complaint with the CFPB", "I'll be contacting my lawyer tomorrow",
+    "This is a total scam…", "I'm so angry, my order never arrived", "你们就是在抢钱", "再不退款我就打12315了",
+    "我要投诉到银保监会，你们等着", "If you don't refund me I will sue.",
 ])
 def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     assert is_dispute(message), message
@@ -176,6 +181,18 @@ def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     "怎么向消协投诉？", "起诉离婚需要什么材料", "如何调整曝光", "曝光补偿怎么设置", "我要告诉你们一件事", "什么是保险欺诈",
     "我想了解一下律师费怎么报销", "医院有律师咨询服务吗", "被骗了怎么办", "法院判决的赔偿能报销吗", "转告你们经理",
     "这是骗局吗？", "这是骗人的吗", "我们会把账单发到网上吗", "我要起诉你们需要什么材料", "收到骗子短信怎么办", "这个套餐坑人吗",
+    # a regression hunt's, the same day (each was handed off)
+    "I want to sue my neighbour over a fence. Is that covered by legal expenses insurance?",
+    "I might sue the other driver. Will my insurance help?", "My attorney will send the probate documents next week.",
+    "I will go to the police to report the theft and then file a claim.",
+    "The FAQ says it is unacceptable to leave children unattended. Is there a kids club?",
+    "I'm fed up with paper bills; can I switch to e-billing?", "It's ridiculous how fast the delivery was, thank you!",
+    "That's outrageous value, I'll take two.", "I'm furious at myself for forgetting my password. Reset please.",
+    "I am going to the press conference, can I park there?", "我需要律师函模板。", "我会把照片曝光调低一点再上传。",
+    "有人说你们是骗子，是真的吗？", "这是欺诈短信，我该怎么举报？", "我打12345问过了，他们让我找你们开证明。",
+    "我去工商局办营业执照，需要你们的开户证明。", "我们走法律程序办理过户，需要你们出具证明。", "我打算找律师立遗嘱。",
+    "这个价格太过分了吧，能便宜点吗？", "我准备去法院办事，附近有网点吗？", "气死了，密码又忘了，怎么重置？",
+    "我要向12345反映路灯坏了，你们能帮忙吗？", "我要举报这家店卖假货，请问找谁？",
 ])
 def test_a_question_about_the_law_or_a_word_of_another_sense_is_no_dispute(message: str) -> None:
     assert not is_dispute(message), message
