@@ -240,17 +240,30 @@ _SENTENCE_END = frozenset(".!?:;)]\"'”’…。！？：；）」』】")
 
 
 def _goes_on_over_page(prev: Element, el: Element) -> bool:
-    """Whether paragraph ``el``, on the page after that of paragraph (or list item) ``prev``, goes
-    on with its sentence: ``prev`` does not end one, and ``el`` starts in lower case, or both are
-    Chinese."""
-    if prev.kind not in ("paragraph", "list_item") or el.kind != "paragraph":
+    """Whether paragraph ``el``, on the page after that of paragraph ``prev``, goes on with its
+    sentence: ``prev`` does not end one and is a paragraph's length (a heading, a table's row or a
+    list item set as body text ends a page without a full stop too: "二、发票说明", "Basic $10 5 GB",
+    "银行卡" were joined to the next page's first sentence), and ``el`` starts in lower case, or
+    both are Chinese."""
+    if prev.kind != "paragraph" or el.kind != "paragraph":
         return False
     if prev.page is None or el.page != prev.page + 1:
         return False
     last, first = prev.text[-1:], el.text[:1]
     if not last or not first or last in _SENTENCE_END:
         return False
-    return first.islower() or (is_cjk_char(last) and is_cjk_char(first))
+    if _NUMBERED_HEAD.match(prev.text):
+        return False
+    if is_cjk_char(last) and is_cjk_char(first):
+        return sum(1 for ch in prev.text if is_cjk_char(ch)) >= _PARAGRAPH_CJK
+    return first.islower() and len(prev.text.split()) >= _PARAGRAPH_WORDS
+
+
+# the least a paragraph cut by a page break holds: a heading or a table's row set as body text is shorter
+_PARAGRAPH_WORDS = 8
+_PARAGRAPH_CJK = 10
+# a line numbered as a section ("二、发票说明", "第五条 退费", "（三）", "3.2 Refunds")
+_NUMBERED_HEAD = re.compile(r"\s*(?:[一二三四五六七八九十百]+、|第[一二三四五六七八九十百千\d]+[章节条款部分]|[（(][一二三四五六七八九十\d]+[)）]|\d+(?:\.\d+)*[.、]?\s)")
 
 
 # the longest title kept: every chunk of a document carries its title, so a title of megabytes (a

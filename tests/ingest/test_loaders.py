@@ -83,6 +83,8 @@ def test_a_sentence_cut_by_a_page_break_is_one_paragraph_again(tmp_path: Path) -
             [("p", "such as chargers and cases."), ("p", "You can cancel at any time.")],
             [("h2", "Refunds"), ("p", "Refunds take 5 days")],
             [("p", "Returns are free.")],
+            [("p", "Shipping and delivery")],
+            [("p", "orders ship within two days from our warehouse.")],
         ],
         footer="Northwind Protect terms",
     )
@@ -91,6 +93,8 @@ def test_a_sentence_cut_by_a_page_break_is_one_paragraph_again(tmp_path: Path) -
     assert "You can cancel at any time." in texts
     # a paragraph that ends without its full stop, before a page that starts a new sentence, stays
     assert "Refunds take 5 days" in texts and "Returns are free." in texts
+    # nor does a heading-like line set as body text (fewer words than a sentence cut short holds)
+    assert "orders ship within two days from our warehouse." in texts
 
 
 def test_pdf_list_items_keep_bullets_drawn_apart_from_their_text(tmp_path: Path) -> None:
@@ -220,13 +224,16 @@ def test_chinese_pdf(tmp_path: Path) -> None:
         pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     except Exception:  # pragma: no cover - reportlab without its CID font data
         pytest.skip("no CJK font for reportlab")
-    pdf = make_pdf(tmp_path / "zh.pdf", [[("p", "退货运费由买家承担。质量问题由卖家承担。"), ("p", "冷链药品及拆封药品")],
-                                         [("p", "一律不予退还。")]], font="STSong-Light")
+    pdf = make_pdf(tmp_path / "zh.pdf", [[("p", "退货运费由买家承担。质量问题由卖家承担。"), ("p", "冷链药品（如胰岛素）及拆封药品")],
+                                         [("p", "一律不予退还。")], [("p", "二、发票说明")], [("p", "电子发票在订单完成后开具。")]],
+                   font="STSong-Light")
     lf = load_file(pdf, tmp_path, 5)
     assert lf.document.lang == "zh"
     assert "退货运费由买家承担" in lf.elements[0].text
     # a sentence a page break cut is one again, without a space
-    assert "冷链药品及拆封药品一律不予退还。" in [e.text for e in lf.elements]
+    texts = [e.text for e in lf.elements]
+    assert "冷链药品（如胰岛素）及拆封药品一律不予退还。" in texts
+    assert "电子发票在订单完成后开具。" in texts  # a numbered heading set as body text goes on with nothing
 
 
 def _cjk_font() -> None:
