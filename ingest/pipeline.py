@@ -385,7 +385,10 @@ def _deleted_marks(kb: Any) -> dict[str, dict[str, str]]:
         return {}
     if not isinstance(data, dict):
         return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("id"), str)}
+    return {
+        k: {key: str(v[key]) for key in ("id", "at", "file") if v.get(key) is not None}
+        for k, v in data.items() if isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("id"), str)
+    }
 
 
 def _write_deleted_marks(kb: Any, marks: dict[str, dict[str, str]]) -> None:
@@ -437,6 +440,7 @@ def ingest_paths(
     widen: bool = False,
     upload: bool = False,
     should_stop: Callable[[], bool] | None = None,
+    undelete: bool = False,
 ) -> IngestReport:
     """Ingest files and folders into ``kb`` (a :class:`indexes.kbase.KnowledgeBase`).
 
@@ -450,7 +454,8 @@ def ingest_paths(
     ``upload`` (files the HTTP service staged in a folder of their own; its errors name the
     upload's form fields, not the CLI's options). ``should_stop``, asked between files, between
     parts of the embedding and before publishing, stops the ingest with :class:`CancelledError`
-    before anything is published (a cancelled job). Raises KBError only for fatal problems
+    before anything is published (a cancelled job). A file of a folder whose document ``kb delete``
+    removed is left out while unchanged (:data:`DELETED`), unless ``undelete``. Raises KBError only for fatal problems
     (locked, embedder mismatch, a path that does not exist); per-file problems go to
     ``report.failed``.
     """
@@ -505,6 +510,7 @@ def ingest_paths(
         seen: set[str] = set()
         failed_sources: set[str] = set()
         loaded_sources: set[str] = set()
+        loaded_files: set[str] = set()  # their files, resolved
         keep_ids: dict[str, None] = {}  # ordered set
         new_docs: list[tuple[Document, str]] = []
         new_chunks: list[Chunk] = []
@@ -531,11 +537,12 @@ def ingest_paths(
                 _, side_raw = read_sidecar(path)
                 chash = content_hash(data, side_raw, extra)
                 mark = marks.get(source)
-                if mark is not None and not upload and resolved not in by_name and mark["id"] == doc_id_for(source, chash):
+                if (mark is not None and not (upload or undelete) and resolved not in by_name
+                        and mark["id"] == doc_id_for(source, chash)):
                     report.kept_deleted.append(source)
                     report.warnings.append({"source": source, "warning": (
                         f"{source}: left out, as kb delete removed it ({mark.get('at', '?')[:10]}); "
-                        f"to add it back, ingest the file by name: kb ingest {path}")})
+                        f"to add it back, ingest again with --undelete")})
                     continue
                 old = prev_docs.get(source)
                 if reuse and old is not None and old.id == doc_id_for(source, chash):
@@ -568,6 +575,7 @@ def ingest_paths(
                 new_chunks.extend(chunks)
                 report.warnings.extend({"source": source, "warning": w} for w in said)
                 loaded_sources.add(source)
+                loaded_files.add(str(resolved))
                 if not upload and not resolved.is_relative_to(kept):
                     from_folder.append(source)
                 if old is not None:
@@ -649,9 +657,12 @@ def ingest_paths(
         report.published = True
         report.index_version = kb.live_version()
         report.chunks = _count_chunks(manifest, len(new_chunks))
-        if marks and loaded_sources & marks.keys():
-            # added again (by name, as an upload, or changed since): a later delete marks it anew
-            _write_deleted_marks(kb, {k: v for k, v in marks.items() if k not in loaded_sources})
+        if marks and (loaded_sources & marks.keys() or any(m.get("file") in loaded_files for m in marks.values())):
+            # added again (--undelete, by name, as an upload, or changed since), under its source or,
+            # given by name, another one (sub/owl.md as owl.md): a later delete marks it anew
+            _write_deleted_marks(kb, {
+                k: v for k, v in marks.items() if k not in loaded_sources and v.get("file") not in loaded_files
+            })
         # a document read from a folder replaces the server's kept upload of that name: left
         # there, a sidecar uploaded alone re-read it and published the older text again
         forget_uploads(kb, [*pruned, *from_folder], report)
@@ -887,7 +898,10 @@ def delete_sources(
         report.index_version = kb.live_version()
         report.chunks = _count_chunks(manifest, 0)
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        _write_deleted_marks(kb, {**_deleted_marks(kb), **{d.source: {"id": d.id, "at": at} for d in docs if d.id in hit}})
+        _write_deleted_marks(kb, {**_deleted_marks(kb), **{
+            d.source: {"id": d.id, "at": at, **({"file": str(f)} if (f := _file_of(d)) is not None else {})}
+            for d in docs if d.id in hit
+        }})
         forget_uploads(kb, [d.source for d in docs if d.id in hit], report)
     report.seconds = time.perf_counter() - started
     return report

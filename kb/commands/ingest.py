@@ -60,6 +60,10 @@ def ingest_cmd(
         bool,
         typer.Option("--public", help="Publish to everyone documents that were ingested with --group before."),
     ] = False,
+    undelete: Annotated[
+        bool,
+        typer.Option("--undelete", help="Also add back files whose documents kb delete removed (left out otherwise)."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest files and folders (PDF, DOCX, HTML, Markdown, TXT; FAQ tables as CSV/XLSX/JSON/JSONL)."""
@@ -84,6 +88,7 @@ def ingest_cmd(
         default_groups=tuple(group or ()),
         default_tags=tuple(tag or ()),
         widen=public,
+        undelete=undelete,
     )
     _print_report(report.to_dict(), as_json, "ingested into")
     if report.keyword_rebuilt and not as_json:

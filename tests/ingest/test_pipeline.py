@@ -374,7 +374,7 @@ def test_a_deleted_document_stays_deleted_when_its_folder_is_ingested_again(kb_h
     for prune in (True, False):
         r = ingest(kb, docs, fake_embedder, prune=prune)
         assert r.added == 0 and r.kept_deleted == ["faq.csv"], r.to_dict()
-        assert any("faq.csv: left out, as kb delete removed it" in w["warning"] and "kb ingest " in w["warning"]
+        assert any("faq.csv: left out, as kb delete removed it" in w["warning"] and "--undelete" in w["warning"]
                    for w in r.warnings), r.warnings
         with contextlib.closing(kb.load_live()) as index:
             assert "faq.csv" not in {d.source for d in index.documents()} and not index.keyword_search("marmotcard", 5)
@@ -383,8 +383,23 @@ def test_a_deleted_document_stays_deleted_when_its_folder_is_ingested_again(kb_h
     assert back.added == 1 and not back.kept_deleted
     again = ingest(kb, docs, fake_embedder)
     assert again.unchanged == 4 and not again.kept_deleted
-    # deleted again, then changed in its folder: the new text is a document to add
+    # deleted again, and added back by --undelete, under its own source
     delete_sources(kb, ["faq.csv"], fake_embedder)
+    undone = ingest(kb, docs, fake_embedder, undelete=True)
+    assert undone.added == 1 and not undone.kept_deleted
+    assert not ingest(kb, docs, fake_embedder).kept_deleted  # its mark is gone
+    # a file of a subfolder deleted, then given by name (another source, the same file): its mark
+    # goes, and the folder's next ingest does not warn of it
+    assert delete_sources(kb, ["policies/returns.md"], fake_embedder).deleted == 1
+    assert ingest(kb, docs, fake_embedder).kept_deleted == ["policies/returns.md"]
+    ingest_paths(kb, [docs / "policies" / "returns.md"], fake_embedder, chunk_tokens=64, chunk_overlap=8)
+    assert not (kb.path / "deleted.json").exists() or "policies/returns.md" not in (kb.path / "deleted.json").read_text()
+    # a hand-edited mark whose date is a number is read, not a crash
+    delete_sources(kb, ["faq.csv"], fake_embedder)
+    (kb.path / "deleted.json").write_text(
+        (kb.path / "deleted.json").read_text(encoding="utf-8").replace('"at": "', '"at": 20261206, "x": "'), encoding="utf-8")
+    assert "faq.csv" in ingest(kb, docs, fake_embedder).kept_deleted
+    # deleted again, then changed in its folder: the new text is a document to add
     (docs / "faq.csv").write_text("id,question,answer\n1,Can I pay with a marmotcard?,No longer.\n", encoding="utf-8")
     changed = ingest(kb, docs, fake_embedder)
     assert changed.added == 1 and not changed.kept_deleted
