@@ -48,10 +48,11 @@ log = logging.getLogger(__name__)
 # The folder of a knowledge base where the service keeps each uploaded file it published (and the
 # sidecar it was read with): a sidecar uploaded alone later reads its document again from there.
 UPLOADS = "uploads"
-# the documents `kb delete` removed (:func:`delete_sources`), by source: {"id", "at"}. The next ingest
-# of their folder leaves such a file out while it is the file that was deleted (the same document
-# id): `kb delete pelican.md`, then `kb ingest docs --prune` after editing another file, brought
-# pelican.md back unsaid. A file given by name, an upload, or a file changed since adds it again.
+# the documents `kb delete` removed (:func:`delete_sources`), by source: {"id", "at", "file"}. The next
+# ingest of their folder leaves such a file out while it is the file that was deleted (the same
+# document id): `kb delete pelican.md`, then `kb ingest docs --prune` after editing another file,
+# brought pelican.md back unsaid. `--undelete`, the file given by name, an upload, or a file changed
+# since adds it again.
 DELETED = "deleted.json"
 
 STOP_CHECK_TEXTS = 32  # texts embedded between two checks of a stop asked for (a cancelled job)
