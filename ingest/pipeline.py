@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from indexes.kbase import atomic_write_text
 from indexes.text import QUESTION_FORM, bare_question
 from indexes.types import Chunk, Document, did_you_mean, quoted_names
 from ingest.chunking import ChunkSettings, chunk_loaded
@@ -398,9 +399,7 @@ def _write_deleted_marks(kb: Any, marks: dict[str, dict[str, str]]) -> None:
     if not marks:
         path.unlink(missing_ok=True)
         return
-    tmp = path.with_name(f".{DELETED}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(marks, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(marks, ensure_ascii=False, indent=1, sort_keys=True))
 
 
 def _live(kb: Any, embedder: Any) -> Any:

@@ -127,9 +127,17 @@ _STAFF_ZH = r"(真人客服|人工客服|工作人员|客服人员|客服专员|
 # (a question how, whether, where or what asks about them, and is answered from the knowledge base:
 # "怎么跟业务员沟通", "投诉电话是多少", "我想投诉，应该找哪个部门？"; the guard reads the sentence to its end)
 _ASKING_ZH = r"怎么|怎样|如何|是否|要不要|需不需要|用不用|哪|谁|什么|多少|多久|几点|几天|几个|如果|的话|渠道|流程|方式|途径|部门"
-_NOT_ASKING_ZH = r"(?![^。！？?!]{0,60}?(" + _ASKING_ZH + r"))"
+
+
+def _not_followed_by(words: str, stops: str = "。！？?!") -> str:
+    """A lookahead that no word of ``words`` (an alternation) follows before the end of the sentence
+    (``stops``: its end marks, or also the clause's), within 60 characters."""
+    return rf"(?![^{stops}]{{0,60}}?({words}))"
+
+
+_NOT_ASKING_ZH = _not_followed_by(_ASKING_ZH)
 # ("能让我跟工作人员说吗" asks for one; "我想投诉有用吗" asks whether complaining helps)
-_NOT_ASKING_WHETHER_ZH = r"(?![^。！？?!]{0,60}?(" + _ASKING_ZH + r"|吗))"
+_NOT_ASKING_WHETHER_ZH = _not_followed_by(_ASKING_ZH + "|吗")
 # ("我需要跟业务员沟通吗" asks whether one must, "能让我跟工作人员说吗" asks for one)
 _NOT_ASKING_IF_MUST_ZH = r"(?![^。！？?!]{0,60}?(需要|必须|要|得)(跟|和|与|同)[^。！？?!]{0,30}?吗)"
 # (a complaint denied is none: "我不想投诉你们，只想问一下退保")
@@ -259,7 +267,7 @@ _THEM_ZH = r"(你们|您们|贵公司|贵院|贵行|贵司|你们公司|你们�
 _REGULATOR_ZH = (r"(消协|消费者协会|12315|12345|工商局?|市场监管局?|市场监督管理局|卫健委|卫生局|卫生健康委员会|银保监会?"
                  r"|金融监管(总局|局)?|保监会|证监会|通信管理局|工信部|监管部门|有关部门|媒体|电视台|记者|报社)")
 # a clause that asks nothing ("我要去法院告你们，怎么还不退款" threatens in its first clause)
-_NOT_ASKING_CLAUSE_ZH = r"(?![^。！？?!，,；;]{0,60}?(" + _ASKING_ZH + r"|吗))"
+_NOT_ASKING_CLAUSE_ZH = _not_followed_by(_ASKING_ZH + "|吗", "。！？?!，,；;")
 _DISPUTE_ZH = (
     r"(?:^|(?<=[。！？?!，,；;]))" + _NOT_ASKING_CLAUSE_ZH + r"[^。！？?!，,；;]{0,30}?(?:"
     r"(?<![报转警广宣忠劝祷公通预])(起诉|告)(到法院)?" + _THEM_ZH
