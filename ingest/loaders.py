@@ -29,6 +29,7 @@ import json
 import logging
 import re
 import unicodedata
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -205,8 +206,42 @@ def decode_text(data: bytes, name: str = "file") -> str:
         if len(bare) > 0.7 * len(text) and _control_ratio(bare) <= 0.05:
             text = bare
     if text is None or _control_ratio(text) > 0.05:
+        real = _binary_format(data)
+        if real is not None:
+            # a workbook saved as "faq.csv", a Word file as "notes.txt": told to save it as UTF-8,
+            # the user had no text to save
+            raise EncodingError(f"{name}: this is {real[0]}, not text", real[1])
         raise EncodingError(f"{name}: cannot detect the text encoding", "save it as UTF-8 and ingest it again")
     return text
+
+
+# a ZIP-based Office file by the folder its parts are in: what it is, what to do
+_OFFICE_PARTS = (
+    ("word/", "a Word document", "rename it to .docx and ingest it again"),
+    ("xl/", "an Excel workbook", "rename it to .xlsx and ingest it again"),
+    ("ppt/", "a PowerPoint file", "export it as PDF and ingest that"),
+)
+_ZIP_HINT = "unpack the archive and ingest the files in it"
+
+
+def _binary_format(data: bytes) -> tuple[str, str] | None:
+    """What a file that is not text is, by its first bytes, and what to do: (what, hint), or None
+    where it is none of the formats a knowledge base is given."""
+    if data.lstrip()[:5].startswith(b"%PDF"):
+        return "a PDF file", "rename it to .pdf and ingest it again"
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        return "an old Office file (.doc or .xls)", "save it as .docx or .xlsx and ingest that"
+    if not data.startswith(b"PK\x03\x04"):
+        return None
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "a ZIP archive", _ZIP_HINT
+    for folder, what, hint in _OFFICE_PARTS:
+        if any(n.startswith(folder) for n in names):
+            return what, hint
+    return "a ZIP archive", _ZIP_HINT
 
 
 def _decode(data: bytes) -> str | None:

@@ -1047,6 +1047,32 @@ def test_bad_inputs_one_line(tmp_path: Path, name: str, content: bytes, error: t
     assert "\n" not in str(info.value) and name in str(info.value)
 
 
+def test_an_office_file_or_pdf_under_a_text_name_is_told_what_it_is(tmp_path: Path) -> None:
+    # an .xlsx saved as "faq.csv", a .docx as "notes.txt": told "cannot detect the text encoding;
+    # save it as UTF-8", the user had no text to save
+    import docx
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["question", "answer"])
+    wb.save(str(tmp_path / "faq.xlsx"))
+    d = docx.Document()
+    d.add_paragraph("Returns are free.")
+    d.save(str(tmp_path / "notes.docx"))
+    cases = {
+        "faq.csv": ((tmp_path / "faq.xlsx").read_bytes(), "faq.csv: this is an Excel workbook, not text; rename it to .xlsx"),
+        "notes.txt": ((tmp_path / "notes.docx").read_bytes(), "notes.txt: this is a Word document, not text; rename it to .docx"),
+        "manual.md": (b"%PDF-1.4\n\x00\x01\x02\xff\xfe" * 20, "manual.md: this is a PDF file, not text; rename it to .pdf"),
+        "old.txt": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(32)) * 20, "old.txt: this is an old Office file"),
+        "bundle.txt": (b"PK\x03\x04" + bytes(range(32)) * 20, "bundle.txt: this is a ZIP archive, not text; unpack"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(EncodingError) as info:
+            load_file(tmp_path / name, tmp_path, 5)
+        assert str(info.value).startswith(message) and "\n" not in str(info.value), str(info.value)
+
+
 def test_oversize_checked_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     big = tmp_path / "big.txt"
     big.write_text("word " * 5000)
