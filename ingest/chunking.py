@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from indexes.text import QUESTION_FORM, split_sentences
+from indexes.text import QUESTION_FORM, TABLE_ROW, TABLE_RULE, split_sentences
 from indexes.types import CONTINUES, Chunk, Document, sha256_hex
 from ingest.cleaning import is_cjk
 from ingest.loaders import Element, FaqRow
@@ -36,11 +36,12 @@ class ChunkSettings:
         # v2: Chinese punctuation kept as written, and the CONTINUES mark; v3: a small table packed
         # with its section's text, a list item numbered in its text without a bullet; v4: a plain-
         # text heading on the line just above its paragraph read as a heading; v5: a PDF's sentence
-        # cut by a page break read as one (a knowledge base built by an earlier one is chunked again
+        # cut by a page break read as one; v6: a table's piece cut to fit begins with the table's
+        # header (a knowledge base built by an earlier one is chunked again
         # on its next ingest; cached embeddings are reused). "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM;
         # a knowledge base embedded in an earlier form is embedded again on its next ingest)
         return {
-            "chunker": "structure-v5",
+            "chunker": "structure-v6",
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap": self.chunk_overlap,
             "question_form": QUESTION_FORM,
@@ -384,16 +385,22 @@ def _boundary_split(text: str, budget: int, count: TokenCounter) -> list[str] | 
     sizes = [count(u.strip()) for u in units]
     if len(units) < 2 or max(sizes) > budget or "".join(units) != text:
         return None
+    heads = _table_heads(units)
+    head_sizes = {h: count(h) for h in set(heads) if h}
     total = sum(sizes)
     for pieces in range(max(2, -(-total // budget)), len(units) + 1):
         # each piece ends at the cut nearest its share of the text
         target = total / pieces
         out: list[str] = []
         cur, n = "", 0
-        for u, k in zip(units, sizes, strict=True):
+        for u, k, head in zip(units, sizes, heads, strict=True):
             if cur.strip() and (n + k > budget or n + k / 2 > target):
                 out.append(cur)
                 cur, n = u.lstrip("\n"), 0
+                if head:
+                    # a piece that begins inside a table begins with its header: "| Price (billed
+                    # annually) | $6.40 | $13.60 | Custom |" alone said which plan costs what
+                    cur, n = head + "\n" + cur, head_sizes[head]
             else:
                 cur += u
             n += k
@@ -401,6 +408,23 @@ def _boundary_split(text: str, budget: int, count: TokenCounter) -> list[str] | 
         if all(count(p) <= budget for p in out):
             return [p.strip() for p in out if p.strip()]
     return None
+
+
+def _table_heads(units: Sequence[str]) -> list[str]:
+    """For each of ``units`` (:func:`_boundary_units`) that is a row of a Markdown table below its
+    header and rule lines, those two lines; "" for any other unit (the header and rule included)."""
+    lines = [u.strip() for u in units]
+    heads: list[str] = []
+    head = ""
+    for i, line in enumerate(lines):
+        rule, row = bool(TABLE_RULE.match(line)), bool(TABLE_ROW.match(line))
+        if not row and not rule:
+            head = ""  # out of the table
+        elif not rule and i + 1 < len(lines) and TABLE_RULE.match(lines[i + 1]):
+            head = line + "\n" + lines[i + 1]  # a header: the rows under it read it
+            row = False
+        heads.append(head if row and not rule else "")
+    return heads
 
 
 def _enforce_limit(chunks: list[Chunk], count: TokenCounter, limit: int, doc: Document) -> list[Chunk]:

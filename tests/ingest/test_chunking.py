@@ -187,6 +187,29 @@ def test_table_kept_whole_or_split_with_header() -> None:
     assert [c.kind for c in chunks] == ["text", "text"]
 
 
+def test_a_table_piece_cut_to_fit_begins_with_the_table_s_header() -> None:
+    # a piece of a table that came out a few tokens over the limit (the embedder counts the joined
+    # text, not its rows) was cut again at its lines: "| Price (billed annually) | $6.40 | $13.60 |
+    # Custom |" went to a chunk of its own without "| Feature | Starter | Pro | Enterprise |", and
+    # no answer could say which plan costs what
+    from ingest.chunking import _boundary_split
+
+    head = "| Feature | Starter | Pro | Enterprise |\n|---|---|---|---|"
+    rows = ["| Price (billed monthly) | $8 | $17 | Contact sales |", "| Price (billed annually) | $6.40 | $13.60 | Custom |",
+            "| Maximum users | 10 | 250 | Unlimited |"]
+    text = "All prices are per user per month.\n" + head + "\n" + "\n".join(rows) + "\nPrices exclude VAT."
+    pieces = _boundary_split(text, 60, count)
+    assert pieces is not None and len(pieces) > 1
+    for row in rows:  # every row is said once, under the header
+        (piece,) = [p for p in pieces if row in p]
+        assert head in piece, piece
+    assert all(count(p) <= 60 for p in pieces)
+    assert pieces[-1].endswith("Prices exclude VAT.")
+    # text without a table is cut as before
+    plain = " ".join(f"Sentence number {i} says one thing." for i in range(20))
+    assert all(not p.startswith("|") for p in _boundary_split(plain, 30, count) or ["x"])
+
+
 def test_metadata_and_stable_ids() -> None:
     d = doc(groups=("staff",), tags=("x",), valid_from="2026-01-01")
     els = [Element("paragraph", "One.", page=2), Element("paragraph", "Two.", page=3)]
