@@ -112,7 +112,12 @@ def render_sentence(body: str, nums: Sequence[int], lang: str) -> str:
     gap = "" if sentence_lang(body, lang) == "zh" else " "
     m = _TERMINAL.search(body)
     if m:
-        return f"{body[: m.start()]}{gap}{marks}{m.group(1)}"
+        start = m.start()
+        if len(m.group(1)) > 1 and m.group(1)[-1] in ".。" and m.group(1)[:-1].strip(".。"):
+            # "click Forgot password?." (a button's label, then the full stop): the "?" is the
+            # label's, and the marker goes before the full stop alone, not "password [1]?."
+            start = len(body) - 1
+        return f"{body[:start]}{gap}{marks}{body[start:]}"
     return f"{body}{gap}{marks}"
 
 

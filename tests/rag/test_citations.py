@@ -159,6 +159,10 @@ def test_each_sentence_is_set_as_its_own_language_is_whatever_the_questions() ->
     assert render_sentence("比如“文学”和“语言”;", [1], "en") == "比如“文学”和“语言”[1];"
     assert render_sentence("632 654 654", [1], "zh") == "632 654 654[1]"
     assert render_sentence("632 654 654", [1], "en") == "632 654 654 [1]"
+    # a label's own mark before the full stop stays with the label ("password [1]?." before)
+    assert render_sentence("Click Forgot password?.", [1], "en") == "Click Forgot password? [1]."
+    assert render_sentence("Really?!", [2], "en") == "Really [2]?!"
+    assert render_sentence("Wait...", [1], "en") == "Wait [1]..."
     assert join_sentences(["文学[1];", "人们常说[2]。", "Returns are free [1].", "也可以[1]。"], "en") == (
         "文学[1];人们常说[2]。Returns are free [1]. 也可以[1]。")
 
