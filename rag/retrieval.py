@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -196,12 +197,65 @@ def named_titles(query: str, titles: Iterable[str]) -> list[str]:
     return outermost(found)
 
 
+# a title's units for telling titles apart: a word or number whole, any other character alone
+_TITLE_UNIT = re.compile(r"[0-9a-z]+|\S")
+
+
+def _told_apart(a: str, b: str) -> tuple[str, str] | None:
+    """The words by which titles ``a`` and ``b`` (lower-cased) differ, when they differ in one
+    place only and share at least half of each: "中国人民大学2016年艺术类…招生简章" and "…2018年…"
+    differ by "2016" and "2018", "2022年天津市录取分数线" and "2022年上海市…" by "天津" and "上海",
+    "pricing: starter plan" and "pricing: pro plan" by "starter" and "pro". None otherwise, or
+    where a part is a single Chinese character ("湖南", "湖北": 南 and 北 name too little)."""
+    ua, ub = list(_TITLE_UNIT.finditer(a)), list(_TITLE_UNIT.finditer(b))
+    ops = [
+        op for op in SequenceMatcher(None, [m.group() for m in ua], [m.group() for m in ub], autojunk=False).get_opcodes()
+        if op[0] != "equal"
+    ]
+    if len(ops) != 1 or ops[0][0] != "replace":
+        return None
+    _, i1, i2, j1, j2 = ops[0]
+    if 2 * (i2 - i1) > len(ua) or 2 * (j2 - j1) > len(ub):
+        return None
+    parts = a[ua[i1].start() : ua[i2 - 1].end()], b[ub[j1].start() : ub[j2 - 1].end()]
+    if any(len(x) < 2 and not x.isdigit() for x in parts):
+        return None
+    return parts
+
+
+def _names_part(q: str, part: str) -> bool:
+    """Whether lower-cased ``q`` names ``part`` of a title: Chinese as a substring, a word or a
+    number whole ("pro" is not in "product", "2016" is in "2016年")."""
+    if has_cjk(part):
+        return part in q
+    return re.search(rf"(?<![0-9a-z]){re.escape(part)}(?![0-9a-z])", q) is not None
+
+
+def titles_told_apart(query: str, titles: Iterable[str]) -> list[str]:
+    """The titles (lower-cased, in the order of ``titles``) that a query names by what sets them
+    apart from one another (:func:`_told_apart`): "2016年和2018年音乐表演专业的招生计划分别是多少人？"
+    names "…2016年艺术类（音乐表演）专业招生简章" and "…2018年…", though neither whole."""
+    q = query.lower()
+    unique = list(dict.fromkeys(t.strip().lower() for t in titles if t and t.strip()))
+    found: set[str] = set()
+    for i, a in enumerate(unique):
+        for b in unique[i + 1 :]:
+            parts = _told_apart(a, b)
+            if parts and all(_names_part(q, x) for x in parts):
+                found.update((a, b))
+    return [t for t in unique if t in found]
+
+
 def compared_titles(query: str, titles: Iterable[str]) -> list[str]:
-    """The titles a comparing question names (:func:`named_titles`) when it names two or more of
-    them; empty otherwise (one named thing is not compared with anything)."""
+    """The titles a comparing question names (:func:`named_titles`), or names by what sets them
+    apart (:func:`titles_told_apart`), when it names two or more of them; empty otherwise (one
+    named thing is not compared with anything)."""
     if not is_comparison(query):
         return []
+    titles = list(titles)
     named = named_titles(query, titles)
+    if len(named) < 2:
+        named = titles_told_apart(query, titles)
     return named if len(named) >= 2 else []
 
 

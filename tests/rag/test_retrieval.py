@@ -659,6 +659,30 @@ def test_comparing_questions_and_the_titles_they_name() -> None:
     assert named_titles("how does game mode differ from movie mode?", titles[::-1]) == ["movie mode", "game mode"]
 
 
+def test_a_comparing_question_names_titles_by_what_sets_them_apart() -> None:
+    from rag.retrieval import compared_titles, titles_told_apart
+
+    music = ["中国人民大学2016年艺术类（音乐表演）专业招生简章", "中国人民大学2018年艺术类（音乐表演）专业招生简章",
+             "中国人民大学2016年艺术类（音乐表演）专业招生简章", "中国人民大学艺术学院简介"]
+    q = "中国人民大学2016年和2018年音乐表演专业的招生计划分别是多少人？"
+    assert compared_titles(q, music) == music[:2]
+    scores = ["2022年天津市录取分数线", "2022年上海市录取分数线", "2021年天津市录取分数线"]
+    assert titles_told_apart("2022年天津市和上海市的法学专业最低录取分数分别是多少？", scores) == scores[:2]
+    plans = ["Pricing - Starter plan", "Pricing - Pro plan", "Product overview"]
+    assert compared_titles("What is the difference between the Starter and Pro plans?", plans) == [
+        "pricing - starter plan", "pricing - pro plan"]
+    # a word is named whole ("pro" is not in "product"), and a single Chinese character too little
+    assert titles_told_apart("Starter or Product plan: which differs?", ["Starter plan", "Product plan"]) == [
+        "starter plan", "product plan"]
+    assert titles_told_apart("Starter or product plan?", ["Pricing - Starter plan", "Pricing - Pro plan"]) == []
+    assert titles_told_apart("湖南和湖北的分数分别是多少？", ["2022年湖南录取分数线", "2022年湖北录取分数线"]) == []
+    # titles that differ in more than one place, or in most of their words, are not told apart
+    assert titles_told_apart("2016年和2018年的计划分别是多少？", ["2016年招生简章", "2018年录取分数线"]) == []
+    assert titles_told_apart("Starter vs Pro?", ["Starter", "Pro"]) == []
+    # a question that compares nothing asks about no titles
+    assert compared_titles("2016年音乐表演专业招生计划是多少人？", music) == []
+
+
 def test_sources_a_comparing_question_does_not_name_are_scaled_down() -> None:
     from rag.retrieval import COMPARISON_OTHER_FACTOR, _prefer_named
 
