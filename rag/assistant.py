@@ -66,7 +66,14 @@ from kb.errors import (
     question_text,
     require_text,
 )
-from rag.citations import AnswerChecker, SentenceStream, mark_sentences, split_answer, strip_markers
+from rag.citations import (
+    AnswerChecker,
+    CheckResult,
+    SentenceStream,
+    mark_sentences,
+    split_answer,
+    strip_markers,
+)
 from rag.codes import coded_passages, question_codes, swapped_names
 from rag.compose import (
     ASKING_VERBS,
@@ -748,6 +755,11 @@ def _repeats_an_answer(entry: Hit, asked: str, hist: Sequence[Message]) -> bool:
     return not own or len(own & theirs) / len(own | theirs) < 0.5
 
 
+def _last_reply(hist: Sequence[Message]) -> str:
+    """The conversation's previous reply ("" where the last turn is not one)."""
+    return hist[-1].get("content", "") if hist and hist[-1].get("role") == "assistant" else ""
+
+
 def _other_script(hit: Hit, lang: str) -> bool:
     """Whether ``hit`` is written in another script than a question in ``lang``."""
     return is_cjk_lang(hit.chunk.lang) != is_cjk_lang(lang)
@@ -1308,7 +1320,26 @@ class Assistant:
         streamed = False  # whether the answer's text went out while the model wrote it
         sent_text = ""  # the checked text that went out so
         raw = ""
-        checker = AnswerChecker([h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang)
+
+        def new_checker() -> AnswerChecker:
+            return AnswerChecker([h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang)
+
+        def extractive() -> str:
+            # the retriever embedded the turn as condensed (its main phrasing): that vector is
+            # reused, and the question's own words say what is asked now
+            return self.composer.compose(
+                asked, hits, lang, retriever.embed_query, query=query, term_weight=self._idf(index),
+                said_before=_last_reply(hist),
+            ).text
+
+        def citations(checked: CheckResult) -> list[Citation]:
+            return [
+                self._citation(i + 1, hits[old - 1],
+                               _quoted_chunk(hits[old - 1], [x.text for x in checked.sentences if old in x.cited], index))
+                for i, old in enumerate(checked.used)
+            ]
+
+        checker = new_checker()
         check_ms = 0.0
         failed: BackendUnavailableError | None = None  # the model's failure the answer is composed without
         if not self.llm.extractive and llm_down is not None:
@@ -1349,15 +1380,9 @@ class Assistant:
         if failed is not None:
             fell_back.update(fallback="partial" if streamed else "extractive", fallback_reason=fallback_reason(failed))
             if not streamed:
-                checker = AnswerChecker(
-                    [h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang
-                )
+                checker = new_checker()
         if self.llm.extractive or fell_back.get("fallback") == "extractive":
-            # the retriever embedded the turn as condensed (its main phrasing): that vector is
-            # reused, and the question's own words say what is asked now
-            raw = self.composer.compose(
-                asked, hits, lang, retriever.embed_query, query=query, term_weight=self._idf(index)
-            ).text
+            raw = extractive()
         timings["compose"] = (time.perf_counter() - tc) * 1000 - check_ms
 
         # 6. check citations
@@ -1367,13 +1392,29 @@ class Assistant:
                 checker.add(sentence)
         checked = checker.result()
         timings["check"] = (time.perf_counter() - tc) * 1000 + check_ms
-        cites = [
-            self._citation(i + 1, hits[old - 1],
-                           _quoted_chunk(hits[old - 1], [x.text for x in checked.sentences if old in x.cited], index))
-            for i, old in enumerate(checked.used)
-        ]
+        cites = citations(checked)
         support = checked.support if checked.text else 0.0
         confidence = 0.5 * rel + 0.5 * support
+        if (
+            (not checked.text or confidence < self.handoff_threshold)
+            and not self.llm.extractive and not fell_back and not sent_text and self.llm_fallback != "error"
+        ):
+            # the model's answer failed the check (a bogus [7], a sentence no passage says), and
+            # none of it went out: the passages are composed offline and checked, as where the
+            # model is down. A customer whose question the passages answer was handed to a person
+            # because a small model wrote unsupported sentences
+            tc = time.perf_counter()
+            checker = new_checker()
+            for sentence in split_answer(extractive()):
+                checker.add(sentence)
+            checked = checker.result()
+            timings["compose"] += (time.perf_counter() - tc) * 1000
+            log.warning("LLM %s wrote an answer that failed the citation check; answered extractively", self.llm.id)
+            fell_back.update(fallback="extractive", fallback_reason="llm_unsupported")
+            streamed = False  # (nothing was sent: the offline answer is)
+            cites = citations(checked)
+            support = checked.support if checked.text else 0.0
+            confidence = 0.5 * rel + 0.5 * support
         if not checked.text or confidence < self.handoff_threshold:
             yield {"type": "final_obj", "answer": finish(
                 _msg("handoff_low", say), "handoff", confidence, (), hits, query, checked.dropped)}

@@ -11,8 +11,9 @@ ACTIONS = ("answer", "faq", "clarify", "handoff", "refuse")
 # how an answer was composed without the LLM it was configured with (Answer.fallback): offline from
 # the passages, or from the model's checked sentences that were streamed before it failed
 Fallback = Literal["extractive", "partial"]
-# why (Answer.fallback_reason): the model server could not be reached or failed, or ran out of time
-FallbackReason = Literal["llm_unavailable", "llm_timeout"]
+# why (Answer.fallback_reason): the model server could not be reached or failed, or ran out of time,
+# or wrote an answer that failed the citation check
+FallbackReason = Literal["llm_unavailable", "llm_timeout", "llm_unsupported"]
 
 
 @dataclass(frozen=True)

@@ -220,13 +220,19 @@ def test_an_openai_compatible_server_that_stopped_gets_the_extractive_answer(
     asst = Assistant(lambda: shop_index, EnglishOnlyEmbedder(fake_embedder.dim), llm, LexicalScorer(),
                      refuse_threshold=0.3)
     try:
-        assert asst.ask(Q).fallback is None  # the server answered
+        # the server answered, "Shipping takes three days [1]", which the passages do not say ("3 to
+        # 5 business days"): the passages are composed offline instead of a hand-off, and it says why
+        answered = asst.ask(Q)
+        assert answered.action == "answer" and "3 to 5 business days" in answered.text, answered
+        assert (answered.fallback, answered.fallback_reason) == ("extractive", "llm_unsupported")
     finally:
         srv.shutdown()
         srv.server_close()
     with socket.socket() as s:  # nothing listens there now
         assert s.connect_ex(("127.0.0.1", port)) != 0
     offline = _offline(shop_index, fake_embedder)
+    assert answered.text == offline.text
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="rag.assistant"):
         a = asst.ask(Q)
         final = list(asst.ask_stream(Q))[-1]["answer"]
@@ -235,3 +241,33 @@ def test_an_openai_compatible_server_that_stopped_gets_the_extractive_answer(
     assert final["answer"] == offline.text and final["fallback"] == "extractive"
     logged = _warnings(caplog)
     assert len(logged) == 2 and all("cannot reach LLM server" in m for m in logged), logged
+
+
+INVENTED = "Shipping is free on every order [7]. Our parcels are carried by pigeons from the moon [1]."
+
+
+def test_a_model_answer_that_fails_the_check_is_replaced_by_the_extractive_one(
+    shop_index: Any, fake_embedder: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model that cites a passage that was never retrieved and says what none says: nothing of
+    it went out, so the passages are composed offline and checked (a customer whose question they
+    answer was handed to a person); the answer says why."""
+    offline = _offline(shop_index, fake_embedder)
+    with caplog.at_level(logging.WARNING, logger="rag.assistant"):
+        a = make(shop_index, fake_embedder, ScriptedLLM(INVENTED)).ask(Q)
+        events = list(make(shop_index, fake_embedder, ScriptedLLM(INVENTED)).ask_stream(Q))
+    assert a.action == "answer" and a.text == offline.text and a.citations == offline.citations, a
+    assert (a.fallback, a.fallback_reason) == ("extractive", "llm_unsupported")
+    assert a.to_dict()["fallback_reason"] == "llm_unsupported"
+    final = events[-1]["answer"]
+    sent = "".join(e["text"] for e in events if e["type"] == "token")
+    assert final["action"] == "answer" and sent == final["answer"] == offline.text
+    assert final["fallback_reason"] == "llm_unsupported"
+    logged = _warnings(caplog)
+    assert len(logged) == 2 and all("failed the citation check" in m for m in logged), logged
+    # a supported model answer is kept as written
+    kept = make(shop_index, fake_embedder, ScriptedLLM("Standard shipping takes 3 to 5 business days [1].")).ask(Q)
+    assert kept.fallback is None and kept.text.startswith("Standard shipping takes 3 to 5 business days")
+    # with KB_LLM_FALLBACK=error the model's answer is not replaced: it is handed off, as before
+    strict = make(shop_index, fake_embedder, ScriptedLLM(INVENTED), llm_fallback="error").ask(Q)
+    assert strict.action == "handoff" and strict.fallback is None
