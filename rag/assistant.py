@@ -1128,9 +1128,11 @@ class Assistant:
             yield {"type": "final_obj", "answer": finish(_msg(said, say), "clarify", 1.0)}
             return
 
-        # 1. the user asks for a person, or the topic always goes to one
+        # 1. the user asks for a person, or the topic always goes to one; an angry one is told sorry
+        # too ("我要投诉，你们太坑了" was put through without the apology "你们太坑了" alone got)
         if asks_for_person(q):
-            yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0)}
+            reply = "handoff_dispute" if is_dispute(q) else "handoff_request"
+            yield {"type": "final_obj", "answer": finish(_msg(reply, say), "handoff", 0.0)}
             return
         if self._escalate is not None and self._escalate.search(folded):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_topic", say), "handoff", 0.0)}
@@ -1182,6 +1184,14 @@ class Assistant:
             if own < self.refuse_at(lang):
                 refused, raw_rel = True, own
         rel = self.scaled_relevance(raw_rel, lang)
+        if (
+            not refused and answer_kind(asked) == "contact" and SERVICE_DESK_RE.search(folded)
+            and not any(holds_answer_kind("contact", h.passage) for h in hits)
+        ):
+            # how to reach the desk, where no passage found gives a phone number or an e-mail
+            # address: "怎么联系客服？" was answered "如仍未找到请联系客服核实", from an entry on a parcel
+            # not received, which only mentions the desk (its hours, asked for, are no contact)
+            refused = True
         if refused:
             if SERVICE_DESK_RE.search(folded):
                 # how to reach a person, which the knowledge base does not say: the offer that ends
