@@ -123,7 +123,8 @@ def _is_meta(sentence: str) -> bool:
 _BARE_REPLY = re.compile(
     r"^\s*(?:(?:yes|no|yeah|yep|nope|sure|correct|incorrect|certainly|absolutely|of\s+course|not\s+at\s+all)"
     r"(?:\s*,?\s*(?:it|you|we|they|there)\s+(?:is|are|does|do|did|can|may|will)(?:\s*not|n't|'t)?)?"
-    r"|是的?|不是|对|不对|可以|不可以|能|不能|会|不会|有|没有|需要|不需要|不用|无需)\s*[.!。！]?\s*$",
+    r"|是的?|不是|对|不对|可以|不可以|能|不能|会|不会|有|没有|需要|不需要|不用|无需|支持|不支持|暂不支持|允许|不允许"
+    r"|行|不行)\s*[.!。！]?\s*$",
     re.IGNORECASE,
 )
 
@@ -135,7 +136,7 @@ def _is_bare_reply(sentence: str) -> bool:
 # the reply a sentence opens with ("Yes, choose Click & Collect at checkout", "可以，…")
 _REPLY_OPENING = re.compile(
     r"^\s*(?:(?:yes|no|yeah|yep|nope|sure|certainly|absolutely|of\s+course)\s*,\s*"
-    r"|(?:是的|可以|不可以|不能|不会|没有|对|需要|不需要|不用|无需)\s*[，,]\s*)(?=\w)",
+    r"|(?:是的|可以|不可以|不能|不会|没有|对|需要|不需要|不用|无需|支持|不支持|暂不支持|允许|不允许)\s*[，,]\s*)(?=\w)",
     re.IGNORECASE,
 )
 # ... or as a sentence the splitter leaves on ("No. Pets are not allowed": "No." may abbreviate

@@ -505,6 +505,15 @@ def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_h
                              text="Service dogs travel free of charge with a signed health certificate."), score=0.95)
     both = composer.compose("Do service dogs travel free?", [policy, pet]).text
     assert both.startswith("Service dogs travel free") and "No." not in both, both
+    # "支持。" and "不支持。" are replies too: "生鲜可以放快递柜吗？" was told "支持" first, of an entry
+    # whose answer goes on to say fresh food is not
+    locker = "支持。结算时选择“快递柜自提”即可。生鲜和大件商品不支持快递柜自提。"
+    box = Hit(chunk=Chunk(id="k", doc_id="faq", source="faq.csv#k", position=0, kind="faq", title="faq", lang="zh",
+                          question="可以送到快递柜吗？", answer=locker, text=f"Q: 可以送到快递柜吗？\nA: {locker}"), score=0.9)
+    fresh = composer.compose("生鲜可以放快递柜吗？", [box], lang="zh").text
+    assert not fresh.startswith("支持") and "生鲜和大件商品不支持快递柜自提" in fresh, fresh
+    assert composer.compose("可以送到快递柜吗？", [box], lang="zh").text.startswith("支持")
+    assert without_opening_reply("支持，结算时选择快递柜自提即可。") == "结算时选择快递柜自提即可。"
 
 
 def test_reply_excepts_reads_an_exception_of_what_is_asked() -> None:
