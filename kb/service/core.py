@@ -631,6 +631,17 @@ class Service:
         if unrecorded:
             raise AnswerNotRecorded(answer_id)
         try:
+            given_to = self.store.get_answer(answer_id)["caller"]  # 404 for an unknown answer
+        except (sqlite3.Error, OSError) as ex:
+            self.storage_fault(f"answer {answer_id} could not be read for its feedback", ex)
+            raise StorageError("the feedback could not be saved: the service cannot read its database right now",
+                               "try again later") from ex
+        if given_to != caller.name and not caller.allows("admin"):
+            # another key's rating of an answer it was never given went into the eval export as a
+            # reviewed case (a thumbs-up is exported as gold)
+            raise ForbiddenError(f"answer {answer_id} was given to another API key",
+                                 "rate an answer with the key that asked for it")
+        try:
             return self.store.add_feedback(answer_id, rating, comment, caller.name)
         except (sqlite3.Error, OSError) as ex:
             self.storage_fault(f"feedback on answer {answer_id} was not recorded", ex)

@@ -835,6 +835,16 @@ def test_a_session_is_continued_only_with_the_key_that_started_it(keyed: Any) ->
     assert keyed.post("/v1/ask", json=follow, headers=_h("r")).status_code == 200
 
 
+def test_an_answer_is_rated_only_by_the_key_it_was_given_to_or_an_admin(keyed: Any) -> None:
+    # another key's thumbs-up went into the eval export as a reviewed case of an answer it never saw
+    answer_id = keyed.post("/v1/ask", json={"question": SECRET_Q}, headers=_h("r")).json()["answer_id"]
+    r = keyed.post("/v1/feedback", json={"answer_id": answer_id, "rating": "up"}, headers=_h("s"))
+    assert r.status_code == 403 and "another API key" in r.json()["message"], r.json()
+    assert keyed.post("/v1/feedback", json={"answer_id": answer_id, "rating": "up"}, headers=_h("r")).status_code == 200
+    assert keyed.post("/v1/feedback", json={"answer_id": answer_id, "rating": "down"}, headers=_h("a")).status_code == 200
+    assert keyed.post("/v1/feedback", json={"answer_id": "ans_unknown", "rating": "up"}, headers=_h("s")).status_code == 404
+
+
 def test_turns_answered_for_other_groups_stay_hidden(keyed: Any) -> None:
     sales = {"question": SECRET_Q, "session_id": "sess-sales-1", "user": {"groups": ["sales"]}}
     r = keyed.post("/v1/ask", json=sales, headers=_h("r"))
