@@ -37,9 +37,11 @@ class ChunkSettings:
         # with its section's text, a list item numbered in its text without a bullet; v4: a plain-
         # text heading on the line just above its paragraph read as a heading; v5: a PDF's sentence
         # cut by a page break read as one; v6: a table's piece cut to fit begins with the table's
-        # header (a knowledge base built by an earlier one is chunked again
-        # on its next ingest; cached embeddings are reused). "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM;
-        # a knowledge base embedded in an earlier form is embedded again on its next ingest)
+        # header, and an FAQ entry in another language than its sheet's is of its own language (a
+        # knowledge base built by an earlier one is chunked again on its next ingest; cached
+        # embeddings are reused). "question_form": how curated questions are embedded
+        # (indexes.text.QUESTION_FORM; a knowledge base embedded in an earlier form is embedded again
+        # on its next ingest)
         return {
             "chunker": "structure-v6",
             "chunk_tokens": self.chunk_tokens,
@@ -77,6 +79,8 @@ def chunk_faq(doc: Document, rows: Sequence[FaqRow], count_tokens: TokenCounter 
         rmeta = row.metadata or {}
         if rmeta.get("groups"):
             fields["groups"] = tuple(rmeta["groups"])
+        if rmeta.get("lang"):  # an entry of a sheet of two languages, in the other one
+            fields["lang"] = rmeta["lang"]
         tags = list(fields["tags"]) + list(rmeta.get("tags", ()) or ())
         if rmeta.get("category"):
             tags.append(str(rmeta["category"]))

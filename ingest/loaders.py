@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 import kb.settings  # noqa: F401  (offline / no-telemetry env vars before unstructured is imported)
-from indexes.text import same_words, without_controls, words_key
+from indexes.text import detect_lang, same_words, without_controls, words_key
 from indexes.types import Document, faq_entry_id, lang_code, quoted_names, sha256_hex
 from ingest.cleaning import (
     CJK_ITEM,
@@ -2261,6 +2261,8 @@ def load_file(
             raise EmptyFileError(f"{path.name}: no text found", "add content or remove the file")
     title = document_title(meta.get("title"), elements, path)
     lang = meta.get("lang") or document_lang(elements, faq_rows)
+    if faq_rows and not meta.get("lang"):
+        faq_rows = [_in_own_lang(row, lang) for row in faq_rows]
     doc_meta = {k: v for k, v in meta.items() if k not in ("title", "lang")}
     doc = Document(
         id=doc_id_for(source, chash),
@@ -2271,6 +2273,14 @@ def load_file(
         metadata=doc_meta,
     )
     return LoadedFile(doc, chash, tuple(elements), tuple(faq_rows), warnings)
+
+
+def _in_own_lang(row: FaqRow, lang: str) -> FaqRow:
+    """``row`` with its own language in its metadata where it is not its sheet's ``lang``: a sheet
+    of English and Chinese entries was one language (the most of its text), and a question with
+    the language filter zh was refused "下单后多久发货？", an entry of the sheet in Chinese (QA)."""
+    own = detect_lang(f"{row.question} {row.answer}")
+    return row if own == lang else replace(row, metadata={**row.metadata, "lang": own})
 
 
 __all__ = [

@@ -4,6 +4,7 @@ token limit including the embed prefix, overlap, tables."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from indexes.types import CONTINUES, Document, sha256_hex
 from ingest.chunking import chunk_elements, chunk_faq
@@ -208,6 +209,26 @@ def test_a_table_piece_cut_to_fit_begins_with_the_table_s_header() -> None:
     # text without a table is cut as before
     plain = " ".join(f"Sentence number {i} says one thing." for i in range(20))
     assert all(not p.startswith("|") for p in _boundary_split(plain, 30, count) or ["x"])
+
+
+def test_an_faq_entry_in_the_other_language_of_its_sheet_is_of_its_own(tmp_path: Path) -> None:
+    # a sheet of English and Chinese entries was one language: with the language filter zh,
+    # "下单后多久发货？", an entry of it in Chinese, was refused, and lang en gave its answer
+    from ingest.chunking import ChunkSettings, chunk_loaded
+    from ingest.loaders import load_file
+
+    (tmp_path / "faq.csv").write_text(
+        "id,question,answer\n1,How long does shipping take?,Standard shipping takes 3 to 5 business days.\n"
+        "2,Do you ship to Canada?,Yes. Orders to Canada arrive in 7 to 10 days.\n"
+        "3,Can I pay by card?,Yes. We accept Visa and Mastercard.\n4,下单后多久发货？,订单付款后48小时内发货，节假日顺延。\n",
+        encoding="utf-8",
+    )
+    chunks, _ = chunk_loaded(load_file(tmp_path / "faq.csv", tmp_path, 5), count, ChunkSettings())
+    assert {c.faq_id: c.lang for c in chunks} == {"1": "en", "2": "en", "3": "en", "4": "zh"}
+    # a language the sheet names is every entry's
+    (tmp_path / "faq.csv.meta.json").write_text('{"lang": "en"}', encoding="utf-8")
+    chunks, _ = chunk_loaded(load_file(tmp_path / "faq.csv", tmp_path, 5), count, ChunkSettings())
+    assert {c.lang for c in chunks} == {"en"}
 
 
 def test_metadata_and_stable_ids() -> None:
