@@ -1132,7 +1132,12 @@ _HOW_TO_QUESTION = re.compile(
     re.IGNORECASE,
 )
 _HOW_TO_HEADING = re.compile(
-    r"^\W*(?:\d+[.)]?\s*)?(?:how\s+(?:to|do\s+i|can\s+i)\b|steps?\s+(?:to|for)\b)|^\W*(?:\d+[.)、]?\s*)?(?:如何|怎么|怎样)",
+    r"^\W*(?:\d+[.)]?\s*)?(?:how\s+(?:to|do\s+i|can\s+i)\b|steps?\s+(?:to|for)\b)"
+    # (a Chinese heading numbered as Chinese documents number them: "二、如何申请退货", "（三）怎样开票")
+    r"|^\W*(?:\d+[.)、]?\s*|[一二三四五六七八九十]{1,3}[、.．)）]\s*|第[一二三四五六七八九十\d]{1,3}[章节条部分]+\s*)?"
+    r"(?:如何|怎么|怎样)"
+    # ... or named as a procedure ("退货流程", "申请步骤", "开票指南")
+    r"|[\u4e00-\u9fff](?:流程|步骤|操作步骤|操作指南|办理流程|申请流程)\W*$",
     re.IGNORECASE,
 )
 

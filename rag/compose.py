@@ -87,8 +87,9 @@ class Composed:
 _META = re.compile(
     r"^(?:(?:this|the|our)\s+(?:document|policy|page|section|guide|article|faq|manual|chapter|notice|"
     r"statement|agreement|terms)|it)\s+(?:explains?|describes?|outlines?|sets?\s+out|summari[sz]es?|"
-    r"tells?\s+you)\b"
-    r"|^本(?:政策|文档|文件|页面|指南|手册|章节|节|条款|说明|协议)(?:主要|将)?(?:说明|介绍|描述|概述|解释)"
+    r"tells?\s+you)\b|^(?:this|the|our)\s+(?:document|page|section|guide|article|chapter)\s+covers\b"
+    r"|^本(?:政策|文档|文件|文|篇|页面?|頁面?|指南|手册|手冊|章节?|節|节|条款|條款|说明|協議|协议)(?:主要|将|將)?"
+    r"(?:说明|說明|介绍|介紹|描述|概述|解释|解釋|列出)"
     # who the document is for, or whether it may be passed on: a note on the document, no answer
     # ("Internal document for Acme customer service staff", quoted to "怎么取消订单")
     r"|^(?:an?\s+)?(?:internal|confidential)\s+(?:document|guide|memo|note|material)s?(?:\s+for\b|\W*$)"
@@ -1127,7 +1128,14 @@ class ExtractiveComposer:
             # not "如何获得积分")
             # (one that names nothing asked tells how to do something else: "怎么注销账户？" was
             # answered how points are used, under "如何使用积分")
-            how = {h: n for h in set(section) if is_how_to_heading(h) and (n := len(named_terms(q_terms, h))) > 0}
+            # (a section that holds numbered steps tells how too, however it is headed: "Reset your
+            # password", where "How do I reset my password?" was told the steps of the next
+            # section, "Reset two-factor authentication (2FA)", whose first step says "password")
+            stepped = {h for h, is_step in zip(section, numbered, strict=True) if is_step and h}
+            how = {
+                h: n for h in set(section)
+                if (is_how_to_heading(h) or h in stepped) and (n := len(named_terms(q_terms, h))) > 0
+            }
             most = max(how.values(), default=0)
             fits = [h in how and how[h] == most for h in section]
             if not how:

@@ -178,9 +178,13 @@ def test_a_how_to_question_and_a_section_headed_as_telling_how() -> None:
         assert asks_how_to(q), q
     for q in ("How long does a refund take?", "How much is express shipping?", "What is Acme Care+?", "退款多久到账"):
         assert not asks_how_to(q), q  # another kind of answer, or none
-    for h in ("4. How to start a return", "How to make a warranty claim", "Steps to reset the TV", "如何申请退货"):
+    for h in ("4. How to start a return", "How to make a warranty claim", "Steps to reset the TV", "如何申请退货",
+              # numbered as Chinese documents number them ("怎么申请退货？" was answered from section 一,
+              # never with the steps under "二、如何申请退货"), or named as a procedure
+              "二、如何申请退货", "（三）怎样开票", "第二章 如何退款", "退货流程", "开票操作步骤"):
         assert is_how_to_heading(h), h
-    for h in ("2. Condition of returned items", "Returns", "How long it takes", ""):
+    for h in ("2. Condition of returned items", "Returns", "How long it takes", "", "一、七天无理由退货", "流程",
+              "退款到账时间"):
         assert not is_how_to_heading(h), h
 
 
