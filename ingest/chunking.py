@@ -37,7 +37,8 @@ class ChunkSettings:
         # with its section's text, a list item numbered in its text without a bullet; v4: a plain-
         # text heading on the line just above its paragraph read as a heading; v5: a PDF's sentence
         # cut by a page break read as one; v6: a table's piece cut to fit begins with the table's
-        # header, and an FAQ entry in another language than its sheet's is of its own language (a
+        # header, an FAQ entry in another language than its sheet's is of its own language, and a
+        # release note's "Changed: ..." line above its text is a heading (a
         # knowledge base built by an earlier one is chunked again on its next ingest; cached
         # embeddings are reused). "question_form": how curated questions are embedded
         # (indexes.text.QUESTION_FORM; a knowledge base embedded in an earlier form is embedded again

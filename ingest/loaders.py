@@ -643,6 +643,15 @@ def _plausible_heading(text: str) -> bool:
     return len(text) <= 80 and not _SENT_END.search(text) and "\n" not in text and not _label_value(text)
 
 
+# a release note's entry, headed by the kind of change ("Changed: Legacy API v1", "Fixed: Calendar
+# export"): a heading however short the text under it ("Improved: Faster search" above "Search
+# results now appear faster." was run into it, and cited under the heading before)
+_CHANGE_HEADING = re.compile(
+    r"(?i)^(?:new|added|improved|changed|fixed|removed|deprecated|security|known\s+issues?|breaking(?:\s+change)?)"
+    r"\s*:\s*\S[^.!?。！？]{0,60}$"
+)
+
+
 # "Label: value", the label a few words without digits ("Chapter 2: Billing" is a heading)
 _LABEL_VALUE = re.compile(r"^\s*([^\W\d][^:：\d]{0,29}?)\s*[:：]\s*(\S.*?)\s*$")
 # the labels of a document's particulars, each the whole label: its dates, version, number, who
@@ -686,7 +695,10 @@ def _label_value(text: str) -> bool:
     if _DATED.match(text):
         return True
     m = _LABEL_VALUE.match(text)
-    return m is not None and _PARTICULAR.fullmatch(" ".join(m.group(1).split())) is not None
+    if m is None or _PARTICULAR.fullmatch(" ".join(m.group(1).split())) is None:
+        return False
+    # "Changed: Legacy exports" heads a release note's entry; "Changed: 10 March 2025" is a particular
+    return not (_CHANGE_HEADING.match(text) and not re.search(_DATE, m.group(2), re.IGNORECASE))
 
 
 _FAST_PATCHED = False
@@ -1149,7 +1161,7 @@ def _heading_lines_apart(text: str) -> str:
             and not _NO_HEADING.match(first)
             and not rest[0][:1].islower()  # "The customer must pay\nthe delivery fee ...": one sentence
             and not _LIST_LINE.match(first)
-            and 2 * display_width(first) <= max(display_width(line) for line in rest)
+            and (2 * display_width(first) <= max(display_width(line) for line in rest) or _CHANGE_HEADING.match(first))
             and _PROSE_END.search(rest[-1])
         ):
             blocks[i] = lines[0] + "\n\n" + "\n".join(lines[1:])

@@ -364,6 +364,22 @@ def test_a_plain_text_heading_on_the_line_above_its_text_is_a_heading(tmp_path: 
     assert not any(kind == "heading" and text.startswith(("Passengers", "Refunds")) for kind, text in els), els
 
 
+def test_a_release_note_s_entries_are_headed_by_the_kind_of_change(tmp_path: Path) -> None:
+    # "Improved: Faster search" above one short line was run into it (it is more than half as wide),
+    # and "Changed: Legacy exports" was read as a document's particular ("Changed: <date>"): both
+    # entries were cited under the heading before them (QA, an English SaaS knowledge base)
+    (tmp_path / "notes.txt").write_text(
+        "Release notes\n\nImproved: Faster search\nSearch results now appear faster.\n\n"
+        "Changed: Legacy exports\nOld exports will be removed soon.\n\nLast changed: 10 March 2026\n",
+        encoding="utf-8",
+    )
+    els = [(e.kind, e.text) for e in load_file(tmp_path / "notes.txt", tmp_path, 5).elements]
+    for heading in ("Improved: Faster search", "Changed: Legacy exports"):
+        assert ("heading", heading) in els, els
+    assert ("paragraph", "Old exports will be removed soon.") in els
+    assert not any(kind == "heading" and "10 March" in text for kind, text in els), els
+
+
 @pytest.mark.parametrize("text", [
     "The customer must pay\nthe delivery fee of 5 EUR before the parcel is released by the courier company.\n",
     "Hi John\nThanks for your order, it ships on Thursday.\n",
