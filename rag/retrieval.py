@@ -208,6 +208,11 @@ def _told_apart(a: str, b: str) -> tuple[str, str] | None:
     "pricing: starter plan" and "pricing: pro plan" by "starter" and "pro". None otherwise, or
     where a part is a single Chinese character ("湖南", "湖北": 南 and 北 name too little)."""
     ua, ub = list(_TITLE_UNIT.finditer(a)), list(_TITLE_UNIT.finditer(b))
+    return _apart_by(a, ua, b, ub)
+
+
+def _apart_by(a: str, ua: list[re.Match[str]], b: str, ub: list[re.Match[str]]) -> tuple[str, str] | None:
+    """:func:`_told_apart` of titles already cut into their units (``ua``, ``ub``)."""
     ops = [
         op for op in SequenceMatcher(None, [m.group() for m in ua], [m.group() for m in ub], autojunk=False).get_opcodes()
         if op[0] != "equal"
@@ -237,10 +242,17 @@ def titles_told_apart(query: str, titles: Iterable[str]) -> list[str]:
     names "…2016年艺术类（音乐表演）专业招生简章" and "…2018年…", though neither whole."""
     q = query.lower()
     unique = list(dict.fromkeys(t.strip().lower() for t in titles if t and t.strip()))
+    units = {t: list(_TITLE_UNIT.finditer(t)) for t in unique}
+    kinds = {t: {m.group() for m in units[t]} for t in unique}
     found: set[str] = set()
     for i, a in enumerate(unique):
         for b in unique[i + 1 :]:
-            parts = _told_apart(a, b)
+            # (what only one of them holds is in the question, or they are not named apart: most
+            # pairs end here, without aligning them)
+            only_a, only_b = kinds[a] - kinds[b], kinds[b] - kinds[a]
+            if not only_a or not only_b or not all(u in q for u in only_a | only_b):
+                continue
+            parts = _apart_by(a, units[a], b, units[b])
             if parts and all(_names_part(q, x) for x in parts):
                 found.update((a, b))
     return [t for t in unique if t in found]
