@@ -306,6 +306,9 @@ ACCEPT_RE = re.compile(
     r"|是|是的|好|好的|好啊|好吧|可以|行|需要|要|嗯|嗯嗯|对|对的|麻烦了|麻烦你了|麻烦您了|转吧|请转接|请帮我转接|转接吧)\W*$",
     re.I,
 )
+# a bare "yes" ("是的", "对", "right"): to a question of ours it answers it; after an answer it
+# acknowledges it (small_talk's "ack" words, "ok", "好的", are taken so anywhere)
+AFFIRM_RE = re.compile(r"^\W*(?:yes|yeah|yep|yup|right|correct|exactly|是|是的|对|对的|没错)\W*$", re.I)
 DECLINE_RE = re.compile(
     r"^\W*(?:no|nope|nah|no\s+thanks?|no\s+thank\s+you|not\s+now|不|不用|不用了|不需要|不要|不了|算了|暂时不用)\W*$", re.I
 )
@@ -760,6 +763,12 @@ def _last_reply(hist: Sequence[Message]) -> str:
     return hist[-1].get("content", "") if hist and hist[-1].get("role") == "assistant" else ""
 
 
+def _asks_back(reply: str) -> bool:
+    """Whether a reply ends with a question to the user (a clarifying question, the offer of a
+    person), which a "yes" answers."""
+    return strip_markers(reply).rstrip().endswith(("?", "？")) or offered_person(reply)
+
+
 def _other_script(hit: Hit, lang: str) -> bool:
     """Whether ``hit`` is written in another script than a question in ``lang``."""
     return is_cjk_lang(hit.chunk.lang) != is_cjk_lang(lang)
@@ -1124,6 +1133,10 @@ class Assistant:
         # a greeting, thanks or goodbye is answered in kind, and asks what the user needs (the
         # knowledge base has no answer to "Hi", and "I couldn't find anything" is not one)
         said = small_talk(q)
+        if not said and AFFIRM_RE.match(folded) and _last_reply(hist) and not _asks_back(_last_reply(hist)):
+            # "是的", "yes" after an answer (no question of ours to say yes to) acknowledge it: "是的"
+            # after an answer was searched with it, and told the same answer again
+            said = "ack"
         if said:
             yield {"type": "final_obj", "answer": finish(_msg(said, say), "clarify", 1.0)}
             return

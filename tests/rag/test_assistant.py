@@ -2322,3 +2322,19 @@ def test_a_follow_up_in_a_session_is_not_told_the_reply_before_again(kb_home: Pa
         then = asst.ask(then_q, session_id="s1")
         assert then.query != then_q  # condensed with the turn before
         assert then.action == "answer" and answer in then.text and "1998" not in then.text, then.text
+
+
+def test_a_bare_yes_after_an_answer_acknowledges_it(shop_index: Any, fake_embedder: Any) -> None:
+    # "是的" after an answer was searched with the turn before, and told the same answer again
+    asst = make(shop_index, fake_embedder)
+    answered = _asked(asst, "How long does standard shipping take?", "answer")
+    for yes, reply in (("yes", "Is there anything else I can help you with?"), ("是的", "还有什么可以帮您的吗？")):
+        a = asst.ask(yes, history=answered)
+        assert (a.action, a.text) == ("clarify", reply), (yes, a.action, a.text)
+    # to a question of ours it is an answer: after a refusal's offer of a person, it takes it
+    refused = _asked(asst, "Do you sell refurbished phones?", "refuse")
+    assert asst.ask("yes", history=refused).action == "handoff"
+    # after a clarifying question it is not taken for thanks
+    asked_back = [{"role": "user", "content": "reset"},
+                  {"role": "assistant", "content": "Do you mean Reset picture or Reset sound?"}]
+    assert asst.ask("yes", history=asked_back).text != "Is there anything else I can help you with?"
