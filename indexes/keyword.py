@@ -162,12 +162,26 @@ def _weigh(
 # Shorter words have too many neighbours at one edit: at five letters (as stemmed) the dev sets'
 # questions read "sewers" as "severe", "chilled" as "child", "shall" as "small".
 TYPO_MIN_LEN = 6
+
 # ... and at most this long, and this many of them in one query: each costs the stemming of every
 # word one edit from it (54 x its length + 25), and a question of one 4,000-letter "word" took 28 s
 # (a word of 25 letters or more is a pasted code or a string of keys, not a misspelt word;
 # "internationalization" has 20)
 TYPO_MAX_LEN = 24
 TYPO_MAX_WORDS = 5
+
+# words a customer asks by that a knowledge base may write otherwise, as analysed (stemmed): a
+# question's word the corpus never uses is searched as those of its group the corpus does use
+# ("How much does the Pro plan cost?" against a table whose row says "Price"). A word the corpus
+# uses is searched as asked: only an unknown word, which matches nothing, is read so.
+SYNONYMS: tuple[frozenset[str], ...] = (
+    frozenset({"cost", "price", "fee", "charg"}),
+    frozenset({"deliveri", "ship"}),
+    frozenset({"warranti", "guarante"}),
+    frozenset({"coupon", "voucher"}),
+)
+_SYNONYM_GROUP = {w: group for group in SYNONYMS for w in group}
+
 _LATIN_WORD = re.compile(r"[a-z]+")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -221,6 +235,11 @@ class BM25Index:
     def has_phrases(self) -> bool:
         return len(self.phrase_keys) > 0
 
+    def _synonyms_known(self, term: str) -> list[str]:
+        """The words of ``term``'s group (:data:`SYNONYMS`) that the corpus knows, most frequent first."""
+        group = _SYNONYM_GROUP.get(term, ())
+        return sorted((w for w in group if w != term and w in self.vocab), key=lambda w: (-self.doc_freq(w), w))
+
     def correct(self, tokens: Sequence[str]) -> tuple[str, ...]:
         """``tokens`` (analysed as :func:`indexes.text.tokenize` analyses them) with each word the
         corpus does not know, in Latin letters and TYPO_MIN_LEN or longer, read as the corpus
@@ -229,13 +248,24 @@ class BM25Index:
         a word with none stays as it is (it matches nothing). On the dev sets' questions: 9 read
         so, "sheduled", "serached", "acoount", "transmittet" and "neighbours" among them, and one
         misread ("decendants" as "depend"). Only an unknown word costs anything: a few hundred
-        stemmings, for the first TYPO_MAX_WORDS of TYPO_MAX_LEN letters or fewer."""
+        stemmings, for the first TYPO_MAX_WORDS of TYPO_MAX_LEN letters or fewer.
+
+        A word the corpus does not know that has synonyms it knows (:data:`SYNONYMS`: "cost" in a
+        knowledge base that says "price" and "fee") is read as them instead."""
         from indexes.text import stem_words
 
         read: dict[str, str] = {}  # each unknown word read once
         out = list(tokens)
+        extra: list[str] = []
         for i, t in enumerate(out):
-            if t in self.vocab or not TYPO_MIN_LEN <= len(t) <= TYPO_MAX_LEN or not _LATIN_WORD.fullmatch(t):
+            if t in self.vocab:
+                continue
+            alike = self._synonyms_known(t)
+            if alike:
+                out[i] = alike[0]
+                extra.extend(w for w in alike[1:] if w not in out and w not in extra)
+                continue
+            if not TYPO_MIN_LEN <= len(t) <= TYPO_MAX_LEN or not _LATIN_WORD.fullmatch(t):
                 continue
             if t not in read:
                 if len(read) == TYPO_MAX_WORDS:
@@ -244,7 +274,7 @@ class BM25Index:
                 found = {w for w in stem_words(sorted(one_edit_words(t))) if w in self.vocab and w[:1] == t[:1]}
                 read[t] = max(sorted(found), key=self.doc_freq) if found else t
             out[i] = read[t]
-        return tuple(out)
+        return tuple(out + extra)
 
     def doc_freq(self, term: str) -> int:
         """How many chunks contain ``term`` (0 when the corpus does not know it)."""

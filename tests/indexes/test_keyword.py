@@ -222,6 +222,20 @@ def test_a_word_known_short_or_far_is_left_as_it_is(word: str) -> None:
     assert idx.correct(toks) == toks
 
 
+def test_a_word_the_corpus_does_not_know_is_read_as_its_synonyms_it_does() -> None:
+    # "How much does the Pro plan cost?" against a knowledge base that says "Price" and "fee", never
+    # "cost": the question's word matched nothing, and the pricing table was not found by it
+    idx = BM25Index.build([tokenize(d) for d in (
+        "Price per user: 15 dollars on Pro.", "There is no setup fee.", "Prices exclude VAT.", "Delivery takes 3 days.")])
+    assert idx.correct(tuple(tokenize("How much does the Pro plan cost?"))) == tuple(tokenize("How much does the Pro plan price")) + ("fee",)
+    assert idx.search(idx.correct(tuple(tokenize("cost per user"))), 1)[0][0] == 0
+    assert idx.correct(tuple(tokenize("shipping time"))) == tuple(tokenize("delivery time"))
+    # a word the corpus knows is searched as asked, and a word of no group is left to the typo reading
+    both = BM25Index.build([tokenize(d) for d in ("Shipping costs 5 euros.", "The price is 10 euros.")])
+    assert both.correct(tuple(tokenize("cost"))) == ("cost",)
+    assert idx.correct(tuple(tokenize("bicycle"))) == tuple(tokenize("bicycle"))
+
+
 def test_of_two_words_one_edit_away_the_commoner_is_taken() -> None:
     idx = BM25Index.build([tokenize(d) for d in ("banter", "banner", "banner", "other")])
     assert idx.correct(tuple(tokenize("banher"))) == ("banner",)  # one edit from both; "banner" is in two chunks
