@@ -1355,12 +1355,14 @@ class Assistant:
                 said_before=_last_reply(hist),
             ).text
 
-        def citations(checked: CheckResult) -> list[Citation]:
-            return [
+        def judged(checked: CheckResult) -> tuple[list[Citation], float]:
+            """A checked answer's citations and confidence (from retrieval and support)."""
+            cites = [
                 self._citation(i + 1, hits[old - 1],
                                _quoted_chunk(hits[old - 1], [x.text for x in checked.sentences if old in x.cited], index))
                 for i, old in enumerate(checked.used)
             ]
+            return cites, 0.5 * rel + 0.5 * (checked.support if checked.text else 0.0)
 
         checker = new_checker()
         check_ms = 0.0
@@ -1415,9 +1417,7 @@ class Assistant:
                 checker.add(sentence)
         checked = checker.result()
         timings["check"] = (time.perf_counter() - tc) * 1000 + check_ms
-        cites = citations(checked)
-        support = checked.support if checked.text else 0.0
-        confidence = 0.5 * rel + 0.5 * support
+        cites, confidence = judged(checked)
         if (
             (not checked.text or confidence < self.handoff_threshold)
             and not self.llm.extractive and not fell_back and not sent_text and self.llm_fallback != "error"
@@ -1435,9 +1435,7 @@ class Assistant:
             log.warning("LLM %s wrote an answer that failed the citation check; answered extractively", self.llm.id)
             fell_back.update(fallback="extractive", fallback_reason="llm_unsupported")
             streamed = False  # (nothing was sent: the offline answer is)
-            cites = citations(checked)
-            support = checked.support if checked.text else 0.0
-            confidence = 0.5 * rel + 0.5 * support
+            cites, confidence = judged(checked)
         if not checked.text or confidence < self.handoff_threshold:
             yield {"type": "final_obj", "answer": finish(
                 _msg("handoff_low", say), "handoff", confidence, (), hits, query, checked.dropped)}
