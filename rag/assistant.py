@@ -1351,8 +1351,7 @@ class Assistant:
             # the retriever embedded the turn as condensed (its main phrasing): that vector is
             # reused, and the question's own words say what is asked now
             return self.composer.compose(
-                asked, hits, lang, retriever.embed_query, query=query, term_weight=self._idf(index),
-                said_before=_last_reply(hist),
+                asked, hits, lang, retriever.embed_query, query=query, term_weight=self._idf(index)
             ).text
 
         def judged(checked: CheckResult) -> tuple[list[Citation], float]:

@@ -922,7 +922,6 @@ class ExtractiveComposer:
         *,
         query: str | None = None,
         term_weight: Callable[[str], float] | None = None,
-        said_before: str = "",
     ) -> Composed:
         """``embed_query``: where to get the query vector, asked only when the embedder reads the
         query (the retriever's, which has just embedded the same text: a second embedding was
@@ -931,9 +930,7 @@ class ExtractiveComposer:
         meaning, while the words of ``question``, what is asked now, score them lexically, so
         that "and how long does it take?" after "How much is express shipping?" is answered
         with how long, not again with how much. Where no sentence holds a word of the question
-        ("why?"), the words of ``query`` do. Default: ``question``. ``said_before``: the
-        conversation's previous reply, whose sentences a follow-up is not told again where it asks
-        about something that reply did not name (:func:`_not_said_again`)."""
+        ("why?"), the words of ``query`` do. Default: ``question``."""
         query = (query or question).strip()
         # a question comparing things that passages are titled by is answered from each of them:
         # the best passage of every named title takes part, even below the first max_passages
@@ -1046,11 +1043,6 @@ class ExtractiveComposer:
                         away.append(pos - start if pos >= start else start - pos + 0.5)
                         section.append(heads[pos])
                         step.append(pos - _section_start(sents, pos) + 1.5 if pos < start else None)
-        if said_before:
-            again = _not_said_again(q_terms, said_before, keys)
-            rest = [i for i in range(len(cands)) if i not in again]
-            cands, keys, lexical, row = _at(cands, rest), _at(keys, rest), _at(lexical, rest), _at(row, rest)
-            numbered, away, section, step = _at(numbered, rest), _at(away, rest), _at(section, rest), _at(step, rest)
         if not cands:
             return Composed("", ())
         # what the question is about: the words by which it compares are not. A follow-up is about
@@ -1570,30 +1562,6 @@ class ExtractiveComposer:
         ):
             return None
         return n, answer
-
-
-# the shortest wording of a sentence that is looked for in the reply before (a shorter one is
-# found inside too many others)
-_SAID_KEY_MIN = 8
-
-
-def _at(items: list[_T], rows: Sequence[int]) -> list[_T]:
-    return [items[i] for i in rows]
-
-
-def _not_said_again(q_terms: set[str], said_before: str, keys: Sequence[str]) -> set[int]:
-    """The candidates (by their wordings ``keys``) that the previous reply ``said_before`` said,
-    to be left out of a follow-up's answer: "这个专业设置在哪个系？" after "人大财务管理专业是哪一年
-    设立的？" was told again, word for word, that the major was set up in 1998. Only where the
-    question names something that reply did not (设置, 系): "那大件呢？" after a reply that said
-    "生鲜和大件商品不支持七天无理由退货" is answered by it again. None where every candidate was said
-    (the follow-up asks what that reply answered, in other words)."""
-    told = strip_markers(said_before)
-    if not q_terms - set(tokenize(told)):
-        return set()
-    reply = wording(told)
-    again = {i for i, key in enumerate(keys) if len(key) >= _SAID_KEY_MIN and key in reply}
-    return again if len(again) < len(keys) else set()
 
 
 def _squeezed(text: str) -> str:

@@ -2299,31 +2299,6 @@ def test_thanks_urgency_or_a_narrowing_word_after_a_question_is_no_second_ask(qu
     assert asks_several(question) is several
 
 
-def test_a_follow_up_in_a_session_is_not_told_the_reply_before_again(kb_home: Path, fake_embedder: Any) -> None:
-    # "这个专业设置在哪个系？" after "人大财务管理专业是哪一年设立的？" was found and scored with the
-    # earlier turn's words, and told the founding year again, word for word
-    docs = {
-        "en": Doc("finance.md", "Finance major", [
-            "The finance major was founded in 1998 and is one of the oldest in the country. It trains managers "
-            "for banks and firms. The major belongs to the Department of Accounting in the School of Business."]),
-        "zh": Doc("finance-zh.md", "财务管理", [
-            "中国人民大学财务管理专业设立于1998年，至今已有20多年的历史。本专业旨在培养复合型人才。本专业设置在商学院财务与金融系。"],
-            lang="zh"),
-    }
-    asked = {"en": ("When was the finance major founded?", "Which department is it in?", "Department of Accounting"),
-             "zh": ("人大财务管理专业是哪一年设立的？", "这个专业设置在哪个系？", "财务与金融系")}
-    for lang, doc in docs.items():
-        store = ConversationStore(kb_home / f"conversations-{lang}.sqlite")
-        asst = make(build_kb(kb_home, f"finance-{lang}", fake_embedder, [doc]), fake_embedder, refuse_threshold=0.0,
-                    conversation_store=store)
-        first_q, then_q, answer = asked[lang]
-        first = asst.ask(first_q, session_id="s1")
-        assert first.action == "answer" and "1998" in first.text, first.text
-        then = asst.ask(then_q, session_id="s1")
-        assert then.query != then_q  # condensed with the turn before
-        assert then.action == "answer" and answer in then.text and "1998" not in then.text, then.text
-
-
 def test_a_bare_yes_after_an_answer_acknowledges_it(shop_index: Any, fake_embedder: Any) -> None:
     # "是的" after an answer was searched with the turn before, and told the same answer again
     asst = make(shop_index, fake_embedder)

@@ -1,5 +1,5 @@
-"""What the extractive composer says to a follow-up, to a question that compares passages titled
-alike, and to a how-to question on a Chinese help page (no model: the hashing embedder)."""
+"""What the extractive composer says to a question that compares passages titled alike, and to a
+how-to question on a Chinese help page (no model: the hashing embedder)."""
 
 from __future__ import annotations
 
@@ -12,49 +12,6 @@ from rag.types import Hit
 def _hit(n: int, text: str, title: str | None = None, score: float | None = None) -> Hit:
     chunk = Chunk(id=f"c{n}", doc_id=f"d{n}", source=f"doc{n}.md", position=0, text=text, title=title or f"Doc {n}")
     return Hit(chunk=chunk, score=1.0 - 0.1 * n if score is None else score)
-
-
-FINANCE = (
-    "The finance major was founded in 1998 and is one of the oldest in the country. It trains managers for "
-    "banks and firms. The major belongs to the Department of Accounting in the School of Business."
-)
-FINANCE_ZH = "中国人民大学财务管理专业设立于1998年，至今已有20多年的历史。本专业旨在培养复合型人才。本专业设置在商学院财务与金融系。"
-
-
-def test_a_follow_up_is_not_told_again_what_the_reply_before_said() -> None:
-    composer = ExtractiveComposer(get_embedder("hashing:64"))
-    hits = [_hit(1, FINANCE, "Finance major")]
-    first = composer.compose("When was the finance major founded?", hits).text
-    assert "founded in 1998" in first
-    asked = "Which department is it in?"
-    query = f"{asked} When was the finance major founded?"
-    # without the reply before, the condensed question's words bring the founding year back
-    assert "founded in 1998" in composer.compose(asked, hits, query=query).text
-    again = composer.compose(asked, hits, query=query, said_before=first).text
-    assert "Department of Accounting" in again and "founded in 1998" not in again, again
-
-    hz = [_hit(1, FINANCE_ZH, "财务管理")]
-    first_zh = composer.compose("人大财务管理专业是哪一年设立的？", hz, lang="zh").text
-    assert "设立于1998年" in first_zh
-    q = "这个专业设置在哪个系？"
-    again_zh = composer.compose(q, hz, lang="zh", query=f"{q} 人大财务管理专业是哪一年设立的？", said_before=first_zh).text
-    assert "财务与金融系" in again_zh and "1998" not in again_zh, again_zh
-
-
-def test_a_follow_up_the_reply_before_answered_gets_it_again() -> None:
-    composer = ExtractiveComposer(get_embedder("hashing:64"))
-    rule = "生鲜和大件商品不支持七天无理由退货。数码商品支持七天无理由退货。"
-    hits = [_hit(1, rule, "退货政策")]
-    first = composer.compose("生鲜能七天无理由退货吗？", hits, lang="zh").text
-    assert "生鲜和大件商品不支持" in first
-    # "那大件呢？" names nothing that reply did not: the same sentence answers it
-    again = composer.compose("那大件呢？", hits, lang="zh", query="那大件呢？ 生鲜能七天无理由退货吗？", said_before=first).text
-    assert "生鲜和大件商品不支持" in again, again
-    # and where every sentence it could say was said, it is not left without an answer
-    only = [_hit(1, "本专业设置在商学院财务与金融系。", "财务管理")]
-    said = composer.compose("财务管理专业在哪个系？", only, lang="zh").text
-    assert composer.compose("那它属于哪个学院？", only, lang="zh", query="那它属于哪个学院？ 财务管理专业在哪个系？",
-                            said_before=said).text == said
 
 
 def test_a_question_comparing_passages_titled_alike_is_answered_from_each() -> None:
