@@ -920,9 +920,7 @@ _ASKS_CONTACT = re.compile(
     # ... or how to reach someone at all ("How can I contact customer service?", "How do I reach
     # you?"): the ways to, a phone number or an e-mail address, answer it
     r"|^\W*how\s+(?:can|do|could|should|may)\s+(?:i|we)\s+(?:contact|reach|call|e-?mail|get\s+in\s+touch\s+with)\b"
-    r"|^\W*how\s+to\s+(?:contact|reach|get\s+in\s+touch\s+with)\b"
-    # (怎么联系客服, 如何联系你们, 怎样才能找到人工客服)
-    r"|^\W*(?:请问)?(?:我)?(?:要|该|应该)?(?:怎么|如何|怎样)(?:才能)?(?:联系|联络|找到?)(?:上)?(?:客服|你们|人工|商家|卖家)",
+    r"|^\W*how\s+to\s+(?:contact|reach|get\s+in\s+touch\s+with)\b",
     re.IGNORECASE | re.DOTALL,
 )
 # a phone number (seven digits or more, "1-800-555-0199", "+86 10 8888 6666"; a service number of

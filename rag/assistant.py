@@ -1197,14 +1197,6 @@ class Assistant:
             if own < self.refuse_at(lang):
                 refused, raw_rel = True, own
         rel = self.scaled_relevance(raw_rel, lang)
-        if (
-            not refused and answer_kind(asked) == "contact" and SERVICE_DESK_RE.search(folded)
-            and not any(holds_answer_kind("contact", h.passage) for h in hits)
-        ):
-            # how to reach the desk, where no passage found gives a phone number or an e-mail
-            # address: "怎么联系客服？" was answered "如仍未找到请联系客服核实", from an entry on a parcel
-            # not received, which only mentions the desk (its hours, asked for, are no contact)
-            refused = True
         if refused:
             if SERVICE_DESK_RE.search(folded):
                 # how to reach a person, which the knowledge base does not say: the offer that ends
