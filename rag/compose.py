@@ -87,9 +87,10 @@ class Composed:
 _META = re.compile(
     r"^(?:(?:this|the|our)\s+(?:document|policy|page|section|guide|article|faq|manual|chapter|notice|"
     r"statement|agreement|terms)|it)\s+(?:explains?|describes?|outlines?|sets?\s+out|summari[sz]es?|"
-    r"tells?\s+you)\b|^(?:this|the|our)\s+(?:document|page|section|guide|article|chapter)\s+covers\b"
+    r"tells?\s+you)\b"
+    # (not "本页列出的商品均支持…", "本文介绍的优惠活动仅限新用户": what it lists is said of)
     r"|^本(?:政策|文档|文件|文|篇|页面?|頁面?|指南|手册|手冊|章节?|節|节|条款|條款|说明|協議|协议)(?:主要|将|將)?"
-    r"(?:说明|說明|介绍|介紹|描述|概述|解释|解釋|列出)"
+    r"(?:说明|說明|介绍|介紹|描述|概述|解释|解釋|列出)(?![的之])"
     # who the document is for, or whether it may be passed on: a note on the document, no answer
     # ("Internal document for Acme customer service staff", quoted to "怎么取消订单")
     r"|^(?:an?\s+)?(?:internal|confidential)\s+(?:document|guide|memo|note|material)s?(?:\s+for\b|\W*$)"

@@ -41,3 +41,16 @@ def test_a_how_to_question_on_a_chinese_help_page_gets_the_numbered_steps() -> N
     text = composer.compose("怎么申请退货？", [_hit(1, RETURNS_ZH, "退换货帮助中心")], lang="zh").text
     assert "打开App" in text and "申请售后" in text and "上门取件费" not in text, text
     assert "本文介绍" not in composer.compose("退货和换货有什么规则？", [_hit(1, RETURNS_ZH, "退换货帮助中心")], lang="zh").text
+
+
+def test_a_page_s_note_on_itself_is_told_from_what_it_says_of_what_it_lists() -> None:
+    from rag.compose import _is_meta
+
+    for note in ("本文介绍七天无理由退货、换货的规则与操作步骤。", "本頁說明寄送至香港、澳門、台灣地區的配送規則",
+                 "This article explains how to recover access to your account."):
+        assert _is_meta(note), note
+    # a regression hunt's facts, which open the same way: what the page lists is said of
+    for fact in ("本页列出的商品均支持七天无理由退货和价格保护。", "本文介绍的优惠活动仅限新注册用户参加。",
+                 "This guide covers phones and tablets; laptops are not accepted.", "本店支持七天无理由退货。",
+                 "This plan covers up to 10 users."):
+        assert not _is_meta(fact), fact
