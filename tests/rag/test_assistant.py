@@ -503,6 +503,12 @@ def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_h
     assert not fresh.startswith("支持") and "生鲜和大件商品不支持快递柜自提" in fresh, fresh
     assert composer.compose("可以送到快递柜吗？", [box], lang="zh").text.startswith("支持")
     assert without_opening_reply("支持，结算时选择快递柜自提即可。") == "结算时选择快递柜自提即可。"
+    # a "no" is kept: a paraphrase of the entry's question lost "暂不支持" and was told only what
+    # is accepted instead (a regression hunt)
+    cod = "暂不支持，目前仅支持在线支付。"
+    pay = Hit(chunk=Chunk(id="c", doc_id="faq", source="faq.csv#c", position=0, kind="faq", title="faq", lang="zh",
+                          question="支持货到付款吗？", answer=cod, text=f"Q: 支持货到付款吗？\nA: {cod}"), score=0.9)
+    assert composer.compose("请问你们这里支持货到付款的吗？我想收到货再付钱", [pay], lang="zh").text.startswith("暂不支持")
 
 
 def test_reply_excepts_reads_an_exception_of_what_is_asked() -> None:
