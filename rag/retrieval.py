@@ -58,6 +58,7 @@ from indexes.text import (
     detect_lang,
     has_cjk,
     holds_answer_kind,
+    is_cjk_char,
     is_cjk_lang,
     is_how_to_heading,
     leans_on_previous,
@@ -253,9 +254,19 @@ def titles_told_apart(query: str, titles: Iterable[str]) -> list[str]:
             if not only_a or not only_b or not all(u in q for u in only_a | only_b):
                 continue
             parts = _apart_by(a, units[a], b, units[b])
-            if parts and all(_names_part(q, x) for x in parts):
+            if parts and all(_names_part(q, x) for x in parts) and _names_rest(q, a.replace(parts[0], " ")):
                 found.update((a, b))
     return [t for t in unique if t in found]
+
+
+def _names_rest(q: str, rest: str) -> bool:
+    """Whether lower-cased ``q`` names some of what two titles told apart share (``rest``: a title
+    without its differing part), a word of it or two Chinese characters running: "2天送达和3天送达
+    有什么区别？" named "版本 2.0 发布说明" and "版本 3.0 …" by the digits alone, and "I bought in 2023
+    and it broke in 2024, is each year covered?" the shipping prices of 2023 and 2024."""
+    if any(re.search(rf"(?<![0-9a-z]){re.escape(w)}", q) for w in re.findall(r"[a-z]{3,}", rest)):
+        return True
+    return any(is_cjk_char(rest[i]) and is_cjk_char(rest[i + 1]) and rest[i : i + 2] in q for i in range(len(rest) - 1))
 
 
 def compared_titles(query: str, titles: Iterable[str]) -> list[str]:

@@ -681,6 +681,15 @@ def test_a_comparing_question_names_titles_by_what_sets_them_apart() -> None:
     assert titles_told_apart("Starter vs Pro?", ["Starter", "Pro"]) == []
     # a question that compares nothing asks about no titles
     assert compared_titles("2016年音乐表演专业招生计划是多少人？", music) == []
+    # nor does one that names the differing parts in another sense, and none of what the titles
+    # share (a regression hunt's: release notes by "2天 / 3天", shipping prices by the years bought)
+    versions = ["版本 2.0 发布说明", "版本 3.0 发布说明", "快递配送时效"]
+    assert titles_told_apart("2天送达和3天送达有什么区别？", versions) == []
+    assert titles_told_apart("版本2.0和3.0分别新增了什么？", versions) == versions[:2]
+    years = ["Shipping prices 2023", "Shipping prices 2024", "Warranty policy"]
+    assert compared_titles("I bought in 2023 and it broke in 2024, is each year covered by warranty?", years) == []
+    assert compared_titles("How do shipping prices differ between 2023 and 2024?", years) == [
+        "shipping prices 2023", "shipping prices 2024"]
 
 
 def test_sources_a_comparing_question_does_not_name_are_scaled_down() -> None:
