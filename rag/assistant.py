@@ -71,6 +71,7 @@ from rag.citations import (
     CheckResult,
     SentenceStream,
     mark_sentences,
+    parse_markers,
     split_answer,
     strip_markers,
 )
@@ -1373,6 +1374,7 @@ class Assistant:
                     # that what was sent is always the beginning of the final answer; else after it.
                     live = 0.5 * rel + 0.5 * self.support_threshold >= self.handoff_threshold
                     for sentences in SentenceStream().of(self._reply_pieces(msgs, deadline=deadline)):
+                        raw += "".join(sentences)  # what the model wrote, checked or not
                         tk = time.perf_counter()
                         added = "".join(checker.add(sent) for sent in sentences)
                         check_ms += (time.perf_counter() - tk) * 1000
@@ -1412,11 +1414,15 @@ class Assistant:
         if (
             (not checked.text or confidence < self.handoff_threshold)
             and not self.llm.extractive and not fell_back and not sent_text and self.llm_fallback != "error"
+            and parse_markers(raw)
         ):
             # the model's answer failed the check (a bogus [7], a sentence no passage says), and
             # none of it went out: the passages are composed offline and checked, as where the
             # model is down. A customer whose question the passages answer was handed to a person
-            # because a small model wrote unsupported sentences
+            # because a small model wrote unsupported sentences. A reply that cites nothing ("The
+            # passages do not say whether members get a discount") is the model's own refusal,
+            # and is handed off as before: answered offline, "会员退货有什么优惠吗？" was told the
+            # return rules at 0.78
             tc = time.perf_counter()
             checker = new_checker()
             for sentence in split_answer(extractive()):

@@ -271,3 +271,16 @@ def test_a_model_answer_that_fails_the_check_is_replaced_by_the_extractive_one(
     # with KB_LLM_FALLBACK=error the model's answer is not replaced: it is handed off, as before
     strict = make(shop_index, fake_embedder, ScriptedLLM(INVENTED), llm_fallback="error").ask(Q)
     assert strict.action == "handoff" and strict.fallback is None
+
+
+def test_a_model_that_says_the_passages_do_not_answer_is_handed_off_not_answered_offline(
+    shop_index: Any, fake_embedder: Any
+) -> None:
+    # a reply that cites nothing is the model's own refusal: answered offline instead, "会员退货有
+    # 什么优惠吗？" was told the return rules (a regression hunt)
+    declines = "The passages do not say whether members get a discount on returns."
+    asst = make(shop_index, fake_embedder, ScriptedLLM(declines))
+    a = asst.ask(Q)
+    assert a.action == "handoff" and a.fallback is None, a
+    final = list(asst.ask_stream(Q))[-1]["answer"]
+    assert final["action"] == "handoff" and final["fallback"] is None
