@@ -162,7 +162,7 @@ def test_a_complaint_is_handed_off_not_answered(shop_index: Any, fake_embedder: 
     "You'll be hearing from my attorney.", "I will file a complaint with the BBB", "This is a scam!", "You people are scammers",
     "worst customer service ever", "If you don't fix it I'll sue.", "I'm furious, why was I charged twice?",
     "This is unacceptable. Where is my refund?", "我要告你们", "我会找律师", "等着收律师函吧", "我要打12315投诉你们",
-    "我要去消协投诉", "你们这是欺诈", "你们就是骗子", "我要起訴你們", "你们太坑了吧，怎么还不退款", "气死我了，快递到底什么时候到",
+    "我要去消协投诉", "你们这是欺诈", "你们就是骗子", "我要起訴你們", "你们太坑了吧，怎么还不退款", "你们什么破服务，给我转人工", "你们这什么破服务，退个货这么麻烦", "气死我了，快递到底什么时候到",
     # a threat with a question after it, and other wordings a regression hunt found missed
     "我要去法院告你们，怎么还不退款？", "I'm going to sue you, why haven't you refunded me?", "I'm going to the press with this story",
     "I'm reporting you to the ombudsman", "I'm filing a complaint with the CFPB", "I'll be contacting my lawyer tomorrow",
@@ -193,6 +193,7 @@ def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     "我去工商局办营业执照，需要你们的开户证明。", "我们走法律程序办理过户，需要你们出具证明。", "我打算找律师立遗嘱。",
     "这个价格太过分了吧，能便宜点吗？", "我准备去法院办事，附近有网点吗？", "气死了，密码又忘了，怎么重置？",
     "我要向12345反映路灯坏了，你们能帮忙吗？", "我要举报这家店卖假货，请问找谁？",
+    "手机屏幕破了怎么办", "这个破损的包裹怎么退", "外包装破了还能退吗",
 ])
 def test_a_question_about_the_law_or_a_word_of_another_sense_is_no_dispute(message: str) -> None:
     assert not is_dispute(message), message
