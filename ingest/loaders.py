@@ -196,7 +196,11 @@ _BOMS = (
 
 def decode_text(data: bytes, name: str = "file") -> str:
     """UTF-8 (with or without BOM), UTF-16/32 with BOM, GBK/GB18030 and other encodings detected
-    by charset-normalizer. Undecodable bytes raise :class:`EncodingError`."""
+    by charset-normalizer. Undecodable bytes raise :class:`EncodingError`, and so does a whole PDF
+    (its header and its end-of-file mark), which may decode as text: one saved as "sla.md" was
+    indexed as its page objects and streams."""
+    if data.lstrip()[:5] == b"%PDF-" and b"%%EOF" in data[-2048:]:
+        raise EncodingError(f"{name}: this is {_PDF[0]}, not text", _PDF[1])
     text = _decode(data)
     if text is not None and "\x00" in text and _control_ratio(text) > 0.05:
         # stray NUL bytes in UTF-8 text (a broken export): the text is read without them, where
@@ -215,6 +219,7 @@ def decode_text(data: bytes, name: str = "file") -> str:
     return text
 
 
+_PDF = ("a PDF file", "rename it to .pdf and ingest it again")
 # a ZIP-based Office file by the folder its parts are in: what it is, what to do
 _OFFICE_PARTS = (
     ("word/", "a Word document", "rename it to .docx and ingest it again"),
@@ -228,7 +233,7 @@ def _binary_format(data: bytes) -> tuple[str, str] | None:
     """What a file that is not text is, by its first bytes, and what to do: (what, hint), or None
     where it is none of the formats a knowledge base is given."""
     if data.lstrip()[:5].startswith(b"%PDF"):
-        return "a PDF file", "rename it to .pdf and ingest it again"
+        return _PDF
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         return "an old Office file (.doc or .xls)", "save it as .docx or .xlsx and ingest that"
     if not data.startswith(b"PK\x03\x04"):

@@ -1079,6 +1079,9 @@ def test_an_office_file_or_pdf_under_a_text_name_is_told_what_it_is(tmp_path: Pa
         "faq.csv": ((tmp_path / "faq.xlsx").read_bytes(), "faq.csv: this is an Excel workbook, not text; rename it to .xlsx"),
         "notes.txt": ((tmp_path / "notes.docx").read_bytes(), "notes.txt: this is a Word document, not text; rename it to .docx"),
         "manual.md": (b"%PDF-1.4\n\x00\x01\x02\xff\xfe" * 20, "manual.md: this is a PDF file, not text; rename it to .pdf"),
+        # a PDF whose bytes decode as text (a regression hunt's ReportLab file saved as .md)
+        "sla.md": (b"%PDF-1.4\n% ReportLab Generated PDF document\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+                   b"trailer\n<< /Root 1 0 R >>\nstartxref\n2137\n%%EOF\n", "sla.md: this is a PDF file, not text"),
         "old.txt": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(32)) * 20, "old.txt: this is an old Office file"),
         "bundle.txt": (b"PK\x03\x04" + bytes(range(32)) * 20, "bundle.txt: this is a ZIP archive, not text; unpack"),
     }
@@ -1087,6 +1090,9 @@ def test_an_office_file_or_pdf_under_a_text_name_is_told_what_it_is(tmp_path: Pa
         with pytest.raises(EncodingError) as info:
             load_file(tmp_path / name, tmp_path, 5)
         assert str(info.value).startswith(message) and "\n" not in str(info.value), str(info.value)
+    # text that only begins like one is text
+    (tmp_path / "export.txt").write_text("%PDF export settings\nUse A4 paper and 300 dpi.\n", encoding="utf-8")
+    assert "300 dpi" in " ".join(e.text for e in load_file(tmp_path / "export.txt", tmp_path, 5).elements)
 
 
 def test_oversize_checked_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
