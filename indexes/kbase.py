@@ -988,9 +988,10 @@ class IndexVersion:
         terms, phrases = _analyze_query(query, self._folds, self._chars, self._nums, self._words)
         return self.bm25.correct(terms), phrases
 
-    def correct_terms(self, terms: tuple[str, ...]) -> tuple[str, ...]:
-        """Query ``terms`` with each word the corpus does not know read as the one it is a typo of."""
-        return self.bm25.correct(terms)
+    def correct_terms(self, terms: tuple[str, ...], synonyms: bool = True) -> tuple[str, ...]:
+        """Query ``terms`` with each word the corpus does not know read as the one it is a typo of
+        (and as its synonyms the corpus knows, with ``synonyms``: :meth:`BM25Index.correct`)."""
+        return self.bm25.correct(terms, synonyms)
 
     def keyword_search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top ``k`` (chunk row, BM25 score > 0), best first, over :func:`indexes.text.tokenize`

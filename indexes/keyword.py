@@ -240,7 +240,7 @@ class BM25Index:
         group = _SYNONYM_GROUP.get(term, ())
         return sorted((w for w in group if w != term and w in self.vocab), key=lambda w: (-self.doc_freq(w), w))
 
-    def correct(self, tokens: Sequence[str]) -> tuple[str, ...]:
+    def correct(self, tokens: Sequence[str], synonyms: bool = True) -> tuple[str, ...]:
         """``tokens`` (analysed as :func:`indexes.text.tokenize` analyses them) with each word the
         corpus does not know, in Latin letters and TYPO_MIN_LEN or longer, read as the corpus
         word that a word one edit from it stems to ("manufacturng" -> "manufacturing" ->
@@ -251,7 +251,8 @@ class BM25Index:
         stemmings, for the first TYPO_MAX_WORDS of TYPO_MAX_LEN letters or fewer.
 
         A word the corpus does not know that has synonyms it knows (:data:`SYNONYMS`: "cost" in a
-        knowledge base that says "price" and "fee") is read as them instead."""
+        knowledge base that says "price" and "fee") is read as them instead, unless ``synonyms``
+        is false."""
         from indexes.text import stem_words
 
         read: dict[str, str] = {}  # each unknown word read once
@@ -260,7 +261,7 @@ class BM25Index:
         for i, t in enumerate(out):
             if t in self.vocab:
                 continue
-            alike = self._synonyms_known(t)
+            alike = self._synonyms_known(t) if synonyms else []
             if alike:
                 out[i] = alike[0]
                 extra.extend(w for w in alike[1:] if w not in out and w not in extra)

@@ -21,6 +21,7 @@ embedder that is not in the table gets the MiniLM values unless ``KB_REFUSE_THRE
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -535,8 +536,11 @@ def too_vague(question: str, index: Any) -> bool:
         # two words or more, or a negation, say what it wants ("What isn't refunded?"); none in
         # letters the analysis reads is a question in another script (:func:`names_nothing`)
         return False
+    # (a typo of a word it holds is that word; a synonym of one is not: "Is there a warranty?" of a
+    # knowledge base that says "guarantee" only of its uptime was asked to say more, and offered no
+    # person, where the knowledge base knows nothing of warranties)
     correct = getattr(index, "correct_terms", None)
-    term = (correct(tuple(terms)) if correct is not None else tuple(terms))[0]
+    term = (correct(tuple(terms), synonyms=False) if correct is not None else tuple(terms))[0]
     doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
     return doc_freq is not None and doc_freq(term) > 0
 
@@ -1658,7 +1662,10 @@ class Assistant:
         unanswerable one; a question that leans on the turn before by its words ("How many
         languages do they provide assistance in?") is not one (:func:`stands_alone`): without that
         test one unanswerable question of mtrag-un was answered."""
-        correct = getattr(index, "correct_terms", None)
+        # (by the question's own words and their typos, not by their synonyms: a passage that says
+        # "guarantee" names no "warranty" the customer asked about)
+        terms_of = getattr(index, "correct_terms", None)
+        correct = functools.partial(terms_of, synonyms=False) if terms_of is not None else None
         if self.names_every_term(query, primary, correct=correct):
             return True
         phrasings = retriever.last_phrasings
