@@ -770,9 +770,12 @@ def _last_reply(hist: Sequence[Message]) -> str:
 
 
 def _asks_back(reply: str) -> bool:
-    """Whether a reply ends with a question to the user (a clarifying question, the offer of a
-    person), which a "yes" answers."""
-    return strip_markers(reply).rstrip().endswith(("?", "？")) or offered_person(reply)
+    """Whether a reply asks the user something (a clarifying question, the offer of a person, a
+    quoted answer that asks "需要了解退货流程吗？" or says to reply "是"), which a "yes" answers."""
+    return bool(_ASKS_REPLY.search(strip_markers(reply))) or offered_person(reply)
+
+
+_ASKS_REPLY = re.compile(r"[?？]|回复|答复|\breply\b|\brespond\b|\banswer\s+(?:yes|no)\b", re.IGNORECASE)
 
 
 def _other_script(hit: Hit, lang: str) -> bool:
