@@ -119,14 +119,14 @@ def _is_meta(sentence: str) -> bool:
     return bool(_META.match(s) or _FIGURE_NOTE.search(s))
 
 
-# a bare reply ("Yes.", "No.", "是的。", "支持。"): it answers the question its FAQ entry asked, not the one
-# asked now ("Do you deliver on Sundays?" was answered "... for express orders. Yes.", the "Yes" of "Do
-# you offer express delivery?"). (不支持 and 暂不支持 are not taken for replies: a paraphrase of the
-# entry's question lost its "no", "暂不支持，目前仅支持在线支付" told as "目前仅支持在线支付".)
+# a bare reply ("Yes.", "No.", "是的。"): it answers the question its FAQ entry asked, not the one asked
+# now ("Do you deliver on Sundays?" was answered "... for express orders. Yes.", the "Yes" of "Do you
+# offer express delivery?"). (支持 and 不支持 were read so too, for a day: a paraphrase of the entry's
+# question lost its "no", "暂不支持，目前仅支持在线支付", and a rewording its "yes", "支持，需要额外提供税号".)
 _BARE_REPLY = re.compile(
     r"^\s*(?:(?:yes|no|yeah|yep|nope|sure|correct|incorrect|certainly|absolutely|of\s+course|not\s+at\s+all)"
     r"(?:\s*,?\s*(?:it|you|we|they|there)\s+(?:is|are|does|do|did|can|may|will)(?:\s*not|n't|'t)?)?"
-    r"|是的?|不是|对|不对|可以|不可以|能|不能|会|不会|有|没有|需要|不需要|不用|无需|支持|允许|行)\s*[.!。！]?\s*$",
+    r"|是的?|不是|对|不对|可以|不可以|能|不能|会|不会|有|没有|需要|不需要|不用|无需)\s*[.!。！]?\s*$",
     re.IGNORECASE,
 )
 
@@ -138,7 +138,7 @@ def _is_bare_reply(sentence: str) -> bool:
 # the reply a sentence opens with ("Yes, choose Click & Collect at checkout", "可以，…")
 _REPLY_OPENING = re.compile(
     r"^\s*(?:(?:yes|no|yeah|yep|nope|sure|certainly|absolutely|of\s+course)\s*,\s*"
-    r"|(?:是的|可以|不可以|不能|不会|没有|对|需要|不需要|不用|无需|支持|允许)\s*[，,]\s*)(?=\w)",
+    r"|(?:是的|可以|不可以|不能|不会|没有|对|需要|不需要|不用|无需)\s*[，,]\s*)(?=\w)",
     re.IGNORECASE,
 )
 # ... or as a sentence the splitter leaves on ("No. Pets are not allowed": "No." may abbreviate

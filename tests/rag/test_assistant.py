@@ -495,21 +495,16 @@ def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_h
                              text="Service dogs travel free of charge with a signed health certificate."), score=0.95)
     both = composer.compose("Do service dogs travel free?", [policy, pet]).text
     assert both.startswith("Service dogs travel free") and "No." not in both, both
-    # "支持。" and "不支持。" are replies too: "生鲜可以放快递柜吗？" was told "支持" first, of an entry
-    # whose answer goes on to say fresh food is not
-    locker = "支持。结算时选择“快递柜自提”即可。生鲜和大件商品不支持快递柜自提。"
-    box = Hit(chunk=Chunk(id="k", doc_id="faq", source="faq.csv#k", position=0, kind="faq", title="faq", lang="zh",
-                          question="可以送到快递柜吗？", answer=locker, text=f"Q: 可以送到快递柜吗？\nA: {locker}"), score=0.9)
-    fresh = composer.compose("生鲜可以放快递柜吗？", [box], lang="zh").text
-    assert not fresh.startswith("支持") and "生鲜和大件商品不支持快递柜自提" in fresh, fresh
-    assert composer.compose("可以送到快递柜吗？", [box], lang="zh").text.startswith("支持")
-    assert without_opening_reply("支持，结算时选择快递柜自提即可。") == "结算时选择快递柜自提即可。"
-    # a "no" is kept: a paraphrase of the entry's question lost "暂不支持" and was told only what
-    # is accepted instead (a regression hunt)
+    # 支持 and 暂不支持 are no replies that leave: a paraphrase of the entry's question lost "暂不支持"
+    # and was told only what is accepted instead, and a rewording lost its "支持" (regression hunts)
     cod = "暂不支持，目前仅支持在线支付。"
     pay = Hit(chunk=Chunk(id="c", doc_id="faq", source="faq.csv#c", position=0, kind="faq", title="faq", lang="zh",
                           question="支持货到付款吗？", answer=cod, text=f"Q: 支持货到付款吗？\nA: {cod}"), score=0.9)
     assert composer.compose("请问你们这里支持货到付款的吗？我想收到货再付钱", [pay], lang="zh").text.startswith("暂不支持")
+    invoice = "支持，需要额外提供税号。"
+    bill = Hit(chunk=Chunk(id="i", doc_id="faq", source="faq.csv#i", position=0, kind="faq", title="faq", lang="zh",
+                           question="可以开发票吗？", answer=invoice, text=f"Q: 可以开发票吗？\nA: {invoice}"), score=0.9)
+    assert composer.compose("支持开票吗？", [bill], lang="zh").text.startswith("支持")
 
 
 def test_reply_excepts_reads_an_exception_of_what_is_asked() -> None:
