@@ -1133,11 +1133,11 @@ _HOW_TO_HEADING = re.compile(
     r"^\W*(?:\d+[.)]?\s*)?(?:how\s+(?:to|do\s+i|can\s+i)\b|steps?\s+(?:to|for)\b)"
     # (a Chinese heading numbered as Chinese documents number them: "二、如何申请退货", "（三）怎样开票")
     r"|^\W*(?:\d+[.)、]?\s*|[一二三四五六七八九十]{1,3}[、.．)）]\s*|第[一二三四五六七八九十\d]{1,3}[章节条部分]+\s*)?"
-    r"(?:如何|怎么|怎样)"
-    # ... or named as a procedure ("退货流程", "申请步骤", "开票指南")
-    r"|[\u4e00-\u9fff](?:流程|步骤|操作步骤|操作指南|办理流程|申请流程)\W*$",
+    r"(?:如何|怎么|怎样)",
     re.IGNORECASE,
 )
+# a Chinese heading that names a procedure ("退货流程", "开票操作步骤")
+_PROCEDURE_HEADING = re.compile(r"[\u4e00-\u9fff](?:流程|步骤|操作步骤|操作指南|办理流程|申请流程)\W*$")
 
 
 # "Can I return a gift card?", "能退礼品卡吗": a yes-or-no question whether something may be done,
@@ -1307,6 +1307,12 @@ def named_terms(terms: frozenset[str] | set[str], text: str) -> frozenset[str]:
 def is_how_to_heading(heading: str) -> bool:
     """Whether a section ``heading`` says the section tells how to do something."""
     return bool(_HOW_TO_HEADING.search(to_simplified(heading or "")))
+
+
+def names_a_procedure(heading: str) -> bool:
+    """Whether a section ``heading`` names a procedure ("退货流程", "开票操作步骤"): it may tell how,
+    of what it names (``下单流程`` tells how to order, not how to change the address after it)."""
+    return bool(_PROCEDURE_HEADING.search(to_simplified(heading or "")))
 
 
 # "how long does a refund take?": the verb belongs to the question's frame, as "long" does; as a

@@ -44,6 +44,7 @@ from indexes.text import (
     leans_on_previous,
     members_asked,
     named_terms,
+    names_a_procedure,
     names_row,
     only_names_subject,
     phrase_terms,
@@ -1121,14 +1122,17 @@ class ExtractiveComposer:
             # not "如何获得积分")
             # (one that names nothing asked tells how to do something else: "怎么注销账户？" was
             # answered how points are used, under "如何使用积分")
-            # (a section that holds numbered steps tells how too, however it is headed: "Reset your
-            # password", where "How do I reset my password?" was told the steps of the next
-            # section, "Reset two-factor authentication (2FA)", whose first step says "password")
+            # (a section that holds numbered steps may tell how too, however it is headed: "Reset
+            # your password", where "How do I reset my password?" was told the steps of the next
+            # section, "Reset two-factor authentication (2FA)", whose first step says "password";
+            # so may one headed as a procedure, "下单流程". Such a section tells how where its heading
+            # names more of the question than any other section's: "下单后怎么修改地址？" was told how
+            # to order, under "二、下单流程", not "订单发货前可以…修改收货地址" under "三、修改收货地址")
             stepped = {h for h, is_step in zip(section, numbered, strict=True) if is_step and h}
-            how = {
-                h: n for h in set(section)
-                if (is_how_to_heading(h) or h in stepped) and (n := len(named_terms(q_terms, h))) > 0
-            }
+            heading_names = {h: len(named_terms(q_terms, h)) for h in set(section)}
+            maybe = {h for h in heading_names if not is_how_to_heading(h) and (h in stepped or names_a_procedure(h))}
+            others = max((n for h, n in heading_names.items() if h not in maybe and not is_how_to_heading(h)), default=0)
+            how = {h: n for h, n in heading_names.items() if n > 0 and (is_how_to_heading(h) or (h in maybe and n > others))}
             most = max(how.values(), default=0)
             fits = [h in how and how[h] == most for h in section]
             if not how:

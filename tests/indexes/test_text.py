@@ -181,11 +181,16 @@ def test_a_how_to_question_and_a_section_headed_as_telling_how() -> None:
     for h in ("4. How to start a return", "How to make a warranty claim", "Steps to reset the TV", "如何申请退货",
               # numbered as Chinese documents number them ("怎么申请退货？" was answered from section 一,
               # never with the steps under "二、如何申请退货"), or named as a procedure
-              "二、如何申请退货", "（三）怎样开票", "第二章 如何退款", "退货流程", "开票操作步骤"):
+              "二、如何申请退货", "（三）怎样开票", "第二章 如何退款"):
         assert is_how_to_heading(h), h
     for h in ("2. Condition of returned items", "Returns", "How long it takes", "", "一、七天无理由退货", "流程",
-              "退款到账时间"):
+              "退款到账时间", "退货流程"):
         assert not is_how_to_heading(h), h
+    # a heading that names a procedure may tell how, of what it names (compose weighs it so)
+    from indexes.text import names_a_procedure
+
+    assert names_a_procedure("退货流程") and names_a_procedure("二、开票操作步骤")
+    assert not names_a_procedure("流程") and not names_a_procedure("一、运费说明")
 
 
 def test_the_terms_a_text_names_as_analysed_or_as_written_in_chinese() -> None:

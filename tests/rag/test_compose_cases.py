@@ -54,3 +54,31 @@ def test_a_page_s_note_on_itself_is_told_from_what_it_says_of_what_it_lists() ->
                  "This guide covers phones and tablets; laptops are not accepted.", "本店支持七天无理由退货。",
                  "This plan covers up to 10 users."):
         assert not _is_meta(fact), fact
+
+
+ORDERS_ZH = (
+    "## 一、运费说明\n普通商品运费为10元，满99元包邮。\n## 二、下单流程\n1. 选择商品加入购物车。\n2. 在购物车点击“结算”。\n"
+    "3. 选择支付方式并付款。\n## 三、修改收货地址\n订单发货前可以在订单详情页修改收货地址，发货后无法修改。\n"
+    "## 四、取消订单步骤\n1. 进入“我的订单”。\n2. 点击“取消订单”并选择原因。"
+)
+PASSWORD_EN = (
+    "## Reset your password\nIf you forgot your password, you can reset it from the sign-in page.\n"
+    "1. Go to the sign-in page and click Forgot password.\n2. Enter your email address and click Send reset link.\n"
+    "## Reset two-factor authentication (2FA)\n1. On the sign-in page, enter your email and password, then click Use a "
+    "recovery code.\n2. Go to Settings > Security and click Reset 2FA."
+)
+
+
+def test_a_section_of_steps_tells_how_where_its_heading_names_most_of_the_question() -> None:
+    # "How do I reset my password?" was told the 2FA steps (their first says "password"); a section
+    # of numbered steps tells how, however headed. But not where another section's heading names
+    # more of the question: "下单后怎么修改地址？" was told how to order, under "二、下单流程" (a
+    # regression hunt's)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose("How do I reset my password?", [_hit(1, PASSWORD_EN, "Account help")]).text
+    assert "Forgot password" in text and "Reset 2FA" not in text, text
+    orders = [_hit(1, ORDERS_ZH, "订单帮助")]
+    address = composer.compose("下单后怎么修改地址？", orders, lang="zh").text
+    assert "修改收货地址" in address and "加入购物车" not in address, address
+    steps = composer.compose("怎么取消订单？", orders, lang="zh").text
+    assert "点击“取消订单”" in steps, steps
