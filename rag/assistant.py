@@ -769,13 +769,14 @@ def _last_reply(hist: Sequence[Message]) -> str:
     return hist[-1].get("content", "") if hist and hist[-1].get("role") == "assistant" else ""
 
 
+# what in a reply asks the user for a reply: a question mark anywhere, or words that say to reply
+_ASKS_REPLY = re.compile(r"[?？]|回复|答复|\breply\b|\brespond\b|\banswer\s+(?:yes|no)\b", re.IGNORECASE)
+
+
 def _asks_back(reply: str) -> bool:
     """Whether a reply asks the user something (a clarifying question, the offer of a person, a
     quoted answer that asks "需要了解退货流程吗？" or says to reply "是"), which a "yes" answers."""
     return bool(_ASKS_REPLY.search(strip_markers(reply))) or offered_person(reply)
-
-
-_ASKS_REPLY = re.compile(r"[?？]|回复|答复|\breply\b|\brespond\b|\banswer\s+(?:yes|no)\b", re.IGNORECASE)
 
 
 def _other_script(hit: Hit, lang: str) -> bool:

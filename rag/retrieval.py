@@ -202,18 +202,13 @@ def named_titles(query: str, titles: Iterable[str]) -> list[str]:
 _TITLE_UNIT = re.compile(r"[0-9a-z]+|\S")
 
 
-def _told_apart(a: str, b: str) -> tuple[str, str] | None:
-    """The words by which titles ``a`` and ``b`` (lower-cased) differ, when they differ in one
-    place only and share at least half of each: "中国人民大学2016年艺术类…招生简章" and "…2018年…"
-    differ by "2016" and "2018", "2022年天津市录取分数线" and "2022年上海市…" by "天津" and "上海",
-    "pricing: starter plan" and "pricing: pro plan" by "starter" and "pro". None otherwise, or
-    where a part is a single Chinese character ("湖南", "湖北": 南 and 北 name too little)."""
-    ua, ub = list(_TITLE_UNIT.finditer(a)), list(_TITLE_UNIT.finditer(b))
-    return _apart_by(a, ua, b, ub)
-
-
 def _apart_by(a: str, ua: list[re.Match[str]], b: str, ub: list[re.Match[str]]) -> tuple[str, str] | None:
-    """:func:`_told_apart` of titles already cut into their units (``ua``, ``ub``)."""
+    """The words by which titles ``a`` and ``b`` (lower-cased; ``ua``, ``ub``: their units,
+    :data:`_TITLE_UNIT`) differ, when they differ in one place only and share at least half of
+    each: "中国人民大学2016年艺术类…招生简章" and "…2018年…" differ by "2016" and "2018", "2022年天津市
+    录取分数线" and "2022年上海市…" by "天津" and "上海", "pricing: starter plan" and "pricing: pro
+    plan" by "starter" and "pro". None otherwise, or where a part is a single Chinese character
+    ("湖南", "湖北": 南 and 北 name too little)."""
     ops = [
         op for op in SequenceMatcher(None, [m.group() for m in ua], [m.group() for m in ub], autojunk=False).get_opcodes()
         if op[0] != "equal"
@@ -239,7 +234,7 @@ def _names_part(q: str, part: str) -> bool:
 
 def titles_told_apart(query: str, titles: Iterable[str]) -> list[str]:
     """The titles (lower-cased, in the order of ``titles``) that a query names by what sets them
-    apart from one another (:func:`_told_apart`): "2016年和2018年音乐表演专业的招生计划分别是多少人？"
+    apart from one another (:func:`_apart_by`): "2016年和2018年音乐表演专业的招生计划分别是多少人？"
     names "…2016年艺术类（音乐表演）专业招生简章" and "…2018年…", though neither whole."""
     q = query.lower()
     unique = list(dict.fromkeys(t.strip().lower() for t in titles if t and t.strip()))
