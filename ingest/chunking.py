@@ -38,11 +38,10 @@ class ChunkSettings:
         # text heading on the line just above its paragraph read as a heading; v5: a PDF's sentence
         # cut by a page break read as one; v6: a table's piece cut to fit begins with the table's
         # header, an FAQ entry in another language than its sheet's is of its own language, and a
-        # release note's "Changed: ..." line above its text is a heading (a
-        # knowledge base built by an earlier one is chunked again on its next ingest; cached
-        # embeddings are reused). "question_form": how curated questions are embedded
-        # (indexes.text.QUESTION_FORM; a knowledge base embedded in an earlier form is embedded again
-        # on its next ingest)
+        # release note's "Changed: ..." line above its text is a heading. A knowledge base built by
+        # an earlier one is chunked again on its next ingest; cached embeddings are reused.
+        # "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM; a
+        # knowledge base embedded in an earlier form is embedded again on its next ingest)
         return {
             "chunker": "structure-v6",
             "chunk_tokens": self.chunk_tokens,
