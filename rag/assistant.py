@@ -71,6 +71,7 @@ from rag.citations import (
     AnswerChecker,
     CheckResult,
     SentenceStream,
+    check_answer,
     mark_sentences,
     parse_markers,
     split_answer,
@@ -1433,10 +1434,9 @@ class Assistant:
             # and is handed off as before: answered offline, "会员退货有什么优惠吗？" was told the
             # return rules at 0.78
             tc = time.perf_counter()
-            checker = new_checker()
-            for sentence in split_answer(extractive()):
-                checker.add(sentence)
-            checked = checker.result()
+            checked = check_answer(
+                extractive(), [h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang
+            )
             timings["compose"] += (time.perf_counter() - tc) * 1000
             log.warning("LLM %s wrote an answer that failed the citation check; answered extractively", self.llm.id)
             fell_back.update(fallback="extractive", fallback_reason="llm_unsupported")
