@@ -1130,9 +1130,10 @@ class ExtractiveComposer:
             # to order, under "二、下单流程", not "订单发货前可以…修改收货地址" under "三、修改收货地址")
             stepped = {h for h, is_step in zip(section, numbered, strict=True) if is_step and h}
             heading_names = {h: len(named_terms(q_terms, h)) for h in set(section)}
-            maybe = {h for h in heading_names if not is_how_to_heading(h) and (h in stepped or names_a_procedure(h))}
-            others = max((n for h, n in heading_names.items() if h not in maybe and not is_how_to_heading(h)), default=0)
-            how = {h: n for h, n in heading_names.items() if n > 0 and (is_how_to_heading(h) or (h in maybe and n > others))}
+            told = {h for h in heading_names if is_how_to_heading(h)}
+            maybe = {h for h in heading_names.keys() - told if h in stepped or names_a_procedure(h)}
+            others = max((n for h, n in heading_names.items() if h not in told and h not in maybe), default=0)
+            how = {h: n for h, n in heading_names.items() if n > 0 and (h in told or (h in maybe and n > others))}
             most = max(how.values(), default=0)
             fits = [h in how and how[h] == most for h in section]
             if not how:
