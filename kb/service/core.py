@@ -631,7 +631,7 @@ class Service:
         if unrecorded:
             raise AnswerNotRecorded(answer_id)
         try:
-            given_to = self.store.get_answer(answer_id)["caller"]  # 404 for an unknown answer
+            given_to = self.store.answer_caller(answer_id)  # 404 for an unknown answer
         except (sqlite3.Error, OSError) as ex:
             self.storage_fault(f"answer {answer_id} could not be read for its feedback", ex)
             raise StorageError("the feedback could not be saved: the service cannot read its database right now",

@@ -311,14 +311,25 @@ class ServiceStore:
         return cur.rowcount
 
     # -- feedback -------------------------------------------------------------------------------
+    def answer_caller(self, answer_id: str) -> str:
+        """The name of the API key ``answer_id`` was given to (:class:`AnswerNotFound` for an
+        unknown answer), without reading the rest of it."""
+        with self._lock:
+            row = self._conn.execute("SELECT caller FROM answers WHERE answer_id=?", (answer_id,)).fetchone()
+        if row is None:
+            raise AnswerNotFound(answer_id)
+        return str(row[0])
+
     def add_feedback(self, answer_id: str, rating: str, comment: str | None, caller: str) -> str:
-        self.get_answer(answer_id)  # 404 for an unknown answer
         fid = "fb_" + uuid.uuid4().hex[:16]
         with self._lock:
-            self._conn.execute(
-                "INSERT INTO feedback VALUES (?,?,?,?,?,?)",
-                (fid, time.time(), answer_id, rating, comment, caller),
+            # one statement: the row is written only where the answer is recorded (404 otherwise)
+            cur = self._conn.execute(
+                "INSERT INTO feedback SELECT ?, ?, answer_id, ?, ?, ? FROM answers WHERE answer_id=?",
+                (fid, time.time(), rating, comment, caller, answer_id),
             )
+        if cur.rowcount == 0:
+            raise AnswerNotFound(answer_id)
         return fid
 
     def export(self, rating: str | None = None) -> Iterator[dict[str, Any]]:
