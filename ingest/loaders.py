@@ -229,10 +229,15 @@ _OFFICE_PARTS = (
 _ZIP_HINT = "unpack the archive and ingest the files in it"
 
 
+def _pdf_header(data: bytes) -> bool:
+    """Whether ``data`` opens as a PDF does (its "%PDF" mark, after any blank space)."""
+    return data.lstrip()[:5].startswith(b"%PDF")
+
+
 def _binary_format(data: bytes) -> tuple[str, str] | None:
     """What a file that is not text is, by its first bytes, and what to do: (what, hint), or None
     where it is none of the formats a knowledge base is given."""
-    if data.lstrip()[:5].startswith(b"%PDF"):
+    if _pdf_header(data):
         return _PDF
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         return "an old Office file (.doc or .xls)", "save it as .docx or .xlsx and ingest that"
@@ -1328,7 +1333,7 @@ class PdfLoader:
         # reindex worker's stderr: the failure is reported once, as a one-line error, below
         logging.getLogger("pypdf").setLevel(logging.ERROR)
 
-        if not data.lstrip()[:5].startswith(b"%PDF"):
+        if not _pdf_header(data):
             raise CorruptFileError(f"{path.name}: not a PDF file (no %PDF header)", "re-export it as PDF")
         try:
             reader = PdfReader(io.BytesIO(data))
