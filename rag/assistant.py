@@ -1144,7 +1144,7 @@ class Assistant:
         # a greeting, thanks or goodbye is answered in kind, and asks what the user needs (the
         # knowledge base has no answer to "Hi", and "I couldn't find anything" is not one)
         said = small_talk(q)
-        if not said and AFFIRM_RE.match(folded) and _last_reply(hist) and not _asks_back(_last_reply(hist)):
+        if not said and AFFIRM_RE.match(folded) and (last := _last_reply(hist)) and not _asks_back(last):
             # "是的", "yes" after an answer (no question of ours to say yes to) acknowledge it: "是的"
             # after an answer was searched with it, and told the same answer again
             said = "ack"
