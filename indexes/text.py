@@ -1100,6 +1100,11 @@ def asked_kind(question: str, query: str | None = None) -> str | None:
     return kind
 
 
+def _unless_phone(m: re.Match[str]) -> str:
+    """A :data:`_PHONE` match as it is, or a space where it has a phone number's seven digits."""
+    return " " if sum(c.isdigit() for c in m.group()) >= 7 else m.group()
+
+
 def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     """Whether ``sentence`` holds an answer of that kind (:func:`answer_kind`): a duration or a
     date for "duration" and "time", an amount of money (or "free") for "money", a number for
@@ -1109,12 +1114,14 @@ def holds_answer_kind(kind: str | None, sentence: str) -> bool:
         sentence = to_simplified(sentence)  # "30 個月" is "30 个月"
         return bool(_DURATION.search(sentence) or _DATE.search(sentence) or (kind == "time" and _CLOCK.search(sentence)))
     if kind == "number":
-        return bool(_NUMBER_WORD.search(sentence))
+        # a phone number counts nothing: "How many people are covered by it?" was told "contact
+        # the Human Resources Administration by calling (718) 557-1399"
+        return bool(_NUMBER_WORD.search(_PHONE.sub(_unless_phone, sentence)))
     if kind == "money":
         return bool(_MONEY.search(to_simplified(sentence)))
     if kind == "contact":
         return bool(_EMAIL.search(sentence) or _SERVICE_NUMBER.search(sentence)) or any(
-            sum(c.isdigit() for c in m.group()) >= 7 for m in _PHONE.finditer(sentence)
+            _unless_phone(m) == " " for m in _PHONE.finditer(sentence)
         )
     return False
 

@@ -63,6 +63,7 @@ from indexes.text import (
     is_how_to_heading,
     leans_on_previous,
     named_terms,
+    names_a_procedure,
     names_any,
     names_row,
     negated_terms,
@@ -79,6 +80,7 @@ from indexes.text import (
 )
 from indexes.types import CONTINUES, Chunk, Filters, name_list
 from kb.errors import ConfigError, EmbedderMismatchError, InputError
+from rag.conversation import points_back
 from rag.types import Hit
 
 # Languages an embedder family reads, used only when its tokenizer cannot be inspected.
@@ -831,10 +833,16 @@ def _tells_how(topic: frozenset[str], chunk: Chunk) -> tuple[int, bool]:
     told by "如何使用积分" (points, use), not by "如何获得积分" (points). The text's count does not
     rank them: a passing word ("后" in "30 天后") made the earning rules tell "账户注销后积分怎么办"."""
     head = section_heading(chunk)
-    if not is_how_to_heading(head):
-        return 0, False
     in_head = len(named_terms(topic, head))
-    return in_head, in_head > 0 or names_any(topic, chunk.text)
+    if is_how_to_heading(head):
+        return in_head, in_head > 0 or names_any(topic, chunk.text)
+    # a section that holds numbered steps, or is headed as a procedure ("下单流程"), tells how to do
+    # what its heading names, as the composer reads it: "How do I cancel my flight?" is told by
+    # "Cancelling a flight" and its steps 1-4, which the passage found ("No-show", merged with the
+    # refund rules after it) had not
+    if in_head and (names_a_procedure(head) or any(map(numbered_step, run_in_list_lines(chunk.text).split("\n")))):
+        return in_head, True
+    return 0, False
 
 
 def _keyword_pool() -> ThreadPoolExecutor:
@@ -1619,6 +1627,13 @@ class HybridRetriever:
         may = not follows and kind is None and len(asked) > 1 and asks_may(question)
         if not (kind is not None and topic or how_to or follows or may):
             return list(hits)
+        # the answer of the kind asked is about what a pronoun names too: "how much did it cost when
+        # it came out?" after "When did Apple announce the iMac Pro?" asks the iMac Pro's price,
+        # which the sentence "The iMac Pro was released ... with a starting price of $4,999" gives
+        # and names by the turn before's words, not by "came" ("it" is the topic as condensed)
+        kind_topic = topic
+        if follows and kind is not None and query and points_back(question):
+            kind_topic = topic | (frozenset(tokenize(query_topic(query))) - price_terms(query))
 
         def titled(chunks: Sequence[Chunk]) -> bool:
             """Whether the heading of one of ``chunks``' sections names what is asked now."""
@@ -1631,7 +1646,7 @@ class HybridRetriever:
             own: list[Chunk] = []  # the passage's own chunks, read when needed
             extra: Chunk | None = None
             if kind is not None and topic:
-                answered = _answers_kind(kind, topic, h.passage)
+                answered = _answers_kind(kind, kind_topic, h.passage)
                 if answered:
                     # a follow-up's passage may give the kind of answer for the turn it follows
                     # ("You have 30 days ... to return an item for a refund" for "How long does a
@@ -1645,7 +1660,7 @@ class HybridRetriever:
                 # is asked ("6. Refunds" for "how long will the refund take?", over "1. Return
                 # window", whose "30 days ... to return an item for a refund" is the stronger
                 # chunk); any that gives it where the passage gives none
-                fits = [c for c in extras if _answers_kind(kind, topic, c.text)]
+                fits = [c for c in extras if _answers_kind(kind, kind_topic, c.text)]
                 extra = next((c for c in fits if titled([c])), None if answered else next(iter(fits), None))
             elif may:
                 # "Can I return a gift card?": the passage found ("If you paid with a gift card,

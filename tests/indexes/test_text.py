@@ -624,3 +624,14 @@ def test_a_terminal_escape_sequence_is_no_text() -> None:
 
     assert question_text("How long\x1b[31m do I have to\x1b[0m") == "How long do I have to"
     assert without_controls("Red\x1b[31mtext\x1b[0m and \x1b]0;title\x07done") == "Redtext and done"
+
+
+def test_a_phone_number_counts_nothing() -> None:
+    # "How many people are covered by it?" was told "contact ... by calling (718) 557-1399"
+    from indexes.text import holds_answer_kind
+
+    assert not holds_answer_kind("number", "In New York City, call the Human Resources Administration at (718) 557-1399.")
+    assert holds_answer_kind("number", "Medicaid covers more than 7.5 million New Yorkers.")
+    assert holds_answer_kind("number", "Up to 1,000 requests per minute, or 3 per second.")
+    assert holds_answer_kind("contact", "Call (718) 557-1399.")
+

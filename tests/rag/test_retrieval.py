@@ -1155,3 +1155,40 @@ def test_a_numbered_list_run_into_one_line_gets_a_line_per_item() -> None:
                  "(1) You may cancel within 30 days. (2) After 30 days, you may cancel at any time.",
                  "Call (1) 800 555 0100 or (2) 800 555 0199."]:
         assert run_in_list_lines(text) == text, text
+
+
+def test_a_how_to_question_gets_the_section_of_steps_its_heading_names_as_an_excerpt(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "How do I cancel my flight?" found the no-show rules (cancelling, flight) and never read the
+    # steps under "Cancelling a flight": only a heading that says "How to" was taken to tell how
+    title = "Managing your booking"
+    docs = [Doc("booking.md", title, [
+        "To cancel, follow these steps:\n1. Sign in to My Trips.\n2. Select the booking and click Cancel booking.\n"
+        "3. Confirm the cancellation.",
+        "If you do not show up for your flight without cancelling, your booking is marked as a no-show. All later "
+        "flights on the same booking are cancelled automatically.",
+    ], headings=[(title, "Cancelling a flight"), (title, "No-show")])]
+    r = HybridRetriever(build_kb(kb_home, "steps", fake_embedder, docs), fake_embedder, merge_neighbours=False)
+    hit = r.retrieve("show up without cancelling no-show later flights", k=1)[0]
+    assert hit.chunk.position == 1
+    assert "Sign in to My Trips" in r.answer_excerpts("How do I cancel my flight?", [hit])[0].passage
+    # a section of steps whose heading names nothing asked tells how to do something else
+    assert r.answer_excerpts("How do I pay the no-show fee?", [hit])[0].passage == docs[0].texts[1]
+
+
+def test_a_follow_up_s_answer_of_the_kind_asked_is_about_what_its_pronoun_names(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "how much did it cost when it came out?" after "When did Apple announce the iMac Pro?": the
+    # price names the iMac Pro, not "came", and was never read
+    docs = [Doc("imac.txt", "iMac", [
+        "On June 5, 2017, Apple announced a workstation-class version of the iMac, called the iMac Pro.",
+        "The iMac Pro was released for pre-orders on December 14, 2017, with a starting price of $4,999.",
+    ], headings=[("iMac", "Announcement"), ("iMac", "Release")])]
+    r = HybridRetriever(build_kb(kb_home, "imac", fake_embedder, docs), fake_embedder, merge_neighbours=False)
+    hit = r.retrieve("Apple announced a workstation-class version June", k=1)[0]
+    assert hit.chunk.position == 0
+    q = "how much did it cost when it came out?"
+    assert "$4,999" in r.answer_excerpts(q, [hit], f"{q} When did Apple announce the iMac Pro?")[0].passage
+    assert r.answer_excerpts(q, [hit])[0].passage == docs[0].texts[0]  # asked first, "it" names nothing
