@@ -433,6 +433,7 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
 
 
 _FIRST_CELL_END = re.compile(r"[;；，]")
+_BRACKETED = re.compile(r"[(（][^()（）]*[)）]")
 
 
 def names_row(topic: frozenset[str] | set[str], line: str) -> bool:
@@ -456,7 +457,9 @@ def row_label(line: str) -> frozenset[str]:
     ("Plan: Max Pro; Price per month: $65": max, pro)."""
     first = _FIRST_CELL_END.split(line, 1)[0]  # a Chinese row's cells end at "，" ("卡种：白金卡，年费：2000元")
     label = first.split(":", 1)[1] if ":" in first else first.split("：", 1)[-1]
-    return frozenset(tokenize(label))
+    # a note in brackets qualifies the label, and a question names the row without it: "一级医院
+    # （含社区卫生服务中心）" is the row of "一级医院门诊报销多少"
+    return frozenset(tokenize(_BRACKETED.sub(" ", label))) or frozenset(tokenize(label))
 
 
 # --- language detection ------------------------------------------------------------------------
@@ -788,10 +791,23 @@ _CLASS_NOUN = re.compile(
 )
 
 
+# what to bring asks for the documents a procedure needs, though it names none ("补办社保卡要带啥",
+# "What do I need to bring?"): a list headed "所需材料" or "Required documents" answers it
+_ASKS_WHAT_TO_BRING = re.compile(
+    r"带(?:什么|啥|哪些)|\bwhat\s+(?:do|should|must|shall)\s+(?:i|we)\s+(?:need\s+to\s+|have\s+to\s+)?bring\b",
+    re.IGNORECASE,
+)
+
+
 def class_words(query: str) -> list[str]:
     """The generic nouns by which ``query`` asks for the members of a class ("methods" in "Which
-    payment methods do you accept?", 方式 in "支持哪些支付方式？", 好处 in "VIP有啥好处")."""
-    return [m.group(1) or m.group(2) for m in _CLASS_NOUN.finditer(to_simplified(query))]
+    payment methods do you accept?", 方式 in "支持哪些支付方式？", 好处 in "VIP有啥好处"); the
+    documents a question for what to bring asks for (材料 for "要带啥")."""
+    simple = to_simplified(query)
+    nouns = [m.group(1) or m.group(2) for m in _CLASS_NOUN.finditer(simple)]
+    if not nouns and (m := _ASKS_WHAT_TO_BRING.search(simple)):
+        nouns.append("documents" if m.group().isascii() else "材料")
+    return nouns
 
 
 # the kinds of class those nouns name, each noun by its term: a list headed "VIP权益" answers

@@ -1038,9 +1038,11 @@ class ExtractiveComposer:
                         lexical.append(item)
                         row.append(sent.strip() in row_lines)
                         # a step read with its list's lead-in ("How to start a return: Sign in ...")
-                        # is known by its own words
+                        # is known by its own words, and a short list read whole after its lead-in
+                        # ("To cancel, follow these steps: Sign in to My Trips; Select ...") by theirs
                         numbered.append(bool(steps_here) and (
                             key[:_STEP_KEY] in steps_here or (item is not None and wording(item)[:_STEP_KEY] in steps_here)
+                            or any(k in key for k in steps_here)
                         ))
                         away.append(pos - start if pos >= start else start - pos + 0.5)
                         section.append(heads[pos])
@@ -1090,7 +1092,10 @@ class ExtractiveComposer:
         # is a condition of a return, which "退货需要什么条件" asks for, though no sentence there says
         # 条件. The question's terms that a heading names and none of its section's sentences says
         # count, half, for each of them (as a list's lead-in does for its items); a term the
-        # section's text says already is matched where it is said
+        # section's text says already is matched where it is said, but by a table's rows, which
+        # are of the table the heading names: "一级医院门诊退休的报销比例" was answered from the
+        # inpatient table's row, whose headers say 报销比例, not the outpatient one under
+        # "二、普通门诊报销比例", whose lead-in says 门诊 too
         said_in_section: dict[tuple[int, str], set[str]] = {}
         for (n, _, _), h, w in zip(cands, section, plain, strict=True):
             said_in_section.setdefault((n, h), set()).update(w)
@@ -1098,7 +1103,7 @@ class ExtractiveComposer:
         named_by = {h: heading_lends(q_terms, negated, h) for h in set(section) if h}  # each analysed once
         for i, ((n, _, _), h) in enumerate(zip(cands, section, strict=True)):
             if h:
-                borrowed = named_by[h] - said_in_section[(n, h)]
+                borrowed = named_by[h] - (plain[i] if row[i] else said_in_section[(n, h)])
                 words[i] = words[i] | borrowed
                 shared[i] = shared[i] | borrowed
 
@@ -1115,6 +1120,7 @@ class ExtractiveComposer:
         answer_first = kind in ANSWERED_FIRST and self.kind_bonus > 0
         how_to = kind is None and asks_how_to(question)
         how: dict[str, int] = {}  # the sections headed as telling how -> how much of the question each names
+        classes: set[str] = set()  # the kinds of class the question asks the members of
         if how_to:
             # a how-to question is answered by a section that tells how ("4. How to start a
             # return"), not by the one that shares most of its words ("Condition of returned items");
@@ -1142,6 +1148,14 @@ class ExtractiveComposer:
                 fits = [bool(_MENU_PATH.search(t)) and matched(i) > 0 for i, (_, _, t) in enumerate(cands)]
         else:
             fits = [holds_answer_kind(kind, s) for _, _, s in cands]
+            classes = _class_kinds(" ".join(class_words(question))) - {"type"} if kind is None else set()
+            if classes:
+                # a question for what a class holds ("社保卡补办需要什么材料？") is answered by the
+                # list that a heading or lead-in of that class introduces ("（二）所需材料", "Required
+                # documents:"), not by the sentence that names more of its other words ("社保卡已
+                # 办理正式挂失…可以申请补办", the conditions before it). (The types of something are
+                # of that thing: "what types of permission am I giving" was told "See Account types")
+                fits = [bool(classes & _class_kinds(f"{h} {_lead_words(t)}")) for h, (_, _, t) in zip(section, cands, strict=True)]
             if kind is not None and (own_kind is None or kind == "time"):
                 # the kind is the turn before's ("积分多久过期？"), and the question only names
                 # another subject ("注销账户后呢？"): a sentence gives it only where it says about
@@ -1170,16 +1184,21 @@ class ExtractiveComposer:
         )
         row_topic = frozenset(q_terms | carried | leaned) - price_terms(question)
         # the candidates that are rows the question names by their first cell (names_row)
-        named_rows = {j for j, (_, _, sent) in enumerate(cands) if row[j] and names_row(row_topic, sent)}
+        # (by its cells, its headers and its section's heading: "二、普通门诊报销比例" says what the
+        # rows of its table are rates of, which the rows say of no other)
+        named_rows = {
+            j for j, (_, _, sent) in enumerate(cands) if row[j] and names_row(row_topic, f"{sent}\n{section[j]}")
+        }
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
         # a table's row that the question names by its first cell ("Plus" in "How much is the Plus
         # plan?") is weighed: a sentence naming the same words in passing ("Add up to 4 extra lines
         # to a Plus or Max plan ... 20% off") ranked above the row, and the price was never said
         must.extend([i for i in ranked if i in named_rows and i not in must][:2])
-        if answer_first and not any(fits[i] for i in ranked[: self.embed_sentences]):
-            # none of the likeliest sentences gives the phone number or address asked for: the
-            # likeliest that gives one is weighed too (:data:`ANSWERED_FIRST`)
+        if (answer_first or classes) and not any(fits[i] for i in ranked[: self.embed_sentences]):
+            # none of the likeliest sentences gives the phone number or address asked for, or the
+            # list of the class asked for: the likeliest that gives one is weighed too
+            # (:data:`ANSWERED_FIRST`)
             must.extend([i for i in ranked if fits[i] and i not in must][:1])
         # a question that asks two things ("Can I return an item and how long will the refund
         # take?") is answered on each: the sentence that names most of each part (and gives the
@@ -1309,8 +1328,11 @@ class ExtractiveComposer:
         # the row the question names by its first cell, where it gives the kind of answer asked
         # (any, for a question that asks none), is said: a row, all cells and few words of the
         # question, scores low against it ("Plan: Plus; Price per month: $30; Data: 25 GB; ...")
+        # (of rows named, the one whose cells, headers and section heading name most of the question:
+        # "一级医院门诊…" names the outpatient table's row by its heading, where the inpatient table's
+        # scored closer to the question)
         named_row = next((
-            i for i in sorted(range(len(cands)), key=lambda i: -rel[i])
+            i for i in sorted(range(len(cands)), key=lambda i: (-lex[i], -rel[i]))
             if keep[i] in named_rows and i not in picked and (fit[i] or kind is None) and keep[i] not in other_rows
         ), None)
         if named_row is not None and len(picked) < self.max_sentences and not giving:
@@ -1393,10 +1415,12 @@ class ExtractiveComposer:
                 picked, [cands[i][:2] for i in picked], gives, texts,
                 lambda n, pos: (n, pos) in place and _leads_in(every[place[(n, pos)]][2]),
             )
-        if how_to and how and any(fits[keep[i]] for i in picked):
+        if (how_to and how or classes) and any(fits[keep[i]] for i in picked):
             # a how-to question answered from a section headed as telling how gets no sentences of
             # other sections: "How do I claim warranty?" went on from "How to make a warranty
-            # claim" to what Acme Care+ costs, the section merged after it
+            # claim" to what Acme Care+ costs, the section merged after it; nor does a question for
+            # what a class holds, answered by its list ("办居住证需要哪些材料？" went on to the
+            # conditions and the time limit)
             picked = [i for i in picked if fits[keep[i]]]
         if is_cjk_lang(lang) and picked and not (named or subject) and len(parts) == 1 and len({cands[i][0] for i in picked}) == 1:
             # a Chinese answer from one passage keeps to its first sentence's section, for the reason
@@ -1726,7 +1750,22 @@ def _numbered_steps(passage: str) -> frozenset[str]:
         wording(m.group(1))[:_STEP_KEY]
         for line in _lines_as_read(passage).split("\n")
         if (m := numbered_step(line))
-    )
+    ) - {""}
+
+
+def _class_kinds(text: str) -> set[str]:
+    """The kinds of class (:func:`~indexes.text.class_kind`) the words of ``text`` name."""
+    return {c for t in tokenize(text) if (c := class_kind(t))}
+
+
+# the lead-in a list read as one sentence opens with ("Required documents: ...", "所需材料：...")
+_LEAD_WORDS = re.compile(r"^([^:：。.!?！？]{1,40})[:：]")
+
+
+def _lead_words(sentence: str) -> str:
+    """The lead-in ``sentence`` opens with, before its colon; "" where it has none."""
+    m = _LEAD_WORDS.match(sentence)
+    return m.group(1) if m else ""
 
 
 def _leads_in(sentence: str) -> bool:

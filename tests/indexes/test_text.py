@@ -635,3 +635,24 @@ def test_a_phone_number_counts_nothing() -> None:
     assert holds_answer_kind("number", "Up to 1,000 requests per minute, or 3 per second.")
     assert holds_answer_kind("contact", "Call (718) 557-1399.")
 
+
+def test_a_row_s_label_is_read_without_its_note_in_brackets() -> None:
+    from indexes.text import names_row, row_label, tokenize
+
+    row = "医院等级：一级医院（含社区卫生服务中心），在职职工：70%，退休人员：80%。"
+    assert row_label(row) == frozenset(tokenize("一级医院"))
+    assert names_row(frozenset(tokenize("一级医院 在职职工 退休人员")), row)
+    assert row_label("Plan: (legacy)") == frozenset(tokenize("legacy"))  # a label that is all note keeps it
+
+
+@pytest.mark.parametrize(("question", "nouns"), [
+    ("补办社保卡要带啥", ["材料"]),
+    ("第一次办社保卡需要带什么？", ["材料"]),
+    ("What do I need to bring?", ["documents"]),
+    ("社保卡补办需要什么材料？", ["材料"]),
+    ("带孩子去要注意什么", []),
+])
+def test_what_to_bring_asks_for_the_documents_needed(question: str, nouns: list[str]) -> None:
+    from indexes.text import class_words
+
+    assert class_words(question) == nouns

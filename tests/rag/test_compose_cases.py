@@ -3,14 +3,18 @@ how-to question on a Chinese help page (no model: the hashing embedder)."""
 
 from __future__ import annotations
 
+import pytest
+
 from indexes.embedders import get_embedder
 from indexes.types import Chunk
 from rag.compose import ExtractiveComposer
 from rag.types import Hit
 
 
-def _hit(n: int, text: str, title: str | None = None, score: float | None = None) -> Hit:
-    chunk = Chunk(id=f"c{n}", doc_id=f"d{n}", source=f"doc{n}.md", position=0, text=text, title=title or f"Doc {n}")
+def _hit(n: int, text: str, title: str | None = None, score: float | None = None, lang: str = "en") -> Hit:
+    chunk = Chunk(
+        id=f"c{n}", doc_id=f"d{n}", source=f"doc{n}.md", position=0, text=text, title=title or f"Doc {n}", lang=lang
+    )
     return Hit(chunk=chunk, score=1.0 - 0.1 * n if score is None else score)
 
 
@@ -82,3 +86,52 @@ def test_a_section_of_steps_tells_how_where_its_heading_names_most_of_the_questi
     assert "修改收货地址" in address and "加入购物车" not in address, address
     steps = composer.compose("怎么取消订单？", orders, lang="zh").text
     assert "点击“取消订单”" in steps, steps
+
+
+CARD_GUIDE_ZH = (
+    "## （一）办理条件\n社保卡已办理正式挂失，或卡片损坏、芯片失效无法使用的，可以申请补办。\n"
+    "## （二）所需材料\n1. 本人有效居民身份证原件；\n2. 损坏的社保卡原卡（遗失的除外）；\n3. 《社会保障卡补换卡申请表》1份。\n"
+    "## （三）办理流程\n1. 先办理正式挂失；\n2. 携带所需材料到合作银行网点申请补卡；\n3. 缴纳补卡工本费20元。"
+)
+
+
+@pytest.mark.parametrize("question", ["社保卡补办需要什么材料？", "社保卡补办需要哪些材料？", "补办社保卡要带啥"])
+def test_a_question_for_the_documents_needed_gets_the_list_headed_so(question: str) -> None:
+    # every "需要什么材料" of a government-services guide was told the conditions ("社保卡已办理正式
+    # 挂失…可以申请补办"), which name more of the question's words than the list under "（二）所需材料"
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose(question, [_hit(1, CARD_GUIDE_ZH, "社会保障卡办理指南", lang="zh")], lang="zh").text
+    assert "居民身份证原件" in text and "补换卡申请表" in text and "可以申请补办" not in text, text
+
+
+RATES_ZH = (
+    "## 一、住院报销比例\n参保人员住院发生的医疗费用，按下表比例支付。\n"
+    "| 医院等级 | 起付线 | 在职职工报销比例 | 退休人员报销比例 |\n|---|---|---|---|\n| 一级医院 | 300元 | 90% | 95% |\n"
+    "| 三级医院 | 800元 | 80% | 85% |\n"
+    "## 二、普通门诊报销比例\n参保人员发生的普通门诊费用，起付线以上部分按下表比例报销。\n"
+    "| 医院等级 | 在职职工 | 退休人员 |\n|---|---|---|\n| 一级医院（含社区卫生服务中心） | 70% | 80% |\n| 三级医院 | 50% | 60% |"
+)
+
+
+def test_a_table_s_row_is_of_the_table_its_section_heading_names() -> None:
+    # "一级医院门诊退休的报销比例" was told the inpatient row (95%), whose headers say 报销比例, not the
+    # outpatient one under "二、普通门诊报销比例", whose first cell has a note in brackets too
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose("一级医院门诊退休的报销比例", [_hit(1, RATES_ZH, "医疗保险待遇标准", lang="zh")], lang="zh").text
+    assert "80%" in text and "95%" not in text, text
+
+
+BOOKING_EN = (
+    "## Cancelling a flight\nTo cancel, follow these steps:\n1. Sign in to My Trips.\n2. Select the booking and click "
+    "Cancel booking.\n3. Confirm the cancellation.\n"
+    "## No-show\nIf you do not show up for your flight without cancelling, your booking is marked as a no-show. "
+    "All later flights on the same booking are cancelled automatically."
+)
+
+
+def test_a_short_list_of_steps_read_with_its_lead_in_tells_how() -> None:
+    # "How do I cancel my flight?" was told the no-show rules (cancelling, flight): the steps, read
+    # as one sentence after "To cancel, follow these steps:", were not known as steps
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose("How do I cancel my flight?", [_hit(1, BOOKING_EN, "Managing your booking")]).text
+    assert "Sign in to My Trips" in text and "no-show" not in text, text
