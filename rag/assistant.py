@@ -95,6 +95,7 @@ from rag.conversation import (
     small_talk,
     stands_alone,
     takes_topic_from_before,
+    without_opening,
 )
 from rag.llm import LLM, get_llm
 from rag.retrieval import (
@@ -315,6 +316,19 @@ ACCEPT_RE = re.compile(
 AFFIRM_RE = re.compile(r"^\W*(?:yes|yeah|yep|yup|right|correct|exactly|是|是的|对|对的|没错)\W*$", re.I)
 DECLINE_RE = re.compile(
     r"^\W*(?:no|nope|nah|no\s+thanks?|no\s+thank\s+you|not\s+now|不|不用|不用了|不需要|不要|不了|算了|暂时不用)\W*$", re.I
+)
+
+# "yes" to "Is there anything else I can help you with?" ("有", "yes, one more question"), and "no"
+# ("没有了", "that's all")
+MORE_RE = re.compile(
+    r"^\W*(?:yes|yeah|yep|yup|sure|i\s+do|there\s+is|是|是的|有|有的|还有|嗯|对)"
+    r"(?:[\s,，]*(?:please|one\s+more(?:\s+question|\s+thing)?|i\s+have\s+(?:another|one\s+more)\s+question"
+    r"|还有(?:一个|个)?问题|我还有(?:一个|个)?问题|一个问题))?\W*$",
+    re.I,
+)
+NOTHING_ELSE_RE = re.compile(
+    r"^\W*(?:no,?\s+that'?s\s+(?:all|it)|that'?s\s+(?:all|it)|nothing(?:\s+else)?|没有|没有了|没了|没有其他的?了?|没别的了?)\W*$",
+    re.I,
 )
 
 # a question how to reach the service desk itself ("How do I contact customer service?", "怎么联系
@@ -553,10 +567,15 @@ def is_dispute(message: str) -> bool:
     return DISPUTE_RE.search(to_simplified(message)) is not None
 
 
+# a person declined in Chinese, to the end of its clause: "我不要人工，我就想知道早餐有没有儿童价" asks
+# the question, and was put through (as "I don't want a human, just tell me ..." is not)
+_PERSON_DECLINED_ZH = re.compile(r"(?:不要|不想要?|不用|不需要|无需|别)(?:转接?|找|接)?(?:一下)?" + _STAFF_ZH + r"[^，。！？,.!?；;]*")
+
+
 def asks_for_person(message: str) -> bool:
     """Whether ``message`` asks for a person (:data:`HANDOFF_RE`), in Simplified or Traditional
-    Chinese ("轉人工" is "转人工") or in English."""
-    return HANDOFF_RE.search(to_simplified(message)) is not None
+    Chinese ("轉人工" is "转人工") or in English; one it declines is not asked for."""
+    return HANDOFF_RE.search(_PERSON_DECLINED_ZH.sub("", to_simplified(message))) is not None
 
 
 def offered_person(reply: str) -> bool:
@@ -587,6 +606,12 @@ _CHAT_REPLIES = frozenset(
     v.strip() for key in ("offer_declined", "greeting", "thanks", "help", "ack", "bye") for v in MESSAGES[key].values()
 )
 _CLARIFY_RE = _template_re("clarify")
+# the replies that ask whether there is anything else (MORE_RE, NOTHING_ELSE_RE answer them)
+_ANYTHING_ELSE = frozenset(v.strip() for key in ("offer_declined", "thanks", "ack") for v in MESSAGES[key].values())
+# ... and the reply that puts a request for a person through: "早餐多少钱？" after "我要转人工" was
+# searched as "早餐多少钱？ 我要转人工" and refused (an angry turn, put through with an apology, is
+# kept: it says what went wrong)
+_SAID_WITHOUT_LOOKUP = _CHAT_REPLIES | {v.strip() for v in MESSAGES["handoff_request"].values()}
 
 
 def reply_lang(question: str, lang: str) -> str:
@@ -855,11 +880,11 @@ def _asked_and_refused(history: Sequence[Message], at: int) -> bool:
 
 def _said_nothing(history: Sequence[Message], at: int) -> bool:
     """Whether the reply at ``at`` of ``history`` answered small talk or a declined offer ("no
-    thanks", "不用了", "OK, thanks"): one of the replies said without a lookup, to a turn that asks
-    nothing of the knowledge base."""
+    thanks", "不用了", "OK, thanks"), or put a request for a person through ("我要转人工"): one of
+    the replies said without a lookup, to a turn that asks nothing of the knowledge base."""
     return (
         history[at].get("role") == "assistant"
-        and history[at].get("content", "").strip() in _CHAT_REPLIES
+        and history[at].get("content", "").strip() in _SAID_WITHOUT_LOOKUP
         and at > 0
         and history[at - 1].get("role") == "user"
     )
@@ -867,7 +892,7 @@ def _said_nothing(history: Sequence[Message], at: int) -> bool:
 
 def without_refused(history: Sequence[Message]) -> list[Message]:
     """``history`` without its refused questions and their refusals, nor the turns of small talk
-    and their replies, the history a question is condensed with: carried, a refused question's
+    or requests for a person and their replies, the history a question is condensed with: carried, a refused question's
     words sank the next one ("What about returns?" after "Who won the world cup?" was searched as
     "What about returns? Who won the world cup?" and refused, though asked alone it is answered),
     and so did a "no thanks" ("What about returns? no thanks", refused). A question that takes its
@@ -877,6 +902,10 @@ def without_refused(history: Sequence[Message]) -> list[Message]:
         j for i in range(len(history)) if _asked_and_refused(history, i) or _said_nothing(history, i) for j in (i - 1, i)
     }
     return [m for i, m in enumerate(history) if i not in drop]
+
+
+# a Chinese word that only asks how much, when or where ("几点", "几楼", "多久", "哪里")
+_ASKS_ONLY_ZH = re.compile(r"^(?:[几多哪][\u4e00-\u9fff]?|什么时候|什么地方)$")
 
 
 class Assistant:
@@ -1137,6 +1166,13 @@ class Assistant:
         if after_refusal and ACCEPT_RE.match(folded):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0)}
             return
+        if _last_reply(hist).strip() in _ANYTHING_ELSE and (
+            (more := bool(MORE_RE.match(folded))) or DECLINE_RE.match(folded) or NOTHING_ELSE_RE.match(folded)
+        ):
+            # the answer to our "Is there anything else I can help you with?": "yes" was searched,
+            # and told the fitness centre's "Yes, ..." entry; "no" was asked the question again
+            yield {"type": "final_obj", "answer": finish(_msg("help" if more else "bye", say), "clarify", 1.0)}
+            return
         if hist and DECLINE_RE.match(folded):
             yield {"type": "final_obj", "answer": finish(_msg("offer_declined", say), "clarify", 1.0)}
             return
@@ -1176,9 +1212,11 @@ class Assistant:
         # a reply to "Do you mean A or B?" ("the first one", "退货"): the question it answers,
         # with the option chosen, asked anew (and not asked back again)
         chosen, title = clarified(q, hist) or (None, None)
-        asked = chosen or q  # the words the passages and sentences are chosen by
+        # the words the passages and sentences are chosen by (without the small talk or correction
+        # they open with, :func:`~rag.conversation.without_opening`)
+        asked = chosen or without_opening(q)
         context = without_refused(hist)
-        query, llm_down = (chosen, None) if chosen else self._condensed(q, context, index, self._llm_deadline())
+        query, llm_down = (chosen, None) if chosen else self._condensed(asked, context, index, self._llm_deadline())
         llm_spent = time.perf_counter() - tc if hist and not chosen else 0.0  # of the model's budget
         timings["condense"] = (time.perf_counter() - tc) * 1000
         scope = user_filters(filters, groups)
@@ -1215,7 +1253,7 @@ class Assistant:
                 yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0,
                                                              hits=hits, query=query)}
                 return
-            if not hist and too_vague(q, index):
+            if not hist and too_vague(asked, index):
                 # "fee", "多久", "price": words the knowledge base uses, but no need it can tell
                 yield {"type": "final_obj", "answer": finish(_msg("more_detail", say), "clarify", rel * 0.5,
                                                              hits=hits, query=query)}
@@ -1315,14 +1353,14 @@ class Assistant:
             return
 
         # 4. clarify when the top passages tie across different topics
-        clar = None if chosen else self._clarify(q, hits, hist, lang)
+        clar = None if chosen else self._clarify(asked, hits, hist, lang)
         if clar is not None:
             text, cites = clar
             yield from self._emit(text, stream)
             yield {"type": "final_obj", "answer": finish(text, "clarify", rel * 0.6, cites, hits, query)}
             return
 
-        if chosen is None and query.strip() == q.strip() and (names_nothing(q) or names_only_a_price(q)):
+        if chosen is None and query.strip() == asked.strip() and (names_nothing(asked) or names_only_a_price(asked)):
             # "How long?", "多久？", "What is it?" with nothing before it to say what about, and no
             # two topics to offer: the passage it found ("How long we keep it: 7 years") is a guess;
             # so is "How much does it cost?" ("多少钱？"), which got roaming's daily prices
@@ -1691,7 +1729,10 @@ class Assistant:
         phrasings = retriever.last_phrasings
         if len(phrasings) < 2 or query.strip() == question.strip() or not stands_alone(question):
             return False
-        terms = tokenize(query_topic(question))
+        # (nor does a Chinese one that names nothing but how much, when or where: it leaves out what
+        # it asks about, where English says "it": "在几楼？" after "早餐几点？" asks where breakfast
+        # is, and no passage its own words found says 几楼)
+        terms = [t for t in tokenize(query_topic(question)) if not _ASKS_ONLY_ZH.match(t)]
         if not terms:
             return False  # "Why?" names nothing: it asks about the turn before
         # a Chinese word of it written in a passage counts, where jieba cut the passage otherwise:

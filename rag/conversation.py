@@ -164,6 +164,31 @@ def small_talk(text: str) -> str | None:
     return next((k for k in _TALK_ORDER if k in kinds), None)
 
 
+# what opens a message before what it asks: small talk ("ok. what about pets?", "好的，那早餐呢？"), or
+# a correction of the turn before ("no, I meant the non-refundable rate", "不对，我是说标准价")
+# (each piece ends at a mark, "好评返现怎么领" opening with no 好 and "no-show policy" with no "no"; or,
+# for a few words that name nothing, at a space: "ok what about pets?", not "Great Wall tours"; what
+# says which thing was meant needs neither: "我是说标准价")
+_OPENING_MARK = r"\s*[,.!?;:~，。！？；：、…][\s,.!?;:~，。！？；：、…]*"
+_OPENING_WORD = r"(?:ok|okay|alright|hi|hello|hey|thanks|thank\s+you|sorry|actually)\s+"
+_CORRECTION = r"no|nope|sorry|actually|wait|不对|不是|错了"
+_MEANT = r"i\s+meant?\s|i\s+was\s+asking\s+about\s|i'?m\s+asking\s+about\s|我是说|我说的是|我指的是|我问的是"
+_OPENING = re.compile(
+    rf"^\W*(?:(?:(?:{_TALK_PIECE.pattern}|{_CORRECTION}){_OPENING_MARK}|{_OPENING_WORD})+(?:{_MEANT})?|(?:{_MEANT}))",
+    re.IGNORECASE,
+)
+
+
+def without_opening(text: str) -> str:
+    """``text`` without the small talk or correction it opens with ("ok. what about pets?": "what
+    about pets?"; "no, I meant the non-refundable rate": "the non-refundable rate"), where something
+    is left: said first, they sank the question under the refuse threshold (asked alone, or
+    after another turn). ``text`` as it is where nothing else is."""
+    m = _OPENING.match(text)
+    rest = text[m.end():] if m else text
+    return rest if rest.strip(" \t\n,.!?;:，。！？；：、…") else text
+
+
 # words by which a question leans on the turn before it: a pronoun or "the same", "what about
 # ...", "and ..."; in Chinese 它, 这个, a closing 呢, an opening 那 or 还
 _FOLLOWUP_EN = re.compile(
@@ -262,9 +287,15 @@ _REFERS_BACK_EN = re.compile(
 def refers_back(turn: str) -> bool:
     """Whether an earlier user turn names its topic only by a pronoun ("How does the state pay
     for it?"), or names only another subject ("What about Canada?" after "Do you ship
-    internationally?", :func:`~indexes.text.only_names_subject`), so that the turn before it must
-    be carried too (:func:`condense_offline`)."""
-    return bool(_REFERS_BACK_EN.search(turn) or _FOLLOWUP_ZH.search(to_simplified(turn)) or only_names_subject(turn))
+    internationally?", :func:`~indexes.text.only_names_subject`), or, in Chinese, at most one thing
+    (:func:`takes_topic_from_before`), so that the turn before it must be carried too
+    (:func:`condense_offline`)."""
+    # (a Chinese turn leaves out what it asks about where English says "it": "在几楼？" after "几点？"
+    # after "早餐" asks where breakfast is, and was refused, searched as "在几楼？ 几点？")
+    return bool(
+        _REFERS_BACK_EN.search(turn) or _FOLLOWUP_ZH.search(to_simplified(turn)) or only_names_subject(turn)
+        or (has_cjk(turn) and takes_topic_from_before(turn))
+    )
 
 
 # A previous turn longer than this is carried as its rarest terms, not whole (the longest user

@@ -10,9 +10,24 @@ import pytest
 from indexes.text import detect_lang, query_topic, to_simplified, tokenize
 from indexes.types import Filters
 from kb.errors import BackendUnavailableError, InputError
-from rag.assistant import HANDOFF_RE, SERVICE_DESK_RE, Assistant, is_dispute, offered_person
+from rag.assistant import (
+    HANDOFF_RE,
+    SERVICE_DESK_RE,
+    Assistant,
+    asks_for_person,
+    is_dispute,
+    offered_person,
+    without_refused,
+)
 from rag.citations import parse_markers, strip_markers
-from rag.conversation import ConversationStore, asks_something, condense_offline, takes_topic_from_before
+from rag.conversation import (
+    ConversationStore,
+    asks_something,
+    condense_offline,
+    refers_back,
+    takes_topic_from_before,
+    without_opening,
+)
 from rag.llm import ScriptedLLM
 from rag.support import LexicalScorer
 from tests.rag.conftest import HASHING_REFUSE, SHOP, Doc, EnglishOnlyEmbedder, build_kb, sectioned
@@ -2321,3 +2336,89 @@ def test_a_word_read_as_its_synonym_is_no_word_the_knowledge_base_holds(kb_home:
         a = asst.ask(question)
         assert a.action == "refuse" and offered_person(a.text), (question, a.action, a.text)
     assert asst.retriever().index.correct_terms(("warranti",)) == ("guarante",)  # the search still reads it so
+
+
+def test_yes_or_no_to_anything_else_is_answered_in_kind(shop_index: Any, fake_embedder: Any) -> None:
+    # "yes" to our "Is there anything else I can help you with?" was searched, and told a curated
+    # "Yes, ..." entry; "no" was asked the question again, and again
+    asst = make(shop_index, fake_embedder)
+    answered = _asked(asst, "How long does standard shipping take?", "answer")
+    for thanks, more, done in (("thanks", "yes", "no"), ("谢谢", "有", "没有了")):
+        thanked = [*answered, {"role": "user", "content": thanks},
+                   {"role": "assistant", "content": asst.ask(thanks, history=answered).text}]
+        help_, bye = asst.ask(more, history=thanked), asst.ask(done, history=thanked)
+        assert help_.text in ("Of course. What do you need help with?", "好的，请问您需要什么帮助？"), help_.text
+        assert bye.text in ("Goodbye! If you have another question, just ask.", "再见！如有其他问题，欢迎随时咨询。"), bye.text
+    # after an answer, "yes" still acknowledges it, and "no" after a refusal declines the person
+    assert asst.ask("yes", history=answered).text == "Is there anything else I can help you with?"
+    refused = _asked(asst, "Do you sell refurbished phones?", "refuse")
+    assert asst.ask("no", history=refused).text == "All right. Is there anything else I can help you with?"
+
+
+def test_a_question_after_a_request_for_a_person_is_not_searched_with_it(shop_index: Any, fake_embedder: Any) -> None:
+    # "早餐多少钱？" after "我要转人工" was searched as "早餐多少钱？ 我要转人工" and refused
+    asst = make(shop_index, fake_embedder)
+    put_through = _asked(asst, "I need to talk to a human", "handoff")
+    a = asst.ask("How long does standard shipping take?", history=put_through)
+    assert a.action == "answer" and "human" not in a.query, (a.action, a.query)
+    # an angry turn, put through with an apology, says what went wrong: it is kept
+    angry = [{"role": "user", "content": "I'm furious, you charged me twice"},
+             {"role": "assistant", "content": asst.ask("I'm furious, you charged me twice").text}]
+    assert without_refused(angry) == angry
+
+
+@pytest.mark.parametrize(("message", "asks"), [
+    ("我不要人工，我就想知道早餐有没有儿童价", False),
+    ("不用转人工，告诉我运费多少", False),
+    ("我要转人工", True),
+    ("不要机器人，我要人工客服", True),
+])
+def test_a_person_declined_in_chinese_is_not_asked_for(message: str, asks: bool) -> None:
+    assert asks_for_person(message) is asks
+
+
+@pytest.mark.parametrize(("message", "rest"), [
+    ("ok. what about pets?", "what about pets?"),
+    ("ok what about pets?", "what about pets?"),
+    ("no, I meant the non-refundable rate", "the non-refundable rate"),
+    ("sorry, I mean the Pro plan", "the Pro plan"),
+    ("不对，我是说标准价", "标准价"),
+    ("好的，那早餐呢？", "那早餐呢？"),
+    ("thanks! and in Boston?", "and in Boston?"),
+    # nothing opens these: a word of the question, or nothing after it
+    ("好评返现怎么领", "好评返现怎么领"),
+    ("不是会员能买吗", "不是会员能买吗"),
+    ("no-show policy", "no-show policy"),
+    ("Great Wall tour price", "Great Wall tour price"),
+    ("ok", "ok"),
+])
+def test_small_talk_or_a_correction_opening_a_question_is_not_searched(message: str, rest: str) -> None:
+    assert without_opening(message) == rest
+
+
+def test_a_question_opened_with_small_talk_is_answered_as_asked(shop_index: Any, fake_embedder: Any) -> None:
+    # "ok. what about pets?" was refused (0.855 < 0.856), "what about pets?" answered
+    asst = make(shop_index, fake_embedder)
+    plain = asst.ask("How long does standard shipping take?")
+    opened = asst.ask("ok. How long does standard shipping take?")
+    assert (opened.action, opened.text) == (plain.action, plain.text)
+    assert opened.query == "How long does standard shipping take?"
+
+
+def test_a_chinese_follow_up_that_names_only_when_or_where_keeps_the_topic_before() -> None:
+    # "在几楼？" after "早餐" and "几点？": a Chinese question leaves out what it asks about, and
+    # was refused, judged by its own words (no passage says 几楼), and searched as "在几楼？ 几点？"
+    hist = [{"role": "user", "content": "早餐"}, {"role": "assistant", "content": "自助早餐7点至10点，地点在二楼餐厅[1]。"},
+            {"role": "user", "content": "几点？"}, {"role": "assistant", "content": "自助早餐7点至10点，地点在二楼餐厅[1]。"}]
+    assert "早餐" in condense_offline("在几楼？", hist)
+    assert refers_back("几点？") and not refers_back("发票怎么开？")
+    from types import SimpleNamespace
+
+    from indexes.types import Chunk
+    from rag.types import Hit
+
+    chunk = Chunk(id="c", doc_id="d", source="hotel.md", position=0, text="停车场位于酒店地下一层，每晚收费50元。", lang="zh")
+    found: Any = SimpleNamespace(last_phrasings=[[Hit(chunk=chunk, score=1.0)]] * 2)
+    for question in ("在几楼？", "几点？", "要多久？"):
+        assert not Assistant._turns_to_unknown(question, f"{question} 几点？ 早餐", found), question
+    assert Assistant._turns_to_unknown("今天天气怎么样？", "今天天气怎么样？ 早餐", found)
