@@ -190,6 +190,7 @@ _STAFF_REQUEST_ZH = (
     r"(?![^。！？?!]{0,20}?(需要|要不要|怎么|如何|多久|吗))"
 )
 
+COMPLAINT_RE = re.compile(_COMPLAINT, re.I)
 HANDOFF_RE = re.compile(
     _COMPLAINT + "|" + _STAFF_REQUEST_ZH + "|"
     + _TALK_TO + "|"
@@ -291,14 +292,16 @@ _DISPUTE_ZH = (
     + r"|(打|拨打)12315|让(你们|您们)付出代价"
     # (not "我会把照片曝光调低一点")
     r"|(我|我们)(要|会|就|一定|准备|马上)(去)?(把你们|把这事|把这件事|向媒体)?曝光(你们|此事|这件事|这事)?(?=[。！!，,？?]|$)"
-    r"|(举报|曝光)(你们|您们|贵公司|贵院))"
+    r"|(举报|曝光)(你们|您们|贵公司|贵院)"
+    # a petition to the authorities ("再不给我解决我就去信访"; "信访需要什么材料" asks how)
+    r"|(我|我们)?(要|会|就|一定|准备|马上|只能)(去)?(信访|上访)(?=[。！!，,？?]|$))"
     # how angry the customer is, or what they call the service (in a question too: "你们太坑了吧，怎么
     # 还不退款"; "这是骗人的吗" asks whether it is, "有人说你们是骗子" tells what others say, "这是欺诈
     # 短信" names a text message, "太过分了吧" haggles)
     r"|(?:太坑(了|人)|坑人|(?<![说传称])(你们|您们)(是|就是|这群|这帮|这些)?骗子|骗子(公司|医院|平台|银行|商家)"
     r"|(你们|您们|这|这是|纯属|就是)(是|就是|纯属)?在?(欺诈|诈骗|骗人|坑人|抢钱)(消费者|顾客|客户|行为)?(?![\u4e00-\u9fff])"
     r"|垃圾(公司|服务|医院|银行|平台|客服|商家)|(什么|这|这个|这种)破(服务|平台|公司|医院|银行|系统|网站|客服|商家|店)"
-    r"|气死我了|太过分了(?!吧)|忍无可忍|欺人太甚)(?![^。！？?!，,]{0,8}?吗)"
+    r"|气死我了|太过分了(?!吧)|忍无可忍|欺人太甚|推诿扯皮|互相推诿|踢皮球)(?![^。！？?!，,]{0,8}?吗)"
 )
 DISPUTE_RE = re.compile(_THREAT_EN + "|" + _ANGER_EN + "|" + _DISPUTE_ZH, re.I)
 
@@ -315,7 +318,10 @@ ACCEPT_RE = re.compile(
 # acknowledges it (small_talk's "ack" words, "ok", "好的", are taken so anywhere)
 AFFIRM_RE = re.compile(r"^\W*(?:yes|yeah|yep|yup|right|correct|exactly|是|是的|对|对的|没错)\W*$", re.I)
 DECLINE_RE = re.compile(
-    r"^\W*(?:no|nope|nah|no\s+thanks?|no\s+thank\s+you|not\s+now|不|不用|不用了|不需要|不要|不了|算了|暂时不用)\W*$", re.I
+    r"^\W*(?:no|nope|nah|no\s+thanks?|no\s+thank\s+you|not\s+now|不|不用|不用了|不需要|不要|不了|算了|暂时不用)"
+    # ("不用了，谢谢" was refused again)
+    r"(?:[\s,，.。!！]*(?:thanks|thank\s+you|谢谢|谢谢你|谢谢您|谢了))?\W*$",
+    re.I,
 )
 
 # "yes" to "Is there anything else I can help you with?" ("有", "yes, one more question"), and "no"
@@ -1191,7 +1197,9 @@ class Assistant:
         # 1. the user asks for a person, or the topic always goes to one; an angry one is told sorry
         # too ("我要投诉，你们太坑了" was put through without the apology "你们太坑了" alone got)
         if asks_for_person(q):
-            reply = "handoff_dispute" if is_dispute(q) else "handoff_request"
+            # (and so is one who complains: "你们这办事效率太差了，我要投诉！" was put through
+            # without a word of regret)
+            reply = "handoff_dispute" if is_dispute(q) or COMPLAINT_RE.search(folded) else "handoff_request"
             yield {"type": "final_obj", "answer": finish(_msg(reply, say), "handoff", 0.0)}
             return
         if self._escalate is not None and self._escalate.search(folded):

@@ -183,6 +183,8 @@ def test_a_complaint_is_handed_off_not_answered(shop_index: Any, fake_embedder: 
     "I'm reporting you to the ombudsman", "I'm filing a complaint with the CFPB", "I'll be contacting my lawyer tomorrow",
     "This is a total scam…", "I'm so angry, my order never arrived", "你们就是在抢钱", "再不退款我就打12315了",
     "我要投诉到银保监会，你们等着", "If you don't refund me I will sue.",
+    # a government hotline's callers (QA 2026-12-06, refused with "知识库中没有找到")
+    "你们政府部门就会推诿扯皮，打了三次电话都没解决！", "再不给我解决我就去信访", "你们就知道踢皮球",
 ])
 def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     assert is_dispute(message), message
@@ -209,6 +211,7 @@ def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     "这个价格太过分了吧，能便宜点吗？", "我准备去法院办事，附近有网点吗？", "气死了，密码又忘了，怎么重置？",
     "我要向12345反映路灯坏了，你们能帮忙吗？", "我要举报这家店卖假货，请问找谁？",
     "手机屏幕破了怎么办", "这个破损的包裹怎么退", "外包装破了还能退吗",
+    "信访需要什么材料？", "怎么去信访办？", "我想了解信访流程",
 ])
 def test_a_question_about_the_law_or_a_word_of_another_sense_is_no_dispute(message: str) -> None:
     assert not is_dispute(message), message
@@ -226,7 +229,11 @@ def test_a_dispute_is_handed_off_with_an_apology(shop_index: Any, fake_embedder:
     for angry, sorry in (("我要投诉，你们太坑了", "非常抱歉"), ("I want to complain, this is unacceptable", "I'm sorry")):
         a = asst.ask(angry)
         assert a.action == "handoff" and a.text.startswith(sorry), (angry, a.text)
-    assert not asst.ask("我要投诉").text.startswith("非常抱歉")
+    # a complaint is told sorry too ("你们这办事效率太差了，我要投诉！" was put through without a word of
+    # regret, a QA round of 2026-12-06); a plain request for a person is not
+    for complaint in ("我要投诉", "你们这办事效率太差了，我要投诉！", "I'd like to file a complaint"):
+        assert asst.ask(complaint).text.startswith(("非常抱歉", "I'm sorry")), complaint
+    assert not asst.ask("我要转人工").text.startswith("非常抱歉")
 
 
 def _asked(asst: Assistant, question: str, action: str) -> list[dict[str, str]]:
@@ -263,6 +270,8 @@ def test_how_to_reach_the_service_desk_is_answered_where_the_knowledge_base_says
     ("你們賣二手手機嗎？", "需要", "handoff"),
     ("Do you sell refurbished phones?", "no thanks", "clarify"),
     ("你们卖二手手机吗？", "不用了", "clarify"),
+    ("你们卖二手手机吗？", "不用了，谢谢", "clarify"),
+    ("Do you sell refurbished phones?", "no, thank you", "clarify"),
 ])
 def test_the_reply_to_the_offer_of_a_person_is_taken_as_such(shop_index: Any, fake_embedder: Any, first: str,
                                                               reply: str, action: str) -> None:
