@@ -705,10 +705,19 @@ def passage_sentences(passage: str, lang: str = "en") -> list[str]:
     return split_sentences(_rows_and_items(passage, lang)[0])
 
 
+# an article's title, where a regulation gives one before its text ("第四条 购房提取。职工购买自住住房的，
+# 可在…两年内申请提取"): a heading, not a sentence to quote ("退休提取公积金要带什么？" was told "第六条
+# 退休提取。" first, which names more of the question than the article's text does)
+# (a short article, "第十三条 本办法自发布之日起施行。", is all text: a title has the article's text after it)
+_ARTICLE_TITLE = re.compile(r"(?m)^(第[一二三四五六七八九十百零〇\d]{1,4}条)[ \u3000]*([\u4e00-\u9fff]{2,8})。(?=[^\n]{6})")
+
+
 def _readable(passage: str, lang: str) -> tuple[str, dict[str, str], list[str], frozenset[str]]:
     """A passage's tables and lists written as sentences (:func:`_rows_and_items`), with the words
     each such sentence is matched by, the headings of the sections it goes on to, one for each
-    :data:`SECTION_BREAK` in order, and the sentences that are a table's rows."""
+    :data:`SECTION_BREAK` in order (an article's title, :data:`_ARTICLE_TITLE`, is one), and the
+    sentences that are a table's rows."""
+    passage = _ARTICLE_TITLE.sub(lambda m: f"{HEADING_MARK}{m.group(1)} {m.group(2)}\n", passage)
     text, own, own_items = _rows_and_items(passage, lang)
     # a heading says where a passage goes on, not what it says, and an FAQ entry's question ("Q: My
     # parcel is late. What should I do?") is what was asked: neither is a sentence of an answer

@@ -135,3 +135,21 @@ def test_a_short_list_of_steps_read_with_its_lead_in_tells_how() -> None:
     composer = ExtractiveComposer(get_embedder("hashing:64"))
     text = composer.compose("How do I cancel my flight?", [_hit(1, BOOKING_EN, "Managing your booking")]).text
     assert "Sign in to My Trips" in text and "no-show" not in text, text
+
+
+FUND_RULES_ZH = (
+    "第四条 购房提取。职工购买自住住房的，可在购房合同签订之日起两年内申请提取。\n"
+    "第六条 退休提取。职工达到法定退休年龄办理退休手续的，可以一次性提取账户全部余额。退休提取无需提供住房证明，凭本人身份证和退休证明办理。"
+)
+
+
+def test_an_article_s_title_is_its_heading_not_a_sentence_to_quote() -> None:
+    # "退休提取公积金要带什么？" was told "第六条 退休提取。" first, which names more of the question
+    # than the article's text
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose("退休提取公积金要带什么？", [_hit(1, FUND_RULES_ZH, "住房公积金管理办法", lang="zh")], lang="zh").text
+    assert "退休证明" in text and "第六条" not in text and "购房" not in text, text
+    short = "第十二条 办结时限。材料齐全的，自受理之日起3个工作日内办结。\n第十三条 本办法自发布之日起施行。"
+    assert "本办法自发布之日起施行" in composer.compose(
+        "这个办法什么时候开始施行？", [_hit(1, short, "住房公积金管理办法", lang="zh")], lang="zh"
+    ).text
