@@ -1142,6 +1142,12 @@ def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     return False
 
 
+def gives_a_price(text: str) -> bool:
+    """Whether ``text`` gives an amount of money, a figure with it ("Annual Pass $125", "年费：2000元"),
+    not only "free"."""
+    return holds_answer_kind("money", text) and any(c.isdigit() for c in text)
+
+
 # "How do I return an item?", "What are the steps to reset the TV?", "如何退货", "开发票的步骤是什么":
 # the question asks for a procedure, which a section headed
 # as one gives ("4. How to start a return", "如何申请退货"); "How long …" asks for a duration instead

@@ -36,6 +36,7 @@ from indexes.text import (
     asks_yes_no,
     class_kind,
     class_words,
+    gives_a_price,
     has_cjk,
     holds_answer_kind,
     is_cjk_char,
@@ -1003,6 +1004,7 @@ class ExtractiveComposer:
         # is: kept for a yes-or-no question, unless the passage makes an exception of what is
         # asked (:func:`reply_excepts`)
         split_off: dict[int, bool] = {}
+        kind = asked_kind(question, query)
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
@@ -1022,6 +1024,10 @@ class ExtractiveComposer:
             heads = _sections_of(sents, headings, section_heading(hit.chunk) if start == 0 else "")
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
+                if s.strip() == SECTION_BREAK and kind == "money" and gives_a_price(heads[pos]):
+                    # a heading that gives the price asked ("Golden Poppy Vehicle Day Use Annual Pass
+                    # $125") is said as a sentence
+                    s = heads[pos]
                 if not replies_here and not _is_bare_reply(s):  # "Yes, it is." stays whole, and unquoted
                     s = _without_reply(s, unsplit=split_off[n])
                 if pos == len(sents) - 1:
@@ -1123,7 +1129,6 @@ class ExtractiveComposer:
         # passages first, then those with the question's words (a sentence holding the kind of
         # answer asked for, a duration for "how long", a number for "多少", counts half a word
         # more); the best of each named passage among them, and none that repeats a better one
-        kind = asked_kind(question, query)
         # the answer opens with a sentence that gives the kind asked for (:data:`ANSWERED_FIRST`;
         # a kind_bonus of 0 weighs no kind at all)
         answer_first = kind in ANSWERED_FIRST and self.kind_bonus > 0

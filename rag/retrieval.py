@@ -56,6 +56,7 @@ from indexes.text import (
     asks_may,
     bare_question,
     detect_lang,
+    gives_a_price,
     has_cjk,
     holds_answer_kind,
     is_cjk_char,
@@ -1569,7 +1570,10 @@ class HybridRetriever:
                 opens = part.heading_path != parts[i - 1].heading_path
                 body = _joined(part, parts[i - 1])
             else:
-                opens = elsewhere or bool(LIST_ITEM.match(part.text.split("\n", 1)[0]))
+                # (so does one whose heading gives a price, "Golden Poppy Vehicle Day Use Annual Pass
+                # $125", which its text never says: "how much is the Golden Poppy one?" was told
+                # what three passes are valid for, and no price)
+                opens = elsewhere or bool(LIST_ITEM.match(part.text.split("\n", 1)[0])) or gives_a_price(head)
             if head and opens:
                 lines.append(HEADING_MARK + head)
             lines.append(body)

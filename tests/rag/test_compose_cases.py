@@ -153,3 +153,20 @@ def test_an_article_s_title_is_its_heading_not_a_sentence_to_quote() -> None:
     assert "本办法自发布之日起施行" in composer.compose(
         "这个办法什么时候开始施行？", [_hit(1, short, "住房公积金管理办法", lang="zh")], lang="zh"
     ).text
+
+
+PASSES_EN = (
+    "## California Explorer Vehicle Day Use Annual Pass $195\nValid for one year, this pass provides vehicle entrance "
+    "to 134 state parks.\n## Golden Poppy Vehicle Day Use Annual Pass $125\nValid for one year, this pass provides "
+    "vehicle entrance to 112 state parks."
+)
+
+
+def test_a_heading_that_gives_the_price_asked_is_said() -> None:
+    # "how much is the Golden Poppy one?" was told what three passes are valid for: the price is in
+    # each pass's heading, which was never a sentence to say
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose("How much is the Golden Poppy pass?", [_hit(1, PASSES_EN, "State Park Passes")]).text
+    assert "$125" in text and "$195" not in text, text
+    # a question that asks no price is not told a heading
+    assert "$125" not in composer.compose("Which parks does the Golden Poppy pass cover?", [_hit(1, PASSES_EN)]).text

@@ -1192,3 +1192,16 @@ def test_a_follow_up_s_answer_of_the_kind_asked_is_about_what_its_pronoun_names(
     q = "how much did it cost when it came out?"
     assert "$4,999" in r.answer_excerpts(q, [hit], f"{q} When did Apple announce the iMac Pro?")[0].passage
     assert r.answer_excerpts(q, [hit])[0].passage == docs[0].texts[0]  # asked first, "it" names nothing
+
+
+def test_a_passage_opens_with_its_heading_where_the_heading_gives_a_price(kb_home: Path, fake_embedder: Any) -> None:
+    docs = [Doc("passes.txt", "State Park Passes", [
+        "Valid for one year, this pass provides vehicle entrance to 112 state parks.",
+        "Valid for one year, this pass allows admission for up to four people to historic parks.",
+    ], headings=[("State Park Passes", "Golden Poppy Vehicle Day Use Annual Pass $125"),
+                 ("State Park Passes", "Historian Passport")])]
+    r = HybridRetriever(build_kb(kb_home, "passes", fake_embedder, docs), fake_embedder, merge_neighbours=False)
+    poppy = r.retrieve("vehicle entrance to 112 state parks", k=1)[0]
+    assert poppy.passage.split("\n") == ["## Golden Poppy Vehicle Day Use Annual Pass $125", docs[0].texts[0]]
+    historian = r.retrieve("admission for up to four people historic parks", k=1)[0]
+    assert historian.passage == docs[0].texts[1]  # a heading that gives no price is not said
