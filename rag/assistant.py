@@ -575,7 +575,11 @@ def is_dispute(message: str) -> bool:
 
 # a person declined in Chinese, to the end of its clause: "我不要人工，我就想知道早餐有没有儿童价" asks
 # the question, and was put through (as "I don't want a human, just tell me ..." is not)
-_PERSON_DECLINED_ZH = re.compile(r"(?:不要|不想要?|不用|不需要|无需|别)(?:转接?|找|接)?(?:一下)?" + _STAFF_ZH + r"[^，。！？,.!?；;]*")
+_PERSON_DECLINED_ZH = re.compile(
+    r"(?:不要|不想要?|不用|不需要|无需|别)(?:转接?|找|接)?(?:一下)?" + _STAFF_ZH + r"[^，。！？,.!?；;]*"
+    # ("人工客服不要，直接告诉我门诊时间")
+    r"|" + _STAFF_ZH + r"(?:就|也)?(?:不要|不用|不需要|免了)(?:了)?"
+)
 
 
 def asks_for_person(message: str) -> bool:

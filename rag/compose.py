@@ -531,6 +531,8 @@ _ASKS_ACROSS = re.compile(
 ASKING_VERBS = frozenset(tokenize("get have need pay include come offer"))
 # and those a question for the members of a class asks with ("理赔需要哪些材料", "VIP能享受哪些权益")
 _MEMBERS_VERBS = ASKING_VERBS | frozenset(tokenize("需要 要 有 享受 享有 包括 包含 提供 可以 能 there"))
+# and those a question for what to bring asks with ("补办社保卡要带啥", "What do I need to bring?")
+_BRING_WORDS = frozenset(tokenize("带 带啥 啥 什么 bring"))
 # the most items of a list said as the answer to a question for the members of a class
 _LIST_ANSWER_MAX = 8
 
@@ -1149,7 +1151,10 @@ class ExtractiveComposer:
             # names more of the question than any other section's: "下单后怎么修改地址？" was told how
             # to order, under "二、下单流程", not "订单发货前可以…修改收货地址" under "三、修改收货地址")
             stepped = {h for h, is_step in zip(section, numbered, strict=True) if is_step and h}
-            heading_names = {h: len(named_terms(q_terms, h)) for h in set(section)}
+            # (with the topic a follow-up takes from the turn before: "怎么预订？" after "会议室多少钱？"
+            # asks how to book the meeting room, and was told the steps under "取消预订")
+            how_terms = frozenset(q_terms | carried)
+            heading_names = {h: len(named_terms(how_terms, h)) for h in set(section)}
             told = {h for h in heading_names if is_how_to_heading(h)}
             maybe = {h for h in heading_names.keys() - told if h in stepped or names_a_procedure(h)}
             others = max((n for h, n in heading_names.items() if h not in told and h not in maybe), default=0)
@@ -1162,14 +1167,27 @@ class ExtractiveComposer:
                 fits = [bool(_MENU_PATH.search(t)) and matched(i) > 0 for i, (_, _, t) in enumerate(cands)]
         else:
             fits = [holds_answer_kind(kind, s) for _, _, s in cands]
-            classes = _class_kinds(" ".join(class_words(question))) - {"type"} if kind is None else set()
+            named_classes = class_words(question) if kind is None else []
+            classes = _class_kinds(" ".join(named_classes)) - {"type"}
             if classes:
                 # a question for what a class holds ("社保卡补办需要什么材料？") is answered by the
                 # list that a heading or lead-in of that class introduces ("（二）所需材料", "Required
                 # documents:"), not by the sentence that names more of its other words ("社保卡已
                 # 办理正式挂失…可以申请补办", the conditions before it). (The types of something are
                 # of that thing: "what types of permission am I giving" was told "See Account types")
-                fits = [bool(classes & _class_kinds(f"{h} {_lead_words(t)}")) for h, (_, _, t) in zip(section, cands, strict=True)]
+                # Of that class, by the noun it is headed with ("Required documents" are documents,
+                # not requirements), and of what the question asks it of, as the list's heading, its
+                # lead-in, the headings above its passage or the list itself name it: a regression
+                # hunt's "What are the ways to cancel a direct debit?" was told a credit card's
+                # "Payment methods", "What documents do I need to cancel my card?" a loan's documents
+                asked_of = frozenset(q_terms - set(tokenize(" ".join(named_classes))) - _MEMBERS_VERBS - _BRING_WORDS)
+                above = {n: " ".join((hits[n - 1].chunk.title, *hits[n - 1].chunk.heading_path[:-1])) for n in {n for n, _, _ in cands}}
+                # (at least half of it: "第一次办社保卡需要带什么？" is of 社保卡, under "一、社保卡首次申领")
+                fits = [
+                    bool(classes & _class_kind_of(_lead_words(t) or h))
+                    and 2 * len(named_terms(asked_of, f"{above[n]} {h} {t}")) >= len(asked_of)
+                    for h, (n, _, t) in zip(section, cands, strict=True)
+                ]
             if kind is not None and (own_kind is None or kind == "time"):
                 # the kind is the turn before's ("积分多久过期？"), and the question only names
                 # another subject ("注销账户后呢？"): a sentence gives it only where it says about
@@ -1770,6 +1788,13 @@ def _numbered_steps(passage: str) -> frozenset[str]:
 def _class_kinds(text: str) -> set[str]:
     """The kinds of class (:func:`~indexes.text.class_kind`) the words of ``text`` name."""
     return {c for t in tokenize(text) if (c := class_kind(t))}
+
+
+def _class_kind_of(label: str) -> set[str]:
+    """The kind of class a heading or lead-in ``label`` names by its last such word, the noun it is
+    headed with ("Required documents": documents; "所需材料": 材料), as a set (empty: none)."""
+    kinds = [c for t in tokenize(label) if (c := class_kind(t))]
+    return set(kinds[-1:])
 
 
 # the lead-in a list read as one sentence opens with ("Required documents: ...", "所需材料：...")

@@ -166,11 +166,16 @@ def small_talk(text: str) -> str | None:
 
 # what opens a message before what it asks: small talk ("ok. what about pets?", "好的，那早餐呢？"), or
 # a correction of the turn before ("no, I meant the non-refundable rate", "不对，我是说标准价")
-# (each piece ends at a mark, "好评返现怎么领" opening with no 好 and "no-show policy" with no "no"; or,
-# for a few words that name nothing, at a space: "ok what about pets?", not "Great Wall tours"; what
-# says which thing was meant needs neither: "我是说标准价")
-_OPENING_MARK = r"\s*[,.!?;:~，。！？；：、…][\s,.!?;:~，。！？；：、…]*"
-_OPENING_WORD = r"(?:ok|okay|alright|hi|hello|hey|thanks|thank\s+you|sorry|actually)\s+"
+# (each piece ends at a mark, "好评返现怎么领" opening with no 好 and "no-show policy" with no "no", and
+# a word follows it, "No. 5 perfume" having no opener; or, for a few words that name nothing, at a
+# space before a word that asks: "ok what about pets?", not "Great Wall tours", "Hey Dude shoes in
+# size 12?" or "Thank you email, can I turn it off?"; what says which thing was meant needs neither:
+# "我是说标准价")
+_OPENING_MARK = r"\s*[,.!?;:~，。！？；：、…][\s,.!?;:~，。！？；：、…]*(?=[^\W\d_])"
+_OPENING_WORD = (
+    r"(?:ok|okay|alright|hi|hello|hey|thanks|thank\s+you|sorry|actually)\s+(?=(?:what|how|where|when|why|which|who"
+    r"|can|could|do|does|did|is|are|will|would|should|may|i|i'm|we|my|and|so|also|please|tell)\b)"
+)
 _CORRECTION = r"no|nope|sorry|actually|wait|不对|不是|错了"
 _MEANT = r"i\s+meant?\s|i\s+was\s+asking\s+about\s|i'?m\s+asking\s+about\s|我是说|我说的是|我指的是|我问的是"
 _OPENING = re.compile(

@@ -827,7 +827,7 @@ def _answers_kind(kind: str | None, topic: frozenset[str], text: str) -> bool:
     return False
 
 
-def _tells_how(topic: frozenset[str], chunk: Chunk) -> tuple[int, bool]:
+def _tells_how(topic: frozenset[str], chunk: Chunk, steps: bool = True) -> tuple[int, bool]:
     """How closely ``chunk``'s section tells how to do what is asked: how many of the question's
     ``topic`` terms its heading names, and whether its heading or text names one; (0, False) when
     the heading does not say it tells how (:func:`indexes.text.is_how_to_heading`). "积分怎么用" is
@@ -840,8 +840,9 @@ def _tells_how(topic: frozenset[str], chunk: Chunk) -> tuple[int, bool]:
     # a section that holds numbered steps, or is headed as a procedure ("下单流程"), tells how to do
     # what its heading names, as the composer reads it: "How do I cancel my flight?" is told by
     # "Cancelling a flight" and its steps 1-4, which the passage found ("No-show", merged with the
-    # refund rules after it) had not
-    if in_head and (names_a_procedure(head) or any(map(numbered_step, run_in_list_lines(chunk.text).split("\n")))):
+    # refund rules after it) had not. (``steps``: False for a follow-up, whose "How do I return
+    # one?" after "Do gift cards expire?" asks about gift cards, and was told the return steps)
+    if steps and in_head and (names_a_procedure(head) or any(map(numbered_step, run_in_list_lines(chunk.text).split("\n")))):
         return in_head, True
     return 0, False
 
@@ -1685,8 +1686,8 @@ class HybridRetriever:
                 # passage has none as close (read from each chunk's heading)
                 own = self.index.get_chunks(list(h.rows))
                 extras = self.index.get_chunks(list(h.others))
-                told = max((_tells_how(topic, c) for c in own), default=(0, False))
-                tells, best = max(((_tells_how(topic, c), c) for c in extras), key=lambda x: x[0])  # first of equals
+                told = max((_tells_how(topic, c, not follows) for c in own), default=(0, False))
+                tells, best = max(((_tells_how(topic, c, not follows), c) for c in extras), key=lambda x: x[0])  # first of equals
                 extra = best if tells > told else None
             else:
                 # the section that names more of what is asked now is read too ("Does it cover water

@@ -2379,6 +2379,7 @@ def test_a_question_after_a_request_for_a_person_is_not_searched_with_it(shop_in
 @pytest.mark.parametrize(("message", "asks"), [
     ("我不要人工，我就想知道早餐有没有儿童价", False),
     ("不用转人工，告诉我运费多少", False),
+    ("人工客服不要，直接告诉我门诊时间", False),
     ("我要转人工", True),
     ("不要机器人，我要人工客服", True),
 ])
@@ -2399,6 +2400,13 @@ def test_a_person_declined_in_chinese_is_not_asked_for(message: str, asks: bool)
     ("不是会员能买吗", "不是会员能买吗"),
     ("no-show policy", "no-show policy"),
     ("Great Wall tour price", "Great Wall tour price"),
+    # (a regression hunt's: names that open with a greeting, a "No." that is a number's)
+    ("Hey Dude shoes in size 12?", "Hey Dude shoes in size 12?"),
+    ("Hello Kitty backpacks available?", "Hello Kitty backpacks available?"),
+    ("No. 5 perfume in stock?", "No. 5 perfume in stock?"),
+    ("OK button on the ATM, what is it for?", "OK button on the ATM, what is it for?"),
+    ("Thank you email, can I turn it off?", "Thank you email, can I turn it off?"),
+    ("Hi how do I reset my password?", "how do I reset my password?"),
     ("ok", "ok"),
 ])
 def test_small_talk_or_a_correction_opening_a_question_is_not_searched(message: str, rest: str) -> None:

@@ -170,3 +170,42 @@ def test_a_heading_that_gives_the_price_asked_is_said() -> None:
     assert "$125" in text and "$195" not in text, text
     # a question that asks no price is not told a heading
     assert "$125" not in composer.compose("Which parks does the Golden Poppy pass cover?", [_hit(1, PASSES_EN)]).text
+
+
+BANK_EN = (
+    "## Opening a checking account\nRequired documents:\n- A valid passport or national ID card\n"
+    "- Proof of address dated within the last 3 months\n"
+    "## Paying your credit card bill\nPayment methods:\n- Automatic payment from your checking account\n"
+    "- Bank transfer from another bank\n- Cash at any branch\n"
+    "## Direct debits\nA direct debit can be cancelled up to one business day before the payment date. "
+    "Cancellation is done by contacting the company you pay, or by calling us.\n"
+    "## Applying for a personal loan\nEligibility requirements:\n- You must be at least 18 years old\n"
+    "- You must have a monthly income of at least $2,000"
+)
+
+
+@pytest.mark.parametrize(("question", "said", "not_said"), [
+    ("What are the ways to cancel a direct debit?", "contacting the company", "Cash at any branch"),
+    ("What are the requirements for a personal loan?", "at least 18 years old", "passport"),
+    ("What documents do I need to open a checking account?", "passport", "18 years old"),
+])
+def test_a_list_of_the_class_asked_answers_only_where_it_is_of_what_is_asked(question: str, said: str, not_said: str) -> None:
+    # a regression hunt's: the ways to cancel a direct debit were told a credit card's "Payment
+    # methods", and a loan's requirements the checking account's "Required documents" (requir...)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose(question, [_hit(1, BANK_EN, "Northwind Bank Customer Guide")]).text
+    assert said in text and not_said not in text, text
+
+
+HOTEL_ZH = (
+    "## 会议室\n会议室可容纳50人，半天租金2000元。预订会议室请致电0571-87654321。\n"
+    "## 取消预订\n取消预订：\n1. 登录酒店官网；\n2. 进入“我的订单”；\n3. 点击“取消预订”。"
+)
+
+
+def test_a_how_to_follow_up_is_told_how_to_do_it_to_the_topic_before() -> None:
+    # "怎么预订？" after "会议室多少钱？" was told the steps under "取消预订" (a regression hunt's)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose("怎么预订？", [_hit(1, HOTEL_ZH, "酒店服务指南", lang="zh")], lang="zh",
+                            query="怎么预订？ 会议室多少钱？").text
+    assert "致电" in text and "登录酒店官网" not in text, text

@@ -1175,6 +1175,9 @@ def test_a_how_to_question_gets_the_section_of_steps_its_heading_names_as_an_exc
     assert "Sign in to My Trips" in r.answer_excerpts("How do I cancel my flight?", [hit])[0].passage
     # a section of steps whose heading names nothing asked tells how to do something else
     assert r.answer_excerpts("How do I pay the no-show fee?", [hit])[0].passage == docs[0].texts[1]
+    # a follow-up asks how to do it to the turn before's topic ("How do I return one?" after "Do
+    # gift cards expire?" was told the return steps, a regression hunt's)
+    assert r.answer_excerpts("How do I cancel it?", [hit], "How do I cancel it? no-show")[0].passage == docs[0].texts[1]
 
 
 def test_a_follow_up_s_answer_of_the_kind_asked_is_about_what_its_pronoun_names(
