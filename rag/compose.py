@@ -1028,8 +1028,8 @@ class ExtractiveComposer:
                 s = _clean_sentence(sent)
                 if s.strip() == SECTION_BREAK and kind == "money" and gives_a_price(heads[pos]):
                     # a heading that gives the price asked ("Golden Poppy Vehicle Day Use Annual Pass
-                    # $125") is said as a sentence
-                    s = heads[pos]
+                    # $125") is said as a sentence, ended as one
+                    s = heads[pos] + ("。" if written_in == "zh" else ".")
                 if not replies_here and not _is_bare_reply(s):  # "Yes, it is." stays whole, and unquoted
                     s = _without_reply(s, unsplit=split_off[n])
                 if pos == len(sents) - 1:
