@@ -301,7 +301,9 @@ _DISPUTE_ZH = (
     r"|(?:太坑(了|人)|坑人|(?<![说传称])(你们|您们)(是|就是|这群|这帮|这些)?骗子|骗子(公司|医院|平台|银行|商家)"
     r"|(你们|您们|这|这是|纯属|就是)(是|就是|纯属)?在?(欺诈|诈骗|骗人|坑人|抢钱)(消费者|顾客|客户|行为)?(?![\u4e00-\u9fff])"
     r"|垃圾(公司|服务|医院|银行|平台|客服|商家)|(什么|这|这个|这种)破(服务|平台|公司|医院|银行|系统|网站|客服|商家|店)"
-    r"|气死我了|太过分了(?!吧)|忍无可忍|欺人太甚|推诿扯皮|互相推诿|踢皮球)(?![^。！？?!，,]{0,8}?吗)"
+    r"|气死我了|太过分了(?!吧)|忍无可忍|欺人太甚"
+    # (being passed from desk to desk: "你们就会推诿扯皮"; "工作人员推诿扯皮怎么投诉？" asks how)
+    r"|(?:推诿扯皮|互相推诿)(?![^。！？?!]{0,20}?(?:怎么|怎样|如何|哪|谁)))(?![^。！？?!，,]{0,8}?吗)"
 )
 DISPUTE_RE = re.compile(_THREAT_EN + "|" + _ANGER_EN + "|" + _DISPUTE_ZH, re.I)
 
@@ -618,10 +620,9 @@ _CHAT_REPLIES = frozenset(
 _CLARIFY_RE = _template_re("clarify")
 # the replies that ask whether there is anything else (MORE_RE, NOTHING_ELSE_RE answer them)
 _ANYTHING_ELSE = frozenset(v.strip() for key in ("offer_declined", "thanks", "ack") for v in MESSAGES[key].values())
-# ... and the reply that puts a request for a person through: "早餐多少钱？" after "我要转人工" was
-# searched as "早餐多少钱？ 我要转人工" and refused (an angry turn, put through with an apology, is
-# kept: it says what went wrong)
-_SAID_WITHOUT_LOOKUP = _CHAT_REPLIES | {v.strip() for v in MESSAGES["handoff_request"].values()}
+# the reply that puts a request for a person through (an angry turn, put through with an apology,
+# is another: it says what went wrong)
+_PUT_THROUGH = frozenset(v.strip() for v in MESSAGES["handoff_request"].values())
 
 
 def reply_lang(question: str, lang: str) -> str:
@@ -888,26 +889,32 @@ def _asked_and_refused(history: Sequence[Message], at: int) -> bool:
     return at > 0 and history[at - 1].get("role") == "user" and asks_something(history[at - 1].get("content", ""))
 
 
-def _said_nothing(history: Sequence[Message], at: int) -> bool:
+def _said_nothing(history: Sequence[Message], at: int, replies: frozenset[str] = _CHAT_REPLIES) -> bool:
     """Whether the reply at ``at`` of ``history`` answered small talk or a declined offer ("no
-    thanks", "不用了", "OK, thanks"), or put a request for a person through ("我要转人工"): one of
-    the replies said without a lookup, to a turn that asks nothing of the knowledge base."""
+    thanks", "不用了", "OK, thanks"): one of the ``replies`` said without a lookup, to a turn that
+    asks nothing of the knowledge base."""
     return (
         history[at].get("role") == "assistant"
-        and history[at].get("content", "").strip() in _SAID_WITHOUT_LOOKUP
+        and history[at].get("content", "").strip() in replies
         and at > 0
         and history[at - 1].get("role") == "user"
     )
 
 
 def without_refused(history: Sequence[Message]) -> list[Message]:
-    """``history`` without its refused questions and their refusals, nor the turns of small talk
-    or requests for a person and their replies, the history a question is condensed with: carried, a refused question's
+    """``history`` since the last request for a person put through, without its refused questions
+    and their refusals, nor the turns of small talk and their replies, the history a question is
+    condensed with: carried, a refused question's
     words sank the next one ("What about returns?" after "Who won the world cup?" was searched as
     "What about returns? Who won the world cup?" and refused, though asked alone it is answered),
     and so did a "no thanks" ("What about returns? no thanks", refused). A question that takes its
     topic from the refused one is refused before it is searched
     (:meth:`Assistant._asks_after_refusal`)."""
+    # a request for a person ends the talk before it: "早餐多少钱？" after "我要转人工" was searched as
+    # "早餐多少钱？ 我要转人工" and refused, and left out, "学费多少？" after "宿舍有空调吗？" and "人工"
+    # was told about the dormitories
+    start = max((i + 1 for i in range(len(history)) if _said_nothing(history, i, _PUT_THROUGH)), default=0)
+    history = history[start:]
     drop = {
         j for i in range(len(history)) if _asked_and_refused(history, i) or _said_nothing(history, i) for j in (i - 1, i)
     }

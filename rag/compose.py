@@ -710,7 +710,8 @@ def passage_sentences(passage: str, lang: str = "en") -> list[str]:
 
 # an article's title, where a regulation gives one before its text ("第四条 购房提取。职工购买自住住房的，
 # 可在…两年内申请提取"): a heading, not a sentence to quote ("退休提取公积金要带什么？" was told "第六条
-# 退休提取。" first, which names more of the question than the article's text does)
+# 退休提取。" first, which names more of the question than the article's text does). The article's
+# number stays with its text, which "第二条讲什么？" asks for
 # (a short article, "第十三条 本办法自发布之日起施行。", is all text: a title has the article's text after it)
 _ARTICLE_TITLE = re.compile(r"(?m)^(第[一二三四五六七八九十百零〇\d]{1,4}条)[ \u3000]*([\u4e00-\u9fff]{2,8})。(?=[^\n]{6})")
 
@@ -720,7 +721,7 @@ def _readable(passage: str, lang: str) -> tuple[str, dict[str, str], list[str], 
     each such sentence is matched by, the headings of the sections it goes on to, one for each
     :data:`SECTION_BREAK` in order (an article's title, :data:`_ARTICLE_TITLE`, is one), and the
     sentences that are a table's rows."""
-    passage = _ARTICLE_TITLE.sub(lambda m: f"{HEADING_MARK}{m.group(1)} {m.group(2)}\n", passage)
+    passage = _ARTICLE_TITLE.sub(lambda m: f"{HEADING_MARK}{m.group(2)}\n{m.group(1)} ", passage)
     text, own, own_items = _rows_and_items(passage, lang)
     # a heading says where a passage goes on, not what it says, and an FAQ entry's question ("Q: My
     # parcel is late. What should I do?") is what was asked: neither is a sentence of an answer
@@ -1007,6 +1008,8 @@ class ExtractiveComposer:
         # asked (:func:`reply_excepts`)
         split_off: dict[int, bool] = {}
         kind = asked_kind(question, query)
+        # what a price is asked of ("the Golden Poppy one": the one is what it names)
+        priced = q_terms - price_terms(question) - {"one", "ones"}
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
@@ -1026,9 +1029,14 @@ class ExtractiveComposer:
             heads = _sections_of(sents, headings, section_heading(hit.chunk) if start == 0 else "")
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
-                if s.strip() == SECTION_BREAK and kind == "money" and gives_a_price(heads[pos]):
+                if (
+                    s.strip() == SECTION_BREAK and kind == "money" and gives_a_price(heads[pos])
+                    and priced <= set(tokenize(heads[pos]))
+                ):
                     # a heading that gives the price asked ("Golden Poppy Vehicle Day Use Annual Pass
-                    # $125") is said as a sentence, ended as one
+                    # $125") is said as a sentence, ended as one; not for the price of something it
+                    # does not name ("How much is equipment rental on the ski week?" under "Alpine Ski
+                    # Week - $899")
                     s = heads[pos] + ("。" if written_in == "zh" else ".")
                 if not replies_here and not _is_bare_reply(s):  # "Yes, it is." stays whole, and unquoted
                     s = _without_reply(s, unsplit=split_off[n])
@@ -1447,19 +1455,21 @@ class ExtractiveComposer:
                 picked, [cands[i][:2] for i in picked], gives, texts,
                 lambda n, pos: (n, pos) in place and _leads_in(every[place[(n, pos)]][2]),
             )
-        if (how_to and how or classes) and any(fits[keep[i]] for i in picked):
+        if how_to and how and any(fits[keep[i]] for i in picked):
             # a how-to question answered from a section headed as telling how gets no sentences of
             # other sections: "How do I claim warranty?" went on from "How to make a warranty
-            # claim" to what Acme Care+ costs, the section merged after it; nor does a question for
-            # what a class holds, answered by its list ("办居住证需要哪些材料？" went on to the
-            # conditions and the time limit)
+            # claim" to what Acme Care+ costs, the section merged after it. (A question for what a
+            # class holds keeps the sentences beside its list: "What ways can I contact you?" lost
+            # the phone number after "There are 3 ways to reach us: phone, live chat and email")
             picked = [i for i in picked if fits[keep[i]]]
         if is_cjk_lang(lang) and picked and not (named or subject) and len(parts) == 1 and len({cands[i][0] for i in picked}) == 1:
             # a Chinese answer from one passage keeps to its first sentence's section, for the reason
             # it keeps to one passage (``lead_margin_cjk``): "哪些商品不能退？" went on from the goods
             # that cannot be returned to who pays return shipping, the section merged after it,
-            # by the words 商品 and 退货 alone
-            head = section[keep[picked[0]]]
+            # by the words 商品 and 退货 alone. (To the section of the list a question for what a
+            # class holds asks for, where one is said: "补办社保卡要带啥" kept to the conditions,
+            # which ranked first, and lost the list under "（二）所需材料")
+            head = section[keep[next((i for i in picked if classes and fits[keep[i]]), picked[0])]]
             picked = [i for i in picked if section[keep[i]] == head]
         total = sum(len(texts[i]) for i in picked)  # what the filters above left
         said = [(*cands[i], float(rel[i])) for i in picked]  # (passage number, position, sentence, relevance)

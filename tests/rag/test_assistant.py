@@ -184,7 +184,7 @@ def test_a_complaint_is_handed_off_not_answered(shop_index: Any, fake_embedder: 
     "This is a total scam…", "I'm so angry, my order never arrived", "你们就是在抢钱", "再不退款我就打12315了",
     "我要投诉到银保监会，你们等着", "If you don't refund me I will sue.",
     # a government hotline's callers (QA 2026-12-06, refused with "知识库中没有找到")
-    "你们政府部门就会推诿扯皮，打了三次电话都没解决！", "再不给我解决我就去信访", "你们就知道踢皮球",
+    "你们政府部门就会推诿扯皮，打了三次电话都没解决！", "再不给我解决我就去信访", "你们互相推诿",
 ])
 def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     assert is_dispute(message), message
@@ -212,6 +212,8 @@ def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     "我要向12345反映路灯坏了，你们能帮忙吗？", "我要举报这家店卖假货，请问找谁？",
     "手机屏幕破了怎么办", "这个破损的包裹怎么退", "外包装破了还能退吗",
     "信访需要什么材料？", "怎么去信访办？", "我想了解信访流程",
+    # (a second regression hunt's: a football kicked, and how to complain)
+    "邻居家小孩踢皮球打碎了我家水表，找谁赔？", "工作人员推诿扯皮怎么投诉？",
 ])
 def test_a_question_about_the_law_or_a_word_of_another_sense_is_no_dispute(message: str) -> None:
     assert not is_dispute(message), message
@@ -2374,6 +2376,12 @@ def test_a_question_after_a_request_for_a_person_is_not_searched_with_it(shop_in
     angry = [{"role": "user", "content": "I'm furious, you charged me twice"},
              {"role": "assistant", "content": asst.ask("I'm furious, you charged me twice").text}]
     assert without_refused(angry) == angry
+    # the talk before the request ends there: "学费多少？" after "宿舍有空调吗？" and "人工" was told
+    # about the dormitories (a second regression hunt's)
+    before = _asked(asst, "How long does standard shipping take?", "answer")
+    after = [{"role": "user", "content": "Can I return an item?"}, {"role": "assistant", "content": "Yes [1]."}]
+    assert without_refused([*before, *put_through, *after]) == after
+    assert without_refused([*before, *put_through]) == []
 
 
 @pytest.mark.parametrize(("message", "asks"), [
