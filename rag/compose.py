@@ -1730,7 +1730,7 @@ def _whole_list(
     if not asks:
         return []
     framing = set(tokenize(" ".join(asks))) | _MEMBERS_VERBS
-    asked_kinds = {c for t in tokenize(" ".join(class_words(question))) if (c := class_kind(t))}
+    asked_kinds = _class_kinds(" ".join(class_words(question)))
     rest = frozenset(q_terms - framing)
     # the lists of the items picked first, then those of the passage the answer opens with ("VIP有
     # 什么好处" may pick the passage's sentence on who becomes a VIP, which names VIP as the list's
@@ -1745,7 +1745,7 @@ def _whole_list(
         if named_terms(rest, about) != rest or not (rest or named_terms(frozenset(q_terms), about)):
             continue
         # a list of another kind than the one asked for ("VIP有哪些条件", under "VIP权益") is not it
-        heads_kinds = {c for t in tokenize(about) if (c := class_kind(t))}
+        heads_kinds = _class_kinds(about)
         if asked_kinds and heads_kinds and not asked_kinds & heads_kinds:
             continue
         n, pos, _ = every[j]
