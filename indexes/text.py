@@ -1116,9 +1116,14 @@ def asked_kind(question: str, query: str | None = None) -> str | None:
     return kind
 
 
+def _is_phone(m: re.Match[str]) -> bool:
+    """Whether a :data:`_PHONE` match has a phone number's seven digits."""
+    return sum(c.isdigit() for c in m.group()) >= 7
+
+
 def _unless_phone(m: re.Match[str]) -> str:
-    """A :data:`_PHONE` match as it is, or a space where it has a phone number's seven digits."""
-    return " " if sum(c.isdigit() for c in m.group()) >= 7 else m.group()
+    """A :data:`_PHONE` match as it is, or a space where it is a phone number."""
+    return " " if _is_phone(m) else m.group()
 
 
 def holds_answer_kind(kind: str | None, sentence: str) -> bool:
@@ -1137,7 +1142,7 @@ def holds_answer_kind(kind: str | None, sentence: str) -> bool:
         return bool(_MONEY.search(to_simplified(sentence)))
     if kind == "contact":
         return bool(_EMAIL.search(sentence) or _SERVICE_NUMBER.search(sentence)) or any(
-            _unless_phone(m) == " " for m in _PHONE.finditer(sentence)
+            _is_phone(m) for m in _PHONE.finditer(sentence)
         )
     return False
 
