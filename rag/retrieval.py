@@ -1644,6 +1644,14 @@ class HybridRetriever:
             """Whether the heading of one of ``chunks``' sections names what is asked now."""
             return any(named_terms(asked, section_heading(c)) for c in chunks)
 
+        def naming_most(passage: str, extras: Sequence[Chunk]) -> Chunk | None:
+            """The chunk of ``extras`` that names most of what is asked now, heading included,
+            where that is more than ``passage`` names (the strongest of equals)."""
+            most, best = max(
+                ((len(named_terms(asked, f"{section_heading(c)}\n{c.text}")), c) for c in extras), key=lambda x: x[0]
+            )
+            return best if most > len(named_terms(asked, passage)) else None
+
         out = list(hits)
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
             if not h.others or not h.rows:
@@ -1667,6 +1675,12 @@ class HybridRetriever:
                 # chunk); any that gives it where the passage gives none
                 fits = [c for c in extras if _answers_kind(kind, kind_topic, c.text)]
                 extra = next((c for c in fits if titled([c])), None if answered else next(iter(fits), None))
+                if extra is None and follows and not named_terms(asked, h.passage):
+                    # a follow-up that takes the turn before's kind to another subject ("what about
+                    # roaming?" after "What is the late fee?"), none of whose chunks gives that kind
+                    # by its words (the roaming packs' prices stand in a table under "Roaming packs"),
+                    # reads the chunk that names it: it was told the late fee again
+                    extra = naming_most(h.passage, extras)
             elif may:
                 # "Can I return a gift card?": the passage found ("If you paid with a gift card,
                 # the refund is issued as a new gift card") reads as yes; the section that names
@@ -1695,14 +1709,10 @@ class HybridRetriever:
                 # warranty "covers defects", the exclusions' section names the damage): the chunk
                 # that names most of the question's terms, heading included, more than the passage
                 # does (the strongest of equals)
-                named = len(named_terms(asked, h.passage))
-                if named == len(asked):
+                if len(named_terms(asked, h.passage)) == len(asked):
                     continue
                 extras = self.index.get_chunks(list(h.others))
-                most, best = max(
-                    ((len(named_terms(asked, f"{section_heading(c)}\n{c.text}")), c) for c in extras), key=lambda x: x[0]
-                )
-                extra = best if most > named else None
+                extra = naming_most(h.passage, extras)
             if extra is not None:
                 out[i] = self._with_excerpt(h, extra, h.others[extras.index(extra)])
         return out

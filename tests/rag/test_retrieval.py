@@ -1208,3 +1208,23 @@ def test_a_passage_opens_with_its_heading_where_the_heading_gives_a_price(kb_hom
     assert poppy.passage.split("\n") == ["## Golden Poppy Vehicle Day Use Annual Pass $125", docs[0].texts[0]]
     historian = r.retrieve("admission for up to four people historic parks", k=1)[0]
     assert historian.passage == docs[0].texts[1]  # a heading that gives no price is not said
+
+
+def test_a_follow_up_taking_the_kind_before_to_another_subject_reads_the_chunk_that_names_it(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "what about roaming?" after "What is the late fee?" asks for a price (the turn before's kind)
+    # of roaming, whose prices stand in a table that never says "roaming" but in its heading: no
+    # chunk gave a price that names it, and the late fee was told again (a regression hunt's)
+    title = "Mobile plans"
+    docs = [Doc("plans.md", title, [
+        "A late fee of $8 is charged if the bill is not paid by the due date.",
+        "Pack: Europe Day Pass; Price: $10; Validity: 24 hours.",
+        "Open the app, tap Account, then Roaming, and choose a pack.",
+    ], headings=[(title, "Late payment"), (title, "Roaming packs"), (title, "How to activate roaming")])]
+    r = HybridRetriever(build_kb(kb_home, "roam", fake_embedder, docs), fake_embedder, merge_neighbours=False)
+    hit = r.retrieve("late fee charged bill not paid due date", k=1)[0]
+    assert hit.chunk.position == 0
+    q = "what about roaming?"
+    passage = r.answer_excerpts(q, [hit], f"{q} What is the late fee?")[0].passage
+    assert "## Roaming packs" in passage or "## How to activate roaming" in passage, passage
