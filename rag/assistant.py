@@ -1175,7 +1175,8 @@ class Assistant:
 
         folded = to_simplified(q)  # what the patterns below read: "轉人工" is "转人工"
         # whether the last reply was a refusal, which ends with the offer of a person
-        after_refusal = bool(hist) and hist[-1].get("role") == "assistant" and offered_person(hist[-1].get("content", ""))
+        last = _last_reply(hist)  # the previous reply ("" where there is none)
+        after_refusal = offered_person(last)
 
         # 0. the answer to the offer of a person that ended the last reply ("yes", "好的"); a "no
         # thanks" after any reply is taken as said, not searched for ("no thanks How do I cancel an
@@ -1183,7 +1184,7 @@ class Assistant:
         if after_refusal and ACCEPT_RE.match(folded):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0)}
             return
-        if _last_reply(hist).strip() in _ANYTHING_ELSE and (
+        if last.strip() in _ANYTHING_ELSE and (
             (more := bool(MORE_RE.match(folded))) or DECLINE_RE.match(folded) or NOTHING_ELSE_RE.match(folded)
         ):
             # the answer to our "Is there anything else I can help you with?": "yes" was searched,
@@ -1197,7 +1198,7 @@ class Assistant:
         # a greeting, thanks or goodbye is answered in kind, and asks what the user needs (the
         # knowledge base has no answer to "Hi", and "I couldn't find anything" is not one)
         said = small_talk(q)
-        if not said and AFFIRM_RE.match(folded) and (last := _last_reply(hist)) and not _asks_back(last):
+        if not said and AFFIRM_RE.match(folded) and last and not _asks_back(last):
             # "是的", "yes" after an answer (no question of ours to say yes to) acknowledge it: "是的"
             # after an answer was searched with it, and told the same answer again
             said = "ack"
