@@ -38,12 +38,14 @@ class ChunkSettings:
         # text heading on the line just above its paragraph read as a heading; v5: a PDF's sentence
         # cut by a page break read as one; v6: a table's piece cut to fit begins with the table's
         # header, an FAQ entry in another language than its sheet's is of its own language, and a
-        # release note's "Changed: ..." line above its text is a heading. A knowledge base built by
+        # release note's "Changed: ..." line above its text is a heading; v7: a wide table's row that
+        # does not fit with its header is a piece of its own with it, and a number's comma or colon
+        # is no place to cut. A knowledge base built by
         # an earlier one is chunked again on its next ingest; cached embeddings are reused.
         # "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM; a
         # knowledge base embedded in an earlier form is embedded again on its next ingest)
         return {
-            "chunker": "structure-v6",
+            "chunker": "structure-v7",
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap": self.chunk_overlap,
             "question_form": QUESTION_FORM,
@@ -188,12 +190,19 @@ def _cjk_boundary(a: str, b: str) -> bool:
     return is_cjk(a) or is_cjk(b)
 
 
+# A table row that does not fit the budget with the table's header is a piece of its own with the
+# header while the two fit this many budgets (a seven-column benefits table: a 61-token header and
+# 64-token rows); a longer row is cut as text.
+WIDE_ROW_FACTOR = 2
+
+
 def _hard_split(text: str, budget: int, count: TokenCounter) -> list[str]:
     """A 'sentence' longer than the budget: split at clause punctuation, then words / characters.
     A line break after the punctuation stays where the pieces join: "请按以下方式办理挂失：" and
     the list item "1. 登录…" on the next line were joined into one line, which read the "1." as
     the end of a sentence."""
-    parts = [p for p in re.split(r"(?<=[,，、:：;；])[ \t]*", text) if p.strip()]
+    # (not inside a number: "$7,000" was cut and joined again as "$7, 000", "10:30" as "10: 30")
+    parts = [p for p in re.split(r"(?:(?<=[，、：；;])|(?<=[,:])(?!\d))[ \t]*", text) if p.strip()]
     if len(parts) == 1:
         parts = [p for p in text.split(" ") if p] if " " in text.strip() else list(text)
     pieces: list[str] = []
@@ -293,11 +302,17 @@ def chunk_elements(
         cur_n = head_n
         for row in rows:
             n = count_tokens(row)
-            if head_n + n > budget:  # one row alone is too big: as text
+            if head_n + n > budget:
                 if cur:
                     raw.append((head + "\n" + "\n".join(cur), path, el.page, "table"))
                     cur, cur_n = [], head_n
-                for piece in _hard_split(row, budget, count_tokens):
+                if head_n + n <= WIDE_ROW_FACTOR * budget:
+                    # a wide table's row is a piece of its own, with the header, over the budget: a
+                    # row alone ("| Bronze | $7,000 / $14,000 | $60 | $100 | $500 | 40% | 60% |")
+                    # says nothing of which amount is the deductible and which the specialist copay
+                    raw.append((head + "\n" + row, path, el.page, "table"))
+                    continue
+                for piece in _hard_split(row, budget, count_tokens):  # one row alone is too big: as text
                     raw.append((piece, path, el.page, "table"))
                 continue
             if cur and cur_n + n > budget:
@@ -431,17 +446,27 @@ def _table_heads(units: Sequence[str]) -> list[str]:
     return heads
 
 
+def _wide_row(chunk: Chunk, limit: int) -> bool:
+    """Whether ``chunk`` is one row of a wide table under its header (see :data:`WIDE_ROW_FACTOR`),
+    which stays whole over the limit."""
+    lines = chunk.text.split("\n")
+    return (
+        chunk.kind == "table" and len(lines) == 3 and bool(TABLE_RULE.match(lines[1]))
+        and chunk.n_tokens <= WIDE_ROW_FACTOR * limit
+    )
+
+
 def _enforce_limit(chunks: list[Chunk], count: TokenCounter, limit: int, doc: Document) -> list[Chunk]:
     """Sums of sentence counts can differ slightly from the count of the joined text: split the
     rare chunk that ends up over the limit (at its line breaks and sentence ends where they allow:
     :func:`_boundary_split`), and renumber."""
-    if all(c.n_tokens <= limit for c in chunks):
+    if all(c.n_tokens <= limit or _wide_row(c, limit) for c in chunks):
         return chunks
     from dataclasses import replace
 
     fixed: list[Chunk] = []
     for c in chunks:
-        if c.n_tokens <= limit:
+        if c.n_tokens <= limit or _wide_row(c, limit):
             fixed.append(c)
             continue
         overhead = c.n_tokens - count(c.text)

@@ -276,3 +276,25 @@ def test_chunks_that_repeat_one_another_under_the_same_heading_are_indexed_once(
              Element("text", "Call us.")]
     same = chunk_elements(d, twice, count, 40, 0)
     assert without_repeats(same, d) == (same, None)
+
+
+def test_a_wide_table_s_row_is_a_piece_of_its_own_with_the_header() -> None:
+    # a seven-column benefits table: the header and a row did not fit 64 tokens together, and each
+    # row was cut as text without its header ("| Bronze | $7, 000 / $14, 000 | $60 | ..."): no answer
+    # could say which amount is the deductible and which the specialist copay
+    head = ("| Plan tier | Deductible (individual / family) | Primary care copay | Specialist copay | Emergency room copay"
+            " | Coinsurance |\n|---|---|---|---|---|---|")
+    rows = ["| Bronze | $7,000 / $14,000 | $60 | $100 | $500 | 40% |", "| Gold | $1,500 / $3,000 | $20 | $50 | $300 | 20% |"]
+    chunks = chunk_elements(doc(), [Element("heading", "Costs by plan tier", level=1),
+                                    Element("table", head + "\n" + "\n".join(rows))], count, 64, 8)
+    assert [c.text for c in chunks] == [f"{head}\n{row}" for row in rows]
+    assert all(64 < c.n_tokens <= 2 * 64 for c in chunks)
+
+
+def test_a_hard_split_does_not_cut_a_number() -> None:
+    from ingest.chunking import _hard_split
+
+    text = "The deductible is $7,000 per person, and $14,000 per family; opening hours 10:30 to 18:00, daily"
+    pieces = _hard_split(text, 12, count)
+    assert len(pieces) > 1 and " ".join(pieces) == text, pieces
+    assert any("$7,000" in p for p in pieces) and any("10:30" in p for p in pieces)
