@@ -1157,10 +1157,10 @@ def gives_a_price(text: str) -> bool:
 # the question asks for a procedure, which a section headed
 # as one gives ("4. How to start a return", "如何申请退货"); "How long …" asks for a duration instead
 # ("怎么办", "怎么样", "怎么回事" ask what to do, how it is, what is going on: as "What should I do?"
-# does not, they ask for no procedure)
+# does not, they ask for no procedure; "怎么办理" asks how to go through one)
 _HOW_TO_QUESTION = re.compile(
     r"^\W*how\s+(?:do|can|should|could|would|to)\b|^\W*what\s+(?:are\s+the\s+|is\s+the\s+)?(?:steps?|process|procedure)"
-    r"\s+(?:to|for)\b|^\W*walk\s+me\s+through\b|怎么(?!办|样|回事)|怎样|如何|步骤|流程是",
+    r"\s+(?:to|for)\b|^\W*walk\s+me\s+through\b|怎么(?!办(?!理)|样|回事)|怎样|如何|步骤|流程是",
     re.IGNORECASE,
 )
 _HOW_TO_HEADING = re.compile(

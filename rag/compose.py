@@ -68,12 +68,14 @@ from rag.conversation import refers_back, stands_alone, takes_topic_from_before
 from rag.retrieval import (
     HEADING_MARK,
     LIST_ITEM,
+    SECTION_PATH_SEP,
+    ZH_NUMERALS,
     compared_titles,
     comparison_cues,
     dense_capability,
     numbered_step,
     run_in_list_lines,
-    section_heading,
+    section_path,
 )
 from rag.types import Hit
 
@@ -384,11 +386,19 @@ _SECTION_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)*|[IVXivx]+)[.)]?\s+(?=\S)")
 
 
 def _heading_text(line: str) -> str | None:
-    """The heading a passage line carries (:data:`HEADING_MARK`), section number dropped; None
-    for any other line."""
+    """The heading a passage line carries (:data:`HEADING_MARK`), with the sections it is in
+    (:func:`rag.retrieval.section_path`), each part's section number dropped; None for any other
+    line."""
     if not line.startswith(HEADING_MARK):
         return None
-    return _SECTION_NUMBER.sub("", line[len(HEADING_MARK) :]).strip()
+    parts = (_SECTION_NUMBER.sub("", p).strip() for p in line[len(HEADING_MARK) :].split(SECTION_PATH_SEP))
+    return SECTION_PATH_SEP.join(p for p in parts if p)
+
+
+def _own_heading(section: str) -> str:
+    """A section's own heading, without the sections it is in: what says whether it tells how or
+    gives a price, where the whole path says what it is about."""
+    return section.rsplit(SECTION_PATH_SEP, 1)[-1]
 
 
 def _one_sentence(item: str, lang: str) -> str:
@@ -443,7 +453,7 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
             # stays, where the section starts (:func:`_readable` makes it a section break)
             # (a heading that asks, "How do I reset my password?", leads without its question mark:
             # a sentence with one read as a question to the support scorer, and the answer was handed off)
-            lead = heading.rstrip(":：?？ ") + ("：" if lang == "zh" else ":")
+            lead = _own_heading(heading).rstrip(":：?？ ") + ("：" if lang == "zh" else ":")
         elif out and out[-1].rstrip().endswith((":", "：")):
             pieces = split_sentences(out.pop())
             lead = pieces[-1].strip()
@@ -1026,18 +1036,18 @@ class ExtractiveComposer:
             start = _section_start(sents, _own_start(hit, written_in))
             # the hit's own chunk is in the section its heading path ends with: the first one when
             # no other section's heading stands before it
-            heads = _sections_of(sents, headings, section_heading(hit.chunk) if start == 0 else "")
+            heads = _sections_of(sents, headings, section_path(hit.chunk) if start == 0 else "")
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
                 if (
-                    s.strip() == SECTION_BREAK and kind == "money" and gives_a_price(heads[pos])
+                    s.strip() == SECTION_BREAK and kind == "money" and gives_a_price(_own_heading(heads[pos]))
                     and priced <= set(tokenize(heads[pos]))
                 ):
                     # a heading that gives the price asked ("Golden Poppy Vehicle Day Use Annual Pass
                     # $125") is said as a sentence, ended as one; not for the price of something it
                     # does not name ("How much is equipment rental on the ski week?" under "Alpine Ski
                     # Week - $899")
-                    s = heads[pos] + ("。" if written_in == "zh" else ".")
+                    s = _own_heading(heads[pos]) + ("。" if written_in == "zh" else ".")
                 if not replies_here and not _is_bare_reply(s):  # "Yes, it is." stays whole, and unquoted
                     s = _without_reply(s, unsplit=split_off[n])
                 if pos == len(sents) - 1:
@@ -1163,10 +1173,26 @@ class ExtractiveComposer:
             # asks how to book the meeting room, and was told the steps under "取消预订")
             how_terms = frozenset(q_terms | carried)
             heading_names = {h: len(named_terms(how_terms, h)) for h in set(section)}
-            told = {h for h in heading_names if is_how_to_heading(h)}
-            maybe = {h for h in heading_names.keys() - told if h in stepped or names_a_procedure(h)}
-            others = max((n for h, n in heading_names.items() if h not in told and h not in maybe), default=0)
-            how = {h: n for h, n in heading_names.items() if n > 0 and (h in told or (h in maybe and n > others))}
+            told = {h for h in heading_names if is_how_to_heading(_own_heading(h))}
+            maybe = {h for h in heading_names.keys() - told if h in stepped or names_a_procedure(_own_heading(h))}
+            rivals = [h for h in heading_names if h not in told and h not in maybe]
+
+            def tells(h: str) -> bool:
+                """Whether section ``h`` (one that may tell how) tells how to do what is asked: its
+                heading, with the sections it is in, names more of the question than each other
+                section's, or as much of it as a section beside it under the same heading that
+                names what is asked ("（三）办理流程" beside "（四）办理时限", both under "一、社保卡首次申领",
+                for "首次申领社保卡怎么办理？", which was told how long it takes)."""
+                up = h.rpartition(SECTION_PATH_SEP)[0]
+                own = len(named_terms(how_terms, _own_heading(h)))
+                return all(
+                    heading_names[h] > heading_names[r]
+                    or (up == r.rpartition(SECTION_PATH_SEP)[0] != "" and bool(named_terms(how_terms, up))
+                        and own >= len(named_terms(how_terms, _own_heading(r))))
+                    for r in rivals
+                )
+
+            how = {h: n for h, n in heading_names.items() if n > 0 and (h in told or (h in maybe and tells(h)))}
             most = max(how.values(), default=0)
             fits = [h in how and how[h] == most for h in section]
             if not how:
@@ -1235,10 +1261,10 @@ class ExtractiveComposer:
         # plan?") is weighed: a sentence naming the same words in passing ("Add up to 4 extra lines
         # to a Plus or Max plan ... 20% off") ranked above the row, and the price was never said
         must.extend([i for i in ranked if i in named_rows and i not in must][:2])
-        if (answer_first or classes) and not any(fits[i] for i in ranked[: self.embed_sentences]):
+        if (answer_first or classes or (how_to and how)) and not any(fits[i] for i in ranked[: self.embed_sentences]):
             # none of the likeliest sentences gives the phone number or address asked for, or the
-            # list of the class asked for: the likeliest that gives one is weighed too
-            # (:data:`ANSWERED_FIRST`)
+            # list of the class asked for, or is of a section that tells how to do what is asked:
+            # the likeliest that does is weighed too (:data:`ANSWERED_FIRST`)
             must.extend([i for i in ranked if fits[i] and i not in must][:1])
         # a question that asks two things ("Can I return an item and how long will the refund
         # take?") is answered on each: the sentence that names most of each part (and gives the
@@ -1334,10 +1360,12 @@ class ExtractiveComposer:
         picked: list[int] = []
         total = 0
         # a sentence that gives a kind in ANSWERED_FIRST, names a word of the question and is
-        # relevant enough opens the answer
+        # relevant enough opens the answer; so does one of a section that tells how to do what is
+        # asked ("社保卡补办的流程是什么？" was told an FAQ entry that only refers to "挂失和补办流程",
+        # ranked first, and not the steps under "三、社保卡补办 > （三）办理流程")
         giving = (
             {i for i in range(len(cands)) if fit[i] and lex[i] > 0 and rel[i] >= self.min_relevance}
-            if answer_first else set()
+            if answer_first or (how_to and how) else set()
         )
         # an answer is said in one language, that of its most relevant sentence: a bilingual
         # knowledge base says many things twice ("Acme Plus members never pay return shipping",

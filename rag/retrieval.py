@@ -288,18 +288,18 @@ QUERY_CACHE_SIZE = 1024
 # items with no space after the mark: "1、", "1.登录", "（1）", "①", "一、", "（一）", "第一步：". An
 # English "(1)" opens a clause more often than a list item, and stays a sentence.
 _BULLETS = "-*•·▪●"
-_ZH_NUMERALS = "一二三四五六七八九十"
+ZH_NUMERALS = "一二三四五六七八九十"
 _HAN = r"[\u3400-\u9fff]"
 # A line marked "一、" or "（一）" that says nothing more than a few words ("（二）黄金会员", "五、附则")
 # is a section's heading in a Chinese document, not an item: an item holds a punctuation mark.
 # "第五步：" is words, and stays in its item ("门锁第五步要做什么？" names it).
-_STEP_WORD = rf"第[{_ZH_NUMERALS}\d]{{1,3}}步(?:[：:，,、]\s*|\s+)"
+_STEP_WORD = rf"第[{ZH_NUMERALS}\d]{{1,3}}步(?:[：:，,、]\s*|\s+)"
 # "1、2号柜台" and "一、二年级" count numbers: a mark is followed by no other number
-_NO_NUMBER = rf"(?![\d{_ZH_NUMERALS}两])"
+_NO_NUMBER = rf"(?![\d{ZH_NUMERALS}两])"
 LIST_ITEM = re.compile(
     rf"^\s*(?:[{re.escape(_BULLETS)}]\s+|\d{{1,2}}[.)]\s+|\d{{1,2}}[、．）]{_NO_NUMBER}\s*|\d{{1,2}}[.)](?={_HAN})"
     rf"|（\d{{1,2}}）\s*|\(\d{{1,2}}\)\s*(?={_HAN})|[①-⑳]\s*"
-    rf"|(?:[{_ZH_NUMERALS}]{{1,3}}、{_NO_NUMBER}|[（(][{_ZH_NUMERALS}]{{1,3}}[）)])\s*(?=.*[，。；：！？、,;:!?])|(?={_STEP_WORD}))"
+    rf"|(?:[{ZH_NUMERALS}]{{1,3}}、{_NO_NUMBER}|[（(][{ZH_NUMERALS}]{{1,3}}[）)])\s*(?=.*[，。；：！？、,;:!?])|(?={_STEP_WORD}))"
     rf"(\S.*?)\s*$"
 )
 
@@ -316,8 +316,8 @@ def numbered_step(line: str) -> re.Match[str] | None:
 # "（1）", "(1)", "①", "一、", "（一）", "第一步", "1）".
 _RUN_IN_MARK = re.compile(
     rf"(\d{{1,2}})[、．]{_NO_NUMBER}|(\d{{1,2}})\.(?=\s*{_HAN})|(\d{{1,2}})\.(?=\s+[A-Z])|（(\d{{1,2}})）"
-    rf"|\((\d{{1,2}})\)(?=\s*{_HAN})|([①-⑳])|([{_ZH_NUMERALS}]{{1,3}})、{_NO_NUMBER}|[（(]([{_ZH_NUMERALS}]{{1,3}})[）)]"
-    rf"|第([{_ZH_NUMERALS}\d]{{1,3}})步(?=[：:，,、\s])|(\d{{1,2}})[)）](?=\s*{_HAN})"
+    rf"|\((\d{{1,2}})\)(?=\s*{_HAN})|([①-⑳])|([{ZH_NUMERALS}]{{1,3}})、{_NO_NUMBER}|[（(]([{ZH_NUMERALS}]{{1,3}})[）)]"
+    rf"|第([{ZH_NUMERALS}\d]{{1,3}})步(?=[：:，,、\s])|(\d{{1,2}})[)）](?=\s*{_HAN})"
 )
 # the styles whose mark is a number and a full stop, which a sentence also writes ("按 1. 查询余额",
 # "press 1. For support"): such a mark starts an item only at the line's start or after a
@@ -332,7 +332,7 @@ def _mark_value(mark: str) -> int | None:
         return int(mark)
     if len(mark) == 1 and "①" <= mark <= "⑳":
         return ord(mark) - ord("①") + 1
-    digits = [_ZH_NUMERALS.index(c) + 1 for c in mark]
+    digits = [ZH_NUMERALS.index(c) + 1 for c in mark]
     if digits == [10]:
         return 10
     if len(digits) == 2 and digits[0] == 10:  # 十二
@@ -432,6 +432,21 @@ def section_heading(chunk: Chunk) -> str:
     """The heading of the section ``chunk`` is in; "" when it has none below the title."""
     head = chunk.heading_path[-1].strip() if chunk.heading_path else ""
     return "" if head == (chunk.title or "").strip() else head
+
+
+# How a section is named with the sections it is in: "三、社保卡补办 > （三）办理流程" (the locator's
+# separator). A passage's heading line names its section so, and the composer reads the last part
+# as the section's own heading.
+SECTION_PATH_SEP = " > "
+
+
+def section_path(chunk: Chunk) -> str:
+    """The headings of the sections ``chunk`` is in, below the title, outermost first, joined by
+    :data:`SECTION_PATH_SEP`; "" when it has none. A document's sections repeat their sub-headings
+    ("（三）办理流程" under "一、社保卡首次申领" and under "三、社保卡补办"; "Eligibility" under each
+    programme): the sub-heading alone does not say whose steps or conditions they are."""
+    title = (chunk.title or "").strip()
+    return SECTION_PATH_SEP.join(h for h in (x.strip() for x in chunk.heading_path) if h and h != title)
 
 
 class Reranker(Protocol):
@@ -827,6 +842,16 @@ def _answers_kind(kind: str | None, topic: frozenset[str], text: str) -> bool:
     return False
 
 
+def _kind_named(kind: str, asked: frozenset[str], chunk: Chunk) -> int:
+    """How many of the ``asked`` terms the best of ``chunk``'s sentences that give an answer of
+    ``kind`` names, with the headings of the sections the chunk is in (0 where none gives one)."""
+    path = section_path(chunk)
+    return max(
+        (len(named_terms(asked, f"{path}\n{s}")) for s in split_sentences(chunk.text) if holds_answer_kind(kind, s)),
+        default=0,
+    )
+
+
 def _tells_how(topic: frozenset[str], chunk: Chunk, steps: bool = True) -> tuple[int, bool]:
     """How closely ``chunk``'s section tells how to do what is asked: how many of the question's
     ``topic`` terms its heading names, and whether its heading or text names one; (0, False) when
@@ -834,7 +859,9 @@ def _tells_how(topic: frozenset[str], chunk: Chunk, steps: bool = True) -> tuple
     told by "如何使用积分" (points, use), not by "如何获得积分" (points). The text's count does not
     rank them: a passing word ("后" in "30 天后") made the earning rules tell "账户注销后积分怎么办"."""
     head = section_heading(chunk)
-    in_head = len(named_terms(topic, head))
+    # (counted over the sections it is in too: "社保卡补办的流程是什么？" is told by "（三）办理流程" under
+    # "三、社保卡补办", not the one under "一、社保卡首次申领")
+    in_head = len(named_terms(topic, section_path(chunk)))
     if is_how_to_heading(head):
         return in_head, in_head > 0 or names_any(topic, chunk.text)
     # a section that holds numbered steps, or is headed as a procedure ("下单流程"), tells how to do
@@ -1565,7 +1592,7 @@ class HybridRetriever:
         # "How do I return something?" asks
         elsewhere = parts[0].heading_path != chunk.heading_path
         for i, part in enumerate(parts):
-            head = section_heading(part)
+            head = section_heading(part)  # (its line names the sections it is in too)
             body = part.text
             if i:
                 opens = part.heading_path != parts[i - 1].heading_path
@@ -1576,7 +1603,7 @@ class HybridRetriever:
                 # what three passes are valid for, and no price)
                 opens = elsewhere or bool(LIST_ITEM.match(part.text.split("\n", 1)[0])) or gives_a_price(head)
             if head and opens:
-                lines.append(HEADING_MARK + head)
+                lines.append(HEADING_MARK + section_path(part))
             lines.append(body)
         text = "\n".join(lines)
         return None if text == chunk.text else text
@@ -1642,13 +1669,13 @@ class HybridRetriever:
 
         def titled(chunks: Sequence[Chunk]) -> bool:
             """Whether the heading of one of ``chunks``' sections names what is asked now."""
-            return any(named_terms(asked, section_heading(c)) for c in chunks)
+            return any(named_terms(asked, section_path(c)) for c in chunks)
 
         def naming_most(passage: str, extras: Sequence[Chunk]) -> Chunk | None:
             """The chunk of ``extras`` that names most of what is asked now, heading included,
             where that is more than ``passage`` names (the strongest of equals)."""
             most, best = max(
-                ((len(named_terms(asked, f"{section_heading(c)}\n{c.text}")), c) for c in extras), key=lambda x: x[0]
+                ((len(named_terms(asked, f"{section_path(c)}\n{c.text}")), c) for c in extras), key=lambda x: x[0]
             )
             return best if most > len(named_terms(asked, passage)) else None
 
@@ -1660,13 +1687,33 @@ class HybridRetriever:
             extra: Chunk | None = None
             if kind is not None and topic:
                 answered = _answers_kind(kind, kind_topic, h.passage)
-                if answered:
+                if not follows:
+                    # a section that gives the kind under headings naming more of what is asked is
+                    # read too: "社保卡补办需要多长时间？" was told "社保卡遗失或被盗的，应当立即办理挂失" (a
+                    # duration that names 社保卡) from the passage found, where "三、社保卡补办 >
+                    # （四）办理时限" says "五个工作日内制卡完成"; "补办社保卡多少钱？" was told nothing of
+                    # the fee its steps name ("缴纳补卡工本费20元", under "（三）办理流程")
+                    own = self.index.get_chunks(list(h.rows))
+                    extras = self.index.get_chunks(list(h.others))
+                    said = max(_kind_named(kind, asked, c) for c in own) if answered else 0
+                    # (of equals, the first under a heading that names what is asked: "6. Refunds",
+                    # over "1. Return window", whose "30 days ... to return an item for a refund" is
+                    # the stronger chunk, for "how long will the refund take?")
+                    (most, _), best = max(
+                        (((_kind_named(kind, asked, c), titled([c])), c) for c in extras), key=lambda x: x[0]
+                    )
+                    if most > said:
+                        out[i] = self._with_excerpt(h, best, h.others[extras.index(best)])
+                        continue
+                    if answered:
+                        continue
+                elif answered:
                     # a follow-up's passage may give the kind of answer for the turn it follows
                     # ("You have 30 days ... to return an item for a refund" for "How long does a
                     # refund take?" after "How do I return an item?"): the section titled by what is
                     # asked now ("6. Refunds") is read too, where the passage's own is not
-                    own = self.index.get_chunks(list(h.rows)) if follows else []
-                    if not follows or titled(own):
+                    own = self.index.get_chunks(list(h.rows))
+                    if titled(own):
                         continue
                 extras = self.index.get_chunks(list(h.others))
                 # of the other chunks that give the kind, the first under a heading that names what
@@ -1691,7 +1738,7 @@ class HybridRetriever:
                 extras = self.index.get_chunks(list(h.others))
                 extra = next(
                     (c for c in extras if negated_terms(c.text) & asked
-                     and named_terms(asked, f"{section_heading(c)}\n{c.text}") == asked),
+                     and named_terms(asked, f"{section_path(c)}\n{c.text}") == asked),
                     None,
                 )
             elif how_to:

@@ -831,6 +831,7 @@ def test_what_to_do_about_something_is_no_how_to_question() -> None:
 
     assert asks_how_to("积分怎么用？") and asks_how_to("退货怎样操作") and asks_how_to("如何退货")
     assert not asks_how_to("退货的话积分怎么办？") and not asks_how_to("这个商品怎么样")
+    assert asks_how_to("首次申领社保卡怎么办理？")  # ("怎么办理" asks how to go through the procedure)
     # asking for the steps asks how ("What are the steps to set up the router?" was answered with
     # step 6, then steps 1 and 2)
     assert asks_how_to("What are the steps to set up the router?") and asks_how_to("开发票的步骤是什么？")

@@ -213,3 +213,25 @@ def test_a_how_to_follow_up_is_told_how_to_do_it_to_the_topic_before() -> None:
     text = composer.compose("怎么预订？", [_hit(1, HOTEL_ZH, "酒店服务指南", lang="zh")], lang="zh",
                             query="怎么预订？ 会议室多少钱？").text
     assert "致电" in text and "登录酒店官网" not in text, text
+
+
+CARD_PATHS_ZH = (
+    "## 一、社保卡首次申领 > （三）办理流程\n1. 携带所需材料到社保卡服务网点提交申请；\n2. 工作人员现场审核材料；\n"
+    "3. 制卡完成后凭短信通知领卡并激活。\n## 一、社保卡首次申领 > （四）办理时限\n首次申领自受理之日起十五个工作日内制卡完成。\n"
+    "## 三、社保卡补办 > （三）办理流程\n1. 先办理正式挂失；\n2. 携带所需材料到合作银行网点申请补卡；\n3. 缴纳补卡工本费20元。\n"
+    "## 三、社保卡补办 > （四）办理时限\n合作银行网点即时制卡的，当场领取；非即时制卡网点五个工作日内制卡完成。"
+)
+
+
+def test_a_how_to_question_is_told_the_steps_under_the_heading_that_names_what_is_asked() -> None:
+    # "首次申领社保卡怎么办理？" was told how long it takes (its sub-heading "（三）办理流程" names less of the
+    # question than the time limit's sibling, both under "一、社保卡首次申领"), and "社保卡补办的流程是什么？"
+    # the FAQ entry ranked first, which only refers to "挂失和补办流程"
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    guide = _hit(2, CARD_PATHS_ZH, "社会保障卡办理指南", score=0.8, lang="zh")
+    first = composer.compose("首次申领社保卡怎么办理？", [guide], lang="zh").text
+    assert "提交申请" in first and "十五个工作日" not in first and "补卡" not in first, first
+    referral = _hit(1, "医保使用社保卡或医保电子凭证，社保卡丢失请按社保卡挂失和补办流程办理。", "医保问答", score=0.95, lang="zh")
+    again = composer.compose("社保卡补办的流程是什么？", [referral, guide], lang="zh").text
+    assert "申请补卡" in again and "挂失和补办流程办理" not in again, again
+

@@ -1228,3 +1228,52 @@ def test_a_follow_up_taking_the_kind_before_to_another_subject_reads_the_chunk_t
     q = "what about roaming?"
     passage = r.answer_excerpts(q, [hit], f"{q} What is the late fee?")[0].passage
     assert "## Roaming packs" in passage or "## How to activate roaming" in passage, passage
+
+
+CARD_TITLE = "社会保障卡办理指南"
+CARD_SECTIONS = [
+    ((CARD_TITLE, "一、社保卡首次申领", "（四）办理时限"), "首次申领自受理之日起十五个工作日内制卡完成。"),
+    ((CARD_TITLE, "二、社保卡挂失"), "社保卡遗失或被盗的，应当立即办理挂失。挂失不收取费用。"),
+    ((CARD_TITLE, "三、社保卡补办", "（一）办理条件"), "社保卡已办理正式挂失，或卡片损坏、芯片失效无法使用的，可以申请补办。"),
+    ((CARD_TITLE, "三、社保卡补办", "（四）办理时限"), "合作银行网点即时制卡的，当场领取；非即时制卡网点五个工作日内制卡完成。"),
+]
+
+
+def _card_kb(kb_home: Path, fake_embedder: Any) -> Any:
+    docs = [Doc("guide.md", CARD_TITLE, [t for _, t in CARD_SECTIONS], headings=[h for h, _ in CARD_SECTIONS])]
+    return build_kb(kb_home, "card", fake_embedder, docs)
+
+
+def test_a_passage_s_heading_line_names_the_sections_its_part_is_in(kb_home: Path, fake_embedder: Any) -> None:
+    """"（一）办理条件" merged after the loss-reporting section read as the conditions of reporting a
+    loss: the sub-heading repeats under every procedure, and the line before the part names the
+    section it is in too ("三、社保卡补办 > （一）办理条件")."""
+    from rag.retrieval import section_path
+
+    index = _card_kb(kb_home, fake_embedder)
+    r = HybridRetriever(index, fake_embedder)
+    chunks = index.get_chunks([0, 1, 2, 3])
+    assert section_path(chunks[2]) == "三、社保卡补办 > （一）办理条件"
+    assert section_path(chunks[1]) == "二、社保卡挂失"
+    text = r._passage(1, chunks[1], [1, 2])
+    assert text is not None and "## 三、社保卡补办 > （一）办理条件" in text.split("\n"), text
+
+
+def test_the_excerpt_of_the_kind_asked_is_the_one_under_headings_naming_more_of_it(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    """"社保卡补办需要多长时间？" was told "社保卡遗失或被盗的，应当立即办理挂失" (a duration that names 社保卡)
+    from the passage found: the chunk under "三、社保卡补办 > （四）办理时限" gives the kind under headings
+    that name more of what is asked, and is read too (not the first-application time limit)."""
+    from dataclasses import replace
+
+    index = _card_kb(kb_home, fake_embedder)
+    r = HybridRetriever(index, fake_embedder, merge_neighbours=False)
+    hit = next(h for h in r.retrieve("社保卡遗失或被盗的，应当立即办理挂失", k=4) if h.chunk.position == 1)
+    hit = replace(hit, others=(0, 2, 3))
+    got = r.answer_excerpts("社保卡补办需要多长时间？", [hit])[0]
+    assert "五个工作日内" in got.passage and "十五个工作日" not in got.passage, got.passage
+    # the passage that names as much keeps to itself
+    first = next(h for h in r.retrieve("首次申领自受理之日起十五个工作日内制卡完成", k=4) if h.chunk.position == 0)
+    first = replace(first, others=(1, 2, 3))
+    assert r.answer_excerpts("首次申领社保卡要多久？", [first])[0].passage == first.passage
