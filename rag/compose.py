@@ -420,6 +420,42 @@ _LIST_SENTENCE_MAX = 400  # characters: a longer list is read item by item, each
 _LIST_SENTENCE_MAX_ZH = 150
 
 
+# the marks of a Chinese document's paragraphs ("一、", "（一）"), whose items may hold a list of their own
+_OUTER_MARK = re.compile(rf"^\s*(?:[{ZH_NUMERALS}]{{1,3}}、|[（(][{ZH_NUMERALS}]{{1,3}}[）)])")
+
+
+def _list_blocks(lines: list[str]) -> Iterator[tuple[bool, list[str]]]:
+    """``lines`` in runs of list items and of other lines, as :func:`list_items_as_sentences` reads
+    them. A regulation's paragraphs ("（一）…", "（二）申请理赔须提供以下材料：", "（三）…") are one list, and
+    the numbered list a paragraph introduces ("1. 运单号；2. 寄件人身份证明；…") another, whose lead-in that
+    paragraph is (a line of its own, without its mark): read as one list, every paragraph and item
+    ran into one sentence ("第四条 理赔申请：破损理赔应在…提出，…须提供以下材料：，运单号，…") that no
+    passage supports, and "理赔需要什么材料？" was never told the materials."""
+    for in_list, block in _runs(lines, lambda line: bool(LIST_ITEM.match(line))):
+        outer = [bool(_OUTER_MARK.match(line)) for line in block]
+        if not in_list or all(outer) or not any(outer):
+            yield in_list, block
+            continue
+        runs = list(_runs(block, lambda line: bool(_OUTER_MARK.match(line))))
+        for k, (is_outer, run) in enumerate(runs):
+            if not is_outer:
+                yield True, run
+                continue
+            # a paragraph that ends a sentence is read as written ("（一）破损理赔应在…7个自然日内提出；丢失
+            # 理赔应在…30日内提出。逾期未提出的，视为放弃索赔。", run into one clause, was supported by no
+            # passage); one that ends with a colon before the list is that list's lead-in
+            texts = [m.group(1) if (m := LIST_ITEM.match(line)) else line for line in run]
+            for paragraph, part in _runs(list(zip(run, texts)), lambda lt: bool(_ENDS_SENTENCE.search(lt[1]))):
+                if paragraph:
+                    yield False, [t for _, t in part]
+                    continue
+                leads = k + 1 < len(runs) and part[-1] == (run[-1], texts[-1]) and texts[-1].rstrip().endswith((":", "："))
+                if part[: -1 if leads else None]:
+                    yield True, [line for line, _ in part[: -1 if leads else None]]
+                if leads:
+                    yield False, [texts[-1]]
+
+
 def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str, str]]:
     """``text`` with each bulleted or numbered list made readable, and for each line written the
     words it is matched to a question by. A lead-in ("Some items cannot be returned:") quoted
@@ -431,7 +467,7 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     out: list[str] = []
     own: dict[str, str] = {}
     sep, end = ("，", "。") if lang == "zh" else ("; ", ".")
-    for in_list, block in _runs(text.split("\n"), lambda line: bool(LIST_ITEM.match(line))):
+    for in_list, block in _list_blocks(text.split("\n")):
         if not in_list:
             out.extend(block)
             continue
@@ -1553,6 +1589,17 @@ class ExtractiveComposer:
             after = place.get((n, pos + 1))
             if after is not None and _EXCEPTION.match(every[after][2]):
                 total += say_too(n, pos + 1, r)
+        # a clause of the kind asked that stops at a semicolon, followed by another that gives it
+        # too, is one of the cases the sentence tells apart: "社保卡补办需要多长时间？" was told "合作银行网
+        # 点即时制卡的，当场领取" and not "非即时制卡网点五个工作日内制卡完成" after it
+        if kind is not None:
+            for n, pos, sent, r in list(said):
+                after = place.get((n, pos + 1))
+                if (
+                    after is not None and sent.rstrip().endswith(("；", ";")) and holds_answer_kind(kind, sent)
+                    and holds_answer_kind(kind, every[after][2])
+                ):
+                    total += say_too(n, pos + 1, r)
         # a lead-in ("Periods by product category:", "To use the Bixby function, you must:") says
         # nothing without what it introduces: the next sentence of its passage is said after it
         # where there is room (and, below, one without it is left out)

@@ -235,3 +235,33 @@ def test_a_how_to_question_is_told_the_steps_under_the_heading_that_names_what_i
     again = composer.compose("社保卡补办的流程是什么？", [referral, guide], lang="zh").text
     assert "申请补卡" in again and "挂失和补办流程办理" not in again, again
 
+
+def test_a_clause_of_the_kind_asked_is_said_with_the_other_case_after_its_semicolon() -> None:
+    # "社保卡补办需要多长时间？" was told "合作银行网点即时制卡的，当场领取" alone, as if every card were
+    # made on the spot
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose("社保卡补办需要多长时间？", [_hit(1, CARD_PATHS_ZH, "社会保障卡办理指南", lang="zh")], lang="zh").text
+    assert "当场领取" in text and "五个工作日内" in text and "十五个工作日" not in text, text
+
+
+CLAIM_TERMS_ZH = (
+    "## 第四条 理赔申请\n（一）破损理赔应在快件签收之日起7个自然日内提出；丢失理赔应在寄件之日起30日内提出。逾期未提出的，视为放弃索赔。\n"
+    "（二）申请理赔须提供以下材料：1. 运单号；2. 寄件人身份证明；3. 物品价值证明（购物发票或付款凭证）；4. 破损照片；5. 理赔申请表。"
+    "丢失理赔无需提供破损照片。\n（三）迅达快递在收到齐全材料后5个工作日内给出理赔结果。"
+)
+
+
+def test_a_regulation_s_paragraph_introduces_the_numbered_list_it_holds() -> None:
+    # the paragraphs （一）（二）（三） and the materials 1-5 of （二） were read as one list, run into one
+    # sentence that no passage supported: "理赔需要什么材料？" was never told the materials, and "破损理赔
+    # 的申请时限是多久？" lost its 7 days
+    from rag.compose import passage_sentences
+
+    sents = passage_sentences(CLAIM_TERMS_ZH, "zh")
+    assert "申请理赔须提供以下材料：运单号，寄件人身份证明，物品价值证明（购物发票或付款凭证），破损照片，理赔申请表。" in sents, sents
+    assert "破损理赔应在快件签收之日起7个自然日内提出；" in sents, sents
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, CLAIM_TERMS_ZH, "服务条款", lang="zh")]
+    text = composer.compose("理赔需要什么材料？", hits, lang="zh").text
+    assert "运单号" in text and "理赔申请表" in text, text
+    assert "7个自然日" in composer.compose("破损理赔的申请时限是多久？", hits, lang="zh").text
