@@ -222,7 +222,10 @@ HANDOFF_RE = re.compile(
     r"|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)"
     # to be put through to the service desk itself ("How do I contact customer service?" asks for
     # its address, and is answered from the knowledge base, as "怎么联系客服？" and "联系客服的方式" are)
-    r"|(?<![么何样])联系客服(?!的?(方式|电话|渠道|邮箱|热线|时间))"
+    # (asked for by the one writing, "我要联系客服", "帮我联系客服": "签收后发现破损多久内要联系客服？" and
+    # "丢件了要联系客服吗" ask what the policy says, and were handed to a person)
+    r"|(?:^\W*|我(?:要|想|需要)|帮我|请|麻烦(?:你|您)?)(?:帮我)?联系(?:一下)?客服(?!的?(方式|电话|渠道|邮箱|热线|时间))"
+    r"(?![^。！？?!]*(?:吗|[？?]))"
     r"|\b(talk|speak|chat|connect|transfer|put)\b[^.?!]{0,25}\bcustomer\s+(service|support|care)\b"
     # a whole message that only names a person to talk to: "agent", "human please", "人工", "客服"
     r"|^\W*(an?\s+)?(human|agent|live\s+agent|representative|rep|real\s+person|person|operator|customer\s+(service|support|care))"
@@ -277,7 +280,8 @@ _ANGER_EN = (
 # (the company or its people, named as the one the customer will take to court)
 _THEM_ZH = r"(你们|您们|贵公司|贵院|贵行|贵司|你们公司|你们医院|你们银行|你们店|这家公司|这家医院|商家|平台|医院|公司)"
 _REGULATOR_ZH = (r"(消协|消费者协会|12315|12345|工商局?|市场监管局?|市场监督管理局|卫健委|卫生局|卫生健康委员会|银保监会?"
-                 r"|金融监管(总局|局)?|保监会|证监会|通信管理局|工信部|监管部门|有关部门|媒体|电视台|记者|报社)")
+                 r"|金融监管(总局|局)?|保监会|证监会|通信管理局|工信部|邮政管理局|国家邮政局|邮政局|民航局|交通运输局"
+                 r"|监管部门|有关部门|媒体|电视台|记者|报社)")
 # a clause that asks nothing ("我要去法院告你们，怎么还不退款" threatens in its first clause)
 _NOT_ASKING_CLAUSE_ZH = _not_followed_by(_ASKING_ZH + "|吗", "。！？?!，,；;")
 _DISPUTE_ZH = (
@@ -300,8 +304,10 @@ _DISPUTE_ZH = (
     # 短信" names a text message, "太过分了吧" haggles)
     r"|(?:太坑(了|人)|坑人|(?<![说传称])(你们|您们)(是|就是|这群|这帮|这些)?骗子|骗子(公司|医院|平台|银行|商家)"
     r"|(你们|您们|这|这是|纯属|就是)(是|就是|纯属)?在?(欺诈|诈骗|骗人|坑人|抢钱)(消费者|顾客|客户|行为)?(?![\u4e00-\u9fff])"
-    r"|垃圾(公司|服务|医院|银行|平台|客服|商家)|(什么|这|这个|这种)破(服务|平台|公司|医院|银行|系统|网站|客服|商家|店)"
-    r"|气死我了|太过分了(?!吧)|忍无可忍|欺人太甚"
+    r"|垃圾(公司|服务|医院|银行|平台|客服|商家|快递|物流|外卖|酒店|航空|App|软件)"
+    r"|(什么|这|这个|这种)破(服务|平台|公司|医院|银行|系统|网站|客服|商家|店|快递|物流|外卖|酒店|航空|App|软件)"
+    # ("差评！快递员态度恶劣", "太不像话了，快递员把我的包裹扔在门口": a complaint, not a question)
+    r"|气死我了|太过分了(?!吧)|忍无可忍|欺人太甚|太不像话了?|(?<![给打写删改查看])差评(?![^。！？?!]{0,12}?(?:怎么|怎样|如何|能|可以|吗|什么|哪|多少|[？?]))"
     # (being passed from desk to desk: "你们就会推诿扯皮"; "工作人员推诿扯皮怎么投诉？" asks how)
     r"|(?:推诿扯皮|互相推诿)(?![^。！？?!]{0,20}?(?:怎么|怎样|如何|哪|谁)))(?![^。！？?!，,]{0,8}?吗)"
 )

@@ -131,8 +131,12 @@ _TALK = {
     "help": r"help\s+me|help\s+please|help|i\s+need\s+help|can\s+you\s+help(?:\s+me)?|帮助|帮帮我|帮我|求助",
     "ack": r"(?:(?:that|it)(?:'s|\s+is|\s+was)\s+|sounds\s+)?(?:ok|okay|fine|good|great|perfect|cool|awesome|nice|interesting)"
     r"|got\s+it|i\s+see|understood|i\s+understand|(?:that\s+)?makes\s+sense|alright|no\s+problem|wow"
-    r"|明白了?|知道了|了解|懂了|好的|好吧|好|嗯+|收到|原来如此|有意思|没问题",
-    "bye": r"bye|goodbye|bye\s+bye|see\s+you|再见|拜拜",
+    r"|明白了?|知道了|了解|懂了|好的|好吧|好|嗯+|收到|原来如此|有意思|没问题(?!了)",
+    # (and the end of what the customer wanted: "没有了，谢谢", "that's all", "nothing else", after an
+    # answer or our "anything else?", were searched, and the last answer said again or refused)
+    "bye": r"bye|goodbye|bye\s+bye|see\s+you|再见|拜拜"
+    r"|(?:(?:no|nope)[\s,]+)?(?:that'?s\s+(?:all|everything)(?:\s+for\s+(?:now|today))?|nothing\s+else|no\s+more\s+questions)"
+    r"|没有了|没了|没有(?:其他|别的)的?(?:问题)?了|没(?:有)?问题了|没别的了?",
     # no kind of its own: "Hi, I have a question" is a greeting
     "": r"please|pls|i\s+have\s+a\s+question|(?:a\s+)?quick\s+question|我想问一下|我想咨询一下|请问一下|问一下",
 }

@@ -101,7 +101,9 @@ def test_a_manager_named_but_not_asked_for_is_no_handoff_request(question: str) 
                                       "Can I transfer my line to someone else?", "Do your staff speak French?",
                                       "Do I need a person to sign for the delivery?", "We need an invoice",
                                       "Is there a live agent chat on the website?",
-                                      "What are the hours of your live support?", "接客服电话要等多久？"])
+                                      "What are the hours of your live support?", "接客服电话要等多久？",
+                                      # (what the policy says: QA 2026-12-06, handed to a person)
+                                      "签收后发现破损多久内要联系客服？", "丢件了要联系客服吗", "我需要联系客服吗？"])
 def test_a_person_named_but_not_asked_for_is_no_handoff_request(question: str) -> None:
     assert HANDOFF_RE.search(question) is None
 
@@ -185,6 +187,9 @@ def test_a_complaint_is_handed_off_not_answered(shop_index: Any, fake_embedder: 
     "我要投诉到银保监会，你们等着", "If you don't refund me I will sue.",
     # a government hotline's callers (QA 2026-12-06, refused with "知识库中没有找到")
     "你们政府部门就会推诿扯皮，打了三次电话都没解决！", "再不给我解决我就去信访", "你们互相推诿",
+    # a courier's customers (QA 2026-12-06: clarified, or answered from the invoice and pickup FAQs)
+    "垃圾快递", "什么破快递，三天了还没到", "太不像话了，快递员把我的包裹扔在门口", "差评！快递员态度恶劣",
+    "我要向邮政管理局投诉", "我要向国家邮政局投诉",
 ])
 def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     assert is_dispute(message), message
@@ -198,6 +203,7 @@ def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     "怎么向消协投诉？", "起诉离婚需要什么材料", "如何调整曝光", "曝光补偿怎么设置", "我要告诉你们一件事", "什么是保险欺诈",
     "我想了解一下律师费怎么报销", "医院有律师咨询服务吗", "被骗了怎么办", "法院判决的赔偿能报销吗", "转告你们经理",
     "这是骗局吗？", "这是骗人的吗", "我们会把账单发到网上吗", "我要起诉你们需要什么材料", "收到骗子短信怎么办", "这个套餐坑人吗",
+    "怎么给差评？", "差评能删除吗", "这个差评是什么意思",
     # a regression hunt's, the same day (each was handed off)
     "I want to sue my neighbour over a fence. Is that covered by legal expenses insurance?",
     "I might sue the other driver. Will my insurance help?", "My attorney will send the probate documents next week.",
@@ -1577,6 +1583,16 @@ def test_a_question_among_small_talk_words_is_a_question(message: str) -> None:
     from rag.conversation import small_talk
 
     assert small_talk(message) is None, message
+
+
+@pytest.mark.parametrize("message", ["没有了，谢谢", "没有了", "没有其他问题了", "没问题了", "没了，谢谢", "that's all",
+                                     "nothing else", "nope, that's everything", "that's all, thanks", "no more questions, bye"])
+def test_saying_there_is_nothing_more_is_a_goodbye(message: str) -> None:
+    # (QA 2026-12-06: searched, and the last answer said again, or refused with the offer of a person)
+    from rag.conversation import small_talk
+
+    assert small_talk(message) == "bye", message
+    assert small_talk("没问题") == "ack" and small_talk("没有") is None and small_talk("没有了吗？") is None
 
 
 def test_a_carried_turn_that_leans_on_an_earlier_one_brings_that_turn_too() -> None:
