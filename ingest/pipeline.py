@@ -450,9 +450,11 @@ def ingest_paths(
     or that would replace a document that is not. A document ingested for access groups by
     default (``--group``) and given again without them, nor groups of its own, fails rather than
     turn public, unless ``widen`` (``--public``). The folder each document was read from is kept,
-    with a warning when a document of that name from another folder is replaced, except for an
-    ``upload`` (files the HTTP service staged in a folder of their own; its errors name the
-    upload's form fields, not the CLI's options). ``should_stop``, asked between files, between
+    with a warning when a document of that name from another folder is replaced (its file moved);
+    a file whose name is that of a document whose file is still in its folder fails
+    (:func:`_check_not_elsewhere`). Neither applies to an ``upload`` (files the HTTP service
+    staged in a folder of their own; its errors name the upload's form fields, not the CLI's
+    options). ``should_stop``, asked between files, between
     parts of the embedding and before publishing, stops the ingest with :class:`CancelledError`
     before anything is published (a cancelled job). A file of a folder whose document ``kb delete``
     removed is left out while unchanged (:data:`DELETED`), unless ``undelete``. Raises KBError only for fatal problems
@@ -549,6 +551,8 @@ def ingest_paths(
                     keep_ids[old.id] = None
                     report.unchanged += 1
                     continue
+                if old is not None and not upload:
+                    _check_not_elsewhere(source, old, root, resolved)
                 if only_groups is not None and old is not None:
                     _check_within(source, "replaces a document", old, only_groups)
                 loaded = load_file_with_defaults(path, root, max_file_mb, defaults, data=data)
@@ -706,6 +710,27 @@ def _with_origin(loaded: LoadedFile, root: Path, old: Document | None, report: I
             "give folders that hold files of the same name knowledge bases of their own, or rename one"
         )})
     return replace(loaded, document=replace(doc, metadata={**doc.metadata, ORIGIN_KEY: here}))
+
+
+def _check_not_elsewhere(source: str, old: Document, root: Path, resolved: Path) -> None:
+    """A file whose name is that of a document read from another folder that still holds its
+    file fails: ``kb ingest ./good`` then ``kb ingest ./dept/billing``, both holding faq.csv,
+    replaced good's FAQ with billing's (exit 0, a warning), and good/faq.csv was in no answer
+    though it had not moved. Only a file that moved (gone from its recorded folder, or the same
+    file reached by another path) replaces the document, as :func:`_with_origin` warns."""
+    was = _origin(old)
+    if was is None or was == str(root.resolve()):
+        return
+    there = Path(was) / old.source
+    try:
+        if not there.is_file() or there.resolve() == resolved or there.samefile(resolved):
+            return
+    except OSError:
+        return  # unreadable where it was: treated as moved, as before
+    raise InputError(
+        f"{source}: {resolved} has the name of the document read from {there}, which is still there",
+        "ingest from a folder that holds both, so each keeps its own path, or rename one",
+    )
 
 
 def _check_not_widened(source: str, old: Document, new: Document, upload: bool) -> None:

@@ -586,16 +586,40 @@ def test_one_file_named_twice_is_read_once(kb_home: Path, tmp_path: Path, fake_e
 
 
 def test_a_document_replaced_from_another_folder_is_named(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
-    # `kb ingest ./a` then `kb ingest ./b`, both holding hours.md: the second replaced the first unsaid
+    # `kb ingest ./a` then `kb ingest ./b`, hours.md moved from a to b: the second replaced the first unsaid
     a, b = two_folders(tmp_path, "hours.md", ("Store A opens at 7 am.", "Store B opens at 9 am."))
     kb = KnowledgeBase(kb_home, "t")
     assert not ingest_paths(kb, [a], fake_embedder).warnings
     (a / "hours.md").write_text("# Hours\n\nStore A opens at 8 am.\n", encoding="utf-8")
     assert not ingest_paths(kb, [a], fake_embedder).warnings  # the same folder, changed: no warning
+    (a / "hours.md").unlink()  # moved: a no longer holds it
     r = ingest_paths(kb, [b], fake_embedder)
     assert r.updated == 1 and r.warnings == [{"source": "hours.md", "warning": (
         f"hours.md: replaces the document of that name read from {a.resolve()} (now from {b.resolve()}); "
         "give folders that hold files of the same name knowledge bases of their own, or rename one")}]
+
+
+def test_a_file_named_as_a_document_of_another_folder_still_there_fails(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    # `kb ingest ./good` then `kb ingest ./dept/billing`, both holding faq.csv: billing's replaced
+    # good's (exit 0, "1 updated", a warning) though good/faq.csv had not moved
+    (tmp_path / "docs").mkdir()
+    a, b = two_folders(tmp_path / "docs", "hours.md", ("Store A opens at 7 am.", "Store B opens at 9 am."))
+    (b / "other.md").write_text("# Other\n\nParking is free.\n", encoding="utf-8")
+    kb = KnowledgeBase(kb_home, "t")
+    ingest_paths(kb, [a], fake_embedder)
+    r = ingest_paths(kb, [b], fake_embedder)
+    assert r.added == 1 and r.updated == 0  # other.md still ingests
+    assert r.failed == [{"source": "hours.md", "error": (
+        f"hours.md: {(b / 'hours.md').resolve()} has the name of the document read from "
+        f"{(a / 'hours.md').resolve()}, which is still there; ingest from a folder that holds both, "
+        "so each keeps its own path, or rename one")}]
+    index = kb.load_live()
+    assert any("Store A opens at 7 am" in c.text for c in all_chunks(index))
+    assert not any("Store B" in c.text for c in all_chunks(index))
+    index.close()
+    # from the folder above, each keeps its own path
+    r = ingest_paths(kb, [tmp_path / "docs"], fake_embedder)
+    assert not r.failed and r.added == 3
 
 
 def test_file_names_that_are_not_utf8_get_readable_source_ids(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
