@@ -808,17 +808,55 @@ def _from_live(prev: Any, docs: Iterable[Document]) -> list[ParsedFile]:
             for d in sorted(docs, key=lambda d: d.source)]
 
 
-def _items(kb: Any, src: SourceSpec, prev: Any) -> tuple[list[tuple[Path, Path]], list[ParsedFile], int]:
+def _deleted_files(kb: Any, files: list[tuple[Path, Path]]) -> tuple[list[tuple[Path, Path]], list[dict[str, str]]]:
+    """``files`` without those whose document ``kb delete`` removed (:data:`ingest.pipeline.DELETED`),
+    and a warning for each, as ``kb ingest`` of the folder says: ``kb reindex --source DIR`` read the
+    deleted warranty.docx again, unsaid, and answered from it. A file is the deleted one when it is
+    the file its document was read from, or holds the same content (a document whose folder was not
+    recorded); how it was ingested (its groups) went with the document, so a deleted file is never
+    read again as public by a rebuild. ``kb ingest DIR --undelete`` adds it back."""
+    from ingest.loaders import content_hash, doc_id_for, read_sidecar, source_of
+    from ingest.pipeline import _deleted_marks
+
+    marks = _deleted_marks(kb)
+    if not marks:
+        return files, []
+    kept: list[tuple[Path, Path]] = []
+    said: list[dict[str, str]] = []
+    for path, root in files:
+        source = source_of(path, root)
+        mark = marks.get(source)
+        if mark is not None:
+            try:
+                same = mark.get("file") == str(path.resolve()) or mark["id"] == doc_id_for(
+                    source, content_hash(path.read_bytes(), read_sidecar(path)[1]))
+            except (OSError, KBError):
+                same = False  # unreadable: parsed as any file, and fails there with its reason
+            if same:
+                said.append({"source": source, "warning": (
+                    f"{source}: left out, as kb delete removed it ({mark.get('at', '?')[:10]}); "
+                    f"to add it back, ingest again with --undelete")})
+                continue
+        kept.append((path, root))
+    return kept, said
+
+
+def _items(kb: Any, src: SourceSpec, prev: Any
+           ) -> tuple[list[tuple[Path, Path]], list[ParsedFile], int, list[dict[str, str]]]:
     """Files to parse, and documents of the live version to carry over as they are: all of them
     for the source ``live``; for a folder or manifest, those it does not hold (ingested from
     another folder, uploaded): a rebuild from one folder removed them, unsaid, and a later plain
     ``kb reindex`` (the recorded source) again. ``kb delete`` or ``kb ingest --prune`` remove
     documents; a rebuild does not. And how many files of a recorded folder the knowledge base does
-    not hold, left out."""
+    not hold, left out; and a warning for each file of a folder given (--source) left out because
+    ``kb delete`` removed its document (:func:`_deleted_files`)."""
     if src.kind != "live":
         files = list_source_files(src)
+        deleted: list[dict[str, str]] = []
+        if not src.recorded:
+            files, deleted = _deleted_files(kb, files)
         if prev is None:
-            return files, [], 0
+            return files, [], 0, deleted
         from ingest.loaders import source_of
 
         if src.recorded:
@@ -831,10 +869,10 @@ def _items(kb: Any, src: SourceSpec, prev: Any) -> tuple[list[tuple[Path, Path]]
         else:
             left_out = 0
         found = {source_of(p, r) for p, r in files}
-        return files, _from_live(prev, (d for d in prev.documents() if d.source not in found)), left_out
+        return files, _from_live(prev, (d for d in prev.documents() if d.source not in found)), left_out, deleted
     if prev is None:
         raise InputError(f"knowledge base {kb.name!r} has no live version to rebuild from", "pass --source DIR")
-    return [], _from_live(prev, prev.documents()), 0
+    return [], _from_live(prev, prev.documents()), 0, []
 
 
 def _defaults_of(old: Document | None) -> dict[str, Any] | None:
@@ -922,11 +960,14 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
     if src.kind == "live" and prev is not None:
         settings = dict(prev.manifest.get("settings") or settings)
         settings["question_form"] = QUESTION_FORM  # the form the feeder embeds curated questions in
-    files, ready_list, left_out = _items(kb, src, prev) if documents is None else ([], [], 0)
+    files, ready_list, left_out, deleted = _items(kb, src, prev) if documents is None else ([], [], 0, [])
     if left_out:
         jl.event("left_out", files=left_out)
         say(f"{left_out} files of {src.path} are not in the knowledge base (removed with kb delete, or never "
-            "ingested): left out; kb ingest adds them, or --source rebuilds from the folder as it is")
+            "ingested): left out; kb ingest adds them (those kb delete removed, with --undelete)")
+    for w in deleted:
+        report.warnings.append(w)
+        jl.event("file_warning", **w)
     if recorded is not None and recorded is not prev:
         files = _known_files(files, prev_by_source, report, jl)
     ready: Iterable[ParsedFile] = ready_list if documents is None else documents

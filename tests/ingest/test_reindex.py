@@ -450,9 +450,30 @@ def test_a_plain_reindex_does_not_bring_back_a_deleted_document(tmp_path: Path) 
     assert r.status == "done" and "doc001.md" not in _groups_by_source(kb)
     assert any("1 files of" in line and "left out" in line for line in said), said
     assert not any("item1x" in t for t in all_texts(kb))
-    # given as --source, the folder is rebuilt as it is
-    reindex(kb, docs, emb)
+    # kb ingest --undelete adds it back, and a rebuild keeps it
+    ingest_paths(kb, [docs], emb, undelete=True)
+    reindex(kb, None, emb)
     assert "doc001.md" in _groups_by_source(kb)
+
+
+def test_a_reindex_from_a_folder_given_does_not_bring_back_a_deleted_document(tmp_path: Path) -> None:
+    """`kb reindex --source DIR` read the file `kb delete` removed again, unsaid, and the blender
+    warranty was answered from it once more; `kb ingest DIR` leaves it out with a warning."""
+    from ingest.pipeline import delete_sources
+
+    docs = write_corpus(tmp_path, n_files=3)
+    kb = KnowledgeBase(tmp_path / "home", "t")
+    emb = get_embedder("hashing:64")
+    ingest_paths(kb, [docs], emb, default_groups=("staff",))  # ingested for a group: still the deleted file
+    delete_sources(kb, ["doc001.md"], emb)
+    r = reindex(kb, docs, emb)
+    assert r.status == "done" and "doc001.md" not in _groups_by_source(kb)
+    assert not any("item1x" in t for t in all_texts(kb))
+    assert [w["source"] for w in r.warnings] == ["doc001.md"]
+    assert "left out, as kb delete removed it" in r.warnings[0]["warning"]
+    assert r.warnings[0]["warning"].endswith("to add it back, ingest again with --undelete")
+    # as kb ingest of the folder does
+    assert ingest_paths(kb, [docs], emb, default_groups=("staff",)).kept_deleted == ["doc001.md"]
 
 
 def test_prune_with_a_folder_of_no_documents_is_refused(tmp_path: Path) -> None:
