@@ -250,6 +250,18 @@ async def _upload_fields_known(request: Request) -> None:
             raise InputError(f"{key}: sent {len(values)} times", f"send {key} once{_LIST_HINT.get(key, '')}")
         if key in _LIST_HINT and values and isinstance(values[0], str) and values[0].lstrip().startswith("["):
             raise InputError(f"{key}: {_cut(values[0])} is not a list of names", f"send {key} comma-separated{_LIST_HINT[key]}")
+        # a field sent blank (-F groups=, a variable left unset) reached the route as None, as if
+        # absent: the upload was published to everyone (202, groups []); form_names() never saw it
+        if key in _BLANK_REFUSED and values and isinstance(values[0], str) and not values[0].strip():
+            raise InputError(f"{key} is blank", _BLANK_REFUSED[key])
+
+
+# the upload's form fields whose blank value is refused (read raw: FastAPI gives "" as None)
+_BLANK_REFUSED = {
+    "groups": "send comma-separated names, e.g. groups=staff,sales, or leave the field out",
+    "tags": "send comma-separated names, e.g. tags=billing,faq, or leave the field out",
+    "kb": "name the knowledge base, or leave the field out for the default one",
+}
 
 
 def _validation_message(exc: RequestValidationError, request: Request | None = None) -> str:

@@ -1134,6 +1134,25 @@ def test_upload_form_names_blank_or_not_utf8_are_refused(own_home: Path) -> None
         assert docs["note.txt"]["groups"] == ["équipe", "员工"]
 
 
+def test_upload_form_fields_sent_blank_are_refused_not_taken_as_absent(own_home: Path) -> None:
+    # -F 'groups=' reached the route as None (FastAPI reads an empty form value so) and the staff
+    # note was published to everyone: 202, groups []
+    with make_client(make_settings(own_home, "hashing:64")) as c:
+        note = [("note.txt", b"The staff wifi password is PURPLE-OTTER-42.\n")]
+        for key in ("groups", "tags", "kb"):
+            for blank in ("", "  "):
+                r = _upload(c, note, **{key: blank})
+                assert r.status_code == 422, (key, blank, r.text)
+                message = r.json()["message"]
+                assert message.startswith(f"{key} is blank; ") and "leave the field out" in message, message
+                assert "\n" not in message
+        assert "PURPLE-OTTER" not in c.post("/v1/search", json={"query": "staff wifi password"}).text
+        r = _upload(c, note)  # absent: still the default knowledge base, for everyone
+        assert r.status_code == 202 and _job(c, r.json()["id"])["state"] == "succeeded"
+        docs = {d["source"]: d for d in c.get("/v1/documents").json()["documents"]}
+        assert docs["note.txt"]["groups"] == []
+
+
 def test_a_refused_re_upload_keeps_the_stored_copy(own_home: Path) -> None:
     good = b"Opening hours: 9 to 5 on weekdays.\n"
     with make_client(make_settings(own_home, "hashing:64")) as c:
