@@ -313,9 +313,39 @@ _JUNK_PDF_TITLE = re.compile(
 
 
 def _looks_cjk(text: str) -> bool:
-    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f")
+    """Whether ``text`` (bytes read as GB18030) reads as Chinese: CJK over a third of its letters,
+    or, in a mostly-English file, most of its non-ASCII characters hanzi or full-width punctuation
+    of GB2312 (both bytes 0xA1-0xFE, where those of real text lie) next to another such one. A CSV
+    of English rows with two GBK rows was under the first share and read as Thai (cp874),
+    unwarned. A Western code page read as GB18030 gives an accented letter and the ASCII letter
+    after it as one rare character ("é" + "s"), outside GB2312, and two accented letters in a row
+    ("déçu") one character alone, not a run: neither passes."""
+    cjk = sum(1 for ch in text if _is_cjk(ch))
     letters = sum(1 for ch in text if not ch.isspace())
-    return letters > 0 and cjk / letters > 0.3
+    if letters > 0 and cjk / letters > 0.3:
+        return True
+    wide = sum(1 for ch in text if ord(ch) > 0x7F)
+    if not wide:
+        return False
+    common = [_gb2312_cjk(ch) for ch in text]
+    in_runs = sum(1 for i, c in enumerate(common)
+                  if c and ((i > 0 and common[i - 1]) or (i + 1 < len(common) and common[i + 1])))
+    return in_runs / wide > 0.8
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
+
+
+def _gb2312_cjk(ch: str) -> bool:
+    """A hanzi or CJK punctuation mark of GB2312's rows (both bytes 0xA1-0xFE)."""
+    if not _is_cjk(ch):
+        return False
+    try:
+        raw = ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return len(raw) == 2 and raw[0] >= 0xA1 and raw[1] >= 0xA1
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd\ue000-\uf8ff]")
@@ -1847,6 +1877,7 @@ def rows_to_faq(
     firsts: dict[str, tuple[str, str, str]] = {} if earlier is None else earlier
     conflicts: dict[str, list[str]] = {}
     copies: list[str] = []
+    renamed: dict[str, list[str]] = {}  # an id of the sheet given to rows after its first: their new ids
     for row in rows:
         cells = list(row)
 
@@ -1875,6 +1906,8 @@ def rows_to_faq(
         faq_id = get("id") or faq_entry_id(question, answer)
         seen[faq_id] += 1
         if seen[faq_id] > 1:
+            if get("id"):  # a made-up id repeats with a copy, which is named below already
+                renamed.setdefault(faq_id, []).append(f"{faq_id}-{seen[faq_id]}")
             faq_id = f"{faq_id}-{seen[faq_id]}"
         meta: dict[str, Any] = {}
         where = f"{name} row {_label(get('id'), question)}"
@@ -1910,6 +1943,15 @@ def rows_to_faq(
     if copies:
         warnings.append(_rows_note(name, copies, "repeating an earlier row's question and answer kept",
                                    "remove the copies unless their tags or groups set them apart"))
+    if renamed:
+        # tricky.csv gave id 7 to two questions: the second became "7-2" unsaid, and feedback,
+        # citations and an evaluation set's gold that name entry 7 meant either
+        n = len(renamed)
+        shown = ", ".join(f"{_label(k, '')} as {' / '.join(repr(x) for x in v)}" for k, v in list(renamed.items())[:3])
+        warnings.append(
+            f"{name}: {n} id{'s' if n > 1 else ''} given to more than one row, the later rows stored under "
+            f"another ({shown}{f' and {n - 3} more' if n > 3 else ''}); give each row an id of its own and ingest again"
+        )
     return out, warnings
 
 
@@ -2271,12 +2313,22 @@ def load_file(
     from ingest.cleaning import clean_elements, document_lang, document_title, without_injections
 
     kind = "faq" if path.suffix.lower() in FAQ_SUFFIXES else "document"
+    given_rows = faq_rows
     elements, faq_rows, injections = without_injections(elements, faq_rows)
     if injections:
         warnings += (
             f"{name}: {len(injections)} instruction-like sentence(s) left out, as a prompt injection "
             f"({quoted_names(injections, shown=1, width=60)}); if that is the document's own text, reword it",
         )
+    faq_rows, hollow = _answered_rows(given_rows, faq_rows)
+    if hollow:
+        # "How do I verify my account?", answered only "send your password to verify@...", stayed
+        # indexed with an empty answer, and its question was answered from unrelated passages
+        warnings += (_rows_note(name, hollow, "whose whole answer is a prompt injection skipped",
+                                "write the answers and ingest again"),)
+        if not faq_rows:
+            raise EmptyFileError(f"{name}: no rows with both a question and an answer (every answer is a "
+                                 "prompt injection)", "write the answers and ingest again")
     if kind == "document":
         elements = clean_elements(elements)
         if not elements:
@@ -2295,6 +2347,20 @@ def load_file(
         metadata=doc_meta,
     )
     return LoadedFile(doc, chash, tuple(elements), tuple(faq_rows), warnings)
+
+
+def _answered_rows(given: Sequence[FaqRow], cleaned: Sequence[FaqRow]) -> tuple[list[FaqRow], list[str]]:
+    """The rows of ``cleaned`` (``given`` without prompt injections, row for row) that still have
+    an answer, and the labels of those left with none (by their sheet's id, else their question)."""
+    kept: list[FaqRow] = []
+    hollow: list[str] = []
+    for before, row in zip(given, cleaned, strict=True):
+        if any(ch.isalnum() for ch in row.answer) or not any(ch.isalnum() for ch in before.answer):
+            kept.append(row)
+            continue
+        made = before.faq_id.split("-")[0] == faq_entry_id(before.question, before.answer)
+        hollow.append(_label("" if made else before.faq_id, before.question))
+    return kept, hollow
 
 
 def _in_own_lang(row: FaqRow, lang: str) -> FaqRow:

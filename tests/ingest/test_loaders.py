@@ -831,6 +831,40 @@ def test_a_legacy_code_page_is_read_as_written(text: str, encoding: str) -> None
     assert _decode(text.encode(encoding)) == text
 
 
+def test_a_mostly_english_file_with_a_few_gbk_rows_is_read_as_gbk(tmp_path: Path) -> None:
+    # under a third of its letters Chinese: read as Thai (cp874), "2,ิ๕รดอหฟ๎...", unwarned
+    from ingest.loaders import _decode
+
+    text = ("id,question,answer\n1,How do I get an invoice?,Open the order and click Invoice.\n"
+            "2,怎么退款？,在订单页申请退款。\n")
+    assert _decode(text.encode("gbk")) == text
+    (tmp_path / "mixed.csv").write_bytes(text.encode("gbk"))
+    lf = load_file(tmp_path / "mixed.csv", tmp_path, 5)
+    assert [r.question for r in lf.faq_rows] == ["How do I get an invoice?", "怎么退款？"]
+    # accented letters that GB18030 reads as a lone rare character each stay Western
+    for western in ("I was déçu by the café.\n", "Thanks, Zoë. The naïve résumé.\n",
+                    "Rückgabe innerhalb von 30 Tagen. Größe ändern? Grüße, Müller.\n"):
+        assert _decode(western.encode("cp1252")) == western
+
+
+def test_an_id_given_to_two_rows_is_named_with_the_id_the_second_gets(tmp_path: Path) -> None:
+    # id 7 on two questions: the second became "7-2" unsaid (its question was not asked again)
+    (tmp_path / "faq.csv").write_text(
+        "id,question,answer\n7,How do I track my order?,Use the tracking link.\n"
+        "7,Can I change my delivery address?,Yes until the order ships.\n8,Do you gift wrap?,Yes.\n",
+        encoding="utf-8",
+    )
+    lf = load_file(tmp_path / "faq.csv", tmp_path, 5)
+    assert [r.faq_id for r in lf.faq_rows] == ["7", "7-2", "8"]
+    assert lf.warnings == ("faq.csv: 1 id given to more than one row, the later rows stored under another "
+                           "('7' as '7-2'); give each row an id of its own and ingest again",)
+    # a copy without an id column gets "-2" too, and is named as a copy only
+    (tmp_path / "faq.csv").write_text("question,answer\nDo you gift wrap?,Yes.\nDo you gift wrap?,Yes.\n",
+                                      encoding="utf-8")
+    said = load_file(tmp_path / "faq.csv", tmp_path, 5).warnings
+    assert len(said) == 1 and "repeating an earlier row's question and answer" in said[0]
+
+
 def test_faq_rows_without_an_answer_are_left_out_and_named(tmp_path: Path) -> None:
     (tmp_path / "faq.csv").write_text(
         'ID,Question,Answer\n7,"Do you ship, abroad?","Yes, to 28 countries."\n8,Is there a minimum?,"is there a  minimum"\n'
