@@ -10,6 +10,7 @@ anything), or a limit in its unit that speaks of it."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass
 
@@ -216,3 +217,86 @@ def dimensions_named(said: list[Quantity]) -> frozenset[str]:
     """The terms for the dimensions that the quantities ``said`` measure ("size", "weight")."""
     dims = {_DIMENSION[q.unit] for q in said if q.unit in _DIMENSION}
     return frozenset().union(*(_DIMENSION_TERMS[d] for d in dims)) if dims else frozenset()
+
+
+# A sentence that says a rule changed, and what it was before: "reduced from $50 to $40",
+# "(previously 15 business days)", "由18小时延长至24小时", "原为3元". Its "before" part holds the old
+# quantities (:func:`changed_from`).
+_CHANGED_FROM = re.compile(
+    r"\b(?:reduced|increased|raised|lowered|cut|extended|shortened|changed|moved|rises?|rose|risen|falls?|fell|fallen"
+    r"|drops?|dropped|goes\s+(?:up|down)|went\s+(?:up|down)|(?:has|have)\s+(?:gone\s+(?:up|down)|changed))\s+from\s+"
+    r"(?P<en>[^;.!?]{1,40}?)\s+to\b"
+    r"|\b(?:previously|formerly|was\s+previously|used\s+to\s+be|instead\s+of)\b[\s:]*(?P<was>[^;.!?)]{1,40})"
+    r"|[由从](?P<zh>[^，。；！？,;]{1,24}?)(?:调整|延长|缩短|提高|降低|上调|下调|增加|减少|增至|降至|改|变更|变)(?:为|至|到|成)"
+    r"|原(?:为|来为|来是|标准为|收费标准为)(?P<zh_was>[^，。；！？,;)）]{1,24})",
+    re.IGNORECASE,
+)
+
+
+def changed_from(sentence: str) -> list[Quantity]:
+    """The quantities ``sentence`` says a rule had before it changed ("The change fee is reduced
+    from EUR 60 to EUR 45": EUR 60; "免费存放时长由18小时延长至24小时": 18 hours); [] for a sentence
+    that says no change."""
+    out: list[Quantity] = []
+    for m in _CHANGED_FROM.finditer(sentence):
+        old = next(g for g in m.groups() if g is not None)
+        out += quantities(old)
+    return out
+
+
+def supersedes(change: str, rule: str) -> bool:
+    """Whether ``change`` (a sentence of a notice) says that ``rule`` (another sentence) no longer
+    holds: ``rule`` states one of the quantities ``change`` says the rule had before (the same
+    number, in the same unit or either without one). "Effective August 1, 2026, the Gold specialist
+    copay is reduced from $50 to $40" supersedes "Gold: specialist copay $50"."""
+    before = changed_from(change)
+    if not before:
+        return False
+    said = quantities(rule)
+    return any(
+        q.value == old.value and (q.unit is None or old.unit is None or q.unit == old.unit) for old in before for q in said
+    )
+
+
+_MONTHS = {m: i + 1 for i, m in enumerate((
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"
+))}
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE = re.compile(
+    r"(?P<y1>\d{4})-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})\b"
+    rf"|\b(?P<mon2>{_MONTH})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y2>\d{{4}})"
+    rf"|\b(?P<d3>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mon3>{_MONTH})\.?,?\s+(?P<y3>\d{{4}})"
+    r"|(?P<y4>\d{4})\s*年\s*(?P<m4>\d{1,2})\s*月\s*(?P<d4>\d{1,2})\s*[日号]",
+    re.IGNORECASE,
+)
+
+
+def dates_in(text: str) -> list[datetime.date]:
+    """The calendar dates ``text`` writes ("2026-11-01", "November 1, 2026", "1 November 2026",
+    "2026年11月1日"), in order; one that is no date (a 31 February) is left out."""
+    out: list[datetime.date] = []
+    for m in _DATE.finditer(text):
+        g = m.groupdict()
+        try:
+            if g["y1"]:
+                out.append(datetime.date(int(g["y1"]), int(g["m1"]), int(g["d1"])))
+            elif g["y2"]:
+                out.append(datetime.date(int(g["y2"]), _MONTHS[g["mon2"].lower()], int(g["d2"])))
+            elif g["y3"]:
+                out.append(datetime.date(int(g["y3"]), _MONTHS[g["mon3"].lower()], int(g["d3"])))
+            else:
+                out.append(datetime.date(int(g["y4"]), int(g["m4"]), int(g["d4"])))
+        except ValueError:
+            continue
+    return out
+
+
+def in_force(change: str, before: str, today: datetime.date | None = None) -> bool:
+    """Whether a change (``change``, a sentence of a notice, after ``before``, the notice's text up
+    to it) is in force ``today``: the last date the sentence gives, else the last date before it
+    (a dated entry's line, "自2026年11月1日起…调整如下："), is not after today. A change dated later is
+    announced, not yet the rule ("1 January 2027 (announced): the weight limit rises from 8 kg to
+    10 kg"); one with no date is in force."""
+    dates = dates_in(change) or dates_in(before)
+    return not dates or dates[-1] <= (today or datetime.date.today())

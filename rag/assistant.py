@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 from indexes.embedders import MINILM_ID
 from indexes.injection import injected, redact_injections
+from indexes.quantity import changed_from, in_force, supersedes
 from indexes.text import (
     NEGATION,
     PHRASE_SEP,
@@ -51,6 +52,7 @@ from indexes.text import (
     query_topic,
     same_words,
     split_asks,
+    split_sentences,
     to_simplified,
     tokenize,
     unread_letters,
@@ -807,6 +809,25 @@ def _repeats_an_answer(entry: Hit, asked: str, hist: Sequence[Message]) -> bool:
     return not own or len(own & theirs) / len(own | theirs) < 0.5
 
 
+def _changed_by_notice(entry: Hit, hits: Sequence[Hit], asked: str) -> bool:
+    """Whether a sentence of another of ``hits`` that names a term of ``asked`` says that the rule
+    ``entry`` (a curated FAQ entry) states has changed, and is in force
+    (:func:`indexes.quantity.supersedes`, :func:`indexes.quantity.in_force`)."""
+    answer = entry.chunk.answer or entry.chunk.text
+    terms = frozenset(tokenize(query_topic(asked)))
+    for h in hits:
+        text = h.passage
+        if h.chunk.id == entry.chunk.id or not terms or not changed_from(text):
+            continue
+        for sent in split_sentences(text):
+            if (
+                changed_from(sent) and named_terms(terms, sent) and supersedes(sent, answer)
+                and in_force(sent, text[: max(text.find(sent[:20]), 0)])
+            ):
+                return True
+    return False
+
+
 def _last_reply(hist: Sequence[Message]) -> str:
     """The conversation's previous reply ("" where the last turn is not one)."""
     return hist[-1].get("content", "") if hist and hist[-1].get("role") == "assistant" else ""
@@ -1339,6 +1360,11 @@ class Assistant:
             # "携号转网要收手续费吗？" matched the entry on how to port a number, which names no
             # fee: the entry is about what is asked, but does not say it; the composer looks for a
             # sentence that does (a price, a duration, a number), among the entries too
+            faq = None
+        if faq is not None and _changed_by_notice(faq, hits, asked):
+            # a notice among the passages says the rule the entry states has changed ("Effective
+            # November 1, 2026, ... decided within 7 business days (previously 15 business days)"):
+            # the entry was said as written, at confidence 1.0; the composer tells the change
             faq = None
         if faq is not None and "faq_exact" not in faq.scores and asks_several(asked):
             # "退货运费谁出？多久退款？": one entry answers one of the asks; the composer answers

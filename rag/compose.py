@@ -17,10 +17,13 @@ from indexes.lru import BatchLRU
 from indexes.quantity import (
     DIMENSION_TERMS,
     asked_quantities,
+    changed_from,
     dimensions_named,
+    in_force,
     names_quantity,
     quantities,
     says_unit,
+    supersedes,
     unit_terms,
 )
 from indexes.text import (
@@ -445,7 +448,7 @@ def _list_blocks(lines: list[str]) -> Iterator[tuple[bool, list[str]]]:
             # 理赔应在…30日内提出。逾期未提出的，视为放弃索赔。", run into one clause, was supported by no
             # passage); one that ends with a colon before the list is that list's lead-in
             texts = [m.group(1) if (m := LIST_ITEM.match(line)) else line for line in run]
-            for paragraph, part in _runs(list(zip(run, texts)), lambda lt: bool(_ENDS_SENTENCE.search(lt[1]))):
+            for paragraph, part in _runs(list(zip(run, texts, strict=True)), lambda lt: bool(_ENDS_SENTENCE.search(lt[1]))):
                 if paragraph:
                     yield False, [t for _, t in part]
                     continue
@@ -1072,7 +1075,11 @@ class ExtractiveComposer:
             start = _section_start(sents, _own_start(hit, written_in))
             # the hit's own chunk is in the section its heading path ends with: the first one when
             # no other section's heading stands before it
-            heads = _sections_of(sents, headings, section_path(hit.chunk) if start == 0 else "")
+            # (a curated entry's answer is of its question, as a section's text is of its heading: "Standard
+            # requests are decided within 15 business days" answers "How long does prior authorization
+            # take?", which it names none of)
+            own_head = (hit.chunk.question or "") if hit.chunk.kind == "faq" else section_path(hit.chunk)
+            heads = _sections_of(sents, headings, own_head if start == 0 else "")
             for pos, sent in enumerate(sents):
                 s = _clean_sentence(sent)
                 if (
@@ -1562,6 +1569,27 @@ class ExtractiveComposer:
             rows = [None] * len(said)
             places = set(listed)
             total = sum(len(s) for _, _, s, _ in said)
+        # a rule that a notice among the passages says has changed ("reduced from $50 to $40",
+        # "由18小时延长至24小时") is told as the notice says it now: the old rule was quoted, at confidence
+        # 1.0 from an FAQ entry, beside or instead of the change (QA: a health plan, a courier)
+        changes = [j for j, (_, _, t) in enumerate(every) if changed_from(t)] if q_terms else []
+        for k, (n, pos, sent, r) in enumerate(list(said) if changes else ()):
+            j = _change_of(sent, changes, every, plain, q_terms, hits)
+            if j is None:
+                continue
+            m, at, change = every[j]
+            if (m, at) in places:
+                said[k] = (n, pos, "", r)  # (said once, where the change is)
+                continue
+            said[k] = (m, at, change, r)
+            leaning[k], says_kind[k], rows[k] = False, fits[j], None
+            places.discard((n, pos))
+            places.add((m, at))
+        if any(not s for _, _, s, _ in said):
+            keep_said = [k for k, (_, _, s, _) in enumerate(said) if s]
+            said, leaning = [said[k] for k in keep_said], [leaning[k] for k in keep_said]
+            says_kind, rows = [says_kind[k] for k in keep_said], [rows[k] for k in keep_said]
+        total = sum(len(s) for _, _, s, _ in said)
 
         def say_too(n: int, at: int, r: float) -> int:
             """Says the sentence of passage ``n`` at ``at`` too, where it may be quoted, is not said
@@ -1589,15 +1617,17 @@ class ExtractiveComposer:
             after = place.get((n, pos + 1))
             if after is not None and _EXCEPTION.match(every[after][2]):
                 total += say_too(n, pos + 1, r)
-        # a clause of the kind asked that stops at a semicolon, followed by another that gives it
-        # too, is one of the cases the sentence tells apart: "社保卡补办需要多长时间？" was told "合作银行网
-        # 点即时制卡的，当场领取" and not "非即时制卡网点五个工作日内制卡完成" after it
+        # a sentence of two clauses of the kind asked, parted by a semicolon, tells two cases apart:
+        # "社保卡补办需要多长时间？" was told "合作银行网点即时制卡的，当场领取" and not "非即时制卡网点五个工作日
+        # 内制卡完成" after it. (Not a clause of a longer run: an admissions page's "；"-parted list of
+        # pieces to play went on from the one asked to the next instrument's)
         if kind is not None:
             for n, pos, sent, r in list(said):
-                after = place.get((n, pos + 1))
+                after, earlier = place.get((n, pos + 1)), place.get((n, pos - 1))
                 if (
                     after is not None and sent.rstrip().endswith(("；", ";")) and holds_answer_kind(kind, sent)
-                    and holds_answer_kind(kind, every[after][2])
+                    and holds_answer_kind(kind, every[after][2]) and not every[after][2].rstrip().endswith(("；", ";"))
+                    and (earlier is None or not every[earlier][2].rstrip().endswith(("；", ";")))
                 ):
                     total += say_too(n, pos + 1, r)
         # a lead-in ("Periods by product category:", "To use the Bixby function, you must:") says
@@ -1895,6 +1925,25 @@ def _lead_words(sentence: str) -> str:
 def _leads_in(sentence: str) -> bool:
     """Whether ``sentence`` introduces what follows it: a short one that ends with a colon."""
     return sentence.rstrip(CLOSERS + " ").endswith((":", "：")) and len(tokenize(sentence)) <= LEAD_IN_MAX_WORDS
+
+
+def _change_of(
+    sent: str, changes: Sequence[int], every: Sequence[tuple[int, int, str]], words: Sequence[set[str]],
+    q_terms: set[str], hits: Sequence[Hit],
+) -> int | None:
+    """Of the candidates ``changes`` (places in ``every``: passage number, position, sentence) that
+    say a rule changed, the first that says the rule ``sent`` states has changed, names a term of
+    the question (``words``: each candidate's terms) and is in force (:func:`indexes.quantity.
+    supersedes`, :func:`indexes.quantity.in_force`); None where none does."""
+    for j in changes:
+        n, _, change = every[j]
+        if change == sent or not (q_terms & words[j]) or not supersedes(change, sent):
+            continue
+        passage = hits[n - 1].passage
+        at = passage.find(change[:20])
+        if in_force(change, passage[: max(at, 0)]):
+            return j
+    return None
 
 
 def _ended(sentence: str) -> str:

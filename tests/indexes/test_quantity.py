@@ -48,3 +48,28 @@ def test_units_and_dimensions_are_named_by_quantities() -> None:
     assert "size" not in dimensions_named(quantities("Maximum weight per bag: 23 kg"))
     assert "weight" in dimensions_named(quantities("Maximum weight per bag: 23 kg"))
     assert "尺寸" in dimensions_named(quantities("长宽高之和不超过158厘米"))
+
+
+def test_a_change_says_the_quantity_a_rule_had_before() -> None:
+    import datetime
+
+    from indexes.quantity import changed_from, dates_in, in_force, supersedes
+
+    copay = "Effective August 1, 2026, the Gold specialist copay is reduced from $50 to $40 per visit."
+    assert [(q.value, q.unit) for q in changed_from(copay)] == [(50.0, "usd")]
+    assert supersedes(copay, "Plan tier: Gold; Specialist copay: $50; Emergency room copay: $300")
+    assert not supersedes(copay, "Plan tier: Silver; Specialist copay: $70")
+    days = "Standard requests are decided within 7 business days (previously 15 business days)."
+    assert supersedes(days, "Standard requests are decided within 15 business days.")
+    assert not supersedes(days, "Bags up to 15 kg.")  # (another unit)
+    locker = "快件投放快递柜后的免费存放时长由18小时延长至24小时。"
+    assert supersedes(locker, "快件投放快递柜后免费存放18小时，超时后每12小时收取0.5元。")
+    assert changed_from("Refunds are issued within 5 days.") == [] and not supersedes("Refunds take 5 days.", "5 days")
+    # dates, and whether the change is in force on a day
+    assert dates_in("Effective August 1, 2026; 2026-10-01; 1 January 2027; 自2026年11月1日起; February 31, 2026") == [
+        datetime.date(2026, 8, 1), datetime.date(2026, 10, 1), datetime.date(2027, 1, 1), datetime.date(2026, 11, 1)]
+    today = datetime.date(2026, 12, 6)
+    assert in_force(copay, "", today) and not in_force("From March 1, 2027 it rises from $5 to $6.", "", today)
+    # a dated entry's line before the sentence dates it; a change with no date is in force
+    assert not in_force("The limit rises from 8 kg to 10 kg.", "Notice\n1 January 2027 (announced)\n", today)
+    assert in_force("Check-in opens 36 hours before (previously 30 hours).", "", today)

@@ -2463,3 +2463,23 @@ def test_a_chinese_follow_up_that_names_only_when_or_where_keeps_the_topic_befor
     for question in ("在几楼？", "几点？", "要多久？"):
         assert not Assistant._turns_to_unknown(question, f"{question} 几点？ 早餐", found), question
     assert Assistant._turns_to_unknown("今天天气怎么样？", "今天天气怎么样？ 早餐", found)
+
+
+def test_an_faq_entry_whose_rule_a_notice_changed_is_no_direct_answer() -> None:
+    # "How long does prior authorization take?" was told the entry's 15 business days at confidence
+    # 1.0, where a notice among the passages says 7 from November 2026 (QA, a health plan)
+    from indexes.types import Chunk
+    from rag.assistant import _changed_by_notice
+    from rag.types import Hit
+
+    q = "How long does prior authorization take?"
+    entry = Hit(chunk=Chunk(id="f", doc_id="faq", source="faq.csv#5", position=0, kind="faq", title="faq", question=q,
+                            answer="Standard requests are decided within 15 business days.", text="..."), score=1.0)
+
+    def notice(text: str) -> Hit:
+        return Hit(chunk=Chunk(id="n", doc_id="n", source="notice.txt", position=0, text=text, title="Notice"), score=0.8)
+
+    changed = "2026-10-01\nEffective November 1, 2026, prior authorization requests are decided within 7 business days (previously 15 business days)."
+    assert _changed_by_notice(entry, [entry, notice(changed)], q)
+    assert not _changed_by_notice(entry, [entry, notice(changed.replace("2026", "2099"))], q)  # announced, not in force
+    assert not _changed_by_notice(entry, [entry, notice("Claims are paid within 30 days (previously 45 days).")], q)

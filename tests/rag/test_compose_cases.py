@@ -265,3 +265,24 @@ def test_a_regulation_s_paragraph_introduces_the_numbered_list_it_holds() -> Non
     text = composer.compose("理赔需要什么材料？", hits, lang="zh").text
     assert "运单号" in text and "理赔申请表" in text, text
     assert "7个自然日" in composer.compose("破损理赔的申请时限是多久？", hits, lang="zh").text
+
+
+def test_a_rule_a_notice_says_has_changed_is_told_as_the_notice_says_it() -> None:
+    # "How long does prior authorization take?" was told the FAQ entry's 15 business days, where the
+    # plan's notice says 7 from November 2026 (QA, a health plan); a change announced for a later
+    # date leaves the rule as it is
+    def entry(answer: str) -> Hit:
+        chunk = Chunk(id="f1", doc_id="faq", source="faq.csv#5", position=0, kind="faq", title="faq.csv",
+                      question="How long does prior authorization take?", answer=answer,
+                      text=f"Q: How long does prior authorization take?\nA: {answer}")
+        return Hit(chunk=chunk, score=0.95)
+
+    faq = entry("Standard requests are decided within 15 business days. Urgent requests are decided within 72 hours.")
+    notice = ("Please keep this notice with your Evidence of Coverage.\n2026-10-01\nEffective November 1, 2026, standard prior "
+              "authorization requests are decided within 7 business days (previously 15 business days).")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose("How long does prior authorization take?", [faq, _hit(2, notice, "Notice of changes", 0.8)]).text
+    assert "7 business days" in text and "are decided within 15 business days" not in text, text
+    later = notice.replace("2026", "2099")
+    text = composer.compose("How long does prior authorization take?", [faq, _hit(2, later, "Notice of changes", 0.8)]).text
+    assert "are decided within 15 business days" in text, text
