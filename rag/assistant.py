@@ -37,6 +37,7 @@ from indexes.text import (
     NEGATION,
     PHRASE_SEP,
     answer_kind,
+    asks_how_to,
     asks_the_opposite,
     asks_yes_no,
     class_words,
@@ -809,6 +810,14 @@ def _repeats_an_answer(entry: Hit, asked: str, hist: Sequence[Message]) -> bool:
     return not own or len(own & theirs) / len(own | theirs) < 0.5
 
 
+def tells_no_how(asked: str, entry_question: str) -> bool:
+    """Whether a curated entry asked ``entry_question`` does not tell how to do what ``asked`` asks
+    how to do: it asks whether something costs or takes so much ("怎么撤件？" was told the entry
+    "撤件要收费吗？", its fee, as a direct answer; the composer looks for the steps, the entries among
+    its passages)."""
+    return asks_how_to(asked) and asks_yes_no(entry_question) and answer_kind(entry_question) is not None
+
+
 def _changed_by_notice(entry: Hit, hits: Sequence[Hit], asked: str) -> bool:
     """Whether a sentence of another of ``hits`` that names a term of ``asked`` says that the rule
     ``entry`` (a curated FAQ entry) states has changed, and is in force
@@ -1360,6 +1369,8 @@ class Assistant:
             # "携号转网要收手续费吗？" matched the entry on how to port a number, which names no
             # fee: the entry is about what is asked, but does not say it; the composer looks for a
             # sentence that does (a price, a duration, a number), among the entries too
+            faq = None
+        if faq is not None and "faq_exact" not in faq.scores and tells_no_how(asked, faq.chunk.question or ""):
             faq = None
         if faq is not None and _changed_by_notice(faq, hits, asked):
             # a notice among the passages says the rule the entry states has changed ("Effective

@@ -1218,7 +1218,9 @@ class ExtractiveComposer:
             heading_names = {h: len(named_terms(how_terms, h)) for h in set(section)}
             told = {h for h in heading_names if is_how_to_heading(_own_heading(h))}
             maybe = {h for h in heading_names.keys() - told if h in stepped or names_a_procedure(_own_heading(h))}
-            rivals = [h for h in heading_names if h not in told and h not in maybe]
+            # (a curated entry's question, which its answer's sentences are of, is no section that
+            # could tell how instead: "撤件要收费吗？" kept the steps under "（二）撤件" from "怎么撤件？")
+            rivals = [h for h in heading_names if h not in told and h not in maybe and not _is_question(_own_heading(h))]
 
             def tells(h: str) -> bool:
                 """Whether section ``h`` (one that may tell how) tells how to do what is asked: its
@@ -1244,6 +1246,13 @@ class ExtractiveComposer:
                 fits = [bool(_MENU_PATH.search(t)) and matched(i) > 0 for i, (_, _, t) in enumerate(cands)]
         else:
             fits = [holds_answer_kind(kind, s) for _, _, s in cands]
+            if kind == "money":
+                # a table's row of figures gives prices where its table is of prices, though its
+                # cells name no currency: "| 跨省 | 12 | 2 | 20 | 5 |" under "运费价格表" and "单位：元"
+                # ("跨省标快首重多少钱？" was told the economy service's sentence after the table,
+                # which says 元)
+                priced_at = {n: _priced_table(hits[n - 1]) for n in {n for (n, _, _), r in zip(cands, row, strict=True) if r}}
+                fits = [f or (r and priced_at[n] and any(c.isdigit() for c in t)) for f, r, (n, _, t) in zip(fits, row, cands, strict=True)]
             named_classes = class_words(question) if kind is None else []
             classes = _class_kinds(" ".join(named_classes)) - {"type"}
             if classes:
@@ -1925,6 +1934,16 @@ def _lead_words(sentence: str) -> str:
 def _leads_in(sentence: str) -> bool:
     """Whether ``sentence`` introduces what follows it: a short one that ends with a colon."""
     return sentence.rstrip(CLOSERS + " ").endswith((":", "：")) and len(tokenize(sentence)) <= LEAD_IN_MAX_WORDS
+
+
+# a passage that says what currency its figures are in ("单位：元", "in USD", "(EUR)")
+_MONEY_UNIT = re.compile(r"单位[:：]\s*(?:人民币)?(?:元|万元|美元|欧元|英镑)|[（(](?:元|人民币元|USD|EUR|GBP|\$|€|£)[)）]|\bin\s+(?:USD|EUR|GBP|dollars|euros|pounds)\b", re.I)
+
+
+def _priced_table(hit: Hit) -> bool:
+    """Whether ``hit``'s tables are of prices: its title or section names a price ("运费价格表", "Costs
+    by plan tier", "Fees"), or its text says the currency its figures are in ("单位：元")."""
+    return bool(price_terms(f"{hit.chunk.title} {section_path(hit.chunk)}")) or bool(_MONEY_UNIT.search(hit.passage))
 
 
 def _change_of(

@@ -2483,3 +2483,13 @@ def test_an_faq_entry_whose_rule_a_notice_changed_is_no_direct_answer() -> None:
     assert _changed_by_notice(entry, [entry, notice(changed)], q)
     assert not _changed_by_notice(entry, [entry, notice(changed.replace("2026", "2099"))], q)  # announced, not in force
     assert not _changed_by_notice(entry, [entry, notice("Claims are paid within 30 days (previously 45 days).")], q)
+
+
+
+def test_a_how_to_question_is_not_told_an_entry_that_asks_what_it_costs() -> None:
+    # "怎么撤件？" was told the entry "撤件要收费吗？" (its fee) as a direct answer (QA, a courier)
+    from rag.assistant import tells_no_how
+
+    assert tells_no_how("怎么撤件？", "撤件要收费吗？") and tells_no_how("How do I cancel?", "Is there a fee to cancel?")
+    assert not tells_no_how("撤件要收费吗？", "撤件要收费吗？") and not tells_no_how("怎么撤件？", "如何撤件？")
+    assert not tells_no_how("How do I cancel?", "Can I cancel online?")  # (its answer may say how)

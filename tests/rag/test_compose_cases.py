@@ -286,3 +286,39 @@ def test_a_rule_a_notice_says_has_changed_is_told_as_the_notice_says_it() -> Non
     later = notice.replace("2026", "2099")
     text = composer.compose("How long does prior authorization take?", [faq, _hit(2, later, "Notice of changes", 0.8)]).text
     assert "are decided within 15 business days" in text, text
+
+
+PRICES_ZH = (
+    "以下为2026年国内快件运费标准，单位：元。首重为1公斤，续重按每公斤计费。\n"
+    "| 区域 | 标快首重（1公斤） | 标快续重（每公斤） | 特快首重（1公斤） | 特快续重（每公斤） |\n|---|---|---|---|---|\n"
+    "| 同城 | 8 | 1 | 12 | 2 |\n| 省内 | 10 | 1.5 | 15 | 3 |\n| 跨省 | 12 | 2 | 20 | 5 |\n"
+    "## 运费价格表 > 经济件价格\n经济件仅限跨省寄递，首重10元，续重每公斤1元，3公斤起寄。"
+)
+
+
+def test_a_price_table_s_rows_give_prices_though_its_cells_name_no_currency() -> None:
+    # "跨省标快首重多少钱？" was told the economy service's "首重10元" (it says 元), not the 跨省 row
+    # of the price table, whose figures the page says are in 元 (QA, a courier)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hit = _hit(1, PRICES_ZH, "运费价格表 - 迅达快递", lang="zh")
+    text = composer.compose("跨省标快首重多少钱？", [hit], lang="zh").text
+    assert "跨省" in text and "12" in text and "经济件" not in text, text
+    # a table of counts is no table of prices
+    from rag.compose import _priced_table
+
+    assert _priced_table(hit) and _priced_table(_hit(1, "| Tier | Copay |", "Costs by plan tier"))
+    counts = PRICES_ZH.replace("运费标准，单位：元", "招生人数").replace("经济件价格", "说明")
+    assert not _priced_table(_hit(1, counts, "招生计划", lang="zh"))
+
+
+def test_an_entry_s_question_is_no_section_that_could_tell_how_instead() -> None:
+    # "怎么撤件？" was told the entry "撤件要收费吗？" (its question lends 撤件 to its answer, as a heading
+    # does), not the steps under "四、改地址与撤件 > （二）撤件"
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    chunk = Chunk(id="f", doc_id="faq", source="faq.csv#12", position=0, kind="faq", title="FAQ", lang="zh",
+                  question="撤件要收费吗？", answer="快件揽收后、发出前撤件免费。快件已发出的，撤件需支付往返运费。",
+                  text="Q: 撤件要收费吗？\nA: 快件揽收后、发出前撤件免费。快件已发出的，撤件需支付往返运费。")
+    guide = ("## 四、改地址与撤件 > （二）撤件\n快件揽收后、发出前可以免费撤件。\n"
+             "1. 在小程序“我的订单”中选择运单，点击“撤回快件”。\n2. 选择撤件原因并提交。")
+    text = composer.compose("怎么撤件？", [Hit(chunk=chunk, score=0.9), _hit(2, guide, "服务指南", 0.8, "zh")], lang="zh").text
+    assert "撤回快件" in text and "往返运费" not in text, text
