@@ -188,6 +188,15 @@ _OPENING = re.compile(
 )
 
 
+_CORRECTS = re.compile(rf"^\W*(?:(?:{_CORRECTION})\W+)?(?:{_MEANT})", re.IGNORECASE)
+
+
+def corrects(text: str) -> bool:
+    """Whether ``text`` corrects the turn before it ("no, I meant Premium", "不对，我是说季卡"): it says
+    what that turn meant, and is about what that turn asked."""
+    return bool(_CORRECTS.match(to_simplified(text)))
+
+
 def without_opening(text: str) -> str:
     """``text`` without the small talk or correction it opens with ("ok. what about pets?": "what
     about pets?"; "no, I meant the non-refundable rate": "the non-refundable rate"), where something
@@ -371,7 +380,9 @@ def condense_offline(
         # "What does it cover?" after "What is MediCal?") does not name its topic: the turn it
         # leans on is carried too, newest first
         for earlier in reversed(users[-1 - LEAN_BACK_TURNS : -1]):
-            if not refers_back(carried[-1]) or len(earlier) > LONG_TURN_CHARS:
+            # (so does a correction: "do they roll over?" after "no, I meant Premium" after "How many
+            # guest passes do Plus members get?" was searched without the guest passes, and refused)
+            if not (refers_back(carried[-1]) or corrects(carried[-1])) or len(earlier) > LONG_TURN_CHARS:
                 break
             carried.append(earlier)
         if answered and things_named(" ".join(carried)) > 2:

@@ -1052,6 +1052,21 @@ def test_condense_offline_chinese_carries_rare_terms() -> None:
         "And the fee? Express shipping?"
 
 
+def test_a_correction_carries_the_turn_it_corrects() -> None:
+    # "do they roll over?" after "no, I meant Premium" after "How many guest passes do Plus members
+    # get?" was searched without the guest passes, and refused (QA, conversations)
+    def turns(*said: str) -> list[dict[str, str]]:
+        return [m for t in said for m in ({"role": "user", "content": t}, {"role": "assistant", "content": "ok [1]"})]
+
+    hist = turns("How many guest passes do Plus members get?", "no, I meant Premium")
+    assert condense_offline("do they roll over?", hist) == \
+        "do they roll over? no, I meant Premium How many guest passes do Plus members get?"
+    assert "年卡" in condense_offline("那月卡呢？", turns("年卡可以冻结多久？", "不对，我是说季卡"))
+    # a turn that corrects nothing is carried alone
+    assert condense_offline("do they close late?", turns("How many guest passes do Plus members get?", "Is the Leeds club open on Sundays?")) \
+        == "do they close late? Is the Leeds club open on Sundays?"
+
+
 def test_a_turn_in_another_language_is_not_carried_into_the_question() -> None:
     # "How long do I have to return an item?" joined to "积分有效期是多久？" made the points rules
     # hold too few of the query's words, and it was refused
