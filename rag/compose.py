@@ -1007,7 +1007,13 @@ class ExtractiveComposer:
         # a follow-up that takes its topic from the turn before is answered from the passages that
         # name that topic, by its own words ("cost"), whether or not they say them
         q_terms = _topic_terms(question)
-        topic_before = query != question and takes_topic_from_before(question)
+        # a follow-up that names only a price ("what is the fee?" after "Can I freeze my membership?")
+        # asks the price of the topic before: its word says the kind of answer, not what it is the
+        # price of (it was told the joining fee, which says "fee", not "Freezing costs £5 per month")
+        prices_only = (
+            query != question and bool(q_terms) and q_terms <= price_terms(question) and not takes_topic_from_before(question)
+        )
+        topic_before = query != question and (prices_only or takes_topic_from_before(question))
         own_kind = answer_kind(question)  # None where it borrows the turn before's (asked_kind)
         carried: set[str] = set()  # the topic it takes from there
         if topic_before:
@@ -1017,6 +1023,8 @@ class ExtractiveComposer:
                 # question of another kind asks about ("and how long does it take?"): shipping is
                 carried -= price_terms(query)
             use = _naming_topic(use, hits, carried, term_weight)
+            if prices_only:
+                q_terms = q_terms | carried
         # a follow-up that only names another subject ("那退款呢？" after "退货期限是多久？", "And for
         # members?") asks the same of that subject: the passages that name most of it answer, where one names
         # any (retrieval put first the passage for the turns together, and an FAQ bank answers each
@@ -1216,7 +1224,12 @@ class ExtractiveComposer:
             # asks how to book the meeting room, and was told the steps under "取消预订")
             how_terms = frozenset(q_terms | carried)
             heading_names = {h: len(named_terms(how_terms, h)) for h in set(section)}
-            told = {h for h in heading_names if is_how_to_heading(_own_heading(h))}
+            # (a curated entry's question tells how to do what it names all of: "How do I pay my
+            # membership?" does not tell "How do I cancel my membership?")
+            told = {
+                h for h in heading_names if is_how_to_heading(_own_heading(h))
+                and (not _is_question(h) or heading_names[h] == len(how_terms))
+            }
             maybe = {h for h in heading_names.keys() - told if h in stepped or names_a_procedure(_own_heading(h))}
             # (a curated entry's question, which its answer's sentences are of, is no section that
             # could tell how instead: "撤件要收费吗？" kept the steps under "（二）撤件" from "怎么撤件？")

@@ -322,3 +322,32 @@ def test_an_entry_s_question_is_no_section_that_could_tell_how_instead() -> None
              "1. 在小程序“我的订单”中选择运单，点击“撤回快件”。\n2. 选择撤件原因并提交。")
     text = composer.compose("怎么撤件？", [Hit(chunk=chunk, score=0.9), _hit(2, guide, "服务指南", 0.8, "zh")], lang="zh").text
     assert "撤回快件" in text and "往返运费" not in text, text
+
+
+MEMBERSHIP_EN = (
+    "## Joining fee\nThere is a one-off joining fee of £20 for Basic and Plus memberships.\n"
+    "## Freezing your membership\nYou can freeze your membership for up to 3 months. Freezing costs £5 per month while "
+    "the membership is frozen.\n## Cancelling your membership\nYou can cancel your membership at any time with one "
+    "month's notice. To cancel, send an email to cancel@pulsefit.co.uk."
+)
+
+
+def test_a_follow_up_that_names_only_a_price_asks_the_price_of_the_topic_before() -> None:
+    # "what is the fee?" after "Can I freeze my membership?" was told the joining fee, which says
+    # "fee" (QA, conversations)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, MEMBERSHIP_EN, "PulseFit Membership Guide")]
+    text = composer.compose("what is the fee?", hits, query="what is the fee? Can I freeze my membership?").text
+    assert "£5 per month" in text and "joining fee" not in text.split("[1]")[0], text
+
+
+def test_an_entry_s_question_tells_how_to_do_only_what_it_names_all_of() -> None:
+    # "How do I cancel my membership?" was told the entry "How do I pay my membership?" (a how-to
+    # question, read as a heading that tells how), not the cancelling section
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    chunk = Chunk(id="f", doc_id="faq", source="faq.csv#2", position=0, kind="faq", title="FAQ",
+                  question="How do I pay my membership?", answer="Membership is paid monthly by Direct Debit.",
+                  text="Q: How do I pay my membership?\nA: Membership is paid monthly by Direct Debit.")
+    hits = [Hit(chunk=chunk, score=0.9), _hit(2, MEMBERSHIP_EN, "PulseFit Membership Guide", 0.85)]
+    text = composer.compose("How do I cancel my membership?", hits).text
+    assert text.startswith("You can cancel your membership"), text
