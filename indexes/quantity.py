@@ -239,9 +239,20 @@ def changed_from(sentence: str) -> list[Quantity]:
     that says no change."""
     out: list[Quantity] = []
     for m in _CHANGED_FROM.finditer(sentence):
-        old = next(g for g in m.groups() if g is not None)
-        out += quantities(old)
+        group = next(k for k, g in m.groupdict().items() if g is not None)
+        # the sentence says the new value too, in the same unit: "Formerly, this disease was referred
+        # to as 2019-nCoV" says no rule changed (and a year is no value of a rule)
+        new = quantities(sentence[: m.start(group)] + " " + sentence[m.end(group) :])
+        out += [
+            q for q in quantities(m.group(group))
+            if not _a_year(q) and any(n.unit == q.unit and n.value != q.value and not _a_year(n) for n in new)
+        ]
     return out
+
+
+def _a_year(q: Quantity) -> bool:
+    """Whether ``q`` reads as a year ("2019" with no unit)."""
+    return q.unit is None and q.value.is_integer() and 1900 <= q.value <= 2100
 
 
 def supersedes(change: str, rule: str) -> bool:

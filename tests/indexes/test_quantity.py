@@ -65,6 +65,10 @@ def test_a_change_says_the_quantity_a_rule_had_before() -> None:
     locker = "快件投放快递柜后的免费存放时长由18小时延长至24小时。"
     assert supersedes(locker, "快件投放快递柜后免费存放18小时，超时后每12小时收取0.5元。")
     assert changed_from("Refunds are issued within 5 days.") == [] and not supersedes("Refunds take 5 days.", "5 days")
+    # a change says the new value too, and a year is no value of a rule (covid-faq's "Formerly, this
+    # disease was referred to as 2019-nCoV" kept "What does novel coronavirus mean?" from its entry)
+    assert changed_from("Formerly, this disease was referred to as “2019 novel coronavirus” or “2019-nCoV”.") == []
+    assert changed_from("The fee was previously higher.") == []
     # dates, and whether the change is in force on a day
     assert dates_in("Effective August 1, 2026; 2026-10-01; 1 January 2027; 自2026年11月1日起; February 31, 2026") == [
         datetime.date(2026, 8, 1), datetime.date(2026, 10, 1), datetime.date(2027, 1, 1), datetime.date(2026, 11, 1)]
