@@ -1252,7 +1252,10 @@ class ExtractiveComposer:
 
             how = {h: n for h, n in heading_names.items() if n > 0 and (h in told or (h in maybe and tells(h)))}
             most = max(how.values(), default=0)
-            fits = [h in how and how[h] == most for h in section]
+            # (of a section that holds numbered steps, the steps tell how: "How do I submit a claim?"
+            # was told the section's opening, "In-network providers submit claims for you", which
+            # names more of the question, and none of its five steps)
+            fits = [h in how and how[h] == most and (numbered[i] or h not in stepped) for i, h in enumerate(section)]
             if not how:
                 # no section is headed as telling how: a sentence that says where to do it (a menu
                 # path, "Account > Settings > Close account") tells it, about what is asked

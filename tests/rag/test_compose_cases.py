@@ -351,3 +351,19 @@ def test_an_entry_s_question_tells_how_to_do_only_what_it_names_all_of() -> None
     hits = [Hit(chunk=chunk, score=0.9), _hit(2, MEMBERSHIP_EN, "PulseFit Membership Guide", 0.85)]
     text = composer.compose("How do I cancel my membership?", hits).text
     assert text.startswith("You can cancel your membership"), text
+
+
+CLAIMS_EN = (
+    "## How to Submit a Claim\nIn-network providers submit claims for you. You only need to submit a claim if you paid a "
+    "provider yourself.\n1. Download the Member Claim Form (form MHP-200) from the member portal.\n2. Fill in one form per "
+    "patient and per provider.\n3. Attach the required documents listed below.\n"
+    "Claims must be submitted within 180 days of the date of service."
+)
+
+
+def test_the_steps_of_a_section_that_tells_how_are_what_tells_it() -> None:
+    # "How do I submit a claim?" was told the section's opening ("In-network providers submit claims
+    # for you"), which names more of the question, and the 180-day limit, and none of its steps
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose("How do I submit a claim?", [_hit(1, CLAIMS_EN, "Member Guide")]).text
+    assert text.startswith("Download the Member Claim Form") and "Attach the required documents" in text, text
