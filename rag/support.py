@@ -449,6 +449,10 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
         if not words or _quoted(clause.strip().rstrip(".。;；:：!！?？ "), context, unnegated=True):
             continue  # a clause the passages hold word for word says what they say
         best = sentences[max(range(len(sentences)), key=lambda i: (len(words & terms[i]), len(first & terms[i])))]
+        # held to that sentence's clause it says most of: a table's row is a clause per cell, and the
+        # Premium row's "Collision coverage: Included with a $250 deductible" was held to the whole
+        # row, whose "no deductible for glass" (another cell) it did not say, and dropped
+        best = max(_CLAUSES.split(best), key=lambda part: len(words & set(tokenize(part))))
         if _negates(clause) == _negates(best):
             # both deny something, or neither: said the other way round ("No receipt is needed", "You
             # do not need a receipt"; a table's "Contract: No" for "has no contract"), not the opposite

@@ -316,6 +316,15 @@ def test_a_heading_does_not_lend_a_term_the_question_negates() -> None:
     ("We are open from 9:00 to 17:00.", "We are open 9am-5pm.", False),
     ("It costs €4.99.", "Prix : 4,99 €.", False),
     ("The Lite plan has no contract.", "| Plan | Contract |\n|---|---|\n| Lite | No |", False),
+    # a table's row read with its headers is held cell by cell: the Premium row's "Included with a $250
+    # deductible" was held to the whole row, whose "no deductible for glass" it did not say (a
+    # regression hunt's car-insurance plans)
+    ("Plan: Premium; Collision: Included with a $250 deductible; Comprehensive: Included with no deductible for glass.",
+     "| Plan | Collision | Comprehensive |\n|---|---|---|\n| Premium | Included with a $250 deductible | Included with no "
+     "deductible for glass |", False),
+    ("Plan: Premium; Collision: Included with no deductible; Comprehensive: Included with no deductible for glass.",
+     "| Plan | Collision | Comprehensive |\n|---|---|---|\n| Premium | Included with a $250 deductible | Included with no "
+     "deductible for glass |", True),
 ])
 def test_what_contradicts_a_passage_and_what_says_it_another_way(claim: str, passage: str, contradicts: bool) -> None:
     from rag.support import contradiction
