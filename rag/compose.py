@@ -1598,22 +1598,35 @@ class ExtractiveComposer:
         # "由18小时延长至24小时") is told as the notice says it now: the old rule was quoted, at confidence
         # 1.0 from an FAQ entry, beside or instead of the change (QA: a health plan, a courier)
         changes = [j for j, (_, _, t) in enumerate(every) if changed_from(t)] if q_terms else []
-        for k, (n, pos, sent, r) in enumerate(list(said) if changes else ()):
-            j = _change_of(sent, changes, every, plain, q_terms, hits)
-            if j is None:
-                continue
-            m, at, change = every[j]
-            if (m, at) in places:
-                said[k] = (n, pos, "", r)  # (said once, where the change is)
-                continue
-            said[k] = (m, at, change, r)
-            leaning[k], says_kind[k], rows[k] = False, fits[j], None
-            places.discard((n, pos))
-            places.add((m, at))
-        if any(not s for _, _, s, _ in said):
-            keep_said = [k for k, (_, _, s, _) in enumerate(said) if s]
-            said, leaning = [said[k] for k in keep_said], [leaning[k] for k in keep_said]
-            says_kind, rows = [says_kind[k] for k in keep_said], [rows[k] for k in keep_said]
+        if changes:
+            # (where the question asks for no figure, the rule's sentence is said after the change,
+            # for what else it says: "Can I cancel my policy?" lost "You can cancel at any time;
+            # unused premium is refunded pro rata" to "The cancellation fee was reduced from $25 to $15")
+            spoken: list[tuple[tuple[int, int, str, float], bool, bool, frozenset[str] | None]] = []
+            for k, (n, pos, sent, r) in enumerate(said):
+                j = _change_of(sent, changes, every, plain, q_terms, hits)
+                if j is None:
+                    spoken.append((said[k], leaning[k], says_kind[k], rows[k]))
+                    continue
+                m, at, change = every[j]
+                if (m, at) not in places:
+                    spoken.append(((m, at, change, r + 1e-6), False, fits[j], None))
+                    places.add((m, at))
+                if kind is None:
+                    spoken.append((said[k], leaning[k], says_kind[k], rows[k]))
+                else:
+                    places.discard((n, pos))
+            said = [x[0] for x in spoken]
+            leaning, says_kind, rows = [x[1] for x in spoken], [x[2] for x in spoken], [x[3] for x in spoken]
+            # a change announced for a later date is said after the rule it will change: "现在运费多少？"
+            # opened with "自2027年1月1日起，普通配送运费由每单8元上调至10元"
+            low = min(r for *_, r in said) if said else 0.0
+            for k, (n, pos, sent, r) in enumerate(said):
+                j = place.get((n, pos))
+                if j in changes and any(supersedes(sent, other) for m, _, other, _ in said if m != n):
+                    passage = hits[n - 1].passage
+                    if not in_force(sent, passage[: max(passage.find(sent[:20]), 0)]):
+                        said[k] = (n, pos, sent, low - 1e-6)
         total = sum(len(s) for _, _, s, _ in said)
 
         def say_too(n: int, at: int, r: float) -> int:

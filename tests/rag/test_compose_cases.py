@@ -367,3 +367,22 @@ def test_the_steps_of_a_section_that_tells_how_are_what_tells_it() -> None:
     composer = ExtractiveComposer(get_embedder("hashing:64"))
     text = composer.compose("How do I submit a claim?", [_hit(1, CLAIMS_EN, "Member Guide")]).text
     assert text.startswith("Download the Member Claim Form") and "Attach the required documents" in text, text
+
+
+def test_a_rule_a_notice_changed_keeps_what_else_it_says_where_no_figure_is_asked() -> None:
+    # "Can I cancel my policy?" lost "You can cancel at any time; unused premium is refunded pro rata"
+    # to "The cancellation fee was reduced from $25 to $15"; a change announced for later is said
+    # after the rule it will change ("现在运费多少？" opened with the 2027 fee) (a regression hunt's)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    chunk = Chunk(id="f", doc_id="faq", source="faq.csv#c6", position=0, kind="faq", title="FAQ",
+                  question="Can I cancel my policy?", answer="You can cancel at any time; unused premium is refunded "
+                  "pro rata minus a $25 fee.", text="Q: Can I cancel my policy?\nA: You can cancel at any time; unused "
+                  "premium is refunded pro rata minus a $25 fee.")
+    notice = _hit(2, "The cancellation fee for a policy was reduced from $25 to $15 on 2026-10-01.",
+                  "Notice", 0.8)
+    text = composer.compose("Can I cancel my policy?", [Hit(chunk=chunk, score=0.9), notice]).text
+    assert text.startswith("The cancellation fee for a policy was reduced") and "pro rata" in text, text
+    rule = _hit(1, "## 运费标准\n普通配送每单运费8元，满99元免运费。", "退换货政策", 0.9, "zh")
+    later = _hit(2, "运费调整公告\n2099年1月1日\n自2099年1月1日起，普通配送运费由每单8元上调至10元。", "运费调整公告", 0.95, "zh")
+    text = composer.compose("现在普通配送运费多少？", [later, rule], lang="zh").text
+    assert text.startswith("普通配送每单运费8元"), text
