@@ -1621,7 +1621,7 @@ class ExtractiveComposer:
             # a change announced for a later date is said after the rule it will change: "现在运费多少？"
             # opened with "自2027年1月1日起，普通配送运费由每单8元上调至10元"
             low = min(r for *_, r in said) if said else 0.0
-            for k, (n, pos, sent, r) in enumerate(said):
+            for k, (n, pos, sent, _) in enumerate(said):
                 j = place.get((n, pos))
                 if j in changes and any(supersedes(sent, other) for m, _, other, _ in said if m != n):
                     passage = hits[n - 1].passage
