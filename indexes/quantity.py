@@ -311,3 +311,11 @@ def in_force(change: str, before: str, today: datetime.date | None = None) -> bo
     10 kg"); one with no date is in force."""
     dates = dates_in(change) or dates_in(before)
     return not dates or dates[-1] <= (today or datetime.date.today())
+
+
+def in_force_in(change: str, passage: str, today: datetime.date | None = None) -> bool:
+    """:func:`in_force` of ``change``, a sentence of ``passage``, dated by itself or by the text of
+    the passage before it (the passage's start where the sentence is not found as written: a list
+    item read with its lead-in)."""
+    at = passage.find(change[:20])
+    return in_force(change, passage[: max(at, 0)], today)

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from indexes.embedders import MINILM_ID
 from indexes.injection import injected, redact_injections
-from indexes.quantity import changed_from, in_force, supersedes
+from indexes.quantity import changed_from, in_force_in, supersedes
 from indexes.text import (
     NEGATION,
     PHRASE_SEP,
@@ -831,7 +831,7 @@ def _changed_by_notice(entry: Hit, hits: Sequence[Hit], asked: str) -> bool:
         for sent in split_sentences(text):
             if (
                 changed_from(sent) and named_terms(terms, sent) and supersedes(sent, answer)
-                and in_force(sent, text[: max(text.find(sent[:20]), 0)])
+                and in_force_in(sent, text)
             ):
                 return True
     return False

@@ -19,7 +19,7 @@ from indexes.quantity import (
     asked_quantities,
     changed_from,
     dimensions_named,
-    in_force,
+    in_force_in,
     names_quantity,
     quantities,
     says_unit,
@@ -1624,8 +1624,7 @@ class ExtractiveComposer:
             for k, (n, pos, sent, _) in enumerate(said):
                 j = place.get((n, pos))
                 if j in changes and any(supersedes(sent, other) for m, _, other, _ in said if m != n):
-                    passage = hits[n - 1].passage
-                    if not in_force(sent, passage[: max(passage.find(sent[:20]), 0)]):
+                    if not in_force_in(sent, hits[n - 1].passage):
                         said[k] = (n, pos, sent, low - 1e-6)
         total = sum(len(s) for _, _, s, _ in said)
 
@@ -1987,9 +1986,7 @@ def _change_of(
         n, _, change = every[j]
         if change == sent or not (q_terms & words[j]) or not supersedes(change, sent):
             continue
-        passage = hits[n - 1].passage
-        at = passage.find(change[:20])
-        if in_force(change, passage[: max(at, 0)]):
+        if in_force_in(change, hits[n - 1].passage):
             return j
     return None
 
