@@ -1252,10 +1252,16 @@ class ExtractiveComposer:
 
             how = {h: n for h, n in heading_names.items() if n > 0 and (h in told or (h in maybe and tells(h)))}
             most = max(how.values(), default=0)
-            # (of a section that holds numbered steps, the steps tell how: "How do I submit a claim?"
-            # was told the section's opening, "In-network providers submit claims for you", which
-            # names more of the question, and none of its five steps)
-            fits = [h in how and how[h] == most and (numbered[i] or h not in stepped) for i, h in enumerate(section)]
+            # (of a section whose numbered steps are read one by one, the steps tell how: "How do I
+            # submit a claim?" was told the section's opening, "In-network providers submit claims
+            # for you", which names more of the question, and none of its five steps. A list read
+            # as one sentence, "须提供以下材料：房产证复印件，…", is no procedure to keep to: "物业在5个工作日内
+            # 完成审核" after it answers "装修怎么申请？" too)
+            steps_in = Counter((n, h) for (n, _, _), h, is_step in zip(cands, section, numbered, strict=True) if is_step)
+            fits = [
+                h in how and how[h] == most and (numbered[i] or steps_in[(n, h)] < 2)
+                for i, ((n, _, _), h) in enumerate(zip(cands, section, strict=True))
+            ]
             if not how:
                 # no section is headed as telling how: a sentence that says where to do it (a menu
                 # path, "Account > Settings > Close account") tells it, about what is asked
@@ -1599,9 +1605,12 @@ class ExtractiveComposer:
         # 1.0 from an FAQ entry, beside or instead of the change (QA: a health plan, a courier)
         changes = [j for j, (_, _, t) in enumerate(every) if changed_from(t)] if q_terms else []
         if changes:
-            # (where the question asks for no figure, the rule's sentence is said after the change,
-            # for what else it says: "Can I cancel my policy?" lost "You can cancel at any time;
-            # unused premium is refunded pro rata" to "The cancellation fee was reduced from $25 to $15")
+            # (where the question asks yes or no, or how, the rule's sentence is said after the
+            # change, for what else it says: "Can I cancel my policy?" lost "You can cancel at any
+            # time; unused premium is refunded pro rata" to "The cancellation fee was reduced from
+            # $25 to $15", and "宽带报修怎么办理？" the number to call; elsewhere it says the old figure
+            # again: "What is the towing limit?" was told $150, then $100)
+            keep_rule = kind is None and (yes_no or asks_how_to(question))
             spoken: list[tuple[tuple[int, int, str, float], bool, bool, frozenset[str] | None]] = []
             for k, (n, pos, sent, r) in enumerate(said):
                 j = _change_of(sent, changes, every, plain, q_terms, hits)
@@ -1612,7 +1621,7 @@ class ExtractiveComposer:
                 if (m, at) not in places:
                     spoken.append(((m, at, change, r + 1e-6), False, fits[j], None))
                     places.add((m, at))
-                if kind is None:
+                if keep_rule:
                     spoken.append((said[k], leaning[k], says_kind[k], rows[k]))
                 else:
                     places.discard((n, pos))
