@@ -55,6 +55,7 @@ from indexes.text import (
     asks_how_to,
     asks_may,
     bare_question,
+    class_words,
     detect_lang,
     gives_a_price,
     has_cjk,
@@ -302,6 +303,11 @@ LIST_ITEM = re.compile(
     rf"|(?:[{ZH_NUMERALS}]{{1,3}}、{_NO_NUMBER}|[（(][{ZH_NUMERALS}]{{1,3}}[）)])\s*(?=.*[，。；：！？、,;:!?])|(?={_STEP_WORD}))"
     rf"(\S.*?)\s*$"
 )
+
+
+def _list_item(line: str) -> re.Match[str] | None:
+    """``line`` read as a list's item, of any mark (:data:`LIST_ITEM`)."""
+    return LIST_ITEM.match(line)
 
 
 def numbered_step(line: str) -> re.Match[str] | None:
@@ -1653,6 +1659,10 @@ class HybridRetriever:
         how_to = kind is None and asks_how_to(question) and bool(topic)
         if how_to:
             hits = self._steps_continued(hits)
+        elif kind is None and class_words(question):
+            # so is a list a question for the members of a class asks for ("What documents do I
+            # need?" was told three of the four documents, where the chunk ended)
+            hits = self._steps_continued(hits, _list_item)
         # a follow-up's passage was found with the turn it follows, whose words may have pulled it
         # to another section ("会过期吗？" after "积分怎么获得？": how points are earned)
         follows = bool(asked and query and query.strip() != question.strip())
@@ -1764,23 +1774,26 @@ class HybridRetriever:
                 out[i] = self._with_excerpt(h, extra, h.others[extras.index(extra)])
         return out
 
-    def _steps_continued(self, hits: Sequence[Hit]) -> list[Hit]:
+    def _steps_continued(
+        self, hits: Sequence[Hit], item: Callable[[str], re.Match[str] | None] = numbered_step
+    ) -> list[Hit]:
         """``hits`` with, for each of the first :data:`KIND_EXCERPT_TOP` whose passage ends with a
-        numbered step, the next chunk of its document where that goes on with the list (its first
-        line a numbered step, or the rest of the step cut), retrieved or not: "How do I set up my
-        router?" was told steps 1 to 6 of 15, where the chunk ended, with room for more."""
+        numbered step (``item``: a list's item of any mark), the next chunk of its document where
+        that goes on with the list (its first line a step, or the rest of the step cut), retrieved
+        or not: "How do I set up my router?" was told steps 1 to 6 of 15, where the chunk ended,
+        with room for more."""
         out = list(hits)
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
             # the list's last step ends the passage (on its last line, or cut before it)
             last = run_in_list_lines(h.passage).rstrip().split("\n")[-2:]
-            if h.chunk.kind == "faq" or not h.rows or not any(numbered_step(x) for x in last):
+            if h.chunk.kind == "faq" or not h.rows or not any(item(x) for x in last):
                 continue
             after = self.index.neighbours(h.rows[-1], 0, 1)
             if not after or after[0] in h.rows:
                 continue
             nxt = self.index.get_chunks(after[:1])[0]
             opening = run_in_list_lines(nxt.text.removeprefix(CONTINUES).lstrip()).split("\n", 1)[0]
-            if nxt.heading_path == h.chunk.heading_path and (nxt.text.startswith(CONTINUES) or numbered_step(opening)):
+            if nxt.heading_path == h.chunk.heading_path and (nxt.text.startswith(CONTINUES) or item(opening)):
                 out[i] = self._with_excerpt(h, nxt, after[0])
         return out
 

@@ -1096,6 +1096,25 @@ def test_a_how_to_passage_that_ends_in_a_step_goes_on_with_the_lists_next_chunk(
     assert r.answer_excerpts("Where do I place the router?", [hit])[0].passage == hit.passage
 
 
+def test_a_list_a_question_asks_the_members_of_goes_on_with_its_next_chunk(kb_home: Path, fake_embedder: Any) -> None:
+    # "What documents do I need?" was told three of the four documents: the chunk ended there, and
+    # the next one, not retrieved, held the fourth (QA, a health plan)
+    head = ("Member Guide", "How to Submit a Claim")
+    docs = [Doc("guide.md", "Member Guide", [
+        "Required documents for a member claim:\n- the completed claim form\n- an itemized bill\n- proof of payment",
+        "- an English translation of a bill from abroad",
+        "The warranty lasts two years.",
+    ], headings=[head, head, ("Member Guide", "Warranty")])]
+    index = build_kb(kb_home, "claims", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder)
+    rows = {c.position: row for row, c in enumerate(index.get_chunks(list(range(index.n_chunks))))}
+    hit = Hit(chunk=index.get_chunks([rows[0]])[0], score=1.0, rows=(rows[0],))
+    read = r.answer_excerpts("What documents do I need?", [hit])[0]
+    assert read.passage.endswith("- proof of payment\n- an English translation of a bill from abroad"), read.passage
+    # a question for no class is not told the rest of the list
+    assert r.answer_excerpts("Is proof of payment needed?", [hit])[0].passage == hit.passage
+
+
 def test_chinese_list_marks_are_list_items_and_steps() -> None:
     from rag.retrieval import LIST_ITEM, numbered_step
 
