@@ -577,6 +577,28 @@ def too_vague(question: str, index: Any) -> bool:
     return doc_freq is not None and doc_freq(term) > 0
 
 
+# a question whether something is there ("Do you have a sauna?", "Is there a pool?", "有没有泳池？")
+_ASKS_AFTER = re.compile(
+    r"^\W*(?:do|does)\s+(?:you|they|it|the\s+\w+)\s+(?:have|offer|sell|provide|stock)\b|^\W*(?:is|are)\s+there\b|有没有",
+    re.IGNORECASE,
+)
+
+
+def asks_after_unknown(question: str, index: Any) -> bool:
+    """Whether ``question`` asks whether something is there ("Do you have a swimming pool?") and
+    the knowledge base holds none of the words it names it by (a typo of a word it holds is that
+    word): it says nothing of it, neither yes nor no."""
+    if not _ASKS_AFTER.search(to_simplified(question)):
+        return False
+    terms = tuple(dict.fromkeys(tokenize(query_topic(question))))
+    doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
+    if not terms or doc_freq is None:
+        return False
+    correct = getattr(index, "correct_terms", None)
+    known = correct(terms, synonyms=False) if correct is not None else terms
+    return all(doc_freq(t) == 0 for t in known)
+
+
 def is_dispute(message: str) -> bool:
     """Whether ``message`` threatens legal action or a complaint to a regulator or the press, or says
     how angry the customer is (:data:`DISPUTE_RE`), in Simplified or Traditional characters: a person
@@ -1293,6 +1315,10 @@ class Assistant:
             and not self._named(asked, query, primary, retriever, index)
             and exact is None
         )
+        if not refused and exact is None and not hist and asks_after_unknown(asked, index):
+            # "Do you have a swimming pool?" was told the showers entry ("Do you have showers?"):
+            # the knowledge base names nothing of what is asked after, so it cannot say yes or no
+            refused = True
         if not refused and self._turns_to_unknown(asked, query, retriever):
             # joined to the turn before, the question was judged by that turn's topic: it is
             # judged by its own meaning instead, as a first question is (one more embedding)

@@ -2508,3 +2508,18 @@ def test_a_how_to_question_is_not_told_an_entry_that_asks_what_it_costs() -> Non
     assert tells_no_how("怎么撤件？", "撤件要收费吗？") and tells_no_how("How do I cancel?", "Is there a fee to cancel?")
     assert not tells_no_how("撤件要收费吗？", "撤件要收费吗？") and not tells_no_how("怎么撤件？", "如何撤件？")
     assert not tells_no_how("How do I cancel?", "Can I cancel online?")  # (its answer may say how)
+
+
+def test_a_question_whether_something_the_knowledge_base_never_names_is_there_is_refused(
+    shop_index: Any, fake_embedder: Any
+) -> None:
+    # "Do you have a swimming pool?" was told a gym's showers entry ("Do you have showers?") (QA)
+    from rag.assistant import asks_after_unknown
+
+    assert asks_after_unknown("Do you have a swimming pool?", shop_index)
+    assert asks_after_unknown("有没有游泳池？", shop_index)
+    assert not asks_after_unknown("Do you have express shipping?", shop_index)
+    assert not asks_after_unknown("Is there a warranty on the blender?", shop_index)
+    assert not asks_after_unknown("How long does a swimming pool take to ship?", shop_index)  # (asks no "is there")
+    a = make(shop_index, fake_embedder, refuse_threshold=0.0).ask("Do you have a swimming pool?")
+    assert a.action == "refuse", a
