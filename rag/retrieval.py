@@ -1766,10 +1766,17 @@ class HybridRetriever:
                 # warranty "covers defects", the exclusions' section names the damage): the chunk
                 # that names most of the question's terms, heading included, more than the passage
                 # does (the strongest of equals)
-                if len(named_terms(asked, h.passage)) == len(asked):
-                    continue
                 extras = self.index.get_chunks(list(h.others))
-                extra = naming_most(h.passage, extras)
+                if len(named_terms(asked, h.passage)) == len(asked):
+                    # (all of it in passing, under headings that name none of it, where another
+                    # chunk's section is headed by it: "What are the opening hours in London?" after
+                    # Manchester's was told the bank-holiday hours, "The London club keeps its
+                    # 24-hour opening", not the London section)
+                    if titled(self.index.get_chunks(list(h.rows))):
+                        continue
+                    extra = next((c for c in extras if titled([c])), None)
+                else:
+                    extra = naming_most(h.passage, extras)
             if extra is not None:
                 out[i] = self._with_excerpt(h, extra, h.others[extras.index(extra)])
         return out

@@ -14,7 +14,7 @@ from indexes.types import Filters
 from kb.errors import InputError
 from rag.retrieval import HybridRetriever, dense_capability, get_reranker, margin_confidence, minmax
 from rag.types import Hit
-from tests.rag.conftest import SHOP, Doc, EnglishOnlyEmbedder, build_kb
+from tests.rag.conftest import SHOP, Doc, EnglishOnlyEmbedder, build_kb, sectioned
 
 
 def test_dense_weight_is_zero_when_the_embedder_cannot_read_the_query() -> None:
@@ -1296,3 +1296,24 @@ def test_the_excerpt_of_the_kind_asked_is_the_one_under_headings_naming_more_of_
     first = next(h for h in r.retrieve("首次申领自受理之日起十五个工作日内制卡完成", k=4) if h.chunk.position == 0)
     first = replace(first, others=(1, 2, 3))
     assert r.answer_excerpts("首次申领社保卡要多久？", [first])[0].passage == first.passage
+
+
+def test_a_follow_up_named_in_passing_reads_the_section_headed_by_what_it_asks(kb_home: Path, fake_embedder: Any) -> None:
+    # "What are the opening hours in London?" after Manchester's was told the bank-holiday hours
+    # ("The London club keeps its 24-hour opening"), which name all of it in passing, and not the
+    # London section (QA, conversations)
+    from dataclasses import replace
+
+    title = "Clubs and Opening Hours"
+    docs = [sectioned("clubs.md", title, [
+        ("London (Shoreditch)", "The London club is open 24 hours a day, 7 days a week."),
+        ("Manchester (Deansgate)", "The Manchester club is open from 6am to 11pm."),
+        ("Bank holidays", "On bank holidays, the Manchester club opens from 9am to 5pm. The London club keeps its 24-hour opening."),
+    ])]
+    index = build_kb(kb_home, "clubs", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder, merge_neighbours=False)
+    hit = next(h for h in r.retrieve("bank holidays London 24-hour opening", k=3) if h.chunk.position == 2)
+    hit = replace(hit, others=(1, 0))
+    q = "What are the opening hours in London?"
+    got = r.answer_excerpts(q, [hit], f"{q} What are the opening hours in Manchester?")[0]
+    assert "open 24 hours a day, 7 days a week" in got.passage, got.passage
