@@ -1173,6 +1173,13 @@ class ExtractiveComposer:
                 held = {t for t in singles - words[i] if any(len(w) > 1 and w[0] == t for w in plain[i])}
                 words[i], shared[i] = words[i] | held, shared[i] | held
 
+        if subject:
+            # what the turn before asked of its subject counts, half, for this one's: "what about
+            # Manchester?" after "What are the opening hours in Leeds?" was told Manchester's
+            # bank-holiday hours, lockers and address, each naming Manchester as its hours do
+            asked_before = _topic_terms(query) - q_terms
+            shared = [sh | (asked_before & w) for sh, w in zip(shared, words, strict=True)]
+            q_terms = q_terms | asked_before
         weight = _term_weights(q_terms, term_weight)
         # a sentence is about what its section's heading names: under "退货条件", "商品须未经使用，包装…齐全"
         # is a condition of a return, which "退货需要什么条件" asks for, though no sentence there says

@@ -397,3 +397,19 @@ def test_a_rule_a_notice_changed_is_not_said_again_where_the_question_asks_what_
     text = composer.compose("What is the towing limit?", [rule, notice]).text
     assert "$150" in text and "up to $100 per incident" not in text, text
 
+
+
+CLUBS_EN = (
+    "## Manchester (Deansgate)\nThe Manchester address is 200 Deansgate. Parking in Manchester is free for members. "
+    "Manchester has a spin studio and a sauna. The Manchester club is open from 6am to 11pm.\n"
+    "## Lockers\nPermanent lockers can be rented at the London and Manchester clubs."
+)
+
+
+def test_a_follow_up_naming_another_subject_is_told_what_the_turn_before_asked_of_it() -> None:
+    # "what about Manchester?" after "What are the opening hours in Leeds?" was told Manchester's
+    # bank-holiday hours, lockers and address, each naming Manchester as its hours do (QA, conversations)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    q = "what about Manchester?"
+    text = composer.compose(q, [_hit(1, CLUBS_EN, "Clubs")], query=f"{q} What are the opening hours in Leeds?").text
+    assert "6am to 11pm" in text, text
