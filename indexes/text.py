@@ -862,7 +862,7 @@ _KIND_OF_WORD = {
 # long" or "哪一年" (taking "几月几号" out of the keyword search lowered domainrag's MRR@10 by 0.006)
 _WHEN = re.compile(
     r"^\W*when\b|\bwhen\s+(?:is|are|do|does|did|will|can|should|would|must)\b"
-    r"|\b(?:what|which)\s+(?:year|month|date|day|time)\b|\bdeadline\b|截止(?:时间|日期)|什么日期|哪个日期|几月|几[号日]",
+    r"|\b(?:what|which)\s+(?:year|month|date|day|time)\b|\bdeadline\b|截止(?:时间|日期)|什么日期|哪个日期|几月|几[号日]|几点",
     re.IGNORECASE,
 )
 # a time of day ("9:00", "8 pm", "9点"): what "What time ...?" asks for

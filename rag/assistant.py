@@ -94,6 +94,7 @@ from rag.conversation import (
     asks_something,
     condense_offline,
     condense_with_llm,
+    last_answer,
     points_back,
     small_talk,
     stands_alone,
@@ -859,6 +860,13 @@ def _changed_by_notice(entry: Hit, hits: Sequence[Hit], asked: str) -> bool:
     return False
 
 
+def _goes_on_from(hit: Hit, said: str) -> bool:
+    """Whether ``hit``'s passage holds ``said`` (the first sentence of the last answer, without its
+    closing mark), as written but for spacing."""
+    said = " ".join(said.split()).rstrip("。.!！?？")
+    return len(said) >= 6 and said in " ".join(hit.passage.split())
+
+
 def _last_reply(hist: Sequence[Message]) -> str:
     """The conversation's previous reply ("" where the last turn is not one)."""
     return hist[-1].get("content", "") if hist and hist[-1].get("role") == "assistant" else ""
@@ -1315,11 +1323,23 @@ class Assistant:
             and not self._named(asked, query, primary, retriever, index)
             and exact is None
         )
+        goes_on = bool(
+            hits and hist and len({t for t in tokenize(query_topic(asked)) if not _ASKS_ONLY_ZH.match(t)}) <= 1
+            and (kind_asked := answer_kind(asked)) is not None
+            and holds_answer_kind(kind_asked, hits[0].passage) and _goes_on_from(hits[0], last_answer(asked, hist))
+        )
+        if refused and goes_on:
+            # a short follow-up (a word at most) that asks for a kind of answer the passage the last
+            # answer was quoted from gives, and finds that passage first, goes on with its topic:
+            # "几点关门？" after "周末几点开门？" (answered from "营业时间") was refused, its cosine under the
+            # threshold for want of a word the page holds ("能带狗吗？" asks for no such kind, and
+            # "When was the World Cup?" names more, and stay refused)
+            refused = False
         if not refused and exact is None and not hist and asks_after_unknown(asked, index):
             # "Do you have a swimming pool?" was told the showers entry ("Do you have showers?"):
             # the knowledge base names nothing of what is asked after, so it cannot say yes or no
             refused = True
-        if not refused and self._turns_to_unknown(asked, query, retriever):
+        if not refused and not goes_on and self._turns_to_unknown(asked, query, retriever):
             # joined to the turn before, the question was judged by that turn's topic: it is
             # judged by its own meaning instead, as a first question is (one more embedding)
             alone = retriever.retrieve(asked, k=self.hits_k, filters=scope, lang=lang)

@@ -2523,3 +2523,21 @@ def test_a_question_whether_something_the_knowledge_base_never_names_is_there_is
     assert not asks_after_unknown("How long does a swimming pool take to ship?", shop_index)  # (asks no "is there")
     a = make(shop_index, fake_embedder, refuse_threshold=0.0).ask("Do you have a swimming pool?")
     assert a.action == "refuse", a
+
+
+def test_a_short_follow_up_asking_a_kind_its_last_passage_gives_goes_on_with_it(kb_home: Path, fake_embedder: Any) -> None:
+    # "几点关门？" after "周末几点开门？" (answered from "营业时间") was refused: its cosine fell under the
+    # threshold for want of a word the page holds (QA, conversations); "能带狗吗？" asks no such kind
+    from indexes.text import answer_kind
+    from tests.rag.conftest import Doc, build_kb
+
+    assert answer_kind("几点关门？") == "time"  # ("几点" asks for a time of day)
+    hours = "周一至周五营业时间为早上6点至晚上11点，周六和周日营业时间为早上8点至晚上10点。"
+    docs = [Doc("stores.md", "门店服务", [hours, "会员可以在前台申请开具纸质发票。"],
+                headings=[("门店服务", "营业时间"), ("门店服务", "发票")], lang="zh")]
+    index = build_kb(kb_home, "stores", fake_embedder, docs)
+    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=0.99)
+    history = [{"role": "user", "content": "周末几点开门？"}, {"role": "assistant", "content": hours[:-1] + "[1]。"}]
+    a = asst.ask("几点关门？", history=history)
+    assert a.action == "answer" and "晚上11点" in a.text, a
+    assert asst.ask("能带狗吗？", history=history).action == "refuse"
