@@ -28,6 +28,11 @@ def _names(text: str) -> set[str]:
     return {t for rx in (_NAME, _CODE) for m in rx.finditer(text) for t in tokenize(m.group())}
 
 
+def names_in(text: str) -> set[str]:
+    """The terms of the names and codes ``text`` writes ("Pro", "Leeds", "KFR-35GW")."""
+    return _names(text)
+
+
 def swapped_names(question: str, entry_question: str) -> set[str]:
     """The names (or numbers, or codes) ``question`` asks a curated question of in place of those
     the entry names, every other word of the two the same: "Do you ship to Australia?" against

@@ -67,6 +67,7 @@ from indexes.text import (
 )
 from indexes.types import CONTINUES
 from rag.citations import join_sentences, mark_sentences, render_sentence, sentence_lang, strip_markers
+from rag.codes import names_in
 from rag.conversation import refers_back, stands_alone, takes_topic_from_before
 from rag.retrieval import (
     HEADING_MARK,
@@ -1176,8 +1177,10 @@ class ExtractiveComposer:
         if subject:
             # what the turn before asked of its subject counts, half, for this one's: "what about
             # Manchester?" after "What are the opening hours in Leeds?" was told Manchester's
-            # bank-holiday hours, lockers and address, each naming Manchester as its hours do
-            asked_before = _topic_terms(query) - q_terms
+            # bank-holiday hours, lockers and address, each naming Manchester as its hours do. (Not
+            # its subject, a name: "And Business?" after "How much is Pro?" opened with a sentence on
+            # "Starter and Pro plans")
+            asked_before = _topic_terms(query) - q_terms - names_in(query)
             shared = [sh | (asked_before & w) for sh, w in zip(shared, words, strict=True)]
             q_terms = q_terms | asked_before
         weight = _term_weights(q_terms, term_weight)
@@ -1612,12 +1615,13 @@ class ExtractiveComposer:
         # 1.0 from an FAQ entry, beside or instead of the change (QA: a health plan, a courier)
         changes = [j for j, (_, _, t) in enumerate(every) if changed_from(t)] if q_terms else []
         if changes:
-            # (where the question asks yes or no, or how, the rule's sentence is said after the
-            # change, for what else it says: "Can I cancel my policy?" lost "You can cancel at any
-            # time; unused premium is refunded pro rata" to "The cancellation fee was reduced from
-            # $25 to $15", and "宽带报修怎么办理？" the number to call; elsewhere it says the old figure
-            # again: "What is the towing limit?" was told $150, then $100)
-            keep_rule = kind is None and (yes_no or asks_how_to(question))
+            how_asked = asks_how_to(question)
+            # (where the question asks for no figure, and asks yes or no, or how, or more than the
+            # change names, the rule's sentence is said after the change, for what else it says:
+            # "Can I cancel my policy?" lost "You can cancel at any time; unused premium is refunded
+            # pro rata" to "The cancellation fee was reduced from $25 to $15", "宽带报修打什么电话？" the
+            # number to call; where the change names all it asks, the rule would only say the old
+            # figure again: "What is the towing limit?" was told $150, then $100)
             spoken: list[tuple[tuple[int, int, str, float], bool, bool, frozenset[str] | None]] = []
             for k, (n, pos, sent, r) in enumerate(said):
                 j = _change_of(sent, changes, every, plain, q_terms, hits)
@@ -1628,7 +1632,7 @@ class ExtractiveComposer:
                 if (m, at) not in places:
                     spoken.append(((m, at, change, r + 1e-6), False, fits[j], None))
                     places.add((m, at))
-                if keep_rule:
+                if kind is None and (yes_no or how_asked or not q_terms <= plain[j]):
                     spoken.append((said[k], leaning[k], says_kind[k], rows[k]))
                 else:
                     places.discard((n, pos))

@@ -413,3 +413,24 @@ def test_a_follow_up_naming_another_subject_is_told_what_the_turn_before_asked_o
     q = "what about Manchester?"
     text = composer.compose(q, [_hit(1, CLUBS_EN, "Clubs")], query=f"{q} What are the opening hours in Leeds?").text
     assert "6am to 11pm" in text, text
+
+
+def test_a_changed_rule_is_kept_where_it_says_more_of_what_is_asked_than_the_change() -> None:
+    # "宽带报修打什么电话？" lost the number to call, which only the older sentence gives, to the notice's
+    # new visit time (a third regression hunt's)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    rule = _hit(1, "To report a broadband fault, call 10000; an engineer visits within 18 hours.", "Broadband guide", 0.9)
+    notice = _hit(2, "The broadband repair visit time was shortened from 18 hours to 12 hours.", "Notice", 0.8)
+    text = composer.compose("What number do I call to report a broadband fault?", [rule, notice]).text
+    assert "12 hours" in text and "call 10000" in text, text
+
+
+
+def test_the_names_a_turn_writes_are_its_subjects() -> None:
+    # "And Business?" after "How much is Pro?" opened with a sentence on "Starter and Pro plans": the
+    # turn before's words weigh a subject follow-up's sentences, but not its subject, a name
+    from indexes.text import tokenize
+    from rag.codes import names_in
+
+    assert names_in("And Business? How much is Pro?") == set(tokenize("business pro"))
+    assert names_in("What are the opening hours in Leeds?") == set(tokenize("Leeds"))
