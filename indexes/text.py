@@ -1360,7 +1360,7 @@ _FRAME_TAKE = re.compile(r"\bhow\s+long\b[^.?!;,]*?\b(takes?|taken|taking|took)\
 # are issued ... within 5 to 7 business days". A will that is written ("Can I change my will?")
 # stays a term
 _AUX_WILL = re.compile(
-    r"(?:\b(?:how(?:\s+(?:long|much|many|often|soon))?|what|when|where|which|who|why|i|you|we|they|it|he|she)\s+|^\W*)"
+    r"(?:\b(?:how(?:\s+(?:long|much|many|often|soon|far))?|what|when|where|which|who|why|i|you|we|they|it|he|she)\s+|^\W*)"
     r"(will|shall)\b",
     re.IGNORECASE,
 )
