@@ -305,11 +305,6 @@ LIST_ITEM = re.compile(
 )
 
 
-def _list_item(line: str) -> re.Match[str] | None:
-    """``line`` read as a list's item, of any mark (:data:`LIST_ITEM`)."""
-    return LIST_ITEM.match(line)
-
-
 def numbered_step(line: str) -> re.Match[str] | None:
     """``line`` read as a numbered list's step ("7. Attach the label ...", "2、点击“申请退款”"): a
     :data:`LIST_ITEM` whose mark is a number (the item's text is group 1); None for any other line."""
@@ -1662,7 +1657,7 @@ class HybridRetriever:
         elif kind is None and class_words(question):
             # so is a list a question for the members of a class asks for ("What documents do I
             # need?" was told three of the four documents, where the chunk ended)
-            hits = self._steps_continued(hits, _list_item)
+            hits = self._steps_continued(hits, LIST_ITEM.match)
         # a follow-up's passage was found with the turn it follows, whose words may have pulled it
         # to another section ("会过期吗？" after "积分怎么获得？": how points are earned)
         follows = bool(asked and query and query.strip() != question.strip())
