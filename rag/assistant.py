@@ -572,10 +572,18 @@ def too_vague(question: str, index: Any) -> bool:
     # (a typo of a word it holds is that word; a synonym of one is not: "Is there a warranty?" of a
     # knowledge base that says "guarantee" only of its uptime was asked to say more, and offered no
     # person, where the knowledge base knows nothing of warranties)
-    correct = getattr(index, "correct_terms", None)
-    term = (correct(tuple(terms), synonyms=False) if correct is not None else tuple(terms))[0]
+    held = _doc_freqs(tuple(terms), index)
+    return held is not None and held[0] > 0
+
+
+def _doc_freqs(terms: tuple[str, ...], index: Any) -> list[int] | None:
+    """How many chunks of ``index`` hold each of ``terms``, a typo of a word it holds read as that
+    word (not a synonym); None where the index keeps no keyword statistics."""
     doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
-    return doc_freq is not None and doc_freq(term) > 0
+    if doc_freq is None:
+        return None
+    correct = getattr(index, "correct_terms", None)
+    return [doc_freq(t) for t in (correct(terms, synonyms=False) if correct is not None else terms)]
 
 
 # a question whether something is there ("Do you have a sauna?", "Is there a pool?", "有没有泳池？")
@@ -592,12 +600,8 @@ def asks_after_unknown(question: str, index: Any) -> bool:
     if not _ASKS_AFTER.search(to_simplified(question)):
         return False
     terms = tuple(dict.fromkeys(tokenize(query_topic(question))))
-    doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
-    if not terms or doc_freq is None:
-        return False
-    correct = getattr(index, "correct_terms", None)
-    known = correct(terms, synonyms=False) if correct is not None else terms
-    return all(doc_freq(t) == 0 for t in known)
+    held = _doc_freqs(terms, index) if terms else None
+    return held is not None and not any(held)
 
 
 def is_dispute(message: str) -> bool:
