@@ -995,6 +995,12 @@ def without_refused(history: Sequence[Message]) -> list[Message]:
 _ASKS_ONLY_ZH = re.compile(r"^(?:[几多哪][\u4e00-\u9fff]?|什么时候|什么地方)$")
 
 
+def _what_it_names(question: str) -> list[str]:
+    """The terms of what ``question`` asks about, less the Chinese words that only ask how much,
+    when or where (:data:`_ASKS_ONLY_ZH`: "几点" in "几点关门？", "几楼" in "在几楼？")."""
+    return [t for t in tokenize(query_topic(question)) if not _ASKS_ONLY_ZH.match(t)]
+
+
 class Assistant:
     """See the module docstring. ``index_provider()`` returns the live :class:`IndexVersion`
     (the service swaps versions under it); everything else is explicit configuration."""
@@ -1328,7 +1334,7 @@ class Assistant:
             and exact is None
         )
         goes_on = bool(
-            hits and hist and len({t for t in tokenize(query_topic(asked)) if not _ASKS_ONLY_ZH.match(t)}) <= 1
+            hits and hist and len(set(_what_it_names(asked))) <= 1
             and (kind_asked := answer_kind(asked)) is not None
             and holds_answer_kind(kind_asked, hits[0].passage) and _goes_on_from(hits[0], last_answer(asked, hist))
         )
@@ -1845,7 +1851,7 @@ class Assistant:
         # (nor does a Chinese one that names nothing but how much, when or where: it leaves out what
         # it asks about, where English says "it": "在几楼？" after "早餐几点？" asks where breakfast
         # is, and no passage its own words found says 几楼)
-        terms = [t for t in tokenize(query_topic(question)) if not _ASKS_ONLY_ZH.match(t)]
+        terms = _what_it_names(question)
         if not terms:
             return False  # "Why?" names nothing: it asks about the turn before
         # a Chinese word of it written in a passage counts, where jieba cut the passage otherwise:
