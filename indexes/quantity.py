@@ -313,6 +313,12 @@ def in_force(change: str, before: str, today: datetime.date | None = None) -> bo
     return not dates or dates[-1] <= (today or datetime.date.today())
 
 
+def supersedes_now(change: str, rule: str, passage: str) -> bool:
+    """Whether ``change``, a sentence of ``passage``, says that ``rule`` no longer holds
+    (:func:`supersedes`) and is in force today (:func:`in_force_in`)."""
+    return supersedes(change, rule) and in_force_in(change, passage)
+
+
 def in_force_in(change: str, passage: str, today: datetime.date | None = None) -> bool:
     """:func:`in_force` of ``change``, a sentence of ``passage``, dated by itself or by the text of
     the passage before it (the passage's start where the sentence is not found as written: a list

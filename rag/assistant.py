@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from indexes.embedders import MINILM_ID
 from indexes.injection import injected, redact_injections
-from indexes.quantity import changed_from, in_force_in, supersedes
+from indexes.quantity import changed_from, supersedes_now
 from indexes.text import (
     NEGATION,
     PHRASE_SEP,
@@ -856,10 +856,7 @@ def _changed_by_notice(entry: Hit, hits: Sequence[Hit], asked: str) -> bool:
         if h.chunk.id == entry.chunk.id or not terms or not changed_from(text):
             continue
         for sent in split_sentences(text):
-            if (
-                changed_from(sent) and named_terms(terms, sent) and supersedes(sent, answer)
-                and in_force_in(sent, text)
-            ):
+            if changed_from(sent) and named_terms(terms, sent) and supersedes_now(sent, answer, text):
                 return True
     return False
 

@@ -24,6 +24,7 @@ from indexes.quantity import (
     quantities,
     says_unit,
     supersedes,
+    supersedes_now,
     unit_terms,
 )
 from indexes.text import (
@@ -2004,9 +2005,7 @@ def _change_of(
     supersedes`, :func:`indexes.quantity.in_force`); None where none does."""
     for j in changes:
         n, _, change = every[j]
-        if change == sent or not (q_terms & words[j]) or not supersedes(change, sent):
-            continue
-        if in_force_in(change, hits[n - 1].passage):
+        if change != sent and q_terms & words[j] and supersedes_now(change, sent, hits[n - 1].passage):
             return j
     return None
 
