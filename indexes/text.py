@@ -856,7 +856,16 @@ def answer_kind_words(query: str) -> list[str]:
 _KIND_OF_WORD = {
     **dict.fromkeys(("long", "soon", "late", "early", "多久", "多长时间", "多长"), "duration"),
     **dict.fromkeys(("哪一年", "哪年", "哪一天", "哪天", "什么时候", "什么时间", "何时"), "time"),
+    **dict.fromkeys(("far", "多远"), "distance"),
 }
+# "how far in advance", "how far ahead" ask how long before, not how far away
+_FAR_IN_TIME = re.compile(r"\bhow\s+far\s+(?:in\s+advance|ahead|beforehand|before|back)\b", re.IGNORECASE)
+# a length with its unit ("15 miles", "50 km", "200公里", "半径3千米"): what "how far" asks for
+_DISTANCE = re.compile(
+    r"\d(?:[\d,.]*\d)?\s?(?:miles?|mi|kilomet(?:re|er)s?|km|met(?:re|er)s?|m|feet|foot|ft|yards?|yds?)\b"
+    r"|[\d一二两三四五六七八九十百千万半几]+\s*(?:公里|千米|英里|米|里)",
+    re.IGNORECASE,
+)
 # "When ...?", "What time do you open?", "Which year ...?", "What is the deadline ...?", "报名截止时间是？",
 # "我的账单几号出？": words that ask for a date or a time but stay words to search by, unlike "how
 # long" or "哪一年" (taking "几月几号" out of the keyword search lowered domainrag's MRR@10 by 0.006)
@@ -979,13 +988,16 @@ def _asks_whether_allowed(folded: str) -> bool:
 
 
 def answer_kind(query: str) -> str | None:
-    """The kind of answer ``query`` wants: "duration" (how long, 多久), "time" (when, 哪一年: a
-    date or a duration), "money" (a price: how much it costs, 多少钱), "number" (how much / many
-    / often / far, 多少, 几名), "contact" (a phone number or e-mail address), or None."""
+    """The kind of answer ``query`` wants: "duration" (how long, 多久, how far in advance), "time"
+    (when, 哪一年: a date or a duration), "money" (a price: how much it costs, 多少钱), "distance"
+    (how far, 多远), "number" (how much / many / often, 多少, 几名), "contact" (a phone number or
+    e-mail address), or None."""
     words = answer_kind_words(query)
     folded = to_simplified(query)
     if words:
         kind = _KIND_OF_WORD.get(words[0].lower(), "number")
+        if kind == "distance" and _FAR_IN_TIME.search(query):
+            return "duration"
         if kind == "number" and (_HOW_MUCH_MONEY.search(query) or _PRICE_WORD.search(folded)):
             return "money"
         return kind
@@ -1129,7 +1141,8 @@ def _unless_phone(m: re.Match[str]) -> str:
 def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     """Whether ``sentence`` holds an answer of that kind (:func:`answer_kind`): a duration or a
     date for "duration" and "time", an amount of money (or "free") for "money", a number for
-    "number", a phone number or e-mail address for "contact"."""
+    "number", a length with its unit for "distance" ("up to 15 miles": "How far will you tow my
+    car?" was told the towing limit's dollars), a phone number or e-mail address for "contact"."""
     if kind in ("duration", "time"):
         # a deadline answers "how long" too ("can be returned until 31 January")
         sentence = to_simplified(sentence)  # "30 個月" is "30 个月"
@@ -1140,6 +1153,8 @@ def holds_answer_kind(kind: str | None, sentence: str) -> bool:
         return bool(_NUMBER_WORD.search(_PHONE.sub(_unless_phone, sentence)))
     if kind == "money":
         return bool(_MONEY.search(to_simplified(sentence)))
+    if kind == "distance":
+        return bool(_DISTANCE.search(to_simplified(sentence)))
     if kind == "contact":
         return bool(_EMAIL.search(sentence) or _SERVICE_NUMBER.search(sentence)) or any(
             _is_phone(m) for m in _PHONE.finditer(sentence)

@@ -737,7 +737,7 @@ def _question_only(hit: Hit) -> bool:
 
 # the kinds of answer (:func:`indexes.text.answer_kind`) a curated answer must hold to be said for a
 # question asking one ("time" not: "When is my card charged?" is answered by "when the order ships")
-_KINDS_AN_ENTRY_GIVES = frozenset(("money", "duration", "number", "contact"))
+_KINDS_AN_ENTRY_GIVES = frozenset(("money", "duration", "number", "distance", "contact"))
 
 
 def located(hits: Sequence[Hit], index: Any) -> list[Hit]:

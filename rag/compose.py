@@ -1633,7 +1633,9 @@ class ExtractiveComposer:
                 if (m, at) not in places:
                     spoken.append(((m, at, change, r + 1e-6), False, fits[j], None))
                     places.add((m, at))
-                if kind is None and (yes_no or how_asked or not q_terms <= plain[j]):
+                if (kind is None and (yes_no or how_asked or not q_terms <= plain[j])) or (
+                    kind is not None and says_kind[k] and not fits[j]
+                ):
                     spoken.append((said[k], leaning[k], says_kind[k], rows[k]))
                 else:
                     places.discard((n, pos))

@@ -298,6 +298,13 @@ def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     assert holds_answer_kind("number", "外语类专业每学年6000元。")
     assert holds_answer_kind("number", "Up to three users share one plan.")
     assert not holds_answer_kind(None, "It takes 5 days.")
+    # "how far" asks a length with its unit, "how far in advance" how long before
+    assert answer_kind("How far will you tow my car?") == answer_kind("救援范围有多远？") == "distance"
+    assert answer_kind("How far in advance do I need to book?") == "duration"
+    assert holds_answer_kind("distance", "Towing is covered up to 15 miles.")
+    assert holds_answer_kind("distance", "免费拖车距离为200公里以内。")
+    assert not holds_answer_kind("distance", "Towing is covered up to $150 per incident.")
+    assert not holds_answer_kind("distance", "Delivery takes 10 min.")
 
 
 def test_a_question_asking_for_a_date_or_a_time_of_day_wants_one() -> None:

@@ -396,6 +396,10 @@ def test_a_rule_a_notice_changed_is_not_said_again_where_the_question_asks_what_
     notice = _hit(2, "Effective 2026-10-01, the towing limit was increased from $100 to $150 per incident.", "Notice", 0.8)
     text = composer.compose("What is the towing limit?", [rule, notice]).text
     assert "$150" in text and "up to $100 per incident" not in text, text
+    # ... but where it asks a kind the change does not give and the rule does, the rule is said too:
+    # "How far will you tow my car?" was told the new limit's dollars and not the 15 miles (QA)
+    text = composer.compose("How far will you tow my car?", [rule, notice]).text
+    assert "15 miles" in text and "$150" in text, text
 
 
 
