@@ -1286,6 +1286,15 @@ class ExtractiveComposer:
                 # which says 元)
                 priced_at = {n: _priced_table(hits[n - 1]) for n in {n for (n, _, _), r in zip(cands, row, strict=True) if r}}
                 fits = [f or (r and priced_at[n] and any(c.isdigit() for c in t)) for f, r, (n, _, t) in zip(fits, row, cands, strict=True)]
+            if kind in ("number", "money", "distance"):
+                # an amount a procedure's steps mention in passing gives no answer where a sentence
+                # outside a section headed as telling how gives one: "How many days of rental car do I
+                # get?" was told the steps under "How to get a rental car" ("Return the car within 2
+                # days ..."), not "Rental reimbursement pays up to $40 per day for up to 30 days". (A
+                # step's deadline does answer how long: "How long do I have to return the rental car?")
+                procedure = [bool(h) and is_how_to_heading(_own_heading(h)) for h in section]
+                if any(f and not p for f, p in zip(fits, procedure, strict=True)):
+                    fits = [f and not p for f, p in zip(fits, procedure, strict=True)]
             named_classes = class_words(question) if kind is None else []
             classes = _class_kinds(" ".join(named_classes)) - {"type"}
             if classes:

@@ -438,3 +438,21 @@ def test_the_names_a_turn_writes_are_its_subjects() -> None:
 
     assert names_in("And Business? How much is Pro?") == set(tokenize("business pro"))
     assert names_in("What are the opening hours in Leeds?") == set(tokenize("Leeds"))
+
+
+RENTAL = (
+    "## Rental car > How to get a rental car\n1. Tell the adjuster you need a rental car when you report the claim.\n"
+    "2. Pick up the car at a partner agency with your claim number.\n3. Return the car within 2 days after your repair "
+    "is finished.\n## Rental car > Rental car limits\nRental reimbursement pays up to $40 per day for up to 30 days."
+)
+
+
+def test_an_amount_a_procedures_step_names_in_passing_does_not_answer_how_many() -> None:
+    # "How many days of rental car do I get?" was told the steps under "How to get a rental car"
+    # for their "within 2 days"; a step's deadline still answers how long (QA: car insurance)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, RENTAL, "Claims Help Centre", 0.9)]
+    text = composer.compose("How many days of rental car do I get?", hits).text
+    assert "30 days" in text and "Pick up" not in text, text
+    text = composer.compose("How long do I have to return the rental car?", hits).text
+    assert "within 2 days" in text, text
