@@ -1433,6 +1433,24 @@ class ExtractiveComposer:
                 if row[k] and _row_headers(every[k][2]) in named_tables and k not in meant
                 and not (row_label(every[k][2]) & row_topic) - said_by_meant
             }
+        if not _ASKS_ACROSS.search(to_simplified(question)):
+            # of a table's rows that no question names by its whole first cell, one whose label names
+            # less of the question than another row's of the same table does is of another entry:
+            # "住宅物业费多少钱？" (物业费, where the row says 住宅物业服务费) went on with the 商铺物业服务费
+            # row, whose label names 物业 and not 住宅
+            # (a term its headers name too is no label's: "What data do you keep?" names every row
+            # of "| Data | How long we keep it |", "Browsing data in the app" as "Order history")
+            asked = {
+                j: row_label(every[j][2]) & row_topic & _row_own_terms(every[j][2], lexical[j] or "")
+                for j in range(len(every)) if row[j]
+            }
+            tables = {_row_headers(every[j][2]) for j in keep if j in asked and asked[j]}
+            other_rows |= {
+                k for k in asked
+                if _row_headers(every[k][2]) in tables and any(
+                    asked[k] < asked[j] and _row_headers(every[j][2]) == _row_headers(every[k][2]) for j in keep if j in asked
+                )
+            }
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
         cap = dense_capability(self.embedder, query, lang)
         texts = [s for _, _, s in cands]

@@ -1408,6 +1408,15 @@ def test_the_row_a_question_names_is_said_without_the_rows_beside_it() -> None:
     zh = Hit(chunk=dataclasses.replace(zh.chunk, lang="zh"), score=zh.score)
     out = composer.compose("畅享88月费多少？", [zh])
     assert out.text.startswith("套餐：畅享88，月费：88元") and "畅享58" not in out.text, out.text
+    # a row the question names in short ("物业费" for 住宅物业服务费) is meant over a row of the same
+    # table whose label names less of the question (a regression hunt's: the 商铺 row was said too)
+    fees = _hit(1, "单位：元\n| 项目 | 收费标准 | 计费单位 |\n|---|---|---|\n| 住宅物业服务费 | 2.8 | 每平方米每月 |\n"
+                   "| 商铺物业服务费 | 5.5 | 每平方米每月 |\n| 车位管理费 | 80 | 每个每月 |")
+    fees = Hit(chunk=dataclasses.replace(fees.chunk, lang="zh"), score=fees.score)
+    out = composer.compose("住宅物业费多少钱？", [fees])
+    assert out.text.startswith("项目：住宅物业服务费") and "商铺" not in out.text, out.text
+    out = composer.compose("住宅和商铺的物业费有什么区别？", [fees])
+    assert "住宅" in out.text and "商铺" in out.text, out.text
 
 
 def test_a_long_how_to_list_under_its_heading_is_told_in_order_under_its_lead_once() -> None:
