@@ -670,14 +670,21 @@ def _en_tokens(text: str, negations: bool = False, joins: bool = False, lemmas: 
 
 
 # a demonstrative that opens a follow-up ("那肠镜要空腹吗？"): jieba's model for words it does not
-# know joins it to a word it does not know either ("那肠镜"), which then names nothing asked
+# know joins it to a word it does not know either ("那肠镜"), which then names nothing asked; or,
+# where the run opens with it, to the first character of such a word ("那季卡呢？": 那季 and 卡, so
+# that the follow-up named no 季卡, and was told 月卡's rule and the prices)
 _OPENERS = frozenset("那这")
 
 
 def _zh_words(run: str, words: bool = True) -> Iterator[str]:
     cutter = _jieba_cutter(words)
     known = cutter.FREQ
-    for w in cutter.cut_for_search(run, HMM=True):
+    cut: Iterable[str] = cutter.cut_for_search(run, HMM=True)
+    if len(run) >= 3 and run[0] in _OPENERS and run[:2] not in known:
+        first = next(iter(cutter.cut(run, HMM=True)), "")
+        if first == run[:2]:
+            cut = [run[0], *cutter.cut_for_search(run[1:], HMM=True)]
+    for w in cut:
         if not w.strip():
             continue
         if len(w) >= 3 and w[0] in _OPENERS and w not in known:

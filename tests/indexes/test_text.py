@@ -52,6 +52,8 @@ def test_chinese_tokens_use_jieba_search_mode() -> None:
     # a follow-up's opening demonstrative is not joined to a word jieba does not know ("那肠镜" named
     # nothing asked in "那肠镜要空腹吗？"); a word it knows keeps it ("那天")
     assert tokenize("那肠镜要空腹吗？") == ["肠镜", "空腹"] and tokenize("这肠镜呢") == ["肠镜"]
+    # ... nor to the first character of one ("那季卡呢？" was cut 那季 and 卡, and named no 季卡)
+    assert tokenize("那季卡呢？") == ["季卡"] and tokenize("那么多") == ["那么", "多"]
     assert "那天" in tokenize("那天我去了")
 
 
