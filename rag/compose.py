@@ -1649,7 +1649,9 @@ class ExtractiveComposer:
             # "Can I cancel my policy?" lost "You can cancel at any time; unused premium is refunded
             # pro rata" to "The cancellation fee was reduced from $25 to $15", "宽带报修打什么电话？" the
             # number to call; where the change names all it asks, the rule would only say the old
-            # figure again: "What is the towing limit?" was told $150, then $100)
+            # figure again: "What is the towing limit?" was told $150, then $100); where the question
+            # asks a kind the change does not give and the rule does, the rule is said too: "How far
+            # will you tow my car?" was told the new limit's dollars, not the rule's 15 miles
             spoken: list[tuple[tuple[int, int, str, float], bool, bool, frozenset[str] | None]] = []
             for k, (n, pos, sent, r) in enumerate(said):
                 j = _change_of(sent, changes, every, plain, q_terms, hits)
