@@ -80,7 +80,7 @@ from rag.citations import (
     split_answer,
     strip_markers,
 )
-from rag.codes import coded_passages, question_codes, swapped_names
+from rag.codes import coded_passages, other_variant, question_codes, swapped_names
 from rag.compose import (
     ASKING_VERBS,
     ExtractiveComposer,
@@ -1410,6 +1410,12 @@ class Assistant:
             subject = set(tokenize(query_topic(asked)))
             if named_terms(frozenset(subject), f"{faq.chunk.question or ''} {faq.chunk.answer or faq.chunk.text}") != subject:
                 faq = None
+        if faq is not None and "faq_exact" not in faq.scores and other_variant(query if hist else asked, faq.chunk.question or ""):
+            # an entry of another model or plan than asked is no direct answer: "S7常规保养多少钱？" was
+            # told the S5 entry's "启航S5常规保养价格为399元" (S7 is named in too many passages to be
+            # left out as an identifier), "三电质保是多久？" the X9's; the composer answers from what
+            # the passages say of it
+            faq = None
         if faq is not None and "faq_exact" not in faq.scores and _repeats_an_answer(faq, asked, hist):
             # "发票怎么开？" after "下单后多久发货？": the turns joined hold the earlier curated
             # question word for word, and matched its entry again; a follow-up asks something new

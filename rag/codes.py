@@ -47,6 +47,26 @@ def swapped_names(question: str, entry_question: str) -> set[str]:
     return asked if set(tokenize(question)) - asked == set(tokenize(entry_question)) - named else set()
 
 
+def _code_terms(text: str) -> set[str]:
+    """The terms of the codes (letters and digits) ``text`` writes ("S5", "X9": s5, x9)."""
+    return {t for m in _CODE.finditer(text) for t in tokenize(m.group())}
+
+
+def other_variant(question: str, entry_question: str) -> bool:
+    """Whether a curated question answers for another variant (a model, a plan, a code) than
+    ``question`` asks of: a name swapped (:func:`swapped_names`); a code the question names beside
+    the entry's ("S5和S7的常规保养价格哪个贵？" against "S5常规保养多少钱？"); or a code the entry names
+    that the question does not, every other word the same ("三电质保是多久？" against "X9的三电质保是
+    多久？": the entry says the X9's warranty, not the one every other model has)."""
+    if swapped_names(question, entry_question):
+        return True
+    mine, its = _code_terms(question), _code_terms(entry_question)
+    if its and mine - its:
+        return True
+    extra = its - mine
+    return bool(extra) and set(tokenize(question)) == set(tokenize(entry_question)) - extra
+
+
 def _runs(code: str) -> list[str]:
     """``code``'s runs of letters and of digits, lower-cased ("KFR-35GW/N1": kfr, 35, gw, n, 1)."""
     return re.findall(r"[a-z]+|\d+", code.lower())

@@ -470,6 +470,27 @@ def test_a_curated_question_asked_of_another_name_or_code_is_not_answered_by_the
     assert swapped_names("空调显示E2是什么意思？", "空调显示E1是什么意思？") == {"e2"}
 
 
+def test_a_curated_question_of_another_model_than_asked_is_no_direct_answer(kb_home: Path, fake_embedder: Any) -> None:
+    # "S7常规保养多少钱？" was told the S5 entry's price as a direct answer (S7 is named in too many
+    # passages to be left out as an identifier), "三电质保是多久？" the X9 entry's (QA: a car maker)
+    from rag.codes import other_variant
+
+    docs = [Doc("faq.csv", "FAQ", [], faq=[
+        ("3", "S5常规保养多少钱？", "启航S5常规保养价格为399元，已含工时费和配件费。"),
+        ("19", "X9的三电质保是多久？", "首任车主的X9三电质保为10年或20万公里。"),
+    ]), Doc("prices.md", "保养价目表", ["启航S7常规保养价格为459元。启航X9常规保养价格为599元。S5、S7均为首保免费。",
+                                        "三电质保期为8年或16万公里，X9车型为10年或20万公里。"])]
+    asst = make(build_kb(kb_home, "variants", fake_embedder, docs), fake_embedder, faq_threshold=0.3)
+    assert asst.ask("S5常规保养多少钱？").action == "faq"
+    s7 = asst.ask("S7常规保养多少钱？")
+    assert s7.action != "faq" and "459" in s7.text, s7.text
+    assert asst.ask("三电质保是多久？").action != "faq"
+    assert other_variant("S5和S7的常规保养价格哪个贵？", "S5常规保养多少钱？")
+    # the same variant, or a code that is the domain's word in both ("COVID-19"), is no other
+    assert not other_variant("X9三电质保多久", "X9的三电质保是多久？")
+    assert not other_variant("What is covid?", "What is COVID-19?")
+
+
 def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_home: Path, fake_embedder: Any) -> None:
     # "How long can I pause my rental?" was told "Yes [1]. Tap Pause ...", the reply of the entry
     # "Can I pause my rental?"
