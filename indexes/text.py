@@ -969,7 +969,12 @@ _MONEY = re.compile(
     r"[$€£¥￥]\s?\d|\b(?:" + _CURRENCY_CODES + r")\s?\d"
     r"|\d(?:[\d,.]*\d)?\s?(?:(?:dollars?|euros?|pounds?|cents?|francs?|yuan|" + _CURRENCY_CODES + r")\b|元|美元|欧元|英镑|块)"
     r"|[一二两三四五六七八九十百千万壹贰叁肆伍陆柒捌玖拾佰仟]+(?:元|块钱)"
-    r"|\d(?:[.,]\d+)?\s?%|\bfree\b|\bno\s+(?:charge|cost|fee)\b|免费|不收费|不收取|包邮|(?:无需|不需要?|不用)[^，。；]{0,6}费",
+    r"|\d(?:[.,]\d+)?\s?%|\bfree\b|免费|不收费|不收取|包邮|(?:无需|不需要?|不用)[^，。；]{0,6}费"
+    # no fee of a kind, or none charged ("no annual fee and no foreign transaction fee", "pays no
+    # overdraft fees", "does not charge", "is waived": "Is there an annual fee on the credit card?"
+    # was told the late fee, the one sentence with an amount)
+    r"|\bno\s+(?:[a-z-]+\s+){0,3}?(?:charges?|costs?|fees?)\b|\b(?:does\s+not|do\s+not|doesn't|don't|will\s+not|won't)\s+charge\b"
+    r"|\bwaived\b",
     re.IGNORECASE,
 )
 

@@ -284,6 +284,12 @@ def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     assert answer_kind("退货收费吗？") == "money"
     assert answer_kind("退货要我自己付邮费吗？") is None
     assert holds_answer_kind("money", "满99元包邮。") and holds_answer_kind("money", "办理携号转网无需支付任何费用。")
+    # no fee of a kind, or none charged, answers what it costs (QA: "Is there an annual fee?" was told
+    # the late fee, the one sentence with an amount, not "has no annual fee")
+    for none in ("The card has no annual fee and no foreign transaction fee.", "Premier continues to pay no overdraft fees.",
+                 "We do not charge an annual fee.", "The fee is waived for Premier."):
+        assert holds_answer_kind("money", none), none
+    assert not holds_answer_kind("money", "No, there is nothing to sign.")
 
     assert holds_answer_kind("duration", "Refunds are paid within 5 to 7 business days.")
     assert holds_answer_kind("duration", "It takes a few weeks.")
