@@ -1780,6 +1780,16 @@ class Assistant:
         terms -= framing
 
         lemmas: set[str] | None = None  # the terms with irregular forms read as their word, once asked
+        # a Chinese word jieba cut whole with the words in it ("开发票": 开发, 发票, 开发票) is named
+        # by one of them ("可以开发票吗？" was refused where the passage says "开具发票", whose 发票
+        # names it, and 开发, develop, nothing)
+        parts = {t: {p for p in terms if p != t and p in t} for t in terms if len(t) > 2 and is_cjk_char(t[0])}
+        parts = {t: ps for t, ps in parts.items() if ps}
+        whole = terms - {p for ps in parts.values() for p in ps} - parts.keys()
+
+        def names_all(text: str) -> bool:
+            named = named_terms(frozenset(terms), text)
+            return whole <= named and all(t in named or ps & named for t, ps in parts.items())
 
         def covers(h: Hit) -> bool:
             # retrieval's coverage counts every term of the query; without its story, the terms
@@ -1788,7 +1798,7 @@ class Assistant:
             text = " ".join((h.chunk.title, *h.chunk.heading_path, h.passage))
             # retrieval's coverage reads the passage's own words, named_terms a Chinese term also
             # as written ("退" in "礼品卡不支持七天无理由退货")
-            if (need == query and h.scores.get("coverage", 0.0) >= 1.0) or named_terms(frozenset(terms), text) == terms:
+            if (need == query and h.scores.get("coverage", 0.0) >= 1.0) or names_all(text):
                 return True
             # an irregular form ("Who pays customs duties?": "duties are paid by the customer")
             if lemmas is None:
@@ -1810,9 +1820,11 @@ class Assistant:
         # another domain's knowledge base "factory reset" was read as "factor reset", "caption" as
         # "capital"; where a typo is in the words kept together, another pair or the cosine vouches)
         # (a word the question compares by or asks the class of is no part of one)
+        # (nor are the words of one Chinese word that jieba also cut into, "开发" and "发票" of 开发票)
         pairs = [
             pair for p in topic_pairs
             if p not in negated and framing.isdisjoint(pair := tuple(p.split(PHRASE_SEP)))
+            and not any(pair[0] in t and pair[1] in t for t in parts)
         ]
         return any(
             covers(h)

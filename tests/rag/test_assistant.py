@@ -2298,6 +2298,18 @@ def test_a_question_names_every_term_of_a_passage_that_writes_its_verb_irregular
     assert asst.ask("Who pays import fees?").action == "refuse"  # a term no passage names
 
 
+def test_a_chinese_word_cut_whole_with_the_words_in_it_is_named_by_one_of_them(kb_home: Path, fake_embedder: Any) -> None:
+    # "可以开发票吗？" (jieba: 开发, 发票, 开发票) was refused where the passage says "开具发票": its
+    # 开发 (develop) and 开发票 were terms to name, and "开发" with "发票" a pair to keep together (QA)
+    index = build_kb(kb_home, "named_zh", fake_embedder, [
+        Doc("须知.md", "入住须知", ["可开具增值税普通发票和增值税专用发票。请在退房前到前台提供公司名称和税号。",
+                                    "住店客人免费停车，车位有限。"], lang="zh", headings=[("入住须知", "发票"), ("入住须知", "停车")])])
+    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
+    a = asst.ask("可以开发票吗？")
+    assert a.action == "answer" and "增值税" in a.text, (a.action, a.text)
+    assert asst.ask("可以开收据吗？").action == "refuse"  # a word no passage names
+
+
 def test_a_question_is_named_without_the_verb_it_asks_with(kb_home: Path, fake_embedder: Any) -> None:
     # "Do Gold members get an extra bag?" was refused: the page says members "receive" one, and
     # "get" was a term every passage had to name. A verb it asks with alone is still a term.
