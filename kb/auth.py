@@ -3,8 +3,9 @@
 ``KB_API_KEYS`` holds comma-separated entries ``name:role:sha256hex[:group1|group2]``:
 
 - ``name``: a label for the key (appears in logs and metrics instead of the key itself),
-- ``role``: ``reader`` (ask, search, chat, feedback), ``editor`` (+ upload, delete, documents,
-  jobs, agent assist) or ``admin`` (everything: feedback export, metrics of all keys),
+- ``role``: ``reader`` (ask, search, chat, feedback; as of today only, :meth:`Principal.check_as_of`),
+  ``editor`` (+ upload, delete, documents, jobs, agent assist, ``filters.on_date``, the dropped
+  sentences of an answer) or ``admin`` (everything: feedback export, metrics of all keys),
 - ``sha256hex``: the SHA-256 of the key, hex (the key itself is never stored),
 - optional groups: the access groups this key may act for; a request's ``user.groups`` is
   intersected with them (and defaults to them); an empty field (``name:reader:hash:``) restricts
@@ -23,6 +24,7 @@ and :func:`check_bind_host` refuses to bind to anything but a loopback address.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import hmac
 import ipaddress
@@ -64,6 +66,21 @@ class Principal:
                 f"key {self.name!r} has role {self.role}, this needs {role}",
                 "use a key with that role (see KB_API_KEYS in kb/auth.py)",
             )
+
+    def check_as_of(self, day: _dt.date | None, today: _dt.date | None = None) -> None:
+        """Refuse a reader key the documents of another day than ``today`` (the server's): a
+        ``filters.on_date`` in the future read an embargoed launch's price (valid_from not yet
+        come), one in the past an expired promotion. Refused (403), not moved to today: an
+        answer as of a day it was not given for would mislead the caller. An editor or admin key
+        (who reviews what goes live) may ask as of any day, as the operator's CLI does."""
+        today = today or _dt.date.today()
+        if day is None or day == today or self.allows("editor"):
+            return
+        raise ForbiddenError(
+            f"filters.on_date: key {self.name!r} has role {self.role}, which reads the knowledge base as of "
+            f"today ({today.isoformat()}) only",
+            "leave filters.on_date out, or ask with an editor or admin key",
+        )
 
     def effective_groups(self, requested: list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
         """The groups retrieval is restricted to. ``None`` (no restriction) only for an admin

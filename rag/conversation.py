@@ -428,17 +428,43 @@ _DECLINES = re.compile(
 )
 
 
+# "there" as a place ("How long does delivery take there?"), not as "there is" ("Is there a fee?",
+# "Are there customs fees?", "isn't there"), and 那里 / 那边 / 那儿
+_THERE = re.compile(
+    r"(?:\b(\w+)\s+)?\bthere\b(?!\s*(?:is|are|was|were|'s|'re|will|would|must|should|may|might|could|can|be|been"
+    r"|seems?|exists?)\b)",
+    re.IGNORECASE,
+)
+_THERE_ZH = re.compile(r"那里|那边|那儿|那裡|那邊|那兒")
+
+
+def names_a_place_before(question: str) -> bool:
+    """Whether ``question`` names a place said before by "there" or 那里."""
+    return bool(_THERE_ZH.search(question)) or any(
+        (m.group(1) or "").lower() not in ("is", "are", "was", "were", "be", "been", "t") for m in _THERE.finditer(question)
+    )
+
+
 def usable_rewrite(rewrite: str, question: str, history: Sequence[Message]) -> bool:
     """Whether a model's stand-alone form of ``question`` can be searched for: not empty, not
     far longer than a question, not a refusal or an apology (that the question does not make
-    itself), and sharing a content word with the question or the conversation. "Sorry, I cannot
-    help with that." was searched for, and the question refused."""
+    itself), sharing a content word with the question or the conversation, and, where the
+    question leans on the turn before, naming a word the question does not. "Sorry, I cannot
+    help with that." was searched for, and the question refused; "How long does delivery take
+    there?" after "Do you ship to Canada?" came back as it was, and was searched without Canada."""
     if len(rewrite) < 3 or len(rewrite) > max(200, 3 * len(question)):
         return False
     if _DECLINES.search(to_simplified(rewrite)) and not _DECLINES.search(to_simplified(question)):
         return False
+    words = set(tokenize(rewrite))
+    if history and words <= set(tokenize(question)):
+        # the follow-up itself (or less of it): stand-alone only where the question stood alone.
+        # It leans back by a pronoun ("How much does it cost?"), "there" as a place (not "Is
+        # there a fee?") or 那里, or by naming only another subject ("What about Canada?")
+        if points_back(question) or refers_back(question) or names_a_place_before(question):
+            return False
     said = set(tokenize(question)).union(*(tokenize(m.get("content", "")) for m in history))
-    return bool(said.intersection(tokenize(rewrite)))
+    return bool(said.intersection(words))
 
 
 def condense_with_llm(

@@ -187,6 +187,12 @@ class OpenAICompatibleLLM:
         if isinstance(ex, openai.APITimeoutError):
             return self._timed_out()
         if isinstance(ex, openai.APIConnectionError):
+            if _hung_up(ex):
+                return BackendUnavailableError(
+                    f"LLM server {self._where()} accepted the connection but closed it without replying",
+                    "check the server's logs (a crash on the request, or a proxy in front of it that dropped "
+                    "it) and that KB_LLM's http/https is the server's, and retry",
+                )
             return BackendUnavailableError(
                 f"cannot reach LLM server {self._where()}",
                 "check that it is running and that KB_LLM names the right host, port and /v1 path",
@@ -291,6 +297,16 @@ class OpenAICompatibleLLM:
         if left > 0:
             raise type(err)(f"{err.message} (not asked again for {left:.0f} s)", err.hint)
 
+    def _empty(self, why: str) -> BackendUnavailableError:
+        """A reply of no text (``why``: no choices, or the finish reason it came with): a server
+        fault, not the model's "I don't know". Read as an empty answer, it handed the customer to
+        a person as "not confident", with no fallback and nothing in the log."""
+        return BackendUnavailableError(
+            f"LLM server {self._where()} sent an empty reply ({why})",
+            "check the server's logs and that the model answers chat requests (a model that thinks "
+            "before it answers may spend all of max_tokens on it)",
+        )
+
     def _cut_off(self) -> BackendUnavailableError:
         return BackendUnavailableError(
             f"LLM server {self._where()} closed the reply before it was finished",
@@ -310,8 +326,10 @@ class OpenAICompatibleLLM:
         if not isinstance(choices, list):
             raise self._malformed()  # an HTML page, a JSON object of another API
         if not choices:
-            return ""
+            raise self._empty("no choices")
         text = _text_of(getattr(choices[0], "message", None), self._malformed)
+        if not text.strip():
+            raise self._empty(f"finish_reason {getattr(choices[0], 'finish_reason', None)}")
         if getattr(choices[0], "finish_reason", None) == "length":
             return text[: _finished(text)]  # cut at max_tokens: the sentence it was writing is not an answer
         return text
@@ -320,7 +338,6 @@ class OpenAICompatibleLLM:
         """The reply as it comes, all of it within ``timeout_s``: a server that sends a token
         every few seconds, or stops half-way, is cut at the deadline (a watchdog closes the
         connection), not after a read timeout per token."""
-        import httpx
         import openai
 
         deadline = self._deadline(kw)
@@ -339,6 +356,8 @@ class OpenAICompatibleLLM:
         events = 0
         finish: str | None = None
         pending = ""  # the sentence being written: given out once it is complete
+        said = False  # whether any text came at all
+        failures: tuple[type[BaseException], ...] = (openai.OpenAIError, *_httpx_errors("HTTPError"))
         try:
             for event in resp:
                 events += 1
@@ -346,7 +365,9 @@ class OpenAICompatibleLLM:
                 if not isinstance(choices, list):
                     raise self._malformed()
                 if choices:
-                    pending += _text_of(getattr(choices[0], "delta", None), self._malformed)
+                    piece = _text_of(getattr(choices[0], "delta", None), self._malformed)
+                    said = said or bool(piece.strip())
+                    pending += piece
                     finish = getattr(choices[0], "finish_reason", None) or finish
                     # a "sentence" longer than _HOLD_CHARS (no full stop at all) goes out as it is
                     done = len(pending) if len(pending) > _HOLD_CHARS else _finished(pending, more=True)
@@ -367,15 +388,24 @@ class OpenAICompatibleLLM:
                 # what came is the beginning of a reply, and read as a whole one it said "Return
                 # shipping is free [1]." where the reply went on "but only for Plus members"
                 raise self._cut_off()
+            if not said:  # (as in generate: "choices": [] or "content": null to the end)
+                raise self._empty(f"finish_reason {finish}")
             # cut at max_tokens ("length"): the sentence it was writing is left out, not given
             # half-said as a complete one
             if finish == "length":
                 pending = pending[: _finished(pending)]
             if pending:
                 yield pending
-        except (openai.OpenAIError, httpx.HTTPError) as ex:
+        except failures as ex:
             if fired.is_set():
                 raise self._went_down(self._timed_out()) from ex
+            if isinstance(ex, _httpx_errors("RemoteProtocolError", "ReadError")) or (
+                isinstance(ex, openai.APIConnectionError) and _hung_up(ex)
+            ):
+                # the connection closed in the middle of the body (a chunked reply cut short, which
+                # openai 3 raises as a connection error): the server had answered, and was told
+                # as one that "cannot be reached"
+                raise self._cut_off() from ex
             raise (self._translate(ex) if isinstance(ex, openai.OpenAIError) else self._malformed(ex)) from ex
         except (ValueError, TypeError, AttributeError, KeyError) as ex:  # an event that is not JSON
             raise self._malformed(ex) from ex
@@ -403,6 +433,30 @@ def _finished(text: str, *, more: bool = False) -> int:
         if not more or (rest and not rest.startswith("[")):
             end = m.end()
     return end
+
+
+def _httpx_errors(*names: str) -> tuple[type[BaseException], ...]:
+    """The error classes ``names`` of each httpx the openai client may read replies with: httpx
+    (openai 1.x) and httpx2, the fork openai 3 uses, whose errors httpx's classes do not catch (a
+    server that hung up was told as one that cannot be reached)."""
+    import importlib
+
+    found: list[type[BaseException]] = []
+    for module in ("httpx", "httpx2"):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        found.extend(getattr(mod, name) for name in names if hasattr(mod, name))
+    return tuple(found)
+
+
+def _hung_up(ex: BaseException) -> bool:
+    """Whether a connection error of the openai client is a server that took the connection and
+    closed it without a reply (httpx's "Server disconnected without sending a response", a reset
+    while reading or writing), not one that could not be reached: it was told "cannot reach LLM
+    server; check that it is running" while it was running."""
+    return isinstance(ex.__cause__, _httpx_errors("RemoteProtocolError", "ReadError", "WriteError"))
 
 
 def _text_of(message: Any, malformed: Callable[[], Exception]) -> str:

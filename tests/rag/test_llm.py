@@ -198,6 +198,21 @@ class _Hostile(BaseHTTPRequestHandler):
                                  "finish_reason": "length"}]}
             self._send(200, "application/json", json.dumps(done).encode())
             return
+        if mode in _EMPTY:  # a reply of no text: {"choices": []}, "content": null or ""
+            if not body.get("stream"):
+                choices = [] if mode == "nochoices" else [
+                    {"index": 0, "message": {"role": "assistant", "content": _EMPTY[mode]}, "finish_reason": "stop"}]
+                self._send(200, "application/json", json.dumps({"id": "c", "object": "chat.completion",
+                                                                "created": 0, "model": mode, "choices": choices}).encode())
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            if mode != "nochoices":
+                self._chunk(_EMPTY[mode])  # type: ignore[arg-type]
+            self._end("stop")
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
         n = _Hostile.calls[mode] = _Hostile.calls.get(mode, 0) + 1
         done = {"id": "c", "object": "chat.completion", "created": 0, "model": mode,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}]}
@@ -244,6 +259,8 @@ class _Hostile(BaseHTTPRequestHandler):
 
 
 CUT_REPLY = "Return shipping is free [1]. But only for Plus members; other customers"
+# the replies of no text, by the model name that asks for one (its content, or none: no choices)
+_EMPTY: dict[str, str | None] = {"nochoices": None, "nullcontent": None, "emptycontent": "", "blankcontent": " \n"}
 
 
 @pytest.fixture(scope="module")
@@ -507,3 +524,87 @@ def test_rate_limiting_and_a_streamed_error_are_told_as_the_server_said(hostile:
         get_llm(f"openai-compatible:{hostile}#busy", timeout_s=5, max_retries=0).generate(MESSAGES)
     with pytest.raises(BackendUnavailableError, match="reported an error: model overloaded, try again"):
         list(get_llm(f"openai-compatible:{hostile}#streamerror", timeout_s=5).stream(MESSAGES))
+
+
+@pytest.mark.parametrize("mode", sorted(_EMPTY))
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_reply_of_no_text_is_a_server_fault_not_an_empty_answer(hostile: str, mode: str, stream: bool) -> None:
+    """``"choices": []``, ``"content": null`` or "" came back as "", which the assistant handed to a
+    person as "not confident": no fallback, nothing in the log. It is a fault of the server, as a
+    5xx is (the assistant answers offline, or fails with KB_LLM_FALLBACK=error), and starts no
+    cooldown: the server did answer."""
+    llm = get_llm(f"openai-compatible:{hostile}#{mode}", timeout_s=5, cooldown_s=30)
+    for _ in range(2):  # (asked again: no cooldown)
+        with pytest.raises(BackendUnavailableError, match=r"sent an empty reply \((no choices|finish_reason stop)\); ") as ex:
+            list(llm.stream(MESSAGES)) if stream else llm.generate(MESSAGES)
+        assert "not asked again" not in str(ex.value)
+
+
+# a streamed reply whose connection closes in the middle of its chunked body: one event, no end
+_CHUNK_CUT = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+              + b"%x\r\n%s\r\n" % (len(_sse := b'data: {"id": "c", "object": "chat.completion.chunk", "created": 0, '
+                                      b'"model": "m", "choices": [{"index": 0, "delta": {"content": "Return shipping '
+                                      b'is free [1]. But"}, "finish_reason": null}]}\n\n'), _sse))
+
+
+def _whole_request(data: bytes) -> bool:
+    head, sep, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+    return bool(sep) and len(body) >= length
+
+
+@pytest.fixture(scope="module")
+def hangs_up() -> Iterator[str]:
+    """A server that accepts each connection, reads the request and closes it without a reply
+    (model "chunkcut": after the beginning of a chunked stream, :data:`_CHUNK_CUT`)."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                seen = b""
+                try:  # the whole request (closed unread, it is reset, and the reply lost)
+                    while (got := conn.recv(65536)) and not _whole_request(seen := seen + got):
+                        pass
+                    if b'"chunkcut"' in seen:
+                        conn.sendall(_CHUNK_CUT)
+                except OSError:
+                    pass
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}/v1"
+    stop.set()
+    th.join(2)
+    srv.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_server_that_closes_the_connection_without_replying_is_told_so(hangs_up: str, stream: bool) -> None:
+    """It was told "cannot reach LLM server ...; check that it is running", while it was running
+    and had taken the request."""
+    llm = get_llm(f"openai-compatible:{hangs_up}#m", timeout_s=5, max_retries=0)
+    with pytest.raises(BackendUnavailableError, match="accepted the connection but closed it without replying; check "
+                       "the server's logs") as ex:
+        list(llm.stream(MESSAGES)) if stream else llm.generate(MESSAGES)
+    assert "cannot reach" not in str(ex.value) and "\n" not in str(ex.value)
+
+
+def test_a_stream_whose_chunked_body_is_cut_off_is_a_reply_cut_off(hangs_up: str) -> None:
+    """The server had answered (its status, an event): it was told as one that "cannot be
+    reached" (openai 3 raises httpx2's error as a connection error), or, with httpx's error, as a
+    reply that is not a chat completion."""
+    llm = get_llm(f"openai-compatible:{hangs_up}#chunkcut", timeout_s=5, max_retries=0)
+    with pytest.raises(BackendUnavailableError, match="closed the reply before it was finished"):
+        list(llm.stream(MESSAGES))

@@ -19,7 +19,7 @@ from rag.llm import ScriptedLLM, get_llm
 from rag.support import LexicalScorer
 from tests.rag.conftest import EnglishOnlyEmbedder
 from tests.rag.test_assistant import make
-from tests.rag.test_llm import _FakeOpenAI
+from tests.rag.test_llm import _FakeOpenAI, _Hostile
 
 Q = "How long does standard shipping take?"
 REPLY = ("Standard shipping takes 3 to 5 business days [1]. Orders over 50 euros ship for free [1]. "
@@ -284,3 +284,39 @@ def test_a_model_that_says_the_passages_do_not_answer_is_handed_off_not_answered
     assert a.action == "handoff" and a.fallback is None, a
     final = list(asst.ask_stream(Q))[-1]["answer"]
     assert final["action"] == "handoff" and final["fallback"] is None
+
+
+@pytest.mark.parametrize("mode", ["nochoices", "nullcontent", "emptycontent"])
+def test_a_model_reply_of_no_text_gets_the_extractive_answer_not_a_silent_hand_off(
+    shop_index: Any, fake_embedder: Any, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    """``"choices": []``, ``"content": null`` or "" from the model server was handed to a person
+    ("not confident"), with no fallback and nothing in the log: it is the server's fault, as a
+    5xx is, answered offline and logged (streamed or not), or a failed question with
+    KB_LLM_FALLBACK=error."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    llm = get_llm(f"openai-compatible:http://127.0.0.1:{srv.server_address[1]}/v1#{mode}", timeout_s=5)
+    offline = _offline(shop_index, fake_embedder)
+    try:
+        asst = Assistant(lambda: shop_index, EnglishOnlyEmbedder(fake_embedder.dim), llm, LexicalScorer(),
+                         refuse_threshold=0.3)
+        with caplog.at_level(logging.WARNING, logger="rag.assistant"):
+            a = asst.ask(Q)
+            final = list(asst.ask_stream(Q))[-1]["answer"]
+        assert a.action == "answer" and a.text == offline.text and a.citations, a
+        assert (a.fallback, a.fallback_reason) == ("extractive", "llm_unavailable")
+        assert final["action"] == "answer" and final["answer"] == offline.text
+        assert (final["fallback"], final["fallback_reason"]) == ("extractive", "llm_unavailable")
+        logged = _warnings(caplog)
+        assert len(logged) == 2 and all("sent an empty reply" in m for m in logged), logged
+        strict = Assistant(lambda: shop_index, EnglishOnlyEmbedder(fake_embedder.dim), llm, LexicalScorer(),
+                           refuse_threshold=0.3, llm_fallback="error")
+        with pytest.raises(BackendUnavailableError, match="sent an empty reply"):
+            strict.ask(Q)
+        with pytest.raises(BackendUnavailableError, match="sent an empty reply"):
+            list(strict.ask_stream(Q))
+    finally:
+        srv.shutdown()
+        srv.server_close()
