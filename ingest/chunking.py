@@ -40,12 +40,14 @@ class ChunkSettings:
         # header, an FAQ entry in another language than its sheet's is of its own language, and a
         # release note's "Changed: ..." line above its text is a heading; v7: a wide table's row that
         # does not fit with its header is a piece of its own with it, and a number's comma or colon
-        # is no place to cut. A knowledge base built by
+        # is no place to cut; v8: a PDF's numbered list keeps its numbers, a PDF's ruled table is a
+        # Markdown table, a policy's "第五条 ..." line (DOCX, TXT) and a notice's dated entry (TXT) are
+        # headings. A knowledge base built by
         # an earlier one is chunked again on its next ingest; cached embeddings are reused.
         # "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM; a
         # knowledge base embedded in an earlier form is embedded again on its next ingest)
         return {
-            "chunker": "structure-v7",
+            "chunker": "structure-v8",
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap": self.chunk_overlap,
             "question_form": QUESTION_FORM,

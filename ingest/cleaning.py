@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,7 +131,7 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def unwrap_lines(text: str) -> str:
+def unwrap_lines(text: str, keep: Callable[[str], bool] | None = None) -> str:
     """A plain-text file's Chinese lines wrapped to a width as the sentences they break: "…可申请
     无理由退\n货。" was two paragraphs, the first read as a heading, and quoted as "…可申请无理由退".
     A line break between Chinese text (:func:`runs_on`: not after a sentence's or a label's end,
@@ -139,7 +139,8 @@ def unwrap_lines(text: str) -> str:
     columns and 3/4 of the widest line of its paragraph (the lines between blank lines), neither
     line is a table's row, and the file is wrapped: at least half of such line breaks follow a
     full line. A heading (a short line before its text) keeps its line, and so does each line of
-    a list of lines without a mark (one question a line, of any length)."""
+    a list of lines without a mark (one question a line, of any length). ``keep``: a line it holds
+    true of (a heading the loader knows, whatever its width) is a line of its own."""
     lines = text.split("\n")
     if len(lines) < 2:
         return text
@@ -155,6 +156,7 @@ def unwrap_lines(text: str) -> str:
         i for i in range(1, len(lines))
         if runs_on(tail := lines[i - 1].strip(), head := lines[i].strip()) == ""
         and not _TABLE_ROW.search(tail) and not _TABLE_ROW.search(head)
+        and not (keep is not None and keep(tail))
     ]
     wrapped = {i for i in breaks if widths[i - 1] >= max(30, 0.75 * widest[i - 1])}
     if not wrapped or 2 * len(wrapped) < len(breaks):

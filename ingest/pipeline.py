@@ -18,8 +18,9 @@ import json
 import logging
 import os
 import re
+import shlex
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -852,6 +853,41 @@ def _where(doc: Document) -> str:
     return f"{doc.source!r} (read from {origin})" if origin is not None else repr(doc.source)
 
 
+def _not_found(wanted: str, shown: str, docs: Sequence[Document], marks: Mapping[str, Mapping[str, str]]) -> str:
+    """The one line a name ``kb delete`` finds no document by gets: that it is deleted already, and
+    how to add it back, where ``kb delete`` removed it (:func:`_deleted_marks`); else the nearest
+    live sources, or, where none is near, the nearest deleted one. Both read "not in the knowledge
+    base; `kb status --sources` lists them": deleting ``faq.xlsx`` twice did not say it was gone
+    already, and ``faq.xls`` after it got no suggestion, the document it meant no longer live."""
+    ends = Path(wanted.strip().replace("\\", "/")).parts[-2:]
+    names = dict.fromkeys((shown, "/".join(ends), ends[-1] if ends else shown))
+    gone = next((n for n in names if n in marks), None)
+    if gone is not None:
+        return f"{shown}: already deleted ({_when(marks[gone])}); {_add_back(marks[gone])}"
+    guess = did_you_mean(names, [d.source for d in docs])
+    if guess:
+        return f"{shown}: not in the knowledge base{guess}; `kb status --sources` lists them"
+    near = did_you_mean(names, [m for m in marks if not any(d.source == m for d in docs)])
+    if near:
+        return (f"{shown}: not in the knowledge base{near[:-2]}? it was deleted with kb delete); "
+                "`kb status --sources` lists the documents it holds")
+    return f"{shown}: not in the knowledge base; `kb status --sources` lists them"
+
+
+def _when(mark: Mapping[str, str]) -> str:
+    at = mark.get("at", "")
+    return f"on {at[:10]}" if at else "by kb delete"
+
+
+def _add_back(mark: Mapping[str, str]) -> str:
+    """What adds a deleted document back: ingesting its file by name (its folder's ingest leaves it
+    out while it is unchanged, unless given --undelete)."""
+    file = mark.get("file")
+    if file:
+        return f"to add it back, run kb ingest {shlex.quote(file)} (or its folder with --undelete)"
+    return "to add it back, ingest its file again by name (or its folder with --undelete)"
+
+
 def delete_sources(
     kb: Any, sources: Sequence[str], embedder: Any, *, lock_timeout: float = 0, paths: bool = False
 ) -> IngestReport:
@@ -870,6 +906,7 @@ def delete_sources(
             stack.callback(prev.close)
         docs = prev.documents() if prev is not None else []
         hit: set[str] = set()
+        marks = _deleted_marks(kb)
         for wanted in sources:
             if not wanted.strip():
                 raise InputError("a blank name names no document", "give the source of each document to delete")
@@ -899,12 +936,7 @@ def delete_sources(
                 report.ambiguous += 1
                 continue
             if not both:
-                ends = Path(wanted.strip().replace("\\", "/")).parts[-2:]
-                guess = did_you_mean(dict.fromkeys((shown, "/".join(ends), ends[-1] if ends else shown)),
-                                     [d.source for d in docs])
-                report.failed.append({"source": shown, "error": (
-                    f"{shown}: not in the knowledge base{guess}; `kb status --sources` lists them"
-                )})
+                report.failed.append({"source": shown, "error": _not_found(wanted, shown, docs, marks)})
             hit.update(both)
         report.deleted = len(hit)
         report.deleted_sources = [d.source for d in docs if d.id in hit]
