@@ -277,10 +277,14 @@ class BM25Index:
             out[i] = read[t]
         return tuple(out + extra)
 
-    def doc_freq(self, term: str) -> int:
-        """How many chunks contain ``term`` (0 when the corpus does not know it)."""
+    def doc_freq(self, term: str, allowed: np.ndarray | None = None) -> int:
+        """How many chunks contain ``term`` (0 when the corpus does not know it); of the rows
+        ``allowed`` (a chunk-row mask) only, where given."""
         tid = self.vocab.get(term)
-        return 0 if tid is None else int(self.terms.indptr[tid + 1] - self.terms.indptr[tid])
+        if tid is None:
+            return 0
+        lo, hi = int(self.terms.indptr[tid]), int(self.terms.indptr[tid + 1])
+        return hi - lo if allowed is None else int(np.count_nonzero(allowed[self.terms.indices[lo:hi]]))
 
     # -- build ---------------------------------------------------------------------------------
     @classmethod

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from indexes.embedders import MINILM_ID
 from indexes.injection import injected, redact_injections
 from indexes.quantity import changed_from, supersedes_now
@@ -557,7 +559,7 @@ def names_only_a_price(question: str) -> bool:
 _HOW_MUCH = re.compile(r"\bhow\s+much\b|多少", re.I)
 
 
-def too_vague(question: str, index: Any) -> bool:
+def too_vague(question: str, index: Any, allowed: np.ndarray | None = None) -> bool:
     """Whether ``question`` says too little to be answered or refused: no word but those of the
     kind of answer it wants ("多久", "how much?"), or one word the knowledge base holds without a
     section of that name ("fee", "price"). A word it does not hold ("Mongolia") is refused."""
@@ -572,18 +574,23 @@ def too_vague(question: str, index: Any) -> bool:
     # (a typo of a word it holds is that word; a synonym of one is not: "Is there a warranty?" of a
     # knowledge base that says "guarantee" only of its uptime was asked to say more, and offered no
     # person, where the knowledge base knows nothing of warranties)
-    held = _doc_freqs(tuple(terms), index)
+    held = _doc_freqs(tuple(terms), index, allowed)
     return held is not None and held[0] > 0
 
 
-def _doc_freqs(terms: tuple[str, ...], index: Any) -> list[int] | None:
+def _doc_freqs(terms: tuple[str, ...], index: Any, allowed: np.ndarray | None = None) -> list[int] | None:
     """How many chunks of ``index`` hold each of ``terms``, a typo of a word it holds read as that
-    word (not a synonym); None where the index keeps no keyword statistics."""
+    word (not a synonym); None where the index keeps no keyword statistics. ``allowed``: the
+    chunk rows the user may read (:meth:`~indexes.kbase.IndexVersion.allowed_mask`), the only ones
+    counted: a word only a staff document or an expired offer holds was asked to say more
+    ("ZEBRA", "wholesale") where a word of no document was refused, which told a customer what
+    the documents they may not read say."""
     doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
     if doc_freq is None:
         return None
     correct = getattr(index, "correct_terms", None)
-    return [doc_freq(t) for t in (correct(terms, synonyms=False) if correct is not None else terms)]
+    read = correct(terms, synonyms=False) if correct is not None else terms
+    return [doc_freq(t) if allowed is None else doc_freq(t, allowed) for t in read]
 
 
 # a question whether something is there ("Do you have a sauna?", "Is there a pool?", "有没有泳池？")
@@ -593,14 +600,14 @@ _ASKS_AFTER = re.compile(
 )
 
 
-def asks_after_unknown(question: str, index: Any) -> bool:
+def asks_after_unknown(question: str, index: Any, allowed: np.ndarray | None = None) -> bool:
     """Whether ``question`` asks whether something is there ("Do you have a swimming pool?") and
     the knowledge base holds none of the words it names it by (a typo of a word it holds is that
     word): it says nothing of it, neither yes nor no."""
     if not _ASKS_AFTER.search(to_simplified(question)):
         return False
     terms = tuple(dict.fromkeys(tokenize(query_topic(question))))
-    held = _doc_freqs(terms, index) if terms else None
+    held = _doc_freqs(terms, index, allowed) if terms else None
     return held is not None and not any(held)
 
 
@@ -1080,6 +1087,13 @@ class Assistant:
     def _validate(self, question: str) -> str:
         return question_text(question, "question", self.max_question_chars)
 
+    @staticmethod
+    def _allowed(index: Any, scope: Filters | None) -> np.ndarray | None:
+        """The chunk rows a question under ``scope`` may read (None: every row, or an index that
+        does not say)."""
+        mask = getattr(index, "allowed_mask", None)
+        return mask(scope) if callable(mask) else None
+
     def _idf(self, index: Any) -> Callable[[str], float] | None:
         bm25 = getattr(index, "bm25", None)
         if bm25 is None or not hasattr(bm25, "vocab"):
@@ -1347,7 +1361,7 @@ class Assistant:
             # threshold for want of a word the page holds ("能带狗吗？" asks for no such kind, and
             # "When was the World Cup?" names more, and stay refused)
             refused = False
-        if not refused and exact is None and not hist and asks_after_unknown(asked, index):
+        if not refused and exact is None and not hist and asks_after_unknown(asked, index, self._allowed(index, scope)):
             # "Do you have a swimming pool?" was told the showers entry ("Do you have showers?"):
             # the knowledge base names nothing of what is asked after, so it cannot say yes or no
             refused = True
@@ -1367,7 +1381,7 @@ class Assistant:
                 yield {"type": "final_obj", "answer": finish(_msg("handoff_request", say), "handoff", 0.0,
                                                              hits=hits, query=query)}
                 return
-            if not hist and too_vague(asked, index):
+            if not hist and too_vague(asked, index, self._allowed(index, scope)):
                 # "fee", "多久", "price": words the knowledge base uses, but no need it can tell
                 yield {"type": "final_obj", "answer": finish(_msg("more_detail", say), "clarify", rel * 0.5,
                                                              hits=hits, query=query)}
@@ -1384,7 +1398,10 @@ class Assistant:
 
             top_swap = swapped(hits[0])
             doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
-            unheard = bool(top_swap) and doc_freq is not None and not any(doc_freq(t) for t in top_swap)
+            unheard = False
+            if top_swap and doc_freq is not None:
+                allowed = self._allowed(index, scope)  # (what the user may not read is unheard of)
+                unheard = not any(doc_freq(t) if allowed is None else doc_freq(t, allowed) for t in top_swap)
             codes = question_codes(asked, index)
             kept_hits = list(hits)
             if codes is not None and codes.rare:

@@ -625,6 +625,11 @@ def test_groups_never_leak_another_groups_text(shop_index: Any, fake_embedder: A
     assert "ZEBRA-7731" in allowed.text
     only = asst.search("discount", k=10, filters=Filters(sources=("returns.md",)))
     assert {h.chunk.source for h in only} <= {"returns.md"}
+    # nor what a word only another group's document holds: a word of a document the user may not
+    # read is as unknown as a word of none ("ZEBRA" was asked to say more, "zeppelin" refused: QA)
+    for word in ("ZEBRA", "zeppelin"):
+        assert asst.ask(word, groups=["customers"]).action == "refuse", word
+    assert asst.ask("ZEBRA", groups=["partners"]).action != "refuse"
 
 
 def test_prompt_injection_inside_a_document_changes_nothing(kb_home: Path, fake_embedder: Any) -> None:
