@@ -1529,8 +1529,11 @@ class Assistant:
         sent_text = ""  # the checked text that went out so
         raw = ""
 
-        def new_checker() -> AnswerChecker:
-            return AnswerChecker([h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang)
+        def new_checker(model: bool = True) -> AnswerChecker:
+            """A checker of the model's answer (in the question's language), or of the passages
+            quoted offline (``model`` False: each in its own)."""
+            return AnswerChecker([h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang,
+                                 answer_lang=lang if model and not self.llm.extractive else None)
 
         def extractive() -> str:
             # the retriever embedded the turn as condensed (its main phrasing): that vector is
@@ -1590,7 +1593,7 @@ class Assistant:
         if failed is not None:
             fell_back.update(fallback="partial" if streamed else "extractive", fallback_reason=fallback_reason(failed))
             if not streamed:
-                checker = new_checker()
+                checker = new_checker(model=False)
         if self.llm.extractive or fell_back.get("fallback") == "extractive":
             raw = extractive()
         timings["compose"] = (time.perf_counter() - tc) * 1000 - check_ms

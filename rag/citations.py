@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexes.text import detect_lang, split_sentences, without_controls
+from indexes.text import detect_lang, is_cjk_lang, split_sentences, without_controls
 from rag.support import contradiction
 
 # one cited passage as models write it: "2", "^2" (a footnote), "source 2", "passage 2", "来源2",
@@ -176,7 +176,10 @@ class AnswerChecker:
     ``mode="drop"`` removes unsupported sentences; ``mode="mark"`` keeps them with a trailing
     ``[unsupported]``. A sentence that cites nothing is scored against all passages when
     ``require_citation`` is False, and counts as unsupported otherwise. Citations to numbers
-    outside 1..len(passages) are removed (``bogus``)."""
+    outside 1..len(passages) are removed (``bogus``). ``answer_lang``: the language a model was
+    told to answer in; a sentence in another script is unsupported (a model answered an English
+    question in Chinese from a Chinese passage, and it passed). Quoted passages (the extractive
+    composer) keep their own language, and are checked without it."""
 
     def __init__(
         self,
@@ -187,8 +190,10 @@ class AnswerChecker:
         mode: str = "drop",
         require_citation: bool = True,
         lang: str = "en",
+        answer_lang: str | None = None,
     ) -> None:
         self.passages = list(passages)
+        self.answer_lang = answer_lang
         self.scorer = scorer
         self.threshold = threshold
         self.mode = mode
@@ -222,6 +227,9 @@ class AnswerChecker:
         # a changed number or a dropped "not" keeps nearly every word of the passage, and every
         # scorer's support with it: "Gift cards can be returned [1]" of "cannot be returned" 0.97
         supported = support >= self.threshold and contradiction(body, read) is None
+        if supported and self.answer_lang is not None:
+            written = sentence_lang(body, self.answer_lang) or self.answer_lang
+            supported = is_cjk_lang(written) == is_cjk_lang(self.answer_lang)
         return CheckedSentence(body, valid, support, supported)
 
     def _needed(self, body: str, cited: tuple[int, ...], together: float) -> tuple[int, ...]:

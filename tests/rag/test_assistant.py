@@ -867,6 +867,24 @@ def test_llm_answer_bogus_citation_and_unsupported_sentence(shop_index: Any, fak
     assert "Drones deliver parcels on Mars." in a.unsupported
 
 
+def test_a_model_answer_in_another_language_than_asked_is_not_said(shop_index: Any, fake_embedder: Any) -> None:
+    # "How long do I have to return an item?" was answered "收到退货后5个工作日内退款到原支付方式[1]."
+    # from a Chinese passage, at 0.85: the prompt says to answer in English, and nothing checked it
+    # (a tester's scripted server). The passages quoted offline keep their own language.
+    from rag.citations import AnswerChecker
+    from rag.support import LexicalScorer
+
+    passages = ["自签收之日起七天内可以无理由退货。", "Items can be returned within 30 days."]
+    checker = AnswerChecker(passages, LexicalScorer(), threshold=0.3, answer_lang="en")
+    assert checker.add("自签收之日起七天内可以无理由退货[1]。") == ""
+    assert checker.add("Items can be returned within 30 days [2].")
+    quoted = AnswerChecker(passages, LexicalScorer(), threshold=0.3)
+    assert quoted.add("自签收之日起七天内可以无理由退货[1]。")
+    llm = ScriptedLLM("自签收之日起七天内可以无理由退货[1]。")
+    a = make(shop_index, fake_embedder, llm).ask("How many days do I have to return an item?")
+    assert "自签收" not in a.text or a.fallback == "extractive", (a.action, a.text)
+
+
 def test_stream_yields_tokens_then_final(shop_index: Any, fake_embedder: Any) -> None:
     llm = ScriptedLLM("Standard shipping takes 3 to 5 business days [1].")
     events = list(make(shop_index, fake_embedder, llm).ask_stream("How long does standard shipping take?"))
