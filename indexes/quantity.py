@@ -11,9 +11,7 @@ anything), or a limit in its unit that speaks of it."""
 from __future__ import annotations
 
 import datetime
-import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from indexes.text import arabic_numerals, as_written, tokenize
@@ -257,67 +255,17 @@ def _a_year(q: Quantity) -> bool:
     return q.unit is None and q.value.is_integer() and 1900 <= q.value <= 2100
 
 
-def supersedes(
-    change: str, rule: str, about: str = "", weight: Callable[[str], float] | None = None
-) -> bool:
+def supersedes(change: str, rule: str) -> bool:
     """Whether ``change`` (a sentence of a notice) says that ``rule`` (another sentence) no longer
     holds: ``rule`` states one of the quantities ``change`` says the rule had before (the same
-    number, in the same unit or either without one), and it is of what the change changed: half
-    or more of the change's subject (:func:`change_subject`), by ``weight`` (a term's rarity in
-    the knowledge base: "overdraft" says what a fee is, "fee" does not; each term alike without it),
-    is named by the rule or by ``about`` (its heading, its entry's question). "Effective August 1, 2026, the Gold specialist copay is reduced from $50 to $40"
-    supersedes "Gold: specialist copay $50"; "The overdraft fee is reduced from $35 to $29" does not
-    supersede "Premier account: $35 per month", nor "首任车主道路救援免费次数由每年2次调整为每年3次" the
-    entry "首任车主每年可免费取送车4次，非首任车主每年2次" (QA: both were said in place of the rule)."""
+    number, in the same unit or either without one). "Effective August 1, 2026, the Gold specialist
+    copay is reduced from $50 to $40" supersedes "Gold: specialist copay $50"."""
     before = changed_from(change)
     if not before:
         return False
-    def states_old(text: str) -> bool:
-        return any(
-            q.value == old.value and (q.unit is None or old.unit is None or q.unit == old.unit)
-            for old in before for q in quantities(text)
-        )
-
-    if not states_old(rule):
-        return False
-    subject = change_subject(change)
-    if not subject:
-        return True
-    # of a rule whose clauses or items each state an amount of the old one's unit, those that state
-    # the old amount say what it is of, with the lead-in before them ("Monthly maintenance fees:
-    # Everyday Checking: $12 per month; …; Premier Checking: $35 per month": the Premier fee, not
-    # Everyday's; a sentence's clauses share its subject: "To report a broadband fault, call 10000;
-    # an engineer visits within 18 hours")
-    units = {old.unit for old in before}
-    clauses = _CLAUSE_END.split(rule)
-    if sum(1 for c in clauses if any(q.unit in units for q in quantities(c))) >= 2:
-        lead = rule.split(":", 1)[0] if ":" in rule else ""
-        rule = " ".join([lead, *(c for c in clauses if states_old(c))])
-    named = set(tokenize(f"{about} {rule}"))
-    weights = {t: (weight(t) if weight is not None else 1.0) for t in subject}
-    if sum(weights.values()) <= 0:
-        weights = dict.fromkeys(subject, 1.0)
-    return 2 * math.fsum(w for t, w in weights.items() if t in named) >= math.fsum(weights.values())
-
-
-# where a rule's clauses or list items end: a Chinese comma or semicolon, "; ", ", " (not "1,000")
-_CLAUSE_END = re.compile(r"[;；，。]|,\s")
-# the words that date a change rather than say what changed ("Effective", "自…起", "as of")
-_DATING_WORDS = frozenset(tokenize("effective starting beginning from as of since now on until")) | frozenset(
-    ("自", "起", "日起", "开始", "即日起")
-)
-
-
-def change_subject(change: str) -> frozenset[str]:
-    """The terms of what ``change`` says has changed: its words before the change itself, less its
-    dates, numbers and the words that date it ("Effective 2026-10-01, the towing limit was increased
-    from $100 to $150": tow, limit; "自2026年10月1日起，道路救援免费次数由每年2次调整为每年3次": 道路,
-    救援, 免费, 次数)."""
-    m = _CHANGED_FROM.search(change)
-    head = _DATE.sub(" ", change[: m.start()] if m else change)
-    months = {t for name in _MONTHS for t in tokenize(name)}
-    return frozenset(
-        t for t in tokenize(head) if not any(c.isdigit() for c in t) and t not in _DATING_WORDS and t not in months
+    said = quantities(rule)
+    return any(
+        q.value == old.value and (q.unit is None or old.unit is None or q.unit == old.unit) for old in before for q in said
     )
 
 
@@ -365,12 +313,10 @@ def in_force(change: str, before: str, today: datetime.date | None = None) -> bo
     return not dates or dates[-1] <= (today or datetime.date.today())
 
 
-def supersedes_now(
-    change: str, rule: str, passage: str, about: str = "", weight: Callable[[str], float] | None = None
-) -> bool:
+def supersedes_now(change: str, rule: str, passage: str) -> bool:
     """Whether ``change``, a sentence of ``passage``, says that ``rule`` no longer holds
-    (:func:`supersedes`, with ``about`` and ``weight``) and is in force today (:func:`in_force_in`)."""
-    return supersedes(change, rule, about, weight) and in_force_in(change, passage)
+    (:func:`supersedes`) and is in force today (:func:`in_force_in`)."""
+    return supersedes(change, rule) and in_force_in(change, passage)
 
 
 def in_force_in(change: str, passage: str, today: datetime.date | None = None) -> bool:

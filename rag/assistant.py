@@ -852,13 +852,10 @@ def tells_no_how(asked: str, entry_question: str) -> bool:
     return asks_how_to(asked) and asks_yes_no(entry_question) and answer_kind(entry_question) is not None
 
 
-def _changed_by_notice(
-    entry: Hit, hits: Sequence[Hit], asked: str, weight: Callable[[str], float] | None = None
-) -> bool:
+def _changed_by_notice(entry: Hit, hits: Sequence[Hit], asked: str) -> bool:
     """Whether a sentence of another of ``hits`` that names a term of ``asked`` says that the rule
     ``entry`` (a curated FAQ entry) states has changed, and is in force
-    (:func:`indexes.quantity.supersedes`, of the entry's question too, by the terms' ``weight``;
-    :func:`indexes.quantity.in_force`)."""
+    (:func:`indexes.quantity.supersedes`, :func:`indexes.quantity.in_force`)."""
     answer = entry.chunk.answer or entry.chunk.text
     terms = frozenset(tokenize(query_topic(asked)))
     for h in hits:
@@ -866,9 +863,7 @@ def _changed_by_notice(
         if h.chunk.id == entry.chunk.id or not terms or not changed_from(text):
             continue
         for sent in split_sentences(text):
-            if changed_from(sent) and named_terms(terms, sent) and supersedes_now(
-                sent, answer, text, entry.chunk.question or "", weight
-            ):
+            if changed_from(sent) and named_terms(terms, sent) and supersedes_now(sent, answer, text):
                 return True
     return False
 
@@ -1453,7 +1448,7 @@ class Assistant:
             faq = None
         if faq is not None and "faq_exact" not in faq.scores and tells_no_how(asked, faq.chunk.question or ""):
             faq = None
-        if faq is not None and _changed_by_notice(faq, hits, asked, self._idf(index)):
+        if faq is not None and _changed_by_notice(faq, hits, asked):
             # a notice among the passages says the rule the entry states has changed ("Effective
             # November 1, 2026, ... decided within 7 business days (previously 15 business days)"):
             # the entry was said as written, at confidence 1.0; the composer tells the change

@@ -1652,18 +1652,9 @@ class ExtractiveComposer:
             # figure again: "What is the towing limit?" was told $150, then $100); where the question
             # asks a kind the change does not give and the rule does, the rule is said too: "How far
             # will you tow my car?" was told the new limit's dollars, not the rule's 15 miles
-            def as_rule(n: int, pos: int, sent: str) -> tuple[str, str]:
-                """The words of the sentence at (``n``, ``pos``) that say which rule it states, and
-                its heading: a table row's own cells (its headers, "Everyday: …; Plus: …", are every
-                row's: the Plus row of the monthly fee was taken for the overdraft fee's), else itself."""
-                at = place.get((n, pos))
-                if at is None:
-                    return sent, ""
-                return (lexical[at] if row[at] and lexical[at] else sent), section[at]
-
             spoken: list[tuple[tuple[int, int, str, float], bool, bool, frozenset[str] | None]] = []
             for k, (n, pos, sent, r) in enumerate(said):
-                j = _change_of(sent, *as_rule(n, pos, sent), changes, every, plain, q_terms, hits, term_weight)
+                j = _change_of(sent, changes, every, plain, q_terms, hits)
                 if j is None:
                     spoken.append((said[k], leaning[k], says_kind[k], rows[k]))
                     continue
@@ -1684,9 +1675,7 @@ class ExtractiveComposer:
             low = min(r for *_, r in said) if said else 0.0
             for k, (n, pos, sent, _) in enumerate(said):
                 j = place.get((n, pos))
-                if j in changes and any(
-                    supersedes(sent, *as_rule(m, at, other), term_weight) for m, at, other, _ in said if m != n
-                ):
+                if j in changes and any(supersedes(sent, other) for m, _, other, _ in said if m != n):
                     if not in_force_in(sent, hits[n - 1].passage):
                         said[k] = (n, pos, sent, low - 1e-6)
         total = sum(len(s) for _, _, s, _ in said)
@@ -2038,17 +2027,16 @@ def _priced_table(hit: Hit) -> bool:
 
 
 def _change_of(
-    sent: str, rule: str, about: str, changes: Sequence[int], every: Sequence[tuple[int, int, str]],
-    words: Sequence[set[str]], q_terms: set[str], hits: Sequence[Hit], weight: Callable[[str], float] | None,
+    sent: str, changes: Sequence[int], every: Sequence[tuple[int, int, str]], words: Sequence[set[str]],
+    q_terms: set[str], hits: Sequence[Hit],
 ) -> int | None:
     """Of the candidates ``changes`` (places in ``every``: passage number, position, sentence) that
-    say a rule changed, the first that says the rule the sentence ``sent`` states (read from
-    ``rule``, under the heading ``about``) has changed, names a term of the question (``words``:
-    each candidate's terms) and is in force (:func:`indexes.quantity.supersedes`, with the terms'
-    ``weight``; :func:`indexes.quantity.in_force`); None where none does."""
+    say a rule changed, the first that says the rule ``sent`` states has changed, names a term of
+    the question (``words``: each candidate's terms) and is in force (:func:`indexes.quantity.
+    supersedes`, :func:`indexes.quantity.in_force`); None where none does."""
     for j in changes:
         n, _, change = every[j]
-        if change != sent and q_terms & words[j] and supersedes_now(change, rule, hits[n - 1].passage, about, weight):
+        if change != sent and q_terms & words[j] and supersedes_now(change, sent, hits[n - 1].passage):
             return j
     return None
 

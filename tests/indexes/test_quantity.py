@@ -53,7 +53,7 @@ def test_units_and_dimensions_are_named_by_quantities() -> None:
 def test_a_change_says_the_quantity_a_rule_had_before() -> None:
     import datetime
 
-    from indexes.quantity import change_subject, changed_from, dates_in, in_force, supersedes
+    from indexes.quantity import changed_from, dates_in, in_force, supersedes
 
     copay = "Effective August 1, 2026, the Gold specialist copay is reduced from $50 to $40 per visit."
     assert [(q.value, q.unit) for q in changed_from(copay)] == [(50.0, "usd")]
@@ -65,31 +65,6 @@ def test_a_change_says_the_quantity_a_rule_had_before() -> None:
     locker = "快件投放快递柜后的免费存放时长由18小时延长至24小时。"
     assert supersedes(locker, "快件投放快递柜后免费存放18小时，超时后每12小时收取0.5元。")
     assert changed_from("Refunds are issued within 5 days.") == [] and not supersedes("Refunds take 5 days.", "5 days")
-    # a rule that states the old amount of something else is not changed: the change's subject is
-    # named by the rule, or by its heading or entry's question (QA: a bank's overdraft notice took the
-    # place of the $35 monthly fee, a courtesy-car entry that of road rescue's yearly count)
-    # (a term weighs its rarity: "overdraft" says what a fee is, "fee" does not)
-    rarity = {"overdraft": 5.0, "fee": 0.5, "道路": 4.0, "救援": 4.0, "次数": 3.0, "首任": 1.0, "车主": 1.0, "免费": 0.5}
-
-    def idf(term: str) -> float:
-        return rarity.get(term, 1.0)
-
-    overdraft = "March 1, 2026 - Overdraft fee The overdraft fee is reduced from $35 to $29 per item."
-    assert change_subject(overdraft) == {"overdraft", "fee"}
-    assert not supersedes(overdraft, "Premier account: $35 per month.", "Monthly fees", idf)
-    assert supersedes(overdraft, "The overdraft fee is $35 per item.", weight=idf)
-    assert supersedes(overdraft, "Overdraft transfers are $35.", weight=idf)
-    assert not supersedes(overdraft, "Premier account: $35 per month.")  # (no weight: each term alike)
-    # of a list's items, the one stating the old amount says what it is of (Premier's monthly fee)
-    plus = "The overdraft fee for Everyday and Plus Checking is reduced from $35 to $29 per item."
-    fees = "Monthly maintenance fees: Everyday Checking: $12 per month; Plus Checking: $25 per month; Premier Checking: $35 per month."
-    assert not supersedes(plus, fees, weight=lambda t: {"overdraft": 5.0, "everyday": 1.5, "plus": 1.5}.get(t, 1.0))
-    tow = "Effective 2026-10-01, the towing limit was increased from $100 to $150 per incident."
-    assert supersedes(tow, "Towing is covered up to $100 per incident.", "What is the towing limit?")
-    rescue = "自2026年10月1日起，首任车主道路救援免费次数由每年2次调整为每年3次。"
-    assert change_subject(rescue) == {"首任", "车主", "道路", "救援", "免费", "次数"}
-    assert not supersedes(rescue, "首任车主每年可免费取送车4次，非首任车主每年2次。", "首任车主每年可以免费取送车几次？", idf)
-    assert supersedes(rescue, "首任车主每年享受2次免费道路救援。", weight=idf)
     # a change says the new value too, and a year is no value of a rule (covid-faq's "Formerly, this
     # disease was referred to as 2019-nCoV" kept "What does novel coronavirus mean?" from its entry)
     assert changed_from("Formerly, this disease was referred to as “2019 novel coronavirus” or “2019-nCoV”.") == []

@@ -392,8 +392,7 @@ def test_a_rule_a_notice_changed_is_not_said_again_where_the_question_asks_what_
     # "What is the towing limit?" was told the notice's $150, then the FAQ's "$100 per incident"
     # again (a second regression hunt's); a yes-or-no or how-to question keeps the rule's other words
     composer = ExtractiveComposer(get_embedder("hashing:64"))
-    # (under its heading, which names the towing limit the notice changed)
-    rule = _hit(1, "## Towing limits\nTowing is covered up to $100 per incident and up to 15 miles.", "Roadside FAQ", 0.9)
+    rule = _hit(1, "Towing is covered up to $100 per incident and up to 15 miles.", "Roadside FAQ", 0.9)
     notice = _hit(2, "Effective 2026-10-01, the towing limit was increased from $100 to $150 per incident.", "Notice", 0.8)
     text = composer.compose("What is the towing limit?", [rule, notice]).text
     assert "$150" in text and "up to $100 per incident" not in text, text
