@@ -1292,7 +1292,11 @@ class ExtractiveComposer:
                 # get?" was told the steps under "How to get a rental car" ("Return the car within 2
                 # days ..."), not "Rental reimbursement pays up to $40 per day for up to 30 days". (A
                 # step's deadline does answer how long: "How long do I have to return the rental car?")
-                procedure = [bool(h) and is_how_to_heading(_own_heading(h)) for h in section]
+                # (the steps, not every sentence of the section: "Everyday Checking: the $12 fee is
+                # waived ...", under "How to waive the monthly maintenance fee", gives the fee)
+                procedure = [
+                    is_step and bool(h) and is_how_to_heading(_own_heading(h)) for h, is_step in zip(section, numbered, strict=True)
+                ]
                 if any(f and not p for f, p in zip(fits, procedure, strict=True)):
                     fits = [f and not p for f, p in zip(fits, procedure, strict=True)]
             named_classes = class_words(question) if kind is None else []
