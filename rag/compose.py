@@ -1656,6 +1656,31 @@ class ExtractiveComposer:
             # figure again: "What is the towing limit?" was told $150, then $100); where the question
             # asks a kind the change does not give and the rule does, the rule is said too: "How far
             # will you tow my car?" was told the new limit's dollars, not the rule's 15 miles
+            q_weight = _term_weights(q_terms, term_weight)
+            asked_price = price_terms(question)
+
+            def of_else(rule_at: int | None, j: int) -> bool:
+                """Whether the question names, by a word at least as rare as its average one, what
+                the rule at ``rule_at`` (with its heading) is of and the change ``j`` is not: the
+                change, though it says the rule's old amount, may be of something else ("What is
+                the monthly fee for Premier Checking?": "Premier Checking: $35 per month" is not
+                what "The overdraft fee ... is reduced from $35 to $29" changed; nor "首任车主每年
+                可以免费取送车几次" what 道路救援's 由每年2次调整为每年3次 did: QA). It is then not said in
+                the rule's place."""
+                if rule_at is None:
+                    return False
+                # (a curated entry's question is no heading of what its answer is of: it asks what the
+                # question does, in other words, "How long does prior authorization take?")
+                head = section[rule_at]
+                rule = plain[rule_at] | (set() if _is_question(_own_heading(head)) else set(tokenize(head)))
+                # (the change's words as written: its old amount too, "Is the overdraft fee $35?")
+                change = set(tokenize(every[j][2])) | set(tokenize(section[j]))
+                text = to_simplified(every[j][2])
+                return any(
+                    w >= 1.0 and t in rule and t not in change and not (is_cjk_char(t[0]) and t in text)
+                    for t, w in q_weight.items() if t not in asked_price  # ("怎么收费" asks how much)
+                )
+
             spoken: list[tuple[tuple[int, int, str, float], bool, bool, frozenset[str] | None]] = []
             for k, (n, pos, sent, r) in enumerate(said):
                 j = _change_of(sent, changes, every, plain, q_terms, hits)
@@ -1663,10 +1688,14 @@ class ExtractiveComposer:
                     spoken.append((said[k], leaning[k], says_kind[k], rows[k]))
                     continue
                 m, at, change = every[j]
+                doubt = of_else(place.get((n, pos)), j)
                 if (m, at) not in places:
-                    spoken.append(((m, at, change, r + 1e-6), False, fits[j], None))
+                    # (where the question names what the rule is of and the change is not, the
+                    # change is said after the rule, not in its place: "宽带坏了多久修好？" is
+                    # answered by its entry's 18小时, then by the notice's 由18小时缩短至12小时)
+                    spoken.append(((m, at, change, r - 1e-6 if doubt else r + 1e-6), False, fits[j], None))
                     places.add((m, at))
-                if (kind is None and (yes_no or how_asked or not q_terms <= plain[j])) or (
+                if doubt or (kind is None and (yes_no or how_asked or not q_terms <= plain[j])) or (
                     kind is not None and says_kind[k] and not fits[j]
                 ):
                     spoken.append((said[k], leaning[k], says_kind[k], rows[k]))

@@ -456,3 +456,22 @@ def test_an_amount_a_procedures_step_names_in_passing_does_not_answer_how_many()
     assert "30 days" in text and "Pick up" not in text, text
     text = composer.compose("How long do I have to return the rental car?", hits).text
     assert "within 2 days" in text, text
+
+
+def test_a_change_of_something_else_that_says_a_rules_amount_is_said_after_the_rule_not_in_its_place() -> None:
+    # "What is the monthly fee for Premier Checking?" was told "The overdraft fee ... is reduced from
+    # $35 to $29" in place of "Premier Checking: $35 per month": the question names what the rule is
+    # of (Premier, monthly) and the change is not; a curated entry's question only asks what the
+    # question does, in other words ("宽带坏了多久修好？"), and its changed answer is told as the notice
+    # says it now (QA, regression hunt)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    fees = _hit(1, "## Monthly maintenance fees\nPremier Checking costs $35 per month.", "Account guide", 0.9)
+    notice = _hit(2, "The overdraft fee for Everyday and Plus Checking is reduced from $35 to $29 per item.", "Notice", 0.8)
+    text = composer.compose("What is the monthly fee for Premier Checking?", [fees, notice]).text
+    assert text.startswith("Premier Checking costs $35 per month"), text
+    faq = Hit(chunk=Chunk(id="f", doc_id="faq", source="faq.xlsx#2", position=0, kind="faq", title="FAQ", lang="zh",
+                          question="宽带坏了多久修好？", answer="维修人员在18小时内上门处理。",
+                          text="Q: 宽带坏了多久修好？\nA: 维修人员在18小时内上门处理。"), score=0.9)
+    change = _hit(2, "宽带报修上门时限由18小时缩短至12小时。", "公告", 0.8, "zh")
+    text = composer.compose("宽带坏了多久修好？", [faq, change], lang="zh").text
+    assert text.startswith("宽带报修上门时限由18小时缩短至12小时") and "18小时内" not in text, text
