@@ -34,7 +34,7 @@ import numpy as np
 
 from indexes.embedders import MINILM_ID
 from indexes.injection import injected, redact_injections
-from indexes.quantity import changed_from, supersedes_now
+from indexes.quantity import changed_from, supersedes, supersedes_now
 from indexes.text import (
     NEGATION,
     PHRASE_SEP,
@@ -866,6 +866,15 @@ def _changed_by_notice(entry: Hit, hits: Sequence[Hit], asked: str) -> bool:
             if changed_from(sent) and named_terms(terms, sent) and supersedes_now(sent, answer, text):
                 return True
     return False
+
+
+def _changes(notice: Hit, other: Hit) -> bool:
+    """Whether a sentence of ``notice``'s passage says that a rule ``other``'s states has changed
+    (:func:`indexes.quantity.supersedes`)."""
+    if not changed_from(notice.passage):
+        return False
+    rules = split_sentences(other.passage)
+    return any(changed_from(s) and any(supersedes(s, r) for r in rules) for s in split_sentences(notice.passage))
 
 
 def _goes_on_from(hit: Hit, said: str) -> bool:
@@ -1978,6 +1987,10 @@ class Assistant:
         ta, tb = set(tokenize(a.passage)), set(tokenize(b.passage))
         if ta and tb and len(ta & tb) / len(ta | tb) > 0.25:
             return None  # the two passages say much the same: no real ambiguity
+        if _changes(a, b) or _changes(b, a):
+            # a notice and the rule it changed are one answer, the change told in the rule's place:
+            # "What's the overdraft fee?" was asked back "Fee Schedule or NOTICE OF FEE CHANGES?"
+            return None
         if len(set(tokenize(q))) > 4:
             return None  # a specific question is not ambiguous between topics
         if is_comparison(q):

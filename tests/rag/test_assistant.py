@@ -1390,6 +1390,13 @@ def test_clarify_asks_between_two_topics_but_not_when_the_question_compares_them
     terms = hit("terms", "医疗保险条款", "本合同的等待期为签收保单之日起三十日。", 0.91)
     assert asst._clarify("等待期多久？", [terms, entry], [], "zh") is None
     assert asst._clarify("等待期多久？", [entry, terms], [], "zh") is None
+    # a notice and the rule it changed are one answer: "What's the overdraft fee?" was asked back
+    # "Fee Schedule or NOTICE OF FEE CHANGES?" (a regression hunt's)
+    schedule = hit("fees", "Fee Schedule", "Everyday Checking monthly maintenance: $12. Overdraft: $35 each. Stop payment "
+                   "order: $30. Paper statements by mail: $2. Cashier's check: $10. Wire transfer abroad: $45.", 0.91)
+    notice = hit("notice", "Notice of fee changes", "Effective March 1, 2026, the overdraft fee is reduced from $35 to $29.", 0.90)
+    assert asst._clarify("overdraft fee?", [schedule, notice], [], "en") is None
+    assert asst._clarify("overdraft fee?", [notice, schedule], [], "en") is None
 
 
 def test_no_clarify_between_a_passage_the_keywords_found_and_one_they_could_not_see(
