@@ -1895,7 +1895,10 @@ class Assistant:
         # (nor does a Chinese one that names nothing but how much, when or where: it leaves out what
         # it asks about, where English says "it": "在几楼？" after "早餐几点？" asks where breakfast
         # is, and no passage its own words found says 几楼)
-        terms = _what_it_names(question)
+        # (nor a word it compares by: "what's the difference?" after "and the Saver rate?" asks it
+        # of the rates the turns before named, and was refused, "differ" in no passage)
+        cues = set(tokenize(" ".join(comparison_cues(question))))
+        terms = [t for t in _what_it_names(question) if t not in cues]
         if not terms:
             return False  # "Why?" names nothing: it asks about the turn before
         # a Chinese word of it written in a passage counts, where jieba cut the passage otherwise:

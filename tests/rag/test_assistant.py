@@ -2222,6 +2222,11 @@ def test_a_chinese_follow_up_whose_word_a_passage_writes_inside_a_longer_word_is
     query = "补办要多少钱 多久能寄到"
     assert not Assistant._turns_to_unknown("多久能寄到", query, found("新卡会在7个工作日内寄到账单地址。"))
     assert Assistant._turns_to_unknown("今天天气怎么样？", "补办要多少钱 今天天气怎么样？", found("新卡会寄到账单地址。"))
+    # a follow-up that asks only how two things differ asks it of the turns before (QA: "what's the
+    # difference?" after "and the Saver rate?" was refused, no passage saying "differ")
+    rates = found("The Saver rate is 15% cheaper than the Flexible rate.")
+    for question in ("what's the difference?", "有什么区别？"):
+        assert not Assistant._turns_to_unknown(question, f"{question} and the Saver rate? the Flexible rate", rates)
 
 
 ZH_FAQ = [Doc("faq.csv", "FAQ", [], lang="zh", faq=[
