@@ -611,6 +611,18 @@ def asks_after_unknown(question: str, index: Any, allowed: np.ndarray | None = N
     return held is not None and not any(held)
 
 
+def names_unknown_subject(question: str, index: Any, allowed: np.ndarray | None = None) -> bool:
+    """Whether ``question`` only names another subject than the turn before ("And to Mexico?",
+    "那香港呢？", :func:`~indexes.text.only_names_subject`) and the knowledge base (the rows
+    ``allowed``) holds none of its words, a typo of one it holds read as that word: it says
+    nothing of that subject, however well the turn before is answered."""
+    if not only_names_subject(question):
+        return False
+    terms = tuple(dict.fromkeys(_what_it_names(question)))
+    held = _doc_freqs(terms, index, allowed) if terms else None
+    return held is not None and not any(held)
+
+
 def is_dispute(message: str) -> bool:
     """Whether ``message`` threatens legal action or a complaint to a regulator or the press, or says
     how angry the customer is (:data:`DISPUTE_RE`), in Simplified or Traditional characters: a person
@@ -1368,6 +1380,11 @@ class Assistant:
         if not refused and exact is None and not hist and asks_after_unknown(asked, index, self._allowed(index, scope)):
             # "Do you have a swimming pool?" was told the showers entry ("Do you have showers?"):
             # the knowledge base names nothing of what is asked after, so it cannot say yes or no
+            refused = True
+        if not refused and hist and names_unknown_subject(asked, index, self._allowed(index, scope)):
+            # "And to Mexico?" after "Do you ship to Canada?" was told the Canada entry: the turns
+            # joined matched it, and the knowledge base says nothing of Mexico, as "Do you ship to
+            # Mexico?" asked alone is refused
             refused = True
         if not refused and not goes_on and self._turns_to_unknown(asked, query, retriever):
             # joined to the turn before, the question was judged by that turn's topic: it is

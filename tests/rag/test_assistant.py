@@ -435,6 +435,11 @@ def test_a_curated_question_asked_of_another_name_or_code_is_not_answered_by_the
     asst = make(index, fake_embedder, faq_threshold=0.3)
     assert asst.ask("Do you ship to Canada?").action == "faq"
     assert asst.ask("Do you ship to Australia?").action == "refuse"
+    # so is a follow-up that only names a subject the knowledge base says nothing of: "And to
+    # Mexico?" after "Do you ship to Canada?" was told the Canada entry (a tester's)
+    hist = [{"role": "user", "content": "Do you ship to Canada?"}, {"role": "assistant", "content": "Yes, we ship to Canada."}]
+    assert asst.ask("And to Mexico?", history=hist).action == "refuse"
+    assert asst.ask("And to Canada?", history=hist).action != "refuse"
     assert asst.ask("空调显示E1是什么意思？").action == "faq"
     e2 = asst.ask("空调显示E2是什么意思？")
     assert e2.action == "answer" and "盘管" in e2.text and "E1" not in e2.text, e2.text
