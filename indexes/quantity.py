@@ -223,8 +223,11 @@ def dimensions_named(said: list[Quantity]) -> frozenset[str]:
 # "(previously 15 business days)", "由18小时延长至24小时", "原为3元". Its "before" part holds the old
 # quantities (:func:`changed_from`).
 _CHANGED_FROM = re.compile(
-    r"\b(?:reduced|increased|raised|lowered|cut|extended|shortened|changed|moved|rises?|rose|risen|falls?|fell|fallen"
-    r"|drops?|dropped|goes\s+(?:up|down)|went\s+(?:up|down)|(?:has|have)\s+(?:gone\s+(?:up|down)|changed))\s+from\s+"
+    # (any tense: "will increase from $50 to $55" was no change, and an announced fee told as
+    # today's, first)
+    r"\b(?:reduc(?:e|es|ed)|increas(?:e|es|ed)|rais(?:e|es|ed)|lower(?:s|ed)?|cuts?|extend(?:s|ed)?|shorten(?:s|ed)?"
+    r"|chang(?:e|es|ed)|mov(?:e|es|ed)|rises?|rose|risen|falls?|fell|fallen"
+    r"|drops?|dropped|go(?:es)?\s+(?:up|down)|went\s+(?:up|down)|(?:has|have)\s+(?:gone\s+(?:up|down)|changed))\s+from\s+"
     r"(?P<en>[^;.!?]{1,40}?)\s+to\b"
     r"|\b(?:previously|formerly|was\s+previously|used\s+to\s+be|instead\s+of)\b[\s:]*(?P<was>[^;.!?)]{1,40})"
     r"|[由从](?P<zh>[^，。；！？,;]{1,24}?)(?:调整|延长|缩短|提高|降低|上调|下调|增加|减少|增至|降至|改|变更|变)(?:为|至|到|成)"

@@ -475,3 +475,19 @@ def test_a_change_of_something_else_that_says_a_rules_amount_is_said_after_the_r
     change = _hit(2, "宽带报修上门时限由18小时缩短至12小时。", "公告", 0.8, "zh")
     text = composer.compose("宽带坏了多久修好？", [faq, change], lang="zh").text
     assert text.startswith("宽带报修上门时限由18小时缩短至12小时") and "18小时内" not in text, text
+
+
+def test_an_announced_change_is_said_after_the_rule_it_will_change_even_where_the_rule_was_not_picked() -> None:
+    # "What is the international wire fee for Everyday right now?" was told only "From February 1,
+    # 2027, the fee ... will increase from $50 to $55", which was no change at all ("will increase",
+    # not "increased"), and the fee table's row was left out (QA: a bank)
+    from indexes.quantity import changed_from
+
+    assert changed_from("From 1 May the fee will increase from $50 to $55.")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    table = _hit(1, "| Fee | Everyday | Plus |\n|---|---|---|\n| International wire transfer (outgoing) | $50 | $45 |\n"
+                    "| Stop payment | $30 | $30 |", "Fee Schedule", 0.9)
+    notice = _hit(2, "February 1, 2099 - International wire fee increase (announced)\nFrom February 1, 2099, the fee for an "
+                     "outgoing international wire transfer will increase from $50 to $55 for Everyday Checking.", "Notice", 0.95)
+    text = composer.compose("What is the international wire fee for Everyday right now?", [notice, table]).text
+    assert text.startswith("Fee: International wire transfer (outgoing); Everyday: $50") and "$55" in text, text
