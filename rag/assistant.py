@@ -864,6 +864,13 @@ def tells_no_how(asked: str, entry_question: str) -> bool:
     return asks_how_to(asked) and asks_yes_no(entry_question) and answer_kind(entry_question) is not None
 
 
+def asks_only_of_its_kind(asked: str, entry_question: str) -> bool:
+    """Whether a curated entry asked ``entry_question`` asks for a kind of answer (how long, how
+    much, when: :func:`~indexes.text.answer_kind`) that ``asked``, which asks for none and is no
+    yes-or-no question, does not: its answer gives that, not what else is asked about the topic."""
+    return answer_kind(entry_question) is not None and answer_kind(asked) is None and not asks_yes_no(asked)
+
+
 def _changed_by_notice(entry: Hit, hits: Sequence[Hit], asked: str) -> bool:
     """Whether a sentence of another of ``hits`` that names a term of ``asked`` says that the rule
     ``entry`` (a curated FAQ entry) states has changed, and is in force
@@ -1473,6 +1480,11 @@ class Assistant:
             # sentence that does (a price, a duration, a number), among the entries too
             faq = None
         if faq is not None and "faq_exact" not in faq.scores and tells_no_how(asked, faq.chunk.question or ""):
+            faq = None
+        if faq is not None and "faq_exact" not in faq.scores and asks_only_of_its_kind(asked, faq.chunk.question or ""):
+            # "OTA升级前要注意什么？" was told the entry "OTA升级需要多长时间？" as a direct answer, "约40
+            # 分钟" (a tester's): an entry that asks how long, how much or when answers that only;
+            # the composer looks for what is asked among the passages, the entries too
             faq = None
         if faq is not None and _changed_by_notice(faq, hits, asked):
             # a notice among the passages says the rule the entry states has changed ("Effective

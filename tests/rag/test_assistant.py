@@ -475,6 +475,17 @@ def test_a_curated_question_asked_of_another_name_or_code_is_not_answered_by_the
     assert swapped_names("空调显示E2是什么意思？", "空调显示E1是什么意思？") == {"e2"}
 
 
+def test_an_entry_asking_how_long_answers_no_question_asking_something_else_of_its_topic() -> None:
+    # "OTA升级前要注意什么？" was told the entry "OTA升级需要多长时间？" as a direct answer (a tester's)
+    from rag.assistant import asks_only_of_its_kind
+
+    assert asks_only_of_its_kind("OTA升级前要注意什么？", "OTA升级需要多长时间？")
+    assert asks_only_of_its_kind("What should I do before an update?", "How long does an update take?")
+    assert not asks_only_of_its_kind("OTA升级要多久？", "OTA升级需要多长时间？")  # the same kind
+    assert not asks_only_of_its_kind("OTA升级会很久吗？", "OTA升级需要多长时间？")  # yes or no: the entry answers it
+    assert not asks_only_of_its_kind("OTA升级前要注意什么？", "OTA升级有什么注意事项？")  # the entry asks no kind
+
+
 def test_a_curated_question_of_another_model_than_asked_is_no_direct_answer(kb_home: Path, fake_embedder: Any) -> None:
     # "S7常规保养多少钱？" was told the S5 entry's price as a direct answer (S7 is named in too many
     # passages to be left out as an identifier), "三电质保是多久？" the X9 entry's (QA: a car maker)
