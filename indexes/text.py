@@ -1140,9 +1140,23 @@ def asked_kind(question: str, query: str | None = None) -> str | None:
     return kind
 
 
+# the name of a number that is no phone number, just before it ("routing number is 021000555",
+# "account number 12345678", "税号：91110000…", "tracking no. 12345678")
+_NOT_PHONE_BEFORE = re.compile(
+    r"(?:\b(?:routing|account|acct|card|policy|order|tracking|reference|invoice|membership|serial|tax|vat|licen[cs]e"
+    r"|registration)\s+(?:number|no\.?|#|code|id)\b[^\d\n]{0,12}|\b(?:swift|iban|aba|bic)\b[^\d\n]{0,12}"
+    r"|(?:账号|帐号|卡号|单号|订单号|运单号|税号|保单号|身份证号?|编号|会员号)[^\d\n]{0,6})$",
+    re.IGNORECASE,
+)
+
+
 def _is_phone(m: re.Match[str]) -> bool:
-    """Whether a :data:`_PHONE` match has a phone number's seven digits."""
-    return sum(c.isdigit() for c in m.group()) >= 7
+    """Whether a :data:`_PHONE` match has a phone number's seven digits, and is not named as
+    another number: "What is the phone number to call Harbor Bank?" was told "Harbor Bank's
+    routing number is 021000555"."""
+    if sum(c.isdigit() for c in m.group()) < 7:
+        return False
+    return not _NOT_PHONE_BEFORE.search(m.string[max(0, m.start() - 30) : m.start()])
 
 
 def _unless_phone(m: re.Match[str]) -> str:

@@ -306,6 +306,11 @@ def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     assert holds_answer_kind("number", "外语类专业每学年6000元。")
     assert holds_answer_kind("number", "Up to three users share one plan.")
     assert not holds_answer_kind(None, "It takes 5 days.")
+    # a number named as another than a phone's is none ("What is the phone number to call Harbor
+    # Bank?" was told the routing number: QA)
+    assert not holds_answer_kind("contact", "Harbor Bank's routing number is 021000555 for all accounts.")
+    assert not holds_answer_kind("contact", "税号：91110000123456789X")
+    assert holds_answer_kind("contact", "Call our card services line: 1-800-555-0177.")
     # "how far" asks a length with its unit, "how far in advance" how long before
     assert answer_kind("How far will you tow my car?") == answer_kind("救援范围有多远？") == "distance"
     assert answer_kind("How far in advance do I need to book?") == "duration"
