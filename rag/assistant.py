@@ -82,7 +82,7 @@ from rag.citations import (
     split_answer,
     strip_markers,
 )
-from rag.codes import coded_passages, other_variant, question_codes, swapped_names
+from rag.codes import coded_passages, names_in, other_variant, question_codes, swapped_names
 from rag.compose import (
     ASKING_VERBS,
     ExtractiveComposer,
@@ -606,21 +606,25 @@ def asks_after_unknown(question: str, index: Any, allowed: np.ndarray | None = N
     word): it says nothing of it, neither yes nor no."""
     if not _ASKS_AFTER.search(to_simplified(question)):
         return False
-    terms = tuple(dict.fromkeys(tokenize(query_topic(question))))
+    return _knows_none(tuple(dict.fromkeys(tokenize(query_topic(question)))), index, allowed)
+
+
+def _knows_none(terms: tuple[str, ...], index: Any, allowed: np.ndarray | None) -> bool:
+    """Whether ``index`` holds none of ``terms`` (at least one) in the chunk rows ``allowed``
+    (:func:`_doc_freqs`); False where it keeps no keyword statistics."""
     held = _doc_freqs(terms, index, allowed) if terms else None
     return held is not None and not any(held)
 
 
 def names_unknown_subject(question: str, index: Any, allowed: np.ndarray | None = None) -> bool:
     """Whether ``question`` only names another subject than the turn before ("And to Mexico?",
-    "那香港呢？", :func:`~indexes.text.only_names_subject`) and the knowledge base (the rows
-    ``allowed``) holds none of its words, a typo of one it holds read as that word: it says
-    nothing of that subject, however well the turn before is answered."""
-    if not only_names_subject(question):
-        return False
-    terms = tuple(dict.fromkeys(_what_it_names(question)))
-    held = _doc_freqs(terms, index, allowed) if terms else None
-    return held is not None and not any(held)
+    :func:`~indexes.text.only_names_subject`) by a name or code (:func:`rag.codes.names_in`) none
+    of whose words the knowledge base (the rows ``allowed``) holds, a typo of one it holds read as
+    that word: it says nothing of that subject, however well the turn before is answered. (Only a
+    name: a common word the knowledge base writes otherwise, "what about for my kids?" where it
+    says "children", "小孩呢？" where it says 儿童, is asked of what the turn before found.)"""
+    names = tuple(sorted(names_in(question)))
+    return only_names_subject(question) and bool(names) and _knows_none(names, index, allowed)
 
 
 def is_dispute(message: str) -> bool:

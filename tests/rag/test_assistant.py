@@ -440,6 +440,11 @@ def test_a_curated_question_asked_of_another_name_or_code_is_not_answered_by_the
     hist = [{"role": "user", "content": "Do you ship to Canada?"}, {"role": "assistant", "content": "Yes, we ship to Canada."}]
     assert asst.ask("And to Mexico?", history=hist).action == "refuse"
     assert asst.ask("And to Canada?", history=hist).action != "refuse"
+    # (a name: a common word the knowledge base writes otherwise is asked of what the turn before
+    # found, "what about for my kids?" where it says "children": a regression hunt's)
+    from rag.assistant import names_unknown_subject
+
+    assert names_unknown_subject("And to Mexico?", index) and not names_unknown_subject("what about for my kids?", index)
     assert asst.ask("空调显示E1是什么意思？").action == "faq"
     e2 = asst.ask("空调显示E2是什么意思？")
     assert e2.action == "answer" and "盘管" in e2.text and "E1" not in e2.text, e2.text
