@@ -45,6 +45,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from indexes.injection import injected
 from indexes.text import detect_lang
 from kb.auth import Principal
 from kb.errors import (
@@ -182,8 +183,6 @@ def for_caller(principal: Principal, out: dict[str, Any]) -> dict[str, Any]:
         return out
     if not principal.allows("editor"):
         return {**out, "unsupported": []}
-    from indexes.injection import injected
-
     kept = [s for s in dropped if not injected(s)]
     if len(kept) < len(dropped):
         log.warning("answer %s: the model wrote %d sentence(s) that read as a prompt injection (an instruction in "

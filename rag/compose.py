@@ -1444,15 +1444,16 @@ class ExtractiveComposer:
             # row, whose label names 物业 and not 住宅
             # (a term its headers name too is no label's: "What data do you keep?" names every row
             # of "| Data | How long we keep it |", "Browsing data in the app" as "Order history")
-            asked = {
+            labelled = {
                 j: row_label(every[j][2]) & row_topic & _row_own_terms(every[j][2], lexical[j] or "")
                 for j in range(len(every)) if row[j]
             }
-            tables = {_row_headers(every[j][2]) for j in keep if j in asked and asked[j]}
+            tables = {_row_headers(every[j][2]) for j in keep if labelled.get(j)}
             other_rows |= {
-                k for k in asked
+                k for k in labelled
                 if _row_headers(every[k][2]) in tables and any(
-                    asked[k] < asked[j] and _row_headers(every[j][2]) == _row_headers(every[k][2]) for j in keep if j in asked
+                    labelled[k] < labelled[j] and _row_headers(every[j][2]) == _row_headers(every[k][2])
+                    for j in keep if j in labelled
                 )
             }
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
@@ -1642,6 +1643,15 @@ class ExtractiveComposer:
             rows = [None] * len(said)
             places = set(listed)
             total = sum(len(s) for _, _, s, _ in said)
+        def speak(j: int, r: float) -> None:
+            """Says the sentence at ``j`` (a place in ``every``), of relevance ``r``."""
+            n, at, sent = every[j]
+            said.append((n, at, sent, r))
+            leaning.append(leans[j])
+            says_kind.append(fits[j])
+            rows.append(row_terms(j))
+            places.add((n, at))
+
         # a rule that a notice among the passages says has changed ("reduced from $50 to $40",
         # "由18小时延长至24小时") is told as the notice says it now: the old rule was quoted, at confidence
         # 1.0 from an FAQ entry, beside or instead of the change (QA: a health plan, a courier)
@@ -1691,8 +1701,8 @@ class ExtractiveComposer:
                 doubt = of_else(place.get((n, pos)), j)
                 if (m, at) not in places:
                     # (where the question names what the rule is of and the change is not, the
-                    # change is said after the rule, not in its place: "宽带坏了多久修好？" is
-                    # answered by its entry's 18小时, then by the notice's 由18小时缩短至12小时)
+                    # change is said after the rule, not in its place: "What is the monthly fee for
+                    # Premier Checking?" is answered by its $35, then by the overdraft fee's change)
                     spoken.append(((m, at, change, r - 1e-6 if doubt else r + 1e-6), False, fits[j], None))
                     places.add((m, at))
                 if doubt or (kind is None and (yes_no or how_asked or not q_terms <= plain[j])) or (
@@ -1709,7 +1719,7 @@ class ExtractiveComposer:
             # is the international wire fee for Everyday right now?" was told only "From February
             # 1, 2027, the fee ... will increase from $50 to $55", the table's row left out)
             low = min(r for *_, r in said) if said else 0.0
-            before: list[int] = []  # the rules said for the announced changes that come without them
+            ahead: list[int] = []  # the rules said for the announced changes that come without them
             for k, (n, pos, sent, _) in enumerate(said):
                 j = place.get((n, pos))
                 if j not in changes or in_force_in(sent, hits[n - 1].passage):
@@ -1722,15 +1732,10 @@ class ExtractiveComposer:
                     if m != n and i not in other_rows and (m, at) not in places and supersedes(sent, other)
                 ), None)
                 if rule is not None:
-                    before.append(rule)
+                    ahead.append(rule)
                     said[k] = (n, pos, sent, low - 2e-6)
-            for i in before:
-                m, at, other = every[i]
-                said.append((m, at, other, low - 1e-6))
-                leaning.append(False)
-                says_kind.append(fits[i])
-                rows.append(row_terms(i))
-                places.add((m, at))
+            for i in ahead:
+                speak(i, low - 1e-6)
         total = sum(len(s) for _, _, s, _ in said)
 
         def say_too(n: int, at: int, r: float) -> int:
@@ -1739,11 +1744,7 @@ class ExtractiveComposer:
             j = place.get((n, at))
             if j is None or j in other_rows or (n, at) in places or total + len(every[j][2]) > self.max_chars:
                 return 0
-            said.append((n, at, every[j][2], r))
-            leaning.append(leans[j])
-            says_kind.append(fits[j])
-            rows.append(row_terms(j))
-            places.add((n, at))
+            speak(j, r)
             return len(every[j][2])
 
         # a sentence that leans on the one before it ("It extends the warranty", "但是在此基础上")

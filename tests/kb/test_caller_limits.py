@@ -80,8 +80,8 @@ def test_a_reader_key_cannot_read_an_embargoed_or_expired_document_by_its_date(k
                 f"filters.on_date: key 'reader1' has role reader, which reads the knowledge base as of today "
                 f"({dt.date.today().isoformat()}) only; leave filters.on_date out, or ask with an editor or admin key")
     # today, or no date: answered, without the embargoed text
-    for day in (dt.date.today().isoformat(), None):
-        for route, r in _texts(keyed, "reader", day).items():
+    for asked_on in (dt.date.today().isoformat(), None):
+        for route, r in _texts(keyed, "reader", asked_on).items():
             assert r.status_code == 200 and MARK not in r.text, (route, r.text)
 
 
