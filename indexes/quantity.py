@@ -316,10 +316,10 @@ def in_force(change: str, before: str, today: datetime.date | None = None) -> bo
     return not dates or dates[-1] <= (today or datetime.date.today())
 
 
-def supersedes_now(change: str, rule: str, passage: str) -> bool:
+def supersedes_now(change: str, rule: str, passage: str, today: datetime.date | None = None) -> bool:
     """Whether ``change``, a sentence of ``passage``, says that ``rule`` no longer holds
-    (:func:`supersedes`) and is in force today (:func:`in_force_in`)."""
-    return supersedes(change, rule) and in_force_in(change, passage)
+    (:func:`supersedes`) and is in force ``today`` (:func:`in_force_in`; default: the date)."""
+    return supersedes(change, rule) and in_force_in(change, passage, today)
 
 
 def in_force_in(change: str, passage: str, today: datetime.date | None = None) -> bool:

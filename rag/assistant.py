@@ -21,6 +21,7 @@ embedder that is not in the table gets the MiniLM values unless ``KB_REFUSE_THRE
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import re
@@ -875,9 +876,9 @@ def asks_only_of_its_kind(asked: str, entry_question: str) -> bool:
     return answer_kind(entry_question) is not None and answer_kind(asked) is None and not asks_yes_no(asked)
 
 
-def _changed_by_notice(entry: Hit, hits: Sequence[Hit], asked: str) -> bool:
+def _changed_by_notice(entry: Hit, hits: Sequence[Hit], asked: str, today: datetime.date | None = None) -> bool:
     """Whether a sentence of another of ``hits`` that names a term of ``asked`` says that the rule
-    ``entry`` (a curated FAQ entry) states has changed, and is in force
+    ``entry`` (a curated FAQ entry) states has changed, and is in force ``today``
     (:func:`indexes.quantity.supersedes`, :func:`indexes.quantity.in_force`)."""
     answer = entry.chunk.answer or entry.chunk.text
     terms = frozenset(tokenize(query_topic(asked)))
@@ -886,7 +887,7 @@ def _changed_by_notice(entry: Hit, hits: Sequence[Hit], asked: str) -> bool:
         if h.chunk.id == entry.chunk.id or not terms or not changed_from(text):
             continue
         for sent in split_sentences(text):
-            if changed_from(sent) and named_terms(terms, sent) and supersedes_now(sent, answer, text):
+            if changed_from(sent) and named_terms(terms, sent) and supersedes_now(sent, answer, text, today):
                 return True
     return False
 
@@ -1361,6 +1362,7 @@ class Assistant:
         scope = user_filters(filters, groups)
         if title is not None:
             scope = _titled(scope, index, title)
+        as_of = scope.on_date if scope is not None else None  # the day a notice's change is in force by
         retriever = self.retriever()
         found = self.retrieve_turn(asked, query, retriever, k=self.hits_k, filters=scope, lang=lang)
         timings.update(retriever.last_timings)
@@ -1490,7 +1492,7 @@ class Assistant:
             # 分钟" (a tester's): an entry that asks how long, how much or when answers that only;
             # the composer looks for what is asked among the passages, the entries too
             faq = None
-        if faq is not None and _changed_by_notice(faq, hits, asked):
+        if faq is not None and _changed_by_notice(faq, hits, asked, as_of):
             # a notice among the passages says the rule the entry states has changed ("Effective
             # November 1, 2026, ... decided within 7 business days (previously 15 business days)"):
             # the entry was said as written, at confidence 1.0; the composer tells the change
@@ -1576,7 +1578,7 @@ class Assistant:
             # the retriever embedded the turn as condensed (its main phrasing): that vector is
             # reused, and the question's own words say what is asked now
             return self.composer.compose(
-                asked, hits, lang, retriever.embed_query, query=query, term_weight=self._idf(index)
+                asked, hits, lang, retriever.embed_query, query=query, term_weight=self._idf(index), today=as_of
             ).text
 
         def judged(checked: CheckResult) -> tuple[list[Citation], float]:

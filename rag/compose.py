@@ -3,6 +3,7 @@ builder for LLM backends (Jinja2 templates from ``prompts/``)."""
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import math
 import re
@@ -988,6 +989,7 @@ class ExtractiveComposer:
         *,
         query: str | None = None,
         term_weight: Callable[[str], float] | None = None,
+        today: datetime.date | None = None,
     ) -> Composed:
         """``embed_query``: where to get the query vector, asked only when the embedder reads the
         query (the retriever's, which has just embedded the same text: a second embedding was
@@ -996,7 +998,9 @@ class ExtractiveComposer:
         meaning, while the words of ``question``, what is asked now, score them lexically, so
         that "and how long does it take?" after "How much is express shipping?" is answered
         with how long, not again with how much. Where no sentence holds a word of the question
-        ("why?"), the words of ``query`` do. Default: ``question``."""
+        ("why?"), the words of ``query`` do. Default: ``question``. ``today``: the day a notice's
+        change is in force by (a question asked as of another day, ``filters.on_date``); default:
+        the date."""
         query = (query or question).strip()
         # a question comparing things that passages are titled by is answered from each of them:
         # the best passage of every named title takes part, even below the first max_passages
@@ -1693,7 +1697,7 @@ class ExtractiveComposer:
 
             spoken: list[tuple[tuple[int, int, str, float], bool, bool, frozenset[str] | None]] = []
             for k, (n, pos, sent, r) in enumerate(said):
-                j = _change_of(sent, changes, every, plain, q_terms, hits)
+                j = _change_of(sent, changes, every, plain, q_terms, hits, today)
                 if j is None:
                     spoken.append((said[k], leaning[k], says_kind[k], rows[k]))
                     continue
@@ -1722,7 +1726,7 @@ class ExtractiveComposer:
             ahead: list[int] = []  # the rules said for the announced changes that come without them
             for k, (n, pos, sent, _) in enumerate(said):
                 j = place.get((n, pos))
-                if j not in changes or in_force_in(sent, hits[n - 1].passage):
+                if j not in changes or in_force_in(sent, hits[n - 1].passage, today):
                     continue
                 if any(supersedes(sent, other) for m, _, other, _ in said if m != n):
                     said[k] = (n, pos, sent, low - 1e-6)
@@ -2082,15 +2086,15 @@ def _priced_table(hit: Hit) -> bool:
 
 def _change_of(
     sent: str, changes: Sequence[int], every: Sequence[tuple[int, int, str]], words: Sequence[set[str]],
-    q_terms: set[str], hits: Sequence[Hit],
+    q_terms: set[str], hits: Sequence[Hit], today: datetime.date | None = None,
 ) -> int | None:
     """Of the candidates ``changes`` (places in ``every``: passage number, position, sentence) that
     say a rule changed, the first that says the rule ``sent`` states has changed, names a term of
-    the question (``words``: each candidate's terms) and is in force (:func:`indexes.quantity.
-    supersedes`, :func:`indexes.quantity.in_force`); None where none does."""
+    the question (``words``: each candidate's terms) and is in force ``today`` (:func:`indexes.
+    quantity.supersedes`, :func:`indexes.quantity.in_force`); None where none does."""
     for j in changes:
         n, _, change = every[j]
-        if change != sent and q_terms & words[j] and supersedes_now(change, sent, hits[n - 1].passage):
+        if change != sent and q_terms & words[j] and supersedes_now(change, sent, hits[n - 1].passage, today):
             return j
     return None
 

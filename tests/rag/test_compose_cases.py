@@ -286,6 +286,12 @@ def test_a_rule_a_notice_says_has_changed_is_told_as_the_notice_says_it() -> Non
     later = notice.replace("2026", "2099")
     text = composer.compose("How long does prior authorization take?", [faq, _hit(2, later, "Notice of changes", 0.8)]).text
     assert "are decided within 15 business days" in text, text
+    # asked as of a day before the change (filters.on_date), the change is not in force yet
+    import datetime
+
+    asked_then = composer.compose("How long does prior authorization take?", [faq, _hit(2, notice, "Notice of changes", 0.8)],
+                                  today=datetime.date(2026, 10, 15)).text
+    assert "are decided within 15 business days" in asked_then, asked_then
 
 
 PRICES_ZH = (
