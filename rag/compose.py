@@ -175,6 +175,21 @@ def _without_reply(sentence: str, unsplit: bool = False) -> str:
     return rest[:1].upper() + rest[1:]
 
 
+# the phrase a reply goes on with that answers only its entry's question, where or how ("Yes, at
+# any branch." to "Can I get a cashier's check?"): without the reply it is no sentence, and "Do
+# Premier customers pay for cashier's checks?" was told "At any branch [1]." first
+_ELLIPTIC = re.compile(r"(?i)(?:at|in|on|by|from|via|through|within|online|only|anytime)\b[^.;:!?]*[.!]?$")
+
+
+_WHERE_OR_HOW = re.compile(r"(?i)^\W*(?:where|how|when)\b")
+
+
+def _elliptic(rest: str) -> bool:
+    """Whether ``rest``, what a reply went on with, is such a phrase: five words at most, opening
+    with a preposition (:data:`_ELLIPTIC`)."""
+    return len(rest.split()) <= 5 and _ELLIPTIC.match(rest.strip()) is not None
+
+
 # how a sentence goes on that qualifies the reply before it
 _QUALIFIES = re.compile(
     r"(?i)\s*(?:except|unless|but|only\s+if|provided|as\s+long\s+as|if\b|when\b|apart\s+from|other\s+than"
@@ -1073,6 +1088,8 @@ class ExtractiveComposer:
         kind = asked_kind(question, query)
         # what a price is asked of ("the Golden Poppy one": the one is what it names)
         priced = q_terms - price_terms(question) - {"one", "ones"}
+        # (a question where or how is answered by such a phrase: "Where can I get a cashier's check?")
+        asks_where_or_how = bool(_WHERE_OR_HOW.match(question))
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
@@ -1105,8 +1122,11 @@ class ExtractiveComposer:
                     # does not name ("How much is equipment rental on the ski week?" under "Alpine Ski
                     # Week - $899")
                     s = _own_heading(heads[pos]) + ("。" if written_in == "zh" else ".")
+                elliptic = False  # a reply's phrase that only answers its entry's question
                 if not replies_here and not _is_bare_reply(s):  # "Yes, it is." stays whole, and unquoted
-                    s = _without_reply(s, unsplit=split_off[n])
+                    bare = _without_reply(s, unsplit=split_off[n])
+                    elliptic = bare != s and _elliptic(bare) and not asks_where_or_how
+                    s = bare
                 if pos == len(sents) - 1:
                     # an FAQ entry's answer is whole, with or without its full stop
                     s = _until_cut(s, chinese_page=written_in == "zh" and hit.chunk.kind != "faq")
@@ -1114,7 +1134,7 @@ class ExtractiveComposer:
                 # the document itself, a bare "Yes." (to its entry's question), or a piece of a
                 # sentence that a line break or a cut page left without its end answers nothing,
                 # however close it is to the question
-                quotable = not (_is_question(s) or _is_meta(s) or _is_bare_reply(s) or _cut_short(s))
+                quotable = not (_is_question(s) or _is_meta(s) or _is_bare_reply(s) or _cut_short(s) or elliptic)
                 # (nor does a word alone on a document's line, a heading not marked as one:
                 # "Reimbursement [1]" was said as a sentence of "Are traffic fines reimbursed?")
                 lone_word = hit.chunk.kind != "faq" and not has_cjk(s) and len(s.rstrip(".!:;").split()) < 2

@@ -497,3 +497,20 @@ def test_an_announced_change_is_said_after_the_rule_it_will_change_even_where_th
                      "outgoing international wire transfer will increase from $50 to $55 for Everyday Checking.", "Notice", 0.95)
     text = composer.compose("What is the international wire fee for Everyday right now?", [notice, table]).text
     assert text.startswith("Fee: International wire transfer (outgoing); Everyday: $50") and "$55" in text, text
+
+
+def test_a_replys_phrase_that_answers_only_its_entrys_question_is_not_said_alone() -> None:
+    # "Do Premier customers pay for cashier's checks?" was told "At any branch [1]." first, what is
+    # left of "Yes, at any branch." without its reply (QA: a bank); a question where gets it
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    chunk = Chunk(id="f", doc_id="faq", source="faq.csv#3", position=0, kind="faq", title="FAQ",
+                  question="Can I get a cashier's check?", answer="Yes, at any branch. Cashier's checks cost $10 for "
+                  "Everyday and Plus customers and are free for Premier customers.",
+                  text="Q: Can I get a cashier's check?\nA: Yes, at any branch. Cashier's checks cost $10 for Everyday "
+                  "and Plus customers and are free for Premier customers.")
+    hits = [Hit(chunk=chunk, score=0.9)]
+    text = composer.compose("Do Premier customers pay for cashier's checks?", hits).text
+    assert "branch" not in text and "free for Premier" in text, text
+    from rag.compose import _elliptic
+
+    assert _elliptic("At any branch.") and not _elliptic("Choose Click & Collect at checkout.")
