@@ -22,15 +22,10 @@ _CODE = re.compile(
 )
 
 
-def _names(text: str) -> set[str]:
-    """The terms of the names and codes ``text`` writes."""
-    text = text.strip()
-    return {t for rx in (_NAME, _CODE) for m in rx.finditer(text) for t in tokenize(m.group())}
-
-
 def names_in(text: str) -> set[str]:
     """The terms of the names and codes ``text`` writes ("Pro", "Leeds", "KFR-35GW")."""
-    return _names(text)
+    text = text.strip()
+    return {t for rx in (_NAME, _CODE) for m in rx.finditer(text) for t in tokenize(m.group())}
 
 
 def swapped_names(question: str, entry_question: str) -> set[str]:
@@ -40,7 +35,7 @@ def swapped_names(question: str, entry_question: str) -> set[str]:
     ({"e2"}); empty when it is no such swap. The entry answers for what it names only."""
     if not entry_question:
         return set()
-    mine, its = _names(question), _names(entry_question)
+    mine, its = names_in(question), names_in(entry_question)
     asked, named = mine - its, its - mine
     if not asked or not named:
         return set()
