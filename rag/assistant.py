@@ -579,9 +579,12 @@ def too_vague(question: str, index: Any, allowed: np.ndarray | None = None) -> b
     return held is not None and held[0] > 0
 
 
-def _doc_freqs(terms: tuple[str, ...], index: Any, allowed: np.ndarray | None = None) -> list[int] | None:
+def _doc_freqs(
+    terms: tuple[str, ...], index: Any, allowed: np.ndarray | None = None, *, typos: bool = True
+) -> list[int] | None:
     """How many chunks of ``index`` hold each of ``terms``, a typo of a word it holds read as that
-    word (not a synonym); None where the index keeps no keyword statistics. ``allowed``: the
+    word (not a synonym; as written without ``typos``); None where the index keeps no keyword
+    statistics. ``allowed``: the
     chunk rows the user may read (:meth:`~indexes.kbase.IndexVersion.allowed_mask`), the only ones
     counted: a word only a staff document or an expired offer holds was asked to say more
     ("ZEBRA", "wholesale") where a word of no document was refused, which told a customer what
@@ -589,7 +592,7 @@ def _doc_freqs(terms: tuple[str, ...], index: Any, allowed: np.ndarray | None = 
     doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
     if doc_freq is None:
         return None
-    correct = getattr(index, "correct_terms", None)
+    correct = getattr(index, "correct_terms", None) if typos else None
     read = correct(terms, synonyms=False) if correct is not None else terms
     return [doc_freq(t) if allowed is None else doc_freq(t, allowed) for t in read]
 
@@ -610,10 +613,10 @@ def asks_after_unknown(question: str, index: Any, allowed: np.ndarray | None = N
     return _knows_none(tuple(dict.fromkeys(tokenize(query_topic(question)))), index, allowed)
 
 
-def _knows_none(terms: tuple[str, ...], index: Any, allowed: np.ndarray | None) -> bool:
+def _knows_none(terms: tuple[str, ...], index: Any, allowed: np.ndarray | None, *, typos: bool = True) -> bool:
     """Whether ``index`` holds none of ``terms`` (at least one) in the chunk rows ``allowed``
-    (:func:`_doc_freqs`); False where it keeps no keyword statistics."""
-    held = _doc_freqs(terms, index, allowed) if terms else None
+    (:func:`_doc_freqs`, with ``typos``); False where it keeps no keyword statistics."""
+    held = _doc_freqs(terms, index, allowed, typos=typos) if terms else None
     return held is not None and not any(held)
 
 
@@ -1431,11 +1434,11 @@ class Assistant:
                 return swapped_names(asked, h.chunk.question or "") if h.chunk.kind == "faq" else set()
 
             top_swap = swapped(hits[0])
-            doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
-            unheard = False
-            if top_swap and doc_freq is not None:
-                allowed = self._allowed(index, scope)  # (what the user may not read is unheard of)
-                unheard = not any(doc_freq(t) if allowed is None else doc_freq(t, allowed) for t in top_swap)
+            # (as written: a code's typo reading could make "E2" the "E1" it was swapped for; and
+            # what the user may not read is unheard of)
+            unheard = bool(top_swap) and _knows_none(
+                tuple(sorted(top_swap)), index, self._allowed(index, scope), typos=False
+            )
             codes = question_codes(asked, index)
             kept_hits = list(hits)
             if codes is not None and codes.rare:
