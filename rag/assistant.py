@@ -2028,10 +2028,6 @@ class Assistant:
         ta, tb = set(tokenize(a.passage)), set(tokenize(b.passage))
         if ta and tb and len(ta & tb) / len(ta | tb) > 0.25:
             return None  # the two passages say much the same: no real ambiguity
-        if _changes(a, b) or _changes(b, a):
-            # a notice and the rule it changed are one answer, the change told in the rule's place:
-            # "What's the overdraft fee?" was asked back "Fee Schedule or NOTICE OF FEE CHANGES?"
-            return None
         if len(set(tokenize(q))) > 4:
             return None  # a specific question is not ambiguous between topics
         if is_comparison(q):
@@ -2040,6 +2036,10 @@ class Assistant:
         if len(topic & set(tokenize(a.chunk.title))) != len(topic & set(tokenize(b.chunk.title))):
             # the question names one of them by its title ("How can I manage my recording list?":
             # "Managing the schedule recording list" or "Smart Hub"): no choice to ask about
+            return None
+        if _changes(a, b) or _changes(b, a):
+            # a notice and the rule it changed are one answer, the change told in the rule's place:
+            # "What's the overdraft fee?" was asked back "Fee Schedule or NOTICE OF FEE CHANGES?"
             return None
         text = _msg("clarify", reply_lang(q, lang), a=a.chunk.title, b=b.chunk.title)
         return text, [self._citation(1, a), self._citation(2, b)]
