@@ -1455,13 +1455,14 @@ class ExtractiveComposer:
         meant = {j for j in named_rows if not any(labels[j] < labels[k] for k in named_rows)}
         named_tables = {_row_headers(every[j][2]) for j in meant if j in keep}
         said_by_meant = frozenset().union(*(labels[j] for j in meant))
-        if named_tables and not _ASKS_ACROSS.search(to_simplified(question)):
+        across = bool(_ASKS_ACROSS.search(to_simplified(question)))
+        if named_tables and not across:
             other_rows |= {
                 k for k in range(len(every))
                 if row[k] and _row_headers(every[k][2]) in named_tables and k not in meant
                 and not (row_label(every[k][2]) & row_topic) - said_by_meant
             }
-        if not _ASKS_ACROSS.search(to_simplified(question)):
+        if not across:
             # of a table's rows that no question names by its whole first cell, one whose label names
             # less of the question than another row's of the same table does is of another entry:
             # "住宅物业费多少钱？" (物业费, where the row says 住宅物业服务费) went on with the 商铺物业服务费
@@ -1792,9 +1793,9 @@ class ExtractiveComposer:
             for n, pos, sent, r in list(said):
                 after, earlier = place.get((n, pos + 1)), place.get((n, pos - 1))
                 if (
-                    after is not None and sent.rstrip().endswith(("；", ";")) and holds_answer_kind(kind, sent)
-                    and holds_answer_kind(kind, every[after][2]) and not every[after][2].rstrip().endswith(("；", ";"))
-                    and (earlier is None or not every[earlier][2].rstrip().endswith(("；", ";")))
+                    after is not None and _stops_at_semicolon(sent) and holds_answer_kind(kind, sent)
+                    and holds_answer_kind(kind, every[after][2]) and not _stops_at_semicolon(every[after][2])
+                    and (earlier is None or not _stops_at_semicolon(every[earlier][2]))
                 ):
                     total += say_too(n, pos + 1, r)
         # a lead-in ("Periods by product category:", "To use the Bixby function, you must:") says
@@ -2119,16 +2120,20 @@ def _change_of(
     return None
 
 
+def _stops_at_semicolon(sentence: str) -> bool:
+    """Whether ``sentence`` is a clause that stops at a semicolon (a sentence of its own to
+    :func:`~indexes.text.split_sentences`)."""
+    return sentence.rstrip().endswith(("；", ";"))
+
+
 def _ended(sentence: str) -> str:
     """The last sentence of an answer, ended: a clause that stops at a semicolon ("退货后，该商品获得
-    的积分将被扣回；", a sentence of its own to :func:`~indexes.text.split_sentences`) ends with a
-    full stop, not as if the answer broke off."""
+    的积分将被扣回；", :func:`_stops_at_semicolon`) ends with a full stop, not as if the answer broke
+    off."""
+    if not _stops_at_semicolon(sentence):
+        return sentence
     body = sentence.rstrip()
-    if body.endswith("；"):
-        return body[:-1] + "。"
-    if body.endswith(";"):
-        return body[:-1] + "."
-    return sentence
+    return body[:-1] + ("。" if body.endswith("；") else ".")
 
 
 def reading_order(
