@@ -456,14 +456,14 @@ def usable_rewrite(rewrite: str, question: str, history: Sequence[Message]) -> b
         return False
     if _DECLINES.search(to_simplified(rewrite)) and not _DECLINES.search(to_simplified(question)):
         return False
-    words = set(tokenize(rewrite))
-    if history and words <= set(tokenize(question)):
+    words, asked = set(tokenize(rewrite)), set(tokenize(question))
+    if history and words <= asked:
         # the follow-up itself (or less of it): stand-alone only where the question stood alone.
         # It leans back by a pronoun ("How much does it cost?"), "there" as a place (not "Is
         # there a fee?") or 那里, or by naming only another subject ("What about Canada?")
         if points_back(question) or refers_back(question) or names_a_place_before(question):
             return False
-    said = set(tokenize(question)).union(*(tokenize(m.get("content", "")) for m in history))
+    said = asked.union(*(tokenize(m.get("content", "")) for m in history))
     return bool(said.intersection(words))
 
 
