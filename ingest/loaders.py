@@ -1869,25 +1869,42 @@ def _meets(h: _Rule, v: _Rule) -> bool:
     return h.lo - _RULE_TOL <= v.at <= h.hi + _RULE_TOL and v.lo - _RULE_TOL <= h.at <= v.hi + _RULE_TOL
 
 
-def _grids(hs: list[_Rule], vs: list[_Rule]) -> list[tuple[list[_Rule], list[_Rule]]]:
-    """The sets of horizontal and vertical rules that meet one another, one set per drawn grid."""
-    parent = list(range(len(hs) + len(vs)))
+def _drawn(rules: list[_Rule], at: float, lo: float, hi: float) -> bool:
+    """Whether one of ``rules`` runs at ``at`` past the middle of ``lo``..``hi``: the border
+    between two cells is drawn."""
+    mid = (lo + hi) / 2
+    return any(abs(r.at - at) <= _RULE_TOL and r.lo - _RULE_TOL <= mid <= r.hi + _RULE_TOL for r in rules)
 
-    def find(i: int) -> int:
+
+class _Sets:
+    """Disjoint sets of ``n`` items (union-find): the rules of one grid, the cells of one merged cell."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
+    def join(self, i: int, j: int) -> None:
+        self.parent[self.find(i)] = self.find(j)
+
+
+def _grids(hs: list[_Rule], vs: list[_Rule]) -> list[tuple[list[_Rule], list[_Rule]]]:
+    """The sets of horizontal and vertical rules that meet one another, one set per drawn grid."""
+    sets = _Sets(len(hs) + len(vs))
     for i, h in enumerate(hs):
         for j, v in enumerate(vs):
             if _meets(h, v):
-                parent[find(i)] = find(len(hs) + j)
+                sets.join(i, len(hs) + j)
     groups: dict[int, tuple[list[_Rule], list[_Rule]]] = {}
     for i, h in enumerate(hs):
-        groups.setdefault(find(i), ([], []))[0].append(h)
+        groups.setdefault(sets.find(i), ([], []))[0].append(h)
     for j, v in enumerate(vs):
-        groups.setdefault(find(len(hs) + j), ([], []))[1].append(v)
+        groups.setdefault(sets.find(len(hs) + j), ([], []))[1].append(v)
     return [g for g in groups.values() if len(g[0]) >= 2 and len(g[1]) >= 2]
 
 
@@ -1941,30 +1958,16 @@ def _grid_table(
     n_rows, n_cols = len(ys) - 1, len(xs) - 1
     tops = ys[::-1]  # rows from the top
 
-    def drawn_v(x: float, lo: float, hi: float) -> bool:
-        mid = (lo + hi) / 2
-        return any(abs(v.at - x) <= _RULE_TOL and v.lo - _RULE_TOL <= mid <= v.hi + _RULE_TOL for v in vs)
-
-    def drawn_h(y: float, lo: float, hi: float) -> bool:
-        mid = (lo + hi) / 2
-        return any(abs(h.at - y) <= _RULE_TOL and h.lo - _RULE_TOL <= mid <= h.hi + _RULE_TOL for h in hs)
-
-    parent = list(range(n_rows * n_cols))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    sets = _Sets(n_rows * n_cols)
+    find = sets.find
     for r in range(n_rows):
         top, bottom = tops[r], tops[r + 1]
         for c in range(n_cols):
             left, right = xs[c], xs[c + 1]
-            if c and not drawn_v(left, bottom, top):
-                parent[find(r * n_cols + c)] = find(r * n_cols + c - 1)
-            if r and not drawn_h(top, left, right):
-                parent[find(r * n_cols + c)] = find((r - 1) * n_cols + c)
+            if c and not _drawn(vs, left, bottom, top):
+                sets.join(r * n_cols + c, r * n_cols + c - 1)
+            if r and not _drawn(hs, top, left, right):
+                sets.join(r * n_cols + c, (r - 1) * n_cols + c)
     texts: dict[int, list[str]] = {}  # a merged cell's text, a piece per line of the PDF
     sizes: Counter[float] = Counter()
     for line in sorted(lines, key=lambda ln: (-round(ln.y1, 1), ln.x0)):
