@@ -543,9 +543,7 @@ def ingest_paths(
                 if (mark is not None and not (upload or undelete) and resolved not in by_name
                         and mark["id"] == doc_id_for(source, chash)):
                     report.kept_deleted.append(source)
-                    report.warnings.append({"source": source, "warning": (
-                        f"{source}: left out, as kb delete removed it ({mark.get('at', '?')[:10]}); "
-                        f"to add it back, ingest again with --undelete")})
+                    report.warnings.append(left_out_deleted(source, mark))
                     continue
                 old = prev_docs.get(source)
                 if reuse and old is not None and old.id == doc_id_for(source, chash):
@@ -872,6 +870,14 @@ def _not_found(wanted: str, shown: str, docs: Sequence[Document], marks: Mapping
         return (f"{shown}: not in the knowledge base{near[:-2]}? it was deleted with kb delete); "
                 "`kb status --sources` lists the documents it holds")
     return f"{shown}: not in the knowledge base; `kb status --sources` lists them"
+
+
+def left_out_deleted(source: str, mark: Mapping[str, str]) -> dict[str, str]:
+    """The warning for a file left out because ``kb delete`` removed its document (``mark``, its
+    :data:`DELETED` entry), as ``kb ingest`` of its folder and ``kb reindex --source`` give it."""
+    return {"source": source, "warning": (
+        f"{source}: left out, as kb delete removed it ({mark.get('at', '?')[:10]}); "
+        "to add it back, ingest again with --undelete")}
 
 
 def _when(mark: Mapping[str, str]) -> str:

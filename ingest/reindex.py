@@ -816,7 +816,7 @@ def _deleted_files(kb: Any, files: list[tuple[Path, Path]]) -> tuple[list[tuple[
     recorded); how it was ingested (its groups) went with the document, so a deleted file is never
     read again as public by a rebuild. ``kb ingest DIR --undelete`` adds it back."""
     from ingest.loaders import content_hash, doc_id_for, read_sidecar, source_of
-    from ingest.pipeline import _deleted_marks
+    from ingest.pipeline import _deleted_marks, left_out_deleted
 
     marks = _deleted_marks(kb)
     if not marks:
@@ -833,9 +833,7 @@ def _deleted_files(kb: Any, files: list[tuple[Path, Path]]) -> tuple[list[tuple[
             except (OSError, KBError):
                 same = False  # unreadable: parsed as any file, and fails there with its reason
             if same:
-                said.append({"source": source, "warning": (
-                    f"{source}: left out, as kb delete removed it ({mark.get('at', '?')[:10]}); "
-                    f"to add it back, ingest again with --undelete")})
+                said.append(left_out_deleted(source, mark))
                 continue
         kept.append((path, root))
     return kept, said
