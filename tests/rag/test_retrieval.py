@@ -409,6 +409,11 @@ class _EmbedsAfterTheSearch(HashingEmbedder):
         return super().embed(texts, kind=kind)
 
 
+def _rows_by_position(index: Any) -> dict[int, int]:
+    """Each chunk's row in ``index``, by its position in its document (one document)."""
+    return {c.position: row for row, c in enumerate(index.get_chunks(list(range(index.n_chunks))))}
+
+
 def _spy_keyword_search(index: Any, searched: threading.Event, threads: dict[str, str]) -> None:
     """Make ``index.keyword_search_all`` record the thread each query was searched on (the spy is
     an instance attribute: ``del index.keyword_search_all`` restores the method)."""
@@ -992,7 +997,7 @@ def test_an_excerpt_next_to_a_passage_joins_it_as_a_merged_chunk_does(kb_home: P
     ], headings=[(title,)] + [(title, "Monthly plans")] * 3 + [(title, "Changes")] * 2)]
     index = build_kb(kb_home, "plans", fake_embedder, docs)
     r = HybridRetriever(index, fake_embedder)
-    rows = {c.position: row for row, c in enumerate(index.get_chunks(list(range(index.n_chunks))))}
+    rows = _rows_by_position(index)
     chunk = index.get_chunks([rows[1]])[0]
     text = r._passage(rows[1], chunk, [rows[1], rows[2]])
     assert text is not None and text.count("| Plan |") == 1
@@ -1087,7 +1092,7 @@ def test_a_how_to_passage_that_ends_in_a_step_goes_on_with_the_lists_next_chunk(
     index = build_kb(kb_home, "router", fake_embedder, docs)
     r = HybridRetriever(index, fake_embedder)
     q = "How do I set up the router?"
-    rows = {c.position: row for row, c in enumerate(index.get_chunks(list(range(index.n_chunks))))}
+    rows = _rows_by_position(index)
     hit = Hit(chunk=index.get_chunks([rows[0]])[0], score=1.0, rows=(rows[0],))  # the next chunk not retrieved
     read = r.answer_excerpts(q, [hit])[0]
     assert read.passage.endswith("3. Plug in the router.\n4. Open the Wi-Fi settings on your phone.\n"
@@ -1107,7 +1112,7 @@ def test_a_list_a_question_asks_the_members_of_goes_on_with_its_next_chunk(kb_ho
     ], headings=[head, head, ("Member Guide", "Warranty")])]
     index = build_kb(kb_home, "claims", fake_embedder, docs)
     r = HybridRetriever(index, fake_embedder)
-    rows = {c.position: row for row, c in enumerate(index.get_chunks(list(range(index.n_chunks))))}
+    rows = _rows_by_position(index)
     hit = Hit(chunk=index.get_chunks([rows[0]])[0], score=1.0, rows=(rows[0],))
     read = r.answer_excerpts("What documents do I need?", [hit])[0]
     assert read.passage.endswith("- proof of payment\n- an English translation of a bill from abroad"), read.passage
