@@ -640,6 +640,7 @@ class IndexVersion:
         self._words = "words" in flags
         self._traditional: bool | None = None  # writes_traditional(), once asked
         self._cjk_rows: np.ndarray | None = None
+        self._cjk_questions: bool | None = None
         self._filters = _FilterArrays(self.store, self.n_chunks)
         behind = self.keyword_index_behind()
         if behind:
@@ -848,6 +849,15 @@ class IndexVersion:
             mask.setflags(write=False)
             self._cjk_rows = mask
         return self._cjk_rows
+
+    def holds_cjk_questions(self) -> bool:
+        """Whether the version holds a curated question in a language written in CJK characters
+        (then a Chinese query keeps its closing marks, as those questions were embedded with them:
+        :func:`indexes.text.bare_question`). Worked out once per version."""
+        if self._cjk_questions is None:
+            rows = self.vec_chunk[self._kind_ids["question"]]
+            self._cjk_questions = bool(len(rows)) and bool(self.cjk_rows()[rows].any())
+        return self._cjk_questions
 
     def writes_traditional(self) -> bool:
         """Whether the version's Chinese is written in Traditional characters: the CJK characters of

@@ -1057,6 +1057,13 @@ class HybridRetriever:
         writes = getattr(self.index, "writes_traditional", None)
         return bool(writes()) if callable(writes) else False
 
+    @cached_property
+    def _bare_cjk(self) -> bool:
+        """Whether a Chinese query is embedded without its closing marks too: the knowledge base
+        holds no curated question in Chinese, whose form it would match (:func:`bare_question`)."""
+        holds = getattr(self.index, "holds_cjk_questions", None)
+        return callable(holds) and not holds()
+
     # -- the pieces -------------------------------------------------------------------------------
     def _embed_queries(self, texts: list[str]) -> list[np.ndarray]:
         # a question is embedded in the script the documents are written in: the embedder scores
@@ -1070,7 +1077,7 @@ class HybridRetriever:
         if getattr(self.index, "bare_questions", True):
             # as the version's curated questions were embedded: without closing marks, one token
             # (about 1 ms) fewer (indexes.text.QUESTION_FORM)
-            texts = [bare_question(t) for t in texts]
+            texts = [bare_question(t, self._bare_cjk) for t in texts]
         vecs = np.array(self.embedder.embed(texts, kind="query"), dtype=np.float32)  # a copy we own
         vecs.flags.writeable = False  # shared through the cache: nobody may change them in place
         return list(vecs)

@@ -543,6 +543,12 @@ def test_a_question_is_embedded_without_the_marks_that_close_its_sentences() -> 
     assert bare_question("Can I pay with Alipay (支付宝)?") == "Can I pay with Alipay (支付宝)?"
     assert bare_question("  Hi!  ") == "Hi"
     assert bare_question("?") == "?" and bare_question("") == ""  # nothing left: as it was
+    # where no curated question is Chinese (cjk), Chinese loses its marks too, full-width or not
+    assert bare_question("中法学院用哪三个语言进行教学？", cjk=True) == "中法学院用哪三个语言进行教学"
+    assert bare_question("卡丢了怎么办？ 要挂失吗！", cjk=True) == "卡丢了怎么办 要挂失吗"
+    assert bare_question("请说明。", cjk=True) == "请说明" and bare_question("？", cjk=True) == "？"
+    assert bare_question("Can I pay with Alipay (支付宝)?", cjk=True) == "Can I pay with Alipay (支付宝)"
+    assert bare_question("What is a new coronavirus?", cjk=True) == "What is a new coronavirus"
 
 
 def test_words_that_ask_the_opposite_and_the_same_words_in_another_sense() -> None:

@@ -559,6 +559,24 @@ def test_query_vectors_are_cached_and_can_be_dropped(kb_home: Path) -> None:
     assert emb.batches == [[bare_question(question)], [bare_question(question)]]
 
 
+def test_a_chinese_question_keeps_its_marks_only_where_curated_questions_are_chinese(kb_home: Path) -> None:
+    # a knowledge base of Chinese passages (and English curated questions) has no Chinese question
+    # form to match: the query is embedded without "？", one token fewer; one with Chinese curated
+    # questions embeds it as they were, with the mark
+    passages = build_kb(kb_home, "zh-passages", _CountingEmbedder(64), [
+        Doc("zh/退货.md", "退货政策", ["收到商品后7天内可无理由退货。"], lang="zh"),
+        Doc("faq.csv", "FAQ", [], faq=[("1", "Do you ship abroad?", "Yes, to 30 countries.")]),
+    ])
+    faq = build_kb(kb_home, "zh-faq", _CountingEmbedder(64), [
+        Doc("faq.csv", "常见问题", [], lang="zh", faq=[("1", "可以退货吗？", "收到商品后7天内可无理由退货。")]),
+    ])
+    assert not passages.holds_cjk_questions() and faq.holds_cjk_questions()
+    for index, embedded in ((passages, "退货要几天"), (faq, "退货要几天？")):
+        emb = _CountingEmbedder(64)
+        HybridRetriever(index, emb).retrieve("退货要几天？", k=2)
+        assert emb.batches == [[embedded]]
+
+
 def test_a_year_in_the_question_ranks_that_years_notice_first(
     kb_home: Path, fake_embedder: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
