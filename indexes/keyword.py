@@ -65,9 +65,12 @@ class _Postings:
         return cls(np.zeros(n_terms + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
 
     def add_rows(self, out: np.ndarray, term_ids: Iterable[int]) -> None:
+        # (np.add.at adds in the same order, bit for bit, and in half the time of ``out[idx] +=``,
+        # which gathers, adds and scatters: 0.09 -> 0.04 ms for a Chinese question's 18,000
+        # postings on domainrag, numpy 2.4)
         for tid in term_ids:
             lo, hi = self.indptr[tid], self.indptr[tid + 1]
-            out[self.indices[lo:hi]] += self.data[lo:hi]
+            np.add.at(out, self.indices[lo:hi], self.data[lo:hi])
 
     def _find(self, tid: int, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Where term ``tid`` meets chunks ``docs`` (sorted ascending; a term's postings are in
