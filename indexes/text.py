@@ -385,12 +385,9 @@ def bare_question(text: str, cjk: bool = False) -> str:
     """``text`` as a question is embedded (:data:`QUESTION_FORM`); text with Chinese as it is
     unless ``cjk`` (the knowledge base holds no Chinese curated question), and text of marks alone
     as it is."""
-    if has_cjk(text):
-        if not cjk:
-            return text
-        bare = _CLOSING_MARKS_CJK.sub("", text).strip()
-    else:
-        bare = _CLOSING_MARKS.sub("", text).strip()
+    if not cjk and has_cjk(text):
+        return text
+    bare = (_CLOSING_MARKS_CJK if cjk else _CLOSING_MARKS).sub("", text).strip()
     return bare or text
 
 
