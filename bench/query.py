@@ -443,7 +443,12 @@ def main() -> None:
 
     embedder = get_embedder(args.embedder or get_settings().embedder, device="cpu")
     embedder.warm_up()
-    result: dict[str, Any] = {"limit": args.limit, "embedder": embedder.id, "cpus": os.cpu_count()}
+    from eval.harness import environment
+
+    # (the packages and CPU the figures were measured with: eval.harness.environment)
+    result: dict[str, Any] = {
+        "limit": args.limit, "embedder": embedder.id, "cpus": os.cpu_count(), "environment": environment(),
+    }
     if not args.skip_quality:
         result["quality"] = quality(args, embedder)
     if not args.skip_latency:

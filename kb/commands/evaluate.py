@@ -551,6 +551,7 @@ def eval_cmd(
                 k: {kk: vv for kk, vv in v.items() if kk != "questions"} for k, v in result["sets"].items()
             },
             "settings": result["settings"],
+            "environment": result.get("environment"),
         }
         typer.echo(json.dumps(slim, ensure_ascii=False, indent=1))
     else:

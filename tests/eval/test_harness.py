@@ -192,6 +192,7 @@ def test_kb_eval_end_to_end(tmp_path: Path, hashing_env: None, capsys: pytest.Ca
     assert set(f["scorer"]) == {"balanced_accuracy", "f1_unsupported", "roc_auc", "threshold"}
     assert "lexical" in f["scorer_peers"] and "retrieval" not in f
     assert res["settings"]["embedder"] == "hashing:64"
+    assert "numpy" in res["environment"]["packages"] and res["environment"]["python"]  # what else moves figures
     text = page.read_text(encoding="utf-8")
     assert (
         text.count("data:image/png;base64,") >= 3

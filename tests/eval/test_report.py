@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from eval.datasets import FaithfulnessSet, FaithItem
-from eval.harness import evaluate_faithfulness
+from eval.harness import environment, evaluate_faithfulness
 from eval.report import _badness, compare_reports, render_compare_text, render_html, render_summary_text
 from rag.support import LexicalScorer
 
@@ -57,6 +59,22 @@ def test_compare_says_how_many_questions_it_paired() -> None:
     # reports without per-question records: nothing to count, nothing said
     bare = {"sets": {"s": {"retrieval": {"hit@10": 1.0}}}}
     assert render_compare_text(compare_reports(bare, bare)).splitlines()[1] == "s"
+
+
+def test_compare_says_where_the_two_runs_environments_differ() -> None:
+    # the same code gave other near-ties on another machine and install: a comparison says so
+    env = {"python": "3.11.7", "cpu": "Xeon", "simd": ["avx2", "fma"], "packages": {"numpy": "2.3.1", "faiss-cpu": "1.12.0"}}
+    other = {**env, "simd": ["avx2", "fma", "avx512f"], "packages": {"numpy": "2.4.6", "faiss-cpu": "1.12.0", "torch": "2.13.0"}}
+    a, b = _run(["q1", "q2"]), _run(["q1", "q2"])
+    assert compare_reports({**a, "environment": env}, {**b, "environment": env}, n_resamples=50)["environment"] == []
+    cmp = compare_reports({**a, "environment": env}, {**b, "environment": other}, n_resamples=50)
+    assert cmp["environment"] == ["simd: ['avx2', 'fma'] -> ['avx2', 'fma', 'avx512f']", "numpy: 2.3.1 -> 2.4.6", "torch: - -> 2.13.0"]
+    assert render_compare_text(cmp).splitlines()[1].startswith("the two runs' environments differ: simd:")
+    assert compare_reports(a, {**b, "environment": other}, n_resamples=50)["environment"] == []  # one recorded none
+    # what a run records
+    here = environment()
+    assert here["python"].count(".") == 2 and here["packages"]["numpy"] == np.__version__
+    assert set(here["simd"]) <= {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile"}
 
 
 def test_a_faithfulness_set_of_one_label_is_warned_about(tmp_path: Path) -> None:
