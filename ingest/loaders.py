@@ -1244,7 +1244,8 @@ def _article_kind(text: str) -> str | None:
     if m is None or "\n" in text.strip():
         return None
     title = m.group(2).strip()
-    if display_width(title) > _ARTICLE_TITLE_MAX or title[-1] in _NOT_HEADING_END or _SENT_END.search(title):
+    # (no sentence's or clause's end at its end, nor a sentence's inside it)
+    if display_width(title) > _ARTICLE_TITLE_MAX or title[-1] in _NOT_HEADING_END:
         return None
     if any(ch in "。！？；!?;" for ch in title):
         return None
@@ -1259,21 +1260,20 @@ def _article_headings(elements: list[Element], base: int) -> list[Element]:
     are above sections, sections above articles, from level ``base`` down, by the kinds the
     document uses (one that numbers only articles has them all at ``base``). A heading already
     naming an article keeps its level, and the plain lines of its kind take it."""
-    kinds = {k for el in elements if (k := _article_kind(el.text)) is not None}
+    found = [_article_kind(el.text) for el in elements]
+    kinds = {k for k in found if k is not None}
     if not kinds:
         return elements
     level: dict[str, int] = {}
-    for el in elements:
-        k = _article_kind(el.text) if el.kind == "heading" else None
-        if k is not None:
+    for el, k in zip(elements, found, strict=True):
+        if k is not None and el.kind == "heading":
             level.setdefault(k, el.level)
     for rank, k in enumerate(sorted(kinds, key=_ARTICLE_RANK.__getitem__)):
         level.setdefault(k, min(base + rank, 6))
-    out = []
-    for el in elements:
-        k = _article_kind(el.text) if el.kind in ("paragraph", "list_item") else None
-        out.append(el if k is None else replace(el, kind="heading", level=level[k]))
-    return out
+    return [
+        replace(el, kind="heading", level=level[k]) if k is not None and el.kind in ("paragraph", "list_item") else el
+        for el, k in zip(elements, found, strict=True)
+    ]
 
 
 def _short_lines_as_text(elements: list[Element]) -> list[Element]:
