@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexes.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder, get_embedder
+from indexes.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder, get_embedder, text_head
 from kb.errors import ConfigError
 
 
@@ -24,6 +24,25 @@ def test_hashing_embedder_is_deterministic_normalised_and_lexical() -> None:
     assert emb.embed([]).shape == (0, 64)
     assert emb.calls == 3 and emb.texts_embedded == 6
     assert emb.count_tokens("The customers were returning orders") == 3
+
+
+def test_a_text_head_is_its_longest_start_within_the_limit() -> None:
+    def words(text: str) -> int:
+        return len(text.split())
+
+    text = "one two three four five six"
+    assert text_head(text, 6, words) == text  # a text that fits is itself
+    assert text_head(text, 3, words) == "one two three "  # "one two three f" is four words
+    assert text_head(text, 1, words) == "one "
+    assert text_head("abc", 0, len) == "a"  # at least the first character, when nothing fits
+    calls: list[str] = []
+
+    def counted(text: str) -> int:
+        calls.append(text)
+        return len(text)
+
+    assert text_head("x" * 4000, 100, counted) == "x" * 100
+    assert len(calls) <= 14  # bisection: a page of text takes about a dozen counts
 
 
 def test_registry_errors_are_clear() -> None:
