@@ -12,6 +12,10 @@
    embeds with the same engine, so besides its p50 each row gives its p50 after the query
    embedding (what the pipeline adds to it), and first turns and follow-ups apart; ours also
    gives, on first turns, each retrieval stage's p50/p95 (RetrievalDebug.stages_ms).
+   Then every question of each set is answered whole (Assistant.ask with its history, extractive
+   backend): p50/p95 per stage and in all, and of first turns and follow-ups apart (--skip-answers
+   leaves it out). Real passages: the composer embeds its candidate sentences, whose length the
+   synthetic corpus below does not have.
 2. Latency: p50/p95 per stage and end to end of the extractive path on synthetic indexes of
    10k and 100k chunks (synthetic text from a Zipf vocabulary and random unit vectors: search
    cost does not depend on what the vectors mean; queries are embedded with the real model).
@@ -103,6 +107,29 @@ def by_turn(xs: Sequence[T], follow: Sequence[bool]) -> tuple[list[T], list[T]]:
     """``xs`` split into (first turns, follow-ups) by ``follow``, each question's flag."""
     first = [x for x, f in zip(xs, follow, strict=True) if not f]
     return first, [x for x, f in zip(xs, follow, strict=True) if f]
+
+
+def answer_times(asst: Any, items: Sequence[Any]) -> dict[str, Any]:
+    """Each of ``items`` answered whole (``asst.ask``, with the item's history), its query vector
+    cold; the composer keeps the sentence vectors of the answers before, as a running service
+    does. The p50/p95 ms of each stage and in all, and of whole answers on first turns and on
+    follow-ups apart."""
+    stages: dict[str, list[float]] = {}
+    follow: list[bool] = []
+    for item in items:
+        asst.retriever().forget_queries()
+        hist = [m.to_dict() for m in item.history]
+        answer = asst.ask(item.question, history=hist or None)
+        follow.append(bool(hist))
+        for key, ms in answer.timings_ms.items():
+            stages.setdefault(key, []).append(ms)
+    first, later = by_turn(stages.get("total", []), follow)
+    return {
+        "n": len(follow),
+        **{f"{k}_p{q}_ms": pct(v, q) for k, v in stages.items() for q in (50, 95)},
+        **{f"total_p{q}_first_turn_ms": pct(first, q) for q in (50, 95)},
+        **{f"total_p{q}_followup_ms": pct(later, q) for q in (50, 95)},
+    }
 
 
 def distinct(ids: list[str]) -> list[str]:
@@ -332,6 +359,11 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                   f"{rows[-1]['p50_followup_ms']}ms, {rows[-1]['p50_after_embed_followup_ms']}ms after the "
                   f"embedding, hit@5 {rows[-1]['hit@5_followup']})",
                   flush=True)
+        if not args.skip_answers:
+            rows.append({"set": ds.name, "system": "_ours_answers", **answer_times(asst, ds.items)})
+            print(ds.name, "ours, whole answers, p50 / p95 ms:", ", ".join(
+                f"{k} {rows[-1][f'{k}_p50_ms']} / {rows[-1][f'{k}_p95_ms']}"
+                for k in ("retrieve", "compose", "check", "total") if f"{k}_p50_ms" in rows[-1]), flush=True)
         if stages:
             rows.append({"set": ds.name, "system": "_ours_stages_first_turn",
                          **{f"{k}_p50_ms": pct(v, 50) for k, v in stages.items()},
@@ -434,6 +466,7 @@ def main() -> None:
     ap.add_argument("--no-langchain", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--skip-answers", action="store_true", help="measure retrieval only on the dev sets")
     ap.add_argument("--embedder", default="", help="embedder spec (default: KB_EMBEDDER or the project default)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "query.json"))
     args = ap.parse_args()

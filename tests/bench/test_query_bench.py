@@ -102,3 +102,36 @@ def test_the_langchain_peer_caches_each_batch_so_an_interrupted_build_resumes(
     peer = bench.LangChainPeer(docs, FailsOnThirdBatch(dim=16), cache)  # embeds the last chunk only
     assert seen == [2, 2, 1, 1] and peer.n_chunks == 5
     assert peer.search("Page 3 says how refunds work, part 3.", k=5)[0] == "p3.md"
+
+
+def test_answer_times_asks_each_question_cold_with_its_history_and_splits_the_turns(bench):
+    from types import SimpleNamespace
+
+    from eval.datasets import Message, QAItem
+
+    class Assistant:
+        def __init__(self) -> None:
+            self.asked: list[tuple[str, object]] = []
+            self.forgotten = 0
+
+        def retriever(self):  # type: ignore[no-untyped-def]
+            return SimpleNamespace(forget_queries=self.forget)
+
+        def forget(self) -> None:
+            self.forgotten += 1
+
+        def ask(self, question, history=None):  # type: ignore[no-untyped-def]
+            self.asked.append((question, history))
+            total = 10.0 if history is None else 30.0
+            return SimpleNamespace(timings_ms={"retrieve": 4.0, "compose": total - 5.0, "total": total})
+
+    first = QAItem("1", "How long is the warranty?", ("Two years.",), ("d1",), "en", True)
+    follow = QAItem("2", "And for phones?", ("One year.",), ("d1",), "en", True,
+                    history=(Message("user", "How long is the warranty?"),))
+    asst = Assistant()
+    out = bench.answer_times(asst, [first, follow, first])
+    assert asst.forgotten == 3  # every question's vector cold, as the retrieval figures are
+    assert asst.asked[1] == ("And for phones?", [{"role": "user", "content": "How long is the warranty?"}])
+    assert asst.asked[0][1] is None  # a first turn has no history
+    assert out["n"] == 3 and out["retrieve_p50_ms"] == 4.0 and out["compose_p50_ms"] == 5.0 and out["total_p95_ms"] == 28.0
+    assert out["total_p50_first_turn_ms"] == 10.0 and out["total_p50_followup_ms"] == 30.0
