@@ -109,6 +109,11 @@ def by_turn(xs: Sequence[T], follow: Sequence[bool]) -> tuple[list[T], list[T]]:
     return first, [x for x, f in zip(xs, follow, strict=True) if f]
 
 
+def stage_pcts(stages: dict[str, list[float]]) -> dict[str, float | None]:
+    """Each stage's p50 and p95 ms, as ``<stage>_p50_ms`` and ``<stage>_p95_ms``."""
+    return {f"{k}_p{q}_ms": pct(v, q) for k, v in stages.items() for q in (50, 95)}
+
+
 def answer_times(asst: Any, items: Sequence[Any]) -> dict[str, Any]:
     """Each of ``items`` answered whole (``asst.ask``, with the item's history), its query vector
     cold; the composer keeps the sentence vectors of the answers before, as a running service
@@ -126,7 +131,7 @@ def answer_times(asst: Any, items: Sequence[Any]) -> dict[str, Any]:
     first, later = by_turn(stages.get("total", []), follow)
     return {
         "n": len(follow),
-        **{f"{k}_p{q}_ms": pct(v, q) for k, v in stages.items() for q in (50, 95)},
+        **stage_pcts(stages),
         **{f"total_p{q}_first_turn_ms": pct(first, q) for q in (50, 95)},
         **{f"total_p{q}_followup_ms": pct(later, q) for q in (50, 95)},
     }
@@ -365,9 +370,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 f"{k} {rows[-1][f'{k}_p50_ms']} / {rows[-1][f'{k}_p95_ms']}"
                 for k in ("retrieve", "compose", "check", "total") if f"{k}_p50_ms" in rows[-1]), flush=True)
         if stages:
-            rows.append({"set": ds.name, "system": "_ours_stages_first_turn",
-                         **{f"{k}_p50_ms": pct(v, 50) for k, v in stages.items()},
-                         **{f"{k}_p95_ms": pct(v, 95) for k, v in stages.items()}})
+            rows.append({"set": ds.name, "system": "_ours_stages_first_turn", **stage_pcts(stages)})
             print(ds.name, "ours, first turns, p50 ms per stage:",
                   ", ".join(f"{k} {pct(v, 50)}" for k, v in stages.items()), flush=True)
         if faq_cal:
@@ -445,10 +448,7 @@ def latency(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
             a = asst.ask(queries[i % len(queries)] + ("" if i < len(queries) else f" {i}"))
             for key, v in a.timings_ms.items():
                 stages.setdefault(key, []).append(v)
-        row = {"chunks": n, "build_s": round(build_s, 1), "reps": args.reps}
-        for key, vals in stages.items():
-            row[f"{key}_p50_ms"] = pct(vals, 50)
-            row[f"{key}_p95_ms"] = pct(vals, 95)
+        row = {"chunks": n, "build_s": round(build_s, 1), "reps": args.reps, **stage_pcts(stages)}
         out.append(row)
         print(json.dumps(row), flush=True)
         index.close()
