@@ -136,7 +136,7 @@ def test_a_reader_is_not_shown_the_sentences_the_check_dropped(scripted: Any) ->
 def test_an_editor_is_shown_the_dropped_sentences_but_no_prompt_injection(
     scripted: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="kb.app"):
+    with caplog.at_level(logging.WARNING, logger="rag.assistant"):
         got = _unsupported(scripted, "editor")
     assert got == [[INVENTED + "."], [INVENTED + "."]], got
     assert "evil.example" not in json.dumps(got)
