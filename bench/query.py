@@ -11,7 +11,11 @@
    query-vector cache is emptied before every question: each is measured cold. Every system
    embeds with the same engine, so besides its p50 each row gives its p50 after the query
    embedding (what the pipeline adds to it), and first turns and follow-ups apart; ours also
-   gives, on first turns, each retrieval stage's p50/p95 (RetrievalDebug.stages_ms).
+   gives, on first turns, each retrieval stage's p50/p95 (RetrievalDebug.stages_ms). The systems
+   run in a new random order for each question, and ours is compared with the LangChain pipeline
+   question by question (the median of the paired differences, with a 95% bootstrap interval over
+   the questions: first turns against it as asked, follow-ups against it given our condensed
+   text and as asked); --repeat N times every question N times.
    Then every question of each set is answered whole (Assistant.ask with its history, extractive
    backend): p50/p95 per stage and in all, and of first turns and follow-ups apart (--skip-answers
    leaves it out). Real passages: the composer embeds its candidate sentences, whose length the
@@ -37,6 +41,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402
 
@@ -107,6 +112,41 @@ def by_turn(xs: Sequence[T], follow: Sequence[bool]) -> tuple[list[T], list[T]]:
     """``xs`` split into (first turns, follow-ups) by ``follow``, each question's flag."""
     first = [x for x, f in zip(xs, follow, strict=True) if not f]
     return first, [x for x, f in zip(xs, follow, strict=True) if f]
+
+
+def paired_gap(ours: Sequence[float], peer: Sequence[float], question: Sequence[int], *,
+               n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """How much longer ours takes than ``peer`` on the same questions: the median of the paired
+    differences (one per question and repetition; ``question`` says whose), with a 95% bootstrap
+    interval that resamples whole questions, so that it holds for the question sample as well as
+    for the machine's noise. A difference of p50s moves by a millisecond or two between runs of
+    this machine; a paired one, measured in the same moments, far less."""
+    diffs = np.asarray(ours, dtype=float) - np.asarray(peer, dtype=float)
+    if not len(diffs):
+        return {"n_questions": 0, "n_pairs": 0, "median_ms": None, "ci95_ms": None}
+    groups = [diffs[np.asarray(question) == q] for q in dict.fromkeys(question)]
+    rng = np.random.default_rng(seed)
+    boot = [float(np.median(np.concatenate([groups[i] for i in rng.integers(len(groups), size=len(groups))])))
+            for _ in range(n_boot)]
+    return {"n_questions": len(groups), "n_pairs": len(diffs), "median_ms": round(float(np.median(diffs)), 3),
+            "ci95_ms": [round(float(np.percentile(boot, 2.5)), 3), round(float(np.percentile(boot, 97.5)), 3)]}
+
+
+def paired_gap_at(lat: dict[str, list[float]], peer: str, question: Sequence[int], at: Sequence[int]) -> dict[str, Any]:
+    """:func:`paired_gap` of ours and ``peer`` over the latency samples ``at``."""
+    return paired_gap([lat["ours"][i] for i in at], [lat[peer][i] for i in at], [question[i] for i in at])
+
+
+def ours_turn(asst: Any, retriever: Any, index: Any, question: str, hist: list[dict[str, str]]) -> list[Any]:
+    """Our retrieval for one turn: condensed with its history, retrieved as the product does
+    (Assistant.retrieve_turn)."""
+    query = asst.condense(question, hist, index) if hist else question
+    return asst.retrieve_turn(question, query, retriever, k=10)
+
+
+def dense_search(index: Any, embedder: Any, text: str) -> list[tuple[int, float]]:
+    """The dense-only peer: the text embedded, a flat search of the passage vectors."""
+    return index.vector_search(embedder.embed([text], kind="query")[0], 100, kind="passage")
 
 
 def stage_pcts(stages: dict[str, list[float]]) -> dict[str, float | None]:
@@ -289,56 +329,58 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         follow: list[bool] = []  # whether the question is a follow-up (has history)
         faq_cal: list[tuple[float, bool]] = []
         stages: dict[str, list[float]] = {}  # ours, first turns: where the retrieval's time goes
-        for item in ds.items:
-            if not item.answerable:
-                continue
-            golds.append(item.gold)
-            hist = [m.to_dict() for m in item.history]
-            follow.append(bool(hist))
-            ours.forget_queries()  # every question cold: no cached vector of a repeated question
-            clock.lap()
-            t = time.perf_counter()
-            q = asst.condense(item.question, hist, index) if hist else item.question
-            hits = asst.retrieve_turn(item.question, q, ours, k=10)
-            lat["ours"].append((time.perf_counter() - t) * 1000)
-            embed_ms["ours"].append(clock.lap())
-            ranked["ours"].append([h.chunk.source_id for h in hits])
-            if not hist and ours.last_debug is not None:
-                for stage, ms in ours.last_debug.stages_ms.items():
-                    stages.setdefault(stage, []).append(ms)
-            if hits and hits[0].chunk.kind == "faq":
-                faq_cal.append((hits[0].scores.get("qdense", 0.0), hits[0].chunk.source_id in item.gold))
-            last = item.question
-            t = time.perf_counter()
-            b = index.keyword_search(last, 100)
-            lat["bm25"].append((time.perf_counter() - t) * 1000)
-            embed_ms["bm25"].append(0.0)
-            bl = distinct([c.source_id for c in index.get_chunks([r for r, _ in b])])
-            ranked["bm25"].append(bl)
-            t = time.perf_counter()
-            d = index.vector_search(clock.embed([last], kind="query")[0], 100, kind="passage")
-            lat["dense"].append((time.perf_counter() - t) * 1000)
-            embed_ms["dense"].append(clock.lap())
-            dl = distinct([c.source_id for c in index.get_chunks([r for r, _ in d])])
-            ranked["dense"].append(dl)
-            ranked["hybrid-rrf"].append(rrf([bl, dl]))
-            lat["hybrid-rrf"].append(lat["bm25"][-1] + lat["dense"][-1])
-            embed_ms["hybrid-rrf"].append(embed_ms["dense"][-1])
-            if lc is not None:
-                t = time.perf_counter()
-                ranked["langchain-naive"].append(lc.search(last, 20))
-                lat["langchain-naive"].append((time.perf_counter() - t) * 1000)
-                embed_ms["langchain-naive"].append(clock.lap())
-                t = time.perf_counter()
-                ranked["langchain-condensed"].append(lc.search(q, 20))  # our condensed text
-                lat["langchain-condensed"].append((time.perf_counter() - t) * 1000)
-                embed_ms["langchain-condensed"].append(clock.lap())
+        timed_q: list[int] = []  # whose question each latency sample is (the repetitions too)
+        items = [item for item in ds.items if item.answerable]
+        order_rng = np.random.default_rng(0)
+        for rep in range(args.repeat):
+            for qi, item in enumerate(items):
+                hist = [m.to_dict() for m in item.history]
+                runs: dict[str, Callable[[], Any]] = {
+                    "ours": partial(ours_turn, asst, ours, index, item.question, hist),
+                    "bm25": partial(index.keyword_search, item.question, 100),
+                    "dense": partial(dense_search, index, clock, item.question),
+                }
+                if lc is not None:
+                    condensed = asst.condense(item.question, hist, index) if hist else item.question
+                    runs["langchain-naive"] = partial(lc.search, item.question, 20)
+                    runs["langchain-condensed"] = partial(lc.search, condensed, 20)  # our condensed text
+                # in a new order for every question: no system always runs first, after another's work
+                out = {}
+                for i in order_rng.permutation(len(runs)):
+                    system = list(runs)[i]
+                    ours.forget_queries()  # every question cold: no cached vector of a repeated question
+                    clock.lap()
+                    t = time.perf_counter()
+                    out[system] = runs[system]()
+                    lat[system].append((time.perf_counter() - t) * 1000)
+                    embed_ms[system].append(clock.lap())
+                lat["hybrid-rrf"].append(lat["bm25"][-1] + lat["dense"][-1])
+                embed_ms["hybrid-rrf"].append(embed_ms["dense"][-1])
+                timed_q.append(qi)
+                hits = out["ours"]
+                if not hist and ours.last_debug is not None:
+                    for stage, ms in ours.last_debug.stages_ms.items():
+                        stages.setdefault(stage, []).append(ms)
+                if rep:
+                    continue  # the rankings are the same every time
+                golds.append(item.gold)
+                follow.append(bool(hist))
+                if hits and hits[0].chunk.kind == "faq":
+                    faq_cal.append((hits[0].scores.get("qdense", 0.0), hits[0].chunk.source_id in item.gold))
+                ranked["ours"].append([h.chunk.source_id for h in hits])
+                for s in ("bm25", "dense"):
+                    ranked[s].append(distinct([c.source_id for c in index.get_chunks([r for r, _ in out[s]])]))
+                ranked["hybrid-rrf"].append(rrf([ranked["bm25"][-1], ranked["dense"][-1]]))
+                for s in ("langchain-naive", "langchain-condensed"):
+                    if s in out:
+                        ranked[s].append(out[s])
+        timed_follow = [follow[qi] for qi in timed_q]
         for s in systems:
             hits5 = [hit_at_k(r, g, 5) for r, g in zip(ranked[s], golds, strict=True)]
             mrr10 = [mrr_at_k(r, g, 10) for r, g in zip(ranked[s], golds, strict=True)]
             after = [x - e for x, e in zip(lat[s], embed_ms[s], strict=True)]
-            lat_first, lat_follow = by_turn(lat[s], follow)
-            after_first, after_follow = by_turn(after, follow)
+            lat_first, lat_follow = by_turn(lat[s], timed_follow)
+            after_first, after_follow = by_turn(after, timed_follow)
             hits5_first, hits5_follow = by_turn(hits5, follow)
             h = [x for x in hits5 if x is not None]
             m = [x for x in mrr10 if x is not None]
@@ -364,6 +406,17 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                   f"{rows[-1]['p50_followup_ms']}ms, {rows[-1]['p50_after_embed_followup_ms']}ms after the "
                   f"embedding, hit@5 {rows[-1]['hit@5_followup']})",
                   flush=True)
+        if lc is not None:
+            first_t = [i for i, f in enumerate(timed_follow) if not f]
+            later_t = [i for i, f in enumerate(timed_follow) if f]
+
+            rows.append({"set": ds.name, "system": "_ours_vs_langchain", "repeat": args.repeat,
+                         "first_turn": paired_gap_at(lat, "langchain-naive", timed_q, first_t),
+                         "followup_vs_condensed": paired_gap_at(lat, "langchain-condensed", timed_q, later_t),
+                         "followup_vs_naive": paired_gap_at(lat, "langchain-naive", timed_q, later_t)})
+            print(ds.name, "ours less the LangChain pipeline, median of paired differences [95% CI] ms:", ", ".join(
+                f"{k} {v['median_ms']} {v['ci95_ms']} (n={v['n_questions']})"
+                for k, v in rows[-1].items() if isinstance(v, dict) and v["n_pairs"]), flush=True)
         if not args.skip_answers:
             rows.append({"set": ds.name, "system": "_ours_answers", **answer_times(asst, ds.items)})
             print(ds.name, "ours, whole answers, p50 / p95 ms:", ", ".join(
@@ -463,6 +516,8 @@ def main() -> None:
     ap.add_argument("--home", default="", help="KB_HOME to reuse between runs (default: a temp dir)")
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--reps", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="time every dev-set question this many times (the paired gap's interval narrows)")
     ap.add_argument("--no-langchain", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-latency", action="store_true")

@@ -135,3 +135,23 @@ def test_answer_times_asks_each_question_cold_with_its_history_and_splits_the_tu
     assert asst.asked[0][1] is None  # a first turn has no history
     assert out["n"] == 3 and out["retrieve_p50_ms"] == 4.0 and out["compose_p50_ms"] == 5.0 and out["total_p95_ms"] == 28.0
     assert out["total_p50_first_turn_ms"] == 10.0 and out["total_p50_followup_ms"] == 30.0
+
+
+def test_paired_gap_takes_the_median_paired_difference_and_resamples_whole_questions(bench):
+    peer = [20.0, 30.0, 25.0, 40.0]
+    same = bench.paired_gap([p + 1.0 for p in peer], peer, [0, 1, 2, 3])
+    assert same == {"n_questions": 4, "n_pairs": 4, "median_ms": 1.0, "ci95_ms": [1.0, 1.0]}
+    # one question timed three times 5 ms slower, four others even: the pairs' median is 0, and the
+    # interval, drawn over questions (not pairs), reaches 5 when that question is drawn often
+    ours = [25.0, 25.0, 25.0, 10.0, 10.0, 10.0, 10.0]
+    peer = [20.0, 20.0, 20.0, 10.0, 10.0, 10.0, 10.0]
+    gap = bench.paired_gap(ours, peer, [0, 0, 0, 1, 2, 3, 4])
+    assert gap["n_questions"] == 5 and gap["n_pairs"] == 7 and gap["median_ms"] == 0.0
+    assert gap["ci95_ms"][0] == 0.0 and gap["ci95_ms"][1] == 5.0
+    assert bench.paired_gap([], [], []) == {"n_questions": 0, "n_pairs": 0, "median_ms": None, "ci95_ms": None}
+
+
+def test_paired_gap_at_pairs_ours_with_the_peer_on_the_same_samples(bench):
+    lat = {"ours": [10.0, 50.0, 12.0], "peer": [9.0, 20.0, 10.0]}
+    gap = bench.paired_gap_at(lat, "peer", [0, 1, 2], [0, 2])  # the first turns: samples 0 and 2
+    assert gap["n_pairs"] == 2 and gap["median_ms"] == 1.5
