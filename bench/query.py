@@ -381,6 +381,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
             after = [x - e for x, e in zip(lat[s], embed_ms[s], strict=True)]
             lat_first, lat_follow = by_turn(lat[s], timed_follow)
             after_first, after_follow = by_turn(after, timed_follow)
+            embed_first, embed_follow = by_turn(embed_ms[s], timed_follow)
             hits5_first, hits5_follow = by_turn(hits5, follow)
             h = [x for x in hits5 if x is not None]
             m = [x for x in mrr10 if x is not None]
@@ -396,6 +397,9 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 # what the system adds to its query embedding (the same engine for all of them)
                 "p50_after_embed_first_turn_ms": pct(after_first, 50),
                 "p50_after_embed_followup_ms": pct(after_follow, 50),
+                # and the embedding itself (ours embeds a question without its closing marks)
+                "p50_embed_first_turn_ms": pct(embed_first, 50),
+                "p50_embed_followup_ms": pct(embed_follow, 50),
                 "hit@5_first_turn": mean_of(hits5_first),
                 "hit@5_followup": mean_of(hits5_follow),
             })
