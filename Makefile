@@ -7,10 +7,14 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DO_NOT_TRACK=true SCARF_NO_ANALYT
        UNSTRUCTURED_DISABLE_NOTICE=1 RAY_USAGE_STATS_ENABLED=0 TOKENIZERS_PARALLELISM=false
 DEMO_HOME ?= .kb
 
-.PHONY: install demo test test-unit test-fast eval-gate bench serve lint clean
+.PHONY: install lock demo test test-unit test-fast eval-gate bench serve lint clean
 
 install:
 	@bash scripts/install.sh
+
+# Rewrite constraints.txt from .venv/ (after changing pyproject.toml's dependencies).
+lock: install
+	bash scripts/lock.sh
 
 # Install, ingest the bundled bilingual sample knowledge base, and ask it questions.
 demo: install

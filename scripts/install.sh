@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.kb-installed
-want=$(cat pyproject.toml scripts/install.sh third_party/en_core_web_sm/pyproject.toml | sha256sum | cut -c1-16)
+want=$(cat pyproject.toml constraints.txt scripts/install.sh third_party/en_core_web_sm/pyproject.toml | sha256sum | cut -c1-16)
 
 export DO_NOT_TRACK=true SCARF_NO_ANALYTICS=true UNSTRUCTURED_DISABLE_NOTICE=1 \
        HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -18,7 +18,12 @@ else
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
   "$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q torch==2.13.0
-  "$VENV/bin/python" -m pip install -q -e ".[all]" ./third_party/en_core_web_sm
+  # the versions in constraints.txt (scripts/lock.sh): the ones the tests and figures were run with;
+  # where an index lacks one of them, the newest versions pyproject.toml allows, with a warning
+  if ! "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[all]" ./third_party/en_core_web_sm; then
+    echo "install: WARNING: the locked versions (constraints.txt) did not install; installing the newest allowed" >&2
+    "$VENV/bin/python" -m pip install -q -e ".[all]" ./third_party/en_core_web_sm
+  fi
   echo "$want" > "$STAMP"
   echo "install: .venv ready ($("$VENV/bin/python" --version))"
 fi
