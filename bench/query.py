@@ -341,14 +341,17 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                     "dense": partial(dense_search, index, clock, item.question),
                 }
                 if lc is not None:
+                    # our condensed text, given to the peer off the clock (ours condenses on its own)
                     condensed = asst.condense(item.question, hist, index) if hist else item.question
                     runs["langchain-naive"] = partial(lc.search, item.question, 20)
-                    runs["langchain-condensed"] = partial(lc.search, condensed, 20)  # our condensed text
+                    runs["langchain-condensed"] = partial(lc.search, condensed, 20)
                 # in a new order for every question: no system always runs first, after another's work
+                names = list(runs)
                 out = {}
-                for i in order_rng.permutation(len(runs)):
-                    system = list(runs)[i]
-                    ours.forget_queries()  # every question cold: no cached vector of a repeated question
+                for i in order_rng.permutation(len(names)):
+                    system = names[i]
+                    if system == "ours":
+                        ours.forget_queries()  # every question cold: no cached vector of a repeated question
                     clock.lap()
                     t = time.perf_counter()
                     out[system] = runs[system]()
@@ -413,7 +416,6 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
         if lc is not None:
             first_t = [i for i, f in enumerate(timed_follow) if not f]
             later_t = [i for i, f in enumerate(timed_follow) if f]
-
             rows.append({"set": ds.name, "system": "_ours_vs_langchain", "repeat": args.repeat,
                          "first_turn": paired_gap_at(lat, "langchain-naive", timed_q, first_t),
                          "followup_vs_condensed": paired_gap_at(lat, "langchain-condensed", timed_q, later_t),
