@@ -531,6 +531,8 @@ def main() -> None:
     ap.add_argument("--embedder", default="", help="embedder spec (default: KB_EMBEDDER or the project default)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "query.json"))
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error(f"--repeat must be at least 1, got {args.repeat}")
     pin_threads()
     from indexes.embedders import get_embedder
     from kb.settings import get_settings

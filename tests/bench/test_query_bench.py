@@ -155,3 +155,12 @@ def test_paired_gap_at_pairs_ours_with_the_peer_on_the_same_samples(bench):
     lat = {"ours": [10.0, 50.0, 12.0], "peer": [9.0, 20.0, 10.0]}
     gap = bench.paired_gap_at(lat, "peer", [0, 1, 2], [0, 2])  # the first turns: samples 0 and 2
     assert gap["n_pairs"] == 2 and gap["median_ms"] == 1.5
+
+
+def test_a_repeat_below_one_is_refused_before_anything_runs(bench, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["query.py", "--repeat", "0", "--skip-latency"])
+    monkeypatch.setattr(bench, "quality", lambda *a: pytest.fail("ran the benchmark"))
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    assert exit_info.value.code == 2
+    assert "--repeat must be at least 1, got 0" in capsys.readouterr().err
