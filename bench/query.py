@@ -124,7 +124,8 @@ def paired_gap(ours: Sequence[float], peer: Sequence[float], question: Sequence[
     diffs = np.asarray(ours, dtype=float) - np.asarray(peer, dtype=float)
     if not len(diffs):
         return {"n_questions": 0, "n_pairs": 0, "median_ms": None, "ci95_ms": None}
-    groups = [diffs[np.asarray(question) == q] for q in dict.fromkeys(question)]
+    whose = np.asarray(question)
+    groups = [diffs[whose == q] for q in dict.fromkeys(question)]
     rng = np.random.default_rng(seed)
     boot = [float(np.median(np.concatenate([groups[i] for i in rng.integers(len(groups), size=len(groups))])))
             for _ in range(n_boot)]
@@ -140,7 +141,7 @@ def paired_gap_at(lat: dict[str, list[float]], peer: str, question: Sequence[int
 def ours_turn(asst: Any, retriever: Any, index: Any, question: str, hist: list[dict[str, str]]) -> list[Any]:
     """Our retrieval for one turn: condensed with its history, retrieved as the product does
     (Assistant.retrieve_turn)."""
-    query = asst.condense(question, hist, index) if hist else question
+    query = asst.condense(question, hist, index)  # the question itself when there is no history
     return asst.retrieve_turn(question, query, retriever, k=10)
 
 
@@ -342,7 +343,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 }
                 if lc is not None:
                     # our condensed text, given to the peer off the clock (ours condenses on its own)
-                    condensed = asst.condense(item.question, hist, index) if hist else item.question
+                    condensed = asst.condense(item.question, hist, index)
                     runs["langchain-naive"] = partial(lc.search, item.question, 20)
                     runs["langchain-condensed"] = partial(lc.search, condensed, 20)
                 # in a new order for every question: no system always runs first, after another's work
@@ -414,8 +415,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                   f"embedding, hit@5 {rows[-1]['hit@5_followup']})",
                   flush=True)
         if lc is not None:
-            first_t = [i for i, f in enumerate(timed_follow) if not f]
-            later_t = [i for i, f in enumerate(timed_follow) if f]
+            first_t, later_t = by_turn(range(len(timed_follow)), timed_follow)
             rows.append({"set": ds.name, "system": "_ours_vs_langchain", "repeat": args.repeat,
                          "first_turn": paired_gap_at(lat, "langchain-naive", timed_q, first_t),
                          "followup_vs_condensed": paired_gap_at(lat, "langchain-condensed", timed_q, later_t),
