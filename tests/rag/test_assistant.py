@@ -2111,6 +2111,43 @@ def test_relevance_reads_a_passage_in_the_questions_script_below_those_in_the_ot
     assert a.relevance([*english, *chinese, hit("zh-late", "zh", 0.95)], "zh", r) == pytest.approx(0.85)  # past k
 
 
+def test_a_curated_question_vouches_for_relevance_only_as_close_as_an_answer_as_written(
+    shop_index: Any, fake_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"你们银行的房贷利率是多少？" (a mortgage rate) scored 0.875 against the curated question "有还款宽限期吗？"
+    (over the refuse threshold) and was told the grace period; the entry's question and answer
+    together scored 0.873 (under it). A curated question's cosine counts from the FAQ threshold
+    on; under it the entry is judged by its passage, as any passage is, for an embedder calibrated
+    so (CALIBRATION's "entry_by_passage"); for one that is not, the better of the two counts."""
+    from types import SimpleNamespace
+
+    import rag.assistant as mod
+    from indexes.types import Chunk
+    from rag.types import Hit
+
+    monkeypatch.setitem(mod.CALIBRATION, fake_embedder.id, {"refuse": 0.85, "faq": 0.925, "entry_by_passage": 1.0})
+
+    def entry(source: str, passage: float, question: float) -> Hit:
+        chunk = Chunk(id=source, doc_id=source, source=source, position=0, text=source, lang="zh",
+                      kind="faq", question=source, answer=source)
+        return Hit(chunk, 1.0, {"dense": passage, "qdense": question})
+
+    a = Assistant(lambda: shop_index, fake_embedder, "extractive:", refuse_threshold=0.875)
+    r: Any = SimpleNamespace(last_debug=SimpleNamespace(capability=1.0))
+    assert a.relevance([entry("宽限期", 0.873, 0.875)], "zh", r) == pytest.approx(0.873)
+    assert a.relevance([entry("宽限期", 0.873, 0.875)], "zh", r) < a.refuse_at("zh")
+    # close enough to be answered with as written: the curated question's cosine counts
+    assert a.relevance([entry("还款", 0.90, 0.93)], "zh", r) == pytest.approx(0.93)
+    # the best of the top three, each by its own rule
+    assert a.relevance([entry("a", 0.86, 0.90), entry("b", 0.88, 0.89), entry("c", 0.85, 0.87)], "zh", r) == pytest.approx(0.88)
+    # found by its curated question alone (no passage cosine computed): that cosine stands
+    assert a.relevance([entry("q", 0.0, 0.89)], "zh", r) == pytest.approx(0.89)
+    # an embedder not calibrated so: the better of the two, as before
+    monkeypatch.setitem(mod.CALIBRATION, fake_embedder.id, {"refuse": 0.85, "faq": 0.925})
+    b = Assistant(lambda: shop_index, fake_embedder, "extractive:", refuse_threshold=0.875)
+    assert b.relevance([entry("宽限期", 0.873, 0.875)], "zh", r) == pytest.approx(0.875)
+
+
 def test_a_citation_names_the_section_the_answer_quotes_not_the_one_matched() -> None:
     """A passage merged from two sections was cited by the section the retriever matched: "You have
     30 days ... to return an item" was cited as "2. Condition of returned items". The citation now
