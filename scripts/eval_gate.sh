@@ -59,7 +59,10 @@ declare -A GATES=(
     # faithfulness 1.000, refusal_accuracy 0.667 (all 27: 4 of the 6 off-topic questions refused)
     # correctness_f1 0.853 and 0.879 (2026-12-04, after a Chinese answer began to keep to the best
     # passage)
-    [zh-card-faq]="hit@5=0.95 mrr@10=0.80 faithfulness=0.95 correctness_f1=0.83"
+    # refusal_accuracy 0.333 on the credit-card FAQ's 40 (2 of its 6 off-topic questions; 0.167
+    # until a curated entry under the FAQ threshold was judged by its passage, 2026-12-06: 9 of all
+    # 15 refused instead of 3), correctness_f1 0.839
+    [zh-card-faq]="hit@5=0.95 mrr@10=0.80 faithfulness=0.95 refusal_accuracy=0.3 correctness_f1=0.83"
     [zh-shop-faq]="hit@5=0.90 mrr@10=0.85 faithfulness=0.95 refusal_accuracy=0.5 correctness_f1=0.85"
 )
 QA_LIMIT=${KB_EVAL_LIMIT:-40}
