@@ -1825,9 +1825,9 @@ class Assistant:
             # is judged too
             top += [h for h in hits[3 : self.k] if not _other_script(h, lang)]
         cap = retriever.last_debug.capability if retriever.last_debug else 0.0
-        # (0: a curated question's cosine always counts, for an embedder not measured so)
-        faq_at = self.faq_at(lang) if self.thresholds().entry_by_passage else 0.0
-        dense = max(_entry_cosine(h, faq_at) for h in top)
+        # from where a curated question's cosine counts (0, always: an embedder not measured so)
+        counts_from = self.faq_at(lang) if self.thresholds().entry_by_passage else 0.0
+        dense = max(_entry_cosine(h, counts_from) for h in top)
         cover = max(h.scores.get("coverage", 0.0) for h in top)
         if "rerank" in hits[0].scores:
             return float(hits[0].scores["rerank"])
