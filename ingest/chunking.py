@@ -42,12 +42,14 @@ class ChunkSettings:
         # does not fit with its header is a piece of its own with it, and a number's comma or colon
         # is no place to cut; v8: a PDF's numbered list keeps its numbers, a PDF's ruled table is a
         # Markdown table, a policy's "第五条 ..." line (DOCX, TXT) and a notice's dated entry (TXT) are
-        # headings. A knowledge base built by
+        # headings; v9: a Markdown file's table flattened one cell to a line is a Markdown table
+        # (ingest.loaders.cell_lines_as_tables), and a short paragraph above a table cut into
+        # pieces heads every piece. A knowledge base built by
         # an earlier one is chunked again on its next ingest; cached embeddings are reused.
         # "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM; a
         # knowledge base embedded in an earlier form is embedded again on its next ingest)
         return {
-            "chunker": "structure-v8",
+            "chunker": "structure-v9",
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap": self.chunk_overlap,
             "question_form": QUESTION_FORM,
@@ -192,6 +194,9 @@ def _cjk_boundary(a: str, b: str) -> bool:
     return is_cjk(a) or is_cjk(b)
 
 
+# a paragraph of at most this many tokens just above a table that is cut into pieces heads every
+# piece, as a heading would (chunk_elements)
+TABLE_LEAD_MAX = 32
 # A table row that does not fit the budget with the table's header is a piece of its own with the
 # header while the two fit this many budgets (a seven-column benefits table: a 61-token header and
 # 64-token rows); a longer row is cut as text.
@@ -290,8 +295,8 @@ def chunk_elements(
             raw.append((text, path, page, kind))
         blocks.clear()
 
-    def add_table(el: Element) -> None:
-        path, pre_tokens = fit_path(path_now())
+    def add_table(el: Element, lead: str = "") -> None:
+        path, pre_tokens = fit_path((*path_now(), lead) if lead else path_now())
         budget = chunk_tokens - pre_tokens - 2
         if count_tokens(el.text) <= budget:
             raw.append((el.text, path, el.page, "table"))
@@ -340,8 +345,15 @@ def chunk_elements(
                 # went to another chunk
                 blocks.append(el)
             else:
+                # a short paragraph just above a table too big for one chunk is its caption, and
+                # heads every piece as a heading does: alone it was a chunk that named the table
+                # ("2020年浙江省录取分数线 … 各专业录取分数线") and the pieces did not, so the caption's
+                # chunk was found for "2020年浙江省法学的最低分" and said none of the rows
+                lead = ""
+                if blocks and blocks[-1].kind == "paragraph" and count_tokens(blocks[-1].text) <= TABLE_LEAD_MAX:
+                    lead = blocks.pop().text
                 flush()
-                add_table(el)
+                add_table(el, lead)
         else:
             blocks.append(el)
     flush()

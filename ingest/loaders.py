@@ -25,6 +25,7 @@ import difflib
 import functools
 import html as html_lib
 import io
+import itertools
 import json
 import logging
 import re
@@ -783,6 +784,94 @@ def _fast_unstructured() -> None:
 _NO_LANG: dict[str, Any] = {"languages": [""]}
 
 
+# a table scraped from a web page one cell to a line: a number alone on its line is a value cell;
+# a row is a label line and the values after it
+_CELL_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?%?$")
+_CELL_MAX = 60  # display columns a cell line takes at most (30 Chinese characters)
+_CELL_TABLE_MIN_ROWS = 3
+_CELL_NOT = re.compile(r"^(?:#|>|[-*+•]\s|\d{1,2}[.)]\s)|\||[。！？.!?；;]$")
+
+
+def _cell_line(line: str) -> bool:
+    """Whether a line may be one cell of a table flattened one cell to a line: short, not
+    Markdown's syntax, not a sentence."""
+    return bool(line) and display_width(line) <= _CELL_MAX and not _CELL_NOT.search(line)
+
+
+def _cell_header(lines: list[str], width: int) -> tuple[list[str], int] | None:
+    """The header of a flattened table whose rows hold ``width`` values, from the cell lines just
+    above its first row (``lines``, nearest last), and how many of those lines it takes: the label
+    column's header and one header a value column. A two-line header is taken where the lines show
+    it, a group header over sub-headers that cycle ("文史/历史类" / "最高", "文史/历史类" / "最低",
+    "理工/物理类" / "最高", ...: each group header over the same cycle of at least two); else one
+    line a column. None where too few cell lines stand above the rows."""
+    if len(lines) >= 1 + 2 * width:
+        pairs = lines[len(lines) - 2 * width :]
+        tops, subs = pairs[0::2], pairs[1::2]
+        for cycle in range(2, width):
+            blocks = range(0, width, cycle)
+            if (
+                width % cycle == 0
+                and all(subs[i] == subs[i % cycle] for i in range(width))
+                and len(set(subs[:cycle])) == cycle
+                and all(tops[i] == tops[b] for b in blocks for i in range(b, b + cycle))
+                and len({tops[b] for b in blocks}) == len(blocks)
+            ):
+                label = lines[len(lines) - 1 - 2 * width]
+                return [label] + [f"{t} {u}" for t, u in zip(tops, subs, strict=True)], 1 + 2 * width
+    if len(lines) >= 1 + width:
+        return lines[len(lines) - 1 - width :], 1 + width
+    return None
+
+
+def cell_lines_as_tables(text: str) -> str:
+    """``text`` with each table scraped one cell to a line written as a Markdown table. A web page's
+    table copied as text (a score sheet: "专业名称" / "文史/历史类" / "最高" / ... / "金融学类" / "634" /
+    "630" / "675" / "673" / "法学" / ...) had its lines run together by the loader, and "2022年陕西省理工
+    类金融学类的最低分" was told "…金融学类634 630 675 673法学633…", never which number is which. A
+    run of rows (a label line, then number lines), at least three of which hold the most values
+    any holds, under as many column headers (:func:`_cell_header`), becomes a table whose rows each
+    say their headers (:func:`indexes.text.table_rows_as_sentences`). A row with fewer values
+    cannot say which columns it fills (a programme open to one stream only): such rows follow the
+    table, each its label and then its values. Text without such a run is returned as it is."""
+    raw = text.split("\n")
+    lines = [line.strip() for line in raw]
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        # a run of rows from here: a label line, then one number line or more, again and again
+        rows: list[tuple[str, list[str]]] = []
+        j = i
+        while j < len(lines) and _cell_line(lines[j]) and not _CELL_NUMBER.match(lines[j]):
+            k = j + 1
+            while k < len(lines) and _CELL_NUMBER.match(lines[k]):
+                k += 1
+            if k == j + 1:
+                break
+            rows.append((lines[j], lines[j + 1 : k]))
+            j = k
+        width = max((len(values) for _, values in rows), default=0)
+        full = [(label, values) for label, values in rows if len(values) == width]
+        found = None
+        if width >= 2 and len(full) >= _CELL_TABLE_MIN_ROWS:
+            stripped = (line.strip() for line in reversed(out))
+            above = list(itertools.takewhile(lambda line: _cell_line(line) and not _CELL_NUMBER.match(line), stripped))
+            found = _cell_header(above[::-1], width)
+        if found is None:
+            # (a later row of this run has no header above it: the run is passed over whole)
+            out += raw[i : max(j, i + 1)]
+            i = max(j, i + 1)
+            continue
+        header, used = found
+        del out[len(out) - used :]
+        out += ["", rows_to_markdown([header, *([label, *values] for label, values in full)]), ""]
+        partial = [f"{label}：{' '.join(values)}" for label, values in rows if len(values) != width]
+        if partial:  # one line, not a line each: the loader would run the lines together
+            out += ["；".join(partial) + "。", ""]
+        i = j
+    return "\n".join(out)
+
+
 class MarkdownLoader:
     def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
         text = decode_text(data, path.name)
@@ -794,6 +883,7 @@ class MarkdownLoader:
         from unstructured.partition.md import partition_md
 
         _fast_unstructured()
+        body = cell_lines_as_tables(body)
         return _numbered(_from_unstructured(partition_md(text=body, **_NO_LANG)), _markdown_marks(body)), [], meta
 
 

@@ -298,3 +298,24 @@ def test_a_hard_split_does_not_cut_a_number() -> None:
     pieces = _hard_split(text, 12, count)
     assert len(pieces) > 1 and " ".join(pieces) == text, pieces
     assert any("$7,000" in p for p in pieces) and any("10:30" in p for p in pieces)
+
+
+def test_a_short_paragraph_above_a_table_cut_into_pieces_heads_every_piece() -> None:
+    # a score sheet's lead line ("2020年浙江省录取分数线 … 各专业录取分数线") was a chunk of its own, which
+    # "2020年浙江省法学的最低录取分数线" found, and no piece of the table below it named the sheet
+    rows = [f"| 专业{i} | {600 + i} | {590 + i} |" for i in range(30)]
+    table = "| 专业名称 | 最高分 | 最低分 |\n|---|---|---|\n" + "\n".join(rows)
+    lead = "2020年浙江省录取分数线 各专业录取分数线"
+    els = [Element("heading", "录取分数线", level=1), Element("paragraph", "本页列出各省分数。很多专业都有。"),
+           Element("paragraph", lead), Element("table", table)]
+    chunks = chunk_elements(doc("录取分数线", lang="zh"), els, count, 60, 0)
+    pieces = [c for c in chunks if c.kind == "table"]
+    assert len(pieces) > 1 and all(c.heading_path == ("录取分数线", lead) for c in pieces)
+    assert all(lead in c.embed_text() and lead not in c.text for c in pieces)
+    assert not any(c.text == lead for c in chunks)  # no chunk of the lead alone
+    assert any("本页列出各省分数" in c.text and c.kind == "text" for c in chunks)  # the text before it stays text
+    # a long paragraph above it is text, as before
+    long_lead = "本页列出各省各专业的最高分和最低分，数据来自招生办公室。" * 3
+    els[2] = Element("paragraph", long_lead)
+    pieces = [c for c in chunk_elements(doc("录取分数线", lang="zh"), els, count, 60, 0) if c.kind == "table"]
+    assert all(c.heading_path == ("录取分数线",) for c in pieces)

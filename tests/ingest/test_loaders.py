@@ -1364,3 +1364,42 @@ def test_a_markdown_file_of_whitespace_alone_says_so_not_after_the_front_matter(
     assert str(ex.value) == "whitespace.md: the file holds only whitespace; add content or remove the file"
     with pytest.raises(EmptyFileError, match="whitespace.md: no text after the front-matter"):
         LOADERS[".md"].load(path, b"---\ntitle: Returns\n---\n  \n\n")
+
+
+def test_a_table_flattened_one_cell_to_a_line_is_read_back_as_a_table() -> None:
+    # a score sheet scraped one cell to a line was run together ("…金融学类634 630 675 673法学633…"), and
+    # "2022年陕西省理工类金融学类的最低分" was never told which number is which
+    from ingest.loaders import cell_lines_as_tables
+
+    two_level = ["专业名称", "文史/历史类", "最高", "文史/历史类", "最低", "理工/物理类", "最高", "理工/物理类", "最低"]
+    rows = ["金融学类", "634", "630", "675", "673", "法学", "633", "632", "666", "661", "国际政治", "630", "628",
+            "新闻传播学类", "633", "630", "662", "662", "经济学类", "634", "633", "669", "669"]
+    text = "\n".join(["2022年陕西省录取分数线", "首页", *two_level, *rows, "2022年", "2021年"])
+    out = cell_lines_as_tables(text)
+    assert "| 专业名称 | 文史/历史类 最高 | 文史/历史类 最低 | 理工/物理类 最高 | 理工/物理类 最低 |" in out
+    assert "| 金融学类 | 634 | 630 | 675 | 673 |" in out and "| 经济学类 | 634 | 633 | 669 | 669 |" in out
+    # a row of fewer values says no columns: its label and values follow the table
+    assert "国际政治：630 628。" in out and "| 国际政治" not in out
+    assert out.startswith("2022年陕西省录取分数线\n首页\n") and out.endswith("2022年\n2021年")
+    # one line a column
+    flat = "\n".join(["专业名称", "最高分", "最低分", "财政学类", "689", "688", "法学", "697", "693", "金融学类", "693", "691"])
+    assert cell_lines_as_tables(flat).strip().split("\n")[:3] == ["| 专业名称 | 最高分 | 最低分 |", "|---|---|---|", "| 财政学类 | 689 | 688 |"]
+    # fewer than three full rows, no header above the rows, or prose: left as it is
+    for same in (
+        "\n".join(["专业名称", "最高分", "最低分", "财政学类", "689", "688", "法学", "697", "693"]),
+        "\n".join(["财政学类", "689", "688", "法学", "697", "693", "金融学类", "693", "691"]),
+        "Opening hours\n9\nto\n17\nWe are closed on Sundays.",
+        "第一条 总则\n本办法自2026年1月1日起施行。",
+    ):
+        assert cell_lines_as_tables(same) == same
+
+
+def test_a_markdown_file_s_flattened_table_is_a_table_element(tmp_path: Path) -> None:
+    body = "\n".join(["# 2020年浙江省录取分数线", "", "各专业录取分数线", "专业名称", "最高分", "最低分",
+                      "财政学类", "689", "688", "法学", "697", "693", "金融学类", "693", "691"])
+    from ingest.loaders import MarkdownLoader
+
+    els, _, _ = MarkdownLoader().load(tmp_path / "s.md", body.encode())
+    (table,) = [e for e in els if e.kind == "table"]
+    assert table.text.split("\n")[0] == "| 专业名称 | 最高分 | 最低分 |" and "| 法学 | 697 | 693 |" in table.text
+    assert [e.text for e in els if e.kind == "paragraph"] == ["各专业录取分数线"]
