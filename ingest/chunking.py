@@ -194,9 +194,11 @@ def _cjk_boundary(a: str, b: str) -> bool:
     return is_cjk(a) or is_cjk(b)
 
 
-# a paragraph of at most this many tokens just above a table that is cut into pieces heads every
-# piece, as a heading would (chunk_elements)
+# a paragraph of at most this many tokens, not ended as a sentence is, just above a table that is cut
+# into pieces heads every piece, as a heading would (chunk_elements); a sentence there ("All prices
+# are per user per month.") is text an answer may quote
 TABLE_LEAD_MAX = 32
+_SENTENCE_END = re.compile(r"[.!?。！？]['\"”’)）]*\s*$")
 # A table row that does not fit the budget with the table's header is a piece of its own with the
 # header while the two fit this many budgets (a seven-column benefits table: a 61-token header and
 # 64-token rows); a longer row is cut as text.
@@ -350,7 +352,12 @@ def chunk_elements(
                 # ("2020年浙江省录取分数线 … 各专业录取分数线") and the pieces did not, so the caption's
                 # chunk was found for "2020年浙江省法学的最低分" and said none of the rows
                 lead = ""
-                if blocks and blocks[-1].kind == "paragraph" and count_tokens(blocks[-1].text) <= TABLE_LEAD_MAX:
+                if (
+                    blocks
+                    and blocks[-1].kind == "paragraph"
+                    and not _SENTENCE_END.search(blocks[-1].text)
+                    and count_tokens(blocks[-1].text) <= TABLE_LEAD_MAX
+                ):
                     lead = blocks.pop().text
                 flush()
                 add_table(el, lead)

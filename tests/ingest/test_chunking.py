@@ -314,8 +314,9 @@ def test_a_short_paragraph_above_a_table_cut_into_pieces_heads_every_piece() -> 
     assert all(lead in c.embed_text() and lead not in c.text for c in pieces)
     assert not any(c.text == lead for c in chunks)  # no chunk of the lead alone
     assert any("本页列出各省分数" in c.text and c.kind == "text" for c in chunks)  # the text before it stays text
-    # a long paragraph above it is text, as before
-    long_lead = "本页列出各省各专业的最高分和最低分，数据来自招生办公室。" * 3
-    els[2] = Element("paragraph", long_lead)
-    pieces = [c for c in chunk_elements(doc("录取分数线", lang="zh"), els, count, 60, 0) if c.kind == "table"]
-    assert all(c.heading_path == ("录取分数线",) for c in pieces)
+    # a long paragraph above it, or a sentence, is text, as before
+    for text in ("本页列出各省各专业的最高分和最低分，数据来自招生办公室" * 3, "分数均为投档最低分。"):
+        els[2] = Element("paragraph", text)
+        chunks = chunk_elements(doc("录取分数线", lang="zh"), els, count, 60, 0)
+        assert all(c.heading_path == ("录取分数线",) for c in chunks if c.kind == "table")
+        assert any(text[:12] in c.text for c in chunks)
