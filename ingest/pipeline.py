@@ -566,7 +566,7 @@ def ingest_paths(
                         _check_not_widened(source, twin, loaded.document, upload)
                     report.warnings.append({"source": source, "warning": (
                         f"{source}: this file is in the knowledge base as {twin.source} too (read from "
-                        f"{_origin(twin)}); kb delete {twin.source} removes that copy")})
+                        f"{origin_folder(twin)}); kb delete {twin.source} removes that copy")})
                 if not upload:
                     loaded = _with_origin(loaded, root, old, report)
                 if only_groups is not None:
@@ -629,7 +629,7 @@ def ingest_paths(
                     # a file renamed or moved in its folder: the old copy stayed live, unsaid, and
                     # answers quoted both ("$14.99 [1]. $19.99 [2]")
                     report.warnings.append({"source": source, "warning": (
-                        f"{source}: no longer in {_origin(doc)}, and still answered from; "
+                        f"{source}: no longer in {origin_folder(doc)}, and still answered from; "
                         f"kb delete {source} (or kb ingest with --prune) removes it")})
         if spared:
             # --prune removes what disappeared from the folders given, not what came from elsewhere:
@@ -677,22 +677,23 @@ def ingest_paths(
 ORIGIN_KEY = "ingested_from"
 
 
-def _origin(doc: Document) -> str | None:
+def origin_folder(doc: Document) -> str | None:
     """The folder ``doc`` was read from (:data:`ORIGIN_KEY`); None for an upload, or a document
     ingested before folders were recorded."""
     origin = (doc.metadata or {}).get(ORIGIN_KEY)
     return origin if isinstance(origin, str) else None
 
 
+
 def _file_of(doc: Document) -> Path | None:
     """The file ``doc`` was read from, where it recorded its folder."""
-    origin = _origin(doc)
+    origin = origin_folder(doc)
     return Path(origin) / doc.source if origin else None
 
 
 def _read_from(doc: Document, roots: set[str]) -> bool:
     """Whether ``doc`` was read from one of the folders ``roots`` (resolved) or a folder inside one."""
-    origin = _origin(doc)
+    origin = origin_folder(doc)
     return origin is not None and any(origin == r or origin.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
@@ -702,7 +703,7 @@ def _with_origin(loaded: LoadedFile, root: Path, old: Document | None, report: I
     ``kb ingest ./internal``, both holding faq.csv, replaced the first FAQ with the second unsaid."""
     doc = loaded.document
     here = str(root.resolve())
-    was = _origin(old) if old is not None else None
+    was = origin_folder(old) if old is not None else None
     if was is not None and was != here:
         report.warnings.append({"source": doc.source, "warning": (
             f"{doc.source}: replaces the document of that name read from {was} (now from {here}); "
@@ -717,7 +718,7 @@ def _check_not_elsewhere(source: str, old: Document, root: Path, resolved: Path)
     replaced good's FAQ with billing's (exit 0, a warning), and good/faq.csv was in no answer
     though it had not moved. Only a file that moved (gone from its recorded folder, or the same
     file reached by another path) replaces the document, as :func:`_with_origin` warns."""
-    was = _origin(old)
+    was = origin_folder(old)
     if was is None or was == str(root.resolve()):
         return
     there = Path(was) / old.source
@@ -815,7 +816,7 @@ def _located(docs: Sequence[Document], wanted: str) -> list[Document]:
     out = []
     above: dict[str, None] = {}  # the ingested folders ``wanted`` holds, when it is none of them
     for d in docs:
-        origin = _origin(d)
+        origin = origin_folder(d)
         if not origin:
             continue
         root = Path(origin)
@@ -843,11 +844,11 @@ def _by_path_suffix(docs: Sequence[Document], wanted: str) -> list[Document]:
     what a file or a folder holding it, given to ``kb ingest``, would have named it."""
     parts = [p for p in Path(os.path.normpath(wanted.strip().replace("\\", "/"))).parts if p not in ("/", "..", ".")]
     ends = {_as_source_id("/".join(parts[i:])) for i in range(1, len(parts))}
-    return [d for d in docs if d.source in ends and _origin(d) is None]
+    return [d for d in docs if d.source in ends and origin_folder(d) is None]
 
 
 def _where(doc: Document) -> str:
-    origin = _origin(doc)
+    origin = origin_folder(doc)
     return f"{doc.source!r} (read from {origin})" if origin is not None else repr(doc.source)
 
 

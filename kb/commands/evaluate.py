@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kb.errors import EmbedderMismatchError, InputError
+from kb.errors import EmbedderMismatchError, InputError, KBError
 
 GATE_RE = re.compile(r"^(?:(?P<set>[^:=]+):)?(?P<metric>[A-Za-z_][\w.@]*)=(?P<value>-?[0-9.]+)$")
 
@@ -197,6 +197,30 @@ def _kb_name_for(set_name: str, embedder_id: str | None = None) -> str:
     return f"{name}--{tail}-{hashlib.sha1(embedder_id.encode()).hexdigest()[:8]}"
 
 
+def _kb_name_here(home: Path, set_name: str, docs_dir: Path) -> str:
+    """The work dir's knowledge base for the set whose documents are in ``docs_dir``: the set's
+    (:func:`_kb_name_for`), unless that one was read from another folder that still holds the set
+    (another checkout's copy of eval/sets), which gets one of its own, named by a hash of its
+    folder. Re-read there (a newer chunker), the set's files failed as files of the name of
+    documents read from the other folder, and the eval gate of a second clone failed."""
+    from indexes.kbase import KnowledgeBase
+    from ingest.pipeline import origin_folder
+
+    name = _kb_name_for(set_name)
+    here = str(docs_dir.resolve())
+    kb = KnowledgeBase(home, name)
+    if not kb.exists():
+        return name
+    try:
+        docs = kb.load_live().documents()
+    except (KBError, OSError, ValueError):
+        return name  # no live version to read: the ingest says what is wrong with it
+    others = {o for o in (origin_folder(d) for d in docs) if o is not None and o != here}
+    if not any(Path(o).is_dir() for o in others):
+        return name
+    return f"{name}--{hashlib.sha1(here.encode()).hexdigest()[:8]}"
+
+
 def match_kb_gold(loaded: list[Any], settings: Any, kb: str) -> list[Any]:
     """The QA sets of ``loaded`` with their gold ids checked against the sources of the existing
     knowledge base ``kb`` (`kb eval --kb`), which is what is asked: a gold source it does not hold
@@ -292,7 +316,7 @@ def make_session_opener(
                     else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kb-eval-")))
                 )
                 home.mkdir(parents=True, exist_ok=True)
-                name = _kb_name_for(ds.name)
+                name = _kb_name_here(home, ds.name, Path(ds.docs_dir))
                 s = settings.model_copy(update={"home": home})
                 embedder = get_embedder(s.embedder, device=s.device, batch_size=s.embed_batch_size)
 

@@ -252,6 +252,34 @@ def test_a_work_dir_keeps_a_knowledge_base_per_embedder(
     assert sorted(p.name for p in work.iterdir()) == kbs
 
 
+def test_a_work_dir_keeps_a_knowledge_base_per_folder_of_a_set(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the eval gate of a second clone, its eval/sets at another path, after a newer chunker: the set's
+    # files were read again and failed as files of the names of documents read from the first
+    # clone's folder ("faq.csv ... has the name of the document read from /tmp/fresh/...")
+    import shutil
+
+    first, _ = make_sets(tmp_path / "a")
+    second = tmp_path / "b" / "tiny-qa"
+    shutil.copytree(first, second)
+    (second / "docs" / "faq.csv").write_text(FAQ + "\n", encoding="utf-8")  # read again, as a new chunker does
+    work = tmp_path / "work"
+    for qa in (first, second, first):
+        rc = run_kb(["eval", str(qa), "--work-dir", str(work), "--no-progress", "--out", str(tmp_path / "r.json")])
+        assert rc == 0, capsys.readouterr().err
+    kbs = sorted(p.name for p in work.iterdir())
+    assert kbs[0] == "eval-tiny-qa" and len(kbs) == 2 and kbs[1].startswith("eval-tiny-qa--"), kbs
+    assert "ingested 0 new, 0 updated, 5 unchanged" in capsys.readouterr().err  # the first's, kept
+    # a set whose folder moved (the old one gone) keeps the knowledge base
+    shutil.rmtree(tmp_path / "b")
+    moved = shutil.move(first, tmp_path / "c" / "tiny-qa")
+    capsys.readouterr()
+    assert run_kb(["eval", str(moved), "--work-dir", str(work), "--no-progress"]) == 0
+    assert sorted(p.name for p in work.iterdir()) == kbs
+    assert "ingested 0 new, 0 updated, 5 unchanged" in capsys.readouterr().err
+
+
 def test_bad_dataset_is_a_one_line_error(
     tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
