@@ -684,7 +684,6 @@ def origin_folder(doc: Document) -> str | None:
     return origin if isinstance(origin, str) else None
 
 
-
 def _file_of(doc: Document) -> Path | None:
     """The file ``doc`` was read from, where it recorded its folder."""
     origin = origin_folder(doc)

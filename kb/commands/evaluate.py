@@ -199,9 +199,9 @@ def _kb_name_for(set_name: str, embedder_id: str | None = None) -> str:
 
 def _kb_name_here(home: Path, set_name: str, docs_dir: Path) -> str:
     """The work dir's knowledge base for the set whose documents are in ``docs_dir``: the set's
-    (:func:`_kb_name_for`), unless that one was read from another folder that still holds the set
-    (another checkout's copy of eval/sets), which gets one of its own, named by a hash of its
-    folder. Re-read there (a newer chunker), the set's files failed as files of the name of
+    (:func:`_kb_name_for`), unless that one was read from another folder that is still there
+    (another checkout's copy of eval/sets): this folder's set gets one of its own, named by a hash
+    of the folder. Re-read there (a newer chunker), the set's files failed as files of the name of
     documents read from the other folder, and the eval gate of a second clone failed."""
     from indexes.kbase import KnowledgeBase
     from ingest.pipeline import origin_folder
