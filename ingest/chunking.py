@@ -19,7 +19,7 @@ from typing import Any
 from indexes.text import QUESTION_FORM, TABLE_ROW, TABLE_RULE, split_sentences
 from indexes.types import CONTINUES, Chunk, Document, sha256_hex
 from ingest.cleaning import is_cjk
-from ingest.loaders import Element, FaqRow
+from ingest.loaders import PROSE_END, Element, FaqRow
 
 # a list item whose text carries its number ("1. Sign in", "2) Select")
 NUMBERED_ITEM = re.compile(r"\(?\d{1,3}[.)]\s")
@@ -198,7 +198,6 @@ def _cjk_boundary(a: str, b: str) -> bool:
 # into pieces heads every piece, as a heading would (chunk_elements); a sentence there ("All prices
 # are per user per month.") is text an answer may quote
 TABLE_LEAD_MAX = 32
-_SENTENCE_END = re.compile(r"[.!?。！？]['\"”’)）]*\s*$")
 # A table row that does not fit the budget with the table's header is a piece of its own with the
 # header while the two fit this many budgets (a seven-column benefits table: a 61-token header and
 # 64-token rows); a longer row is cut as text.
@@ -355,7 +354,7 @@ def chunk_elements(
                 if (
                     blocks
                     and blocks[-1].kind == "paragraph"
-                    and not _SENTENCE_END.search(blocks[-1].text)
+                    and not PROSE_END.search(blocks[-1].text)
                     and count_tokens(blocks[-1].text) <= TABLE_LEAD_MAX
                 ):
                     lead = blocks.pop().text

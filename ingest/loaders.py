@@ -1268,7 +1268,7 @@ class TextLoader:
 # customer", "尊敬的客户", "Q: Can I pay by invoice")
 _NO_HEADING = re.compile(r"(?i)^\s*(?:(?:hi|hello|hey|dear|greetings)\b|(?:尊敬的|亲爱的|您好|你好)|(?:q|a|question|answer|问|答)\s*[:：])")
 _RUNS_ON_WORD = re.compile(r"(?i)(?<![\w-])(?:a|an|the|and|or|of|to|in|on|for|with|by|at|from|as|if|that|your|our)\s*$")
-_PROSE_END = re.compile(r"[.!?。！？]['\"”’)）]*\s*$")
+PROSE_END = re.compile(r"[.!?。！？]['\"”’)）]*\s*$")  # a line ended as a sentence is
 
 
 def _heading_lines_apart(text: str) -> str:
@@ -1294,7 +1294,7 @@ def _heading_lines_apart(text: str) -> str:
             and not rest[0][:1].islower()  # "The customer must pay\nthe delivery fee ...": one sentence
             and not _LIST_LINE.match(first)
             and (2 * display_width(first) <= max(display_width(line) for line in rest) or _short_heading(first))
-            and _PROSE_END.search(rest[-1])
+            and PROSE_END.search(rest[-1])
         ):
             blocks[i] = lines[0] + "\n\n" + "\n".join(lines[1:])
     return "".join(blocks)
