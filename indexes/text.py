@@ -411,11 +411,35 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
     is matched to the question's words."""
     out: list[str] = []
     cells_of: dict[str, str] = {}
+    for line, pairs in _table_rows(text, lang):
+        out.append(line)
+        if pairs is not None:
+            cells_of[line] = " ".join(c for _, c in pairs)
+    return "\n".join(out), cells_of
+
+
+def table_row_cells(text: str, lang: str = "en") -> dict[str, tuple[tuple[str, str], ...]]:
+    """For each table row of ``text`` as :func:`table_rows_as_sentences` writes it, keyed by its
+    :func:`words_key`, its (column header, cell) pairs in order ("" for a column without one)."""
+    return {words_key(line): pairs for line, pairs in _table_rows(text, lang) if pairs is not None}
+
+
+def row_sentence(pairs: Iterable[tuple[str, str]], lang: str = "en") -> str:
+    """A table row's sentence from its (column header, cell) pairs, as
+    :func:`table_rows_as_sentences` writes it: each cell after its header."""
     colon, sep, end = ("：", "，", "。") if lang == "zh" else (": ", "; ", ".")
+    line = sep.join(f"{h}{colon}{c}" if h else c for h, c in pairs)
+    return line if line.endswith((".", "。", "!", "！", "?", "？")) else line + end
+
+
+def _table_rows(text: str, lang: str) -> Iterator[tuple[str, tuple[tuple[str, str], ...] | None]]:
+    """The lines of ``text``, each Markdown table's data row as its sentence (:func:`row_sentence`)
+    with its (header, cell) pairs, any other line with None; a table's header and rule rows are
+    left out."""
     for in_table, run in itertools.groupby(text.split("\n"), lambda line: bool(TABLE_ROW.match(line) or TABLE_RULE.match(line))):
         block = list(run)
         if not in_table:
-            out.extend(block)
+            yield from ((line, None) for line in block)
             continue
         header: list[str] = []
         for j, row in enumerate(block):
@@ -425,18 +449,11 @@ def table_rows_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
                 # a header row; a table split across chunks repeats it where they are merged again
                 header = table_cells(row)
                 continue
-            cells = table_cells(row)
-            parts = [
-                f"{header[col]}{colon}{c}" if col < len(header) and header[col] else c
-                for col, c in enumerate(cells)
-                if c
-            ]
-            if parts:
-                line = sep.join(parts)
-                line = line if line.endswith((".", "。", "!", "！", "?", "？")) else line + end
-                out.append(line)
-                cells_of[line] = " ".join(c for c in cells if c)
-    return "\n".join(out), cells_of
+            pairs = tuple(
+                (header[col] if col < len(header) else "", c) for col, c in enumerate(table_cells(row)) if c
+            )
+            if pairs:
+                yield row_sentence(pairs, lang), pairs
 
 
 _FIRST_CELL_END = re.compile(r"[;；，]")
