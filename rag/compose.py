@@ -58,15 +58,18 @@ from indexes.text import (
     price_terms,
     query_topic,
     row_label,
+    row_sentence,
     same_words,
     split_asks,
     split_sentences,
+    table_row_cells,
     table_rows_as_sentences,
     to_simplified,
     tokenize,
     without_auxiliary,
     without_request,
     wording,
+    words_key,
 )
 from indexes.types import CONTINUES
 from rag.citations import join_sentences, mark_sentences, render_sentence, sentence_lang, strip_markers
@@ -1888,6 +1891,7 @@ class ExtractiveComposer:
             n, answer = whole
             r = max(r for *_, r in said)
             return Composed(mark_sentences(answer, [n], lang), tuple((n, sent, r) for sent in split_sentences(answer)))
+        said = _cells_asked(question, said, hits)
         if said:
             n, pos, last, r = said[-1]
             said[-1] = (n, pos, _ended(last), r)
@@ -1963,6 +1967,55 @@ def _run_of(place: dict[tuple[int, int], int], member: Sequence[bool], n: int, p
 
 
 # a sentence that makes an exception to the one before it
+# a table's column whose cells qualify the row's others ("Notes", "备注"): said with any of its cells
+_NOTE_HEADER = re.compile(r"\b(?:notes?|remarks?|conditions?|comments?)\b|备注|说明|注意", re.IGNORECASE)
+
+
+def asked_cells(question: str, pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...] | None:
+    """The cells of a table row, its (column header, cell) pairs (:func:`table_row_cells`), that
+    ``question`` asks for, where it names some of its columns better than the others: the first
+    cell (what the row is of), the cells of the columns whose headers it names best, two thirds of
+    their terms at least, and the notes (:data:`_NOTE_HEADER`). None where that is every cell, or
+    it names no column. "2022年陕西省理工/物理类金融学类的最低录取分数线" was told the row's four
+    scores, "文史/历史类 最高：634" first, where it asks for "理工/物理类 最低：673"; "How much data do I
+    get on Plus?" the plan's price and calls as well."""
+    if len(pairs) < 3:
+        return None
+    asked, written = set(tokenize(question)), to_simplified(question)
+
+    def named(header: str) -> float:
+        """The share of ``header``'s terms that the question names (a Chinese term where its
+        characters stand in it: jieba cuts "分数线" and the header "最低分" apart)."""
+        terms = set(tokenize(header))
+        held = sum(1 for t in terms if t in asked or (is_cjk_char(t[0]) and t in written))
+        return held / len(terms) if terms else 0.0
+
+    share = [named(h) for h, _ in pairs[1:]]
+    best = max(share)
+    if best < 2 / 3:
+        return None
+    kept = (pairs[0], *(p for p, x in zip(pairs[1:], share, strict=True) if x == best or _NOTE_HEADER.search(p[0])))
+    return kept if len(kept) < len(pairs) else None
+
+
+def _cells_asked(
+    question: str, said: list[tuple[int, int, str, float]], hits: Sequence[Hit]
+) -> list[tuple[int, int, str, float]]:
+    """``said`` with each table row said only by the cells the question asks for
+    (:func:`asked_cells`), in its passage's language."""
+    rows: dict[int, dict[str, tuple[tuple[str, str], ...]]] = {}
+    out = []
+    for n, pos, sent, r in said:
+        passage = hits[n - 1].passage
+        written_in = "zh" if is_cjk_lang(hits[n - 1].chunk.lang) else "en"
+        if n not in rows:
+            rows[n] = table_row_cells(passage, written_in) if "|" in passage else {}
+        pairs = rows[n].get(words_key(sent))
+        cells = asked_cells(question, pairs) if pairs else None
+        out.append((n, pos, row_sentence(cells, written_in) if cells else sent, r))
+    return out
+
+
 _EXCEPTION = re.compile(
     r"(?i)^\W*(?:the\s+(?:only\s+)?exceptions?\b|an\s+exception\b|except\b|exceptions?:|unless\b|this\s+does\s+not\s+apply"
     r"|(?:but|however),?\s+(?:not|this\s+does\s+not|it\s+does\s+not|you\s+cannot|you\s+can'?t)\b"

@@ -265,8 +265,9 @@ def test_a_question_naming_a_column_finds_the_row() -> None:
     )
     composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)  # by words alone
     out = composer.compose("What are your customer service phone hours?", [_hit(1, contact)])
-    # the intro shares "customer service"; the phone row, with its "Hours" header, is close behind
-    assert "Channel: Phone; Hours: Monday to Friday, 8:00 to 20:00; Contact: 1-800-555-0199 [1]." in out.text
+    # the intro shares "customer service"; the phone row, with its "Hours" header, is close behind,
+    # said by the column asked for (asked_cells)
+    assert "Channel: Phone; Hours: Monday to Friday, 8:00 to 20:00 [1]." in out.text
     assert "E-mail" not in out.text
 
 
@@ -1597,3 +1598,52 @@ def test_a_narrower_ask_of_a_list_is_not_told_the_whole_list() -> None:
     # a list of another kind than asked for: "VIP权益" lists benefits, not the conditions asked
     out = composer.compose("VIP有哪些条件", [hit], "zh")
     assert not all(item in out.text for item in ("重疾绿色通道", "住院垫付", "专属客服", "年度体检")), out.text
+
+
+def test_a_row_is_said_by_the_columns_the_question_names() -> None:
+    from rag.compose import asked_cells
+
+    # a score sheet read back as a table: the question names one stream's lowest score
+    scores = (("专业名称", "金融学类"), ("文史/历史类 最高", "634"), ("文史/历史类 最低", "630"),
+              ("理工/物理类 最高", "675"), ("理工/物理类 最低", "673"))
+    asked = "在2022年陕西省的理工/物理类专业中，金融学类的高考最低录取分数线能告诉我吗？"
+    assert asked_cells(asked, scores) == (("专业名称", "金融学类"), ("理工/物理类 最低", "673"))
+    # three of a header's four terms name it ("物理类" for "理工/物理类"); a header whose terms are
+    # written apart in the question is named by its characters ("最低分": 最低 … 分数线)
+    assert asked_cells("2020年云南省的物理类专业中，金融学类的最低录取分数线是多少？", scores) == (
+        ("专业名称", "金融学类"), ("理工/物理类 最低", "673"))
+    assert asked_cells("浙江省法学专业的最低录取分数线是多少？", (("专业名称", "法学"), ("最高分", "697"), ("最低分", "693"))) == (
+        ("专业名称", "法学"), ("最低分", "693"))
+    # a question that names no column, or every one alike, is told the whole row
+    assert asked_cells("云南省2020年法学专业的录取分数线是多少？", scores) is None
+    assert asked_cells("理工类金融学类分数线", scores) is None
+    plans = (("Plan", "Plus"), ("Price per month", "$30"), ("Data", "25 GB"), ("Notes", "12-month contract"))
+    assert asked_cells("How much is Plus?", plans) is None
+    assert asked_cells("What do the Plus plan's data and price per month come to?", plans) is None
+    # a row of one cell besides its label has no other column to leave out
+    assert asked_cells("How much data is on Plus?", (("Plan", "Plus"), ("Data", "25 GB"))) is None
+    # the notes go with any cell: they say what it holds under
+    assert asked_cells("How much data do I get on Plus?", plans) == (("Plan", "Plus"), ("Data", "25 GB"), ("Notes", "12-month contract"))
+
+
+def test_an_answer_says_the_cell_asked_for_with_what_its_row_is_of() -> None:
+    from indexes.text import row_sentence, table_row_cells, words_key
+
+    plans = (
+        "Our plans:\n| Plan | Price per month | Data | Calls |\n|---|---|---|---|\n"
+        "| Basic | $10 | 2 GB | 100 minutes |\n| Plus | $30 | 25 GB | Unlimited |\n"
+    )
+    # a row's cells, found by its sentence however it is spaced or ended, write it back as it was
+    cells = table_row_cells(plans)
+    plus = cells[words_key("Plan: Plus; Price per month: $30; Data: 25 GB; Calls: Unlimited")]
+    assert plus == (("Plan", "Plus"), ("Price per month", "$30"), ("Data", "25 GB"), ("Calls", "Unlimited"))
+    assert row_sentence(plus) == "Plan: Plus; Price per month: $30; Data: 25 GB; Calls: Unlimited."
+    assert row_sentence((("项目", "退货"), ("", "30天")), "zh") == "项目：退货，30天。"
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1)
+    out = composer.compose("How much data do I get on the Plus plan?", [_hit(1, plans)])
+    assert out.text == "Plan: Plus; Data: 25 GB [1]."
+    # the checked sentence is the one said
+    assert [s for _, s, _ in out.sentences] == ["Plan: Plus; Data: 25 GB."]
+    # asked for the whole row, the whole row
+    out = composer.compose("Tell me about the Plus plan", [_hit(1, plans)])
+    assert out.text == "Plan: Plus; Price per month: $30; Data: 25 GB; Calls: Unlimited [1]."
