@@ -1891,7 +1891,7 @@ class ExtractiveComposer:
             n, answer = whole
             r = max(r for *_, r in said)
             return Composed(mark_sentences(answer, [n], lang), tuple((n, sent, r) for sent in split_sentences(answer)))
-        said = _cells_asked(question, said, hits)
+        said = _cells_asked(question, kind, said, hits)
         if said:
             n, pos, last, r = said[-1]
             said[-1] = (n, pos, _ended(last), r)
@@ -1969,16 +1969,23 @@ def _run_of(place: dict[tuple[int, int], int], member: Sequence[bool], n: int, p
 # a sentence that makes an exception to the one before it
 # a table's column whose cells qualify the row's others ("Notes", "备注"): said with any of its cells
 _NOTE_HEADER = re.compile(r"\b(?:notes?|remarks?|conditions?|comments?)\b|备注|说明|注意", re.IGNORECASE)
+# the kinds of answer (:func:`answer_kind`) that pick a row's cells where the question names no
+# column: "number" would keep almost every cell of a table of figures
+_CELL_KINDS = frozenset({"money", "duration", "time", "distance", "contact"})
 
 
-def asked_cells(question: str, pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...] | None:
+def asked_cells(
+    question: str, pairs: Sequence[tuple[str, str]], kind: str | None = None
+) -> tuple[tuple[str, str], ...] | None:
     """The cells of a table row, its (column header, cell) pairs (:func:`table_row_cells`), that
     ``question`` asks for, where it names some of its columns better than the others: the first
     cell (what the row is of), the cells of the columns whose headers it names best, two thirds of
-    their terms at least, and the notes (:data:`_NOTE_HEADER`). None where that is every cell, or
-    it names no column. "2022年陕西省理工/物理类金融学类的最低录取分数线" was told the row's four
-    scores, "文史/历史类 最高：634" first, where it asks for "理工/物理类 最低：673"; "How much data do I
-    get on Plus?" the plan's price and calls as well."""
+    their terms at least, and the notes (:data:`_NOTE_HEADER`). Where it names no column, and asks
+    for a kind of answer (``kind``, :func:`answer_kind`; not a mere number, which most cells are),
+    the cells that give one with their headers. None where that is every cell, or none.
+    "2022年陕西省理工/物理类金融学类的最低录取分数线" was told the row's four scores, "文史/历史类 最高：634"
+    first, where it asks for "理工/物理类 最低：673"; "How much data do I get on Plus?" the plan's price
+    and calls as well, and "How much is Plus?" its data."""
     if len(pairs) < 3:
         return None
     asked, written = set(tokenize(question)), to_simplified(question)
@@ -1992,17 +1999,21 @@ def asked_cells(question: str, pairs: Sequence[tuple[str, str]]) -> tuple[tuple[
 
     share = [named(h) for h, _ in pairs[1:]]
     best = max(share)
-    if best < 2 / 3:
+    if best >= 2 / 3:
+        keep = [x == best for x in share]
+    elif kind in _CELL_KINDS:
+        keep = [holds_answer_kind(kind, f"{h} {c}") for h, c in pairs[1:]]
+    else:
         return None
-    kept = (pairs[0], *(p for p, x in zip(pairs[1:], share, strict=True) if x == best or _NOTE_HEADER.search(p[0])))
-    return kept if len(kept) < len(pairs) else None
+    kept = (pairs[0], *(p for p, k in zip(pairs[1:], keep, strict=True) if k or _NOTE_HEADER.search(p[0])))
+    return kept if any(keep) and len(kept) < len(pairs) else None
 
 
 def _cells_asked(
-    question: str, said: list[tuple[int, int, str, float]], hits: Sequence[Hit]
+    question: str, kind: str | None, said: list[tuple[int, int, str, float]], hits: Sequence[Hit]
 ) -> list[tuple[int, int, str, float]]:
     """``said`` with each table row said only by the cells the question asks for
-    (:func:`asked_cells`), in its passage's language."""
+    (:func:`asked_cells`; ``kind``: the kind of answer it asks), in its passage's language."""
     rows: dict[int, dict[str, tuple[tuple[str, str], ...]]] = {}
     out = []
     for n, pos, sent, r in said:
@@ -2011,7 +2022,7 @@ def _cells_asked(
         if n not in rows:
             rows[n] = table_row_cells(passage, written_in) if "|" in passage else {}
         pairs = rows[n].get(words_key(sent))
-        cells = asked_cells(question, pairs) if pairs else None
+        cells = asked_cells(question, pairs, kind) if pairs else None
         out.append((n, pos, row_sentence(cells, written_in) if cells else sent, r))
     return out
 

@@ -1624,6 +1624,15 @@ def test_a_row_is_said_by_the_columns_the_question_names() -> None:
     assert asked_cells("How much data is on Plus?", (("Plan", "Plus"), ("Data", "25 GB"))) is None
     # the notes go with any cell: they say what it holds under
     assert asked_cells("How much data do I get on Plus?", plans) == (("Plan", "Plus"), ("Data", "25 GB"), ("Notes", "12-month contract"))
+    # naming no column, a question for a kind of answer is told the cells that give one
+    assert asked_cells("How much is Plus?", plans, "money") == (("Plan", "Plus"), ("Price per month", "$30"), ("Notes", "12-month contract"))
+    warranty = (("Category", "Phones"), ("Warranty period", "2 years"), ("Covers", "Parts and labour"))
+    assert asked_cells("How long is the guarantee on phones?", warranty, "duration") == (("Category", "Phones"), ("Warranty period", "2 years"))
+    # not a mere number, which most cells of a table of figures are; not where no cell gives one
+    assert asked_cells("How many do I get on Plus?", (("Plan", "Plus"), ("Minutes", "300"), ("Texts", "500")), "number") is None
+    assert asked_cells("Whom do I call about Plus?", plans, "contact") is None
+    # (the notes give how long a plan runs)
+    assert asked_cells("How long does Plus run?", plans, "duration") == (("Plan", "Plus"), ("Notes", "12-month contract"))
 
 
 def test_an_answer_says_the_cell_asked_for_with_what_its_row_is_of() -> None:
@@ -1644,6 +1653,8 @@ def test_an_answer_says_the_cell_asked_for_with_what_its_row_is_of() -> None:
     assert out.text == "Plan: Plus; Data: 25 GB [1]."
     # the checked sentence is the one said
     assert [s for _, s, _ in out.sentences] == ["Plan: Plus; Data: 25 GB."]
+    out = composer.compose("How much does the Plus plan cost?", [_hit(1, plans)])
+    assert out.text == "Plan: Plus; Price per month: $30 [1]."
     # asked for the whole row, the whole row
     out = composer.compose("Tell me about the Plus plan", [_hit(1, plans)])
     assert out.text == "Plan: Plus; Price per month: $30; Data: 25 GB; Calls: Unlimited [1]."
