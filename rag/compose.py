@@ -1966,7 +1966,6 @@ def _run_of(place: dict[tuple[int, int], int], member: Sequence[bool], n: int, p
     return run
 
 
-# a sentence that makes an exception to the one before it
 # a table's column whose cells qualify the row's others ("Notes", "备注"): said with any of its cells
 _NOTE_HEADER = re.compile(r"\b(?:notes?|remarks?|conditions?|comments?)\b|备注|说明|注意", re.IGNORECASE)
 # the kinds of answer (:func:`answer_kind`) that pick a row's cells where the question names no
@@ -2027,6 +2026,7 @@ def _cells_asked(
     return out
 
 
+# a sentence that makes an exception to the one before it
 _EXCEPTION = re.compile(
     r"(?i)^\W*(?:the\s+(?:only\s+)?exceptions?\b|an\s+exception\b|except\b|exceptions?:|unless\b|this\s+does\s+not\s+apply"
     r"|(?:but|however),?\s+(?:not|this\s+does\s+not|it\s+does\s+not|you\s+cannot|you\s+can'?t)\b"
