@@ -798,13 +798,14 @@ def _cell_line(line: str) -> bool:
     return bool(line) and display_width(line) <= _CELL_MAX and not _CELL_NOT.search(line)
 
 
-def _cell_header(lines: list[str], width: int) -> tuple[list[str], int] | None:
+def _cell_header(lines: list[str], width: int) -> tuple[list[str], int, list[str]] | None:
     """The header of a flattened table whose rows hold ``width`` values, from the cell lines just
-    above its first row (``lines``, nearest last), and how many of those lines it takes: the label
-    column's header and one header a value column. A two-line header is taken where the lines show
-    it, a group header over sub-headers that cycle ("文史/历史类" / "最高", "文史/历史类" / "最低",
-    "理工/物理类" / "最高", ...: each group header over the same cycle of at least two); else one
-    line a column. None where too few cell lines stand above the rows."""
+    above its first row (``lines``, nearest last), how many of those lines it takes, and the
+    sub-headers its groups cycle over: the label column's header and one header a value column. A
+    two-line header is taken where the lines show it, a group header over sub-headers that cycle
+    ("文史/历史类" / "最高", "文史/历史类" / "最低", "理工/物理类" / "最高", ...: each group header over the
+    same cycle of at least two, here "最高", "最低"); else one line a column, and no cycle. None where
+    too few cell lines stand above the rows."""
     if len(lines) >= 1 + 2 * width:
         pairs = lines[len(lines) - 2 * width :]
         tops, subs = pairs[0::2], pairs[1::2]
@@ -818,9 +819,9 @@ def _cell_header(lines: list[str], width: int) -> tuple[list[str], int] | None:
                 and len({tops[b] for b in blocks}) == len(blocks)
             ):
                 label = lines[len(lines) - 1 - 2 * width]
-                return [label] + [f"{t} {u}" for t, u in zip(tops, subs, strict=True)], 1 + 2 * width
+                return [label] + [f"{t} {u}" for t, u in zip(tops, subs, strict=True)], 1 + 2 * width, subs[:cycle]
     if len(lines) >= 1 + width:
-        return lines[len(lines) - 1 - width :], 1 + width
+        return lines[len(lines) - 1 - width :], 1 + width, []
     return None
 
 
@@ -833,7 +834,10 @@ def cell_lines_as_tables(text: str) -> str:
     any holds, under as many column headers (:func:`_cell_header`), becomes a table whose rows each
     say their headers (:func:`indexes.text.table_rows_as_sentences`). A row with fewer values
     cannot say which columns it fills (a programme open to one stream only): such rows follow the
-    table, each its label and then its values. Text without such a run is returned as it is."""
+    table, each a sentence of its label and then its values, each value after its sub-header where
+    the row holds one group's worth of a two-line header ("国际政治：最高 635，最低 633。": a question for
+    国际政治's lowest score was told "635 633" among a run of other programmes'). Text without such a
+    run is returned as it is."""
     raw = text.split("\n")
     lines = [line.strip() for line in raw]
     out: list[str] = []
@@ -862,12 +866,16 @@ def cell_lines_as_tables(text: str) -> str:
             out += raw[i : max(j, i + 1)]
             i = max(j, i + 1)
             continue
-        header, used = found
+        header, used, cycle = found
         del out[len(out) - used :]
         out += ["", rows_to_markdown([header, *([label, *values] for label, values in full)]), ""]
-        partial = [f"{label}：{' '.join(values)}" for label, values in rows if len(values) != width]
+        partial = [
+            f"{label}：{'，'.join(f'{sub} {v}' for sub, v in zip(cycle, values, strict=True))}"
+            if len(values) == len(cycle) else f"{label}：{' '.join(values)}"
+            for label, values in rows if len(values) != width
+        ]
         if partial:  # one line, not a line each: the loader would run the lines together
-            out += ["；".join(partial) + "。", ""]
+            out += ["。".join(partial) + "。", ""]
         i = j
     return "\n".join(out)
 

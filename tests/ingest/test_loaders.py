@@ -1373,13 +1373,14 @@ def test_a_table_flattened_one_cell_to_a_line_is_read_back_as_a_table() -> None:
 
     two_level = ["专业名称", "文史/历史类", "最高", "文史/历史类", "最低", "理工/物理类", "最高", "理工/物理类", "最低"]
     rows = ["金融学类", "634", "630", "675", "673", "法学", "633", "632", "666", "661", "国际政治", "630", "628",
-            "新闻传播学类", "633", "630", "662", "662", "经济学类", "634", "633", "669", "669"]
+            "新闻传播学类", "633", "630", "662", "662", "经济学类", "634", "633", "669", "669", "理科试验班", "660"]
     text = "\n".join(["2022年陕西省录取分数线", "首页", *two_level, *rows, "2022年", "2021年"])
     out = cell_lines_as_tables(text)
     assert "| 专业名称 | 文史/历史类 最高 | 文史/历史类 最低 | 理工/物理类 最高 | 理工/物理类 最低 |" in out
     assert "| 金融学类 | 634 | 630 | 675 | 673 |" in out and "| 经济学类 | 634 | 633 | 669 | 669 |" in out
-    # a row of fewer values says no columns: its label and values follow the table
-    assert "国际政治：630 628。" in out and "| 国际政治" not in out
+    # a row of fewer values says no columns: its label and values follow the table, each row a
+    # sentence, and a row of one group's values says the sub-headers they fall under
+    assert "\n国际政治：最高 630，最低 628。理科试验班：660。\n" in out and "| 国际政治" not in out
     assert out.startswith("2022年陕西省录取分数线\n首页\n") and out.endswith("2022年\n2021年")
     # one line a column
     flat = "\n".join(["专业名称", "最高分", "最低分", "财政学类", "689", "688", "法学", "697", "693", "金融学类", "693", "691"])
