@@ -835,8 +835,8 @@ def cell_lines_as_tables(text: str) -> str:
     say their headers (:func:`indexes.text.table_rows_as_sentences`). A row with fewer values
     cannot say which columns it fills (a programme open to one stream only): such rows follow the
     table, each a sentence of its label and then its values, each value after its sub-header where
-    the row holds one group's worth of a two-line header ("国际政治：最高 635，最低 633。": a question for
-    国际政治's lowest score was told "635 633" among a run of other programmes'). Text without such a
+    the row holds one group's worth of a two-line header ("国际政治：最高 635，最低 633。", where it read
+    "国际政治：635 633；社会学类：636 633；…", never saying which is the lowest). Text without such a
     run is returned as it is."""
     raw = text.split("\n")
     lines = [line.strip() for line in raw]
