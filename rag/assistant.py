@@ -57,10 +57,12 @@ from indexes.text import (
     same_words,
     split_asks,
     split_sentences,
+    table_rows_as_sentences,
     to_simplified,
     tokenize,
     unread_letters,
     without_story,
+    words_key,
     writes_traditional,
 )
 from indexes.types import Chunk, Filters, span_locator
@@ -106,6 +108,7 @@ from rag.conversation import (
 )
 from rag.llm import LLM, get_llm
 from rag.retrieval import (
+    HEADING_MARK,
     QUERY_CACHE_SIZE,
     HybridRetriever,
     Reranker,
@@ -961,9 +964,17 @@ def _unseen_by_keywords(hit: Hit, lang: str) -> bool:
 
 def _keeps_together(hit: Hit, pairs: Sequence[tuple[str, ...]]) -> bool:
     """Whether one sentence of ``hit``'s passage (a table's row with its headers:
-    :func:`passage_sentences`), or its headings, holds both terms of one of ``pairs``."""
+    :func:`passage_sentences`, and the heading of the section it stands in, which names what the
+    table lists: "Opening hours" over "Channel: Chat in the Acme app; Hours: Every day, 7:00 to
+    23:00" for "When is the chat open?"), or its headings, holds both terms of one of ``pairs``."""
     lang = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
-    units = [" ".join(hit.chunk.heading_path), *passage_sentences(hit.passage, lang)]
+    rows = {words_key(line) for line in table_rows_as_sentences(hit.passage, lang)[1]} if "|" in hit.passage else set()
+    head = hit.chunk.heading_path[-1] if hit.chunk.heading_path else ""
+    units = [" ".join(hit.chunk.heading_path)]
+    for sent in passage_sentences(hit.passage, lang):
+        if sent.startswith(HEADING_MARK):
+            head = sent[len(HEADING_MARK) :]
+        units.append(f"{head}\n{sent}" if words_key(sent) in rows else sent)
     for unit in units:
         terms = set(tokenize(unit))
         if any(a in terms and b in terms for a, b in pairs):
