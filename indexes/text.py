@@ -797,7 +797,7 @@ PHRASE_SEP = "\x1f"  # joins the two terms of a phrase; never part of a term
 # "how long", "how much": the word after "how" says what kind of answer a question wants (a
 # duration, an amount), not what it is about ("as long as the account is open" does not answer
 # "how long is the warranty?")
-_ANSWER_KIND = re.compile(r"\bhow\s+(long|much|many|often|far|old|soon|big|large|late|early)\b", re.IGNORECASE)
+_ANSWER_KIND = re.compile(r"\bhow\s+(long|much|many|often|far|old|soon|quickly|quick|big|large|late|early)\b", re.IGNORECASE)
 
 
 # the same in Chinese: 多久 / 多长时间 (a duration), 多少 / 几名 (an amount), 哪一年 / 什么时候 (a time)
@@ -885,7 +885,9 @@ def answer_kind_words(query: str) -> list[str]:
 # What kind of answer a question wants, and whether a sentence holds one (a "how long" question
 # is answered by "within 14 days", not by "Refunds go to the original card").
 _KIND_OF_WORD = {
-    **dict.fromkeys(("long", "soon", "late", "early", "多久", "多长时间", "多长"), "duration"),
+    # ("how quickly" asks how long, as "how soon" does: "How quickly do you answer e-mails?" is
+    # answered by "within 1 business day")
+    **dict.fromkeys(("long", "soon", "quickly", "quick", "late", "early", "多久", "多长时间", "多长"), "duration"),
     **dict.fromkeys(("哪一年", "哪年", "哪一天", "哪天", "什么时候", "什么时间", "何时"), "time"),
     **dict.fromkeys(("far", "多远"), "distance"),
 }

@@ -271,6 +271,9 @@ def test_the_kind_of_answer_a_question_wants_in_english_and_chinese() -> None:
     assert answer_kind_words("退货需要多长时间退款？") == ["多长时间"]
     assert answer_kind_words("有几名学生上榜？") == ["几名"]
     assert answer_kind("How long is the warranty?") == "duration"
+    # "how quickly" asks how long, as "how soon" does, and is no word of the topic
+    assert answer_kind("How quickly do you answer e-mails?") == answer_kind("How quick is delivery?") == "duration"
+    assert "quick" not in query_topic("How quickly do you answer e-mails?")
     assert answer_kind("退款需要多久？") == "duration"
     assert answer_kind("How many users can I add?") == "number"
     assert answer_kind("外语类专业的学费是多少？") == "number"

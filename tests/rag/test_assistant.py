@@ -2028,7 +2028,8 @@ def test_words_the_question_keeps_together_must_stand_in_one_sentence_of_a_passa
                          "Our factory in Ohio makes the security keys."),
         ("Devices", "To restore the keyboard to its factory reset state, hold Esc for ten seconds."),
         ("Periods", "| Product | Warranty period |\n|---|---|\n| Keyboards | 2 years |\n| Headphones | 1 year |"),
-        ("Opening hours", "| Channel | Hours |\n|---|---|\n| Phone | 8:00 to 20:00 |\n| Chat | 7:00 to 23:00 |"),
+        ("Opening hours", "| Channel | Hours |\n|---|---|\n| Phone | 8:00 to 20:00 |\n| Chat | 7:00 to 23:00 |\n"
+                          "| E-mail | Answered within 1 business day |"),
     ])])
     asst = make(index, fake_embedder, refuse_threshold=0.999)
     a = asst.ask("How do I do factory reset?")
@@ -2045,6 +2046,9 @@ def test_words_the_question_keeps_together_must_stand_in_one_sentence_of_a_passa
     # and under the heading of its section, which names what the table lists ("Opening hours")
     chat = asst.ask("When is the chat open?")
     assert chat.action == "answer" and "7:00 to 23:00" in chat.text, (chat.action, chat.text)
+    # "how quickly" asks for a duration: no passage need say "quickly"
+    mail = asst.ask("How quickly do you answer e-mails?")
+    assert mail.action == "answer" and "within 1 business day" in mail.text, (mail.action, mail.text)
 
 
 def test_a_follow_up_that_names_its_topic_by_a_pronoun_is_answered_from_that_topic(
