@@ -57,7 +57,6 @@ from indexes.text import (
     same_words,
     split_asks,
     split_sentences,
-    table_rows_as_sentences,
     to_simplified,
     tokenize,
     unread_letters,
@@ -90,7 +89,7 @@ from rag.compose import (
     ASKING_VERBS,
     ExtractiveComposer,
     build_messages,
-    passage_sentences,
+    passage_sentences_and_rows,
     reply_excepts,
     without_opening_reply,
 )
@@ -968,10 +967,10 @@ def _keeps_together(hit: Hit, pairs: Sequence[tuple[str, ...]]) -> bool:
     table lists: "Opening hours" over "Channel: Chat in the Acme app; Hours: Every day, 7:00 to
     23:00" for "When is the chat open?"), or its headings, holds both terms of one of ``pairs``."""
     lang = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
-    rows = {words_key(line) for line in table_rows_as_sentences(hit.passage, lang)[1]} if "|" in hit.passage else set()
+    sentences, rows = passage_sentences_and_rows(hit.passage, lang)
     head = hit.chunk.heading_path[-1] if hit.chunk.heading_path else ""
     units = [" ".join(hit.chunk.heading_path)]
-    for sent in passage_sentences(hit.passage, lang):
+    for sent in sentences:
         if sent.startswith(HEADING_MARK):
             head = sent[len(HEADING_MARK) :]
         units.append(f"{head}\n{sent}" if words_key(sent) in rows else sent)

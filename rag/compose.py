@@ -779,6 +779,13 @@ def passage_sentences(passage: str, lang: str = "en") -> list[str]:
     return split_sentences(_rows_and_items(passage, lang)[0])
 
 
+def passage_sentences_and_rows(passage: str, lang: str = "en") -> tuple[list[str], frozenset[str]]:
+    """:func:`passage_sentences`, and the :func:`words_key` of each table row among them, from one
+    reading of the passage."""
+    text, rows, _ = _rows_and_items(passage, lang)
+    return split_sentences(text), frozenset(words_key(line) for line in rows)
+
+
 # an article's title, where a regulation gives one before its text ("第四条 购房提取。职工购买自住住房的，
 # 可在…两年内申请提取"): a heading, not a sentence to quote ("退休提取公积金要带什么？" was told "第六条
 # 退休提取。" first, which names more of the question than the article's text does). The article's
