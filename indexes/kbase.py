@@ -8,8 +8,9 @@ Layout (``home/<kb>/``)::
     embcache.sqlite         embedding cache: (embedder id, sha256 of embedded text) -> float32 bytes
     tmp/<version>.<pid>/    versions being written (removed by GC once their writer is gone)
     versions/<version>/     complete versions: manifest.json, vectors.faiss (or vectors.<i>.faiss
-                            shards), vectors.f32 (raw float32 vectors), bm25.npz, bm25.json,
-                            chunks.sqlite
+                            shards), vectors.hnsw (from 20,000 vectors, unsharded: a graph over them,
+                            indexes/vector.py), vectors.f32 (raw float32 vectors), bm25.npz,
+                            bm25.json, chunks.sqlite
 
 A version directory is renamed into ``versions/`` only when complete (every file fsync'd), and
 ``CURRENT`` is swapped after that; a crash or ``kill -9`` at any point leaves the previous version
@@ -54,7 +55,17 @@ from indexes.text import (
     writes_traditional,
 )
 from indexes.types import Chunk, Document, Filters, did_you_mean, quoted_names
-from indexes.vector import INDEX_KINDS, FaissVectorIndex, ShardedVectorIndex, estimate_memory, set_threads
+from indexes.vector import (
+    GRAPH_EF_CONSTRUCTION,
+    GRAPH_M,
+    INDEX_KINDS,
+    FaissVectorIndex,
+    ShardedVectorIndex,
+    build_graph,
+    estimate_memory,
+    set_threads,
+    write_index,
+)
 from kb.errors import (
     ConfigError,
     EmbedderMismatchError,
@@ -74,6 +85,7 @@ CHUNK_CACHE_SIZE = 4096  # chunks kept decoded per open version, the most recent
 MANIFEST = "manifest.json"
 CHUNKS_DB = "chunks.sqlite"
 VECTORS_RAW = "vectors.f32"
+VECTORS_GRAPH = "vectors.hnsw"
 BM25_NPZ = "bm25.npz"
 BM25_JSON = "bm25.json"
 CURRENT = "CURRENT"
@@ -622,7 +634,12 @@ class IndexVersion:
                 files, self.dim, idx["offsets"], self.vectors, **opts
             )
         else:
-            self.index = FaissVectorIndex.load(path / idx["files"][0], self.dim, self.vectors, **opts)
+            graph = (idx.get("graph") or {}).get("file")
+            if graph is not None and graph not in manifest.get("files", {}):
+                raise ValueError(f"the graph file {graph!r} is not one of the version's files")
+            self.index = FaissVectorIndex.load(
+                path / idx["files"][0], self.dim, self.vectors, path / graph if graph else None, **opts
+            )
         if self.index.ntotal != self.n_vectors:
             raise ValueError(f"FAISS index has {self.index.ntotal} vectors, manifest says {self.n_vectors}")
         if "nprobe" in idx and hasattr(self.index, "set_nprobe"):
@@ -1279,6 +1296,9 @@ class VersionWriter:
         single.save(self.path / "vectors.faiss")
         info = single.info()
         info.update(files=["vectors.faiss"], shards=1)
+        if single.graph_wanted():
+            write_index(build_graph(vecs), self.path / VECTORS_GRAPH)
+            info["graph"] = {"file": VECTORS_GRAPH, "m": GRAPH_M, "ef_construction": GRAPH_EF_CONSTRUCTION}
         return info
 
     def _abort(self) -> None:

@@ -72,8 +72,9 @@ class Settings(BaseSettings):
     ann: str = "ivf"  # ivf | ivfpq | hnsw
     nprobe: int = Field(default=16, ge=1)
     faiss_gpu: Literal["auto", "on", "off"] = "auto"
-    # how a flat index is scanned on the CPU: fp16 codes re-scored exactly (half the memory read per
-    # query), fp32, or auto = fp16 from 4,096 vectors on (indexes/vector.py)
+    # how a flat index is searched on the CPU: fp16 codes re-scored exactly (half the memory read per
+    # query), fp32, or auto = fp16 from 4,096 vectors on, and from 20,000 an unfiltered search walks
+    # the HNSW graph a build saves beside them instead of scanning them all (indexes/vector.py)
     flat_scan: Literal["auto", "fp16", "fp32"] = "auto"
     # a served knowledge base of at most this many chunks keeps them all decoded in memory (~1.5 KB
     # each), so that queries read no SQLite; larger ones keep the most recent 4,096 (0 = never)

@@ -230,6 +230,47 @@ def test_a_large_or_approximate_index_searches_each_kind(kb_home: Path, hashing)
         assert every is None and tops == {kind: v.vector_search(q, 3, kind=kind) for kind in ("passage", "question")}
 
 
+def test_a_large_flat_version_is_saved_with_a_graph_and_searched_through_it(kb_home: Path, hashing, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import indexes.vector as vector
+
+    monkeypatch.setattr(vector, "GRAPH_MIN", 4)  # "large": as if these few chunks were thousands
+    monkeypatch.setattr(vector, "FP16_SCAN_MIN", 4)
+    docs, chunks, hashes = corpus_docs()
+    docs = [d for d in docs if d.kind != "faq"]  # passage vectors only: an unfiltered search
+    chunks = [c for c in chunks if not c.question]
+    kb = KnowledgeBase(kb_home, "g")
+    build_version(kb, hashing, docs, chunks, hashes)
+    v = kb.load_live()
+    assert v.manifest["index"]["graph"]["file"] == "vectors.hnsw"
+    assert "vectors.hnsw" in v.manifest["files"] and "vectors.hnsw" in v.manifest["sha256"]
+    assert v.index.info()["scan"] == "graph"
+    scanned = KnowledgeBase(kb_home, "g", flat_scan="fp16").load_live()
+    assert scanned.index.info()["scan"] == "fp16"
+    for text in ("full refund within 30 days", "warranty", "退货"):
+        q = hashing.embed([text], kind="query")[0]
+        got, want = v.vector_search(q, 5), scanned.vector_search(q, 5)  # a graph of 7 reaches them all
+        assert [r for r, _ in got] == [r for r, _ in want] and [s for _, s in got] == [s for _, s in want]
+    # built with the exact scan asked for: no graph
+    plain = KnowledgeBase(kb_home, "plain", flat_scan="fp16")
+    version = build_version(plain, hashing, docs, chunks, hashes)
+    assert "graph" not in plain.load_live().manifest["index"]
+    assert not (plain.versions_dir / version / "vectors.hnsw").exists()
+
+
+def test_a_manifest_naming_a_graph_outside_its_files_is_a_damaged_version(kb_home: Path, hashing, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import indexes.vector as vector
+
+    monkeypatch.setattr(vector, "GRAPH_MIN", 4)
+    docs, chunks, hashes = corpus_docs()
+    kb = KnowledgeBase(kb_home, "g")
+    path = kb.versions_dir / build_version(kb, hashing, docs, chunks, hashes) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["index"]["graph"]["file"] = "../../elsewhere.hnsw"
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorruptError, match="graph"):
+        kb.load_live()
+
+
 def test_a_shift_ranks_its_rows_as_if_they_scored_more_on_a_flat_and_a_sharded_index(kb_home: Path, hashing) -> None:  # type: ignore[no-untyped-def]
     """vector_search_all's ``shift``: the rows of a mask gain an amount before the cut. A flat index
     adds it to every score of its one pass; one that cannot score everything at once searches the

@@ -6,9 +6,11 @@ import pytest
 from indexes.vector import (
     FaissVectorIndex,
     ShardedVectorIndex,
+    build_graph,
     estimate_memory,
     gpu_available,
     recall_vs_flat,
+    write_index,
 )
 from kb.errors import ConfigError
 
@@ -237,6 +239,69 @@ def test_score_all_gives_a_small_flat_index_s_search_scores_bit_for_bit(tmp_path
     assert ShardedVectorIndex(32, 2).build(v).score_all(q[0]) is None
     assert FaissVectorIndex(32).build(np.zeros((0, 32), np.float32)).score_all(q[0]) is None
     assert _loaded(tmp_path, _clustered(5000), flat_scan="fp32").score_all(q[0]) is None  # > SCORE_ALL_MAX
+
+
+def _with_graph(tmp_path, v: np.ndarray, **opts):  # type: ignore[no-untyped-def]
+    """A flat index over ``v`` saved with its graph and loaded for search, as a served version is."""
+    FaissVectorIndex(v.shape[1]).build(v).save(tmp_path / "flat.faiss")
+    write_index(build_graph(v), tmp_path / "flat.hnsw")
+    return FaissVectorIndex.load(tmp_path / "flat.faiss", v.shape[1], v, tmp_path / "flat.hnsw", **opts)
+
+
+def test_a_large_flat_index_walks_its_graph_unfiltered_and_scans_when_filtered(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    v = _clustered(6000)
+    q = _clustered(40, seed=11)
+    idx = _with_graph(tmp_path, v)
+    assert idx.info()["scan"] == "graph"
+    found = 0
+    for k in (1, 10, 60):
+        d, i = idx.search(q, k)
+        for r in range(len(q)):
+            assert (i[r] >= 0).all() and len(set(i[r].tolist())) == k
+            # the scores are the exact ones, best first, ties to the lower id
+            np.testing.assert_allclose(d[r], v[i[r]] @ q[r], rtol=1e-6)
+            np.testing.assert_array_equal(i[r], i[r][np.lexsort((i[r], -d[r]))])
+            found += len(set(i[r].tolist()) & set(_exact_top(v, q[r], k).tolist()))
+    # what HNSW finds: nearly, not certainly, the exact top (real embeddings: 0.99, docs/latency-log.md)
+    assert found / (len(q) * (1 + 10 + 60)) >= 0.95
+    # filtered: the exact scan, over the graph's own codes
+    allowed = np.arange(0, 6000, 7)
+    _, i = idx.search(q, 10, allowed)
+    for r in range(len(q)):
+        np.testing.assert_array_equal(i[r], _exact_top(v, q[r], 10, allowed))
+    # flat_scan="fp16" asks for the exact scan: the graph is not read
+    exact = _with_graph(tmp_path, v, flat_scan="fp16")
+    assert exact.info()["scan"] == "fp16"
+    _, i = exact.search(q, 10)
+    for r in range(len(q)):
+        np.testing.assert_array_equal(i[r], _exact_top(v, q[r], 10))
+
+
+def test_a_graph_is_built_the_same_every_time_and_only_where_it_pays(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import faiss
+
+    import indexes.vector as vector
+
+    v = _clustered(3000)
+    assert faiss.serialize_index(build_graph(v)).tobytes() == faiss.serialize_index(build_graph(v)).tobytes()
+    assert not FaissVectorIndex(32).build(v).graph_wanted()  # below GRAPH_MIN: the exact scan is cheap
+    monkeypatch.setattr(vector, "GRAPH_MIN", 3000)
+    assert FaissVectorIndex(32).build(v).graph_wanted()
+    assert not FaissVectorIndex(32).build(v[:2999]).graph_wanted()
+    assert not FaissVectorIndex(32, flat_scan="fp16").build(v).graph_wanted()
+    assert not FaissVectorIndex(32, kind="ivf", nlist=8).build(v).graph_wanted()
+
+
+def test_a_graph_over_other_vectors_is_not_used(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    v = _clustered(5000)
+    FaissVectorIndex(32).build(v).save(tmp_path / "flat.faiss")
+    write_index(build_graph(v[:4500]), tmp_path / "short.hnsw")
+    idx = FaissVectorIndex.load(tmp_path / "flat.faiss", 32, v, tmp_path / "short.hnsw")
+    assert idx.info()["scan"] == "fp16" and "not a graph over" in caplog.text
+    q = _clustered(3, seed=5)
+    _, i = idx.search(q, 10)
+    for r in range(len(q)):
+        np.testing.assert_array_equal(i[r], _exact_top(v, q[r], 10))
 
 
 def test_a_full_disk_while_saving_is_an_oserror_not_a_truncated_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
