@@ -55,6 +55,11 @@ FP16_SCAN_MIN = 4096
 # (:meth:`FaissVectorIndex.score_all`): a caller ranking several subsets of them (the vector kinds)
 # reads one array instead of searching once per subset with an ID selector
 SCORE_ALL_MAX = FP16_SCAN_MIN
+# a filter that allows at most 1/this of an fp16-scanned index's vectors has them scored from the raw
+# vectors alone, not by a pass over every code that skips the others: on domainrag's 7,300 vectors,
+# right after a query's embedding, 20 allowed 0.44 -> 0.12 ms, 460 0.74 -> 0.34, 900 0.76 -> 0.61;
+# 1,800 (a quarter) 0.87 -> 1.10
+FEW_ALLOWED_SHARE = 10
 # a flat index of this many vectors or more is saved with a graph (:func:`build_graph`). At 100,000
 # vectors (384-d, one thread, caches flushed, k = 60) the exact fp16 scan took 6.6 ms and the graph
 # 0.8 ms, finding 99% of the exact top 60. Below this the scan costs 1.3 ms or less, and stays: the
@@ -481,6 +486,8 @@ class FaissVectorIndex:
             vecs = self._vectors_for(allowed_ids)
             if vecs is not None:
                 return _exact(q, vecs, allowed_ids, k)
+        if self._fp16_bound is not None and len(allowed_ids) * FEW_ALLOWED_SHARE <= self.ntotal:
+            return self._scored_apart(q, k, allowed_ids)
         faiss = _faiss()
         # a bitmap selector costs n/8 bytes and no hashing (IDSelectorBatch builds a hash set)
         keep = np.zeros(self.ntotal, dtype=bool)
@@ -552,6 +559,15 @@ class FaissVectorIndex:
                     again.append(r)
             todo = np.asarray(again, dtype=np.int64)
             fetch = min(n_allowed, 4 * fetch)
+        return out_d, out_i
+
+    def _scored_apart(self, q: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The exact top ``k`` of the vectors ``ids``, scored from the raw vectors alone: what
+        the fp16 scan with a selector returns, without a pass over every code."""
+        out_d = np.full((len(q), k), -np.inf, np.float32)
+        out_i = np.full((len(q), k), -1, np.int64)
+        for r in range(len(q)):
+            self._rescore_into(out_d[r], out_i[r], q[r], ids)
         return out_d, out_i
 
     def _graph_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -177,6 +177,22 @@ def test_a_flat_index_scanning_fp16_codes_returns_the_exact_top_k(tmp_path) -> N
     _, i16 = fp16.search(q, 10, allowed)
     for r in range(len(q)):
         np.testing.assert_array_equal(i16[r], _exact_top(v, q[r], 10, allowed))
+    # a filter that leaves few vectors: those scored from the raw vectors, no pass over the codes
+    few = np.arange(5, 6000, 20)
+    codes = fp16.index
+
+    class NoScan:
+        ntotal = codes.ntotal
+
+        def search(self, *a, **kw):  # type: ignore[no-untyped-def]
+            raise AssertionError("scanned every code")
+
+    fp16.index = NoScan()
+    d_few, i_few = fp16.search(q, 10, few)
+    fp16.index = codes
+    for r in range(len(q)):
+        np.testing.assert_array_equal(i_few[r], _exact_top(v, q[r], 10, few))
+        np.testing.assert_allclose(d_few[r], v[i_few[r]] @ q[r], rtol=1e-6)
     # fewer allowed vectors than asked for: all of them, then the -1 / -inf padding
     d, i = fp16.search(q[:1], 5, np.array([3, 4000]))
     assert sorted(i[0][:2]) == [3, 4000] and (i[0][2:] == -1).all() and np.isneginf(d[0][2:]).all()
