@@ -981,6 +981,10 @@ _ASKS_CONTACT = re.compile(
     r"|^\W*how\s+to\s+(?:contact|reach|get\s+in\s+touch\s+with)\b",
     re.IGNORECASE | re.DOTALL,
 )
+# the nouns a question asking for a contact names its form by ("address" of "e-mail address",
+# "number" of "phone number", 地址 of 邮箱地址, 号码 of 电话号码), as tokenize() gives them: an address
+# or a number itself says them (rag.assistant's names_every_term)
+CONTACT_FORM_WORDS = frozenset({"address", "number", "地址", "号码"})
 # a phone number (seven digits or more, "1-800-555-0199", "+86 10 8888 6666"; a service number of
 # five or six after a word that says to call it, "拨打95588", "hotline 95588") or an e-mail address
 _PHONE = re.compile(r"\+?\d[\d ()./-]{5,}\d")

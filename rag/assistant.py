@@ -37,6 +37,7 @@ from indexes.embedders import MINILM_ID
 from indexes.injection import injected, redact_injections
 from indexes.quantity import changed_from, supersedes, supersedes_now
 from indexes.text import (
+    CONTACT_FORM_WORDS,
     NEGATION,
     PHRASE_SEP,
     answer_kind,
@@ -1899,8 +1900,15 @@ class Assistant:
         parts = {t: ps for t, ps in parts.items() if ps}
         whole = terms - {p for ps in parts.values() for p in ps} - parts.keys()
 
+        # the noun a question that asks for a contact names its form by is said by the address or
+        # number a passage gives: "What is the support email address?" was refused, answered by
+        # the row "E-mail | Answered within 1 business day | support@acme.example"
+        form_words = terms & CONTACT_FORM_WORDS if answer_kind(need) == "contact" else frozenset()
+
         def names_all(text: str) -> bool:
             named = named_terms(frozenset(terms), text)
+            if form_words and holds_answer_kind("contact", text):
+                named |= form_words
             return whole <= named and all(t in named or ps & named for t, ps in parts.items())
 
         def covers(h: Hit) -> bool:
@@ -1935,7 +1943,7 @@ class Assistant:
         # (nor are the words of one Chinese word that jieba also cut into, "开发" and "发票" of 开发票)
         pairs = [
             pair for p in topic_pairs
-            if p not in negated and framing.isdisjoint(pair := tuple(p.split(PHRASE_SEP)))
+            if p not in negated and (framing | form_words).isdisjoint(pair := tuple(p.split(PHRASE_SEP)))
             and not any(pair[0] in t and pair[1] in t for t in parts)
         ]
         return any(

@@ -2399,6 +2399,24 @@ def test_a_question_names_every_term_of_a_passage_that_writes_its_verb_irregular
     assert asst.ask("Who pays import fees?").action == "refuse"  # a term no passage names
 
 
+def test_a_contact_question_s_address_or_number_is_named_by_the_one_a_passage_gives(kb_home: Path, fake_embedder: Any) -> None:
+    # "What is the support email address?" was refused on the sample knowledge base: its contact
+    # page gives "support@acme.example" in a table row, and no passage said "address"
+    asst = _named_or_refused(kb_home, fake_embedder, Doc(
+        "contact.md", "Contact", ["Support: e-mail support@acme.example, answered within 1 business day.",
+                                  "Shop support by phone: 030 1234 5678, Monday to Friday."]))
+    a = asst.ask("What is the support email address?")
+    assert a.action == "answer" and "support@acme.example" in a.text, (a.action, a.text)
+    a = asst.ask("What is the shop support phone number?")
+    assert a.action == "answer" and "030 1234 5678" in a.text, (a.action, a.text)
+    # the address said by none: "address" is still a word to name, and a question asking no contact
+    # ("How do I change my email address?") gets no address for it
+    plain = _named_or_refused(kb_home, fake_embedder, Doc(
+        "help.md", "Help", ["Write to support by e-mail; we answer within 1 business day."]))
+    assert plain.ask("What is the support email address?").action == "refuse"
+    assert asst.ask("How do I change my support email address?").action == "refuse"
+
+
 def test_a_chinese_word_cut_whole_with_the_words_in_it_is_named_by_one_of_them(kb_home: Path, fake_embedder: Any) -> None:
     # "可以开发票吗？" (jieba: 开发, 发票, 开发票) was refused where the passage says "开具发票": its
     # 开发 (develop) and 开发票 were terms to name, and "开发" with "发票" a pair to keep together (QA)
