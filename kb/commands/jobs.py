@@ -84,7 +84,8 @@ def reindex_cmd(
             f"{data['chunks']} chunks, {data['vectors']} vectors, {len(data['failed'])} failed; "
             f"{data['texts_embedded']} texts embedded, {data['cache_hits']} cache hits, "
             f"{data['batches_from_checkpoint']}/{data['batches']} batches from checkpoint; "
-            f"index {idx.get('kind')} x{idx.get('shards', 1)}{recall}; version {data['index_version']} "
+            f"index {idx.get('kind')} x{idx.get('shards', 1)}{' with a graph' if idx.get('graph') else ''}{recall}; "
+            f"version {data['index_version']} "
             f"({data['seconds']:.1f} s, {data['throughput_chunks_per_s']:.0f} chunks/s)"
         )
         print_problems(data)

@@ -235,6 +235,18 @@ def test_ivf_recall_vs_flat_nprobe_and_shards(kb_home: Path, tmp_path: Path) -> 
     assert_same_index(live_snapshot(flat), live_snapshot(sh))
 
 
+def test_a_flat_version_with_a_graph_reports_the_graph_s_recall_vs_flat(kb_home: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import indexes.vector as vector
+
+    monkeypatch.setattr(vector, "GRAPH_MIN", 100)  # as if these few chunks were 20,000
+    monkeypatch.setattr(vector, "FP16_SCAN_MIN", 100)
+    docs = write_corpus(tmp_path, n_files=30, paras=8, seed=3)
+    r = reindex(KnowledgeBase(kb_home, "g"), docs, get_embedder("hashing:64"), chunk_tokens=24, chunk_overlap=0,
+                sample_queries=64)
+    assert r.vectors > 150 and r.index["kind"] == "flat" and r.index["graph"]["file"] == "vectors.hnsw"
+    assert r.recall_vs_flat is not None and r.recall_vs_flat >= 0.9
+
+
 def test_bad_source_and_partial_failure(kb_home: Path, tmp_path: Path) -> None:
     kb = KnowledgeBase(kb_home, "t")
     emb = get_embedder("hashing:64")
