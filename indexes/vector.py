@@ -480,14 +480,15 @@ class FaissVectorIndex:
             return _pad(d, i, k)
         allowed_ids = np.asarray(allowed_ids, dtype=np.int64)
         if len(allowed_ids) == 0:
-            return np.full((nq, k), -np.inf, np.float32), np.full((nq, k), -1, np.int64)
+            return _unfilled(nq, k)
         if self.kind != "flat" and len(allowed_ids) <= self.exact_max:
             # an approximate index may not reach a small allowed set: score it exactly
             vecs = self._vectors_for(allowed_ids)
             if vecs is not None:
                 return _exact(q, vecs, allowed_ids, k)
         if self._fp16_bound is not None and len(allowed_ids) * FEW_ALLOWED_SHARE <= self.ntotal:
-            return self._scored_apart(q, k, allowed_ids)
+            # what the scan with a selector returns, without a pass over every code
+            return self._top_of(q, k, [allowed_ids] * nq)
         faiss = _faiss()
         # a bitmap selector costs n/8 bytes and no hashing (IDSelectorBatch builds a hash set)
         keep = np.zeros(self.ntotal, dtype=bool)
@@ -543,8 +544,7 @@ class FaissVectorIndex:
         fetched one's is at most that plus the bound exactly. Ties go to the lower id."""
         assert self._fp16_bound is not None and self._vectors is not None
         nq = len(q)
-        out_d = np.full((nq, k), -np.inf, np.float32)
-        out_i = np.full((nq, k), -1, np.int64)
+        out_d, out_i = _unfilled(nq, k)
         slack = self._fp16_bound * np.linalg.norm(q, axis=1)
         todo = np.arange(nq)
         fetch = min(n_allowed, max(2 * k, k + 32))
@@ -561,12 +561,11 @@ class FaissVectorIndex:
             fetch = min(n_allowed, 4 * fetch)
         return out_d, out_i
 
-    def _scored_apart(self, q: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The exact top ``k`` of the vectors ``ids``, scored from the raw vectors alone: what
-        the fp16 scan with a selector returns, without a pass over every code."""
-        out_d = np.full((len(q), k), -np.inf, np.float32)
-        out_i = np.full((len(q), k), -1, np.int64)
-        for r in range(len(q)):
+    def _top_of(self, q: np.ndarray, k: int, ids_of: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """For each query ``q[r]``, the exact top ``k`` of the vectors ``ids_of[r]``, scored from
+        the raw vectors (:meth:`_rescore_into`)."""
+        out_d, out_i = _unfilled(len(q), k)
+        for r, ids in enumerate(ids_of):
             self._rescore_into(out_d[r], out_i[r], q[r], ids)
         return out_d, out_i
 
@@ -574,17 +573,12 @@ class FaissVectorIndex:
         """The top ``k`` of the graph's walk (:data:`GRAPH_EF_SEARCH`), its best ``k`` +
         :data:`GRAPH_RESCORE_EXTRA` re-scored from the raw vectors: exact scores, ties to the lower
         id. Not certified as :meth:`_rescored` is: a vector the walk never reached is not there."""
-        assert self._graph is not None and self._vectors is not None
+        assert self._graph is not None
         faiss = _faiss()
-        nq = len(q)
-        out_d = np.full((nq, k), -np.inf, np.float32)
-        out_i = np.full((nq, k), -1, np.int64)
         fetch = min(self.ntotal, k + GRAPH_RESCORE_EXTRA)
         params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, GRAPH_EF_SEARCH, 2 * k, fetch))
         _, found = self._graph.search(q, fetch, params=params)
-        for r in range(nq):
-            self._rescore_into(out_d[r], out_i[r], q[r], found[r][found[r] >= 0])
-        return out_d, out_i
+        return self._top_of(q, k, [row[row >= 0] for row in found])
 
     def _rescore_into(self, out_d: np.ndarray, out_i: np.ndarray, q: np.ndarray, ids: np.ndarray) -> int:
         """``ids`` scored exactly from the raw vectors, the best ``len(out_d)`` written to
@@ -607,6 +601,11 @@ class FaissVectorIndex:
         return None
 
 
+def _unfilled(nq: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, ids) for ``nq`` queries of ``k`` results none of which is filled yet: -inf and -1."""
+    return np.full((nq, k), -np.inf, np.float32), np.full((nq, k), -1, np.int64)
+
+
 def _pad(d: np.ndarray, i: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     i = i.astype(np.int64, copy=False)
     if d.shape[1] < k:
@@ -621,8 +620,7 @@ def _exact(q: np.ndarray, vecs: np.ndarray, ids: np.ndarray, k: int) -> tuple[np
     scores = q @ vecs.T  # (nq, m)
     kk = min(k, len(ids))
     nq = len(q)
-    out_d = np.full((nq, k), -np.inf, np.float32)
-    out_i = np.full((nq, k), -1, np.int64)
+    out_d, out_i = _unfilled(nq, k)
     for r in range(nq):
         s = scores[r]
         top = np.argpartition(-s, kk - 1)[:kk] if kk < len(s) else np.arange(len(s))
@@ -722,11 +720,10 @@ class ShardedVectorIndex:
             is_.append(np.where(i >= 0, i + lo, -1))
         nq = len(q)
         if not ds:
-            return np.full((nq, k), -np.inf, np.float32), np.full((nq, k), -1, np.int64)
+            return _unfilled(nq, k)
         d_all = np.concatenate(ds, axis=1)
         i_all = np.concatenate(is_, axis=1)
-        out_d = np.full((nq, k), -np.inf, np.float32)
-        out_i = np.full((nq, k), -1, np.int64)
+        out_d, out_i = _unfilled(nq, k)
         for r in range(nq):
             valid = i_all[r] >= 0
             d_r, i_r = d_all[r][valid], i_all[r][valid]
