@@ -981,6 +981,30 @@ _ASKS_CONTACT = re.compile(
     r"|^\W*how\s+to\s+(?:contact|reach|get\s+in\s+touch\s+with)\b",
     re.IGNORECASE | re.DOTALL,
 )
+_META_DATE = (
+    r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?"
+    r"|(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"\s+\d{1,2},\s*\d{4}"
+)
+# A web page's own bookkeeping, which says nothing of what the page is about: when it was updated
+# or published, and how often it was read ("更新时间：2019-12-13 点击数：26615", "Last updated:
+# 2024-03-01", "Views: 1,234"), each with its colon and its date or count only
+_PAGE_META = re.compile(
+    rf"(?<!\S)(?:(?:更新|发布|发表)(?:时间|日期)\s*[:：]\s*(?:{_META_DATE})"
+    r"|(?:点击|浏览|阅读|访问)(?:数|量|次数)\s*[:：]\s*\d[\d,]*"
+    rf"|(?:Last\s+updated|Updated|Posted|Published)(?:\s+on)?\s*:\s*(?:{_META_DATE})"
+    r"|(?:Views|Page\s+views|Hits)\s*:\s*\d[\d,]*)(?!\S)",
+    re.IGNORECASE,
+)
+
+
+def without_page_meta(text: str) -> str:
+    """``text`` without a web page's update or publication date and read count (:data:`_PAGE_META`)."""
+    if not _PAGE_META.search(text):
+        return text
+    return re.sub(r"[ \t]{2,}", " ", _PAGE_META.sub("", text)).strip()
+
+
 # the nouns a question asking for a contact names its form by ("address" of "e-mail address",
 # "number" of "phone number", 地址 of 邮箱地址, 号码 of 电话号码), as tokenize() gives them: an address
 # or a number itself says them (rag.assistant's names_every_term)

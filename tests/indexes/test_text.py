@@ -687,3 +687,18 @@ def test_what_to_bring_asks_for_the_documents_needed(question: str, nouns: list[
     from indexes.text import class_words
 
     assert class_words(question) == nouns
+
+
+@pytest.mark.parametrize(("text", "left"), [
+    ("简章 更新时间：2019-12-13 点击数：26615 根据规定，我校继续招生。", "简章 根据规定，我校继续招生。"),
+    ("发布时间：2023年1月11日 09:30 正文", "正文"),
+    ("Last updated: March 5, 2024 Views: 1,234 Our returns policy", "Our returns policy"),
+    # a date the page is about, and a word that is no bookkeeping, stay
+    ("网上报名：即日起至2019年12月21日。", "网上报名：即日起至2019年12月21日。"),
+    ("请在更新时间：前提交", "请在更新时间：前提交"),
+    ("The store was updated in 2024.", "The store was updated in 2024."),
+])
+def test_a_page_s_update_date_and_read_count_are_left_out(text: str, left: str) -> None:
+    from indexes.text import without_page_meta
+
+    assert without_page_meta(text) == left

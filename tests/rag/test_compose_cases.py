@@ -157,6 +157,19 @@ def test_an_article_s_title_is_its_heading_not_a_sentence_to_quote() -> None:
     ).text
 
 
+def test_a_page_s_update_date_and_read_count_are_not_quoted() -> None:
+    # a crawled page keeps them between its title and its first sentence, which 17 of domainrag's
+    # 120 answers quoted whole: "… 更新时间：2019-12-13 点击数：26615 根据教育部…"
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    page = ("中国人民大学2020年外语类保送生招生简章 更新时间：2019-12-13 点击数：26615 "
+            "根据教育部的相关规定，我校2020年继续招收外语类保送生。网上报名：即日起至2019年12月21日。")
+    text = composer.compose("2020年外语类保送生招生吗？", [_hit(1, page, "2020年外语类保送生招生简章", lang="zh")], lang="zh").text
+    assert "继续招收外语类保送生" in text and "更新时间" not in text and "26615" not in text, text
+    en = "Returns policy Last updated: March 5, 2024 Views: 1,234 You can return an item within 30 days."
+    text = composer.compose("Can I return an item?", [_hit(1, en, "Returns")], lang="en").text
+    assert "within 30 days" in text and "Last updated" not in text and "1,234" not in text, text
+
+
 PASSES_EN = (
     "## California Explorer Vehicle Day Use Annual Pass $195\nValid for one year, this pass provides vehicle entrance "
     "to 134 state parks.\n## Golden Poppy Vehicle Day Use Annual Pass $125\nValid for one year, this pass provides "
