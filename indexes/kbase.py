@@ -1241,6 +1241,9 @@ class VersionWriter:
         finally:
             set_threads(threads_before)
         index_info.pop("gpu", None)
+        # how a flat index is searched (fp32, fp16 codes, the graph) is decided where it is loaded,
+        # by KB_FLAT_SCAN and the files beside it: the index as built said "fp32" beside its graph
+        index_info.pop("scan", None)
         index_info["memory_estimate_bytes"] = mem
         if hook:
             hook("finalize:faiss")
