@@ -922,10 +922,8 @@ _DURATION = re.compile(
     r"|[\d一二两三四五六七八九十百千半几数]+\s*(?:个)?(?:秒|分钟|小时|天|日|周|星期|个月|月|季度|年|工作日)|当天|次日|立即|即时",
     re.IGNORECASE,
 )
-_MONTH = (
-    r"(?:january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)"
-)
+_MONTH_NAMES = r"january|february|march|april|may|june|july|august|september|october|november|december"
+_MONTH = rf"(?:{_MONTH_NAMES}|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)"
 # a year, a month with a day or after a preposition ("31 January", "until May"; never the verb
 # "may"), a weekday, or a Chinese date (2010年, 9月, 15日)
 _DATE = re.compile(
@@ -983,8 +981,7 @@ _ASKS_CONTACT = re.compile(
 )
 _META_DATE = (
     r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?"
-    r"|(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-    r"\s+\d{1,2},\s*\d{4}"
+    rf"|(?:{_MONTH_NAMES})\s+\d{{1,2}},\s*\d{{4}}"
 )
 # A web page's own bookkeeping, which says nothing of what the page is about: when it was updated
 # or published, and how often it was read ("更新时间：2019-12-13 点击数：26615", "Last updated:
