@@ -88,6 +88,9 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # a question mark that ends a sentence: at the end, before a word, or before white space and what
 # is no lower-case word ("click Forgot password? and follow the link" asks nothing)
 _ASKS = re.compile(r"[?？](?=\s*$|\w|\s+(?![a-z])\S)")
+# an address, whose "?" starts its query string ("docs/overview?topic=overview-security") and
+# asks nothing: a sentence quoted whole with a link in it was read as a question and dropped
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\[\]]*[^\s<>()\[\].,;:!?？。]")
 _CAPWORD = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+")
 FIRST_PERSON = frozenset("i me my mine myself i'm i've i'd i'll we us our ours we're we've".split())
 SECOND_PERSON = frozenset("you your yours you're you've you'd you'll".split())
@@ -209,7 +212,7 @@ def lexical_features(claim: str, passages: Sequence[str]) -> dict[str, float]:
     f["opinion"] = sum(1 for t in c_tok if t in OPINION) / n
     # a question mark that ends a sentence (:data:`_ASKS`); one that a label ends inside it ("click
     # Forgot password?; Enter your email", a list of steps read as one sentence) asks nothing
-    f["question"] = 1.0 if _ASKS.search(claim_n) else 0.0
+    f["question"] = 1.0 if _ASKS.search(_URL.sub(" ", claim_n)) else 0.0
     if _has_negation(claim_n, c_tok) and not _quoted(claim_n, context_n):
         # (a claim the passages hold word for word keeps whatever negation they have, though it
         # spans lines that no one of their sentences holds whole)

@@ -45,6 +45,17 @@ def test_default_scorer_separates_supported_from_invented(fake_embedder: object)
     assert s.score("...", CTX) == 1.0 and s.score("Anything.", []) == 0.0
 
 
+def test_a_sentence_quoted_with_a_link_is_supported(fake_embedder: object) -> None:
+    # mtrag-un: a sentence quoted whole from its passage scored 0.50 and its twin 0.46 (dropped),
+    # the "?" of the address it links to read as a question
+    page = (
+        "To learn more about security controls across IBM Cloud, see [How do I know that my data is "
+        "safe?](https://cloud.ibm.com/docs/overview?topic=overview-security).\n## Data encryption"
+    )
+    claim = page.split("\n")[0]
+    assert get_scorer("default", fake_embedder).score(claim, [page, CTX[0]]) > 0.9
+
+
 def _embedding_model(path: Path, embedder_id: str) -> Path:
     """The shipped lexical head plus an embedding head that only looks at emb_max_sentence."""
     data = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
@@ -203,6 +214,10 @@ def test_negation_is_read_as_words_and_a_word_for_word_quote_keeps_the_passages(
     ('Click "Forgot password?" and enter your email.', False),
     ("点击“忘记密码？”，然后输入邮箱。", False),
     ("On the sign-in page, click Forgot password? and follow the link.", False),
+    # nor does the "?" that starts an address's query string
+    ("For details, see [Data safety](https://cloud.example.com/docs/overview?topic=overview-security).", False),
+    ("Open www.example.com/help?lang=en to read more.", False),
+    ("Is it at https://example.com/help?lang=en?", True),
 ])
 def test_a_claim_asks_where_a_question_mark_ends_a_sentence(claim: str, asks: bool) -> None:
     # "Resetting your password: On the sign-in page, click Forgot password?; Enter your email ..."
