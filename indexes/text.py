@@ -1002,6 +1002,34 @@ def without_page_meta(text: str) -> str:
     return re.sub(r"[ \t]{2,}", " ", _PAGE_META.sub("", text)).strip()
 
 
+# a line break written out as backslash and n (a page copied from a JSON export or a scraper's
+# output: 39 of domainrag's pages), with the spaces around it
+# what a figure counts, written first after it ("1967年", "80余人")
+_FIGURE_UNITS = frozenset("年月日号时分秒个名人位次届期元万亿千百岁天周条项所%％")
+_ESCAPED_BREAK = re.compile(r"[ \t]*(?<!\\)(?:(?:\\{1,2}r)?\\{1,2}n)+[ \t]*")
+
+
+def without_escaped_breaks(text: str) -> str:
+    """``text`` with the line breaks a Chinese page wrote out as backslash and n read as the breaks
+    inside a sentence they stand for: nothing before or after a mark and inside a figure ("加里\\n·
+    \\n贝克尔", "于2\\n 013年"), else a space ("计算机科学与技术\\n计算机科学与技术专业培养…"). One with
+    no Chinese character beside it is left as written: code says "\\n" ("printf(\"%d\\n\")")."""
+    if "\\n" not in text:
+        return text
+
+    def glue(m: re.Match[str]) -> str:
+        before = _ESCAPED_BREAK.sub("", text[max(0, m.start() - 9):m.start()])[-3:]
+        after = _ESCAPED_BREAK.sub("", text[m.end():m.end() + 9])[:3]
+        if not has_cjk(before + after):
+            return m.group()
+        a, b = before[-1:], after[:1]
+        if not a or not b or not a.isalnum() or not b.isalnum() or a.isdigit() and (b.isdigit() or b in _FIGURE_UNITS):
+            return ""
+        return " "
+
+    return _ESCAPED_BREAK.sub(glue, text)
+
+
 # the nouns a question asking for a contact names its form by ("address" of "e-mail address",
 # "number" of "phone number", 地址 of 邮箱地址, 号码 of 电话号码), as tokenize() gives them: an address
 # or a number itself says them (rag.assistant's names_every_term)

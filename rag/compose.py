@@ -67,6 +67,7 @@ from indexes.text import (
     to_simplified,
     tokenize,
     without_auxiliary,
+    without_escaped_breaks,
     without_page_meta,
     without_request,
     wording,
@@ -882,7 +883,7 @@ def _clean_sentence(s: str) -> str:
     a piece that opens with a comma (a crawled page that starts inside a sentence: "，打造培养高水平…")
     opens with the cut mark instead. (Left out at ingest instead, the dates took a year the question
     names from some pages' text: docs/design-notes.md.)"""
-    s = re.sub(rf"^\s*(?:{_Q_LABEL}|{_A_LABEL})\s*", "", without_page_meta(s.strip()))
+    s = re.sub(rf"^\s*(?:{_Q_LABEL}|{_A_LABEL})\s*", "", without_page_meta(without_escaped_breaks(s.strip())))
     s = re.sub(r"^#+\s*", "", s).strip()
     midway = _OPENS_MIDWAY.match(s)
     return CONTINUES + s[midway.end() :] if midway and midway.end() < len(s) else s

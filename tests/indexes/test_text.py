@@ -702,3 +702,19 @@ def test_a_page_s_update_date_and_read_count_are_left_out(text: str, left: str) 
     from indexes.text import without_page_meta
 
     assert without_page_meta(text) == left
+
+
+@pytest.mark.parametrize(("text", "read"), [
+    (r"计算机科学与技术\n计算机科学与技术专业培养人才。", "计算机科学与技术 计算机科学与技术专业培养人才。"),
+    # nothing beside a mark or inside a figure; a date keeps apart from the word after it
+    (r"加里\n·\n贝克尔教授于\n 1967\n年获奖,于2\n 013年设立", "加里·贝克尔教授于 1967年获奖,于2013年设立"),
+    (r"为此\n, \n人力资源管理专业更注重开发学生的潜能", "为此,人力资源管理专业更注重开发学生的潜能"),
+    (r"更新时间：2019-06-12\n数据科学与大数据技术", "更新时间：2019-06-12 数据科学与大数据技术"),
+    # code, and a break with no Chinese beside it, as written
+    (r'Use printf("%d\n", n) and a\nb here.', r'Use printf("%d\n", n) and a\nb here.'),
+    (r"路径 C:\\new 不变", r"路径 C:\\new 不变"),
+])
+def test_a_line_break_written_out_is_read_as_one(text: str, read: str) -> None:
+    from indexes.text import without_escaped_breaks
+
+    assert without_escaped_breaks(text) == read

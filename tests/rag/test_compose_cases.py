@@ -170,6 +170,16 @@ def test_a_page_s_update_date_and_read_count_are_not_quoted() -> None:
     assert "within 30 days" in text and "Last updated" not in text and "1,234" not in text, text
 
 
+def test_a_line_break_written_out_is_not_quoted() -> None:
+    # 39 of domainrag's pages write their line breaks out as backslash and n, which 12 of its 120
+    # answers quoted: "计算机科学与技术\\n计算机科学与技术专业培养…"
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    page = r"计算机科学与技术\n计算机科学与技术专业培养具有扎实数学基础的高端专业人才。加里\n·\n贝克尔教授于\n 1967\n年获奖。"
+    hit = _hit(1, page, "计算机科学与技术", lang="zh")
+    text = composer.compose("计算机科学与技术专业培养什么人才？", [hit], lang="zh").text
+    assert "\\n" not in text and "计算机科学与技术 计算机科学与技术专业培养具有扎实数学基础的高端专业人才" in text, text
+
+
 PASSES_EN = (
     "## California Explorer Vehicle Day Use Annual Pass $195\nValid for one year, this pass provides vehicle entrance "
     "to 134 state parks.\n## Golden Poppy Vehicle Day Use Annual Pass $125\nValid for one year, this pass provides "
