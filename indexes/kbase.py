@@ -571,15 +571,16 @@ def _invert(keys: list[int], rows: list[int], n_keys: int) -> tuple[np.ndarray, 
 # feature beside the phrase terms (:func:`indexes.text.char_terms`); "joins", a hyphenated word's
 # closed form beside its parts ("e-mail": email); "nums", Chinese numerals that count something read
 # as digits (第十二条 as 第12条, 十五天 as 15天: :func:`indexes.text.arabic_numerals`); "words", jieba
-# cutting with :data:`indexes.text.ZH_EXTRA_WORDS` (微信, 小程序). An index built before any of them is searched
+# cutting with :data:`indexes.text.ZH_EXTRA_WORDS` (微信, 小程序); "us", the United States read as one term
+# however written (US, U.S., USA) and the pronoun "us" a stop word. An index built before any of them is searched
 # with queries analysed as its chunks were, until the next ingest (one that changes no document
 # too: IndexVersion.keyword_index_behind) or `kb reindex` rebuilds it.
-ANALYZER = "t2s+chars+joins+nums+words"
+ANALYZER = "t2s+chars+joins+nums+words+us"
 
 
 @lru_cache(maxsize=256)
 def _analyze_query(
-    query: str, fold: bool = True, chars: bool = False, nums: bool = True, words: bool = True
+    query: str, fold: bool = True, chars: bool = False, nums: bool = True, words: bool = True, us: bool = True
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A query's BM25 terms and phrase terms (of its topic: not "long" in "how long", which says
     what kind of answer it wants); one retrieval asks for them more than once. ``fold``, ``chars``, ``nums``, ``words``:
@@ -590,17 +591,17 @@ def _analyze_query(
     closed ("email") finds the chunks that hyphenate it by the closed form they hold."""
     topic = query_topic(query)
     return (
-        tuple(tokenize(topic, fold=fold, joins=False, nums=nums, words=words)),
-        tuple(keyword_features(topic, fold=fold, chars=chars, nums=nums, words=words)),
+        tuple(tokenize(topic, fold=fold, joins=False, nums=nums, words=words, us=us)),
+        tuple(keyword_features(topic, fold=fold, chars=chars, nums=nums, words=words, us=us)),
     )
 
 
 def keyword_features(
-    text: str, *, fold: bool = True, chars: bool = True, nums: bool = True, words: bool = True
+    text: str, *, fold: bool = True, chars: bool = True, nums: bool = True, words: bool = True, us: bool = True
 ) -> list[str]:
     """What the keyword index keeps of ``text`` beside its terms: its phrase terms and, with
     ``chars``, its Chinese characters (scored as phrase terms are)."""
-    out = phrase_terms(text, fold=fold, nums=nums, words=words)
+    out = phrase_terms(text, fold=fold, nums=nums, words=words, us=us)
     return out + char_terms(text, fold=fold, nums=nums) if chars else out
 
 
@@ -655,6 +656,7 @@ class IndexVersion:
         self._joins = "joins" in flags
         self._nums = "nums" in flags
         self._words = "words" in flags
+        self._us = "us" in flags
         self._traditional: bool | None = None  # writes_traditional(), once asked
         self._cjk_rows: np.ndarray | None = None
         self._cjk_questions: bool | None = None
@@ -716,6 +718,8 @@ class IndexVersion:
                 behind.append("cuts words jieba's dictionary lacks (微信, 小程序) into pieces")
         if self.n_chunks and self.bm25.analyzer and not self._joins:
             behind.append("reads a hyphenated word (e-mail) apart from the word written closed (email)")
+        if self.n_chunks and self.bm25.analyzer and not self._us:
+            behind.append('reads "US" as the word "us", and "U.S." apart from it')
         if not behind and self.n_chunks and not self.bm25.analyzer:
             # built before the analysis was recorded (2026-12-02), perhaps before negations kept
             # their place in the phrase terms (2026-12-01): "can't be returned" matched as "returned"
@@ -1012,7 +1016,7 @@ class IndexVersion:
     def _analyze(self, query: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """:func:`_analyze_query` as this version's chunks were analysed, with a word the corpus
         does not know read as the one it is a typo of (:meth:`BM25Index.correct`)."""
-        terms, phrases = _analyze_query(query, self._folds, self._chars, self._nums, self._words)
+        terms, phrases = _analyze_query(query, self._folds, self._chars, self._nums, self._words, self._us)
         return self.bm25.correct(terms), phrases
 
     def correct_terms(self, terms: tuple[str, ...], synonyms: bool = True) -> tuple[str, ...]:

@@ -519,6 +519,9 @@ EN_STOPWORDS = frozenset(
     yourself yourselves s t""".split()
 )
 
+# with the pronoun "us", once the United States is read as "usa" (:func:`_countries`)
+_EN_STOPWORDS_US = EN_STOPWORDS | {"us"}
+
 ZH_STOPWORDS = frozenset(
     "的 了 是 在 和 与 及 或 也 就 都 而 把 被 让 给 对 从 向 之 其 这 那 这个 那个 一个 个 吗 呢 吧 啊 呀 哦 么 "
     "我 你 他 她 它 我们 你们 他们 请问 请 怎么 什么 如何 哪些 哪里 是否 可以 能 会 要 有 没有 不 将 并 等 "
@@ -677,12 +680,15 @@ _IRREGULAR = {
 }
 
 
-def _en_tokens(text: str, negations: bool = False, joins: bool = False, lemmas: bool = False) -> list[str]:
+def _en_tokens(
+    text: str, negations: bool = False, joins: bool = False, lemmas: bool = False, us: bool = True
+) -> list[str]:
     low = text.lower()
-    words = _marked(_WORD.findall(low), EN_STOPWORDS, EN_NEGATIONS if negations else None)
+    stop = _EN_STOPWORDS_US if us else EN_STOPWORDS
+    words = _marked(_WORD.findall(low), stop, EN_NEGATIONS if negations else None)
     if joins and ("-" in low or "\u2010" in low or "\u2011" in low):
         closed = (_HYPHEN.sub("", m.group(0)) for m in _HYPHENATED.finditer(low))
-        words += [w for w in closed if w not in EN_STOPWORDS]
+        words += [w for w in closed if w not in stop]
     if not words:
         return []
     words = [w.replace("'", "") if "'" in w else w for w in words]
@@ -724,7 +730,7 @@ def _zh_tokens(run: str, negations: bool = False, words: bool = True) -> list[st
 
 def tokenize(
     text: str, lang: str | None = None, *, fold: bool = True, joins: bool = True, lemmas: bool = False,
-    nums: bool = True, words: bool = True,
+    nums: bool = True, words: bool = True, us: bool = True,
 ) -> list[str]:
     """The BM25 analyzer. English: lowercase, stop words removed, Snowball-stemmed; numbers kept.
     Chinese runs: read in Simplified script (:func:`to_simplified`), then jieba ``cut_for_search``
@@ -739,9 +745,12 @@ def tokenize(
     something are read as digits (:func:`arabic_numerals`: 第十二条 as 第12条); ``nums=False``: as
     written, as keyword indexes built before 2026-12-05 analysed their chunks. jieba cuts with
     :data:`ZH_EXTRA_WORDS` in its dictionary; ``words=False``: without them, as keyword indexes
-    built before 2026-12-06 analysed their chunks."""
+    built before 2026-12-06 analysed their chunks. The United States, however written ("US",
+    "U.S.", "USA"), is the one term ``usa``, and the pronoun "us" a stop word (:func:`_countries`);
+    ``us=False``: "US" and "us" one term, "U.S." the letter u, as keyword indexes built before
+    2026-12-07 analysed their chunks."""
     del lang  # analysis is per script run (see docstring)
-    return _analyse(text, negations=False, fold=fold, joins=joins, lemmas=lemmas, nums=nums, words=words)
+    return _analyse(text, negations=False, fold=fold, joins=joins, lemmas=lemmas, nums=nums, words=words, us=us)
 
 
 def unread_letters(text: str) -> bool:
@@ -758,8 +767,39 @@ def unread_letters(text: str) -> bool:
 _TYPESET_APOSTROPHE = re.compile(r"(?<=[A-Za-z])\u2019(?=[A-Za-z])")
 
 
-def _normalized(text: str, fold: bool = True, nums: bool = True) -> str:
+# the United States as a text writes it: "U.S.A.", "U.S.", "USA", "US" (the pronoun is "us", or
+# "US" in capitals beside a word the pronoun goes with: "CONTACT US", "EMAIL US", "ABOUT US")
+_US = re.compile(r"\bU\.S\.(?:A\.?)?(?![A-Za-z])|\bUSA?\b")
+_BESIDE_US = frozenset(
+    "ABOUT AT BY CALL CONTACT EMAIL E-MAIL FIND FOLLOW FOR FROM GIVE HELP JOIN LET LIKE MAIL MESSAGE OF ON "
+    "PHONE RING SEND SHARE SUPPORT TELL TEXT TO VISIT WITH WRITE".split()
+)
+
+
+def _countries(text: str) -> str:
+    """``text`` with the United States written as the one word "usa": "Are there cases in the US?"
+    asked with the word "us" of "It is returned to us" (the answer's first sentence to "Do you ship
+    to the US?"), and not with the "U.S." of a page that writes it so (the letter u, "s" a stop
+    word). "US" in capitals beside a word the pronoun goes with ("CONTACT US", "EMAIL US NOW") is
+    the pronoun; beside another ("US FDA") the country."""
+    if "U" not in text:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        if m.group() == "US":
+            before = re.search(r"([A-Za-z]+)[^A-Za-z]*$", text[max(0, m.start() - 30):m.start()])
+            after = re.match(r"[^A-Za-z]*([A-Za-z]+)", text[m.end():m.end() + 30])
+            if any(w is not None and w.group(1) in _BESIDE_US for w in (before, after)):
+                return m.group()
+        return " usa "
+
+    return _US.sub(one, text)
+
+
+def _normalized(text: str, fold: bool = True, nums: bool = True, us: bool = False) -> str:
     text = _TYPESET_APOSTROPHE.sub("'", unicodedata.normalize("NFKC", text))
+    if us:
+        text = _countries(text)
     if fold:
         text = to_simplified(text)
     return arabic_numerals(text) if nums else text
@@ -767,25 +807,25 @@ def _normalized(text: str, fold: bool = True, nums: bool = True) -> str:
 
 def _analyse(
     text: str, negations: bool, fold: bool = True, joins: bool = False, lemmas: bool = False, nums: bool = True,
-    words: bool = True,
+    words: bool = True, us: bool = True,
 ) -> list[str]:
     """:func:`tokenize`; with ``negations``, each run of negating words kept as :data:`NEGATION`;
     ``joins``: each hyphenated word's closed form added (:data:`_HYPHENATED`); ``lemmas``: each
     irregular form read as its word (:data:`_IRREGULAR`); ``nums``: Chinese numerals as digits."""
     if not text:
         return []
-    text = _normalized(text, fold, nums)
+    text = _normalized(text, fold, nums, us)
     if not _CJK_CHAR.search(text):
-        return _en_tokens(text, negations, joins, lemmas)
+        return _en_tokens(text, negations, joins, lemmas, us)
     out: list[str] = []
     pos = 0
     for m in _CJK_RUN.finditer(text):
         if m.start() > pos:
-            out.extend(_en_tokens(text[pos : m.start()], negations, joins, lemmas))
+            out.extend(_en_tokens(text[pos : m.start()], negations, joins, lemmas, us))
         out.extend(_zh_tokens(m.group(0), negations, words))
         pos = m.end()
     if pos < len(text):
-        out.extend(_en_tokens(text[pos:], negations, joins, lemmas))
+        out.extend(_en_tokens(text[pos:], negations, joins, lemmas, us))
     return out
 
 
@@ -1599,7 +1639,9 @@ def _without_kind_words_zh(query: str) -> str:
     return "".join(out) + query[pos:]
 
 
-def phrase_terms(text: str, *, fold: bool = True, nums: bool = True, words: bool = True) -> list[str]:
+def phrase_terms(
+    text: str, *, fold: bool = True, nums: bool = True, words: bool = True, us: bool = True
+) -> list[str]:
     """Adjacent term pairs within a clause, as ``"a\x1fb"`` (after the analyzer has dropped stop
     words, so "signal strength information" yields ``signal+strength``, ``strength+inform``).
     Indexed beside :func:`tokenize`'s terms, they reward passages that keep the query's words
@@ -1612,15 +1654,15 @@ def phrase_terms(text: str, *, fold: bool = True, nums: bool = True, words: bool
     "What does the warranty not cover?" shares with it alone. The pairs of the words around it stay,
     so a text without negations is analysed as before, and a question that puts its negation
     elsewhere than the answer does ("Why doesn't the TV turn on?", "the TV doesn't turn on")
-    still matches it as well as before. ``fold``, ``nums``, ``words``: as :func:`tokenize`'s."""
+    still matches it as well as before. ``fold``, ``nums``, ``words``, ``us``: as :func:`tokenize`'s."""
     if not text:
         return []
     out: list[str] = []
-    for clause in _CLAUSE.split(_normalized(text, fold, nums)):
-        terms = _analyse(clause, negations=False, fold=fold, nums=nums, words=words)
+    for clause in _CLAUSE.split(_normalized(text, fold, nums, us)):
+        terms = _analyse(clause, negations=False, fold=fold, nums=nums, words=words, us=us)
         out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(terms, terms[1:], strict=False))
         if _MAY_NEGATE.search(clause):
-            marked = _analyse(clause, negations=True, fold=fold, nums=nums, words=words)
+            marked = _analyse(clause, negations=True, fold=fold, nums=nums, words=words, us=us)
             out.extend(f"{a}{PHRASE_SEP}{b}" for a, b in zip(marked, marked[1:], strict=False) if NEGATION in (a, b))
     return out
 

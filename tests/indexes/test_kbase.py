@@ -673,10 +673,51 @@ def test_a_hyphenated_word_and_the_word_written_closed_find_each_other(
     assert now.keyword_index_behind() == []
     with monkeypatch.context() as m:  # the analysis before the closed forms
         m.setattr(kbase, "tokenize", lambda t, *a, **k: tokenize(t, fold=k.get("fold", True), joins=False))
-        m.setattr(kbase, "ANALYZER", "t2s+chars")
+        m.setattr(kbase, "ANALYZER", "t2s+chars+us")
         before = build("before")
     assert not before.keyword_search("email", 1)
     assert before.keyword_index_behind() == ["reads a hyphenated word (e-mail) apart from the word written closed (email)"]
+
+
+def test_the_united_states_is_one_term_however_written_and_us_a_stop_word(
+    kb_home: Path, hashing: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the demo's "Do you ship to the US?" opened its answer with "You have 7 days to pick it up; after
+    # that it is returned to us and refunded": the pronoun matched the country, while the "U.S." of
+    # a page that writes it so was the letter u. An index built before is searched as it was built
+    import functools
+
+    import indexes.kbase as kbase
+    from indexes.text import tokenize
+
+    assert tokenize("Do you ship to the US?") == tokenize("ship to the U.S.A.") == ["ship", "usa"]
+    assert tokenize("It is returned to us") == ["return"] and tokenize("CONTACT US") == ["contact"]
+    assert tokenize("US FDA approval") == ["usa", "fda", "approv"]
+    assert tokenize("It is returned to us", us=False) == ["return", "us"]
+    chunks = [
+        Chunk(id="c1", doc_id="d1", source="intl.md", position=0, text="We ship to the U.S. and Canada.",
+              title="International", lang="en"),
+        Chunk(id="c2", doc_id="d2", source="pickup.md", position=0, text="After 7 days it is returned to us.",
+              title="Pickup", lang="en"),
+    ]
+
+    def build(name: str) -> IndexVersion:
+        kb = KnowledgeBase(kb_home, name)
+        docs = [Document(id=c.doc_id, source=c.source, title=c.title, lang=c.lang) for c in chunks]
+        build_version(kb, hashing, docs, chunks, {c.doc_id: "h" for c in chunks})
+        return kb.load_live()
+
+    now = build("now")
+    assert [r for r, _ in now.keyword_search("Do you ship to the US?", 2)] == [0]
+    assert now.keyword_index_behind() == []
+    with monkeypatch.context() as m:  # the analysis before
+        m.setattr(kbase, "tokenize", functools.partial(tokenize, us=False))
+        m.setattr(kbase, "keyword_features", functools.partial(kbase.keyword_features, us=False))
+        m.setattr(kbase, "ANALYZER", "t2s+chars+joins+nums+words")
+        before = build("before")
+    assert before.keyword_index_behind() == ['reads "US" as the word "us", and "U.S." apart from it']
+    # searched as built: the pronoun still matches the country
+    assert sorted(r for r, _ in before.keyword_search("Do you ship to the US?", 2)) == [0, 1]
 
 
 def test_an_english_keyword_index_is_behind_only_when_built_before_its_analysis_was_recorded(
@@ -697,7 +738,8 @@ def test_an_english_keyword_index_is_behind_only_when_built_before_its_analysis_
         build_version(kb, hashing, [doc], [chunk], {"d1": "h"})
         behind[analyzer] = kb.load_live().keyword_index_behind()
     assert behind == {"": ["predates 2026-12-02 and may leave negations out of its phrase terms"],
-                      "t2s": ["reads a hyphenated word (e-mail) apart from the word written closed (email)"],
+                      "t2s": ["reads a hyphenated word (e-mail) apart from the word written closed (email)",
+                              'reads "US" as the word "us", and "U.S." apart from it'],
                       kbase.ANALYZER: []}
 
 
@@ -729,7 +771,7 @@ def test_words_jiebas_dictionary_lacks_are_words_of_the_keyword_index(
     with monkeypatch.context() as m:  # the analysis before the added words
         m.setattr(kbase, "tokenize", functools.partial(tokenize, words=False))
         m.setattr(kbase, "keyword_features", functools.partial(kbase.keyword_features, words=False))
-        m.setattr(kbase, "ANALYZER", "t2s+chars+joins+nums")
+        m.setattr(kbase, "ANALYZER", "t2s+chars+joins+nums+us")
         before = build("before")
     assert before.keyword_index_behind() == ["cuts words jieba's dictionary lacks (微信, 小程序) into pieces"]
     # searched as built: the question is cut as the chunks were, and finds its chunk by its characters
@@ -782,6 +824,7 @@ def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_other
         "reads Chinese numerals (第十二条, 十五天) apart from digits (第12条, 15天)",
         "cuts words jieba's dictionary lacks (微信, 小程序) into pieces",
         "reads a hyphenated word (e-mail) apart from the word written closed (email)",
+        'reads "US" as the word "us", and "U.S." apart from it',
     ]
     assert now.keyword_index_behind() == []
     # the next version analyses every chunk again, those it copies from the older one too
@@ -826,7 +869,7 @@ def test_chinese_numerals_and_digits_find_each_other(
     assert [r for r, _ in now.keyword_search("工本费20元", 1)] == [2]
     # an index built before is searched as its chunks were analysed (numerals as written), and says so
     with monkeypatch.context() as m:
-        m.setattr(kbase, "ANALYZER", "t2s+chars+joins+words")
+        m.setattr(kbase, "ANALYZER", "t2s+chars+joins+words+us")
         m.setattr(kbase, "tokenize", functools.partial(kbase.tokenize, nums=False))
         m.setattr(kbase, "keyword_features", functools.partial(kbase.keyword_features, nums=False))
         before = build("before")

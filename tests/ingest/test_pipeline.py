@@ -114,7 +114,7 @@ def test_an_unchanged_ingest_rebuilds_a_keyword_index_built_by_older_code(
     kb = KnowledgeBase(kb_home, "t")
     with monkeypatch.context() as m:  # the analysis before the character features
         m.setattr(kbase, "keyword_features", lambda t, *a, **k: kbase.phrase_terms(t))
-        m.setattr(kbase, "ANALYZER", "t2s+joins+nums+words")
+        m.setattr(kbase, "ANALYZER", "t2s+joins+nums+words+us")
         r1 = ingest(kb, docs, fake_embedder)
     old = kb.load_live()
     assert old.keyword_index_behind() == ["matches Chinese by jieba's words only, not by their characters"]
