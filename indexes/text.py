@@ -796,7 +796,7 @@ def _countries(text: str) -> str:
     return _US.sub(one, text)
 
 
-def _normalized(text: str, fold: bool = True, nums: bool = True, us: bool = False) -> str:
+def _normalized(text: str, fold: bool = True, nums: bool = True, us: bool = True) -> str:
     text = _TYPESET_APOSTROPHE.sub("'", unicodedata.normalize("NFKC", text))
     if us:
         text = _countries(text)
@@ -1042,10 +1042,10 @@ def without_page_meta(text: str) -> str:
     return re.sub(r"[ \t]{2,}", " ", _PAGE_META.sub("", text)).strip()
 
 
-# a line break written out as backslash and n (a page copied from a JSON export or a scraper's
-# output: 39 of domainrag's pages), with the spaces around it
 # what a figure counts, written first after it ("1967年", "80余人")
 _FIGURE_UNITS = frozenset("年月日号时分秒个名人位次届期元万亿千百岁天周条项所%％")
+# a line break written out as backslash and n (a page copied from a JSON export or a scraper's
+# output: 39 of domainrag's pages), with the spaces around it
 _ESCAPED_BREAK = re.compile(r"[ \t]*(?<!\\)(?:(?:\\{1,2}r)?\\{1,2}n)+[ \t]*")
 
 
