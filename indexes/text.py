@@ -770,6 +770,8 @@ _TYPESET_APOSTROPHE = re.compile(r"(?<=[A-Za-z])\u2019(?=[A-Za-z])")
 # the United States as a text writes it: "U.S.A.", "U.S.", "USA", "US" (the pronoun is "us", or
 # "US" in capitals beside a word the pronoun goes with: "CONTACT US", "EMAIL US", "ABOUT US")
 _US = re.compile(r"\bU\.S\.(?:A\.?)?(?![A-Za-z])|\bUSA?\b")
+_WORD_BEFORE = re.compile(r"([A-Za-z]+)[^A-Za-z]*$")
+_WORD_AFTER = re.compile(r"[^A-Za-z]*([A-Za-z]+)")
 _BESIDE_US = frozenset(
     "ABOUT AT BY CALL CONTACT EMAIL E-MAIL FIND FOLLOW FOR FROM GIVE HELP JOIN LET LIKE MAIL MESSAGE OF ON "
     "PHONE RING SEND SHARE SUPPORT TELL TEXT TO VISIT WITH WRITE".split()
@@ -782,13 +784,13 @@ def _countries(text: str) -> str:
     to the US?"), and not with the "U.S." of a page that writes it so (the letter u, "s" a stop
     word). "US" in capitals beside a word the pronoun goes with ("CONTACT US", "EMAIL US NOW") is
     the pronoun; beside another ("US FDA") the country."""
-    if "U" not in text:
+    if "US" not in text and "U.S" not in text:
         return text
 
     def one(m: re.Match[str]) -> str:
         if m.group() == "US":
-            before = re.search(r"([A-Za-z]+)[^A-Za-z]*$", text[max(0, m.start() - 30):m.start()])
-            after = re.match(r"[^A-Za-z]*([A-Za-z]+)", text[m.end():m.end() + 30])
+            before = _WORD_BEFORE.search(text, max(0, m.start() - 30), m.start())
+            after = _WORD_AFTER.match(text, m.end(), m.end() + 30)
             if any(w is not None and w.group(1) in _BESIDE_US for w in (before, after)):
                 return m.group()
         return " usa "
