@@ -34,6 +34,14 @@ def _python(script: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _live_version(kb_home: Path, hashing: Any, name: str, chunks: Sequence[Chunk]) -> IndexVersion:
+    """The live version of a knowledge base ``name`` built of ``chunks``, a document each."""
+    kb = KnowledgeBase(kb_home, name)
+    docs = [Document(id=c.doc_id, source=c.source, title=c.title, lang=c.lang) for c in chunks]
+    build_version(kb, hashing, docs, list(chunks), {c.doc_id: "h" for c in chunks})
+    return kb.load_live()
+
+
 def test_round_trip_and_searches(built_kb: KnowledgeBase, hashing) -> None:  # type: ignore[no-untyped-def]
     docs, chunks, hashes = corpus_docs()
     v = built_kb.load_live(hashing.id)
@@ -658,10 +666,7 @@ def test_a_hyphenated_word_and_the_word_written_closed_find_each_other(
     )
 
     def build(name: str) -> IndexVersion:
-        kb = KnowledgeBase(kb_home, name)
-        docs = [Document(id=c.doc_id, source=c.source, title=c.title, lang=c.lang) for c in chunks]
-        build_version(kb, hashing, docs, list(chunks), {c.doc_id: "h" for c in chunks})
-        return kb.load_live()
+        return _live_version(kb_home, hashing, name, chunks)
 
     assert tokenize("e-mail") == ["e", "mail", "email"] and tokenize("e-mail", joins=False) == ["e", "mail"]
     assert tokenize("covid-19") == ["covid", "19"]  # letters only
@@ -702,10 +707,7 @@ def test_the_united_states_is_one_term_however_written_and_us_a_stop_word(
     ]
 
     def build(name: str) -> IndexVersion:
-        kb = KnowledgeBase(kb_home, name)
-        docs = [Document(id=c.doc_id, source=c.source, title=c.title, lang=c.lang) for c in chunks]
-        build_version(kb, hashing, docs, chunks, {c.doc_id: "h" for c in chunks})
-        return kb.load_live()
+        return _live_version(kb_home, hashing, name, chunks)
 
     now = build("now")
     assert [r for r, _ in now.keyword_search("Do you ship to the US?", 2)] == [0]
@@ -759,10 +761,7 @@ def test_words_jiebas_dictionary_lacks_are_words_of_the_keyword_index(
     other = Chunk(id="c2", doc_id="d2", source="visit.md", position=0, text="探视时间为每天15:00至20:00。", title="探视", lang="zh")
 
     def build(name: str) -> IndexVersion:
-        kb = KnowledgeBase(kb_home, name)
-        docs = [Document(id=c.doc_id, source=c.source, title=c.title, lang=c.lang) for c in (deposit, other)]
-        build_version(kb, hashing, docs, [deposit, other], {"d1": "h", "d2": "h"})
-        return kb.load_live()
+        return _live_version(kb_home, hashing, name, (deposit, other))
 
     assert "微信" in tokenize("可以用微信交吗？") and "微信" not in tokenize("可以用微信交吗？", words=False)
     now = build("now")
@@ -798,10 +797,7 @@ def test_chinese_is_also_matched_by_its_characters_where_the_words_are_cut_other
     chunks = (fee, items, other)
 
     def build(name: str) -> IndexVersion:
-        kb = KnowledgeBase(kb_home, name)
-        docs = [Document(id=c.doc_id, source=c.source, title=c.title, lang=c.lang) for c in chunks]
-        build_version(kb, hashing, docs, list(chunks), {c.doc_id: "h" for c in chunks})
-        return kb.load_live()
+        return _live_version(kb_home, hashing, name, chunks)
 
     assert "年费" not in tokenize("要交年费吗") and "退" in tokenize("什么商品不能退")  # the cuts this is about
     now = build("now")
@@ -855,10 +851,7 @@ def test_chinese_numerals_and_digits_find_each_other(
     )
 
     def build(name: str) -> IndexVersion:
-        kb = KnowledgeBase(kb_home, name)
-        docs = [Document(id=c.doc_id, source=c.source, title=c.title, lang=c.lang) for c in chunks]
-        build_version(kb, hashing, docs, list(chunks), {c.doc_id: "h" for c in chunks})
-        return kb.load_live()
+        return _live_version(kb_home, hashing, name, chunks)
 
     now = build("now")
     assert [r for r, _ in now.keyword_search("第12条说了什么", 1)] == [0]
