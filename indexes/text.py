@@ -1014,6 +1014,9 @@ _ASKS_CONTACT = re.compile(
     r"^(?!\W*(?:why|how|can|could|should|do|does|did|is|are|will|would|may|must)\b)"
     r"(?!.*(?:为什么|怎么|如何|能不能|可不可以|可以|能否|是否)).*"
     r"(?:\b(?:phone|telephone|hotline|helpline|fax|contact)\s+(?:number|no)\b|\be-?mail\s+address\b"
+    # (or the e-mail a "what" question ends on: "What is the customer service email?"; not a phone,
+    # which is as often a product: "What is the best phone?")
+    r"|^\W*what\b.*\be-?mail\W*$"
     r"|电话号码|联系电话|客服电话|热线电话|邮箱地址|电子邮箱)"
     # ... or how to reach someone at all ("How can I contact customer service?", "How do I reach
     # you?"): the ways to, a phone number or an e-mail address, answer it
@@ -1076,6 +1079,13 @@ def without_escaped_breaks(text: str) -> str:
 # "number" of "phone number", 地址 of 邮箱地址, 号码 of 电话号码), as tokenize() gives them: an address
 # or a number itself says them (rag.assistant's names_every_term)
 CONTACT_FORM_WORDS = frozenset({"address", "number", "地址", "号码"})
+# the words a question asking for a contact names whose it is by, the service desk's (as tokenize()
+# gives them: support, helpline, hotline, help desk, customer service or care, call center, 客服,
+# 服务热线): the contact details a knowledge base gives are its service desk's, whatever it calls it
+SERVICE_DESK_WORDS = frozenset(
+    {"support", "helplin", "hotlin", "helpdesk", "help", "desk", "custom", "servic", "care", "call", "center",
+     "centr", "客服", "人工客服", "人工", "服务", "热线"}
+)
 # a phone number (seven digits or more, "1-800-555-0199", "+86 10 8888 6666"; a service number of
 # five or six after a word that says to call it, "拨打95588", "hotline 95588") or an e-mail address
 _PHONE = re.compile(r"\+?\d[\d ()./-]{5,}\d")

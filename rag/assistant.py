@@ -40,6 +40,7 @@ from indexes.text import (
     CONTACT_FORM_WORDS,
     NEGATION,
     PHRASE_SEP,
+    SERVICE_DESK_WORDS,
     answer_kind,
     asks_how_to,
     asks_the_opposite,
@@ -1886,6 +1887,12 @@ class Assistant:
         # ``compose._topic_terms``), "Which payment methods do you accept?" by "We accept direct
         # debit, debit card and credit card"
         framing = set(tokenize(" ".join(comparison_cues(topic) + class_words(topic))))
+        asks_contact = answer_kind(need) == "contact"
+        if asks_contact and len(terms - framing - SERVICE_DESK_WORDS) >= 2:
+            # nor whose contact a question for one asks by, the service desk's, beside two words that
+            # say which: "What is the support phone number?" was refused, its page saying "customer
+            # service" and "Phone | ... | 1-800-555-0199", never "support"
+            framing |= terms & SERVICE_DESK_WORDS
         # nor is a verb it asks with, beside two words that say what about: "Do Gold members get an
         # extra bag?" was refused, its passage saying "Gold ... members receive one extra checked bag"
         if len(terms - framing - ASKING_VERBS) >= 2:
@@ -1903,7 +1910,7 @@ class Assistant:
         # the noun a question that asks for a contact names its form by is said by the address or
         # number a passage gives: "What is the support email address?" was refused, answered by
         # the row "E-mail | Answered within 1 business day | support@acme.example"
-        form_words = terms & CONTACT_FORM_WORDS if answer_kind(need) == "contact" else frozenset()
+        form_words = terms & CONTACT_FORM_WORDS if asks_contact else frozenset()
 
         def names_all(text: str) -> bool:
             named = named_terms(frozenset(terms), text)

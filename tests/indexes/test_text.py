@@ -718,3 +718,17 @@ def test_a_line_break_written_out_is_read_as_one(text: str, read: str) -> None:
     from indexes.text import without_escaped_breaks
 
     assert without_escaped_breaks(text) == read
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("What is the customer service email?", "contact"),
+    ("What's the support e-mail?", "contact"),
+    ("What is the email policy?", None),
+    ("I did not receive an email", None),
+    ("Can I change my email?", None),
+    ("What is the best phone?", None),
+])
+def test_a_what_question_that_ends_on_an_email_asks_for_a_contact(question: str, kind: str | None) -> None:
+    from indexes.text import answer_kind
+
+    assert answer_kind(question) == kind

@@ -2417,6 +2417,21 @@ def test_a_contact_question_s_address_or_number_is_named_by_the_one_a_passage_gi
     assert asst.ask("How do I change my support email address?").action == "refuse"
 
 
+def test_a_contact_question_names_the_service_desk_by_any_of_its_names(kb_home: Path, fake_embedder: Any) -> None:
+    # "What is the support phone number?" was refused on the sample knowledge base: its contact page
+    # says "customer service" and "Phone | ... | 1-800-555-0199", never "support"; the contact
+    # details a knowledge base gives are its service desk's, whatever the customer calls it
+    asst = _named_or_refused(kb_home, fake_embedder, Doc(
+        "contact.md", "Contact", ["Our customer service team helps you with orders and returns.",
+                                  "Phone: 1-800-555-0199, Monday to Friday, 8:00 to 20:00."]))
+    for q in ("What is the support phone number?", "What is the helpline phone number?"):
+        a = asst.ask(q)
+        assert a.action == "answer" and "1-800-555-0199" in a.text, (q, a.action, a.text)
+    # a contact it does not give, or a desk named with nothing else to say which contact, stays refused
+    assert asst.ask("What is the support fax number?").action == "refuse"
+    assert asst.ask("What is the support number?").action == "refuse"
+
+
 def test_a_chinese_word_cut_whole_with_the_words_in_it_is_named_by_one_of_them(kb_home: Path, fake_embedder: Any) -> None:
     # "可以开发票吗？" (jieba: 开发, 发票, 开发票) was refused where the passage says "开具发票": its
     # 开发 (develop) and 开发票 were terms to name, and "开发" with "发票" a pair to keep together (QA)
