@@ -789,6 +789,16 @@ def located(hits: Sequence[Hit], index: Any) -> list[Hit]:
     return [replace(h, span=span_locator(get_chunks(list(h.rows)))) if len(h.rows) > 1 else h for h in hits]
 
 
+def _as_read(retrieved: Sequence[Hit], read: Sequence[Hit]) -> list[Hit]:
+    """The ``retrieved`` passages as the answer read them (``read``): a passage that was read with
+    an excerpt of its source's other chunk (:meth:`~rag.retrieval.HybridRetriever.answer_excerpts`)
+    is shown with it. Shown as retrieved, "When do I escalate?" quoted the excerpt "Ask the
+    customer to stop using the product ..." under "Safety issues", and no passage the answer
+    returned held that sentence."""
+    by_chunk = {h.chunk.id: h for h in read}
+    return [by_chunk.get(h.chunk.id, h) for h in retrieved]
+
+
 def _redacted(hits: Sequence[Hit]) -> list[Hit]:
     """``hits`` with the instructions a passage holds replaced (:func:`redact_injections`)."""
     return [replace(h, text=redact_injections(h.passage)) if injected(h.passage) else h for h in hits]
@@ -1322,7 +1332,7 @@ class Assistant:
             timings["total"] = (time.perf_counter() - t0) * 1000
             for key in ("retrieve", "rerank", "compose", "check"):
                 timings.setdefault(key, 0.0)
-            shown = retrieved or list(hits)
+            shown = _as_read(retrieved, hits) if retrieved else list(hits)
             if any(len(h.rows) > 1 for h in shown):  # (only retrieved passages have rows)
                 shown = located(shown, retriever.index)
             # the sentences the check dropped are kept for whoever reviews answers, but one that
