@@ -15,16 +15,20 @@ from rag.types import Fallback, FallbackReason
 
 
 def _texts(value: Any) -> Any:
-    """``value`` unchanged; every string in it (in lists and dicts too) checked by :func:`require_text`."""
-    if isinstance(value, str):
-        require_text(value, "text", decoded=False)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _texts(k)
-            _texts(v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _texts(v)
+    """``value`` unchanged; every string in it (in lists and dicts too) checked by :func:`require_text`.
+    Walked with a stack of its own, not by recursion: a body nested about 950 deep, which the JSON
+    parser reads, ran out of Python's stack here (a 500 with a RecursionError)."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            require_text(item, "text", decoded=False)
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                todo.append(v)
+                todo.append(k)
+        elif isinstance(item, (list, tuple)):
+            todo.extend(reversed(item))
     return value
 
 

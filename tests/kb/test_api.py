@@ -466,6 +466,23 @@ def test_text_that_is_not_unicode_is_refused_by_field_not_a_500(client: Any) -> 
     assert client.post("/v1/ask", json={"question": "How long does standard shipping take?"}).status_code == 200
 
 
+def test_every_string_of_a_deeply_nested_field_is_checked_without_running_out_of_stack() -> None:
+    # a field that holds any value ("user.attributes") had every string in it checked by a recursive
+    # walk: a body about 950 deep, which the JSON parser still reads, was a 500 with a RecursionError
+    from kb.service.schemas import AskRequest
+
+    nested: Any = 1
+    for _ in range(5000):
+        nested = ["x", nested]
+    got = AskRequest.model_validate({"question": "refund", "user": {"attributes": {"a": nested}}})
+    assert got.user is not None and got.user.attributes["a"] is nested
+    nested = ["\ud800"]
+    for _ in range(5000):
+        nested = [nested, "x"]
+    with pytest.raises(ValueError, match=r"user\.attributes\s+Value error, holds a lone surrogate \(U\+D800\)"):
+        AskRequest.model_validate({"question": "refund", "user": {"attributes": {"a": nested}}})
+
+
 def test_language_filter_reads_language_tags_and_refuses_what_is_none(client: Any) -> None:
     # a filter compared its value as given: "zh-CN" or "ZH" matched no chunk (stored "zh") and
     # "klingon" none either, each answered as if the knowledge base knew nothing
