@@ -474,8 +474,7 @@ class Service:
         from rag.assistant import check_session_id
 
         check_session_id(session_id)
-        owner = self.store.session_owner(session_id)
-        if owner is not None and owner != caller.name:
+        if self.store.claim_session(session_id, caller.name) != caller.name:
             raise SessionOwnerError(
                 f"session {session_id!r} was started with another API key",
                 "omit session_id to start a new conversation, or continue it with the key that started it",

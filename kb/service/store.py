@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS job_cancels (
     id TEXT PRIMARY KEY,
     asked_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS session_owners (
+    session_id TEXT PRIMARY KEY,
+    caller TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 """
 
 # the states of a job that has not ended (kb.service.jobs), and their placeholders in a query
@@ -209,10 +214,30 @@ class ServiceStore:
         row = self._answered(session_id, "kb", last=True)
         return None if row is None else str(row[0])
 
-    def session_owner(self, session_id: str) -> str | None:
-        """The caller (API key name) whose question started a session; None for a new session."""
-        row = self._answered(session_id, "caller", last=False)
-        return None if row is None else str(row[0])
+    def claim_session(self, session_id: str, caller: str) -> str:
+        """The caller (API key name) a session belongs to, the one whose question started it: a
+        new session is ``caller``'s from now on, claimed in the transaction that found it new.
+        Read from its first answer, the owner of a session two keys asked on at the same moment
+        was neither's yet for either: both were answered, each key's turns went into one
+        conversation, and the first answer recorded took it from the other key. A session begun
+        before owners were recorded belongs to the caller of its first answer."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")  # (other processes serving the same database wait)
+            try:
+                row = self._conn.execute("SELECT caller FROM session_owners WHERE session_id=?", (session_id,)).fetchone()
+                if row is None:
+                    row = self._conn.execute(
+                        "SELECT caller FROM answers WHERE session_id=? ORDER BY created_at ASC LIMIT 1", (session_id,)
+                    ).fetchone()
+                    owner = caller if row is None else str(row[0])
+                    self._conn.execute("INSERT INTO session_owners VALUES (?,?,?)", (session_id, owner, time.time()))
+                else:
+                    owner = str(row[0])
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        return owner
 
     def recent_sessions(self, limit: int = 30, viewer: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         """Most recent conversations first, with whether their last answer was a hand-off. For a

@@ -852,6 +852,38 @@ def test_a_session_is_continued_only_with_the_key_that_started_it(keyed: Any) ->
     assert keyed.post("/v1/ask", json=follow, headers=_h("r")).status_code == 200
 
 
+def test_a_new_session_is_the_first_asking_keys_before_its_first_answer_is_recorded(keyed: Any) -> None:
+    # its owner was read from its first answer: two keys asking on a new id at the same moment both
+    # found it new, both were answered into one conversation, and the answer recorded first took it
+    # from the other key. The first key's question claims it as it is checked (here: its answer
+    # not recorded yet), and the other key is refused
+    import threading
+
+    svc = keyed.app.state.service
+    assert svc.store.claim_session("sess-race-1", "rita") == "rita"
+    r = keyed.post("/v1/ask", json={"question": SECRET_Q, "session_id": "sess-race-1"}, headers=_h("s"))
+    assert r.status_code == 403 and r.json()["error"] == "session_forbidden", r.text
+    assert keyed.post("/v1/ask", json={"question": SECRET_Q, "session_id": "sess-race-1"}, headers=_h("r")).status_code == 200
+    # many claims of one new id at once: one owner, the same for every caller
+    start, got = threading.Barrier(8), []
+
+    def claim(name: str) -> None:
+        start.wait()
+        got.append(svc.store.claim_session("sess-race-2", name))
+
+    threads = [threading.Thread(target=claim, args=(f"key{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and len(set(got)) == 1, got
+    # a session begun before owners were recorded is its first answer's caller's
+    first = keyed.post("/v1/ask", json={"question": SECRET_Q}, headers=_h("r")).json()["session_id"]
+    with svc.store._lock:
+        svc.store._conn.execute("DELETE FROM session_owners WHERE session_id=?", (first,))
+    assert svc.store.claim_session(first, "sam") == "rita"
+
+
 def test_an_answer_is_rated_only_by_the_key_it_was_given_to_or_an_admin(keyed: Any) -> None:
     # another key's thumbs-up went into the eval export as a reviewed case of an answer it never saw
     answer_id = keyed.post("/v1/ask", json={"question": SECRET_Q}, headers=_h("r")).json()["answer_id"]

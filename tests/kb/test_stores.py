@@ -81,7 +81,7 @@ def test_a_read_of_the_service_database_that_fails_is_a_503_in_words(home: Path,
         def broken(*_: Any, **__: Any) -> Any:
             raise sqlite3.DatabaseError("database disk image is malformed")
 
-        for name in ("history", "session_owner", "recent_sessions", "export", "load_job"):
+        for name in ("history", "claim_session", "recent_sessions", "export", "load_job"):
             setattr(store, name, broken)
         if route == "ask":
             r = c.post("/v1/ask", json={"question": "How long does standard shipping take?", "session_id": "s-1"})
