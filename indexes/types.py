@@ -20,20 +20,52 @@ _LANG_NAMES = {
 }  # fmt: skip
 
 
+# the two-letter codes of ISO 639-1, which documents and chunks store
+ISO_639_1 = frozenset("""
+aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv
+dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig
+ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh
+mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru
+rw sa sc sd se sg sh si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty
+ug uk ur uz ve vi vo wa wo xh yi yo za zh zu
+""".split())
+
+
 def lang_code(value: str) -> str:
     """The language ``value`` names, as documents and chunks store it: the primary subtag of a
-    language tag, in lower case ("zh-CN", "ZH_cn" -> "zh"), or the code of a language name
-    ("English" -> "en", "中文" -> "zh"). ValueError, saying what to write, for anything else
-    ("klingon"): a filter on it would match nothing and look like a knowledge base without the
-    answer."""
+    language tag, in lower case ("zh-CN", "ZH_cn" -> "zh"), a three-letter code as the two-letter
+    one of its language where there is one ("eng" -> "en", "zho" -> "zh"), or the code of a
+    language name ("English" -> "en", "中文" -> "zh"). ValueError, saying what to write, for
+    anything else ("klingon", "xx"): a filter on it would match nothing and look like a knowledge
+    base without the answer."""
     text = value.strip()
     named = _LANG_NAMES.get(text.lower())
     if named:
         return named
-    if not _LANG_TAG.fullmatch(text):
+    code = re.split(r"[-_]", text, maxsplit=1)[0].lower() if _LANG_TAG.fullmatch(text) else ""
+    if len(code) == 3:
+        code = _iso_639_3(code)
+    if len(code) == 2 and code not in ISO_639_1:
+        code = ""
+    if not code:
         shown = value if len(value) <= 24 else value[:21] + "..."  # one short line, whatever was given
         raise ValueError(f"{shown!r} is not a language code; write an ISO 639-1 code such as en or zh")
-    return re.split(r"[-_]", text, maxsplit=1)[0].lower()
+    return code
+
+
+def _iso_639_3(code: str) -> str:
+    """A three-letter code (ISO 639-2 or 639-3) as the two-letter code of its language, or as
+    itself for a language without one ("yue", "fil"); "" for a code of no language. (python-iso639,
+    which the document parsers install, is imported here only: it takes 0.3 s to load.)"""
+    try:
+        import iso639
+    except ImportError:  # pragma: no cover - installed with the document parsers (unstructured)
+        return code
+    try:
+        found = iso639.Language.match(code)
+    except iso639.LanguageNotFoundError:
+        return ""
+    return str(found.part1 or code)
 
 
 def sha256_hex(data: bytes | str, n: int = 32) -> str:

@@ -494,7 +494,9 @@ def test_language_filter_reads_language_tags_and_refuses_what_is_none(client: An
     assert sources("zh") == {"loyalty.zh.md"}
     assert sources("zh-CN") == sources("ZH") == sources("Chinese") == {"loyalty.zh.md"}
     assert "loyalty.zh.md" not in sources("en-US")
-    for bad in ("klingon", "en US", "e"):
+    assert sources("zho") == sources("chi") == {"loyalty.zh.md"}  # ISO 639-2, read as the code stored
+    # a code of the form of one that names no language ("xx" was read as a code and matched nothing)
+    for bad in ("klingon", "en US", "e", "xx", "qq", "xxx"):
         r = client.post("/v1/ask", json={"question": "积分怎么用", "filters": {"lang": bad}})
         assert r.status_code == 422, r.text
         assert r.json()["message"] == (

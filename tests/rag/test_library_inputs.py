@@ -36,6 +36,8 @@ def test_one_name_is_one_name_not_its_letters() -> None:
     ({"on_date": "last tuesday"}, "filter on_date 'last tuesday' is not a date"),
     ({"on_date": 20260101}, "filter on_date 20260101 is not a date"),
     ({"lang": "klingon"}, "'klingon' is not a language code"),
+    ({"lang": "zz"}, "'zz' is not a language code"),
+    ({"lang": "zz-CN"}, "'zz-CN' is not a language code"),
     ({"lang": 5}, "filter lang must be a language code, not int"),
 ])
 def test_filters_refuse_what_they_cannot_read(kw: dict[str, Any], says: str) -> None:
