@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from indexes.types import CONTINUES
-from kb.errors import TERMINAL_ESCAPE
+from kb.errors import INVISIBLE, TERMINAL_ESCAPE
 
 __all__ = [
     "normalize_text", "without_controls", "detect_lang", "tokenize", "phrase_terms", "split_sentences", "is_cjk_char",
@@ -222,12 +222,6 @@ def traditional_share(text: str) -> float:
 
 # --- normalisation -----------------------------------------------------------------------------
 
-# zero-width characters, and the bidi embeddings, overrides and isolates (U+202A-U+202E,
-# U+2066-U+2069): invisible, and an override shows the text after it reversed ("\u202eevil" as
-# "live"), in a citation as in a terminal
-_ZERO_WIDTH = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), None
-)
 _HSPACE = re.compile(r"[^\S\n]+")  # any whitespace except newline
 _MANY_NL = re.compile(r"\n{3,}")
 # control characters but tab and newline: C0 (NUL, ESC, backspace, ...), DEL and C1 (U+0080-U+009F,
@@ -330,7 +324,7 @@ def normalize_text(text: str) -> str:
         return ""
     text = _circled_numbers(text)
     text = _nfkc_keeping_marks(text)
-    text = text.translate(_ZERO_WIDTH)
+    text = text.translate(INVISIBLE)
     text = without_controls(text)
     text = _HSPACE.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))

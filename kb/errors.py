@@ -139,6 +139,14 @@ _UNREAD = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 # was dropped as a control character, and "[31m" read as a word turned "How long\x1b[31m do I
 # have to" from asked back into refused
 TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|[@-Z\\-_])")
+# zero-width characters and the soft hyphen, and the bidi embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069): invisible, and an override shows the text after it reversed
+# ("\u202eevil" as "live"), in a citation as in a terminal. Dropped from stored text
+# (indexes.text.normalize_text) and from questions: "re\u200bturn win\u200bdow", pasted from a page,
+# was searched as four words none of which a document holds, and refused
+INVISIBLE = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), None
+)
 
 
 def question_text(value: object, what: str = "question", limit: int | None = None) -> str:
@@ -151,7 +159,7 @@ def question_text(value: object, what: str = "question", limit: int | None = Non
         raise InputError(f"the {what} must be text (str), not {type(value).__name__}", f"pass the {what} as a string")
     if "\x1b" in value:
         value = TERMINAL_ESCAPE.sub("", value)
-    q = require_text(value.strip(), what)
+    q = require_text(value.translate(INVISIBLE).strip(), what)
     if blank(q):
         raise InputError(f"the {what} is empty", f"type a {what}")
     if limit is not None and len(q) > limit:

@@ -657,6 +657,18 @@ def test_a_terminal_escape_sequence_is_no_text() -> None:
     assert without_controls("Red\x1b[31mtext\x1b[0m and \x1b]0;title\x07done") == "Redtext and done"
 
 
+def test_an_invisible_character_in_a_question_is_no_text() -> None:
+    """QA 2026-12-07: "re\u200bturn win\u200bdow" (a zero-width space pasted from a page) was
+    searched as four words that no document holds, and refused; stored text drops them already."""
+    from kb.errors import InputError, question_text
+
+    assert question_text("re\u200bturn win\u200bdow") == "return window"
+    assert question_text("\ufeff退货\u200d期限\u00ad？") == "退货期限？"
+    assert question_text("How long \u202edo I have?") == "How long do I have?"
+    with pytest.raises(InputError, match="the question is empty"):
+        question_text("\u200b \u2060")
+
+
 def test_a_phone_number_counts_nothing() -> None:
     # "How many people are covered by it?" was told "contact ... by calling (718) 557-1399"
     from indexes.text import holds_answer_kind
