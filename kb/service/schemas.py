@@ -77,6 +77,15 @@ class UserInfo(RequestModel):
     )
     attributes: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("groups")
+    @classmethod
+    def _named(cls, value: list[str] | None) -> list[str] | None:
+        # a blank name (a variable left unset) was dropped, and the user read as one of no group,
+        # where a blank tag, source or upload group is refused
+        if value is not None and any(not g.strip() for g in value):
+            raise ValueError("holds a blank name; name each group, or send [] for a user of no group")
+        return value
+
 
 class FilterSpec(RequestModel):
     tags: list[str] | None = Field(

@@ -534,6 +534,12 @@ def test_a_misspelt_field_or_a_bad_date_is_refused_in_plain_words(client: Any) -
         for path, body in (("/v1/search", {"query": q}), ("/v1/ask", {"question": q, "stream": True})):
             r = client.post(path, json={**body, "filters": filters})
             assert r.status_code == 422 and "holds a blank name" in r.json()["message"], r.text
+    # and so is a blank group of the user: it was dropped, and the user read as one of no group
+    for groups in ([""], ["staff", "  "]):
+        r = client.post("/v1/ask", json={"question": q, "user": {"groups": groups}})
+        assert r.status_code == 422, r.text
+        assert r.json()["message"].startswith("user.groups: holds a blank name; name each group, or send []"), r.text
+    assert client.post("/v1/ask", json={"question": q, "user": {"groups": []}}).status_code == 200
 
 
 def test_a_filter_naming_only_unknown_tags_or_sources_is_refused_not_answered_as_unknown(client: Any) -> None:
