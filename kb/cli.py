@@ -4,6 +4,7 @@ the commands so that ``kb --help`` stays fast."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Any
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: KBError becomes a one-line message and its exit code, never a traceback."""
     _safe_output()
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False, prog_name="kb")  # (also run as python -m kb.cli)
         # standalone_mode=False hands typer.Exit's code back as the return value
         if isinstance(rc, int) and rc:
             sys.exit(rc)
@@ -71,6 +72,12 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(ex, _usage_errors()):
             usage: Any = ex
             usage.show()  # the usage line and the one-line error, as click prints them
+            body = _usage_body(usage.format_message(), usage_of(usage))
+            if body["hint"].startswith("put --"):
+                typer.echo(f"hint: {body['hint']}", err=True)
+            if "--json" in (sys.argv[1:] if argv is None else argv):
+                # and, asked for JSON, the object a script parses (it got nothing on stdout)
+                typer.echo(json.dumps(body, ensure_ascii=False))
             sys.exit(usage.exit_code)
         if isinstance(ex, _aborts()):
             sys.exit(1)
@@ -84,6 +91,22 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"error: internal error ({type(ex).__name__}: {str(ex)[:200]}); this is a bug: run the "
                    "command again with KB_DEBUG=1 for the traceback and report it", err=True)
         sys.exit(EXIT_INTERNAL)
+
+
+def usage_of(error: Any) -> str:
+    """The command line a usage error is about ("kb ask"), or "kb"."""
+    ctx = getattr(error, "ctx", None)
+    return str(getattr(ctx, "command_path", "") or "kb")
+
+
+def _usage_body(message: str, command: str) -> dict[str, str]:
+    """A usage error as ``--json`` prints errors (:func:`kb.commands.common.json_errors`). An
+    option click does not know that starts a question ("-5% off?" read as the option "-5") is told
+    how to ask it."""
+    hint = f"see '{command} --help'"
+    if message.startswith("No such option: -") and not message.startswith("No such option: --"):
+        hint = f"put -- before a question that starts with '-': {command} -- \"-5% off?\"; or {hint}"
+    return {"error": "usage", "message": message, "hint": hint}
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

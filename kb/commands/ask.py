@@ -99,7 +99,8 @@ def cli_filters(
         try:
             lang = lang_code(lang)
         except ValueError as exc:
-            raise InputError(f"--lang {exc}") from None
+            said, _, hint = str(exc).partition("; ")
+            raise InputError(f"--lang {said}", hint) from None
     else:
         lang = None
     # a blank tag or source is refused, as a blank group is (and as the service refuses one)

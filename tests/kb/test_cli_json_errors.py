@@ -77,3 +77,33 @@ def test_without_json_an_error_is_its_line_on_stderr_alone(
 ) -> None:
     rc, out, err = _kb(["search", "returns", "--kb", "nope"], hashing_home, monkeypatch, capsys)
     assert rc == 1 and out == "" and err.startswith("error: knowledge base 'nope'")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["ask", "--kb", KB, "--json"], "Missing argument 'question'."),
+    (["ask", "refund", "--kb", KB, "--k", "3", "--json"], "No such option: --k (Possible options: --kb)"),
+    (["search", "--kb", KB, "--json"], "Missing argument 'query'."),
+])
+def test_a_usage_error_with_json_prints_the_error_as_json_too(
+    hashing_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str],
+    message: str,
+) -> None:
+    # click's usage text went to stderr alone: a script reading --json's stdout got nothing to parse
+    rc, out, err = _kb(args, hashing_home, monkeypatch, capsys)
+    assert rc == 2 and f"Error: {message}" in err
+    assert json.loads(out) == {"error": "usage", "message": message, "hint": f"see 'kb {args[0]} --help'"}
+
+
+def test_a_question_that_starts_with_a_dash_is_told_how_to_ask_it(
+    hashing_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "-5% off?" was read as the option -5, and the usage error said only "No such option: -5"
+    rc, out, err = _kb(["ask", "-5% off?", "--kb", KB], hashing_home, monkeypatch, capsys)
+    assert rc == 2 and out == ""
+    assert err.rstrip().endswith("""hint: put -- before a question that starts with '-': kb ask -- "-5% off?"; or see 'kb ask --help'""")
+    rc, out, err = _kb(["ask", "--kb", KB, "--json", "--", "-5% off?"], hashing_home, monkeypatch, capsys)
+    assert rc == 0 and json.loads(out)["action"], out
+    rc, out, err = _kb(["ask", "x", "--kb", KB, "--lang", "klingon", "--json"], hashing_home, monkeypatch, capsys)
+    assert rc == 2 and json.loads(out) == {  # the hint in its field, not in the message ("hint": null)
+        "error": "bad_input", "message": "--lang 'klingon' is not a language code",
+        "hint": "write an ISO 639-1 code such as en or zh"}
