@@ -80,6 +80,13 @@ def test_a_group_given_as_a_string_is_that_group(shop_index: Any, fake_embedder:
     assert [h.chunk.source_id for h in a.search(q, 10, groups="partners")] == as_list  # type: ignore[arg-type]
 
 
+def test_a_search_calls_what_it_is_given_a_query(shop_index: Any, fake_embedder: Any) -> None:
+    # kb search "" and /v1/search {"query": " "} were told "the question is empty"
+    for query in ("", "  ", "\u200b"):
+        with pytest.raises(InputError, match="^the query is empty; type a query$"):
+            assistant(shop_index, fake_embedder).search(query)
+
+
 @pytest.mark.parametrize(("query", "says"), [
     (42, "the query must be text (str), not int"),
     (b"shipping", "the query must be text (str), not bytes"),
