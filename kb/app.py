@@ -780,7 +780,9 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             try:
                 for kind, payload in pairs:
                     if kind == "final":
-                        payload = answer_body(payload, body.include_passages)
+                        # the fields the JSON answer leaves out when unset (response_model_exclude_none),
+                        # left out here too: "fallback": null was in the event, absent from the answer
+                        payload = {k: v for k, v in answer_body(payload, body.include_passages).items() if v is not None}
                     yield sse(kind, payload)
             except KBError as ex:
                 yield sse("error", log_error(svc, ex).to_dict())

@@ -144,6 +144,9 @@ def test_ask_streams_server_sent_events(client: Any) -> None:
     assert streamed.strip() and final["answer_id"] and final["action"] in ACTIONS
     assert {"citations", "confidence", "timings_ms", "handoff"} <= set(final)
     assert any(c["source"] == "shipping.md" for c in final["citations"])
+    # the fields of the JSON answer, as it gives them: an unset one left out, not null
+    whole = client.post("/v1/ask", json={"question": "How long does standard shipping take?"}).json()
+    assert set(final) == set(whole) and None not in final.values(), (set(final) ^ set(whole), final)
 
 
 def test_conversation_by_session_and_agent_assist(client: Any) -> None:
