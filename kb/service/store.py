@@ -222,22 +222,31 @@ class ServiceStore:
         conversation, and the first answer recorded took it from the other key. A session begun
         before owners were recorded belongs to the caller of its first answer."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")  # (other processes serving the same database wait)
             try:
-                row = self._conn.execute("SELECT caller FROM session_owners WHERE session_id=?", (session_id,)).fetchone()
-                if row is None:
-                    row = self._conn.execute(
-                        "SELECT caller FROM answers WHERE session_id=? ORDER BY created_at ASC LIMIT 1", (session_id,)
-                    ).fetchone()
-                    owner = caller if row is None else str(row[0])
+                self._conn.execute("BEGIN IMMEDIATE")  # (other processes serving the same database wait)
+                owner = self._owner(session_id)
+                if owner is None:
+                    owner = caller
                     self._conn.execute("INSERT INTO session_owners VALUES (?,?,?)", (session_id, owner, time.time()))
-                else:
-                    owner = str(row[0])
                 self._conn.execute("COMMIT")
+            except sqlite3.OperationalError:
+                # a database that takes no write (a full disk, a read-only file): the question is
+                # still answered, as its answer is when it cannot be recorded, by the owner as read
+                self._rollback()
+                owner = self._owner(session_id) or caller
             except BaseException:
                 self._rollback()
                 raise
         return owner
+
+    def _owner(self, session_id: str) -> str | None:
+        """A session's recorded owner, else its first answer's caller; None for a new session."""
+        row = self._conn.execute("SELECT caller FROM session_owners WHERE session_id=?", (session_id,)).fetchone()
+        if row is None:
+            row = self._conn.execute(
+                "SELECT caller FROM answers WHERE session_id=? ORDER BY created_at ASC LIMIT 1", (session_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def recent_sessions(self, limit: int = 30, viewer: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         """Most recent conversations first, with whether their last answer was a hand-off. For a
