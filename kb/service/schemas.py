@@ -143,8 +143,9 @@ class AskRequest(RequestModel):
     history: list[Turn] | None = Field(None, max_length=100, description="earlier turns, oldest first")
     user: UserInfo | None = None
     filters: FilterSpec | None = None
-    stream: bool = Field(False, description="Server-Sent Events: token events, then one final event")
-    include_passages: bool = Field(False, description="also return the retrieved passages (agent assist)")
+    # (strict, as k is: "stream": "yes" or 1 was read as true, "k": true as 1)
+    stream: bool = Field(False, strict=True, description="Server-Sent Events: token events, then one final event")
+    include_passages: bool = Field(False, strict=True, description="also return the retrieved passages (agent assist)")
 
 
 class AskResponse(BaseModel):
@@ -181,7 +182,7 @@ class AskResponse(BaseModel):
 class SearchRequest(RequestModel):
     query: str
     kb: str | None = Field(None, max_length=64)
-    k: int = Field(5, ge=1, le=50)
+    k: int = Field(5, ge=1, le=50, strict=True)  # ("5" and true are no numbers of passages)
     user: UserInfo | None = None
     filters: FilterSpec | None = None
 

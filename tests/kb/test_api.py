@@ -379,6 +379,17 @@ def test_chat_messages_it_would_misread_are_refused(client: Any) -> None:
 
 
 def test_a_malformed_body_is_told_what_is_wrong_with_it(client: Any) -> None:
+    # a value of another type is not read as one of the field's ("stream": "yes" streamed, "k":
+    # true searched for one passage)
+    for path, body, field in (
+        ("/v1/ask", {"question": "refund", "stream": "yes"}, "stream"),
+        ("/v1/ask", {"question": "refund", "stream": 1}, "stream"),
+        ("/v1/ask", {"question": "refund", "include_passages": "true"}, "include_passages"),
+        ("/v1/search", {"query": "refund", "k": "5"}, "k"),
+        ("/v1/search", {"query": "refund", "k": True}, "k"),
+    ):
+        r = client.post(path, json=body)
+        assert r.status_code == 422 and r.json()["message"].startswith(f"{field}: Input should be a valid"), r.text
     r = client.post("/v1/search", json={"question": "refund"})  # /v1/ask's field, not /v1/search's
     assert "question: is not a field of this request;" in r.json()["message"]
     r = client.post("/v1/ask", json={"question": "refund", "user": {"grups": ["x"]}})
