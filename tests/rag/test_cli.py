@@ -336,7 +336,7 @@ def test_text_from_a_terminal_that_is_not_utf8_is_a_one_line_error(
     cases = [
         (["ask", gbk], "the question holds the byte 0xCD, which is not UTF-8, at character 1", "退款多久到账"),
         (["ask", "How long does shipping take?", "--session", latin], "the session id holds the byte 0xE9", "UTF-8"),
-        (["search", latin], "the question holds the byte 0xE9", "set the terminal or the client to UTF-8"),
+        (["search", latin], "the query holds the byte 0xE9", "set the terminal or the client to UTF-8"),
     ]
     for args, says, hint in cases:
         with pytest.raises(SystemExit) as ex:
