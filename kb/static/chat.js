@@ -183,6 +183,10 @@
     const kb = document.getElementById("kb").value || undefined;
     const sent = sessionId;
     const body = { question, stream: true, session_id: sent, kb };
+    // a visitor without a key is a customer of no access group: in local development mode (no API
+    // keys) every caller is an admin, and this page, open to anyone, answered from staff-only
+    // documents. With a key, the key's own groups apply (the service enforces them)
+    if (!apiKey()) body.user = { groups: [] };
     let final = null;
     try {
       const r = await fetch("/v1/ask", { method: "POST", headers: authHeaders(), body: JSON.stringify(body), signal });

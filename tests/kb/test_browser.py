@@ -316,6 +316,25 @@ def test_the_chat_page_says_a_key_is_needed_in_the_customers_words(live: LiveSer
     assert browser.find_element(By.ID, "question").get_attribute("value") == "How do I return an item?"
 
 
+def test_a_visitor_without_a_key_asks_as_a_customer_of_no_group(live: LiveServer, browser: Any) -> None:
+    """Local development mode (no API keys) makes every caller an admin, and the customer page,
+    opened by anyone, was answered from the sales group's playbook."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+
+    from tests.kb.conftest import SECRET
+
+    question = "What is the enterprise discount code for bulk kettle orders?"
+    # (the test can fail: asked with no groups named, the service answers an admin from the playbook)
+    assert SECRET in httpx.post(live.url + "/v1/ask", json={"question": question}, timeout=60).text
+    wait = _fresh_page(live, browser)
+    box = wait.until(EC.element_to_be_clickable((By.ID, "question")))
+    box.send_keys(question)
+    browser.find_element(By.ID, "send").click()
+    reply = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".msg.bot:not(.streaming) .text")))
+    assert reply.text.strip() and SECRET not in browser.page_source, reply.text
+
+
 def test_a_refusal_offers_a_person_by_a_button(live: LiveServer, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
