@@ -1229,6 +1229,11 @@ class Assistant:
         timeout = getattr(self.llm, "timeout_s", None)
         if self.llm.extractive or not isinstance(timeout, int | float):
             return None
+        load = getattr(self.llm, "warm_up", None)
+        if callable(load):
+            # a local model is loaded (once) before its budget starts: loaded inside its first
+            # call, under `kb ask`, it left the model 1 s of 60 to write "You", the whole reply
+            load()
         return time.monotonic() + max(0.0, float(timeout) - spent)
 
     def retrieve_turn(
@@ -1419,6 +1424,8 @@ class Assistant:
 
         # 2. condense, retrieve
         index = self.index_provider()
+        # (before the clock starts: a local model's loading is no part of its budget)
+        condense_by = self._llm_deadline()
         tc = time.perf_counter()
         # a reply to "Do you mean A or B?" ("the first one", "退货"): the question it answers,
         # with the option chosen, asked anew (and not asked back again)
@@ -1427,7 +1434,7 @@ class Assistant:
         # they open with, :func:`~rag.conversation.without_opening`)
         asked = chosen or without_opening(q)
         context = without_refused(hist)
-        query, llm_down = (chosen, None) if chosen else self._condensed(asked, context, index, self._llm_deadline())
+        query, llm_down = (chosen, None) if chosen else self._condensed(asked, context, index, condense_by)
         llm_spent = time.perf_counter() - tc if hist and not chosen else 0.0  # of the model's budget
         timings["condense"] = (time.perf_counter() - tc) * 1000
         scope = user_filters(filters, groups)

@@ -28,7 +28,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from kb.errors import BackendTimeoutError, BackendUnavailableError, ConfigError, MissingDependencyError
+from kb.errors import (
+    INVISIBLE,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    ConfigError,
+    MissingDependencyError,
+)
 
 Message = dict[str, str]
 
@@ -331,7 +337,12 @@ class OpenAICompatibleLLM:
         if not text.strip():
             raise self._empty(f"finish_reason {getattr(choices[0], 'finish_reason', None)}")
         if getattr(choices[0], "finish_reason", None) == "length":
-            return text[: _finished(text)]  # cut at max_tokens: the sentence it was writing is not an answer
+            # cut at max_tokens: the sentence it was writing is not an answer, and without a whole
+            # one the reply is empty (checked as it was, nothing was left: handed to a person as
+            # "not confident", with no fallback and nothing in the log)
+            text = text[: _finished(text)]
+            if not text.strip():
+                raise self._empty("finish_reason length, before its first sentence ended")
         return text
 
     def stream(self, messages: Sequence[Message], **kw: Any) -> Iterator[str]:
@@ -357,6 +368,7 @@ class OpenAICompatibleLLM:
         finish: str | None = None
         pending = ""  # the sentence being written: given out once it is complete
         said = False  # whether any text came at all
+        gave = False  # whether any was given out
         failures: tuple[type[BaseException], ...] = (openai.OpenAIError, *_httpx_errors("HTTPError"))
         try:
             for event in resp:
@@ -373,6 +385,7 @@ class OpenAICompatibleLLM:
                     done = len(pending) if len(pending) > _HOLD_CHARS else _finished(pending, more=True)
                     if done:
                         yield pending[:done]
+                        gave = True
                         pending = pending[done:]
                 if fired.is_set():
                     break
@@ -394,6 +407,8 @@ class OpenAICompatibleLLM:
             # half-said as a complete one
             if finish == "length":
                 pending = pending[: _finished(pending)]
+                if not gave and not pending.strip():  # (as in generate)
+                    raise self._empty("finish_reason length, before its first sentence ended")
             if pending:
                 yield pending
         except failures as ex:
@@ -461,15 +476,31 @@ def _hung_up(ex: BaseException) -> bool:
 
 def _text_of(message: Any, malformed: Callable[[], Exception]) -> str:
     """A chat message's (or stream delta's) text: its content string, or the text of its parts
-    when a server sends a list of them; "" for none."""
+    when a server sends a list of them; "" for none. As text (:func:`model_text`)."""
     if message is None:
         raise malformed()
     content = getattr(message, "content", None)
     if content is None or isinstance(content, str):
-        return content or ""
+        return model_text(content or "")
     if isinstance(content, list):
-        return "".join(p.get("text") or "" for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+        return model_text(
+            "".join(p.get("text") or "" for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+        )
     raise malformed()
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def model_text(text: str) -> str:
+    """What a model wrote, as text that can be stored and sent: a lone surrogate (JSON may escape
+    one, "\\ud800", which is no character) as U+FFFD, and the invisible characters stored text
+    drops (zero-width ones, bidi overrides: :data:`kb.errors.INVISIBLE`) left out. A reply that
+    held "\\ud800" was answered with a 500 (the service database could not store it) and a
+    stream torn in the middle of its body."""
+    if _LONE_SURROGATE.search(text):
+        text = _LONE_SURROGATE.sub("\ufffd", text)
+    return text.translate(INVISIBLE)
 
 
 # --- local transformers models -------------------------------------------------------------------
@@ -583,6 +614,11 @@ class TransformersLLM:
         return "".join(self.stream(messages, **kw))
 
     def stream(self, messages: Sequence[Message], **kw: Any) -> Iterator[str]:
+        """The reply sentence by sentence, as :meth:`OpenAICompatibleLLM.stream` gives it. A reply
+        the model did not end (no end token) was stopped by ``max_time``, the question's budget,
+        and fails as a timeout; or by ``max_new_tokens``, and the sentence it was writing is left
+        out. Both were checked as whole replies: "You", all that came in the time left, was an
+        unsupported answer handed to a person, with no fallback."""
         self.warm_up()
         import torch
         from transformers import TextIteratorStreamer
@@ -591,25 +627,60 @@ class TransformersLLM:
         gen_kw = self._gen_kwargs(messages, kw)
         gen_kw["streamer"] = streamer
         errors: list[BaseException] = []
+        written: list[Any] = []  # the token ids generate() returns
 
         def run() -> None:
             try:
                 with torch.inference_mode():
-                    self._model.generate(**gen_kw)
+                    written.append(self._model.generate(**gen_kw))
             except BaseException as ex:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(ex)
                 streamer.end()
 
+        started = time.monotonic()
         th = threading.Thread(target=run, daemon=True)
         th.start()
+        pending, gave = "", False
         for piece in streamer:
-            if piece:
-                yield piece
+            pending += model_text(piece or "")
+            done = len(pending) if len(pending) > _HOLD_CHARS else _finished(pending, more=True)
+            if done:
+                yield pending[:done]
+                gave, pending = True, pending[done:]
         th.join()
         if errors:
             raise BackendUnavailableError(
                 f"local model {self.id} failed while generating: {errors[0].__class__.__name__}", "check the model"
             )
+        stopped = self._stopped(written[0] if written else None, gen_kw)
+        if stopped == "time":
+            raise BackendTimeoutError(
+                f"local model {self.id} did not finish its reply within {time.monotonic() - started:.0f} s",
+                "raise KB_LLM_TIMEOUT_S, or run the model on a faster device (KB_DEVICE)",
+            )
+        if stopped == "length":
+            pending = pending[: _finished(pending)]
+            if not gave and not pending.strip():
+                raise BackendUnavailableError(
+                    f"local model {self.id} wrote no whole sentence in {gen_kw['max_new_tokens']} tokens",
+                    "raise KB_LLM_MAX_TOKENS",
+                )
+        if pending:
+            yield pending
+
+    def _stopped(self, out: Any, gen_kw: dict[str, Any]) -> str | None:
+        """Why a generation that did not end with an end token stopped: "length" (it wrote
+        ``max_new_tokens``) or "time" (``max_time``); None where it ended its reply itself (or
+        where generate() returned no token ids to tell)."""
+        shape = getattr(out, "shape", None)
+        if shape is None or len(shape) != 2 or shape[1] == 0:
+            return None
+        ends = gen_kw.get("eos_token_id", self._tok.eos_token_id)
+        ends = {int(e) for e in (ends if isinstance(ends, list | tuple) else [ends]) if e is not None}
+        if int(out[0, -1]) in ends:
+            return None
+        prompt = getattr(gen_kw.get("input_ids"), "shape", (0, 0))[1]
+        return "length" if shape[1] - prompt >= int(gen_kw["max_new_tokens"]) else "time"
 
 
 # the model types of Gemma models (config.json's model_type), written in Gemma's turns

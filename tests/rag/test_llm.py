@@ -192,10 +192,23 @@ class _Hostile(BaseHTTPRequestHandler):
 
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         mode = body["model"]
-        if mode in ("cut", "length") and not body.get("stream"):
+        if mode in ("cut", "length", "lengthfirst") and not body.get("stream"):
             done = {"id": "c", "object": "chat.completion", "created": 0, "model": mode,
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": CUT_REPLY},
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": _CUT[mode]},
                                  "finish_reason": "length"}]}
+            self._send(200, "application/json", json.dumps(done).encode())
+            return
+        if mode == "surrogate":  # JSON's escape of a lone surrogate, "\ud800", which is no character
+            if body.get("stream"):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                self._chunk(SURROGATE_REPLY)
+                self._end("stop")
+                self.wfile.write(b"data: [DONE]\n\n")
+                return
+            done = {"id": "c", "object": "chat.completion", "created": 0, "model": mode, "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": SURROGATE_REPLY}, "finish_reason": "stop"}]}
             self._send(200, "application/json", json.dumps(done).encode())
             return
         if mode in _EMPTY:  # a reply of no text: {"choices": []}, "content": null or ""
@@ -249,8 +262,8 @@ class _Hostile(BaseHTTPRequestHandler):
                 self._chunk("Shipping ")
                 self.wfile.write(b'data: {"error": {"message": "model overloaded, try again", "type": "server_error"}}\n\n')
                 return
-            elif mode in ("cut", "length"):
-                for word in CUT_REPLY.split(" "):
+            elif mode in ("cut", "length", "lengthfirst"):
+                for word in _CUT[mode].split(" "):
                     self._chunk(word + " ")
                 if mode == "cut":
                     return  # the connection closes: no finish_reason, no [DONE]
@@ -259,6 +272,9 @@ class _Hostile(BaseHTTPRequestHandler):
 
 
 CUT_REPLY = "Return shipping is free [1]. But only for Plus members; other customers"
+# the replies cut short, by the model name: at max_tokens ("length"), or there before its first sentence ended
+_CUT = {"cut": CUT_REPLY, "length": CUT_REPLY, "lengthfirst": "You have 30 days from the date of"}
+SURROGATE_REPLY = "You have 30 days \ud800from the date of delivery \u202eto return an item [1]."
 # the replies of no text, by the model name that asks for one (its content, or none: no choices)
 _EMPTY: dict[str, str | None] = {"nochoices": None, "nullcontent": None, "emptycontent": "", "blankcontent": " \n"}
 
@@ -396,6 +412,25 @@ def test_a_reply_cut_at_max_tokens_leaves_out_the_sentence_it_was_writing(hostil
     assert llm.generate(MESSAGES) == "Return shipping is free [1]."
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_reply_cut_at_max_tokens_before_its_first_sentence_ended_is_an_empty_reply(hostile: str, stream: bool) -> None:
+    """"You have 30 days from the date of": with the sentence it was writing left out, nothing was
+    left, and the assistant handed the customer to a person as "not confident", with no fallback."""
+    llm = get_llm(f"openai-compatible:{hostile}#lengthfirst", timeout_s=5)
+    with pytest.raises(BackendUnavailableError, match=r"sent an empty reply \(finish_reason length, before its first"):
+        list(llm.stream(MESSAGES)) if stream else llm.generate(MESSAGES)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_reply_holds_no_lone_surrogate_nor_invisible_character(hostile: str, stream: bool) -> None:
+    """A lone surrogate escaped in the reply's JSON reached the service database, which could not
+    store it: a 500, and a stream torn in the middle of its body."""
+    llm = get_llm(f"openai-compatible:{hostile}#surrogate", timeout_s=5)
+    text = "".join(llm.stream(MESSAGES)) if stream else llm.generate(MESSAGES)
+    assert text == "You have 30 days \ufffdfrom the date of delivery to return an item [1]."
+    text.encode("utf-8")
+
+
 # --- a local model, faked: the device it runs on and the prompt it is given ----------------------------
 
 
@@ -455,6 +490,69 @@ def test_a_local_model_and_its_inputs_go_to_the_device_asked_for(
     llm.warm_up()
     inputs = llm._gen_kwargs(MESSAGES, {})
     assert model.on == device and inputs["input_ids"].on == device and inputs["attention_mask"].on == device
+
+
+class _PieceStreamer:
+    """transformers' TextIteratorStreamer as the backend reads it: text pieces, then the end."""
+
+    def __init__(self, *_: Any, **__: Any) -> None:
+        import queue
+
+        self.q: Any = queue.Queue()
+
+    def end(self) -> None:
+        self.q.put(None)
+
+    def __iter__(self) -> Iterator[str]:
+        while (piece := self.q.get()) is not None:
+            yield piece
+
+
+class _WritingModel(_FakeModel):
+    """Writes ``pieces`` to the streamer and returns ``ids`` as generate() returns token ids."""
+
+    def __init__(self, pieces: list[str], ids: list[int]) -> None:
+        super().__init__()
+        self.pieces, self.ids = pieces, ids
+
+    def generate(self, **kw: Any) -> Any:
+        import torch
+
+        for piece in self.pieces:
+            kw["streamer"].q.put(piece)
+        kw["streamer"].end()
+        return torch.tensor([self.ids])
+
+
+@pytest.mark.parametrize(("ids", "reply"), [
+    ([5, 6, 7, 106], "Returns are free [1]. Refunds take 5 days"),  # ended (<end_of_turn>): all of it
+    ([5, 6, 7, 8], "Returns are free [1]."),  # cut at max_new_tokens (4): the sentence it was writing is left out
+    ([5, 6], None),  # stopped by max_time: a timeout, however much came
+])
+def test_a_local_model_stopped_before_it_ended_its_reply_is_not_read_as_a_whole_one(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, ids: list[int], reply: str | None
+) -> None:
+    """Stopped by its time limit, gemma-3-270m had written "You", which was checked as its whole
+    reply, found unsupported, and the customer handed to a person, with no fallback."""
+    from kb.errors import BackendTimeoutError
+
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    model = _WritingModel(["Returns are free [1]. ", "Refunds take 5 days"], ids)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: _FakeTokenizer())
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: model)
+    monkeypatch.setattr(transformers, "TextIteratorStreamer", _PieceStreamer)
+    llm: Any = get_llm(f"transformers:{tmp_path}", max_tokens=4)
+    if reply is None:
+        with pytest.raises(BackendTimeoutError, match="did not finish its reply within"):
+            list(llm.stream(MESSAGES))
+    else:
+        assert "".join(llm.stream(MESSAGES)) == reply
+    # cut before its first sentence ended: no reply at all, which the assistant answers without
+    model.pieces = ["You have 30 days from the"]
+    model.ids = [5, 6, 7, 8]
+    with pytest.raises(BackendUnavailableError, match="wrote no whole sentence in 4 tokens"):
+        list(llm.stream(MESSAGES))
 
 
 def test_kb_ask_gives_the_local_model_the_configured_device(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -320,3 +321,34 @@ def test_a_model_reply_of_no_text_gets_the_extractive_answer_not_a_silent_hand_o
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+class _Loading(ScriptedLLM):
+    """A local model: loaded on first use (``load_s`` seconds), with ``timeout_s`` to answer in."""
+
+    timeout_s = 1.0
+
+    def __init__(self, load_s: float) -> None:
+        super().__init__(REPLY)
+        self.load_s = load_s
+        self.loaded = False
+        self.left: list[float] = []  # the time left to it when each call began
+
+    def warm_up(self) -> None:
+        if not self.loaded:
+            time.sleep(self.load_s)
+            self.loaded = True
+
+    def generate(self, messages: Any, **kw: Any) -> str:  # (stream() calls it too)
+        self.warm_up()
+        self.left.append(kw["deadline"] - time.monotonic())
+        return super().generate(messages, **kw)
+
+
+def test_a_local_models_loading_is_no_part_of_its_time_to_answer(shop_index: Any, fake_embedder: Any) -> None:
+    """`kb ask` loads the transformers model inside its first call: the deadline set before it
+    left gemma-3-270m 1 s of 60 to write "You", its whole reply."""
+    model = _Loading(load_s=0.6)
+    a = make(shop_index, fake_embedder, model).ask(Q)
+    assert model.loaded and len(model.left) == 1 and model.left[0] > 0.8, model.left
+    assert a.action == "answer" and a.fallback is None, a
