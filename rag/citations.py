@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexes.text import detect_lang, is_cjk_lang, split_sentences, without_controls
+from indexes.text import detect_lang, is_cjk_lang, split_sentences, without_controls, wording
 from rag.support import contradiction
 
 # one cited passage as models write it: "2", "^2" (a footnote), "source 2", "passage 2", "来源2",
@@ -203,6 +203,7 @@ class AnswerChecker:
         self.bogus: list[int] = []
         self.used: list[int] = []
         self.parts: list[str] = []  # the rendered sentences of the checked answer
+        self._said: set[str] = set()  # the wording of each sentence kept
 
     def _check(self, sent: str) -> CheckedSentence | None:
         # a model's control characters (an escape sequence for a terminal, a NUL for a client) out
@@ -251,8 +252,13 @@ class AnswerChecker:
         cs = self._check(sent)
         if cs is None:
             return ""
+        if cs.supported and wording(cs.text) in self._said:
+            # said already: a small model caught in a loop wrote one supported sentence 51 times,
+            # and the answer repeated it 51 times
+            return ""
         self.checked.append(cs)
         if cs.supported:
+            self._said.add(wording(cs.text))
             for n in cs.cited:
                 if n not in self.used:
                     self.used.append(n)

@@ -387,7 +387,10 @@ class OpenAICompatibleLLM:
                         yield pending[:done]
                         gave = True
                         pending = pending[done:]
-                if fired.is_set():
+                if fired.is_set() or finish is not None:
+                    # (the reply has ended with its finish reason: a server that then kept the
+                    # connection open without "[DONE]" had its whole answer waited out to the
+                    # deadline and thrown away as a timeout)
                     break
             if fired.is_set():
                 raise self._went_down(self._timed_out())

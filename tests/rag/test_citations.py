@@ -53,6 +53,15 @@ def test_unsupported_sentence_is_dropped_and_bogus_citation_removed() -> None:
     assert res.used == (1, 2)
 
 
+def test_a_sentence_said_again_is_said_once() -> None:
+    # gemma-3-270m caught in a loop wrote one supported sentence 51 times, and the answer said it 51 times
+    loop = "Standard shipping takes 3 to 5 business days [1]. " * 5
+    res = check_answer(loop + "You can return any item within 30 days [2]. Standard shipping takes 3 to 5 "
+                       "business days! [1]", PASSAGES, LexicalScorer(), threshold=0.6)
+    assert res.text == "Standard shipping takes 3 to 5 business days [1]. You can return any item within 30 days [2]."
+    assert len(res.sentences) == 2 and not res.dropped
+
+
 def test_a_changed_number_or_a_dropped_negation_is_unsupported_whatever_the_score() -> None:
     # the default scorer gave each of these 0.71-0.98: nearly every word of each is in its passage
     passages = [

@@ -258,6 +258,11 @@ class _Hostile(BaseHTTPRequestHandler):
             elif mode == "stall":
                 self._chunk("Shipping ")
                 time.sleep(5)
+            elif mode == "nodone":  # the whole reply and its finish reason, then neither [DONE] nor a close
+                self._chunk(REPLY)
+                self._end("stop")
+                self.wfile.flush()
+                time.sleep(8)
             elif mode == "streamerror":
                 self._chunk("Shipping ")
                 self.wfile.write(b'data: {"error": {"message": "model overloaded, try again", "type": "server_error"}}\n\n')
@@ -419,6 +424,17 @@ def test_a_reply_cut_at_max_tokens_before_its_first_sentence_ended_is_an_empty_r
     llm = get_llm(f"openai-compatible:{hostile}#lengthfirst", timeout_s=5)
     with pytest.raises(BackendUnavailableError, match=r"sent an empty reply \(finish_reason length, before its first"):
         list(llm.stream(MESSAGES)) if stream else llm.generate(MESSAGES)
+
+
+def test_a_stream_ends_at_its_finish_reason_without_waiting_for_done(hostile: str) -> None:
+    """A server that sent the whole reply and its finish reason, then kept the connection open
+    without "[DONE]": the answer was waited out to the deadline and thrown away as a timeout."""
+    import time
+
+    llm = get_llm(f"openai-compatible:{hostile}#nodone", timeout_s=4)
+    started = time.monotonic()
+    assert "".join(llm.stream(MESSAGES)) == REPLY
+    assert time.monotonic() - started < 3
 
 
 @pytest.mark.parametrize("stream", [False, True])
