@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(ex, _usage_errors()):
             usage: Any = ex
             usage.show()  # the usage line and the one-line error, as click prints them
-            body = _usage_body(usage.format_message(), usage_of(usage))
+            body = _usage_body(usage.format_message(), _usage_of(usage))
             if body["hint"].startswith("put --"):
                 typer.echo(f"hint: {body['hint']}", err=True)
             if "--json" in (sys.argv[1:] if argv is None else argv):
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INTERNAL)
 
 
-def usage_of(error: Any) -> str:
+def _usage_of(error: Any) -> str:
     """The command line a usage error is about ("kb ask"), or "kb"."""
     ctx = getattr(error, "ctx", None)
     return str(getattr(ctx, "command_path", "") or "kb")

@@ -252,13 +252,14 @@ class AnswerChecker:
         cs = self._check(sent)
         if cs is None:
             return ""
-        if cs.supported and wording(cs.text) in self._said:
+        said = wording(cs.text)
+        if cs.supported and said in self._said:
             # said already: a small model caught in a loop wrote one supported sentence 51 times,
             # and the answer repeated it 51 times
             return ""
         self.checked.append(cs)
         if cs.supported:
-            self._said.add(wording(cs.text))
+            self._said.add(said)
             for n in cs.cited:
                 if n not in self.used:
                     self.used.append(n)

@@ -366,9 +366,8 @@ class OpenAICompatibleLLM:
         watchdog.start()
         events = 0
         finish: str | None = None
-        pending = ""  # the sentence being written: given out once it is complete
+        held = _Sentences()
         said = False  # whether any text came at all
-        gave = False  # whether any was given out
         failures: tuple[type[BaseException], ...] = (openai.OpenAIError, *_httpx_errors("HTTPError"))
         try:
             for event in resp:
@@ -379,14 +378,10 @@ class OpenAICompatibleLLM:
                 if choices:
                     piece = _text_of(getattr(choices[0], "delta", None), self._malformed)
                     said = said or bool(piece.strip())
-                    pending += piece
                     finish = getattr(choices[0], "finish_reason", None) or finish
-                    # a "sentence" longer than _HOLD_CHARS (no full stop at all) goes out as it is
-                    done = len(pending) if len(pending) > _HOLD_CHARS else _finished(pending, more=True)
-                    if done:
-                        yield pending[:done]
-                        gave = True
-                        pending = pending[done:]
+                    whole = held.push(piece)
+                    if whole:
+                        yield whole
                 if fired.is_set() or finish is not None:
                     # (the reply has ended with its finish reason: a server that then kept the
                     # connection open without "[DONE]" had its whole answer waited out to the
@@ -408,12 +403,11 @@ class OpenAICompatibleLLM:
                 raise self._empty(f"finish_reason {finish}")
             # cut at max_tokens ("length"): the sentence it was writing is left out, not given
             # half-said as a complete one
-            if finish == "length":
-                pending = pending[: _finished(pending)]
-                if not gave and not pending.strip():  # (as in generate)
-                    raise self._empty("finish_reason length, before its first sentence ended")
-            if pending:
-                yield pending
+            rest = held.rest(cut=finish == "length")
+            if held.empty(rest):  # (as in generate)
+                raise self._empty("finish_reason length, before its first sentence ended")
+            if rest:
+                yield rest
         except failures as ex:
             if fired.is_set():
                 raise self._went_down(self._timed_out()) from ex
@@ -451,6 +445,37 @@ def _finished(text: str, *, more: bool = False) -> int:
         if not more or (rest and not rest.startswith("[")):
             end = m.end()
     return end
+
+
+class _Sentences:
+    """A reply given out a whole sentence at a time, as it comes: the sentence being written is
+    held (a "sentence" longer than :data:`_HOLD_CHARS`, with no full stop at all, goes out as it
+    is). The backends stream so, and a reply stopped at its token limit loses the sentence it was
+    writing (:meth:`rest`)."""
+
+    def __init__(self) -> None:
+        self.pending = ""
+        self.gave = False  # whether any text was given out
+        self.cut = False  # whether the reply was cut at its token limit (:meth:`rest`)
+
+    def push(self, piece: str) -> str:
+        """The text ``piece`` completes ("" while the sentence is not)."""
+        self.pending += piece
+        done = len(self.pending) if len(self.pending) > _HOLD_CHARS else _finished(self.pending, more=True)
+        out, self.pending = self.pending[:done], self.pending[done:]
+        self.gave = self.gave or bool(out)
+        return out
+
+    def rest(self, *, cut: bool) -> str:
+        """What is left at the end: all of it, or, where the reply was ``cut`` at its token limit,
+        its whole sentences only."""
+        self.cut = cut
+        return self.pending[: _finished(self.pending)] if cut else self.pending
+
+    def empty(self, rest: str) -> bool:
+        """Whether a reply cut at its token limit, ending with ``rest``, gives nothing at all: cut
+        before its first sentence ended, it is an empty reply, not an answer of no sentence."""
+        return self.cut and not self.gave and not rest.strip()
 
 
 def _httpx_errors(*names: str) -> tuple[type[BaseException], ...]:
@@ -643,13 +668,11 @@ class TransformersLLM:
         started = time.monotonic()
         th = threading.Thread(target=run, daemon=True)
         th.start()
-        pending, gave = "", False
+        held = _Sentences()
         for piece in streamer:
-            pending += model_text(piece or "")
-            done = len(pending) if len(pending) > _HOLD_CHARS else _finished(pending, more=True)
-            if done:
-                yield pending[:done]
-                gave, pending = True, pending[done:]
+            whole = held.push(model_text(piece or ""))
+            if whole:
+                yield whole
         th.join()
         if errors:
             raise BackendUnavailableError(
@@ -661,15 +684,14 @@ class TransformersLLM:
                 f"local model {self.id} did not finish its reply within {time.monotonic() - started:.0f} s",
                 "raise KB_LLM_TIMEOUT_S, or run the model on a faster device (KB_DEVICE)",
             )
-        if stopped == "length":
-            pending = pending[: _finished(pending)]
-            if not gave and not pending.strip():
-                raise BackendUnavailableError(
-                    f"local model {self.id} wrote no whole sentence in {gen_kw['max_new_tokens']} tokens",
-                    "raise KB_LLM_MAX_TOKENS",
-                )
-        if pending:
-            yield pending
+        rest = held.rest(cut=stopped == "length")
+        if held.empty(rest):
+            raise BackendUnavailableError(
+                f"local model {self.id} wrote no whole sentence in {gen_kw['max_new_tokens']} tokens",
+                "raise KB_LLM_MAX_TOKENS",
+            )
+        if rest:
+            yield rest
 
     def _stopped(self, out: Any, gen_kw: dict[str, Any]) -> str | None:
         """Why a generation that did not end with an end token stopped: "length" (it wrote
