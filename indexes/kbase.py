@@ -490,9 +490,13 @@ class _FilterArrays:
             ids = [self.sources[s] for s in f.sources if s in self.sources]
             both(np.isin(self.source, np.asarray(ids, np.int32)) if ids else np.zeros(self.n, bool))
         if self.any_dates:
-            day = (f.on_date or today).toordinal()
-            both((self.valid_from <= day) & (self.valid_to >= day))
+            both(self._valid(f.on_date or today))
         return m
+
+    def _valid(self, day: _dt.date) -> np.ndarray:
+        """The rows valid on ``day`` (their validity dates, inclusive)."""
+        n = day.toordinal()
+        return (self.valid_from <= n) & (self.valid_to >= n)
 
     def _visible(self, groups: Sequence[str]) -> np.ndarray:
         """The rows a user of ``groups`` may see: those in no group, or in one of theirs."""
@@ -503,16 +507,21 @@ class _FilterArrays:
                 ok[self.g_rows[self.g_ptr[gid] : self.g_ptr[gid + 1]]] = True
         return ok
 
-    def check_names(self, f: Filters) -> None:
+    def check_names(self, f: Filters, day: _dt.date) -> None:
         """Refuse a tag or source filter none of whose names the asking user's documents carry.
 
         Such a filter keeps nothing, and every question was refused as if the knowledge base knew
         nothing of it: a misspelt tag looked like a knowledge base without answers. A filter
         that names some known names as well is left alone (a front end may send one list of tags
-        to several knowledge bases). Names carried only by documents outside the user's groups
-        count as unknown, and the suggestions come from what the user may see, so the error
-        discloses nothing the user's own search would not."""
+        to several knowledge bases). Names carried only by documents outside the user's groups,
+        or by documents not valid on ``day`` (an embargoed launch, an expired offer), count as
+        unknown, and the suggestions come from what the user may see, so the error discloses
+        nothing the user's own search would not: a public key was told "did you mean
+        'offers/launch_offer.md'?" of an offer not yet launched."""
         visible = self._visible(f.groups) if f.groups is not None and self.has_groups.any() else None
+        if self.any_dates:
+            valid = self._valid(day)
+            visible = valid if visible is None else visible & valid
         for field, names in (("tag", f.tags), ("source", f.sources)):
             if not names:
                 continue
@@ -524,6 +533,8 @@ class _FilterArrays:
             hint = "write tags as the documents carry them" if field == "tag" else (
                 "write sources as `kb status --sources` or GET /v1/documents lists them"
             )
+            if self.any_dates:
+                hint += f" (of the documents valid on {day.isoformat()}; another day: on_date)"
             raise InputError(
                 f"no document has the {field} {said}{guess}" if len(set(names)) == 1
                 else f"no document has any of the {field}s {said}{guess}",
@@ -904,7 +915,7 @@ class IndexVersion:
             if key in self._mask_cache:
                 self._mask_cache.move_to_end(key)
                 return self._mask_cache[key]
-        self._filters.check_names(f)
+        self._filters.check_names(f, day)
         m = self._filters.mask(f, day)
         if m is not None and m.all():
             m = None

@@ -90,6 +90,13 @@ class Document:
         """The access groups that may retrieve the document (empty: everyone)."""
         return tuple(str(g) for g in (self.metadata or {}).get("groups") or ())
 
+    def valid_on(self, day: date) -> bool:
+        """Whether the document is in force on ``day`` (its validity dates, inclusive; without
+        them, always), as retrieval reads its chunks' (:meth:`Filters.allows`)."""
+        meta = self.metadata or {}
+        start, end, at = str(meta.get("valid_from") or ""), str(meta.get("valid_to") or ""), day.isoformat()
+        return not (start and at < start[:10]) and not (end and at > end[:10])
+
 
 # The first characters of a chunk that starts in the middle of a sentence (the chunker split a
 # sentence longer than its budget): shown as the cut it is, never quoted as a sentence of its own,

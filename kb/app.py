@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import datetime as _dt
 import difflib
 import functools
 import hashlib
@@ -1048,11 +1049,14 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         for an editor those its key may manage (all of them for a key without a group restriction)."""
         rt = svc.runtime(kb)
         index = rt.holder.current()
-        # an editor manages every document its key's groups allow; a reader sees what it retrieves
-        allowed = principal.groups if principal.allows("editor") else principal.effective_groups(None)
+        # an editor manages every document its key's groups allow; a reader sees what it retrieves,
+        # which is no document out of force today (a public key was shown an offer not launched yet)
+        editor = principal.allows("editor")
+        allowed = principal.groups if editor else principal.effective_groups(None)
+        today = _dt.date.today()
         docs = []
         for d in index.documents():
-            if not may_read(d, allowed):
+            if not may_read(d, allowed) or not (editor or d.valid_on(today)):
                 continue
             meta = dict(d.metadata or {})
             dgroups = list(d.groups)

@@ -379,6 +379,38 @@ def test_a_filter_naming_only_unknown_tags_or_sources_is_refused_with_suggestion
     v.close()
 
 
+def test_a_filter_naming_only_documents_not_valid_on_its_day_is_refused_without_suggesting_them(
+    kb_home: Path, hashing  # type: ignore[no-untyped-def]
+) -> None:
+    # a public key was told "did you mean 'offers/launch_offer.md'?" of an offer not launched yet,
+    # and a filter on that source was answered (with nothing) where one on a staff-only source was
+    # refused: both told it the document was there
+    docs = [Document(id=i, source=f"offers/{i}_offer.md", title=i, lang="en") for i in ("launch", "spring")]
+    chunks = [
+        Chunk(id="c0", doc_id="launch", source="offers/launch_offer.md", position=0, text="launch code LAUNCH-1",
+              valid_from="2027-01-01", tags=("launch",)),
+        Chunk(id="c1", doc_id="spring", source="offers/spring_offer.md", position=0, text="spring code SPRING-2",
+              valid_to="2026-05-31"),
+    ]
+    kb = KnowledgeBase(kb_home, "dated")
+    build_version(kb, hashing, docs, chunks, {"launch": "h1", "spring": "h2"})
+    v = kb.load_live()
+    today = dt.date(2026, 12, 7)
+    for f in (Filters.of(sources=["offers/launch_offer"]), Filters.of(groups=[], sources=["offers/spring_offr.md"])):
+        with pytest.raises(InputError) as err:
+            v.allowed_mask(f, today=today)
+        assert "did you mean" not in str(err.value) and str(err.value).endswith(
+            "lists them (of the documents valid on 2026-12-07; another day: on_date), or leave the source filter out"
+        ), str(err.value)
+    with pytest.raises(InputError, match=r"^no document has the tag 'launch'; "):
+        v.allowed_mask(Filters.of(tags=["launch"]), today=today)
+    # on a day they are valid, they are named and suggested as any other
+    assert v.allowed_mask(Filters.of(sources=["offers/launch_offer.md"], on_date=dt.date(2027, 2, 1))) is not None
+    with pytest.raises(InputError, match=r"did you mean 'offers/spring_offer\.md'\?"):
+        v.allowed_mask(Filters.of(sources=["offers/spring_offr.md"], on_date=dt.date(2026, 5, 1)))
+    v.close()
+
+
 def test_not_found_and_embedder_mismatch(kb_home: Path, built_kb: KnowledgeBase) -> None:
     with pytest.raises(KnowledgeBaseNotFound, match="kb ingest"):
         KnowledgeBase(kb_home, "empty").load_live()

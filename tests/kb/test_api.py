@@ -854,6 +854,28 @@ def test_groups_never_leak(keyed: Any) -> None:
     assert SECRET in _all_text(keyed, _h("s"), ["sales", "finance"])
 
 
+def test_a_reader_is_not_shown_a_document_out_of_force(tmp_path: Path, fake_embedder: Any) -> None:
+    # a public key listed an offer not launched yet, and a source filter misspelling it was told
+    # "did you mean 'launch.md'?": the document's name and title, where its text was kept back
+    from tests.kb.conftest import build_kb, write_docs
+
+    docs = write_docs(tmp_path / "docs")
+    (docs / "launch.md").write_text("---\ntitle: Launch discount\nvalid_from: 2999-01-01\n---\n# Launch\n\n"
+                                    "The launch discount code is LAUNCH-77.\n", encoding="utf-8")
+    home = tmp_path / "home"
+    build_kb(home, docs, fake_embedder)
+    with make_client(make_settings(home, "hashing:64", api_keys=KEY_SPEC)) as c:
+        listed = {who: {d["source"] for d in c.get("/v1/documents", headers=_h(who)).json()["documents"]}
+                  for who in ("r", "e")}
+        assert "launch.md" not in listed["r"] and "returns.md" in listed["r"]
+        assert "launch.md" in listed["e"]  # an editor manages it
+        r = c.post("/v1/search", json={"query": "launch discount code", "filters": {"sources": ["lanch.md"]}},
+                   headers=_h("r"))
+        assert r.status_code == 422 and "did you mean" not in r.json()["message"], r.text
+        assert "LAUNCH-77" not in c.post("/v1/search", json={"query": "launch discount code", "k": 50},
+                                         headers=_h("r")).text
+
+
 def test_restricted_key_cannot_widen_groups(keyed: Any) -> None:
     sam = _h("s")
     r = keyed.post("/v1/search", json={"query": "return refund 30 days", "user": {"groups": ["other"]}}, headers=sam)
