@@ -74,6 +74,13 @@ def sha256_hex(data: bytes | str, n: int = 32) -> str:
     return hashlib.sha256(data).hexdigest()[:n]
 
 
+def in_force(valid_from: Any, valid_to: Any, day: date) -> bool:
+    """Whether validity dates (ISO dates or date-times, inclusive; None or "": no bound) hold
+    ``day``: a document's (:meth:`Document.valid_on`) and its chunks' (:meth:`Filters.allows`)."""
+    at, start, end = day.isoformat(), str(valid_from or "")[:10], str(valid_to or "")[:10]
+    return not (start and at < start) and not (end and at > end)
+
+
 @dataclass(frozen=True)
 class Document:
     """One ingested file (or one FAQ table). ``id`` = hash of its normalized bytes."""
@@ -94,8 +101,7 @@ class Document:
         """Whether the document is in force on ``day`` (its validity dates, inclusive; without
         them, always), as retrieval reads its chunks' (:meth:`Filters.allows`)."""
         meta = self.metadata or {}
-        start, end, at = str(meta.get("valid_from") or ""), str(meta.get("valid_to") or ""), day.isoformat()
-        return not (start and at < start[:10]) and not (end and at > end[:10])
+        return in_force(meta.get("valid_from"), meta.get("valid_to"), day)
 
 
 # The first characters of a chunk that starts in the middle of a sentence (the chunker split a
@@ -364,9 +370,4 @@ class Filters:
             return False
         if self.sources and chunk.source not in self.sources:
             return False
-        day = (self.on_date or today or date.today()).isoformat()
-        if chunk.valid_from and day < chunk.valid_from[:10]:
-            return False
-        if chunk.valid_to and day > chunk.valid_to[:10]:
-            return False
-        return True
+        return in_force(chunk.valid_from, chunk.valid_to, self.on_date or today or date.today())
