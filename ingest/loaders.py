@@ -891,8 +891,72 @@ class MarkdownLoader:
         from unstructured.partition.md import partition_md
 
         _fast_unstructured()
-        body = cell_lines_as_tables(body)
+        body = cell_lines_as_tables(_markdown_images_in_text(body))
         return _numbered(_from_unstructured(partition_md(text=body, **_NO_LANG)), _markdown_marks(body)), [], meta
+
+
+# an image in Markdown ("![Home](home.png)", '![x](x.png "title")') or as HTML ('<img alt="Home">')
+_MD_IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)|<img\b[^>]*>", re.I)
+_ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
+_MD_FENCE = re.compile(r"^ {0,3}(?:```|~~~)")
+# the alt text of an image that says nothing a sentence could read: none, a file's name, "image"
+_NO_LABEL = re.compile(
+    r"|.*\.(?:png|jpe?g|gif|svg|webp|bmp|ico)|(?:an? )?(?:image|img|icon|picture|photo|logo|screenshot|figure|"
+    r"graphic|diagram|图片|图标|图像|截图|示意图)\s*\d*",
+    re.I,
+)
+
+
+def image_label(alt: str) -> str:
+    """The words an image stands for inside a sentence: its alt text where that is a short
+    label ("Home" in "Press the <img alt="Home"> button"), else nothing: a sentence reads on past an
+    image that names nothing ("led.png", "icon") or describes a picture at length."""
+    alt = " ".join(alt.split())
+    if _NO_LABEL.fullmatch(alt) or len(alt.split()) > 3 or len(alt) > 24:
+        return ""
+    return alt
+
+
+def _joined_by(before: str, label: str, after: str) -> str:
+    """``label`` set between ``before`` and ``after`` (``label`` may be empty), with a space on a
+    side where Latin text meets it, none where Chinese does."""
+    def sep(a: str, b: str) -> str:
+        return "" if not a or not b or a.isspace() or b.isspace() or _is_cjk(a) or _is_cjk(b) else " "
+
+    if not label:
+        return sep(before[-1:], after[:1])
+    return sep(before[-1:], label[0]) + label + sep(label[-1], after[:1])
+
+
+def _markdown_images_in_text(body: str) -> str:
+    """``body`` with each image that stands in a line of text (Markdown's ``![alt](src)`` or an
+    ``<img>``) read as its label (:func:`image_label`), or taken out. unstructured ended a paragraph
+    at an image: "The status light <img src="led.png"> blinks red when the filter is full" was
+    stored as two paragraphs, and "The status light [1]" was quoted as an answer. An image alone on
+    its line, and code in a fenced block, are left as they are."""
+    if "<img" not in body.lower() and "![" not in body:
+        return body
+    out, fenced = [], False
+    for line in body.split("\n"):
+        if _MD_FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and _MD_IMAGE.search(line) and _MD_IMAGE.sub("", line).strip():
+            line = _images_replaced(line)
+        out.append(line)
+    return "\n".join(out)
+
+
+def _images_replaced(line: str) -> str:
+    done, at = "", 0
+    for m in _MD_IMAGE.finditer(line):
+        alt = m.group(1)
+        if alt is None:
+            a = _ALT.search(m.group(0))
+            alt = html_lib.unescape(next((g for g in a.groups() if g is not None), "")) if a else ""
+        done += line[at : m.start()]
+        done += _joined_by(done, image_label(alt), line[m.end() : m.end() + 1])
+        at = m.end()
+    return done + line[at:]
 
 
 # an ordered list's item in Markdown ("1. Sign in to your account")
@@ -999,6 +1063,7 @@ def _readable_page(text: str) -> str:
     if root is None:
         return text
     _without_site_furniture(root)
+    _images_in_text(root)
     _open_details(root)
     _definitions_as_items(root)
     _lines_apart(root)
@@ -1096,6 +1161,26 @@ def _without_site_furniture(root: Any) -> None:
             article.addprevious(main)
             main.append(article)  # unstructured reads a page's <main> alone
             main.tail, article.tail = article.tail, None
+
+
+# the elements that hold a line of text (an image in a link inside one stands in that line)
+_LINE_OF_TEXT = re.compile(r"h[1-6]|p|div|li|dt|dd|td|th|caption|figcaption|blockquote|body")
+
+
+def _images_in_text(root: Any) -> None:
+    """Each ``<img>`` that stands in a line of text read as its label (:func:`image_label`), or
+    taken out: unstructured ended the paragraph at it, and "按<img alt="主页">键返回。" was stored
+    as "键返回。". An image with no text beside it is left to unstructured (which skips it)."""
+    for img in list(root.iter("img")):
+        parent = img.getparent()
+        block = next((a for a in img.iterancestors() if _LINE_OF_TEXT.fullmatch(str(a.tag))), parent)
+        if parent is None or block is None or not "".join(block.itertext()).strip():
+            continue
+        prev = img.getprevious()
+        before = (prev.tail if prev is not None else parent.text) or ""
+        after = img.tail or ""
+        img.tail = _joined_by(before, image_label(img.get("alt") or ""), after) + after
+        _drop(img)
 
 
 def _spans_expanded(root: Any) -> None:

@@ -753,6 +753,36 @@ def test_the_lines_a_br_ends_stay_apart(tmp_path: Path) -> None:
     ]
 
 
+def test_an_image_inside_a_line_of_a_page_is_read_as_its_label(tmp_path: Path) -> None:
+    # unstructured ended the paragraph at the <img>: "The status light" was stored, and quoted, alone,
+    # and "按<img alt="主页">键返回。" as "键返回。"
+    els = _html(tmp_path, '<h1>Status</h1><p>The status light <img src="led.png" alt="led.png"> blinks red.</p>'
+                '<p>Press the <img src="h.png" alt="Home"> button.</p><p>按<img alt="主页">键返回。</p>'
+                '<p><a href="/app"><img alt="Download"></a> the app.</p><p><img src="banner.png" alt="Summer sale"></p>')
+    assert els == [
+        ("heading", "Status", 1),
+        ("paragraph", "The status light blinks red.", 0),
+        ("paragraph", "Press the Home button.", 0),
+        ("paragraph", "按主页键返回。", 0),
+        ("paragraph", "Download the app.", 0),
+    ]
+
+
+def test_an_image_inside_a_line_of_markdown_is_read_as_its_label(tmp_path: Path) -> None:
+    (tmp_path / "m.md").write_text(
+        '# Status\n\nThe status light <img src="led.png" alt="icon"> blinks red.\n\nPress the ![Home](home.png "Home") '
+        "button.\n\n![A diagram of every part of the filter](d.png)\n\n```\n<img src=\"a.png\"> code\n```\n",
+        encoding="utf-8",
+    )
+    els = [(e.kind, e.text) for e in load_file(tmp_path / "m.md", tmp_path, 5).elements]
+    assert els == [
+        ("heading", "Status"),
+        ("paragraph", "The status light blinks red."),
+        ("paragraph", "Press the Home button."),
+        ("paragraph", '<img src="a.png"> code'),
+    ]
+
+
 def test_a_cms_page_is_read_without_its_sites_furniture(tmp_path: Path) -> None:
     # a page without <main>: its cookie notice, menu, breadcrumbs, related articles and copyright
     # line were chunked with it and quoted in answers
