@@ -114,6 +114,35 @@ _HTTP_CODES = {
 }
 
 
+# what an error status of the service means, as the schema says it (:func:`error_docs`)
+_ERROR_DOCS = {
+    400: "the body is not JSON in UTF-8",
+    401: "missing or invalid API key",
+    403: "the key's role does not allow this",
+    404: "no such knowledge base",
+    413: "a question, file or request is too large",
+    422: "invalid request",
+    429: "too many requests (see Retry-After)",
+    503: "all answer slots busy, or the service cannot answer now (see Retry-After)",
+    507: "the service's disk is full or read-only",
+}
+# the statuses every route may answer with
+COMMON_ERRORS = (400, 401, 403, 413, 422, 429)
+
+
+def error_docs(*codes: int | tuple[int, str], openai: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` a route's schema gives for these error statuses (a ``(status,
+    description)`` pair says what this route's means), in OpenAI's shape on its routes: a client
+    generated from the schema, or one that checks responses against it, was told the service's
+    ``{"error": code}`` where ``/v1/chat/completions`` answers ``{"error": {"message", ...}}``."""
+    model = S.OpenAIErrorBody if openai else S.ErrorBody
+    out: dict[int | str, dict[str, Any]] = {}
+    for c in codes:
+        status, description = c if isinstance(c, tuple) else (c, _ERROR_DOCS[c])
+        out[status] = {"model": model, "description": description}
+    return out
+
+
 # the routes OpenAI's clients call: their errors take OpenAI's shape
 OPENAI_ROUTES = frozenset({"/v1/chat/completions", "/v1/models"})
 _OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
@@ -579,13 +608,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         description="Grounded answers with citations (or a hand-off to a human) over your documents. "
         "Errors are `{error, message}`; authenticate with `Authorization: Bearer KEY` or `X-API-Key`.",
         lifespan=lifespan,
-        responses={
-            401: {"model": S.ErrorBody, "description": "missing or invalid API key"},
-            403: {"model": S.ErrorBody, "description": "the key's role does not allow this"},
-            413: {"model": S.ErrorBody, "description": "a question, file or request is too large"},
-            422: {"model": S.ErrorBody, "description": "invalid request"},
-            429: {"model": S.ErrorBody, "description": "too many requests (see Retry-After)"},
-        },
+        responses=error_docs(*COMMON_ERRORS),
     )
     app.state.service = service
 
@@ -759,7 +782,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         tags=["answers"],
         responses={
             200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE with stream: true"},
-            503: {"model": S.ErrorBody, "description": "all answer slots busy (see Retry-After)"},
+            **error_docs(404, 503),
         },
     )
     def ask(body: S.AskRequest, principal: Reader, svc: ServiceDep) -> Any:
@@ -799,7 +822,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
 
         return ClosingStream(gen(), close)
 
-    @app.post("/v1/search", response_model=S.SearchResponse, tags=["answers"])
+    @app.post("/v1/search", response_model=S.SearchResponse, tags=["answers"], responses=error_docs(404, 503))
     def search(body: S.SearchRequest, principal: Reader, svc: ServiceDep) -> Any:
         """Retrieval only: the passages an answer would be built from, best first."""
         query = svc.check_question(body.query, "query")
@@ -850,7 +873,8 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         response_model=S.ChatResponse,
         tags=["openai"],
         responses={
-            200: {"content": {"text/event-stream": {}}, "description": "JSON, or chunks with stream: true"}
+            200: {"content": {"text/event-stream": {}}, "description": "JSON, or chunks with stream: true"},
+            **error_docs(*COMMON_ERRORS, (404, "no such knowledge base (model)"), 503, openai=True),
         },
     )
     def chat_completions(body: S.ChatRequest, principal: Reader, svc: ServiceDep) -> Any:
@@ -868,11 +892,16 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         session_id = body.session_id
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
+
+        def usage(text: str) -> dict[str, int]:
+            # in words, not a model's tokens: an extractive answer has none
+            pt = sum(len(t["content"].split()) for t in history) + len(question.split())
+            ct = len(text.split())
+            return {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
+
         if not body.stream:
             out = run_ask(svc, principal, rt, question, session_id, history, groups, filters)
             text = out.get("answer", "")
-            pt = sum(len(t["content"].split()) for t in history) + len(question.split())
-            ct = len(text.split())
             return {
                 "id": cid,
                 "object": "chat.completion",
@@ -881,7 +910,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                 "choices": [
                     {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                 ],
-                "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
+                "usage": usage(text),
                 "citations": citation_models(out),
                 "kb_action": out.get("action"),
                 "kb_fallback": out.get("fallback"),
@@ -891,14 +920,18 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                 "session_id": out.get("session_id"),
             }
         pairs, close = stream_ask(svc, principal, rt, question, session_id, history, groups, filters)
+        # stream_options.include_usage: every chunk says "usage": null, and a last chunk with no
+        # choices gives it (OpenAI's protocol; LangChain's stream_usage reads it)
+        with_usage = body.stream_options is not None and body.stream_options.include_usage
 
-        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
             obj = {
                 "id": cid,
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": rt.name,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **({"usage": None} if with_usage else {}),
                 **extra,
             }
             return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
@@ -926,6 +959,8 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                             answer_id=payload["answer_id"],
                             session_id=payload.get("session_id"),
                         )
+                        if with_usage:
+                            yield chunk(None, usage=usage(payload.get("answer") or ""))
             # in OpenAI's shape, as the route's JSON errors: the official client read the
             # service's {"error": code, "message"} as an error of no code and no type
             except KBError as ex:
@@ -938,7 +973,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
 
         return ClosingStream(gen(), close)
 
-    @app.get("/v1/models", response_model=S.ModelList, tags=["openai"])
+    @app.get("/v1/models", response_model=S.ModelList, tags=["openai"], responses=error_docs(*COMMON_ERRORS, openai=True))
     def models(principal: Reader, svc: ServiceDep) -> Any:
         """The knowledge bases (use one as `model`)."""
         now = int(time.time())
@@ -951,7 +986,9 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         }
 
     # -- routes: documents ---------------------------------------------------------------------------
-    @app.post("/v1/documents", response_model=S.JobOut, status_code=202, tags=["documents"])
+    @app.post(
+        "/v1/documents", response_model=S.JobOut, status_code=202, tags=["documents"], responses=error_docs(404, 507)
+    )
     def upload(
         principal: Editor,
         svc: ServiceDep,
@@ -1028,12 +1065,15 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         job = svc.submit_ingest(kb_name, paths, group_names, tag_names, principal, public=public)
         return job.to_dict()
 
-    @app.get("/v1/jobs/{job_id}", response_model=S.JobOut, tags=["documents"])
+    @app.get("/v1/jobs/{job_id}", response_model=S.JobOut, tags=["documents"], responses=error_docs((404, "no such job")))
     def get_job(job_id: str, principal: Editor, svc: ServiceDep) -> Any:
         """Progress of an ingest or delete job, with per-file failures."""
         return svc.job(job_id).to_dict()
 
-    @app.delete("/v1/jobs/{job_id}", response_model=S.JobOut, status_code=202, tags=["documents"])
+    @app.delete(
+        "/v1/jobs/{job_id}", response_model=S.JobOut, status_code=202, tags=["documents"],
+        responses=error_docs((404, "no such job"), 507),
+    )
     def cancel_job(job_id: str, principal: Editor, svc: ServiceDep) -> Any:
         """Cancel an ingest or delete job that has not ended: a queued one never runs, a running
         ingest stops before it publishes (within seconds; what the knowledge base served before
@@ -1041,7 +1081,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         or an admin key; a job that ended, or a delete already running, is a 409."""
         return svc.cancel_job(job_id, principal).to_dict()
 
-    @app.get("/v1/documents", response_model=S.DocumentList, tags=["documents"])
+    @app.get("/v1/documents", response_model=S.DocumentList, tags=["documents"], responses=error_docs(404))
     def list_documents(
         principal: Reader, svc: ServiceDep, kb: Annotated[str | None, Query(max_length=64)] = None
     ) -> Any:
@@ -1083,7 +1123,10 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             "documents": sorted(docs, key=lambda x: x["source"]),
         }
 
-    @app.delete("/v1/documents/{doc_id:path}", response_model=S.JobOut, status_code=202, tags=["documents"])
+    @app.delete(
+        "/v1/documents/{doc_id:path}", response_model=S.JobOut, status_code=202, tags=["documents"],
+        responses=error_docs((404, "no such knowledge base or document"), 507),
+    )
     def delete_document(
         doc_id: str,
         principal: Editor,
@@ -1095,7 +1138,10 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         return svc.submit_delete(kb or svc.default_kb, doc_id, principal).to_dict()
 
     # -- routes: feedback and agent assist -----------------------------------------------------------
-    @app.post("/v1/feedback", response_model=S.FeedbackResponse, tags=["feedback"])
+    @app.post(
+        "/v1/feedback", response_model=S.FeedbackResponse, tags=["feedback"],
+        responses=error_docs((404, "no such answer"), 507),
+    )
     def feedback(body: S.FeedbackRequest, principal: Reader, svc: ServiceDep) -> Any:
         """Thumbs up or down on an answer (by its answer_id), with an optional comment."""
         fid = svc.add_feedback(body.answer_id, body.rating, body.comment, principal)
@@ -1129,7 +1175,10 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
 
     # {session_id:path}: a session started before ids holding "/" were refused ("a/b") is still
     # read, as /v1/sessions lists it (the client sends a%2Fb, which arrives decoded)
-    @app.get("/v1/sessions/{session_id:path}", response_model=S.SessionOut, tags=["agent"])
+    @app.get(
+        "/v1/sessions/{session_id:path}", response_model=S.SessionOut, tags=["agent"],
+        responses=error_docs((404, "no such session")),
+    )
     def session(session_id: str, principal: Editor, svc: ServiceDep) -> Any:
         """A customer's conversation, oldest turn first (agent assist): the turns answered under
         access groups the key may read."""
@@ -1141,6 +1190,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         response_model=S.SuggestResponse,
         response_model_exclude_none=True,
         tags=["agent"],
+        responses=error_docs((404, "no such session, turn or knowledge base"), 503),
     )
     def agent_suggest(body: S.SuggestRequest, principal: Editor, svc: ServiceDep) -> Any:
         """A suggested reply to the customer's question in a session (by default the last one that

@@ -68,6 +68,19 @@ class ErrorBody(BaseModel):
     message: str = Field(description="one line: what went wrong and what to do")
 
 
+class OpenAIError(BaseModel):
+    message: str = Field(description="one line: what went wrong and what to do")
+    type: str = Field(description="invalid_request_error, authentication_error, permission_error, ...")
+    param: str | None = None
+    code: str | None = Field(description="machine-readable code, as ErrorBody's error")
+
+
+class OpenAIErrorBody(BaseModel):
+    """The errors of the OpenAI-compatible routes, in OpenAI's shape (its clients read them)."""
+
+    error: OpenAIError
+
+
 class UserInfo(RequestModel):
     id: str | None = Field(None, max_length=200)
     groups: list[str] | None = Field(
@@ -155,7 +168,7 @@ class AskResponse(BaseModel):
     confidence: float
     citations: list[CitationOut]
     timings_ms: dict[str, float]
-    session_id: str | None
+    session_id: str | None = Field(None, description="the conversation; absent on an agent's suggestion")
     answer_id: str
     kb: str
     index_version: str | None
@@ -203,6 +216,13 @@ class ChatMessage(RequestModel):
     content: str | list[dict[str, Any]] | None = None
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = Field(
+        False, strict=True, description="a last chunk with `usage` and no choices, before `[DONE]`, as OpenAI sends"
+    )
+
+
 class ChatRequest(RequestModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(max_length=64, description="knowledge base name")
@@ -210,6 +230,7 @@ class ChatRequest(RequestModel):
     # turns (the 1 MB body limit bounds the rest), not refused after 100 exchanges
     messages: list[ChatMessage] = Field(min_length=1, max_length=5000)
     stream: bool = False
+    stream_options: StreamOptions | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     n: int | None = Field(None, ge=1, le=1, description="choices: one (the knowledge base's answer)")
@@ -335,7 +356,7 @@ class FeedbackResponse(BaseModel):
 class SessionTurn(BaseModel):
     role: str
     content: str
-    answer_id: str | None
+    answer_id: str | None = Field(None, description="the answer's id (an assistant turn); absent or null otherwise")
     created_at: float
 
 

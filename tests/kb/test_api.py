@@ -97,6 +97,80 @@ def test_openapi_operation_ids_are_unique(client: Any) -> None:
     assert client.post("/v1/ask", json={"question": "x" * 10}).headers["x-frame-options"] == "DENY"
 
 
+def _conforms(spec: dict[str, Any], path: str, method: str, r: Any) -> str | None:
+    """Why ``r`` does not answer as the schema ``spec`` says ``path`` does, or None."""
+    import jsonschema
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    documented = spec["paths"][path][method]["responses"]
+    if str(r.status_code) not in documented:
+        return f"{method.upper()} {path}: {r.status_code} not among {sorted(documented)}"
+    schema = documented[str(r.status_code)].get("content", {}).get("application/json", {}).get("schema")
+    if schema is None:
+        return None
+    registry = Registry().with_resource("urn:oas", Resource.from_contents(spec, default_specification=DRAFT202012))
+    ref = {"$ref": "urn:oas#" + schema["$ref"][1:]} if "$ref" in schema else schema
+    try:
+        jsonschema.Draft202012Validator(ref, registry=registry).validate(r.json())
+    except jsonschema.ValidationError as ex:
+        return f"{method.upper()} {path} {r.status_code}: {ex.message} at {list(ex.absolute_path)}"
+    return None
+
+
+def test_error_responses_are_the_ones_the_schema_describes(client: Any) -> None:
+    # /v1/chat/completions answered OpenAI's {"error": {...}} where the schema said {"error": str};
+    # 404 and 400 were in no route's schema; an agent's suggestion left out the answer_id its
+    # schema required
+    spec = client.get("/openapi.json").json()
+    sid = client.post("/v1/ask", json={"question": "How long do refunds take?"}).json()["session_id"]
+    calls = [
+        ("post", "/v1/chat/completions", "/v1/chat/completions", {"json": {"model": KB, "messages": []}}),
+        ("post", "/v1/chat/completions", "/v1/chat/completions",
+         {"json": {"model": "nosuch", "messages": [{"role": "user", "content": "hi"}]}}),
+        ("post", "/v1/chat/completions", "/v1/chat/completions",
+         {"json": {"model": KB, "messages": [{"role": "user", "content": "x" * 5000}]}}),
+        ("post", "/v1/ask", "/v1/ask", {"json": {"question": "hi", "kb": "nosuch"}}),
+        ("post", "/v1/ask", "/v1/ask",
+         {"content": b'{"question": "\xcd\xcb\xbb\xf5"}', "headers": {"content-type": "application/json"}}),
+        ("post", "/v1/search", "/v1/search", {"json": {"query": "refunds", "kb": "nosuch"}}),
+        ("get", "/v1/jobs/nosuch", "/v1/jobs/{job_id}", {}),
+        ("get", "/v1/sessions/nosuch", "/v1/sessions/{session_id}", {}),
+        ("delete", "/v1/documents/nosuch.pdf", "/v1/documents/{doc_id}", {}),
+        ("post", "/v1/agent/suggest", "/v1/agent/suggest", {"json": {"session_id": "nosuch"}}),
+        ("post", "/v1/agent/suggest", "/v1/agent/suggest", {"json": {"session_id": sid}}),
+        ("get", f"/v1/sessions/{sid}", "/v1/sessions/{session_id}", {}),
+    ]
+    faults = []
+    for method, url, path, kw in calls:
+        r = client.request(method.upper(), url, **kw)
+        assert r.status_code != 500, (url, r.text)
+        faults.append(_conforms(spec, path, method, r))
+    assert [f for f in faults if f] == []
+
+
+def test_a_chat_stream_gives_its_usage_when_asked(client: Any) -> None:
+    # stream_options.include_usage was accepted and ignored: LangChain's stream_usage got nothing
+    msgs = [{"role": "user", "content": "How long do refunds take?"}]
+    r = client.post("/v1/chat/completions", json={"model": KB, "stream": True, "messages": msgs,
+                                                  "stream_options": {"include_usage": True}})
+    chunks = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: {")]
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
+    assert all(ch["usage"] is None and len(ch["choices"]) == 1 for ch in chunks[:-1])
+    whole = client.post("/v1/chat/completions", json={"model": KB, "messages": msgs}).json()
+    assert chunks[-1]["usage"] == whole["usage"]
+    plain = client.post("/v1/chat/completions", json={"model": KB, "stream": True, "messages": msgs}).text
+    assert '"usage"' not in plain  # asked for by the client only, as OpenAI does
+    bad = client.post("/v1/chat/completions", json={"model": KB, "stream": True, "messages": msgs,
+                                                    "stream_options": {"include_usage": "yes"}})
+    assert bad.status_code == 422
+    import openai
+
+    oa = openai.OpenAI(base_url="http://testserver/v1", api_key="none", http_client=client, max_retries=0)
+    got = list(oa.chat.completions.create(model=KB, messages=msgs, stream=True, stream_options={"include_usage": True}))
+    assert got[-1].usage is not None and got[-1].usage.total_tokens == whole["usage"]["total_tokens"]
+
+
 def test_ready_after_warm_up_and_metrics(client: Any) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
