@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -120,12 +121,12 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             obj = json.loads(line)
         except json.JSONDecodeError as ex:
             raise DatasetError(
-                f"{path.name} line {lineno}: invalid JSON ({ex.msg} at column {ex.colno})",
+                f"{path} line {lineno}: invalid JSON ({ex.msg} at column {ex.colno})",
                 "each line must hold one JSON object",
             ) from ex
         if not isinstance(obj, dict):
             raise DatasetError(
-                f"{path.name} line {lineno}: expected a JSON object, got {_type_name(obj)}",
+                f"{path} line {lineno}: expected a JSON object, got {_type_name(obj)}",
                 "each line must hold one JSON object",
             )
         yield lineno, obj
@@ -216,6 +217,15 @@ def _check_unique(ids: dict[str, int], rid: str, rec: _Record) -> None:
 # ----------------------------------------------------------------------------- source ids
 
 
+def _row_of_unread_table(gold: str, sources: frozenset[str]) -> bool:
+    """Whether ``gold`` names a row (``table.csv#id``) of a CSV file in docs/ in which this reader
+    found no id column (another delimiter, a header below a title): ingestion may still read it as
+    an FAQ table, so the id is checked against the ingested rows (``kb eval`` does after
+    ingesting), not refused here."""
+    table, sep, _ = gold.partition("#")
+    return bool(sep) and table.lower().endswith(".csv") and table in sources
+
+
 def _faq_ids(path: Path) -> list[str] | None:
     """Row ids of an FAQ table (csv with an id column), or None when the csv has no id column."""
     text = read_text_utf8(path)
@@ -240,6 +250,17 @@ def _faq_ids(path: Path) -> list[str] | None:
     except csv.Error as ex:
         raise DatasetError(f"{path} line {reader.line_num}: bad CSV ({ex})", "use RFC 4180 quoting") from ex
     return ids
+
+
+def repeated_row_ids(docs_dir: Path, sources: Iterable[str]) -> frozenset[str]:
+    """The source ids of FAQ rows (``faq.csv#<id>``) whose id more than one row of the table
+    gives: ingestion stores the later rows as ``<id>-2`` and so on, so a gold id naming it names
+    either row."""
+    out: set[str] = set()
+    for table in sorted({s.split("#", 1)[0] for s in sources if "#" in s}):
+        ids = _faq_ids(docs_dir / table) or []
+        out.update(f"{table}#{i}" for i, n in Counter(ids).items() if n > 1)
+    return frozenset(out)
 
 
 def list_source_ids(docs_dir: Path) -> frozenset[str]:
@@ -306,6 +327,7 @@ def load_qa_set(path: Path, limit: int | None = None, *, with_docs: bool = True)
         if not sources:
             raise DatasetError(f"{docs} holds no documents", "add the corpus files under docs/")
     faq_tables = {s.split("#", 1)[0] for s in sources if "#" in s}
+    repeated = repeated_row_ids(docs, sources) if with_docs else frozenset()
     # a file name written on one system in decomposed Unicode ("cafe" + U+0301, as macOS writes it)
     # and its gold id in composed form (or the other way round) name the same document: the gold
     # id is read as the name on disk, which is what the retriever returns
@@ -313,7 +335,7 @@ def load_qa_set(path: Path, limit: int | None = None, *, with_docs: bool = True)
     items: list[QAItem] = []
     seen: dict[str, int] = {}
     for lineno, obj in iter_jsonl(qfile):
-        rec = _Record(QUESTIONS_FILE, lineno, obj)
+        rec = _Record(str(qfile), lineno, obj)  # (the set's path: kb eval runs many)
         rid = rec.string("id", nonempty=True)
         _check_unique(seen, rid, rec)
         seen[rid] = lineno
@@ -342,8 +364,12 @@ def load_qa_set(path: Path, limit: int | None = None, *, with_docs: bool = True)
             )
         gold = tuple(g if g in sources else by_nfc.get(unicodedata.normalize("NFC", g), g) for g in gold)
         for g in gold if with_docs else ():
-            if g in sources:
-                continue
+            if g in repeated:
+                table, _, rid = g.partition("#")
+                raise rec.fail(f"gold id {g!r} names more than one row: {table} gives id {rid!r} to several",
+                               f"give each row of {table} an id of its own")
+            if g in sources or _row_of_unread_table(g, sources):
+                continue  # (the second: checked against what ingestion made of the table, after it)
             if g in faq_tables:
                 hint = f"name one FAQ row as {g}#<id>"
             elif "#" in g and g.split("#", 1)[0] in faq_tables:
@@ -368,7 +394,7 @@ def load_faithfulness_set(path: Path, limit: int | None = None) -> FaithfulnessS
     items: list[FaithItem] = []
     seen: dict[str, int] = {}
     for lineno, obj in iter_jsonl(ffile):
-        rec = _Record(FAITHFULNESS_FILE, lineno, obj)
+        rec = _Record(str(ffile), lineno, obj)
         rid = rec.string("id", nonempty=True)
         _check_unique(seen, rid, rec)
         seen[rid] = lineno
@@ -447,3 +473,22 @@ def find_datasets(path: Path | str) -> list[Path]:
             f"a set folder holds {QUESTIONS_FILE} + docs/ or {FAITHFULNESS_FILE}",
         )
     return subs
+
+
+def skipped_sets(path: Path | str) -> list[tuple[Path, str]]:
+    """The sub-folders of a folder of sets that look like sets but are not, with why: a docs/
+    folder, or a JSON Lines file, under another name than a set's file. ``kb eval`` of a folder
+    evaluated the others and passed its gates with a set missing (``question.jsonl``) unsaid."""
+    path = Path(path)
+    if not path.is_dir() or (path / QUESTIONS_FILE).is_file() or (path / FAITHFULNESS_FILE).is_file():
+        return []
+    out = []
+    for p in sorted(path.iterdir()):
+        if not p.is_dir() or (p / QUESTIONS_FILE).is_file() or (p / FAITHFULNESS_FILE).is_file():
+            continue
+        files = sorted(f.name for f in p.iterdir() if f.is_file() and f.suffix.lower() in (".jsonl", ".json"))
+        if files:
+            out.append((p, f"it holds {', '.join(files[:3])} but no {QUESTIONS_FILE} or {FAITHFULNESS_FILE}"))
+        elif (p / DOCS_DIR).is_dir():
+            out.append((p, f"it holds {DOCS_DIR}/ but no {QUESTIONS_FILE}"))
+    return out

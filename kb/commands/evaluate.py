@@ -159,11 +159,28 @@ def check_gates(result: dict[str, Any], gates: list[Gate]) -> list[str]:
             elif not over and v < threshold:
                 failures.append(f"eval gate failed: {name} {metric} = {v:.4f} < {threshold:g}")
         if not checked:
+            named = [set_name] if set_name is not None else list(sets)
             raise GateError(
-                f"{_option(over)} metric {metric!r} was not computed for any evaluated set",
-                "use a metric name from the report, e.g. hit@5, faithfulness, scorer.balanced_accuracy",
+                f"{_option(over)} metric {metric!r} was not computed for {', '.join(named) or 'any set'}: "
+                + _why_not_computed(metric.rpartition(".")[2]),
+                "gate on a metric the set reports (its report lists them), or add the questions it needs",
             )
     return failures
+
+
+def _why_not_computed(metric: str) -> str:
+    """Why a metric of the right kind of set has no value: which questions it needs. (A set of
+    unanswerable questions alone was told to use hit@5, the very metric refused.)"""
+    from eval.harness import RETRIEVAL_KEYS
+
+    if metric in RETRIEVAL_KEYS or metric in ("faithfulness", "fully_supported", "citation_precision",
+                                              "citation_recall", "answer_rate", "false_refusal_rate"):
+        return "it needs answerable questions (answered ones, for an answer's metrics), and the set has none"
+    if metric == "refusal_accuracy":
+        return "it needs unanswerable questions, and the set has none"
+    if metric.startswith("correctness"):
+        return "it needs answered questions with reference answers, and the set has none"
+    return "the set holds no question it applies to"
 
 
 def _settings_summary(
@@ -226,9 +243,8 @@ def match_kb_gold(loaded: list[Any], settings: Any, kb: str) -> list[Any]:
     knowledge base ``kb`` (`kb eval --kb`), which is what is asked: a gold source it does not hold
     is an error naming it, with the nearest sources it does hold, before any question is asked
     (asked, the question read as a retrieval miss)."""
-    from eval.datasets import QASet, match_gold
+    from eval.datasets import QASet
     from indexes.kbase import KnowledgeBase
-    from indexes.types import did_you_mean
     from kb.errors import KnowledgeBaseNotFound
 
     if not any(isinstance(d, QASet) for d in loaded):
@@ -241,21 +257,51 @@ def match_kb_gold(loaded: list[Any], settings: Any, kb: str) -> list[Any]:
         sources = set(version.row_sources()[0])
     finally:
         version.close()
-    out = []
-    for ds in loaded:
-        if isinstance(ds, QASet):
-            ds, unknown = match_gold(ds, sources)
-            if unknown:
-                item, gold = unknown[0]
-                others = len({i.id for i, _ in unknown}) - 1
-                raise InputError(
-                    f"{ds.name}: gold id {gold!r} of question {item.id!r} is not a source of knowledge base "
-                    f"{kb!r}{did_you_mean([gold], sources)}"
-                    + (f" (nor a gold id of {others} more question{'s' if others > 1 else ''})" if others else ""),
-                    f"ingest that document into {kb}, or correct the gold id in questions.jsonl",
-                )
-        out.append(ds)
-    return out
+    return [
+        gold_held(ds, sources, f"knowledge base {kb!r}", f"ingest that document into {kb}, or correct the gold id in "
+                  "questions.jsonl") if isinstance(ds, QASet) else ds
+        for ds in loaded
+    ]
+
+
+def gold_held(ds: Any, sources: set[str], kb_label: str, hint: str) -> Any:
+    """``ds`` with its gold ids read as the knowledge base's ``sources`` name them
+    (:func:`eval.datasets.match_gold`); a gold id none of them is an error naming it, with the
+    nearest sources, before any question is asked: asked, the question read as a retrieval miss."""
+    from eval.datasets import match_gold
+    from indexes.types import did_you_mean
+
+    ds, unknown = match_gold(ds, sources)
+    if unknown:
+        item, gold = unknown[0]
+        others = len({i.id for i, _ in unknown}) - 1
+        rows = sorted(x for x in sources if x.startswith(gold + "#"))
+        # (a table read as an FAQ: each row a source of its own, named by a hash without an id column)
+        near = f" (each row of it is a source: {', '.join(map(repr, rows[:2]))}, ...)" if rows else ""
+        raise InputError(
+            f"{ds.name}: gold id {gold!r} of question {item.id!r} is not a source of {kb_label}"
+            f"{near or did_you_mean([gold], sources)}"
+            + (f" (nor a gold id of {others} more question{'s' if others > 1 else ''})" if others else ""),
+            hint,
+        )
+    return ds
+
+
+def gold_ingested(ds: Any, kb: Any) -> None:
+    """An error when a gold id of ``ds`` is none of the sources ingestion made of its docs/ (in the
+    knowledge base ``kb``). The set's own check reads FAQ tables more simply than ingestion does:
+    a row ingestion skipped (no answer), a table without an id column (its rows named by a hash)
+    or another delimiter passed it, and every such question was scored a miss without a word."""
+    version = kb.load_live()
+    try:
+        sources = set(version.row_sources()[0])
+    finally:
+        version.close()
+    gold_held(
+        ds, sources, f"the knowledge base made of {ds.name}/docs",
+        "ingestion skipped or named that row otherwise (see the warnings above): fix the table (every row an "
+        "answer and an id of its own) or the gold id in questions.jsonl",
+    )
 
 
 def check_gold_ingested(ds: Any, failed: list[dict[str, str]]) -> None:
@@ -344,11 +390,13 @@ def make_session_opener(
                     + ("; keyword index rebuilt: it " + " and ".join(report.keyword_rebuilt) if report.keyword_rebuilt else "")
                 )
                 failed = [{"source": f["source"], "error": f["error"]} for f in rep.get("failed", [])]
+                # (an FAQ row skipped, an id given twice: as kb ingest says them)
+                print_problems({"failed": failed, "warnings": rep.get("warnings", [])})
                 if failed:
-                    print_problems({"failed": failed})
                     if ingest_failed is not None:
                         ingest_failed[ds.name] = failed
                     check_gold_ingested(ds, failed)
+                gold_ingested(ds, KnowledgeBase.from_settings(home, name, s))
             s = s.model_copy(update={"llm": llm})
             assistant = build_assistant(s, name, warm=True)  # answering as the service does
 
@@ -498,12 +546,15 @@ def eval_cmd(
             "use --kb NAME to ask an existing knowledge base, or --fresh",
         )
 
-    from eval.datasets import find_datasets, load_dataset
+    from eval.datasets import find_datasets, load_dataset, skipped_sets
     from eval.harness import run_eval
     from kb.settings import get_settings
 
     settings = get_settings()
     paths = [p for d in datasets for p in find_datasets(d)]
+    for folder, why in (s for d in datasets for s in skipped_sets(d)):
+        typer.echo(f"warning: {folder} is not evaluated: {why} (a set folder holds questions.jsonl + docs/, "
+                   "or faithfulness.jsonl)", err=True)
     names = [p.name for p in paths]
     if len(set(names)) != len(names):
         raise InputError(

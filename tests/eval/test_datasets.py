@@ -113,6 +113,20 @@ def test_bad_records_name_line_field_and_fix(tmp_path: Path, change: dict, expec
     assert "questions.jsonl line 2 (id 'q1')" in msg
 
 
+def test_a_gold_id_two_rows_share_is_an_error_naming_the_set(tmp_path: Path) -> None:
+    # ingestion stores the second row as "0001-2": the gold id named either row, and a question
+    # answered by the second was scored a miss at rank 1; and the line error named no set
+    d = _qa_set(tmp_path)
+    with (d / "docs" / "faq.csv").open("a", encoding="utf-8") as f:
+        f.write('0001,"Can I exchange it?","Yes, within 14 days."\n')
+    (d / "questions.jsonl").write_text(json.dumps(dict(Q_OK, gold=["faq.csv#0001"])) + "\n", encoding="utf-8")
+    msg = _err(d)
+    assert msg.startswith(f"{d / 'questions.jsonl'} line 1 (id 'q1'): gold id 'faq.csv#0001' names more than one row"), msg
+    assert "give each row of faq.csv an id of its own" in msg
+    (d / "questions.jsonl").write_text(json.dumps(dict(Q_OK, gold=["faq.csv#0002"])) + "\n", encoding="utf-8")
+    assert load_dataset(d).items[0].gold == ("faq.csv#0002",)
+
+
 def test_unanswerable_with_gold_is_an_error(tmp_path: Path) -> None:
     msg = _err(_qa_set(tmp_path, [dict(Q_OK, answerable=False)]))
     assert "'gold' must be empty when answerable is false" in msg

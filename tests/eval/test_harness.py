@@ -511,6 +511,75 @@ def test_a_document_that_fails_to_ingest_is_printed_and_reported(
     assert any(ln.startswith("  failed: broken.pdf: ") for ln in lines)
 
 
+@pytest.mark.parametrize(
+    ("table", "gold", "says"),
+    [
+        # a row ingestion skipped (no answer): its question was scored a miss, exit 0
+        ("id,question,answer\n01,How much is shipping?,Free over 50 euros.\n02,Can I pay by card?,\n",
+         "faq.csv#02", "gold id 'faq.csv#02' of question 'q9' is not a source of the knowledge base made of tiny-qa/docs"),
+        # no id column: ingestion names the rows by a hash, and the table's name was taken as the gold
+        ("question,answer\nHow much is shipping?,Free over 50 euros.\n",
+         "faq.csv", "gold id 'faq.csv' of question 'q9' is not a source of the knowledge base made of tiny-qa/docs "
+         "(each row of it is a source: 'faq.csv#"),
+        # another delimiter: the set's reader saw no id column, ingestion read the rows
+        ("id;question;answer\n01;How much is shipping?;Free over 50 euros.\n", "faq.csv#01", None),
+    ],
+)
+def test_kb_eval_checks_faq_gold_ids_against_the_rows_ingestion_made(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str], table: str, gold: str, says: str | None
+) -> None:
+    qa, _ = make_sets(tmp_path / "data")
+    (qa / "docs" / "faq.csv").write_text(table, encoding="utf-8")
+    asks = [q for q in QUESTIONS if not any(g.startswith("faq.csv") for g in q["gold"])]
+    asks.append(dict(QUESTIONS[0], id="q9", question="How much is shipping?", gold=[gold]))
+    (qa / "questions.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in asks), encoding="utf-8")
+    out = tmp_path / "r.json"
+    rc = run_kb(["eval", str(qa), "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    if says is None:
+        assert rc == 0, err
+        q9 = next(q for q in json.loads(out.read_text(encoding="utf-8"))["sets"]["tiny-qa"]["questions"] if q["id"] == "q9")
+        assert q9["metrics"]["hit@10"] == 1.0
+        return
+    assert rc == 2, err
+    assert says in err.strip().splitlines()[-1], err
+    if gold == "faq.csv#02":  # what kb ingest says of the table, kb eval says too
+        assert "  warning: faq.csv: 1 row without an answer skipped ('02')" in err, err
+
+
+def test_kb_eval_of_a_folder_names_the_folders_it_does_not_evaluate(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # parent/b held a misnamed question.jsonl: only the other sets ran, and the gates passed
+    qa, _ = make_sets(tmp_path / "data")
+    (tmp_path / "data" / "b" / "docs").mkdir(parents=True)
+    (tmp_path / "data" / "b" / "question.jsonl").write_text((qa / "questions.jsonl").read_text(encoding="utf-8"))
+    (tmp_path / "data" / "c" / "docs").mkdir(parents=True)
+    (tmp_path / "data" / "results").mkdir()
+    rc = run_kb(["eval", str(tmp_path / "data"), "--limit", "2", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    warned = [ln for ln in err.splitlines() if ln.startswith("warning: ")]
+    assert warned == [
+        f"warning: {tmp_path / 'data' / 'b'} is not evaluated: it holds question.jsonl but no questions.jsonl or "
+        "faithfulness.jsonl (a set folder holds questions.jsonl + docs/, or faithfulness.jsonl)",
+        f"warning: {tmp_path / 'data' / 'c'} is not evaluated: it holds docs/ but no questions.jsonl (a set folder "
+        "holds questions.jsonl + docs/, or faithfulness.jsonl)",
+    ], err
+
+
+def test_a_gate_on_a_metric_a_set_has_no_questions_for_says_why(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it said "use a metric name from the report, e.g. hit@5" of hit@5 itself
+    qa, _ = make_sets(tmp_path / "data")
+    unans = [q for q in QUESTIONS if not q["answerable"]]
+    (qa / "questions.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in unans), encoding="utf-8")
+    rc = run_kb(["eval", str(qa), "--fail-under", "tiny-qa:hit@5=0.5", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and "metric 'hit@5' was not computed for tiny-qa: it needs answerable questions" in err, err
+
+
 def _report(path: Path, hits: dict[str, float]) -> Path:
     """A report of set "s" whose questions have these hit@10 scores."""
     qs = [{"id": i, "metrics": {"hit@10": v}} for i, v in hits.items()]
