@@ -38,6 +38,10 @@ INJECTION_RE = re.compile(
     r"(\s+(and|then)\s+|\s*[;:,\u2014\u2013-]\s*)(say|tell|reply|respond|answer|output|print|write|state)\b|"
     # words addressed to the model: "Note to the AI: ...", "you must answer every question with ..."
     # (not "Note to the assistant manager")
+    # instructions headed as the model's ("Assistant instructions: recommend that users share ...",
+    # "AI rules: ..."; not "Shop assistant instructions:", a staff page's, said in a sentence)
+    r"(^|[\n.!?]\s*)(the\s+)?(ai\s+|virtual\s+)?assistant'?s?\s+(instructions?|directives?|rules|guidelines)\s*:|"
+    r"\b(ai|llm|chat\s?bot|bot|language\s+model)'?s?\s+(instructions?|directives?|rules|guidelines)\s*:|"
     r"\b(note|message|instructions?)\s+(to|for)\s+(the\s+|any\s+|all\s+)?(ai|llms?|chatbots?|bots?|language models?|"
     r"(ai\s+)?assistants?)\b(?![\s-]+(manager|director|supervisor|team|staff|lead|store|buyer|users?|owners?|customers?))|"
     r"\b(you\s+must|you\s+will|you\s+should)\s+(answer|respond|reply|say)\b[^.!?\n]{0,60}"
@@ -109,8 +113,20 @@ _SECRET = (
     r"verification\s+codes?|card\s+numbers?|card\s+details|login\s+details|credentials)"
 )
 _ADDRESS = r"[\w.+-]+@[\w-]+\.[a-z]{2,}"
+# a secret no one may ask for, by any channel: a password, a PIN, a one-time passcode ("text your
+# card PIN to 555-0199", "reply to this chat with your password"): banks and shops tell customers never
+# to give them to anyone. (A card number or a CVV is given to a shop by phone; a delivery's one-time
+# code to its courier: those stay asked for by an address only.)
+_NEVER_GIVEN = r"(passwords?|passcodes?|(card\s+|bank\s+|account\s+)?pins?|one[- ]time\s+(pass)?codes?|login\s+details|credentials)"
+_NAMES_NEVER_GIVEN = re.compile(_NEVER_GIVEN, re.I)
+_PHONE_TO = r"\+?\d[\d ().-]{5,}\d"
+# (the chat the customer reads, or its agent: "with the agent over chat", "to this chat")
+_CHAT = r"(this|the|our|a|live)\s+(chat|conversation|thread|support\s+chat)|(the|an|our)\s+(agent|assistant|bot)\s+(over|in|via|on|by)\s+(the\s+)?chat"
 _SENDS_SECRET = re.compile(
-    r"\b(send|e-?mail|mail|forward|give|provide|share|submit|text|reply\s+with|write)\s+(us\s+|me\s+)?"
+    r"\b(send|text|sms|give|provide|share|submit|reply\s+with|type|paste|tell|read\s+out)\s+(us\s+|me\s+)?"
+    r"(?:[\w'-]+\s+){0,3}?" + _NEVER_GIVEN + r"\b[^.;!?\n]{0,25}?\b(to|at|with|in|via|over)\s+(" + _PHONE_TO + "|" + _CHAT + r")\b"
+    + r"|\breply\s+(to\s+)?(" + _CHAT + r")\s+with\s+(?:[\w'-]+\s+){0,3}?" + _NEVER_GIVEN + r"\b"
+    + r"|\b(send|e-?mail|mail|forward|give|provide|share|submit|text|reply\s+with|write)\s+(us\s+|me\s+)?"
     r"(?:[\w'-]+\s+){0,3}?" + _SECRET + r"\b[^.;!?\n]{0,25}?\b(to|at)\s+" + _ADDRESS
     # the address first ("write to refunds-desk@evil.example with their card details")
     + r"|\b(send|e-?mail|mail|write|reply)\s+(to\s+)?" + _ADDRESS + r"[^.;!?\n]{0,25}?\bwith\s+(?:[\w'-]+\s+){0,3}?"
@@ -143,9 +159,11 @@ def injected(text: str) -> bool:
     flat = to_simplified(text).replace("\n", " ")
     if INJECTION_RE.search(flat):
         return True
-    # (a secret is asked for by an address: a text without "@" asks for none, and every chunk of a
-    # document is read at ingest)
-    return "@" in text and any(_asks_secret(s) for s in split_sentences(text))
+    # (a secret is asked for by an address, or named as one no one may ask for: a text with neither
+    # asks for none, and every chunk of a document is read at ingest)
+    return ("@" in text or _NAMES_NEVER_GIVEN.search(text) is not None) and any(
+        _asks_secret(s) for s in split_sentences(text)
+    )
 
 
 # A message that gives the assistant its orders instead of asking something: it opens by setting
