@@ -368,6 +368,76 @@ class _BodyTooLarge(StarletteHTTPException):
         super().__init__(413, f"request body is larger than {limit} bytes; send less (or raise {setting})")
 
 
+class _FileTooLarge(StarletteHTTPException):
+    def __init__(self, name: str, limit_mb: float) -> None:
+        super().__init__(413, f"{name} is larger than {limit_mb:g} MB, the limit for a file; split the file "
+                              "(or raise KB_MAX_UPLOAD_MB)")
+
+
+class UploadWatch:
+    """Reads an upload's multipart body as it arrives and stops it at the first file over the
+    limit for one file. The request's own limit is that of every file it may hold (20 files of
+    50 MB), so a 250 MB file was received whole, and written to a temporary file, before the
+    413 that named it."""
+
+    def __init__(self, content_type: str, limit_bytes: int, limit_mb: float) -> None:
+        from python_multipart.multipart import MultipartParser, parse_options_header
+
+        _, params = parse_options_header(content_type)
+        self.limit, self.limit_mb = limit_bytes, limit_mb
+        self.size, self.name, self.header, self.value = 0, "", b"", b""
+        self.parser: Any = MultipartParser(params[b"boundary"], {
+            "on_part_begin": self._begin, "on_part_data": self._data,
+            "on_header_field": self._field, "on_header_value": self._value, "on_header_end": self._header_end,
+        })
+
+    @classmethod
+    def of(cls, content_type: str, limit_bytes: int, limit_mb: float) -> UploadWatch | None:
+        """A watch of a multipart body with a boundary; None for anything else (refused later)."""
+        if not content_type.lower().startswith("multipart/form-data") or "boundary=" not in content_type.lower():
+            return None
+        try:
+            return cls(content_type, limit_bytes, limit_mb)
+        except (KeyError, ValueError):
+            return None
+
+    def _begin(self) -> None:
+        self.size, self.name = 0, ""
+
+    def _field(self, data: bytes, start: int, end: int) -> None:
+        self.header += data[start:end]
+
+    def _value(self, data: bytes, start: int, end: int) -> None:
+        self.value += data[start:end]
+
+    def _header_end(self) -> None:
+        from python_multipart.multipart import parse_options_header
+
+        if self.header.lower() == b"content-disposition":
+            _, options = parse_options_header(self.value)
+            if b"filename" in options:
+                self.name = safe_filename(options[b"filename"].decode("utf-8", "replace")) or "a file"
+        self.header, self.value = b"", b""
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self.name:
+            self.size += end - start
+            if self.size > self.limit:
+                raise _FileTooLarge(self.name, self.limit_mb)
+
+    def feed(self, chunk: bytes) -> None:
+        """Read ``chunk``; :class:`_FileTooLarge` once a file passes the limit. A body the parser
+        cannot read is left to the form parser, which says so."""
+        if self.parser is None:
+            return
+        try:
+            self.parser.write(chunk)
+        except _FileTooLarge:
+            raise
+        except Exception:  # noqa: BLE001 - malformed multipart: the route's parser answers it
+            self.parser = None
+
+
 # --- middleware ---------------------------------------------------------------------------------------
 
 ASGIApp = Callable[
@@ -405,6 +475,7 @@ class RequestContext:
         self.service = service
         self.json_limit = json_limit
         self.upload_limit = upload_limit
+        self.file_limit_mb = float(service.settings.max_upload_mb)
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -440,13 +511,18 @@ class RequestContext:
                 await resp(scope, receive, send_wrapper)
                 return
             seen = {"n": 0}
+            watch = UploadWatch.of(headers.get("content-type", ""), int(self.file_limit_mb * (1 << 20)),
+                                   self.file_limit_mb) if upload and scope.get("method") == "POST" else None
 
             async def receive_limited() -> Any:
                 message = await receive()
                 if message.get("type") == "http.request":
-                    seen["n"] += len(message.get("body", b""))
+                    body = message.get("body", b"")
+                    seen["n"] += len(body)
                     if seen["n"] > limit:
                         raise _BodyTooLarge(limit, setting)
+                    if watch is not None and body:
+                        watch.feed(body)
                 return message
 
             try:

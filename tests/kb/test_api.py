@@ -1119,6 +1119,46 @@ def test_upload_limits(hashing_home: Path) -> None:
         assert r.status_code == 422
 
 
+def test_an_upload_stops_at_the_first_file_over_the_limit(hashing_home: Path) -> None:
+    # a 250 MB file was received whole, and written to a temporary file, before the 413 naming it:
+    # the request's own limit is every file it may hold (20 x 50 MB). The app is called as the
+    # server calls it, a chunk of the body at a time (the test client reads a body whole first).
+    import asyncio
+
+    with make_client(make_settings(hashing_home, "hashing:64", max_upload_files=20, max_upload_mb=0.01)) as c:
+        boundary = "kbtestboundary"
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"huge.md\"\r\n"
+                "Content-Type: text/markdown\r\n\r\n# Huge\n\n").encode()
+        chunks = [head, *[b"word " * 3277] * 64, f"\r\n--{boundary}--\r\n".encode()]  # 1 MB: over 20 x 10 KB
+        read = {"n": 0}
+        out: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            i = read["n"]
+            read["n"] += 1
+            if i >= len(chunks):
+                return {"type": "http.disconnect"}
+            return {"type": "http.request", "body": chunks[i], "more_body": i < len(chunks) - 1}
+
+        async def send(message: dict[str, Any]) -> None:
+            out.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/v1/documents", "raw_path": b"/v1/documents", "query_string": b"",
+                 "root_path": "", "server": ("testserver", 80), "client": ("127.0.0.1", 1234),
+                 "headers": [(b"host", b"testserver"),
+                             (b"content-type", f"multipart/form-data; boundary={boundary}".encode())]}
+        asyncio.run(c.app(scope, receive, send))
+        assert out[0]["status"] == 413, out
+        body = json.loads(b"".join(m.get("body", b"") for m in out[1:]))
+        assert body["message"] == "huge.md is larger than 0.01 MB, the limit for a file; split the file (or raise KB_MAX_UPLOAD_MB)"
+        assert read["n"] <= 2, read  # stopped in the file's first 16 KB, not read to its end
+        # files under the limit, and a field after them, are read as before
+        ok = [("files", ("a.md", b"# A\n\nShort text.\n", "text/markdown")),
+              ("files", ("b.md", b"# B\n\nMore text.\n", "text/markdown"))]
+        assert c.post("/v1/documents", files=ok, data={"tags": "small"}).status_code == 202
+
+
 # --- feedback -------------------------------------------------------------------------------------------
 
 
