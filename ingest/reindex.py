@@ -551,6 +551,27 @@ def _drop_checkpoints(root: Path) -> None:
         shutil.rmtree(d / "checkpoint", ignore_errors=True)
 
 
+def _check_unfinished(kb: Any, src: SourceSpec) -> None:
+    """An error when the last job, given a folder or manifest of its own (``--source``), did not
+    finish and a plain ``kb reindex`` would rebuild from another source: it published the old
+    content with success ("0 texts embedded"), the folder's edits were dropped unsaid, and the
+    interrupted job could no longer be resumed."""
+    prior = find_resumable(kb)
+    if prior is None:
+        return
+    given = prior.get("params", {}).get("source", {})
+    if given.get("kind") not in ("dir", "manifest") or given.get("recorded"):
+        return
+    if (given.get("kind"), given.get("path")) == (src.kind, src.path):
+        return
+    raise InputError(
+        f"job {prior.get('id')}, a reindex of {given.get('path')}, did not finish; without --source this one "
+        f"would rebuild {'from ' + str(src.path) if src.path else 'the live version'} instead",
+        f"finish it with `kb reindex --kb {kb.name} --resume`, or name the source: "
+        f"`kb reindex --kb {kb.name} --source DIR`",
+    )
+
+
 def find_resumable(kb: Any) -> dict[str, Any] | None:
     """The last job that did not finish (interrupted or failed), with its parameters."""
     root = jobs_dir(kb)
@@ -736,6 +757,8 @@ def reindex(
             src = SourceSpec("documents")
         else:
             src = resolve_source(kb, source)
+            if source is None:
+                _check_unfinished(kb, src)
         jkb = copy.copy(kb)  # the job's index settings, without touching the caller's object
         if nprobe is not None:
             jkb.nprobe = int(nprobe)

@@ -537,6 +537,29 @@ def test_kill9_of_a_job_with_parsing_workers_leaves_none_behind(kb_home: Path, t
     assert not alive, f"parsing workers {alive} outlived the killed job"
 
 
+def test_a_plain_reindex_after_an_interrupted_one_of_another_folder_is_refused(kb_home: Path, tmp_path: Path) -> None:
+    # `kb reindex --source DIR` killed, then `kb reindex`: it rebuilt the live version with success,
+    # the folder's edits were dropped unsaid, and the killed job could not be resumed any more
+    from ingest.reindex import find_resumable, jobs_dir
+
+    kb = KnowledgeBase(kb_home, "t")
+    first = reindex(kb, write_corpus(tmp_path / "a", n_files=2, paras=1), get_embedder("hashing:64"), use_cache=False)
+    edited = write_corpus(tmp_path / "b", n_files=2, paras=2)
+    d = jobs_dir(kb) / "29991231T000000000000-bbbbbb"  # what kill -9 leaves: running, its process gone
+    d.mkdir(parents=True)
+    source = {"kind": "dir", "path": str(edited.resolve()), "recorded": False}
+    (d / "job.json").write_text(json.dumps({"id": d.name, "kb": "t", "status": "running", "pid": -1,
+                                            "started_at": "2999-12-31T00:00:00+00:00", "params": {"source": source}}))
+    with pytest.raises(InputError) as ei:
+        reindex(kb, None, get_embedder("hashing:64"), use_cache=False)
+    assert f"job {d.name}, a reindex of {edited.resolve()}, did not finish" in str(ei.value)
+    assert "--resume" in ei.value.hint
+    assert kb.live_version() == first.index_version and find_resumable(kb)["id"] == d.name  # type: ignore[index]
+    # the same folder named again, or the job resumed, goes ahead
+    again = reindex(kb, edited, get_embedder("hashing:64"), use_cache=False)
+    assert kb.live_version() == again.index_version
+
+
 def test_a_killed_job_is_superseded_once_a_later_job_finished(
     kb_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
