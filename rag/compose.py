@@ -451,6 +451,49 @@ _LIST_SENTENCE_MAX_ZH = 150
 _OUTER_MARK = re.compile(rf"^\s*(?:[{ZH_NUMERALS}]{{1,3}}、|[（(][{ZH_NUMERALS}]{{1,3}}[）)])")
 
 
+def _own_sentences(says: list[list[float]], ranked: list[int]) -> list[int]:
+    """For each part (``says``: how much each sentence says of it, in the order the parts choose),
+    the sentence that answers it: of those that say most of it (over 0.5), the likeliest
+    (``ranked``) that no part before took. Where that leaves a part none, though the parts could
+    each have one of their best, they each get one (the likeliest way, said in rank order)."""
+    ties = [[i for i in ranked if v[i] > 0.5 and v[i] == max(v)] for v in says if v]
+    per_part: list[int] = []
+    for best in ties:
+        pick = next((i for i in best if i not in per_part), None)
+        if pick is not None:
+            per_part.append(pick)
+    if len(per_part) == sum(1 for best in ties if best):
+        return per_part
+
+    def assign(k: int, taken: list[int]) -> list[int] | None:
+        if k == len(ties):
+            return taken
+        if not ties[k]:
+            return assign(k + 1, taken)
+        for i in ties[k]:
+            if i not in taken and (found := assign(k + 1, [*taken, i])) is not None:
+                return found
+        return None
+
+    found = assign(0, [])
+    return per_part if found is None else sorted(found, key=ranked.index)
+
+
+def _outer_of(block: list[str]) -> Callable[[str], bool] | None:
+    """How the outer items of a list holding another list are told, or None for a list of one
+    level: a Chinese document's paragraphs (:data:`_OUTER_MARK`) among other items, or numbered items
+    among bulleted ones, the bullets a sub-list ("2. 以下商品不适用七天无理由退货：" over "- 生鲜食品、
+    鲜花绿植；", which the document's loader gives without their indent)."""
+    def numbered(line: str) -> bool:
+        return numbered_step(line) is not None and not _OUTER_MARK.match(line)
+
+    for test in (lambda line: bool(_OUTER_MARK.match(line)), numbered):
+        outer = [test(line) for line in block]
+        if any(outer) and not all(outer) and (test is not numbered or outer[0]):
+            return test
+    return None
+
+
 def _list_blocks(lines: list[str]) -> Iterator[tuple[bool, list[str]]]:
     """``lines`` in runs of list items and of other lines, as :func:`list_items_as_sentences` reads
     them. A regulation's paragraphs ("（一）…", "（二）申请理赔须提供以下材料：", "（三）…") are one list, and
@@ -459,11 +502,11 @@ def _list_blocks(lines: list[str]) -> Iterator[tuple[bool, list[str]]]:
     ran into one sentence ("第四条 理赔申请：破损理赔应在…提出，…须提供以下材料：，运单号，…") that no
     passage supports, and "理赔需要什么材料？" was never told the materials."""
     for in_list, block in _runs(lines, lambda line: bool(LIST_ITEM.match(line))):
-        outer = [bool(_OUTER_MARK.match(line)) for line in block]
-        if not in_list or all(outer) or not any(outer):
+        outer_test = _outer_of(block) if in_list else None
+        if outer_test is None:
             yield in_list, block
             continue
-        runs = list(_runs(block, lambda line: bool(_OUTER_MARK.match(line))))
+        runs = list(_runs(block, outer_test))
         for k, (is_outer, run) in enumerate(runs):
             if not is_outer:
                 yield True, run
@@ -526,7 +569,13 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
             out.extend([lead] if lead else [])
             continue
         space = "" if lang == "zh" or not lead else " "
-        whole = f"{lead}{space}{sep.join(items)}{end}"
+        # (an item that leads in to the next ones, "以下商品不适用：", takes no separator after its colon:
+        # "…退货：，生鲜食品…" was said)
+        joined = "".join(
+            item + ("" if k == len(items) - 1 else (" " if lang != "zh" else "") if item.endswith((":", "：")) else sep)
+            for k, item in enumerate(items)
+        )
+        whole = f"{lead}{space}{joined}{end}"
         if lead and not sentences and len(whole) <= (_LIST_SENTENCE_MAX_ZH if lang == "zh" else _LIST_SENTENCE_MAX):
             out.append(whole)
             continue
@@ -1429,7 +1478,6 @@ class ExtractiveComposer:
         # take?") is answered on each: the sentence that names most of each part (and gives the
         # kind of answer it asks for) is weighed, and said, with the others
         parts = split_asks(question) if not named else [question]
-        per_part: list[int] = []
         before: set[str] = set()  # the terms of the part before
         says: list[list[float]] = []  # for each part with terms, how much each sentence says of it
         for part in parts if len(parts) > 1 else ():
@@ -1449,14 +1497,11 @@ class ExtractiveComposer:
             ])
         # the part that one sentence says most of chooses first: "积分有什么用？积分会过期吗？" gave
         # its first part the sentence on expiry (it names 积分 too, and ranked first), which left the
-        # second part, whose sentence it is, none
-        for says_part in sorted(says, key=lambda v: -max(v, default=0.0)):
-            # the likeliest of equals, one that no part before has taken first: "You have 30 days
-            # ... to return an item for a refund" answers "Can I return an item" and names a
-            # refund as "Refunds are issued ... within 5 to 7 business days" does
-            best_part = max(ranked, key=lambda i: (says_part[i], i not in per_part))
-            if says_part[best_part] > 0.5 and best_part not in per_part:
-                per_part.append(best_part)
+        # second part, whose sentence it is, none. Each part takes one of the sentences that say most
+        # of it, the likeliest first, a sentence of its own where the parts can each have one:
+        # "积分怎么获得？会过期吗？" gave its first part the expiry sentence ("自获得之日起"), tied with the
+        # one on earning points, and was told only when points expire
+        per_part = _own_sentences(sorted(says, key=lambda v: -max(v, default=0.0)), ranked)
         must.extend(i for i in per_part if i not in must)
         order = must + [i for i in ranked if i not in must]
         keep = sorted(distinct_sentences(order, keys, max(self.embed_sentences, len(must)), pinned=frozenset(must)))

@@ -360,6 +360,33 @@ def test_each_ask_gets_a_sentence_when_the_first_ranked_one_names_both() -> None
         assert "12个月" in out.text and "抵扣现金" in out.text, out.text
 
 
+def test_each_ask_gets_a_sentence_when_both_asks_find_the_same_one_best() -> None:
+    # "积分怎么获得？" is named by the expiry sentence too ("自获得之日起"), tied with the one on earning
+    # points: the first part took it, and "会过期吗？", whose sentence it is, was left with none
+    expiry, earn = "积分有效期为自获得之日起至次年12月31日，过期自动清零。", "每消费1元累计1积分，评价晒单可额外获得10积分。"
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    for hits in ([_hit(1, expiry), _hit(2, earn)], [_hit(1, earn), _hit(2, expiry)]):
+        out = composer.compose("积分怎么获得？会过期吗？", hits, "zh")
+        assert "12月31日" in out.text and "累计1积分" in out.text, out.text
+
+
+def test_a_numbered_item_that_leads_in_to_bullets_is_their_lead_in() -> None:
+    # the loader gives a sub-list without its indent: the section's items ran into one sentence,
+    # "一、七天无理由退货：…齐全，以下商品不适用七天无理由退货：，生鲜食品、鲜花绿植，…", which no passage supports
+    from rag.compose import list_items_as_sentences
+
+    passage = ("## 一、七天无理由退货\n1. 自签收次日起计算7天，商品须保持原包装。\n2. 以下商品不适用七天无理由退货：\n"
+               "- 生鲜食品、鲜花绿植；\n- 个人定制商品（如刻字首饰）；\n- 已拆封的内衣。\n3. 赠品需随主商品一并退回。")
+    assert list_items_as_sentences(passage, "zh")[0].split("\n") == [
+        "## 一、七天无理由退货", "自签收次日起计算7天，商品须保持原包装。",
+        "以下商品不适用七天无理由退货：生鲜食品、鲜花绿植，个人定制商品（如刻字首饰），已拆封的内衣。", "赠品需随主商品一并退回。",
+    ]
+    steps = "## Returns\n1. Return within 30 days.\n2. These items cannot be returned:\n- Gift cards\n- Underwear"
+    assert list_items_as_sentences(steps)[0].split("\n")[2] == "These items cannot be returned: Gift cards; Underwear."
+    # an item that leads in is followed by no separator ("…：，…"), wherever it stands
+    assert list_items_as_sentences("## 规则\n- 以下商品不退：\n- 鲜花；\n- 内衣。", "zh")[0] == "## 规则\n规则：以下商品不退：鲜花，内衣。"
+
+
 def test_a_list_that_opens_a_section_is_read_after_its_heading() -> None:
     from rag.compose import list_items_as_sentences
 
