@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from indexes.embedders import HashingEmbedder, get_embedder
 from indexes.types import Chunk
@@ -350,24 +351,21 @@ def test_a_list_item_of_two_sentences_keeps_the_items_after_it() -> None:
     assert text.split("\n")[1] == "How do I reset my password: Open the login page; Choose Forgot password."
 
 
-def test_each_ask_gets_a_sentence_when_the_first_ranked_one_names_both() -> None:
+@pytest.mark.parametrize(("question", "one", "other", "said"), [
     # "积分有什么用？" names 积分, as the sentence on expiry does: it took that sentence, ranked
     # first, and "积分会过期吗？", whose sentence it is, was left with none
-    expiry, use = "积分有效期为获得之日起12个月，过期自动清零。", "积分可以在结算时抵扣现金，100积分抵扣1元。"
-    composer = ExtractiveComposer(get_embedder("hashing:64"))
-    for hits in ([_hit(1, expiry), _hit(2, use)], [_hit(1, use), _hit(2, expiry)]):
-        out = composer.compose("积分有什么用？积分会过期吗？", hits, "zh")
-        assert "12个月" in out.text and "抵扣现金" in out.text, out.text
-
-
-def test_each_ask_gets_a_sentence_when_both_asks_find_the_same_one_best() -> None:
+    ("积分有什么用？积分会过期吗？", "积分有效期为获得之日起12个月，过期自动清零。", "积分可以在结算时抵扣现金，100积分抵扣1元。",
+     ("12个月", "抵扣现金")),
     # "积分怎么获得？" is named by the expiry sentence too ("自获得之日起"), tied with the one on earning
     # points: the first part took it, and "会过期吗？", whose sentence it is, was left with none
-    expiry, earn = "积分有效期为自获得之日起至次年12月31日，过期自动清零。", "每消费1元累计1积分，评价晒单可额外获得10积分。"
+    ("积分怎么获得？会过期吗？", "积分有效期为自获得之日起至次年12月31日，过期自动清零。", "每消费1元累计1积分，评价晒单可额外获得10积分。",
+     ("12月31日", "累计1积分")),
+])
+def test_each_ask_gets_a_sentence_of_its_own(question: str, one: str, other: str, said: tuple[str, str]) -> None:
     composer = ExtractiveComposer(get_embedder("hashing:64"))
-    for hits in ([_hit(1, expiry), _hit(2, earn)], [_hit(1, earn), _hit(2, expiry)]):
-        out = composer.compose("积分怎么获得？会过期吗？", hits, "zh")
-        assert "12月31日" in out.text and "累计1积分" in out.text, out.text
+    for hits in ([_hit(1, one), _hit(2, other)], [_hit(1, other), _hit(2, one)]):
+        out = composer.compose(question, hits, "zh")
+        assert all(s in out.text for s in said), out.text
 
 
 def test_a_numbered_item_that_leads_in_to_bullets_is_their_lead_in() -> None:
