@@ -44,6 +44,7 @@ from fastapi.responses import (
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexes.text import detect_lang
@@ -381,12 +382,10 @@ class UploadWatch:
     413 that named it."""
 
     def __init__(self, content_type: str, limit_bytes: int, limit_mb: float) -> None:
-        from python_multipart.multipart import MultipartParser, parse_options_header
-
         _, params = parse_options_header(content_type)
         self.limit, self.limit_mb = limit_bytes, limit_mb
         self.size, self.name, self.header, self.value = 0, "", b"", b""
-        self.parser: Any = MultipartParser(params[b"boundary"], {
+        self.parser: MultipartParser | None = MultipartParser(params[b"boundary"], {
             "on_part_begin": self._begin, "on_part_data": self._data,
             "on_header_field": self._field, "on_header_value": self._value, "on_header_end": self._header_end,
         })
@@ -411,8 +410,6 @@ class UploadWatch:
         self.value += data[start:end]
 
     def _header_end(self) -> None:
-        from python_multipart.multipart import parse_options_header
-
         if self.header.lower() == b"content-disposition":
             _, options = parse_options_header(self.value)
             if b"filename" in options:
