@@ -252,16 +252,21 @@ def match_kb_gold(loaded: list[Any], settings: Any, kb: str) -> list[Any]:
     base = KnowledgeBase.from_settings(Path(settings.home), kb, settings)
     if not base.exists() or base.live_version() is None:
         raise KnowledgeBaseNotFound(kb, settings.home)
-    version = base.load_live()
-    try:
-        sources = set(version.row_sources()[0])
-    finally:
-        version.close()
+    sources = live_sources(base)
     return [
         gold_held(ds, sources, f"knowledge base {kb!r}", f"ingest that document into {kb}, or correct the gold id in "
                   "questions.jsonl") if isinstance(ds, QASet) else ds
         for ds in loaded
     ]
+
+
+def live_sources(kb: Any) -> set[str]:
+    """The source ids of the knowledge base ``kb``'s live version (``faq.csv#<id>`` per FAQ row)."""
+    version = kb.load_live()
+    try:
+        return set(version.row_sources()[0])
+    finally:
+        version.close()
 
 
 def gold_held(ds: Any, sources: set[str], kb_label: str, hint: str) -> Any:
@@ -292,13 +297,8 @@ def gold_ingested(ds: Any, kb: Any) -> None:
     knowledge base ``kb``). The set's own check reads FAQ tables more simply than ingestion does:
     a row ingestion skipped (no answer), a table without an id column (its rows named by a hash)
     or another delimiter passed it, and every such question was scored a miss without a word."""
-    version = kb.load_live()
-    try:
-        sources = set(version.row_sources()[0])
-    finally:
-        version.close()
     gold_held(
-        ds, sources, f"the knowledge base made of {ds.name}/docs",
+        ds, live_sources(kb), f"the knowledge base made of {ds.name}/docs",
         "ingestion skipped or named that row otherwise (see the warnings above): fix the table (every row an "
         "answer and an id of its own) or the gold id in questions.jsonl",
     )
