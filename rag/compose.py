@@ -455,8 +455,10 @@ def _own_sentences(says: list[list[float]], ranked: list[int]) -> list[int]:
     """For each part (``says``: how much each sentence says of it, in the order the parts choose),
     the sentence that answers it: of those that say most of it (over 0.5), the likeliest
     (``ranked``) that no part before took. Where that leaves a part none, though the parts could
-    each have one of their best, they each get one (the likeliest way, said in rank order)."""
-    ties = [[i for i in ranked if v[i] > 0.5 and v[i] == max(v)] for v in says if v]
+    each have one of their best, they each get one (the likeliest way, said in rank order). "You
+    have 30 days ... to return an item for a refund" says most of "Can I return an item" and names a
+    refund as "Refunds are issued within 5 to 7 business days" does: the refund part takes the latter."""
+    ties = [[i for i in ranked if v[i] > 0.5 and v[i] == top] for v in says if v for top in (max(v),)]
     per_part: list[int] = []
     for best in ties:
         pick = next((i for i in best if i not in per_part), None)
@@ -477,6 +479,17 @@ def _own_sentences(says: list[list[float]], ranked: list[int]) -> list[int]:
 
     found = assign(0, [])
     return per_part if found is None else sorted(found, key=ranked.index)
+
+
+def _joined_items(items: list[str], sep: str, lang: str) -> str:
+    """A list's items as one clause, ``sep`` between them, but none after an item that leads in
+    to the next ones with its colon ("以下商品不适用：", where "…退货：，生鲜食品…" was said)."""
+    out: list[str] = []
+    for k, item in enumerate(items):
+        out.append(item)
+        if k < len(items) - 1:
+            out.append(("" if lang == "zh" else " ") if item.endswith((":", "：")) else sep)
+    return "".join(out)
 
 
 def _outer_of(block: list[str]) -> Callable[[str], bool] | None:
@@ -569,13 +582,7 @@ def list_items_as_sentences(text: str, lang: str = "en") -> tuple[str, dict[str,
             out.extend([lead] if lead else [])
             continue
         space = "" if lang == "zh" or not lead else " "
-        # (an item that leads in to the next ones, "以下商品不适用：", takes no separator after its colon:
-        # "…退货：，生鲜食品…" was said)
-        joined = "".join(
-            item + ("" if k == len(items) - 1 else (" " if lang != "zh" else "") if item.endswith((":", "：")) else sep)
-            for k, item in enumerate(items)
-        )
-        whole = f"{lead}{space}{joined}{end}"
+        whole = f"{lead}{space}{_joined_items(items, sep, lang)}{end}"
         if lead and not sentences and len(whole) <= (_LIST_SENTENCE_MAX_ZH if lang == "zh" else _LIST_SENTENCE_MAX):
             out.append(whole)
             continue
