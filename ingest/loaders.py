@@ -1179,6 +1179,8 @@ def _images_in_text(root: Any) -> None:
         prev = img.getprevious()
         before = (prev.tail if prev is not None else parent.text) or ""
         after = img.tail or ""
+        if parent is block and not (before.strip() or after.strip()):
+            continue  # between a block's paragraphs (<div><p>…</p><img></div>), in no line of text
         img.tail = _joined_by(before, image_label(img.get("alt") or ""), after) + after
         _drop(img)
 

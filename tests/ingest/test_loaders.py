@@ -758,13 +758,15 @@ def test_an_image_inside_a_line_of_a_page_is_read_as_its_label(tmp_path: Path) -
     # and "按<img alt="主页">键返回。" as "键返回。"
     els = _html(tmp_path, '<h1>Status</h1><p>The status light <img src="led.png" alt="led.png"> blinks red.</p>'
                 '<p>Press the <img src="h.png" alt="Home"> button.</p><p>按<img alt="主页">键返回。</p>'
-                '<p><a href="/app"><img alt="Download"></a> the app.</p><p><img src="banner.png" alt="Summer sale"></p>')
+                '<p><a href="/app"><img alt="Download"></a> the app.</p><p><img src="banner.png" alt="Summer sale"></p>'
+                '<div><p>Thanks for reading.</p><img src="badge.png" alt="Award"></div>')
     assert els == [
         ("heading", "Status", 1),
         ("paragraph", "The status light blinks red.", 0),
         ("paragraph", "Press the Home button.", 0),
         ("paragraph", "按主页键返回。", 0),
         ("paragraph", "Download the app.", 0),
+        ("paragraph", "Thanks for reading.", 0),
     ]
 
 
