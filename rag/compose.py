@@ -1173,7 +1173,14 @@ class ExtractiveComposer:
         # address?" was told "Yes [1]." first, the reply of "Do you offer a static IP address?"
         asked = frozenset(tokenize(query_topic(question)))
         yes_no = asks_yes_no(question)
+
         replies: dict[int, bool] = {}  # whether each passage's reply may be quoted
+
+        def replied(entry: str) -> bool:  # whether a reply to ``entry`` (a question) answers this one
+            return bool(entry) and (
+                same_words(question, entry) or (yes_no and bool(asked) and named_terms(asked, entry) == asked)
+            )
+
         # whether a passage's "No." that the splitter leaves on is a reply left out where its reply
         # is: kept for a yes-or-no question, unless the passage makes an exception of what is
         # asked (:func:`reply_excepts`)
@@ -1186,10 +1193,7 @@ class ExtractiveComposer:
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
-            replies_here = bool(entry) and (
-                same_words(question, entry or "") or (yes_no and bool(asked) and named_terms(asked, entry or "") == asked)
-            )
-            replies[n] = replies_here
+            replies_here = replies[n] = replied(entry or "")
             split_off[n] = not yes_no or (not replies_here and reply_excepts(asked, entry or "", hit.passage))
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
@@ -1216,8 +1220,14 @@ class ExtractiveComposer:
                     # Week - $899")
                     s = _own_heading(heads[pos]) + ("。" if written_in == "zh" else ".")
                 elliptic = False  # a reply's phrase that only answers its entry's question
-                if not replies_here and not _is_bare_reply(s):  # "Yes, it is." stays whole, and unquoted
-                    bare = _without_reply(s, unsplit=split_off[n])
+                # a document's reply answers the question its section is headed by (a help page's
+                # accordion, "Can I use my card in every country?" over "No. Cards cannot be used in
+                # countries under US sanctions"), where a curated entry's answers its entry's: "Can I use
+                # my card in Canada?" was told "No." first
+                headed = _own_heading(heads[pos])
+                here = replies_here if entry is not None else replied(headed if _is_question(headed) else "")
+                if not here and not _is_bare_reply(s):  # "Yes, it is." stays whole, and unquoted
+                    bare = _without_reply(s, unsplit=split_off[n] if entry is not None else True)
                     elliptic = bare != s and _elliptic(bare) and not asks_where_or_how
                     s = bare
                 if pos == len(sents) - 1:

@@ -368,6 +368,19 @@ def test_each_ask_gets_a_sentence_of_its_own(question: str, one: str, other: str
         assert all(s in out.text for s in said), out.text
 
 
+def test_a_documents_reply_answers_the_question_its_section_is_headed_by() -> None:
+    # a help page's accordion ("Can I use my card in every country?" over "No. Cards cannot be used
+    # in ..."): "Can I use my card in Canada?" was told "No." first, the opposite of the truth
+    page = ("## Can I use my card in every country?\nNo. Cards cannot be used in countries under US sanctions, "
+            "such as Cuba and Iran.")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    for question in ("Can I use my card in Canada?", "Which countries can I use my card in?"):
+        out = composer.compose(question, [_hit(1, page)])
+        assert out.text.startswith("Cards cannot be used in countries under US sanctions"), (question, out.text)
+    out = composer.compose("Can I use my card in every country?", [_hit(1, page)])
+    assert out.text.startswith("No. Cards cannot be used"), out.text
+
+
 def test_a_numbered_item_that_leads_in_to_bullets_is_their_lead_in() -> None:
     # the loader gives a sub-list without its indent: the section's items ran into one sentence,
     # "一、七天无理由退货：…齐全，以下商品不适用七天无理由退货：，生鲜食品、鲜花绿植，…", which no passage supports
