@@ -2508,6 +2508,60 @@ def _overfull_rows(
     return fixed, _rows_note(name, labels, f"with more fields than the header ({width})", then)
 
 
+_MERGE_CELL = re.compile(r'<mergeCell\b[^>]*\bref="([A-Z]{1,3})(\d{1,7}):([A-Z]{1,3})(\d{1,7})"')
+_SHEET = re.compile(r"<sheet\b[^>]*?\bname=\"([^\"]*)\"[^>]*?\br:id=\"([^\"]+)\"")
+_REL = re.compile(r"<Relationship\b[^>]*>")
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _merged_ranges(data: bytes) -> dict[str, list[tuple[int, int, int, int]]]:
+    """Each sheet's merged cells (by its title), as (first row, first column, last row, last column),
+    1-based: read from the workbook's XML, which openpyxl's read-only sheets do not give."""
+    out: dict[str, list[tuple[int, int, int, int]]] = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist())
+            rels = {}
+            for tag in _REL.findall(z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")):
+                rid, target = re.search(r'\bId="([^"]+)"', tag), re.search(r'\bTarget="([^"]+)"', tag)
+                if rid and target:
+                    path = target.group(1).lstrip("/")
+                    rels[rid.group(1)] = path if path.startswith("xl/") else f"xl/{path}"
+            for name, rid in _SHEET.findall(z.read("xl/workbook.xml").decode("utf-8", "replace")):
+                part = rels.get(rid)
+                if part not in names:
+                    continue
+                xml = z.read(part).decode("utf-8", "replace")
+                out[html_lib.unescape(name)] = [
+                    (int(r1), _column_number(c1), int(r2), _column_number(c2)) for c1, r1, c2, r2 in _MERGE_CELL.findall(xml)
+                ]
+    except (KeyError, zipfile.BadZipFile, ValueError):
+        return {}
+    return out
+
+
+def _fill_merged(rows: list[list[Any]], ranges: Sequence[tuple[int, int, int, int]]) -> None:
+    """``rows`` with each merged cell's value in every cell it spans: a category or an answer merged
+    over the rows of two wordings was the first row's alone, and the second question was skipped
+    as "without an answer" (Excel keeps the value in the first cell only)."""
+    for r1, c1, r2, c2 in ranges:
+        if r1 > len(rows) or c1 > len(rows[r1 - 1]):
+            continue
+        value = rows[r1 - 1][c1 - 1]
+        for r in range(r1, min(r2, len(rows)) + 1):
+            row = rows[r - 1]
+            row.extend([None] * (c2 - len(row)))
+            for c in range(c1, c2 + 1):
+                if row[c - 1] is None:
+                    row[c - 1] = value
+
+
 class XlsxLoader:
     def load(self, path: Path, data: bytes) -> tuple[list[Element], list[FaqRow], dict[str, Any]]:
         try:
@@ -2531,8 +2585,10 @@ class XlsxLoader:
             # a question asked on two sheets with two answers is one asked again ("Billing" and
             # "General" both answering "Can I get a paper invoice?")
             earlier: dict[str, tuple[str, str, str]] = {}
+            merged = _merged_ranges(data)
             for ws in wb.worksheets:
-                rows = [list(r) for r in ws.iter_rows(values_only=True)]
+                rows = [list(r) for r in ws.iter_rows(min_row=1, min_col=1, values_only=True)]
+                _fill_merged(rows, merged.get(ws.title, ()))
                 rows = [r for r in rows if any(_cell_text(c) for c in r)]
                 if not rows:
                     continue
@@ -2645,9 +2701,23 @@ class JsonLoader:
                 f"{path.name}: no FAQ objects found", 'write a list of {"question": ..., "answer": ...} objects'
             )
         keys: list[str] = list(dict.fromkeys(k for r in records for k in r))
-        rows = [[r.get(k) for k in keys] for r in records]
+        rows = [[_json_value(k, r.get(k)) for k in keys] for r in records]
         faq, warnings = rows_to_faq(keys, rows, path.name)
         return [], faq, {WARNINGS_KEY: warnings}
+
+
+# the fields whose list of names is one cell of a table's (tags=app,security)
+_NAME_LIST_COLUMNS = frozenset({*TAG_NAMES, *GROUP_NAMES, *CATEGORY_NAMES})
+
+
+def _json_value(key: str, value: Any) -> Any:
+    """A JSON FAQ field as a table's cell holds it: a list of tags or groups (``["app", "security"]``)
+    as its names with commas, which were stored as the tags "['app'" and "'security']", and any
+    other list (an answer in paragraphs) as its lines."""
+    if not isinstance(value, list):
+        return value
+    parts = [str(v).strip() for v in value if v is not None and not isinstance(v, dict | list) and str(v).strip()]
+    return ", ".join(parts) if _norm_col(key) in _NAME_LIST_COLUMNS else "\n".join(parts)
 
 
 LOADERS: dict[str, Loader] = {

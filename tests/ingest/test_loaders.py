@@ -1111,6 +1111,40 @@ def test_xlsx_json_jsonl(tmp_path: Path) -> None:
     assert [r.answer for r in lj.faq_rows] == ["九点。", "营业。"]
 
 
+def test_a_workbooks_merged_cells_and_a_json_faqs_lists_are_read_as_their_rows_hold_them(tmp_path: Path) -> None:
+    # an answer merged over the rows of two wordings was the first row's alone, and the second
+    # question skipped as "without an answer"; a category merged over three rows tagged the first;
+    # a JSON FAQ's "tags": ["app", "security"] was stored as the tags "['app'" and "'security']"
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Insurance FAQ"])
+    ws.merge_cells("A1:C1")
+    ws.append(["Category", "Question", "Answer"])
+    ws.append(["Claims", "How do I file a claim?", "Online or by phone."])
+    ws.append([None, "How long does a claim take?", "15 working days."])
+    ws.merge_cells("A3:A4")
+    ws.append(["Cancellation", "How do I cancel?", "Call us at any time; a refund is pro rata."])
+    ws.append([None, "Can I get a refund if I cancel?", None])
+    ws.merge_cells("A5:A6")
+    ws.merge_cells("C5:C6")
+    wb.save(str(tmp_path / "faq.xlsx"))
+    lx = load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    assert [(r.question, r.answer, r.metadata.get("category")) for r in lx.faq_rows] == [
+        ("How do I file a claim?", "Online or by phone.", "Claims"),
+        ("How long does a claim take?", "15 working days.", "Claims"),
+        ("How do I cancel?", "Call us at any time; a refund is pro rata.", "Cancellation"),
+        ("Can I get a refund if I cancel?", "Call us at any time; a refund is pro rata.", "Cancellation"),
+    ]
+    assert not any("without an answer" in w for w in lx.warnings)
+    (tmp_path / "faq.json").write_text(json.dumps({"faqs": [
+        {"question": "How do I reset my PIN?", "answer": ["Open Profile > Security.", "Tap Reset PIN."],
+         "tags": ["app", "security"]}]}))
+    row = load_file(tmp_path / "faq.json", tmp_path, 5).faq_rows[0]
+    assert row.metadata["tags"] == ("app", "security") and row.answer == "Open Profile > Security.\nTap Reset PIN."
+
+
 @pytest.mark.parametrize(
     ("name", "content", "error"),
     [
