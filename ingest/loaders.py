@@ -631,10 +631,40 @@ def rows_to_markdown(rows: Sequence[Sequence[str]]) -> str:
     if not kept:
         return ""
     width = max(len(r) for r in kept)
-    kept = [r + [""] * (width - len(r)) for r in kept]
+    kept = _one_header_row([r + [""] * (width - len(r)) for r in kept])
     lines = ["| " + " | ".join(kept[0]) + " |", "|" + "---|" * width]
     lines += ["| " + " | ".join(r) + " |" for r in kept[1:]]
     return "\n".join(lines)
+
+
+def _one_header_row(rows: list[list[str]]) -> list[list[str]]:
+    """``rows`` with a header of two rows made one: a group's cell over the columns it spans, and
+    the sub-headers under it ("Meals (USD per day)" over "Domestic" and "International"), each
+    column named by both ("Meals (USD per day) - International"). The sub-headers were read as a
+    row of data, "Zone B international meals?" was told "Meals (USD per day): 55; Meals (USD per
+    day): 70", and a table cut into pieces gave the later pieces no sub-headers. Two rows are one
+    header where the first names a group over adjacent columns (the same cell, a merged one written
+    out in each, or one cell and blanks after it) and the second names those columns apart, while it
+    repeats the first (a cell spanning both rows) or is blank in every other column."""
+    if len(rows) < 3:
+        return rows
+    top, sub = list(rows[0]), rows[1]
+    for j in range(1, len(top)):  # (a group's cell written once, blanks after it: a PDF's)
+        if not top[j].strip() and top[j - 1].strip() and sub[j].strip() and sub[j - 1].strip():
+            top[j] = top[j - 1]
+    grouped = {j for j in range(len(top)) if top[j].strip() and any(
+        0 <= k < len(top) and top[k] == top[j] for k in (j - 1, j + 1))}
+    if not grouped or any(not sub[j].strip() or sub[j] == top[j] for j in grouped):
+        return rows
+    if any(sub[j].strip() and sub[j] != top[j] for j in range(len(top)) if j not in grouped):
+        return rows
+    runs: dict[str, list[str]] = {}
+    for j in sorted(grouped):
+        runs.setdefault(top[j], []).append(sub[j])
+    if any(len(set(names)) < len(names) for names in runs.values()):
+        return rows  # (a group whose columns the second row does not tell apart: no sub-headers)
+    header = [f"{top[j]} - {sub[j]}" if j in grouped else top[j] for j in range(len(top))]
+    return [header, *rows[2:]]
 
 
 # --------------------------------------------------------------------------------------------

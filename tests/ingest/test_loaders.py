@@ -1237,6 +1237,29 @@ def test_a_merged_table_cell_stands_in_every_column_and_row_it_spans() -> None:
     assert html_table_to_markdown(down).split("\n")[2:] == ["| Plus | Data | $5 |", "| Plus | Calls | $2 |", "| Max | Data | $9 |"]
 
 
+def test_a_header_of_two_rows_names_each_column_by_both() -> None:
+    """A group's cell over its sub-headers ("Meals (USD per day)" over "Domestic" and
+    "International"): the sub-headers were read as a row of data, and "Zone B international
+    meals?" was told "Meals (USD per day): 55; Meals (USD per day): 70"."""
+    from ingest.loaders import html_table_to_markdown, rows_to_markdown
+
+    page = ("<table><tr><th rowspan=2>Zone</th><th colspan=2>Meals (USD per day)</th><th rowspan=2>Notes</th></tr>"
+            "<tr><th>Domestic</th><th>International</th></tr>"
+            "<tr><td>Zone A</td><td>75</td><td>95</td><td>receipts</td></tr>"
+            "<tr><td>Zone B</td><td>55</td><td>70</td><td>none</td></tr></table>")
+    assert html_table_to_markdown(page).split("\n") == [
+        "| Zone | Meals (USD per day) - Domestic | Meals (USD per day) - International | Notes |", "|---|---|---|---|",
+        "| Zone A | 75 | 95 | receipts |", "| Zone B | 55 | 70 | none |"]
+    # a PDF's: the group's cell once, blanks after it and under the cells that span both rows
+    pdf = [["Tariff", "Home contract", "", "Business", ""], ["", "Setup", "Monthly", "Setup", "Monthly"],
+           ["Fibre 100", "EUR 49", "EUR 29", "EUR 0", "EUR 39"]]
+    assert rows_to_markdown(pdf).split("\n")[0] == (
+        "| Tariff | Home contract - Setup | Home contract - Monthly | Business - Setup | Business - Monthly |")
+    # a header of one row, whose first data row repeats a cell, stays as it is
+    plain = [["Plan", "Price", "Price"], ["Basic", "$5", "$5"], ["Max", "$9", "$12"]]
+    assert rows_to_markdown(plain).split("\n")[2] == "| Basic | $5 | $5 |"
+
+
 def _bold_policy_pdf(path: Path) -> Path:
     # as Word exports a policy: section headings in bold 11 pt over 10 pt text, two columns under
     # headings side by side, a bulleted list, a table with a bold header
