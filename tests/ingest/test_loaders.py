@@ -1260,6 +1260,32 @@ def test_a_header_of_two_rows_names_each_column_by_both() -> None:
     assert rows_to_markdown(plain).split("\n")[2] == "| Basic | $5 | $5 |"
 
 
+def test_a_word_documents_footnotes_are_read_as_a_last_section(tmp_path: Path) -> None:
+    # unstructured reads no footnotes: "Flight duration is measured from scheduled departure ..."
+    # was in no chunk, unsaid, and "Are layovers counted in the flight duration?" was refused
+    import zipfile
+
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Travel policy", 1)
+    d.add_paragraph("Business class is allowed on flights longer than six hours.")
+    d.save(str(tmp_path / "plain.docx"))
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    notes = (f'<w:footnotes {w}><w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p>'
+             '</w:footnote><w:footnote w:id="1"><w:p><w:r><w:footnoteRef/></w:r><w:r><w:t xml:space="preserve"> '
+             "Flight duration is measured from scheduled departure to scheduled arrival.</w:t></w:r></w:p>"
+             "</w:footnote></w:footnotes>")
+    with zipfile.ZipFile(tmp_path / "plain.docx") as src, zipfile.ZipFile(tmp_path / "policy.docx", "w") as out:
+        for item in src.infolist():
+            out.writestr(item, src.read(item.filename))
+        out.writestr("word/footnotes.xml", notes)
+    els = [(e.kind, e.text) for e in load_file(tmp_path / "policy.docx", tmp_path, 5).elements]
+    assert els[-2:] == [("heading", "Notes"),
+                        ("paragraph", "Flight duration is measured from scheduled departure to scheduled arrival.")]
+    assert ("heading", "Notes") not in [(e.kind, e.text) for e in load_file(tmp_path / "plain.docx", tmp_path, 5).elements]
+
+
 def _bold_policy_pdf(path: Path) -> Path:
     # as Word exports a policy: section headings in bold 11 pt over 10 pt text, two columns under
     # headings side by side, a bulleted list, a table with a bold header
