@@ -242,23 +242,27 @@ _SENTENCE_END = frozenset(".!?:;)]\"'”’…。！？：；）」』】")
 
 
 def _goes_on_over_page(prev: Element, el: Element) -> bool:
-    """Whether paragraph ``el``, on the page after that of paragraph ``prev``, goes on with its
-    sentence: ``prev`` does not end one and is a paragraph's length (a heading, a table's row or a
-    list item set as body text ends a page without a full stop too: "二、发票说明", "Basic $10 5 GB",
-    "银行卡" were joined to the next page's first sentence), and ``el`` starts in lower case, or
-    both are Chinese."""
-    if prev.kind != "paragraph" or el.kind != "paragraph":
+    """Whether paragraph ``el``, on the page after that of paragraph (or list item) ``prev``, goes
+    on with its sentence: ``prev`` does not end one and is a paragraph's length (a heading, a
+    table's row or a list item set as body text ends a page without a full stop too: "二、发票说明",
+    "Basic $10 5 GB", "银行卡" were joined to the next page's first sentence), and ``el`` starts in
+    lower case or with an acronym ("LED turns solid white again"), or both are Chinese. A numbered
+    step is such a paragraph too: "4. Release the button ... The status" | "LED turns solid white
+    again ..." was cut in two, and the step's end quoted without its subject."""
+    if prev.kind not in ("paragraph", "list_item") or el.kind != "paragraph":
         return False
     if prev.page is None or el.page != prev.page + 1:
         return False
     last, first = prev.text[-1:], el.text[:1]
     if not last or not first or last in _SENTENCE_END:
         return False
-    if _NUMBERED_HEAD.match(prev.text):
-        return False
+    if _NUMBERED_HEAD.match(prev.text) and len(prev.text.split()) < _PARAGRAPH_WORDS:
+        return False  # (a numbered heading, "3.2 Refunds", "二、发票说明")
     if is_cjk_char(last) and is_cjk_char(first):
         return sum(1 for ch in prev.text if is_cjk_char(ch)) >= _PARAGRAPH_CJK
-    return first.islower() and len(prev.text.split()) >= _PARAGRAPH_WORDS
+    opens = el.text.split(maxsplit=1)[0]
+    acronym = len(opens) > 1 and opens.isupper() and opens.isalpha() and last.isalpha()
+    return (first.islower() or acronym) and len(prev.text.split()) >= _PARAGRAPH_WORDS
 
 
 # the least a paragraph cut by a page break holds: a heading or a table's row set as body text is shorter

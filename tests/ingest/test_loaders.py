@@ -97,6 +97,26 @@ def test_a_sentence_cut_by_a_page_break_is_one_paragraph_again(tmp_path: Path) -
     assert "orders ship within two days from our warehouse." in texts
 
 
+def test_a_numbered_step_cut_by_a_page_break_is_one_step_again(tmp_path: Path) -> None:
+    # an ingestion QA round: "4. Release the button ... The status" ended page 1 and "LED turns solid
+    # white again ..." began page 2; the step's end was quoted without its subject
+    pdf = make_pdf(
+        tmp_path / "router.pdf",
+        [
+            [("h1", "Router guide"), ("p", "1. Press and hold the reset button for 10 seconds."),
+             ("p", "2. Release the button and wait while the router restarts until the status")],
+            [("p", "LED turns solid white again when the router is ready."), ("p", "3. Sign in again.")],
+            [("p", "4. Wait for the lights")],
+            [("p", "USB ports are disabled after a reset.")],
+        ],
+        footer="Skyline router guide",
+    )
+    texts = [e.text for e in load_file(pdf, tmp_path, 5).elements]
+    assert any(t.endswith("until the status LED turns solid white again when the router is ready.") for t in texts), texts
+    # a short numbered line ending a page stays apart from a page that opens with an acronym
+    assert "USB ports are disabled after a reset." in texts
+
+
 def test_pdf_list_items_keep_bullets_drawn_apart_from_their_text(tmp_path: Path) -> None:
     # reportlab's ListFlowable, like word processors, draws each bullet as a glyph of its own:
     # layout analysis then puts it in another box than its item, or after it
