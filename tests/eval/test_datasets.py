@@ -124,7 +124,8 @@ def test_a_gold_id_two_rows_share_is_an_error_naming_the_set(tmp_path: Path) -> 
     assert msg.startswith(f"{d / 'questions.jsonl'} line 1 (id 'q1'): gold id 'faq.csv#0001' names more than one row"), msg
     assert "give each row of faq.csv an id of its own" in msg
     (d / "questions.jsonl").write_text(json.dumps(dict(Q_OK, gold=["faq.csv#0002"])) + "\n", encoding="utf-8")
-    assert load_dataset(d).items[0].gold == ("faq.csv#0002",)
+    ds = load_dataset(d)
+    assert isinstance(ds, QASet) and ds.items[0].gold == ("faq.csv#0002",)
 
 
 def test_unanswerable_with_gold_is_an_error(tmp_path: Path) -> None:

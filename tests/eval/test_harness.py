@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -530,7 +531,7 @@ def test_kb_eval_checks_faq_gold_ids_against_the_rows_ingestion_made(
 ) -> None:
     qa, _ = make_sets(tmp_path / "data")
     (qa / "docs" / "faq.csv").write_text(table, encoding="utf-8")
-    asks = [q for q in QUESTIONS if not any(g.startswith("faq.csv") for g in q["gold"])]
+    asks: list[dict[str, Any]] = [q for q in QUESTIONS if not any(str(g).startswith("faq.csv") for g in q["gold"])]  # type: ignore[attr-defined]
     asks.append(dict(QUESTIONS[0], id="q9", question="How much is shipping?", gold=[gold]))
     (qa / "questions.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in asks), encoding="utf-8")
     out = tmp_path / "r.json"

@@ -124,7 +124,7 @@ def test_error_responses_are_the_ones_the_schema_describes(client: Any) -> None:
     # schema required
     spec = client.get("/openapi.json").json()
     sid = client.post("/v1/ask", json={"question": "How long do refunds take?"}).json()["session_id"]
-    calls = [
+    calls: list[tuple[str, str, str, dict[str, Any]]] = [
         ("post", "/v1/chat/completions", "/v1/chat/completions", {"json": {"model": KB, "messages": []}}),
         ("post", "/v1/chat/completions", "/v1/chat/completions",
          {"json": {"model": "nosuch", "messages": [{"role": "user", "content": "hi"}]}}),
@@ -151,7 +151,7 @@ def test_error_responses_are_the_ones_the_schema_describes(client: Any) -> None:
 
 def test_a_chat_stream_gives_its_usage_when_asked(client: Any) -> None:
     # stream_options.include_usage was accepted and ignored: LangChain's stream_usage got nothing
-    msgs = [{"role": "user", "content": "How long do refunds take?"}]
+    msgs: Any = [{"role": "user", "content": "How long do refunds take?"}]
     r = client.post("/v1/chat/completions", json={"model": KB, "stream": True, "messages": msgs,
                                                   "stream_options": {"include_usage": True}})
     chunks = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: {")]
