@@ -552,13 +552,13 @@ def _drop_checkpoints(root: Path) -> None:
 
 
 def _check_unfinished(kb: Any, src: SourceSpec) -> None:
-    """An error when the last job, given a folder or manifest of its own (``--source``), did not
-    finish and a plain ``kb reindex`` would rebuild from another source: it published the old
-    content with success ("0 texts embedded"), the folder's edits were dropped unsaid, and the
-    interrupted job could no longer be resumed."""
+    """An error when the last job, given a folder or manifest of its own (``--source``), was
+    interrupted (killed, its process gone) and a plain ``kb reindex`` would rebuild from another
+    source: it published the old content with success ("0 texts embedded"), the folder's edits
+    were dropped unsaid, and the interrupted job could no longer be resumed."""
     prior = find_resumable(kb)
-    if prior is None:
-        return
+    if prior is None or prior.get("status") != "running":
+        return  # (one that failed said so when it ended: its source is the user's to give again)
     given = prior.get("params", {}).get("source", {})
     if given.get("kind") not in ("dir", "manifest") or given.get("recorded"):
         return
