@@ -451,6 +451,22 @@ _LIST_SENTENCE_MAX_ZH = 150
 _OUTER_MARK = re.compile(rf"^\s*(?:[{ZH_NUMERALS}]{{1,3}}、|[（(][{ZH_NUMERALS}]{{1,3}}[）)])")
 
 
+def _restricting(
+    question: str, texts: Sequence[str], picked: list[int], fits: Sequence[bool], keep: Sequence[int]
+) -> set[int]:
+    """The sentences of ``picked`` outside the how-to section (not ``fits``) that negate something
+    of a two-word phrase of ``question`` which no sentence of the section holds."""
+    asked = {t for t in phrase_terms(query_topic(question)) if NEGATION not in t}
+    if not asked:
+        return set()
+    pairs = {i: set(phrase_terms(texts[i])) for i in picked}
+    held = set().union(*(pairs[i] for i in picked if fits[keep[i]]))
+    return {
+        i for i in picked
+        if not fits[keep[i]] and (asked & pairs[i]) - held and any(NEGATION in t for t in pairs[i])
+    }
+
+
 def _own_sentences(says: list[list[float]], ranked: list[int]) -> list[int]:
     """For each part (``says``: how much each sentence says of it, in the order the parts choose),
     the sentence that answers it: of those that say most of it (over 0.5), the likeliest
@@ -1730,7 +1746,10 @@ class ExtractiveComposer:
             # claim" to what Acme Care+ costs, the section merged after it. (A question for what a
             # class holds keeps the sentences beside its list: "What ways can I contact you?" lost
             # the phone number after "There are 3 ways to reach us: phone, live chat and email")
-            picked = [i for i in picked if fits[keep[i]]]
+            # But a sentence that says what cannot be done of a phrase the question holds, and no
+            # sentence of the how-to section does, stays: "How do I switch my business account?"
+            # was told the switch's steps, and not "Business accounts ... cannot be switched"
+            picked = [i for i in picked if fits[keep[i]] or i in _restricting(question, texts, picked, fits, keep)]
         if is_cjk_lang(lang) and picked and not (named or subject) and len(parts) == 1 and len({cands[i][0] for i in picked}) == 1:
             # a Chinese answer from one passage keeps to its first sentence's section, for the reason
             # it keeps to one passage (``lead_margin_cjk``): "哪些商品不能退？" went on from the goods

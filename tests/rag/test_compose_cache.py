@@ -381,6 +381,20 @@ def test_a_documents_reply_answers_the_question_its_section_is_headed_by() -> No
     assert out.text.startswith("No. Cards cannot be used"), out.text
 
 
+def test_a_how_to_answer_keeps_a_sentence_saying_the_asked_thing_cannot_be_done() -> None:
+    # "How do I switch my business account?" was told the switch's steps only: the how-to section's
+    # sentences leave out other sections', and "Business accounts ... cannot be switched" was one
+    guide = ("The Switch Service moves your payments to Harbor in 7 business days.\n## Before you start\n"
+             "Business accounts and savings accounts cannot be switched.\n## How to switch\n"
+             "1. In the app, go to Account > Switch to Harbor.\n2. Pick a switch date at least 7 business days away.\n"
+             "3. Sign the switch agreement in the app.")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    out = composer.compose("How do I switch my business account to Harbor?", [_hit(1, guide)])
+    assert "cannot be switched" in out.text and "Account > Switch to Harbor" in out.text, out.text
+    out = composer.compose("How do I switch to Harbor?", [_hit(1, guide)])
+    assert "cannot be switched" not in out.text and "Account > Switch to Harbor" in out.text, out.text
+
+
 def test_a_numbered_item_that_leads_in_to_bullets_is_their_lead_in() -> None:
     # the loader gives a sub-list without its indent: the section's items ran into one sentence,
     # "一、七天无理由退货：…齐全，以下商品不适用七天无理由退货：，生鲜食品、鲜花绿植，…", which no passage supports
