@@ -2612,11 +2612,14 @@ def _merged_ranges(data: bytes) -> dict[str, list[tuple[int, int, int, int]]]:
 def _fill_merged(rows: list[list[Any]], ranges: Sequence[tuple[int, int, int, int]]) -> None:
     """``rows`` with each merged cell's value in every cell it spans: a category or an answer merged
     over the rows of two wordings was the first row's alone, and the second question was skipped
-    as "without an answer" (Excel keeps the value in the first cell only)."""
+    as "without an answer" (Excel keeps the value in the first cell only). A range reaches no
+    further than the sheet's rows and widest row: a workbook may merge a whole sheet, A1:XFD1048576."""
+    width = max((len(r) for r in rows), default=0)
     for r1, c1, r2, c2 in ranges:
         if r1 > len(rows) or c1 > len(rows[r1 - 1]):
             continue
         value = rows[r1 - 1][c1 - 1]
+        c2 = min(c2, width)
         for r in range(r1, min(r2, len(rows)) + 1):
             row = rows[r - 1]
             row.extend([None] * (c2 - len(row)))

@@ -1163,6 +1163,12 @@ def test_a_workbooks_merged_cells_and_a_json_faqs_lists_are_read_as_their_rows_h
          "tags": ["app", "security"]}]}))
     row = load_file(tmp_path / "faq.json", tmp_path, 5).faq_rows[0]
     assert row.metadata["tags"] == ("app", "security") and row.answer == "Open Profile > Security.\nTap Reset PIN."
+    # a range over a whole sheet reaches no further than its rows and widest row
+    from ingest.loaders import _fill_merged
+
+    rows: list[list[object]] = [["Q", "A"], [None, None]]
+    _fill_merged(rows, [(1, 1, 1048576, 16384)])
+    assert rows == [["Q", "A"], ["Q", "Q"]]
 
 
 @pytest.mark.parametrize(
