@@ -252,21 +252,18 @@ def _faq_ids(path: Path) -> list[str] | None:
     return ids
 
 
-def repeated_row_ids(docs_dir: Path, sources: Iterable[str]) -> frozenset[str]:
-    """The source ids of FAQ rows (``faq.csv#<id>``) whose id more than one row of the table
-    gives: ingestion stores the later rows as ``<id>-2`` and so on, so a gold id naming it names
-    either row."""
-    out: set[str] = set()
-    for table in sorted({s.split("#", 1)[0] for s in sources if "#" in s}):
-        ids = _faq_ids(docs_dir / table) or []
-        out.update(f"{table}#{i}" for i, n in Counter(ids).items() if n > 1)
-    return frozenset(out)
-
-
 def list_source_ids(docs_dir: Path) -> frozenset[str]:
     """Every source id a retriever can return for ``docs_dir``: each file's path relative to it
     ('/'-separated), and ``<path>#<id>`` for each row of an FAQ csv (one with an id column)."""
+    return read_source_ids(docs_dir)[0]
+
+
+def read_source_ids(docs_dir: Path) -> tuple[frozenset[str], frozenset[str]]:
+    """:func:`list_source_ids`, and the source ids of FAQ rows (``faq.csv#<id>``) whose id more
+    than one row of the table gives: ingestion stores the later rows as ``<id>-2`` and so on, so a
+    gold id naming it names either row. Each table is read once."""
     out: set[str] = set()
+    repeated: set[str] = set()
     for p in sorted(docs_dir.rglob("*")):
         if not p.is_file() or any(part.startswith(".") for part in p.relative_to(docs_dir).parts):
             continue
@@ -275,9 +272,10 @@ def list_source_ids(docs_dir: Path) -> frozenset[str]:
             ids = _faq_ids(p)
             if ids is not None:
                 out.update(f"{rel}#{i}" for i in ids)
+                repeated.update(f"{rel}#{i}" for i, n in Counter(ids).items() if n > 1)
                 continue
         out.add(rel)
-    return frozenset(out)
+    return frozenset(out), frozenset(repeated)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -320,14 +318,14 @@ def load_qa_set(path: Path, limit: int | None = None, *, with_docs: bool = True)
     if not qfile.is_file():
         raise DatasetError(f"{path} has no {QUESTIONS_FILE}", "a QA set needs questions.jsonl and docs/")
     sources: frozenset[str] = frozenset()
+    repeated: frozenset[str] = frozenset()  # (FAQ rows whose id two rows give)
     if with_docs:
         if not docs.is_dir():
             raise DatasetError(f"{path} has no {DOCS_DIR}/ folder", "put the corpus to ingest under docs/")
-        sources = list_source_ids(docs)
+        sources, repeated = read_source_ids(docs)
         if not sources:
             raise DatasetError(f"{docs} holds no documents", "add the corpus files under docs/")
     faq_tables = {s.split("#", 1)[0] for s in sources if "#" in s}
-    repeated = repeated_row_ids(docs, sources) if with_docs else frozenset()
     # a file name written on one system in decomposed Unicode ("cafe" + U+0301, as macOS writes it)
     # and its gold id in composed form (or the other way round) name the same document: the gold
     # id is read as the name on disk, which is what the retriever returns
