@@ -47,12 +47,13 @@ class ChunkSettings:
         # pieces heads every piece; v10: such a table's rows of one group's values say the
         # sub-headers they fall under, each row a sentence; v12 (v11 was only tried): an image
         # inside a line of text (an <img>, Markdown's ![alt](src)) is read as its label, not as the
-        # end of a paragraph (ingest.loaders.image_label). A knowledge base built by an earlier
+        # end of a paragraph (ingest.loaders.image_label); v13: a web page's text after an accordion
+        # is the enclosing section's, not the last answer's. A knowledge base built by an earlier
         # one is chunked again on its next ingest; cached embeddings are reused.
         # "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM; a
         # knowledge base embedded in an earlier form is embedded again on its next ingest)
         return {
-            "chunker": "structure-v12",
+            "chunker": "structure-v13",
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap": self.chunk_overlap,
             "question_form": QUESTION_FORM,

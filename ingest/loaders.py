@@ -1247,16 +1247,24 @@ def _open_details(root: Any) -> None:
     """A ``<details>`` accordion's ``<summary>`` as a heading one level below the page's heading
     before it (a level further down per accordion it is in), its answer as that heading's text.
     unstructured drops ``<details>`` whole, as boilerplate: the FAQ accordion of a help page ("Can
-    I return a personalised item?") was in no chunk."""
-    last = 1  # the level of the page's last heading before the accordion, outside any accordion
-    found: list[tuple[Any, int]] = []
+    I return a personalised item?") was in no chunk.
+
+    Text that follows an accordion before the next heading or accordion (a help page's "Still
+    need help? Call 0800 123 456" below its FAQ) is the enclosing section's again: the section's
+    heading is said once more above it. It was read as the last answer's."""
+    last: tuple[int, str] = (1, (root.findtext(".//title") or "").strip())  # the page's last heading
+    found: list[tuple[Any, int, tuple[int, str] | None]] = []  # accordion, its level, the section it is in
     for el in root.iter():
         tag = el.tag if isinstance(el.tag, str) else ""
         if _HEADING_TAG.fullmatch(tag) and not any(a.tag == "details" for a in el.iterancestors()):
-            last = int(tag[1])
+            last = (int(tag[1]), " ".join("".join(el.itertext()).split()))
         elif tag == "details":
-            found.append((el, last + sum(1 for a in el.iterancestors() if a.tag == "details")))
-    for details, level in found:
+            outer = next((a for a in el.iterancestors() if a.tag == "details"), None)
+            depth = sum(1 for a in el.iterancestors() if a.tag == "details")
+            found.append((el, last[0] + depth, last if outer is None else _summary_heading(outer, last[0] + depth - 1)))
+    reopen = [(details, section) for details, _, section in found
+              if section is not None and section[1] and _text_follows(details)]
+    for details, level, _ in found:
         details.tag = "div"
         summary = next((c for c in details if c.tag == "summary"), None)
         if summary is None:
@@ -1265,6 +1273,41 @@ def _open_details(root: Any) -> None:
             summary.tag = "div"  # a summary that holds its own heading or paragraphs
         else:
             summary.tag = f"h{min(level + 1, 6)}"
+    for details, (level, text) in reopen:
+        heading = details.makeelement(f"h{min(level, 6)}", {})
+        heading.text, heading.tail, details.tail = text, details.tail, None
+        details.addnext(heading)
+
+
+def _summary_heading(details: Any, level: int) -> tuple[int, str] | None:
+    """The heading an accordion's summary becomes (its level and text), or None where it holds
+    blocks of its own and becomes none."""
+    summary = next((c for c in details if c.tag == "summary"), None)
+    if summary is None or any(isinstance(d.tag, str) and _BLOCK_TAG.fullmatch(d.tag)
+                              for d in summary.iterdescendants()):
+        return None
+    return min(level + 1, 6), " ".join("".join(summary.itertext()).split())
+
+
+def _text_follows(el: Any) -> bool:
+    """Whether text comes after ``el`` in the page before a heading or an accordion does (within
+    the accordion ``el`` is in, where it is in one)."""
+    from lxml import etree
+
+    node = el
+    while True:
+        if (node.tail or "").strip():
+            return True
+        for sib in node.itersiblings():
+            for event, d in etree.iterwalk(sib, events=("start", "end")):
+                tag = d.tag if isinstance(d.tag, str) else ""
+                if event == "start" and (tag == "details" or _HEADING_TAG.fullmatch(tag)):
+                    return False
+                if ((d.text if event == "start" else d.tail) or "").strip():
+                    return True
+        node = node.getparent()
+        if node is None or node.tag in ("body", "html", "details"):
+            return False
 
 
 def _definitions_as_items(root: Any) -> None:

@@ -742,6 +742,37 @@ def test_a_web_pages_faq_accordion_is_read_as_questions_and_answers(tmp_path: Pa
     ]
 
 
+def test_text_after_an_accordion_is_its_enclosing_sections_again(tmp_path: Path) -> None:
+    # "Still need help? Call 0800 123 456." below a FAQ accordion was read as its last answer's
+    els = _html(tmp_path, "<h1>Returns</h1><h2>FAQ</h2><div><details><summary>Can I return it?</summary>"
+                "<p>Personalised items cannot be returned.</p></details></div><p>Still need help? Call 0800 123 "
+                "456.</p><h2>Refunds</h2><p>Refunds take 5 days.</p><details open><summary>Who pays?</summary>"
+                "Members ship free.<details><summary>And abroad?</summary><p>Everyone pays $15.</p></details>"
+                "<p>Non-members pay $5.</p></details>Ask in store.")
+    assert els[1:] == [
+        ("heading", "FAQ", 2),
+        ("heading", "Can I return it?", 3),
+        ("paragraph", "Personalised items cannot be returned.", 0),
+        ("heading", "FAQ", 2),
+        ("paragraph", "Still need help? Call 0800 123 456.", 0),
+        ("heading", "Refunds", 2),
+        ("paragraph", "Refunds take 5 days.", 0),
+        ("heading", "Who pays?", 3),
+        ("paragraph", "Members ship free.", 0),
+        ("heading", "And abroad?", 4),
+        ("paragraph", "Everyone pays $15.", 0),
+        ("heading", "Who pays?", 3),
+        ("paragraph", "Non-members pay $5.", 0),
+        ("heading", "Refunds", 2),
+        ("paragraph", "Ask in store.", 0),
+    ]
+    # before any heading, the page's title is the section; accordions one after another reopen none
+    els = _html(tmp_path, "<details><summary>Q1?</summary><p>Answer one.</p></details><details><summary>Q2?"
+                "</summary><p>Answer two.</p></details><p>Call us.</p>", title="Shop help")
+    assert els == [("heading", "Q1?", 2), ("paragraph", "Answer one.", 0), ("heading", "Q2?", 2),
+                   ("paragraph", "Answer two.", 0), ("heading", "Shop help", 1), ("paragraph", "Call us.", 0)]
+
+
 def test_a_definition_lists_term_is_read_with_its_definition(tmp_path: Path) -> None:
     # "Second exchange" / "- $4.95" apart: "How much is a second exchange?" never quoted the price
     els = _html(tmp_path, "<h2>Exchange fees</h2><dl><dt>First exchange</dt><dd>Free</dd>"
