@@ -673,6 +673,7 @@ def _one_header_row(rows: list[list[str]]) -> list[list[str]]:
 
 def _from_unstructured(elements: Iterable[Any], *, plain_text: bool = False) -> list[Element]:
     out: list[Element] = []
+    items: list[tuple[int, bool]] = []  # the list items open above this one: depth, whether numbered
     for el in elements:
         category = getattr(el, "category", "") or type(el).__name__
         text = (getattr(el, "text", "") or "").strip()
@@ -696,10 +697,22 @@ def _from_unstructured(elements: Iterable[Any], *, plain_text: bool = False) -> 
             level = int(depth) + 1 if isinstance(depth, int) and depth >= 0 else 1
             out.append(Element("heading", text, level=min(level, 6), page=page))
         elif category == "ListItem":
+            depth = getattr(meta, "category_depth", None) if meta is not None else None
+            depth = depth if isinstance(depth, int) else 0
+            while items and items[-1][0] >= depth:
+                items.pop()
+            m = _NUMBERED.match(text)
+            items.append((depth, m is not None))
+            if m is not None and any(numbered for _, numbered in items[:-1]):
+                # a sub-list numbered again inside a numbered list's item (Word's "List Number 2"),
+                # read as bullets under that item: as "1. Email …", "2. …" among the outer steps
+                # ("3. Get approval:", "4. Submit …"), they read as steps of the outer list
+                text = m.group(2)
             out.append(Element("list_item", text, page=page))
         elif category in ("PageBreak", "Image", "Header", "Footer", "PageNumber"):
             continue
         else:
+            items.clear()
             out.append(Element("paragraph", text, page=page))
     return out
 
@@ -1007,26 +1020,60 @@ def _same_item(key: str, mark: str) -> bool:
 
 
 def _markdown_marks(body: str) -> list[tuple[str, str]]:
-    """The (number, :func:`_item_key`) of each ordered list's item in the Markdown ``body``."""
-    return [(m.group(1), _item_key(m.group(2))) for m in _ORDERED_ITEM.finditer(body)]
-
-
-_HTML_OL = re.compile(r"<ol\b([^>]*)>(.*?)</ol\s*>", re.S | re.I)
-_HTML_LI = re.compile(r"<li\b[^>]*>(.*?)(?=<li\b|</li\s*>|$)", re.S | re.I)
-_HTML_START = re.compile(r"""\bstart\s*=\s*["']?(\d{1,9})""", re.I)
+    """The (number, :func:`_item_key`) of each ordered list's item in the Markdown ``body``. An
+    ordered item indented under an ordered list's item is that item's sub-list, and has none: it is
+    read as a bullet under the item, as one indented four spaces already was. Numbered, "3. Get
+    approval:" over "   1. Email your manager" was read "3. …", "1. Email …", "2. …", "4. …", one
+    list, the sub-steps as steps of their own."""
+    marks = []
+    outer: int | None = None  # the indent of the ordered list being read
+    for line in body.expandtabs(4).split("\n"):
+        indent = len(line) - len(line.lstrip(" "))
+        m = _ORDERED_ITEM.match(line)
+        if m is not None:
+            if outer is not None and indent > outer:
+                continue
+            outer = indent
+            marks.append((m.group(1), _item_key(m.group(2))))
+        elif line.strip() and outer is not None and indent <= outer:
+            outer = None  # a line at the list's margin ends it
+    return marks
 
 
 def _html_marks(page: str) -> list[tuple[str, str]]:
     """The (number, :func:`_item_key`) of each item of the page's ordered lists (``<ol>``, from its
-    ``start``); a list inside another's item is read as the outer one's text."""
+    ``start``, or an item's ``value``). An ordered list inside an ordered list's item is that item's
+    sub-list, and its items have none: they are read as bullets under it (numbered, "3. Get
+    approval:" over its own "1. Email …" was read as steps 3, 4 and 5, and step 4 unnumbered)."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(page.encode("utf-8"), etree.HTMLParser(encoding="utf-8", remove_comments=True))
+    except etree.LxmlError:
+        return []
+    if root is None:
+        return []
     marks = []
-    for ol in _HTML_OL.finditer(page):
-        start = _HTML_START.search(ol.group(1))
-        n = int(start.group(1)) if start else 1
-        for li in _HTML_LI.finditer(ol.group(2)):
-            marks.append((str(n), _item_key(_html_text(li.group(1)))))
+    for ol in root.iter("ol"):
+        if any(a.tag == "ol" for a in ol.iterancestors()):
+            continue
+        n = _html_number(ol.get("start"), 1)
+        for li in ol.iterchildren("li"):
+            n = _html_number(li.get("value"), n)
+            own = [li.text or ""]
+            for child in li:
+                if child.tag not in ("ol", "ul") and isinstance(child.tag, str):
+                    own.append("".join(child.itertext()))
+                own.append(child.tail or "")
+            marks.append((str(n), _item_key(" ".join("".join(own).split()))))
             n += 1
     return marks
+
+
+def _html_number(value: str | None, default: int) -> int:
+    """An ``<ol start>`` or ``<li value>`` as a number, ``default`` where it is none."""
+    m = re.fullmatch(r"\s*(\d{1,9})\s*", value or "")
+    return int(m.group(1)) if m else default
 
 
 def _numbered(elements: list[Element], marks: list[tuple[str, str]]) -> list[Element]:

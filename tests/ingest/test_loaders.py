@@ -1280,6 +1280,44 @@ def test_a_markdown_ordered_lists_items_keep_their_numbers(tmp_path: Path) -> No
                      "4. Drop the parcel off within 7 days."]
 
 
+_LEAVE_STEPS = ["1. Check your balance.", "2. Pick the dates.", "3. Get approval:", "Email your manager.",
+                "Wait for the reply.", "4. Submit the request."]
+
+
+@pytest.mark.parametrize("kind", ["md", "html", "docx"])
+def test_a_sub_list_numbered_again_inside_a_numbered_item_is_read_as_its_bullets(tmp_path: Path, kind: str) -> None:
+    # "3. Get approval:" over its own "1. Email …", "2. Wait …" was read as one list "3., 1., 2., 4."
+    # (Markdown indented 3 spaces, Word's "List Number 2"), or as steps 3, 4, 5 and an unnumbered
+    # fourth step (HTML): the sub-steps said as steps of the outer list
+    steps = ["Check your balance.", "Pick the dates.", "Get approval:", "Email your manager.", "Wait for the reply.",
+             "Submit the request."]
+    if kind == "md":
+        path = tmp_path / "leave.md"
+        marks = ["1. ", "2. ", "3. ", "   1. ", "   2. ", "4. "]
+        path.write_text("## How to request leave\n\n" + "".join(m + s + "\n" for m, s in zip(marks, steps, strict=True))
+                        + "\nLater:\n\n   1. Rest.\n", encoding="utf-8")
+    elif kind == "html":
+        path = tmp_path / "leave.html"
+        li = "".join(f"<li>{s}</li>" for s in steps[:2])
+        path.write_text(f"<html><body><h2>How to request leave</h2><ol>{li}<li>{steps[2]}<ol><li>{steps[3]}</li>"
+                        f"<li>{steps[4]}</li></ol></li><li>{steps[5]}</li></ol><ol start='7'><li>Rest.</li></ol>"
+                        "</body></html>", encoding="utf-8")
+    else:
+        import docx
+
+        path = tmp_path / "leave.docx"
+        d = docx.Document()
+        d.add_heading("How to request leave", 2)
+        for k, s in enumerate(steps):
+            d.add_paragraph(s, style="List Number 2" if k in (3, 4) else "List Number")
+        d.add_paragraph("Later:")
+        d.add_paragraph("Rest.", style="List Number 2")
+        d.save(str(path))
+    items = [e.text for e in load_file(path, tmp_path, 5).elements if e.kind == "list_item"]
+    assert items[:6] == _LEAVE_STEPS
+    assert items[6] == {"md": "1. Rest.", "html": "7. Rest."}.get(kind, items[6])  # a list of its own keeps its numbers
+
+
 def test_a_merged_table_cell_stands_in_every_column_and_row_it_spans() -> None:
     """A Word table's "Same-day delivery (London only)" spanning two columns left its price under
     the delivery time ("Delivery time: $19.99"); a cell spanning rows left the rows below short."""
