@@ -229,7 +229,17 @@ HANDOFF_RE = re.compile(
     # may say, and was handed to a person at once, before and after hours alike)
     # ("能不能帮我接一下客服小姐姐" asks to be put through; "接客服电话要等多久" does not)
     r"|转接?(一下|下|个|到|给我)?(人工|客服)|(?<![跟和与同])(人工客服|人工服务|客服人员)(?!" + _ABOUT_THE_DESK + r")|真人(?!客服" + _ABOUT_THE_DESK + r")|找人工|要人工"
-    r"|接(一下|下|个)?(人工|客服)(?!电话|热线)"
+    r"|接通?(一下|下|个)?(人工|客服)(?!电话|热线)"
+    # asked to be called back, or frustrated with the bot itself ("call me back please", "给我打电话",
+    # "this bot is useless", "我不想跟机器人说话": QA 2026-12-07, refused with "I couldn't find anything")
+    r"|^\W*(please\s+)?call\s+me(\s+back)?(\s+(please|pls|asap|now))?\W*$"
+    r"|(?:^\W*|请|麻烦(?:你|您)?)(给我|帮我)?(打个?电话|回个?电话|回电话?)(给我)?(吧|谢谢)?\W*$|^\W*给我打电话\W*$"
+    r"|\b(this|the|your|you)(\s+stupid)?\s+(bot|chatbot|chat\s*bot|ai|assistant)\s+(is|are)\s+(so\s+|completely\s+"
+    r"|totally\s+|absolutely\s+)?(useless|stupid|pointless|no\s+help|not\s+helping|rubbish|garbage|hopeless)\b"
+    r"|\buseless\s+(bot|chatbot)\b|\b(you\s*['’]re|you\s+are)\s+(so\s+|completely\s+)?(useless|no\s+help"
+    r"|not\s+helping(\s+at\s+all)?)\s*(?=[.!,;…]|$)"
+    r"|((你们|您们)?(这个|这|的)机器人|智能客服|AI客服|人工智障)[^。！？?!]{0,6}(没用|没有用|太笨|好笨|真笨|垃圾|废物|答非所问|听不懂)"
+    r"|(不想|不要|不愿意?)(再)?(跟|和|与|同)?(机器人|智能客服|AI)(说话|聊天?|对话|沟通|交流)?(?![^。！？?!]*(?:吗|[？?]))"
     r"|(找|叫|要|请)你们?的?(经理|主管|领导|负责人)"
     # to be put through to the service desk itself ("How do I contact customer service?" asks for
     # its address, and is answered from the knowledge base, as "怎么联系客服？" and "联系客服的方式" are)
@@ -251,7 +261,8 @@ HANDOFF_RE = re.compile(
 # process is none ("How do I file a complaint with the FCC?", "怎么向消协投诉？", "起诉离婚需要什么材料"),
 # nor is a word of another sense ("如何调整曝光", "告诉你们", "Does the plan cover legal costs?").
 _REGULATOR_EN = (r"(the\s+)?(fcc|ftc|bbb|better\s+business\s+bureau|cfpb|ombudsman|regulator|attorney\s+general"
-                 r"|trading\s+standards|consumer\s+(protection|affairs|rights)(\s+\w+)?)")
+                 r"|trading\s+standards|consumer\s+(protection|affairs|rights)(\s+\w+)?|dot|(us\s+|u\.s\.\s+)?department\s+of"
+                 r"\s+transportation|faa|caa|civil\s+aviation\s+authority|ofcom|ofgem|ofwat|fca|financial\s+ombudsman(\s+service)?)")
 # what the customer will do to the company. The sentence asks nothing (it opens with no question word,
 # nor "if I", and its first clause has no "?"; a later one may: "I'm going to sue you, why haven't
 # you refunded me?"), and the company is the one sued or reported ("sue my neighbour", "sue the
@@ -281,12 +292,19 @@ _THREAT_EN = (
 # I charged twice?"). Not "furious at myself", "outraged by the news", "a joke gift", "outrageous
 # value", "ridiculous how fast the delivery was", "fed up with paper bills"
 _ANGER_EN = (
-    r"\b(i\s*['’]m|i\s+am|we\s*['’]re|we\s+are)\s+(so\s+|really\s+|very\s+|extremely\s+|absolutely\s+|beyond\s+)?(furious|livid|outraged"
-    r"|fuming|disgusted|angry)\b(?=\s*[.!,;…]|\s*$|\s+(with|at|about)\s+(you|your|this|how))"
+    r"\b(i\s*['’]?m|i\s+am|we\s*['’]re|we\s+are)\s+(so\s+|really\s+|very\s+|extremely\s+|absolutely\s+|beyond\s+)?(furious|livid|outraged"
+    r"|fuming|disgusted|angry)\b(?=\s*[.!,;…]|\s*$|\s+(with|at|about)\s+(you|your|this|how)|\s+(that|because|my|our)\b)"
+    # ("I'm fed up with SkyLark", "I'm sick and tired of this"; not "fed up with paper bills, can I…")
+    r"|\b(i\s*['’]m|i\s+am|we\s*['’]re|we\s+are)\s+(so\s+|really\s+|completely\s+|totally\s+|absolutely\s+)?(fed\s+up"
+    r"|sick\s+and\s+tired)(\s+(with|of)\s+(you|your\s+\w+|this|(?-i:[A-Z])[\w&'-]+))?\s*(?=[.!,;…]|$)"
+    r"|\byour\s+(customer\s+)?(service|support|company|airline|app)\s+(is|has\s+been)\s+(so\s+|really\s+|absolutely\s+|just\s+)?"
+    r"(terrible|awful|horrible|appalling|shocking|pathetic|useless|a\s+joke|a\s+disgrace)\b(?![^.!?]*\?)"
     r"|\b(this|that)(\s*['’]s|\s+is)\s+(absolutely\s+|totally\s+|completely\s+|just\s+|so\s+)?(ridiculous|unacceptable"
     r"|outrageous|disgraceful|a\s+(total\s+|complete\s+|absolute\s+)?(scam|joke|disgrace|rip-?off))\s*(?=[.!,;…]|$)"
-    r"|\byou(\s+people|\s+guys)?\s*(['’]re|\s+are)\s+(scammers|thieves|crooks|liars|a\s+scam|ripping\s+(me|us)\s+off)\b"
-    r"|\bworst\s+(customer\s+)?(service|company|experience)\s+(ever|i\s*['’]ve\s+ever)\b(?!\s*\?)"
+    r"|\byou(\s+people|\s+guys)?\s*(['’]re|\s+are)\s+(scammers|thieves|crooks|liars|a\s+scam|a\s+joke|a\s+disgrace|clowns"
+    r"|incompetent|pathetic|ripping\s+(me|us)\s+off)\b"
+    r"|\bworst\s+(customer\s+)?(service|company|experience|airline|bank|shop|store|hotel|app|provider|carrier|insurer)\s+"
+    r"(ever|i\s*['’]ve\s+ever)\b(?!\s*\?)"
 )
 # (the company or its people, named as the one the customer will take to court)
 _THEM_ZH = r"(你们|您们|贵公司|贵院|贵行|贵司|你们公司|你们医院|你们银行|你们店|这家公司|这家医院|商家|平台|医院|公司)"
@@ -665,11 +683,22 @@ def offered_person(reply: str) -> bool:
 def topic_pattern(topics: Sequence[str]) -> re.Pattern[str] | None:
     """One pattern for the always-escalate ``topics``: a topic in Latin letters as a word of its
     own (with an -s, -es, -ed or -ing: "lawsuits"; "sue" is not in "issue"), one in Chinese
-    anywhere ("投诉" in "我要投诉")."""
-    parts = [
-        re.escape(t) if re.search(r"[\u3400-\u9fff]", t) else rf"(?<!\w){re.escape(t)}(?:s|es|ed|d|ing)?(?!\w)"
-        for t in topics
-    ]
+    anywhere ("投诉" in "我要投诉"). A topic of several words matches them joined by a hyphen too,
+    or all in one sentence in any order: "lost luggage" was not "lost-luggage", nor "My luggage
+    was lost" (QA 2026-12-07)."""
+    def word(w: str, start: str = r"(?<!\w)") -> str:
+        return rf"{start}{re.escape(w)}(?:s|es|ed|d|ing)?(?!\w)"
+
+    parts = []
+    for t in topics:
+        words = t.split()
+        if re.search(r"[\u3400-\u9fff]", t):
+            parts.append(re.escape(t))
+        elif len(words) == 1:
+            parts.append(word(t))
+        else:
+            parts.append(r"(?<!\w)" + r"[\s_/-]+".join(map(re.escape, words[:-1])) + word(words[-1], r"[\s_/-]+"))
+            parts.append(r"(?:^|(?<=[.!?;。！？；\n]))" + "".join(rf"(?=[^.!?;。！？；\n]*?{word(w)})" for w in words))
     return re.compile("|".join(parts), re.I) if parts else None
 
 

@@ -144,7 +144,9 @@ def test_a_manager_named_but_not_asked_for_is_no_handoff_request(question: str) 
                                       "Is there a live agent chat on the website?",
                                       "What are the hours of your live support?", "接客服电话要等多久？",
                                       # (what the policy says: QA 2026-12-06, handed to a person)
-                                      "签收后发现破损多久内要联系客服？", "丢件了要联系客服吗", "我需要联系客服吗？"])
+                                      "签收后发现破损多久内要联系客服？", "丢件了要联系客服吗", "我需要联系客服吗？",
+                                      "Will you call me back?", "客服会给我打电话吗？", "The robot vacuum is useless on carpets, why?",
+                                      "扫地机器人太笨了，怎么设置禁区？", "不要机器人清洁的地方怎么设置？"])
 def test_a_person_named_but_not_asked_for_is_no_handoff_request(question: str) -> None:
     assert HANDOFF_RE.search(question) is None
 
@@ -169,6 +171,10 @@ def test_asking_about_the_service_desk_is_no_handoff_request(question: str) -> N
     "请帮我找一下业务员", "让业务员联系我", "让工作人员给我打电话", "我想和客服人员通话", "我要跟你们工作人员谈",
     "我想跟客服通电话", "帮我转接工作人员", "我要找真人", "I want to speak to a staff member", "Can I speak to an agent?",
     "Can I talk to an employee?", "I want to speak to the claims adjuster",
+    # put through, called back, or done with the bot (QA 2026-12-07: refused, or "帮我接通客服" answered
+    # with the wheelchair passage's "请致电客服申请")
+    "能帮我接通客服吗", "帮我接通客服", "能帮我接通人工吗", "call me back please", "给我打电话", "this bot is useless",
+    "你们这个机器人太没用了", "我不想跟机器人说话", "You're useless!",
 ])
 def test_asking_to_speak_to_staff_is_a_handoff_request(question: str) -> None:
     # "能让我跟你们的工作人员直接说吗" was answered with the direct-billing passage
@@ -231,6 +237,10 @@ def test_a_complaint_is_handed_off_not_answered(shop_index: Any, fake_embedder: 
     # a courier's customers (QA 2026-12-06: clarified, or answered from the invoice and pickup FAQs)
     "垃圾快递", "什么破快递，三天了还没到", "太不像话了，快递员把我的包裹扔在门口", "差评！快递员态度恶劣",
     "我要向邮政管理局投诉", "我要向国家邮政局投诉",
+    # an airline's customers (QA 2026-12-07: refused with "I couldn't find anything")
+    "worst airline ever. i want my money back NOW", "Your service is terrible, I've been waiting for weeks",
+    "You people are a joke. Refund me.", "Im so angry my flight was cancelled and no one told me", "I'm fed up with SkyLark",
+    "I'm going to report you to the Department of Transportation", "I'll be filing a complaint with the DOT about this",
 ])
 def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     assert is_dispute(message), message
@@ -251,6 +261,7 @@ def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     "I will go to the police to report the theft and then file a claim.",
     "The FAQ says it is unacceptable to leave children unattended. Is there a kids club?",
     "I'm fed up with paper bills; can I switch to e-billing?", "It's ridiculous how fast the delivery was, thank you!",
+    "Your service is terrible at weekends, is there an emergency line?", "Is the DOT rule on refunds the same for you?",
     "That's outrageous value, I'll take two.", "I'm furious at myself for forgetting my password. Reset please.",
     "I am going to the press conference, can I park there?", "我需要律师函模板。", "我会把照片曝光调低一点再上传。",
     "有人说你们是骗子，是真的吗？", "这是欺诈短信，我该怎么举报？", "我打12345问过了，他们让我找你们开证明。",
@@ -400,6 +411,11 @@ def test_a_refused_question_is_not_carried_into_the_next_one(shop_index: Any, fa
     (["fire"], "Does the firewall block it?", False),
     (["投诉"], "投诉多久有回复？", True),  # ("我要投诉你们" asks for a person itself)
     (["safety recall"], "Is my blender part of the safety recall?", True),
+    # a topic of several words, hyphenated or in another order (QA 2026-12-07: refused)
+    (["lost luggage"], "where do I report lost-luggage", True),
+    (["lost luggage"], "My luggage was lost, what now?", True),
+    (["lost luggage"], "My luggage is heavy. I lost my ticket.", False),
+    (["safety recall"], "Was there a recall for safety reasons?", True),
 ])
 def test_escalate_topics_are_words_not_parts_of_words(shop_index: Any, fake_embedder: Any, topics: list[str],
                                                       question: str, escalated: bool) -> None:
