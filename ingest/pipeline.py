@@ -389,9 +389,33 @@ def _deleted_marks(kb: Any) -> dict[str, dict[str, str]]:
     if not isinstance(data, dict):
         return {}
     return {
-        k: {key: str(v[key]) for key in ("id", "at", "file") if v.get(key) is not None}
+        k: {key: str(v[key]) for key in ("id", "at", "file", "groups", "given", "extra") if v.get(key) is not None}
         for k, v in data.items() if isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("id"), str)
     }
+
+
+def _defaults_text(defaults: Any) -> str:
+    """An ingest's defaults (its ``--group`` and ``--tag``) as the text a document's content hash
+    holds them by; "" for none."""
+    return json.dumps(defaults, sort_keys=True, default=str) if isinstance(defaults, dict) and defaults else ""
+
+
+def _deleted_id(source: str, data: bytes, side_raw: bytes | None, mark: Mapping[str, str]) -> str | None:
+    """The id the file of ``data`` has read with the defaults the deleted document of ``mark`` was
+    read with; None where the mark does not record them (the ingest's own defaults are then all)."""
+    from ingest.loaders import content_hash, doc_id_for
+
+    extra = mark.get("extra")
+    return None if extra is None else doc_id_for(source, content_hash(data, side_raw, extra))
+
+
+def _mark_names(mark: Mapping[str, str], key: str) -> tuple[str, ...]:
+    """A :data:`DELETED` entry's list of names (its ``groups`` or ``given``); () where unreadable."""
+    try:
+        names = json.loads(mark.get(key) or "[]")
+    except ValueError:
+        return ()
+    return tuple(str(n) for n in names) if isinstance(names, list) else ()
 
 
 def _write_deleted_marks(kb: Any, marks: dict[str, dict[str, str]]) -> None:
@@ -491,11 +515,7 @@ def ingest_paths(
             raise InputError(f"a default {key[:-1]} name is blank", f"name each of the {key}, or give none")
         if names:
             defaults[key] = names
-    extra = ""
-    if defaults:
-        import json
-
-        extra = json.dumps(defaults, sort_keys=True, default=str)
+    extra = _defaults_text(defaults)
 
     with kb.lock(timeout=lock_timeout), closing(
         StreamingEmbedder(kb.embedding_cache, embedder, background=background_embed, should_stop=should_stop)
@@ -541,7 +561,7 @@ def ingest_paths(
                 chash = content_hash(data, side_raw, extra)
                 mark = marks.get(source)
                 if (mark is not None and not (upload or undelete) and resolved not in by_name
-                        and mark["id"] == doc_id_for(source, chash)):
+                        and mark["id"] in (doc_id_for(source, chash), _deleted_id(source, data, side_raw, mark))):
                     report.kept_deleted.append(source)
                     report.warnings.append(left_out_deleted(source, mark))
                     continue
@@ -557,6 +577,9 @@ def ingest_paths(
                 loaded = load_file_with_defaults(path, root, max_file_mb, defaults, data=data)
                 if old is not None and not widen:
                     _check_not_widened(source, old, loaded.document, upload)
+                elif mark is not None and mark.get("groups") and not widen:
+                    _check_groups_kept(source, _mark_names(mark, "groups"), _mark_names(mark, "given"),
+                                       loaded.document, upload, mark.get("at", "")[:10] or "-")
                 twin = by_file.get(str(resolved)) if old is None and not upload else None
                 if twin is not None:
                     # the same file read from a folder above the one it was ingested from is a
@@ -738,27 +761,44 @@ def _check_not_widened(source: str, old: Document, new: Document, upload: bool) 
     version, unless its own metadata now names groups or the ingest says ``--public``. Whatever
     named the groups: ``--group`` (the ingest's defaults), or the file's front-matter or sidecar,
     whose ``groups`` line deleted, or sidecar lost in a copy, published a staff document too."""
-    was = ((old.metadata or {}).get(DEFAULTS_KEY) or {}).get("groups") or ()
-    given = ((new.metadata or {}).get(DEFAULTS_KEY) or {}).get("groups") or ()
-    if old.groups and not was and new.groups and set(new.groups) == set(given) != set(old.groups):
+    _check_groups_kept(source, tuple(old.groups), _given_groups(old), new, upload)
+
+
+def _given_groups(doc: Document) -> tuple[str, ...]:
+    """The access groups the ingest that read ``doc`` gave (``--group``: :data:`DEFAULTS_KEY`)."""
+    return tuple(((doc.metadata or {}).get(DEFAULTS_KEY) or {}).get("groups") or ())
+
+
+def _check_groups_kept(source: str, groups: Sequence[str], was: Sequence[str], new: Document, upload: bool,
+                       deleted: str = "") -> None:
+    """:func:`_check_not_widened` for a document of access ``groups``, ``was`` of them given by its
+    ingest's ``--group``, the rest by its own front-matter or sidecar; ``deleted``: when ``kb
+    delete`` removed it (its date, or "-"), where it is given again after that (its file ingested
+    by name, or its folder with ``--undelete``, published a staff document to everyone, unsaid)."""
+    given = _given_groups(new)
+    own = bool(groups) and set(groups) != set(was)  # its own metadata named them, over any --group
+    since = (" before kb delete removed it" + (f" on {deleted}" if deleted[:1].isdigit() else "")) if deleted else ""
+    if own and new.groups and set(new.groups) == set(given) != set(groups) and set(new.groups) - set(groups):
         # its own groups gone, the ingest's --group took their place: a managers-only document
-        # became staff's, unsaid (QA)
+        # became staff's, unsaid (QA; also where that --group was given when it was first ingested)
+        undo = f"ingest it with --public and then --group {' --group '.join(new.groups)}" if deleted else \
+            f"kb delete {source} first"
         raise InputError(
-            f"{source}: its front-matter or sidecar restricted it to access groups {', '.join(old.groups)}, and no "
+            f"{source}: its front-matter or sidecar restricted it to access groups {', '.join(groups)}{since}, and no "
             f"longer does; ingested so it would be for {', '.join(new.groups)}",
-            f"put its groups back, or kb delete {source} first to ingest it for {', '.join(new.groups)}",
+            f"put its groups back, or {undo} to ingest it for {', '.join(new.groups)}",
         )
-    if not old.groups or new.groups:
+    if not groups or new.groups:
         return
     public = "public=true" if upload else "--public"
-    if was:
+    if was and not own:
         again = f"upload it with groups={','.join(was)}" if upload else "give " + " ".join(f"--group {g}" for g in was)
         raise InputError(
-            f"{source}: was ingested for access groups {', '.join(was)}; ingested without them it would be public",
+            f"{source}: was ingested for access groups {', '.join(was)}{since}; ingested without them it would be public",
             f"{again} again, or {public} to publish it to everyone",
         )
     raise InputError(
-        f"{source}: its front-matter or sidecar restricted it to access groups {', '.join(old.groups)}, and no "
+        f"{source}: its front-matter or sidecar restricted it to access groups {', '.join(groups)}{since}, and no "
         "longer does; ingested without them it would be public",
         f"put its groups back, or give {public} to publish it to everyone",
     )
@@ -962,7 +1002,14 @@ def delete_sources(
         report.chunks = _count_chunks(manifest, 0)
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         _write_deleted_marks(kb, {**_deleted_marks(kb), **{
-            d.source: {"id": d.id, "at": at, **({"file": str(f)} if (f := _file_of(d)) is not None else {})}
+            d.source: {"id": d.id, "at": at, **({"file": str(f)} if (f := _file_of(d)) is not None else {}),
+                       # for whom it was (its access groups, those of them --group gave): given again
+                       # without them, it is refused as a live document's widening is
+                       **({"groups": json.dumps(list(d.groups)), "given": json.dumps(list(_given_groups(d)))}
+                          if d.groups else {}),
+                       # the defaults its id was made with: the same file read with others (a document
+                       # a rebuild added, then `kb ingest DIR --group staff`) is still the deleted one
+                       "extra": _defaults_text((d.metadata or {}).get(DEFAULTS_KEY))}
             for d in docs if d.id in hit
         }})
         forget_uploads(kb, [d.source for d in docs if d.id in hit], report)

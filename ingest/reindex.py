@@ -46,7 +46,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -261,13 +261,17 @@ def parse_file(
     error is returned (one bad file never stops a job)."""
     from ingest.chunking import ChunkSettings, chunk_loaded
     from ingest.loaders import source_of
-    from ingest.pipeline import _error_text, load_file_with_defaults
+    from ingest.pipeline import ORIGIN_KEY, _error_text, load_file_with_defaults
 
     p, r = Path(path), Path(root)
     source = source_of(p, r)
     try:
         count = _token_counter(counter) if isinstance(counter, str) else counter
         loaded = load_file_with_defaults(p, r, max_file_mb, defaults)
+        # the folder it was read from, as kb ingest records it: without it, `kb delete` of a
+        # document a rebuild added marked no file, and the next `kb ingest DIR` brought it back
+        doc = loaded.document
+        loaded = replace(loaded, document=replace(doc, metadata={**doc.metadata, ORIGIN_KEY: str(r.resolve())}))
         chunks, said = chunk_loaded(loaded, count, ChunkSettings(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap))
         if not chunks:
             raise InputError(f"{source}: no text to index", "add content or remove the file")
@@ -913,6 +917,26 @@ def _defaults_of(old: Document | None) -> dict[str, Any] | None:
     return {"groups": list(old.groups)} if old.groups else None
 
 
+def _new_files_guard(src: SourceSpec, files: list[tuple[Path, Path]], known: Mapping[str, Document]
+                     ) -> Callable[[ParsedFile], ParsedFile]:
+    """What becomes of a parsed file the knowledge base does not hold yet: read as it is, unless
+    the documents of the folder it is in are for access groups and it names none of its own. It
+    fails then, and says how to add it: a rebuild has no --group, so a new file in a staff folder
+    (payroll contacts beside the staff procedures) was published to everyone, unsaid."""
+    from ingest.loaders import source_of
+
+    restricted = sorted({g for p, r in files if (d := known.get(source_of(p, r))) is not None for g in d.groups})
+
+    def guard(pf: ParsedFile) -> ParsedFile:
+        if not restricted or pf.source in known or pf.document is None or pf.document.groups:
+            return pf
+        return ParsedFile(pf.source, error=(
+            f"{pf.source}: new in {src.path}, whose documents are for access groups {', '.join(restricted)}; a "
+            "rebuild would publish it to everyone; add it with kb ingest FILE --group NAME (or --public for everyone)"))
+
+    return guard
+
+
 def _known_files(files: list[tuple[Path, Path]], known: Mapping[str, Document], report: ReindexReport,
                  jl: _JobLog) -> list[tuple[Path, Path]]:
     """The files whose ingest the intact version records; the others fail: how they were ingested
@@ -1027,9 +1051,10 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
 
         args = [(str(p), str(r), max_file_mb, chunk_tokens, chunk_overlap) for p, r in files]
         defaults = [_defaults_of(prev_by_source.get(source_of(p, r))) for p, r in files]
+        guard = _new_files_guard(src, files, prev_by_source)
         if workers <= 1 or len(files) <= 1:
             for a, d in zip(args, defaults, strict=True):
-                yield parse_file(*a, embedder.count_tokens, d)
+                yield guard(parse_file(*a, embedder.count_tokens, d))
             return
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
@@ -1037,8 +1062,8 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
         ctx = mp.get_context("forkserver")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_exit_with,
                                  initargs=(os.getpid(),)) as pool:
-            yield from pool.map(_parse_star, [(*a, embedder_spec, d) for a, d in zip(args, defaults, strict=True)],
-                                chunksize=max(1, min(16, len(args) // (workers * 4) or 1)))
+            yield from map(guard, pool.map(_parse_star, [(*a, embedder_spec, d) for a, d in zip(args, defaults, strict=True)],
+                                           chunksize=max(1, min(16, len(args) // (workers * 4) or 1))))
 
     try:
         t0 = time.perf_counter()

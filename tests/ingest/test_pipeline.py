@@ -352,6 +352,66 @@ def test_a_document_its_own_metadata_restricted_does_not_turn_public_unasked(  #
     index.close()
 
 
+def test_a_deleted_document_given_again_without_its_groups_is_not_public_unasked(  # type: ignore[no-untyped-def]
+    kb_home: Path, tmp_path: Path, fake_embedder
+) -> None:
+    """QA: a staff FAQ deleted, then added back as `kb delete`'s hint says (its file by name, or its
+    folder with --undelete) without --group, answered users in no group with its discount code."""
+    from ingest.pipeline import delete_sources
+
+    staff = tmp_path / "internal"
+    staff.mkdir()
+    (staff / "codes.md").write_text("# Codes\n\nThe hidden student code is EDU20SECRET.\n")
+    (staff / "bonus.md").write_text("---\ngroups: [managers]\n---\n# Bonus\n\nManagers get 8 percent.\n")
+    kb = KnowledgeBase(kb_home, "t")
+    ingest_paths(kb, [staff], fake_embedder, default_groups=("staff",))
+    assert delete_sources(kb, ["codes.md", "bonus.md"], fake_embedder).deleted == 2
+    (staff / "bonus.md").write_text("# Bonus\n\nManagers get 8 percent.\n")  # its groups line gone
+    for r in (ingest_paths(kb, [staff / "codes.md"], fake_embedder), ingest_paths(kb, [staff], fake_embedder, undelete=True)):
+        errors = {f["source"]: f["error"] for f in r.failed}
+        assert r.added == 0 and errors["codes.md"].startswith(
+            "codes.md: was ingested for access groups staff before kb delete removed it on 20")
+        assert errors["codes.md"].endswith("; ingested without them it would be public; give --group staff again, "
+                                           "or --public to publish it to everyone")
+    r = ingest_paths(kb, [staff], fake_embedder, undelete=True, default_groups=("staff",))
+    assert r.added == 1 and [f["source"] for f in r.failed] == ["bonus.md"]
+    assert "restricted it to access groups managers before kb delete removed it" in r.failed[0]["error"]
+    assert "ingested so it would be for staff" in r.failed[0]["error"]
+    assert ingest_paths(kb, [staff / "bonus.md"], fake_embedder, widen=True).added == 1
+    index = kb.load_live()
+    assert {d.source: d.groups for d in index.documents()} == {"codes.md": ("staff",), "bonus.md": ()}
+    index.close()
+
+
+def test_a_document_its_own_metadata_restricted_in_a_group_folder_does_not_move_unasked(  # type: ignore[no-untyped-def]
+    kb_home: Path, tmp_path: Path, fake_embedder
+) -> None:
+    """QA: a managers-only file (front-matter) in a folder ingested with --group staff lost its groups
+    line; the same ingest made it staff's without a word, and without --group the hint said to give
+    --group staff, which would do the same."""
+    staff = tmp_path / "fm"
+    staff.mkdir()
+    bonus = staff / "bonus.md"
+    bonus.write_text("---\ngroups: [managers]\n---\n# Bonus\n\nManagers get 8 percent.\n")
+    kb = KnowledgeBase(kb_home, "t")
+    ingest_paths(kb, [staff], fake_embedder, default_groups=("staff",))
+    bonus.write_text("# Bonus\n\nManagers get 8 percent a quarter.\n")
+    r = ingest_paths(kb, [staff], fake_embedder, default_groups=("staff",))
+    assert r.updated == 0 and r.failed[0]["error"] == (
+        "bonus.md: its front-matter or sidecar restricted it to access groups managers, and no longer does; "
+        "ingested so it would be for staff; put its groups back, or kb delete bonus.md first to ingest it for staff")
+    r = ingest_paths(kb, [staff], fake_embedder)
+    assert r.failed[0]["error"].startswith("bonus.md: its front-matter or sidecar restricted it to access groups managers")
+    # narrower is no widening: managers and staff named, then staff alone (the ingest's --group)
+    bonus.write_text("---\ngroups: [managers, staff]\n---\n# Bonus\n\nManagers get 8 percent a quarter.\n")
+    assert ingest_paths(kb, [staff], fake_embedder, default_groups=("staff",)).updated == 1
+    bonus.write_text("# Bonus\n\nManagers get 9 percent a quarter.\n")
+    assert ingest_paths(kb, [staff], fake_embedder, default_groups=("staff",)).updated == 1
+    index = kb.load_live()
+    assert [d.groups for d in index.documents()] == [("staff",)]
+    index.close()
+
+
 def test_office_lock_and_system_files_are_not_documents(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     # a folder with a file open in Word holds ~$name.docx: every ingest of it "failed" (exit 3)
     docs = write_corpus(tmp_path)

@@ -488,6 +488,37 @@ def test_a_reindex_from_a_folder_given_does_not_bring_back_a_deleted_document(tm
     assert ingest_paths(kb, [docs], emb, default_groups=("staff",)).kept_deleted == ["doc001.md"]
 
 
+def test_a_new_file_in_a_group_folder_is_not_published_by_a_rebuild(tmp_path: Path) -> None:
+    """QA: a payroll note put in the staff folder, then `kb reindex --source staff`: it answered
+    users in no group (a rebuild has no --group). And a document a rebuild added, then deleted,
+    came back with the next `kb ingest staff` (its folder was not recorded)."""
+    from ingest.pipeline import delete_sources
+
+    staff = tmp_path / "staff"
+    staff.mkdir()
+    (staff / "escalation.md").write_text("# Escalation\n\nCall the fraud desk on extension 4471.\n", encoding="utf-8")
+    kb = KnowledgeBase(tmp_path / "home", "t")
+    emb = get_embedder("hashing:64")
+    ingest_paths(kb, [staff], emb, default_groups=("staff",))
+    (staff / "payroll.md").write_text("# Payroll\n\nPayroll questions go to extension 4410.\n", encoding="utf-8")
+    (staff / "lockers.md").write_text("---\ngroups: [staff]\n---\n# Lockers\n\nThe code is 2290.\n", encoding="utf-8")
+    r = reindex(kb, staff, emb)
+    assert [f["source"] for f in r.failed] == ["payroll.md"]
+    assert r.failed[0]["error"] == (
+        f"payroll.md: new in {staff}, whose documents are for access groups staff; a rebuild would publish it "
+        "to everyone; add it with kb ingest FILE --group NAME (or --public for everyone)")
+    assert _groups_by_source(kb) == {"escalation.md": ["staff"], "lockers.md": ["staff"]}  # its own groups: read
+    delete_sources(kb, ["lockers.md"], emb)
+    r2 = ingest_paths(kb, [staff], emb, default_groups=("staff",))
+    assert r2.kept_deleted == ["lockers.md"] and r2.added == 1  # payroll.md, for staff
+    assert _groups_by_source(kb) == {"escalation.md": ["staff"], "payroll.md": ["staff"]}
+    # a public folder's new file is read as before
+    public = write_corpus(tmp_path / "public", n_files=1)
+    ingest_paths(kb, [public], emb)
+    (public / "new.md").write_text("# New\n\nOpening hours are 9 to 5.\n", encoding="utf-8")
+    assert not reindex(kb, public, emb).failed and _groups_by_source(kb)["new.md"] == []
+
+
 def test_prune_with_a_folder_of_no_documents_is_refused(tmp_path: Path) -> None:
     docs = write_corpus(tmp_path / "docs", n_files=2)
     kb = KnowledgeBase(tmp_path / "home", "t")
