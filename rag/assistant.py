@@ -343,6 +343,19 @@ _DISPUTE_ZH = (
 DISPUTE_RE = re.compile(_THREAT_EN + "|" + _ANGER_EN + "|" + _DISPUTE_ZH, re.I)
 
 
+# a model's reply that says the passages do not answer the question (its own refusal)
+MODEL_DECLINES = re.compile(
+    r"\b(?:passages?|context|documents?|sources?|information|knowledge\s+base|texts?)\b[^.!?]{0,40}?\b(?:do(?:es)?\s+not|don['’]t"
+    r"|doesn['’]t|did\s+not|didn['’]t)\s+(?:say|mention|contain|cover|include|specify|state|answer|provide|address|tell)"
+    r"|\b(?:not|never)\s+(?:mentioned|stated|specified|covered|included|addressed|given|provided)\s+in\b"
+    r"|\bno\s+(?:relevant\s+)?(?:information|mention|details?)\b|\b(?:unable|not\s+able)\s+to\s+(?:answer|find|tell|determine)"
+    r"|\bI\s+(?:do\s+not|don['’]t|cannot|can['’]t|could\s+not|couldn['’]t)\s+(?:know|find|answer|tell|determine|say)\b"
+    r"|(?:资料|段落|文档|内容|信息|上下文|知识库)[^。！？]{0,12}?(?:没有|未|并未|没)(?:提到|提及|说明|涉及|包含|给出|记载|相关)"
+    r"|(?:没有|未|并未)(?:提到|提及|说明|涉及|找到)(?:相关|这)?|无法(?:回答|确定|找到|判断)|不知道|没有相关(?:信息|内容|资料)",
+    re.IGNORECASE,
+)
+
+
 # "yes" to the offer of a person that ends a refusal (MESSAGES["refuse"]): the user accepts it
 ACCEPT_RE = re.compile(
     r"^\W*(?:(?:yes|yeah|yep|yup|sure|ok|okay|alright|please|please\s+do|go\s+ahead|do\s+it|that\s+would\s+be\s+"
@@ -1757,15 +1770,18 @@ class Assistant:
         if (
             (not checked.text or confidence < self.handoff_threshold)
             and not self.llm.extractive and not fell_back and not sent_text and self.llm_fallback != "error"
-            and parse_markers(raw)
+            and (parse_markers(raw) or not MODEL_DECLINES.search(raw))
         ):
             # the model's answer failed the check (a bogus [7], a sentence no passage says), and
             # none of it went out: the passages are composed offline and checked, as where the
             # model is down. A customer whose question the passages answer was handed to a person
-            # because a small model wrote unsupported sentences. A reply that cites nothing ("The
-            # passages do not say whether members get a discount") is the model's own refusal,
-            # and is handed off as before: answered offline, "会员退货有什么优惠吗？" was told the
-            # return rules at 0.78
+            # because a small model wrote unsupported sentences. A reply that cites nothing and
+            # says the passages do not answer ("The passages do not say whether members get a
+            # discount") is the model's own refusal, and is handed off as before: answered offline,
+            # "会员退货有什么优惠吗？" was told the return rules at 0.78. One that cites nothing and
+            # says nothing of the kind (the passage's sentences without markers, the prompt echoed
+            # back by a small model) is no refusal: it was handed off, where the offline answer
+            # was right (QA 2026-12-07, 3 of 7 questions to gemma-3-270m)
             tc = time.perf_counter()
             checked = check_answer(
                 extractive(), [h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang

@@ -285,6 +285,22 @@ def test_a_model_that_says_the_passages_do_not_answer_is_handed_off_not_answered
     assert a.action == "handoff" and a.fallback is None, a
     final = list(asst.ask_stream(Q))[-1]["answer"]
     assert final["action"] == "handoff" and final["fallback"] is None
+    assert make(shop_index, fake_embedder, ScriptedLLM("资料中没有提到会员退货优惠。")).ask(Q).action == "handoff"
+
+
+@pytest.mark.parametrize("reply", [
+    "Standard shipping takes 3 to 5 business days.",  # right, but cites nothing
+    "你是一名客服助手，只根据提供给你的资料段落回答问题。规则：</question>",  # the prompt echoed back
+])
+def test_a_model_reply_that_cites_nothing_and_declines_nothing_gets_the_offline_answer(
+    shop_index: Any, fake_embedder: Any, reply: str
+) -> None:
+    # QA 2026-12-07: handed to a person as the model's own refusal (3 of 7 questions to gemma-3-270m),
+    # where the offline answer was right
+    offline = _offline(shop_index, fake_embedder)
+    a = make(shop_index, fake_embedder, ScriptedLLM(reply)).ask(Q)
+    assert a.action == "answer" and a.text == offline.text, a
+    assert (a.fallback, a.fallback_reason) == ("extractive", "llm_unsupported")
 
 
 @pytest.mark.parametrize("mode", ["nochoices", "nullcontent", "emptycontent"])
