@@ -31,14 +31,14 @@ DateOpt = Annotated[
 
 def build_assistant(settings: Any, kb_name: str | None = None, *, warm: bool = False) -> Any:
     """An Assistant over the live version of ``kb_name`` with the configured embedder, LLM,
-    reranker, support scorer and conversation store (``KB_HOME/<kb>/conversations.sqlite``).
-    ``warm``: make the version ready to serve as the service does (:meth:`IndexVersion.warm_up`),
-    worth it for many questions, not for one."""
+    reranker and support scorer, and no conversation store of its own: `kb ask --session` keeps
+    a session's turns where the HTTP service does (:func:`_session`), as the service passes the
+    history explicitly. ``warm``: make the version ready to serve as the service does
+    (:meth:`IndexVersion.warm_up`), worth it for many questions, not for one."""
     from indexes.embedders import get_embedder
     from indexes.kbase import KnowledgeBase
     from kb.errors import KnowledgeBaseNotFound
     from rag.assistant import Assistant
-    from rag.conversation import ConversationStore
     from rag.retrieval import get_reranker
     from rag.support import get_scorer
 
@@ -61,7 +61,6 @@ def build_assistant(settings: Any, kb_name: str | None = None, *, warm: bool = F
         embedder,
         settings.llm,
         get_scorer(settings.scorer, embedder),
-        ConversationStore(Path(settings.home) / name / "conversations.sqlite"),
         reranker=get_reranker(settings.reranker, device=device),
         **settings.answering(llm_device=device),
     )
@@ -112,6 +111,67 @@ def cli_filters(
     return None if chosen == Filters() else chosen
 
 
+# who `kb ask` is to the service's session store: the caller of a service without API keys, so
+# that a session goes on between the two (`kb ask --session s1`, then POST /v1/ask with s1)
+CLI_CALLER = "anonymous"
+
+
+class _Session:
+    """A conversation `kb ask --session ID` continues, in the HTTP service's store
+    (``KB_HOME/feedback.sqlite``): one session id was two conversations before, the CLI's own
+    (``KB_HOME/<kb>/conversations.sqlite``) and the service's, each condensing a follow-up with its
+    own turns only. A session the CLI began before is read from that file until it has turns here."""
+
+    def __init__(self, settings: Any, kb_name: str, session_id: str, filters: Any) -> None:
+        from kb.errors import InputError
+        from kb.service.store import ServiceStore
+        from rag.assistant import check_session_id
+
+        check_session_id(session_id)
+        self.kb, self.id = kb_name, session_id
+        self.viewer = filters.groups if filters is not None else None  # the access groups it is asked under
+        self.store = ServiceStore(Path(settings.home) / "feedback.sqlite")
+        owner = self.store.claim_session(session_id, CLI_CALLER)
+        if owner != CLI_CALLER:
+            self.store.close()
+            raise InputError(
+                f"session {session_id!r} was started over HTTP with the API key {owner!r}",
+                "continue it over HTTP with that key, or give another --session",
+            )
+        self.history = [{"role": t["role"], "content": t["content"]}
+                        for t in self.store.history(session_id, limit=20, viewer=self.viewer, kb=kb_name)]
+        old = Path(settings.home) / kb_name / "conversations.sqlite"
+        if not self.history and old.is_file():
+            from rag.conversation import ConversationStore
+
+            before = ConversationStore(old)
+            try:
+                self.history = [dict(m) for m in before.history(session_id, viewer=self.viewer)]
+            finally:
+                before.close()
+
+    def record(self, question: str, answer: dict[str, Any], hits: Any = ()) -> None:
+        """Keep the turn (its answer also takes feedback by its ``answer_id``, as the service's do)."""
+        import sqlite3
+        import uuid
+
+        from indexes.text import detect_lang
+        from kb.service.core import hit_to_passage
+
+        cited = {c.get("source", "") for c in answer.get("citations", [])}
+        try:
+            self.store.record_answer(
+                answer_id=answer.get("answer_id") or "ans_" + uuid.uuid4().hex[:20], kb=self.kb, session_id=self.id,
+                question=question, answer=answer, lang=answer.get("lang") or detect_lang(question),
+                passages=[hit_to_passage(h, cited) for h in hits], history=self.history, caller=CLI_CALLER,
+                groups=self.viewer,
+            )
+        except (sqlite3.Error, OSError) as ex:
+            typer.echo(f"warning: the turn was answered but not kept in session {self.id!r} ({ex})", err=True)
+        finally:
+            self.store.close()
+
+
 def _print_sources(citations: list[dict[str, Any]]) -> None:
     if not citations:
         return
@@ -135,29 +195,48 @@ def ask_cmd(
 ) -> None:
     """Ask a question; prints the answer with its sources (streams with an LLM backend)."""
     with json_errors(as_json):  # a script reading --json gets the error as JSON too
+        from kb.errors import InputError
         from kb.settings import get_settings
 
         filters = cli_filters(group, public, tag, lang, source, on_date)
         settings = get_settings()
+        if session is not None and not session.strip():
+            raise InputError("--session is blank", "name the session to continue, or leave --session out")
         assistant = build_assistant(settings, kb)
+        talk = _Session(settings, kb or settings.default_kb, session, filters) if session else None
+        history = talk.history if talk is not None else None
         if as_json:
-            ans = assistant.ask(question, session_id=session, filters=filters)
-            typer.echo(json_text(ans.to_dict()))
+            try:
+                ans = assistant.ask(question, session_id=session, filters=filters, history=history)
+            except BaseException:
+                if talk is not None:
+                    talk.store.close()
+                raise
+            out = ans.to_dict()
+            if talk is not None:
+                talk.record(question, out, ans.hits)
+            typer.echo(json_text(out))
             return
         final: dict[str, Any] = {}
+        hits: Any = ()
         streamed = ""  # with an LLM backend, the checked answer as it is written, sentence by sentence
         try:
-            for ev in assistant.ask_stream(question, session_id=session, filters=filters):
+            for ev in assistant.ask_stream(question, session_id=session, filters=filters, history=history):
                 if ev["type"] == "token" and not assistant.llm.extractive:
                     sys.stdout.write(ev["text"])
                     sys.stdout.flush()
                     streamed += ev["text"]
                 elif ev["type"] == "final":
-                    final = ev["answer"]
+                    final, hits = ev["answer"], ev["answer_obj"].hits
         finally:
             if streamed and not final:
                 sys.stdout.write("\n")  # an error's line after what was printed, not on it
                 sys.stdout.flush()
+            if talk is not None:
+                if final:
+                    talk.record(question, final, hits)
+                else:
+                    talk.store.close()
         answer = final.get("answer", "")
         if streamed and answer == streamed:
             typer.echo("")

@@ -33,9 +33,41 @@ def test_kb_ask_json_shape_and_session(cli_env: Any, kb_home: Path) -> None:
     assert out["action"] == "answer" and out["session_id"] == "s9"
     c = out["citations"][0]
     assert set(c) == {"n", "source", "locator", "title", "text", "score"} and c["source"] == "shipping.md"
-    assert (kb_home / "shop" / "conversations.sqlite").is_file()
     # a follow-up says what it searched: the question condensed with the session's last one
     r = CliRunner().invoke(cli_env, ["ask", "And express?", "--json", "--session", "s9"])
+    assert json.loads(r.output)["query"] == "And express? How long does standard shipping take?"
+    # kept where the HTTP service keeps its sessions (QA 2026-12-07: one session id was two
+    # conversations, the CLI's and the service's, each condensed with its own turns)
+    from kb.service.store import ServiceStore
+
+    store = ServiceStore(kb_home / "feedback.sqlite")
+    try:
+        turns = store.history("s9")
+        assert [t["content"] for t in turns if t["role"] == "user"] == [
+            "How long does standard shipping take?", "And express?"]
+        assert store.get_answer(turns[-1]["answer_id"])["kb"] == "shop"
+        store.record_answer(answer_id="ans_http", kb="shop", session_id="s9", question="What about returns?",
+                            answer={"answer": "Returns are free [1].", "action": "answer", "confidence": 0.9},
+                            lang="en", passages=[], history=[], caller="anonymous")
+        store.claim_session("s10", "reader")  # a session a keyed caller began over HTTP
+    finally:
+        store.close()
+    r = CliRunner().invoke(cli_env, ["ask", "How long?", "--json", "--session", "s9"])
+    assert json.loads(r.output)["query"].startswith("How long? What about returns?")  # the service's turn
+    r = CliRunner().invoke(cli_env, ["ask", "How long?", "--json", "--session", "s10"])
+    assert r.exit_code != 0 and "was started over HTTP with the API key 'reader'" in r.output
+    r = CliRunner().invoke(cli_env, ["ask", "How long?", "--json", "--session", " "])
+    assert r.exit_code != 0 and "--session is blank" in r.output
+
+
+def test_a_session_the_cli_kept_before_is_continued(cli_env: Any, kb_home: Path) -> None:
+    from rag.conversation import ConversationStore
+
+    old = ConversationStore(kb_home / "shop" / "conversations.sqlite")
+    old.append("s7", "user", "How long does standard shipping take?")
+    old.append("s7", "assistant", "Standard shipping takes 3 to 5 business days [1].")
+    old.close()
+    r = CliRunner().invoke(cli_env, ["ask", "And express?", "--json", "--session", "s7"])
     assert json.loads(r.output)["query"] == "And express? How long does standard shipping take?"
 
 
