@@ -339,3 +339,39 @@ def test_what_contradicts_a_passage_and_what_says_it_another_way(claim: str, pas
     from rag.support import contradiction
 
     assert (contradiction(claim, [passage]) is not None) == contradicts, contradiction(claim, [passage])
+
+
+def test_a_marker_glued_to_the_full_stop_ends_its_sentence() -> None:
+    # QA 2026-12-07: "…order.[1] Orders over…" was one sentence of four, and the invented one rode
+    # on its neighbours' marker
+    text = "Delivery costs $49 per order.[1] Orders over $999 ship free.[1] Delivery is always on time."
+    assert split_answer(text) == ["Delivery costs $49 per order[1].", "Orders over $999 ship free[1].",
+                                  "Delivery is always on time."]
+    r = check_answer(text, ["Delivery costs $49 per order. Orders over $999 ship free."], LexicalScorer())
+    assert r.text == "Delivery costs $49 per order [1]. Orders over $999 ship free [1]."
+
+
+def test_a_clause_without_a_marker_is_checked_with_its_sentence() -> None:
+    # QA 2026-12-07: "冰箱和洗衣机整机保修3年；" was split off its sentence's [1] and dropped, the answer asked for
+    passage = ["冰箱和洗衣机整机保修3年，小家电整机保修1年。"]
+    assert split_answer("冰箱和洗衣机整机保修3年；小家电整机保修1年[1]。") == ["冰箱和洗衣机整机保修3年；小家电整机保修1年[1]。"]
+    assert split_answer("冰箱保修3年[1]；小家电保修1年[2]。") == ["冰箱保修3年[1]；", "小家电保修1年[2]。"]
+    r = check_answer("冰箱和洗衣机整机保修3年；小家电整机保修1年[1]。", passage, LexicalScorer())
+    assert r.text == "冰箱和洗衣机整机保修3年；小家电整机保修1年[1]。" and not r.dropped
+
+
+def test_a_marker_in_brackets_of_its_own_takes_them_along() -> None:
+    # "…铜管（见[1]），…" was said "…铜管（见），…"
+    assert strip_markers("空调安装包含3米铜管（见[1]），超出部分按每米80元收取（见[1]）。") == "空调安装包含3米铜管，超出部分按每米80元收取。"
+    assert strip_markers("Returns are free (see [2]).") == "Returns are free."
+    assert strip_markers("Call init() first [1].") == "Call init() first."
+
+
+def test_a_cited_sentence_goes_out_as_soon_as_it_ends() -> None:
+    # QA 2026-12-07: held until the next sentence was whole, an answer streamed a sentence behind the model
+    stream = SentenceStream()
+    assert stream.push("Book assembly at checkout [1].") == ["Book assembly at checkout [1]."]
+    assert stream.push(" It costs $79") == []
+    assert stream.push(" [2].") == ["It costs $79 [2]."]
+    # one whose marker may still come is held, as before
+    assert stream.push("Fees apply.") == [] and stream.push(" [1] Then") == ["Fees apply.[1]"]
