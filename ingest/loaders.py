@@ -545,6 +545,11 @@ def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
     except yaml.YAMLError as ex:
         line = str(ex).splitlines()[0] if str(ex) else "syntax error"
         raise InputError(f"{name}: invalid YAML front-matter ({line})", "fix the block between the --- lines") from None
+    except ValueError:
+        # YAML reads 2026-04-31 as a date, and fails on it outside its own errors: "cannot parse
+        # (ValueError: day is out of range for month); check that the file opens..." (QA)
+        raise InputError(f"{name}: {_impossible_date(m.group(1))} in the front-matter is not a date",
+                         "write it as YYYY-MM-DD, a day its month has") from None
     if isinstance(meta, str | int | float):  # "---\nSome text\n---": two Markdown rules, not metadata
         return {}, text
     if not isinstance(meta, dict):
@@ -554,6 +559,19 @@ def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
             "Markdown rule, put a blank line before it",
         )
     return clean_metadata(meta, name), text[m.end():]
+
+
+def _impossible_date(block: str) -> str:
+    """The first ``key: YYYY-MM-DD`` line of a front-matter ``block`` whose date no calendar has,
+    as "key 'value'" ("a value" where none is found)."""
+    import datetime
+
+    for m in re.finditer(r"(?m)^\s*([\w-]+)\s*:\s*['\"]?(\d{4})-(\d{1,2})-(\d{1,2})\b", block):
+        try:
+            datetime.date(int(m.group(2)), int(m.group(3)), int(m.group(4)))
+        except ValueError:
+            return f"{m.group(1)} '{m.group(2)}-{m.group(3)}-{m.group(4)}'"
+    return "a value"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1048,7 +1066,7 @@ def _html_marks(page: str) -> list[tuple[str, str]]:
     from lxml import etree
 
     try:
-        root = etree.fromstring(page.encode("utf-8"), etree.HTMLParser(encoding="utf-8", remove_comments=True))
+        root = etree.fromstring(page.encode("utf-8"), etree.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=True))
     except etree.LxmlError:
         return []
     if root is None:
@@ -1119,6 +1137,49 @@ class HtmlLoader:
         return _numbered(_from_unstructured(partition_html(text=text, **_NO_LANG)), _html_marks(text)), [], meta
 
 
+# how deep a page's elements may nest: unstructured's parser (libxml2's default) stops at 256 levels,
+# and the text inside, and the rest of the page after it, was lost without a word (QA 2026-12-07)
+_DEEPEST = 128
+# the elements that only wrap others, which a page nested deeper than _DEEPEST loses below it
+_WRAPPER_TAGS = frozenset({"div", "span", "section", "article", "main", "aside", "font", "center", "b", "i", "em",
+                           "strong", "u", "small", "big", "header", "nav", "blockquote", "form", "label"})
+
+
+def _shallow(root: Any) -> None:
+    """Every wrapper element (:data:`_WRAPPER_TAGS`) nested deeper than :data:`_DEEPEST` levels
+    replaced by what it holds, its text and children kept in place."""
+    from lxml import etree
+
+    deep: list[Any] = []
+    depth = 0
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if event == "start" and depth > _DEEPEST and el.tag in _WRAPPER_TAGS:
+            deep.append(el)
+    for el in reversed(deep):
+        parent = el.getparent()
+        if parent is None:
+            continue
+        at, prev, kids = parent.index(el), el.getprevious(), list(el)
+        _text_after(parent, prev, el.text)
+        for k, kid in enumerate(kids):
+            parent.insert(at + k, kid)
+        tail = el.tail
+        el.tail = None
+        parent.remove(el)
+        _text_after(parent, kids[-1] if kids else prev, tail)
+
+
+def _text_after(parent: Any, after: Any, text: str | None) -> None:
+    """``text`` put after the child ``after`` of ``parent`` (at its start where ``after`` is None)."""
+    if not text:
+        return
+    if after is not None:
+        after.tail = (after.tail or "") + text
+    else:
+        parent.text = (parent.text or "") + text
+
+
 _JUNK_HTML_TITLE = re.compile(r"\W*(?:index|home|home ?page|new page|page|untitled (?:page|document))\W*", re.I)
 _PAGE_FOOTER = re.compile(r"<footer\b[^>]*>.*?</footer\s*>", re.S | re.I)
 
@@ -1128,17 +1189,18 @@ def _readable_page(text: str) -> str:
     where it does not parse."""
     from lxml import etree
 
-    parser = etree.HTMLParser(remove_comments=True, remove_pis=True)
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True)
     try:
         try:
             root = etree.fromstring(text, parser)
         except ValueError:  # a str with an XML encoding declaration (unstructured does the same)
             root = etree.fromstring(text.encode("utf-8"), etree.HTMLParser(
-                remove_comments=True, remove_pis=True, encoding="utf-8"))
+                remove_comments=True, remove_pis=True, encoding="utf-8", huge_tree=True))
     except etree.LxmlError:
         return text
     if root is None:
         return text
+    _shallow(root)
     _without_site_furniture(root)
     _images_in_text(root)
     _open_details(root)
@@ -2742,7 +2804,13 @@ class XlsxLoader:
             # "General" both answering "Can I get a paper invoice?")
             earlier: dict[str, tuple[str, str, str]] = {}
             merged = _merged_ranges(data)
+            hidden: list[str] = []
             for ws in wb.worksheets:
+                if getattr(ws, "sheet_state", "visible") != "visible":
+                    # a sheet hidden in Excel holds drafts or notes as often as not: it answered
+                    # customers, unsaid (QA 2026-12-07); it is left out, and named
+                    hidden.append(repr(ws.title))
+                    continue
                 rows = [list(r) for r in ws.iter_rows(min_row=1, min_col=1, values_only=True)]
                 _fill_merged(rows, merged.get(ws.title, ()))
                 rows = [r for r in rows if any(_cell_text(c) for c in r)]
@@ -2761,11 +2829,16 @@ class XlsxLoader:
                     faq.append(row if ids[row.faq_id] == 1 else replace(row, faq_id=f"{row.faq_id}-{ids[row.faq_id]}"))
                 warnings.extend(said)
             unsaved = _unsaved_formulas(data, path.name) if not faq or warnings else None
+            hid = (f"hidden sheet{'s' if len(hidden) > 1 else ''} {', '.join(hidden)} left out; unhide "
+                   f"{'them' if len(hidden) > 1 else 'it'} in Excel to ingest {'them' if len(hidden) > 1 else 'it'}")
             if not faq:
                 if unsaved:
                     raise EmptyFileError(f"{path.name}: the {unsaved[0]} formulas without saved values", _RESAVE)
                 if errors:
                     raise errors[0]
+                if hidden:
+                    raise EmptyFileError(f"{path.name}: no visible sheet has rows with both a question and an answer "
+                                         f"({hid.split(';')[0]})", hid.split("; ")[1])
                 raise EmptyFileError(f"{path.name}: no sheet has rows with both a question and an answer",
                                      "add a header row question,answer and rows")
             if unsaved:
@@ -2775,6 +2848,8 @@ class XlsxLoader:
             if skipped:
                 warnings.append(f"{path.name}: sheet{'s' if len(skipped) > 1 else ''} {', '.join(skipped)} "
                                 "left out: no question and answer columns with rows under them")
+            if hidden:
+                warnings.append(f"{path.name}: {hid}")
             return [], faq, {WARNINGS_KEY: warnings}
         finally:
             wb.close()

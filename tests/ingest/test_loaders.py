@@ -1614,3 +1614,49 @@ def test_a_markdown_file_s_flattened_table_is_a_table_element(tmp_path: Path) ->
     (table,) = [e for e in els if e.kind == "table"]
     assert table.text.split("\n")[0] == "| 专业名称 | 最高分 | 最低分 |" and "| 法学 | 697 | 693 |" in table.text
     assert [e.text for e in els if e.kind == "paragraph"] == ["各专业录取分数线"]
+
+
+def test_a_page_nested_deeper_than_a_parser_reads_keeps_all_its_text(tmp_path: Path) -> None:
+    # QA 2026-12-07: text under more than ~255 levels of <div>, and the rest of the page after it,
+    # was lost without a word; a page of such text alone was "no text found"
+    els = _html(tmp_path, "<h1>Store pickup</h1><p>Pickup is free at every store.</p>" + "<div>" * 300
+                + "<p>Orders are ready for pickup in 2 hours.</p>" + "</div>" * 300 + "<p>Bring your ID.</p>")
+    assert [t for _, t, _ in els] == ["Store pickup", "Pickup is free at every store.",
+                                      "Orders are ready for pickup in 2 hours.", "Bring your ID."]
+    els = _html(tmp_path, "<div>" * 500 + "Deep <b>text</b> only." + "</div>" * 500)
+    assert [t for _, t, _ in els] == ["Deep text only."]
+
+
+def test_an_impossible_date_in_front_matter_is_named(tmp_path: Path) -> None:
+    # "cannot parse (ValueError: day is out of range for month); check that the file opens in its usual program"
+    (tmp_path / "r.md").write_text("---\ntitle: Returns\nvalid_to: 2026-04-31\n---\n# Returns\n\nReturn within 30 days.\n")
+    with pytest.raises(InputError) as ex:
+        load_file(tmp_path / "r.md", tmp_path, 5)
+    assert str(ex.value) == "r.md: valid_to '2026-04-31' in the front-matter is not a date; write it as YYYY-MM-DD, a day its month has"
+
+
+def test_a_hidden_sheet_of_a_workbook_is_left_out_and_named(tmp_path: Path) -> None:
+    # QA 2026-12-07: a sheet hidden in Excel (drafts, internal notes) answered customers, unsaid
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "FAQ"
+    ws.append(["question", "answer"])
+    ws.append(["Do you ship abroad?", "Yes, to 30 countries."])
+    for title, state in (("Drafts", "hidden"), ("Internal", "veryHidden")):
+        sheet = wb.create_sheet(title)
+        sheet.append(["question", "answer"])
+        sheet.append(["Staff discount?", "40 percent, code STAFF40."])
+        sheet.sheet_state = state
+    wb.save(tmp_path / "faq.xlsx")
+    lf = load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    assert [r.question for r in lf.faq_rows] == ["Do you ship abroad?"]
+    assert lf.warnings == ("faq.xlsx: hidden sheets 'Drafts', 'Internal' left out; unhide them in Excel to ingest them",)
+    wb.remove(wb["FAQ"])
+    wb.create_sheet("Cover", 0)  # (a workbook keeps one sheet visible)
+    wb.save(tmp_path / "faq.xlsx")
+    with pytest.raises(EmptyFileError) as ex:
+        load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    assert str(ex.value) == ("faq.xlsx: no visible sheet has rows with both a question and an answer (hidden sheets "
+                             "'Drafts', 'Internal' left out); unhide them in Excel to ingest them")
