@@ -173,8 +173,17 @@ class SourceSpec:
 
 def resolve_source(kb: Any, source: str | Path | None) -> SourceSpec:
     if source is not None:
+        if not str(source).strip():
+            raise InputError("--source is blank", "give the folder to rebuild from, or leave --source out")
         p = Path(source).expanduser()
         if p.is_dir():
+            from ingest.pipeline import iter_files
+
+            if next(iter_files([p]), None) is None:
+                # (a rebuild from it published the other documents again and made the empty folder
+                # the source of every later plain kb reindex; kb ingest refuses it)
+                raise InputError(f"{p} holds no documents (hidden files and .meta.json sidecars are skipped)",
+                                 "check the --source path")
             return SourceSpec("dir", str(p.resolve()))
         if p.is_file() and p.suffix.lower() == ".json":
             return SourceSpec("manifest", str(p.resolve()))

@@ -42,7 +42,7 @@ def build_assistant(settings: Any, kb_name: str | None = None, *, warm: bool = F
     from rag.retrieval import get_reranker
     from rag.support import get_scorer
 
-    name = kb_name or settings.default_kb
+    name = settings.default_kb if kb_name is None else kb_name
     kb = KnowledgeBase.from_settings(Path(settings.home), name, settings)
     if not kb.exists() or kb.live_version() is None:
         raise KnowledgeBaseNotFound(name, settings.home)
@@ -94,7 +94,9 @@ def cli_filters(
             day = _dt.date.fromisoformat(on_date.strip())
         except ValueError:
             raise InputError(f"--on-date {on_date!r} is not a date", "write it as YYYY-MM-DD") from None
-    if lang is not None and lang.strip():
+    if lang is not None and not lang.strip():
+        raise InputError("--lang needs a language", "e.g. --lang en, or leave --lang out")
+    if lang is not None:
         try:
             lang = lang_code(lang)
         except ValueError as exc:
@@ -203,7 +205,7 @@ def ask_cmd(
         if session is not None and not session.strip():
             raise InputError("--session is blank", "name the session to continue, or leave --session out")
         assistant = build_assistant(settings, kb)
-        talk = _Session(settings, kb or settings.default_kb, session, filters) if session else None
+        talk = _Session(settings, settings.default_kb if kb is None else kb, session, filters) if session else None
         history = talk.history if talk is not None else None
         if as_json:
             try:

@@ -54,7 +54,7 @@ def open_kb(name: str | None) -> tuple[Any, Any]:
     from kb.settings import get_settings
 
     settings = get_settings()
-    return KnowledgeBase.from_settings(Path(settings.home), name or settings.default_kb, settings), settings
+    return KnowledgeBase.from_settings(Path(settings.home), settings.default_kb if name is None else name, settings), settings
 
 
 def refuse_blank(option: str, values: Sequence[str] | None, example: str, otherwise: str) -> None:

@@ -45,7 +45,7 @@ def _print_report(report: dict[str, Any], as_json: bool, verb: str) -> None:
 
 
 def ingest_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders are walked recursively).")],
+    paths: Annotated[list[str], typer.Argument(help="Files or folders (folders are walked recursively).")],
     kb: KbOpt = None,
     prune: Annotated[
         bool,
@@ -74,13 +74,16 @@ def ingest_cmd(
         raise InputError("--public and --group contradict each other", "give one of them")
     refuse_blank("--group", group, "staff", "leave --group out")
     refuse_blank("--tag", tag, "returns", "leave --tag out")
+    if any(not p.strip() for p in paths):
+        # ("" is the current folder to pathlib: `kb ingest "$DIR"` with DIR unset ingested it)
+        raise InputError("a blank path names no file or folder", "give the files or folders to ingest ('.' for this folder)")
     _quiet_parsers()
     knowledge_base, settings = open_kb(kb)
     embedder = _embedder(settings)
     progress = not as_json and sys.stderr.isatty()
     report = ingest_paths(
         knowledge_base,
-        paths,
+        [Path(p) for p in paths],
         embedder,
         prune=prune,
         **settings.ingesting(),

@@ -8,7 +8,6 @@ failed - the live version keeps serving).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,7 +18,7 @@ from kb.commands.common import JsonOpt, KbOpt, exit_partial, open_kb, print_prob
 def reindex_cmd(
     kb: KbOpt = None,
     source: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--source", help="Folder to re-read, or a JSON manifest (a list of files). "
                      "Default: the sources of the last job, else the live version's own chunks."),
     ] = None,

@@ -187,6 +187,18 @@ def test_blank_group_or_tag_and_a_never_built_knowledge_base_are_refused_without
         "error: --tag needs a tag name"
     )
     assert not (kb_home / "t").exists()
+    # a blank path ("$DIR" unset) is no "." (QA 2026-12-07: the current folder was ingested), nor a
+    # blank --kb the default knowledge base, nor a blank --source the recorded one; an empty folder
+    # is no source to rebuild from, as it is none to ingest
+    monkeypatch.chdir(docs)
+    assert refused(["ingest", "", "--kb", "t"], 2) == (
+        "error: a blank path names no file or folder; give the files or folders to ingest ('.' for this folder)")
+    assert refused(["ingest", str(docs), "--kb", ""], 2).startswith("error: invalid knowledge base name ''")
+    assert refused(["reindex", "--kb", "t", "--source", " "], 2).startswith("error: --source is blank")
+    (tmp_path / "empty").mkdir()
+    assert refused(["reindex", "--kb", "t", "--source", str(tmp_path / "empty")], 2).endswith(
+        "holds no documents (hidden files and .meta.json sidecars are skipped); check the --source path")
+    assert not (kb_home / "t").exists() and not (kb_home / "default").exists()
     with pytest.raises(InputError, match="a default group name is blank"):
         ingest_paths(KnowledgeBase(kb_home, "t"), [docs], HashingEmbedder(64), default_groups=("staff", " "))
     # a knowledge base never built: reindex without a source, and its jobs, are errors; no folder is left

@@ -58,6 +58,8 @@ def test_kb_ask_json_shape_and_session(cli_env: Any, kb_home: Path) -> None:
     assert r.exit_code != 0 and "was started over HTTP with the API key 'reader'" in r.output
     r = CliRunner().invoke(cli_env, ["ask", "How long?", "--json", "--session", " "])
     assert r.exit_code != 0 and "--session is blank" in r.output
+    r = CliRunner().invoke(cli_env, ["ask", "How long?", "--json", "--lang", ""])  # (no filter, before)
+    assert r.exit_code != 0 and "--lang needs a language" in r.output
 
 
 def test_a_session_the_cli_kept_before_is_continued(cli_env: Any, kb_home: Path) -> None:
