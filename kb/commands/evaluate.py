@@ -108,19 +108,31 @@ def check_gate_metrics(gates: list[Gate], kinds: dict[str, str]) -> None:
         )
 
 
-def check_outputs(*paths: Path | None) -> None:
+def check_outputs(*paths: Path | None, examples: tuple[str, ...] = ("report.json", "report.html", "ragas.json")) -> None:
     """Fail before an eval of minutes or hours, not after it, on a report path that cannot be
-    written: a folder given as the file, or a file where its folder belongs."""
-    for path in paths:
+    written: a folder given as the file, a file where its folder belongs, or a folder that takes
+    no file (``/proc``: the whole eval ran, then failed as an internal error). ``examples``: a
+    file name for each path, for the hint."""
+    import os
+    import tempfile
+
+    for path, example in zip(paths, (*examples, *("report.json",) * len(paths)), strict=False):
         if path is None:
             continue
         if path.is_dir():
-            raise InputError(f"{path} is a folder", "give a file name for the report, e.g. report.json")
+            raise InputError(f"{path} is a folder", f"give a file name for the report, e.g. {example}")
         parent = path.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as ex:
             raise InputError(f"cannot make the folder of {path} ({ex.strerror})", "give a path in a folder you can write") from None
+        try:  # (root may write anywhere by its permissions, and /proc still takes no file)
+            with tempfile.NamedTemporaryFile(dir=parent, prefix=".kb-eval-", delete=True):
+                pass
+        except OSError as ex:
+            raise InputError(f"cannot write a file in {parent} ({ex.strerror})", "give a path in a folder you can write") from None
+        if path.exists() and not os.access(path, os.W_OK):
+            raise InputError(f"cannot write {path}", "give a path in a folder you can write")
 
 
 def _lookup(res: dict[str, Any], metric: str) -> float | None:

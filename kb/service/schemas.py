@@ -229,7 +229,8 @@ class ChatRequest(RequestModel):
     # a chat client sends the whole conversation every turn: a long one is read for its last 20
     # turns (the 1 MB body limit bounds the rest), not refused after 100 exchanges
     messages: list[ChatMessage] = Field(min_length=1, max_length=5000)
-    stream: bool = False
+    # (strict, as /v1/ask's: "stream": "yes" was read as true and streamed)
+    stream: bool = Field(False, strict=True)
     stream_options: StreamOptions | None = None
     temperature: float | None = None
     max_tokens: int | None = None

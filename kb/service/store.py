@@ -355,13 +355,25 @@ class ServiceStore:
         return str(row[0])
 
     def add_feedback(self, answer_id: str, rating: str, comment: str | None, caller: str) -> str:
+        """Record ``caller``'s rating of an answer, in place of any that caller gave it before: an
+        "up" changed to "down" left both, and the export held the answer as a test case and as an
+        unanswerable one at once (QA 2026-12-07)."""
         fid = "fb_" + uuid.uuid4().hex[:16]
         with self._lock:
-            # one statement: the row is written only where the answer is recorded (404 otherwise)
-            cur = self._conn.execute(
-                "INSERT INTO feedback SELECT ?, ?, answer_id, ?, ?, ? FROM answers WHERE answer_id=?",
-                (fid, time.time(), rating, comment, caller, answer_id),
-            )
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                # the row is written only where the answer is recorded (404 otherwise)
+                cur = self._conn.execute(
+                    "INSERT INTO feedback SELECT ?, ?, answer_id, ?, ?, ? FROM answers WHERE answer_id=?",
+                    (fid, time.time(), rating, comment, caller, answer_id),
+                )
+                if cur.rowcount:
+                    self._conn.execute("DELETE FROM feedback WHERE answer_id=? AND caller=? AND id<>?",
+                                       (answer_id, caller, fid))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
         if cur.rowcount == 0:
             raise AnswerNotFound(answer_id)
         return fid

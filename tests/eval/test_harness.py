@@ -304,6 +304,11 @@ def test_bad_dataset_is_a_one_line_error(
         assert not (tmp_path / "w").exists(), gate  # nothing ingested
     rc = run_kb(["eval", str(qa), "--out", str(tmp_path), "--no-progress"])
     assert rc == 2 and "is a folder" in capsys.readouterr().err
+    rc = run_kb(["eval", str(qa), "--html", str(tmp_path), "--no-progress"])
+    assert rc == 2 and "e.g. report.html" in capsys.readouterr().err
+    # a folder that takes no file (QA 2026-12-07: the whole eval ran, then an internal error)
+    rc = run_kb(["eval", str(qa), "--out", "/proc/kb-report.json", "--no-progress", "--work-dir", str(tmp_path / "w")])
+    assert rc == 2 and "cannot write a file in /proc" in capsys.readouterr().err and not (tmp_path / "w").exists()
     (qa / "questions.jsonl").write_text(json.dumps(dict(QUESTIONS[0], question="why " * 2000)), encoding="utf-8")
     rc = run_kb(["eval", str(qa), "--no-progress"])
     assert rc == 2 and "KB_MAX_QUESTION_CHARS" in capsys.readouterr().err

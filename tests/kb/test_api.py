@@ -464,6 +464,9 @@ def test_a_malformed_body_is_told_what_is_wrong_with_it(client: Any) -> None:
     ):
         r = client.post(path, json=body)
         assert r.status_code == 422 and r.json()["message"].startswith(f"{field}: Input should be a valid"), r.text
+    r = client.post("/v1/chat/completions", json={"model": "default", "stream": "yes",
+                                                   "messages": [{"role": "user", "content": "refund"}]})
+    assert r.status_code == 422 and "stream: Input should be a valid boolean" in r.text, r.text
     r = client.post("/v1/search", json={"question": "refund"})  # /v1/ask's field, not /v1/search's
     assert "question: is not a field of this request;" in r.json()["message"]
     r = client.post("/v1/ask", json={"question": "refund", "user": {"grups": ["x"]}})

@@ -177,6 +177,12 @@ def test_feedback_export_in_eval_format(tmp_path: Path) -> None:
     assert [r["id"] for r in store.export("down")] == [down["id"]]
     turns = store.history("s1")
     assert [t["role"] for t in turns] == ["user", "assistant", "user", "assistant"]
+    # a rating changed replaces the caller's earlier one (QA 2026-12-07: "up" then "down" left the
+    # answer in the export twice, as a test case and as an unanswerable one); another caller's stays
+    store.add_feedback("a1", "down", "changed my mind", "t")
+    store.add_feedback("a1", "up", None, "u")
+    assert sorted((r["feedback"]["rating"], r["feedback"].get("comment")) for r in store.export()
+                  if r["question"] == "How long do refunds take?") == [("down", "changed my mind"), ("up", None)]
     store.close()
 
 
