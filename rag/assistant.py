@@ -1783,9 +1783,13 @@ class Assistant:
             # back by a small model) is no refusal: it was handed off, where the offline answer
             # was right (QA 2026-12-07, 3 of 7 questions to gemma-3-270m)
             tc = time.perf_counter()
+            # (what the model wrote and the check dropped is kept for whoever reviews answers: with
+            # the offline answer in its place, an admin saw `unsupported: []`, QA 2026-12-07)
+            model_dropped = tuple(checked.dropped)
             checked = check_answer(
                 extractive(), [h.passage for h in hits], self.scorer, threshold=self.support_threshold, lang=lang
             )
+            checked = replace(checked, dropped=(*model_dropped, *checked.dropped))
             timings["compose"] += (time.perf_counter() - tc) * 1000
             log.warning("LLM %s wrote an answer that failed the citation check; answered extractively", self.llm.id)
             fell_back.update(fallback="extractive", fallback_reason="llm_unsupported")

@@ -204,7 +204,8 @@ class OpenAICompatibleLLM:
                 "check that it is running and that KB_LLM names the right host, port and /v1 path",
             )
         if isinstance(ex, openai.AuthenticationError):
-            return ConfigError(f"LLM server {self._where()} rejected the API key", "check the key")
+            return ConfigError(f"LLM server {self._where()} rejected the API key",
+                               "set OPENAI_API_KEY to the key the server expects")
         if isinstance(ex, openai.NotFoundError):
             if not self.base_url:
                 return ConfigError(

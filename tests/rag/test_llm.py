@@ -238,6 +238,8 @@ class _Hostile(BaseHTTPRequestHandler):
             self._send(200, "application/json", json.dumps(done).encode())
         elif mode == "busy":
             self._send(429, "application/json", b'{"error": {"message": "slow down"}}')
+        elif mode == "unauthorized":
+            self._send(401, "application/json", b'{"error": {"message": "invalid api key"}}')
         elif mode == "flaky" and n == 1 or mode == "down":
             self._send(503, "application/json", b'{"error": {"message": "overloaded"}}')
         elif mode == "flaky":
@@ -292,6 +294,16 @@ def hostile() -> Iterator[str]:
     th.start()
     yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
     srv.shutdown()
+
+
+def test_a_key_the_server_rejects_says_where_the_key_is_set(hostile: str) -> None:
+    # QA 2026-12-07: "rejected the API key; check the key" said nothing of where the key is read from
+    from kb.errors import ConfigError
+
+    llm = get_llm(f"openai-compatible:{hostile}#unauthorized", timeout_s=5)
+    with pytest.raises(ConfigError, match="rejected the API key") as ex:
+        llm.generate([{"role": "user", "content": "hi"}])
+    assert ex.value.hint == "set OPENAI_API_KEY to the key the server expects"
 
 
 @pytest.mark.parametrize("mode", ["html", "nomessage"])

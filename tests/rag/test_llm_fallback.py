@@ -260,6 +260,8 @@ def test_a_model_answer_that_fails_the_check_is_replaced_by_the_extractive_one(
     assert a.action == "answer" and a.text == offline.text and a.citations == offline.citations, a
     assert (a.fallback, a.fallback_reason) == ("extractive", "llm_unsupported")
     assert a.to_dict()["fallback_reason"] == "llm_unsupported"
+    # what the model wrote and the check dropped is kept for review (it was `unsupported: []`)
+    assert a.unsupported == ("Shipping is free on every order.", "Our parcels are carried by pigeons from the moon.")
     final = events[-1]["answer"]
     sent = "".join(e["text"] for e in events if e["type"] == "token")
     assert final["action"] == "answer" and sent == final["answer"] == offline.text
