@@ -969,6 +969,11 @@ def _clean_sentence(s: str) -> str:
 # every kind question so changed 7 dev answers, all for the worse ("How long is someone
 # infectious?" opened with the incubation period).
 ANSWERED_FIRST = frozenset({"contact"})
+# The kinds of answer of which, where none of the likeliest sentences gives one, the likeliest that
+# does is weighed too: "How long does delivery take?" was told that standard delivery is free and
+# available everywhere, and what express costs (every sentence naming "delivery"), and never
+# "Orders arrive within 3 to 5 business days", which names none of its words (QA 2026-12-07).
+WEIGHED_IF_NONE = frozenset({"duration"})
 
 
 class ExtractiveComposer:
@@ -1341,9 +1346,15 @@ class ExtractiveComposer:
             said_in_section.setdefault((n, h), set()).update(w)
         negated = negated_terms(question)
         named_by = {h: heading_lends(q_terms, negated, h) for h in set(section) if h}  # each analysed once
-        for i, ((n, _, _), h) in enumerate(zip(cands, section, strict=True)):
+        for i, ((n, _, sent), h) in enumerate(zip(cands, section, strict=True)):
             if h:
-                borrowed = named_by[h] - (plain[i] if row[i] else said_in_section[(n, h)])
+                # (a sentence that gives the kind of answer asked for is matched by its heading's
+                # terms however its neighbours say them: "How much is the family plan?" was told
+                # the Prepaid and Max plans' prices, whose sentences say "plan costs", and not the
+                # "first line costs $50 per month" under "Family plan", whose first sentence says
+                # "Family plan" (QA 2026-12-07))
+                kind_given = kind is not None and not row[i] and holds_answer_kind(kind, sent)
+                borrowed = named_by[h] - (plain[i] if row[i] or kind_given else said_in_section[(n, h)])
                 words[i] = words[i] | borrowed
                 shared[i] = shared[i] | borrowed
 
@@ -1507,6 +1518,14 @@ class ExtractiveComposer:
             # list of the class asked for, or is of a section that tells how to do what is asked:
             # the likeliest that does is weighed too (:data:`ANSWERED_FIRST`)
             must.extend([i for i in ranked if fits[i] and i not in must][:1])
+        elif kind in WEIGHED_IF_NONE and not any(fits[i] for i in ranked[: self.embed_sentences]):
+            # so is a duration, the first of those under the heading that names most of the
+            # question: by their words alone, "If nobody is home, the courier ... tries again the
+            # next business day" (under "Signature on delivery") ranked above the standard
+            # delivery's "Orders arrive within 3 to 5 business days", whose section's other
+            # sentences say "delivery" (:data:`WEIGHED_IF_NONE`)
+            durations = [i for i in ranked if fits[i] and i not in must]
+            must.extend(sorted(durations, key=lambda i: (-len(named_by.get(section[i], ())), cands[i][0], cands[i][1]))[:1])
         # a question that asks two things ("Can I return an item and how long will the refund
         # take?") is answered on each: the sentence that names most of each part (and gives the
         # kind of answer it asks for) is weighed, and said, with the others

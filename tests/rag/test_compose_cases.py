@@ -3,6 +3,8 @@ how-to question on a Chinese help page (no model: the hashing embedder)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from indexes.embedders import get_embedder
@@ -537,3 +539,36 @@ def test_a_replys_phrase_that_answers_only_its_entrys_question_is_not_said_alone
     from rag.compose import _elliptic
 
     assert _elliptic("At any branch.") and not _elliptic("Choose Click & Collect at checkout.")
+
+
+DELIVERY_EN = (
+    "## Standard delivery\nStandard delivery is free. Orders arrive within 3 to 5 business days. Standard delivery "
+    "is available to every address in the country.\n## Express delivery\nExpress delivery costs $9.99. Orders placed "
+    "before 2 pm on a business day arrive the next business day. Express delivery is not available to PO boxes.\n"
+    "## Signature on delivery\nPhones and routers need a signature from someone aged 18 or over. If nobody is home, "
+    "the courier leaves a card and tries again the next business day."
+)
+
+
+@pytest.fixture(scope="module")
+def e5() -> Any:
+    from kb.settings import DEFAULT_EMBEDDER
+
+    return get_embedder(DEFAULT_EMBEDDER)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("question", "said"), [
+    ("How long does delivery take?", "3 to 5 business days"),
+    ("How long does standard delivery take?", "3 to 5 business days"),
+    ("How long does express delivery take?", "arrive the next business day"),
+])
+def test_a_duration_asked_is_said_where_its_sentence_names_no_word_of_the_question(
+    e5: Any, question: str, said: str
+) -> None:
+    # QA 2026-12-07: "How long does delivery take?" was told that standard delivery is free and
+    # available everywhere, and what express costs (each naming "delivery"), never the 3 to 5 days
+    # (the packaged embedder: the sentences said are chosen by their meaning as well)
+    composer = ExtractiveComposer(e5)
+    text = composer.compose(question, [_hit(1, DELIVERY_EN, "Delivery of phones, SIM cards and routers")]).text
+    assert said in text and "courier leaves a card" not in text, text
