@@ -399,14 +399,20 @@ _CLAUSES = re.compile(r"\s+—\s+|;\s+|；")
 _LEAD_IN = re.compile(r"(?<=[:：])\s*")
 
 
+# words that hold a negation and deny nothing: "无理由退货" is a return for any reason
+_NO_DENIAL = re.compile(r"无理由")
+
+
 def _denied(text: str) -> set[str]:
     """What ``text`` denies (:func:`negated_predicates`), with what a "non-" word denies
     ("non-refundable": refund)."""
+    text = _NO_DENIAL.sub("任意", text)
     return negated_predicates(text) | {t for m in _NEGATIVE_PREFIX.finditer(text) for t in tokenize(m.group(1))}
 
 
 def _negates(text: str) -> bool:
     """Whether ``text`` denies anything: a negation, or a "non-" word."""
+    text = _NO_DENIAL.sub("任意", text)
     return _has_negation(text, surface_tokens(text)) or bool(_NEGATIVE_PREFIX.search(text))
 
 
@@ -436,6 +442,9 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
     sentences = [s for p in passages for s in split_sentences(table_rows_as_sentences(p)[0])]
     if not sentences:
         return None
+    why = _absolute(claim, sentences) or _denied_elsewhere(claim, sentences)
+    if why:
+        return why
     # each clause against the passage sentence it says most of (of equals, the one that says most of
     # the first clause: a table's row, "Plan: Plus; ...; Contract: No contract", is held to the Plus
     # row): a list read as one sentence ("Your right to cancel: You may cancel ... for a full
@@ -464,6 +473,67 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
         flipped = (denied & words - claim_denies) | (claim_denies & set(tokenize(best)) - denied)
         if flipped:
             return f"says the opposite of its passage on {', '.join(sorted(flipped))}"
+    return None
+
+
+# what a claim may say that its passage's figure makes false: free where a price is given, or
+# without limit where a number is (QA 2026-12-07: "Mattresses are covered for life", "Standard
+# delivery is free", "Refunds are instant" passed the check against "covered for 5 years",
+# "costs $49", "within 7 working days": almost every word of each is the passage's)
+_FREE = re.compile(r"(?i)\bfree(?:\s+of\s+charge)?\b|\bat\s+no\s+(?:extra\s+)?(?:cost|charge)\b|\bno\s+(?:extra\s+)?(?:charge|fee|cost)\b"
+                   r"|免费|不收费|无需付费|不收取?任何?费用")
+_UNBOUNDED = re.compile(r"(?i)\b(?:for\s+life|lifetime|forever|indefinitely|unlimited|instant(?:ly)?|immediately|right\s+away)\b"
+                        r"|终身|永久|无限期?|不限期|立即|立刻|马上|即时")
+_PRICE = re.compile(r"[$€£¥]\s?\d|\d\s*(?:元|美元|欧元|英镑|dollars?\b|euros?\b|pounds?\b|USD\b|EUR\b|GBP\b)", re.I)
+
+
+_CLAIM_CLAUSES = re.compile(r"(?i),\s*(?:and|but|while|whereas|though|although)\s+|;\s*|；|，(?:但|而|并且|且)?")
+
+
+def _absolute(claim: str, sentences: Sequence[str]) -> str | None:
+    """Why ``claim`` says "free" or "for life" (:data:`_FREE`, :data:`_UNBOUNDED`) of what the
+    passage clause that holds most of its other words prices or bounds by a number, saying no
+    such thing itself; None otherwise."""
+    parts = _CLAIM_CLAUSES.split(claim)
+    if len(parts) > 1:  # each clause on its own ("Standard delivery costs $49, and orders over $999 ship free")
+        return next((why for part in parts if (why := _absolute(part, sentences))), None)
+    for pattern, gives, what in ((_FREE, _PRICE.search, "free"), (_UNBOUNDED, written_numbers, "without a limit")):
+        said = pattern.search(claim)
+        if said is None:
+            continue
+        others = set(tokenize(pattern.sub(" ", claim)))
+        clauses = [c for s in sentences for c in _CLAUSES.split(s) if c.strip() and not c.lstrip().startswith("#")]
+        if not others or not clauses:
+            continue
+        held = [len(others & set(tokenize(c))) for c in clauses]
+        most = max(held)
+        best = [c for c, n in zip(clauses, held, strict=True) if n == most]
+        # (of the clauses that hold as much of it, none says it, and one gives a figure)
+        if 2 * most >= len(others) and not any(pattern.search(c) for c in best):
+            figure = next((c for c in best if gives(c)), None)
+            if figure is not None:
+                return f"says {said.group(0).strip()!r} ({what}) where its passage says {figure.strip()!r}"
+    return None
+
+
+def _denied_elsewhere(claim: str, sentences: Sequence[str]) -> str | None:
+    """Why ``claim``, which negates nothing, says of something a passage clause denies it of,
+    where no clause that denies nothing names that thing: "Clearance items can be returned within
+    30 days" of "Made-to-order sofas and clearance items cannot be returned" beside "You can
+    return most items within 30 days" (the sentence it says most of, which negates nothing);
+    "商品使用过也可以无理由退货" of "商品未使用…的，可以无理由退货"."""
+    if _negates(claim):
+        return None
+    words = set(tokenize(claim))
+    clauses = [c for s in sentences for c in _CLAUSES.split(s) if c.strip()]
+    plain = set().union(*(set(tokenize(c)) for c in clauses if not _negates(c)))
+    for clause in clauses:
+        if not _negates(clause):
+            continue
+        denied = _denied(clause) & words
+        only_here = ((words - plain) & set(tokenize(clause))) - _denied(clause)
+        if denied and only_here:
+            return f"says of {', '.join(sorted(only_here))} what its passage denies ({', '.join(sorted(denied))})"
     return None
 
 

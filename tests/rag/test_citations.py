@@ -270,6 +270,18 @@ def test_a_heading_does_not_lend_a_term_the_question_negates() -> None:
     assert negated_terms("保修不包括哪些情况？") and negated_terms("保修包括哪些情况？") == set()
 
 
+_DELIVERY = ("## Delivery charges\nStandard delivery costs $49 per order. Orders over $999 are delivered free of charge. "
+             "White-glove delivery, which includes carrying the items to the room of your choice, costs $129.")
+_WARRANTY = ("Sofa and bed frames are covered by a 10-year warranty against structural defects. Mattresses are covered "
+             "for 5 years.")
+_RETURNS = ("## Return window\nYou can return most items within 30 days of delivery, provided they are unused and in "
+            "their original packaging. Made-to-order sofas and clearance items cannot be returned.\n## Return collection "
+            "fee\nWe collect returned items from your home for a fee of $59. If the item arrived damaged or faulty, "
+            "collection is free.\n## Refund timing\nRefunds are issued to the original payment method within 7 working "
+            "days after we receive the returned item.")
+_RETURNS_ZH = "自签收之日起7天内，商品未使用且包装完好的，可以无理由退货，退货运费由顾客承担。"
+
+
 @pytest.mark.parametrize(("claim", "passage", "contradicts"), [
     # said the opposite way
     ("We ship to Russia.", "We no longer ship to Russia.", True),
@@ -334,6 +346,21 @@ def test_a_heading_does_not_lend_a_term_the_question_negates() -> None:
     ("Plan: Premium; Collision: Included with no deductible; Comprehensive: Included with no deductible for glass.",
      "| Plan | Collision | Comprehensive |\n|---|---|---|\n| Premium | Included with a $250 deductible | Included with no "
      "deductible for glass |", True),
+    # free where the passage gives a price, without a limit where it gives a number, and what a clause
+    # denies said of what only that clause names (QA 2026-12-07: each passed a model's answer)
+    ("Standard delivery is free.", _DELIVERY, True),
+    ("White-glove delivery is included free with every order.", _DELIVERY, True),
+    ("Delivery is free on orders over $999.", _DELIVERY, False),
+    ("Standard delivery costs $49 per order, and orders over $999 ship free.", _DELIVERY, False),
+    ("Mattresses are covered for life.", _WARRANTY, True),
+    ("Sofa frames are covered by a lifetime warranty.", _WARRANTY, True),
+    ("Refunds are instant.", _RETURNS, True),
+    ("Collection is free if the item arrived damaged or faulty.", _RETURNS, False),
+    ("Clearance items can be returned within 30 days of delivery.", _RETURNS, True),
+    ("You can return most items within 30 days if they are unused.", _RETURNS, False),
+    ("商品使用过也可以无理由退货。", _RETURNS_ZH, True),
+    ("未使用的商品7天内可以无理由退货。", _RETURNS_ZH, False),
+    ("7天内可以无理由退货，运费由顾客承担。", _RETURNS_ZH, False),
 ])
 def test_what_contradicts_a_passage_and_what_says_it_another_way(claim: str, passage: str, contradicts: bool) -> None:
     from rag.support import contradiction
