@@ -48,8 +48,9 @@ class ChunkSettings:
         # sub-headers they fall under, each row a sentence; v12 (v11 was only tried): an image
         # inside a line of text (an <img>, Markdown's ![alt](src)) is read as its label, not as the
         # end of a paragraph (ingest.loaders.image_label); v13: a web page's text after an accordion
-        # is the enclosing section's, not the last answer's, and a sub-list numbered again inside a
-        # numbered item is read as its bullets. A knowledge base built by an earlier
+        # is the enclosing section's, not the last answer's, a sub-list numbered again inside a
+        # numbered item is read as its bullets, a page nested past 128 levels keeps its text, and a
+        # workbook's hidden sheets are left out. A knowledge base built by an earlier
         # one is chunked again on its next ingest; cached embeddings are reused.
         # "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM; a
         # knowledge base embedded in an earlier form is embedded again on its next ingest)
