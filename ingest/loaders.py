@@ -2656,6 +2656,14 @@ def rows_to_faq(
             f"{name}: {n} id{'s' if n > 1 else ''} given to more than one row, the later rows stored under "
             f"another ({shown}{f' and {n - 3} more' if n > 3 else ''}); give each row an id of its own and ingest again"
         )
+    # a column named as the question or answer column is, after it ("question,answer,question"): its
+    # text was dropped without a word (QA 2026-12-07)
+    normed = [_norm_col(h) for h in header]
+    again = [str(header[j]).strip() for j, c in enumerate(normed)
+             if c and j not in cols.values() and c in (normed[cols["question"]], normed[cols["answer"]])]
+    if again:
+        warnings.append(f"{name}: column{'s' if len(again) > 1 else ''} {', '.join(repr(h) for h in again)} left out: "
+                        "another column of that name is read; merge them, or rename one and ingest again")
     return out, warnings
 
 

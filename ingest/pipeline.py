@@ -155,6 +155,11 @@ def iter_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, Path]]:
                     yield f, root
         elif path.is_file():
             yield path, path.parent
+        elif path.is_symlink() and not path.exists():
+            raise NotFoundError(f"{path}: a broken link (to {os.readlink(path)})", "point it at the file, or give the file itself")
+        elif os.path.lexists(path):
+            # a FIFO, a socket or a device, named like a document: "no such file or folder" (QA)
+            raise InputError(f"{path}: not a regular file (a pipe, socket or device)", "give a file or a folder of files")
         else:
             raise NotFoundError(f"{path}: no such file or folder", "check the path")
 

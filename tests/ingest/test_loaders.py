@@ -1660,3 +1660,12 @@ def test_a_hidden_sheet_of_a_workbook_is_left_out_and_named(tmp_path: Path) -> N
         load_file(tmp_path / "faq.xlsx", tmp_path, 5)
     assert str(ex.value) == ("faq.xlsx: no visible sheet has rows with both a question and an answer (hidden sheets "
                              "'Drafts', 'Internal' left out); unhide them in Excel to ingest them")
+
+
+def test_a_second_column_named_as_the_question_or_answer_column_is_named(tmp_path: Path) -> None:
+    # QA 2026-12-07: "question,answer,question" dropped the second question column without a word
+    (tmp_path / "faq.csv").write_text("question,answer,Question\nDo you ship abroad?,Yes.,Ship overseas?\n", encoding="utf-8")
+    lf = load_file(tmp_path / "faq.csv", tmp_path, 5)
+    assert [r.question for r in lf.faq_rows] == ["Do you ship abroad?"]
+    assert lf.warnings == ("faq.csv: column 'Question' left out: another column of that name is read; merge them, "
+                           "or rename one and ingest again",)

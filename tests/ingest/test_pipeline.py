@@ -788,3 +788,20 @@ def test_a_misspelt_name_gets_the_nearest_sources_under_their_folders(
     ]
     assert delete_sources(kb, ["docs/policies/new\nline.md"], fake_embedder, paths=True).deleted == 1
     assert delete_sources(kb, ["docs/policies/returns-policy.md"], fake_embedder, paths=True).deleted == 1
+
+
+def test_a_pipe_or_a_broken_link_named_like_a_document_says_what_it_is(tmp_path: Path) -> None:
+    # QA 2026-12-07: both were "no such file or folder; check the path", though the name exists
+    import os
+
+    from ingest.pipeline import iter_files
+    from kb.errors import InputError, NotFoundError
+
+    os.mkfifo(tmp_path / "p.md")
+    (tmp_path / "l.md").symlink_to(tmp_path / "gone.md")
+    with pytest.raises(InputError, match=r"p\.md: not a regular file \(a pipe, socket or device\)"):
+        list(iter_files([tmp_path / "p.md"]))
+    with pytest.raises(NotFoundError, match=r"l\.md: a broken link \(to .*gone\.md\)"):
+        list(iter_files([tmp_path / "l.md"]))
+    with pytest.raises(NotFoundError, match="no such file or folder"):
+        list(iter_files([tmp_path / "none.md"]))
