@@ -100,6 +100,8 @@ from rag.conversation import (
     asks_something,
     condense_offline,
     condense_with_llm,
+    corrected_turn,
+    corrects,
     last_answer,
     points_back,
     small_talk,
@@ -1478,6 +1480,12 @@ class Assistant:
         # they open with, :func:`~rag.conversation.without_opening`)
         asked = chosen or without_opening(q)
         context = without_refused(hist)
+        if not chosen and corrects(q):
+            # a correction of the turn before ("no, I meant the prepaid plan" after "How much is the
+            # Max plan?") is that turn's question asked of what was meant, alone
+            before = next((m.get("content", "") for m in reversed(context) if m.get("role") == "user"), "")
+            chosen = corrected_turn(asked, before) if before else None
+            asked = chosen or asked
         query, llm_down = (chosen, None) if chosen else self._condensed(asked, context, index, condense_by)
         llm_spent = time.perf_counter() - tc if hist and not chosen else 0.0  # of the model's budget
         timings["condense"] = (time.perf_counter() - tc) * 1000

@@ -197,6 +197,38 @@ def corrects(text: str) -> bool:
     return bool(_CORRECTS.match(to_simplified(text)))
 
 
+_QUESTION_OPENING = re.compile(r"^\W*(?:what|how|why|when|where|which|who|can|could|do|does|is|are|will|would|should)\b", re.I)
+_NOT_MODIFIERS = frozenset({"the", "a", "an", "my", "your", "our", "this", "that", "of", "for", "on", "in", "to", "is", "are"})
+
+
+def corrected_turn(meant: str, before: str) -> str | None:
+    """The question ``before`` asked again of what a correction says was ``meant`` ("the prepaid
+    plan", "Premium", after "How much is the Max plan?": "How much is the prepaid plan?"), or None
+    where it cannot be read so (a correction that asks a question of its own, or one sharing no
+    noun and naming no name in place of the one ``before`` names). Carried as a follow-up, the
+    corrected question kept its subject: "no, I meant the prepaid plan" was searched with the Max
+    plan and told its price (QA 2026-12-07). English only."""
+    meant = meant.strip().rstrip(".!?。！？ ")
+    words = meant.split()
+    if not words or len(words) > 5 or _QUESTION_OPENING.match(meant) or has_cjk(meant) or has_cjk(before):
+        return None
+    # a noun both name, after another word in each ("the prepaid plan" for "the Max plan")
+    for k in range(1, len(words)):
+        head, mod = words[k], words[k - 1]
+        if mod.lower() in _NOT_MODIFIERS:
+            continue
+        m = re.search(rf"\b([\w-]+)\s+{re.escape(head)}\b", before, re.I)
+        if m and m.group(1).lower() not in _NOT_MODIFIERS and m.group(1).lower() != mod.lower():
+            return before[: m.start(1)] + " ".join(words[k - 1 : k + 1]) + before[m.end() :]
+    # a name for the one name the question named ("Premium" for "Plus" in "do Plus members get?")
+    names = [m for m in re.finditer(r"(?<=\s)[A-Z][\w-]*", before) if m.group(0).lower() not in _NOT_MODIFIERS]
+    bare = [w for w in words if w.lower() not in _NOT_MODIFIERS]
+    if len(names) == 1 and len(bare) == 1 and bare[0][:1].isupper():
+        n = names[0]
+        return before[: n.start()] + bare[0] + before[n.end() :]
+    return None
+
+
 def without_opening(text: str) -> str:
     """``text`` without the small talk or correction it opens with ("ok. what about pets?": "what
     about pets?"; "no, I meant the non-refundable rate": "the non-refundable rate"), where something
@@ -376,6 +408,12 @@ def condense_offline(
     answered = last_answer(question, history) if len(said) > 1 and not tokenize(query_topic(question)) else ""
     if (lang != "zh" or dense_reads) and len(users[-1]) <= LONG_TURN_CHARS:
         carried = [users[-1]]
+        # a correction carried as the turn it corrects, asked of what was meant ("Can I roam with
+        # it?" after "no, I meant the prepaid plan" after "How much is the Max plan?" was searched
+        # with the Max plan too, and told the Max plan's roaming first)
+        fixed = corrected_turn(without_opening(users[-1]), users[-2]) if len(users) > 1 and corrects(users[-1]) else None
+        if fixed:
+            return " ".join(t for t in (question, fixed, answered) if t)
         # a carried turn that leans on the one before it ("How does the state pay for it?" after
         # "What does it cover?" after "What is MediCal?") does not name its topic: the turn it
         # leans on is carried too, newest first

@@ -1207,12 +1207,43 @@ def test_a_correction_carries_the_turn_it_corrects() -> None:
         return [m for t in said for m in ({"role": "user", "content": t}, {"role": "assistant", "content": "ok [1]"})]
 
     hist = turns("How many guest passes do Plus members get?", "no, I meant Premium")
-    assert condense_offline("do they roll over?", hist) == \
-        "do they roll over? no, I meant Premium How many guest passes do Plus members get?"
+    # as the question it corrects, asked of what was meant (QA 2026-12-07: carried with the turn
+    # it corrects, "Can I roam with it?" was told the Max plan's roaming after "no, I meant the
+    # prepaid plan")
+    assert condense_offline("do they roll over?", hist) == "do they roll over? How many guest passes do Premium members get?"
+    assert condense_offline("Can I roam with it?", turns("How much is the Max plan?", "no, I meant the prepaid plan")) \
+        == "Can I roam with it? How much is the prepaid plan?"
+    # one that cannot be read so is carried with the turn it corrects, as before
+    assert condense_offline("and abroad?", turns("How long does standard shipping take?", "sorry, I meant express")) \
+        == "and abroad? sorry, I meant express How long does standard shipping take?"
     assert "年卡" in condense_offline("那月卡呢？", turns("年卡可以冻结多久？", "不对，我是说季卡"))
     # a turn that corrects nothing is carried alone
     assert condense_offline("do they close late?", turns("How many guest passes do Plus members get?", "Is the Leeds club open on Sundays?")) \
         == "do they close late? Is the Leeds club open on Sundays?"
+
+
+@pytest.mark.parametrize(("meant", "before", "asked"), [
+    ("the prepaid plan", "How much is the Max plan?", "How much is the prepaid plan?"),
+    ("Premium", "How many guest passes do Plus members get?", "How many guest passes do Premium members get?"),
+    ("the non-refundable rate", "Can I cancel the flexible rate for free?", "Can I cancel the non-refundable rate for free?"),
+    ("Canada", "Do you ship to Mexico?", "Do you ship to Canada?"),
+    ("how much does it cost", "What is the Max plan?", None),  # a question of its own
+    ("express", "How long does standard shipping take?", None),  # nothing to put it in place of
+    ("季卡", "年卡可以冻结多久？", None),
+])
+def test_a_correction_is_the_question_it_corrects_asked_of_what_was_meant(meant: str, before: str, asked: str | None) -> None:
+    from rag.conversation import corrected_turn
+
+    assert corrected_turn(meant, before) == asked
+
+
+def test_a_correction_is_answered_as_the_question_it_corrects(shop_index: Any, fake_embedder: Any) -> None:
+    # QA 2026-12-07: "no, I meant the prepaid plan" was searched as "the prepaid plan How much is the
+    # Max plan?" and told the Max plan's price after the Prepaid plan's
+    asst = make(shop_index, fake_embedder)
+    hist = [{"role": "user", "content": "How long does standard shipping take?"},
+            {"role": "assistant", "content": "Standard shipping takes 3 to 5 business days [1]."}]
+    assert asst.ask("no, I meant express shipping", history=hist).query == "How long does express shipping take?"
 
 
 def test_a_turn_in_another_language_is_not_carried_into_the_question() -> None:
