@@ -560,6 +560,20 @@ def clarified(reply: str, history: Sequence[Message]) -> tuple[str, str] | None:
     return f"{asked} {reply.strip()} {pick}", pick
 
 
+def with_choices_read(history: Sequence[Message]) -> list[Message]:
+    """``history`` with each user turn that picked an option of a clarifying question ("第一个",
+    "the second one") read as the question it chose (:func:`clarified`): carried as it was, "会员呢？"
+    after "运费多少钱？", "请问您指的是…还是…？", "第一个" was searched with "第一个" and told the points
+    rules (QA 2026-12-07)."""
+    out = list(history)
+    for i, m in enumerate(out):
+        if m.get("role") == "user" and i >= 2:
+            chosen = clarified(m.get("content", ""), out[:i])
+            if chosen is not None:
+                out[i] = {**m, "content": chosen[0]}
+    return out
+
+
 def _titled(scope: Filters | None, index: Any, title: str) -> Filters | None:
     """``scope`` kept to the documents titled ``title`` that its groups may read (the option a
     clarifying question's reply chose: a history sent by a client may name any title), unless it
@@ -1479,7 +1493,7 @@ class Assistant:
         # the words the passages and sentences are chosen by (without the small talk or correction
         # they open with, :func:`~rag.conversation.without_opening`)
         asked = chosen or without_opening(q)
-        context = without_refused(hist)
+        context = with_choices_read(without_refused(hist))
         if not chosen and corrects(q):
             # a correction of the turn before ("no, I meant the prepaid plan" after "How much is the
             # Max plan?") is that turn's question asked of what was meant, alone

@@ -2830,3 +2830,18 @@ def test_a_short_follow_up_asking_a_kind_its_last_passage_gives_goes_on_with_it(
     a = asst.ask("几点关门？", history=history)
     assert a.action == "answer" and "晚上11点" in a.text, a
     assert asst.ask("能带狗吗？", history=history).action == "refuse"
+
+
+def test_an_option_picked_is_carried_as_the_question_it_chose() -> None:
+    # QA 2026-12-07: "会员呢？" after "运费多少钱？", "请问您指的是…还是…？", "第一个" was searched with
+    # "第一个", and told the points rules
+    from rag.assistant import MESSAGES, with_choices_read
+
+    hist = [{"role": "user", "content": "运费多少钱？"},
+            {"role": "assistant", "content": MESSAGES["clarify"]["zh"].format(a="配送说明", b="发票说明")},
+            {"role": "user", "content": "第一个"},
+            {"role": "assistant", "content": "订单满49元免运费[1]。"}]
+    read = with_choices_read(hist)
+    assert read[2]["content"] == "运费多少钱？ 配送说明" and read[:2] == hist[:2] and read[3] == hist[3]
+    assert condense_offline("会员呢？", read) == "会员呢？ 运费多少钱？ 配送说明"
+    assert with_choices_read(hist[:1]) == hist[:1]
