@@ -1325,7 +1325,9 @@ class Assistant:
         to the application (or model) that reads them, which /v1/ask never quotes or returns."""
         q = self._validate(query, "query")  # ("the query is empty", as kb search and /v1/search call it)
         retriever = self.retriever()
-        hits = retriever.retrieve(q, k=check_k(k), filters=user_filters(filters, groups))
+        scope = user_filters(filters, groups)
+        retriever.scope_queries(scope.groups if scope is not None else None)
+        hits = retriever.retrieve(q, k=check_k(k), filters=scope)
         return search_results(hits, retriever.index)
 
     def ask(
@@ -1508,6 +1510,7 @@ class Assistant:
             scope = _titled(scope, index, title)
         as_of = scope.on_date if scope is not None else None  # the day a notice's change is in force by
         retriever = self.retriever()
+        retriever.scope_queries(viewer)  # (its query vectors cached apart from other groups' users')
         found = self.retrieve_turn(asked, query, retriever, k=self.hits_k, filters=scope, lang=lang)
         timings.update(retriever.last_timings)
         retrieved[:] = _redacted(found)

@@ -559,6 +559,24 @@ def test_query_vectors_are_cached_and_can_be_dropped(kb_home: Path) -> None:
     assert emb.batches == [[bare_question(question)], [bare_question(question)]]
 
 
+def test_query_vectors_are_cached_apart_for_users_of_other_access_groups(kb_home: Path) -> None:
+    # QA 2026-12-07: a question staff had just asked was retrieved in 1.6 ms for a user in no group,
+    # a new one in 20-30: its timing told which questions staff asked
+    emb = _CountingEmbedder(64)
+    r = HybridRetriever(build_kb(kb_home, "shop-scoped", emb, SHOP), emb)
+    question = "Who approves override codes?"
+    r.scope_queries(("staff",))
+    r.retrieve(question, k=3)
+    r.scope_queries(())  # a user in no group
+    r.retrieve(question, k=3)
+    assert len(emb.batches) == 2  # embedded again, not read from staff's cache
+    r.scope_queries(("staff",))
+    r.retrieve(question, k=3)
+    r.scope_queries(("staff",))  # another user of the same groups shares them
+    r.retrieve(question, k=3)
+    assert len(emb.batches) == 2
+
+
 def test_a_chinese_question_keeps_its_marks_only_where_curated_questions_are_chinese(kb_home: Path) -> None:
     # a knowledge base of Chinese passages (and English curated questions) has no Chinese question
     # form to match: the query is embedded without "？", one token fewer; one with Chinese curated
