@@ -783,15 +783,15 @@ def _check_groups_kept(source: str, groups: Sequence[str], was: Sequence[str], n
     given = _given_groups(new)
     own = bool(groups) and set(groups) != set(was)  # its own metadata named them, over any --group
     since = (" before kb delete removed it" + (f" on {deleted}" if deleted[:1].isdigit() else "")) if deleted else ""
-    if own and new.groups and set(new.groups) == set(given) != set(groups) and set(new.groups) - set(groups):
+    if own and not deleted and new.groups and set(new.groups) == set(given) != set(groups) and set(new.groups) - set(groups):
         # its own groups gone, the ingest's --group took their place: a managers-only document
-        # became staff's, unsaid (QA; also where that --group was given when it was first ingested)
-        undo = f"ingest it with --public and then --group {' --group '.join(new.groups)}" if deleted else \
-            f"kb delete {source} first"
+        # became staff's, unsaid (QA; also where that --group was given when it was first ingested).
+        # (Not once deleted: `kb delete` first is the way to ingest it for them, and a --group given
+        # to a deleted document's file says whom it is for now)
         raise InputError(
-            f"{source}: its front-matter or sidecar restricted it to access groups {', '.join(groups)}{since}, and no "
+            f"{source}: its front-matter or sidecar restricted it to access groups {', '.join(groups)}, and no "
             f"longer does; ingested so it would be for {', '.join(new.groups)}",
-            f"put its groups back, or {undo} to ingest it for {', '.join(new.groups)}",
+            f"put its groups back, or kb delete {source} first to ingest it for {', '.join(new.groups)}",
         )
     if not groups or new.groups:
         return
