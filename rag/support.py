@@ -494,25 +494,26 @@ def _absolute(claim: str, sentences: Sequence[str]) -> str | None:
     """Why ``claim`` says "free" or "for life" (:data:`_FREE`, :data:`_UNBOUNDED`) of what the
     passage clause that holds most of its other words prices or bounds by a number, saying no
     such thing itself; None otherwise."""
+    if not (_FREE.search(claim) or _UNBOUNDED.search(claim)):
+        return None
+    # (each clause of the claim on its own: "Standard delivery costs $49, and orders over $999 ship free")
     parts = _CLAIM_CLAUSES.split(claim)
-    if len(parts) > 1:  # each clause on its own ("Standard delivery costs $49, and orders over $999 ship free")
-        return next((why for part in parts if (why := _absolute(part, sentences))), None)
-    for pattern, gives, what in ((_FREE, _PRICE.search, "free"), (_UNBOUNDED, written_numbers, "without a limit")):
-        said = pattern.search(claim)
-        if said is None:
-            continue
-        others = set(tokenize(pattern.sub(" ", claim)))
-        clauses = [c for s in sentences for c in _CLAUSES.split(s) if c.strip() and not c.lstrip().startswith("#")]
-        if not others or not clauses:
-            continue
-        held = [len(others & set(tokenize(c))) for c in clauses]
-        most = max(held)
-        best = [c for c, n in zip(clauses, held, strict=True) if n == most]
-        # (of the clauses that hold as much of it, none says it, and one gives a figure)
-        if 2 * most >= len(others) and not any(pattern.search(c) for c in best):
-            figure = next((c for c in best if gives(c)), None)
-            if figure is not None:
-                return f"says {said.group(0).strip()!r} ({what}) where its passage says {figure.strip()!r}"
+    clauses = [c for s in sentences for c in _CLAUSES.split(s) if c.strip() and not c.lstrip().startswith("#")]
+    terms = [set(tokenize(c)) for c in clauses]
+    for part in parts:
+        for pattern, gives, what in ((_FREE, _PRICE.search, "free"), (_UNBOUNDED, written_numbers, "without a limit")):
+            said = pattern.search(part)
+            others = set(tokenize(pattern.sub(" ", part))) if said is not None else set()
+            if not others or not clauses:
+                continue
+            held = [len(others & t) for t in terms]
+            most = max(held)
+            best = [c for c, n in zip(clauses, held, strict=True) if n == most]
+            # (of the clauses that hold as much of it, none says it, and one gives a figure)
+            if said is not None and 2 * most >= len(others) and not any(pattern.search(c) for c in best):
+                figure = next((c for c in best if gives(c)), None)
+                if figure is not None:
+                    return f"says {said.group(0).strip()!r} ({what}) where its passage says {figure.strip()!r}"
     return None
 
 
@@ -526,12 +527,12 @@ def _denied_elsewhere(claim: str, sentences: Sequence[str]) -> str | None:
         return None
     words = set(tokenize(claim))
     clauses = [c for s in sentences for c in _CLAUSES.split(s) if c.strip()]
-    plain = set().union(*(set(tokenize(c)) for c in clauses if not _negates(c)))
-    for clause in clauses:
-        if not _negates(clause):
-            continue
-        denied = _denied(clause) & words
-        only_here = ((words - plain) & set(tokenize(clause))) - _denied(clause)
+    negates = [_negates(c) for c in clauses]
+    plain = set().union(*(set(tokenize(c)) for c, n in zip(clauses, negates, strict=True) if not n))
+    for clause in (c for c, n in zip(clauses, negates, strict=True) if n):
+        denies = _denied(clause)
+        denied = denies & words
+        only_here = ((words - plain) & set(tokenize(clause))) - denies
         if denied and only_here:
             return f"says of {', '.join(sorted(only_here))} what its passage denies ({', '.join(sorted(denied))})"
     return None
