@@ -32,7 +32,7 @@ DateOpt = Annotated[
 def build_assistant(settings: Any, kb_name: str | None = None, *, warm: bool = False) -> Any:
     """An Assistant over the live version of ``kb_name`` with the configured embedder, LLM,
     reranker and support scorer, and no conversation store of its own: `kb ask --session` keeps
-    a session's turns where the HTTP service does (:func:`_session`), as the service passes the
+    a session's turns where the HTTP service does (:class:`_Session`), as the service passes the
     history explicitly. ``warm``: make the version ready to serve as the service does
     (:meth:`IndexVersion.warm_up`), worth it for many questions, not for one."""
     from indexes.embedders import get_embedder
