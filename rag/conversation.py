@@ -198,7 +198,13 @@ def corrects(text: str) -> bool:
 
 
 _QUESTION_OPENING = re.compile(r"^\W*(?:what|how|why|when|where|which|who|can|could|do|does|is|are|will|would|should)\b", re.I)
-_NOT_MODIFIERS = frozenset({"the", "a", "an", "my", "your", "our", "this", "that", "of", "for", "on", "in", "to", "is", "are"})
+# words before a noun that say nothing of which one is meant (an article, a pronoun, a verb of the
+# question): "How much does roaming cost?" corrected to "data roaming" keeps its "does"
+_NOT_MODIFIERS = frozenset(
+    "the a an my your our their his her its this that these those of for on in to at by with from is are was were "
+    "be do does did can could will would should may might must have has had i you we they it he she me us them "
+    "how what which who when where why much many any some".split()
+)
 
 
 def corrected_turn(meant: str, before: str) -> str | None:

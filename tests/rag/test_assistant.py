@@ -1229,6 +1229,7 @@ def test_a_correction_carries_the_turn_it_corrects() -> None:
     ("Canada", "Do you ship to Mexico?", "Do you ship to Canada?"),
     ("how much does it cost", "What is the Max plan?", None),  # a question of its own
     ("express", "How long does standard shipping take?", None),  # nothing to put it in place of
+    ("data roaming", "How much does roaming cost in France?", None),  # "does" names no roaming
     ("季卡", "年卡可以冻结多久？", None),
 ])
 def test_a_correction_is_the_question_it_corrects_asked_of_what_was_meant(meant: str, before: str, asked: str | None) -> None:
