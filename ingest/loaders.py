@@ -697,6 +697,8 @@ def _from_unstructured(elements: Iterable[Any], *, plain_text: bool = False) -> 
         text = (getattr(el, "text", "") or "").strip()
         meta = getattr(el, "metadata", None)
         page = getattr(meta, "page_number", None) if meta is not None else None
+        if category not in ("ListItem", "PageBreak", "Image", "Header", "Footer", "PageNumber"):
+            items.clear()  # (a heading, a paragraph or a table between them ends a list)
         if category == "Table":
             html = getattr(meta, "text_as_html", None) if meta is not None else None
             md = html_table_to_markdown(html) if html else ""
@@ -730,7 +732,6 @@ def _from_unstructured(elements: Iterable[Any], *, plain_text: bool = False) -> 
         elif category in ("PageBreak", "Image", "Header", "Footer", "PageNumber"):
             continue
         else:
-            items.clear()
             out.append(Element("paragraph", text, page=page))
     return out
 

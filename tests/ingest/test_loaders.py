@@ -1669,3 +1669,17 @@ def test_a_second_column_named_as_the_question_or_answer_column_is_named(tmp_pat
     assert [r.question for r in lf.faq_rows] == ["Do you ship abroad?"]
     assert lf.warnings == ("faq.csv: column 'Question' left out: another column of that name is read; merge them, "
                            "or rename one and ingest again",)
+
+
+def test_a_list_numbered_from_one_under_a_heading_after_a_numbered_list_keeps_its_numbers(tmp_path: Path) -> None:
+    # a heading between two lists ends the first: the second's "1." is no sub-list of its last step
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Returns", 2)
+    d.add_paragraph("Open your orders.", style="List Number")
+    d.add_heading("Refunds", 2)
+    d.add_paragraph("Check the refund.", style="List Number 2")
+    d.save(str(tmp_path / "r.docx"))
+    items = [e.text for e in load_file(tmp_path / "r.docx", tmp_path, 5).elements if e.kind == "list_item"]
+    assert items[0] == "1. Open your orders." and items[1].endswith("Check the refund.") and items[1][0].isdigit()
