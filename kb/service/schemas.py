@@ -113,7 +113,9 @@ class FilterSpec(RequestModel):
     @field_validator("lang")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
-        return lang_code(value) if value and value.strip() else None
+        if value is not None and not value.strip():  # (read as no filter, as --lang "" was)
+            raise ValueError("is blank; give a language code, or leave lang out")
+        return lang_code(value) if value else None
 
 
 # the longest earlier turn a request may send (an LLM's long answer fits; a pasted book does not)
@@ -151,8 +153,9 @@ class PassageOut(BaseModel):
 
 class AskRequest(RequestModel):
     question: str = Field(description="the user's question (length limit: KB_MAX_QUESTION_CHARS)")
-    kb: str | None = Field(None, max_length=64, description="knowledge base name (default: KB_NAME)")
-    session_id: str | None = Field(None, max_length=128, description="continues a conversation")
+    # (a blank name is refused, as kb ask --kb "" is: it answered from the default knowledge base)
+    kb: str | None = Field(None, min_length=1, max_length=64, description="knowledge base name (default: KB_NAME)")
+    session_id: str | None = Field(None, min_length=1, max_length=128, description="continues a conversation")
     history: list[Turn] | None = Field(None, max_length=100, description="earlier turns, oldest first")
     user: UserInfo | None = None
     filters: FilterSpec | None = None
@@ -194,7 +197,7 @@ class AskResponse(BaseModel):
 
 class SearchRequest(RequestModel):
     query: str
-    kb: str | None = Field(None, max_length=64)
+    kb: str | None = Field(None, min_length=1, max_length=64)
     k: int = Field(5, ge=1, le=50, strict=True)  # ("5" and true are no numbers of passages)
     user: UserInfo | None = None
     filters: FilterSpec | None = None
@@ -225,7 +228,7 @@ class StreamOptions(BaseModel):
 
 class ChatRequest(RequestModel):
     model_config = ConfigDict(extra="allow")
-    model: str = Field(max_length=64, description="knowledge base name")
+    model: str = Field(min_length=1, max_length=64, description="knowledge base name")
     # a chat client sends the whole conversation every turn: a long one is read for its last 20
     # turns (the 1 MB body limit bounds the rest), not refused after 100 exchanges
     messages: list[ChatMessage] = Field(min_length=1, max_length=5000)
@@ -236,7 +239,7 @@ class ChatRequest(RequestModel):
     max_tokens: int | None = None
     n: int | None = Field(None, ge=1, le=1, description="choices: one (the knowledge base's answer)")
     user: str | None = Field(None, max_length=200)
-    session_id: str | None = Field(None, max_length=128, description="extension: continues a conversation")
+    session_id: str | None = Field(None, min_length=1, max_length=128, description="extension: continues a conversation")
     groups: list[str] | None = Field(None, max_length=100, description="extension: the user's access groups")
 
 

@@ -464,6 +464,18 @@ def test_a_malformed_body_is_told_what_is_wrong_with_it(client: Any) -> None:
     ):
         r = client.post(path, json=body)
         assert r.status_code == 422 and r.json()["message"].startswith(f"{field}: Input should be a valid"), r.text
+    # a blank name is no default (QA 2026-12-07: "kb": "" answered from the default knowledge base,
+    # "lang": "" filtered nothing, "session_id": "" began a new session)
+    blanks: tuple[tuple[str, dict[str, Any], str], ...] = (
+        ("/v1/ask", {"question": "refund", "kb": ""}, "kb"),
+        ("/v1/ask", {"question": "refund", "session_id": ""}, "session_id"),
+        ("/v1/ask", {"question": "refund", "filters": {"lang": " "}}, "filters.lang"),
+        ("/v1/search", {"query": "refund", "kb": ""}, "kb"),
+        ("/v1/chat/completions", {"model": "", "messages": [{"role": "user", "content": "refund"}]}, "model"),
+    )
+    for path, blank, name in blanks:
+        r = client.post(path, json=blank)
+        assert r.status_code == 422 and f"{name}:" in r.text, (blank, r.text)
     r = client.post("/v1/chat/completions", json={"model": "default", "stream": "yes",
                                                    "messages": [{"role": "user", "content": "refund"}]})
     assert r.status_code == 422 and "stream: Input should be a valid boolean" in r.text, r.text
