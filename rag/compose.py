@@ -1348,12 +1348,14 @@ class ExtractiveComposer:
         named_by = {h: heading_lends(q_terms, negated, h) for h in set(section) if h}  # each analysed once
         for i, ((n, _, sent), h) in enumerate(zip(cands, section, strict=True)):
             if h:
-                # (a sentence that gives the kind of answer asked for is matched by its heading's
-                # terms however its neighbours say them: "How much is the family plan?" was told
-                # the Prepaid and Max plans' prices, whose sentences say "plan costs", and not the
+                # (a sentence that gives the price asked for is matched by its heading's terms
+                # however its neighbours say them: "How much is the family plan?" was told the
+                # Prepaid and Max plans' prices, whose sentences say "plan costs", and not the
                 # "first line costs $50 per month" under "Family plan", whose first sentence says
-                # "Family plan" (QA 2026-12-07))
-                kind_given = kind is not None and not row[i] and holds_answer_kind(kind, sent)
+                # "Family plan" (QA 2026-12-07). Not a duration: "Can I return an item and how
+                # long will the refund take?" was told "we inspect it within 2 business days",
+                # under "Refunds", for the 5 to 7 days of the refund itself)
+                kind_given = kind == "money" and not row[i] and holds_answer_kind(kind, sent)
                 borrowed = named_by[h] - (plain[i] if row[i] or kind_given else said_in_section[(n, h)])
                 words[i] = words[i] | borrowed
                 shared[i] = shared[i] | borrowed

@@ -572,3 +572,34 @@ def test_a_duration_asked_is_said_where_its_sentence_names_no_word_of_the_questi
     composer = ExtractiveComposer(e5)
     text = composer.compose(question, [_hit(1, DELIVERY_EN, "Delivery of phones, SIM cards and routers")]).text
     assert said in text and "courier leaves a card" not in text, text
+
+
+
+PLANS_MD = (
+    "# Mobile Plans\n\nNorthwind offers three monthly plans and a prepaid one.\n\n## Basic plan\nThe Basic plan costs $25 per "
+    "month. It includes 10 GB of data.\n\n## Plus plan\nThe Plus plan costs $40 per month. It includes 50 GB of data.\n\n"
+    "## Max plan\nThe Max plan costs $65 per month. It includes unlimited data.\n\n## Family plan\nThe Family plan lets up "
+    "to 5 lines share one bill. The first line costs $50 per month and each additional line costs $20 per month. All "
+    "lines share a pool of 100 GB.\n\n## Prepaid plan\nThe Prepaid plan costs $15 for 30 days and includes 5 GB of data.\n"
+)
+
+
+@pytest.mark.integration
+def test_a_price_asked_is_said_from_the_section_its_heading_names(e5: Any, tmp_path: Any) -> None:
+    # QA 2026-12-07: "How much is the family plan?" was told the Prepaid and Max plans' prices, whose
+    # sentences say "plan costs", not the Family section's "first line costs $50 per month"
+    from indexes.kbase import KnowledgeBase
+    from ingest.pipeline import ingest_paths
+    from rag.assistant import Assistant
+    from rag.support import get_scorer
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "plans.md").write_text(PLANS_MD, encoding="utf-8")
+    kb = KnowledgeBase(tmp_path / "home", "t")
+    ingest_paths(kb, [tmp_path / "docs"], e5)
+    index = kb.load_live()
+    try:
+        text = Assistant(lambda: index, e5, "extractive:", get_scorer("default", e5)).ask("How much is the family plan?").text
+    finally:
+        index.close()
+    assert "$50 per month" in text and "$15" not in text, text
