@@ -771,6 +771,10 @@ def test_text_after_an_accordion_is_its_enclosing_sections_again(tmp_path: Path)
                 "</summary><p>Answer two.</p></details><p>Call us.</p>", title="Shop help")
     assert els == [("heading", "Q1?", 2), ("paragraph", "Answer one.", 0), ("heading", "Q2?", 2),
                    ("paragraph", "Answer two.", 0), ("heading", "Shop help", 1), ("paragraph", "Call us.", 0)]
+    # a script after the last accordion is no text a reader sees: no heading is said again for it
+    els = _html(tmp_path, "<h2>FAQ</h2><details><summary>Q1?</summary><p>Answer one.</p></details>"
+                "<script>var tracking = 1;</script>")
+    assert els == [("heading", "FAQ", 2), ("heading", "Q1?", 3), ("paragraph", "Answer one.", 0)]
 
 
 def test_a_definition_lists_term_is_read_with_its_definition(tmp_path: Path) -> None:
