@@ -1399,10 +1399,6 @@ def _summary_heading(details: Any, level: int) -> tuple[int, str] | None:
     return min(level + 1, 6), " ".join("".join(summary.itertext()).split())
 
 
-# elements whose text no reader of the page sees
-_UNREAD_TAGS = frozenset({"script", "style", "noscript", "template"})
-
-
 def _text_follows(el: Any) -> bool:
     """Whether text comes after ``el`` in the page before a heading or an accordion does (within
     the accordion ``el`` is in, where it is in one)."""
@@ -1417,8 +1413,6 @@ def _text_follows(el: Any) -> bool:
                 tag = d.tag if isinstance(d.tag, str) else ""
                 if event == "start" and (tag == "details" or _HEADING_TAG.fullmatch(tag)):
                     return False
-                if event == "start" and tag in _UNREAD_TAGS:
-                    continue  # (a script's text is none a reader sees; its tail is, at its end)
                 if ((d.text if event == "start" else d.tail) or "").strip():
                     return True
         node = node.getparent()
