@@ -330,7 +330,8 @@ def _validation_message(exc: RequestValidationError, request: Request | None = N
         elif where[:1] == ("files",) and "UploadFile" in msg:  # a form field where a file belongs
             msg = "is not a file; send each file with its name (curl -F files=@faq.csv, not -F files=text)"
         elif kind == "json_invalid":  # loc ("body", offset): say so, not "16: JSON decode error"
-            why = str((e.get("ctx") or {}).get("error") or "invalid")
+            # (Python's json words some errors to end with "at": "Invalid control character at")
+            why = str((e.get("ctx") or {}).get("error") or "invalid").removesuffix(" at")
             return f"the body is not valid JSON ({why} at character {where[0] if where else '?'}); send one JSON object"
         elif not where and kind in ("model_attributes_type", "dict_type"):
             sent_as = request.headers.get("content-type", "") if request is not None else ""

@@ -105,7 +105,10 @@ def _usage_body(message: str, command: str) -> dict[str, str]:
     how to ask it."""
     hint = f"see '{command} --help'"
     if message.startswith("No such option: -") and not message.startswith("No such option: --"):
-        hint = f"put -- before a question that starts with '-': {command} -- \"-5% off?\"; or {hint}"
+        # (what starts with "-" is a question to ask and search, a name or a file to the others: "kb
+        # delete -old.md" was told about questions)
+        example, what = ('"-5% off?"', "a question") if command.endswith((" ask", " search")) else ("-old.md", "a name")
+        hint = f"put -- before {what} that starts with '-': {command} -- {example}; or {hint}"
     return {"error": "usage", "message": message, "hint": hint}
 
 

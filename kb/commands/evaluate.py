@@ -501,6 +501,9 @@ def eval_cmd(
         typer.echo(msg, err=True)
 
     check_outputs(out, html, ragas)
+    if work_dir is not None and work_dir.exists() and not work_dir.is_dir():
+        # (told "point KB_HOME at a folder" after the sets were read: the user gave --work-dir)
+        raise InputError(f"--work-dir {work_dir} is a file", "give a folder for the knowledge bases kb eval builds")
     if compare is not None and not datasets and (fail_under or fail_over):
         # a compare-only call ignored the gate and exited 0 whatever the reports held
         raise GateError(

@@ -306,6 +306,9 @@ def test_bad_dataset_is_a_one_line_error(
     assert rc == 2 and "is a folder" in capsys.readouterr().err
     rc = run_kb(["eval", str(qa), "--html", str(tmp_path), "--no-progress"])
     assert rc == 2 and "e.g. report.html" in capsys.readouterr().err
+    rc = run_kb(["eval", str(qa), "--work-dir", str(qa / "questions.jsonl"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--work-dir {qa / 'questions.jsonl'} is a file" in err and "KB_HOME" not in err, err
     # a folder that takes no file (QA 2026-12-07: the whole eval ran, then an internal error)
     rc = run_kb(["eval", str(qa), "--out", "/proc/kb-report.json", "--no-progress", "--work-dir", str(tmp_path / "w")])
     assert rc == 2 and "cannot write a file in /proc" in capsys.readouterr().err and not (tmp_path / "w").exists()

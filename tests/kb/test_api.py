@@ -487,6 +487,8 @@ def test_a_malformed_body_is_told_what_is_wrong_with_it(client: Any) -> None:
     assert r.status_code == 422 and "Content-Type: application/json" in r.json()["message"]
     r = client.post("/v1/ask", content=b'{"question": "hi"', headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["message"].startswith("the body is not valid JSON (")
+    r = client.post("/v1/ask", content=b'{"question": "a\x01b"}', headers={"content-type": "application/json"})
+    assert r.json()["message"].startswith("the body is not valid JSON (Invalid control character at character "), r.text
     r = client.post("/v1/ask", content=b"x" * (3 << 20), headers={"content-type": "application/json"})
     assert r.status_code == 413 and "KB_MAX_QUESTION_CHARS" in r.json()["message"]
 

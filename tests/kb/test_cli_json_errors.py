@@ -101,6 +101,11 @@ def test_a_question_that_starts_with_a_dash_is_told_how_to_ask_it(
     rc, out, err = _kb(["ask", "-5% off?", "--kb", KB], hashing_home, monkeypatch, capsys)
     assert rc == 2 and out == ""
     assert err.rstrip().endswith("""hint: put -- before a question that starts with '-': kb ask -- "-5% off?"; or see 'kb ask --help'""")
+    # a name that starts with one, to a command that takes names (QA 2026-12-07: "kb delete -old.md"
+    # was told about questions)
+    rc, out, err = _kb(["delete", "-old.md", "--kb", KB], hashing_home, monkeypatch, capsys)
+    assert rc == 2 and err.rstrip().endswith("hint: put -- before a name that starts with '-': kb delete -- -old.md; "
+                                             "or see 'kb delete --help'"), err
     rc, out, err = _kb(["ask", "--kb", KB, "--json", "--", "-5% off?"], hashing_home, monkeypatch, capsys)
     assert rc == 0 and json.loads(out)["action"], out
     rc, out, err = _kb(["ask", "x", "--kb", KB, "--lang", "klingon", "--json"], hashing_home, monkeypatch, capsys)
