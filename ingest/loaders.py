@@ -689,6 +689,10 @@ def _one_header_row(rows: list[list[str]]) -> list[list[str]]:
 # unstructured-based loaders
 
 
+# the elements of unstructured's that hold no text of the document's own
+_NOT_TEXT = ("PageBreak", "Image", "Header", "Footer", "PageNumber")
+
+
 def _from_unstructured(elements: Iterable[Any], *, plain_text: bool = False) -> list[Element]:
     out: list[Element] = []
     items: list[tuple[int, bool]] = []  # the list items open above this one: depth, whether numbered
@@ -697,7 +701,7 @@ def _from_unstructured(elements: Iterable[Any], *, plain_text: bool = False) -> 
         text = (getattr(el, "text", "") or "").strip()
         meta = getattr(el, "metadata", None)
         page = getattr(meta, "page_number", None) if meta is not None else None
-        if category not in ("ListItem", "PageBreak", "Image", "Header", "Footer", "PageNumber"):
+        if category != "ListItem" and category not in _NOT_TEXT:
             items.clear()  # (a heading, a paragraph or a table between them ends a list)
         if category == "Table":
             html = getattr(meta, "text_as_html", None) if meta is not None else None
@@ -729,7 +733,7 @@ def _from_unstructured(elements: Iterable[Any], *, plain_text: bool = False) -> 
                 # ("3. Get approval:", "4. Submit …"), they read as steps of the outer list
                 text = m.group(2)
             out.append(Element("list_item", text, page=page))
-        elif category in ("PageBreak", "Image", "Header", "Footer", "PageNumber"):
+        elif category in _NOT_TEXT:
             continue
         else:
             out.append(Element("paragraph", text, page=page))
@@ -1059,19 +1063,12 @@ def _markdown_marks(body: str) -> list[tuple[str, str]]:
     return marks
 
 
-def _html_marks(page: str) -> list[tuple[str, str]]:
-    """The (number, :func:`_item_key`) of each item of the page's ordered lists (``<ol>``, from its
-    ``start``, or an item's ``value``). An ordered list inside an ordered list's item is that item's
-    sub-list, and its items have none: they are read as bullets under it (numbered, "3. Get
-    approval:" over its own "1. Email …" was read as steps 3, 4 and 5, and step 4 unnumbered)."""
-    from lxml import etree
-
-    try:
-        root = etree.fromstring(page.encode("utf-8"), etree.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=True))
-    except etree.LxmlError:
-        return []
-    if root is None:
-        return []
+def _html_marks(root: Any) -> list[tuple[str, str]]:
+    """The (number, :func:`_item_key`) of each item of the ordered lists (``<ol>``, from its
+    ``start``, or an item's ``value``) of the page parsed as ``root``. An ordered list inside an
+    ordered list's item is that item's sub-list, and its items have none: they are read as bullets
+    under it (numbered, "3. Get approval:" over its own "1. Email …" was read as steps 3, 4 and 5,
+    and step 4 unnumbered)."""
     marks = []
     for ol in root.iter("ol"):
         if any(a.tag == "ol" for a in ol.iterancestors()):
@@ -1134,8 +1131,8 @@ class HtmlLoader:
         # a page's footer is the site's, not the document's: "Copyright 2025 ... All rights
         # reserved." was quoted as the end of answers from the last section
         text = _PAGE_FOOTER.sub(" ", text)
-        text = _readable_page(text)
-        return _numbered(_from_unstructured(partition_html(text=text, **_NO_LANG)), _html_marks(text)), [], meta
+        text, marks = _readable_page(text)
+        return _numbered(_from_unstructured(partition_html(text=text, **_NO_LANG)), marks), [], meta
 
 
 # how deep a page's elements may nest: unstructured's parser (libxml2's default) stops at 256 levels,
@@ -1185,9 +1182,10 @@ _JUNK_HTML_TITLE = re.compile(r"\W*(?:index|home|home ?page|new page|page|untitl
 _PAGE_FOOTER = re.compile(r"<footer\b[^>]*>.*?</footer\s*>", re.S | re.I)
 
 
-def _readable_page(text: str) -> str:
-    """The page rewritten so that unstructured reads what a person reads on it. The page as it is
-    where it does not parse."""
+def _readable_page(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """The page rewritten so that unstructured reads what a person reads on it, and the marks of
+    its ordered lists' items (:func:`_html_marks`, read from the same tree). The page as it is, and
+    no marks, where it does not parse."""
     from lxml import etree
 
     parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True)
@@ -1198,9 +1196,9 @@ def _readable_page(text: str) -> str:
             root = etree.fromstring(text.encode("utf-8"), etree.HTMLParser(
                 remove_comments=True, remove_pis=True, encoding="utf-8", huge_tree=True))
     except etree.LxmlError:
-        return text
+        return text, []
     if root is None:
-        return text
+        return text, []
     _shallow(root)
     _without_site_furniture(root)
     _images_in_text(root)
@@ -1208,7 +1206,7 @@ def _readable_page(text: str) -> str:
     _definitions_as_items(root)
     _lines_apart(root)
     _spans_expanded(root)
-    return str(etree.tostring(root, encoding="unicode", method="html"))
+    return str(etree.tostring(root, encoding="unicode", method="html")), _html_marks(root)
 
 
 # the class / id words of a site's furniture (a class's or id's words: split at "-", "_" and
@@ -1369,9 +1367,9 @@ def _open_details(root: Any) -> None:
         if _HEADING_TAG.fullmatch(tag) and not any(a.tag == "details" for a in el.iterancestors()):
             last = (int(tag[1]), " ".join("".join(el.itertext()).split()))
         elif tag == "details":
-            outer = next((a for a in el.iterancestors() if a.tag == "details"), None)
-            depth = sum(1 for a in el.iterancestors() if a.tag == "details")
-            found.append((el, last[0] + depth, last if outer is None else _summary_heading(outer, last[0] + depth - 1)))
+            outers = [a for a in el.iterancestors() if a.tag == "details"]  # the nearest first
+            depth = len(outers)
+            found.append((el, last[0] + depth, _summary_heading(outers[0], last[0] + depth - 1) if outers else last))
     reopen = [(details, section) for details, _, section in found
               if section is not None and section[1] and _text_follows(details)]
     for details, level, _ in found:
@@ -2838,8 +2836,9 @@ class XlsxLoader:
                     faq.append(row if ids[row.faq_id] == 1 else replace(row, faq_id=f"{row.faq_id}-{ids[row.faq_id]}"))
                 warnings.extend(said)
             unsaved = _unsaved_formulas(data, path.name) if not faq or warnings else None
-            hid = (f"hidden sheet{'s' if len(hidden) > 1 else ''} {', '.join(hidden)} left out; unhide "
-                   f"{'them' if len(hidden) > 1 else 'it'} in Excel to ingest {'them' if len(hidden) > 1 else 'it'}")
+            them = "them" if len(hidden) > 1 else "it"
+            hidden_out = f"hidden sheet{'s' if len(hidden) > 1 else ''} {', '.join(hidden)} left out"
+            unhide = f"unhide {them} in Excel to ingest {them}"
             if not faq:
                 if unsaved:
                     raise EmptyFileError(f"{path.name}: the {unsaved[0]} formulas without saved values", _RESAVE)
@@ -2847,7 +2846,7 @@ class XlsxLoader:
                     raise errors[0]
                 if hidden:
                     raise EmptyFileError(f"{path.name}: no visible sheet has rows with both a question and an answer "
-                                         f"({hid.split(';')[0]})", hid.split("; ")[1])
+                                         f"({hidden_out})", unhide)
                 raise EmptyFileError(f"{path.name}: no sheet has rows with both a question and an answer",
                                      "add a header row question,answer and rows")
             if unsaved:
@@ -2858,7 +2857,7 @@ class XlsxLoader:
                 warnings.append(f"{path.name}: sheet{'s' if len(skipped) > 1 else ''} {', '.join(skipped)} "
                                 "left out: no question and answer columns with rows under them")
             if hidden:
-                warnings.append(f"{path.name}: {hid}")
+                warnings.append(f"{path.name}: {hidden_out}; {unhide}")
             return [], faq, {WARNINGS_KEY: warnings}
         finally:
             wb.close()
