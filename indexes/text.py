@@ -1415,10 +1415,10 @@ _NOT_PREDICATES = frozenset(("longer", "yet", "ever", "even", "alway", "realli",
 
 
 # a negation that denies nothing: "not all items qualify" says that some do, "no later than" is a
-# deadline, "不仅" is "not only"
+# deadline, "不仅" is "not only", "无理由退货" a return for any reason
 _NOT_A_DENIAL = re.compile(
     r"(?i)\b(?:not|no)\s+(?:all|every|only|just|later|earlier|more|less|sooner|necessarily)\b"
-    r"|不仅|不只|不但|不光|无论|不管|不论"
+    r"|不仅|不只|不但|不光|无论|不管|不论|无理由"
 )
 
 

@@ -399,20 +399,21 @@ _CLAUSES = re.compile(r"\s+—\s+|;\s+|；")
 _LEAD_IN = re.compile(r"(?<=[:：])\s*")
 
 
-# words that hold a negation and deny nothing: "无理由退货" is a return for any reason
+# a word holding a negation that denies nothing, as :func:`negated_predicates` reads it too (its
+# list of them: "无理由退货" is a return for any reason), which every negation word counts
+# otherwise (NEGATION_ZH: a learned feature reads them as they are)
 _NO_DENIAL = re.compile(r"无理由")
 
 
 def _denied(text: str) -> set[str]:
     """What ``text`` denies (:func:`negated_predicates`), with what a "non-" word denies
     ("non-refundable": refund)."""
-    text = _NO_DENIAL.sub("任意", text)
     return negated_predicates(text) | {t for m in _NEGATIVE_PREFIX.finditer(text) for t in tokenize(m.group(1))}
 
 
 def _negates(text: str) -> bool:
     """Whether ``text`` denies anything: a negation, or a "non-" word."""
-    text = _NO_DENIAL.sub("任意", text)
+    text = _NO_DENIAL.sub(" ", text)
     return _has_negation(text, surface_tokens(text)) or bool(_NEGATIVE_PREFIX.search(text))
 
 
