@@ -48,6 +48,11 @@ def new_key() -> str:
     return "kb-" + secrets.token_urlsafe(24)
 
 
+# the caller of a service without API keys (local development mode), whose sessions `kb ask
+# --session` continues (kb.commands.ask)
+ANONYMOUS = "anonymous"
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: a key's name and role (``anonymous``/admin in local development mode)."""
@@ -178,7 +183,7 @@ class KeyStore:
 
     def authenticate(self, key: str | None) -> Principal:
         if not self.enabled:
-            return Principal(name="anonymous", role="admin", anonymous=True)
+            return Principal(name=ANONYMOUS, role="admin", anonymous=True)
         if not key:
             raise AuthError(
                 "an API key is required", "send it as `Authorization: Bearer KEY` or `X-API-Key: KEY`"

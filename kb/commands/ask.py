@@ -113,9 +113,6 @@ def cli_filters(
     return None if chosen == Filters() else chosen
 
 
-# who `kb ask` is to the service's session store: the caller of a service without API keys, so
-# that a session goes on between the two (`kb ask --session s1`, then POST /v1/ask with s1)
-CLI_CALLER = "anonymous"
 
 
 class _Session:
@@ -125,6 +122,7 @@ class _Session:
     own turns only. A session the CLI began before is read from that file until it has turns here."""
 
     def __init__(self, settings: Any, kb_name: str, session_id: str, filters: Any) -> None:
+        from kb.auth import ANONYMOUS
         from kb.errors import InputError
         from kb.service.store import ServiceStore
         from rag.assistant import check_session_id
@@ -133,8 +131,9 @@ class _Session:
         self.kb, self.id = kb_name, session_id
         self.viewer = filters.groups if filters is not None else None  # the access groups it is asked under
         self.store = ServiceStore(Path(settings.home) / "feedback.sqlite")
-        owner = self.store.claim_session(session_id, CLI_CALLER)
-        if owner != CLI_CALLER:
+        # (as the caller of a service without API keys: a session goes on between the two)
+        owner = self.store.claim_session(session_id, ANONYMOUS)
+        if owner != ANONYMOUS:
             self.store.close()
             raise InputError(
                 f"session {session_id!r} was started over HTTP with the API key {owner!r}",
@@ -158,6 +157,7 @@ class _Session:
         import uuid
 
         from indexes.text import detect_lang
+        from kb.auth import ANONYMOUS
         from kb.service.core import hit_to_passage
 
         cited = {c.get("source", "") for c in answer.get("citations", [])}
@@ -165,7 +165,7 @@ class _Session:
             self.store.record_answer(
                 answer_id=answer.get("answer_id") or "ans_" + uuid.uuid4().hex[:20], kb=self.kb, session_id=self.id,
                 question=question, answer=answer, lang=answer.get("lang") or detect_lang(question),
-                passages=[hit_to_passage(h, cited) for h in hits], history=self.history, caller=CLI_CALLER,
+                passages=[hit_to_passage(h, cited) for h in hits], history=self.history, caller=ANONYMOUS,
                 groups=self.viewer,
             )
         except (sqlite3.Error, OSError) as ex:
