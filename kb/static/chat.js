@@ -33,23 +33,53 @@
   }
 
   const KEPT_TURNS = 50;
+  const BUSY_TRIES = 3;  // a busy service is asked again this many times, as long as it says when
+  const keyBox = document.getElementById("apikey");
   setupHeader();
   document.getElementById("newchat").addEventListener("click", newChat);
 
   function scroll() { messages.scrollTop = messages.scrollHeight; }
 
+  // an answer longer than the view is shown from its question down, not from its last line
+  function showAnswer(bubble) {
+    const start = bubble.previousElementSibling || bubble;
+    if (bubble.getBoundingClientRect().bottom - start.getBoundingClientRect().top <= messages.clientHeight) { scroll(); return; }
+    messages.scrollTop += start.getBoundingClientRect().top - messages.getBoundingClientRect().top - 12;
+  }
+
+  const panel = document.getElementById("source");
+  const closer = document.getElementById("source-close");
+  // on a narrow screen the passage covers the page: it is one step of the browser's history, so
+  // that Back closes it as the close button and Escape do (and does not leave the chat)
+  const narrow = window.matchMedia("(max-width: 900px)");
+  let stepped = false;
+
   function showSource(c, button) {
     document.querySelectorAll(".cite.active").forEach((b) => b.classList.remove("active"));
     const body = document.getElementById("source-body");
     const empty = document.getElementById("source-empty");
-    if (!c) { body.hidden = true; empty.hidden = false; return; }
+    if (!c) {
+      body.hidden = true; empty.hidden = false; closer.hidden = true;
+      panel.classList.remove("open");
+      if (stepped) { stepped = false; history.back(); }
+      return;
+    }
+    if (narrow.matches && !stepped) { history.pushState({ kbSource: true }, ""); stepped = true; }
+    closer.hidden = false;
     if (button) button.classList.add("active");
     document.getElementById("source-title").textContent = `[${c.n}] ${c.title || c.source}`;
     document.getElementById("source-loc").textContent = c.locator ? `${c.source} · ${c.locator}` : c.source;
     document.getElementById("source-text").replaceChildren(...passageNodes(c.text));
     body.hidden = false; empty.hidden = true;
-    document.getElementById("source").classList.add("open");
+    panel.classList.add("open");
+    if (narrow.matches) closer.focus();
   }
+
+  closer.addEventListener("click", () => { showSource(null); input.focus(); });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && !closer.hidden) { showSource(null); input.focus(); }
+  });
+  window.addEventListener("popstate", () => { if (stepped) { stepped = false; showSource(null); } });
 
   // answer text with [n] markers turned into buttons that open the cited passage
   function renderAnswer(container, text, citations) {
@@ -82,30 +112,42 @@
     down.innerHTML = THUMB;
     down.classList.add("down");
     const wrap = el("div", {});
+    // the click records the rating; the comment, if one is written, is sent with it again (a
+    // later rating of an answer replaces the earlier one)
+    async function record(rating, comment) {
+      const r = await fetch("/v1/feedback", { method: "POST", headers: authHeaders(),
+        body: JSON.stringify({ answer_id: answerId, rating, comment }) });
+      if (!r.ok) throw new Error((await failure(r)).message);
+    }
     function choose(rating, btn) {
       up.classList.remove("chosen"); down.classList.remove("chosen"); btn.classList.add("chosen");
       wrap.innerHTML = "";
-      const comment = el("input", { type: "text", placeholder: t("comment"), maxlength: "4000", class: "fb-comment" });
+      const noted = el("span", { class: "fb-noted" });
+      const comment = el("input", { type: "text", placeholder: t(rating === "up" ? "commentup" : "comment"),
+        maxlength: "4000", class: "fb-comment" });
       const submit = el("button", { type: "submit", class: "fb-send" }, t("submit"));
       const f = el("form", { class: "fb-form" }, comment, submit);
+      function failed(e) {
+        wrap.querySelectorAll(".error").forEach((x) => x.remove());
+        wrap.append(errorNode(e.message));
+      }
+      record(rating, null).then(() => {
+        if (btn.classList.contains("chosen")) noted.textContent = t("noted");
+      }, failed);  // not recorded: the form's Send tries again
       f.addEventListener("submit", async (ev) => {
         ev.preventDefault();
         submit.disabled = true;
-        let shown;
         try {
-          const r = await fetch("/v1/feedback", { method: "POST", headers: authHeaders(),
-            body: JSON.stringify({ answer_id: answerId, rating, comment: comment.value || null }) });
-          shown = r.ok ? el("span", { class: "thanks" }, t("thanks")) : errorNode((await failure(r)).message);
+          await record(rating, comment.value || null);
         } catch (e) {
           submit.disabled = false;  // the form stays, to send again
-          wrap.querySelectorAll(".error").forEach((x) => x.remove());
-          wrap.append(errorNode(e.message));
+          failed(e);
           return;
         }
         wrap.innerHTML = "";
-        wrap.append(shown);
+        wrap.append(el("span", { class: "thanks" }, t("thanks")));
       });
-      wrap.append(f);
+      wrap.append(noted, f);
       comment.focus();
     }
     up.addEventListener("click", () => choose("up", up));
@@ -144,7 +186,11 @@
     const [bar, wrap] = feedbackBar(final.answer_id);
     const badge = el("span", { class: "badge" + (final.handoff ? " handoff" : "") },
       final.handoff ? t("handoffbadge") : actionName(final.action));
-    bar.append(badge, el("span", {}, `${t("confidence")} ${Math.round((final.confidence || 0) * 100)}%`));
+    bar.append(badge);
+    // how sure an answer is; a hand-off or a refusal is no less sure for its "0%"
+    if (final.action === "answer" || final.action === "faq") {
+      bar.append(el("span", {}, `${t("confidence")} ${Math.round((final.confidence || 0) * 100)}%`));
+    }
     // an answer composed without the model (it was down, or stopped part-way) says so
     if (final.fallback === "extractive" || final.fallback === "partial") {
       bar.append(el("span", { class: "badge fallback", role: "note" }, t("fb_" + final.fallback)));
@@ -189,22 +235,42 @@
     if (!apiKey()) body.user = { groups: [] };
     let final = null;
     try {
-      const r = await fetch("/v1/ask", { method: "POST", headers: authHeaders(), body: JSON.stringify(body), signal });
+      let r, why = null;
+      // a busy service (503) or a rate limit (429) says when to come back: the page waits and
+      // asks again, a few times, before it gives up
+      for (let tries = 0; ; tries++) {
+        try {
+          r = await fetch("/v1/ask", { method: "POST", headers: authHeaders(), body: JSON.stringify(body), signal });
+        } catch (e) {
+          if (e.name === "AbortError") throw e;
+          throw new Error(t("unreachable"));  // the network, or the service is down ("Failed to fetch")
+        }
+        if (r.ok || tries >= BUSY_TRIES) break;
+        why = await failure(r);
+        const wait = Number(r.headers.get("Retry-After") ?? NaN);
+        if (!(why.code === "busy" || why.code === "rate_limited") || !(wait >= 0 && wait <= 15)) break;
+        textEl.textContent = t("busywait");
+        await new Promise((done) => setTimeout(done, Math.max(wait, 1) * 1000));
+        if (mine !== chat) return;
+        textEl.textContent = "";
+      }
       if (!r.ok || !r.body) {
-        const why = await failure(r);
+        why = why || await failure(r);
         if (r.status === 401) {
-          // the customer is told what to do, not the header an integrator sends
-          const key = document.getElementById("apikey");
-          if (key) key.focus();
-          throw Object.assign(new Error(t("nokey")), { unsent: true });
+          // the customer is told what to do, not the header an integrator sends; a key typed in
+          // and refused is told so
+          if (keyBox) keyBox.focus();
+          throw new Error(t(apiKey() ? "badkey" : "nokey"));
         }
         if (sent && r.status === 403 && why.code === "session_forbidden") {
           forgetSession();  // another key's conversation: the next question starts a new one
           throw new Error(t("sessionlost"));
         }
-        // the limit, without the hint meant for the operator ("or raise KB_MAX_QUESTION_CHARS")
-        const message = why.code === "question_too_long" ? `${t("toolong")} (${why.message.split(";")[0]})` : why.message;
-        throw Object.assign(new Error(message), { unsent: r.status === 413 || r.status === 422 });
+        if (why.code === "busy" || why.code === "rate_limited") throw new Error(t("busy"));
+        // the limit, in the page's language, without the hint meant for the operator ("or raise
+        // KB_MAX_QUESTION_CHARS")
+        const counts = why.code === "question_too_long" && why.message.match(/has (\d+) characters, the limit is (\d+)/);
+        throw new Error(counts ? t("toolong").replace("{n}", counts[1]).replace("{limit}", counts[2]) : why.message);
       }
       const reader = r.body.getReader();
       const decoder = new TextDecoder();
@@ -217,7 +283,7 @@
         for (const [event, data] of sseEvents(state)) {
           if (mine !== chat) return;  // "New chat" was pressed meanwhile
           if (event === "token") { streamed += data.text; textEl.textContent = streamed; scroll(); }
-          else if (event === "final") { final = data; finish(bubble, textEl, data); scroll(); }
+          else if (event === "final") { final = data; finish(bubble, textEl, data); showAnswer(bubble); }
           else if (event === "error") throw new Error(data.message);
         }
       }
@@ -229,7 +295,7 @@
       bubble.classList.remove("streaming");
       if (!final) textEl.textContent = "";  // streamed text not yet checked is not left standing
       bubble.append(errorNode(e.name === "AbortError" ? t("cutoff") : e.message));
-      if (e.unsent) input.value = input.value || question;  // too long or refused: to edit and send again
+      input.value = input.value || question;  // not answered: back in the box, to edit or send again
       return;
     }
     if (mine !== chat) return;
@@ -265,10 +331,12 @@
     try { await ask(q, chat, controller.signal); } finally {
       if (inflight === controller) inflight = null;
       send.disabled = false;
-      input.focus();
+      if (!keyBox || document.activeElement !== keyBox) input.focus();  // a refused key is the box to mend
     }
   });
   input.addEventListener("keydown", (ev) => {
+    // Enter that ends an input method's composition (pinyin, kana) picks the characters: it sends nothing
+    if (ev.isComposing || ev.keyCode === 229) return;
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
   });
 })();

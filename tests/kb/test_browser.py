@@ -281,14 +281,35 @@ window.fetch = (url, opts) => (String(url).endsWith('/v1/feedback') && window.__
 """)
     _ask(browser, "How many days do I have to return an unused item?")
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .meta"))
-    browser.find_element(By.CSS_SELECTOR, '.fb[data-rating="up"]').click()
-    send = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, ".fb-send")))
-    send.click()
+    browser.find_element(By.CSS_SELECTOR, '.fb[data-rating="up"]').click()  # the click's own record fails
     err = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))[0]
-    assert "Failed to fetch" in err.text and send.is_enabled()
+    assert "Failed to fetch" in err.text
+    send = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, ".fb-send")))
+    assert browser.find_element(By.CSS_SELECTOR, ".fb-noted").text == ""  # not said to be saved
+    send.click()
+    wait.until(lambda d: send.is_enabled() and d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))
     browser.execute_script("window.__failFeedback = false")
     send.click()
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".thanks")))
+
+
+def test_a_thumb_alone_records_the_rating(live: LiveServer, browser: Any) -> None:
+    """Most customers click a thumb and move on: the rating was saved only once the comment form
+    under it was sent too."""
+    from selenium.webdriver.common.by import By
+
+    wait = _fresh_page(live, browser)
+    _ask(browser, "Do gift cards expire?")
+    bot = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .meta"))[0]
+    answer_id = browser.find_element(By.CSS_SELECTOR, ".msg.bot").get_attribute("data-answer-id")
+    assert answer_id and bot
+    browser.find_element(By.CSS_SELECTOR, '.fb[data-rating="up"]').click()
+    noted = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".fb-noted").text)
+    assert "saved" in noted
+    assert browser.find_element(By.CSS_SELECTOR, ".fb-comment").get_attribute("placeholder") == "Anything to add? (optional)"
+    records = [r for r in httpx.get(live.url + "/v1/feedback/export?rating=up", timeout=30).text.splitlines()
+               if answer_id in r]
+    assert len(records) == 1, records
 
 
 def test_the_agent_page_says_when_it_needs_a_key(live: LiveServer, browser: Any) -> None:
@@ -380,3 +401,130 @@ document.addEventListener('securitypolicyviolation', e => window.__blocked.push(
         "return performance.getEntriesByType('resource').map(e => e.name).filter(u => !u.startsWith(location.origin))")
     assert set(others) <= {logo} and (logo not in others or blocked), others
     browser.save_screenshot(str(ARTIFACTS / f"api{page.replace('/', '-')}.png"))
+
+
+# --- the page on a phone, with an input method, and when the service is busy or away -------------
+
+def test_on_a_phone_the_passage_closes_and_the_header_fits(live: LiveServer, browser: Any) -> None:
+    """At 390 px the opened passage covered the page with no way back but "New chat", and the
+    header ran 90 px past the screen."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as EC
+
+    browser.set_window_size(390, 844)
+    try:
+        wait = _fresh_page(live, browser)
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        header = browser.find_element(By.CSS_SELECTOR, "header.top")
+        assert all(e.rect["x"] + e.rect["width"] <= header.rect["width"] + 1
+                   for e in header.find_elements(By.CSS_SELECTOR, "button, a, input, select") if e.is_displayed())
+        _ask(browser, "How many days do I have to return an unused item?")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .cite"))[0].click()
+        close = wait.until(EC.element_to_be_clickable((By.ID, "source-close")))
+        assert browser.find_element(By.ID, "source").rect["y"] == 0  # over the whole screen
+        close.click()
+        wait.until(EC.invisibility_of_element_located((By.ID, "source")))
+        browser.find_element(By.CSS_SELECTOR, ".msg.bot .cite").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "source-close")))
+        browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+        wait.until(EC.invisibility_of_element_located((By.ID, "source")))
+        browser.find_element(By.CSS_SELECTOR, ".msg.bot .cite").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "source-close")))
+        browser.back()  # the phone's Back closes the passage and stays on the chat
+        wait.until(EC.invisibility_of_element_located((By.ID, "source")))
+        assert browser.current_url.rstrip("/") == live.url and browser.find_elements(By.CSS_SELECTOR, ".msg.bot")
+        browser.find_element(By.ID, "question").send_keys("Do gift cards expire?")  # the box is reachable
+    finally:
+        browser.set_window_size(1280, 860)
+
+
+def test_enter_that_ends_an_input_methods_composition_sends_nothing(live: LiveServer, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    _fresh_page(live, browser)
+    browser.execute_script("""
+const box = document.getElementById('question');
+box.value = 'tui huo';
+box.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', keyCode: 229, isComposing: true, bubbles: true }));
+""")
+    assert browser.find_elements(By.CSS_SELECTOR, ".msg.user") == []
+    assert browser.find_element(By.ID, "question").get_attribute("value") == "tui huo"
+
+
+BUSY = """
+window.__asks = 0;
+const realFetch = window.fetch;
+window.fetch = async (url, opts) => {
+  if (String(url).endsWith('/v1/ask') && (window.__asks += 1) <= window.__busyTimes) {
+    return new Response(JSON.stringify({ error: 'busy', message: 'all 4 answer slots are busy and 32 requests wait',
+      hint: 'retry after 1 s' }), { status: 503, headers: { 'Content-Type': 'application/json', 'Retry-After': '1' } });
+  }
+  return realFetch(url, opts);
+};
+"""
+
+
+@pytest.mark.parametrize("busy_times", [2, 99])
+def test_a_busy_service_is_asked_again_and_the_question_is_kept(live: LiveServer, browser: Any, busy_times: int) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait = _fresh_page(live, browser, f"window.__busyTimes = {busy_times};" + BUSY)
+    _ask(browser, "How many days do I have to return an unused item?")
+    if busy_times == 2:  # busy twice, then answered
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .cite"))
+        assert browser.execute_script("return window.__asks") == 3
+        assert "30 days" in browser.find_element(By.CSS_SELECTOR, ".msg.bot .text").text
+        return
+    err = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))[0]
+    assert "very busy" in err.text and "slots" not in err.text, err.text
+    assert browser.execute_script("return window.__asks") == 4  # the first and three more
+    assert browser.find_element(By.ID, "question").get_attribute("value").startswith("How many days")
+
+
+def test_a_service_out_of_reach_keeps_the_question(live: LiveServer, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait = _fresh_page(live, browser, "window.fetch = () => Promise.reject(new TypeError('Failed to fetch'));")
+    _ask(browser, "Do gift cards expire?")
+    err = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))[0]
+    assert "cannot be reached" in err.text and "Failed to fetch" not in err.text, err.text
+    assert browser.find_element(By.ID, "question").get_attribute("value") == "Do gift cards expire?"
+
+
+def test_a_refused_key_is_named_and_its_box_is_the_one_focused(live: LiveServer, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait = _fresh_page(live, browser, "sessionStorage.setItem('kb.apikey', 'kb_wrong');" + UNAUTHORIZED)
+    _ask(browser, "Do gift cards expire?")
+    err = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .error"))[0]
+    assert "was not accepted" in err.text, err.text
+    assert browser.switch_to.active_element.get_attribute("id") == "apikey"
+
+
+def test_a_long_answer_is_shown_from_its_question_and_a_refusal_shows_no_confidence(
+    live: LiveServer, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait = _fresh_page(live, browser, """
+window.fetch = async (url) => {
+  if (!String(url).endsWith('/v1/ask')) return new Response('{}', { status: 404 });
+  const steps = Array.from({ length: 60 }, (_, i) => `Step ${i + 1}: do the next thing [1].`).join('\n');
+  const final = { answer: steps, action: 'answer', confidence: 0.9, answer_id: 'ans_long', handoff: false,
+    citations: [{ n: 1, source: 'setup.md', locator: '', title: 'Setup', text: 'Step 1', score: 1 }] };
+  return new Response('event: final\ndata: ' + JSON.stringify(final) + '\n\n',
+    { status: 200, headers: { 'Content-Type': 'text/event-stream' } });
+};
+""")
+    _ask(browser, "How do I set it up?")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot .meta"))
+    top = browser.execute_script(
+        "const m = document.getElementById('messages'), q = document.querySelector('.msg.user');"
+        "return q.getBoundingClientRect().top - m.getBoundingClientRect().top;")
+    assert 0 <= top <= 40, top  # the question and the answer's first steps, not "Step 60"
+
+    wait = _fresh_page(live, browser)
+    _ask(browser, "Who won the football world cup in 2018?")
+    meta = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.bot:not(.streaming) .meta"))[0]
+    assert "not found" in meta.text and "confidence" not in meta.text, meta.text
