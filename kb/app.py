@@ -536,18 +536,44 @@ class RequestContext:
                 await resp(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            route_name = getattr(route, "path", None) or (
-                "static" if path.startswith("/static") else "unmatched"
-            )
+            route_name = route_of(scope, path)
+            key_name = (scope.get("state") or {}).get("key_name")  # set by `caller`
             m = self.service.metrics
             m.requests.labels(
                 route=route_name, method=scope.get("method", ""), status=str(status["code"])
             ).inc()
             m.latency.labels(route=route_name).observe(elapsed)
+            if key_name:
+                m.key_requests.labels(key=key_name, status=str(status["code"])).inc()
             if route_name not in ("/healthz", "/readyz", "/metrics"):
-                log.info("%s %s %d %.1f ms", scope.get("method"), route_name, status["code"], elapsed * 1000)
+                # the address asked for (a client's wrong URL, a session's id), the key that asked
+                log.info("%s %s %d %.1f ms%s", scope.get("method"), shown_path(path), status["code"], elapsed * 1000,
+                         f" key={key_name}" if key_name else "")
             request_id_var.reset(token)
+
+
+def route_of(scope: MutableMapping[str, Any], path: str) -> str:
+    """The route a request is counted under: its route's pattern, the route its path would have
+    matched where it was answered before routing (a body over the limit), "static", or
+    "unmatched" (a bounded set of labels, whatever clients send)."""
+    route = scope.get("route")
+    if route is not None and getattr(route, "path", None):
+        return str(route.path)
+    if path.startswith("/static"):
+        return "static"
+    from starlette.routing import Match
+
+    app = scope.get("app")
+    for candidate in getattr(app, "routes", ()):
+        if candidate.matches(scope)[0] is Match.FULL and getattr(candidate, "path", None):
+            return str(candidate.path)
+    return "unmatched"
+
+
+def shown_path(path: str, limit: int = 200) -> str:
+    """A requested path as one log line may hold it: control characters escaped, cut at ``limit``."""
+    shown = path.encode("unicode_escape").decode("ascii") if not path.isprintable() else path
+    return shown if len(shown) <= limit else shown[:limit] + "…"
 
 
 def form_names(field: str, value: str | None) -> tuple[str, ...]:
@@ -627,7 +653,11 @@ def caller(
         principal = svc.keys.authenticate(presented)
     except AuthError:
         svc.limiter.hit(f"ip:{client}")
+        if presented:
+            request.state.key_name = "(not valid)"
         raise
+    if not principal.anonymous:
+        request.state.key_name = principal.name  # for the access log line and kb_key_requests_total
     svc.limiter.hit(f"ip:{client}" if principal.anonymous else f"key:{principal.name}")
     return principal
 

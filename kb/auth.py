@@ -69,7 +69,7 @@ class Principal:
         if not self.allows(role):
             raise ForbiddenError(
                 f"key {self.name!r} has role {self.role}, this needs {role}",
-                "use a key with that role (see KB_API_KEYS in kb/auth.py)",
+                "use a key with that role (an admin makes one with `kb keys new NAME --role ROLE`)",
             )
 
     def check_as_of(self, day: _dt.date | None, today: _dt.date | None = None) -> None:

@@ -14,6 +14,9 @@ class Metrics:
         self.requests = Counter(
             "kb_requests_total", "HTTP requests", ["route", "method", "status"], registry=r
         )
+        self.key_requests = Counter(
+            "kb_key_requests_total", "HTTP requests by API key name (KB_API_KEYS)", ["key", "status"], registry=r
+        )
         self.latency = Histogram(
             "kb_request_seconds",
             "HTTP request latency (to the last byte)",

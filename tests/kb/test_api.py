@@ -1229,6 +1229,35 @@ def test_logs_carry_request_ids_and_no_text(client: Any, caplog: pytest.LogCaptu
         assert "Customs duties are paid" not in msg
 
 
+def test_access_log_names_the_key_and_the_address_asked_for(keyed: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """`kb keys new NAME` says the name is shown in logs and metrics: no log line or metric named a
+    key, and every wrong URL, or a body too large for /v1/ask, was logged as "unmatched"."""
+    caplog.set_level(logging.INFO, logger="kb.app")
+    q = {"question": "Can I return an unused item within 30 days of delivery?"}
+    assert keyed.post("/v1/ask", json=q, headers=_h("r")).status_code == 200
+    assert keyed.get("/v1/sessions", headers=_h("r")).status_code == 403
+    assert keyed.post("/v1/ask", json=q, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert keyed.get("/v1/nope%07", headers=_h("r")).status_code == 404
+    assert keyed.post("/v1/ask", content=b"x" * (3 << 20), headers={**_h("r"), "Content-Type": "application/json"}
+                      ).status_code == 413
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "kb.app" and " ms" in rec.getMessage()]
+    assert any(re.fullmatch(r"POST /v1/ask 200 [\d.]+ ms key=rita", m) for m in lines), lines
+    assert any(re.fullmatch(r"GET /v1/sessions 403 [\d.]+ ms key=rita", m) for m in lines), lines
+    assert any(re.fullmatch(r"POST /v1/ask 401 [\d.]+ ms key=\(not valid\)", m) for m in lines), lines
+    assert any(m.startswith("GET /v1/nope\\x07 404 ") for m in lines), lines
+    assert any(m.startswith("POST /v1/ask 413 ") for m in lines), lines
+    metrics = keyed.get("/metrics", headers=_h("a")).text
+    assert 'kb_key_requests_total{key="rita",status="200"} 1.0' in metrics
+    assert 'kb_key_requests_total{key="rita",status="403"} 1.0' in metrics
+    assert 'kb_requests_total{method="POST",route="/v1/ask",status="413"} 1.0' in metrics
+    assert 'route="unmatched",status="404"' in metrics and "nope" not in metrics
+
+
+def test_a_role_refusal_says_how_to_get_a_key_not_where_the_code_is(keyed: Any) -> None:
+    r = keyed.get("/v1/sessions", headers=_h("r"))
+    assert r.status_code == 403 and "kb keys new" in r.json()["message"] and ".py" not in r.text, r.text
+
+
 def test_concurrent_requests_share_the_service(client: Any) -> None:
     errors: list[int] = []
 
