@@ -55,7 +55,7 @@ class ChunkSettings:
         # "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM; a
         # knowledge base embedded in an earlier form is embedded again on its next ingest)
         return {
-            "chunker": "structure-v13",
+            "chunker": "structure-v14",
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap": self.chunk_overlap,
             "question_form": QUESTION_FORM,

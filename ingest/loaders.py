@@ -1214,8 +1214,22 @@ def _readable_page(text: str) -> tuple[str, list[tuple[str, str]]]:
 _FURNITURE_WORDS = frozenset({
     "cookie", "cookies", "consent", "gdpr", "banner", "breadcrumb", "breadcrumbs", "sidebar", "footer",
     "newsletter", "share", "sharing", "social", "nav", "navbar", "navigation", "topnav", "menu", "topmenu",
-    "mainmenu", "megamenu", "related",
+    "mainmenu", "megamenu", "related", "colophon", "masthead", "widget", "relatedposts",
 })
+# a class or id that names furniture only as a whole (WordPress themes' "site-info" footer, "top-bar"
+# with another phone number than the page's, Jetpack's related posts): "info" or "top" alone name content
+_FURNITURE_NAMES = frozenset({
+    "site-info", "site-header", "site-branding", "top-bar", "topbar", "skip-link", "skip-links",
+    "back-to-top", "article-feedback", "was-this-helpful", "page-feedback",
+})
+# a block that says nothing but the site's own words ("Back to top", "Was this article helpful? Yes
+# No"): quoted as a sentence of the page, and a chunk of their own
+_FURNITURE_LINE = re.compile(
+    r"(?:back to top|(?:skip|jump) to (?:the )?(?:main )?(?:content|navigation)"
+    r"|was this (?:article|page|answer|information) (?:helpful|useful)\W*(?:yes\W*no)?"
+    r"|返回顶部|回到顶部|跳到主要内容|跳至内容|这篇文章(?:对您)?有帮助吗\W*(?:是\W*否|有\W*没有)?)\W*",
+    re.IGNORECASE,
+)
 # words that also name content ("menu-item" of a product list, "related-terms"): furniture only where
 # most of its text is links (a menu, a list of related articles)
 _LINK_WORDS = frozenset({"nav", "navbar", "navigation", "topnav", "menu", "topmenu", "mainmenu", "megamenu", "related"})
@@ -1224,8 +1238,11 @@ _MAIN_TAGS = frozenset({"main", "article"})
 
 
 def _words(el: Any) -> set[str]:
+    """An element's class and id as words ("siteFooter", "site_footer" and "site-footer": "site",
+    "footer"), and as the names they are (:data:`_FURNITURE_NAMES`)."""
     raw = f"{el.get('class') or ''} {el.get('id') or ''}"
-    return set(re.sub(r"([a-z])([A-Z])", r"\1 \2", raw).lower().replace("_", " ").replace("-", " ").split())
+    names = set(raw.lower().replace("_", "-").split())
+    return set(re.sub(r"([a-z])([A-Z])", r"\1 \2", raw).lower().replace("_", " ").replace("-", " ").split()) | names
 
 
 def _text_len(el: Any) -> int:
@@ -1276,7 +1293,7 @@ def _without_site_furniture(root: Any) -> None:
             ))
         )
         words = _words(el)
-        named = words & _FURNITURE_WORDS
+        named = words & (_FURNITURE_WORDS | _FURNITURE_NAMES)
         by_name = (
             bool(named)
             and (not named <= _LINK_WORDS or 2 * _link_len(el) >= _text_len(el))
@@ -1289,6 +1306,9 @@ def _without_site_furniture(root: Any) -> None:
         dropped.append(el)
     for el in dropped:
         _drop(el)
+    for el in list(body.iter("p", "div", "span", "a", "li")):
+        if el.getparent() is not None and _FURNITURE_LINE.fullmatch(" ".join("".join(el.itertext()).split())):
+            _drop(el)
     if root.find(".//main") is None and root.find(".//*[@role='main']") is None:
         articles = [a for a in root.iter("article") if not any(b.tag == "article" for b in a.iterancestors())]
         if len(articles) == 1 and 2 * _text_len(articles[0]) >= _text_len(body) and not [

@@ -869,6 +869,34 @@ def test_a_cms_page_is_read_without_its_sites_furniture(tmp_path: Path) -> None:
     ]
 
 
+def test_a_wordpress_pages_theme_furniture_is_left_out(tmp_path: Path) -> None:
+    """A default WordPress (Underscores, Jetpack) page: its top bar's other phone number was quoted
+    first for "What number do I call to make a claim?", and "Back to top", the related posts, the
+    sidebar's promotion and "Proudly powered by WordPress" were chunked with the page."""
+    els = _html(tmp_path, """<div id="page" class="site">
+        <div class="skip-link"><a href="#content">Skip to content</a></div>
+        <div class="top-bar">Call us free on 0800 123 4567 &middot; <a href="/login">My policy login</a></div>
+        <div id="masthead" class="site-header"><div class="site-branding"><p class="site-title">
+          <a href="/">Larkfield Insurance</a></p><p class="site-description">Home insurance since 1987</p></div></div>
+        <div id="content" class="site-content"><div id="primary" class="content-area"><div class="entry-content">
+          <h1 class="entry-title">Making a claim</h1><p>Report a claim by phone on 0800 123 4599.</p>
+          <h2>Excess</h2><p>The standard excess is £250.</p><p>Back to top</p>
+          <div class="article-feedback">Was this article helpful? <button>Yes</button> <button>No</button></div>
+          <p>Was this article helpful to you, and what should we add? Tell us at help@example.com.</p>
+        </div><div class="jp-relatedposts"><h3>Related</h3><p><a href="/storm">Storm damage</a></p></div></div>
+        <div id="secondary" class="widget-area"><section class="widget"><h2 class="widget-title">Get a quote</h2>
+          <p>Save 20% when you buy online.</p></section></div></div>
+        <div id="colophon" class="site-info">&copy; 2026 Larkfield. Proudly powered by WordPress.</div>
+        <p>Was this page helpful? Yes No</p><div>返回顶部</div></div>""")
+    assert [text for _, text, _ in els] == [
+        "Making a claim",
+        "Report a claim by phone on 0800 123 4599.",
+        "Excess",
+        "The standard excess is £250.",
+        "Was this article helpful to you, and what should we add? Tell us at help@example.com.",
+    ]
+
+
 def test_a_page_with_main_keeps_all_of_its_content(tmp_path: Path) -> None:
     # what is in the page's <main>/<article> is its own, even an <aside> or a <header> there
     page = """<header><nav><a href="/">Home</a></nav></header><div class="breadcrumbs">Home &gt; Help</div>
