@@ -1783,7 +1783,7 @@ class DocxLoader:
 
         try:
             _fast_unstructured()
-            els = partition_docx(file=io.BytesIO(data), **_NO_LANG)
+            els = partition_docx(file=io.BytesIO(_docx_as_shown(data)), **_NO_LANG)
         except MemoryError:
             raise _out_of_memory(path.name) from None
         except Exception as ex:  # python-docx / zipfile raise many types for damaged files
@@ -1806,6 +1806,87 @@ class DocxLoader:
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+
+
+def _docx_as_shown(data: bytes) -> bytes:
+    """The document as Word shows it, in the plain paragraphs and runs unstructured reads: text in
+    a content control (``w:sdt``: a template's fields, a "Policy summary" block), a tracked change's
+    insertion (``w:ins``; a deletion left out), a run in a smart tag or custom XML, and a text box
+    (the floating kind Word inserts by default, or the older VML one), as paragraphs after the one
+    it is anchored in. unstructured reads a paragraph's own runs only: "You can cancel within 14
+    days" was stored as "You can cancel within of receiving your documents", and a £120 excess
+    inserted with Track Changes on was in no chunk, without a word at ingest. A table of contents
+    in a content control stays out, as before. ``data`` comes back as it was where its XML
+    cannot be read (the partitioner then says what is wrong)."""
+    from lxml import etree
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            xml = z.read("word/document.xml")
+            root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True))
+            infos = z.infolist()
+            parts = {i.filename: z.read(i.filename) for i in infos if i.filename != "word/document.xml"}
+    except (zipfile.BadZipFile, KeyError, etree.LxmlError, OSError):
+        return data
+    changed = False
+
+    def unwrap(el: Any, into: Any = None) -> None:
+        parent = el.getparent()
+        if parent is None:
+            return
+        at = parent.index(el)
+        for child in list(into if into is not None else el):
+            parent.insert(at, child)
+            at += 1
+        parent.remove(el)
+
+    for el in list(root.iter(f"{_W}del", f"{_W}moveFrom", f"{_MC}Fallback")):
+        if el.getparent() is not None:
+            el.getparent().remove(el)
+            changed = True
+    for el in list(root.iter(f"{_W}sdt")):
+        gallery = el.find(f"{_W}sdtPr/{_W}docPartObj/{_W}docPartGallery")
+        if gallery is not None and "contents" in (gallery.get(f"{_W}val") or "").lower():
+            el.getparent().remove(el)
+        else:
+            content = el.find(f"{_W}sdtContent")
+            if content is None:
+                el.getparent().remove(el)
+            else:
+                unwrap(el, content)
+        changed = True
+    for el in list(root.iter(f"{_W}ins", f"{_W}moveTo", f"{_W}smartTag", f"{_W}customXml", f"{_MC}AlternateContent",
+                             f"{_MC}Choice")):
+        if el.tag in (f"{_W}customXml", f"{_W}smartTag"):
+            for pr in el.findall(f"{_W}customXmlPr") + el.findall(f"{_W}smartTagPr"):
+                el.remove(pr)
+        unwrap(el)
+        changed = True
+    # text boxes: their paragraphs after the body paragraph (or table cell's) they are anchored in
+    for box in list(root.iter(f"{_W}txbxContent")):
+        if any(a.tag == f"{_W}txbxContent" for a in box.iterancestors()):
+            continue  # a box in a box goes with the outer one
+        para = next((a for a in box.iterancestors() if a.tag == f"{_W}p"
+                     and not any(b.tag == f"{_W}txbxContent" for b in a.iterancestors())), None)
+        run = next((a for a in box.iterancestors() if a.tag == f"{_W}r"), None)
+        if para is None or run is None or run.getparent() is None:
+            continue
+        after = para
+        for block in list(box):
+            if block.tag in (f"{_W}p", f"{_W}tbl"):
+                after.addnext(block)
+                after = block
+        run.getparent().remove(run)
+        changed = True
+    if not changed:
+        return data
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in infos:
+            z.writestr(info, etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+                       if info.filename == "word/document.xml" else parts[info.filename])
+    return out.getvalue()
 
 
 def _docx_notes(data: bytes, elements: Sequence[Element]) -> list[Element]:

@@ -1413,6 +1413,72 @@ def test_a_word_documents_footnotes_are_read_as_a_last_section(tmp_path: Path) -
     assert ("heading", "Notes") not in [(e.kind, e.text) for e in load_file(tmp_path / "plain.docx", tmp_path, 5).elements]
 
 
+_WORD_NS = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+            'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+            'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+            'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+            'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+            'xmlns:v="urn:schemas-microsoft-com:vml"')
+
+
+def _box(text: str, anchored: bool) -> str:
+    """A Word text box: the floating kind Word inserts (a DrawingML anchor with a VML fallback), or
+    the older VML one alone."""
+    content = f"<w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:txbxContent>"
+    vml = f'<w:pict><v:shape id="b1"><v:textbox>{content}</v:textbox></v:shape></w:pict>'
+    if not anchored:
+        return vml
+    shape = (f'<a:graphic><a:graphicData uri="http://schemas.microsoft.com/office/word/2010/wordprocessingShape">'
+             f'<wps:wsp><wps:cNvSpPr txBox="1"/><wps:spPr/><wps:txbx>{content}</wps:txbx><wps:bodyPr/></wps:wsp>'
+             f'</a:graphicData></a:graphic>')
+    anchor = (f'<wp:anchor simplePos="0" relativeHeight="1" behindDoc="0" locked="0" layoutInCell="1" allowOverlap="1">'
+              f'<wp:simplePos x="0" y="0"/><wp:extent cx="5400000" cy="700000"/><wp:wrapTopAndBottom/>'
+              f'<wp:docPr id="10" name="Text Box 10"/>{shape}</wp:anchor>')
+    return (f'<mc:AlternateContent><mc:Choice Requires="wps"><w:drawing>{anchor}</w:drawing></mc:Choice>'
+            f'<mc:Fallback>{vml}</mc:Fallback></mc:AlternateContent>')
+
+
+def test_a_word_document_is_read_as_word_shows_it(tmp_path: Path) -> None:
+    """A QA round's policies: text in a content control ("within 14 days"; a whole "Policy summary"
+    block), a tracked insertion ("£120") and a floating text box were dropped without a word, and
+    "You can cancel within of receiving your documents" was answered."""
+    import docx
+    from docx.oxml import parse_xml
+
+    d = docx.Document()
+    d.add_heading("Key facts", 1)
+    body = d.element.body
+    for xml in (
+        '<w:p><w:r><w:t xml:space="preserve">You can cancel within </w:t></w:r><w:sdt><w:sdtPr><w:alias w:val="Days"/>'
+        '</w:sdtPr><w:sdtContent><w:r><w:t>14 days</w:t></w:r></w:sdtContent></w:sdt>'
+        '<w:r><w:t xml:space="preserve"> of receiving your documents.</w:t></w:r></w:p>',
+        '<w:sdt><w:sdtPr><w:docPartObj><w:docPartGallery w:val="Table of Contents"/></w:docPartObj></w:sdtPr>'
+        '<w:sdtContent><w:p><w:r><w:t>Contents ..... 1</w:t></w:r></w:p></w:sdtContent></w:sdt>',
+        '<w:sdt><w:sdtPr><w:alias w:val="Summary"/></w:sdtPr><w:sdtContent><w:p><w:r>'
+        "<w:t>Your contents are covered up to £75,000.</w:t></w:r></w:p></w:sdtContent></w:sdt>",
+        '<w:p><w:r><w:t xml:space="preserve">The excess for each condition is </w:t></w:r>'
+        '<w:del w:id="1" w:author="A"><w:r><w:delText>£95</w:delText></w:r></w:del>'
+        '<w:ins w:id="2" w:author="A"><w:r><w:t>£120</w:t></w:r></w:ins>'
+        '<w:r><w:t xml:space="preserve"> per policy year.</w:t></w:r></w:p>',
+        f'<w:p><w:r><w:t>Before the box.</w:t></w:r><w:r>{_box("Report a theft within 48 hours.", True)}</w:r></w:p>',
+        f'<w:p><w:r>{_box("Keep your receipts.", False)}</w:r></w:p>',
+    ):
+        body.sectPr.addprevious(parse_xml(xml.replace("<w:p>", f"<w:p {_WORD_NS}>", 1) if xml.startswith("<w:p>")
+                                          else xml.replace("<w:sdt>", f"<w:sdt {_WORD_NS}>", 1)))
+    d.add_paragraph("After the boxes.")
+    d.save(str(tmp_path / "facts.docx"))
+    assert [e.text for e in load_file(tmp_path / "facts.docx", tmp_path, 5).elements] == [
+        "Key facts",
+        "You can cancel within 14 days of receiving your documents.",
+        "Your contents are covered up to £75,000.",
+        "The excess for each condition is £120 per policy year.",
+        "Before the box.",
+        "Report a theft within 48 hours.",
+        "Keep your receipts.",
+        "After the boxes.",
+    ]
+
+
 def _bold_policy_pdf(path: Path) -> Path:
     # as Word exports a policy: section headings in bold 11 pt over 10 pt text, two columns under
     # headings side by side, a bulleted list, a table with a bold header
