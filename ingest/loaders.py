@@ -2644,6 +2644,31 @@ def _cell_text(value: Any) -> str:
     return without_controls(str(value)).strip()
 
 
+# the HTML a help centre's export leaves in a cell ("<p>Call <strong>1571</strong> …</p><ul><li>…"),
+# and its entities ("It&rsquo;s free"); a tag of these names only: "<5 kg" and "a < b" are text
+_MARKUP_TAG = re.compile(
+    r"</?(?:p|br|strong|b|i|em|u|ul|ol|li|a|span|div|h[1-6]|table|thead|tbody|tr|td|th|img|small|sup|sub|"
+    r"blockquote|font|hr|code)\b[^<>]*>",
+    re.IGNORECASE,
+)
+_ENTITY = re.compile(r"&(?:[a-z]{2,8}|#\d{2,6}|#x[0-9a-f]{2,5});", re.IGNORECASE)
+_MARKUP_BREAK = re.compile(r"<br\b[^<>]*>|</(?:p|div|h[1-6]|tr|blockquote|ul|ol|table)\s*>|<hr\b[^<>]*>", re.IGNORECASE)
+
+
+def _markup_as_text(text: str) -> str:
+    """A table cell's HTML as the text it shows: a paragraph, a line break or a table row ends a
+    line, a list item is a bullet, other tags go and entities are read. A QA round's help-centre
+    export quoted "<p>Forward the text to <strong>7726</strong> [1]. It&rsquo;s free.</p>" as the
+    answer, citation marks inside its markup."""
+    if "<" not in text and "&" not in text or not (_MARKUP_TAG.search(text) or _ENTITY.search(text)):
+        return text
+    text = _MARKUP_BREAK.sub("\n", text)
+    text = re.sub(r"<li\b[^<>]*>", "\n- ", text, flags=re.IGNORECASE)
+    text = html_lib.unescape(_MARKUP_TAG.sub("", text)).replace("\xa0", " ")
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
 def _label(row_id: str, question: str) -> str:
     return repr(row_id or (question if len(question) <= 40 else question[:39] + "…"))
 
@@ -2689,7 +2714,7 @@ def rows_to_faq(
             i = cols.get(key)
             return _cell_text(cells[i]) if i is not None and i < len(cells) else ""
 
-        question, answer = get("question"), get("answer")
+        question, answer = _markup_as_text(get("question")), _markup_as_text(get("answer"))
         if not question:
             if answer:  # an answer to no question: nothing asks for it, and it was dropped unsaid
                 unasked.append(_label(get("id"), answer))

@@ -1131,6 +1131,25 @@ def test_faq_utf16(tmp_path: Path) -> None:
     assert load_file(tmp_path / "faq.csv", tmp_path, 5).faq_rows[0].answer == "World."
 
 
+def test_html_in_an_faq_cell_is_read_as_the_text_it_shows(tmp_path: Path) -> None:
+    """A help centre's export: "<p>Forward the text to <strong>7726</strong> [1]. It&rsquo;s
+    free.</p>" was quoted as the answer, citation marks inside its markup."""
+    (tmp_path / "faq.csv").write_text(
+        "question,answer\n"
+        '"How do I set up voicemail?","<p>Call <strong>1571</strong> and follow the prompts.</p>'
+        '<ul><li>Record your greeting</li><li>Set a PIN</li></ul>"\n'
+        '"How do I report spam texts?","<p>Forward the text to <b>7726</b>. It&rsquo;s free&nbsp;&amp; quick.</p>"\n'
+        '"Which parcels ship free?","Parcels <5 kg ship free; a < b is no tag."\n',
+        encoding="utf-8",
+    )
+    rows = load_file(tmp_path / "faq.csv", tmp_path, 5).faq_rows
+    assert [r.answer for r in rows] == [
+        "Call 1571 and follow the prompts.\n- Record your greeting\n- Set a PIN",
+        "Forward the text to 7726. It\u2019s free & quick.",
+        "Parcels <5 kg ship free; a < b is no tag.",
+    ]
+
+
 def test_csv_missing_columns(tmp_path: Path) -> None:
     (tmp_path / "faq.csv").write_text("name,price\nLamp,20\n", encoding="utf-8")
     with pytest.raises(MissingColumnsError) as info:
