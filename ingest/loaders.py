@@ -2868,10 +2868,21 @@ def _column_number(letters: str) -> int:
     return n
 
 
-def _merged_ranges(data: bytes) -> dict[str, list[tuple[int, int, int, int]]]:
-    """Each sheet's merged cells (by its title), as (first row, first column, last row, last column),
-    1-based: read from the workbook's XML, which openpyxl's read-only sheets do not give."""
-    out: dict[str, list[tuple[int, int, int, int]]] = {}
+_HIDDEN_ROW = re.compile(r'<row\b[^>]*?\br="(\d{1,7})"[^>]*?\bhidden="(?:1|true)"|<row\b[^>]*?\bhidden="(?:1|true)"[^>]*?\br="(\d{1,7})"')
+_FILTERED = re.compile(r"<filterColumn\b")
+
+
+class _SheetLayout(NamedTuple):
+    """What openpyxl's read-only sheets do not give: a sheet's merged cells, as (first row, first
+    column, last row, last column), 1-based, and the rows hidden in it (not by a filter)."""
+
+    merged: list[tuple[int, int, int, int]]
+    hidden_rows: frozenset[int]
+
+
+def _sheet_layouts(data: bytes) -> dict[str, _SheetLayout]:
+    """Each sheet's :class:`_SheetLayout` (by its title), read from the workbook's XML."""
+    out: dict[str, _SheetLayout] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
@@ -2886,9 +2897,12 @@ def _merged_ranges(data: bytes) -> dict[str, list[tuple[int, int, int, int]]]:
                 if part not in names:
                     continue
                 xml = z.read(part).decode("utf-8", "replace")
-                out[html_lib.unescape(name)] = [
+                # (rows a filter hides are the table's all the same: the sheet was saved filtered)
+                hidden = frozenset() if _FILTERED.search(xml) else frozenset(
+                    int(a or b) for a, b in _HIDDEN_ROW.findall(xml))
+                out[html_lib.unescape(name)] = _SheetLayout([
                     (int(r1), _column_number(c1), int(r2), _column_number(c2)) for c1, r1, c2, r2 in _MERGE_CELL.findall(xml)
-                ]
+                ], hidden)
     except (KeyError, zipfile.BadZipFile, ValueError):
         return {}
     return out
@@ -2936,8 +2950,9 @@ class XlsxLoader:
             # a question asked on two sheets with two answers is one asked again ("Billing" and
             # "General" both answering "Can I get a paper invoice?")
             earlier: dict[str, tuple[str, str, str]] = {}
-            merged = _merged_ranges(data)
+            layouts = _sheet_layouts(data)
             hidden: list[str] = []
+            hidden_rows: list[str] = []  # "2 on 'FAQ'"
             for ws in wb.worksheets:
                 if getattr(ws, "sheet_state", "visible") != "visible":
                     # a sheet hidden in Excel holds drafts or notes as often as not: it answered
@@ -2945,7 +2960,16 @@ class XlsxLoader:
                     hidden.append(repr(ws.title))
                     continue
                 rows = [list(r) for r in ws.iter_rows(min_row=1, min_col=1, values_only=True)]
-                _fill_merged(rows, merged.get(ws.title, ()))
+                layout = layouts.get(ws.title)
+                if layout is not None:
+                    _fill_merged(rows, layout.merged)
+                    # a row hidden in Excel is a retired or draft entry as a hidden sheet is ("RETIRED
+                    # 2024: An engineer visit costs £99" was quoted as written): left out, and counted
+                    gone = [i for i in layout.hidden_rows if i <= len(rows) and any(_cell_text(c) for c in rows[i - 1])]
+                    for i in gone:
+                        rows[i - 1] = []
+                    if gone:
+                        hidden_rows.append(f"{len(gone)} on {ws.title!r}")
                 rows = [r for r in rows if any(_cell_text(c) for c in r)]
                 if not rows:
                     continue
@@ -2984,6 +3008,9 @@ class XlsxLoader:
                                 "left out: no question and answer columns with rows under them")
             if hidden:
                 warnings.append(f"{path.name}: {hidden_out}; {unhide}")
+            if hidden_rows:
+                warnings.append(f"{path.name}: hidden rows left out ({', '.join(hidden_rows)}); "
+                                "unhide them in Excel to ingest them")
             return [], faq, {WARNINGS_KEY: warnings}
         finally:
             wb.close()

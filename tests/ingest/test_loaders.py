@@ -1779,6 +1779,32 @@ def test_a_hidden_sheet_of_a_workbook_is_left_out_and_named(tmp_path: Path) -> N
                              "'Drafts', 'Internal' left out); unhide them in Excel to ingest them")
 
 
+def test_a_hidden_row_of_a_workbook_is_left_out_and_counted_unless_a_filter_hid_it(tmp_path: Path) -> None:
+    """A QA round's retired entry, in a row hidden in Excel, was quoted as written: "RETIRED 2024: An
+    engineer visit costs £99" (faq, confidence 1.00)."""
+    import openpyxl
+    from openpyxl.worksheet.filters import FilterColumn
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "FAQ"
+    ws.append(["question", "answer"])
+    ws.append(["Do you ship abroad?", "Yes, to 30 countries."])
+    ws.append(["How much is an engineer visit?", "RETIRED 2024: An engineer visit costs £99."])
+    ws.append(["How much is an engineer visit?", "Free if the fault is ours, else £65."])
+    ws.row_dimensions[3].hidden = True
+    wb.save(tmp_path / "faq.xlsx")
+    lf = load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    assert [r.answer for r in lf.faq_rows] == ["Yes, to 30 countries.", "Free if the fault is ours, else £65."]
+    assert lf.warnings == ("faq.xlsx: hidden rows left out (1 on 'FAQ'); unhide them in Excel to ingest them",)
+    # a sheet saved with a filter on hides rows of its table: they are read
+    ws.auto_filter.ref = "A1:B4"
+    ws.auto_filter.filterColumn.append(FilterColumn(colId=1))
+    wb.save(tmp_path / "faq.xlsx")
+    lf = load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    assert len(lf.faq_rows) == 3 and not any("hidden" in w for w in lf.warnings), lf.warnings
+
+
 def test_a_second_column_named_as_the_question_or_answer_column_is_named(tmp_path: Path) -> None:
     # QA 2026-12-07: "question,answer,question" dropped the second question column without a word
     (tmp_path / "faq.csv").write_text("question,answer,Question\nDo you ship abroad?,Yes.,Ship overseas?\n", encoding="utf-8")
