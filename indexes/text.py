@@ -1446,6 +1446,10 @@ _NOT_OPPOSED = re.compile(
     r"|(?:\b(?:money|discount|percent)|%|\$\s*[\d.]+)\s*off\b"
 )
 _ZH_SIDE = re.compile(r"([\u4e00-\u9fff]{2})(内|前|后)")
+# a word said negated ("没有保价的快递", "未保价", "uninsured", "without insurance", "non-members")
+_ZH_NEGATED_WORD = re.compile(r"(?:没有|没|未|无|非|不)([\u4e00-\u9fff]{2})")
+_ZH_NEGATION_BEFORE = ("没有", "没", "未", "无", "非", "不")
+_EN_NEGATED_WORD = re.compile(r"\b(?:not|no|without|never|non-?|un)\s*([a-z]{4,})\b")
 
 
 def _opposite_words_in(text: str) -> set[str]:
@@ -1470,7 +1474,29 @@ def asks_the_opposite(a: str, b: str) -> bool:
         if len(in_x) == 1 and len(in_y) == 1 and in_x != in_y:
             return True
     sides_x = {m.group(1): m.group(2) for m in _ZH_SIDE.finditer(x)}
-    return any(sides_x.get(m.group(1), m.group(2)) != m.group(2) for m in _ZH_SIDE.finditer(y))
+    if any(sides_x.get(m.group(1), m.group(2)) != m.group(2) for m in _ZH_SIDE.finditer(y)):
+        return True
+    return _negates_what_is_said(x, y) or _negates_what_is_said(y, x)
+
+
+def _negates_what_is_said(x: str, y: str) -> bool:
+    """Whether ``y`` negates a word ``x`` says unnegated: "没有保价的快递丢了赔多少" against "有保价的
+    快递丢了赔多少" (a QA round's customer with insured parcels was quoted the uninsured payout),
+    "without insurance" against "with insurance", "uninsured" against "insured"."""
+    for m in _ZH_NEGATED_WORD.finditer(y):
+        before, after = y[m.start() - 1:m.start()], m.group(1)[0]
+        if before and (before == after or before == "有" and m.group(0).startswith("没")):
+            continue  # a question's "A not A": 有没有, 能不能, 是不是, 可不可以
+        word, at = m.group(1), x.find(m.group(1))
+        while at >= 0:
+            if not x[max(0, at - 2):at].endswith(_ZH_NEGATION_BEFORE):
+                return True
+            at = x.find(word, at + 1)
+    negated_y = {m.group(1) for m in _EN_NEGATED_WORD.finditer(y)}
+    if not negated_y:
+        return False
+    said_x = set(re.findall(r"[a-z]{4,}", _EN_NEGATED_WORD.sub(" ", x)))
+    return bool(negated_y & said_x - {m.group(1) for m in _EN_NEGATED_WORD.finditer(x)})
 
 
 def asks_how_to(query: str) -> bool:

@@ -568,6 +568,19 @@ def test_words_that_ask_the_opposite_and_the_same_words_in_another_sense() -> No
     assert not asks_the_opposite("How long before I get my refund?", "How long after a return do I get my refund?")
     assert not asks_the_opposite("Is there money off my first order?", "Is there a discount on my first order?")
     assert not asks_the_opposite("How do I turn roaming off?", "How can I turn roaming off?")
+    # a word one says negated that the other says plain (a QA round's insured parcel was quoted the
+    # uninsured entry's payout, as written)
+    assert asks_the_opposite("有保价的快递丢了赔多少？", "没有保价的快递丢了赔多少？")
+    assert asks_the_opposite("哪些商品不能退货？", "哪些商品能退货？")
+    assert asks_the_opposite("What happens to insured parcels that are lost?", "What happens to uninsured parcels?")
+    assert asks_the_opposite("Can I travel with insurance?", "Can I travel without insurance?")
+    assert asks_the_opposite("Can members return items?", "Can non-members return items?")
+    assert not asks_the_opposite("没保价丢了赔多少钱", "没有保价的快递丢了赔多少？")
+    assert not asks_the_opposite("支持7天无理由退货吗", "可以7天退货吗")
+    # (a question's "A not A" negates nothing: "晚一两天还有没有宽限？" asks "有还款宽限期吗？")
+    assert not asks_the_opposite("有还款宽限期吗？", "晚一两天还有没有宽限？")
+    assert not asks_the_opposite("能退货吗？", "能不能退货？") and not asks_the_opposite("可以退吗", "可不可以退")
+    assert not asks_the_opposite("How do I return an item?", "Can I return an item without its box?")
 
 
 def test_circled_numbers_are_stored_as_list_numbers() -> None:
