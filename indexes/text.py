@@ -485,6 +485,11 @@ def row_label(line: str) -> frozenset[str]:
 ZH_RATIO = 0.2
 
 
+def has_letters(text: str) -> bool:
+    """Whether ``text`` holds a letter of a script :func:`detect_lang` reads (Chinese, Latin)."""
+    return _CJK_CHAR.search(text) is not None or _LATIN_LETTER.search(text) is not None
+
+
 def detect_lang(text: str) -> str:
     """``"zh"`` when CJK characters make up at least 20% of the letters (a Chinese character
     carries about a word, so a Chinese text full of English product names is still Chinese),

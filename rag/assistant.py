@@ -48,6 +48,7 @@ from indexes.text import (
     class_words,
     content_part,
     detect_lang,
+    has_letters,
     holds_answer_kind,
     is_cjk_char,
     is_cjk_lang,
@@ -750,6 +751,17 @@ _ANYTHING_ELSE = frozenset(v.strip() for key in ("offer_declined", "thanks", "ac
 _PUT_THROUGH = frozenset(v.strip() for v in MESSAGES["handoff_request"].values())
 
 
+def letterless_reply_lang(message: str, history: Sequence[Message]) -> str:
+    """The language to reply in to a message without a letter ("？？", "666", "👍"): the
+    conversation's (its customer's latest message with letters), else Chinese where the message
+    holds full-width marks ("？？？"). A Chinese session was told "I couldn't find anything…"."""
+    for m in reversed(history):
+        said = m.get("content") or ""
+        if m.get("role") == "user" and has_letters(said):
+            return reply_lang(said, detect_lang(said))
+    return "zh" if re.search(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]", message) else "en"
+
+
 def reply_lang(question: str, lang: str) -> str:
     """The language of a canned reply to ``question`` (of ``lang``): "zh-Hant" for Chinese written
     in Traditional characters ("積分怎麼用"), so that "抱歉，知識庫中沒有…" answers it."""
@@ -1379,7 +1391,6 @@ class Assistant:
             check_session_id(session_id)
         check_history(history)
         lang = detect_lang(q)
-        say = reply_lang(q, lang)  # the canned replies' language
         timings: dict[str, float] = {}
         answer_id = uuid.uuid4().hex
         hist: list[Message] = list(history) if history is not None else []
@@ -1388,6 +1399,7 @@ class Assistant:
         viewer = (user_filters(filters, groups) or Filters()).groups
         if history is None and session_id and self.store is not None:
             hist = self.store.history(session_id, viewer=viewer)
+        say = reply_lang(q, lang) if has_letters(q) else letterless_reply_lang(q, hist)  # the canned replies'
 
         # how the answer was composed when its model failed: Answer.fallback and fallback_reason
         fell_back: dict[str, str] = {}

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from indexes.text import detect_lang, query_topic, to_simplified, tokenize
+from indexes.text import detect_lang, has_cjk, query_topic, to_simplified, tokenize
 from indexes.types import Filters
 from kb.errors import BackendUnavailableError, InputError
 from rag.assistant import (
@@ -370,6 +370,19 @@ def test_a_question_about_it_after_a_refusal_is_refused_too(shop_index: Any, fak
         assert offered_person(a.text) and not a.citations and a.lang == detect_lang(then)
     # after an answer, the same question is about what was answered
     assert not offered_person(asst.ask(then, history=_asked(asst, "How long is the blender warranty?", "answer")).text)
+
+
+@pytest.mark.parametrize("message", ["666", "？？", "👍👍"])
+def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
+    shop_index: Any, fake_embedder: Any, message: str
+) -> None:
+    # a Chinese session's "？？" and "666" were told "I couldn't find anything ..."
+    asst = make(shop_index, fake_embedder)
+    a = asst.ask(message, history=_asked(asst, "积分有效期是多久？", "refuse"))
+    assert has_cjk(a.text), (a.action, a.text)
+    b = asst.ask(message, history=_asked(asst, "How long is the blender warranty?", "answer"))
+    assert not has_cjk(b.text), (b.action, b.text)
+    assert has_cjk(asst.ask("？？？").text) and not has_cjk(asst.ask("???").text)
 
 
 def test_no_thanks_after_an_answer_is_taken_as_said_and_not_carried(shop_index: Any, fake_embedder: Any) -> None:
