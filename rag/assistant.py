@@ -462,6 +462,11 @@ MESSAGES = {
         "zh": "非常抱歉给您带来不好的体验，正在为您转接人工客服处理。",
         "zh-Hant": "非常抱歉給您帶來不好的體驗，正在為您轉接人工客服處理。",
     },
+    "handoff_account": {
+        "en": "I can't see your account from here, so I'm connecting you with a human agent who can look it up.",
+        "zh": "我无法查看您的账户信息，正在为您转接人工客服查询。",
+        "zh-Hant": "我無法查看您的帳戶資訊，正在為您轉接人工客服查詢。",
+    },
     "handoff_topic": {
         "en": "This topic needs a human agent, so I'm connecting you with one now.",
         "zh": "该问题需要人工客服处理，正在为您转接人工客服。",
@@ -681,6 +686,30 @@ def names_unknown_subject(question: str, index: Any, allowed: np.ndarray | None 
     says "children", "小孩呢？" where it says 儿童, is asked of what the turn before found.)"""
     names = tuple(sorted(names_in(question)))
     return only_names_subject(question) and bool(names) and _knows_none(names, index, allowed)
+
+
+# a question for the customer's own account data, which no document holds and the assistant cannot
+# see ("What is my current checking account balance?", "Can you reverse the $29 overdraft fee you
+# charged me?", "我的余额是多少"): a QA round's bank was told the fee schedule's balance rules, as if an
+# answer. A person looks it up. (Not "How do I check my balance?", which a document answers, nor
+# "Why was my card declined abroad?", which a policy may.)
+OWN_ACCOUNT_RE = re.compile(
+    r"\bwhat(?:'s|’s|\s+is|\s+are)\s+my\s+(?:current\s+|available\s+|remaining\s+|outstanding\s+|latest\s+|account\s+|card\s+"
+    r"|checking\s+|savings\s+|loan\s+|credit\s+card\s+)*(?:balance|credit\s+limit|account\s+number|order\s+status|tracking\s+number"
+    r"|payoff\s+amount|(?:loyalty\s+|reward\s+|rewards\s+)?points\s+balance)\b"
+    r"|\bhow\s+much\s+(?:money\s+)?(?:do\s+i\s+(?:still\s+)?owe|(?:is\s+(?:left\s+)?|do\s+i\s+have\s+(?:left\s+)?)(?:in|on)\s+my\s+(?:account|card|balance))\b"
+    r"|\b(?:reverse|refund|waive|remove|cancel|take\s+off)\s+(?:the|this|that|my)\s+(?:\$?[\d.,]+\s+)?(?:[\w-]+\s+){0,2}?(?:fee|charge)s?"
+    r"\s+(?:that\s+|which\s+)?you\s+(?:charged|took|applied|billed|put)\b"
+    r"|\b(?:check|look\s+up|pull\s+up)\s+my\s+(?:account|balance|booking)\s+for\s+me\b"
+    r"|我的(?:账户|账号|卡|银行卡|信用卡|储蓄卡)?(?:余额|可用额度|欠款)(?:是|还有|还剩)?(?:多少|几)"
+    r"|(?:帮我|给我)(?:查|查询|看)(?:一下|下)?我的(?:余额|账户|额度|欠款)",
+    re.I,
+)
+
+
+def asks_own_account(message: str) -> bool:
+    """Whether ``message`` asks for the customer's own account data (:data:`OWN_ACCOUNT_RE`)."""
+    return OWN_ACCOUNT_RE.search(to_simplified(message)) is not None
 
 
 def is_dispute(message: str) -> bool:
@@ -1478,6 +1507,9 @@ class Assistant:
             return
         if is_dispute(q):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_dispute", say), "handoff", 0.0)}
+            return
+        if asks_own_account(q):
+            yield {"type": "final_obj", "answer": finish(_msg("handoff_account", say), "handoff", 0.0)}
             return
 
         # a question about "it" right after "I couldn't find anything about this" is about that too

@@ -385,6 +385,29 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     assert has_cjk(asst.ask("？？？").text) and not has_cjk(asst.ask("???").text)
 
 
+@pytest.mark.parametrize(("question", "own"), [
+    ("What is my current checking account balance?", True),
+    ("Can you reverse the $29 overdraft fee you charged me on Tuesday?", True),
+    ("What's my credit limit?", True),
+    ("How much do I owe on my card?", True),
+    ("我的余额是多少？", True),
+    ("帮我查一下我的余额", True),
+    ("How do I check my balance?", False),
+    ("How do I find my account number?", False),
+    ("Why was my card declined abroad?", False),
+])
+def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: Any, fake_embedder: Any,
+                                                                    question: str, own: bool) -> None:
+    # a QA round's bank answered "What is my current checking account balance?" with the fee
+    # schedule's balance rules (0.79), as if they were the answer
+    from rag.assistant import asks_own_account
+
+    assert asks_own_account(question) is own
+    if own:
+        a = make(shop_index, fake_embedder).ask(question)
+        assert a.action == "handoff" and not a.citations and ("account" in a.text or "账户" in a.text), a.text
+
+
 def test_no_thanks_after_an_answer_is_taken_as_said_and_not_carried(shop_index: Any, fake_embedder: Any) -> None:
     # "no thanks" after an answer was searched ("no thanks How do I cancel an order?") and refused
     # with the offer of a person, and the next question was searched with it
