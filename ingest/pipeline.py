@@ -21,7 +21,7 @@ import re
 import shlex
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -399,6 +399,17 @@ def _deleted_marks(kb: Any) -> dict[str, dict[str, str]]:
     }
 
 
+def mark_of(marks: Mapping[str, dict[str, str]], source: str, resolved: Path) -> tuple[str, dict[str, str]] | None:
+    """The :data:`DELETED` mark of the file at ``resolved`` read as ``source``, with the source it
+    was deleted as: its own, or, for the file read from another folder (``kb ingest
+    src/policies`` after ``kb delete policies/training.docx``), the mark that names the file. The
+    file was read again, published, and its mark erased, unsaid."""
+    if source in marks:
+        return source, marks[source]
+    file = str(resolved)
+    return next(((key, mark) for key, mark in marks.items() if mark.get("file") == file), None)
+
+
 def _defaults_text(defaults: Any) -> str:
     """An ingest's defaults (its ``--group`` and ``--tag``) as the text a document's content hash
     holds them by; "" for none."""
@@ -421,6 +432,20 @@ def _mark_names(mark: Mapping[str, str], key: str) -> tuple[str, ...]:
     except ValueError:
         return ()
     return tuple(str(n) for n in names) if isinstance(names, list) else ()
+
+
+@contextmanager
+def _marks_until_published(kb: Any, before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> Iterator[None]:
+    """The :data:`DELETED` marks ``after`` while the version that goes with them is written and
+    published (the block), ``before`` again if that fails. Killed in between, the marks say what
+    the command was to do: the next ingest leaves a marked document out (and drops it, where it
+    is live still), or reads an unmarked one again."""
+    _write_deleted_marks(kb, after)
+    try:
+        yield
+    except BaseException:
+        _write_deleted_marks(kb, before)
+        raise
 
 
 def _write_deleted_marks(kb: Any, marks: dict[str, dict[str, str]]) -> None:
@@ -564,9 +589,10 @@ def ingest_paths(
                 data = path.read_bytes()
                 _, side_raw = read_sidecar(path)
                 chash = content_hash(data, side_raw, extra)
-                mark = marks.get(source)
+                marked = mark_of(marks, source, resolved)
+                deleted_as, mark = marked if marked is not None else (source, None)
                 if (mark is not None and not (upload or undelete) and resolved not in by_name
-                        and mark["id"] in (doc_id_for(source, chash), _deleted_id(source, data, side_raw, mark))):
+                        and mark["id"] in (doc_id_for(deleted_as, chash), _deleted_id(deleted_as, data, side_raw, mark))):
                     report.kept_deleted.append(source)
                     report.warnings.append(left_out_deleted(source, mark))
                     continue
@@ -666,8 +692,12 @@ def ingest_paths(
                 f"--prune kept {len(spared)} documents not read from {', '.join(str(p) for p in paths)} "
                 f"(uploads, other folders, or ingested before folders were recorded): {quoted_names(spared)}; "
                 "remove any of them with kb delete SOURCE")})
+        # a document kb delete marked that is live still (the delete was killed between writing its
+        # mark and publishing) goes now, as its mark says
+        marked_live = [source for source in report.kept_deleted if source in prev_docs]
+        report.deleted += len(marked_live)
         report.chunks_new = len(new_chunks)
-        report.deleted_sources = list(pruned)
+        report.deleted_sources = [*pruned, *marked_live]
 
         changed = bool(new_docs) or report.deleted > 0
         # a keyword index built by older code is rebuilt (from the stored chunks, nothing
@@ -682,18 +712,24 @@ def ingest_paths(
         if behind:
             log.info("%s: the keyword index is rebuilt: it %s", kb.name, " and ".join(behind))
             report.keyword_rebuilt = behind
-        manifest = _write_version(
-            kb, embedder, settings, prev, list(keep_ids), new_docs, new_chunks, stream, report, should_stop
-        )
+        if marks and (loaded_sources & marks.keys() or any(m.get("file") in loaded_files for m in marks.values())):
+            # added again (--undelete, by name, as an upload, or changed since), under its source or,
+            # given by name, another one (sub/owl.md as owl.md): a later delete marks it anew. The
+            # marks go before the version is published, and come back if it is not: cleared after,
+            # a kill in between left them, and the next ingest said the live documents left out
+            with _marks_until_published(kb, marks, {
+                k: v for k, v in marks.items() if k not in loaded_sources and v.get("file") not in loaded_files
+            }):
+                manifest = _write_version(
+                    kb, embedder, settings, prev, list(keep_ids), new_docs, new_chunks, stream, report, should_stop
+                )
+        else:
+            manifest = _write_version(
+                kb, embedder, settings, prev, list(keep_ids), new_docs, new_chunks, stream, report, should_stop
+            )
         report.published = True
         report.index_version = kb.live_version()
         report.chunks = _count_chunks(manifest, len(new_chunks))
-        if marks and (loaded_sources & marks.keys() or any(m.get("file") in loaded_files for m in marks.values())):
-            # added again (--undelete, by name, as an upload, or changed since), under its source or,
-            # given by name, another one (sub/owl.md as owl.md): a later delete marks it anew
-            _write_deleted_marks(kb, {
-                k: v for k, v in marks.items() if k not in loaded_sources and v.get("file") not in loaded_files
-            })
         # a document read from a folder replaces the server's kept upload of that name: left
         # there, a sidecar uploaded alone re-read it and published the older text again
         forget_uploads(kb, [*pruned, *from_folder], report)
@@ -1001,12 +1037,11 @@ def delete_sources(
         report.unchanged = len(keep)
         manifest_settings = prev.manifest.get("settings") if isinstance(prev.manifest, dict) else None
         settings = dict(manifest_settings) if isinstance(manifest_settings, dict) else ChunkSettings().as_dict()
-        manifest = _write_version(kb, embedder, settings, prev, keep, [], [], None, report)
-        report.published = True
-        report.index_version = kb.live_version()
-        report.chunks = _count_chunks(manifest, 0)
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        _write_deleted_marks(kb, {**_deleted_marks(kb), **{
+        # the marks are written before the version that drops the documents is published (and
+        # taken back if it is not): written after, a kill in between lost them, and the next
+        # `kb ingest DIR` brought the documents back; a second `kb delete` found nothing to mark
+        with _marks_until_published(kb, marks, {**marks, **{
             d.source: {"id": d.id, "at": at, **({"file": str(f)} if (f := _file_of(d)) is not None else {}),
                        # for whom it was (its access groups, those of them --group gave): given again
                        # without them, it is refused as a live document's widening is
@@ -1016,7 +1051,11 @@ def delete_sources(
                        # a rebuild added, then `kb ingest DIR --group staff`) is still the deleted one
                        "extra": _defaults_text((d.metadata or {}).get(DEFAULTS_KEY))}
             for d in docs if d.id in hit
-        }})
+        }}):
+            manifest = _write_version(kb, embedder, settings, prev, keep, [], [], None, report)
+        report.published = True
+        report.index_version = kb.live_version()
+        report.chunks = _count_chunks(manifest, 0)
         forget_uploads(kb, [d.source for d in docs if d.id in hit], report)
     report.seconds = time.perf_counter() - started
     return report

@@ -853,7 +853,7 @@ def _deleted_files(kb: Any, files: list[tuple[Path, Path]]) -> tuple[list[tuple[
     recorded); how it was ingested (its groups) went with the document, so a deleted file is never
     read again as public by a rebuild. ``kb ingest DIR --undelete`` adds it back."""
     from ingest.loaders import content_hash, doc_id_for, read_sidecar, source_of
-    from ingest.pipeline import _deleted_marks, left_out_deleted
+    from ingest.pipeline import _deleted_marks, left_out_deleted, mark_of
 
     marks = _deleted_marks(kb)
     if not marks:
@@ -862,11 +862,12 @@ def _deleted_files(kb: Any, files: list[tuple[Path, Path]]) -> tuple[list[tuple[
     said: list[dict[str, str]] = []
     for path, root in files:
         source = source_of(path, root)
-        mark = marks.get(source)
-        if mark is not None:
+        marked = mark_of(marks, source, path.resolve())  # by its source, or by its file read from elsewhere
+        if marked is not None:
+            deleted_as, mark = marked
             try:
                 same = mark.get("file") == str(path.resolve()) or mark["id"] == doc_id_for(
-                    source, content_hash(path.read_bytes(), read_sidecar(path)[1]))
+                    deleted_as, content_hash(path.read_bytes(), read_sidecar(path)[1]))
             except (OSError, KBError):
                 same = False  # unreadable: parsed as any file, and fails there with its reason
             if same:
@@ -886,7 +887,7 @@ def _items(kb: Any, src: SourceSpec, prev: Any
     not hold, left out; and a warning for each file of a folder given (--source) left out because
     ``kb delete`` removed its document (:func:`_deleted_files`)."""
     if src.kind != "live":
-        files = list_source_files(src)
+        files = _as_ingested(list_source_files(src), prev)
         deleted: list[dict[str, str]] = []
         if not src.recorded:
             files, deleted = _deleted_files(kb, files)
@@ -908,6 +909,28 @@ def _items(kb: Any, src: SourceSpec, prev: Any
     if prev is None:
         raise InputError(f"knowledge base {kb.name!r} has no live version to rebuild from", "pass --source DIR")
     return [], _from_live(prev, prev.documents()), 0, []
+
+
+def _as_ingested(files: list[tuple[Path, Path]], prev: Any) -> list[tuple[Path, Path]]:
+    """``files`` each read from the folder its live document was ingested from, where it is the
+    file of one: `kb reindex --source src/policies` read "src/policies/freeze.md" as "freeze.md",
+    beside the live "policies/freeze.md" of `kb ingest src`, and both answered, the stale one too
+    (a manifest outside the folder, as "src/policies/freeze.md"). A file no document was read from
+    keeps the folder given."""
+    from ingest.loaders import source_of
+    from ingest.pipeline import _file_of, origin_folder
+
+    if prev is None:
+        return files
+    by_file = {str(f): d for d in prev.documents() if (f := _file_of(d)) is not None}
+    out = []
+    for path, root in files:
+        doc = by_file.get(str(path.resolve()))
+        origin = origin_folder(doc) if doc is not None else None
+        if doc is not None and origin is not None and source_of(path, root) != doc.source:
+            root = Path(origin)
+        out.append((path, root))
+    return out
 
 
 def _defaults_of(old: Document | None) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -806,3 +807,64 @@ def test_a_pipe_or_a_broken_link_named_like_a_document_says_what_it_is(tmp_path:
         list(iter_files([tmp_path / "l.md"]))
     with pytest.raises(NotFoundError, match="no such file or folder"):
         list(iter_files([tmp_path / "none.md"]))
+
+
+def _sources(kb: KnowledgeBase) -> list[str]:
+    with contextlib.closing(kb.load_live()) as index:
+        return sorted(d.source for d in index.documents())
+
+
+def test_a_deleted_file_ingested_from_its_subfolder_stays_deleted(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    """QA: `kb delete policies/returns.md`, then `kb ingest docs/policies`: the file read as
+    "returns.md" missed its mark (looked up by source id), was published again, and the mark was
+    erased, unsaid."""
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    ingest(kb, docs, fake_embedder)
+    delete_sources(kb, ["policies/returns.md"], fake_embedder)
+    r = ingest(kb, docs / "policies", fake_embedder)
+    assert r.kept_deleted == ["returns.md"] and "returns.md" not in _sources(kb), r.to_dict()
+    assert any("left out, as kb delete removed it" in w["warning"] for w in r.warnings), r.warnings
+    assert "policies/returns.md" in (kb.path / "deleted.json").read_text(encoding="utf-8")
+    with contextlib.closing(kb.load_live()) as index:
+        assert not index.keyword_search("zebracorn", 5)
+    # --undelete adds it back
+    ingest(kb, docs / "policies", fake_embedder, undelete=True)
+    assert "returns.md" in _sources(kb)
+
+
+def test_a_delete_killed_before_it_publishes_is_done_by_the_next_ingest(
+    kb_home: Path, tmp_path: Path, fake_embedder, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """QA: `kb delete` killed (-9) between publishing and writing its mark: the next `kb ingest DIR`
+    brought the document back, and `kb delete` again found nothing to mark. The mark is now
+    written first: killed before the version is published, the delete is finished by the next
+    ingest; failing there, the mark is taken back."""
+    import ingest.pipeline as pipeline
+
+    docs = write_corpus(tmp_path)
+    kb = KnowledgeBase(kb_home, "t")
+    ingest(kb, docs, fake_embedder)
+
+    class Killed(BaseException):
+        pass
+
+    real = pipeline._write_version
+    seen_marks: list[str] = []
+
+    def killed(kb_: Any, *a: Any, **kw: Any) -> Any:
+        seen_marks.append((kb_.path / "deleted.json").read_text(encoding="utf-8"))
+        raise Killed
+
+    monkeypatch.setattr(pipeline, "_write_version", killed)
+    with pytest.raises(Killed):
+        delete_sources(kb, ["policies/returns.md"], fake_embedder)
+    assert "policies/returns.md" in seen_marks[0]  # written before the version
+    assert not (kb.path / "deleted.json").exists()  # and taken back, the version not published
+    # a kill -9 leaves the mark written and the document live: the next ingest finishes the delete
+    (kb.path / "deleted.json").write_text(seen_marks[0], encoding="utf-8")
+    monkeypatch.setattr(pipeline, "_write_version", real)
+    assert "policies/returns.md" in _sources(kb)
+    r = ingest(kb, docs, fake_embedder)
+    assert r.kept_deleted == ["policies/returns.md"] and r.deleted == 1, r.to_dict()
+    assert "policies/returns.md" not in _sources(kb)

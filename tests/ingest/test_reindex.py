@@ -631,3 +631,28 @@ def test_a_killed_job_is_superseded_once_a_later_job_finished(
         reset_settings_cache()
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("20000101T000000000000-aaaaaa  superseded ") and f"(job {done.job_id} finished after it)" in first
+
+
+def test_a_reindex_of_a_subfolder_rebuilds_its_documents_under_their_own_ids(tmp_path: Path) -> None:
+    """QA: after `kb ingest src`, `kb reindex --source src/policies` read "src/policies/freeze.md"
+    as "freeze.md", beside the live "policies/freeze.md": both answered, the stale price too, and
+    a file kb delete removed (its mark under "policies/...") came back, unsaid."""
+    from ingest.pipeline import delete_sources
+
+    src = tmp_path / "src"
+    (src / "policies").mkdir(parents=True)
+    (src / "policies" / "freeze.md").write_text("# Freezes\n\nA freeze costs 12 dollars a month.\n", encoding="utf-8")
+    (src / "policies" / "training.md").write_text("# Training\n\nThe Momentum package costs 500 dollars.\n",
+                                                  encoding="utf-8")
+    (src / "hours.md").write_text("# Hours\n\nWe open at 6 am.\n", encoding="utf-8")
+    kb = KnowledgeBase(tmp_path / "home", "t")
+    emb = get_embedder("hashing:64")
+    ingest_paths(kb, [src], emb)
+    delete_sources(kb, ["policies/training.md"], emb)
+    (src / "policies" / "freeze.md").write_text("# Freezes\n\nA freeze costs 14 dollars a month.\n", encoding="utf-8")
+    r = reindex(kb, src / "policies", emb)
+    assert r.status == "done"
+    assert sorted(_groups_by_source(kb)) == ["hours.md", "policies/freeze.md"]
+    texts = all_texts(kb)
+    assert any("14 dollars" in t for t in texts) and not any("12 dollars" in t or "Momentum" in t for t in texts)
+    assert [w["source"] for w in r.warnings] == ["training.md"]
