@@ -943,6 +943,11 @@ def _not_found(wanted: str, shown: str, docs: Sequence[Document], marks: Mapping
     gone = next((n for n in names if n in marks), None)
     if gone is not None:
         return f"{shown}: already deleted ({_when(marks[gone])}); {_add_back(marks[gone])}"
+    entry_of = shown.partition("#")[0]
+    if "#" in shown and any(d.source == entry_of for d in docs):
+        # a citation's FAQ entry ("faq/club-faq.csv#da08c7f843db"), as the HTTP delete says
+        return (f"{shown}: an FAQ entry goes with its file; kb delete {entry_of} removes the file's entries, or "
+                "remove the row from the file and ingest it again")
     guess = did_you_mean(names, [d.source for d in docs])
     if guess:
         return f"{shown}: not in the knowledge base{guess}; `kb status --sources` lists them"

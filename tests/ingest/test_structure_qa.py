@@ -305,6 +305,18 @@ def test_kb_delete_of_a_typo_suggests_the_nearest_name(harbor: tuple[Any, Any, P
         "faq.xls: not in the knowledge base (did you mean 'faq.xlsx'?); `kb status --sources` lists them")
 
 
+def test_kb_delete_of_a_cited_faq_entry_says_it_goes_with_its_file(harbor: tuple[Any, Any, Path]) -> None:
+    # QA: "kb delete faq/club-faq.csv#da08c7f843db", an id answers cite, was "not in the knowledge
+    # base"; the HTTP delete says what to do
+    from ingest.pipeline import delete_sources
+
+    kb, emb, _ = harbor
+    got = delete_sources(kb, ["faq.xlsx#3adb76ecb007"], emb, paths=True)
+    assert got.deleted == 0 and got.failed[0]["error"] == (
+        "faq.xlsx#3adb76ecb007: an FAQ entry goes with its file; kb delete faq.xlsx removes the file's entries, "
+        "or remove the row from the file and ingest it again")
+
+
 def test_kb_delete_of_a_deleted_document_says_it_is_deleted_already(harbor: tuple[Any, Any, Path]) -> None:
     from ingest.pipeline import delete_sources
 
