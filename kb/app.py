@@ -822,6 +822,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
             history=history,
             caller=principal,
             groups=groups,
+            index_version=ans.index_version,
         ))
 
     def stream_ask(
@@ -875,6 +876,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
                     history=history,
                     caller=principal,
                     groups=groups,
+                    index_version=getattr(obj, "index_version", None),
                 )
                 yield "final", for_caller(principal, out)
 

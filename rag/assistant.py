@@ -1432,6 +1432,7 @@ class Assistant:
 
         # how the answer was composed when its model failed: Answer.fallback and fallback_reason
         fell_back: dict[str, str] = {}
+        read_from: str | None = None  # the index version searched, once one is
 
         def finish(text: str, action: str, confidence: float, cites: Sequence[Citation] = (),
                    hits: Sequence[Hit] = (), query: str = q, unsupported: Sequence[str] = ()) -> Answer:
@@ -1455,6 +1456,7 @@ class Assistant:
                 action=action, timings_ms=dict(timings), session_id=session_id, answer_id=answer_id,
                 question=q, query=query, hits=tuple(shown), unsupported=tuple(kept), lang=lang,
                 fallback=fell_back.get("fallback"), fallback_reason=fell_back.get("fallback_reason"),
+                index_version=read_from,
             )
             if session_id and self.store is not None:
                 self.store.append(session_id, "user", q, groups=viewer)
@@ -1530,6 +1532,7 @@ class Assistant:
 
         # 2. condense, retrieve
         index = self.index_provider()
+        read_from = getattr(index, "version", None)  # the version the answer is drawn from
         # (before the clock starts: a local model's loading is no part of its budget)
         condense_by = self._llm_deadline()
         tc = time.perf_counter()

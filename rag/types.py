@@ -82,6 +82,8 @@ class Answer:
     # set when an LLM backend failed and the answer was composed without it (Fallback, FallbackReason)
     fallback: str | None = None
     fallback_reason: str | None = None
+    # the index version the passages were retrieved from (None where none was searched)
+    index_version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

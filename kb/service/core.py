@@ -563,15 +563,19 @@ class Service:
         history: list[dict[str, str]],
         caller: Principal,
         groups: tuple[str, ...] | None = None,
+        index_version: str | None = None,
     ) -> dict[str, Any]:
-        """Record an answer (store, metrics, hand-off webhook); returns the response body."""
+        """Record an answer (store, metrics, hand-off webhook); returns the response body.
+        ``index_version``: the version its passages came from (the one served now where none)."""
         out = dict(answer)
         out["answer_id"] = out.get("answer_id") or "ans_" + uuid.uuid4().hex[:20]
         out["session_id"] = out.get("session_id") or session_id
         cited = {c.get("source", "") for c in out.get("citations", [])}
         passages = [hit_to_passage(h, cited) for h in hits]
         out["kb"] = rt.name
-        out["index_version"] = rt.holder.version
+        # the version the passages came from: read after the answer, the one served then was a newer
+        # version's where an ingest published meanwhile (a QA round's $61.99 reported as of $62.99's)
+        out["index_version"] = index_version or rt.holder.version
         out["handoff"] = out.get("action") == "handoff"
         self.metrics.actions.labels(kb=rt.name, action=str(out.get("action"))).inc()
         if out.get("fallback"):  # the model was down or out of time: an operator's alert

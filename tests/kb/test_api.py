@@ -1258,6 +1258,21 @@ def test_a_role_refusal_says_how_to_get_a_key_not_where_the_code_is(keyed: Any) 
     assert r.status_code == 403 and "kb keys new" in r.json()["message"] and ".py" not in r.text, r.text
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_answer_names_the_index_version_its_passages_came_from(client: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                   stream: bool) -> None:
+    """QA: an ingest published a new price while a question was answered from the old version;
+    the reply named the new version (read after the answer), its answer the old price."""
+    from kb.service.holder import IndexHolder
+
+    served = client.app.state.service.runtime(KB).holder.current().version
+    monkeypatch.setattr(IndexHolder, "version", property(lambda self: "v-published-meanwhile"))
+    q = {"question": "How long does express shipping take?", "stream": stream}
+    r = client.post("/v1/ask", json=q)
+    body = json.loads(r.text.split("event: final\ndata: ", 1)[1].split("\n", 1)[0]) if stream else r.json()
+    assert body["index_version"] == served, body["index_version"]
+
+
 def test_concurrent_requests_share_the_service(client: Any) -> None:
     errors: list[int] = []
 
