@@ -537,7 +537,11 @@ def list_jobs(kb: Any) -> list[dict[str, Any]]:
         if summary is not None and summary.get("job_id") == job.get("id"):
             entry.update(summary)
         if entry.get("status") == "running" and not pid_alive(int(job.get("pid", -1))):
-            entry["status"] = "interrupted"
+            published = _published_version(kb, d)
+            if published is not None:  # killed after its version went live: done, but for its summary
+                entry.update(status="done", index_version=published, note="killed after publishing its version")
+            else:
+                entry["status"] = "interrupted"
         entry.pop("params", None)
         entry["id"] = job.get("id")
         entry["path"] = str(d)
@@ -550,6 +554,27 @@ def list_jobs(kb: Any) -> list[dict[str, Any]]:
             entry["status"] = "superseded"
             entry["superseded_by"] = done_after
     return out
+
+
+def _published_version(kb: Any, job_dir: Path) -> str | None:
+    """The version a job whose process is gone published, or None: its last "publishing" event
+    names it, and it went live (it is live, or in versions/ with a later version live: versions
+    are named by the time they were made; moved there but killed before the pointer moved, the
+    live one is older)."""
+    try:
+        lines = (job_dir / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") == "publishing":
+            version, live = str(event.get("version") or ""), kb.live_version() or ""
+            went_live = version == live or (live > version and (Path(kb.versions_dir) / version).is_dir())
+            return version if version and went_live else None
+    return None
 
 
 def _drop_checkpoints(root: Path) -> None:
@@ -598,6 +623,8 @@ def find_resumable(kb: Any) -> dict[str, Any] | None:
             return None  # the last job finished: nothing to resume
         if job.get("status") == "running" and pid_alive(int(job.get("pid", -1))) and job.get("pid") != os.getpid():
             continue
+        if job.get("status") == "running" and _published_version(kb, d) is not None:
+            return None  # killed after it published: its version is live, nothing to resume
         return job
     return None
 
@@ -1147,6 +1174,9 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
         if prev is not None:
             prev.close()
             prev = None
+        # (killed from here on, the job is known to have published by this event: `kb jobs` listed it
+        # as interrupted though its version was live, and --resume built and published it again)
+        jl.event("publishing", version=writer.version)
         report.index_version = kb.publish(writer)
         say(f"published version {report.index_version}")
     except BaseException:

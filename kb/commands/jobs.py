@@ -127,6 +127,8 @@ def jobs_cmd(kb: KbOpt = None, as_json: JsonOpt = False) -> None:
             line += f"  -> {j['index_version']}"
         if j.get("error"):
             line += f"  error: {j['error']}"
+        if j.get("note"):  # killed after it published: its version live, no summary
+            line += f"  ({j['note']})"
         if j.get("superseded_by"):  # killed, and a later job finished: nothing of it to resume
             line += f"  (job {j['superseded_by']} finished after it)"
         typer.echo(line)

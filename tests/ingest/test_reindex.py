@@ -633,6 +633,37 @@ def test_a_killed_job_is_superseded_once_a_later_job_finished(
     assert first.startswith("20000101T000000000000-aaaaaa  superseded ") and f"(job {done.job_id} finished after it)" in first
 
 
+def test_a_job_killed_after_it_published_is_done_and_not_resumed(
+    kb_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA: a reindex killed (-9) right after publishing was listed as interrupted, its version live,
+    and --resume built and published it again."""
+    from indexes.kbase import KnowledgeBase as KB
+    from ingest.reindex import find_resumable
+
+    kb = KnowledgeBase(kb_home, "t")
+    real = KB.publish
+
+    class Killed(BaseException):
+        pass
+
+    def publish_then_die(self: Any, writer: Any) -> str:
+        real(self, writer)
+        raise Killed  # (the process is gone before the job's summary is written)
+
+    monkeypatch.setattr(KB, "publish", publish_then_die)
+    monkeypatch.setattr("ingest.reindex.pid_alive", lambda pid: pid != os.getpid())  # as after kill -9
+    with pytest.raises(Killed):
+        reindex(kb, write_corpus(tmp_path, n_files=2, paras=1), get_embedder("hashing:64"), use_cache=False)
+    # what kill -9 leaves: the job's own files as they were while it ran, and no summary
+    path = next((kb.path / "jobs").glob("*/job.json"))
+    path.write_text(json.dumps({**json.loads(path.read_text()), "status": "running"}))
+    (path.parent / "summary.json").unlink()
+    [entry] = list_jobs(kb)
+    assert entry["status"] == "done" and entry["index_version"] == kb.live_version(), entry
+    assert find_resumable(kb) is None
+
+
 def test_a_reindex_of_a_subfolder_rebuilds_its_documents_under_their_own_ids(tmp_path: Path) -> None:
     """QA: after `kb ingest src`, `kb reindex --source src/policies` read "src/policies/freeze.md"
     as "freeze.md", beside the live "policies/freeze.md": both answered, the stale price too, and
