@@ -810,8 +810,10 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         history: list[dict[str, str]],
         groups: tuple[str, ...] | None,
         filters: Any,
+        for_agent: bool = False,
     ) -> dict[str, Any]:
-        ans = svc.answer(rt, question, session_id=session_id, history=history, groups=groups, filters=filters)
+        ans = svc.answer(rt, question, session_id=session_id, history=history, groups=groups, filters=filters,
+                         for_agent=for_agent)
         return for_caller(principal, svc.finish(
             rt,
             ans.to_dict(),
@@ -1321,7 +1323,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         # from the knowledge base the customer was answered from, unless the agent names another
         # (the service's default answered a Chinese customer from the English knowledge base)
         rt, groups, filters = prepare(svc, principal, body.kb or svc.store.session_kb(body.session_id), user, None)
-        out = run_ask(svc, principal, rt, question, None, history, groups, filters)
+        out = run_ask(svc, principal, rt, question, None, history, groups, filters, for_agent=True)
         return {"session_id": body.session_id, "turn": last, "conversation": turns,
                 "suggestion": answer_body(out, True)}
 

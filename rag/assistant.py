@@ -1379,9 +1379,13 @@ class Assistant:
         groups: Sequence[str] | None = None,
         filters: Filters | None = None,
         history: Sequence[Message] | None = None,
+        for_agent: bool = False,
     ) -> Answer:
+        """The answer to ``question``. ``for_agent``: a reply suggested to the person a customer
+        was put through to (agent assist), drawn from the documents whatever puts a customer
+        through (an angry message, a request for a person, an escalate topic)."""
         final: Answer | None = None
-        for ev in self._run(question, session_id, groups, filters, history, stream=False):
+        for ev in self._run(question, session_id, groups, filters, history, stream=False, for_agent=for_agent):
             if ev["type"] == "final_obj":
                 final = ev["answer"]
         assert final is not None
@@ -1413,6 +1417,7 @@ class Assistant:
         history: Sequence[Message] | None,
         *,
         stream: bool,
+        for_agent: bool = False,
     ) -> Iterator[dict[str, Any]]:
         t0 = time.perf_counter()
         q = self._validate(question)
@@ -1498,19 +1503,21 @@ class Assistant:
 
         # 1. the user asks for a person, or the topic always goes to one; an angry one is told sorry
         # too ("我要投诉，你们太坑了" was put through without the apology "你们太坑了" alone got)
-        if asks_for_person(q):
+        # (an agent asking for a reply to suggest to such a customer is suggested one from the
+        # documents: "I'm furious, my order never arrived" was suggested the hand-off apology)
+        if not for_agent and asks_for_person(q):
             # (and so is one who complains: "你们这办事效率太差了，我要投诉！" was put through
             # without a word of regret)
             reply = "handoff_dispute" if is_dispute(q) or COMPLAINT_RE.search(folded) else "handoff_request"
             yield {"type": "final_obj", "answer": finish(_msg(reply, say), "handoff", 0.0)}
             return
-        if self._escalate is not None and self._escalate.search(folded):
+        if not for_agent and self._escalate is not None and self._escalate.search(folded):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_topic", say), "handoff", 0.0)}
             return
-        if is_dispute(q):
+        if not for_agent and is_dispute(q):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_dispute", say), "handoff", 0.0)}
             return
-        if asks_own_account(q):
+        if not for_agent and asks_own_account(q):
             yield {"type": "final_obj", "answer": finish(_msg("handoff_account", say), "handoff", 0.0)}
             return
 
@@ -1542,6 +1549,11 @@ class Assistant:
         # the words the passages and sentences are chosen by (without the small talk or correction
         # they open with, :func:`~rag.conversation.without_opening`)
         asked = chosen or without_opening(q)
+        if for_agent and not chosen and is_dispute(asked):
+            # what the customer asks, without how angry they are ("I'm furious, how long do refunds
+            # take?"), for the agent they were put through to
+            calm = DISPUTE_RE.sub(" ", to_simplified(asked)).strip(" ,.!?;:，。！？；：")
+            asked = calm if has_letters(calm) else asked
         context = with_choices_read(without_refused(hist))
         if not chosen and corrects(q):
             # a correction of the turn before ("no, I meant the prepaid plan" after "How much is the

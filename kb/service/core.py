@@ -505,12 +505,14 @@ class Service:
         history: list[dict[str, str]],
         groups: tuple[str, ...] | None,
         filters: Filters,
+        for_agent: bool = False,
     ) -> Any:
         try:
             with self.slots.slot():
                 self._gauges()
                 return rt.assistant.ask(
-                    question, session_id=session_id, groups=groups, filters=filters, history=history
+                    question, session_id=session_id, groups=groups, filters=filters, history=history,
+                    for_agent=for_agent,
                 )
         finally:
             self._gauges()  # after the slot is given back: the gauge read one too many at rest

@@ -245,6 +245,16 @@ def test_agent_assist_suggests_for_the_question_before_a_request_for_a_person(cl
         assert r["turn"] == 0, (ask, r["turn"])  # the first customer turn, not the request
 
 
+def test_agent_assist_suggests_from_the_documents_for_an_angry_customers_question(client: Any) -> None:
+    """QA: "I'm furious, refunds take forever, how long do they take?" was put through with an
+    apology, and the agent it was put through to was suggested the same apology, no passages."""
+    q = "I'm furious, how long do refunds take?"
+    first = client.post("/v1/ask", json={"question": q}).json()
+    assert first["action"] == "handoff"
+    r = client.post("/v1/agent/suggest", json={"session_id": first["session_id"]}).json()
+    assert r["suggestion"]["action"] != "handoff" and r["suggestion"]["citations"], r["suggestion"]
+
+
 def test_a_session_id_that_would_split_its_address_is_refused_and_an_old_one_is_read(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
