@@ -693,15 +693,20 @@ def names_unknown_subject(question: str, index: Any, allowed: np.ndarray | None 
 # charged me?", "我的余额是多少"): a QA round's bank was told the fee schedule's balance rules, as if an
 # answer. A person looks it up. (Not "How do I check my balance?", which a document answers, nor
 # "Why was my card declined abroad?", which a policy may.)
+# (what is asked ends there: "What's my tracking number and where do I find it?", "What's my credit
+# limit based on?", "my balance transfer fee", "How much do I owe if I cancel early?" ask of a policy)
+_ASKED_ENDS = r"(?=\s*(?:[?.!,;]|$|\s+(?:now|today|right\s+now|currently|please|at\s+the\s+moment)\b))"
 OWN_ACCOUNT_RE = re.compile(
     r"\bwhat(?:'s|’s|\s+is|\s+are)\s+my\s+(?:current\s+|available\s+|remaining\s+|outstanding\s+|latest\s+|account\s+|card\s+"
     r"|checking\s+|savings\s+|loan\s+|credit\s+card\s+)*(?:balance|credit\s+limit|account\s+number|order\s+status|tracking\s+number"
-    r"|payoff\s+amount|(?:loyalty\s+|reward\s+|rewards\s+)?points\s+balance)\b"
-    r"|\bhow\s+much\s+(?:money\s+)?(?:do\s+i\s+(?:still\s+)?owe|(?:is\s+(?:left\s+)?|do\s+i\s+have\s+(?:left\s+)?)(?:in|on)\s+my\s+(?:account|card|balance))\b"
-    r"|\b(?:reverse|refund|waive|remove|cancel|take\s+off)\s+(?:the|this|that|my)\s+(?:\$?[\d.,]+\s+)?(?:[\w-]+\s+){0,2}?(?:fee|charge)s?"
-    r"\s+(?:that\s+|which\s+)?you\s+(?:charged|took|applied|billed|put)\b"
+    r"|payoff\s+amount|(?:loyalty\s+|reward\s+|rewards\s+)?points\s+balance)" + _ASKED_ENDS
+    + r"|\bhow\s+much\s+(?:money\s+)?(?:do\s+i\s+(?:still\s+)?owe(?:\s+(?:you|on\s+my\s+(?:account|card|loan)))?"
+    r"|(?:is\s+(?:left\s+)?|do\s+i\s+have\s+(?:left\s+)?)(?:in|on)\s+my\s+(?:account|card|balance))" + _ASKED_ENDS
+    # (a fee charged to this customer, not one a policy says is refunded "if I return the whole order")
+    + r"|\b(?:reverse|refund|waive|remove|cancel|take\s+off)\s+(?:the|this|that|my)\s+(?:\$?[\d.,]+\s+)?(?:[\w-]+\s+){0,2}?"
+    r"(?:fee|charge)s?\s+(?:that\s+|which\s+)?you\s+(?:charged|billed|took\s+from)\s+(?:me|my\s+\w+)\b(?![^?.!]*\bif\b)"
     r"|\b(?:check|look\s+up|pull\s+up)\s+my\s+(?:account|balance|booking)\s+for\s+me\b"
-    r"|我的(?:账户|账号|卡|银行卡|信用卡|储蓄卡)?(?:余额|可用额度|欠款)(?:是|还有|还剩)?(?:多少|几)"
+    r"|我的(?:账户|账号|卡|银行卡|信用卡|储蓄卡)?(?:余额|可用额度|欠款)(?:是|还有|还剩)?(?:多少|几)(?:钱|元|块)?[？?。!！\s]*$"
     r"|(?:帮我|给我)(?:查|查询|看)(?:一下|下)?我的(?:余额|账户|额度|欠款)",
     re.I,
 )

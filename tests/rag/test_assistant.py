@@ -395,6 +395,14 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     ("How do I check my balance?", False),
     ("How do I find my account number?", False),
     ("Why was my card declined abroad?", False),
+    # (a regression hunt's: questions of a policy that say "my" or "you charged")
+    ("What's my balance transfer fee?", False),
+    ("What's my credit limit based on?", False),
+    ("How much do I owe if I cancel my contract early?", False),
+    ("Will you refund the delivery charge you charged me if the item was faulty?", False),
+    ("What's my tracking number and where do I find it?", False),
+    ("我的余额多少可以提现？", False),
+    ("我的欠款几天不还会影响征信？", False),
 ])
 def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: Any, fake_embedder: Any,
                                                                     question: str, own: bool) -> None:
