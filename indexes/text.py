@@ -1451,10 +1451,11 @@ _NOT_OPPOSED = re.compile(
     r"|(?:\b(?:money|discount|percent)|%|\$\s*[\d.]+)\s*off\b"
 )
 _ZH_SIDE = re.compile(r"([\u4e00-\u9fff]{2})(内|前|后)")
-# a word said negated ("没有保价的快递", "未保价", "uninsured", "without insurance", "non-members")
-_ZH_NEGATED_WORD = re.compile(r"(?:没有|没|未|无|非|不)([\u4e00-\u9fff]{2})")
-_ZH_NEGATION_BEFORE = ("没有", "没", "未", "无", "非", "不")
-_EN_NEGATED_WORD = re.compile(r"\b(?:not|no|without|never|non-?|un)\s*([a-z]{4,})\b")
+# a negation added to a question: Chinese before a word ("没有保价的快递", "不能退货"), English as a
+# word ("is shipping not free"), before one ("without insurance") or as its prefix ("uninsured",
+# "non-members"); each with what removing it leaves
+_NEGATION_ADDED = re.compile(r"没有|没|未|无|非|不|\b(?:not|no|never)\s+|\bwithout\b|\b(?:un|non-?)(?=[a-z]{4,})")
+_NOT_A_WORD_CHAR = re.compile(r"[\W_]+")
 
 
 def _opposite_words_in(text: str) -> set[str]:
@@ -1469,7 +1470,8 @@ def asks_the_opposite(a: str, b: str) -> bool:
     """Whether ``a`` says one of two opposite words (:data:`_EN_OPPOSITES`, :data:`_ZH_OPPOSITES`)
     and ``b`` the other, each without the other's ("How do I turn on roaming?", "How do I turn
     roaming off?"), or in Chinese the same two characters before "内", "前" or "后" ("犹豫期后
-    退保会有损失吗", "犹豫期内退保")."""
+    退保会有损失吗", "犹豫期内退保"), or one is the other with a negation added
+    (:func:`_negates_what_is_said`)."""
     x, y = as_written(a), as_written(b)
     x, y = _NOT_OPPOSED.sub(" ", x), _NOT_OPPOSED.sub(" ", y)
     # one pair's two words, one said on each side and not the other, ask opposites
@@ -1485,23 +1487,20 @@ def asks_the_opposite(a: str, b: str) -> bool:
 
 
 def _negates_what_is_said(x: str, y: str) -> bool:
-    """Whether ``y`` negates a word ``x`` says unnegated: "没有保价的快递丢了赔多少" against "有保价的
-    快递丢了赔多少" (a QA round's customer with insured parcels was quoted the uninsured payout),
-    "without insurance" against "with insurance", "uninsured" against "insured"."""
-    for m in _ZH_NEGATED_WORD.finditer(y):
-        before, after = y[m.start() - 1:m.start()], m.group(1)[0]
-        if before and (before == after or before == "有" and m.group(0).startswith("没")):
-            continue  # a question's "A not A": 有没有, 能不能, 是不是, 可不可以
-        word, at = m.group(1), x.find(m.group(1))
-        while at >= 0:
-            if not x[max(0, at - 2):at].endswith(_ZH_NEGATION_BEFORE):
+    """Whether ``y`` is ``x`` with a negation added, and nothing else changed: "没有保价的快递丢了赔多少"
+    against "有保价的快递丢了赔多少" (a QA round's customer with insured parcels was quoted the
+    uninsured payout, as written), "uninsured" against "insured", "not free" against "free". (Any
+    word negated anywhere was read so for a day: "What should I do if my parcel doesn't arrive?",
+    "没有发票能退货吗？" and "都三天了还没发货？" lost their entries; a question that states a problem
+    in a negation asks what its entry answers.)"""
+    plain = _NOT_A_WORD_CHAR.sub("", x)
+    for m in _NEGATION_ADDED.finditer(y):
+        said = m.group(0)
+        # what y says without it ("没有" may stand for "有": 没有保价 / 有保价; "without" for "with")
+        for kept in {"", "有" if said == "没有" else "", "with" if said == "without" else ""}:
+            if _NOT_A_WORD_CHAR.sub("", y[: m.start()] + kept + y[m.end():]) == plain:
                 return True
-            at = x.find(word, at + 1)
-    negated_y = {m.group(1) for m in _EN_NEGATED_WORD.finditer(y)}
-    if not negated_y:
-        return False
-    said_x = set(re.findall(r"[a-z]{4,}", _EN_NEGATED_WORD.sub(" ", x)))
-    return bool(negated_y & said_x - {m.group(1) for m in _EN_NEGATED_WORD.finditer(x)})
+    return False
 
 
 def asks_how_to(query: str) -> bool:
