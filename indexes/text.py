@@ -1099,8 +1099,10 @@ _MONEY = re.compile(
     r"[$€£¥￥]\s?\d|\b(?:" + _CURRENCY_CODES + r")\s?\d"
     r"|\d(?:[\d,.]*\d)?\s?(?:(?:dollars?|euros?|pounds?|pence|cents?|francs?|yuan|" + _CURRENCY_CODES + r")\b|元|美元|欧元|英镑|块)"
     # pence as British price lists write them ("texts 60p each": "How much does it cost to call
-    # from France to Germany?" was told another section's "£3.00 per minute"; not "1080p")
-    r"|\b\d{1,2}(?:\.\d)?p\b"
+    # from France to Germany?" was told another section's "£3.00 per minute"), said as a price: a
+    # camera's "25p, 30p or 50p" and "1080p" are frame rates
+    r"|\b(?:costs?|charged\s+at|priced\s+at|price\s+is|only|just)\s+\d{1,2}(?:\.\d)?p\b"
+    r"|\b\d{1,2}(?:\.\d)?p\s+(?:each|per\b|a\s+(?:minute|min|text|message|call|mb|gb|day|week|month|page|letter))"
     r"|[一二两三四五六七八九十百千万壹贰叁肆伍陆柒捌玖拾佰仟]+(?:元|块钱)"
     r"|\d(?:[.,]\d+)?\s?%|\bfree\b|免费|不收费|不收取|包邮|(?:无需|不需要?|不用)[^，。；]{0,6}费"
     # no fee of a kind, or none charged ("no annual fee and no foreign transaction fee", "pays no

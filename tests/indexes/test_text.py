@@ -402,6 +402,10 @@ def test_a_question_about_a_price_wants_an_amount_of_money() -> None:
     assert holds_answer_kind("money", "Calls between countries are charged at 25p per minute.")
     assert holds_answer_kind("money", "Texts cost 7.5p each.") and holds_answer_kind("money", "A text is 60 pence.")
     assert not holds_answer_kind("money", "The TV plays 1080p video.") and not holds_answer_kind("money", "See p. 12.")
+    assert holds_answer_kind("money", "Data costs 50p.") and holds_answer_kind("money", "Calls cost 9p a minute.")
+    # (frame rates, as a camera's page gives them: a regression hunt's "How much is the X2?" lost its price)
+    for rate in ("The X2 records 4K video at 25p, 30p or 50p.", "Frame rates: 24p, 30p and 60p.", "Open until 10p."):
+        assert not holds_answer_kind("money", rate), rate
     assert holds_answer_kind("money", "退款时将扣除 6.95 美元的退货运费。")
     assert holds_answer_kind("money", "A restocking fee of 15% is deducted.")
     assert not holds_answer_kind("money", "Express delivery arrives the next day when you order before 14:00.")
