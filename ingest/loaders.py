@@ -1214,13 +1214,13 @@ def _readable_page(text: str) -> tuple[str, list[tuple[str, str]]]:
 _FURNITURE_WORDS = frozenset({
     "cookie", "cookies", "consent", "gdpr", "banner", "breadcrumb", "breadcrumbs", "sidebar", "footer",
     "newsletter", "share", "sharing", "social", "nav", "navbar", "navigation", "topnav", "menu", "topmenu",
-    "mainmenu", "megamenu", "related", "colophon", "masthead", "widget", "relatedposts",
+    "mainmenu", "megamenu", "related", "colophon", "masthead", "relatedposts",
 })
 # a class or id that names furniture only as a whole (WordPress themes' "site-info" footer, "top-bar"
 # with another phone number than the page's, Jetpack's related posts): "info" or "top" alone name content
 _FURNITURE_NAMES = frozenset({
     "site-info", "site-header", "site-branding", "top-bar", "topbar", "skip-link", "skip-links",
-    "back-to-top", "article-feedback", "was-this-helpful", "page-feedback",
+    "back-to-top", "article-feedback", "was-this-helpful", "page-feedback", "widget-area",
 })
 # a block that says nothing but the site's own words ("Back to top", "Was this article helpful? Yes
 # No"): quoted as a sentence of the page, and a chunk of their own
@@ -1847,7 +1847,10 @@ def _docx_as_shown(data: bytes) -> bytes:
             changed = True
     for el in list(root.iter(f"{_W}sdt")):
         gallery = el.find(f"{_W}sdtPr/{_W}docPartObj/{_W}docPartGallery")
-        if gallery is not None and "contents" in (gallery.get(f"{_W}val") or "").lower():
+        if (gallery is not None and "contents" in (gallery.get(f"{_W}val") or "").lower()) or \
+                el.find(f"{_W}sdtPr/{_W}showingPlcHdr") is not None:
+            # a table of contents, or a control still showing its placeholder ("Click or tap here to
+            # enter text.", "[Document subtitle]"): no text of the document's
             el.getparent().remove(el)
         else:
             content = el.find(f"{_W}sdtContent")
@@ -1863,22 +1866,30 @@ def _docx_as_shown(data: bytes) -> bytes:
                 el.remove(pr)
         unwrap(el)
         changed = True
-    # text boxes: their paragraphs after the body paragraph (or table cell's) they are anchored in
+    # text boxes: their paragraphs after the body paragraph (or table cell's) they are anchored in,
+    # in their order (every box of a group of shapes), and then the runs that held them go
+    last: dict[Any, Any] = {}  # a paragraph -> the last block put after it
+    runs: list[Any] = []
     for box in list(root.iter(f"{_W}txbxContent")):
         if any(a.tag == f"{_W}txbxContent" for a in box.iterancestors()):
             continue  # a box in a box goes with the outer one
         para = next((a for a in box.iterancestors() if a.tag == f"{_W}p"
                      and not any(b.tag == f"{_W}txbxContent" for b in a.iterancestors())), None)
         run = next((a for a in box.iterancestors() if a.tag == f"{_W}r"), None)
-        if para is None or run is None or run.getparent() is None:
+        if para is None or run is None:
             continue
-        after = para
+        after = last.get(para, para)
         for block in list(box):
             if block.tag in (f"{_W}p", f"{_W}tbl"):
                 after.addnext(block)
                 after = block
-        run.getparent().remove(run)
-        changed = True
+        last[para] = after
+        if all(r is not run for r in runs):
+            runs.append(run)
+    for run in runs:
+        if run.getparent() is not None:
+            run.getparent().remove(run)
+            changed = True
     if not changed:
         return data
     out = io.BytesIO()
@@ -2652,6 +2663,13 @@ _MARKUP_TAG = re.compile(
     re.IGNORECASE,
 )
 _ENTITY = re.compile(r"&(?:[a-z]{2,8}|#\d{2,6}|#x[0-9a-f]{2,5});", re.IGNORECASE)
+# markup written as markup: a closing tag or a line break ("<Ctrl> + <P>", "Text REDEEM <code> to 80800"
+# and "<sub-account number>" are a cell's placeholders, not tags)
+_MARKUP_WRITTEN = re.compile(
+    r"</(?:p|li|ul|ol|strong|b|i|em|u|a|span|div|h[1-6]|td|tr|th|table|tbody|thead|blockquote|code|font|small|sup|sub)\s*>"
+    r"|<br\s*/?>|<hr\s*/?>",
+    re.IGNORECASE,
+)
 _MARKUP_BREAK = re.compile(r"<br\b[^<>]*>|</(?:p|div|h[1-6]|tr|blockquote|ul|ol|table)\s*>|<hr\b[^<>]*>", re.IGNORECASE)
 
 
@@ -2660,8 +2678,11 @@ def _markup_as_text(text: str) -> str:
     line, a list item is a bullet, other tags go and entities are read. A QA round's help-centre
     export quoted "<p>Forward the text to <strong>7726</strong> [1]. It&rsquo;s free.</p>" as the
     answer, citation marks inside its markup."""
-    if "<" not in text and "&" not in text or not (_MARKUP_TAG.search(text) or _ENTITY.search(text)):
+    if "<" not in text and "&" not in text:
         return text
+    if not _MARKUP_WRITTEN.search(text):
+        # no markup, perhaps entities ("It&rsquo;s"): read, and the rest as written
+        return _ENTITY.sub(lambda m: html_lib.unescape(m.group(0)), text).replace("\xa0", " ")
     text = _MARKUP_BREAK.sub("\n", text)
     text = re.sub(r"<li\b[^<>]*>", "\n- ", text, flags=re.IGNORECASE)
     text = html_lib.unescape(_MARKUP_TAG.sub("", text)).replace("\xa0", " ")
@@ -2868,7 +2889,10 @@ def _column_number(letters: str) -> int:
     return n
 
 
-_HIDDEN_ROW = re.compile(r'<row\b[^>]*?\br="(\d{1,7})"[^>]*?\bhidden="(?:1|true)"|<row\b[^>]*?\bhidden="(?:1|true)"[^>]*?\br="(\d{1,7})"')
+_ROW_TAG = re.compile(r"<row\b[^>]*>")
+_ROW_NUMBER = re.compile(r'\br="(\d{1,7})"')
+_ROW_HIDDEN = re.compile(r'\bhidden="(?:1|true)"')
+_ROW_GROUPED = re.compile(r'\boutlineLevel="[1-9]"')
 _FILTERED = re.compile(r"<filterColumn\b")
 
 
@@ -2886,6 +2910,9 @@ def _sheet_layouts(data: bytes) -> dict[str, _SheetLayout]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
+            # an Excel table's filter lives in its own part (xl/tables/): any filter on, hidden rows are read
+            filtered = any(_FILTERED.search(z.read(n).decode("utf-8", "replace"))
+                           for n in names if n.startswith("xl/tables/") and n.endswith(".xml"))
             rels = {}
             for tag in _REL.findall(z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")):
                 rid, target = re.search(r'\bId="([^"]+)"', tag), re.search(r'\bTarget="([^"]+)"', tag)
@@ -2897,9 +2924,11 @@ def _sheet_layouts(data: bytes) -> dict[str, _SheetLayout]:
                 if part not in names:
                     continue
                 xml = z.read(part).decode("utf-8", "replace")
-                # (rows a filter hides are the table's all the same: the sheet was saved filtered)
-                hidden = frozenset() if _FILTERED.search(xml) else frozenset(
-                    int(a or b) for a, b in _HIDDEN_ROW.findall(xml))
+                # (rows a filter hides are the table's all the same: the sheet, or a table of the
+                # workbook, was saved filtered; so are the rows of a collapsed outline group)
+                hidden = frozenset() if filtered or _FILTERED.search(xml) else frozenset(
+                    int(n.group(1)) for tag in _ROW_TAG.findall(xml)
+                    if _ROW_HIDDEN.search(tag) and not _ROW_GROUPED.search(tag) and (n := _ROW_NUMBER.search(tag)))
                 out[html_lib.unescape(name)] = _SheetLayout([
                     (int(r1), _column_number(c1), int(r2), _column_number(c2)) for c1, r1, c2, r2 in _MERGE_CELL.findall(xml)
                 ], hidden)

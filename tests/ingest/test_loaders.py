@@ -897,6 +897,18 @@ def test_a_wordpress_pages_theme_furniture_is_left_out(tmp_path: Path) -> None:
     ]
 
 
+def test_a_page_built_of_widgets_keeps_its_text(tmp_path: Path) -> None:
+    # a regression hunt's Elementor page: every content block is an "elementor-widget", and a
+    # furniture word "widget" left the page its title alone
+    els = _html(tmp_path, """<main><h1>Returns</h1>
+        <div class="elementor-widget elementor-widget-text-editor"><p>Return any unused item within 60 days.</p></div>
+        <div class="elementor-widget elementor-widget-heading"><h2>Refunds</h2></div>
+        <div class="elementor-widget elementor-widget-text-editor"><p>We refund within 5 working days.</p></div></main>
+        <div id="secondary" class="widget-area"><section class="widget"><p>Save 20% online.</p></section></div>""")
+    assert [text for _, text, _ in els] == [
+        "Returns", "Return any unused item within 60 days.", "Refunds", "We refund within 5 working days."]
+
+
 def test_a_page_with_main_keeps_all_of_its_content(tmp_path: Path) -> None:
     # what is in the page's <main>/<article> is its own, even an <aside> or a <header> there
     page = """<header><nav><a href="/">Home</a></nav></header><div class="breadcrumbs">Home &gt; Help</div>
@@ -1139,7 +1151,10 @@ def test_html_in_an_faq_cell_is_read_as_the_text_it_shows(tmp_path: Path) -> Non
         '"How do I set up voicemail?","<p>Call <strong>1571</strong> and follow the prompts.</p>'
         '<ul><li>Record your greeting</li><li>Set a PIN</li></ul>"\n'
         '"How do I report spam texts?","<p>Forward the text to <b>7726</b>. It&rsquo;s free&nbsp;&amp; quick.</p>"\n'
-        '"Which parcels ship free?","Parcels <5 kg ship free; a < b is no tag."\n',
+        '"Which parcels ship free?","Parcels <5 kg ship free; a < b is no tag."\n'
+        # (a regression hunt's: a cell's placeholders in angle brackets are no markup)
+        '"How do I redeem a code?","Text REDEEM <code> to 80800, or ADD <sub-account number>."\n'
+        '"How do I print?","Press <Ctrl> + <P>. It&rsquo;s quick."\n',
         encoding="utf-8",
     )
     rows = load_file(tmp_path / "faq.csv", tmp_path, 5).faq_rows
@@ -1147,6 +1162,8 @@ def test_html_in_an_faq_cell_is_read_as_the_text_it_shows(tmp_path: Path) -> Non
         "Call 1571 and follow the prompts.\n- Record your greeting\n- Set a PIN",
         "Forward the text to 7726. It\u2019s free & quick.",
         "Parcels <5 kg ship free; a < b is no tag.",
+        "Text REDEEM <code> to 80800, or ADD <sub-account number>.",
+        "Press <Ctrl> + <P>. It\u2019s quick.",
     ]
 
 
@@ -1481,6 +1498,12 @@ def test_a_word_document_is_read_as_word_shows_it(tmp_path: Path) -> None:
         '<w:r><w:t xml:space="preserve"> per policy year.</w:t></w:r></w:p>',
         f'<w:p><w:r><w:t>Before the box.</w:t></w:r><w:r>{_box("Report a theft within 48 hours.", True)}</w:r></w:p>',
         f'<w:p><w:r>{_box("Keep your receipts.", False)}</w:r></w:p>',
+        # two boxes in one run (a group of shapes) and one more beside it: all read, in order
+        f'<w:p><w:r>{_box("Step one: book online.", False)}{_box("Step two: we call you.", False)}</w:r>'
+        f'<w:r>{_box("Step three: pay.", False)}</w:r></w:p>',
+        # a control still showing its placeholder says nothing of the document's
+        '<w:p><w:r><w:t xml:space="preserve">Claim reference: </w:t></w:r><w:sdt><w:sdtPr><w:showingPlcHdr/></w:sdtPr>'
+        '<w:sdtContent><w:r><w:t>Click or tap here to enter text.</w:t></w:r></w:sdtContent></w:sdt></w:p>',
     ):
         body.sectPr.addprevious(parse_xml(xml.replace("<w:p>", f"<w:p {_WORD_NS}>", 1) if xml.startswith("<w:p>")
                                           else xml.replace("<w:sdt>", f"<w:sdt {_WORD_NS}>", 1)))
@@ -1494,6 +1517,10 @@ def test_a_word_document_is_read_as_word_shows_it(tmp_path: Path) -> None:
         "Before the box.",
         "Report a theft within 48 hours.",
         "Keep your receipts.",
+        "Step one: book online.",
+        "Step two: we call you.",
+        "Step three: pay.",
+        "Claim reference:",
         "After the boxes.",
     ]
 
@@ -1803,6 +1830,27 @@ def test_a_hidden_row_of_a_workbook_is_left_out_and_counted_unless_a_filter_hid_
     wb.save(tmp_path / "faq.xlsx")
     lf = load_file(tmp_path / "faq.xlsx", tmp_path, 5)
     assert len(lf.faq_rows) == 3 and not any("hidden" in w for w in lf.warnings), lf.warnings
+    # so are the rows of a collapsed outline group, and those an Excel table's filter hides (its
+    # filter in a part of its own, xl/tables/; a regression hunt's workbooks lost them all)
+    from openpyxl.worksheet.filters import AutoFilter
+    from openpyxl.worksheet.table import Table
+
+    for how in ("outline", "table"):
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(["question", "answer"])
+        ws.append(["Do you ship abroad?", "Yes, to 30 countries."])
+        ws.append(["How much is an engineer visit?", "Free if the fault is ours, else £65."])
+        ws.row_dimensions[3].hidden = True
+        if how == "outline":
+            ws.row_dimensions[3].outlineLevel = 1
+        else:
+            table = Table(displayName="Faq", ref="A1:B3", autoFilter=AutoFilter(ref="A1:B3"))
+            table.autoFilter.filterColumn.append(FilterColumn(colId=0))
+            ws.add_table(table)
+        wb.save(tmp_path / f"{how}.xlsx")
+        lf = load_file(tmp_path / f"{how}.xlsx", tmp_path, 5)
+        assert len(lf.faq_rows) == 2 and not any("hidden" in w for w in lf.warnings), (how, lf.warnings)
 
 
 def test_a_second_column_named_as_the_question_or_answer_column_is_named(tmp_path: Path) -> None:
