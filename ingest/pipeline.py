@@ -561,6 +561,7 @@ def ingest_paths(
         marks = _deleted_marks(kb)
         by_name = {Path(p).resolve() for p in paths if Path(p).is_file()}  # files given by name
         seen: set[str] = set()
+        left_out: dict[str, str] = {}  # the files left out as kb delete removed them -> the deleted ids
         failed_sources: set[str] = set()
         loaded_sources: set[str] = set()
         loaded_files: set[str] = set()  # their files, resolved
@@ -595,6 +596,9 @@ def ingest_paths(
                         and mark["id"] in (doc_id_for(deleted_as, chash), _deleted_id(deleted_as, data, side_raw, mark))):
                     report.kept_deleted.append(source)
                     report.warnings.append(left_out_deleted(source, mark))
+                    # (its name's live document, if any, is another folder's, or the deleted one
+                    # itself where the delete was killed before it published: told apart below)
+                    left_out[source] = mark["id"]
                     continue
                 old = prev_docs.get(source)
                 if reuse and old is not None and old.id == doc_id_for(source, chash):
@@ -668,8 +672,16 @@ def ingest_paths(
         pruned: list[str] = []
         spared: list[str] = []
         roots = {str(Path(p).resolve()) for p in paths if Path(p).is_dir()}  # (a file given names no folder)
+        marked_ids = set(left_out.values())
+        marked_live: list[str] = []
         for source, doc in prev_docs.items():
-            if source in seen:
+            if doc.id in marked_ids:
+                # a document kb delete marked that is live still (the delete was killed between
+                # writing its mark and publishing) goes now, as its mark says
+                report.deleted += 1
+                marked_live.append(source)
+                continue
+            if source in seen and source not in left_out:
                 continue
             gone = _read_from(doc, roots) and not (_file_of(doc) or Path()).exists()
             if prune and gone:
@@ -692,10 +704,6 @@ def ingest_paths(
                 f"--prune kept {len(spared)} documents not read from {', '.join(str(p) for p in paths)} "
                 f"(uploads, other folders, or ingested before folders were recorded): {quoted_names(spared)}; "
                 "remove any of them with kb delete SOURCE")})
-        # a document kb delete marked that is live still (the delete was killed between writing its
-        # mark and publishing) goes now, as its mark says
-        marked_live = [source for source in report.kept_deleted if source in prev_docs]
-        report.deleted += len(marked_live)
         report.chunks_new = len(new_chunks)
         report.deleted_sources = [*pruned, *marked_live]
 

@@ -924,10 +924,15 @@ def _items(kb: Any, src: SourceSpec, prev: Any
 
         if src.recorded:
             # the recorded folder still holds the files removed with kb delete: a plain kb reindex
-            # brought them back into answers. Only what the knowledge base holds is rebuilt
-            held = {d.source for d in prev.documents()}
+            # brought them back into answers. Only what the knowledge base holds is rebuilt, each
+            # from its own file (a deleted file named as another folder's live document, "returns.md",
+            # replaced that document)
+            from ingest.pipeline import _file_of
+
+            held = {d.source: _file_of(d) for d in prev.documents()}
             every = len(files)
-            files = [(p, r) for p, r in files if source_of(p, r) in held]
+            files = [(p, r) for p, r in files
+                     if (s := source_of(p, r)) in held and held[s] in (None, p.resolve())]
             left_out = every - len(files)
         else:
             left_out = 0
@@ -950,14 +955,16 @@ def _as_ingested(files: list[tuple[Path, Path]], prev: Any) -> list[tuple[Path, 
     if prev is None:
         return files
     by_file = {str(f): d for d in prev.documents() if (f := _file_of(d)) is not None}
-    out = []
+    # each folder's files read from where its files' documents were (a new file beside them is named
+    # as they are: "privacy.md" beside "policies/x.md" was added again as "policies/privacy.md" by
+    # the next `kb ingest src`, and both answered)
+    folder_root: dict[Path, Path] = {}
     for path, root in files:
         doc = by_file.get(str(path.resolve()))
         origin = origin_folder(doc) if doc is not None else None
         if doc is not None and origin is not None and source_of(path, root) != doc.source:
-            root = Path(origin)
-        out.append((path, root))
-    return out
+            folder_root[path.resolve().parent] = Path(origin)
+    return [(path, folder_root.get(path.resolve().parent, root)) for path, root in files]
 
 
 def _defaults_of(old: Document | None) -> dict[str, Any] | None:

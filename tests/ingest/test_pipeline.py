@@ -868,3 +868,23 @@ def test_a_delete_killed_before_it_publishes_is_done_by_the_next_ingest(
     r = ingest(kb, docs, fake_embedder)
     assert r.kept_deleted == ["policies/returns.md"] and r.deleted == 1, r.to_dict()
     assert "policies/returns.md" not in _sources(kb)
+
+
+def test_a_deleted_file_left_out_of_a_subfolder_leaves_another_folders_namesake(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    """A regression hunt: after `kb ingest website; kb ingest handbook; kb delete
+    policies/returns.md`, `kb ingest handbook/policies` left the deleted file out as "returns.md" and
+    dropped the website's own "returns.md" with it."""
+    site, book = tmp_path / "website", tmp_path / "handbook"
+    (book / "policies").mkdir(parents=True)
+    site.mkdir()
+    (site / "returns.md").write_text("# Returns\n\nWebsite orders go back within 30 days.\n", encoding="utf-8")
+    (book / "policies" / "returns.md").write_text("# Returns\n\nA zebracorn restocking fee applies.\n", encoding="utf-8")
+    kb = KnowledgeBase(kb_home, "t")
+    ingest(kb, site, fake_embedder)
+    ingest(kb, book, fake_embedder)
+    delete_sources(kb, ["policies/returns.md"], fake_embedder)
+    r = ingest(kb, book / "policies", fake_embedder)
+    assert r.kept_deleted == ["returns.md"] and r.deleted == 0, r.to_dict()
+    assert _sources(kb) == ["returns.md"]
+    with contextlib.closing(kb.load_live()) as index:
+        assert not index.keyword_search("zebracorn", 5) and index.keyword_search("website", 5)

@@ -686,4 +686,15 @@ def test_a_reindex_of_a_subfolder_rebuilds_its_documents_under_their_own_ids(tmp
     assert sorted(_groups_by_source(kb)) == ["hours.md", "policies/freeze.md"]
     texts = all_texts(kb)
     assert any("14 dollars" in t for t in texts) and not any("12 dollars" in t or "Momentum" in t for t in texts)
-    assert [w["source"] for w in r.warnings] == ["training.md"]
+    assert [w["source"] for w in r.warnings] == ["policies/training.md"]  # as it was deleted
+    # a new file beside them is named as they are (a regression hunt's "privacy.md" beside
+    # "policies/freeze.md" was added again as "policies/privacy.md" by the next kb ingest src)
+    (src / "policies" / "privacy.md").write_text("# Privacy\n\nWe keep data for 2 years.\n", encoding="utf-8")
+    reindex(kb, src / "policies", emb)
+    assert sorted(_groups_by_source(kb)) == ["hours.md", "policies/freeze.md", "policies/privacy.md"]
+    # and a plain reindex (the recorded folder) brings no deleted file back, under any name
+    (src / "training.md").write_text("# Training\n\nOur own training page.\n", encoding="utf-8")
+    ingest_paths(kb, [src / "training.md"], emb)  # a live "training.md", another file
+    reindex(kb, None, emb)
+    assert sorted(_groups_by_source(kb)) == ["hours.md", "policies/freeze.md", "policies/privacy.md", "training.md"]
+    assert not any("Momentum" in t for t in all_texts(kb))
