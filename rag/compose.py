@@ -8,7 +8,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -1211,6 +1211,7 @@ class ExtractiveComposer:
         priced = q_terms - price_terms(question) - {"one", "ones"}
         # (a question where or how is answered by such a phrase: "Where can I get a cashier's check?")
         asks_where_or_how = bool(_WHERE_OR_HOW.match(question))
+        asked_labels = numbered_labels(question)
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
@@ -1258,7 +1259,8 @@ class ExtractiveComposer:
                 # the document itself, a bare "Yes." (to its entry's question), or a piece of a
                 # sentence that a line break or a cut page left without its end answers nothing,
                 # however close it is to the question
-                quotable = not (_is_question(s) or _is_meta(s) or _is_bare_reply(s) or _cut_short(s) or elliptic)
+                quotable = not (_is_question(s) or _is_meta(s) or _is_bare_reply(s) or _cut_short(s) or elliptic
+                                or _of_another_label(s, asked_labels))
                 # (nor does a word alone on a document's line, a heading not marked as one:
                 # "Reimbursement [1]" was said as a sentence of "Are traffic fines reimbursed?")
                 lone_word = hit.chunk.kind != "faq" and not has_cjk(s) and len(s.rstrip(".!:;").split()) < 2
@@ -1943,6 +1945,18 @@ class ExtractiveComposer:
         for n, pos, sent, r in list(said):
             if _leads_in(sent):
                 total += say_too(n, pos + 1, r)
+        # an item of a "；"-parted list is said with the list's first part, which holds its lead-in
+        # ("以下商品一经售出不予退货：礼品卡和数字兑换码；已拆封的软件和游戏；已拆封的入耳式耳机；…"): alone,
+        # "已拆封的入耳式耳机" answered "耳机拆封了可以退货吗？" without its "不予退货". (Not an item that names
+        # itself, "重疾绿通：…", of a list of such: the colon before the first one is that item's)
+        for n, pos, sent, r in list(said):
+            if ":" in sent or "：" in sent:
+                continue
+            first = pos
+            while (prior_part := place.get((n, first - 1))) is not None and _stops_at_semicolon(every[prior_part][2]):
+                first -= 1
+            if first < pos and _LIST_LEAD.match(every[place[(n, first)]][2]):
+                total += say_too(n, first, r)
         # a table's row said where the question names none of its table's rows ("How long is the
         # warranty?", "How long do you keep my data?", "... on a washing machine?" where no row
         # names one) is one entry of several the question asks about alike: said alone it answers
@@ -2288,6 +2302,66 @@ def _lead_words(sentence: str) -> str:
     """The lead-in ``sentence`` opens with, before its colon; "" where it has none."""
     m = _LEAD_WORDS.match(sentence)
     return m.group(1) if m else ""
+
+
+# a list's lead-in and its first item, parted by a colon ("以下商品一经售出不予退货：礼品卡和数字兑换码；")
+_LIST_LEAD = re.compile(r"[^:：]{2,40}[:：]\s*\S")
+
+
+# a thing named by a word and its number or letter ("Zone 3", "Tier 2", "Plan B", "Terminal 5")
+_NUMBERED_LABEL = re.compile(r"\b([A-Z][a-z]{2,}|[a-z]{3,})\s+(\d{1,3}|[A-Z])\b(?![.,]\d)")
+# words before a number that count or measure, not name ("within 3", "up to 5", "costs 2", "Step 4")
+_NOT_A_LABEL = frozenset({
+    "within", "than", "about", "over", "under", "only", "least", "most", "every", "from", "until", "after", "before",
+    "costs", "cost", "take", "takes", "for", "and", "the", "are", "was", "were", "with", "per", "step", "page", "item",
+    "option", "section", "chapter", "article", "table", "figure", "line", "row", "day", "days", "year", "years",
+    "call", "dial", "press", "text", "code", "version", "model", "number", "room", "ext", "extension", "vitamin",
+    "can", "could", "should", "would", "will", "shall", "may", "might", "must", "does", "did", "has", "have", "had",
+    "since", "what", "which", "when", "where", "how", "why", "who", "whom", "whose", "that", "this", "these", "those",
+    "there", "then", "also", "just", "still", "get", "got", "need", "needs", "use", "using", "ages", "aged", "age",
+})
+
+
+def numbered_labels(text: str) -> dict[str, str]:
+    """The things ``text`` names by a word and its number or letter, the word (lower case) to the
+    number: {"zone": "3"} for "How much is data in Zone 3?"."""
+    out: dict[str, str] = {}
+    for m in _NUMBERED_LABEL.finditer(text):
+        word = m.group(1).lower()
+        if word not in _NOT_A_LABEL and (m.group(2).isdigit() or m.group(1)[0].isupper() and m.group(2) not in "IA"):
+            out.setdefault(word, m.group(2))
+    return out
+
+
+# the names a thing's word goes on to give ("Plans A and B", "Zones 2 and 3", "Zones 1 to 3", "Level 2
+# or above", "Pixel 7 and later")
+_LABEL_RUN = re.compile(
+    r"\b([A-Z][a-z]{2,})\s+(\d{1,3}|[A-Z])\b((?:\s*(?:,|and|or|to|-|–|&)\s*(?:\d{1,3}|[A-Z])\b)*)"
+    r"(\s*(?:and|or)\s+(?:later|above|up|higher|newer|over|more|beyond)\b|\+)?"
+)
+
+
+def _of_another_label(sentence: str, labels: Mapping[str, str]) -> bool:
+    """Whether ``sentence`` names only others of a thing the question names by its number: "In
+    Zone 1 you can use your UK allowance at no extra cost" said nothing of Zone 3, and was quoted for
+    "How much is data in Zone 3?" (a QA round's roaming page), whose answer stood in the next
+    sentence, which names no zone. A sentence that names the one asked among others ("Plans A and
+    B", "Zones 1 to 3"), or from one on ("Level 2 or above", "Pixel 7 and later"), is of it."""
+    if not labels:
+        return False
+    said: dict[str, set[str]] = {}
+    ranged: set[str] = set()
+    for m in _LABEL_RUN.finditer(sentence):  # (a document writes a thing's name capitalized, "Zone 1")
+        word = m.group(1).lower()
+        word = word[:-1] if word.endswith("s") and word[:-1] in labels else word
+        names = [m.group(2), *re.findall(r"\d{1,3}|\b[A-Z]\b", m.group(3))]
+        if "to" in m.group(3) or "-" in m.group(3) or "–" in m.group(3):
+            if all(n.isdigit() for n in names):
+                names = [str(i) for i in range(int(min(names, key=int)), int(max(names, key=int)) + 1)]
+        if m.group(4):
+            ranged.add(word)
+        said.setdefault(word, set()).update(names)
+    return any(word in said and word not in ranged and number not in said[word] for word, number in labels.items())
 
 
 def _leads_in(sentence: str) -> bool:

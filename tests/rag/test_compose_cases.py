@@ -603,3 +603,46 @@ def test_a_price_asked_is_said_from_the_section_its_heading_names(e5: Any, tmp_p
     finally:
         index.close()
     assert "$50 per month" in text and "$15" not in text, text
+
+
+def test_an_item_of_a_semicolon_list_is_said_with_the_lists_lead_in() -> None:
+    # a QA round's "耳机拆封了可以退货吗？" was told "已拆封的软件和游戏；已拆封的入耳式耳机；已拆封的墨盒和硒鼓。",
+    # the items without "以下商品一经售出不予退货：", which is what they are
+    policy = ("## 退货期限\n自签收之日起30天内，大部分商品可以申请无理由退货。BrightVolt Plus 会员的退货期限延长至60天。\n"
+              "商品需保持完整，包括原包装、配件、说明书和赠品。\n## 不支持退货的商品\n"
+              "以下商品一经售出不予退货：礼品卡和数字兑换码；已拆封的软件和游戏；已拆封的入耳式耳机；已拆封的墨盒和硒鼓；"
+              "标注“清仓”的商品。\n## 退货运费\n商品存在质量问题、运输损坏或发错货的，退货运费由我们承担。"
+              "非质量问题退货，将从退款中扣除6.95美元运费。")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    for question, item in (("耳机拆封了可以退货吗？", "入耳式耳机"), ("已拆封的墨盒能退吗？", "墨盒")):
+        text = composer.compose(question, [_hit(1, policy, "退换货政策", lang="zh")], lang="zh").text
+        assert "不予退货" in text and item in text, text
+
+
+def test_a_sentence_of_another_numbered_thing_is_not_said_for_the_one_asked() -> None:
+    # a QA round's "How much is data in Zone 3?" was told "In Zone 1 you can use your UK calls, texts
+    # and data allowance at no extra cost", the Zone 3 prices standing in the next sentence
+    zones = ("## Roaming zones\nZone 1 covers the European Union. In Zone 1 you can use your UK calls, texts and "
+             "data allowance at no extra cost.\nZone 2 covers the USA. In Zone 2 you need a Travel Pass, which costs "
+             "£6 per day.\nZone 3 is the rest of the world. Calls cost £2.00 per minute, texts 60p each and data "
+             "£6.00 per MB.")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    for question in ("How much is data in Zone 3?", "how much does a text cost in zone 3"):
+        text = composer.compose(question, [_hit(1, zones, "Roaming")]).text
+        assert "£6.00 per MB" in text and "Zone 1" not in text, text
+    from rag.compose import _of_another_label, numbered_labels
+
+    assert numbered_labels("Do I have to wait 5 days?") == {"wait": "5"}
+    assert not _of_another_label("You wait 3 days for a refund.", {"wait": "5"})  # no thing's name
+    assert not _of_another_label("Level 2 and Level 3 members get lounge access.", {"level": "3"})
+    assert numbered_labels("Can I get a refund? Should I wait?") == {}
+    # one named among others, or from one on, is of the one asked (a regression hunt's)
+    for question, sentence in (
+        ("Does Plan B include roaming data?", "Plans A and B include 5 GB of EU roaming data; Plan C includes 20 GB."),
+        ("Does eSIM work on a Pixel 8?", "eSIM works on Pixel 7 and later."),
+        ("Is there a shuttle from Terminal 2?", "Terminal 1 and 2 are connected by a free shuttle."),
+        ("Do Level 3 members get priority boarding?", "Members at Level 2 or above get priority boarding."),
+        ("How much is data in Zone 3?", "Zones 1 to 3 are priced alike."),
+    ):
+        assert not _of_another_label(sentence, numbered_labels(question)), sentence
+    assert _of_another_label("Plan A includes 2 GB.", numbered_labels("Does Plan B include roaming data?"))
