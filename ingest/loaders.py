@@ -2657,19 +2657,12 @@ def _cell_text(value: Any) -> str:
 
 # the HTML a help centre's export leaves in a cell ("<p>Call <strong>1571</strong> …</p><ul><li>…"),
 # and its entities ("It&rsquo;s free"); a tag of these names only: "<5 kg" and "a < b" are text
-_MARKUP_TAG = re.compile(
-    r"</?(?:p|br|strong|b|i|em|u|ul|ol|li|a|span|div|h[1-6]|table|thead|tbody|tr|td|th|img|small|sup|sub|"
-    r"blockquote|font|hr|code)\b[^<>]*>",
-    re.IGNORECASE,
-)
+_PAIRED_TAGS = r"p|li|ul|ol|strong|b|i|em|u|a|span|div|h[1-6]|td|tr|th|table|tbody|thead|blockquote|code|font|small|sup|sub"
+_MARKUP_TAG = re.compile(r"</?(?:" + _PAIRED_TAGS + r"|br|img|hr)\b[^<>]*>", re.IGNORECASE)
 _ENTITY = re.compile(r"&(?:[a-z]{2,8}|#\d{2,6}|#x[0-9a-f]{2,5});", re.IGNORECASE)
 # markup written as markup: a closing tag or a line break ("<Ctrl> + <P>", "Text REDEEM <code> to 80800"
 # and "<sub-account number>" are a cell's placeholders, not tags)
-_MARKUP_WRITTEN = re.compile(
-    r"</(?:p|li|ul|ol|strong|b|i|em|u|a|span|div|h[1-6]|td|tr|th|table|tbody|thead|blockquote|code|font|small|sup|sub)\s*>"
-    r"|<br\s*/?>|<hr\s*/?>",
-    re.IGNORECASE,
-)
+_MARKUP_WRITTEN = re.compile(r"</(?:" + _PAIRED_TAGS + r")\s*>|<br\s*/?>|<hr\s*/?>", re.IGNORECASE)
 _MARKUP_BREAK = re.compile(r"<br\b[^<>]*>|</(?:p|div|h[1-6]|tr|blockquote|ul|ol|table)\s*>|<hr\b[^<>]*>", re.IGNORECASE)
 
 
