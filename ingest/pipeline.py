@@ -720,18 +720,12 @@ def ingest_paths(
         if behind:
             log.info("%s: the keyword index is rebuilt: it %s", kb.name, " and ".join(behind))
             report.keyword_rebuilt = behind
-        if marks and (loaded_sources & marks.keys() or any(m.get("file") in loaded_files for m in marks.values())):
-            # added again (--undelete, by name, as an upload, or changed since), under its source or,
-            # given by name, another one (sub/owl.md as owl.md): a later delete marks it anew. The
-            # marks go before the version is published, and come back if it is not: cleared after,
-            # a kill in between left them, and the next ingest said the live documents left out
-            with _marks_until_published(kb, marks, {
-                k: v for k, v in marks.items() if k not in loaded_sources and v.get("file") not in loaded_files
-            }):
-                manifest = _write_version(
-                    kb, embedder, settings, prev, list(keep_ids), new_docs, new_chunks, stream, report, should_stop
-                )
-        else:
+        # a file added again (--undelete, by name, as an upload, or changed since), under its source
+        # or, given by name, another one (sub/owl.md as owl.md), loses its mark: a later delete marks
+        # it anew. The marks go before the version is published, and come back if it is not: cleared
+        # after, a kill in between left them, and the next ingest said the live documents left out
+        kept_marks = {k: v for k, v in marks.items() if k not in loaded_sources and v.get("file") not in loaded_files}
+        with _marks_until_published(kb, marks, kept_marks):
             manifest = _write_version(
                 kb, embedder, settings, prev, list(keep_ids), new_docs, new_chunks, stream, report, should_stop
             )
