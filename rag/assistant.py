@@ -1413,6 +1413,19 @@ class Assistant:
                 yield ev
 
     # -- the pipeline ----------------------------------------------------------------------------
+    def _put_through(self, q: str, folded: str) -> str | None:
+        """The reply (its :data:`MESSAGES` key) that puts ``q`` through to a person, or None: a
+        request for a person (one who complains is told sorry too: "你们这办事效率太差了，我要投诉！"
+        was put through without a word of regret), an escalate topic, a dispute, the customer's own
+        account. ``folded``: ``q`` in Simplified characters."""
+        if asks_for_person(q):
+            return "handoff_dispute" if is_dispute(q) or COMPLAINT_RE.search(folded) else "handoff_request"
+        if self._escalate is not None and self._escalate.search(folded):
+            return "handoff_topic"
+        if is_dispute(q):
+            return "handoff_dispute"
+        return "handoff_account" if asks_own_account(q) else None
+
     def _run(
         self,
         question: str,
@@ -1510,20 +1523,9 @@ class Assistant:
         # too ("我要投诉，你们太坑了" was put through without the apology "你们太坑了" alone got)
         # (an agent asking for a reply to suggest to such a customer is suggested one from the
         # documents: "I'm furious, my order never arrived" was suggested the hand-off apology)
-        if not for_agent and asks_for_person(q):
-            # (and so is one who complains: "你们这办事效率太差了，我要投诉！" was put through
-            # without a word of regret)
-            reply = "handoff_dispute" if is_dispute(q) or COMPLAINT_RE.search(folded) else "handoff_request"
-            yield {"type": "final_obj", "answer": finish(_msg(reply, say), "handoff", 0.0)}
-            return
-        if not for_agent and self._escalate is not None and self._escalate.search(folded):
-            yield {"type": "final_obj", "answer": finish(_msg("handoff_topic", say), "handoff", 0.0)}
-            return
-        if not for_agent and is_dispute(q):
-            yield {"type": "final_obj", "answer": finish(_msg("handoff_dispute", say), "handoff", 0.0)}
-            return
-        if not for_agent and asks_own_account(q):
-            yield {"type": "final_obj", "answer": finish(_msg("handoff_account", say), "handoff", 0.0)}
+        handoff = None if for_agent else self._put_through(q, folded)
+        if handoff is not None:
+            yield {"type": "final_obj", "answer": finish(_msg(handoff, say), "handoff", 0.0)}
             return
 
         # a question about "it" right after "I couldn't find anything about this" is about that too
