@@ -177,8 +177,8 @@ DIRECTIVE_RE = re.compile(
 
 
 def _asks_secret(sentence: str) -> bool:
-    """Whether ``sentence`` asks for a secret to be sent to an address (:data:`_SENDS_SECRET`), not
-    warns against it (a negation before the verb)."""
+    """Whether ``sentence`` asks for a secret to be sent somewhere (:data:`_SENDS_SECRET`), not
+    warns against it (a negation before the verb, or the request called a fraud anywhere)."""
     folded = to_simplified(sentence)
     m = _SENDS_SECRET.search(folded)
     return m is not None and not _NEGATED.search(folded[: m.start()]) and not _CALLED_FRAUD.search(folded)
