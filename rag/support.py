@@ -159,6 +159,28 @@ def _has_negation(text: str, toks: Sequence[str]) -> bool:
     return NEGATION_ZH.search(text) is not None
 
 
+# where a sentence joins clauses that may each be of another sentence of the passage: the "; "
+# between a list's items and the " — " before the sentence after it, as the composer says a list
+# (:func:`rag.compose.list_items_as_sentences`), and their Chinese forms
+_CLAUSE_JOIN = re.compile(r"\s*[;；]\s*|\s+[—–]\s+")
+
+
+def _clauses(claim: str) -> list[str]:
+    """The clauses of ``claim`` that a negation is judged in (:data:`_CLAUSE_JOIN`)."""
+    return [c for c in _CLAUSE_JOIN.split(claim) if re.search(r"\w", c)] or [claim]
+
+
+def _negation_lost(clause: str, sentences: Sequence[str], context: str) -> bool:
+    """Whether ``clause`` negates what the sentence of ``sentences`` that shares most of its words
+    does not (a clause the context holds word for word keeps its negation)."""
+    toks = surface_tokens(clause)
+    if not _has_negation(clause, toks) or _quoted(clause, context):
+        return False
+    words = set(tokenize(clause))
+    best = max(sentences, key=lambda s: len(set(tokenize(s)) & words))
+    return not _has_negation(best, surface_tokens(best))
+
+
 def _quoted(claim: str, context: str, *, unnegated: bool = False) -> bool:
     """Whether ``claim`` stands in ``context`` word for word, white space aside; ``unnegated``:
     somewhere not right after a negation ("支持退货" stands in "不支持退货" so)."""
@@ -216,11 +238,12 @@ def lexical_features(claim: str, passages: Sequence[str]) -> dict[str, float]:
     if _has_negation(claim_n, c_tok) and not _quoted(claim_n, context_n):
         # (a claim the passages hold word for word keeps whatever negation they have, though it
         # spans lines that no one of their sentences holds whole)
-        best = max(
-            split_sentences(context_n) or [context_n],
-            key=lambda s: len(set(tokenize(s)) & set(words)),
-        )
-        f["negation_mismatch"] = 0.0 if _has_negation(best, surface_tokens(best)) else 1.0
+        # (each clause of a claim joined from several, as a list is said in one sentence, is held
+        # to the sentence it is of: "Unlimited plan: roaming ... is included; ...; Zone 3: no passes
+        # are available" was held whole to the sentence sharing most of its words, which says no
+        # "no", and a price list quoted word for word scored as a negation the passage lacks)
+        ctx_sents = split_sentences(context_n) or [context_n]
+        f["negation_mismatch"] = float(any(_negation_lost(part, ctx_sents, context_n) for part in _clauses(claim_n)))
     else:
         f["negation_mismatch"] = 0.0
     f["log_claim_len"] = math.log1p(len(c_tok))

@@ -205,6 +205,26 @@ def test_negation_is_read_as_words_and_a_word_for_word_quote_keeps_the_passages(
     assert lexical_features("Standard shipping is not free.", CTX)["negation_mismatch"] == 1.0
 
 
+ROAMING_COSTS = (
+    "## What it costs\n- Unlimited plan: roaming in Zone 1 is included at no extra cost.\n"
+    "- Essential and Plus plans: roaming in Zone 1 costs £2.50 a day with an EU Roam Pass.\n"
+    "- Zone 3: no passes are available. You pay per use at the rates in our Price Guide.\n"
+    "A day runs from midnight to midnight UK time."
+)
+
+
+def test_each_clause_of_a_list_said_in_one_sentence_keeps_its_own_negation() -> None:
+    # a QA round's "How much is the EU Roam Pass?" was handed off: the costs list, said as one
+    # sentence, was held whole to the line sharing most of its words, which says no "no"
+    said = ("What it costs: Unlimited plan: roaming in Zone 1 is included at no extra cost; Essential and Plus plans: "
+            "roaming in Zone 1 costs £2.50 a day with an EU Roam Pass; Zone 3: no passes are available — You pay per "
+            "use at the rates in our Price Guide.")
+    assert lexical_features(said, [ROAMING_COSTS])["negation_mismatch"] == 0.0
+    # a clause that negates what its own line does not is still caught, whichever clause it is
+    lost = said.replace("costs £2.50 a day", "does not cost £2.50 a day")
+    assert lexical_features(lost, [ROAMING_COSTS])["negation_mismatch"] == 1.0
+
+
 @pytest.mark.parametrize(("claim", "asks"), [
     ("Is express shipping free?", True),
     ("Is it free? Standard shipping is free.", True),
