@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -1508,6 +1508,55 @@ def _negates_what_is_said(x: str, y: str) -> bool:
 def asks_how_to(query: str) -> bool:
     """Whether ``query`` asks how to do something (and for no other kind of answer)."""
     return bool(_HOW_TO_QUESTION.search(to_simplified(query))) and answer_kind(query) is None
+
+
+# the verbs that name one action, of which an English how-to question asks one and a heading that
+# tells how to do it may say another ("How do I cancel my Roam Pass?": "How to remove a Roam Pass";
+# "turn off" is "cancel", "set up" is "install"; "How to turn data roaming on or off" turns it off). A verb of none of them (a light one, "get", "do",
+# or one not listed) says nothing of which heading tells how (:func:`how_to_action`)
+_ACTIONS = tuple(
+    re.compile(rf"(?i)\b(?:{words})\b")
+    for words in (
+        r"cancel\w*|remov\w*|stop\w*|end|ends|ending|terminat\w*|deactivat\w*|unsubscrib\w*|disabl\w*|clos\w*"
+        r"|delet\w*|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+(?:on\s+or\s+)?off|opt\w*\s+out",
+        r"add|adds|added|adding|activat\w*|enabl\w*|start\w*|buy\w*|purchas\w*|order\w*|join\w*|subscrib\w*"
+        r"|regist\w*|appl(?:y|ies|ied|ying)|book\w*|request\w*|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+on|sign\w*\s+up",
+        r"set(?:ting)?\s+up|setup|install\w*|configur\w*|activat\w*|enabl\w*|connect\w*"
+        r"|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+on",
+        r"chang\w*|switch(?:es|ed|ing)?(?!\s+o(?:n|ff)\b)|updat\w*|edit\w*|modif\w*|mov(?:e|es|ed|ing)|upgrad\w*"
+        r"|downgrad\w*|amend\w*|transfer\w*",
+        r"pay|pays|paid|paying|payments?|top(?:s|ped|ping)?\s+up",
+        r"check\w*|see|view\w*|find\w*|track\w*|look\w*|download\w*",
+        r"reset\w*|recover\w*|restor\w*|unlock\w*|unblock\w*",
+    )
+)
+# a light verb, which a heading may tell any action with ("How to get a replacement SIM" tells how
+# to order one)
+_LIGHT_ACTION = re.compile(r"(?i)\b(?:get|gets|getting|make|makes|making|use|using)\b")
+# the verb (with its particle) an English how-to question asks how to do with: "How do I turn off
+# roaming?" -> "turn off", "What are the steps to cancel ..." -> "cancel"
+_HOW_TO_VERB = re.compile(
+    r"(?i)^\W*(?:how\s+(?:do|can|should|could|would|must|may)\s+(?:i|we|you|one)\s+|how\s+to\s+"
+    r"|what\s+(?:are\s+the\s+|is\s+the\s+)?(?:steps?|process|procedure)\s+(?:to|for)\s+)(?:go\s+about\s+)?"
+    r"([a-z]+(?:\s+(?:on|off|up|out)\b)?)"
+)
+
+
+def how_to_action(question: str) -> Callable[[str], bool] | None:
+    """For an English question that asks how to do something with one of the verbs of
+    :data:`_ACTIONS` (its group's other verbs name the same action), a test of a heading: whether
+    it names that action ("How to view your bill" does not tell how to pay an overdue bill). None
+    for any other question."""
+    m = _HOW_TO_VERB.match(question)
+    if m is None:
+        return None
+    verb = " ".join(m.group(1).split())
+    groups = [g for g in _ACTIONS if g.fullmatch(verb) or g.fullmatch(verb.split()[0])]
+    if " " in verb and any(g.fullmatch(verb) for g in groups):
+        groups = [g for g in groups if g.fullmatch(verb)]  # "turn off" is no "turn on"
+    if not groups:
+        return None
+    return lambda heading: bool(_LIGHT_ACTION.search(heading)) or any(g.search(heading) for g in groups)
 
 
 def as_written(text: str) -> str:

@@ -45,6 +45,7 @@ from indexes.text import (
     gives_a_price,
     has_cjk,
     holds_answer_kind,
+    how_to_action,
     is_cjk_char,
     is_cjk_lang,
     is_how_to_heading,
@@ -1395,11 +1396,21 @@ class ExtractiveComposer:
             heading_names = {h: len(named_terms(how_terms, h)) for h in set(section)}
             # (a curated entry's question tells how to do what it names all of: "How do I pay my
             # membership?" does not tell "How do I cancel my membership?")
+            # (nor does one headed as telling how to do another thing with what is asked: "How do I
+            # pay an overdue bill?" was told the steps under "How to view your bill", "How do I
+            # cancel my EU Roam Pass?" those under "How to add an EU Roam Pass", :func:`how_to_action`)
+            action = how_to_action(question)
+            other_action = {
+                h for h in heading_names
+                if action is not None and is_how_to_heading(_own_heading(h)) and not action(_own_heading(h))
+            }
             told = {
-                h for h in heading_names if is_how_to_heading(_own_heading(h))
+                h for h in heading_names.keys() - other_action if is_how_to_heading(_own_heading(h))
                 and (not _is_question(h) or heading_names[h] == len(how_terms))
             }
-            maybe = {h for h in heading_names.keys() - told if h in stepped or names_a_procedure(_own_heading(h))}
+            maybe = {
+                h for h in heading_names.keys() - told - other_action if h in stepped or names_a_procedure(_own_heading(h))
+            }
             # (a curated entry's question, which its answer's sentences are of, is no section that
             # could tell how instead: "撤件要收费吗？" kept the steps under "（二）撤件" from "怎么撤件？")
             rivals = [h for h in heading_names if h not in told and h not in maybe and not _is_question(_own_heading(h))]
@@ -1412,8 +1423,12 @@ class ExtractiveComposer:
                 for "首次申领社保卡怎么办理？", which was told how long it takes)."""
                 up = h.rpartition(SECTION_PATH_SEP)[0]
                 own = len(named_terms(how_terms, _own_heading(h)))
+                # (or, holding numbered steps, as much as one that holds none: "How do I change my
+                # plan?" was told the steps under "How to change your bank details", not those under
+                # "Changing to a bigger plan", which names as much as "Changing to a smaller plan")
                 return all(
                     heading_names[h] > heading_names[r]
+                    or (h in stepped and heading_names[h] == heading_names[r])
                     or (up == r.rpartition(SECTION_PATH_SEP)[0] != "" and bool(named_terms(how_terms, up))
                         and own >= len(named_terms(how_terms, _own_heading(r))))
                     for r in rivals
@@ -1645,7 +1660,7 @@ class ExtractiveComposer:
         # ranked first, and not the steps under "三、社保卡补办 > （三）办理流程")
         giving = (
             {i for i in range(len(cands)) if fit[i] and lex[i] > 0 and rel[i] >= self.min_relevance}
-            if answer_first or (how_to and how) else set()
+            if answer_first or (how_to and (how or any(fits))) else set()
         )
         # an answer is said in one language, that of its most relevant sentence: a bilingual
         # knowledge base says many things twice ("Acme Plus members never pay return shipping",

@@ -60,6 +60,7 @@ from indexes.text import (
     gives_a_price,
     has_cjk,
     holds_answer_kind,
+    how_to_action,
     is_cjk_char,
     is_cjk_lang,
     is_how_to_heading,
@@ -856,17 +857,23 @@ def _kind_named(kind: str, asked: frozenset[str], chunk: Chunk) -> int:
     )
 
 
-def _tells_how(topic: frozenset[str], chunk: Chunk, steps: bool = True) -> tuple[int, bool]:
+def _tells_how(
+    topic: frozenset[str], chunk: Chunk, steps: bool = True, action: Callable[[str], bool] | None = None
+) -> tuple[int, bool]:
     """How closely ``chunk``'s section tells how to do what is asked: how many of the question's
     ``topic`` terms its heading names, and whether its heading or text names one; (0, False) when
     the heading does not say it tells how (:func:`indexes.text.is_how_to_heading`). "积分怎么用" is
     told by "如何使用积分" (points, use), not by "如何获得积分" (points). The text's count does not
-    rank them: a passing word ("后" in "30 天后") made the earning rules tell "账户注销后积分怎么办"."""
+    rank them: a passing word ("后" in "30 天后") made the earning rules tell "账户注销后积分怎么办".
+    ``action``: the question's test of a heading that tells how (:func:`indexes.text.how_to_action`;
+    "How to view your bill" tells no one how to pay an overdue bill)."""
     head = section_heading(chunk)
     # (counted over the sections it is in too: "社保卡补办的流程是什么？" is told by "（三）办理流程" under
     # "三、社保卡补办", not the one under "一、社保卡首次申领")
     in_head = len(named_terms(topic, section_path(chunk)))
     if is_how_to_heading(head):
+        if action is not None and not action(head):
+            return 0, False
         return in_head, in_head > 0 or names_any(topic, chunk.text)
     # a section that holds numbered steps, or is headed as a procedure ("下单流程"), tells how to do
     # what its heading names, as the composer reads it: "How do I cancel my flight?" is told by
@@ -1676,6 +1683,7 @@ class HybridRetriever:
         asked = frozenset(tokenize(query_topic(question))) - price_terms(question)
         topic = asked or (frozenset(tokenize(query_topic(query))) if query else frozenset())
         how_to = kind is None and asks_how_to(question) and bool(topic)
+        action = how_to_action(question) if how_to else None
         if how_to:
             hits = self._steps_continued(hits)
         elif kind is None and class_words(question):
@@ -1776,8 +1784,8 @@ class HybridRetriever:
                 # passage has none as close (read from each chunk's heading)
                 own = self.index.get_chunks(list(h.rows))
                 extras = self.index.get_chunks(list(h.others))
-                told = max((_tells_how(topic, c, not follows) for c in own), default=(0, False))
-                tells, best = max(((_tells_how(topic, c, not follows), c) for c in extras), key=lambda x: x[0])  # first of equals
+                told = max((_tells_how(topic, c, not follows, action) for c in own), default=(0, False))
+                tells, best = max(((_tells_how(topic, c, not follows, action), c) for c in extras), key=lambda x: x[0])  # first of equals
                 extra = best if tells > told else None
             else:
                 # the section that names more of what is asked now is read too ("Does it cover water

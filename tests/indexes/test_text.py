@@ -775,3 +775,29 @@ def test_a_what_question_that_ends_on_an_email_asks_for_a_contact(question: str,
     from indexes.text import answer_kind
 
     assert answer_kind(question) == kind
+
+
+@pytest.mark.parametrize(("question", "heading", "tells"), [
+    ("How do I pay an overdue bill?", "How to view your bill", False),
+    ("How do I pay my bill?", "How to make a payment", True),
+    ("How do I cancel my Roam Pass?", "How to add a Roam Pass", False),
+    ("How do I cancel my Roam Pass?", "How to remove a Roam Pass", True),
+    ("How do I turn off data roaming?", "How to turn data roaming on or off", True),
+    ("How do I turn off data roaming?", "How to turn on Wi-Fi Calling", False),
+    ("How do I turn on Wi-Fi Calling?", "How to set the APN on an iPhone", False),
+    ("What are the steps to cancel my order?", "How to get a refund", True),  # a light verb tells any action
+    ("How can I switch to a smaller plan?", "How to change your plan", True),
+])
+def test_how_to_action_tells_a_heading_of_the_action_asked(question: str, heading: str, tells: bool) -> None:
+    from indexes.text import how_to_action
+
+    action = how_to_action(question)
+    assert action is not None and action(heading) is tells
+
+
+@pytest.mark.parametrize("question", ["How do I get a refund?", "How do I bring my number over?", "怎么取消订单？",
+                                      "What is the refund policy?"])
+def test_how_to_action_knows_no_action_of_a_light_or_unlisted_verb(question: str) -> None:
+    from indexes.text import how_to_action
+
+    assert how_to_action(question) is None

@@ -646,3 +646,35 @@ def test_a_sentence_of_another_numbered_thing_is_not_said_for_the_one_asked() ->
     ):
         assert not _of_another_label(sentence, numbered_labels(question)), sentence
     assert _of_another_label("Plan A includes 2 GB.", numbered_labels("Does Plan B include roaming data?"))
+
+
+BILLING_EN = (
+    "## How to view your bill\n1. Log in to My Kestrel or open the app.\n2. Tap Billing, then Bills.\n"
+    "3. Choose the month you want.\n"
+    "## Late and missed payments\nIf a Direct Debit fails, we try again after 7 days. You can pay an overdue bill by "
+    "card in My Kestrel, under Billing > Make a payment.\n"
+    "## Changing to a bigger plan\nYou can move up to a bigger plan at any time.\n1. Log in and tap My plan.\n"
+    "2. Tap Change plan and choose the new plan.\n"
+    "## Changing to a smaller plan\nYou can only move to a smaller plan in the last 30 days of your minimum term.\n"
+    "## How to change your bank details\n1. Log in and tap Payment method.\n2. Tap Change Direct Debit and enter the "
+    "new sort code.\n"
+    "## How to add a Roam Pass\n1. Open the app and tap Add-ons, then Roaming.\n2. Choose the pass and tap Add to my plan.\n"
+    "## How to remove a Roam Pass\n1. Open the app and tap Add-ons.\n2. Tap the pass, then Remove.\n"
+    "## How to turn data roaming on or off\nOn an iPhone, go to Settings > Mobile Service and switch Data Roaming on or off."
+)
+
+
+@pytest.mark.parametrize(("question", "told", "not_told"), [
+    # a QA round's: each was told the steps under a heading that tells how to do another thing
+    ("How do I pay an overdue bill?", "Make a payment", "Choose the month"),
+    ("How do I cancel my Roam Pass?", "then Remove", "Add to my plan"),
+    ("How do I turn off data roaming?", "switch Data Roaming", "then Remove"),
+    # (two sections name "change" and "plan"; the one of numbered steps tells how, not the bank's)
+    ("How do I change my plan?", "Tap Change plan", "Change Direct Debit"),
+    # and a heading that tells the action asked is still read
+    ("How do I add a Roam Pass?", "Add to my plan", "then Remove"),
+])
+def test_a_how_to_question_is_told_the_steps_of_the_action_it_asks(question: str, told: str, not_told: str) -> None:
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose(question, [_hit(1, BILLING_EN, "Bills and plans")]).text
+    assert told in text and not_told not in text, text
