@@ -2562,9 +2562,12 @@ def _pdf_elements(boxes: list[_PdfBox]) -> list[Element]:
 # FAQ tables
 
 QUESTION_NAMES = ("question", "questions", "q", "query", "faq", "faq_question", "问题", "问", "标准问题",
-                  "常见问题", "提问", "问句")
+                  "常见问题", "提问", "问句", "咨询内容", "问题内容")
+# (答复 is the word of government and 12345-hotline sheets; "回答内容", "解决方法" their columns' whole
+# names: a QA round's 政务 FAQ, headed 序号/问题/答复/业务类别, was refused for want of an answer column)
 ANSWER_NAMES = ("answer", "answers", "a", "response", "reply", "faq_answer", "resolution", "solution",
-                "答案", "答", "回答", "回复", "解答", "标准答案")
+                "答案", "答", "回答", "回复", "解答", "标准答案", "答复", "答复内容", "回答内容", "回复内容", "答案内容",
+                "解决方法", "解决办法", "解决方案", "处理方法", "处理办法", "办理方法")
 ID_NAMES = ("id", "faq_id", "faqid", "qid", "question_id", "编号", "序号")
 TAG_NAMES = ("tags", "tag", "标签")
 GROUP_NAMES = ("groups", "group", "access", "access_groups", "权限", "用户组")
@@ -2611,9 +2614,9 @@ def detect_columns(header: Sequence[Any], name: str) -> dict[str, int]:
     q = _find(cols, QUESTION_NAMES, whole)
     a = _find(cols, ANSWER_NAMES, whole | ({q} if q is not None else set()))
     if q is None or a is None or q == a:
-        found = ", ".join(str(h) for h in header if str(h).strip()) or "none"
+        found = ", ".join(str(h) for h in header if h is not None and str(h).strip()) or "none"
         missing = "question" if q is None else "answer"
-        accepted = "/".join(QUESTION_NAMES[:4] + ("问题",)) if q is None else "/".join(ANSWER_NAMES[:4] + ("答案",))
+        accepted = "/".join(QUESTION_NAMES[:4] + ("问题",)) if q is None else "/".join(ANSWER_NAMES[:4] + ("答案", "答复"))
         raise MissingColumnsError(
             f"{name}: no {missing} column (found: {found})",
             f"name the columns question,answer (accepted {missing} names: {accepted}; optional: id, tags, groups, category)",
@@ -2633,16 +2636,20 @@ HEADER_SEARCH_ROWS = 10
 
 def header_row(rows: Sequence[Sequence[Any]], name: str) -> int:
     """The index of the table's header among its first :data:`HEADER_SEARCH_ROWS` rows: the first
-    that names a question and an answer column; 0 when none does (its error says what it found).
-    A workbook exported with a title row and a blank row above the header was read as having no
-    question column, and its sheet was left out."""
+    that names a question and an answer column. A workbook exported with a title row and a blank
+    row above the header was read as having no question column, and its sheet was left out. Where
+    none does, the first that names one of them, else 0: its error says what it found (a QA round's
+    sheet, headed in its third row, was told of its title row's cells)."""
+    near: list[int] = []  # the rows that name one of them by a cell's whole name
     for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         try:
             detect_columns(row, name)
         except MissingColumnsError:
+            if {_norm_col(h) for h in row} & {*QUESTION_NAMES, *ANSWER_NAMES}:
+                near.append(i)
             continue
         return i
-    return 0
+    return near[0] if near else 0
 
 
 def _cell_text(value: Any) -> str:

@@ -1138,6 +1138,29 @@ def test_a_faq_table_s_header_is_found_below_a_title_and_read_from_descriptive_n
     assert detect_columns(["question_id", "question text", "answer"], "x") == {"question": 1, "answer": 2, "id": 0}
 
 
+@pytest.mark.parametrize("header", [("问题", "答复"), ("咨询问题", "答复内容"), ("问题", "解决方法"), ("常见问题", "回答内容")])
+def test_a_chinese_faq_sheet_s_usual_answer_names_are_read(header: tuple[str, str]) -> None:
+    # a QA round's 政务 sheets: 答复 is the word of government and 12345-hotline FAQs
+    assert detect_columns(list(header), "faq.csv") == {"question": 0, "answer": 1}
+
+
+def test_a_sheet_without_an_answer_column_is_told_of_the_row_that_names_a_question(tmp_path: Path) -> None:
+    # the error named the title row's cells ("…常见问题（2026年版）, None, None, None"), never the
+    # header in row 3 that it could not read
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["政务服务中心常见问题（2026年版）", None, None])
+    ws.append([])
+    ws.append(["序号", "问题", "办事说明"])
+    ws.append([1, "居住证多久能拿到？", "15个工作日。"])
+    wb.save(str(tmp_path / "faq.xlsx"))
+    with pytest.raises(MissingColumnsError) as err:
+        load_file(tmp_path / "faq.xlsx", tmp_path, 5)
+    assert "found: 序号, 问题, 办事说明)" in str(err.value) and "None" not in str(err.value), err.value
+
+
 def test_faq_utf16(tmp_path: Path) -> None:
     (tmp_path / "faq.csv").write_bytes("q,a\nHello?,World.\n".encode("utf-16"))
     assert load_file(tmp_path / "faq.csv", tmp_path, 5).faq_rows[0].answer == "World."
