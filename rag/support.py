@@ -479,6 +479,10 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
         # a list's lead-in and its first item ("Refunds are available for: Unopened software") are
         # two clauses; a table's row, each of whose cells stands after its header, is not a list
         clauses[:1] = _LEAD_IN.split(clauses[0], maxsplit=1)
+    # (a Chinese clause's "，"-parted pieces each on their own: the composer says a list item of two
+    # sentences with "，" between them, and "…自助胶片打印机打印，如果您在APP上查看云胶片…，可以不打印胶片" was
+    # held whole to its first sentence, which says no 不, and a QA round's hospital was handed off)
+    clauses = [piece for clause in clauses for piece in clause.split("，")]
     terms = [set(tokenize(s)) for s in sentences]
     for clause in clauses:
         words = set(tokenize(clause))

@@ -402,3 +402,15 @@ def test_a_cited_sentence_goes_out_as_soon_as_it_ends() -> None:
     assert stream.push(" [2].") == ["It costs $79 [2]."]
     # one whose marker may still come is held, as before
     assert stream.push("Fees apply.") == [] and stream.push(" [1] Then") == ["Fees apply.[1]"]
+
+
+def test_a_chinese_list_item_of_two_sentences_said_as_one_keeps_its_second_sentence_s_negation() -> None:
+    # a QA round's hospital: the composer says a list item of two sentences with "，" between them,
+    # and the check held the whole to the first sentence, which says no 不: "胶片在哪里打" was handed off
+    from rag.support import contradiction
+
+    page = ("## 影像胶片领取 > 如何取胶片\n- CT、MRI 胶片请到门诊二楼放射科门口的自助胶片打印机打印。"
+            "如果您在APP上查看云胶片就可以满足复诊需要，可以不打印胶片。\n- 超声报告在检查结束后当场交给患者。")
+    said = "如何取胶片：CT、MRI 胶片请到门诊二楼放射科门口的自助胶片打印机打印，如果您在APP上查看云胶片就可以满足复诊需要，可以不打印胶片。"
+    assert contradiction(said, [page]) is None
+    assert contradiction("CT、MRI 胶片不可以在自助胶片打印机打印。", [page]) is not None
