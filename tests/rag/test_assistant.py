@@ -404,6 +404,12 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     ("What's my tracking number and where do I find it?", False),
     ("我的余额多少可以提现？", False),
     ("我的欠款几天不还会影响征信？", False),
+    # (a QA round's hospital and government hall: of whatever account the question names)
+    ("我的公积金余额是多少", True),
+    ("我的医保卡里还有多少钱", True),
+    ("我的积分有多少？", True),
+    ("我的公积金余额多少可以贷款？", False),
+    ("公积金余额怎么查？", False),
 ])
 def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: Any, fake_embedder: Any,
                                                                     question: str, own: bool) -> None:
