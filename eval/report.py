@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.harness import LOWER_IS_BETTER
+from eval.harness import ANSWER_ACTIONS, LOWER_IS_BETTER
 from eval.metrics import RETRIEVAL_KEYS, paired_bootstrap, permutation_test
 
 GROUPS = ("retrieval", "answers", "scorer")
@@ -28,10 +28,32 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
+def fallback_note(res: dict[str, Any], llm: Any) -> str | None:
+    """What a set's figures measure when some of its answers were composed without the LLM under
+    test ("3 of 5 answers were composed offline because the LLM failed: these figures do not
+    measure openai-compatible:...#qwen"); None when none was. `kb eval --llm` with the server down
+    measured the extractive fallback, passed its gate and said so only in the JSON's counts."""
+    fell_back = int(res.get("counts", {}).get("llm_fallbacks") or 0)
+    if not fell_back:
+        return None
+    qs = res.get("questions")
+    if qs:  # the answers given, a fallback whose answer the check turned to a hand-off among them
+        answers = sum(1 for q in qs if q.get("action") in ANSWER_ACTIONS or q.get("fallback"))
+    else:
+        actions = res.get("counts", {}).get("actions", {})
+        answers = sum(int(actions.get(a, 0)) for a in ANSWER_ACTIONS)
+    return (f"{fell_back} of {max(answers, fell_back)} answers were composed offline because the LLM failed: "
+            f"these figures do not measure {llm or 'the LLM'}")
+
+
 def render_summary_text(result: dict[str, Any]) -> str:
     lines: list[str] = []
+    llm = result.get("settings", {}).get("llm")
     for name, res in result["sets"].items():
         lines.append(f"{name} ({res['kind']}, n={res['n']})")
+        note = fallback_note(res, llm)
+        if note:
+            lines.append(f"  warning: {note}")
         for w in res.get("warnings", []):
             lines.append(f"  warning: {w}")
         failed = res.get("ingest_failed", [])
@@ -510,6 +532,10 @@ def render_html(result: dict[str, Any], compare: dict[str, Any] | None = None, w
     settings = result.get("settings", {})
     parts.append("<p>" + " · ".join(f"{_e(k)}: <code>{_e(v)}</code>" for k, v in settings.items()) + "</p>")
     parts.append("<h2>Summary</h2>" + _summary_table(result, compare))
+    for name, res in result["sets"].items():  # under the figures they qualify, not only in the set's section
+        note = fallback_note(res, settings.get("llm"))
+        if note:
+            parts.append(f"<p class='bad'>{_e(name)}: {_e(note)}</p>")
     if compare:
         parts.append(
             "<p>Compared with a previous run: red = significantly worse (p &lt; 0.05), green = better. "
@@ -526,6 +552,9 @@ def render_html(result: dict[str, Any], compare: dict[str, Any] | None = None, w
     for name, res in result["sets"].items():
         qs = res.get("questions", [])
         parts.append(f"<h2>{_e(name)}</h2>")
+        note = fallback_note(res, settings.get("llm"))
+        if note:
+            parts.append(f"<p class='bad'>warning: {_e(note)}</p>")
         for w in res.get("warnings", []):
             parts.append(f"<p class='bad'>warning: {_e(w)}</p>")
         if res.get("ingest_failed"):

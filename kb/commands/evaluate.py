@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from kb.commands.common import EXIT_PARTIAL
 from kb.errors import EmbedderMismatchError, InputError, KBError
 
 GATE_RE = re.compile(r"^(?:(?P<set>[^:=]+):)?(?P<metric>[A-Za-z_][\w.@]*)=(?P<value>-?[0-9.]+)$")
@@ -178,6 +179,20 @@ def check_gates(result: dict[str, Any], gates: list[Gate]) -> list[str]:
                 "gate on a metric the set reports (its report lists them), or add the questions it needs",
             )
     return failures
+
+
+def check_fallbacks(result: dict[str, Any]) -> list[str]:
+    """One line per set some of whose answers were composed without the LLM under test (it failed
+    or ran out of time): a gate on such a run measures the offline composer, not the LLM. `kb eval
+    --llm ... --fail-under` with the server down passed its gate, exit 0."""
+    from eval.report import fallback_note
+
+    llm = result.get("settings", {}).get("llm")
+    return [
+        f"eval gate failed: {name}: {note}"
+        for name, res in result["sets"].items()
+        if (note := fallback_note(res, llm))
+    ]
 
 
 def _why_not_computed(metric: str) -> str:
@@ -490,6 +505,7 @@ def eval_cmd(
     scorer on labelled sets; print a summary, write JSON / HTML, gate CI with --fail-under."""
     from eval.report import (
         compare_reports,
+        fallback_note,
         render_compare_text,
         render_summary_text,
         untested_sets,
@@ -644,12 +660,21 @@ def eval_cmd(
             "environment": result.get("environment"),
         }
         typer.echo(json.dumps(slim, ensure_ascii=False, indent=1))
+        for name, res in result["sets"].items():  # (the text summary says it; --json's reader may not look)
+            note = fallback_note(res, llm_spec)
+            if note:
+                log(f"warning: {name}: {note}")
     else:
         typer.echo(render_summary_text(result))
     failures = worse_lines + check_gates(result, gates)
+    # a gated run that measured the offline composer where the LLM failed neither passes nor fails
+    # on quality: it exits 3, as `kb ingest` does when done but some of its files failed
+    fell_back = check_fallbacks(result) if gates else []
+    for line in failures + fell_back:
+        typer.echo(line, err=True)
+    if fell_back:
+        sys.exit(EXIT_PARTIAL)
     if failures:
-        for line in failures:
-            typer.echo(line, err=True)
         sys.exit(1)  # typer.Exit codes are lost under kb.cli's standalone_mode=False
 
 

@@ -658,3 +658,40 @@ def test_lower_is_better_metrics_are_capped_by_fail_over(
     rc = run_kb(["eval", str(qa), "--fail-over", "false_refusal_rate=-0", "--fail-over", "handoff_rate=0",
                  "--fail-over", "refusal_accuracy=0.5", "--no-progress"])
     assert rc == 2 and "--fail-over 'refusal_accuracy=0.5': a higher refusal_accuracy" in capsys.readouterr().err
+
+
+def test_a_gated_run_whose_llm_failed_fails_and_every_report_says_so(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `kb eval --llm ... --fail-under` with the LLM server down measured the extractive fallback,
+    # passed the gate (exit 0) and said so only in the JSON's counts.llm_fallbacks
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on: every call is refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    llm = f"openai-compatible:http://127.0.0.1:{port}/v1#down"
+    qa, _ = make_sets(tmp_path / "data")
+    page = tmp_path / "r.html"
+    args = ["eval", str(qa), "--llm", llm, "--no-progress", "--work-dir", str(tmp_path / "w")]
+    rc = run_kb([*args, "--html", str(page), "--fail-under", "hit@10=0", "--fail-over", "handoff_rate=1"])
+    captured = capsys.readouterr()
+    assert rc == 3, captured.err
+    said = [ln for ln in captured.out.splitlines() if "composed offline" in ln]
+    assert len(said) == 1 and said[0].startswith("  warning: ") and said[0].endswith(
+        f"answers were composed offline because the LLM failed: these figures do not measure {llm}"), captured.out
+    n, _, m = said[0].split("warning: ")[1].partition(" answers")[0].partition(" of ")
+    assert 0 < int(n) <= int(m) <= len(QUESTIONS), said
+    assert [ln for ln in captured.err.splitlines() if ln.startswith("eval gate failed")] == [
+        f"eval gate failed: tiny-qa: {said[0].split('warning: ')[1]}"
+    ], captured.err
+    text = page.read_text(encoding="utf-8")
+    assert text.count(f"composed offline because the LLM failed: these figures do not measure {llm}") == 2
+    # the same gate on the offline composer asked for (KB_LLM=extractive:) passes; a run without a
+    # gate reports and exits 0
+    assert run_kb(["eval", str(qa), "--no-progress", "--work-dir", str(tmp_path / "w"), "--fail-under", "hit@10=0"]) == 0
+    assert "composed offline" not in capsys.readouterr().out
+    assert run_kb([*args, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["sets"]["tiny-qa"]["counts"]["llm_fallbacks"] == int(n)
+    assert f"warning: tiny-qa: {n} of {m} answers were composed offline" in captured.err
