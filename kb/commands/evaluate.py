@@ -109,14 +109,28 @@ def check_gate_metrics(gates: list[Gate], kinds: dict[str, str]) -> None:
         )
 
 
-def check_outputs(*paths: Path | None, examples: tuple[str, ...] = ("report.json", "report.html", "ragas.json")) -> None:
+def check_outputs(
+    *paths: Path | None,
+    examples: tuple[str, ...] = ("report.json", "report.html", "ragas.json"),
+    options: tuple[str, ...] = ("--out", "--html", "--ragas"),
+) -> None:
     """Fail before an eval of minutes or hours, not after it, on a report path that cannot be
-    written: a folder given as the file, a file where its folder belongs, or a folder that takes
-    no file (``/proc``: the whole eval ran, then failed as an internal error). ``examples``: a
-    file name for each path, for the hint."""
+    written: a folder given as the file, a file where its folder belongs, a folder that takes
+    no file (``/proc``: the whole eval ran, then failed as an internal error), or one file given
+    for two reports (``--out r --html r``: the HTML page overwrote the JSON without a word).
+    ``examples``: a file name for each path, for the hint; ``options``: the option of each, for
+    the message."""
     import os
     import tempfile
 
+    # (a folder given twice is told it is a folder, below)
+    given = [(opt, path) for opt, path in zip((*options, *("",) * len(paths)), paths, strict=False)
+             if path is not None and not path.is_dir()]
+    for i, (opt, path) in enumerate(given):
+        for other_opt, other in given[:i]:
+            if path.resolve() == other.resolve() or (path.exists() and other.exists() and path.samefile(other)):
+                raise InputError(f"{other_opt} and {opt} name the same file {path}",
+                                 "give each report a file of its own, e.g. --out report.json --html report.html")
     for path, example in zip(paths, (*examples, *("report.json",) * len(paths)), strict=False):
         if path is None:
             continue

@@ -306,6 +306,14 @@ def test_bad_dataset_is_a_one_line_error(
     assert rc == 2 and "is a folder" in capsys.readouterr().err
     rc = run_kb(["eval", str(qa), "--html", str(tmp_path), "--no-progress"])
     assert rc == 2 and "e.g. report.html" in capsys.readouterr().err
+    # one file for two reports: the HTML page overwrote the JSON without a word
+    same = tmp_path / "r" / "run.json"
+    for twice in (["--out", str(same), "--html", str(same)],
+                  ["--out", str(same), "--ragas", str(tmp_path / "r" / ".." / "r" / "run.json")]):
+        rc = run_kb(["eval", str(qa), *twice, "--no-progress", "--work-dir", str(tmp_path / "w")])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and err.count("\n") == 0 and f"{twice[0]} and {twice[2]} name the same file" in err, err
+        assert "give each report a file of its own" in err and not (tmp_path / "w").exists()
     rc = run_kb(["eval", str(qa), "--work-dir", str(qa / "questions.jsonl"), "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and f"--work-dir {qa / 'questions.jsonl'} is a file" in err and "KB_HOME" not in err, err
