@@ -124,12 +124,12 @@ def check_outputs(
     import tempfile
 
     # (a folder given twice is told it is a folder, below)
-    given = [(opt, path) for opt, path in zip((*options, *("",) * len(paths)), paths, strict=False)
-             if path is not None and not path.is_dir()]
-    for i, (opt, path) in enumerate(given):
+    given = [(opt, p) for opt, p in zip((*options, *("",) * len(paths)), paths, strict=False)
+             if p is not None and not p.is_dir()]
+    for i, (opt, file) in enumerate(given):
         for other_opt, other in given[:i]:
-            if path.resolve() == other.resolve() or (path.exists() and other.exists() and path.samefile(other)):
-                raise InputError(f"{other_opt} and {opt} name the same file {path}",
+            if file.resolve() == other.resolve() or (file.exists() and other.exists() and file.samefile(other)):
+                raise InputError(f"{other_opt} and {opt} name the same file {file}",
                                  "give each report a file of its own, e.g. --out report.json --html report.html")
     for path, example in zip(paths, (*examples, *("report.json",) * len(paths)), strict=False):
         if path is None:
