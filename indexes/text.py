@@ -470,14 +470,15 @@ def names_row(topic: frozenset[str] | set[str], line: str) -> bool:
     return 2 * sum(1 for t in topic if t in words or (_CJK_CHAR.search(t) and t in written)) > len(topic)
 
 
-def row_label(line: str) -> frozenset[str]:
+def row_label(line: str, notes: bool = False) -> frozenset[str]:
     """The terms of a table row's first cell, as :func:`table_rows_as_sentences` reads the row
-    ("Plan: Max Pro; Price per month: $65": max, pro)."""
+    ("Plan: Max Pro; Price per month: $65": max, pro). ``notes``: with those of a note in brackets
+    too, which may be the row's other name ("MRI（核磁共振）")."""
     first = _FIRST_CELL_END.split(line, 1)[0]  # a Chinese row's cells end at "，" ("卡种：白金卡，年费：2000元")
     label = first.split(":", 1)[1] if ":" in first else first.split("：", 1)[-1]
     # a note in brackets qualifies the label, and a question names the row without it: "一级医院
     # （含社区卫生服务中心）" is the row of "一级医院门诊报销多少"
-    return frozenset(tokenize(_BRACKETED.sub(" ", label))) or frozenset(tokenize(label))
+    return frozenset(tokenize(label)) if notes else frozenset(tokenize(_BRACKETED.sub(" ", label))) or frozenset(tokenize(label))
 
 
 # --- language detection ------------------------------------------------------------------------

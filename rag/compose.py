@@ -1519,7 +1519,10 @@ class ExtractiveComposer:
             _topic_terms(query) - q_terms
             if query != question and refers_back(question) and not only_names_subject(question) else set()
         )
-        row_topic = frozenset(q_terms | carried | leaned) - price_terms(question)
+        # (a follow-up that only names another subject names a row by that subject alone: "那核磁呢"
+        # after "普通CT多久出报告" named the 普通 CT row by 普通, which the turn before asked of, and was
+        # told that row again)
+        row_topic = frozenset((subject or q_terms) | carried | leaned) - price_terms(question)
         # the candidates that are rows the question names by their first cell (names_row)
         # (by its cells, its headers and its section's heading: "二、普通门诊报销比例" says what the
         # rows of its table are rates of, which the rows say of no other)
@@ -1622,8 +1625,10 @@ class ExtractiveComposer:
             # row, whose label names 物业 and not 住宅
             # (a term its headers name too is no label's: "What data do you keep?" names every row
             # of "| Data | How long we keep it |", "Browsing data in the app" as "Order history")
+            # (by a note in brackets too, where it is the row's other name: "那核磁共振呢" after "增强ct多久出报告"
+            # named the "MRI（核磁共振）" row by nothing, and was told the 增强 CT row again)
             labelled = {
-                j: row_label(every[j][2]) & row_topic & _row_own_terms(every[j][2], lexical[j] or "")
+                j: row_label(every[j][2], notes=True) & row_topic & _row_own_terms(every[j][2], lexical[j] or "")
                 for j in range(len(every)) if row[j]
             }
             tables = {_row_headers(every[j][2]) for j in keep if labelled.get(j)}

@@ -678,3 +678,23 @@ def test_a_how_to_question_is_told_the_steps_of_the_action_it_asks(question: str
     composer = ExtractiveComposer(get_embedder("hashing:64"))
     text = composer.compose(question, [_hit(1, BILLING_EN, "Bills and plans")]).text
     assert told in text and not_told not in text, text
+
+
+REPORT_TIMES_ZH = (
+    "## 报告出具时间\n| 检查/检验项目 | 出报告时间 |\n| --- | --- |\n| 血常规、尿常规 | 采样后 30 分钟至 2 小时 |\n"
+    "| 普通 CT（平扫） | 检查后 24 小时内 |\n| 增强 CT | 检查后 48 小时内 |\n| MRI（核磁共振） | 2 至 3 个工作日 |\n"
+    "| 病理 | 5 至 7 个工作日 |"
+)
+
+
+@pytest.mark.parametrize(("before", "question"), [
+    ("普通CT多久出报告", "那核磁呢"),  # the row was named by 普通, which the turn before asked of
+    ("增强ct多久出报告", "那核磁共振呢"),  # the row's other name, in brackets, named it by nothing
+    ("增强ct多久出报告", "那MRI呢"),
+])
+def test_a_follow_up_naming_another_row_is_told_that_row(before: str, question: str) -> None:
+    # a QA round's hospital: each was told the turn before's CT row again
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, REPORT_TIMES_ZH, "检查检验报告查询与领取说明", lang="zh")]
+    text = composer.compose(question, hits, lang="zh", query=f"{question} {before}").text
+    assert "2 至 3 个工作日" in text and "24 小时" not in text and "48 小时" not in text, text
