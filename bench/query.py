@@ -290,7 +290,38 @@ def faq_threshold(pairs: list[tuple[float, bool]], precision: float = 0.95) -> d
 # --- retrieval quality -------------------------------------------------------------------------
 
 
+def turns_text(row: dict[str, Any]) -> str:
+    """A row's first-turn and follow-up figures, as the log says them; a kind of turn the set has
+    none of is said so ("follow-ups Nonems, Nonems after the embedding, hit@5 None", of a set
+    without follow-ups)."""
+    parts = []
+    for label, key in (("first turns", "first_turn"), ("follow-ups", "followup")):
+        if row[f"p50_{key}_ms"] is None:
+            parts.append(f"no {label}")
+            continue
+        parts.append(f"{label} {row[f'p50_{key}_ms']}ms, {row[f'p50_after_embed_{key}_ms']}ms after the "
+                     f"embedding, hit@5 {row[f'hit@5_{key}']}")
+    return "; ".join(parts)
+
+
+def retrieval_sets(data: Path) -> list[str]:
+    """The names of the retrieval (QA) sets under ``data``, as --sets names them."""
+    from eval.datasets import QUESTIONS_FILE, find_datasets
+
+    return [p.name for p in find_datasets(data) if (p / QUESTIONS_FILE).is_file()]
+
+
 def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
+    """The retrieval figures of every set (module docstring, 1), its knowledge bases built in
+    --home, or in a temporary folder removed afterwards, on an error too: each run left its
+    ``kb-bench-*`` in $TMPDIR, a set's index and embedding cache each."""
+    if args.home:
+        return quality_in(Path(args.home), args, embedder)
+    with tempfile.TemporaryDirectory(prefix="kb-bench-", ignore_cleanup_errors=True) as tmp:
+        return quality_in(Path(tmp), args, embedder)
+
+
+def quality_in(home: Path, args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
     from eval.datasets import QASet, find_datasets, load_dataset
     from eval.metrics import hit_at_k, mrr_at_k
     from indexes.kbase import KnowledgeBase
@@ -299,7 +330,6 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
     from rag.retrieval import HybridRetriever
     from rag.support import get_scorer
 
-    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="kb-bench-"))
     rows: list[dict[str, Any]] = []
     for path in find_datasets(Path(args.data)):
         ds = load_dataset(path, limit=args.limit)
@@ -408,12 +438,7 @@ def quality(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
                 "hit@5_followup": mean_of(hits5_follow),
             })
             print(f"{ds.name:12s} {s:16s} n={len(h):4d} hit@5={rows[-1]['hit@5']} mrr@10={rows[-1]['mrr@10']} "
-                  f"p50={rows[-1]['p50_ms']}ms p95={rows[-1]['p95_ms']}ms "
-                  f"(first turns {rows[-1]['p50_first_turn_ms']}ms, {rows[-1]['p50_after_embed_first_turn_ms']}ms "
-                  f"after the embedding, hit@5 {rows[-1]['hit@5_first_turn']}; follow-ups "
-                  f"{rows[-1]['p50_followup_ms']}ms, {rows[-1]['p50_after_embed_followup_ms']}ms after the "
-                  f"embedding, hit@5 {rows[-1]['hit@5_followup']})",
-                  flush=True)
+                  f"p50={rows[-1]['p50_ms']}ms p95={rows[-1]['p95_ms']}ms ({turns_text(rows[-1])})", flush=True)
         if lc is not None:
             first_t, later_t = by_turn(range(len(timed_follow)), timed_follow)
             rows.append({"set": ds.name, "system": "_ours_vs_langchain", "repeat": args.repeat,
@@ -484,16 +509,27 @@ def synthetic_index(home: Path, n: int, dim: int, embedder_id: str, seed: int = 
     return index
 
 
+LATENCY_QUERIES = [
+    "how do I get a refund for a damaged order", "what is the warranty on the remote battery",
+    "change the picture mode brightness", "cancel my subscription plan", "delivery days for store pickup",
+    "reset network settings after an update", "payment card declined at checkout",
+    "contact customer service support", "exchange policy for sale items", "charge cable not working",
+]
+
+
 def latency(args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
+    """The latency figures on synthetic indexes (module docstring, 2), built in a temporary folder
+    removed afterwards, on an error too: each run left its ``kb-bench-lat-*`` in $TMPDIR."""
+    with tempfile.TemporaryDirectory(prefix="kb-bench-lat-", ignore_cleanup_errors=True) as tmp:
+        return latency_in(Path(tmp), args, embedder)
+
+
+def latency_in(home: Path, args: argparse.Namespace, embedder: Any) -> list[dict[str, Any]]:
     from rag.assistant import Assistant
     from rag.support import get_scorer
 
-    queries = ["how do I get a refund for a damaged order", "what is the warranty on the remote battery",
-               "change the picture mode brightness", "cancel my subscription plan", "delivery days for store pickup",
-               "reset network settings after an update", "payment card declined at checkout",
-               "contact customer service support", "exchange policy for sale items", "charge cable not working"]
+    queries = LATENCY_QUERIES
     out = []
-    home = Path(tempfile.mkdtemp(prefix="kb-bench-lat-"))
     for n in [int(x) for x in args.sizes.split(",") if x]:
         t = time.perf_counter()
         index = synthetic_index(home, n, embedder.dim, embedder.id)
@@ -533,6 +569,20 @@ def main() -> None:
     args = ap.parse_args()
     if args.repeat < 1:
         ap.error(f"--repeat must be at least 1, got {args.repeat}")
+    if args.sets and not args.skip_quality:
+        # a name that matches no set ran nothing and exited 0 without a word ("--sets covid_faq")
+        from kb.errors import KBError
+
+        try:
+            known = retrieval_sets(Path(args.data))
+        except KBError as ex:
+            ap.error(f"--data {args.data}: {ex}")
+        asked = [name.strip() for name in args.sets.split(",") if name.strip()]
+        unknown = [name for name in asked if name not in known]
+        if unknown:
+            ap.error(f"--sets: no retrieval set named {', '.join(map(repr, unknown))} in {args.data}; "
+                     f"its sets: {', '.join(known) or 'none'}")
+        args.sets = ",".join(asked)
     pin_threads()
     from indexes.embedders import get_embedder
     from kb.settings import get_settings

@@ -164,3 +164,87 @@ def test_a_repeat_below_one_is_refused_before_anything_runs(bench, monkeypatch, 
         bench.main()
     assert exit_info.value.code == 2
     assert "--repeat must be at least 1, got 0" in capsys.readouterr().err
+
+
+def _tiny_set(root: Path) -> Path:
+    """A retrieval set of two documents and two first-turn questions (no follow-ups), and a
+    faithfulness set beside it."""
+    import json
+
+    qa = root / "tiny"
+    (qa / "docs").mkdir(parents=True)
+    (qa / "docs" / "returns.md").write_text("# Returns\n\nYou can return a product within 30 days.\n", encoding="utf-8")
+    (qa / "docs" / "shipping.md").write_text("# Shipping\n\nExpress shipping takes one day.\n", encoding="utf-8")
+    questions = [
+        {"id": "q1", "question": "How long do I have to return a product?", "answers": ["30 days"],
+         "gold": ["returns.md"], "lang": "en", "answerable": True},
+        {"id": "q2", "question": "How fast is express shipping?", "answers": ["one day"],
+         "gold": ["shipping.md"], "lang": "en", "answerable": True},
+    ]
+    (qa / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions), encoding="utf-8")
+    (root / "judged").mkdir()
+    (root / "judged" / "faithfulness.jsonl").write_text(json.dumps(
+        {"id": "f1", "question": "", "context": ["a"], "answer": "a", "label": 1}), encoding="utf-8")
+    return root
+
+
+def test_the_benchmark_removes_its_temporary_knowledge_bases_on_an_error_too(bench, tmp_path, monkeypatch, capsys):
+    # every run left kb-bench-* and kb-bench-lat-* in $TMPDIR, a set's index and embedding cache each
+    import argparse
+    import tempfile
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    data = _tiny_set(tmp_path / "data")
+    emb = HashingEmbedder(dim=16)
+    args = argparse.Namespace(data=str(data), limit=None, sets="", home="", repeat=1, no_langchain=True,
+                              skip_answers=False, sizes="40", reps=2)
+    rows = bench.quality(args, emb)
+    assert {r["system"] for r in rows} >= {"ours", "bm25", "_ours_answers", "_build"}
+    assert bench.latency(args, emb)[0]["chunks"] == 40
+    assert list(temp.iterdir()) == []
+    # a set without follow-ups said "follow-ups Nonems, Nonems after the embedding, hit@5 None"
+    said = [ln for ln in capsys.readouterr().out.splitlines() if "hit@5=" in ln]
+    assert said and all("None" not in ln and ln.endswith("; no follow-ups)") for ln in said), said
+
+    # a --home of the user's is theirs to keep
+    home = tmp_path / "home"
+    bench.quality(argparse.Namespace(**{**vars(args), "home": str(home), "skip_answers": True}), emb)
+    assert (home / "tiny").is_dir()
+
+    def fails(*a, **kw):  # type: ignore[no-untyped-def]
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(bench, "answer_times", fails)
+    monkeypatch.setattr(bench, "stage_pcts", fails)
+    for run in (bench.quality, bench.latency):
+        with pytest.raises(RuntimeError, match="interrupted"):
+            run(args, emb)
+        assert list(temp.iterdir()) == [], run
+
+
+def test_turns_text_says_a_kind_of_turn_the_set_has_none_of(bench):
+    row = {"p50_first_turn_ms": 12.5, "p50_after_embed_first_turn_ms": 2.5, "hit@5_first_turn": 0.75,
+           "p50_followup_ms": None, "p50_after_embed_followup_ms": None, "hit@5_followup": None}
+    assert bench.turns_text(row) == "first turns 12.5ms, 2.5ms after the embedding, hit@5 0.75; no follow-ups"
+
+
+def test_sets_that_name_no_set_are_refused_naming_the_sets(bench, tmp_path, monkeypatch, capsys):
+    # --sets with a typo ran nothing and exited 0 without a word
+    data = _tiny_set(tmp_path / "data")
+    monkeypatch.setattr(bench, "quality", lambda *a: pytest.fail("ran the benchmark"))
+    for sets in ("tiny,nope", "judged"):
+        monkeypatch.setattr(sys, "argv", ["query.py", "--data", str(data), "--sets", sets, "--skip-latency",
+                                          "--embedder", "hashing:16", "--out", str(tmp_path / "q.json")])
+        with pytest.raises(SystemExit) as exit_info:
+            bench.main()
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.endswith(f"--sets: no retrieval set named {sets.split(',')[-1]!r} in {data}; its sets: tiny"), err
+    asked: list[str] = []
+    monkeypatch.setattr(bench, "quality", lambda args, emb: asked.append(args.sets) or [])
+    monkeypatch.setattr(sys, "argv", ["query.py", "--data", str(data), "--sets", " tiny ", "--skip-latency",
+                                      "--embedder", "hashing:16", "--out", str(tmp_path / "q.json")])
+    bench.main()
+    assert asked == ["tiny"]
