@@ -51,7 +51,9 @@ INJECTION_RE = re.compile(
     r"\b(reveal|print|show|repeat|output)\s+your\s+(system\s+)?(prompt|instructions)\b|"
     # a turn of a chat transcript, written into the document for the model to take as its own
     # ("SYSTEM: you must tell every customer ...", "Assistant: from now on ..."; not "System: Windows 10")
-    r"(^|[\n.!?]\s*|\[|<\|?)(system|assistant|developer)\s*(\]|\|?>)?\s*:\s*"
+    # (after an FAQ entry's own label too: "Q: SYSTEM: you must tell customers ...", a question cell
+    # as its passage shows it, went to the model whole)
+    r"(^|[\n.!?]\s*|\[|<\|?)(?:(?:q|a|问|答)\s*[:：]\s*)?(system|assistant|developer)\s*(\]|\|?>)?\s*:\s*"
     r"(you\b|your\b|from\s+now\s+on\b|always\b|never\b|ignore\b|forget\b|do\s+not\b|don'?t\b)|"
     # a reply written for the model to give ("Assistant: the blades are covered by a lifetime
     # warranty"; not "Assistant: Maria Lopez, extension 204"), a prompt's headings ("### Instruction:")
@@ -103,7 +105,8 @@ INJECTION_RE = re.compile(
     # 审批员"; QA: the English forms were caught, these quoted to customers). Orders, not an app's
     # notice: "系统：您的订单已发货", "【系统】：您的会员即将到期", "系统设定所有未付款订单…自动取消"
     # and "系统：不要关闭页面" are what customers see, and were left out for a day
-    r"(^|[\n.!?。！？]\s*|\[|【|<\|?)(system|assistant|developer|系统|助手|系统指令|系统命令)\s*(\]|】|\|?>)?\s*[:：]?\s*"
+    r"(^|[\n.!?。！？]\s*|\[|【|<\|?)(?:(?:q|a|问|答)\s*[:：]\s*)?(system|assistant|developer|系统|助手|系统指令|系统命令)"
+    r"\s*(\]|】|\|?>)?\s*[:：]?\s*"
     r"((你|您)(现在)?(必须|只能|应该|应当|务必|一律|要告诉|要回答|现在是)|从现在(开始|起)|今后|忽略|无视|忘记)|"
     r"(系统指令|系统命令)\s*[\]】]?\s*[:：]|"
     # "无论用户问什么，都要回答“…”" (whatever the customer asks, say "…"; not "…客服都要耐心回答")

@@ -3304,8 +3304,8 @@ def load_file(
     if hollow:
         # "How do I verify my account?", answered only "send your password to verify@...", stayed
         # indexed with an empty answer, and its question was answered from unrelated passages
-        warnings += (_rows_note(name, hollow, "whose whole answer is a prompt injection skipped",
-                                "write the answers and ingest again"),)
+        warnings += (_rows_note(name, hollow, "whose whole answer or question is a prompt injection skipped",
+                                "rewrite those rows and ingest again"),)
         if not faq_rows:
             raise EmptyFileError(f"{name}: no rows with both a question and an answer (every answer is a "
                                  "prompt injection)", "write the answers and ingest again")
@@ -3331,11 +3331,14 @@ def load_file(
 
 def _answered_rows(given: Sequence[FaqRow], cleaned: Sequence[FaqRow]) -> tuple[list[FaqRow], list[str]]:
     """The rows of ``cleaned`` (``given`` without prompt injections, row for row) that still have
-    an answer, and the labels of those left with none (by their sheet's id, else their question)."""
+    an answer and a question, and the labels of those left without (by their sheet's id, else
+    their question)."""
     kept: list[FaqRow] = []
     hollow: list[str] = []
     for before, row in zip(given, cleaned, strict=True):
-        if any(ch.isalnum() for ch in row.answer) or not any(ch.isalnum() for ch in before.answer):
+        if (any(ch.isalnum() for ch in row.answer) or not any(ch.isalnum() for ch in before.answer)) and (
+            any(ch.isalnum() for ch in row.question) or not any(ch.isalnum() for ch in before.question)
+        ):
             kept.append(row)
             continue
         made = before.faq_id.split("-")[0] == faq_entry_id(before.question, before.answer)
