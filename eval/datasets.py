@@ -307,6 +307,60 @@ def _subsample(n: int, limit: int | None) -> list[int]:
     return sorted({int(i * n / limit) for i in range(limit)})
 
 
+# the gold ids not in docs/ that an error names; it counts the rest
+NAMED_UNKNOWN_GOLD = 10
+
+
+def _unknown_gold(
+    qfile: Path, unknown: dict[str, list[tuple[int, str]]], sources: frozenset[str], faq_tables: set[str]
+) -> DatasetError:
+    """The error for gold ids that name nothing in docs/ (``unknown``: each with the lines and
+    question ids naming it): every one of them, up to :data:`NAMED_UNKNOWN_GOLD`, with the first
+    line naming it and the source meant where one is close, as ``kb eval`` says of a gold id not
+    among the ingested sources. It named the first alone ("check its spelling"), and a set with
+    five misspelt ids took five runs to mend."""
+    from indexes.types import did_you_mean
+
+    def what(g: str) -> tuple[str, str]:
+        """What is wrong with ``g``, said after it, and the fix."""
+        table, sep, row = g.partition("#")
+        if g in faq_tables:
+            return "an FAQ table, whose rows are the sources", f"name one FAQ row as {g}#<id>"
+        near = did_you_mean([g], sources).strip()[1:-1]  # "did you mean 'a'?", without its parentheses
+        if sep and table in faq_tables:
+            return (f"no row of {table} has id {row!r}" + (f", {near}" if near else ""),
+                    f"use an id from the id column of {table}")
+        return near, "a gold id is a path relative to docs/ (or faq.csv#<id>); check its spelling"
+
+    def more(named: list[tuple[int, str]]) -> str:
+        return f"{len(named) - 1} more question{'s' if len(named) > 2 else ''}" if len(named) > 1 else ""
+
+    if len(unknown) == 1:  # as before: the line and the question first, the fix as the hint
+        ((g, named),) = unknown.items()
+        lineno, rid = named[0]
+        said, hint = what(g)
+        also = more(named)
+        return DatasetError(
+            f"{qfile} line {lineno} (id {rid!r}): gold id {g!r} does not exist in docs/"
+            + (f" ({said})" if said else "") + (f" ({also} name{'s' if len(named) == 2 else ''} it too)" if also else ""),
+            hint,
+        )
+    listed = []
+    for g, named in list(unknown.items())[:NAMED_UNKNOWN_GOLD]:
+        lineno, rid = named[0]
+        said = what(g)[0]
+        also = more(named)
+        listed.append(f"{g!r} (line {lineno}, id {rid!r}" + (f", and {also}" if also else "")
+                      + (f": {said}" if said else "") + ")")
+    left = len(unknown) - len(listed)
+    return DatasetError(
+        f"{qfile}: {len(unknown)} gold ids do not exist in docs/: " + ", ".join(listed)
+        + (f", and {left} more" if left else ""),
+        "a gold id is a path relative to docs/, or table.csv#<id> for an FAQ row (an id from its id column); "
+        "check their spelling",
+    )
+
+
 def load_qa_set(path: Path, limit: int | None = None, *, with_docs: bool = True) -> QASet:
     """``with_docs=False``: the questions of a set asked of an existing knowledge base (`kb eval
     --kb`), which needs no docs/ (it was refused for lacking one): its gold ids are not checked
@@ -332,6 +386,7 @@ def load_qa_set(path: Path, limit: int | None = None, *, with_docs: bool = True)
     by_nfc = {unicodedata.normalize("NFC", s): s for s in sources}
     items: list[QAItem] = []
     seen: dict[str, int] = {}
+    unknown: dict[str, list[tuple[int, str]]] = {}  # gold id not in docs/ -> (line, question id) naming it
     for lineno, obj in iter_jsonl(qfile):
         rec = _Record(str(qfile), lineno, obj)  # (the set's path: kb eval runs many)
         rid = rec.string("id", nonempty=True)
@@ -363,19 +418,15 @@ def load_qa_set(path: Path, limit: int | None = None, *, with_docs: bool = True)
         gold = tuple(g if g in sources else by_nfc.get(unicodedata.normalize("NFC", g), g) for g in gold)
         for g in gold if with_docs else ():
             if g in repeated:
-                table, _, rid = g.partition("#")
-                raise rec.fail(f"gold id {g!r} names more than one row: {table} gives id {rid!r} to several",
+                table, _, row = g.partition("#")
+                raise rec.fail(f"gold id {g!r} names more than one row: {table} gives id {row!r} to several",
                                f"give each row of {table} an id of its own")
             if g in sources or _row_of_unread_table(g, sources):
                 continue  # (the second: checked against what ingestion made of the table, after it)
-            if g in faq_tables:
-                hint = f"name one FAQ row as {g}#<id>"
-            elif "#" in g and g.split("#", 1)[0] in faq_tables:
-                hint = f"no row of {g.split('#', 1)[0]} has id {g.split('#', 1)[1]!r}; use an id from its id column"
-            else:
-                hint = "a gold id is a path relative to docs/ (or faq.csv#<id>); check its spelling"
-            raise rec.fail(f"gold id {g!r} does not exist in docs/", hint)
+            unknown.setdefault(g, []).append((lineno, rid))
         items.append(QAItem(rid, question, answers, gold, lang, answerable, rec.history()))
+    if unknown:
+        raise _unknown_gold(qfile, unknown, sources, faq_tables)
     if not items:
         raise DatasetError(f"{qfile} holds no questions", "add one JSON object per line")
     picked = [items[i] for i in _subsample(len(items), limit)]

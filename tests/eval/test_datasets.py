@@ -297,3 +297,40 @@ def test_a_set_asked_of_a_knowledge_base_needs_no_docs(tmp_path: Path) -> None:
     held, unknown = match_gold(ds, ["policies/warranty.md", "caf\u00e9.md", "faq.csv#0001"])
     assert [i.gold for i in held.items[:2]] == [("policies/warranty.md",), ("caf\u00e9.md",)]  # the name it holds
     assert [(i.id, g) for i, g in unknown] == [("q3", "gone.md")]
+
+
+def test_every_gold_id_not_in_docs_is_named_in_one_line_with_the_source_meant(tmp_path: Path) -> None:
+    # the error named the first bad id alone ("check its spelling"): a set with several misspelt
+    # ids took as many runs to mend, and the source meant was not suggested
+    from eval import datasets
+
+    recs = [
+        dict(Q_OK, id="q0", gold=["policies/warranty.md"]),
+        dict(Q_OK, id="q1", gold=["policies/waranty.md"]),
+        dict(Q_OK, id="q2", gold=["faq.csv#001"]),
+        dict(Q_OK, id="q3", gold=["faq.csv"]),
+        dict(Q_OK, id="q4", gold=["nowhere/at-all.pdf", "policies/waranty.md"]),
+        dict(Q_OK, id="q5", gold=["policies/waranty.md"]),
+    ]
+    d = _qa_set(tmp_path, recs)
+    msg = _err(d)
+    assert msg.startswith(f"{d / 'questions.jsonl'}: 4 gold ids do not exist in docs/: "), msg
+    assert (
+        "'policies/waranty.md' (line 2, id 'q1', and 2 more questions: did you mean 'policies/warranty.md'?), "
+        "'faq.csv#001' (line 3, id 'q2': no row of faq.csv has id '001', did you mean 'faq.csv#0001' or 'faq.csv#0002'?), "
+        "'faq.csv' (line 4, id 'q3': an FAQ table, whose rows are the sources), "
+        "'nowhere/at-all.pdf' (line 5, id 'q4'); "
+    ) in msg, msg
+    assert msg.endswith("check their spelling")
+    # one bad id: its line and question first, and the fix
+    (d / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in recs[:2] + recs[5:]), encoding="utf-8")
+    msg = _err(d)
+    assert msg.startswith(f"{d / 'questions.jsonl'} line 2 (id 'q1'): gold id 'policies/waranty.md' does not "
+                          "exist in docs/ (did you mean 'policies/warranty.md'?) (1 more question names it too); "
+                          "a gold id is a path relative to docs/"), msg
+    # many: the first ten named, the rest counted
+    many = [dict(Q_OK, id=f"q{i}", gold=[f"missing-{i}.md"]) for i in range(datasets.NAMED_UNKNOWN_GOLD + 3)]
+    (d / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in many), encoding="utf-8")
+    msg = _err(d)
+    assert f": {len(many)} gold ids do not exist" in msg and "'missing-9.md' (line 10, id 'q9')" in msg
+    assert "missing-10.md" not in msg and ", and 3 more; " in msg, msg
