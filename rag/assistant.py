@@ -359,6 +359,16 @@ MODEL_DECLINES = re.compile(
 )
 
 
+def _model_declined(reply: str) -> bool:
+    """Whether a model's ``reply`` is its refusal (:data:`MODEL_DECLINES`): it opens by declining,
+    or declines anywhere and cites nothing (one that answers with a bogus [7] and declines after is
+    no refusal)."""
+    first = next(iter(split_answer(reply)), "")
+    return bool(MODEL_DECLINES.search(strip_markers(first))) or (
+        not parse_markers(reply) and MODEL_DECLINES.search(reply) is not None
+    )
+
+
 # "yes" to the offer of a person that ends a refusal (MESSAGES["refuse"]): the user accepts it
 ACCEPT_RE = re.compile(
     r"^\W*(?:(?:yes|yeah|yep|yup|sure|ok|okay|alright|please|please\s+do|go\s+ahead|do\s+it|that\s+would\s+be\s+"
@@ -1864,7 +1874,7 @@ class Assistant:
         if (
             (not checked.text or confidence < self.handoff_threshold)
             and not self.llm.extractive and not fell_back and not sent_text and self.llm_fallback != "error"
-            and (parse_markers(raw) or not MODEL_DECLINES.search(raw))
+            and not _model_declined(raw)
         ):
             # the model's answer failed the check (a bogus [7], a sentence no passage says), and
             # none of it went out: the passages are composed offline and checked, as where the
@@ -1875,7 +1885,10 @@ class Assistant:
             # "会员退货有什么优惠吗？" was told the return rules at 0.78. One that cites nothing and
             # says nothing of the kind (the passage's sentences without markers, the prompt echoed
             # back by a small model) is no refusal: it was handed off, where the offline answer
-            # was right (QA 2026-12-07, 3 of 7 questions to gemma-3-270m)
+            # was right (QA 2026-12-07, 3 of 7 questions to gemma-3-270m). One that opens by
+            # declining is the model's refusal though it cites a passage, as the prompt asks of every
+            # sentence ("The passages do not mention a restocking fee [1]." was answered offline with
+            # the return shipping fee, at 0.77)
             tc = time.perf_counter()
             # (what the model wrote and the check dropped is kept for whoever reviews answers: with
             # the offline answer in its place, an admin saw `unsupported: []`, QA 2026-12-07)

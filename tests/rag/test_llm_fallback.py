@@ -288,6 +288,14 @@ def test_a_model_that_says_the_passages_do_not_answer_is_handed_off_not_answered
     final = list(asst.ask_stream(Q))[-1]["answer"]
     assert final["action"] == "handoff" and final["fallback"] is None
     assert make(shop_index, fake_embedder, ScriptedLLM("资料中没有提到会员退货优惠。")).ask(Q).action == "handoff"
+    # so is one that cites a passage for it, as the prompt asks of every sentence (a QA round's "The
+    # passages do not mention a restocking fee [1]." was answered offline with the return fee)
+    cited = "The passages do not say whether members get a discount on returns [1]. I can connect you with a person."
+    a = make(shop_index, fake_embedder, ScriptedLLM(cited)).ask(Q)
+    assert a.action == "handoff" and a.fallback is None, a
+    # but not one that answers first, with a bogus passage, and declines after
+    bogus = "Standard shipping takes 3 to 5 business days [7]. The passages do not say more."
+    assert make(shop_index, fake_embedder, ScriptedLLM(bogus)).ask(Q).fallback == "extractive"
 
 
 @pytest.mark.parametrize("reply", [
