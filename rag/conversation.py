@@ -522,4 +522,16 @@ def condense_with_llm(
     history = history[-6:]
     out = llm.generate(condense_messages(question, history, lang), max_tokens=96, **kw).strip()
     out = out.splitlines()[0].strip() if out else ""
+    # (without the label a model may write before it: gemma-3-270m's "User: How long does delivery
+    # take there?" counted "user" as the word that made it stand alone, and was searched without Canada)
+    out = _REWRITE_LABEL.sub("", out).strip().strip('"“”「」').strip()
     return out if usable_rewrite(out, question, history) else None
+
+
+# a label a model writes before its rewrite: a chat role, "Stand-alone question:", "改写后的问题："
+_REWRITE_LABEL = re.compile(
+    r"^\W*(?:(?:user|human|customer|assistant|q|question|query|rewritten(?:\s+question)?|stand[\s-]?alone(?:\s+question)?"
+    r"|standalone(?:\s+question)?|follow[\s-]?up(?:\s+question)?)\s*[:：]\s*"
+    r"|(?:用户|客户|问题|改写后的问题|独立问题|完整问题)\s*[:：]\s*)+",
+    re.IGNORECASE,
+)

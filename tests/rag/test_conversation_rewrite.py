@@ -63,3 +63,19 @@ def test_a_follow_up_the_model_only_echoed_is_condensed_offline(shop_index: Any,
     a = make(shop_index, fake_embedder, ScriptedLLM(reply)).ask(asked, history=SHIP)
     offline = make(shop_index, fake_embedder).ask(asked, history=SHIP)
     assert "Switzerland" in a.query and a.query == offline.query, (a.query, offline.query)
+
+
+@pytest.mark.parametrize("rewrite", [
+    "User: How long does delivery take there?",  # gemma-3-270m's, in a QA round
+    "Stand-alone question: How long does delivery take there?",
+    '用户：送到那里要多久？',
+])
+def test_a_rewrite_is_judged_without_the_label_a_model_writes_before_it(rewrite: str) -> None:
+    # "user" counted as the word that made it stand alone, and the follow-up was searched without
+    # the country it leaned on
+    from rag.conversation import condense_with_llm
+
+    question = "送到那里要多久？" if "送到" in rewrite else "How long does delivery take there?"
+    assert condense_with_llm(question, SHIP, ScriptedLLM(rewrite), "en") is None
+    assert condense_with_llm(question, SHIP, ScriptedLLM("Question: How long does delivery to Switzerland take?"),
+                             "en") == "How long does delivery to Switzerland take?"
