@@ -250,12 +250,16 @@ def render_compare_text(cmp: dict[str, Any], name_a: str = "A", name_b: str = "B
 def ragas_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per answered QA question, with both the classic RAGAS column names (question,
     answer, contexts, ground_truths / ground_truth) and the 0.2+ ones (user_input, response,
-    retrieved_contexts, reference)."""
+    retrieved_contexts, reference). A question not answered (refused, handed off, asked back to
+    clarify, or failed) is left out: its text is the canned reply ("I cannot answer this
+    reliably..."), which RAGAS would score as an answer: the export held them all."""
     rows = []
     for name, res in result["sets"].items():
         if res.get("kind") != "qa":
             continue
         for q in res.get("questions", []):
+            if q.get("action") not in ANSWER_ACTIONS or not str(q.get("answer", "")).strip():
+                continue  # (as the harness counts an answer: eval.harness.score_question)
             contexts = [c["text"] for c in q.get("citations", [])] or [
                 p["text"] for p in q.get("passages", [])
             ]

@@ -503,7 +503,9 @@ def eval_cmd(
         ),
     ] = False,
     ragas: Annotated[
-        Path | None, typer.Option("--ragas", help="Also export QA runs as RAGAS-style JSONL.")
+        Path | None,
+        typer.Option("--ragas", help="Also export the answered QA questions as RAGAS-style JSONL "
+                     "(refusals, hand-offs and clarifying questions left out)."),
     ] = None,
     work_dir: Annotated[
         Path | None,

@@ -93,3 +93,25 @@ def test_a_faithfulness_set_of_one_label_is_warned_about(tmp_path: Path) -> None
     assert "warnings" not in evaluate_faithfulness(
         FaithfulnessSet("mixed", tmp_path, mixed), {"lexical": LexicalScorer()}, n_boot=20
     )
+
+
+def test_the_ragas_export_holds_answered_questions_only(tmp_path: Path) -> None:
+    # documented as one row per answered question, it held refusals too, their canned reply as the answer
+    import json
+
+    from eval.report import write_ragas
+
+    def q(qid: str, action: str, answer: str) -> dict[str, object]:
+        return {"id": qid, "question": f"{qid}?", "action": action, "answer": answer, "references": ["ref"],
+                "citations": [{"text": "cited passage"}], "passages": [{"text": "a passage"}]}
+
+    qs = [q("a", "answer", "Thirty days [1]."), q("r", "refuse", "I cannot answer this reliably."),
+          q("h", "handoff", "Let me put you through to a colleague."), q("c", "clarify", "Which card do you mean?"),
+          q("f", "faq", "Yes, within 30 days."), q("e", "handoff", ""), q("blank", "answer", " ")]
+    result = {"sets": {"s": {"kind": "qa", "questions": qs}, "j": {"kind": "faithfulness", "questions": []}}}
+    out = tmp_path / "ragas.jsonl"
+    assert write_ragas(result, out) == 2
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["set"], r["id"], r["response"]) for r in rows] == [("s", "a", "Thirty days [1]."),
+                                                                  ("s", "f", "Yes, within 30 days.")]
+    assert rows[0]["contexts"] == ["cited passage"] and rows[0]["reference"] == "ref"
