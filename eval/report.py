@@ -528,6 +528,18 @@ def _badness(q: dict[str, Any]) -> tuple[int, float, float]:
     return (0, sum(scores) / len(scores) if scores else 1.0, m.get("mrr@10", 1.0))
 
 
+def failure_text(failed: dict[str, str]) -> str:
+    """"tariffs.pdf: not a PDF file..." of an ingest failure ({source, error}): its error names the
+    file (or its file name) first already, and the report said "tariffs.pdf: tariffs.pdf: not a
+    PDF file..." (as `kb ingest` prints it: kb.commands.common.print_problems)."""
+    source, error = failed["source"], failed["error"]
+    for name in (source, source.rstrip("/").rsplit("/", 1)[-1]):
+        if name and error.startswith(f"{name}: "):
+            error = error[len(name) + 2 :]
+            break
+    return f"{source}: {error}" if source else error
+
+
 def render_html(result: dict[str, Any], compare: dict[str, Any] | None = None, worst: int = 10) -> str:
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>kb eval report</title><style>{CSS}</style>"
@@ -564,7 +576,7 @@ def render_html(result: dict[str, Any], compare: dict[str, Any] | None = None, w
         if res.get("ingest_failed"):
             parts.append(
                 "<p class='bad'>failed to ingest (their questions were asked without them):</p><ul>"
-                + "".join(f"<li>{_e(f['source'])}: {_e(f['error'])}</li>" for f in res["ingest_failed"])
+                + "".join(f"<li>{_e(failure_text(f))}</li>" for f in res["ingest_failed"])
                 + "</ul>"
             )
         if res.get("by_lang") and len(res["by_lang"]) > 1:

@@ -115,3 +115,20 @@ def test_the_ragas_export_holds_answered_questions_only(tmp_path: Path) -> None:
     assert [(r["set"], r["id"], r["response"]) for r in rows] == [("s", "a", "Thirty days [1]."),
                                                                   ("s", "f", "Yes, within 30 days.")]
     assert rows[0]["contexts"] == ["cited passage"] and rows[0]["reference"] == "ref"
+
+
+def test_a_document_that_failed_to_ingest_is_named_once_in_the_html_report() -> None:
+    # "tariffs.pdf: tariffs.pdf: not a PDF file (no %PDF header)": the error names the file already
+    failed = [
+        {"source": "tariffs.pdf", "error": "tariffs.pdf: not a PDF file (no %PDF header); re-export it as PDF"},
+        {"source": "sub/diagram.png", "error": "diagram.png: unsupported file type .png"},
+        {"source": "notes.txt", "error": "cannot read it (permission denied)"},
+    ]
+    run = _run(["q1"])
+    run["sets"]["s"]["ingest_failed"] = failed  # type: ignore[index]
+    page = render_html(run)
+    items = page.split("failed to ingest")[1].split("</ul>")[0]
+    assert items.count("<li>") == 3 and "tariffs.pdf: tariffs.pdf" not in items and "diagram.png: diagram" not in items
+    assert "<li>tariffs.pdf: not a PDF file (no %PDF header); re-export it as PDF</li>" in items
+    assert "<li>sub/diagram.png: unsupported file type .png</li>" in items
+    assert "<li>notes.txt: cannot read it (permission denied)</li>" in items
