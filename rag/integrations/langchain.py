@@ -9,7 +9,12 @@ the hybrid retriever (filters, fusion, FAQ blend) into their own chains.
 
 ``groups`` are the access groups of the user the chain answers: public documents and those of
 these groups are read, never another group's. By default a retriever reads public documents
-only; ``groups=None`` reads every document, as an operator's own tools do.
+only; a retriever made with ``groups=None`` reads every document, as an operator's own tools do.
+Per call, ``groups=None`` is the retriever's own view, as if no groups were passed: never every
+document (``invoke(q, groups=user.groups)`` for an anonymous user, whose groups are None, read
+the access groups' documents too, where ``groups=[]`` read public ones only). Access groups are
+passed as ``groups=`` only: ``filters`` holding ``groups`` is refused (it was left out without a
+word).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from rag.assistant import search_results
 from rag.retrieval import HybridRetriever, RetrieverPerVersion, user_filters
 
 FILTER_NAMES = tuple(f.name for f in fields(Filters))
+GROUPS_IN_FILTERS = ("filters cannot hold groups: a user's access groups are the retriever's groups=; pass "
+                     "groups=[...] (to the retriever, or per call: invoke(q, groups=[...])) and leave them out of filters")
 
 
 class KnowledgeBaseRetriever(BaseRetriever):
@@ -51,7 +58,8 @@ class KnowledgeBaseRetriever(BaseRetriever):
     index_provider: Callable[[], Any]
     embedder: Any
     k: int = Field(default=5, ge=1)
-    groups: Sequence[str] | None = ()  # public documents only; None: every document (an operator)
+    # public documents only; None: every document (an operator). Per call, None keeps this value
+    groups: Sequence[str] | None = ()
     filters: Filters | None = None
     reranker: Any = None
     _retrievers: RetrieverPerVersion = PrivateAttr(default_factory=RetrieverPerVersion)
@@ -60,12 +68,18 @@ class KnowledgeBaseRetriever(BaseRetriever):
     @classmethod
     def _filters(cls, value: Any) -> Any:
         """A dict is read by :meth:`Filters.of`, and a key it does not know is an error, not a
-        filter silently left out ({"tag": [...]} for {"tags": [...]})."""
+        filter silently left out ({"tag": [...]} for {"tags": [...]}). Access groups in filters
+        are an error too: the retriever's ``groups`` replaced them, and ``filters={"groups":
+        ["staff"]}`` read public documents without a word."""
         if isinstance(value, dict):
             unknown = sorted(set(value) - set(FILTER_NAMES))
             if unknown:
                 raise ValueError(f"unknown filter {', '.join(map(repr, unknown))}; the filters are {', '.join(FILTER_NAMES)}")
+            if "groups" in value:
+                raise ValueError(GROUPS_IN_FILTERS)
             return Filters.of(**value)
+        if isinstance(value, Filters) and value.groups is not None:
+            raise ValueError(GROUPS_IN_FILTERS)
         return value
 
     @field_validator("embedder")
@@ -90,11 +104,16 @@ class KnowledgeBaseRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **per_call: Any
     ) -> list[LCDocument]:
         """``per_call``: ``groups``, ``filters`` or ``k`` for this call alone (``invoke(q,
-        groups=[...])``); any other keyword is an error, not a restriction silently left out."""
+        groups=[...])``); any other keyword is an error, not a restriction silently left out.
+        ``groups=None`` keeps the retriever's own groups (module docstring)."""
         unknown = sorted(set(per_call) - {"groups", "filters", "k"})
         if unknown:
             raise InputError(f"unknown retriever argument {', '.join(map(repr, unknown))}",
                              "pass groups=, filters= or k= (or set them on the retriever)")
+        if "groups" in per_call and per_call["groups"] is None:
+            # invoke(q, groups=user.groups) for an anonymous user (groups None) opened every
+            # document, access-group ones too; a retriever that may do so is made with groups=None
+            per_call = {key: value for key, value in per_call.items() if key != "groups"}
         query = question_text(query, "query")
         # validated as the retriever's own fields are
         call = type(self)(**{
