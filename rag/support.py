@@ -493,11 +493,19 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
         # Premium row's "Collision coverage: Included with a $250 deductible" was held to the whole
         # row, whose "no deductible for glass" (another cell) it did not say, and dropped
         best = max(_CLAUSES.split(best), key=lambda part: len(words & set(tokenize(part))))
+        denied, claim_denies = _denied(best), _denied(clause)
         if _negates(clause) == _negates(best):
             # both deny something, or neither: said the other way round ("No receipt is needed", "You
-            # do not need a receipt"; a table's "Contract: No" for "has no contract"), not the opposite
+            # do not need a receipt"; a table's "Contract: No" for "has no contract"), not the opposite.
+            # But a claim that denies what the sentence says, and names nothing the sentence denies,
+            # denies something else than it does: a QA round's model wrote "Clearance items are not
+            # final sale [1]." of "The following items are final sale and cannot be returned: ...
+            # items marked Clearance", and it passed
+            if claim_denies and not denied & words:
+                flipped = claim_denies & set(tokenize(best)) - denied
+                if flipped:
+                    return f"says the opposite of its passage on {', '.join(sorted(flipped))}"
             continue
-        denied, claim_denies = _denied(best), _denied(clause)
         flipped = (denied & words - claim_denies) | (claim_denies & set(tokenize(best)) - denied)
         if flipped:
             return f"says the opposite of its passage on {', '.join(sorted(flipped))}"

@@ -414,3 +414,16 @@ def test_a_chinese_list_item_of_two_sentences_said_as_one_keeps_its_second_sente
     said = "如何取胶片：CT、MRI 胶片请到门诊二楼放射科门口的自助胶片打印机打印，如果您在APP上查看云胶片就可以满足复诊需要，可以不打印胶片。"
     assert contradiction(said, [page]) is None
     assert contradiction("CT、MRI 胶片不可以在自助胶片打印机打印。", [page]) is not None
+
+
+def test_a_claim_that_denies_what_its_passage_says_is_caught_where_the_passage_denies_something_else() -> None:
+    # a QA round's model: "Clearance items are not final sale [1]." passed, its passage saying they are
+    # final sale "and cannot be returned" (a "not" on each side)
+    from rag.support import contradiction
+
+    policy = ['The following items are final sale and cannot be returned: gift cards, swimwear and items marked '
+              '"Clearance".']
+    assert contradiction("Clearance items are not final sale.", policy) is not None
+    # said the other way round, as before, is no contradiction
+    assert contradiction("Clearance items cannot be returned.", policy) is None
+    assert contradiction("No receipt is needed.", ["You do not need a receipt."]) is None
