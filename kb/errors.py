@@ -149,6 +149,10 @@ INVISIBLE = dict.fromkeys(
 )
 
 
+_QUESTION_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]+")
+_QUESTION_CONTROL_GAP = re.compile(r"(?<=[^\s\x00-\x1f\x7f])[\x00-\x08\x0b-\x1f\x7f]+(?=[^\s\x00-\x1f\x7f])")
+
+
 def question_text(value: object, what: str = "question", limit: int | None = None) -> str:
     """``value`` stripped, when it is a question retrieval can use: :class:`InputError` for what is
     not text (a number, bytes), not Unicode (:func:`require_text`) or :func:`blank`;
@@ -159,6 +163,9 @@ def question_text(value: object, what: str = "question", limit: int | None = Non
         raise InputError(f"the {what} must be text (str), not {type(value).__name__}", f"pass the {what} as a string")
     if "\x1b" in value:
         value = TERMINAL_ESCAPE.sub("", value)
+    # a control character is no part of a question (a NUL cut what the embedder read: "How\x00 long is
+    # the warranty?" was embedded as "How", and refused); one between two words keeps them apart
+    value = _QUESTION_CONTROLS.sub("", _QUESTION_CONTROL_GAP.sub(" ", value))
     q = require_text(value.translate(INVISIBLE).strip(), what)
     if blank(q):
         raise InputError(f"the {what} is empty", f"type a {what}")

@@ -444,6 +444,17 @@ def test_a_question_of_nothing_readable_is_empty(client: Any, question: str) -> 
         assert r.status_code == 422 and error_of(r)[0] == "empty_question", r.text
 
 
+def test_a_control_character_in_a_question_is_no_part_of_it(client: Any) -> None:
+    # a QA round's: "How\x00 long is the warranty?" was embedded as "How" and refused, and echoed
+    # with its NUL
+    from kb.errors import question_text
+
+    assert question_text("How\x00 long is the warranty?") == "How long is the warranty?"
+    assert question_text("return\x00policy\x07") == "return policy"
+    r = client.post("/v1/ask", json={"question": "How\x00 long do refunds take?"})
+    assert r.status_code == 200 and r.json()["query"] == "How long do refunds take?", r.text
+
+
 def test_chat_messages_it_would_misread_are_refused(client: Any) -> None:
     ask = {"role": "user", "content": "How long do refunds take?"}
     cases: list[tuple[list[Any], dict[str, Any], str]] = [
