@@ -261,7 +261,7 @@ class RateLimitError(KBError):
 
     def __init__(self, retry_after_s: int) -> None:
         self.retry_after_s = retry_after_s
-        super().__init__("too many requests", f"retry after {retry_after_s} s")
+        super().__init__("too many requests for this API key (KB_RATE_LIMIT_PER_MIN)", f"retry after {retry_after_s} s")
 
 
 class BusyError(KBError):

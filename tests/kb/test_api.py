@@ -709,6 +709,7 @@ def test_rate_limit_429_with_retry_after(hashing_home: Path) -> None:
         assert codes == [200, 200, 200, 429]
         r = c.post("/v1/search", json={"query": "refund"})
         assert r.json()["error"] == "rate_limited" and int(r.headers["retry-after"]) >= 1
+        assert "KB_RATE_LIMIT_PER_MIN" in r.json()["message"]  # the setting an operator raises
         assert c.get("/healthz").status_code == 200  # health checks are not limited
 
 
