@@ -951,6 +951,12 @@ def test_faq_csv_gbk_and_synonyms(tmp_path: Path) -> None:
     ("Retours : le remboursement arrive après 5 à 7 jours ouvrés.\n", "cp1252"),  # was read as cp1250
     ("question,answer\nOù est mon colis ?,En route vers Montréal, livraison à domicile.\n", "cp1252"),
     ("Příliš žluťoučký kůň úpěl ďábelské ódy. Vrácení zboží do 14 dnů.\n", "cp1250"),
+    # a QA round's, read as Baltic cp1257: "Le reēu est obligatoire ... crčme brūlée"
+    ("Politique de retour - Café Ménager\n\nLes articles achetés en magasin peuvent être retournés sous 30 jours. "
+     "Le reçu est obligatoire.\nOur café counter accepts returns of crème brûlée torches and piñata-shaped cookie jars "
+     "within 30 days of purchase.\nDéjà utilisé? The Noël gift-wrapping service costs EUR 4,50 per parcel and is "
+     "non-refundable.\n", "cp1252"),
+    ("Zwrot towaru jest możliwy w ciągu 14 dni. Proszę zachować paragon.\n", "cp1250"),
 ])
 def test_a_legacy_code_page_is_read_as_written(text: str, encoding: str) -> None:
     from ingest.loaders import _decode
