@@ -270,6 +270,10 @@ def _read_manifest(version_dir: Path) -> Any:
     return json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
 
 
+# the file a version's directory holds once a load found its files damaged (:meth:`KnowledgeBase._mark_damaged`)
+DAMAGED_MARK = ".damaged"
+
+
 def _verify_files(version_dir: Path, manifest: Any) -> None:
     """ValueError saying why ``manifest`` does not describe the version's files: not a manifest of
     this format, or a file of another size than it records (nothing hashed: cheap enough for
@@ -1444,10 +1448,23 @@ class KnowledgeBase:
             )
         return v
 
+    def _mark_damaged(self, path: Path, why: BaseException) -> None:
+        """Note in version ``path`` that its files failed their checksums when it was loaded (best
+        effort): a byte changed in place leaves every size as the manifest records, and such a
+        version counted as intact. After `kb reindex` rebuilt over it, GC kept it, as the new
+        version's parent, and removed the intact version the error had offered to fall back on."""
+        try:
+            (path / DAMAGED_MARK).write_text(f"{why}\n", encoding="utf-8")
+        except OSError:
+            pass
+
     def _manifest(self, version: str) -> dict[str, Any] | None:
         """A version's manifest when it reads and its files have the sizes it records
-        (:func:`_verify_files`); None for a damaged one."""
+        (:func:`_verify_files`), and no load found them damaged (:meth:`_mark_damaged`); None for a
+        damaged one."""
         path = self.versions_dir / version
+        if (path / DAMAGED_MARK).exists():
+            return None
         try:
             m = _read_manifest(path)
             _verify_files(path, m)
@@ -1506,7 +1523,12 @@ class KnowledgeBase:
                 if _sha256_file(path / fname) != digest:
                     raise ValueError(f"{fname} does not match its checksum")
         except (OSError, ValueError, KeyError, TypeError) as exc:
+            if not isinstance(exc, OSError) or isinstance(exc, FileNotFoundError):
+                self._mark_damaged(path, exc)
             raise IndexCorruptError(f"index version {version} of {self.name!r} is damaged ({exc})", fix()) from exc
+        if (path / DAMAGED_MARK).exists():  # whole again (its files put back)
+            with contextlib.suppress(OSError):
+                (path / DAMAGED_MARK).unlink()
         if expected_embedder is not None:
             built = manifest["embedder"]["id"]
             if canonical_embedder_id(expected_embedder) != built:

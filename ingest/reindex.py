@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from indexes.kbase import atomic_write_text, pid_alive
+from indexes.kbase import CURRENT, atomic_write_text, pid_alive
 from indexes.text import QUESTION_FORM, bare_question
 from indexes.types import Chunk, Document
 from kb.errors import ConfigError, InputError, KBError, NotFoundError
@@ -1016,7 +1016,7 @@ def _known_files(files: list[tuple[Path, Path]], known: Mapping[str, Document], 
             kept.append((path, root))
             continue
         error = ("not rebuilt: the damaged live version held how it was ingested (its groups); "
-                 "ingest it again with them: kb ingest FILE --group NAME")
+                 "ingest it again with them once a rebuilt version is live: kb ingest FILE --group NAME")
         report.failed.append({"source": source, "error": error})
         jl.event("file_failed", source=source, error=error)
     return kept
@@ -1038,7 +1038,7 @@ def _intact_record(kb: Any, live: str, src: SourceSpec, why: KBError, jl: _JobLo
             continue
         message = (f"live version {live} is damaged ({why.message}): the files of {src.path} are read with the "
                    f"groups and tags version {version} records for them; documents that are not in the folder "
-                   "are not kept")
+                   f"are not kept (version {version} keeps them: write its id into {kb.path / CURRENT} to go back)")
         jl.event("warning", message=message)
         say(message)
         return older
@@ -1155,9 +1155,18 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
             raise ReindexValidationError(f"{len(feeder.waiting)} texts were never embedded",
                                          "the live version was kept; run the job again")
         if feeder.chunks == 0:
-            what = f"see the {len(report.failed)} failed files" if report.failed else "the source holds no documents"
-            raise InputError(f"no document could be indexed ({what})",
-                             "the live version was kept; fix the sources and run again")
+            # (each failed file named, with why: a QA round was told only "see the 1 failed files",
+            # which neither the output nor `kb jobs` named)
+            shown = "; ".join(f"{f['source']}: {f['error']}" for f in report.failed[:3])
+            more = f"; and {len(report.failed) - 3} more" if len(report.failed) > 3 else ""
+            what = f"{len(report.failed)} failed: {shown}{more}" if report.failed else "the source holds no documents"
+            fix = "the live version was kept; fix the sources and run again"
+            if recorded is not None and recorded is not prev and all("damaged live version" in f["error"] for f in report.failed):
+                # (none of them is known to the intact version: it is the way back, not another rebuild,
+                # which `kb ingest` pointed at again)
+                fix = (f"make version {recorded.version} live again by writing its id into {kb.path / CURRENT}, "
+                       "then ingest these files with their groups: kb ingest FILE --group NAME (or --public)")
+            raise InputError(f"no document could be indexed ({what})", fix)
         plan = _index_plan(feeder.vectors, int(embedder.dim), kb, index, shard_size)
         say(f"building {plan['kind']} index over {feeder.vectors} vectors"
             f"{' in ' + str(plan['shards']) + ' shards' if plan['shards'] > 1 else ''}: "

@@ -80,8 +80,37 @@ def test_a_rebuild_of_a_damaged_live_version_keeps_the_groups_of_its_files(kb_ho
         index.close()
     # a file the intact version does not know is not read as public: it fails, saying what to do
     assert r.failed == [{"source": "public2.md", "error": "not rebuilt: the damaged live version held how it was "
-                         "ingested (its groups); ingest it again with them: kb ingest FILE --group NAME"}]
+                         "ingested (its groups); ingest it again with them once a rebuilt version is live: "
+                         "kb ingest FILE --group NAME"}]
     # GC kept the intact version the damaged one was built from, and dropped the damaged one
+    assert set(kb.versions()) == {r.index_version, intact}
+
+
+def test_a_rebuild_over_vectors_changed_in_place_keeps_the_intact_version_to_go_back_to(
+    kb_home: Path, tmp_path: Path
+) -> None:
+    """A QA round flipped a byte of the live version's vectors (every size as the manifest says)
+    and ran the rebuild the error recommends: GC then kept the damaged version, as the new one's
+    parent, and removed the intact one the error had offered to make live again. And a rebuild of
+    a folder whose every file the intact version does not know said only "see the 1 failed files",
+    and pointed at `kb ingest`, which the damaged live version refused."""
+    kb = KnowledgeBase(kb_home, "t")
+    kb.keep_versions = 2
+    _ingest(kb, _folder(tmp_path, "a", {"gift.md": "Gift cards never expire."}))
+    intact = _ingest(kb, _folder(tmp_path, "b", {"hours.md": "The shop opens at 9."}))
+    live = _ingest(kb, _folder(tmp_path, "c", {"parcel.md": "Parcels arrive in 3 days."}))
+    path = kb.versions_dir / live / "vectors.faiss"
+    data = bytearray(path.read_bytes())
+    data[200] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match=f"make version {intact} live again"):
+        kb.load_live()
+    new = _folder(tmp_path, "d", {"returns.md": "Returns are free within 30 days."})
+    with pytest.raises(InputError) as err:
+        reindex(kb, new, get_embedder(EMB), chunk_tokens=48, chunk_overlap=8)
+    assert "returns.md: not rebuilt" in err.value.message and f"make version {intact} live again" in err.value.hint
+    r = reindex(kb, tmp_path / "b", get_embedder(EMB), chunk_tokens=48, chunk_overlap=8)
+    assert r.status == "done", r.error
     assert set(kb.versions()) == {r.index_version, intact}
 
 
