@@ -698,3 +698,15 @@ def test_a_follow_up_naming_another_row_is_told_that_row(before: str, question: 
     hits = [_hit(1, REPORT_TIMES_ZH, "检查检验报告查询与领取说明", lang="zh")]
     text = composer.compose(question, hits, lang="zh", query=f"{question} {before}").text
     assert "2 至 3 个工作日" in text and "24 小时" not in text and "48 小时" not in text, text
+
+
+def test_a_row_named_by_a_question_asking_no_kind_gives_way_to_a_sentence_saying_more_of_it() -> None:
+    # a QA round's hospital: "增强ct要空腹吗" was told the 增强 CT row of the report times, not the
+    # note on fasting, which names 空腹 too
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    page = REPORT_TIMES_ZH + "\n## 检查前注意事项\n- 增强 CT：检查前需空腹 4 小时，需有家属陪同。\n- MRI：检查时请取下手机、钥匙等金属物品。"
+    text = composer.compose("增强ct要空腹吗", [_hit(1, page, "检查检验报告查询与领取说明", lang="zh")], lang="zh").text
+    assert "空腹 4 小时" in text and "48 小时" not in text, text
+    # a row that says all that is asked is still said
+    rows = composer.compose("增强ct多久出报告", [_hit(1, page, "检查检验报告查询与领取说明", lang="zh")], lang="zh").text
+    assert "48 小时" in rows, rows
