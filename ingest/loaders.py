@@ -2571,7 +2571,10 @@ QUESTION_NAMES = ("question", "questions", "q", "query", "faq", "faq_question", 
 # names: a QA round's 政务 FAQ, headed 序号/问题/答复/业务类别, was refused for want of an answer column)
 ANSWER_NAMES = ("answer", "answers", "a", "response", "reply", "faq_answer", "resolution", "solution",
                 "答案", "答", "回答", "回复", "解答", "标准答案", "答复", "答复内容", "回答内容", "回复内容", "答案内容",
-                "解决方法", "解决办法", "解决方案", "处理方法", "处理办法", "办理方法")
+                "话术", "回复话术", "标准话术", "答复口径")
+# (the answer only where no column is named as one: a regression hunt's 问题 | 处理方法 | 参考答案, whose
+# 处理方法 is the agents' routing note, "转理赔组", was read as the answer)
+METHOD_ANSWER_NAMES = ("解决方法", "解决办法", "解决方案", "处理方法", "处理办法", "办理方法")
 ID_NAMES = ("id", "faq_id", "faqid", "qid", "question_id", "编号", "序号")
 TAG_NAMES = ("tags", "tag", "标签")
 GROUP_NAMES = ("groups", "group", "access", "access_groups", "权限", "用户组")
@@ -2603,7 +2606,9 @@ def _find(cols: list[str], names: Sequence[str], taken: frozenset[int] = frozens
     return None
 
 
-_EVERY_COLUMN_NAME = frozenset({*QUESTION_NAMES, *ANSWER_NAMES, *ID_NAMES, *TAG_NAMES, *GROUP_NAMES, *CATEGORY_NAMES})
+_EVERY_COLUMN_NAME = frozenset({
+    *QUESTION_NAMES, *ANSWER_NAMES, *METHOD_ANSWER_NAMES, *ID_NAMES, *TAG_NAMES, *GROUP_NAMES, *CATEGORY_NAMES
+})
 
 
 def _named_whole(cols: list[str]) -> frozenset[int]:
@@ -2617,6 +2622,8 @@ def detect_columns(header: Sequence[Any], name: str) -> dict[str, int]:
     whole = _named_whole(cols)
     q = _find(cols, QUESTION_NAMES, whole)
     a = _find(cols, ANSWER_NAMES, whole | ({q} if q is not None else set()))
+    if a is None:
+        a = _find(cols, METHOD_ANSWER_NAMES, whole | ({q} if q is not None else set()))
     if q is None or a is None or q == a:
         found = ", ".join(str(h) for h in header if h is not None and str(h).strip()) or "none"
         missing = "question" if q is None else "answer"
@@ -2649,7 +2656,7 @@ def header_row(rows: Sequence[Sequence[Any]], name: str) -> int:
         try:
             detect_columns(row, name)
         except MissingColumnsError:
-            if {_norm_col(h) for h in row} & {*QUESTION_NAMES, *ANSWER_NAMES}:
+            if {_norm_col(h) for h in row} & {*QUESTION_NAMES, *ANSWER_NAMES, *METHOD_ANSWER_NAMES}:
                 near.append(i)
             continue
         return i

@@ -1150,6 +1150,15 @@ def test_a_chinese_faq_sheet_s_usual_answer_names_are_read(header: tuple[str, st
     assert detect_columns(list(header), "faq.csv") == {"question": 0, "answer": 1}
 
 
+@pytest.mark.parametrize("header", [("问题", "处理方法", "参考答案"), ("客户问题", "处理方法", "标准回复"),
+                                    ("问题", "解决方法", "客服回答"), ("用户问题", "处理方法", "回复话术")])
+def test_a_method_column_is_the_answer_only_where_no_column_is_named_as_one(header: tuple[str, str, str]) -> None:
+    # a regression hunt's: the agents' routing note in 处理方法 ("转理赔组") was read as the answer, at
+    # confidence 1.00, where 参考答案 held it
+    cols = detect_columns(list(header), "faq.xlsx")
+    assert cols["question"] == 0 and header[cols["answer"]] not in ("处理方法", "解决方法"), cols
+
+
 def test_a_sheet_without_an_answer_column_is_told_of_the_row_that_names_a_question(tmp_path: Path) -> None:
     # the error named the title row's cells ("…常见问题（2026年版）, None, None, None"), never the
     # header in row 3 that it could not read
