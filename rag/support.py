@@ -479,37 +479,49 @@ def contradiction(claim: str, passages: Sequence[str]) -> str | None:
         # a list's lead-in and its first item ("Refunds are available for: Unopened software") are
         # two clauses; a table's row, each of whose cells stands after its header, is not a list
         clauses[:1] = _LEAD_IN.split(clauses[0], maxsplit=1)
-    # (a Chinese clause's "，"-parted pieces each on their own: the composer says a list item of two
-    # sentences with "，" between them, and "…自助胶片打印机打印，如果您在APP上查看云胶片…，可以不打印胶片" was
-    # held whole to its first sentence, which says no 不, and a QA round's hospital was handed off)
-    clauses = [piece for clause in clauses for piece in clause.split("，")]
     terms = [set(tokenize(s)) for s in sentences]
     for clause in clauses:
-        words = set(tokenize(clause))
-        if not words or _quoted(clause.strip().rstrip(".。;；:：!！?？ "), context, unnegated=True):
-            continue  # a clause the passages hold word for word says what they say
-        best = sentences[max(range(len(sentences)), key=lambda i: (len(words & terms[i]), len(first & terms[i])))]
-        # held to that sentence's clause it says most of: a table's row is a clause per cell, and the
-        # Premium row's "Collision coverage: Included with a $250 deductible" was held to the whole
-        # row, whose "no deductible for glass" (another cell) it did not say, and dropped
-        best = max(_CLAUSES.split(best), key=lambda part: len(words & set(tokenize(part))))
-        denied, claim_denies = _denied(best), _denied(clause)
-        if _negates(clause) == _negates(best):
-            # both deny something, or neither: said the other way round ("No receipt is needed", "You
-            # do not need a receipt"; a table's "Contract: No" for "has no contract"), not the opposite.
-            # But a claim that denies what the sentence says, and names nothing the sentence denies,
-            # denies something else than it does: a QA round's model wrote "Clearance items are not
-            # final sale [1]." of "The following items are final sale and cannot be returned: ...
-            # items marked Clearance", and it passed
-            if claim_denies and not denied & words:
-                flipped = claim_denies & set(tokenize(best)) - denied
-                if flipped:
-                    return f"says the opposite of its passage on {', '.join(sorted(flipped))}"
+        why = _clause_flipped(clause, sentences, terms, first, context)
+        if why and "，" in clause and not any(
+            _clause_flipped(piece, sentences, terms, first, context) for piece in clause.split("，")
+        ):
+            # a Chinese clause whose "，"-parted pieces each say what their own sentence says: the
+            # composer says a list item of two sentences with "，" between them, and "…自助胶片打印机打印，
+            # 如果您在APP上查看云胶片…，可以不打印胶片" was held whole to its first sentence, which says no 不
+            # (a QA round's hospital was handed off). Only so: held piece by piece from the start, a
+            # table's row said "，"-parted had each cell held to the first row's cell of its column
             continue
-        flipped = (denied & words - claim_denies) | (claim_denies & set(tokenize(best)) - denied)
-        if flipped:
-            return f"says the opposite of its passage on {', '.join(sorted(flipped))}"
+        if why:
+            return why
     return None
+
+
+def _clause_flipped(
+    clause: str, sentences: Sequence[str], terms: Sequence[set[str]], first: set[str], context: str
+) -> str | None:
+    """Why ``clause`` of a claim says the opposite of the passage sentence it says most of (of
+    equals, the one that says most of the claim's ``first`` clause; ``terms``: each sentence's);
+    None where it does not."""
+    words = set(tokenize(clause))
+    if not words or _quoted(clause.strip().rstrip(".。;；:：!！?？ "), context, unnegated=True):
+        return None  # a clause the passages hold word for word says what they say
+    best = sentences[max(range(len(sentences)), key=lambda i: (len(words & terms[i]), len(first & terms[i])))]
+    # held to that sentence's clause it says most of: a table's row is a clause per cell, and the
+    # Premium row's "Collision coverage: Included with a $250 deductible" was held to the whole
+    # row, whose "no deductible for glass" (another cell) it did not say, and dropped
+    best = max(_CLAUSES.split(best), key=lambda part: len(words & set(tokenize(part))))
+    denied, claim_denies = _denied(best), _denied(clause)
+    if _negates(clause) == _negates(best):
+        # both deny something, or neither: said the other way round ("No receipt is needed", "You
+        # do not need a receipt"; a table's "Contract: No" for "has no contract"), not the opposite.
+        # But a claim that denies what the sentence says, and names nothing the sentence denies,
+        # denies something else than it does: a QA round's model wrote "Clearance items are not
+        # final sale [1]." of "The following items are final sale and cannot be returned: ...
+        # items marked Clearance", and it passed
+        flipped = claim_denies & set(tokenize(best)) - denied if claim_denies and not denied & words else set()
+    else:
+        flipped = (denied & words - claim_denies) | (claim_denies & set(tokenize(best)) - denied)
+    return f"says the opposite of its passage on {', '.join(sorted(flipped))}" if flipped else None
 
 
 # what a claim may say that its passage's figure makes false: free where a price is given, or

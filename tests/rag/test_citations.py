@@ -427,3 +427,15 @@ def test_a_claim_that_denies_what_its_passage_says_is_caught_where_the_passage_d
     # said the other way round, as before, is no contradiction
     assert contradiction("Clearance items cannot be returned.", policy) is None
     assert contradiction("No receipt is needed.", ["You do not need a receipt."]) is None
+
+
+def test_a_table_row_said_with_commas_is_held_cell_by_cell_to_its_own_row() -> None:
+    # a regression hunt's: held piece by piece, each cell of "肝功能" was held to the first row's cell
+    # of its column ("是否需要空腹: 不需要"), and every row whose yes/no cell differed was handed off
+    from rag.support import contradiction
+
+    table = ["## 三、检验项目\n| 检验项目 | 报告出具时间 | 是否需要空腹 | 收费标准 |\n|---|---|---|---|\n"
+             "| 血常规 | 抽血后1小时 | 不需要 | 25元 |\n| 肝功能 | 抽血后4小时 | 需要 | 60元 |\n| 血脂四项 | 抽血后4小时 | 需要 | 48元 |"]
+    assert contradiction("检验项目：肝功能，报告出具时间：抽血后4小时，是否需要空腹：需要，收费标准：60元。", table) is None
+    hours = ["办理时间：工作日可办理，节假日不办理。"]
+    assert contradiction("办理时间：工作日可办理，节假日不办理。", hours) is None
