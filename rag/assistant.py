@@ -716,10 +716,13 @@ OWN_ACCOUNT_RE = re.compile(
     + r"|\b(?:reverse|refund|waive|remove|cancel|take\s+off)\s+(?:the|this|that|my)\s+(?:\$?[\d.,]+\s+)?(?:[\w-]+\s+){0,2}?"
     r"(?:fee|charge)s?\s+(?:that\s+|which\s+)?you\s+(?:charged|billed|took\s+from)\s+(?:me|my\s+\w+)\b(?![^?.!]*\bif\b)"
     r"|\b(?:check|look\s+up|pull\s+up)\s+my\s+(?:account|balance|booking)\s+for\s+me\b"
-    # (of whatever account it names: "我的公积金余额是多少", "我的医保卡里还有多少钱", asked of a hospital, were
-    # told the reimbursement cap, "年度最高支付限额为1500元")
-    r"|我的[\u4e00-\u9fffA-Za-z]{0,6}?(?:余额|可用额度|剩余额度|欠款|积分)(?:是|还有|还剩|有)?(?:多少|几)(?:钱|元|块|分)?[？?。!！\s]*$"
-    r"|我的[\u4e00-\u9fffA-Za-z]{1,6}?[里内](?:面)?(?:还)?(?:有|剩|剩下)(?:多少|几)(?:钱|元|块)[？?。!！\s]*$"
+    r"|我的(?:账户|账号|卡|银行卡|信用卡|储蓄卡)?(?:余额|可用额度|欠款)(?:是|还有|还剩)?(?:多少|几)(?:钱|元|块)?[？?。!！\s]*$"
+    # (of whatever account it names, the question being that alone: "我的公积金余额是多少", "我的医保卡里还有
+    # 多少钱", asked of a hospital, were told the reimbursement cap, "年度最高支付限额为1500元"; a regression
+    # hunt's "新用户注册后我的积分是多少？" asks what the rules give)
+    r"|^\W*(?:请问|你好|您好)?\W*我的[\u4e00-\u9fffA-Za-z]{0,6}?(?:余额|可用额度|剩余额度|欠款|积分)(?:是|还有|还剩|有)?"
+    r"(?:多少|几)(?:钱|元|块|分)?[？?。!！\s]*$"
+    r"|^\W*(?:请问|你好|您好)?\W*我的[\u4e00-\u9fffA-Za-z]{1,6}?[里内](?:面)?(?:还)?(?:有|剩|剩下)(?:多少|几)(?:钱|元|块)[？?。!！\s]*$"
     r"|(?:帮我|给我)(?:查|查询|看)(?:一下|下)?我的(?:余额|账户|额度|欠款)",
     re.I,
 )

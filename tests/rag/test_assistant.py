@@ -410,6 +410,9 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     ("我的积分有多少？", True),
     ("我的公积金余额多少可以贷款？", False),
     ("公积金余额怎么查？", False),
+    # (a regression hunt's: what the rules give, asked of "my" points)
+    ("新用户注册后我的积分是多少？", False),
+    ("在APP签到一次我的积分有几分", False),
 ])
 def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: Any, fake_embedder: Any,
                                                                     question: str, own: bool) -> None:
