@@ -1520,16 +1520,22 @@ class ExtractiveComposer:
             _topic_terms(query) - q_terms
             if query != question and refers_back(question) and not only_names_subject(question) else set()
         )
-        # (a follow-up that only names another subject names a row by that subject alone: "那核磁呢"
-        # after "普通CT多久出报告" named the 普通 CT row by 普通, which the turn before asked of, and was
-        # told that row again)
-        row_topic = frozenset((subject or q_terms) | carried | leaned) - price_terms(question)
+        row_topic = frozenset(q_terms | carried | leaned) - price_terms(question)
         # the candidates that are rows the question names by their first cell (names_row)
         # (by its cells, its headers and its section's heading: "二、普通门诊报销比例" says what the
         # rows of its table are rates of, which the rows say of no other)
         named_rows = {
             j for j, (_, _, sent) in enumerate(cands) if row[j] and names_row(row_topic, f"{sent}\n{section[j]}")
         }
+        # (of a follow-up that only names another subject, the rows that name it, where one does: "那核磁呢"
+        # after "普通CT多久出报告" named the 普通 CT row by 普通, which the turn before asked of, and was
+        # told that row again. Its subject alone names too many: "普通的呢" after "无痛胃镜多少钱" is the
+        # 普通胃镜 row, not 普通肠镜's too, a regression hunt's)
+        # (by its cells, a note in brackets too: "MRI（核磁共振）" for "那核磁共振呢")
+        of_subject = {
+            j for j in range(len(cands)) if subject and row[j] and subject & _row_own_terms(cands[j][2], lexical[j] or "")
+        }
+        named_rows = (named_rows & of_subject) or of_subject or named_rows
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
         # a table's row that the question names by its first cell ("Plus" in "How much is the Plus

@@ -700,6 +700,20 @@ def test_a_follow_up_naming_another_row_is_told_that_row(before: str, question: 
     assert "2 至 3 个工作日" in text and "24 小时" not in text and "48 小时" not in text, text
 
 
+ENDOSCOPY_ZH = (
+    "## 内镜检查收费\n| 项目 | 价格 |\n| --- | --- |\n| 普通胃镜 | 380元 |\n| 无痛胃镜 | 980元 |\n"
+    "| 普通肠镜 | 450元 |\n| 无痛肠镜 | 1100元 |"
+)
+
+
+def test_a_follow_up_naming_a_qualifier_is_told_the_row_of_the_turn_before_s_subject() -> None:
+    # a regression hunt's: "普通的呢" after "无痛胃镜多少钱" was told 普通肠镜 too, named by 普通 alone
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, ENDOSCOPY_ZH, "内镜中心收费标准", lang="zh")]
+    text = composer.compose("普通的呢", hits, lang="zh", query="普通的呢 无痛胃镜多少钱").text
+    assert "380元" in text and "450元" not in text, text
+
+
 def test_a_row_named_by_a_question_asking_no_kind_gives_way_to_a_sentence_saying_more_of_it() -> None:
     # a QA round's hospital: "增强ct要空腹吗" was told the 增强 CT row of the report times, not the
     # note on fasting, which names 空腹 too
