@@ -1010,6 +1010,13 @@ def test_a_card_s_security_code_asked_for_in_the_chat_or_by_the_assistant_is_red
         "Ask the customer for their order number and postcode.",
         "Ask the customer to enter their PIN on the card reader.",
         "To pay by phone, have your card number and security code ready.",
+        # (a regression hunt's merchant, delivery and chat pages)
+        "The card reader will ask the customer for their PIN for payments over £100.",
+        "For phone orders, ask the caller for the card number, expiry date and the 3-digit CVV, and never write them down.",
+        "If you live in a block of flats, we ask customers to give the door entry security code in the delivery notes.",
+        "We ask customers to provide the security code printed on the back of the gift card to check the balance.",
+        "Reply to this chat with your order number, not your CVV.",
+        "Reply to the chat with the last 4 digits of your card; never send the CVV.",
     ))
 
 
