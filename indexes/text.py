@@ -1511,29 +1511,31 @@ def asks_how_to(query: str) -> bool:
     return bool(_HOW_TO_QUESTION.search(to_simplified(query))) and answer_kind(query) is None
 
 
-# the verbs that name one action, of which an English how-to question asks one and a heading that
-# tells how to do it may say another ("How do I cancel my Roam Pass?": "How to remove a Roam Pass";
-# "turn off" is "cancel", "set up" is "install"; "How to turn data roaming on or off" turns it off). A verb of none of them (a light one, "get", "do",
-# or one not listed) says nothing of which heading tells how (:func:`how_to_action`)
-_ACTIONS = tuple(
-    re.compile(rf"(?i)\b(?:{words})\b")
-    for words in (
-        r"cancel\w*|remov\w*|stop\w*|end|ends|ending|terminat\w*|deactivat\w*|unsubscrib\w*|disabl\w*|clos\w*"
-        r"|delet\w*|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+(?:on\s+or\s+)?off|opt\w*\s+out",
-        r"add|adds|added|adding|activat\w*|enabl\w*|start\w*|buy\w*|purchas\w*|order\w*|join\w*|subscrib\w*"
-        r"|regist\w*|appl(?:y|ies|ied|ying)|book\w*|request\w*|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+on|sign\w*\s+up",
-        r"set(?:ting)?\s+up|setup|install\w*|configur\w*|activat\w*|enabl\w*|connect\w*"
-        r"|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+on",
-        r"chang\w*|switch(?:es|ed|ing)?(?!\s+o(?:n|ff)\b)|updat\w*|edit\w*|modif\w*|mov(?:e|es|ed|ing)|upgrad\w*"
-        r"|downgrad\w*|amend\w*|transfer\w*",
-        r"pay|pays|paid|paying|payments?|top(?:s|ped|ping)?\s+up",
-        r"check\w*|see|view\w*|find\w*|track\w*|look\w*|download\w*",
-        r"reset\w*|recover\w*|restor\w*|unlock\w*|unblock\w*",
+# the verbs that name one kind of action, of which an English how-to question asks one and a
+# heading that tells how to do it may say another ("How do I cancel my Roam Pass?": "How to remove a
+# Roam Pass"; "turn off" is "cancel"; "How to turn data roaming on or off" turns it off)
+_ACTIONS = {
+    name: re.compile(rf"(?i)\b(?:{words})\b")
+    for name, words in (
+        ("off", r"cancel\w*|remov\w*|stop\w*|end|ends|ending|terminat\w*|deactivat\w*|unsubscrib\w*|disabl\w*|clos\w*"
+                r"|delet\w*|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+(?:on\s+or\s+)?off|opt\w*\s+out"),
+        ("on", r"add|adds|added|adding|activat\w*|enabl\w*|buy\w*|purchas\w*|order\w*|join\w*|subscrib\w*"
+               r"|regist\w*|book\w*|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+on|sign\w*\s+up"),
+        ("change", r"chang\w*|switch(?:es|ed|ing)?(?!\s+o(?:n|ff)\b)|updat\w*|edit\w*|modif\w*|amend\w*"),
+        ("pay", r"pay|pays|paid|paying|top(?:s|ped|ping)?\s+up"),
+        # ("checked baggage" and "check in" are no looking: "How to add checked baggage" was no way to
+        # pay for a bag)
+        ("see", r"check(?:s|ing)?(?![\s-]+in\b)|see|view\w*|find\w*|track\w*|look\w*"),
     )
-)
-# a light verb, which a heading may tell any action with ("How to get a replacement SIM" tells how
-# to order one)
-_LIGHT_ACTION = re.compile(r"(?i)\b(?:get|gets|getting|make|makes|making|use|using)\b")
+}
+# the kinds of action that are another than each: a heading that tells how to do one of them (and
+# says none of the kind asked) tells how to do something else. Only these: the kinds near one another
+# are said for one another ("How do I pay for Pro?": "How to upgrade to Pro"; "How do I change my
+# password?": the reset steps; "How do I download the app?": "How to install"), and a regression hunt
+# lost 47 answers when every heading of another verb counted as another action
+_OTHER_ACTION = {
+    "off": {"on", "see"}, "on": {"off", "see"}, "change": {"see"}, "pay": {"see"}, "see": {"off", "on", "change", "pay"},
+}
 # the verb (with its particle) an English how-to question asks how to do with: "How do I turn off
 # roaming?" -> "turn off", "What are the steps to cancel ..." -> "cancel"
 _HOW_TO_VERB = re.compile(
@@ -1544,20 +1546,28 @@ _HOW_TO_VERB = re.compile(
 
 
 def how_to_action(question: str) -> Callable[[str], bool] | None:
-    """For an English question that asks how to do something with one of the verbs of
-    :data:`_ACTIONS` (its group's other verbs name the same action), a test of a heading: whether
-    it names that action ("How to view your bill" does not tell how to pay an overdue bill). None
-    for any other question."""
+    """For an English question that asks how to do something with a verb of one of
+    :data:`_ACTIONS`' kinds, a test of a heading: whether it may tell how to do that, not
+    another kind of action (:data:`_OTHER_ACTION`: "How to view your bill" does not tell how to pay
+    an overdue bill, "How to add a Roam Pass" how to cancel one). None for any other question."""
     m = _HOW_TO_VERB.match(question)
     if m is None:
         return None
     verb = " ".join(m.group(1).split())
-    groups = [g for g in _ACTIONS if g.fullmatch(verb) or g.fullmatch(verb.split()[0])]
-    if " " in verb and any(g.fullmatch(verb) for g in groups):
-        groups = [g for g in groups if g.fullmatch(verb)]  # "turn off" is no "turn on"
-    if not groups:
+    kinds = {k for k, g in _ACTIONS.items() if g.fullmatch(verb)} or {
+        k for k, g in _ACTIONS.items() if g.fullmatch(verb.split()[0]) and " " not in verb
+    }
+    if " " in verb and not kinds:
+        kinds = {k for k, g in _ACTIONS.items() if g.fullmatch(verb.split()[0])}
+    if not kinds:
         return None
-    return lambda heading: bool(_LIGHT_ACTION.search(heading)) or any(g.search(heading) for g in groups)
+    others = set().union(*(_OTHER_ACTION[k] for k in kinds)) - kinds
+
+    def tells(heading: str) -> bool:
+        said = {k for k, g in _ACTIONS.items() if g.search(heading)}
+        return bool(said & kinds) or not said & others
+
+    return tells
 
 
 def as_written(text: str) -> str:

@@ -1424,12 +1424,8 @@ class ExtractiveComposer:
                 for "首次申领社保卡怎么办理？", which was told how long it takes)."""
                 up = h.rpartition(SECTION_PATH_SEP)[0]
                 own = len(named_terms(how_terms, _own_heading(h)))
-                # (or, holding numbered steps, as much as one that holds none: "How do I change my
-                # plan?" was told the steps under "How to change your bank details", not those under
-                # "Changing to a bigger plan", which names as much as "Changing to a smaller plan")
                 return all(
                     heading_names[h] > heading_names[r]
-                    or (h in stepped and heading_names[h] == heading_names[r])
                     or (up == r.rpartition(SECTION_PATH_SEP)[0] != "" and bool(named_terms(how_terms, up))
                         and own >= len(named_terms(how_terms, _own_heading(r))))
                     for r in rivals

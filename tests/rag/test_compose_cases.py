@@ -669,8 +669,6 @@ BILLING_EN = (
     ("How do I pay an overdue bill?", "Make a payment", "Choose the month"),
     ("How do I cancel my Roam Pass?", "then Remove", "Add to my plan"),
     ("How do I turn off data roaming?", "switch Data Roaming", "then Remove"),
-    # (two sections name "change" and "plan"; the one of numbered steps tells how, not the bank's)
-    ("How do I change my plan?", "Tap Change plan", "Change Direct Debit"),
     # and a heading that tells the action asked is still read
     ("How do I add a Roam Pass?", "Add to my plan", "then Remove"),
 ])
