@@ -1668,7 +1668,7 @@ class ExtractiveComposer:
         # ranked first, and not the steps under "三、社保卡补办 > （三）办理流程")
         giving = (
             {i for i in range(len(cands)) if fit[i] and lex[i] > 0 and rel[i] >= self.min_relevance}
-            if answer_first or (how_to and (how or any(fits))) else set()
+            if answer_first or (how_to and how) else set()
         )
         # an answer is said in one language, that of its most relevant sentence: a bilingual
         # knowledge base says many things twice ("Acme Plus members never pay return shipping",
