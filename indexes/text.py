@@ -1554,11 +1554,8 @@ def how_to_action(question: str) -> Callable[[str], bool] | None:
     if m is None:
         return None
     verb = " ".join(m.group(1).split())
-    kinds = {k for k, g in _ACTIONS.items() if g.fullmatch(verb)} or {
-        k for k, g in _ACTIONS.items() if g.fullmatch(verb.split()[0]) and " " not in verb
-    }
-    if " " in verb and not kinds:
-        kinds = {k for k, g in _ACTIONS.items() if g.fullmatch(verb.split()[0])}
+    # (a verb with its particle, as a whole: "turn off" is no "turn on", and "check out" pays)
+    kinds = {k for k, g in _ACTIONS.items() if g.fullmatch(verb)}
     if not kinds:
         return None
     others = set().union(*(_OTHER_ACTION[k] for k in kinds)) - kinds

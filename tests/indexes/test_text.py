@@ -802,7 +802,8 @@ def test_how_to_action_tells_a_heading_of_the_action_asked(question: str, headin
 
 
 @pytest.mark.parametrize("question", ["How do I get a refund?", "How do I bring my number over?", "怎么取消订单？",
-                                      "What is the refund policy?", "How do I download the desktop app?"])
+                                      "What is the refund policy?", "How do I download the desktop app?",
+                                      "How do I check out?"])  # (a verb with its particle is read whole)
 def test_how_to_action_knows_no_action_of_a_light_or_unlisted_verb(question: str) -> None:
     from indexes.text import how_to_action
 
