@@ -12,8 +12,6 @@ import re
 
 from indexes.text import is_cjk_char, split_sentences, to_simplified
 
-# Instruction-like text inside a passage is data, never an instruction: such sentences are
-# removed from what a backend sees and from what the extractive composer may quote.
 # a turn of a chat transcript written into a text for the model to take as its own, in English
 # and in Chinese (:data:`INJECTION_RE`; an FAQ question cell is read for these alone,
 # :data:`QUESTION_ORDERS_RE`)
@@ -27,6 +25,8 @@ _TURN_ZH = (
     r"((你|您)(现在)?(必须|只能|应该|应当|务必|一律|要告诉|要回答|现在是)|从现在(开始|起)|今后|忽略|无视|忘记)"
 )
 
+# Instruction-like text inside a passage is data, never an instruction: such sentences are
+# removed from what a backend sees and from what the extractive composer may quote.
 INJECTION_RE = re.compile(
     # the model's instructions set aside: "ignore all previous instructions", "disregard your rules"
     # (what is set aside is marked as the model's, by all/previous/your...: a customer told "do not
