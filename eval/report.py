@@ -14,6 +14,7 @@ from typing import Any
 
 from eval.harness import ANSWER_ACTIONS, LOWER_IS_BETTER
 from eval.metrics import RETRIEVAL_KEYS, paired_bootstrap, permutation_test
+from kb.errors import without_own_name
 
 GROUPS = ("retrieval", "answers", "scorer")
 SCORER_KEYS = ("balanced_accuracy", "f1_unsupported", "roc_auc", "threshold")
@@ -533,11 +534,7 @@ def failure_text(failed: dict[str, str]) -> str:
     file (or its file name) first already, and the report said "tariffs.pdf: tariffs.pdf: not a
     PDF file..." (as `kb ingest` prints it: kb.commands.common.print_problems)."""
     source, error = failed["source"], failed["error"]
-    for name in (source, source.rstrip("/").rsplit("/", 1)[-1]):
-        if name and error.startswith(f"{name}: "):
-            error = error[len(name) + 2 :]
-            break
-    return f"{source}: {error}" if source else error
+    return f"{source}: {without_own_name(source, error)}" if source else error
 
 
 def render_html(result: dict[str, Any], compare: dict[str, Any] | None = None, worst: int = 10) -> str:

@@ -149,6 +149,16 @@ INVISIBLE = dict.fromkeys(
 )
 
 
+def without_own_name(source: str, message: str) -> str:
+    """``message`` of a problem with file ``source`` without the name it opens with (the file's
+    path or its file name, then ": "): a line that names the source already said it twice
+    ("tariffs.pdf: tariffs.pdf: not a PDF file ...")."""
+    for name in (source, source.rstrip("/").rsplit("/", 1)[-1]):
+        if name and message.startswith(f"{name}: "):
+            return message[len(name) + 2 :]
+    return message
+
+
 _QUESTION_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]+")
 _QUESTION_CONTROL_GAP = re.compile(r"(?<=[^\s\x00-\x1f\x7f])[\x00-\x08\x0b-\x1f\x7f]+(?=[^\s\x00-\x1f\x7f])")
 

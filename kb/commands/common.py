@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
+from kb.errors import without_own_name
+
 KbOpt = Annotated[str | None, typer.Option("--kb", help="Knowledge base name (default: KB_NAME or 'default').")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 
@@ -82,11 +84,7 @@ def print_problems(report: dict[str, Any]) -> None:
     for key, field, label in (("failed", "error", "failed"), ("warnings", "warning", "warning")):
         for item in report.get(key, ()):
             # the message names the file (or the folder) first; the line names its source already
-            text = item[field]
-            for name in (item["source"], item["source"].rstrip("/").rsplit("/", 1)[-1]):
-                if text.startswith(f"{name}: "):
-                    text = text[len(name) + 2 :]
-                    break
+            text = without_own_name(item["source"], item[field])
             typer.echo(f"  {label}: {item['source']}: {text}" if item["source"] else f"  {label}: {text}", err=True)
 
 
