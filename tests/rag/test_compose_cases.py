@@ -20,6 +20,11 @@ def _hit(n: int, text: str, title: str | None = None, score: float | None = None
     return Hit(chunk=chunk, score=1.0 - 0.1 * n if score is None else score)
 
 
+def _composed(question: str, page: str, title: str, lang: str = "en", **kw: Any) -> str:
+    """The composer's answer (hashing embedder) to ``question`` from one passage, ``page``."""
+    return ExtractiveComposer(get_embedder("hashing:64")).compose(question, [_hit(1, page, title, lang=lang)], lang=lang, **kw).text
+
+
 def test_a_question_comparing_passages_titled_alike_is_answered_from_each() -> None:
     composer = ExtractiveComposer(get_embedder("hashing:64"))
     hits = [
@@ -221,8 +226,7 @@ BANK_EN = (
 def test_a_list_of_the_class_asked_answers_only_where_it_is_of_what_is_asked(question: str, said: str, not_said: str) -> None:
     # a regression hunt's: the ways to cancel a direct debit were told a credit card's "Payment
     # methods", and a loan's requirements the checking account's "Required documents" (requir...)
-    composer = ExtractiveComposer(get_embedder("hashing:64"))
-    text = composer.compose(question, [_hit(1, BANK_EN, "Northwind Bank Customer Guide")]).text
+    text = _composed(question, BANK_EN, "Northwind Bank Customer Guide")
     assert said in text and not_said not in text, text
 
 
@@ -673,8 +677,7 @@ BILLING_EN = (
     ("How do I add a Roam Pass?", "Add to my plan", "then Remove"),
 ])
 def test_a_how_to_question_is_told_the_steps_of_the_action_it_asks(question: str, told: str, not_told: str) -> None:
-    composer = ExtractiveComposer(get_embedder("hashing:64"))
-    text = composer.compose(question, [_hit(1, BILLING_EN, "Bills and plans")]).text
+    text = _composed(question, BILLING_EN, "Bills and plans")
     assert told in text and not_told not in text, text
 
 
@@ -692,9 +695,7 @@ REPORT_TIMES_ZH = (
 ])
 def test_a_follow_up_naming_another_row_is_told_that_row(before: str, question: str) -> None:
     # a QA round's hospital: each was told the turn before's CT row again
-    composer = ExtractiveComposer(get_embedder("hashing:64"))
-    hits = [_hit(1, REPORT_TIMES_ZH, "检查检验报告查询与领取说明", lang="zh")]
-    text = composer.compose(question, hits, lang="zh", query=f"{question} {before}").text
+    text = _composed(question, REPORT_TIMES_ZH, "检查检验报告查询与领取说明", "zh", query=f"{question} {before}")
     assert "2 至 3 个工作日" in text and "24 小时" not in text and "48 小时" not in text, text
 
 
@@ -706,19 +707,16 @@ ENDOSCOPY_ZH = (
 
 def test_a_follow_up_naming_a_qualifier_is_told_the_row_of_the_turn_before_s_subject() -> None:
     # a regression hunt's: "普通的呢" after "无痛胃镜多少钱" was told 普通肠镜 too, named by 普通 alone
-    composer = ExtractiveComposer(get_embedder("hashing:64"))
-    hits = [_hit(1, ENDOSCOPY_ZH, "内镜中心收费标准", lang="zh")]
-    text = composer.compose("普通的呢", hits, lang="zh", query="普通的呢 无痛胃镜多少钱").text
+    text = _composed("普通的呢", ENDOSCOPY_ZH, "内镜中心收费标准", "zh", query="普通的呢 无痛胃镜多少钱")
     assert "380元" in text and "450元" not in text, text
 
 
 def test_a_row_named_by_a_question_asking_no_kind_gives_way_to_a_sentence_saying_more_of_it() -> None:
     # a QA round's hospital: "增强ct要空腹吗" was told the 增强 CT row of the report times, not the
     # note on fasting, which names 空腹 too
-    composer = ExtractiveComposer(get_embedder("hashing:64"))
     page = REPORT_TIMES_ZH + "\n## 检查前注意事项\n- 增强 CT：检查前需空腹 4 小时，需有家属陪同。\n- MRI：检查时请取下手机、钥匙等金属物品。"
-    text = composer.compose("增强ct要空腹吗", [_hit(1, page, "检查检验报告查询与领取说明", lang="zh")], lang="zh").text
+    text = _composed("增强ct要空腹吗", page, "检查检验报告查询与领取说明", "zh")
     assert "空腹 4 小时" in text and "48 小时" not in text, text
     # a row that says all that is asked is still said
-    rows = composer.compose("增强ct多久出报告", [_hit(1, page, "检查检验报告查询与领取说明", lang="zh")], lang="zh").text
+    rows = _composed("增强ct多久出报告", page, "检查检验报告查询与领取说明", "zh")
     assert "48 小时" in rows, rows
