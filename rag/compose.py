@@ -1702,12 +1702,16 @@ class ExtractiveComposer:
         # (of rows named, the one whose cells, headers and section heading name most of the question:
         # "一级医院门诊…" names the outpatient table's row by its heading, where the inpatient table's
         # scored closer to the question)
-        # (for a question that asks no kind, only where no other sentence says more of it: "增强ct要空腹吗"
-        # was told the 增强 CT row of the report times, not "增强 CT：检查前需空腹 4 小时", which says 空腹 too)
+        # (for a question that asks no kind, only where no other sentence names a word of it the row
+        # does not: "增强ct要空腹吗" was told the 增强 CT row of the report times, not "增强 CT：检查前需空腹
+        # 4 小时", which says 空腹 too. A row that names all the others do stays: "要预约吗" after
+        # "普通CT多久出报告" is its row's "是否需要预约：不需要", not how to book, a regression hunt's)
         named_row = next((
             i for i in sorted(range(len(cands)), key=lambda i: (-lex[i], -rel[i]))
             if keep[i] in named_rows and i not in picked and keep[i] not in other_rows
-            and (fit[i] or (kind is None and lex[i] >= max(lex, default=0.0)))
+            and (fit[i] or (kind is None and not any(
+                (words[j] & q_terms) - words[i] for j in range(len(cands)) if j != i and rel[j] >= self.min_relevance
+            )))
         ), None)
         if named_row is not None and len(picked) < self.max_sentences and not giving:
             picked.append(named_row)

@@ -720,3 +720,12 @@ def test_a_row_named_by_a_question_asking_no_kind_gives_way_to_a_sentence_saying
     # a row that says all that is asked is still said
     rows = _composed("增强ct多久出报告", page, "检查检验报告查询与领取说明", "zh")
     assert "48 小时" in rows, rows
+
+
+def test_a_row_that_names_what_is_asked_is_said_before_a_sentence_on_the_same() -> None:
+    # a regression hunt's: "要预约吗" after "普通CT多久出报告" lost its row's "是否需要预约：不需要" to
+    # "需要预约的检查，…", which named 预约 more often, and was told how to book
+    page = ("## 影像检查\n| 检查项目 | 报告出具时间 | 是否需要预约 |\n|---|---|---|\n| 普通CT（平扫） | 检查后2小时 | 不需要 |\n"
+            "| 增强CT | 检查后1个工作日 | 需要 |\n## 预约方式\n需要预约的检查，医生开单缴费后，请在医院APP“检查预约”中选择时间预约。")
+    text = _composed("要预约吗", page, "检查须知", "zh", query="要预约吗 普通CT多久出报告")
+    assert "不需要" in text, text
