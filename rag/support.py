@@ -159,15 +159,11 @@ def _has_negation(text: str, toks: Sequence[str]) -> bool:
     return NEGATION_ZH.search(text) is not None
 
 
-# where a sentence joins clauses that may each be of another sentence of the passage: the "; "
-# between a list's items and the " — " before the sentence after it, as the composer says a list
-# (:func:`rag.compose.list_items_as_sentences`), and their Chinese forms
-_CLAUSE_JOIN = re.compile(r"\s*[;；]\s*|\s+[—–]\s+")
-
-
 def _clauses(claim: str) -> list[str]:
-    """The clauses of ``claim`` that a negation is judged in (:data:`_CLAUSE_JOIN`)."""
-    return [c for c in _CLAUSE_JOIN.split(claim) if re.search(r"\w", c)] or [claim]
+    """The clauses of ``claim`` that a negation is judged in (:data:`_CLAUSES`: the "; " between a
+    list's items and the " — " before the sentence after it, as the composer says a list,
+    :func:`rag.compose.list_items_as_sentences`)."""
+    return [c for c in _CLAUSES.split(claim) if re.search(r"\w", c)] or [claim]
 
 
 def _negation_lost(clause: str, sentences: Sequence[str], context: str) -> bool:
