@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from indexes.types import CONTINUES
-from kb.errors import INVISIBLE, TERMINAL_ESCAPE
+from kb.errors import INVISIBLE, without_controls
 
 __all__ = [
     "normalize_text", "without_controls", "detect_lang", "tokenize", "phrase_terms", "split_sentences", "is_cjk_char",
@@ -224,9 +224,6 @@ def traditional_share(text: str) -> float:
 
 _HSPACE = re.compile(r"[^\S\n]+")  # any whitespace except newline
 _MANY_NL = re.compile(r"\n{3,}")
-# control characters but tab and newline: C0 (NUL, ESC, backspace, ...), DEL and C1 (U+0080-U+009F,
-# which some terminals also read as escapes); CR is made a newline before
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]+")
 # the full-width punctuation of Chinese, Japanese and Korean text (，；：！？（）～ and the rest of the
 # block's marks) and the ellipsis: NFKC would make them ASCII, "积分,过期" for "积分，过期"
 _WIDE_MARK = re.compile(r"[\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff5e\u2025\u2026]+")
@@ -251,28 +248,6 @@ def _nfkc_keeping_marks(text: str) -> str:
         out.append(unicodedata.normalize("NFKC", line[pos:]))
         lines.append("".join(out))
     return "\n".join(lines)
-
-
-def without_controls(text: str) -> str:
-    """``text`` with CRLF and CR line ends as LF and every other control character but tab and
-    newline dropped; a run of them between two characters that are not spaces becomes a space
-    ("a\\x00b" is "a b": words stay apart). Stored text is printed as is by ``kb ask`` and shown by
-    the web page: an ESC from a file must not reach a terminal as an escape sequence, nor a NUL a
-    client."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "\x1b" in text:
-        text = TERMINAL_ESCAPE.sub("", text)  # a colour code is no text: "[31m" is not a word
-    return _CONTROLS.sub(_control_run, text)
-
-
-def _control_run(m: re.Match[str]) -> str:
-    # no lookaround in the pattern: a leading [ \t]* would rescan a long run of spaces from each
-    # of its positions (quadratic on a hostile file)
-    text, start, end = m.string, m.start(), m.end()
-    if start == 0 or end == len(text) or text[start - 1] in " \t\n" or text[end] in " \t\n":
-        return ""
-    return " "
 
 
 # circled numbers 1-20 (NFKC makes them digits), and the dingbats' 1-10 in three styles (it keeps them)

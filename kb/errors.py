@@ -159,8 +159,31 @@ def without_own_name(source: str, message: str) -> str:
     return message
 
 
-_QUESTION_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]+")
-_QUESTION_CONTROL_GAP = re.compile(r"(?<=[^\s\x00-\x1f\x7f])[\x00-\x08\x0b-\x1f\x7f]+(?=[^\s\x00-\x1f\x7f])")
+# control characters but tab and newline: C0 (NUL, ESC, backspace, ...), DEL and C1 (U+0080-U+009F,
+# which some terminals also read as escapes); CR is made a newline before
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]+")
+
+
+def without_controls(text: str) -> str:
+    """``text`` with CRLF and CR line ends as LF and every other control character but tab and
+    newline dropped; a run of them between two characters that are not spaces becomes a space
+    ("a\\x00b" is "a b": words stay apart). Stored text is printed as is by ``kb ask`` and shown by
+    the web page: an ESC from a file must not reach a terminal as an escape sequence, nor a NUL a
+    client."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x1b" in text:
+        text = TERMINAL_ESCAPE.sub("", text)  # a colour code is no text: "[31m" is not a word
+    return _CONTROLS.sub(_control_run, text)
+
+
+def _control_run(m: re.Match[str]) -> str:
+    # no lookaround in the pattern: a leading [ \t]* would rescan a long run of spaces from each
+    # of its positions (quadratic on a hostile file)
+    text, start, end = m.string, m.start(), m.end()
+    if start == 0 or end == len(text) or text[start - 1] in " \t\n" or text[end] in " \t\n":
+        return ""
+    return " "
 
 
 def question_text(value: object, what: str = "question", limit: int | None = None) -> str:
@@ -171,11 +194,9 @@ def question_text(value: object, what: str = "question", limit: int | None = Non
         value = ""
     if not isinstance(value, str):
         raise InputError(f"the {what} must be text (str), not {type(value).__name__}", f"pass the {what} as a string")
-    if "\x1b" in value:
-        value = TERMINAL_ESCAPE.sub("", value)
     # a control character is no part of a question (a NUL cut what the embedder read: "How\x00 long is
     # the warranty?" was embedded as "How", and refused); one between two words keeps them apart
-    value = _QUESTION_CONTROLS.sub("", _QUESTION_CONTROL_GAP.sub(" ", value))
+    value = without_controls(value)
     q = require_text(value.translate(INVISIBLE).strip(), what)
     if blank(q):
         raise InputError(f"the {what} is empty", f"type a {what}")
