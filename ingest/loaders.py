@@ -2611,6 +2611,9 @@ _EVERY_COLUMN_NAME = frozenset({
 })
 
 
+_QA_COLUMN_NAMES = frozenset({*QUESTION_NAMES, *ANSWER_NAMES, *METHOD_ANSWER_NAMES})
+
+
 def _named_whole(cols: list[str]) -> frozenset[int]:
     """The columns whose whole name is one of an FAQ table's column names ("question_id" is the
     id, whatever words it holds)."""
@@ -2621,9 +2624,10 @@ def detect_columns(header: Sequence[Any], name: str) -> dict[str, int]:
     cols = [_norm_col(h) for h in header]
     whole = _named_whole(cols)
     q = _find(cols, QUESTION_NAMES, whole)
-    a = _find(cols, ANSWER_NAMES, whole | ({q} if q is not None else set()))
+    taken = whole | ({q} if q is not None else set())
+    a = _find(cols, ANSWER_NAMES, taken)
     if a is None:
-        a = _find(cols, METHOD_ANSWER_NAMES, whole | ({q} if q is not None else set()))
+        a = _find(cols, METHOD_ANSWER_NAMES, taken)
     if q is None or a is None or q == a:
         found = ", ".join(str(h) for h in header if h is not None and str(h).strip()) or "none"
         missing = "question" if q is None else "answer"
@@ -2656,7 +2660,7 @@ def header_row(rows: Sequence[Sequence[Any]], name: str) -> int:
         try:
             detect_columns(row, name)
         except MissingColumnsError:
-            if {_norm_col(h) for h in row} & {*QUESTION_NAMES, *ANSWER_NAMES, *METHOD_ANSWER_NAMES}:
+            if {_norm_col(h) for h in row} & _QA_COLUMN_NAMES:
                 near.append(i)
             continue
         return i
@@ -3346,10 +3350,11 @@ def _answered_rows(given: Sequence[FaqRow], cleaned: Sequence[FaqRow]) -> tuple[
     their question)."""
     kept: list[FaqRow] = []
     hollow: list[str] = []
+    def emptied(was: str, now: str) -> bool:
+        return any(ch.isalnum() for ch in was) and not any(ch.isalnum() for ch in now)
+
     for before, row in zip(given, cleaned, strict=True):
-        if (any(ch.isalnum() for ch in row.answer) or not any(ch.isalnum() for ch in before.answer)) and (
-            any(ch.isalnum() for ch in row.question) or not any(ch.isalnum() for ch in before.question)
-        ):
+        if not (emptied(before.answer, row.answer) or emptied(before.question, row.question)):
             kept.append(row)
             continue
         made = before.faq_id.split("-")[0] == faq_entry_id(before.question, before.answer)
