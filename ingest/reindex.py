@@ -1003,6 +1003,11 @@ def _new_files_guard(src: SourceSpec, files: list[tuple[Path, Path]], known: Map
     return guard
 
 
+# why a file the intact version does not know is not rebuilt over a damaged live version
+NOT_KNOWN_TO_INTACT = ("not rebuilt: the damaged live version held how it was ingested (its groups); "
+                       "ingest it again with them once a rebuilt version is live: kb ingest FILE --group NAME")
+
+
 def _known_files(files: list[tuple[Path, Path]], known: Mapping[str, Document], report: ReindexReport,
                  jl: _JobLog) -> list[tuple[Path, Path]]:
     """The files whose ingest the intact version records; the others fail: how they were ingested
@@ -1015,10 +1020,8 @@ def _known_files(files: list[tuple[Path, Path]], known: Mapping[str, Document], 
         if source in known:
             kept.append((path, root))
             continue
-        error = ("not rebuilt: the damaged live version held how it was ingested (its groups); "
-                 "ingest it again with them once a rebuilt version is live: kb ingest FILE --group NAME")
-        report.failed.append({"source": source, "error": error})
-        jl.event("file_failed", source=source, error=error)
+        report.failed.append({"source": source, "error": NOT_KNOWN_TO_INTACT})
+        jl.event("file_failed", source=source, error=NOT_KNOWN_TO_INTACT)
     return kept
 
 
@@ -1161,7 +1164,7 @@ def _run_job(kb: Any, src: SourceSpec, embedder: Any, report: ReindexReport, jl:
             more = f"; and {len(report.failed) - 3} more" if len(report.failed) > 3 else ""
             what = f"{len(report.failed)} failed: {shown}{more}" if report.failed else "the source holds no documents"
             fix = "the live version was kept; fix the sources and run again"
-            if recorded is not None and recorded is not prev and all("damaged live version" in f["error"] for f in report.failed):
+            if recorded is not None and report.failed and all(f["error"] == NOT_KNOWN_TO_INTACT for f in report.failed):
                 # (none of them is known to the intact version: it is the way back, not another rebuild,
                 # which `kb ingest` pointed at again)
                 fix = (f"make version {recorded.version} live again by writing its id into {kb.path / CURRENT}, "
