@@ -1401,13 +1401,10 @@ class ExtractiveComposer:
             # pay an overdue bill?" was told the steps under "How to view your bill", "How do I
             # cancel my EU Roam Pass?" those under "How to add an EU Roam Pass", :func:`how_to_action`)
             action = how_to_action(question)
-            other_action = {
-                h for h in heading_names
-                if action is not None and is_how_to_heading(_own_heading(h)) and not action(_own_heading(h))
-            }
+            how_headed = {h for h in heading_names if is_how_to_heading(_own_heading(h))}
+            other_action = {h for h in how_headed if action is not None and not action(_own_heading(h))}
             told = {
-                h for h in heading_names.keys() - other_action if is_how_to_heading(_own_heading(h))
-                and (not _is_question(h) or heading_names[h] == len(how_terms))
+                h for h in how_headed - other_action if not _is_question(h) or heading_names[h] == len(how_terms)
             }
             maybe = {
                 h for h in heading_names.keys() - told - other_action if h in stepped or names_a_procedure(_own_heading(h))
@@ -1529,8 +1526,8 @@ class ExtractiveComposer:
         # 普通胃镜 row, not 普通肠镜's too, a regression hunt's)
         # (by its cells, a note in brackets too: "MRI（核磁共振）" for "那核磁共振呢")
         of_subject = {
-            j for j in range(len(cands)) if subject and row[j] and subject & _row_own_terms(cands[j][2], lexical[j] or "")
-        }
+            j for j in range(len(cands)) if row[j] and subject & _row_own_terms(cands[j][2], lexical[j] or "")
+        } if subject else set()
         named_rows = (named_rows & of_subject) or of_subject or named_rows
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
