@@ -1360,11 +1360,26 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         body = {"ready": ok, "kbs": kbs, "warmed": svc.warmed, "detail": detail}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
-    def metrics(svc: ServiceDep) -> Response:
-        """Prometheus metrics."""
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse, responses=error_docs(401, 403, 429))
+    def metrics(
+        request: Request,
+        svc: ServiceDep,
+        cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        key: Annotated[str | None, Depends(api_key_header)],
+    ) -> Response:
+        """Prometheus metrics. They name every API key: where keys are configured, an admin key's
+        (a scrape job sends it as its bearer token), unless KB_METRICS_PUBLIC opens them."""
         from prometheus_client import CONTENT_TYPE_LATEST
 
+        if not svc.settings.metrics_public:
+            try:
+                caller(request, svc, cred, key).require("admin")
+            except (AuthError, ForbiddenError) as err:
+                raise type(err)(
+                    f"{err.message} (the metrics name every API key)",
+                    "send an admin key as the scrape job's bearer token, or set KB_METRICS_PUBLIC=true "
+                    "where only the scraper reaches the service's port",
+                ) from None
         return Response(svc.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     # -- web pages ------------------------------------------------------------------------------------

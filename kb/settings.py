@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=50.0, gt=0, allow_inf_nan=False)
     max_upload_files: int = Field(default=20, ge=1)
     rate_limit_per_min: int = 120  # <= 0: no limit
+    # /metrics names every API key and its request counts: with keys configured it needs an admin
+    # key (a Prometheus scrape job sends it as its bearer token) unless this opens it, for a
+    # service whose port only the scraper's network reaches
+    metrics_public: bool = False
     generation_slots: int = Field(default=4, ge=1)
     # requests that may wait for a slot (at most 30 s; fewer where answers are slow, see
     # kb.service.limits.GenerationSlots): at 16, a burst of 30 quick questions had 10 refused.

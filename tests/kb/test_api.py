@@ -930,6 +930,17 @@ def test_roles(keyed: Any) -> None:
     assert keyed.head("/healthz").status_code == 200 and keyed.head("/readyz").status_code in (200, 503)
 
 
+def test_metrics_name_the_keys_so_they_need_an_admin_key_unless_opened(keyed: Any, hashing_home: Path) -> None:
+    assert keyed.post("/v1/ask", json={"question": "How long do refunds take?"}, headers=_h("r")).status_code == 200
+    for headers, status in (({}, 401), (_h("r"), 403), (_h("e"), 403)):
+        r = keyed.get("/metrics", headers=headers)
+        assert r.status_code == status and "KB_METRICS_PUBLIC" in r.json()["message"], r.text
+        assert "kb_key_requests_total" not in r.text and "ada" not in r.text
+    assert 'kb_key_requests_total{key="rita"' in keyed.get("/metrics", headers=_h("a")).text
+    with make_client(make_settings(hashing_home, "hashing:64", api_keys=KEY_SPEC, metrics_public=True)) as c:
+        assert c.get("/metrics").status_code == 200
+
+
 def test_an_upload_s_key_is_checked_before_its_body_is_read(keyed: Any) -> None:
     # a QA round sent 160 MB of files without a key, all read before the 401; a body declared over
     # the limit got 413 before it, so a caller without a key learnt the limits first
