@@ -608,7 +608,7 @@ def ingest_paths(
                 if old is not None and not upload:
                     _check_not_elsewhere(source, old, root, resolved)
                 if only_groups is not None and old is not None:
-                    _check_within(source, "replaces a document", old, only_groups)
+                    _check_may_replace(source, old, only_groups)
                 loaded = load_file_with_defaults(path, root, max_file_mb, defaults, data=data)
                 if old is not None and not widen:
                     _check_not_widened(source, old, loaded.document, upload)
@@ -628,7 +628,7 @@ def ingest_paths(
                 if not upload:
                     loaded = _with_origin(loaded, root, old, report)
                 if only_groups is not None:
-                    _check_within(source, "would be", loaded.document, only_groups)
+                    _check_publishes_within(source, loaded.document, only_groups)
                 chunks, said = chunk_loaded(loaded, embedder.count_tokens, csettings)
                 if not chunks:
                     raise InputError(f"{source}: no text to index", "add content or remove the file")
@@ -847,13 +847,54 @@ def _check_groups_kept(source: str, groups: Sequence[str], was: Sequence[str], n
     )
 
 
-def _check_within(source: str, what: str, doc: Document, only: Sequence[str]) -> None:
-    if not doc.groups or not set(doc.groups) <= set(only):
-        whose = "everyone's (no access groups)" if not doc.groups else "of groups " + ", ".join(doc.groups)
+def _whose(doc: Document) -> str:
+    return "everyone's (no access groups)" if not doc.groups else "of groups " + ", ".join(doc.groups)
+
+
+def _may_publish(only: Sequence[str]) -> str:
+    # a key whose entry names an empty group field ("name:editor:hash:") is restricted to no
+    # group: "may only publish to " named nothing
+    return f"this upload may only publish to {', '.join(only)}" if only else "this key may publish to no access group"
+
+
+def _check_may_replace(source: str, old: Document, only: Sequence[str]) -> None:
+    """An upload by a key restricted to the access groups ``only`` replaces only a document
+    restricted to them. One the key cannot read (none of its groups is the key's) is not described:
+    a partners editor uploading ``staff-faq.csv`` was told "replaces a document of groups staff",
+    where deleting it by name answered 404, as for no document (QA). One it reads (public, or
+    shared with another group) is named as ``DELETE /v1/documents`` names it (kb.service.core
+    check_may_change). The file's own groups are not at fault here, so the hint does not say
+    to change them."""
+    if old.groups and set(old.groups) <= set(only):
+        return
+    if old.groups and not set(old.groups) & set(only):
         raise InputError(
-            f"{source}: {what} {whose}; this upload may only publish to {', '.join(only)}",
-            "leave groups out of its front-matter or sidecar, or have an editor without a group restriction upload it",
+            f"{source}: a document of that name exists that this key may not change",
+            "upload it under another name, or have a key that covers its groups (or one without a "
+            "group restriction) upload it",
         )
+    who = "an editor without a group restriction" if not old.groups else "an editor whose key covers all its groups"
+    raise InputError(
+        f"{source}: replaces a document {_whose(old)}; {_may_publish(only)}",
+        f"upload it under another name, or have {who} upload it",
+    )
+
+
+def _check_publishes_within(source: str, doc: Document, only: Sequence[str]) -> None:
+    """An upload by a key restricted to the access groups ``only`` publishes only to them. The
+    hint to leave groups out of the file's front-matter or sidecar is given only where they named
+    the groups: the document's groups are then not the upload's defaults (``groups`` of the form,
+    or the key's own), which are within ``only`` but for a key restricted to no group, whose
+    upload of a plain file was told to change a front-matter it did not have."""
+    if doc.groups and set(doc.groups) <= set(only):
+        return
+    # (a key restricted to no group publishes nothing, its groups left out or not)
+    own = bool(only) and set(doc.groups) != set(_given_groups(doc))
+    raise InputError(
+        f"{source}: would be {_whose(doc)}; {_may_publish(only)}",
+        ("leave groups out of its front-matter or sidecar, or " if own else "")
+        + "have an editor without a group restriction upload it",
+    )
 
 
 def _as_source_id(wanted: str) -> str:

@@ -1432,6 +1432,44 @@ def test_a_restricted_editor_publishes_and_changes_only_its_own_groups_documents
         assert r.status_code == 202 and _job(c, r.json()["id"], _h("e"))["state"] == "succeeded"
 
 
+def test_an_upload_over_a_document_the_key_cannot_see_does_not_describe_it(own_home: Path) -> None:
+    # QA: a partners editor's upload of staff-faq.csv failed as it "replaces a document of groups
+    # staff", where the same key's DELETE of it said 404: another group's document, and its group,
+    # told to a key that may not see it. And every refusal said to leave groups out of the file's
+    # front-matter or sidecar, a plain file's and a key restricted to no group's too.
+    spec = KEY_SPEC + f",nob:editor:{hash_key('no-group-editor-key')}:"
+    with make_client(make_settings(own_home, "hashing:64", api_keys=spec)) as c:
+        for name, data, groups in (("staff-faq.csv", b"question,answer\nStaff discount?,40 percent.\n", "wardens"),
+                                   ("rota.md", b"# Rota\n\nThe rota changes on Mondays.\n", "support,wardens")):
+            r = _upload(c, [(name, data)], "e", groups=groups)
+            assert _job(c, r.json()["id"], _h("e"))["state"] == "succeeded"
+        r = _upload(c, [("staff-faq.csv", b"question,answer\nStaff discount?,90 percent.\n"),
+                        ("rota.md", b"# Rota\n\nNo rota.\n"), ("returns.md", b"# Returns\n\nNo returns.\n"),
+                        ("bonus.md", b"---\ngroups: [execs]\n---\n# Bonus\n\nThe bonus pool is large.\n")], "ue")
+        job = _job(c, r.json()["id"], _h("ue"))
+        assert job["state"] == "failed", job
+        errors = {f["source"]: f["error"] for f in job["failed"]}
+        # of a group the key is not in: as unknown to it as DELETE says, bar that the name is taken
+        assert errors["staff-faq.csv"] == (
+            "staff-faq.csv: a document of that name exists that this key may not change; upload it under "
+            "another name, or have a key that covers its groups (or one without a group restriction) upload it")
+        assert c.delete("/v1/documents/staff-faq.csv", headers=_h("ue")).status_code == 404
+        # one it reads (shared with its group, or public) is named, as its DELETE names it
+        assert errors["rota.md"] == (
+            "rota.md: replaces a document of groups support, wardens; this upload may only publish to support; "
+            "upload it under another name, or have an editor whose key covers all its groups upload it")
+        assert "of groups support, wardens" in c.delete("/v1/documents/rota.md", headers=_h("ue")).json()["message"]
+        assert "everyone's" in errors["returns.md"] and "front-matter" not in errors["returns.md"]
+        # the file's own groups: told to leave them out
+        assert "execs" in errors["bonus.md"] and "leave groups out of its front-matter or sidecar" in errors["bonus.md"]
+        nob = {"Authorization": "Bearer no-group-editor-key"}
+        r = c.post("/v1/documents", files=[("files", ("note.md", b"# Note\n\nA note.\n", "text/markdown"))], headers=nob)
+        error = _job(c, r.json()["id"], nob)["failed"][0]["error"]
+        assert error == ("note.md: would be everyone's (no access groups); this key may publish to no access group; "
+                         "have an editor without a group restriction upload it"), error
+        assert "90 percent" not in c.post("/v1/search", json={"query": "staff discount", "k": 10}, headers=_h("e")).text
+
+
 def test_upload_form_names_blank_or_not_utf8_are_refused(own_home: Path) -> None:
     with make_client(make_settings(own_home, "hashing:64")) as c:
         note = [("note.txt", b"The staff wifi password is PURPLE-OTTER-42.\n")]
