@@ -130,6 +130,7 @@ _ERROR_DOCS = {
 }
 # the statuses every route may answer with
 COMMON_ERRORS = (400, 401, 403, 413, 422, 429)
+_JOB_FORBIDDEN = "the key's role does not allow this, or another key started the job and this one is no admin's"
 
 
 def error_docs(*codes: int | tuple[int, str], openai: bool = False) -> dict[int | str, dict[str, Any]]:
@@ -1189,14 +1190,18 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         job = svc.submit_ingest(kb_name, paths, group_names, tag_names, principal, public=public)
         return job.to_dict()
 
-    @app.get("/v1/jobs/{job_id}", response_model=S.JobOut, tags=["documents"], responses=error_docs((404, "no such job")))
+    @app.get(
+        "/v1/jobs/{job_id}", response_model=S.JobOut, tags=["documents"],
+        responses=error_docs((403, _JOB_FORBIDDEN), (404, "no such job")),
+    )
     def get_job(job_id: str, principal: Editor, svc: ServiceDep) -> Any:
-        """Progress of an ingest or delete job, with per-file failures."""
-        return svc.job(job_id).to_dict()
+        """Progress of an ingest or delete job, with per-file failures. Only the key that started
+        the job, or an admin key."""
+        return svc.job(job_id, principal).to_dict()
 
     @app.delete(
         "/v1/jobs/{job_id}", response_model=S.JobOut, status_code=202, tags=["documents"],
-        responses=error_docs((404, "no such job"), 507),
+        responses=error_docs((403, _JOB_FORBIDDEN), (404, "no such job"), 507),
     )
     def cancel_job(job_id: str, principal: Editor, svc: ServiceDep) -> Any:
         """Cancel an ingest or delete job that has not ended: a queued one never runs, a running

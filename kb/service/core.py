@@ -655,17 +655,23 @@ class Service:
                 "try again later",
             ) from ex
 
-    def job(self, job_id: str) -> Job:
+    def job(self, job_id: str, caller: Principal, doing: str = "read") -> Job:
+        """A job, for the key that started it or an admin: any editor read another key's job, its
+        files, per-file failures and report, where only cancelling it was refused. A 403 as for a
+        cancel, not a 404: the two answer one id alike (a 404 to GET and a 403 to DELETE would
+        tell it apart anyway), and a job id is random, never guessed from a name as a document's
+        source is (which a key that cannot read the document is told is unknown)."""
         try:
-            return self.jobs.get(job_id)
+            job = self.jobs.get(job_id)
         except JobNotFound:
             raise UnknownJob(job_id) from None
+        if job.owner != caller.name and not caller.allows("admin"):
+            raise ForbiddenError(f"job {job_id} was started by another key", f"{doing} it with that key or an admin key")
+        return job
 
     def cancel_job(self, job_id: str, caller: Principal) -> Job:
         """Cancel a job (:meth:`JobManager.cancel`) for the key that started it, or an admin."""
-        job = self.job(job_id)
-        if job.owner != caller.name and not caller.allows("admin"):
-            raise ForbiddenError(f"job {job_id} was started by another key", "cancel it with that key or an admin key")
+        self.job(job_id, caller, "cancel")
         return self.jobs.cancel(job_id, caller.name)
 
     # -- documents -------------------------------------------------------------------------------

@@ -1689,6 +1689,25 @@ def test_an_upload_is_cancelled_before_it_publishes(own_home: Path, monkeypatch:
         assert _job(c, r.json()["id"])["state"] == "succeeded"
 
 
+def test_only_the_key_that_started_a_job_or_an_admin_reads_it(own_home: Path) -> None:
+    # any editor read another key's job (its files, per-file failures, report) by its id, where
+    # cancelling it was the owner's or an admin's: now both are, the same 403 to either
+    with make_client(make_settings(own_home, "hashing:64", api_keys=KEY_SPEC)) as c:
+        r = _upload(c, [("payroll-memo.md", b"# Memo\n\nPayroll runs on the 25th.\n")], "e")
+        job_id = r.json()["id"]
+        job = _job(c, job_id, _h("e"))
+        assert job["state"] == "succeeded" and job["files"] == ["payroll-memo.md"], job
+        for who in ("ue", "se"):
+            r = c.get(f"/v1/jobs/{job_id}", headers=_h(who))
+            assert r.status_code == 403 and r.json()["error"] == "forbidden", r.text
+            assert r.json()["message"] == (f"job {job_id} was started by another key; read it with that key or "
+                                           "an admin key")
+            assert "payroll-memo" not in r.text
+        assert c.get(f"/v1/jobs/{job_id}", headers=_h("r")).status_code == 403  # a reader
+        assert c.get(f"/v1/jobs/{job_id}", headers=_h("a")).json()["files"] == ["payroll-memo.md"]
+        assert c.get("/v1/jobs/job_nope", headers=_h("ue")).status_code == 404
+
+
 def test_only_the_key_that_started_a_job_or_an_admin_cancels_it(own_home: Path) -> None:
     with make_client(make_settings(own_home, "hashing:64", api_keys=KEY_SPEC)) as c:
         r = _upload(c, [("memo.md", b"# Memo\n\nA memo.\n")], "e")
