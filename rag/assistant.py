@@ -105,6 +105,7 @@ from rag.conversation import (
     corrects,
     last_answer,
     points_back,
+    asks_anew,
     small_talk,
     stands_alone,
     takes_topic_from_before,
@@ -1628,7 +1629,7 @@ class Assistant:
             # joined matched it, and the knowledge base says nothing of Mexico, as "Do you ship to
             # Mexico?" asked alone is refused
             refused = True
-        if not refused and not goes_on and self._turns_to_unknown(asked, query, retriever):
+        if not refused and not goes_on and self._turns_to_unknown(asked, query, retriever, index, self._allowed(index, scope)):
             # joined to the turn before, the question was judged by that turn's topic: it is
             # judged by its own meaning instead, as a first question is (one more embedding)
             alone = retriever.retrieve(asked, k=self.hits_k, filters=scope, lang=lang)
@@ -2170,17 +2171,27 @@ class Assistant:
         )
 
     @staticmethod
-    def _turns_to_unknown(question: str, query: str, retriever: HybridRetriever) -> bool:
+    def _turns_to_unknown(
+        question: str, query: str, retriever: HybridRetriever, index: Any = None, allowed: np.ndarray | None = None
+    ) -> bool:
         """Whether a follow-up turns to a topic of which the knowledge base holds no word: it
-        leans on no earlier turn by its words (:func:`stands_alone`), names something, and none of
+        leans on no earlier turn by its words (:func:`asks_anew`), names something, and none of
         the passages its own words found (the question-alone phrasing of
         :meth:`HybridRetriever.retrieve_many`) holds any of its terms. Joined to the turn before,
         "Who won the football world cup in 2018?" after a question on returns was answered with
         the return window, and "今天天气怎么样？" with the curated answer on returns: that turn's
         words carried the cosine over the refuse threshold. No follow-up of mtrag-un or domainrag
-        is one (the least covered held a sixth of its terms)."""
+        is one (the least covered held a sixth of its terms).
+
+        So does one that names, in Latin letters, a word that no document the asker may read
+        holds anywhere (a typo of one it holds is that word; not a number): "Is there a student
+        discount?" after "What is the late payment fee?" was told the late fee at 0.79, and "Do
+        you have 5G coverage in rural Montana?" after a Roam Pass price the Roam Pass prices,
+        their passages holding "discount" and "cover" (QA: a carrier's web chat, which sends
+        every turn after the first with its session). Either is judged by its own meaning, as a
+        first question is; "Is there a fee?" after "How do I replace my SIM?" names no such word."""
         phrasings = retriever.last_phrasings
-        if len(phrasings) < 2 or query.strip() == question.strip() or not stands_alone(question):
+        if len(phrasings) < 2 or query.strip() == question.strip() or not asks_anew(question):
             return False
         # (nor does a Chinese one that names nothing but how much, when or where: it leaves out what
         # it asks about, where English says "it": "在几楼？" after "早餐几点？" asks where breakfast
@@ -2191,6 +2202,9 @@ class Assistant:
         terms = [t for t in _what_it_names(question) if t not in cues]
         if not terms:
             return False  # "Why?" names nothing: it asks about the turn before
+        latin = tuple(t for t in terms if t.isascii() and t.isalnum() and not t.isdigit())
+        if index is not None and latin and any(_knows_none((t,), index, allowed) for t in latin):
+            return True
         # a Chinese word of it written in a passage counts, where jieba cut the passage otherwise:
         # "多久能寄到" names no word the index holds of "新卡会寄到账单地址" ("寄到账单地址" is one)
         words = [t for t in terms if len(t) > 1 and all(is_cjk_char(c) for c in t)]

@@ -2533,6 +2533,30 @@ def test_a_follow_up_on_a_topic_the_knowledge_base_holds_no_word_of_is_judged_by
     assert b.action == "answer" and b.citations[0].source == "returns.md", (b.action, b.text)
 
 
+@pytest.mark.parametrize("question", ["Do you ship by drone to rural Montana?", "Do you deliver by drone?"])
+def test_a_follow_up_naming_a_word_no_document_holds_is_judged_by_itself(
+    shop_index: Any, fake_embedder: Any, question: str
+) -> None:
+    """A web chat sends every turn after the first with its session: "Is there a student
+    discount?" after the late payment fee was told the late fee (QA). The question names words the
+    knowledge base holds ("shipping", "ship") and one it never does ("student", "drone"): it is
+    judged by its own meaning, as a first question is."""
+    asst = make(shop_index, fake_embedder)
+    hist = [{"role": "user", "content": "How long does standard shipping take?"},
+            {"role": "assistant", "content": "Standard shipping takes 3 to 5 business days [1]."}]
+    assert asst.ask(question).action == "refuse"
+    a = asst.ask(question, history=hist)
+    assert a.action == "refuse", (a.action, a.text)
+
+
+def test_an_existential_there_points_at_nothing_said_before() -> None:
+    from rag.conversation import asks_anew, stands_alone
+
+    assert asks_anew("Is there a student discount?") and asks_anew("There's a fee for that?") is False
+    assert not stands_alone("Is there a student discount?")  # (takes_topic_from_before reads it so)
+    assert not asks_anew("Can I park there?") and not asks_anew("How do I get there?")
+
+
 def test_a_chinese_follow_up_on_a_topic_the_knowledge_base_holds_no_word_of_is_judged_by_itself(
     kb_home: Path, fake_embedder: Any
 ) -> None:
