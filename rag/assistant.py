@@ -724,7 +724,25 @@ OWN_ACCOUNT_RE = re.compile(
     r"|^\W*(?:请问|你好|您好)?\W*我的[\u4e00-\u9fffA-Za-z]{0,6}?(?:余额|可用额度|剩余额度|欠款|积分)(?:是|还有|还剩|有)?"
     r"(?:多少|几)(?:钱|元|块|分)?[？?。!！\s]*$"
     r"|^\W*(?:请问|你好|您好)?\W*我的[\u4e00-\u9fffA-Za-z]{1,6}?[里内](?:面)?(?:还)?(?:有|剩|剩下)(?:多少|几)(?:钱|元|块)[？?。!！\s]*$"
-    r"|(?:帮我|给我)(?:查|查询|看)(?:一下|下)?我的(?:余额|账户|额度|欠款)",
+    # a number or plan the customer holds, the state of their own claim, payment or order, when
+    # their own policy renews: an insurer's "What's my policy number?" was told to get a crime
+    # reference number, "Has my claim been paid yet?" the settlement times (QA). Not what a policy
+    # says of such a claim ("Is my claim paid if I submit it late?"), nor where to find the number
+    + r"|\bwhat(?:'s|’s|\s+is)\s+my\s+(?:[\w-]+\s+){0,2}?(?:number|no\.?|id|reference)" + _ASKED_ENDS
+    + r"|\b(?:what|which)\s+(?:plan|policy|tariff|package|tier|level\s+of\s+cover|cover\s+level)\s+(?:am\s+i|are\s+we)\s+(?:on|in)\b"
+    r"|\b(?:has|have|did|was|is)\s+my\s+(?:[\w-]+\s+){0,2}?(?:claim|refund|payment|application|order|transfer|complaint|parcel"
+    r"|package)s?\s+(?:been\s+|got\s+|already\s+)?(?:paid|approved|processed|received|accepted|declined|rejected|settled"
+    r"|shipped|dispatched|sent|arrived|gone\s+through|come\s+through)\b(?![^?.!]*\bif\b)"
+    r"|\bwhat(?:'s|’s|\s+is)\s+the\s+status\s+of\s+my\b"
+    r"|\bwhen\s+(?:does|will|is)\s+my\s+(?:policy|contract|subscription|plan|membership)\s+(?:renew|expire|end)\w*" + _ASKED_ENDS
+    # (in Chinese: "我的学费交了没有", "查一下我的奖学金到账没", "我家这个月电费多少", "我家电表号是多少", asked of a
+    # university and a utility, were told the fee rules; not "我交了学费还能退吗" nor "奖学金什么时候到账")
+    + r"|我(?:的|家)?[\u4e00-\u9fff]{0,8}?(?:交|缴|付|到账|到|退|批|发|扣)(?:了(?:没有|没|吗)|没有|没)[？?。!！\s]*$"
+    r"|我(?:的|家)?[\u4e00-\u9fff]{0,4}?(?:欠费|欠款)(?:了)?(?:没有|没|吗)"
+    r"|我(?:的|家)?(?:这个月|本月|上个月|上月|这学期|本学期|今年)的?[\u4e00-\u9fff]{0,4}?(?:费|账单)(?:是|要|一共|总共)?(?:多少|几)"
+    r"|我(?:的|家)[\u4e00-\u9fff]{0,4}?(?:户号|表号|编号|账号|卡号|保单号|订单号|学号|客户号)(?:是)?(?:多少|什么|几)"
+    # (asked to look anything of theirs up: "帮我查一下我家欠费没有", "帮我查一下我的余额")
+    r"|(?:帮我|给我)(?:查|查询|看)(?:一下|下)?我(?:的|家)",
     re.I,
 )
 

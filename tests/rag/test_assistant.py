@@ -413,6 +413,23 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     # (a regression hunt's: what the rules give, asked of "my" points)
     ("新用户注册后我的积分是多少？", False),
     ("在APP签到一次我的积分有几分", False),
+    # (a QA round's insurer, university and utility: numbers, plans and payments of the customer's own)
+    ("What's my policy number?", True),
+    ("What plan am I on?", True),
+    ("Has my claim been paid yet?", True),
+    ("When does my policy renew?", True),
+    ("What is the status of my claim?", True),
+    ("我的学费交了没有", True),
+    ("查一下我的奖学金到账没", True),
+    ("我家这个月电费多少", True),
+    ("帮我查一下我家欠费没有", True),
+    ("我家电表号是多少", True),
+    ("How do I find my policy number?", False),
+    ("Is my claim paid if I submit it after 30 days?", False),
+    ("What plan should I choose?", False),
+    ("我交了学费还能退吗", False),
+    ("奖学金什么时候到账", False),
+    ("我家电费怎么交", False),
 ])
 def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: Any, fake_embedder: Any,
                                                                     question: str, own: bool) -> None:
