@@ -247,27 +247,38 @@ def did_you_mean(names: Iterable[str], known: Iterable[str]) -> str:
     ``kb delete`` of a name the knowledge base does not hold. A known path is compared by its
     end too (its file's name, its last folder and name): ``returns-polcy.pdf`` got no suggestion
     where the knowledge base held ``docs/policies/returns-policy.pdf``, the folders diluting the
-    likeness of the whole id below the cutoff."""
+    likeness of the whole id below the cutoff. Two names written wholly in Chinese characters
+    need less likeness (:data:`_NEAR_HAN`)."""
     pool = list(dict.fromkeys(known))
     ends = {k: _path_ends(k) for k in pool}
     near: set[str] = set()
     for n in names:
         matcher = difflib.SequenceMatcher()
         matcher.set_seq2(n)
+        han = bool(_HAN_WORD.fullmatch(n))
         scored = []
         for k in pool:
             best = 0.0
             for end in ends[k]:
+                cutoff = _NEAR_HAN if han and _HAN_WORD.fullmatch(end) else _NEAR
                 matcher.set_seq1(end)
-                if matcher.real_quick_ratio() >= _NEAR and matcher.quick_ratio() >= _NEAR:
-                    best = max(best, matcher.ratio())
-            if best >= _NEAR:
+                if matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff:
+                    ratio = matcher.ratio()
+                    if ratio >= cutoff:
+                        best = max(best, ratio)
+            if best:
                 scored.append((best, k))
         near.update(k for _, k in sorted(scored, reverse=True)[:2])  # ties: as difflib breaks them
     return f" (did you mean {quoted_names(sorted(near), ' or ')}?)" if near else ""
 
 
 _NEAR = 0.75  # difflib's likeness a suggestion needs
+# A Chinese character is a word's syllable and much of its meaning, not a letter: the tag
+# '退款' (refund) got no suggestion of '退费' (fee refund), nor '学废' (a typo) of '学费' (tuition),
+# one character of two in common being a likeness of 0.5. Latin names keep 0.75: one letter
+# of two in common says nothing ('tv' is not 'to').
+_NEAR_HAN = 0.5
+_HAN_WORD = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")  # kana are letters: not here
 
 
 def _path_ends(name: str) -> tuple[str, ...]:

@@ -379,6 +379,37 @@ def test_a_filter_naming_only_unknown_tags_or_sources_is_refused_with_suggestion
     v.close()
 
 
+def test_a_short_chinese_tag_is_suggested_by_a_character_it_shares(
+    kb_home: Path, hashing  # type: ignore[no-untyped-def]
+) -> None:
+    # a university's '退款' (refund) and '学废' (a typo) got no "did you mean": one character of two
+    # in common is a likeness of 0.5, below the 0.75 a Latin name needs
+    doc = Document(id="d", source="学费与退费管理办法.md", title="T", lang="zh")
+    chunks = [Chunk(id=f"c{i}", doc_id="d", source="学费与退费管理办法.md", position=i, text=f"第{i}条", tags=(t,))
+              for i, t in enumerate(("退费", "通知", "学费"))]
+    kb = KnowledgeBase(kb_home, "uni")
+    build_version(kb, hashing, [doc], chunks, {"d": "h1"})
+    v = kb.load_live()
+    for typed, said in (("退款", "'退费'"), ("学废", "'学费'"), ("费", "'学费' or '退费'")):
+        with pytest.raises(InputError, match=rf"^no document has the tag '{typed}' \(did you mean {said}\?\); "):
+            v.allowed_mask(Filters.of(tags=[typed]))
+    for typed in ("款项", "奖学金"):  # nothing in common, or one character of three
+        with pytest.raises(InputError, match=rf"^no document has the tag '{typed}'; write tags"):
+            v.allowed_mask(Filters.of(tags=[typed]))
+    v.close()
+
+
+def test_did_you_mean_keeps_latin_names_to_their_cutoff() -> None:
+    from indexes.types import did_you_mean
+
+    # half the letters in common is no likeness for Latin names, nor for a Chinese one beside a
+    # Latin or mixed name (a file's name: '通知.md' and '学费.md' share '.md')
+    assert did_you_mean(["tv"], ["to", "returns"]) == ""
+    assert did_you_mean(["通知.md"], ["学费.md"]) == did_you_mean(["退费"], ["refund", "2024退费规定"]) == ""
+    assert did_you_mean(["retruns"], ["returns"]) == " (did you mean 'returns'?)"
+    assert did_you_mean(["退费.md"], ["docs/退款.md"]) == " (did you mean 'docs/退款.md'?)"
+
+
 def test_a_filter_naming_only_documents_not_valid_on_its_day_is_refused_without_suggesting_them(
     kb_home: Path, hashing  # type: ignore[no-untyped-def]
 ) -> None:
