@@ -171,6 +171,28 @@ def test_a_chat_stream_gives_its_usage_when_asked(client: Any) -> None:
     assert got[-1].usage is not None and got[-1].usage.total_tokens == whole["usage"]["total_tokens"]
 
 
+def test_a_chat_s_usage_counts_each_chinese_character(client: Any) -> None:
+    # counted in whitespace-separated words, a 60-character Chinese answer (written without
+    # spaces) was "prompt_tokens": 1, "completion_tokens": 1, in a stream's usage too
+    from kb.app import usage_units
+
+    english = "You can return any unused item within 30 days — for a full refund."
+    assert usage_units(english) == len(english.split())  # English is counted as it was
+    assert usage_units("退费30天内办理，请联系财务处。") == 13  # 12 characters and '30'; '，' and '。' no words
+    assert usage_units("退费 refund policy") == 4
+    msgs: Any = [{"role": "user", "content": "退货要多久？"}, {"role": "assistant", "content": "三十天内。"},
+                 {"role": "user", "content": "运费呢？"}]
+    whole = client.post("/v1/chat/completions", json={"model": KB, "messages": msgs}).json()
+    text = whole["choices"][0]["message"]["content"]
+    assert whole["usage"] == {"prompt_tokens": 12, "completion_tokens": usage_units(text),
+                              "total_tokens": 12 + usage_units(text)}, whole
+    assert whole["usage"]["completion_tokens"] >= 20, text  # the refusal, in Chinese, of 30-odd characters
+    r = client.post("/v1/chat/completions", json={"model": KB, "stream": True, "messages": msgs,
+                                                  "stream_options": {"include_usage": True}})
+    chunks = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: {")]
+    assert chunks[-1]["usage"] == whole["usage"]
+
+
 def test_ready_after_warm_up_and_metrics(client: Any) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
