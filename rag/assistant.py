@@ -98,6 +98,7 @@ from rag.compose import (
 )
 from rag.conversation import (
     ConversationStore,
+    asks_anew,
     asks_something,
     condense_offline,
     condense_with_llm,
@@ -105,7 +106,6 @@ from rag.conversation import (
     corrects,
     last_answer,
     points_back,
-    asks_anew,
     small_talk,
     stands_alone,
     takes_topic_from_before,
