@@ -50,12 +50,14 @@ class ChunkSettings:
         # end of a paragraph (ingest.loaders.image_label); v13: a web page's text after an accordion
         # is the enclosing section's, not the last answer's, a sub-list numbered again inside a
         # numbered item is read as its bullets, a page nested past 128 levels keeps its text, and a
-        # workbook's hidden sheets are left out. A knowledge base built by an earlier
+        # workbook's hidden sheets are left out; v14: a WordPress theme's furniture is left out;
+        # v15: a plain-text notice's dated entry the partitioner took for text is a heading all the
+        # same (ingest.loaders._entry_lines_as_headings). A knowledge base built by an earlier
         # one is chunked again on its next ingest; cached embeddings are reused.
         # "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM; a
         # knowledge base embedded in an earlier form is embedded again on its next ingest)
         return {
-            "chunker": "structure-v14",
+            "chunker": "structure-v15",
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap": self.chunk_overlap,
             "question_form": QUESTION_FORM,

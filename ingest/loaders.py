@@ -1559,8 +1559,26 @@ class TextLoader:
         text = _heading_lines_apart(text)
         elements = _from_unstructured(partition_text(text=text, **_NO_LANG), plain_text=True)
         # an article's line stays a heading in a run of short lines ("第一章 总则" / "第一条 目的")
-        elements = _article_headings(_short_lines_as_text(elements), 1)
+        elements = _article_headings(_entry_lines_as_headings(_short_lines_as_text(elements)), 1)
         return _numbered_headings(_closing_lines_as_text(elements)), [], {}
+
+
+def _entry_lines_as_headings(elements: list[Element]) -> list[Element]:
+    """A plain-text file's dated entries and release notes' entries (:func:`_short_heading`: "2026年11月15日
+    - 燃气表更换", "Fixed: Calendar export") that the partitioner took for text, as headings, at the
+    level of an entry line it took for one (else 1): of a notice's two entries, the one with the
+    shorter title was read as a sentence, run into the entry above it and quoted in its answers
+    ("…第二档、第三档价格不变。2026年11月15日 - 燃气表更换"). Only a line with text under it."""
+    taken = [el.level for el in elements if el.kind == "heading" and _short_heading(el.text) and not _article_kind(el.text)]
+    level = taken[0] if taken else 1
+    out = list(elements)
+    for i, el in enumerate(elements[:-1]):
+        if (
+            el.kind == "paragraph" and elements[i + 1].kind != "heading" and _own_line(el.text.strip())
+            and not _article_kind(el.text)  # (articles: _article_headings, by their kinds)
+        ):
+            out[i] = replace(el, kind="heading", level=level)
+    return out
 
 
 # a line that goes on in the next: it ends with a word that joins it to what follows

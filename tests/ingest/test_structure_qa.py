@@ -263,6 +263,20 @@ def test_txt_dated_entries_are_headings_of_their_text_however_short(tmp_path: Pa
     assert ("heading", "March 1, 2026 - Overdraft fee reduced (in effect)") in pairs
 
 
+def test_a_dated_entry_the_partitioner_took_for_text_is_a_heading_too(tmp_path: Path) -> None:
+    # of a utility's two entries the one with the shorter title was read as a sentence, run into
+    # the entry above it and quoted in its answers (QA)
+    path = tmp_path / "gas.txt"
+    path.write_text("江城公用事业集团燃气价格调整公告\n\n2026年11月10日 - 居民燃气第一档价格调整\n"
+                    "自2026年12月1日起，居民管道天然气第一档价格调整为每立方米2.61元（原为2.53元），第二档、第三档价格不变。\n\n"
+                    "2026年11月15日 - 燃气表更换\n2026年12月起对使用满10年的燃气表免费更换，工作人员将提前电话预约，不收取任何费用。\n",
+                    encoding="utf-8")
+    pairs = [(el.kind, el.text) for el in _elements(path)]
+    i = pairs.index(("heading", "2026年11月15日 - 燃气表更换"))
+    assert pairs[i + 1][0] == "paragraph" and pairs[i + 1][1].startswith("2026年12月起对使用满10年")
+    assert ("heading", "2026年11月10日 - 居民燃气第一档价格调整") in pairs
+
+
 def test_a_date_alone_over_a_letter_is_not_made_a_heading(tmp_path: Path) -> None:
     path = tmp_path / "letter.txt"
     path.write_text("Harbor Bank\n\n12 March 2026\nWe are writing to tell you about a change to your account.\n",
