@@ -2226,8 +2226,11 @@ class Assistant:
         terms = [t for t in _what_it_names(question) if t not in cues]
         if not terms:
             return False  # "Why?" names nothing: it asks about the turn before
-        latin = tuple(t for t in terms if t.isascii() and t.isalnum() and not t.isdigit())
-        if index is not None and latin and any(_knows_none((t,), index, allowed) for t in latin):
+        # (a word of three lower-case letters is more often chat than a subject: "Oops, I meant
+        # personal data, pls." is a correction, mtrag-un's; "5G", "VPN" are written as names)
+        written = " ".join(w for w in re.findall(r"[A-Za-z0-9]+", question) if len(w) > 3 or not w.islower())
+        latin = tuple(t for t in set(tokenize(written)) & set(terms) if t.isascii() and t.isalnum() and not t.isdigit())
+        if index is not None and latin and any(_knows_none((t,), index, allowed) for t in sorted(latin)):
             return True
         # a Chinese word of it written in a passage counts, where jieba cut the passage otherwise:
         # "多久能寄到" names no word the index holds of "新卡会寄到账单地址" ("寄到账单地址" is one)

@@ -180,7 +180,7 @@ _OPENING_WORD = (
     r"(?:ok|okay|alright|hi|hello|hey|thanks|thank\s+you|sorry|actually)\s+(?=(?:what|how|where|when|why|which|who"
     r"|can|could|do|does|did|is|are|will|would|should|may|i|i'm|we|my|and|so|also|please|tell)\b)"
 )
-_CORRECTION = r"no|nope|sorry|actually|wait|不对|不是|错了"
+_CORRECTION = r"no|nope|sorry|actually|wait|oops|whoops|my\s+bad|my\s+mistake|不对|不是|错了"
 _MEANT = r"i\s+meant?\s|i\s+was\s+asking\s+about\s|i'?m\s+asking\s+about\s|我是说|我说的是|我指的是|我问的是"
 _OPENING = re.compile(
     rf"^\W*(?:(?:(?:{_TALK_PIECE.pattern}|{_CORRECTION}){_OPENING_MARK}|{_OPENING_WORD})+(?:{_MEANT})?|(?:{_MEANT}))",

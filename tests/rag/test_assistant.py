@@ -25,6 +25,7 @@ from rag.conversation import (
     ConversationStore,
     asks_something,
     condense_offline,
+    corrects,
     refers_back,
     takes_topic_from_before,
     without_opening,
@@ -1389,6 +1390,9 @@ def test_a_correction_carries_the_turn_it_corrects() -> None:
         return [m for t in said for m in ({"role": "user", "content": t}, {"role": "assistant", "content": "ok [1]"})]
 
     hist = turns("How many guest passes do Plus members get?", "no, I meant Premium")
+    # ("Oops, I meant personal data, pls." is one too, mtrag-un's: read as a new question, its
+    # "Oops" a word no document holds, it was judged alone and refused)
+    assert corrects("Oops, I meant personal data, pls.") and without_opening("Oops, I meant personal data") == "personal data"
     # as the question it corrects, asked of what was meant (QA 2026-12-07: carried with the turn
     # it corrects, "Can I roam with it?" was told the Max plan's roaming after "no, I meant the
     # prepaid plan")
