@@ -715,7 +715,12 @@ OWN_ACCOUNT_RE = re.compile(
     r"|(?:is\s+(?:left\s+)?|do\s+i\s+have\s+(?:left\s+)?)(?:in|on)\s+my\s+(?:account|card|balance))" + _ASKED_ENDS
     # (a fee charged to this customer, not one a policy says is refunded "if I return the whole order")
     + r"|\b(?:reverse|refund|waive|remove|cancel|take\s+off)\s+(?:the|this|that|my)\s+(?:\$?[\d.,]+\s+)?(?:[\w-]+\s+){0,2}?"
-    r"(?:fee|charge)s?\s+(?:that\s+|which\s+)?you\s+(?:charged|billed|took\s+from)\s+(?:me|my\s+\w+)\b(?![^?.!]*\bif\b)"
+    r"(?:fee|charge)s?\s+(?:that\s+|which\s+)?you\s+(?:charged|billed|took\s+from|made\s+(?:on|to)|put\s+on)\s+(?:me|my\s+\w+)\b"
+    r"(?![^?.!]*\bif\b)"
+    # (a charge of theirs, as a help centre's admins ask: "How many seats am I currently paying for?",
+    # "Why was I charged twice for the same invoice?" were told the price table, or refused; QA)
+    r"|\bhow\s+many\s+[\w-]+\s+(?:am\s+i|are\s+we)\s+(?:currently\s+|now\s+)?(?:paying|being\s+(?:charged|billed))\s+for\b"
+    r"|\bwhy\s+(?:was|were|have|has|did)\s+(?:i|we|my\s+\w+)\s+(?:been\s+|get\s+|got\s+)?(?:charged|billed)\s+twice\b"
     r"|\b(?:check|look\s+up|pull\s+up)\s+my\s+(?:account|balance|booking)\s+for\s+me\b"
     r"|我的(?:账户|账号|卡|银行卡|信用卡|储蓄卡)?(?:余额|可用额度|欠款)(?:是|还有|还剩)?(?:多少|几)(?:钱|元|块)?[？?。!！\s]*$"
     # (of whatever account it names, the question being that alone: "我的公积金余额是多少", "我的医保卡里还有

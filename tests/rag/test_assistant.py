@@ -431,6 +431,11 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     ("我交了学费还能退吗", False),
     ("奖学金什么时候到账", False),
     ("我家电费怎么交", False),
+    # (a SaaS help centre's admins: their own seats and charges)
+    ("How many seats am I currently paying for?", True),
+    ("Why was I charged twice for the same invoice?", True),
+    ("Reverse the charge you made on my card", True),
+    ("How many seats do I need for 12 people?", False),
 ])
 def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: Any, fake_embedder: Any,
                                                                     question: str, own: bool) -> None:
