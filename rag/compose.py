@@ -164,23 +164,54 @@ _REPLY_OPENING = re.compile(
 _REPLY_SENTENCE = re.compile(r"^\s*(?:yes|no|nope)\s*[.!]\s+(?=(?-i:[A-Z]))", re.IGNORECASE)
 
 
-def _without_reply(sentence: str, unsplit: bool = False) -> str:
+def _without_reply(sentence: str, unsplit: bool = False, faq_path: bool = False) -> str:
     """``sentence`` without the reply it opens with: "Yes, choose Click & Collect at checkout"
     answered "Can I pick up my order in a shop?", and quoted to "Can I bring my dog into the
     shop?" its "Yes" told the customer what the knowledge base never said. ``unsplit``: a "No."
     the splitter left at its start is one too (for a question not answered by yes or no: "What is
-    the pet policy?" was told "No. Pets are not allowed"; to a yes-or-no question an entry's "No."
-    was always said, and covid-faq's paraphrases are right to get it, "Do children need to wear
-    masks?" among them)."""
-    m = _REPLY_OPENING.match(sentence) or (_REPLY_SENTENCE.match(sentence) if unsplit else None)
+    the pet policy?" was told "No. Pets are not allowed"; to a yes-or-no question the composer
+    keeps an entry's "No." where the question paraphrases the entry's, as covid-faq's "Do children
+    need to wear masks?" does "Should children wear masks?"). ``faq_path``: for the FAQ direct answer
+    (:func:`without_opening_reply`), which keeps a "No." whose sentence goes on "If", "When" or
+    "But" as it always did."""
+    m = _REPLY_OPENING.match(sentence)
+    stopped = m is None and unsplit and (m := _REPLY_SENTENCE.match(sentence)) is not None
     if m is None:
         return sentence
     rest = sentence[m.end() :]
-    if _QUALIFIES.match(rest):
+    if (_ONLY_QUALIFIES if stopped and not faq_path else _QUALIFIES).match(rest):
         # a reply its sentence qualifies ("Yes, except on flights to the USA", "可以，但需要…") is
-        # part of it: without it, "Except on flights to the USA" answered nothing
+        # part of it: without it, "Except on flights to the USA" answered nothing. After a full
+        # stop, "If", "When" and "But" open a sentence of their own: "No. If your airline cancels
+        # your flight, you should claim a refund ..." kept its "No." whole, and told "Am I covered
+        # if I cancel because my mum is in hospital?" "No."
         return sentence
     return rest[:1].upper() + rest[1:]
+
+
+# how far an entry's curated question leads every other one retrieved (by the retriever's question
+# cosine, "qdense") for a yes-or-no question to count as its paraphrase. multilingual-e5-small: the
+# paraphrases of covid-faq lead by 0.031 to 0.071 ("Are there infected people in the US?" 0.908, "Am
+# I at risk for COVID-19 in the United States?" 0.877), an insurer's FAQ's entries on another
+# subject by 0.020 at most or trail ("Am I covered if I cancel because my mum is in hospital?": the
+# airline cancellation entry 0.870, "What happens if I go into hospital ...?" 0.852)
+ENTRY_LEAD = 0.03
+
+
+def _leads_entries(hits: Sequence[Hit], n: int) -> bool:
+    """Whether passage ``n``'s curated question is the closest to the question by
+    :data:`ENTRY_LEAD` or more of question cosine over every other curated question among ``hits``
+    (those asking it in the same words aside, copies of one entry). Without a question cosine
+    (found by its keywords alone, or composed without a retriever) nothing says it is not."""
+    own = hits[n - 1]
+    cos = own.scores.get("qdense", 0.0)
+    if cos <= 0.0:
+        return True
+    question = own.chunk.question or ""
+    return all(
+        cos - h.scores.get("qdense", 0.0) >= ENTRY_LEAD for h in hits
+        if h is not own and h.chunk.kind == "faq" and not same_words(h.chunk.question or "", question)
+    )
 
 
 # the phrase a reply goes on with that answers only its entry's question, where or how ("Yes, at
@@ -202,6 +233,11 @@ def _elliptic(rest: str) -> bool:
 _QUALIFIES = re.compile(
     r"(?i)\s*(?:except|unless|but|only\s+if|provided|as\s+long\s+as|if\b|when\b|apart\s+from|other\s+than"
     r"|除了?|但|不过|只要|如果|只有|除非)"
+)
+# ... and how one goes on after a reply's full stop with no sentence of its own ("No. Except on
+# flights to the USA.")
+_ONLY_QUALIFIES = re.compile(
+    r"(?i)\s*(?:except|unless|only\s+if|provided|as\s+long\s+as|apart\s+from|other\s+than)\b"
 )
 
 
@@ -240,7 +276,7 @@ def without_opening_reply(answer: str) -> str:
     if _is_bare_reply(first):
         rest = answer[at + len(first) :].lstrip()
         return rest or answer
-    return answer[:at] + _without_reply(first, unsplit=True) + answer[at + len(first) :]
+    return answer[:at] + _without_reply(first, unsplit=True, faq_path=True) + answer[at + len(first) :]
 
 
 _PIECE_MIN = 16  # characters of wording: a shorter sentence ("Yes.") is not a piece of another
@@ -1205,8 +1241,17 @@ class ExtractiveComposer:
             )
 
         # whether a passage's "No." that the splitter leaves on is a reply left out where its reply
-        # is: kept for a yes-or-no question, unless the passage makes an exception of what is
-        # asked (:func:`reply_excepts`)
+        # is: kept for a yes-or-no question that paraphrases the entry's question, unless the answer
+        # makes an exception of what is asked (:func:`reply_excepts`). A paraphrase is told by
+        # retrieval, its curated question clearly the closest (:func:`_leads_entries`), or by the
+        # entry, whose question or answer names every term asked. The entry's question alone naming
+        # them was too strict for covid-faq's paraphrases ("Are masks necessary for children?" of
+        # "Should children wear masks?": 0.924 to 0.853 for the next curated question): they lost
+        # their "No.". Kept for every yes-or-no question, it answered another entry's question: "Is
+        # theft from my car covered?" was told "No. Damage to a hire car is not covered ..." (of "Is
+        # rental car damage covered?", 0.884 to 0.864 for the next), "Do you offer pet insurance?"
+        # "No. Harbourside only offers home contents insurance" (of "Do you cover buildings
+        # insurance?"). A wrong "No." is worse than none: the rest of the sentence is still said.
         split_off: dict[int, bool] = {}
         kind = asked_kind(question, query)
         # what a price is asked of ("the Golden Poppy one": the one is what it names)
@@ -1218,7 +1263,10 @@ class ExtractiveComposer:
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
             replies_here = replies[n] = replied(entry or "")
-            split_off[n] = not yes_no or (not replies_here and reply_excepts(asked, entry or "", hit.passage))
+            split_off[n] = not yes_no or (entry is not None and not replies_here and (
+                not (_leads_entries(hits, n) or named_terms(asked, f"{entry}\n{hit.chunk.answer or hit.passage}") == asked)
+                or reply_excepts(asked, entry, hit.passage)
+            ))
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"
             text, own_words, headings, row_lines = _readable(hit.passage, written_in)

@@ -1,0 +1,72 @@
+"""An FAQ entry's "No." that the splitter leaves on its first sentence answers its entry's question:
+the composer says it to a yes-or-no question that paraphrases that question, not to one on another
+subject that retrieval put the entry first for (no model: the hashing embedder, with the question
+cosines a retriever gives)."""
+
+from __future__ import annotations
+
+from indexes.embedders import get_embedder
+from indexes.types import Chunk
+from rag.compose import ExtractiveComposer, without_opening_reply
+from rag.types import Hit
+
+
+def _entry(n: int, question: str, answer: str, qdense: float) -> Hit:
+    chunk = Chunk(id=f"e{n}", doc_id="faq", source=f"faq.xlsx#{n}", position=n, kind="faq", title="customer-faq",
+                  question=question, answer=answer, text=f"Q: {question}\nA: {answer}")
+    return Hit(chunk=chunk, score=1.0 - 0.05 * n, scores={"qdense": qdense})
+
+
+HIRE_CAR = "No. Damage to a hire car is not covered under personal liability or any other section."
+EXCESS = "You can buy a separate car hire excess policy before you travel."
+AIRLINE = ("No. If your airline cancels your flight, you should claim a refund or rebooking from the airline or your "
+           "tour operator. Our cancellation section covers the reasons listed in the policy wording, such as illness "
+           "or jury service.")
+HOSPITAL = "Your contents are still covered, but cover for theft stops if your home is empty for more than 60 days."
+SOFA = "No. We do not cover damage caused by pets chewing, scratching or fouling on any plan."
+
+
+def _composed(question: str, hits: list[Hit]) -> str:
+    return ExtractiveComposer(get_embedder("hashing:64")).compose(question, hits).text
+
+
+def test_an_entrys_no_is_not_said_to_a_question_on_another_subject() -> None:
+    # an insurer's FAQ (multilingual-e5-small's question cosines): "Is theft from my car covered?"
+    # was told "No. Damage to a hire car is not covered ..." of "Is rental car damage covered?"
+    theft = _composed("Is theft from my car covered?", [
+        _entry(1, "Is rental car damage covered?", HIRE_CAR, 0.884),
+        _entry(2, "Does travel insurance cover car hire excess?", EXCESS, 0.864),
+    ])
+    assert theft.startswith("Damage to a hire car is not covered"), theft
+    assert "No." not in theft, theft
+    # ... and "Am I covered if I cancel because my mum is in hospital?" "No. If your airline cancels
+    # your flight, ...": a sentence going on "If" after the full stop kept its "No." whole
+    mum = _composed("Am I covered if I cancel because my mum is in hospital?", [
+        _entry(1, "Does the policy cover me if I cancel because my flight was cancelled by the airline?", AIRLINE, 0.870),
+        _entry(2, "What happens if I go into hospital and my home is empty?", HOSPITAL, 0.852),
+    ])
+    assert "No." not in mum and "If your airline cancels your flight" in mum, mum
+
+
+def test_an_entrys_no_is_said_to_a_paraphrase_of_its_question() -> None:
+    # its curated question clearly the closest ...
+    sofa = _composed("Is my dog covered if it gnaws the couch?", [
+        _entry(1, "Is my dog covered if it damages the sofa?", SOFA, 0.923),
+        _entry(2, "Are my tenant's belongings covered?", "We only cover contents belonging to your family.", 0.810),
+    ])
+    assert sofa.startswith("No. We do not cover damage caused by pets"), sofa
+    # ... or every term asked named by the entry, its question or its answer
+    chews = _composed("Is my dog covered if it chews the sofa?", [
+        _entry(1, "Is my dog covered if it damages the sofa?", SOFA, 0.880),
+        _entry(2, "Is my mobility scooter covered?", "Mobility scooters are covered as contents at home.", 0.870),
+    ])
+    assert chews.startswith("No. We do not cover damage caused by pets"), chews
+    # the reply the question asks of the entry itself is said too
+    own = _composed("Is rental car damage covered?", [_entry(1, "Is rental car damage covered?", HIRE_CAR, 0.99)])
+    assert own.startswith("No. Damage to a hire car"), own
+
+
+def test_the_faq_direct_answer_keeps_a_no_its_sentence_goes_on_from_with_if() -> None:
+    # the FAQ path (an entry matched closely) is as it was: only a reply left alone is taken off
+    assert without_opening_reply(AIRLINE) == AIRLINE
+    assert without_opening_reply(HIRE_CAR) == HIRE_CAR.removeprefix("No. ")
