@@ -52,12 +52,14 @@ class ChunkSettings:
         # numbered item is read as its bullets, a page nested past 128 levels keeps its text, and a
         # workbook's hidden sheets are left out; v14: a WordPress theme's furniture is left out;
         # v15: a plain-text notice's dated entry the partitioner took for text is a heading all the
-        # same (ingest.loaders._entry_lines_as_headings). A knowledge base built by an earlier
-        # one is chunked again on its next ingest; cached embeddings are reused.
+        # same (ingest.loaders._entry_lines_as_headings); v16: a bullet's sub-bullets (Markdown,
+        # HTML, DOCX) each open with the bullet's term, "Billing manager: Can see invoices", not
+        # flat bullets of the list (ingest.loaders._nested_folded). A knowledge base built by an
+        # earlier one is chunked again on its next ingest; cached embeddings are reused.
         # "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM; a
         # knowledge base embedded in an earlier form is embedded again on its next ingest)
         return {
-            "chunker": "structure-v15",
+            "chunker": "structure-v16",
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap": self.chunk_overlap,
             "question_form": QUESTION_FORM,

@@ -74,6 +74,9 @@ class Element:
     text: str  # tables: Markdown
     level: int = 0  # headings: 1 (top) .. 6
     page: int | None = None
+    # list items, while a loader reads them: how deeply the item is nested (its parent is the
+    # nearest item above it that is less deep), None where it is not known; see _nested_folded
+    depth: int | None = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -736,7 +739,7 @@ def _from_unstructured(elements: Iterable[Any], *, plain_text: bool = False) -> 
                 # read as bullets under that item: as "1. Email …", "2. …" among the outer steps
                 # ("3. Get approval:", "4. Submit …"), they read as steps of the outer list
                 text = m.group(2)
-            out.append(Element("list_item", text, page=page))
+            out.append(Element("list_item", text, page=page, depth=depth))
         elif category in _NOT_TEXT:
             continue
         else:
@@ -962,7 +965,8 @@ class MarkdownLoader:
 
         _fast_unstructured()
         body = cell_lines_as_tables(_markdown_images_in_text(body))
-        return _numbered(_from_unstructured(partition_md(text=body, **_NO_LANG)), _markdown_marks(body)), [], meta
+        elements = _with_depths(_from_unstructured(partition_md(text=body, **_NO_LANG)), _markdown_depths(body))
+        return _nested_folded(_numbered(elements, _markdown_marks(body))), [], meta
 
 
 # an image in Markdown ("![Home](home.png)", '![x](x.png "title")') or as HTML ('<img alt="Home">')
@@ -1110,9 +1114,132 @@ def _numbered(elements: list[Element], marks: list[tuple[str, str]]) -> list[Ele
             found = next((j for j in range(at, len(marks)) if _same_item(key, marks[j][1])), None)
             if found is not None:
                 at = found + 1
-                el = Element(el.kind, f"{marks[found][0]}. {el.text}", el.level, el.page)
+                el = replace(el, text=f"{marks[found][0]}. {el.text}")
         out.append(el)
     return out
+
+
+# a Markdown list item's line: its indent, then its bullet or number
+_MD_ITEM = re.compile(r"^([ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+(\S.*)$")
+
+
+def _markdown_depths(body: str) -> list[tuple[int, str]]:
+    """The (depth, :func:`_item_key`) of each list item of the Markdown ``body``, as its indent
+    nests it: an item indented two spaces or more past an open item's is that item's sub-item.
+    unstructured's Markdown reads an item indented two spaces ("- **Admin**" over "  - Can invite
+    members") as its parent's sibling, at the parent's depth, though GitHub and most editors show it
+    nested."""
+    found = []
+    open_: list[int] = []  # the indents of the items open above this line
+    for line in body.expandtabs(4).split("\n"):
+        m = _MD_ITEM.match(line)
+        indent = len(line) - len(line.lstrip(" "))
+        if m is None:
+            if line.strip() and (not open_ or indent <= open_[0]):
+                open_.clear()  # a line at the list's margin ends it
+            continue
+        while open_ and indent < open_[-1] + 2:
+            open_.pop()
+        found.append((len(open_), _item_key(m.group(2))))
+        open_.append(indent)
+    return found
+
+
+def _with_depths(elements: list[Element], depths: list[tuple[int, str]]) -> list[Element]:
+    """``elements`` with each list item's depth the one ``depths`` (:func:`_markdown_depths`) gives
+    the item of the same text, in the document's order; None where none is found."""
+    out: list[Element] = []
+    at = 0
+    for el in elements:
+        if el.kind == "list_item":
+            key = _item_key(el.text)
+            found = next((j for j in range(at, len(depths)) if _same_item(key, depths[j][1])), None)
+            if found is not None:
+                at = found + 1
+            el = replace(el, depth=None if found is None else depths[found][0])
+        out.append(el)
+    return out
+
+
+# the term an item opens with, before a dash or a colon: "Admin – manages people and settings." is
+# the Admin's, "**Billing manager**" alone is its own
+_ITEM_TERM = re.compile(r"^(.{1,60}?)\s*(?:\s[–—-]\s|[:：])")
+_TERM_MAX = 80  # characters: a longer item without a term is no name to say before each sub-item
+# the most characters of an item that ends with a colon, its sub-items written into it (Chinese:
+# fewer, as a character says what two or three English ones do)
+_FOLDED_MAX = 400
+_FOLDED_MAX_ZH = 150
+
+
+def _nested_folded(elements: list[Element]) -> list[Element]:
+    """``elements`` with each sub-item of a bulleted (not numbered) list item saying that item's
+    term: "Billing manager: Can see invoices, update the payment method and change the plan." under
+    "Billing manager – an extra role …". The sub-items were stored as bullets of the same list,
+    flat, with nothing tying "Can see invoices" to the Billing manager above it: "Can Admins see
+    invoices?" was answered with the Billing manager's bullet as if it were the Admin's, and "What
+    can the Billing manager role do?" with the Admin's (QA, an admin guide's roles in Markdown; a
+    web page's nested <ul> and Word's "List Bullet 2" are read the same). Each sub-item is a line of
+    its own, so "Who manages billing?" is told "Owner: Manages billing", not the Owner's whole
+    entry. An item that ends with a colon leads in to its sub-items, and they are written into it
+    ("Not refundable: Gift cards; Sale items."), as they are under an item with no term of at most
+    :data:`_TERM_MAX` characters; the item is left out where it is only the term. A numbered
+    step's sub-items stay bullets under it: the composer reads a step with its bullets ("3. Choose
+    a role:" over "- Member (default)"). A list with an item whose depth is not known
+    (:func:`_with_depths`) is left as it is."""
+    out: list[Element] = []
+    i = 0
+    while i < len(elements):
+        if elements[i].kind != "list_item":
+            out.append(elements[i])
+            i += 1
+            continue
+        j = i
+        while j < len(elements) and elements[j].kind == "list_item":
+            j += 1
+        run = elements[i:j]
+        depths = [el.depth for el in run]
+        out += run if None in depths else _folded_run(run, [d or 0 for d in depths])
+        i = j
+    return out
+
+
+def _folded_run(run: list[Element], depths: list[int]) -> list[Element]:
+    """One list's items (``run``, at ``depths``) with each bulleted item's sub-items saying it, the
+    deepest first (:func:`_nested_folded`)."""
+    items = [(d, el) for d, el in zip(depths, run, strict=True)]
+    for level in sorted(set(depths), reverse=True):
+        folded: list[tuple[int, Element]] = []
+        k = 0
+        while k < len(items):
+            d, el = items[k]
+            end = next((n for n in range(k + 1, len(items)) if items[n][0] <= d), len(items))
+            kids = items[k + 1 : end]
+            if d == level and kids and _NUMBERED.match(el.text) is None and all(kd == kids[0][0] for kd, _ in kids):
+                folded += [(d, e) for e in _with_sub_items(el, [e for _, e in kids])]
+                k += 1 + len(kids)
+                continue
+            folded.append((d, el))
+            k += 1
+        items = folded
+    return [replace(el, depth=0) for _, el in items]
+
+
+def _with_sub_items(parent: Element, kids: list[Element]) -> list[Element]:
+    """``parent`` and ``kids`` (its sub-items) as :func:`_nested_folded` writes them."""
+    zh = sum(1 for ch in parent.text if is_cjk(ch)) * 2 > len(parent.text)
+    sep, colon = ("；", "：") if zh else ("; ", ": ")
+    texts = [m.group(2) if (m := _NUMBERED.match(k.text)) else k.text for k in kids]
+    head = parent.text.rstrip(" .;,。；，")
+    m = _ITEM_TERM.match(head)
+    term = m.group(1).rstrip() if m else head
+    if head.endswith((":", "：")) or (m is None and len(head) > _TERM_MAX):
+        body = sep.join([t.rstrip(" .;,。；，") for t in texts[:-1]] + texts[-1:])
+        lead = head if head.endswith((":", "：", "?", "？")) else head + colon.rstrip()
+        whole = f"{lead}{'' if zh else ' '}{body}"
+        if len(whole) <= (_FOLDED_MAX_ZH if zh else _FOLDED_MAX) or m is None:
+            return [replace(parent, text=whole)]
+    said = [replace(k, text=f"{term}{colon}{t}") for k, t in zip(kids, texts, strict=True)]
+    return said if term == head else [parent, *said]
 
 
 class HtmlLoader:
@@ -1136,7 +1263,7 @@ class HtmlLoader:
         # reserved." was quoted as the end of answers from the last section
         text = _PAGE_FOOTER.sub(" ", text)
         text, marks = _readable_page(text)
-        return _numbered(_from_unstructured(partition_html(text=text, **_NO_LANG)), marks), [], meta
+        return _nested_folded(_numbered(_from_unstructured(partition_html(text=text, **_NO_LANG)), marks)), [], meta
 
 
 # how deep a page's elements may nest: unstructured's parser (libxml2's default) stops at 256 levels,
@@ -1821,7 +1948,7 @@ class DocxLoader:
                 meta["title"] = title.strip()
         except Exception:  # core properties are optional
             pass
-        elements = _from_unstructured(els)
+        elements = _nested_folded(_from_unstructured(els))
         # articles typed as plain paragraphs go under the headings Word styled (a Title: level 1)
         styled = max((e.level for e in elements if e.kind == "heading" and _article_kind(e.text) is None), default=0)
         return _article_headings(elements, styled + 1) + _docx_notes(data, elements), [], meta

@@ -1424,6 +1424,60 @@ def test_a_sub_list_numbered_again_inside_a_numbered_item_is_read_as_its_bullets
     assert items[6] == {"md": "1. Rest.", "html": "7. Rest."}.get(kind, items[6])  # a list of its own keeps its numbers
 
 
+_ROLES = [("Admin – manages people and settings.", ["Can invite members.", "Cannot see billing pages."]),
+          ("Billing manager", ["Can see invoices and change the plan.", "Cannot manage people."])]
+
+
+@pytest.mark.parametrize("kind", ["md", "html", "docx"])
+def test_a_bullets_sub_items_each_name_it(tmp_path: Path, kind: str) -> None:
+    # an admin guide's roles, each a bullet over its own bullets (QA): stored flat, "Can see
+    # invoices" followed "Billing manager" with nothing tying it to that role, and "Can Admins see
+    # invoices?" was answered with it; a numbered step's bullets stay under it as they were
+    if kind == "md":
+        path = tmp_path / "roles.md"
+        path.write_text("## Roles\n\n" + "".join(f"- **{r}**\n" + "".join(f"  - {k}\n" for k in kids) for r, kids in _ROLES)
+                        + "\n## Inviting\n\n1. Choose a role:\n   - Member\n   - Admin\n2. Send it.\n\n"
+                        "- Not refundable:\n  - Gift cards\n  - Sale items\n", encoding="utf-8")
+    elif kind == "html":
+        path = tmp_path / "roles.html"
+        lis = "".join(f"<li>{r}<ul>" + "".join(f"<li>{k}</li>" for k in kids) + "</ul></li>" for r, kids in _ROLES)
+        path.write_text(f"<html><body><h2>Roles</h2><ul>{lis}</ul><h2>Inviting</h2><ol><li>Choose a role:<ul>"
+                        "<li>Member</li><li>Admin</li></ul></li><li>Send it.</li></ol><ul><li>Not refundable:<ul>"
+                        "<li>Gift cards</li><li>Sale items</li></ul></li></ul></body></html>", encoding="utf-8")
+    else:
+        import docx
+
+        path = tmp_path / "roles.docx"
+        d = docx.Document()
+        d.add_heading("Roles", 2)
+        for r, kids in _ROLES:
+            d.add_paragraph(r, style="List Bullet")
+            for k in kids:
+                d.add_paragraph(k, style="List Bullet 2")
+        d.add_heading("Inviting", 2)
+        d.add_paragraph("Choose a role:", style="List Number")
+        d.add_paragraph("Member", style="List Bullet 2")
+        d.add_paragraph("Admin", style="List Bullet 2")
+        d.add_paragraph("Send it.", style="List Number")
+        d.add_paragraph("Not refundable:", style="List Bullet")
+        d.add_paragraph("Gift cards", style="List Bullet 2")
+        d.add_paragraph("Sale items", style="List Bullet 2")
+        d.save(str(path))
+    items = [e.text for e in load_file(path, tmp_path, 5).elements if e.kind == "list_item"]
+    assert items == [
+        "Admin – manages people and settings.", "Admin: Can invite members.", "Admin: Cannot see billing pages.",
+        "Billing manager: Can see invoices and change the plan.", "Billing manager: Cannot manage people.",
+        "1. Choose a role:", "Member", "Admin", "2. Send it.", "Not refundable: Gift cards; Sale items",
+    ]
+
+
+def test_a_markdown_sub_item_is_told_by_its_indent_not_unstructureds_depth() -> None:
+    from ingest.loaders import _markdown_depths
+
+    # two spaces nest an item (GitHub shows it so); unstructured read it as its parent's sibling
+    body = "- Admin\n  - Can invite\n    - guests too\n - Member\n\nText.\n\n  - Apart\n1. Step:\n   - sub\n"
+    assert [d for d, _ in _markdown_depths(body)] == [0, 1, 2, 0, 0, 0, 1]
+
 def test_a_merged_table_cell_stands_in_every_column_and_row_it_spans() -> None:
     """A Word table's "Same-day delivery (London only)" spanning two columns left its price under
     the delivery time ("Delivery time: $19.99"); a cell spanning rows left the rows below short."""

@@ -1,6 +1,6 @@
 """Structure the QA testers found lost at ingest: a PDF's numbered steps, a PDF's ruled table, a
 policy's article lines (DOCX, TXT), a notice's dated entries (TXT), and what `kb delete` says of a
-name it does not find."""
+name it does not find, and a bullet's sub-bullets (Markdown)."""
 
 from __future__ import annotations
 
@@ -346,3 +346,29 @@ def test_kb_delete_of_a_deleted_document_says_it_is_deleted_already(harbor: tupl
                     "`kb status --sources` lists the documents it holds")
     far = delete_sources(kb, ["handbook.pdf"], emb, paths=True).failed[0]["error"]
     assert far == "handbook.pdf: not in the knowledge base; `kb status --sources` lists them"
+
+
+# --------------------------------------------------------------------------------------------
+# a bullet's sub-bullets say whose they are
+
+
+def test_a_roles_sub_bullets_are_read_as_that_roles(tmp_path: Path) -> None:
+    from rag.compose import passage_sentences
+
+    # an admin guide's roles (QA): the sub-bullets were chunked flat, "- Can see invoices, …"
+    # after "- Billing manager – …" with nothing tying it to that role, and "Can Admins see
+    # invoices?" was answered "Can see invoices, update the payment method and change the plan"
+    path = tmp_path / "admin-guide.md"
+    path.write_text(
+        "## Roles and permissions\n\nEvery person has exactly one role.\n\n"
+        "- **Admin** – manages people and settings.\n  - Can invite and remove members.\n"
+        "  - Cannot see billing pages unless also given the Billing manager role.\n"
+        "- **Billing manager** – an extra role.\n  - Can see invoices, update the payment method and change the plan.\n"
+        "  - Cannot manage people.\n",
+        encoding="utf-8",
+    )
+    (text,) = _chunk_texts(path)
+    said = passage_sentences(text)
+    assert "Billing manager: Can see invoices, update the payment method and change the plan." in said
+    assert "Admin: Cannot see billing pages unless also given the Billing manager role." in said
+    assert not any(s.startswith(("Can ", "Cannot ")) for s in said)
