@@ -419,10 +419,28 @@ def _table_rows(text: str, lang: str) -> Iterator[tuple[str, tuple[tuple[str, st
                 header = table_cells(row)
                 continue
             pairs = tuple(
-                (header[col] if col < len(header) else "", c) for col, c in enumerate(table_cells(row)) if c
+                (header[col] if col < len(header) else "", _cell_clause(c, lang))
+                for col, c in enumerate(table_cells(row)) if c
             )
             if pairs:
                 yield row_sentence(pairs, lang), pairs
+
+
+_CELL_PIECE_END = re.compile(r"\s*[.!?;。！？；]+\s*$")
+
+
+def _cell_clause(cell: str, lang: str) -> str:
+    """A table cell of several sentences as one clause, its sentences joined by commas: the row is
+    read as one sentence, and a cell cut in two by the splitter cut its row ("Code: E3001;
+    Meaning: The invitation link has expired." and "Invitations are valid for 7 days.; How to fix:
+    ..."), neither piece a row, so "What does error E3001 mean?" was told two other codes' rows
+    with it (QA). A cell of one sentence is as written."""
+    pieces = split_sentences(cell)
+    if len(pieces) < 2:
+        return cell
+    last = len(pieces) - 1
+    joined = ("，" if lang == "zh" else ", ").join(p if i == last else _CELL_PIECE_END.sub("", p) for i, p in enumerate(pieces))
+    return joined
 
 
 _FIRST_CELL_END = re.compile(r"[;；，]")

@@ -256,6 +256,25 @@ def test_table_rows_are_read_out_with_their_headers() -> None:
     assert out.text.count("Data:") == 1 and "Customer service chats" in out.text
 
 
+def test_a_cell_of_several_sentences_keeps_its_row_one_sentence() -> None:
+    # "Code: E3001; Meaning: The invitation link has expired. Invitations are valid for 7 days.; ..."
+    # was cut in two by the splitter, neither piece a row, and "What does error E3001 mean?" was
+    # told two other codes' rows with it (QA: a SaaS help centre's error-code table)
+    from indexes.text import split_sentences, table_rows_as_sentences
+
+    codes = (
+        "| Code | Meaning | How to fix |\n|---|---|---|\n"
+        "| E2005 | The file is larger than the maximum file size for your plan. | Compress the file. |\n"
+        "| E2010 | Seat or plan limit reached. | Deactivate members or choose a larger plan. |\n"
+        "| E3001 | The invitation link has expired. Invitations are valid for 7 days. | Ask an Admin to resend it. |"
+    )
+    text = table_rows_as_sentences(codes)[0]
+    assert "Code: E3001; Meaning: The invitation link has expired, Invitations are valid for 7 days.; How to fix: Ask an Admin to resend it." in split_sentences(text)
+    assert table_rows_as_sentences("| 项目 | 说明 |\n|---|---|\n| 退货 | 30天内可退。需保留包装。 |", "zh")[0] == "项目：退货，说明：30天内可退，需保留包装。"
+    out = ExtractiveComposer(get_embedder("hashing:64")).compose("What does error E3001 mean?", [_hit(1, codes)])
+    assert "E3001" in out.text and "E2005" not in out.text and "E2010" not in out.text, out.text
+
+
 def test_a_question_naming_a_column_finds_the_row() -> None:
     # headers count half (every row has them), not nothing: "hours" names the column asked for
     contact = (
