@@ -98,7 +98,6 @@ from rag.compose import (
 )
 from rag.conversation import (
     ConversationStore,
-    asks_anew,
     asks_something,
     condense_offline,
     condense_with_llm,
@@ -735,19 +734,25 @@ OWN_ACCOUNT_RE = re.compile(
     # says of such a claim ("Is my claim paid if I submit it late?"), nor where to find the number
     + r"|\bwhat(?:'s|’s|\s+is)\s+my\s+(?:[\w-]+\s+){0,2}?(?:number|no\.?|id|reference)" + _ASKED_ENDS
     + r"|\b(?:what|which)\s+(?:plan|policy|tariff|package|tier|level\s+of\s+cover|cover\s+level)\s+(?:am\s+i|are\s+we)\s+(?:on|in)\b"
+    # (where the state is all it asks: "Is my order shipped free over $75?", "Is my refund paid to my
+    # original card?" ask what the policy says, a regression hunt's)
     r"|\b(?:has|have|did|was|is)\s+my\s+(?:[\w-]+\s+){0,2}?(?:claim|refund|payment|application|order|transfer|complaint|parcel"
     r"|package)s?\s+(?:been\s+|got\s+|already\s+)?(?:paid|approved|processed|received|accepted|declined|rejected|settled"
-    r"|shipped|dispatched|sent|arrived|gone\s+through|come\s+through)\b(?![^?.!]*\bif\b)"
+    r"|shipped|dispatched|sent|arrived|gone\s+through|come\s+through)(?:\s+(?:yet|already|now|today|so\s+far))?\s*[?.!]*\s*$"
     r"|\bwhat(?:'s|’s|\s+is)\s+the\s+status\s+of\s+my\b"
     r"|\bwhen\s+(?:does|will|is)\s+my\s+(?:policy|contract|subscription|plan|membership)\s+(?:renew|expire|end)\w*" + _ASKED_ENDS
     # (in Chinese: "我的学费交了没有", "查一下我的奖学金到账没", "我家这个月电费多少", "我家电表号是多少", asked of a
     # university and a utility, were told the fee rules; not "我交了学费还能退吗" nor "奖学金什么时候到账")
-    + r"|我(?:的|家)?[\u4e00-\u9fff]{0,8}?(?:交|缴|付|到账|到|退|批|发|扣)(?:了(?:没有|没|吗)|没有|没)[？?。!！\s]*$"
-    r"|我(?:的|家)?[\u4e00-\u9fff]{0,4}?(?:欠费|欠款)(?:了)?(?:没有|没|吗)"
-    r"|我(?:的|家)?(?:这个月|本月|上个月|上月|这学期|本学期|今年)的?[\u4e00-\u9fff]{0,4}?(?:费|账单)(?:是|要|一共|总共)?(?:多少|几)"
-    r"|我(?:的|家)[\u4e00-\u9fff]{0,4}?(?:户号|表号|编号|账号|卡号|保单号|订单号|学号|客户号)(?:是)?(?:多少|什么|几)"
-    # (asked to look anything of theirs up: "帮我查一下我家欠费没有", "帮我查一下我的余额")
-    r"|(?:帮我|给我)(?:查|查询|看)(?:一下|下)?我(?:的|家)",
+    # (each the whole question: a regression hunt's "我欠费没多久，会停电吗？", "我家电表号是几位？", "我家这个月
+    # 电费多少钱一度？", "我休学了学费可以退了吗", "帮我查一下我的学费怎么退" ask what the rules say)
+    + r"|我(?:的|家)?[\u4e00-\u9fff]{0,8}?(?<![以能])(?:交|缴|付|到账|到|退|批|发|扣)(?:了(?:没有|没|吗)|没有|没)[？?。!！\s]*$"
+    r"|我(?:的|家)?[\u4e00-\u9fff]{0,4}?(?:欠费|欠款)(?:了)?(?:没有|没|吗)[？?。!！\s]*$"
+    r"|我(?:的|家)(?:这个月|本月|上个月|上月|这学期|本学期)的?[\u4e00-\u9fff]{0,4}?(?:费|账单)(?:是|要|一共|总共)?(?:多少|几)(?:钱|元|块)?"
+    r"[？?。!！\s]*$"
+    r"|我(?:的|家)[\u4e00-\u9fff]{0,4}?(?:户号|表号|编号|账号|卡号|保单号|订单号|学号|客户号)(?:是)?(?:多少|什么)(?!位)[？?。!！\s]*$"
+    # (asked to look an account of theirs up: "帮我查一下我家欠费没有", "帮我查一下我的余额")
+    r"|(?:帮我|给我)(?:查|查询|看)(?:一下|下)?我(?:的|家)[\u4e00-\u9fff]{0,6}?(?:余额|账户|额度|欠款|欠费|账单|缴费记录|交费记录)"
+    r"(?![\u4e00-\u9fff]{0,4}(?:怎么|如何|怎样))",
     re.I,
 )
 
@@ -2204,7 +2209,7 @@ class Assistant:
         question: str, query: str, retriever: HybridRetriever, index: Any = None, allowed: np.ndarray | None = None
     ) -> bool:
         """Whether a follow-up turns to a topic of which the knowledge base holds no word: it
-        leans on no earlier turn by its words (:func:`asks_anew`), names something, and none of
+        leans on no earlier turn by its words (:func:`stands_alone`), names something, and none of
         the passages its own words found (the question-alone phrasing of
         :meth:`HybridRetriever.retrieve_many`) holds any of its terms. Joined to the turn before,
         "Who won the football world cup in 2018?" after a question on returns was answered with
@@ -2212,15 +2217,13 @@ class Assistant:
         words carried the cosine over the refuse threshold. No follow-up of mtrag-un or domainrag
         is one (the least covered held a sixth of its terms).
 
-        So does one that names, in Latin letters, a word that no document the asker may read
-        holds anywhere (a typo of one it holds is that word; not a number): "Is there a student
-        discount?" after "What is the late payment fee?" was told the late fee at 0.79, and "Do
-        you have 5G coverage in rural Montana?" after a Roam Pass price the Roam Pass prices,
-        their passages holding "discount" and "cover" (QA: a carrier's web chat, which sends
-        every turn after the first with its session). Either is judged by its own meaning, as a
-        first question is; "Is there a fee?" after "How do I replace my SIM?" names no such word."""
+        So does one that names, in Latin letters, a name or a code that no document the asker may
+        read holds anywhere (a typo of a word it holds is that word; not a number): "Do you have 5G
+        coverage in rural Montana?" after a Roam Pass price was told the Roam Pass prices, its
+        passage holding "cover" (QA: a carrier's web chat, which sends every turn after the first
+        with its session). It is judged by its own meaning, as a first question is."""
         phrasings = retriever.last_phrasings
-        if len(phrasings) < 2 or query.strip() == question.strip() or not asks_anew(question):
+        if len(phrasings) < 2 or query.strip() == question.strip() or not stands_alone(question):
             return False
         # (nor does a Chinese one that names nothing but how much, when or where: it leaves out what
         # it asks about, where English says "it": "在几楼？" after "早餐几点？" asks where breakfast
@@ -2231,11 +2234,12 @@ class Assistant:
         terms = [t for t in _what_it_names(question) if t not in cues]
         if not terms:
             return False  # "Why?" names nothing: it asks about the turn before
-        # (a word of three lower-case letters is more often chat than a subject: "Oops, I meant
-        # personal data, pls." is a correction, mtrag-un's; "5G", "VPN" are written as names)
-        written = " ".join(w for w in re.findall(r"[A-Za-z0-9]+", question) if len(w) > 3 or not w.islower())
-        latin = tuple(t for t in set(tokenize(written)) & set(terms) if t.isascii() and t.isalnum() and not t.isdigit())
-        if index is not None and latin and any(_knows_none((t,), index, allowed) for t in sorted(latin)):
+        # (a name or a code, "Montana", "5G": an ordinary word the documents happen not to use is
+        # no new subject, "Is there a time limit?" after a claim's steps, "What do I need to
+        # bring?", a regression hunt's; nor a word of chat, mtrag-un's "Oops, I meant personal
+        # data, pls.")
+        latin = tuple(sorted(t for t in names_in(question) & set(terms) if t.isascii() and t.isalnum() and not t.isdigit()))
+        if index is not None and latin and any(_knows_none((t,), index, allowed) for t in latin):
             return True
         # a Chinese word of it written in a passage counts, where jieba cut the passage otherwise:
         # "多久能寄到" names no word the index holds of "新卡会寄到账单地址" ("寄到账单地址" is one)

@@ -262,18 +262,6 @@ def stands_alone(question: str) -> bool:
     return not _FOLLOWUP_EN.search(question) and not _FOLLOWUP_ZH.search(to_simplified(question))
 
 
-# "there" that says a thing exists ("Is there a student discount?", "There is a fee?"), not a place
-# said before ("Can I park there?")
-_EXISTENTIAL_THERE = re.compile(r"\b(?:is|are|was|were|will)\s+there\b|\bthere(?:\s+(?:is|are|was|were|will\s+be)\b|'s\b|’s\b)", re.I)
-
-
-def asks_anew(question: str) -> bool:
-    """:func:`stands_alone`, an existential "there" read as no reference: "Is there a student
-    discount?" after "What is the late payment fee?" asks something new. (Not in
-    :func:`stands_alone` itself: "Is there a fee?" after "How do I replace my SIM?" takes its
-    topic from that turn, which :func:`takes_topic_from_before` reads by its "there".)"""
-    return stands_alone(_EXISTENTIAL_THERE.sub(" ", question))
-
 
 # how a turn that asks something ends, or one of its sentences opens: a question mark, an English
 # question word, auxiliary or request verb ("Tell me about ..."), a Chinese question word or particle.
