@@ -1695,16 +1695,21 @@ def _entry_lines_as_headings(elements: list[Element]) -> list[Element]:
     - 燃气表更换", "Fixed: Calendar export") that the partitioner took for text, as headings, at the
     level of an entry line it took for one (else 1): of a notice's two entries, the one with the
     shorter title was read as a sentence, run into the entry above it and quoted in its answers
-    ("…第二档、第三档价格不变。2026年11月15日 - 燃气表更换"). Only a line with text under it."""
+    ("…第二档、第三档价格不变。2026年11月15日 - 燃气表更换"). Only a line with text under it, and not
+    one of a run of such lines: a schedule ("2026年11月3日 滨江路、江南大道沿线" / "2026年11月5日 解放路…")
+    is text, and made headings its lines were in no chunk (a regression hunt's)."""
+
+    def entry(i: int) -> bool:
+        el = elements[i]
+        return el.kind == "paragraph" and _own_line(el.text.strip()) and not _article_kind(el.text)
+
     taken = [el.level for el in elements if el.kind == "heading" and _short_heading(el.text) and not _article_kind(el.text)]
     level = taken[0] if taken else 1
     out = list(elements)
-    for i, el in enumerate(elements[:-1]):
-        if (
-            el.kind == "paragraph" and elements[i + 1].kind != "heading" and _own_line(el.text.strip())
-            and not _article_kind(el.text)  # (articles: _article_headings, by their kinds)
-        ):
-            out[i] = replace(el, kind="heading", level=level)
+    for i in range(len(elements) - 1):
+        # (articles: _article_headings, by their kinds)
+        if entry(i) and elements[i + 1].kind != "heading" and not entry(i + 1) and not (i and entry(i - 1)):
+            out[i] = replace(elements[i], kind="heading", level=level)
     return out
 
 

@@ -275,6 +275,12 @@ def test_a_dated_entry_the_partitioner_took_for_text_is_a_heading_too(tmp_path: 
     i = pairs.index(("heading", "2026年11月15日 - 燃气表更换"))
     assert pairs[i + 1][0] == "paragraph" and pairs[i + 1][1].startswith("2026年12月起对使用满10年")
     assert ("heading", "2026年11月10日 - 居民燃气第一档价格调整") in pairs
+    # a schedule of dated lines is text, every line of it in a chunk (a regression hunt's)
+    path.write_text("停电检修通知\n\n检修安排如下：\n2026年11月3日 滨江路、江南大道沿线\n2026年11月5日 解放路、人民路沿线\n"
+                    "2026年11月8日 江北新区全域\n\n检修时间为当日8时至17时，如遇雨天顺延。\n", encoding="utf-8")
+    els = _elements(path)
+    assert not any(el.kind == "heading" and "沿线" in el.text for el in els)
+    assert "解放路" in "\n".join(el.text for el in els)
 
 
 def test_a_date_alone_over_a_letter_is_not_made_a_heading(tmp_path: Path) -> None:
