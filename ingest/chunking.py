@@ -54,12 +54,13 @@ class ChunkSettings:
         # v15: a plain-text notice's dated entry the partitioner took for text is a heading all the
         # same (ingest.loaders._entry_lines_as_headings); v16: a bullet's sub-bullets (Markdown,
         # HTML, DOCX) each open with the bullet's term, "Billing manager: Can see invoices", not
-        # flat bullets of the list (ingest.loaders._nested_folded). A knowledge base built by an
+        # flat bullets of the list (ingest.loaders._nested_folded); v17: a web page's title is
+        # without its site's name (ingest.loaders._without_site_name). A knowledge base built by an
         # earlier one is chunked again on its next ingest; cached embeddings are reused.
         # "question_form": how curated questions are embedded (indexes.text.QUESTION_FORM; a
         # knowledge base embedded in an earlier form is embedded again on its next ingest)
         return {
-            "chunker": "structure-v16",
+            "chunker": "structure-v17",
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap": self.chunk_overlap,
             "question_form": QUESTION_FORM,

@@ -1253,7 +1253,7 @@ class HtmlLoader:
         # a page's <title> may be its editor's placeholder ("Untitled", "Document", "index"): the
         # page's first heading names it then, as a PDF's made-up title gives way to its heading
         if title and not _JUNK_PDF_TITLE.search(title) and not _JUNK_HTML_TITLE.fullmatch(title):
-            meta["title"] = title
+            meta["title"] = _without_site_name(title, text)
         m = re.search(r"<html[^>]*\blang=[\"']?([A-Za-z_-]+)", text, flags=re.I)
         if m:
             with contextlib.suppress(ValueError):  # a page's own tag may be junk: detected then
@@ -1310,6 +1310,31 @@ def _text_after(parent: Any, after: Any, text: str | None) -> None:
 
 
 _JUNK_HTML_TITLE = re.compile(r"\W*(?:index|home|home ?page|new page|page|untitled (?:page|document))\W*", re.I)
+# how a page's <title> joins its own name to its site's ("Compare plans | Tasklane Help Center")
+_TITLE_PARTS = re.compile(r"\s+[|–—]\s+|\s+-\s+")
+# a site's name, where it says what kind of site it is
+_SITE_NAME = re.compile(
+    r"(?i)\b(?:help\s*(?:cent(?:er|re)|desk)|support(?:\s+cent(?:er|re))?|docs|documentation|knowledge\s*base|faqs?"
+    r"|customer\s+service|official\s+(?:site|website))\s*$|帮助中心|客服中心|知识库|官网|官方网站"
+)
+
+
+def _without_site_name(title: str, page: str) -> str:
+    """A page's <title> without its site's name: the part the page's <h1> says, else the title
+    less a last part that names a help centre, docs or the like. Citations and the clarifying
+    question named every page of a help centre with it ("Do you mean Compare plans | Tasklane
+    Help Center or Error code reference | Tasklane Help Center?", QA)."""
+    parts = [p for p in _TITLE_PARTS.split(title) if p.strip()]
+    if len(parts) < 2:
+        return title
+    m = re.search(r"<h1\b[^>]*>(.*?)</h1\s*>", page, flags=re.S | re.I)
+    h1 = " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", m.group(1))).split()).casefold() if m else ""
+    named = [p for p in parts if p.strip().casefold() == h1]
+    if named:
+        return named[0].strip()
+    if _SITE_NAME.search(parts[-1]):
+        return _TITLE_PARTS.split(title)[0].strip() if len(parts) == 2 else title[: title.rfind(parts[-1])].rstrip(" |–—-")
+    return title
 _PAGE_FOOTER = re.compile(r"<footer\b[^>]*>.*?</footer\s*>", re.S | re.I)
 
 

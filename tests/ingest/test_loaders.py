@@ -935,6 +935,22 @@ def test_a_web_pages_placeholder_title_gives_way_to_its_heading(tmp_path: Path, 
     assert load_file(tmp_path / "p.html", tmp_path, 5).document.title == "Index of fees"
 
 
+@pytest.mark.parametrize(("title", "h1", "expected"), [
+    ("Compare plans | Tasklane Help Center", "Compare plans", "Compare plans"),
+    ("Error code reference | Tasklane Help Center", "Errors", "Error code reference"),
+    ("Billing - Invoices | Tasklane Docs", "", "Billing - Invoices"),
+    ("退货政策 - 某某商城帮助中心", "", "退货政策"),
+    ("Returns - Acme", "Our returns policy", "Returns - Acme"),  # no site's kind named: as written
+    ("Pick-up and drop-off", "", "Pick-up and drop-off"),
+])
+def test_a_web_pages_title_is_without_its_sites_name(tmp_path: Path, title: str, h1: str, expected: str) -> None:
+    # the clarifying question named every page of a help centre with it: "Do you mean Compare plans |
+    # Tasklane Help Center or Error code reference | Tasklane Help Center?" (QA)
+    (tmp_path / "p.html").write_text(f"<html><head><title>{title}</title></head><body><h1>{h1 or 'Page'}</h1>"
+                                     "<p>Some text of the page.</p></body></html>", encoding="utf-8")
+    assert load_file(tmp_path / "p.html", tmp_path, 5).document.title == expected
+
+
 def test_faq_csv_gbk_and_synonyms(tmp_path: Path) -> None:
     rows = "问题,答案,标签\n退货运费谁承担？,非质量问题由买家承担。,退货\n多久发货？,24小时内发货。,物流\n"
     (tmp_path / "faq.csv").write_bytes(rows.encode("gbk"))
