@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from indexes.text import arabic_numerals, as_written, tokenize
@@ -236,21 +237,39 @@ _CHANGED_FROM = re.compile(
 )
 
 
-def changed_from(sentence: str) -> list[Quantity]:
-    """The quantities ``sentence`` says a rule had before it changed ("The change fee is reduced
-    from EUR 60 to EUR 45": EUR 60; "免费存放时长由18小时延长至24小时": 18 hours); [] for a sentence
-    that says no change."""
-    out: list[Quantity] = []
+def _befores(sentence: str) -> Iterator[tuple[str, list[Quantity]]]:
+    """Each "before" part of ``sentence`` (:data:`_CHANGED_FROM`) as written, with the old
+    quantities it holds ([] where it says none the sentence gives a new value of)."""
     for m in _CHANGED_FROM.finditer(sentence):
         group = next(k for k, g in m.groupdict().items() if g is not None)
         # the sentence says the new value too, in the same unit: "Formerly, this disease was referred
         # to as 2019-nCoV" says no rule changed (and a year is no value of a rule)
         new = quantities(sentence[: m.start(group)] + " " + sentence[m.end(group) :])
-        out += [
+        yield m.group(group), [
             q for q in quantities(m.group(group))
             if not _a_year(q) and any(n.unit == q.unit and n.value != q.value and not _a_year(n) for n in new)
         ]
-    return out
+
+
+def changed_from(sentence: str) -> list[Quantity]:
+    """The quantities ``sentence`` says a rule had before it changed ("The change fee is reduced
+    from EUR 60 to EUR 45": EUR 60; "免费存放时长由18小时延长至24小时": 18 hours); [] for a sentence
+    that says no change."""
+    return [q for _, olds in _befores(sentence) for q in olds]
+
+
+def quotes_before(change: str, rule: str) -> bool:
+    """Whether ``change`` says what ``rule`` was in the rule's own words: its "before" part is a
+    phrase, more than an amount, that ``rule`` writes as it is ("（原为开学后两周内）" of "在开学后两周内
+    （含两周）办结离校手续的，退还当学年全部学费"; "(previously within 14 days)" of "Refunds are paid
+    within 14 days"). An amount alone ("reduced from $35 to $29") may be of another rule that costs
+    as much; a phrase of the rule names that rule."""
+    text = _normalized(rule)
+    for before, olds in _befores(change):
+        phrase = _normalized(before).strip()
+        if olds and re.search(r"\w", _QUANTITY.sub("", phrase)) and phrase in text:
+            return True
+    return False
 
 
 def _a_year(q: Quantity) -> bool:

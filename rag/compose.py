@@ -25,6 +25,7 @@ from indexes.quantity import (
     in_force_in,
     names_quantity,
     quantities,
+    quotes_before,
     says_unit,
     supersedes,
     supersedes_now,
@@ -1909,6 +1910,15 @@ class ExtractiveComposer:
             # will you tow my car?" was told the new limit's dollars, not the rule's 15 miles
             q_weight = _term_weights(q_terms, term_weight)
             asked_price = price_terms(question)
+            # (but where the question names an amount in the unit of the change's old one, it asks
+            # of that figure, and the rule would answer it by the old one: "开学三周退学学费能全退吗"
+            # was told "在开学后两周内（含两周）…退还当学年全部学费" before the notice's "在开学后四周内（含四周）
+            # …（原为开学后两周内）" (QA: a university's fees))
+            asked_units = {unit for _, unit in asked_quantities(question).values()}
+
+            def of_figure(j: int) -> bool:
+                """Whether the question names an amount in the unit of an old one the change ``j`` says."""
+                return any(q.unit in asked_units for q in changed_from(every[j][2]))
 
             def of_else(rule_at: int | None, j: int) -> bool:
                 """Whether the question names, by a word at least as rare as its average one, what
@@ -1918,7 +1928,10 @@ class ExtractiveComposer:
                 what "The overdraft fee ... is reduced from $35 to $29" changed; nor "首任车主每年
                 可以免费取送车几次" what 道路救援's 由每年2次调整为每年3次 did: QA). It is then not said in
                 the rule's place."""
-                if rule_at is None:
+                # (a change that says the old rule in its own words is of that rule, whatever else
+                # the question names: "退学了学费能退吗" was told "在开学后两周内（含两周）…退还当学年全部学费" first,
+                # for its 退学, and the notice's "…（原为开学后两周内）" after it (QA: a university's fees))
+                if rule_at is None or quotes_before(every[j][2], every[rule_at][2]):
                     return False
                 # (a curated entry's question is no heading of what its answer is of: it asks what the
                 # question does, in other words, "How long does prior authorization take?")
@@ -1946,7 +1959,7 @@ class ExtractiveComposer:
                     # Premier Checking?" is answered by its $35, then by the overdraft fee's change)
                     spoken.append(((m, at, change, r - 1e-6 if doubt else r + 1e-6), False, fits[j], None))
                     places.add((m, at))
-                if doubt or (kind is None and (yes_no or how_asked or not q_terms <= plain[j])) or (
+                if doubt or (kind is None and not of_figure(j) and (yes_no or how_asked or not q_terms <= plain[j])) or (
                     kind is not None and says_kind[k] and not fits[j]
                 ):
                     spoken.append((said[k], leaning[k], says_kind[k], rows[k]))
