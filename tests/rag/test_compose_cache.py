@@ -1730,3 +1730,19 @@ def test_an_answer_says_the_cell_asked_for_with_what_its_row_is_of() -> None:
     # asked for the whole row, the whole row
     out = composer.compose("Tell me about the Plus plan", [_hit(1, plans)])
     assert out.text == "Plan: Plus; Price per month: $30; Data: 25 GB; Calls: Unlimited [1]."
+
+
+def test_a_subject_is_named_by_a_passages_text_before_its_title() -> None:
+    # every entry of a sheet titled "水电燃气常见问题" named 燃气 by its title, and "那燃气呢" after
+    # "居民水价多少" was told the water prices again (QA: a utility's FAQ)
+    from indexes.types import Chunk
+    from rag.compose import _naming
+
+    def entry(i: int, text: str) -> Hit:
+        return Hit(chunk=Chunk(id=f"c{i}", doc_id="d", source="faq.csv", position=i, title="水电燃气常见问题",
+                               text=text, lang="zh"), score=1.0, text=text)
+
+    hits = [entry(0, "Q: 居民水价是多少？ A: 第一档每立方米2.85元。"), entry(1, "Q: 居民燃气价格多少？ A: 第一档每立方米2.53元。"),
+            entry(2, "Q: 水费多久交一次？ A: 两个月一次。")]
+    assert _naming([0, 1, 2], hits, {"燃气"}, most=True) == [1]
+    assert _naming([0, 2], hits, {"燃气"}, most=True) == [0, 2]  # named by the title alone: all of them
