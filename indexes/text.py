@@ -438,9 +438,8 @@ def _cell_clause(cell: str, lang: str) -> str:
     pieces = split_sentences(cell)
     if len(pieces) < 2:
         return cell
-    last = len(pieces) - 1
-    joined = ("，" if lang == "zh" else ", ").join(p if i == last else _CELL_PIECE_END.sub("", p) for i, p in enumerate(pieces))
-    return joined
+    *first, last = pieces
+    return ("，" if lang == "zh" else ", ").join([*(_CELL_PIECE_END.sub("", p) for p in first), last])
 
 
 _FIRST_CELL_END = re.compile(r"[;；，]")

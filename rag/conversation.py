@@ -262,7 +262,6 @@ def stands_alone(question: str) -> bool:
     return not _FOLLOWUP_EN.search(question) and not _FOLLOWUP_ZH.search(to_simplified(question))
 
 
-
 # how a turn that asks something ends, or one of its sentences opens: a question mark, an English
 # question word, auxiliary or request verb ("Tell me about ..."), a Chinese question word or particle.
 # A bare topic ("Tax rate for LLC") is read as no question: after its refusal, a question about "it"
