@@ -427,6 +427,7 @@ def _table_rows(text: str, lang: str) -> Iterator[tuple[str, tuple[tuple[str, st
 
 
 _CELL_PIECE_END = re.compile(r"\s*[.!?;。！？；]+\s*$")
+_ZH_CELL_END = re.compile(r"[。！？；]+\s*$")
 
 
 def _cell_clause(cell: str, lang: str) -> str:
@@ -434,12 +435,13 @@ def _cell_clause(cell: str, lang: str) -> str:
     read as one sentence, and a cell cut in two by the splitter cut its row ("Code: E3001;
     Meaning: The invitation link has expired." and "Invitations are valid for 7 days.; How to fix:
     ..."), neither piece a row, so "What does error E3001 mean?" was told two other codes' rows
-    with it (QA). A cell of one sentence is as written."""
+    with it (QA). Its end mark is left to the row's sentence (:func:`row_sentence`): in Chinese a
+    cell's "。" before the next cell's "，" cut the row there too ("卡种：普卡，年费：年费50元。" and
+    "，说明：…", a regression hunt's). An English cell of one sentence is as written."""
     pieces = split_sentences(cell)
     if len(pieces) < 2:
-        return cell
-    *first, last = pieces
-    return ("，" if lang == "zh" else ", ").join([*(_CELL_PIECE_END.sub("", p) for p in first), last])
+        return _ZH_CELL_END.sub("", cell) if lang == "zh" else cell
+    return ("，" if lang == "zh" else ", ").join(_CELL_PIECE_END.sub("", p) for p in pieces)
 
 
 _FIRST_CELL_END = re.compile(r"[;；，]")

@@ -269,8 +269,12 @@ def test_a_cell_of_several_sentences_keeps_its_row_one_sentence() -> None:
         "| E3001 | The invitation link has expired. Invitations are valid for 7 days. | Ask an Admin to resend it. |"
     )
     text = table_rows_as_sentences(codes)[0]
-    assert "Code: E3001; Meaning: The invitation link has expired, Invitations are valid for 7 days.; How to fix: Ask an Admin to resend it." in split_sentences(text)
+    assert "Code: E3001; Meaning: The invitation link has expired, Invitations are valid for 7 days; How to fix: Ask an Admin to resend it." in split_sentences(text)
     assert table_rows_as_sentences("| 项目 | 说明 |\n|---|---|\n| 退货 | 30天内可退。需保留包装。 |", "zh")[0] == "项目：退货，说明：30天内可退，需保留包装。"
+    # (a Chinese cell's "。" before the next cell's "，" cut the row too: a regression hunt's)
+    cards = "| 卡种 | 年费 | 说明 |\n|---|---|---|\n| 普卡 | 年费50元。首年免年费。 | 刷卡满5次免次年年费。 |\n| 金卡 | 年费200元。 | 机场贵宾厅。 |"
+    assert split_sentences(table_rows_as_sentences(cards, "zh")[0]) == [
+        "卡种：普卡，年费：年费50元，首年免年费，说明：刷卡满5次免次年年费。", "卡种：金卡，年费：年费200元，说明：机场贵宾厅。"]
     out = ExtractiveComposer(get_embedder("hashing:64")).compose("What does error E3001 mean?", [_hit(1, codes)])
     assert "E3001" in out.text and "E2005" not in out.text and "E2010" not in out.text, out.text
 
