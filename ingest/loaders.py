@@ -1320,8 +1320,8 @@ _SITE_NAME = re.compile(
 
 
 def _without_site_name(title: str, page: str) -> str:
-    """A page's <title> without its site's name: the part the page's <h1> says, else the title
-    less a last part that names a help centre, docs or the like. Citations and the clarifying
+    """A page's <title> without its site's name: less a last part that names a help centre, docs
+    or the like, or a last part that is a name where the page's <h1> says the rest. Citations and the clarifying
     question named every page of a help centre with it ("Do you mean Compare plans | Tasklane
     Help Center or Error code reference | Tasklane Help Center?", QA)."""
     parts = [p for p in _TITLE_PARTS.split(title) if p.strip()]
@@ -1329,11 +1329,13 @@ def _without_site_name(title: str, page: str) -> str:
         return title
     m = re.search(r"<h1\b[^>]*>(.*?)</h1\s*>", page, flags=re.S | re.I)
     h1 = " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", m.group(1))).split()).casefold() if m else ""
-    named = [p for p in parts if p.strip().casefold() == h1]
-    if named:
-        return named[0].strip()
-    if _SITE_NAME.search(parts[-1]):
-        return _TITLE_PARTS.split(title)[0].strip() if len(parts) == 2 else title[: title.rfind(parts[-1])].rstrip(" |–—-")
+    rest = title[: title.rfind(parts[-1])].rstrip(" |–—-")
+    # (the last part a site's name: it names a help centre or the like, or it is a name, each word
+    # capitalised, and the page's <h1> says the rest; "Returns - 30 days" over "Returns" keeps its
+    # 30 days, a regression hunt's)
+    named = all(w[:1].isupper() and not any(c.isdigit() for c in w) for w in parts[-1].split())
+    if _SITE_NAME.search(parts[-1]) or (named and rest.casefold() == h1):
+        return rest
     return title
 _PAGE_FOOTER = re.compile(r"<footer\b[^>]*>.*?</footer\s*>", re.S | re.I)
 

@@ -941,6 +941,8 @@ def test_a_web_pages_placeholder_title_gives_way_to_its_heading(tmp_path: Path, 
     ("Billing - Invoices | Tasklane Docs", "", "Billing - Invoices"),
     ("退货政策 - 某某商城帮助中心", "", "退货政策"),
     ("Returns - Acme", "Our returns policy", "Returns - Acme"),  # no site's kind named: as written
+    ("Compare plans | Tasklane", "Compare plans", "Compare plans"),  # a name, the <h1> the rest
+    ("Returns - 30 days", "Returns", "Returns - 30 days"),  # no name: a regression hunt's
     ("Pick-up and drop-off", "", "Pick-up and drop-off"),
 ])
 def test_a_web_pages_title_is_without_its_sites_name(tmp_path: Path, title: str, h1: str, expected: str) -> None:
