@@ -87,7 +87,7 @@ from rag.citations import (
     split_answer,
     strip_markers,
 )
-from rag.codes import coded_passages, names_in, other_variant, question_codes, swapped_names
+from rag.codes import Codes, coded_passages, names_in, other_variant, question_codes, swapped_names
 from rag.compose import (
     ASKING_VERBS,
     ExtractiveComposer,
@@ -1641,7 +1641,7 @@ class Assistant:
             # it is worded: "We're seeing E1020 on every edit, what's going on?" and "I get E2005 when
             # uploading a video" were refused at cosines of 0.80 while the error-code table's row,
             # which the code step below finds, says what each means and how to fix it; QA)
-            and not (codes is not None and codes.rare and not codes.unknown)
+            and not self._asks_of_code(asked, codes, hits)
         )
         goes_on = bool(
             hits and hist and len(set(_what_it_names(asked))) <= 1
@@ -2203,6 +2203,19 @@ class Assistant:
             len(phrasings) > 1 and query.strip() != question.strip() and stands_alone(question)
             and self.names_every_term(question, phrasings[1], correct=correct)
         )
+
+    @staticmethod
+    def _asks_of_code(question: str, codes: Codes | None, hits: Sequence[Hit]) -> bool:
+        """Whether ``question`` asks of a code the knowledge base names (:func:`question_codes`),
+        and a passage found that names it holds the question's other words, or it has none ("We're
+        seeing E1020 on every edit, what's going on?": the billing page's "Members see error E1020
+        when they try to create or edit tasks"; "E-1042?"). Asked of something else, the code's
+        passages do not answer it: "Is E204 covered by the protection plan?" was told E204's
+        meaning (a regression hunt's)."""
+        if codes is None or not codes.rare or codes.unknown:
+            return False
+        other = set(_what_it_names(question)) - codes.rare_terms
+        return not other or any(other & set(tokenize(h.passage)) for h in coded_passages(hits, codes))
 
     @staticmethod
     def _turns_to_unknown(

@@ -631,7 +631,7 @@ def test_a_report_of_an_error_code_the_knowledge_base_names_is_not_refused_on_it
     # error-code table says what E1020 means (QA: a SaaS help centre); a code it does not name is
     docs = [SHOP[0], Doc("errors.md", "Error codes", [
         "| Code | Meaning | Fix |\n|---|---|---|\n"
-        "| E1020 | The workspace is read-only because an invoice is unpaid. | Update the payment method. |\n"
+        "| E1020 | The workspace is read-only because an invoice is unpaid: nobody can edit tasks. | Update the payment method. |\n"
         "| E1042 | The GitHub token has expired. | Reconnect GitHub. |"])]
     index = build_kb(kb_home, "codes", fake_embedder, docs)
     strict = make(index, fake_embedder, refuse_threshold=0.99)
@@ -639,6 +639,9 @@ def test_a_report_of_an_error_code_the_knowledge_base_names_is_not_refused_on_it
     assert a.action == "answer" and "invoice is unpaid" in a.text, (a.action, a.text)
     assert strict.ask("We're seeing E1077 on every edit, what's going on?").action == "refuse"
     assert strict.ask("We're seeing problems on every edit, what's going on?").action == "refuse"
+    # asked of something else than the code, its row answers nothing ("Is E204 covered by the
+    # protection plan?" was told E204's meaning: a regression hunt's)
+    assert strict.ask("Is E1020 covered by the warranty?").action == "refuse"
 
 
 def test_an_entry_asking_how_long_answers_no_question_asking_something_else_of_its_topic() -> None:
