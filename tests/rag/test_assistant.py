@@ -2571,7 +2571,12 @@ def test_a_sentence_read_from_a_table_row_or_a_list_is_cited_where_its_cells_are
     assert _quoted_chunk(hit, ["Option: Express; Cost: $24.99."], Index()) is canada  # no chunk holds it
 
 
-@pytest.mark.parametrize("question", ["Who won the football world cup in 2018?", "What is the capital of France?"])
+@pytest.mark.parametrize("question", [
+    "Who won the football world cup in 2018?", "What is the capital of France?",
+    # (a name the knowledge base never holds, beside words it does: "Do you have 5G coverage in rural
+    # Montana?" after a Roam Pass price was told the Roam Pass prices, QA: a carrier's web chat)
+    "Do you ship by drone to rural Montana?", "Do you have stores in Reykjavik?",
+])
 def test_a_follow_up_on_a_topic_the_knowledge_base_holds_no_word_of_is_judged_by_itself(
     shop_index: Any, fake_embedder: Any, question: str
 ) -> None:
@@ -2587,22 +2592,6 @@ def test_a_follow_up_on_a_topic_the_knowledge_base_holds_no_word_of_is_judged_by
     assert question in a.query and "shipping" in a.query  # still condensed, so the hits show the context
     b = asst.ask("Can I return an item for a refund?", history=hist)
     assert b.action == "answer" and b.citations[0].source == "returns.md", (b.action, b.text)
-
-
-@pytest.mark.parametrize("question", ["Do you ship by drone to rural Montana?", "Do you have stores in Reykjavik?"])
-def test_a_follow_up_naming_a_word_no_document_holds_is_judged_by_itself(
-    shop_index: Any, fake_embedder: Any, question: str
-) -> None:
-    """A web chat sends every turn after the first with its session: "Do you have 5G coverage in
-    rural Montana?" after a Roam Pass price was told the Roam Pass prices (QA). The question names
-    words the knowledge base holds ("shipping", "ship") and a name it never does ("Montana",
-    "Bitcoin"): it is judged by its own meaning, as a first question is."""
-    asst = make(shop_index, fake_embedder)
-    hist = [{"role": "user", "content": "How long does standard shipping take?"},
-            {"role": "assistant", "content": "Standard shipping takes 3 to 5 business days [1]."}]
-    assert asst.ask(question).action == "refuse"
-    a = asst.ask(question, history=hist)
-    assert a.action == "refuse", (a.action, a.text)
 
 
 def test_a_chinese_follow_up_on_a_topic_the_knowledge_base_holds_no_word_of_is_judged_by_itself(
