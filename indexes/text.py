@@ -988,7 +988,10 @@ _PRICE_EN_WORD = (
     rf"(?<!-)\b(?:{_PRICE_EN})\b(?!-)(?!\s+(?:protection|match(?:ing)?|guarantees?|adjustments?|drops?|tags?|lists?"
     r"|polic(?:y|ies)|alerts?)\b)"
 )
-_PRICE_ZH = r"价格(?!保护|保障|保价|政策|标签|调整|变动)|价钱"
+# (a price named by what it is of, "水价", "电价", "票价": "居民水价多少？" asked a number, and was told
+# the electricity price in the next section, whose sentence named 居民, over the water price under
+# its own heading; QA)
+_PRICE_ZH = r"价格(?!保护|保障|保价|政策|标签|调整|变动)|价钱|(?<![物评差加涨降调减特])[水电气票房油单售]价(?![格值])"
 _PRICE_WORD = re.compile(rf"{_PRICE_EN_WORD}|多少钱|{_PRICE_ZH}|费用|收费|运费|手续费", re.IGNORECASE)
 # ... that asks the price itself, not who pays it or how to avoid it ("Who pays the return fee?",
 # "退货运费谁承担？"); whether a fee is charged asks it too, in Chinese as in English ("Is there a
@@ -1156,8 +1159,9 @@ def price_words(text: str) -> list[str]:
     another thing of the same topic ("and how long does it take?")."""
     folded = to_simplified(text)
     asks = _HOW_MUCH_MONEY.search(text) or _ASKS_PRICE.search(folded) or "多少" in folded
-    # a fee named by what it is for (运费, shipping fee; 手续费, handling fee) names a topic too
-    return [w for w in _PRICE_WORD.findall(folded) if w not in ("运费", "手续费")] if asks else []
+    # a fee named by what it is for (运费, shipping fee; 手续费, handling fee; 水价, water price) names
+    # a topic too
+    return [w for w in _PRICE_WORD.findall(folded) if w not in ("运费", "手续费") and not re.fullmatch(r"[^价]价", w)] if asks else []
 
 
 def price_terms(text: str) -> frozenset[str]:

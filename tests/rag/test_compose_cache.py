@@ -1750,3 +1750,21 @@ def test_a_subject_is_named_by_a_passages_text_before_its_title() -> None:
             entry(2, "Q: 水费多久交一次？ A: 两个月一次。")]
     assert _naming([0, 1, 2], hits, {"燃气"}, most=True) == [1]
     assert _naming([0, 2], hits, {"燃气"}, most=True) == [0, 2]  # named by the title alone: all of them
+
+
+def test_a_price_named_by_what_it_is_of_asks_a_price() -> None:
+    # "居民水价多少？" asked a number, and was told the electricity price of the next section, whose
+    # sentence names 居民, over the water price under its own heading (QA: a utility's FAQ page)
+    from indexes.text import answer_kind, price_words
+    from indexes.types import Chunk
+
+    assert answer_kind("居民水价多少？") == "money" and answer_kind("票价多少") == "money"
+    assert answer_kind("物价多少") == "number" and answer_kind("评价怎么样") is None
+    assert price_words("居民水价多少？") == []  # (水价 names the topic, as 运费 does)
+    text = ("居民生活用水实行阶梯水价。第一阶梯每立方米3.5元，第二阶梯每立方米4.9元。\n## 居民电价多少？\n"
+            "居民生活用电每千瓦时0.56元。峰谷电价用户峰时0.62元，谷时0.32元。")
+    chunk = Chunk(id="c1", doc_id="d1", source="faq.html", position=0, title="水电燃气常见问题", lang="zh",
+                  heading_path=("水电燃气常见问题", "居民水价多少？"), text=text.split("\n")[0])
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)  # by words alone
+    out = composer.compose("居民水价多少？", [Hit(chunk=chunk, score=1.0, text=text)], lang="zh")
+    assert "3.5元" in out.text and "0.56元" not in out.text, out.text
