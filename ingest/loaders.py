@@ -1321,9 +1321,9 @@ _SITE_NAME = re.compile(
 
 def _without_site_name(title: str, page: str) -> str:
     """A page's <title> without its site's name: less a last part that names a help centre, docs
-    or the like, or a last part that is a name where the page's <h1> says the rest. Citations and the clarifying
-    question named every page of a help centre with it ("Do you mean Compare plans | Tasklane
-    Help Center or Error code reference | Tasklane Help Center?", QA)."""
+    or the like, or a last part that is a name where the page's <h1> says the rest. Citations and
+    the clarifying question named every page of a help centre with it ("Do you mean Compare plans
+    | Tasklane Help Center or Error code reference | Tasklane Help Center?", QA)."""
     parts = [p for p in _TITLE_PARTS.split(title) if p.strip()]
     if len(parts) < 2:
         return title
