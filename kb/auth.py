@@ -4,8 +4,9 @@
 
 - ``name``: a label for the key (appears in logs and metrics instead of the key itself),
 - ``role``: ``reader`` (ask, search, chat, feedback; as of today only, :meth:`Principal.check_as_of`),
-  ``editor`` (+ upload, delete, documents, jobs, agent assist, ``filters.on_date``, the dropped
-  sentences of an answer) or ``admin`` (everything: feedback export, metrics of all keys),
+  ``editor`` (+ upload, delete, documents, its own jobs, agent assist, ``filters.on_date``, the
+  dropped sentences of an answer) or ``admin`` (everything: feedback export, every key's jobs,
+  ``/metrics``, which name every key),
 - ``sha256hex``: the SHA-256 of the key, hex (the key itself is never stored),
 - optional groups: the access groups this key may act for; a request's ``user.groups`` is
   intersected with them (and defaults to them); an empty field (``name:reader:hash:``) restricts
