@@ -1371,6 +1371,20 @@ class ExtractiveComposer:
                 borrowed = plain[j] - plain[i]
                 words[i] = plain[i] | borrowed
                 shared[i] = shared[i] | borrowed
+        # a table's rows are of what the lead-in just before the table names ("本科生学费标准如下："
+        # over the fees per subject): its words count for each row, half, as the row's headers do.
+        # "本科生学费多少" was told the graduate fee of the sentence after the table, which names 学费
+        # as each row's header does, and none of the undergraduate rows (QA 2026-12-07)
+        for i, (n, pos, _) in enumerate(cands):
+            if row[i]:
+                first = pos
+                while (j := place.get((n, first - 1))) is not None and row[j]:
+                    first -= 1
+                lead = place.get((n, first - 1))
+                if lead is not None and _leads_in(cands[lead][2]):
+                    lent = plain[lead] - plain[i]
+                    words[i] = words[i] | lent
+                    shared[i] = shared[i] | lent
         # (a follow-up whose topic chose the passages is matched by its own word alone, "cost" by
         # none where a sentence says "fee", not again by the words of its topic)
         if query != question and not (topic_before and q_terms) and not any(q_terms & w for w in words):

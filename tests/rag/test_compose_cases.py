@@ -729,3 +729,31 @@ def test_a_row_that_names_what_is_asked_is_said_before_a_sentence_on_the_same() 
             "| 增强CT | 检查后1个工作日 | 需要 |\n## 预约方式\n需要预约的检查，医生开单缴费后，请在医院APP“检查预约”中选择时间预约。")
     text = _composed("要预约吗", page, "检查须知", "zh", query="要预约吗 普通CT多久出报告")
     assert "不需要" in text, text
+
+
+FEES_ZH = (
+    "## 第一章 总则\n本办法适用于江城大学全日制本科生、硕士研究生和博士研究生。学费按学年收取，住宿费按学年收取，均在每学年开学前缴纳。\n"
+    "## 第二章 学费标准\n本科生学费标准如下：\n| 专业类别 | 学费（元/学年） |\n|---|---|\n| 文史哲、经管、法学类 | 5200 |\n"
+    "| 理工类 | 5800 |\n| 医学类 | 6500 |\n| 艺术类 | 9800 |\n| 中外合作办学项目 | 38000 |\n"
+    "硕士研究生学费为每学年8000元，专业学位硕士（MBA除外）为每学年10000元，MBA项目总学费为98000元，分两年缴纳。博士研究生学费为每学年10000元。"
+)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("question", "said", "not_said"), [
+    ("本科生学费多少", ("5200", "5800", "9800"), "每学年8000元"),
+    ("艺术类学费多少", ("9800",), "每学年8000元"),
+    ("硕士研究生学费多少", ("8000",), "5800"),
+])
+def test_a_tables_rows_are_of_what_its_lead_in_names(e5: Any, question: str, said: tuple[str, ...], not_said: str) -> None:
+    # QA 2026-12-07: "本科生学费多少" was told the graduate fee of the sentence after the table, which
+    # names 学费 as each row's header does, and none of the undergraduate rows under "本科生学费标准如下："
+    # (the packaged embedder: the sentences weighed are chosen by their meaning as well)
+    hit = _hit(1, FEES_ZH, "江城大学学费与退费管理办法", score=1.0, lang="zh")
+    faq = Hit(chunk=Chunk(
+        id="f1", doc_id="f", source="faq.xlsx", position=0, kind="faq", lang="zh", title="学生常见问题",
+        text="Q: 研究生学费多少？\nA: 学术型硕士每学年8000元，专业学位硕士（MBA除外）每学年10000元，博士研究生每学年10000元。",
+        question="研究生学费多少？", answer="学术型硕士每学年8000元，专业学位硕士（MBA除外）每学年10000元，博士研究生每学年10000元。",
+    ), score=0.69)
+    text = ExtractiveComposer(e5).compose(question, [hit, faq], lang="zh").text
+    assert all(s in text for s in said) and not_said not in text, text
