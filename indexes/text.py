@@ -1691,9 +1691,22 @@ def without_auxiliary(query: str) -> str:
     return _AUX_WILL.sub(_before_word, query)
 
 
+# a Chinese yes-or-no question asked as "A 不 A" ("能不能寄打火机", "可不可以退货", "会不会停电"): the 不
+# asks, it negates nothing. Read as a negation, "能不能寄打火机" was refused, no passage saying 寄
+# negated beside 打火机 (QA 2026-12-07)
+_A_NOT_A_ZH = re.compile(r"可不可以|([能会要是有行可])[不没]\1(?=[^\W\d_])")
+
+
+def _asked_affirmatively(match: re.Match[str]) -> str:
+    word = "可以" if match.group(0) == "可不可以" else match.group(1)
+    return word.ljust(len(match.group(0)))  # one character for one
+
+
 def query_topic(query: str) -> str:
     """``query`` without the words that say what kind of answer it wants, or that it is a request
-    (:func:`without_request`): what to search by (in the script it is written in)."""
+    (:func:`without_request`): what to search by (in the script it is written in). A Chinese "A 不 A"
+    question is asked as A (:data:`_A_NOT_A_ZH`)."""
+    query = _A_NOT_A_ZH.sub(_asked_affirmatively, query)
     query = _FRAME_TAKE.sub(_before_word, without_request(query))
     query = without_auxiliary(query)
     return _without_kind_words_zh(_without_content_frame_zh(_ANSWER_KIND.sub("how", query)))

@@ -808,3 +808,12 @@ def test_how_to_action_knows_no_action_of_a_light_or_unlisted_verb(question: str
     from indexes.text import how_to_action
 
     assert how_to_action(question) is None
+
+
+def test_a_chinese_a_not_a_question_asks_a() -> None:
+    # "能不能寄打火机", "可不可以退货": the 不 asks, it negates nothing. Read as a negation, "能不能寄打火机"
+    # was refused, no passage saying 寄 negated beside 打火机 (QA 2026-12-07)
+    for q, topic in (("能不能寄打火机", ["寄", "打火", "火机", "打火机"]), ("可不可以退货", ["退货"]), ("会不会停电", ["停电"])):
+        assert tokenize(query_topic(q)) == topic, q
+        assert not any(NEGATION in p.split(PHRASE_SEP) for p in phrase_terms(query_topic(q))), q
+    assert any(NEGATION in p.split(PHRASE_SEP) for p in phrase_terms(query_topic("哪些商品不能退")))  # a negation still is one
