@@ -2776,6 +2776,27 @@ def test_a_chinese_word_cut_whole_with_the_words_in_it_is_named_by_one_of_them(k
     assert asst.ask("可以开收据吗？").action == "refuse"  # a word no passage names
 
 
+def test_a_chinese_word_is_named_as_written_in_a_sentence_or_a_row_under_its_title(kb_home: Path, fake_embedder: Any) -> None:
+    # QA 2026-12-07, a courier's knowledge base: "打火机能寄吗" and "能不能寄打火机" were refused where the
+    # list of items not accepted says 寄 in 寄递, never as a word of its own (and 能不能 read as a
+    # negation, which no passage said beside 寄); "寄北京要几天" where the zone table's row names 北京
+    # under "分区价格", in the price table "…（寄件地：上海）"
+    index = build_kb(kb_home, "named_as_written", fake_embedder, [
+        Doc("禁寄物品.md", "禁止寄递物品说明", ["易燃易爆物品：烟花爆竹、打火机、汽油，一律禁止寄递。"], lang="zh",
+            headings=[("禁止寄递物品说明", "禁止寄递物品")]),
+        Doc("运费.md", "运费价格表（寄件地：上海）", [
+            "| 区域 | 包含省份 | 参考时效 |\n|---|---|---|\n| 一区 | 江苏、浙江 | 1-2天 |\n| 二区 | 北京、天津 | 2-3天 |"],
+            lang="zh", headings=[("运费价格表（寄件地：上海）", "分区价格")]),
+    ])
+    asst = Assistant(lambda: index, fake_embedder, "extractive:", LexicalScorer(), refuse_threshold=1.01)
+    for q, said in (("打火机能寄吗", "打火机"), ("能不能寄打火机", "打火机"), ("可不可以寄打火机", "打火机"), ("寄北京要几天", "2-3天")):
+        a = asst.ask(q)
+        assert a.action == "answer" and said in a.text, (q, a.action, a.text)
+    # a word no passage names, as written or not, stays refused
+    assert asst.ask("能不能寄榴莲").action == "refuse"
+    assert asst.ask("寄西藏要几天").action == "refuse"
+
+
 def test_a_question_is_named_without_the_verb_it_asks_with(kb_home: Path, fake_embedder: Any) -> None:
     # "Do Gold members get an extra bag?" was refused: the page says members "receive" one, and
     # "get" was a term every passage had to name. A verb it asks with alone is still a term.
