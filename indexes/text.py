@@ -924,6 +924,8 @@ _KIND_OF_WORD = {
     # ("how quickly" asks how long, as "how soon" does: "How quickly do you answer e-mails?" is
     # answered by "within 1 business day")
     **dict.fromkeys(("long", "soon", "quickly", "quick", "late", "early", "多久", "多长时间", "多长"), "duration"),
+    # (so do "几天" and "多少年": "寄到新疆要几天" asked for a number, which any date or price gave)
+    **dict.fromkeys(("几天", "几年", "多少天", "多少年"), "duration"),
     **dict.fromkeys(("哪一年", "哪年", "哪一天", "哪天", "什么时候", "什么时间", "何时"), "time"),
     **dict.fromkeys(("far", "多远"), "distance"),
 }
@@ -955,7 +957,10 @@ _DURATION = re.compile(
     rf"(?:\d|\b(?:{_SPELLED}|a|an|few|several)\b)[\s-]*(?:\w+[\s-]+)?"
     r"(?:second|minute|hour|day|night|week|fortnight|month|quarter|year)s?\b"
     r"|\b(?:immediately|instantly|overnight|(?:same|next)(?:[\s-](?:business|working))?[\s-]day)\b"
-    r"|[\d一二两三四五六七八九十百千半几数]+\s*(?:个)?(?:秒|分钟|小时|天|日|周|星期|个月|月|季度|年|工作日)|当天|次日|立即|即时",
+    # (a number of a date is none: "2026年", "11月25日" and "每月1日" are when, not how long, and "寄到新疆要
+    # 几天" was told a notice's "自2026年12月1日起" and its sign-off's date; QA 2026-12-07)
+    r"|(?<![\d一二两三四五六七八九十百千半几数月])(?!\d{3,}\s*年)"
+    r"[\d一二两三四五六七八九十百千半几数]+\s*(?:个)?(?:秒|分钟|小时|天|日|周|星期|个月|季度|年|工作日)|当天|次日|立即|即时",
     re.IGNORECASE,
 )
 _MONTH_NAMES = r"january|february|march|april|may|june|july|august|september|october|november|december"
@@ -1132,6 +1137,10 @@ def _asks_whether_allowed(folded: str) -> bool:
     return bool(_MAY_QUESTION.search(folded.strip())) and not _ASKS_TO_BE_TOLD.search(folded)
 
 
+# "几个月", "多少个工作日", "几个小时": how long, in units of time
+_HOW_MANY_UNITS_OF_TIME = re.compile(r"(?:几|多少)个?(?:月|工作日|小时|钟头|星期|礼拜)")
+
+
 def answer_kind(query: str) -> str | None:
     """The kind of answer ``query`` wants: "duration" (how long, 多久, how far in advance), "time"
     (when, 哪一年: a date or a duration), "money" (a price: how much it costs, 多少钱), "distance"
@@ -1141,6 +1150,8 @@ def answer_kind(query: str) -> str | None:
     folded = to_simplified(query)
     if words:
         kind = _KIND_OF_WORD.get(words[0].lower(), "number")
+        if kind == "number" and _HOW_MANY_UNITS_OF_TIME.search(folded):
+            return "duration"
         if kind == "distance" and _FAR_IN_TIME.search(query):
             return "duration"
         if kind == "number" and (_HOW_MUCH_MONEY.search(query) or _PRICE_WORD.search(folded)):
@@ -1298,6 +1309,20 @@ def _unless_phone(m: re.Match[str]) -> str:
     return " " if _is_phone(m) else m.group()
 
 
+# a Chinese date is a deadline where it says by when ("12月31日前", "截至6月30日"): "自2026年12月1日起", when a
+# price changes, says nothing of how long anything takes (QA 2026-12-07: "寄到新疆要几天")
+_ZH_BY_DATE = re.compile(r"\s*(?:\d{1,2}\s*[月日号]\s*)*(?:前|之前|以前|为止|止)")
+_ZH_DATE_BY = re.compile(r"(?:截止|截至|最迟|最晚|不晚于)[于到至在]?\s*(?:\d{2,4}\s*年\s*)?(?:\d{1,2}\s*月\s*)?$")
+
+
+def _is_deadline(date: re.Match[str], sentence: str) -> bool:
+    """Whether ``date`` (a match of :data:`_DATE` in ``sentence``) says a deadline: any date in English
+    ("can be returned until 31 January", "by 15 March"), a Chinese one only as a deadline."""
+    if not any("\u4e00" <= c <= "\u9fff" for c in date.group(0)):
+        return True
+    return bool(_ZH_BY_DATE.match(sentence, date.end()) or _ZH_DATE_BY.search(sentence, 0, date.start()))
+
+
 def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     """Whether ``sentence`` holds an answer of that kind (:func:`answer_kind`): a duration or a
     date for "duration" and "time", an amount of money (or "free") for "money", a number for
@@ -1306,7 +1331,9 @@ def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     if kind in ("duration", "time"):
         # a deadline answers "how long" too ("can be returned until 31 January")
         sentence = to_simplified(sentence)  # "30 個月" is "30 个月"
-        return bool(_DURATION.search(sentence) or _DATE.search(sentence) or (kind == "time" and _CLOCK.search(sentence)))
+        if _DURATION.search(sentence) or (kind == "time" and _CLOCK.search(sentence)):
+            return True
+        return any(kind == "time" or _is_deadline(m, sentence) for m in _DATE.finditer(sentence))
     if kind == "number":
         # a phone number counts nothing: "How many people are covered by it?" was told "contact
         # the Human Resources Administration by calling (718) 557-1399"

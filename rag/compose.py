@@ -1733,9 +1733,11 @@ class ExtractiveComposer:
         # relevant enough opens the answer; so does one of a section that tells how to do what is
         # asked ("社保卡补办的流程是什么？" was told an FAQ entry that only refers to "挂失和补办流程",
         # ranked first, and not the steps under "三、社保卡补办 > （三）办理流程")
+        # (so does one that says how long, asked how long: "寄到新疆要几天" was told a notice's new
+        # price for 新疆, its best passage, and not the zone table's "偏远区：新疆、西藏…5-7天"; QA 2026-12-07)
         giving = (
             {i for i in range(len(cands)) if fit[i] and lex[i] > 0 and rel[i] >= self.min_relevance}
-            if answer_first or (how_to and how) else set()
+            if answer_first or (how_to and how) or (kind in WEIGHED_IF_NONE and self.kind_bonus > 0) else set()
         )
         # an answer is said in one language, that of its most relevant sentence: a bilingual
         # knowledge base says many things twice ("Acme Plus members never pay return shipping",

@@ -817,3 +817,21 @@ def test_a_chinese_a_not_a_question_asks_a() -> None:
         assert tokenize(query_topic(q)) == topic, q
         assert not any(NEGATION in p.split(PHRASE_SEP) for p in phrase_terms(query_topic(q))), q
     assert any(NEGATION in p.split(PHRASE_SEP) for p in phrase_terms(query_topic("哪些商品不能退")))  # a negation still is one
+
+
+def test_a_chinese_date_is_no_duration_but_as_a_deadline() -> None:
+    # "寄到新疆要几天" (a duration, not a number) was told a notice's "自2026年12月1日起…" and its sign-off's
+    # "2026年11月25日": 25日 read as 25 days, 2026年 as 2026 years (QA 2026-12-07)
+    from indexes.text import answer_kind, holds_answer_kind
+
+    for q in ("寄到新疆要几天", "保修几年", "几个工作日到账", "多少天能到"):
+        assert answer_kind(q) == "duration", q
+    for q in ("几个人可以同住", "几岁可以办卡", "一年几次"):
+        assert answer_kind(q) == "number", q
+    for s in ("参考时效：5-7天", "自签收之日起7日内", "于3个工作日内到账", "3个月内有效", "保修期为2年", "请于12月31日前办理",
+              "截至2026年6月30日", "can be returned until 31 January"):
+        assert holds_answer_kind("duration", s), s
+    for s in ("顺达快递客户服务中心 2026年11月25日", "自2026年12月1日起，首重价格下调为22元", "每月1日扣款", "周一至周五营业"):
+        assert not holds_answer_kind("duration", s), s
+        assert holds_answer_kind("time", s), s  # a date still says when
+

@@ -757,3 +757,17 @@ def test_a_tables_rows_are_of_what_its_lead_in_names(e5: Any, question: str, sai
     ), score=0.69)
     text = ExtractiveComposer(e5).compose(question, [hit, faq], lang="zh").text
     assert all(s in text for s in said) and not_said not in text, text
+
+
+def test_asked_how_long_an_answer_opens_with_a_duration_from_any_passage() -> None:
+    # QA 2026-12-07, a courier: "寄到新疆要几天" was told the best passage, a notice of 新疆's new price
+    # (its dates read as durations), and not the zone table's "偏远区：新疆、西藏…5-7天"
+    notice = _hit(1, "发布日期：2026年11月25日\n自2026年12月1日起，寄往新疆的快件首重（1公斤）价格由25元下调为22元，续重价格"
+                     "保持每公斤18元不变。\n顺达快递客户服务中心 2026年11月25日", "关于新疆地区运费优惠的通知", score=0.92, lang="zh")
+    table = _hit(2, "| 目的地区域 | 包含省份 | 首重（1公斤） | 参考时效 |\n|---|---|---|---|\n| 二区 | 北京、天津 | 15元 | 2-3天 |\n"
+                    "| 偏远区 | 新疆、西藏 | 20元 | 5-7天 |", "运费价格表", score=0.66, lang="zh")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose("寄到新疆要几天", [notice, table], lang="zh").text
+    assert text.startswith("目的地区域：偏远区") and "5-7天" in text and "2026年11月25日" not in text, text
+    # the price asked is still the notice's
+    assert "22元" in composer.compose("寄到新疆首重多少钱", [notice, table], lang="zh").text
