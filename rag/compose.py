@@ -1380,9 +1380,9 @@ class ExtractiveComposer:
                 first = pos
                 while (j := place.get((n, first - 1))) is not None and row[j]:
                     first -= 1
-                lead = place.get((n, first - 1))
-                if lead is not None and _leads_in(cands[lead][2]):
-                    lent = plain[lead] - plain[i]
+                lead_in = place.get((n, first - 1))
+                if lead_in is not None and _leads_in(cands[lead_in][2]):
+                    lent = plain[lead_in] - plain[i]
                     words[i] = words[i] | lent
                     shared[i] = shared[i] | lent
         # (a follow-up whose topic chose the passages is matched by its own word alone, "cost" by

@@ -1768,3 +1768,4 @@ def test_a_price_named_by_what_it_is_of_asks_a_price() -> None:
     composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)  # by words alone
     out = composer.compose("居民水价多少？", [Hit(chunk=chunk, score=1.0, text=text)], lang="zh")
     assert "3.5元" in out.text and "0.56元" not in out.text, out.text
+
