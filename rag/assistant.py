@@ -265,24 +265,37 @@ HANDOFF_RE = re.compile(
 # nor is a word of another sense ("如何调整曝光", "告诉你们", "Does the plan cover legal costs?").
 _REGULATOR_EN = (r"(the\s+)?(fcc|ftc|bbb|better\s+business\s+bureau|cfpb|ombudsman|regulator|attorney\s+general"
                  r"|trading\s+standards|consumer\s+(protection|affairs|rights)(\s+\w+)?|dot|(us\s+|u\.s\.\s+)?department\s+of"
-                 r"\s+transportation|faa|caa|civil\s+aviation\s+authority|ofcom|ofgem|ofwat|fca|financial\s+ombudsman(\s+service)?)")
+                 r"\s+transportation|faa|caa|civil\s+aviation\s+authority|ofcom|ofgem|ofwat|fca|financial\s+ombudsman(\s+service)?"
+                 # an inspectorate, authority or commission of whatever field, an employment tribunal
+                 # ("I will report Northwind to the labour inspectorate" was told the equipment-theft
+                 # rule, QA 2026-12-07)
+                 # (not "contact the local authority", "the school board", said of a permit or a fee)
+                 r"|([\w-]+\s+){0,3}inspectorate|(labou?r|employment|equality|data\s+protection|health\s+and\s+safety"
+                 r"|competition|financial\s+conduct|insurance|banking|energy|telecoms?|communications|privacy)\s+(authority"
+                 r"|commission|regulator|board|office|department|inspector|ombudsman|executive)|department\s+of\s+labou?r"
+                 r"|(employment|industrial|labou?r)\s+tribunal|acas|eeoc|osha|hse|ico|information\s+commissioner('s\s+office)?)")
 # what the customer will do to the company. The sentence asks nothing (it opens with no question word,
 # nor "if I", and its first clause has no "?"; a later one may: "I'm going to sue you, why haven't
 # you refunded me?"), and the company is the one sued or reported ("sue my neighbour", "sue the
 # other driver" are insurance questions; "report it to the police" is how to claim)
-_YOU = r"(you|your|u|(?-i:[A-Z])[\w&'-]+)\b"
+# (the company by what it is: "I'm going to sue the company for unfair dismissal" was refused, QA
+# 2026-12-07; not "the other driver", "my neighbour")
+_YOU = (r"(you|your|u|(?-i:[A-Z])[\w&'-]+|(the|this|your)\s+(company|firm|business|employer|organi[sz]ation|bank|hospital"
+        r"|clinic|airline|store|shop|insurer|carrier|courier|provider|hotel|council|management)|my\s+(employer|boss|manager))\b")
 _THREAT_EN = (
     r"(?:^|(?<=[.!?…]))\s*(?!\W*(can|could|do|does|did|is|are|was|were|should|would|will|may|might|what|how|where"
     r"|when|why|which|who|whom|whether|if\s+(i|we))\b)(?![^.!…,;]*\?)[^.?!…]{0,80}?(?:"
     r"\b(i|we)(\s*['’]ll|\s+will|\s+shall|\s*['’]m\s+(going\s+to|gonna)|\s+am\s+(going\s+to|gonna)|\s*['’]re\s+going\s+to"
     r"|\s+are\s+going\s+to|\s+intend\s+to|\s+plan\s+to|\s+want\s+to|\s+have\s+to)?(\s+be)?\s+"
     r"(sue|suing)(\s+" + _YOU + r"|\s*(?=[.!,;]|$))"
-    + r"|\b(take|taking)\s+(you|this|it|them)\s+to\s+court\b|\bsee\s+you\s+in\s+court\s*(?=[.!,;]|$)"
+    # (to a tribunal too: "I'm taking this to an employment tribunal" was refused, QA 2026-12-07)
+    + r"|\b(take|taking)\s+(you|this|it|them|" + _YOU + r")\s+to\s+(court|(an?\s+|the\s+)?(employment\s+|industrial\s+"
+    r"|labou?r\s+)?tribunal|arbitration|(the\s+)?small\s+claims(\s+court)?)\b|\bsee\s+you\s+in\s+court\s*(?=[.!,;]|$)"
     r"|\b(call|calling|contact|contacting|ring|ringing)\s+my\s+(lawyer|attorney|solicitor)s?\b(?!\s+(after|when|once|before|if))"
     r"|\bmy\s+(lawyer|attorney|solicitor)s?\s+(will|is\s+going\s+to)\s+(be\s+in\s+touch|contact\s+you|be\s+contacting\s+you"
     r"|deal\s+with\s+(you|this))\b|\b(hearing|hear)\s+from\s+my\s+(lawyer|attorney|solicitor)s?\b"
     r"|\b(taking|take)\s+legal\s+action(\s+against\s+\w+)?\s*(?=[.!,;]|$)"
-    r"|\b(report|reporting)\s+(you|this|your\s+company|(?-i:[A-Z])[\w&'-]+)\s+to\s+" + _REGULATOR_EN
+    r"|\b(report|reporting)\s+(this|" + _YOU + r")\s+to\s+" + _REGULATOR_EN
     + r"|\breport\s+you\s*(?=[.!,;]|$)"
     + r"|\b(complain|complaining|contact|contacting)\s+(to\s+)?" + _REGULATOR_EN
     + r"|\b(file|filing|lodge|lodging)\s+a\s+complaint\s+(with|to)\s+" + _REGULATOR_EN + r"\s*(?=[.!,;]|$|\s+(about|against)\s+(you|your|this))"

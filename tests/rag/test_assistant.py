@@ -243,6 +243,12 @@ def test_a_complaint_is_handed_off_not_answered(shop_index: Any, fake_embedder: 
     "worst airline ever. i want my money back NOW", "Your service is terrible, I've been waiting for weeks",
     "You people are a joke. Refund me.", "Im so angry my flight was cancelled and no one told me", "I'm fed up with SkyLark",
     "I'm going to report you to the Department of Transportation", "I'll be filing a complaint with the DOT about this",
+    # an HR help desk's employees (QA 2026-12-07: refused, or told the equipment-theft rule): the
+    # company named by what it is, a tribunal, an inspectorate
+    "I'm going to sue the company for unfair dismissal", "I'm taking this to an employment tribunal",
+    "I will report Northwind to the labour inspectorate", "We will take the company to an industrial tribunal.",
+    "I'm going to sue my employer", "I'll report the company to the Health and Safety Executive",
+    "I am reporting you to the data protection authority",
 ])
 def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     assert is_dispute(message), message
@@ -274,6 +280,11 @@ def test_a_threat_or_an_angry_customer_is_a_dispute(message: str) -> None:
     "信访需要什么材料？", "怎么去信访办？", "我想了解信访流程",
     # (a second regression hunt's: a football kicked, and how to complain)
     "邻居家小孩踢皮球打碎了我家水表，找谁赔？", "工作人员推诿扯皮怎么投诉？",
+    # (the same day's: a tribunal or an authority asked about, or named of something else)
+    "How do I take a case to an employment tribunal?", "Can I take my employer to a tribunal?",
+    "What does the employment tribunal do?", "The labour inspectorate visited our site last week.",
+    "I will contact the local authority about my parking permit.", "I'm taking my laptop to the IT desk.",
+    "I'll report the broken chair to the facilities team.", "Can I sue the company if I'm injured at work?",
 ])
 def test_a_question_about_the_law_or_a_word_of_another_sense_is_no_dispute(message: str) -> None:
     assert not is_dispute(message), message
