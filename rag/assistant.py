@@ -719,6 +719,17 @@ def names_unknown_subject(question: str, index: Any, allowed: np.ndarray | None 
 # (what is asked ends there: "What's my tracking number and where do I find it?", "What's my credit
 # limit based on?", "my balance transfer fee", "How much do I owe if I cancel early?" ask of a policy)
 _ASKED_ENDS = r"(?=\s*(?:[?.!,;]|$|\s+(?:now|today|right\s+now|currently|please|at\s+the\s+moment)\b))"
+# a figure of the customer's own, which only their account or record holds
+_MY_FIGURE_EN = (r"(?:balance|(?:credit|overdraft|spending|withdrawal|atm|card|transfer|daily|borrowing)\s+limit|limit|salary"
+                 r"|(?:take[\s-]home\s+|net\s+|gross\s+|monthly\s+)?pay|wages?|payslip|pay\s*check|paycheque|bonus|pension"
+                 r"|bill|pay\s+grade|grade|pay\s+band|band|credit\s+score|tax\s+code|pin|overdraft|debt|arrears)")
+# when, of a figure asked ("… this month", "… last month", "… so far this year")
+_WHEN_EN = (r"(?:\s+(?:(?:this|last|next|the\s+last|the\s+past)\s+(?:month|week|year|quarter|time|pay\s+period)|so\s+far"
+            r"(?:\s+this\s+year)?|to\s+date|this\s+(?:tax|calendar|financial|holiday|leave)\s+year|in\s+\d{4}))?")
+# what the customer asks the service to do to their account, which the assistant cannot
+_ACT_ON_EN = (r"(?:increase|raise|lift|lower|reduce|decrease|extend|waive|refund|reverse|remove|cancel|approve|authori[sz]e"
+              r"|sign\s+off|unblock|unlock|unfreeze|freeze|block|close|reopen|credit|check|look\s+up|pull\s+up|reschedule"
+              r"|rebook|change|update|amend)")
 OWN_ACCOUNT_RE = re.compile(
     r"\bwhat(?:'s|’s|\s+is|\s+are)\s+my\s+(?:current\s+|available\s+|remaining\s+|outstanding\s+|latest\s+|account\s+|card\s+"
     r"|checking\s+|savings\s+|loan\s+|credit\s+card\s+)*(?:balance|credit\s+limit|account\s+number|order\s+status|tracking\s+number"
@@ -754,18 +765,84 @@ OWN_ACCOUNT_RE = re.compile(
     r"|shipped|dispatched|sent|arrived|gone\s+through|come\s+through)(?:\s+(?:yet|already|now|today|so\s+far))?\s*[?.!]*\s*$"
     r"|\bwhat(?:'s|’s|\s+is)\s+the\s+status\s+of\s+my\b"
     r"|\bwhen\s+(?:does|will|is)\s+my\s+(?:policy|contract|subscription|plan|membership)\s+(?:renew|expire|end)\w*" + _ASKED_ENDS
+    # (QA 2026-12-07: a bank's "What is my overdraft limit?", "How much money do I have in my Easy
+    # Saver?", "Where is my international payment?", an HR desk's "What's my salary?", "How many days
+    # of annual leave do I have left?", "How much was I paid last month?" were told the tariff or the
+    # entitlement table, or asked back: "my" and a figure only the account holds (a balance, limit,
+    # pay, grade), what is left of it or was paid, where a payment of theirs is, asked alone. Not
+    # "What is the overdraft limit on Plus?", "How many days of annual leave do I get?", "What's my
+    # limit based on?", "How much will my pension be if I retire at 60?")
+    + r"|\bwhat(?:'s|’s|\s+is|\s+are)\s+my\s+(?:[\w£$,.'-]+\s+){0,3}?" + _MY_FIGURE_EN + _ASKED_ENDS
+    + r"|\b(?:what|which)\s+(?:pay\s+|salary\s+|job\s+)?(?:grade|band|level|scale\s+point)\s+(?:am\s+i|are\s+we)(?:\s+(?:on|in|at))?"
+    + _ASKED_ENDS
+    + r"|\bhow\s+much\s+(?:money\s+|cash\s+)?(?:is|do\s+i\s+have|have\s+i\s+got|have\s+i)\s+(?:left\s+|remaining\s+|still\s+)?"
+    r"(?:in|on)\s+my\s+(?:[\w£$'-]+\s*){1,4}?" + _ASKED_ENDS
+    + r"|\bhow\s+much\s+(?:is|are|was|were|will|would)\s+my\s+(?:[\w-]+\s+){0,2}?" + _MY_FIGURE_EN
+    + r"(?:\s+(?:be|come\s+to))?(?:\s+(?:after|from|with)\s+[^?.!]*?)?" + _WHEN_EN + r"(?![^?.!]*\b(?:if|per|when)\b)" + _ASKED_ENDS
+    + r"|\bhow\s+much\s+(?:was|were|have|did|had)\s+(?:i|we)\s+(?:been\s+|get\s+|got\s+)?(?:paid|charged|billed|refunded"
+    r"|reimbursed|taxed|deducted)" + _WHEN_EN + _ASKED_ENDS
+    + r"|\bhow\s+many\s+(?:[\w-]+\s+){0,5}?(?:do\s+(?:i|we)\s+(?:still\s+)?have\s+(?:left|remaining)|have\s+(?:i|we)\s+"
+    r"(?:already\s+|got\s+left|left|taken|used|had|booked|accrued|earned|carried\s+over))(?:\s+(?:taken|used|off))?" + _WHEN_EN
+    + _ASKED_ENDS
+    + r"|\bwhy\s+(?:is|was|are|were|has|have)\s+my\s+(?:[\w-]+\s+){0,2}?" + _MY_FIGURE_EN + r"\s+(?:been\s+|so\s+|much\s+|a\s+lot\s+)?"
+    r"(?:lower|higher|less|more|smaller|bigger|different|wrong|short|incorrect|missing|late|reduced|increased|dropped"
+    r"|gone\s+(?:up|down))(?:\s+than\s+(?:last\s+\w+|usual|normal|before|expected))?" + _WHEN_EN + _ASKED_ENDS
+    + r"|\bwhere(?:'s|’s|\s+is|\s+are|\s+has)\s+my\s+(?:[\w£$,.'-]+\s+){0,3}?(?:payments?|transfers?|money|orders?|parcels?"
+    r"|packages?|deliver(?:y|ies)|refunds?|new\s+card|replacement\s+card|card|claim|shipments?|payslip|p60|p45|reimbursement)"
+    r"(?:\s+(?:gone|got\s+to))?" + _ASKED_ENDS
+    # (the state of a payment, claim or order of theirs, whoever it went to or when: "Has my
+    # international payment to my son arrived yet?", "Has my expense claim from last week been
+    # approved?", QA 2026-12-07)
+    + r"|\b(?:has|have|did|was|is)\s+my\s+(?:[\w-]+\s+){0,2}?(?:claim|refund|payment|application|order|transfer|complaint|parcel"
+    r"|package|request|booking|appointment|timesheet|reimbursement|expenses|deposit|money|leave|holiday)s?\s+(?:(?:to|from|for|of|on"
+    r"|into)\s+(?:[\w£$.,'-]+\s+){1,3}?)?(?:been\s+|got\s+|already\s+)?(?:paid|approved|processed|received|accepted|declined"
+    r"|rejected|settled|shipped|dispatched|sent|arrived|credited|cleared|signed\s+off|authori[sz]ed|booked|confirmed"
+    r"|gone\s+through|come\s+through|gone\s+in)(?:\s+(?:yet|already|now|today|so\s+far))?\s*[?.!]*\s*$"
+    # asked to act on the account: "Can you increase my daily ATM limit to £2,000?", "Can you waive
+    # my overdraft interest?", "Can you approve my leave for next Friday?" (QA 2026-12-07; not "Can
+    # I cancel my order?", "Can you tell me how to raise my limit?", "… my order if it has shipped?")
+    r"|\b(?:can|could|would|will)\s+(?:you|u|someone)\s+(?:please\s+|kindly\s+|just\s+)?" + _ACT_ON_EN
+    + r"\s+(?:my|our)\b(?![^?.!]*\b(?:if|how|whether)\b)"
+    r"|^\W*(?:please\s+)?" + _ACT_ON_EN + r"\s+my\b(?![^?.!]*\b(?:if|how|whether)\b)(?![^?]*\?)"
     # (in Chinese: "我的学费交了没有", "查一下我的奖学金到账没", "我家这个月电费多少", "我家电表号是多少", asked of a
     # university and a utility, were told the fee rules; not "我交了学费还能退吗" nor "奖学金什么时候到账")
     # (each the whole question: a regression hunt's "我欠费没多久，会停电吗？", "我家电表号是几位？", "我家这个月
     # 电费多少钱一度？", "我休学了学费可以退了吗", "帮我查一下我的学费怎么退" ask what the rules say)
-    + r"|我(?:的|家)?[\u4e00-\u9fff]{0,8}?(?<![以能])(?:交|缴|付|到账|到|退|批|发|扣)(?:了(?:没有|没|吗)|没有|没)[？?。!！\s]*$"
+    # (of a report, a shipment or an approval too, the record named in Latin letters as well: "我上周的ct
+    # 报告出来了没", "我寄的快递怎么还没到", QA 2026-12-07, a courier and a hospital)
+    + r"|我(?:的|家)?[\u4e00-\u9fffA-Za-z0-9]{0,10}?(?<![以能])(?:交|缴|付|到账|到|退|批|发|扣|出来|出|好|通过|审核|处理|寄出|发货"
+    r"|送到|收到|签收)(?:了(?:没有|没|吗)|没有|没)[？?。!！\s]*$"
+    r"|我(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{1,10}?(?:怎么|为什么|为啥|咋)?(?:还|一直)(?:没|没有|未)(?:到|来|收到|发货|出来|出|到账|退|批"
+    r"|寄到|送到|寄出|发出|处理|审核|通过|派送)(?:呢|啊|呀)?[？?。!！\s]*$"
+    # (what time or which doctor it is, whether its result is normal: "我挂的是哪个医生", "我的检查报告
+    # 结果正常吗", QA 2026-12-07; not "预约是几点开始", "检查报告多久出", nor "我的快递到哪了？", which a
+    # shop's FAQ answers with where to track it)
+    r"|我(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{0,8}?(?:预约|挂号|号|门诊|检查|手术|航班|面试|复诊|就诊|班次)"
+    r"(?:时间)?(?:是|在)(?:几点|哪天|哪一天|什么时候|几号|星期几|周几)(?:啊|呢)?[？?。!！\s]*$"
+    r"|^\W*(?:请问|你好|您好)?\W*我(?:挂|约|预约|订|买|寄|报名|选|申请|办|开)的(?:号|票|课|单|套餐|科|卡)?(?:是)?(?:哪|几点|几号"
+    r"|什么(?!时候))"
+    # (a result or a bill: "我的电视有噪音正常吗" asks what the manual says)
+    r"|^\W*(?:请问|你好|您好)?\W*我(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{0,8}?(?:报告|结果|化验单?|检验单?"
+    r"|指标|片子|体检|账单|电费|水费|燃气费|话费|扣费|余额)[\u4e00-\u9fffA-Za-z0-9]{0,4}?(?:正常吗|正不正常|是否正常|有没有问题"
+    r"|有问题吗|严重吗|怎么样)[？?。!！\s]*$"
+    # (their own booking moved to a time they name: "我女儿的预约改到下周可以吗"; not "预约可以改时间吗")
+    r"|我(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{0,6}?(?:预约|挂号|号|订单|快递|包裹|航班|机票|票|复诊|手术|检查"
+    r"|面试|课)(?:能|可以|可不可以|能不能)?(?:改到|改成|改在|换到|推迟到|推到|提前到|延到|延期到)[^。！？?!，,]{1,10}?(?:可以吗|行吗|能吗"
+    r"|好吗|吧|可以不|行不行)?[？?。!！\s]*$"
+    # asked to act on it ("帮我取消明天的挂号"; not "帮我取消订单怎么操作", "帮我看看能不能退")
+    r"|(?:帮我|给我|替我|麻烦(?:你|您)?帮我)(?:把)?(?:取消|退掉|退了|改约|改期|改到|改成|延期|推迟|提前|冻结|解冻|注销|挂失|提高|降低"
+    r"|调高|调低|免除|减免|撤销|预约|挂个?号|批准|审批|批一下)(?![^。！？?!]*(?:怎么|如何|怎样|流程|需要|什么材料|能不能|可不可以|能否))"
     r"|我(?:的|家)?[\u4e00-\u9fff]{0,4}?(?:欠费|欠款)(?:了)?(?:没有|没|吗)[？?。!！\s]*$"
     r"|我(?:的|家)(?:这个月|本月|上个月|上月|这学期|本学期)的?[\u4e00-\u9fff]{0,4}?(?:费|账单)(?:是|要|一共|总共)?(?:多少|几)(?:钱|元|块)?"
     r"[？?。!！\s]*$"
     r"|我(?:的|家)[\u4e00-\u9fff]{0,4}?(?:户号|表号|编号|账号|卡号|保单号|订单号|学号|客户号)(?:是)?(?:多少|什么)(?!位)[？?。!！\s]*$"
     # (asked to look an account of theirs up: "帮我查一下我家欠费没有", "帮我查一下我的余额")
     r"|(?:帮我|给我)(?:查|查询|看)(?:一下|下)?我(?:的|家)[\u4e00-\u9fff]{0,6}?(?:余额|账户|额度|欠款|欠费|账单|缴费记录|交费记录)"
-    r"(?![\u4e00-\u9fff]{0,4}(?:怎么|如何|怎样))",
+    r"(?![\u4e00-\u9fff]{0,4}(?:怎么|如何|怎样))"
+    # (whatever of theirs: "帮我查一下我明天上午的预约是几点", QA 2026-12-07; not "帮我查一下我的学费怎么退",
+    # "帮我看看我能不能报销")
+    r"|(?:帮我|给我|替我|麻烦(?:你|您)?帮我)(?:查|查询|查查|查看|看看|看)(?:一下|下)?我(?:的|家|[\u4e00-\u9fff]{1,4}的)"
+    r"(?![^。！？?!]*(?:怎么|如何|怎样|能不能|可不可以|能否|可以|能|该|要不要|需不需要))",
     re.I,
 )
 
