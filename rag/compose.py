@@ -2213,6 +2213,15 @@ _NOTE_HEADER = re.compile(r"\b(?:notes?|remarks?|conditions?|comments?)\b|备注
 _CELL_KINDS = frozenset({"money", "duration", "time", "distance", "contact"})
 
 
+def wording_spaced(text: str) -> str:
+    """``text``'s words in lower case, one space apart (punctuation a space): a phrase stands in a
+    text where its wording, spaced, stands in the text's."""
+    return " ".join(_NOT_WORDS.split(to_simplified(text).lower())).strip()
+
+
+_NOT_WORDS = re.compile(r"[\W_]+")
+
+
 def asked_cells(
     question: str, pairs: Sequence[tuple[str, str]], kind: str | None = None
 ) -> tuple[tuple[str, str], ...] | None:
@@ -2236,15 +2245,32 @@ def asked_cells(
         held = sum(1 for t in terms if t in asked or (is_cjk_char(t[0]) and t in written))
         return held / len(terms) if terms else 0.0
 
-    share = [named(h) for h, _ in pairs[1:]]
+    # a column whose header the question names with the row's cell in it says which row is asked
+    # about, not what is asked of it: "What is the per diem for other cities in France?" names the
+    # column "City" by "cities" and was told "Country: France; City: Other cities", no rate; so was
+    # "the daily rate for other cities", where "City" (1 of 1 terms) named more than "Daily rate
+    # (EUR)" (2 of 3). Its cell is said, as the row's (QA 2026-12-07)
+    # (the cell as written, "Other cities", not its terms: "Which city has the highest rate?" names
+    # every "Other cities" cell by "city")
+    low = f" {wording_spaced(question)} "
+
+    def stands(cell: str) -> bool:
+        said = wording_spaced(cell)
+        return bool(said) and (said in written if has_cjk(said) else f" {said} " in low)
+
+    key = [named(h) > 0 and stands(c) for h, c in pairs[1:]]
+    share = [0.0 if k else named(h) for (h, _), k in zip(pairs[1:], key, strict=True)]
     best = max(share)
     if best >= 2 / 3:
         keep = [x == best for x in share]
     elif kind in _CELL_KINDS:
-        keep = [holds_answer_kind(kind, f"{h} {c}") for h, c in pairs[1:]]
+        keep = [not k and holds_answer_kind(kind, f"{h} {c}") for (h, c), k in zip(pairs[1:], key, strict=True)]
     else:
         return None
-    kept = (pairs[0], *(p for p, k in zip(pairs[1:], keep, strict=True) if k or _NOTE_HEADER.search(p[0])))
+    kept = (
+        pairs[0],
+        *(p for p, k, y in zip(pairs[1:], keep, key, strict=True) if k or (y and any(keep)) or _NOTE_HEADER.search(p[0])),
+    )
     return kept if any(keep) and len(kept) < len(pairs) else None
 
 

@@ -1769,3 +1769,30 @@ def test_a_price_named_by_what_it_is_of_asks_a_price() -> None:
     out = composer.compose("居民水价多少？", [Hit(chunk=chunk, score=1.0, text=text)], lang="zh")
     assert "3.5元" in out.text and "0.56元" not in out.text, out.text
 
+
+_PER_DIEM = (
+    "Rates in EUR per full day.\n| Country | City | Daily rate (EUR) | Hotel cap per night (EUR) |\n|---|---|---|---|\n"
+    "| Germany | Berlin | 56 | 160 |\n| Germany | Other cities | 48 | 130 |\n"
+    "| France | Paris | 68 | 210 |\n| France | Other cities | 52 | 140 |\n| Poland | Warsaw | 40 | 120 |\n"
+)
+
+
+def test_a_column_named_with_the_rows_cell_says_which_row_not_what_is_asked() -> None:
+    # "What is the per diem for other cities in France?" names the column "City" by "cities", and
+    # was told "Country: France; City: Other cities", no rate (QA 2026-12-07)
+    from rag.compose import asked_cells
+
+    row = (("Country", "France"), ("City", "Other cities"), ("Daily rate (EUR)", "52"), ("Hotel cap per night (EUR)", "140"))
+    assert asked_cells("What is the per diem for other cities in France?", row) is None
+    assert asked_cells("What is the per diem in the city of Warsaw?", (("Country", "Poland"), ("City", "Warsaw"),
+                       ("Daily rate (EUR)", "40"), ("Hotel cap per night (EUR)", "120"))) is None
+    # a column asked for is said with it ("City" names 1 of 1 terms, "Daily rate (EUR)" 2 of 3)
+    assert asked_cells("What is the daily rate for other cities in France?", row) == (
+        ("Country", "France"), ("City", "Other cities"), ("Daily rate (EUR)", "52"))
+    # near misses: a column named without its cell is asked for; a cell that only shares the
+    # header's word ("city" in "Other cities") is no key of the row
+    assert asked_cells("Which city is it?", row) == (("Country", "France"), ("City", "Other cities"))
+    assert asked_cells("What is the daily rate in France?", row) == (("Country", "France"), ("Daily rate (EUR)", "52"))
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1)
+    out = composer.compose("What is the per diem in the city of Warsaw?", [_hit(1, _PER_DIEM)])
+    assert "40" in out.text, out.text
