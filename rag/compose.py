@@ -1679,9 +1679,19 @@ class ExtractiveComposer:
         # all, reads every row
         labels = {j: row_label(every[j][2]) for j in named_rows}
         meant = {j for j in named_rows if not any(labels[j] < labels[k] for k in named_rows)}
+        # (of rows named alike, the one more of whose cells the question says is meant: "the per
+        # diem for other cities in France" names "France | Paris" by its first cell too, and was told
+        # it, QA 2026-12-07)
+        cells_said = {j: _cells_said(every[j][2], question) for j in meant}
+        meant = {
+            j for j in meant
+            if not any(cells_said[k] > cells_said[j] and _row_headers(every[k][2]) == _row_headers(every[j][2]) for k in meant)
+        }
         named_tables = {_row_headers(every[j][2]) for j in meant if j in keep}
         said_by_meant = frozenset().union(*(labels[j] for j in meant))
-        across = bool(_ASKS_ACROSS.search(to_simplified(question)))
+        # (a word that asks across rows in a cell the question says names that row: "other cities"
+        # in "the per diem for other cities in Germany" was told Berlin's and Munich's rows too)
+        across = bool(_ASKS_ACROSS.search(_without_cells_said(question, [every[j][2] for j in keep if row[j]])))
         if named_tables and not across:
             other_rows |= {
                 k for k in range(len(every))
@@ -2211,6 +2221,7 @@ _NOTE_HEADER = re.compile(r"\b(?:notes?|remarks?|conditions?|comments?)\b|备注
 # the kinds of answer (:func:`answer_kind`) that pick a row's cells where the question names no
 # column: "number" would keep almost every cell of a table of figures
 _CELL_KINDS = frozenset({"money", "duration", "time", "distance", "contact"})
+_FIGURE = re.compile(r"\d")
 
 
 def wording_spaced(text: str) -> str:
@@ -2252,17 +2263,15 @@ def asked_cells(
     # (EUR)" (2 of 3). Its cell is said, as the row's (QA 2026-12-07)
     # (the cell as written, "Other cities", not its terms: "Which city has the highest rate?" names
     # every "Other cities" cell by "city")
-    low = f" {wording_spaced(question)} "
-
-    def stands(cell: str) -> bool:
-        said = wording_spaced(cell)
-        return bool(said) and (said in written if has_cjk(said) else f" {said} " in low)
-
-    key = [named(h) > 0 and stands(c) for h, c in pairs[1:]]
+    key = [named(h) > 0 and _said_in(c, question) for h, c in pairs[1:]]
     share = [0.0 if k else named(h) for (h, _), k in zip(pairs[1:], key, strict=True)]
     best = max(share)
     if best >= 2 / 3:
         keep = [x == best for x in share]
+        # a column of names named best says of which rows, where one of figures is named too: "What
+        # is the daily rate for each city?" was told "City: Berlin", no rate (QA 2026-12-07)
+        if not any(k and _FIGURE.search(c) for k, (_, c) in zip(keep, pairs[1:], strict=True)):
+            keep = [k or (x >= 2 / 3 and bool(_FIGURE.search(c))) for k, x, (_, c) in zip(keep, share, pairs[1:], strict=True)]
     elif kind in _CELL_KINDS:
         keep = [not k and holds_answer_kind(kind, f"{h} {c}") for (h, c), k in zip(pairs[1:], key, strict=True)]
     else:
@@ -2309,6 +2318,34 @@ def _row_headers(sentence: str) -> tuple[str, ...]:
     """The headers a table's row, as the composer reads it, names its cells by ("Plan: Max;
     Price per month: $50" reads ("Plan", "Price per month")): the rows of one table read the same."""
     return tuple(name.strip() for name in _CELL_NAME.findall(sentence))
+
+
+def _row_cells(sentence: str) -> list[str]:
+    """The cells of a table's row as the composer reads it ("Country: France; City: Other cities."
+    reads ["France", "Other cities"])."""
+    pieces = re.split(r"[;；，]\s*", sentence.strip().rstrip(".。"))
+    return [p.split(":", 1)[1].strip() if ":" in p else p.split("：", 1)[-1].strip() for p in pieces]
+
+
+def _said_in(cell: str, question: str) -> bool:
+    """Whether ``question`` says ``cell`` as it is written (its words, in their order)."""
+    said = wording_spaced(cell)
+    if not said:
+        return False
+    return said in to_simplified(question) if has_cjk(said) else f" {said} " in f" {wording_spaced(question)} "
+
+
+def _cells_said(sentence: str, question: str) -> int:
+    """How many of a table row's cells (:func:`_row_cells`) ``question`` says as written."""
+    return sum(1 for cell in _row_cells(sentence) if _said_in(cell, question))
+
+
+def _without_cells_said(question: str, sentences: Sequence[str]) -> str:
+    """``question`` (simplified) without the table cells of ``sentences`` (rows) that it says."""
+    text = to_simplified(question)
+    for cell in {c for s in sentences for c in _row_cells(s) if _said_in(c, question)}:
+        text = re.sub(re.escape(cell), " ", text, flags=re.IGNORECASE)
+    return text
 
 
 def _item_lead(

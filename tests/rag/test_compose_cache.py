@@ -1796,3 +1796,25 @@ def test_a_column_named_with_the_rows_cell_says_which_row_not_what_is_asked() ->
     composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0, max_sentences=1)
     out = composer.compose("What is the per diem in the city of Warsaw?", [_hit(1, _PER_DIEM)])
     assert "40" in out.text, out.text
+
+
+def test_a_row_named_by_a_cell_that_says_other_is_that_row_alone() -> None:
+    # "other" in a cell the question says ("Other cities") asks across no rows, and of two rows
+    # named by their first cell ("France") the one more of whose cells it says is meant: "What is
+    # the per diem for other cities in France?" was told the Paris row too (QA 2026-12-07)
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    out = composer.compose("What is the per diem for other cities in France?", [_hit(1, _PER_DIEM)])
+    assert "52" in out.text and "Paris" not in out.text, out.text
+    out = composer.compose("What is the per diem for other cities in Germany?", [_hit(1, _PER_DIEM)])
+    assert "48" in out.text and "Berlin" not in out.text, out.text
+    # near misses: a question across rows is told each ("each city", "other than Paris")
+    out = composer.compose("What is the daily rate for each city in Germany?", [_hit(1, _PER_DIEM)])
+    assert "56" in out.text and "48" in out.text, out.text
+    out = composer.compose("What are the daily rates in France other than Paris?", [_hit(1, _PER_DIEM)])
+    assert "52" in out.text, out.text
+    # a column of names named best says of which rows; a column of figures named too is asked
+    from rag.compose import asked_cells
+
+    row = (("Country", "Germany"), ("City", "Berlin"), ("Daily rate (EUR)", "56"), ("Hotel cap per night (EUR)", "160"))
+    assert asked_cells("Which city has the highest daily rate?", row) == (
+        ("Country", "Germany"), ("City", "Berlin"), ("Daily rate (EUR)", "56"))
