@@ -456,12 +456,44 @@ def names_row(topic: frozenset[str] | set[str], line: str) -> bool:
     month: $30; Data: 25 GB; ..."; "How long is the Care Plus warranty?" names no row of the plans'
     table, though one is "Plus"."""
     terms = row_label(line)
-    if not terms or not terms <= topic:
+    if not terms or not (terms <= topic or _names_label_phrase(topic, line) or _names_key_cell(topic, line)):
         return False
     # a Chinese term is held where its characters stand in the row: jieba cuts "畅享88的月费" into
     # 月 and 费, and the row's "月费" into one word
     words, written = set(tokenize(line)), to_simplified(line)
     return 2 * sum(1 for t in topic if t in words or (_CJK_CHAR.search(t) and t in written)) > len(topic)
+
+
+def _names_label_phrase(topic: frozenset[str] | set[str], line: str) -> bool:
+    """Whether ``topic`` names a row's first cell of several words by most of them, two at least (a
+    word of its price words, "fee", not counted: a question asks with them): "How much is the
+    non-sterling transaction fee on Plus?" names "Fee or limit: Non-sterling transaction fee", and
+    "What's the overdraft interest rate on Basic?" "Arranged overdraft interest (EAR variable)"; the
+    plans' tables were never told them (QA 2026-12-07). One word of two ("Max" of "Max Pro") names
+    no row, nor does a Chinese label, one word written."""
+    first = _FIRST_CELL_END.split(line, 1)[0]
+    label = _BRACKETED.sub(" ", first.split(":", 1)[1] if ":" in first else first.split("：", 1)[-1])
+    price = price_terms(label)
+    words = [w for w in (frozenset(tokenize(x)) - price for x in label.split()) if w]
+    said = sum(1 for w in words if w & topic)
+    return said >= 2 and 2 * said > len(words)
+
+
+def _names_key_cell(topic: frozenset[str] | set[str], line: str) -> bool:
+    """Whether ``topic`` names all the terms of a cell of a row's key after its first, the cells
+    before the first that holds a figure: "What is the per diem in Amsterdam?" names "Country:
+    Netherlands; City: Amsterdam; Daily rate (EUR): 60" (QA 2026-12-07)."""
+    for piece in _FIRST_CELL_END.split(line)[1:]:
+        cell = piece.split(":", 1)[1] if ":" in piece else piece.split("：", 1)[-1]
+        if _DIGIT.search(cell):
+            return False
+        terms = frozenset(tokenize(cell))
+        if terms and terms <= topic:
+            return True
+    return False
+
+
+_DIGIT = re.compile(r"\d")
 
 
 def row_label(line: str, notes: bool = False) -> frozenset[str]:

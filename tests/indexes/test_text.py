@@ -835,3 +835,30 @@ def test_a_chinese_date_is_no_duration_but_as_a_deadline() -> None:
         assert not holds_answer_kind("duration", s), s
         assert holds_answer_kind("time", s), s  # a date still says when
 
+
+def test_a_row_is_named_by_most_of_a_phrase_label_or_by_a_cell_of_its_key() -> None:
+    # "How much is the non-sterling transaction fee on Plus?" named no row of "Fee or limit: ...;
+    # Basic: ...; Plus: ...", whose label has "fee" (a price word) and "What's the overdraft interest
+    # rate on Basic?" none of "Arranged overdraft interest"; "What is the per diem in Amsterdam?"
+    # none of "Country: Netherlands; City: Amsterdam" (QA 2026-12-07)
+    from indexes.text import names_row, price_terms, query_topic, tokenize
+
+    def topic(q: str) -> frozenset[str]:
+        return frozenset(tokenize(query_topic(q))) - price_terms(q)
+
+    fee = "Fee or limit: Non-sterling transaction fee; Basic: 2.99%; Plus: 1.5%; Premier: £0."
+    overdraft = "Fee or limit: Arranged overdraft interest (EAR variable); Basic: 39.9%; Plus: 34.9%; Premier: 24.9%."
+    chaps = "Fee or limit: CHAPS same-day payment (UK); Basic: £30; Plus: £25; Premier: Free."
+    city = "Country: Netherlands; City: Amsterdam; Daily rate (EUR): 60; Hotel cap per night (EUR): 200."
+    assert names_row(topic("How much is the non-sterling transaction fee on Plus?"), fee)
+    assert names_row(topic("What's the overdraft interest rate on Basic?"), overdraft)
+    assert names_row(topic("How much does a CHAPS payment cost for Plus customers?"), chaps)
+    assert names_row(topic("What is the per diem in Amsterdam?"), city)
+    # near misses: one word of a label's two or more ("Max" of "Max Pro", "transaction"), a row's
+    # figure, a cell after a figure, and a question most of whose words the row does not hold
+    assert not names_row(topic("How much is the Max plan?"), "Plan: Max Pro; Price per month: $65.")
+    assert not names_row(topic("What is the transaction limit?"), fee)
+    assert not names_row(topic("What is the interest rate on savings?"), overdraft)
+    assert not names_row(topic("Which city has 200 hotels?"), city)
+    assert not names_row(topic("How long is the Care Plus warranty?"), "Plan: Plus; Price per month: $30.")
+    assert not names_row(topic("What is the per diem in the Netherlands for trains?"), "Country: Belgium; City: Brussels; Note: trains.")

@@ -1818,3 +1818,26 @@ def test_a_row_named_by_a_cell_that_says_other_is_that_row_alone() -> None:
     row = (("Country", "Germany"), ("City", "Berlin"), ("Daily rate (EUR)", "56"), ("Hotel cap per night (EUR)", "160"))
     assert asked_cells("Which city has the highest daily rate?", row) == (
         ("Country", "Germany"), ("City", "Berlin"), ("Daily rate (EUR)", "56"))
+
+
+def test_a_row_named_by_its_label_phrase_and_a_column_is_told_that_cell() -> None:
+    # "How much is the non-sterling transaction fee on Plus?" was told the credit cards' fees, never
+    # the Plus row's 1.5% (QA 2026-12-07)
+    fees = (
+        "The table shows the fees of each tier.\n| Fee or limit | Basic | Plus | Premier |\n|---|---|---|---|\n"
+        "| Daily ATM cash withdrawal limit | £300 | £500 | £1,000 |\n"
+        "| Non-sterling transaction fee | 2.99% | 1.5% | £0 |\n"
+        "| Non-sterling ATM withdrawal fee | £1.50 per withdrawal | £1.00 per withdrawal | £0 |\n"
+        "| Emergency cash abroad | Not available | £35 | Free |\n"
+    )
+    cards = "The Classic credit card charges a non-sterling transaction fee of 2.99%. Premier customers pay no non-sterling fee."
+    composer = ExtractiveComposer(get_embedder("hashing:64"), w_dense=0.0)
+    out = composer.compose("How much is the non-sterling transaction fee on Plus?", [_hit(1, cards), _hit(2, fees)])
+    assert "Plus: 1.5%" in out.text, out.text
+    out = composer.compose("Is emergency cash free on Plus?", [_hit(1, fees)])
+    assert "£35" in out.text, out.text
+    # near misses: the row's first cell named whole, and a question across the tiers
+    out = composer.compose("What is the daily ATM cash withdrawal limit on Premier?", [_hit(1, fees)])
+    assert "£1,000" in out.text and "2.99%" not in out.text, out.text
+    out = composer.compose("What is the daily ATM cash withdrawal limit for each tier?", [_hit(1, fees)])
+    assert all(x in out.text for x in ("£300", "£500", "£1,000")), out.text
