@@ -1358,3 +1358,26 @@ def test_a_follow_up_named_in_passing_reads_the_section_headed_by_what_it_asks(k
     q = "What are the opening hours in London?"
     got = r.answer_excerpts(q, [hit], f"{q} What are the opening hours in Manchester?")[0]
     assert "open 24 hours a day, 7 days a week" in got.passage, got.passage
+
+
+def test_a_table_row_named_by_most_of_its_label_is_read_from_another_chunk(kb_home: Path, fake_embedder: Any) -> None:
+    # "How much is the non-sterling transaction fee on Plus?" was told the prose about the fee, never
+    # the table's row "Non-sterling transaction fee | 2.99% | 1.5% | £0" ("fee" a price word), in
+    # another chunk of the same source (QA 2026-12-07)
+    head = "| Fee or limit | Basic | Plus | Premier |\n|---|---|---|---|"
+    title = "Fees and charges"
+    docs = [Doc("fees.md", title, [
+        f"{head}\n| Non-sterling transaction fee | 2.99% | 1.5% | £0 |",
+        "Cash machines in the UK are free to use. Some independent machines may ask for money.",
+        "Statements are sent every month by post or in the app, as you choose.",
+        "When you pay in a currency other than sterling we add the non-sterling transaction fee for your tier. "
+        "Premier customers pay no non-sterling transaction fee on Plus or other cards abroad.",
+    ], headings=[(title, "Tiers"), (title, "Cash"), (title, "Statements"), (title, "Abroad")])]
+    index = build_kb(kb_home, "fees", fake_embedder, docs)
+    r = HybridRetriever(index, fake_embedder)
+    q = "How much is the non-sterling transaction fee on Plus?"
+    hit = r.retrieve(q, k=1)[0]
+    assert hit.chunk.position == 3 and "1.5%" not in hit.passage
+    assert "| 1.5% |" in r.answer_excerpts(q, [hit])[0].passage
+    # one word of the label ("transaction") names no row
+    assert "| 1.5% |" not in r.answer_excerpts("How much is a transaction abroad on Plus?", [hit])[0].passage
