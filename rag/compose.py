@@ -180,6 +180,15 @@ def _without_reply(sentence: str, unsplit: bool = False, faq_path: bool = False)
     if m is None:
         return sentence
     rest = sentence[m.end() :]
+    if unsplit and not (stopped and faq_path) and (but := _BUT.match(rest)) is not None:
+        # a reply its sentence goes on from with "but" answers its entry's question as a "No." does,
+        # and what follows "but" is a sentence of its own: "Yes, but cash withdrawals on a credit card
+        # are charged a cash fee of 3% ..." (of "Can I get cash with my credit card?") was said to "Is
+        # there a fee to withdraw cash abroad with my debit card?" (QA 2026-12-07). Kept where the
+        # rest qualifies the reply ("Yes, but only if ...": no sentence without it)
+        after = rest[but.end() :]
+        if after and not _QUALIFIES.match(after):
+            return after[:1].upper() + after[1:]
     if (_ONLY_QUALIFIES if stopped and not faq_path else _QUALIFIES).match(rest):
         # a reply its sentence qualifies ("Yes, except on flights to the USA", "可以，但需要…") is
         # part of it: without it, "Except on flights to the USA" answered nothing. After a full
@@ -235,6 +244,8 @@ _QUALIFIES = re.compile(
     r"(?i)\s*(?:except|unless|but|only\s+if|provided|as\s+long\s+as|if\b|when\b|apart\s+from|other\s+than"
     r"|除了?|但|不过|只要|如果|只有|除非)"
 )
+# ... the "but" that a reply's own sentence goes on from ("Yes, but ...", "可以，但需要…")
+_BUT = re.compile(r"(?i)\s*(?:but\b|但是|但|不过)\s*[,，]?\s*")
 # ... and how one goes on after a reply's full stop with no sentence of its own ("No. Except on
 # flights to the USA.")
 _ONLY_QUALIFIES = re.compile(

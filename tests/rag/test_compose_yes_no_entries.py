@@ -70,3 +70,54 @@ def test_the_faq_direct_answer_keeps_a_no_its_sentence_goes_on_from_with_if() ->
     # the FAQ path (an entry matched closely) is as it was: only a reply left alone is taken off
     assert without_opening_reply(AIRLINE) == AIRLINE
     assert without_opening_reply(HIRE_CAR) == HIRE_CAR.removeprefix("No. ")
+
+
+CASH = ("Yes, but cash withdrawals on a credit card are charged a cash fee of 3% (minimum £3) and interest at 29.9% "
+        "from the day you withdraw the money.")
+ATM = "Cash withdrawals at any UK cash machine are free for all tiers."
+BRANCH = "You can pay in cash at any branch or at a Post Office counter using your debit card."
+
+
+def test_an_entrys_yes_but_is_not_said_to_a_question_on_another_subject() -> None:
+    # a bank's FAQ: the credit-card entry's "Yes, but ..." was said to "Is there a fee to use a Post
+    # Office to withdraw cash?" first, and to "Can I withdraw cash at a branch counter with my debit
+    # card?" after another sentence (QA 2026-12-07); what follows "but" is still said
+    post = _composed("Is there a fee to use a Post Office to withdraw cash?", [
+        _entry(1, "Can I get cash with my credit card?", CASH, 0.871),
+        _entry(2, "Do I pay to use a cash machine?", ATM, 0.866),
+    ])
+    assert "Yes" not in post and "Cash withdrawals on a credit card are charged" in post, post
+    counter = _composed("Can I withdraw cash at a branch counter with my debit card?", [
+        _entry(1, "Can I pay in cash?", BRANCH, 0.880),
+        _entry(2, "Can I get cash with my credit card?", CASH, 0.874),
+    ])
+    assert "Yes" not in counter and "but cash" not in counter, counter
+    # (not a question answered by yes or no either)
+    fee = _composed("How much is the cash fee abroad?", [
+        _entry(1, "Can I get cash with my credit card?", CASH, 0.85),
+        _entry(2, "Do I pay to use a cash machine?", ATM, 0.84),
+    ])
+    assert "Yes" not in fee and "but cash" not in fee, fee
+
+
+def test_an_entrys_yes_but_is_said_to_its_question_and_its_paraphrases() -> None:
+    own = _composed("Can I get cash with my credit card?", [_entry(1, "Can I get cash with my credit card?", CASH, 0.99)])
+    assert own.startswith("Yes, but cash withdrawals on a credit card"), own
+    para = _composed("Can I withdraw cash with my credit card?", [
+        _entry(1, "Can I get cash with my credit card?", CASH, 0.93),
+        _entry(2, "Do I pay to use a cash machine?", ATM, 0.85),
+    ])
+    assert para.startswith("Yes, but cash withdrawals on a credit card"), para
+
+
+def test_a_reply_that_but_qualifies_or_a_condition_follows_stays_whole() -> None:
+    # near misses: "Yes, if ..." and "Yes, but only if ..." are no sentences without their reply,
+    # and the FAQ path's "No." after a full stop goes on "But" as it always did
+    for answer in ("Yes, if it does not compete with us and is no more than 10 hours a week.",
+                   "Yes, but only if your card is a Premier card."):
+        assert without_opening_reply(answer) == answer
+    assert without_opening_reply("No. But you can order a new card in the app.") == (
+        "No. But you can order a new card in the app.")
+    # the FAQ direct answer to a question not answered by yes or no loses a "Yes, but" (as "Yes,")
+    assert without_opening_reply(CASH).startswith("Cash withdrawals on a credit card are charged")
+    assert without_opening_reply("可以，但需要提供购物小票。") == "需要提供购物小票。"
