@@ -778,7 +778,9 @@ def test_an_faq_entrys_yes_is_said_only_to_a_question_answered_by_yes_or_no(kb_h
     assert without_opening_reply("需要。请携带身份证原件。") == "请携带身份证原件。"
     # a reply its sentence qualifies is part of it: "Except on flights to the USA" answered nothing
     assert without_opening_reply("Yes, except on flights to the USA.") == "Yes, except on flights to the USA."
-    assert without_opening_reply("可以，但需要提供发票。") == "可以，但需要提供发票。"
+    # ... but what follows "但" (as "but") is a sentence of its own, and the reply answers the
+    # entry's question only (a bank's "Yes, but ..." was said to other questions, QA 2026-12-07)
+    assert without_opening_reply("可以，但需要提供发票。") == "需要提供发票。"
     # "No." ends no sentence (it may abbreviate "number"), and was said to "What is the pet policy?"
     assert without_opening_reply("No. Pets are not allowed.") == "Pets are not allowed."
     assert without_opening_reply("No. 5 is the gate for pets.") == "No. 5 is the gate for pets."
