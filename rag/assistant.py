@@ -94,6 +94,7 @@ from rag.compose import (
     build_messages,
     passage_sentences_and_rows,
     reply_excepts,
+    tells_apart,
     without_opening_reply,
 )
 from rag.conversation import (
@@ -1851,6 +1852,11 @@ class Assistant:
             # "OTA升级前要注意什么？" was told the entry "OTA升级需要多长时间？" as a direct answer, "约40
             # 分钟" (a tester's): an entry that asks how long, how much or when answers that only;
             # the composer looks for what is asked among the passages, the entries too
+            faq = None
+        if faq is not None and "faq_exact" not in faq.scores and tells_apart(asked, faq.chunk.question or "", faq.chunk.answer or ""):
+            # "首诊能在网上开药吗" matched "可以线上复诊开药吗？", whose answer tells 首诊 from 复诊: the
+            # entry answers another question than this one, and its "可以" was said first (QA
+            # 2026-12-07); the composer says what the answer says of the one asked
             faq = None
         if faq is not None and _changed_by_notice(faq, hits, asked, as_of):
             # a notice among the passages says the rule the entry states has changed ("Effective

@@ -274,6 +274,44 @@ def reply_excepts(asked: frozenset[str], entry: str, sentence: str) -> bool:
     return bool(extra) and any(named_terms(extra, part) for part in excepted)
 
 
+_CLAUSE = re.compile(r"[.;,:!?。；，：！？、]+")
+
+
+def tells_apart(question: str, entry: str, answer: str) -> bool:
+    """Whether ``question`` asks of another qualifier of a thing than its curated entry's question
+    (``entry``) does, and the entry's ``answer`` names both, telling them apart: then the entry's
+    question is not this one, and neither is its reply. "首诊能在网上开药吗" matched "可以线上复诊开药
+    吗？" (复诊, a follow-up visit, for 首诊, a first one), whose answer "可以。...复诊开药...，首诊不能线
+    上开药" was said as the direct answer, "可以" first (QA 2026-12-07). Two words qualify the same
+    thing where each is followed by the same word (a "debit card" for a "credit card"), or, Chinese,
+    end in the same character (首诊, 复诊); the answer naming both keeps a synonym (网上 for 线上,
+    which the answer does not name) from counting."""
+    mine, its = tokenize(query_topic(question)), tokenize(entry)
+    if not mine or not its:
+        return False
+    asked = set(mine) - named_terms(frozenset(mine), entry)
+    named = set(its) - named_terms(frozenset(its), question)
+    if not asked or not named:
+        return False
+    # each named in a clause of the answer that does not name the other: "We do not cover damage
+    # caused by pets chewing" names a kind of damage, and tells "chews the sofa" from "damages the
+    # sofa" apart in nothing
+    clauses = [named_terms(frozenset(asked | named), c) for c in _CLAUSE.split(answer)]
+
+    def apart(x: str, y: str) -> bool:
+        return any(x in c and y not in c for c in clauses) and any(y in c and x not in c for c in clauses)
+
+    def after(words: list[str], w: str) -> set[str]:
+        return {words[i + 1] for i, t in enumerate(words[:-1]) if t == w}
+
+    return any(
+        x != y and apart(x, y) and (
+            bool(after(mine, x) & after(its, y)) or (is_cjk_char(x[-1]) and x[-1] == y[-1] and len(x) > 1 and len(y) > 1)
+        )
+        for x in asked for y in named
+    )
+
+
 def without_opening_reply(answer: str) -> str:
     """A curated ``answer`` without the reply it opens with ("Yes. Tap Pause in the app" ->
     "Tap Pause in the app", "可以。冷冻保存最多一个月" -> "冷冻保存最多一个月", "Yes, choose ..." ->
@@ -1284,7 +1322,7 @@ class ExtractiveComposer:
             replies_here = replies[n] = replied(entry or "")
             split_off[n] = not yes_no or (entry is not None and not replies_here and (
                 not (_leads_entries(hits, n) or named_terms(asked, f"{entry}\n{hit.chunk.answer or hit.passage}") == asked)
-                or reply_excepts(asked, entry, hit.passage)
+                or reply_excepts(asked, entry, hit.passage) or tells_apart(question, entry, hit.chunk.answer or hit.passage)
             ))
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"

@@ -5,6 +5,10 @@ cosines a retriever gives)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from indexes.embedders import get_embedder
 from indexes.types import Chunk
 from rag.compose import ExtractiveComposer, without_opening_reply
@@ -121,3 +125,53 @@ def test_a_reply_that_but_qualifies_or_a_condition_follows_stays_whole() -> None
     # the FAQ direct answer to a question not answered by yes or no loses a "Yes, but" (as "Yes,")
     assert without_opening_reply(CASH).startswith("Cash withdrawals on a credit card are charged")
     assert without_opening_reply("可以，但需要提供购物小票。") == "需要提供购物小票。"
+
+
+REFILL = "可以。半年内在本院看过的慢性病患者可通过小程序“互联网医院”复诊开药，药品可快递到家，首诊不能线上开药。"
+
+
+def test_tells_apart_reads_another_qualifier_that_the_answer_names_too() -> None:
+    from rag.compose import tells_apart
+
+    # 首诊 (a first visit) for the entry's 复诊 (a follow-up), the answer naming both (QA 2026-12-07)
+    assert tells_apart("首诊能在网上开药吗", "可以线上复诊开药吗？", REFILL)
+    cards = "Yes, a 2% fee applies to credit card withdrawals. Debit card withdrawals are free."
+    assert tells_apart("Can I get cash with my debit card?", "Can I get cash with my credit card?", cards)
+    # near misses: a synonym the answer does not name (网上 for 线上), a paraphrase, the entry's own
+    # question, and another qualifier the answer says nothing of
+    assert not tells_apart("网上能复诊开药吗", "可以线上复诊开药吗？", REFILL)
+    assert not tells_apart("复诊可以网上开药吗", "可以线上复诊开药吗？", REFILL)
+    assert not tells_apart("可以线上复诊开药吗？", "可以线上复诊开药吗？", REFILL)
+    assert not tells_apart("Can I withdraw cash with my credit card?", "Can I get cash with my credit card?", CASH)
+    assert not tells_apart("Can I get cash with my debit card?", "Can I get cash with my credit card?", CASH)
+
+
+@pytest.mark.integration
+def test_the_faq_direct_answer_is_not_said_to_another_qualifier_its_answer_tells_apart(tmp_path: Any) -> None:
+    # "首诊能在网上开药吗" matched "可以线上复诊开药吗？" closely enough to be told its answer as written,
+    # "可以" first: the entry's answer says 首诊不能线上开药 (QA 2026-12-07)
+    from indexes.kbase import KnowledgeBase
+    from ingest.pipeline import ingest_paths
+    from kb.settings import DEFAULT_EMBEDDER
+    from rag.assistant import Assistant
+    from rag.support import get_scorer
+
+    e5 = get_embedder(DEFAULT_EMBEDDER)
+    (tmp_path / "docs").mkdir()
+    rows = [("可以线上复诊开药吗？", REFILL), ("挂号费多少钱？", "普通号10元，专家号50元。"),
+            ("没带医保卡能看病吗？", "可以。出示医保电子凭证即可。"), ("几点放号？", "每天早上7点放号。")]
+    (tmp_path / "docs" / "faq.csv").write_text(
+        "Question,Answer\n" + "".join(f"{q},{a}\n" for q, a in rows), encoding="utf-8")
+    kb = KnowledgeBase(tmp_path / "home", "t")
+    ingest_paths(kb, [tmp_path / "docs"], e5)
+    index = kb.load_live()
+    try:
+        a = Assistant(lambda: index, e5, "extractive:", get_scorer("default", e5))
+        first = a.ask("首诊能在网上开药吗")
+        own = a.ask("可以线上复诊开药吗")
+        para = a.ask("复诊可以网上开药吗")
+    finally:
+        index.close()
+    assert not first.text.startswith("可以") and "首诊不能线上开药" in first.text, (first.action, first.text)
+    assert own.action == "faq" and own.text.startswith("可以"), own.text
+    assert para.text.startswith("可以"), (para.action, para.text)
