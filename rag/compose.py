@@ -199,6 +199,38 @@ def _without_reply(sentence: str, unsplit: bool = False, faq_path: bool = False)
     return rest[:1].upper() + rest[1:]
 
 
+# what a curated answer with no sentence of its own opens with: a preposition ("In PeopleHub under
+# Expenses > New claim"), a number ("60 days from the date of the expense"), a determiner or
+# possessive ("Your line manager"), or a plural noun a phrase goes on from ("Employees in Grade 4 and
+# above, and anyone whose role requires one"; "Orders ship ..." is a sentence): an imperative
+# ("Phone your line manager ...") opens with its verb
+_FRAGMENT_OPENING = re.compile(
+    r"(?i)^\W*(?:(?:in|on|at|by|with|within|from|for|via|through|under|after|before|until|during|up\s+to|only)\b"
+    r"|\d|(?:the|a|an|your|our|their|his|her|its|my|each|every|all|any)\b|[a-z]+[^s\W]s\s+(?:in|of|on|at|with|from|for|under|over|and|or)\b)"
+)
+# what ends the clause that would hold its verb: "anyone whose role requires one" says no verb of
+# the sentence
+_SUBORDINATE = re.compile(r"(?i)\b(?:who|whose|whom|which|that|where|when|if|after|before|until|unless|because|once|while)\b")
+# a verb of a main clause: an auxiliary, a modal, a subject pronoun, or a verb a rule is said with
+_MAIN_VERB = re.compile(  # (lower-case: "My pay > Payslips" names a menu, no verb)
+    r"\b(?:is|are|was|were|be|been|am|has|have|had|do|does|did|can|cannot|could|will|would|may|might|must|shall"
+    r"|should|need|needs|get|gets|pay|pays|receive|receives|take|takes|apply|applies|run|runs|i|you|we|they|he|she|it"
+    r"|there)\b|\bI\b|\w+n't\b"
+)
+
+
+def _fragment(sentence: str) -> bool:
+    """Whether ``sentence`` (English) is no sentence of its own, a noun phrase that answers its
+    entry's question ("Who gets a company phone?": "Employees in Grade 4 and above, and anyone
+    whose role requires one"): it opens as one (:data:`_FRAGMENT_OPENING`) and its main clause,
+    up to a word that opens a clause of its own, holds no verb (:data:`_MAIN_VERB`)."""
+    s = sentence.strip()
+    if not s or has_cjk(s) or not _FRAGMENT_OPENING.match(s):
+        return False
+    main = _SUBORDINATE.split(s, maxsplit=1)[0]
+    return _MAIN_VERB.search(main[:1].lower() + main[1:]) is None
+
+
 # how far an entry's curated question leads every other one retrieved (by the retriever's question
 # cosine, "qdense") for a yes-or-no question to count as its paraphrase. multilingual-e5-small: the
 # paraphrases of covid-faq lead by 0.031 to 0.071 ("Are there infected people in the US?" 0.908, "Am
@@ -1310,6 +1342,7 @@ class ExtractiveComposer:
         # "No. Harbourside only offers home contents insurance" (of "Do you cover buildings
         # insurance?"). A wrong "No." is worse than none: the rest of the sentence is still said.
         split_off: dict[int, bool] = {}
+        held: set[int] = set()  # the passages whose answer's opening, no sentence, is not said
         kind = asked_kind(question, query)
         # what a price is asked of ("the Golden Poppy one": the one is what it names)
         priced = q_terms - price_terms(question) - {"one", "ones"}
@@ -1320,6 +1353,19 @@ class ExtractiveComposer:
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
             replies_here = replies[n] = replied(entry or "")
+            # an entry's answer that opens with no sentence of its own answers its entry's question
+            # only (or a paraphrase: the curated question clearly the closest, or naming every term
+            # asked): "Do Grade 4 employees get a company car?" was told "Employees in Grade 4 and
+            # above, and anyone whose role requires one" of "Who gets a company phone?", and "Can you
+            # approve my leave for next Friday?" "Your line manager" (QA 2026-12-07)
+            answer_opening = ""
+            if entry is not None and not asks_yes_no(entry) and not (
+                same_words(question, entry) or _leads_entries(hits, n) or named_terms(asked, entry) == asked
+            ):
+                opening = split_sentences(hit.chunk.answer or "")
+                answer_opening = wording(opening[0]) if opening and _fragment(opening[0]) else ""
+                if answer_opening:
+                    held.add(n)  # (nor is the answer said whole)
             split_off[n] = not yes_no or (entry is not None and not replies_here and (
                 not (_leads_entries(hits, n) or named_terms(asked, f"{entry}\n{hit.chunk.answer or hit.passage}") == asked)
                 or reply_excepts(asked, entry, hit.passage) or tells_apart(question, entry, hit.chunk.answer or hit.passage)
@@ -1367,7 +1413,7 @@ class ExtractiveComposer:
                 # sentence that a line break or a cut page left without its end answers nothing,
                 # however close it is to the question
                 quotable = not (_is_question(s) or _is_meta(s) or _is_bare_reply(s) or _cut_short(s) or elliptic
-                                or _of_another_label(s, asked_labels))
+                                or _of_another_label(s, asked_labels) or (bool(answer_opening) and wording(s) == answer_opening))
                 # (nor does a word alone on a document's line, a heading not marked as one:
                 # "Reimbursement [1]" was said as a sentence of "Are traffic fines reimbursed?")
                 lone_word = hit.chunk.kind != "faq" and not has_cjk(s) and len(s.rstrip(".!:;").split()) < 2
@@ -2186,6 +2232,8 @@ class ExtractiveComposer:
             for j, (n, pos, sent, r) in enumerate(said)
         ]
         whole = None if narrowed else self._whole_entry(hits, said, replies, split_off)
+        if whole is not None and whole[0] in held:
+            whole = None
         if whole is not None:
             n, answer = whole
             r = max(r for *_, r in said)

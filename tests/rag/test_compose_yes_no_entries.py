@@ -175,3 +175,60 @@ def test_the_faq_direct_answer_is_not_said_to_another_qualifier_its_answer_tells
     assert not first.text.startswith("可以") and "首诊不能线上开药" in first.text, (first.action, first.text)
     assert own.action == "faq" and own.text.startswith("可以"), own.text
     assert para.text.startswith("可以"), (para.action, para.text)
+
+
+PHONE = "Employees in Grade 4 and above, and anyone whose role requires one."
+CAR_ROW = "Company cars are provided to Directors only; Grade 4-6 employees are not eligible for a company car."
+
+
+def _doc(text: str) -> Hit:
+    chunk = Chunk(id="d", doc_id="benefits", source="benefits.docx", position=0, title="Benefits by grade", text=text)
+    return Hit(chunk=chunk, score=0.97, scores={})
+
+
+def test_an_entrys_answer_with_no_sentence_of_its_own_is_said_to_its_question_only() -> None:
+    # an HR FAQ: "Do Grade 4 employees get a company car?" was told "Employees in Grade 4 and above,
+    # and anyone whose role requires one" of "Who gets a company phone?", and "Can you approve my
+    # leave for next Friday?" "Your line manager" (QA 2026-12-07)
+    car = _composed("Do Grade 4 employees get a company car?", [
+        _doc(CAR_ROW), _entry(1, "Who gets a company phone?", PHONE, 0.862),
+        _entry(2, "Does the company pay for glasses?", "Eye tests are free.", 0.851),
+    ])
+    assert "Employees in Grade 4 and above" not in car and "not eligible for a company car" in car, car
+    leave = _composed("Can you approve my leave for next Friday?", [
+        _entry(1, "Who approves my annual leave?", "Your line manager. Requests of more than 10 consecutive working "
+               "days also need your department head's approval.", 0.871),
+        _entry(2, "How far in advance do I need to request leave?", "Requests for three days or more must be made "
+               "at least two weeks in advance.", 0.866),
+    ])
+    assert "Your line manager" not in leave and "department head's approval" in leave, leave
+
+
+def test_an_entrys_answer_with_no_sentence_of_its_own_is_said_to_a_paraphrase() -> None:
+    own = _composed("Who gets a company phone?", [_entry(1, "Who gets a company phone?", PHONE, 0.99)])
+    assert own.startswith("Employees in Grade 4 and above"), own
+    para = _composed("Who is given a work mobile?", [
+        _entry(1, "Who gets a company phone?", PHONE, 0.93),
+        _entry(2, "Does the company pay for glasses?", "Eye tests are free.", 0.85),
+    ])
+    assert "Employees in Grade 4 and above" in para, para
+    # a full sentence of another entry is still said
+    laptop = _composed("How often do I get a new laptop?", [
+        _entry(1, "When will my laptop be replaced?", "Laptops are replaced every 4 years.", 0.87),
+        _entry(2, "What should I do if my laptop is stolen?", "Report it to the IT Service Desk within 24 hours.", 0.86),
+    ])
+    assert "Laptops are replaced every 4 years" in laptop, laptop
+
+
+def test_a_fragment_is_told_from_a_sentence() -> None:
+    from rag.compose import _fragment
+
+    for fragment in (PHONE, "Your line manager.", "In PeopleHub under Expenses > New claim.",
+                     "60 days from the date of the expense.", "With the next monthly payroll after the claim is approved.",
+                     "The Finance Director."):
+        assert _fragment(fragment), fragment
+    for sentence in ("Phone your line manager before 10:00.", "The leave year runs from 1 January to 31 December.",
+                     "Orders ship within 2 days.", "It depends on your grade.", "Laptops are replaced every 4 years.",
+                     "In the app, you can freeze your card.", "Customers who joined before 2020 keep their rate.",
+                     "可以。请携带身份证。"):
+        assert not _fragment(sentence), sentence
