@@ -2660,9 +2660,34 @@ def _change_of(
     quantity.supersedes`, :func:`indexes.quantity.in_force`); None where none does."""
     for j in changes:
         n, _, change = every[j]
-        if change != sent and q_terms & words[j] and supersedes_now(change, sent, hits[n - 1].passage, today):
+        if (
+            change != sent and q_terms & words[j] and supersedes_now(change, sent, hits[n - 1].passage, today)
+            and _of_subject(change, sent, every)
+        ):
             return j
     return None
+
+
+def _of_subject(change: str, rule: str, every: Sequence[tuple[int, int, str]]) -> bool:
+    """Whether ``rule``, which states an old amount of ``change`` (:func:`indexes.quantity.
+    supersedes`), is of what the change is of: no other sentence of its passage (``every``: passage
+    number, position, sentence) that states one too names more of the change's words. An amount
+    alone may be another row's of the same table: "寄往新疆、西藏的快件，首重（1公斤）价格由20元调整为25元，续重价格
+    由每公斤15元调整为每公斤18元" replaced the price table's 二区 row (首重15元) and its worked example
+    (运费＝15＋6×3) for "寄5公斤到湖南多少钱", where its 偏远区 row (新疆、西藏: 20元, 15元) is the one it
+    changed (QA 2026-12-07). (Sentences of other passages, an FAQ's and a handbook's, may both
+    state the old rule: each is replaced.)"""
+    at = next((n for n, _, s in every if s == rule), None)
+    terms = {t for t in tokenize(change) if not any(c.isdigit() for c in t)}
+
+    def shared(sentence: str) -> int:
+        return len(terms & set(tokenize(sentence)))
+
+    own = shared(rule)
+    return all(
+        shared(other) <= own for n, _, other in every
+        if n == at and other not in (rule, change) and supersedes(change, other)
+    )
 
 
 def _stops_at_semicolon(sentence: str) -> bool:
