@@ -272,6 +272,21 @@ def quotes_before(change: str, rule: str) -> bool:
     return False
 
 
+def changed_subject(sentence: str) -> str | None:
+    """What ``sentence`` says changed from one value to another, as it writes it before the change,
+    its dates left out ("From 1 December 2026 the daily ATM limit on Plus increases from £500 to
+    £750": "the daily ATM limit on Plus"; "寄往新疆的快件首重价格由25元下调为22元": "寄往新疆的快件首重价格");
+    None where it says no such change ("(previously 31 March)" says the old value, not of what)."""
+    if not changed_from(sentence):
+        return None
+    for m in _CHANGED_FROM.finditer(sentence):
+        if m.group("en") is not None or m.group("zh") is not None:
+            start = max(sentence.rfind(p, 0, m.start()) for p in ("。", ". ", "；", "; ", "：", ": "))
+            return _DATE.sub(" ", sentence[start + 1 : m.start()])
+        break
+    return None
+
+
 def _a_year(q: Quantity) -> bool:
     """Whether ``q`` reads as a year ("2019" with no unit)."""
     return q.unit is None and q.value.is_integer() and 1900 <= q.value <= 2100

@@ -21,6 +21,7 @@ from indexes.quantity import (
     DIMENSION_TERMS,
     asked_quantities,
     changed_from,
+    changed_subject,
     dimensions_named,
     in_force_in,
     names_quantity,
@@ -2026,6 +2027,8 @@ class ExtractiveComposer:
         # "由18小时延长至24小时") is told as the notice says it now: the old rule was quoted, at confidence
         # 1.0 from an FAQ entry, beside or instead of the change (QA: a health plan, a courier)
         changes = [j for j, (_, _, t) in enumerate(every) if changed_from(t)] if q_terms else []
+        beside: dict[tuple[int, int], tuple[int, int]] = {}  # a change -> the rule said with it, for what else it says
+        looked: set[tuple[int, int]] = set()  # the sentences said whose changes were looked for
         if changes:
             how_asked = asks_how_to(question)
             # (where the question asks for no figure, and asks yes or no, or how, or more than the
@@ -2061,6 +2064,13 @@ class ExtractiveComposer:
                 # for its 退学, and the notice's "…（原为开学后两周内）" after it (QA: a university's fees))
                 if rule_at is None or quotes_before(every[j][2], every[rule_at][2]):
                     return False
+                # (nor one that names what it changed in the rule's words: "Which relatives count as
+                # close family for bereavement leave?" was told "up to 5 days of paid bereavement leave on
+                # the death of a close family member (spouse or partner, ...)" and, last, as of something
+                # else, "Paid bereavement leave on the death of a close family member is increased from
+                # 5 days to 7 days" (QA 2026-12-07))
+                if _writes_subject(every[j][2], every[rule_at][2]):
+                    return False
                 # (a curated entry's question is no heading of what its answer is of: it asks what the
                 # question does, in other words, "How long does prior authorization take?")
                 head = section[rule_at]
@@ -2074,10 +2084,16 @@ class ExtractiveComposer:
                 )
 
             spoken: list[tuple[tuple[int, int, str, float], bool, bool, frozenset[str] | None]] = []
-            for k, (n, pos, sent, r) in enumerate(said):
+            # (a change said is a rule too, that a newer notice may change in turn: the table's
+            # 偏远区 row was told as "首重（1公斤）价格由20元调整为25元" where a later notice says "由25元下调为22元"
+            # (QA 2026-12-07): the newest is said, as each change is, in the place of the one before)
+            queue = [(said[k], leaning[k], says_kind[k], rows[k]) for k in range(len(said))]
+            for queued in queue:
+                (n, pos, sent, r), _, queued_kind, _ = queued
+                looked.add((n, pos))
                 j = _change_of(sent, changes, every, plain, q_terms, hits, today)
                 if j is None:
-                    spoken.append((said[k], leaning[k], says_kind[k], rows[k]))
+                    spoken.append(queued)
                     continue
                 m, at, change = every[j]
                 doubt = of_else(place.get((n, pos)), j)
@@ -2085,12 +2101,19 @@ class ExtractiveComposer:
                     # (where the question names what the rule is of and the change is not, the
                     # change is said after the rule, not in its place: "What is the monthly fee for
                     # Premier Checking?" is answered by its $35, then by the overdraft fee's change)
-                    spoken.append(((m, at, change, r - 1e-6 if doubt else r + 1e-6), False, fits[j], None))
+                    queue.append(((m, at, change, r - 1e-6 if doubt else r + 1e-6), False, fits[j], None))
                     places.add((m, at))
-                if doubt or (kind is None and not of_figure(j) and (yes_no or how_asked or not q_terms <= plain[j])) or (
-                    kind is not None and says_kind[k] and not fits[j]
+                # (but not where it says nothing the change does not: "保价费怎么算" was told "保价费为声明价值的
+                # 0.5%，最低收费1元" after "保价费率由声明价值的0.5%调整为0.3%，最低收费仍为1元" (QA 2026-12-07))
+                if doubt or (
+                    kind is None and not of_figure(j) and (yes_no or how_asked or not q_terms <= plain[j])
+                    and _says_more(sent, change)
+                ) or (
+                    kind is not None and queued_kind and not fits[j]
                 ):
-                    spoken.append((said[k], leaning[k], says_kind[k], rows[k]))
+                    spoken.append(queued)
+                    if not doubt:
+                        beside.setdefault((m, at), (n, pos))
                 else:
                     places.discard((n, pos))
             said = [x[0] for x in spoken]
@@ -2191,6 +2214,17 @@ class ExtractiveComposer:
             if rest and total + sum(len(every[place[(n, p)]][2]) + 1 for p in rest) <= self.max_chars:
                 for p in rest:
                     total += say_too(n, p, r)
+        # a row said so, that a change in force among the passages changed, is said with the change
+        # before it: "What's the difference between Plus and Premier?" was told the table's "Daily ATM
+        # cash withdrawal limit; Plus: £500; Premier: £1,000" as if the notice's "... on the Plus account
+        # increases from £500 to £750" (in force) were not among the passages (QA 2026-12-07)
+        for n, pos, sent, r in list(said) if changes else []:
+            if (n, pos) in looked or (j := _change_of(sent, changes, every, plain, q_terms, hits, today)) is None:
+                continue
+            m, at, _ = every[j]
+            if (m, at) not in places:
+                total += say_too(m, at, r)
+            beside.setdefault((m, at), (n, pos))
         # a how-to question answered by a numbered list's step is told the steps of that list, in
         # order, as many as fit: "How do I switch to eSIM?" said steps 1 and 2 of 5, and a list
         # too long for the answer's room said steps 2, 3 and 5 of 12 where it now says 1 to 7
@@ -2239,6 +2273,22 @@ class ExtractiveComposer:
             r = max(r for *_, r in said)
             return Composed(mark_sentences(answer, [n], lang), tuple((n, sent, r) for sent in split_sentences(answer)))
         said = _cells_asked(question, kind, said, hits)
+        # a rule said beside the change of it, for what else it says, is told after the change, not
+        # first with the rest of its passage: "退号怎么退" and "网上退号随时都可以吗" quoted "患者可在就诊前一天17:00前…
+        # 免费退号" and the rest of the old rules first, and the notice's "由就诊前一天17:00延长至就诊当天上午7:00" last,
+        # as if the old rule held (QA 2026-12-07)
+        for notice_at, rule_place in beside.items():
+            at_of = {(n, pos): k for k, (n, pos, _, _) in enumerate(said)}
+            # (where it still says the old amount as told: "What is the daily ATM limit on Premier?"
+            # is told the row's Premier cell, which the Plus limit's change did not change)
+            if (
+                notice_at in at_of and rule_place in at_of and at_of[notice_at] > at_of[rule_place]
+                and supersedes(said[at_of[notice_at]][2], said[at_of[rule_place]][2])
+                # (an entry's "No." is said first or not at all, above)
+                and (at_of[rule_place] or replies.get(rule_place[0], False)
+                     or _without_reply(said[0][2], unsplit=True) == said[0][2])
+            ):
+                said.insert(at_of[rule_place], said.pop(at_of[notice_at]))
         if said:
             n, pos, last, r = said[-1]
             said[-1] = (n, pos, _ended(last), r)
@@ -2666,6 +2716,27 @@ def _change_of(
         ):
             return j
     return None
+
+
+def _says_more(rule: str, change: str) -> bool:
+    """Whether ``rule`` says a word, not an amount, that ``change`` does not write (a Chinese word
+    whose characters all stand in the change is written there: jieba cuts "保价费为" into 保价 and 费为)."""
+    words, text = set(tokenize(change)), to_simplified(change)
+    return any(
+        not any(c.isdigit() for c in t) and t not in words and not (is_cjk_char(t[0]) and all(c in text for c in t))
+        for t in tokenize(rule)
+    )
+
+
+def _writes_subject(change: str, rule: str) -> bool:
+    """Whether ``change`` names what it changed (:func:`indexes.quantity.changed_subject`: "Paid
+    bereavement leave on the death of a close family member", of "... is increased from 5 days to 7
+    days") in words that ``rule`` all writes; a date, an amount and a name the rule does not write
+    ("The overdraft fee for Everyday and Plus Checking" of "Premier Checking costs $35") do not."""
+    subject = changed_subject(change)
+    terms = {t for t in tokenize(subject or "") if not any(c.isdigit() for c in t)}
+    words, text = set(tokenize(rule)), to_simplified(rule)
+    return bool(terms) and all(t in words or (is_cjk_char(t[0]) and t in text) for t in terms)
 
 
 def _of_subject(change: str, rule: str, every: Sequence[tuple[int, int, str]]) -> bool:

@@ -66,3 +66,103 @@ def test_a_change_replaces_the_row_of_what_it_changed_not_another_that_costs_as_
     # ... and still replaces the row it changed
     text = composer.compose("新疆西藏的首重和续重是多少", hits, lang="zh").text
     assert text.startswith("寄往新疆、西藏的快件") and "偏远区" not in text, text
+
+
+CANCEL_ZH = (
+    "## 五、取消预订\n客人可在入住前一天18:00前在原预订渠道免费取消，房费原路退回。入住当天不能在网上取消，只能致电前台办理。"
+    "一个月内预订后未入住也未取消累计3次的，将暂停网上预订资格30天。"
+)
+CANCEL_NOTICE_ZH = "自2026年10月1日起，网上免费取消截止时间由入住前一天18:00延长至入住当天中午12:00（原为入住前一天18:00）。"
+
+
+def test_a_rule_said_beside_its_change_is_told_after_the_change() -> None:
+    # "退号怎么退" and "网上退号随时都可以吗" quoted the old "就诊前一天17:00前…免费退号" first, with the rest of
+    # its passage, and the notice's "（原为就诊前一天17:00）" last, as if the old rule held (QA 2026-12-07)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, CANCEL_ZH, "预订须知", 0.9, "zh"), _hit(2, CANCEL_NOTICE_ZH, "关于调整取消时间的通知", 0.7, "zh")]
+    for q in ("预订怎么取消", "网上取消随时都可以吗"):
+        text = composer.compose(q, hits, lang="zh").text
+        assert "入住当天中午12:00" in text, (q, text)
+        if "在入住前一天18:00前" in text:
+            assert text.index("入住当天中午12:00") < text.index("在入住前一天18:00前"), (q, text)
+
+
+LEAVE_EN = (
+    "## Bereavement leave\nEmployees may take up to 5 days of paid bereavement leave on the death of a close family "
+    "member (spouse or partner, child, parent, sibling, grandparent or grandchild) and up to 2 days of paid "
+    "leave on the death of another relative."
+)
+LEAVE_NOTICE_EN = "Paid bereavement leave on the death of a close family member is increased from 5 days to 7 days."
+
+
+def test_a_change_that_names_the_rules_subject_in_its_words_is_of_that_rule() -> None:
+    # "Which relatives count as close family for bereavement leave?" was told "up to 5 days ...
+    # (spouse or partner, ...)" first and the change to 7 days last, as of something else: the
+    # question's "relatives" is the rule's and not the change's (QA 2026-12-07)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, LEAVE_EN, "Handbook", 0.9, "en"), _hit(2, LEAVE_NOTICE_EN, "Policy update", 0.7, "en")]
+    text = composer.compose("Which relatives count as close family for bereavement leave?", hits).text
+    assert text.startswith("Paid bereavement leave on the death of a close family member is increased"), text
+    assert "spouse or partner" in text, text
+    # ... not one that names another thing than the rule's: an overdraft fee's change is not the
+    # monthly fee's that costs as much (test_compose_cases)
+    from rag.compose import _writes_subject
+
+    assert not _writes_subject("The overdraft fee for Everyday and Plus Checking is reduced from $35 to $29.",
+                               "Premier Checking costs $35 per month.")
+    assert not _writes_subject("Days not taken are lost (previously 31 March).", "Days must be taken by 31 March.")
+
+
+INSURE_ZH = "## 第一条 保价\n保价费为声明价值的0.5%，最低收费1元。贵重物品建议全部保价。"
+INSURE_NOTICE_ZH = "保价费率由声明价值的0.5%调整为0.3%，最低收费仍为1元。"
+
+
+def test_a_rule_that_says_nothing_its_change_does_not_is_not_said_beside_it() -> None:
+    # "保价费怎么算" was told "保价费为声明价值的0.5%，最低收费1元" after the notice's "由声明价值的0.5%调整为0.3%，
+    # 最低收费仍为1元": kept for what else it says, it says nothing else (QA 2026-12-07)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, INSURE_ZH, "保价与理赔规则", 0.9, "zh"), _hit(2, INSURE_NOTICE_ZH, "关于调整保价费率的公告", 0.7, "zh")]
+    text = composer.compose("保价费怎么算", hits, lang="zh").text
+    assert "调整为0.3%" in text and "保价费为声明价值的0.5%" not in text, text
+
+
+TIERS_EN = (
+    "## Account tiers at a glance\nVersion 7.2. These terms apply to Plus and Premier current accounts.\n"
+    "We offer two current account tiers: Plus and Premier.\n"
+    "| Fee or limit | Plus | Premier |\n|---|---|---|\n| Monthly account fee | £10 | £25 |\n"
+    "| Daily ATM cash withdrawal limit | £500 | £1,000 |\n| Daily debit card spending limit | £5,000 | £10,000 |"
+)
+TIERS_NOTICE_EN = (
+    "1 December 2026 - Higher cash limit for Plus\nFrom 1 December 2026 the daily ATM cash withdrawal limit on the "
+    "Plus account increases from £500 to £750.\n1 February 2027 - Plus monthly fee\nFrom 1 February 2027 the Plus "
+    "monthly account fee will increase from £10 to £12."
+)
+
+
+def test_a_tables_row_said_with_the_others_is_said_with_its_change() -> None:
+    # "What's the difference between Plus and Premier?" was told the table's "Daily ATM cash
+    # withdrawal limit; Plus: £500; Premier: £1,000", a row said with the row asked, as if the
+    # notice's change to £750 (in force) were not among the passages (QA 2026-12-07); the monthly
+    # fee's change, from a later date, changes nothing yet
+    import datetime
+
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, TIERS_EN, "Fees and charges", 0.9, "en"), _hit(2, TIERS_NOTICE_EN, "Notice", 0.6, "en")]
+    for q in ("What's the difference between Plus and Premier?", "What does Premier give me over Plus?"):
+        text = composer.compose(q, hits, today=datetime.date(2026, 12, 7)).text
+        assert "from £500 to £750" in text and "£12" not in text, (q, text)
+        assert text.index("from £500 to £750") < text.index("Plus: £500"), (q, text)
+    # (before the change's date, the row is the rule, and the change is not said with it)
+    text = composer.compose("What's the difference between Plus and Premier?", hits, today=datetime.date(2026, 11, 20)).text
+    assert "£750" not in text and "Plus: £500" in text, text
+
+
+def test_the_newest_of_two_changes_is_said_in_place_of_the_older() -> None:
+    # a rule that a notice changed and a later notice changed again is told as the later one says:
+    # the 偏远区 row's "首重（1公斤）价格由20元调整为25元" where a December notice says "由25元下调为22元" (QA 2026-12-07)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    rule = _hit(1, "## 运费\n寄往新疆的快件首重（1公斤）价格为20元。", "运费价格表", 0.9, "zh")
+    first = _hit(2, "寄往新疆的快件首重（1公斤）价格由20元调整为25元。", "关于调整运费的公告", 0.8, "zh")
+    later = _hit(3, "自2026年12月1日起，寄往新疆的快件首重（1公斤）价格由25元下调为22元。", "关于新疆运费优惠的通知", 0.7, "zh")
+    text = composer.compose("寄到新疆首重多少钱", [rule, first, later], lang="zh", today=__import__("datetime").date(2026, 12, 7)).text
+    assert text.startswith("自2026年12月1日起") and "价格为20元" not in text and "调整为25元" not in text, text
