@@ -1343,7 +1343,7 @@ class ExtractiveComposer:
         # "No. Harbourside only offers home contents insurance" (of "Do you cover buildings
         # insurance?"). A wrong "No." is worse than none: the rest of the sentence is still said.
         split_off: dict[int, bool] = {}
-        held: set[int] = set()  # the passages whose answer's opening, no sentence, is not said
+        fragments_held: set[int] = set()  # the passages whose answer's opening, no sentence, is not said
         kind = asked_kind(question, query)
         # what a price is asked of ("the Golden Poppy one": the one is what it names)
         priced = q_terms - price_terms(question) - {"one", "ones"}
@@ -1366,7 +1366,7 @@ class ExtractiveComposer:
                 opening = split_sentences(hit.chunk.answer or "")
                 answer_opening = wording(opening[0]) if opening and _fragment(opening[0]) else ""
                 if answer_opening:
-                    held.add(n)  # (nor is the answer said whole)
+                    fragments_held.add(n)  # (nor is the answer said whole)
             split_off[n] = not yes_no or (entry is not None and not replies_here and (
                 not (_leads_entries(hits, n) or named_terms(asked, f"{entry}\n{hit.chunk.answer or hit.passage}") == asked)
                 or reply_excepts(asked, entry, hit.passage) or tells_apart(question, entry, hit.chunk.answer or hit.passage)
@@ -2266,7 +2266,7 @@ class ExtractiveComposer:
             for j, (n, pos, sent, r) in enumerate(said)
         ]
         whole = None if narrowed else self._whole_entry(hits, said, replies, split_off)
-        if whole is not None and whole[0] in held:
+        if whole is not None and whole[0] in fragments_held:
             whole = None
         if whole is not None:
             n, answer = whole
