@@ -575,8 +575,10 @@ def ingest_paths(
         kept = (Path(kb.path) / UPLOADS).resolve()
         from_folder: list[str] = []
         for path, root in files:
-            source = source_of(path, root)
             resolved = path.resolve()
+            if not upload:
+                root = _folder_read_from(resolved, root, by_file, marks)
+            source = source_of(path, root)
             if resolved in read_paths:
                 continue  # one file named twice ("docs docs/faq.csv"): read once, not refused
             read_paths.add(resolved)
@@ -760,6 +762,30 @@ def _read_from(doc: Document, roots: set[str]) -> bool:
     """Whether ``doc`` was read from one of the folders ``roots`` (resolved) or a folder inside one."""
     origin = origin_folder(doc)
     return origin is not None and any(origin == r or origin.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _folder_read_from(
+    resolved: Path, root: Path, by_file: Mapping[str, Document], marks: Mapping[str, Mapping[str, str]]
+) -> Path:
+    """The folder the file at ``resolved``, given in ``root``, is read from: the folder its document
+    (live, or deleted by ``kb delete``) was read from, where ``root`` is inside that one (the file
+    given by itself, or a folder inside the one ingested), so that it keeps its source id; else
+    ``root``. Read as a new source ("price-match.md" beside "guides/price-match.md"), following kb
+    delete's own "to add it back, run kb ingest …/guides/price-match.md" made a second copy, and the
+    next edit, ingested with the folder, left that copy answering with the old text (QA 2026-12-07)."""
+    twin = by_file.get(str(resolved))
+    if twin is not None:
+        origin = origin_folder(twin)
+    else:
+        source, mark = next(((s, m) for s, m in marks.items() if m.get("file") == str(resolved)), ("", {}))
+        depth = len(Path(source).parts)
+        origin = str(resolved.parents[depth - 1]) if 0 < depth <= len(resolved.parents) and mark else None
+        if origin is not None and source_of(resolved, Path(origin)) != source:
+            origin = None
+    if origin is None:
+        return root
+    here, there = root.resolve(), Path(origin)
+    return there if here != there and here.is_relative_to(there) else root
 
 
 def _with_origin(loaded: LoadedFile, root: Path, old: Document | None, report: IngestReport) -> LoadedFile:

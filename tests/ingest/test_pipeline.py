@@ -684,6 +684,44 @@ def test_a_file_named_as_a_document_of_another_folder_still_there_fails(kb_home:
     assert not r.failed and r.added == 3
 
 
+def test_a_file_of_an_ingested_folder_given_alone_or_from_a_folder_inside_keeps_its_source(  # type: ignore[no-untyped-def]
+    kb_home: Path, tmp_path: Path, fake_embedder
+) -> None:
+    # QA 2026-12-07: kb delete's hint "to add it back, run kb ingest …/guides/price.md" added
+    # "price.md" beside the deleted "guides/price.md"; the folder's next ingest added that back too,
+    # and an edit, ingested with the folder, updated one copy while the other answered with the old
+    # text. `kb ingest site/guides` after `kb ingest site` added a second copy of each file as well
+    site = tmp_path / "site"
+    (site / "guides").mkdir(parents=True)
+    (site / "guides" / "price.md").write_text("# Price match\n\nWe match prices within 14 days.\n", encoding="utf-8")
+    (site / "hours.md").write_text("# Hours\n\nThe store opens at 9 am.\n", encoding="utf-8")
+    kb = KnowledgeBase(kb_home, "t")
+
+    def sources() -> set[str]:
+        index = kb.load_live()
+        try:
+            return {d.source for d in index.documents()}
+        finally:
+            index.close()
+
+    ingest_paths(kb, [site], fake_embedder)
+    r = ingest_paths(kb, [site / "guides"], fake_embedder)
+    assert (r.added, r.unchanged, r.warnings) == (0, 1, [])
+    (site / "guides" / "price.md").write_text("# Price match\n\nWe match prices within 30 days.\n", encoding="utf-8")
+    r = ingest_paths(kb, [site / "guides" / "price.md"], fake_embedder)
+    assert (r.added, r.updated) == (0, 1) and sources() == {"guides/price.md", "hours.md"}
+    assert delete_sources(kb, ["guides/price.md"], fake_embedder).deleted == 1
+    r = ingest_paths(kb, [site / "guides" / "price.md"], fake_embedder)  # as kb delete's hint says
+    assert r.added == 1 and sources() == {"guides/price.md", "hours.md"}
+    assert ingest_paths(kb, [site], fake_embedder).unchanged == 2
+    # a file of another folder by the same name is no copy of it: it stays a document of its own
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "price.md").write_text("# Price\n\nOther prices.\n", encoding="utf-8")
+    assert ingest_paths(kb, [other], fake_embedder).added == 1
+    assert sources() == {"guides/price.md", "hours.md", "price.md"}
+
+
 def test_file_names_that_are_not_utf8_get_readable_source_ids(kb_home: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     # a zip made on a Chinese Windows machine unpacks with GBK file names; Python keeps their bytes
     # as lone surrogates, which no SQLite text or embedding takes: the ingest stopped with a traceback
@@ -823,14 +861,15 @@ def test_a_deleted_file_ingested_from_its_subfolder_stays_deleted(kb_home: Path,
     ingest(kb, docs, fake_embedder)
     delete_sources(kb, ["policies/returns.md"], fake_embedder)
     r = ingest(kb, docs / "policies", fake_embedder)
-    assert r.kept_deleted == ["returns.md"] and "returns.md" not in _sources(kb), r.to_dict()
+    # (by its own id: a file of the folder ingested keeps it, read from a folder inside)
+    assert r.kept_deleted == ["policies/returns.md"] and not {"returns.md", "policies/returns.md"} & set(_sources(kb)), r.to_dict()
     assert any("left out, as kb delete removed it" in w["warning"] for w in r.warnings), r.warnings
     assert "policies/returns.md" in (kb.path / "deleted.json").read_text(encoding="utf-8")
     with contextlib.closing(kb.load_live()) as index:
         assert not index.keyword_search("zebracorn", 5)
     # --undelete adds it back
     ingest(kb, docs / "policies", fake_embedder, undelete=True)
-    assert "returns.md" in _sources(kb)
+    assert "policies/returns.md" in _sources(kb) and "returns.md" not in _sources(kb)
 
 
 def test_a_delete_killed_before_it_publishes_is_done_by_the_next_ingest(
@@ -884,7 +923,7 @@ def test_a_deleted_file_left_out_of_a_subfolder_leaves_another_folders_namesake(
     ingest(kb, book, fake_embedder)
     delete_sources(kb, ["policies/returns.md"], fake_embedder)
     r = ingest(kb, book / "policies", fake_embedder)
-    assert r.kept_deleted == ["returns.md"] and r.deleted == 0, r.to_dict()
+    assert r.kept_deleted == ["policies/returns.md"] and r.deleted == 0, r.to_dict()  # by its own id
     assert _sources(kb) == ["returns.md"]
     with contextlib.closing(kb.load_live()) as index:
         assert not index.keyword_search("zebracorn", 5) and index.keyword_search("website", 5)
