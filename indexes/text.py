@@ -1171,6 +1171,33 @@ def _asks_whether_allowed(folded: str) -> bool:
 
 # "几个月", "多少个工作日", "几个小时": how long, in units of time
 _HOW_MANY_UNITS_OF_TIME = re.compile(r"(?:几|多少)个?(?:月|工作日|小时|钟头|星期|礼拜)")
+_HOW_MANY_DAYS_OR_YEARS = re.compile(r"(?:几|多少)(?:天|年)")
+# a count in a duration ("5天", "三个工作日", "2-3天")
+_COUNT = re.compile(r"[\d一二两三四五六七八九十百千半]")
+# the units of time a count is asked in, by their scale: "几个工作日" is answered in days ("3-5个工作日",
+# "2周"), not in hours ("跨行转账一般2小时内到账" opened "境外汇款要几个工作日？", a regression hunt's)
+_TIME_SCALES = (frozenset("秒分钟小时钟头"), frozenset("天日工作周星期礼拜"), frozenset("个月季度年"))
+
+
+def asks_time_count(query: str) -> frozenset[str] | None:
+    """The characters of the units of time ``query`` asks a count of ("几天", "多少个工作日", "几个月"),
+    all of that scale (:data:`_TIME_SCALES`); None where it asks none. A duration with a count answers
+    it, not "立即" or "当天" ("补卡要几天？" was told "借记卡丢失后应立即挂失", a regression hunt's)."""
+    folded = to_simplified(query)
+    m = _HOW_MANY_UNITS_OF_TIME.search(folded) or _HOW_MANY_DAYS_OR_YEARS.search(folded)
+    if m is None:
+        return None
+    unit = m.group(0)[-1]
+    return next((scale for scale in _TIME_SCALES if unit in scale), frozenset())
+
+
+def holds_time_count(sentence: str, scale: frozenset[str] = frozenset()) -> bool:
+    """Whether ``sentence`` gives a duration with a count ("5天", "3-5个工作日", "within 30 days"), in a
+    unit of ``scale`` where one is given (a Chinese unit's characters, :func:`asks_time_count`)."""
+    return any(
+        _COUNT.search(m.group(0)) and (not scale or any(c in scale for c in m.group(0)))
+        for m in _DURATION.finditer(to_simplified(sentence))
+    )
 
 
 def answer_kind(query: str) -> str | None:

@@ -42,12 +42,14 @@ from indexes.text import (
     asked_kind,
     asks_how_to,
     asks_several_kinds,
+    asks_time_count,
     asks_yes_no,
     class_kind,
     class_words,
     gives_a_price,
     has_cjk,
     holds_answer_kind,
+    holds_time_count,
     how_to_action,
     is_cjk_char,
     is_cjk_lang,
@@ -1612,6 +1614,13 @@ class ExtractiveComposer:
                 fits = [bool(_MENU_PATH.search(t)) and matched(i) > 0 for i, (_, _, t) in enumerate(cands)]
         else:
             fits = [holds_answer_kind(kind, s) for _, _, s in cands]
+            scale = asks_time_count(question) if kind == "duration" else None
+            if scale is not None:
+                # asked how many days, a count of them answers: "立即", "当天" do not, nor, where a
+                # count of days is said, one of hours
+                fits = [f and holds_time_count(s) for f, (_, _, s) in zip(fits, cands, strict=True)]
+                in_scale = [f and holds_time_count(s, scale) for f, (_, _, s) in zip(fits, cands, strict=True)]
+                fits = in_scale if any(in_scale) else fits
             if kind == "money":
                 # a table's row of figures gives prices where its table is of prices, though its
                 # cells name no currency: "| 跨省 | 12 | 2 | 20 | 5 |" under "运费价格表" and "单位：元"

@@ -862,3 +862,19 @@ def test_a_row_is_named_by_most_of_a_phrase_label_or_by_a_cell_of_its_key() -> N
     assert not names_row(topic("Which city has 200 hotels?"), city)
     assert not names_row(topic("How long is the Care Plus warranty?"), "Plan: Plus; Price per month: $30.")
     assert not names_row(topic("What is the per diem in the Netherlands for trains?"), "Country: Belgium; City: Brussels; Note: trains.")
+
+
+def test_a_count_of_days_asked_is_answered_by_a_count_in_its_scale() -> None:
+    # a regression hunt's "补卡要几天？" was told "借记卡丢失后应立即挂失", "境外汇款要几个工作日？" opened with
+    # "跨行转账一般2小时内到账"
+    from indexes.text import asks_time_count, holds_time_count
+
+    days = asks_time_count("补卡要几天？")
+    assert days is not None and "天" in days and "工" in days and "小" not in days
+    assert asks_time_count("境外汇款要几个工作日？") == days
+    assert asks_time_count("保修几年") is not None and "年" in asks_time_count("保修几年")  # type: ignore[operator]
+    assert asks_time_count("补卡要多久？") is None and asks_time_count("几个人可以同住") is None
+    assert holds_time_count("新卡7个工作日内制作完成", days) and holds_time_count("一般2-3天送达", days)
+    assert not holds_time_count("借记卡丢失后应立即挂失") and not holds_time_count("线上处方当天有效")
+    assert holds_time_count("跨行转账一般2小时内到账") and not holds_time_count("跨行转账一般2小时内到账", days)
+

@@ -771,3 +771,16 @@ def test_asked_how_long_an_answer_opens_with_a_duration_from_any_passage() -> No
     assert text.startswith("目的地区域：偏远区") and "5-7天" in text and "2026年11月25日" not in text, text
     # the price asked is still the notice's
     assert "22元" in composer.compose("寄到新疆首重多少钱", [notice, table], lang="zh").text
+
+
+def test_a_count_of_days_asked_opens_with_a_count_of_days() -> None:
+    # a regression hunt's bank: "补卡要几天？" was told "借记卡丢失后应立即挂失" (立即, a duration of no days),
+    # "境外汇款要几个工作日？" opened with the transfer's "2小时内"
+    card = _hit(1, "借记卡丢失后应立即挂失。挂失可以通过手机银行、客服电话或柜台办理。口头挂失有效期为5天，5天内须到柜台办理书面挂失。"
+                   "补卡工本费为10元，新卡7个工作日内制作完成。", "借记卡挂失与补卡", lang="zh")
+    transfer = _hit(1, "跨行转账一般2小时内到账，最迟次日到账。境外汇款一般3-5个工作日到账，手续费按汇款金额的0.1%收取。", "转账与汇款", lang="zh")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    text = composer.compose("补卡要几天？", [card], lang="zh").text
+    assert "7个工作日" in text and "立即" not in text, text
+    text = composer.compose("境外汇款要几个工作日？", [transfer], lang="zh").text
+    assert text.startswith("境外汇款一般3-5个工作日到账"), text
