@@ -536,6 +536,14 @@ def eval_cmd(
     if work_dir is not None and work_dir.exists() and not work_dir.is_dir():
         # (told "point KB_HOME at a folder" after the sets were read: the user gave --work-dir)
         raise InputError(f"--work-dir {work_dir} is a file", "give a folder for the knowledge bases kb eval builds")
+    option = next((str(p) for p in compare or () if str(p).startswith("--")), None)
+    if option is not None:
+        # "kb eval --compare run1.json --fail-under hit@5=0.9" read --fail-under as report B and
+        # said it did not exist (QA 2026-12-07)
+        raise InputError(
+            f"--compare takes two reports, and {option} came where one should be",
+            "give both right after it: kb eval --compare A.json B.json",
+        )
     if compare is not None and not datasets and (fail_under or fail_over):
         # a compare-only call ignored the gate and exited 0 whatever the reports held
         raise GateError(

@@ -468,6 +468,17 @@ def test_kb_eval_compare_refuses_what_is_not_a_report_with_exit_2(
         assert says in err and len(err.splitlines()) == 1
 
 
+def test_kb_eval_compare_given_one_report_and_an_option_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # QA 2026-12-07: "kb eval --compare run1.json --fail-under hit@5=0.9" read --fail-under as report
+    # B and said "--fail-under does not exist"
+    report = tmp_path / "run1.json"
+    report.write_text('{"sets": {"covid-faq": {"retrieval": {"hit@5": 0.9}}}}', encoding="utf-8")
+    assert run_kb(["eval", "--compare", str(report), "--fail-under", "hit@5=0.9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--compare takes two reports, and --fail-under came where one should be" in err
+    assert "kb eval --compare A.json B.json" in err and len(err.splitlines()) == 1
+
+
 def test_kb_eval_compare_refuses_two_reports_of_no_common_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # nothing compared said "nothing got significantly worse" and exited 0: a CI gate passed
     a, b = tmp_path / "a.json", tmp_path / "b.json"
