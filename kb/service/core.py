@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +224,34 @@ def may_read(doc: Document, groups: tuple[str, ...] | None) -> bool:
     """Whether a reader of the access groups ``groups`` (None: every group) retrieves ``doc``:
     a public document, or one of theirs."""
     return groups is None or not doc.groups or bool(set(doc.groups) & set(groups))
+
+
+def _not_found(rt: Any, doc_id: str, readable: Sequence[Document], caller: Principal) -> tuple[str, str]:
+    """The error and hint of a delete whose name ``doc_id`` finds no document the caller may read:
+    as ``kb delete`` says it, that it is deleted already (and how to add it back), or the nearest
+    source. Only of documents the caller may read: a typo of a staff document's name, or its
+    deletion, is told to no one outside staff (QA 2026-12-07: the HTTP delete of a typo, and of a
+    deleted document, said only "not in knowledge base")."""
+    from indexes.types import did_you_mean
+    from ingest.pipeline import _deleted_marks, _mark_names
+
+    missing = f"document {doc_id!r} is not in knowledge base {rt.name!r}"
+    entry_of = doc_id.partition("#")[0]
+    if "#" in doc_id and any(d.source == entry_of for d in readable):
+        return missing, f"an FAQ entry ({doc_id!r}) goes with its file: delete {entry_of!r}, or upload it again without that row"
+    marks = {
+        source: mark for source, mark in _deleted_marks(rt.kb).items()
+        if caller.groups is None or not (groups := _mark_names(mark, "groups")) or set(groups) & set(caller.groups)
+    }
+    mark = marks.get(doc_id) or next((m for m in marks.values() if m.get("id") == doc_id), None)
+    if mark is not None:
+        at = mark.get("at", "")[:10]
+        return (f"document {doc_id!r} was deleted already{f' (on {at})' if at else ''}",
+                "upload its file again to add it back")
+    guess = did_you_mean([doc_id], [d.source for d in readable])
+    if guess:
+        return f"{missing}{guess}", "pass a document's id or source, as GET /v1/documents lists them"
+    return missing, "pass a document's id or source, as GET /v1/documents lists them"
 
 
 def check_may_change(doc: Document, caller: Principal) -> None:
@@ -832,13 +860,7 @@ class Service:
         readable = [d for d in rt.holder.current().documents() if may_read(d, caller.groups)]
         doc = next((d for d in readable if d.id == doc_id), None) or next((d for d in readable if d.source == doc_id), None)
         if doc is None:
-            entry_of = doc_id.partition("#")[0]
-            hint = (
-                f"an FAQ entry ({doc_id!r}) goes with its file: delete {entry_of!r}, or upload it again without that row"
-                if "#" in doc_id and any(d.source == entry_of for d in readable)
-                else "pass a document's id or source, as GET /v1/documents lists them"
-            )
-            raise NotFoundError(f"document {doc_id!r} is not in knowledge base {rt.name!r}", hint)
+            raise NotFoundError(*_not_found(rt, doc_id, readable, caller))
         check_may_change(doc, caller)
         work = self._delete_work(rt.name, doc.source, again=False)
         return self.jobs.submit("delete", rt.name, [doc.source], caller.name, work, {"source": doc.source})

@@ -1179,7 +1179,12 @@ def test_upload_job_ask_delete(tmp_path: Path, fake_embedder: Any) -> None:
         hits = c.post("/v1/search", json={**q, "k": 50}).json()["hits"]
         assert all(h["source"] != name and "ORCA-9921" not in h["text"] for h in hits)
         assert not (home / KB / "uploads" / name).exists()
-        assert c.delete(f"/v1/documents/{doc['id']}").status_code == 404
+        # deleted again: told so, as kb delete tells it, and a typo is told the nearest source (QA
+        # 2026-12-07: both said only "not in knowledge base")
+        r = c.delete(f"/v1/documents/{doc['id']}")
+        assert r.status_code == 404 and "was deleted already (on " in r.text and "upload its file again" in r.text, r.text
+        r = c.delete("/v1/documents/wrapp.csv")
+        assert r.status_code == 404 and "did you mean 'wrap.csv'?" in r.text, r.text
         # a document is deleted by its source too, as listed and cited; a cited FAQ entry is named
         # as an entry of its file
         r = c.delete("/v1/documents/wrap.csv%23abc123")  # ("#" encoded, or the client drops what follows)
@@ -1452,6 +1457,11 @@ def test_a_restricted_editor_publishes_and_changes_only_its_own_groups_documents
         assert r.status_code == 202 and _job(c, r.json()["id"], _h("se"))["state"] == "succeeded"
         r = c.delete(f"/v1/documents/{docs['sales-playbook.md']['id']}", headers=_h("e"))
         assert r.status_code == 202 and _job(c, r.json()["id"], _h("e"))["state"] == "succeeded"
+        # a document the key may not read is neither named deleted nor suggested for a typo
+        for name in ("sales-playbook.md", "sales-playbok.md", docs["sales-playbook.md"]["id"]):
+            r = c.delete(f"/v1/documents/{name}", headers=_h("ue"))
+            assert r.status_code == 404 and "deleted already" not in r.text and "did you mean" not in r.text, r.text
+        assert "was deleted already" in c.delete("/v1/documents/sales-playbook.md", headers=_h("e")).text
 
 
 def test_an_upload_over_a_document_the_key_cannot_see_does_not_describe_it(own_home: Path) -> None:
