@@ -731,6 +731,12 @@ _WHEN_EN = (r"(?:\s+(?:(?:this|last|next|the\s+last|the\s+past)\s+(?:month|week|
 _ACT_ON_EN = (r"(?:increase|raise|lift|lower|reduce|decrease|extend|waive|refund|reverse|remove|cancel|approve|authori[sz]e"
               r"|sign\s+off|unblock|unlock|unfreeze|freeze|block|close|reopen|credit|check|look\s+up|pull\s+up|reschedule"
               r"|rebook|change|update|amend)")
+# what a rule says of an action asked in Chinese, though "帮我…" asks it done: how, what it needs, whether
+# it may, under a condition ("…的话"), usually ("一般"), what it costs, pays out or takes ("帮我查一下我的
+# 快递丢了赔多少？", "帮我看看我的报告一般几天出？", a regression hunt's, QA 2026-12-07; not "几点", the
+# time of their own booking, nor "几天了", how long theirs has waited)
+_ASKS_RULE_ZH = (r"(?![^。！？?!]*(?:怎么|如何|怎样|流程|需要|什么材料|能不能|可不可以|能否|的话|一般|多少钱|(?:赔|赔偿|补|退|扣)多少"
+                 r"|几天(?!了)|几个工作日|多久|多长时间))")
 OWN_ACCOUNT_RE = re.compile(
     r"\bwhat(?:'s|’s|\s+is|\s+are)\s+my\s+(?:current\s+|available\s+|remaining\s+|outstanding\s+|latest\s+|account\s+|card\s+"
     r"|checking\s+|savings\s+|loan\s+|credit\s+card\s+)*(?:balance|credit\s+limit|account\s+number|order\s+status|tracking\s+number"
@@ -830,9 +836,12 @@ OWN_ACCOUNT_RE = re.compile(
     r"|我(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{0,6}?(?:预约|挂号|号|订单|快递|包裹|航班|机票|票|复诊|手术|检查"
     r"|面试|课)(?:能|可以|可不可以|能不能)?(?:改到|改成|改在|换到|推迟到|推到|提前到|延到|延期到)[^。！？?!，,]{1,10}?(?:可以吗|行吗|能吗"
     r"|好吗|吧|可以不|行不行)?[？?。!！\s]*$"
-    # asked to act on it ("帮我取消明天的挂号"; not "帮我取消订单怎么操作", "帮我看看能不能退")
+    # asked to act on it ("帮我取消明天的挂号"; not "帮我取消订单怎么操作", "帮我看看能不能退"; nor, a
+    # regression hunt's, QA 2026-12-07, "帮我取消挂号能退钱吗？", "帮我挂失的话补卡多少钱？": a yes or no
+    # of a rule, "…吗" but the request's own "可以吗", "好吗", and what it costs or takes)
     r"|(?:帮我|给我|替我|麻烦(?:你|您)?帮我)(?:把)?(?:取消|退掉|退了|改约|改期|改到|改成|延期|推迟|提前|冻结|解冻|注销|挂失|提高|降低"
-    r"|调高|调低|免除|减免|撤销|预约|挂个?号|批准|审批|批一下)(?![^。！？?!]*(?:怎么|如何|怎样|流程|需要|什么材料|能不能|可不可以|能否))"
+    r"|调高|调低|免除|减免|撤销|预约|挂个?号|批准|审批|批一下)" + _ASKS_RULE_ZH
+    + r"(?![^。！？?!]*(?<![了好行成以能怎什])[吗么嘛])"
     r"|我(?:的|家)?[\u4e00-\u9fff]{0,4}?(?:欠费|欠款)(?:了)?(?:没有|没|吗)[？?。!！\s]*$"
     r"|我(?:的|家)(?:这个月|本月|上个月|上月|这学期|本学期)的?[\u4e00-\u9fff]{0,4}?(?:费|账单)(?:是|要|一共|总共)?(?:多少|几)(?:钱|元|块)?"
     r"[？?。!！\s]*$"
@@ -843,7 +852,7 @@ OWN_ACCOUNT_RE = re.compile(
     # (whatever of theirs: "帮我查一下我明天上午的预约是几点", QA 2026-12-07; not "帮我查一下我的学费怎么退",
     # "帮我看看我能不能报销")
     r"|(?:帮我|给我|替我|麻烦(?:你|您)?帮我)(?:查|查询|查查|查看|看看|看)(?:一下|下)?我(?:的|家|[\u4e00-\u9fff]{1,4}的)"
-    r"(?![^。！？?!]*(?:怎么|如何|怎样|能不能|可不可以|能否|可以|能|该|要不要|需不需要))",
+    + _ASKS_RULE_ZH + r"(?![^。！？?!]*(?:可以|能|该|要不要|需不需要))",
     re.I,
 )
 

@@ -523,6 +523,25 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     # (an eval set's shop and card FAQs answer these with where to look it up)
     ("我的快递到哪了？", False),
     ("我的卡批下来了没有？", False),
+    # (a regression hunt's, QA 2026-12-07: what the rules say of an action, though asked "帮我…" or
+    # of "my": its price, duration, condition, a kind of pay, eligibility, where a payslip is kept)
+    ("帮我取消挂号能退钱吗？", False),
+    ("帮我退掉挂号可以全额退吗？", False),
+    ("帮我挂失的话补卡多少钱？", False),
+    ("帮我查一下我的快递丢了赔多少？", False),
+    ("帮我看看我的报告一般几天出？", False),
+    ("帮我取消挂号的话挂号费退吗？", False),
+    ("帮我取消挂号收费吗？", False),
+    ("帮我注销账户要多久？", False),
+    ("帮我冻结银行卡一般多久能解冻？", False),
+    ("帮我看看我的检查一般多长时间出结果", False),
+    # (their near-misses: the request itself, the figure of the account's own)
+    ("帮我取消明天的挂号可以吗", True),
+    ("帮我取消明天下午的挂号好吗？", True),
+    ("帮我查一下我的快递到了吗", True),
+    ("帮我看看我的报告出来了没", True),
+    ("帮我查一下我的快递寄出几天了", True),
+    ("帮我查一下我的余额是多少", True),
 ])
 def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: Any, fake_embedder: Any,
                                                                     question: str, own: bool) -> None:
