@@ -724,6 +724,13 @@ _ASKED_ENDS = r"(?=\s*(?:[?.!,;]|$|\s+(?:now|today|right\s+now|currently|please|
 _MY_FIGURE_EN = (r"(?:balance|(?:credit|overdraft|spending|withdrawal|atm|card|transfer|daily|borrowing)\s+limit|limit|salary"
                  r"|(?:take[\s-]home\s+|net\s+|gross\s+|monthly\s+)?pay|wages?|payslip|pay\s*check|paycheque|bonus|pension"
                  r"|bill|pay\s+grade|grade|pay\s+band|band|credit\s+score|tax\s+code|pin|overdraft|debt|arrears)")
+# (a kind of pay is an entitlement the policy states, not the account's figure: a regression hunt's
+# "How much is my sick pay?", "What is my maternity pay?", "How much is my mileage pay?" were handed
+# off, QA 2026-12-07; "my pay", "my take-home pay", "my pay this month" are the account's)
+_KIND_OF_PAY_EN = (r"(?!(?:[\w'-]+\s+){0,2}?(?!(?:take[\s-]home|home|net|gross|basic|base|hourly|daily|weekly|fortnightly"
+                   r"|monthly|annual|yearly|current|total|actual|final|last|next|new|usual|normal|latest|full|month's|week's"
+                   r"|jan\w*|feb\w*|mar\w*|apr\w*|may|june?|july?|aug\w*|sep\w*|oct\w*|nov\w*|dec\w*)\s)[a-z][\w'-]*\s+pay\b"
+                   r"(?!\s*(?:slip|check|cheque|grade|band|rise|period|date|day)))")
 # when, of a figure asked ("… this month", "… last month", "… so far this year")
 _WHEN_EN = (r"(?:\s+(?:(?:this|last|next|the\s+last|the\s+past)\s+(?:month|week|year|quarter|time|pay\s+period)|so\s+far"
             r"(?:\s+this\s+year)?|to\s+date|this\s+(?:tax|calendar|financial|holiday|leave)\s+year|in\s+\d{4}))?")
@@ -779,12 +786,12 @@ OWN_ACCOUNT_RE = re.compile(
     # pay, grade), what is left of it or was paid, where a payment of theirs is, asked alone. Not
     # "What is the overdraft limit on Plus?", "How many days of annual leave do I get?", "What's my
     # limit based on?", "How much will my pension be if I retire at 60?")
-    + r"|\bwhat(?:'s|’s|\s+is|\s+are)\s+my\s+(?:[\w£$,.'-]+\s+){0,3}?" + _MY_FIGURE_EN + _ASKED_ENDS
+    + r"|\bwhat(?:'s|’s|\s+is|\s+are)\s+my\s+" + _KIND_OF_PAY_EN + r"(?:[\w£$,.'-]+\s+){0,3}?" + _MY_FIGURE_EN + _ASKED_ENDS
     + r"|\b(?:what|which)\s+(?:pay\s+|salary\s+|job\s+)?(?:grade|band|level|scale\s+point)\s+(?:am\s+i|are\s+we)(?:\s+(?:on|in|at))?"
     + _ASKED_ENDS
     + r"|\bhow\s+much\s+(?:money\s+|cash\s+)?(?:is|do\s+i\s+have|have\s+i\s+got|have\s+i)\s+(?:left\s+|remaining\s+|still\s+)?"
     r"(?:in|on)\s+my\s+(?:[\w£$'-]+\s*){1,4}?" + _ASKED_ENDS
-    + r"|\bhow\s+much\s+(?:is|are|was|were|will|would)\s+my\s+(?:[\w-]+\s+){0,2}?" + _MY_FIGURE_EN
+    + r"|\bhow\s+much\s+(?:is|are|was|were|will|would)\s+my\s+" + _KIND_OF_PAY_EN + r"(?:[\w-]+\s+){0,2}?" + _MY_FIGURE_EN
     + r"(?:\s+(?:be|come\s+to))?(?:\s+(?:after|from|with)\s+[^?.!]*?)?" + _WHEN_EN + r"(?![^?.!]*\b(?:if|per|when)\b)" + _ASKED_ENDS
     + r"|\bhow\s+much\s+(?:was|were|have|did|had)\s+(?:i|we)\s+(?:been\s+|get\s+|got\s+)?(?:paid|charged|billed|refunded"
     r"|reimbursed|taxed|deducted)" + _WHEN_EN + _ASKED_ENDS

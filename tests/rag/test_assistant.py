@@ -535,6 +535,14 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     ("帮我注销账户要多久？", False),
     ("帮我冻结银行卡一般多久能解冻？", False),
     ("帮我看看我的检查一般多长时间出结果", False),
+    ("How much is my sick pay?", False),
+    ("What is my sick pay?", False),
+    ("How much is my sick pay after 10 days?", False),
+    ("How much is my maternity pay?", False),
+    ("How much is my paternity pay?", False),
+    ("How much is my mileage pay?", False),
+    ("What is my overtime pay?", False),
+    ("What's my statutory sick pay?", False),
     # (their near-misses: the request itself, the figure of the account's own)
     ("帮我取消明天的挂号可以吗", True),
     ("帮我取消明天下午的挂号好吗？", True),
@@ -542,6 +550,11 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     ("帮我看看我的报告出来了没", True),
     ("帮我查一下我的快递寄出几天了", True),
     ("帮我查一下我的余额是多少", True),
+    ("What is my pay?", True),
+    ("What's my take-home pay?", True),
+    ("How much is my pay this month?", True),
+    ("What is my net pay?", True),
+    ("What is my pay grade?", True),
 ])
 def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: Any, fake_embedder: Any,
                                                                     question: str, own: bool) -> None:
