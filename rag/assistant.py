@@ -801,8 +801,10 @@ OWN_ACCOUNT_RE = re.compile(
     + r"|\bwhy\s+(?:is|was|are|were|has|have)\s+my\s+(?:[\w-]+\s+){0,2}?" + _MY_FIGURE_EN + r"\s+(?:been\s+|so\s+|much\s+|a\s+lot\s+)?"
     r"(?:lower|higher|less|more|smaller|bigger|different|wrong|short|incorrect|missing|late|reduced|increased|dropped"
     r"|gone\s+(?:up|down))(?:\s+than\s+(?:last\s+\w+|usual|normal|before|expected))?" + _WHEN_EN + _ASKED_ENDS
+    # (something on its way to them, not a document kept for them to fetch: "Where is my payslip?" is
+    # answered "in PeopleHub under Pay > Payslips", a regression hunt's, QA 2026-12-07)
     + r"|\bwhere(?:'s|’s|\s+is|\s+are|\s+has)\s+my\s+(?:[\w£$,.'-]+\s+){0,3}?(?:payments?|transfers?|money|orders?|parcels?"
-    r"|packages?|deliver(?:y|ies)|refunds?|new\s+card|replacement\s+card|card|claim|shipments?|payslip|p60|p45|reimbursement)"
+    r"|packages?|deliver(?:y|ies)|refunds?|new\s+card|replacement\s+card|card|claim|shipments?|reimbursement)"
     r"(?:\s+(?:gone|got\s+to))?" + _ASKED_ENDS
     # (the state of a payment, claim or order of theirs, whoever it went to or when: "Has my
     # international payment to my son arrived yet?", "Has my expense claim from last week been

@@ -543,6 +543,8 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     ("How much is my mileage pay?", False),
     ("What is my overtime pay?", False),
     ("What's my statutory sick pay?", False),
+    ("Where is my payslip?", False),
+    ("Where is my P60?", False),
     # (their near-misses: the request itself, the figure of the account's own)
     ("帮我取消明天的挂号可以吗", True),
     ("帮我取消明天下午的挂号好吗？", True),
@@ -555,6 +557,7 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     ("How much is my pay this month?", True),
     ("What is my net pay?", True),
     ("What is my pay grade?", True),
+    ("Where is my new card?", True),
 ])
 def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: Any, fake_embedder: Any,
                                                                     question: str, own: bool) -> None:
