@@ -744,6 +744,8 @@ _ACT_ON_EN = (r"(?:increase|raise|lift|lower|reduce|decrease|extend|waive|refund
 # time of their own booking, nor "几天了", how long theirs has waited)
 _ASKS_RULE_ZH = (r"(?![^。！？?!]*(?:怎么|如何|怎样|流程|需要|什么材料|能不能|可不可以|能否|的话|一般|多少钱|(?:赔|赔偿|补|退|扣)多少"
                  r"|几天(?!了)|几个工作日|多久|多长时间))")
+# (of a rule the policy states, whatever is asked to be done with it)
+_NOT_ELIGIBILITY_EN = r"(?!\s+(?:[\w-]+\s+)?(?:eligibility|entitlements?|rights?|options)\b)"
 OWN_ACCOUNT_RE = re.compile(
     r"\bwhat(?:'s|’s|\s+is|\s+are)\s+my\s+(?:current\s+|available\s+|remaining\s+|outstanding\s+|latest\s+|account\s+|card\s+"
     r"|checking\s+|savings\s+|loan\s+|credit\s+card\s+)*(?:balance|credit\s+limit|account\s+number|order\s+status|tracking\s+number"
@@ -817,9 +819,13 @@ OWN_ACCOUNT_RE = re.compile(
     # asked to act on the account: "Can you increase my daily ATM limit to £2,000?", "Can you waive
     # my overdraft interest?", "Can you approve my leave for next Friday?" (QA 2026-12-07; not "Can
     # I cancel my order?", "Can you tell me how to raise my limit?", "… my order if it has shipped?")
-    r"|\b(?:can|could|would|will)\s+(?:you|u|someone)\s+(?:please\s+|kindly\s+|just\s+)?" + _ACT_ON_EN
-    + r"\s+(?:my|our)\b(?![^?.!]*\b(?:if|how|whether)\b)"
-    r"|^\W*(?:please\s+)?" + _ACT_ON_EN + r"\s+my\b(?![^?.!]*\b(?:if|how|whether)\b)(?![^?]*\?)"
+    # ("Will you reduce my overdraft limit?" asks what the bank does, which its terms say, unless
+    # "please" makes it a request; what "my eligibility" or "my entitlement" is checked against is
+    # stated: "Can you check my eligibility for Premier?", a regression hunt's, QA 2026-12-07)
+    r"|\b(?:(?:can|could|would)\s+(?:you|u|someone)\s+(?:please\s+|kindly\s+|just\s+)?"
+    r"|will\s+(?:you|u|someone)\s+(?:please|kindly)\s+)" + _ACT_ON_EN
+    + r"\s+(?:my|our)\b" + _NOT_ELIGIBILITY_EN + r"(?![^?.!]*\b(?:if|how|whether)\b)"
+    r"|^\W*(?:please\s+)?" + _ACT_ON_EN + r"\s+my\b" + _NOT_ELIGIBILITY_EN + r"(?![^?.!]*\b(?:if|how|whether)\b)(?![^?]*\?)"
     # (in Chinese: "我的学费交了没有", "查一下我的奖学金到账没", "我家这个月电费多少", "我家电表号是多少", asked of a
     # university and a utility, were told the fee rules; not "我交了学费还能退吗" nor "奖学金什么时候到账")
     # (each the whole question: a regression hunt's "我欠费没多久，会停电吗？", "我家电表号是几位？", "我家这个月

@@ -543,6 +543,12 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     ("How much is my mileage pay?", False),
     ("What is my overtime pay?", False),
     ("What's my statutory sick pay?", False),
+    ("Will you reduce my overdraft limit?", False),
+    ("Will you cancel my order?", False),
+    ("Can you check my eligibility for Premier?", False),
+    ("Could you check my eligibility for an overdraft?", False),
+    ("Can you check my entitlement to sick pay?", False),
+    ("Please check my eligibility for a loan", False),
     ("Where is my payslip?", False),
     ("Where is my P60?", False),
     # (their near-misses: the request itself, the figure of the account's own)
@@ -557,6 +563,9 @@ def test_a_message_without_letters_is_replied_to_in_the_conversations_language(
     ("How much is my pay this month?", True),
     ("What is my net pay?", True),
     ("What is my pay grade?", True),
+    ("Will you please reduce my overdraft limit?", True),
+    ("Could you reduce my overdraft limit to £500?", True),
+    ("Can you check my balance?", True),
     ("Where is my new card?", True),
 ])
 def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: Any, fake_embedder: Any,
