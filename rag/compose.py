@@ -243,6 +243,28 @@ def _fragment(sentence: str) -> bool:
 ENTRY_LEAD = 0.03
 
 
+def _ranks_first(hits: Sequence[Hit], n: int, asked: frozenset[str]) -> bool:
+    """Whether passage ``n``'s curated question is the closest to the question of every other
+    curated question among ``hits`` (copies of one entry aside), by however little, and no other
+    names a term asked that it does not while naming as many of them: "Who gets a company mobile?"
+    asks "Who gets a company phone?" (0.904, "Who gets a company car?" 0.883: a synonym no entry
+    names), where "Where do I submit a grievance?" asks "When is the deadline to raise a grievance?"
+    (0.866), not "Where do I submit an expense claim?" (0.873): each names one of its terms.
+    Without a question cosine, as :func:`_leads_entries`."""
+    own = hits[n - 1]
+    cos = own.scores.get("qdense", 0.0)
+    if cos <= 0.0:
+        return True
+    question = own.chunk.question or ""
+    others = [h for h in hits if h is not own and h.chunk.kind == "faq" and not same_words(h.chunk.question or "", question)]
+    if any(h.scores.get("qdense", 0.0) >= cos for h in others):
+        return False
+    mine = named_terms(asked, question)
+    return not any(
+        (theirs := named_terms(asked, h.chunk.question or "")) - mine and len(theirs) >= len(mine) for h in others
+    )
+
+
 def _leads_entries(hits: Sequence[Hit], n: int) -> bool:
     """Whether passage ``n``'s curated question is the closest to the question by
     :data:`ENTRY_LEAD` or more of question cosine over every other curated question among ``hits``
@@ -1361,9 +1383,15 @@ class ExtractiveComposer:
             # asked): "Do Grade 4 employees get a company car?" was told "Employees in Grade 4 and
             # above, and anyone whose role requires one" of "Who gets a company phone?", and "Can you
             # approve my leave for next Friday?" "Your line manager" (QA 2026-12-07)
+            # A question not answered by yes or no asks what its entry asks where its curated
+            # question ranks first (:func:`_ranks_first`), though by less than a clear lead: "Who
+            # gets a company mobile?" and "What is the deadline for expense claims?" lost "Employees
+            # in Grade 4 and above ..." and "Within 60 days of the expense" (QA 2026-12-07); a
+            # yes-or-no question is answered by no noun phrase but its own entry's, as before
             answer_opening = ""
             if entry is not None and not asks_yes_no(entry) and not (
                 same_words(question, entry) or _leads_entries(hits, n) or named_terms(asked, entry) == asked
+                or (not yes_no and _ranks_first(hits, n, asked))
             ):
                 opening = split_sentences(hit.chunk.answer or "")
                 answer_opening = wording(opening[0]) if opening and _fragment(opening[0]) else ""

@@ -232,3 +232,60 @@ def test_a_fragment_is_told_from_a_sentence() -> None:
                      "In the app, you can freeze your card.", "Customers who joined before 2020 keep their rate.",
                      "可以。请携带身份证。"):
         assert not _fragment(sentence), sentence
+
+
+CAR = "No one. We pay a car allowance of £400 a month to employees in Grade 6 and above."
+WITHIN = "Within 60 days of the expense."
+IN_PEOPLEHUB = "In PeopleHub under Expenses > New claim."
+
+
+def test_an_entrys_fragment_is_said_to_a_question_its_curated_question_ranks_first_for() -> None:
+    # an HR FAQ (multilingual-e5-small's question cosines): "Who gets a company mobile?" and "What is
+    # the deadline for expense claims?" lost the phone entry's "Employees in Grade 4 and above ..."
+    # and "Within 60 days of the expense": their curated questions ranked first by less than a
+    # clear lead, and named no "mobile", no "deadline" (QA 2026-12-07)
+    for question, phone, car in (("Who gets a company mobile?", 0.904, 0.883), ("Who is given a company mobile?", 0.888, 0.862)):
+        mobile = _composed(question, [
+            _entry(1, "Who gets a company phone?", PHONE, phone), _entry(2, "Who gets a company car?", CAR, car),
+        ])
+        assert "Employees in Grade 4 and above" in mobile, (question, mobile)
+    deadline = _composed("What is the deadline for expense claims?", [
+        _entry(1, "When must I submit an expense claim?", WITHIN, 0.892),
+        _entry(2, "Where do I submit an expense claim?", IN_PEOPLEHUB, 0.880),
+        _entry(3, "When is the deadline to raise a grievance?", "Within 3 months of the event.", 0.858),
+    ])
+    assert deadline.startswith("Within 60 days of the expense"), deadline
+    by = _composed("When do I need to submit my expenses by?", [
+        _entry(1, "When must I submit an expense claim?", WITHIN, 0.920),
+        _entry(2, "Where do I submit an expense claim?", IN_PEOPLEHUB, 0.897),
+        _entry(3, "How much notice do I need to give when I resign?", "One month, or three months for Grade 5 and above.", 0.838),
+    ])
+    assert by.startswith("Within 60 days of the expense"), by
+
+
+def test_an_entrys_fragment_is_not_said_to_a_question_another_entry_ranks_first_or_names() -> None:
+    # "Where do I submit a grievance?": the expense claim entry's question ranks first (0.873), the
+    # grievance entry's names "grievance" as it names "submit"
+    grievance = _composed("Where do I submit a grievance?", [
+        _entry(1, "When is the deadline to raise a grievance?", "Within 3 months of the event.", 0.866),
+        _entry(2, "Where do I submit an expense claim?", IN_PEOPLEHUB, 0.873),
+        _entry(3, "When must I submit an expense claim?", WITHIN, 0.858),
+    ])
+    assert "PeopleHub" not in grievance and "Within 3 months" not in grievance, grievance
+    # another entry's question closer
+    expenses = _composed("Who approves my expenses?", [
+        _entry(1, "Who approves my annual leave?", "Your line manager.", 0.867),
+        _entry(2, "Where do I submit an expense claim?", IN_PEOPLEHUB, 0.877),
+    ])
+    assert "Your line manager" not in expenses, expenses
+    paid = _composed("When do I get paid?", [
+        _entry(1, "Do I get paid for overtime?", "No. Overtime is compensated with time off in lieu.", 0.886),
+        _entry(2, "When must I submit an expense claim?", WITHIN, 0.873),
+    ])
+    assert "Within 60 days" not in paid, paid
+    # a question answered by yes or no, its entry first by as little: no noun phrase answers it
+    car = _composed("Do Grade 4 employees get a company car?", [
+        _entry(1, "Who gets a company phone?", PHONE, 0.872), _entry(2, "Does the company pay for glasses?", "Eye tests are free.", 0.861),
+    ])
+    assert "Employees in Grade 4 and above" not in car, car
+
