@@ -206,9 +206,13 @@ def _without_reply(sentence: str, unsplit: bool = False, faq_path: bool = False)
 # Expenses > New claim"), a number ("60 days from the date of the expense"), a determiner or
 # possessive ("Your line manager"), or a plural noun a phrase goes on from ("Employees in Grade 4 and
 # above, and anyone whose role requires one"; "Orders ship ..." is a sentence): an imperative
-# ("Phone your line manager ...") opens with its verb
+# ("Phone your line manager ...") opens with its verb. Or a pronoun that answers who or what alone,
+# its sentence ended there or going on with an exception ("No one." of "Who gets a company car?",
+# said first to "Who gets a company mobile?", QA 2026-12-07): "None of our plans include roaming"
+# and "Anyone can apply" go on as sentences
 _FRAGMENT_OPENING = re.compile(
-    r"(?i)^\W*(?:(?:in|on|at|by|with|within|from|for|via|through|under|after|before|until|during|up\s+to|only)\b"
+    r"(?i)^\W*(?:(?:no[\s-]+one|nobody|none|nothing|every(?:one|body)|any(?:one|body))\s*(?:[.!;:,]|$|(?:except|but|other\s+than|apart\s+from)\b)"
+    r"|(?:in|on|at|by|with|within|from|for|via|through|under|after|before|until|during|up\s+to|only)\b"
     r"|\d|(?:the|a|an|your|our|their|his|her|its|my|each|every|all|any)\b|[a-z]+[^s\W]s\s+(?:in|of|on|at|with|from|for|under|over|and|or)\b)"
 )
 # what ends the clause that would hold its verb: "anyone whose role requires one" says no verb of

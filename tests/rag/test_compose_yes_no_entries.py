@@ -289,3 +289,29 @@ def test_an_entrys_fragment_is_not_said_to_a_question_another_entry_ranks_first_
     ])
     assert "Employees in Grade 4 and above" not in car, car
 
+
+def test_an_entrys_pronoun_answer_is_said_to_its_question_only() -> None:
+    # "No one." of "Who gets a company car?" was said first to "Who gets a company mobile?", the
+    # car allowance after it (QA 2026-12-07): the rest of the answer is a sentence of its own
+    mobile = _composed("Who gets a company mobile?", [
+        _entry(1, "Who gets a company phone?", PHONE, 0.904), _entry(2, "Who gets a company car?", CAR, 0.883),
+    ])
+    assert "No one" not in mobile, mobile
+    own = _composed("Who gets a company car?", [
+        _entry(1, "Who gets a company car?", CAR, 0.99), _entry(2, "Who gets a company phone?", PHONE, 0.88),
+    ])
+    assert own.startswith("No one"), own
+    grade = _composed("Do Grade 4 employees get a company car?", [
+        _entry(1, "Who gets a company car?", CAR, 0.872), _entry(2, "Who gets a company phone?", PHONE, 0.815),
+    ])
+    assert grade.startswith("No one"), grade
+
+
+def test_a_pronoun_answer_is_told_from_a_sentence() -> None:
+    from rag.compose import _fragment
+
+    for fragment in ("No one.", "Nobody.", "None.", "No-one", "Everyone, from their first day.", "No one except Directors."):
+        assert _fragment(fragment), fragment
+    for sentence in ("None of our plans include roaming.", "Anyone can apply.", "Nobody is eligible.",
+                     "No one under 18 may open an account.", "Everyone gets 25 days of annual leave.", "No. Overtime is paid."):
+        assert not _fragment(sentence), sentence
