@@ -471,31 +471,47 @@ def _names_label_phrase(topic: frozenset[str] | set[str], line: str) -> bool:
     "What's the overdraft interest rate on Basic?" "Arranged overdraft interest (EAR variable)"; the
     plans' tables were never told them (QA 2026-12-07). One word of two ("Max" of "Max Pro") names
     no row, nor does a Chinese label, one word written."""
+    words = _label_words(line)
+    said = sum(1 for w in words if w & topic)
+    return said >= 2 and 2 * said > len(words)
+
+
+@lru_cache(maxsize=4096)
+def _label_words(line: str) -> tuple[frozenset[str], ...]:
+    """The terms of each word of a row's first cell (its note in brackets and its price words left
+    out), once per row: a table's rows are read again for every question (40 rows took 2 ms)."""
     first = _FIRST_CELL_END.split(line, 1)[0]
     label = _BRACKETED.sub(" ", first.split(":", 1)[1] if ":" in first else first.split("：", 1)[-1])
     price = price_terms(label)
-    words = [w for w in (frozenset(tokenize(x)) - price for x in label.split()) if w]
-    said = sum(1 for w in words if w & topic)
-    return said >= 2 and 2 * said > len(words)
+    return tuple(w for w in (frozenset(tokenize(x)) - price for x in label.split()) if w)
 
 
 def _names_key_cell(topic: frozenset[str] | set[str], line: str) -> bool:
     """Whether ``topic`` names all the terms of a cell of a row's key after its first, the cells
     before the first that holds a figure: "What is the per diem in Amsterdam?" names "Country:
     Netherlands; City: Amsterdam; Daily rate (EUR): 60" (QA 2026-12-07)."""
+    return any(terms <= topic for terms in _key_cells(line))
+
+
+@lru_cache(maxsize=4096)
+def _key_cells(line: str) -> tuple[frozenset[str], ...]:
+    """The terms of each cell of a row's key after its first (the cells before the first that holds
+    a figure), once per row."""
+    cells: list[frozenset[str]] = []
     for piece in _FIRST_CELL_END.split(line)[1:]:
         cell = piece.split(":", 1)[1] if ":" in piece else piece.split("：", 1)[-1]
         if _DIGIT.search(cell):
-            return False
+            break
         terms = frozenset(tokenize(cell))
-        if terms and terms <= topic:
-            return True
-    return False
+        if terms:
+            cells.append(terms)
+    return tuple(cells)
 
 
 _DIGIT = re.compile(r"\d")
 
 
+@lru_cache(maxsize=8192)
 def row_label(line: str, notes: bool = False) -> frozenset[str]:
     """The terms of a table row's first cell, as :func:`table_rows_as_sentences` reads the row
     ("Plan: Max Pro; Price per month: $65": max, pro). ``notes``: with those of a note in brackets
