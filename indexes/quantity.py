@@ -229,8 +229,10 @@ _CHANGED_FROM = re.compile(
     r"\b(?:reduc(?:e|es|ed)|increas(?:e|es|ed)|rais(?:e|es|ed)|lower(?:s|ed)?|cuts?|extend(?:s|ed)?|shorten(?:s|ed)?"
     r"|chang(?:e|es|ed)|mov(?:e|es|ed)|rises?|rose|risen|falls?|fell|fallen"
     r"|drops?|dropped|go(?:es)?\s+(?:up|down)|went\s+(?:up|down)|(?:has|have)\s+(?:gone\s+(?:up|down)|changed))\s+from\s+"
-    r"(?P<en>[^;.!?]{1,40}?)\s+to\b"
-    r"|\b(?:previously|formerly|was\s+previously|used\s+to\s+be|instead\s+of)\b[\s:]*(?P<was>[^;.!?)]{1,40})"
+    # (a decimal point is no sentence's end: "reduced from 1.5% to 1%" said no change, and the fee
+    # table's 1.5% row was told before the notice that changed it, QA 2026-12-07)
+    r"(?P<en>(?:[^;.!?]|(?<=\d)\.(?=\d)){1,40}?)\s+to\b"
+    r"|\b(?:previously|formerly|was\s+previously|used\s+to\s+be|instead\s+of)\b[\s:]*(?P<was>(?:[^;.!?)]|(?<=\d)\.(?=\d)){1,40})"
     r"|[由从](?P<zh>[^，。；！？,;]{1,24}?)(?:调整|延长|缩短|提高|降低|上调|下调|增加|减少|增至|降至|改|变更|变)(?:为|至|到|成)"
     r"|原(?:为|来为|来是|标准为|收费标准为)(?P<zh_was>[^，。；！？,;)）]{1,24})",
     re.IGNORECASE,

@@ -69,6 +69,14 @@ def test_a_change_says_the_quantity_a_rule_had_before() -> None:
     # disease was referred to as 2019-nCoV" kept "What does novel coronavirus mean?" from its entry)
     assert changed_from("Formerly, this disease was referred to as “2019 novel coronavirus” or “2019-nCoV”.") == []
     assert changed_from("The fee was previously higher.") == []
+    # a decimal point is no sentence's end ("reduced from 1.5% to 1%" said no change, QA 2026-12-07);
+    # a full stop after a number still ends the part
+    fee = "Effective 1 December 2026, the non-sterling transaction fee on the Plus account is reduced from 1.5% to 1%."
+    assert [(q.value, q.unit) for q in changed_from(fee)] == [(1.5, "%")]
+    assert supersedes(fee, "Fee or limit: Non-sterling transaction fee; Plus: 1.5%")
+    assert [q.value for q in changed_from("The fee is reduced from $2.50 to $2.")] == [2.5]
+    assert [q.value for q in changed_from("The rate is now 3.5% (previously 4.25%).")] == [4.25]
+    assert changed_from("Plans start at 1. Prices moved from March to May.") == []
     # dates, and whether the change is in force on a day
     assert dates_in("Effective August 1, 2026; 2026-10-01; 1 January 2027; 自2026年11月1日起; February 31, 2026") == [
         datetime.date(2026, 8, 1), datetime.date(2026, 10, 1), datetime.date(2027, 1, 1), datetime.date(2026, 11, 1)]

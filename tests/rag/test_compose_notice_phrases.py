@@ -166,3 +166,29 @@ def test_the_newest_of_two_changes_is_said_in_place_of_the_older() -> None:
     later = _hit(3, "自2026年12月1日起，寄往新疆的快件首重（1公斤）价格由25元下调为22元。", "关于新疆运费优惠的通知", 0.7, "zh")
     text = composer.compose("寄到新疆首重多少钱", [rule, first, later], lang="zh", today=__import__("datetime").date(2026, 12, 7)).text
     assert text.startswith("自2026年12月1日起") and "价格为20元" not in text and "调整为25元" not in text, text
+
+
+FEES_EN = (
+    "## Fees and limits by account\n\n| Fee or limit | Basic | Plus | Premier |\n|---|---|---|---|\n"
+    "| Monthly account fee | £0 | £5 | £15 |\n| Non-sterling transaction fee | 2.99% | 1.5% | £0 |\n"
+    "| Non-sterling cash withdrawal fee | 2.99% + £1.50 | 1.5% | £0 |\n| Returned payment fee | £10 | £10 | £0 |\n"
+)
+FEE_NOTICE_EN = "Effective 1 December 2026, the non-sterling transaction fee on the Plus account is reduced from 1.5% to 1%."
+
+
+def test_a_change_of_a_decimal_percentage_is_said_in_place_of_the_row() -> None:
+    # "What is the non-sterling transaction fee on Plus?" was told the table's "Plus: 1.5%" first and
+    # the notice's "reduced from 1.5% to 1%" after it, as if the row held: the decimal point ended
+    # the change's "from" part, so the notice said no change (QA 2026-12-07)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, FEE_NOTICE_EN, "Notice of changes to fees and limits", 0.9, "en"),
+            _hit(2, FEES_EN, "Current Account Fees and Limits", 0.8, "en")]
+    for q in ("What is the non-sterling transaction fee on Plus?", "What's the non-sterling transaction fee for Plus?",
+              "What is the Plus non-sterling transaction fee?", "Non-sterling transaction fee on Plus?"):
+        text = composer.compose(q, hits, lang="en").text
+        assert text.startswith("Effective 1 December 2026") and "Plus: 1.5%" not in text, (q, text)
+    # (another row of the same old amount, and another account's cell, are not what it changed)
+    text = composer.compose("What is the non-sterling cash withdrawal fee on Plus?", hits, lang="en").text
+    assert text.startswith("Fee or limit: Non-sterling cash withdrawal fee; Plus: 1.5%"), text
+    text = composer.compose("What is the non-sterling transaction fee on Basic?", hits, lang="en").text
+    assert text.startswith("Fee or limit: Non-sterling transaction fee; Basic: 2.99%"), text
