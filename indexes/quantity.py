@@ -260,6 +260,28 @@ def changed_from(sentence: str) -> list[Quantity]:
     return [q for _, olds in _befores(sentence) for q in olds]
 
 
+def changed_parts(sentence: str) -> list[tuple[str, list[Quantity], list[Quantity]]]:
+    """Each change ``sentence`` says, as (what changed, as its clause writes it before the change,
+    its dates left out; the old quantities; the new ones, in their unit): "首重（1公斤）价格由20元调整为25元，
+    续重价格由每公斤15元调整为每公斤18元" says ("首重（1公斤）价格", [20元], [25元]) and ("续重价格", [15元], [18元])."""
+    parts = []
+    for m, (_, olds) in zip(_CHANGED_FROM.finditer(sentence), _befores(sentence), strict=True):
+        if not olds:
+            continue
+        group = next(k for k, g in m.groupdict().items() if g is not None)
+        units = {q.unit for q in olds}
+        clause = _CLAUSE_END.split(sentence[: m.start()])[-1].rstrip(" (（")
+        # the new value follows "to", "调整为"; "(previously 15 days)", "（原为…）" follow it
+        after = _CLAUSE_END.split(sentence[m.end() :], 1)[0] if group in ("en", "zh") else clause
+        news = [q for q in quantities(after) if q.unit in units and not _a_year(q)]
+        parts.append((_DATE.sub(" ", clause).strip(), olds, news[:1] if group in ("en", "zh") else news[-1:]))
+    return parts
+
+
+# where a clause ends: a decimal point is none ("from 1.5% to 1%")
+_CLAUSE_END = re.compile(r"[，。；！？;!?：]|[,.:](?!\d)")
+
+
 def quotes_before(change: str, rule: str) -> bool:
     """Whether ``change`` says what ``rule`` was in the rule's own words: its "before" part is a
     phrase, more than an amount, that ``rule`` writes as it is ("（原为开学后两周内）" of "在开学后两周内

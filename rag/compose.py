@@ -19,8 +19,10 @@ from indexes.injection import redact_injections
 from indexes.lru import BatchLRU
 from indexes.quantity import (
     DIMENSION_TERMS,
+    Quantity,
     asked_quantities,
     changed_from,
+    changed_parts,
     changed_subject,
     dimensions_named,
     in_force_in,
@@ -2146,12 +2148,14 @@ class ExtractiveComposer:
                     places.add((m, at))
                 # (but not where it says nothing the change does not: "保价费怎么算" was told "保价费为声明价值的
                 # 0.5%，最低收费1元" after "保价费率由声明价值的0.5%调整为0.3%，最低收费仍为1元" (QA 2026-12-07))
+                # (and a change that a newer one changed only in part stays after it, for the rest: the
+                # October notice's 续重 18元 beside the November one's 首重 22元, :func:`_still_says`)
                 if doubt or (
                     kind is None and not of_figure(j) and (yes_no or how_asked or not q_terms <= plain[j])
                     and _says_more(sent, change)
                 ) or (
                     kind is not None and queued_kind and not fits[j]
-                ):
+                ) or _still_says(sent, change, q_terms):
                     spoken.append(queued)
                     if not doubt:
                         beside.setdefault((m, at), (n, pos))
@@ -2757,6 +2761,35 @@ def _change_of(
         ):
             return j
     return None
+
+
+def _still_says(older: str, newer: str, q_terms: set[str]) -> bool:
+    """Whether ``older``, a change that the change ``newer`` changed in turn, still says a new value
+    that ``newer`` leaves as it is, and the question names nothing only of the part ``newer``
+    changed: "寄西藏续重多少钱" was told only "首重价格由25元下调为22元，续重价格不变", and not the older notice's
+    "续重价格由每公斤15元调整为每公斤18元" beside its 首重 25元 (QA 2026-12-07); "寄新疆首重多少钱" asks only
+    what the newer one changed."""
+    olds = changed_from(newer)
+
+    def replaced(news: list[Quantity]) -> bool:
+        return any(q.value == o.value and (q.unit is None or o.unit is None or q.unit == o.unit) for q in news for o in olds)
+
+    parts = [(subject, replaced(news)) for subject, _, news in changed_parts(older) if news]
+    kept = " ".join(subject for subject, gone in parts if not gone)
+    if not kept:
+        return False
+    gone = " ".join(subject for subject, gone in parts if gone)
+
+    def writes(text: str) -> Callable[[str], bool]:
+        text = to_simplified(_NOTE.sub(" ", text))
+        terms = set(tokenize(text))
+        return lambda t: t in terms or (is_cjk_char(t[0]) and t in text)
+
+    in_gone, in_kept = writes(gone), writes(kept)
+    return not any(in_gone(t) and not in_kept(t) for t in q_terms if not any(c.isdigit() for c in t))
+
+
+_NOTE = re.compile(r"[（(][^）)]*[）)]")  # a note in brackets: "首重（1公斤）"
 
 
 def _says_more(rule: str, change: str) -> bool:

@@ -77,6 +77,15 @@ def test_a_change_says_the_quantity_a_rule_had_before() -> None:
     assert [q.value for q in changed_from("The fee is reduced from $2.50 to $2.")] == [2.5]
     assert [q.value for q in changed_from("The rate is now 3.5% (previously 4.25%).")] == [4.25]
     assert changed_from("Plans start at 1. Prices moved from March to May.") == []
+    # each part of a change, with what changed and its old and new amounts (QA 2026-12-07)
+    from indexes.quantity import changed_parts
+
+    parts = changed_parts("自2026年11月1日起，寄往新疆、西藏的快件，首重（1公斤）价格由20元调整为25元，续重价格由每公斤15元调整为每公斤18元。")
+    assert [(s, [q.value for q in o], [q.value for q in n]) for s, o, n in parts] == [
+        ("首重（1公斤）价格", [20.0], [25.0]), ("续重价格", [15.0], [18.0])]
+    assert [[q.value for q in n] for _, _, n in changed_parts(fee)] == [[1.0]]
+    assert [[q.value for q in n] for _, _, n in changed_parts("Decided within 7 days (previously 15 days).")] == [[7.0]]
+    assert changed_parts("Refunds are issued within 5 days.") == []
     # dates, and whether the change is in force on a day
     assert dates_in("Effective August 1, 2026; 2026-10-01; 1 January 2027; 自2026年11月1日起; February 31, 2026") == [
         datetime.date(2026, 8, 1), datetime.date(2026, 10, 1), datetime.date(2027, 1, 1), datetime.date(2026, 11, 1)]

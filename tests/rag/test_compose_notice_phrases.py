@@ -192,3 +192,34 @@ def test_a_change_of_a_decimal_percentage_is_said_in_place_of_the_row() -> None:
     assert text.startswith("Fee or limit: Non-sterling cash withdrawal fee; Plus: 1.5%"), text
     text = composer.compose("What is the non-sterling transaction fee on Basic?", hits, lang="en").text
     assert text.startswith("Fee or limit: Non-sterling transaction fee; Basic: 2.99%"), text
+
+
+ZONE_TABLE_ZH = (
+    "## 分区价格\n| 目的地区域 | 包含省份 | 首重（1公斤） | 续重（每公斤） | 参考时效 |\n|---|---|---|---|---|\n"
+    "| 一区 | 江苏、浙江、上海 | 10元 | 2元 | 1-2天 |\n| 二区 | 北京、湖南、广东 | 12元 | 5元 | 2-3天 |\n"
+    "| 三区 | 四川、云南、黑龙江 | 15元 | 8元 | 3-4天 |\n| 偏远区 | 新疆、西藏、青海 | 20元 | 15元 | 5-7天 |\n"
+)
+OCTOBER_ZH = (
+    "发布日期：2026年10月20日\n\n自2026年11月1日起，寄往新疆、西藏、青海的快件，首重（1公斤）价格由20元调整为25元，"
+    "续重价格由每公斤15元调整为每公斤18元。"
+)
+NOVEMBER_ZH = "发布日期：2026年11月25日\n\n自2026年12月1日起，寄往新疆、西藏、青海的快件首重价格由25元下调为22元，续重价格不变。"
+
+
+def test_a_newer_change_replaces_only_the_part_of_the_older_it_changes() -> None:
+    # "寄西藏续重多少钱？" was told only the November notice's "首重价格由25元下调为22元，续重价格不变", and lost the
+    # October notice's 续重 18元, which the newer one leaves as it is (QA 2026-12-07)
+    import datetime
+
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, OCTOBER_ZH, "关于调整偏远地区运费的公告", 0.9, "zh"), _hit(2, NOVEMBER_ZH, "关于下调偏远地区首重价格的公告", 0.85, "zh"),
+            _hit(3, ZONE_TABLE_ZH, "快递资费标准", 0.8, "zh")]
+    today = datetime.date(2026, 12, 7)
+    for q in ("寄西藏续重多少钱？", "寄青海续重价格是多少？", "寄到新疆的运费是多少？"):
+        text = composer.compose(q, hits, lang="zh", today=today).text
+        assert "调整为每公斤18元" in text and "下调为22元" in text, (q, text)
+        assert text.index("下调为22元") < text.index("调整为每公斤18元") and "：20元" not in text, (q, text)
+    # (asked only the part the newer one changed, the older is not said)
+    text = composer.compose("寄新疆首重多少钱？", hits, lang="zh", today=today).text
+    assert "下调为22元" in text and "调整为25元" not in text, text
+
