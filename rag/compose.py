@@ -1796,7 +1796,17 @@ class ExtractiveComposer:
         # is the warranty on a phone?": the Phones row, not the Laptops row after it). A term its
         # headers name too says which column is asked for, not which row ("data" in "What data do
         # you keep about me?" and in the cell "Browsing data in the app", under the header "Data")
-        names_asked = [bool(row[j] and q_terms & _row_own_terms(every[j][2], lexical[j] or "")) for j in range(len(every))]
+        # (a number of the question with a unit names a row that says that amount, not one whose cell
+        # holds the number in another unit: "寄3公斤到西藏多少钱？" named the 三区 row by its "3-4天" as much as
+        # the 偏远区 row by 西藏, and was told both, QA 2026-12-07)
+        amounts = asked_quantities(question)
+
+        def names_asked_row(j: int) -> bool:
+            named = q_terms & _row_own_terms(every[j][2], lexical[j] or "")
+            said = quantities(every[j][2]) if named & amounts.keys() else []
+            return any(t not in amounts or names_quantity(*amounts[t], said) for t in named)
+
+        names_asked = [bool(row[j] and names_asked_row(j)) for j in range(len(every))]
         other_rows = (
             {j for j in range(len(every)) if row[j] and not names_asked[j]} if any(names_asked[j] for j in keep) else set()
         )

@@ -223,3 +223,28 @@ def test_a_newer_change_replaces_only_the_part_of_the_older_it_changes() -> None
     text = composer.compose("寄新疆首重多少钱？", hits, lang="zh", today=today).text
     assert "下调为22元" in text and "调整为25元" not in text, text
 
+
+# (a passage of the table's last rows, merged with the section after them, as retrieval gives it)
+ZONE_ROWS_ZH = (
+    "| 目的地区域 | 包含省份 | 首重（1公斤） | 续重（每公斤） | 参考时效 |\n|---|---|---|---|---|\n"
+    "| 三区 | 四川、云南、黑龙江 | 15元 | 8元 | 3-4天 |\n| 偏远区 | 新疆、西藏、青海 | 20元 | 15元 | 5-7天 |\n"
+    "## 一、运费价格\n运费计算方法：运费＝首重价格＋（实际重量－1）×续重价格。不足1公斤按1公斤计算。"
+)
+
+
+def test_a_number_asked_with_its_unit_names_no_row_of_another_unit() -> None:
+    # "寄3公斤到西藏多少钱？" was told the 三区 row beside the notice of the 偏远区 prices: its "3-4天" named the
+    # question's 3 as the 偏远区 row's 西藏 did, so no row was another entry's; it was left out only while
+    # the notice replaced every sentence that states 15元 (QA 2026-12-07)
+    import datetime
+
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, ZONE_ROWS_ZH, "快递寄件服务说明", 1.0, "zh"), _hit(2, OCTOBER_ZH, "关于调整偏远地区运费的公告", 0.9, "zh")]
+    today = datetime.date(2026, 12, 7)
+    for q in ("寄3公斤到西藏多少钱？", "寄3公斤到青海要多少钱？"):
+        text = composer.compose(q, hits, lang="zh", today=today).text
+        assert "调整为25元" in text and "三区" not in text, (q, text)
+    # (the row of the place asked is still said, a number asked or not)
+    for q in ("寄3公斤到四川多少钱？", "寄四川多少钱？"):
+        text = composer.compose(q, hits, lang="zh", today=today).text
+        assert "三区" in text and "调整为25元" not in text, (q, text)
