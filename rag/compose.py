@@ -2149,6 +2149,14 @@ class ExtractiveComposer:
                     spoken.append(queued)
                     continue
                 m, at, change = every[j]
+                # (a row is of the change as it is told, by the cells asked: "What is the non-sterling
+                # fee on Basic?" is told the row's "Basic: 2.99%", which the Plus fee's change from 1.5%
+                # did not change, QA 2026-12-07)
+                rule_at = place.get((n, pos))
+                told = _cells_asked(question, kind, [queued[0]], hits)[0][2] if rule_at is not None and row[rule_at] else sent
+                if told != sent and not supersedes(change, told):
+                    spoken.append(queued)
+                    continue
                 doubt = of_else(place.get((n, pos)), j)
                 if (m, at) not in places:
                     # (where the question names what the rule is of and the change is not, the
