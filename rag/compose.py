@@ -2153,8 +2153,8 @@ class ExtractiveComposer:
                 # fee on Basic?" is told the row's "Basic: 2.99%", which the Plus fee's change from 1.5%
                 # did not change, QA 2026-12-07)
                 rule_at = place.get((n, pos))
-                told = _cells_asked(question, kind, [queued[0]], hits)[0][2] if rule_at is not None and row[rule_at] else sent
-                if told != sent and not supersedes(change, told):
+                told_as = _cells_asked(question, kind, [queued[0]], hits)[0][2] if rule_at is not None and row[rule_at] else sent
+                if told_as != sent and not supersedes(change, told_as):
                     spoken.append(queued)
                     continue
                 doubt = of_else(place.get((n, pos)), j)
