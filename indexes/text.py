@@ -1188,6 +1188,8 @@ def _asks_whether_allowed(folded: str) -> bool:
 # "几个月", "多少个工作日", "几个小时": how long, in units of time
 _HOW_MANY_UNITS_OF_TIME = re.compile(r"(?:几|多少)个?(?:月|工作日|小时|钟头|星期|礼拜)")
 _HOW_MANY_DAYS_OR_YEARS = re.compile(r"(?:几|多少)(?:天|年)")
+# "几天" as "a few days", another question word after it
+_SOME_UNITS_OF_TIME = re.compile(r"几个?(?:天|年|月|工作日|小时|星期)[^？?。，,]*?(?:怎么|怎样|什么|如何|吗|么|呢|吧)")
 # a count in a duration ("5天", "三个工作日", "2-3天")
 _COUNT = re.compile(r"[\d一二两三四五六七八九十百千半]")
 # the units of time a count is asked in, by their scale: "几个工作日" is answered in days ("3-5个工作日",
@@ -1226,7 +1228,11 @@ def answer_kind(query: str) -> str | None:
     if words:
         kind = _KIND_OF_WORD.get(words[0].lower(), "number")
         if kind == "number" and _HOW_MANY_UNITS_OF_TIME.search(folded):
-            return "duration"
+            kind = "duration"
+        if kind == "duration" and _SOME_UNITS_OF_TIME.search(folded):
+            # "晚还几天会怎么样？", "能分几个月还吗？": 几天 is a few days, and the question asks something
+            # else (a zh-card-faq question lost its answer to the duration read)
+            kind = "number"
         if kind == "distance" and _FAR_IN_TIME.search(query):
             return "duration"
         if kind == "number" and (_HOW_MUCH_MONEY.search(query) or _PRICE_WORD.search(folded)):

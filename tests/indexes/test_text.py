@@ -828,6 +828,9 @@ def test_a_chinese_date_is_no_duration_but_as_a_deadline() -> None:
         assert answer_kind(q) == "duration", q
     for q in ("几个人可以同住", "几岁可以办卡", "一年几次"):
         assert answer_kind(q) == "number", q
+    # "a few days", where another word asks (zh-card-faq's "晚还几天会怎么样？" lost its answer to it)
+    for q in ("晚还几天会怎么样？", "这个月账单太多了，能分几个月还吗？", "逾期几天会影响征信吗"):
+        assert answer_kind(q) != "duration", q
     for s in ("参考时效：5-7天", "自签收之日起7日内", "于3个工作日内到账", "3个月内有效", "保修期为2年", "请于12月31日前办理",
               "截至2026年6月30日", "can be returned until 31 January"):
         assert holds_answer_kind("duration", s), s

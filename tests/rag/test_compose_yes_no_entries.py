@@ -135,8 +135,13 @@ def test_tells_apart_reads_another_qualifier_that_the_answer_names_too() -> None
 
     # 首诊 (a first visit) for the entry's 复诊 (a follow-up), the answer naming both (QA 2026-12-07)
     assert tells_apart("首诊能在网上开药吗", "可以线上复诊开药吗？", REFILL)
-    cards = "Yes, a 2% fee applies to credit card withdrawals. Debit card withdrawals are free."
-    assert tells_apart("Can I get cash with my debit card?", "Can I get cash with my credit card?", cards)
+    # (not English words followed by the same word: covid-faq's paraphrases of its curated questions
+    # were told apart by a synonym, or a spelling, and lost their curated answers)
+    sewage = ("CDC is reviewing all data on COVID-19 transmission. At this time, the risk of transmission through "
+              "sewerage systems is thought to be low. Although transmission through sewage may be possible, there is no "
+              "evidence to date that this has occurred.")
+    assert not tells_apart("Can COVID-19 be transmitted through the sewage systems?",
+                           "Can the COVID-19 virus spread through sewerage systems?", sewage)
     # near misses: a synonym the answer does not name (网上 for 线上), a paraphrase, the entry's own
     # question, and another qualifier the answer says nothing of
     assert not tells_apart("网上能复诊开药吗", "可以线上复诊开药吗？", REFILL)
@@ -315,3 +320,18 @@ def test_a_pronoun_answer_is_told_from_a_sentence() -> None:
     for sentence in ("None of our plans include roaming.", "Anyone can apply.", "Nobody is eligible.",
                      "No one under 18 may open an account.", "Everyone gets 25 days of annual leave.", "No. Overtime is paid."):
         assert not _fragment(sentence), sentence
+
+
+def test_an_answer_with_a_verb_after_its_opening_phrase_is_a_sentence() -> None:
+    # covid-faq's curated answers that open with a phrase were held back from their paraphrases as
+    # fragments: "For recommendations …, see Information for Healthcare Professionals", "The risk
+    # depends on where you are"
+    from rag.compose import _fragment
+
+    for s in ("For recommendations and guidance on infection control, see Information for Healthcare Professionals.",
+              "The risk depends on where you are.", "Your manager approves it.", "For more information, visit our website."):
+        assert not _fragment(s), s
+    for s in ("Employees in Grade 4 and above, and anyone whose role requires one.", "In PeopleHub under Expenses > New claim.",
+              "Your line manager.", "60 days from the date of the expense.", "No one."):
+        assert _fragment(s), s
+
