@@ -142,6 +142,8 @@ def test_tells_apart_reads_another_qualifier_that_the_answer_names_too() -> None
               "evidence to date that this has occurred.")
     assert not tells_apart("Can COVID-19 be transmitted through the sewage systems?",
                            "Can the COVID-19 virus spread through sewerage systems?", sewage)
+    # (nor a piece of a Chinese word: zh-shop-faq's "积分有有效期吗？" by 效期, of 有效期, from 过期)
+    assert not tells_apart("积分有有效期吗？", "积分会过期吗？", "积分有效期为获得之日起12个月，过期自动清零。")
     # near misses: a synonym the answer does not name (网上 for 线上), a paraphrase, the entry's own
     # question, and another qualifier the answer says nothing of
     assert not tells_apart("网上能复诊开药吗", "可以线上复诊开药吗？", REFILL)
