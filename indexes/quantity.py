@@ -239,15 +239,16 @@ _CHANGED_FROM = re.compile(
 )
 
 
-def _befores(sentence: str) -> Iterator[tuple[str, list[Quantity]]]:
-    """Each "before" part of ``sentence`` (:data:`_CHANGED_FROM`) as written, with the old
-    quantities it holds ([] where it says none the sentence gives a new value of)."""
+def _befores(sentence: str) -> Iterator[tuple[re.Match[str], str, list[Quantity]]]:
+    """Each "before" part of ``sentence`` (:data:`_CHANGED_FROM`): its match, the name of the group
+    that holds it as written, and the old quantities it holds ([] where it says none the sentence
+    gives a new value of)."""
     for m in _CHANGED_FROM.finditer(sentence):
         group = next(k for k, g in m.groupdict().items() if g is not None)
         # the sentence says the new value too, in the same unit: "Formerly, this disease was referred
         # to as 2019-nCoV" says no rule changed (and a year is no value of a rule)
         new = quantities(sentence[: m.start(group)] + " " + sentence[m.end(group) :])
-        yield m.group(group), [
+        yield m, group, [
             q for q in quantities(m.group(group))
             if not _a_year(q) and any(n.unit == q.unit and n.value != q.value and not _a_year(n) for n in new)
         ]
@@ -257,7 +258,7 @@ def changed_from(sentence: str) -> list[Quantity]:
     """The quantities ``sentence`` says a rule had before it changed ("The change fee is reduced
     from EUR 60 to EUR 45": EUR 60; "免费存放时长由18小时延长至24小时": 18 hours); [] for a sentence
     that says no change."""
-    return [q for _, olds in _befores(sentence) for q in olds]
+    return [q for _, _, olds in _befores(sentence) for q in olds]
 
 
 def changed_parts(sentence: str) -> list[tuple[str, list[Quantity], list[Quantity]]]:
@@ -265,10 +266,9 @@ def changed_parts(sentence: str) -> list[tuple[str, list[Quantity], list[Quantit
     its dates left out; the old quantities; the new ones, in their unit): "首重（1公斤）价格由20元调整为25元，
     续重价格由每公斤15元调整为每公斤18元" says ("首重（1公斤）价格", [20元], [25元]) and ("续重价格", [15元], [18元])."""
     parts = []
-    for m, (_, olds) in zip(_CHANGED_FROM.finditer(sentence), _befores(sentence), strict=True):
+    for m, group, olds in _befores(sentence):
         if not olds:
             continue
-        group = next(k for k, g in m.groupdict().items() if g is not None)
         units = {q.unit for q in olds}
         clause = _CLAUSE_END.split(sentence[: m.start()])[-1].rstrip(" (（")
         # the new value follows "to", "调整为"; "(previously 15 days)", "（原为…）" follow it
@@ -289,8 +289,8 @@ def quotes_before(change: str, rule: str) -> bool:
     within 14 days"). An amount alone ("reduced from $35 to $29") may be of another rule that costs
     as much; a phrase of the rule names that rule."""
     text = _normalized(rule)
-    for before, olds in _befores(change):
-        phrase = _normalized(before).strip()
+    for m, group, olds in _befores(change):
+        phrase = _normalized(m.group(group)).strip()
         if olds and re.search(r"\w", _QUANTITY.sub("", phrase)) and phrase in text:
             return True
     return False
@@ -301,14 +301,14 @@ def changed_subject(sentence: str) -> str | None:
     its dates left out ("From 1 December 2026 the daily ATM limit on Plus increases from £500 to
     £750": "the daily ATM limit on Plus"; "寄往新疆的快件首重价格由25元下调为22元": "寄往新疆的快件首重价格");
     None where it says no such change ("(previously 31 March)" says the old value, not of what)."""
-    if not changed_from(sentence):
+    befores = list(_befores(sentence))
+    if not any(olds for _, _, olds in befores):
         return None
-    for m in _CHANGED_FROM.finditer(sentence):
-        if m.group("en") is not None or m.group("zh") is not None:
-            start = max(sentence.rfind(p, 0, m.start()) for p in ("。", ". ", "；", "; ", "：", ": "))
-            return _DATE.sub(" ", sentence[start + 1 : m.start()])
-        break
-    return None
+    m, group, _ = befores[0]  # (the first change the sentence says, whatever its amounts)
+    if group not in ("en", "zh"):
+        return None
+    start = max(sentence.rfind(p, 0, m.start()) for p in ("。", ". ", "；", "; ", "：", ": "))
+    return _DATE.sub(" ", sentence[start + 1 : m.start()])
 
 
 def _a_year(q: Quantity) -> bool:
