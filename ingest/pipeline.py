@@ -406,6 +406,11 @@ def mark_of(marks: Mapping[str, dict[str, str]], source: str, resolved: Path) ->
     file was read again, published, and its mark erased, unsaid."""
     if source in marks:
         return source, marks[source]
+    return _mark_by_file(marks, resolved)
+
+
+def _mark_by_file(marks: Mapping[str, dict[str, str]], resolved: Path) -> tuple[str, dict[str, str]] | None:
+    """The :data:`DELETED` mark that names the file at ``resolved``, with the source it was deleted as."""
     file = str(resolved)
     return next(((key, mark) for key, mark in marks.items() if mark.get("file") == file), None)
 
@@ -765,7 +770,7 @@ def _read_from(doc: Document, roots: set[str]) -> bool:
 
 
 def _folder_read_from(
-    resolved: Path, root: Path, by_file: Mapping[str, Document], marks: Mapping[str, Mapping[str, str]]
+    resolved: Path, root: Path, by_file: Mapping[str, Document], marks: Mapping[str, dict[str, str]]
 ) -> Path:
     """The folder the file at ``resolved``, given in ``root``, is read from: the folder its document
     (live, or deleted by ``kb delete``) was read from, where ``root`` is inside that one (the file
@@ -777,7 +782,7 @@ def _folder_read_from(
     if twin is not None:
         origin = origin_folder(twin)
     else:
-        source, mark = next(((s, m) for s, m in marks.items() if m.get("file") == str(resolved)), ("", {}))
+        source, mark = _mark_by_file(marks, resolved) or ("", {})
         depth = len(Path(source).parts)
         origin = str(resolved.parents[depth - 1]) if 0 < depth <= len(resolved.parents) and mark else None
         if origin is not None and source_of(resolved, Path(origin)) != source:
