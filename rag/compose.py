@@ -1408,8 +1408,9 @@ class ExtractiveComposer:
             # in Grade 4 and above ..." and "Within 60 days of the expense" (QA 2026-12-07); a
             # yes-or-no question is answered by no noun phrase but its own entry's, as before
             answer_opening = ""
+            entry_leads = entry is not None and _leads_entries(hits, n)
             if entry is not None and not asks_yes_no(entry) and not (
-                same_words(question, entry) or _leads_entries(hits, n) or named_terms(asked, entry) == asked
+                same_words(question, entry) or entry_leads or named_terms(asked, entry) == asked
                 or (not yes_no and _ranks_first(hits, n, asked))
             ):
                 opening = split_sentences(hit.chunk.answer or "")
@@ -1417,7 +1418,7 @@ class ExtractiveComposer:
                 if answer_opening:
                     fragments_held.add(n)  # (nor is the answer said whole)
             split_off[n] = not yes_no or (entry is not None and not replies_here and (
-                not (_leads_entries(hits, n) or named_terms(asked, f"{entry}\n{hit.chunk.answer or hit.passage}") == asked)
+                not (entry_leads or named_terms(asked, f"{entry}\n{hit.chunk.answer or hit.passage}") == asked)
                 or reply_excepts(asked, entry, hit.passage) or tells_apart(question, entry, hit.chunk.answer or hit.passage)
             ))
             # a passage's tables and lists are read out in its own language, whatever the question's
@@ -2170,7 +2171,7 @@ class ExtractiveComposer:
                 if told_as != sent and not supersedes(change, told_as):
                     spoken.append(queued)
                     continue
-                doubt = of_else(place.get((n, pos)), j)
+                doubt = of_else(rule_at, j)
                 if (m, at) not in places:
                     # (where the question names what the rule is of and the change is not, the
                     # change is said after the rule, not in its place: "What is the monthly fee for
