@@ -3,6 +3,8 @@ within 14 days)") is of that rule, whatever else the question names (no model: t
 
 from __future__ import annotations
 
+import datetime
+
 from indexes.embedders import get_embedder
 from indexes.quantity import quotes_before
 from indexes.types import Chunk
@@ -144,8 +146,6 @@ def test_a_tables_row_said_with_the_others_is_said_with_its_change() -> None:
     # withdrawal limit; Plus: £500; Premier: £1,000", a row said with the row asked, as if the
     # notice's change to £750 (in force) were not among the passages (QA 2026-12-07); the monthly
     # fee's change, from a later date, changes nothing yet
-    import datetime
-
     composer = ExtractiveComposer(get_embedder("hashing:64"))
     hits = [_hit(1, TIERS_EN, "Fees and charges", 0.9, "en"), _hit(2, TIERS_NOTICE_EN, "Notice", 0.6, "en")]
     for q in ("What's the difference between Plus and Premier?", "What does Premier give me over Plus?"):
@@ -164,7 +164,7 @@ def test_the_newest_of_two_changes_is_said_in_place_of_the_older() -> None:
     rule = _hit(1, "## 运费\n寄往新疆的快件首重（1公斤）价格为20元。", "运费价格表", 0.9, "zh")
     first = _hit(2, "寄往新疆的快件首重（1公斤）价格由20元调整为25元。", "关于调整运费的公告", 0.8, "zh")
     later = _hit(3, "自2026年12月1日起，寄往新疆的快件首重（1公斤）价格由25元下调为22元。", "关于新疆运费优惠的通知", 0.7, "zh")
-    text = composer.compose("寄到新疆首重多少钱", [rule, first, later], lang="zh", today=__import__("datetime").date(2026, 12, 7)).text
+    text = composer.compose("寄到新疆首重多少钱", [rule, first, later], lang="zh", today=datetime.date(2026, 12, 7)).text
     assert text.startswith("自2026年12月1日起") and "价格为20元" not in text and "调整为25元" not in text, text
 
 
@@ -233,8 +233,6 @@ NOVEMBER_ZH = "发布日期：2026年11月25日\n\n自2026年12月1日起，寄�
 def test_a_newer_change_replaces_only_the_part_of_the_older_it_changes() -> None:
     # "寄西藏续重多少钱？" was told only the November notice's "首重价格由25元下调为22元，续重价格不变", and lost the
     # October notice's 续重 18元, which the newer one leaves as it is (QA 2026-12-07)
-    import datetime
-
     composer = ExtractiveComposer(get_embedder("hashing:64"))
     hits = [_hit(1, OCTOBER_ZH, "关于调整偏远地区运费的公告", 0.9, "zh"), _hit(2, NOVEMBER_ZH, "关于下调偏远地区首重价格的公告", 0.85, "zh"),
             _hit(3, ZONE_TABLE_ZH, "快递资费标准", 0.8, "zh")]
@@ -260,8 +258,6 @@ def test_a_number_asked_with_its_unit_names_no_row_of_another_unit() -> None:
     # "寄3公斤到西藏多少钱？" was told the 三区 row beside the notice of the 偏远区 prices: its "3-4天" named the
     # question's 3 as the 偏远区 row's 西藏 did, so no row was another entry's; it was left out only while
     # the notice replaced every sentence that states 15元 (QA 2026-12-07)
-    import datetime
-
     composer = ExtractiveComposer(get_embedder("hashing:64"))
     hits = [_hit(1, ZONE_ROWS_ZH, "快递寄件服务说明", 1.0, "zh"), _hit(2, OCTOBER_ZH, "关于调整偏远地区运费的公告", 0.9, "zh")]
     today = datetime.date(2026, 12, 7)
