@@ -283,7 +283,7 @@ def _bar(total: int, desc: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="file" if desc == "loading" else "text", leave=False)
 
 
-def _error_text(ex: BaseException) -> str:
+def error_text(ex: BaseException) -> str:
     if isinstance(ex, KBError):
         return ex.one_line()
     return f"{type(ex).__name__}: {' '.join(str(ex).split())[:200]}"
@@ -384,7 +384,7 @@ def forget_uploads(kb: Any, sources: Iterable[str], report: IngestReport) -> Non
             report.warnings.append({"source": source, "warning": warning})
 
 
-def _deleted_marks(kb: Any) -> dict[str, dict[str, str]]:
+def deleted_marks(kb: Any) -> dict[str, dict[str, str]]:
     """The documents ``kb delete`` removed (:data:`DELETED`); {} when none, or unreadable (a mark
     lost brings a deleted file back, as before marks were kept: never an error)."""
     try:
@@ -430,7 +430,7 @@ def _deleted_id(source: str, data: bytes, side_raw: bytes | None, mark: Mapping[
     return None if extra is None else doc_id_for(source, content_hash(data, side_raw, extra))
 
 
-def _mark_names(mark: Mapping[str, str], key: str) -> tuple[str, ...]:
+def mark_names(mark: Mapping[str, str], key: str) -> tuple[str, ...]:
     """A :data:`DELETED` entry's list of names (its ``groups`` or ``given``); () where unreadable."""
     try:
         names = json.loads(mark.get(key) or "[]")
@@ -562,8 +562,8 @@ def ingest_paths(
         reuse = prev is not None and _settings_match(prev, settings)
 
         # each document read from a folder, by its file: the same file given under another name
-        by_file = {str(f): d for d in prev_docs.values() if (f := _file_of(d)) is not None}
-        marks = _deleted_marks(kb)
+        by_file = {str(f): d for d in prev_docs.values() if (f := file_of(d)) is not None}
+        marks = deleted_marks(kb)
         by_name = {Path(p).resolve() for p in paths if Path(p).is_file()}  # files given by name
         seen: set[str] = set()
         left_out: dict[str, str] = {}  # the files left out as kb delete removed them -> the deleted ids
@@ -620,7 +620,7 @@ def ingest_paths(
                 if old is not None and not widen:
                     _check_not_widened(source, old, loaded.document, upload)
                 elif mark is not None and mark.get("groups") and not widen:
-                    _check_groups_kept(source, _mark_names(mark, "groups"), _mark_names(mark, "given"),
+                    _check_groups_kept(source, mark_names(mark, "groups"), mark_names(mark, "given"),
                                        loaded.document, upload, mark.get("at", "")[:10] or "-")
                 twin = by_file.get(str(resolved)) if old is None and not upload else None
                 if twin is not None:
@@ -652,7 +652,7 @@ def ingest_paths(
                     report.added += 1
             except Exception as ex:  # one bad file never stops the others
                 failed_sources.add(source)
-                report.failed.append({"source": source, "error": _error_text(ex)})
+                report.failed.append({"source": source, "error": error_text(ex)})
                 old = prev_docs.get(source)
                 if old is not None and source not in loaded_sources:
                     keep_ids[old.id] = None  # nothing already stored is lost
@@ -690,7 +690,7 @@ def ingest_paths(
                 continue
             if source in seen and source not in left_out:
                 continue
-            gone = _read_from(doc, roots) and not (_file_of(doc) or Path()).exists()
+            gone = _read_from(doc, roots) and not (file_of(doc) or Path()).exists()
             if prune and gone:
                 report.deleted += 1
                 pruned.append(source)
@@ -757,7 +757,7 @@ def origin_folder(doc: Document) -> str | None:
     return origin if isinstance(origin, str) else None
 
 
-def _file_of(doc: Document) -> Path | None:
+def file_of(doc: Document) -> Path | None:
     """The file ``doc`` was read from, where it recorded its folder."""
     origin = origin_folder(doc)
     return Path(origin) / doc.source if origin else None
@@ -1008,7 +1008,7 @@ def _where(doc: Document) -> str:
 
 def _not_found(wanted: str, shown: str, docs: Sequence[Document], marks: Mapping[str, Mapping[str, str]]) -> str:
     """The one line a name ``kb delete`` finds no document by gets: that it is deleted already, and
-    how to add it back, where ``kb delete`` removed it (:func:`_deleted_marks`); else the nearest
+    how to add it back, where ``kb delete`` removed it (:func:`deleted_marks`); else the nearest
     live sources, or, where none is near, the nearest deleted one. Both read "not in the knowledge
     base; `kb status --sources` lists them": deleting ``faq.xlsx`` twice did not say it was gone
     already, and ``faq.xls`` after it got no suggestion, the document it meant no longer live."""
@@ -1072,7 +1072,7 @@ def delete_sources(
             stack.callback(prev.close)
         docs = prev.documents() if prev is not None else []
         hit: set[str] = set()
-        marks = _deleted_marks(kb)
+        marks = deleted_marks(kb)
         for wanted in sources:
             if not wanted.strip():
                 raise InputError("a blank name names no document", "give the source of each document to delete")
@@ -1121,7 +1121,7 @@ def delete_sources(
         # taken back if it is not): written after, a kill in between lost them, and the next
         # `kb ingest DIR` brought the documents back; a second `kb delete` found nothing to mark
         with _marks_until_published(kb, marks, {**marks, **{
-            d.source: {"id": d.id, "at": at, **({"file": str(f)} if (f := _file_of(d)) is not None else {}),
+            d.source: {"id": d.id, "at": at, **({"file": str(f)} if (f := file_of(d)) is not None else {}),
                        # for whom it was (its access groups, those of them --group gave): given again
                        # without them, it is refused as a live document's widening is
                        **({"groups": json.dumps(list(d.groups)), "given": json.dumps(list(_given_groups(d)))}

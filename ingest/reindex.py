@@ -270,7 +270,7 @@ def parse_file(
     error is returned (one bad file never stops a job)."""
     from ingest.chunking import ChunkSettings, chunk_loaded
     from ingest.loaders import source_of
-    from ingest.pipeline import ORIGIN_KEY, _error_text, load_file_with_defaults
+    from ingest.pipeline import ORIGIN_KEY, error_text, load_file_with_defaults
 
     p, r = Path(path), Path(root)
     source = source_of(p, r)
@@ -286,7 +286,7 @@ def parse_file(
             raise InputError(f"{source}: no text to index", "add content or remove the file")
         return ParsedFile(source, loaded.document, loaded.content_hash, tuple(chunks), warnings=said)
     except Exception as ex:  # noqa: BLE001 - reported per file
-        return ParsedFile(source, error=_error_text(ex))
+        return ParsedFile(source, error=error_text(ex))
 
 
 def _parse_star(args: tuple[Any, ...]) -> ParsedFile:
@@ -880,9 +880,9 @@ def _deleted_files(kb: Any, files: list[tuple[Path, Path]]) -> tuple[list[tuple[
     recorded); how it was ingested (its groups) went with the document, so a deleted file is never
     read again as public by a rebuild. ``kb ingest DIR --undelete`` adds it back."""
     from ingest.loaders import content_hash, doc_id_for, read_sidecar, source_of
-    from ingest.pipeline import _deleted_marks, left_out_deleted, mark_of
+    from ingest.pipeline import deleted_marks, left_out_deleted, mark_of
 
-    marks = _deleted_marks(kb)
+    marks = deleted_marks(kb)
     if not marks:
         return files, []
     kept: list[tuple[Path, Path]] = []
@@ -927,9 +927,9 @@ def _items(kb: Any, src: SourceSpec, prev: Any
             # brought them back into answers. Only what the knowledge base holds is rebuilt, each
             # from its own file (a deleted file named as another folder's live document, "returns.md",
             # replaced that document)
-            from ingest.pipeline import _file_of
+            from ingest.pipeline import file_of
 
-            held = {d.source: _file_of(d) for d in prev.documents()}
+            held = {d.source: file_of(d) for d in prev.documents()}
             every = len(files)
             files = [(p, r) for p, r in files
                      if (s := source_of(p, r)) in held and held[s] in (None, p.resolve())]
@@ -950,11 +950,11 @@ def _as_ingested(files: list[tuple[Path, Path]], prev: Any) -> list[tuple[Path, 
     (a manifest outside the folder, as "src/policies/freeze.md"). A file no document was read from
     keeps the folder given."""
     from ingest.loaders import source_of
-    from ingest.pipeline import _file_of, origin_folder
+    from ingest.pipeline import file_of, origin_folder
 
     if prev is None:
         return files
-    by_file = {str(f): d for d in prev.documents() if (f := _file_of(d)) is not None}
+    by_file = {str(f): d for d in prev.documents() if (f := file_of(d)) is not None}
     # each folder's files read from where its files' documents were (a new file beside them is named
     # as they are: "privacy.md" beside "policies/x.md" was added again as "policies/privacy.md" by
     # the next `kb ingest src`, and both answered)

@@ -233,15 +233,15 @@ def _not_found(rt: Any, doc_id: str, readable: Sequence[Document], caller: Princ
     deletion, is told to no one outside staff (QA 2026-12-07: the HTTP delete of a typo, and of a
     deleted document, said only "not in knowledge base")."""
     from indexes.types import did_you_mean
-    from ingest.pipeline import _deleted_marks, _mark_names
+    from ingest.pipeline import deleted_marks, mark_names
 
     missing = f"document {doc_id!r} is not in knowledge base {rt.name!r}"
     entry_of = doc_id.partition("#")[0]
     if "#" in doc_id and any(d.source == entry_of for d in readable):
         return missing, f"an FAQ entry ({doc_id!r}) goes with its file: delete {entry_of!r}, or upload it again without that row"
     marks = {
-        source: mark for source, mark in _deleted_marks(rt.kb).items()
-        if caller.groups is None or not (groups := _mark_names(mark, "groups")) or set(groups) & set(caller.groups)
+        source: mark for source, mark in deleted_marks(rt.kb).items()
+        if caller.groups is None or not (groups := mark_names(mark, "groups")) or set(groups) & set(caller.groups)
     }
     mark = marks.get(doc_id) or next((m for m in marks.values() if m.get("id") == doc_id), None)
     if mark is not None:
