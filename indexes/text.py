@@ -444,8 +444,20 @@ def _cell_clause(cell: str, lang: str) -> str:
     return ("，" if lang == "zh" else ", ").join(_CELL_PIECE_END.sub("", p) for p in pieces)
 
 
-_FIRST_CELL_END = re.compile(r"[;；，]")
+_CELL_END = re.compile(r"[;；，]")
 _BRACKETED = re.compile(r"[(（][^()（）]*[)）]")
+
+
+@lru_cache(maxsize=8192)
+def row_cells(line: str) -> tuple[str, ...]:
+    """The cells of a table row as :func:`table_rows_as_sentences` reads it, each without its header
+    and the spaces around it ("Country: France; City: Other cities." reads ("France", "Other
+    cities.")): a Chinese row's cells end at "，" too ("卡种：白金卡，年费：2000元"). The row's closing
+    mark is kept: the analyzer reads "U.S." as the United States, "U.S" as a letter. Once per row:
+    a table's rows are read again for every question. The one parser of a row's cells, for naming
+    a row (:func:`row_label`, :func:`names_row`) and for the composer."""
+    pieces = _CELL_END.split(line)
+    return tuple((p.split(":", 1)[1] if ":" in p else p.split("：", 1)[-1]).strip() for p in pieces)
 
 
 def names_row(topic: frozenset[str] | set[str], line: str) -> bool:
@@ -480,8 +492,7 @@ def _names_label_phrase(topic: frozenset[str] | set[str], line: str) -> bool:
 def _label_words(line: str) -> tuple[frozenset[str], ...]:
     """The terms of each word of a row's first cell (its note in brackets and its price words left
     out), once per row: a table's rows are read again for every question (40 rows took 2 ms)."""
-    first = _FIRST_CELL_END.split(line, 1)[0]
-    label = _BRACKETED.sub(" ", first.split(":", 1)[1] if ":" in first else first.split("：", 1)[-1])
+    label = _BRACKETED.sub(" ", row_cells(line)[0])
     price = price_terms(label)
     return tuple(w for w in (frozenset(tokenize(x)) - price for x in label.split()) if w)
 
@@ -498,8 +509,7 @@ def _key_cells(line: str) -> tuple[frozenset[str], ...]:
     """The terms of each cell of a row's key after its first (the cells before the first that holds
     a figure), once per row."""
     cells: list[frozenset[str]] = []
-    for piece in _FIRST_CELL_END.split(line)[1:]:
-        cell = piece.split(":", 1)[1] if ":" in piece else piece.split("：", 1)[-1]
+    for cell in row_cells(line)[1:]:
         if _DIGIT.search(cell):
             break
         terms = frozenset(tokenize(cell))
@@ -516,8 +526,7 @@ def row_label(line: str, notes: bool = False) -> frozenset[str]:
     """The terms of a table row's first cell, as :func:`table_rows_as_sentences` reads the row
     ("Plan: Max Pro; Price per month: $65": max, pro). ``notes``: with those of a note in brackets
     too, which may be the row's other name ("MRI（核磁共振）")."""
-    first = _FIRST_CELL_END.split(line, 1)[0]  # a Chinese row's cells end at "，" ("卡种：白金卡，年费：2000元")
-    label = first.split(":", 1)[1] if ":" in first else first.split("：", 1)[-1]
+    label = row_cells(line)[0]
     # a note in brackets qualifies the label, and a question names the row without it: "一级医院
     # （含社区卫生服务中心）" is the row of "一级医院门诊报销多少"
     return frozenset(tokenize(label)) if notes else frozenset(tokenize(_BRACKETED.sub(" ", label))) or frozenset(tokenize(label))

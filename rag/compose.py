@@ -65,6 +65,7 @@ from indexes.text import (
     phrase_terms,
     price_terms,
     query_topic,
+    row_cells,
     row_label,
     row_sentence,
     same_words,
@@ -2544,13 +2545,6 @@ def _row_headers(sentence: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in _CELL_NAME.findall(sentence))
 
 
-def _row_cells(sentence: str) -> list[str]:
-    """The cells of a table's row as the composer reads it ("Country: France; City: Other cities."
-    reads ["France", "Other cities"])."""
-    pieces = re.split(r"[;；，]\s*", sentence.strip().rstrip(".。"))
-    return [p.split(":", 1)[1].strip() if ":" in p else p.split("：", 1)[-1].strip() for p in pieces]
-
-
 def _said_in(cell: str, question: str) -> bool:
     """Whether ``question`` says ``cell`` as it is written (its words, in their order)."""
     said = wording_spaced(cell)
@@ -2560,15 +2554,15 @@ def _said_in(cell: str, question: str) -> bool:
 
 
 def _cells_said(sentence: str, question: str) -> int:
-    """How many of a table row's cells (:func:`_row_cells`) ``question`` says as written."""
-    return sum(1 for cell in _row_cells(sentence) if _said_in(cell, question))
+    """How many of a table row's cells (:func:`row_cells`) ``question`` says as written."""
+    return sum(1 for cell in row_cells(sentence) if _said_in(cell, question))
 
 
 def _without_cells_said(question: str, sentences: Sequence[str]) -> str:
     """``question`` (simplified) without the table cells of ``sentences`` (rows) that it says."""
     text = to_simplified(question)
-    for cell in {c for s in sentences for c in _row_cells(s) if _said_in(c, question)}:
-        text = re.sub(re.escape(cell), " ", text, flags=re.IGNORECASE)
+    for cell in {c for s in sentences for c in row_cells(s) if _said_in(c, question)}:
+        text = re.sub(re.escape(cell.rstrip(".。")), " ", text, flags=re.IGNORECASE)  # said without the row's end
     return text
 
 
