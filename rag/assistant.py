@@ -723,7 +723,7 @@ _ASKED_ENDS = r"(?=\s*(?:[?.!,;]|$|\s+(?:now|today|right\s+now|currently|please|
 # a figure of the customer's own, which only their account or record holds
 _MY_FIGURE_EN = (r"(?:balance|(?:credit|overdraft|spending|withdrawal|atm|card|transfer|daily|borrowing)\s+limit|limit|salary"
                  r"|(?:take[\s-]home\s+|net\s+|gross\s+|monthly\s+)?pay|wages?|payslip|pay\s*check|paycheque|bonus|pension"
-                 r"|bill|pay\s+grade|grade|pay\s+band|band|credit\s+score|tax\s+code|pin|overdraft|debt|arrears)")
+                 r"|bill|invoice|statement|pay\s+grade|grade|pay\s+band|band|credit\s+score|tax\s+code|pin|overdraft|debt|arrears)")
 # (a kind of pay is an entitlement the policy states, not the account's figure: a regression hunt's
 # "How much is my sick pay?", "What is my maternity pay?", "How much is my mileage pay?" were handed
 # off, QA 2026-12-07; "my pay", "my take-home pay", "my pay this month" are the account's)
@@ -867,7 +867,56 @@ OWN_ACCOUNT_RE = re.compile(
     # (whatever of theirs: "帮我查一下我明天上午的预约是几点", QA 2026-12-07; not "帮我查一下我的学费怎么退",
     # "帮我看看我能不能报销")
     r"|(?:帮我|给我|替我|麻烦(?:你|您)?帮我)(?:查|查询|查查|查看|看看|看)(?:一下|下)?我(?:的|家|[\u4e00-\u9fff]{1,4}的)"
-    + _ASKS_RULE_ZH + r"(?![^。！？?!]*(?:可以|能|该|要不要|需不需要))",
+    + _ASKS_RULE_ZH + r"(?![^。！？?!]*(?:可以|能|该|要不要|需不需要))"
+    # (QA 2026-12-07, a telecom's, a help centre's, a property manager's and an airline's, told the
+    # allowance table, the plans or the repair steps, or refused: "How much data have I used this
+    # month?", "Can you tell me the balance on my device plan?", "What is my current plan?", "How many
+    # seats is my workspace using right now?", "What was my last bill?", "Why was I charged $240 on
+    # my card yesterday?": what they used or have left, a figure of their account, the plan they are
+    # on, a charge of theirs named by its amount or day. Not "How much data do I get on Medium?",
+    # "How do I check my data usage?", "What plan do I need for SSO?", "Why was I charged VAT?")
+    + r"|\bhow\s+(?:much|many)\s+(?:[\w-]+\s+){0,3}?(?:have|did)\s+(?:i|we|my\s+[\w-]+)\s+(?:already\s+)?(?:used|use|spent|spend"
+    r"|consumed|consume|downloaded|streamed)" + _WHEN_EN + _ASKED_ENDS
+    + r"|\bhow\s+much\s+(?:[\w-]+\s+){1,3}?(?:do|have)\s+(?:i|we)\s+(?:still\s+|got\s+)?(?:have\s+)?(?:left|remaining)" + _WHEN_EN
+    + _ASKED_ENDS
+    + r"|\b(?:what(?:'s|’s|\s+is|\s+was)|tell\s+me|give\s+me|let\s+me\s+know|know)\s+the\s+(?:current\s+|remaining\s+"
+    r"|outstanding\s+|latest\s+)?(?:balance|amount\s+(?:owed|outstanding|due|left|remaining)|(?:payoff|outstanding|remaining)\s+amount|usage)\s+(?:on|of|in"
+    r"|for)\s+my\s+(?:[\w-]+\s+){0,2}?(?!(?:used|for|to|by|with|from|mean|means|made|calculated|worked)\b)[\w-]+"
+    + _ASKED_ENDS
+    + r"|\b(?:tell|show|give|send)\s+me\s+(?:what\s+)?my\s+" + _KIND_OF_PAY_EN + r"(?:current\s+|remaining\s+|outstanding\s+|latest\s+"
+    r"|last\s+)*(?:[\w-]+\s+)?" + _MY_FIGURE_EN + _ASKED_ENDS
+    + r"|\bwhat(?:'s|’s|\s+is|\s+was)\s+my\s+(?:current\s+|existing\s+|present\s+|active\s+)?(?:[\w-]+\s+)?(?<!best\s)"
+    r"(?<!ideal\s)(?<!right\s)(?:plan|tariff|package|subscription|bundle|tier)" + _ASKED_ENDS
+    + r"|\b(?:what|which)\s+(?:plan|tariff|package|subscription|bundle|tier)\s+(?:am\s+i|are\s+we|is\s+my\s+[\w-]+)\s+"
+    r"(?:currently\s+|now\s+|still\s+)?(?:on|in|subscribed\s+to|using|paying\s+for)\b(?![^?.!]*\bif\b)"
+    + r"|\bwhat\s+(?:was|were)\s+my\s+(?:last\s+|latest\s+|previous\s+|most\s+recent\s+)?(?:[\w-]+\s+)?(?:bill|invoice|statement"
+    r"|payment|charges?)" + _WHEN_EN + _ASKED_ENDS
+    + r"|\bhow\s+many\s+(?:[\w-]+\s+){1,2}?(?:am\s+i|are\s+we|is\s+my\s+[\w-]+|are\s+my\s+[\w-]+)\s+(?:currently\s+|now\s+)?"
+    r"(?:using|consuming|paying\s+for|billed\s+for|charged\s+for)" + _WHEN_EN + _ASKED_ENDS
+    + r"|\bhow\s+many\s+(?:[\w-]+\s+){1,2}?(?:are|is)\s+(?:currently\s+|now\s+)?(?:on|in)\s+my\s+(?:account|workspace|team"
+    r"|subscription|organi[sz]ation|org)" + _ASKED_ENDS
+    + r"|\bwhy\s+(?:was|were|have|has|did|am|are|is)\s+(?:i\s+|we\s+|my\s+(?:[\w-]+\s+){1,2}?)(?:been\s+|get\s+|got\s+|being\s+)?"
+    r"(?:charged|billed|debited|invoiced)\b(?=[^?.!]*(?:[$£€¥]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:dollars|pounds|euros|usd|gbp|eur)\b"
+    r"|\b(?:yesterday|today|this\s+(?:morning|week|month)|last\s+(?:night|week|month|year)|twice|again|on\s+(?:my|the)\s+"
+    r"(?:card|account|statement|bill)|\d{1,2}(?:st|nd|rd|th)|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b))"
+    # (in Chinese, the same, and their own repair or flight: "帮我查一下我欠了多少水费", "我上个月的水费
+    # 账单是多少", "我家12栋1单元的维修师傅什么时候到", "我报修的单子怎么还没人来", "我家的报修单处理到
+    # 哪一步了", "我的航班YX1234明天几点起飞", "帮我把机票退了", QA 2026-12-07, a property manager's and
+    # an airline's; not "水费怎么交", "报修后多久上门", "机票怎么退", "我想退票要多少手续费")
+    r"|我(?:家)?(?:这个月|本月|上个月|上月|今年|这学期|本学期|目前|现在|一共|总共|已经|还)?(?:欠|用|花|交|缴|付|充|扣)(?:了|过|掉了)?"
+    r"(?:多少|几)(?![^。！？?!]*(?:会|怎么|如何|的话|才|一般|可以|能))"
+    r"|我(?:的|家的?)?[\u4e00-\u9fff]{0,2}?(?:这个月|本月|上个月|上月|这学期|本学期|上期|本期|去年|今年)的?[\u4e00-\u9fff]{0,4}?"
+    r"(?:费|账单)(?:是|要|一共|总共)?(?:多少|几)(?:钱|元|块)?[？?。!！\s]*$"
+    r"|我" + _ASKS_RULE_ZH + r"(?:的|家)[^。！？?!，,]{0,12}?(?:师傅|工程师|技术员|维修工|维修员|维修人员|安装工|工作人员)(?:今天|明天|大概|到底|究竟)?"
+    r"(?:什么时候|几点|啥时候|何时)(?:能|会|可以)?(?:到|来|上门)"
+    + r"|我(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{1,10}?(?:怎么|为什么|为啥|咋)?(?:还|一直)?(?:没|没有)(?:人|有人)"
+    r"(?:来|管|处理|联系|上门|回复|理)"
+    r"|我(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{1,10}?(?:(?:处理|办理|审核|审批|维修|进行|办|走|修)到(?:哪一步"
+    r"|哪步|哪个阶段|什么阶段|什么程度|哪了|哪里了)|(?:进度|进展)(?:是|怎么样|如何|到哪))"
+    r"|我" + _ASKS_RULE_ZH + r"(?![^。！？?!]*(?:在哪|哪里|可以|能否|能不能))(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{0,12}?(?:航班|班次|车次|火车|高铁|预约|挂号|门诊|手术|面试)"
+    r"[\u4e00-\u9fffA-Za-z0-9]{0,8}?(?:几点|哪天|什么时候|几号)(?:起飞|出发|开车|到达|降落|登机|开始)"
+    r"|(?:帮我|给我|替我|麻烦(?:你|您)?帮我)把[^。！？?!，,]{1,12}?(?:取消|退掉|退了|退订|退|改签|改期|改约|延期|推迟|注销|冻结"
+    r"|解冻|挂失|撤销|停掉|停了)" + _ASKS_RULE_ZH + r"(?![^。！？?!]*(?<![了好行成以能怎什])[吗么嘛])",
     re.I,
 )
 

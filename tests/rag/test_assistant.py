@@ -580,6 +580,78 @@ def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: A
         assert a.action == "handoff" and not a.citations and ("account" in a.text or "账户" in a.text), a.text
 
 
+@pytest.mark.parametrize(("question", "own"), [
+    # (QA 2026-12-07: a telecom's, a help centre's, a property manager's and an airline's, told the
+    # allowance table, the plans or the repair steps, or refused)
+    ("How much data have I used this month?", True),
+    ("How many minutes did I use last month?", True),
+    ("How much data do I have left?", True),
+    ("Can you tell me the balance on my device plan?", True),
+    ("What is the outstanding amount on my loan?", True),
+    ("Can you tell me my balance?", True),
+    ("What is my current plan?", True),
+    ("What's my broadband package?", True),
+    ("What plan am I currently on?", True),
+    ("How many seats is my workspace using right now?", True),
+    ("How many licences are we paying for?", True),
+    ("How many users are on my account?", True),
+    ("How much was my last invoice?", True),
+    ("What was my last bill?", True),
+    ("Why was I charged $240 on my card yesterday?", True),
+    ("Why was I charged £12 last month?", True),
+    ("Why was my card charged twice?", True),
+    ("帮我查一下我欠了多少水费", True),
+    ("我这个月用了多少流量？", True),
+    ("我上个月的水费账单是多少", True),
+    ("我家12栋1单元的维修师傅什么时候到", True),
+    ("我报修的单子怎么还没人来", True),
+    ("我家的報修單處理到哪一步了", True),
+    ("我的订单进度怎么样了", True),
+    ("我的航班YX1234明天几点起飞", True),
+    ("帮我把机票退了", True),
+    ("麻烦帮我把明天的订单取消", True),
+    # (the policy, asked of "my" or of an action: what a plan gives, how to check or change it, why a
+    # kind of charge is made, what a refund costs, when repairs usually come)
+    ("How much data do I get on Medium?", False),
+    ("What happens if I go over my data?", False),
+    ("How do I check my data usage?", False),
+    ("How do I check how much data I have left?", False),
+    ("How do I change my plan?", False),
+    ("What plan do I need for SSO?", False),
+    ("How do I download my invoice?", False),
+    ("What does my plan include?", False),
+    ("What is my plan's data allowance?", False),
+    ("What's my best plan?", False),
+    ("What is the balance on my account used for?", False),
+    ("How many seats can my workspace have?", False),
+    ("How many users can be on my account?", False),
+    ("Why was I charged VAT?", False),
+    ("Why was I charged a late payment fee?", False),
+    ("How much data have I got on Unlimited?", False),
+    ("How much have I got to pay to cancel?", False),
+    ("When is my bill due?", False),
+    ("水费怎么交", False),
+    ("报修流程是什么", False),
+    ("报修后多久上门", False),
+    ("航班延误了怎么办", False),
+    ("我的航班延误了怎么办", False),
+    ("机票怎么退", False),
+    ("我想退票要多少手续费", False),
+    ("帮我把机票退了要多少钱", False),
+    ("帮我把订单取消怎么操作", False),
+    ("我欠费多少天会停水", False),
+    ("我用了优惠券能便宜多少", False),
+    ("我家的维修师傅一般什么时候到", False),
+    ("我的航班一般提前几点开始登机", False),
+    ("我的航班几点起飞可以在哪查", False),
+    ("我的报修进度在哪里查", False),
+])
+def test_a_figure_plan_charge_or_booking_of_the_customers_own_goes_to_a_person(question: str, own: bool) -> None:
+    from rag.assistant import asks_own_account
+
+    assert asks_own_account(question) is own
+
+
 def test_no_thanks_after_an_answer_is_taken_as_said_and_not_carried(shop_index: Any, fake_embedder: Any) -> None:
     # "no thanks" after an answer was searched ("no thanks How do I cancel an order?") and refused
     # with the offer of a person, and the next question was searched with it
