@@ -1641,6 +1641,19 @@ class Assistant:
             return "handoff_dispute"
         return "handoff_account" if asks_own_account(q) else None
 
+    def _curated_asks(self, q: str, scope: Filters | None, viewer: Sequence[str] | None, lang: str) -> bool:
+        """Whether a curated entry the user may read asks ``q`` word for word (:func:`_exact_entry`):
+        its answer is the service's own, whatever the customer's account would say. A telecom's FAQ
+        row "Why is my first bill higher?" (a part-month charge) was handed off when asked as
+        written, as a question of their own bill (QA 2026-12-07)."""
+        asked = without_opening(q)
+        if not has_letters(asked):
+            return False
+        retriever = self.retriever()
+        retriever.scope_queries(viewer)
+        hits = _redacted(retriever.retrieve(asked, k=self.hits_k, filters=scope, lang=lang))[: self.k]
+        return _exact_entry(asked, hits) is not None
+
     def _run(
         self,
         question: str,
@@ -1739,6 +1752,8 @@ class Assistant:
         # (an agent asking for a reply to suggest to such a customer is suggested one from the
         # documents: "I'm furious, my order never arrived" was suggested the hand-off apology)
         handoff = None if for_agent else self._put_through(q, folded)
+        if handoff == "handoff_account" and self._curated_asks(q, user_filters(filters, groups), viewer, lang):
+            handoff = None
         if handoff is not None:
             yield {"type": "final_obj", "answer": finish(_msg(handoff, say), "handoff", 0.0)}
             return

@@ -652,6 +652,25 @@ def test_a_figure_plan_charge_or_booking_of_the_customers_own_goes_to_a_person(q
     assert asks_own_account(question) is own
 
 
+def test_a_curated_question_asked_as_written_is_answered_though_it_asks_of_my(kb_home: Path, fake_embedder: Any) -> None:
+    # a telecom's FAQ row "Why is my first bill higher?" (a part-month charge) was handed off as a
+    # question of the customer's own bill when asked word for word (QA 2026-12-07)
+    docs = [*SHOP[:3], Doc("faq.csv", "FAQ", [], faq=[
+        ("1", "Why is my first bill higher?", "Your first bill includes a part-month charge from your start date."),
+        ("2", "我报修的单子怎么还没人来？", "报修后物业会在24小时内联系您，超时请拨打物业热线。"),
+    ]), Doc("internal.csv", "FAQ", [], faq=[
+        ("1", "What is my current plan?", "Staff: look it up in the billing system."),
+    ], groups=("staff",))]
+    asst = make(build_kb(kb_home, "faqown", fake_embedder, docs), fake_embedder)
+    for question in ("Why is my first bill higher?", "why is my first bill higher", "我报修的单子怎么还没人来"):
+        a = asst.ask(question)
+        assert a.action in ("faq", "answer") and a.citations and a.citations[0].source.startswith("faq.csv"), (question, a)
+    # another question of their own bill, or an entry this customer may not read, still goes to a person
+    assert asst.ask("Why was I charged $240 on my card yesterday?").action == "handoff"
+    assert asst.ask("What is my current plan?", groups=["customers"]).action == "handoff"
+    assert asst.ask("What is my current plan?", groups=["staff"]).action != "handoff"
+
+
 def test_no_thanks_after_an_answer_is_taken_as_said_and_not_carried(shop_index: Any, fake_embedder: Any) -> None:
     # "no thanks" after an answer was searched ("no thanks How do I cancel an order?") and refused
     # with the offer of a person, and the next question was searched with it
