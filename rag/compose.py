@@ -300,6 +300,26 @@ def _leads_entries(hits: Sequence[Hit], n: int) -> bool:
     )
 
 
+# the words that ask whether a thing is on offer, any one as good as another ("Do you offer TV?",
+# "Can I get TV?", "Do you provide a TV service?")
+_OFFER_WORDS = frozenset(tokenize("offer offers offered provide provides get have sell sells supply available"))
+
+
+def _asks_same_offer(asked: frozenset[str], entry: str, answer: str) -> bool:
+    """Whether a yes-or-no question (its terms ``asked``) asks whether the thing its FAQ entry's
+    question (``entry``) asks of is on offer, with another word for offering: each asks with one of
+    :data:`_OFFER_WORDS`, the entry's question names the question's thing, and the entry (its
+    question or ``answer``) names every other term asked. "Do you offer TV?" and "Can I get TV from
+    Brightwave?" ask "Do you provide a TV service?", and were told "You can stream TV apps ..."
+    without its "No, we do not provide TV", which reads as a yes (QA 2026-12-07). "Do you offer
+    pet insurance?" does not ask "Do you cover buildings insurance?" (pet: named nowhere)."""
+    own = frozenset(tokenize(entry))
+    thing = asked - _OFFER_WORDS
+    if not (asked & _OFFER_WORDS) or not (own & _OFFER_WORDS) or not thing:
+        return False
+    return bool(named_terms(thing, entry)) and named_terms(thing, f"{entry}\n{answer}") == thing
+
+
 # the phrase a reply goes on with that answers only its entry's question, where or how ("Yes, at
 # any branch." to "Can I get a cashier's check?"): without the reply it is no sentence, and "Do
 # Premier customers pay for cashier's checks?" was told "At any branch [1]." first
@@ -1397,7 +1417,13 @@ class ExtractiveComposer:
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
-            replies_here = replies[n] = replied(entry or "")
+            replies_here = replies[n] = replied(entry or "") or (
+                # (a paraphrase with another word for offering keeps its entry's reply, unless the
+                # answer excepts or tells apart what is asked)
+                yes_no and entry is not None and _asks_same_offer(asked, entry, hit.chunk.answer or hit.passage)
+                and not reply_excepts(asked, entry, hit.passage)
+                and not tells_apart(question, entry, hit.chunk.answer or hit.passage)
+            )
             # an entry's answer that opens with no sentence of its own answers its entry's question
             # only (or a paraphrase: the curated question clearly the closest, or naming every term
             # asked): "Do Grade 4 employees get a company car?" was told "Employees in Grade 4 and

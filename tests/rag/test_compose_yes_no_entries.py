@@ -337,3 +337,33 @@ def test_an_answer_with_a_verb_after_its_opening_phrase_is_a_sentence() -> None:
               "Your line manager.", "60 days from the date of the expense.", "No one."):
         assert _fragment(s), s
 
+
+
+TV = "No, we do not provide TV. You can stream TV apps over your Brightwave broadband."
+
+
+def test_an_entrys_no_is_said_to_a_paraphrase_with_another_word_for_offering() -> None:
+    # "Do you offer TV?" and "Can I get TV from Brightwave?" were told "You can stream TV apps ..."
+    # of "Do you provide a TV service?", its "No, we do not provide TV" gone, which reads as a yes
+    # (QA 2026-12-07; the second's curated question trailed another entry's)
+    for question, cos in (("Do you offer TV?", 0.914), ("Can I get TV from Brightwave?", 0.830)):
+        text = _composed(question, [
+            _entry(1, "Do you provide a TV service?", TV, cos),
+            _entry(2, "Can I keep my number if I join Brightwave?", "Yes. Text PAC to 65075.", 0.878),
+        ])
+        assert text.startswith("No, we do not provide TV"), (question, text)
+
+
+def test_an_entrys_reply_is_not_said_to_an_offer_of_another_thing() -> None:
+    # near misses: a thing (or a place) the entry does not name, a question not asking of an offer
+    cases = [
+        ("Do you offer pet insurance?", "Do you provide buildings insurance?",
+         "No, we only provide home contents insurance. Ask a broker for buildings cover."),
+        ("Do you offer TV in Spain?", "Do you provide a TV service?", TV),
+        ("Can I get a refund on TV apps?", "Do you provide a TV service?", TV),
+        ("Does the TV service work abroad?", "Do you provide a TV service?", TV),
+        ("Do you offer 5G in rural areas?", "Do you offer 5G?", "Yes, 5G is included on Medium and Unlimited plans."),
+    ]
+    for question, entry, answer in cases:
+        text = _composed(question, [_entry(1, entry, answer, 0.86), _entry(2, "Is there a student discount?", "No.", 0.85)])
+        assert not text.startswith(("No,", "Yes,")), (question, text)
