@@ -320,6 +320,24 @@ def _asks_same_offer(asked: frozenset[str], entry: str, answer: str) -> bool:
     return bool(named_terms(thing, entry)) and named_terms(thing, f"{entry}\n{answer}") == thing
 
 
+# a curated answer that opens by saying no ("No. Unused storage ... are not refunded", "不可以，…")
+_NO_OPENING = re.compile(r"(?i)^\W*(?:no|nope|not\s+at\s+all)\b(?!\.?\s*\d)|^\W*(?:不|没有|无法|暂不)")
+
+
+def _narrower_no(asked: frozenset[str], entry: str, answer: str) -> bool:
+    """Whether ``answer``, a curated entry's that opens with a "No", answers a narrower question
+    than the one asked (its terms ``asked``): the entry's question names every term asked and more,
+    a qualifier the answer names too. A "no" to the narrower question is none to the wider one:
+    "Can I get a refund and how long does it take?" was told "No. Unused storage and unused
+    automation runs are not refunded" of "Can I get a refund for unused storage?" (QA 2026-12-07),
+    where annual plans are refunded within 30 days. (A "Yes" to the narrower one is a yes to the
+    wider one too: "Yes. You can cancel at any time" answers "Can I cancel?".)"""
+    if not asked or not _NO_OPENING.match(answer) or named_terms(asked, entry) != asked:
+        return False
+    extra = frozenset(tokenize(query_topic(entry))) - asked - _OFFER_WORDS
+    return bool(extra) and bool(named_terms(extra, answer))
+
+
 # the phrase a reply goes on with that answers only its entry's question, where or how ("Yes, at
 # any branch." to "Can I get a cashier's check?"): without the reply it is no sentence, and "Do
 # Premier customers pay for cashier's checks?" was told "At any branch [1]." first
@@ -1417,13 +1435,14 @@ class ExtractiveComposer:
         for n in sorted(u + 1 for u in use):
             hit = hits[n - 1]
             entry = hit.chunk.question if hit.chunk.kind == "faq" else None
-            replies_here = replies[n] = replied(entry or "") or (
+            narrower = entry is not None and _narrower_no(asked, entry, hit.chunk.answer or hit.passage)
+            replies_here = replies[n] = not narrower and (replied(entry or "") or (
                 # (a paraphrase with another word for offering keeps its entry's reply, unless the
                 # answer excepts or tells apart what is asked)
                 yes_no and entry is not None and _asks_same_offer(asked, entry, hit.chunk.answer or hit.passage)
                 and not reply_excepts(asked, entry, hit.passage)
                 and not tells_apart(question, entry, hit.chunk.answer or hit.passage)
-            )
+            ))
             # an entry's answer that opens with no sentence of its own answers its entry's question
             # only (or a paraphrase: the curated question clearly the closest, or naming every term
             # asked): "Do Grade 4 employees get a company car?" was told "Employees in Grade 4 and
@@ -1447,6 +1466,7 @@ class ExtractiveComposer:
             split_off[n] = not yes_no or (entry is not None and not replies_here and (
                 not (entry_leads or named_terms(asked, f"{entry}\n{hit.chunk.answer or hit.passage}") == asked)
                 or reply_excepts(asked, entry, hit.passage) or tells_apart(question, entry, hit.chunk.answer or hit.passage)
+                or narrower
             ))
             # a passage's tables and lists are read out in its own language, whatever the question's
             written_in = "zh" if is_cjk_lang(hit.chunk.lang) else "en"

@@ -367,3 +367,41 @@ def test_an_entrys_reply_is_not_said_to_an_offer_of_another_thing() -> None:
     for question, entry, answer in cases:
         text = _composed(question, [_entry(1, entry, answer, 0.86), _entry(2, "Is there a student discount?", "No.", 0.85)])
         assert not text.startswith(("No,", "Yes,")), (question, text)
+
+
+STORAGE = "No. Unused storage and unused automation runs are not refunded."
+REFUNDS = ("## 4. Refunds\nMonthly plans: monthly subscriptions are not refundable.\nAnnual plans: you can get a full "
+           "refund if you cancel within 30 days of the first purchase of an annual plan.")
+
+
+def _policy(n: int) -> Hit:
+    chunk = Chunk(id=f"p{n}", doc_id="policy", source="refund-policy.docx", position=0, text=REFUNDS, title="Refund policy")
+    return Hit(chunk=chunk, score=1.0 - 0.05 * n)
+
+
+def test_an_entrys_no_to_a_narrower_question_is_not_said_to_the_wider_one() -> None:
+    # "Can I get a refund and how long does it take?" was told "... No. Unused storage and unused
+    # automation runs are not refunded" of "Can I get a refund for unused storage?" (QA 2026-12-07)
+    for question in ("Can I get a refund and how long does it take?", "Can I get a refund?"):
+        text = _composed(question, [_entry(1, "Can I get a refund for unused storage?", STORAGE, 0.86), _policy(2)])
+        assert "No. Unused" not in text and "Annual plans" in text, text
+
+
+def test_an_entrys_reply_to_its_own_or_a_wider_question_is_kept() -> None:
+    # near misses: the entry's own question; a wider entry's "No" (its question names less than
+    # asked: not a narrower one); a narrower entry's "Yes" (a yes to the narrower question is one to the wider)
+    own = _composed("Can I get a refund for unused storage?", [_entry(1, "Can I get a refund for unused storage?", STORAGE, 0.99)])
+    assert own.startswith("No"), own
+    wider = _composed("Can I get a refund for unused storage?", [
+        _entry(1, "Can I get a refund?", "No, we do not give refunds on any plan.", 0.90),
+        _entry(2, "How do I cancel?", "Use Settings > Billing > Cancel.", 0.80),
+    ])
+    assert "we do not give refunds" in wider.lower(), wider  # (its "No," is left out as before)
+    narrower_yes = _composed("Can I cancel my subscription?", [
+        _entry(1, "Can I cancel my subscription at any time?", "Yes, you can cancel at any time from Settings.", 0.90),
+        _entry(2, "How do I get an invoice?", "Open Settings > Billing > Invoices.", 0.80),
+    ])
+    assert narrower_yes.startswith("Yes, you can cancel"), narrower_yes
+    # "No" with a number after it is no reply
+    from rag.compose import _NO_OPENING
+    assert _NO_OPENING.match("No, we do not") and not _NO_OPENING.match("No. 5 is the bus to take") and not _NO_OPENING.match("Note: fees apply")
