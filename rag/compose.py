@@ -1799,6 +1799,16 @@ class ExtractiveComposer:
             j for j in range(len(cands)) if row[j] and subject & _row_own_terms(cands[j][2], lexical[j] or "")
         } if subject else set()
         named_rows = (named_rows & of_subject) or of_subject or named_rows
+        # (not one whose label holds the name asked inside a longer name, where a row of its table
+        # opens with that name, :func:`_inside_longer_name`: "那经济舱呢" after 公务舱's fee named
+        # the 超级经济舱 row by its subject, QA 2026-12-07)
+        named_text = {j: _label_text(cands[j][2]) for j in named_rows}
+        named_rows -= {
+            j for j in named_rows if any(
+                k != j and _row_headers(cands[k][2]) == _row_headers(cands[j][2])
+                and _inside_longer_name(named_text[j], named_text[k], question) for k in named_rows
+            )
+        }
         for t in named:
             must.extend([i for i in ranked if titles[cands[i][0] - 1] == t][:1])
         # a table's row that the question names by its first cell ("Plus" in "How much is the Plus
@@ -1927,6 +1937,15 @@ class ExtractiveComposer:
                 if _row_headers(every[k][2]) in tables and any(
                     labelled[k] < labelled[j] and _row_headers(every[j][2]) == _row_headers(every[k][2])
                     for j in keep if j in labelled
+                )
+            }
+            # so is one whose label holds the name asked inside a longer name, where a row of its
+            # table opens with that name (:func:`_inside_longer_name`)
+            texts_of = {j: _label_text(every[j][2]) for j in labelled if labelled[j]}
+            other_rows |= {
+                k for k in texts_of if any(
+                    j != k and _row_headers(every[j][2]) == _row_headers(every[k][2])
+                    and _inside_longer_name(texts_of[k], texts_of[j], question) for j in texts_of
                 )
             }
         cands, words = [cands[i] for i in keep], [words[i] for i in keep]
@@ -2583,6 +2602,32 @@ _STEP_KEY = 24
 
 
 _CELL_NAME = re.compile(r"(?:^|[;；，])\s*([^:：;；，]+)[:：]")
+
+
+def _label_text(sentence: str) -> str:
+    """A table row's first cell as written, without a note in brackets, lower-cased and simplified."""
+    return " ".join(re.sub(r"[(（][^()（）]*[)）]", " ", row_cells(sentence)[0]).split()).lower()
+
+
+def _inside_longer_name(label: str, other: str, question: str) -> bool:
+    """Whether ``label`` (a row's, :func:`_label_text`) holds the name the question says only after
+    more of a name that the question does not say, where ``other`` (a row's of the same table) opens
+    with that name: then the row is of another thing. "经济舱改签多少钱" named "超级经济舱（W）" as
+    much as "经济舱全价（Y/B）", and was told the 超级经济舱 row first; "高层物业费多少钱一平" "小高层
+    住宅 1.80" before "高层住宅 2.20" (QA 2026-12-07). As "Premium Economy" is not "Economy"."""
+    asked = to_simplified(question).lower()
+    cjk = has_cjk(other)
+    for end in range(len(other), 1, -1):
+        name = other[:end].strip()
+        if len(name) < 2 or name not in asked or (not cjk and (len(name) < 3 or not re.match(r"\W|$", other[end:end + 1] or ""))):
+            continue
+        at = label.find(name)
+        if at <= 0 or (not cjk and label[at - 1] != " "):
+            return False
+        before = label[:at].strip()
+        # (a question that says the longer name names its row: "超级经济舱改签多少钱")
+        return bool(before) and before not in asked
+    return False
 
 
 def _row_headers(sentence: str) -> tuple[str, ...]:

@@ -784,3 +784,44 @@ def test_a_count_of_days_asked_opens_with_a_count_of_days() -> None:
     assert "7个工作日" in text and "立即" not in text, text
     text = composer.compose("境外汇款要几个工作日？", [transfer], lang="zh").text
     assert text.startswith("境外汇款一般3-5个工作日到账"), text
+
+
+FEES_ZH = (
+    "## 一、自愿变更（改签）服务费\n| 舱位等级 | 航班起飞前7天（含）以上 | 起飞前7天至48小时（含） |\n|---|---|---|\n"
+    "| 公务舱（J/C/D） | 免费 | 票面价5% |\n| 超级经济舱（W） | 票面价5% | 票面价10% |\n| 经济舱全价（Y/B） | 票面价5% | 票面价10% |"
+)
+FEES_WY = (
+    "## 住宅物业服务费\n| 楼型 | 楼栋 | 物业服务费（元/平方米·月） |\n|---|---|---|\n| 多层住宅 | 1-8栋 | 1.20 |\n"
+    "| 小高层住宅 | 9-15栋 | 1.80 |\n| 高层住宅 | 16-22栋 | 2.20 |"
+)
+CABINS_EN = (
+    "## Change fees\n| Cabin | 7 days or more before departure | Less than 7 days |\n|---|---|---|\n"
+    "| Business | Free | $50 |\n| Premium Economy | $40 | $80 |\n| Economy | $60 | $120 |"
+)
+
+
+@pytest.mark.parametrize(("question", "page", "meant", "other"), [
+    # "经济舱改签多少钱" was told the 超级经济舱 row first; "高层物业费多少钱一平" "小高层住宅 1.80" before
+    # "高层住宅 2.20" (QA 2026-12-07): a name inside a longer name is not that name's row
+    ("经济舱改签多少钱", FEES_ZH, "经济舱全价", "超级经济舱"),
+    ("高层物业费多少钱一平", FEES_WY, "2.20", "1.80"),
+    ("How much is it to change an Economy ticket?", CABINS_EN, "$120", "Premium Economy"),
+    # near misses: the longer name said is its row's
+    ("超级经济舱改签多少钱", FEES_ZH, "超级经济舱", "经济舱全价"),
+    ("小高层物业费多少钱一平", FEES_WY, "1.80", "2.20"),
+    ("How much is it to change a Premium Economy ticket?", CABINS_EN, "Premium Economy", "$120"),
+])
+def test_a_name_inside_a_longer_name_is_not_that_names_row(question: str, page: str, meant: str, other: str) -> None:
+    lang = "en" if question.isascii() else "zh"
+    text = _composed(question, page, "fees", lang=lang)
+    assert meant in text and other not in text, text
+
+
+def test_a_longer_name_is_read_where_no_row_opens_with_the_name() -> None:
+    from rag.compose import _inside_longer_name
+
+    # near misses: no row opens with the name; the name opens the row; a piece of another word
+    assert not _inside_longer_name("超级经济舱", "公务舱", "经济舱改签多少钱")
+    assert not _inside_longer_name("经济舱全价", "超级经济舱", "经济舱改签多少钱")
+    assert not _inside_longer_name("premium economy", "economyplus", "how much is economy?")
+    assert _inside_longer_name("premium economy", "economy", "how much is economy?")
