@@ -58,3 +58,43 @@ def test_a_quantity_past_a_limit_is_answered_by_the_limit(question: str) -> None
 def test_a_quantity_past_a_limit_is_answered_by_the_limit_in_chinese(question: str) -> None:
     out = ExtractiveComposer(get_embedder("hashing:64"), max_sentences=2).compose(question, [_hit(_ZH, "zh")], lang="zh")
     assert "超过32公斤" in out.text and "35元" not in out.text
+
+
+OUTAGES = (
+    "## Broadband outages and compensation\nIf your broadband stops working, report it in the app. We aim to fix most "
+    "faults within 2 working days.\nYou get automatic compensation if a fault is not fixed within 2 full working days, "
+    "if an engineer misses an appointment, or if your service starts late. You do not need to claim it. The amounts "
+    "are set out in clause 7 of our customer terms. Compensation is not paid for mobile service outages."
+)
+TERMS = (
+    "## 7. Compensation\n7.1 If your broadband stops working and we do not fix it within 2 full working days after you "
+    "report it, we will pay you £9.76 for each calendar day until it is fixed.\n7.2 If an engineer misses an "
+    "appointment, or we cancel it with less than 24 hours notice, we will pay you £30.21.\n7.4 Compensation is "
+    "credited to your next bill automatically within 30 days."
+)
+
+
+@pytest.mark.parametrize(("question", "amount"), [
+    # were told only "You get automatic compensation if ..." (QA 2026-12-07)
+    ("How much compensation do I get if my broadband is down for 5 days?", "£9.76"),
+    ("What compensation do I get if an engineer misses an appointment?", "£30.21"),
+])
+def test_a_question_asking_an_amount_gets_the_sentence_giving_it(question: str, amount: str) -> None:
+    hits = [
+        Hit(chunk=Chunk(id="c1", doc_id="d1", source="outages.html", position=0, text=OUTAGES, title="Outages"), score=0.96),
+        Hit(chunk=Chunk(id="c2", doc_id="d2", source="terms.docx", position=0, text=TERMS, title="Customer terms"), score=0.76),
+    ]
+    text = ExtractiveComposer(get_embedder("hashing:64")).compose(question, hits).text
+    assert amount in text, text
+
+
+def test_an_amount_paid_out_is_asked_as_money() -> None:
+    from indexes.text import answer_kind
+
+    for q in ("How much compensation do I get?", "What compensation do I get if my order is late?",
+              "What refund do I get if I cancel?", "How much of a refund will I get?"):
+        assert answer_kind(q) == "money", q
+    # near misses: the refund's policy, process or time, and an amount of something else
+    for q in ("What refund policy do you have?", "What is the refund process?", "How long does a refund take?",
+              "How much data do I get?", "What compensation rules apply?"):
+        assert answer_kind(q) != "money", q
