@@ -178,10 +178,12 @@ def _negation_lost(clause: str, sentences: Sequence[str], context: str) -> bool:
 
 
 def _quoted(claim: str, context: str, *, unnegated: bool = False) -> bool:
-    """Whether ``claim`` stands in ``context`` word for word, white space aside; ``unnegated``:
+    """Whether ``claim`` stands in ``context`` word for word, white space and case aside (an FAQ
+    answer's "No, we do not provide TV." said without its reply is "We do not provide TV.", and
+    was held to the entry's question, which says no "not": QA 2026-12-07); ``unnegated``:
     somewhere not right after a negation ("支持退货" stands in "不支持退货" so)."""
-    bare = re.sub(r"\s+", "", claim)
-    flat = re.sub(r"\s+", "", context)
+    bare = re.sub(r"\s+", "", claim).casefold()
+    flat = re.sub(r"\s+", "", context).casefold()
     at = flat.find(bare) if bare else -1
     while at >= 0:
         if not (unnegated and at and flat[at - 1] in "不没未无非别勿"):

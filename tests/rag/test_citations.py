@@ -416,6 +416,19 @@ def test_a_chinese_list_item_of_two_sentences_said_as_one_keeps_its_second_sente
     assert contradiction("CT、MRI 胶片不可以在自助胶片打印机打印。", [page]) is not None
 
 
+def test_an_entry_answer_said_without_its_reply_keeps_its_negation_whatever_its_case() -> None:
+    # QA 2026-12-07, a telecom's FAQ: the composer said "No, we do not provide TV." without its "No,"
+    # to another question, as "We do not provide TV.", and the check held the capital "We" to the
+    # entry's question ("Do you provide a TV service?", no "not") and dropped the sentence
+    from rag.support import lexical_features
+
+    entry = ["Q: Do you provide a TV service?\nA: No, we do not provide TV. You can stream TV apps over your broadband."]
+    assert lexical_features("We do not provide TV.", entry)["negation_mismatch"] == 0.0
+    assert lexical_features("we do not provide TV.", entry)["negation_mismatch"] == 0.0
+    # a negation the entry does not say is still caught
+    assert lexical_features("You cannot stream TV apps over your broadband.", entry)["negation_mismatch"] == 1.0
+
+
 def test_a_claim_that_denies_what_its_passage_says_is_caught_where_the_passage_denies_something_else() -> None:
     # a QA round's model: "Clearance items are not final sale [1]." passed, its passage saying they are
     # final sale "and cannot be returned" (a "not" on each side)
