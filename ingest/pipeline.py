@@ -579,6 +579,12 @@ def ingest_paths(
         # the documents read from a folder, which replace the server's kept uploads of their names
         kept = (Path(kb.path) / UPLOADS).resolve()
         from_folder: list[str] = []
+        # the documents read from a subfolder, by file name: an upload of that name is refused
+        # (:func:`_check_no_namesake`)
+        namesakes: dict[str, list[Document]] = {}
+        for d in prev_docs.values() if upload else ():
+            if "/" in d.source:
+                namesakes.setdefault(d.source.rsplit("/", 1)[1], []).append(d)
         for path, root in files:
             resolved = path.resolve()
             if not upload:
@@ -616,6 +622,8 @@ def ingest_paths(
                     _check_not_elsewhere(source, old, root, resolved)
                 if only_groups is not None and old is not None:
                     _check_may_replace(source, old, only_groups)
+                if upload and old is None and source in namesakes:
+                    _check_no_namesake(source, namesakes[source], only_groups)
                 loaded = load_file_with_defaults(path, root, max_file_mb, defaults, data=data)
                 if old is not None and not widen:
                     _check_not_widened(source, old, loaded.document, upload)
@@ -826,6 +834,32 @@ def _check_not_elsewhere(source: str, old: Document, root: Path, resolved: Path)
     raise InputError(
         f"{source}: {resolved} has the name of the document read from {there}, which is still there",
         "ingest from a folder that holds both, so each keeps its own path, or rename one",
+    )
+
+
+def _check_no_namesake(source: str, docs: Sequence[Document], only: Sequence[str] | None) -> None:
+    """An upload whose file name is that of documents read from a subfolder (``faq.xlsx`` where
+    ``kb ingest docs`` made ``public/faq.xlsx``) fails, naming them: it was added beside them,
+    silently, and answers quoted both ("42 decibels [1] ... 39 decibels [2]") (QA 2026-12-07). It
+    does not replace one: the next ``kb ingest`` of the folder would bring the folder's file back
+    over it. A document the key cannot read (restricted to none of its groups) is not named, as
+    :func:`_check_may_replace` does not name it. (The upload of a top-level folder document's name
+    is the same source, and replaces it, as before.)"""
+    shown = [d for d in docs if only is None or not d.groups or set(d.groups) & set(only)]
+    if not shown:
+        raise InputError(
+            f"{source}: a document of that file name exists that this key may not change",
+            "upload it under another name, or have a key that covers its groups (or one without a "
+            "group restriction) upload it",
+        )
+    names = sorted(d.source for d in shown)
+    delete = (f"delete {names[0]} first (DELETE /v1/documents/{names[0]})" if len(names) == 1
+              else "delete them first (DELETE /v1/documents/SOURCE)")
+    raise InputError(
+        f"{source}: the knowledge base has a document of that file name read from a folder "
+        f"({', '.join(names)}); uploaded, it would be a second one beside it",
+        f"update the file in its folder and run kb ingest on that folder, or {delete} to have the "
+        "upload take its place",
     )
 
 

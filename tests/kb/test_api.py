@@ -1560,6 +1560,54 @@ def test_a_refused_re_upload_keeps_the_stored_copy(own_home: Path) -> None:
         assert r.status_code == 422 and "upload nothing.pdf with it" in r.json()["message"]
 
 
+def test_an_upload_named_as_a_document_read_from_a_subfolder_fails_naming_it(tmp_path: Path, fake_embedder: Any) -> None:
+    # QA 2026-12-07: faq.csv uploaded where `kb ingest docs` made public/faq.csv was added beside
+    # it ("added": 1, no warning), and answers quoted both ("42 decibels [1] ... 39 decibels [2]")
+    from tests.kb.conftest import build_kb
+
+    docs = tmp_path / "docs"
+    for rel, text in (("public/faq.csv", "question,answer\nHow loud is the fan?,It runs at 42 decibels.\n"),
+                      ("public/guide.md", "# Guide\n\nPress the blue button to start.\n"),
+                      ("team/rota.md", "---\ngroups: [wardens]\n---\n# Rota\n\nThe rota changes on Mondays.\n"),
+                      ("returns.md", "# Returns\n\nReturns within 30 days.\n")):
+        (docs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (docs / rel).write_text(text, encoding="utf-8")
+    home = tmp_path / "home"
+    build_kb(home, docs, fake_embedder)
+    newer = b"question,answer\nHow loud is the fan?,It runs at 39 decibels.\n"
+    with make_client(make_settings(home, "hashing:64", api_keys=KEY_SPEC)) as c:
+        r = _upload(c, [("faq.csv", newer)], "e")
+        job = _job(c, r.json()["id"], _h("e"))
+        assert job["state"] == "failed" and job["report"]["added"] == 0, job
+        assert job["failed"][0]["error"] == (
+            "faq.csv: the knowledge base has a document of that file name read from a folder (public/faq.csv); "
+            "uploaded, it would be a second one beside it; update the file in its folder and run kb ingest on that "
+            "folder, or delete public/faq.csv first (DELETE /v1/documents/public/faq.csv) to have the upload take "
+            "its place"), job["failed"]
+        sources = [d["source"] for d in c.get("/v1/documents", headers=_h("e")).json()["documents"]]
+        assert "faq.csv" not in sources and "public/faq.csv" in sources
+        assert not (home / KB / "uploads" / "faq.csv").exists()
+        # a key that cannot read the document of that name is not told it (as for the same source)
+        r = _upload(c, [("rota.md", b"# Rota\n\nNo rota.\n")], "ue")
+        error = _job(c, r.json()["id"], _h("ue"))["failed"][0]["error"]
+        assert error.startswith("rota.md: a document of that file name exists that this key may not change"), error
+        assert "team/" not in error and "wardens" not in error
+        # near misses: the same source (a top-level document) is replaced as before; another name,
+        # or the same stem with another extension, is a document of its own; once the folder's
+        # document is deleted, the upload takes its place
+        r = _upload(c, [("returns.md", b"# Returns\n\nReturns within 60 days.\n"),
+                        ("faq.md", b"# FAQ\n\nThe fan is quiet.\n"), ("fan-faq.csv", newer),
+                        ("guide.MD", b"# Guide\n\nPress the red button.\n")], "e")
+        job = _job(c, r.json()["id"], _h("e"))
+        assert job["state"] == "succeeded" and (job["report"]["updated"], job["report"]["added"]) == (1, 3), job
+        r = c.delete("/v1/documents/public/faq.csv", headers=_h("e"))
+        assert _job(c, r.json()["id"], _h("e"))["state"] == "succeeded"
+        r = _upload(c, [("faq.csv", newer)], "e")
+        assert _job(c, r.json()["id"], _h("e"))["state"] == "succeeded"
+        sources = [d["source"] for d in c.get("/v1/documents", headers=_h("e")).json()["documents"]]
+        assert "faq.csv" in sources and "public/faq.csv" not in sources
+
+
 @pytest.mark.parametrize(("name", "ext"), [("run.exe", ".exe"), ("README", "(no extension)"), ("x.PY", ".PY")])
 def test_an_upload_no_loader_reads_is_refused_at_once(client: Any, hashing_home: Path, name: str, ext: str) -> None:
     """It was taken with a 202, and its job failed later: "unsupported file type .exe". Refused
