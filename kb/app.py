@@ -118,18 +118,19 @@ _HTTP_CODES = {
 
 # what an error status of the service means, as the schema says it (:func:`error_docs`)
 _ERROR_DOCS = {
-    400: "the body is not JSON in UTF-8",
+    400: "the body cannot be parsed: not valid JSON in UTF-8 (an upload: no readable multipart form)",
     401: "missing or invalid API key",
     403: "the key's role does not allow this",
     404: "no such knowledge base",
     413: "a question, file or request is too large",
+    415: "the body was sent as a media type the route does not take (JSON; an upload: multipart/form-data)",
     422: "invalid request",
     429: "too many requests (see Retry-After)",
     503: "all answer slots busy, or the service cannot answer now (see Retry-After)",
     507: "the service's disk is full or read-only",
 }
 # the statuses every route may answer with
-COMMON_ERRORS = (400, 401, 403, 413, 422, 429)
+COMMON_ERRORS = (400, 401, 403, 413, 415, 422, 429)
 _JOB_FORBIDDEN = "the key's role does not allow this, or another key started the job and this one is no admin's"
 
 
@@ -316,7 +317,45 @@ _BLANK_REFUSED = {
 }
 
 
+# the media types an upload's form is read from (any other gives the route no files)
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _upload_not_a_form(request: Request | None) -> str | None:
+    """The Content-Type an upload (POST /v1/documents) was sent as where it is no form ("none"
+    for none), else None: JSON sent there was told "files: Field required" (QA 2026-12-07)."""
+    route = request.scope.get("route") if request is not None else None
+    if request is None or request.method != "POST" or getattr(route, "path", "") != "/v1/documents":
+        return None
+    sent_as = request.headers.get("content-type", "")
+    return None if sent_as.split(";")[0].strip().lower() in _FORM_TYPES else (sent_as or "none")
+
+
+def _invalid_status(exc: RequestValidationError, request: Request | None = None) -> int:
+    """The status of a request FastAPI refused: 400 for a body that cannot be parsed (malformed
+    JSON), 415 for one sent as a media type the route does not take (text/plain to /v1/ask, JSON
+    to an upload), 422 for a parsed body whose fields are wrong. Both were 422 (QA 2026-12-07);
+    :func:`_validation_message` words them."""
+    errors = exc.errors()
+    if any(str(e.get("type", "")) == "json_invalid" for e in errors[:3]):
+        return 400
+    if _upload_not_a_form(request) not in (None, "none"):
+        return 415
+    for e in errors[:3]:
+        where = tuple(x for x in e.get("loc", ()) if x != "body")
+        if not where and str(e.get("type", "")) in ("model_attributes_type", "dict_type"):
+            sent_as = request.headers.get("content-type", "") if request is not None else ""
+            return 415 if sent_as and "json" not in sent_as else 422
+    return 422
+
+
 def _validation_message(exc: RequestValidationError, request: Request | None = None) -> str:
+    sent_as = _upload_not_a_form(request)
+    if sent_as is not None and any(tuple(e.get("loc", ())) == ("body", "files") for e in exc.errors()):
+        # (its fields cannot be read from JSON: "files: Field required" did not say how to send them)
+        said = "with no Content-Type" if sent_as == "none" else f"as {_cut(sent_as)}"
+        return (f"the upload was sent {said}, not as a form; send the files as "
+                "multipart/form-data, e.g. curl -F files=@faq.csv (schema at /docs)")
     parts = []
     for e in exc.errors()[:3]:
         where = tuple(x for x in e.get("loc", ()) if x != "body")
@@ -784,9 +823,11 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        service.metrics.errors.labels(code="bad_input").inc()
+        status = _invalid_status(exc, request)
+        code = _HTTP_CODES[status]
+        service.metrics.errors.labels(code=code).inc()
         return error_response(
-            422, {"error": "bad_input", "message": _validation_message(exc, request)}, path=request.url.path
+            status, {"error": code, "message": _validation_message(exc, request)}, path=request.url.path
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -134,6 +134,11 @@ def test_error_responses_are_the_ones_the_schema_describes(client: Any) -> None:
         ("post", "/v1/ask", "/v1/ask",
          {"content": b'{"question": "\xcd\xcb\xbb\xf5"}', "headers": {"content-type": "application/json"}}),
         ("post", "/v1/search", "/v1/search", {"json": {"query": "refunds", "kb": "nosuch"}}),
+        ("post", "/v1/ask", "/v1/ask", {"content": b'{"question": ', "headers": {"content-type": "application/json"}}),
+        ("post", "/v1/ask", "/v1/ask", {"content": b'{"question": "hi"}', "headers": {"content-type": "text/plain"}}),
+        ("post", "/v1/chat/completions", "/v1/chat/completions",
+         {"content": b'{"model": ', "headers": {"content-type": "application/json"}}),
+        ("post", "/v1/documents", "/v1/documents", {"json": {"files": ["faq.csv"]}}),
         ("get", "/v1/jobs/nosuch", "/v1/jobs/{job_id}", {}),
         ("get", "/v1/sessions/nosuch", "/v1/sessions/{session_id}", {}),
         ("delete", "/v1/documents/nosuch.pdf", "/v1/documents/{doc_id}", {}),
@@ -526,10 +531,25 @@ def test_a_malformed_body_is_told_what_is_wrong_with_it(client: Any) -> None:
     assert "question: is not a field of this request;" in r.json()["message"]
     r = client.post("/v1/ask", json={"question": "refund", "user": {"grups": ["x"]}})
     assert "user.grups: is not a field of this request (did you mean groups?)" in r.json()["message"]
-    r = client.post("/v1/ask", content=b'{"question": "hi"}', headers={"content-type": "application/x-www-form-urlencoded"})
-    assert r.status_code == 422 and "Content-Type: application/json" in r.json()["message"]
-    r = client.post("/v1/ask", content=b'{"question": "hi"', headers={"content-type": "application/json"})
-    assert r.status_code == 422 and r.json()["message"].startswith("the body is not valid JSON (")
+    # a body that cannot be parsed is a 400, one of a media type the route does not take a 415: both
+    # were 422, which says the request was read and its fields are wrong (QA 2026-12-07)
+    for sent_as in ("application/x-www-form-urlencoded", "text/plain", "text/plain; charset=utf-8"):
+        r = client.post("/v1/ask", content=b'{"question": "hi"}', headers={"content-type": sent_as})
+        assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type", r.text
+        assert f"(Content-Type: {sent_as}); send a JSON object" in r.json()["message"], r.text
+    r = client.post("/v1/chat/completions", content=b'{"model": "x"}', headers={"content-type": "text/plain"})
+    assert r.status_code == 415 and error_of(r)[0] == "unsupported_media_type", r.text
+    for path in ("/v1/ask", "/v1/search", "/v1/chat/completions"):
+        r = client.post(path, content=b'{"question": "hi"', headers={"content-type": "application/json"})
+        assert r.status_code == 400 and error_of(r)[0] == "bad_request", r.text
+        assert error_of(r)[1].startswith("the body is not valid JSON ("), r.text
+    # near misses, still a 422: JSON that is no object, or an object of the wrong fields, sent as JSON
+    # (with a charset, or as a +json type)
+    for sent_as, body in (("application/json", b'["hi"]'), ("application/json; charset=utf-8", b'"hi"'),
+                          ("application/json; charset=utf-8", b'{"questoin": "hi"}'),
+                          ("application/problem+json", b'{"questoin": "hi"}')):
+        r = client.post("/v1/ask", content=body, headers={"content-type": sent_as})
+        assert r.status_code == 422 and r.json()["error"] == "bad_input", (sent_as, r.text)
     r = client.post("/v1/ask", content=b'{"question": "a\x01b"}', headers={"content-type": "application/json"})
     assert r.json()["message"].startswith("the body is not valid JSON (Invalid control character at character "), r.text
     r = client.post("/v1/ask", content=b"x" * (3 << 20), headers={"content-type": "application/json"})
@@ -551,6 +571,14 @@ def test_an_unreadable_body_or_upload_says_what_to_send(client: Any) -> None:
         assert r.status_code in (400, 422) and "curl -F files=@" in r.json()["message"], r.text
     r = client.post("/v1/documents", data={"files": "just text"})
     assert r.status_code == 422 and "files.0: is not a file" in r.json()["message"], r.text
+    # JSON sent to the upload route was told "files: Field required" (QA 2026-12-07)
+    for sent_as, body in (("application/json", b'{"files": ["faq.csv"]}'), ("text/plain", b"faq.csv")):
+        r = client.post("/v1/documents", content=body, headers={"content-type": sent_as})
+        assert r.status_code == 415 and r.json()["message"] == (
+            f"the upload was sent as {sent_as}, not as a form; send the files as multipart/form-data, "
+            "e.g. curl -F files=@faq.csv (schema at /docs)"), r.text
+    r = client.post("/v1/documents")  # nothing sent: told how to send the files, a 422
+    assert r.status_code == 422 and "the upload was sent with no Content-Type, not as a form" in r.json()["message"], r.text
     r = client.post("/v1/documents", files=[("files", ("", b"x", "text/plain"))])
     assert r.status_code == 422 and "curl -F files=@" in r.json()["message"], r.text
     # a misspelt field was dropped: -F group=staff published a staff document to everyone
