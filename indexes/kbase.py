@@ -511,7 +511,7 @@ class _FilterArrays:
                 ok[self.g_rows[self.g_ptr[gid] : self.g_ptr[gid + 1]]] = True
         return ok
 
-    def check_names(self, f: Filters, day: _dt.date) -> None:
+    def check_names(self, f: Filters, day: _dt.date, other_days: bool = True) -> None:
         """Refuse a tag or source filter none of whose names the asking user's documents carry.
 
         Such a filter keeps nothing, and every question was refused as if the knowledge base knew
@@ -521,7 +521,8 @@ class _FilterArrays:
         or by documents not valid on ``day`` (an embargoed launch, an expired offer), count as
         unknown, and the suggestions come from what the user may see, so the error discloses
         nothing the user's own search would not: a public key was told "did you mean
-        'offers/launch_offer.md'?" of an offer not yet launched."""
+        'offers/launch_offer.md'?" of an offer not yet launched. ``other_days``: whether the caller
+        may ask as of another day, so is told of on_date (a reader key, refused it, was told it)."""
         visible = self._visible(f.groups) if f.groups is not None and self.has_groups.any() else None
         if self.any_dates:
             valid = self._valid(day)
@@ -538,7 +539,9 @@ class _FilterArrays:
                 "write sources as `kb status --sources` or GET /v1/documents lists them"
             )
             if self.any_dates:
-                hint += f" (of the documents valid on {day.isoformat()}; another day: on_date)"
+                # (only to a caller that may use it: a reader key was told "another day: on_date",
+                # then refused it with a 403, QA 2026-12-07)
+                hint += f" (of the documents valid on {day.isoformat()}" + ("; another day: on_date)" if other_days else ")")
             raise InputError(
                 f"no document has the {field} {said}{guess}" if len(set(names)) == 1
                 else f"no document has any of the {field}s {said}{guess}",
@@ -907,9 +910,12 @@ class IndexVersion:
         return self._traditional
 
     # -- filters -------------------------------------------------------------------------------
-    def allowed_mask(self, filters: Filters | None, today: _dt.date | None = None) -> np.ndarray | None:
+    def allowed_mask(
+        self, filters: Filters | None, today: _dt.date | None = None, other_days: bool = True
+    ) -> np.ndarray | None:
         """Boolean mask over chunk rows for ``filters`` (validity dates are always applied, as of
-        ``filters.on_date`` or today); None when every chunk is allowed."""
+        ``filters.on_date`` or today); None when every chunk is allowed. ``other_days``: see
+        :meth:`check_names`."""
         if filters is None and not self._filters.any_dates:
             return None  # no filter, no validity dates: the question most queries ask, answered first
         f = filters or Filters()
@@ -919,7 +925,7 @@ class IndexVersion:
             if key in self._mask_cache:
                 self._mask_cache.move_to_end(key)
                 return self._mask_cache[key]
-        self._filters.check_names(f, day)
+        self._filters.check_names(f, day, other_days)
         m = self._filters.mask(f, day)
         if m is not None and m.all():
             m = None

@@ -872,7 +872,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         filters = svc.filters(groups, filt)
         if filters.tags or filters.sources:
             # names no document carries are a 422 here, before a stream's status line is sent
-            rt.holder.current().allowed_mask(filters)
+            rt.holder.current().allowed_mask(filters, other_days=principal.may_ask_as_of())
         return rt, groups, filters
 
     def run_ask(

@@ -73,6 +73,10 @@ class Principal:
                 "use a key with that role (an admin makes one with `kb keys new NAME --role ROLE`)",
             )
 
+    def may_ask_as_of(self) -> bool:
+        """Whether the key may ask as of another day than today (``filters.on_date``)."""
+        return self.allows("editor")
+
     def check_as_of(self, day: _dt.date | None, today: _dt.date | None = None) -> None:
         """Refuse a reader key the documents of another day than ``today`` (the server's): a
         ``filters.on_date`` in the future read an embargoed launch's price (valid_from not yet
@@ -80,7 +84,7 @@ class Principal:
         answer as of a day it was not given for would mislead the caller. An editor or admin key
         (who reviews what goes live) may ask as of any day, as the operator's CLI does."""
         today = today or _dt.date.today()
-        if day is None or day == today or self.allows("editor"):
+        if day is None or day == today or self.may_ask_as_of():
             return
         raise ForbiddenError(
             f"filters.on_date: key {self.name!r} has role {self.role}, which reads the knowledge base as of "

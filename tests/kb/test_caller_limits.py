@@ -93,6 +93,20 @@ def test_an_editor_or_admin_key_asks_as_of_any_day(keyed: Any, role: str) -> Non
     assert MARK not in _texts(keyed, role, None)["search"].text  # and not today
 
 
+def test_an_unknown_tag_is_told_of_on_date_only_to_a_key_that_may_use_it(keyed: Any) -> None:
+    # QA 2026-12-07: a reader key's unknown tag ended "(... valid on 2026-12-07; another day:
+    # on_date)", and its on_date was then a 403
+    today = dt.date.today().isoformat()
+    for role, told in (("reader", False), ("editor", True), ("admin", True)):
+        for path, body in (("/v1/ask", {"question": Q_LAUNCH, "filters": {"tags": ["nosuchtag"]}}),
+                           ("/v1/ask", {"question": Q_LAUNCH, "stream": True, "filters": {"sources": ["nosuch.md"]}}),
+                           ("/v1/search", {"query": Q_LAUNCH, "filters": {"tags": ["nosuchtag"]}})):
+            r = keyed.post(path, json=body, headers=_h(role))
+            message = r.json()["message"]
+            assert r.status_code == 422 and f"(of the documents valid on {today}" in message, (role, r.text)
+            assert ("another day: on_date" in message) is told, (role, path, message)
+
+
 def test_the_cli_asks_as_of_any_day() -> None:
     """The operator's command is no key's: ``kb ask --on-date`` is not refused."""
     from kb.auth import Principal
