@@ -386,3 +386,34 @@ def in_force_in(change: str, passage: str, today: datetime.date | None = None) -
     item read with its lead-in)."""
     at = passage.find(change[:20])
     return in_force(change, passage[: max(at, 0)], today)
+
+
+def words_at(text: str, value: float, reach: int = 2) -> set[str]:
+    """The words (as :func:`tokenize` reads them, no number nor unit among them) of the ``reach``
+    after where ``text`` says the number ``value``, what it counts: "If you use more than 2 GB of
+    storage, ..." says its 2 of "storage", as "Free workspaces now get 5 GB of storage" says its 5.
+    (Not the words before it: "Premier Checking: $35" and "Plus Checking is reduced from $35" name
+    accounts, not what the amount is of.)"""
+    low_text = _normalized(text)
+    out: set[str] = set()
+    for m in _QUANTITY.finditer(low_text):
+        if _value(m.group("num")) != value:
+            continue
+        after = tokenize(low_text[m.end():])[:reach]
+        out.update(t for t in after if not any(c.isdigit() for c in t) and t not in _UNIT_OF and t not in _RATE_WORDS)
+    return out
+
+
+# the words of a rate, which count nothing themselves ("$35 per month" and "$29 per item")
+_RATE_WORDS = frozenset(tokenize("per each every a an")) | {"per", "each", "every", "每"}
+
+
+def says_of_same(change: str, rule: str) -> bool:
+    """Whether ``rule`` says an old amount of ``change`` (:func:`changed_from`) of a word that
+    ``change`` writes after one of its own amounts (:func:`words_at`): "If you use more than 2 GB of storage" and "Free
+    workspaces now get 5 GB of storage per workspace (previously 2 GB)" both say GB of storage;
+    "Premier Checking: $35 per month" and "the overdraft fee ... is reduced from $35 to $29" say
+    their dollars of other things."""
+    olds = changed_from(change)
+    near = set().union(*(words_at(change, q.value) for q in quantities(change) if not _a_year(q))) if olds else set()
+    return any(words_at(rule, q.value) & near for q in olds)

@@ -94,3 +94,16 @@ def test_a_change_says_the_quantity_a_rule_had_before() -> None:
     # a dated entry's line before the sentence dates it; a change with no date is in force
     assert not in_force("The limit rises from 8 kg to 10 kg.", "Notice\n1 January 2027 (announced)\n", today)
     assert in_force("Check-in opens 36 hours before (previously 30 hours).", "", today)
+
+
+def test_a_rule_says_an_old_amount_of_what_the_change_counts() -> None:
+    # (QA 2026-12-07: "2 GB of storage" in an FAQ entry is the storage a notice changed)
+    from indexes.quantity import says_of_same
+
+    change = "Free workspaces now get 5 GB of storage per workspace (previously 2 GB)."
+    assert says_of_same(change, "If you use more than 2 GB of storage, you cannot upload new files.")
+    # near misses: the same amount of another thing, or named by the account before it
+    assert not says_of_same(change, "Enterprise uploads are limited to 2 GB.")
+    assert not says_of_same("The overdraft fee for Plus Checking is reduced from $35 to $29.", "Premier Checking: $35 per month.")
+    assert not says_of_same("The upload size is raised to 50 MB (previously 25 MB).", "The monthly fee on Free is 25 dollars.")
+    assert not says_of_same("Storage is 5 GB of storage.", "If you use more than 2 GB of storage.")  # no change said
