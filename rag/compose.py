@@ -29,6 +29,7 @@ from indexes.quantity import (
     names_quantity,
     quantities,
     quotes_before,
+    says_of_same,
     says_unit,
     supersedes,
     supersedes_now,
@@ -2219,6 +2220,12 @@ class ExtractiveComposer:
                 # 5 days to 7 days" (QA 2026-12-07))
                 if _writes_subject(every[j][2], every[rule_at][2]):
                     return False
+                # (nor one whose old amount the rule says of what the change says its amounts of:
+                # "What is the storage limit on the Free plan?" was told "If you use more than 2 GB of
+                # storage, you cannot upload ... under the limit" first, for its "limit", then "Free
+                # workspaces now get 5 GB of storage per workspace (previously 2 GB)" (QA 2026-12-07))
+                if says_of_same(every[j][2], every[rule_at][2]):
+                    return False
                 # (a curated entry's question is no heading of what its answer is of: it asks what the
                 # question does, in other words, "How long does prior authorization take?")
                 head = section[rule_at]
@@ -2885,14 +2892,17 @@ def _change_of(
     say a rule changed, the first that says the rule ``sent`` states has changed, names a term of
     the question (``words``: each candidate's terms) and is in force ``today`` (:func:`indexes.
     quantity.supersedes`, :func:`indexes.quantity.in_force`); None where none does."""
-    for j in changes:
-        n, _, change = every[j]
-        if (
-            change != sent and q_terms & words[j] and supersedes_now(change, sent, hits[n - 1].passage, today)
-            and _of_subject(change, sent, every)
-        ):
-            return j
-    return None
+    # (of several, the one that shares the most words with the rule: "I get TH-413 uploading a 40 MB
+    # file on Free" was told the error row's "(25 MB on Free, 250 MB on Team, 2 GB on Enterprise)" with
+    # the storage change "(previously 2 GB)", said first in its notice, and not the upload limit's
+    # "raised to 50 MB (previously 25 MB)" after it (QA 2026-12-07))
+    rule_words = set(tokenize(sent))
+    found = [
+        j for j in changes
+        if every[j][2] != sent and q_terms & words[j] and supersedes_now(every[j][2], sent, hits[every[j][0] - 1].passage, today)
+        and _of_subject(every[j][2], sent, every)
+    ]
+    return max(found, key=lambda j: len(rule_words & set(tokenize(every[j][2]))), default=None)
 
 
 def _still_says(older: str, newer: str, q_terms: set[str]) -> bool:

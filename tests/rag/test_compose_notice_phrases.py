@@ -268,3 +268,17 @@ def test_a_number_asked_with_its_unit_names_no_row_of_another_unit() -> None:
     for q in ("寄3公斤到四川多少钱？", "寄四川多少钱？"):
         text = composer.compose(q, hits, lang="zh", today=today).text
         assert "三区" in text and "调整为25元" not in text, (q, text)
+
+
+def test_of_two_changes_a_rule_states_the_old_amount_of_the_one_of_its_words_is_its_change() -> None:
+    # "I get TH-413 uploading a 40 MB file on Free, why?" was told the storage change "(previously 2 GB)",
+    # whose 2 GB the error row writes for Enterprise's uploads, and not the upload limit's change
+    # "raised to 50 MB (previously 25 MB)" (QA 2026-12-07)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    table = ("| Code | Message | Cause |\n|---|---|---|\n| E-413 | File too large | The file is larger than your plan's "
+             "upload limit (25 MB on Basic, 2 GB on Pro). |")
+    notice = ("## 2 March 2026 - Basic plan\nBasic accounts now get 5 GB of storage (previously 2 GB).\n"
+              "The maximum file upload size on the Basic plan is raised to 50 MB (previously 25 MB).")
+    hits = [_hit(1, table, "Error codes", 0.9, "en"), _hit(2, notice, "Release notes", 0.7, "en")]
+    text = composer.compose("I get E-413 uploading a 40 MB file on Basic, why?", hits, lang="en").text
+    assert "raised to 50 MB" in text and "previously 2 GB" not in text, text
