@@ -2243,10 +2243,17 @@ class ExtractiveComposer:
             # 偏远区 row was told as "首重（1公斤）价格由20元调整为25元" where a later notice says "由25元下调为22元"
             # (QA 2026-12-07): the newest is said, as each change is, in the place of the one before)
             queue = [(said[k], leaning[k], says_kind[k], rows[k]) for k in range(len(said))]
+            left_of: dict[tuple[int, int], tuple[tuple[str, str], ...]] = {}  # a row's cells no change replaced
+            changed_terms: dict[tuple[int, int], set[str]] = {}  # the terms of the changes that replaced them
             for queued in queue:
                 (n, pos, sent, r), _, queued_kind, _ = queued
                 looked.add((n, pos))
-                j = _change_of(sent, changes, every, plain, q_terms, hits, today)
+                # (a row some of whose cells a change replaced is of what that change names too: the
+                # clause after it, "起飞前4小时以内及起飞后变更的，由票面价15%调整为…", names no 公务舱 of its own)
+                j = _change_of(
+                    sent, changes, every, plain, q_terms | changed_terms.get((n, pos), set()), hits, today,
+                    every[place[(n, pos)]][2] if (n, pos) in left_of else None,
+                )
                 if j is None:
                     spoken.append(queued)
                     continue
@@ -2260,6 +2267,20 @@ class ExtractiveComposer:
                     spoken.append(queued)
                     continue
                 doubt = of_else(rule_at, j)
+                # (a row whose change replaces some of its cells is told by the others, which still
+                # hold, with the change: "公务舱改签要多少钱" was told only the notice's two changed time
+                # bands, and "公务舱起飞前3天改签多少钱" lost the band asked, which the notice left as the
+                # table says it (QA 2026-12-07))
+                # (each change of the row in turn: "起飞前4小时以内及起飞后变更的，由票面价15%调整为…" is a clause
+                # of its own after the 48-to-4-hour band's)
+                written_in = "zh" if is_cjk_lang(hits[n - 1].chunk.lang) else "en"
+                # (of the cells asked: "What is the non-sterling transaction fee on Plus?" asks no other
+                # account's cell of the row whose Plus cell a notice changed)
+                cells = left_of.get((n, pos)) or (
+                    table_row_cells(hits[n - 1].passage, written_in).get(words_key(sent)) if "|" in hits[n - 1].passage else None
+                )
+                cells = (asked_cells(question, cells, kind) or cells) if cells and (n, pos) not in left_of else cells
+                cells_left = _unchanged_row(change, cells) if cells and rule_at is not None and row[rule_at] and not doubt else None
                 if (m, at) not in places:
                     # (where the question names what the rule is of and the change is not, the
                     # change is said after the rule, not in its place: "What is the monthly fee for
@@ -2270,7 +2291,11 @@ class ExtractiveComposer:
                 # 0.5%，最低收费1元" after "保价费率由声明价值的0.5%调整为0.3%，最低收费仍为1元" (QA 2026-12-07))
                 # (and a change that a newer one changed only in part stays after it, for the rest: the
                 # October notice's 续重 18元 beside the November one's 首重 22元, :func:`_still_says`)
-                if doubt or (
+                if cells_left is not None:
+                    left_of[(n, pos)] = cells_left
+                    changed_terms[(n, pos)] = changed_terms.get((n, pos), set()) | plain[j]
+                    queue.append(((n, pos, row_sentence(cells_left, written_in), r), *queued[1:]))
+                elif doubt or (
                     kind is None and not of_figure(j) and (yes_no or how_asked or not q_terms <= plain[j])
                     and _says_more(sent, change)
                 ) or (
@@ -2886,12 +2911,13 @@ def _priced_table(hit: Hit) -> bool:
 
 def _change_of(
     sent: str, changes: Sequence[int], every: Sequence[tuple[int, int, str]], words: Sequence[set[str]],
-    q_terms: set[str], hits: Sequence[Hit], today: datetime.date | None = None,
+    q_terms: set[str], hits: Sequence[Hit], today: datetime.date | None = None, whole: str | None = None,
 ) -> int | None:
     """Of the candidates ``changes`` (places in ``every``: passage number, position, sentence) that
     say a rule changed, the first that says the rule ``sent`` states has changed, names a term of
     the question (``words``: each candidate's terms) and is in force ``today`` (:func:`indexes.
-    quantity.supersedes`, :func:`indexes.quantity.in_force`); None where none does."""
+    quantity.supersedes`, :func:`indexes.quantity.in_force`); None where none does. ``whole``: the
+    row as its passage writes it, where ``sent`` is that row without the cells a change replaced."""
     # (of several, the one that shares the most words with the rule: "I get TH-413 uploading a 40 MB
     # file on Free" was told the error row's "(25 MB on Free, 250 MB on Team, 2 GB on Enterprise)" with
     # the storage change "(previously 2 GB)", said first in its notice, and not the upload limit's
@@ -2900,9 +2926,35 @@ def _change_of(
     found = [
         j for j in changes
         if every[j][2] != sent and q_terms & words[j] and supersedes_now(every[j][2], sent, hits[every[j][0] - 1].passage, today)
-        and _of_subject(every[j][2], sent, every)
+        and _of_subject(every[j][2], whole or sent, every)
     ]
     return max(found, key=lambda j: len(rule_words & set(tokenize(every[j][2]))), default=None)
+
+
+def _unchanged_row(change: str, pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...] | None:
+    """A table row's (column header, cell) ``pairs`` without the cells that ``change`` replaces:
+    those that state one of its old amounts (:func:`indexes.quantity.changed_from`), of them those
+    whose column header the change writes where some are; None where it replaces none of the row's
+    cells or every one that states a figure. A notice that changes two of a fare's four
+    time bands leaves the other two as the table says them."""
+    olds = changed_from(change)
+
+    def old(cell: str) -> bool:
+        return any(
+            q.value == o.value and (q.unit is None or o.unit is None or q.unit == o.unit) for q in quantities(cell) for o in olds
+        )
+
+    stated = [k for k, (_, cell) in enumerate(pairs) if k and old(cell)]
+    written = f" {wording_spaced(change)} "
+    named = [
+        k for k in stated
+        if pairs[k][0] and (wording_spaced(pairs[k][0]) if has_cjk(pairs[k][0]) else f" {wording_spaced(pairs[k][0])} ") in written
+    ]
+    gone = set(named or stated)
+    kept = tuple(p for k, p in enumerate(pairs) if k not in gone)
+    # (a figure left among them: the 偏远区 row whose prices a notice changed keeps only its 包含省份：新疆、西藏,
+    # which says no fee)
+    return kept if gone and any(_FIGURE.search(cell) for _, cell in kept[1:]) else None
 
 
 def _still_says(older: str, newer: str, q_terms: set[str]) -> bool:
@@ -2965,7 +3017,14 @@ def _of_subject(change: str, rule: str, every: Sequence[tuple[int, int, str]]) -
     changed (QA 2026-12-07). (Sentences of other passages, an FAQ's and a handbook's, may both
     state the old rule: each is replaced.)"""
     at = next((n for n, _, s in every if s == rule), None)
-    terms = {t for t in tokenize(change) if not any(c.isdigit() for c in t)}
+    # (with the clause before it, where it goes on from one that ends at a semicolon: "开航前2小时以内
+    # 改期的，由票面价20%调整为…" is of the 一等舱 that the clause before names, not of the 二等舱 row that
+    # states 20% too (QA 2026-12-07))
+    own_at = next((k for k, (_, _, s) in enumerate(every) if s == change), None)
+    lead = ""
+    if own_at and every[own_at - 1][0] == every[own_at][0] and _stops_at_semicolon(every[own_at - 1][2]):
+        lead = every[own_at - 1][2]
+    terms = {t for t in tokenize(f"{lead} {change}") if not any(c.isdigit() for c in t)}
 
     def shared(sentence: str) -> int:
         return len(terms & set(tokenize(sentence)))

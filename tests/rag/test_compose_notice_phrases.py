@@ -282,3 +282,54 @@ def test_of_two_changes_a_rule_states_the_old_amount_of_the_one_of_its_words_is_
     hits = [_hit(1, table, "Error codes", 0.9, "en"), _hit(2, notice, "Release notes", 0.7, "en")]
     text = composer.compose("I get E-413 uploading a 40 MB file on Basic, why?", hits, lang="en").text
     assert "raised to 50 MB" in text and "previously 2 GB" not in text, text
+
+
+FERRY_ZH = (
+    "## 一、改期手续费\n旅客改期按下表收取改期手续费。\n"
+    "| 舱位 | 开航前7天（含）以上 | 开航前7天至24小时（含） | 开航前24小时至2小时（含） | 开航前2小时以内 |\n|---|---|---|---|---|\n"
+    "| 一等舱 | 免费 | 票面价5% | 票面价10% | 票面价20% |\n| 二等舱 | 票面价5% | 票面价10% | 票面价20% | 票面价30% |\n"
+)
+FERRY_NOTICE_ZH = (
+    "自2026年11月1日起，一等舱客票在开航前24小时至2小时（含）改期的，改期手续费由票面价10%调整为票面价5%；"
+    "开航前2小时以内改期的，由票面价20%调整为票面价15%。"
+)
+
+
+def test_a_change_of_some_cells_of_a_row_keeps_the_others() -> None:
+    # "公务舱改签要多少钱" and "公务舱起飞前3天改签多少钱" were told only the notice's two changed time bands:
+    # the table's row, which states their old amounts, was left out, and with it the bands the
+    # notice left as they were, the one asked among them (QA 2026-12-07)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, FERRY_ZH, "船票改期规定", 0.9, "zh"), _hit(2, FERRY_NOTICE_ZH, "关于调整改期手续费的公告", 0.8, "zh")]
+    for q in ("一等舱改期要多少钱", "一等舱开航前3天改期多少钱"):
+        text = composer.compose(q, hits, lang="zh", today=datetime.date(2026, 12, 7)).text
+        assert "由票面价10%调整为票面价5%" in text and "由票面价20%调整为票面价15%" in text, (q, text)
+        assert "开航前7天至24小时（含）：票面价5%" in text and "开航前7天（含）以上：免费" in text, (q, text)
+        # (never the old amounts of the bands it changed)
+        assert "（含）：票面价10%" not in text and "以内：票面价20%" not in text, (q, text)
+    # (another row of the same old amounts is not what it changed)
+    text = composer.compose("二等舱改期要多少钱", hits, lang="zh", today=datetime.date(2026, 12, 7)).text
+    assert text.startswith("舱位：二等舱，开航前7天（含）以上：票面价5%") and "开航前2小时以内：票面价30%" in text, text
+    # (before the change's date the row holds as the table says it)
+    text = composer.compose("一等舱改期要多少钱", hits, lang="zh", today=datetime.date(2026, 10, 7)).text
+    assert "开航前24小时至2小时（含）：票面价10%" in text, text
+
+
+PASSES_EN = (
+    "## Cancellation fees\n\n| Fare | 30 days or more | 29 to 7 days | Under 7 days |\n|---|---|---|---|\n"
+    "| Flex | Free | 10% | 25% |\n| Saver | 10% | 25% | 50% |\n"
+)
+PASS_NOTICE_EN = "Effective 1 November 2026, the Flex cancellation fee from 29 to 7 days before departure is reduced from 10% to 5%."
+
+
+def test_a_change_of_one_band_of_a_row_keeps_the_others() -> None:
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, PASSES_EN, "Fares and fees", 0.9, "en"), _hit(2, PASS_NOTICE_EN, "Notice", 0.8, "en")]
+    text = composer.compose("What is the Flex cancellation fee?", hits, today=datetime.date(2026, 12, 7)).text
+    assert "reduced from 10% to 5%" in text and "Under 7 days: 25%" in text and "29 to 7 days: 10%" not in text, text
+    # (a change of every figure the row states leaves nothing of it to say)
+    whole = ("Effective 1 November 2026, the Flex cancellation fee from 29 to 7 days before departure is reduced from 10% to 5%; "
+             "under 7 days, it is reduced from 25% to 20%.")
+    hits = [_hit(1, PASSES_EN, "Fares and fees", 0.9, "en"), _hit(2, whole, "Notice", 0.8, "en")]
+    text = composer.compose("What is the Flex cancellation fee?", hits, today=datetime.date(2026, 12, 7)).text
+    assert "Flex" in text and "Under 7 days: 25%" not in text, text
