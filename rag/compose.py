@@ -2301,8 +2301,12 @@ class ExtractiveComposer:
                 ) or (
                     kind is not None and queued_kind and not fits[j]
                 ) or _still_says(sent, change, q_terms):
-                    spoken.append(queued)
-                    if not doubt:
+                    # (said for what else it says, without a clause that says only the old amount:
+                    # "门禁卡补办要带什么" was told "凭业主身份证…补办，每张30元，当场办结" after "门禁卡补办费用由每张30元
+                    # 调整为每张20元" (QA 2026-12-07))
+                    trimmed = sent if doubt else _without_old_clauses(sent, change)
+                    spoken.append(((n, pos, trimmed, r), *queued[1:]) if trimmed != sent else queued)
+                    if not doubt and trimmed == sent:
                         beside.setdefault((m, at), (n, pos))
                 else:
                     places.discard((n, pos))
@@ -2955,6 +2959,24 @@ def _unchanged_row(change: str, pairs: tuple[tuple[str, str], ...]) -> tuple[tup
     # (a figure left among them: the 偏远区 row whose prices a notice changed keeps only its 包含省份：新疆、西藏,
     # which says no fee)
     return kept if gone and any(_FIGURE.search(cell) for _, cell in kept[1:]) else None
+
+
+def _without_old_clauses(rule: str, change: str) -> str:
+    """``rule`` without each clause after its first (parted by commas) that states an old amount of
+    ``change`` (:func:`indexes.quantity.supersedes`) and no word the change does not write: "凭业主身份证…
+    补办，每张30元，当场办结" without its "，每张30元" beside "门禁卡补办费用由每张30元调整为每张20元". (Not one that
+    says more: "unused premium is refunded pro rata" beside "the cancellation fee was reduced from
+    $25 to $15".)"""
+    pieces = re.split(r"([，,](?!\d))", rule)
+    kept, dropped = pieces[:1], False
+    for sep, clause in zip(pieces[1::2], pieces[2::2], strict=False):
+        body = clause.rstrip("。.；;！!？? ")
+        if body and supersedes(change, body) and not _says_more(body, change):
+            dropped = True
+            kept[-1] += clause[len(body):]  # (its end mark, where it ends the sentence)
+            continue
+        kept += [sep, clause]
+    return "".join(kept) if dropped else rule
 
 
 def _still_says(older: str, newer: str, q_terms: set[str]) -> bool:

@@ -333,3 +333,25 @@ def test_a_change_of_one_band_of_a_row_keeps_the_others() -> None:
     hits = [_hit(1, PASSES_EN, "Fares and fees", 0.9, "en"), _hit(2, whole, "Notice", 0.8, "en")]
     text = composer.compose("What is the Flex cancellation fee?", hits, today=datetime.date(2026, 12, 7)).text
     assert "Flex" in text and "Under 7 days: 25%" not in text, text
+
+
+CARD_FAQ_ZH = "Q: 借书证丢了怎么办？\nA: 凭本人身份证到总馆服务台补办，每张15元，当场办结，原证同时挂失。"
+CARD_NOTICE_ZH = "自2026年9月1日起，借书证补办工本费由每张15元调整为每张10元。"
+
+
+def test_a_rule_said_beside_its_change_leaves_out_the_clause_of_the_old_amount() -> None:
+    # "门禁卡补办要带什么" was told "凭业主身份证…补办，每张30元，当场办结" after the notice's "由每张30元调整为每张
+    # 20元": kept for what else it says, it said the old fee again (QA 2026-12-07)
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+    hits = [_hit(1, CARD_FAQ_ZH, "常见问题", 0.9, "zh"), _hit(2, CARD_NOTICE_ZH, "关于调整借书证补办费用的通知", 0.8, "zh")]
+    for q in ("借书证补办要带什么", "补办借书证需要带什么证件"):
+        text = composer.compose(q, hits, lang="zh", today=datetime.date(2026, 12, 7)).text
+        assert "由每张15元调整为每张10元" in text and "身份证" in text and "当场办结" in text, (q, text)
+        assert "补办，每张15元" not in text, (q, text)
+    # (a clause that says more than the old amount is kept, its other words the rule's; so is the
+    # first, which says what the rule is of)
+    from rag.compose import _without_old_clauses
+
+    assert _without_old_clauses("凭身份证补办，每张15元按原价收取，当场办结。", CARD_NOTICE_ZH) == "凭身份证补办，每张15元按原价收取，当场办结。"
+    assert _without_old_clauses("每张15元，凭身份证补办。", CARD_NOTICE_ZH) == "每张15元，凭身份证补办。"
+    assert _without_old_clauses("凭身份证补办，每张15元。", CARD_NOTICE_ZH) == "凭身份证补办。"
