@@ -1778,7 +1778,6 @@ class ExtractiveComposer:
         ]
         ranked = [i for _, i in sorted(pre, reverse=True)]
         must: list[int] = []
-        amount_weighed = False  # whether an amount asked is weighed, no likelier sentence giving one
         # what a row named must be about, with what a follow-up takes from the turn before ("How
         # much data does it include?" after "How much is the Plus plan?" names the Plus row)
         leaned = (
@@ -1830,19 +1829,6 @@ class ExtractiveComposer:
             # sentences say "delivery" (:data:`WEIGHED_IF_NONE`)
             durations = [i for i in ranked if fits[i] and i not in must]
             must.extend(sorted(durations, key=lambda i: (-len(named_by.get(section[i], ())), cands[i][0], cands[i][1]))[:1])
-        elif kind == "money" and not any(fits[i] for i in ranked[: self.embed_sentences]):
-            # so is an amount, the sentence giving one that names most of the question: "How much
-            # compensation do I get if my broadband is down for 5 days?" and "What compensation do I
-            # get if an engineer misses an appointment?" were told "You get automatic compensation if
-            # ...", not the terms' "we will pay you £9.76 for each calendar day" or "£30.21" (QA
-            # 2026-12-07)
-            # ... and opens the answer, as a duration does
-            # (most of it, not the likeliest: a fee of the page's other section ranked above the terms'
-            # clause by its passage's rank)
-            giving_amount = [i for i in ranked if fits[i] and matched(i) > 0 and i not in must]
-            amounts = sorted(giving_amount, key=lambda i: -matched(i))[:1]
-            must.extend(amounts)
-            amount_weighed = bool(amounts)
         # a question that asks two things ("Can I return an item and how long will the refund
         # take?") is answered on each: the sentence that names most of each part (and gives the
         # kind of answer it asks for) is weighed, and said, with the others
@@ -1991,8 +1977,7 @@ class ExtractiveComposer:
         # price for 新疆, its best passage, and not the zone table's "偏远区：新疆、西藏…5-7天"; QA 2026-12-07)
         giving = (
             {i for i in range(len(cands)) if fit[i] and lex[i] > 0 and rel[i] >= self.min_relevance}
-            if answer_first or (how_to and how) or ((kind in WEIGHED_IF_NONE or amount_weighed) and self.kind_bonus > 0)
-            else set()
+            if answer_first or (how_to and how) or (kind in WEIGHED_IF_NONE and self.kind_bonus > 0) else set()
         )
         # an answer is said in one language, that of its most relevant sentence: a bilingual
         # knowledge base says many things twice ("Acme Plus members never pay return shipping",
