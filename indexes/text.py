@@ -476,6 +476,33 @@ def names_row(topic: frozenset[str] | set[str], line: str) -> bool:
     return 2 * sum(1 for t in topic if t in words or (_CJK_CHAR.search(t) and t in written)) > len(topic)
 
 
+# the words a question asks a price with besides the price words ("What does the Team plan cost if I
+# pay annually?"): what it asks, not which row
+_MONEY_VERBS = "pay paid pays charge charged charges spend money"
+
+
+def names_price_row(topic: frozenset[str] | set[str], line: str) -> bool:
+    """Whether a question that asks a price, whose topic terms are ``topic`` (its price words left
+    out), names the row ``line`` of a table whose columns are what is priced, its rows what is said
+    of each (features as rows and plans as columns: "Feature: Price (monthly billing); Free: $0;
+    Team: $12 per seat per month"): the row's first cell is a price ("Price", "Monthly fee"), its
+    other words (a note in brackets aside) are among ``topic``, the question names a column after
+    the first by its header ("Team"), and the row holds more than half of ``topic``, as
+    :func:`names_row` asks. "How much does the Team plan cost per month?" was told a release note's
+    "at no extra cost", the price row never (QA 2026-12-07); "How much does storage cost on Team?"
+    names no such row (it asks storage's price), nor does "How much is Team?" a "Setup fee" row."""
+    label = to_simplified(_BRACKETED.sub(" ", row_cells(line)[0]))
+    price = frozenset(tokenize(" ".join(_PRICE_WORD.findall(label))))
+    topic = frozenset(topic) - frozenset(tokenize(_MONEY_VERBS))
+    if not price or not frozenset(tokenize(label)) - price <= topic:
+        return False
+    heads = [frozenset(tokenize(re.split("[:：]", p, maxsplit=1)[0])) for p in _CELL_END.split(line)[1:] if re.search("[:：]", p)]
+    if not any(h and h <= topic for h in heads):
+        return False
+    words = set(tokenize(line))
+    return 2 * sum(1 for t in topic if t in words) > len(topic)
+
+
 def _names_label_phrase(topic: frozenset[str] | set[str], line: str) -> bool:
     """Whether ``topic`` names a row's first cell of several words by most of them, two at least (a
     word of its price words, "fee", not counted: a question asks with them): "How much is the
@@ -485,7 +512,11 @@ def _names_label_phrase(topic: frozenset[str] | set[str], line: str) -> bool:
     no row, nor does a Chinese label, one word written."""
     words = _label_words(line)
     said = sum(1 for w in words if w & topic)
-    return said >= 2 and 2 * said > len(words)
+    # (or by its first two words, one of them a number, where the rest is its other name: "What is
+    # the roaming charge in Zone 2 for each plan?" names "Zone 2 USA and Canada", and was told only
+    # a notice's change of one of its cells, QA 2026-12-07; "Zone 2" names no "Zone 1 Europe")
+    lead = len(words) > 2 and all(w & topic for w in words[:2]) and any(_DIGIT.search(t) for w in words[:2] for t in w)
+    return lead or (said >= 2 and 2 * said > len(words))
 
 
 @lru_cache(maxsize=4096)

@@ -61,6 +61,7 @@ from indexes.text import (
     members_asked,
     named_terms,
     names_a_procedure,
+    names_price_row,
     names_row,
     only_names_subject,
     phrase_terms,
@@ -1791,6 +1792,11 @@ class ExtractiveComposer:
         named_rows = {
             j for j, (_, _, sent) in enumerate(cands) if row[j] and names_row(row_topic, f"{sent}\n{section[j]}")
         }
+        if kind == "money":
+            # (or, asked a price, by its first cell's price word and a column's header: a table of
+            # features by plan, "Feature: Price (monthly billing); Free: $0; Team: $12 per seat per
+            # month", for "How much does the Team plan cost per month?", names_price_row)
+            named_rows |= {j for j, (_, _, sent) in enumerate(cands) if row[j] and names_price_row(row_topic, sent)}
         # (of a follow-up that only names another subject, the rows that name it, where one does: "那核磁呢"
         # after "普通CT多久出报告" named the 普通 CT row by 普通, which the turn before asked of, and was
         # told that row again. Its subject alone names too many: "普通的呢" after "无痛胃镜多少钱" is the
@@ -2230,6 +2236,7 @@ class ExtractiveComposer:
             queue = [(said[k], leaning[k], says_kind[k], rows[k]) for k in range(len(said))]
             left_of: dict[tuple[int, int], tuple[tuple[str, str], ...]] = {}  # a row's cells no change replaced
             changed_terms: dict[tuple[int, int], set[str]] = {}  # the terms of the changes that replaced them
+            other_cell: set[tuple[int, int]] = set()  # changes only of cells the question does not ask
             for queued in queue:
                 (n, pos, sent, r), _, queued_kind, _ = queued
                 looked.add((n, pos))
@@ -2250,6 +2257,10 @@ class ExtractiveComposer:
                 told_as = _cells_asked(question, kind, [queued[0]], hits)[0][2] if rule_at is not None and row[rule_at] else sent
                 if told_as != sent and not supersedes(change, told_as):
                     spoken.append(queued)
+                    # (nor is that change said for it: "How much is roaming in Canada on the Unlimited
+                    # plan?" opened with the notice's Medium £5 -> £4 before the row's "Unlimited: £3",
+                    # QA 2026-12-07)
+                    other_cell.add((m, at))
                     continue
                 doubt = of_else(rule_at, j)
                 # (a row whose change replaces some of its cells is told by the others, which still
@@ -2295,6 +2306,9 @@ class ExtractiveComposer:
                         beside.setdefault((m, at), (n, pos))
                 else:
                     places.discard((n, pos))
+            # a change of a row's cell that the question does not ask, where the row is said by the
+            # cells asked, is no answer (unless it changes another sentence said too)
+            spoken = [x for x in spoken if x[0][:2] not in other_cell - set(beside)]
             said = [x[0] for x in spoken]
             leaning, says_kind, rows = [x[1] for x in spoken], [x[2] for x in spoken], [x[3] for x in spoken]
             # a change announced for a later date is said after the rule it will change: "现在运费多少？"
@@ -2915,7 +2929,7 @@ def _change_of(
     found = [
         j for j in changes
         if every[j][2] != sent and q_terms & words[j] and supersedes_now(every[j][2], sent, hits[every[j][0] - 1].passage, today)
-        and _of_subject(every[j][2], whole or sent, every)
+        and _of_subject(every[j][2], whole or sent, every) and _changes_change(every[j][2], sent)
     ]
     return max(found, key=lambda j: len(rule_words & set(tokenize(every[j][2]))), default=None)
 
@@ -2962,6 +2976,19 @@ def _without_old_clauses(rule: str, change: str) -> str:
             continue
         kept += [sep, clause]
     return "".join(kept) if dropped else rule
+
+
+def _changes_change(change: str, rule: str) -> bool:
+    """Whether ``change`` may change ``rule`` where ``rule`` is a change too: its old amount is one
+    the rule states in the same unit, or both without one. A notice's changes are each of their
+    own subject: "Team workspaces now get 250 GB of storage per workspace (previously 100 GB)" was
+    dropped for "How much storage does the Team plan include?", read as changed by the next
+    sentence's "raised to 1,000 runs per month (previously 250 runs per month)", whose 250 has no
+    unit (QA 2026-12-07). A rule that is no change is read as before (:func:`supersedes`)."""
+    if not changed_from(rule):
+        return True
+    said = quantities(rule)
+    return any(q.value == old.value and q.unit == old.unit for old in changed_from(change) for q in said)
 
 
 def _still_says(older: str, newer: str, q_terms: set[str]) -> bool:
