@@ -2051,6 +2051,9 @@ class Assistant:
         # 5. compose, from the passages with the answer of the kind asked for where their source
         # has one elsewhere ("how long": a duration)
         tc = time.perf_counter()
+        # (with a table's row the question names, where a passage retrieved after them holds it
+        # and none of them does: "What does the Team plan cost if I pay annually?", QA 2026-12-07)
+        hits = retriever.named_rows(asked, hits, retrieved[self.k :])
         hits = _redacted(retriever.answer_excerpts(asked, hits, query))
         streamed = False  # whether the answer's text went out while the model wrote it
         sent_text = ""  # the checked text that went out so
@@ -2421,6 +2424,11 @@ class Assistant:
         terms_of = getattr(index, "correct_terms", None)
         correct = functools.partial(terms_of, synonyms=False) if terms_of is not None else None
         if self.names_every_term(query, primary, correct=correct):
+            return True
+        # (or holds it in a table's row the question names that retrieval left in another chunk of
+        # the passage's source: "How much storage does Enterprise get?" was refused, the plans'
+        # passage holding the Support rows and the Storage row in its next chunk, QA 2026-12-07)
+        if self.names_every_term(query, retriever.named_rows(query, primary), correct=correct):
             return True
         phrasings = retriever.last_phrasings
         return (

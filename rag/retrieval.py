@@ -68,6 +68,7 @@ from indexes.text import (
     named_terms,
     names_a_procedure,
     names_any,
+    names_price_row,
     names_row,
     negated_terms,
     outermost,
@@ -431,6 +432,22 @@ HEADING_MARK = "## "
 # of answer it asks for where their source has one (:meth:`HybridRetriever.answer_excerpts`):
 # the answer is composed from the first few.
 KIND_EXCERPT_TOP = 5
+
+
+def _row_namer(question: str, topic: frozenset[str]) -> Callable[[str], bool]:
+    """Whether a passage's text holds a table row ``question`` (whose topic terms are ``topic``)
+    names: by its first cell (:func:`names_row`), or, asked a price, by a price row's label and a
+    column's header (:func:`names_price_row`: "Feature: Price (monthly billing); Free: $0; Team:
+    $12 per seat per month" for "How much is Team?", whose passage held the table's Support rows
+    and was told a release note's "no extra cost", QA 2026-12-07)."""
+    money = asked_kind(question) == "money"
+
+    def named(text: str) -> bool:
+        return "|" in text and any(
+            names_row(topic, line) or (money and names_price_row(topic, line)) for line in table_rows_as_sentences(text)[1]
+        )
+
+    return named
 
 
 def section_heading(chunk: Chunk) -> str:
@@ -1853,10 +1870,7 @@ class HybridRetriever:
         topic = frozenset(tokenize(query_topic(question))) - price_terms(question)
         if not topic:
             return list(hits)
-
-        def named(text: str) -> bool:
-            return "|" in text and any(names_row(topic, line) for line in table_rows_as_sentences(text)[1])
-
+        named = _row_namer(question, topic)
         out = list(hits)
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
             if not h.others or not h.rows or named(h.passage):
@@ -1866,6 +1880,35 @@ class HybridRetriever:
             if extra is not None:
                 out[i] = self._with_excerpt(h, extra, h.others[extras.index(extra)])
         return out
+
+    def named_rows(self, question: str, hits: Sequence[Hit], more: Sequence[Hit] = ()) -> list[Hit]:
+        """``hits`` with a split table's row the question names added to its passage
+        (:meth:`_named_rows`), and, where the first passage then holds none, the first after it that
+        does put second (one of ``hits``, else of ``more``, the passages retrieved after them, in
+        place of the last): one passage per document, a table split over chunks, and a question
+        that names a row by its label and a column's header ("Storage" and "Enterprise" of a table
+        of features by plan), the row never reached the composer (which reads the first few
+        passages) or the refuse check (the first three). "How much storage does
+        Enterprise get?" was refused (cosine 0.85, under 0.856), the plans' passage being the
+        table's Support and Uptime rows; "What does the Team plan cost if I pay annually?" was
+        told a downgrade's rule, the plans' passage with the price rows ranked 6th (QA 2026-12-07).
+        Read only when an answer is composed or a question would be refused: the ranking, and so
+        every retrieval metric, is the same without it."""
+        out = self._named_rows(question, hits)
+        topic = frozenset(tokenize(query_topic(question))) - price_terms(question)
+        if not out or not topic:
+            return out
+        named = _row_namer(question, topic)
+        if named(out[0].passage):
+            return out
+        # (second: the composer reads the first few passages, the best one first)
+        at = next((i for i, h in enumerate(out) if i > 0 and named(h.passage)), None)
+        if at is not None:
+            return [out[0], out[at], *out[1:at], *out[at + 1 :]]
+        extra = next((h for h in more if named(h.passage)), None)
+        if extra is None or any(h.chunk.source == extra.chunk.source for h in out):
+            return out
+        return [out[0], extra, *out[1:-1]] if len(out) > 1 else [*out, extra]
 
     def _coverage(self, query: str, hits: list[tuple[Hit, list[int]]], held: HeldTerms | None = None) -> list[Hit]:
         """Each hit with ``coverage``: the share of the query's terms its passage holds (read

@@ -1381,3 +1381,95 @@ def test_a_table_row_named_by_most_of_its_label_is_read_from_another_chunk(kb_ho
     assert "| 1.5% |" in r.answer_excerpts(q, [hit])[0].passage
     # one word of the label ("transaction") names no row
     assert "| 1.5% |" not in r.answer_excerpts("How much is a transaction abroad on Plus?", [hit])[0].passage
+
+
+def _features_by_plan(kb_home: Path, fake_embedder: Any) -> tuple[HybridRetriever, dict[int, int], Any]:
+    """A table of features by plan (plans as columns) split over three chunks, and two other
+    documents: the retriever, each chunk's row by position in the plans' document, the index."""
+    head = "| Feature | Free | Team | Enterprise |\n|---|---|---|---|"
+    title = "Compare plans"
+    docs = [
+        Doc("plans.html", title, [
+            "Taskhive comes in three plans: Free, Team and Enterprise.",
+            f"{head}\n| Price (monthly billing) | $0 | $12 per seat per month | $29 per seat per month |\n"
+            "| Price (annual billing) | $0 | $10 per seat per month | $24 per seat per month |",
+            f"{head}\n| Maximum seats | 5 members | Up to 250 members | Unlimited |\n"
+            "| Storage | 2 GB per workspace | 100 GB per workspace | 1 TB per workspace |",
+            f"{head}\n| Support | Community forum | Email support | 24/7 priority support |\n"
+            "| Uptime SLA | None | None | 99.9% uptime SLA |",
+        ], headings=[(title,)] * 4),
+        Doc("notes.md", "Release notes", ["Team workspaces now get 250 GB of storage at no extra cost."]),
+        Doc("refunds.md", "Refund policy", ["A downgrade from Enterprise to Team takes effect at the end of the billing period."]),
+    ]
+    index = build_kb(kb_home, "plans", fake_embedder, docs)
+    rows = {c.position: row for row in range(index.n_chunks) for c in index.get_chunks([row]) if c.source == "plans.html"}
+    return HybridRetriever(index, fake_embedder), rows, index
+
+
+def _source_hit(index: Any, source: str, score: float) -> Hit:
+    row = next(row for row in range(index.n_chunks) if index.get_chunks([row])[0].source == source)
+    return Hit(chunk=index.get_chunks([row])[0], score=score, rows=(row,))
+
+
+def test_a_transposed_table_s_row_named_by_its_label_and_a_plan_s_header_is_read_and_put_second(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "How much storage does Enterprise get?" was refused (cosine 0.85 under 0.856): the plans'
+    # passage, fourth, held the table's Support rows, its Storage row in another chunk, and the
+    # refuse check reads the first three (QA 2026-12-07)
+    r, rows, index = _features_by_plan(kb_home, fake_embedder)
+    support = index.get_chunks([rows[3]])[0]
+    plans = Hit(chunk=support, score=0.5, rows=(rows[3],), others=(rows[1], rows[2]))
+    hits = [_source_hit(index, "notes.md", 0.9), _source_hit(index, "refunds.md", 0.8), _source_hit(index, "notes.md", 0.7), plans]
+    got = r.named_rows("How much storage does Enterprise get?", hits)
+    assert [h.chunk.source for h in got] == ["notes.md", "plans.html", "refunds.md", "notes.md"]
+    assert "| Storage | 2 GB per workspace |" in got[1].passage and "| Support |" in got[1].passage
+    # asked a price, by a price row's label and a plan's header: "How much is Team?" was told a
+    # release note's "no extra cost", the price rows in another chunk
+    got = r.named_rows("How much is Team?", hits)
+    assert got[1].chunk.source == "plans.html" and "| Price (monthly billing) |" in got[1].passage
+
+
+def test_a_price_row_named_by_a_plan_s_header_is_read_from_another_chunk(kb_home: Path, fake_embedder: Any) -> None:
+    # "How much is Team?" was told a release note's "no extra cost": the plans' passage held the
+    # Support rows, the price rows in another chunk, named by the price word of their label and
+    # the plan's column header, not by the label (QA 2026-12-07)
+    r, rows, index = _features_by_plan(kb_home, fake_embedder)
+    plans = Hit(chunk=index.get_chunks([rows[3]])[0], score=0.5, rows=(rows[3],), others=(rows[2], rows[1]))
+    assert "| Price (monthly billing) |" in r.answer_excerpts("How much is Team?", [plans])[0].passage
+    # not where no price is asked
+    assert r.answer_excerpts("Is Team billed per seat?", [plans])[0].passage == plans.passage
+
+
+def test_a_passage_retrieved_after_the_first_few_that_holds_the_row_asked_is_put_second(
+    kb_home: Path, fake_embedder: Any
+) -> None:
+    # "What does the Team plan cost if I pay annually?" was told a downgrade's rule: the plans'
+    # passage with the price rows ranked 6th, one passage per document (QA 2026-12-07)
+    r, rows, index = _features_by_plan(kb_home, fake_embedder)
+    prices = Hit(chunk=index.get_chunks([rows[1]])[0], score=0.3, rows=(rows[1],))
+    top = [_source_hit(index, "refunds.md", 0.9), _source_hit(index, "notes.md", 0.8)]
+    got = r.named_rows("What does the Team plan cost if I pay annually?", top, [prices])
+    assert [h.chunk.source for h in got] == ["refunds.md", "plans.html"]
+
+
+@pytest.mark.parametrize("question", [
+    # what the table does not hold a row of, on a plan it names
+    "How do I invite a guest to Enterprise?",
+    # a row's label, and what else the question asks the row does not say
+    "How is storage counted?",
+    "How do I contact support?",
+    # the price of something else on that plan (no price row named: "How much does storage cost on Team?")
+    "How much does the storage add-on cost?",
+    # a question that asks no price names no price row by a plan's header
+    "Is Team billed per seat?",
+])
+def test_no_row_is_read_or_put_second_where_the_question_names_none(
+    kb_home: Path, fake_embedder: Any, question: str
+) -> None:
+    r, rows, index = _features_by_plan(kb_home, fake_embedder)
+    plans = Hit(chunk=index.get_chunks([rows[3]])[0], score=0.5, rows=(rows[3],), others=(rows[1], rows[2]))
+    hits = [_source_hit(index, "notes.md", 0.9), _source_hit(index, "refunds.md", 0.8), plans]
+    got = r.named_rows(question, hits, [Hit(chunk=index.get_chunks([rows[1]])[0], score=0.3, rows=(rows[1],))])
+    assert [h.chunk.source for h in got] == ["notes.md", "refunds.md", "plans.html"], question
+    assert got[2].passage == plans.passage, question
