@@ -178,18 +178,30 @@ def _negation_lost(clause: str, sentences: Sequence[str], context: str) -> bool:
 
 
 def _quoted(claim: str, context: str, *, unnegated: bool = False) -> bool:
-    """Whether ``claim`` stands in ``context`` word for word, white space and case aside (an FAQ
-    answer's "No, we do not provide TV." said without its reply is "We do not provide TV.", and
-    was held to the entry's question, which says no "not": QA 2026-12-07); ``unnegated``:
-    somewhere not right after a negation ("支持退货" stands in "不支持退货" so)."""
-    bare = re.sub(r"\s+", "", claim).casefold()
-    flat = re.sub(r"\s+", "", context).casefold()
+    """Whether ``claim`` stands in ``context`` word for word, white space aside, or after a reply
+    it leaves out, its first letter a capital ("We do not provide TV." of "No, we do not provide
+    TV.", which was held to the entry's question, which says no "not": QA 2026-12-07; not "Pets
+    are allowed" of "No pets are allowed", a regression hunt's); ``unnegated``: somewhere not right
+    after a negation ("支持退货" stands in "不支持退货" so)."""
+    bare = re.sub(r"\s+", "", claim)
+    flat = re.sub(r"\s+", "", context)
     at = flat.find(bare) if bare else -1
     while at >= 0:
         if not (unnegated and at and flat[at - 1] in "不没未无非别勿"):
             return True
         at = flat.find(bare, at + 1)
+    if bare[:1].isupper():
+        low = bare[0].lower() + bare[1:]
+        at = flat.find(low)
+        while at >= 0:
+            if _REPLY_BEFORE.search(flat, 0, at):
+                return True
+            at = flat.find(low, at + 1)
     return False
+
+
+# a reply before a sentence, its comma after it, white space left out ("A:No,we do not ...")
+_REPLY_BEFORE = re.compile(r"(?:^|[^\w])(?:no|yes)[,，]$", re.I)
 
 
 def lexical_features(claim: str, passages: Sequence[str]) -> dict[str, float]:

@@ -427,6 +427,17 @@ def test_an_entry_answer_said_without_its_reply_keeps_its_negation_whatever_its_
     assert lexical_features("we do not provide TV.", entry)["negation_mismatch"] == 0.0
     # a negation the entry does not say is still caught
     assert lexical_features("You cannot stream TV apps over your broadband.", entry)["negation_mismatch"] == 1.0
+    # and a sentence said without its leading negation is no sentence said without its reply (a
+    # regression hunt's: "Pets are allowed in the cabin." of "No pets are allowed in the cabin.")
+    from rag.support import contradiction
+
+    for passage, claim in [
+        ("No pets are allowed in the cabin.", "Pets are allowed in the cabin."),
+        ("Never share your PIN with anyone, including our staff.", "Share your PIN with anyone, including our staff."),
+        ("Do not write your password down.", "Write your password down."),
+        ("No refunds are given after 14 days.", "Refunds are given after 14 days."),
+    ]:
+        assert contradiction(claim, [passage]) is not None, claim
 
 
 def test_a_claim_that_denies_what_its_passage_says_is_caught_where_the_passage_denies_something_else() -> None:
