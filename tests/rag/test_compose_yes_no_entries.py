@@ -345,8 +345,9 @@ TV = "No, we do not provide TV. You can stream TV apps over your Brightwave broa
 def test_an_entrys_no_is_said_to_a_paraphrase_with_another_word_for_offering() -> None:
     # "Do you offer TV?" and "Can I get TV from Brightwave?" were told "You can stream TV apps ..."
     # of "Do you provide a TV service?", its "No, we do not provide TV" gone, which reads as a yes
-    # (QA 2026-12-07; the second's curated question trailed another entry's)
-    for question, cos in (("Do you offer TV?", 0.914), ("Can I get TV from Brightwave?", 0.830)):
+    # (QA 2026-12-07). "Can I get TV from Brightwave?" names what the entry's question does not, and
+    # is left to the known gaps: a thing only the answer names is no part of what the entry asks
+    for question, cos in (("Do you offer TV?", 0.914), ("Do you sell TV?", 0.880)):
         text = _composed(question, [
             _entry(1, "Do you provide a TV service?", TV, cos),
             _entry(2, "Can I keep my number if I join Brightwave?", "Yes. Text PAC to 65075.", 0.878),
@@ -363,6 +364,10 @@ def test_an_entrys_reply_is_not_said_to_an_offer_of_another_thing() -> None:
         ("Can I get a refund on TV apps?", "Do you provide a TV service?", TV),
         ("Does the TV service work abroad?", "Do you provide a TV service?", TV),
         ("Do you offer 5G in rural areas?", "Do you offer 5G?", "Yes, 5G is included on Medium and Unlimited plans."),
+        # a thing its answer names, of which the answer says yes (a regression hunt's)
+        ("Do you offer TV apps?", "Do you provide a TV service?", TV),
+        ("Can I get Saturday installation?", "Do you provide broadband installation at weekends?",
+         "No, our engineers do not install on Sundays. Saturday installs are available for £20."),
     ]
     for question, entry, answer in cases:
         text = _composed(question, [_entry(1, entry, answer, 0.86), _entry(2, "Is there a student discount?", "No.", 0.85)])
