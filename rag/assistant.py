@@ -927,14 +927,18 @@ OWN_ACCOUNT_RE = re.compile(
     + r"|\bhow\s+many\s+(?:[\w-]+\s+){1,2}?(?:are|is)\s+(?:currently\s+|now\s+)?(?:on|in)\s+my\s+(?:account|workspace|team"
     r"|subscription|organi[sz]ation|org)" + _ASKED_ENDS
     + r"|\bwhy\s+(?:was|were|have|has|did|am|are|is)\s+(?:i\s+|we\s+|my\s+(?:[\w-]+\s+){1,2}?)(?:been\s+|get\s+|got\s+|being\s+)?"
-    r"(?:charged|billed|debited|invoiced)\b(?=[^?.!]*(?:[$£€¥]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:dollars|pounds|euros|usd|gbp|eur)\b"
+    r"(?:charged|billed|debited|invoiced)\b(?!(?:[^?.!]|\.(?=\d))*\b(?:more|extra|less|since|every|each|per|monthly)\b)(?=[^?.!]*(?:[$£€¥]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:dollars|pounds|euros|usd|gbp|eur)\b"
     r"|\b(?:yesterday|today|this\s+(?:morning|week|month)|last\s+(?:night|week|month|year)|twice|again|on\s+(?:my|the)\s+"
     r"(?:card|account|statement|bill)|\d{1,2}(?:st|nd|rd|th)|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b))"
     # (in Chinese, the same, and their own repair or flight: "帮我查一下我欠了多少水费", "我上个月的水费
     # 账单是多少", "我家12栋1单元的维修师傅什么时候到", "我报修的单子怎么还没人来", "我家的报修单处理到
     # 哪一步了", "我的航班YX1234明天几点起飞", "帮我把机票退了", QA 2026-12-07, a property manager's and
     # an airline's; not "水费怎么交", "报修后多久上门", "机票怎么退", "我想退票要多少手续费")
-    r"|我(?:家)?(?:这个月|本月|上个月|上月|今年|这学期|本学期|目前|现在|一共|总共|已经|还)?(?:欠|用|花|交|缴|付|充|扣)(?:了|过|掉了)?"
+    # (what was done, 了 or 过 or a time: not "充值我充多少送多少", "我交多少押金", "我缴多少社保", which
+    # ask a rule, a regression hunt's; what is owed is theirs however asked)
+    r"|我(?:家)?(?:(?:这个月|本月|上个月|上月|今年|这学期|本学期|目前|现在|一共|总共|已经|还)?欠(?:了|过|掉了)?"
+    r"|(?:这个月|本月|上个月|上月|今年|这学期|本学期|目前|现在|一共|总共|已经)(?:用|花|交|缴|付|充|扣)(?:了|过|掉了)?"
+    r"|(?:用|花|交|缴|付|充|扣)(?:了|过|掉了))"
     r"(?:多少|几)(?![^。！？?!]*(?:会|怎么|如何|的话|才|一般|可以|能))"
     r"|我(?:的|家的?)?[\u4e00-\u9fff]{0,2}?(?:这个月|本月|上个月|上月|这学期|本学期|上期|本期|去年|今年)的?[\u4e00-\u9fff]{0,4}?"
     r"(?:费|账单)(?:是|要|一共|总共)?(?:多少|几)(?:钱|元|块)?[？?。!！\s]*$"
@@ -942,12 +946,16 @@ OWN_ACCOUNT_RE = re.compile(
     r"(?:什么时候|几点|啥时候|何时)(?:能|会|可以)?(?:到|来|上门)"
     + r"|我(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{1,10}?(?:怎么|为什么|为啥|咋)?(?:还|一直)?(?:没|没有)(?:人|有人)"
     r"(?:来|管|处理|联系|上门|回复|理)"
-    r"|我(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{1,10}?(?:(?:处理|办理|审核|审批|维修|进行|办|走|修)到(?:哪一步"
+    r"|(?<!怎么查)(?<!怎么看)(?<!在哪查)(?<!在哪看)(?<!哪里查)(?<!哪里看)我(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{1,10}?(?:(?:处理|办理|审核|审批|维修|进行|办|走|修)到(?:哪一步"
     r"|哪步|哪个阶段|什么阶段|什么程度|哪了|哪里了)|(?:进度|进展)(?:是|怎么样|如何|到哪))"
+    # (not where to look it up: "我的报修处理到哪一步了怎么查", a regression hunt's)
+    r"(?![^。！？?!]*(?:怎么查|怎么看|在哪|哪里|如何查))"
     r"|我" + _ASKS_RULE_ZH + r"(?![^。！？?!]*(?:在哪|哪里|可以|能否|能不能))(?:的|家的?|[\u4e00-\u9fff]{1,4}的)[\u4e00-\u9fffA-Za-z0-9]{0,12}?(?:航班|班次|车次|火车|高铁|预约|挂号|门诊|手术|面试)"
     r"[\u4e00-\u9fffA-Za-z0-9]{0,8}?(?:几点|哪天|什么时候|几号)(?:起飞|出发|开车|到达|降落|登机|开始)"
     r"|(?:帮我|给我|替我|麻烦(?:你|您)?帮我)把[^。！？?!，,]{1,12}?(?:取消|退掉|退了|退订|退|改签|改期|改约|延期|推迟|注销|冻结"
-    r"|解冻|挂失|撤销|停掉|停了)" + _ASKS_RULE_ZH + r"(?![^。！？?!]*(?<![了好行成以能怎什])[吗么嘛])",
+    r"|解冻|挂失|撤销|停掉|停了)" + _ASKS_RULE_ZH + r"(?![^。！？?!]*(?<![了好行成以能怎什])[吗么嘛])"
+    # (not what it costs: "帮我把机票退了手续费多少", "…能退多少", a regression hunt's)
+    r"(?![^。！？?!]*(?:多少|手续费|费用|收费|扣钱))",
     re.I,
 )
 

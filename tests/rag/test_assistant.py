@@ -645,6 +645,21 @@ def test_a_question_for_the_customers_own_account_goes_to_a_person(shop_index: A
     ("我的航班一般提前几点开始登机", False),
     ("我的航班几点起飞可以在哪查", False),
     ("我的报修进度在哪里查", False),
+    # (a regression hunt's: a rule asked with 我 and no 了 or time, what a refund or a change costs,
+    # where to look a repair up, a charge of a kind and a rise)
+    ("充值我充多少送多少", False),
+    ("物业费我交多少", False),
+    ("我交多少押金", False),
+    ("我缴多少社保", False),
+    ("帮我把机票退了手续费多少", False),
+    ("帮我把机票退了能退多少", False),
+    ("我的报修处理到哪一步了怎么查", False),
+    ("我家的报修单处理到哪一步了在哪看", False),
+    ("怎么查我的报修处理到哪一步", False),
+    ("Why are we charged £1.50 more since April?", False),
+    ("Why am I charged extra for paper bills?", False),
+    ("我欠多少钱", True),
+    ("Why was I charged £5.99 yesterday?", True),
 ])
 def test_a_figure_plan_charge_or_booking_of_the_customers_own_goes_to_a_person(question: str, own: bool) -> None:
     from rag.assistant import asks_own_account
