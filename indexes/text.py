@@ -1664,9 +1664,11 @@ _ACTIONS = {
     name: re.compile(rf"(?i)\b(?:{words})\b")
     for name, words in (
         ("off", r"cancel\w*|remov\w*|stop\w*|end|ends|ending|terminat\w*|deactivat\w*|unsubscrib\w*|disabl\w*|clos\w*"
-                r"|delet\w*|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+(?:on\s+or\s+)?off|opt\w*\s+out"),
+                r"|delet\w*|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+(?:on\s+or\s+)?off|opt\w*\s+out"
+                # ("How do I disconnect Slack?" was told the Connect steps, QA 2026-12-07)
+                r"|disconnect\w*|unlink\w*"),
         ("on", r"add|adds|added|adding|activat\w*|enabl\w*|buy\w*|purchas\w*|order\w*|join\w*|subscrib\w*"
-               r"|regist\w*|book\w*|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+on|sign\w*\s+up"),
+               r"|regist\w*|book\w*|(?:turn|switch)\w*(?:\s+[\w-]+){0,3}?\s+on|sign\w*\s+up|connect\w*|link|links|linked|linking"),
         ("change", r"chang\w*|switch(?:es|ed|ing)?(?!\s+o(?:n|ff)\b)|updat\w*|edit\w*|modif\w*|amend\w*"),
         ("pay", r"pay|pays|paid|paying|top(?:s|ped|ping)?\s+up"),
         # ("checked baggage" and "check in" are no looking: "How to add checked baggage" was no way to
@@ -1687,8 +1689,16 @@ _OTHER_ACTION = {
 _HOW_TO_VERB = re.compile(
     r"(?i)^\W*(?:how\s+(?:do|can|should|could|would|must|may)\s+(?:i|we|you|one)\s+|how\s+to\s+"
     r"|what\s+(?:are\s+the\s+|is\s+the\s+)?(?:steps?|process|procedure)\s+(?:to|for)\s+)(?:go\s+about\s+)?"
-    r"([a-z]+(?:\s+(?:on|off|up|out)\b)?)"
+    r"([a-z]+)(?:(?:\s+(?:it|them|this|that))?\s+(on|off|up|out)\b)?"
 )
+
+
+def _asked_verb(question: str) -> str:
+    """The verb, with its particle, that :data:`_HOW_TO_VERB` finds in ``question`` ("" for none).
+    A particle after a pronoun is the verb's: "how do I turn it off?", a follow-up, asks to turn
+    off, and was told the turn-on steps (QA 2026-12-07)."""
+    m = _HOW_TO_VERB.match(question)
+    return " ".join(g for g in m.groups() if g) if m else ""
 
 
 def how_to_action(question: str) -> Callable[[str], bool] | None:
@@ -1696,10 +1706,9 @@ def how_to_action(question: str) -> Callable[[str], bool] | None:
     :data:`_ACTIONS`' kinds, a test of a heading: whether it may tell how to do that, not
     another kind of action (:data:`_OTHER_ACTION`: "How to view your bill" does not tell how to pay
     an overdue bill, "How to add a Roam Pass" how to cancel one). None for any other question."""
-    m = _HOW_TO_VERB.match(question)
-    if m is None:
+    verb = _asked_verb(question)
+    if not verb:
         return None
-    verb = " ".join(m.group(1).split())
     # (a verb with its particle, as a whole: "turn off" is no "turn on", and "check out" pays)
     kinds = {k for k, g in _ACTIONS.items() if g.fullmatch(verb)}
     if not kinds:
@@ -1711,6 +1720,17 @@ def how_to_action(question: str) -> Callable[[str], bool] | None:
         return bool(said & kinds) or not said & others
 
     return tells
+
+
+def does_asked_action(question: str) -> Callable[[str], bool] | None:
+    """For a question :func:`how_to_action` tests headings for, a test of a sentence: whether it
+    does the kind of action asked ("To disconnect, ... click Disconnect" for "How do I disconnect
+    Slack?"). None for any other question."""
+    verb = _asked_verb(question)
+    kinds = {k for k, g in _ACTIONS.items() if verb and g.fullmatch(verb)}
+    if not kinds:
+        return None
+    return lambda text: any(_ACTIONS[k].search(text) for k in kinds)
 
 
 def as_written(text: str) -> str:
