@@ -49,6 +49,7 @@ from indexes.text import (
     asks_yes_no,
     class_kind,
     class_words,
+    does_asked_action,
     gives_a_price,
     has_cjk,
     holds_answer_kind,
@@ -1081,6 +1082,17 @@ def passage_sentences_and_rows(passage: str, lang: str = "en") -> tuple[list[str
 # number stays with its text, which "第二条讲什么？" asks for
 # (a short article, "第十三条 本办法自发布之日起施行。", is all text: a title has the article's text after it)
 _ARTICLE_TITLE = re.compile(r"(?m)^(第[一二三四五六七八九十百零〇\d]{1,4}条)[ \u3000]*([\u4e00-\u9fff]{2,8})。(?=[^\n]{6})")
+# a sub-section's numbered title run into its paragraph ("2.2 Turning off two-factor authentication.
+# Open Settings > ..."): a heading, not a sentence. "How do I turn off two-factor authentication?"
+# was told the bare titles "2.2 Turning off ..." and "2.1 Turning on ..." for steps (QA 2026-12-07).
+# Only a number of two levels or more (a "1." line is a step), a title of a capital, no digit and
+# two to eight words ("3.5 Mbps. That is ..." is a figure), without a verb of a sentence ("2.5 GB
+# is included."), and text after it
+_RUN_IN_TITLE = re.compile(
+    r"(?m)^(\d{1,2}(?:\.\d{1,2})+)\.?[ \t]+"
+    r"((?!(?:[\w'’-]+[ \t]+)*?(?:is|are|was|were|has|have|had|will|can|must|may|do|does|did)\b)"
+    r"[A-Z][\w'’()/-]*(?:[ \t]+[^\W\d][\w'’()/-]*){1,7})[.:][ \t]+(?=\S[^\n]{10})"
+)
 
 
 def _readable(passage: str, lang: str) -> tuple[str, dict[str, str], list[str], frozenset[str]]:
@@ -1089,6 +1101,7 @@ def _readable(passage: str, lang: str) -> tuple[str, dict[str, str], list[str], 
     :data:`SECTION_BREAK` in order (an article's title, :data:`_ARTICLE_TITLE`, is one), and the
     sentences that are a table's rows."""
     passage = _ARTICLE_TITLE.sub(lambda m: f"{HEADING_MARK}{m.group(2)}\n{m.group(1)} ", passage)
+    passage = _RUN_IN_TITLE.sub(lambda m: f"{HEADING_MARK}{m.group(2)}\n", passage)
     text, own, own_items = _rows_and_items(passage, lang)
     # a heading says where a passage goes on, not what it says, and an FAQ entry's question ("Q: My
     # parcel is late. What should I do?") is what was asked: neither is a sentence of an answer
@@ -1670,7 +1683,9 @@ class ExtractiveComposer:
             # cancel my EU Roam Pass?" those under "How to add an EU Roam Pass", :func:`how_to_action`)
             action = how_to_action(question)
             how_headed = {h for h in heading_names if is_how_to_heading(_own_heading(h))}
-            other_action = {h for h in how_headed if action is not None and not action(_own_heading(h))}
+            # (so is one headed with another kind of action however it is headed, a sub-section's
+            # run-in title: "2.1 Turning on two-factor authentication" told how to turn it off, QA 2026-12-07)
+            other_action = {h for h in heading_names if action is not None and not action(_own_heading(h))}
             told = {
                 h for h in how_headed - other_action if not _is_question(h) or heading_names[h] == len(how_terms)
             }
@@ -1712,6 +1727,17 @@ class ExtractiveComposer:
                 # no section is headed as telling how: a sentence that says where to do it (a menu
                 # path, "Account > Settings > Close account") tells it, about what is asked
                 fits = [bool(_MENU_PATH.search(t)) and matched(i) > 0 for i, (_, _, t) in enumerate(cands)]
+            if action is not None:
+                # a sentence that does another kind of action, and none of the kind asked, tells
+                # how to do something else: "How do I disconnect Slack?" was told "Open Settings >
+                # Integrations > Slack and click Connect" (QA 2026-12-07); one that does the kind
+                # asked tells it, under a heading of the other ("To disconnect, ... click Disconnect")
+                # (where no other sentence tells it: "everything else is deleted within 30 days" does
+                # not tell how to delete an account beside its menu path)
+                fits = [f and (action(t) or h in how) for f, h, (_, _, t) in zip(fits, section, cands, strict=True)]
+                does = does_asked_action(question)
+                if not how and not any(fits) and does is not None:
+                    fits = [matched(i) > 0 and does(t) for i, (_, _, t) in enumerate(cands)]
         else:
             fits = [holds_answer_kind(kind, s) for _, _, s in cands]
             scale = asks_time_count(question) if kind == "duration" else None
@@ -2121,6 +2147,10 @@ class ExtractiveComposer:
             # sentence of the how-to section does, stays: "How do I switch my business account?"
             # was told the switch's steps, and not "Business accounts ... cannot be switched"
             picked = [i for i in picked if fits[keep[i]] or i in _restricting(question, texts, picked, fits, keep)]
+        elif how_to and any(fits[keep[i]] for i in picked) and (action := how_to_action(question)) is not None:
+            # nor, answered how to do one kind of action, the sentences that do another: "How do I
+            # turn off two-factor authentication?" went on to the turn-on steps (QA 2026-12-07)
+            picked = [i for i in picked if fits[keep[i]] or action(texts[i])]
         if is_cjk_lang(lang) and picked and not (named or subject) and len(parts) == 1 and len({cands[i][0] for i in picked}) == 1:
             # a Chinese answer from one passage keeps to its first sentence's section, for the reason
             # it keeps to one passage (``lead_margin_cjk``): "哪些商品不能退？" went on from the goods

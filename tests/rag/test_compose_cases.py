@@ -825,3 +825,45 @@ def test_a_longer_name_is_read_where_no_row_opens_with_the_name() -> None:
     assert not _inside_longer_name("经济舱全价", "超级经济舱", "经济舱改签多少钱")
     assert not _inside_longer_name("premium economy", "economyplus", "how much is economy?")
     assert _inside_longer_name("premium economy", "economy", "how much is economy?")
+
+
+MANUAL_2FA = (
+    "## 2. Security\n2.1 Turning on two-factor authentication. Each user can turn on two-factor authentication for "
+    "their own account:\n1. Open Settings > Security > Two-factor.\n2. Click Enable two-factor authentication.\n"
+    "3. Scan the QR code with an authenticator app.\n4. Enter the six-digit code the app shows and click Verify.\n"
+    "2.2 Turning off two-factor authentication. Open Settings > Security > Two-factor and click Disable. You must "
+    "enter a current six-digit code to confirm."
+)
+MANUAL_SLACK = (
+    "## 6. Integrations\nTaskhive connects with Slack, Microsoft Teams and Zapier.\n6.1 Connecting Slack. Open "
+    "Settings > Integrations > Slack and click Connect. Sign in to Slack and choose a channel. To disconnect, return "
+    "to the same page and click Disconnect; notifications stop at once."
+)
+
+
+def test_a_numbered_run_in_title_is_a_heading_and_the_opposite_action_does_not_answer() -> None:
+    # a manual's sub-sections open with a numbered title run into the paragraph ("2.2 Turning off
+    # two-factor authentication. Open ..."): "How do I turn off ...?" was told the bare titles and
+    # the turn-on steps, "How do I disconnect Slack?" the Connect step (QA 2026-12-07)
+    off = _composed("How do I turn off two-factor authentication?", MANUAL_2FA, "Manual")
+    assert "click Disable" in off and "Enable two-factor" not in off and "Turning" not in off, off
+    on = _composed("How do I turn on two-factor authentication?", MANUAL_2FA, "Manual")
+    assert "Enable two-factor" in on and "Turning" not in on, on
+    # a follow-up names the thing by a pronoun, the particle after it
+    assert "Enable two-factor" not in _composed("how do I turn it off?", MANUAL_2FA, "Manual")
+    dis = _composed("How do I disconnect Slack?", MANUAL_SLACK, "Manual")
+    assert "click Disconnect" in dis and "click Connect" not in dis, dis
+    assert "click Connect" in _composed("How do I connect Slack?", MANUAL_SLACK, "Manual")
+
+
+def test_a_line_opening_with_a_decimal_figure_is_no_run_in_title() -> None:
+    from rag.compose import _RUN_IN_TITLE
+
+    for title in ("2.2 Turning off two-factor authentication. Open Settings", "5.3 GDPR requests. Under the GDPR you can",
+                  "4.1 Exporting a workspace: owners and administrators can export"):
+        assert _RUN_IN_TITLE.search(title), title
+    # near misses: a figure, a step, a sentence with a verb, a title alone on its line
+    for line in ("2.5 GB of storage is included. More is sold", "1.5 million users signed up in 2025. We thank you",
+                 "1. Open Settings > Security > Two-factor.", "6.2 adds a new report. It is great for all",
+                 "10.2 The fee is 5 euros. Pay at the desk now", "3.1 Setting up SAML SSO:", "3.5 Mbps. That is the minimum speed"):
+        assert not _RUN_IN_TITLE.search(line), line
