@@ -1657,6 +1657,7 @@ class ExtractiveComposer:
         answer_first = kind in ANSWERED_FIRST and self.kind_bonus > 0
         how_to = kind is None and asks_how_to(question)
         how: dict[str, int] = {}  # the sections headed as telling how -> how much of the question each names
+        other_action: set[str] = set()  # the sections headed with another kind of action than the one asked
         classes: set[str] = set()  # the kinds of class the question asks the members of
         if how_to:
             # a how-to question is answered by a section that tells how ("4. How to start a
@@ -1694,7 +1695,13 @@ class ExtractiveComposer:
             }
             # (a curated entry's question, which its answer's sentences are of, is no section that
             # could tell how instead: "撤件要收费吗？" kept the steps under "（二）撤件" from "怎么撤件？")
-            rivals = [h for h in heading_names if h not in told and h not in maybe and not _is_question(_own_heading(h))]
+            # (nor is one headed with another kind of action: "2.2 Turning off two-factor authentication",
+            # with its steps, did not tell how to turn it off beside "2.1 Turning on two-factor
+            # authentication", which names as much, QA 2026-12-07)
+            rivals = [
+                h for h in heading_names
+                if h not in told and h not in maybe and h not in other_action and not _is_question(_own_heading(h))
+            ]
 
             def tells(h: str) -> bool:
                 """Whether section ``h`` (one that may tell how) tells how to do what is asked: its
@@ -1807,6 +1814,13 @@ class ExtractiveComposer:
             for i, (n, _, _) in enumerate(cands)
         ]
         ranked = [i for _, i in sorted(pre, reverse=True)]
+        if how:
+            # where a section tells how to do what is asked, one headed with another kind of action
+            # gives no sentence: the turn-on steps of "2.1 Turning on two-factor authentication"
+            # ranked first for "How do I turn off two-factor authentication?" (their lead-in names
+            # it), and "Open Settings > Security > Two-factor and click Disable" was left out as a
+            # repeat of their first step (QA 2026-12-07)
+            ranked = [i for i in ranked if section[i] not in other_action]
         must: list[int] = []
         # what a row named must be about, with what a follow-up takes from the turn before ("How
         # much data does it include?" after "How much is the Plus plan?" names the Plus row)

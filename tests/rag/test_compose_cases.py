@@ -867,3 +867,26 @@ def test_a_line_opening_with_a_decimal_figure_is_no_run_in_title() -> None:
                  "1. Open Settings > Security > Two-factor.", "6.2 adds a new report. It is great for all",
                  "10.2 The fee is 5 euros. Pay at the desk now", "3.1 Setting up SAML SSO:", "3.5 Mbps. That is the minimum speed"):
         assert not _RUN_IN_TITLE.search(line), line
+
+
+def test_the_steps_of_the_opposite_action_do_not_crowd_out_those_asked() -> None:
+    # the turn-on steps, read one by one after their lead-in (a step of two sentences), name what is
+    # asked and ranked first; the turn-off section's first sentence repeats their first step's menu
+    # path and was left out: "How do I turn off two-factor authentication?" was told only that the
+    # Disable button may be greyed out (QA 2026-12-07)
+    manual = (
+        "## 2. Security\n2.1 Turning on two-factor authentication. Each user can turn on two-factor authentication "
+        "for their own account:\n1. Open Settings > Security > Two-factor.\n2. Click Enable two-factor "
+        "authentication.\n3. Scan the QR code with an authenticator app such as Google Authenticator, Microsoft "
+        "Authenticator or 1Password.\n4. Enter the six-digit code the app shows and click Verify.\n5. Download your "
+        "ten backup codes and keep them somewhere safe. Each backup code works once.\n2.2 Turning off two-factor "
+        "authentication. Open Settings > Security > Two-factor and click Disable. You must enter a current six-digit "
+        "code or a backup code to confirm. If your workspace administrator requires two-factor authentication, the Disable button is greyed out."
+    )
+    off = _composed("How do I turn off two-factor authentication?", manual, "Administrator Manual")
+    assert "click Disable [1]" in off and "Enable two-factor" not in off and "Scan" not in off, off
+    on = _composed("How do I turn on two-factor authentication?", manual, "Administrator Manual")
+    assert "Enable two-factor" in on and "click Disable" not in on, on
+    # near misses: a question of neither action, nor another verb, keeps to what it asks
+    codes = _composed("How do I download backup codes?", manual, "Administrator Manual")
+    assert "backup codes" in codes, codes
