@@ -1690,6 +1690,16 @@ class ExtractiveComposer:
             told = {
                 h for h in how_headed - other_action if not _is_question(h) or heading_names[h] == len(how_terms)
             }
+            # (nor does one of a passage retrieved far weaker than one with a section whose heading
+            # names more of what is asked: "How do I make a GDPR request?" was told how to request a
+            # refund, the fourth passage (0.37), beside "5.3 GDPR requests" in the first (1.00), QA 2026-12-07)
+            strength: dict[str, float] = {}
+            for (n, _, _), h in zip(cands, section, strict=True):
+                strength[h] = max(strength.get(h, 0.0), hits[n - 1].score)
+            told = {
+                h for h in told
+                if not any(k > heading_names[h] and strength[r] > 2 * strength[h] for r, k in heading_names.items())
+            }
             maybe = {
                 h for h in heading_names.keys() - told - other_action if h in stepped or names_a_procedure(_own_heading(h))
             }

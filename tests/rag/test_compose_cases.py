@@ -890,3 +890,28 @@ def test_the_steps_of_the_opposite_action_do_not_crowd_out_those_asked() -> None
     # near misses: a question of neither action, nor another verb, keeps to what it asks
     codes = _composed("How do I download backup codes?", manual, "Administrator Manual")
     assert "backup codes" in codes, codes
+
+
+def test_a_how_to_section_of_a_far_weaker_passage_does_not_answer_over_one_headed_by_more() -> None:
+    # "5.3 GDPR requests" in the first passage (1.00) names all of "How do I make a GDPR request?";
+    # "How to request a refund", in the fourth (0.37), only "request", and was told (QA 2026-12-07)
+    gdpr = ("## 5. Deleting your account\n5.3 GDPR requests. Under the GDPR you can ask for a copy of your personal "
+            "data or for its erasure. Send the request to privacy@example.com from the email address of your "
+            "account. We answer within 30 days.")
+    refund = ("## 6. How to request a refund\nThe workspace owner can request a refund from Settings > Billing > "
+              "Request a refund. Approved refunds are returned within 5 to 10 business days.")
+    composer = ExtractiveComposer(get_embedder("hashing:64"))
+
+    def asked(question: str, refund_score: float) -> str:
+        hits = [_hit(1, gdpr, "Administrator Manual", 1.0), _hit(2, refund, "Refund policy", refund_score)]
+        return composer.compose(question, hits, lang="en").text
+
+    text = asked("How do I make a GDPR request?", 0.37)
+    assert "privacy@example.com" in text and "Request a refund" not in text, text
+    # near misses: asked for the refund, the how-to section answers; so does one beside a section
+    # headed by more of the question in a passage not far stronger
+    assert "Request a refund" in asked("How do I request a refund?", 0.37)
+    hits = [_hit(1, "## Condition of returned items\nReturned items must be unused and in their original box.", "Returns", 1.0),
+            _hit(2, "## How to start a return\nOpen Orders, choose the order and click Start a return.", "Returns", 0.8)]
+    text = composer.compose("How do I return an item?", hits, lang="en").text
+    assert "Start a return" in text, text
