@@ -1870,10 +1870,19 @@ def _asked_affirmatively(match: re.Match[str]) -> str:
     return word.ljust(len(match.group(0)))  # one character for one
 
 
+# "come with" asks what something includes: "come" is no topic. "how much data does it come with?"
+# after "How much is the Medium SIM-only plan?" was told "Our SIM-only plans come on a 12-month
+# contract", by "come", where "does it include?" was told the Medium plan's data (QA 2026-12-07)
+# (of a thing named by a pronoun or asked for: "Can I come with my dog?", "Can my wife come with
+# me?" ask to go along)
+_COMES_WITH = re.compile(r"(?i)\b(it|they|this|that|these|those|what|which)\s+(?:come|comes|came)\s+with\b")
+
+
 def query_topic(query: str) -> str:
     """``query`` without the words that say what kind of answer it wants, or that it is a request
     (:func:`without_request`): what to search by (in the script it is written in). A Chinese "A 不 A"
-    question is asked as A (:data:`_A_NOT_A_ZH`)."""
+    question is asked as A (:data:`_A_NOT_A_ZH`); "come with" asks what is included (:data:`_COMES_WITH`)."""
+    query = _COMES_WITH.sub(r"\1 include", query)
     query = _A_NOT_A_ZH.sub(_asked_affirmatively, query)
     query = _FRAME_TAKE.sub(_before_word, without_request(query))
     query = without_auxiliary(query)

@@ -881,3 +881,13 @@ def test_a_count_of_days_asked_is_answered_by_a_count_in_its_scale() -> None:
     assert not holds_time_count("借记卡丢失后应立即挂失") and not holds_time_count("线上处方当天有效")
     assert holds_time_count("跨行转账一般2小时内到账") and not holds_time_count("跨行转账一般2小时内到账", days)
 
+
+
+def test_come_with_asks_what_is_included() -> None:
+    # "how much data does it come with?" after "How much is the Medium SIM-only plan?" was told
+    # "Our SIM-only plans come on a 12-month contract", by "come" (QA 2026-12-07)
+    for question in ("how much data does it come with?", "What comes with the Premium plan?", "Does it come with a charger?"):
+        assert "come" not in tokenize(query_topic(question)) and "includ" in tokenize(query_topic(question)), question
+    # near misses: a person who comes along, and another phrasal verb, keep "come"
+    for question in ("Can I come with my dog?", "Can my wife come with me?", "When did it come out?"):
+        assert "come" in tokenize(query_topic(question)), question
