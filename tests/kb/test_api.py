@@ -545,10 +545,10 @@ def test_a_malformed_body_is_told_what_is_wrong_with_it(client: Any) -> None:
         assert error_of(r)[1].startswith("the body is not valid JSON ("), r.text
     # near misses, still a 422: JSON that is no object, or an object of the wrong fields, sent as JSON
     # (with a charset, or as a +json type)
-    for sent_as, body in (("application/json", b'["hi"]'), ("application/json; charset=utf-8", b'"hi"'),
+    for sent_as, raw in (("application/json", b'["hi"]'), ("application/json; charset=utf-8", b'"hi"'),
                           ("application/json; charset=utf-8", b'{"questoin": "hi"}'),
                           ("application/problem+json", b'{"questoin": "hi"}')):
-        r = client.post("/v1/ask", content=body, headers={"content-type": sent_as})
+        r = client.post("/v1/ask", content=raw, headers={"content-type": sent_as})
         assert r.status_code == 422 and r.json()["error"] == "bad_input", (sent_as, r.text)
     r = client.post("/v1/ask", content=b'{"question": "a\x01b"}', headers={"content-type": "application/json"})
     assert r.json()["message"].startswith("the body is not valid JSON (Invalid control character at character "), r.text
