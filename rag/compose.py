@@ -1088,10 +1088,15 @@ _ARTICLE_TITLE = re.compile(r"(?m)^(第[一二三四五六七八九十百零〇\
 # Only a number of two levels or more (a "1." line is a step), a title of a capital, no digit and
 # two to eight words ("3.5 Mbps. That is ..." is a figure), without a verb of a sentence ("2.5 GB
 # is included."), and text after it
+# (a title opens with a verb's -ing form, "2.2 Turning off two-factor authentication", or is three
+# words at most, "5.3 GDPR requests": a numbered clause of terms is a sentence, whatever its verb,
+# "3.2 We ship to Canada and Mexico.", "9.1 Batteries carry a two-year warranty." (a regression
+# hunt's: read as titles, their answers were left out))
 _RUN_IN_TITLE = re.compile(
     r"(?m)^(\d{1,2}(?:\.\d{1,2})+)\.?[ \t]+"
     r"((?!(?:[\w'’-]+[ \t]+)*?(?:is|are|was|were|has|have|had|will|can|must|may|do|does|did)\b)"
-    r"[A-Z][\w'’()/-]*(?:[ \t]+[^\W\d][\w'’()/-]*){1,7})[.:][ \t]+(?=\S[^\n]{10})"
+    r"(?:[A-Z][a-z]+ing(?:[ \t]+[^\W\d][\w'’()/-]*){1,7}|[A-Z][\w'’()/-]*(?:[ \t]+[^\W\d][\w'’()/-]*){1,2}))"
+    r"[.:][ \t]+(?=\S[^\n]{10})"
 )
 
 

@@ -860,12 +860,18 @@ def test_a_line_opening_with_a_decimal_figure_is_no_run_in_title() -> None:
     from rag.compose import _RUN_IN_TITLE
 
     for title in ("2.2 Turning off two-factor authentication. Open Settings", "5.3 GDPR requests. Under the GDPR you can",
-                  "4.1 Exporting a workspace: owners and administrators can export"):
+                  "4.1 Exporting a workspace: owners and administrators can export",
+                  "5.2 Deleting a workspace. Only the owner can delete a workspace", "3.5 Free shipping. Orders over $50 ship free"):
         assert _RUN_IN_TITLE.search(title), title
     # near misses: a figure, a step, a sentence with a verb, a title alone on its line
     for line in ("2.5 GB of storage is included. More is sold", "1.5 million users signed up in 2025. We thank you",
                  "1. Open Settings > Security > Two-factor.", "6.2 adds a new report. It is great for all",
-                 "10.2 The fee is 5 euros. Pay at the desk now", "3.1 Setting up SAML SSO:", "3.5 Mbps. That is the minimum speed"):
+                 "10.2 The fee is 5 euros. Pay at the desk now", "3.1 Setting up SAML SSO:", "3.5 Mbps. That is the minimum speed",
+                 # a numbered clause of terms, whatever its verb (a regression hunt's)
+                 "3.2 We ship to Canada and Mexico. Other countries are not served at this time.",
+                 "9.1 Batteries carry a two-year warranty. Replacement batteries ship free of charge.",
+                 "4.2 Passwords expire after ninety days. Users receive a reminder email a week before.",
+                 "5.2 Cancelled workspaces keep their data for thirty days. After that it is deleted."):
         assert not _RUN_IN_TITLE.search(line), line
 
 
