@@ -701,37 +701,6 @@ def _knows_none(terms: tuple[str, ...], index: Any, allowed: np.ndarray | None, 
     return held is not None and not any(held)
 
 
-def names_unknown_kind(question: str, index: Any, allowed: np.ndarray | None = None) -> bool:
-    """Whether ``question`` names, by a Chinese word of three characters or more, one of a kind of
-    thing the knowledge base (the rows ``allowed``) names others of, and not it: a word it holds in
-    no passage, nor any word in it (头等, 等舱), where it names others of its last character (the head a
-    Chinese compound is a kind of: 头等舱 is a 舱), where it holds two words or more of that head, none a character away
-    from it (a typo: 公物舱 of 公务舱). "头等舱改签多少钱" of an airline whose cabins are 公务舱, 超级经济舱 and
-    经济舱 was told the 公务舱 row, as if it were the 头等舱's (QA 2026-12-07). (Not a word whose first
-    part it holds: "行李箱" is asked of its 行李.)"""
-    vocab = getattr(getattr(index, "bm25", None), "vocab", None)
-    doc_freq = getattr(getattr(index, "bm25", None), "doc_freq", None)
-    if not isinstance(vocab, dict) or doc_freq is None:
-        return False
-
-    def held(term: str) -> bool:
-        return bool(doc_freq(term) if allowed is None else doc_freq(term, allowed))
-
-    # (a word jieba knows: read from two terms, "小孩票" of 小孩 and 票 and "支付宝" were refused where 票 and
-    # 宝 end other words, 儿童票 and 充电宝)
-    for word in dict.fromkeys(tokenize(query_topic(question))):
-        # (nor any word of two characters or more in it: "可以开发票吗" asks of its 发票)
-        parts = {word[:k] for k in range(2, len(word))} | {word[k:] for k in range(1, len(word) - 1)}
-        if len(word) < 3 or not all(is_cjk_char(c) for c in word) or not _knows_none((word, *sorted(parts)), index, allowed):
-            continue
-        kin = [w for w in vocab if len(w) > 1 and w[-1] == word[-1] and w != word and is_cjk_char(w[0]) and held(w)]
-        # (each one word: jieba's search mode reads 空箱 in 航空箱 too)
-        kin = [w for w in kin if not any(len(v) > len(w) and v.endswith(w) for v in kin)]
-        if len(kin) >= 2 and not any(len(w) == len(word) and sum(a != b for a, b in zip(w, word, strict=True)) <= 1 for w in kin):
-            return True
-    return False
-
-
 def names_unknown_subject(question: str, index: Any, allowed: np.ndarray | None = None) -> bool:
     """Whether ``question`` only names another subject than the turn before ("And to Mexico?",
     :func:`~indexes.text.only_names_subject`) by a name or code (:func:`rag.codes.names_in`) none
@@ -1882,9 +1851,6 @@ class Assistant:
         if not refused and exact is None and not hist and asks_after_unknown(asked, index, self._allowed(index, scope)):
             # "Do you have a swimming pool?" was told the showers entry ("Do you have showers?"):
             # the knowledge base names nothing of what is asked after, so it cannot say yes or no
-            refused = True
-        if not refused and exact is None and names_unknown_kind(asked, index, self._allowed(index, scope)):
-            # "头等舱改签多少钱" was told the 公务舱 row: the airline names no 头等舱, and other cabins
             refused = True
         if not refused and hist and names_unknown_subject(asked, index, self._allowed(index, scope)):
             # "And to Mexico?" after "Do you ship to Canada?" was told the Canada entry: the turns

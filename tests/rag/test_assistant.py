@@ -3305,32 +3305,3 @@ def test_an_option_picked_is_carried_as_the_question_it_chose() -> None:
     assert read[2]["content"] == "运费多少钱？ 配送说明" and read[:2] == hist[:2] and read[3] == hist[3]
     assert condense_offline("会员呢？", read) == "会员呢？ 运费多少钱？ 配送说明"
     assert with_choices_read(hist[:1]) == hist[:1]
-
-
-def test_a_chinese_kind_of_thing_the_knowledge_base_names_others_of_and_not_it_is_refused(
-    kb_home: Path, fake_embedder: Any
-) -> None:
-    # "头等舱改签多少钱" of an airline whose cabins are 公务舱, 超级经济舱 and 经济舱 was told the 公务舱 row, as
-    # if it were the 头等舱's (QA 2026-12-07)
-    from rag.assistant import names_unknown_kind
-    from tests.rag.conftest import Doc, build_kb
-
-    docs = [Doc("fees.md", "船票改期规定", [
-        "| 舱位 | 开航前7天以上 | 开航前7天内 |\n|---|---|---|\n| 公务舱 | 免费 | 票面价10% |\n"
-        "| 经济舱 | 票面价5% | 票面价15% |",
-        "旅客可携带行李一件，重量不超过20公斤。宠物须装入航空箱托运。",
-    ])]
-    index = build_kb(kb_home, "ferry", fake_embedder, docs)
-    assert names_unknown_kind("头等舱改期多少钱", index)
-    asst = make(index, fake_embedder, refuse_threshold=0.0)
-    assert asst.ask("头等舱改期多少钱").action == "refuse"
-    assert asst.ask("公务舱改期多少钱").action != "refuse"
-    # (not a word it holds, nor a typo of one, nor one whose first part it holds: 行李箱 asks of its
-    # 行李; nor a word of a head it names once only; nor one jieba does not know, read from two terms:
-    # "小孩票" is 小孩 and 票)
-    assert not names_unknown_kind("公务舱改期多少钱", index) and not names_unknown_kind("公务仓改期多少钱", index)
-    assert not names_unknown_kind("经济舱改期多少钱", index) and not names_unknown_kind("公物舱改期多少钱", index)
-    assert not names_unknown_kind("行李箱能带几个", index) and not names_unknown_kind("保温箱能带吗", index)
-    assert not names_unknown_kind("豪华舱改期多少钱", index)
-    assert not names_unknown_kind("头等舱改期多少钱", build_kb(kb_home, "ferry2", fake_embedder, [Doc(
-        "fees.md", "船票改期规定", ["经济舱改期收取票面价5%。宠物须装入航空箱托运。"])]))
