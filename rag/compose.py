@@ -308,7 +308,7 @@ def _leads_entries(hits: Sequence[Hit], n: int) -> bool:
 _OFFER_WORDS = frozenset(tokenize("offer offers offered provide provides get have sell sells supply available"))
 
 
-def _asks_same_offer(asked: frozenset[str], entry: str, answer: str) -> bool:
+def _asks_same_offer(asked: frozenset[str], entry: str) -> bool:
     """Whether a yes-or-no question (its terms ``asked``) asks whether the thing its FAQ entry's
     question (``entry``) asks of is on offer, with another word for offering: each asks with one of
     :data:`_OFFER_WORDS`, and the entry's question names every other term asked. "Do you offer TV?"
@@ -322,7 +322,6 @@ def _asks_same_offer(asked: frozenset[str], entry: str, answer: str) -> bool:
     thing = asked - _OFFER_WORDS
     if not (asked & _OFFER_WORDS) or not (own & _OFFER_WORDS) or not thing:
         return False
-    del answer  # (what the answer names is no part of what the entry asks)
     return named_terms(thing, entry) == thing
 
 
@@ -1462,7 +1461,7 @@ class ExtractiveComposer:
             replies_here = replies[n] = not narrower and (replied(entry or "") or (
                 # (a paraphrase with another word for offering keeps its entry's reply, unless the
                 # answer excepts or tells apart what is asked)
-                yes_no and entry is not None and _asks_same_offer(asked, entry, hit.chunk.answer or hit.passage)
+                yes_no and entry is not None and _asks_same_offer(asked, entry)
                 and not reply_excepts(asked, entry, hit.passage)
                 and not tells_apart(question, entry, hit.chunk.answer or hit.passage)
             ))
@@ -2979,9 +2978,10 @@ def _change_of(
     q_terms: set[str], hits: Sequence[Hit], today: datetime.date | None = None, whole: str | None = None,
 ) -> int | None:
     """Of the candidates ``changes`` (places in ``every``: passage number, position, sentence) that
-    say a rule changed, the first that says the rule ``sent`` states has changed, names a term of
-    the question (``words``: each candidate's terms) and is in force ``today`` (:func:`indexes.
-    quantity.supersedes`, :func:`indexes.quantity.in_force`); None where none does. ``whole``: the
+    say a rule changed, of those that say the rule ``sent`` states has changed, name a term of the
+    question (``words``: each candidate's terms) and are in force ``today`` (:func:`indexes.
+    quantity.supersedes`, :func:`indexes.quantity.in_force`), the one sharing most words with the
+    rule (the first of those tied); None where none does. ``whole``: the
     row as its passage writes it, where ``sent`` is that row without the cells a change replaced."""
     # (of several, the one that shares the most words with the rule: "I get TH-413 uploading a 40 MB
     # file on Free" was told the error row's "(25 MB on Free, 250 MB on Team, 2 GB on Enterprise)" with
