@@ -2178,7 +2178,13 @@ class ExtractiveComposer:
         elif how_to and any(fits[keep[i]] for i in picked) and (action := how_to_action(question)) is not None:
             # nor, answered how to do one kind of action, the sentences that do another: "How do I
             # turn off two-factor authentication?" went on to the turn-on steps (QA 2026-12-07)
-            picked = [i for i in picked if fits[keep[i]] or action(texts[i])]
+            # (but where those said give no menu path, the one that gives it stays, for where to do
+            # it: "Open Settings > Privacy and switch Location on. To turn it off again, switch
+            # Location off in the same place." lost its first sentence, a regression hunt's)
+            said_where = any(_MENU_PATH.search(texts[i]) for i in picked if fits[keep[i]] or action(texts[i]))
+            picked = [
+                i for i in picked if fits[keep[i]] or action(texts[i]) or (not said_where and _MENU_PATH.search(texts[i]))
+            ]
         if is_cjk_lang(lang) and picked and not (named or subject) and len(parts) == 1 and len({cands[i][0] for i in picked}) == 1:
             # a Chinese answer from one passage keeps to its first sentence's section, for the reason
             # it keeps to one passage (``lead_margin_cjk``): "哪些商品不能退？" went on from the goods
