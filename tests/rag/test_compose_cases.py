@@ -786,7 +786,7 @@ def test_a_count_of_days_asked_opens_with_a_count_of_days() -> None:
     assert text.startswith("境外汇款一般3-5个工作日到账"), text
 
 
-FEES_ZH = (
+CABIN_FEES_ZH = (
     "## 一、自愿变更（改签）服务费\n| 舱位等级 | 航班起飞前7天（含）以上 | 起飞前7天至48小时（含） |\n|---|---|---|\n"
     "| 公务舱（J/C/D） | 免费 | 票面价5% |\n| 超级经济舱（W） | 票面价5% | 票面价10% |\n| 经济舱全价（Y/B） | 票面价5% | 票面价10% |"
 )
@@ -803,11 +803,11 @@ CABINS_EN = (
 @pytest.mark.parametrize(("question", "page", "meant", "other"), [
     # "经济舱改签多少钱" was told the 超级经济舱 row first; "高层物业费多少钱一平" "小高层住宅 1.80" before
     # "高层住宅 2.20" (QA 2026-12-07): a name inside a longer name is not that name's row
-    ("经济舱改签多少钱", FEES_ZH, "经济舱全价", "超级经济舱"),
+    ("经济舱改签多少钱", CABIN_FEES_ZH, "经济舱全价", "超级经济舱"),
     ("高层物业费多少钱一平", FEES_WY, "2.20", "1.80"),
     ("How much is it to change an Economy ticket?", CABINS_EN, "$120", "Premium Economy"),
     # near misses: the longer name said is its row's
-    ("超级经济舱改签多少钱", FEES_ZH, "超级经济舱", "经济舱全价"),
+    ("超级经济舱改签多少钱", CABIN_FEES_ZH, "超级经济舱", "经济舱全价"),
     ("小高层物业费多少钱一平", FEES_WY, "1.80", "2.20"),
     ("How much is it to change a Premium Economy ticket?", CABINS_EN, "Premium Economy", "$120"),
 ])
