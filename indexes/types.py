@@ -97,6 +97,11 @@ class Document:
         """The access groups that may retrieve the document (empty: everyone)."""
         return tuple(str(g) for g in (self.metadata or {}).get("groups") or ())
 
+    def readable_by(self, groups: Sequence[str] | None) -> bool:
+        """Whether a reader of the access groups ``groups`` (None: every group) retrieves it: a
+        public document, or one of theirs."""
+        return groups is None or not self.groups or bool(set(self.groups) & set(groups))
+
     def valid_on(self, day: date) -> bool:
         """Whether the document is in force on ``day`` (its validity dates, inclusive; without
         them, always), as retrieval reads its chunks' (:meth:`Filters.allows`)."""

@@ -845,7 +845,7 @@ def _check_no_namesake(source: str, docs: Sequence[Document], only: Sequence[str
     over it. A document the key cannot read (restricted to none of its groups) is not named, as
     :func:`_check_may_replace` does not name it. (The upload of a top-level folder document's name
     is the same source, and replaces it, as before.)"""
-    shown = [d for d in docs if only is None or not d.groups or set(d.groups) & set(only)]
+    shown = [d for d in docs if d.readable_by(only)]
     if not shown:
         raise InputError(
             f"{source}: a document of that file name exists that this key may not change",

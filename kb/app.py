@@ -70,7 +70,6 @@ from kb.service.core import (
     TooManyFilesError,
     check_upload_type,
     gbk_reading,
-    may_read,
     safe_filename,
 )
 
@@ -1282,7 +1281,7 @@ def create_app(settings: Any = None, *, kbs: list[str] | None = None, warm: bool
         today = _dt.date.today()
         docs = []
         for d in index.documents():
-            if not may_read(d, allowed) or not (editor or d.valid_on(today)):
+            if not d.readable_by(allowed) or not (editor or d.valid_on(today)):
                 continue
             meta = dict(d.metadata or {})
             dgroups = list(d.groups)

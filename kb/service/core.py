@@ -220,12 +220,6 @@ def hit_to_passage(hit: Any, cited: set[str] | None = None) -> dict[str, Any]:
     }
 
 
-def may_read(doc: Document, groups: tuple[str, ...] | None) -> bool:
-    """Whether a reader of the access groups ``groups`` (None: every group) retrieves ``doc``:
-    a public document, or one of theirs."""
-    return groups is None or not doc.groups or bool(set(doc.groups) & set(groups))
-
-
 def _not_found(rt: Any, doc_id: str, readable: Sequence[Document], caller: Principal) -> tuple[str, str]:
     """The error and hint of a delete whose name ``doc_id`` finds no document the caller may read:
     as ``kb delete`` says it, that it is deleted already (and how to add it back), or the nearest
@@ -857,7 +851,7 @@ class Service:
         """A job deleting the document ``doc_id`` names: its id, or its source as listed and cited
         ("churn.md": the id alone was taken, and the source every listing shows was not found)."""
         rt = self.runtime(kb_name)
-        readable = [d for d in rt.holder.current().documents() if may_read(d, caller.groups)]
+        readable = [d for d in rt.holder.current().documents() if d.readable_by(caller.groups)]
         doc = next((d for d in readable if d.id == doc_id), None) or next((d for d in readable if d.source == doc_id), None)
         if doc is None:
             raise NotFoundError(*_not_found(rt, doc_id, readable, caller))
