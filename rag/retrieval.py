@@ -1860,17 +1860,19 @@ class HybridRetriever:
         text = self._passage(row, h.chunk, rows)
         return replace(h, text=text, rows=tuple(rows), others=tuple(r for r in h.others if r != row))
 
-    def _named_rows(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
+    def _named_rows(self, question: str, hits: Sequence[Hit], named: Callable[[str], bool] | None = None) -> list[Hit]:
         """``hits`` with, for each of the first :data:`KIND_EXCERPT_TOP`, the first of its source's
         other retrieved chunks that holds a table row the question names by its first cell ("Plus"
         in "How much is the Plus plan?") where the passage holds no such row. A table split across
         chunks had its other rows left out: the plans' passage, found by "Plus or Max plan" in the
         family discount's section, held the Max row only, and "How much is the Plus plan?" was
-        answered with the discount."""
-        topic = frozenset(tokenize(query_topic(question))) - price_terms(question)
-        if not topic:
-            return list(hits)
-        named = _row_namer(question, topic)
+        answered with the discount. ``named``: the test of a passage's text, where the caller has
+        it (:func:`_row_namer`)."""
+        if named is None:
+            topic = frozenset(tokenize(query_topic(question))) - price_terms(question)
+            if not topic:
+                return list(hits)
+            named = _row_namer(question, topic)
         out = list(hits)
         for i, h in enumerate(hits[:KIND_EXCERPT_TOP]):
             if not h.others or not h.rows or named(h.passage):
@@ -1894,12 +1896,12 @@ class HybridRetriever:
         told a downgrade's rule, the plans' passage with the price rows ranked 6th (QA 2026-12-07).
         Read only when an answer is composed or a question would be refused: the ranking, and so
         every retrieval metric, is the same without it."""
-        out = self._named_rows(question, hits)
         topic = frozenset(tokenize(query_topic(question))) - price_terms(question)
-        if not out or not topic:
-            return out
+        if not topic:
+            return list(hits)
         named = _row_namer(question, topic)
-        if named(out[0].passage):
+        out = self._named_rows(question, hits, named)
+        if not out or named(out[0].passage):
             return out
         # (second: the composer reads the first few passages, the best one first)
         at = next((i for i, h in enumerate(out) if i > 0 and named(h.passage)), None)
